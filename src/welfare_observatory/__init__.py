@@ -1,0 +1,131 @@
+"""welfare-observatory: build territorial welfare observatories.
+
+The names below are the public API; everything else in the package is private. Names are
+resolved on first use so that ``import welfare_observatory`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from welfare_observatory.errors import (
+    CatalogError,
+    ConfigError,
+    DataError,
+    FetchError,
+    HarmonizeError,
+    IncompatibleUnitsError,
+    Location,
+    OfflineError,
+    ParseError,
+    PluginError,
+    SourceError,
+    StoreError,
+    UndefinedUnitError,
+    UnitError,
+    UnknownIdError,
+    UnknownIndicatorError,
+    UnknownSdgError,
+    UnknownTerritoryError,
+    WelfareObservatoryError,
+)
+
+if TYPE_CHECKING:
+    from welfare_observatory.model import (
+        Aggregation,
+        ConfStatus,
+        Domain,
+        Finding,
+        Formula,
+        Indicator,
+        ObsStatus,
+        Polarity,
+        Provenance,
+        Relation,
+        SdgLink,
+        Severity,
+        Territory,
+        TerritoryLevel,
+        Text,
+    )
+    from welfare_observatory.model.observation import observation_schema
+    from welfare_observatory.units import make_registry
+    from welfare_observatory.validate.schema import validate_observations
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "Aggregation": "welfare_observatory.model",
+    "ConfStatus": "welfare_observatory.model",
+    "Domain": "welfare_observatory.model",
+    "Finding": "welfare_observatory.model",
+    "Formula": "welfare_observatory.model",
+    "Indicator": "welfare_observatory.model",
+    "ObsStatus": "welfare_observatory.model",
+    "Polarity": "welfare_observatory.model",
+    "Provenance": "welfare_observatory.model",
+    "Relation": "welfare_observatory.model",
+    "SdgLink": "welfare_observatory.model",
+    "Severity": "welfare_observatory.model",
+    "Territory": "welfare_observatory.model",
+    "TerritoryLevel": "welfare_observatory.model",
+    "Text": "welfare_observatory.model",
+    "observation_schema": "welfare_observatory.model.observation",
+    "make_registry": "welfare_observatory.units",
+    "validate_observations": "welfare_observatory.validate.schema",
+}
+
+__all__ = [
+    "Aggregation",
+    "CatalogError",
+    "ConfStatus",
+    "ConfigError",
+    "DataError",
+    "Domain",
+    "FetchError",
+    "Finding",
+    "Formula",
+    "HarmonizeError",
+    "IncompatibleUnitsError",
+    "Indicator",
+    "Location",
+    "ObsStatus",
+    "OfflineError",
+    "ParseError",
+    "PluginError",
+    "Polarity",
+    "Provenance",
+    "Relation",
+    "SdgLink",
+    "Severity",
+    "SourceError",
+    "StoreError",
+    "Territory",
+    "TerritoryLevel",
+    "Text",
+    "UndefinedUnitError",
+    "UnitError",
+    "UnknownIdError",
+    "UnknownIndicatorError",
+    "UnknownSdgError",
+    "UnknownTerritoryError",
+    "WelfareObservatoryError",
+    "__version__",
+    "make_registry",
+    "observation_schema",
+    "validate_observations",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'welfare_observatory' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

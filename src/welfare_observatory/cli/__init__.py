@@ -1,0 +1,1 @@
+"""The ``welfare-observatory`` command. One module per command group, imported on demand."""

@@ -1,0 +1,69 @@
+"""Shared output helpers: JSON for scripts, rich tables for people, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import click
+
+from welfare_observatory.errors import WelfareObservatoryError
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as indented UTF-8 JSON on stdout."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_default))
+
+
+def print_table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
+) -> None:
+    """A rich table on stdout (plain text when not a terminal)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    Console(soft_wrap=False).print(table)
+
+
+def print_fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:
+    """A two-column name/value listing."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for name, value in pairs:
+        if value in (None, "", (), []):
+            continue
+        table.add_row(name, str(value))
+    Console(soft_wrap=False).print(table)
+
+
+def print_error(exc: WelfareObservatoryError) -> None:
+    """One readable line (plus the hint) on stderr; JSON when ``--json`` was asked."""
+    if "--json" in sys.argv:
+        click.echo(json.dumps(exc.as_dict(), ensure_ascii=False), err=True)
+        return
+    click.echo(click.style("error: ", fg="red", bold=True) + str(exc), err=True)
+    if exc.hint:
+        click.echo(click.style("hint: ", fg="yellow") + exc.hint, err=True)

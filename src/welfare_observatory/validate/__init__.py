@@ -1,0 +1,1 @@
+"""Validation: checks over canonical tables that return typed findings."""
