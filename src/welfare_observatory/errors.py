@@ -219,4 +219,3 @@ def closest(value: str, candidates: Iterable[str], n: int = 3) -> list[str]:
         prefixed = [c for c in pool if c.casefold().startswith(value.casefold())]
         return prefixed[:n]
     return [by_folded[m] for m in matches]
-

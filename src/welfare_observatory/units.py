@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pint
 
+    Registry = pint.UnitRegistry[Any]
+
 __all__ = [
     "DEFINITIONS",
     "check_unit",
@@ -49,11 +51,11 @@ DEFINITIONS: tuple[str, ...] = (
 )
 
 
-def make_registry(extra: Iterable[str] = ()) -> pint.UnitRegistry:
+def make_registry(extra: Iterable[str] = ()) -> Registry:
     """A new registry with the library's definitions plus ``extra`` definition lines."""
     import pint
 
-    registry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True, cache_folder=None)
+    registry: Registry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True, cache_folder=None)
     for line in (*DEFINITIONS, *extra):
         try:
             registry.define(line)
@@ -66,11 +68,11 @@ def make_registry(extra: Iterable[str] = ()) -> pint.UnitRegistry:
 
 
 @lru_cache(maxsize=1)
-def _default() -> pint.UnitRegistry:
+def _default() -> Registry:
     return make_registry()
 
 
-def _parse(unit: str, registry: pint.UnitRegistry | None) -> pint.Unit:
+def _parse(unit: str, registry: Registry | None) -> pint.Unit:
     import pint
 
     reg = registry if registry is not None else _default()
@@ -86,15 +88,13 @@ def _parse(unit: str, registry: pint.UnitRegistry | None) -> pint.Unit:
         raise UndefinedUnitError(f"unknown unit {unit!r}") from exc
 
 
-def check_unit(unit: str, registry: pint.UnitRegistry | None = None) -> str:
+def check_unit(unit: str, registry: Registry | None = None) -> str:
     """Return ``unit`` unchanged if the registry parses it; raise UndefinedUnitError if not."""
     _parse(unit, registry)
     return unit
 
 
-def conversion_factor(
-    from_unit: str, to_unit: str, registry: pint.UnitRegistry | None = None
-) -> float:
+def conversion_factor(from_unit: str, to_unit: str, registry: Registry | None = None) -> float:
     """The factor f with value_in_to = value_in_from * f (offset units are not allowed)."""
     import pint
 
@@ -115,7 +115,7 @@ def convert(
     values: float | np.ndarray[Any, Any],
     from_unit: str,
     to_unit: str,
-    registry: pint.UnitRegistry | None = None,
+    registry: Registry | None = None,
 ) -> Any:
     """``values`` (a number or an array) expressed in ``to_unit`` instead of ``from_unit``."""
     return values * conversion_factor(from_unit, to_unit, registry)

@@ -18,7 +18,11 @@ from welfare_observatory.errors import WelfareObservatoryError
 # name -> (module, attribute, one-line help). The help text lives here so that
 # ``--help`` lists commands without importing their modules.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "catalog": ("welfare_observatory.cli.catalog", "catalog", "Browse and curate the indicator catalogue."),
+    "catalog": (
+        "welfare_observatory.cli.catalog",
+        "catalog",
+        "Browse and curate the indicator catalogue.",
+    ),
     "sdg": ("welfare_observatory.cli.sdg", "sdg", "The UN SDG global indicator framework."),
     "territory": ("welfare_observatory.cli.territory", "territory", "Look up Italian territories."),
     "schema": ("welfare_observatory.cli.schema", "schema", "Print the JSON Schema of a model."),
@@ -51,17 +55,12 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("welfare-observatory")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "unknown"
-
-
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version=None, package_name="welfare-observatory", message="%(prog)s %(version)s")
+@click.version_option(
+    package_name="welfare-observatory",
+    prog_name="welfare-observatory",
+    message="%(prog)s %(version)s",
+)
 def cli() -> None:
     """Build and publish territorial welfare observatories.
 

@@ -196,7 +196,9 @@ def validate_observations(
     return findings
 
 
-def _check_codes(table: pa.Table, name: str, allowed: set[str], source: str | None) -> list[Finding]:
+def _check_codes(
+    table: pa.Table, name: str, allowed: set[str], source: str | None
+) -> list[Finding]:
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -1,0 +1,73 @@
+"""The command line: help without heavy imports, one-line errors, JSON schemas."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from welfare_observatory.cli.main import COMMANDS, cli, main
+
+
+def test_help_lists_every_command_group() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert name in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("welfare-observatory ")
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from welfare_observatory.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'pandas', 'pyarrow', 'pint', 'sdmx', 'duckdb', 'openpyxl', 'numpy'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_schema_indicator_is_json_schema() -> None:
+    result = CliRunner().invoke(cli, ["schema", "indicator"])
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    assert schema["title"] == "Indicator"
+    assert "polarity" in schema["properties"]
+
+
+def test_library_errors_become_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare_observatory.cli import schema as schema_module
+    from welfare_observatory.errors import UnknownIdError
+
+    def boom(name: str) -> dict[str, object]:
+        raise UnknownIdError(name, candidates=["indicator"], message="no schema called 'indicatr'")
+
+    monkeypatch.setattr(schema_module, "schema_for", boom)
+    with pytest.raises(SystemExit) as info:
+        main(["schema", "indicator"])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "error: no schema called 'indicatr'"
+    assert "hint: did you mean 'indicator'?" in err
+    assert "Traceback" not in err
+
+
+def test_usage_errors_exit_2_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["schema", "nothing"])
+    assert info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
