@@ -1,0 +1,212 @@
+"""The observatory file (``observatory.yaml``) as typed, frozen models.
+
+Nothing in it is executed. Paths stay inside the observatory's folder. Codes stay text
+(see :mod:`welfare_observatory.yamlfile`). Errors name the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path, PurePosixPath
+from typing import Any, Self
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from welfare_observatory.errors import ConfigError, Location
+from welfare_observatory.model.common import Frozen, Text
+from welfare_observatory.yamlfile import load_yaml, validation_error
+
+__all__ = [
+    "CONFIG_FILE",
+    "IndicatorSelection",
+    "ObservatoryConfig",
+    "Override",
+    "ReportSettings",
+    "SourceConfig",
+    "TerritorySettings",
+    "load_config",
+    "safe_path",
+]
+
+CONFIG_FILE = "observatory.yaml"
+_ID = r"^[a-z][a-z0-9_-]*$"
+
+
+class TerritorySettings(Frozen):
+    """The observatory's territory and what it is compared with."""
+
+    code: str = Field(min_length=2)
+    """Canonical territory id: a province (``096``), a region, or a declared grouping."""
+    reference_date: date
+    """Date of the territory list every series is reconciled to (recorded in the manifest)."""
+    comparisons: tuple[str, ...] = ()
+    """Comparison territories: region, NUTS 1 area, ``IT``, peer provinces."""
+    groupings: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Declared groupings: id -> municipality codes (ids become ``grouping:<id>``)."""
+    districts: bool = True
+    """Use the social districts shipped with the library for this territory."""
+
+    @field_validator("groupings")
+    @classmethod
+    def _grouping_ids(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for key, members in value.items():
+            if not re.match(_ID, key):
+                raise ValueError(f"grouping id {key!r} must be lower_snake_case")
+            if not members:
+                raise ValueError(f"grouping {key!r} has no members")
+        return value
+
+
+class IndicatorSelection(Frozen):
+    """A profile of the catalogue plus additions and removals."""
+
+    profile: str | None = None
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    catalog: tuple[str, ...] = ()
+    """Extra catalogue files of this observatory (paths inside its folder)."""
+
+    @model_validator(mode="after")
+    def _something_selected(self) -> Self:
+        if self.profile is None and not self.add:
+            raise ValueError("select indicators with 'profile' and/or 'add'")
+        overlap = set(self.add) & set(self.remove)
+        if overlap:
+            raise ValueError("ids both added and removed: " + ", ".join(sorted(overlap)))
+        return self
+
+
+class SourceConfig(Frozen):
+    """One source: its plugin type, the plugin's options and the harmonization rules."""
+
+    type: str = Field(min_length=1)
+    description: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    rules: Any = None
+    """Harmonization rules, validated by the harmonize stage against its own models."""
+    enabled: bool = True
+
+
+class Override(Frozen):
+    """A value the analyst corrects by hand, with the reason (kept in lineage and the report)."""
+
+    indicator: str
+    territory: str
+    period: str
+    value: float | None
+    reason: str = Field(min_length=5)
+    breakdowns: dict[str, str] = Field(default_factory=dict)
+    obs_status: str = "A"
+
+
+class ReportSettings(Frozen):
+    title: Text = Text()
+    languages: tuple[str, ...] = ("it", "en")
+    deepdive: str | None = None
+    """Markdown file of the thematic deep-dive, inside the observatory's folder."""
+    progress_method: str = "istat"
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [lang for lang in value if lang not in ("it", "en")]
+        if unknown:
+            raise ValueError(f"languages must be 'it' or 'en', not {', '.join(unknown)}")
+        return value
+
+
+class ObservatoryConfig(Frozen):
+    """The whole ``observatory.yaml``."""
+
+    id: str = Field(pattern=_ID)
+    name: Text
+    edition: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
+    """Name of the edition a build produces (``2025``); published editions are frozen."""
+    periodicity: str = "annual"
+    territory: TerritorySettings
+    indicators: IndicatorSelection
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    overrides: str | None = None
+    """YAML file of hand corrections (a list of overrides), inside the folder."""
+    governance: str | None = None
+    report: ReportSettings = ReportSettings()
+    licence: str = "CC-BY-4.0"
+
+    @field_validator("sources")
+    @classmethod
+    def _source_ids(cls, value: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        for key in value:
+            if not re.match(_ID, key):
+                raise ValueError(f"source id {key!r} must be lower_snake_case")
+        return value
+
+
+def safe_path(base: Path, relative: str, *, what: str = "path") -> Path:
+    """``base / relative``, refusing anything that leaves ``base`` (absolute, ``..``, links)."""
+    pure = PurePosixPath(relative.replace("\\", "/"))
+    if pure.is_absolute() or re.match(r"^[A-Za-z]:", relative):
+        raise ConfigError(
+            f"{what} {relative!r} is absolute",
+            location=Location(file=str(base / CONFIG_FILE), field=what),
+            hint="paths in an observatory are relative to its folder",
+        )
+    resolved = (base / Path(*pure.parts)).resolve()
+    root = base.resolve()
+    if resolved != root and root not in resolved.parents:
+        raise ConfigError(
+            f"{what} {relative!r} points outside the observatory folder",
+            location=Location(file=str(base / CONFIG_FILE), field=what),
+            hint="keep data files inside the observatory's folder",
+        )
+    return resolved
+
+
+def load_config(path: Path) -> ObservatoryConfig:
+    """Read and validate ``observatory.yaml`` (``path`` is the file or its folder)."""
+    file = path / CONFIG_FILE if path.is_dir() else path
+    if not file.exists():
+        raise ConfigError(
+            f"no {CONFIG_FILE} at {file.parent}",
+            location=Location(file=str(file)),
+            hint="create one with 'welfare-observatory new NAME --territory CODE'",
+        )
+    document = load_yaml(file)
+    if not isinstance(document.data, dict):
+        raise ConfigError(
+            f"{file.name} must be a mapping of keys to values",
+            location=Location(file=str(file), line=1),
+        )
+    try:
+        config = ObservatoryConfig.model_validate(document.data)
+    except ValidationError as exc:
+        raise validation_error(exc, document, model=ObservatoryConfig) from exc
+    base = file.parent
+    for loc, relative in _paths(config):
+        field = ".".join(str(part) for part in loc)
+        try:
+            target = safe_path(base, relative, what=field)
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.message,
+                location=Location(file=str(file), line=document.line_of(loc), field=field),
+                hint=exc.hint,
+            ) from None
+        if not target.exists():
+            raise ConfigError(
+                f"{field}: file {relative!r} does not exist",
+                location=Location(file=str(file), line=document.line_of(loc), field=field),
+            )
+    return config
+
+
+def _paths(config: ObservatoryConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    paths: list[tuple[tuple[str | int, ...], str]] = []
+    if config.overrides:
+        paths.append((("overrides",), config.overrides))
+    if config.governance:
+        paths.append((("governance",), config.governance))
+    if config.report.deepdive:
+        paths.append((("report", "deepdive"), config.report.deepdive))
+    paths += [(("indicators", "catalog", i), p) for i, p in enumerate(config.indicators.catalog)]
+    return paths

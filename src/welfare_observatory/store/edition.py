@@ -1,0 +1,292 @@
+"""Editions on disk: complete builds behind an atomically replaced pointer.
+
+Layout of a knowledge base folder::
+
+    <kb>/<edition>/EDITION.json          pointer: current build, status, format version
+    <kb>/<edition>/<build-id>/manifest.json
+    <kb>/<edition>/<build-id>/observations/domain=<domain>/part-0.parquet
+    <kb>/<edition>/<build-id>/lineage.parquet, findings.parquet, analyses/<name>.parquet
+    <kb>/.steps/<step-id>.parquet        outputs of pipeline steps, reused by later builds
+
+A build is written into a temporary folder, renamed into place when complete, and only then
+does ``EDITION.json`` (replaced with ``os.replace``, atomic on POSIX) point at it. A process
+killed at any moment leaves the previous build readable and the pointer unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from welfare_observatory.errors import EditionError, Location, StoreError
+from welfare_observatory.model.common import Frozen
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "FORMAT_VERSION",
+    "EditionPointer",
+    "Manifest",
+    "atomic_write_bytes",
+    "load_manifest",
+    "publish",
+    "read_pointer",
+    "write_build",
+]
+
+FORMAT_VERSION = 1
+POINTER = "EDITION.json"
+KEEP_DRAFT_BUILDS = 3
+
+
+class SourceRecord(Frozen):
+    """What one source contributed to a build."""
+
+    type: str
+    status: str
+    """``ok``, ``failed``, ``skipped`` or ``reused``."""
+    payloads: tuple[str, ...] = ()
+    """sha256 of every raw payload read."""
+    rows_in: int = 0
+    rows_out: int = 0
+    steps: tuple[str, ...] = ()
+    error: str | None = None
+    reason: str | None = None
+
+
+class Manifest(Frozen):
+    """Everything needed to reproduce and trust a build. Times are informative only."""
+
+    format_version: int = FORMAT_VERSION
+    observatory: str
+    edition: str
+    build: str
+    created: str
+    library_version: str
+    plugins: dict[str, str] = Field(default_factory=dict)
+    config_digest: str
+    reference_date: str
+    territory: str
+    indicators: tuple[str, ...] = ()
+    sources: dict[str, SourceRecord] = Field(default_factory=dict)
+    tables: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """table name -> {rows, sha256, files}."""
+    overrides: int = 0
+
+
+class EditionPointer(Frozen):
+    edition: str
+    build: str
+    status: str
+    """``draft`` or ``published``."""
+    format_version: int = FORMAT_VERSION
+    published: str | None = None
+    history: tuple[str, ...] = ()
+    """Earlier builds of this edition still on disk, newest first."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise
+
+
+def read_pointer(edition_dir: Path) -> EditionPointer | None:
+    """The pointer of an edition folder, or None when no complete build exists yet."""
+    file = edition_dir / POINTER
+    if not file.exists():
+        return None
+    try:
+        pointer = EditionPointer.model_validate_json(file.read_bytes())
+    except ValueError as exc:
+        raise EditionError(
+            f"edition pointer {file} is unreadable: {exc}", location=Location(file=str(file))
+        ) from exc
+    if pointer.format_version > FORMAT_VERSION:
+        raise EditionError(
+            f"edition {pointer.edition!r} has format version {pointer.format_version}, "
+            f"this library reads up to {FORMAT_VERSION}",
+            location=Location(file=str(file)),
+            hint="upgrade welfare-observatory to read this knowledge base",
+        )
+    return pointer
+
+
+def _write_parquet(table: pa.Table, path: Path) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd")
+    return {"rows": table.num_rows, "sha256": _sha256(path), "files": [path.name]}
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_observations(observations: pa.Table, folder: Path) -> dict[str, Any]:
+    """One Parquet file per domain, sorted by indicator, territory, period."""
+    import pyarrow.compute as pc
+
+    files: list[str] = []
+    digests: list[str] = []
+    if "domain" not in observations.column_names:
+        raise StoreError("observations need a 'domain' column to be partitioned")
+    domains = sorted(str(d) for d in pc.unique(observations.column("domain")).to_pylist())
+    sort_keys = [("indicator", "ascending"), ("territory", "ascending"), ("period", "ascending")]
+    for domain in domains:
+        part = observations.filter(pc.equal(observations.column("domain"), domain))
+        part = part.drop_columns(["domain"])
+        part = part.take(pc.sort_indices(_decoded_keys(part), sort_keys=sort_keys))
+        info = _write_parquet(part, folder / f"domain={domain}" / "part-0.parquet")
+        files.append(f"domain={domain}/part-0.parquet")
+        digests.append(info["sha256"])
+    return {"rows": observations.num_rows, "sha256": _combined(digests), "files": files}
+
+
+def _decoded_keys(table: pa.Table) -> pa.Table:
+    """The sort keys as plain strings (Arrow cannot sort dictionary columns directly)."""
+    import pyarrow as pa
+
+    columns = {}
+    for name in ("indicator", "territory", "period"):
+        column = table.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        columns[name] = column
+    return pa.table(columns)
+
+
+def _combined(digests: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+def write_build(
+    kb_root: Path,
+    manifest: Manifest,
+    *,
+    observations: pa.Table,
+    lineage: pa.Table,
+    findings: pa.Table,
+    analyses: Mapping[str, pa.Table] = {},
+) -> EditionPointer:
+    """Write a complete build of ``manifest.edition`` and point the edition at it.
+
+    Raises EditionError when the edition is published (frozen). On any failure, nothing
+    that was readable before becomes unreadable.
+    """
+    edition_dir = kb_root / manifest.edition
+    pointer = read_pointer(edition_dir)
+    if pointer is not None and pointer.status == "published":
+        raise EditionError(
+            f"edition {manifest.edition!r} is published and frozen",
+            location=Location(file=str(edition_dir / POINTER)),
+            hint="set a new 'edition' in observatory.yaml to build the next one",
+        )
+    edition_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=edition_dir, prefix=".building-"))
+    try:
+        tables = {
+            "observations": _write_observations(observations, staging / "observations"),
+            "lineage": _write_parquet(lineage, staging / "lineage.parquet"),
+            "findings": _write_parquet(findings, staging / "findings.parquet"),
+        }
+        for name, table in sorted(analyses.items()):
+            tables[f"analyses/{name}"] = _write_parquet(
+                table, staging / "analyses" / f"{name}.parquet"
+            )
+        final_manifest = manifest.model_copy(update={"tables": tables})
+        atomic_write_bytes(
+            staging / "manifest.json",
+            final_manifest.model_dump_json(indent=2).encode("utf-8"),
+        )
+        target = edition_dir / manifest.build
+        if target.exists():
+            # The same build id means the same content: keep the one already complete.
+            shutil.rmtree(staging)
+        else:
+            staging.rename(target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StoreError(
+            f"cannot write edition {manifest.edition!r}: {exc.strerror or exc}",
+            location=Location(file=str(edition_dir)),
+            hint="check free disk space and permissions; the previous build is untouched",
+        ) from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    history = () if pointer is None else (pointer.build, *pointer.history)
+    history = tuple(b for b in dict.fromkeys(history) if b != manifest.build)
+    history = history[: KEEP_DRAFT_BUILDS - 1]
+    new_pointer = EditionPointer(
+        edition=manifest.edition, build=manifest.build, status="draft", history=history
+    )
+    atomic_write_bytes(edition_dir / POINTER, new_pointer.model_dump_json(indent=2).encode())
+    _prune(edition_dir, new_pointer)
+    return new_pointer
+
+
+def publish(kb_root: Path, edition: str) -> EditionPointer:
+    """Freeze an edition: later builds of it are refused. Returns the new pointer."""
+    edition_dir = kb_root / edition
+    pointer = read_pointer(edition_dir)
+    if pointer is None:
+        raise EditionError(
+            f"no edition {edition!r} in {kb_root}", hint="build it first: welfare-observatory build"
+        )
+    if pointer.status == "published":
+        return pointer
+    published = pointer.model_copy(
+        update={"status": "published", "published": datetime.now(UTC).isoformat(timespec="seconds")}
+    )
+    atomic_write_bytes(edition_dir / POINTER, published.model_dump_json(indent=2).encode())
+    return published
+
+
+def _prune(edition_dir: Path, pointer: EditionPointer) -> None:
+    """Remove stale staging folders and draft builds beyond the few kept for diffs."""
+    keep = {pointer.build, *pointer.history[: KEEP_DRAFT_BUILDS - 1]}
+    for child in edition_dir.iterdir():
+        if not child.is_dir():
+            continue
+        if child.name.startswith(".building-") or child.name not in keep:
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def load_manifest(build_dir: Path) -> Manifest:
+    file = build_dir / "manifest.json"
+    try:
+        return Manifest.model_validate(json.loads(file.read_bytes()))
+    except (OSError, ValueError) as exc:
+        raise EditionError(
+            f"manifest {file} is missing or unreadable", location=Location(file=str(file))
+        ) from exc

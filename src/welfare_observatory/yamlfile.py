@@ -1,0 +1,161 @@
+"""Safe YAML for analyst-edited files: every scalar stays text, every node knows its line.
+
+YAML 1.1 reads ``017`` as the octal number 15 and ``NO`` (Norway, or a province code) as
+false. Configuration holds codes, so scalars are kept as strings and the pydantic models
+convert where a field really is a number, a date or a flag. ``null``, ``~`` and empty
+values stay null.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from welfare_observatory.errors import ConfigError, Location, closest
+
+__all__ = ["YamlDocument", "load_yaml", "validation_error"]
+
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+
+
+class _TextLoader(yaml.SafeLoader):
+    """SafeLoader without implicit typing: only null is recognised."""
+
+
+_TextLoader.yaml_implicit_resolvers = {}
+_TextLoader.add_implicit_resolver("tag:yaml.org,2002:null", _NULL, ["~", "n", "N", ""])
+
+
+class YamlDocument:
+    """A parsed YAML file: plain data plus the line of every mapping key and list item."""
+
+    def __init__(self, data: Any, lines: dict[tuple[str | int, ...], int], path: Path) -> None:
+        self.data = data
+        self.lines = lines
+        self.path = path
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """The 1-based line of the deepest node of ``loc`` that exists in the file."""
+        key = tuple(loc)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get((), None)
+
+
+def _walk(
+    node: yaml.Node, loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]
+) -> None:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            lines[(*loc, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*loc, key), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*loc, index)] = item.start_mark.line + 1
+            _walk(item, (*loc, index), lines)
+
+
+def load_yaml(path: Path, *, text: str | None = None) -> YamlDocument:
+    """Parse ``path`` safely; syntax errors become ConfigError with file and line."""
+    if text is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read {path}: {exc.strerror}", location=Location(file=str(path))
+            ) from exc
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path.name} is not UTF-8 text",
+                location=Location(file=str(path)),
+                hint="save the file as UTF-8 (most editors offer it in 'Save as')",
+            ) from exc
+    try:
+        node = yaml.compose(text, Loader=_TextLoader)
+        data = yaml.load(text, Loader=_TextLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise ConfigError(
+            f"invalid YAML: {exc.problem or exc.context}",
+            location=Location(file=str(path), line=mark.line + 1 if mark else None),
+            hint="check indentation and quoting around this line",
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", location=Location(file=str(path))) from exc
+    lines: dict[tuple[str | int, ...], int] = {}
+    if node is not None:
+        _walk(node, (), lines)
+    return YamlDocument(data, lines, path)
+
+
+def validation_error(
+    exc: ValidationError,
+    document: YamlDocument,
+    *,
+    model: type[BaseModel] | None = None,
+    prefix: Sequence[str | int] = (),
+) -> ConfigError:
+    """One ConfigError for a pydantic error: file, line and field of the first problem,
+    a list of the others, and the closest valid key for an unknown one."""
+    problems = exc.errors(include_url=False)
+    first = problems[0]
+    loc = (*prefix, *first["loc"])
+    field = ".".join(str(part) for part in loc)
+    hint: str | None = None
+    if first["type"] == "extra_forbidden" and model is not None:
+        allowed = _allowed_keys(model, list(first["loc"][:-1]))
+        suggestions = closest(str(first["loc"][-1]), allowed)
+        hint = (
+            f"did you mean {suggestions[0]!r}?"
+            if suggestions
+            else ("valid keys here: " + ", ".join(sorted(allowed)) if allowed else None)
+        )
+    message = f"{field}: {first['msg']}"
+    if len(problems) > 1:
+        others = "; ".join(
+            ".".join(str(p) for p in (*prefix, *problem["loc"])) + f": {problem['msg']}"
+            for problem in problems[1:6]
+        )
+        message += f" (and {len(problems) - 1} more: {others})"
+    return ConfigError(
+        message,
+        location=Location(file=str(document.path), line=document.line_of(loc), field=field),
+        hint=hint,
+    )
+
+
+def _allowed_keys(model: type[BaseModel], loc: list[str | int]) -> list[str]:
+    """Field names (and aliases) of the model found by walking ``loc`` into ``model``."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        current = _model_in(field.annotation) if field is not None else None
+    if current is None or not hasattr(current, "model_fields"):
+        return []
+    names: list[str] = []
+    for name, info in current.model_fields.items():
+        names.append(info.alias or name)
+    return names
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
