@@ -213,3 +213,27 @@ def test_a_killed_build_never_damages_the_previous_edition(tmp_path: Path, delay
     else:
         assert current.build.startswith("b-big-")
         assert len(frame) == 200_000
+
+
+def test_kb_commands(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from welfare_observatory.cli.main import cli
+
+    build(tmp_path, "2024", "b-1", BIELLA)
+    build(tmp_path, "2025", "b-22", {("POP_TOTAL", "096004"): 42600.0})
+    runner = CliRunner()
+    kb = ["--kb", str(tmp_path)]
+    listing = runner.invoke(cli, ["kb", "list", *kb, "--json"])
+    assert listing.exit_code == 0, listing.output
+    assert [e["name"] for e in json.loads(listing.output)] == ["2024", "2025"]
+    shown = runner.invoke(cli, ["kb", "show", "2024", *kb])
+    assert shown.exit_code == 0 and "096" in shown.output
+    queried = runner.invoke(
+        cli, ["kb", "query", "SELECT count(*) AS n FROM observations", *kb, "--json"]
+    )
+    assert json.loads(queried.output) == [{"n": 1}]
+    diffed = runner.invoke(cli, ["kb", "diff", "2024", "2025", *kb])
+    assert "0 new, 1 removed, 1 revised between 2024 and 2025" in diffed.output
+    published = runner.invoke(cli, ["kb", "publish", "2024", *kb])
+    assert published.exit_code == 0 and "edition 2024 published" in published.output

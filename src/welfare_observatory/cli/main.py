@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sdg": ("welfare_observatory.cli.sdg", "sdg", "The UN SDG global indicator framework."),
     "territory": ("welfare_observatory.cli.territory", "territory", "Look up Italian territories."),
     "schema": ("welfare_observatory.cli.schema", "schema", "Print the JSON Schema of a model."),
+    "kb": ("welfare_observatory.cli.kb", "kb", "Knowledge base editions: list, query, diff."),
 }
 
 
