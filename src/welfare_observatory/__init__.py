@@ -32,6 +32,7 @@ from welfare_observatory.errors import (
 )
 
 if TYPE_CHECKING:
+    from welfare_observatory.catalog import Catalog
     from welfare_observatory.model import (
         Aggregation,
         ConfStatus,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    "Catalog": "welfare_observatory.catalog",
     "Aggregation": "welfare_observatory.model",
     "ConfStatus": "welfare_observatory.model",
     "Domain": "welfare_observatory.model",
@@ -78,6 +80,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "Aggregation",
+    "Catalog",
     "CatalogError",
     "ConfStatus",
     "ConfigError",

@@ -26,7 +26,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sdg": ("welfare_observatory.cli.sdg", "sdg", "The UN SDG global indicator framework."),
     "territory": ("welfare_observatory.cli.territory", "territory", "Look up Italian territories."),
     "schema": ("welfare_observatory.cli.schema", "schema", "Print the JSON Schema of a model."),
+    "analyze": ("welfare_observatory.cli.analyze", "analyze", "Progress, composites, benchmarks and early warnings."),
     "kb": ("welfare_observatory.cli.kb", "kb", "Knowledge base editions: list, query, diff."),
+    "plugins": ("welfare_observatory.cli.plugins", "plugins", "List installed plugins and what they register."),
+    "source": ("welfare_observatory.cli.source", "source", "Preview a source, record its answers as fixtures."),
+    "new-plugin": ("welfare_observatory.cli.new_plugin", "new_plugin", "Scaffold a source plugin package."),
 }
 
 

@@ -1,1 +1,49 @@
-"""Validation: checks over canonical tables that return typed findings."""
+"""Validation: checks over canonical tables that return typed findings.
+
+Light on import: the check machinery (pyarrow, DuckDB) loads on first use of a name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from welfare_observatory.validate.builtin import default_checks
+    from welfare_observatory.validate.checks import (
+        Check,
+        CheckContext,
+        CheckRegistry,
+        RegisterCheck,
+        run_checks,
+    )
+    from welfare_observatory.validate.schema import validate_observations
+
+__all__ = [
+    "Check",
+    "CheckContext",
+    "CheckRegistry",
+    "RegisterCheck",
+    "default_checks",
+    "run_checks",
+    "validate_observations",
+]
+
+_LAZY = {
+    "Check": "welfare_observatory.validate.checks",
+    "CheckContext": "welfare_observatory.validate.checks",
+    "CheckRegistry": "welfare_observatory.validate.checks",
+    "RegisterCheck": "welfare_observatory.validate.checks",
+    "run_checks": "welfare_observatory.validate.checks",
+    "default_checks": "welfare_observatory.validate.builtin",
+    "validate_observations": "welfare_observatory.validate.schema",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,145 @@
+"""Helpers shared by the analyses: polarity coercion, year extraction, key columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from welfare_observatory.errors import AnalysisError, Location, closest
+from welfare_observatory.model.indicator import Indicator, Polarity
+from welfare_observatory.model.observation import BASE_COLUMNS
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+PolarityLike = Polarity | str | int
+"""A polarity as ``Polarity``, its string value (``"negative"``) or a sign (+1, -1, 0)."""
+
+PolaritySource = Mapping[str, Indicator] | Mapping[str, Polarity] | Mapping[str, PolarityLike]
+"""Where the polarity of each indicator comes from: a catalogue-like mapping or plain values."""
+
+_NAMES = [p.value for p in Polarity]
+
+DECIMALS = 10
+"""Growth rates are rounded to this many decimals before they are compared with a threshold,
+so a rate that is exactly 1 % on paper (1.01 ** 5 over five years) is read as exactly 1 % and
+not as 1.0000000000000009 %."""
+
+
+def as_polarity(value: object, *, key: str | None = None) -> Polarity:
+    """``value`` as a :class:`Polarity`; raises :class:`AnalysisError` with a hint otherwise."""
+    if isinstance(value, Polarity):
+        return value
+    if isinstance(value, Indicator):
+        return value.polarity
+    if isinstance(value, bool):  # bool is an int: True is not a polarity
+        raise _unknown_polarity(value, key)
+    if isinstance(value, int | np.integer):
+        by_sign = {1: Polarity.POSITIVE, -1: Polarity.NEGATIVE, 0: Polarity.NEUTRAL}
+        if int(value) in by_sign:
+            return by_sign[int(value)]
+        raise _unknown_polarity(value, key)
+    if isinstance(value, str):
+        text = value.strip().casefold()
+        aliases = {"+": "positive", "+1": "positive", "-": "negative", "-1": "negative"}
+        text = aliases.get(text, text)
+        if text in _NAMES:
+            return Polarity(text)
+    raise _unknown_polarity(value, key)
+
+
+def _unknown_polarity(value: object, key: str | None) -> AnalysisError:
+    hints = closest(str(value), _NAMES)
+    hint = "polarity is one of positive, negative, neutral (or +1, -1, 0)"
+    if hints:
+        hint = f"did you mean {hints[0]!r}? " + hint
+    return AnalysisError(
+        f"unknown polarity {value!r}", location=Location(key=key) if key else None, hint=hint
+    )
+
+
+def polarity_map(source: PolaritySource, needed: Iterable[str]) -> dict[str, Polarity]:
+    """The polarity of each id in ``needed``, from ``source``; a missing id is an error."""
+    out: dict[str, Polarity] = {}
+    missing: list[str] = []
+    for key in dict.fromkeys(needed):
+        if key in source:
+            out[key] = as_polarity(source[key], key=key)
+        else:
+            missing.append(key)
+    if missing:
+        suggestions = closest(missing[0], [str(k) for k in source])
+        hint = "add the indicator to the polarity mapping or pass the catalogue"
+        if suggestions:
+            hint = f"did you mean {suggestions[0]!r}? " + hint
+        raise AnalysisError(
+            f"no polarity for indicator(s) {', '.join(missing[:5])}"
+            + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""),
+            location=Location(key=missing[0]),
+            hint=hint,
+        )
+    return out
+
+
+def signs(polarities: Mapping[str, Polarity]) -> dict[str, int]:
+    """+1, -1 or 0 for each id."""
+    return {key: pol.sign for key, pol in polarities.items()}
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, what: str) -> None:
+    """Raise :class:`AnalysisError` when ``frame`` lacks one of ``columns``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise AnalysisError(
+            f"{what} lacks column(s) {', '.join(missing)}",
+            location=Location(column=missing[0]),
+            hint="pass a canonical observation table (columns indicator, territory, period, "
+            "value, ...; see welfare_observatory.model.observation)",
+        )
+
+
+def breakdowns(frame: pd.DataFrame) -> list[str]:
+    """The breakdown columns of a canonical observation frame (``sex``, ``age``, ...)."""
+    return [c for c in frame.columns if c not in BASE_COLUMNS and c != "year"]
+
+
+def years(frame: pd.DataFrame) -> pd.Series:
+    """The calendar year of each row, from ``period_start`` when present, else ``period``.
+
+    ``period`` is an SDMX time period (``2024``, ``2024-Q1``, ``2023-09-01/P1Y``): its first
+    four characters are the year in every form the canonical table allows. Years are parsed
+    once per distinct period (periods repeat across millions of rows).
+    """
+    if "year" in frame.columns and pd.api.types.is_integer_dtype(frame["year"]):
+        return frame["year"].astype("int64")
+    if "period_start" in frame.columns:
+        codes, uniques = pd.factorize(frame["period_start"], use_na_sentinel=True)
+        start = pd.to_datetime(pd.Series(uniques), errors="coerce")
+        if (codes >= 0).all() and not start.isna().any():
+            year_of = start.dt.year.to_numpy(dtype="int64")
+            return pd.Series(year_of[codes], index=frame.index, dtype="int64")
+    require_columns(frame, ["period"], what="the observation table")
+    codes, uniques = pd.factorize(frame["period"], use_na_sentinel=True)
+    text = pd.Series(uniques, dtype="string").str.slice(0, 4)
+    parsed = pd.to_numeric(text, errors="coerce")
+    if (codes < 0).any() or parsed.isna().any():
+        bad = (
+            frame["period"].iloc[int(np.flatnonzero(codes < 0)[0])]
+            if (codes < 0).any()
+            else (uniques[int(np.flatnonzero(parsed.isna())[0])])
+        )
+        raise AnalysisError(
+            f"period {bad!r} does not start with a year",
+            location=Location(column="period", key=str(bad)),
+            hint="periods are SDMX time periods such as 2024, 2024-Q1 or 2023-09-01/P1Y",
+        )
+    year_of = parsed.to_numpy(dtype="int64")
+    return pd.Series(year_of[codes], index=frame.index, dtype="int64")
+
+
+def round_rates(values: NDArray[np.float64] | float) -> Any:
+    """Rates rounded to :data:`DECIMALS` for threshold comparisons."""
+    return np.round(values, DECIMALS)

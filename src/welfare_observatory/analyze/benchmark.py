@@ -1,0 +1,137 @@
+"""A territory against its comparison territories (region, Italy, neighbouring provinces)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from welfare_observatory.analyze._common import (
+    PolaritySource,
+    breakdowns,
+    polarity_map,
+    require_columns,
+    round_rates,
+    years,
+)
+from welfare_observatory.errors import AnalysisError, Location, closest
+
+__all__ = ["WORDING", "benchmark"]
+
+WORDING: dict[str, tuple[str, str]] = {
+    "better": ("better than", "migliore di"),
+    "worse": ("worse than", "peggiore di"),
+    "equal": ("equal to", "pari a"),
+    "higher": ("higher than", "superiore a"),
+    "lower": ("lower than", "inferiore a"),
+}
+"""Comparison codes and their wording (English, Italian); ``higher``/``lower`` for neutral
+indicators, where a difference carries no judgement."""
+
+
+def benchmark(
+    frame: pd.DataFrame,
+    *,
+    territory: str,
+    against: Sequence[str],
+    polarity: PolaritySource,
+    period: str | None = None,
+) -> pd.DataFrame:
+    """Compare ``territory`` with each territory in ``against`` on every indicator.
+
+    ``frame`` is a canonical observation table (columns ``indicator``, ``territory``,
+    ``period``, ``value`` and any breakdown columns). For each indicator the period is
+    ``period`` or else the latest one in which ``territory`` has a value. One row per
+    (indicator, breakdowns, comparison territory present in the data) with ``value``,
+    ``against_value``, ``difference`` (territory - comparison), ``ratio`` (territory /
+    comparison), ``comparison`` (a key of :data:`WORDING`), ``text_en``, ``text_it``, and the
+    territory's ``rank`` (1 = best, polarity-aware; by value for neutral indicators),
+    ``n_compared`` and ``quintile`` (of the position ``(rank - 1) / (n - 1)``: 5 = best
+    fifth, 1 = worst) among itself and the comparison
+    territories present for that indicator.
+    """
+    require_columns(frame, ["indicator", "territory", "period", "value"], what="the table")
+    peers = [t for t in dict.fromkeys(against) if t != territory]
+    if not peers:
+        raise AnalysisError(
+            "nothing to compare with", hint="pass the comparison territories in against="
+        )
+    known = frame["territory"].astype("string")
+    if not (known == territory).any():
+        suggestions = closest(territory, known.dropna().unique().tolist())
+        raise AnalysisError(
+            f"territory {territory!r} has no values in the table",
+            location=Location(key=territory),
+            hint=f"did you mean {suggestions[0]!r}?" if suggestions else None,
+        )
+    group = ["indicator", *breakdowns(frame)]
+    data = frame.loc[
+        frame["value"].notna() & known.isin([territory, *peers]),
+        [*group, "territory", "period", "value"],
+    ].copy()
+    data["_year"] = years(data)
+    data["territory"] = data["territory"].astype("string")
+    data["period"] = data["period"].astype("string")
+    own = data["territory"] == territory
+    if period is None:
+        latest = data[own].groupby(group, observed=True, dropna=False)["_year"].max()
+        keep = data.join(latest.rename("_latest"), on=group)["_latest"]
+        data = data[data["_year"] == keep]
+    else:
+        data = data[data["period"] == period]
+    pols = polarity_map(polarity, data["indicator"].astype("string").unique().tolist())
+    sign = data["indicator"].astype("string").map({k: p.sign for k, p in pols.items()})
+    # Neutral indicators are ranked by value (descending), without a better/worse judgement.
+    data["_oriented"] = data["value"] * sign.replace(0, 1).astype("float64")
+    by = [*group, "period"]
+    grouped = data.groupby(by, observed=True, dropna=False)["_oriented"]
+    data["rank"] = grouped.rank(ascending=False, method="min").astype("int64")
+    data["n_compared"] = grouped.transform("count").astype("int64")
+    n, rank = data["n_compared"].to_numpy(), data["rank"].to_numpy()
+    # Position 0 (best) .. 1 (worst) among those compared; quintile 5 is the best fifth.
+    position = (rank - 1) / np.maximum(n - 1, 1)
+    data["quintile"] = (5 - np.minimum(4, np.floor(5 * position))).astype("int64")
+    data["_sign"] = sign.astype("int64")
+
+    mine = data[data["territory"] == territory].drop(columns=["territory"])
+    theirs = data.loc[data["territory"] != territory, [*by, "territory", "value"]].rename(
+        columns={"territory": "against", "value": "against_value"}
+    )
+    out = mine.merge(theirs, on=by, how="inner")
+    out.insert(len(group), "territory", territory)
+    diff = out["value"] - out["against_value"]
+    out["difference"] = diff
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ratio"] = np.where(
+            out["against_value"] != 0, out["value"] / out["against_value"], np.nan
+        )
+    judged = round_rates(diff.to_numpy(dtype="float64") * out["_sign"].to_numpy())
+    raw = round_rates(diff.to_numpy(dtype="float64"))
+    neutral = out["_sign"].to_numpy() == 0
+    code = np.select(
+        [neutral & (raw > 0), neutral & (raw < 0), judged > 0, judged < 0],
+        ["higher", "lower", "better", "worse"],
+        default="equal",
+    )
+    out["comparison"] = pd.Series(code, index=out.index, dtype="string")
+    against_text = " " + out["against"].astype("string")
+    out["text_en"] = out["comparison"].map({k: v[0] for k, v in WORDING.items()}) + against_text
+    out["text_it"] = out["comparison"].map({k: v[1] for k, v in WORDING.items()}) + against_text
+    columns = [
+        *group,
+        "territory",
+        "period",
+        "value",
+        "against",
+        "against_value",
+        "difference",
+        "ratio",
+        "comparison",
+        "text_en",
+        "text_it",
+        "rank",
+        "n_compared",
+        "quintile",
+    ]
+    return out[columns].sort_values([*group, "against"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,140 @@
+"""The preventive-welfare signal: territories both much worse than their peers and worsening.
+
+For each indicator (and breakdown) at its latest year in the table, every territory gets a
+robust z-score against its peer group, ``z = (x - median) / (1.4826 * MAD)`` (the median and
+the median absolute deviation of the group, the territory itself included; 1.4826 makes the
+MAD consistent with the standard deviation of a normal distribution). The score is turned so
+that positive means worse (polarity-aware). A territory is flagged on an indicator when its
+worse-oriented z reaches ``z_threshold`` and its polarity-adjusted CAGR over the trend window
+is below ``-deterioration``. Territories are ranked by the number of flagged indicators, then
+by their largest z.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from welfare_observatory.analyze._common import (
+    PolaritySource,
+    polarity_map,
+    require_columns,
+    years,
+)
+from welfare_observatory.analyze.trend import series_keys, trend
+from welfare_observatory.errors import AnalysisError
+
+__all__ = ["MAD_SCALE", "early_warnings"]
+
+MAD_SCALE = 1.4826
+"""MAD to standard deviation under normality (1 / Phi^-1(3/4))."""
+
+_ALL = "_all"
+
+_COLUMNS = [
+    "rank",
+    "territory",
+    "signals",
+    "indicator",
+    "year",
+    "value",
+    "peer_group",
+    "peer_median",
+    "peer_mad",
+    "n_peers",
+    "robust_z",
+    "start_year",
+    "start_value",
+    "cagr",
+    "adjusted_cagr",
+    "category",
+]
+
+
+def early_warnings(
+    frame: pd.DataFrame,
+    *,
+    catalog: PolaritySource,
+    indicators: Sequence[str] | None = None,
+    peer_groups: Mapping[str, str] | pd.Series | None = None,
+    z_threshold: float = 2.0,
+    deterioration: float = 0.0,
+    window: int = 5,
+    min_span: int = 3,
+    min_peers: int = 5,
+) -> pd.DataFrame:
+    """Flagged (territory, indicator) pairs with their evidence, best-ranked first.
+
+    ``catalog`` maps indicator ids to an ``Indicator`` or a polarity; neutral indicators are
+    skipped. ``peer_groups`` maps a territory to its peer group (its province, its size
+    class); by default all territories of the table are one group, so pass only comparable
+    territories (e.g. all municipalities). Groups with fewer than ``min_peers`` values, and
+    groups whose MAD is 0, give no signal. Columns: ``rank``, ``territory``, ``signals`` (flagged
+    indicators of the territory), ``indicator``, breakdowns, ``year``, ``value``,
+    ``peer_group``, ``peer_median``, ``peer_mad``, ``n_peers``, ``robust_z`` (positive =
+    worse), ``start_year``, ``start_value``, ``cagr``, ``adjusted_cagr``, ``category``.
+    """
+    require_columns(frame, ["indicator", "territory", "value"], what="the observation table")
+    if z_threshold <= 0 or min_peers < 2:
+        raise AnalysisError(
+            "z_threshold must be positive and min_peers at least 2",
+            hint="typical settings: z_threshold=2.0 (or 3.0 for fewer, stronger signals)",
+        )
+    data = frame
+    if indicators is not None:
+        data = data[data["indicator"].isin(list(indicators))]
+    ids = [str(i) for i in data["indicator"].dropna().unique()]
+    pols = polarity_map(catalog, ids)
+    judged = [k for k, p in pols.items() if p.sign != 0]
+    data = data[data["indicator"].isin(judged) & data["value"].notna()]
+    keys = series_keys(frame)
+    group = [k for k in keys if k != "territory"]
+    if data.empty:
+        return pd.DataFrame(columns=[*_COLUMNS[:4], *group[1:], *_COLUMNS[4:]])
+
+    latest = data.assign(year=years(data))
+    last_year = latest.groupby(group, observed=True, dropna=False)["year"].transform("max")
+    level = latest[latest["year"] == last_year].copy()
+    territory = level["territory"].astype("string")
+    if peer_groups is None:
+        level["peer_group"] = _ALL
+    else:
+        mapping = peer_groups if isinstance(peer_groups, pd.Series) else pd.Series(peer_groups)
+        level["peer_group"] = territory.map(mapping.astype("string")).fillna(_ALL)
+    by = [*group, "peer_group"]
+    values = level.groupby(by, observed=True, dropna=False)["value"]
+    level["peer_median"] = values.transform("median")
+    level["_dev"] = (level["value"] - level["peer_median"]).abs()
+    level["peer_mad"] = level.groupby(by, observed=True, dropna=False)["_dev"].transform("median")
+    level["n_peers"] = values.transform("count").astype("int64")
+    sign = level["indicator"].map({k: float(pols[k].sign) for k in judged}).astype("float64")
+    scale = MAD_SCALE * level["peer_mad"].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (level["value"] - level["peer_median"]).to_numpy(dtype="float64") / scale
+    z = np.where(scale > 0, z, np.nan)
+    level["robust_z"] = -sign.to_numpy(dtype="float64") * z
+    level = level[(level["robust_z"] >= z_threshold) & (level["n_peers"] >= min_peers)]
+
+    trends = trend(
+        data[data["territory"].isin(level["territory"].unique())],
+        polarity=pols,
+        window=window,
+        min_span=min_span,
+    )
+    trends = trends[[*keys, "start_year", "start_value", "cagr", "adjusted_cagr", "category"]]
+    out = level.merge(trends, on=keys, how="inner")
+    out = out[out["adjusted_cagr"] < -deterioration].copy()
+    per_territory = out.groupby("territory", observed=True)
+    out["signals"] = per_territory["indicator"].transform("count").astype("int64")
+    out["_max_z"] = per_territory["robust_z"].transform("max")
+    out = out.sort_values(
+        ["signals", "_max_z", "territory", "robust_z"],
+        ascending=[False, False, True, False],
+        kind="stable",
+    )
+    first = ~out["territory"].duplicated()
+    out["rank"] = first.cumsum().astype("int64")
+    columns = [*_COLUMNS[:4], *group[1:], *_COLUMNS[4:]]
+    return out[columns].reset_index(drop=True)

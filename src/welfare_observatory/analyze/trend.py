@@ -1,0 +1,160 @@
+"""Trends of every (indicator, territory, breakdown) series of a canonical frame at once.
+
+The window ends at each series' latest year with a value and starts ``window`` years earlier
+(or the nearest later year with a value). A break in series (``obs_status == "B"``) marks the
+first value of a new, non-comparable series: the window never starts before the latest break.
+All work is numpy over the sorted frame (no Python loop over series or rows).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from welfare_observatory.analyze._common import (
+    PolaritySource,
+    breakdowns,
+    polarity_map,
+    require_columns,
+    round_rates,
+    years,
+)
+from welfare_observatory.analyze.classes import (
+    EUROSTAT_LABELS,
+    ISTAT_LABELS,
+    eurostat_codes,
+    istat_codes,
+)
+from welfare_observatory.analyze.progress import cagr_array
+from welfare_observatory.errors import AnalysisError, Location
+from welfare_observatory.model.observation import ObsStatus
+
+__all__ = ["series_keys", "trend"]
+
+_NO_YEAR = -(10**9)
+
+
+def series_keys(frame: pd.DataFrame) -> list[str]:
+    """The columns that identify one series: indicator, territory and the breakdowns."""
+    return ["indicator", "territory", *breakdowns(frame)]
+
+
+def trend(
+    frame: pd.DataFrame,
+    *,
+    polarity: PolaritySource | None = None,
+    window: int = 5,
+    min_span: int = 3,
+    method: Literal["eurostat", "istat"] = "eurostat",
+) -> pd.DataFrame:
+    """Direction and CAGR of each series of ``frame`` over the last ``window`` years.
+
+    Returns one row per series with ``start_year``, ``end_year``, ``start_value``,
+    ``end_value``, ``span`` (years), ``points`` (values in the window), ``break_year``,
+    ``cagr`` (fraction per year), ``direction`` (``up``, ``down``, ``flat``) and ``reason``
+    when the CAGR is undefined. With ``polarity`` (a catalogue or id -> polarity mapping) also
+    ``adjusted_cagr`` and ``category`` (Eurostat's classes without target, or Istat's).
+    """
+    require_columns(frame, ["indicator", "territory", "value"], what="the observation table")
+    if window < 1 or min_span < 1:
+        raise AnalysisError("window and min_span must be at least 1 year")
+    keys = series_keys(frame)
+    data = frame.loc[frame["value"].notna(), keys].reset_index(drop=True)
+    value = frame.loc[frame["value"].notna(), "value"].to_numpy(dtype="float64")
+    year = years(frame.loc[frame["value"].notna()]).to_numpy(dtype="int64")
+    if "obs_status" in frame.columns:
+        # Compare without converting: the column is often categorical (dictionary-encoded).
+        status = frame.loc[frame["value"].notna(), "obs_status"]
+        is_break = (status == ObsStatus.BREAK.value).fillna(False).to_numpy(dtype=bool)
+    else:
+        is_break = np.zeros(len(value), dtype=bool)
+    if len(value) == 0:
+        return _empty(keys, polarity is not None)
+
+    gid = data.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    order = np.lexsort((year, gid))
+    gid, year, value, is_break = gid[order], year[order], value[order], is_break[order]
+    same = (gid[1:] == gid[:-1]) & (year[1:] == year[:-1])
+    if same.any():
+        row = data.iloc[order[int(np.flatnonzero(same)[0])]]
+        raise AnalysisError(
+            f"series {tuple(row)} has more than one value in year {year[np.flatnonzero(same)[0]]}",
+            location=Location(key=str(tuple(row))),
+            hint="trends need one value per year: filter sub-annual periods or add the "
+            "breakdown columns that distinguish the rows",
+        )
+    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
+    ends = np.r_[starts[1:], len(gid)] - 1
+    counts = ends - starts + 1
+    end_year = year[ends]
+    break_year = np.maximum.reduceat(np.where(is_break, year, _NO_YEAR), starts)
+    lower = np.maximum(end_year - window, break_year)
+    before = (year < np.repeat(lower, counts)).astype("int64")
+    first = starts + np.add.reduceat(before, starts)
+    start_year = year[first]
+    span = end_year - start_year
+    rate = cagr_array(value[first], value[ends], span)
+    # Texts as categoricals built from integer codes: 800,000 series must not mean 800,000
+    # Python strings. Reason codes: the span when too short, else min_span when undefined.
+    too_short = span < min_span
+    reason_code = np.where(too_short, span, np.where(np.isnan(rate), min_span, -1))
+    reasons = [f"window spans {n} year(s); {min_span} needed" for n in range(min_span)]
+    reasons.append("CAGR undefined: values must be positive")
+    rate = np.where(too_short, np.nan, rate)
+    rounded = round_rates(rate)
+    direction = np.select([np.isnan(rate), rounded > 0, rounded < 0], [-1, 0, 1], default=2)
+    out: pd.DataFrame = data.iloc[order[ends]].reset_index(drop=True)
+    out["start_year"] = start_year
+    out["end_year"] = end_year
+    out["start_value"] = value[first]
+    out["end_value"] = value[ends]
+    out["span"] = span
+    out["points"] = ends - first + 1
+    out["break_year"] = pd.Series(break_year).where(break_year != _NO_YEAR).astype("Int64")
+    out["cagr"] = rate
+    out["direction"] = pd.Categorical.from_codes(direction, categories=["up", "down", "flat"])
+    out["reason"] = pd.Categorical.from_codes(reason_code, categories=reasons)
+    if polarity is not None:
+        _judge(out, polarity, method)
+    return out
+
+
+def _judge(out: pd.DataFrame, polarity: PolaritySource, method: str) -> None:
+    """Add ``adjusted_cagr`` and ``category`` in place (neutral polarity: not assessable)."""
+    ids = out["indicator"]
+    pols = polarity_map(polarity, [str(i) for i in ids.dropna().unique()])
+    sign = ids.map({k: float(p.sign) for k, p in pols.items()}).to_numpy(dtype="float64")
+    adjusted = np.where(sign == 0, np.nan, sign * out["cagr"].to_numpy(dtype="float64"))
+    out["adjusted_cagr"] = adjusted
+    codes, labels = (
+        (istat_codes(adjusted), ISTAT_LABELS)
+        if method == "istat"
+        else (eurostat_codes(adjusted), EUROSTAT_LABELS)
+    )
+    out["category"] = pd.Categorical.from_codes(codes, categories=list(labels))
+    neutral = (sign == 0) & out["reason"].isna().to_numpy()
+    if neutral.any():
+        text = "neutral polarity: growth is reported without judgement"
+        out["reason"] = out["reason"].cat.add_categories([text])
+        out.loc[neutral, "reason"] = text
+
+
+def _empty(keys: list[str], judged: bool) -> pd.DataFrame:
+    columns = [
+        *keys,
+        "start_year",
+        "end_year",
+        "start_value",
+        "end_value",
+        "span",
+        "points",
+        "break_year",
+        "cagr",
+        "direction",
+        "reason",
+    ]
+    if judged:
+        columns += ["adjusted_cagr", "category"]
+    return pd.DataFrame(columns=columns)

@@ -1,0 +1,377 @@
+"""Reading catalogue files into checked indicators and profiles.
+
+A catalogue is built from *layers*: the shipped files first, then each path an observatory
+adds. Inside one layer an id may be defined once; a later layer may redefine an id of an
+earlier one (an observatory adapting a shipped definition). Every problem is collected with
+its file, line and field, and all of them are raised together as one
+:class:`~welfare_observatory.catalog._model.CatalogValidationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from welfare_observatory.catalog import _units
+from welfare_observatory.catalog._model import CatalogValidationError, Profile
+from welfare_observatory.catalog._yaml import KEY_LINES, LINE, line_of, read_yaml, strip_lines
+from welfare_observatory.errors import (
+    CatalogError,
+    Location,
+    UndefinedUnitError,
+    UnknownSdgError,
+    closest,
+)
+from welfare_observatory.model.indicator import Indicator
+
+PACKAGE = Path(__file__).parent
+SHIPPED_DATA = PACKAGE / "data"
+SHIPPED_PROFILES = PACKAGE / "profiles"
+
+
+@dataclass
+class Loaded:
+    """What the layers define once checked: indicators, profiles and where each was written."""
+
+    indicators: dict[str, Indicator] = field(default_factory=dict)
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    origin: dict[str, Location] = field(default_factory=dict)
+    overridden: list[str] = field(default_factory=list)
+    errors: list[CatalogError] = field(default_factory=list)
+    _raw: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    _raw_profiles: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+
+def layer_files(path: Path) -> list[Path]:
+    """The YAML files of a layer: the file itself, or a folder's files and its profiles/."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise CatalogError(
+            f"no catalogue file or folder at {path}", location=Location(file=str(path))
+        )
+    files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    profiles = path / "profiles"
+    if profiles.is_dir():
+        files += sorted(p for p in profiles.iterdir() if p.suffix in (".yaml", ".yml"))
+    return files
+
+
+def shipped_layer() -> list[Path]:
+    """The files shipped with the library: indicator files, then profiles."""
+    files = sorted(SHIPPED_DATA.glob("*.yaml"))
+    return files + sorted(SHIPPED_PROFILES.glob("*.yaml"))
+
+
+def _error(
+    file: str,
+    raw: Any,
+    loc: Sequence[int | str],
+    message: str,
+    hint: str | None = None,
+) -> CatalogError:
+    field_name = ".".join(str(part) for part in loc) or None
+    return CatalogError(
+        message,
+        location=Location(file=file, line=line_of(raw, loc), field=field_name),
+        hint=hint,
+    )
+
+
+def _entry_name(raw: Any) -> str:
+    value = raw.get("id") if isinstance(raw, dict) else None
+    return f"entry {value!r}" if isinstance(value, str) else "entry"
+
+
+def _validation_errors(file: str, raw: Any, exc: ValidationError) -> list[CatalogError]:
+    out = []
+    for item in exc.errors(include_url=False):
+        loc = [part for part in item["loc"] if part not in ("__root__",)]
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        out.append(_error(file, raw, loc, f"{_entry_name(raw)}: {message}"))
+    return out
+
+
+def _read_layer(files: Iterable[Path], loaded: Loaded) -> None:
+    """Parse one layer's files into ``loaded``; later layers override earlier ids."""
+    seen: dict[str, Location] = {}
+    seen_profiles: dict[str, Location] = {}
+    for path in files:
+        file = str(path)
+        try:
+            data = read_yaml(path)
+        except CatalogError as exc:
+            loaded.errors.append(exc)
+            continue
+        if data is None:
+            continue
+        if isinstance(data, dict) and "indicators" in data:
+            _read_profile(file, data, loaded, seen_profiles)
+            continue
+        if not isinstance(data, list):
+            loaded.errors.append(
+                CatalogError(
+                    "a catalogue file is a list of entries, or a profile mapping",
+                    location=Location(file=file, line=1),
+                )
+            )
+            continue
+        for position, raw in enumerate(data):
+            line = data.lines[position] if hasattr(data, "lines") else None
+            if not isinstance(raw, dict):
+                loaded.errors.append(
+                    CatalogError(
+                        "an entry is a mapping of fields (id, label, unit, ...)",
+                        location=Location(file=file, line=line),
+                    )
+                )
+                continue
+            try:
+                indicator = Indicator.model_validate(strip_lines(raw))
+            except ValidationError as exc:
+                loaded.errors.extend(_validation_errors(file, raw, exc))
+                continue
+            where = Location(file=file, line=raw[LINE])
+            if indicator.id in seen:
+                loaded.errors.append(
+                    _error(
+                        file,
+                        raw,
+                        ["id"],
+                        f"duplicate id {indicator.id!r} (also at {seen[indicator.id]})",
+                        hint="ids are unique across the catalogue; rename one or make it an alias",
+                    )
+                )
+                continue
+            seen[indicator.id] = where
+            if indicator.id in loaded.indicators:
+                loaded.overridden.append(indicator.id)
+            loaded.indicators[indicator.id] = indicator
+            loaded.origin[indicator.id] = where
+            loaded._raw[indicator.id] = (file, raw)
+
+
+def _read_profile(
+    file: str, raw: dict[str, Any], loaded: Loaded, seen: dict[str, Location]
+) -> None:
+    try:
+        profile = Profile.model_validate(strip_lines(raw))
+    except ValidationError as exc:
+        loaded.errors.extend(_validation_errors(file, raw, exc))
+        return
+    if profile.id in seen:
+        loaded.errors.append(
+            _error(
+                file,
+                raw,
+                ["id"],
+                f"duplicate profile id {profile.id!r} (also at {seen[profile.id]})",
+            )
+        )
+        return
+    seen[profile.id] = Location(file=file, line=raw[LINE])
+    loaded.profiles[profile.id] = profile
+    loaded._raw_profiles[profile.id] = (file, raw)
+
+
+def _check_aliases(loaded: Loaded) -> dict[str, str]:
+    """Alias -> id; an alias may not be an id or another entry's alias."""
+    aliases: dict[str, str] = {}
+    for indicator in loaded.indicators.values():
+        file, raw = loaded._raw[indicator.id]
+        for position, alias in enumerate(indicator.aliases):
+            clash = alias if alias in loaded.indicators else aliases.get(alias)
+            if clash is not None and clash != indicator.id:
+                loaded.errors.append(
+                    _error(
+                        file,
+                        raw,
+                        ["aliases", position],
+                        f"{_entry_name(raw)}: alias {alias!r} is already used by {clash!r}",
+                    )
+                )
+                continue
+            aliases[alias] = indicator.id
+    return aliases
+
+
+def _check_units(loaded: Loaded) -> set[str]:
+    """Report units pint cannot parse; return the ids that have one."""
+    bad: dict[str, UndefinedUnitError] = {}
+    for indicator in loaded.indicators.values():
+        try:
+            _units.parse(indicator.unit)
+        except UndefinedUnitError as exc:
+            bad[indicator.id] = exc
+    for ident, problem in bad.items():
+        file, raw = loaded._raw[ident]
+        loaded.errors.append(
+            _error(file, raw, ["unit"], f"{_entry_name(raw)}: {problem.message}", hint=problem.hint)
+        )
+    return set(bad)
+
+
+def _check_formulas(loaded: Loaded, aliases: dict[str, str], bad_units: set[str]) -> None:
+    ids = list(loaded.indicators)
+    for indicator in loaded.indicators.values():
+        formula = indicator.formula
+        if formula is None:
+            continue
+        file, raw = loaded._raw[indicator.id]
+        operands = {"numerator": formula.numerator, "denominator": formula.denominator}
+        missing = False
+        for role, operand in operands.items():
+            if operand in loaded.indicators:
+                continue
+            missing = True
+            if operand in aliases:
+                hint: str | None = f"{operand!r} is a former id: use {aliases[operand]!r}"
+            else:
+                near = closest(operand, ids)
+                hint = "did you mean " + ", ".join(map(repr, near)) + "?" if near else None
+            loaded.errors.append(
+                _error(
+                    file,
+                    raw,
+                    ["formula", role],
+                    f"{_entry_name(raw)}: formula {role} {operand!r} is not in the catalogue",
+                    hint=hint,
+                )
+            )
+        # a bad unit is reported once, on its own entry, not again on every formula using it
+        if missing or bad_units & {indicator.id, *operands.values()}:
+            continue
+        problem = _units.formula_problem(
+            indicator.unit,
+            loaded.indicators[formula.numerator].unit,
+            loaded.indicators[formula.denominator].unit,
+            formula.multiplier,
+        )
+        if problem:
+            loaded.errors.append(
+                _error(
+                    file,
+                    raw,
+                    ["formula"],
+                    f"{_entry_name(raw)}: {problem}",
+                    hint="a rate relates two counts; percent needs multiplier 100, "
+                    "per_thousand 1000",
+                )
+            )
+
+
+def _framework_resolver() -> Any:
+    """``resolve(id, version)`` from the SDG framework, or None while it is not installed."""
+    try:
+        from welfare_observatory import sdg
+    except ImportError:
+        return None
+    framework = getattr(sdg, "framework", None)
+    if framework is None:
+        return None
+
+    def resolve(sdg_id: str, version: str) -> None:
+        framework(version).resolve(sdg_id)
+
+    return resolve
+
+
+def _check_sdg(loaded: Loaded) -> None:
+    resolve = _framework_resolver()
+    if resolve is None:
+        return  # SdgLink already checked the shape of every id
+    for indicator in loaded.indicators.values():
+        file, raw = loaded._raw[indicator.id]
+        for position, link in enumerate(indicator.sdg):
+            try:
+                resolve(link.id, link.framework)
+            except UnknownSdgError as exc:
+                loaded.errors.append(
+                    _error(
+                        file,
+                        raw,
+                        ["sdg", position, "id"],
+                        f"{_entry_name(raw)}: unknown SDG id {link.id!r}",
+                        hint=exc.hint,
+                    )
+                )
+            except (LookupError, ValueError) as exc:
+                loaded.errors.append(
+                    _error(
+                        file,
+                        raw,
+                        ["sdg", position, "framework"],
+                        f"{_entry_name(raw)}: {exc}",
+                    )
+                )
+
+
+def _check_profiles(loaded: Loaded, aliases: dict[str, str]) -> None:
+    ids = list(loaded.indicators)
+    for profile in loaded.profiles.values():
+        file, raw = loaded._raw_profiles[profile.id]
+        seen: set[str] = set()
+        for position, ident in enumerate(profile.indicators):
+            loc: list[int | str] = ["indicators", position]
+            name = f"profile {profile.id!r}"
+            if ident in seen:
+                loaded.errors.append(_error(file, raw, loc, f"{name}: {ident!r} is listed twice"))
+            seen.add(ident)
+            indicator = loaded.indicators.get(ident)
+            if indicator is None:
+                if ident in aliases:
+                    hint: str | None = f"{ident!r} is a former id: use {aliases[ident]!r}"
+                else:
+                    near = closest(ident, ids)
+                    hint = "did you mean " + ", ".join(map(repr, near)) + "?" if near else None
+                loaded.errors.append(
+                    _error(file, raw, loc, f"{name}: unknown indicator {ident!r}", hint=hint)
+                )
+            elif not indicator.source.verified:
+                loaded.errors.append(
+                    _error(
+                        file,
+                        raw,
+                        loc,
+                        f"{name}: {ident!r} is not verified (source.verified is false)",
+                        hint="profiles list only entries whose definition was checked on the "
+                        "publisher's own material",
+                    )
+                )
+
+
+def load_layers(layers: Sequence[Sequence[Path]]) -> Loaded:
+    """Read and check every layer (a list of files each); raise all problems together."""
+    loaded = Loaded()
+    for files in layers:
+        _read_layer(files, loaded)
+    aliases = _check_aliases(loaded)
+    bad_units = _check_units(loaded)
+    _check_formulas(loaded, aliases, bad_units)
+    _check_sdg(loaded)
+    _check_profiles(loaded, aliases)
+    if loaded.errors:
+        raise CatalogValidationError(loaded.errors)
+    loaded._raw.clear()
+    loaded._raw_profiles.clear()
+    return loaded
+
+
+def shipped_units() -> set[str]:
+    """Every unit string written in the shipped indicator files (no validation)."""
+    units: set[str] = set()
+    for path in sorted(SHIPPED_DATA.glob("*.yaml")):
+        data = read_yaml(path)
+        for raw in data or ():
+            if isinstance(raw, dict) and isinstance(raw.get("unit"), str):
+                units.add(raw["unit"].strip())
+    return units
+
+
+__all__ = ["KEY_LINES", "Loaded", "layer_files", "load_layers", "shipped_layer"]

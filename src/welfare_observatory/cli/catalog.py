@@ -1,0 +1,293 @@
+"""``welfare-observatory catalog``: browse, search, validate and export the indicator catalogue."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from welfare_observatory.cli._output import (
+    json_option,
+    print_error,
+    print_fields,
+    print_json,
+    print_table,
+)
+from welfare_observatory.errors import WelfareObservatoryError
+
+if TYPE_CHECKING:
+    from welfare_observatory.catalog import Catalog
+    from welfare_observatory.model.indicator import Indicator
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _errors_exit_1(func: F) -> F:
+    """Library errors become one message (and hint) on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except WelfareObservatoryError as exc:
+            print_error(exc)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _catalog() -> Catalog:
+    from welfare_observatory.catalog import catalog as shipped
+
+    return shipped()
+
+
+def _brief(ind: Indicator) -> dict[str, Any]:
+    return {
+        "id": ind.id,
+        "domain": ind.domain.value,
+        "label": {"it": ind.label.it, "en": ind.label.en},
+        "unit": ind.unit,
+        "verified": ind.source.verified,
+        "sdg": [link.id for link in ind.sdg],
+    }
+
+
+def _escape(text: str | None) -> str | None:
+    """Text shown as written: rich would read ``[id_pagina]`` in a URL as markup."""
+    from rich.markup import escape
+
+    return None if text is None else escape(text)
+
+
+def _table(indicators: list[Indicator], lang: str = "it") -> None:
+    print_table(
+        ["id", "domain", "label", "unit", "verified", "sdg"],
+        (
+            (
+                ind.id,
+                ind.domain.value,
+                _escape(ind.label.get(lang)),
+                _escape(ind.unit),
+                "yes" if ind.source.verified else "no",
+                " ".join(link.id for link in ind.sdg),
+            )
+            for ind in indicators
+        ),
+        title=f"{len(indicators)} indicators",
+    )
+
+
+@click.group()
+def catalog() -> None:
+    """Browse and curate the indicator catalogue."""
+
+
+@catalog.command("list")
+@click.option("--domain", help="Only this domain (demography, health, ...).")
+@click.option("--sdg", "sdg_ids", multiple=True, help="Only indicators covering this SDG id.")
+@click.option("--profile", help="Only the indicators of this selection profile.")
+@click.option("--verified", is_flag=True, help="Only entries with verified provenance.")
+@click.option("--lang", type=click.Choice(["it", "en"]), default="it", show_default=True)
+@json_option
+@_errors_exit_1
+def list_(
+    domain: str | None,
+    sdg_ids: tuple[str, ...],
+    profile: str | None,
+    verified: bool,
+    lang: str,
+    as_json: bool,
+) -> None:
+    """List indicators, filtered by domain, SDG, profile or verification."""
+    cat = _catalog()
+    chosen = cat.profile(profile) if profile else list(cat)
+    if domain:
+        keep = {ind.id for ind in cat.by_domain(domain)}
+        chosen = [ind for ind in chosen if ind.id in keep]
+    if sdg_ids:
+        keep = {ind.id for ind in cat.covering(sdg_ids)}
+        chosen = [ind for ind in chosen if ind.id in keep]
+    if verified:
+        chosen = [ind for ind in chosen if ind.source.verified]
+    if as_json:
+        print_json([_brief(ind) for ind in chosen])
+    else:
+        _table(chosen, lang)
+
+
+@catalog.command()
+@click.argument("indicator_id")
+@click.option("--lang", type=click.Choice(["it", "en"]), default="it", show_default=True)
+@json_option
+@_errors_exit_1
+def show(indicator_id: str, lang: str, as_json: bool) -> None:
+    """Show every field of one indicator (by id or former id)."""
+    cat = _catalog()
+    ind = cat.get(indicator_id)
+    if as_json:
+        print_json(ind.model_dump(mode="json"))
+        return
+    src = ind.source
+    formula = None
+    if ind.formula is not None:
+        formula = (
+            f"{ind.formula.numerator} / {ind.formula.denominator} * {ind.formula.multiplier:g}"
+        )
+    origin = cat.origin(ind.id)
+    pairs: list[tuple[str, str | None]] = [
+        ("id", ind.id),
+        ("former ids", ", ".join(ind.aliases)),
+        ("label", ind.label.get(lang)),
+        ("definition", ind.definition.get(lang)),
+        ("how to read", ind.how_to_read.get(lang)),
+        ("unit", ind.unit),
+        ("polarity", ind.polarity.value),
+        ("domain", ind.domain.value),
+        ("measure", f"{ind.measure.value}, {ind.reference_point.value}, {ind.periodicity.value}"),
+        ("breakdowns", ", ".join(ind.breakdowns)),
+        ("finest level", ind.finest_level.value),
+        ("aggregation", ind.aggregation.value),
+        ("formula", formula),
+        ("publisher", src.publisher),
+        ("dataset", src.dataset),
+        ("url", src.url),
+        ("document", " p. ".join(x for x in (src.document, src.page) if x)),
+        ("verified", "yes" if src.verified else "no"),
+        ("note", src.note),
+        ("SDG", ", ".join(f"{link.id} ({link.relation.value})" for link in ind.sdg)),
+        ("tags", ", ".join(ind.tags)),
+        ("defined in", str(origin) if origin else None),
+    ]
+    print_fields(
+        [(name, _escape(value)) for name, value in pairs], title=_escape(ind.label.get(lang))
+    )
+
+
+@catalog.command()
+@click.argument("text")
+@click.option("--lang", type=click.Choice(["it", "en"]), default="it", show_default=True)
+@json_option
+@_errors_exit_1
+def search(text: str, lang: str, as_json: bool) -> None:
+    """Find indicators by id, label, definition or tag (case and accents ignored)."""
+    found = _catalog().search(text)
+    if as_json:
+        print_json([_brief(ind) for ind in found])
+    else:
+        _table(found, lang)
+
+
+@catalog.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@json_option
+def validate(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check an observatory's own catalogue files against the shipped catalogue.
+
+    Every problem is printed with its file, line and field; the exit code is 1 if any.
+    """
+    from welfare_observatory.catalog import Catalog, CatalogValidationError
+
+    try:
+        cat = Catalog.load(*paths)
+    except CatalogValidationError as exc:
+        if as_json:
+            print_json({"valid": False, "problems": [e.as_dict() for e in exc.errors]})
+        else:
+            for error in exc.errors:
+                click.echo(click.style("error: ", fg="red", bold=True) + str(error), err=True)
+                if error.hint:
+                    click.echo(click.style("  hint: ", fg="yellow") + error.hint, err=True)
+            click.echo(f"{len(exc.errors)} problem(s) found", err=True)
+        sys.exit(1)
+    except WelfareObservatoryError as exc:
+        print_error(exc)
+        sys.exit(1)
+    if as_json:
+        print_json({"valid": True, "indicators": len(cat), "overridden": list(cat.overridden)})
+        return
+    for ident in cat.overridden:
+        click.echo(f"note: {ident} replaces the shipped definition")
+    click.echo(f"ok: {len(cat)} indicators, {len(cat.profiles())} profiles")
+
+
+@catalog.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), required=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (required for xlsx); default: standard output.",
+)
+@click.option("--profile", help="Only the indicators of this selection profile.")
+@_errors_exit_1
+def export(fmt: str, out: Path | None, profile: str | None) -> None:
+    """Export the catalogue flattened, one row per indicator, for review in a spreadsheet.
+
+    Cells that a spreadsheet would run as a formula (starting with = + - @) are written as
+    text.
+    """
+    from welfare_observatory.catalog._export import to_csv, to_json, write_xlsx
+
+    cat = _catalog()
+    chosen = cat.profile(profile) if profile else list(cat)
+    if fmt == "xlsx":
+        if out is None:
+            raise click.UsageError("--format xlsx needs --out FILE")
+        write_xlsx(chosen, out)
+        click.echo(f"wrote {len(chosen)} indicators to {out}", err=True)
+        return
+    text = to_csv(chosen) if fmt == "csv" else to_json(chosen)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+        click.echo(f"wrote {len(chosen)} indicators to {out}", err=True)
+
+
+@catalog.command()
+@click.option("--sdg", "by_sdg", is_flag=True, required=True, help="Coverage of the SDG goals.")
+@click.option("--profile", help="Coverage of this selection profile instead of the catalogue.")
+@json_option
+@_errors_exit_1
+def coverage(by_sdg: bool, profile: str | None, as_json: bool) -> None:
+    """How many SDG targets of each goal the catalogue (or a profile) covers."""
+    from welfare_observatory.sdg import framework
+
+    cat = _catalog()
+    fw = framework()
+    chosen = cat.profile(profile) if profile else list(cat)
+    uncovered = set(cat.uncovered_targets(chosen, framework=fw))
+    rows = []
+    for goal in fw.goals:
+        targets = [t.id for t in goal.targets]
+        linked = [
+            ind.id
+            for ind in chosen
+            if any(link.id == goal.id or link.id.startswith(goal.id + ".") for link in ind.sdg)
+        ]
+        rows.append(
+            {
+                "goal": goal.id,
+                "title": goal.short.get("en") or goal.title.get("en"),
+                "targets": len(targets),
+                "targets_covered": sum(1 for t in targets if t not in uncovered),
+                "indicators": len(linked),
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["goal", "title", "targets", "targets covered", "indicators"],
+        (
+            [r["goal"], r["title"], r["targets"], r["targets_covered"], r["indicators"]]
+            for r in rows
+        ),
+        title="SDG coverage" + (f" of profile {profile!r}" if profile else ""),
+    )

@@ -1,0 +1,144 @@
+"""``welfare-observatory sdg``: look up goals, targets and indicators of the UN framework."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from welfare_observatory.cli._output import json_option, print_fields, print_json, print_table
+
+if TYPE_CHECKING:
+    from welfare_observatory.sdg import Framework, Goal, SdgIndicator, Target
+
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(["it", "en"]),
+    default="it",
+    show_default=True,
+    help="Language of the titles (falls back to the other one when missing).",
+)
+version_option = click.option(
+    "--framework", "version", default="2023", show_default=True, help="Framework version."
+)
+
+
+@click.group()
+def sdg() -> None:
+    """The UN SDG global indicator framework (goals, targets, indicators)."""
+
+
+@sdg.command()
+@click.argument("sdg_id")
+@json_option
+@lang_option
+@version_option
+def show(sdg_id: str, as_json: bool, lang: str, version: str) -> None:
+    """Show a goal, target or indicator with its parents and children.
+
+    SDG_ID is "17", "10.2", "8.5.2" or the dashed form "1-a-1".
+    """
+    from welfare_observatory.sdg import Goal, SdgIndicator, framework
+
+    fw = framework(version)
+    node = fw.resolve(sdg_id)
+    if as_json:
+        print_json(_as_dict(fw, node))
+        return
+    if isinstance(node, Goal):
+        print_fields(
+            [
+                ("goal", node.id),
+                ("name", node.short.get(lang)),
+                ("title", node.title.get(lang)),
+                ("note", node.note),
+            ],
+            title=f"SDG {node.id} (framework {fw.version})",
+        )
+        print_table(["target", "title"], [(t.id, t.title.get(lang)) for t in node.targets])
+    elif isinstance(node, SdgIndicator):
+        target = fw.resolve(node.target)
+        print_fields(
+            [
+                ("indicator", node.id),
+                ("title", node.title.get(lang)),
+                ("UNSD code", node.code),
+                ("also listed as", ", ".join(node.repeated_in)),
+                ("note", node.note),
+                ("target", f"{target.id} {target.title.get(lang)}"),
+                ("goal", f"{node.goal} {fw.resolve(node.goal).title.get(lang)}"),
+            ],
+            title=f"SDG indicator {node.id} (framework {fw.version})",
+        )
+    else:
+        print_fields(
+            [
+                ("target", node.id),
+                ("title", node.title.get(lang)),
+                ("note", node.note),
+                ("goal", f"{node.goal} {fw.resolve(node.goal).title.get(lang)}"),
+            ],
+            title=f"SDG target {node.id} (framework {fw.version})",
+        )
+        if node.indicators:
+            rows = [(i.id, i.code, i.title.get(lang)) for i in node.indicators]
+            print_table(["indicator", "UNSD code", "title"], rows)
+
+
+@sdg.command("list")
+@click.option("--goal", "goal_id", help="Only this goal's targets or indicators.")
+@click.option(
+    "--level",
+    type=click.Choice(["goals", "targets", "indicators"]),
+    default="goals",
+    show_default=True,
+)
+@json_option
+@lang_option
+@version_option
+def list_(goal_id: str | None, level: str, as_json: bool, lang: str, version: str) -> None:
+    """List goals, targets or indicators (of one goal with --goal)."""
+    from welfare_observatory.errors import UnknownSdgError
+    from welfare_observatory.sdg import Goal, framework
+
+    fw = framework(version)
+    goals = fw.goals
+    if goal_id is not None:
+        node = fw.resolve(goal_id)
+        if not isinstance(node, Goal):
+            raise UnknownSdgError(
+                goal_id,
+                candidates=[node.goal],
+                message=f"--goal wants a goal id, and {goal_id!r} is not a goal",
+            )
+        goals = (node,)
+    nodes: list[Goal | Target | SdgIndicator] = list(goals)
+    if level == "targets":
+        nodes = [t for g in goals for t in g.targets]
+    elif level == "indicators":
+        nodes = [i for g in goals for i in g.indicators]
+    if as_json:
+        print_json([{"id": n.id, "title": n.title.get(lang)} for n in nodes])
+        return
+    print_table(["id", "title"], [(n.id, n.title.get(lang)) for n in nodes])
+
+
+def _as_dict(fw: Framework, node: Goal | Target | SdgIndicator) -> dict[str, Any]:
+    from welfare_observatory.sdg import Goal, SdgIndicator
+
+    out: dict[str, Any] = {"framework": fw.version, "kind": type(node).__name__}
+    if isinstance(node, Goal):
+        out |= node.model_dump(mode="json", exclude={"targets"})
+        out["targets"] = [{"id": t.id, "title": t.title.model_dump()} for t in node.targets]
+    elif isinstance(node, SdgIndicator):
+        out |= node.model_dump(mode="json")
+        out["kind"] = "Indicator"
+        out["target"] = node.target
+        out["goal"] = node.goal
+    else:
+        out |= node.model_dump(mode="json", exclude={"indicators"})
+        out["goal"] = node.goal
+        out["indicators"] = [
+            {"id": i.id, "code": i.code, "title": i.title.model_dump()} for i in node.indicators
+        ]
+    return out

@@ -1,0 +1,110 @@
+"""Shared pieces of the derive stage: the result type, DuckDB access, status precedence."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from welfare_observatory.errors import DataError, Location
+from welfare_observatory.lineage import StepRecord
+from welfare_observatory.model.finding import Finding
+from welfare_observatory.model.indicator import Indicator
+from welfare_observatory.model.observation import BASE_COLUMNS, observation_schema
+
+__all__ = ["Derived", "connect", "indicator_map", "query", "to_canonical"]
+
+_IDENT = re.compile(r"[a-z][a-z0-9_]*")
+
+STATUS_PRECEDENCE = "PEFUBDIN"
+"""When parts disagree, the first of these statuses found among them wins; else ``A``."""
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Derived observations, the findings raised, the lineage step and (for aggregates) coverage."""
+
+    table: pa.Table
+    findings: list[Finding] = field(default_factory=list)
+    step: StepRecord | None = None
+    coverage: pa.Table | None = None
+    """Aggregates only: indicator, territory, period, breakdowns, members, reported, coverage."""
+
+
+def indicator_map(
+    indicators: Mapping[str, Indicator] | Iterable[Indicator],
+) -> dict[str, Indicator]:
+    """id -> Indicator from a mapping, an iterable or a catalogue."""
+    if isinstance(indicators, Mapping):
+        return dict(indicators)
+    return {i.id: i for i in indicators}
+
+
+def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection (Arrow tables are registered on it by name)."""
+    con = duckdb.connect(":memory:")
+    if threads is not None:
+        con.sql(f"SET threads = {int(threads)}")
+    return con
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """The result of ``sql`` as an Arrow table (no extra copy)."""
+    result = con.sql(sql)
+    if result is None:
+        return pa.table({})
+    return result.to_arrow_table()
+
+
+def plain(table: pa.Table) -> pa.Table:
+    """Dictionary columns decoded to strings (DuckDB joins and groups them as text)."""
+    columns = []
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def breakdowns_of(table: pa.Table) -> list[str]:
+    """Breakdown column names, checked to be plain identifiers (they are spliced into SQL)."""
+    names = [name for name in table.column_names if name not in BASE_COLUMNS]
+    for name in names:
+        if not _IDENT.fullmatch(name):
+            raise DataError(
+                f"breakdown column {name!r} is not a lower_snake_case name",
+                location=Location(column=name),
+                hint="breakdown dimensions are named like 'sex', 'age', 'citizenship'",
+            )
+    return names
+
+
+def status_sql(column: str) -> str:
+    """SQL aggregate giving the combined obs_status of a group's parts."""
+    cases = " ".join(
+        f"WHEN bool_or({column} = '{code}') THEN '{code}'" for code in STATUS_PRECEDENCE
+    )
+    return f"CASE {cases} ELSE 'A' END"
+
+
+def pair_status_sql(first: str, second: str) -> str:
+    """SQL expression combining the obs_status of two operands (a rate's parts)."""
+    cases = " ".join(
+        f"WHEN {first} = '{code}' OR {second} = '{code}' THEN '{code}'"
+        for code in STATUS_PRECEDENCE
+    )
+    return f"CASE {cases} ELSE 'A' END"
+
+
+def to_canonical(table: pa.Table, breakdowns: list[str]) -> pa.Table:
+    """Cast a DuckDB result to the canonical schema (dictionary keys, column order)."""
+    schema = observation_schema(tuple(breakdowns))
+    return table.select(schema.names).cast(schema)
+
+
+def empty(breakdowns: list[str]) -> pa.Table:
+    return observation_schema(tuple(breakdowns)).empty_table()

@@ -1,0 +1,257 @@
+"""Aggregation up the territorial hierarchy, by each indicator's declared method.
+
+``sum`` indicators add their municipal values into districts, provinces, regions, NUTS 1
+areas and Italy; ``formula`` indicators are re-derived from the aggregated numerator and
+denominator (never an average of rates); ``none`` indicators are left as published.
+
+Coverage: each aggregate records how much of its area reported, weighted by the population
+baseline when ``weights`` are given (else by the number of municipalities). An aggregate
+with coverage below ``min_coverage`` (1.0 by default) is never emitted as a value: it is
+listed in ``Derived.coverage`` and reported as a ``partial-aggregate`` finding. Between
+``min_coverage`` and 1 it is emitted with obs_status ``U`` (low reliability).
+Values the input already holds for a larger territory (published totals) win over
+aggregates; the ``sum-consistency`` check compares the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from welfare_observatory.derive._common import (
+    Derived,
+    breakdowns_of,
+    connect,
+    empty,
+    indicator_map,
+    plain,
+    query,
+    status_sql,
+    to_canonical,
+)
+from welfare_observatory.derive.formulas import derive_rates
+from welfare_observatory.lineage import StepRecord
+from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.model.indicator import Aggregation, Indicator
+
+__all__ = ["LEVELS", "aggregate"]
+
+LEVELS: tuple[str, ...] = ("district", "province", "region", "nuts1", "country")
+"""Columns of ``TerritoryRegistry.hierarchy()`` above the municipality, smallest first."""
+
+
+def _long_hierarchy(hierarchy: pa.Table, levels: Sequence[str]) -> pa.Table:
+    parts = []
+    for level in levels:
+        if level not in hierarchy.column_names:
+            continue
+        area = hierarchy.column(level).cast(pa.string())
+        keep = pc.is_valid(area)
+        parts.append(
+            pa.table(
+                {
+                    "municipality": hierarchy.column("municipality").cast(pa.string()).filter(keep),
+                    "level": pa.array([level] * int(pc.sum(keep).as_py() or 0), pa.string()),
+                    "area": area.filter(keep),
+                }
+            )
+        )
+    return pa.concat_tables(parts)
+
+
+def aggregate(
+    observations: pa.Table,
+    indicators: Mapping[str, Indicator] | Iterable[Indicator],
+    hierarchy: pa.Table,
+    *,
+    levels: Sequence[str] = LEVELS,
+    weights: pa.Table | None = None,
+    min_coverage: float = 1.0,
+    inputs: Sequence[str] = (),
+    threads: int | None = None,
+) -> Derived:
+    """Aggregates of the municipal rows of ``observations`` at each of ``levels``.
+
+    ``hierarchy`` has one row per municipality and a column per level (the registry's
+    ``hierarchy(at)``); ``weights`` (``territory``, ``year``, ``population``) is the
+    population baseline for coverage. The result holds aggregates only.
+    """
+    catalog = indicator_map(indicators)
+    breakdowns = breakdowns_of(observations)
+    sums = sorted(i.id for i in catalog.values() if i.aggregation is Aggregation.SUM)
+    rates = [
+        i.id
+        for i in catalog.values()
+        if i.aggregation is Aggregation.FORMULA and i.formula is not None
+    ]
+    parameters = {
+        "levels": list(levels),
+        "sum": sums,
+        "formula": sorted(rates),
+        "min_coverage": min_coverage,
+        "weighted": weights is not None,
+    }
+    step = StepRecord.create(
+        "aggregate",
+        list(inputs)
+        or sorted(
+            str(s) for s in plain(observations.select(["lineage"])).column(0).unique().to_pylist()
+        ),
+        parameters,
+    )
+    con = connect(threads)
+    con.register("obs", plain(observations))
+    con.register("h", _long_hierarchy(hierarchy, levels))
+    con.register("sums", pa.table({"id": pa.array(sums, pa.string())}))
+    if weights is not None:
+        w = weights.rename_columns(
+            ["population" if c == "weight" else c for c in weights.column_names]
+        )
+        con.register("w", plain(w.select(["territory", "year", "population"])))
+    else:
+        con.register(
+            "w",
+            pa.table(
+                {
+                    "territory": pa.array([], pa.string()),
+                    "year": pa.array([], pa.int64()),
+                    "population": pa.array([], pa.float64()),
+                }
+            ),
+        )
+    b_select = "".join(f"p.{b}, " for b in breakdowns)
+    b_group = "".join(f", p.{b}" for b in breakdowns)
+    sql = f"""
+        WITH parts AS (
+            SELECT o.*, h.level, h.area, year(o.period_start) AS yr, w.population AS weight
+            FROM obs o JOIN h ON o.territory = h.municipality
+            LEFT JOIN w ON w.territory = o.territory AND w.year = year(o.period_start)
+            WHERE o.indicator IN (SELECT id FROM sums)),
+        members AS (
+            SELECT h.level, h.area, y.yr, count(*) AS members,
+                   sum(w.population) AS members_weight, count(w.population) AS weighted
+            FROM h CROSS JOIN (SELECT DISTINCT yr FROM parts) y
+            LEFT JOIN w ON w.territory = h.municipality AND w.year = y.yr
+            GROUP BY ALL)
+        SELECT p.indicator, p.area AS territory, p.period, min(p.period_start) AS period_start,
+               {b_select} sum(p.value) AS value, any_value(p.unit) AS unit,
+               {status_sql("p.obs_status")} AS obs_status,
+               CASE WHEN bool_or(p.conf_status = 'N') THEN 'N' ELSE 'F' END AS conf_status,
+               CAST(NULL AS VARCHAR) AS flags, 'derive' AS source, '{step.id}' AS lineage,
+               any_value(m.members) AS members, count(p.value) AS reported,
+               CASE WHEN any_value(m.weighted) = any_value(m.members)
+                         AND any_value(m.members_weight) > 0
+                    THEN sum(CASE WHEN p.value IS NOT NULL THEN p.weight END)
+                         / any_value(m.members_weight)
+                    ELSE count(p.value) / any_value(m.members) END AS coverage
+        FROM parts p JOIN members m ON m.level = p.level AND m.area = p.area AND m.yr = p.yr
+        GROUP BY p.indicator, p.area, p.period {b_group}
+    """  # noqa: S608 (identifiers are checked names; data goes in as tables)
+    result = query(con, sql)
+    coverage_columns = [
+        "indicator",
+        "territory",
+        "period",
+        *breakdowns,
+        "members",
+        "reported",
+        "coverage",
+    ]
+    summed = to_canonical(result, breakdowns) if result.num_rows else empty(breakdowns)
+    coverage = result.select(coverage_columns)
+    derived = derive_rates(summed, catalog, targets=list(rates), inputs=[step.id])
+    rate_table = derived.table
+    if rate_table.num_rows:
+        # Rates are part of this aggregation step: their rows point at it, not at a sub-step.
+        index = rate_table.schema.get_field_index("lineage")
+        lineage = pa.array([step.id] * rate_table.num_rows).dictionary_encode()
+        rate_table = rate_table.set_column(
+            index, rate_table.schema.field(index), lineage.cast(rate_table.schema.field(index).type)
+        )
+    if rate_table.num_rows:
+        con.register("cov", coverage)
+        con.register("rates", plain(rate_table))
+        f = {i: catalog[i].formula for i in rates}
+        con.register(
+            "rf",
+            pa.table(
+                {
+                    "target": list(f),
+                    "numerator": [x.numerator for x in f.values() if x],
+                    "denominator": [x.denominator for x in f.values() if x],
+                }
+            ),
+        )
+        keys = "".join(f" AND c.{b} = r.{b}" for b in breakdowns)
+        rate_cov = query(
+            con,
+            f"""
+            SELECT r.indicator, r.territory, r.period, {"".join(f"r.{b}, " for b in breakdowns)}
+                   min(c.members) AS members, min(c.reported) AS reported,
+                   min(c.coverage) AS coverage
+            FROM rates r JOIN rf ON rf.target = r.indicator
+            JOIN cov c ON c.indicator IN (rf.numerator, rf.denominator)
+                AND c.territory = r.territory AND c.period = r.period {keys}
+            GROUP BY ALL
+            """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+        )
+        coverage = pa.concat_tables(
+            [coverage, rate_cov.select(coverage_columns).cast(coverage.schema)]
+        )
+    sum_ids = pa.array(sums, pa.string())
+    summed = summed.filter(pc.is_in(summed.column("indicator").cast(pa.string()), sum_ids))
+    table = pa.concat_tables([summed, rate_table.cast(summed.schema)])
+    table, findings = _apply_coverage(table, coverage, observations, breakdowns, min_coverage)
+    findings = derived.findings + findings
+    return Derived(table, findings, step, coverage)
+
+
+def _apply_coverage(
+    table: pa.Table,
+    coverage: pa.Table,
+    observations: pa.Table,
+    breakdowns: list[str],
+    min_coverage: float,
+) -> tuple[pa.Table, list[Finding]]:
+    """Drop aggregates below ``min_coverage``, mark partial ones ``U``, let published values win."""
+    con = connect()
+    con.register("t", plain(table))
+    con.register("c", coverage)
+    con.register("o", plain(observations.select(["indicator", "territory", "period", *breakdowns])))
+    keys = ["indicator", "territory", "period", *breakdowns]
+    on_c = " AND ".join(f"t.{k} = c.{k}" for k in keys)
+    on_o = " AND ".join(f"t.{k} = o.{k}" for k in keys)
+    cols = ", ".join(f"t.{n}" for n in table.column_names if n != "obs_status")
+    result = query(
+        con,
+        f"""
+        SELECT {cols},
+               CASE WHEN c.coverage < 1 THEN 'U' ELSE t.obs_status END AS obs_status,
+               c.coverage, o.indicator IS NOT NULL AS published
+        FROM t JOIN c ON {on_c} LEFT JOIN o ON {on_o}
+        """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+    )
+    findings: list[Finding] = []
+    cov = pc.fill_null(result.column("coverage"), 0.0)
+    below = pc.less(cov, min_coverage - 1e-12)
+    n_below = int(pc.sum(below).as_py() or 0)
+    if n_below:
+        worst = result.filter(below).sort_by([("coverage", "ascending")]).slice(0, 1).to_pylist()[0]
+        findings.append(
+            Finding(
+                code="partial-aggregate",
+                severity=Severity.WARNING,
+                message=f"{n_below} aggregates cover less than {min_coverage:.0%} of their "
+                f"area and are not emitted; lowest: {worst['coverage']:.1%}",
+                indicator=str(worst["indicator"]),
+                territory=str(worst["territory"]),
+                period=str(worst["period"]),
+                count=n_below,
+                hint="see Derived.coverage for members and reported; fill the missing "
+                "municipalities or lower min_coverage to publish them as low reliability (U)",
+            )
+        )
+    keep = pc.and_(pc.invert(below), pc.invert(result.column("published")))
+    return to_canonical(result.filter(keep), breakdowns), findings

@@ -1,0 +1,144 @@
+"""Rates from formulas: value = numerator / denominator * multiplier, in one DuckDB join.
+
+Numerator and denominator rows meet on territory, breakdowns and period (or, with
+``align="year"``, on the year of ``period_start``: a flow in 2023 over the stock on
+1 January 2023). A zero or missing denominator gives a missing value (status ``O``) and a
+finding, never an infinite or silently dropped rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
+
+import pyarrow as pa
+
+from welfare_observatory.derive._common import (
+    Derived,
+    breakdowns_of,
+    connect,
+    empty,
+    indicator_map,
+    pair_status_sql,
+    plain,
+    query,
+    to_canonical,
+)
+from welfare_observatory.lineage import StepRecord
+from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.model.indicator import Indicator
+
+__all__ = ["derive_rates", "formula_indicators"]
+
+
+def formula_indicators(
+    indicators: Mapping[str, Indicator], present: Iterable[str], targets: Sequence[str] | None
+) -> list[Indicator]:
+    """Indicators with a formula whose numerator and denominator are both ``present``."""
+    have = set(present)
+    chosen = [indicators[t] for t in targets] if targets is not None else indicators.values()
+    return [
+        i
+        for i in chosen
+        if i.formula is not None and {i.formula.numerator, i.formula.denominator} <= have
+    ]
+
+
+def derive_rates(
+    observations: pa.Table,
+    indicators: Mapping[str, Indicator] | Iterable[Indicator],
+    *,
+    targets: Sequence[str] | None = None,
+    align: Literal["period", "year"] = "period",
+    inputs: Sequence[str] = (),
+    threads: int | None = None,
+) -> Derived:
+    """Rows for every formula indicator whose operands are in ``observations``.
+
+    ``targets`` restricts which indicators are derived; the result holds only derived rows,
+    with ``source`` ``derive`` and ``lineage`` the id of this step.
+    """
+    catalog = indicator_map(indicators)
+    breakdowns = breakdowns_of(observations)
+    present = set(plain(observations.select(["indicator"])).column(0).unique().to_pylist())
+    chosen = formula_indicators(catalog, present, targets)
+    formulas = [
+        {
+            "target": i.id,
+            "numerator": i.formula.numerator,
+            "denominator": i.formula.denominator,
+            "multiplier": i.formula.multiplier,
+            "unit": i.unit,
+        }
+        for i in chosen
+        if i.formula is not None
+    ]
+    step = StepRecord.create(
+        "derive",
+        list(inputs)
+        or sorted(
+            {str(s) for s in plain(observations.select(["lineage"])).column(0).unique().to_pylist()}
+        ),
+        {"formulas": formulas, "align": align},
+    )
+    if not formulas:
+        return Derived(empty(breakdowns), [], step)
+    con = connect(threads)
+    con.register("obs", plain(observations))
+    con.register("f", pa.Table.from_pylist(formulas))
+    period_key = (
+        "n.period = d.period"
+        if align == "period"
+        else "year(n.period_start) = year(d.period_start)"
+    )
+    keys = " AND ".join(
+        [f"n.{b} = d.{b}" for b in breakdowns] + ["n.territory = d.territory", period_key]
+    )
+    bcols = "".join(f"n.{b}, " for b in breakdowns)
+    sql = f"""
+        WITH n AS (SELECT o.*, f.target, f.multiplier, f.unit AS target_unit
+                   FROM obs o JOIN f ON o.indicator = f.numerator),
+             d AS (SELECT o.*, f.target FROM obs o JOIN f ON o.indicator = f.denominator)
+        SELECT n.target AS indicator, n.territory, n.period, n.period_start, {bcols}
+               CASE WHEN d.value IS NULL OR d.value = 0 OR n.value IS NULL THEN NULL
+                    ELSE n.value / d.value * n.multiplier END AS value,
+               n.target_unit AS unit,
+               CASE WHEN d.value IS NULL OR d.value = 0 OR n.value IS NULL THEN 'O'
+                    ELSE {pair_status_sql("n.obs_status", "d.obs_status")} END AS obs_status,
+               CASE WHEN n.conf_status <> 'F' THEN n.conf_status ELSE d.conf_status END
+                    AS conf_status,
+               CAST(NULL AS VARCHAR) AS flags, 'derive' AS source, '{step.id}' AS lineage,
+               d.value IS NULL AS no_denominator, d.value = 0 AS zero_denominator
+        FROM n LEFT JOIN d ON n.target = d.target AND {keys}
+    """  # noqa: S608 (identifiers are checked names; data goes in as tables)
+    result = query(con, sql)
+    findings = _findings(result)
+    return Derived(to_canonical(result, breakdowns), findings, step)
+
+
+def _findings(result: pa.Table) -> list[Finding]:
+    import pyarrow.compute as pc
+
+    findings: list[Finding] = []
+    for flag, code, message in (
+        ("no_denominator", "missing-denominator", "have no denominator for the same key"),
+        ("zero_denominator", "zero-denominator", "have a zero denominator"),
+    ):
+        mask = pc.fill_null(result.column(flag), False)
+        count = int(pc.sum(mask).as_py() or 0)
+        if count:
+            first = result.filter(mask).slice(0, 1).to_pylist()[0]
+            findings.append(
+                Finding(
+                    code=code,
+                    severity=Severity.WARNING,
+                    message=f"{count} rates {message}; they are stored as missing (status O)",
+                    indicator=str(first["indicator"]),
+                    territory=str(first["territory"]),
+                    period=str(first["period"]),
+                    count=count,
+                    hint="check that numerator and denominator share territory, period and "
+                    "breakdowns (align='year' pairs a flow with the stock on 1 January)",
+                )
+            )
+    return findings

@@ -1,0 +1,393 @@
+"""One function per canonical column: source columns in, Arrow arrays and problems out.
+
+Each returns the canonical array plus a list of :class:`Problem` (rows that cannot be
+harmonized, grouped by kind). Work is per distinct source value, joined back by index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from welfare_observatory.errors import UnitError, closest
+from welfare_observatory.harmonize._arrow import as_text, map_distinct, take_results
+from welfare_observatory.harmonize.codelists import translate
+from welfare_observatory.harmonize.codes import CodeTable, Resolution
+from welfare_observatory.harmonize.periods import PeriodError, parse_period
+from welfare_observatory.harmonize.rules import (
+    BreakdownRule,
+    IndicatorRule,
+    PeriodRule,
+    StatusRule,
+    TerritoryRule,
+    UnitRule,
+)
+from welfare_observatory.model.indicator import Indicator
+from welfare_observatory.model.observation import ObsStatus
+from welfare_observatory.units import conversion_factor
+
+__all__ = ["Problem"]
+
+_SAMPLE = 5
+
+
+@dataclass
+class Problem:
+    """Rows that fail one rule for one reason; ``bad`` is a boolean mask over rows."""
+
+    code: str
+    column: str
+    bad: pa.ChunkedArray | pa.Array
+    values: list[str] = field(default_factory=list)
+    hint: str | None = None
+    severity: str = "error"
+
+
+def constant(n: int, value: str) -> pa.Array:
+    """A dictionary array of ``n`` copies of ``value``."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value]))
+
+
+def _bad_mask(
+    results: list[object | None], indices: pa.Array, distinct: list[str | None]
+) -> pa.Array:
+    flags = [r is None and d is not None for r, d in zip(results, distinct, strict=True)]
+    return pa.array(flags, pa.bool_()).take(indices)
+
+
+def indicator(table: pa.Table, rule: IndicatorRule) -> tuple[pa.Array, list[Problem]]:
+    if rule.value is not None:
+        return constant(table.num_rows, rule.value), []
+    assert rule.column is not None
+    mapping = rule.map
+    results, indices, distinct = map_distinct(
+        table.column(rule.column), (lambda v: mapping.get(v.strip())) if mapping else str.strip
+    )
+    problems: list[Problem] = []
+    unmapped = [d for r, d in zip(results, distinct, strict=True) if r is None and d is not None]
+    if unmapped or None in distinct[:-1]:
+        bad = pc.or_(_bad_mask(results, indices, distinct), pc.equal(indices, len(distinct) - 1))
+        problems.append(
+            Problem(
+                "unmapped-indicator",
+                rule.column,
+                bad,
+                sorted(unmapped)[:_SAMPLE],
+                hint="add the codes to indicator.map, or set drop_unmapped: true",
+                severity="info" if rule.drop_unmapped else "error",
+            )
+        )
+    return take_results(results, indices, pa.string()), problems
+
+
+def territory(
+    table: pa.Table, rule: TerritoryRule, codes: CodeTable
+) -> tuple[pa.Array, list[Problem]]:
+    if rule.value is not None:
+        found = codes.resolve(rule.value, scheme=rule.scheme, level=rule.level)
+        if found.code is None:
+            mask = pa.array([True] * table.num_rows)
+            return pa.nulls(table.num_rows, pa.string()), [
+                Problem(f"{found.problem}-territory", "territory", mask, [rule.value])
+            ]
+        return constant(table.num_rows, found.code), []
+    assert rule.column is not None
+    mapping: dict[tuple[str, str | None], str] = {}
+    for entry in rule.mapping:
+        scope = codes.province(entry.province) if entry.province else None
+        mapping[(codes.normalize(entry.source), scope)] = entry.code
+    fixed_province = codes.province(rule.province) if rule.province else None
+    column = as_text(table.column(rule.column))
+    separator = "\x1f"
+    if rule.province_column is not None:
+        province = pc.fill_null(as_text(table.column(rule.province_column)).cast(pa.string()), "")
+        column = pc.binary_join_element_wise(column.cast(pa.string()), province, separator)
+    provinces: dict[str, str | None] = {}
+
+    def resolve(value: str) -> Resolution:
+        text, _, prov_text = value.partition(separator)
+        prov = fixed_province
+        if prov_text:
+            if prov_text not in provinces:
+                provinces[prov_text] = codes.province(prov_text)
+            prov = provinces[prov_text]
+        return codes.resolve(
+            text, scheme=rule.scheme, level=rule.level, province=prov, mapping=mapping
+        )
+
+    results, indices, distinct = map_distinct(column, resolve)
+    problems: list[Problem] = []
+    for kind in ("unknown", "ambiguous"):
+        failed = [
+            (d, r)
+            for d, r in zip(distinct, results, strict=True)
+            if r is not None and r.problem == kind
+        ]
+        if not failed:
+            continue
+        flags = [r is not None and r.problem == kind for r in results]
+        bad = pa.array(flags, pa.bool_()).take(indices)
+        shown = [
+            str(d).replace(separator, " / province ")
+            for d, _ in sorted(failed, key=lambda x: str(x[0]))
+        ]
+        first = sorted(failed, key=lambda x: str(x[0]))[0][1]
+        if kind == "unknown":
+            hint = (
+                f"closest known: {', '.join(first.candidates)}; " if first.candidates else ""
+            ) + "add an entry to territory.mapping for names the registry does not know"
+        else:
+            hint = (
+                f"{shown[0]!r} could be {', '.join(first.candidates)}: give territory.province, "
+                "territory.province_column or a mapping entry scoped to a province"
+            )
+        problems.append(Problem(f"{kind}-territory", rule.column, bad, shown[:_SAMPLE], hint))
+    codes_out = [r.code if r is not None else None for r in results]
+    return take_results(codes_out, indices, pa.string()), problems
+
+
+def period(table: pa.Table, rule: PeriodRule) -> tuple[pa.Array, pa.Array, list[Problem]]:
+    if rule.value is not None:
+        try:
+            text, start = parse_period(rule.value, rule.format, rule.reference_date)
+        except PeriodError as exc:
+            mask = pa.array([True] * table.num_rows)
+            return (
+                pa.nulls(table.num_rows, pa.string()),
+                pa.nulls(table.num_rows, pa.date32()),
+                [Problem("invalid-period", "period", mask, [rule.value], str(exc))],
+            )
+        return constant(table.num_rows, text), pa.array([start] * table.num_rows, pa.date32()), []
+    assert rule.column is not None
+    errors: dict[str, str] = {}
+
+    def parse(value: str) -> tuple[str, date] | None:
+        try:
+            return parse_period(value, rule.format, rule.reference_date)
+        except PeriodError as exc:
+            errors[value] = str(exc)
+            return None
+
+    results, indices, distinct = map_distinct(table.column(rule.column), parse)
+    texts = take_results([r[0] if r else None for r in results], indices, pa.string())
+    starts = take_results([r[1] if r else None for r in results], indices, pa.date32())
+    problems: list[Problem] = []
+    if errors or None in distinct[:-1]:
+        bad = pc.is_null(starts)
+        first = sorted(errors)[0] if errors else ""
+        problems.append(
+            Problem(
+                "invalid-period",
+                rule.column,
+                bad,
+                sorted(errors)[:_SAMPLE],
+                f"{first!r}: {errors[first]}" if errors else "empty periods",
+            )
+        )
+    return texts, starts, problems
+
+
+def breakdown(table: pa.Table, name: str, rule: BreakdownRule) -> tuple[pa.Array, list[Problem]]:
+    codelist = rule.codes or (name if name in ("sex", "age", "citizenship") else None)
+    if rule.value is not None:
+        code = translate(rule.value, codelist, rule.map) or rule.value
+        return constant(table.num_rows, code), []
+    assert rule.column is not None
+    results, indices, distinct = map_distinct(
+        table.column(rule.column), lambda v: translate(v, codelist, rule.map)
+    )
+    problems: list[Problem] = []
+    unknown = sorted(
+        str(d) for r, d in zip(results, distinct, strict=True) if r is None and d is not None
+    )
+    if unknown or None in distinct[:-1]:
+        known = sorted({str(r) for r in results if r is not None})
+        suggestions = closest(unknown[0], known) if unknown else []
+        problems.append(
+            Problem(
+                "unknown-breakdown-code",
+                rule.column,
+                pc.or_(_bad_mask(results, indices, distinct), pc.equal(indices, len(distinct) - 1)),
+                unknown[:_SAMPLE],
+                f"add them to breakdowns.{name}.map"
+                + (f" (codes in use: {', '.join(suggestions or known[:5])})" if known else ""),
+            )
+        )
+    return take_results(results, indices, pa.string()), problems
+
+
+def values(
+    table: pa.Table, column: str, decimal: str, trailing_flags: bool = False
+) -> tuple[pa.Array, list[Problem], pa.Array | None]:
+    """``(value, problems, cell flags)``; cell flags only with ``trailing_flags``."""
+    data = table.column(column)
+    if pa.types.is_dictionary(data.type):
+        data = data.cast(data.type.value_type)
+    if pa.types.is_floating(data.type) or pa.types.is_integer(data.type):
+        return pc.cast(data, pa.float64()), [], None
+    if pa.types.is_null(data.type):
+        return pa.nulls(len(data), pa.float64()), [], None
+    text = pc.utf8_trim_whitespace(pc.cast(data, pa.string()))
+    cell_flags = None
+    if trailing_flags:
+        # Eurostat cells: "175341 b" is 175341 flagged b; ":" alone is "not available".
+        parts = pc.extract_regex(text, r"^(?P<v>[^\s]*)\s*(?P<f>[a-zA-Z]*)$")
+        cell_flags = pc.struct_field(parts, "f")
+        cell_flags = pc.if_else(pc.equal(cell_flags, ""), pa.scalar(None, pa.string()), cell_flags)
+        text = pc.struct_field(parts, "v")
+        text = pc.if_else(pc.equal(text, ":"), pa.scalar(None, pa.string()), text)
+    if decimal == ",":
+        text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    number = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+    ok = pc.fill_null(pc.match_substring_regex(text, number), True)
+    bad = pc.invert(ok)
+    clean = pc.if_else(ok, text, pa.scalar(None, pa.string()))
+    problems: list[Problem] = []
+    if pc.any(bad).as_py():
+        sample = pc.unique(text.filter(bad)).to_pylist()[:_SAMPLE]
+        problems.append(
+            Problem(
+                "invalid-value",
+                column,
+                bad,
+                [str(s) for s in sample],
+                "markers ('-', '....', ':') must be mapped to a value and a status by the source",
+            )
+        )
+    return pc.cast(clean, pa.float64()), problems, cell_flags
+
+
+def units(
+    table: pa.Table,
+    rule: UnitRule | None,
+    indicator_ids: pa.Array,
+    indicators: Mapping[str, Indicator] | None,
+) -> tuple[pa.Array, pa.Array, list[Problem]]:
+    """``(factor, canonical unit)`` per row: value_canonical = value_source * factor."""
+    n = table.num_rows
+    parts: list[pa.Array | pa.ChunkedArray] = [as_text(indicator_ids)]
+    if rule is not None and rule.column is not None:
+        parts.append(pc.fill_null(as_text(table.column(rule.column)), ""))
+    if rule is not None and rule.multiplier_column is not None:
+        parts.append(pc.fill_null(as_text(table.column(rule.multiplier_column)), "0"))
+    key = pc.binary_join_element_wise(*[p.cast(pa.string()) for p in parts], "\x1f")
+    errors: dict[str, str] = {}
+
+    def factor(value: str) -> tuple[float, str] | None:
+        fields = value.split("\x1f")
+        ind = fields[0]
+        declared = indicators[ind].unit if indicators is not None and ind in indicators else None
+        if rule is None:
+            return (1.0, declared) if declared else None
+        source_unit = rule.unit if rule.unit is not None else rule.map.get(fields[1], fields[1])
+        target = rule.to or declared or source_unit
+        exponent = fields[-1] if rule.multiplier_column is not None else "0"
+        try:
+            scale = 10.0 ** int(float(exponent or "0"))
+            return conversion_factor(source_unit, target) * scale, target
+        except (UnitError, ValueError) as exc:
+            errors[value.replace("\x1f", " / ")] = getattr(exc, "message", str(exc))
+            return None
+
+    results, indices, _ = map_distinct(pa.chunked_array([key]), factor)
+    factors = take_results([r[0] if r else None for r in results], indices, pa.float64())
+    unit_text = take_results([r[1] if r else None for r in results], indices, pa.string())
+    problems: list[Problem] = []
+    # Rows without an indicator are already reported (unmapped-indicator).
+    missing = pc.and_(pc.is_null(factors), pc.is_valid(indicator_ids))
+    if pc.any(missing).as_py():
+        first = sorted(errors)[0] if errors else None
+        problems.append(
+            Problem(
+                "unit-mismatch" if errors else "missing-unit",
+                rule.column or "unit" if rule is not None else "unit",
+                missing,
+                sorted(errors)[:_SAMPLE],
+                f"{first}: {errors[first]}"
+                if first
+                else "give the rule a 'unit' section or pass the catalogue indicators",
+            )
+        )
+    del n
+    return factors, unit_text, problems
+
+
+_EUROSTAT = {
+    "p": "P",
+    "e": "E",
+    "s": "E",
+    "f": "F",
+    "u": "U",
+    "b": "B",
+    "d": "D",
+    "n": "N",
+    "z": "M",
+}
+_PRECEDENCE = "MPEFUBDN"
+
+
+def statuses(
+    table: pa.Table, rule: StatusRule, value: pa.Array, cell_flags: pa.Array | None = None
+) -> tuple[pa.Array, pa.Array, pa.Array, list[Problem]]:
+    """``(obs_status, conf_status, flags)``; a null value never keeps a 'has a value' status."""
+    n = table.num_rows
+    obs: pa.Array | pa.ChunkedArray = pa.array([rule.default_obs_status.value] * n)
+    conf: pa.Array | pa.ChunkedArray = pa.array([rule.default_conf_status.value] * n)
+    flags: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string())
+    if rule.flags_column is not None or cell_flags is not None:
+        if rule.flags_column is not None:
+            raw = as_text(table.column(rule.flags_column)).cast(pa.string())
+        else:
+            raw = cell_flags
+        flags = pc.utf8_trim_whitespace(raw)
+        flags = pc.if_else(pc.equal(flags, ""), pa.scalar(None, pa.string()), flags)
+        if rule.flags_scheme == "eurostat":
+            results, indices, _ = map_distinct(flags, _eurostat)
+            from_flags = take_results([r[0] if r else None for r in results], indices, pa.string())
+            conf_flags = take_results([r[1] if r else None for r in results], indices, pa.string())
+            obs = pc.coalesce(from_flags, obs)
+            conf = pc.coalesce(conf_flags, conf)
+    if rule.obs_status_column is not None:
+        mapping = {k: v.value for k, v in rule.obs_status_map.items()}
+        results, indices, _ = map_distinct(
+            table.column(rule.obs_status_column),
+            lambda v: mapping.get(v.strip(), v.strip().upper()) or None,
+        )
+        obs = pc.coalesce(take_results(results, indices, pa.string()), obs)
+    if rule.conf_status_column is not None:
+        cmap = {k: v.value for k, v in rule.conf_status_map.items()}
+        results, indices, _ = map_distinct(
+            table.column(rule.conf_status_column),
+            lambda v: cmap.get(v.strip(), v.strip().upper()) or None,
+        )
+        conf = pc.coalesce(take_results(results, indices, pa.string()), conf)
+    # Never a silent missing: a value-less row keeps O/M/L, anything else becomes O.
+    missing_codes = pa.array(["O", "M", "L"])
+    no_value = pc.is_null(value)
+    fix = pc.and_(no_value, pc.invert(pc.is_in(obs, missing_codes)))
+    problems: list[Problem] = []
+    if pc.any(fix).as_py():
+        obs = pc.if_else(fix, pa.scalar(ObsStatus.MISSING.value), obs)
+        problems.append(
+            Problem(
+                "missing-value",
+                "value",
+                fix,
+                [],
+                "rows without a value get obs_status O (missing)",
+                severity="info",
+            )
+        )
+    return obs, conf, flags, problems
+
+
+def _eurostat(flags: str) -> tuple[str | None, str | None]:
+    letters = {_EUROSTAT[c] for c in flags.lower() if c in _EUROSTAT}
+    obs = next((code for code in _PRECEDENCE if code in letters), None)
+    return obs, ("C" if "c" in flags.lower() else None)

@@ -1,0 +1,212 @@
+"""Apply a :class:`HarmonizeRule` to a source table: canonical observations plus findings.
+
+Rows that a rule cannot place (unknown territory, impossible period, unmapped code, unit
+mismatch) are left out of the output and reported as grouped error findings, so the
+pipeline stops the source instead of publishing a silently wrong number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from welfare_observatory.harmonize import _columns as col
+from welfare_observatory.harmonize._arrow import melt, melt_columns, require_columns
+from welfare_observatory.harmonize.codes import CodeTable
+from welfare_observatory.harmonize.rules import Filter, HarmonizeRule
+from welfare_observatory.lineage import StepRecord, table_digest
+from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.model.indicator import Indicator
+from welfare_observatory.model.observation import observation_schema
+from welfare_observatory.validate.schema import validate_observations
+
+__all__ = ["Harmonized", "harmonize"]
+
+
+@dataclass(frozen=True)
+class Harmonized:
+    """The canonical table, the findings, and the lineage step that produced the rows."""
+
+    table: pa.Table
+    findings: list[Finding] = field(default_factory=list)
+    step: StepRecord | None = None
+
+    @property
+    def ok(self) -> bool:
+        """False when a finding is an error (the pipeline then stops this source)."""
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+
+def _filter_mask(table: pa.Table, rule: Filter) -> pa.ChunkedArray:
+    from welfare_observatory.harmonize._arrow import as_text
+
+    text = as_text(table.column(rule.column)).cast(pa.string())
+    keep = pa.chunked_array([pa.array(np.ones(len(text), dtype=bool))])
+    if rule.in_ is not None:
+        keep = pc.and_(keep, pc.fill_null(pc.is_in(text, pa.array(rule.in_)), False))
+    if rule.not_in:
+        keep = pc.and_(keep, pc.invert(pc.fill_null(pc.is_in(text, pa.array(rule.not_in)), False)))
+    return keep
+
+
+def _apply_filters(table: pa.Table, filters: Sequence[Filter]) -> pa.Table:
+    for rule in filters:
+        table = table.filter(_filter_mask(table, rule))
+    return table
+
+
+def harmonize(
+    table: pa.Table,
+    rule: HarmonizeRule,
+    *,
+    codes: CodeTable,
+    indicators: Mapping[str, Indicator] | None = None,
+    source: str = "source",
+    inputs: Sequence[str] = (),
+    versions: Mapping[str, str] | None = None,
+) -> Harmonized:
+    """Canonical observations from ``table`` (a source table in the source's own codes).
+
+    ``codes`` resolves territories (``CodeTable.from_registry()`` in a build);
+    ``indicators`` (id -> Indicator) gives each indicator's unit and declared breakdowns;
+    ``inputs`` are the ids of the steps or payload hashes the table came from (a digest of
+    the table when empty); ``versions`` adds plugin and registry versions to the step id.
+    """
+    step = StepRecord.create(
+        "harmonize",
+        list(inputs) or [f"sha256:{table_digest(table)}"],
+        {"source": source, "rule": rule.model_dump(mode="json", by_alias=True)},
+        versions=versions,
+        source=source,
+    )
+    pre = [f for f in rule.filters if f.column in table.column_names]
+    post = [f for f in rule.filters if f.column not in table.column_names]
+    table = _apply_filters(table, pre)
+    rows: np.ndarray | None = None
+    cols: np.ndarray | None = None
+    melt_pairs: list[tuple[str, str]] = []
+    if rule.melt is not None:
+        melt_pairs = melt_columns(table, rule.melt.columns, rule.melt.pattern)
+        require_columns(table, [name for name, _ in melt_pairs], source=source)
+        if not melt_pairs:
+            require_columns(table, [rule.melt.pattern or ""], source=source)
+        produced = {rule.melt.names_to, rule.melt.values_to}
+        needed = [c for c in rule.source_columns() if c not in produced]
+        needed += [f.column for f in post if f.column not in produced]
+        require_columns(table, needed, source=source)
+        stacked = {name for name, _ in melt_pairs}
+        wide = table.select([c for c in dict.fromkeys(needed) if c not in stacked] + list(stacked))
+        table, rows = melt(wide, melt_pairs, rule.melt.names_to, rule.melt.values_to)
+        cols = np.repeat(np.arange(len(melt_pairs)), wide.num_rows)
+    require_columns(table, [f.column for f in post] + rule.source_columns(), source=source)
+    if post:
+        if rows is not None:
+            masks = [_filter_mask(table, f) for f in post]
+            combined = masks[0]
+            for mask in masks[1:]:
+                combined = pc.and_(combined, mask)
+            selected = np.asarray(combined.to_numpy(zero_copy_only=False), dtype=bool)
+            rows = rows[selected]
+            cols = cols[selected] if cols is not None else None
+            table = table.filter(combined)
+        else:
+            table = _apply_filters(table, post)
+
+    problems: list[col.Problem] = []
+    indicator, found = col.indicator(table, rule.indicator)
+    problems += found
+    territory, found = col.territory(table, rule.territory, codes)
+    problems += found
+    period, period_start, found = col.period(table, rule.period)
+    problems += found
+    breakdowns: dict[str, pa.Array] = {}
+    for name, brule in rule.breakdowns.items():
+        breakdowns[name], found = col.breakdown(table, name, brule)
+        problems += found
+    value, found, cell_flags = col.values(
+        table, rule.value.column, rule.value.decimal, rule.value.trailing_flags
+    )
+    problems += found
+    factor, unit, found = col.units(table, rule.unit, indicator, indicators)
+    problems += found
+    value = pc.multiply(value, pc.fill_null(factor, 1.0))
+    obs_status, conf_status, flags, found = col.statuses(table, rule.status, value, cell_flags)
+    problems += found
+
+    where = (rows, cols, melt_pairs) if rows is not None and cols is not None else None
+    findings = [_finding(p, source, rule, where) for p in problems]
+    drop = [p.bad for p in problems if p.severity == "error" or p.code == "unmapped-indicator"]
+    out = pa.table(
+        {
+            "indicator": indicator,
+            "territory": territory,
+            "period": period,
+            "period_start": period_start,
+            **breakdowns,
+            "value": value,
+            "unit": unit,
+            "obs_status": obs_status,
+            "conf_status": conf_status,
+            "flags": flags,
+        }
+    )
+    if drop:
+        bad = drop[0]
+        for mask in drop[1:]:
+            bad = pc.or_(bad, mask)
+        out = out.filter(pc.invert(pc.fill_null(bad, True)))
+    n = out.num_rows
+    out = out.append_column("source", col.constant(n, source))
+    out = out.append_column("lineage", col.constant(n, step.id))
+    schema = observation_schema(tuple(rule.breakdowns))
+    out = out.select(schema.names).cast(schema)
+    findings += validate_observations(out, indicators=indicators, source=source)
+    return Harmonized(out, findings, step)
+
+
+def _finding(
+    problem: col.Problem,
+    source: str,
+    rule: HarmonizeRule,
+    where: tuple[np.ndarray, np.ndarray, Sequence[tuple[str, str]]] | None,
+) -> Finding:
+    bad = problem.bad
+    if isinstance(bad, pa.ChunkedArray):
+        bad = bad.combine_chunks()
+    count = int(pc.sum(pc.fill_null(bad, False)).as_py() or 0)
+    first_index = pc.indices_nonzero(pc.fill_null(bad, False))
+    first = int(first_index[0].as_py()) if len(first_index) else None
+    column = problem.column
+    if first is not None and where is not None:
+        # Report the row and the wide column of the source table, not of the melted one.
+        rows, cols, pairs = where
+        if rule.melt is not None and problem.column in (rule.melt.values_to, rule.melt.names_to):
+            column = pairs[int(cols[first])][0]
+        first = int(rows[first])
+    shown = ", ".join(repr(v) for v in problem.values)
+    what = {
+        "unmapped-indicator": "source codes with no indicator",
+        "unknown-territory": "territories not found in the registry",
+        "ambiguous-territory": "territory names that match more than one territory",
+        "invalid-period": "periods that cannot be read",
+        "unknown-breakdown-code": "breakdown codes not in the code list",
+        "invalid-value": "values that are not numbers",
+        "unit-mismatch": "units that cannot be converted",
+        "missing-unit": "rows whose unit is not known",
+        "missing-value": "rows without a value",
+    }[problem.code]
+    label = f" [{rule.name}]" if rule.name else ""
+    return Finding(
+        code=problem.code,
+        severity=Severity(problem.severity),
+        message=f"{count} rows{label}: {what}" + (f": {shown}" if shown else ""),
+        hint=problem.hint,
+        source=source,
+        column=column,
+        row=first,
+        count=count,
+    )

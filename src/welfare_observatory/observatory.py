@@ -1,0 +1,172 @@
+"""An observatory: its configuration, its plugins, its catalogue and its selection.
+
+``load_observatory`` takes the folder of an ``observatory.yaml`` (or the file) or the name of
+an installed territory package (entry-point group ``welfare_observatory.observatories``).
+A territory package's own plugins are active only for its observatory.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from welfare_observatory.config import CONFIG_FILE, ObservatoryConfig, load_config, safe_path
+from welfare_observatory.errors import ConfigError, Location, UnknownIdError
+
+if TYPE_CHECKING:
+    from welfare_observatory.catalog import Catalog
+    from welfare_observatory.model import Indicator
+    from welfare_observatory.pipeline import BuildResult
+    from welfare_observatory.sources.manager import Plugins
+
+__all__ = ["Observatory", "load_observatory"]
+
+
+class Observatory:
+    """A loaded observatory. Registries (plugins, catalogue) are built on first use."""
+
+    def __init__(self, config: ObservatoryConfig, folder: Path, *, package: str | None = None):
+        self.config = config
+        self.folder = folder
+        self.package = package
+        """Name of the installed territory package, when loaded from one."""
+
+    def __repr__(self) -> str:
+        return f"Observatory({self.config.id!r}, folder={str(self.folder)!r})"
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def config_file(self) -> Path:
+        return self.folder / CONFIG_FILE
+
+    def path(self, relative: str, *, what: str = "path") -> Path:
+        """A path inside the observatory's folder (never outside it)."""
+        return safe_path(self.folder, relative, what=what)
+
+    @cached_property
+    def plugins(self) -> Plugins:
+        from welfare_observatory.sources.manager import Plugins
+
+        if self.package is not None:
+            return Plugins.for_observatory(self.package).load()
+        return Plugins().load()
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The shipped catalogue plus plugin catalogues and this observatory's own files."""
+        from welfare_observatory.catalog import Catalog
+
+        extra = [*self.plugins.catalogs()]
+        extra += [
+            self.path(p, what=f"indicators.catalog.{i}")
+            for i, p in enumerate(self.config.indicators.catalog)
+        ]
+        return Catalog.load(*extra) if extra else _shipped_catalog()
+
+    def selection(self) -> list[Indicator]:
+        """The selected indicators: the profile, plus additions, minus removals."""
+        chosen = self.config.indicators
+        catalog = self.catalog
+        ids: list[str] = []
+        if chosen.profile is not None:
+            try:
+                ids = [indicator.id for indicator in catalog.profile(chosen.profile)]
+            except UnknownIdError as exc:
+                raise self._error(("indicators", "profile"), exc) from exc
+        for index, wanted in enumerate(chosen.add):
+            try:
+                ids.append(catalog.get(wanted).id)
+            except UnknownIdError as exc:
+                raise self._error(("indicators", "add", index), exc) from exc
+        for index, unwanted in enumerate(chosen.remove):
+            try:
+                removed = catalog.get(unwanted).id
+            except UnknownIdError as exc:
+                raise self._error(("indicators", "remove", index), exc) from exc
+            ids = [i for i in ids if i != removed]
+        return [catalog.get(i) for i in dict.fromkeys(ids)]
+
+    def _error(self, loc: tuple[str | int, ...], exc: UnknownIdError) -> ConfigError:
+        from welfare_observatory.yamlfile import load_yaml
+
+        document = load_yaml(self.config_file)
+        field = ".".join(str(p) for p in loc)
+        return ConfigError(
+            f"{field}: {exc.message}",
+            location=Location(
+                file=str(self.config_file), line=document.line_of(loc), field=field
+            ),
+            hint=exc.hint,
+        )
+
+    def build(self, **options: Any) -> BuildResult:
+        """Run the pipeline; see :func:`welfare_observatory.pipeline.build` for options."""
+        from welfare_observatory.pipeline import build
+
+        return build(self, **options)
+
+
+def _shipped_catalog() -> Catalog:
+    from welfare_observatory.catalog import catalog
+
+    return catalog()
+
+
+def load_observatory(path_or_name: str | Path) -> Observatory:
+    """Load an observatory from a folder, its ``observatory.yaml``, or an installed package."""
+    candidate = Path(path_or_name)
+    if candidate.exists():
+        folder = candidate if candidate.is_dir() else candidate.parent
+        return Observatory(load_config(candidate), folder.resolve(), package=_package_of(folder))
+    name = str(path_or_name)
+    from welfare_observatory.sources.manager import observatory_packages
+
+    packages = observatory_packages()
+    if name not in packages:
+        raise UnknownIdError(
+            name,
+            candidates=packages,
+            message=f"no observatory folder or installed observatory package {name!r}",
+            hint=(
+                "give the folder of an observatory.yaml, or one of the installed packages: "
+                + ", ".join(sorted(packages))
+                if packages
+                else "give the folder of an observatory.yaml, or pip install an observatory "
+                "package"
+            ),
+        )
+    package = packages[name].load()
+    folder = _folder_of(package, name)
+    return Observatory(load_config(folder), folder, package=name)
+
+
+def _folder_of(package: Any, name: str) -> Path:
+    if not isinstance(package, ModuleType) or getattr(package, "__file__", None) is None:
+        raise ConfigError(
+            f"observatory entry point {name!r} must name a package",
+            hint="point the entry point at the package that holds observatory.yaml",
+        )
+    return Path(str(package.__file__)).parent.resolve()
+
+
+def _package_of(folder: Path) -> str | None:
+    """The installed observatory package whose folder is ``folder``, if any."""
+    from welfare_observatory.sources.manager import observatory_packages
+
+    target = folder.resolve()
+    for name, entry_point in observatory_packages().items():
+        module_name = entry_point.value.split(":")[0]
+        try:
+            import importlib.util
+
+            spec = importlib.util.find_spec(module_name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.origin and Path(spec.origin).parent.resolve() == target:
+            return name
+    return None

@@ -1,0 +1,375 @@
+"""The plugin author's API: hook marker, the Source base class and registration types.
+
+A plugin is a module with functions marked ``@hookimpl`` named after the hook specs
+(``register_sources``, ``register_units``, ``register_catalogs``, ``register_codelists``).
+Each receives a ``register`` callback; the core checks what it is given, rejects duplicate
+ids and records which distribution provided it::
+
+    from welfare_observatory.sdk import hookimpl, Source, SourceOptions
+
+    @hookimpl
+    def register_sources(register):
+        register(MySource)
+
+A source has a pydantic ``Options`` model (what the observatory YAML may say about it),
+``fetch`` (the only method that does I/O, always through :class:`FetchContext`, which caches
+and rate-limits) and ``parse`` (payload bytes to a pyarrow Table in the source's own codes;
+deterministic and offline).
+
+This module stays light: pyarrow and the HTTP/cache machinery are imported lazily.
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+import dataclasses
+import mimetypes
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pluggy
+from pydantic import ValidationError
+
+from welfare_observatory.errors import (
+    ConfigError,
+    FetchError,
+    Location,
+    ParseError,
+    closest,
+)
+from welfare_observatory.model.common import Frozen
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from welfare_observatory.sources.cache import Cache
+    from welfare_observatory.sources.http import HttpClient
+
+__all__ = [
+    "PROJECT",
+    "FetchContext",
+    "Payload",
+    "Progress",
+    "RegisterCatalog",
+    "RegisterCodelist",
+    "RegisterSource",
+    "RegisterUnit",
+    "Source",
+    "SourceOptions",
+    "SourceWarning",
+    "hookimpl",
+]
+
+PROJECT = "welfare_observatory"
+"""The pluggy project name and the entry-point group of plugins every observatory may use."""
+
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marks a plugin function as the implementation of the hook spec of the same name."""
+
+SOURCE_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
+"""A source type name: lower_snake_case (``sdmx``, ``table``, ``asl_biella``)."""
+
+
+class SourceWarning(UserWarning):
+    """Something a source noticed that is not an error (an empty answer, a dropped row)."""
+
+
+class SourceOptions(Frozen):
+    """Base of every source's options model: frozen, unknown keys are errors."""
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """Raw bytes a source fetched, stored in the cache under the sha256 of the bytes.
+
+    ``key`` identifies the request (the URL with its parameters, or ``file:<relative
+    path>``); time lives only in ``meta`` (``fetched_at``), never in ids.
+    """
+
+    source: str
+    key: str
+    sha256: str
+    path: Path
+    media_type: str = "application/octet-stream"
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+    def read_bytes(self) -> bytes:
+        """The cached bytes."""
+        return self.path.read_bytes()
+
+    @property
+    def url(self) -> str | None:
+        """The URL the bytes came from, when they came from the network."""
+        return self.meta.get("url")
+
+    @property
+    def origin(self) -> str:
+        """The URL or the file the bytes came from, for error messages."""
+        return self.meta.get("url") or self.meta.get("path") or self.key
+
+    @property
+    def status(self) -> int | None:
+        """The HTTP status, when the bytes came from the network."""
+        status = self.meta.get("status")
+        return int(status) if status is not None and status.isdigit() else None
+
+
+Progress = Callable[[str], None]
+"""A callback that receives one short human-readable line per step (``GET <url>``)."""
+
+RegisterSource = Callable[[type["Source"]], None]
+"""What ``register_sources`` receives: call it once per Source subclass."""
+
+RegisterUnit = Callable[[str], None]
+"""What ``register_units`` receives: call it with one pint definition line
+(``"bed_place = bed"``)."""
+
+RegisterCatalog = Callable[[Path], None]
+"""What ``register_catalogs`` receives: call it with the path of a catalogue YAML file."""
+
+RegisterCodelist = Callable[[str, Mapping[str, str]], None]
+"""What ``register_codelists`` receives: call it with a name and a {code: label} mapping."""
+
+
+@dataclass(frozen=True)
+class FetchContext:
+    """What ``Source.fetch`` may use for I/O: the cache, the HTTP client and the folder.
+
+    ``source`` is the id of the source the context fetches for (payloads are indexed under
+    it); runners build one per source with :meth:`for_source`. Offline mode never touches
+    the network; refresh ignores cached answers.
+    """
+
+    cache: Cache
+    http: HttpClient
+    offline: bool = False
+    refresh: bool = False
+    base_dir: Path | None = None
+    progress: Progress | None = None
+    source: str = ""
+
+    @classmethod
+    def create(
+        cls,
+        cache_dir: Path,
+        *,
+        source: str = "",
+        base_dir: Path | None = None,
+        offline: bool = False,
+        refresh: bool = False,
+        http: HttpClient | None = None,
+        progress: Progress | None = None,
+    ) -> FetchContext:
+        """A context over a cache folder, with a default HTTP client when none is given."""
+        from welfare_observatory.sources.cache import Cache
+        from welfare_observatory.sources.http import HttpClient
+
+        return cls(
+            cache=Cache(cache_dir),
+            http=http if http is not None else HttpClient(),
+            offline=offline,
+            refresh=refresh,
+            base_dir=base_dir,
+            progress=progress,
+            source=source,
+        )
+
+    def for_source(self, source_id: str) -> FetchContext:
+        """The same context, fetching on behalf of ``source_id``."""
+        return dataclasses.replace(self, source=source_id)
+
+    def _say(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress(line)
+
+    def resolve(self, relative_path: str | Path) -> Path:
+        """The absolute path of a file inside ``base_dir``; anything outside is a ConfigError."""
+        where = Location(source=self.source or None, file=str(relative_path))
+        if self.base_dir is None:
+            raise ConfigError(
+                "this source reads a local file but no observatory folder is set",
+                location=where,
+                hint="run it from an observatory, or give FetchContext a base_dir",
+            )
+        base = self.base_dir.resolve()
+        target = (base / Path(relative_path)).resolve()
+        if not target.is_relative_to(base):
+            raise ConfigError(
+                f"path {str(relative_path)!r} points outside the observatory folder",
+                location=where,
+                hint="local files must sit inside the observatory folder; use a relative path",
+            )
+        return target
+
+    def read_file(self, relative_path: str | Path, *, media_type: str | None = None) -> Payload:
+        """Copy a file inside ``base_dir`` into the cache and return it as a payload."""
+        target = self.resolve(relative_path)
+        relative = target.relative_to(self.base_dir.resolve()).as_posix()  # type: ignore[union-attr]
+        if not target.is_file():
+            siblings = [p.name for p in target.parent.iterdir()] if target.parent.is_dir() else []
+            near = closest(target.name, siblings)
+            raise FetchError(
+                f"file {relative!r} does not exist",
+                location=Location(source=self.source or None, file=relative),
+                hint=("did you mean " + ", ".join(near) + "?")
+                if near
+                else "check the path, relative to the observatory folder",
+            )
+        guessed = mimetypes.guess_type(target.name)[0]
+        self._say(f"read {relative}")
+        return self.cache.put_file(
+            self.source,
+            f"file:{relative}",
+            target,
+            media_type=media_type or guessed or "application/octet-stream",
+            meta={"path": relative},
+        )
+
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        accept_status: tuple[int, ...] = (),
+    ) -> Payload:
+        """GET ``url`` through the cache and the rate-limited HTTP client.
+
+        A cached answer is reused unless ``refresh``; offline, a missing answer is an
+        OfflineError. Header values written ``env:VAR`` are read from the environment at
+        request time and never stored. Statuses in ``accept_status`` (besides 2xx) are
+        cached and returned instead of raising (``meta["status"]`` tells them apart).
+        """
+        from welfare_observatory.errors import OfflineError
+        from welfare_observatory.sources.http import request_key
+
+        key = request_key(url, params)
+        if not self.refresh:
+            cached = self.cache.lookup(self.source, key)
+            if cached is not None:
+                return cached
+        if self.offline:
+            raise OfflineError(
+                f"offline, and {key} is not in the cache",
+                location=Location(source=self.source or None, key=key),
+                hint="fetch it once without --offline (the answer is then cached)",
+            )
+        self._say(f"GET {key}")
+        response = self.http.get(
+            url,
+            params=params,
+            headers=headers,
+            accept_status=accept_status,
+            source=self.source,
+        )
+        return self.cache.put(
+            self.source,
+            key,
+            response.body,
+            media_type=response.media_type,
+            meta={"url": key, "status": str(response.status)},
+        )
+
+
+class Source(abc.ABC):
+    """Base class of every source: options, ``fetch`` (I/O) and ``parse`` (pure).
+
+    Subclasses set ``type`` (the name observatories use, lower_snake_case), ``Options``
+    (a :class:`SourceOptions` subclass) and ``description`` (one line).
+    """
+
+    type: ClassVar[str]
+    # ``builtins.type``: inside the class body ``type`` names the class attribute above.
+    Options: ClassVar[builtins.type[SourceOptions]] = SourceOptions
+    description: ClassVar[str] = ""
+
+    def __init__(self, id: str, options: SourceOptions | Mapping[str, Any] | None = None) -> None:
+        self.id = id
+        self.options: SourceOptions = self.validate_options(id, options)
+
+    @classmethod
+    def validate_options(
+        cls, id: str, options: SourceOptions | Mapping[str, Any] | None
+    ) -> SourceOptions:
+        """``options`` as an instance of ``Options``; a ConfigError names the id and field."""
+        if isinstance(options, cls.Options):
+            return options
+        if isinstance(options, SourceOptions):
+            options = options.model_dump()
+        try:
+            return cls.Options.model_validate(dict(options or {}))
+        except ValidationError as exc:
+            raise _options_error(cls, id, exc) from None
+
+    @abc.abstractmethod
+    def fetch(self, ctx: FetchContext) -> list[Payload]:
+        """Get the raw payloads (the only I/O), through ``ctx``'s cache and HTTP client."""
+
+    @abc.abstractmethod
+    def parse(self, payload: Payload) -> pa.Table:
+        """One payload as a pyarrow Table in the source's own codes (deterministic, offline).
+
+        Raises ParseError with a Location (source id, file or URL, row, column, key).
+        """
+
+    def location(
+        self,
+        payload: Payload | None = None,
+        *,
+        row: int | None = None,
+        column: str | int | None = None,
+        key: str | None = None,
+        line: int | None = None,
+    ) -> Location:
+        """Where a problem is, for errors: this source, the payload's URL or file, and more."""
+        return Location(
+            source=self.id,
+            file=payload.origin if payload is not None else None,
+            line=line,
+            row=row,
+            column=column,
+            key=key,
+        )
+
+    def parse_error(
+        self,
+        payload: Payload | None,
+        message: str,
+        *,
+        hint: str | None = None,
+        row: int | None = None,
+        column: str | int | None = None,
+        key: str | None = None,
+        line: int | None = None,
+    ) -> ParseError:
+        """A ParseError located in ``payload`` (raise it)."""
+        return ParseError(
+            message,
+            location=self.location(payload, row=row, column=column, key=key, line=line),
+            hint=hint,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(id={self.id!r})"
+
+
+def _options_error(cls: type[Source], id: str, exc: ValidationError) -> ConfigError:
+    first = exc.errors()[0]
+    field_name = ".".join(str(part) for part in first.get("loc", ())) or None
+    hint: str | None = None
+    if first.get("type") == "extra_forbidden" and field_name:
+        near = closest(field_name, cls.Options.model_fields)
+        allowed = ", ".join(sorted(cls.Options.model_fields)) or "none"
+        hint = (f"did you mean {near[0]!r}? " if near else "") + f"options: {allowed}"
+    elif first.get("type") == "missing":
+        hint = f"source type {getattr(cls, 'type', cls.__name__)!r} needs option {field_name!r}"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return ConfigError(
+        f"invalid options for source {id!r}: {first.get('msg', 'invalid')}{more}",
+        location=Location(source=id, field=field_name),
+        hint=hint,
+    )

@@ -1,0 +1,194 @@
+"""Content-addressed store of raw payloads, with an index of request -> payload.
+
+Layout under the cache folder::
+
+    objects/ab/ab12...ef        the bytes, named by their sha256
+    index/cd/cd34...90.json     one record per (source, request key): sha256, media type,
+                                url, status, fetched_at
+
+Every write goes to a temporary file in the same folder and is renamed into place, so a
+crash never leaves a partial payload or a half-written record. A record whose object is
+missing or does not hash to its name is treated as absent (and fetched again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from welfare_observatory.errors import FetchError, Location, StoreError
+from welfare_observatory.sdk import Payload
+
+__all__ = ["Cache", "atomic_write"]
+
+_CHUNK = 1 << 20
+
+
+def _utcnow() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def atomic_write(path: Path, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Cache:
+    """Raw payloads on disk, addressed by sha256, indexed by (source id, request key)."""
+
+    def __init__(self, root: Path, *, clock: Callable[[], str] = _utcnow) -> None:
+        self.root = Path(root)
+        self._clock = clock
+
+    # -- objects ---------------------------------------------------------------------------
+    def object_path(self, sha256: str) -> Path:
+        """Where the bytes with this hash live."""
+        return self.root / "objects" / sha256[:2] / sha256
+
+    def _index_path(self, source: str, key: str) -> Path:
+        digest = hashlib.sha256(f"{source}\0{key}".encode()).hexdigest()
+        return self.root / "index" / digest[:2] / f"{digest}.json"
+
+    def _store_bytes(self, data: bytes) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        target = self.object_path(sha)
+        if not target.is_file():
+            atomic_write(target, [data])
+        return sha
+
+    def _store_file(self, path: Path) -> str:
+        digest = hashlib.sha256()
+        staging = self.root / "objects" / "staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+                while chunk := src.read(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            target = self.object_path(sha)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_file():
+                Path(tmp).unlink()
+            else:
+                Path(tmp).replace(target)
+            return sha
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # -- records ---------------------------------------------------------------------------
+    def _record(
+        self, source: str, key: str, sha: str, media_type: str, meta: Mapping[str, str]
+    ) -> Payload:
+        full_meta = {**meta, "fetched_at": meta.get("fetched_at") or self._clock()}
+        record = {
+            "source": source,
+            "key": key,
+            "sha256": sha,
+            "media_type": media_type,
+            "meta": dict(sorted(full_meta.items())),
+        }
+        text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        atomic_write(self._index_path(source, key), [text.encode()])
+        return Payload(source, key, sha, self.object_path(sha), media_type, full_meta)
+
+    def put(
+        self,
+        source: str,
+        key: str,
+        data: bytes,
+        *,
+        media_type: str = "application/octet-stream",
+        meta: Mapping[str, str] | None = None,
+    ) -> Payload:
+        """Store ``data`` as the answer to ``key`` for ``source`` and return the payload."""
+        try:
+            sha = self._store_bytes(data)
+            return self._record(source, key, sha, media_type, meta or {})
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write to the cache: {exc}", location=Location(file=str(self.root))
+            ) from exc
+
+    def put_file(
+        self,
+        source: str,
+        key: str,
+        path: Path,
+        *,
+        media_type: str = "application/octet-stream",
+        meta: Mapping[str, str] | None = None,
+    ) -> Payload:
+        """Copy a local file into the cache (streamed, hashed on the way) as ``key``."""
+        try:
+            sha = self._store_file(path)
+        except OSError as exc:
+            raise FetchError(
+                f"cannot read {path.name!r}: {exc.strerror or exc}",
+                location=Location(source=source or None, file=str(path)),
+            ) from exc
+        return self._record(source, key, sha, media_type, meta or {})
+
+    def lookup(self, source: str, key: str) -> Payload | None:
+        """The cached answer to ``key`` for ``source``, or None (also when it is damaged)."""
+        return self._load(self._index_path(source, key))
+
+    def _load(self, index_path: Path) -> Payload | None:
+        try:
+            record = json.loads(index_path.read_text(encoding="utf-8"))
+            sha = str(record["sha256"])
+            path = self.object_path(sha)
+            if not _hashes_to(path, sha):
+                return None
+            meta = {str(k): str(v) for k, v in dict(record.get("meta", {})).items()}
+            return Payload(
+                str(record["source"]),
+                str(record["key"]),
+                sha,
+                path,
+                str(record.get("media_type", "application/octet-stream")),
+                meta,
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def entries(self, source: str | None = None) -> Iterator[Payload]:
+        """Every intact cached payload (of one source when ``source`` is given)."""
+        index = self.root / "index"
+        if not index.is_dir():
+            return
+        for path in sorted(index.glob("*/*.json")):
+            payload = self._load(path)
+            if payload is not None and (source is None or payload.source == source):
+                yield payload
+
+
+def _hashes_to(path: Path, sha: str) -> bool:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return False
+    return digest.hexdigest() == sha

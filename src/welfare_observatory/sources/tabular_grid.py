@@ -1,0 +1,379 @@
+"""Bytes to a grid of cell texts: decoding, separator sniffing, CSV and XLSX reading.
+
+A *grid* is a pandas DataFrame of stripped strings (``""`` for an empty cell) whose index is
+the 0-based spreadsheet row of each record (a quoted multi-line cell is one row, as in a
+spreadsheet application). Nothing here decides what is a header or a value: that is
+``tabular.py``'s job. XLSX cells that hold true numbers are flagged in a boolean frame of
+the same shape, so their digits are never re-read with Italian decimal rules.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from welfare_observatory.errors import Location, ParseError
+
+__all__ = ["Grid", "decode", "read_csv_grid", "read_xlsx_grid", "sniff_format", "sniff_separator"]
+
+_BOM = b"\xef\xbb\xbf"
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}")
+_SEPARATORS = (";", ",", "\t", "|")
+_SNIFF_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Cell texts (stripped, ``""`` when empty) and, for XLSX, which cells are true numbers."""
+
+    cells: pd.DataFrame
+    native_numbers: pd.DataFrame | None = None
+    encoding: str | None = None
+    separator: str | None = None
+
+
+def sniff_format(data: bytes) -> str:
+    """``"xlsx"`` for a zip container, ``"csv"`` otherwise; legacy ``.xls`` is refused."""
+    if data.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ParseError(
+            "this is a legacy Excel 97-2003 (.xls) file, which is not read",
+            hint="save it as .xlsx or export it as CSV",
+        )
+    return "csv"
+
+
+def decode(data: bytes, encoding: str, where: Location) -> tuple[str, str]:
+    """The text of ``data`` and the encoding used (``auto``: BOM, then UTF-8, then cp1252).
+
+    cp1252, not latin-1: bytes 0x8A and 0x9E are Š and ž in Italian PA exports. A file that is
+    mostly UTF-8 but broken somewhere is an error, never silently re-read as cp1252.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) and encoding == "auto":
+        # Excel's "Unicode text" export: UTF-16 with a BOM.
+        return _checked(_strict(data, "utf-16", where), where), "utf-16"
+    if encoding == "auto":
+        if data.startswith(_BOM):
+            text = _strict(data[len(_BOM) :], "utf-8", where, offset=len(_BOM))
+            return _checked(text, where), "utf-8-sig"
+        try:
+            return _checked(data.decode("utf-8"), where), "utf-8"
+        except UnicodeDecodeError as exc:
+            if _UTF8_MULTIBYTE.search(data[: exc.start]) or exc.start >= len(data) - 3:
+                raise _decode_error(data, exc, "utf-8", where, mixed=True) from None
+        return _checked(_strict(data, "cp1252", where), where), "cp1252"
+    if encoding == "utf-8" and data.startswith(_BOM):
+        text = _strict(data[len(_BOM) :], "utf-8", where, offset=len(_BOM))
+        return _checked(text, where), "utf-8-sig"
+    return _checked(_strict(data, encoding, where), where), encoding
+
+
+def _checked(text: str, where: Location) -> str:
+    """Refuse binary content: a NUL character never occurs in a published text table."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise ParseError(
+            "the file holds NUL characters: it is binary, or UTF-16 without a BOM",
+            location=Location(
+                source=where.source, file=where.file, line=text.count("\n", 0, nul) + 1
+            ),
+            hint="export the table as CSV (UTF-8 or Windows-1252) or XLSX",
+        )
+    return text
+
+
+def _strict(data: bytes, encoding: str, where: Location, offset: int = 0) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise _decode_error(data, exc, encoding, where, offset=offset) from None
+
+
+def _decode_error(
+    data: bytes,
+    exc: UnicodeDecodeError,
+    encoding: str,
+    where: Location,
+    *,
+    mixed: bool = False,
+    offset: int = 0,
+) -> ParseError:
+    line = data[: exc.start].count(b"\n") + 1
+    bad = data[exc.start + offset : exc.start + offset + 4]
+    if mixed:
+        hint = (
+            "the file is UTF-8 up to here and then breaks (truncated or mixed encodings); "
+            "re-export it, or declare encoding: cp1252 if it really is Windows-1252"
+        )
+    else:
+        other = "utf-8" if encoding != "utf-8" else "cp1252"
+        hint = f"declare the right encoding (encoding: {other} or auto)"
+    return ParseError(
+        f"cannot decode the file as {encoding}: bytes {bad!r} are invalid",
+        location=Location(source=where.source, file=where.file, line=line),
+        hint=hint,
+    )
+
+
+def sniff_separator(text: str) -> str:
+    """The separator that splits the most lines of the file's head into the same count."""
+    lines = text[:_SNIFF_BYTES].splitlines()[:200]
+    best, best_score = ",", 0
+    for sep in _SEPARATORS:
+        counts = pd.Series([line.count(sep) for line in lines], dtype="int64")
+        counts = counts[counts > 0]
+        if counts.empty:
+            continue
+        score = int((counts == counts.mode().iloc[0]).sum())
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _max_fields(text: str, sep: str) -> int:
+    """An upper bound of the fields per physical line, counted vectorized on the bytes."""
+    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    if raw.size == 0:
+        return 1
+    line_id = np.cumsum(raw == ord("\n"))
+    per_line = np.bincount(line_id[raw == ord(sep)], minlength=1)
+    return int(per_line.max()) + 1
+
+
+_SAW = re.compile(r"saw (\d+)")
+
+
+def read_csv_grid(data: bytes, *, encoding: str, separator: str, where: Location) -> Grid:
+    """A CSV file as a grid: every cell a stripped string, ragged rows padded with ``""``."""
+    text, used = decode(data, encoding, where)
+    sep = sniff_separator(text) if separator == "auto" else separator
+    width = _max_fields(text, sep)
+    for _attempt in range(3):
+        try:
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                header=None,
+                names=list(range(width)),
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                engine="c",
+                quotechar='"',
+            )
+            break
+        except pd.errors.ParserError as exc:
+            # A quoted cell spanning lines can hide separators from the byte count.
+            wider = _SAW.search(str(exc))
+            if wider is None or int(wider.group(1)) <= width:
+                raise _csv_error(exc, where) from None
+            width = int(wider.group(1))
+        except (ValueError, pd.errors.EmptyDataError) as exc:
+            raise _csv_error(exc, where) from None
+    else:  # pragma: no cover - three widenings never happen with a sane file
+        raise ParseError("cannot find the number of columns", location=where)
+    cells = _strip(frame.fillna(""))
+    return Grid(cells=cells, encoding=used, separator=sep)
+
+
+def _csv_error(exc: Exception, where: Location) -> ParseError:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    line = re.search(r"line (\d+)", message)
+    return ParseError(
+        f"malformed CSV: {message}",
+        location=Location(
+            source=where.source, file=where.file, line=int(line.group(1)) if line else None
+        ),
+        hint='check quotes (an unterminated " swallows the rest of the file) and the separator',
+    )
+
+
+def _strip(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells as stripped strings with runs of whitespace as one space (pyarrow kernels).
+
+    Istat labels carry leading spaces (" LICENZA MEDIA") and headers embedded newlines.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = {}
+    for i, name in enumerate(frame.columns):
+        text = pa.array(frame[name].astype(object).to_numpy(dtype=object), type=pa.string())
+        text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"\s+", " "))
+        columns[i] = pd.Series(text.to_numpy(zero_copy_only=False), index=frame.index)
+    return pd.DataFrame(columns, index=frame.index, dtype=object)
+
+
+def check_zip(data: bytes, *, max_bytes: int, max_ratio: float, where: Location) -> None:
+    """Refuse a zip whose members would expand past ``max_bytes`` or ``max_ratio`` (a bomb).
+
+    zipfile never inflates a member past its declared size, so checking the declared sizes
+    bounds what openpyxl can inflate.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ParseError(
+            f"not a readable XLSX (zip) file: {exc}",
+            location=where,
+            hint="the file is truncated or is not an .xlsx workbook",
+        ) from None
+    total = sum(m.file_size for m in members)
+    if total > max_bytes:
+        raise ParseError(
+            f"the workbook would expand to {total:,} bytes (limit {max_bytes:,})",
+            location=where,
+            hint="raise max_uncompressed_bytes if the file is genuine, or export the sheet as CSV",
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > 1_000_000 and ratio > max_ratio:
+            raise ParseError(
+                f"zip member {member.filename!r} expands {ratio:,.0f} times (limit {max_ratio:g}):"
+                " refusing a possible zip bomb",
+                location=where,
+                hint="raise max_compression_ratio only for a file you trust",
+            )
+
+
+def read_xlsx_grid(
+    data: bytes,
+    *,
+    sheet: str | int | None,
+    max_bytes: int,
+    max_ratio: float,
+    where: Location,
+) -> Grid:
+    """One worksheet as a grid, read with openpyxl in read-only, values-only mode.
+
+    ``data_only=True`` returns the value a spreadsheet application cached for a formula; no
+    formula is evaluated here. A formula without a cached value is an error, not an empty
+    cell. Merged cells read as empty except their top-left cell.
+    """
+    import openpyxl
+
+    check_zip(data, max_bytes=max_bytes, max_ratio=max_ratio, where=where)
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many unrelated types for a broken file
+        raise ParseError(
+            f"cannot open the workbook: {type(exc).__name__}: {exc}",
+            location=where,
+            hint="the file is truncated, password-protected or not an .xlsx workbook",
+        ) from None
+    try:
+        worksheet = _sheet(book, sheet, where)
+        # Some generators write a wrong <dimension>; read every row that is really there.
+        worksheet.reset_dimensions()
+        rows = list(worksheet.iter_rows(values_only=True))
+    finally:
+        book.close()
+    sheet_name = worksheet.title
+    cells = _frame(rows)
+    if _has_formulas(data):
+        _refuse_uncached_formulas(data, sheet_name, cells, where)
+    native = cells.map(_is_number)
+    text = cells.map(_cell_text)
+    return Grid(cells=_strip(text), native_numbers=native.astype(bool))
+
+
+def _frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    """Rows of cell values as an object frame, short rows padded with None."""
+    width = max((len(row) for row in rows), default=1) or 1
+    padded = [(*row, *([None] * (width - len(row)))) for row in rows] or [(None,)]
+    return pd.DataFrame(padded, dtype=object)
+
+
+def _sheet(book: Any, sheet: str | int | None, where: Location) -> Any:
+    from welfare_observatory.errors import closest
+
+    names: list[str] = list(book.sheetnames)
+    if sheet is None:
+        return book.worksheets[0]
+    if isinstance(sheet, int):
+        if not 1 <= sheet <= len(names):
+            raise ParseError(
+                f"sheet number {sheet} does not exist (the workbook has {len(names)})",
+                location=where,
+                hint="sheets are numbered from 1; sheets: " + ", ".join(names),
+            )
+        return book.worksheets[sheet - 1]
+    if sheet not in names:
+        near = closest(sheet, names)
+        raise ParseError(
+            f"sheet {sheet!r} does not exist",
+            location=where,
+            hint=("did you mean " + ", ".join(map(repr, near)) + "? " if near else "")
+            + "sheets: "
+            + ", ".join(names),
+        )
+    return book[sheet]
+
+
+def _has_formulas(data: bytes) -> bool:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for member in archive.infolist():
+            if member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml"):
+                with archive.open(member) as handle:
+                    chunk = handle.read()
+                if b"<f>" in chunk or b"<f " in chunk or b":f>" in chunk:
+                    return True
+    return False
+
+
+def _refuse_uncached_formulas(
+    data: bytes, sheet_name: str, cached: pd.DataFrame, where: Location
+) -> None:
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    try:
+        sheet = book[sheet_name]
+        sheet.reset_dimensions()
+        formulas = _frame(list(sheet.iter_rows(values_only=True)))
+    finally:
+        book.close()
+    formulas = formulas.reindex_like(cached)
+    is_formula = formulas.map(lambda v: isinstance(v, str) and v.startswith("="))
+    uncached = is_formula & cached.isna()
+    if bool(uncached.to_numpy().any()):
+        row, col = np.argwhere(uncached.to_numpy())[0]
+        cell = f"{get_column_letter(int(col) + 1)}{int(row) + 1}"
+        raise ParseError(
+            f"cell {cell} holds a formula ({formulas.iat[row, col]!s}) with no saved value;"
+            " formulas are never evaluated",
+            location=Location(source=where.source, file=where.file, sheet=sheet_name, key=cell),
+            hint="open the file in a spreadsheet application and save it, or export values",
+        )
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isnan(value)
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _cell_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)

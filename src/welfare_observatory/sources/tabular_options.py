@@ -1,0 +1,100 @@
+"""Options of the table reader: layout, number format and conventional signs (markers).
+
+These are the fields an observatory YAML may give a ``table`` source (and the ``table``
+block of a ``ckan`` source). Defaults follow how Istat and Italian public bodies publish.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from welfare_observatory.model.common import Frozen
+from welfare_observatory.model.observation import ConfStatus, ObsStatus
+
+__all__ = [
+    "CODE_HEADER_PATTERN",
+    "CONF_SUFFIX",
+    "ISTAT_MARKERS",
+    "STATUS_SUFFIX",
+    "Marker",
+    "TabularOptions",
+]
+
+STATUS_SUFFIX = "__status"
+"""Companion column of each value column with its SDMX OBS_STATUS code (``A`` for a number)."""
+
+CONF_SUFFIX = "__conf"
+"""Companion column of each value column with its SDMX CONF_STATUS code (``F`` free)."""
+
+CODE_HEADER_PATTERN = (
+    r"(?i)^(?:cod(?:ice)?\b.*|code\b.*|.*[_ ](?:id|code|cod)|id|flag\b.*|tipo(?:logia)?\b.*"
+    r"|sigla\b.*|progressivo\b.*|anno|anni|year|years|time|time_period|periodo|period"
+    r"|sex|sesso|sexistat\d*|freq|frequency|ref_area|itter107)$"
+)
+"""Headers whose numeric-looking cells are codes, not values (``Codice Regione``, ``ANNI``)."""
+
+
+class Marker(Frozen):
+    """What a conventional sign in a value cell means: the value and the statuses it gets."""
+
+    value: float | None = None
+    obs_status: ObsStatus
+    conf_status: ConfStatus = ConfStatus.FREE
+
+
+ISTAT_MARKERS: dict[str, Marker] = {
+    # "Linea: il fenomeno non esiste oppure esiste e viene rilevato, ma i casi non si sono
+    # verificati" -> a true zero.
+    "-": Marker(value=0.0, obs_status=ObsStatus.NORMAL),
+    # "Quattro puntini: il fenomeno esiste, ma i dati non si conoscono per qualsiasi ragione".
+    "....": Marker(value=None, obs_status=ObsStatus.MISSING),
+    # "Due puntini: i numeri non raggiungono la meta' della cifra dell'ordine minimo
+    # considerato": the figure rounds to 0 at the precision shown; SDMX calls that N.
+    "..": Marker(value=0.0, obs_status=ObsStatus.NON_SIGNIFICANT),
+    # "Due punti: dati non significativi o riservati": no value; treated as confidential so
+    # that disclosure control never re-derives it.
+    ":": Marker(value=None, obs_status=ObsStatus.MISSING, conf_status=ConfStatus.CONFIDENTIAL),
+    # Istat's SDMX-CSV downloads write NaN for an observation without a value.
+    "NaN": Marker(value=None, obs_status=ObsStatus.MISSING),
+}
+"""Istat's conventional signs ("segni convenzionali") and SDMX-CSV's ``NaN``: the default
+``markers``."""
+
+
+class TabularOptions(Frozen):
+    """How to read a CSV or XLSX table as published (layout, numbers, markers).
+
+    Row numbers are 1-based spreadsheet rows: a quoted cell spanning several lines of a CSV
+    counts as one row, as in a spreadsheet application.
+    """
+
+    format: Literal["auto", "csv", "xlsx"] = "auto"
+    sheet: str | int | None = None
+    encoding: Literal["auto", "utf-8", "cp1252"] = "auto"
+    separator: Literal["auto", ";", ",", "\t", "|"] = "auto"
+    decimal: Literal["auto", ",", "."] = "auto"
+    thousands: Literal["auto", "none", ".", ",", " ", "'"] = "auto"
+    skip_rows: int = Field(default=0, ge=0)
+    header_row: int | None = Field(default=None, ge=1)
+    header_rows: int | None = Field(default=None, ge=1, le=5)
+    footer: Literal["auto", "none"] = "auto"
+    section_column: str | None = "section"
+    markers: dict[str, Marker] = Field(default_factory=lambda: dict(ISTAT_MARKERS))
+    empty: Marker = Marker(value=None, obs_status=ObsStatus.MISSING)
+    columns: list[str] | None = None
+    dtypes: dict[str, Literal["string", "float64"]] = Field(default_factory=dict)
+    value_columns: Literal["auto"] | list[str] = "auto"
+    code_header_pattern: str = CODE_HEADER_PATTERN
+    zero_pad: dict[str, int] = Field(default_factory=dict)
+    max_uncompressed_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    max_compression_ratio: float = Field(default=200.0, gt=1)
+
+    @field_validator("markers")
+    @classmethod
+    def _markers_are_signs(cls, markers: dict[str, Marker]) -> dict[str, Marker]:
+        for sign in markers:
+            if not sign.strip():
+                raise ValueError("an empty marker is configured with 'empty', not in markers")
+        return markers

@@ -1,0 +1,65 @@
+"""Italian territories: registry, hierarchy, administrative changes, population baseline.
+
+Importing this package is cheap; the registry (and pyarrow) load on first use::
+
+    from welfare_observatory.territory import registry
+    reg = registry()
+    reg.find("ITD20")             # the province of Trento (Istat legacy code; NUTS is ITH20)
+    reg.successors("041033")      # Montecopiolo moved to Rimini: ["099030"]
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from welfare_observatory.territory.names import normalize_name
+
+if TYPE_CHECKING:
+    from welfare_observatory.territory._population import (
+        AGE_CODES,
+        UnavailableBreakdownError,
+        population,
+        population_years,
+    )
+    from welfare_observatory.territory._registry import TerritoryRegistry, registry
+    from welfare_observatory.territory.history import EventKind, TerritoryEvent
+    from welfare_observatory.territory.tables import HIERARCHY_COLUMNS
+
+__all__ = [
+    "AGE_CODES",
+    "HIERARCHY_COLUMNS",
+    "EventKind",
+    "TerritoryEvent",
+    "TerritoryRegistry",
+    "UnavailableBreakdownError",
+    "normalize_name",
+    "population",
+    "population_years",
+    "registry",
+]
+
+_LAZY = {
+    "AGE_CODES": "welfare_observatory.territory._population",
+    "HIERARCHY_COLUMNS": "welfare_observatory.territory.tables",
+    "EventKind": "welfare_observatory.territory.history",
+    "TerritoryEvent": "welfare_observatory.territory.history",
+    "TerritoryRegistry": "welfare_observatory.territory._registry",
+    "UnavailableBreakdownError": "welfare_observatory.territory._population",
+    "population": "welfare_observatory.territory._population",
+    "population_years": "welfare_observatory.territory._population",
+    "registry": "welfare_observatory.territory._registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

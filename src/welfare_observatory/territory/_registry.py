@@ -1,0 +1,406 @@
+"""The territory registry: every Italian territory and the look-ups other stages need.
+
+Built once from the package data (``data/*.parquet``); every look-up is a dict access.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import pyarrow as pa
+
+from welfare_observatory.errors import UnknownTerritoryError
+from welfare_observatory.model.territory import OPEN_END, Territory, TerritoryLevel
+from welfare_observatory.territory import _store
+from welfare_observatory.territory.history import History, TerritoryEvent
+from welfare_observatory.territory.names import normalize_name
+
+__all__ = ["DISTRICT_PREFIX", "TerritoryRegistry", "registry"]
+
+DISTRICT_PREFIX = "district:"
+_MODEL_FIELDS = frozenset(Territory.model_fields)
+_LEVELS = {level.value: level for level in TerritoryLevel}
+_BELFIORE = re.compile(r"^[A-Z]\d{3}$")
+_WITH_PROVINCE = re.compile(r"^(?P<name>.+?)\s*\((?P<province>[A-Za-z]{2}|\d{3})\)$")
+
+
+class TerritoryRegistry:
+    """Italy, NUTS 1 areas, regions, provinces, municipalities (current and ceased), districts.
+
+    ``get`` answers canonical codes; ``find`` also takes Belfiore, NUTS (2024, 2021 and Istat's
+    legacy CL_ITTER107 codes such as ``ITD20``) and names. Unknown input raises
+    :class:`~welfare_observatory.errors.UnknownTerritoryError` with the closest matches.
+    """
+
+    def __init__(self, data_dir: Path = _store.DATA_DIR) -> None:
+        self.data_dir = data_dir
+        self.table_cache: dict[tuple[str, object], pa.Table] = {}
+        """Columnar views already built (hierarchy per date, code table)."""
+        table = _store.read("territories.parquet", data_dir)
+        # dictionary-encoded columns convert to Python far faster once decoded
+        columns = {
+            name: (
+                column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
+            ).to_pylist()
+            for name, column in zip(table.column_names, table.columns, strict=True)
+        }
+        self._by_code: dict[str, Territory] = {}
+        self._nuts_2021: dict[str, dict[str, str]] = {}
+        self._derivation: dict[str, str] = {}
+        self._name_keys: dict[str, list[str]] = {}
+        self.capitals: frozenset[str] = frozenset(
+            code for code, flag in zip(columns["code"], columns["capital"], strict=True) if flag
+        )
+        fields = [name for name in columns if name in _MODEL_FIELDS]
+        extra = ("nuts1_2021", "nuts2_2021", "nuts3_2021", "derivation", "name_keys")
+        for values, (n1, n2, n3, derivation, keys) in zip(
+            zip(*(columns[f] for f in fields), strict=True),
+            zip(*(columns[f] for f in extra), strict=True),
+            strict=True,
+        ):
+            record = dict(zip(fields, values, strict=True))
+            record["level"] = _LEVELS[record["level"]]
+            # package data is validated by the test suite (test_territory_data_validates);
+            # skipping per-row validation here keeps the build well under a second
+            territory = Territory.model_construct(**record)
+            code = territory.code
+            self._by_code[code] = territory
+            self._name_keys[code] = keys
+            if n1 or n2 or n3:
+                old = {"nuts1": n1, "nuts2": n2, "nuts3": n3}
+                self._nuts_2021[code] = {k: v for k, v in old.items() if v}
+            if derivation:
+                self._derivation[code] = derivation
+        self._build_indexes()
+        self._history: History | None = None
+
+    @property
+    def history(self) -> History:
+        """The succession events (built on first use)."""
+        if self._history is None:
+            self._history = History(
+                _store.read("events.parquet", self.data_dir),
+                _store.read("intervals.parquet", self.data_dir),
+            )
+        return self._history
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None) -> TerritoryRegistry:
+        """A new registry from ``data_dir`` (default: the package data)."""
+        return cls(data_dir or _store.DATA_DIR)
+
+    def _build_indexes(self) -> None:
+        self._belfiore: dict[str, list[str]] = defaultdict(list)
+        self._nuts: dict[str, str] = {}
+        self._names: dict[str, list[str]] = defaultdict(list)
+        self._children: dict[str, list[str]] = defaultdict(list)
+        self._abbreviations: dict[str, str] = {}
+        # current territories first, so lists answer with what is in force today
+        ordered = sorted(
+            self._by_code.values(), key=lambda t: (t.valid_to != OPEN_END, t.level.rank, t.code)
+        )
+        for t in ordered:
+            if t.belfiore:
+                self._belfiore[t.belfiore].append(t.code)
+            for key in self._name_keys[t.code]:
+                self._names[key].append(t.code)
+            if t.parent and t.valid_to == OPEN_END:
+                self._children[t.parent].append(t.code)
+            if t.abbreviation:
+                self._abbreviations[t.abbreviation.upper()] = t.code
+        # NUTS: a code names the largest territory that carries it (ITC2 is the region of
+        # Valle d'Aosta, ITC20 its province); NUTS 2 of Trentino-Alto Adige are provinces
+        for t in sorted(ordered, key=lambda t: -t.level.rank):
+            if t.level in (TerritoryLevel.MUNICIPALITY, TerritoryLevel.DISTRICT):
+                continue
+            for code in (t.nuts3, t.nuts2, t.nuts1, *self._nuts_2021.get(t.code, {}).values()):
+                if code and (t.level.rank <= 3):
+                    self._nuts[code] = t.code
+        for t in ordered:
+            if t.level == TerritoryLevel.NUTS1 and t.nuts1:
+                self._nuts[t.nuts1] = t.code
+        aliases = _store.read("aliases.parquet", self.data_dir).to_pydict()
+        self._legacy = dict(zip(aliases["alias"], aliases["territory"], strict=True))
+
+    # ------------------------------------------------------------------ basics
+
+    def __len__(self) -> int:
+        return len(self._by_code)
+
+    def __iter__(self) -> Iterator[Territory]:
+        return iter(self._by_code.values())
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and code in self._by_code
+
+    def _unknown(self, value: str, what: str = "territory", pool: list[str] | None = None) -> None:
+        candidates = pool if pool is not None else self._suggestion_pool()
+        raise UnknownTerritoryError(
+            value,
+            candidates=candidates,
+            message=f"unknown {what} {value!r}",
+        )
+
+    def _suggestion_pool(self) -> list[str]:
+        return [t.name for t in self._by_code.values() if t.valid_to == OPEN_END]
+
+    def get(self, code: str) -> Territory:
+        """The territory with canonical code ``code`` (``"096004"``, ``"district:T01024"``).
+
+        Municipality codes written without leading zeros (``"96004"``) are accepted.
+        """
+        text = code.strip()
+        found = self._by_code.get(text)
+        if found is None and text.isdigit() and 4 <= len(text) < 6:
+            found = self._by_code.get(text.zfill(6))
+        if found is None:
+            pool = [c for c in self._by_code if not c.startswith(DISTRICT_PREFIX)]
+            self._unknown(code, "territory code", pool)
+        assert found is not None
+        return found
+
+    def by_belfiore(self, code: str) -> Territory:
+        """The municipality with cadastral (Belfiore) code ``code`` (current holder first)."""
+        codes = self._belfiore.get(code.strip().upper())
+        if not codes:
+            self._unknown(code, "Belfiore code", list(self._belfiore))
+        assert codes
+        return self._by_code[codes[0]]
+
+    def by_nuts(self, code: str) -> Territory:
+        """The territory with NUTS code ``code`` (2024 or 2021) or Istat legacy ``ITD20``."""
+        text = code.strip().upper()
+        target = self._nuts.get(text) or self._legacy.get(text)
+        if target is None:
+            self._unknown(code, "NUTS code", [*self._nuts, *self._legacy])
+        assert target is not None
+        return self._by_code[target]
+
+    def by_name(
+        self, name: str, *, province: str | None = None, include_ceased: bool = True
+    ) -> list[Territory]:
+        """Territories called ``name`` (accent-, case-, apostrophe-, "S."-insensitive).
+
+        ``province`` (code ``"022"`` or abbreviation ``"TN"``) keeps only what lies in it.
+        In force territories come first, larger levels before smaller ones.
+        """
+        found = [self._by_code[c] for c in self._names.get(normalize_name(name), [])]
+        if not include_ceased:
+            found = [t for t in found if t.valid_to == OPEN_END]
+        if province is not None:
+            wanted = self._province_code(province)
+            found = [
+                t
+                for t in found
+                if t.code == wanted or wanted in {a.code for a in self.ancestors(t.code)}
+            ]
+        return found
+
+    def search(self, text: str, *, limit: int = 20) -> list[Territory]:
+        """Territories whose name matches ``text``: exact key, then prefix, then substring.
+
+        Also accepts any code form :meth:`find` accepts. In force territories first.
+        """
+        key = normalize_name(text)
+        found: list[str] = []
+        with contextlib.suppress(UnknownTerritoryError):
+            found.append(self.find(text).code)
+        if key:
+            found += self._names.get(key, [])
+            prefix = [c for k, codes in self._names.items() if k.startswith(key) for c in codes]
+            inside = [c for k, codes in self._names.items() if key in k for c in codes]
+            found += prefix + inside
+        unique = [self._by_code[c] for c in dict.fromkeys(found)]
+        unique.sort(key=lambda t: (t.valid_to != OPEN_END, not _starts(t, key), t.level.rank))
+        return unique[:limit]
+
+    def _province_code(self, text: str) -> str:
+        value = text.strip()
+        if value.upper() in self._abbreviations:
+            return self._abbreviations[value.upper()]
+        if value in self._by_code and self._by_code[value].level == TerritoryLevel.PROVINCE:
+            return value
+        self._unknown(text, "province", [*self._abbreviations, *self._province_codes()])
+        raise AssertionError  # pragma: no cover - _unknown always raises
+
+    def _province_codes(self) -> list[str]:
+        return [t.code for t in self._by_code.values() if t.level == TerritoryLevel.PROVINCE]
+
+    def find(self, text: str) -> Territory:
+        """Any form: canonical code, district id, NUTS, Belfiore, name, ``"Name (TN)"``.
+
+        Names resolve to a territory in force, the largest level first (``"Biella"`` is the
+        province; its comune is ``"096004"``). A name shared by several comuni needs the
+        province: ``"Samone (TN)"``.
+        """
+        value = text.strip()
+        if not value:
+            raise UnknownTerritoryError(text, message="empty territory text")
+        if value in self._by_code:
+            return self._by_code[value]
+        if value.isdigit() and 4 <= len(value) < 6:
+            return self.get(value)
+        upper = value.upper()
+        if DISTRICT_PREFIX + upper in self._by_code:
+            return self._by_code[DISTRICT_PREFIX + upper]
+        if upper in self._nuts or upper in self._legacy:
+            return self.by_nuts(upper)
+        if _BELFIORE.match(upper) and upper in self._belfiore:
+            return self.by_belfiore(upper)
+        match = _WITH_PROVINCE.match(value)
+        found = (
+            self.by_name(match["name"], province=match["province"])
+            if match
+            else self.by_name(value)
+        )
+        current = [t for t in found if t.valid_to == OPEN_END] or found
+        if not current:
+            self._unknown(text)
+        best = [t for t in current if t.level.rank == current[0].level.rank]
+        if len(best) > 1:
+            options = ", ".join(f"{t.name} ({self._abbreviation_of(t)}) {t.code}" for t in best)
+            raise UnknownTerritoryError(
+                text,
+                message=f"ambiguous territory name {text!r}: {options}",
+                hint=f"add the province, e.g. {best[0].name!r} -> "
+                f"'{best[0].name} ({self._abbreviation_of(best[0])})', or use the code",
+            )
+        return best[0]
+
+    def _abbreviation_of(self, territory: Territory) -> str:
+        for t in (territory, *self.ancestors(territory.code)):
+            if t.abbreviation:
+                return t.abbreviation
+        return territory.parent or ""
+
+    # ------------------------------------------------------------------ hierarchy
+
+    def parent(self, code: str) -> Territory | None:
+        """The parent territory (``None`` for Italy)."""
+        territory = self.get(code)
+        return self._by_code.get(territory.parent) if territory.parent else None
+
+    def ancestors(self, code: str) -> list[Territory]:
+        """Parent, grandparent, ... up to Italy (nearest first)."""
+        out: list[Territory] = []
+        current = self.get(code)
+        while current.parent and current.parent in self._by_code and len(out) < 8:
+            current = self._by_code[current.parent]
+            out.append(current)
+        return out
+
+    def children(self, code: str, level: TerritoryLevel | str | None = None) -> list[Territory]:
+        """Direct children in force (districts only when asked with ``level="district"``).
+
+        With ``level``, every descendant at that level: ``children("03", "municipality")``.
+        """
+        self.get(code)
+        wanted = TerritoryLevel(level) if level is not None else None
+        direct = [self._by_code[c] for c in self._children.get(code, [])]
+        if wanted is None:
+            return [t for t in direct if t.level != TerritoryLevel.DISTRICT]
+        out: list[Territory] = []
+        stack = list(reversed(direct))
+        while stack:
+            t = stack.pop()
+            if t.level == wanted:
+                out.append(t)
+            elif t.level.rank < wanted.rank and t.level != TerritoryLevel.DISTRICT:
+                stack.extend(reversed([self._by_code[c] for c in self._children.get(t.code, [])]))
+        return out
+
+    def municipalities(self, of: str | None = None, at: date | None = None) -> list[Territory]:
+        """Municipalities in force on ``at`` (default: the current list), inside ``of``."""
+        from welfare_observatory.territory.tables import hierarchy
+
+        table = hierarchy(self, at).to_pydict()
+        if of is None:
+            codes = table["municipality"]
+        else:
+            target = self.get(of)
+            if target.level in (TerritoryLevel.DISTRICT, TerritoryLevel.GROUPING):
+                return [self._by_code[c] for c in target.members if c in self._by_code]
+            column = {
+                TerritoryLevel.COUNTRY: "country",
+                TerritoryLevel.NUTS1: "nuts1",
+                TerritoryLevel.REGION: "region",
+                TerritoryLevel.PROVINCE: "province",
+                TerritoryLevel.MUNICIPALITY: "municipality",
+            }[target.level]
+            codes = [
+                m for m, v in zip(table["municipality"], table[column], strict=True) if v == of
+            ]
+        return [self._by_code[c] for c in codes if c in self._by_code]
+
+    def districts(self, province: str | None = None) -> list[Territory]:
+        """Social districts (Istat CL_ITTER107 ``T..xxxx``), optionally of one province."""
+        out = [t for t in self._by_code.values() if t.level == TerritoryLevel.DISTRICT]
+        if province is not None:
+            wanted = self._province_code(province)
+            out = [t for t in out if t.parent == wanted]
+        return out
+
+    def derivation(self, code: str) -> str | None:
+        """How a shipped territory was derived, where that is not plain source data."""
+        return self._derivation.get(self.get(code).code)
+
+    def nuts_2021(self, code: str) -> dict[str, str]:
+        """NUTS 2021 codes where they differ from NUTS 2024 (``{"nuts3": "ITI31"}``)."""
+        return dict(self._nuts_2021.get(self.get(code).code, {}))
+
+    # ------------------------------------------------------------------ history
+
+    def successors(self, code: str, at: date | None = None) -> list[str]:
+        """Municipality codes in force on ``at`` (default: today's list) that ``code`` became.
+
+        A code in force maps to itself; a ceased one follows its code changes, moves and
+        mergers. Empty when the successor could not be inferred (see :meth:`history`).
+        """
+        territory = self.get(code)
+        when = at or _today()
+        if territory.level != TerritoryLevel.MUNICIPALITY:
+            # only municipality codes have a recorded history; the others are in force
+            return [territory.code] if territory.valid_at(when) else []
+        return self.history.successors(territory.code, when)
+
+    def predecessors(self, code: str, at: date | None = None) -> list[str]:
+        """Codes that became (part of) ``code``, transitively, up to ``at``."""
+        return self.history.predecessors(self.get(code).code, at)
+
+    def events(self, code: str) -> list[TerritoryEvent]:
+        """Every recorded event in which ``code`` is the old or the new code."""
+        return self.history.involving(self.get(code).code)
+
+    # ------------------------------------------------------------------ tables
+
+    def hierarchy(self, at: date | None = None) -> pa.Table:
+        """One row per municipality: municipality, district, province, region, nuts1, country."""
+        from welfare_observatory.territory.tables import hierarchy
+
+        return hierarchy(self, at)
+
+    def code_table(self) -> pa.Table:
+        """Every known code form (``key``, ``system``) mapped to its canonical ``territory``."""
+        from welfare_observatory.territory.tables import code_table
+
+        return code_table(self)
+
+
+def _starts(territory: Territory, key: str) -> bool:
+    return normalize_name(territory.name).startswith(key)
+
+
+def _today() -> date:
+    return date.today()
+
+
+@cache
+def registry() -> TerritoryRegistry:
+    """The registry built from the package data (built on first use, then cached)."""
+    return TerritoryRegistry.load()

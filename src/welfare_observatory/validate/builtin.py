@@ -1,0 +1,350 @@
+"""The built-in checks over canonical observation tables (columnar, DuckDB/pyarrow)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from welfare_observatory.errors import closest
+from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.model.indicator import Aggregation, MeasureKind
+from welfare_observatory.model.observation import BASE_COLUMNS
+from welfare_observatory.validate.checks import CheckContext, CheckRegistry
+from welfare_observatory.validate.schema import validate_observations
+
+__all__ = ["default_checks"]
+
+_COUNT_UNITS = {
+    "person",
+    "persons",
+    "household",
+    "households",
+    "event",
+    "events",
+    "birth",
+    "births",
+    "death",
+    "deaths",
+    "bed",
+    "beds",
+    "enterprise",
+    "enterprises",
+    "euro",
+    "EUR",
+}
+_STATUS_NOTES = {
+    "P": ("status-provisional", "provisional"),
+    "B": ("status-break", "after a break in series"),
+    "E": ("status-estimated", "estimated"),
+    "U": ("status-low-reliability", "of low reliability"),
+    "F": ("status-forecast", "forecasts"),
+}
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    cols = [
+        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns
+    ]
+    return pa.table(cols, names=table.column_names)
+
+
+def _sql(sql: str, **tables: pa.Table) -> list[dict[str, Any]]:
+    con = duckdb.connect(":memory:")
+    for name, table in tables.items():
+        con.register(name, _plain(table))
+    result: list[dict[str, Any]] = con.sql(sql).to_arrow_table().to_pylist()
+    return result
+
+
+_IDENT = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _breakdowns(table: pa.Table) -> list[str]:
+    """Breakdown columns; only plain identifiers, since they are spliced into SQL."""
+    return [n for n in table.column_names if n not in BASE_COLUMNS and _IDENT.fullmatch(n)]
+
+
+def check_schema(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Columns, types, code lists, missing values and duplicate keys (``validate/schema.py``)."""
+    return validate_observations(table, indicators=ctx.indicators, source=ctx.source)
+
+
+def check_unknown_territories(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Territory codes that the registry does not know, with the closest known codes."""
+    if ctx.territories is None or "territory" not in table.column_names:
+        return []
+    known = pa.array(sorted(ctx.territories), pa.string())
+    codes = _plain(table.select(["territory"])).column(0)
+    bad = pc.invert(pc.fill_null(pc.is_in(codes, known), False))
+    count = int(pc.sum(bad).as_py() or 0)
+    if not count:
+        return []
+    unknown = sorted(str(v) for v in pc.unique(codes.filter(bad)).to_pylist())
+    suggestions = closest(unknown[0], ctx.territories)
+    return [
+        Finding(
+            code="unknown-territory",
+            severity=Severity.ERROR,
+            message=f"{count} rows have territory codes the registry does not know: "
+            + ", ".join(repr(u) for u in unknown[:10]),
+            territory=unknown[0],
+            count=count,
+            source=ctx.source,
+            hint=(f"closest known code to {unknown[0]!r}: " + ", ".join(suggestions))
+            if suggestions
+            else "check leading zeros and the reference date of the territory list",
+        )
+    ]
+
+
+def check_coverage(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Expected territories or periods missing for an indicator (and gaps between years)."""
+    if table.num_rows == 0:
+        return []
+    findings: list[Finding] = []
+    data = _plain(table.select(["indicator", "territory", "period"]))
+    per = data.group_by(["indicator"]).aggregate(
+        [("territory", "distinct"), ("period", "distinct")]
+    )
+    for row in per.to_pylist():
+        indicator = row["indicator"]
+        have_t, have_p = set(row["territory_distinct"]), set(row["period_distinct"])
+        if ctx.expected_territories is not None:
+            missing = sorted(set(ctx.expected_territories) - have_t)
+            if missing:
+                findings.append(
+                    Finding(
+                        code="missing-territories",
+                        severity=Severity.WARNING,
+                        message=f"{len(missing)} expected territories have no value: "
+                        + ", ".join(missing[:10]),
+                        indicator=indicator,
+                        territory=missing[0],
+                        count=len(missing),
+                        source=ctx.source,
+                        hint="an aggregate over them would be partial",
+                    )
+                )
+        expected = set(ctx.expected_periods or ())
+        years = sorted(int(p) for p in have_p if p.isdigit() and len(p) == 4)
+        if years and ctx.expected_periods is None:
+            expected = {str(y) for y in range(years[0], years[-1] + 1)}
+        missing_p = sorted(expected - have_p)
+        if missing_p:
+            findings.append(
+                Finding(
+                    code="missing-periods",
+                    severity=Severity.WARNING,
+                    message=f"{len(missing_p)} periods have no value: " + ", ".join(missing_p[:10]),
+                    indicator=indicator,
+                    period=missing_p[0],
+                    count=len(missing_p),
+                    source=ctx.source,
+                )
+            )
+    return findings
+
+
+def _is_count(unit: str, ctx: CheckContext, indicator: str) -> bool:
+    if ctx.indicators is not None and indicator in ctx.indicators:
+        ind = ctx.indicators[indicator]
+        return ind.aggregation is Aggregation.SUM or ind.measure is not MeasureKind.RATIO
+    return unit in _COUNT_UNITS
+
+
+def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Percentages outside 0-100 and negative counts."""
+    rows = _sql(
+        """SELECT indicator, unit, count(*) FILTER (WHERE value < 0) AS negative,
+                  count(*) FILTER (WHERE unit = 'percent' AND value > 100) AS over,
+                  min(value) AS low, max(value) AS high,
+                  arg_min(territory, value) AS t_low, arg_max(territory, value) AS t_high
+           FROM t GROUP BY indicator, unit ORDER BY indicator""",
+        t=table.select(["indicator", "territory", "unit", "value"]),
+    )
+    findings: list[Finding] = []
+    for r in rows:
+        percent = r["unit"] == "percent"
+        bad_negative = r["negative"] and (percent or _is_count(r["unit"], ctx, r["indicator"]))
+        if bad_negative or r["over"]:
+            n = (r["negative"] if bad_negative else 0) + r["over"]
+            territory = r["t_low"] if bad_negative else r["t_high"]
+            findings.append(
+                Finding(
+                    code="out-of-range",
+                    severity=Severity.ERROR,
+                    message=f"{n} values out of range for {r['unit']} "
+                    f"(min {r['low']:g}, max {r['high']:g})",
+                    indicator=r["indicator"],
+                    territory=territory,
+                    count=n,
+                    source=ctx.source,
+                    hint="shares in percent lie in 0-100 and counts are never negative; "
+                    "was a ratio (0-1) read as percent, or a unit scale applied twice?",
+                )
+            )
+    return findings
+
+
+def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Reported totals of a larger territory against the sum of their municipalities."""
+    if ctx.hierarchy is None or table.num_rows == 0:
+        return []
+    sums = (
+        [i.id for i in ctx.indicators.values() if i.aggregation is Aggregation.SUM]
+        if ctx.indicators is not None
+        else None
+    )
+    b = _breakdowns(table)
+    keys = "".join(f" AND p.{x} = r.{x}" for x in b)
+    bsel = "".join(f", p.{x}" for x in b)
+    levels = [c for c in ctx.hierarchy.column_names if c != "municipality" and _IDENT.fullmatch(c)]
+    unions = " UNION ALL ".join(
+        f"SELECT municipality, {lvl} AS area FROM h WHERE {lvl} IS NOT NULL"
+        for lvl in levels
+    )
+    filter_sql = "" if sums is None else "WHERE t.indicator IN (SELECT id FROM s)"
+    rows = _sql(
+        f"""
+        WITH hl AS ({unions}),
+        members AS (SELECT area, count(*) AS n FROM hl GROUP BY area),
+        p AS (SELECT t.indicator, hl.area, t.period{"".join(f", t.{x}" for x in b)},
+                     sum(t.value) AS parts, count(t.value) AS n
+              FROM t JOIN hl ON t.territory = hl.municipality {filter_sql} GROUP BY ALL)
+        SELECT p.indicator, p.area, p.period{bsel}, p.parts, r.value AS reported
+        FROM p JOIN members m ON m.area = p.area AND m.n = p.n
+        JOIN t r ON r.indicator = p.indicator AND r.territory = p.area AND r.period = p.period
+             {keys}
+        WHERE abs(p.parts - r.value) > {ctx.sum_tolerance} * greatest(abs(r.value), 1)
+        ORDER BY abs(p.parts - r.value) / greatest(abs(r.value), 1) DESC
+        """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+        t=table,
+        h=ctx.hierarchy,
+        s=pa.table({"id": pa.array(sums or [], pa.string())}),
+    )
+    if not rows:
+        return []
+    worst = rows[0]
+    return [
+        Finding(
+            code="sum-mismatch",
+            severity=Severity.WARNING,
+            message=f"{len(rows)} reported totals differ from the sum of their municipalities "
+            f"by more than {ctx.sum_tolerance:.1%}; worst: {worst['area']} reports "
+            f"{worst['reported']:g}, its municipalities sum to {worst['parts']:g}",
+            indicator=worst["indicator"],
+            territory=worst["area"],
+            period=worst["period"],
+            count=len(rows),
+            source=ctx.source,
+            hint="different releases, a territorial change, or suppressed cells in the parts",
+        )
+    ]
+
+
+def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Robust z-scores across territories of one level, and implausible yearly jumps."""
+    if table.num_rows == 0:
+        return []
+    b = _breakdowns(table)
+    part = "indicator, period, length(territory)" + "".join(f", {x}" for x in b)
+    series = "indicator, territory" + "".join(f", {x}" for x in b)
+    counts = sorted(
+        {i.id for i in (ctx.indicators or {}).values() if i.measure is not MeasureKind.RATIO}
+    )
+    rows = _sql(
+        f"""
+        WITH stats AS (
+            SELECT *, median(value) OVER w AS med, count(value) OVER w AS n FROM t
+            WINDOW w AS (PARTITION BY {part})),
+        mad AS (SELECT *, median(abs(value - med)) OVER (PARTITION BY {part}) AS mad FROM stats),
+        z AS (SELECT indicator, territory, period, value,
+                     0.6745 * (value - med) / nullif(mad, 0) AS z
+              FROM mad WHERE n >= 10 AND indicator NOT IN (SELECT id FROM c))
+        SELECT 'outlier' AS kind, indicator, count(*) AS n, arg_max(territory, abs(z)) AS territory,
+               arg_max(period, abs(z)) AS period, max(abs(z)) AS size
+        FROM z WHERE abs(z) > {ctx.outlier_z} GROUP BY indicator
+        UNION ALL
+        SELECT 'jump', indicator, count(*), arg_max(territory, abs(ch)), arg_max(period, abs(ch)),
+               max(abs(ch))
+        FROM (SELECT indicator, territory, period,
+                     value / lag(value) OVER s - 1 AS ch,
+                     year(period_start) - year(lag(period_start) OVER s) AS gap,
+                     lag(value) OVER s AS prev
+              FROM t WHERE period_start IS NOT NULL
+              WINDOW s AS (PARTITION BY {series}, length(period) ORDER BY period_start))
+        WHERE gap = 1 AND prev > 0 AND abs(ch) > {ctx.max_yearly_change}
+        GROUP BY indicator ORDER BY 1, 2
+        """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+        t=table,
+        c=pa.table({"id": pa.array(counts, pa.string())}),
+    )
+    findings: list[Finding] = []
+    for r in rows:
+        if r["kind"] == "outlier":
+            message = (
+                f"{r['n']} values are outliers among territories (robust z up to {r['size']:.1f})"
+            )
+            hint = "check the value, its unit and its denominator at the source"
+        else:
+            message = (
+                f"{r['n']} year-on-year changes exceed {ctx.max_yearly_change:.0%} "
+                f"(up to {r['size']:.0%})"
+            )
+            hint = "a territorial change, a break in series or a unit error?"
+        findings.append(
+            Finding(
+                code="outlier" if r["kind"] == "outlier" else "implausible-jump",
+                severity=Severity.WARNING,
+                message=message,
+                indicator=r["indicator"],
+                territory=r["territory"],
+                period=r["period"],
+                count=r["n"],
+                source=ctx.source,
+                hint=hint,
+            )
+        )
+    return findings
+
+
+def check_status(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Provisional, estimated, low-reliability values and breaks in series, carried through."""
+    rows = _sql(
+        """SELECT indicator, obs_status, count(*) AS n, min(territory) AS territory,
+                  min(period) AS period
+           FROM t WHERE obs_status IN ('P', 'B', 'E', 'U', 'F')
+           GROUP BY ALL ORDER BY 1, 2""",
+        t=table.select(["indicator", "territory", "period", "obs_status"]),
+    )
+    return [
+        Finding(
+            code=_STATUS_NOTES[r["obs_status"]][0],
+            severity=Severity.INFO,
+            message=f"{r['n']} values are {_STATUS_NOTES[r['obs_status']][1]} "
+            f"(obs_status {r['obs_status']}); the status is kept in every derived value",
+            indicator=r["indicator"],
+            territory=r["territory"],
+            period=r["period"],
+            count=r["n"],
+            source=ctx.source,
+        )
+        for r in rows
+    ]
+
+
+def default_checks() -> CheckRegistry:
+    """A new registry with the built-in checks, in the order they run."""
+    registry = CheckRegistry()
+    registry.register("schema", check_schema)
+    registry.register("unknown-territory", check_unknown_territories)
+    registry.register("coverage", check_coverage)
+    registry.register("range", check_range)
+    registry.register("sum-consistency", check_sum_consistency)
+    registry.register("outliers", check_outliers)
+    registry.register("status", check_status)
+    return registry
