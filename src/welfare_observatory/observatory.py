@@ -98,9 +98,7 @@ class Observatory:
         field = ".".join(str(p) for p in loc)
         return ConfigError(
             f"{field}: {exc.message}",
-            location=Location(
-                file=str(self.config_file), line=document.line_of(loc), field=field
-            ),
+            location=Location(file=str(self.config_file), line=document.line_of(loc), field=field),
             hint=exc.hint,
         )
 
@@ -136,8 +134,7 @@ def load_observatory(path_or_name: str | Path) -> Observatory:
                 "give the folder of an observatory.yaml, or one of the installed packages: "
                 + ", ".join(sorted(packages))
                 if packages
-                else "give the folder of an observatory.yaml, or pip install an observatory "
-                "package"
+                else "give the folder of an observatory.yaml, or pip install an observatory package"
             ),
         )
     package = packages[name].load()

@@ -1,4 +1,8 @@
-"""``welfare-observatory analyze``: the four commands on a canonical observation file."""
+"""``welfare-observatory analyze``: the four commands on a canonical observation file.
+
+The values are synthetic; the expected classes and scores are computed from the formulas in
+docs/methods.md (Eurostat CAGR classes; AMPI: the reference row scores 100).
+"""
 
 from __future__ import annotations
 
@@ -154,3 +158,39 @@ def test_help_does_not_import_pandas() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
+
+
+def test_polarity_falls_back_to_the_shipped_catalogue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = pytest.importorskip("welfare_observatory.catalog").catalog()
+    try:
+        expected = catalog.get("ABSOLUTE_POVERTY_INDIVIDUALS").polarity.value
+    except LookupError:
+        pytest.skip("the shipped catalogue has no ABSOLUTE_POVERTY_INDIVIDUALS")
+    rows = [("ABSOLUTE_POVERTY_INDIVIDUALS", "IT", str(2015 + k), 7.6 + 0.3 * k) for k in range(6)]
+    data = tmp_path / "poverty.csv"
+    pd.DataFrame(rows, columns=["indicator", "territory", "period", "value"]).to_csv(
+        data, index=False
+    )
+    args = ["progress", "--data", str(data), "--indicator", "ABSOLUTE_POVERTY_INDIVIDUALS"]
+    out = run_json(capsys, [*args, "--territory", "IT"])
+    assert isinstance(out, dict) and out["polarity"] == expected
+    unknown = tmp_path / "unknown.csv"
+    pd.DataFrame(
+        [("NOT_AN_ID", "IT", "2020", 1.0)], columns=["indicator", "territory", "period", "value"]
+    ).to_csv(unknown, index=False)
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "analyze",
+                "progress",
+                "--data",
+                str(unknown),
+                "--indicator",
+                "NOT_AN_ID",
+                "--territory",
+                "IT",
+            ]
+        )
+    assert "--polarity NOT_AN_ID=" in capsys.readouterr().err

@@ -283,7 +283,9 @@ def test_unknown_polarity_suggests_the_closest() -> None:
     assert "positive" in (info.value.hint or "")
 
 
-def test_duplicate_years_and_non_year_index_are_errors() -> None:
+def test_duplicate_years_text_values_and_non_year_index_are_errors() -> None:
+    with pytest.raises(AnalysisError, match="not a number"):
+        assess_progress(pd.Series([1.0, "n.d.", 3.0], index=[2015, 2016, 2020]), polarity=1)
     with pytest.raises(AnalysisError, match="more than once"):
         assess_progress(pd.Series([1.0, 2.0, 3.0], index=[2015, 2015, 2020]), polarity=1)
     with pytest.raises(AnalysisError, match="must be years"):
@@ -298,6 +300,10 @@ def test_the_assessment_is_frozen_and_serialisable() -> None:
     dumped = result.model_dump(mode="json")
     assert dumped["category"] == "significant_progress"
     assert dumped["polarity"] == "positive"
+    assert Assessment.model_validate(dumped) == result
+    istat = assess_progress(yearly([1.0]), polarity="positive", method="istat")
+    again = Assessment.model_validate_json(istat.model_dump_json())
+    assert again.category is I.NOT_ASSESSABLE
 
 
 @pytest.mark.shared

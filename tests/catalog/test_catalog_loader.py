@@ -279,3 +279,31 @@ def test_several_problems_are_reported_together(base: Path, write: Write) -> Non
 def test_missing_path_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(CatalogError):
         Catalog.load(tmp_path / "absent.yaml", shipped=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '- !!python/object/apply:os.system ["echo hi"]\n',
+        "- id: !!python/name:os.system x\n",
+        "- !!set {a}\n",
+    ],
+)
+def test_yaml_tags_are_refused_nothing_executes(write: Write, text: str) -> None:
+    path = write("tags.yaml", text)
+    with pytest.raises(CatalogError) as exc:
+        Catalog.load(path, shipped=False)
+    error = _only_error(exc)
+    assert error.location is not None and error.location.line == 1
+    assert "allowed" in error.message
+
+
+def test_yaml_merge_keys_work_like_safe_load(write: Write) -> None:
+    text = (
+        entry("A")
+        .replace("- id: A\n", "- &common\n  id: A\n")
+        .replace("  unit: person\n", "  unit: person\n")
+    )
+    text += "- <<: *common\n  id: B\n"
+    cat = Catalog.load(write("merge.yaml", text), shipped=False)
+    assert cat.get("B").unit == "person"

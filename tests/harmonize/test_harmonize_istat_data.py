@@ -60,7 +60,9 @@ def real_codes() -> CodeTable:
 
 def read_municipal(folder: Path) -> pa.Table:
     path = folder / "istat_pop_total_all_municipalities_2022_2023.csv"
-    options = csv.ConvertOptions(column_types={"municipality_code": pa.string(), "year": pa.string()})
+    options = csv.ConvertOptions(
+        column_types={"municipality_code": pa.string(), "year": pa.string()}
+    )
     table = csv.read_csv(path, convert_options=options)
     # The outer join with the registry leaves rows without population (see SOURCES.md).
     return table.filter(pc.is_valid(table["tot"]))
@@ -83,21 +85,25 @@ def read_eurostat(folder: Path) -> pa.Table:
     )
 
 
-def test_municipal_population_sums_to_eurostat_nuts3(shared_data: Path, real_codes: CodeTable) -> None:
+def test_municipal_population_sums_to_eurostat_nuts3(
+    shared_data: Path, real_codes: CodeTable
+) -> None:
     (municipal_rule,) = parse_rules(MUNICIPAL)
     (eurostat_rule,) = parse_rules(EUROSTAT)
-    municipal = harmonize(read_municipal(shared_data), municipal_rule, codes=real_codes, source="istat")
+    municipal = harmonize(
+        read_municipal(shared_data), municipal_rule, codes=real_codes, source="istat"
+    )
     assert municipal.ok, [str(f) for f in municipal.findings]
-    eurostat = harmonize(read_eurostat(shared_data), eurostat_rule, codes=real_codes, source="estat")
+    eurostat = harmonize(
+        read_eurostat(shared_data), eurostat_rule, codes=real_codes, source="estat"
+    )
     assert eurostat.ok, [str(f) for f in eurostat.findings]
 
     from welfare_observatory.territory import registry
 
     hierarchy = registry().hierarchy(date(2022, 1, 1))
     provinces = aggregate(municipal.table, [POP_TOTAL], hierarchy, levels=("province",))
-    ours = {
-        (r["territory"], r["period"]): r["value"] for r in provinces.table.to_pylist()
-    }
+    ours = {(r["territory"], r["period"]): r["value"] for r in provinces.table.to_pylist()}
     theirs = {
         (r["territory"], r["period"]): r["value"]
         for r in eurostat.table.to_pylist()

@@ -102,7 +102,14 @@ unit: {unit: person}
 def test_names_normalize_accents_case_apostrophes_and_abbreviations(codes: CodeTable) -> None:
     source = pa.table(
         {
-            "comune": ["FIAVE'", "S. Antonino di Susa", "biella città", "Samone", "Samone", "Bozen"],
+            "comune": [
+                "FIAVE'",
+                "S. Antonino di Susa",
+                "biella città",
+                "Samone",
+                "Samone",
+                "Bozen",
+            ],
             "prov": ["TN", "TO", "BI", "TN", "TO", "BZ"],
             "pop": [1, 2, 3, 4, 5, 6],
         }
@@ -268,7 +275,10 @@ unit: {column: UNIT_MEAS, map: {PC: percent, N: ratio}, multiplier_column: UNIT_
 def test_a_unit_mismatch_persons_to_euro_is_an_error(codes: CodeTable) -> None:
     text = UNITS.replace("thousand_euro", "person")
     result = harmonize(
-        pa.table({"v": [1.0]}), rule(text), codes=codes, indicators={"INCOME": indicator("INCOME", "euro")}
+        pa.table({"v": [1.0]}),
+        rule(text),
+        codes=codes,
+        indicators={"INCOME": indicator("INCOME", "euro")},
     )
     found = errors(result.findings)["unit-mismatch"]
     assert "person" in found.hint and "euro" in found.hint

@@ -62,7 +62,8 @@ def write(folder: Path, name: str, code: str) -> str:
 
 
 def source_plugin(folder: Path, name: str, type_name: str) -> str:
-    return write(folder, name, SOURCE_PLUGIN.format(cls=f"S_{type_name.replace('-', '_')}", type=type_name))
+    cls = "S_" + type_name.replace("-", "_")
+    return write(folder, name, SOURCE_PLUGIN.format(cls=cls, type=type_name))
 
 
 def fake_entry_points(monkeypatch, groups: dict[str, dict[str, str]]) -> None:

@@ -250,6 +250,16 @@ def test_external_entities_are_never_expanded(tmp_path, capsys):
     assert "TOP-SECRET" not in str(info.value) + (info.value.hint or "") + out.out + out.err
 
 
+def test_an_error_body_with_entities_is_not_parsed(tmp_path, server):
+    evil = ERROR_MESSAGE.replace(
+        b"<message:Error", b'<!DOCTYPE x [<!ENTITY a SYSTEM "file:///etc/passwd">]>\n<message:Error'
+    ).replace(b"Semantic Error", b"&a;")
+    server.routes["/rest/data/22_289/A.096004"] = [(400, {}, evil)]
+    with pytest.raises(FetchError, match="DOCTYPE") as info:
+        remote(server).fetch(make_ctx(tmp_path))
+    assert "root:" not in str(info.value)
+
+
 def test_entity_declarations_in_a_structure_file_are_refused(tmp_path, shared_data):
     ctx = make_ctx(tmp_path)
     shutil.copy(shared_data / "sdmx_istat_22_289.xml", ctx.base_dir / "d.xml")
@@ -300,6 +310,12 @@ def test_a_structure_message_given_as_data_is_a_parse_error(tmp_path, shared_dat
 def test_invalid_options_are_config_errors(options, message):
     with pytest.raises(ConfigError, match=message):
         SdmxSource("pop", options)
+
+
+def test_the_agency_alone_names_the_service_and_flow_is_an_alias():
+    source = SdmxSource("pop", {"agency": "IT1", "flow": "22_289", "key": "A.096004.JAN"})
+    assert source.options.service == "istat" and source.options.dataflow == "22_289"
+    assert source._data_url().startswith("https://esploradati.istat.it/SDMXWS/rest/data/22_289/")
 
 
 def test_istat_and_eurostat_urls_are_built_by_sdmx1():

@@ -165,3 +165,12 @@ def test_istat_is_limited_to_five_requests_a_minute_by_default():
 def test_a_non_positive_rate_is_a_config_error():
     with pytest.raises(ConfigError):
         RateLimiter({"h": 0})
+
+
+def test_redirects_are_followed_to_http_only(server, client):
+    server.routes["/moved"] = [(301, {"Location": "/ok"}, b"")]
+    server.routes["/ok"] = [(200, {}, b"here")]
+    assert client.get(f"{server.url}/moved").body == b"here"
+    server.routes["/sneaky"] = [(302, {"Location": "ftp://127.0.0.1/secret"}, b"")]
+    with pytest.raises(FetchError, match="non-HTTP URL"):
+        client.get(f"{server.url}/sneaky")

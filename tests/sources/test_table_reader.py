@@ -267,3 +267,16 @@ def test_sdmx_csv_nan_is_a_missing_observation() -> None:
     table = read_table(b"REF_AREA,TIME_PERIOD,OBS_VALUE\nITC13,2023,NaN\nITC47,2023,5\n")
     assert table["OBS_VALUE"].to_pylist() == [None, 5.0]
     assert table["OBS_VALUE__status"].to_pylist() == ["O", "A"]
+
+
+def test_years_under_a_merged_header_cell_are_a_header_level() -> None:
+    data = b"Tavola 3;;;\nComune;Anni;;\n;2021;2022;2023\nBiella;44.000;43.800;43.500\n"
+    table = read_table(data)
+    assert table.column_names[1] == "Anni | 2021"
+    assert table["Anni | 2023"].to_pylist() == [43500.0]
+
+
+def test_a_data_row_with_year_like_values_is_not_a_header() -> None:
+    table = read_table(b"Comune;Nati;Morti\nBiella;2021;2022\nCossato;300;400\n")
+    assert table.column_names[:2] == ["Comune", "Nati"]
+    assert table["Nati"].to_pylist() == [2021.0, 300.0]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationInfo, field_validator
 
 from welfare_observatory.analyze._common import PolarityLike, as_polarity, round_rates
 from welfare_observatory.analyze.classes import (
@@ -106,6 +107,16 @@ class Assessment(Frozen):
     target: float | None = None
     target_year: int | None = None
 
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category_of_method(cls, value: object, info: ValidationInfo) -> object:
+        # Both enums have "not_assessable": read a plain string with the method's own enum,
+        # so an assessment survives a round trip through JSON.
+        if isinstance(value, str) and not isinstance(value, ProgressCategory | IstatCategory):
+            enum = IstatCategory if info.data.get("method") == "istat" else ProgressCategory
+            return enum(value)
+        return value
+
     @property
     def assessable(self) -> bool:
         return self.category.value != "not_assessable"
@@ -130,7 +141,16 @@ def _year_index(series: pd.Series) -> pd.Series:
                 hint="index the values by year (2015, 2016, ...) or by date",
             )
         year_values = np.asarray(numeric, dtype="int64")
-    values = pd.to_numeric(pd.Series(np.asarray(series), dtype="object"), errors="coerce")
+    raw = pd.Series(np.asarray(series), dtype="object")
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna() & ~raw.map(_is_nan)
+    if bad.any():
+        position = int(np.flatnonzero(bad.to_numpy())[0])
+        raise AnalysisError(
+            f"value {raw.iloc[position]!r} is not a number",
+            location=Location(key=str(year_values[position])),
+            hint="pass numbers (NaN for a missing year), not text",
+        )
     out = pd.Series(values.to_numpy(dtype="float64"), index=year_values).dropna().sort_index()
     if out.index.has_duplicates:
         year = int(out.index[out.index.duplicated()][0])
@@ -218,9 +238,9 @@ def assess_progress(
     adjusted = pol.sign * observed
     numbers["adjusted_cagr"] = adjusted
     if method == "istat":
-        return _build(IstatCategory(str(classify_istat(adjusted)[()])), None, base, numbers)
+        return _build(IstatCategory(_first(classify_istat(adjusted))), None, base, numbers)
     if target is None:
-        return _build(ProgressCategory(str(classify_eurostat(adjusted)[()])), None, base, numbers)
+        return _build(ProgressCategory(_first(classify_eurostat(adjusted))), None, base, numbers)
     assert target_year is not None  # checked above: both or neither
     return _against_target(
         pol,
@@ -277,5 +297,14 @@ def _against_target(
     if round_rates(pol.sign * required) <= 0:
         reason = "the target was met at the window start and is no longer met"
         return _build(ProgressCategory.MOVEMENT_AWAY, reason, base, numbers)
-    category = ProgressCategory(str(classify_eurostat_ratio(observed / required)[()]))
+    category = ProgressCategory(_first(classify_eurostat_ratio(observed / required)))
     return _build(category, None, base, numbers)
+
+
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _first(labels: NDArray[np.str_]) -> str:
+    """The label of a scalar classification (0-d or 1-element array)."""
+    return str(np.asarray(labels).reshape(-1)[0])

@@ -8,7 +8,7 @@ All work is numpy over the sorted frame (no Python loop over series or rows).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from welfare_observatory.analyze.classes import (
 from welfare_observatory.analyze.progress import cagr_array
 from welfare_observatory.errors import AnalysisError, Location
 from welfare_observatory.model.observation import ObsStatus
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 __all__ = ["series_keys", "trend"]
 
@@ -114,8 +117,8 @@ def trend(
     out["points"] = ends - first + 1
     out["break_year"] = pd.Series(break_year).where(break_year != _NO_YEAR).astype("Int64")
     out["cagr"] = rate
-    out["direction"] = pd.Categorical.from_codes(direction, categories=["up", "down", "flat"])
-    out["reason"] = pd.Categorical.from_codes(reason_code, categories=reasons)
+    out["direction"] = _labelled(direction, ["up", "down", "flat"])
+    out["reason"] = _labelled(reason_code, reasons)
     if polarity is not None:
         _judge(out, polarity, method)
     return out
@@ -133,12 +136,17 @@ def _judge(out: pd.DataFrame, polarity: PolaritySource, method: str) -> None:
         if method == "istat"
         else (eurostat_codes(adjusted), EUROSTAT_LABELS)
     )
-    out["category"] = pd.Categorical.from_codes(codes, categories=list(labels))
+    out["category"] = _labelled(codes, list(labels))
     neutral = (sign == 0) & out["reason"].isna().to_numpy()
     if neutral.any():
         text = "neutral polarity: growth is reported without judgement"
         out["reason"] = out["reason"].cat.add_categories([text])
         out.loc[neutral, "reason"] = text
+
+
+def _labelled(codes: NDArray[np.integer[Any]], labels: list[str]) -> pd.Categorical[str]:
+    """A categorical of ``labels`` from integer codes (-1: missing)."""
+    return pd.Categorical.from_codes(np.asarray(codes, dtype="int64"), categories=pd.Index(labels))
 
 
 def _empty(keys: list[str], judged: bool) -> pd.DataFrame:

@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "territory": ("welfare_observatory.cli.territory", "territory", "Look up Italian territories."),
     "schema": ("welfare_observatory.cli.schema", "schema", "Print the JSON Schema of a model."),
     "analyze": ("welfare_observatory.cli.analyze", "analyze", "Progress, composites, benchmarks and early warnings."),
+    "build": ("welfare_observatory.cli.build", "build", "Build an observatory's edition."),
+    "explain": ("welfare_observatory.cli.build", "explain", "Trace a published value to its data."),
     "kb": ("welfare_observatory.cli.kb", "kb", "Knowledge base editions: list, query, diff."),
     "plugins": ("welfare_observatory.cli.plugins", "plugins", "List installed plugins and what they register."),
     "source": ("welfare_observatory.cli.source", "source", "Preview a source, record its answers as fixtures."),

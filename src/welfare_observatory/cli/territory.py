@@ -76,7 +76,7 @@ def show(query: str, at: datetime | None, as_json: bool) -> None:
             "predecessors",
         )
     ]  # fmt: skip
-    pairs.insert(3, ("parents", parents))
+    pairs.insert(4, ("parents", parents))
     print_fields([(k, ", ".join(v) if isinstance(v, list) else v) for k, v in pairs])
     history = info.get("history", [])
     if history:

@@ -121,33 +121,37 @@ def aggregate(
                 }
             ),
         )
-    b_select = "".join(f"p.{b}, " for b in breakdowns)
-    b_group = "".join(f", p.{b}" for b in breakdowns)
+    b_select = "".join(f"o.{b}, " for b in breakdowns)
+    b_group = "".join(f", o.{b}" for b in breakdowns)
+    b_out = "".join(f"p.{b}, " for b in breakdowns)
+    # Group the municipal rows per area first (one pass), then attach the members.
     sql = f"""
-        WITH parts AS (
-            SELECT o.*, h.level, h.area, year(o.period_start) AS yr, w.population AS weight
+        WITH parts AS MATERIALIZED (
+            SELECT o.indicator, h.level, h.area, o.period, {b_select}
+                   year(min(o.period_start)) AS yr, min(o.period_start) AS period_start,
+                   sum(o.value) AS value, any_value(o.unit) AS unit,
+                   {status_sql("o.obs_status")} AS obs_status,
+                   CASE WHEN bool_or(o.conf_status = 'N') THEN 'N' ELSE 'F' END AS conf_status,
+                   count(o.value) AS reported,
+                   sum(CASE WHEN o.value IS NOT NULL THEN w.population END) AS reported_weight
             FROM obs o JOIN h ON o.territory = h.municipality
             LEFT JOIN w ON w.territory = o.territory AND w.year = year(o.period_start)
-            WHERE o.indicator IN (SELECT id FROM sums)),
+            WHERE o.indicator IN (SELECT id FROM sums)
+            GROUP BY o.indicator, h.level, h.area, o.period {b_group}),
         members AS (
             SELECT h.level, h.area, y.yr, count(*) AS members,
                    sum(w.population) AS members_weight, count(w.population) AS weighted
-            FROM h CROSS JOIN (SELECT DISTINCT yr FROM parts) y
+            FROM h CROSS JOIN (SELECT DISTINCT year(period_start) AS yr FROM obs) y
             LEFT JOIN w ON w.territory = h.municipality AND w.year = y.yr
-            GROUP BY ALL)
-        SELECT p.indicator, p.area AS territory, p.period, min(p.period_start) AS period_start,
-               {b_select} sum(p.value) AS value, any_value(p.unit) AS unit,
-               {status_sql("p.obs_status")} AS obs_status,
-               CASE WHEN bool_or(p.conf_status = 'N') THEN 'N' ELSE 'F' END AS conf_status,
+            GROUP BY h.level, h.area, y.yr)
+        SELECT p.indicator, p.area AS territory, p.period, p.period_start, {b_out}
+               p.value, p.unit, p.obs_status, p.conf_status,
                CAST(NULL AS VARCHAR) AS flags, 'derive' AS source, '{step.id}' AS lineage,
-               any_value(m.members) AS members, count(p.value) AS reported,
-               CASE WHEN any_value(m.weighted) = any_value(m.members)
-                         AND any_value(m.members_weight) > 0
-                    THEN sum(CASE WHEN p.value IS NOT NULL THEN p.weight END)
-                         / any_value(m.members_weight)
-                    ELSE count(p.value) / any_value(m.members) END AS coverage
+               m.members, p.reported,
+               CASE WHEN m.weighted = m.members AND m.members_weight > 0
+                    THEN coalesce(p.reported_weight, 0) / m.members_weight
+                    ELSE p.reported / m.members END AS coverage
         FROM parts p JOIN members m ON m.level = p.level AND m.area = p.area AND m.yr = p.yr
-        GROUP BY p.indicator, p.area, p.period {b_group}
     """  # noqa: S608 (identifiers are checked names; data goes in as tables)
     result = query(con, sql)
     coverage_columns = [

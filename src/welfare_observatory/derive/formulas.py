@@ -105,8 +105,8 @@ def derive_rates(
                n.target_unit AS unit,
                CASE WHEN d.value IS NULL OR d.value = 0 OR n.value IS NULL THEN 'O'
                     ELSE {pair_status_sql("n.obs_status", "d.obs_status")} END AS obs_status,
-               CASE WHEN n.conf_status <> 'F' THEN n.conf_status ELSE d.conf_status END
-                    AS conf_status,
+               CASE WHEN n.conf_status <> 'F' THEN n.conf_status
+                    ELSE coalesce(d.conf_status, 'F') END AS conf_status,
                CAST(NULL AS VARCHAR) AS flags, 'derive' AS source, '{step.id}' AS lineage,
                d.value IS NULL AS no_denominator, d.value = 0 AS zero_denominator
         FROM n LEFT JOIN d ON n.target = d.target AND {keys}

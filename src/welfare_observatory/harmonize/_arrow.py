@@ -52,8 +52,19 @@ def map_distinct(
     return [*results, None], indices, [*dictionary, None]
 
 
-def take_results(values: Sequence[Any], indices: pa.Array, type_: pa.DataType) -> pa.Array:
-    """Row values from per-distinct ``values`` (``None`` -> null)."""
+def take_results(
+    values: Sequence[Any], indices: pa.Array, type_: pa.DataType, *, dictionary: bool = True
+) -> pa.Array:
+    """Row values from per-distinct ``values`` (``None`` -> null).
+
+    Text comes back dictionary-encoded (each distinct code stored once), as the canonical
+    schema wants it, unless ``dictionary`` is false.
+    """
+    if dictionary and pa.types.is_string(type_):
+        unique = list(dict.fromkeys(v for v in values if v is not None))
+        position = {v: i for i, v in enumerate(unique)}
+        slots = pa.array([position.get(v) if v is not None else None for v in values], pa.int32())
+        return pa.DictionaryArray.from_arrays(slots.take(indices), pa.array(unique, pa.string()))
     return pa.array(values, type_).take(indices)
 
 

@@ -270,13 +270,18 @@ def units(
     indicators: Mapping[str, Indicator] | None,
 ) -> tuple[pa.Array, pa.Array, list[Problem]]:
     """``(factor, canonical unit)`` per row: value_canonical = value_source * factor."""
-    n = table.num_rows
     parts: list[pa.Array | pa.ChunkedArray] = [as_text(indicator_ids)]
     if rule is not None and rule.column is not None:
         parts.append(pc.fill_null(as_text(table.column(rule.column)), ""))
     if rule is not None and rule.multiplier_column is not None:
         parts.append(pc.fill_null(as_text(table.column(rule.multiplier_column)), "0"))
-    key = pc.binary_join_element_wise(*[p.cast(pa.string()) for p in parts], "\x1f")
+    if len(parts) == 1:
+        # The factor depends on the indicator only: map its (dictionary) values directly.
+        key: pa.ChunkedArray = as_text(indicator_ids)
+    else:
+        key = pa.chunked_array(
+            [pc.binary_join_element_wise(*[p.cast(pa.string()) for p in parts], "\x1f")]
+        )
     errors: dict[str, str] = {}
 
     def factor(value: str) -> tuple[float, str] | None:
@@ -295,7 +300,7 @@ def units(
             errors[value.replace("\x1f", " / ")] = getattr(exc, "message", str(exc))
             return None
 
-    results, indices, _ = map_distinct(pa.chunked_array([key]), factor)
+    results, indices, _ = map_distinct(key, factor)
     factors = take_results([r[0] if r else None for r in results], indices, pa.float64())
     unit_text = take_results([r[1] if r else None for r in results], indices, pa.string())
     problems: list[Problem] = []
@@ -314,7 +319,6 @@ def units(
                 else "give the rule a 'unit' section or pass the catalogue indicators",
             )
         )
-    del n
     return factors, unit_text, problems
 
 
@@ -349,8 +353,8 @@ def statuses(
         flags = pc.if_else(pc.equal(flags, ""), pa.scalar(None, pa.string()), flags)
         if rule.flags_scheme == "eurostat":
             results, indices, _ = map_distinct(flags, _eurostat)
-            from_flags = take_results([r[0] if r else None for r in results], indices, pa.string())
-            conf_flags = take_results([r[1] if r else None for r in results], indices, pa.string())
+            from_flags = take_results([r[0] if r else None for r in results], indices, pa.string(), dictionary=False)
+            conf_flags = take_results([r[1] if r else None for r in results], indices, pa.string(), dictionary=False)
             obs = pc.coalesce(from_flags, obs)
             conf = pc.coalesce(conf_flags, conf)
     if rule.obs_status_column is not None:
@@ -359,14 +363,14 @@ def statuses(
             table.column(rule.obs_status_column),
             lambda v: mapping.get(v.strip(), v.strip().upper()) or None,
         )
-        obs = pc.coalesce(take_results(results, indices, pa.string()), obs)
+        obs = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), obs)
     if rule.conf_status_column is not None:
         cmap = {k: v.value for k, v in rule.conf_status_map.items()}
         results, indices, _ = map_distinct(
             table.column(rule.conf_status_column),
             lambda v: cmap.get(v.strip(), v.strip().upper()) or None,
         )
-        conf = pc.coalesce(take_results(results, indices, pa.string()), conf)
+        conf = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), conf)
     # Never a silent missing: a value-less row keeps O/M/L, anything else becomes O.
     missing_codes = pa.array(["O", "M", "L"])
     no_value = pc.is_null(value)

@@ -30,6 +30,7 @@ def pa_array(values: list[str]) -> Any:
 
     return pa.array(values, pa.string())
 
+
 _DIGITS = re.compile(r"^\d+$")
 _BELFIORE = re.compile(r"^[A-Z]\d{3}$")
 _NUTS = re.compile(r"^IT[A-Z0-9]{0,3}$")

@@ -68,6 +68,7 @@ def harmonize(
     source: str = "source",
     inputs: Sequence[str] = (),
     versions: Mapping[str, str] | None = None,
+    validate: bool = False,
 ) -> Harmonized:
     """Canonical observations from ``table`` (a source table in the source's own codes).
 
@@ -75,6 +76,8 @@ def harmonize(
     ``indicators`` (id -> Indicator) gives each indicator's unit and declared breakdowns;
     ``inputs`` are the ids of the steps or payload hashes the table came from (a digest of
     the table when empty); ``versions`` adds plugin and registry versions to the step id.
+    Duplicate keys are always checked; ``validate=True`` also runs the full schema check
+    (the pipeline's validate stage runs it anyway).
     """
     step = StepRecord.create(
         "harmonize",
@@ -164,8 +167,51 @@ def harmonize(
     out = out.append_column("lineage", col.constant(n, step.id))
     schema = observation_schema(tuple(rule.breakdowns))
     out = out.select(schema.names).cast(schema)
-    findings += validate_observations(out, indicators=indicators, source=source)
+    findings += _duplicates(out, source)
+    if validate:
+        findings += [
+            f
+            for f in validate_observations(out, indicators=indicators, source=source)
+            if f.code != "duplicate-key"
+        ]
     return Harmonized(out, findings, step)
+
+
+def _duplicates(table: pa.Table, source: str) -> list[Finding]:
+    """Keys that occur twice after mapping (``96004`` and ``096004`` are one municipality).
+
+    Grouped on the dictionary indices of the key columns, which is several times faster
+    than grouping the texts.
+    """
+    keys = [n for n in table.column_names if pa.types.is_dictionary(table.schema.field(n).type)]
+    keys = [n for n in keys if n not in ("unit", "obs_status", "conf_status", "source", "lineage")]
+    if table.num_rows == 0:
+        return []
+    combined = table.select(keys).unify_dictionaries().combine_chunks()
+    indices = pa.table({n: combined.column(n).chunk(0).indices for n in keys})
+    counts = indices.group_by(keys).aggregate([([], "count_all")])
+    dupes = counts.filter(pc.greater(counts.column("count_all"), 1))
+    if dupes.num_rows == 0:
+        return []
+    first = {
+        n: combined.column(n).chunk(0).dictionary[int(dupes.column(n)[0].as_py())].as_py()
+        for n in keys
+    }
+    return [
+        Finding(
+            code="duplicate-key",
+            severity=Severity.ERROR,
+            message=f"{dupes.num_rows} keys occur more than once after harmonization; first: "
+            + ", ".join(f"{k}={v}" for k, v in first.items()),
+            indicator=str(first["indicator"]),
+            territory=str(first["territory"]),
+            period=str(first["period"]),
+            count=dupes.num_rows,
+            source=source,
+            hint="two source rows map to one observation: a code written two ways, a filter "
+            "missing (e.g. a total row), or a breakdown not mapped",
+        )
+    ]
 
 
 def _finding(

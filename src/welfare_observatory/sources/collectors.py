@@ -10,14 +10,15 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from welfare_observatory.errors import closest
 from welfare_observatory.sdk import SOURCE_TYPE, Source, SourceOptions
 
-__all__ = ["COLLECTORS", "Collector"]
+__all__ = ["COLLECTORS", "Collector", "PluginInfo", "Registration", "hook_hint"]
 
 _CODELIST_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
@@ -89,3 +90,42 @@ COLLECTORS: dict[str, Collector] = {
     )
 }
 """hook name -> collector, in the order hooks are called."""
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One thing a plugin registered: ``kind`` (source, unit, ...), its id and value."""
+
+    kind: str
+    id: str
+    value: object
+    plugin: str
+    distribution: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """A loaded plugin, for ``welfare-observatory plugins``."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    origin: str
+    """``builtin``, ``entry point`` or ``observatory <name>``."""
+    hooks: tuple[str, ...]
+    registers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def hook_hint(exc: Exception) -> str:
+    """A hint for a pluggy validation error: the hook a misspelled name meant."""
+    text = str(exc)
+    near = [h for h in COLLECTORS if h in text]
+    unknown = [word.strip("'\"(),:") for word in text.split() if word.startswith(("'reg", "reg"))]
+    for word in unknown:
+        guess = closest(word, COLLECTORS)
+        if guess and word not in COLLECTORS:
+            return f"did you mean {guess[0]!r}? hooks: {', '.join(COLLECTORS)}"
+    if near:
+        return "check the hook's arguments: every hook takes one argument named 'register'"
+    return f"hooks: {', '.join(COLLECTORS)}"

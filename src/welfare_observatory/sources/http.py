@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.client import HTTPException, HTTPResponse
+from typing import Any
 
 from welfare_observatory.errors import ConfigError, FetchError, Location
 
@@ -181,6 +182,7 @@ class HttpClient:
         self.clock = clock
         self.limiter = RateLimiter(rate_limits, clock=clock, sleep=sleep)
         self.agent = agent or user_agent()
+        self._opener = urllib.request.build_opener(_HttpOnlyRedirects)
         self.requests = 0
         """How many requests went out (retries included): tests and progress read it."""
 
@@ -250,7 +252,7 @@ class HttpClient:
         request = urllib.request.Request(url, headers=dict(headers), method="GET")  # noqa: S310
         deadline = self.clock() + self.timeout
         try:
-            handle = urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310
+            handle = self._opener.open(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
             body = self._read(exc, key, deadline, source) if exc.fp is not None else b""
             if exc.code in accept_status:
@@ -304,6 +306,27 @@ class HttpClient:
             location=Location(source=source or None, key=key),
             hint="narrow the request (a smaller key or period), or raise max_bytes",
         )
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) only (urllib would also follow them to ftp)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
+            raise FetchError(
+                f"{req.full_url} redirects to a non-HTTP URL {newurl!r}",
+                location=Location(key=req.full_url),
+                hint="only http(s) redirects are followed",
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 class _TransientError(Exception):

@@ -18,17 +18,21 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from welfare_observatory.errors import Location, PluginError, UnknownIdError, closest
+from welfare_observatory.errors import Location, PluginError, UnknownIdError
 from welfare_observatory.sdk import PROJECT, Source, SourceOptions
 from welfare_observatory.sources import hookspecs
-from welfare_observatory.sources.collectors import COLLECTORS
+from welfare_observatory.sources.collectors import (
+    COLLECTORS,
+    PluginInfo,
+    Registration,
+    hook_hint,
+)
 
 if TYPE_CHECKING:
     import pint
@@ -63,31 +67,6 @@ _BUILTIN_DIST = "welfare-observatory"
 
 class UnknownSourceTypeError(UnknownIdError):
     kind = "source type"
-
-
-@dataclass(frozen=True, slots=True)
-class Registration:
-    """One thing a plugin registered: ``kind`` (source, unit, ...), its id and value."""
-
-    kind: str
-    id: str
-    value: object
-    plugin: str
-    distribution: str | None = None
-    version: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PluginInfo:
-    """A loaded plugin, for ``welfare-observatory plugins``."""
-
-    name: str
-    distribution: str | None
-    version: str | None
-    origin: str
-    """``builtin``, ``entry point`` or ``observatory <name>``."""
-    hooks: tuple[str, ...]
-    registers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _allow_list() -> frozenset[str] | None:
@@ -250,7 +229,7 @@ class Plugins:
         except (pluggy.PluginValidationError, ValueError) as exc:
             if self._pm.is_registered(plugin):
                 self._pm.unregister(plugin)
-            self._problem(f"plugin {label!r} is invalid: {exc}", plugin=label, hint=_hook_hint(exc))
+            self._problem(f"plugin {label!r} is invalid: {exc}", plugin=label, hint=hook_hint(exc))
             return
         if registered is not None:
             self._origins[registered] = (origin, dist, version)
@@ -326,10 +305,14 @@ class Plugins:
 
         registry = make_registry()
         for reg in self.registrations("unit"):
+            if reg.id in registry:
+                # pint only warns on redefinition; a plugin must not change a unit.
+                raise PluginError(
+                    f"plugin {reg.plugin!r} redefines the unit {reg.id!r}",
+                    location=Location(key=reg.plugin),
+                    hint="choose a new name: units already defined cannot change meaning",
+                )
             try:
-                if reg.id in registry:
-                    # pint only warns on redefinition; a plugin must not change a unit.
-                    raise pint.errors.RedefinitionError(reg.id, "unit")
                 registry.define(str(reg.value))
             except (pint.errors.DefinitionSyntaxError, pint.errors.RedefinitionError) as exc:
                 raise PluginError(
@@ -375,19 +358,6 @@ class Plugins:
 
 class _Rejected(Exception):  # noqa: N818 - internal signal, not an error users see
     """A registration the core refused (reported as a PluginError by the caller)."""
-
-
-def _hook_hint(exc: Exception) -> str:
-    text = str(exc)
-    near = [h for h in COLLECTORS if h in text]
-    unknown = [word.strip("'\"(),:") for word in text.split() if word.startswith(("'reg", "reg"))]
-    for word in unknown:
-        guess = closest(word, COLLECTORS)
-        if guess and word not in COLLECTORS:
-            return f"did you mean {guess[0]!r}? hooks: {', '.join(COLLECTORS)}"
-    if near:
-        return "check the hook's arguments: every hook takes one argument named 'register'"
-    return f"hooks: {', '.join(COLLECTORS)}"
 
 
 def _distribution_of(module: ModuleType) -> tuple[str | None, str | None]:

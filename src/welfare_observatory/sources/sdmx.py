@@ -5,14 +5,16 @@ Observatory YAML::
     sources:
       pop_istat:
         type: sdmx
-        service: istat            # or eurostat, or url: https://.../rest
-        dataflow: "22_289"
-        key: "A.IT.JAN.9.TOTAL.99"
-        start_period: "2019"
+        options:
+          service: istat            # or eurostat, or url: https://.../rest
+          dataflow: "22_289"
+          key: "A.IT.JAN.9.TOTAL.99"
+          start_period: "2019"
       pop_local:
         type: sdmx
-        path: data/22_289.xml     # SDMX-ML, SDMX-JSON or SDMX-CSV, inside the observatory
-        structure_path: data/22_289-structure.xml
+        options:
+          path: data/22_289.xml     # SDMX-ML, SDMX-JSON or SDMX-CSV, inside the observatory
+          structure_path: data/22_289-structure.xml
 
 sdmx1 builds the URLs and reads the messages; the library's HTTP client sends the
 requests (cached, rate-limited per host: Istat allows about 5 a minute). Structure-specific
@@ -26,10 +28,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import pyarrow as pa
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from welfare_observatory.errors import FetchError, Location
 from welfare_observatory.sdk import (
@@ -70,7 +72,11 @@ class SdmxOptions(SourceOptions):
     """The REST base URL of another SDMX 2.1 service (overrides the service's)."""
     agency: str | None = None
     """The agency id for structure queries (defaults to the service's)."""
-    dataflow: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_@$\-]+$")
+    dataflow: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_@$\-]+$",
+        validation_alias=AliasChoices("dataflow", "flow"),
+    )
     key: str = ""
     """Dot-separated series key (``A.IT.JAN..TOTAL.99``); empty: every series."""
     start_period: str | None = None
@@ -87,6 +93,16 @@ class SdmxOptions(SourceOptions):
     """What to ask the service for; local files are recognised from their content."""
     headers: dict[str, str] = Field(default_factory=dict)
     """Extra request headers; secrets as ``env:VAR_NAME`` (read from the environment)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _service_from_agency(cls, data: Any) -> Any:
+        # ``agency: IT1`` alone names Istat's service (and ESTAT Eurostat's).
+        if isinstance(data, dict) and not data.get("service") and not data.get("url"):
+            known = {agency: name for name, (_, agency) in SERVICES.items()}
+            if data.get("agency") in known:
+                return {**data, "service": known[data["agency"]]}
+        return data
 
     @model_validator(mode="after")
     def _one_origin(self) -> Self:

@@ -87,6 +87,8 @@ def error_text(data: bytes) -> str | None:
     """The server's text when ``data`` is an SDMX error message, else None."""
     if not _ERROR_ROOT.search(data[:4096]):
         return None
+    if _DOCTYPE.search(data[:65536]):
+        return "an error message with a DOCTYPE (not read: entities are never expanded)"
     from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)

@@ -149,7 +149,10 @@ def _header_depth(cells: pd.DataFrame, nonempty: pd.DataFrame, start: int) -> in
     for row in range(start + 1, min(start + 3, int(cast(int, cells.index[-1])) + 1)):
         here = nonempty.loc[row]
         texts = cells.loc[row][here.to_numpy(dtype=bool)]
-        numeric = texts.str.fullmatch(r"[+-]?[\d.,]+").any()
+        numbers = texts.str.fullmatch(r"[+-]?[\d.,]+")
+        # Years under a merged "Anni" cell are header cells; a row label makes it data.
+        years = texts.str.fullmatch(_YEAR_HEADER.pattern + ".*") & (not bool(here.iloc[0]))
+        numeric = bool((numbers & ~years).any())
         if not here.any() or numeric or not bool((here & ~covered).any()):
             break
         covered |= here

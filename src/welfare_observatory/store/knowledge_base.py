@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from welfare_observatory.lineage import LineageGraph
+
 __all__ = ["EditionInfo", "KnowledgeBase"]
 
 Selector = str | Iterable[str] | None
@@ -170,6 +172,19 @@ class KnowledgeBase:
         import pyarrow.parquet as pq
 
         return pq.read_table(Path(self.edition(edition).path) / "lineage.parquet")
+
+    def lineage_graph(self, edition: str | None = None) -> LineageGraph:
+        """The edition's lineage graph (steps with their parameters) for ``explain``."""
+        import json
+
+        from welfare_observatory.lineage import LineageGraph
+
+        records = self.lineage(edition).to_pylist()
+        for record in records:
+            for name in ("parameters", "versions"):
+                if isinstance(record.get(name), str):
+                    record[name] = json.loads(record[name])
+        return LineageGraph.from_records(records)
 
     def analysis(self, name: str, edition: str | None = None) -> pd.DataFrame:
         import pyarrow.parquet as pq

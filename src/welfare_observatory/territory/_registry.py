@@ -140,15 +140,9 @@ class TerritoryRegistry:
         return isinstance(code, str) and code in self._by_code
 
     def _unknown(self, value: str, what: str = "territory", pool: list[str] | None = None) -> None:
-        candidates = pool if pool is not None else self._suggestion_pool()
-        raise UnknownTerritoryError(
-            value,
-            candidates=candidates,
-            message=f"unknown {what} {value!r}",
-        )
-
-    def _suggestion_pool(self) -> list[str]:
-        return [t.name for t in self._by_code.values() if t.valid_to == OPEN_END]
+        if pool is None:  # names in force: the useful hint for a misspelt name
+            pool = [t.name for t in self._by_code.values() if t.valid_to == OPEN_END]
+        raise UnknownTerritoryError(value, candidates=pool, message=f"unknown {what} {value!r}")
 
     def get(self, code: str) -> Territory:
         """The territory with canonical code ``code`` (``"096004"``, ``"district:T01024"``).
@@ -226,11 +220,8 @@ class TerritoryRegistry:
             return self._abbreviations[value.upper()]
         if value in self._by_code and self._by_code[value].level == TerritoryLevel.PROVINCE:
             return value
-        self._unknown(text, "province", [*self._abbreviations, *self._province_codes()])
+        self._unknown(text, "province", [*self._abbreviations, *self._abbreviations.values()])
         raise AssertionError  # pragma: no cover - _unknown always raises
-
-    def _province_codes(self) -> list[str]:
-        return [t.code for t in self._by_code.values() if t.level == TerritoryLevel.PROVINCE]
 
     def find(self, text: str) -> Territory:
         """Any form: canonical code, district id, NUTS, Belfiore, name, ``"Name (TN)"``.

@@ -1,0 +1,222 @@
+"""Every string of the report's interface, in Italian and English, and number formatting.
+
+Labels of indicators, SDGs and territories come from their registries; this module holds only
+the words of the interface. A test checks that every key has both languages.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["LANGUAGES", "STRINGS", "Translator", "format_number"]
+
+LANGUAGES = ("it", "en")
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # key: (Italian, English)
+    "report": ("Rapporto", "Report"),
+    "edition": ("Edizione", "Edition"),
+    "home": ("Sintesi", "Overview"),
+    "indicators": ("Indicatori", "Indicators"),
+    "indicator": ("Indicatore", "Indicator"),
+    "territories": ("Territori", "Territories"),
+    "municipalities": ("Comuni", "Municipalities"),
+    "municipality": ("Comune", "Municipality"),
+    "districts": ("Distretti sociali", "Social districts"),
+    "district": ("Distretto sociale", "Social district"),
+    "composite": ("Indici compositi", "Composite indices"),
+    "deepdive": ("Approfondimento", "Deep-dive"),
+    "sections": ("Altre sezioni", "Other sections"),
+    "skip": ("Vai al contenuto", "Skip to content"),
+    "navigation": ("Navigazione", "Navigation"),
+    "at_a_glance": ("Il territorio in sintesi", "The territory at a glance"),
+    "by_goal": ("Per obiettivo di sviluppo sostenibile", "By Sustainable Development Goal"),
+    "by_domain": ("Per dominio", "By domain"),
+    "goal": ("Obiettivo", "Goal"),
+    "domain": ("Dominio", "Domain"),
+    "n_indicators": ("Indicatori", "Indicators"),
+    "improving": ("In miglioramento", "Improving"),
+    "stable_or_mixed": ("Stabili", "Stable"),
+    "worsening": ("In peggioramento", "Worsening"),
+    "not_assessed": ("Non valutabili", "Not assessable"),
+    "changes": ("Novità rispetto all'edizione precedente", "Changes since the last edition"),
+    "no_previous": (
+        "Questa è la prima edizione: non ci sono confronti con edizioni precedenti.",
+        "This is the first edition: there is no earlier edition to compare with.",
+    ),
+    "changes_summary": (
+        "Rispetto all'edizione {previous}: {new} valori nuovi, {revised} rivisti, {removed} "
+        "rimossi.",
+        "Compared with edition {previous}: {new} new values, {revised} revised, {removed} "
+        "removed.",
+    ),
+    "change_new": ("nuovo", "new"),
+    "change_revised": ("rivisto", "revised"),
+    "change_removed": ("rimosso", "removed"),
+    "change": ("Variazione", "Change"),
+    "before": ("Prima", "Before"),
+    "after": ("Ora", "Now"),
+    "warnings": ("Segnali di allerta precoce", "Early warnings"),
+    "warnings_intro": (
+        "Comuni molto peggiori dei loro pari e in peggioramento (z robusto e tasso di variazione "
+        "annuo, vedi la nota metodologica).",
+        "Municipalities much worse than their peers and getting worse (robust z-score and "
+        "annual rate of change; see the methods note).",
+    ),
+    "no_warnings": ("Nessun segnale di allerta.", "No early warning."),
+    "signals": ("Segnali", "Signals"),
+    "robust_z": ("z robusto", "Robust z"),
+    "territory": ("Territorio", "Territory"),
+    "value": ("Valore", "Value"),
+    "year": ("Anno", "Year"),
+    "unit": ("Unità", "Unit"),
+    "trend": ("Andamento", "Trend"),
+    "rank": ("Posizione", "Rank"),
+    "rank_of": ("{rank}ª su {n}", "{rank} of {n}"),
+    "rank_peers": (
+        "Posizione tra i territori di confronto presenti (1 = il migliore)",
+        "Rank among the comparison territories present (1 = best)",
+    ),
+    "rank_municipalities": (
+        "Posizione tra i comuni con un dato (1 = il migliore)",
+        "Rank among the municipalities with a value (1 = best)",
+    ),
+    "progress": ("Progresso", "Progress"),
+    "progress_method_istat": (
+        "Classi di progresso Istat (tasso di crescita annuo composto, ultimi 5 anni)",
+        "Istat progress classes (compound annual growth rate, last 5 years)",
+    ),
+    "progress_method_eurostat": (
+        "Classi di progresso Eurostat (tasso di crescita annuo composto, ultimi 5 anni)",
+        "Eurostat progress classes (compound annual growth rate, last 5 years)",
+    ),
+    "definition": ("Definizione", "Definition"),
+    "how_to_read": ("Come leggerlo", "How to read it"),
+    "source": ("Fonte", "Source"),
+    "sdg_links": ("Obiettivi di sviluppo sostenibile", "Sustainable Development Goals"),
+    "no_sdg": ("Indicatore di contesto, senza legame SDG.", "Context indicator, no SDG link."),
+    "notes": ("Note", "Notes"),
+    "no_notes": ("Nessuna nota.", "No notes."),
+    "comparison": ("Confronto", "Comparison"),
+    "data_table": ("Dati del grafico", "Chart data"),
+    "chart_of": ("Andamento di {label}", "Trend of {label}"),
+    "chart_desc": (
+        "Grafico a linee dal {first} al {last}: {series}.",
+        "Line chart from {first} to {last}: {series}.",
+    ),
+    "sparkline_of": ("{label}: {first} nel {y0}, {last} nel {y1}", "{label}: {first} in {y0}, "
+                     "{last} in {y1}"),
+    "bar_chart_of": ("{label}: grafico a barre", "{label}: bar chart"),
+    "no_data": ("Nessun dato pubblicabile.", "No publishable data."),
+    "missing_value": ("n.d.", "n/a"),
+    "status_P": ("provvisorio", "provisional"),
+    "status_B": ("interruzione di serie", "break in series"),
+    "status_E": ("stimato", "estimated"),
+    "status_U": ("bassa affidabilità", "low reliability"),
+    "status_I": ("imputato", "imputed"),
+    "status_F": ("previsione", "forecast"),
+    "status_suppressed": (
+        "dato oscurato per tutela della riservatezza",
+        "value suppressed to protect confidentiality",
+    ),
+    "legend": ("Legenda", "Legend"),
+    "legend_markers": (
+        "p provvisorio, b interruzione di serie, e stimato, u bassa affidabilità, "
+        "s oscurato per riservatezza",
+        "p provisional, b break in series, e estimated, u low reliability, "
+        "s suppressed for confidentiality",
+    ),
+    "municipalities_of": ("Comuni del territorio", "Municipalities of the territory"),
+    "districts_of": ("Distretti sociali del territorio", "Social districts of the territory"),
+    "members": ("Comuni del distretto", "Municipalities of the district"),
+    "vs": ("confronto con", "compared with"),
+    "latest": ("Ultimo dato", "Latest value"),
+    "composite_intro": (
+        "Indice composito AMPI (Istat, BES) per dominio: 100 = {territory} nel {year}; "
+        "valori più alti indicano condizioni migliori.",
+        "Composite AMPI index (Istat, BES) by domain: 100 = {territory} in {year}; higher "
+        "values mean better conditions.",
+    ),
+    "composite_too_few": (
+        "Indice non calcolato: solo {n} indicatori del dominio con una polarità e dati per i "
+        "comuni (ne servono almeno {min}).",
+        "Index not computed: only {n} indicators of the domain have a polarity and data for "
+        "the municipalities (at least {min} are needed).",
+    ),
+    "composite_used": ("Indicatori usati", "Indicators used"),
+    "composite_missing": (
+        "I comuni senza tutti i valori non ricevono un punteggio.",
+        "Municipalities without every value get no score.",
+    ),
+    "score": ("Punteggio", "Score"),
+    "deepdive_missing": (
+        "L'osservatorio non ha indicato un approfondimento tematico per questa edizione.",
+        "The observatory has not set a thematic deep-dive for this edition.",
+    ),
+    "figure": ("Figura", "Figure"),
+    "generated": ("Generato dalla base di conoscenza, edizione {edition}, build {build}.",
+                  "Generated from the knowledge base, edition {edition}, build {build}."),
+    "licence": ("Licenza dei dati", "Data licence"),
+    "print_contents": ("Indice", "Contents"),
+    "direction_up": ("in aumento", "rising"),
+    "direction_down": ("in diminuzione", "falling"),
+    "direction_flat": ("stabile", "flat"),
+    # Progress classes (Istat and Eurostat), as ``analyze`` names them.
+    "clear_improvement": ("miglioramento netto", "clear improvement"),
+    "slight_improvement": ("lieve miglioramento", "slight improvement"),
+    "stable": ("stabile", "stable"),
+    "slight_worsening": ("lieve peggioramento", "slight worsening"),
+    "clear_worsening": ("peggioramento netto", "clear worsening"),
+    "significant_progress": ("progresso significativo", "significant progress"),
+    "moderate_progress": ("progresso moderato", "moderate progress"),
+    "insufficient_progress": ("progresso insufficiente", "insufficient progress"),
+    "moderate_movement_away": ("moderato allontanamento", "moderate movement away"),
+    "significant_movement_away": ("allontanamento significativo", "significant movement away"),
+    "movement_away": ("allontanamento", "movement away"),
+    "not_assessable": ("non valutabile", "not assessable"),
+    # Domains of the catalogue.
+    "domain_demography": ("Demografia", "Demography"),
+    "domain_health": ("Salute", "Health"),
+    "domain_environment": ("Ambiente", "Environment"),
+    "domain_education": ("Istruzione", "Education"),
+    "domain_labour": ("Lavoro", "Labour"),
+    "domain_income_poverty": ("Reddito e povertà", "Income and poverty"),
+    "domain_housing": ("Abitazione", "Housing"),
+    "domain_social_services": ("Servizi sociali", "Social services"),
+    "domain_safety": ("Sicurezza", "Safety"),
+    "domain_participation": ("Partecipazione", "Participation"),
+    "domain_third_sector": ("Terzo settore", "Third sector"),
+    "domain_economy": ("Economia", "Economy"),
+}
+
+
+class Translator:
+    """``t("key", name=value)``: the string in the report's language, formatted."""
+
+    def __init__(self, lang: str) -> None:
+        if lang not in LANGUAGES:
+            from welfare_observatory.errors import PublishError
+
+            raise PublishError(
+                f"the report has no language {lang!r}", hint="use --lang it or --lang en"
+            )
+        self.lang = lang
+        self._index = 0 if lang == "it" else 1
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = STRINGS[key][self._index]
+        return text.format(**values) if values else text
+
+    def has(self, key: str) -> bool:
+        return key in STRINGS
+
+
+def format_number(value: float | None, lang: str, decimals: int = 1) -> str:
+    """``value`` with ``decimals`` digits, Italian (1.234,5) or English (1,234.5) separators;
+    an empty string for a missing value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = f"{value:,.{decimals}f}"
+    if lang == "it":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text

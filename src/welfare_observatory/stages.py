@@ -1,0 +1,400 @@
+"""The stages after harmonization, as pure functions over Arrow tables.
+
+``derive_stage`` (overrides, reconciliation, rates, aggregates), ``analyze_stage`` (trends,
+benchmarks, early warnings) and ``store_stage`` (the edition on disk). The pipeline calls them
+in order; another executor can call them per partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from welfare_observatory.errors import ConfigError, Location, WelfareObservatoryError
+from welfare_observatory.lineage import LineageGraph, StepRecord, digest
+from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL, observation_schema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from welfare_observatory.build_report import SourceReport
+    from welfare_observatory.model import Indicator
+    from welfare_observatory.observatory import Observatory
+
+__all__ = ["analyze_stage", "derive_stage", "store_stage", "unify_breakdowns"]
+
+_LEVEL_ORDER = ("district", "province", "region", "nuts1", "country")
+
+
+def unify_breakdowns(tables: Sequence[pa.Table]) -> pa.Table:
+    """One canonical table from several: the union of their breakdown columns, absent ones
+    filled with the total code, breakdowns in alphabetical order."""
+    import pyarrow as pa
+
+    names = sorted({c for t in tables for c in t.column_names} - set(BASE_COLUMNS) - {"domain"})
+    schema = observation_schema(tuple(names))
+    if not tables:
+        return schema.empty_table()
+    parts = []
+    for table in tables:
+        for name in names:
+            if name not in table.column_names:
+                table = table.append_column(name, pa.array([TOTAL] * table.num_rows, pa.string()))
+        parts.append(table.select(schema.names).cast(schema))
+    return pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+
+
+def derive_stage(
+    tables: Sequence[pa.Table],
+    observatory: Observatory,
+    indicators: Mapping[str, Indicator],
+    selection: Sequence[Indicator],
+    reference: date,
+) -> tuple[pa.Table, list[Finding], list[StepRecord]]:
+    """Reconcile codes to the reference date, apply overrides, derive rates and aggregates;
+    keep the selected indicators and the operands their formulas need."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory.derive import aggregate, code_changes, derive_rates, reconcile
+    from welfare_observatory.territory import registry
+
+    findings: list[Finding] = []
+    steps: list[StepRecord] = []
+    observed = unify_breakdowns(tables)
+    if observed.num_rows == 0:
+        return _with_domain(observed, indicators), findings, steps
+
+    reg = registry()
+    territories = _distinct(observed, "territory")
+    changes = code_changes(territories, reference, reg)
+    if changes.num_rows:
+        result = reconcile(observed, changes, indicators)
+        observed, findings, steps = _merge(result, findings, steps)
+
+    observed, override_step, n_overrides = _apply_overrides(observed, observatory, indicators)
+    if override_step is not None:
+        steps.append(override_step)
+
+    levels = _levels_up_to(observatory, reg)
+    if levels:
+        hierarchy = reg.hierarchy(reference)
+        municipal = observed.filter(pc.equal(pc.utf8_length(_text(observed, "territory")), 6))
+        if municipal.num_rows:
+            aggregated = aggregate(municipal, indicators, hierarchy, levels=levels)
+            findings += aggregated.findings
+            if aggregated.step is not None:
+                steps.append(aggregated.step)
+            observed = _union_published_first(observed, aggregated.table)
+
+    rates = derive_rates(observed, indicators)
+    findings += rates.findings
+    if rates.step is not None:
+        steps.append(rates.step)
+    observed = _union_published_first(observed, rates.table)
+
+    wanted = {i.id for i in selection}
+    for indicator in selection:
+        if indicator.formula is not None:
+            wanted |= {indicator.formula.numerator, indicator.formula.denominator}
+    keep = pc.is_in(_text(observed, "indicator"), pa.array(sorted(wanted), pa.string()))
+    observed = observed.filter(keep)
+    if n_overrides:
+        findings.append(
+            Finding(
+                code="override-applied",
+                severity=Severity.INFO,
+                message=f"{n_overrides} values corrected by hand (see overrides file)",
+                count=n_overrides,
+            )
+        )
+    return _with_domain(observed, indicators), findings, steps
+
+
+def _merge(
+    result: Any, findings: list[Finding], steps: list[StepRecord]
+) -> tuple[pa.Table, list[Finding], list[StepRecord]]:
+    if result.step is not None:
+        steps = [*steps, result.step]
+    return unify_breakdowns([result.table]), [*findings, *result.findings], steps
+
+
+def _text(table: pa.Table, name: str) -> pa.ChunkedArray:
+    import pyarrow as pa
+
+    column = table.column(name)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    return column
+
+
+def _distinct(table: pa.Table, name: str) -> list[str]:
+    import pyarrow.compute as pc
+
+    return sorted(str(v) for v in pc.unique(_text(table, name)).to_pylist() if v is not None)
+
+
+def _levels_up_to(observatory: Observatory, reg: Any) -> list[str]:
+    """Aggregation levels from districts up to the observatory's own territory.
+
+    Comparison territories (region, Italy) come from published sources: summing the
+    observatory's municipalities up to Italy would be a partial total.
+    """
+    code = observatory.config.territory.code
+    try:
+        level = str(reg.get(code).level)
+    except WelfareObservatoryError:
+        return []
+    if level not in _LEVEL_ORDER:
+        return []
+    return list(_LEVEL_ORDER[: _LEVEL_ORDER.index(level) + 1])
+
+
+def _union_published_first(published: pa.Table, derived: pa.Table) -> pa.Table:
+    """``published`` plus the rows of ``derived`` whose key is not published."""
+    import duckdb
+
+    if derived.num_rows == 0:
+        return published
+    both = unify_breakdowns([published, derived])
+    keys = ["indicator", "territory", "period", *_breakdowns(both)]
+    published_u = both.slice(0, published.num_rows)
+    derived_u = both.slice(published.num_rows)
+    con = duckdb.connect()
+    try:
+        con.register("p", _plain(published_u))
+        con.register("d", _plain(derived_u))
+        on = " AND ".join(f'd."{k}" = p."{k}"' for k in keys)
+        fresh = con.sql(f"SELECT d.* FROM d ANTI JOIN p ON {on}").to_arrow_table()  # noqa: S608
+    finally:
+        con.close()
+    return unify_breakdowns([published, fresh])
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            name: (col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col)
+            for name, col in zip(table.column_names, table.columns, strict=True)
+        }
+    )
+
+
+def _breakdowns(table: pa.Table) -> list[str]:
+    return [c for c in table.column_names if c not in BASE_COLUMNS and c != "domain"]
+
+
+def _apply_overrides(
+    observed: pa.Table, observatory: Observatory, indicators: Mapping[str, Indicator]
+) -> tuple[pa.Table, StepRecord | None, int]:
+    """Replace values the analyst corrected by hand; each override keeps its reason."""
+    import pyarrow as pa
+
+    from welfare_observatory.config import Override
+    from welfare_observatory.harmonize import parse_period
+    from welfare_observatory.yamlfile import load_yaml
+
+    relative = observatory.config.overrides
+    if not relative:
+        return observed, None, 0
+    path = observatory.path(relative, what="overrides")
+    document = load_yaml(path)
+    items = document.data or []
+    if not isinstance(items, list):
+        raise ConfigError(
+            "the overrides file must be a list of corrections",
+            location=Location(file=str(path), line=1),
+        )
+    from pydantic import ValidationError
+
+    from welfare_observatory.yamlfile import validation_error
+
+    overrides = []
+    for index, item in enumerate(items):
+        try:
+            overrides.append(Override.model_validate(item))
+        except ValidationError as exc:
+            raise validation_error(exc, document, model=Override, prefix=(index,)) from exc
+    step = StepRecord.create(
+        "override", [], {"overrides": [o.model_dump(mode="json") for o in overrides]}
+    )
+    breakdowns = _breakdowns(observed)
+    rows = []
+    for index, override in enumerate(overrides):  # a handful of corrections, not data rows
+        if override.indicator not in indicators:
+            raise ConfigError(
+                f"override of unknown indicator {override.indicator!r}",
+                location=Location(file=str(path), line=document.line_of((index, "indicator"))),
+            )
+        label, start = parse_period(override.period)
+        row: dict[str, Any] = {
+            "indicator": override.indicator,
+            "territory": override.territory,
+            "period": label,
+            "period_start": start,
+            "value": override.value,
+            "unit": indicators[override.indicator].unit,
+            "obs_status": override.obs_status if override.value is not None else "O",
+            "conf_status": "F",
+            "flags": f"override: {override.reason}",
+            "source": "override",
+            "lineage": step.id,
+        }
+        for name in breakdowns:
+            row[name] = override.breakdowns.get(name, TOTAL)
+        rows.append(row)
+    corrections = pa.Table.from_pylist(rows)
+    # Corrections win over what the sources said: they are the "published" side here.
+    merged = _union_published_first(unify_breakdowns([corrections]), observed)
+    return merged, step, len(overrides)
+
+
+def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = list(indicators)
+    domains = pa.array([str(indicators[i].domain) for i in ids], pa.string())
+    index = pc.index_in(_text(table, "indicator"), value_set=pa.array(ids, pa.string()))
+    domain = pc.fill_null(pc.take(domains, index), "other")
+    return table.append_column("domain", domain)
+
+
+def analyze_stage(
+    observations: pa.Table, observatory: Observatory, indicators: Mapping[str, Indicator]
+) -> tuple[dict[str, pa.Table], list[Finding]]:
+    """Trends, benchmarks of the territory against its comparisons, early warnings."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from welfare_observatory import analyze
+
+    analyses: dict[str, pa.Table] = {}
+    findings: list[Finding] = []
+    if observations.num_rows == 0:
+        return analyses, findings
+    frame = _plain(observations.drop_columns(["domain"])).to_pandas()
+    polarity = {k: v.polarity for k, v in indicators.items()}
+    config = observatory.config
+    method: Literal["istat", "eurostat"] = (
+        "istat" if config.report.progress_method == "istat" else "eurostat"
+    )
+    jobs: dict[str, Callable[[], Any]] = {
+        "trend": lambda: analyze.trend(frame, polarity=polarity, method=method),
+        "benchmark": lambda: analyze.benchmark(
+            frame,
+            territory=config.territory.code,
+            against=list(config.territory.comparisons),
+            polarity=polarity,
+        ),
+        "early_warnings": lambda: analyze.early_warnings(
+            frame[frame["territory"].str.len() == 6], catalog=polarity
+        ),
+    }
+    for name, job in jobs.items():
+        try:
+            result = job()
+        except (WelfareObservatoryError, ValueError, KeyError) as exc:
+            findings.append(
+                Finding(
+                    code="analysis-failed",
+                    severity=Severity.WARNING,
+                    message=f"analysis {name!r} could not run: {exc}",
+                )
+            )
+            continue
+        if isinstance(result, pd.DataFrame):
+            analyses[name] = pa.Table.from_pandas(_storable(result), preserve_index=False)
+    return analyses, findings
+
+
+def _storable(frame: Any) -> Any:
+    """Categoricals as text and objects as text, so Parquet stores plain columns."""
+    out = frame.copy()
+    for name in out.columns:
+        if str(out[name].dtype) in ("category", "object"):
+            out[name] = out[name].astype("string")
+    return out
+
+
+def store_stage(
+    kb_root: Path,
+    observatory: Observatory,
+    *,
+    observations: pa.Table,
+    graph: LineageGraph,
+    findings: Sequence[Finding],
+    analyses: Mapping[str, pa.Table],
+    sources: Mapping[str, tuple[SourceReport, tuple[str, ...]]],
+    versions: Mapping[str, str],
+    selection: Sequence[str],
+) -> str:
+    """Write the edition; returns the build id (deterministic from the content's lineage)."""
+    from welfare_observatory import __version__
+    from welfare_observatory.store.edition import Manifest, SourceRecord, write_build
+
+    config = observatory.config
+    config_digest = digest(config.model_dump(mode="json"))
+    step_ids = sorted(str(r["id"]) for r in graph.to_records())
+    build_id = "b-" + digest({"config": config_digest, "steps": step_ids})[:16]
+    manifest = Manifest(
+        observatory=config.id,
+        edition=config.edition,
+        build=build_id,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        library_version=__version__,
+        plugins={k: v for k, v in versions.items() if k != "welfare-observatory"},
+        config_digest=config_digest,
+        reference_date=str(config.territory.reference_date),
+        territory=config.territory.code,
+        indicators=tuple(selection),
+        sources={
+            sid: SourceRecord(
+                type=report.type,
+                status=report.status,
+                payloads=payloads,
+                rows_in=report.rows_in,
+                rows_out=report.rows_out,
+                error=report.error,
+                reason=report.reason,
+            )
+            for sid, (report, payloads) in sources.items()
+        },
+        overrides=sum(f.count for f in findings if f.code == "override-applied"),
+    )
+    write_build(
+        kb_root,
+        manifest,
+        observations=observations,
+        lineage=graph.to_arrow(),
+        findings=_findings_table(findings),
+        analyses=analyses,
+    )
+    return build_id
+
+
+def _findings_table(findings: Sequence[Finding]) -> pa.Table:
+    import pyarrow as pa
+
+    schema = pa.schema(
+        [
+            ("code", pa.string()),
+            ("severity", pa.string()),
+            ("message", pa.string()),
+            ("hint", pa.string()),
+            ("source", pa.string()),
+            ("indicator", pa.string()),
+            ("territory", pa.string()),
+            ("period", pa.string()),
+            ("column", pa.string()),
+            ("row", pa.int64()),
+            ("count", pa.int64()),
+        ]
+    )
+    rows = [f.model_dump(mode="json") for f in findings]
+    return pa.Table.from_pylist(rows, schema=schema)

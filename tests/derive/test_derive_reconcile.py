@@ -1,0 +1,111 @@
+"""Series under old territory codes reconciled to the reference list."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from welfare_observatory.derive import code_changes, reconcile
+
+Y = "2019-01-01"
+
+
+def changes(*rows: tuple[str, str | None] | tuple[str, str | None, float]) -> pa.Table:
+    return pa.table(
+        {
+            "code": [r[0] for r in rows],
+            "successor": [r[1] for r in rows],
+            "share": [r[2] if len(r) > 2 else None for r in rows],
+        },
+        schema=pa.schema(
+            [("code", pa.string()), ("successor", pa.string()), ("share", pa.float64())]
+        ),
+    )
+
+
+# A merger in Trentino: Bleggio Inferiore and Lomaso became Comano Terme (022228) in 2010.
+MERGER = changes(("022016", "022228"), ("022105", "022228"))
+
+
+def test_a_merger_sums_counts_and_re_derives_rates(catalog, obs, by_key) -> None:
+    table = obs(
+        [
+            ("POP_TOTAL", "022016", Y, 1200.0),
+            ("POP_TOTAL", "022105", Y, 1800.0),
+            ("POP_65_PLUS", "022016", Y, 300.0),
+            ("POP_65_PLUS", "022105", Y, 300.0),
+            ("OLD_AGE_SHARE", "022016", Y, 25.0),
+            ("OLD_AGE_SHARE", "022105", Y, 16.7),
+        ]
+    )
+    result = reconcile(table, MERGER, catalog)
+    got = by_key(result.table)
+    assert got == {
+        ("POP_TOTAL", "022228", Y): 3000.0,
+        ("POP_65_PLUS", "022228", Y): 600.0,
+        ("OLD_AGE_SHARE", "022228", Y): pytest.approx(20.0),
+    }
+    assert set(result.table.column("lineage").to_pylist()) == {result.step.id}
+
+
+def test_a_move_between_provinces_relabels_every_kind(catalog, obs, by_key) -> None:
+    # Montecopiolo moved from Pesaro e Urbino (041033) to Rimini (099030) in 2021.
+    table = obs([("POP_TOTAL", "041033", Y, 1000.0), ("MEDIAN_AGE", "041033", Y, 50.0)])
+    got = by_key(reconcile(table, changes(("041033", "099030")), catalog).table)
+    assert got == {("POP_TOTAL", "099030", Y): 1000.0, ("MEDIAN_AGE", "099030", Y): 50.0}
+
+
+def test_what_cannot_be_reconciled_is_reported_not_guessed(catalog, obs, by_key) -> None:
+    table = obs(
+        [
+            ("POP_TOTAL", "099999", Y, 10.0),  # split, no key
+            ("POP_TOTAL", "022016", Y, 1200.0),  # merger with a predecessor missing
+            ("POP_TOTAL", "022105", "2020-01-01", 1800.0),
+            ("POP_TOTAL", "022016", "2020-01-01", 1200.0),
+            ("MEDIAN_AGE", "022016", Y, 40.0),  # a median cannot be merged
+            ("MEDIAN_AGE", "022105", Y, 44.0),
+            ("POP_TOTAL", "088888", Y, 5.0),  # suppressed without successor
+        ]
+    )
+    split = changes(("099999", "099001"), ("099999", "099002"), ("088888", None))
+    result = reconcile(table, pa.concat_tables([MERGER, split]), catalog)
+    assert by_key(result.table) == {("POP_TOTAL", "022228", "2020-01-01"): 3000.0}
+    codes = {f.code for f in result.findings}
+    assert codes == {"split-without-key", "partial-merge", "cannot-reconcile", "no-successor"}
+
+
+def test_a_split_with_shares_apportions_counts_only(catalog, obs, by_key) -> None:
+    table = obs([("POP_TOTAL", "099999", Y, 1000.0), ("MEDIAN_AGE", "099999", Y, 40.0)])
+    split = changes(("099999", "099001", 0.25), ("099999", "099002", 0.75))
+    result = reconcile(table, split, catalog)
+    assert by_key(result.table) == {
+        ("POP_TOTAL", "099001", Y): 250.0,
+        ("POP_TOTAL", "099002", Y): 750.0,
+    }
+    assert "cannot-reconcile" in {f.code for f in result.findings}
+
+
+def test_a_successor_with_its_own_value_keeps_it(catalog, obs, by_key) -> None:
+    table = obs([("POP_TOTAL", "041033", Y, 1000.0), ("POP_TOTAL", "099030", Y, 1001.0)])
+    got = by_key(reconcile(table, changes(("041033", "099030")), catalog).table)
+    assert got == {("POP_TOTAL", "099030", Y): 1001.0}
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10**6), min_size=5, max_size=5))
+def test_reconciliation_preserves_totals(catalog, obs, values: list[int]) -> None:
+    codes = ["022016", "022105", "041033", "096004", "096021"]
+    table = obs([("POP_TOTAL", c, Y, float(v)) for c, v in zip(codes, values, strict=True)])
+    mapping = pa.concat_tables([MERGER, changes(("041033", "099030"))])
+    result = reconcile(table, mapping, catalog).table
+    assert sum(result.column("value").to_pylist()) == sum(values)
+
+
+def test_code_changes_from_the_registry() -> None:
+    table = code_changes(["041033", "096004", "041060"], date(2024, 1, 1))
+    rows = {(r["code"], r["successor"]) for r in table.to_pylist()}
+    assert ("041033", "099030") in rows
+    assert not any(code == "096004" for code, _ in rows)
