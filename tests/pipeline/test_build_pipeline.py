@@ -50,7 +50,8 @@ def test_a_failing_source_is_named_and_the_others_still_build(
     config.write_text(
         config.read_text()
         + "  broken:\n    type: table\n    options: {path: data/missing.csv}\n"
-        + "    rules: {indicator: {value: BIRTHS}, territory: {column: x}, period: {value: '2023'}}\n"
+        + "    rules: {indicator: {value: BIRTHS}, territory: {column: x},\n"
+        + "            period: {value: '2023'}}\n"
     )
     result = load_observatory(observatory_dir).build(out=tmp_path / "kb", offline=True)
     statuses = {s.id: s.status for s in result.report.sources}

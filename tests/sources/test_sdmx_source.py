@@ -358,3 +358,11 @@ class TestSdmxConformance(SourceConformance):
     invalid_options = ({"path": 3}, {"dataflow": "22_289", "service": "nowhere"})
     code_columns = ("REF_AREA", "SEX", "TIME_PERIOD")
     malformed = (SS_MESSAGE.replace(b"</m:StructureSpecificData>", b""), ERROR_MESSAGE)
+    harmonize_rules = """
+    indicator: {value: POP_FEMALE}
+    territory: {column: REF_AREA, scheme: istat, level: municipality}
+    period: {column: TIME_PERIOD, reference_date: jan_1}
+    value: {column: OBS_VALUE}
+    unit: {unit: person}
+    status: {obs_status_column: OBS_STATUS}
+    """

@@ -35,6 +35,7 @@ __all__ = [
     "SourceConformance",
     "check_deterministic",
     "check_empty_payload",
+    "check_harmonizes",
     "check_invalid_options",
     "check_malformed_payloads",
     "check_source_class",
@@ -230,6 +231,33 @@ def check_malformed_payloads(
         parse_or_parse_error(source, _payload(root, source.id, body, like))
 
 
+def check_harmonizes(
+    source: Source, payloads: Sequence[Payload], rules: str, codes: Any = None
+) -> pa.Table:
+    """The parsed payloads harmonize with ``rules`` (YAML of one or more rules) into
+    canonical observations with no error finding; returns the canonical table."""
+    from welfare_observatory.harmonize import CodeTable, harmonize, parse_rules
+    from welfare_observatory.model import Severity
+
+    table = pa.concat_tables([source.parse(p) for p in payloads], promote_options="permissive")
+    code_table = codes if codes is not None else CodeTable.from_registry()
+    out = []
+    for rule in parse_rules(rules):
+        result = harmonize(
+            table,
+            rule,
+            codes=code_table,
+            source=source.id,
+            inputs=[p.sha256 for p in payloads],
+            validate=True,
+        )
+        errors = [f for f in result.findings if f.severity is Severity.ERROR]
+        assert not errors, f"harmonization errors: {[f.message for f in errors]}"
+        assert result.table.num_rows > 0, "harmonization produced no observations"
+        out.append(result.table)
+    return pa.concat_tables(out, promote_options="permissive")
+
+
 class SourceConformance:
     """Inherit in a ``Test...`` class; set ``source_class`` and ``samples``."""
 
@@ -240,6 +268,9 @@ class SourceConformance:
     """Columns that must be strings in every parsed table (territory codes, ...)."""
     malformed: ClassVar[Sequence[bytes]] = ()
     """More bodies, beyond MALFORMED, the source must reject cleanly."""
+    harmonize_rules: ClassVar[str | None] = None
+    """YAML harmonization rule(s) for the first sample: when given, its tables must become
+    canonical observations (against the shipped territory registry) with no error."""
 
     def _samples(self) -> Sequence[Sample]:
         assert self.samples, "give at least one Sample"
@@ -308,3 +339,13 @@ class SourceConformance:
         like = fetch_sample(self.source_class, sample, tmp_path / "fetch")[0]
         source = self.source_class(sample.id, sample.options)
         check_malformed_payloads(source, tmp_path, like, self.malformed)
+
+    def test_harmonizes(self, tmp_path: Path) -> None:
+        if self.harmonize_rules is None:
+            import pytest
+
+            pytest.skip("no harmonize_rules given")
+        sample = self._samples()[0]
+        payloads = fetch_sample(self.source_class, sample, tmp_path / "fetch")
+        source = self.source_class(sample.id, sample.options)
+        check_harmonizes(source, payloads, self.harmonize_rules)
