@@ -68,6 +68,27 @@ def test_plugins_as_a_table_for_people(monkeypatch):
     assert result.exit_code == 0 and "source: sdmx" in result.output
 
 
+def test_plugins_reports_load_problems_by_name(monkeypatch, tmp_path):
+    import importlib.metadata as metadata
+
+    from welfare_observatory.sources import manager
+
+    (tmp_path / "wo_cli_broken.py").write_text("import no_such_module_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv(ENV_ALLOW, raising=False)
+    broken = metadata.EntryPoint("broken", "wo_cli_broken", "welfare_observatory")
+    monkeypatch.setattr(
+        manager.metadata,
+        "entry_points",
+        lambda *, group: [broken] if group == "welfare_observatory" else [],
+    )
+    report = json.loads(CliRunner().invoke(plugins, ["--json"]).stdout)
+    [problem] = report["problems"]
+    assert problem["error"] == "PluginError" and "'broken' failed to import" in problem["message"]
+    result = CliRunner().invoke(plugins, [])
+    assert result.exit_code == 0 and "problem:" in result.output
+
+
 # -- source preview --------------------------------------------------------------------------
 def test_options_from_the_command_line():
     assert parse_options(("path=a.csv", "headers.Accept=text/csv", "with_structure=false")) == {
@@ -181,7 +202,7 @@ def test_a_scaffolded_plugin_passes_its_own_tests(tmp_path):
         timeout=240,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "10 passed" in run.stdout
+    assert "11 passed" in run.stdout
 
 
 def test_new_plugin_command_and_its_refusals(tmp_path, capsys):

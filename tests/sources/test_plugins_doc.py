@@ -50,7 +50,7 @@ def test_the_reference_plugins_tests_pass(reference_plugin):
         timeout=240,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "10 passed" in run.stdout
+    assert "10 passed, 1 skipped" in run.stdout  # no harmonize_rules: ASL codes
 
 
 def test_every_hook_is_documented_with_its_signature():

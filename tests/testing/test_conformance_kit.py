@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from pydantic import ConfigDict
 
-from welfare_observatory.errors import ParseError
+from welfare_observatory.errors import HarmonizeError, ParseError
 from welfare_observatory.model import Indicator
 from welfare_observatory.model.observation import observation_schema
 from welfare_observatory.sdk import FetchContext, Payload, Source, SourceOptions
@@ -20,6 +20,7 @@ from welfare_observatory.testing import (
     Sample,
     SourceConformance,
     check_deterministic,
+    check_harmonizes,
     check_invalid_options,
     check_malformed_payloads,
     check_source_class,
@@ -66,6 +67,14 @@ class CountsSource(Source):
             raise self.parse_error(payload, str(exc)) from exc
 
 
+RULE = """
+indicator: {value: POP_TOTAL}
+territory: {column: code, scheme: istat, level: municipality}
+period: {value: "2024", reference_date: jan_1}
+value: {column: n}
+unit: {unit: person}
+"""
+
 SAMPLE = Sample({"path": "n.csv"}, files={"n.csv": b"code,n\n096004,3\n096025,5\n"}, rows=2)
 
 
@@ -74,6 +83,7 @@ class TestCountsSource(SourceConformance):
     samples = (SAMPLE,)
     invalid_options = ({"path": ["not", "a", "path"]},)
     code_columns = ("code",)
+    harmonize_rules = RULE
 
 
 # -- the kit must be able to fail ------------------------------------------------------------
@@ -208,3 +218,18 @@ def test_drawn_indicators_are_valid_models(indicator):
     assert Indicator.model_validate(indicator.model_dump()) == indicator
     if indicator.formula is not None:
         assert indicator.id not in (indicator.formula.numerator, indicator.formula.denominator)
+
+
+# -- harmonization round trip ----------------------------------------------------------------
+def test_parsed_tables_harmonize_into_canonical_observations(tmp_path):
+    payloads = fetch_sample(CountsSource, SAMPLE, tmp_path)
+    table = check_harmonizes(CountsSource("counts", SAMPLE.options), payloads, RULE)
+    assert table["territory"].to_pylist() == ["096004", "096025"]
+    assert table["value"].to_pylist() == [3.0, 5.0]
+
+
+def test_a_rule_that_does_not_fit_the_table_is_caught(tmp_path):
+    payloads = fetch_sample(CountsSource, SAMPLE, tmp_path)
+    wrong = RULE.replace("column: code", "column: comune")
+    with pytest.raises((AssertionError, HarmonizeError)):
+        check_harmonizes(CountsSource("counts", SAMPLE.options), payloads, wrong)

@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plugins": ("welfare_observatory.cli.plugins", "plugins", "List installed plugins and what they register."),
     "source": ("welfare_observatory.cli.source", "source", "Preview a source, record its answers as fixtures."),
     "new-plugin": ("welfare_observatory.cli.new_plugin", "new_plugin", "Scaffold a source plugin package."),
+    "new": ("welfare_observatory.cli.new", "new", "Scaffold a new observatory package."),
+    "request-template": ("welfare_observatory.cli.request_template", "request_template", "Write data-request spreadsheets for local bodies."),
 }
 
 

@@ -144,6 +144,14 @@ class TestConformance(SourceConformance):
     ]
     invalid_options = [{"path": 3}, {"delimiter": ";"}]
     code_columns = ["municipality"]
+    # How an observatory maps this table to canonical observations (docs: harmonization).
+    harmonize_rules = """
+    indicator: {value: HOSPITAL_BEDS}
+    territory: {column: municipality, scheme: istat, level: municipality}
+    period: {value: "2024", reference_date: jan_1}
+    value: {column: beds}
+    unit: {unit: bed}
+    """
 
 
 def test_codes_keep_their_leading_zeros(tmp_path):

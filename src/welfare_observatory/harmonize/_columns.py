@@ -341,8 +341,12 @@ def statuses(
 ) -> tuple[pa.Array, pa.Array, pa.Array, list[Problem]]:
     """``(obs_status, conf_status, flags)``; a null value never keeps a 'has a value' status."""
     n = table.num_rows
-    obs: pa.Array | pa.ChunkedArray = pa.array([rule.default_obs_status.value] * n)
-    conf: pa.Array | pa.ChunkedArray = pa.array([rule.default_conf_status.value] * n)
+    obs: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string()).fill_null(
+        rule.default_obs_status.value
+    )
+    conf: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string()).fill_null(
+        rule.default_conf_status.value
+    )
     flags: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string())
     if rule.flags_column is not None or cell_flags is not None:
         if rule.flags_column is not None:

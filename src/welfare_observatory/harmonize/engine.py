@@ -189,6 +189,15 @@ def _duplicates(table: pa.Table, source: str) -> list[Finding]:
         return []
     combined = table.select(keys).unify_dictionaries().combine_chunks()
     indices = pa.table({n: combined.column(n).chunk(0).indices for n in keys})
+    sizes = [len(combined.column(n).chunk(0).dictionary) for n in keys]
+    if float(np.prod([max(s, 1) for s in sizes], dtype=np.float64)) < 2.0**62:
+        # One int64 per row packs every key: a sort settles the usual "no duplicate" case.
+        packed = np.zeros(table.num_rows, dtype=np.int64)
+        for name, size in zip(keys, sizes, strict=True):
+            packed = packed * max(size, 1) + indices.column(name).to_numpy().astype(np.int64)
+        ordered = np.sort(packed)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return []
     counts = indices.group_by(keys).aggregate([([], "count_all")])
     dupes = counts.filter(pc.greater(counts.column("count_all"), 1))
     if dupes.num_rows == 0:

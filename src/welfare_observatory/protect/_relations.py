@@ -10,6 +10,7 @@ that add up (``aggregation: sum``) have relations. Each relation gets an integer
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,7 @@ def hierarchy_pairs(hierarchy: pa.Table) -> pa.Table:
 
     names = hierarchy.column_names
     chain = [c for c in CHAIN if c in names]
-    pairs = list(zip(chain, chain[1:], strict=False))
+    pairs = list(itertools.pairwise(chain))
     if "municipality" in names:
         pairs += [("municipality", c) for c in names if c not in CHAIN]
     parts = []
@@ -81,12 +82,15 @@ def build_members(
     key_children = _key(["'h'", "p.k::VARCHAR", "o.indicator", "p.coarse", "o.period", *b])
     key_parent = _key(["'h'", "q.k::VARCHAR", "o.indicator", "o.territory", "o.period", *b])
     selects.append(
-        f"SELECT o.rid, {key_children} AS rkey, false AS is_parent "
-        "FROM obs o JOIN pairs p ON o.territory = p.fine WHERE o.is_sum"
+        _select(key_children, "false", "obs o JOIN pairs p ON o.territory = p.fine WHERE o.is_sum")
     )
     selects.append(
-        f"SELECT o.rid, {key_parent} AS rkey, true AS is_parent FROM obs o "
-        "JOIN (SELECT DISTINCT k, coarse FROM pairs) q ON o.territory = q.coarse WHERE o.is_sum"
+        _select(
+            key_parent,
+            "true",
+            "obs o JOIN (SELECT DISTINCT k, coarse FROM pairs) q ON o.territory = q.coarse "
+            "WHERE o.is_sum",
+        )
     )
     # Breakdown relations: one per dimension, or the declared code groups of that dimension.
     for position, name in enumerate(breakdowns):
@@ -96,18 +100,17 @@ def build_members(
         base = ["o.indicator", "o.territory", "o.period", *others]
         if not groups:
             key = _key([f"'b:{position}'", *base])
-            selects.append(
-                f"SELECT o.rid, {key} AS rkey, {column} = '{TOTAL}' AS is_parent "
-                "FROM obs o WHERE o.is_sum"
-            )
+            selects.append(_select(key, f"{column} = '{TOTAL}'", "obs o WHERE o.is_sum"))
             continue
         for g, (total, parts) in enumerate(sorted(groups.items())):
             key = _key([f"'g:{position}:{g}'", *base])
-            codes = ", ".join(_literal(code) for code in parts)
+            codes = ", ".join(_literal(code) for code in (total, *parts))
             selects.append(
-                f"SELECT o.rid, {key} AS rkey, {column} = {_literal(total)} AS is_parent "
-                f"FROM obs o WHERE o.is_sum AND ({column} = {_literal(total)} "
-                f"OR {column} IN ({codes}))"
+                _select(
+                    key,
+                    f"{column} = {_literal(total)}",
+                    f"obs o WHERE o.is_sum AND {column} IN ({codes})",
+                )
             )
     con.execute("CREATE TEMP TABLE rel_raw AS " + " UNION ALL ".join(selects))
     # A relation needs its total and at least one part present in the table.
@@ -120,8 +123,13 @@ def build_members(
         "JOIN relkeys k USING (rkey)"
     )
     con.execute("DROP TABLE rel_raw")
-    row = con.execute("SELECT count(*) FROM relkeys").fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute("SELECT count(*) FROM relkeys").fetchall()
+    return int(rows[0][0])
+
+
+def _select(key: str, is_parent: str, source: str) -> str:
+    """One SELECT of ``rid, rkey, is_parent`` rows; every part is built from quoted names."""
+    return f"SELECT o.rid, {key} AS rkey, {is_parent} AS is_parent FROM {source}"  # noqa: S608
 
 
 def _literal(text: str) -> str:

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["LANGUAGES", "STRINGS", "Translator", "format_number"]
+__all__ = [
+    "LANGUAGES",
+    "STRINGS",
+    "UNITS",
+    "Translator",
+    "decimals_for",
+    "format_number",
+    "unit_label",
+]
 
 LANGUAGES = ("it", "en")
 
@@ -220,3 +228,39 @@ def format_number(value: float | None, lang: str, decimals: int = 1) -> str:
     if lang == "it":
         text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
     return text
+
+
+UNITS: dict[str, tuple[str, str]] = {
+    "percent": ("%", "%"),
+    "per_thousand": ("per 1.000", "per 1,000"),
+    "per_ten_thousand": ("per 10.000", "per 10,000"),
+    "per_hundred_thousand": ("per 100.000", "per 100,000"),
+    "person": ("persone", "persons"),
+    "household": ("famiglie", "households"),
+    "event": ("eventi", "events"),
+    "organisation": ("organizzazioni", "organisations"),
+    "enterprise": ("imprese", "enterprises"),
+    "euro": ("euro", "euro"),
+    "euro / person": ("euro per abitante", "euro per person"),
+    "euro / household": ("euro per famiglia", "euro per household"),
+    "ratio": ("rapporto", "ratio"),
+    "year": ("anni", "years"),
+    "index_points": ("punti indice", "index points"),
+    "bed": ("posti letto", "beds"),
+    "day": ("giorni", "days"),
+}
+
+_COUNT_UNITS = frozenset({"person", "household", "event", "organisation", "enterprise", "bed"})
+
+
+def unit_label(unit: str, lang: str) -> str:
+    """A readable unit: the shipped wording for common units, else the unit text itself."""
+    pair = UNITS.get(unit)
+    if pair is None:
+        return unit
+    return pair[0] if lang == "it" else pair[1]
+
+
+def decimals_for(unit: str) -> int:
+    """Digits shown: none for counts, one otherwise."""
+    return 0 if unit in _COUNT_UNITS else 1

@@ -1,0 +1,272 @@
+"""What the report shows, prepared once from the publishable view of an edition.
+
+Everything the report reads goes through :func:`read_observations` (the publishable view), so
+a suppressed value never reaches a page. Work is done on whole frames: one pass for the latest
+values, one ``trend`` and one ``benchmark`` call for all series, one ranking per level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from welfare_observatory import analyze
+from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
+
+if TYPE_CHECKING:
+    from welfare_observatory.catalog import Catalog
+    from welfare_observatory.model import Indicator, Territory
+    from welfare_observatory.store import KnowledgeBase
+    from welfare_observatory.store.edition import Manifest
+    from welfare_observatory.store.knowledge_base import EditionInfo
+    from welfare_observatory.territory import TerritoryRegistry
+
+__all__ = ["EditionData", "load_edition_data", "read_observations"]
+
+SUPPRESSED = frozenset({"C", "D", "N"})
+"""CONF_STATUS codes whose value must never be shown."""
+MARKED = {"P": "p", "B": "b", "E": "e", "U": "u"}
+"""OBS_STATUS codes shown next to a value, as one-letter markers."""
+IMPROVING = frozenset(
+    {"clear_improvement", "slight_improvement", "significant_progress", "moderate_progress"}
+)
+STABLE = frozenset({"stable", "insufficient_progress"})
+WORSENING = frozenset(
+    {
+        "slight_worsening",
+        "clear_worsening",
+        "moderate_movement_away",
+        "significant_movement_away",
+        "movement_away",
+    }
+)
+
+
+def read_observations(kb: KnowledgeBase, edition: str) -> pa.Table:
+    """The publishable view of ``edition``: the only way the report reads observations."""
+    return kb.to_arrow(edition=edition)
+
+
+def bucket(category: object) -> str:
+    """Progress class -> ``improving``, ``stable``, ``worsening`` or ``not_assessed``."""
+    if category in IMPROVING:
+        return "improving"
+    if category in STABLE:
+        return "stable"
+    if category in WORSENING:
+        return "worsening"
+    return "not_assessed"
+
+
+@dataclass
+class EditionData:
+    """The prepared edition. Frames hold totals only (every breakdown at ``_T``)."""
+
+    info: EditionInfo
+    manifest: Manifest
+    focus: Territory
+    comparisons: list[Territory]
+    """Comparison territories present in the data (region, Italy, ...), in config order."""
+    indicators: list[Indicator]
+    """Selected indicators with data, by domain then id."""
+    frame: pd.DataFrame
+    """indicator, territory, year, value, obs_status, conf_status, marker: one row per year."""
+    latest: pd.DataFrame
+    """The latest row of every (indicator, territory), indexed by both."""
+    trends: pd.DataFrame
+    """``analyze.trend`` rows indexed by (indicator, territory), with ``bucket``."""
+    benchmark: pd.DataFrame
+    ranks: pd.DataFrame
+    """Rank of each municipality (district) among those of its level, indexed (ind, terr)."""
+    warnings: pd.DataFrame
+    municipalities: list[Territory]
+    districts: list[Territory]
+    names: dict[str, str]
+    method: Literal["istat", "eurostat"]
+    series: dict[tuple[str, str], tuple[list[int], list[float | None]]] = field(repr=False)
+    polarity: dict[str, str] = field(default_factory=dict)
+
+    def indicator_by_id(self) -> dict[str, Indicator]:
+        return {i.id: i for i in self.indicators}
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """Dictionary columns decoded to plain values, so pandas sees strings."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def _totals(table: pa.Table) -> pd.DataFrame:
+    """One row per (indicator, territory, year): totals of every breakdown, the latest
+    period of the year, suppressed values blanked."""
+    frame = _plain(table).to_pandas()
+    for name in frame.columns:
+        if name not in BASE_COLUMNS and name != "domain":
+            frame = frame[frame[name].isna() | (frame[name] == TOTAL)]
+    if "period_start" in frame.columns and frame["period_start"].notna().all():
+        frame["year"] = pd.to_datetime(frame["period_start"]).dt.year.astype("int64")
+        order = ["indicator", "territory", "period_start"]
+    else:
+        frame["year"] = frame["period"].astype(str).str[:4].astype("int64")
+        order = ["indicator", "territory", "period"]
+    frame = frame.sort_values(order, kind="stable")
+    frame = frame.drop_duplicates(["indicator", "territory", "year"], keep="last")
+    conf = frame.get("conf_status", pd.Series("F", index=frame.index)).fillna("F")
+    status = frame.get("obs_status", pd.Series("A", index=frame.index)).fillna("A")
+    suppressed = conf.isin(list(SUPPRESSED))
+    value = frame["value"].astype("float64").where(~suppressed)
+    marker = status.map(MARKED).fillna("").where(~suppressed, "s")
+    out = pd.DataFrame(
+        {
+            "indicator": frame["indicator"].astype(str).to_numpy(),
+            "territory": frame["territory"].astype(str).to_numpy(),
+            "year": frame["year"].to_numpy(),
+            "value": value.to_numpy(),
+            "obs_status": status.astype(str).to_numpy(),
+            "conf_status": conf.astype(str).to_numpy(),
+            "marker": marker.astype(str).to_numpy(),
+        }
+    )
+    return out.sort_values(["indicator", "territory", "year"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _series(frame: pd.DataFrame) -> dict[tuple[str, str], tuple[list[int], list[float | None]]]:
+    """(indicator, territory) -> (years, values) from a frame sorted by those keys."""
+    keys = (frame["indicator"] + "\x00" + frame["territory"]).to_numpy()
+    if len(keys) == 0:
+        return {}
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
+    years = frame["year"].tolist()
+    values = [None if v != v else v for v in frame["value"].tolist()]  # NaN -> None
+    indicators = frame["indicator"].to_numpy()
+    territories = frame["territory"].to_numpy()
+    return {
+        (indicators[s], territories[s]): (years[s:e], values[s:e])
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+    }
+
+
+def _ranks(frame: pd.DataFrame, levels: dict[str, str], polarity: dict[str, str]) -> pd.DataFrame:
+    """Rank (1 = best) at each indicator's latest year among territories of the same level."""
+    sub = frame[frame["territory"].isin(list(levels)) & frame["value"].notna()].copy()
+    if sub.empty:
+        return pd.DataFrame(columns=["rank", "n"], index=pd.MultiIndex.from_arrays([[], []]))
+    sub["level"] = sub["territory"].map(levels)
+    sub = sub[sub["year"] == sub.groupby(["indicator", "level"])["year"].transform("max")]
+    sign = sub["indicator"].map(polarity).map({"negative": -1.0}).fillna(1.0)
+    sub["score"] = sub["value"] * sign
+    group = sub.groupby(["indicator", "level"])["score"]
+    sub["rank"] = group.rank(ascending=False, method="min").astype("int64")
+    sub["n"] = group.transform("size").astype("int64")
+    return sub.set_index(["indicator", "territory"])[["rank", "n"]]
+
+
+def load_edition_data(
+    kb: KnowledgeBase,
+    edition: str | None,
+    *,
+    catalog: Catalog,
+    territories: TerritoryRegistry,
+    focus: str | None = None,
+    comparisons: tuple[str, ...] = (),
+    method: Literal["istat", "eurostat"] = "istat",
+) -> EditionData:
+    """Read and prepare ``edition`` (default: the latest) for the report."""
+    info = kb.edition(edition)
+    manifest = kb.manifest(info.name)
+    frame = _totals(read_observations(kb, info.name))
+    focus_territory = territories.get(focus or manifest.territory)
+    present = set(frame["territory"].unique().tolist())
+    wanted = list(comparisons) or [t.code for t in territories.ancestors(focus_territory.code)]
+    comparison = [territories.get(c) for c in dict.fromkeys(wanted) if c in present]
+    ids = list(manifest.indicators) or sorted(frame["indicator"].unique().tolist())
+    with_data = set(frame["indicator"].unique().tolist())
+    indicators = sorted(
+        (catalog.get(i) for i in dict.fromkeys(ids) if i in with_data and i in catalog),
+        key=lambda i: (i.domain.value, i.id),
+    )
+    chosen = {i.id for i in indicators}
+    frame = frame[frame["indicator"].isin(list(chosen))].reset_index(drop=True)
+    polarity = {i.id: i.polarity.value for i in indicators}
+
+    below = _below(focus_territory, territories, present)
+    municipalities = sorted(
+        (t for t in below if t.level.value == "municipality"), key=lambda t: t.name
+    )
+    districts = sorted((t for t in below if t.level.value == "district"), key=lambda t: t.name)
+    levels = {t.code: t.level.value for t in (*municipalities, *districts)}
+    shown = {focus_territory.code, *(t.code for t in comparison), *levels}
+    frame = frame[frame["territory"].isin(list(shown))].reset_index(drop=True)
+
+    trend_input = frame.assign(period=frame["year"].astype(str))[
+        ["indicator", "territory", "period", "value", "obs_status"]
+    ]
+    trend_input = trend_input[trend_input["value"].notna()]
+    trends = analyze.trend(trend_input, polarity=polarity, method=method)
+    trends["bucket"] = trends["category"].map(bucket)
+    trends = trends.set_index(["indicator", "territory"])
+    bench = _benchmark(trend_input, focus_territory.code, [t.code for t in comparison], polarity)
+    municipal = trend_input[trend_input["territory"].isin([t.code for t in municipalities])]
+    warnings = (
+        analyze.early_warnings(municipal, catalog=polarity)
+        if not municipal.empty
+        else pd.DataFrame()
+    )
+    names = {t.code: t.name for t in (focus_territory, *comparison, *municipalities, *districts)}
+    return EditionData(
+        info=info,
+        manifest=manifest,
+        focus=focus_territory,
+        comparisons=comparison,
+        indicators=indicators,
+        frame=frame,
+        latest=frame.drop_duplicates(["indicator", "territory"], keep="last").set_index(
+            ["indicator", "territory"]
+        ),
+        trends=trends,
+        benchmark=bench,
+        ranks=_ranks(frame, levels, polarity),
+        warnings=warnings,
+        municipalities=municipalities,
+        districts=districts,
+        names=names,
+        method=method,
+        series=_series(frame),
+        polarity=polarity,
+    )
+
+
+def _below(focus: Territory, territories: TerritoryRegistry, present: set[str]) -> list[Territory]:
+    """Territories with data that lie inside ``focus`` (municipalities, districts)."""
+    found = []
+    for code in sorted(present):
+        if code == focus.code or code not in territories:
+            continue
+        if any(a.code == focus.code for a in territories.ancestors(code)):
+            found.append(territories.get(code))
+    return found
+
+
+def _benchmark(
+    frame: pd.DataFrame, focus: str, against: list[str], polarity: dict[str, str]
+) -> pd.DataFrame:
+    """The focus territory against its comparisons; empty when it has no value."""
+    has_focus = frame["territory"] == focus
+    if not has_focus.any() or not against:
+        return pd.DataFrame(columns=["indicator", "against", "rank", "n_compared", "comparison"])
+    keep = frame["indicator"].isin(frame.loc[has_focus, "indicator"].unique().tolist())
+    result: pd.DataFrame = analyze.benchmark(
+        frame[keep], territory=focus, against=against, polarity=polarity
+    )
+    return result
