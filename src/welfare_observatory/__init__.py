@@ -32,7 +32,8 @@ from welfare_observatory.errors import (
 )
 
 if TYPE_CHECKING:
-    from welfare_observatory.catalog import Catalog
+    from welfare_observatory.build_report import BuildReport
+    from welfare_observatory.catalog import Catalog, catalog
     from welfare_observatory.model import (
         Aggregation,
         ConfStatus,
@@ -51,6 +52,11 @@ if TYPE_CHECKING:
         Text,
     )
     from welfare_observatory.model.observation import observation_schema
+    from welfare_observatory.observatory import Observatory, load_observatory
+    from welfare_observatory.pipeline import BuildResult
+    from welfare_observatory.sdg import framework
+    from welfare_observatory.store import EditionInfo, KnowledgeBase
+    from welfare_observatory.territory import registry as territories
     from welfare_observatory.units import make_registry
     from welfare_observatory.validate.schema import validate_observations
 
@@ -76,24 +82,38 @@ _LAZY: dict[str, str] = {
     "observation_schema": "welfare_observatory.model.observation",
     "make_registry": "welfare_observatory.units",
     "validate_observations": "welfare_observatory.validate.schema",
+    "KnowledgeBase": "welfare_observatory.store",
+    "EditionInfo": "welfare_observatory.store",
+    "Observatory": "welfare_observatory.observatory",
+    "load_observatory": "welfare_observatory.observatory",
+    "BuildResult": "welfare_observatory.pipeline",
+    "BuildReport": "welfare_observatory.build_report",
+    "catalog": "welfare_observatory.catalog",
+    "framework": "welfare_observatory.sdg",
+    "territories": "welfare_observatory.territory:registry",
 }
 
 __all__ = [
     "Aggregation",
+    "BuildReport",
+    "BuildResult",
     "Catalog",
     "CatalogError",
     "ConfStatus",
     "ConfigError",
     "DataError",
     "Domain",
+    "EditionInfo",
     "FetchError",
     "Finding",
     "Formula",
     "HarmonizeError",
     "IncompatibleUnitsError",
     "Indicator",
+    "KnowledgeBase",
     "Location",
     "ObsStatus",
+    "Observatory",
     "OfflineError",
     "ParseError",
     "PluginError",
@@ -115,8 +135,12 @@ __all__ = [
     "UnknownTerritoryError",
     "WelfareObservatoryError",
     "__version__",
+    "catalog",
+    "framework",
+    "load_observatory",
     "make_registry",
     "observation_schema",
+    "territories",
     "validate_observations",
 ]
 
@@ -125,7 +149,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'welfare_observatory' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attribute = module.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value
     return value
 
