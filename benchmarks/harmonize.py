@@ -27,8 +27,19 @@ from welfare_observatory.model import Indicator
 from welfare_observatory.territory import registry
 
 YEARS = [str(y) for y in range(2004, 2024)]
-AGES = ["0-14", "15-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75-84", "85 e più",
-        "Y_GE65", "totale"]
+AGES = [
+    "0-14",
+    "15-24",
+    "25-34",
+    "35-44",
+    "45-54",
+    "55-64",
+    "65-74",
+    "75-84",
+    "85 e più",
+    "Y_GE65",
+    "totale",
+]
 SEXES = ["1", "2", "9"]
 DATA_TYPES = ["JAN", "JAN65"]
 
@@ -149,17 +160,25 @@ def main() -> None:
     source_rows = wide.num_rows * len(YEARS)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     errors = [str(f) for f in harmonized.findings if f.severity.value == "error"]
-    print(f"source: {wide.num_rows:,} wide rows x {len(YEARS)} year columns = "
-          f"{source_rows:,} source values; {distinct:,} distinct municipality names")
+    print(
+        f"source: {wide.num_rows:,} wide rows x {len(YEARS)} year columns = "
+        f"{source_rows:,} source values; {distinct:,} distinct municipality names"
+    )
     print(f"setup (synthetic table + code table from the registry): {t1 - t0:6.2f} s")
-    print(f"harmonize -> {harmonized.table.num_rows:,} canonical rows:        {t2 - t1:6.2f} s "
-          f"({source_rows / (t2 - t1) / 1e6:.1f} M rows/s); errors: {len(errors)}")
+    print(
+        f"harmonize -> {harmonized.table.num_rows:,} canonical rows:        {t2 - t1:6.2f} s "
+        f"({source_rows / (t2 - t1) / 1e6:.1f} M rows/s); errors: {len(errors)}"
+    )
     print(f"derive rates -> {rates.table.num_rows:,} rows:               {t3 - t2:6.2f} s")
-    print(f"aggregate (4 levels, sums + re-derived rates) -> {aggregated.table.num_rows:,} "
-          f"rows: {t4 - t3:6.2f} s")
+    print(
+        f"aggregate (4 levels, sums + re-derived rates) -> {aggregated.table.num_rows:,} "
+        f"rows: {t4 - t3:6.2f} s"
+    )
     print(f"total harmonize + derive + aggregate:                   {t4 - t1:6.2f} s")
-    print(f"Arrow size of the canonical table: {harmonized.table.nbytes / 2**20:,.0f} MiB; "
-          f"peak RSS {peak:,.0f} MiB")
+    print(
+        f"Arrow size of the canonical table: {harmonized.table.nbytes / 2**20:,.0f} MiB; "
+        f"peak RSS {peak:,.0f} MiB"
+    )
     for line in errors[:5]:
         print("  ", line)
 

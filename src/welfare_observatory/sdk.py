@@ -164,13 +164,14 @@ class FetchContext:
         http: HttpClient | None = None,
         progress: Progress | None = None,
     ) -> FetchContext:
-        """A context over a cache folder, with a default HTTP client when none is given."""
+        """A context over a cache folder; without ``http``, the process-wide shared client
+        (so per-host rate limits hold across contexts)."""
         from welfare_observatory.sources.cache import Cache
-        from welfare_observatory.sources.http import HttpClient
+        from welfare_observatory.sources.http import shared_client
 
         return cls(
             cache=Cache(cache_dir),
-            http=http if http is not None else HttpClient(),
+            http=http if http is not None else shared_client(),
             offline=offline,
             refresh=refresh,
             base_dir=base_dir,

@@ -99,10 +99,15 @@ def test_municipal_population_sums_to_eurostat_nuts3(
     )
     assert eurostat.ok, [str(f) for f in eurostat.findings]
 
-    from welfare_observatory.territory import registry
+    from welfare_observatory.territory import population, registry
 
     hierarchy = registry().hierarchy(date(2022, 1, 1))
-    provinces = aggregate(municipal.table, [POP_TOTAL], hierarchy, levels=("province",))
+    baseline = population(2022)
+    provinces = aggregate(
+        municipal.table, [POP_TOTAL], hierarchy, levels=("province",), weights=baseline
+    )
+    coverage = {r["territory"]: r["coverage"] for r in provinces.coverage.to_pylist()}
+    assert coverage["096"] == coverage["017"] == coverage["022"] == 1.0
     ours = {(r["territory"], r["period"]): r["value"] for r in provinces.table.to_pylist()}
     theirs = {
         (r["territory"], r["period"]): r["value"]

@@ -346,3 +346,20 @@ def test_an_unknown_observatory_lists_the_installed_ones(monkeypatch):
     with pytest.raises(UnknownIdError, match="bielle") as info:
         Plugins.for_observatory("bielle")
     assert "biella" in info.value.hint
+
+
+def test_a_hook_with_the_wrong_argument_name_is_reported(plugin_dir):
+    write(
+        plugin_dir,
+        "wo_test_badarg",
+        """
+        from welfare_observatory.sdk import hookimpl
+
+        @hookimpl
+        def register_sources(callback):
+            pass
+        """,
+    )
+    [problem] = Plugins(builtins=("wo_test_badarg",), entry_points=False).load().problems
+    assert "wo_test_badarg" in str(problem) and "callback" in str(problem)
+    assert "argument named 'register'" in problem.hint

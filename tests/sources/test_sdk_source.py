@@ -168,3 +168,10 @@ def test_the_sdk_is_light_to_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert welfare_observatory.__version__
+
+
+def test_contexts_without_a_client_share_one_so_rate_limits_hold(tmp_path):
+    first = FetchContext.create(tmp_path / "a")
+    second = FetchContext.create(tmp_path / "b", offline=True)
+    assert first.http is second.http
+    assert first.http.limiter.limits["esploradati.istat.it"] == 5

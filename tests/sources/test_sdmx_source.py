@@ -222,6 +222,22 @@ def test_server_errors_are_retried_then_reported(tmp_path, server):
         remote(server).fetch(make_ctx(tmp_path, refresh=True))
 
 
+def test_a_service_that_hangs_is_a_fetch_error_naming_the_url(tmp_path, server):
+    import time
+
+    def hang(handler):
+        time.sleep(1.0)
+        return 200, {}, SS_MESSAGE
+
+    server.routes["/rest/data/22_289/A.096004"] = hang
+    http = HttpClient(rate_limits={}, retries=1, backoff=0.0, sleep=lambda s: None, timeout=0.2)
+    ctx = FetchContext.create(tmp_path / "cache", http=http)
+    with pytest.raises(FetchError) as info:
+        remote(server).fetch(ctx)
+    assert "/rest/data/22_289/A.096004" in str(info.value)
+    assert info.value.location.source == "pop" and "timeout" in info.value.hint
+
+
 def test_truncated_xml_names_the_source_and_the_url(tmp_path, server):
     server.routes["/rest/data/22_289/A.096004"] = [(200, {}, SS_MESSAGE[: len(SS_MESSAGE) // 2])]
     source = remote(server)

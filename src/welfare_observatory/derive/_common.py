@@ -59,6 +59,16 @@ def query(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     return result.to_arrow_table()
 
 
+def distinct(table: pa.Table, name: str) -> list[str]:
+    """Distinct non-null texts of a column (dictionary-encoded or not), without decoding rows."""
+    import pyarrow.compute as pc
+
+    values = pc.unique(table.column(name))
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    return sorted(str(v) for v in values.to_pylist() if v is not None)
+
+
 def plain(table: pa.Table) -> pa.Table:
     """Dictionary columns decoded to strings (DuckDB joins and groups them as text)."""
     columns = []

@@ -24,6 +24,7 @@ from welfare_observatory.derive._common import (
     Derived,
     breakdowns_of,
     connect,
+    distinct,
     empty,
     indicator_map,
     plain,
@@ -95,14 +96,12 @@ def aggregate(
     }
     step = StepRecord.create(
         "aggregate",
-        list(inputs)
-        or sorted(
-            str(s) for s in plain(observations.select(["lineage"])).column(0).unique().to_pylist()
-        ),
+        list(inputs) or distinct(observations, "lineage"),
         parameters,
     )
     con = connect(threads)
-    con.register("obs", plain(observations))
+    # DuckDB scans dictionary columns as they are: no decoding of millions of keys.
+    con.register("obs", observations)
     con.register("h", _long_hierarchy(hierarchy, levels))
     con.register("sums", pa.table({"id": pa.array(sums, pa.string())}))
     if weights is not None:
@@ -221,9 +220,9 @@ def _apply_coverage(
 ) -> tuple[pa.Table, list[Finding]]:
     """Drop aggregates below ``min_coverage``, mark partial ones ``U``, let published values win."""
     con = connect()
-    con.register("t", plain(table))
+    con.register("t", table)
     con.register("c", coverage)
-    con.register("o", plain(observations.select(["indicator", "territory", "period", *breakdowns])))
+    con.register("o", observations.select(["indicator", "territory", "period", *breakdowns]))
     keys = ["indicator", "territory", "period", *breakdowns]
     on_c = " AND ".join(f"t.{k} = c.{k}" for k in keys)
     on_o = " AND ".join(f"t.{k} = o.{k}" for k in keys)

@@ -17,10 +17,10 @@ from welfare_observatory.derive._common import (
     Derived,
     breakdowns_of,
     connect,
+    distinct,
     empty,
     indicator_map,
     pair_status_sql,
-    plain,
     query,
     to_canonical,
 )
@@ -60,7 +60,7 @@ def derive_rates(
     """
     catalog = indicator_map(indicators)
     breakdowns = breakdowns_of(observations)
-    present = set(plain(observations.select(["indicator"])).column(0).unique().to_pylist())
+    present = set(distinct(observations, "indicator"))
     chosen = formula_indicators(catalog, present, targets)
     formulas = [
         {
@@ -75,16 +75,14 @@ def derive_rates(
     ]
     step = StepRecord.create(
         "derive",
-        list(inputs)
-        or sorted(
-            {str(s) for s in plain(observations.select(["lineage"])).column(0).unique().to_pylist()}
-        ),
+        list(inputs) or distinct(observations, "lineage"),
         {"formulas": formulas, "align": align},
     )
     if not formulas:
         return Derived(empty(breakdowns), [], step)
     con = connect(threads)
-    con.register("obs", plain(observations))
+    # DuckDB scans dictionary columns as they are: no decoding of millions of keys.
+    con.register("obs", observations)
     con.register("f", pa.Table.from_pylist(formulas))
     period_key = (
         "n.period = d.period"

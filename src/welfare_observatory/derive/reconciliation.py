@@ -31,6 +31,7 @@ from welfare_observatory.derive._common import (
     Derived,
     breakdowns_of,
     connect,
+    distinct,
     indicator_map,
     plain,
     query,
@@ -90,10 +91,7 @@ def reconcile(
     changes = plain(changes.select(["code", "successor", "share"])).cast(CHANGE_SCHEMA)
     step = StepRecord.create(
         "reconcile",
-        list(inputs)
-        or sorted(
-            str(s) for s in plain(observations.select(["lineage"])).column(0).unique().to_pylist()
-        ),
+        list(inputs) or distinct(observations, "lineage"),
         {"changes": changes.to_pylist()},
     )
     methods = pa.table(
@@ -103,7 +101,8 @@ def reconcile(
         }
     )
     con = connect(threads)
-    con.register("obs", plain(observations))
+    # DuckDB scans dictionary columns as they are: no decoding of millions of keys.
+    con.register("obs", observations)
     con.register("ch", changes)
     con.register("m", methods)
     keys = ["indicator", "territory", "period", *breakdowns]

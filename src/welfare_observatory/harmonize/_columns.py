@@ -357,8 +357,12 @@ def statuses(
         flags = pc.if_else(pc.equal(flags, ""), pa.scalar(None, pa.string()), flags)
         if rule.flags_scheme == "eurostat":
             results, indices, _ = map_distinct(flags, _eurostat)
-            from_flags = take_results([r[0] if r else None for r in results], indices, pa.string(), dictionary=False)
-            conf_flags = take_results([r[1] if r else None for r in results], indices, pa.string(), dictionary=False)
+            from_flags = take_results(
+                [r[0] if r else None for r in results], indices, pa.string(), dictionary=False
+            )
+            conf_flags = take_results(
+                [r[1] if r else None for r in results], indices, pa.string(), dictionary=False
+            )
             obs = pc.coalesce(from_flags, obs)
             conf = pc.coalesce(conf_flags, conf)
     if rule.obs_status_column is not None:

@@ -30,6 +30,7 @@ __all__ = [
     "RateLimiter",
     "Response",
     "request_key",
+    "shared_client",
     "user_agent",
 ]
 
@@ -156,7 +157,12 @@ class RateLimiter:
 
 
 class HttpClient:
-    """GET with a timeout, bounded retries, exponential backoff and per-host rate limits."""
+    """GET with a timeout, bounded retries, exponential backoff and per-host rate limits.
+
+    ``rate_limits`` (requests per minute, by host name) replaces ``DEFAULT_RATE_LIMITS``
+    when given (``{}``: no limit). Limits hold per client: share one client (see
+    :func:`shared_client`) across the sources of a build.
+    """
 
     def __init__(
         self,
@@ -306,6 +312,20 @@ class HttpClient:
             location=Location(source=source or None, key=key),
             hint="narrow the request (a smaller key or period), or raise max_bytes",
         )
+
+
+_shared: HttpClient | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_client() -> HttpClient:
+    """One client per process (default settings), so per-host rate limits hold across every
+    source and context that does not bring its own client."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = HttpClient()
+        return _shared
 
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):

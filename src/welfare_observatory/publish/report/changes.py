@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
-from welfare_observatory.publish.report.data import EditionData, _totals, read_observations
+from welfare_observatory.publish.report.data import EditionData, totals, read_observations
 from welfare_observatory.store import KnowledgeBase
 
 __all__ = ["EditionChanges", "edition_changes"]
@@ -53,7 +53,7 @@ def edition_changes(kb: KnowledgeBase, data: EditionData) -> EditionChanges | No
         return EditionChanges(previous, counts)
     mine = mine.assign(year=mine["period"].astype(str).str[:4].astype("int64"))
     keys = ["indicator", "territory", "year"]
-    before = _totals(read_observations(kb, previous))[[*keys, "value"]]
+    before = totals(read_observations(kb, previous))[[*keys, "value"]]
     after = data.frame[[*keys, "value"]]
     merged = (
         mine[[*keys, "change"]]

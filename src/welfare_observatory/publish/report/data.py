@@ -104,7 +104,7 @@ def _plain(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
-def _totals(table: pa.Table) -> pd.DataFrame:
+def totals(table: pa.Table) -> pd.DataFrame:
     """One row per (indicator, territory, year): totals of every breakdown, the latest
     period of the year, suppressed values blanked."""
     frame = _plain(table).to_pandas()
@@ -185,7 +185,7 @@ def load_edition_data(
     """Read and prepare ``edition`` (default: the latest) for the report."""
     info = kb.edition(edition)
     manifest = kb.manifest(info.name)
-    frame = _totals(read_observations(kb, info.name))
+    frame = totals(read_observations(kb, info.name))
     focus_territory = territories.get(focus or manifest.territory)
     present = set(frame["territory"].unique().tolist())
     wanted = list(comparisons) or [t.code for t in territories.ancestors(focus_territory.code)]

