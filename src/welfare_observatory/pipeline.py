@@ -243,7 +243,13 @@ def _run_source(source_id: str, config: SourceConfig, context: _Context) -> _Sou
                 source_id, config.type, config.options
             )
             payloads = source.fetch(_fetch_context(context, source_id))
-        hashes = tuple(p.sha256 for p in payloads)
+        # A structure message read alongside an SDMX payload changes how it parses.
+        hashes = tuple(
+            f"{p.sha256}+{p.meta['structure_sha256']}"
+            if p.meta.get("structure_sha256")
+            else p.sha256
+            for p in payloads
+        )
         key = (
             "source-"
             + digest(
@@ -314,11 +320,11 @@ def _run_source(source_id: str, config: SourceConfig, context: _Context) -> _Sou
 def _fetch_context(context: _Context, source_id: str) -> Any:
     from welfare_observatory.sdk import FetchContext
     from welfare_observatory.sources.cache import Cache
-    from welfare_observatory.sources.http import HttpClient
+    from welfare_observatory.sources.http import shared_client
 
     return FetchContext(
         cache=Cache(context.cache_dir),
-        http=HttpClient(),
+        http=shared_client(),  # one client, so per-host rate limits hold across sources
         offline=context.offline,
         refresh=context.refresh,
         base_dir=context.observatory.folder,
