@@ -21,37 +21,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+# The catalogue's age classes, the same as `welfare-observatory new` writes.
+from welfare_observatory.scaffold.population import AGE_CLASSES, NON_WORKING
+
 HERE = Path(__file__).resolve().parent
 
-# Age classes of the catalogue's POP_* counts: label -> (first age, last age or None = and over).
-AGE_CLASSES: dict[str, tuple[int, int | None]] = {
-    "Totale": (0, None),
-    "0-2": (0, 2),
-    "0-4": (0, 4),
-    "0-5": (0, 5),
-    "3-5": (3, 5),
-    "6-10": (6, 10),
-    "11-13": (11, 13),
-    "0-14": (0, 14),
-    "0-17": (0, 17),
-    "14-18": (14, 18),
-    "15-19": (15, 19),
-    "15-24": (15, 24),
-    "15-29": (15, 29),
-    "15-39": (15, 39),
-    "15-49": (15, 49),
-    "15-64": (15, 64),
-    "18-24": (18, 24),
-    "25-64": (25, 64),
-    "40-64": (40, 64),
-    "60-64": (60, 64),
-    "18 e oltre": (18, None),
-    "65 e oltre": (65, None),
-    "75 e oltre": (75, None),
-    "80 e oltre": (80, None),
-    "85 e oltre": (85, None),
-}
-NON_WORKING = "0-14 e 65 e oltre"
 
 ISTAT_LICENCE = "CC-BY-4.0 (Istat - Istituto nazionale di statistica)"
 EUROSTAT_LICENCE = "CC-BY-4.0 (Eurostat copyright notice: reuse authorised, source acknowledged)"
@@ -70,7 +44,7 @@ class Example:
 EXAMPLES = (
     Example("biella", "096", ("ITC13", "ITC1", "ITC", "IT"), ("IT", "ITC", "ITC1", "ITC13")),
     Example("brescia", "017", ("ITC47", "ITC4", "ITC", "IT"), ("IT", "ITC", "ITC4", "ITC47")),
-    Example("trento", "022", ("ITD20", "ITDA", "ITD", "IT"), ("IT", "ITH", "ITH20")),
+    Example("trento", "022", ("ITD20", "ITD", "IT"), ("IT", "ITH", "ITH20")),
 )
 
 
@@ -123,7 +97,9 @@ def foreigners_table(shared: Path, areas: tuple[str, ...]) -> str:
         fields = list(reader.fieldnames or [])
         wanted = {"FJAN", "FLBIRTH", "FDEATH", "ACQCITIZ"}
         rows = [r for r in reader if r["REF_AREA"] in areas and r["DATA_TYPE"] in wanted]
-    rows.sort(key=lambda r: (areas.index(r["REF_AREA"]), r["DATA_TYPE"], r["SEX"], r["TIME_PERIOD"]))
+    rows.sort(
+        key=lambda r: (areas.index(r["REF_AREA"]), r["DATA_TYPE"], r["SEX"], r["TIME_PERIOD"])
+    )
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
@@ -138,6 +114,19 @@ def eurostat_excerpt(shared: Path, geos: tuple[str, ...]) -> str:
     for geo in geos:
         keep += [line for line in lines[1:] if line.split("\t", 1)[0].split(",")[2] == geo]
     return "\n".join(keep) + "\n"
+
+
+def employment_of_foreigners(shared: Path, areas: tuple[str, ...]) -> str:
+    """Yearly rows (all education levels) of the legacy I.Stat export, layout kept."""
+    text = (shared / "istat_legacy_export_DCCV_TAXOCCU1.csv").read_text("utf-8-sig")
+    lines = text.splitlines()
+    header, rows = lines[0], list(csv.reader(lines[1:]))
+    keep = [
+        i
+        for i, row in enumerate(rows, start=1)
+        if row[0] in areas and row[8] == "99" and row[12].isdigit()
+    ]
+    return "\ufeff" + "\r\n".join([header, *(lines[i] for i in keep)]) + "\r\n"
 
 
 def _meta(publisher: str, source: str, origin: str, transformation: str, licence: str) -> str:
@@ -192,6 +181,19 @@ def write(example: Example, shared: Path) -> list[Path]:
             ),
         ),
     }
+    if example.package == "brescia":
+        files["occupazione_stranieri_15_64_2019_2023.csv"] = (
+            employment_of_foreigners(shared, ("ITC", "IT")),
+            _meta(
+                "Istat, Rilevazione sulle forze di lavoro (dataset DCCV_TAXOCCU1)",
+                "istat_legacy_export_DCCV_TAXOCCU1.csv",
+                "GitHub mjavadf/DeMi, commit 0302204fdb095bfc0aa7b2d83246445f2f6b0c6d",
+                "yearly rows (no quarters) for all education levels, Nord-ovest (ITC) and "
+                "Italy; the legacy I.Stat export layout kept (BOM, quoted code/label pairs, "
+                "CRLF).",
+                ISTAT_LICENCE,
+            ),
+        )
     written = []
     for name, (text, meta) in files.items():
         (data / name).write_text(text, encoding="utf-8", newline="\n")

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from welfare_observatory.model.observation import observation_schema
     from welfare_observatory.observatory import Observatory, load_observatory
     from welfare_observatory.pipeline import BuildResult
+    from welfare_observatory.protect import DisclosureRule, publishable_view
     from welfare_observatory.sdg import framework
     from welfare_observatory.store import EditionInfo, KnowledgeBase
     from welfare_observatory.territory import registry as territories
@@ -88,6 +89,8 @@ _LAZY: dict[str, str] = {
     "load_observatory": "welfare_observatory.observatory",
     "BuildResult": "welfare_observatory.pipeline",
     "BuildReport": "welfare_observatory.build_report",
+    "DisclosureRule": "welfare_observatory.protect",
+    "publishable_view": "welfare_observatory.protect",
     "catalog": "welfare_observatory.catalog",
     "framework": "welfare_observatory.sdg",
     "territories": "welfare_observatory.territory:registry",
@@ -102,6 +105,7 @@ __all__ = [
     "ConfStatus",
     "ConfigError",
     "DataError",
+    "DisclosureRule",
     "Domain",
     "EditionInfo",
     "FetchError",
@@ -140,6 +144,7 @@ __all__ = [
     "load_observatory",
     "make_registry",
     "observation_schema",
+    "publishable_view",
     "territories",
     "validate_observations",
 ]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from welfare_observatory.config import SourceConfig
+    from welfare_observatory.executors import Executor
     from welfare_observatory.harmonize import CodeTable, HarmonizeRule
     from welfare_observatory.model import Indicator
     from welfare_observatory.observatory import Observatory
@@ -90,15 +91,17 @@ def build(
     refresh: bool = False,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
+    executor: Executor | str | None = None,
 ) -> BuildResult:
     """Build the observatory's edition into the knowledge base folder ``out``.
 
     ``offline`` never touches the network (sources whose payloads are not cached are
     skipped, with the reason); ``only`` limits the build to these source ids (the others
-    are reported as skipped); ``refresh`` fetches again even what is cached.
+    are reported as skipped); ``refresh`` fetches again even what is cached. ``executor``
+    (``"local"``, ``"dask"`` or an :class:`~welfare_observatory.executors.Executor`) runs
+    the sources; every executor gives the same edition and build id.
     """
-    from welfare_observatory.harmonize import CodeTable
-    from welfare_observatory.territory import registry
+    from welfare_observatory.executors import running
 
     kb_root = Path(out)
     say = progress or (lambda _line: None)
@@ -115,19 +118,19 @@ def build(
     selection = observatory.selection()
     indicators = {i.id: i for i in observatory.catalog}
     reference = config.territory.reference_date
-    context = _Context(
-        observatory=observatory,
-        indicators=indicators,
-        codes=CodeTable.from_registry(registry()),
+    context = _new_context(
+        observatory,
         steps_dir=kb_root / ".steps",
-        versions=_versions(observatory),
+        cache_dir=Path(cache_dir) if cache_dir else kb_root / ".cache",
         offline=offline,
         refresh=refresh,
-        cache_dir=Path(cache_dir) if cache_dir else kb_root / ".cache",
         say=say,
     )
     context.timings["load"] = time.perf_counter() - started
 
+    runnable = [s for s, c in config.sources.items() if c.enabled and (only is None or s in only)]
+    with running(executor) as runner:
+        ran = dict(zip(runnable, runner.run_sources(context, runnable), strict=True))
     outputs = []
     for source_id, source_config in config.sources.items():
         if not source_config.enabled:
@@ -135,7 +138,7 @@ def build(
         elif only is not None and source_id not in only:
             outputs.append(_skipped(source_id, source_config, "not in --only"))
         else:
-            outputs.append(_run_source(source_id, source_config, context))
+            outputs.append(ran[source_id])
 
     from welfare_observatory.stages import analyze_stage, derive_stage, store_stage
 
@@ -188,6 +191,32 @@ def build(
         computed_steps=sum(1 for o in outputs if not o.reused and o.table is not None),
     )
     return BuildResult(report=report, knowledge_base=kb_root)
+
+
+def _new_context(
+    observatory: Observatory,
+    *,
+    steps_dir: Path,
+    cache_dir: Path,
+    offline: bool,
+    refresh: bool,
+    say: Progress,
+) -> _Context:
+    """What ``_run_source`` needs; executors rebuild it on their workers from paths."""
+    from welfare_observatory.harmonize import CodeTable
+    from welfare_observatory.territory import registry
+
+    return _Context(
+        observatory=observatory,
+        indicators={i.id: i for i in observatory.catalog},
+        codes=CodeTable.from_registry(registry()),
+        steps_dir=steps_dir,
+        versions=_versions(observatory),
+        offline=offline,
+        refresh=refresh,
+        cache_dir=cache_dir,
+        say=say,
+    )
 
 
 def _versions(observatory: Observatory) -> dict[str, str]:

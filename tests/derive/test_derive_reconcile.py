@@ -27,27 +27,28 @@ def changes(*rows: tuple[str, str | None] | tuple[str, str | None, float]) -> pa
     )
 
 
-# A merger in Trentino: Bleggio Inferiore and Lomaso became Comano Terme (022228) in 2010.
-MERGER = changes(("022016", "022228"), ("022105", "022228"))
+# A merger in Trentino: Cembra (022055) and Lisignago (022105) became Cembra Lisignago
+# (022241) on 1 January 2016 (ANPR archive).
+MERGER = changes(("022055", "022241"), ("022105", "022241"))
 
 
 def test_a_merger_sums_counts_and_re_derives_rates(catalog, obs, by_key) -> None:
     table = obs(
         [
-            ("POP_TOTAL", "022016", Y, 1200.0),
+            ("POP_TOTAL", "022055", Y, 1200.0),
             ("POP_TOTAL", "022105", Y, 1800.0),
-            ("POP_65_PLUS", "022016", Y, 300.0),
+            ("POP_65_PLUS", "022055", Y, 300.0),
             ("POP_65_PLUS", "022105", Y, 300.0),
-            ("OLD_AGE_SHARE", "022016", Y, 25.0),
+            ("OLD_AGE_SHARE", "022055", Y, 25.0),
             ("OLD_AGE_SHARE", "022105", Y, 16.7),
         ]
     )
     result = reconcile(table, MERGER, catalog)
     got = by_key(result.table)
     assert got == {
-        ("POP_TOTAL", "022228", Y): 3000.0,
-        ("POP_65_PLUS", "022228", Y): 600.0,
-        ("OLD_AGE_SHARE", "022228", Y): pytest.approx(20.0),
+        ("POP_TOTAL", "022241", Y): 3000.0,
+        ("POP_65_PLUS", "022241", Y): 600.0,
+        ("OLD_AGE_SHARE", "022241", Y): pytest.approx(20.0),
     }
     assert set(result.table.column("lineage").to_pylist()) == {result.step.id}
 
@@ -63,17 +64,17 @@ def test_what_cannot_be_reconciled_is_reported_not_guessed(catalog, obs, by_key)
     table = obs(
         [
             ("POP_TOTAL", "099999", Y, 10.0),  # split, no key
-            ("POP_TOTAL", "022016", Y, 1200.0),  # merger with a predecessor missing
+            ("POP_TOTAL", "022055", Y, 1200.0),  # merger with a predecessor missing
             ("POP_TOTAL", "022105", "2020-01-01", 1800.0),
-            ("POP_TOTAL", "022016", "2020-01-01", 1200.0),
-            ("MEDIAN_AGE", "022016", Y, 40.0),  # a median cannot be merged
+            ("POP_TOTAL", "022055", "2020-01-01", 1200.0),
+            ("MEDIAN_AGE", "022055", Y, 40.0),  # a median cannot be merged
             ("MEDIAN_AGE", "022105", Y, 44.0),
             ("POP_TOTAL", "088888", Y, 5.0),  # suppressed without successor
         ]
     )
     split = changes(("099999", "099001"), ("099999", "099002"), ("088888", None))
     result = reconcile(table, pa.concat_tables([MERGER, split]), catalog)
-    assert by_key(result.table) == {("POP_TOTAL", "022228", "2020-01-01"): 3000.0}
+    assert by_key(result.table) == {("POP_TOTAL", "022241", "2020-01-01"): 3000.0}
     codes = {f.code for f in result.findings}
     assert codes == {"split-without-key", "partial-merge", "cannot-reconcile", "no-successor"}
 
@@ -97,7 +98,7 @@ def test_a_successor_with_its_own_value_keeps_it(catalog, obs, by_key) -> None:
 
 @given(st.lists(st.integers(min_value=0, max_value=10**6), min_size=5, max_size=5))
 def test_reconciliation_preserves_totals(catalog, obs, values: list[int]) -> None:
-    codes = ["022016", "022105", "041033", "096004", "096021"]
+    codes = ["022055", "022105", "041033", "096004", "096021"]
     table = obs([("POP_TOTAL", c, Y, float(v)) for c, v in zip(codes, values, strict=True)])
     mapping = pa.concat_tables([MERGER, changes(("041033", "099030"))])
     result = reconcile(table, mapping, catalog).table
@@ -105,7 +106,9 @@ def test_reconciliation_preserves_totals(catalog, obs, values: list[int]) -> Non
 
 
 def test_code_changes_from_the_registry() -> None:
-    table = code_changes(["041033", "096004", "041060"], date(2024, 1, 1))
+    table = code_changes(["041033", "041060", "096004", "022055", "022105"], date(2024, 1, 1))
     rows = {(r["code"], r["successor"]) for r in table.to_pylist()}
-    assert ("041033", "099030") in rows
+    # Montecopiolo and Sassofeltrio moved to Rimini; Cembra and Lisignago merged.
+    assert {("041033", "099030"), ("041060", "099031")} <= rows
+    assert {("022055", "022241"), ("022105", "022241")} <= rows
     assert not any(code == "096004" for code, _ in rows)

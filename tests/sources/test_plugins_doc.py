@@ -65,3 +65,11 @@ def test_every_hook_is_documented_with_its_signature():
 )
 def test_every_author_command_is_documented(command):
     assert command in DOC.read_text(encoding="utf-8")
+
+
+def test_every_name_of_the_sdk_is_documented():
+    from welfare_observatory import sdk
+
+    text = DOC.read_text(encoding="utf-8")
+    missing = [name for name in sdk.__all__ if f"`{name}" not in text]
+    assert missing == []

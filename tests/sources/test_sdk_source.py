@@ -95,6 +95,12 @@ def test_paths_cannot_leave_the_observatory_folder(ctx, escape):
         ctx.read_file(escape)
 
 
+def test_a_symlink_out_of_the_folder_is_refused(ctx, tmp_path):
+    (ctx.base_dir / "data" / "link.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(ConfigError, match="outside the observatory folder"):
+        ctx.read_file("data/link.txt")
+
+
 def test_absolute_paths_inside_the_folder_are_allowed(ctx):
     inside = ctx.base_dir / "data" / "beds.csv"
     assert ctx.read_file(inside).key == "file:data/beds.csv"

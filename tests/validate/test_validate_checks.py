@@ -141,3 +141,16 @@ def test_plugins_register_checks_and_a_crashing_check_is_a_finding() -> None:
         registry.register("asl.totals", asl_totals)
     with pytest.raises(PluginError):
         CheckRegistry().register("Not Kebab", asl_totals)
+
+
+def test_plugin_checks_join_the_built_ins_through_default_checks() -> None:
+    from welfare_observatory.validate import accept_check
+
+    def totals(data: pa.Table, context: CheckContext) -> list[Finding]:
+        return []
+
+    assert accept_check("asl.totals", totals) == ("asl.totals", totals)
+    with pytest.raises(ValueError):
+        accept_check("asl totals", totals)
+    registry = default_checks({"asl.totals": totals}, owners={"asl.totals": "osserva-biella"})
+    assert list(registry)[-1] == "asl.totals" and registry.owner("asl.totals") == "osserva-biella"

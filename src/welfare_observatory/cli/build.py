@@ -23,6 +23,19 @@ from welfare_observatory.cli._output import json_option, print_json
 @click.option("--only", multiple=True, help="Build only this source (repeatable).")
 @click.option("--refresh", is_flag=True, help="Fetch again even what is cached.")
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Run the sources here (local) or on a Dask cluster (dask).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Dask scheduler address (tcp://host:8786); without it dask starts a local cluster.",
+)
 @json_option
 def build(
     observatory: str,
@@ -31,6 +44,8 @@ def build(
     only: tuple[str, ...],
     refresh: bool,
     cache_dir: Path | None,
+    executor: str,
+    scheduler: str | None,
     as_json: bool,
 ) -> None:
     """Build OBSERVATORY (a folder with observatory.yaml, or an installed package name).
@@ -41,13 +56,20 @@ def build(
     """
     from rich.console import Console
 
+    from welfare_observatory.executors import executor_for
     from welfare_observatory.observatory import load_observatory
 
     loaded = load_observatory(observatory)
+    runner = executor_for(executor, scheduler=scheduler)
     console = Console(stderr=True)
     if as_json:
         result = loaded.build(
-            out=out, offline=offline, only=only or None, refresh=refresh, cache_dir=cache_dir
+            out=out,
+            offline=offline,
+            only=only or None,
+            refresh=refresh,
+            cache_dir=cache_dir,
+            executor=runner,
         )
     else:
         with console.status(f"building {loaded.id}", spinner="dots") as status:
@@ -62,6 +84,7 @@ def build(
                 refresh=refresh,
                 cache_dir=cache_dir,
                 progress=progress,
+                executor=runner,
             )
     if as_json:
         print_json(result.report.model_dump(mode="json"))

@@ -34,7 +34,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "source": ("welfare_observatory.cli.source", "source", "Preview a source, record its answers as fixtures."),
     "new-plugin": ("welfare_observatory.cli.new_plugin", "new_plugin", "Scaffold a source plugin package."),
     "new": ("welfare_observatory.cli.new", "new", "Scaffold a new observatory package."),
-    "request-template": ("welfare_observatory.cli.request_template", "request_template", "Write data-request spreadsheets for local bodies."),
+    "request-template": (
+        "welfare_observatory.cli.request_template",
+        "request_template",
+        "Write data-request spreadsheets for local bodies.",
+    ),
+    "report": ("welfare_observatory.cli.report", "report", "Build the report website of an edition."),
+    "publish": ("welfare_observatory.cli.publish", "publish", "Open data exports of an edition."),
 }
 
 

@@ -12,11 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from welfare_observatory.derive._common import (
     Derived,
     breakdowns_of,
     connect,
+    constant,
     distinct,
     empty,
     indicator_map,
@@ -83,7 +85,12 @@ def derive_rates(
     con = connect(threads)
     # DuckDB scans dictionary columns as they are: no decoding of millions of keys.
     con.register("obs", observations)
-    con.register("f", pa.Table.from_pylist(formulas))
+    # Dictionary-encoded texts come back from DuckDB dictionary-encoded (no per-row strings).
+    f_table = pa.Table.from_pylist(formulas)
+    for name in ("target", "unit"):
+        index = f_table.schema.get_field_index(name)
+        f_table = f_table.set_column(index, name, pc.dictionary_encode(f_table.column(name)))
+    con.register("f", f_table)
     period_key = (
         "n.period = d.period"
         if align == "period"
@@ -105,18 +112,19 @@ def derive_rates(
                     ELSE {pair_status_sql("n.obs_status", "d.obs_status")} END AS obs_status,
                CASE WHEN n.conf_status <> 'F' THEN n.conf_status
                     ELSE coalesce(d.conf_status, 'F') END AS conf_status,
-               CAST(NULL AS VARCHAR) AS flags, 'derive' AS source, '{step.id}' AS lineage,
                d.value IS NULL AS no_denominator, d.value = 0 AS zero_denominator
         FROM n LEFT JOIN d ON n.target = d.target AND {keys}
     """  # noqa: S608 (identifiers are checked names; data goes in as tables)
     result = query(con, sql)
     findings = _findings(result)
+    n = result.num_rows
+    result = result.append_column("flags", pa.nulls(n, pa.string()))
+    result = result.append_column("source", constant(n, "derive"))
+    result = result.append_column("lineage", constant(n, step.id))
     return Derived(to_canonical(result, breakdowns), findings, step)
 
 
 def _findings(result: pa.Table) -> list[Finding]:
-    import pyarrow.compute as pc
-
     findings: list[Finding] = []
     for flag, code, message in (
         ("no_denominator", "missing-denominator", "have no denominator for the same key"),

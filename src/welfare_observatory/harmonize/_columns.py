@@ -23,12 +23,10 @@ from welfare_observatory.harmonize.rules import (
     BreakdownRule,
     IndicatorRule,
     PeriodRule,
-    StatusRule,
     TerritoryRule,
     UnitRule,
 )
 from welfare_observatory.model.indicator import Indicator
-from welfare_observatory.model.observation import ObsStatus
 from welfare_observatory.units import conversion_factor
 
 __all__ = ["Problem"]
@@ -320,86 +318,3 @@ def units(
             )
         )
     return factors, unit_text, problems
-
-
-_EUROSTAT = {
-    "p": "P",
-    "e": "E",
-    "s": "E",
-    "f": "F",
-    "u": "U",
-    "b": "B",
-    "d": "D",
-    "n": "N",
-    "z": "M",
-}
-_PRECEDENCE = "MPEFUBDN"
-
-
-def statuses(
-    table: pa.Table, rule: StatusRule, value: pa.Array, cell_flags: pa.Array | None = None
-) -> tuple[pa.Array, pa.Array, pa.Array, list[Problem]]:
-    """``(obs_status, conf_status, flags)``; a null value never keeps a 'has a value' status."""
-    n = table.num_rows
-    obs: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string()).fill_null(
-        rule.default_obs_status.value
-    )
-    conf: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string()).fill_null(
-        rule.default_conf_status.value
-    )
-    flags: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string())
-    if rule.flags_column is not None or cell_flags is not None:
-        if rule.flags_column is not None:
-            raw = as_text(table.column(rule.flags_column)).cast(pa.string())
-        else:
-            raw = cell_flags
-        flags = pc.utf8_trim_whitespace(raw)
-        flags = pc.if_else(pc.equal(flags, ""), pa.scalar(None, pa.string()), flags)
-        if rule.flags_scheme == "eurostat":
-            results, indices, _ = map_distinct(flags, _eurostat)
-            from_flags = take_results(
-                [r[0] if r else None for r in results], indices, pa.string(), dictionary=False
-            )
-            conf_flags = take_results(
-                [r[1] if r else None for r in results], indices, pa.string(), dictionary=False
-            )
-            obs = pc.coalesce(from_flags, obs)
-            conf = pc.coalesce(conf_flags, conf)
-    if rule.obs_status_column is not None:
-        mapping = {k: v.value for k, v in rule.obs_status_map.items()}
-        results, indices, _ = map_distinct(
-            table.column(rule.obs_status_column),
-            lambda v: mapping.get(v.strip(), v.strip().upper()) or None,
-        )
-        obs = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), obs)
-    if rule.conf_status_column is not None:
-        cmap = {k: v.value for k, v in rule.conf_status_map.items()}
-        results, indices, _ = map_distinct(
-            table.column(rule.conf_status_column),
-            lambda v: cmap.get(v.strip(), v.strip().upper()) or None,
-        )
-        conf = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), conf)
-    # Never a silent missing: a value-less row keeps O/M/L, anything else becomes O.
-    missing_codes = pa.array(["O", "M", "L"])
-    no_value = pc.is_null(value)
-    fix = pc.and_(no_value, pc.invert(pc.is_in(obs, missing_codes)))
-    problems: list[Problem] = []
-    if pc.any(fix).as_py():
-        obs = pc.if_else(fix, pa.scalar(ObsStatus.MISSING.value), obs)
-        problems.append(
-            Problem(
-                "missing-value",
-                "value",
-                fix,
-                [],
-                "rows without a value get obs_status O (missing)",
-                severity="info",
-            )
-        )
-    return obs, conf, flags, problems
-
-
-def _eurostat(flags: str) -> tuple[str | None, str | None]:
-    letters = {_EUROSTAT[c] for c in flags.lower() if c in _EUROSTAT}
-    obs = next((code for code in _PRECEDENCE if code in letters), None)
-    return obs, ("C" if "c" in flags.lower() else None)

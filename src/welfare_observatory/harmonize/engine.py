@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from welfare_observatory.harmonize import _columns as col
 from welfare_observatory.harmonize._arrow import melt, melt_columns, require_columns
+from welfare_observatory.harmonize._status import statuses
 from welfare_observatory.harmonize.codes import CodeTable
 from welfare_observatory.harmonize.rules import Filter, HarmonizeRule
 from welfare_observatory.lineage import StepRecord, table_digest
@@ -137,7 +138,7 @@ def harmonize(
     factor, unit, found = col.units(table, rule.unit, indicator, indicators)
     problems += found
     value = pc.multiply(value, pc.fill_null(factor, 1.0))
-    obs_status, conf_status, flags, found = col.statuses(table, rule.status, value, cell_flags)
+    obs_status, conf_status, flags, found = statuses(table, rule.status, value, cell_flags)
     problems += found
 
     where = (rows, cols, melt_pairs) if rows is not None and cols is not None else None
@@ -239,7 +240,8 @@ def _finding(
     if first is not None and where is not None:
         # Report the row and the wide column of the source table, not of the melted one.
         rows, cols, pairs = where
-        if rule.melt is not None and problem.column in (rule.melt.values_to, rule.melt.names_to):
+        stacked = (rule.melt.values_to, rule.melt.names_to, "value") if rule.melt else ()
+        if problem.column in stacked:
             column = pairs[int(cols[first])][0]
         first = int(rows[first])
     shown = ", ".join(repr(v) for v in problem.values)

@@ -143,7 +143,7 @@ def protect(
     if rule.max_population is not None and population is None:
         raise ConfigError(
             "the disclosure rule sets max_population but no population was given",
-            hint="pass population=welfare_observatory.territory.population(year, level=...)",
+            hint="pass population=protect.territory_population(hierarchy, year)",
         )
     pool = indicators.values() if isinstance(indicators, Mapping) else indicators
     breakdowns = [b for b in breakdown_columns(observations.column_names) if b not in _PASSTHROUGH]
@@ -181,11 +181,17 @@ def protect(
 def _create_state(
     con: duckdb.DuckDBPyConnection, rule: DisclosureRule, breakdowns: list[str]
 ) -> None:
-    """``state(rid, value, cost, conf, hidden, candidate)`` with primary suppression applied."""
-    levels = ", ".join(f"'{level.value}'" for level in rule.levels) or "NULL"
+    """``state(rid, value, cost, conf, obs_status, hidden)``, primary suppression applied.
+
+    ``cost`` orders candidates for secondary suppression: smallest value first, then keys.
+    """
+    levels = ", ".join(f"'{level.value}'" for level in rule.levels)
     max_pop = "NULL" if rule.max_population is None else str(int(rule.max_population))
     low = "o.value >= 0" if rule.suppress_zeros else "o.value > 0"
-    small = f"(t.level IN ({levels}) OR ({max_pop} IS NOT NULL AND p.population < {max_pop}))"
+    small = (
+        f"(coalesce(list_has_any(t.levels, [{levels}]::VARCHAR[]), false) "
+        f"OR ({max_pop} IS NOT NULL AND p.population < {max_pop}))"
+    )
     primary = (
         f"o.is_count AND o.value IS NOT NULL AND {low} AND o.value < {float(rule.threshold)!r} "
         f"AND {small}"
@@ -202,8 +208,10 @@ def _create_state(
                  WHEN {primary} THEN 'C' ELSE o.conf_status END AS conf,
             o.obs_status
         FROM obs o
-        LEFT JOIN (SELECT DISTINCT ON (territory) territory, level FROM lvl) t USING (territory)
-        LEFT JOIN pop p USING (territory)
+        LEFT JOIN (SELECT territory, list(level ORDER BY level) AS levels
+                   FROM lvl GROUP BY territory) t USING (territory)
+        LEFT JOIN (SELECT territory, max(population) AS population
+                   FROM pop GROUP BY territory) p USING (territory)
         """  # noqa: S608 (identifiers are quoted names; data goes in as tables)
     )
     con.execute(

@@ -120,12 +120,12 @@ class PluginInfo:
 def hook_hint(exc: Exception) -> str:
     """A hint for a pluggy validation error: the hook a misspelled name meant."""
     text = str(exc)
-    near = [h for h in COLLECTORS if h in text]
-    unknown = [word.strip("'\"(),:") for word in text.split() if word.startswith(("'reg", "reg"))]
-    for word in unknown:
-        guess = closest(word, COLLECTORS)
-        if guess and word not in COLLECTORS:
-            return f"did you mean {guess[0]!r}? hooks: {', '.join(COLLECTORS)}"
-    if near:
+    hooks = ", ".join(COLLECTORS)
+    if "Argument(s)" in text:
         return "check the hook's arguments: every hook takes one argument named 'register'"
-    return f"hooks: {', '.join(COLLECTORS)}"
+    match = re.search(r"unknown hook '([^']+)'", text)
+    if match:
+        guess = closest(match.group(1), COLLECTORS)
+        if guess:
+            return f"did you mean {guess[0]!r}? hooks: {hooks}"
+    return f"hooks: {hooks}"

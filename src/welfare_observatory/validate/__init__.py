@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         CheckContext,
         CheckRegistry,
         RegisterCheck,
+        accept_check,
         run_checks,
     )
     from welfare_observatory.validate.schema import validate_observations
@@ -24,6 +25,7 @@ __all__ = [
     "CheckContext",
     "CheckRegistry",
     "RegisterCheck",
+    "accept_check",
     "default_checks",
     "run_checks",
     "validate_observations",
@@ -35,6 +37,7 @@ _LAZY = {
     "CheckRegistry": "welfare_observatory.validate.checks",
     "RegisterCheck": "welfare_observatory.validate.checks",
     "run_checks": "welfare_observatory.validate.checks",
+    "accept_check": "welfare_observatory.validate.checks",
     "default_checks": "welfare_observatory.validate.builtin",
     "validate_observations": "welfare_observatory.validate.schema",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
@@ -13,7 +14,7 @@ from welfare_observatory.errors import closest
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Aggregation, MeasureKind
 from welfare_observatory.model.observation import BASE_COLUMNS
-from welfare_observatory.validate.checks import CheckContext, CheckRegistry
+from welfare_observatory.validate.checks import Check, CheckContext, CheckRegistry
 from welfare_observatory.validate.schema import validate_observations
 
 __all__ = ["default_checks"]
@@ -247,11 +248,14 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
 
 
 def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
-    """Robust z-scores across territories of one level, and implausible yearly jumps."""
+    """Robust z-scores of rates across territories of one level, and implausible yearly jumps."""
     if table.num_rows == 0:
         return []
     b = _breakdowns(table)
-    part = "indicator, period, length(territory)" + "".join(f", {x}" for x in b)
+    # Territories of one level share a code shape: 999999 municipalities, 999 provinces,
+    # 99 regions, AAA NUTS 1 areas; values are compared within a level only.
+    shape = "regexp_replace(regexp_replace(territory, '[0-9]', '9', 'g'), '[A-Za-z]', 'A', 'g')"
+    part = f"indicator, period, {shape}" + "".join(f", {x}" for x in b)
     series = "indicator, territory" + "".join(f", {x}" for x in b)
     counts = sorted(
         {i.id for i in (ctx.indicators or {}).values() if i.measure is not MeasureKind.RATIO}
@@ -264,7 +268,8 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         mad AS (SELECT *, median(abs(value - med)) OVER (PARTITION BY {part}) AS mad FROM stats),
         z AS (SELECT indicator, territory, period, value,
                      0.6745 * (value - med) / nullif(mad, 0) AS z
-              FROM mad WHERE n >= 10 AND indicator NOT IN (SELECT id FROM c))
+              FROM mad WHERE n >= 10 AND indicator NOT IN (SELECT id FROM c)
+                    AND unit NOT IN (SELECT unit FROM cu))
         SELECT 'outlier' AS kind, indicator, count(*) AS n, arg_max(territory, abs(z)) AS territory,
                arg_max(period, abs(z)) AS period, max(abs(z)) AS size
         FROM z WHERE abs(z) > {ctx.outlier_z} GROUP BY indicator
@@ -282,6 +287,8 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
         t=table,
         c=pa.table({"id": pa.array(counts, pa.string())}),
+        # Counts grow with the size of a territory: only rates are compared across them.
+        cu=pa.table({"unit": pa.array(sorted(_COUNT_UNITS), pa.string())}),
     )
     findings: list[Finding] = []
     for r in rows:
@@ -337,8 +344,13 @@ def check_status(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     ]
 
 
-def default_checks() -> CheckRegistry:
-    """A new registry with the built-in checks, in the order they run."""
+def default_checks(
+    extra: Mapping[str, Check] | None = None, owners: Mapping[str, str] | None = None
+) -> CheckRegistry:
+    """A new registry with the built-in checks, then ``extra`` (plugin checks by id).
+
+    ``owners`` maps a plugin check id to the distribution that registered it.
+    """
     registry = CheckRegistry()
     registry.register("schema", check_schema)
     registry.register("unknown-territory", check_unknown_territories)
@@ -347,4 +359,6 @@ def default_checks() -> CheckRegistry:
     registry.register("sum-consistency", check_sum_consistency)
     registry.register("outliers", check_outliers)
     registry.register("status", check_status)
+    for check_id, check in (extra or {}).items():
+        registry.register(check_id, check, owner=(owners or {}).get(check_id, "a plugin"))
     return registry

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from welfare_observatory.errors import PluginError
 from welfare_observatory.model.finding import Finding, Severity
@@ -20,7 +20,14 @@ from welfare_observatory.model.indicator import Indicator
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Check", "CheckContext", "CheckRegistry", "RegisterCheck", "run_checks"]
+__all__ = [
+    "Check",
+    "CheckContext",
+    "CheckRegistry",
+    "RegisterCheck",
+    "accept_check",
+    "run_checks",
+]
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,20 @@ RegisterCheck = Callable[[str, Check], None]
 _ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*(\.[a-z][a-z0-9]*(-[a-z0-9]+)*)?$")
 
 
+def accept_check(check_id: Any, check: Any) -> tuple[str, object]:
+    """Validate what a ``register_checks`` implementation passed: ``(id, check)``.
+
+    The collector the plugin manager uses for the hook; raises ValueError with the reason.
+    """
+    if not isinstance(check_id, str) or not _ID.match(check_id):
+        raise ValueError(
+            f"check id {check_id!r} must be kebab-case, prefixed by the plugin: 'myplugin.totals'"
+        )
+    if not callable(check):
+        raise ValueError(f"check {check_id!r} is not callable: (table, context) -> findings")
+    return check_id, check
+
+
 class CheckRegistry:
     """Checks by id, in registration order. Build one per run; tests build their own."""
 
@@ -69,13 +90,10 @@ class CheckRegistry:
 
     def register(self, check_id: str, check: Check, *, owner: str = "welfare-observatory") -> None:
         """Add ``check`` under a kebab-case id (plugins: ``myplugin.my-check``)."""
-        if not _ID.match(check_id):
-            raise PluginError(
-                f"check id {check_id!r} is not kebab-case",
-                hint="use ids like 'asl-totals' or 'myplugin.asl-totals'",
-            )
-        if not callable(check):
-            raise PluginError(f"check {check_id!r} is not callable")
+        try:
+            accept_check(check_id, check)
+        except ValueError as exc:
+            raise PluginError(str(exc), hint="see docs/harmonization.md, checks") from exc
         if check_id in self._checks:
             raise PluginError(
                 f"check {check_id!r} is registered twice (by {self._owners[check_id]} and {owner})",

@@ -7,11 +7,12 @@ publishable views of both editions (a value suppressed in either is not shown).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
-from welfare_observatory.publish.report.data import EditionData, totals, read_observations
+from welfare_observatory.publish.report.data import EditionData, read_observations, totals
 from welfare_observatory.store import KnowledgeBase
 
 __all__ = ["EditionChanges", "edition_changes"]
@@ -42,8 +43,10 @@ def edition_changes(kb: KnowledgeBase, data: EditionData) -> EditionChanges | No
         return None
     diff = kb.diff(previous, data.info.name)
     for name in diff.columns:
-        if name not in BASE_COLUMNS and name not in ("change", "value_a", "value_b") and not (
-            name.startswith("status_")
+        if (
+            name not in BASE_COLUMNS
+            and name not in ("change", "value_a", "value_b")
+            and not (name.startswith("status_"))
         ):
             diff = diff[diff[name].isna() | (diff[name] == TOTAL)]
     counts = {k: int((diff["change"] == k).sum()) for k in ("new", "revised", "removed")}
@@ -53,7 +56,7 @@ def edition_changes(kb: KnowledgeBase, data: EditionData) -> EditionChanges | No
         return EditionChanges(previous, counts)
     mine = mine.assign(year=mine["period"].astype(str).str[:4].astype("int64"))
     keys = ["indicator", "territory", "year"]
-    before = totals(read_observations(kb, previous))[[*keys, "value"]]
+    before = totals(read_observations(kb, previous, data.rule, data.catalog))[[*keys, "value"]]
     after = data.frame[[*keys, "value"]]
     merged = (
         mine[[*keys, "change"]]
@@ -65,14 +68,19 @@ def edition_changes(kb: KnowledgeBase, data: EditionData) -> EditionChanges | No
     merged = merged.assign(order=merged["indicator"].map(order)).sort_values(
         ["order", "year"], ascending=[True, False]
     )
-    rows = [
+    rows: list[dict[str, object]] = [
         {
-            "indicator": r.indicator,
-            "year": int(r.year),
-            "change": r.change,
-            "before": None if pd.isna(r.before) else float(r.before),
-            "after": None if pd.isna(r.after) else float(r.after),
+            "indicator": str(record["indicator"]),
+            "year": int(record["year"]),
+            "change": str(record["change"]),
+            "before": _number(record["before"]),
+            "after": _number(record["after"]),
         }
-        for r in merged.head(MAX_ROWS).itertuples()
+        for record in merged.head(MAX_ROWS).to_dict("records")
     ]
     return EditionChanges(previous, counts, rows)
+
+
+def _number(value: Any) -> float | None:
+    """A float, or None for a missing (or suppressed) value."""
+    return None if value is None or pd.isna(value) else float(value)

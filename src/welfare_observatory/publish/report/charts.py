@@ -10,12 +10,20 @@ gap in a line, never a zero.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-__all__ = ["Bar", "Series", "bar_chart", "line_chart", "nice_ticks", "sparkline"]
+__all__ = [
+    "Bar",
+    "Series",
+    "bar_chart",
+    "line_chart",
+    "nice_ticks",
+    "sparkline",
+    "stack_bar",
+]
 
 # Colour plus a dash pattern per series, so lines differ without colour too.
 _STYLES = (
@@ -44,6 +52,16 @@ class Bar:
     highlight: bool = False
 
 
+def _safe(html: str) -> Markup:
+    """Markup built here from numbers and ``escape``d text only."""
+    return Markup(html)  # noqa: S704 - every text part was escaped above
+
+
+def _present(values: Iterable[float | None]) -> list[float]:
+    """The values that are there (no None, no NaN)."""
+    return [float(v) for v in values if v is not None and not math.isnan(v)]
+
+
 def _ok(value: float | None) -> bool:
     return value is not None and not math.isnan(value)
 
@@ -58,13 +76,11 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     raw = (high - low) / max(count, 1)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    start = math.floor(low / step) * step
-    ticks = []
-    value = start
-    while value < high + step * 0.5:
-        ticks.append(round(value, 10))
-        value += step
-    return ticks
+    # Whole multiples of the step, from the last one at or below ``low`` to the first one at
+    # or above ``high``; rounded so 0.1 * 3 prints as 0.3.
+    digits = max(0, 2 - math.floor(math.log10(step)))
+    first, last = math.floor(low / step), math.ceil(high / step)
+    return [round(i * step, digits) for i in range(first, last + 1)]
 
 
 def line_chart(
@@ -81,10 +97,10 @@ def line_chart(
 ) -> Markup:
     """A line chart with a y grid, year labels, a legend and the data as a table."""
     years = sorted({y for s in series for y in s.years})
-    values = [v for s in series for v in s.values if _ok(v)]
+    values = _present(v for s in series for v in s.values)
     if not years or not values:
         return Markup("")
-    left, right, top, bottom = 64, 12, 12, 52
+    left, right, top, bottom = 64, 24, 12, 52
     plot_w, plot_h = width - left - right, height - top - bottom
     ticks = nice_ticks(min(values), max(values))
     y_low, y_high = ticks[0], ticks[-1]
@@ -130,8 +146,7 @@ def line_chart(
                 )
             for year, value in segment:
                 parts.append(
-                    f'<circle cx="{x_of(year):.1f}" cy="{y_of(value):.1f}" r="3" '
-                    f'fill="{colour}"/>'
+                    f'<circle cx="{x_of(year):.1f}" cy="{y_of(value):.1f}" r="3" fill="{colour}"/>'
                 )
         legend_x = left + number * (plot_w // max(len(series), 1))
         legend_y = height - 10
@@ -141,7 +156,7 @@ def line_chart(
             f'<text class="legend" x="{legend_x + 26}" y="{legend_y}">{escape(line.name)}</text>'
         )
     parts.append("</svg>")
-    return Markup(
+    return _safe(
         f'<figure class="chart">{"".join(parts)}'
         + _data_table(series, years, fmt, table_caption, year_label)
         + "</figure>"
@@ -198,7 +213,7 @@ def sparkline(
 
     coords = " ".join(xy(y, v) for y, v in points if v is not None)
     last_x, last_y = coords.rsplit(" ", 1)[-1].split(",")
-    return Markup(
+    return _safe(
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(label)}</title>"
@@ -219,15 +234,19 @@ def bar_chart(
     baseline: float | None = None,
     width: int = 560,
 ) -> Markup:
-    """Horizontal bars, one per label, highlighted ones darker; ``baseline`` draws a rule
-    (for AMPI: 100, the reference)."""
-    present = [b.value for b in bars if _ok(b.value)]
+    """Horizontal bars, one per label, highlighted ones darker. Bars start at 0, or at
+    ``baseline`` when given (for AMPI: 100, the reference), drawn as a dashed rule."""
+    present = _present(b.value for b in bars)
     if not present:
         return Markup("")
     row_h, left, right, top = 18, 170, 56, 6
     height = top * 2 + row_h * len(bars)
-    low = min(0.0, *present)
-    high = max(present + ([baseline] if baseline is not None else []))
+    origin = 0.0 if baseline is None else baseline
+    low = min(origin, *present)
+    high = max(origin, *present)
+    if baseline is not None:  # room on both sides of the reference
+        reach = (max(high - baseline, baseline - low) or 1.0) * 1.15
+        low, high = baseline - reach, baseline + reach
     scale = (width - left - right) / ((high - low) or 1)
     parts = [
         f'<svg class="chart-svg" viewBox="0 0 {width} {height}" role="img" '
@@ -244,17 +263,18 @@ def bar_chart(
         if _ok(bar.value):
             assert bar.value is not None
             fill = "#1b5e9a" if bar.highlight else "#8fb3d6"
-            length = (bar.value - low) * scale
+            start = left + (min(bar.value, origin) - low) * scale
+            length = abs(bar.value - origin) * scale
+            label_x = left + (bar.value - low) * scale + (4 if bar.value >= origin else -4)
+            anchor = "start" if bar.value >= origin else "end"
             parts.append(
-                f'<rect x="{left}" y="{y + 3}" width="{length:.1f}" height="{row_h - 6}" '
-                f'fill="{fill}"/><text class="tick" x="{left + length + 4:.1f}" y="{y + 13}">'
-                f"{escape(fmt(bar.value))}</text>"
+                f'<rect x="{start:.1f}" y="{y + 3}" width="{length:.1f}" height="{row_h - 6}" '
+                f'fill="{fill}"/><text class="tick" x="{label_x:.1f}" y="{y + 13}" '
+                f'text-anchor="{anchor}">{escape(fmt(bar.value))}</text>'
             )
     if baseline is not None:
-        x = left + (baseline - low) * scale
-        parts.append(
-            f'<line class="baseline" x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{height}"/>'
-        )
+        x = left + (origin - low) * scale
+        parts.append(f'<line class="baseline" x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{height}"/>')
     parts.append("</svg>")
     rows = "".join(
         f"<tr><td>{escape(b.label)}</td><td>{escape(fmt(b.value))}</td></tr>" for b in bars
@@ -264,4 +284,30 @@ def bar_chart(
         f'<tr><th scope="col">{escape(label_header)}</th><th scope="col">'
         f"{escape(value_header)}</th></tr></thead><tbody>{rows}</tbody></table></details>"
     )
-    return Markup(f'<figure class="chart">{"".join(parts)}{table}</figure>')
+    return _safe(f'<figure class="chart">{"".join(parts)}{table}</figure>')
+
+
+_STACK_COLOURS = ("#2e7d32", "#9e9e9e", "#b3261e", "#e0e0e0")
+
+
+def stack_bar(counts: Sequence[int], *, label: str, width: int = 120) -> Markup:
+    """One bar split in proportion to ``counts`` (improving, stable, worsening, not assessed);
+    ``label`` says the counts in words."""
+    total = sum(counts)
+    if total <= 0:
+        return Markup("")
+    height, x = 12, 0.0
+    rects = []
+    for count, colour in zip(counts, _STACK_COLOURS, strict=False):
+        if count <= 0:
+            continue
+        length = count / total * width
+        rects.append(
+            f'<rect x="{x:.1f}" y="0" width="{length:.1f}" height="{height}" fill="{colour}"/>'
+        )
+        x += length
+    return _safe(
+        f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{escape(label)}</title>{''.join(rects)}</svg>"
+    )

@@ -76,14 +76,14 @@ def _one(
     if len(years) == 0:
         return DomainComposite(domain, len(candidates))
     year = int(years.max())
-    panel = part[part["year"] == year].pivot_table(
-        index="territory", columns="indicator", values="value", aggfunc="first"
-    )
+    # One value per (indicator, territory, year) by construction of EditionData.frame.
+    panel = part[part["year"] == year].pivot(index="territory", columns="indicator", values="value")
     used = [
         i
         for i in candidates
         if i in panel.columns
-        and pd.notna(panel.at[focus, i])
+        and focus in panel.index
+        and bool(pd.notna(panel[i].get(focus)))
         and panel[i].loc[panel.index.isin(municipal)].notna().any()
         and panel[i].nunique() > 1
     ]
@@ -98,8 +98,9 @@ def _one(
         scores = ampi(panel, polarity=signs, reference=(focus, year))
     except AnalysisError as exc:
         return DomainComposite(domain, len(used), tuple(used), year, problem=exc.message)
+    territories = scores.index.get_level_values("territory")
     values = {
         str(territory): (None if pd.isna(score) else float(score))
-        for (territory, _), score in scores.items()
+        for territory, score in zip(territories, scores.to_numpy(), strict=True)
     }
     return DomainComposite(domain, len(candidates), tuple(used), year, values)

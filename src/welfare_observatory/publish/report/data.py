@@ -20,6 +20,7 @@ from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 if TYPE_CHECKING:
     from welfare_observatory.catalog import Catalog
     from welfare_observatory.model import Indicator, Territory
+    from welfare_observatory.protect import DisclosureRule
     from welfare_observatory.store import KnowledgeBase
     from welfare_observatory.store.edition import Manifest
     from welfare_observatory.store.knowledge_base import EditionInfo
@@ -46,9 +47,18 @@ WORSENING = frozenset(
 )
 
 
-def read_observations(kb: KnowledgeBase, edition: str) -> pa.Table:
-    """The publishable view of ``edition``: the only way the report reads observations."""
-    return kb.to_arrow(edition=edition)
+def read_observations(
+    kb: KnowledgeBase,
+    edition: str,
+    rule: DisclosureRule | None = None,
+    catalog: Catalog | None = None,
+) -> pa.Table:
+    """The publishable view of ``edition`` (disclosure control applied by ``rule``, default
+    :class:`DisclosureRule` ``()``): the only way the report reads observations."""
+    from welfare_observatory.protect import publishable_view
+
+    indicators = list(catalog) if catalog is not None else None
+    return publishable_view(kb, edition, rule, indicators=indicators)
 
 
 def bucket(category: object) -> str:
@@ -89,6 +99,9 @@ class EditionData:
     method: Literal["istat", "eurostat"]
     series: dict[tuple[str, str], tuple[list[int], list[float | None]]] = field(repr=False)
     polarity: dict[str, str] = field(default_factory=dict)
+    rule: DisclosureRule | None = None
+    """The disclosure rule the publishable view applied (None: the default rule)."""
+    catalog: Catalog | None = field(default=None, repr=False)
 
     def indicator_by_id(self) -> dict[str, Indicator]:
         return {i.id: i for i in self.indicators}
@@ -135,9 +148,7 @@ def totals(table: pa.Table) -> pd.DataFrame:
             "marker": marker.astype(str).to_numpy(),
         }
     )
-    return out.sort_values(["indicator", "territory", "year"], kind="stable").reset_index(
-        drop=True
-    )
+    return out.sort_values(["indicator", "territory", "year"], kind="stable").reset_index(drop=True)
 
 
 def _series(frame: pd.DataFrame) -> dict[tuple[str, str], tuple[list[int], list[float | None]]]:
@@ -181,11 +192,12 @@ def load_edition_data(
     focus: str | None = None,
     comparisons: tuple[str, ...] = (),
     method: Literal["istat", "eurostat"] = "istat",
+    rule: DisclosureRule | None = None,
 ) -> EditionData:
     """Read and prepare ``edition`` (default: the latest) for the report."""
     info = kb.edition(edition)
     manifest = kb.manifest(info.name)
-    frame = totals(read_observations(kb, info.name))
+    frame = totals(read_observations(kb, info.name, rule, catalog))
     focus_territory = territories.get(focus or manifest.territory)
     present = set(frame["territory"].unique().tolist())
     wanted = list(comparisons) or [t.code for t in territories.ancestors(focus_territory.code)]
@@ -244,6 +256,8 @@ def load_edition_data(
         method=method,
         series=_series(frame),
         polarity=polarity,
+        rule=rule,
+        catalog=catalog,
     )
 
 

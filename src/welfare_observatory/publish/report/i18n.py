@@ -55,8 +55,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "changes_summary": (
         "Rispetto all'edizione {previous}: {new} valori nuovi, {revised} rivisti, {removed} "
         "rimossi.",
-        "Compared with edition {previous}: {new} new values, {revised} revised, {removed} "
-        "removed.",
+        "Compared with edition {previous}: {new} new values, {revised} revised, {removed} removed.",
     ),
     "change_new": ("nuovo", "new"),
     "change_revised": ("rivisto", "revised"),
@@ -112,8 +111,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Grafico a linee dal {first} al {last}: {series}.",
         "Line chart from {first} to {last}: {series}.",
     ),
-    "sparkline_of": ("{label}: {first} nel {y0}, {last} nel {y1}", "{label}: {first} in {y0}, "
-                     "{last} in {y1}"),
+    "sparkline_of": (
+        "{label}: {first} nel {y0}, {last} nel {y1}",
+        "{label}: {first} in {y0}, {last} in {y1}",
+    ),
     "bar_chart_of": ("{label}: grafico a barre", "{label}: bar chart"),
     "no_data": ("Nessun dato pubblicabile.", "No publishable data."),
     "missing_value": ("n.d.", "n/a"),
@@ -162,13 +163,26 @@ STRINGS: dict[str, tuple[str, str]] = {
         "The observatory has not set a thematic deep-dive for this edition.",
     ),
     "figure": ("Figura", "Figure"),
-    "generated": ("Generato dalla base di conoscenza, edizione {edition}, build {build}.",
-                  "Generated from the knowledge base, edition {edition}, build {build}."),
+    "not_available": ("non disponibile", "not available"),
+    "figure_missing": (
+        "{label}: nessun dato pubblicabile in questa edizione.",
+        "{label}: no publishable data in this edition.",
+    ),
+    "generated": (
+        "Generato dalla base di conoscenza, edizione {edition}, build {build}.",
+        "Generated from the knowledge base, edition {edition}, build {build}.",
+    ),
     "licence": ("Licenza dei dati", "Data licence"),
     "print_contents": ("Indice", "Contents"),
     "direction_up": ("in aumento", "rising"),
     "direction_down": ("in diminuzione", "falling"),
     "direction_flat": ("stabile", "flat"),
+    "level_country": ("paese", "country"),
+    "level_nuts1": ("ripartizione", "macro-region"),
+    "level_region": ("regione", "region"),
+    "level_province": ("provincia", "province"),
+    "level_district": ("distretto", "district"),
+    "level_grouping": ("area", "area"),
     # Progress classes (Istat and Eurostat), as ``analyze`` names them.
     "clear_improvement": ("miglioramento netto", "clear improvement"),
     "slight_improvement": ("lieve miglioramento", "slight improvement"),

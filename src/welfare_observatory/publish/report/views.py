@@ -13,7 +13,7 @@ from typing import Any
 from markupsafe import Markup
 
 from welfare_observatory.model import Indicator, Territory
-from welfare_observatory.publish.report.charts import Series, line_chart, sparkline
+from welfare_observatory.publish.report.charts import Series, line_chart, sparkline, stack_bar
 from welfare_observatory.publish.report.data import EditionData
 from welfare_observatory.publish.report.i18n import (
     Translator,
@@ -42,6 +42,14 @@ class ReportView:
         self.sdg_titles = sdg_titles
         self.indicators = data.indicator_by_id()
         self._ids = itertools.count(1)
+        self._names = dict(data.names)
+        focus = data.focus
+        if any(t.name == focus.name for t in (*data.municipalities, *data.districts)):
+            # Biella the province and Biella the municipality: say which is which.
+            level = f"level_{focus.level.value}"
+            if self.t.has(level):
+                self._names[focus.code] = f"{focus.name} ({self.t(level)})"
+        self._build_maps()
 
     # -- small helpers ---------------------------------------------------------------------
     def chart_id(self) -> str:
@@ -69,7 +77,7 @@ class ReportView:
         return self.t("not_assessable")
 
     def name(self, code: str) -> str:
-        return self.data.names.get(code, code)
+        return self._names.get(code, code)
 
     def href_indicator(self, indicator_id: str) -> str:
         return f"indicators/{indicator_id}.html"
@@ -77,30 +85,59 @@ class ReportView:
     def href_territory(self, code: str) -> str:
         return f"territories/{page_slug(code)}.html"
 
-    def _latest(self, indicator: str, territory: str) -> dict[str, Any] | None:
-        try:
-            row = self.data.latest.loc[(indicator, territory)]
-        except KeyError:
-            return None
-        value = row["value"]
-        return {
-            "year": int(row["year"]),
-            "value": None if math.isnan(value) else float(value),
-            "marker": str(row["marker"]),
-            "status": str(row["obs_status"]),
-            "suppressed": str(row["marker"]) == "s",
-        }
+    def latest(self, indicator: str, territory: str) -> dict[str, Any] | None:
+        """``year``, ``value`` (None when suppressed), ``marker``, ``status`` of the latest
+        row of a series, or None when the series is absent."""
+        return self._latest_map.get((indicator, territory))
 
     def _trend(self, indicator: str, territory: str) -> dict[str, Any]:
-        try:
-            row = self.data.trends.loc[(indicator, territory)]
-        except KeyError:
-            return {"label": self.t("not_assessable"), "bucket": "not_assessed", "break": None}
-        brk = row["break_year"]
-        return {
-            "label": self.category(row["category"]),
-            "bucket": str(row["bucket"]),
-            "break": None if brk is None or brk != brk else int(brk),
+        return self._trend_map.get((indicator, territory)) or self.no_progress()
+
+    def _build_maps(self) -> None:
+        """Dicts keyed by (indicator, territory): page rendering looks up thousands of keys,
+        and a dict lookup is far cheaper than a pandas ``.loc``."""
+        latest = self.data.latest.reset_index()
+        self._latest_map: dict[tuple[str, str], dict[str, Any]] = {
+            (i, t): {
+                "year": int(y),
+                "value": None if v != v else float(v),  # NaN -> None
+                "marker": m,
+                "status": s,
+                "suppressed": m == "s",
+            }
+            for i, t, y, v, m, s in zip(
+                latest["indicator"],
+                latest["territory"],
+                latest["year"],
+                latest["value"],
+                latest["marker"],
+                latest["obs_status"],
+                strict=True,
+            )
+        }
+        trends = self.data.trends.reset_index()
+        breaks = trends["break_year"].astype("Float64").fillna(-1).astype("int64")
+        self._trend_map: dict[tuple[str, str], dict[str, Any]] = {
+            (i, t): {
+                "label": self.category(c),
+                "bucket": str(b),
+                "break": None if k < 0 else int(k),
+            }
+            for i, t, c, b, k in zip(
+                trends["indicator"],
+                trends["territory"],
+                trends["category"],
+                trends["bucket"],
+                breaks,
+                strict=True,
+            )
+        }
+        ranks = self.data.ranks.reset_index()
+        self._rank_map: dict[tuple[str, str], tuple[int, int]] = {
+            (i, t): (int(r), int(n))
+            for i, t, r, n in zip(
+                ranks["indicator"], ranks["territory"], ranks["rank"], ranks["n"], strict=True
+            )
         }
 
     # -- charts --------------------------------------------------------------------------
@@ -157,7 +194,7 @@ class ReportView:
         """Status notes of the latest values shown on a card."""
         notes = []
         for code in codes:
-            latest = self._latest(indicator.id, code)
+            latest = self.latest(indicator.id, code)
             if latest is None:
                 continue
             where = f"{self.name(code)} {latest['year']}"
@@ -170,12 +207,15 @@ class ReportView:
                 notes.append(f"{self.name(code)} {brk}: {self.t('status_B')}")
         return notes
 
-    def card(self, indicator: Indicator) -> dict[str, Any]:
+    def no_progress(self) -> dict[str, Any]:
+        return {"label": self.t("not_assessable"), "bucket": "not_assessed", "break": None}
+
+    def card_rows(self, indicator: Indicator) -> list[dict[str, Any]]:
+        """Latest value of the territory and each comparison territory present."""
         focus = self.data.focus.code
-        codes = [focus, *(t.code for t in self.data.comparisons)]
         rows = []
-        for code in codes:
-            latest = self._latest(indicator.id, code)
+        for code in [focus, *(t.code for t in self.data.comparisons)]:
+            latest = self.latest(indicator.id, code)
             if latest is None:
                 continue
             rows.append(
@@ -188,6 +228,12 @@ class ReportView:
                     "focus": code == focus,
                 }
             )
+        return rows
+
+    def card(self, indicator: Indicator) -> dict[str, Any]:
+        focus = self.data.focus.code
+        codes = [focus, *(t.code for t in self.data.comparisons)]
+        rows = self.card_rows(indicator)
         bench = self.data.benchmark
         rank = None
         if not bench.empty:
@@ -208,7 +254,9 @@ class ReportView:
                 "publisher": source.publisher,
                 "dataset": source.dataset,
                 "document": source.document,
-                "url": source.url if source.url and source.url.startswith(("https://", "http://")) else None,
+                "url": source.url
+                if source.url and source.url.startswith(("https://", "http://"))
+                else None,
             },
             "sdg": [
                 {"id": link.id, "title": self.sdg_titles.get(link.id, "")} for link in indicator.sdg
@@ -224,17 +272,15 @@ class ReportView:
         """One row per indicator with a value for ``territory``, grouped by domain order."""
         rows = []
         focus = self.data.focus.code
-        ranks = self.data.ranks
         for indicator in self.data.indicators:
-            latest = self._latest(indicator.id, territory.code)
+            latest = self.latest(indicator.id, territory.code)
             if latest is None:
                 continue
-            reference = self._latest(indicator.id, focus)
-            key = (indicator.id, territory.code)
+            reference = self.latest(indicator.id, focus)
+            found = self._rank_map.get((indicator.id, territory.code))
             rank = None
-            if key in ranks.index and indicator.polarity.value != "neutral":
-                found = ranks.loc[key]
-                rank = self.t("rank_of", rank=int(found["rank"]), n=int(found["n"]))
+            if found is not None and indicator.polarity.value != "neutral":
+                rank = self.t("rank_of", rank=found[0], n=found[1])
             rows.append(
                 {
                     "id": indicator.id,
@@ -244,9 +290,7 @@ class ReportView:
                     "year": latest["year"],
                     "value": self.number(latest["value"], indicator),
                     "marker": latest["marker"],
-                    "reference": (
-                        self.number(reference["value"], indicator) if reference else ""
-                    ),
+                    "reference": (self.number(reference["value"], indicator) if reference else ""),
                     "rank": rank,
                     "progress": self._trend(indicator.id, territory.code),
                     "spark": self.spark(indicator, territory.code),
@@ -267,20 +311,28 @@ class ReportView:
             for goal in sorted(indicator.sdg_goals):
                 by_goal.setdefault(goal, dict.fromkeys(buckets, 0))[kind] += 1
         return {
-            "domains": [
-                {"id": d, "label": self.domain(d), "n": sum(c.values()), **c}
-                for d, c in by_domain.items()
-            ],
+            "domains": [self._glance_row(d, self.domain(d), c) for d, c in by_domain.items()],
             "goals": [
-                {
-                    "id": str(g),
-                    "label": self.sdg_titles.get(str(g), ""),
-                    "n": sum(c.values()),
-                    **c,
-                }
+                self._glance_row(str(g), self.sdg_titles.get(str(g), ""), c)
                 for g, c in sorted(by_goal.items())
             ],
         }
+
+    def _glance_row(self, key: str, label: str, counts: dict[str, int]) -> dict[str, Any]:
+        words = ", ".join(
+            f"{counts[b]} {self.t(w).lower()}"
+            for b, w in (
+                ("improving", "improving"),
+                ("stable", "stable_or_mixed"),
+                ("worsening", "worsening"),
+                ("not_assessed", "not_assessed"),
+            )
+        )
+        bar = stack_bar(
+            [counts["improving"], counts["stable"], counts["worsening"], counts["not_assessed"]],
+            label=f"{label}: {words}",
+        )
+        return {"id": key, "label": label, "n": sum(counts.values()), "bar": bar, **counts}
 
     def warnings(self, limit: int = 15) -> list[dict[str, Any]]:
         frame = self.data.warnings

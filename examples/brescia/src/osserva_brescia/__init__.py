@@ -1,0 +1,1 @@
+"""OsservaBrescia: the observatory of the province of Brescia (``observatory.yaml`` here)."""

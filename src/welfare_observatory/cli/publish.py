@@ -1,0 +1,116 @@
+"""``welfare-observatory publish EDITION --format ...``: open-data exports of an edition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from welfare_observatory.cli._output import json_option, print_json, print_table
+
+FORMATS_HELP = "csv, csv-it, xlsx, parquet, json, datapackage, sdmx (or a plugin's format)"
+
+
+def _licences(pairs: tuple[str, ...]) -> dict[str, str]:
+    from welfare_observatory.errors import ConfigError
+
+    out = {}
+    for pair in pairs:
+        name, sep, licence = pair.partition("=")
+        if not sep or not name.strip() or not licence.strip():
+            raise ConfigError(
+                f"--source-licence {pair!r} is not SOURCE=LICENCE",
+                hint="e.g. --source-licence asl_biella=CC-BY-4.0",
+            )
+        out[name.strip()] = licence.strip()
+    return out
+
+
+@click.command("publish")
+@click.argument("edition")
+@click.option(
+    "--format", "formats", multiple=True, required=True, help=f"Repeatable: {FORMATS_HELP}."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Output folder (default: open-data/EDITION).",
+)
+@click.option(
+    "--kb",
+    "kb_path",
+    type=click.Path(path_type=Path),
+    default=Path("kb"),
+    show_default=True,
+    help="Folder of the knowledge base.",
+)
+@click.option("--licence", default="CC-BY-4.0", show_default=True, help="Licence of the data.")
+@click.option(
+    "--source-licence",
+    "source_licences",
+    multiple=True,
+    metavar="SOURCE=LICENCE",
+    help="Licence of a source or publisher (repeatable).",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Counts below this are confidential (default 3).",
+)
+@click.option(
+    "--max-population",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Also protect territories with fewer inhabitants than this.",
+)
+@json_option
+def publish(
+    edition: str,
+    formats: tuple[str, ...],
+    out: Path | None,
+    kb_path: Path,
+    licence: str,
+    source_licences: tuple[str, ...],
+    threshold: float | None,
+    max_population: int | None,
+    as_json: bool,
+) -> None:
+    """Export EDITION's publishable view (after disclosure control) as open data."""
+    from welfare_observatory.protect import DisclosureRule
+    from welfare_observatory.publish import ExporterRegistry, export
+    from welfare_observatory.sources.manager import default_plugins
+    from welfare_observatory.store import KnowledgeBase
+
+    settings: dict[str, object] = {}
+    if threshold is not None:
+        settings["threshold"] = threshold
+    if max_population is not None:
+        settings["max_population"] = max_population
+    rule = DisclosureRule.model_validate(settings)
+    kb = KnowledgeBase.open(kb_path)
+    result = export(
+        kb,
+        formats,
+        out if out is not None else Path("open-data") / edition,
+        edition=edition,
+        rule=rule,
+        licence=licence,
+        source_licences=_licences(source_licences),
+        registry=ExporterRegistry.default(default_plugins()),
+    )
+    rows = [(fmt, str(path)) for fmt, paths in result.files.items() for path in paths]
+    if as_json:
+        print_json(
+            {
+                "edition": result.metadata.edition,
+                "out": str(result.out),
+                "files": {fmt: [str(p) for p in paths] for fmt, paths in result.files.items()},
+                "rows": result.metadata.rows,
+                "licence": result.metadata.licence,
+            }
+        )
+        return
+    print_table(["format", "file"], rows, title=f"edition {result.metadata.edition}")
+    click.echo(f"{result.metadata.rows} rows, licence {result.metadata.licence}; see {result.out}")

@@ -1,0 +1,68 @@
+"""``welfare-observatory report EDITION --out DIR``: the report website (and PDF)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from welfare_observatory.cli._output import json_option, print_fields, print_json
+
+
+@click.command("report")
+@click.argument("edition")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder of the website (created, or replaced if it holds an earlier report).",
+)
+@click.option(
+    "--kb",
+    "kb_path",
+    type=click.Path(path_type=Path),
+    default=Path("kb"),
+    show_default=True,
+    help="Folder of the knowledge base.",
+)
+@click.option(
+    "--observatory",
+    "observatory",
+    default=None,
+    help="Observatory folder, observatory.yaml or installed package (title, deep-dive, "
+    "comparisons, languages, plugin sections).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["it", "en"]),
+    default=None,
+    help="Language of the site (default: the observatory's first language, else it).",
+)
+@click.option("--pdf", is_flag=True, help="Also print the site to report.pdf (needs Chromium).")
+@json_option
+def report(
+    edition: str,
+    out: Path,
+    kb_path: Path,
+    observatory: str | None,
+    lang: str | None,
+    pdf: bool,
+    as_json: bool,
+) -> None:
+    """Build the report website of EDITION: open OUT/index.html in a browser (no server)."""
+    from welfare_observatory.publish.report import build_report
+
+    result = build_report(kb_path, edition, out, observatory=observatory, lang=lang, pdf=pdf)
+    summary = {
+        "out": str(result.out),
+        "index": str(result.out / "index.html"),
+        "language": result.lang,
+        "pages": len(result.pages),
+        "pdf": str(result.pdf) if result.pdf else None,
+        "seconds": round(result.seconds, 2),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    print_fields(list(summary.items()), title=f"report of edition {edition}")

@@ -1,0 +1,52 @@
+"""Executors: where the independent pieces of a build run.
+
+``LocalExecutor`` runs them in this process, one after the other (the default).
+``DaskExecutor`` fans them out over a Dask cluster: a ``LocalCluster`` it starts and stops
+itself, or an existing scheduler by address. Both run the same stage functions, so they
+produce the same edition, lineage ids and build id. ``build_network`` builds several
+observatories together; ``derive_out_of_core`` derives a table larger than memory in
+partitions. This module stays light: Dask is imported only when a Dask executor starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from welfare_observatory.executors.base import (
+    Executor,
+    ExecutorError,
+    LocalExecutor,
+    executor_for,
+    running,
+)
+
+if TYPE_CHECKING:
+    from welfare_observatory.executors.dask_cluster import DaskExecutor
+    from welfare_observatory.executors.network import build_network
+    from welfare_observatory.executors.out_of_core import OutOfCoreResult, derive_out_of_core
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "ExecutorError",
+    "LocalExecutor",
+    "OutOfCoreResult",
+    "build_network",
+    "derive_out_of_core",
+    "executor_for",
+    "running",
+]
+
+_LAZY = {
+    "DaskExecutor": "welfare_observatory.executors.dask_cluster",
+    "build_network": "welfare_observatory.executors.network",
+    "OutOfCoreResult": "welfare_observatory.executors.out_of_core",
+    "derive_out_of_core": "welfare_observatory.executors.out_of_core",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,59 @@
+"""A network of observatories built together: one task per observatory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from welfare_observatory.errors import ConfigError, Location
+from welfare_observatory.executors.base import Executor, running
+from welfare_observatory.executors.tasks import NetworkTask, build_observatory_task
+
+if TYPE_CHECKING:
+    from welfare_observatory.pipeline import BuildResult
+
+__all__ = ["build_network"]
+
+
+def build_network(
+    observatories: Sequence[str | Path],
+    *,
+    out: str | Path = "kb",
+    executor: Executor | str | None = None,
+    offline: bool = False,
+    refresh: bool = False,
+    cache_dir: str | Path | None = None,
+) -> list[BuildResult]:
+    """Build each observatory into ``out/<observatory id>``; results in the given order.
+
+    Each observatory is one task: with a Dask executor they build in parallel on the
+    workers, which must see the folders and ``out`` at the same paths. Ids must be distinct
+    (they name the knowledge base folders).
+    """
+    from welfare_observatory.observatory import load_observatory
+
+    root = Path(out).resolve()
+    tasks: list[NetworkTask] = []
+    seen: dict[str, str] = {}
+    for path in observatories:
+        observatory = load_observatory(path)
+        folder = str(observatory.folder)
+        if observatory.id in seen:
+            raise ConfigError(
+                f"two observatories of the network have the id {observatory.id!r}",
+                location=Location(file=str(observatory.config_file), field="id"),
+                hint=f"the other one is in {seen[observatory.id]}; ids name the knowledge bases",
+            )
+        seen[observatory.id] = folder
+        tasks.append(
+            NetworkTask(
+                observatory=folder,
+                out=str(root / observatory.id),
+                offline=offline,
+                refresh=refresh,
+                cache_dir=None if cache_dir is None else str(Path(cache_dir).resolve()),
+            )
+        )
+    with running(executor) as runner:
+        return runner.map(build_observatory_task, tasks, names=[f"build-{i}" for i in seen])

@@ -1,0 +1,385 @@
+"""Out of core: harmonize and derive input larger than memory, a part at a time.
+
+The in-memory build holds every source table and derives from all of them at once. For
+input that does not fit, these two functions work from Parquet files instead, with the
+library's own stage functions on each part:
+
+``harmonize_out_of_core``
+    reads a source file a few row groups at a time, runs ``harmonize`` on each chunk and
+    writes each chunk's canonical rows to its own Parquet file (harmonize is row-wise).
+``derive_out_of_core``
+    lets DuckDB sort the canonical rows by indicator into one Parquet file (an external
+    sort: past ``memory_limit`` it spills to ``temp_directory``), splits the indicators into
+    partitions, each owning a few indicators and reading them plus the operands of their
+    formulas (aggregation and rates are per indicator, so a partition is complete), and runs
+    ``derive_stage`` on each partition, keeping only the rows of the indicators it owns.
+
+What bounds memory: the largest chunk (``rows_per_chunk``) or partition (its indicators and
+their operands), plus DuckDB's ``memory_limit``; never the input. Partitions go through the
+executor's ``map``: one at a time locally, in parallel on Dask workers (which must then see
+the files at the same paths). Values equal those of a whole-table derive; lineage steps are
+per partition (a derive step's inputs and formulas are those of its partition).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from welfare_observatory.errors import ConfigError
+from welfare_observatory.executors.base import Executor, running
+from welfare_observatory.harmonize import HarmonizeRule
+from welfare_observatory.lineage import StepRecord
+from welfare_observatory.model.common import Frozen
+from welfare_observatory.model.finding import Finding
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from welfare_observatory.model import Indicator
+    from welfare_observatory.observatory import Observatory
+
+__all__ = ["OutOfCoreResult", "derive_out_of_core", "harmonize_out_of_core", "partitions"]
+
+
+class OutOfCoreResult(Frozen):
+    """Parquet files written (canonical observations), rows, findings and lineage steps."""
+
+    files: tuple[str, ...]
+    rows: int
+    findings: tuple[Finding, ...] = ()
+    steps: tuple[StepRecord, ...] = ()
+
+
+class ChunkTask(Frozen):
+    observatory: str
+    source: str
+    row_groups: tuple[int, ...]
+    rules: tuple[HarmonizeRule, ...]
+    source_id: str
+    inputs: tuple[str, ...]
+    out: str
+
+
+class PartitionTask(Frozen):
+    observatory: str
+    sorted_input: str
+    owned: tuple[str, ...]
+    needed: tuple[str, ...]
+    out: str
+    memory_limit: str
+    temp_directory: str
+    threads: int
+
+
+def _folder(observatory: Observatory | str | Path) -> str:
+    folder = observatory if isinstance(observatory, str | Path) else observatory.folder
+    return str(Path(folder).resolve())
+
+
+def _observatory(folder: str) -> Observatory:
+    """The observatory at ``folder``, loaded once per process while its file is unchanged
+    (loading the catalogue costs more than a small partition)."""
+    stat = (Path(folder) / "observatory.yaml").stat()
+    return _cached_observatory(folder, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_observatory(folder: str, mtime_ns: int, size: int) -> Observatory:
+    from welfare_observatory.observatory import load_observatory
+
+    return load_observatory(folder)
+
+
+def _connect(memory_limit: str, temp_directory: Path, threads: int) -> duckdb.DuckDBPyConnection:
+    """DuckDB that spills to ``temp_directory`` past ``memory_limit`` instead of failing."""
+    import duckdb
+
+    temp_directory.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": memory_limit,
+            "temp_directory": str(temp_directory),
+            "threads": threads,
+            # Order within a partition does not matter; not keeping it lets DuckDB stream.
+            "preserve_insertion_order": False,
+        },
+    )
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _combined(results: Sequence[OutOfCoreResult]) -> OutOfCoreResult:
+    """The parts' results as one, findings and steps without repeats (each part reports the
+    same override finding; chunks of one file share their harmonize step)."""
+    findings = {f.model_dump_json(): f for r in results for f in r.findings}
+    steps = {s.id: s for r in results for s in r.steps}
+    return OutOfCoreResult(
+        files=tuple(f for r in results for f in r.files),
+        rows=sum(r.rows for r in results),
+        findings=tuple(findings.values()),
+        steps=tuple(steps[k] for k in sorted(steps)),
+    )
+
+
+def harmonize_out_of_core(
+    source: str | Path,
+    rules: Sequence[HarmonizeRule],
+    observatory: Observatory | str | Path,
+    out: str | Path,
+    *,
+    source_id: str = "source",
+    rows_per_chunk: int = 2_000_000,
+    executor: Executor | str | None = None,
+) -> OutOfCoreResult:
+    """Harmonize a Parquet source file with ``rules``, a chunk of row groups at a time.
+
+    Writes ``out/chunk-NNNNN.parquet`` (canonical observations). A chunk is whole row
+    groups adding up to about ``rows_per_chunk`` rows.
+    """
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(source).metadata
+    chunks: list[list[int]] = [[]]
+    rows = 0
+    for index in range(meta.num_row_groups):
+        if chunks[-1] and rows + meta.row_group(index).num_rows > rows_per_chunk:
+            chunks.append([])
+            rows = 0
+        chunks[-1].append(index)
+        rows += meta.row_group(index).num_rows
+    root = Path(out).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    # Every chunk reads the same payload: one harmonize step for the file, as in a build.
+    payload = f"sha256:{_file_sha256(Path(source))}"
+    tasks = [
+        ChunkTask(
+            observatory=_folder(observatory),
+            source=str(Path(source).resolve()),
+            row_groups=tuple(groups),
+            rules=tuple(rules),
+            source_id=source_id,
+            inputs=(payload,),
+            out=str(root / f"chunk-{k:05d}.parquet"),
+        )
+        for k, groups in enumerate(chunks)
+        if groups
+    ]
+    with running(executor) as runner:
+        results = runner.map(
+            harmonize_chunk, tasks, names=[f"harmonize-{k}" for k in range(len(tasks))]
+        )
+    return _combined(results)
+
+
+def harmonize_chunk(task: ChunkTask) -> OutOfCoreResult:
+    """One chunk: read its row groups, ``harmonize`` with each rule, write the rows."""
+    import pyarrow.parquet as pq
+
+    from welfare_observatory.harmonize import CodeTable, harmonize
+    from welfare_observatory.stages import unify_breakdowns
+    from welfare_observatory.territory import registry
+
+    observatory = _observatory(task.observatory)
+    indicators = {i.id: i for i in observatory.catalog}
+    codes = CodeTable.from_registry(registry())
+    table = pq.ParquetFile(task.source).read_row_groups(list(task.row_groups))
+    results = [
+        harmonize(
+            table,
+            rule,
+            codes=codes,
+            indicators=indicators,
+            source=task.source_id,
+            inputs=task.inputs,
+        )
+        for rule in task.rules
+    ]
+    del table
+    canonical = unify_breakdowns([r.table for r in results])
+    pq.write_table(canonical, task.out)
+    return OutOfCoreResult(
+        files=(task.out,),
+        rows=canonical.num_rows,
+        findings=tuple(f for r in results for f in r.findings),
+        steps=tuple(r.step for r in results if r.step is not None),
+    )
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def partitions(
+    present: Sequence[str],
+    indicators: dict[str, Indicator],
+    per_partition: int = 1,
+    *,
+    targets: Sequence[str] = (),
+) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """``(owned, needed)`` per partition: ``per_partition`` owned indicators each (those
+    ``present`` and the formula ``targets`` that can be derived), and what the owned ones
+    read: themselves and their formulas' operands, transitively, as far as present (an
+    operand may be read by several partitions)."""
+    have = set(present)
+    candidates = sorted(have | {t for t in targets if _derivable(t, indicators, have)})
+    owned_lists = [
+        candidates[i : i + per_partition] for i in range(0, len(candidates), per_partition)
+    ]
+    result = []
+    for owned in owned_lists:
+        needed = set(owned)
+        todo = list(owned)
+        while todo:
+            indicator = indicators.get(todo.pop())
+            formula = indicator.formula if indicator is not None else None
+            if formula is None:
+                continue
+            for operand in (formula.numerator, formula.denominator):
+                if operand not in needed:
+                    needed.add(operand)
+                    todo.append(operand)
+        result.append((tuple(owned), tuple(sorted(needed & have))))
+    return result
+
+
+def _derivable(target: str, indicators: dict[str, Indicator], have: set[str]) -> bool:
+    """True when ``target``'s formula can be computed from ``have`` (formulas may nest)."""
+    seen: set[str] = set()
+
+    def ok(indicator_id: str) -> bool:
+        if indicator_id in have:
+            return True
+        indicator = indicators.get(indicator_id)
+        if indicator is None or indicator.formula is None or indicator_id in seen:
+            return False
+        seen.add(indicator_id)
+        return ok(indicator.formula.numerator) and ok(indicator.formula.denominator)
+
+    return ok(target)
+
+
+def derive_out_of_core(
+    inputs: Sequence[str | Path],
+    observatory: Observatory | str | Path,
+    out: str | Path,
+    *,
+    memory_limit: str = "1GB",
+    temp_directory: str | Path | None = None,
+    threads: int = 2,
+    indicators_per_partition: int = 1,
+    executor: Executor | str | None = None,
+) -> OutOfCoreResult:
+    """Derive rates and aggregates from canonical Parquet ``inputs`` larger than memory.
+
+    Writes ``out/part-NNNNN.parquet`` (canonical observations with ``domain``, the selected
+    indicators and their operands, as ``derive_stage`` keeps them). ``memory_limit`` is
+    DuckDB's (``"1GB"``); its spill files go to ``temp_directory`` (default ``out/.spill``).
+    """
+    if not inputs:
+        raise ConfigError(
+            "derive_out_of_core needs at least one Parquet file of canonical observations",
+            hint="harmonize_out_of_core(...).files gives them",
+        )
+    root = Path(out).resolve()
+    spill = Path(temp_directory).resolve() if temp_directory else root / ".spill"
+    root.mkdir(parents=True, exist_ok=True)
+    sorted_input = root / ".sorted.parquet"
+    con = _connect(memory_limit, spill, threads)
+    try:
+        files = "[" + ", ".join(_quoted(str(Path(p).resolve())) for p in inputs) + "]"
+        # Sorted by indicator with small row groups: a partition's read skips the others.
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet({files}, union_by_name = true) "  # noqa: S608
+            f"ORDER BY indicator) TO {_quoted(str(sorted_input))} "
+            "(FORMAT PARQUET, ROW_GROUP_SIZE 100000)"
+        )
+        present = [
+            str(row[0])
+            for row in con.execute(
+                f"SELECT DISTINCT indicator FROM read_parquet({_quoted(str(sorted_input))})"  # noqa: S608
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    # Loaded after the sort: DuckDB's memory is released before the catalogue is built.
+    loaded = _observatory(_folder(observatory))
+    indicators = {i.id: i for i in loaded.catalog}
+    tasks = [
+        PartitionTask(
+            observatory=str(loaded.folder),
+            sorted_input=str(sorted_input),
+            owned=owned,
+            needed=needed,
+            out=str(root / f"part-{k:05d}.parquet"),
+            memory_limit=memory_limit,
+            temp_directory=str(spill),
+            threads=threads,
+        )
+        for k, (owned, needed) in enumerate(
+            partitions(
+                present,
+                indicators,
+                indicators_per_partition,
+                targets=[i.id for i in loaded.selection()],
+            )
+        )
+    ]
+    try:
+        with running(executor) as runner:
+            results = runner.map(
+                derive_partition, tasks, names=[f"derive-{t.owned[0]}" for t in tasks]
+            )
+    finally:
+        sorted_input.unlink(missing_ok=True)
+    return _combined(results)
+
+
+def derive_partition(task: PartitionTask) -> OutOfCoreResult:
+    """One partition: read its indicators, ``derive_stage``, keep the owned ones, write."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from welfare_observatory.stages import derive_stage
+
+    observatory = _observatory(task.observatory)
+    con = _connect(task.memory_limit, Path(task.temp_directory), task.threads)
+    try:
+        wanted = ", ".join(_quoted(i) for i in task.needed)
+        table = con.sql(
+            f"SELECT * FROM read_parquet({_quoted(task.sorted_input)}) "  # noqa: S608
+            f"WHERE indicator IN ({wanted})"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    indicators = {i.id: i for i in observatory.catalog}
+    derived, findings, steps = derive_stage(
+        [table],
+        observatory,
+        indicators,
+        observatory.selection(),
+        observatory.config.territory.reference_date,
+    )
+    del table
+    names = derived.column("indicator").cast(pa.string())
+    owned = derived.filter(pc.is_in(names, pa.array(task.owned, pa.string())))
+    pq.write_table(owned, task.out)
+    rows = owned.num_rows
+    del derived, owned
+    # Give the partition's buffers back to the system before the next one is read.
+    pa.default_memory_pool().release_unused()
+    return OutOfCoreResult(
+        files=(task.out,), rows=rows, findings=tuple(findings), steps=tuple(steps)
+    )

@@ -1,0 +1,138 @@
+"""Picklable units of work and the functions a worker runs on them.
+
+A task carries paths and ids only. The worker loads the observatory from its folder and
+checks that it sees the same configuration and the same library and plugin versions as the
+client: a mismatch would silently change lineage ids, so it is an error instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from welfare_observatory.executors.base import ExecutorError
+from welfare_observatory.lineage import digest
+from welfare_observatory.model.common import Frozen
+
+if TYPE_CHECKING:
+    from welfare_observatory.observatory import Observatory
+    from welfare_observatory.pipeline import BuildResult, _Context, _SourceOutput
+
+__all__ = [
+    "NetworkTask",
+    "SourceResult",
+    "SourceTask",
+    "build_observatory_task",
+    "config_digest",
+    "run_source_task",
+    "source_tasks",
+]
+
+
+class SourceTask(Frozen):
+    """One source of one observatory to fetch, parse, harmonize and validate."""
+
+    observatory: str
+    """Folder of the observatory (absolute), as the workers see it."""
+    source: str
+    steps_dir: str
+    cache_dir: str
+    offline: bool
+    refresh: bool
+    config_digest: str
+    versions: dict[str, str]
+
+
+@dataclass
+class SourceResult:
+    """What a worker sends back: the pipeline's own output and its stage timings (s)."""
+
+    output: _SourceOutput
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class NetworkTask(Frozen):
+    """One whole observatory of a network, built into its own knowledge base."""
+
+    observatory: str
+    out: str
+    offline: bool = False
+    refresh: bool = False
+    cache_dir: str | None = None
+
+
+def config_digest(observatory: Observatory) -> str:
+    """Digest of the loaded configuration (what the build id is made from)."""
+    return digest(observatory.config.model_dump(mode="json"))
+
+
+def source_tasks(context: _Context, source_ids: Sequence[str]) -> list[SourceTask]:
+    observatory = context.observatory
+    common = {
+        "observatory": str(Path(observatory.folder).resolve()),
+        "steps_dir": str(Path(context.steps_dir).resolve()),
+        "cache_dir": str(Path(context.cache_dir).resolve()),
+        "offline": context.offline,
+        "refresh": context.refresh,
+        "config_digest": config_digest(observatory),
+        "versions": dict(context.versions),
+    }
+    return [SourceTask(source=s, **common) for s in source_ids]
+
+
+def run_source_task(task: SourceTask) -> SourceResult:
+    """Run one source on a worker: reload the observatory, check it, run ``_run_source``."""
+    import dataclasses
+
+    from welfare_observatory.pipeline import _run_source
+
+    shared = _worker_context(task.model_copy(update={"source": ""}).model_dump_json())
+    # A fresh timings dict per task; the rest (catalogue, code table) is read-only.
+    context = dataclasses.replace(shared, timings={})
+    sources = context.observatory.config.sources
+    output = _run_source(task.source, sources[task.source], context)
+    return SourceResult(output, dict(context.timings))
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_context(key: str) -> _Context:
+    """The loaded, checked observatory and its context, kept by the worker process for the
+    other sources of the same build (loading it costs more than a small source). ``key``
+    is the task without its source, as JSON (hashable)."""
+    from welfare_observatory.observatory import load_observatory
+    from welfare_observatory.pipeline import _new_context
+
+    task = SourceTask.model_validate_json(key)
+    observatory = load_observatory(task.observatory)
+    if config_digest(observatory) != task.config_digest:
+        raise ExecutorError(
+            f"the worker reads another configuration from {task.observatory}",
+            hint="workers must see the same observatory files as the client "
+            "(a shared or identical folder at the same path)",
+        )
+    context = _new_context(
+        observatory,
+        steps_dir=Path(task.steps_dir),
+        cache_dir=Path(task.cache_dir),
+        offline=task.offline,
+        refresh=task.refresh,
+        say=lambda _line: None,
+    )
+    if context.versions != task.versions:
+        raise ExecutorError(
+            f"the worker runs {context.versions}, the client {task.versions}",
+            hint="install the same welfare-observatory and plugin versions on every worker",
+        )
+    return context
+
+
+def build_observatory_task(task: NetworkTask) -> BuildResult:
+    """Build one observatory of a network in the worker, with the local executor."""
+    from welfare_observatory.observatory import load_observatory
+
+    return load_observatory(task.observatory).build(
+        out=task.out, offline=task.offline, refresh=task.refresh, cache_dir=task.cache_dir
+    )

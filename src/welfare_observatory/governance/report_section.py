@@ -1,0 +1,174 @@
+"""The governance section of the report: stakeholders by type, tables, priorities, actions.
+
+``governance_section(section_input)`` returns an HTML fragment in which every text taken from
+``governance.yaml`` or the data is escaped. ``GOVERNANCE_SECTION`` is the
+:class:`~welfare_observatory.publish.report.sections.ReportSection` that the plugin module
+(:mod:`welfare_observatory.governance.report_plugin`) registers.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from welfare_observatory.governance.models import Governance, load_governance
+from welfare_observatory.governance.monitoring import NO_DATA, OFF_TRACK, ON_TRACK, monitor
+from welfare_observatory.model.common import Text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["SECTION_TITLE", "governance_section", "render_governance"]
+
+SECTION_TITLE = Text(it="Governance e azioni", en="Governance and actions")
+
+_WORDS: dict[str, tuple[str, str]] = {
+    "stakeholders": ("Soggetti aderenti per tipo", "Stakeholders by type"),
+    "tables": ("Tavoli tematici", "Thematic tables"),
+    "members": ("membri", "members"),
+    "follows": ("indicatori seguiti", "indicators followed"),
+    "priorities": ("Priorità", "Priorities"),
+    "actions": ("Azioni co-progettate: monitoraggio", "Co-designed actions: monitoring"),
+    "action": ("Azione", "Action"),
+    "indicator": ("Indicatore", "Indicator"),
+    "territory": ("Territorio", "Territory"),
+    "baseline": ("Valore di partenza", "Baseline"),
+    "target": ("Obiettivo", "Target"),
+    "latest": ("Ultimo valore", "Latest value"),
+    "expected": ("Atteso", "Expected"),
+    "status": ("Stato", "Status"),
+    "target_group": ("destinatari", "target group"),
+    "none": ("Nessuna governance dichiarata.", "No governance declared."),
+    ON_TRACK: ("in linea", "on track"),
+    OFF_TRACK: ("non in linea", "off track"),
+    NO_DATA: ("dati mancanti", "no data"),
+    "public_body": ("enti pubblici", "public bodies"),
+    "health_authority": ("aziende sanitarie", "health authorities"),
+    "foundation": ("fondazioni", "foundations"),
+    "third_sector": ("Terzo settore", "Third Sector"),
+    "union": ("sindacati", "unions"),
+    "employers": ("associazioni datoriali", "employers"),
+    "university": ("università", "universities"),
+    "religious_body": ("enti religiosi", "religious bodies"),
+    "school": ("scuole", "schools"),
+    "other": ("altri", "others"),
+}
+
+
+def _word(key: str, lang: str) -> str:
+    it, en = _WORDS[key]
+    return it if lang == "it" else en
+
+
+def governance_section(section_input: Any) -> str:
+    """The section for the report (``render`` of the report-section hook).
+
+    ``section_input`` carries ``lang``, ``observations`` (the publishable view), ``config``
+    and ``folder`` (see ``publish.report.sections.SectionInput``). Without a governance file
+    the section says so.
+    """
+    lang = getattr(section_input, "lang", "it")
+    config = getattr(section_input, "config", None)
+    folder = getattr(section_input, "folder", None)
+    if config is None or folder is None or not config.governance:
+        return f"<p>{escape(_word('none', lang))}</p>"
+    from welfare_observatory.config import safe_path
+
+    governance = load_governance(safe_path(Path(folder), config.governance, what="governance"))
+    observations = getattr(section_input, "observations", None)
+    monitoring = monitor(governance.actions, observations) if observations is not None else None
+    return render_governance(governance, monitoring, lang=lang)
+
+
+def render_governance(
+    governance: Governance, monitoring: pd.DataFrame | None, *, lang: str = "it"
+) -> str:
+    """The HTML fragment for ``governance`` and its actions' monitoring table."""
+    from welfare_observatory.catalog import catalog
+
+    labels = _labels(catalog(), governance.indicator_ids(), lang)
+    parts = [f"<section class='governance' lang='{escape(lang)}'>"]
+    parts.append(f"<h3>{escape(_word('stakeholders', lang))}</h3><ul>")
+    for kind, count in governance.stakeholders_by_type().items():
+        parts.append(f"<li>{escape(_word(kind, lang))}: {count}</li>")
+    parts.append("</ul>")
+    if governance.tables:
+        parts.append(f"<h3>{escape(_word('tables', lang))}</h3><dl>")
+        for table in governance.tables:
+            followed = ", ".join(labels.get(i, i) for i in table.indicators)
+            parts.append(
+                f"<dt>{escape(table.name.get(lang))}</dt>"
+                f"<dd>{len(table.members)} {escape(_word('members', lang))}; "
+                f"{escape(_word('follows', lang))}: {escape(followed)}</dd>"
+            )
+        parts.append("</dl>")
+    if governance.priorities:
+        parts.append(f"<h3>{escape(_word('priorities', lang))}</h3><ol>")
+        for priority in sorted(governance.priorities, key=lambda p: (p.edition, p.rank)):
+            parts.append(
+                f"<li>{escape(priority.title.get(lang))} ({escape(priority.edition)})"
+                + (f": {escape(priority.rationale.get(lang))}" if priority.rationale else "")
+                + "</li>"
+            )
+        parts.append("</ol>")
+    if governance.actions:
+        parts.append(_actions(governance, monitoring, labels, lang))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _labels(catalog: Any, ids: set[str], lang: str) -> dict[str, str]:
+    from welfare_observatory.errors import UnknownIdError
+
+    labels = {}
+    for indicator_id in ids:
+        try:
+            labels[indicator_id] = catalog.get(indicator_id).label.get(lang)
+        except UnknownIdError:
+            labels[indicator_id] = indicator_id
+    return labels
+
+
+def _number(value: Any) -> str:
+    if value is None or value != value:  # None or NaN
+        return "–"
+    return f"{float(value):,.2f}"
+
+
+def _actions(
+    governance: Governance, monitoring: pd.DataFrame | None, labels: dict[str, str], lang: str
+) -> str:
+    heads = ("action", "indicator", "territory", "baseline", "target", "latest", "expected")
+    parts = [f"<h3>{escape(_word('actions', lang))}</h3><ul>"]
+    for action in governance.actions:
+        parts.append(
+            f"<li><strong>{escape(action.title.get(lang))}</strong> "
+            f"({escape(_word('target_group', lang))}: {escape(action.target_group.get(lang))})</li>"
+        )
+    parts.append("</ul>")
+    if monitoring is None or monitoring.empty:
+        return "".join(parts)
+    titles = {a.id: a.title.get(lang) for a in governance.actions}
+    parts.append("<table><thead><tr>")
+    parts += [f"<th>{escape(_word(h, lang))}</th>" for h in (*heads, "status")]
+    parts.append("</tr></thead><tbody>")
+    for record in monitoring.to_dict("records"):  # one row per action indicator
+        row = {str(k): v for k, v in record.items()}
+        action_id, indicator = str(row["action"]), str(row["indicator"])
+        status = str(row["status"])
+        cells = (
+            titles.get(action_id, action_id),
+            labels.get(indicator, indicator),
+            str(row["territory"]),
+            f"{_number(row['baseline_value'])} ({row['baseline_period']})",
+            f"{_number(row['target_value'])} ({row['target_year']})",
+            f"{_number(row['latest_value'])} ({row['latest_period'] or '–'})",
+            _number(row["expected_value"]),
+            _word(status, lang),
+        )
+        parts.append(f"<tr class='{escape(status.replace(' ', '-'))}'>")
+        parts += [f"<td>{escape(cell)}</td>" for cell in cells]
+        parts.append("</tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)

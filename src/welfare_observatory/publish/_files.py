@@ -1,0 +1,96 @@
+"""Atomic file output and the text safety rules shared by the exporters."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from welfare_observatory.errors import Location, PublishError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["FORMULA_START", "atomic_output", "neutralise", "plain_table"]
+
+FORMULA_START = r"^[=+\-@\t\r]"
+"""Text a spreadsheet would read as a formula (or a DDE call): ``=``, ``+``, ``-``, ``@``,
+tab and carriage return at the start of a cell."""
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed onto it when the block ends without error.
+
+    A reader never sees a half-written export; on failure the temporary file is removed
+    and an OSError becomes a PublishError naming the file.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with tmp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _write_error(path, exc) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _write_error(path: Path, exc: OSError) -> PublishError:
+    return PublishError(
+        f"cannot write {path}: {exc.strerror or exc}",
+        location=Location(file=str(path)),
+        hint="check the output folder's permissions and free space",
+    )
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write UTF-8 text atomically; returns ``path``."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+    return path
+
+
+def plain_table(table: pa.Table) -> pa.Table:
+    """Dictionary columns decoded to their values (writers want plain strings)."""
+    import pyarrow as pa
+
+    columns = []
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def neutralise(table: pa.Table) -> pa.Table:
+    """Text cells that a spreadsheet would run as a formula, prefixed with ``'``.
+
+    Numbers, dates and nulls stay as they are: only string columns change, and only the
+    cells that start with ``=``, ``+``, ``-``, ``@``, tab or carriage return.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = plain_table(table)
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.fill_null(pc.match_substring_regex(column, FORMULA_START), False)
+            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)

@@ -1,0 +1,99 @@
+"""Open-data exports of an edition: the publishable view, in each format asked for.
+
+Every export folder also gets ``metadata.json`` and ``README.md`` with the edition id, the
+licence, the sources with their licences and the disclosure rule applied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from welfare_observatory.errors import PublishError
+from welfare_observatory.protect import DisclosureRule, publishable_view
+from welfare_observatory.publish._files import write_text
+from welfare_observatory.publish.metadata import (
+    DEFAULT_LICENCE,
+    ExportMetadata,
+    export_metadata,
+    readme,
+)
+from welfare_observatory.publish.registry import ExporterRegistry
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from welfare_observatory.model.indicator import Indicator
+    from welfare_observatory.store import KnowledgeBase
+
+__all__ = ["ExportResult", "export"]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote: the data files per format, plus metadata.json and README.md."""
+
+    out: Path
+    files: dict[str, list[Path]]
+    metadata: ExportMetadata
+
+
+def export(
+    kb: KnowledgeBase,
+    formats: Sequence[str],
+    out: Path,
+    *,
+    edition: str | None = None,
+    rule: DisclosureRule | None = None,
+    licence: str = DEFAULT_LICENCE,
+    source_licences: Mapping[str, str] | None = None,
+    registry: ExporterRegistry | None = None,
+    indicators: Mapping[str, Indicator] | Iterable[Indicator] | None = None,
+    hierarchy: pa.Table | None = None,
+) -> ExportResult:
+    """Write the publishable view of ``edition`` (default: the latest) in ``formats``.
+
+    Unknown formats and editions fail before anything is written. Each file is written
+    through a temporary file and a rename.
+    """
+    if not formats:
+        raise PublishError("no export format given", hint="e.g. --format csv")
+    if not licence.strip():
+        raise PublishError("the licence cannot be empty", hint=f"e.g. {DEFAULT_LICENCE}")
+    registry = registry or ExporterRegistry.default()
+    entries = [registry.get(name) for name in dict.fromkeys(formats)]
+    info = kb.edition(edition)
+    rule = rule or DisclosureRule()
+    if indicators is None:
+        from welfare_observatory.catalog import catalog
+
+        indicators = list(catalog())
+    view = publishable_view(kb, info.name, rule, indicators=indicators, hierarchy=hierarchy)
+    meta = export_metadata(
+        kb,
+        view,
+        edition=info.name,
+        licence=licence,
+        rule=rule,
+        indicators=indicators,
+        source_licences=source_licences,
+    )
+    out = Path(out)
+    files: dict[str, list[Path]] = {}
+    for entry in entries:
+        files[entry.name] = list(entry.exporter(view, meta, out))
+    names = sorted({_relative(path, out) for paths in files.values() for path in paths})
+    document = {"metadata": meta.model_dump(mode="json"), "files": names}
+    write_text(out / "metadata.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    write_text(out / "README.md", readme(meta, [*names, "metadata.json"]))
+    return ExportResult(out=out, files=files, metadata=meta)
+
+
+def _relative(path: Path, out: Path) -> str:
+    try:
+        return path.relative_to(out).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -1,0 +1,248 @@
+"""Build the report website of an edition: static pages, inline CSS and SVG, relative links.
+
+The site works from file:// with no server and makes no network request: no scripts, no
+external fonts or stylesheets. Pages are rendered with Jinja2 (autoescape on, undefined names
+are errors) into a staging folder that replaces the output folder only when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from markupsafe import Markup
+
+from welfare_observatory.errors import Location, PublishError
+from welfare_observatory.observatory import Observatory, load_observatory
+from welfare_observatory.protect.rule import DisclosureRule
+from welfare_observatory.publish.report.data import EditionData, load_edition_data
+from welfare_observatory.publish.report.i18n import LANGUAGES
+from welfare_observatory.publish.report.pages import Page, Renderer, environment, site_title
+from welfare_observatory.publish.report.pdf import print_pdf
+from welfare_observatory.publish.report.sections import ReportSection, SectionRegistry
+from welfare_observatory.publish.report.views import ReportView
+from welfare_observatory.store import KnowledgeBase
+
+__all__ = ["MARKER", "ReportResult", "build_report"]
+
+MARKER = ".welfare-observatory-report"
+"""File that marks a folder as a report this library wrote (and may replace)."""
+_LINK = re.compile(r'href="(?:\.\./)?([A-Za-z0-9_./-]+)\.html(?:#[^"]*)?"')
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    out: Path
+    lang: str
+    pages: tuple[str, ...]
+    """Relative paths of the pages written (``index.html`` first)."""
+    pdf: Path | None
+    seconds: float
+
+
+def _sdg_titles(data: EditionData, lang: str) -> dict[str, str]:
+    from welfare_observatory.errors import UnknownSdgError
+    from welfare_observatory.sdg import framework
+
+    frame = framework()
+    titles: dict[str, str] = {}
+    wanted = {link.id for i in data.indicators for link in i.sdg}
+    wanted |= {str(g) for i in data.indicators for g in i.sdg_goals}
+    for sdg_id in wanted:
+        try:
+            node = frame.resolve(sdg_id)
+        except UnknownSdgError:
+            continue
+        short = getattr(node, "short", None)
+        titles[sdg_id] = (short.get(lang) if short else "") or node.title.get(lang)
+    return titles
+
+
+def build_report(
+    kb: KnowledgeBase | str | Path,
+    edition: str | None,
+    out: str | Path,
+    *,
+    observatory: Observatory | str | Path | None = None,
+    lang: str | None = None,
+    pdf: bool = False,
+    sections: SectionRegistry | Iterable[ReportSection] | None = None,
+    chromium: str | None = None,
+    rule: DisclosureRule | None = None,
+) -> ReportResult:
+    """Write the report website of ``edition`` (default: the latest) into ``out``.
+
+    ``observatory`` gives the title, languages, deep-dive, progress method, comparisons and
+    plugin sections. ``lang`` defaults to the observatory's first language, else Italian.
+    ``out`` must be empty, absent, or a report written earlier (it is replaced whole).
+    With ``pdf=True`` the printable page is also printed to ``out/report.pdf``. Every value
+    comes from the publishable view (``rule``: the disclosure rule, default
+    ``DisclosureRule()``).
+    """
+    started = time.perf_counter()
+    base = kb if isinstance(kb, KnowledgeBase) else KnowledgeBase.open(kb)
+    obs = load_observatory(observatory) if isinstance(observatory, str | Path) else observatory
+    config = obs.config if obs is not None else None
+    language = lang or (config.report.languages[0] if config else "it")
+    if language not in LANGUAGES:
+        raise PublishError(f"the report has no language {language!r}", hint="use it or en")
+    target = Path(out)
+    _check_out(target)
+
+    from welfare_observatory.catalog import catalog as shipped_catalog
+    from welfare_observatory.territory import registry
+
+    method: Literal["istat", "eurostat"] = (
+        "eurostat"
+        if config is not None and config.report.progress_method == "eurostat"
+        else "istat"
+    )
+    data = load_edition_data(
+        base,
+        edition,
+        catalog=obs.catalog if obs is not None else shipped_catalog(),
+        territories=registry(),
+        focus=config.territory.code if config else None,
+        comparisons=config.territory.comparisons if config else (),
+        method=method,
+        rule=rule,
+    )
+    view = ReportView(data, language, _sdg_titles(data, language))
+    registry_ = _sections(sections, obs)
+    pages = Renderer(base, data, view, obs, registry_).pages()
+
+    staging = Path(
+        tempfile.mkdtemp(prefix=".report-", dir=target.parent if target.parent.exists() else None)
+    )
+    try:
+        written = _write(staging, pages, data, view, obs)
+        if pdf:
+            print_pdf(staging / "print.html", staging / "report.pdf", chromium=chromium)
+        _swap(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ReportResult(
+        out=target,
+        lang=language,
+        pages=tuple(written),
+        pdf=target / "report.pdf" if pdf else None,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _sections(
+    sections: SectionRegistry | Iterable[ReportSection] | None, obs: Observatory | None
+) -> SectionRegistry:
+    if isinstance(sections, SectionRegistry):
+        return sections
+    if sections is not None:
+        registry = SectionRegistry()
+        for section in sections:
+            registry.register(section)
+        return registry
+    if obs is not None:
+        return SectionRegistry.from_plugins(obs.plugins)
+    return SectionRegistry()
+
+
+def _check_out(target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise PublishError(f"{target} is a file, not a folder", location=Location(file=str(target)))
+    if target.is_dir() and any(target.iterdir()) and not (target / MARKER).exists():
+        raise PublishError(
+            f"{target} is not empty and holds no earlier report",
+            location=Location(file=str(target)),
+            hint="choose an empty or new folder: the report replaces its output folder whole",
+        )
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Put the complete staging folder in place of ``target`` (which may not exist)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+    shutil.move(str(staging), str(target))
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _css() -> Markup:
+    text = resources.files("welfare_observatory.publish.report").joinpath("templates/style.css")
+    return Markup(text.read_text(encoding="utf-8"))  # noqa: S704 - our own stylesheet
+
+
+def _write(
+    folder: Path,
+    pages: list[Page],
+    data: EditionData,
+    view: ReportView,
+    obs: Observatory | None,
+) -> list[str]:
+    from welfare_observatory import __version__
+
+    env = environment()
+    layout = env.get_template("layout.html.j2")
+    css = _css()
+    t = view.t
+    nav = [
+        {"href": "index.html", "label": t("home")},
+        {"href": "indicators/index.html", "label": t("indicators")},
+        {"href": "territories/index.html", "label": t("territories")},
+        {"href": "composite.html", "label": t("composite")},
+        {"href": "deepdive.html", "label": t("deepdive")},
+        *({"href": p.path, "label": p.title} for p in pages if p.path.startswith("sections/")),
+    ]
+    common = {
+        "t": t,
+        "lang": view.lang,
+        "css": css,
+        "edition": data.info.name,
+        "build": data.info.build,
+        "licence": obs.config.licence if obs is not None else "CC-BY-4.0",
+        "version": __version__,
+        "nav": nav,
+    }
+    title = site_title(view, data, obs)
+    written = []
+    for page in pages:
+        html = layout.render(
+            common,
+            content=page.content,
+            page_title=page.title,
+            site_title=title,
+            root="../" * page.path.count("/"),
+        )
+        file = folder / page.path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(html, encoding="utf-8")
+        written.append(page.path)
+    printable = [
+        {"anchor": p.anchor, "title": p.title, "toc": p.toc, "content": _print_links(p)}
+        for p in pages
+    ]
+    (folder / "print.html").write_text(
+        env.get_template("print.html.j2").render(common, pages=printable, site_title=title),
+        encoding="utf-8",
+    )
+    (folder / MARKER).write_text(f"edition {data.info.name}\n", encoding="utf-8")
+    return [*written, "print.html"]
+
+
+def _print_links(page: Page) -> Markup:
+    """Links between pages become links inside the one printable page."""
+
+    def anchor(match: re.Match[str]) -> str:
+        return 'href="#p-' + re.sub(r"[^A-Za-z0-9_-]", "-", match.group(1)) + '"'
+
+    return Markup(_LINK.sub(anchor, str(page.content)))  # noqa: S704 - our rendered pages

@@ -1,0 +1,394 @@
+"""The pages of the report: each page's content rendered once from the view models.
+
+The layout (header, navigation, footer) and the printable one-page version both reuse the
+rendered content, so a page is rendered a single time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from welfare_observatory.errors import Location, PublishError
+from welfare_observatory.observatory import Observatory
+from welfare_observatory.publish.report.changes import edition_changes
+from welfare_observatory.publish.report.charts import Bar, bar_chart
+from welfare_observatory.publish.report.composite import MIN_INDICATORS, domain_composites
+from welfare_observatory.publish.report.data import EditionData, read_observations
+from welfare_observatory.publish.report.deepdive import render_deepdive
+from welfare_observatory.publish.report.i18n import Translator, format_number
+from welfare_observatory.publish.report.sections import (
+    ReportSection,
+    SectionInput,
+    SectionRegistry,
+)
+from welfare_observatory.publish.report.views import ReportView, page_slug
+from welfare_observatory.store import KnowledgeBase
+
+__all__ = ["Page", "Renderer", "environment", "site_title"]
+
+
+@dataclass
+class Page:
+    path: str
+    title: str
+    content: Markup
+    toc: bool = True
+
+    @property
+    def anchor(self) -> str:
+        return "p-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.path.removesuffix(".html"))
+
+
+def environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("welfare_observatory.publish.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def site_title(view: ReportView, data: EditionData, obs: Observatory | None) -> str:
+    """The report title: the observatory's report title, its name, or a default."""
+    config = obs.config if obs is not None else None
+    title = config.report.title.get(view.lang) if config and config.report.title else ""
+    if not title and config is not None:
+        title = config.name.get(view.lang)
+    return title or f"{view.t('report')} {data.focus.name}"
+
+
+class Renderer:
+    """Renders every page's content once; the layout and the printable page reuse it."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        data: EditionData,
+        view: ReportView,
+        obs: Observatory | None,
+        sections: SectionRegistry,
+    ) -> None:
+        self.kb = kb
+        self.data = data
+        self.view = view
+        self.obs = obs
+        self.sections = sections
+        self.t: Translator = view.t
+        self.env = environment()
+        self.site_title = site_title(view, data, obs)
+        self.method_note = view.t(f"progress_method_{data.method}")
+
+    def render(self, template: str, path: str, **values: Any) -> Markup:
+        root = "../" * path.count("/")
+        context = {
+            "t": self.t,
+            "root": root,
+            "lang": self.view.lang,
+            "site_title": self.site_title,
+            "edition": self.data.info.name,
+            "focus": self.view.name(self.data.focus.code),
+            "method_note": self.method_note,
+            **values,
+        }
+        html = self.env.get_template(template).render(context).strip()
+        return Markup(html)  # noqa: S704 - autoescaped template output
+
+    def pages(self) -> list[Page]:
+        view, data, t = self.view, self.data, self.t
+        pages = [self._home()]
+        groups: dict[str, list[Any]] = {}
+        for indicator in data.indicators:
+            groups.setdefault(indicator.domain.value, []).append(indicator)
+        pages.append(
+            Page(
+                "indicators/index.html",
+                t("indicators"),
+                self.render(
+                    "indicators.html.j2",
+                    "indicators/index.html",
+                    groups=[
+                        {
+                            "id": d,
+                            "label": view.domain(d),
+                            "indicators": [{"id": i.id, "label": view.label(i)} for i in items],
+                        }
+                        for d, items in groups.items()
+                    ],
+                ),
+            )
+        )
+        for domain, items in groups.items():
+            pages.append(self._domain(domain, items))
+        self.cards = {i.id: view.card(i) for i in data.indicators}
+        for indicator in data.indicators:
+            path = f"indicators/{indicator.id}.html"
+            card = self.cards[indicator.id]
+            pages.append(
+                Page(path, card["label"], self.render("indicator.html.j2", path, card=card))
+            )
+        pages.append(self._territories())
+        for territory in [*data.municipalities, *data.districts]:
+            pages.append(self._territory(territory))
+        pages.append(self._composite())
+        pages.append(self._deepdive())
+        for section in self.sections:
+            pages.append(self._section(section))
+        return pages
+
+    def _home(self) -> Page:
+        view, data = self.view, self.data
+        changes = edition_changes(self.kb, data)
+        shown = None
+        if changes is not None:
+            rows = []
+            for row in changes.rows:
+                indicator = view.indicators[str(row["indicator"])]
+                before, after = row["before"], row["after"]
+                rows.append(
+                    {
+                        "id": indicator.id,
+                        "label": view.label(indicator),
+                        "year": row["year"],
+                        "change": self.t(f"change_{row['change']}"),
+                        "before": "" if before is None else view.number(float(before), indicator),  # type: ignore[arg-type]
+                        "after": "" if after is None else view.number(float(after), indicator),  # type: ignore[arg-type]
+                    }
+                )
+            shown = {"previous": changes.previous, "counts": changes.counts, "rows": rows}
+        warnings = view.warnings()
+        for warning in warnings:
+            warning["href"] = view.href_territory(warning["territory"])
+        content = self.render(
+            "home.html.j2",
+            "index.html",
+            glance=view.glance(),
+            changes=shown,
+            warnings=warnings,
+            n_municipalities=len(data.municipalities),
+            n_districts=len(data.districts),
+        )
+        return Page("index.html", self.t("home"), content)
+
+    def _domain(self, domain: str, items: list[Any]) -> Page:
+        view, data = self.view, self.data
+        rows = []
+        for indicator in items:
+            card_rows = {r["name"]: r for r in view.card_rows(indicator)}
+            focus_row = card_rows.get(view.name(data.focus.code))
+            rows.append(
+                {
+                    "id": indicator.id,
+                    "label": view.label(indicator),
+                    "unit": view.unit(indicator),
+                    "year": focus_row["year"] if focus_row else "",
+                    "value": focus_row["value"] if focus_row else "",
+                    "marker": focus_row["marker"] if focus_row else "",
+                    "comparisons": [
+                        card_rows.get(c.name, {"value": "", "marker": ""}) for c in data.comparisons
+                    ],
+                    "spark": view.spark(indicator, data.focus.code),
+                    "progress": focus_row["progress"] if focus_row else view.no_progress(),
+                }
+            )
+        path = f"domains/{domain}.html"
+        content = self.render(
+            "domain.html.j2",
+            path,
+            domain_label=view.domain(domain),
+            comparisons=[c.name for c in data.comparisons],
+            rows=rows,
+        )
+        return Page(path, view.domain(domain), content)
+
+    def _territories(self) -> Page:
+        view, data = self.view, self.data
+        path = "territories/index.html"
+        content = self.render(
+            "territories.html.j2",
+            path,
+            municipalities=[
+                {"name": m.name, "href": view.href_territory(m.code)} for m in data.municipalities
+            ],
+            districts=[
+                {"name": d.name, "href": view.href_territory(d.code)} for d in data.districts
+            ],
+        )
+        return Page(path, self.t("territories"), content)
+
+    def _territory(self, territory: Any) -> Page:
+        view, data = self.view, self.data
+        path = f"territories/{page_slug(territory.code)}.html"
+        level = self.t("district" if territory.level.value == "district" else "municipality")
+        pages = {m.code for m in data.municipalities}
+        members = [
+            {
+                "name": view.name(code),
+                "href": view.href_territory(code) if code in pages else None,
+            }
+            for code in territory.members
+        ]
+        content = self.render(
+            "territory.html.j2",
+            path,
+            name=territory.name,
+            code=territory.istat_code or territory.code,
+            level=level,
+            parent=view.name(data.focus.code),
+            members=members,
+            rows=_by_domain(view.territory_rows(territory)),
+        )
+        return Page(path, territory.name, content, toc=False)
+
+    def _composite(self) -> Page:
+        view, data = self.view, self.data
+        composites = []
+        years: set[int] = set()
+        for found in domain_composites(data):
+            item: dict[str, Any] = {
+                "domain": view.domain(found.domain),
+                "domain_id": found.domain,
+                "chart": None,
+            }
+            if found.computed:
+                if found.year is not None:
+                    years.add(found.year)
+                bars = [Bar(view.name(data.focus.code), found.scores.get(data.focus.code), True)]
+                bars += [
+                    Bar(m.name, found.scores.get(m.code))
+                    for m in sorted(data.municipalities, key=lambda m: m.name)
+                ]
+                item["chart"] = bar_chart(
+                    bars,
+                    chart_id=view.chart_id(),
+                    title=f"AMPI {view.domain(found.domain)} {found.year}",
+                    fmt=lambda v: format_number(v, view.lang, 1) if v is not None else "",
+                    table_caption=self.t("data_table"),
+                    label_header=self.t("territory"),
+                    value_header=self.t("score"),
+                    baseline=100.0,
+                )
+                item["indicators"] = [
+                    {"id": i, "label": view.label(view.indicators[i])} for i in found.indicators
+                ]
+                item["year"] = found.year
+            else:
+                item["message"] = found.problem or self.t(
+                    "composite_too_few", n=found.candidates, min=MIN_INDICATORS
+                )
+            composites.append(item)
+        year_text = ", ".join(str(y) for y in sorted(years)) or "-"
+        content = self.render(
+            "composite.html.j2", "composite.html", composites=composites, year_text=year_text
+        )
+        return Page("composite.html", self.t("composite"), content)
+
+    def _deepdive(self) -> Page:
+        body = None
+        config = self.obs.config if self.obs is not None else None
+        if self.obs is not None and config is not None and config.report.deepdive:
+            file = self.obs.path(config.report.deepdive, what="report.deepdive")
+            try:
+                text = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise PublishError(
+                    f"cannot read the deep-dive: {exc}",
+                    location=Location(file=str(file)),
+                    hint="the deep-dive is a UTF-8 Markdown file inside the observatory folder",
+                ) from exc
+            known = set(self.data.catalog.ids) if self.data.catalog is not None else set()
+            body = render_deepdive(
+                text,
+                figure=self._figure,
+                value=self._inline_value,
+                known=known | set(self.cards),
+                source=str(file),
+            )
+        content = self.render("deepdive.html.j2", "deepdive.html", body=body)
+        return Page("deepdive.html", self.t("deepdive"), content)
+
+    def _figure(self, indicator: str) -> Markup:
+        """A deep-dive figure: the card's chart and latest values, or a note without data."""
+        if indicator in self.cards:
+            return self.render("figure.html.j2", "deepdive.html", card=self.cards[indicator])
+        return self.render("figure_missing.html.j2", "deepdive.html", label=self._label(indicator))
+
+    def _inline_value(self, indicator: str) -> Markup:
+        """A value inside a sentence: the territory's latest value, unit and year."""
+        view = self.view
+        found = self.view.indicators.get(indicator)
+        latest = view.latest(indicator, self.data.focus.code) if found else None
+        if found is None or latest is None or latest["value"] is None:
+            return self.render(
+                "value_missing.html.j2", "deepdive.html", label=self._label(indicator)
+            )
+        return self.render(
+            "value.html.j2",
+            "deepdive.html",
+            id=indicator,
+            value=view.number(latest["value"], found),
+            unit=view.unit(found),
+            year=latest["year"],
+            marker=latest["marker"],
+        )
+
+    def _label(self, indicator: str) -> str:
+        catalog = self.data.catalog
+        if catalog is not None and indicator in catalog:
+            return catalog.get(indicator).label.get(self.view.lang)
+        return indicator
+
+    def _section(self, section: ReportSection) -> Page:
+        path = f"sections/{section.id}.html"
+        config = self.obs.config if self.obs is not None else None
+        given = SectionInput(
+            edition=self.data.info.name,
+            lang=self.view.lang,
+            observations=read_observations(
+                self.kb, self.data.info.name, self.data.rule, self.data.catalog
+            ),
+            manifest=self.data.manifest,
+            config=config,
+            folder=str(self.obs.folder) if self.obs is not None else None,
+        )
+        try:
+            fragment = section.render(given)
+        except Exception as exc:
+            raise PublishError(
+                f"report section {section.id!r} failed: {type(exc).__name__}: {exc}",
+                location=Location(key=self.sections.origin(section.id)),
+                hint="the plugin that registered the section must be fixed",
+            ) from exc
+        if not isinstance(fragment, str):
+            raise PublishError(
+                f"report section {section.id!r} returned {type(fragment).__name__}, not a string",
+                location=Location(key=self.sections.origin(section.id)),
+            )
+        if re.search(r"<\s*script", fragment, re.IGNORECASE):
+            raise PublishError(
+                f"report section {section.id!r} returned a <script>: the report runs no scripts",
+                location=Location(key=self.sections.origin(section.id)),
+            )
+        title = section.title.get(self.view.lang)
+        content = self.render(
+            "section.html.j2",
+            path,
+            title=title,
+            section_id=section.id,
+            body=Markup(fragment),  # noqa: S704 - the section contract: an escaped fragment
+        )
+        return Page(path, title, content)
+
+
+def _by_domain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows (already in domain order) grouped under their domain."""
+    groups: list[dict[str, Any]] = []
+    for row in rows:
+        if not groups or groups[-1]["domain"] != row["domain"]:
+            groups.append({"domain": row["domain"], "rows": []})
+        groups[-1]["rows"].append(row)
+    return groups

@@ -1,0 +1,161 @@
+"""The three example observatories: real data with provenance, shipped, and they build."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import yaml
+
+from welfare_observatory.catalog import catalog
+from welfare_observatory.governance import load_governance
+from welfare_observatory.observatory import load_observatory
+from welfare_observatory.store import KnowledgeBase
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+NAMES = ("biella", "brescia", "trento")
+META_KEYS = {"publisher", "source_file", "origin", "transformation", "licence"}
+MAX_DATA_BYTES = 600_000
+
+
+def package(name: str) -> Path:
+    return EXAMPLES / name / "src" / f"osserva_{name}"
+
+
+def data_files(name: str) -> list[Path]:
+    folder = package(name) / "data"
+    return sorted(
+        p for p in folder.iterdir() if p.name != "README.md" and not p.name.endswith(".meta.yaml")
+    )
+
+
+def missing_provenance(file: Path) -> list[str]:
+    """What the provenance of a data file lacks (empty when complete)."""
+    sidecar = file.with_name(file.name + ".meta.yaml")
+    readme = file.parent / "README.md"
+    if sidecar.exists():
+        record = yaml.safe_load(sidecar.read_text("utf-8")) or {}
+        return sorted(k for k in META_KEYS if not str(record.get(k) or "").strip())
+    if readme.exists() and f"`{file.name}`" in readme.read_text("utf-8"):
+        return []
+    return ["a <file>.meta.yaml sidecar or a data/README.md entry"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_data_file_says_where_it_comes_from(name: str) -> None:
+    files = data_files(name)
+    assert files, f"{name} ships no data"
+    for file in files:
+        assert missing_provenance(file) == [], file.name
+    assert sum(f.stat().st_size for f in files) < MAX_DATA_BYTES
+
+
+def test_a_data_file_without_provenance_is_caught(tmp_path: Path) -> None:
+    (tmp_path / "numbers.csv").write_text("a;b\n1;2\n", "utf-8")
+    assert missing_provenance(tmp_path / "numbers.csv") != []
+    (tmp_path / "numbers.csv.meta.yaml").write_text("publisher: Istat\n", "utf-8")
+    assert "licence" in missing_provenance(tmp_path / "numbers.csv")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_package_ships_every_file_of_the_observatory(name: str) -> None:
+    config = tomllib.loads((EXAMPLES / name / "pyproject.toml").read_text("utf-8"))
+    entry = config["project"]["entry-points"]["welfare_observatory.observatories"]
+    assert entry == {name: f"osserva_{name}"}
+    patterns = config["tool"]["setuptools"]["package-data"][f"osserva_{name}"]
+    root = package(name)
+    for file in root.rglob("*"):
+        if file.is_file() and file.suffix != ".py" and "__pycache__" not in file.parts:
+            relative = file.relative_to(root).as_posix()
+            assert any(fnmatch(relative, p) for p in patterns), f"{relative} is not shipped"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_configuration_governance_and_deepdive_are_valid(name: str) -> None:
+    observatory = load_observatory(package(name))
+    assert observatory.config.id == name
+    cat = catalog()
+    governance = load_governance(package(name) / "governance.yaml", catalog=cat)
+    assert governance.stakeholders and governance.tables
+    assert governance.indicator_ids()
+    deepdive = (package(name) / str(observatory.config.report.deepdive)).read_text("utf-8")
+    for reference in re.findall(r"\{\{\s*indicator:\s*([A-Z0-9_]+)\s*\}\}", deepdive):
+        cat.get(reference)
+
+
+def test_trento_reports_every_two_years_and_brescia_ranks_its_risks() -> None:
+    assert load_observatory(package("trento")).config.periodicity == "biennial"
+    risks = load_governance(package("brescia") / "governance.yaml").priorities
+    assert [p.rank for p in sorted(risks, key=lambda p: p.rank)] == [1, 2, 3]
+
+
+def _maker() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "make_example_data", EXAMPLES / "make_example_data.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_data_are_the_public_figures_reshaped(name: str, shared_data: Path) -> None:
+    """Re-running the extraction on the public files gives the shipped files exactly."""
+    maker = _maker()
+    example = next(e for e in maker.EXAMPLES if e.package == name)
+    code = example.province
+    folder = package(name) / "data"
+    assert maker.municipal_table(shared_data, code) == (
+        folder / f"popolazione_classi_eta_{code}_2022_2023.csv"
+    ).read_text("utf-8")
+    assert maker.foreigners_table(shared_data, example.itter107) == (
+        folder / f"stranieri_bilancio_{code}_2019_2023.csv"
+    ).read_text("utf-8")
+    assert maker.eurostat_excerpt(shared_data, example.eurostat) == (
+        folder / f"eurostat_demo_r_gind3_{code}.tsv"
+    ).read_text("utf-8")
+    if name == "brescia":
+        extract = maker.employment_of_foreigners(shared_data, ("ITC", "IT"))
+        shipped = folder / "occupazione_stranieri_15_64_2019_2023.csv"
+        assert extract.encode("utf-8") == shipped.read_bytes()
+
+
+EXPECTED_BUILT = {
+    "POP_TOTAL",
+    "POP_FEMALE",
+    "POP_65_PLUS",
+    "POP_FOREIGN",
+    "OLD_AGE_INDEX",
+    "OLD_AGE_DEPENDENCY_RATIO",
+    "DEPENDENCY_RATIO",
+    "SHARE_65_PLUS",
+    "SHARE_80_PLUS",
+    "SHARE_FOREIGN",
+    "FOREIGN_BIRTHS",
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_example_builds_offline_and_says_why_the_rest_is_skipped(
+    name: str, tmp_path: Path
+) -> None:
+    result = load_observatory(package(name)).build(out=tmp_path / "kb", offline=True)
+    report = result.report
+    assert report.ok, [s for s in report.sources if s.status != "ok"]
+    assert set(report.built) >= EXPECTED_BUILT
+    assert len(report.built) + len(report.skipped) == report.selected
+    assert all(s.reason for s in report.skipped)
+    kb = KnowledgeBase.open(tmp_path / "kb")
+    code = load_observatory(package(name)).config.territory.code
+    # the province's 2022 total, summed from its municipalities, is Istat's published figure
+    total = kb.observations("POP_TOTAL", code, "2022-01-01", sex="_T")["value"].tolist()
+    assert total == [{"096": 170027.0, "017": 1253157.0, "022": 540958.0}[code]]
