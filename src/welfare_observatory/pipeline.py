@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
@@ -429,8 +429,14 @@ def _validate(table: pa.Table, context: _Context, source_id: str) -> list[Findin
     # Schema problems were reported by harmonize already; run the data checks here.
     skip = {"schema"}
     from welfare_observatory.validate.builtin import default_checks
+    from welfare_observatory.validate.checks import Check
 
-    registry = default_checks()
+    plugin_checks = context.observatory.plugins.registrations("check")
+    registry = default_checks(
+        # The check collector accepted only callables with the Check signature.
+        extra={r.id: cast(Check, r.value) for r in plugin_checks},
+        owners={r.id: r.distribution or r.plugin for r in plugin_checks},
+    )
     only = [check_id for check_id in registry if check_id not in skip]
     return run_checks(table, check_context, registry, only=only)
 

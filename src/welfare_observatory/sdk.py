@@ -55,7 +55,10 @@ __all__ = [
     "Payload",
     "Progress",
     "RegisterCatalog",
+    "RegisterCheck",
     "RegisterCodelist",
+    "RegisterExporter",
+    "RegisterReportSection",
     "RegisterSource",
     "RegisterUnit",
     "Source",
@@ -133,6 +136,20 @@ RegisterCatalog = Callable[[Path], None]
 
 RegisterCodelist = Callable[[str, Mapping[str, str]], None]
 """What ``register_codelists`` receives: call it with a name and a {code: label} mapping."""
+
+RegisterCheck = Callable[[str, Callable[..., Any]], None]
+"""What ``register_checks`` receives: ``register("myplugin.totals", check)`` where
+``check(table, context)`` returns a list of :class:`~welfare_observatory.Finding`
+(see :mod:`welfare_observatory.validate.checks`)."""
+
+RegisterExporter = Callable[..., None]
+"""What ``register_exporters`` receives: ``register(name, exporter, description="")`` where
+``exporter(view, meta, out)`` writes files into ``out`` and returns their paths
+(see :mod:`welfare_observatory.publish.registry`)."""
+
+RegisterReportSection = Callable[[Any], None]
+"""What ``register_report_sections`` receives: ``register(ReportSection(...))``
+(see :mod:`welfare_observatory.publish.report.sections`)."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from welfare_observatory.observatory import load_observatory
+from welfare_observatory.sources.manager import DEFAULT_PLUGINS, Plugins
 from welfare_observatory.store import KnowledgeBase
 
 
@@ -108,3 +111,27 @@ def test_build_and_explain_from_the_command_line(observatory_dir: Path, tmp_path
     assert json.loads(municipal.output)[0]["steps"][0]["kind"] == "derive"
     missing = runner.invoke(cli, ["explain", "OLD_AGE_INDEX", "096", "1990", "--kb", kb])
     assert missing.exit_code != 0
+
+
+def test_a_plugin_check_runs_in_the_build_and_its_findings_are_reported(
+    observatory_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = tmp_path / "wo_test_pipeline_check.py"
+    module.write_text(
+        "from welfare_observatory import Finding\n"
+        "from welfare_observatory.sdk import hookimpl\n\n"
+        "def rows_seen(table, context):\n"
+        "    return [Finding(severity='info', code='rows-seen', message=str(table.num_rows),\n"
+        "                    source=context.source)]\n\n"
+        "@hookimpl\n"
+        "def register_checks(register):\n"
+        "    register('wo-test.rows-seen', rows_seen)\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    observatory = load_observatory(observatory_dir)
+    builtins = (*DEFAULT_PLUGINS, "wo_test_pipeline_check")
+    observatory.__dict__["plugins"] = Plugins(builtins=builtins, entry_points=False).load()
+    report = observatory.build(out=tmp_path / "kb", offline=True).report
+    [seen] = [f for f in report.findings if f.code == "rows-seen"]
+    assert seen.source == "population" and int(seen.message) > 0

@@ -140,6 +140,114 @@ def test_hook_register_codelists(plugin_dir):
     assert dict(plugins.codelists()["CL_ASL"]) == {"203": "ASL Biella", "204": "ASL Vercelli"}
 
 
+def test_hook_register_checks(plugin_dir):
+    write(
+        plugin_dir,
+        "wo_test_checks",
+        """
+        from welfare_observatory import Finding
+        from welfare_observatory.sdk import hookimpl
+
+        def too_few_rows(table, context):
+            if table.num_rows >= 2:
+                return []
+            return [Finding(severity="warning", code="too-few-rows", message="fewer than 2 rows")]
+
+        @hookimpl
+        def register_checks(register):
+            register("wo-test.rows", too_few_rows)
+    """,
+    )
+    import pyarrow as pa
+
+    from welfare_observatory.validate import default_checks, run_checks
+    from welfare_observatory.validate.checks import CheckContext
+
+    plugins = Plugins(builtins=("wo_test_checks",), entry_points=False)
+    [reg] = plugins.registrations("check")
+    assert (reg.kind, reg.id, reg.plugin) == ("check", "wo-test.rows", "wo_test_checks")
+    registry = default_checks(extra={reg.id: reg.value})
+    [finding] = run_checks(pa.table({"x": [1]}), CheckContext(), registry, only=["wo-test.rows"])
+    assert finding.code == "too-few-rows"
+
+
+def test_a_check_with_a_bad_id_is_refused(plugin_dir):
+    write(
+        plugin_dir,
+        "wo_test_badcheck",
+        """
+        from welfare_observatory.sdk import hookimpl
+
+        @hookimpl
+        def register_checks(register):
+            register("Not An Id", lambda table, context: [])
+    """,
+    )
+    plugins = Plugins(builtins=("wo_test_badcheck",), entry_points=False).load()
+    assert plugins.registrations("check") == []
+    [problem] = plugins.problems
+    assert "wo_test_badcheck" in str(problem) and "kebab-case" in str(problem)
+
+
+def test_hook_register_exporters(plugin_dir):
+    write(
+        plugin_dir,
+        "wo_test_exporters",
+        """
+        from welfare_observatory.sdk import hookimpl
+
+        def export_lines(view, meta, out):
+            path = out / "rows.txt"
+            path.write_text(str(view.num_rows))
+            return [path]
+
+        @hookimpl
+        def register_exporters(register):
+            register("rows-txt", export_lines, "the number of rows, as text")
+    """,
+    )
+    from welfare_observatory.publish.registry import ExporterRegistry
+
+    plugins = Plugins(builtins=("wo_test_exporters",), entry_points=False)
+    registry = ExporterRegistry.default(plugins)
+    assert "rows-txt" in registry and "csv" in registry
+    entry = registry.get("rows-txt")
+    assert (entry.description, entry.owner) == ("the number of rows, as text", "wo_test_exporters")
+
+
+def test_hook_register_report_sections(plugin_dir):
+    write(
+        plugin_dir,
+        "wo_test_sections",
+        """
+        from welfare_observatory import Text
+        from welfare_observatory.publish.report import ReportSection
+        from welfare_observatory.sdk import hookimpl
+
+        @hookimpl
+        def register_report_sections(register):
+            register(ReportSection(
+                id="focus",
+                title=Text(it="Approfondimento", en="Focus"),
+                render=lambda data: "<p>focus</p>",
+            ))
+    """,
+    )
+    from welfare_observatory.publish.report.sections import SectionRegistry
+
+    plugins = Plugins(builtins=("wo_test_sections",), entry_points=False)
+    registry = SectionRegistry.from_plugins(plugins)
+    assert [s.id for s in registry] == ["focus"]
+    assert registry.origin("focus") == "wo_test_sections"
+
+
+def test_the_built_ins_register_exporters_and_the_governance_section():
+    plugins = Plugins(entry_points=False)
+    exporters = {r.id for r in plugins.registrations("exporter")}
+    assert {"csv", "csv-it", "xlsx", "parquet", "json", "datapackage", "sdmx"} <= exporters
+    assert [r.id for r in plugins.registrations("report_section")] == ["governance"]
+
+
 def test_every_hook_has_a_test_and_takes_one_register_argument():
     specs = [
         n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("register_")

@@ -26,20 +26,40 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sdg": ("welfare_observatory.cli.sdg", "sdg", "The UN SDG global indicator framework."),
     "territory": ("welfare_observatory.cli.territory", "territory", "Look up Italian territories."),
     "schema": ("welfare_observatory.cli.schema", "schema", "Print the JSON Schema of a model."),
-    "analyze": ("welfare_observatory.cli.analyze", "analyze", "Progress, composites, benchmarks and early warnings."),
+    "analyze": (
+        "welfare_observatory.cli.analyze",
+        "analyze",
+        "Progress, composites, benchmarks and early warnings.",
+    ),
     "build": ("welfare_observatory.cli.build", "build", "Build an observatory's edition."),
     "explain": ("welfare_observatory.cli.build", "explain", "Trace a published value to its data."),
     "kb": ("welfare_observatory.cli.kb", "kb", "Knowledge base editions: list, query, diff."),
-    "plugins": ("welfare_observatory.cli.plugins", "plugins", "List installed plugins and what they register."),
-    "source": ("welfare_observatory.cli.source", "source", "Preview a source, record its answers as fixtures."),
-    "new-plugin": ("welfare_observatory.cli.new_plugin", "new_plugin", "Scaffold a source plugin package."),
+    "plugins": (
+        "welfare_observatory.cli.plugins",
+        "plugins",
+        "List installed plugins and what they register.",
+    ),
+    "source": (
+        "welfare_observatory.cli.source",
+        "source",
+        "Preview a source, record its answers as fixtures.",
+    ),
+    "new-plugin": (
+        "welfare_observatory.cli.new_plugin",
+        "new_plugin",
+        "Scaffold a source plugin package.",
+    ),
     "new": ("welfare_observatory.cli.new", "new", "Scaffold a new observatory package."),
     "request-template": (
         "welfare_observatory.cli.request_template",
         "request_template",
         "Write data-request spreadsheets for local bodies.",
     ),
-    "report": ("welfare_observatory.cli.report", "report", "Build the report website of an edition."),
+    "report": (
+        "welfare_observatory.cli.report",
+        "report",
+        "Build the report website of an edition.",
+    ),
     "publish": ("welfare_observatory.cli.publish", "publish", "Open data exports of an edition."),
 }
 

@@ -80,6 +80,26 @@ def _accept_codelist(name: Any, mapping: Any) -> tuple[str, object]:
     return name, MappingProxyType(dict(mapping))
 
 
+# The next three collectors live with what they collect; imported on first registration
+# so that loading plugins does not load validation, publishing or the report.
+def _accept_check(check_id: Any, check: Any) -> tuple[str, object]:
+    from welfare_observatory.validate.checks import accept_check
+
+    return accept_check(check_id, check)
+
+
+def _accept_exporter(name: Any, exporter: Any, description: Any = "") -> tuple[str, object]:
+    from welfare_observatory.publish.registry import accept_exporter
+
+    return accept_exporter(name, exporter, description)
+
+
+def _accept_section(section: Any) -> tuple[str, object]:
+    from welfare_observatory.publish.report.sections import accept_section
+
+    return accept_section(section)
+
+
 COLLECTORS: dict[str, Collector] = {
     c.hook: c
     for c in (
@@ -87,6 +107,9 @@ COLLECTORS: dict[str, Collector] = {
         Collector("register_units", "unit", _accept_unit),
         Collector("register_catalogs", "catalog", _accept_catalog),
         Collector("register_codelists", "codelist", _accept_codelist),
+        Collector("register_checks", "check", _accept_check),
+        Collector("register_exporters", "exporter", _accept_exporter),
+        Collector("register_report_sections", "report_section", _accept_section),
     )
 }
 """hook name -> collector, in the order hooks are called."""

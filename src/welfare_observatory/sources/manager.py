@@ -55,6 +55,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "welfare_observatory.sources.sdmx",
     "welfare_observatory.sources.table",
     "welfare_observatory.sources.ckan",
+    "welfare_observatory.publish.builtin",
+    "welfare_observatory.governance.report_plugin",
 )
 """Built-in plugin modules: registered through the same hooks as anyone's."""
 

@@ -1,1 +1,1 @@
-"""OsservaTrento: the observatory of the autonomous province of Trento (``observatory.yaml`` here)."""
+"""OsservaTrento: the observatory of the autonomous province of Trento."""
