@@ -33,7 +33,7 @@ from welfare_observatory.errors import (
 
 if TYPE_CHECKING:
     from welfare_observatory.build_report import BuildReport
-    from welfare_observatory.catalog import Catalog, catalog
+    from welfare_observatory.catalog import Catalog
     from welfare_observatory.model import (
         Aggregation,
         ConfStatus,
@@ -91,7 +91,6 @@ _LAZY: dict[str, str] = {
     "BuildReport": "welfare_observatory.build_report",
     "DisclosureRule": "welfare_observatory.protect",
     "publishable_view": "welfare_observatory.protect",
-    "catalog": "welfare_observatory.catalog",
     "framework": "welfare_observatory.sdg",
     "territories": "welfare_observatory.territory:registry",
 }
@@ -139,7 +138,6 @@ __all__ = [
     "UnknownTerritoryError",
     "WelfareObservatoryError",
     "__version__",
-    "catalog",
     "framework",
     "load_observatory",
     "make_registry",
