@@ -140,7 +140,8 @@ def build(
         else:
             outputs.append(ran[source_id])
 
-    from welfare_observatory.stages import analyze_stage, derive_stage, store_stage
+    from welfare_observatory.analysis_stage import analyze_stage
+    from welfare_observatory.stages import derive_stage, store_stage
 
     tables = [o.table for o in outputs if o.table is not None and o.table.num_rows]
     findings = [f for o in outputs for f in o.findings]

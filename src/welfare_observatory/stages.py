@@ -1,16 +1,16 @@
 """The stages after harmonization, as pure functions over Arrow tables.
 
-``derive_stage`` (overrides, reconciliation, rates, aggregates), ``analyze_stage`` (trends,
-benchmarks, early warnings) and ``store_stage`` (the edition on disk). The pipeline calls them
-in order; another executor can call them per partition.
+``derive_stage`` (overrides, reconciliation, rates, aggregates) and ``store_stage`` (the
+edition on disk); the analysis stage between them is in ``analysis_stage``. The pipeline
+calls them in order; another executor can call them per partition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.errors import ConfigError, Location, WelfareObservatoryError
 from welfare_observatory.lineage import LineageGraph, StepRecord, digest
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from welfare_observatory.model import Indicator
     from welfare_observatory.observatory import Observatory
 
-__all__ = ["analyze_stage", "derive_stage", "store_stage", "unify_breakdowns"]
+__all__ = ["derive_stage", "plain", "store_stage", "unify_breakdowns"]
 
 _LEVEL_ORDER = ("district", "province", "region", "nuts1", "country")
 
@@ -165,8 +165,8 @@ def _union_published_first(published: pa.Table, derived: pa.Table) -> pa.Table:
     derived_u = both.slice(published.num_rows)
     con = duckdb.connect()
     try:
-        con.register("p", _plain(published_u))
-        con.register("d", _plain(derived_u))
+        con.register("p", plain(published_u))
+        con.register("d", plain(derived_u))
         on = " AND ".join(f'd."{k}" = p."{k}"' for k in keys)
         fresh = con.sql(f"SELECT d.* FROM d ANTI JOIN p ON {on}").to_arrow_table()  # noqa: S608
     finally:
@@ -174,7 +174,7 @@ def _union_published_first(published: pa.Table, derived: pa.Table) -> pa.Table:
     return unify_breakdowns([published, fresh])
 
 
-def _plain(table: pa.Table) -> pa.Table:
+def plain(table: pa.Table) -> pa.Table:
     import pyarrow as pa
 
     return pa.table(
@@ -263,63 +263,6 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
     index = pc.index_in(_text(table, "indicator"), value_set=pa.array(ids, pa.string()))
     domain = pc.fill_null(pc.take(domains, index), "other")
     return table.append_column("domain", domain)
-
-
-def analyze_stage(
-    observations: pa.Table, observatory: Observatory, indicators: Mapping[str, Indicator]
-) -> tuple[dict[str, pa.Table], list[Finding]]:
-    """Trends, benchmarks of the territory against its comparisons, early warnings."""
-    import pandas as pd
-    import pyarrow as pa
-
-    from welfare_observatory import analyze
-
-    analyses: dict[str, pa.Table] = {}
-    findings: list[Finding] = []
-    if observations.num_rows == 0:
-        return analyses, findings
-    frame = _plain(observations.drop_columns(["domain"])).to_pandas()
-    polarity = {k: v.polarity for k, v in indicators.items()}
-    config = observatory.config
-    method: Literal["istat", "eurostat"] = (
-        "istat" if config.report.progress_method == "istat" else "eurostat"
-    )
-    jobs: dict[str, Callable[[], Any]] = {
-        "trend": lambda: analyze.trend(frame, polarity=polarity, method=method),
-        "benchmark": lambda: analyze.benchmark(
-            frame,
-            territory=config.territory.code,
-            against=list(config.territory.comparisons),
-            polarity=polarity,
-        ),
-        "early_warnings": lambda: analyze.early_warnings(
-            frame[frame["territory"].str.len() == 6], catalog=polarity
-        ),
-    }
-    for name, job in jobs.items():
-        try:
-            result = job()
-        except (WelfareObservatoryError, ValueError, KeyError) as exc:
-            findings.append(
-                Finding(
-                    code="analysis-failed",
-                    severity=Severity.WARNING,
-                    message=f"analysis {name!r} could not run: {exc}",
-                )
-            )
-            continue
-        if isinstance(result, pd.DataFrame):
-            analyses[name] = pa.Table.from_pandas(_storable(result), preserve_index=False)
-    return analyses, findings
-
-
-def _storable(frame: Any) -> Any:
-    """Categoricals as text and objects as text, so Parquet stores plain columns."""
-    out = frame.copy()
-    for name in out.columns:
-        if str(out[name].dtype) in ("category", "object"):
-            out[name] = out[name].astype("string")
-    return out
 
 
 def store_stage(
