@@ -32,7 +32,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Progress, composites, benchmarks and early warnings.",
     ),
     "build": ("welfare_observatory.cli.build", "build", "Build an observatory's edition."),
-    "explain": ("welfare_observatory.cli.build", "explain", "Trace a published value to its data."),
+    "explain": (
+        "welfare_observatory.cli.explain",
+        "explain",
+        "Trace a published value to its data.",
+    ),
     "kb": ("welfare_observatory.cli.kb", "kb", "Knowledge base editions: list, query, diff."),
     "plugins": (
         "welfare_observatory.cli.plugins",
