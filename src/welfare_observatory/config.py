@@ -104,8 +104,30 @@ class ReportSettings(Frozen):
     title: Text = Text()
     languages: tuple[str, ...] = ("it", "en")
     deepdive: str | None = None
-    """Markdown file of the thematic deep-dive, inside the observatory's folder."""
+    """Markdown file of the thematic deep-dive, inside the observatory's folder (with a
+    per-language mapping in the file, the first language's file)."""
+    deepdives: dict[str, str] = Field(default_factory=dict)
+    """Deep-dive per language, from ``deepdive: {it: a.md, en: b.md}`` in the file."""
     progress_method: str = "istat"
+    templates: str | None = None
+    """Folder of report template overrides inside the observatory, searched first."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deepdive_per_language(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("deepdive"), dict):
+            return data
+        files = {str(k): str(v) for k, v in data["deepdive"].items()}
+        unknown = [lang for lang in files if lang not in ("it", "en")]
+        if unknown or not files:
+            raise ValueError("deepdive: a file, or a mapping {it: file, en: file}")
+        order = [*(data.get("languages") or ()), "it", "en"]
+        first = next(files[lang] for lang in order if lang in files)
+        return {**data, "deepdive": first, "deepdives": files}
+
+    def deepdive_for(self, lang: str) -> str | None:
+        """The deep-dive file of ``lang`` (the single file when there is no mapping)."""
+        return self.deepdives.get(lang, self.deepdive)
 
     @field_validator("languages")
     @classmethod

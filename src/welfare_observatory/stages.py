@@ -8,6 +8,7 @@ calls them in order; another executor can call them per partition.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,14 @@ if TYPE_CHECKING:
     from welfare_observatory.model import Indicator
     from welfare_observatory.observatory import Observatory
 
-__all__ = ["derive_stage", "plain", "store_stage", "unify_breakdowns"]
+__all__ = [
+    "DeriveOutput",
+    "derive_stage",
+    "derive_with_coverage",
+    "plain",
+    "store_stage",
+    "unify_breakdowns",
+]
 
 _LEVEL_ORDER = ("district", "province", "region", "nuts1", "country")
 
@@ -47,6 +55,17 @@ def unify_breakdowns(tables: Sequence[pa.Table]) -> pa.Table:
     return pa.concat_tables(parts).unify_dictionaries().combine_chunks()
 
 
+@dataclass(frozen=True)
+class DeriveOutput:
+    """What the derive stage produces: observations, findings, lineage steps, coverage."""
+
+    observations: pa.Table
+    findings: list[Finding]
+    steps: list[StepRecord]
+    coverage: pa.Table | None = None
+    """Per aggregate: indicator, territory, period, breakdowns, members, reported, coverage."""
+
+
 def derive_stage(
     tables: Sequence[pa.Table],
     observatory: Observatory,
@@ -54,8 +73,21 @@ def derive_stage(
     selection: Sequence[Indicator],
     reference: date,
 ) -> tuple[pa.Table, list[Finding], list[StepRecord]]:
-    """Reconcile codes to the reference date, apply overrides, derive rates and aggregates;
-    keep the selected indicators and the operands their formulas need."""
+    """:func:`derive_with_coverage` without the coverage table (for per-partition runs)."""
+    out = derive_with_coverage(tables, observatory, indicators, selection, reference)
+    return out.observations, out.findings, out.steps
+
+
+def derive_with_coverage(
+    tables: Sequence[pa.Table],
+    observatory: Observatory,
+    indicators: Mapping[str, Indicator],
+    selection: Sequence[Indicator],
+    reference: date,
+) -> DeriveOutput:
+    """Reconcile codes to the reference date, apply overrides, derive rates and aggregates
+    (districts, the levels up to the observatory's territory, declared groupings); keep the
+    selected indicators and the operands their formulas need."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -64,9 +96,10 @@ def derive_stage(
 
     findings: list[Finding] = []
     steps: list[StepRecord] = []
+    coverage: pa.Table | None = None
     observed = unify_breakdowns(tables)
     if observed.num_rows == 0:
-        return _with_domain(observed, indicators), findings, steps
+        return DeriveOutput(_with_domain(observed, indicators), findings, steps)
 
     reg = registry()
     territories = _distinct(observed, "territory")
@@ -79,15 +112,15 @@ def derive_stage(
     if override_step is not None:
         steps.append(override_step)
 
-    levels = _levels_up_to(observatory, reg)
+    hierarchy, levels = _hierarchy(observatory, reg, reference)
     if levels:
-        hierarchy = reg.hierarchy(reference)
         municipal = observed.filter(pc.equal(pc.utf8_length(_text(observed, "territory")), 6))
         if municipal.num_rows:
             aggregated = aggregate(municipal, indicators, hierarchy, levels=levels)
             findings += aggregated.findings
             if aggregated.step is not None:
                 steps.append(aggregated.step)
+            coverage = aggregated.coverage
             observed = _union_published_first(observed, aggregated.table)
 
     rates = derive_rates(observed, indicators)
@@ -111,7 +144,7 @@ def derive_stage(
                 count=n_overrides,
             )
         )
-    return _with_domain(observed, indicators), findings, steps
+    return DeriveOutput(_with_domain(observed, indicators), findings, steps, coverage)
 
 
 def _merge(
@@ -137,13 +170,46 @@ def _distinct(table: pa.Table, name: str) -> list[str]:
     return sorted(str(v) for v in pc.unique(_text(table, name)).to_pylist() if v is not None)
 
 
-def _levels_up_to(observatory: Observatory, reg: Any) -> list[str]:
-    """Aggregation levels from districts up to the observatory's own territory.
+def _hierarchy(observatory: Observatory, reg: Any, reference: date) -> tuple[pa.Table, list[str]]:
+    """The hierarchy on ``reference`` with the declared groupings, and the levels to sum.
 
-    Comparison territories (region, Italy) come from published sources: summing the
-    observatory's municipalities up to Italy would be a partial total.
+    Levels run from districts (when ``territory.districts`` is on; only municipalities
+    whose district is known take part) up to the observatory's own territory, plus one
+    level per declared grouping. Comparison territories (region, Italy) come from published
+    sources: summing the observatory's municipalities up to Italy would be a partial total.
     """
+    from welfare_observatory.derive import with_groupings
+
+    settings = observatory.config.territory
+    levels = _levels_up_to(observatory, reg)
+    if not settings.districts:
+        levels = [level for level in levels if level != "district"]
+    hierarchy = reg.hierarchy(reference)
+    members = {
+        name: _in_force(codes, reg, reference) for name, codes in settings.groupings.items()
+    }
+    hierarchy, grouping_levels = with_groupings(hierarchy, members)
+    return hierarchy, levels + grouping_levels
+
+
+def _in_force(codes: Sequence[str], reg: Any, reference: date) -> list[str]:
+    """Grouping members as codes in force on ``reference`` (a merged member becomes the
+    municipality it merged into). A handful of configured codes, not data rows."""
+    out: list[str] = []
+    for code in codes:
+        try:
+            out += reg.successors(code, reference)
+        except WelfareObservatoryError:
+            continue  # refused at load; a config built in code may still carry one
+    return out
+
+
+def _levels_up_to(observatory: Observatory, reg: Any) -> list[str]:
+    """Registry levels from districts up to the observatory's own territory (only districts
+    when the territory is a grouping: it sits beside the hierarchy)."""
     code = observatory.config.territory.code
+    if code.startswith(("grouping:", "district:")):
+        return ["district"]
     try:
         level = str(reg.get(code).level)
     except WelfareObservatoryError:

@@ -177,6 +177,47 @@ def test_recorded_answers_replay_offline_in_the_conformance_kit(tmp_path, server
     assert SdmxSource("replay", manifest["options"]).parse(payload).num_rows == 3
 
 
+def test_a_recording_keeps_the_sdmx_structure_and_replays_offline(tmp_path, server, shared_data):
+    data = (shared_data / "sdmx_istat_22_289.xml").read_bytes()
+    structure = (shared_data / "sdmx_istat_22_289-structure.xml").read_bytes()
+    server.routes["/rest/dataflow/IT1/22_289/latest"] = [(200, {}, structure)]
+    server.routes["/rest/data/22_289/A.IT.JAN"] = [(200, {}, data)]
+    into = tmp_path / "fixtures"
+    args = ["record", "sdmx", "-o", f"url={server.url}/rest", "-o", "agency=IT1",
+            "-o", "dataflow=22_289", "-o", "key=A.IT.JAN", "--into", str(into)]  # fmt: skip
+    result = CliRunner().invoke(source, args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((into / "recorded.json").read_text())
+    keys = [entry["key"] for entry in manifest["responses"]]
+    assert keys == [
+        f"{server.url}/rest/data/22_289/A.IT.JAN",
+        f"{server.url}/rest/dataflow/IT1/22_289/latest?references=datastructure",
+    ]
+    sample = Sample(manifest["options"], responses=recorded_responses(into), id="replay")
+    [payload] = fetch_sample(SdmxSource, sample, tmp_path / "replay")
+    assert SdmxSource("replay", manifest["options"]).parse(payload).num_rows == 8
+
+
+def test_an_answer_that_cannot_be_parsed_is_not_served_again_offline(tmp_path, server, capsys):
+    server.routes["/rest/data/22_289"] = [(200, {"Content-Type": "text/csv"}, b"\x00\x01 not csv")]
+    args = ["source", "preview", "sdmx", "-o", f"url={server.url}/rest", "-o", "dataflow=22_289",
+            "-o", "format=csv", "--cache", str(tmp_path / "cache")]  # fmt: skip
+    code, _, err = run_main(args, capsys)
+    assert code == 1 and "Traceback" not in err
+    code, _, err = run_main([*args, "--offline"], capsys)
+    assert code == 1 and "not in the cache" in err
+
+
+def test_preview_gives_up_after_the_retries_and_timeout_given(tmp_path, server, capsys):
+    server.routes["/rest/data/22_289"] = [(503, {}, b"busy")] * 5
+    args = ["source", "preview", "sdmx", "-o", f"url={server.url}/rest", "-o", "dataflow=22_289",
+            "-o", "format=csv", "--cache", str(tmp_path),
+            "--retries", "1", "--timeout", "2"]  # fmt: skip
+    code, _, err = run_main(args, capsys)
+    assert code == 1 and "503" in err
+    assert len(server.seen) == 2  # the request and one retry
+
+
 def test_recording_a_local_file_source_is_refused(tmp_path, capsys):
     (tmp_path / "pop.csv").write_bytes(CSV)
     code, _, err = run_main(["source", "record", "sdmx", "-o", "path=pop.csv", "--dir",

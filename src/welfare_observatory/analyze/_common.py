@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from welfare_observatory.errors import AnalysisError, Location, closest
-from welfare_observatory.model.indicator import Indicator, Polarity
+from welfare_observatory.model.indicator import Aggregation, Indicator, Polarity
 from welfare_observatory.model.observation import BASE_COLUMNS
 
 if TYPE_CHECKING:
@@ -143,3 +143,40 @@ def years(frame: pd.DataFrame) -> pd.Series:
 def round_rates(values: NDArray[np.float64] | float) -> Any:
     """Rates rounded to :data:`DECIMALS` for threshold comparisons."""
     return np.round(values, DECIMALS)
+
+
+def stable_order(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``frame`` sorted by the ``columns`` it has, compared as text (a categorical's own
+    category order depends on the input, so it is not used), index reset.
+
+    Two runs over the same rows in any order give the same frame when ``columns`` identify
+    a row; this is what makes stored analyses byte-identical from build to build.
+    """
+    present = [c for c in dict.fromkeys(columns) if c in frame.columns]
+    if not present:
+        return frame.reset_index(drop=True)
+
+    def as_key(column: pd.Series) -> pd.Series:
+        if pd.api.types.is_numeric_dtype(column) and not isinstance(
+            column.dtype, pd.CategoricalDtype
+        ):
+            return column
+        return column.astype("string")
+
+    return frame.sort_values(present, key=as_key, kind="stable", na_position="last").reset_index(
+        drop=True
+    )
+
+
+def size_dependent_ids(source: Mapping[str, object]) -> set[str]:
+    """Ids of ``source`` (a catalogue-like mapping) whose values grow with the territory's
+    size: counts the catalogue aggregates by adding the parts (``aggregation: sum``, such as
+    residents, births or citizenship acquisitions). Rates, shares, ratios, indices, medians
+    and averages (``formula`` or ``none``) are comparable across territories of any size.
+    Plain polarity values carry no such information and give no ids.
+    """
+    return {
+        key
+        for key, value in source.items()
+        if isinstance(value, Indicator) and value.aggregation is Aggregation.SUM
+    }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,8 @@ from welfare_observatory.analyze._common import (
     polarity_map,
     require_columns,
     round_rates,
+    size_dependent_ids,
+    stable_order,
     years,
 )
 from welfare_observatory.errors import AnalysisError, Location, closest
@@ -37,6 +40,8 @@ def benchmark(
     against: Sequence[str],
     polarity: PolaritySource,
     period: str | None = None,
+    counts: Literal["exclude", "flag"] = "exclude",
+    size_dependent: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Compare ``territory`` with each territory in ``against`` on every indicator.
 
@@ -50,7 +55,23 @@ def benchmark(
     ``n_compared`` and ``quintile`` (of the position ``(rank - 1) / (n - 1)``: 5 = best
     fifth, 1 = worst) among itself and the comparison
     territories present for that indicator.
+
+    Counts that grow with the size of a territory (residents, births, citizenship
+    acquisitions) say nothing when a province is set against Italy, so by default
+    (``counts="exclude"``) they are left out; ``counts="flag"`` keeps them with
+    ``size_dependent`` True, to be read as context only. Which indicators are such counts:
+    ``size_dependent`` when given, else those of a catalogue-like ``polarity`` with
+    ``aggregation: sum`` (a plain polarity mapping flags none). Rows are sorted by
+    indicator, breakdowns and comparison territory.
     """
+    if counts not in ("exclude", "flag"):
+        raise AnalysisError(
+            f"unknown counts setting {counts!r}",
+            hint="'exclude' (leave size-dependent counts out) or 'flag' (keep and flag them)",
+        )
+    extensive = (
+        set(size_dependent) if size_dependent is not None else size_dependent_ids(polarity)
+    )
     require_columns(frame, ["indicator", "territory", "period", "value"], what="the table")
     peers = [t for t in dict.fromkeys(against) if t != territory]
     if not peers:
@@ -80,6 +101,11 @@ def benchmark(
         data = data[data["_year"] == keep]
     else:
         data = data[data["period"] == period]
+    is_count = data["indicator"].astype("string").isin(sorted(extensive)).to_numpy(dtype=bool)
+    if counts == "exclude":
+        data = data[~is_count]
+        is_count = np.zeros(len(data), dtype=bool)
+    data["size_dependent"] = is_count
     pols = polarity_map(polarity, data["indicator"].astype("string").unique().tolist())
     sign = data["indicator"].astype("string").map({k: p.sign for k, p in pols.items()})
     # Neutral indicators are ranked by value (descending), without a better/worse judgement.
@@ -133,5 +159,6 @@ def benchmark(
         "rank",
         "n_compared",
         "quintile",
+        "size_dependent",
     ]
-    return out[columns].sort_values([*group, "against"], kind="stable").reset_index(drop=True)
+    return stable_order(out[columns], [*group, "against"])

@@ -23,6 +23,7 @@ from welfare_observatory.analyze._common import (
     require_columns,
     years,
 )
+from welfare_observatory.analyze.levels import territory_levels
 from welfare_observatory.analyze.trend import series_keys, trend
 from welfare_observatory.errors import AnalysisError
 
@@ -30,8 +31,6 @@ __all__ = ["MAD_SCALE", "early_warnings"]
 
 MAD_SCALE = 1.4826
 """MAD to standard deviation under normality (1 / Phi^-1(3/4))."""
-
-_ALL = "_all"
 
 _COLUMNS = [
     "rank",
@@ -69,9 +68,12 @@ def early_warnings(
 
     ``catalog`` maps indicator ids to an ``Indicator`` or a polarity; neutral indicators are
     skipped. ``peer_groups`` maps a territory to its peer group (its province, its size
-    class); by default all territories of the table are one group, so pass only comparable
-    territories (e.g. all municipalities). Groups with fewer than ``min_peers`` values, and
-    groups whose MAD is 0, give no signal. Columns: ``rank``, ``territory``, ``signals`` (flagged
+    class); territories it does not map, and all territories when it is None, are compared
+    with the territories of the same level (municipalities with municipalities, provinces
+    with provinces; the level comes from the shape of the id, see
+    :func:`~welfare_observatory.analyze.levels.territory_levels`), so Italy is never ranked
+    against municipalities. ``peer_group`` reads ``level:<level>`` for those. Groups with
+    fewer than ``min_peers`` values, and groups whose MAD is 0, give no signal. Columns: ``rank``, ``territory``, ``signals`` (flagged
     indicators of the territory), ``indicator``, breakdowns, ``year``, ``value``,
     ``peer_group``, ``peer_median``, ``peer_mad``, ``n_peers``, ``robust_z`` (positive =
     worse), ``start_year``, ``start_value``, ``cagr``, ``adjusted_cagr``, ``category``.
@@ -98,11 +100,13 @@ def early_warnings(
     last_year = latest.groupby(group, observed=True, dropna=False)["year"].transform("max")
     level = latest[latest["year"] == last_year].copy()
     territory = level["territory"].astype("string")
+    by_level = "level:" + territory_levels(territory)
     if peer_groups is None:
-        level["peer_group"] = _ALL
+        level["peer_group"] = by_level
     else:
         mapping = peer_groups if isinstance(peer_groups, pd.Series) else pd.Series(peer_groups)
-        level["peer_group"] = territory.map(mapping.astype("string")).fillna(_ALL)
+        mapped = territory.map(mapping.astype("string")).astype("string")
+        level["peer_group"] = mapped.fillna(by_level)
     by = [*group, "peer_group"]
     values = level.groupby(by, observed=True, dropna=False)["value"]
     level["peer_median"] = values.transform("median")
@@ -129,9 +133,10 @@ def early_warnings(
     per_territory = out.groupby("territory", observed=True)
     out["signals"] = per_territory["indicator"].transform("count").astype("int64")
     out["_max_z"] = per_territory["robust_z"].transform("max")
+    # Every key column in the sort, so ties never fall back on the input's row order.
     out = out.sort_values(
-        ["signals", "_max_z", "territory", "robust_z"],
-        ascending=[False, False, True, False],
+        ["signals", "_max_z", "territory", "robust_z", *group],
+        ascending=[False, False, True, False, *([True] * len(group))],
         kind="stable",
     )
     first = ~out["territory"].duplicated()

@@ -19,6 +19,7 @@ from welfare_observatory.analyze._common import (
     polarity_map,
     require_columns,
     round_rates,
+    stable_order,
     years,
 )
 from welfare_observatory.analyze.classes import (
@@ -59,6 +60,7 @@ def trend(
     ``cagr`` (fraction per year), ``direction`` (``up``, ``down``, ``flat``) and ``reason``
     when the CAGR is undefined. With ``polarity`` (a catalogue or id -> polarity mapping) also
     ``adjusted_cagr`` and ``category`` (Eurostat's classes without target, or Istat's).
+    Rows are sorted by indicator, territory and breakdowns (as text).
     """
     require_columns(frame, ["indicator", "territory", "value"], what="the observation table")
     if window < 1 or min_span < 1:
@@ -121,7 +123,9 @@ def trend(
     out["reason"] = _labelled(reason_code, reasons)
     if polarity is not None:
         _judge(out, polarity, method)
-    return out
+    # One row per series: sorting by the series keys gives the same rows in the same order
+    # whatever the order of the input (two builds must write identical files).
+    return stable_order(out, keys)
 
 
 def _judge(out: pd.DataFrame, polarity: PolaritySource, method: str) -> None:

@@ -81,9 +81,17 @@ def build_source(
 
 
 def _context(
-    source_id: str, cache: Path | None, folder: Path, offline: bool, refresh: bool
+    source_id: str,
+    cache: Path | None,
+    folder: Path,
+    offline: bool,
+    refresh: bool,
+    *,
+    timeout: float = 60.0,
+    retries: int = 3,
 ) -> FetchContext:
     from welfare_observatory.sdk import FetchContext
+    from welfare_observatory.sources.http import HttpClient
 
     def progress(line: str) -> None:
         click.echo(click.style("· ", fg="cyan") + line, err=True)
@@ -95,6 +103,7 @@ def _context(
         offline=offline,
         refresh=refresh,
         progress=progress,
+        http=HttpClient(timeout=timeout, retries=retries),
     )
 
 
@@ -128,6 +137,10 @@ common = [
                  help="Folder local files are read from (default: current folder)."),
     click.option("--cache", type=click.Path(file_okay=False, path_type=Path),
                  help="Payload cache folder (default: ~/.cache/welfare-observatory)."),
+    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0,
+                 show_default=True, help="Seconds to wait for each HTTP answer."),
+    click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+                 help="Retries of a failed HTTP request (with backoff)."),
 ]  # fmt: skip
 
 
@@ -154,6 +167,8 @@ def preview(
     observatory: str | None,
     base_dir: Path | None,
     cache: Path | None,
+    timeout: float,
+    retries: int,
     offline: bool,
     refresh: bool,
     rows: int,
@@ -167,11 +182,11 @@ def preview(
     import pyarrow as pa
 
     src, folder = build_source(type_or_id, parse_options(option), observatory, base_dir)
-    ctx = _context(src.id, cache, folder, offline, refresh)
+    ctx = _context(src.id, cache, folder, offline, refresh, timeout=timeout, retries=retries)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         payloads = src.fetch(ctx)
-        tables = [src.parse(p) for p in payloads]
+        tables = [_parse_or_forget(src, p, ctx) for p in payloads]
     table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
     notes = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
     summary = column_summary(table)
@@ -209,6 +224,22 @@ def preview(
     )
 
 
+def _parse_or_forget(src: Source, payload: Payload, ctx: FetchContext) -> pa.Table:
+    """Parse ``payload``; an answer that cannot be parsed is dropped from the cache index,
+    so that the next run (also with --offline) does not serve the same broken bytes."""
+    from welfare_observatory.errors import WelfareObservatoryError
+
+    try:
+        return src.parse(payload)
+    except WelfareObservatoryError:
+        if payload.url is not None:
+            ctx.cache.forget(ctx.source, payload.key)
+            structure = payload.meta.get("structure")
+            if structure:  # an SDMX structure fetched with the data may be the broken part
+                ctx.cache.forget(ctx.source, structure)
+        raise
+
+
 def _payload_info(payload: Payload) -> dict[str, Any]:
     return {
         "key": payload.key,
@@ -238,19 +269,33 @@ def record(
     observatory: str | None,
     base_dir: Path | None,
     cache: Path | None,
+    timeout: float,
+    retries: int,
     into: Path,
 ) -> None:
     """Fetch a source live and save its HTTP answers as test fixtures in --into.
 
-    ``recorded.json`` maps each request key to its file; the conformance kit reads it with
+    Every HTTP answer the fetch received is saved (an SDMX structure too, not only the data
+    payloads ``fetch`` returns), so the recording replays offline. ``recorded.json`` maps
+    each request key to its file; the conformance kit reads it with
     ``welfare_observatory.testing.recorded_responses(folder)``. Secrets (env: headers) are
-    never written.
+    never written. Answers are fetched fresh into a temporary cache (--cache is not used).
     """
-    from welfare_observatory.sources.cache import atomic_write
+    import tempfile
 
     src, folder = build_source(type_or_id, parse_options(option), observatory, base_dir)
-    ctx = _context(src.id, cache, folder, offline=False, refresh=True)
-    payloads = [p for p in src.fetch(ctx) if p.url is not None]
+    with tempfile.TemporaryDirectory(prefix="wo-record-") as scratch:
+        ctx = _context(src.id, Path(scratch), folder, False, True, timeout=timeout, retries=retries)
+        returned = [p.key for p in src.fetch(ctx)]
+        answers = {p.key: p for p in ctx.cache.entries(src.id) if p.url is not None}
+        # The payloads fetch returned first, in its order; then the other answers it used.
+        order = [k for k in returned if k in answers] + sorted(set(answers) - set(returned))
+        _write_recording(src, [answers[k] for k in order], into)
+
+
+def _write_recording(src: Source, payloads: list[Payload], into: Path) -> None:
+    from welfare_observatory.sources.cache import atomic_write
+
     if not payloads:
         raise ConfigError(
             f"source {src.id!r} fetched nothing over HTTP",

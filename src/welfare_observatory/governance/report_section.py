@@ -130,10 +130,13 @@ def _labels(catalog: Any, ids: set[str], lang: str) -> dict[str, str]:
     return labels
 
 
-def _number(value: Any) -> str:
+def _number(value: Any, lang: str) -> str:
+    """Two decimals in the report's locale (Italian 6.790,00; English 6,790.00)."""
+    from welfare_observatory.publish.report.i18n import format_number
+
     if value is None or value != value:  # None or NaN
         return "–"
-    return f"{float(value):,.2f}"
+    return format_number(float(value), lang, 2)
 
 
 def _actions(
@@ -161,10 +164,10 @@ def _actions(
             titles.get(action_id, action_id),
             labels.get(indicator, indicator),
             str(row["territory"]),
-            f"{_number(row['baseline_value'])} ({row['baseline_period']})",
-            f"{_number(row['target_value'])} ({row['target_year']})",
-            f"{_number(row['latest_value'])} ({row['latest_period'] or '–'})",
-            _number(row["expected_value"]),
+            f"{_number(row['baseline_value'], lang)} ({row['baseline_period']})",
+            f"{_number(row['target_value'], lang)} ({row['target_year']})",
+            f"{_number(row['latest_value'], lang)} ({row['latest_period'] or '–'})",
+            _number(row["expected_value"], lang),
             _word(status, lang),
         )
         parts.append(f"<tr class='{escape(status.replace(' ', '-'))}'>")

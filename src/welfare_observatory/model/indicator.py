@@ -132,6 +132,9 @@ class Provenance(Frozen):
     publisher: str = Field(min_length=1)
     dataset: str | None = None
     """The publisher's own dataset id (an Istat dataflow such as ``22_289``); never invented."""
+    agency: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    """SDMX agency that owns ``dataset`` (``IT1`` Istat, ``ESTAT`` Eurostat), which may differ
+    from ``publisher`` (a ministry page read for a definition of an Istat dataflow)."""
     url: str | None = None
     document: str | None = None
     page: str | None = None

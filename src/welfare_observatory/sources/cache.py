@@ -172,6 +172,16 @@ class Cache:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def forget(self, source: str, key: str) -> bool:
+        """Drop the answer to ``key`` for ``source`` from the index (its bytes may be shared
+        by other keys and stay); the next fetch asks again. True when there was one."""
+        path = self._index_path(source, key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def entries(self, source: str | None = None) -> Iterator[Payload]:
         """Every intact cached payload (of one source when ``source`` is given)."""
         index = self.root / "index"

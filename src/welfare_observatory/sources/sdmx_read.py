@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -115,9 +116,17 @@ def empty_table(dimensions: tuple[str, ...] = ()) -> pa.Table:
 
 
 def _quiet(call: Callable[[], Any]) -> Any:
-    # sdmx1 prints its parser state to stdout when a message is malformed.
-    with contextlib.redirect_stdout(io.StringIO()):
-        return call()
+    # sdmx1 prints its parser state to stdout when a message is malformed, and logs notes
+    # about structure it inferred ("got no structure= argument"): what matters reaches the
+    # user as a typed error, so both are held back while reading.
+    log = logging.getLogger("sdmx")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return call()
+    finally:
+        log.setLevel(level)
 
 
 def read_message(data: bytes, fmt: str, structure: bytes | None = None) -> pa.Table:

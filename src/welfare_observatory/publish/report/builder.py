@@ -14,10 +14,10 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from jinja2 import Environment
 from markupsafe import Markup
 
 from welfare_observatory.errors import Location, PublishError
@@ -25,7 +25,13 @@ from welfare_observatory.observatory import Observatory, load_observatory
 from welfare_observatory.protect.rule import DisclosureRule
 from welfare_observatory.publish.report.data import EditionData, load_edition_data
 from welfare_observatory.publish.report.i18n import LANGUAGES
-from welfare_observatory.publish.report.pages import Page, Renderer, environment, site_title
+from welfare_observatory.publish.report.pages import (
+    Page,
+    Renderer,
+    environment,
+    site_title,
+    template_folder,
+)
 from welfare_observatory.publish.report.pdf import print_pdf
 from welfare_observatory.publish.report.sections import ReportSection, SectionRegistry
 from welfare_observatory.publish.report.views import ReportView
@@ -177,9 +183,11 @@ def _swap(staging: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _css() -> Markup:
-    text = resources.files("welfare_observatory.publish.report").joinpath("templates/style.css")
-    return Markup(text.read_text(encoding="utf-8"))  # noqa: S704 - our own stylesheet
+def _css(env: Environment) -> Markup:
+    """``style.css``: the observatory's override when it has one, else the package's."""
+    assert env.loader is not None
+    text, _, _ = env.loader.get_source(env, "style.css")
+    return Markup(text)  # noqa: S704 - a stylesheet, inserted inside <style>
 
 
 def _write(
@@ -191,9 +199,9 @@ def _write(
 ) -> list[str]:
     from welfare_observatory import __version__
 
-    env = environment()
+    env = environment(template_folder(obs))
     layout = env.get_template("layout.html.j2")
-    css = _css()
+    css = _css(env)
     t = view.t
     nav = [
         {"href": "index.html", "label": t("home")},

@@ -10,7 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from pathlib import Path
+
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
+from jinja2 import StrictUndefined
 from markupsafe import Markup
 
 from welfare_observatory.errors import Location, PublishError
@@ -29,7 +32,7 @@ from welfare_observatory.publish.report.sections import (
 from welfare_observatory.publish.report.views import ReportView, page_slug
 from welfare_observatory.store import KnowledgeBase
 
-__all__ = ["Page", "Renderer", "environment", "site_title"]
+__all__ = ["Page", "Renderer", "environment", "site_title", "template_folder"]
 
 
 @dataclass
@@ -44,9 +47,29 @@ class Page:
         return "p-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.path.removesuffix(".html"))
 
 
-def environment() -> Environment:
+def template_folder(obs: Observatory | None) -> Path | None:
+    """The observatory's ``report.templates`` folder (inside its folder), if it sets one."""
+    if obs is None or not obs.config.report.templates:
+        return None
+    folder = obs.path(obs.config.report.templates, what="report.templates")
+    if not folder.is_dir():
+        raise PublishError(
+            f"report.templates: {folder} is not a folder",
+            location=Location(file=str(obs.folder / "observatory.yaml"), field="report.templates"),
+            hint="a folder inside the observatory with the templates to override",
+        )
+    return folder
+
+
+def environment(templates: Path | None = None) -> Environment:
+    """Jinja2 with autoescape on: ``templates`` (an observatory's overrides) is searched
+    before the package's templates, so a file there replaces the one of the same name."""
+    package = PackageLoader("welfare_observatory.publish.report", "templates")
+    loaders: list[BaseLoader] = [package]
+    if templates is not None:
+        loaders.insert(0, FileSystemLoader(templates))
     return Environment(
-        loader=PackageLoader("welfare_observatory.publish.report", "templates"),
+        loader=ChoiceLoader(loaders),
         autoescape=True,
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -79,7 +102,7 @@ class Renderer:
         self.obs = obs
         self.sections = sections
         self.t: Translator = view.t
-        self.env = environment()
+        self.env = environment(template_folder(obs))
         self.site_title = site_title(view, data, obs)
         self.method_note = view.t(f"progress_method_{data.method}")
 
