@@ -114,6 +114,20 @@ def test_breakdowns_the_indicator_does_not_declare() -> None:
     assert "POP_TOTAL" in (findings[0].hint or "")
 
 
+def test_a_bad_status_does_not_hide_a_duplicate_key() -> None:
+    findings = validate_observations(table([{"obs_status": "Z"}, {}]))
+    assert sorted(codes(findings)) == ["duplicate-key", "unknown-code"]
+
+
+def test_the_shipped_catalogue_can_be_given_as_the_indicators() -> None:
+    from welfare_observatory.catalog import Catalog
+
+    catalog = Catalog.shipped()
+    assert validate_observations(table([{}]), indicators=catalog) == []
+    findings = validate_observations(table([{"indicator": "POP_TOTL"}]), indicators=catalog)
+    assert codes(findings) == ["unknown-indicator"]
+
+
 @given(st.lists(st.sampled_from(["096004", "096005", "017029"]), min_size=1, max_size=12))
 def test_duplicates_are_found_exactly_when_keys_repeat(territories: list[str]) -> None:
     findings = validate_observations(table([{"territory": t} for t in territories]))

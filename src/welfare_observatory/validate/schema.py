@@ -6,7 +6,7 @@ and per column, with a count and the first offending row, never one finding per 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.errors import closest
@@ -68,13 +68,15 @@ def _first_index(mask: pa.ChunkedArray) -> int | None:
 def validate_observations(
     data: pa.Table | pd.DataFrame,
     *,
-    indicators: Mapping[str, Indicator] | None = None,
+    indicators: Mapping[str, Indicator] | Iterable[Indicator] | None = None,
     source: str | None = None,
 ) -> list[Finding]:
     """Findings for ``data`` as a canonical observation table.
 
-    With ``indicators`` (id -> Indicator), unknown indicator ids and breakdown columns an
-    indicator does not declare are reported too. An empty list means the table is valid.
+    With ``indicators`` (id -> Indicator, or any iterable of indicators such as a
+    :class:`~welfare_observatory.catalog.Catalog`), unknown indicator ids and breakdown
+    columns an indicator does not declare are reported too. An empty list means the table
+    is valid. Duplicate keys are reported together with code errors, so one run shows both.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -147,10 +149,16 @@ def validate_observations(
             column="period_start",
         )
 
+    keys = [*KEY_COLUMNS, *breakdowns]
+    by_id = _by_id(indicators)
     findings += _check_codes(table, "obs_status", {s.value for s in ObsStatus}, source)
     if "conf_status" in table.column_names:
         findings += _check_codes(table, "conf_status", {s.value for s in ConfStatus}, source)
     if any(f.severity is Severity.ERROR for f in findings):
+        # The status checks below need valid codes; duplicates and indicators do not.
+        findings += _check_duplicates(table, keys, source)
+        if by_id is not None:
+            findings += _check_indicators(table, breakdowns, by_id, source)
         return findings
 
     status = _decoded(table.column("obs_status"))
@@ -190,10 +198,18 @@ def validate_observations(
                 hint="a division by zero upstream? store a missing value with status O instead",
             )
 
-    findings += _check_duplicates(table, [*KEY_COLUMNS, *breakdowns], source)
-    if indicators is not None:
-        findings += _check_indicators(table, breakdowns, indicators, source)
+    findings += _check_duplicates(table, keys, source)
+    if by_id is not None:
+        findings += _check_indicators(table, breakdowns, by_id, source)
     return findings
+
+
+def _by_id(
+    indicators: Mapping[str, Indicator] | Iterable[Indicator] | None,
+) -> Mapping[str, Indicator] | None:
+    if indicators is None or isinstance(indicators, Mapping):
+        return indicators
+    return {indicator.id: indicator for indicator in indicators}
 
 
 def _check_codes(
