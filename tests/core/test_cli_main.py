@@ -47,13 +47,26 @@ def test_schema_indicator_is_json_schema() -> None:
     assert "polarity" in schema["properties"]
 
 
+def test_schema_observation_is_a_table_schema_with_the_breakdowns() -> None:
+    result = CliRunner().invoke(cli, ["schema", "observation", "--breakdown", "sex"])
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.output)
+    names = [field["name"] for field in schema["fields"]]
+    assert names[:5] == ["indicator", "territory", "period", "period_start", "sex"]
+    assert schema["primaryKey"] == ["indicator", "territory", "period", "sex"]
+    status = next(f for f in schema["fields"] if f["name"] == "obs_status")
+    assert "A" in status["constraints"]["enum"] and "Z" not in status["constraints"]["enum"]
+    value = next(f for f in schema["fields"] if f["name"] == "value")
+    assert value["type"] == "number" and value["constraints"]["required"] is False
+
+
 def test_library_errors_become_one_line_and_exit_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from welfare_observatory.cli import schema as schema_module
     from welfare_observatory.errors import UnknownIdError
 
-    def boom(name: str) -> dict[str, object]:
+    def boom(name: str, breakdowns: tuple[str, ...] = ()) -> dict[str, object]:
         raise UnknownIdError(name, candidates=["indicator"], message="no schema called 'indicatr'")
 
     monkeypatch.setattr(schema_module, "schema_for", boom)
