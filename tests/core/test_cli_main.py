@@ -84,3 +84,15 @@ def test_usage_errors_exit_2_without_traceback(capsys: pytest.CaptureFixture[str
         main(["schema", "nothing"])
     assert info.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_tables_show_data_as_it_is_and_missing_values_as_empty(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from welfare_observatory.cli._output import print_fields, print_table
+
+    print_table(["name", "value"], [("[bold]Biella[/bold]", float("nan")), ("Cossato", None)])
+    print_fields([("note", "[red]x[/red]")])
+    out = capsys.readouterr().out
+    assert "[bold]Biella[/bold]" in out and "[red]x[/red]" in out
+    assert "nan" not in out and "None" not in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -29,18 +30,29 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_default))
 
 
+def cell_text(value: Any) -> str:
+    """A value as table text: None and NaN (a missing value) as empty."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
 def print_table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
 ) -> None:
-    """A rich table on stdout (plain text when not a terminal)."""
+    """A rich table on stdout (plain text when not a terminal).
+
+    Cells are shown as they are: text from data such as ``[bold]`` is never read as markup.
+    """
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(Text(column), overflow="fold")
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        table.add_row(*(Text(cell_text(cell)) for cell in row))
     Console(soft_wrap=False).print(table)
 
 
@@ -48,6 +60,7 @@ def print_fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) 
     """A two-column name/value listing."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
@@ -55,7 +68,7 @@ def print_fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) 
     for name, value in pairs:
         if value in (None, "", (), []):
             continue
-        table.add_row(name, str(value))
+        table.add_row(Text(name), Text(cell_text(value)))
     Console(soft_wrap=False).print(table)
 
 
