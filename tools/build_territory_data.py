@@ -58,6 +58,81 @@ LIST_CHANGES: dict[str, date] = {
 LIST_DATE = date(2024, 1, 22)
 
 
+# Post-2000 mergers and incorporations that the archive alone cannot attribute: several comuni
+# of one province ceased on the same day and several new comuni started, with names that do
+# not contain the old ones (Bezzecca -> Ledro). Facts (who became what) from the published
+# lists: Istat, "Variazioni amministrative e territoriali dei comuni" (summaries of the
+# changes 2009-2020); for Trentino also Wikipedia (it), "Comuni del Trentino-Alto Adige",
+# section "Modifiche recenti", and the municipal site of Castel Ivano, "Mappa delle fusioni".
+# Only the attribution is taken from there: every entry is checked against the ANPR archive
+# by ``declared_events`` (the old comuni ceased in that province and the successor was in
+# force the next day), and the build stops if the inference and a declaration disagree.
+# (province, successor, ceased comuni)
+DECLARED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("001", "Val di Chy", ("Alice Superiore", "Lugnacco", "Pecco")),
+    ("001", "Valchiusa", ("Meugliano", "Trausella", "Vico Canavese")),
+    ("002", "Alto Sermenza", ("Rima San Giuseppe", "Rimasco")),
+    ("002", "Varallo", ("Sabbia",)),
+    ("002", "Alagna Valsesia", ("Riva Valdobbia",)),
+    ("006", "Alluvioni Piovera", ("Alluvioni Cambiò", "Piovera")),
+    ("006", "Cassano Spinola", ("Gavazzana",)),
+    ("013", "Tremezzina", ("Lenno", "Mezzegra", "Ossuccio", "Tremezzo")),
+    ("013", "Bellagio", ("Civenna",)),
+    ("013", "Colverde", ("Drezzo", "Gironico", "Parè")),
+    ("014", "Gordona", ("Menarola",)),
+    ("016", "Val Brembilla", ("Brembilla", "Gerosa")),
+    # Sant'Omobono Imagna took the name Sant'Omobono Terme in 2004 (ANPR), then merged in 2014
+    ("016", "Sant'Omobono Terme", ("Sant'Omobono Terme", "Valsecca")),
+    ("020", "Borgocarbonara", ("Borgofranco sul Po", "Carbonara di Po")),
+    ("022", "Ledro", ("Bezzecca", "Concei", "Molina di Ledro", "Pieve di Ledro",
+                       "Tiarno di Sopra", "Tiarno di Sotto")),
+    ("022", "Comano Terme", ("Bleggio Inferiore", "Lomaso")),
+    ("022", "Predaia", ("Coredo", "Smarano", "Taio", "Tres", "Vervò")),
+    ("022", "San Lorenzo Dorsino", ("San Lorenzo in Banale", "Dorsino")),
+    ("022", "Valdaone", ("Bersone", "Daone", "Praso")),
+    ("022", "Altavalle", ("Faver", "Grauno", "Grumes", "Valda")),
+    ("022", "Altopiano della Vigolana", ("Bosentino", "Centa San Nicolò", "Vattaro",
+                                         "Vigolo Vattaro")),
+    ("022", "Borgo Chiese", ("Brione", "Cimego", "Condino")),
+    ("022", "Borgo Lares", ("Bolbeno", "Zuclo")),
+    ("022", "Castel Ivano", ("Spera", "Strigno", "Villa Agnedo", "Ivano-Fracena")),
+    ("022", "Contà", ("Cunevo", "Flavon", "Terres")),
+    ("022", "Dimaro Folgarida", ("Dimaro", "Monclassico")),
+    ("022", "Madruzzo", ("Calavino", "Lasino")),
+    ("022", "Porte di Rendena", ("Darè", "Vigo Rendena", "Villa Rendena")),
+    ("022", "Primiero San Martino di Castrozza", ("Fiera di Primiero", "Siror", "Tonadico",
+                                                  "Transacqua")),
+    ("022", "Sella Giudicarie", ("Bondo", "Breguzzo", "Lardaro", "Roncone")),
+    ("022", "Tre Ville", ("Montagne", "Preore", "Ragoli")),
+    ("022", "Vallelaghi", ("Padergnone", "Terlago", "Vezzano")),
+    ("022", "Ville d'Anaunia", ("Nanno", "Tassullo", "Tuenno")),
+    ("022", "Borgo d'Anaunia", ("Castelfondo", "Fondo", "Malosco")),
+    ("022", "Novella", ("Brez", "Cagnò", "Cloz", "Revò", "Romallo")),
+    ("022", "Ville di Fiemme", ("Carano", "Daiano", "Varena")),
+    ("022", "San Michele all'Adige", ("Faedo",)),
+    ("024", "Colceresa", ("Mason Vicentino", "Molvena")),
+    ("025", "Alpago", ("Farra d'Alpago", "Pieve d'Alpago", "Puos d'Alpago")),
+    ("025", "Val di Zoldo", ("Forno di Zoldo", "Zoldo Alto")),
+    ("030", "Treppo Ligosullo", ("Treppo Carnico", "Ligosullo")),
+    ("038", "Riva del Po", ("Berra", "Ro")),
+    ("038", "Tresignana", ("Formignana", "Tresigallo")),
+    ("041", "Colli al Metauro", ("Montemaggiore al Metauro", "Saltara", "Serrungarina")),
+    ("041", "Terre Roveresche", ("Barchi", "Orciano di Pesaro", "Piagge",
+                                 "San Giorgio di Pesaro")),
+    ("041", "Pesaro", ("Monteciccardo",)),
+    ("047", "San Marcello Piteglio", ("San Marcello Pistoiese", "Piteglio")),
+    ("048", "Figline e Incisa Valdarno", ("Figline Valdarno", "Incisa in Val d'Arno")),
+    ("048", "Scarperia e San Piero", ("Scarperia", "San Piero a Sieve")),
+    ("051", "Castelfranco Piandiscò", ("Castelfranco di Sopra", "Pian di Scò")),
+    ("096", "Quaregna Cerreto", ("Quaregna", "Cerreto Castello")),
+    ("096", "Valdilana", ("Mosso", "Soprana", "Trivero", "Valle Mosso")),
+    ("096", "Lessona", ("Crosa",)),
+    ("096", "Campiglia Cervo", ("Quittengo", "San Paolo Cervo")),
+    ("096", "Pettinengo", ("Selve Marcone",)),
+    ("097", "Bellano", ("Vendrogno",)),
+)  # fmt: skip
+
+
 @dataclass
 class Interval:
     code: str
@@ -101,9 +176,16 @@ def read_anpr(path: Path) -> list[Interval]:
 
 
 def split_bilingual(name: str) -> tuple[str, str | None]:
-    """``"Bolzano/Bozen"`` -> (``"Bolzano"``, ``"Bozen"``); one name -> (name, None)."""
+    """``"Bolzano/Bozen"`` -> (``"Bolzano"``, ``"Bozen"``); one name -> (name, None).
+
+    ``"Trentino-Alto Adige/Südtirol"``: the German form replaces only the last part of a
+    hyphenated name, so the other name is ``"Trentino-Südtirol"`` (the region's German
+    name), not ``"Südtirol"`` (which names the province of Bolzano).
+    """
     if "/" in name:
         first, second = (part.strip() for part in name.split("/", 1))
+        if "-" in first and "-" not in second and " " not in second:
+            second = first.rsplit("-", 1)[0] + "-" + second
         return first, second
     return name.strip(), None
 
@@ -270,6 +352,71 @@ def infer_events(intervals: list[Interval]) -> list[tuple[str, str | None, date,
             evidence = "sole_candidate" if len(renewers) == 1 else "candidate"
             events.extend((parent, iv.code, day, "split_off", evidence) for parent in renewers)
     return events
+
+
+def declared_events(intervals: list[Interval]) -> list[tuple[str, str | None, date, str, str]]:
+    """Events of :data:`DECLARED`, each checked against the archive (else the build stops).
+
+    The date is the day after the old comune's last cessation (since 2000) in that province;
+    the successor must be the one comune of that name in force that day in the province.
+    """
+    by_name: dict[tuple[str, str], list[Interval]] = defaultdict(list)
+    first_start: dict[str, date] = {}
+    starts = {(iv.code, iv.start) for iv in intervals}
+    for iv in intervals:
+        by_name[(iv.province, normalize_name(iv.name))].append(iv)
+        first_start[iv.code] = min(first_start.get(iv.code, iv.start), iv.start)
+    out: list[tuple[str, str | None, date, str, str]] = []
+    for province, successor, olds in DECLARED:
+        for old in olds:
+            ended = [
+                iv
+                for iv in by_name[(province, normalize_name(old))]
+                if date(2000, 1, 1) <= iv.end < OPEN_END
+                # a renamed record goes on the next day under the same code: not a cessation
+                and (iv.code, iv.end + timedelta(days=1)) not in starts
+            ]
+            if not ended:
+                raise SystemExit(f"declared: no {old!r} ceased since 2000 in province {province}")
+            last = max(ended, key=lambda iv: iv.end)
+            day = last.end + timedelta(days=1)
+            heirs = {
+                iv.code
+                for iv in by_name[(province, normalize_name(successor))]
+                if iv.start <= day <= iv.end
+            }
+            if len(heirs) != 1:
+                raise SystemExit(f"declared: {successor!r} ({province}) on {day}: {heirs}")
+            new = heirs.pop()
+            if new == last.code:
+                raise SystemExit(f"declared: {old!r} ({province}) is its own successor")
+            kind = "merger" if first_start[new] == day else "incorporation"
+            out.append((last.code, new, day, kind, "declared"))
+    return out
+
+
+def apply_declared(
+    events: list[tuple[str, str | None, date, str, str]],
+    declared: list[tuple[str, str | None, date, str, str]],
+) -> list[tuple[str, str | None, date, str, str]]:
+    """Replace the unresolved rows a declaration settles; stop where inference disagrees."""
+    settled = {(old, day): new for old, new, day, _, _ in declared}
+    out: list[tuple[str, str | None, date, str, str]] = []
+    for event in events:
+        old, new, day, kind, _ = event
+        key = (old, day)
+        if old is None or key not in settled:
+            out.append(event)
+        elif kind == "unresolved":
+            continue
+        elif kind in ("merger", "incorporation", "code_change", "province_change"):
+            if new != settled[key]:
+                raise SystemExit(f"declared {key} -> {settled[key]} but inferred {event}")
+            out.append(event)
+            del settled[key]  # the inference already says so: keep its evidence
+        else:
+            out.append(event)
+    return out + [e for e in declared if (e[0], e[2]) in settled]
 
 
 def list_difference_events(
@@ -604,7 +751,7 @@ def main(argv: list[str] | None = None) -> None:
             if r["code"] == target and width.get(str(r["level"])) == len(alias):
                 r["istat_code"] = alias
     rows += district_rows(itter, rows)
-    events = infer_events(anpr)
+    events = apply_declared(infer_events(anpr), declared_events(anpr))
     list_events = list_difference_events(anpr_active, {r[4]: r for r in elenco})
     events += list_events
     # comuni ceased after the ANPR snapshot end the day before their successor starts

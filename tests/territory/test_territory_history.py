@@ -53,19 +53,20 @@ def test_trentino_mergers(reg: TerritoryRegistry, old: str, new: str, day: date)
     assert reg.successors(old) == [new]  # still in force today
 
 
-def test_unresolved_merger_gives_no_successor_but_lists_candidates(
-    reg: TerritoryRegistry,
-) -> None:
-    # Bolbeno (with Zuclo) became Borgo Lares in 2016: the archive does not say which of the
-    # 17 comuni created that day in Trentino; the 1928 merger into Tione must not answer
-    assert reg.successors("022019", at=date(2017, 1, 1)) == []
-    candidates = {
-        e.new
-        for e in reg.events("022019")
-        if e.kind == EventKind.UNRESOLVED and e.date == date(2016, 1, 1)
-    }
-    assert "022239" in candidates  # Borgo Lares
-    assert len(candidates) == 17
+def test_unresolved_cessation_gives_no_successor(reg: TerritoryRegistry) -> None:
+    # Capodistria (Koper) and the other comuni of the former Zone B went to Yugoslavia in
+    # 1977 (Treaty of Osimo): there is no Italian successor, and none is guessed
+    assert reg.successors("702709", at=date(2000, 1, 1)) == []
+    (event,) = [e for e in reg.events("702709") if e.kind == EventKind.UNRESOLVED]
+    assert (event.new, event.evidence) == (None, "none")
+
+
+def test_an_older_merger_does_not_answer_for_a_later_one(reg: TerritoryRegistry) -> None:
+    # Bolbeno merged into Tione in 1928, came back, and with Zuclo became Borgo Lares in 2016
+    # (one of 17 comuni created in Trentino that day: evidence "declared")
+    assert reg.successors("022019", at=date(2017, 1, 1)) == ["022239"]
+    (event,) = [e for e in reg.events("022019") if e.date == date(2016, 1, 1)]
+    assert (event.new, event.kind, event.evidence) == ("022239", EventKind.MERGER, "declared")
 
 
 def test_changes_after_the_anpr_snapshot(reg: TerritoryRegistry) -> None:

@@ -6,6 +6,7 @@ Importing this package is cheap; the registry (and pyarrow) load on first use::
     reg = registry()
     reg.find("ITD20")             # the province of Trento (Istat legacy code; NUTS is ITH20)
     reg.successors("041033")      # Montecopiolo moved to Rimini: ["099030"]
+    reg.successors("022014", at="2024-06-01")   # Bezzecca merged into Ledro: ["022229"]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from welfare_observatory.territory.names import normalize_name
 
 if TYPE_CHECKING:
+    from welfare_observatory.territory._dates import DateLike, InvalidDateError
     from welfare_observatory.territory._population import (
         AGE_CODES,
         UnavailableBreakdownError,
@@ -29,7 +31,9 @@ if TYPE_CHECKING:
 __all__ = [
     "AGE_CODES",
     "HIERARCHY_COLUMNS",
+    "DateLike",
     "EventKind",
+    "InvalidDateError",
     "TerritoryEvent",
     "TerritoryRegistry",
     "UnavailableBreakdownError",
@@ -42,7 +46,9 @@ __all__ = [
 _LAZY = {
     "AGE_CODES": "welfare_observatory.territory._population",
     "HIERARCHY_COLUMNS": "welfare_observatory.territory.tables",
+    "DateLike": "welfare_observatory.territory._dates",
     "EventKind": "welfare_observatory.territory.history",
+    "InvalidDateError": "welfare_observatory.territory._dates",
     "TerritoryEvent": "welfare_observatory.territory.history",
     "TerritoryRegistry": "welfare_observatory.territory._registry",
     "UnavailableBreakdownError": "welfare_observatory.territory._population",

@@ -12,14 +12,20 @@ from collections.abc import Iterator
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from welfare_observatory.errors import UnknownTerritoryError
 from welfare_observatory.model.territory import OPEN_END, Territory, TerritoryLevel
 from welfare_observatory.territory import _store
+from welfare_observatory.territory._choose import add_aliases, best_by_name, rank_matches
+from welfare_observatory.territory._dates import DateLike, as_date, as_optional_date
 from welfare_observatory.territory.history import History, TerritoryEvent
 from welfare_observatory.territory.names import normalize_name
+
+if TYPE_CHECKING:
+    from welfare_observatory.territory.tables import Districts
 
 __all__ = ["DISTRICT_PREFIX", "TerritoryRegistry", "registry"]
 
@@ -125,6 +131,7 @@ class TerritoryRegistry:
         for t in ordered:
             if t.level == TerritoryLevel.NUTS1 and t.nuts1:
                 self._nuts[t.nuts1] = t.code
+        add_aliases(self._names, {t.code: i for i, t in enumerate(ordered)})
         aliases = _store.read("aliases.parquet", self.data_dir).to_pydict()
         self._legacy = dict(zip(aliases["alias"], aliases["territory"], strict=True))
 
@@ -201,18 +208,10 @@ class TerritoryRegistry:
 
         Also accepts any code form :meth:`find` accepts. In force territories first.
         """
-        key = normalize_name(text)
         found: list[str] = []
         with contextlib.suppress(UnknownTerritoryError):
             found.append(self.find(text).code)
-        if key:
-            found += self._names.get(key, [])
-            prefix = [c for k, codes in self._names.items() if k.startswith(key) for c in codes]
-            inside = [c for k, codes in self._names.items() if key in k for c in codes]
-            found += prefix + inside
-        unique = [self._by_code[c] for c in dict.fromkeys(found)]
-        unique.sort(key=lambda t: (t.valid_to != OPEN_END, not _starts(t, key), t.level.rank))
-        return unique[:limit]
+        return rank_matches(self._names, self._by_code, text, found, limit)
 
     def _province_code(self, text: str) -> str:
         value = text.strip()
@@ -223,13 +222,16 @@ class TerritoryRegistry:
         self._unknown(text, "province", [*self._abbreviations, *self._abbreviations.values()])
         raise AssertionError  # pragma: no cover - _unknown always raises
 
-    def find(self, text: str) -> Territory:
+    def find(self, text: str, *, at: DateLike | None = None) -> Territory:
         """Any form: canonical code, district id, NUTS, Belfiore, name, ``"Name (TN)"``.
 
-        Names resolve to a territory in force, the largest level first (``"Biella"`` is the
-        province; its comune is ``"096004"``). A name shared by several comuni needs the
-        province: ``"Samone (TN)"``.
+        Names resolve to a territory in force on ``at`` (default: today's list), the largest
+        level first (``"Biella"`` is the province; its comune is ``"096004"``); see
+        :func:`~._choose.best_by_name` for ceased records and ``_aliases.py`` for short
+        forms (``"Reggio Emilia"``). A name several comuni share needs the province:
+        ``"Samone (TN)"``.
         """
+        when = as_optional_date(at)
         value = text.strip()
         if not value:
             raise UnknownTerritoryError(text, message="empty territory text")
@@ -250,10 +252,10 @@ class TerritoryRegistry:
             if match
             else self.by_name(value)
         )
-        current = [t for t in found if t.valid_to == OPEN_END] or found
-        if not current:
+        if not found:
             self._unknown(text)
-        best = [t for t in current if t.level.rank == current[0].level.rank]
+        day = when or _today()
+        best = best_by_name(found, when, self._by_code, lambda c: self.history.successors(c, day))
         if len(best) > 1:
             options = ", ".join(f"{t.name} ({self._abbreviation_of(t)}) {t.code}" for t in best)
             raise UnknownTerritoryError(
@@ -291,8 +293,11 @@ class TerritoryRegistry:
 
         With ``level``, every descendant at that level: ``children("03", "municipality")``.
         """
-        self.get(code)
+        target = self.get(code)
         wanted = TerritoryLevel(level) if level is not None else None
+        if target.level in (TerritoryLevel.DISTRICT, TerritoryLevel.GROUPING):
+            members = [self._by_code[c] for c in target.members if c in self._by_code]
+            return [t for t in members if wanted in (None, t.level)]
         direct = [self._by_code[c] for c in self._children.get(code, [])]
         if wanted is None:
             return [t for t in direct if t.level != TerritoryLevel.DISTRICT]
@@ -306,24 +311,18 @@ class TerritoryRegistry:
                 stack.extend(reversed([self._by_code[c] for c in self._children.get(t.code, [])]))
         return out
 
-    def municipalities(self, of: str | None = None, at: date | None = None) -> list[Territory]:
+    def municipalities(self, of: str | None = None, at: DateLike | None = None) -> list[Territory]:
         """Municipalities in force on ``at`` (default: the current list), inside ``of``."""
-        from welfare_observatory.territory.tables import hierarchy
+        from welfare_observatory.territory.tables import LEVEL_COLUMN, hierarchy
 
-        table = hierarchy(self, at).to_pydict()
+        table = hierarchy(self, as_optional_date(at)).to_pydict()
         if of is None:
             codes = table["municipality"]
         else:
             target = self.get(of)
             if target.level in (TerritoryLevel.DISTRICT, TerritoryLevel.GROUPING):
                 return [self._by_code[c] for c in target.members if c in self._by_code]
-            column = {
-                TerritoryLevel.COUNTRY: "country",
-                TerritoryLevel.NUTS1: "nuts1",
-                TerritoryLevel.REGION: "region",
-                TerritoryLevel.PROVINCE: "province",
-                TerritoryLevel.MUNICIPALITY: "municipality",
-            }[target.level]
+            column = LEVEL_COLUMN[target.level]
             codes = [
                 m for m, v in zip(table["municipality"], table[column], strict=True) if v == of
             ]
@@ -347,44 +346,46 @@ class TerritoryRegistry:
 
     # ------------------------------------------------------------------ history
 
-    def successors(self, code: str, at: date | None = None) -> list[str]:
-        """Municipality codes in force on ``at`` (default: today's list) that ``code`` became.
+    def successors(self, code: str, at: DateLike | None = None) -> list[str]:
+        """Municipality codes in force on ``at`` (default: today) that ``code`` became.
 
-        A code in force maps to itself; a ceased one follows its code changes, moves and
-        mergers. Empty when the successor could not be inferred (see :meth:`history`).
+        ``at``: a ``date`` or ISO string (else ``InvalidDateError``). A code in force maps to
+        itself; a ceased one follows its code changes, moves and mergers. Empty when the
+        successor is unknown (some comuni ceased before 1978, see :meth:`events`).
         """
         territory = self.get(code)
-        when = at or _today()
+        when = as_date(at) if at is not None else _today()
         if territory.level != TerritoryLevel.MUNICIPALITY:
             # only municipality codes have a recorded history; the others are in force
             return [territory.code] if territory.valid_at(when) else []
         return self.history.successors(territory.code, when)
 
-    def predecessors(self, code: str, at: date | None = None) -> list[str]:
+    def predecessors(self, code: str, at: DateLike | None = None) -> list[str]:
         """Codes that became (part of) ``code``, transitively, up to ``at``."""
-        return self.history.predecessors(self.get(code).code, at)
+        return self.history.predecessors(self.get(code).code, as_optional_date(at))
 
     def events(self, code: str) -> list[TerritoryEvent]:
         """Every recorded event in which ``code`` is the old or the new code."""
         return self.history.involving(self.get(code).code)
 
-    # ------------------------------------------------------------------ tables
+    def hierarchy(
+        self, at: DateLike | None = None, *, districts: Districts | None = None
+    ) -> pa.Table:
+        """One row per municipality: municipality, district, province, region, nuts1, country.
 
-    def hierarchy(self, at: date | None = None) -> pa.Table:
-        """One row per municipality: municipality, district, province, region, nuts1, country."""
+        ``at``: a ``date`` or ISO string (default: the current list). ``districts`` (declared
+        ``{"district:T01024": ["096004", ...]}``) fills ``district``, else null: shipped
+        districts have no members (:func:`.tables.declared_districts`).
+        """
         from welfare_observatory.territory.tables import hierarchy
 
-        return hierarchy(self, at)
+        return hierarchy(self, as_optional_date(at), districts=districts)
 
     def code_table(self) -> pa.Table:
         """Every known code form (``key``, ``system``) mapped to its canonical ``territory``."""
         from welfare_observatory.territory.tables import code_table
 
         return code_table(self)
-
-
-def _starts(territory: Territory, key: str) -> bool:
-    return normalize_name(territory.name).startswith(key)
 
 
 def _today() -> date:

@@ -39,9 +39,10 @@ class TerritoryEvent(Frozen):
 
     ``evidence`` says how the event was inferred from the ANPR archive: ``belfiore``,
     ``name``, ``sole_candidate``, ``elimination``, ``re_establishment``, ``history``,
-    ``candidate``, ``none``; ``list_difference`` marks changes seen only as differences
-    between the ANPR snapshot and the newer Istat list (``date_bound``: the date is the
-    latest possible one, not the legal one).
+    ``candidate``, ``none``; ``declared`` marks a post-2000 merger attributed from Istat's
+    published lists and checked against the archive; ``list_difference`` marks changes seen
+    only as differences between the ANPR snapshot and the newer Istat list (``date_bound``:
+    the date is the latest possible one, not the legal one).
     """
 
     old: str | None

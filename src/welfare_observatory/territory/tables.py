@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from welfare_observatory.errors import ConfigError, Location, UnknownTerritoryError
 from welfare_observatory.model.territory import OPEN_END, TerritoryLevel
 from welfare_observatory.territory import _store
 from welfare_observatory.territory.names import normalize_name
@@ -15,9 +17,26 @@ from welfare_observatory.territory.names import normalize_name
 if TYPE_CHECKING:
     from welfare_observatory.territory._registry import TerritoryRegistry
 
-__all__ = ["HIERARCHY_COLUMNS", "code_table", "hierarchy"]
+__all__ = [
+    "HIERARCHY_COLUMNS",
+    "LEVEL_COLUMN",
+    "Districts",
+    "code_table",
+    "declared_districts",
+    "hierarchy",
+]
 
 HIERARCHY_COLUMNS = ("municipality", "district", "province", "region", "nuts1", "country")
+LEVEL_COLUMN = {
+    TerritoryLevel.COUNTRY: "country",
+    TerritoryLevel.NUTS1: "nuts1",
+    TerritoryLevel.REGION: "region",
+    TerritoryLevel.PROVINCE: "province",
+    TerritoryLevel.MUNICIPALITY: "municipality",
+}
+"""The hierarchy column that holds each level's code."""
+Districts = Mapping[str, Sequence[str]]
+"""Declared district membership: district id -> municipality codes."""
 
 
 def _level_maps(reg: TerritoryRegistry) -> tuple[dict[str, str], dict[str, str]]:
@@ -30,13 +49,79 @@ def _district_of(reg: TerritoryRegistry) -> dict[str, str]:
     return {m: t.code for t in reg.districts() for m in t.members}
 
 
-def hierarchy(reg: TerritoryRegistry, at: date | None = None) -> pa.Table:
+def declared_districts(
+    reg: TerritoryRegistry, at: date | None, districts: Districts
+) -> dict[str, str]:
+    """Municipality code in force on ``at`` -> district id, from a declared membership.
+
+    Keys are district ids (``"district:T01024"`` or ``"T01024"``), values municipality
+    codes; a ceased member counts as its successors on ``at`` (today when ``None``).
+    Raises :class:`UnknownTerritoryError` for an unknown district or code, and
+    :class:`ConfigError` for a member that is not a municipality or that two districts
+    claim (districts partition the municipalities they cover).
+    """
+    out: dict[str, str] = {}
+    for key, members in districts.items():
+        code = key if key.startswith("district:") else f"district:{key}"
+        district = reg.get(code) if code in reg else None
+        if district is None or district.level != TerritoryLevel.DISTRICT:
+            raise UnknownTerritoryError(
+                key,
+                candidates=[t.code for t in reg.districts()],
+                message=f"unknown district {key!r}",
+                location=Location(key=key),
+            )
+        if isinstance(members, str):
+            raise ConfigError(
+                f"members of {code} must be a list of municipality codes, not a string",
+                location=Location(key=code),
+            )
+        for member in members:
+            territory = reg.get(member)
+            if territory.level != TerritoryLevel.MUNICIPALITY:
+                raise ConfigError(
+                    f"{member!r} in {code} is a {territory.level.value}, not a municipality",
+                    location=Location(key=code, field=member),
+                    hint="list the municipality codes of the district",
+                )
+            for heir in reg.successors(territory.code, at):
+                other = out.setdefault(heir, code)
+                if other != code:
+                    raise ConfigError(
+                        f"municipality {heir} is declared in two districts: {other}, {code}",
+                        location=Location(key=code, field=member),
+                        hint="a municipality belongs to one social district",
+                    )
+    return out
+
+
+def hierarchy(
+    reg: TerritoryRegistry,
+    at: date | None = None,
+    *,
+    districts: Districts | None = None,
+) -> pa.Table:
     """One row per municipality in force on ``at`` (default: the current Istat list).
 
-    Columns ``municipality, district, province, region, nuts1, country`` (strings; district
-    is null where no district membership is known, which is everywhere in the shipped data).
+    Columns ``municipality, district, province, region, nuts1, country`` (strings). The
+    shipped districts have no members, so ``district`` is null unless ``districts``
+    declares them (see :func:`declared_districts`; declared values win over shipped ones).
     For a past date, province and region are those of the ANPR record in force that day.
     """
+    base = _hierarchy(reg, at)
+    if not districts:
+        return base
+    membership = declared_districts(reg, at, districts)
+    keys = sorted(membership)
+    declared = pc.take(
+        pa.array([membership[k] for k in keys], pa.string()),
+        pc.index_in(base["municipality"], value_set=pa.array(keys, pa.string())),
+    )
+    column = pc.coalesce(declared, base["district"].combine_chunks())
+    return base.set_column(base.schema.get_field_index("district"), "district", column)
+
+
+def _hierarchy(reg: TerritoryRegistry, at: date | None) -> pa.Table:
     cache = reg.table_cache
     key = ("hierarchy", at or OPEN_END)
     if key in cache:
