@@ -294,7 +294,8 @@ def test_the_deep_dive_renders_figures_and_no_injected_markup(site: Path) -> Non
         r"[0-9]+,[0-9] %<span class=\"marker\">p</span> \(2023\)</a>, cresce",
         page,
     )
-    assert "(non disponibile)" in page  # a catalogue indicator without data in the edition
+    # a catalogue indicator without data in the edition says so
+    assert "(non disponibile: nessun dato in questa edizione)" in page
 
 
 def test_a_deep_dive_reference_to_an_unknown_indicator_names_the_line(

@@ -20,7 +20,7 @@ from welfare_observatory.publish.report.charts import (
     sparkline,
     stack_bar,
 )
-from welfare_observatory.publish.report.deepdive import render_deepdive
+from welfare_observatory.publish.report.deepdive import Reference, render_deepdive
 from welfare_observatory.publish.report.i18n import Translator, format_number
 
 
@@ -133,12 +133,12 @@ def test_an_unknown_language_is_an_error() -> None:
         Translator("de")
 
 
-def figure(indicator: str) -> Markup:
-    return Markup(f'<figure data-id="{indicator}"></figure>')
+def figure(ref: Reference) -> Markup:
+    return Markup(f'<figure data-id="{ref.indicator}"></figure>')
 
 
-def value(indicator: str) -> Markup:
-    return Markup(f'<a data-id="{indicator}">12,5 %</a>')
+def value(ref: Reference) -> Markup:
+    return Markup(f'<a data-id="{ref.indicator}">12,5 %</a>')
 
 
 def test_a_deep_dive_reference_becomes_a_figure_between_paragraphs() -> None:

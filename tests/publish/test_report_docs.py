@@ -62,4 +62,5 @@ def test_the_deep_dive_syntax_in_the_doc_is_the_one_the_code_reads() -> None:
 
     markdown = section().split("```markdown\n", 1)[1].split("```", 1)[0]
     references = re.findall(r"\{\{.*?\}\}", markdown)
-    assert len(references) == 2 and all(REFERENCE.fullmatch(r) for r in references)
+    assert len(references) == 3 and all(REFERENCE.fullmatch(r) for r in references)
+    assert any("territory=" in r for r in references)  # the filter syntax is shown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -40,6 +41,14 @@ from welfare_observatory.cli._output import json_option, print_fields, print_jso
     help="Language of the site (default: the observatory's first language, else it).",
 )
 @click.option("--pdf", is_flag=True, help="Also print the site to report.pdf (needs Chromium).")
+@click.option(
+    "--progress-method",
+    "progress_method",
+    type=click.Choice(["istat", "eurostat"]),
+    default=None,
+    help="Progress classes: Istat's or Eurostat's (default: the observatory's "
+    "report.progress_method, else istat).",
+)
 @json_option
 def report(
     edition: str,
@@ -48,18 +57,28 @@ def report(
     observatory: str | None,
     lang: str | None,
     pdf: bool,
+    progress_method: Literal["istat", "eurostat"] | None,
     as_json: bool,
 ) -> None:
     """Build the report website of EDITION: open OUT/index.html in a browser (no server)."""
     from welfare_observatory.publish.report import build_report
 
-    result = build_report(kb_path, edition, out, observatory=observatory, lang=lang, pdf=pdf)
+    result = build_report(
+        kb_path,
+        edition,
+        out,
+        observatory=observatory,
+        lang=lang,
+        pdf=pdf,
+        progress_method=progress_method,
+    )
     summary = {
         "out": str(result.out),
         "index": str(result.out / "index.html"),
         "language": result.lang,
         "pages": len(result.pages),
         "pdf": str(result.pdf) if result.pdf else None,
+        "progress_method": result.progress_method,
         "seconds": round(result.seconds, 2),
     }
     if as_json:

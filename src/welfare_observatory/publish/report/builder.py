@@ -52,6 +52,8 @@ class ReportResult:
     """Relative paths of the pages written (``index.html`` first)."""
     pdf: Path | None
     seconds: float
+    progress_method: str = "istat"
+    """The progress classes used: ``istat`` or ``eurostat``."""
 
 
 def _sdg_titles(data: EditionData, lang: str) -> dict[str, str]:
@@ -83,6 +85,7 @@ def build_report(
     sections: SectionRegistry | Iterable[ReportSection] | None = None,
     chromium: str | None = None,
     rule: DisclosureRule | None = None,
+    progress_method: Literal["istat", "eurostat"] | None = None,
 ) -> ReportResult:
     """Write the report website of ``edition`` (default: the latest) into ``out``.
 
@@ -91,7 +94,8 @@ def build_report(
     ``out`` must be empty, absent, or a report written earlier (it is replaced whole).
     With ``pdf=True`` the printable page is also printed to ``out/report.pdf``. Every value
     comes from the publishable view (``rule``: the disclosure rule, default
-    ``DisclosureRule()``).
+    ``DisclosureRule()``). ``progress_method`` (Istat's or Eurostat's progress classes)
+    overrides the observatory's ``report.progress_method``.
     """
     started = time.perf_counter()
     base = kb if isinstance(kb, KnowledgeBase) else KnowledgeBase.open(kb)
@@ -106,11 +110,13 @@ def build_report(
     from welfare_observatory.catalog import catalog as shipped_catalog
     from welfare_observatory.territory import registry
 
-    method: Literal["istat", "eurostat"] = (
-        "eurostat"
-        if config is not None and config.report.progress_method == "eurostat"
-        else "istat"
-    )
+    configured = config.report.progress_method if config is not None else "istat"
+    chosen = progress_method or configured
+    if chosen not in ("istat", "eurostat"):
+        raise PublishError(
+            f"unknown progress method {chosen!r}", hint="use istat (default) or eurostat"
+        )
+    method: Literal["istat", "eurostat"] = "eurostat" if chosen == "eurostat" else "istat"
     data = load_edition_data(
         base,
         edition,
@@ -142,6 +148,7 @@ def build_report(
         pages=tuple(written),
         pdf=target / "report.pdf" if pdf else None,
         seconds=time.perf_counter() - started,
+        progress_method=method,
     )
 
 

@@ -17,7 +17,7 @@ from welfare_observatory.analyze import ampi
 from welfare_observatory.errors import AnalysisError
 from welfare_observatory.publish.report.data import EditionData
 
-__all__ = ["MIN_INDICATORS", "DomainComposite", "domain_composites"]
+__all__ = ["MIN_INDICATORS", "DomainComposite", "domain_composites", "stored_composites"]
 
 MIN_INDICATORS = 2
 """AMPI needs at least two indicators (``analyze.ampi`` refuses fewer)."""
@@ -35,6 +35,8 @@ class DomainComposite:
     """Territory code -> AMPI (None: not every value present)."""
     problem: str | None = None
     """Why no index was computed, when it was not (beyond too few indicators)."""
+    reference: tuple[str, int] | None = None
+    """(territory, year) scoring 100, when not the report's territory in ``year``."""
 
     @property
     def computed(self) -> bool:
@@ -104,3 +106,45 @@ def _one(
         for territory, score in zip(territories, scores.to_numpy(), strict=True)
     }
     return DomainComposite(domain, len(candidates), tuple(used), year, values)
+
+
+def stored_composites(stored: pd.DataFrame, data: EditionData) -> list[DomainComposite] | None:
+    """Composites from the edition's ``composite`` analysis, when the build stored one.
+
+    Expected columns: ``domain``, ``territory``, ``year`` and ``ampi`` (or ``score``);
+    optional ``indicators`` (ids joined by commas), ``reference_territory`` and
+    ``reference_year``. For each domain the latest year is shown. The analysis is computed
+    before disclosure control, so a territory with a suppressed value of any indicator of
+    its composite in that year gets no score (the score and the published values could give
+    the hidden one back). None when the table lacks those columns (the report then
+    computes the composites from the publishable view).
+    """
+    score = "ampi" if "ampi" in stored.columns else "score"
+    if not {"domain", "territory", "year", score} <= set(stored.columns):
+        return None
+    shown = {data.focus.code, *(t.code for t in data.municipalities)}
+    rows = stored[stored["territory"].astype(str).isin(list(shown))]
+    hidden = data.frame[data.frame["marker"] == "s"]
+    out = []
+    for domain in dict.fromkeys(i.domain.value for i in data.indicators):
+        part = rows[rows["domain"].astype(str) == domain]
+        if part.empty:
+            out.append(DomainComposite(domain, 0))
+            continue
+        year = int(part["year"].astype("int64").max())
+        part = part[part["year"].astype("int64") == year]
+        used: tuple[str, ...] = ()
+        if "indicators" in part.columns and part["indicators"].notna().any():
+            used = tuple(i for i in str(part["indicators"].dropna().iloc[0]).split(",") if i)
+        masked = hidden[(hidden["year"] == year) & hidden["indicator"].isin(list(used))]
+        secret = set(masked["territory"].tolist())
+        scores = {
+            str(t): (None if pd.isna(v) or str(t) in secret else float(v))
+            for t, v in zip(part["territory"], part[score], strict=True)
+        }
+        reference = None
+        if {"reference_territory", "reference_year"} <= set(part.columns):
+            first = part.iloc[0]
+            reference = (str(first["reference_territory"]), int(first["reference_year"]))
+        out.append(DomainComposite(domain, len(used), used, year, scores, reference=reference))
+    return out

@@ -152,6 +152,19 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Index not computed: only {n} indicators of the domain have a polarity and data for "
         "the municipalities (at least {min} are needed).",
     ),
+    "composite_intro_each": (
+        "Indice composito AMPI (Istat, BES) per dominio: 100 = il territorio e l'anno di "
+        "riferimento indicati sotto ogni dominio; valori più alti indicano condizioni migliori.",
+        "Composite AMPI index (Istat, BES) by domain: 100 = the reference territory and year "
+        "given under each domain; higher values mean better conditions.",
+    ),
+    "composite_reference": ("100 = {territory} nel {year}.", "100 = {territory} in {year}."),
+    "composite_none": (
+        "Indice non calcolato: nessun indicatore del dominio ha una polarità e dati per i "
+        "comuni (ne servono almeno {min}).",
+        "Index not computed: no indicator of the domain has a polarity and data for the "
+        "municipalities (at least {min} are needed).",
+    ),
     "composite_used": ("Indicatori usati", "Indicators used"),
     "composite_missing": (
         "I comuni senza tutti i valori non ricevono un punteggio.",
@@ -164,6 +177,20 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "figure": ("Figura", "Figure"),
     "not_available": ("non disponibile", "not available"),
+    "ref_no_data": ("nessun dato in questa edizione", "no data in this edition"),
+    "ref_default": ("implicito", "implied"),
+    "ref_no_match": ("nessun dato per {filter}", "no data for {filter}"),
+    "ref_no_match_but": (
+        "nessun dato per {filter}; l'edizione ha: {available}",
+        "no data for {filter}; the edition has: {available}",
+    ),
+    "ref_suppressed": ("dato riservato nel {year}", "value suppressed in {year}"),
+    "composite_reference_none": (
+        "Indice composito AMPI (Istat, BES) per dominio: 100 = {territory} nell'anno di "
+        "riferimento del dominio; valori più alti indicano condizioni migliori.",
+        "Composite AMPI index (Istat, BES) by domain: 100 = {territory} in the domain's "
+        "reference year; higher values mean better conditions.",
+    ),
     "figure_missing": (
         "{label}: nessun dato pubblicabile in questa edizione.",
         "{label}: no publishable data in this edition.",

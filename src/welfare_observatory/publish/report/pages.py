@@ -8,21 +8,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from pathlib import Path
-
-from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
-from jinja2 import StrictUndefined
+import pyarrow as pa
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+)
 from markupsafe import Markup
 
-from welfare_observatory.errors import Location, PublishError
+from welfare_observatory.errors import Location, PublishError, UnknownIdError
 from welfare_observatory.observatory import Observatory
 from welfare_observatory.publish.report.changes import edition_changes
 from welfare_observatory.publish.report.charts import Bar, bar_chart
-from welfare_observatory.publish.report.composite import MIN_INDICATORS, domain_composites
+from welfare_observatory.publish.report.composite import (
+    MIN_INDICATORS,
+    DomainComposite,
+    domain_composites,
+    stored_composites,
+)
 from welfare_observatory.publish.report.data import EditionData, read_observations
-from welfare_observatory.publish.report.deepdive import render_deepdive
+from welfare_observatory.publish.report.deepdive_page import DeepDive
 from welfare_observatory.publish.report.i18n import Translator, format_number
 from welfare_observatory.publish.report.sections import (
     ReportSection,
@@ -105,6 +116,8 @@ class Renderer:
         self.env = environment(template_folder(obs))
         self.site_title = site_title(view, data, obs)
         self.method_note = view.t(f"progress_method_{data.method}")
+        self.cards: dict[str, dict[str, Any]] = {}
+        self._view_table: pa.Table | None = None
 
     def render(self, template: str, path: str, **values: Any) -> Markup:
         root = "../" * path.count("/")
@@ -271,14 +284,15 @@ class Renderer:
         view, data = self.view, self.data
         composites = []
         years: set[int] = set()
-        for found in domain_composites(data):
+        for found in self._composites():
             item: dict[str, Any] = {
                 "domain": view.domain(found.domain),
                 "domain_id": found.domain,
                 "chart": None,
+                "reference": None,
             }
             if found.computed:
-                if found.year is not None:
+                if found.year is not None and found.reference is None:
                     years.add(found.year)
                 bars = [Bar(view.name(data.focus.code), found.scores.get(data.focus.code), True)]
                 bars += [
@@ -296,74 +310,69 @@ class Renderer:
                     baseline=100.0,
                 )
                 item["indicators"] = [
-                    {"id": i, "label": view.label(view.indicators[i])} for i in found.indicators
+                    {
+                        "id": i,
+                        "label": view.label(view.indicators[i]) if i in view.indicators else i,
+                        "href": view.href_indicator(i) if i in view.indicators else None,
+                    }
+                    for i in found.indicators
                 ]
                 item["year"] = found.year
+                if found.reference is not None:
+                    code, base = found.reference
+                    item["reference"] = self.t(
+                        "composite_reference", territory=self._place(code), year=base
+                    )
             else:
+                key = "composite_too_few" if found.candidates else "composite_none"
                 item["message"] = found.problem or self.t(
-                    "composite_too_few", n=found.candidates, min=MIN_INDICATORS
+                    key, n=found.candidates, min=MIN_INDICATORS
                 )
             composites.append(item)
-        year_text = ", ".join(str(y) for y in sorted(years)) or "-"
+        # No index computed: say "the domain's reference year", never "in -".
+        year_text = ", ".join(str(y) for y in sorted(years)) if years else None
         content = self.render(
-            "composite.html.j2", "composite.html", composites=composites, year_text=year_text
+            "composite.html.j2",
+            "composite.html",
+            composites=composites,
+            year_text=year_text,
+            per_domain=any(c["reference"] for c in composites),
         )
         return Page("composite.html", self.t("composite"), content)
 
+    def _place(self, code: str) -> str:
+        from welfare_observatory.territory import registry
+
+        if code in self.data.names:
+            return self.view.name(code)
+        return registry().get(code).name if code in registry() else code
+
+    def _composites(self) -> list[DomainComposite]:
+        """The build's stored ``composite`` analysis if present, else computed here."""
+        try:
+            stored = self.kb.analysis("composite", self.data.info.name)
+        except UnknownIdError:
+            stored = None
+        found = stored_composites(stored, self.data) if stored is not None else None
+        return found if found is not None else domain_composites(self.data)
+
     def _deepdive(self) -> Page:
-        body = None
         config = self.obs.config if self.obs is not None else None
-        if self.obs is not None and config is not None and config.report.deepdive:
-            file = self.obs.path(config.report.deepdive, what="report.deepdive")
-            try:
-                text = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise PublishError(
-                    f"cannot read the deep-dive: {exc}",
-                    location=Location(file=str(file)),
-                    hint="the deep-dive is a UTF-8 Markdown file inside the observatory folder",
-                ) from exc
-            known = set(self.data.catalog.ids) if self.data.catalog is not None else set()
-            body = render_deepdive(
-                text,
-                figure=self._figure,
-                value=self._inline_value,
-                known=known | set(self.cards),
-                source=str(file),
-            )
+        relative = config.report.deepdive_for(self.view.lang) if config is not None else None
+        body = None
+        if self.obs is not None and relative:
+            file = self.obs.path(relative, what="report.deepdive")
+            body = DeepDive(self.view, self.data, self.cards, self.render, self._view).body(file)
         content = self.render("deepdive.html.j2", "deepdive.html", body=body)
         return Page("deepdive.html", self.t("deepdive"), content)
 
-    def _figure(self, indicator: str) -> Markup:
-        """A deep-dive figure: the card's chart and latest values, or a note without data."""
-        if indicator in self.cards:
-            return self.render("figure.html.j2", "deepdive.html", card=self.cards[indicator])
-        return self.render("figure_missing.html.j2", "deepdive.html", label=self._label(indicator))
-
-    def _inline_value(self, indicator: str) -> Markup:
-        """A value inside a sentence: the territory's latest value, unit and year."""
-        view = self.view
-        found = self.view.indicators.get(indicator)
-        latest = view.latest(indicator, self.data.focus.code) if found else None
-        if found is None or latest is None or latest["value"] is None:
-            return self.render(
-                "value_missing.html.j2", "deepdive.html", label=self._label(indicator)
+    def _view(self) -> pa.Table:
+        """The publishable view (read once, for the deep-dive and the sections)."""
+        if self._view_table is None:
+            self._view_table = read_observations(
+                self.kb, self.data.info.name, self.data.rule, self.data.catalog
             )
-        return self.render(
-            "value.html.j2",
-            "deepdive.html",
-            id=indicator,
-            value=view.number(latest["value"], found),
-            unit=view.unit(found),
-            year=latest["year"],
-            marker=latest["marker"],
-        )
-
-    def _label(self, indicator: str) -> str:
-        catalog = self.data.catalog
-        if catalog is not None and indicator in catalog:
-            return catalog.get(indicator).label.get(self.view.lang)
-        return indicator
+        return self._view_table
 
     def _section(self, section: ReportSection) -> Page:
         path = f"sections/{section.id}.html"
@@ -371,9 +380,7 @@ class Renderer:
         given = SectionInput(
             edition=self.data.info.name,
             lang=self.view.lang,
-            observations=read_observations(
-                self.kb, self.data.info.name, self.data.rule, self.data.catalog
-            ),
+            observations=self._view(),
             manifest=self.data.manifest,
             config=config,
             folder=str(self.obs.folder) if self.obs is not None else None,
