@@ -40,3 +40,11 @@ def test_every_domain_with_verified_entries_is_in_the_first_report() -> None:
     cat = catalog()
     domains = {ind.domain for ind in cat.profile("mature")}
     assert {ind.domain for ind in cat.profile("first_report")} == domains
+
+
+def test_profile_entries_say_how_to_read_them_in_both_languages() -> None:
+    """A report shows 'how to read it' on every card: profiles must not leave it empty."""
+    cat = catalog()
+    for name in ("mature", "first_report"):
+        lacking = [i.id for i in cat.profile(name) if not (i.how_to_read.it and i.how_to_read.en)]
+        assert not lacking, f"{name}: no how_to_read for {lacking}"

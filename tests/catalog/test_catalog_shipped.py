@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -63,18 +64,75 @@ def _istat_dataflows(path: Path) -> set[str]:
     return set(re.findall(r'<structure:Dataflow id="([^"]+)"', text))
 
 
+ISTAT_DATAFLOW = re.compile(r"\d+_\d+")
+"""How an Istat dataflow id looks (``22_289``), whoever's page the entry cites."""
+
+
 @pytest.mark.shared
 def test_every_istat_dataset_id_exists(shared_data: Path) -> None:
+    """Every id shaped like an Istat dataflow, under any publisher, is in Istat's list."""
     flows = _istat_dataflows(shared_data / "sdmx_istat_dataflow_all.xml")
     assert "22_289" in flows and len(flows) > 400
     cited = {
         ind.id: ind.source.dataset
         for ind in catalog()
-        if ind.source.dataset and ind.source.publisher.casefold().startswith("istat")
+        if ind.source.dataset and ISTAT_DATAFLOW.fullmatch(ind.source.dataset)
     }
-    assert cited, "the catalogue cites Istat dataflows"
+    assert len(cited) > 250, "the catalogue cites Istat dataflows"
+    assert any(not catalog().get(i).source.publisher.startswith("Istat") for i in cited)
     unknown = {ident: ds for ident, ds in cited.items() if ds not in flows}
     assert not unknown, f"Istat dataset ids not in the dataflow list: {unknown}"
+
+
+def test_every_dataset_id_names_the_agency_that_owns_it() -> None:
+    """The publisher may be a ministry whose page was read; the agency owns the dataset id."""
+    for ind in catalog():
+        src = ind.source
+        if not src.dataset:
+            assert src.agency is None, ind.id
+            continue
+        if ISTAT_DATAFLOW.fullmatch(src.dataset):
+            assert src.agency == "IT1", f"{ind.id}: {src.dataset} is an Istat dataflow id"
+        else:
+            assert src.agency == "ESTAT", f"{ind.id}: {src.dataset} is not an Istat id"
+            assert re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", src.dataset), ind.id
+
+
+PUBLISHER_DOMAINS = {
+    "istat": ("istat.it", "dati.statistiche-pa.it"),
+    "eurostat": ("ec.europa.eu",),
+    "european commission": ("ec.europa.eu", "op.europa.eu"),
+    "ispra": ("isprambiente.gov.it", "isprambiente.it", "snpambiente.it"),
+    "ministero del lavoro": ("lavoro.gov.it",),
+}
+"""Where each publisher's own material lives: a verified entry must cite one of these."""
+
+
+def _publisher_domains(publisher: str) -> tuple[str, ...]:
+    for name, domains in PUBLISHER_DOMAINS.items():
+        if publisher.casefold().startswith(name):
+            return domains
+    return ()
+
+
+def test_verified_urls_are_on_the_publishers_own_sites() -> None:
+    """No mirror, proxy or third-party copy backs a verified entry (3-A of the review)."""
+    offending = {}
+    for ind in catalog():
+        if not ind.source.verified:
+            continue
+        host = (urlsplit(ind.source.url or "").hostname or "").casefold()
+        domains = _publisher_domains(ind.source.publisher)
+        if not any(host == d or host.endswith("." + d) for d in domains):
+            offending[ind.id] = (ind.source.publisher, host)
+    assert not offending, (
+        f"verified entries citing a page outside the publisher's site: {offending}"
+    )
+
+
+def test_the_allow_list_rejects_mirrors() -> None:
+    for host in ("mdsite.deno.dev", "fdocumenti.com", "www.piemontesociale.it", "istat.it.example"):
+        assert not any(host == d or host.endswith("." + d) for d in _publisher_domains("Istat"))
 
 
 def test_unit_cache_matches_pint() -> None:

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from welfare_observatory.catalog import catalog
 from welfare_observatory.cli.main import cli, main
 from welfare_observatory.config import load_config
 from welfare_observatory.errors import ConfigError, UnknownTerritoryError
@@ -23,7 +24,7 @@ def test_the_package_is_filled_from_the_registry(tmp_path: Path) -> None:
     config = load_config(package)
     assert config.territory.code == "096"
     assert config.territory.comparisons == ("01", "ITC", "IT")
-    assert config.indicators.profile == "first_report"
+    assert config.indicators.profile == "starter"
     text = (package / "observatory.yaml").read_text("utf-8")
     assert "096004  Biella" in text and "district:T01024" in text
     assert text.count("#   096") == 74
@@ -35,6 +36,39 @@ def test_the_package_is_filled_from_the_registry(tmp_path: Path) -> None:
     )
     assert meta["licence"] == "CC-BY-4.0" and "Istat" in meta["publisher"]
     assert {"OLD_AGE_INDEX", "SHARE_65_PLUS", "POP_FEMALE_15_49"} <= set(result.expected)
+
+
+def test_the_starter_selection_is_what_the_starter_data_build(tmp_path: Path) -> None:
+    """Where the baseline has ages, every selected indicator builds offline, and the
+    ``starter`` profile holds every verified one of them (review of issue 9, item 5)."""
+    result = new_observatory("biellese", "096", tmp_path)
+    config = load_config(tmp_path / "biellese" / "src" / "osserva_biellese")
+    starter = {i.id for i in catalog().profile("starter")}
+    selected = starter | set(config.indicators.add)
+    assert selected == set(result.expected) and result.selected == len(selected)
+    verified = {i for i in result.expected if catalog().get(i).source.verified}
+    assert verified == starter
+    readme = (tmp_path / "biellese" / "README.md").read_text("utf-8")
+    assert f"first build makes {len(selected)} of them" in readme
+
+
+def test_an_explicit_profile_is_kept_and_the_readme_says_what_builds(tmp_path: Path) -> None:
+    result = new_observatory("vercelli", "002", tmp_path, profile="first_report")
+    config = load_config(tmp_path / "vercelli" / "src" / "osserva_vercelli")
+    assert config.indicators.profile == "first_report"
+    assert result.selected > len(result.expected) == 5
+    readme = (tmp_path / "vercelli" / "README.it.md").read_text("utf-8")
+    assert f"({result.selected} indicatori)" in readme and "ne produce 5" in readme
+
+
+def test_the_scaffolded_tests_use_the_conformance_kit(tmp_path: Path) -> None:
+    new_observatory("vercelli", "002", tmp_path)
+    text = (tmp_path / "vercelli" / "tests" / "test_vercelli_build.py").read_text("utf-8")
+    assert "from welfare_observatory.testing import Sample, SourceConformance" in text
+    assert "class TestPopulationFile(SourceConformance):" in text
+    compile(text, "test_vercelli_build.py", "exec")
+    pyproject = (tmp_path / "vercelli" / "pyproject.toml").read_text("utf-8")
+    assert "hypothesis" in pyproject  # the kit's property test needs it
 
 
 def test_the_starter_data_are_the_figures_of_the_biella_example(tmp_path: Path) -> None:
@@ -49,6 +83,9 @@ def test_the_starter_data_are_the_figures_of_the_biella_example(tmp_path: Path) 
 def test_without_ages_in_the_baseline_only_totals_are_written(tmp_path: Path) -> None:
     result = new_observatory("vercelli", "002", tmp_path)
     assert not result.data.with_ages
+    config = load_config(tmp_path / "vercelli" / "src" / "osserva_vercelli")
+    assert config.indicators.profile is None  # the starter profile needs ages
+    assert set(config.indicators.add) == set(result.expected) and result.selected == 5
     assert set(result.expected) == {
         "POP_TOTAL",
         "POP_FEMALE",

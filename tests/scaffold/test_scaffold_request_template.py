@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -167,3 +168,52 @@ def test_the_command_writes_and_checks(folder: Path) -> None:
     checked = runner.invoke(cli, ["request-template", "--check", str(out)])
     assert checked.exit_code == 1
     assert "sheet 'POP_TOTAL', row 7, column 'E'" in checked.output
+
+
+def _value_cell(sheet: Any, row: int) -> str:
+    header = [c.value for c in sheet[HEADER_ROW]]
+    return f"{'ABCDEFG'[header.index('Valore')]}{row}"
+
+
+def test_negative_or_fractional_counts_are_refused_by_the_sheets_own_rule(
+    folder: Path,
+) -> None:
+    """Excel's validation only guards typing; a file edited elsewhere is checked on reading."""
+    result = write_request_template(folder, "comune", folder / "data" / "comuni.xlsx")
+    fill(result.path)
+    book = load_workbook(result.path)
+    births = book["BIRTHS"]
+    births[_value_cell(births, HEADER_ROW + 2)] = -1
+    births[_value_cell(births, HEADER_ROW + 5)] = 2.5
+    births[_value_cell(births, HEADER_ROW + 6)] = 0  # zero births is a real figure
+    book.save(result.path)
+    problems = check_filled_template(result.path)
+    assert [(p.location.sheet, p.location.row) for p in problems if p.location] == [
+        ("BIRTHS", HEADER_ROW + 2),
+        ("BIRTHS", HEADER_ROW + 5),
+    ]
+    assert "-1 is not a whole number >= 0" in str(problems[0])
+    assert "2.5 is not a whole number >= 0" in str(problems[1])
+
+
+def test_without_the_sheets_validation_the_catalogue_rule_applies(folder: Path) -> None:
+    result = write_request_template(folder, "comune", folder / "data" / "comuni.xlsx")
+    fill(result.path)
+    book = load_workbook(result.path)
+    births = book["BIRTHS"]
+    births.data_validations.dataValidation = []  # as after a copy into another program
+    births[_value_cell(births, HEADER_ROW + 1)] = 3.25
+    book.save(result.path)
+    [problem] = check_filled_template(result.path)
+    assert problem.location is not None and problem.location.row == HEADER_ROW + 1
+    assert "whole number" in str(problem)
+
+
+def test_the_rule_is_read_from_the_validation(folder: Path) -> None:
+    from welfare_observatory.scaffold.request_check import ValueRule, value_rule
+
+    result = write_request_template(folder, "comune", folder / "data" / "comuni.xlsx")
+    births = load_workbook(result.path)["BIRTHS"]
+    column = _value_cell(births, HEADER_ROW + 1)[0]
+    assert value_rule(births, column) == ValueRule(whole=True, low=0.0)
+    assert value_rule(births, "A") is None

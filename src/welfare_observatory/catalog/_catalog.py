@@ -191,13 +191,20 @@ class Catalog:
         return list(self._profiles.values())
 
     def get_profile(self, name: str) -> Profile:
-        """The profile called ``name``; UnknownIdError with close names."""
+        """The profile called ``name``; UnknownIdError with close names, else all names."""
         try:
             return self._profiles[name]
         except KeyError:
-            raise UnknownIdError(
+            error = UnknownIdError(
                 name, candidates=self._profiles, message=f"unknown profile {name!r}"
-            ) from None
+            )
+            if not error.suggestions:
+                # nothing close: the list is short, so show every profile there is
+                names = ", ".join(sorted(self._profiles)) or "none"
+                error = UnknownIdError(
+                    name, message=f"unknown profile {name!r}", hint=f"profiles: {names}"
+                )
+            raise error from None
 
     def profile(self, name: str) -> list[Indicator]:
         """The indicators of profile ``name``, in the profile's order."""

@@ -33,6 +33,11 @@ KEY_COUNTS = frozenset({
 })  # fmt: skip
 """Demographic counts a report shows as such; the other counts are operands of rates."""
 
+POPULATION_COUNT = re.compile(
+    r"^POP_(TOTAL|FEMALE|MALE|NON_WORKING_AGE|FEMALE_15_49|\d+_\d+|\d+_PLUS)$"
+)
+"""Residents on 1 January by sex and age class: what the shipped population baseline gives."""
+
 Text = dict[str, str]
 THEMES: dict[str, tuple[str, str | None, Text, Text]] = {
     # name: (words to find in id, tags or labels; ids to leave out; label; description)
@@ -72,6 +77,15 @@ THEMES: dict[str, tuple[str, str | None, Text, Text]] = {
 
 def _ordered(items: Iterable[Indicator]) -> list[Indicator]:
     return sorted(items, key=lambda i: (DOMAIN_ORDER.index(i.domain.value), i.id))
+
+
+def _from_population(ind: Indicator, counts: set[str]) -> bool:
+    """A count of residents by sex and age on 1 January, or a ratio of two such counts."""
+    if ind.domain.value != "demography" or ind.reference_point.value != "jan_1":
+        return False
+    if ind.formula is not None:
+        return {ind.formula.numerator, ind.formula.denominator} <= counts
+    return ind.id in counts
 
 
 def _reportable(ind: Indicator) -> bool:
@@ -114,6 +128,7 @@ def build(indicators: Iterable[Indicator]) -> dict[str, tuple[list[Indicator], T
     """Profile name -> (indicators, label, description), from the verified entries only."""
     verified = [i for i in indicators if i.source.verified]
     reportable = [i for i in verified if _reportable(i)]
+    population = {i.id for i in verified if POPULATION_COUNT.match(i.id) and i.formula is None}
     if len(reportable) >= MATURE_SIZE:
         mature = _proportional(reportable, MATURE_SIZE)
     else:  # as large as verified content allows: the rates, then the counts behind them
@@ -149,6 +164,15 @@ def build(indicators: Iterable[Indicator]) -> dict[str, tuple[list[Indicator], T
              "en": "Work, inequalities, partnerships (SDG 8, 10, 17)"},
             {"it": "Le voci verificate collegate agli obiettivi 8, 10 e 17.",
              "en": "Verified entries linked to goals 8, 10 and 17."},
+        ),
+        "starter": (
+            _ordered(i for i in verified if _from_population(i, population)),
+            {"it": "Primo avvio: struttura della popolazione",
+             "en": "Starter: population structure"},
+            {"it": "Le voci verificate che la sola popolazione al 1° gennaio per sesso e classe "
+                   "di età produce: ciò che 'welfare-observatory new' costruisce subito, offline.",
+             "en": "The verified entries that residents on 1 January by sex and age class alone "
+                   "give: what 'welfare-observatory new' builds at once, offline."},
         ),
     }  # fmt: skip
     for name, (pattern, exclude, label, description) in THEMES.items():

@@ -57,6 +57,31 @@ def _brief(ind: Indicator) -> dict[str, Any]:
     }
 
 
+def _split(values: tuple[str, ...]) -> list[str]:
+    """Repeated options and comma-separated lists alike: ``8,10 --sdg 17`` -> 8, 10, 17."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _selection(cat: Catalog, profile: str | None, indicators: str | None) -> list[Indicator]:
+    """A profile, ``ID,ID,...``, or a file of ids (one per line or comma-separated, ``#``
+    comments); unknown ids raise UnknownIndicatorError with a hint. Default: everything."""
+    if profile and indicators:
+        raise click.UsageError("give --profile or --indicators, not both")
+    if profile:
+        return cat.profile(profile)
+    if indicators is None:
+        return list(cat)
+    path = Path(indicators)
+    if path.is_file():
+        lines = (line.split("#", 1)[0] for line in path.read_text(encoding="utf-8").splitlines())
+        ids = _split(tuple(lines))
+    else:
+        ids = _split((indicators,))
+    if not ids:
+        raise click.UsageError(f"--indicators {indicators!r} names no indicator")
+    return [cat.get(ident) for ident in dict.fromkeys(ids)]
+
+
 def _escape(text: str | None) -> str | None:
     """Text shown as written: rich would read ``[id_pagina]`` in a URL as markup."""
     from rich.markup import escape
@@ -89,7 +114,12 @@ def catalog() -> None:
 
 @catalog.command("list")
 @click.option("--domain", help="Only this domain (demography, health, ...).")
-@click.option("--sdg", "sdg_ids", multiple=True, help="Only indicators covering this SDG id.")
+@click.option(
+    "--sdg",
+    "sdg_ids",
+    multiple=True,
+    help="Only indicators covering these SDG ids (repeat, or separate with commas: 8,10,17).",
+)
 @click.option("--profile", help="Only the indicators of this selection profile.")
 @click.option("--verified", is_flag=True, help="Only entries with verified provenance.")
 @click.option("--lang", type=click.Choice(["it", "en"]), default="it", show_default=True)
@@ -110,7 +140,7 @@ def list_(
         keep = {ind.id for ind in cat.by_domain(domain)}
         chosen = [ind for ind in chosen if ind.id in keep]
     if sdg_ids:
-        keep = {ind.id for ind in cat.covering(sdg_ids)}
+        keep = {ind.id for ind in cat.covering(_split(sdg_ids))}
         chosen = [ind for ind in chosen if ind.id in keep]
     if verified:
         chosen = [ind for ind in chosen if ind.source.verified]
@@ -154,7 +184,7 @@ def show(indicator_id: str, lang: str, as_json: bool) -> None:
         ("aggregation", ind.aggregation.value),
         ("formula", formula),
         ("publisher", src.publisher),
-        ("dataset", src.dataset),
+        ("dataset", f"{src.dataset} ({src.agency})" if src.dataset and src.agency else src.dataset),
         ("url", src.url),
         ("document", " p. ".join(x for x in (src.document, src.page) if x)),
         ("verified", "yes" if src.verified else "no"),
@@ -251,20 +281,60 @@ def export(fmt: str, out: Path | None, profile: str | None) -> None:
 
 
 @catalog.command()
-@click.option("--sdg", "by_sdg", is_flag=True, required=True, help="Coverage of the SDG goals.")
+@click.option("--sdg", "by_sdg", is_flag=True, help="Coverage of the SDG goals (the default).")
 @click.option("--profile", help="Coverage of this selection profile instead of the catalogue.")
+@click.option(
+    "--indicators",
+    metavar="ID,ID|FILE",
+    help="Coverage of these indicators (comma-separated ids, or a file of ids).",
+)
+@click.option("--goal", "goals", multiple=True, help="Only these goals (repeat, or 8,10,17).")
+@click.option(
+    "--missing", is_flag=True, help="List the SDG targets that no selected indicator covers."
+)
+@click.option("--lang", type=click.Choice(["it", "en"]), default="en", show_default=True)
 @json_option
 @_errors_exit_1
-def coverage(by_sdg: bool, profile: str | None, as_json: bool) -> None:
-    """How many SDG targets of each goal the catalogue (or a profile) covers."""
+def coverage(
+    by_sdg: bool,
+    profile: str | None,
+    indicators: str | None,
+    goals: tuple[str, ...],
+    missing: bool,
+    lang: str,
+    as_json: bool,
+) -> None:
+    """How many SDG targets of each goal a selection covers, or (--missing) which it does not.
+
+    The selection is the whole catalogue, a profile, or your own list of indicators.
+    """
     from welfare_observatory.sdg import framework
 
+    del by_sdg  # SDG coverage is the only kind; the flag stays for scripts that pass it
     cat = _catalog()
     fw = framework()
-    chosen = cat.profile(profile) if profile else list(cat)
-    uncovered = set(cat.uncovered_targets(chosen, framework=fw))
+    chosen = _selection(cat, profile, indicators)
+    wanted = [fw.resolve(g).id for g in _split(goals)] if goals else None
+    goal_ids = {g.id for g in fw.goals}
+    if wanted and not set(wanted) <= goal_ids:
+        raise click.UsageError(f"--goal takes goals (1-17), not {sorted(set(wanted) - goal_ids)}")
+    selected_goals = [g for g in fw.goals if wanted is None or g.id in wanted]
+    uncovered = cat.uncovered_targets(chosen, goals=wanted, framework=fw)
+    what = f"profile {profile!r}" if profile else "the selection" if indicators else "the catalogue"
+    if missing:
+        titles = {t.id: t.title.get(lang) or t.title.get("en") for t in fw.targets}
+        if as_json:
+            print_json([{"target": tid, "title": titles.get(tid, "")} for tid in uncovered])
+            return
+        print_table(
+            ["target", "title"],
+            ([tid, _escape(titles.get(tid, ""))] for tid in uncovered),
+            title=f"{len(uncovered)} SDG targets with no indicator in {what}",
+        )
+        return
     rows = []
-    for goal in fw.goals:
+    missing_set = set(uncovered)
+    for goal in selected_goals:
         targets = [t.id for t in goal.targets]
         linked = [
             ind.id
@@ -276,7 +346,7 @@ def coverage(by_sdg: bool, profile: str | None, as_json: bool) -> None:
                 "goal": goal.id,
                 "title": goal.short.get("en") or goal.title.get("en"),
                 "targets": len(targets),
-                "targets_covered": sum(1 for t in targets if t not in uncovered),
+                "targets_covered": sum(1 for t in targets if t not in missing_set),
                 "indicators": len(linked),
             }
         )
@@ -289,5 +359,5 @@ def coverage(by_sdg: bool, profile: str | None, as_json: bool) -> None:
             [r["goal"], r["title"], r["targets"], r["targets_covered"], r["indicators"]]
             for r in rows
         ),
-        title="SDG coverage" + (f" of profile {profile!r}" if profile else ""),
+        title=f"SDG coverage of {what}",
     )

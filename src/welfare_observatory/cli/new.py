@@ -30,12 +30,12 @@ from welfare_observatory.cli._output import json_option, print_fields, print_jso
 )
 @click.option(
     "--profile",
-    default="first_report",
-    show_default=True,
-    help="Starter selection profile of the catalogue (see docs/catalogue.md).",
+    default=None,
+    help="Selection profile of the catalogue (see docs/catalogue.md); default: 'starter',"
+    " what the shipped population builds offline.",
 )
 @json_option
-def new(name: str, territory: str, out: Path, profile: str, as_json: bool) -> None:
+def new(name: str, territory: str, out: Path, profile: str | None, as_json: bool) -> None:
     """Scaffold the observatory package NAME (import name osserva_NAME) for a territory."""
     from welfare_observatory.scaffold.observatory import new_observatory
 
@@ -49,7 +49,7 @@ def new(name: str, territory: str, out: Path, profile: str, as_json: bool) -> No
             ("territory", result.territory),
             ("comparisons", ", ".join(result.comparisons)),
             ("starter data", str(result.data.path.relative_to(result.folder))),
-            ("first build", f"{len(result.expected)} indicators"),
+            ("first build", f"{len(result.expected)} of {result.selected} selected indicators"),
         ],
         title=f"observatory {result.name}",
     )

@@ -32,9 +32,11 @@ if TYPE_CHECKING:
     from welfare_observatory.catalog import Catalog
     from welfare_observatory.model import Territory
 
-__all__ = ["NAME_PATTERN", "ScaffoldResult", "new_observatory"]
+__all__ = ["NAME_PATTERN", "STARTER_PROFILE", "ScaffoldResult", "new_observatory"]
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+STARTER_PROFILE = "starter"
+"""The catalogue profile of what residents by sex and age class alone build."""
 _LEVELS_WITH_MUNICIPALITIES = ("province", "region")
 
 # Rates the starter data support: over totals by sex, and over age classes when shipped.
@@ -70,6 +72,8 @@ class ScaffoldResult:
     data: StarterData
     expected: tuple[str, ...]
     """Indicators the first offline build produces."""
+    selected: int = 0
+    """Size of the selection written in observatory.yaml (profile plus additions)."""
     files: list[Path] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -81,6 +85,7 @@ class ScaffoldResult:
             "comparisons": list(self.comparisons),
             "data": str(self.data.path),
             "expected_indicators": list(self.expected),
+            "selected_indicators": self.selected,
             "files": [str(f.relative_to(self.folder)) for f in self.files],
         }
 
@@ -90,11 +95,13 @@ def new_observatory(
     territory: str,
     out: Path | str = ".",
     *,
-    profile: str = "first_report",
+    profile: str | None = None,
 ) -> ScaffoldResult:
     """Create ``<out>/<name>/``, the package ``osserva-<name>`` for ``territory``.
 
     ``territory`` is a province or region code, a NUTS code or a name the registry finds.
+    ``profile`` defaults to what the starter data build: the catalogue's ``starter`` profile
+    where the baseline has age classes, else only the counts and rates by sex (no profile).
     Refuses a non-empty target folder.
     """
     from welfare_observatory import __version__
@@ -117,12 +124,8 @@ def new_observatory(
             hint=f"try its province: {place.parent}" if place.parent else None,
         )
     shipped = catalog()
-    try:
-        shipped.profile(profile)
-    except UnknownIdError as exc:
-        raise ConfigError(
-            f"unknown profile {profile!r}", location=Location(field="profile"), hint=exc.hint
-        ) from exc
+    if profile is not None:
+        _check_profile(shipped, profile)
     folder = Path(out) / name
     if folder.exists() and any(folder.iterdir()):
         raise ConfigError(
@@ -140,6 +143,12 @@ def new_observatory(
     _write_meta(data)
     comparisons = tuple(a.code for a in reg.ancestors(place.code))
     expected = _expected(data, shipped)
+    if profile is None and data.with_ages:
+        profile = STARTER_PROFILE
+        _check_profile(shipped, profile)
+    in_profile = [i.id for i in shipped.profile(profile)] if profile else []
+    added = tuple(i for i in expected if i not in in_profile)
+    selected = len(set(in_profile) | set(expected))
     municipalities = reg.municipalities(of=place.code)
     districts = reg.districts(place.code) if str(place.level) == "province" else []
     title_it = f"Osservatorio sul welfare - {place.name}"
@@ -159,7 +168,14 @@ def new_observatory(
         "what": "by age class and sex" if data.with_ages else "by sex; no age classes",
         "what_it": "per classe di età e sesso" if data.with_ages else "per sesso; senza età",
         "n_built": str(len(expected)),
-        "profile": profile,
+        "n_selected": str(selected),
+        "profile": profile or STARTER_PROFILE,
+        "selection": f"the `{profile}` profile plus {len(added)} more"
+        if profile
+        else (f"{len(added)} indicators"),
+        "selection_it": f"il profilo `{profile}` più altri {len(added)}"
+        if profile
+        else (f"{len(added)} indicatori"),
         "expected": ", ".join(json.dumps(i) for i in expected),
     }
     files = {
@@ -170,7 +186,7 @@ def new_observatory(
         package / "__init__.py": f'"""{title_en} ({place.code}): see observatory.yaml."""\n',
         package / "governance.yaml": templates.GOVERNANCE.substitute(values),
         package / "observatory.yaml": _observatory_yaml(
-            name, place, comparisons, municipalities, districts, profile, data, expected, values
+            name, place, comparisons, municipalities, districts, profile, data, added, values
         ),
     }
     for path, text in files.items():
@@ -187,8 +203,18 @@ def new_observatory(
         comparisons=comparisons,
         data=data,
         expected=expected,
+        selected=selected,
         files=sorted(written),
     )
+
+
+def _check_profile(shipped: Catalog, profile: str) -> None:
+    try:
+        shipped.profile(profile)
+    except UnknownIdError as exc:
+        raise ConfigError(
+            f"unknown profile {profile!r}", location=Location(field="profile"), hint=exc.hint
+        ) from exc
 
 
 def _expected(data: StarterData, shipped: Catalog) -> tuple[str, ...]:
@@ -229,9 +255,9 @@ def _observatory_yaml(
     comparisons: tuple[str, ...],
     municipalities: Sequence[Territory],
     districts: Sequence[Territory],
-    profile: str,
+    profile: str | None,
     data: StarterData,
-    expected: tuple[str, ...],
+    added: tuple[str, ...],
     values: dict[str, str],
 ) -> str:
     code = place.code
@@ -255,10 +281,19 @@ def _observatory_yaml(
         lines += [f"  #   {d.code}  {d.name}" for d in districts]
     lines.append(f"  # {len(municipalities)} municipalities:")
     lines += [f"  #   {m.code}  {m.name}" for m in municipalities]
+    lines.append("indicators:")
+    if profile:
+        lines.append(f"  profile: {profile}")
+    else:
+        lines += [
+            "  # The baseline has no ages for this territory: these are what the starter data",
+            f"  # build. Add 'profile: {STARTER_PROFILE}' with population by age class, or a",
+            "  # wider profile (first_report, mature) as sources are added.",
+        ]
+    if profile and added:
+        lines.append("  # rates the starter data also give (catalogue entries not yet verified):")
     lines += [
-        "indicators:",
-        f"  profile: {profile}",
-        "  add: [" + ", ".join(expected) + "]",
+        "  add: [" + ", ".join(added) + "]",
         "governance: governance.yaml",
         "sources:",
         "  popolazione:",
@@ -283,6 +318,7 @@ def _population_rules(with_ages: bool) -> list[str]:
     common = [
         "        territory: {column: Codice comune, scheme: istat}",
         "        period: {column: Anno, reference_date: jan_1}",
+        "        unit: {unit: person}   # residents: stated, so the rules check on their own",
     ]
     classes = CLASS_INDICATORS if with_ages else {"Totale": "POP_TOTAL"}
     rules = [

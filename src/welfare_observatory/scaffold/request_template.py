@@ -286,61 +286,9 @@ def _snippet(
 
 
 def check_filled_template(path: Path | str) -> list[DataError]:
-    """Every bad cell of a filled request: a value that is not a number (or negative for a
-    count), or a ``Stato`` outside the list. Each error names the sheet, row and column."""
-    from openpyxl import load_workbook
+    """Every bad cell of a filled request: a value that is not a number or breaks the
+    sheet's own rule (a negative or fractional count), or a ``Stato`` outside the list.
+    Each error names the sheet, row and column (see :mod:`.request_check`)."""
+    from welfare_observatory.scaffold.request_check import check_filled
 
-    file = Path(path)
-    book = load_workbook(file, read_only=True, data_only=True)
-    problems: list[DataError] = []
-    try:
-        for sheet in book.worksheets:
-            if sheet.title == _INSTRUCTIONS:
-                continue
-            rows = sheet.iter_rows(min_row=HEADER_ROW, values_only=True)
-            header = [str(c) if c is not None else "" for c in next(rows, ())]
-            if "Valore" not in header:
-                continue
-            value_at, status_at = header.index("Valore"), header.index("Stato")
-            for offset, row in enumerate(rows, start=HEADER_ROW + 1):
-                problems += _check_row(file, sheet.title, offset, row, value_at, status_at)
-    finally:
-        book.close()
-    return problems
-
-
-def _check_row(
-    file: Path, sheet: str, row_number: int, row: tuple[Any, ...], value_at: int, status_at: int
-) -> list[DataError]:
-    from openpyxl.utils import get_column_letter
-
-    problems = []
-    value = row[value_at] if value_at < len(row) else None
-    status = row[status_at] if status_at < len(row) else None
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-        problems.append(
-            DataError(
-                f"cell {value!r} is not a number",
-                location=Location(
-                    file=str(file),
-                    sheet=sheet,
-                    row=row_number,
-                    column=get_column_letter(value_at + 1),
-                ),
-                hint="write the number without units or text; leave it empty and set Stato "
-                "to 'non disponibile' when the figure is not available",
-            )
-        )
-    if status is not None and str(status).strip() and str(status).strip() not in STATUS_CHOICES:
-        problems.append(
-            DataError(
-                f"Stato {status!r} is not one of: {', '.join(STATUS_CHOICES)}",
-                location=Location(
-                    file=str(file),
-                    sheet=sheet,
-                    row=row_number,
-                    column=get_column_letter(status_at + 1),
-                ),
-            )
-        )
-    return problems
+    return check_filled(path)

@@ -26,7 +26,7 @@ license = {text = "CC-BY-4.0"}
 dependencies = ["welfare-observatory>=$version"]
 
 [project.optional-dependencies]
-test = ["pytest>=8"]
+test = ["pytest>=8", "hypothesis>=6.100"]
 
 [project.entry-points."welfare_observatory.observatories"]
 $name = "$module"
@@ -63,17 +63,39 @@ priorities: []
 actions: []
 """)
 
-SMOKE_TEST = Template('''"""Smoke test: the observatory builds offline from the data it ships."""
+SMOKE_TEST = Template('''"""Tests of $dist: its data pass the conformance kit; it builds offline.
+
+``TestPopulationFile`` runs the library's conformance checks (welfare_observatory.testing) on
+the ``popolazione`` source as observatory.yaml declares it: the file parses, deterministically,
+malformed files are refused cleanly, and the rules harmonize it with no error. Copy the class
+for each data file you add.
+"""
 
 from pathlib import Path
 
-from welfare_observatory import load_observatory
+import yaml
 
-FOLDER = Path(__file__).resolve().parents[1] / "src" / "$module"
+from welfare_observatory import load_observatory
+from welfare_observatory.sources.table import TableSource
+from welfare_observatory.testing import Sample, SourceConformance
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "$module"
+SOURCES = yaml.safe_load((PACKAGE / "observatory.yaml").read_text(encoding="utf-8"))["sources"]
+
+
+def _sample(source_id: str) -> Sample:
+    options = SOURCES[source_id]["options"]
+    return Sample(options, files={options["path"]: PACKAGE / options["path"]}, id=source_id)
+
+
+class TestPopulationFile(SourceConformance):
+    source_class = TableSource
+    samples = [_sample("popolazione")]
+    harmonize_rules = yaml.safe_dump(SOURCES["popolazione"]["rules"], allow_unicode=True)
 
 
 def test_the_observatory_builds_offline(tmp_path: Path) -> None:
-    result = load_observatory(FOLDER).build(out=tmp_path / "kb", offline=True)
+    result = load_observatory(PACKAGE).build(out=tmp_path / "kb", offline=True)
     assert result.report.ok, result.report.sources
     assert {$expected} <= set(result.report.built)
 ''')
@@ -93,8 +115,9 @@ welfare-observatory kb list --kb kb
 
 The first build uses only `src/$module/data/$data_file`, the resident population of the
 $n_municipalities municipalities on 1 January $years from the library's Istat baseline
-($what). It builds $n_built indicators (population counts and the rates over them); the build
-report lists every other selected indicator as skipped, with the reason.
+($what). The selection in `observatory.yaml` is $selection ($n_selected indicators): the
+first build makes $n_built of them (population counts and the rates over them) and its report
+lists any other selected indicator as skipped, with the reason.
 
 ## Make it yours
 
@@ -106,7 +129,8 @@ report lists every other selected indicator as skipped, with the reason.
 3. `src/$module/governance.yaml`: stakeholders, thematic tables, priorities, actions.
 4. Put each new data file in `src/$module/data/` with a `<file>.meta.yaml` (publisher,
    source_file, origin, transformation, licence).
-5. `pytest` runs the build smoke test in `tests/`.
+5. `pip install -e ".[test]"` and `pytest`: the tests in `tests/` run the library's
+   conformance kit on the data file and build the observatory offline.
 """)
 
 README_IT = Template("""# $dist
@@ -124,9 +148,9 @@ welfare-observatory kb list --kb kb
 
 La prima costruzione usa solo `src/$module/data/$data_file`: la popolazione residente
 dei $n_municipalities comuni al 1° gennaio $years dalla base Istat distribuita con la libreria
-($what_it). Costruisce $n_built indicatori (conteggi di popolazione e i tassi che ne
-derivano); il resoconto della costruzione elenca gli altri indicatori selezionati come
-saltati, con il motivo.
+($what_it). La selezione in `observatory.yaml` è $selection_it ($n_selected indicatori):
+la prima costruzione ne produce $n_built (conteggi di popolazione e i tassi che ne derivano)
+e il resoconto elenca gli eventuali altri indicatori selezionati come saltati, con il motivo.
 
 ## Personalizzarlo
 
@@ -139,5 +163,6 @@ saltati, con il motivo.
 3. `src/$module/governance.yaml`: soggetti, tavoli tematici, priorità, azioni.
 4. Ogni nuovo file di dati va in `src/$module/data/` con un `<file>.meta.yaml` (publisher,
    source_file, origin, transformation, licence).
-5. `pytest` esegue il test di costruzione in `tests/`.
+5. `pip install -e ".[test]"` e `pytest`: i test in `tests/` applicano al file di dati il
+   kit di conformità della libreria e costruiscono l'osservatorio offline.
 """)
