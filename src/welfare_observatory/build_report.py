@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from welfare_observatory.model.common import Frozen
 from welfare_observatory.model.finding import Finding, Severity
 
-__all__ = ["BuildReport", "SkippedIndicator", "SourceReport"]
+if TYPE_CHECKING:
+    from welfare_observatory.model import Indicator
+
+__all__ = ["BuildReport", "SkippedIndicator", "SourceReport", "why_skipped"]
 
 
 class SourceReport(Frozen):
@@ -29,10 +33,17 @@ class SourceReport(Frozen):
 
 
 class SkippedIndicator(Frozen):
+    """A selected indicator with no observation in the edition, and why."""
+
     id: str
     reason: str
     sources: tuple[str, ...] = ()
-    """Sources that would provide it (failed or skipped in this build)."""
+    """Sources of this observatory that would provide it (failed or skipped in this build)."""
+    cause: str = "no-source"
+    """``offline`` (its source was skipped by ``--offline``), ``only`` (not in ``--only``),
+    ``disabled``, ``failed``, ``no-rows`` (the source ran but gave none), ``no-source``."""
+    provider: str | None = None
+    """Where the catalogue says the figures come from: publisher, dataset id, SDMX agency."""
 
 
 class BuildReport(Frozen):
@@ -115,9 +126,11 @@ class BuildReport(Frozen):
         if self.skipped:
             table = Table(title="selected indicators not built", header_style="bold")
             table.add_column("indicator")
-            table.add_column("reason", overflow="fold")
+            table.add_column("why", overflow="fold")
+            table.add_column("would come from", overflow="fold")
             for item in self.skipped[:60]:
-                table.add_row(item.id, item.reason)
+                where = ", ".join(item.sources) or item.provider or ""
+                table.add_row(item.id, item.reason, where)
             console.print(table)
             if len(self.skipped) > 60:
                 console.print(f"... and {len(self.skipped) - 60} more (see --json)")
@@ -126,3 +139,107 @@ class BuildReport(Frozen):
             console.print(f"[bold]{key}:[/] {value}")
         console.print(f"[bold]timings:[/] {timing}")
         console.print(f"[bold]knowledge base:[/] {self.knowledge_base}")
+
+
+_CAUSES = ("failed", "offline", "only", "disabled", "no-rows")
+
+
+def why_skipped(
+    selection: Sequence[Indicator],
+    built: set[str],
+    *,
+    reports: Mapping[str, SourceReport],
+    declared: Mapping[str, Iterable[str]],
+    offline: bool,
+    only: tuple[str, ...] | None,
+) -> tuple[SkippedIndicator, ...]:
+    """Why each selected indicator is not in the edition, and which source would provide it.
+
+    A source provides an indicator when its rules name it (``declared``) or it delivered
+    it; a formula indicator is provided through its operands. With no such source, the
+    catalogue's provenance (publisher, dataset id, SDMX agency) says where to get it.
+    """
+    providers: dict[str, list[str]] = {}
+    for source_id, ids in declared.items():
+        for indicator_id in ids:
+            providers.setdefault(indicator_id, []).append(source_id)
+    for report in reports.values():
+        for indicator_id in report.indicators:
+            providers.setdefault(indicator_id, []).append(report.id)
+    out = []
+    for indicator in selection:
+        if indicator.id in built:
+            continue
+        needs = ""
+        named = list(dict.fromkeys(providers.get(indicator.id, [])))
+        if indicator.formula is not None:
+            operands = (indicator.formula.numerator, indicator.formula.denominator)
+            missing = [o for o in operands if o not in built]
+            needs = f"needs {' and '.join(missing or operands)}"
+            if not named:
+                named = list(dict.fromkeys(s for o in missing for s in providers.get(o, [])))
+        provider = _provenance(indicator)
+        if not named:
+            reason = "no source of this observatory declares it"
+            if offline:
+                reason = "not fetched (--offline): " + reason
+            if needs:
+                reason += f" ({needs})"
+            if provider:
+                reason += f"; the catalogue names {provider}{_how(indicator)}"
+            out.append(SkippedIndicator(id=indicator.id, reason=reason, provider=provider))
+            continue
+        notes = [_source_note(reports[s], only) for s in named if s in reports]
+        causes = [cause for _, cause in notes]
+        cause = next((c for c in _CAUSES if c in causes), "no-rows")
+        reason = "; ".join(note for note, _ in notes)
+        if needs:
+            reason = f"{needs}: {reason}"
+        out.append(
+            SkippedIndicator(
+                id=indicator.id,
+                reason=reason,
+                sources=tuple(named),
+                cause=cause,
+                provider=provider,
+            )
+        )
+    return tuple(out)
+
+
+def _source_note(report: SourceReport, only: tuple[str, ...] | None) -> tuple[str, str]:
+    """One source's part of the reason, and its cause code."""
+    if report.status == "failed":
+        return f"source {report.id} failed: {report.error or 'see its findings'}", "failed"
+    if report.status == "skipped":
+        reason = report.reason or ""
+        if reason.startswith("offline"):
+            return f"source {report.id} skipped offline ({reason})", "offline"
+        if "--only" in reason:
+            chosen = ", ".join(only or ())
+            return f"source {report.id} skipped: not in --only {chosen}".rstrip(), "only"
+        return f"source {report.id} skipped: {reason}", "disabled"
+    return f"source {report.id} ran ({report.status}) but gave no rows for it", "no-rows"
+
+
+def _provenance(indicator: Indicator) -> str | None:
+    source = indicator.source
+    text = source.publisher
+    if source.dataset:
+        text += f", dataset {source.dataset}"
+    if source.agency:
+        text += f" (SDMX agency {source.agency})"
+    return text
+
+
+def _how(indicator: Indicator) -> str:
+    """How to add the source, where the shipped ``sdmx`` type can read it."""
+    source = indicator.source
+    if source.dataset and source.agency in ("IT1", "ESTAT"):
+        return (
+            f": add a source 'type: sdmx' with 'options: {{agency: {source.agency}, "
+            f"dataflow: {source.dataset}}}' and rules"
+        )
+    if source.url:
+        return f" ({source.url})"
+    return ""

@@ -44,8 +44,10 @@ class TerritorySettings(Frozen):
     """Comparison territories: region, NUTS 1 area, ``IT``, peer provinces."""
     groupings: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Declared groupings: id -> municipality codes (ids become ``grouping:<id>``)."""
-    districts: bool = True
-    """Use the social districts shipped with the library for this territory."""
+    districts: bool | dict[str, tuple[str, ...]] = True
+    """``true``: aggregate to the social districts whose membership the library knows;
+    ``false``: no district aggregates; a mapping ``T01024: [096004, ...]`` declares the
+    members of Istat's districts (ids with or without ``district:``)."""
 
     @field_validator("groupings")
     @classmethod
@@ -219,6 +221,19 @@ def load_config(path: Path) -> ObservatoryConfig:
                 f"{field}: file {relative!r} does not exist",
                 location=Location(file=str(file), line=document.line_of(loc), field=field),
             )
+    for loc, relative in _source_paths(config):
+        # Refused here, at load, not only when the source is fetched.
+        field = ".".join(str(part) for part in loc)
+        try:
+            safe_path(base, relative, what=field)
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.message,
+                location=Location(file=str(file), line=document.line_of(loc), field=field),
+                hint="local files of a source must sit inside the observatory folder; "
+                "use a path relative to it",
+            ) from None
+    _check_territories(config, document, file)
     return config
 
 
@@ -232,3 +247,96 @@ def _paths(config: ObservatoryConfig) -> list[tuple[tuple[str | int, ...], str]]
         paths.append((("report", "deepdive"), config.report.deepdive))
     paths += [(("indicators", "catalog", i), p) for i, p in enumerate(config.indicators.catalog)]
     return paths
+
+
+_PATH_KEY = re.compile(r"^(.*_)?paths?$")
+
+
+def _source_paths(config: ObservatoryConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    """Local file options of the sources: keys ``path``, ``*_path`` (text) and ``paths``,
+    ``*_paths`` (lists of text), the convention of the shipped source types."""
+    paths: list[tuple[tuple[str | int, ...], str]] = []
+    for source_id, source in config.sources.items():
+        for key, value in source.options.items():
+            if not _PATH_KEY.match(str(key)):
+                continue
+            loc: tuple[str | int, ...] = ("sources", source_id, "options", key)
+            if isinstance(value, str):
+                paths.append((loc, value))
+            elif isinstance(value, list | tuple):
+                paths += [((*loc, i), v) for i, v in enumerate(value) if isinstance(v, str)]
+    return paths
+
+
+def _check_territories(config: ObservatoryConfig, document: Any, file: Path) -> None:
+    """The territory, the comparisons and the grouping members exist in the registry."""
+    from welfare_observatory.errors import WelfareObservatoryError
+    from welfare_observatory.model.territory import TerritoryLevel
+    from welfare_observatory.territory import registry
+
+    reg = registry()
+    settings = config.territory
+    declared = {f"grouping:{name}" for name in settings.groupings}
+
+    def fail(loc: tuple[str | int, ...], code: str, problem: str, hint: str | None) -> None:
+        field = ".".join(str(part) for part in loc)
+        raise ConfigError(
+            f"{field}: {problem}",
+            location=Location(file=str(file), line=document.line_of(loc), field=field),
+            hint=hint,
+        )
+
+    def known(loc: tuple[str | int, ...], code: str, *, municipality: bool = False) -> None:
+        if code in declared and not municipality:
+            return
+        try:
+            territory = reg.get(code)
+        except WelfareObservatoryError:
+            fail(loc, code, f"unknown territory code {code!r}", _closest_code(code, reg))
+            return
+        if municipality and territory.level is not TerritoryLevel.MUNICIPALITY:
+            fail(
+                loc,
+                code,
+                f"{code!r} is a {territory.level}, not a municipality",
+                "grouping members are municipality codes (six digits, e.g. 096004)",
+            )
+
+    known(("territory", "code"), settings.code)
+    for index, code in enumerate(settings.comparisons):
+        known(("territory", "comparisons", index), code)
+    for name, members in settings.groupings.items():
+        for index, code in enumerate(members):
+            known(("territory", "groupings", name, index), code, municipality=True)
+    if isinstance(settings.districts, dict):
+        from welfare_observatory.territory.tables import declared_districts
+
+        for key, members in settings.districts.items():
+            for index, code in enumerate(members):
+                known(("territory", "districts", key, index), code, municipality=True)
+        try:
+            declared_districts(reg, settings.reference_date, settings.districts)
+        except WelfareObservatoryError as exc:
+            key = exc.location.key if exc.location and exc.location.key else ""
+            key = next((k for k in settings.districts if key.endswith(k)), key)
+            fail(("territory", "districts", key), key, exc.message, exc.hint)
+
+
+def _closest_code(code: str, reg: Any) -> str:
+    """A hint naming the closest known codes, preferring the same province for a
+    municipality code (``096999`` -> codes of Biella), or the territory a name/NUTS/
+    abbreviation stands for."""
+    from welfare_observatory.errors import WelfareObservatoryError, closest
+
+    try:
+        found = reg.find(code)
+    except WelfareObservatoryError:
+        found = None
+    if found is not None:
+        return f"did you mean {found.code!r} ({found.name})? territories are given by code"
+    codes = [str(t.code) for t in reg]
+    pool = [c for c in codes if len(c) == len(code) and c[:3] == code[:3]] or codes
+    near = closest(code, pool)
+    if not near:
+        return "see 'welfare-observatory territory search TEXT' for codes"
+    return "closest known: " + ", ".join(f"{c} ({reg.get(c).name})" for c in near)

@@ -16,12 +16,18 @@ from welfare_observatory.config import CONFIG_FILE, ObservatoryConfig, load_conf
 from welfare_observatory.errors import ConfigError, Location, UnknownIdError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from welfare_observatory.catalog import Catalog
+    from welfare_observatory.executors import Executor
     from welfare_observatory.model import Indicator
     from welfare_observatory.pipeline import BuildResult
     from welfare_observatory.sources.manager import Plugins
 
-__all__ = ["Observatory", "load_observatory"]
+__all__ = ["DEFAULT_KB", "Observatory", "load_observatory"]
+
+DEFAULT_KB = "kb"
+"""Default knowledge base folder of a build, relative to the current working directory."""
 
 
 class Observatory:
@@ -102,11 +108,42 @@ class Observatory:
             hint=exc.hint,
         )
 
-    def build(self, **options: Any) -> BuildResult:
-        """Run the pipeline; see :func:`welfare_observatory.pipeline.build` for options."""
+    def build(
+        self,
+        *,
+        out: str | Path = DEFAULT_KB,
+        offline: bool = False,
+        only: Sequence[str] | None = None,
+        refresh: bool = False,
+        cache_dir: str | Path | None = None,
+        progress: Callable[[str], None] | None = None,
+        executor: Executor | str | None = None,
+    ) -> BuildResult:
+        """Build this observatory's edition into the knowledge base folder ``out``.
+
+        ``out`` defaults to ``kb`` in the **current working directory** (as the CLI's
+        ``--out``), never inside the observatory's folder, which may be an installed package;
+        pass it explicitly from library code. ``offline`` never touches the network
+        (uncached sources are skipped with the reason); ``only`` builds these source ids
+        (the others are reported as skipped); ``refresh`` fetches again what is cached;
+        ``cache_dir`` holds fetched payloads (default ``<out>/.cache``); ``progress``
+        receives one line per step; ``executor`` is ``"local"``, ``"dask"`` or an
+        :class:`~welfare_observatory.executors.Executor` (every executor gives the same
+        build id). The result's ``report`` is the build report; ``knowledge_base`` is the
+        absolute path of ``out``.
+        """
         from welfare_observatory.pipeline import build
 
-        return build(self, **options)
+        return build(
+            self,
+            out=out,
+            offline=offline,
+            only=only,
+            refresh=refresh,
+            cache_dir=cache_dir,
+            progress=progress,
+            executor=executor,
+        )
 
 
 def _shipped_catalog() -> Catalog:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
-from welfare_observatory.build_report import BuildReport, SkippedIndicator, SourceReport
+from welfare_observatory.build_report import BuildReport, SourceReport, why_skipped
 from welfare_observatory.errors import ConfigError, Location, OfflineError, SourceError
 from welfare_observatory.lineage import LineageGraph, StepRecord, digest
 from welfare_observatory.model.finding import Finding, Severity
@@ -85,7 +85,7 @@ class _Context:
 def build(
     observatory: Observatory,
     *,
-    out: str | Path = "kb",
+    out: str | Path = "kb",  # observatory.DEFAULT_KB: relative to the working directory
     offline: bool = False,
     only: Sequence[str] | None = None,
     refresh: bool = False,
@@ -103,7 +103,8 @@ def build(
     """
     from welfare_observatory.executors import running
 
-    kb_root = Path(out)
+    # Absolute, so the report says where the edition went whatever the caller's cwd.
+    kb_root = Path(out).resolve()
     say = progress or (lambda _line: None)
     config = observatory.config
     unknown = [s for s in (only or ()) if s not in config.sources]
@@ -141,18 +142,17 @@ def build(
             outputs.append(ran[source_id])
 
     from welfare_observatory.analysis_stage import analyze_stage
-    from welfare_observatory.stages import derive_stage, store_stage
+    from welfare_observatory.stages import derive_with_coverage, store_stage
 
     tables = [o.table for o in outputs if o.table is not None and o.table.num_rows]
     findings = [f for o in outputs for f in o.findings]
     steps = [s for o in outputs for s in o.steps]
     with context.timed("derive"):
         say("deriving rates and aggregates")
-        observations, derive_findings, derive_steps = derive_stage(
-            tables, observatory, indicators, selection, reference
-        )
-    findings += derive_findings
-    steps += derive_steps
+        derived = derive_with_coverage(tables, observatory, indicators, selection, reference)
+    observations = derived.observations
+    findings += derived.findings
+    steps += derived.steps
     with context.timed("analyze"):
         say("analysing: trends, benchmarks, early warnings")
         analyses, analysis_findings = analyze_stage(observations, observatory, indicators)
@@ -174,6 +174,7 @@ def build(
             sources={o.report.id: (o.report, o.payloads) for o in outputs},
             versions=context.versions,
             selection=[i.id for i in selection],
+            coverage=derived.coverage,
         )
     built = _built(observations)
     report = BuildReport(
@@ -186,7 +187,14 @@ def build(
         findings=tuple(findings),
         selected=len(selection),
         built=tuple(i.id for i in selection if i.id in built),
-        skipped=tuple(_why_skipped(selection, built, outputs, config.sources)),
+        skipped=why_skipped(
+            selection,
+            built,
+            reports={o.report.id: o.report for o in outputs},
+            declared={sid: _declared_indicators(c) for sid, c in config.sources.items()},
+            offline=offline,
+            only=tuple(only) if only is not None else None,
+        ),
         observations=observations.num_rows,
         reused_steps=sum(1 for o in outputs if o.reused),
         computed_steps=sum(1 for o in outputs if not o.reused and o.table is not None),
@@ -454,38 +462,6 @@ def _distinct(table: pa.Table, column: str) -> tuple[str, ...]:
 
 def _built(observations: pa.Table) -> set[str]:
     return set(_distinct(observations, "indicator")) if observations.num_rows else set()
-
-
-def _why_skipped(
-    selection: Sequence[Indicator],
-    built: set[str],
-    outputs: Sequence[_SourceOutput],
-    sources: dict[str, SourceConfig],
-) -> Iterator[SkippedIndicator]:
-    providers: dict[str, list[str]] = {}
-    for source_id, config in sources.items():
-        for indicator_id in _declared_indicators(config):
-            providers.setdefault(indicator_id, []).append(source_id)
-    status = {o.report.id: o.report for o in outputs}
-    for indicator in selection:
-        if indicator.id in built:
-            continue
-        named = providers.get(indicator.id, [])
-        if not named:
-            operands = (
-                f" (needs {indicator.formula.numerator} and {indicator.formula.denominator})"
-                if indicator.formula
-                else ""
-            )
-            reason = f"no source of this observatory provides it{operands}"
-            yield SkippedIndicator(id=indicator.id, reason=reason)
-            continue
-        notes = []
-        for source_id in named:
-            report = status[source_id]
-            note = report.reason or report.error or "delivered no rows for it"
-            notes.append(f"{source_id}: {report.status}, {note}")
-        yield SkippedIndicator(id=indicator.id, reason="; ".join(notes), sources=tuple(named))
 
 
 def _declared_indicators(config: SourceConfig) -> list[str]:

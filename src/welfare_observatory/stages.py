@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from welfare_observatory.errors import ConfigError, Location, WelfareObservatoryError
+from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.lineage import LineageGraph, StepRecord, digest
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL, observation_schema
@@ -182,12 +182,13 @@ def _hierarchy(observatory: Observatory, reg: Any, reference: date) -> tuple[pa.
 
     settings = observatory.config.territory
     levels = _levels_up_to(observatory, reg)
-    if not settings.districts:
+    if settings.districts is False:
         levels = [level for level in levels if level != "district"]
-    hierarchy = reg.hierarchy(reference)
-    members = {
-        name: _in_force(codes, reg, reference) for name, codes in settings.groupings.items()
-    }
+    if isinstance(settings.districts, dict):
+        hierarchy = reg.hierarchy(reference, districts=settings.districts)
+    else:
+        hierarchy = reg.hierarchy(reference)
+    members = {name: _in_force(codes, reg, reference) for name, codes in settings.groupings.items()}
     hierarchy, grouping_levels = with_groupings(hierarchy, members)
     return hierarchy, levels + grouping_levels
 
@@ -259,65 +260,16 @@ def _apply_overrides(
     observed: pa.Table, observatory: Observatory, indicators: Mapping[str, Indicator]
 ) -> tuple[pa.Table, StepRecord | None, int]:
     """Replace values the analyst corrected by hand; each override keeps its reason."""
-    import pyarrow as pa
-
-    from welfare_observatory.config import Override
-    from welfare_observatory.harmonize import parse_period
-    from welfare_observatory.yamlfile import load_yaml
+    from welfare_observatory.derive.overrides import corrections
 
     relative = observatory.config.overrides
     if not relative:
         return observed, None, 0
     path = observatory.path(relative, what="overrides")
-    document = load_yaml(path)
-    items = document.data or []
-    if not isinstance(items, list):
-        raise ConfigError(
-            "the overrides file must be a list of corrections",
-            location=Location(file=str(path), line=1),
-        )
-    from pydantic import ValidationError
-
-    from welfare_observatory.yamlfile import validation_error
-
-    overrides = []
-    for index, item in enumerate(items):
-        try:
-            overrides.append(Override.model_validate(item))
-        except ValidationError as exc:
-            raise validation_error(exc, document, model=Override, prefix=(index,)) from exc
-    step = StepRecord.create(
-        "override", [], {"overrides": [o.model_dump(mode="json") for o in overrides]}
-    )
-    breakdowns = _breakdowns(observed)
-    rows = []
-    for index, override in enumerate(overrides):  # a handful of corrections, not data rows
-        if override.indicator not in indicators:
-            raise ConfigError(
-                f"override of unknown indicator {override.indicator!r}",
-                location=Location(file=str(path), line=document.line_of((index, "indicator"))),
-            )
-        label, start = parse_period(override.period)
-        row: dict[str, Any] = {
-            "indicator": override.indicator,
-            "territory": override.territory,
-            "period": label,
-            "period_start": start,
-            "value": override.value,
-            "unit": indicators[override.indicator].unit,
-            "obs_status": override.obs_status if override.value is not None else "O",
-            "conf_status": "F",
-            "flags": f"override: {override.reason}",
-            "source": "override",
-            "lineage": step.id,
-        }
-        for name in breakdowns:
-            row[name] = override.breakdowns.get(name, TOTAL)
-        rows.append(row)
-    corrections = pa.Table.from_pylist(rows)
+    table, step, count = corrections(path, indicators, _breakdowns(observed))
     # Corrections win over what the sources said: they are the "published" side here.
-    merged = _union_published_first(unify_breakdowns([corrections]), observed)
-    return merged, step, len(overrides)
+    merged = _union_published_first(unify_breakdowns([table]), observed)
+    return merged, step, count
 
 
 def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Table:
@@ -342,8 +294,13 @@ def store_stage(
     sources: Mapping[str, tuple[SourceReport, tuple[str, ...]]],
     versions: Mapping[str, str],
     selection: Sequence[str],
+    coverage: pa.Table | None = None,
 ) -> str:
-    """Write the edition; returns the build id (deterministic from the content's lineage)."""
+    """Write the edition; returns the build id (deterministic from the content's lineage).
+
+    ``coverage`` (from :func:`derive_with_coverage`) is stored as ``analyses/coverage.parquet``
+    inside the same atomic write, so it is hashed in the manifest with the rest.
+    """
     from welfare_observatory import __version__
     from welfare_observatory.store.edition import Manifest, SourceRecord, write_build
 
@@ -382,9 +339,33 @@ def store_stage(
         observations=observations,
         lineage=graph.to_arrow(),
         findings=_findings_table(findings),
-        analyses=analyses,
+        analyses={**analyses, "coverage": _coverage_table(coverage)},
     )
     return build_id
+
+
+def _coverage_table(coverage: pa.Table | None) -> pa.Table:
+    """Coverage of every aggregate, sorted by key, with ``emitted`` (coverage reached 1)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if coverage is None:
+        coverage = pa.table(
+            {
+                "indicator": pa.array([], pa.string()),
+                "territory": pa.array([], pa.string()),
+                "period": pa.array([], pa.string()),
+                "members": pa.array([], pa.int64()),
+                "reported": pa.array([], pa.int64()),
+                "coverage": pa.array([], pa.float64()),
+            }
+        )
+    table = plain(coverage)
+    # An aggregate below full coverage is not emitted (see derive.aggregation).
+    emitted = pc.fill_null(pc.greater_equal(table.column("coverage"), 1.0 - 1e-12), False)
+    table = table.append_column("emitted", emitted)
+    keys = [n for n in table.column_names if n not in ("members", "reported", "coverage")]
+    return table.sort_by([(k, "ascending") for k in keys if k != "emitted"])
 
 
 def _findings_table(findings: Sequence[Finding]) -> pa.Table:

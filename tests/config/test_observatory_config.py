@@ -40,10 +40,21 @@ def test_codes_keep_their_leading_zeros_and_dates_parse(tmp_path: Path) -> None:
     assert config.sources["istat_population"].options["flow"] == "22_289"
 
 
-def test_yaml_boolean_traps_do_not_corrupt_codes(tmp_path: Path) -> None:
-    text = MINIMAL.replace("comparisons: [01, ITC, IT]", "comparisons: [NO, ON, 017]")
+def test_yaml_number_traps_do_not_corrupt_codes(tmp_path: Path) -> None:
+    text = MINIMAL.replace("comparisons: [01, ITC, IT]", "comparisons: [017, 003, 01]")
     config = load_config(write(tmp_path, text))
-    assert config.territory.comparisons == ("NO", "ON", "017")
+    assert config.territory.comparisons == ("017", "003", "01")
+
+
+def test_yaml_boolean_traps_stay_text_and_are_checked_as_codes(tmp_path: Path) -> None:
+    # ``NO`` (Novara's abbreviation) would be ``False`` in plain YAML 1.1: it stays text and
+    # is refused as a code it is not.
+    text = MINIMAL.replace("comparisons: [01, ITC, IT]", "comparisons: [01, NO]")
+    with pytest.raises(ConfigError, match="unknown territory code 'NO'") as info:
+        load_config(write(tmp_path, text))
+    assert info.value.location is not None
+    assert info.value.location.field == "territory.comparisons.1"
+    assert info.value.location.line == 7
 
 
 def test_an_unknown_key_names_file_line_and_the_closest_key(tmp_path: Path) -> None:

@@ -241,7 +241,11 @@ def _apply_coverage(
     below = pc.less(cov, min_coverage - 1e-12)
     n_below = int(pc.sum(below).as_py() or 0)
     if n_below:
-        worst = result.filter(below).sort_by([("coverage", "ascending")]).slice(0, 1).to_pylist()[0]
+        # Lowest coverage first, ties broken by key: two builds name the same example.
+        low = result.filter(below).select(["coverage", "indicator", "territory", "period"])
+        low = plain(low)
+        order = [(n, "ascending") for n in low.column_names]
+        worst = low.sort_by(order).slice(0, 1).to_pylist()[0]
         findings.append(
             Finding(
                 code="partial-aggregate",

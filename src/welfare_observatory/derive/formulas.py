@@ -23,6 +23,7 @@ from welfare_observatory.derive._common import (
     empty,
     indicator_map,
     pair_status_sql,
+    plain,
     query,
     to_canonical,
 )
@@ -133,7 +134,9 @@ def _findings(result: pa.Table) -> list[Finding]:
         mask = pc.fill_null(result.column(flag), False)
         count = int(pc.sum(mask).as_py() or 0)
         if count:
-            first = result.filter(mask).slice(0, 1).to_pylist()[0]
+            # The example row is the smallest key, so two builds report the same one.
+            flagged = result.filter(mask).select(["indicator", "territory", "period"])
+            first = _smallest(flagged, ["indicator", "territory", "period"])
             findings.append(
                 Finding(
                     code=code,
@@ -148,3 +151,10 @@ def _findings(result: pa.Table) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _smallest(table: pa.Table, keys: Sequence[str]) -> dict[str, object]:
+    """The row of ``table`` that sorts first by ``keys`` (row order from DuckDB is arbitrary)."""
+    ordered = plain(table).sort_by([(k, "ascending") for k in keys])
+    row: dict[str, object] = ordered.slice(0, 1).to_pylist()[0]
+    return row
