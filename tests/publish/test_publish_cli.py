@@ -137,3 +137,39 @@ def test_help_lists_the_formats(tmp_path: Path) -> None:
     run = cli("publish", "--help", cwd=tmp_path)
     assert run.returncode == 0
     assert "datapackage" in run.stdout and "csv-it" in run.stdout
+
+
+def test_the_observatory_and_a_disclosure_file_shape_the_export(
+    kb_path: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "obs"
+    folder.mkdir()
+    (folder / "observatory.yaml").write_text(
+        "id: biella\nname: {it: Prova}\nedition: '2025'\n"
+        "territory: {code: '096', reference_date: 2024-01-01}\n"
+        "indicators: {add: [POP_0_14]}\nlicence: CC-BY-SA-4.0\n",
+        encoding="utf-8",
+    )
+    rule = tmp_path / "disclosure.yaml"
+    rule.write_text("threshold: 5\nindicator_groups: {POP_TOTAL: [POP_0_14, POP_15_64]}\n")
+    out = tmp_path / "open"
+    run = cli(
+        "publish", "2025", "--kb", str(kb_path), "--format", "csv", "--out", str(out),
+        "--observatory", str(folder), "--disclosure", str(rule), "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["licence"] == "CC-BY-SA-4.0"
+    metadata = json.loads((out / "metadata.json").read_text(encoding="utf-8"))["metadata"]
+    assert "< 5" in metadata["disclosure"]
+
+
+def test_a_bad_disclosure_file_names_its_line(kb_path: Path, tmp_path: Path) -> None:
+    rule = tmp_path / "disclosure.yaml"
+    rule.write_text("threshold: 3\nindicator_groups:\n  POP_TOTAL: [pop_0_14]\n")
+    run = cli(
+        "publish", "2025", "--kb", str(kb_path), "--format", "csv",
+        "--disclosure", str(rule), cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "disclosure.yaml" in run.stderr and "pop_0_14" in run.stderr

@@ -347,3 +347,99 @@ def test_a_failed_write_leaves_no_partial_file(tmp_path: Path) -> None:
 def test_a_disabled_rule_is_stated_in_the_metadata(kb: KnowledgeBase, tmp_path: Path) -> None:
     result = export(kb, ["csv"], tmp_path / "o", edition="2025", rule=DisclosureRule(enabled=False))
     assert result.metadata.disclosure == "no disclosure control applied"
+
+
+def test_published_files_are_readable_by_everyone_as_the_umask_allows(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        result = export(kb, ["csv", "sdmx"], tmp_path / "o", edition="2025")
+        tight = tmp_path / "tight.txt"
+        os.umask(0o077)
+        with atomic_output(tight) as tmp:
+            tmp.write_text("x", encoding="utf-8")
+    finally:
+        os.umask(previous)
+    written = [*(p for paths in result.files.values() for p in paths), result.out / "README.md"]
+    assert {oct(p.stat().st_mode & 0o777) for p in written} == {oct(0o644)}
+    assert oct(tight.stat().st_mode & 0o777) == oct(0o600)
+
+
+def observatory_folder(root: Path, *, id: str = "biella") -> Path:
+    """An observatory whose one data file says, in its sidecar, under which licence it is."""
+    (root / "data").mkdir(parents=True)
+    (root / "observatory.yaml").write_text(
+        f"id: {id}\n"
+        "name: {it: Osservatorio di prova}\n"
+        'edition: "2025"\n'
+        "territory: {code: '096', reference_date: 2024-01-01}\n"
+        "indicators: {add: [POP_0_14]}\n"
+        "licence: CC-BY-SA-4.0\n"
+        "sources:\n"
+        "  istat_pop:\n"
+        "    type: table\n"
+        "    description: Residents by age class\n"
+        "    options: {path: data/pop.csv, value_columns: [Totale]}\n",
+        encoding="utf-8",
+    )
+    (root / "data" / "pop.csv").write_text("Totale\n1\n", encoding="utf-8")
+    (root / "data" / "pop.csv.meta.yaml").write_text(
+        "publisher: Istat\nlicence: IODL-2.0\n", encoding="utf-8"
+    )
+    return root
+
+
+def test_the_observatory_gives_the_licence_and_each_source_its_own(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    sdmx = pytest.importorskip("sdmx")
+    folder = observatory_folder(tmp_path / "obs")
+    out = tmp_path / "o"
+    result = export(
+        kb, ["datapackage", "sdmx"], out, edition="2025", hierarchy=HIERARCHY, observatory=folder
+    )
+    meta = result.metadata
+    assert (meta.licence, meta.licence_url) == (
+        "CC-BY-SA-4.0",
+        "https://creativecommons.org/licenses/by-sa/4.0/",
+    )
+    [source] = [s for s in meta.sources if s.id == "istat_pop"]
+    assert (source.licence, source.publisher) == ("IODL-2.0", "Istat")
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert "istat_pop (sdmx): Residents by age class: licence IODL-2.0; publisher Istat" in readme
+    package = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
+    assert package["licenses"][0]["name"] == "CC-BY-SA-4.0"
+    assert {"title": source.title, "licence": "IODL-2.0"} in package["sources"]
+    # SDMX: the dataflow of the edition is annotated; the data header names edition and sources.
+    structure_path, data_path = result.files["sdmx"]
+    structure = sdmx.read_sdmx(structure_path)
+    [flow] = structure.dataflow.values()
+    notes = {(a.type, str(a.title)): str(a.text) for a in flow.annotations}
+    assert notes[("LICENCE", "CC-BY-SA-4.0")] == "Licence of the data: CC-BY-SA-4.0"
+    assert notes[("SOURCE", source.title)] == "licence IODL-2.0; publisher Istat"
+    assert ("EDITION", "biella/2025/b-1") in notes
+    assert any(kind == "DISCLOSURE" for kind, _ in notes)
+    [dsd] = structure.structure.values()
+    message = sdmx.read_sdmx(data_path, structure=dsd)
+    header = str(message.header.source)
+    assert "biella/2025/b-1" in header and "istat_pop (IODL-2.0)" in header
+    assert "<mes:DataSetID>biella_2025_b-1</mes:DataSetID>" in data_path.read_text("utf-8")
+
+
+def test_an_explicit_licence_wins_and_another_observatory_is_refused(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    folder = observatory_folder(tmp_path / "obs")
+    result = export(
+        kb, ["csv"], tmp_path / "o", edition="2025", hierarchy=HIERARCHY,
+        observatory=folder, licence="CC0-1.0", source_licences={"istat_pop": "CC-BY-4.0"},
+    )  # fmt: skip
+    assert result.metadata.licence == "CC0-1.0"
+    assert {s.id: s.licence for s in result.metadata.sources}["istat_pop"] == "CC-BY-4.0"
+    other = observatory_folder(tmp_path / "other", id="trento")
+    with pytest.raises(PublishError, match="built by observatory 'biella', not 'trento'"):
+        export(kb, ["csv"], tmp_path / "o2", edition="2025", observatory=other)
+    assert not (tmp_path / "o2").exists()

@@ -45,13 +45,32 @@ def _licences(pairs: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="Folder of the knowledge base.",
 )
-@click.option("--licence", default="CC-BY-4.0", show_default=True, help="Licence of the data.")
+@click.option(
+    "--observatory",
+    "observatory",
+    default=None,
+    help="Observatory folder, observatory.yaml or installed package: its licence, catalogue "
+    "and the licences of its sources (default: the installed package that built the edition).",
+)
+@click.option(
+    "--licence",
+    default=None,
+    help="Licence of the data (default: the observatory's licence, else CC-BY-4.0).",
+)
 @click.option(
     "--source-licence",
     "source_licences",
     multiple=True,
     metavar="SOURCE=LICENCE",
     help="Licence of a source or publisher (repeatable).",
+)
+@click.option(
+    "--disclosure",
+    "disclosure",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="YAML file of the disclosure rule (threshold, levels, code_groups, "
+    "indicator_groups, ...); --threshold and --max-population override it.",
 )
 @click.option(
     "--threshold",
@@ -71,15 +90,19 @@ def publish(
     formats: tuple[str, ...],
     out: Path | None,
     kb_path: Path,
-    licence: str,
+    observatory: str | None,
+    licence: str | None,
     source_licences: tuple[str, ...],
+    disclosure: Path | None,
     threshold: float | None,
     max_population: int | None,
     as_json: bool,
 ) -> None:
     """Export EDITION's publishable view (after disclosure control) as open data."""
-    from welfare_observatory.protect import DisclosureRule
+    from welfare_observatory.observatory import load_observatory
+    from welfare_observatory.protect import DisclosureRule, load_rule
     from welfare_observatory.publish import ExporterRegistry, export
+    from welfare_observatory.publish.provenance import installed_observatory
     from welfare_observatory.sources.manager import default_plugins
     from welfare_observatory.store import KnowledgeBase
 
@@ -88,8 +111,17 @@ def publish(
         settings["threshold"] = threshold
     if max_population is not None:
         settings["max_population"] = max_population
-    rule = DisclosureRule.model_validate(settings)
+    rule = (
+        load_rule(disclosure, **settings)
+        if disclosure is not None
+        else DisclosureRule.model_validate(settings)
+    )
     kb = KnowledgeBase.open(kb_path)
+    obs = (
+        load_observatory(observatory)
+        if observatory is not None
+        else installed_observatory(kb, edition)
+    )
     result = export(
         kb,
         formats,
@@ -99,6 +131,7 @@ def publish(
         licence=licence,
         source_licences=_licences(source_licences),
         registry=ExporterRegistry.default(default_plugins()),
+        observatory=obs,
     )
     rows = [(fmt, str(path)) for fmt, paths in result.files.items() for path in paths]
     if as_json:
@@ -109,8 +142,15 @@ def publish(
                 "files": {fmt: [str(p) for p in paths] for fmt, paths in result.files.items()},
                 "rows": result.metadata.rows,
                 "licence": result.metadata.licence,
+                "observatory": str(obs.folder) if obs is not None else None,
+                "sources": [s.model_dump(mode="json") for s in result.metadata.sources],
             }
         )
         return
     print_table(["format", "file"], rows, title=f"edition {result.metadata.edition}")
     click.echo(f"{result.metadata.rows} rows, licence {result.metadata.licence}; see {result.out}")
+    if obs is None:
+        click.echo(
+            "source licences not read: no observatory given (--observatory) or installed "
+            "under the edition's id"
+        )

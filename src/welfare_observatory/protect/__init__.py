@@ -12,7 +12,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from welfare_observatory.protect.rule import DEFAULT_COUNT_UNITS, DisclosureRule
+    from welfare_observatory.protect.rule import (
+        DEFAULT_COUNT_UNITS,
+        DisclosureRule,
+        IndicatorGroup,
+        load_rule,
+    )
     from welfare_observatory.protect.suppress import UNPUBLISHED, protect
     from welfare_observatory.protect.view import publishable_view, territory_population
 
@@ -20,6 +25,8 @@ __all__ = [
     "DEFAULT_COUNT_UNITS",
     "UNPUBLISHED",
     "DisclosureRule",
+    "IndicatorGroup",
+    "load_rule",
     "protect",
     "publishable_view",
     "territory_population",
@@ -28,6 +35,8 @@ __all__ = [
 _LAZY = {
     "DEFAULT_COUNT_UNITS": "welfare_observatory.protect.rule",
     "DisclosureRule": "welfare_observatory.protect.rule",
+    "IndicatorGroup": "welfare_observatory.protect.rule",
+    "load_rule": "welfare_observatory.protect.rule",
     "UNPUBLISHED": "welfare_observatory.protect.suppress",
     "protect": "welfare_observatory.protect.suppress",
     "publishable_view": "welfare_observatory.protect.view",

@@ -4,7 +4,9 @@ A relation is a total and its parts, all present in the table: a territory and t
 territories one level below it (municipalities of a province, provinces of a region, ...,
 and municipalities of each grouping column such as districts), or a breakdown total and
 its codes (``_T`` and ``F``, ``M``; or the code groups a rule declares). Only indicators
-that add up (``aggregation: sum``) have relations. Each relation gets an integer id;
+that add up (``aggregation: sum``) have these relations. Indicator groups (a total
+indicator and its parts, for one territory, period and breakdown key) are relations too,
+but only when every member is in the table. Each relation gets an integer id;
 ``members(rel, rid)`` lists its rows.
 """
 
@@ -19,6 +21,8 @@ from welfare_observatory.model.observation import TOTAL
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
+
+    from welfare_observatory.protect.rule import IndicatorGroup
 
 __all__ = ["CHAIN", "build_members", "hierarchy_pairs"]
 
@@ -71,6 +75,7 @@ def build_members(
     con: duckdb.DuckDBPyConnection,
     breakdowns: Sequence[str],
     code_groups: Mapping[str, Mapping[str, tuple[str, ...]]],
+    indicator_groups: Sequence[IndicatorGroup] = (),
 ) -> int:
     """Create table ``members(rel, rid)`` from views ``obs`` and ``pairs``; return #relations.
 
@@ -112,11 +117,15 @@ def build_members(
                     f"obs o WHERE o.is_sum AND {column} IN ({codes})",
                 )
             )
+    selects += _indicator_selects(con, breakdowns, indicator_groups)
     con.execute("CREATE TEMP TABLE rel_raw AS " + " UNION ALL ".join(selects))
-    # A relation needs its total and at least one part present in the table.
+    # A relation needs its total and at least one part present in the table; an indicator
+    # group needs all its members (``size``), else the absent one is an unknown that keeps
+    # the others safe.
     con.execute(
         "CREATE TEMP TABLE relkeys AS SELECT rkey, row_number() OVER (ORDER BY rkey) AS rel "
-        "FROM rel_raw GROUP BY rkey HAVING bool_or(is_parent) AND count(*) >= 2"
+        "FROM rel_raw GROUP BY rkey "
+        "HAVING bool_or(is_parent) AND count(*) >= coalesce(max(size), 2)"
     )
     con.execute(
         "CREATE TEMP TABLE members AS SELECT k.rel, r.rid FROM rel_raw r "
@@ -127,9 +136,56 @@ def build_members(
     return int(rows[0][0])
 
 
+def _indicator_selects(
+    con: duckdb.DuckDBPyConnection,
+    breakdowns: Sequence[str],
+    groups: Sequence[IndicatorGroup],
+) -> list[str]:
+    """SELECTs of indicator-group rows: one per set of pinned dimensions.
+
+    Each set registers a view ``igroup_<n>(g, indicator, is_total, size, <pinned dims>)``;
+    rows join it on indicator and pinned codes, and share a key of group, territory,
+    period and the breakdowns not pinned.
+    """
+    import pyarrow as pa
+
+    by_pins: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for g, group in enumerate(groups):
+        members = group.members
+        # A pin on a dimension the table lacks: ``_T`` is every row, any other code none.
+        if any(dim not in breakdowns and code != TOTAL for m in members for dim, code in m.pins):
+            continue
+        dims = tuple(dim for dim, _ in members[0].pins if dim in breakdowns)
+        for position, member in enumerate(members):
+            pins = dict(member.pins)
+            row: dict[str, object] = {
+                "g": g,
+                "indicator": member.indicator,
+                "is_total": position == 0,
+                "size": len(members),
+            }
+            row |= {f"pin_{i}": pins[dim] for i, dim in enumerate(dims)}
+            by_pins.setdefault(dims, []).append(row)
+    selects = []
+    for n, (dims, rows) in enumerate(sorted(by_pins.items())):
+        view = f"igroup_{n}"
+        con.register(view, pa.Table.from_pylist(rows))
+        join = " ".join(f"AND o.{ident(dim)} = m.pin_{i}" for i, dim in enumerate(dims))
+        free = [f"o.{ident(b)}" for b in breakdowns if b not in dims]
+        key = _key(["'i'", "m.g::VARCHAR", "o.territory", "o.period", *free])
+        selects.append(
+            f"SELECT o.rid, {key} AS rkey, m.is_total AS is_parent, "  # noqa: S608
+            f"m.size::INTEGER AS size FROM obs o JOIN {view} m ON o.indicator = m.indicator {join}"
+        )
+    return selects
+
+
 def _select(key: str, is_parent: str, source: str) -> str:
-    """One SELECT of ``rid, rkey, is_parent`` rows; every part is built from quoted names."""
-    return f"SELECT o.rid, {key} AS rkey, {is_parent} AS is_parent FROM {source}"  # noqa: S608
+    """One SELECT of ``rid, rkey, is_parent, size`` rows; parts are built from quoted names."""
+    return (
+        f"SELECT o.rid, {key} AS rkey, {is_parent} AS is_parent, "  # noqa: S608
+        f"NULL::INTEGER AS size FROM {source}"
+    )
 
 
 def _literal(text: str) -> str:

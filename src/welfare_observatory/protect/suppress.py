@@ -2,7 +2,8 @@
 
 1. *Primary* (``C``): counts of small territories below the rule's threshold.
 2. *Secondary* (``D``): every additive relation (territorial totals, breakdown totals,
-   declared code groups) must hide none of its cells or at least two, so no hidden cell is
+   declared code groups, indicator groups such as ``POP_TOTAL = POP_0_14 + POP_15_64 +
+   POP_65_PLUS``) must hide none of its cells or at least two, so no hidden cell is
    the difference of published ones. Rounds, not rows: each round finds the relations with
    exactly one hidden cell and hides, in each, the smallest published cell (ties broken by
    the key order, so the result is deterministic); it stops when no relation is left.
@@ -33,6 +34,7 @@ from welfare_observatory.model.observation import (
     breakdown_columns,
 )
 from welfare_observatory.protect._relations import build_members, hierarchy_pairs, ident
+from welfare_observatory.protect.groups import groups_for
 
 if TYPE_CHECKING:
     from welfare_observatory.protect.rule import DisclosureRule
@@ -129,7 +131,8 @@ def protect(
     """The publishable version of ``observations`` under ``rule``: same rows, same schema.
 
     ``indicators`` (id -> Indicator, or an iterable such as the catalogue) tells counts,
-    additive indicators and formulas apart; rows of unknown indicators are left as they are.
+    additive indicators and formulas apart; rows of unknown indicators take part only in
+    the rule's indicator groups.
     ``hierarchy`` has one row per municipality and one column per level
     (``territory.registry().hierarchy()``, extra columns are groupings). ``population``
     (``territory, population``) is needed when the rule sets ``max_population``.
@@ -167,7 +170,9 @@ def protect(
             "LEFT JOIN ind i ON o.indicator = i.id"
         )
         _create_state(con, rule, breakdowns)
-        build_members(con, breakdowns, rule.code_groups)
+        present = pc.unique(_plain(observations["indicator"]).drop_null()).to_pylist()
+        groups = groups_for(rule, (str(i) for i in present))
+        build_members(con, breakdowns, rule.code_groups, groups)
         _secondary(con)
         _rates(con, breakdowns)
         result = con.sql(

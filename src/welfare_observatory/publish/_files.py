@@ -36,6 +36,8 @@ def atomic_output(path: Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(name)
     try:
+        # mkstemp creates 0600; a published file is for everyone to read, like one open() makes.
+        tmp.chmod(0o666 & ~_umask())
         yield tmp
         with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())
@@ -48,6 +50,17 @@ def atomic_output(path: Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: set and restore, the only portable way to read it
+    os.umask(mask)
+    return mask
 
 
 def _write_error(path: Path, exc: OSError) -> PublishError:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from welfare_observatory.model.indicator import Indicator
+    from welfare_observatory.observatory import Observatory
     from welfare_observatory.store import KnowledgeBase
 
 __all__ = ["ExportResult", "export"]
@@ -48,25 +49,35 @@ def export(
     *,
     edition: str | None = None,
     rule: DisclosureRule | None = None,
-    licence: str = DEFAULT_LICENCE,
+    licence: str | None = None,
     source_licences: Mapping[str, str] | None = None,
     registry: ExporterRegistry | None = None,
     indicators: Mapping[str, Indicator] | Iterable[Indicator] | None = None,
     hierarchy: pa.Table | None = None,
+    observatory: Observatory | str | Path | None = None,
 ) -> ExportResult:
     """Write the publishable view of ``edition`` (default: the latest) in ``formats``.
 
-    Unknown formats and editions fail before anything is written. Each file is written
-    through a temporary file and a rename.
+    ``observatory`` (an Observatory, its folder or installed name) gives the licence
+    (its ``licence:``, unless ``licence`` is given), its catalogue, and the licences of
+    its sources (their data files' ``<file>.meta.yaml``). Unknown formats and editions
+    fail before anything is written. Each file is written through a temporary file and
+    a rename.
     """
     if not formats:
         raise PublishError("no export format given", hint="e.g. --format csv")
-    if not licence.strip():
+    if licence is not None and not licence.strip():
         raise PublishError("the licence cannot be empty", hint=f"e.g. {DEFAULT_LICENCE}")
+    if isinstance(observatory, str | Path):
+        from welfare_observatory.observatory import load_observatory
+
+        observatory = load_observatory(observatory)
     registry = registry or ExporterRegistry.default()
     entries = [registry.get(name) for name in dict.fromkeys(formats)]
     info = kb.edition(edition)
     rule = rule or DisclosureRule()
+    if indicators is None and observatory is not None:
+        indicators = list(observatory.catalog)
     if indicators is None:
         from welfare_observatory.catalog import catalog
 
@@ -80,6 +91,7 @@ def export(
         rule=rule,
         indicators=indicators,
         source_licences=source_licences,
+        observatory=observatory,
     )
     out = Path(out)
     files: dict[str, list[Path]] = {}

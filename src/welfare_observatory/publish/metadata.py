@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from welfare_observatory.model.indicator import Indicator
+    from welfare_observatory.observatory import Observatory
     from welfare_observatory.protect.rule import DisclosureRule
     from welfare_observatory.store import KnowledgeBase
 
@@ -74,6 +75,7 @@ class SourceInfo(Frozen):
     title: str
     licence: str | None = None
     url: str | None = None
+    publisher: str | None = None
 
 
 class IndicatorInfo(Frozen):
@@ -133,24 +135,34 @@ def export_metadata(
     view: pa.Table,
     *,
     edition: str | None = None,
-    licence: str = DEFAULT_LICENCE,
+    licence: str | None = None,
     rule: DisclosureRule | None = None,
     indicators: Mapping[str, Indicator] | Iterable[Indicator] | None = None,
     source_licences: Mapping[str, str] | None = None,
+    observatory: Observatory | None = None,
 ) -> ExportMetadata:
     """Metadata of ``view`` (the publishable view of ``edition``).
 
     Sources are the edition's configured sources (licence from ``source_licences`` by
-    source id) and the publishers of the indicators present (licence from
+    source id, else from the ``<file>.meta.yaml`` of the source's data files in
+    ``observatory``) and the publishers of the indicators present (licence from
     ``source_licences`` by publisher, else the publisher's stated licence when known).
+    ``licence`` defaults to the observatory's ``licence:``, else CC-BY-4.0.
     """
     import pyarrow.compute as pc
 
     from welfare_observatory.protect.rule import DisclosureRule
+    from welfare_observatory.publish.provenance import SourceProvenance, source_provenance
 
     info = kb.edition(edition)
     manifest = kb.manifest(info.name)
     overrides = dict(source_licences or {})
+    declared: dict[str, SourceProvenance] = {}
+    if observatory is not None:
+        _same_observatory(observatory, manifest.observatory)
+        declared = source_provenance(observatory)
+        licence = licence or observatory.config.licence
+    licence = licence or DEFAULT_LICENCE
     if indicators is None:
         from welfare_observatory.catalog import catalog
 
@@ -160,10 +172,18 @@ def export_metadata(
     present = sorted(
         str(v) for v in pc.unique(view["indicator"].cast("string")).to_pylist() if v is not None
     )
-    sources = [
-        SourceInfo(id=sid, title=f"{sid} ({record.type})", licence=overrides.get(sid))
-        for sid, record in sorted(manifest.sources.items())
-    ]
+    sources = []
+    for sid, record in sorted(manifest.sources.items()):
+        known = declared.get(sid)
+        described = f": {known.description}" if known and known.description else ""
+        sources.append(
+            SourceInfo(
+                id=sid,
+                title=f"{sid} ({record.type}){described}",
+                licence=overrides.get(sid) or (known.licence if known else None),
+                publisher=known.publisher if known else None,
+            )
+        )
     publishers: dict[str, SourceInfo] = {}
     infos = []
     for indicator_id in present:
@@ -216,6 +236,17 @@ def export_metadata(
     )
 
 
+def _same_observatory(observatory: Observatory, built: str) -> None:
+    from welfare_observatory.errors import Location, PublishError
+
+    if observatory.config.id != built:
+        raise PublishError(
+            f"the edition was built by observatory {built!r}, not {observatory.config.id!r}",
+            location=Location(file=str(observatory.config_file), field="id"),
+            hint=f"pass --observatory {built} (or its folder)",
+        )
+
+
 def readme(meta: ExportMetadata, files: Iterable[str]) -> str:
     """A short README.md for the export folder (Markdown, UTF-8)."""
     lines = [
@@ -236,7 +267,8 @@ def readme(meta: ExportMetadata, files: Iterable[str]) -> str:
         "## Sources",
         "",
         *(
-            f"- {s.title}: licence {s.licence or 'as stated by the publisher (not recorded)'}"
+            f"- {s.title}: licence {s.licence or 'not recorded (see the publisher terms)'}"
+            + (f"; publisher {s.publisher}" if s.publisher else "")
             for s in meta.sources
         ),
         "",

@@ -29,7 +29,15 @@ from welfare_observatory.model.observation import (
 from welfare_observatory.publish._files import atomic_output, plain_table
 from welfare_observatory.publish.metadata import ExportMetadata
 
-__all__ = ["AGENCY", "NS", "dsd_id", "export_sdmx"]
+__all__ = [
+    "AGENCY",
+    "NS",
+    "dataflow_id",
+    "dsd_id",
+    "edition_annotations",
+    "edition_id",
+    "export_sdmx",
+]
 
 AGENCY = "WELFARE_OBSERVATORY"
 VERSION = "1.0"
@@ -57,6 +65,11 @@ def dsd_id(meta: ExportMetadata) -> str:
 
 def _ids(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.replace_substring_regex(column, _NOT_ID, "_")
+
+
+def dataflow_id(meta: ExportMetadata) -> str:
+    """The id of the dataflow of an edition: it carries the edition's annotations."""
+    return _sdmx_id(f"DF_{meta.observatory}_{meta.edition}".upper())
 
 
 def _codes(column: pa.ChunkedArray, what: str) -> dict[str, str]:
@@ -101,6 +114,50 @@ def _header(message_id: str, extra: str = "") -> str:
         f"<mes:Header><mes:ID>{escape(message_id)}</mes:ID><mes:Test>false</mes:Test>"
         f'<mes:Prepared>{prepared}</mes:Prepared><mes:Sender id="{AGENCY}"/>'
         f"{extra}</mes:Header>"
+    )
+
+
+def edition_id(meta: ExportMetadata) -> str:
+    """``observatory/edition/build``: the edition id every export carries."""
+    return f"{meta.observatory}/{meta.edition}/{meta.build}"
+
+
+def _annotation(kind: str, title: str, text: str = "", url: str | None = None) -> str:
+    link = f"<com:AnnotationURL>{escape(url)}</com:AnnotationURL>" if url else ""
+    body = f'<com:AnnotationText xml:lang="en">{escape(text)}</com:AnnotationText>' if text else ""
+    return (
+        f"<com:Annotation><com:AnnotationTitle>{escape(title)}</com:AnnotationTitle>"
+        f"<com:AnnotationType>{kind}</com:AnnotationType>{link}{body}</com:Annotation>"
+    )
+
+
+def edition_annotations(meta: ExportMetadata) -> str:
+    """Edition, licence, sources and disclosure rule as SDMX annotations."""
+    items = [
+        _annotation(
+            "EDITION",
+            edition_id(meta),
+            f"{meta.title}: build {meta.build} ({meta.status}), created {meta.created}, "
+            f"reference date {meta.reference_date}, territory {meta.territory}",
+        ),
+        _annotation(
+            "LICENCE", meta.licence, f"Licence of the data: {meta.licence}", meta.licence_url
+        ),
+    ]
+    for source in meta.sources:
+        licence = source.licence or "not recorded (see the publisher terms)"
+        publisher = f"; publisher {source.publisher}" if source.publisher else ""
+        items.append(
+            _annotation("SOURCE", source.title, f"licence {licence}{publisher}", source.url)
+        )
+    items.append(_annotation("DISCLOSURE", "Disclosure control", meta.disclosure))
+    return f"<com:Annotations>{''.join(items)}</com:Annotations>"
+
+
+def _summary(meta: ExportMetadata) -> str:
+    sources = "; ".join(f"{s.id} ({s.licence or 'licence not recorded'})" for s in meta.sources)
+    return (
+        f"{meta.title} ({edition_id(meta)}), licence {meta.licence}. Sources: {sources or 'none'}."
     )
 
 
@@ -214,10 +271,16 @@ def structure_message(meta: ExportMetadata, table: pa.Table, breakdowns: list[st
         f'<str:MeasureList id="MeasureDescriptor">{measure}</str:MeasureList>'
         "</str:DataStructureComponents></str:DataStructure>"
     )
+    dsd_ref = _ref(dsd_id(meta), cls="DataStructure", package="datastructure")
+    dataflow = (
+        f'<str:Dataflows><str:Dataflow id={_attr(dataflow_id(meta))} agencyID="{AGENCY}" '
+        f'version="{VERSION}">{edition_annotations(meta)}{_name(meta.title)}'
+        f"<str:Structure>{dsd_ref}</str:Structure></str:Dataflow></str:Dataflows>"
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<mes:Structure {_namespaces()}>{_header(f'{dsd_id(meta)}_STRUCTURE')}"
-        f"<mes:Structures><str:Codelists>{''.join(codelists)}</str:Codelists>"
+        f"<mes:Structures>{dataflow}<str:Codelists>{''.join(codelists)}</str:Codelists>"
         f'<str:Concepts><str:ConceptScheme id="{_SCHEME}" agencyID="{AGENCY}" version="{VERSION}">'
         f"{_name('Concepts of the welfare observatory')}{scheme}</str:ConceptScheme></str:Concepts>"
         f"<str:DataStructures>{dsd}</str:DataStructures></mes:Structures></mes:Structure>\n"
@@ -282,6 +345,8 @@ def export_sdmx(view: pa.Table, meta: ExportMetadata, out: Path) -> list[Path]:
     structure = (
         f'<mes:Structure structureID="{dsd_id(meta)}" dimensionAtObservation="AllDimensions">'
         f"<com:Structure>{ref}</com:Structure></mes:Structure>"
+        f"<mes:DataSetID>{_sdmx_id(edition_id(meta))}</mes:DataSetID>"
+        f'<mes:Source xml:lang="en">{escape(_summary(meta))}</mes:Source>'
     )
     head = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
