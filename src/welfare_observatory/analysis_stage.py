@@ -1,7 +1,9 @@
-"""The analysis stage: trends, benchmarks and early warnings of a built edition.
+"""The analysis stage: trends, progress, benchmarks, composites and early warnings.
 
 Runs between derive and store (see :mod:`welfare_observatory.stages`); each analysis that
-cannot run becomes a warning finding, never a failed build.
+cannot run becomes a warning finding, never a failed build. Every stored table comes out in
+a fixed row order (sorted by its key columns) so two builds of the same data write
+identical files.
 """
 
 from __future__ import annotations
@@ -14,22 +16,41 @@ from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.stages import plain
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pyarrow as pa
 
     from welfare_observatory.model import Indicator
     from welfare_observatory.observatory import Observatory
 
-__all__ = ["analyze_stage"]
+__all__ = ["ANALYSES", "analyze_stage"]
+
+ANALYSES = ("trend", "progress", "benchmark", "composite", "early_warnings")
+"""The tables an edition stores under ``analyses/``, by name."""
+
+_ORDER: dict[str, list[str]] = {
+    "trend": ["indicator", "territory"],
+    "progress": ["indicator", "territory"],
+    "benchmark": ["indicator", "against"],
+    "composite": ["domain", "territory", "year"],
+}
+"""Leading sort columns of each table; breakdown columns follow, then ``horizon``.
+``early_warnings`` keeps its own order (rank, then every key: see ``early_warnings``)."""
 
 
 def analyze_stage(
     observations: pa.Table, observatory: Observatory, indicators: Mapping[str, Indicator]
 ) -> tuple[dict[str, pa.Table], list[Finding]]:
-    """Trends, benchmarks of the territory against its comparisons, early warnings."""
-    import pandas as pd
+    """Every analysis of :data:`ANALYSES` over the edition's observations.
+
+    ``progress`` uses ``report.progress_method`` of the observatory (short and long
+    horizons); ``benchmark`` leaves out counts that grow with the size of a territory;
+    ``composite`` is the AMPI of each domain with the observatory's territory (else Italy)
+    as reference; ``early_warnings`` compares municipalities with municipalities.
+    """
     import pyarrow as pa
 
     from welfare_observatory import analyze
+    from welfare_observatory.analyze._common import breakdowns, stable_order
 
     analyses: dict[str, pa.Table] = {}
     findings: list[Finding] = []
@@ -41,18 +62,24 @@ def analyze_stage(
     method: Literal["istat", "eurostat"] = (
         "istat" if config.report.progress_method == "istat" else "eurostat"
     )
+    focus = config.territory.code
+    references = list(dict.fromkeys([focus, "IT"]))
     jobs: dict[str, Callable[[], Any]] = {
         "trend": lambda: analyze.trend(frame, polarity=polarity, method=method),
+        "progress": lambda: analyze.progress_table(frame, polarity=polarity, method=method),
         "benchmark": lambda: analyze.benchmark(
             frame,
-            territory=config.territory.code,
+            territory=focus,
             against=list(config.territory.comparisons),
-            polarity=polarity,
+            polarity=indicators,
         ),
+        "composite": lambda: _composite(frame, indicators, references, findings),
         "early_warnings": lambda: analyze.early_warnings(
-            frame[frame["territory"].str.len() == 6], catalog=polarity
+            frame[analyze.territory_levels(frame["territory"]) == "municipality"],
+            catalog=polarity,
         ),
     }
+    extra = breakdowns(frame)
     for name, job in jobs.items():
         try:
             result = job()
@@ -65,9 +92,35 @@ def analyze_stage(
                 )
             )
             continue
-        if isinstance(result, pd.DataFrame):
-            analyses[name] = pa.Table.from_pandas(_storable(result), preserve_index=False)
+        ordered = (
+            stable_order(result, [*_ORDER[name], *extra, "horizon", "period", "year"])
+            if name in _ORDER
+            else result.reset_index(drop=True)
+        )
+        analyses[name] = pa.Table.from_pandas(_storable(ordered), preserve_index=False)
     return analyses, findings
+
+
+def _composite(
+    frame: pd.DataFrame,
+    indicators: Mapping[str, Indicator],
+    references: list[str],
+    findings: list[Finding],
+) -> pd.DataFrame:
+    from welfare_observatory.analyze import domain_composites
+
+    table, notes = domain_composites(frame, indicators=indicators, references=references)
+    findings.extend(
+        Finding(
+            code="composite-skipped",
+            severity=Severity.INFO,
+            message=note,
+            hint="a composite needs at least two indicators of the domain with a polarity "
+            "(positive or negative) and values for the reference territory",
+        )
+        for note in notes
+    )
+    return table
 
 
 def _storable(frame: Any) -> Any:

@@ -18,7 +18,9 @@ from welfare_observatory.analyze.classes import (
     classify_istat,
 )
 from welfare_observatory.analyze.composite import ampi, ampi_components, ampi_normalized, mpi
+from welfare_observatory.analyze.domain_composite import domain_composites
 from welfare_observatory.analyze.early_warning import MAD_SCALE, early_warnings
+from welfare_observatory.analyze.levels import territory_levels
 from welfare_observatory.analyze.progress import (
     HORIZONS,
     MIN_SPAN,
@@ -27,6 +29,7 @@ from welfare_observatory.analyze.progress import (
     cagr,
     cagr_array,
 )
+from welfare_observatory.analyze.progress_table import progress_table
 from welfare_observatory.analyze.trend import trend
 
 __all__ = [
@@ -47,7 +50,10 @@ __all__ = [
     "classify_eurostat",
     "classify_eurostat_ratio",
     "classify_istat",
+    "domain_composites",
     "early_warnings",
     "mpi",
+    "progress_table",
+    "territory_levels",
     "trend",
 ]

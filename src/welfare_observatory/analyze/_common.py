@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from welfare_observatory.errors import AnalysisError, Location, closest
+from welfare_observatory.errors import AnalysisError, Location, WelfareObservatoryError, closest
 from welfare_observatory.model.indicator import Aggregation, Indicator, Polarity
 from welfare_observatory.model.observation import BASE_COLUMNS
 
@@ -18,8 +18,22 @@ if TYPE_CHECKING:
 PolarityLike = Polarity | str | int
 """A polarity as ``Polarity``, its string value (``"negative"``) or a sign (+1, -1, 0)."""
 
-PolaritySource = Mapping[str, Indicator] | Mapping[str, Polarity] | Mapping[str, PolarityLike]
-"""Where the polarity of each indicator comes from: a catalogue-like mapping or plain values."""
+
+class IndicatorLookup(Protocol):
+    """What the analyses need of a catalogue: ``get(id)`` (raising a library error for an
+    unknown id) and iteration over its indicators."""
+
+    def get(self, key: str) -> Indicator: ...
+
+    def __iter__(self) -> Iterator[Indicator]: ...
+
+
+PolaritySource = (
+    Mapping[str, Indicator] | Mapping[str, Polarity] | Mapping[str, PolarityLike] | IndicatorLookup
+)
+"""Where the polarity of each indicator comes from: a catalogue-like mapping or plain values.
+A :class:`~welfare_observatory.catalog.Catalog` (anything with ``get(id) -> Indicator``) works
+too where the analyses take a polarity source."""
 
 _NAMES = [p.value for p in Polarity]
 
@@ -66,12 +80,19 @@ def polarity_map(source: PolaritySource, needed: Iterable[str]) -> dict[str, Pol
     out: dict[str, Polarity] = {}
     missing: list[str] = []
     for key in dict.fromkeys(needed):
-        if key in source:
-            out[key] = as_polarity(source[key], key=key)
-        else:
+        if isinstance(source, Mapping):
+            if key in source:
+                out[key] = as_polarity(source[key], key=key)
+            else:
+                missing.append(key)
+            continue
+        try:  # a catalogue: get() resolves ids and aliases, raises for unknown ones
+            out[key] = as_polarity(source.get(key), key=key)
+        except WelfareObservatoryError:
             missing.append(key)
     if missing:
-        suggestions = closest(missing[0], [str(k) for k in source])
+        known = [str(k) for k in source] if isinstance(source, Mapping) else []
+        suggestions = closest(missing[0], known)
         hint = "add the indicator to the polarity mapping or pass the catalogue"
         if suggestions:
             hint = f"did you mean {suggestions[0]!r}? " + hint
@@ -146,35 +167,47 @@ def round_rates(values: NDArray[np.float64] | float) -> Any:
 
 
 def stable_order(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
-    """``frame`` sorted by the ``columns`` it has, compared as text (a categorical's own
-    category order depends on the input, so it is not used), index reset.
+    """``frame`` sorted by the ``columns`` it has, text compared as text (a categorical's own
+    category order depends on the input, so it is not used), missing values last, index
+    reset.
 
     Two runs over the same rows in any order give the same frame when ``columns`` identify
-    a row; this is what makes stored analyses byte-identical from build to build.
+    a row; this is what makes stored analyses byte-identical from build to build. Each text
+    column is turned into integer ranks once per distinct value, then one stable
+    ``numpy.lexsort`` orders the rows.
     """
     present = [c for c in dict.fromkeys(columns) if c in frame.columns]
     if not present:
         return frame.reset_index(drop=True)
-
-    def as_key(column: pd.Series) -> pd.Series:
-        if pd.api.types.is_numeric_dtype(column) and not isinstance(
-            column.dtype, pd.CategoricalDtype
-        ):
-            return column
-        return column.astype("string")
-
-    return frame.sort_values(present, key=as_key, kind="stable", na_position="last").reset_index(
-        drop=True
-    )
+    keys = [_sort_key(frame[c]) for c in present]
+    order = np.lexsort(keys[::-1])  # lexsort's primary key is the last one
+    return frame.iloc[order].reset_index(drop=True)
 
 
-def size_dependent_ids(source: Mapping[str, object]) -> set[str]:
+def _sort_key(column: pd.Series) -> NDArray[np.float64]:
+    """Numbers as they are; text as the rank of its value among the sorted distinct values."""
+    if pd.api.types.is_numeric_dtype(column) and not isinstance(column.dtype, pd.CategoricalDtype):
+        return column.to_numpy(dtype="float64", na_value=np.nan)
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    text = np.asarray([str(u) for u in uniques], dtype=object)
+    rank = np.empty(len(text), dtype="float64")
+    rank[np.argsort(text, kind="stable")] = np.arange(len(text), dtype="float64")
+    return np.where(codes >= 0, rank[np.maximum(codes, 0)], np.inf)
+
+
+def size_dependent_ids(source: object) -> set[str]:
     """Ids of ``source`` (a catalogue-like mapping) whose values grow with the territory's
     size: counts the catalogue aggregates by adding the parts (``aggregation: sum``, such as
     residents, births or citizenship acquisitions). Rates, shares, ratios, indices, medians
     and averages (``formula`` or ``none``) are comparable across territories of any size.
-    Plain polarity values carry no such information and give no ids.
+    Plain polarity values carry no such information and give no ids. A catalogue (iterable
+    of ``Indicator``) works too.
     """
+    if not isinstance(source, Mapping):
+        entries = source if isinstance(source, Iterable) else ()
+        return {
+            i.id for i in entries if isinstance(i, Indicator) and i.aggregation is Aggregation.SUM
+        }
     return {
         key
         for key, value in source.items()

@@ -69,9 +69,7 @@ def benchmark(
             f"unknown counts setting {counts!r}",
             hint="'exclude' (leave size-dependent counts out) or 'flag' (keep and flag them)",
         )
-    extensive = (
-        set(size_dependent) if size_dependent is not None else size_dependent_ids(polarity)
-    )
+    extensive = set(size_dependent) if size_dependent is not None else size_dependent_ids(polarity)
     require_columns(frame, ["indicator", "territory", "period", "value"], what="the table")
     peers = [t for t in dict.fromkeys(against) if t != territory]
     if not peers:

@@ -73,8 +73,9 @@ def early_warnings(
     with provinces; the level comes from the shape of the id, see
     :func:`~welfare_observatory.analyze.levels.territory_levels`), so Italy is never ranked
     against municipalities. ``peer_group`` reads ``level:<level>`` for those. Groups with
-    fewer than ``min_peers`` values, and groups whose MAD is 0, give no signal. Columns: ``rank``, ``territory``, ``signals`` (flagged
-    indicators of the territory), ``indicator``, breakdowns, ``year``, ``value``,
+    fewer than ``min_peers`` values, and groups whose MAD is 0, give no signal. Columns:
+    ``rank``, ``territory``, ``signals`` (flagged indicators of the territory),
+    ``indicator``, breakdowns, ``year``, ``value``,
     ``peer_group``, ``peer_median``, ``peer_mad``, ``n_peers``, ``robust_z`` (positive =
     worse), ``start_year``, ``start_value``, ``cagr``, ``adjusted_cagr``, ``category``.
     """

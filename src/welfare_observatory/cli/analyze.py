@@ -1,24 +1,24 @@
 """``welfare-observatory analyze``: progress, composites, benchmarks and early warnings.
 
-The commands read a canonical observation file (``--data``, Parquet or CSV); reading lives in
-:func:`load_observations` alone so it can later read a knowledge-base edition instead.
-pandas and the analysis modules are imported inside the commands (fast ``--help``).
+The commands read the observations of a knowledge-base edition (``--kb PATH --edition
+NAME``, every domain) or a canonical observation file (``--data``, Parquet or CSV); reading
+lives in :mod:`welfare_observatory.analyze.reading`. pandas and the analysis modules are
+imported inside the commands (fast ``--help``).
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from welfare_observatory.cli._output import json_option, print_fields, print_json, print_table
 from welfare_observatory.errors import (
     AnalysisError,
-    DataError,
     Location,
-    StoreError,
     UnknownIdError,
 )
 
@@ -27,16 +27,35 @@ if TYPE_CHECKING:
 
     from welfare_observatory.model.indicator import Polarity
 
-_KEYS = ("indicator", "territory", "period")
-_TOTAL = "_T"
+F = TypeVar("F", bound=Callable[..., Any])
 
-data_option = click.option(
-    "--data",
-    "data_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Canonical observation file (Parquet or CSV).",
-)
+
+def source_options(func: F) -> F:
+    """``--data FILE`` or ``--kb PATH [--edition NAME]``: where the observations come from."""
+    options = [
+        click.option(
+            "--data",
+            "data_path",
+            default=None,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Canonical observation file (Parquet or CSV) instead of a knowledge base.",
+        ),
+        click.option(
+            "--kb",
+            "kb_path",
+            default=None,
+            type=click.Path(path_type=Path),
+            help="Knowledge base folder (default: ./kb when --data is not given).",
+        ),
+        click.option(
+            "--edition", default=None, help="Edition of the knowledge base (default: the latest)."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 polarity_option = click.option(
     "--polarity",
     "polarities",
@@ -45,66 +64,6 @@ polarity_option = click.option(
     help="Polarity of an indicator (positive, negative, neutral); repeatable. "
     "Indicators not given here are looked up in the shipped catalogue.",
 )
-
-
-def load_observations(path: Path) -> pd.DataFrame:
-    """A canonical observation table from a Parquet or CSV file, key columns as text."""
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".pq", ".csv", ".txt"):
-        raise DataError(
-            f"cannot read {path.name}: unknown file type",
-            location=Location(file=str(path)),
-            hint="pass a .parquet or .csv file with the canonical columns",
-        )
-    try:
-        if suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
-    except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc}", location=Location(file=str(path))) from exc
-    except (ValueError, UnicodeDecodeError) as exc:  # parser errors are ValueErrors
-        raise DataError(
-            f"{path.name} is not a readable {suffix[1:]} file: {exc}",
-            location=Location(file=str(path)),
-            hint="CSV files are UTF-8 with a header row and comma separators",
-        ) from exc
-    missing = [c for c in (*_KEYS, "value") if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{path.name} lacks column(s) {', '.join(missing)}",
-            location=Location(file=str(path), column=missing[0]),
-            hint="columns: indicator, territory, period, value (and breakdowns, obs_status)",
-        )
-    for column in frame.columns:
-        if column != "value" and not pd.api.types.is_numeric_dtype(frame[column]):
-            frame[column] = frame[column].astype("string")
-    value = pd.to_numeric(frame["value"], errors="coerce")
-    bad = value.isna() & frame["value"].notna()
-    if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
-        raise DataError(
-            f"value {frame['value'].iloc[row]!r} is not a number",
-            location=Location(file=str(path), row=row + 1, column="value"),
-            hint="values are plain numbers with a dot as decimal separator",
-        )
-    frame["value"] = value.astype("float64")
-    return frame
-
-
-def _totals(frame: pd.DataFrame) -> pd.DataFrame:
-    """Only the rows that are totals on every breakdown column."""
-    from welfare_observatory.analyze._common import breakdowns
-
-    mask = None
-    for column in breakdowns(frame):
-        if column in ("obs_status", "conf_status"):
-            continue
-        is_total = frame[column].astype("string") == _TOTAL
-        mask = is_total if mask is None else mask & is_total
-    return frame if mask is None else frame[mask.fillna(False)]
 
 
 def _polarities(ids: list[str], given: tuple[str, ...]) -> dict[str, Polarity]:
@@ -149,6 +108,22 @@ def _catalogue() -> Any:
         return None
 
 
+def _size_dependent(ids: list[str]) -> set[str]:
+    """Ids of the shipped catalogue that are counts growing with the territory's size."""
+    from welfare_observatory.analyze._common import size_dependent_ids
+
+    catalog = _catalogue()
+    if catalog is None:
+        return set()
+    known = {}
+    for key in ids:
+        try:
+            known[key] = catalog.get(key)
+        except UnknownIdError:
+            continue
+    return size_dependent_ids(known)
+
+
 def _emit(
     frame: pd.DataFrame,
     as_json: bool,
@@ -165,7 +140,7 @@ def _emit(
         print_json(json.loads(shown.to_json(orient="records", force_ascii=False)))
         return
     if columns is not None:
-        shown = shown[[c for c in columns if c in shown.columns]]
+        shown = shown[[c for c in dict.fromkeys(columns) if c in shown.columns]]
     rows = shown.astype("object").where(shown.notna(), None).itertuples(index=False)
     print_table([str(c) for c in shown.columns], (_fmt(r) for r in rows), title=title)
 
@@ -174,15 +149,25 @@ def _fmt(row: tuple[Any, ...]) -> list[Any]:
     return [f"{v:.4g}" if isinstance(v, float) else v for v in row]
 
 
+breakdown_option = click.option(
+    "--breakdown",
+    "chosen",
+    multiple=True,
+    metavar="DIM=CODE",
+    help="Breakdown code to use (e.g. sex=F); repeatable. Other breakdowns: totals (_T).",
+)
+
+
 @click.group()
 def analyze() -> None:
-    """Progress, composites, benchmarks and early warnings."""
+    """Progress, composites, benchmarks and early warnings over an edition or a file."""
 
 
 @analyze.command()
-@data_option
+@source_options
 @click.option("--indicator", required=True, help="Indicator id.")
 @click.option("--territory", required=True, help="Territory id (IT, 096, 096004, ...).")
+@breakdown_option
 @polarity_option
 @click.option("--target", type=float, help="Quantified target value (Eurostat method).")
 @click.option("--target-year", type=int, help="Year the target is due.")
@@ -190,9 +175,12 @@ def analyze() -> None:
 @click.option("--method", type=click.Choice(["eurostat", "istat"]), default="eurostat")
 @json_option
 def progress(
-    data_path: Path,
+    data_path: Path | None,
+    kb_path: Path | None,
+    edition: str | None,
     indicator: str,
     territory: str,
+    chosen: tuple[str, ...],
     polarities: tuple[str, ...],
     target: float | None,
     target_year: int | None,
@@ -205,14 +193,16 @@ def progress(
 
     from welfare_observatory.analyze import assess_progress
     from welfare_observatory.analyze._common import years
+    from welfare_observatory.analyze.reading import read_frame, select
 
-    frame = _totals(load_observations(data_path))
+    frame = select(read_frame(data_path, kb_path, edition, indicators=[indicator]), chosen)
     rows = frame[(frame["indicator"] == indicator) & (frame["territory"] == territory)]
     if rows.empty:
         raise AnalysisError(
             f"no values for indicator {indicator!r} in territory {territory!r}",
-            location=Location(file=str(data_path)),
-            hint="check the ids with the file's indicator and territory columns",
+            location=Location(file=str(data_path or kb_path or "kb")),
+            hint="check the ids with the indicator and territory columns "
+            "(and --breakdown for a series without totals)",
         )
     series = pd.Series(rows["value"].to_numpy(), index=years(rows).to_numpy())
     result = assess_progress(
@@ -223,17 +213,21 @@ def progress(
         horizon=horizon,  # type: ignore[arg-type]
         method=method,  # type: ignore[arg-type]
     )
+    labels = dict(item.split("=", 1) for item in chosen)
     if as_json:
-        print_json({"indicator": indicator, "territory": territory, **result.model_dump()})
+        print_json(
+            {"indicator": indicator, "territory": territory, **labels, **result.model_dump()}
+        )
         return
+    suffix = "".join(f", {k}={v}" for k, v in labels.items())
     print_fields(
         [(k, v) for k, v in result.model_dump(mode="json").items()],
-        title=f"{indicator} in {territory}",
+        title=f"{indicator} in {territory}{suffix}",
     )
 
 
 @analyze.command()
-@data_option
+@source_options
 @click.option("--reference-territory", required=True, help="Territory scoring 100 (e.g. IT).")
 @click.option("--reference-year", required=True, type=int, help="Base year scoring 100.")
 @click.option(
@@ -243,7 +237,9 @@ def progress(
 @click.option("--penalty", type=click.Choice(["negative", "positive"]), default="negative")
 @json_option
 def composite(
-    data_path: Path,
+    data_path: Path | None,
+    kb_path: Path | None,
+    edition: str | None,
     reference_territory: str,
     reference_year: int,
     indicators: tuple[str, ...],
@@ -251,11 +247,16 @@ def composite(
     penalty: str,
     as_json: bool,
 ) -> None:
-    """Adjusted Mazziotta-Pareto Index of every territory and year (Istat BES method)."""
+    """Adjusted Mazziotta-Pareto Index of every territory and year (Istat BES method).
+
+    Uses the totals of every breakdown (sex=_T, ...).
+    """
     from welfare_observatory.analyze import ampi_components
     from welfare_observatory.analyze._common import years
+    from welfare_observatory.analyze.reading import read_frame, select
 
-    frame = _totals(load_observations(data_path))
+    wanted = list(indicators) or None
+    frame = select(read_frame(data_path, kb_path, edition, indicators=wanted), ())
     if indicators:
         frame = frame[frame["indicator"].isin(list(indicators))]
     frame = frame.assign(year=years(frame))
@@ -273,26 +274,42 @@ def composite(
 
 
 @analyze.command(name="benchmark")
-@data_option
+@source_options
 @click.option("--territory", required=True, help="The territory of the observatory.")
 @click.option("--against", multiple=True, required=True, help="Comparison territory (repeatable).")
 @click.option("--period", help="Period to compare (default: the latest per indicator).")
+@click.option(
+    "--indicator", "indicators", multiple=True, help="Indicator (repeatable; default all)."
+)
+@click.option(
+    "--counts",
+    type=click.Choice(["exclude", "flag"]),
+    default="exclude",
+    show_default=True,
+    help="Counts that grow with a territory's size (residents, births): leave them out, "
+    "or keep them flagged as size_dependent.",
+)
 @click.option("--lang", type=click.Choice(["en", "it"]), default="en", help="Table wording.")
 @polarity_option
 @json_option
 def benchmark_command(
-    data_path: Path,
+    data_path: Path | None,
+    kb_path: Path | None,
+    edition: str | None,
     territory: str,
     against: tuple[str, ...],
     period: str | None,
+    indicators: tuple[str, ...],
+    counts: str,
     lang: str,
     polarities: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Compare a territory with its comparison territories on every indicator."""
     from welfare_observatory.analyze import benchmark
+    from welfare_observatory.analyze.reading import breakdown_columns, read_frame
 
-    frame = load_observations(data_path)
+    frame = read_frame(data_path, kb_path, edition, indicators=list(indicators) or None)
     ids = frame["indicator"].dropna().unique().tolist()
     result = benchmark(
         frame,
@@ -300,14 +317,18 @@ def benchmark_command(
         against=list(against),
         polarity=_polarities(ids, polarities),
         period=period,
+        counts=counts,  # type: ignore[arg-type]
+        size_dependent=_size_dependent(ids),
     )
-    columns = ["indicator", "period", "value", "against_value", f"text_{lang}", "rank"]
-    columns += ["n_compared", "quintile"]
+    columns = ["indicator", *breakdown_columns(frame), "period", "value", "against_value"]
+    columns += [f"text_{lang}", "rank", "n_compared", "quintile"]
+    if counts == "flag":
+        columns.append("size_dependent")
     _emit(result, as_json, title=f"{territory} against {', '.join(against)}", columns=columns)
 
 
 @analyze.command(name="warnings")
-@data_option
+@source_options
 @click.option(
     "--indicator", "indicators", multiple=True, help="Indicator (repeatable; default all)."
 )
@@ -319,7 +340,9 @@ def benchmark_command(
 @click.option("--limit", type=int, default=50, show_default=True, help="Rows to show.")
 @json_option
 def warnings_command(
-    data_path: Path,
+    data_path: Path | None,
+    kb_path: Path | None,
+    edition: str | None,
     indicators: tuple[str, ...],
     polarities: tuple[str, ...],
     z_threshold: float,
@@ -329,10 +352,11 @@ def warnings_command(
     limit: int,
     as_json: bool,
 ) -> None:
-    """Territories much worse than their peers and deteriorating (preventive welfare)."""
+    """Territories much worse than their peers of the same level and deteriorating."""
     from welfare_observatory.analyze import early_warnings
+    from welfare_observatory.analyze.reading import breakdown_columns, read_frame
 
-    frame = load_observations(data_path)
+    frame = read_frame(data_path, kb_path, edition, indicators=list(indicators) or None)
     ids = list(indicators) or frame["indicator"].dropna().unique().tolist()
     result = early_warnings(
         frame,
@@ -343,6 +367,6 @@ def warnings_command(
         window=window,
         min_peers=min_peers,
     )
-    columns = ["rank", "territory", "signals", "indicator", "year", "value", "peer_median"]
-    columns += ["robust_z", "adjusted_cagr"]
+    columns = ["rank", "territory", "signals", "indicator", *breakdown_columns(frame), "year"]
+    columns += ["value", "peer_group", "peer_median", "robust_z", "adjusted_cagr"]
     _emit(result, as_json, title="Early warnings", limit=limit, columns=columns)

@@ -1,0 +1,139 @@
+"""AMPI composites of each domain over every (territory, year) of a frame (stored per edition).
+
+For each domain: the indicators with a polarity (neutral ones cannot enter a composite),
+totals only (every breakdown ``_T``). The reference scoring 100 is the first of
+``references`` (the observatory's territory, then Italy) that has values for at least
+``min_indicators`` of them in one year; the base year is the year in which it has the most,
+the earliest on a tie (so scores read as change since then). Indicators without a reference
+value in the base year, or constant over the panel, are left out; a domain left with fewer
+than ``min_indicators`` gets no composite and a note saying why. Rows missing any indicator
+get no score (never a partial, silently biased one) and are not returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from welfare_observatory.analyze._common import breakdowns, stable_order, years
+from welfare_observatory.analyze.composite import ampi_components
+from welfare_observatory.model.indicator import Indicator
+from welfare_observatory.model.observation import TOTAL
+
+__all__ = ["COMPOSITE_COLUMNS", "MIN_INDICATORS", "domain_composites"]
+
+MIN_INDICATORS = 2
+"""AMPI needs at least two indicators."""
+
+COMPOSITE_COLUMNS = [
+    "domain",
+    "territory",
+    "year",
+    "ampi",
+    "mean",
+    "sd",
+    "cv",
+    "penalty",
+    "reference_territory",
+    "reference_year",
+    "n_indicators",
+    "indicators",
+]
+
+
+def domain_composites(
+    frame: pd.DataFrame,
+    *,
+    indicators: Mapping[str, Indicator],
+    references: Sequence[str],
+    min_indicators: int = MIN_INDICATORS,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The AMPI- of each domain for every complete (territory, year) row, and the notes.
+
+    Returns ``(table, notes)``: ``table`` has :data:`COMPOSITE_COLUMNS` (``indicators`` is
+    the ids that entered, joined by ``,``), sorted by domain, territory and year; ``notes``
+    says, per domain without a composite, why.
+    """
+    data = _totals(frame)
+    data = data.assign(year=years(data), territory=data["territory"].astype("string"))
+    data["indicator"] = data["indicator"].astype("string")
+    # One value per (indicator, territory, year): the latest period of the year.
+    data = stable_order(data, ["indicator", "territory", "year", "period"])
+    data = data.drop_duplicates(["indicator", "territory", "year"], keep="last")
+    present = set(data["indicator"].unique().tolist())
+    domains: dict[str, list[str]] = {}
+    for key, indicator in sorted(indicators.items()):
+        if key in present and indicator.polarity.sign != 0:
+            domains.setdefault(indicator.domain.value, []).append(key)
+    tables: list[pd.DataFrame] = []
+    notes: list[str] = []
+    for domain in sorted({i.domain.value for k, i in indicators.items() if k in present}):
+        ids = domains.get(domain, [])
+        signs = {i: indicators[i].polarity.sign for i in ids}
+        part = data[data["indicator"].isin(ids)]
+        table, note = _one(domain, signs, part, references, min_indicators)
+        if note:
+            notes.append(note)
+        if table is not None:
+            tables.append(table)
+    if not tables:
+        return pd.DataFrame(columns=COMPOSITE_COLUMNS), notes
+    out = pd.concat(tables, ignore_index=True)
+    return stable_order(out, ["domain", "territory", "year"]), notes
+
+
+def _totals(frame: pd.DataFrame) -> pd.DataFrame:
+    mask = frame["value"].notna()
+    for column in breakdowns(frame):
+        if column in ("domain", "year"):
+            continue
+        mask &= (frame[column].astype("string") == TOTAL).fillna(False)
+    return frame[mask]
+
+
+def _one(
+    domain: str,
+    signs: dict[str, int],
+    data: pd.DataFrame,
+    references: Sequence[str],
+    need: int,
+) -> tuple[pd.DataFrame | None, str | None]:
+    ids = list(signs)
+    if len(ids) < need:
+        return None, (
+            f"no composite for domain {domain!r}: {len(ids)} indicator(s) with a polarity "
+            f"and data ({need} needed)"
+        )
+    reference = base_year = None
+    for candidate in references:
+        counts = data[data["territory"] == candidate].groupby("year")["indicator"].nunique()
+        if len(counts) and int(counts.max()) >= need:
+            reference = candidate
+            base_year = int(counts[counts == counts.max()].index.min())
+            break
+    if reference is None or base_year is None:
+        return None, (
+            f"no composite for domain {domain!r}: no reference territory "
+            f"({', '.join(references)}) has {need} of its indicators in one year"
+        )
+    panel = data.pivot(index=["territory", "year"], columns="indicator", values="value")
+    has_ref = panel.loc[[(reference, base_year)]].notna().iloc[0]
+    used = [i for i in ids if bool(has_ref[i]) and panel[i].nunique() > 1]
+    if len(used) < need:
+        return None, (
+            f"no composite for domain {domain!r}: {len(used)} indicator(s) with a value for "
+            f"{reference} in {base_year} and some variation ({need} needed)"
+        )
+    parts = ampi_components(
+        panel[used],
+        polarity={i: signs[i] for i in used},
+        reference=(reference, base_year),
+    )
+    parts = parts[parts["ampi"].notna()].reset_index()
+    parts.insert(0, "domain", domain)
+    parts["reference_territory"] = reference
+    parts["reference_year"] = base_year
+    parts["n_indicators"] = len(used)
+    parts["indicators"] = ",".join(used)
+    return parts[COMPOSITE_COLUMNS], None

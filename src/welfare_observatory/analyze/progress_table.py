@@ -1,0 +1,159 @@
+"""Progress assessments of every series of a frame at once (what an edition stores).
+
+The same windows, classes and target rule as :func:`~welfare_observatory.analyze.
+assess_progress`, vectorized over all (indicator, territory, breakdown) series: the windows
+come from :func:`~welfare_observatory.analyze.trend` (which also starts a window at a break
+in series), the classes from :mod:`~welfare_observatory.analyze.classes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from welfare_observatory.analyze._common import (
+    PolaritySource,
+    polarity_map,
+    round_rates,
+    stable_order,
+)
+from welfare_observatory.analyze.classes import ProgressCategory, classify_eurostat_ratio
+from welfare_observatory.analyze.progress import HORIZONS, MIN_SPAN, cagr_array
+from welfare_observatory.analyze.trend import series_keys, trend
+from welfare_observatory.errors import AnalysisError
+
+__all__ = ["progress_table"]
+
+_FULL_WINDOW = 10_000
+"""Years back for the ``full`` horizon: longer than any series."""
+
+_COLUMNS = [
+    "horizon",
+    "method",
+    "start_year",
+    "end_year",
+    "start_value",
+    "end_value",
+    "observed_cagr",
+    "adjusted_cagr",
+    "target",
+    "target_year",
+    "required_cagr",
+    "ratio",
+    "category",
+    "reason",
+]
+
+
+def progress_table(
+    frame: pd.DataFrame,
+    *,
+    polarity: PolaritySource,
+    method: Literal["eurostat", "istat"] = "eurostat",
+    horizons: Iterable[str] = ("short", "long"),
+    targets: Mapping[str, tuple[float, int]] | None = None,
+) -> pd.DataFrame:
+    """One assessment per series of ``frame`` and horizon, as :func:`assess_progress` gives.
+
+    ``targets`` maps an indicator id to ``(value, year)``: with ``method="eurostat"`` its
+    series are classed by the ratio of observed to required growth (Eurostat's target
+    variant), the others by their CAGR alone. Istat's classes have no target variant, so
+    targets are ignored with ``method="istat"``. Columns: the series keys (indicator,
+    territory, breakdowns), then ``horizon``, ``method``, ``start_year``, ``end_year``,
+    ``start_value``, ``end_value``, ``observed_cagr``, ``adjusted_cagr``, ``target``,
+    ``target_year``, ``required_cagr``, ``ratio`` (observed / required), ``category`` and
+    ``reason`` (why not assessable, or how a target was judged). Rows are sorted by the
+    series keys and horizon.
+    """
+    if method not in ("eurostat", "istat"):
+        raise AnalysisError(f"unknown method {method!r}", hint="method is 'eurostat' or 'istat'")
+    wanted = list(dict.fromkeys(horizons))
+    unknown = [h for h in wanted if h not in HORIZONS]
+    if unknown:
+        raise AnalysisError(
+            f"unknown horizon {unknown[0]!r}", hint="horizons are 'short', 'long' and 'full'"
+        )
+    keys = series_keys(frame)
+    pols = polarity_map(polarity, [str(i) for i in frame["indicator"].dropna().unique()])
+    parts = []
+    for horizon in wanted:  # a handful of horizons, each vectorized over every series
+        length = HORIZONS[horizon]
+        part = trend(
+            frame,
+            polarity=pols,
+            window=_FULL_WINDOW if length is None else length,
+            min_span=MIN_SPAN[horizon],
+            method=method,
+        )
+        part = part.rename(columns={"cagr": "observed_cagr"})
+        part.insert(len(keys), "horizon", horizon)
+        part.insert(len(keys) + 1, "method", method)
+        part["category"] = part["category"].astype("string")
+        part["reason"] = part["reason"].astype("string")
+        if method == "eurostat" and targets:
+            _with_targets(part, targets, pols)
+        else:
+            part["target"] = np.nan
+            part["target_year"] = pd.array([pd.NA] * len(part), dtype="Int64")
+            part["required_cagr"] = np.nan
+            part["ratio"] = np.nan
+        parts.append(part[[*keys, *_COLUMNS]])
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keys + _COLUMNS)
+    return stable_order(out, [*keys, "horizon"])
+
+
+def _with_targets(
+    part: pd.DataFrame, targets: Mapping[str, tuple[float, int]], pols: Mapping[str, object]
+) -> None:
+    """Eurostat's target variant for the series whose indicator has a target (in place)."""
+    ids = part["indicator"].astype("string")
+    value = ids.map({k: float(v[0]) for k, v in targets.items()}).to_numpy(dtype="float64")
+    year = ids.map({k: float(v[1]) for k, v in targets.items()}).to_numpy(dtype="float64")
+    sign = ids.map({k: float(getattr(p, "sign", 0)) for k, p in pols.items()})
+    sign_ = sign.to_numpy(dtype="float64")
+    start_year = part["start_year"].to_numpy(dtype="float64")
+    start = part["start_value"].to_numpy(dtype="float64")
+    end = part["end_value"].to_numpy(dtype="float64")
+    observed = part["observed_cagr"].to_numpy(dtype="float64")
+    has = ~np.isnan(value)
+    # Only series with an observed, judged CAGR are classed against a target.
+    judged = has & ~np.isnan(observed) & (sign_ != 0)
+    bad_target = judged & ~(np.isfinite(value) & (value >= 0))
+    met = np.where(sign_ > 0, end >= value, end <= value)
+    late = judged & ~bad_target & (year <= start_year)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        required = cagr_array(start, value, np.where(late, np.nan, year - start_year))
+        ratio = np.where(required != 0, observed / required, np.nan)
+    away = round_rates(sign_ * required) <= 0
+    category = part["category"].to_numpy(dtype=object).copy()
+    reason = part["reason"].to_numpy(dtype=object).copy()
+    rules = [
+        (bad_target, ProgressCategory.NOT_ASSESSABLE.value, "target is not a non-negative number"),
+        (late & met, ProgressCategory.SIGNIFICANT_PROGRESS.value, "target already met"),
+        (late & ~met, ProgressCategory.NOT_ASSESSABLE.value, "target year is not after start"),
+    ]
+    open_ = judged & ~bad_target & ~late
+    by_ratio = classify_eurostat_ratio(ratio).astype(object)
+    rules += [
+        (open_ & met, ProgressCategory.SIGNIFICANT_PROGRESS.value, "target already met"),
+        (
+            open_ & ~met & away,
+            ProgressCategory.MOVEMENT_AWAY.value,
+            "the target was met at the window start and is no longer met",
+        ),
+    ]
+    category[open_ & ~met & ~away] = by_ratio[open_ & ~met & ~away]
+    reason[open_ & ~met & ~away] = None
+    # Later rules do not overwrite earlier ones: apply in reverse so the first match wins.
+    for mask, label, text in reversed(rules):
+        category[mask] = label
+        reason[mask] = text
+    part["target"] = np.where(has, value, np.nan)
+    part["target_year"] = pd.array(np.where(has, year, np.nan), dtype="Float64").astype("Int64")
+    part["required_cagr"] = np.where(judged & ~late & ~bad_target, required, np.nan)
+    part["ratio"] = np.where(judged & ~late & ~bad_target, ratio, np.nan)
+    part["category"] = pd.array(category, dtype="string")
+    part["reason"] = pd.array(reason, dtype="string")
