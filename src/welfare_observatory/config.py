@@ -156,6 +156,10 @@ class ObservatoryConfig(Frozen):
     governance: str | None = None
     report: ReportSettings = ReportSettings()
     licence: str = "CC-BY-4.0"
+    """Licence of the observatory's open data (an SPDX id such as CC-BY-4.0)."""
+    disclosure: str | None = None
+    """YAML file of the disclosure rule (threshold, levels, indicator groups) that
+    ``publish`` and ``report`` apply, inside the folder; without it, the default rule."""
 
     @field_validator("sources")
     @classmethod
@@ -243,8 +247,14 @@ def _paths(config: ObservatoryConfig) -> list[tuple[tuple[str | int, ...], str]]
         paths.append((("overrides",), config.overrides))
     if config.governance:
         paths.append((("governance",), config.governance))
-    if config.report.deepdive:
+    if config.disclosure:
+        paths.append((("disclosure",), config.disclosure))
+    if config.report.deepdives:
+        paths += [(("report", "deepdive", lang), f) for lang, f in config.report.deepdives.items()]
+    elif config.report.deepdive:
         paths.append((("report", "deepdive"), config.report.deepdive))
+    if config.report.templates:
+        paths.append((("report", "templates"), config.report.templates))
     paths += [(("indicators", "catalog", i), p) for i, p in enumerate(config.indicators.catalog)]
     return paths
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from welfare_observatory.executors import Executor
     from welfare_observatory.model import Indicator
     from welfare_observatory.pipeline import BuildResult
+    from welfare_observatory.protect import DisclosureRule
     from welfare_observatory.sources.manager import Plugins
 
 __all__ = ["DEFAULT_KB", "Observatory", "load_observatory"]
@@ -73,6 +74,15 @@ class Observatory:
             for i, p in enumerate(self.config.indicators.catalog)
         ]
         return Catalog.load(*extra) if extra else _shipped_catalog()
+
+    def disclosure_rule(self, **overrides: Any) -> DisclosureRule:
+        """The disclosure rule of ``observatory.yaml`` (``disclosure:``), else the default,
+        with ``overrides`` (e.g. ``threshold=5``) applied on top."""
+        from welfare_observatory.protect import DisclosureRule, load_rule
+
+        if self.config.disclosure is None:
+            return DisclosureRule.model_validate(overrides)
+        return load_rule(self.path(self.config.disclosure, what="disclosure"), **overrides)
 
     def selection(self) -> list[Indicator]:
         """The selected indicators: the profile, plus additions, minus removals."""

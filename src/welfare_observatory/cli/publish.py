@@ -111,17 +111,19 @@ def publish(
         settings["threshold"] = threshold
     if max_population is not None:
         settings["max_population"] = max_population
-    rule = (
-        load_rule(disclosure, **settings)
-        if disclosure is not None
-        else DisclosureRule.model_validate(settings)
-    )
     kb = KnowledgeBase.open(kb_path)
     obs = (
         load_observatory(observatory)
         if observatory is not None
         else installed_observatory(kb, edition)
     )
+    # --disclosure wins over the observatory's own rule file, which wins over the default.
+    if disclosure is not None:
+        rule = load_rule(disclosure, **settings)
+    elif obs is not None:
+        rule = obs.disclosure_rule(**settings)
+    else:
+        rule = DisclosureRule.model_validate(settings)
     result = export(
         kb,
         formats,

@@ -93,9 +93,10 @@ def build_report(
     plugin sections. ``lang`` defaults to the observatory's first language, else Italian.
     ``out`` must be empty, absent, or a report written earlier (it is replaced whole).
     With ``pdf=True`` the printable page is also printed to ``out/report.pdf``. Every value
-    comes from the publishable view (``rule``: the disclosure rule, default
-    ``DisclosureRule()``). ``progress_method`` (Istat's or Eurostat's progress classes)
-    overrides the observatory's ``report.progress_method``.
+    comes from the publishable view (``rule``: the disclosure rule; default the
+    observatory's ``disclosure:`` file, else ``DisclosureRule()``). ``progress_method``
+    (Istat's or Eurostat's progress classes) overrides the observatory's
+    ``report.progress_method``.
     """
     started = time.perf_counter()
     base = kb if isinstance(kb, KnowledgeBase) else KnowledgeBase.open(kb)
@@ -125,7 +126,7 @@ def build_report(
         focus=config.territory.code if config else None,
         comparisons=config.territory.comparisons if config else (),
         method=method,
-        rule=rule,
+        rule=rule if rule is not None or obs is None else obs.disclosure_rule(),
     )
     view = ReportView(data, language, _sdg_titles(data, language))
     registry_ = _sections(sections, obs)
