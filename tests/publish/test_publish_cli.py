@@ -173,3 +173,25 @@ def test_a_bad_disclosure_file_names_its_line(kb_path: Path, tmp_path: Path) -> 
     )  # fmt: skip
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert "disclosure.yaml" in run.stderr and "pop_0_14" in run.stderr
+
+
+def test_the_observatory_own_disclosure_rule_applies_without_the_option(
+    kb_path: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "obs"
+    folder.mkdir()
+    (folder / "protection.yaml").write_text("threshold: 7\n", encoding="utf-8")
+    (folder / "observatory.yaml").write_text(
+        "id: biella\nname: {it: Prova}\nedition: '2025'\n"
+        "territory: {code: '096', reference_date: 2024-01-01}\n"
+        "indicators: {add: [POP_0_14]}\ndisclosure: protection.yaml\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "open"
+    run = cli(
+        "publish", "2025", "--kb", str(kb_path), "--format", "csv", "--out", str(out),
+        "--observatory", str(folder), cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    metadata = json.loads((out / "metadata.json").read_text(encoding="utf-8"))["metadata"]
+    assert "< 7" in metadata["disclosure"]
