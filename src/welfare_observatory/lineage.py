@@ -30,11 +30,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LineageGraph",
+    "StepNode",
     "StepRecord",
     "UnknownStepError",
     "canonical_json",
     "digest",
     "explain",
+    "short_parameters",
     "step_id",
     "table_digest",
 ]
@@ -134,6 +136,42 @@ class StepRecord(Frozen):
         )
 
 
+class StepNode(Frozen):
+    """One step with the steps it read, as a tree (siblings side by side, not chained)."""
+
+    id: str
+    kind: str
+    source: str | None = None
+    parameters: dict[str, str] = Field(default_factory=dict)
+    """Parameters as short text: long values are replaced by a size and a digest."""
+    inputs: tuple[StepNode, ...] = ()
+    raw: tuple[str, ...] = ()
+    """Inputs that are not steps: raw payload hashes (``sha256:...``)."""
+
+
+def short_parameters(parameters: Mapping[str, Any], limit: int = 60) -> dict[str, str]:
+    """Parameters as text of at most about ``limit`` characters each.
+
+    A longer value (a list of 140 indicator ids, a regular expression) becomes its size and
+    the first 12 hex characters of its digest, e.g. ``[140 items] sha256:3f2a9c0d1e2f``:
+    enough to tell two steps apart without flooding the screen.
+    """
+    short: dict[str, str] = {}
+    for name, value in sorted(parameters.items()):
+        text = value if isinstance(value, str) else canonical_json(value)
+        if len(text) <= limit:
+            short[name] = text
+            continue
+        if isinstance(value, list):
+            size = f"[{len(value)} items]"
+        elif isinstance(value, dict):
+            size = f"{{{len(value)} keys}}"
+        else:
+            size = f"[{len(text)} chars]"
+        short[name] = f"{size} sha256:{digest(value)[:12]}"
+    return short
+
+
 class LineageGraph:
     """Step records keyed by id, plus an index from observations to the step that made them."""
 
@@ -217,6 +255,31 @@ class LineageGraph:
         if step not in seen:
             raise UnknownStepError(step, candidates=self._records)
         return list(seen.values())
+
+    def tree(
+        self, step: str, *, parameters: Mapping[str, str] | None = None, limit: int = 60
+    ) -> StepNode:
+        """``step`` with its inputs as a tree; each upstream step appears under its reader.
+
+        ``parameters`` replaces the step's own (shortened) parameters, e.g. with the one
+        formula of a derivation that made a given value.
+        """
+        record = self.get(step)
+
+        def node(current: StepRecord, params: Mapping[str, str] | None) -> StepNode:
+            steps = [self._records[i] for i in current.inputs if i in self._records]
+            return StepNode(
+                id=current.id,
+                kind=current.kind,
+                source=current.source,
+                parameters=dict(params)
+                if params is not None
+                else short_parameters(current.parameters, limit),
+                inputs=tuple(node(s, None) for s in steps),
+                raw=tuple(i for i in current.inputs if i not in self._records),
+            )
+
+        return node(record, parameters)
 
     def raw_inputs(self, step: str) -> list[str]:
         """Inputs of the chain that are not steps of the graph: raw payload hashes."""

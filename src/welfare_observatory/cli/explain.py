@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from welfare_observatory.cli._output import json_option, print_json
+
+if TYPE_CHECKING:
+    from welfare_observatory.lineage import StepNode
+    from welfare_observatory.store.explain import ValueNode
+
+
+def _where(values: tuple[str, ...], sex: str | None) -> dict[str, str]:
+    chosen: dict[str, str] = {}
+    for item in values:
+        column, sep, value = item.partition("=")
+        if not sep or not column or not value:
+            raise click.BadParameter(
+                f"expected column=value (e.g. age=Y_GE65), got {item!r}", param_hint="--where"
+            )
+        chosen[column.strip()] = value.strip()
+    if sex is not None:
+        chosen["sex"] = sex
+    return chosen
 
 
 @click.command()
@@ -15,53 +33,91 @@ from welfare_observatory.cli._output import json_option, print_json
 @click.argument("territory")
 @click.argument("period")
 @click.option("--kb", "kb_path", type=click.Path(path_type=Path), default=Path("kb"))
-@click.option("--edition", default=None)
+@click.option("--edition", default=None, help="Edition to read (default: the latest).")
+@click.option("--sex", default=None, help="Breakdown by sex: M, F or _T (default: the total).")
+@click.option(
+    "--where",
+    "where",
+    multiple=True,
+    metavar="COLUMN=VALUE",
+    help="Pick a breakdown, e.g. --where age=Y_GE65 (repeatable; default: totals).",
+)
 @json_option
 def explain(
-    indicator: str, territory: str, period: str, kb_path: Path, edition: str | None, as_json: bool
+    indicator: str,
+    territory: str,
+    period: str,
+    kb_path: Path,
+    edition: str | None,
+    sex: str | None,
+    where: tuple[str, ...],
+    as_json: bool,
 ) -> None:
-    """Show how one published value was made, step by step down to the raw payload."""
+    """Show how one stored value was made: its step, operands and inputs, down to the raw
+    payload. Breakdowns default to the total; a year matches a stock dated in that year."""
     from welfare_observatory.store import KnowledgeBase
+    from welfare_observatory.store.explain import explain_value
 
     base = KnowledgeBase.open(kb_path)
-    rows = base.observations(
-        indicator=indicator, territory=territory, period=period, edition=edition
+    result = explain_value(
+        base, indicator, territory, period, edition=edition, where=_where(where, sex)
     )
-    if rows.empty:
-        from welfare_observatory.errors import UnknownIdError
-
-        raise UnknownIdError(
-            f"{indicator} {territory} {period}",
-            message=f"no value for {indicator} in {territory} for {period}",
-            hint="check the codes, or list what exists with 'welfare-observatory kb query' "
-            "on the observations view",
-        )
-    graph = base.lineage_graph(edition)
-    chains: list[dict[str, Any]] = []
-    for row in rows.itertuples():  # one row per breakdown combination of this value
-        lineage = str(row.lineage)
-        chains.append(
-            {
-                "value": None if row.value is None else float(str(row.value)),
-                "unit": str(row.unit),
-                "obs_status": str(row.obs_status),
-                "source": str(row.source),
-                "steps": [s.model_dump(mode="json") for s in graph.chain(lineage)],
-                "raw": graph.raw_inputs(lineage),
-            }
-        )
     if as_json:
-        print_json(chains)
+        print_json(result.model_dump(mode="json"))
         return
-    for chain in chains:
-        click.echo(
-            f"{indicator} {territory} {period} = {chain['value']} {chain['unit']} "
-            f"(status {chain['obs_status']}, source {chain['source']})"
+    if result.value.period != result.requested_period:
+        click.echo(f"(period {result.requested_period} read as {result.value.period})")
+    for line in _value_lines(result.value, 0):
+        click.echo(line)
+    if result.other_breakdowns:
+        others = "; ".join(
+            ", ".join(f"{k}={v}" for k, v in combo.items()) for combo in result.other_breakdowns
         )
-        steps: list[dict[str, Any]] = chain["steps"]
-        for depth, step in enumerate(steps):
-            params = step.get("parameters", {})
-            detail = ", ".join(f"{k}={params[k]}" for k in list(params)[:3] if k != "rule")
-            click.echo(f"{'  ' * (depth + 1)}<- {step['kind']} {step['id']} {detail}")
-        for raw in chain["raw"]:
-            click.echo(f"{'  ' * (len(steps) + 1)}<- raw payload {raw}")
+        click.echo(f"other breakdowns: {others} (pick one with --sex or --where column=value)")
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "missing"
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
+
+
+def _value_lines(node: ValueNode, depth: int) -> list[str]:
+    pad = "  " * depth
+    label = f" [{node.label}]" if node.label else ""
+    role = f"{node.role}: " if node.role else ""
+    head = (
+        f"{pad}{role}{node.indicator} {node.territory} {node.period}{label} = "
+        f"{_number(node.value)} {node.unit} (status {node.obs_status}, source {node.source})"
+    )
+    lines = [head]
+    if node.formula and len(node.operands) == 2:
+        num, den = node.operands
+        scale = " * " + node.formula.rsplit(" * ", 1)[1] if " * " in node.formula else ""
+        lines.append(
+            f"{pad}  = {num.indicator} {_number(num.value)} / {den.indicator} "
+            f"{_number(den.value)}{scale}"
+        )
+    if node.members is not None:
+        lines.append(f"{pad}  = sum of {node.members} member territories")
+    lines.extend(_step_lines(node.step, depth + 1))
+    for operand in node.operands:
+        lines.extend(_value_lines(operand, depth + 1))
+    return lines
+
+
+def _step_lines(step: StepNode, depth: int) -> list[str]:
+    pad = "  " * depth
+    where = f" ({step.source})" if step.source else ""
+    # The rule is long and the source is already named: both stay in --json.
+    shown = {k: v for k, v in step.parameters.items() if k != "rule"}
+    if step.source is not None and shown.get("source") == step.source:
+        del shown["source"]
+    detail = ", ".join(f"{k}={v}" for k, v in shown.items())
+    lines = [f"{pad}<- {step.kind} {step.id}{where} {detail}".rstrip()]
+    for child in step.inputs:
+        lines.extend(_step_lines(child, depth + 1))
+    lines.extend(f"{pad}  <- raw payload {raw}" for raw in step.raw)
+    return lines

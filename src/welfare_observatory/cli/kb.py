@@ -36,8 +36,10 @@ def _print_frame(frame: pd.DataFrame, as_json: bool, *, limit: int = 200) -> Non
 
         print_json(json.loads(frame.to_json(orient="records", date_format="iso")))
         return
-    shown = frame.head(limit)
-    print_table([str(c) for c in shown.columns], shown.astype(object).values.tolist())
+    shown = frame.head(limit).astype(object)
+    # Nulls (None, NaN, pd.NA) print as empty cells, not as 'nan' or '<NA>'.
+    shown = shown.where(shown.notna(), "")
+    print_table([str(c) for c in shown.columns], shown.values.tolist())
     if len(frame) > limit:
         click.echo(f"... {len(frame) - limit} more rows (use --json or kb query with LIMIT)")
 
@@ -84,7 +86,8 @@ def show(edition: str | None, kb_path: Path, as_json: bool) -> None:
             ("reference date", manifest.reference_date),
             ("library", manifest.library_version),
             ("config digest", manifest.config_digest[:16]),
-            ("indicators", len(manifest.indicators)),
+            ("indicators selected", len(manifest.indicators)),
+            ("indicators built", len(base.values("indicator", edition=info.name))),
             ("observations", manifest.tables.get("observations", {}).get("rows", 0)),
             ("overrides", manifest.overrides),
         ]
@@ -97,6 +100,26 @@ def show(edition: str | None, kb_path: Path, as_json: bool) -> None:
         ],
         title="sources",
     )
+
+
+@kb.command("path")
+@click.argument("edition", required=False)
+@click.option(
+    "--files", "list_files", is_flag=True, help="Print the observation files, one per line."
+)
+@kb_option
+def path(edition: str | None, list_files: bool, kb_path: Path) -> None:
+    """Print the folder of EDITION's current build (default: the latest edition).
+
+    Read the observations from DuckDB, polars or Arrow through this path: a glob over
+    <kb>/<edition>/b-* would also read the earlier builds kept for diffs.
+    """
+    base = _open(kb_path)
+    if list_files:
+        for file in base.files(edition):
+            click.echo(str(file))
+    else:
+        click.echo(str(base.path(edition)))
 
 
 @kb.command("query")

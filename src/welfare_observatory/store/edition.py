@@ -273,10 +273,15 @@ def publish(kb_root: Path, edition: str) -> EditionPointer:
 
 
 def _prune(edition_dir: Path, pointer: EditionPointer) -> None:
-    """Remove stale staging folders and draft builds beyond the few kept for diffs."""
+    """Remove stale staging folders and temporary files (left by a killed build: SIGKILL
+    gives a process no chance to clean up) and draft builds beyond the few kept for diffs."""
     keep = {pointer.build, *pointer.history[: KEEP_DRAFT_BUILDS - 1]}
     for child in edition_dir.iterdir():
         if not child.is_dir():
+            # A process killed inside atomic_write_bytes leaves its temporary file behind.
+            if child.name.startswith(".") and child.name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    child.unlink()
             continue
         if child.name.startswith(".building-") or child.name not in keep:
             shutil.rmtree(child, ignore_errors=True)

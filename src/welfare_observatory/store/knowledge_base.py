@@ -6,10 +6,24 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from welfare_observatory.errors import EditionError, Location, StoreError, UnknownIdError
+from welfare_observatory.errors import (
+    EditionError,
+    Location,
+    StoreError,
+    UnknownIdError,
+    UnknownIndicatorError,
+    UnknownTerritoryError,
+)
 from welfare_observatory.model.common import Frozen
-from welfare_observatory.model.observation import BASE_COLUMNS, KEY_COLUMNS, TOTAL
+from welfare_observatory.model.observation import BASE_COLUMNS, KEY_COLUMNS
 from welfare_observatory.store import edition as store
+from welfare_observatory.store._helpers import (
+    distinct_texts,
+    ident,
+    near_periods,
+    quote,
+    with_columns,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -18,7 +32,7 @@ if TYPE_CHECKING:
 
     from welfare_observatory.lineage import LineageGraph
 
-__all__ = ["EditionInfo", "KnowledgeBase"]
+__all__ = ["EditionInfo", "KnowledgeBase", "near_periods"]
 
 Selector = str | Iterable[str] | None
 
@@ -106,11 +120,43 @@ class KnowledgeBase:
 
     # -- reading --------------------------------------------------------------------
 
+    def path(self, edition: str | None = None) -> Path:
+        """The folder of the edition's current build (default: the latest edition).
+
+        Earlier builds of a draft stay next to it (``<kb>/<edition>/b-*``) for diffs, so a
+        glob over ``b-*`` reads every row several times: read through this path instead.
+        """
+        return Path(self.edition(edition).path)
+
+    def files(self, edition: str | None = None) -> list[Path]:
+        """The observation Parquet files of the edition's current build, one per partition."""
+        build = self.path(edition)
+        manifest = store.load_manifest(build)
+        names = manifest.tables.get("observations", {}).get("files", [])
+        return [build / "observations" / name for name in names]
+
     def _observation_files(self, edition: str | None) -> list[str]:
-        info = self.edition(edition)
-        manifest = store.load_manifest(Path(info.path))
-        files = manifest.tables.get("observations", {}).get("files", [])
-        return [str(Path(info.path) / "observations" / f) for f in files]
+        return [str(f) for f in self.files(edition)]
+
+    def values(self, column: str, *, edition: str | None = None) -> list[str]:
+        """The distinct values of one observation column (e.g. the indicators built), sorted."""
+        import pyarrow.compute as pc
+        import pyarrow.dataset as ds
+
+        files = self._observation_files(edition)
+        if not files:
+            return []
+        dataset = ds.dataset(files, format="parquet", partitioning="hive")
+        if column not in dataset.schema.names:
+            raise UnknownIdError(
+                column,
+                candidates=dataset.schema.names,
+                message=f"the observations have no column {column!r}",
+            )
+        unique = pc.unique(dataset.to_table(columns=[column]).column(column).combine_chunks())
+        if hasattr(unique, "dictionary_decode"):
+            unique = unique.dictionary_decode()
+        return sorted(str(v) for v in unique.to_pylist() if v is not None)
 
     def to_arrow(
         self,
@@ -119,9 +165,17 @@ class KnowledgeBase:
         period: Selector = None,
         *,
         edition: str | None = None,
+        strict: bool = True,
         **breakdowns: str | Iterable[str],
     ) -> pa.Table:
-        """Observations matching the filters (each a code or a list of codes)."""
+        """Observations matching the filters (each a code or a list of codes).
+
+        With ``strict`` (the default), an indicator, territory or period that the edition
+        does not hold at all raises UnknownIdError with the closest ids as hint, so an empty
+        table means the ids exist but no row matches all the filters together. Callers that
+        ask for ids which may legitimately be absent (selected but not built) pass
+        ``strict=False``.
+        """
         import pyarrow as pa
         import pyarrow.dataset as ds
 
@@ -131,6 +185,7 @@ class KnowledgeBase:
         dataset = ds.dataset(files, format="parquet", partitioning="hive")
         condition: Any = None
         filters = {"indicator": indicator, "territory": territory, "period": period, **breakdowns}
+        wanted_by_column: dict[str, list[str]] = {}
         for column, wanted in filters.items():
             if wanted is None:
                 continue
@@ -141,9 +196,45 @@ class KnowledgeBase:
                     message=f"the observations have no column {column!r}",
                 )
             values = [wanted] if isinstance(wanted, str) else list(wanted)
+            wanted_by_column[column] = values
             expression = ds.field(column).isin(values)
             condition = expression if condition is None else condition & expression
-        return dataset.to_table(filter=condition)
+        table = dataset.to_table(filter=condition)
+        if strict:
+            self._check_ids(table, wanted_by_column, edition)
+        return table
+
+    def _check_ids(
+        self, table: pa.Table, wanted: dict[str, list[str]], edition: str | None
+    ) -> None:
+        """Raise for requested ids absent from the whole edition (not just from the result).
+
+        Only ids missing from the result are looked up in the full column, so a query whose
+        ids all matched costs nothing more.
+        """
+        errors = {"indicator": UnknownIndicatorError, "territory": UnknownTerritoryError}
+        for column in ("indicator", "territory", "period"):
+            if column not in wanted:
+                continue
+            found = set(distinct_texts(table, column))
+            missing = [v for v in wanted[column] if v not in found]
+            if not missing:
+                continue
+            known = self.values(column, edition=edition)
+            unknown = [v for v in missing if v not in set(known)]
+            if not unknown:
+                continue
+            name = self.edition(edition).name
+            error = errors.get(column, UnknownIdError)
+            hint = None
+            if column == "period":
+                hint = "nearest periods: " + ", ".join(near_periods(unknown[0], known))
+            raise error(
+                unknown[0],
+                candidates=known,
+                hint=hint,
+                message=f"edition {name!r} has no {column} {unknown[0]!r}",
+            )
 
     def observations(
         self,
@@ -152,12 +243,15 @@ class KnowledgeBase:
         period: Selector = None,
         *,
         edition: str | None = None,
+        strict: bool = True,
         **breakdowns: str | Iterable[str],
     ) -> pd.DataFrame:
-        """Observations as a pandas DataFrame (Arrow-backed dtypes)."""
+        """Observations as a pandas DataFrame (Arrow-backed dtypes); see :meth:`to_arrow`."""
         import pandas as pd
 
-        table = self.to_arrow(indicator, territory, period, edition=edition, **breakdowns)
+        table = self.to_arrow(
+            indicator, territory, period, edition=edition, strict=strict, **breakdowns
+        )
         frame: pd.DataFrame = table.to_pandas(types_mapper=pd.ArrowDtype)
         return frame
 
@@ -208,17 +302,17 @@ class KnowledgeBase:
         connection = duckdb.connect()
         files = self._observation_files(info.name)
         if files:
-            listing = ", ".join(_quote(f) for f in files)
+            listing = ", ".join(quote(f) for f in files)
             connection.execute(
                 "CREATE VIEW observations AS SELECT * FROM read_parquet("
                 f"[{listing}], hive_partitioning = true, union_by_name = true)"
             )
         for name in ("findings", "lineage"):
-            quoted = _quote(base / f"{name}.parquet")
+            quoted = quote(base / f"{name}.parquet")
             connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({quoted})")
         for path in sorted((base / "analyses").glob("*.parquet")):
             connection.execute(
-                f"CREATE VIEW analysis_{path.stem} AS SELECT * FROM read_parquet({_quote(path)})"
+                f"CREATE VIEW analysis_{path.stem} AS SELECT * FROM read_parquet({quote(path)})"
             )
         return connection
 
@@ -253,13 +347,11 @@ class KnowledgeBase:
         breakdowns = sorted(
             (set(left.column_names) | set(right.column_names)) - set(BASE_COLUMNS) - {"domain"}
         )
-        left = _with_columns(left, breakdowns)
-        right = _with_columns(right, breakdowns)
+        left = with_columns(left, breakdowns)
+        right = with_columns(right, breakdowns)
         keys = [*KEY_COLUMNS, *breakdowns]
-        on = " AND ".join(f"l.{_ident(k)} IS NOT DISTINCT FROM r.{_ident(k)}" for k in keys)
-        select_keys = ", ".join(
-            f"coalesce(l.{_ident(k)}, r.{_ident(k)}) AS {_ident(k)}" for k in keys
-        )
+        on = " AND ".join(f"l.{ident(k)} IS NOT DISTINCT FROM r.{ident(k)}" for k in keys)
+        select_keys = ", ".join(f"coalesce(l.{ident(k)}, r.{ident(k)}) AS {ident(k)}" for k in keys)
         sql = f"""
             SELECT {select_keys},
                 CASE WHEN l.indicator IS NULL THEN 'new'
@@ -272,7 +364,7 @@ class KnowledgeBase:
                OR l.obs_status IS DISTINCT FROM r.obs_status
                OR (l.value IS NULL) <> (r.value IS NULL)
                OR abs(l.value - r.value) > {float(tolerance)!r}
-            ORDER BY change, {", ".join(_ident(k) for k in keys)}
+            ORDER BY change, {", ".join(ident(k) for k in keys)}
         """
         connection = duckdb.connect()
         try:
@@ -281,27 +373,3 @@ class KnowledgeBase:
             return connection.execute(sql).df()
         finally:
             connection.close()
-
-
-def _with_columns(table: pa.Table, breakdowns: list[str]) -> pa.Table:
-    """Plain-string keys, with absent breakdown columns filled with the total code."""
-    import pyarrow as pa
-
-    columns = {}
-    for name in [*KEY_COLUMNS, *breakdowns, "value", "obs_status"]:
-        if name in table.column_names:
-            column = table.column(name)
-            if pa.types.is_dictionary(column.type):
-                column = column.cast(column.type.value_type)
-            columns[name] = column
-        else:
-            columns[name] = pa.array([TOTAL] * table.num_rows, pa.string())
-    return pa.table(columns)
-
-
-def _quote(path: Path | str) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
