@@ -168,3 +168,15 @@ def test_the_publishable_view_as_arrow_is_read_too() -> None:
     table = table.set_column(3, "period_start", table["period_start"].cast(pa.date32()))
     rows = monitor([action("NEET_15_29", None, 12.0)], table)
     assert rows["status"].tolist() == [ON_TRACK]
+
+
+def test_an_action_on_an_indicator_the_edition_lacks_has_no_data(tmp_path: Path) -> None:
+    from welfare_observatory.observatory import load_observatory
+    from welfare_observatory.store import KnowledgeBase
+
+    folder = EXAMPLES / "biella" / "src" / "osserva_biella"
+    load_observatory(folder).build(out=tmp_path / "kb", offline=True)
+    kb = KnowledgeBase.open(tmp_path / "kb")
+    # NEET_15_29 needs the labour force survey, which the offline example does not carry.
+    status = monitor([action("NEET_15_29", 14.0, 12.0)], kb)["status"].tolist()
+    assert status == [NO_DATA]

@@ -113,7 +113,7 @@ def _observations(kb: Any, edition: str | None, indicators: list[str]) -> pd.Dat
     elif isinstance(kb, pa.Table):
         frame = kb.to_pandas()
     else:
-        frame = kb.observations(indicator=indicators, edition=edition)
+        frame = kb.observations(indicator=indicators, edition=edition, strict=False)
     frame = frame[frame["indicator"].astype(str).isin(indicators)]
     frame = frame.assign(
         indicator=frame["indicator"].astype(str),
