@@ -128,6 +128,7 @@ def build(
         say=say,
     )
     context.timings["load"] = time.perf_counter() - started
+    _drop_leftovers(context.steps_dir)
 
     runnable = [s for s, c in config.sources.items() if c.enabled and (only is None or s in only)]
     with running(executor) as runner:
@@ -501,6 +502,14 @@ def _load_step(
         return table, findings, steps, int(record["rows_in"])
     except (OSError, ValueError, KeyError):
         return None  # a damaged cache entry is rebuilt, never trusted
+
+
+def _drop_leftovers(steps_dir: Path) -> None:
+    """Remove half-written step files a killed build left (a step is saved as a temporary
+    file renamed into place, so a ``*.tmp`` is never a finished step)."""
+    if steps_dir.is_dir():
+        for leftover in steps_dir.glob("*.tmp"):
+            leftover.unlink(missing_ok=True)
 
 
 def _save_step(

@@ -150,3 +150,14 @@ def test_a_plugin_check_runs_in_the_build_and_its_findings_are_reported(
     report = observatory.build(out=tmp_path / "kb", offline=True).report
     [seen] = [f for f in report.findings if f.code == "rows-seen"]
     assert seen.source == "population" and int(seen.message) > 0
+
+
+def test_half_written_step_files_of_a_killed_build_are_removed(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    steps = tmp_path / "kb" / ".steps"
+    steps.mkdir(parents=True)
+    (steps / "tmpabc123.tmp").write_bytes(b"PAR1 half a parquet file")
+    load_observatory(observatory_dir).build(out=tmp_path / "kb", offline=True)
+    assert list(steps.glob("*.tmp")) == []
+    assert list(steps.glob("*.json")), "the finished steps are kept for reuse"
