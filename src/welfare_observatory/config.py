@@ -222,7 +222,7 @@ def load_config(path: Path) -> ObservatoryConfig:
             ) from None
         if not target.exists():
             raise ConfigError(
-                f"{field}: file {relative!r} does not exist",
+                f"{field}: {relative!r} does not exist",
                 location=Location(file=str(file), line=document.line_of(loc), field=field),
             )
     for loc, relative in _source_paths(config):

@@ -162,10 +162,13 @@ def test_an_observatory_template_replaces_the_page_footer_and_the_stylesheet(
 
 
 def test_a_templates_folder_that_does_not_exist_is_an_error(kb: Path, tmp_path: Path) -> None:
+    # Caught when observatory.yaml loads, with the field and its line.
     folder = write_observatory(tmp_path / "obs", "report:\n  templates: templetes/\n")
-    with pytest.raises(PublishError, match=r"report\.templates") as info:
+    with pytest.raises(
+        ConfigError, match=r"report\.templates: 'templetes/' does not exist"
+    ) as info:
         build_report(kb, "2025", tmp_path / "site", observatory=folder)
-    assert info.value.hint is not None and "folder" in info.value.hint
+    assert info.value.location is not None and info.value.location.field == "report.templates"
 
 
 def test_a_templates_folder_outside_the_observatory_is_refused(kb: Path, tmp_path: Path) -> None:
