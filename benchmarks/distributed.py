@@ -8,6 +8,12 @@ Run:  .venv/bin/python benchmarks/distributed.py [--years 20] [--provinces 20] [
    sources have work to do. Built with ``local``, ``dask`` with 1 worker and with 2 workers.
 2. A network of ``--provinces`` provincial observatories (population baseline by sex):
    built one after the other locally, then together with ``build_network`` on 2 workers.
+3. With ``--national-scale SCALE``: ``benchmarks/national_scale.py``'s synthetic national
+   extract at that scale (its generator, imported), harmonized once by chunks, then derived
+   by partitions of indicators (``derive_out_of_core``, 2 indicators a partition) locally
+   and on Dask with 1 and 2 workers: the partitions of one build fanned out. The extract is
+   one Parquet file, which no shipped source type reads and which as one source would be
+   one task; so this part starts from harmonize, not from ``build``.
 
 Every run is a subprocess (its own peak memory; worker processes report theirs). The build
 ids must be equal across executors: the script exits 1 otherwise. On a 2-core machine this
@@ -111,6 +117,47 @@ def generate_network(folder: Path, count: int) -> list[Path]:
     return [population_observatory(folder / code, code) for code in chosen]
 
 
+def prepare_national(work: Path, scale: float) -> Path:
+    """The national-scale input, harmonized by chunks once (a subprocess); returns ``work``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("out_of_core_bench", HERE / "out_of_core.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    input_dir = work / f"input-{scale:g}"
+    meta = bench.national_scale().generate(input_dir, scale, 7)
+    if not (work / "canonical").exists():
+        bench.observatory(input_dir, work / "observatory")
+        command = [sys.executable, str(HERE / "out_of_core.py"), "--step", "harmonize"]
+        command += ["--input", str(input_dir), "--workdir", str(work)]
+        command += ["--result", str(work / "harmonize.json")]
+        subprocess.run(command, check=True)
+    print(f"national-scale input: {meta['source_rows']:,} source rows, harmonized by chunks")
+    return work
+
+
+def derive_national(work: Path, out: Path, executor: Any) -> list[str]:
+    """Derive the harmonized national extract by partitions; its rows and sum of values."""
+    import duckdb
+
+    from welfare_observatory.executors.out_of_core import derive_out_of_core
+
+    result = derive_out_of_core(
+        sorted((work / "canonical").glob("chunk-*.parquet")),
+        work / "observatory",
+        out,
+        memory_limit="1GiB",
+        indicators_per_partition=2,
+        executor=executor,
+    )
+    files = ", ".join(f"'{f}'" for f in result.files)
+    # Thousandths as integers: a float sum would depend on the order DuckDB adds in.
+    query = "SELECT count(*), sum(CAST(round(value * 1000) AS HUGEINT)) FROM read_parquet"
+    ((rows, total),) = duckdb.sql(f"{query}([{files}])").fetchall()
+    return [f"{rows}:{total}:{len(result.files)}"]
+
+
 def run_mode(args: argparse.Namespace) -> dict[str, Any]:
     """One measured run in this (sub)process; returns times, build ids and peak memory."""
     from welfare_observatory.executors import DaskExecutor, LocalExecutor, build_network
@@ -122,7 +169,9 @@ def run_mode(args: argparse.Namespace) -> dict[str, Any]:
     executor = LocalExecutor() if args.workers == 0 else DaskExecutor(n_workers=args.workers)
     with executor:
         ready = time.perf_counter()
-        if args.what == "italy":
+        if args.what == "national":
+            builds, timings = derive_national(Path(args.observatory), out, executor), {}
+        elif args.what == "italy":
             result = load_observatory(args.observatory).build(
                 out=out, offline=True, executor=executor
             )
@@ -173,10 +222,13 @@ def main() -> int:
     parser.add_argument("--years", type=int, default=20)
     parser.add_argument("--provinces", type=int, default=20)
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--run", dest="what", choices=["italy", "network"], default=None)
+    parser.add_argument(
+        "--run", dest="what", choices=["italy", "network", "national"], default=None
+    )
     parser.add_argument("--observatory", default=None)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--national-scale", type=float, default=None, metavar="SCALE")
     args = parser.parse_args()
     if args.what is not None:
         print(json.dumps(run_mode(args)))
@@ -186,19 +238,21 @@ def main() -> int:
     italy = generate_italy(work / "italy", args.years)
     network_dir = work / "network"
     generate_network(network_dir, args.provinces)
+    parts = [("italy", italy), ("network", network_dir)]
+    if args.national_scale is not None:
+        parts.append(("national", prepare_national(work / "national", args.national_scale)))
     print("On this machine (2 cores) the numbers show the Dask scheduler's overhead, not")
     print("scaling: the client and the workers share the same two cores.\n")
     failed = False
-    for what, source in (("italy", italy), ("network", network_dir)):
-        print(
-            f"== {what}: "
-            + (
-                f"Italy, {sum(1 for _ in (italy / 'data').iterdir())} sources "
-                f"(one per region), {args.years} years"
-                if what == "italy"
-                else f"{args.provinces} provincial observatories"
-            )
-        )
+    titles = {
+        "italy": f"Italy, {sum(1 for _ in (italy / 'data').iterdir())} sources "
+        f"(one per region), {args.years} years",
+        "network": f"{args.provinces} provincial observatories",
+        "national": f"national-scale extract at scale {args.national_scale}: derive by "
+        "partitions of 2 indicators (build ids = rows and sum of values)",
+    }
+    for what, source in parts:
+        print(f"== {what}: {titles[what]}")
         runs = {}
         for label, workers in (("local", 0), ("dask x1", 1), ("dask x2", 2)):
             if what == "network" and workers == 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,7 +18,8 @@ from welfare_observatory.cli._output import json_option, print_json
     type=click.Path(path_type=Path),
     default=Path("kb"),
     show_default=True,
-    help="Folder of the knowledge base the edition is written to.",
+    help="Folder of the knowledge base the edition is written to (relative to the current "
+    "directory).",
 )
 @click.option("--only", multiple=True, help="Build only this source (repeatable).")
 @click.option("--refresh", is_flag=True, help="Fetch again even what is cached.")
@@ -35,6 +37,12 @@ from welfare_observatory.cli._output import json_option, print_json
     metavar="ADDRESS",
     help="Dask scheduler address (tcp://host:8786); without it dask starts a local cluster.",
 )
+@click.option(
+    "--memory-budget",
+    default=None,
+    metavar="SIZE",
+    help="Build out of core within SIZE (e.g. 2GiB): partitions on disk, DuckDB spills.",
+)
 @json_option
 def build(
     observatory: str,
@@ -45,6 +53,7 @@ def build(
     cache_dir: Path | None,
     executor: str,
     scheduler: str | None,
+    memory_budget: str | None,
     as_json: bool,
 ) -> None:
     """Build OBSERVATORY (a folder with observatory.yaml, or an installed package name).
@@ -60,9 +69,16 @@ def build(
 
     loaded = load_observatory(observatory)
     runner = executor_for(executor, scheduler=scheduler)
+    run: Any = loaded.build
+    if memory_budget is not None:
+        from functools import partial
+
+        from welfare_observatory.executors.out_of_core_build import build_out_of_core
+
+        run = partial(build_out_of_core, loaded, memory_budget=memory_budget)
     console = Console(stderr=True)
     if as_json:
-        result = loaded.build(
+        result = run(
             out=out,
             offline=offline,
             only=only or None,
@@ -76,7 +92,7 @@ def build(
             def progress(line: str) -> None:
                 status.update(f"{loaded.id}: {line}")
 
-            result = loaded.build(
+            result = run(
                 out=out,
                 offline=offline,
                 only=only or None,

@@ -4,8 +4,8 @@
 ``DaskExecutor`` fans them out over a Dask cluster: a ``LocalCluster`` it starts and stops
 itself, or an existing scheduler by address. Both run the same stage functions, so they
 produce the same edition, lineage ids and build id. ``build_network`` builds several
-observatories together; ``derive_out_of_core`` derives a table larger than memory in
-partitions. This module stays light: Dask is imported only when a Dask executor starts.
+observatories together; ``build_out_of_core`` builds an edition larger than memory a
+partition at a time. This module stays light: Dask is imported only when a Dask executor starts.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from welfare_observatory.executors.dask_cluster import DaskExecutor
     from welfare_observatory.executors.network import build_network
     from welfare_observatory.executors.out_of_core import OutOfCoreResult, derive_out_of_core
+    from welfare_observatory.executors.out_of_core_build import build_out_of_core
 
 __all__ = [
     "DaskExecutor",
@@ -33,6 +34,7 @@ __all__ = [
     "LocalExecutor",
     "OutOfCoreResult",
     "build_network",
+    "build_out_of_core",
     "derive_out_of_core",
     "executor_for",
     "running",
@@ -43,6 +45,7 @@ _LAZY = {
     "build_network": "welfare_observatory.executors.network",
     "OutOfCoreResult": "welfare_observatory.executors.out_of_core",
     "derive_out_of_core": "welfare_observatory.executors.out_of_core",
+    "build_out_of_core": "welfare_observatory.executors.out_of_core_build",
 }
 
 

@@ -72,6 +72,8 @@ class PartitionTask(Frozen):
     memory_limit: str
     temp_directory: str
     threads: int
+    analyses: str = ""
+    """Folder for the partition's analyses (``<name>/<part>.parquet``); empty: none."""
 
 
 def _folder(observatory: Observatory | str | Path) -> str:
@@ -352,7 +354,7 @@ def derive_partition(task: PartitionTask) -> OutOfCoreResult:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from welfare_observatory.stages import derive_stage
+    from welfare_observatory.stages import derive_with_coverage
 
     observatory = _observatory(task.observatory)
     con = _connect(task.memory_limit, Path(task.temp_directory), task.threads)
@@ -365,7 +367,7 @@ def derive_partition(task: PartitionTask) -> OutOfCoreResult:
     finally:
         con.close()
     indicators = {i.id: i for i in observatory.catalog}
-    derived, findings, steps = derive_stage(
+    result = derive_with_coverage(
         [table],
         observatory,
         indicators,
@@ -373,11 +375,19 @@ def derive_partition(task: PartitionTask) -> OutOfCoreResult:
         observatory.config.territory.reference_date,
     )
     del table
-    names = derived.column("indicator").cast(pa.string())
-    owned = derived.filter(pc.is_in(names, pa.array(task.owned, pa.string())))
+    findings, steps = list(result.findings), list(result.steps)
+    names = result.observations.column("indicator").cast(pa.string())
+    owned = result.observations.filter(pc.is_in(names, pa.array(task.owned, pa.string())))
     pq.write_table(owned, task.out)
     rows = owned.num_rows
-    del derived, owned
+    if task.analyses:
+        from welfare_observatory.executors.partition_analyses import analyze_partition
+
+        part = Path(task.out).name
+        findings += analyze_partition(
+            owned, result.coverage, observatory, indicators, task.owned, Path(task.analyses) / part
+        )
+    del result, owned
     # Give the partition's buffers back to the system before the next one is read.
     pa.default_memory_pool().release_unused()
     return OutOfCoreResult(

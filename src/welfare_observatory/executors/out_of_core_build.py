@@ -1,0 +1,353 @@
+"""An edition built out of core: the build for input larger than memory.
+
+The same stages as :func:`welfare_observatory.pipeline.build`, with the data on disk
+between them instead of in memory:
+
+1. each source runs fetch, parse, harmonize and validate (the pipeline's own
+   ``_run_source``, through the executor) and its canonical table is written to a Parquet
+   file and dropped: one source table is in memory at a time;
+2. DuckDB unifies the sources' breakdown columns and sorts the rows by indicator into one
+   file, spilling to disk past its memory limit;
+3. the indicators are split into partitions (each reads its own indicators and their
+   formulas' operands); ``derive_stage`` and ``analyze_stage`` run on each partition, on
+   the executor (one after the other locally, in parallel on Dask workers);
+4. :mod:`welfare_observatory.store.partitioned` writes the edition from the partition
+   files: the same layout, manifest, lineage and atomic publish as an in-memory build.
+
+The observations equal those of an in-memory build of the same input, row for row. Derive
+steps are recorded per partition, so derived rows name their partition's step in
+``lineage`` and the build id differs from an in-memory build's (both are deterministic).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from welfare_observatory.errors import ConfigError
+from welfare_observatory.executors.base import Executor, running
+from welfare_observatory.executors.out_of_core import (
+    OutOfCoreResult,
+    PartitionTask,
+    _combined,
+    _connect,
+    _quoted,
+    derive_partition,
+    partitions,
+)
+from welfare_observatory.executors.partition_analyses import (
+    composites,
+    partition_findings,
+    ranked_warnings,
+)
+from welfare_observatory.lineage import LineageGraph
+from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from welfare_observatory.observatory import Observatory
+    from welfare_observatory.pipeline import BuildResult, Progress, _Context, _SourceOutput
+
+__all__ = ["build_out_of_core", "parse_size"]
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as ``2GiB``, ``512MB`` or ``1000000`` (GiB = 2^30, GB = 10^9)."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise ConfigError(
+            f"{text!r} is not a memory size",
+            hint="write it as a number and a unit: 2GiB, 512MiB, 4GB",
+        )
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def build_out_of_core(
+    observatory: Observatory,
+    *,
+    out: str | Path = "kb",
+    memory_budget: str | int = "2GiB",
+    offline: bool = False,
+    only: Sequence[str] | None = None,
+    refresh: bool = False,
+    cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    executor: Executor | str | None = None,
+    indicators_per_partition: int = 2,
+    work_dir: str | Path | None = None,
+) -> BuildResult:
+    """Build the observatory's edition into ``out`` a partition at a time.
+
+    ``memory_budget`` (bytes or ``"2GiB"``) bounds what the build asks for: DuckDB gets a
+    third of it for sorting (past that it spills to ``work_dir``), the rest is for one
+    partition's ``derive_stage`` (about 15 times the Arrow size of what the partition
+    reads) and the interpreter. ``indicators_per_partition`` is the knob when a partition
+    is too large. ``work_dir`` (default: a folder under ``out``) holds the intermediate
+    files and is removed at the end; Dask workers must see it at the same path.
+    Other options as :func:`welfare_observatory.pipeline.build`.
+    """
+    from welfare_observatory.pipeline import _new_context, _skipped
+
+    budget = memory_budget if isinstance(memory_budget, int) else parse_size(memory_budget)
+    if budget < 256 * 2**20:
+        raise ConfigError(
+            f"a memory budget of {budget:,} bytes is below what the library itself needs",
+            hint="give at least 256MiB; 1GiB or more is realistic (the interpreter, the "
+            "territory registry and the catalogue alone take 350-450 MiB)",
+        )
+    if indicators_per_partition < 1:
+        raise ConfigError("indicators_per_partition must be at least 1")
+    config = observatory.config
+    unknown = [s for s in (only or ()) if s not in config.sources]
+    if unknown:
+        from welfare_observatory.errors import UnknownIdError
+
+        raise UnknownIdError(
+            unknown[0], candidates=config.sources, message=f"no source {unknown[0]!r} to build"
+        )
+    kb_root = Path(out).resolve()  # the report says where the edition went, whatever the cwd
+    say = progress or (lambda _line: None)
+    say("loading catalogue, territories and plugins")
+    started = time.perf_counter()
+    context = _new_context(
+        observatory,
+        steps_dir=kb_root / ".steps",
+        cache_dir=Path(cache_dir) if cache_dir else kb_root / ".cache",
+        offline=offline,
+        refresh=refresh,
+        say=say,
+    )
+    context.timings["load"] = time.perf_counter() - started
+    kb_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=work_dir or kb_root, prefix=".out-of-core-")).resolve()
+    try:
+        with running(executor) as runner:
+            outputs: list[_SourceOutput] = []
+            files: list[Path] = []
+            for source_id, source_config in config.sources.items():
+                if not source_config.enabled:
+                    outputs.append(
+                        _skipped(source_id, source_config, "disabled in observatory.yaml")
+                    )
+                elif only is not None and source_id not in only:
+                    outputs.append(_skipped(source_id, source_config, "not in --only"))
+                else:
+                    output, file = _source_to_file(runner, context, source_id, work)
+                    outputs.append(output)
+                    files += [file] if file is not None else []
+            with context.timed("derive"):
+                say("deriving rates and aggregates, a partition at a time")
+                derived = _derive(
+                    runner, observatory, files, work, budget, indicators_per_partition
+                )
+        say(f"writing edition {config.edition}")
+        return _store(
+            observatory,
+            kb_root,
+            context,
+            outputs,
+            derived,
+            work,
+            budget,
+            tuple(only) if only is not None else None,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _duckdb_limit(budget: int) -> str:
+    return f"{max(budget // 3 // 2**20, 64)}MiB"
+
+
+def _source_to_file(
+    runner: Executor, context: _Context, source_id: str, work: Path
+) -> tuple[_SourceOutput, Path | None]:
+    """Run one source; its table goes to ``work/sources`` and leaves memory."""
+    import dataclasses
+
+    import pyarrow.parquet as pq
+
+    (output,) = runner.run_sources(context, [source_id])
+    if output.table is None or output.table.num_rows == 0:
+        return output, None
+    file = work / "sources" / f"{len(list(work.glob('sources/*.parquet'))):05d}.parquet"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(output.table, file)
+    # An empty table with the schema stands for the rows now on disk (reports count it).
+    return dataclasses.replace(output, table=output.table.slice(0, 0)), file
+
+
+def _derive(
+    runner: Executor,
+    observatory: Observatory,
+    files: Sequence[Path],
+    work: Path,
+    budget: int,
+    per_partition: int,
+) -> OutOfCoreResult:
+    """Sort the sources' rows by indicator (DuckDB, spilling), then derive and analyse
+    each partition with the executor."""
+    import pyarrow.parquet as pq
+
+    if not files:
+        return OutOfCoreResult(files=(), rows=0)
+    names = {n for f in files for n in pq.read_schema(f).names}
+    breakdowns = sorted(names - set(BASE_COLUMNS) - {"domain"})
+    columns = [f'"{n}"' for n in BASE_COLUMNS if n in names]
+    # A source without a breakdown column means its total (as ``unify_breakdowns`` does).
+    columns += [f'coalesce("{b}", \'{TOTAL}\') AS "{b}"' for b in breakdowns]
+    listing = "[" + ", ".join(_quoted(str(f)) for f in files) + "]"
+    sorted_input = work / "sorted.parquet"
+    spill = work / "spill"
+    limit = _duckdb_limit(budget)
+    con = _connect(limit, spill, 2)
+    try:
+        con.execute(
+            f"COPY (SELECT {', '.join(columns)} FROM read_parquet({listing}, "  # noqa: S608
+            f"union_by_name = true) ORDER BY indicator) TO {_quoted(str(sorted_input))} "
+            "(FORMAT PARQUET, ROW_GROUP_SIZE 100000)"
+        )
+        present = [
+            str(row[0])
+            for row in con.execute(
+                f"SELECT DISTINCT indicator FROM read_parquet({_quoted(str(sorted_input))})"  # noqa: S608
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    for file in files:
+        file.unlink()
+    indicators = {i.id: i for i in observatory.catalog}
+    # Every formula the operands allow, selected or not: derive computes them all, and
+    # their aggregates' coverage and findings belong in the edition as in-memory.
+    targets = [i for i, indicator in indicators.items() if indicator.formula is not None]
+    split = partitions(present, indicators, per_partition, targets=targets)
+    tasks = [
+        PartitionTask(
+            observatory=str(Path(observatory.folder).resolve()),
+            sorted_input=str(sorted_input),
+            owned=owned,
+            needed=needed,
+            out=str(work / "parts" / f"part-{k:05d}.parquet"),
+            memory_limit=limit,
+            temp_directory=str(spill),
+            threads=1,
+            analyses=str(work / "analyses"),
+        )
+        for k, (owned, needed) in enumerate(split)
+    ]
+    (work / "parts").mkdir(parents=True, exist_ok=True)
+    results = runner.map(derive_partition, tasks, names=[f"derive-{t.owned[0]}" for t in tasks])
+    return _combined(results)
+
+
+def _store(
+    observatory: Observatory,
+    kb_root: Path,
+    context: _Context,
+    outputs: Sequence[_SourceOutput],
+    derived: OutOfCoreResult,
+    work: Path,
+    budget: int,
+    only: tuple[str, ...] | None,
+) -> BuildResult:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from welfare_observatory.build_report import BuildReport, why_skipped
+    from welfare_observatory.pipeline import BuildResult, _declared_indicators
+    from welfare_observatory.stages import _coverage_table, _findings_table
+    from welfare_observatory.store.partitioned import build_manifest, write_partitioned_build
+
+    config = observatory.config
+    selection = observatory.selection()
+    analyses: dict[str, pa.Table | list[Path]] = {
+        folder.name: sorted(folder.glob("*.parquet"))
+        for folder in sorted((work / "analyses").glob("*"))
+        if folder.is_dir()
+    }
+    findings = [f for o in outputs for f in o.findings]
+    findings += partition_findings(derived.findings, set(analyses))
+    warnings = analyses.pop("early_warnings", [])
+    if isinstance(warnings, list) and warnings:
+        analyses["early_warnings"] = ranked_warnings(warnings)
+    coverage = [pq.read_table(f) for f in analyses.pop("coverage", [])]
+    coverage = [t for t in coverage if t.num_rows] or coverage[:1]
+    analyses["coverage"] = _coverage_table(
+        pa.concat_tables(coverage, promote_options="permissive") if coverage else None
+    )
+    parts = [Path(f) for f in derived.files]
+    composite = composites(observatory, parts, work, _duckdb_limit(budget), findings)
+    if composite is not None:
+        analyses["composite"] = composite
+    graph = LineageGraph()
+    for step in [*(s for o in outputs for s in o.steps), *derived.steps]:
+        if step.id not in graph:
+            graph.add(step)
+    manifest = build_manifest(
+        observatory,
+        graph=graph,
+        overrides=sum(f.count for f in findings if f.code == "override-applied"),
+        sources={o.report.id: (o.report, o.payloads) for o in outputs},
+        versions=context.versions,
+        selection=[i.id for i in selection],
+    )
+    with context.timed("store"):
+        write_partitioned_build(
+            kb_root,
+            manifest,
+            observation_files=parts,
+            lineage=graph.to_arrow(),
+            findings=_findings_table(findings),
+            analyses=analyses,
+            memory_limit=_duckdb_limit(budget),
+            temp_directory=work / "spill",
+        )
+    built = _built(parts, work, budget)
+    report = BuildReport(
+        observatory=config.id,
+        edition=config.edition,
+        build=manifest.build,
+        knowledge_base=str(kb_root),
+        sources=tuple(o.report for o in outputs),
+        timings={k: round(v, 3) for k, v in context.timings.items()},
+        findings=tuple(findings),
+        selected=len(selection),
+        built=tuple(i.id for i in selection if i.id in built),
+        skipped=why_skipped(
+            selection,
+            built,
+            reports={o.report.id: o.report for o in outputs},
+            declared={sid: _declared_indicators(c) for sid, c in config.sources.items()},
+            offline=context.offline,
+            only=only,
+        ),
+        observations=derived.rows,
+        reused_steps=sum(1 for o in outputs if o.reused),
+        computed_steps=sum(1 for o in outputs if not o.reused and o.table is not None),
+    )
+    return BuildResult(report=report, knowledge_base=kb_root)
+
+
+def _built(parts: Sequence[Path], work: Path, budget: int) -> set[str]:
+    """Indicators with rows in the edition."""
+    if not parts:
+        return set()
+    listing = "[" + ", ".join(_quoted(str(f)) for f in parts) + "]"
+    con = _connect(_duckdb_limit(budget), work / "spill", 2)
+    try:
+        query = f"SELECT DISTINCT CAST(indicator AS VARCHAR) FROM read_parquet({listing})"  # noqa: S608
+        return {str(row[0]) for row in con.execute(query).fetchall()}
+    finally:
+        con.close()

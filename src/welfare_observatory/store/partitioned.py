@@ -1,0 +1,249 @@
+"""Writing an edition from Parquet files on disk, for builds larger than memory.
+
+The same layout, manifest, pointer and atomic publish as :func:`store.edition.write_build`
+(whose helpers this module reuses), but the observations come as Parquet files (one per
+partition of an out-of-core build, with a ``domain`` column) and the large analyses as
+lists of files. DuckDB sorts each domain (spilling to ``temp_directory`` past
+``memory_limit``) and the sorted rows are streamed into the edition's Parquet file batch by
+batch, cast to the canonical schema: memory is bounded by DuckDB's limit and one batch,
+never by the edition.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from welfare_observatory.errors import EditionError, Location, StoreError
+from welfare_observatory.lineage import LineageGraph, digest
+from welfare_observatory.model.observation import BASE_COLUMNS, observation_schema
+from welfare_observatory.store.edition import (
+    KEEP_DRAFT_BUILDS,
+    POINTER,
+    EditionPointer,
+    Manifest,
+    SourceRecord,
+    _combined,
+    _prune,
+    _sha256,
+    _write_parquet,
+    atomic_write_bytes,
+    read_pointer,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from welfare_observatory.build_report import SourceReport
+    from welfare_observatory.observatory import Observatory
+
+__all__ = ["build_manifest", "write_partitioned_build"]
+
+BATCH_ROWS = 250_000
+"""Rows per batch streamed from DuckDB into an edition file."""
+
+
+def build_manifest(
+    observatory: Observatory,
+    *,
+    graph: LineageGraph,
+    overrides: int,
+    sources: Mapping[str, tuple[SourceReport, tuple[str, ...]]],
+    versions: Mapping[str, str],
+    selection: Sequence[str],
+) -> Manifest:
+    """The manifest of a build, with the build id made as the in-memory store makes it:
+    from the configuration digest and the sorted lineage step ids."""
+    from welfare_observatory import __version__
+
+    config = observatory.config
+    config_digest = digest(config.model_dump(mode="json"))
+    step_ids = sorted(str(r["id"]) for r in graph.to_records())
+    return Manifest(
+        observatory=config.id,
+        edition=config.edition,
+        build="b-" + digest({"config": config_digest, "steps": step_ids})[:16],
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        library_version=__version__,
+        plugins={k: v for k, v in versions.items() if k != "welfare-observatory"},
+        config_digest=config_digest,
+        reference_date=str(config.territory.reference_date),
+        territory=config.territory.code,
+        indicators=tuple(selection),
+        sources={
+            sid: SourceRecord(
+                type=report.type,
+                status=report.status,
+                payloads=payloads,
+                rows_in=report.rows_in,
+                rows_out=report.rows_out,
+                error=report.error,
+                reason=report.reason,
+            )
+            for sid, (report, payloads) in sources.items()
+        },
+        overrides=overrides,
+    )
+
+
+def write_partitioned_build(
+    kb_root: Path,
+    manifest: Manifest,
+    *,
+    observation_files: Sequence[Path],
+    lineage: pa.Table,
+    findings: pa.Table,
+    analyses: Mapping[str, pa.Table | Sequence[Path]] = {},
+    memory_limit: str = "1GB",
+    temp_directory: Path | None = None,
+) -> EditionPointer:
+    """Write a complete build from partition files and point the edition at it.
+
+    ``observation_files`` hold canonical observations with a ``domain`` column and the
+    same columns each; an analysis is a table or the files of its parts (concatenated).
+    Raises EditionError when the edition is published; on any failure the previous build
+    and the pointer are untouched.
+    """
+    edition_dir = kb_root / manifest.edition
+    pointer = read_pointer(edition_dir)
+    if pointer is not None and pointer.status == "published":
+        raise EditionError(
+            f"edition {manifest.edition!r} is published and frozen",
+            location=Location(file=str(edition_dir / POINTER)),
+            hint="set a new 'edition' in observatory.yaml to build the next one",
+        )
+    edition_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=edition_dir, prefix=".building-"))
+    spill = temp_directory or staging / ".spill"
+    try:
+        tables = {
+            "observations": _observations(
+                observation_files, staging / "observations", memory_limit, spill
+            ),
+            "lineage": _write_parquet(lineage, staging / "lineage.parquet"),
+            "findings": _write_parquet(findings, staging / "findings.parquet"),
+        }
+        shutil.rmtree(staging / ".spill", ignore_errors=True)
+        for name, analysis in sorted(analyses.items()):
+            path = staging / "analyses" / f"{name}.parquet"
+            tables[f"analyses/{name}"] = (
+                _concatenated(analysis, path)
+                if isinstance(analysis, list | tuple)
+                else _write_parquet(analysis, path)
+            )
+        final_manifest = manifest.model_copy(update={"tables": tables})
+        atomic_write_bytes(
+            staging / "manifest.json",
+            final_manifest.model_dump_json(indent=2).encode("utf-8"),
+        )
+        target = edition_dir / manifest.build
+        if target.exists():
+            shutil.rmtree(staging)  # the same build id means the same content
+        else:
+            staging.rename(target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StoreError(
+            f"cannot write edition {manifest.edition!r}: {exc.strerror or exc}",
+            location=Location(file=str(edition_dir)),
+            hint="check free disk space and permissions; the previous build is untouched",
+        ) from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    history = () if pointer is None else (pointer.build, *pointer.history)
+    history = tuple(b for b in dict.fromkeys(history) if b != manifest.build)
+    new_pointer = EditionPointer(
+        edition=manifest.edition,
+        build=manifest.build,
+        status="draft",
+        history=history[: KEEP_DRAFT_BUILDS - 1],
+    )
+    atomic_write_bytes(edition_dir / POINTER, new_pointer.model_dump_json(indent=2).encode())
+    _prune(edition_dir, new_pointer)
+    return new_pointer
+
+
+def _connect(memory_limit: str, spill: Path) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    spill.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(
+        ":memory:", config={"memory_limit": memory_limit, "temp_directory": str(spill)}
+    )
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _observations(
+    files: Sequence[Path], folder: Path, memory_limit: str, spill: Path
+) -> dict[str, Any]:
+    """One Parquet file per domain, sorted by indicator, territory, period (then the
+    breakdowns, so the order is the same run to run), in the canonical schema."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not files:
+        return {"rows": 0, "sha256": _combined([]), "files": []}
+    names = pq.read_schema(files[0]).names
+    if "domain" not in names:
+        raise StoreError("observations need a 'domain' column to be partitioned")
+    breakdowns = [n for n in names if n not in BASE_COLUMNS and n != "domain"]
+    schema = observation_schema(tuple(breakdowns))
+    source = "read_parquet([" + ", ".join(_quoted(str(f)) for f in files) + "])"
+    order = ", ".join(f'"{n}"' for n in ["indicator", "territory", "period", *breakdowns])
+    con = _connect(memory_limit, spill)
+    written: list[str] = []
+    digests: list[str] = []
+    rows = 0
+    try:
+        domains = [
+            str(row[0])
+            for row in con.execute(f"SELECT DISTINCT domain FROM {source} ORDER BY 1").fetchall()
+        ]
+        for domain in domains:
+            path = folder / f"domain={domain}" / "part-0.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            reader = con.sql(
+                f"SELECT * EXCLUDE (domain) FROM {source} "
+                f"WHERE domain = {_quoted(domain)} ORDER BY {order}"
+            ).to_arrow_reader(BATCH_ROWS)
+            with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+                for batch in reader:
+                    part = pa.Table.from_batches([batch]).select(schema.names)
+                    writer.write_table(part.cast(schema))
+                    rows += batch.num_rows
+            written.append(f"domain={domain}/part-0.parquet")
+            digests.append(_sha256(path))
+    finally:
+        con.close()
+    return {"rows": rows, "sha256": _combined(digests), "files": written}
+
+
+def _concatenated(files: Sequence[Path], path: Path) -> dict[str, Any]:
+    """The parts of an analysis in one file, a part at a time, in a unified schema."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # An empty part may type a column as text where the others have numbers: the schema
+    # comes from the parts with rows, and empty parts add nothing to the file.
+    filled = [f for f in files if pq.read_metadata(f).num_rows] or list(files[:1])
+    schema = pa.unify_schemas([pq.read_schema(f) for f in filled], promote_options="permissive")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for file in filled:
+            part = pq.read_table(file)
+            for field in schema:
+                if field.name not in part.column_names:
+                    part = part.append_column(field, pa.nulls(part.num_rows, field.type))
+            writer.write_table(part.select(schema.names).cast(schema))
+            rows += part.num_rows
+    return {"rows": rows, "sha256": _sha256(path), "files": [path.name]}
