@@ -22,12 +22,12 @@ if TYPE_CHECKING:
     from welfare_observatory.model import Indicator
     from welfare_observatory.observatory import Observatory
 
-__all__ = ["ANALYSES", "analyze_stage"]
+__all__ = ["ANALYSES", "SORT_KEYS", "analyze_stage", "composite_analysis", "storable"]
 
 ANALYSES = ("trend", "progress", "benchmark", "composite", "early_warnings")
 """The tables an edition stores under ``analyses/``, by name."""
 
-_ORDER: dict[str, list[str]] = {
+SORT_KEYS: dict[str, list[str]] = {
     "trend": ["indicator", "territory"],
     "progress": ["indicator", "territory"],
     "benchmark": ["indicator", "against"],
@@ -73,7 +73,7 @@ def analyze_stage(
             against=list(config.territory.comparisons),
             polarity=indicators,
         ),
-        "composite": lambda: _composite(frame, indicators, references, findings),
+        "composite": lambda: composite_analysis(frame, indicators, references, findings),
         "early_warnings": lambda: analyze.early_warnings(
             frame[analyze.territory_levels(frame["territory"]) == "municipality"],
             catalog=polarity,
@@ -93,15 +93,15 @@ def analyze_stage(
             )
             continue
         ordered = (
-            stable_order(result, [*_ORDER[name], *extra, "horizon", "period", "year"])
-            if name in _ORDER
+            stable_order(result, [*SORT_KEYS[name], *extra, "horizon", "period", "year"])
+            if name in SORT_KEYS
             else result.reset_index(drop=True)
         )
-        analyses[name] = pa.Table.from_pandas(_storable(ordered), preserve_index=False)
+        analyses[name] = pa.Table.from_pandas(storable(ordered), preserve_index=False)
     return analyses, findings
 
 
-def _composite(
+def composite_analysis(
     frame: pd.DataFrame,
     indicators: Mapping[str, Indicator],
     references: list[str],
@@ -123,7 +123,7 @@ def _composite(
     return table
 
 
-def _storable(frame: Any) -> Any:
+def storable(frame: Any) -> Any:
     """Categoricals as text and objects as text, so Parquet stores plain columns."""
     out = frame.copy()
     for name in out.columns:

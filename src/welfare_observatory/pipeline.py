@@ -119,7 +119,7 @@ def build(
     selection = observatory.selection()
     indicators = {i.id: i for i in observatory.catalog}
     reference = config.territory.reference_date
-    context = _new_context(
+    context = new_context(
         observatory,
         steps_dir=kb_root / ".steps",
         cache_dir=Path(cache_dir) if cache_dir else kb_root / ".cache",
@@ -136,9 +136,9 @@ def build(
     outputs = []
     for source_id, source_config in config.sources.items():
         if not source_config.enabled:
-            outputs.append(_skipped(source_id, source_config, "disabled in observatory.yaml"))
+            outputs.append(skipped_source(source_id, source_config, "disabled in observatory.yaml"))
         elif only is not None and source_id not in only:
-            outputs.append(_skipped(source_id, source_config, "not in --only"))
+            outputs.append(skipped_source(source_id, source_config, "not in --only"))
         else:
             outputs.append(ran[source_id])
 
@@ -192,7 +192,7 @@ def build(
             selection,
             built,
             reports={o.report.id: o.report for o in outputs},
-            declared={sid: _declared_indicators(c) for sid, c in config.sources.items()},
+            declared={sid: declared_indicators(c) for sid, c in config.sources.items()},
             offline=offline,
             only=tuple(only) if only is not None else None,
         ),
@@ -203,7 +203,7 @@ def build(
     return BuildResult(report=report, knowledge_base=kb_root)
 
 
-def _new_context(
+def new_context(
     observatory: Observatory,
     *,
     steps_dir: Path,
@@ -212,7 +212,7 @@ def _new_context(
     refresh: bool,
     say: Progress,
 ) -> _Context:
-    """What ``_run_source`` needs; executors rebuild it on their workers from paths."""
+    """What ``run_source`` needs; executors rebuild it on their workers from paths."""
     from welfare_observatory.harmonize import CodeTable
     from welfare_observatory.territory import registry
 
@@ -239,7 +239,7 @@ def _versions(observatory: Observatory) -> dict[str, str]:
     return versions
 
 
-def _skipped(source_id: str, config: SourceConfig, reason: str) -> _SourceOutput:
+def skipped_source(source_id: str, config: SourceConfig, reason: str) -> _SourceOutput:
     return _SourceOutput(
         SourceReport(id=source_id, type=config.type, status="skipped", reason=reason)
     )
@@ -271,7 +271,7 @@ def _rules(source_id: str, config: SourceConfig, observatory: Observatory) -> li
     return rules
 
 
-def _run_source(source_id: str, config: SourceConfig, context: _Context) -> _SourceOutput:
+def run_source(source_id: str, config: SourceConfig, context: _Context) -> _SourceOutput:
     """fetch, parse, harmonize and validate one source; errors stay inside its report."""
     started = time.perf_counter()
     context.say(f"{source_id}: fetching")
@@ -465,7 +465,7 @@ def _built(observations: pa.Table) -> set[str]:
     return set(_distinct(observations, "indicator")) if observations.num_rows else set()
 
 
-def _declared_indicators(config: SourceConfig) -> list[str]:
+def declared_indicators(config: SourceConfig) -> list[str]:
     """Indicator ids a source's rules name (constant ids and mapping targets)."""
     raw = config.rules
     items = raw if isinstance(raw, list) else [raw] if raw else []

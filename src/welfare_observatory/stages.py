@@ -338,13 +338,13 @@ def store_stage(
         manifest,
         observations=observations,
         lineage=graph.to_arrow(),
-        findings=_findings_table(findings),
-        analyses={**analyses, "coverage": _coverage_table(coverage)},
+        findings=findings_table(findings),
+        analyses={**analyses, "coverage": coverage_table(coverage)},
     )
     return build_id
 
 
-def _coverage_table(coverage: pa.Table | None) -> pa.Table:
+def coverage_table(coverage: pa.Table | None) -> pa.Table:
     """Coverage of every aggregate, sorted by key, with ``emitted`` (coverage reached 1)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -368,7 +368,7 @@ def _coverage_table(coverage: pa.Table | None) -> pa.Table:
     return table.sort_by([(k, "ascending") for k in keys if k != "emitted"])
 
 
-def _findings_table(findings: Sequence[Finding]) -> pa.Table:
+def findings_table(findings: Sequence[Finding]) -> pa.Table:
     import pyarrow as pa
 
     schema = pa.schema(

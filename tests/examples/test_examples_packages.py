@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import re
 import sys
 import tomllib
+from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
@@ -13,14 +15,18 @@ from types import ModuleType
 import pytest
 import yaml
 
+from welfare_observatory.build_report import BuildReport
 from welfare_observatory.catalog import catalog
 from welfare_observatory.governance import load_governance
 from welfare_observatory.observatory import load_observatory
+from welfare_observatory.publish.report import build_report
+from welfare_observatory.publish.report.deepdive import REFERENCE, Reference
 from welfare_observatory.store import KnowledgeBase
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 NAMES = ("biella", "brescia", "trento")
+LANGUAGES = ("it", "en")
 META_KEYS = {"publisher", "source_file", "origin", "transformation", "licence"}
 MAX_DATA_BYTES = 600_000
 
@@ -85,9 +91,30 @@ def test_configuration_governance_and_deepdive_are_valid(name: str) -> None:
     governance = load_governance(package(name) / "governance.yaml", catalog=cat)
     assert governance.stakeholders and governance.tables
     assert governance.indicator_ids()
-    deepdive = (package(name) / str(observatory.config.report.deepdive)).read_text("utf-8")
-    for reference in re.findall(r"\{\{\s*indicator:\s*([A-Z0-9_]+)\s*\}\}", deepdive):
-        cat.get(reference)
+    for lang in LANGUAGES:
+        for reference in deepdive_references(name, lang):
+            cat.get(reference.indicator)
+
+
+def deepdive_file(name: str, lang: str) -> Path:
+    report = load_observatory(package(name)).config.report
+    relative = report.deepdive_for(lang)
+    assert relative is not None, f"{name} has no deep-dive"
+    return package(name) / relative
+
+
+def deepdive_references(name: str, lang: str) -> list[Reference]:
+    text = deepdive_file(name, lang).read_text("utf-8")
+    return [Reference.parse(match) for match in REFERENCE.finditer(text)]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_language_has_its_own_deepdive_with_the_same_references(name: str) -> None:
+    files = {lang: deepdive_file(name, lang) for lang in LANGUAGES}
+    assert files["it"] != files["en"]
+    # the English text is a translation: it cites the same series, in the same order
+    assert deepdive_references(name, "en") == deepdive_references(name, "it")
+    assert deepdive_references(name, "it"), f"{name}'s deep-dive cites no indicator"
 
 
 def test_trento_reports_every_two_years_and_brescia_ranks_its_risks() -> None:
@@ -144,18 +171,59 @@ EXPECTED_BUILT = {
 }
 
 
+@dataclass(frozen=True)
+class Built:
+    kb: Path
+    report: BuildReport
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
+    """Each example built offline once (about 2.5 s each), shared by the tests below."""
+    out = {}
+    for name in NAMES:
+        kb = tmp_path_factory.mktemp(name) / "kb"
+        result = load_observatory(package(name)).build(out=kb, offline=True)
+        out[name] = Built(kb, result.report)
+    return out
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_an_example_builds_offline_and_says_why_the_rest_is_skipped(
-    name: str, tmp_path: Path
+    name: str, built: dict[str, Built]
 ) -> None:
-    result = load_observatory(package(name)).build(out=tmp_path / "kb", offline=True)
-    report = result.report
+    report = built[name].report
     assert report.ok, [s for s in report.sources if s.status != "ok"]
     assert set(report.built) >= EXPECTED_BUILT
     assert len(report.built) + len(report.skipped) == report.selected
     assert all(s.reason for s in report.skipped)
-    kb = KnowledgeBase.open(tmp_path / "kb")
+    kb = KnowledgeBase.open(built[name].kb)
     code = load_observatory(package(name)).config.territory.code
     # the province's 2022 total, summed from its municipalities, is Istat's published figure
     total = kb.observations("POP_TOTAL", code, "2022-01-01", sex="_T")["value"].tolist()
     assert total == [{"096": 170027.0, "017": 1253157.0, "022": 540958.0}[code]]
+
+
+UNRESOLVED = re.compile(r'class="(?:ref|indicator) missing"')
+"""What the report writes for a reference that found nothing (value_missing.html.j2 and
+figure_missing.html.j2)."""
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("name", NAMES)
+def test_every_deepdive_reference_resolves_on_the_offline_edition(
+    name: str, lang: str, built: dict[str, Built], tmp_path: Path
+) -> None:
+    """The deep-dive cites only what the shipped data give: no "not available" anywhere."""
+    result = build_report(
+        built[name].kb, None, tmp_path / "site", observatory=package(name), lang=lang
+    )
+    page = (result.out / "deepdive.html").read_text("utf-8")
+    heading = deepdive_file(name, lang).read_text("utf-8").splitlines()[0].lstrip("# ")
+    assert html.escape(heading, quote=False) in page  # this language's file, not the other
+    missing = UNRESOLVED.findall(page)
+    assert not missing, re.findall(r'class="(?:ref|indicator) missing".{0,200}', page)
+    # every inline reference became a value linked to the edition, and every figure a chart
+    text = deepdive_file(name, lang).read_text("utf-8")
+    shown = page.count('class="ref"') + page.count('<figure class="indicator">')
+    assert shown == len(REFERENCE.findall(text))

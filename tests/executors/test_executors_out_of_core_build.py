@@ -259,7 +259,7 @@ def test_early_warnings_of_partitions_rank_as_those_of_the_whole_table(tmp_path:
     import pandas as pd
 
     from welfare_observatory import analyze
-    from welfare_observatory.analysis_stage import _storable
+    from welfare_observatory.analysis_stage import storable
     from welfare_observatory.executors.partition_analyses import ranked_warnings
 
     noise = np.random.default_rng(1)
@@ -277,10 +277,10 @@ def test_early_warnings_of_partitions_rank_as_those_of_the_whole_table(tmp_path:
     for indicator in ("C", "A", "B"):
         part = analyze.early_warnings(frame[frame["indicator"] == indicator], catalog=polarity)
         files.append(tmp_path / f"{indicator}.parquet")
-        pq.write_table(pa.Table.from_pandas(_storable(part), preserve_index=False), files[-1])
+        pq.write_table(pa.Table.from_pandas(storable(part), preserve_index=False), files[-1])
     ranked = ranked_warnings(files).to_pandas()
     assert (ranked["signals"] == 2).sum() == 4  # 096004 and 096008 signal on A and on B
-    expected = pa.Table.from_pandas(_storable(whole), preserve_index=False).to_pandas()
+    expected = pa.Table.from_pandas(storable(whole), preserve_index=False).to_pandas()
     pd.testing.assert_frame_equal(ranked, expected)
 
 

@@ -57,11 +57,11 @@ RUNNER = textwrap.dedent(
 
 STORE_POINTS = {
     # Staging folder half written: observations done, lineage not yet.
-    "staging": "_write_parquet:lineage.parquet",
+    "staging": "write_parquet:lineage.parquet",
     # Complete build renamed into place; EDITION.json still names the previous build.
     "before-pointer": "atomic_write_bytes:EDITION.json",
     # EDITION.json replaced; older builds and stale folders not yet pruned.
-    "before-prune": "_prune",
+    "before-prune": "prune_builds",
 }
 
 

@@ -152,7 +152,7 @@ def test_a_failed_write_leaves_the_previous_build_untouched(
     def full_disk(table: pa.Table, path: Path) -> dict[str, Any]:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(edition, "_write_parquet", full_disk)
+    monkeypatch.setattr(edition, "write_parquet", full_disk)
     with pytest.raises(StoreError, match="No space left on device") as info:
         build(tmp_path, "2025", "b-2", {("POP_TOTAL", "096004"): 1.0})
     assert "previous build is untouched" in (info.value.hint or "")

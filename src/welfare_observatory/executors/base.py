@@ -2,7 +2,7 @@
 
 An executor maps a picklable function over items and returns the results in the items'
 order. The build hands it the sources to run (``run_sources``); the local executor calls
-the pipeline's own ``_run_source`` in this process, remote executors send
+the pipeline's own ``run_source`` in this process, remote executors send
 :class:`~welfare_observatory.executors.tasks.SourceTask` (paths and ids, never live
 objects) and the worker reloads the observatory. Results are Arrow tables and pydantic
 models, so nothing in them depends on where they were computed.
@@ -80,7 +80,7 @@ class Executor(ABC):
         """fetch -> parse -> harmonize -> validate of each source, in ``source_ids`` order.
 
         Remote executors send one :class:`SourceTask` per source; the worker loads the
-        observatory from its folder and runs the pipeline's ``_run_source``.
+        observatory from its folder and runs the pipeline's ``run_source``.
         """
         from welfare_observatory.executors.tasks import run_source_task, source_tasks
 
@@ -106,10 +106,10 @@ class LocalExecutor(Executor):
         return [fn(item) for item in items]
 
     def run_sources(self, context: _Context, source_ids: Sequence[str]) -> list[_SourceOutput]:
-        from welfare_observatory.pipeline import _run_source
+        from welfare_observatory.pipeline import run_source
 
         sources = context.observatory.config.sources
-        return [_run_source(s, sources[s], context) for s in source_ids]
+        return [run_source(s, sources[s], context) for s in source_ids]
 
 
 def executor_for(name: str, *, scheduler: str | None = None, **options: Any) -> Executor:

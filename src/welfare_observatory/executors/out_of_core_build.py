@@ -4,7 +4,7 @@ The same stages as :func:`welfare_observatory.pipeline.build`, with the data on 
 between them instead of in memory:
 
 1. each source runs fetch, parse, harmonize and validate (the pipeline's own
-   ``_run_source``, through the executor) and its canonical table is written to a Parquet
+   ``run_source``, through the executor) and its canonical table is written to a Parquet
    file and dropped: one source table is in memory at a time;
 2. DuckDB unifies the sources' breakdown columns and sorts the rows by indicator into one
    file, spilling to disk past its memory limit;
@@ -97,7 +97,7 @@ def build_out_of_core(
     files and is removed at the end; Dask workers must see it at the same path.
     Other options as :func:`welfare_observatory.pipeline.build`.
     """
-    from welfare_observatory.pipeline import _new_context, _skipped
+    from welfare_observatory.pipeline import new_context, skipped_source
 
     budget = memory_budget if isinstance(memory_budget, int) else parse_size(memory_budget)
     if budget < 256 * 2**20:
@@ -120,7 +120,7 @@ def build_out_of_core(
     say = progress or (lambda _line: None)
     say("loading catalogue, territories and plugins")
     started = time.perf_counter()
-    context = _new_context(
+    context = new_context(
         observatory,
         steps_dir=kb_root / ".steps",
         cache_dir=Path(cache_dir) if cache_dir else kb_root / ".cache",
@@ -138,10 +138,10 @@ def build_out_of_core(
             for source_id, source_config in config.sources.items():
                 if not source_config.enabled:
                     outputs.append(
-                        _skipped(source_id, source_config, "disabled in observatory.yaml")
+                        skipped_source(source_id, source_config, "disabled in observatory.yaml")
                     )
                 elif only is not None and source_id not in only:
-                    outputs.append(_skipped(source_id, source_config, "not in --only"))
+                    outputs.append(skipped_source(source_id, source_config, "not in --only"))
                 else:
                     output, file = _source_to_file(runner, context, source_id, work)
                     outputs.append(output)
@@ -266,8 +266,8 @@ def _store(
     import pyarrow.parquet as pq
 
     from welfare_observatory.build_report import BuildReport, why_skipped
-    from welfare_observatory.pipeline import BuildResult, _declared_indicators
-    from welfare_observatory.stages import _coverage_table, _findings_table
+    from welfare_observatory.pipeline import BuildResult, declared_indicators
+    from welfare_observatory.stages import coverage_table, findings_table
     from welfare_observatory.store.partitioned import build_manifest, write_partitioned_build
 
     config = observatory.config
@@ -284,7 +284,7 @@ def _store(
         analyses["early_warnings"] = ranked_warnings(warnings)
     coverage = [pq.read_table(f) for f in analyses.pop("coverage", [])]
     coverage = [t for t in coverage if t.num_rows] or coverage[:1]
-    analyses["coverage"] = _coverage_table(
+    analyses["coverage"] = coverage_table(
         pa.concat_tables(coverage, promote_options="permissive") if coverage else None
     )
     parts = [Path(f) for f in derived.files]
@@ -309,7 +309,7 @@ def _store(
             manifest,
             observation_files=parts,
             lineage=graph.to_arrow(),
-            findings=_findings_table(findings),
+            findings=findings_table(findings),
             analyses=analyses,
             memory_limit=_duckdb_limit(budget),
             temp_directory=work / "spill",
@@ -329,7 +329,7 @@ def _store(
             selection,
             built,
             reports={o.report.id: o.report for o in outputs},
-            declared={sid: _declared_indicators(c) for sid, c in config.sources.items()},
+            declared={sid: declared_indicators(c) for sid, c in config.sources.items()},
             offline=context.offline,
             only=only,
         ),

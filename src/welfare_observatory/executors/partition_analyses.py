@@ -96,7 +96,7 @@ def composites(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from welfare_observatory.analysis_stage import _ORDER, _composite, _storable
+    from welfare_observatory.analysis_stage import SORT_KEYS, composite_analysis, storable
     from welfare_observatory.analyze._common import stable_order
     from welfare_observatory.errors import WelfareObservatoryError
     from welfare_observatory.model.finding import Severity
@@ -124,7 +124,7 @@ def composites(
                 .to_pandas()
             )
             try:
-                tables.append(_composite(frame, indicators, references, findings))
+                tables.append(composite_analysis(frame, indicators, references, findings))
             except (WelfareObservatoryError, ValueError, KeyError) as exc:
                 message = f"analysis 'composite' could not run for domain {domain!r}: {exc}"
                 findings.append(
@@ -133,8 +133,10 @@ def composites(
     finally:
         con.close()
     frame = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    ordered = stable_order(frame, [*_ORDER["composite"], *breakdowns, "horizon", "period", "year"])
-    return pa.Table.from_pandas(_storable(ordered), preserve_index=False)
+    ordered = stable_order(
+        frame, [*SORT_KEYS["composite"], *breakdowns, "horizon", "period", "year"]
+    )
+    return pa.Table.from_pandas(storable(ordered), preserve_index=False)
 
 
 def ranked_warnings(files: Sequence[Path]) -> pa.Table:
@@ -144,7 +146,7 @@ def ranked_warnings(files: Sequence[Path]) -> pa.Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from welfare_observatory.analysis_stage import _storable
+    from welfare_observatory.analysis_stage import storable
 
     tables = [pq.read_table(f) for f in files]
     # An empty part has text columns where others have numbers: leave the empty ones out.
@@ -162,4 +164,4 @@ def ranked_warnings(files: Sequence[Path]) -> pa.Table:
     )
     frame["rank"] = (~frame["territory"].duplicated()).cumsum().astype("int64")
     frame = frame.drop(columns="_max_z").reset_index(drop=True)
-    return pa.Table.from_pandas(_storable(frame), preserve_index=False)
+    return pa.Table.from_pandas(storable(frame), preserve_index=False)

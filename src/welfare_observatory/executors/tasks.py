@@ -84,16 +84,16 @@ def source_tasks(context: _Context, source_ids: Sequence[str]) -> list[SourceTas
 
 
 def run_source_task(task: SourceTask) -> SourceResult:
-    """Run one source on a worker: reload the observatory, check it, run ``_run_source``."""
+    """Run one source on a worker: reload the observatory, check it, run ``run_source``."""
     import dataclasses
 
-    from welfare_observatory.pipeline import _run_source
+    from welfare_observatory.pipeline import run_source
 
     shared = _worker_context(task.model_copy(update={"source": ""}).model_dump_json())
     # A fresh timings dict per task; the rest (catalogue, code table) is read-only.
     context = dataclasses.replace(shared, timings={})
     sources = context.observatory.config.sources
-    output = _run_source(task.source, sources[task.source], context)
+    output = run_source(task.source, sources[task.source], context)
     return SourceResult(output, dict(context.timings))
 
 
@@ -103,7 +103,7 @@ def _worker_context(key: str) -> _Context:
     other sources of the same build (loading it costs more than a small source). ``key``
     is the task without its source, as JSON (hashable)."""
     from welfare_observatory.observatory import load_observatory
-    from welfare_observatory.pipeline import _new_context
+    from welfare_observatory.pipeline import new_context
 
     task = SourceTask.model_validate_json(key)
     observatory = load_observatory(task.observatory)
@@ -113,7 +113,7 @@ def _worker_context(key: str) -> _Context:
             hint="workers must see the same observatory files as the client "
             "(a shared or identical folder at the same path)",
         )
-    context = _new_context(
+    context = new_context(
         observatory,
         steps_dir=Path(task.steps_dir),
         cache_dir=Path(task.cache_dir),

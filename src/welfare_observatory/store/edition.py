@@ -132,15 +132,15 @@ def read_pointer(edition_dir: Path) -> EditionPointer | None:
     return pointer
 
 
-def _write_parquet(table: pa.Table, path: Path) -> dict[str, Any]:
+def write_parquet(table: pa.Table, path: Path) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, compression="zstd")
-    return {"rows": table.num_rows, "sha256": _sha256(path), "files": [path.name]}
+    return {"rows": table.num_rows, "sha256": file_sha256(path), "files": [path.name]}
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     import hashlib
 
     digest = hashlib.sha256()
@@ -164,10 +164,10 @@ def _write_observations(observations: pa.Table, folder: Path) -> dict[str, Any]:
         part = observations.filter(pc.equal(observations.column("domain"), domain))
         part = part.drop_columns(["domain"])
         part = part.take(pc.sort_indices(_decoded_keys(part), sort_keys=sort_keys))
-        info = _write_parquet(part, folder / f"domain={domain}" / "part-0.parquet")
+        info = write_parquet(part, folder / f"domain={domain}" / "part-0.parquet")
         files.append(f"domain={domain}/part-0.parquet")
         digests.append(info["sha256"])
-    return {"rows": observations.num_rows, "sha256": _combined(digests), "files": files}
+    return {"rows": observations.num_rows, "sha256": combined_digest(digests), "files": files}
 
 
 def _decoded_keys(table: pa.Table) -> pa.Table:
@@ -183,7 +183,7 @@ def _decoded_keys(table: pa.Table) -> pa.Table:
     return pa.table(columns)
 
 
-def _combined(digests: list[str]) -> str:
+def combined_digest(digests: list[str]) -> str:
     import hashlib
 
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
@@ -216,11 +216,11 @@ def write_build(
     try:
         tables = {
             "observations": _write_observations(observations, staging / "observations"),
-            "lineage": _write_parquet(lineage, staging / "lineage.parquet"),
-            "findings": _write_parquet(findings, staging / "findings.parquet"),
+            "lineage": write_parquet(lineage, staging / "lineage.parquet"),
+            "findings": write_parquet(findings, staging / "findings.parquet"),
         }
         for name, table in sorted(analyses.items()):
-            tables[f"analyses/{name}"] = _write_parquet(
+            tables[f"analyses/{name}"] = write_parquet(
                 table, staging / "analyses" / f"{name}.parquet"
             )
         final_manifest = manifest.model_copy(update={"tables": tables})
@@ -251,7 +251,7 @@ def write_build(
         edition=manifest.edition, build=manifest.build, status="draft", history=history
     )
     atomic_write_bytes(edition_dir / POINTER, new_pointer.model_dump_json(indent=2).encode())
-    _prune(edition_dir, new_pointer)
+    prune_builds(edition_dir, new_pointer)
     return new_pointer
 
 
@@ -272,7 +272,7 @@ def publish(kb_root: Path, edition: str) -> EditionPointer:
     return published
 
 
-def _prune(edition_dir: Path, pointer: EditionPointer) -> None:
+def prune_builds(edition_dir: Path, pointer: EditionPointer) -> None:
     """Remove stale staging folders and temporary files (left by a killed build: SIGKILL
     gives a process no chance to clean up) and draft builds beyond the few kept for diffs."""
     keep = {pointer.build, *pointer.history[: KEEP_DRAFT_BUILDS - 1]}

@@ -27,12 +27,12 @@ from welfare_observatory.store.edition import (
     EditionPointer,
     Manifest,
     SourceRecord,
-    _combined,
-    _prune,
-    _sha256,
-    _write_parquet,
     atomic_write_bytes,
+    combined_digest,
+    file_sha256,
+    prune_builds,
     read_pointer,
+    write_parquet,
 )
 
 if TYPE_CHECKING:
@@ -125,8 +125,8 @@ def write_partitioned_build(
             "observations": _observations(
                 observation_files, staging / "observations", memory_limit, spill
             ),
-            "lineage": _write_parquet(lineage, staging / "lineage.parquet"),
-            "findings": _write_parquet(findings, staging / "findings.parquet"),
+            "lineage": write_parquet(lineage, staging / "lineage.parquet"),
+            "findings": write_parquet(findings, staging / "findings.parquet"),
         }
         shutil.rmtree(staging / ".spill", ignore_errors=True)
         for name, analysis in sorted(analyses.items()):
@@ -134,7 +134,7 @@ def write_partitioned_build(
             tables[f"analyses/{name}"] = (
                 _concatenated(analysis, path)
                 if isinstance(analysis, list | tuple)
-                else _write_parquet(analysis, path)
+                else write_parquet(analysis, path)
             )
         final_manifest = manifest.model_copy(update={"tables": tables})
         atomic_write_bytes(
@@ -165,7 +165,7 @@ def write_partitioned_build(
         history=history[: KEEP_DRAFT_BUILDS - 1],
     )
     atomic_write_bytes(edition_dir / POINTER, new_pointer.model_dump_json(indent=2).encode())
-    _prune(edition_dir, new_pointer)
+    prune_builds(edition_dir, new_pointer)
     return new_pointer
 
 
@@ -191,7 +191,7 @@ def _observations(
     import pyarrow.parquet as pq
 
     if not files:
-        return {"rows": 0, "sha256": _combined([]), "files": []}
+        return {"rows": 0, "sha256": combined_digest([]), "files": []}
     names = pq.read_schema(files[0]).names
     if "domain" not in names:
         raise StoreError("observations need a 'domain' column to be partitioned")
@@ -221,10 +221,10 @@ def _observations(
                     writer.write_table(part.cast(schema))
                     rows += batch.num_rows
             written.append(f"domain={domain}/part-0.parquet")
-            digests.append(_sha256(path))
+            digests.append(file_sha256(path))
     finally:
         con.close()
-    return {"rows": rows, "sha256": _combined(digests), "files": written}
+    return {"rows": rows, "sha256": combined_digest(digests), "files": written}
 
 
 def _concatenated(files: Sequence[Path], path: Path) -> dict[str, Any]:
@@ -246,4 +246,4 @@ def _concatenated(files: Sequence[Path], path: Path) -> dict[str, Any]:
                     part = part.append_column(field, pa.nulls(part.num_rows, field.type))
             writer.write_table(part.select(schema.names).cast(schema))
             rows += part.num_rows
-    return {"rows": rows, "sha256": _sha256(path), "files": [path.name]}
+    return {"rows": rows, "sha256": file_sha256(path), "files": [path.name]}
