@@ -128,7 +128,9 @@ def build(
         say=say,
     )
     context.timings["load"] = time.perf_counter() - started
-    _drop_leftovers(context.steps_dir)
+    from welfare_observatory.stage_reuse import drop_leftovers
+
+    drop_leftovers(context.steps_dir)
 
     runnable = [s for s, c in config.sources.items() if c.enabled and (only is None or s in only)]
     with running(executor) as runner:
@@ -143,20 +145,47 @@ def build(
             outputs.append(ran[source_id])
 
     from welfare_observatory.analysis_stage import analyze_stage
+    from welfare_observatory.stage_reuse import (
+        Derived,
+        derived_key,
+        load_derived,
+        save_derived,
+    )
     from welfare_observatory.stages import derive_with_coverage, store_stage
 
     tables = [o.table for o in outputs if o.table is not None and o.table.num_rows]
     findings = [f for o in outputs for f in o.findings]
     steps = [s for o in outputs for s in o.steps]
-    with context.timed("derive"):
-        say("deriving rates and aggregates")
-        derived = derive_with_coverage(tables, observatory, indicators, selection, reference)
+    key = derived_key(
+        observatory,
+        source_steps=[s.id for o in outputs if o.table is not None for s in o.steps],
+        indicators=indicators,
+        selection=selection,
+        reference=reference,
+        versions=context.versions,
+    )
+    reused = None if refresh else load_derived(context.steps_dir, key)
+    if reused is None:
+        with context.timed("derive"):
+            say("deriving rates and aggregates")
+            derive_out = derive_with_coverage(tables, observatory, indicators, selection, reference)
+        with context.timed("analyze"):
+            say("analysing: trends, progress, benchmarks, composites, early warnings")
+            analyses, analysis_findings = analyze_stage(
+                derive_out.observations, observatory, indicators
+            )
+        save_derived(context.steps_dir, key, Derived(derive_out, analyses, analysis_findings))
+    else:
+        say("derive and analyze: nothing they read has changed, results reused")
+        derive_out, analyses, analysis_findings = (
+            reused.derive,
+            reused.analyses,
+            reused.analysis_findings,
+        )
+    derived = derive_out
     observations = derived.observations
     findings += derived.findings
     steps += derived.steps
-    with context.timed("analyze"):
-        say("analysing: trends, benchmarks, early warnings")
-        analyses, analysis_findings = analyze_stage(observations, observatory, indicators)
     findings += analysis_findings
     graph = LineageGraph()
     for step in steps:
@@ -197,8 +226,9 @@ def build(
             only=tuple(only) if only is not None else None,
         ),
         observations=observations.num_rows,
-        reused_steps=sum(1 for o in outputs if o.reused),
-        computed_steps=sum(1 for o in outputs if not o.reused and o.table is not None),
+        reused_steps=sum(1 for o in outputs if o.reused) + (reused is not None),
+        computed_steps=sum(1 for o in outputs if not o.reused and o.table is not None)
+        + (reused is None),
     )
     return BuildResult(report=report, knowledge_base=kb_root)
 
@@ -502,14 +532,6 @@ def _load_step(
         return table, findings, steps, int(record["rows_in"])
     except (OSError, ValueError, KeyError):
         return None  # a damaged cache entry is rebuilt, never trusted
-
-
-def _drop_leftovers(steps_dir: Path) -> None:
-    """Remove half-written step files a killed build left (a step is saved as a temporary
-    file renamed into place, so a ``*.tmp`` is never a finished step)."""
-    if steps_dir.is_dir():
-        for leftover in steps_dir.glob("*.tmp"):
-            leftover.unlink(missing_ok=True)
 
 
 def _save_step(
