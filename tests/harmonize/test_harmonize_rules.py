@@ -386,3 +386,48 @@ def test_rules_are_frozen_and_never_code() -> None:
         loaded.indicator.value = "OTHER"  # type: ignore[misc]
     with pytest.raises(ConfigError):
         parse_rules("!!python/object/apply:os.system ['echo hi']")
+
+
+MARKERS = """
+indicator: {value: POP_TOTAL}
+territory: {column: code}
+period: {column: year, reference_date: jan_1}
+value:
+  column: pop
+  decimal: ","
+  markers: {"-": M, "....": O, "..": {obs_status: O, conf_status: C}}
+unit: {unit: person}
+"""
+
+
+def test_markers_become_missing_values_with_their_status(codes: CodeTable) -> None:
+    source = pa.table(
+        {
+            "code": ["096004", "096021", "001272", "017029"],
+            "year": [2023] * 4,
+            "pop": ["1.234,0", " - ", "....", ".."],
+        }
+    )
+    result = harmonize(source, rule(MARKERS), codes=codes, source="comune")
+    assert result.ok, result.findings
+    rows = {r["territory"]: r for r in result.table.to_pylist()}
+    assert rows["096004"]["value"] == 1234.0 and rows["096004"]["obs_status"] == "A"
+    assert (rows["096021"]["value"], rows["096021"]["obs_status"]) == (None, "M")
+    assert (rows["001272"]["value"], rows["001272"]["obs_status"]) == (None, "O")
+    assert (rows["017029"]["obs_status"], rows["017029"]["conf_status"]) == ("O", "C")
+    assert rows["096021"]["flags"] == "-"
+    assert validate_observations(result.table) == []
+
+
+def test_an_unmapped_marker_is_an_invalid_value_that_says_how_to_map_it(
+    codes: CodeTable,
+) -> None:
+    source = pa.table({"code": ["096004"], "year": [2023], "pop": ["x"]})
+    result = harmonize(source, rule(MARKERS), codes=codes, source="comune")
+    [problem] = errors(result.findings).values()
+    assert problem.code == "invalid-value" and "value.markers" in (problem.hint or "")
+
+
+def test_a_marker_cannot_claim_to_carry_a_value() -> None:
+    with pytest.raises(ConfigError, match="O, M or L"):
+        parse_rules(MARKERS.replace('"-": M', '"-": A'))

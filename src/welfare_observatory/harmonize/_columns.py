@@ -22,6 +22,7 @@ from welfare_observatory.harmonize.periods import PeriodError, parse_period
 from welfare_observatory.harmonize.rules import (
     BreakdownRule,
     IndicatorRule,
+    Marker,
     PeriodRule,
     TerritoryRule,
     UnitRule,
@@ -219,10 +220,25 @@ def breakdown(table: pa.Table, name: str, rule: BreakdownRule) -> tuple[pa.Array
     return take_results(results, indices, pa.string()), problems
 
 
+def marked(table: pa.Table, column: str, markers: Mapping[str, Marker]) -> pa.Array | None:
+    """Per row, the marker the value cell holds (its text, trimmed), else null."""
+    data = table.column(column)
+    if not markers or not (pa.types.is_string(data.type) or pa.types.is_dictionary(data.type)):
+        return None
+    text = pc.utf8_trim_whitespace(as_text(data).cast(pa.string()))
+    hit = pc.is_in(text, value_set=pa.array(sorted(markers), pa.string()))
+    return pc.if_else(pc.fill_null(hit, False), text, pa.scalar(None, pa.string()))
+
+
 def values(
-    table: pa.Table, column: str, decimal: str, trailing_flags: bool = False
+    table: pa.Table,
+    column: str,
+    decimal: str,
+    trailing_flags: bool = False,
+    marker: pa.Array | None = None,
 ) -> tuple[pa.Array, list[Problem], pa.Array | None]:
-    """``(value, problems, cell flags)``; cell flags only with ``trailing_flags``."""
+    """``(value, problems, cell flags)``; cell flags only with ``trailing_flags``; rows
+    with a ``marker`` (see :func:`marked`) have no value and are not invalid."""
     data = table.column(column)
     if pa.types.is_dictionary(data.type):
         data = data.cast(data.type.value_type)
@@ -231,6 +247,8 @@ def values(
     if pa.types.is_null(data.type):
         return pa.nulls(len(data), pa.float64()), [], None
     text = pc.utf8_trim_whitespace(pc.cast(data, pa.string()))
+    if marker is not None:
+        text = pc.if_else(pc.is_valid(marker), pa.scalar(None, pa.string()), text)
     cell_flags = None
     if trailing_flags:
         # Eurostat cells: "175341 b" is 175341 flagged b; ":" alone is "not available".
@@ -255,7 +273,8 @@ def values(
                 column,
                 bad,
                 [str(s) for s in sample],
-                "markers ('-', '....', ':') must be mapped to a value and a status by the source",
+                "map markers such as '-' or '....' to a status with value.markers "
+                "(e.g. markers: {'-': M, '....': O})",
             )
         )
     return pc.cast(clean, pa.float64()), problems, cell_flags

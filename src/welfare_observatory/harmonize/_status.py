@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from welfare_observatory.harmonize._arrow import as_text, map_distinct, take_results
 from welfare_observatory.harmonize._columns import Problem
-from welfare_observatory.harmonize.rules import StatusRule
+from welfare_observatory.harmonize.rules import Marker, StatusRule
 from welfare_observatory.model.observation import ObsStatus
 
 __all__ = ["statuses"]
@@ -27,9 +29,19 @@ _PRECEDENCE = "MPEFUBDN"
 
 
 def statuses(
-    table: pa.Table, rule: StatusRule, value: pa.Array, cell_flags: pa.Array | None = None
+    table: pa.Table,
+    rule: StatusRule,
+    value: pa.Array,
+    cell_flags: pa.Array | None = None,
+    *,
+    marker: pa.Array | None = None,
+    markers: Mapping[str, Marker] | None = None,
 ) -> tuple[pa.Array, pa.Array, pa.Array, list[Problem]]:
-    """``(obs_status, conf_status, flags)``; a null value never keeps a 'has a value' status."""
+    """``(obs_status, conf_status, flags)``; a null value never keeps a 'has a value' status.
+
+    A row whose value cell is a ``marker`` takes the marker's statuses first; the marker
+    text is kept in ``flags`` when no flag column says otherwise.
+    """
     n = table.num_rows
     obs: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string()).fill_null(
         rule.default_obs_status.value
@@ -69,6 +81,17 @@ def statuses(
             lambda v: cmap.get(v.strip(), v.strip().upper()) or None,
         )
         conf = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), conf)
+    if marker is not None and markers:
+        keys = pa.array(sorted(markers), pa.string())
+        index = pc.index_in(marker, value_set=keys)
+        marker_obs = pa.array([markers[k].obs_status.value for k in keys.to_pylist()])
+        conf_codes = [markers[k].conf_status for k in keys.to_pylist()]
+        marker_conf = pa.array(
+            [None if code is None else code.value for code in conf_codes], pa.string()
+        )
+        obs = pc.coalesce(pc.take(marker_obs, index), obs)
+        conf = pc.coalesce(pc.take(marker_conf, index), conf)
+        flags = pc.coalesce(flags, marker)
     # Never a silent missing: a value-less row keeps O/M/L, anything else becomes O.
     missing_codes = pa.array(["O", "M", "L"])
     no_value = pc.is_null(value)

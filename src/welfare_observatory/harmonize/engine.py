@@ -131,14 +131,17 @@ def harmonize(
     for name, brule in rule.breakdowns.items():
         breakdowns[name], found = col.breakdown(table, name, brule)
         problems += found
+    marker = col.marked(table, rule.value.column, rule.value.markers)
     value, found, cell_flags = col.values(
-        table, rule.value.column, rule.value.decimal, rule.value.trailing_flags
+        table, rule.value.column, rule.value.decimal, rule.value.trailing_flags, marker
     )
     problems += found
     factor, unit, found = col.units(table, rule.unit, indicator, indicators)
     problems += found
     value = pc.multiply(value, pc.fill_null(factor, 1.0))
-    obs_status, conf_status, flags, found = statuses(table, rule.status, value, cell_flags)
+    obs_status, conf_status, flags, found = statuses(
+        table, rule.status, value, cell_flags, marker=marker, markers=rule.value.markers
+    )
     problems += found
 
     where = (rows, cols, melt_pairs) if rows is not None and cols is not None else None

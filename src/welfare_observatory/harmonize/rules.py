@@ -181,17 +181,48 @@ class UnitRule(Frozen):
         return self
 
 
+class Marker(Frozen):
+    """What a marker cell means: no value, with this observation (and confidentiality)
+    status."""
+
+    obs_status: ObsStatus
+    conf_status: ConfStatus | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # ``"-": M`` is short for ``"-": {obs_status: M}``.
+        return {"obs_status": data} if isinstance(data, str) else data
+
+    @field_validator("obs_status")
+    @classmethod
+    def _no_value(cls, value: ObsStatus) -> ObsStatus:
+        if value not in (ObsStatus.MISSING, ObsStatus.NOT_APPLICABLE, ObsStatus.NOT_COLLECTED):
+            raise ValueError("a marker carries no value: its status is O, M or L")
+        return value
+
+
 class ValueRule(Frozen):
     """The value column; ``decimal: ","`` for text values written with a decimal comma.
 
     ``trailing_flags: true`` reads cells such as Eurostat's ``"175341 b"`` as a value and
     its flags (kept in ``flags``; set ``status.flags_scheme: eurostat`` to read them) and
-    ``":"`` as not available.
+    ``":"`` as not available. ``markers`` maps cells that stand for a missing value to its
+    status: ``{"-": M, "....": O, "..": {obs_status: O, conf_status: C}}`` (cells compared
+    after trimming spaces).
     """
 
     column: str = "value"
     decimal: Literal[".", ","] = "."
     trailing_flags: bool = False
+    markers: dict[str, Marker] = Field(default_factory=dict)
+
+    @field_validator("markers")
+    @classmethod
+    def _trimmed(cls, value: dict[str, Marker]) -> dict[str, Marker]:
+        if any(not key.strip() for key in value):
+            raise ValueError("a marker is a non-empty text such as '-' or '....'")
+        return {key.strip(): marker for key, marker in value.items()}
 
 
 class StatusRule(Frozen):
