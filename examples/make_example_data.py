@@ -39,12 +39,38 @@ class Example:
     """Istat CL_ITTER107 codes of the province, its region, its NUTS 1 area and Italy."""
     eurostat: tuple[str, ...]
     """Eurostat geo codes: comparisons (all years) and the province (last, years to 2021)."""
+    employment: tuple[str, ...]
+    """CL_ITTER107 codes of the labour-force rows: the NUTS 1 area and Italy (the survey
+    export has no province)."""
+    area: str
+    """The NUTS 1 area's name, for the provenance note."""
 
 
 EXAMPLES = (
-    Example("biella", "096", ("ITC13", "ITC1", "ITC", "IT"), ("IT", "ITC", "ITC1", "ITC13")),
-    Example("brescia", "017", ("ITC47", "ITC4", "ITC", "IT"), ("IT", "ITC", "ITC4", "ITC47")),
-    Example("trento", "022", ("ITD20", "ITD", "IT"), ("IT", "ITH", "ITH20")),
+    Example(
+        "biella",
+        "096",
+        ("ITC13", "ITC1", "ITC", "IT"),
+        ("IT", "ITC", "ITC1", "ITC13"),
+        ("ITC", "IT"),
+        "Nord-ovest (ITC)",
+    ),
+    Example(
+        "brescia",
+        "017",
+        ("ITC47", "ITC4", "ITC", "IT"),
+        ("IT", "ITC", "ITC4", "ITC47"),
+        ("ITC", "IT"),
+        "Nord-ovest (ITC)",
+    ),
+    Example(
+        "trento",
+        "022",
+        ("ITD20", "ITD", "IT"),
+        ("IT", "ITH", "ITH20"),
+        ("ITD", "IT"),
+        "Nord-est (ITD, Istat's legacy code of NUTS 1 ITH)",
+    ),
 )
 
 
@@ -180,20 +206,19 @@ def write(example: Example, shared: Path) -> list[Path]:
                 EUROSTAT_LICENCE,
             ),
         ),
-    }
-    if example.package == "brescia":
-        files["occupazione_stranieri_15_64_2019_2023.csv"] = (
-            employment_of_foreigners(shared, ("ITC", "IT")),
+        "occupazione_stranieri_15_64_2019_2023.csv": (
+            employment_of_foreigners(shared, example.employment),
             _meta(
                 "Istat, Rilevazione sulle forze di lavoro (dataset DCCV_TAXOCCU1)",
                 "istat_legacy_export_DCCV_TAXOCCU1.csv",
                 "GitHub mjavadf/DeMi, commit 0302204fdb095bfc0aa7b2d83246445f2f6b0c6d",
-                "yearly rows (no quarters) for all education levels, Nord-ovest (ITC) and "
+                f"yearly rows (no quarters) for all education levels, {example.area} and "
                 "Italy; the legacy I.Stat export layout kept (BOM, quoted code/label pairs, "
                 "CRLF).",
                 ISTAT_LICENCE,
             ),
-        )
+        ),
+    }
     written = []
     for name, (text, meta) in files.items():
         (data / name).write_text(text, encoding="utf-8", newline="\n")
