@@ -171,15 +171,28 @@ def _write_observations(observations: pa.Table, folder: Path) -> dict[str, Any]:
 
 
 def _decoded_keys(table: pa.Table) -> pa.Table:
-    """The sort keys as plain strings (Arrow cannot sort dictionary columns directly)."""
+    """The sort keys as integers that order like the key strings (Arrow cannot sort
+    dictionary columns directly): each dictionary is sorted once and every row takes its
+    value's rank, so 70 million rows never become 70 million Python-visible strings."""
+    import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
+    keys = table.select(["indicator", "territory", "period"]).unify_dictionaries()
     columns = {}
-    for name in ("indicator", "territory", "period"):
-        column = table.column(name)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        columns[name] = column
+    for name in keys.column_names:
+        column = keys.column(name)
+        if not pa.types.is_dictionary(column.type) or column.num_chunks == 0:
+            columns[name] = column
+            continue
+        dictionary = column.chunk(0).dictionary
+        order = pc.sort_indices(dictionary).to_numpy()
+        rank = np.empty(len(dictionary), dtype=np.int32)
+        rank[order] = np.arange(len(dictionary), dtype=np.int32)
+        indices = np.concatenate(
+            [chunk.indices.to_numpy(zero_copy_only=False) for chunk in column.chunks]
+        )
+        columns[name] = pa.array(rank[indices])
     return pa.table(columns)
 
 
