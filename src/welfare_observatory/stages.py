@@ -52,7 +52,10 @@ def unify_breakdowns(tables: Sequence[pa.Table]) -> pa.Table:
             if name not in table.column_names:
                 table = table.append_column(name, pa.array([TOTAL] * table.num_rows, pa.string()))
         parts.append(table.select(schema.names).cast(schema))
-    return pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+    # Chunks are kept as they are (no copy of the whole table into one chunk): at national
+    # scale that copy was the build's peak memory. Dictionaries are unified so that every
+    # chunk of a key column shares one dictionary.
+    return pa.concat_tables(parts).unify_dictionaries()
 
 
 @dataclass(frozen=True)
