@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 from welfare_observatory.errors import ConfigError, WelfareObservatoryError
 
 if TYPE_CHECKING:
-    from welfare_observatory.pipeline import _Context, _SourceOutput
+    from welfare_observatory.source_stage import BuildContext, SourceOutput
 
 __all__ = ["Executor", "ExecutorError", "LocalExecutor", "executor_for", "running"]
 
@@ -76,7 +76,7 @@ class Executor(ABC):
         executor; ``names`` label the tasks (dashboards, logs).
         """
 
-    def run_sources(self, context: _Context, source_ids: Sequence[str]) -> list[_SourceOutput]:
+    def run_sources(self, context: BuildContext, source_ids: Sequence[str]) -> list[SourceOutput]:
         """fetch -> parse -> harmonize -> validate of each source, in ``source_ids`` order.
 
         Remote executors send one :class:`SourceTask` per source; the worker loads the
@@ -105,8 +105,8 @@ class LocalExecutor(Executor):
     ) -> list[R]:
         return [fn(item) for item in items]
 
-    def run_sources(self, context: _Context, source_ids: Sequence[str]) -> list[_SourceOutput]:
-        from welfare_observatory.pipeline import run_source
+    def run_sources(self, context: BuildContext, source_ids: Sequence[str]) -> list[SourceOutput]:
+        from welfare_observatory.source_stage import run_source
 
         sources = context.observatory.config.sources
         return [run_source(s, sources[s], context) for s in source_ids]

@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from welfare_observatory.observatory import Observatory
-    from welfare_observatory.pipeline import BuildResult, Progress, _Context, _SourceOutput
+    from welfare_observatory.pipeline import BuildResult, Progress
+    from welfare_observatory.source_stage import BuildContext, SourceOutput
 
 __all__ = ["build_out_of_core", "parse_size"]
 
@@ -97,7 +98,7 @@ def build_out_of_core(
     files and is removed at the end; Dask workers must see it at the same path.
     Other options as :func:`welfare_observatory.pipeline.build`.
     """
-    from welfare_observatory.pipeline import new_context, skipped_source
+    from welfare_observatory.source_stage import new_context, skipped_source
 
     budget = memory_budget if isinstance(memory_budget, int) else parse_size(memory_budget)
     if budget < 256 * 2**20:
@@ -133,7 +134,7 @@ def build_out_of_core(
     work = Path(tempfile.mkdtemp(dir=work_dir or kb_root, prefix=".out-of-core-")).resolve()
     try:
         with running(executor) as runner:
-            outputs: list[_SourceOutput] = []
+            outputs: list[SourceOutput] = []
             files: list[Path] = []
             for source_id, source_config in config.sources.items():
                 if not source_config.enabled:
@@ -171,8 +172,8 @@ def _duckdb_limit(budget: int) -> str:
 
 
 def _source_to_file(
-    runner: Executor, context: _Context, source_id: str, work: Path
-) -> tuple[_SourceOutput, Path | None]:
+    runner: Executor, context: BuildContext, source_id: str, work: Path
+) -> tuple[SourceOutput, Path | None]:
     """Run one source; its table goes to ``work/sources`` and leaves memory."""
     import dataclasses
 
@@ -255,8 +256,8 @@ def _derive(
 def _store(
     observatory: Observatory,
     kb_root: Path,
-    context: _Context,
-    outputs: Sequence[_SourceOutput],
+    context: BuildContext,
+    outputs: Sequence[SourceOutput],
     derived: OutOfCoreResult,
     work: Path,
     budget: int,
@@ -266,7 +267,8 @@ def _store(
     import pyarrow.parquet as pq
 
     from welfare_observatory.build_report import BuildReport, why_skipped
-    from welfare_observatory.pipeline import BuildResult, declared_indicators
+    from welfare_observatory.pipeline import BuildResult
+    from welfare_observatory.source_stage import declared_indicators
     from welfare_observatory.stages import coverage_table, findings_table
     from welfare_observatory.store.partitioned import build_manifest, write_partitioned_build
 

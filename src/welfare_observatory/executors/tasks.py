@@ -19,7 +19,8 @@ from welfare_observatory.model.common import Frozen
 
 if TYPE_CHECKING:
     from welfare_observatory.observatory import Observatory
-    from welfare_observatory.pipeline import BuildResult, _Context, _SourceOutput
+    from welfare_observatory.pipeline import BuildResult
+    from welfare_observatory.source_stage import BuildContext, SourceOutput
 
 __all__ = [
     "NetworkTask",
@@ -50,7 +51,7 @@ class SourceTask(Frozen):
 class SourceResult:
     """What a worker sends back: the pipeline's own output and its stage timings (s)."""
 
-    output: _SourceOutput
+    output: SourceOutput
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -69,7 +70,7 @@ def config_digest(observatory: Observatory) -> str:
     return digest(observatory.config.model_dump(mode="json"))
 
 
-def source_tasks(context: _Context, source_ids: Sequence[str]) -> list[SourceTask]:
+def source_tasks(context: BuildContext, source_ids: Sequence[str]) -> list[SourceTask]:
     observatory = context.observatory
     common = {
         "observatory": str(Path(observatory.folder).resolve()),
@@ -87,7 +88,7 @@ def run_source_task(task: SourceTask) -> SourceResult:
     """Run one source on a worker: reload the observatory, check it, run ``run_source``."""
     import dataclasses
 
-    from welfare_observatory.pipeline import run_source
+    from welfare_observatory.source_stage import run_source
 
     shared = _worker_context(task.model_copy(update={"source": ""}).model_dump_json())
     # A fresh timings dict per task; the rest (catalogue, code table) is read-only.
@@ -98,12 +99,12 @@ def run_source_task(task: SourceTask) -> SourceResult:
 
 
 @functools.lru_cache(maxsize=4)
-def _worker_context(key: str) -> _Context:
+def _worker_context(key: str) -> BuildContext:
     """The loaded, checked observatory and its context, kept by the worker process for the
     other sources of the same build (loading it costs more than a small source). ``key``
     is the task without its source, as JSON (hashable)."""
     from welfare_observatory.observatory import load_observatory
-    from welfare_observatory.pipeline import new_context
+    from welfare_observatory.source_stage import new_context
 
     task = SourceTask.model_validate_json(key)
     observatory = load_observatory(task.observatory)
