@@ -431,3 +431,21 @@ def test_an_unmapped_marker_is_an_invalid_value_that_says_how_to_map_it(
 def test_a_marker_cannot_claim_to_carry_a_value() -> None:
     with pytest.raises(ConfigError, match="O, M or L"):
         parse_rules(MARKERS.replace('"-": M', '"-": A'))
+
+
+def test_codes_read_with_the_wrong_scheme_get_a_hint_naming_the_right_one(
+    codes: CodeTable,
+) -> None:
+    text = POP.replace("territory: {column: code}", "territory: {column: code, scheme: name}")
+    source = pa.table({"code": ["IT", "ITC", "ITC13"], "year": [2023] * 3, "pop": [1, 2, 3]})
+    result = harmonize(source, rule(text), codes=codes, source="eurostat")
+    problem = errors(result.findings)["unknown-territory"]
+    assert "scheme: nuts" in (problem.hint or "")
+
+
+def test_a_truly_unknown_place_still_gets_the_closest_names(codes: CodeTable) -> None:
+    text = POP.replace("territory: {column: code}", "territory: {column: code, scheme: name}")
+    source = pa.table({"code": ["Bielal"], "year": [2023], "pop": [1]})
+    result = harmonize(source, rule(text), codes=codes, source="comune")
+    problem = errors(result.findings)["unknown-territory"]
+    assert "closest known" in (problem.hint or "") and "scheme:" not in (problem.hint or "")

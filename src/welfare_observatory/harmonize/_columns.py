@@ -137,9 +137,16 @@ def territory(
         ]
         first = sorted(failed, key=lambda x: str(x[0]))[0][1]
         if kind == "unknown":
-            hint = (
-                f"closest known: {', '.join(first.candidates)}; " if first.candidates else ""
-            ) + "add an entry to territory.mapping for names the registry does not know"
+            other = _better_scheme(codes, rule, [str(d).partition(separator)[0] for d, _ in failed])
+            if other is not None:
+                hint = (
+                    f"these look like {_SCHEME_NAMES[other]}: set territory.scheme: {other} "
+                    f"(or auto)"
+                )
+            else:
+                hint = (
+                    f"closest known: {', '.join(first.candidates)}; " if first.candidates else ""
+                ) + "add an entry to territory.mapping for names the registry does not know"
         else:
             hint = (
                 f"{shown[0]!r} could be {', '.join(first.candidates)}: give territory.province, "
@@ -148,6 +155,32 @@ def territory(
         problems.append(Problem(f"{kind}-territory", rule.column, bad, shown[:_SAMPLE], hint))
     codes_out = [r.code if r is not None else None for r in results]
     return take_results(codes_out, indices, pa.string()), problems
+
+
+_SCHEME_NAMES = {
+    "istat": "Istat codes",
+    "nuts": "NUTS codes",
+    "belfiore": "Belfiore (cadastral) codes",
+    "name": "territory names",
+}
+
+
+def _better_scheme(codes: CodeTable, rule: TerritoryRule, failed: list[str]) -> str | None:
+    """The scheme that resolves most of a sample of the values the rule's scheme did not,
+    when it resolves at least half of them (a wrong ``scheme`` more than unknown places)."""
+    if rule.scheme == "auto":
+        return None
+    sample = sorted(failed)[:20]
+    best, best_count = None, 0
+    for scheme in ("istat", "nuts", "belfiore", "name"):
+        if scheme == rule.scheme:
+            continue
+        count = sum(
+            codes.resolve(v, scheme=scheme, level=rule.level).code is not None for v in sample
+        )
+        if count > best_count:
+            best, best_count = scheme, count
+    return best if best_count * 2 >= len(sample) else None
 
 
 def period(table: pa.Table, rule: PeriodRule) -> tuple[pa.Array, pa.Array, list[Problem]]:
