@@ -11,7 +11,14 @@ from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any, Self
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    GetCoreSchemaHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import core_schema
 
 from welfare_observatory.errors import ConfigError, Location
 from welfare_observatory.model.common import Frozen, Text
@@ -19,6 +26,8 @@ from welfare_observatory.yamlfile import load_yaml, validation_error
 
 __all__ = [
     "CONFIG_FILE",
+    "Grouping",
+    "GroupingMembers",
     "IndicatorSelection",
     "ObservatoryConfig",
     "Override",
@@ -33,6 +42,75 @@ CONFIG_FILE = "observatory.yaml"
 _ID = r"^[a-z][a-z0-9_-]*$"
 
 
+_PARTICLES = frozenset({"a", "al", "d", "da", "dal", "de", "dei", "del", "della", "delle"})
+_PARTICLES |= {"di", "e", "ed", "in", "la", "le", "lo", "sul", "sulla"}
+
+
+def readable_id(key: str) -> str:
+    """``valle_del_cervo`` -> ``Valle del Cervo``: words capitalized, short Italian
+    articles and prepositions kept lower case after the first word."""
+    words = [w for w in re.split(r"[_-]+", key) if w]
+    return " ".join(
+        w if i and w in _PARTICLES else w[:1].upper() + w[1:] for i, w in enumerate(words)
+    )
+
+
+class Grouping(Frozen):
+    """One declared grouping as written: its members and, optionally, its name."""
+
+    members: tuple[str, ...] = Field(min_length=1)
+    """Municipality codes (six digits, text)."""
+    name: Text | None = None
+    """Name per language; without one the report shows the id made readable."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_form(cls, data: Any) -> Any:
+        # ``valle_cervo: ["096004", ...]``: the short form, members only.
+        if isinstance(data, GroupingMembers):
+            return {"members": tuple(data), "name": data.name}
+        if isinstance(data, list | tuple):
+            return {"members": data}
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            # ``name: Valle Cervo``: one name for every language.
+            return {**data, "name": {"it": data["name"], "en": data["name"]}}
+        if not isinstance(data, dict | Grouping):
+            raise ValueError(
+                "a grouping is a list of municipality codes or "
+                "{name: {it: ..., en: ...}, members: [...]}"
+            )
+        return data
+
+
+class GroupingMembers(tuple[str, ...]):
+    """The member codes of a declared grouping (a tuple: what the build aggregates), with
+    the grouping's declared ``name`` (None when the file gives the list form only)."""
+
+    name: Text | None
+
+    def __new__(cls, members: tuple[str, ...], name: Text | None = None) -> Self:
+        made = super().__new__(cls, members)
+        made.name = name
+        return made
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        # Validated as ``Grouping`` (errors name ``members``/``name``), kept as a tuple.
+        return core_schema.no_info_after_validator_function(
+            lambda grouping: cls(grouping.members, grouping.name),
+            handler.generate_schema(Grouping),
+            serialization=core_schema.plain_serializer_function_ser_schema(cls._dump),
+        )
+
+    @staticmethod
+    def _dump(members: GroupingMembers) -> Any:
+        if members.name is None:
+            return list(members)
+        return {"name": members.name.model_dump(), "members": list(members)}
+
+
 class TerritorySettings(Frozen):
     """The observatory's territory and what it is compared with."""
 
@@ -42,8 +120,9 @@ class TerritorySettings(Frozen):
     """Date of the territory list every series is reconciled to (recorded in the manifest)."""
     comparisons: tuple[str, ...] = ()
     """Comparison territories: region, NUTS 1 area, ``IT``, peer provinces."""
-    groupings: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-    """Declared groupings: id -> municipality codes (ids become ``grouping:<id>``)."""
+    groupings: dict[str, GroupingMembers] = Field(default_factory=dict)
+    """Declared groupings: id -> municipality codes (ids become ``grouping:<id>``), each
+    written as a list of codes or as ``{name: {it, en}, members: [...]}``."""
     districts: bool | dict[str, tuple[str, ...]] = True
     """``true``: aggregate to the social districts whose membership the library knows;
     ``false``: no district aggregates; a mapping ``T01024: [096004, ...]`` declares the
@@ -51,13 +130,19 @@ class TerritorySettings(Frozen):
 
     @field_validator("groupings")
     @classmethod
-    def _grouping_ids(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-        for key, members in value.items():
+    def _grouping_ids(cls, value: dict[str, GroupingMembers]) -> dict[str, GroupingMembers]:
+        for key in value:
             if not re.match(_ID, key):
                 raise ValueError(f"grouping id {key!r} must be lower_snake_case")
-            if not members:
-                raise ValueError(f"grouping {key!r} has no members")
         return value
+
+    def grouping_name(self, key: str) -> Text:
+        """The name of grouping ``key`` (declared, else the id made readable)."""
+        declared = self.groupings[key].name
+        if declared:
+            return declared
+        readable = readable_id(key)
+        return Text(it=readable, en=readable)
 
 
 class IndicatorSelection(Frozen):
@@ -315,9 +400,13 @@ def _check_territories(config: ObservatoryConfig, document: Any, file: Path) -> 
     known(("territory", "code"), settings.code)
     for index, code in enumerate(settings.comparisons):
         known(("territory", "comparisons", index), code)
-    for name, members in settings.groupings.items():
-        for index, code in enumerate(members):
-            known(("territory", "groupings", name, index), code, municipality=True)
+    for name, grouping in settings.groupings.items():
+        # The long form ``{name, members}`` puts the codes one level deeper.
+        where: tuple[str, ...] = ("territory", "groupings", name)
+        if (*where, "members") in document.lines:
+            where = (*where, "members")
+        for index, code in enumerate(grouping):
+            known((*where, index), code, municipality=True)
     if isinstance(settings.districts, dict):
         from welfare_observatory.territory.tables import declared_districts
 

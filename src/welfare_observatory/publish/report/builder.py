@@ -127,6 +127,7 @@ def build_report(
         comparisons=config.territory.comparisons if config else (),
         method=method,
         rule=rule if rule is not None or obs is None else obs.disclosure_rule(),
+        settings=config.territory if config else None,
     )
     view = ReportView(data, language, _sdg_titles(data, language))
     registry_ = _sections(sections, obs)

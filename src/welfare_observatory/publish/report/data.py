@@ -19,7 +19,8 @@ from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 
 if TYPE_CHECKING:
     from welfare_observatory.catalog import Catalog
-    from welfare_observatory.model import Indicator, Territory
+    from welfare_observatory.config import TerritorySettings
+    from welfare_observatory.model import Indicator, Territory, Text
     from welfare_observatory.protect import DisclosureRule
     from welfare_observatory.store import KnowledgeBase
     from welfare_observatory.store.edition import Manifest
@@ -96,12 +97,17 @@ class EditionData:
     municipalities: list[Territory]
     districts: list[Territory]
     names: dict[str, str]
+    """Territory code -> name (a grouping's in Italian; ``grouping_names`` has both)."""
     method: Literal["istat", "eurostat"]
     series: dict[tuple[str, str], tuple[list[int], list[float | None]]] = field(repr=False)
     polarity: dict[str, str] = field(default_factory=dict)
     rule: DisclosureRule | None = None
     """The disclosure rule the publishable view applied (None: the default rule)."""
     catalog: Catalog | None = field(default=None, repr=False)
+    groupings: list[Territory] = field(default_factory=list)
+    """The observatory's declared groupings with data (``grouping:<id>``), by id."""
+    grouping_names: dict[str, Text] = field(default_factory=dict)
+    """Grouping code -> name in both languages."""
 
     def indicator_by_id(self) -> dict[str, Indicator]:
         return {i.id: i for i in self.indicators}
@@ -193,14 +199,20 @@ def load_edition_data(
     comparisons: tuple[str, ...] = (),
     method: Literal["istat", "eurostat"] = "istat",
     rule: DisclosureRule | None = None,
+    settings: TerritorySettings | None = None,
 ) -> EditionData:
-    """Read and prepare ``edition`` (default: the latest) for the report."""
+    """Read and prepare ``edition`` (default: the latest) for the report. ``settings``
+    (the observatory's ``territory:``) names and lists the members of its groupings."""
     info = kb.edition(edition)
     manifest = kb.manifest(info.name)
     frame = totals(read_observations(kb, info.name, rule, catalog))
-    focus_territory = territories.get(focus or manifest.territory)
     present = set(frame["territory"].unique().tolist())
-    wanted = list(comparisons) or [t.code for t in territories.ancestors(focus_territory.code)]
+    groupings, grouping_names = _groupings(settings, present)
+    declared = {g.code: g for g in groupings}
+    code = focus or manifest.territory
+    focus_territory = declared[code] if code in declared else territories.get(code)
+    above = [] if code in declared else territories.ancestors(focus_territory.code)
+    wanted = list(comparisons) or [t.code for t in above]
     comparison = [territories.get(c) for c in dict.fromkeys(wanted) if c in present]
     ids = list(manifest.indicators) or sorted(frame["indicator"].unique().tolist())
     with_data = set(frame["indicator"].unique().tolist())
@@ -218,7 +230,8 @@ def load_edition_data(
     )
     districts = sorted((t for t in below if t.level.value == "district"), key=lambda t: t.name)
     levels = {t.code: t.level.value for t in (*municipalities, *districts)}
-    shown = {focus_territory.code, *(t.code for t in comparison), *levels}
+    # Groupings get no rank: they are the observatory's own areas, not peers of each other.
+    shown = {focus_territory.code, *(t.code for t in comparison), *levels, *declared}
     frame = frame[frame["territory"].isin(list(shown))].reset_index(drop=True)
 
     trend_input = frame.assign(period=frame["year"].astype(str))[
@@ -235,7 +248,10 @@ def load_edition_data(
         if not municipal.empty
         else pd.DataFrame()
     )
-    names = {t.code: t.name for t in (focus_territory, *comparison, *municipalities, *districts)}
+    names = {
+        t.code: t.name
+        for t in (*groupings, focus_territory, *comparison, *municipalities, *districts)
+    }
     return EditionData(
         info=info,
         manifest=manifest,
@@ -258,11 +274,49 @@ def load_edition_data(
         polarity=polarity,
         rule=rule,
         catalog=catalog,
+        groupings=[g for g in groupings if g.code != focus_territory.code],
+        grouping_names=grouping_names,
     )
 
 
+def _groupings(
+    settings: TerritorySettings | None, present: set[str]
+) -> tuple[list[Territory], dict[str, Text]]:
+    """The declared groupings with data, as territories (members from ``settings``), and
+    their names. Without ``settings`` a ``grouping:<id>`` in the data is named from its id."""
+    from welfare_observatory.config import readable_id
+    from welfare_observatory.derive import GROUPING_PREFIX
+    from welfare_observatory.model import Territory, TerritoryLevel, Text
+
+    declared = settings.groupings if settings is not None else {}
+    codes = {GROUPING_PREFIX + key: key for key in declared}
+    codes |= {c: c.removeprefix(GROUPING_PREFIX) for c in present if c.startswith(GROUPING_PREFIX)}
+    found: list[Territory] = []
+    names: dict[str, Text] = {}
+    for code, key in sorted(codes.items()):
+        if code not in present:
+            continue
+        if settings is not None and key in declared:
+            names[code] = settings.grouping_name(key)
+        else:
+            names[code] = Text(it=readable_id(key), en=readable_id(key))
+        found.append(
+            Territory(
+                code=code,
+                level=TerritoryLevel.GROUPING,
+                name=names[code].get("it"),
+                members=declared.get(key, ()),
+            )
+        )
+    return found, names
+
+
 def _below(focus: Territory, territories: TerritoryRegistry, present: set[str]) -> list[Territory]:
-    """Territories with data that lie inside ``focus`` (municipalities, districts)."""
+    """Territories with data that lie inside ``focus`` (municipalities, districts; the
+    members of a grouping)."""
+    if focus.members:
+        # A grouping (the observatory's own area): its members are what lies inside it.
+        return [territories.get(c) for c in focus.members if c in present and c in territories]
     found = []
     for code in sorted(present):
         if code == focus.code or code not in territories:

@@ -32,6 +32,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "municipality": ("Comune", "Municipality"),
     "districts": ("Distretti sociali", "Social districts"),
     "district": ("Distretto sociale", "Social district"),
+    "grouping": ("Area dell'osservatorio", "Area of the observatory"),
     "composite": ("Indici compositi", "Composite indices"),
     "deepdive": ("Approfondimento", "Deep-dive"),
     "sections": ("Altre sezioni", "Other sections"),
@@ -138,6 +139,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "municipalities_of": ("Comuni del territorio", "Municipalities of the territory"),
     "districts_of": ("Distretti sociali del territorio", "Social districts of the territory"),
     "members": ("Comuni del distretto", "Municipalities of the district"),
+    "groupings_of": ("Aree dell'osservatorio", "Areas of the observatory"),
+    "grouping_members": ("Comuni dell'area", "Municipalities of the area"),
     "vs": ("confronto con", "compared with"),
     "latest": ("Ultimo dato", "Latest value"),
     "composite_intro": (

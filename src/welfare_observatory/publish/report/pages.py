@@ -23,6 +23,7 @@ from jinja2 import (
 from markupsafe import Markup
 
 from welfare_observatory.errors import Location, PublishError, UnknownIdError
+from welfare_observatory.model import Territory
 from welfare_observatory.observatory import Observatory
 from welfare_observatory.publish.report.changes import edition_changes
 from welfare_observatory.publish.report.charts import Bar, bar_chart
@@ -39,6 +40,10 @@ from welfare_observatory.publish.report.sections import (
     ReportSection,
     SectionInput,
     SectionRegistry,
+)
+from welfare_observatory.publish.report.territory_pages import (
+    territories_values,
+    territory_values,
 )
 from welfare_observatory.publish.report.views import ReportView, page_slug
 from welfare_observatory.store import KnowledgeBase
@@ -168,7 +173,7 @@ class Renderer:
                 Page(path, card["label"], self.render("indicator.html.j2", path, card=card))
             )
         pages.append(self._territories())
-        for territory in [*data.municipalities, *data.districts]:
+        for territory in [*data.municipalities, *data.districts, *data.groupings]:
             pages.append(self._territory(territory))
         pages.append(self._composite())
         pages.append(self._deepdive())
@@ -242,43 +247,17 @@ class Renderer:
         return Page(path, view.domain(domain), content)
 
     def _territories(self) -> Page:
-        view, data = self.view, self.data
         path = "territories/index.html"
         content = self.render(
-            "territories.html.j2",
-            path,
-            municipalities=[
-                {"name": m.name, "href": view.href_territory(m.code)} for m in data.municipalities
-            ],
-            districts=[
-                {"name": d.name, "href": view.href_territory(d.code)} for d in data.districts
-            ],
+            "territories.html.j2", path, **territories_values(self.view, self.data)
         )
         return Page(path, self.t("territories"), content)
 
-    def _territory(self, territory: Any) -> Page:
-        view, data = self.view, self.data
+    def _territory(self, territory: Territory) -> Page:
         path = f"territories/{page_slug(territory.code)}.html"
-        level = self.t("district" if territory.level.value == "district" else "municipality")
-        pages = {m.code for m in data.municipalities}
-        members = [
-            {
-                "name": view.name(code),
-                "href": view.href_territory(code) if code in pages else None,
-            }
-            for code in territory.members
-        ]
-        content = self.render(
-            "territory.html.j2",
-            path,
-            name=territory.name,
-            code=territory.istat_code or territory.code,
-            level=level,
-            parent=view.name(data.focus.code),
-            members=members,
-            rows=_by_domain(view.territory_rows(territory)),
-        )
-        return Page(path, territory.name, content, toc=False)
+        values = territory_values(self.view, self.data, territory)
+        content = self.render("territory.html.j2", path, **values)
+        return Page(path, values["name"], content, toc=False)
 
     def _composite(self) -> Page:
         view, data = self.view, self.data
@@ -412,13 +391,3 @@ class Renderer:
             body=Markup(fragment),  # noqa: S704 - the section contract: an escaped fragment
         )
         return Page(path, title, content)
-
-
-def _by_domain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows (already in domain order) grouped under their domain."""
-    groups: list[dict[str, Any]] = []
-    for row in rows:
-        if not groups or groups[-1]["domain"] != row["domain"]:
-            groups.append({"domain": row["domain"], "rows": []})
-        groups[-1]["rows"].append(row)
-    return groups

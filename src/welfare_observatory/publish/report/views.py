@@ -43,6 +43,7 @@ class ReportView:
         self.indicators = data.indicator_by_id()
         self._ids = itertools.count(1)
         self._names = dict(data.names)
+        self._names |= {code: text.get(lang) for code, text in data.grouping_names.items()}
         focus = data.focus
         if any(t.name == focus.name for t in (*data.municipalities, *data.districts)):
             # Biella the province and Biella the municipality: say which is which.
@@ -268,15 +269,21 @@ class ReportView:
             "notes": self.notes(indicator, codes),
         }
 
-    def territory_rows(self, territory: Territory) -> list[dict[str, Any]]:
-        """One row per indicator with a value for ``territory``, grouped by domain order."""
+    def territory_rows(
+        self, territory: Territory, comparisons: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """One row per indicator with a value for ``territory``, grouped by domain order:
+        the value, the observatory territory's (``reference``) and each of ``comparisons``
+        (territory codes; ``compared``: their latest values, empty text when absent)."""
         rows = []
         focus = self.data.focus.code
+        comparisons = comparisons or []
         for indicator in self.data.indicators:
             latest = self.latest(indicator.id, territory.code)
             if latest is None:
                 continue
             reference = self.latest(indicator.id, focus)
+            against = [self.latest(indicator.id, c) for c in comparisons]
             found = self._rank_map.get((indicator.id, territory.code))
             rank = None
             if found is not None and indicator.polarity.value != "neutral":
@@ -291,6 +298,7 @@ class ReportView:
                     "value": self.number(latest["value"], indicator),
                     "marker": latest["marker"],
                     "reference": (self.number(reference["value"], indicator) if reference else ""),
+                    "compared": [self.number(a["value"], indicator) if a else "" for a in against],
                     "rank": rank,
                     "progress": self._trend(indicator.id, territory.code),
                     "spark": self.spark(indicator, territory.code),
