@@ -6,9 +6,9 @@ resolved on first use so that ``import welfare_observatory`` stays fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from welfare_observatory._lazy import lazy_exports
 from welfare_observatory.errors import (
     CatalogError,
     ConfigError,
@@ -147,16 +147,4 @@ __all__ = [
     "validate_observations",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'welfare_observatory' has no attribute {name!r}")
-    module, _, attribute = module.partition(":")
-    value = getattr(importlib.import_module(module), attribute or name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -16,9 +16,16 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from welfare_observatory.errors import ConfigError, Location, closest
+from welfare_observatory.errors import ConfigError, Location, WelfareObservatoryError, closest
 
-__all__ = ["YamlDocument", "load_yaml", "validation_error"]
+__all__ = [
+    "YamlDocument",
+    "load_yaml",
+    "parse_yaml",
+    "problem_line",
+    "read_text",
+    "validation_error",
+]
 
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 
@@ -34,7 +41,9 @@ _TextLoader.add_implicit_resolver("tag:yaml.org,2002:null", _NULL, ["~", "n", "N
 class YamlDocument:
     """A parsed YAML file: plain data plus the line of every mapping key and list item."""
 
-    def __init__(self, data: Any, lines: dict[tuple[str | int, ...], int], path: Path) -> None:
+    def __init__(
+        self, data: Any, lines: dict[tuple[str | int, ...], int], path: Path | None
+    ) -> None:
         self.data = data
         self.lines = lines
         self.path = path
@@ -64,35 +73,50 @@ def _walk(
             _walk(item, (*loc, index), lines)
 
 
+def read_text(path: Path, *, error: type[WelfareObservatoryError] = ConfigError) -> str:
+    """The UTF-8 text of ``path`` (without a byte-order mark); an unreadable or non-UTF-8
+    file raises ``error`` naming the file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error(
+            f"cannot read {path}: {exc.strerror}", location=Location(file=str(path))
+        ) from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path.name} is not UTF-8 text",
+            location=Location(file=str(path)),
+            hint="save the file as UTF-8 (most editors offer it in 'Save as')",
+        ) from exc
+
+
+def problem_line(exc: yaml.MarkedYAMLError) -> int | None:
+    """The 1-based line a YAML error points at (the problem, else its context)."""
+    mark = exc.problem_mark or exc.context_mark
+    return mark.line + 1 if mark else None
+
+
 def load_yaml(path: Path, *, text: str | None = None) -> YamlDocument:
     """Parse ``path`` safely; syntax errors become ConfigError with file and line."""
-    if text is None:
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read {path}: {exc.strerror}", location=Location(file=str(path))
-            ) from exc
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{path.name} is not UTF-8 text",
-                location=Location(file=str(path)),
-                hint="save the file as UTF-8 (most editors offer it in 'Save as')",
-            ) from exc
+    return parse_yaml(read_text(path) if text is None else text, path=path)
+
+
+def parse_yaml(text: str, *, path: Path | None = None) -> YamlDocument:
+    """Parse YAML text safely (``path`` only names it in errors and in the document)."""
+    file = None if path is None else str(path)
     try:
         node = yaml.compose(text, Loader=_TextLoader)
         data = yaml.load(text, Loader=_TextLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
         raise ConfigError(
             f"invalid YAML: {exc.problem or exc.context}",
-            location=Location(file=str(path), line=mark.line + 1 if mark else None),
+            location=Location(file=file, line=problem_line(exc)),
             hint="check indentation and quoting around this line",
         ) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", location=Location(file=str(path))) from exc
+        raise ConfigError(f"invalid YAML: {exc}", location=Location(file=file)) from exc
     lines: dict[tuple[str | int, ...], int] = {}
     if node is not None:
         _walk(node, (), lines)
@@ -130,7 +154,11 @@ def validation_error(
         message += f" (and {len(problems) - 1} more: {others})"
     return ConfigError(
         message,
-        location=Location(file=str(document.path), line=document.line_of(loc), field=field),
+        location=Location(
+            file=None if document.path is None else str(document.path),
+            line=document.line_of(loc),
+            field=field,
+        ),
         hint=hint,
     )
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import types
 
+import pytest
+
 import welfare_observatory
 
 
@@ -39,3 +41,25 @@ def test_importing_the_package_loads_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "package",
+    [
+        "welfare_observatory.protect",
+        "welfare_observatory.publish",
+        "welfare_observatory.publish.report",
+        "welfare_observatory.territory",
+        "welfare_observatory.validate",
+        "welfare_observatory.executors",
+        "welfare_observatory.governance",
+        "welfare_observatory.scaffold",
+    ],
+)
+def test_each_lazy_package_names_itself_in_errors_and_lists_its_names(package: str) -> None:
+    module = importlib.import_module(package)
+    assert dir(module) == sorted(module.__all__)
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'nope'"):
+        module.nope  # noqa: B018
+    for name in module.__all__:
+        assert not isinstance(getattr(module, name), types.ModuleType), f"{package}.{name}"

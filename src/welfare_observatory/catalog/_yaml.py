@@ -5,6 +5,13 @@ PyYAML's safe loader (libyaml's when available) composes the node tree; a small 
 it into plain values, recording the line of every mapping, key and list item, and refusing
 duplicate keys, which plain YAML would silently overwrite. Nothing is ever executed: tags
 outside YAML's safe set fail as in ``yaml.safe_load``.
+
+Why not :func:`welfare_observatory.yamlfile.load_yaml`, which the configuration files use:
+catalogue values are typed as ``safe_load`` types them (numbers, booleans, dates), duplicate
+keys are errors, ``<<`` merges are resolved, the lines travel inside the data (entries are
+validated one by one, far from the file), errors are CatalogError, and composing runs in
+libyaml because the shipped catalogue is large. Reading the file and finding the line of a
+syntax error are shared with that module.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Any
 import yaml
 
 from welfare_observatory.errors import CatalogError, Location
+from welfare_observatory.yamlfile import problem_line, read_text
 
 LINE = "__line__"
 """Key under which a mapping keeps the 1-based line where it starts."""
@@ -104,28 +112,15 @@ def read_yaml(path: Path) -> Any:
 
     Raises CatalogError naming the file and line for unreadable files and syntax errors.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CatalogError(
-            f"{path.name} is not UTF-8 text",
-            location=Location(file=str(path)),
-            hint="save catalogue files as UTF-8",
-        ) from exc
-    except OSError as exc:
-        raise CatalogError(
-            f"cannot read {path}: {exc.strerror}", location=Location(file=str(path))
-        ) from exc
-    loader = _Loader(text)
+    loader = _Loader(read_text(path, error=CatalogError))
     try:
         node = loader.get_single_node()
         return None if node is None else _Builder(loader, str(path)).build(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
         kind = "not allowed" if isinstance(exc, yaml.constructor.ConstructorError) else "syntax"
         raise CatalogError(
             f"YAML {kind} error: {exc.problem or exc.context}",
-            location=Location(file=str(path), line=mark.line + 1 if mark else None),
+            location=Location(file=str(path), line=problem_line(exc)),
             hint="check indentation, colons and quotes around that line; plain YAML only",
         ) from exc
     except yaml.YAMLError as exc:

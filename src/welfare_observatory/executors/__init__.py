@@ -10,9 +10,9 @@ partition at a time. This module stays light: Dask is imported only when a Dask 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from welfare_observatory._lazy import lazy_exports
 from welfare_observatory.executors.base import (
     Executor,
     ExecutorError,
@@ -49,7 +49,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

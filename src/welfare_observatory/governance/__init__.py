@@ -7,6 +7,9 @@ target; ``governance_section`` renders the report section.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from welfare_observatory._lazy import lazy_exports
 from welfare_observatory.governance.models import (
     Action,
     ActionIndicator,
@@ -20,6 +23,10 @@ from welfare_observatory.governance.models import (
     load_governance,
     personal_contact,
 )
+
+if TYPE_CHECKING:
+    from welfare_observatory.governance.monitoring import monitor
+    from welfare_observatory.governance.report_section import governance_section
 
 __all__ = [
     "Action",
@@ -38,14 +45,10 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # pandas is imported only when monitoring or rendering is asked for.
-    if name == "monitor":
-        from welfare_observatory.governance.monitoring import monitor
+# pandas is imported only when monitoring or rendering is asked for.
+_LAZY = {
+    "governance_section": "welfare_observatory.governance.report_section",
+    "monitor": "welfare_observatory.governance.monitoring",
+}
 
-        return monitor
-    if name == "governance_section":
-        from welfare_observatory.governance.report_section import governance_section
-
-        return governance_section
-    raise AttributeError(name)
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

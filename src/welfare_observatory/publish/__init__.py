@@ -8,12 +8,13 @@ Importing this package is cheap; exporters load on first use::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from welfare_observatory._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from welfare_observatory.publish._files import atomic_output
-    from welfare_observatory.publish.export import ExportResult, export
+    from welfare_observatory.publish.exporting import ExportResult, export
     from welfare_observatory.publish.metadata import ExportMetadata, export_metadata
     from welfare_observatory.publish.registry import (
         Exporter,
@@ -38,26 +39,16 @@ __all__ = [
 
 _LAZY = {
     "ExportMetadata": "welfare_observatory.publish.metadata",
-    "ExportResult": "welfare_observatory.publish.export",
+    "ExportResult": "welfare_observatory.publish.exporting",
     "Exporter": "welfare_observatory.publish.registry",
     "ExporterRegistry": "welfare_observatory.publish.registry",
     "RegisterExporter": "welfare_observatory.publish.registry",
     "UnknownFormatError": "welfare_observatory.publish.registry",
     "accept_exporter": "welfare_observatory.publish.registry",
     "atomic_output": "welfare_observatory.publish._files",
-    "export": "welfare_observatory.publish.export",
+    "export": "welfare_observatory.publish.exporting",
     "export_metadata": "welfare_observatory.publish.metadata",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -5,8 +5,9 @@ Light on import: the check machinery (pyarrow, DuckDB) loads on first use of a n
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from welfare_observatory._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from welfare_observatory.validate.builtin import default_checks
@@ -43,10 +44,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -10,8 +10,9 @@ Importing this package is cheap (the plugin manager may check sections with
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from welfare_observatory._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from welfare_observatory.publish.report.builder import MARKER, ReportResult, build_report
@@ -43,14 +44,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
