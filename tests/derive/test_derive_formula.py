@@ -55,6 +55,40 @@ def test_breakdowns_are_kept(catalog, obs, by_key) -> None:
     assert rows == {"F": 10.0, "M": 15.0}
 
 
+def test_a_denominator_never_split_by_a_dimension_gives_only_the_total(catalog, obs) -> None:
+    # Women aged 15-49 are not split by sex: children per woman exists for the total only,
+    # and the numerator's M and F rows give no rate at all, not a missing one.
+    table = obs(
+        [
+            ("POP_65_PLUS", "096004", Y, 6000.0),
+            ("POP_65_PLUS", "096004", Y, 5000.0),
+            ("POP_65_PLUS", "096004", Y, 11000.0),
+            ("POP_TOTAL", "096004", Y, 44000.0),
+        ],
+        breakdowns={"sex": ["F", "M", "_T", "_T"]},
+    )
+    result = derive_rates(table, catalog)
+    rows = result.table.to_pylist()
+    assert [(r["sex"], r["value"]) for r in rows] == [("_T", 25.0)]
+    assert result.findings == []
+
+
+def test_a_missing_split_denominator_is_still_reported(catalog, obs) -> None:
+    # When the denominator is split by sex, a missing code is a missing value with a finding.
+    table = obs(
+        [
+            ("POP_65_PLUS", "096004", Y, 6000.0),
+            ("POP_65_PLUS", "096004", Y, 5000.0),
+            ("POP_TOTAL", "096004", Y, 23000.0),
+        ],
+        breakdowns={"sex": ["F", "M", "F"]},
+    )
+    result = derive_rates(table, catalog)
+    values = {r["sex"]: r["value"] for r in result.table.to_pylist()}
+    assert values["M"] is None and values["F"] == pytest.approx(600000 / 23000)
+    assert {f.code for f in result.findings} == {"missing-denominator"}
+
+
 def test_a_flow_over_the_stock_on_1_january_with_year_alignment(catalog, obs) -> None:
     table = obs([("BIRTHS", "096004", "2023", 300.0), ("POP_TOTAL", "096004", Y, 42000.0)])
     assert derive_rates(table, catalog).table.num_rows == 1

@@ -30,6 +30,7 @@ from welfare_observatory.derive._common import (
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Indicator
+from welfare_observatory.model.observation import TOTAL
 
 __all__ = ["derive_rates", "formula_indicators"]
 
@@ -101,10 +102,18 @@ def derive_rates(
         [f"n.{b} = d.{b}" for b in breakdowns] + ["n.territory = d.territory", period_key]
     )
     bcols = "".join(f"n.{b}, " for b in breakdowns)
+    # A denominator that is never broken down by a dimension (women aged 15-49 by sex)
+    # gives a rate only at that dimension's total: other codes of the numerator have no
+    # rate at all, not a missing one.
+    split = "".join(f", bool_or(d.{b} <> '{TOTAL}') AS by_{b}" for b in breakdowns)
+    only_split = "".join(f" AND (n0.{b} = '{TOTAL}' OR s.by_{b})" for b in breakdowns)
     sql = f"""
-        WITH n AS (SELECT o.*, f.target, f.multiplier, f.unit AS target_unit
-                   FROM obs o JOIN f ON o.indicator = f.numerator),
-             d AS (SELECT o.*, f.target FROM obs o JOIN f ON o.indicator = f.denominator)
+        WITH n0 AS (SELECT o.*, f.target, f.multiplier, f.unit AS target_unit
+                    FROM obs o JOIN f ON o.indicator = f.numerator),
+             d AS (SELECT o.*, f.target FROM obs o JOIN f ON o.indicator = f.denominator),
+             s AS (SELECT d.target{split} FROM d GROUP BY d.target),
+             n AS (SELECT n0.* FROM n0 LEFT JOIN s ON n0.target = s.target
+                   WHERE s.target IS NULL OR (TRUE{only_split}))
         SELECT n.target AS indicator, n.territory, n.period, n.period_start, {bcols}
                CASE WHEN d.value IS NULL OR d.value = 0 OR n.value IS NULL THEN NULL
                     ELSE n.value / d.value * n.multiplier END AS value,

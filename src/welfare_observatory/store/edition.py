@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from pydantic import Field
 
 from welfare_observatory.errors import EditionError, Location, StoreError
 from welfare_observatory.model.common import Frozen
+from welfare_observatory.model.observation import BASE_COLUMNS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -151,7 +152,7 @@ def file_sha256(path: Path) -> str:
 
 
 def _write_observations(observations: pa.Table, folder: Path) -> dict[str, Any]:
-    """One Parquet file per domain, sorted by indicator, territory, period."""
+    """One Parquet file per domain, sorted by indicator, territory, period, breakdowns."""
     import pyarrow.compute as pc
 
     files: list[str] = []
@@ -159,18 +160,24 @@ def _write_observations(observations: pa.Table, folder: Path) -> dict[str, Any]:
     if "domain" not in observations.column_names:
         raise StoreError("observations need a 'domain' column to be partitioned")
     domains = sorted(str(d) for d in pc.unique(observations.column("domain")).to_pylist())
-    sort_keys = [("indicator", "ascending"), ("territory", "ascending"), ("period", "ascending")]
+    # Breakdown codes complete the key, so the row order (and the file's hash) never
+    # depends on the order rows arrived in.
+    names = ["indicator", "territory", "period"]
+    names += [n for n in observations.column_names if n not in BASE_COLUMNS and n != "domain"]
+    sort_keys = [(name, "ascending") for name in names]
     for domain in domains:
         part = observations.filter(pc.equal(observations.column("domain"), domain))
         part = part.drop_columns(["domain"])
-        part = part.take(pc.sort_indices(_decoded_keys(part), sort_keys=sort_keys))
+        part = part.take(pc.sort_indices(_decoded_keys(part, names), sort_keys=sort_keys))
         info = write_parquet(part, folder / f"domain={domain}" / "part-0.parquet")
         files.append(f"domain={domain}/part-0.parquet")
         digests.append(info["sha256"])
     return {"rows": observations.num_rows, "sha256": combined_digest(digests), "files": files}
 
 
-def _decoded_keys(table: pa.Table) -> pa.Table:
+def _decoded_keys(
+    table: pa.Table, names: Sequence[str] = ("indicator", "territory", "period")
+) -> pa.Table:
     """The sort keys as integers that order like the key strings (Arrow cannot sort
     dictionary columns directly): each dictionary is sorted once and every row takes its
     value's rank, so 70 million rows never become 70 million Python-visible strings."""
@@ -178,7 +185,7 @@ def _decoded_keys(table: pa.Table) -> pa.Table:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    keys = table.select(["indicator", "territory", "period"]).unify_dictionaries()
+    keys = table.select(list(names)).unify_dictionaries()
     columns = {}
     for name in keys.column_names:
         column = keys.column(name)
