@@ -126,16 +126,18 @@ def derive_with_coverage(
             coverage = aggregated.coverage
             observed = _union_published_first(observed, aggregated.table)
 
-    rates = derive_rates(observed, indicators)
+    # Only the rates the edition keeps: the selection and the operands it needs (a rate
+    # nobody selected would only add findings about data nobody asked for).
+    wanted = {i.id for i in selection}
+    for indicator in selection:
+        if indicator.formula is not None:
+            wanted |= {indicator.formula.numerator, indicator.formula.denominator}
+    rates = derive_rates(observed, indicators, targets=sorted(w for w in wanted if w in indicators))
     findings += rates.findings
     if rates.step is not None:
         steps.append(rates.step)
     observed = _union_published_first(observed, rates.table)
 
-    wanted = {i.id for i in selection}
-    for indicator in selection:
-        if indicator.formula is not None:
-            wanted |= {indicator.formula.numerator, indicator.formula.denominator}
     keep = pc.is_in(_text(observed, "indicator"), pa.array(sorted(wanted), pa.string()))
     observed = observed.filter(keep)
     if n_overrides:

@@ -161,3 +161,13 @@ def test_half_written_step_files_of_a_killed_build_are_removed(
     load_observatory(observatory_dir).build(out=tmp_path / "kb", offline=True)
     assert list(steps.glob("*.tmp")) == []
     assert list(steps.glob("*.json")), "the finished steps are kept for reuse"
+
+
+def test_only_the_selected_rates_are_derived(observatory_dir: Path, tmp_path: Path) -> None:
+    # SHARE_65_PLUS and SHARE_0_14 could be derived from these counts, but nobody selected
+    # them: they are not computed, so they cannot add findings either.
+    load_observatory(observatory_dir).build(out=tmp_path / "kb", offline=True)
+    graph = KnowledgeBase.open(tmp_path / "kb").lineage_graph()
+    [derive] = [r for r in graph.to_records() if r["kind"] == "derive"]
+    targets = [f["target"] for f in derive["parameters"]["formulas"]]
+    assert targets == ["OLD_AGE_INDEX"]
