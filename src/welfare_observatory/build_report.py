@@ -85,60 +85,74 @@ class BuildReport(Frozen):
         }
 
     def render(self) -> None:
-        """Print the report with rich (tables of sources, findings and skipped indicators)."""
+        """Print the report with rich (tables of sources, findings and skipped indicators).
+
+        Text from sources and data is printed as it is, never read as rich markup.
+        """
+        from collections import Counter
+
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         console = Console(soft_wrap=False)
         sources = Table(title=f"{self.observatory}: edition {self.edition}", header_style="bold")
-        for column in ("source", "type", "status", "rows in", "rows out", "errors", "warnings"):
+        for column in ("source", "type"):
+            sources.add_column(column, overflow="fold")
+        for column in ("status", "rows in", "rows out", "errors", "warnings"):
             sources.add_column(column)
         sources.add_column("seconds", justify="right")
         sources.add_column("note", overflow="fold")
         style = {"ok": "green", "reused": "cyan", "failed": "red", "skipped": "yellow"}
         for s in self.sources:
             sources.add_row(
-                s.id,
-                s.type,
-                f"[{style.get(s.status, '')}]{s.status}[/]",
+                Text(s.id),
+                Text(s.type),
+                Text(s.status, style=style.get(s.status, "")),
                 str(s.rows_in),
                 str(s.rows_out),
                 str(s.errors),
                 str(s.warnings),
                 f"{s.seconds:.2f}",
-                s.error or s.reason or "",
+                Text(s.error or s.reason or ""),
             )
         console.print(sources)
+        shown = 40
         if self.findings:
             table = Table(title="findings", header_style="bold")
             for column in ("severity", "code", "where", "message"):
                 table.add_column(column, overflow="fold")
-            for f in sorted(self.findings, key=lambda f: (f.severity != Severity.ERROR, f.code))[
-                :40
-            ]:
+            ordered = sorted(self.findings, key=lambda f: (f.severity != Severity.ERROR, f.code))
+            for f in ordered[:shown]:
                 where = " ".join(
                     str(v) for v in (f.source, f.indicator, f.territory, f.period) if v
                 )
-                table.add_row(f.severity.value, f.code, where, f.message)
+                table.add_row(f.severity.value, f.code, Text(where), Text(f.message))
             console.print(table)
-            if len(self.findings) > 40:
-                console.print(f"... and {len(self.findings) - 40} more findings (see --json)")
+            if len(self.findings) > shown:
+                console.print(f"... and {len(self.findings) - shown} more findings (see --json)")
         if self.skipped:
+            listed = 25
             table = Table(title="selected indicators not built", header_style="bold")
-            table.add_column("indicator")
+            table.add_column("indicator", overflow="fold")
             table.add_column("why", overflow="fold")
             table.add_column("would come from", overflow="fold")
-            for item in self.skipped[:60]:
+            for item in self.skipped[:listed]:
                 where = ", ".join(item.sources) or item.provider or ""
-                table.add_row(item.id, item.reason, where)
+                table.add_row(Text(item.id), Text(item.reason), Text(where))
             console.print(table)
-            if len(self.skipped) > 60:
-                console.print(f"... and {len(self.skipped) - 60} more (see --json)")
+            if len(self.skipped) > listed:
+                causes = Counter(item.cause for item in self.skipped)
+                by_cause = ", ".join(f"{n} {cause}" for cause, n in sorted(causes.items()))
+                console.print(
+                    f"... {len(self.skipped)} not built in all ({by_cause}); "
+                    "every one with its reason in --json"
+                )
         timing = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
         for key, value in self.summary().items():
-            console.print(f"[bold]{key}:[/] {value}")
-        console.print(f"[bold]timings:[/] {timing}")
-        console.print(f"[bold]knowledge base:[/] {self.knowledge_base}")
+            console.print(Text.assemble((f"{key}: ", "bold"), str(value)))
+        console.print(Text.assemble(("timings: ", "bold"), timing))
+        console.print(Text.assemble(("knowledge base: ", "bold"), str(self.knowledge_base)))
 
 
 _CAUSES = ("failed", "offline", "only", "disabled", "no-rows")
