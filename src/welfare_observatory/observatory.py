@@ -164,13 +164,17 @@ def _shipped_catalog() -> Catalog:
 
 def load_observatory(path_or_name: str | Path) -> Observatory:
     """Load an observatory from a folder, its ``observatory.yaml``, or an installed package."""
-    candidate = Path(path_or_name)
-    if candidate.exists():
-        folder = candidate if candidate.is_dir() else candidate.parent
-        return Observatory(load_config(candidate), folder.resolve(), package=_package_of(folder))
-    name = str(path_or_name)
     from welfare_observatory.sources.manager import observatory_packages
 
+    candidate = Path(path_or_name)
+    name = str(path_or_name)
+    # A folder named like an installed package but holding no observatory.yaml is the
+    # package's project folder (``new cuneo`` then ``build cuneo`` from its parent): the
+    # installed package is meant.
+    project_folder = candidate.is_dir() and not (candidate / CONFIG_FILE).exists()
+    if candidate.exists() and not (project_folder and name in observatory_packages()):
+        folder = candidate if candidate.is_dir() else candidate.parent
+        return Observatory(load_config(candidate), folder.resolve(), package=_package_of(folder))
     packages = observatory_packages()
     if name not in packages:
         raise UnknownIdError(

@@ -195,3 +195,11 @@ def test_the_observatory_own_disclosure_rule_applies_without_the_option(
     assert run.returncode == 0, run.stderr
     metadata = json.loads((out / "metadata.json").read_text(encoding="utf-8"))["metadata"]
     assert "< 7" in metadata["disclosure"]
+
+
+def test_without_an_edition_the_latest_is_published(kb_path: Path, tmp_path: Path) -> None:
+    run = cli("publish", "--kb", str(kb_path), "--format", "csv", "--json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["edition"] == "2025"
+    assert (tmp_path / "open-data" / "2025" / "observations.csv").exists()

@@ -452,3 +452,12 @@ def test_importing_the_section_api_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_an_edition_the_command_reports_the_latest(kb_root: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    out = tmp_path / "site"
+    result = CliRunner().invoke(cli, ["report", "--out", str(out), "--kb", str(kb_root), "--json"])
+    assert result.exit_code == 0, result.output
+    assert (out / "index.html").exists()

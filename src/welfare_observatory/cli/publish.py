@@ -27,7 +27,7 @@ def _licences(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.command("publish")
-@click.argument("edition")
+@click.argument("edition", required=False)
 @click.option(
     "--format", "formats", multiple=True, required=True, help=f"Repeatable: {FORMATS_HELP}."
 )
@@ -86,7 +86,7 @@ def _licences(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @json_option
 def publish(
-    edition: str,
+    edition: str | None,
     formats: tuple[str, ...],
     out: Path | None,
     kb_path: Path,
@@ -98,7 +98,8 @@ def publish(
     max_population: int | None,
     as_json: bool,
 ) -> None:
-    """Export EDITION's publishable view (after disclosure control) as open data."""
+    """Export EDITION's (default: the latest) publishable view, after disclosure control,
+    as open data."""
     from welfare_observatory.observatory import load_observatory
     from welfare_observatory.protect import DisclosureRule, load_rule
     from welfare_observatory.publish import ExporterRegistry, export
@@ -112,6 +113,7 @@ def publish(
     if max_population is not None:
         settings["max_population"] = max_population
     kb = KnowledgeBase.open(kb_path)
+    edition = kb.edition(edition).name  # the latest when not given
     obs = (
         load_observatory(observatory)
         if observatory is not None

@@ -11,7 +11,7 @@ from welfare_observatory.cli._output import json_option, print_fields, print_jso
 
 
 @click.command("report")
-@click.argument("edition")
+@click.argument("edition", required=False)
 @click.option(
     "--out",
     "out",
@@ -51,7 +51,7 @@ from welfare_observatory.cli._output import json_option, print_fields, print_jso
 )
 @json_option
 def report(
-    edition: str,
+    edition: str | None,
     out: Path,
     kb_path: Path,
     observatory: str | None,
@@ -60,7 +60,8 @@ def report(
     progress_method: Literal["istat", "eurostat"] | None,
     as_json: bool,
 ) -> None:
-    """Build the report website of EDITION: open OUT/index.html in a browser (no server)."""
+    """Build the report website of EDITION (default: the latest): open OUT/index.html in a
+    browser (no server)."""
     from welfare_observatory.publish.report import build_report
 
     result = build_report(
@@ -84,4 +85,4 @@ def report(
     if as_json:
         print_json(summary)
         return
-    print_fields(list(summary.items()), title=f"report of edition {edition}")
+    print_fields(list(summary.items()), title=f"report of edition {result.edition}")

@@ -54,6 +54,8 @@ class ReportResult:
     seconds: float
     progress_method: str = "istat"
     """The progress classes used: ``istat`` or ``eurostat``."""
+    edition: str = ""
+    """The edition the report shows (the latest when none was asked)."""
 
 
 def _sdg_titles(data: EditionData, lang: str) -> dict[str, str]:
@@ -151,6 +153,7 @@ def build_report(
         pdf=target / "report.pdf" if pdf else None,
         seconds=time.perf_counter() - started,
         progress_method=method,
+        edition=data.info.name,
     )
 
 
