@@ -461,3 +461,13 @@ def test_without_an_edition_the_command_reports_the_latest(kb_root: Path, tmp_pa
     result = CliRunner().invoke(cli, ["report", "--out", str(out), "--kb", str(kb_root), "--json"])
     assert result.exit_code == 0, result.output
     assert (out / "index.html").exists()
+
+
+def test_italy_is_italy_on_the_english_site_and_italia_on_the_italian_one(
+    kb_root: Path, observatory: Path, tmp_path: Path
+) -> None:
+    english = build_report(kb_root, "2025", tmp_path / "en", observatory=observatory, lang="en")
+    italian = build_report(kb_root, "2025", tmp_path / "it", observatory=observatory, lang="it")
+    card = "indicators/OLD_AGE_INDEX.html"
+    assert ">Italy<" in (english.out / card).read_text(encoding="utf-8")
+    assert ">Italia<" in (italian.out / card).read_text(encoding="utf-8")

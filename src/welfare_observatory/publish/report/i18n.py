@@ -213,6 +213,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "level_province": ("provincia", "province"),
     "level_district": ("distretto", "district"),
     "level_grouping": ("area", "area"),
+    # Names the registry holds in Italian only, said in English on the English site
+    # (NUTS 1 names are official in Italian and stay so).
+    "territory_IT": ("Italia", "Italy"),
     # Progress classes (Istat and Eurostat), as ``analyze`` names them.
     "clear_improvement": ("miglioramento netto", "clear improvement"),
     "slight_improvement": ("lieve miglioramento", "slight improvement"),

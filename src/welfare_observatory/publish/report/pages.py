@@ -230,7 +230,8 @@ class Renderer:
                     "value": focus_row["value"] if focus_row else "",
                     "marker": focus_row["marker"] if focus_row else "",
                     "comparisons": [
-                        card_rows.get(c.name, {"value": "", "marker": ""}) for c in data.comparisons
+                        card_rows.get(view.name(c.code), {"value": "", "marker": ""})
+                        for c in data.comparisons
                     ],
                     "spark": view.spark(indicator, data.focus.code),
                     "progress": focus_row["progress"] if focus_row else view.no_progress(),
@@ -241,7 +242,7 @@ class Renderer:
             "domain.html.j2",
             path,
             domain_label=view.domain(domain),
-            comparisons=[c.name for c in data.comparisons],
+            comparisons=[view.name(c.code) for c in data.comparisons],
             rows=rows,
         )
         return Page(path, view.domain(domain), content)

@@ -44,6 +44,9 @@ class ReportView:
         self._ids = itertools.count(1)
         self._names = dict(data.names)
         self._names |= {code: text.get(lang) for code, text in data.grouping_names.items()}
+        for code in list(self._names):
+            if self.t.has(f"territory_{code}"):
+                self._names[code] = self.t(f"territory_{code}")
         focus = data.focus
         if any(t.name == focus.name for t in (*data.municipalities, *data.districts)):
             # Biella the province and Biella the municipality: say which is which.
