@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.errors import WelfareObservatoryError
-from welfare_observatory.lineage import LineageGraph, StepRecord, digest
+from welfare_observatory.lineage import LineageGraph, StepRecord
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL, observation_schema
 
@@ -306,38 +306,18 @@ def store_stage(
     ``coverage`` (from :func:`derive_with_coverage`) is stored as ``analyses/coverage.parquet``
     inside the same atomic write, so it is hashed in the manifest with the rest.
     """
-    from welfare_observatory import __version__
-    from welfare_observatory.store.edition import Manifest, SourceRecord, write_build
+    from welfare_observatory.store.edition import write_build
+    from welfare_observatory.store.partitioned import build_manifest
 
-    config = observatory.config
-    config_digest = digest(config.model_dump(mode="json"))
-    step_ids = sorted(str(r["id"]) for r in graph.to_records())
-    build_id = "b-" + digest({"config": config_digest, "steps": step_ids})[:16]
-    manifest = Manifest(
-        observatory=config.id,
-        edition=config.edition,
-        build=build_id,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        library_version=__version__,
-        plugins={k: v for k, v in versions.items() if k != "welfare-observatory"},
-        config_digest=config_digest,
-        reference_date=str(config.territory.reference_date),
-        territory=config.territory.code,
-        indicators=tuple(selection),
-        sources={
-            sid: SourceRecord(
-                type=report.type,
-                status=report.status,
-                payloads=payloads,
-                rows_in=report.rows_in,
-                rows_out=report.rows_out,
-                error=report.error,
-                reason=report.reason,
-            )
-            for sid, (report, payloads) in sources.items()
-        },
+    manifest = build_manifest(
+        observatory,
+        graph=graph,
         overrides=sum(f.count for f in findings if f.code == "override-applied"),
+        sources=sources,
+        versions=versions,
+        selection=selection,
     )
+    build_id = manifest.build
     write_build(
         kb_root,
         manifest,

@@ -57,8 +57,8 @@ def build_manifest(
     versions: Mapping[str, str],
     selection: Sequence[str],
 ) -> Manifest:
-    """The manifest of a build, with the build id made as the in-memory store makes it:
-    from the configuration digest and the sorted lineage step ids."""
+    """The manifest of a build (both store writers use it): the build id is made from the
+    configuration digest and the sorted lineage step ids, so it depends on content only."""
     from welfare_observatory import __version__
 
     config = observatory.config
