@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,7 @@ __all__ = [
     "EditionPointer",
     "Manifest",
     "atomic_write_bytes",
+    "commit_build",
     "load_manifest",
     "publish",
     "read_pointer",
@@ -223,6 +224,33 @@ def write_build(
     Raises EditionError when the edition is published (frozen). On any failure, nothing
     that was readable before becomes unreadable.
     """
+
+    def write(staging: Path) -> dict[str, Any]:
+        tables = {
+            "observations": _write_observations(observations, staging / "observations"),
+            "lineage": write_parquet(lineage, staging / "lineage.parquet"),
+            "findings": write_parquet(findings, staging / "findings.parquet"),
+        }
+        for name, table in sorted(analyses.items()):
+            tables[f"analyses/{name}"] = write_parquet(
+                table, staging / "analyses" / f"{name}.parquet"
+            )
+        return tables
+
+    return commit_build(kb_root, manifest, write)
+
+
+def commit_build(
+    kb_root: Path, manifest: Manifest, write: Callable[[Path], dict[str, Any]]
+) -> EditionPointer:
+    """The store's one write protocol: ``write(staging)`` fills a hidden staging folder and
+    returns the manifest's table records; the folder is renamed into place complete, then
+    the edition's pointer is replaced atomically and old builds are pruned.
+
+    Raises EditionError when the edition is published (frozen). A failure or a kill at any
+    point leaves the previous build and pointer readable (a half-written staging folder is
+    ignored by readers and removed by the next build).
+    """
     edition_dir = kb_root / manifest.edition
     pointer = read_pointer(edition_dir)
     if pointer is not None and pointer.status == "published":
@@ -234,15 +262,7 @@ def write_build(
     edition_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=edition_dir, prefix=".building-"))
     try:
-        tables = {
-            "observations": _write_observations(observations, staging / "observations"),
-            "lineage": write_parquet(lineage, staging / "lineage.parquet"),
-            "findings": write_parquet(findings, staging / "findings.parquet"),
-        }
-        for name, table in sorted(analyses.items()):
-            tables[f"analyses/{name}"] = write_parquet(
-                table, staging / "analyses" / f"{name}.parquet"
-            )
+        tables = write(staging)
         final_manifest = manifest.model_copy(update={"tables": tables})
         atomic_write_bytes(
             staging / "manifest.json",

@@ -12,26 +12,21 @@ never by the edition.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from welfare_observatory.errors import EditionError, Location, StoreError
+from welfare_observatory.errors import StoreError
 from welfare_observatory.lineage import LineageGraph, digest
 from welfare_observatory.model.observation import BASE_COLUMNS, observation_schema
 from welfare_observatory.store.edition import (
-    KEEP_DRAFT_BUILDS,
-    POINTER,
     EditionPointer,
     Manifest,
     SourceRecord,
-    atomic_write_bytes,
     combined_digest,
+    commit_build,
     file_sha256,
-    prune_builds,
-    read_pointer,
     write_parquet,
 )
 
@@ -109,18 +104,9 @@ def write_partitioned_build(
     Raises EditionError when the edition is published; on any failure the previous build
     and the pointer are untouched.
     """
-    edition_dir = kb_root / manifest.edition
-    pointer = read_pointer(edition_dir)
-    if pointer is not None and pointer.status == "published":
-        raise EditionError(
-            f"edition {manifest.edition!r} is published and frozen",
-            location=Location(file=str(edition_dir / POINTER)),
-            hint="set a new 'edition' in observatory.yaml to build the next one",
-        )
-    edition_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=edition_dir, prefix=".building-"))
-    spill = temp_directory or staging / ".spill"
-    try:
+
+    def write(staging: Path) -> dict[str, Any]:
+        spill = temp_directory or staging / ".spill"
         tables = {
             "observations": _observations(
                 observation_files, staging / "observations", memory_limit, spill
@@ -136,37 +122,9 @@ def write_partitioned_build(
                 if isinstance(analysis, list | tuple)
                 else write_parquet(analysis, path)
             )
-        final_manifest = manifest.model_copy(update={"tables": tables})
-        atomic_write_bytes(
-            staging / "manifest.json",
-            final_manifest.model_dump_json(indent=2).encode("utf-8"),
-        )
-        target = edition_dir / manifest.build
-        if target.exists():
-            shutil.rmtree(staging)  # the same build id means the same content
-        else:
-            staging.rename(target)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise StoreError(
-            f"cannot write edition {manifest.edition!r}: {exc.strerror or exc}",
-            location=Location(file=str(edition_dir)),
-            hint="check free disk space and permissions; the previous build is untouched",
-        ) from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    history = () if pointer is None else (pointer.build, *pointer.history)
-    history = tuple(b for b in dict.fromkeys(history) if b != manifest.build)
-    new_pointer = EditionPointer(
-        edition=manifest.edition,
-        build=manifest.build,
-        status="draft",
-        history=history[: KEEP_DRAFT_BUILDS - 1],
-    )
-    atomic_write_bytes(edition_dir / POINTER, new_pointer.model_dump_json(indent=2).encode())
-    prune_builds(edition_dir, new_pointer)
-    return new_pointer
+        return tables
+
+    return commit_build(kb_root, manifest, write)
 
 
 def _connect(memory_limit: str, spill: Path) -> duckdb.DuckDBPyConnection:
