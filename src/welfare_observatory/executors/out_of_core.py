@@ -272,6 +272,23 @@ def _derivable(target: str, indicators: dict[str, Indicator], have: set[str]) ->
     return ok(target)
 
 
+def sort_by_indicator(
+    con: duckdb.DuckDBPyConnection, columns: Sequence[str], listing: str, target: Path
+) -> list[str]:
+    """Write the rows of the Parquet files ``listing`` (a DuckDB list literal) to ``target``
+    sorted by indicator, in small row groups so that a partition's read skips the others
+    (DuckDB spills the sort to disk); returns the indicators present."""
+    con.execute(
+        f"COPY (SELECT {', '.join(columns)} FROM read_parquet({listing}, "  # noqa: S608
+        f"union_by_name = true) ORDER BY indicator) TO {_quoted(str(target))} "
+        "(FORMAT PARQUET, ROW_GROUP_SIZE 100000)"
+    )
+    found = con.execute(
+        f"SELECT DISTINCT indicator FROM read_parquet({_quoted(str(target))})"  # noqa: S608
+    ).fetchall()
+    return [str(row[0]) for row in found]
+
+
 def derive_out_of_core(
     inputs: Sequence[str | Path],
     observatory: Observatory | str | Path,
@@ -301,18 +318,7 @@ def derive_out_of_core(
     con = _connect(memory_limit, spill, threads)
     try:
         files = "[" + ", ".join(_quoted(str(Path(p).resolve())) for p in inputs) + "]"
-        # Sorted by indicator with small row groups: a partition's read skips the others.
-        con.execute(
-            f"COPY (SELECT * FROM read_parquet({files}, union_by_name = true) "  # noqa: S608
-            f"ORDER BY indicator) TO {_quoted(str(sorted_input))} "
-            "(FORMAT PARQUET, ROW_GROUP_SIZE 100000)"
-        )
-        present = [
-            str(row[0])
-            for row in con.execute(
-                f"SELECT DISTINCT indicator FROM read_parquet({_quoted(str(sorted_input))})"  # noqa: S608
-            ).fetchall()
-        ]
+        present = sort_by_indicator(con, ["*"], files, sorted_input)
     finally:
         con.close()
     # Loaded after the sort: DuckDB's memory is released before the catalogue is built.

@@ -38,6 +38,7 @@ from welfare_observatory.executors.out_of_core import (
     _quoted,
     derive_partition,
     partitions,
+    sort_by_indicator,
 )
 from welfare_observatory.executors.partition_analyses import (
     composites,
@@ -214,24 +215,14 @@ def _derive(
     limit = _duckdb_limit(budget)
     con = _connect(limit, spill, 2)
     try:
-        con.execute(
-            f"COPY (SELECT {', '.join(columns)} FROM read_parquet({listing}, "  # noqa: S608
-            f"union_by_name = true) ORDER BY indicator) TO {_quoted(str(sorted_input))} "
-            "(FORMAT PARQUET, ROW_GROUP_SIZE 100000)"
-        )
-        present = [
-            str(row[0])
-            for row in con.execute(
-                f"SELECT DISTINCT indicator FROM read_parquet({_quoted(str(sorted_input))})"  # noqa: S608
-            ).fetchall()
-        ]
+        present = sort_by_indicator(con, columns, listing, sorted_input)
     finally:
         con.close()
     for file in files:
         file.unlink()
     indicators = {i.id: i for i in observatory.catalog}
-    # Every formula the operands allow, selected or not: derive computes them all, and
-    # their aggregates' coverage and findings belong in the edition as in-memory.
+    # Every formula indicator, so that each partition holds the operands of any rate it
+    # owns; derive_with_coverage then computes only the selection's rates, as in memory.
     targets = [i for i, indicator in indicators.items() if indicator.formula is not None]
     split = partitions(present, indicators, per_partition, targets=targets)
     tasks = [
