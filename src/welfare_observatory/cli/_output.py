@@ -6,6 +6,7 @@ import json
 import math
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +14,16 @@ import click
 from welfare_observatory.errors import WelfareObservatoryError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+kb_option = click.option(
+    "--kb",
+    "kb_path",
+    type=click.Path(path_type=Path),
+    default=Path("kb"),
+    show_default=True,
+    help="Folder of the knowledge base.",
+)
+"""``--kb PATH`` (``kb_path``) of every command that reads a knowledge base."""
 
 
 def _default(value: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from welfare_observatory.cli._output import json_option, print_json
+from welfare_observatory.cli._output import json_option, kb_option, print_json
 
 if TYPE_CHECKING:
     from welfare_observatory.lineage import StepNode
@@ -32,7 +32,7 @@ def _where(values: tuple[str, ...], sex: str | None) -> dict[str, str]:
 @click.argument("indicator")
 @click.argument("territory")
 @click.argument("period")
-@click.option("--kb", "kb_path", type=click.Path(path_type=Path), default=Path("kb"))
+@kb_option
 @click.option("--edition", default=None, help="Edition to read (default: the latest).")
 @click.option("--sex", default=None, help="Breakdown by sex: M, F or _T (default: the total).")
 @click.option(

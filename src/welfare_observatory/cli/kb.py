@@ -7,21 +7,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from welfare_observatory.cli._output import json_option, print_fields, print_json, print_table
+from welfare_observatory.cli._output import (
+    json_option,
+    kb_option,
+    print_fields,
+    print_json,
+    print_table,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from welfare_observatory.store import KnowledgeBase
-
-kb_option = click.option(
-    "--kb",
-    "kb_path",
-    type=click.Path(path_type=Path),
-    default=Path("kb"),
-    show_default=True,
-    help="Folder of the knowledge base.",
-)
 
 
 def _open(path: Path) -> KnowledgeBase:

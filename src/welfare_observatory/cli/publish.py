@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from welfare_observatory.cli._output import json_option, print_json, print_table
+from welfare_observatory.cli._output import json_option, kb_option, print_json, print_table
 
 FORMATS_HELP = "csv, csv-it, xlsx, parquet, json, datapackage, sdmx (or a plugin's format)"
 
@@ -37,14 +37,7 @@ def _licences(pairs: tuple[str, ...]) -> dict[str, str]:
     default=None,
     help="Output folder (default: open-data/EDITION).",
 )
-@click.option(
-    "--kb",
-    "kb_path",
-    type=click.Path(path_type=Path),
-    default=Path("kb"),
-    show_default=True,
-    help="Folder of the knowledge base.",
-)
+@kb_option
 @click.option(
     "--observatory",
     "observatory",

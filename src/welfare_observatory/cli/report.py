@@ -7,7 +7,7 @@ from typing import Literal
 
 import click
 
-from welfare_observatory.cli._output import json_option, print_fields, print_json
+from welfare_observatory.cli._output import json_option, kb_option, print_fields, print_json
 
 
 @click.command("report")
@@ -19,14 +19,7 @@ from welfare_observatory.cli._output import json_option, print_fields, print_jso
     required=True,
     help="Folder of the website (created, or replaced if it holds an earlier report).",
 )
-@click.option(
-    "--kb",
-    "kb_path",
-    type=click.Path(path_type=Path),
-    default=Path("kb"),
-    show_default=True,
-    help="Folder of the knowledge base.",
-)
+@kb_option
 @click.option(
     "--observatory",
     "observatory",
