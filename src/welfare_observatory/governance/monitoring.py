@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from welfare_observatory.governance.models import Action, ActionIndicator
-from welfare_observatory.model.observation import TOTAL
+from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 
 if TYPE_CHECKING:
     from welfare_observatory.catalog import Catalog
@@ -52,20 +52,8 @@ MONITOR_COLUMNS = (
     "status",
 )
 
-_BASE = (
-    "indicator",
-    "territory",
-    "period",
-    "period_start",
-    "value",
-    "unit",
-    "obs_status",
-    "conf_status",
-    "flags",
-    "source",
-    "lineage",
-    "domain",
-)
+_BASE = (*BASE_COLUMNS, "domain")
+"""Columns of a stored observation that are not breakdowns."""
 
 
 def expected_value(baseline: float, target: float, t0: date, t1: date, t: date) -> float:
