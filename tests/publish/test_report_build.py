@@ -264,7 +264,12 @@ def test_a_confidential_count_never_reaches_a_page(site: Path) -> None:
     row = page.split("FOSTER_CARE_CHILDREN.html", 1)[1].split("</tr>", 1)[0]
     assert "n.d." in row and 'class="marker"' in row and ">s<" in row
     card = (site / "indicators" / "FOSTER_CARE_CHILDREN.html").read_text(encoding="utf-8")
-    assert "Ailoche" not in card  # the card shows the province and its comparisons only
+    # Outside its map the card shows the province and its comparisons only; on the map the
+    # confidential municipality is hatched and named confidential, never given its value.
+    outside = re.sub(r'<figure class="map".*?</figure>', "", card, flags=re.DOTALL)
+    assert "Ailoche" not in outside
+    shown = re.findall(r"Ailoche(?:</a>)?</th><td[^>]*>([^<]*)<|Ailoche: ([^<]*)<", card)
+    assert shown and all("riservato" in "".join(pair) for pair in shown)
 
 
 def test_composites_say_when_a_domain_has_too_few_indicators(site: Path) -> None:

