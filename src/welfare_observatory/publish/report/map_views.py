@@ -52,18 +52,24 @@ class MapMaker:
         return replace(found[0], shapes=shapes, credit=credits)
 
     def _words(
-        self, title: str, indicator: Indicator, n: int, year: int, sources: list[str]
+        self,
+        title: str,
+        indicator: Indicator,
+        areas: dict[str, MapArea],
+        year: int,
+        sources: list[str],
     ) -> MapWords:
+        """The map's words; ``areas`` counts the areas drawn and the values classed."""
         t = self.t
         fresh = t("data_as_of", years=year)
         if sources:
             fresh += ", " + t("data_from", sources=", ".join(sources))
         return MapWords(
             title=title,
-            desc=t("map_desc", n=n, unit=self.view.unit(indicator)),
+            desc=t("map_desc", n=len(areas), unit=self.view.unit(indicator)),
             missing=t("map_missing"),
             suppressed=t("map_suppressed"),
-            breaks=t("map_breaks", n=n, year=year),
+            breaks=t("map_breaks", n=sum(a.value is not None for a in areas.values()), year=year),
             table=t("map_values"),
             territory=t("territory"),
             value=f"{t('value')} ({self.view.unit(indicator)})",
@@ -129,7 +135,7 @@ class MapMaker:
             names |= {s.code: s.name for s in layer.shapes if s.code not in names}
         areas = self._areas(indicator, rows, names, root, codes if links else set())
         title = self.t("map_municipal", label=self.view.label(indicator), year=year)
-        words = self._words(title, indicator, len(areas), year, self._sources(rows))
+        words = self._words(title, indicator, areas, year, self._sources(rows))
         shaped = {s.code for s in layer.shapes}
         unshaped = [areas[c].name for c in sorted(codes - shaped)]
         words = replace(words, credit=self.t("map_credit", credit=layer.credit))
@@ -160,7 +166,7 @@ class MapMaker:
         areas = self._areas(indicator, rows, names, "", set())
         label = self.view.label(indicator)
         title = self.t("map_provinces", label=label, focus=self.view.name(focus), year=year)
-        words = self._words(title, indicator, len(areas), year, self._sources(rows))
+        words = self._words(title, indicator, areas, year, self._sources(rows))
         words = replace(words, credit=self.t("map_credit", credit=layer.credit))
         return choropleth(
             layer,

@@ -23,7 +23,7 @@ from welfare_observatory.publish.report.geo import Layer
 __all__ = ["CLASSES", "PALETTE", "MapArea", "MapWords", "choropleth", "quantile_breaks"]
 
 CLASSES = 5
-PALETTE = ("#f1eef6", "#bdc9e1", "#74a9cf", "#2b8cbe", "#045a8d")
+PALETTE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
 """Light (low) to dark (high); readable in greyscale and by colour-blind readers."""
 MISSING_FILL = "#d9d9d9"
 WIDTH = 1000
