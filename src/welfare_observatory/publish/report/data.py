@@ -331,13 +331,16 @@ class StoredAnalyses:
         self.hidden = frame.loc[frame["marker"] == "s", ["indicator", "territory", "year"]]
         self.visible = frame.loc[frame["marker"] != "s", ["indicator", "territory", "year"]]
 
-    def _read(self, name: str) -> pd.DataFrame | None:
+    def _read(self, name: str, computed: bool = True) -> pd.DataFrame | None:
+        """The stored table (totals only); None when absent. ``computed``: the report then
+        computes it itself (so ``missing`` names it)."""
         from welfare_observatory.errors import UnknownIdError
 
         try:
             table = self.kb.analysis(name, self.edition)
         except UnknownIdError:
-            self.missing.append(name)
+            if computed:
+                self.missing.append(name)
             return None
         # Totals only (every breakdown at _T), as the report shows.
         for column in table.columns:
@@ -385,7 +388,8 @@ class StoredAnalyses:
         return table
 
     def progress(self) -> pd.DataFrame | None:
-        table = self._read("progress")
+        # Progress by horizon is shown only when stored: the report never computes it.
+        table = self._read("progress", computed=False)
         if table is None or not self._method_matches(table):
             return None
         return self._shown_series(table)
