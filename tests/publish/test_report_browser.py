@@ -269,3 +269,43 @@ def test_the_report_prints_to_one_pdf(tmp_path: Path) -> None:
     assert result.pdf is not None
     data = result.pdf.read_bytes()
     assert data.startswith(b"%PDF") and data.count(b"/Type /Page") > 10
+
+
+MAP_FACTS = """(() => {
+  const maps = [...document.querySelectorAll('figure.map')].map(f => {
+    const svg = f.querySelector('svg');
+    const box = svg.getBoundingClientRect();
+    return {areas: svg.querySelectorAll('path[fill]').length,
+            hatched: svg.querySelectorAll('path[fill^="url(#"]').length,
+            legend: f.querySelectorAll('.map-legend li').length,
+            rows: f.querySelectorAll('details.map-data tbody tr').length,
+            width: box.width, height: box.height,
+            label: svg.getAttribute('aria-labelledby').split(' ')
+                      .map(id => document.getElementById(id).textContent).join(' | ')};
+  });
+  return maps;
+})()"""
+
+
+def test_maps_render_in_chromium_and_are_looked_at(browser: Browser, tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "report_maps_test", Path(__file__).with_name("test_report_maps.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_edition(tmp_path / "kb")
+    build_report(tmp_path / "kb", "2025", tmp_path / "site", lang="en")
+    page = tmp_path / "site" / "indicators" / "SHARE_65_PLUS.html"
+    _check(browser, page)
+    municipal, provinces = browser.evaluate(MAP_FACTS)
+    assert municipal["areas"] >= 74 and provinces["areas"] >= 107
+    assert municipal["hatched"] == 1 and provinces["hatched"] == 1  # one confidential each
+    assert municipal["width"] > 300 and provinces["height"] > 300  # drawn, not collapsed
+    assert municipal["legend"] >= 4 and municipal["rows"] == 74 and provinces["rows"] == 107
+    assert "municipalities, 2023" in municipal["label"] and "areas" in municipal["label"]
+    browser.screenshot(ARTIFACTS / "report-map.png")
+    overview = tmp_path / "site" / "territories" / "index.html"
+    _check(browser, overview)
+    assert len(browser.evaluate(MAP_FACTS)) == 2
+    assert (ARTIFACTS / "report-map.png").stat().st_size > 20_000

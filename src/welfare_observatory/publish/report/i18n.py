@@ -274,6 +274,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Years of the data counted: {years} (latest year available per indicator).",
     ),
     "data_years": ("Anni dei dati", "Data years"),
+    "source_derive": ("calcolato dagli altri dati", "computed from the other data"),
     "trend_window": ("periodo {start}–{end}", "window {start}–{end}"),
     "progress_horizons": ("Progressi per orizzonte", "Progress by horizon"),
     "horizon_short": ("breve periodo", "short term"),

@@ -110,11 +110,10 @@ class MapMaker:
             areas[code] = MapArea(code, name, value, text, suppressed, href)
         return areas
 
-    @staticmethod
-    def _sources(rows: pd.DataFrame) -> list[str]:
+    def _sources(self, rows: pd.DataFrame) -> list[str]:
         if "source" not in rows.columns:
             return []
-        return sorted({str(s) for s in rows["source"].dropna() if str(s)})
+        return sorted({self.view.source_name(str(s)) for s in rows["source"].dropna() if str(s)})
 
     def municipal(self, indicator: Indicator, *, root: str, links: bool = False) -> Markup:
         """The choropleth of the municipalities at the latest year with municipal values;

@@ -240,6 +240,10 @@ class ReportView:
             "window": "",
         }
 
+    def source_name(self, source: str) -> str:
+        """A source id as the page says it (``derive``: computed by the build from others)."""
+        return self.t("source_derive") if source == "derive" else source
+
     def freshness(self, indicator: Indicator, codes: list[str]) -> str:
         """The years of the latest values shown for ``codes`` and the sources they came
         from: every number says how fresh it is."""
@@ -251,7 +255,7 @@ class ReportView:
                 continue
             years.append(latest["year"])
             if latest.get("source"):
-                sources.add(latest["source"])
+                sources.add(self.source_name(latest["source"]))
         if not years:
             return ""
         text = self.t("data_as_of", years=_span(years))
