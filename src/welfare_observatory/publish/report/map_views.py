@@ -28,6 +28,16 @@ class MapMaker:
     def __init__(self, view: ReportView, data: EditionData) -> None:
         self.view, self.data, self.t = view, data, view.t
         self._municipal_layer: geo.Layer | str | None = "unread"
+        self._by_indicator: dict[str, pd.DataFrame] | None = None
+
+    def _municipal_rows(self) -> dict[str, pd.DataFrame]:
+        """The municipal rows of ``data.frame`` by indicator (split once for all maps)."""
+        if self._by_indicator is None:
+            frame = self.data.frame
+            codes = [m.code for m in self.data.municipalities]
+            mine = frame[frame["territory"].isin(codes)]
+            self._by_indicator = {str(k): v for k, v in mine.groupby("indicator", sort=False)}
+        return self._by_indicator
 
     def municipal_layer(self) -> geo.Layer | None:
         """The shapes of the observatory's municipalities (None: not available)."""
@@ -120,9 +130,8 @@ class MapMaker:
         a note when the boundaries are not available; empty when there are no values."""
         data = self.data
         codes = {m.code for m in data.municipalities}
-        frame = data.frame
-        rows = frame[(frame["indicator"] == indicator.id) & frame["territory"].isin(list(codes))]
-        if rows.empty:
+        rows = self._municipal_rows().get(indicator.id)
+        if rows is None or rows.empty:
             return Markup("")
         layer = self.municipal_layer()
         if layer is None:

@@ -120,6 +120,23 @@ def _path(
     return "".join(parts).replace(" -", "-")
 
 
+_PROJECTED: dict[tuple[str, tuple[str, ...]], tuple[int, dict[str, str]]] = {}
+
+
+def projected(layer: Layer) -> tuple[int, dict[str, str]]:
+    """The viewBox height and the path data of every shape of ``layer`` (by code), made
+    once per layer: every map of a report draws the same shapes."""
+    key = (layer.name, tuple(s.code for s in layer.shapes))
+    found = _PROJECTED.get(key)
+    if found is None:
+        project, height = _projector(layer)
+        found = (height, {s.code: _path(s.polygons, project) for s in layer.shapes})
+        if len(_PROJECTED) > 64:
+            _PROJECTED.clear()
+        _PROJECTED[key] = found
+    return found
+
+
 def choropleth(
     layer: Layer,
     areas: dict[str, MapArea],
@@ -133,7 +150,7 @@ def choropleth(
     """One map: ``layer``'s shapes filled by the class of ``areas[code].value``; areas of
     the layer absent from ``areas`` are drawn as without a value. ``focus`` (a code of the
     layer) gets a heavy outline; ``overlay`` (e.g. regions) is drawn as thin borders."""
-    project, height = _projector(layer)
+    height, shape_paths = projected(layer)
     values = [a.value for a in areas.values() if a.value is not None]
     breaks = quantile_breaks(values)
     colours = _palette(max(len(breaks) - 1, 1))
@@ -141,7 +158,7 @@ def choropleth(
     focus_path = ""
     for shape in layer.shapes:
         area = areas.get(shape.code)
-        d = _path(shape.polygons, project)
+        d = shape_paths[shape.code]
         if not d:
             continue
         if area is not None and area.value is not None:
@@ -159,7 +176,12 @@ def choropleth(
             focus_path = d
     borders = ""
     if overlay is not None:
-        borders = "".join(_path(s.polygons, project) for s in overlay.shapes)
+        # Same extent as ``layer`` (regions over provinces): the same projection applies.
+        project, _ = _projector(layer)
+        key = ("overlay:" + overlay.name + ":" + layer.name, ())
+        if key not in _PROJECTED:
+            _PROJECTED[key] = (0, {"": "".join(_path(s.polygons, project) for s in overlay.shapes)})
+        borders = _PROJECTED[key][1][""]
         borders = f'<path fill="none" stroke="#555" stroke-width="1.2" d="{borders}"/>'
     outline = (
         f'<path fill="none" stroke="#000" stroke-width="4" d="{focus_path}"/>' if focus_path else ""
