@@ -31,26 +31,30 @@ INDICATOR = "EMPLOYMENT_RATE_20_64"
 HIDDEN = (INDICATOR, "096005", 2023)
 
 
-def _observations() -> pa.Table:
+def _observations(sexes: tuple[str, ...] = ()) -> pa.Table:
+    """The edition's rows; with ``sexes`` also a ``sex`` breakdown (``_T`` and those)."""
     rows: list[dict[str, Any]] = []
     for t_index, territory in enumerate(("096", "01", "IT", *MUNICIPALITIES)):
         for y_index, year in enumerate(YEARS):
-            rows.append(
-                {
-                    "indicator": INDICATOR,
-                    "territory": territory,
-                    "period": str(year),
-                    "period_start": date(year, 1, 1),
-                    "value": 60.0 + t_index + 0.5 * y_index,  # rising everywhere
-                    "unit": "percent",
-                    "obs_status": "A",
-                    "conf_status": "C" if (INDICATOR, territory, year) == HIDDEN else "F",
-                    "flags": None,
-                    "source": "test",
-                    "lineage": "s1",
-                }
-            )
-    table = pa.Table.from_pylist(rows, schema=observation_schema())
+            for sex in ("_T", *sexes) if sexes else (None,):
+                rows.append(
+                    {
+                        **({"sex": sex} if sex is not None else {}),
+                        "indicator": INDICATOR,
+                        "territory": territory,
+                        "period": str(year),
+                        "period_start": date(year, 1, 1),
+                        "value": 60.0 + t_index + 0.5 * y_index,  # rising everywhere
+                        "unit": "percent",
+                        "obs_status": "A",
+                        "conf_status": "C" if (INDICATOR, territory, year) == HIDDEN else "F",
+                        "flags": None,
+                        "source": "test",
+                        "lineage": "s1",
+                    }
+                )
+    schema = observation_schema(("sex",)) if sexes else observation_schema()
+    table = pa.Table.from_pylist(rows, schema=schema)
     return table.append_column("domain", pa.array(["labour"] * len(rows)))
 
 
@@ -123,7 +127,7 @@ def _stored() -> dict[str, pa.Table]:
     }
 
 
-def _write(root: Path, analyses: dict[str, pa.Table]) -> Path:
+def _write(root: Path, analyses: dict[str, pa.Table], sexes: tuple[str, ...] = ()) -> Path:
     manifest = Manifest(
         observatory="stored",
         edition="2025",
@@ -139,7 +143,7 @@ def _write(root: Path, analyses: dict[str, pa.Table]) -> Path:
     write_build(
         root,
         manifest,
-        observations=_observations(),
+        observations=_observations(sexes),
         lineage=empty,
         findings=empty,
         analyses=analyses,
@@ -183,6 +187,20 @@ def test_a_stored_analysis_built_on_a_confidential_value_is_not_shown(tmp_path: 
         "-2.8" not in home
         and "Brusnengo" not in home.split('id="warnings"')[1].split("</table>")[0]
     )
+
+
+def test_the_stored_total_is_shown_not_a_breakdown(tmp_path: Path) -> None:
+    trend = pd.DataFrame(
+        [
+            {**_trend("096", "clear_worsening", 2019), "sex": "F"},
+            {**_trend("096", "slight_improvement", 2019), "sex": "_T"},
+            {**_trend("096", "clear_worsening", 2019), "sex": "M"},
+        ]
+    )
+    _write(tmp_path / "kb", {"trend": pa.Table.from_pandas(trend)}, sexes=("F", "M"))
+    build_report(tmp_path / "kb", "2025", tmp_path / "site", lang="en")
+    card = _text(tmp_path / "site" / "indicators" / f"{INDICATOR}.html")
+    assert "slight improvement" in card and "clear worsening" not in card
 
 
 def test_without_stored_analyses_the_report_computes_them_and_says_so(tmp_path: Path) -> None:

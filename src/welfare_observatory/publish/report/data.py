@@ -215,7 +215,10 @@ def load_edition_data(
     (the observatory's ``territory:``) names and lists the members of its groupings."""
     info = kb.edition(edition)
     manifest = kb.manifest(info.name)
-    frame = totals(read_observations(kb, info.name, rule, catalog))
+    view = read_observations(kb, info.name, rule, catalog)
+    breakdown_columns = [c for c in view.column_names if c not in BASE_COLUMNS and c != "domain"]
+    frame = totals(view)
+    del view
     present = set(frame["territory"].unique().tolist())
     groupings, grouping_names = _groupings(settings, present)
     declared = {g.code: g for g in groupings}
@@ -245,7 +248,7 @@ def load_edition_data(
     provinces = frame[frame["territory"].str.fullmatch(r"\d{3}")].reset_index(drop=True)
     frame = frame[frame["territory"].isin(list(shown))].reset_index(drop=True)
 
-    stored = StoredAnalyses(kb, info.name, frame, method)
+    stored = StoredAnalyses(kb, info.name, frame, method, breakdown_columns)
     trends = stored.trend()
     if trends is None:
         trends = analyze.trend(_trend_input(frame), polarity=polarity, method=method)
@@ -325,8 +328,16 @@ class StoredAnalyses:
     the other progress method); the report then computes it and says so (``missing``).
     """
 
-    def __init__(self, kb: KnowledgeBase, edition: str, frame: pd.DataFrame, method: str) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        edition: str,
+        frame: pd.DataFrame,
+        method: str,
+        breakdowns: list[str],
+    ) -> None:
         self.kb, self.edition, self.frame, self.method = kb, edition, frame, method
+        self.breakdowns = breakdowns
         self.missing: list[str] = []
         self.hidden = frame.loc[frame["marker"] == "s", ["indicator", "territory", "year"]]
         self.visible = frame.loc[frame["marker"] != "s", ["indicator", "territory", "year"]]
@@ -342,15 +353,12 @@ class StoredAnalyses:
             if computed:
                 self.missing.append(name)
             return None
-        # Totals only (every breakdown at _T), as the report shows.
-        for column in table.columns:
-            if column in _BREAKDOWN_EXEMPT:
-                continue
-            values = table[column]
-            if values.dtype.kind in "OSU" or str(values.dtype) in ("string", "category"):
-                text = values.astype("string")
-                if text.eq(TOTAL).any():
-                    table = table[text.isna() | text.eq(TOTAL)]
+        # Totals only (every breakdown column of the edition at _T or empty), as the
+        # report shows them: the same rule as ``totals``.
+        for column in self.breakdowns:
+            if column in table.columns:
+                text = table[column].astype("string")
+                table = table[text.isna() | text.eq(TOTAL)]
         for column in ("indicator", "territory", "against"):
             if column in table.columns:
                 table[column] = table[column].astype(str)
@@ -421,28 +429,6 @@ class StoredAnalyses:
         if "rank" in table.columns:
             table = table.sort_values("rank", kind="stable")
         return table.reset_index(drop=True)
-
-
-_BREAKDOWN_EXEMPT = frozenset(
-    {
-        "indicator",
-        "territory",
-        "against",
-        "category",
-        "direction",
-        "reason",
-        "method",
-        "horizon",
-        "comparison",
-        "text_en",
-        "text_it",
-        "period",
-        "peer_group",
-        "domain",
-        "indicators",
-        "reference_territory",
-    }
-)
 
 
 def _groupings(
