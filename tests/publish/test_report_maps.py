@@ -313,3 +313,36 @@ def test_every_page_stays_under_300_kb(site: Path) -> None:
     for page in site.rglob("*.html"):
         if page.name != "print.html":
             assert page.stat().st_size < 300_000, page
+
+
+def test_the_heaviest_brescia_card_with_both_maps_stays_under_300_kb(tmp_path: Path) -> None:
+    """Brescia's 205 municipalities and all 107 provinces on one card (the worst case of
+    the three examples once the national baseline gives every province a value)."""
+    from welfare_observatory.territory import registry
+
+    municipalities = [t.code for t in registry().municipalities(of="017")]
+    provinces = [s.code for s in geo.provinces().shapes]
+    rows = []
+    for i, territory in enumerate(dict.fromkeys(["03", "IT", *municipalities, *provinces])):
+        for year in YEARS:
+            rows.append(_row("SHARE_65_PLUS", territory, year, 20.0 + (i * 37 % 100) / 10))
+    table = pa.Table.from_pylist(rows, schema=observation_schema())
+    table = table.append_column("domain", pa.array(["demography"] * len(rows)))
+    manifest = Manifest(
+        observatory="heavy",
+        edition="2025",
+        build="b-heavy",
+        created="2026-01-01T00:00:00",
+        library_version="0.1.0",
+        config_digest="c" * 64,
+        reference_date="2024-01-01",
+        territory="017",
+        indicators=("SHARE_65_PLUS",),
+    )
+    empty = pa.table({"step": pa.array([], pa.string())})
+    write_build(tmp_path / "kb", manifest, observations=table, lineage=empty, findings=empty)
+    build_report(tmp_path / "kb", "2025", tmp_path / "site")
+    card = tmp_path / "site" / "indicators" / "SHARE_65_PLUS.html"
+    municipal, among = _maps(card.read_text(encoding="utf-8"))
+    assert municipal.count("<tr>") == 206 and among.count("<tr>") == 108
+    assert card.stat().st_size < 300_000  # measured: about 125 KB
