@@ -237,9 +237,34 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     except WelfareObservatoryError as exc:
         print_error(exc)
         sys.exit(1)
+    from welfare_observatory.catalog._load import layer_files, shipped_layer
+    from welfare_observatory.catalog._rules import check_rules
+
+    # the content rules: provenance, levels, SDG relations and reading text (file, line, hint)
+    files = [f for path in paths for f in layer_files(Path(path))]
+    rules = check_rules(files, against=shipped_layer())
     if as_json:
-        print_json({"valid": True, "indicators": len(cat), "overridden": list(cat.overridden)})
+        print_json(
+            {
+                "valid": not rules.errors,
+                "indicators": len(cat),
+                "overridden": list(cat.overridden),
+                "problems": [e.as_dict() for e in rules.errors],
+                "warnings": [e.as_dict() for e in rules.warnings],
+            }
+        )
+        if rules.errors:
+            sys.exit(1)
         return
+    for label, found in (("error: ", rules.errors), ("warning: ", rules.warnings)):
+        for error in found:
+            colour = "red" if found is rules.errors else "yellow"
+            click.echo(click.style(label, fg=colour, bold=True) + str(error), err=True)
+            if error.hint:
+                click.echo(click.style("  hint: ", fg="yellow") + error.hint, err=True)
+    if rules.errors:
+        click.echo(f"{len(rules.errors)} problem(s) found", err=True)
+        sys.exit(1)
     for ident in cat.overridden:
         click.echo(f"note: {ident} replaces the shipped definition")
     click.echo(f"ok: {len(cat)} indicators, {len(cat.profiles())} profiles")
