@@ -79,9 +79,7 @@ def test_every_istat_dataset_id_exists(shared_data: Path) -> None:
         if ind.source.dataset and ISTAT_DATAFLOW.fullmatch(ind.source.dataset)
     }
     assert len(cited) > 250, "the catalogue cites Istat dataflows"
-    assert any(
-        not catalog().get(i).source.definition_publisher.startswith("Istat") for i in cited
-    )
+    assert any(not catalog().get(i).source.definition_publisher.startswith("Istat") for i in cited)
     unknown = {ident: ds for ident, ds in cited.items() if ds not in flows}
     assert not unknown, f"Istat dataset ids not in the dataflow list: {unknown}"
 
