@@ -158,7 +158,10 @@ def list_(
 def show(indicator_id: str, lang: str, as_json: bool) -> None:
     """Show every field of one indicator (by id or former id)."""
     cat = _catalog()
-    ind = cat.get(indicator_id)
+    found = cat.resolve(indicator_id)
+    ind = found.indicator
+    if found.notice:
+        click.echo(click.style("note: ", fg="yellow") + found.notice, err=True)
     if as_json:
         print_json(ind.model_dump(mode="json"))
         return
@@ -181,10 +184,13 @@ def show(indicator_id: str, lang: str, as_json: bool) -> None:
         ("measure", f"{ind.measure.value}, {ind.reference_point.value}, {ind.periodicity.value}"),
         ("breakdowns", ", ".join(ind.breakdowns)),
         ("finest level", ind.finest_level.value),
+        ("coverage", ind.coverage.value),
         ("aggregation", ind.aggregation.value),
         ("formula", formula),
         ("publisher", src.publisher),
         ("dataset", f"{src.dataset} ({src.agency})" if src.dataset and src.agency else src.dataset),
+        ("release", src.release),
+        ("definition by", src.definition_publisher),
         ("url", src.url),
         ("document", " p. ".join(x for x in (src.document, src.page) if x)),
         ("verified", "yes" if src.verified else "no"),
