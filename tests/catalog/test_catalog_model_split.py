@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from welfare_observatory.catalog import Catalog, DeprecatedIndicatorWarning, catalog
@@ -150,3 +152,23 @@ def test_an_observatory_still_selecting_a_former_id_builds_with_a_warning(
     with pytest.warns(DeprecatedIndicatorWarning, match="use 'NEW_NAME'"):
         selected = load_observatory(tmp_path).selection()
     assert [i.id for i in selected] == ["POP_TOTAL", "NEW_NAME"]
+
+
+@given(
+    url=st.none() | st.just("https://www.istat.it/x"),
+    document=st.none() | st.from_regex(r"[A-Za-z][A-Za-z ,]{0,18}[A-Za-z]", fullmatch=True),
+    page=st.none() | st.sampled_from(["1", "12", "iv"]),
+)
+def test_old_and_new_provenance_shapes_load_the_same(
+    url: str | None, document: str | None, page: str | None
+) -> None:
+    """Migration invariant: flat keys and ``definition`` give the same provenance."""
+    read = {k: v for k, v in {"url": url, "document": document, "page": page}.items() if v}
+    if not (url or document):
+        with pytest.raises(ValidationError):
+            Provenance.model_validate({"publisher": "Istat", **read})
+        return
+    old = Provenance.model_validate({"publisher": "Istat", **read})
+    new = Provenance.model_validate({"publisher": "Istat", "definition": read})
+    assert old == new
+    assert (old.url, old.document, old.page) == (url, read.get("document"), page)
