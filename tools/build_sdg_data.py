@@ -44,7 +44,20 @@ VERSION = "2023"
 # sdg/data/README.md; nothing else in the translations is changed.
 IT_CORRECTIONS: dict[str, tuple[str, str]] = {
     "2.c": ("tempestivo DeepL alle", "tempestivo accesso alle"),
+    # "floors" of social protection are minimum levels, not "pavimenti" (building floors)
+    "1.3": ("compresi i pavimenti,", "compresi i livelli minimi di protezione sociale,"),
 }
+
+IT_PROJECT_TITLES = OUT / "it_project_titles.json"
+"""Italian titles translated by the project (UN indicators with no official Italian title)."""
+
+ORIGINS = {
+    "open_sdg": "traduzione della comunità Open SDG (sdg-translations, licenza MIT)",
+    "open_sdg_corrected": "traduzione della comunità Open SDG, corretta dal progetto",
+    "project": "traduzione del progetto dal testo inglese dell'ONU, verificata su di esso; "
+    "non è un titolo ufficiale",
+}
+"""Where an Italian title comes from: the value of a node's ``origin["it"]``."""
 
 _TARGET_ID = re.compile(r"^(1[0-7]|[1-9])\.([0-9]{1,2}|[a-z])$")
 _INDICATOR_ID = re.compile(r"^(1[0-7]|[1-9])\.([0-9]{1,2}|[a-z])\.[0-9]{1,2}$")
@@ -112,6 +125,8 @@ def read_italian(folder: Path) -> tuple[dict[str, str], dict[str, str], dict[str
         text = clean(value)
         if target_id in IT_CORRECTIONS:
             wrong, right = IT_CORRECTIONS[target_id]
+            if wrong not in text:
+                raise ValueError(f"correction for {target_id} no longer applies: {wrong!r}")
             text = text.replace(wrong, right)
         # open-sdg writes a few targets starting with a lower-case letter
         targets[target_id] = text[:1].upper() + text[1:]
@@ -203,6 +218,43 @@ def build(shared: Path, translations: Path) -> dict[str, Any]:
     }
 
 
+def add_italian_origins(data: dict[str, Any], project: dict[str, str]) -> None:
+    """Record where every Italian title comes from; add the project's indicator titles.
+
+    Goals and targets carry Open SDG's translation (``open_sdg``, or ``open_sdg_corrected``
+    where IT_CORRECTIONS applies); indicators listed in ``project`` get that title with
+    origin ``project``; the others have no Italian title (``sdg show`` answers in English).
+    """
+    data["translations"]["it"]["origins"] = ORIGINS
+    data["translations"]["it"]["publisher"] = (
+        "Open SDG, sdg-translations (goals and targets); the project (indicators)"
+    )
+    for goal in data["goals"]:
+        goal["origin"] = {"it": "open_sdg"}
+        for target in goal["targets"]:
+            corrected = target["id"] in IT_CORRECTIONS
+            target["origin"] = {"it": "open_sdg_corrected" if corrected else "open_sdg"}
+            if corrected:
+                wrong, right = IT_CORRECTIONS[target["id"]]
+                target["title"]["it"] = target["title"]["it"].replace(wrong, right)
+            for indicator in target["indicators"]:
+                title = project.get(indicator["id"])
+                if title:
+                    indicator["title"]["it"] = title
+                    indicator["origin"] = {"it": "project"}
+                else:
+                    indicator["title"].pop("it", None)
+                    indicator.pop("origin", None)
+
+
+def read_project_titles(path: Path = IT_PROJECT_TITLES) -> dict[str, str]:
+    """Indicator id -> Italian title made by the project (``it_project_titles.json``)."""
+    if not path.is_file():
+        return {}
+    titles: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))["titles"]
+    return titles
+
+
 def _sort_key(sdg_id: str) -> tuple[tuple[int, str], ...]:
     return tuple((int(p), "") if p.isdigit() else (0, p) for p in sdg_id.split("."))
 
@@ -217,8 +269,18 @@ def main(argv: list[str] | None = None) -> int:
         help="translations/it folder of an open-sdg/sdg-translations checkout",
     )
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--italian-only",
+        action="store_true",
+        help="only re-apply corrections, origins and project titles to the shipped JSON "
+        "(no UN files or translation checkout needed)",
+    )
     args = parser.parse_args(argv)
-    data = build(args.shared, args.translations)
+    if args.italian_only:
+        data = json.loads((args.out / f"framework_{VERSION}.json").read_text(encoding="utf-8"))
+    else:
+        data = build(args.shared, args.translations)
+    add_italian_origins(data, read_project_titles())
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / f"framework_{VERSION}.json"
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

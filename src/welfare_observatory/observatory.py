@@ -96,12 +96,12 @@ class Observatory:
                 raise self._error(("indicators", "profile"), exc) from exc
         for index, wanted in enumerate(chosen.add):
             try:
-                ids.append(catalog.get(wanted).id)
+                ids.append(catalog.resolve(wanted).warn().id)
             except UnknownIdError as exc:
                 raise self._error(("indicators", "add", index), exc) from exc
         for index, unwanted in enumerate(chosen.remove):
             try:
-                removed = catalog.get(unwanted).id
+                removed = catalog.resolve(unwanted).warn().id
             except UnknownIdError as exc:
                 raise self._error(("indicators", "remove", index), exc) from exc
             ids = [i for i in ids if i != removed]

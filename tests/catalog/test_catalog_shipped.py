@@ -79,7 +79,7 @@ def test_every_istat_dataset_id_exists(shared_data: Path) -> None:
         if ind.source.dataset and ISTAT_DATAFLOW.fullmatch(ind.source.dataset)
     }
     assert len(cited) > 250, "the catalogue cites Istat dataflows"
-    assert any(not catalog().get(i).source.publisher.startswith("Istat") for i in cited)
+    assert any(not catalog().get(i).source.definition_publisher.startswith("Istat") for i in cited)
     unknown = {ident: ds for ident, ds in cited.items() if ds not in flows}
     assert not unknown, f"Istat dataset ids not in the dataflow list: {unknown}"
 
@@ -122,9 +122,10 @@ def test_verified_urls_are_on_the_publishers_own_sites() -> None:
         if not ind.source.verified:
             continue
         host = (urlsplit(ind.source.url or "").hostname or "").casefold()
-        domains = _publisher_domains(ind.source.publisher)
+        # the page read is the definition's publisher's (Eurostat's for an Istat dataflow)
+        domains = _publisher_domains(ind.source.definition_publisher)
         if not any(host == d or host.endswith("." + d) for d in domains):
-            offending[ind.id] = (ind.source.publisher, host)
+            offending[ind.id] = (ind.source.definition_publisher, host)
     assert not offending, (
         f"verified entries citing a page outside the publisher's site: {offending}"
     )

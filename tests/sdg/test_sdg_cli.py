@@ -98,3 +98,20 @@ def test_main_group_runs_sdg_show() -> None:
     done = _run("sdg", "show", "1-a-1", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["id"] == "1.a.1"
+
+
+def test_show_never_mixes_languages() -> None:
+    from welfare_observatory.sdg import framework
+
+    fw = framework()
+    # target 14.1 lists an indicator with no Italian title: the whole answer is English
+    result = CliRunner().invoke(sdg, ["show", "14.1", "--lang", "it"])
+    assert result.exit_code == 0
+    assert fw.resolve("14.1").title.en[:30] in " ".join(result.stdout.split())
+    assert fw.resolve("14.1").title.it[:30] not in " ".join(result.stdout.split())
+    assert "whole answer is in English" in result.stderr
+    # 8.5.2 has a (project) Italian title, as do its target and goal: all Italian
+    result = CliRunner().invoke(sdg, ["show", "8.5.2", "--lang", "it"])
+    flat = " ".join(result.stdout.split())
+    assert "Tasso di disoccupazione" in flat and "traduzione del progetto" in flat
+    assert fw.resolve("8.5").title.en[:25] not in flat

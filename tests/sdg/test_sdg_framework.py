@@ -119,7 +119,8 @@ def test_english_titles_for_every_indicator() -> None:
 
 
 def test_italian_title_falls_back_to_english_for_indicators() -> None:
-    indicator = FW.resolve("8.5.2")
+    indicator = FW.resolve("14.1.1")  # no official nor project Italian title
+    assert not indicator.title.it
     assert indicator.title.get("it") == indicator.title.en
 
 
@@ -266,3 +267,23 @@ def test_resolve_either_finds_or_raises_unknown(text: str) -> None:
         assert normalize_id(text) not in ALL_IDS
     else:
         assert node.id == normalize_id(text)
+
+
+# --- where Italian titles come from -------------------------------------------------------
+
+
+def test_every_italian_title_records_its_origin() -> None:
+    origins = FW.translations["it"]["origins"]
+    for node in (*FW.goals, *FW.targets, *FW.indicators):
+        if node.title.it:
+            assert node.origin.get("it") in origins, node.id
+        else:
+            assert "it" not in node.origin, node.id
+    assert FW.resolve("8.5.2").origin == {"it": "project"}
+    assert FW.resolve("1.3").origin == {"it": "open_sdg_corrected"}
+
+
+def test_known_mistranslations_are_gone() -> None:
+    texts = " ".join(n.title.it for n in (*FW.goals, *FW.targets, *FW.indicators))
+    assert "pavimenti" not in texts and "DeepL" not in texts
+    assert "livelli minimi di protezione sociale" in FW.resolve("1.3").title.it

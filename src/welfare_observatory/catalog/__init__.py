@@ -4,7 +4,21 @@
 layers an observatory's own files over it. See ``docs/catalogue.md``.
 """
 
-from welfare_observatory.catalog._catalog import Catalog, catalog, normalize_sdg_id
+from welfare_observatory.catalog._catalog import (
+    Catalog,
+    DeprecatedIndicatorWarning,
+    Resolved,
+    catalog,
+    normalize_sdg_id,
+)
 from welfare_observatory.catalog._model import CatalogValidationError, Profile
 
-__all__ = ["Catalog", "CatalogValidationError", "Profile", "catalog", "normalize_sdg_id"]
+__all__ = [
+    "Catalog",
+    "CatalogValidationError",
+    "DeprecatedIndicatorWarning",
+    "Profile",
+    "Resolved",
+    "catalog",
+    "normalize_sdg_id",
+]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,39 @@ def normalize_sdg_id(value: str) -> str:
 def sdg_sort_key(sdg_id: str) -> tuple[tuple[int, int | str], ...]:
     """Natural order: 1.2 < 1.10 < 1.a."""
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in sdg_id.split("."))
+
+
+class DeprecatedIndicatorWarning(UserWarning):
+    """An observatory names an indicator by a former id (merged or renamed): use the new one."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What an id names: the surviving entry, and whether the id was a former one."""
+
+    requested: str
+    indicator: Indicator
+
+    @property
+    def deprecated(self) -> bool:
+        """True when ``requested`` is an alias (a merged or renamed id), not the entry's id."""
+        return self.requested.upper() != self.indicator.id
+
+    @property
+    def notice(self) -> str | None:
+        """The deprecation message naming the new id, or None for a current id."""
+        if not self.deprecated:
+            return None
+        return (
+            f"indicator id {self.requested!r} is deprecated: it was merged into or renamed to "
+            f"{self.indicator.id!r}; use {self.indicator.id!r}"
+        )
+
+    def warn(self, stacklevel: int = 2) -> Indicator:
+        """Emit a :class:`DeprecatedIndicatorWarning` when deprecated; return the entry."""
+        if self.notice is not None:
+            warnings.warn(self.notice, DeprecatedIndicatorWarning, stacklevel=stacklevel + 1)
+        return self.indicator
 
 
 def _within(link: str, query: str) -> bool:
@@ -94,6 +129,20 @@ class Catalog:
         if found is None:
             raise UnknownIndicatorError(key, candidates=[*self._indicators, *self._aliases])
         return found
+
+    def resolve(self, id_or_alias: str) -> Resolved:
+        """The entry an id names, with a deprecation notice when the id is a former one.
+
+        A merged or renamed id stays an alias of the surviving entry: lookups keep working,
+        and ``Resolved.notice`` (or ``.warn()``) names the id to use instead.
+        """
+        key = str(id_or_alias).strip()
+        return Resolved(requested=key, indicator=self.get(key))
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Former id -> current id, for every merged or renamed entry."""
+        return dict(self._aliases)
 
     def origin(self, indicator_id: str) -> Location | None:
         """File and line where an indicator was defined."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from welfare_observatory.catalog._load import SHIPPED_DATA, SHIPPED_PROFILES, load_layers
+from welfare_observatory.catalog._rules import reading_problems
 from welfare_observatory.model.indicator import Indicator, MeasureKind
 
 DOMAIN_ORDER = (
@@ -125,8 +126,17 @@ def _proportional(items: list[Indicator], size: int) -> list[Indicator]:
 
 
 def build(indicators: Iterable[Indicator]) -> dict[str, tuple[list[Indicator], Text, Text]]:
-    """Profile name -> (indicators, label, description), from the verified entries only."""
-    verified = [i for i in indicators if i.source.verified]
+    """Profile name -> (indicators, label, description), from the verified entries only.
+
+    An entry whose data cover only some territories (``coverage`` other than ``all``) is
+    never offered, nor one a report card could not explain (no real definition or "how to
+    read" in both languages, see ``_rules.reading_problems``).
+    """
+    verified = [
+        i
+        for i in indicators
+        if i.source.verified and i.coverage.complete and not reading_problems(i)
+    ]
     reportable = [i for i in verified if _reportable(i)]
     population = {i.id for i in verified if POPULATION_COUNT.match(i.id) and i.formula is None}
     if len(reportable) >= MATURE_SIZE:

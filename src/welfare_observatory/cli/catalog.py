@@ -158,7 +158,10 @@ def list_(
 def show(indicator_id: str, lang: str, as_json: bool) -> None:
     """Show every field of one indicator (by id or former id)."""
     cat = _catalog()
-    ind = cat.get(indicator_id)
+    found = cat.resolve(indicator_id)
+    ind = found.indicator
+    if found.notice:
+        click.echo(click.style("note: ", fg="yellow") + found.notice, err=True)
     if as_json:
         print_json(ind.model_dump(mode="json"))
         return
@@ -181,10 +184,13 @@ def show(indicator_id: str, lang: str, as_json: bool) -> None:
         ("measure", f"{ind.measure.value}, {ind.reference_point.value}, {ind.periodicity.value}"),
         ("breakdowns", ", ".join(ind.breakdowns)),
         ("finest level", ind.finest_level.value),
+        ("coverage", ind.coverage.value),
         ("aggregation", ind.aggregation.value),
         ("formula", formula),
         ("publisher", src.publisher),
         ("dataset", f"{src.dataset} ({src.agency})" if src.dataset and src.agency else src.dataset),
+        ("release", src.release),
+        ("definition by", src.definition_publisher),
         ("url", src.url),
         ("document", " p. ".join(x for x in (src.document, src.page) if x)),
         ("verified", "yes" if src.verified else "no"),
@@ -237,9 +243,34 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     except WelfareObservatoryError as exc:
         print_error(exc)
         sys.exit(1)
+    from welfare_observatory.catalog._load import layer_files, shipped_layer
+    from welfare_observatory.catalog._rules import check_rules
+
+    # the content rules: provenance, levels, SDG relations and reading text (file, line, hint)
+    files = [f for path in paths for f in layer_files(Path(path))]
+    rules = check_rules(files, against=shipped_layer())
     if as_json:
-        print_json({"valid": True, "indicators": len(cat), "overridden": list(cat.overridden)})
+        print_json(
+            {
+                "valid": not rules.errors,
+                "indicators": len(cat),
+                "overridden": list(cat.overridden),
+                "problems": [e.as_dict() for e in rules.errors],
+                "warnings": [e.as_dict() for e in rules.warnings],
+            }
+        )
+        if rules.errors:
+            sys.exit(1)
         return
+    for label, found in (("error: ", rules.errors), ("warning: ", rules.warnings)):
+        for error in found:
+            colour = "red" if found is rules.errors else "yellow"
+            click.echo(click.style(label, fg=colour, bold=True) + str(error), err=True)
+            if error.hint:
+                click.echo(click.style("  hint: ", fg="yellow") + error.hint, err=True)
+    if rules.errors:
+        click.echo(f"{len(rules.errors)} problem(s) found", err=True)
+        sys.exit(1)
     for ident in cat.overridden:
         click.echo(f"note: {ident} replaces the shipped definition")
     click.echo(f"ok: {len(cat)} indicators, {len(cat.profiles())} profiles")

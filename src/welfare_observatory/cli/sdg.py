@@ -16,11 +16,24 @@ lang_option = click.option(
     type=click.Choice(["it", "en"]),
     default="it",
     show_default=True,
-    help="Language of the titles (falls back to the other one when missing).",
+    help="Language of the titles; an answer with a title missing in it is all in English.",
 )
 version_option = click.option(
     "--framework", "version", default="2023", show_default=True, help="Framework version."
 )
+
+
+def _one_language(lang: str, nodes: list[Any]) -> str:
+    """``lang`` when every node shown has a title in it, else ``en``: never a mixed answer.
+
+    Italian titles exist for goals, targets and the indicators the project translated
+    (their origin is recorded); an answer touching any other indicator is all English.
+    """
+    if lang == "en" or all(getattr(n.title, lang) for n in nodes):
+        return lang
+    missing = ", ".join(n.id for n in nodes if not getattr(n.title, lang))
+    click.echo(f"note: no Italian title for {missing}; the whole answer is in English", err=True)
+    return "en"
 
 
 @click.group()
@@ -46,6 +59,7 @@ def show(sdg_id: str, as_json: bool, lang: str, version: str) -> None:
         print_json(_as_dict(fw, node))
         return
     if isinstance(node, Goal):
+        lang = _one_language(lang, [node, *node.targets])
         print_fields(
             [
                 ("goal", node.id),
@@ -58,31 +72,46 @@ def show(sdg_id: str, as_json: bool, lang: str, version: str) -> None:
         print_table(["target", "title"], [(t.id, t.title.get(lang)) for t in node.targets])
     elif isinstance(node, SdgIndicator):
         target = fw.resolve(node.target)
+        goal = fw.resolve(node.goal)
+        lang = _one_language(lang, [node, target, goal])
         print_fields(
             [
                 ("indicator", node.id),
                 ("title", node.title.get(lang)),
+                ("title from", _origin(fw, node, lang)),
                 ("UNSD code", node.code),
                 ("also listed as", ", ".join(node.repeated_in)),
                 ("note", node.note),
                 ("target", f"{target.id} {target.title.get(lang)}"),
-                ("goal", f"{node.goal} {fw.resolve(node.goal).title.get(lang)}"),
+                ("goal", f"{node.goal} {goal.title.get(lang)}"),
             ],
             title=f"SDG indicator {node.id} (framework {fw.version})",
         )
     else:
+        goal = fw.resolve(node.goal)
+        lang = _one_language(lang, [node, goal, *node.indicators])
         print_fields(
             [
                 ("target", node.id),
                 ("title", node.title.get(lang)),
+                ("title from", _origin(fw, node, lang)),
                 ("note", node.note),
-                ("goal", f"{node.goal} {fw.resolve(node.goal).title.get(lang)}"),
+                ("goal", f"{node.goal} {goal.title.get(lang)}"),
             ],
             title=f"SDG target {node.id} (framework {fw.version})",
         )
         if node.indicators:
             rows = [(i.id, i.code, i.title.get(lang)) for i in node.indicators]
             print_table(["indicator", "UNSD code", "title"], rows)
+
+
+def _origin(fw: Framework, node: Goal | Target | SdgIndicator, lang: str) -> str:
+    """Where the title shown comes from: the UN (English) or the recorded Italian origin."""
+    if lang == "en":
+        return fw.publisher
+    key = node.origin.get(lang, "")
+    origins = fw.translations.get(lang, {}).get("origins", {})
+    return str(origins.get(key, key))
 
 
 @sdg.command("list")
@@ -120,6 +149,7 @@ def list_(goal_id: str | None, level: str, as_json: bool, lang: str, version: st
     if as_json:
         print_json([{"id": n.id, "title": n.title.get(lang)} for n in nodes])
         return
+    lang = _one_language(lang, nodes)
     print_table(["id", "title"], [(n.id, n.title.get(lang)) for n in nodes])
 
 

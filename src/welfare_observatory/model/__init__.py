@@ -4,6 +4,8 @@ from welfare_observatory.model.common import Frozen, Text
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import (
     Aggregation,
+    Coverage,
+    DefinitionSource,
     Domain,
     Formula,
     Indicator,
@@ -28,6 +30,8 @@ __all__ = [
     "KEY_COLUMNS",
     "Aggregation",
     "ConfStatus",
+    "Coverage",
+    "DefinitionSource",
     "Domain",
     "Finding",
     "Formula",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -126,27 +126,119 @@ class Formula(Frozen):
     multiplier: float = Field(default=1.0, gt=0)
 
 
-class Provenance(Frozen):
-    """Who publishes the figures and where the definition was read."""
+class Coverage(StrEnum):
+    """Which territories the cited dataset has values for.
 
-    publisher: str = Field(min_length=1)
-    dataset: str | None = None
-    """The publisher's own dataset id (an Istat dataflow such as ``22_289``); never invented."""
-    agency: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
-    """SDMX agency that owns ``dataset`` (``IT1`` Istat, ``ESTAT`` Eurostat), which may differ
-    from ``publisher`` (a ministry page read for a definition of an Istat dataflow)."""
-    url: str | None = None
+    Anything but ``all`` means the values exist only for some units of ``finest_level``: they
+    are never offered as a value for every province, and report cards say which units have one.
+    """
+
+    ALL = "all"
+    """Every territory of ``finest_level`` and above has a value."""
+    PROVINCIAL_CAPITALS = "provincial_capitals"
+    """Only the provincial capitals (Istat, "Dati ambientali nelle città")."""
+    MONITORING_STATIONS = "monitoring_stations"
+    """Only where a monitoring station measures (air quality)."""
+    SURVEY_DOMAINS = "survey_domains"
+    """Only the domains a sample survey is designed to estimate (regions, some provinces)."""
+
+    @property
+    def complete(self) -> bool:
+        """True when every territory of the level has a value."""
+        return self is Coverage.ALL
+
+
+class DefinitionSource(Frozen):
+    """Where the definition was read: a document (and page), on the web or in print.
+
+    ``publisher`` is the author of that document when it is not the publisher of the data
+    (a Eurostat glossary page read for an Istat dataflow).
+    """
+
+    publisher: str | None = None
     document: str | None = None
+    url: str | None = None
     page: str | None = None
-    verified: bool = False
-    """True only when the definition and the source were checked on the publisher's material."""
-    note: str | None = None
 
     @model_validator(mode="after")
     def _has_a_reference(self) -> Self:
         if not (self.url or self.document):
-            raise ValueError("provenance needs a url or a document")
+            raise ValueError("the definition's source needs a url or a document")
         return self
+
+
+_DEFINITION_KEYS = ("url", "document", "page")
+"""Keys of the flat provenance of catalogue files written before the split (migrated)."""
+
+
+class Provenance(Frozen):
+    """Where the figures come from, and (``definition``) where their definition was read.
+
+    ``publisher``, ``dataset``, ``agency`` and ``release`` name the data; ``finest_level`` of
+    the entry is the level of that dataset. Files written before the split put ``url``,
+    ``document`` and ``page`` directly here: they are still read, into ``definition``.
+    """
+
+    publisher: str = Field(min_length=1)
+    """Who publishes the figures (``Istat``, ``Eurostat``, ``ISPRA``)."""
+    dataset: str | None = None
+    """The publisher's own dataset id (an Istat dataflow such as ``22_289``); never invented."""
+    agency: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    """SDMX agency that owns ``dataset`` (``IT1`` Istat, ``ESTAT`` Eurostat)."""
+    release: str | None = None
+    """The publisher's release the figures are taken from, by title (``BES dei territori``),
+    when it is not (only) ``dataset``."""
+    definition: DefinitionSource | None = None
+    """Where the definition was read; required (None only until validated, see below)."""
+    verified: bool = False
+    """True only when the definition and the source were checked on the publisher's material."""
+    note: str | None = None
+    """What was checked, or, for an unverified entry, what was not confirmed."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate_flat_reference(cls, data: Any) -> Any:
+        """Old files: ``url``/``document``/``page`` beside ``publisher`` -> ``definition``."""
+        if not isinstance(data, dict) or not any(k in data for k in _DEFINITION_KEYS):
+            return data
+        if "definition" in data:
+            raise ValueError(
+                "give url, document and page inside 'definition', not beside it as well"
+            )
+        data = dict(data)
+        data["definition"] = {k: data.pop(k) for k in _DEFINITION_KEYS if k in data}
+        return data
+
+    @model_validator(mode="after")
+    def _has_a_reference(self) -> Self:
+        if self.definition is None:
+            raise ValueError("provenance needs a url or a document (where the definition was read)")
+        return self
+
+    @property
+    def read_at(self) -> DefinitionSource:
+        """``definition``, never None once validated."""
+        assert self.definition is not None  # the validator requires it
+        return self.definition
+
+    @property
+    def url(self) -> str | None:
+        """The page the definition was read on (``definition.url``)."""
+        return self.read_at.url
+
+    @property
+    def document(self) -> str | None:
+        """The document the definition was read in (``definition.document``)."""
+        return self.read_at.document
+
+    @property
+    def page(self) -> str | None:
+        return self.read_at.page
+
+    @property
+    def definition_publisher(self) -> str:
+        """Who wrote the definition that was read: ``definition.publisher`` or ``publisher``."""
+        return self.read_at.publisher or self.publisher
 
 
 class Indicator(Frozen):
@@ -168,6 +260,9 @@ class Indicator(Frozen):
     breakdowns: tuple[str, ...] = ()
     """Breakdown dimensions the indicator is published with (``sex``, ``age``, ...)."""
     finest_level: TerritoryLevel = TerritoryLevel.MUNICIPALITY
+    """The finest level of the cited dataset (``source``), not of some other release."""
+    coverage: Coverage = Coverage.ALL
+    """Which territories of that level have values (provincial capitals, stations, ...)."""
     aggregation: Aggregation
     formula: Formula | None = None
     source: Provenance
@@ -196,6 +291,11 @@ class Indicator(Frozen):
         if self.id in self.aliases:
             raise ValueError("an indicator cannot be its own alias")
         return self
+
+    @property
+    def province_values(self) -> bool:
+        """True when the data give a value for every province (finest level and coverage)."""
+        return self.coverage.complete and self.finest_level.rank >= TerritoryLevel.PROVINCE.rank
 
     @property
     def sdg_goals(self) -> frozenset[int]:

@@ -50,6 +50,9 @@ class SdgIndicator(Frozen):
     """Ids of the other listings of the same indicator under other targets."""
     note: str = ""
     """UNSD footnote, when the framework has one."""
+    origin: dict[str, str] = Field(default_factory=dict)
+    """Where each language's title comes from (``{"it": "project"}``): a key of
+    ``Framework.translations[lang]["origins"]``; English titles are the UN's own."""
 
     @property
     def target(self) -> str:
@@ -72,6 +75,9 @@ class Target(Frozen):
     title: Text
     indicators: tuple[SdgIndicator, ...] = ()
     note: str = ""
+    origin: dict[str, str] = Field(default_factory=dict)
+    """Where each language's title comes from (``{"it": "project"}``): a key of
+    ``Framework.translations[lang]["origins"]``; English titles are the UN's own."""
 
     @property
     def goal(self) -> str:
@@ -88,6 +94,9 @@ class Goal(Frozen):
     """The short name (``No Poverty``, ``Nessuna povertà``)."""
     targets: tuple[Target, ...] = ()
     note: str = ""
+    origin: dict[str, str] = Field(default_factory=dict)
+    """Where each language's title comes from (``{"it": "project"}``): a key of
+    ``Framework.translations[lang]["origins"]``; English titles are the UN's own."""
 
     @property
     def number(self) -> int:
@@ -109,7 +118,7 @@ class Framework(Frozen):
     publisher: str
     url: str
     licence: str
-    translations: dict[str, dict[str, str]] = Field(default_factory=dict)
+    translations: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Who provides the titles in languages other than English, per language."""
     goals: tuple[Goal, ...]
 

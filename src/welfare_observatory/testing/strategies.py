@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from welfare_observatory.model import (
     Aggregation,
+    DefinitionSource,
     Domain,
     Formula,
     Indicator,
@@ -164,6 +165,9 @@ def indicators(draw: st.DrawFn, *, ids: st.SearchStrategy[str] | None = None) ->
         breakdowns=tuple(breakdowns),
         aggregation=aggregation,
         formula=formula,
-        source=Provenance(publisher="Istat", url="https://esploradati.istat.it/databrowser/"),
+        source=Provenance(
+            publisher="Istat",
+            definition=DefinitionSource(url="https://esploradati.istat.it/databrowser/"),
+        ),
         sdg=tuple(SdgLink(id=s) for s in sdg),
     )
