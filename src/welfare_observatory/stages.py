@@ -123,7 +123,9 @@ def derive_with_coverage(
     if levels:
         municipal = observed.filter(pc.equal(pc.utf8_length(_text(observed, "territory")), 6))
         if municipal.num_rows:
-            aggregated = aggregate(municipal, indicators, hierarchy, levels=levels)
+            aggregated = aggregate(
+                municipal, indicators, hierarchy, levels=levels, published=observed
+            )
             findings += aggregated.findings
             if aggregated.step is not None:
                 steps.append(aggregated.step)

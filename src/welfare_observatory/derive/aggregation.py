@@ -72,8 +72,12 @@ def aggregate(
     min_coverage: float = 1.0,
     inputs: Sequence[str] = (),
     threads: int | None = None,
+    published: pa.Table | None = None,
 ) -> Derived:
     """Aggregates of the municipal rows of ``observations`` at each of ``levels``.
+
+    ``published`` (default ``observations``) holds the values sources gave for larger
+    territories: they win over aggregates, and each that differs is a ``release-conflict``.
 
     ``hierarchy`` has one row per municipality and a column per level (the registry's
     ``hierarchy(at)``); ``weights`` (``territory``, ``year``, ``population``) is the
@@ -206,7 +210,9 @@ def aggregate(
     sum_ids = pa.array(sums, pa.string())
     summed = summed.filter(pc.is_in(summed.column("indicator").cast(pa.string()), sum_ids))
     table = pa.concat_tables([summed, rate_table.cast(summed.schema)])
-    table, findings = _apply_coverage(table, coverage, observations, breakdowns, min_coverage)
+    table, findings = _apply_coverage(
+        table, coverage, observations if published is None else published, breakdowns, min_coverage
+    )
     findings = derived.findings + findings
     return Derived(table, findings, step, coverage)
 
