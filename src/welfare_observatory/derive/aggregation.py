@@ -299,7 +299,7 @@ def _published_conflicts(result: pa.Table) -> list[Finding]:
             ["indicator", "territory", "period", "value", "published_value", "published_source"]
         )
     )
-    rows = rows.sort_by([(n, "ascending") for n in ("indicator", "territory", "period")])
+    rows = rows.sort_by([(n, "ascending") for n in rows.column_names])
     from welfare_observatory.derive.releases import MAX_LISTED
 
     return [

@@ -131,7 +131,7 @@ def resolve_releases(observations: pa.Table, ranks: Mapping[str, SourceRank]) ->
                w.release AS r_w, l.release AS r_l, w.obs_status AS s_w, l.obs_status AS s_l
         FROM ranked w JOIN ranked l
           ON {" AND ".join(f"w.{k} = l.{k}" for k in keys)} AND w.place = 1 AND l.place > 1
-        ORDER BY w.indicator, w.territory, w.period, l.source
+        ORDER BY {", ".join(f"w.{k}" for k in keys)}, l.source
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
     )
     winners = ranked.filter(pc.equal(ranked["place"], 1))

@@ -139,7 +139,7 @@ def _findings(marked: pa.Table) -> list[Finding]:
     con = connect()
     con.register("low", plain(low.select(["indicator", "territory", "period", "events", "base"])))
     # The example is the smallest denominator, ties broken by key: two builds name the same.
-    order = "(coalesce(base, 'inf'::DOUBLE), territory, period)"
+    order = "(coalesce(base, 'inf'::DOUBLE), territory, period, coalesce(events, 'inf'::DOUBLE))"
     rows = query(
         con,
         f"""SELECT indicator, count(*) AS n, arg_min(territory, {order}) AS territory,
