@@ -141,7 +141,7 @@ _CODES = sorted({c for o, n, _ in INCORPORATIONS for c in (o, n)})
 _PERIODS = ["2015-01-01", "2017-01-01", "2019-01-01", "2021-01-01"]
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=25)
 @given(
     chosen=st.sets(st.sampled_from(INCORPORATIONS), min_size=1),
     values=st.lists(st.integers(min_value=0, max_value=10**6), min_size=40, max_size=40),
@@ -161,3 +161,20 @@ def test_the_territory_total_is_the_same_before_and_after(catalog, obs, chosen, 
     assert sum(result.table.column("value").to_pylist()) == sum(r[3] for r in rows)
     absorbed = {o for o, _, _ in chosen}
     assert not absorbed & set(result.table.column("territory").to_pylist())
+
+
+def test_explain_names_the_members_and_the_date(catalog, obs) -> None:
+    from welfare_observatory.derive.reconciliation import combination_of
+
+    table = obs(
+        [
+            ("POP_TOTAL", "096061", "2016-01-01", 100.0),
+            ("POP_TOTAL", "096042", "2016-01-01", 1500.0),
+        ]
+    )
+    result = reconcile(table, code_changes(["096061"], AT), catalog)
+    assert result.step is not None
+    shown = combination_of(result.step.parameters, "096042")
+    assert shown["members"] == "096042,096061"
+    assert "2017-01-01" in shown["method"]
+    assert combination_of(result.step.parameters, "001272") == {}

@@ -6,7 +6,7 @@ from datetime import date
 
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from welfare_observatory.derive import aggregate, derive_rates
@@ -75,6 +75,7 @@ def test_one_source_alone_is_left_as_it_is(obs) -> None:
     assert result.table is table and result.findings == []
 
 
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.permutations([0, 1, 2]), st.lists(st.integers(-5, 5), min_size=3, max_size=3))
 def test_the_winner_does_not_depend_on_row_order(obs, by_key, order, priorities) -> None:
     table = _with_sources(

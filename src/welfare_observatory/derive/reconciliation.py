@@ -55,7 +55,7 @@ from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Indicator
 
-__all__ = ["code_changes", "reconcile"]
+__all__ = ["code_changes", "combination_of", "reconcile"]
 
 CHANGE_SCHEMA = pa.schema(
     [
@@ -335,6 +335,24 @@ def reconcile(
             )
         table = pa.concat_tables([table, to_canonical(chosen, breakdowns)])
     return Derived(table, findings, step)
+
+
+def combination_of(parameters: Mapping[str, Any], territory: str) -> dict[str, str]:
+    """What a reconcile step (its ``parameters``) put together under ``territory``: the
+    member codes and how, as short texts for ``explain``."""
+    for item in parameters.get("combinations", ()):
+        if item.get("successor") == territory:
+            return {
+                "members": ",".join(item["members"]),
+                "method": "successor and absorbed comuni combined for periods before "
+                f"{item['before']} (counts summed, rates re-derived)",
+            }
+    olds = sorted(
+        str(c["code"]) for c in parameters.get("changes", ()) if c.get("successor") == territory
+    )
+    if not olds:
+        return {}
+    return {"members": ",".join(olds), "method": "values of the old codes under their successor"}
 
 
 def _combinations(changes: pa.Table) -> list[dict[str, Any]]:

@@ -141,10 +141,25 @@ def resolve_releases(observations: pa.Table, ranks: Mapping[str, SourceRank]) ->
 
 
 def _findings(pairs: pa.Table) -> list[Finding]:
-    rows: list[dict[str, Any]] = pairs.to_pylist()
-    differing = [r for r in rows if r["kept"] != r["dropped"]]
-    undeclared = [r for r in rows if r["undeclared"]]
+    # Columnar filters first: only the listed conflicts become Python rows.
+    differ_mask = pc.fill_null(pc.not_equal(pairs["kept"], pairs["dropped"]), True)
+    n_differing = int(pc.sum(differ_mask).as_py() or 0)
+    listed: list[dict[str, Any]] = pairs.filter(differ_mask).slice(0, MAX_LISTED).to_pylist()
+    undeclared = pairs.filter(pc.fill_null(pairs["undeclared"], False))
     findings = [
+        Finding(
+            code="release-conflicts",
+            severity=Severity.INFO,
+            message=f"{pairs.num_rows} values were given by more than one source; "
+            f"{n_differing} differ"
+            + (f" (the first {MAX_LISTED} are listed)" if n_differing > MAX_LISTED else "")
+            + "; the declared source wins (priority, then release date)",
+            count=pairs.num_rows,
+            hint="declare 'priority' per source in observatory.yaml or 'release_date' in the "
+            "data file's .meta.yaml",
+        )
+    ]
+    findings += [
         Finding(
             code="release-conflict",
             severity=Severity.INFO,
@@ -155,34 +170,20 @@ def _findings(pairs: pa.Table) -> list[Finding]:
             period=r["period"],
             count=1,
         )
-        for r in differing[:MAX_LISTED]
+        for r in listed
     ]
-    summary = f"{len(rows)} values were given by more than one source; {len(differing)} differ" + (
-        f" (the first {MAX_LISTED} are listed)" if len(differing) > MAX_LISTED else ""
-    )
-    findings.insert(
-        0,
-        Finding(
-            code="release-conflicts",
-            severity=Severity.INFO,
-            message=summary + "; the declared source wins (priority, then release date)",
-            count=len(rows),
-            hint="declare 'priority' per source in observatory.yaml or 'release_date' in the "
-            "data file's .meta.yaml",
-        ),
-    )
-    if undeclared:
-        first = undeclared[0]
+    if undeclared.num_rows:
+        first = undeclared.slice(0, 1).to_pylist()[0]
         findings.append(
             Finding(
                 code="release-undeclared",
                 severity=Severity.WARNING,
-                message=f"{len(undeclared)} conflicts have no declared winner: the source "
+                message=f"{undeclared.num_rows} conflicts have no declared winner: the source "
                 "whose id sorts first was kept",
                 indicator=first["indicator"],
                 territory=first["territory"],
                 period=first["period"],
-                count=len(undeclared),
+                count=undeclared.num_rows,
                 hint="give the sources different 'priority' values in observatory.yaml",
             )
         )
