@@ -75,7 +75,7 @@ def analyze_stage(
             against=list(config.territory.comparisons),
             polarity=indicators,
         ),
-        "composite": lambda: composite_analysis(reliable, indicators, references, findings),
+        "composite": lambda: composite_analysis(frame, indicators, references, findings),
         "early_warnings": lambda: analyze.early_warnings(
             reliable[analyze.territory_levels(reliable["territory"]) == "municipality"],
             catalog=polarity,
@@ -111,6 +111,8 @@ def composite_analysis(
 ) -> pd.DataFrame:
     from welfare_observatory.analyze import domain_composites
 
+    if "obs_status" in frame:
+        frame = frame[frame["obs_status"] != "U"]  # low reliability: never in a composite
     table, notes = domain_composites(frame, indicators=indicators, references=references)
     findings.extend(
         Finding(
