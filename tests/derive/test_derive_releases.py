@@ -119,3 +119,33 @@ def test_a_rate_over_operands_of_two_releases_says_so(catalog, obs) -> None:
     result = derive_rates(table, catalog, targets=["OLD_AGE_SHARE"])
     assert result.table.column("obs_status").to_pylist() == ["P"]
     assert "mixed-release" in {f.code for f in result.findings}
+
+
+def test_priority_and_release_date_are_read_from_the_declarations(tmp_path) -> None:
+    from welfare_observatory.config import ObservatoryConfig
+    from welfare_observatory.derive.releases import source_ranks
+    from welfare_observatory.observatory import Observatory
+
+    (tmp_path / "data").mkdir()
+    for name, released in (("early.csv", "2023-03-31"), ("final.csv", None)):
+        (tmp_path / "data" / name).write_text("a\n1\n", encoding="utf-8")
+        meta = "publisher: Istat\n" + (f"release_date: {released}\n" if released else "")
+        (tmp_path / "data" / f"{name}.meta.yaml").write_text(meta, encoding="utf-8")
+    config = ObservatoryConfig.model_validate(
+        {
+            "id": "test",
+            "name": {"en": "test"},
+            "edition": "2025",
+            "territory": {"code": "096", "reference_date": "2024-01-01"},
+            "indicators": {"add": ["POP_TOTAL"]},
+            "sources": {
+                "early": {"type": "table", "options": {"path": "data/early.csv"}},
+                "final": {"type": "table", "priority": 10, "options": {"path": "data/final.csv"}},
+            },
+        }
+    )
+    ranks = source_ranks(Observatory(config, tmp_path))
+    assert ranks == {
+        "early": SourceRank(priority=0, release=date(2023, 3, 31)),
+        "final": SourceRank(priority=10, release=None),
+    }
