@@ -11,6 +11,7 @@ import csv
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -178,3 +179,46 @@ def test_explain_names_the_members_and_the_date(catalog, obs) -> None:
     assert shown["members"] == "096042,096061"
     assert "2017-01-01" in shown["method"]
     assert combination_of(result.step.parameters, "001272") == {}
+
+
+def test_italy_keeps_every_resident_through_the_changes_since_2022(shared_data, catalog) -> None:
+    # Istat's resident population of every comune on 1 January 2022 and 2023, reconciled
+    # to the list of 2025: mergers (Lombardia, Piemonte, Veneto) and one incorporation
+    # (018002 into 018026, Pavia, 22 January 2024). Before the fix the absorbed comune's
+    # residents vanished from both years.
+    import pandas as pd
+
+    from welfare_observatory.model.observation import observation_schema
+
+    frame = pd.read_csv(
+        shared_data / "istat_pop_total_all_municipalities_2022_2023.csv",
+        dtype={"municipality_code": str},
+    )
+    n = len(frame)
+    table = pa.table(
+        {
+            "indicator": ["POP_TOTAL"] * n,
+            "territory": frame["municipality_code"],
+            "period": frame["year"].astype(str) + "-01-01",
+            "period_start": [date(int(y), 1, 1) for y in frame["year"]],
+            "value": frame["tot"].astype(float),
+            "unit": ["person"] * n,
+            "obs_status": ["A"] * n,
+            "conf_status": ["F"] * n,
+            "flags": pa.nulls(n, pa.string()),
+            "source": ["istat"] * n,
+            "lineage": ["harmonize-0000000000000000"] * n,
+        }
+    )
+    schema = observation_schema(())
+    table = table.select(schema.names).cast(schema)
+    changes = code_changes(sorted(set(frame["municipality_code"])), date(2025, 1, 1))
+    assert ("018002", "018026", "incorporation") in {
+        (r["code"], r["successor"], r["kind"]) for r in changes.to_pylist()
+    }
+    result = reconcile(table, changes, catalog)
+    got = result.table.to_pandas().astype({"period": str}).groupby("period")["value"].sum()
+    expected = frame.groupby("year")["tot"].sum()
+    assert got.to_dict() == {f"{y}-01-01": float(v) for y, v in expected.items()}
+    (combined,) = [f for f in result.findings if f.code == "reconciled"]
+    assert combined.count == 2 and combined.territory == "018026"
