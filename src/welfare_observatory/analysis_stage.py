@@ -63,19 +63,21 @@ def analyze_stage(
         "istat" if config.report.progress_method == "istat" else "eurostat"
     )
     focus = config.territory.code
+    # Low-reliability values (obs_status U) are kept, but never compared or ranked.
+    reliable = frame[frame["obs_status"] != "U"] if "obs_status" in frame else frame
     references = list(dict.fromkeys([focus, "IT"]))
     jobs: dict[str, Callable[[], Any]] = {
         "trend": lambda: analyze.trend(frame, polarity=polarity, method=method),
         "progress": lambda: analyze.progress_table(frame, polarity=polarity, method=method),
         "benchmark": lambda: analyze.benchmark(
-            frame,
+            reliable,
             territory=focus,
             against=list(config.territory.comparisons),
             polarity=indicators,
         ),
         "composite": lambda: composite_analysis(frame, indicators, references, findings),
         "early_warnings": lambda: analyze.early_warnings(
-            frame[analyze.territory_levels(frame["territory"]) == "municipality"],
+            reliable[analyze.territory_levels(reliable["territory"]) == "municipality"],
             catalog=polarity,
         ),
     }
@@ -109,6 +111,8 @@ def composite_analysis(
 ) -> pd.DataFrame:
     from welfare_observatory.analyze import domain_composites
 
+    if "obs_status" in frame:
+        frame = frame[frame["obs_status"] != "U"]  # low reliability: never in a composite
     table, notes = domain_composites(frame, indicators=indicators, references=references)
     findings.extend(
         Finding(

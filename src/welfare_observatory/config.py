@@ -22,6 +22,7 @@ from pydantic_core import core_schema
 
 from welfare_observatory.errors import ConfigError, Location
 from welfare_observatory.model.common import Frozen, Text
+from welfare_observatory.model.reliability import ReliabilitySettings
 from welfare_observatory.yamlfile import load_yaml, validation_error
 
 __all__ = [
@@ -173,6 +174,8 @@ class SourceConfig(Frozen):
     rules: Any = None
     """Harmonization rules, validated by the harmonize stage against its own models."""
     enabled: bool = True
+    priority: int = 0
+    """When two sources give the same value, the higher priority wins (docs/methods.md)."""
 
 
 class Override(Frozen):
@@ -245,6 +248,8 @@ class ObservatoryConfig(Frozen):
     disclosure: str | None = None
     """YAML file of the disclosure rule (threshold, levels, indicator groups) that
     ``publish`` and ``report`` apply, inside the folder; without it, the default rule."""
+    reliability: ReliabilitySettings = ReliabilitySettings()
+    """When a rate is marked low reliability (obs_status U); see docs/methods.md."""
 
     @field_validator("sources")
     @classmethod

@@ -313,7 +313,11 @@ def _parse_and_harmonize(
 def _validate(table: pa.Table, context: BuildContext, source_id: str) -> list[Finding]:
     from welfare_observatory.validate.checks import CheckContext, run_checks
 
-    check_context = CheckContext(source=source_id, indicators=context.indicators)
+    check_context = CheckContext(
+        source=source_id,
+        indicators=context.indicators,
+        min_events=context.observatory.config.reliability.min_events,
+    )
     # Schema problems were reported by harmonize already; run the data checks here.
     skip = {"schema"}
     from welfare_observatory.validate.builtin import default_checks

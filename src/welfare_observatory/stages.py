@@ -95,6 +95,8 @@ def derive_with_coverage(
     import pyarrow.compute as pc
 
     from welfare_observatory.derive import aggregate, code_changes, derive_rates, reconcile
+    from welfare_observatory.derive.releases import resolve_releases, source_ranks
+    from welfare_observatory.derive.reliability import mark_low_reliability
     from welfare_observatory.territory import registry
 
     findings: list[Finding] = []
@@ -103,6 +105,8 @@ def derive_with_coverage(
     observed = unify_breakdowns(tables)
     if observed.num_rows == 0:
         return DeriveOutput(_with_domain(observed, indicators), findings, steps)
+    resolved = resolve_releases(observed, source_ranks(observatory))
+    observed, findings = resolved.table, findings + resolved.findings
 
     reg = registry()
     territories = _distinct(observed, "territory")
@@ -119,7 +123,9 @@ def derive_with_coverage(
     if levels:
         municipal = observed.filter(pc.equal(pc.utf8_length(_text(observed, "territory")), 6))
         if municipal.num_rows:
-            aggregated = aggregate(municipal, indicators, hierarchy, levels=levels)
+            aggregated = aggregate(
+                municipal, indicators, hierarchy, levels=levels, published=observed
+            )
             findings += aggregated.findings
             if aggregated.step is not None:
                 steps.append(aggregated.step)
@@ -140,6 +146,8 @@ def derive_with_coverage(
 
     keep = pc.is_in(_text(observed, "indicator"), pa.array(sorted(wanted), pa.string()))
     observed = observed.filter(keep)
+    marked = mark_low_reliability(observed, indicators, observatory.config.reliability)
+    observed, findings = marked.table, findings + marked.findings
     if n_overrides:
         findings.append(
             Finding(

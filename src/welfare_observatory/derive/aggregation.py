@@ -72,8 +72,12 @@ def aggregate(
     min_coverage: float = 1.0,
     inputs: Sequence[str] = (),
     threads: int | None = None,
+    published: pa.Table | None = None,
 ) -> Derived:
     """Aggregates of the municipal rows of ``observations`` at each of ``levels``.
+
+    ``published`` (default ``observations``) holds the values sources gave for larger
+    territories: they win over aggregates, and each that differs is a ``release-conflict``.
 
     ``hierarchy`` has one row per municipality and a column per level (the registry's
     ``hierarchy(at)``); ``weights`` (``territory``, ``year``, ``population``) is the
@@ -206,7 +210,9 @@ def aggregate(
     sum_ids = pa.array(sums, pa.string())
     summed = summed.filter(pc.is_in(summed.column("indicator").cast(pa.string()), sum_ids))
     table = pa.concat_tables([summed, rate_table.cast(summed.schema)])
-    table, findings = _apply_coverage(table, coverage, observations, breakdowns, min_coverage)
+    table, findings = _apply_coverage(
+        table, coverage, observations if published is None else published, breakdowns, min_coverage
+    )
     findings = derived.findings + findings
     return Derived(table, findings, step, coverage)
 
@@ -222,8 +228,13 @@ def _apply_coverage(
     con = connect()
     con.register("t", table)
     con.register("c", coverage)
-    con.register("o", observations.select(["indicator", "territory", "period", *breakdowns]))
     keys = ["indicator", "territory", "period", *breakdowns]
+    # One published row per key (sources were resolved before; min() guards the join).
+    con.register("o0", observations.select([*keys, "value", "source"]))
+    con.sql(
+        f"""CREATE TEMP VIEW o AS SELECT {", ".join(keys)}, min(value) AS published_value,
+            min(source) AS published_source FROM o0 GROUP BY ALL"""  # noqa: S608 (identifiers are checked names)
+    )
     on_c = " AND ".join(f"t.{k} = c.{k}" for k in keys)
     on_o = " AND ".join(f"t.{k} = o.{k}" for k in keys)
     cols = ", ".join(f"t.{n}" for n in table.column_names if n != "obs_status")
@@ -232,7 +243,8 @@ def _apply_coverage(
         f"""
         SELECT {cols},
                CASE WHEN c.coverage < 1 THEN 'U' ELSE t.obs_status END AS obs_status,
-               c.coverage, o.indicator IS NOT NULL AS published
+               c.coverage, o.indicator IS NOT NULL AS published,
+               o.published_value, o.published_source
         FROM t JOIN c ON {on_c} LEFT JOIN o ON {on_o}
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
     )
@@ -260,5 +272,47 @@ def _apply_coverage(
                 "municipalities or lower min_coverage to publish them as low reliability (U)",
             )
         )
+    findings += _published_conflicts(result.filter(pc.invert(below)))
     keep = pc.and_(pc.invert(below), pc.invert(result.column("published")))
     return to_canonical(result.filter(keep), breakdowns), findings
+
+
+def _published_conflicts(result: pa.Table) -> list[Finding]:
+    """A published total that differs from the sum of its parts: both values, listed.
+
+    The published value wins (the rule of this module); the difference is the aggregate
+    minus the published value, as a release conflict (an earlier release of the parts).
+    """
+    value = result.column("value")
+    published = result.column("published_value")
+    differ = pc.fill_null(
+        pc.greater(
+            pc.abs(pc.subtract(value, published)),
+            pc.multiply(pc.abs(published), 1e-9),
+        ),
+        False,
+    )
+    if not pc.any(differ).as_py():
+        return []
+    rows = plain(
+        result.filter(differ).select(
+            ["indicator", "territory", "period", "value", "published_value", "published_source"]
+        )
+    )
+    rows = rows.sort_by([(n, "ascending") for n in rows.column_names])
+    from welfare_observatory.derive.releases import MAX_LISTED
+
+    return [
+        Finding(
+            code="release-conflict",
+            severity=Severity.INFO,
+            message=f"{r['published_source']} {r['published_value']:,.10g} wins over the "
+            f"aggregate of its parts {r['value']:,.10g} (difference "
+            f"{r['value'] - r['published_value']:+,.10g}; a published total wins)",
+            indicator=str(r["indicator"]),
+            territory=str(r["territory"]),
+            period=str(r["period"]),
+            count=1,
+        )
+        for r in rows.slice(0, MAX_LISTED).to_pylist()
+    ]

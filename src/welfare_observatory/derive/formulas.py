@@ -3,7 +3,9 @@
 Numerator and denominator rows meet on territory, breakdowns and period (or, with
 ``align="year"``, on the year of ``period_start``: a flow in 2023 over the stock on
 1 January 2023). A zero or missing denominator gives a missing value (status ``O``) and a
-finding, never an infinite or silently dropped rate.
+finding, never an infinite or silently dropped rate. Operands of different releases (one
+provisional, status ``P``, the other final) give a provisional rate and a ``mixed-release``
+finding.
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ def derive_rates(
                     ELSE {pair_status_sql("n.obs_status", "d.obs_status")} END AS obs_status,
                CASE WHEN n.conf_status <> 'F' THEN n.conf_status
                     ELSE coalesce(d.conf_status, 'F') END AS conf_status,
-               d.value IS NULL AS no_denominator, d.value = 0 AS zero_denominator
+               d.value IS NULL AS no_denominator, d.value = 0 AS zero_denominator,
+               (n.obs_status = 'P') <> (d.obs_status = 'P') AS mixed_release
         FROM n LEFT JOIN d ON n.target = d.target AND {keys}
     """  # noqa: S608 (identifiers are checked names; data goes in as tables)
     result = query(con, sql)
@@ -139,6 +142,7 @@ def _findings(result: pa.Table) -> list[Finding]:
     for flag, code, message in (
         ("no_denominator", "missing-denominator", "have no denominator for the same key"),
         ("zero_denominator", "zero-denominator", "have a zero denominator"),
+        ("mixed_release", "mixed-release", "combine a provisional operand with a final one"),
     ):
         mask = pc.fill_null(result.column(flag), False)
         count = int(pc.sum(mask).as_py() or 0)
@@ -150,13 +154,22 @@ def _findings(result: pa.Table) -> list[Finding]:
                 Finding(
                     code=code,
                     severity=Severity.WARNING,
-                    message=f"{count} rates {message}; they are stored as missing (status O)",
+                    message=f"{count} rates {message}; "
+                    + (
+                        "they are stored as provisional (status P)"
+                        if code == "mixed-release"
+                        else "they are stored as missing (status O)"
+                    ),
                     indicator=str(first["indicator"]),
                     territory=str(first["territory"]),
                     period=str(first["period"]),
                     count=count,
-                    hint="check that numerator and denominator share territory, period and "
-                    "breakdowns (align='year' pairs a flow with the stock on 1 January)",
+                    hint=(
+                        "take both operands from one release (see 'priority' in docs/methods.md)"
+                        if code == "mixed-release"
+                        else "check that numerator and denominator share territory, period and "
+                        "breakdowns (align='year' pairs a flow with the stock on 1 January)"
+                    ),
                 )
             )
     return findings

@@ -1,9 +1,10 @@
 """Reconcile series published under old territory codes to the build's reference list.
 
-A *change table* (``code``, ``successor``, ``share``) says where each old code went:
-one successor for a code change, a move between provinces or a merger; several for a
-split; none for a suppression. :func:`code_changes` builds it from the registry's
-``successors(code, at)``.
+A *change table* (``code``, ``successor``, ``share`` and, optionally, ``since`` and
+``kind``) says where each old code went: one successor for a code change, a move between
+provinces or a merger; several for a split; none for a suppression. ``since`` is the day
+the old code joined its successor and ``kind`` the registry's event kind.
+:func:`code_changes` builds it from the registry's history.
 
 - ``sum`` indicators (counts) are added up under the successor; with a ``share`` (the
   fraction of the old territory that went to each successor) a split is apportioned.
@@ -14,8 +15,18 @@ split; none for a suppression. :func:`code_changes` builds it from the registry'
 What cannot be reconciled is reported and left out, never guessed: a split without shares
 (``split-without-key``), a suppression without successor (``no-successor``), a merger where
 some predecessors are missing for a period (``partial-merge``), a merged rate without its
-operands or a merged non-aggregable value (``cannot-reconcile``). A successor that already
-has its own row for a key keeps it.
+operands or a merged non-aggregable value (``cannot-reconcile``).
+
+Incorporations (``kind`` ``incorporation``: a comune absorbed by one that already existed).
+For a period starting before ``since`` the successor's own value covers only its old
+territory, so it is one more part: counts of the predecessors and the successor are
+summed, rates are re-derived from the summed operands, and a value that cannot be combined
+(a median, an index without its parts) is left out for the successor, with a finding,
+rather than published for a territory it does not describe. Each combination is a
+``reconciled`` finding and part of the step's parameters (``combinations``: successor,
+members, since), which ``explain`` shows. Otherwise (a merger into a new code, a code
+change, a period on or after ``since``, a change table without dates) a successor that
+already has its own row for a key keeps it: the source published it for the new territory.
 """
 
 from __future__ import annotations
@@ -44,18 +55,27 @@ from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Indicator
 
-__all__ = ["code_changes", "reconcile"]
+__all__ = ["code_changes", "combination_of", "reconcile"]
 
 CHANGE_SCHEMA = pa.schema(
-    [("code", pa.string()), ("successor", pa.string()), ("share", pa.float64())]
+    [
+        ("code", pa.string()),
+        ("successor", pa.string()),
+        ("share", pa.float64()),
+        ("since", pa.date32()),
+        ("kind", pa.string()),
+    ]
 )
+
+INCORPORATION = "incorporation"
 
 
 def code_changes(codes: Iterable[str], at: date, registry: Any = None) -> pa.Table:
     """The change table for ``codes`` (distinct territory codes of a table) at date ``at``.
 
     Codes still valid at ``at`` and codes the registry does not know are left out (the
-    ``unknown-code`` check reports the latter).
+    ``unknown-code`` check reports the latter). ``since`` and ``kind`` come from the event
+    that brought the code (or the code it became) into its successor.
     """
     if registry is None:
         from welfare_observatory.territory import registry as default_registry
@@ -70,9 +90,39 @@ def code_changes(codes: Iterable[str], at: date, registry: Any = None) -> pa.Tab
         if successors == [code]:
             continue
         if not successors:
-            rows.append({"code": code, "successor": None, "share": None})
-        rows += [{"code": code, "successor": s, "share": None} for s in successors]
+            rows.append(
+                {"code": code, "successor": None, "share": None, "since": None, "kind": None}
+            )
+        for successor in successors:
+            since, kind = _entry(registry, code, successor)
+            rows.append(
+                {"code": code, "successor": successor, "share": None, "since": since, "kind": kind}
+            )
     return pa.Table.from_pylist(rows, schema=CHANGE_SCHEMA)
+
+
+def _entry(registry: Any, code: str, successor: str) -> tuple[date | None, str | None]:
+    """Date and kind of the event by which ``code`` (or what it became) entered ``successor``.
+
+    Among the events into ``successor`` whose old code is ``code`` or one of its successive
+    forms, the latest one answers. A handful of codes per build, not data rows.
+    """
+    try:
+        events = registry.events(successor)
+    except UnknownTerritoryError:
+        return None, None
+    found = [
+        e
+        for e in events
+        if e.new == successor
+        and e.old is not None
+        and e.kind.value != "split_off"
+        and (e.old == code or code in registry.predecessors(e.old))
+    ]
+    if not found:
+        return None, None
+    last = max(found, key=lambda e: e.date)
+    return last.date, last.kind.value
 
 
 def reconcile(
@@ -86,13 +136,18 @@ def reconcile(
     """``observations`` with every old code replaced by its successor(s); see the module doc."""
     catalog = indicator_map(indicators)
     breakdowns = breakdowns_of(observations)
-    if "share" not in changes.column_names:
-        changes = changes.append_column("share", pa.nulls(changes.num_rows, pa.float64()))
-    changes = plain(changes.select(["code", "successor", "share"])).cast(CHANGE_SCHEMA)
+    for name in CHANGE_SCHEMA.names:
+        if name not in changes.column_names:
+            changes = changes.append_column(
+                name, pa.nulls(changes.num_rows, CHANGE_SCHEMA.field(name).type)
+            )
+    changes = plain(changes.select(CHANGE_SCHEMA.names)).cast(CHANGE_SCHEMA)
+    combinations = _combinations(changes)
+    parameters: dict[str, Any] = {"changes": _jsonable(changes.to_pylist())}
+    if combinations:
+        parameters["combinations"] = combinations
     step = StepRecord.create(
-        "reconcile",
-        list(inputs) or distinct(observations, "lineage"),
-        {"changes": changes.to_pylist()},
+        "reconcile", list(inputs) or distinct(observations, "lineage"), parameters
     )
     methods = pa.table(
         {
@@ -110,7 +165,7 @@ def reconcile(
     con.sql(
         f"""
         CREATE TEMP TABLE moved AS
-        SELECT o.*, c.code AS old, c.successor AS new, c.share,
+        SELECT o.*, c.code AS old, c.successor AS new, c.share, c.since, c.kind,
                count(*) OVER (PARTITION BY c.code, o.indicator, o.period{b}) AS n_succ,
                coalesce(m.method, 'none') AS method
         FROM obs o JOIN ch c ON o.territory = c.code LEFT JOIN m ON m.id = o.indicator
@@ -146,27 +201,68 @@ def reconcile(
         "rates or values split by shares cannot be apportioned",
         table="ok",
     )
-    # Predecessors expected under each successor: those the table has for the indicator.
+    # For a period before an incorporation the successor's own row is one more part: it is
+    # added to the parts of every key where an absorbed predecessor has a row.
+    keys_sql = ["indicator", "new", "period", *breakdowns]
+    on_own = " AND ".join(
+        ["o.indicator = a.indicator", "o.territory = a.new", "o.period = a.period"]
+        + [f"o.{x} = a.{x}" for x in breakdowns]
+    )
+    con.sql(
+        f"""
+        CREATE TEMP TABLE absorbing AS
+        SELECT DISTINCT {", ".join(keys_sql)} FROM ok
+        WHERE kind = '{INCORPORATION}' AND since IS NOT NULL AND period_start < since
+          AND share IS NULL
+        """  # noqa: S608 (identifiers are checked names; data goes in as tables)
+    )
+    con.sql(
+        f"""
+        CREATE TEMP TABLE parts AS
+        SELECT {", ".join(["indicator", "new", "period", *breakdowns])}, period_start, value,
+               unit, obs_status, conf_status, source, share, method, old, FALSE AS own
+        FROM ok WHERE NOT (share IS NOT NULL AND method <> 'sum')
+        UNION ALL
+        SELECT o.indicator, o.territory, o.period{"".join(f", o.{x}" for x in breakdowns)},
+               o.period_start, o.value, o.unit, o.obs_status, o.conf_status, o.source,
+               NULL, coalesce(m.method, 'none'), o.territory, TRUE
+        FROM obs o SEMI JOIN absorbing a ON {on_own} LEFT JOIN m ON m.id = o.indicator
+        """  # noqa: S608 (identifiers are checked names; data goes in as tables)
+    )
+    # Parts expected under each successor and period: the predecessors the table has for
+    # the indicator that still stood apart then (all of them for an undated change), plus
+    # the successor itself before an incorporation.
     grouped = query(
         con,
         f"""
-            WITH expected AS (
-                SELECT indicator, new, count(DISTINCT old) AS n_expected FROM ok GROUP BY ALL),
-            g AS (
+            WITH g AS (
                 SELECT indicator, new AS territory, period{b}, min(period_start) AS period_start,
                        sum(value * coalesce(share, 1)) AS value, any_value(unit) AS unit,
                        {status_sql("obs_status")} AS obs_status,
                        CASE WHEN bool_or(conf_status <> 'F') THEN max(conf_status)
                             ELSE 'F' END AS conf_status,
                        CAST(NULL AS VARCHAR) AS flags, any_value(source) AS source,
-                       count(DISTINCT old) AS n_parts, any_value(method) AS method
-                FROM ok WHERE NOT (share IS NOT NULL AND method <> 'sum')
-                GROUP BY indicator, new, period{b})
-            SELECT g.*, e.n_expected,
-                   EXISTS (SELECT 1 FROM obs o WHERE o.indicator = g.indicator
-                           AND o.territory = g.territory AND o.period = g.period
-                           {"".join(f" AND o.{x} = g.{x}" for x in breakdowns)}) AS has_own
-            FROM g JOIN expected e ON e.indicator = g.indicator AND e.new = g.territory
+                       count(DISTINCT old) AS n_parts, any_value(method) AS method,
+                       bool_or(own) AS combined
+                FROM parts GROUP BY indicator, new, period{b}),
+            olds AS (SELECT DISTINCT indicator, new, old, since, kind FROM ok)
+            SELECT g.*,
+                   (SELECT count(DISTINCT e.old) FROM olds e
+                    WHERE e.indicator = g.indicator AND e.new = g.territory
+                      AND (e.since IS NULL OR g.period_start < e.since))
+                   + (EXISTS (SELECT 1 FROM olds e
+                              WHERE e.indicator = g.indicator AND e.new = g.territory
+                                AND e.kind = '{INCORPORATION}' AND g.period_start < e.since)
+                      -- a successor made by a merger or a code change did not exist yet
+                      AND NOT EXISTS (SELECT 1 FROM olds e
+                              WHERE e.indicator = g.indicator AND e.new = g.territory
+                                AND e.kind <> '{INCORPORATION}' AND g.period_start < e.since)
+                     )::INT AS n_expected,
+                   NOT g.combined AND EXISTS (
+                       SELECT 1 FROM obs o WHERE o.indicator = g.indicator
+                       AND o.territory = g.territory AND o.period = g.period
+                       {"".join(f" AND o.{x} = g.{x}" for x in breakdowns)}) AS has_own
+            FROM g
             """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
     )
     has_own = grouped.column("has_own")
@@ -193,11 +289,22 @@ def reconcile(
         "merged values of non-aggregable indicators are left out",
         "publish the indicator for the new territory or aggregate it",
     )
+    findings += _combined_finding(grouped, pc.and_(grouped["combined"], pc.or_(direct, rederive)))
     moved_rows = grouped.filter(direct)
     moved_rows = moved_rows.append_column(
         "lineage", pa.array([step.id] * moved_rows.num_rows, pa.string())
     )
-    kept = query(con, "SELECT * FROM obs WHERE territory NOT IN (SELECT code FROM ch)")
+    # The successor's own rows that became parts give way to the combination (or, where
+    # none can be made, to nothing: they describe only part of the territory).
+    on_abs = " AND ".join(
+        ["a.indicator = o.indicator", "a.new = o.territory", "a.period = o.period"]
+        + [f"a.{x} = o.{x}" for x in breakdowns]
+    )
+    kept = query(
+        con,
+        f"""SELECT * FROM obs o WHERE territory NOT IN (SELECT code FROM ch)
+            AND NOT EXISTS (SELECT 1 FROM absorbing a WHERE {on_abs})""",  # noqa: S608 (identifiers are checked names; data goes in as tables)
+    )
     kept = to_canonical(kept, breakdowns)
     table = pa.concat_tables([kept, to_canonical(moved_rows, breakdowns)])
     wanted = grouped.filter(rederive).select(keys)
@@ -228,6 +335,66 @@ def reconcile(
             )
         table = pa.concat_tables([table, to_canonical(chosen, breakdowns)])
     return Derived(table, findings, step)
+
+
+def combination_of(parameters: Mapping[str, Any], territory: str) -> dict[str, str]:
+    """What a reconcile step (its ``parameters``) put together under ``territory``: the
+    member codes and how, as short texts for ``explain``."""
+    for item in parameters.get("combinations", ()):
+        if item.get("successor") == territory:
+            return {
+                "members": ",".join(item["members"]),
+                "method": "successor and absorbed comuni combined for periods before "
+                f"{item['before']} (counts summed, rates re-derived)",
+            }
+    olds = sorted(
+        str(c["code"]) for c in parameters.get("changes", ()) if c.get("successor") == territory
+    )
+    if not olds:
+        return {}
+    return {"members": ",".join(olds), "method": "values of the old codes under their successor"}
+
+
+def _combinations(changes: pa.Table) -> list[dict[str, Any]]:
+    """Each incorporation's successor, the codes combined into it and the change date."""
+    members: dict[tuple[str, str], set[str]] = {}
+    for row in changes.to_pylist():
+        if row["kind"] == INCORPORATION and row["successor"] and row["since"] is not None:
+            key = (row["successor"], row["since"].isoformat())
+            members.setdefault(key, {row["successor"]}).add(row["code"])
+    return [
+        {"successor": successor, "members": sorted(codes), "before": since}
+        for (successor, since), codes in sorted(members.items())
+    ]
+
+
+def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()} for row in rows
+    ]
+
+
+def _combined_finding(table: pa.Table, mask: pa.ChunkedArray) -> list[Finding]:
+    count = int(pc.sum(mask).as_py() or 0)
+    if not count:
+        return []
+    combined = plain(table.filter(mask).select(["indicator", "territory", "period"]))
+    first = combined.sort_by([(n, "ascending") for n in combined.column_names]).to_pylist()[0]
+    successors = len(set(combined.column("territory").to_pylist()))
+    return [
+        Finding(
+            code="reconciled",
+            severity=Severity.INFO,
+            message=f"{count} values of {successors} municipalities dated before an "
+            "incorporation combine the successor's own value with its absorbed "
+            "predecessors' (counts summed, rates re-derived)",
+            indicator=str(first["indicator"]),
+            territory=str(first["territory"]),
+            period=str(first["period"]),
+            count=count,
+            hint="explain a value to see the members of its combination",
+        )
+    ]
 
 
 def _report(

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from welfare_observatory.model.common import Frozen, Text
+from welfare_observatory.model.reliability import Reliability
 from welfare_observatory.model.territory import TerritoryLevel
 
 IndicatorId = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")]
@@ -268,6 +269,8 @@ class Indicator(Frozen):
     source: Provenance
     sdg: tuple[SdgLink, ...] = ()
     tags: tuple[str, ...] = ()
+    reliability: Reliability | None = None
+    """Low-reliability thresholds of a rate, where the library default does not fit."""
 
     @field_validator("breakdowns")
     @classmethod

@@ -173,6 +173,10 @@ class _Context:
                 {k: v for k, v in record.parameters.items() if k not in ("sum", "formula")}
             )
             params["method"] = "sum of member territories"
+            if record.kind == "reconcile":
+                from welfare_observatory.derive.reconciliation import combination_of
+
+                params.update(combination_of(record.parameters, str(row["territory"])))
             node = StepNode(
                 id=record.id,
                 kind=record.kind,

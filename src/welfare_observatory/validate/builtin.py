@@ -276,13 +276,14 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         UNION ALL
         SELECT 'jump', indicator, count(*), arg_max(territory, abs(ch)), arg_max(period, abs(ch)),
                max(abs(ch))
-        FROM (SELECT indicator, territory, period,
+        FROM (SELECT indicator, territory, period, value, unit,
                      value / lag(value) OVER s - 1 AS ch,
                      year(period_start) - year(lag(period_start) OVER s) AS gap,
                      lag(value) OVER s AS prev
-              FROM t WHERE period_start IS NOT NULL
+              FROM t WHERE period_start IS NOT NULL AND obs_status IS DISTINCT FROM 'U'
               WINDOW s AS (PARTITION BY {series}, length(period) ORDER BY period_start))
         WHERE gap = 1 AND prev > 0 AND abs(ch) > {ctx.max_yearly_change}
+          AND NOT (unit IN (SELECT unit FROM cu) AND least(prev, value) < {ctx.min_events})
         GROUP BY indicator ORDER BY 1, 2
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
         t=table,

@@ -51,6 +51,9 @@ class CheckContext:
     """Robust z-score (median and MAD) above which a value is an outlier among territories."""
     max_yearly_change: float = 0.5
     """Relative year-on-year change above which a jump is reported (0.5 = +-50%)."""
+    min_events: float = 20.0
+    """Counts below this in either year are too small for a jump to mean anything (a
+    Poisson count of 20 has a relative standard error of 22 %; see docs/methods.md)."""
     options: Mapping[str, object] = field(default_factory=dict)
     """Free options for plugin checks, namespaced by check id."""
 

@@ -187,6 +187,7 @@ def _series(frame: pd.DataFrame) -> dict[tuple[str, str], tuple[list[int], list[
 def _ranks(frame: pd.DataFrame, levels: dict[str, str], polarity: dict[str, str]) -> pd.DataFrame:
     """Rank (1 = best) at each indicator's latest year among territories of the same level."""
     sub = frame[frame["territory"].isin(list(levels)) & frame["value"].notna()].copy()
+    sub = sub[sub["obs_status"] != "U"]  # low reliability: never ranked (docs/methods.md)
     if sub.empty:
         return pd.DataFrame(columns=["rank", "n"], index=pd.MultiIndex.from_arrays([[], []]))
     sub["level"] = sub["territory"].map(levels)
@@ -263,6 +264,7 @@ def load_edition_data(
     if warnings is None:
         municipal = _trend_input(frame)
         municipal = municipal[municipal["territory"].isin([t.code for t in municipalities])]
+        municipal = municipal[municipal["obs_status"] != "U"]  # low reliability: no warning
         warnings = (
             analyze.early_warnings(municipal, catalog=polarity)
             if not municipal.empty

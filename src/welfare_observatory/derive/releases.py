@@ -1,0 +1,206 @@
+"""Which release wins when two sources give the same value, and what the loser said.
+
+Two sources may publish the same indicator, territory, period and breakdowns: a municipal
+file of an early (provisional) Istat release and Eurostat's final 1 January figures, say.
+Which one the edition keeps is declared, never an accident of order:
+
+1. the source with the higher ``priority`` (observatory.yaml, default 0) wins;
+2. on equal priority, the later ``release_date`` in the source's data file sidecar
+   (``<file>.meta.yaml``) wins; a source without one counts as the oldest;
+3. otherwise a final value (any status but ``P``) wins over a provisional one (``P``);
+4. a tie left after that is broken by source id, with a ``release-undeclared`` warning.
+
+Every key two sources give is a conflict: each whose values differ is listed as a
+``release-conflict`` finding with both values, both sources and the difference (loser
+minus winner), so the build report shows every one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from welfare_observatory.derive._common import (
+    Derived,
+    breakdowns_of,
+    connect,
+    plain,
+    query,
+    to_canonical,
+)
+from welfare_observatory.model.finding import Finding, Severity
+
+if TYPE_CHECKING:
+    from welfare_observatory.observatory import Observatory
+
+__all__ = ["MAX_LISTED", "SourceRank", "resolve_releases", "source_ranks"]
+
+MAX_LISTED = 1000
+"""Conflicts listed one by one; beyond that the summary finding counts them."""
+
+
+@dataclass(frozen=True)
+class SourceRank:
+    """What decides between sources: declared priority, then release date."""
+
+    priority: int = 0
+    release: date | None = None
+
+
+def source_ranks(observatory: Observatory) -> dict[str, SourceRank]:
+    """Each source's declared ``priority`` and the latest ``release_date`` of its data files."""
+    from welfare_observatory.errors import WelfareObservatoryError
+    from welfare_observatory.yamlfile import load_yaml
+
+    out: dict[str, SourceRank] = {}
+    for sid, source in observatory.config.sources.items():
+        released: list[date] = []
+        for value in source.options.values():
+            if not isinstance(value, str):
+                continue
+            try:
+                sidecar = observatory.path(value + ".meta.yaml", what=f"sources.{sid}.options")
+            except (WelfareObservatoryError, ValueError, OSError):
+                continue
+            if not sidecar.is_file():
+                continue
+            data = load_yaml(sidecar).data
+            found = data.get("release_date") if isinstance(data, dict) else None
+            if isinstance(found, date):
+                released.append(found)
+            elif isinstance(found, str):
+                released.append(date.fromisoformat(found))
+        out[sid] = SourceRank(int(getattr(source, "priority", 0) or 0), max(released, default=None))
+    return out
+
+
+def resolve_releases(observations: pa.Table, ranks: Mapping[str, SourceRank]) -> Derived:
+    """``observations`` with one row per key: the declared winner among the sources."""
+    breakdowns = breakdowns_of(observations)
+    if observations.num_rows == 0:
+        return Derived(observations)
+    keys = ["indicator", "territory", "period", *breakdowns]
+    con = connect()
+    con.register("obs", observations)
+    con.register(
+        "ranks",
+        pa.table(
+            {
+                "source": pa.array(list(ranks), pa.string()),
+                "priority": pa.array([r.priority for r in ranks.values()], pa.int64()),
+                "release": pa.array([r.release for r in ranks.values()], pa.date32()),
+            }
+        ),
+    )
+    group = ", ".join(keys)
+    dup = query(
+        con,
+        f"SELECT {group} FROM obs GROUP BY {group} HAVING count(DISTINCT source) > 1",  # noqa: S608 (identifiers are checked names)
+    )
+    if dup.num_rows == 0:
+        return Derived(observations)
+    con.register("dup", dup)
+    on = " AND ".join(f"o.{k} = d.{k}" for k in keys)
+    # Rank the rows of each conflicting key by the declared order (see the module doc).
+    ranked = query(
+        con,
+        f"""
+        SELECT o.*, coalesce(r.priority, 0) AS priority, r.release,
+               row_number() OVER w AS place,
+               count(*) OVER (PARTITION BY {", ".join(f"o.{k}" for k in keys)},
+                              coalesce(r.priority, 0), r.release, o.obs_status = 'P') AS tied
+        FROM obs o SEMI JOIN dup d ON {on}
+        LEFT JOIN ranks r ON r.source = o.source
+        WINDOW w AS (PARTITION BY {", ".join(f"o.{k}" for k in keys)}
+                     ORDER BY coalesce(r.priority, 0) DESC, r.release DESC NULLS LAST,
+                              (o.obs_status = 'P'), o.source)
+        """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+    )
+    con.register("ranked", ranked)
+    pairs = query(
+        con,
+        f"""
+        SELECT w.indicator, w.territory, w.period, w.source AS winner, w.value AS kept,
+               l.source AS loser, l.value AS dropped, l.value - w.value AS difference,
+               w.tied > 1 AS undeclared, w.priority AS p_w, l.priority AS p_l,
+               w.release AS r_w, l.release AS r_l, w.obs_status AS s_w, l.obs_status AS s_l
+        FROM ranked w JOIN ranked l
+          ON {" AND ".join(f"w.{k} = l.{k}" for k in keys)} AND w.place = 1 AND l.place > 1
+        ORDER BY {", ".join(f"w.{k}" for k in keys)}, l.source
+        """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+    )
+    winners = ranked.filter(pc.equal(ranked["place"], 1))
+    rest = query(con, f"SELECT o.* FROM obs o ANTI JOIN dup d ON {on}")  # noqa: S608 (identifiers are checked names)
+    table = pa.concat_tables([to_canonical(rest, breakdowns), to_canonical(winners, breakdowns)])
+    return Derived(table, _findings(plain(pairs)))
+
+
+def _findings(pairs: pa.Table) -> list[Finding]:
+    # Columnar filters first: only the listed conflicts become Python rows.
+    differ_mask = pc.fill_null(pc.not_equal(pairs["kept"], pairs["dropped"]), True)
+    n_differing = int(pc.sum(differ_mask).as_py() or 0)
+    listed: list[dict[str, Any]] = pairs.filter(differ_mask).slice(0, MAX_LISTED).to_pylist()
+    undeclared = pairs.filter(pc.fill_null(pairs["undeclared"], False))
+    findings = [
+        Finding(
+            code="release-conflicts",
+            severity=Severity.INFO,
+            message=f"{pairs.num_rows} values were given by more than one source; "
+            f"{n_differing} differ"
+            + (f" (the first {MAX_LISTED} are listed)" if n_differing > MAX_LISTED else "")
+            + "; the declared source wins (priority, then release date)",
+            count=pairs.num_rows,
+            hint="declare 'priority' per source in observatory.yaml or 'release_date' in the "
+            "data file's .meta.yaml",
+        )
+    ]
+    findings += [
+        Finding(
+            code="release-conflict",
+            severity=Severity.INFO,
+            message=f"{r['winner']} {_n(r['kept'])} wins over {r['loser']} {_n(r['dropped'])} "
+            f"(difference {_n(r['difference'], signed=True)}; {_why(r)})",
+            indicator=r["indicator"],
+            territory=r["territory"],
+            period=r["period"],
+            count=1,
+        )
+        for r in listed
+    ]
+    if undeclared.num_rows:
+        first = undeclared.slice(0, 1).to_pylist()[0]
+        findings.append(
+            Finding(
+                code="release-undeclared",
+                severity=Severity.WARNING,
+                message=f"{undeclared.num_rows} conflicts have no declared winner: the source "
+                "whose id sorts first was kept",
+                indicator=first["indicator"],
+                territory=first["territory"],
+                period=first["period"],
+                count=undeclared.num_rows,
+                hint="give the sources different 'priority' values in observatory.yaml",
+            )
+        )
+    return findings
+
+
+def _why(row: dict[str, Any]) -> str:
+    if row["p_w"] != row["p_l"]:
+        return f"priority {row['p_w']} over {row['p_l']}"
+    if row["r_w"] != row["r_l"] and row["r_w"] is not None:
+        return f"released {row['r_w']}, the other {row['r_l'] or 'undated'}"
+    if row["s_w"] != "P" and row["s_l"] == "P":
+        return "final over provisional"
+    return "no declared order: first source id"
+
+
+def _n(value: object, *, signed: bool = False) -> str:
+    if value is None:
+        return "missing"
+    return format(float(str(value)), "+,.10g" if signed else ",.10g")

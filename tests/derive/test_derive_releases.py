@@ -1,0 +1,151 @@
+"""Two sources, one value: the declared source wins and the build says what the other said."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from welfare_observatory.derive import aggregate, derive_rates
+from welfare_observatory.derive.releases import SourceRank, resolve_releases
+
+Y = "2023-01-01"
+
+
+def _with_sources(table: pa.Table, sources: list[str]) -> pa.Table:
+    index = table.schema.get_field_index("source")
+    column = pa.array(sources, pa.string()).dictionary_encode()
+    return table.set_column(
+        index, table.schema.field(index), column.cast(table.schema.field(index).type)
+    )
+
+
+def _pair(obs, first: str, second: str, status=None) -> pa.Table:
+    # Biella's province on 1 January 2023: the municipal file's earlier release and
+    # Eurostat's final figure (README of the Biella example).
+    table = obs(
+        [("POP_TOTAL", "096", Y, 168823.0), ("POP_TOTAL", "096", Y, 169106.0)], status=status
+    )
+    return _with_sources(table, [first, second])
+
+
+@pytest.mark.parametrize("order", [("istat_comuni", "eurostat"), ("eurostat", "istat_comuni")])
+def test_the_higher_priority_wins_whatever_the_order(obs, by_key, order) -> None:
+    table = _pair(obs, "istat_comuni", "eurostat")
+    if order[0] == "eurostat":
+        table = table.take([1, 0])
+    ranks = {"eurostat": SourceRank(priority=10), "istat_comuni": SourceRank()}
+    result = resolve_releases(table, ranks)
+    assert by_key(result.table) == {("POP_TOTAL", "096", Y): 169106.0}
+    (conflict,) = [f for f in result.findings if f.code == "release-conflict"]
+    assert "169,106" in conflict.message and "168,823" in conflict.message
+    assert "-283" in conflict.message
+    assert not [f for f in result.findings if f.code == "release-undeclared"]
+
+
+def test_on_equal_priority_the_later_release_wins(obs, by_key) -> None:
+    table = _pair(obs, "istat_comuni", "eurostat")
+    ranks = {
+        "istat_comuni": SourceRank(release=date(2024, 3, 1)),
+        "eurostat": SourceRank(release=date(2023, 6, 1)),
+    }
+    assert by_key(resolve_releases(table, ranks).table) == {("POP_TOTAL", "096", Y): 168823.0}
+
+
+def test_a_final_value_wins_over_a_provisional_one(obs, by_key) -> None:
+    table = _pair(obs, "istat_comuni", "eurostat", status=["P", "A"])
+    result = resolve_releases(table, {})
+    assert by_key(result.table) == {("POP_TOTAL", "096", Y): 169106.0}
+
+
+def test_an_undeclared_tie_is_a_warning_not_an_accident(obs, by_key) -> None:
+    table = _pair(obs, "b_source", "a_source")
+    for ordered in (table, table.take([1, 0])):
+        result = resolve_releases(ordered, {})
+        assert by_key(result.table) == {("POP_TOTAL", "096", Y): 169106.0}
+        assert "release-undeclared" in {f.code for f in result.findings}
+
+
+def test_one_source_alone_is_left_as_it_is(obs) -> None:
+    table = obs([("POP_TOTAL", "096", Y, 1.0), ("POP_TOTAL", "096", "2022-01-01", 2.0)])
+    result = resolve_releases(table, {})
+    assert result.table is table and result.findings == []
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.permutations([0, 1, 2]), st.lists(st.integers(-5, 5), min_size=3, max_size=3))
+def test_the_winner_does_not_depend_on_row_order(obs, by_key, order, priorities) -> None:
+    table = _with_sources(
+        obs(
+            [
+                ("POP_TOTAL", "096", Y, 1.0),
+                ("POP_TOTAL", "096", Y, 2.0),
+                ("POP_TOTAL", "096", Y, 3.0),
+            ]
+        ),
+        ["s0", "s1", "s2"],
+    )
+    ranks = {f"s{i}": SourceRank(priority=p) for i, p in enumerate(priorities)}
+    shuffled = resolve_releases(table.take(list(order)), ranks).table
+    assert by_key(shuffled) == by_key(resolve_releases(table, ranks).table)
+    assert shuffled.num_rows == 1
+
+
+def test_a_published_total_that_differs_from_its_parts_is_listed(catalog, obs, hierarchy) -> None:
+    municipal = obs(
+        [
+            ("POP_TOTAL", "096004", Y, 43000.0),
+            ("POP_TOTAL", "096021", Y, 2000.0),
+            ("POP_TOTAL", "096025", Y, 1000.0),
+        ]
+    )
+    published = pa.concat_tables([municipal, obs([("POP_TOTAL", "096", Y, 46283.0)])])
+    result = aggregate(municipal, catalog, hierarchy, levels=["province"], published=published)
+    # the published total wins (the aggregate is not emitted) and the gap is listed
+    assert ("POP_TOTAL", "096") not in {
+        (r["indicator"], r["territory"]) for r in result.table.to_pylist()
+    }
+    (conflict,) = [f for f in result.findings if f.code == "release-conflict"]
+    assert conflict.territory == "096" and "-283" in conflict.message
+
+
+def test_a_rate_over_operands_of_two_releases_says_so(catalog, obs) -> None:
+    table = obs(
+        [("POP_65_PLUS", "096", Y, 45000.0), ("POP_TOTAL", "096", Y, 169106.0)], status=["P", "A"]
+    )
+    result = derive_rates(table, catalog, targets=["OLD_AGE_SHARE"])
+    assert result.table.column("obs_status").to_pylist() == ["P"]
+    assert "mixed-release" in {f.code for f in result.findings}
+
+
+def test_priority_and_release_date_are_read_from_the_declarations(tmp_path) -> None:
+    from welfare_observatory.config import ObservatoryConfig
+    from welfare_observatory.derive.releases import source_ranks
+    from welfare_observatory.observatory import Observatory
+
+    (tmp_path / "data").mkdir()
+    for name, released in (("early.csv", "2023-03-31"), ("final.csv", None)):
+        (tmp_path / "data" / name).write_text("a\n1\n", encoding="utf-8")
+        meta = "publisher: Istat\n" + (f"release_date: {released}\n" if released else "")
+        (tmp_path / "data" / f"{name}.meta.yaml").write_text(meta, encoding="utf-8")
+    config = ObservatoryConfig.model_validate(
+        {
+            "id": "test",
+            "name": {"en": "test"},
+            "edition": "2025",
+            "territory": {"code": "096", "reference_date": "2024-01-01"},
+            "indicators": {"add": ["POP_TOTAL"]},
+            "sources": {
+                "early": {"type": "table", "options": {"path": "data/early.csv"}},
+                "final": {"type": "table", "priority": 10, "options": {"path": "data/final.csv"}},
+            },
+        }
+    )
+    ranks = source_ranks(Observatory(config, tmp_path))
+    assert ranks == {
+        "early": SourceRank(priority=0, release=date(2023, 3, 31)),
+        "final": SourceRank(priority=10, release=None),
+    }
