@@ -260,8 +260,10 @@ def _parse_and_harmonize(
     import pyarrow as pa
 
     from welfare_observatory.harmonize import harmonize
+    from welfare_observatory.sources.cache import Cache, parse_or_forget
     from welfare_observatory.stages import unify_breakdowns
 
+    cache = Cache(context.cache_dir)
     steps: list[StepRecord] = []
     parsed = []
     with context.timed("parse"):
@@ -281,7 +283,8 @@ def _parse_and_harmonize(
                 source=source_id,
             )
             steps += [fetch_step, parse_step]
-            parsed.append((parse_step.id, source.parse(payload)))
+            # Only answers that parse stay in the cache (see sources.cache).
+            parsed.append((parse_step.id, parse_or_forget(source.parse, payload, cache)))
     rows_in = sum(t.num_rows for _, t in parsed)
     if not parsed:
         return None, [], steps, 0
