@@ -20,6 +20,7 @@ __all__ = [
     "FetchError",
     "HarmonizeError",
     "IncompatibleUnitsError",
+    "KnowledgeBaseBusyError",
     "Location",
     "OfflineError",
     "ParseError",
@@ -196,6 +197,10 @@ class ParseError(SourceError, ValueError):
 
 class StoreError(WelfareObservatoryError, OSError):
     """The knowledge base cannot be read or written."""
+
+
+class KnowledgeBaseBusyError(StoreError):
+    """Another process is writing to the knowledge base (only one writer at a time)."""
 
 
 class EditionError(StoreError):

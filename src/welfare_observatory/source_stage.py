@@ -189,7 +189,10 @@ def run_source(source_id: str, config: SourceConfig, context: BuildContext) -> S
                 source, payloads, rules, context, source_id
             )
             status = "ok"
-            _save_step(context.steps_dir, key, table, findings, steps, rows_in)
+            from welfare_observatory.store.edition import disk_errors
+
+            with disk_errors(context.steps_dir, f"the step of source {source_id!r}"):
+                _save_step(context.steps_dir, key, table, findings, steps, rows_in)
     except OfflineError as exc:
         report = SourceReport(
             id=source_id,
