@@ -69,15 +69,17 @@ def _state(root: Path) -> _Held:
 def writer_lock(
     kb_root: Path | str,
     *,
-    timeout: float = WAIT_SECONDS,
+    timeout: float | None = None,
     say: Callable[[str], None] | None = None,
     poll: float = 0.2,
 ) -> Iterator[None]:
     """Hold the knowledge base's writer lock inside the block.
 
-    Waits up to ``timeout`` seconds (``0``: not at all) for another writer, telling
-    ``say`` once who it waits for; then raises KnowledgeBaseBusyError naming that writer.
+    Waits up to ``timeout`` seconds (default :data:`WAIT_SECONDS`; ``0``: not at all) for
+    another writer, telling ``say`` once who it waits for; then raises
+    KnowledgeBaseBusyError naming that writer.
     """
+    timeout = WAIT_SECONDS if timeout is None else timeout
     root = Path(kb_root).resolve()
     held = _state(root)
     deadline = time.monotonic() + max(0.0, timeout)
