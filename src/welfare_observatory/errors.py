@@ -22,6 +22,7 @@ __all__ = [
     "IncompatibleUnitsError",
     "KnowledgeBaseBusyError",
     "Location",
+    "NewerFormatError",
     "OfflineError",
     "ParseError",
     "PluginError",
@@ -205,6 +206,10 @@ class KnowledgeBaseBusyError(StoreError):
 
 class EditionError(StoreError):
     """An edition is missing, frozen or of an unsupported format."""
+
+
+class NewerFormatError(EditionError):
+    """The knowledge base was written by a newer library (upgrade to read it)."""
 
 
 class PublishError(WelfareObservatoryError, RuntimeError):

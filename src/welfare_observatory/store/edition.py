@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from welfare_observatory.errors import EditionError, Location, StoreError
+from welfare_observatory.errors import EditionError, Location, NewerFormatError, StoreError
 from welfare_observatory.model.common import Frozen
 from welfare_observatory.model.observation import BASE_COLUMNS
 from welfare_observatory.store.lock import writer_lock
@@ -129,7 +129,7 @@ def read_pointer(edition_dir: Path) -> EditionPointer | None:
             f"edition pointer {file} is unreadable: {exc}", location=Location(file=str(file))
         ) from exc
     if pointer.format_version > FORMAT_VERSION:
-        raise EditionError(
+        raise NewerFormatError(
             f"edition {pointer.edition!r} has format version {pointer.format_version}, "
             f"this library reads up to {FORMAT_VERSION}",
             location=Location(file=str(file)),
