@@ -162,3 +162,13 @@ def test_readers_never_wait_for_a_writer(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_writer_that_wrote_nothing_leaves_no_empty_knowledge_base(tmp_path):
+    kb = tmp_path / "new-kb"
+    with writer_lock(kb, timeout=0):
+        assert (kb / LOCK_FILE).exists()
+    assert not kb.exists()
+    with writer_lock(kb, timeout=0):  # and the next writer locks a fresh file
+        (kb / "edition").mkdir()
+    assert (kb / "edition").is_dir()

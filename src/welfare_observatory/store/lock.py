@@ -127,20 +127,30 @@ def _acquire(
     say: Callable[[str], None] | None,
     poll: float,
 ) -> IO[bytes]:
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
-    handle = (root / LOCK_FILE).open("a+b")
     told = False
-    try:
-        while not _try_lock(handle):
+    while True:
+        handle = (root / LOCK_FILE).open("a+b")
+        try:
+            if _try_lock(handle):
+                if _same_file(handle, root / LOCK_FILE):
+                    break
+                # The holder removed the folder it had created as it let go: lock anew.
+                _unlock(handle)
+                handle.close()
+                root.mkdir(parents=True, exist_ok=True)
+                continue
+            handle.close()
             if time.monotonic() >= deadline:
                 raise _busy(root, timeout)
             if say is not None and not told:
                 say(f"waiting for {_holder_text(root)} to finish writing to {root}")
                 told = True
             time.sleep(poll)
-    except BaseException:
-        handle.close()
-        raise
+        except BaseException:
+            handle.close()
+            raise
     holder = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
@@ -149,16 +159,36 @@ def _acquire(
     }
     with contextlib.suppress(OSError):
         (root / HOLDER_FILE).write_text(json.dumps(holder) + "\n", encoding="utf-8")
+    _created[str(root)] = created
     return handle
+
+
+_created: dict[str, bool] = {}
+
+
+def _same_file(handle: IO[bytes], path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), path.stat())
+    except OSError:
+        return False
 
 
 def _release(root: Path, handle: IO[bytes]) -> None:
     with contextlib.suppress(OSError):
         (root / HOLDER_FILE).unlink()
     try:
-        _unlock(handle)
+        if _created.pop(str(root), False) and {p.name for p in root.iterdir()} == {LOCK_FILE}:
+            # A writer that failed before writing anything leaves no empty knowledge base
+            # behind; removed while still locked, so a waiter notices and locks anew.
+            (root / LOCK_FILE).unlink()
+            root.rmdir()
+    except OSError:
+        pass
     finally:
-        handle.close()
+        try:
+            _unlock(handle)
+        finally:
+            handle.close()
 
 
 def _busy(root: Path, timeout: float) -> KnowledgeBaseBusyError:
