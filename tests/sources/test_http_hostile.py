@@ -255,3 +255,20 @@ def test_an_unusable_state_file_falls_back_to_this_process(tmp_path: Path):
     with pytest.warns(RuntimeWarning, match="limiting this process only"):
         limiter.wait("h")
     assert limiter.state is None
+
+
+def test_a_client_pickles_and_its_copy_shares_the_buckets(tmp_path: Path):
+    import pickle
+
+    state = tmp_path / "limits.sqlite"
+    client = HttpClient(rate_limits={"h": 5}, rate_state=state)
+    copy = pickle.loads(pickle.dumps(client))  # as a Dask worker receives it
+    assert copy.limiter.state == state
+    now = [50.0]
+    waits: list[float] = []
+    for limiter in (client.limiter, copy.limiter):
+        limiter._clock = lambda: now[0]
+        limiter._sleep = waits.append
+    client.limiter.wait("h")
+    copy.limiter.wait("h")
+    assert waits == [12.0]

@@ -183,6 +183,17 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Travels to Dask workers with the build environment: the state file goes along
+        # (so the copy shares the buckets); a thread lock cannot, and is made anew.
+        state = self.__dict__.copy()
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def wait(self, host: str) -> float:
         """Block until a request to ``host`` is allowed; returns the seconds waited."""
         host = host.lower()
