@@ -20,7 +20,9 @@ __all__ = [
     "FetchError",
     "HarmonizeError",
     "IncompatibleUnitsError",
+    "KnowledgeBaseBusyError",
     "Location",
+    "NewerFormatError",
     "OfflineError",
     "ParseError",
     "PluginError",
@@ -198,8 +200,16 @@ class StoreError(WelfareObservatoryError, OSError):
     """The knowledge base cannot be read or written."""
 
 
+class KnowledgeBaseBusyError(StoreError):
+    """Another process is writing to the knowledge base (only one writer at a time)."""
+
+
 class EditionError(StoreError):
     """An edition is missing, frozen or of an unsupported format."""
+
+
+class NewerFormatError(EditionError):
+    """The knowledge base was written by a newer library (upgrade to read it)."""
 
 
 class PublishError(WelfareObservatoryError, RuntimeError):

@@ -23,6 +23,7 @@ from welfare_observatory.source_stage import (
     new_context,
     skipped_source,
 )
+from welfare_observatory.store.lock import holds_writer_lock
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,6 +48,7 @@ class BuildResult:
         return self.report.edition
 
 
+@holds_writer_lock("out")  # one writer per knowledge base, from leftovers to pointer
 def build(
     observatory: Observatory,
     *,
@@ -117,6 +119,7 @@ def build(
         save_derived,
     )
     from welfare_observatory.stages import derive_with_coverage, store_stage
+    from welfare_observatory.store.edition import disk_errors
 
     tables = [o.table for o in outputs if o.table is not None and o.table.num_rows]
     findings = [f for o in outputs for f in o.findings]
@@ -139,7 +142,8 @@ def build(
             analyses, analysis_findings = analyze_stage(
                 derive_out.observations, observatory, indicators
             )
-        save_derived(context.steps_dir, key, Derived(derive_out, analyses, analysis_findings))
+        with disk_errors(context.steps_dir, "derived results"):
+            save_derived(context.steps_dir, key, Derived(derive_out, analyses, analysis_findings))
     else:
         say("derive and analyze: nothing they read has changed, results reused")
         derive_out, analyses, analysis_findings = (

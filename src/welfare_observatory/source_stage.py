@@ -189,7 +189,10 @@ def run_source(source_id: str, config: SourceConfig, context: BuildContext) -> S
                 source, payloads, rules, context, source_id
             )
             status = "ok"
-            _save_step(context.steps_dir, key, table, findings, steps, rows_in)
+            from welfare_observatory.store.edition import disk_errors
+
+            with disk_errors(context.steps_dir, f"the step of source {source_id!r}"):
+                _save_step(context.steps_dir, key, table, findings, steps, rows_in)
     except OfflineError as exc:
         report = SourceReport(
             id=source_id,
@@ -260,8 +263,10 @@ def _parse_and_harmonize(
     import pyarrow as pa
 
     from welfare_observatory.harmonize import harmonize
+    from welfare_observatory.sources.cache import Cache, parse_or_forget
     from welfare_observatory.stages import unify_breakdowns
 
+    cache = Cache(context.cache_dir)
     steps: list[StepRecord] = []
     parsed = []
     with context.timed("parse"):
@@ -281,7 +286,8 @@ def _parse_and_harmonize(
                 source=source_id,
             )
             steps += [fetch_step, parse_step]
-            parsed.append((parse_step.id, source.parse(payload)))
+            # Only answers that parse stay in the cache (see sources.cache).
+            parsed.append((parse_step.id, parse_or_forget(source.parse, payload, cache)))
     rows_in = sum(t.num_rows for _, t in parsed)
     if not parsed:
         return None, [], steps, 0

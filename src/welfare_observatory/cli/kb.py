@@ -51,7 +51,7 @@ def kb() -> None:
 @json_option
 def list_editions(kb_path: Path, as_json: bool) -> None:
     """List the editions, oldest first."""
-    infos = _open(kb_path).editions()
+    infos = _open(kb_path).editions(unreadable=True)
     if as_json:
         print_json([info.model_dump() for info in infos])
         return
@@ -59,6 +59,13 @@ def list_editions(kb_path: Path, as_json: bool) -> None:
         ["edition", "status", "build", "observations", "created", "published"],
         [(i.name, i.status, i.build, i.observations, i.created, i.published) for i in infos],
     )
+    for info in infos:
+        if info.status == "unreadable":
+            click.echo(
+                click.style("warning: ", fg="yellow")
+                + f"edition {info.name}: {info.problem} (hint: {info.hint})",
+                err=True,
+            )
 
 
 @kb.command("show")

@@ -227,17 +227,9 @@ def preview(
 def _parse_or_forget(src: Source, payload: Payload, ctx: FetchContext) -> pa.Table:
     """Parse ``payload``; an answer that cannot be parsed is dropped from the cache index,
     so that the next run (also with --offline) does not serve the same broken bytes."""
-    from welfare_observatory.errors import WelfareObservatoryError
+    from welfare_observatory.sources.cache import parse_or_forget
 
-    try:
-        return src.parse(payload)
-    except WelfareObservatoryError:
-        if payload.url is not None:
-            ctx.cache.forget(ctx.source, payload.key)
-            structure = payload.meta.get("structure")
-            if structure:  # an SDMX structure fetched with the data may be the broken part
-                ctx.cache.forget(ctx.source, structure)
-        raise
+    return parse_or_forget(src.parse, payload, ctx.cache)
 
 
 def _payload_info(payload: Payload) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from welfare_observatory.executors.partition_analyses import (
 )
 from welfare_observatory.lineage import LineageGraph
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
+from welfare_observatory.store.lock import holds_writer_lock
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -75,6 +76,7 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
+@holds_writer_lock("out")  # one writer per knowledge base, from leftovers to pointer
 def build_out_of_core(
     observatory: Observatory,
     *,

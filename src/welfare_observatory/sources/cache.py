@@ -9,6 +9,12 @@ Layout under the cache folder::
 Every write goes to a temporary file in the same folder and is renamed into place, so a
 crash never leaves a partial payload or a half-written record. A record whose object is
 missing or does not hash to its name is treated as absent (and fetched again).
+
+The rule of the cache: an answer stays indexed only if it parses. Whoever parses a
+payload does it through :func:`parse_or_forget`, which drops the answer (and the SDMX
+structure fetched with it) from the index when parsing fails, so an HTML error page
+served with status 200 is never replayed by the next build, also offline. The bytes stay
+under ``objects/`` (other keys may share them) and the next fetch asks the service again.
 """
 
 from __future__ import annotations
@@ -20,11 +26,19 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
-from welfare_observatory.errors import FetchError, Location, StoreError
+from welfare_observatory.errors import FetchError, Location, StoreError, WelfareObservatoryError
 from welfare_observatory.sdk import Payload
 
-__all__ = ["Cache", "atomic_write"]
+__all__ = ["REFRESH_HINT", "Cache", "atomic_write", "parse_or_forget"]
+
+T = TypeVar("T")
+
+REFRESH_HINT = (
+    "the answer was not kept in the cache, so the next build asks the service again "
+    "(--refresh asks again for every cached answer)"
+)
 
 _CHUNK = 1 << 20
 
@@ -182,6 +196,13 @@ class Cache:
             return False
         return True
 
+    def discard(self, payload: Payload) -> None:
+        """Forget ``payload``'s answer and the SDMX structure that came with it, if any."""
+        self.forget(payload.source, payload.key)
+        structure = payload.meta.get("structure")
+        if structure:
+            self.forget(payload.source, structure)
+
     def entries(self, source: str | None = None) -> Iterator[Payload]:
         """Every intact cached payload (of one source when ``source`` is given)."""
         index = self.root / "index"
@@ -191,6 +212,18 @@ class Cache:
             payload = self._load(path)
             if payload is not None and (source is None or payload.source == source):
                 yield payload
+
+
+def parse_or_forget(parse: Callable[[Payload], T], payload: Payload, cache: Cache) -> T:
+    """``parse(payload)``; when it raises, the answer leaves the cache index first (the
+    cache keeps only answers that parse) and a library error's hint says so."""
+    try:
+        return parse(payload)
+    except Exception as exc:
+        cache.discard(payload)
+        if isinstance(exc, WelfareObservatoryError) and payload.url is not None:
+            exc.hint = f"{exc.hint}; {REFRESH_HINT}" if exc.hint else REFRESH_HINT
+        raise
 
 
 def _hashes_to(path: Path, sha: str) -> bool:

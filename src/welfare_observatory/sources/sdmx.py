@@ -144,6 +144,7 @@ class SdmxSource(Source):
             structure = self._get(ctx, self._structure_url(), {**o.headers})
         data = self._get(ctx, self._data_url(), headers, accept_status=(404,))
         if data.status == 404 and not sdmx_read.NO_RECORDS.search(data.read_bytes()[:4096]):
+            ctx.cache.forget(ctx.source, data.key)  # the cache keeps only answers that parse
             raise HttpStatusError(data.origin, 404, data.read_bytes(), source=self.id)
         return [_link(data, structure)]
 

@@ -10,7 +10,9 @@ Layout of a knowledge base folder::
 
 A build is written into a temporary folder, renamed into place when complete, and only then
 does ``EDITION.json`` (replaced with ``os.replace``, atomic on POSIX) point at it. A process
-killed at any moment leaves the previous build readable and the pointer unchanged.
+killed at any moment leaves the previous build readable and the pointer unchanged. Every
+write happens under the knowledge base's writer lock (:mod:`.lock`), so two builds never
+prune each other's staging folders; readers take no lock.
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from welfare_observatory.errors import EditionError, Location, StoreError
+from welfare_observatory.errors import EditionError, Location, NewerFormatError, StoreError
 from welfare_observatory.model.common import Frozen
 from welfare_observatory.model.observation import BASE_COLUMNS
+from welfare_observatory.store.lock import writer_lock
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -40,6 +43,7 @@ __all__ = [
     "Manifest",
     "atomic_write_bytes",
     "commit_build",
+    "disk_errors",
     "load_manifest",
     "publish",
     "read_pointer",
@@ -125,7 +129,7 @@ def read_pointer(edition_dir: Path) -> EditionPointer | None:
             f"edition pointer {file} is unreadable: {exc}", location=Location(file=str(file))
         ) from exc
     if pointer.format_version > FORMAT_VERSION:
-        raise EditionError(
+        raise NewerFormatError(
             f"edition {pointer.edition!r} has format version {pointer.format_version}, "
             f"this library reads up to {FORMAT_VERSION}",
             location=Location(file=str(file)),
@@ -245,12 +249,37 @@ def commit_build(
 ) -> EditionPointer:
     """The store's one write protocol: ``write(staging)`` fills a hidden staging folder and
     returns the manifest's table records; the folder is renamed into place complete, then
-    the edition's pointer is replaced atomically and old builds are pruned.
+    the edition's pointer is replaced atomically and old builds are pruned, all under the
+    knowledge base's writer lock (waiting for another writer, see :mod:`.lock`).
 
-    Raises EditionError when the edition is published (frozen). A failure or a kill at any
-    point leaves the previous build and pointer readable (a half-written staging folder is
-    ignored by readers and removed by the next build).
+    Raises EditionError when the edition is published (frozen), StoreError when the disk
+    is full or not writable. A failure or a kill at any point leaves the previous build
+    and pointer readable (a half-written staging folder is ignored by readers and removed
+    by the next build).
     """
+    with writer_lock(kb_root):
+        return _commit_build(kb_root, manifest, write)
+
+
+@contextlib.contextmanager
+def disk_errors(folder: Path, what: str) -> Iterator[None]:
+    """Turn an OSError inside the block (disk full, no permission) into a StoreError that
+    names ``folder`` and says what was being written."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, StoreError):
+            raise
+        raise StoreError(
+            f"cannot write {what}: {exc.strerror or exc}",
+            location=Location(file=str(folder)),
+            hint="check free disk space and permissions; the previous edition is untouched",
+        ) from exc
+
+
+def _commit_build(
+    kb_root: Path, manifest: Manifest, write: Callable[[Path], dict[str, Any]]
+) -> EditionPointer:
     edition_dir = kb_root / manifest.edition
     pointer = read_pointer(edition_dir)
     if pointer is not None and pointer.status == "published":
@@ -290,13 +319,19 @@ def commit_build(
     new_pointer = EditionPointer(
         edition=manifest.edition, build=manifest.build, status="draft", history=history
     )
-    atomic_write_bytes(edition_dir / POINTER, new_pointer.model_dump_json(indent=2).encode())
+    with disk_errors(edition_dir, f"the pointer of edition {manifest.edition!r}"):
+        atomic_write_bytes(edition_dir / POINTER, new_pointer.model_dump_json(indent=2).encode())
     prune_builds(edition_dir, new_pointer)
     return new_pointer
 
 
 def publish(kb_root: Path, edition: str) -> EditionPointer:
     """Freeze an edition: later builds of it are refused. Returns the new pointer."""
+    with writer_lock(kb_root):
+        return _publish(kb_root, edition)
+
+
+def _publish(kb_root: Path, edition: str) -> EditionPointer:
     edition_dir = kb_root / edition
     pointer = read_pointer(edition_dir)
     if pointer is None:
@@ -308,13 +343,18 @@ def publish(kb_root: Path, edition: str) -> EditionPointer:
     published = pointer.model_copy(
         update={"status": "published", "published": datetime.now(UTC).isoformat(timespec="seconds")}
     )
-    atomic_write_bytes(edition_dir / POINTER, published.model_dump_json(indent=2).encode())
+    with disk_errors(edition_dir, f"the pointer of edition {edition!r}"):
+        atomic_write_bytes(edition_dir / POINTER, published.model_dump_json(indent=2).encode())
     return published
 
 
 def prune_builds(edition_dir: Path, pointer: EditionPointer) -> None:
     """Remove stale staging folders and temporary files (left by a killed build: SIGKILL
-    gives a process no chance to clean up) and draft builds beyond the few kept for diffs."""
+    gives a process no chance to clean up) and draft builds beyond the few kept for diffs.
+
+    Call it holding the writer lock (as :func:`commit_build` does): only then is every
+    staging folder and temporary file in the edition a leftover, never another build's
+    work in progress."""
     keep = {pointer.build, *pointer.history[: KEEP_DRAFT_BUILDS - 1]}
     for child in edition_dir.iterdir():
         if not child.is_dir():

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from welfare_observatory.errors import (
     EditionError,
     Location,
+    NewerFormatError,
     StoreError,
     UnknownIdError,
     UnknownIndicatorError,
@@ -41,10 +42,14 @@ class EditionInfo(Frozen):
     name: str
     build: str
     status: str
+    """``draft``, ``published``, or ``unreadable`` (only with ``editions(unreadable=True)``)."""
     created: str
     published: str | None = None
     observations: int = 0
     path: str
+    problem: str | None = None
+    """Why an unreadable edition cannot be read."""
+    hint: str | None = None
 
 
 class KnowledgeBase:
@@ -67,32 +72,65 @@ class KnowledgeBase:
 
     # -- editions -------------------------------------------------------------------
 
-    def editions(self) -> list[EditionInfo]:
-        """All editions with a complete build, oldest first."""
+    def editions(self, *, unreadable: bool = False) -> list[EditionInfo]:
+        """All editions with a complete build, oldest first.
+
+        An edition whose pointer or manifest cannot be read is left out, so one damaged
+        edition never hides the others; with ``unreadable=True`` it is listed last with
+        status ``unreadable``, the problem and a hint. An edition written by a newer
+        library still raises NewerFormatError: the answer is to upgrade, not to skip it.
+        """
         infos = []
+        damaged = []
         for child in sorted(self.root.iterdir()):
             if not child.is_dir() or child.name.startswith("."):
                 continue
-            pointer = store.read_pointer(child)
-            if pointer is None:
-                continue
-            manifest = store.load_manifest(child / pointer.build)
-            infos.append(
-                EditionInfo(
-                    name=pointer.edition,
-                    build=pointer.build,
-                    status=pointer.status,
-                    created=manifest.created,
-                    published=pointer.published,
-                    observations=int(manifest.tables.get("observations", {}).get("rows", 0)),
-                    path=str(child / pointer.build),
+            try:
+                info = self._info(child)
+            except NewerFormatError:
+                raise
+            except StoreError as exc:
+                damaged.append(
+                    EditionInfo(
+                        name=child.name,
+                        build="",
+                        status="unreadable",
+                        created="",
+                        path=str(child),
+                        problem=exc.message,
+                        hint=exc.hint
+                        or "rebuild the edition (welfare-observatory build), or remove "
+                        "its folder if it is no longer wanted",
+                    )
                 )
-            )
-        return sorted(infos, key=lambda info: (info.created, info.name))
+                continue
+            if info is not None:
+                infos.append(info)
+        readable = sorted(infos, key=lambda info: (info.created, info.name))
+        return readable + damaged if unreadable else readable
+
+    def _info(self, child: Path) -> EditionInfo | None:
+        pointer = store.read_pointer(child)
+        if pointer is None:
+            return None
+        manifest = store.load_manifest(child / pointer.build)
+        return EditionInfo(
+            name=pointer.edition,
+            build=pointer.build,
+            status=pointer.status,
+            created=manifest.created,
+            published=pointer.published,
+            observations=int(manifest.tables.get("observations", {}).get("rows", 0)),
+            path=str(child / pointer.build),
+        )
 
     def edition(self, name: str | None = None) -> EditionInfo:
-        """The named edition, or the latest one."""
+        """The named edition, or the latest readable one."""
         infos = self.editions()
+        if name is not None and name not in {i.name for i in infos}:
+            folder = self.root / name
+            if folder.is_dir() and not name.startswith("."):
+                self._info(folder)  # raises the edition's own error when it is damaged
         if not infos:
             raise EditionError(
                 f"the knowledge base at {self.root} has no edition yet",

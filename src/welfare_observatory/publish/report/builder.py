@@ -23,6 +23,7 @@ from markupsafe import Markup
 from welfare_observatory.errors import Location, PublishError
 from welfare_observatory.observatory import Observatory, load_observatory
 from welfare_observatory.protect.rule import DisclosureRule
+from welfare_observatory.publish._files import _umask
 from welfare_observatory.publish.report.data import EditionData, load_edition_data
 from welfare_observatory.publish.report.i18n import LANGUAGES
 from welfare_observatory.publish.report.pages import (
@@ -107,7 +108,7 @@ def build_report(
     language = lang or (config.report.languages[0] if config else "it")
     if language not in LANGUAGES:
         raise PublishError(f"the report has no language {language!r}", hint="use it or en")
-    target = Path(out)
+    target = Path(out).resolve()  # "--out ." has no name to rename and no parent to stage in
     _check_out(target)
 
     from welfare_observatory.catalog import catalog as shipped_catalog
@@ -138,6 +139,8 @@ def build_report(
     staging = Path(
         tempfile.mkdtemp(prefix=".report-", dir=target.parent if target.parent.exists() else None)
     )
+    # mkdtemp makes 0700; a site is for a web server running as another user to read.
+    staging.chmod(0o777 & ~_umask())
     try:
         written = _write(staging, pages, data, view, obs)
         if pdf:
