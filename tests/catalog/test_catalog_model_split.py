@@ -204,3 +204,16 @@ def test_an_observatory_whose_own_profile_lists_a_former_id_selects_the_new_one(
     messages = [str(w.message) for w in caught]
     assert any("local.yaml:3" in m and "use 'NEW_NAME'" in m for m in messages), messages
     assert [i.id for i in selected] == ["POP_TOTAL"]  # OLD_NAME removed = NEW_NAME removed
+
+
+def test_the_new_model_names_are_public_at_the_top_level() -> None:
+    import welfare_observatory
+    from welfare_observatory.catalog import DeprecatedIndicatorWarning as Warned
+    from welfare_observatory.model import Coverage, DefinitionSource
+
+    assert welfare_observatory.Coverage is Coverage
+    assert welfare_observatory.DefinitionSource is DefinitionSource
+    assert welfare_observatory.DeprecatedIndicatorWarning is Warned
+    assert {"Coverage", "DefinitionSource", "DeprecatedIndicatorWarning"} <= set(
+        welfare_observatory.__all__
+    )
