@@ -33,10 +33,12 @@ from welfare_observatory.errors import (
 
 if TYPE_CHECKING:
     from welfare_observatory.build_report import BuildReport
-    from welfare_observatory.catalog import Catalog
+    from welfare_observatory.catalog import Catalog, DeprecatedIndicatorWarning
     from welfare_observatory.model import (
         Aggregation,
         ConfStatus,
+        Coverage,
+        DefinitionSource,
         Domain,
         Finding,
         Formula,
@@ -65,8 +67,11 @@ __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
     "Catalog": "welfare_observatory.catalog",
+    "DeprecatedIndicatorWarning": "welfare_observatory.catalog",
     "Aggregation": "welfare_observatory.model",
     "ConfStatus": "welfare_observatory.model",
+    "Coverage": "welfare_observatory.model",
+    "DefinitionSource": "welfare_observatory.model",
     "Domain": "welfare_observatory.model",
     "Finding": "welfare_observatory.model",
     "Formula": "welfare_observatory.model",
@@ -103,7 +108,10 @@ __all__ = [
     "CatalogError",
     "ConfStatus",
     "ConfigError",
+    "Coverage",
     "DataError",
+    "DefinitionSource",
+    "DeprecatedIndicatorWarning",
     "DisclosureRule",
     "Domain",
     "EditionInfo",

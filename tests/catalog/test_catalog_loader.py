@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from welfare_observatory.catalog import Catalog, CatalogValidationError
+from welfare_observatory.catalog import Catalog, CatalogValidationError, DeprecatedIndicatorWarning
 from welfare_observatory.errors import CatalogError, UnknownIndicatorError
 
 Write = Callable[[str, str], Path]
@@ -244,17 +244,40 @@ def test_profile_with_unverified_entry(base: Path, write: Write) -> None:
     assert "not verified" in error.message
 
 
-def test_profile_with_unknown_or_former_id(base: Path, write: Write) -> None:
+def test_profile_with_unknown_id_fails_and_former_id_warns(base: Path, write: Write) -> None:
+    """Issue 14 point 6: a former id in a profile is a deprecation, not an error."""
     profile = write(
         "p.yaml",
         "id: tiny\nlabel: {it: Piccolo}\nindicators: [POP_TOTAL, POP_OVER_64, NOPE]\n",
     )
-    with pytest.raises(CatalogValidationError) as exc:
+    with (
+        pytest.warns(DeprecatedIndicatorWarning, match="use 'POP_65_PLUS'"),
+        pytest.raises(CatalogValidationError) as exc,
+    ):
         Catalog.load(base, profile, shipped=False)
-    messages = [e.message for e in exc.value.errors]
-    assert len(messages) == 2
-    assert exc.value.errors[0].hint is not None and "POP_65_PLUS" in exc.value.errors[0].hint
-    assert "NOPE" in messages[1]
+    error = _only_error(exc)
+    assert "NOPE" in error.message and "POP_OVER_64" not in error.message
+
+
+def test_profile_listing_a_former_id_loads_with_the_surviving_id(base: Path, write: Write) -> None:
+    profile = write(
+        "p.yaml", "id: tiny\nlabel: {it: Piccolo}\nindicators: [POP_TOTAL, POP_OVER_64]\n"
+    )
+    with pytest.warns(DeprecatedIndicatorWarning) as caught:
+        cat = Catalog.load(base, profile, shipped=False)
+    message = str(caught[0].message)
+    assert f"{profile}:3" in message and "'POP_OVER_64'" in message and "'POP_65_PLUS'" in message
+    assert cat.get_profile("tiny").indicators == ("POP_TOTAL", "POP_65_PLUS")
+    assert [i.id for i in cat.profile("tiny")] == ["POP_TOTAL", "POP_65_PLUS"]
+
+
+def test_profile_listing_an_id_and_its_former_id_is_listed_twice(base: Path, write: Write) -> None:
+    profile = write(
+        "p.yaml", "id: tiny\nlabel: {it: Piccolo}\nindicators: [POP_65_PLUS, POP_OVER_64]\n"
+    )
+    with pytest.warns(DeprecatedIndicatorWarning), pytest.raises(CatalogError) as exc:
+        Catalog.load(base, profile, shipped=False)
+    assert "listed twice" in _only_error(exc).message
 
 
 def test_good_profile(base: Path, write: Write) -> None:

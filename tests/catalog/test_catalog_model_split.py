@@ -172,3 +172,48 @@ def test_old_and_new_provenance_shapes_load_the_same(
     new = Provenance.model_validate({"publisher": "Istat", "definition": read})
     assert old == new
     assert (old.url, old.document, old.page) == (url, read.get("document"), page)
+
+
+def test_an_observatory_whose_own_profile_lists_a_former_id_selects_the_new_one(
+    tmp_path: Path,
+) -> None:
+    from welfare_observatory.observatory import load_observatory
+
+    own = tmp_path / "own"
+    (own / "profiles").mkdir(parents=True)
+    (own / "mine.yaml").write_text(
+        "- id: NEW_NAME\n  aliases: [OLD_NAME]\n  label: {it: x, en: x}\n  unit: person\n"
+        "  polarity: neutral\n  domain: health\n  measure: stock\n  reference_point: jan_1\n"
+        "  aggregation: sum\n"
+        "  source: {publisher: Istat, url: 'https://www.istat.it/x', verified: true}\n",
+        encoding="utf-8",
+    )
+    (own / "profiles" / "local.yaml").write_text(
+        "id: local\nlabel: {it: Locale, en: Local}\nindicators: [POP_TOTAL, OLD_NAME]\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "observatory.yaml").write_text(
+        "id: demo\nname: {it: Demo, en: Demo}\nedition: '2025'\n"
+        "territory: {code: '096', reference_date: 2024-01-01}\n"
+        "indicators:\n  catalog: [own]\n  profile: local\n  remove: [OLD_NAME]\n"
+        "sources: {}\n",
+        encoding="utf-8",
+    )
+    with pytest.warns(DeprecatedIndicatorWarning) as caught:
+        selected = load_observatory(tmp_path).selection()
+    messages = [str(w.message) for w in caught]
+    assert any("local.yaml:3" in m and "use 'NEW_NAME'" in m for m in messages), messages
+    assert [i.id for i in selected] == ["POP_TOTAL"]  # OLD_NAME removed = NEW_NAME removed
+
+
+def test_the_new_model_names_are_public_at_the_top_level() -> None:
+    import welfare_observatory
+    from welfare_observatory.catalog import DeprecatedIndicatorWarning as Warned
+    from welfare_observatory.model import Coverage, DefinitionSource
+
+    assert welfare_observatory.Coverage is Coverage
+    assert welfare_observatory.DefinitionSource is DefinitionSource
+    assert welfare_observatory.DeprecatedIndicatorWarning is Warned
+    assert {"Coverage", "DefinitionSource", "DeprecatedIndicatorWarning"} <= set(
+        welfare_observatory.__all__
+    )

@@ -170,3 +170,26 @@ def test_the_shipped_catalogue_follows_every_rule() -> None:
     report = check_rules(shipped_layer())
     assert [str(e) for e in report.errors] == []
     assert [str(e) for e in report.warnings] == []
+
+
+def test_validate_warns_about_a_former_id_in_a_profile(tmp_path: Path) -> None:
+    """Issue 14 point 6: the profile still loads; validate names the id to write instead."""
+    from welfare_observatory.cli.main import cli as main
+
+    folder = tmp_path / "own"
+    (folder / "profiles").mkdir(parents=True)
+    (folder / "profiles" / "mine.yaml").write_text(
+        "id: mine\nlabel: {it: Mio, en: Mine}\nindicators:\n  - POP_TOTAL\n  - ELET\n",
+        encoding="utf-8",
+    )
+    report = check_rules([folder / "profiles" / "mine.yaml"], against=shipped_layer())
+    assert report.errors == []
+    (warning,) = report.warnings
+    assert warning.location is not None and warning.location.line == 5
+    assert "'ELET'" in warning.message and "'EARLY_LEAVERS_EDUCATION_TRAINING'" in warning.message
+    from welfare_observatory.catalog import DeprecatedIndicatorWarning
+
+    with pytest.warns(DeprecatedIndicatorWarning, match="mine.yaml:5"):
+        result = CliRunner().invoke(main, ["catalog", "validate", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.output and "EARLY_LEAVERS_EDUCATION_TRAINING" in result.output

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from welfare_observatory.catalog._load import layer_files, load_layers, shipped_layer
-from welfare_observatory.catalog._model import Profile
+from welfare_observatory.catalog._model import DeprecatedIndicatorWarning, Profile
 from welfare_observatory.catalog._search import SearchIndex
 from welfare_observatory.errors import (
     Location,
@@ -37,10 +37,6 @@ def normalize_sdg_id(value: str) -> str:
 def sdg_sort_key(sdg_id: str) -> tuple[tuple[int, int | str], ...]:
     """Natural order: 1.2 < 1.10 < 1.a."""
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in sdg_id.split("."))
-
-
-class DeprecatedIndicatorWarning(UserWarning):
-    """An observatory names an indicator by a former id (merged or renamed): use the new one."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +66,9 @@ class Resolved:
         if self.notice is not None:
             warnings.warn(self.notice, DeprecatedIndicatorWarning, stacklevel=stacklevel + 1)
         return self.indicator
+
+
+__all__ = ["Catalog", "DeprecatedIndicatorWarning", "Resolved", "catalog", "normalize_sdg_id"]
 
 
 def _within(link: str, query: str) -> bool:

@@ -9,6 +9,7 @@ its file, line and field, and all of them are raised together as one
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from welfare_observatory.catalog import _units
-from welfare_observatory.catalog._model import CatalogValidationError, Profile
+from welfare_observatory.catalog._model import (
+    CatalogValidationError,
+    DeprecatedIndicatorWarning,
+    Profile,
+)
 from welfare_observatory.catalog._yaml import KEY_LINES, LINE, line_of, read_yaml, strip_lines
 from welfare_observatory.errors import (
     CatalogError,
@@ -313,23 +318,37 @@ def _check_sdg(loaded: Loaded) -> None:
 
 
 def _check_profiles(loaded: Loaded, aliases: dict[str, str]) -> None:
+    """Profiles list existing, verified entries once each.
+
+    A former id (an alias) still works, so that nobody's profile breaks when entries are
+    merged or renamed: it is replaced by the surviving id, with a
+    :class:`DeprecatedIndicatorWarning` naming the file, line and new id.
+    """
     ids = list(loaded.indicators)
-    for profile in loaded.profiles.values():
+    for profile in list(loaded.profiles.values()):
         file, raw = loaded._raw_profiles[profile.id]
         seen: set[str] = set()
+        listed: list[str] = []
         for position, ident in enumerate(profile.indicators):
             loc: list[int | str] = ["indicators", position]
             name = f"profile {profile.id!r}"
+            if ident not in loaded.indicators and ident in aliases:
+                new = aliases[ident]
+                warnings.warn(
+                    f"{file}:{line_of(raw, loc)}: {name} lists {ident!r}, a deprecated id: it "
+                    f"was merged into or renamed to {new!r}; use {new!r}",
+                    DeprecatedIndicatorWarning,
+                    stacklevel=2,
+                )
+                ident = new
+            listed.append(ident)
             if ident in seen:
                 loaded.errors.append(_error(file, raw, loc, f"{name}: {ident!r} is listed twice"))
             seen.add(ident)
             indicator = loaded.indicators.get(ident)
             if indicator is None:
-                if ident in aliases:
-                    hint: str | None = f"{ident!r} is a former id: use {aliases[ident]!r}"
-                else:
-                    near = closest(ident, ids)
-                    hint = "did you mean " + ", ".join(map(repr, near)) + "?" if near else None
+                near = closest(ident, ids)
+                hint = "did you mean " + ", ".join(map(repr, near)) + "?" if near else None
                 loaded.errors.append(
                     _error(file, raw, loc, f"{name}: unknown indicator {ident!r}", hint=hint)
                 )
@@ -344,6 +363,8 @@ def _check_profiles(loaded: Loaded, aliases: dict[str, str]) -> None:
                         "publisher's own material",
                     )
                 )
+        if tuple(listed) != profile.indicators:
+            loaded.profiles[profile.id] = profile.model_copy(update={"indicators": tuple(listed)})
 
 
 def load_layers(layers: Sequence[Sequence[Path]]) -> Loaded:

@@ -10,6 +10,11 @@ from welfare_observatory.errors import CatalogError
 from welfare_observatory.model.common import Frozen, Text
 from welfare_observatory.model.indicator import IndicatorId
 
+
+class DeprecatedIndicatorWarning(UserWarning):
+    """An observatory names an indicator by a former id (merged or renamed): use the new one."""
+
+
 MAX_LISTED = 20
 """How many problems an aggregated error spells out in its message."""
 

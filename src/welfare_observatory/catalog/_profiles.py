@@ -68,7 +68,7 @@ THEMES: dict[str, tuple[str, str | None, Text, Text]] = {
     ),
     "migration_and_integration": (
         r"\bmigration\b|\bintegration\b|FOREIGN|CITIZENSHIP|stranier|MIGRA|PERMIT",
-        None,
+        r"^HOSPITAL_OUTMIGRATION$",  # patients treated in another region, not migrants
         {"it": "Migrazioni e integrazione", "en": "Migration and integration"},
         {"it": "Presenza straniera, movimenti migratori, permessi, cittadinanza.",
          "en": "Foreign residents, migration flows, permits, citizenship."},

@@ -292,6 +292,20 @@ def _check_profiles(
     for file, raw in profiles:
         for position, ident in enumerate(raw.get("indicators") or ()):
             entry = entries.get(str(ident))
+            if entry is not None and entry.indicator.id != str(ident):
+                out.warnings.append(
+                    CatalogError(
+                        f"profile {raw.get('id')!r} lists {ident!r}, a deprecated id merged into "
+                        f"or renamed to {entry.indicator.id!r}",
+                        location=Location(
+                            file=file,
+                            line=line_of(raw, ["indicators", position]),
+                            field=f"indicators.{position}",
+                        ),
+                        hint=f"write {entry.indicator.id!r}: the former id still works, with a "
+                        "deprecation warning",
+                    )
+                )
             if entry is None or entry.indicator.id in reported:
                 continue
             reported.add(entry.indicator.id)

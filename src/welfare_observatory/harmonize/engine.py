@@ -123,6 +123,8 @@ def harmonize(
     problems: list[col.Problem] = []
     indicator, found = col.indicator(table, rule.indicator)
     problems += found
+    indicator, found = _current_ids(indicator, indicators, rule)
+    problems += found
     territory, found = col.territory(table, rule.territory, codes)
     problems += found
     period, period_start, found = col.period(table, rule.period)
@@ -179,6 +181,50 @@ def harmonize(
             if f.code != "duplicate-key"
         ]
     return Harmonized(out, findings, step)
+
+
+def _current_ids(
+    indicator: pa.Array, indicators: Mapping[str, Indicator] | None, rule: HarmonizeRule
+) -> tuple[pa.Array, list[col.Problem]]:
+    """Rows written under a former id (a merged or renamed entry) move to the surviving id.
+
+    Renaming rather than rejecting keeps an observatory's rules working after the catalogue
+    merges two entries; a warning names both ids. Works on the dictionary, not on rows.
+    """
+    former = {
+        alias: ind.id
+        for ind in (indicators or {}).values()
+        for alias in ind.aliases
+        if alias not in (indicators or {})
+    }
+    if not former:
+        return indicator, []
+    if isinstance(indicator, pa.ChunkedArray):
+        indicator = indicator.combine_chunks()
+    if not pa.types.is_dictionary(indicator.type):
+        indicator = pc.dictionary_encode(indicator)
+    names = indicator.dictionary.to_pylist()
+    hits = sorted({name for name in names if name in former})
+    if not hits:
+        return indicator, []
+    mapped = [former.get(name, name) for name in names]
+    unique = list(dict.fromkeys(mapped))
+    slot = pa.array([unique.index(name) for name in mapped], pa.int32())
+    renamed = pa.DictionaryArray.from_arrays(
+        slot.take(indicator.indices), pa.array(unique, pa.string())
+    )
+    bad = pa.array([name in former for name in names], pa.bool_()).take(indicator.indices)
+    moves = [f"{old} -> {former[old]}" for old in hits]
+    problem = col.Problem(
+        "deprecated-indicator",
+        rule.indicator.column or "indicator",
+        bad,
+        moves,
+        hint="write the new id in the rule: the former id is an alias of a merged or renamed "
+        "catalogue entry and still works, with this warning",
+        severity="warning",
+    )
+    return renamed, [problem]
 
 
 def _duplicates(table: pa.Table, source: str) -> list[Finding]:
@@ -250,6 +296,7 @@ def _finding(
     shown = ", ".join(repr(v) for v in problem.values)
     what = {
         "unmapped-indicator": "source codes with no indicator",
+        "deprecated-indicator": "former indicator ids, renamed to the surviving id",
         "unknown-territory": "territories not found in the registry",
         "ambiguous-territory": "territory names that match more than one territory",
         "invalid-period": "periods that cannot be read",
