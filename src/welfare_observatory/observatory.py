@@ -18,10 +18,10 @@ from welfare_observatory.errors import ConfigError, Location, UnknownIdError
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from welfare_observatory.build.orchestrator import BuildResult
+    from welfare_observatory.build.strategies import Executor
     from welfare_observatory.catalog import Catalog
-    from welfare_observatory.executors import Executor
     from welfare_observatory.model import Indicator
-    from welfare_observatory.pipeline import BuildResult
     from welfare_observatory.protect import DisclosureRule
     from welfare_observatory.sources.manager import Plugins
 
@@ -138,11 +138,11 @@ class Observatory:
         (the others are reported as skipped); ``refresh`` fetches again what is cached;
         ``cache_dir`` holds fetched payloads (default ``<out>/.cache``); ``progress``
         receives one line per step; ``executor`` is ``"local"``, ``"dask"`` or an
-        :class:`~welfare_observatory.executors.Executor` (every executor gives the same
+        :class:`~welfare_observatory.build.strategies.Executor` (every executor gives the same
         build id). The result's ``report`` is the build report; ``knowledge_base`` is the
         absolute path of ``out``.
         """
-        from welfare_observatory.pipeline import build
+        from welfare_observatory.build.orchestrator import build
 
         return build(
             self,

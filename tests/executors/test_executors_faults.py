@@ -17,7 +17,7 @@ import dask
 import pytest
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from welfare_observatory.executors import DaskExecutor, ExecutorError
+from welfare_observatory.build.strategies import DaskExecutor, ExecutorError
 from welfare_observatory.observatory import load_observatory
 from welfare_observatory.store.edition import read_pointer
 

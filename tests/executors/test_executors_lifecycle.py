@@ -11,14 +11,14 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from welfare_observatory.errors import ConfigError, UnknownIdError
-from welfare_observatory.executors import (
+from welfare_observatory.build.strategies import (
     DaskExecutor,
     ExecutorError,
     LocalExecutor,
     executor_for,
     running,
 )
+from welfare_observatory.errors import ConfigError, UnknownIdError
 from welfare_observatory.observatory import load_observatory
 
 
@@ -94,7 +94,7 @@ def test_an_unreachable_scheduler_is_an_executor_error() -> None:
 def test_a_worker_that_reads_another_configuration_refuses_to_run(
     observatory_dir: Path, tmp_path: Path
 ) -> None:
-    from welfare_observatory.executors.tasks import SourceTask, run_source_task
+    from welfare_observatory.build.strategies.tasks import SourceTask, run_source_task
 
     task = SourceTask(
         observatory=str(observatory_dir),

@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from welfare_observatory.build.strategies.out_of_core_build import build_out_of_core, parse_size
 from welfare_observatory.errors import ConfigError
-from welfare_observatory.executors.out_of_core_build import build_out_of_core, parse_size
 from welfare_observatory.observatory import load_observatory
 from welfare_observatory.store import KnowledgeBase
 from welfare_observatory.store.edition import read_pointer
@@ -196,7 +196,7 @@ def test_an_out_of_core_build_is_the_same_run_to_run(
 def test_partitions_derive_on_dask_workers_into_the_same_edition(
     two_source_observatory: Path, tmp_path: Path, dask_executor: object
 ) -> None:
-    from welfare_observatory.executors import DaskExecutor
+    from welfare_observatory.build.strategies import DaskExecutor
 
     assert isinstance(dask_executor, DaskExecutor)
     observatory = load_observatory(two_source_observatory)
@@ -259,8 +259,8 @@ def test_early_warnings_of_partitions_rank_as_those_of_the_whole_table(tmp_path:
     import pandas as pd
 
     from welfare_observatory import analyze
-    from welfare_observatory.analysis_stage import storable
-    from welfare_observatory.executors.partition_analyses import ranked_warnings
+    from welfare_observatory.build.analyze import storable
+    from welfare_observatory.build.strategies.partition_analyses import ranked_warnings
 
     noise = np.random.default_rng(1)
     rows = []

@@ -64,7 +64,7 @@ def build(
     """
     from rich.console import Console
 
-    from welfare_observatory.executors import executor_for
+    from welfare_observatory.build.strategies import executor_for
     from welfare_observatory.observatory import load_observatory
 
     loaded = load_observatory(observatory)
@@ -73,7 +73,7 @@ def build(
     if memory_budget is not None:
         from functools import partial
 
-        from welfare_observatory.executors.out_of_core_build import build_out_of_core
+        from welfare_observatory.build.strategies.out_of_core_build import build_out_of_core
 
         run = partial(build_out_of_core, loaded, memory_budget=memory_budget)
     console = Console(stderr=True)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from welfare_observatory.build_report import SourceReport
+    from welfare_observatory.build.report import SourceReport
     from welfare_observatory.observatory import Observatory
 
 __all__ = ["build_manifest", "write_partitioned_build"]

@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from welfare_observatory.build.strategies.base import Executor, running
 from welfare_observatory.errors import ConfigError
-from welfare_observatory.executors.base import Executor, running
 from welfare_observatory.harmonize import HarmonizeRule
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.common import Frozen
@@ -183,8 +183,8 @@ def harmonize_chunk(task: ChunkTask) -> OutOfCoreResult:
     """One chunk: read its row groups, ``harmonize`` with each rule, write the rows."""
     import pyarrow.parquet as pq
 
+    from welfare_observatory.build.derive import unify_breakdowns
     from welfare_observatory.harmonize import CodeTable, harmonize
-    from welfare_observatory.stages import unify_breakdowns
     from welfare_observatory.territory import registry
 
     observatory = _observatory(task.observatory)
@@ -360,7 +360,7 @@ def derive_partition(task: PartitionTask) -> OutOfCoreResult:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from welfare_observatory.stages import derive_with_coverage
+    from welfare_observatory.build.derive import derive_with_coverage
 
     observatory = _observatory(task.observatory)
     con = _connect(task.memory_limit, Path(task.temp_directory), task.threads)
@@ -387,7 +387,7 @@ def derive_partition(task: PartitionTask) -> OutOfCoreResult:
     pq.write_table(owned, task.out)
     rows = owned.num_rows
     if task.analyses:
-        from welfare_observatory.executors.partition_analyses import analyze_partition
+        from welfare_observatory.build.strategies.partition_analyses import analyze_partition
 
         part = Path(task.out).name
         findings += analyze_partition(

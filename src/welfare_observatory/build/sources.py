@@ -3,7 +3,7 @@
 A failing source is reported and the others go on. What a source produced is kept under
 ``<kb>/.steps`` by a key made of its payload hashes, type, options, rules, reference date and
 versions, so a later build reuses it when none of those changed. The pipeline runs these per
-source (on any executor); :mod:`welfare_observatory.pipeline` then derives, analyzes and
+source (on any executor); :mod:`welfare_observatory.build.orchestrator` then derives, analyzes and
 stores.
 """
 
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
-from welfare_observatory.build_report import SourceReport
+from welfare_observatory.build.report import SourceReport
 from welfare_observatory.errors import ConfigError, Location, OfflineError, SourceError
 from welfare_observatory.lineage import StepRecord, digest
 from welfare_observatory.model.finding import Finding, Severity
@@ -259,8 +259,8 @@ def _parse_and_harmonize(
 ) -> tuple[pa.Table | None, list[Finding], list[StepRecord], int]:
     import pyarrow as pa
 
+    from welfare_observatory.build.derive import unify_breakdowns
     from welfare_observatory.harmonize import harmonize
-    from welfare_observatory.stages import unify_breakdowns
 
     steps: list[StepRecord] = []
     parsed = []

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from welfare_observatory.build.strategies.base import Executor, running
+from welfare_observatory.build.strategies.tasks import NetworkTask, build_observatory_task
 from welfare_observatory.errors import ConfigError, Location
-from welfare_observatory.executors.base import Executor, running
-from welfare_observatory.executors.tasks import NetworkTask, build_observatory_task
 
 if TYPE_CHECKING:
-    from welfare_observatory.pipeline import BuildResult
+    from welfare_observatory.build.orchestrator import BuildResult
 
 __all__ = ["build_network"]
 

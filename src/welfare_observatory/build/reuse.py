@@ -27,9 +27,9 @@ from welfare_observatory.model.finding import Finding
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from welfare_observatory.build.derive import DeriveOutput
     from welfare_observatory.model import Indicator
     from welfare_observatory.observatory import Observatory
-    from welfare_observatory.stages import DeriveOutput
 
 __all__ = ["Derived", "derived_key", "drop_leftovers", "load_derived", "save_derived"]
 
@@ -78,7 +78,7 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
     """The saved result for ``key``, or None (also when it is damaged: then it is rebuilt)."""
     import pyarrow.parquet as pq
 
-    from welfare_observatory.stages import DeriveOutput
+    from welfare_observatory.build.derive import DeriveOutput
 
     folder = steps_dir / f"{_PREFIX}{key}"
     try:

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from welfare_observatory.executors.base import ExecutorError
+from welfare_observatory.build.strategies.base import ExecutorError
 from welfare_observatory.lineage import digest
 from welfare_observatory.model.common import Frozen
 
 if TYPE_CHECKING:
+    from welfare_observatory.build.orchestrator import BuildResult
+    from welfare_observatory.build.sources import BuildContext, SourceOutput
     from welfare_observatory.observatory import Observatory
-    from welfare_observatory.pipeline import BuildResult
-    from welfare_observatory.source_stage import BuildContext, SourceOutput
 
 __all__ = [
     "NetworkTask",
@@ -88,7 +88,7 @@ def run_source_task(task: SourceTask) -> SourceResult:
     """Run one source on a worker: reload the observatory, check it, run ``run_source``."""
     import dataclasses
 
-    from welfare_observatory.source_stage import run_source
+    from welfare_observatory.build.sources import run_source
 
     shared = _worker_context(task.model_copy(update={"source": ""}).model_dump_json())
     # A fresh timings dict per task; the rest (catalogue, code table) is read-only.
@@ -103,8 +103,8 @@ def _worker_context(key: str) -> BuildContext:
     """The loaded, checked observatory and its context, kept by the worker process for the
     other sources of the same build (loading it costs more than a small source). ``key``
     is the task without its source, as JSON (hashable)."""
+    from welfare_observatory.build.sources import new_context
     from welfare_observatory.observatory import load_observatory
-    from welfare_observatory.source_stage import new_context
 
     task = SourceTask.model_validate_json(key)
     observatory = load_observatory(task.observatory)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from welfare_observatory.executors.out_of_core import _connect, _quoted
+from welfare_observatory.build.strategies.out_of_core import _connect, _quoted
 from welfare_observatory.model.finding import Finding
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 
@@ -52,7 +52,7 @@ def analyze_partition(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from welfare_observatory.analysis_stage import analyze_stage
+    from welfare_observatory.build.analyze import analyze_stage
 
     analyses, findings = analyze_stage(owned, observatory, indicators)
     if coverage is not None:
@@ -96,8 +96,8 @@ def composites(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from welfare_observatory.analysis_stage import SORT_KEYS, composite_analysis, storable
     from welfare_observatory.analyze._common import stable_order
+    from welfare_observatory.build.analyze import SORT_KEYS, composite_analysis, storable
     from welfare_observatory.errors import WelfareObservatoryError
     from welfare_observatory.model.finding import Severity
 
@@ -146,7 +146,7 @@ def ranked_warnings(files: Sequence[Path]) -> pa.Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from welfare_observatory.analysis_stage import storable
+    from welfare_observatory.build.analyze import storable
 
     tables = [pq.read_table(f) for f in files]
     # An empty part has text columns where others have numbers: leave the empty ones out.

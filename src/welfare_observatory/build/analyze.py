@@ -1,6 +1,6 @@
 """The analysis stage: trends, progress, benchmarks, composites and early warnings.
 
-Runs between derive and store (see :mod:`welfare_observatory.stages`); each analysis that
+Runs between derive and store (see :mod:`welfare_observatory.build.derive`); each analysis that
 cannot run becomes a warning finding, never a failed build. Every stored table comes out in
 a fixed row order (sorted by its key columns) so two builds of the same data write
 identical files.
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from welfare_observatory.build.derive import plain
 from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.model.finding import Finding, Severity
-from welfare_observatory.stages import plain
 
 if TYPE_CHECKING:
     import pandas as pd

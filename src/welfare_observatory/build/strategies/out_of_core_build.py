@@ -1,6 +1,6 @@
 """An edition built out of core: the build for input larger than memory.
 
-The same stages as :func:`welfare_observatory.pipeline.build`, with the data on disk
+The same stages as :func:`welfare_observatory.build.orchestrator.build`, with the data on disk
 between them instead of in memory:
 
 1. each source runs fetch, parse, harmonize and validate (the pipeline's own
@@ -28,9 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from welfare_observatory.errors import ConfigError
-from welfare_observatory.executors.base import Executor, running
-from welfare_observatory.executors.out_of_core import (
+from welfare_observatory.build.strategies.base import Executor, running
+from welfare_observatory.build.strategies.out_of_core import (
     OutOfCoreResult,
     PartitionTask,
     _combined,
@@ -40,20 +39,21 @@ from welfare_observatory.executors.out_of_core import (
     partitions,
     sort_by_indicator,
 )
-from welfare_observatory.executors.partition_analyses import (
+from welfare_observatory.build.strategies.partition_analyses import (
     composites,
     partition_findings,
     ranked_warnings,
 )
+from welfare_observatory.errors import ConfigError
 from welfare_observatory.lineage import LineageGraph
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from welfare_observatory.build.orchestrator import BuildResult, Progress
+    from welfare_observatory.build.sources import BuildContext, SourceOutput
     from welfare_observatory.observatory import Observatory
-    from welfare_observatory.pipeline import BuildResult, Progress
-    from welfare_observatory.source_stage import BuildContext, SourceOutput
 
 __all__ = ["build_out_of_core", "parse_size"]
 
@@ -97,9 +97,9 @@ def build_out_of_core(
     reads) and the interpreter. ``indicators_per_partition`` is the knob when a partition
     is too large. ``work_dir`` (default: a folder under ``out``) holds the intermediate
     files and is removed at the end; Dask workers must see it at the same path.
-    Other options as :func:`welfare_observatory.pipeline.build`.
+    Other options as :func:`welfare_observatory.build.orchestrator.build`.
     """
-    from welfare_observatory.source_stage import new_context, skipped_source
+    from welfare_observatory.build.sources import new_context, skipped_source
 
     budget = memory_budget if isinstance(memory_budget, int) else parse_size(memory_budget)
     if budget < 256 * 2**20:
@@ -257,10 +257,10 @@ def _store(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from welfare_observatory.build_report import BuildReport, why_skipped
-    from welfare_observatory.pipeline import BuildResult
-    from welfare_observatory.source_stage import declared_indicators
-    from welfare_observatory.stages import coverage_table, findings_table
+    from welfare_observatory.build.orchestrator import BuildResult
+    from welfare_observatory.build.report import BuildReport, why_skipped
+    from welfare_observatory.build.sources import declared_indicators
+    from welfare_observatory.build.store import coverage_table, findings_table
     from welfare_observatory.store.partitioned import build_manifest, write_partitioned_build
 
     config = observatory.config

@@ -1,9 +1,9 @@
 """The build: fetch -> parse -> harmonize -> validate -> derive -> analyze -> store.
 
 Each source runs fetch, parse, harmonize and validate on its own, on the chosen executor
-(:mod:`welfare_observatory.source_stage`); a failing source is reported and the others go
+(:mod:`welfare_observatory.build.sources`); a failing source is reported and the others go
 on. Derive and analyze then run over all of them (reused when nothing they read changed,
-:mod:`welfare_observatory.stage_reuse`) and the edition is stored. Everything after
+:mod:`welfare_observatory.build.reuse`) and the edition is stored. Everything after
 ``fetch`` is a pure function of Arrow tables and configuration.
 """
 
@@ -15,19 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from welfare_observatory.build_report import BuildReport, why_skipped
-from welfare_observatory.lineage import LineageGraph
-from welfare_observatory.source_stage import (
+from welfare_observatory.build.report import BuildReport, why_skipped
+from welfare_observatory.build.sources import (
     declared_indicators,
     distinct,
     new_context,
     skipped_source,
 )
+from welfare_observatory.lineage import LineageGraph
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from welfare_observatory.executors import Executor
+    from welfare_observatory.build.strategies import Executor
     from welfare_observatory.observatory import Observatory
 
 __all__ = ["BuildResult", "build"]
@@ -63,10 +63,10 @@ def build(
     ``offline`` never touches the network (sources whose payloads are not cached are
     skipped, with the reason); ``only`` limits the build to these source ids (the others
     are reported as skipped); ``refresh`` fetches again even what is cached. ``executor``
-    (``"local"``, ``"dask"`` or an :class:`~welfare_observatory.executors.Executor`) runs
+    (``"local"``, ``"dask"`` or an :class:`~welfare_observatory.build.strategies.Executor`) runs
     the sources; every executor gives the same edition and build id.
     """
-    from welfare_observatory.executors import running
+    from welfare_observatory.build.strategies import running
 
     # Absolute, so the report says where the edition went whatever the caller's cwd.
     kb_root = Path(out).resolve()
@@ -93,7 +93,7 @@ def build(
         say=say,
     )
     context.timings["load"] = time.perf_counter() - started
-    from welfare_observatory.stage_reuse import drop_leftovers
+    from welfare_observatory.build.reuse import drop_leftovers
 
     drop_leftovers(context.steps_dir)
 
@@ -109,14 +109,15 @@ def build(
         else:
             outputs.append(ran[source_id])
 
-    from welfare_observatory.analysis_stage import analyze_stage
-    from welfare_observatory.stage_reuse import (
+    from welfare_observatory.build.analyze import analyze_stage
+    from welfare_observatory.build.derive import derive_with_coverage
+    from welfare_observatory.build.reuse import (
         Derived,
         derived_key,
         load_derived,
         save_derived,
     )
-    from welfare_observatory.stages import derive_with_coverage, store_stage
+    from welfare_observatory.build.store import store_stage
 
     tables = [o.table for o in outputs if o.table is not None and o.table.num_rows]
     findings = [f for o in outputs for f in o.findings]
