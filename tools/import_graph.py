@@ -128,7 +128,8 @@ def imports_of(path: Path, module: str, known: set[str]) -> set[str]:
             base = _resolve(module, is_package, node)
             # ``from pkg import sub`` imports the submodule when there is one.
             targets = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in known]
-            targets.append(base)
+            if len(targets) < len(node.names):
+                targets.append(base)  # a name defined in ``base`` itself
         for target in targets:
             while target and target not in known:
                 target = target.rpartition(".")[0]

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from welfare_observatory.units import make_registry
     from welfare_observatory.validate.schema import validate_observations
 
-__version__ = "0.1.0"
+from welfare_observatory._version import __version__
 
 _LAZY: dict[str, str] = {
     "Catalog": "welfare_observatory.catalog",

@@ -128,6 +128,7 @@ class Observatory:
         cache_dir: str | Path | None = None,
         progress: Callable[[str], None] | None = None,
         executor: Executor | str | None = None,
+        source_timeout: float | None = 1800.0,
     ) -> BuildResult:
         """Build this observatory's edition into the knowledge base folder ``out``.
 
@@ -139,8 +140,9 @@ class Observatory:
         ``cache_dir`` holds fetched payloads (default ``<out>/.cache``); ``progress``
         receives one line per step; ``executor`` is ``"local"``, ``"dask"`` or an
         :class:`~welfare_observatory.build.strategies.Executor` (every executor gives the same
-        build id). The result's ``report`` is the build report; ``knowledge_base`` is the
-        absolute path of ``out``.
+        build id); ``source_timeout`` (seconds, None for none) stops a source that takes
+        longer and reports it as failed. The result's ``report`` is the build report;
+        ``knowledge_base`` is the absolute path of ``out``.
         """
         from welfare_observatory.build.orchestrator import build
 
@@ -153,6 +155,8 @@ class Observatory:
             cache_dir=cache_dir,
             progress=progress,
             executor=executor,
+            loader=load_observatory,
+            source_timeout=source_timeout,
         )
 
 

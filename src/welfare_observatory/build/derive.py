@@ -18,10 +18,13 @@ from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL, observation_schema
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pyarrow as pa
 
+    from welfare_observatory.build.environment import BuildEnvironment
+    from welfare_observatory.config import TerritorySettings
     from welfare_observatory.model import Indicator
-    from welfare_observatory.observatory import Observatory
 
 __all__ = [
     "DeriveOutput",
@@ -67,24 +70,14 @@ class DeriveOutput:
 
 
 def derive_stage(
-    tables: Sequence[pa.Table],
-    observatory: Observatory,
-    indicators: Mapping[str, Indicator],
-    selection: Sequence[Indicator],
-    reference: date,
+    tables: Sequence[pa.Table], env: BuildEnvironment
 ) -> tuple[pa.Table, list[Finding], list[StepRecord]]:
     """:func:`derive_with_coverage` without the coverage table (for per-partition runs)."""
-    out = derive_with_coverage(tables, observatory, indicators, selection, reference)
+    out = derive_with_coverage(tables, env)
     return out.observations, out.findings, out.steps
 
 
-def derive_with_coverage(
-    tables: Sequence[pa.Table],
-    observatory: Observatory,
-    indicators: Mapping[str, Indicator],
-    selection: Sequence[Indicator],
-    reference: date,
-) -> DeriveOutput:
+def derive_with_coverage(tables: Sequence[pa.Table], env: BuildEnvironment) -> DeriveOutput:
     """Reconcile codes to the reference date, apply overrides, derive rates and aggregates
     (districts, the levels up to the observatory's territory, declared groupings); keep the
     selected indicators and the operands their formulas need."""
@@ -92,7 +85,8 @@ def derive_with_coverage(
     import pyarrow.compute as pc
 
     from welfare_observatory.derive import aggregate, code_changes, derive_rates, reconcile
-    from welfare_observatory.territory import registry
+
+    indicators, selection, reference = env.indicators, env.selection, env.reference
 
     findings: list[Finding] = []
     steps: list[StepRecord] = []
@@ -101,18 +95,18 @@ def derive_with_coverage(
     if observed.num_rows == 0:
         return DeriveOutput(_with_domain(observed, indicators), findings, steps)
 
-    reg = registry()
+    reg = env.territories
     territories = _distinct(observed, "territory")
     changes = code_changes(territories, reference, reg)
     if changes.num_rows:
         result = reconcile(observed, changes, indicators)
         observed, findings, steps = _merge(result, findings, steps)
 
-    observed, override_step, n_overrides = _apply_overrides(observed, observatory, indicators)
+    observed, override_step, n_overrides = _apply_overrides(observed, env.overrides, indicators)
     if override_step is not None:
         steps.append(override_step)
 
-    hierarchy, levels = _hierarchy(observatory, reg, reference)
+    hierarchy, levels = _hierarchy(env.config.territory, reg, reference)
     if levels:
         municipal = observed.filter(pc.equal(pc.utf8_length(_text(observed, "territory")), 6))
         if municipal.num_rows:
@@ -172,7 +166,9 @@ def _distinct(table: pa.Table, name: str) -> list[str]:
     return sorted(str(v) for v in pc.unique(_text(table, name)).to_pylist() if v is not None)
 
 
-def _hierarchy(observatory: Observatory, reg: Any, reference: date) -> tuple[pa.Table, list[str]]:
+def _hierarchy(
+    settings: TerritorySettings, reg: Any, reference: date
+) -> tuple[pa.Table, list[str]]:
     """The hierarchy on ``reference`` with the declared groupings, and the levels to sum.
 
     Levels run from districts (when ``territory.districts`` is on; only municipalities
@@ -182,8 +178,7 @@ def _hierarchy(observatory: Observatory, reg: Any, reference: date) -> tuple[pa.
     """
     from welfare_observatory.derive import with_groupings
 
-    settings = observatory.config.territory
-    levels = _levels_up_to(observatory, reg)
+    levels = _levels_up_to(settings.code, reg)
     if settings.districts is False:
         levels = [level for level in levels if level != "district"]
     if isinstance(settings.districts, dict):
@@ -207,10 +202,9 @@ def _in_force(codes: Sequence[str], reg: Any, reference: date) -> list[str]:
     return out
 
 
-def _levels_up_to(observatory: Observatory, reg: Any) -> list[str]:
-    """Registry levels from districts up to the observatory's own territory (only districts
-    when the territory is a grouping: it sits beside the hierarchy)."""
-    code = observatory.config.territory.code
+def _levels_up_to(code: str, reg: Any) -> list[str]:
+    """Registry levels from districts up to the observatory's own territory ``code`` (only
+    districts when the territory is a grouping: it sits beside the hierarchy)."""
     if code.startswith(("grouping:", "district:")):
         return ["district"]
     try:
@@ -259,15 +253,14 @@ def _breakdowns(table: pa.Table) -> list[str]:
 
 
 def _apply_overrides(
-    observed: pa.Table, observatory: Observatory, indicators: Mapping[str, Indicator]
+    observed: pa.Table, path: Path | None, indicators: Mapping[str, Indicator]
 ) -> tuple[pa.Table, StepRecord | None, int]:
-    """Replace values the analyst corrected by hand; each override keeps its reason."""
+    """Replace values the analyst corrected by hand (the overrides file at ``path``); each
+    override keeps its reason."""
     from welfare_observatory.derive.overrides import corrections
 
-    relative = observatory.config.overrides
-    if not relative:
+    if path is None:
         return observed, None, 0
-    path = observatory.path(relative, what="overrides")
     table, step, count = corrections(path, indicators, _breakdowns(observed))
     # Corrections win over what the sources said: they are the "published" side here.
     merged = _union_published_first(unify_breakdowns([table]), observed)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from welfare_observatory.build.environment import Loader, ObservatoryLike, make_environment
 from welfare_observatory.build.report import BuildReport, why_skipped
 from welfare_observatory.build.sources import (
     declared_indicators,
@@ -28,11 +29,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from welfare_observatory.build.strategies import Executor
-    from welfare_observatory.observatory import Observatory
 
-__all__ = ["BuildResult", "build"]
+__all__ = ["DEFAULT_SOURCE_TIMEOUT", "BuildResult", "build"]
 
 Progress = Callable[[str], None]
+
+DEFAULT_SOURCE_TIMEOUT = 1800.0
+"""Seconds one source may take (fetch to validate) before it is stopped and reported."""
 
 
 @dataclass
@@ -48,7 +51,7 @@ class BuildResult:
 
 
 def build(
-    observatory: Observatory,
+    observatory: ObservatoryLike,
     *,
     out: str | Path = "kb",  # observatory.DEFAULT_KB: relative to the working directory
     offline: bool = False,
@@ -57,6 +60,8 @@ def build(
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
     executor: Executor | str | None = None,
+    loader: Loader | None = None,
+    source_timeout: float | None = DEFAULT_SOURCE_TIMEOUT,
 ) -> BuildResult:
     """Build the observatory's edition into the knowledge base folder ``out``.
 
@@ -64,7 +69,10 @@ def build(
     skipped, with the reason); ``only`` limits the build to these source ids (the others
     are reported as skipped); ``refresh`` fetches again even what is cached. ``executor``
     (``"local"``, ``"dask"`` or an :class:`~welfare_observatory.build.strategies.Executor`) runs
-    the sources; every executor gives the same edition and build id.
+    the sources; every executor gives the same edition and build id. ``loader`` loads the
+    observatory from its folder on a remote worker (``load_observatory``).
+    ``source_timeout`` (seconds, None for none) stops a source that takes longer: it is
+    reported as failed and the others go on.
     """
     from welfare_observatory.build.strategies import running
 
@@ -81,16 +89,16 @@ def build(
         )
     say("loading catalogue, territories and plugins")
     started = time.perf_counter()
-    selection = observatory.selection()
-    indicators = {i.id: i for i in observatory.catalog}
-    reference = config.territory.reference_date
+    env = make_environment(observatory, loader=loader)
+    selection = env.selection
     context = new_context(
-        observatory,
+        env,
         steps_dir=kb_root / ".steps",
         cache_dir=Path(cache_dir) if cache_dir else kb_root / ".cache",
         offline=offline,
         refresh=refresh,
         say=say,
+        timeout=source_timeout,
     )
     context.timings["load"] = time.perf_counter() - started
     from welfare_observatory.build.reuse import drop_leftovers
@@ -123,23 +131,16 @@ def build(
     findings = [f for o in outputs for f in o.findings]
     steps = [s for o in outputs for s in o.steps]
     key = derived_key(
-        observatory,
-        source_steps=[s.id for o in outputs if o.table is not None for s in o.steps],
-        indicators=indicators,
-        selection=selection,
-        reference=reference,
-        versions=context.versions,
+        env, source_steps=[s.id for o in outputs if o.table is not None for s in o.steps]
     )
     reused = None if refresh else load_derived(context.steps_dir, key)
     if reused is None:
         with context.timed("derive"):
             say("deriving rates and aggregates")
-            derive_out = derive_with_coverage(tables, observatory, indicators, selection, reference)
+            derive_out = derive_with_coverage(tables, env)
         with context.timed("analyze"):
             say("analysing: trends, progress, benchmarks, composites, early warnings")
-            analyses, analysis_findings = analyze_stage(
-                derive_out.observations, observatory, indicators
-            )
+            analyses, analysis_findings = analyze_stage(derive_out.observations, env)
         save_derived(context.steps_dir, key, Derived(derive_out, analyses, analysis_findings))
     else:
         say("derive and analyze: nothing they read has changed, results reused")
@@ -162,7 +163,7 @@ def build(
         say(f"writing edition {config.edition}")
         build_id = store_stage(
             kb_root,
-            observatory,
+            env,
             observations=observations,
             graph=graph,
             findings=findings,

@@ -11,17 +11,17 @@ from welfare_observatory.build.derive import plain
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from welfare_observatory.build.environment import BuildEnvironment
     from welfare_observatory.build.report import SourceReport
     from welfare_observatory.lineage import LineageGraph
     from welfare_observatory.model.finding import Finding
-    from welfare_observatory.observatory import Observatory
 
 __all__ = ["coverage_table", "findings_table", "store_stage"]
 
 
 def store_stage(
     kb_root: Path,
-    observatory: Observatory,
+    env: BuildEnvironment,
     *,
     observations: pa.Table,
     graph: LineageGraph,
@@ -41,7 +41,7 @@ def store_stage(
     from welfare_observatory.store.partitioned import build_manifest
 
     manifest = build_manifest(
-        observatory,
+        env.config,
         graph=graph,
         overrides=sum(f.count for f in findings if f.code == "override-applied"),
         sources=sources,

@@ -43,6 +43,14 @@ from welfare_observatory.cli._output import json_option, print_json
     metavar="SIZE",
     help="Build out of core within SIZE (e.g. 2GiB): partitions on disk, DuckDB spills.",
 )
+@click.option(
+    "--source-timeout",
+    type=click.FloatRange(min=0),
+    default=1800.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop a source that takes longer (it is reported as failed; 0: no limit).",
+)
 @json_option
 def build(
     observatory: str,
@@ -54,6 +62,7 @@ def build(
     executor: str,
     scheduler: str | None,
     memory_budget: str | None,
+    source_timeout: float,
     as_json: bool,
 ) -> None:
     """Build OBSERVATORY (a folder with observatory.yaml, or an installed package name).
@@ -85,6 +94,7 @@ def build(
             refresh=refresh,
             cache_dir=cache_dir,
             executor=runner,
+            source_timeout=source_timeout or None,
         )
     else:
         with console.status(f"building {loaded.id}", spinner="dots") as status:
@@ -100,6 +110,7 @@ def build(
                 cache_dir=cache_dir,
                 progress=progress,
                 executor=runner,
+                source_timeout=source_timeout or None,
             )
     if as_json:
         print_json(result.report.model_dump(mode="json"))

@@ -47,7 +47,7 @@ _CHUNK = 1 << 16
 
 def user_agent() -> str:
     """``welfare-observatory/<version>``."""
-    from welfare_observatory import __version__
+    from welfare_observatory._version import __version__
 
     return f"welfare-observatory/{__version__}"
 

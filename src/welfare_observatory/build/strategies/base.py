@@ -108,7 +108,7 @@ class LocalExecutor(Executor):
     def run_sources(self, context: BuildContext, source_ids: Sequence[str]) -> list[SourceOutput]:
         from welfare_observatory.build.sources import run_source
 
-        sources = context.observatory.config.sources
+        sources = context.env.config.sources
         return [run_source(s, sources[s], context) for s in source_ids]
 
 

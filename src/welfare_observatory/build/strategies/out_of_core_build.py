@@ -44,6 +44,7 @@ from welfare_observatory.build.strategies.partition_analyses import (
     partition_findings,
     ranked_warnings,
 )
+from welfare_observatory.build.strategies.tasks import loader_name
 from welfare_observatory.errors import ConfigError
 from welfare_observatory.lineage import LineageGraph
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
@@ -51,9 +52,9 @@ from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from welfare_observatory.build.environment import BuildEnvironment, Loader, ObservatoryLike
     from welfare_observatory.build.orchestrator import BuildResult, Progress
     from welfare_observatory.build.sources import BuildContext, SourceOutput
-    from welfare_observatory.observatory import Observatory
 
 __all__ = ["build_out_of_core", "parse_size"]
 
@@ -76,7 +77,7 @@ def parse_size(text: str) -> int:
 
 
 def build_out_of_core(
-    observatory: Observatory,
+    observatory: ObservatoryLike,
     *,
     out: str | Path = "kb",
     memory_budget: str | int = "2GiB",
@@ -88,6 +89,8 @@ def build_out_of_core(
     executor: Executor | str | None = None,
     indicators_per_partition: int = 2,
     work_dir: str | Path | None = None,
+    loader: Loader | None = None,
+    source_timeout: float | None = 1800.0,
 ) -> BuildResult:
     """Build the observatory's edition into ``out`` a partition at a time.
 
@@ -99,6 +102,7 @@ def build_out_of_core(
     files and is removed at the end; Dask workers must see it at the same path.
     Other options as :func:`welfare_observatory.build.orchestrator.build`.
     """
+    from welfare_observatory.build.environment import make_environment
     from welfare_observatory.build.sources import new_context, skipped_source
 
     budget = memory_budget if isinstance(memory_budget, int) else parse_size(memory_budget)
@@ -122,13 +126,15 @@ def build_out_of_core(
     say = progress or (lambda _line: None)
     say("loading catalogue, territories and plugins")
     started = time.perf_counter()
+    env = make_environment(observatory, loader=loader)
     context = new_context(
-        observatory,
+        env,
         steps_dir=kb_root / ".steps",
         cache_dir=Path(cache_dir) if cache_dir else kb_root / ".cache",
         offline=offline,
         refresh=refresh,
         say=say,
+        timeout=source_timeout,
     )
     context.timings["load"] = time.perf_counter() - started
     kb_root.mkdir(parents=True, exist_ok=True)
@@ -150,12 +156,10 @@ def build_out_of_core(
                     files += [file] if file is not None else []
             with context.timed("derive"):
                 say("deriving rates and aggregates, a partition at a time")
-                derived = _derive(
-                    runner, observatory, files, work, budget, indicators_per_partition
-                )
+                derived = _derive(runner, env, files, work, budget, indicators_per_partition)
         say(f"writing edition {config.edition}")
         return _store(
-            observatory,
+            env,
             kb_root,
             context,
             outputs,
@@ -192,7 +196,7 @@ def _source_to_file(
 
 def _derive(
     runner: Executor,
-    observatory: Observatory,
+    env: BuildEnvironment,
     files: Sequence[Path],
     work: Path,
     budget: int,
@@ -220,14 +224,15 @@ def _derive(
         con.close()
     for file in files:
         file.unlink()
-    indicators = {i.id: i for i in observatory.catalog}
+    indicators = dict(env.indicators)
     # Every formula indicator, so that each partition holds the operands of any rate it
     # owns; derive_with_coverage then computes only the selection's rates, as in memory.
     targets = [i for i, indicator in indicators.items() if indicator.formula is not None]
     split = partitions(present, indicators, per_partition, targets=targets)
     tasks = [
         PartitionTask(
-            observatory=str(Path(observatory.folder).resolve()),
+            observatory=str(Path(env.folder).resolve()),
+            loader=loader_name(env.loader),
             sorted_input=str(sorted_input),
             owned=owned,
             needed=needed,
@@ -245,7 +250,7 @@ def _derive(
 
 
 def _store(
-    observatory: Observatory,
+    env: BuildEnvironment,
     kb_root: Path,
     context: BuildContext,
     outputs: Sequence[SourceOutput],
@@ -263,8 +268,8 @@ def _store(
     from welfare_observatory.build.store import coverage_table, findings_table
     from welfare_observatory.store.partitioned import build_manifest, write_partitioned_build
 
-    config = observatory.config
-    selection = observatory.selection()
+    config = env.config
+    selection = env.selection
     analyses: dict[str, pa.Table | list[Path]] = {
         folder.name: sorted(folder.glob("*.parquet"))
         for folder in sorted((work / "analyses").glob("*"))
@@ -281,7 +286,7 @@ def _store(
         pa.concat_tables(coverage, promote_options="permissive") if coverage else None
     )
     parts = [Path(f) for f in derived.files]
-    composite = composites(observatory, parts, work, _duckdb_limit(budget), findings)
+    composite = composites(env, parts, work, _duckdb_limit(budget), findings)
     if composite is not None:
         analyses["composite"] = composite
     graph = LineageGraph()
@@ -289,7 +294,7 @@ def _store(
         if step.id not in graph:
             graph.add(step)
     manifest = build_manifest(
-        observatory,
+        config,
         graph=graph,
         overrides=sum(f.count for f in findings if f.code == "override-applied"),
         sources={o.report.id: (o.report, o.payloads) for o in outputs},

@@ -20,8 +20,8 @@ from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from welfare_observatory.build.environment import BuildEnvironment
     from welfare_observatory.model import Indicator
-    from welfare_observatory.observatory import Observatory
 
 __all__ = [
     "PER_INDICATOR",
@@ -40,7 +40,7 @@ indicators again by the out-of-core build; composites, per domain, are computed 
 def analyze_partition(
     owned: pa.Table,
     coverage: pa.Table | None,
-    observatory: Observatory,
+    env: BuildEnvironment,
     indicators: dict[str, Indicator],
     owned_ids: Sequence[str],
     file: Path,
@@ -54,7 +54,7 @@ def analyze_partition(
 
     from welfare_observatory.build.analyze import analyze_stage
 
-    analyses, findings = analyze_stage(owned, observatory, indicators)
+    analyses, findings = analyze_stage(owned, env)
     if coverage is not None:
         names = coverage.column("indicator").cast(pa.string())
         analyses["coverage"] = coverage.filter(pc.is_in(names, pa.array(owned_ids, pa.string())))
@@ -83,7 +83,7 @@ def partition_findings(findings: Sequence[Finding], produced: set[str]) -> list[
 
 
 def composites(
-    observatory: Observatory,
+    env: BuildEnvironment,
     parts: Sequence[Path],
     work: Path,
     memory_limit: str,
@@ -107,8 +107,8 @@ def composites(
     breakdowns = [n for n in names if n not in BASE_COLUMNS and n != "domain"]
     totals = "".join(f" AND \"{b}\" = '{TOTAL}'" for b in breakdowns)
     listing = "[" + ", ".join(_quoted(str(f)) for f in parts) + "]"
-    indicators = {i.id: i for i in observatory.catalog}
-    focus = observatory.config.territory.code
+    indicators = env.indicators
+    focus = env.config.territory.code
     references = list(dict.fromkeys([focus, "IT"]))
     con = _connect(memory_limit, work / "spill", 2)
     tables = []
