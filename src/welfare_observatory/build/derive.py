@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.lineage import StepRecord
+from welfare_observatory.model.common import Frozen
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL, observation_schema
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DeriveOutput",
+    "DeriveScope",
     "derive_stage",
     "derive_with_coverage",
     "plain",
@@ -69,18 +71,50 @@ class DeriveOutput:
     """Per aggregate: indicator, territory, period, breakdowns, members, reported, coverage."""
 
 
+class DeriveScope(Frozen):
+    """Build-wide facts the derive steps are recorded from: the lineage ids, territories and
+    indicators of the build's whole canonical input.
+
+    The derive steps' ids (and so the ``lineage`` of derived rows and the build id) are made
+    of these rather than of the rows at hand, so a partition of an out-of-core build records
+    exactly the steps of the whole build in memory.
+    """
+
+    inputs: tuple[str, ...]
+    territories: tuple[str, ...]
+    indicators: tuple[str, ...]
+
+    @classmethod
+    def of(cls, table: pa.Table) -> DeriveScope:
+        return cls(
+            inputs=tuple(_distinct(table, "lineage")),
+            territories=tuple(_distinct(table, "territory")),
+            indicators=tuple(_distinct(table, "indicator")),
+        )
+
+    @property
+    def municipal(self) -> bool:
+        """True when the input has municipal rows (codes of six digits): derive aggregates."""
+        return any(len(t) == 6 for t in self.territories)
+
+
 def derive_stage(
-    tables: Sequence[pa.Table], env: BuildEnvironment
+    tables: Sequence[pa.Table], env: BuildEnvironment, scope: DeriveScope | None = None
 ) -> tuple[pa.Table, list[Finding], list[StepRecord]]:
     """:func:`derive_with_coverage` without the coverage table (for per-partition runs)."""
-    out = derive_with_coverage(tables, env)
+    out = derive_with_coverage(tables, env, scope)
     return out.observations, out.findings, out.steps
 
 
-def derive_with_coverage(tables: Sequence[pa.Table], env: BuildEnvironment) -> DeriveOutput:
+def derive_with_coverage(
+    tables: Sequence[pa.Table], env: BuildEnvironment, scope: DeriveScope | None = None
+) -> DeriveOutput:
     """Reconcile codes to the reference date, apply overrides, derive rates and aggregates
     (districts, the levels up to the observatory's territory, declared groupings); keep the
-    selected indicators and the operands their formulas need."""
+    selected indicators and the operands their formulas need.
+
+    ``scope`` describes the whole build when ``tables`` are one partition of it (default:
+    ``tables`` are the whole build)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -96,24 +130,31 @@ def derive_with_coverage(tables: Sequence[pa.Table], env: BuildEnvironment) -> D
         return DeriveOutput(_with_domain(observed, indicators), findings, steps)
 
     reg = env.territories
-    territories = _distinct(observed, "territory")
-    changes = code_changes(territories, reference, reg)
+    scope = scope or DeriveScope.of(observed)
+    # Each derive step reads the build's input and every step before it.
+    before = list(scope.inputs)
+    changes = code_changes(list(scope.territories), reference, reg)
     if changes.num_rows:
-        result = reconcile(observed, changes, indicators)
+        result = reconcile(observed, changes, indicators, inputs=before)
         observed, findings, steps = _merge(result, findings, steps)
+        before += [result.step.id] if result.step is not None else []
 
     observed, override_step, n_overrides = _apply_overrides(observed, env.overrides, indicators)
     if override_step is not None:
         steps.append(override_step)
+        before.append(override_step.id)
 
     hierarchy, levels = _hierarchy(env.config.territory, reg, reference)
-    if levels:
+    if levels and scope.municipal:
         municipal = observed.filter(pc.equal(pc.utf8_length(_text(observed, "territory")), 6))
+        # Run on a partition without municipal rows too: the step is the build's, the same
+        # in every partition; its rows are none.
+        aggregated = aggregate(municipal, indicators, hierarchy, levels=levels, inputs=before)
+        findings += aggregated.findings
+        if aggregated.step is not None:
+            steps.append(aggregated.step)
+            before.append(aggregated.step.id)
         if municipal.num_rows:
-            aggregated = aggregate(municipal, indicators, hierarchy, levels=levels)
-            findings += aggregated.findings
-            if aggregated.step is not None:
-                steps.append(aggregated.step)
             coverage = aggregated.coverage
             observed = _union_published_first(observed, aggregated.table)
 
@@ -123,7 +164,13 @@ def derive_with_coverage(tables: Sequence[pa.Table], env: BuildEnvironment) -> D
     for indicator in selection:
         if indicator.formula is not None:
             wanted |= {indicator.formula.numerator, indicator.formula.denominator}
-    rates = derive_rates(observed, indicators, targets=sorted(w for w in wanted if w in indicators))
+    rates = derive_rates(
+        observed,
+        indicators,
+        targets=sorted(w for w in wanted if w in indicators),
+        inputs=before,
+        present={*scope.indicators, *_distinct(observed, "indicator")},
+    )
     findings += rates.findings
     if rates.step is not None:
         steps.append(rates.step)

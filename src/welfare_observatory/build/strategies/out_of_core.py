@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from welfare_observatory.build.derive import DeriveScope
 from welfare_observatory.build.environment import BuildEnvironment
 from welfare_observatory.build.strategies.base import Executor, running
 from welfare_observatory.build.strategies.tasks import DEFAULT_LOADER, loader_name
@@ -78,6 +79,8 @@ class PartitionTask(Frozen):
     threads: int
     analyses: str = ""
     """Folder for the partition's analyses (``<name>/<part>.parquet``); empty: none."""
+    scope: DeriveScope | None = None
+    """The whole build's input, which the derive steps are recorded from."""
 
 
 def _folder(observatory: ObservatoryLike | BuildEnvironment | str | Path) -> str:
@@ -294,6 +297,23 @@ def sort_by_indicator(
     return [str(row[0]) for row in found]
 
 
+def scope_of(con: duckdb.DuckDBPyConnection, sorted_input: Path) -> DeriveScope:
+    """The :class:`DeriveScope` of the rows in ``sorted_input`` (read by DuckDB, not loaded)."""
+
+    def distinct(column: str) -> tuple[str, ...]:
+        rows = con.execute(
+            f"SELECT DISTINCT CAST({column} AS VARCHAR) AS v FROM "  # noqa: S608
+            f"read_parquet({_quoted(str(sorted_input))}) WHERE {column} IS NOT NULL ORDER BY v"
+        ).fetchall()
+        return tuple(str(row[0]) for row in rows)
+
+    return DeriveScope(
+        inputs=distinct("lineage"),
+        territories=distinct("territory"),
+        indicators=distinct("indicator"),
+    )
+
+
 def derive_out_of_core(
     inputs: Sequence[str | Path],
     observatory: ObservatoryLike | BuildEnvironment | str | Path,
@@ -324,6 +344,7 @@ def derive_out_of_core(
     try:
         files = "[" + ", ".join(_quoted(str(Path(p).resolve())) for p in inputs) + "]"
         present = sort_by_indicator(con, ["*"], files, sorted_input)
+        scope = scope_of(con, sorted_input)
     finally:
         con.close()
     # Loaded after the sort: DuckDB's memory is released before the catalogue is built.
@@ -344,6 +365,7 @@ def derive_out_of_core(
             memory_limit=memory_limit,
             temp_directory=str(spill),
             threads=threads,
+            scope=scope,
         )
         for k, (owned, needed) in enumerate(
             partitions(
@@ -382,7 +404,7 @@ def derive_partition(task: PartitionTask) -> OutOfCoreResult:
         ).to_arrow_table()
     finally:
         con.close()
-    result = derive_with_coverage([table], env)
+    result = derive_with_coverage([table], env, task.scope)
     del table
     findings, steps = list(result.findings), list(result.steps)
     names = result.observations.column("indicator").cast(pa.string())

@@ -14,9 +14,9 @@ between them instead of in memory:
 4. :mod:`welfare_observatory.store.partitioned` writes the edition from the partition
    files: the same layout, manifest, lineage and atomic publish as an in-memory build.
 
-The observations equal those of an in-memory build of the same input, row for row. Derive
-steps are recorded per partition, so derived rows name their partition's step in
-``lineage`` and the build id differs from an in-memory build's (both are deterministic).
+The observations equal those of an in-memory build of the same input, row for row, lineage
+ids included, and so does the build id: each partition records the derive steps of the
+whole build (:class:`~welfare_observatory.build.derive.DeriveScope`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from welfare_observatory.build.strategies.out_of_core import (
     _quoted,
     derive_partition,
     partitions,
+    scope_of,
     sort_by_indicator,
 )
 from welfare_observatory.build.strategies.partition_analyses import (
@@ -220,6 +221,7 @@ def _derive(
     con = _connect(limit, spill, 2)
     try:
         present = sort_by_indicator(con, columns, listing, sorted_input)
+        scope = scope_of(con, sorted_input)
     finally:
         con.close()
     for file in files:
@@ -241,6 +243,7 @@ def _derive(
             temp_directory=str(spill),
             threads=1,
             analyses=str(work / "analyses"),
+            scope=scope,
         )
         for k, (owned, needed) in enumerate(split)
     ]
