@@ -1,10 +1,14 @@
-"""The build: fetch -> parse -> harmonize -> validate -> derive -> analyze -> store.
+"""The build, the one orchestrator: fetch -> parse -> harmonize -> validate -> derive ->
+analyze -> store.
 
-Each source runs fetch, parse, harmonize and validate on its own, on the chosen executor
+The build environment is made once (:mod:`welfare_observatory.build.environment`). Each
+source runs fetch, parse, harmonize and validate on its own, on the chosen executor
 (:mod:`welfare_observatory.build.sources`); a failing source is reported and the others go
-on. Derive and analyze then run over all of them (reused when nothing they read changed,
-:mod:`welfare_observatory.build.reuse`) and the edition is stored. Everything after
-``fetch`` is a pure function of Arrow tables and configuration.
+on. Derive and analyze then run over all of them and the edition is stored. Where the
+tables live between the stages is the layout's business (in memory, or out of core:
+:mod:`welfare_observatory.build.strategies`), who runs the pieces the executor's; the
+control flow, the clean-up of half-written steps and the report are here, once. Everything
+after ``fetch`` is a pure function of Arrow tables and the environment.
 """
 
 from __future__ import annotations
@@ -19,16 +23,13 @@ from welfare_observatory.build.environment import Loader, ObservatoryLike, make_
 from welfare_observatory.build.report import BuildReport, why_skipped
 from welfare_observatory.build.sources import (
     declared_indicators,
-    distinct,
     new_context,
     skipped_source,
 )
-from welfare_observatory.lineage import LineageGraph
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from welfare_observatory.build.strategies import Executor
+    from welfare_observatory.build.strategies.base import Executor
+    from welfare_observatory.build.strategies.layout import Layout
 
 __all__ = ["DEFAULT_SOURCE_TIMEOUT", "BuildResult", "build"]
 
@@ -62,6 +63,7 @@ def build(
     executor: Executor | str | None = None,
     loader: Loader | None = None,
     source_timeout: float | None = DEFAULT_SOURCE_TIMEOUT,
+    layout: Layout | None = None,
 ) -> BuildResult:
     """Build the observatory's edition into the knowledge base folder ``out``.
 
@@ -72,9 +74,13 @@ def build(
     the sources; every executor gives the same edition and build id. ``loader`` loads the
     observatory from its folder on a remote worker (``load_observatory``).
     ``source_timeout`` (seconds, None for none) stops a source that takes longer: it is
-    reported as failed and the others go on.
+    reported as failed and the others go on. ``layout`` is where the tables live between
+    the stages: in memory (the default) or
+    :class:`~welfare_observatory.build.strategies.out_of_core_build.OutOfCore`.
     """
-    from welfare_observatory.build.strategies import running
+    from welfare_observatory.build.strategies.base import running
+    from welfare_observatory.build.strategies.in_memory import InMemory
+    from welfare_observatory.build.strategies.layout import drop_half_written
 
     # Absolute, so the report says where the edition went whatever the caller's cwd.
     kb_root = Path(out).resolve()
@@ -87,10 +93,10 @@ def build(
         raise UnknownIdError(
             unknown[0], candidates=config.sources, message=f"no source {unknown[0]!r} to build"
         )
+    layout = layout if layout is not None else InMemory()
     say("loading catalogue, territories and plugins")
     started = time.perf_counter()
     env = make_environment(observatory, loader=loader)
-    selection = env.selection
     context = new_context(
         env,
         steps_dir=kb_root / ".steps",
@@ -101,104 +107,47 @@ def build(
         timeout=source_timeout,
     )
     context.timings["load"] = time.perf_counter() - started
-    from welfare_observatory.build.reuse import drop_leftovers
-
-    drop_leftovers(context.steps_dir)
+    drop_half_written(kb_root)
 
     runnable = [s for s, c in config.sources.items() if c.enabled and (only is None or s in only)]
-    with running(executor) as runner:
-        ran = dict(zip(runnable, runner.run_sources(context, runnable), strict=True))
-    outputs = []
-    for source_id, source_config in config.sources.items():
-        if not source_config.enabled:
-            outputs.append(skipped_source(source_id, source_config, "disabled in observatory.yaml"))
-        elif only is not None and source_id not in only:
-            outputs.append(skipped_source(source_id, source_config, "not in --only"))
-        else:
-            outputs.append(ran[source_id])
-
-    from welfare_observatory.build.analyze import analyze_stage
-    from welfare_observatory.build.derive import derive_with_coverage
-    from welfare_observatory.build.reuse import (
-        Derived,
-        derived_key,
-        load_derived,
-        save_derived,
-    )
-    from welfare_observatory.build.store import store_stage
-
-    tables = [o.table for o in outputs if o.table is not None and o.table.num_rows]
-    findings = [f for o in outputs for f in o.findings]
-    steps = [s for o in outputs for s in o.steps]
-    key = derived_key(
-        env, source_steps=[s.id for o in outputs if o.table is not None for s in o.steps]
-    )
-    reused = None if refresh else load_derived(context.steps_dir, key)
-    if reused is None:
-        with context.timed("derive"):
-            say("deriving rates and aggregates")
-            derive_out = derive_with_coverage(tables, env)
-        with context.timed("analyze"):
-            say("analysing: trends, progress, benchmarks, composites, early warnings")
-            analyses, analysis_findings = analyze_stage(derive_out.observations, env)
-        save_derived(context.steps_dir, key, Derived(derive_out, analyses, analysis_findings))
-    else:
-        say("derive and analyze: nothing they read has changed, results reused")
-        derive_out, analyses, analysis_findings = (
-            reused.derive,
-            reused.analyses,
-            reused.analysis_findings,
-        )
-    derived = derive_out
-    observations = derived.observations
-    findings += derived.findings
-    steps += derived.steps
-    findings += analysis_findings
-    graph = LineageGraph()
-    for step in steps:
-        if step.id not in graph:
-            graph.add(step)
-    source_reports = tuple(o.report for o in outputs)
-    with context.timed("store"):
-        say(f"writing edition {config.edition}")
-        build_id = store_stage(
-            kb_root,
-            env,
-            observations=observations,
-            graph=graph,
-            findings=findings,
-            analyses=analyses,
-            sources={o.report.id: (o.report, o.payloads) for o in outputs},
-            versions=context.versions,
-            selection=[i.id for i in selection],
-            coverage=derived.coverage,
-        )
-    built = _built(observations)
+    layout.open(kb_root)
+    try:
+        with running(executor) as runner:
+            ran = dict(zip(runnable, layout.run_sources(runner, context, runnable), strict=True))
+            outputs = []
+            for source_id, source_config in config.sources.items():
+                if not source_config.enabled:
+                    reason = "disabled in observatory.yaml"
+                    outputs.append(skipped_source(source_id, source_config, reason))
+                elif only is not None and source_id not in only:
+                    outputs.append(skipped_source(source_id, source_config, "not in --only"))
+                else:
+                    outputs.append(ran[source_id])
+            stored = layout.derive_and_store(runner, kb_root, env, context, outputs)
+    finally:
+        layout.close()
+    selection = env.selection
     report = BuildReport(
         observatory=config.id,
         edition=config.edition,
-        build=build_id,
+        build=stored.build,
         knowledge_base=str(kb_root),
-        sources=source_reports,
+        sources=tuple(o.report for o in outputs),
         timings={k: round(v, 3) for k, v in context.timings.items()},
-        findings=tuple(findings),
+        findings=tuple(stored.findings),
         selected=len(selection),
-        built=tuple(i.id for i in selection if i.id in built),
+        built=tuple(i.id for i in selection if i.id in stored.built),
         skipped=why_skipped(
             selection,
-            built,
+            stored.built,
             reports={o.report.id: o.report for o in outputs},
             declared={sid: declared_indicators(c) for sid, c in config.sources.items()},
             offline=offline,
             only=tuple(only) if only is not None else None,
         ),
-        observations=observations.num_rows,
-        reused_steps=sum(1 for o in outputs if o.reused) + (reused is not None),
+        observations=stored.observations,
+        reused_steps=sum(1 for o in outputs if o.reused) + stored.derived_reused,
         computed_steps=sum(1 for o in outputs if not o.reused and o.table is not None)
-        + (reused is None),
+        + stored.derived_computed,
     )
     return BuildResult(report=report, knowledge_base=kb_root)
-
-
-def _built(observations: pa.Table) -> set[str]:
-    return set(distinct(observations, "indicator")) if observations.num_rows else set()

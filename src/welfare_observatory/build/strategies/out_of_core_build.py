@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from welfare_observatory.build.strategies.base import Executor, running
+from welfare_observatory.build.strategies.base import Executor
+from welfare_observatory.build.strategies.layout import WORK_PREFIX, Stored
 from welfare_observatory.build.strategies.out_of_core import (
     OutOfCoreResult,
     PartitionTask,
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from welfare_observatory.build.orchestrator import BuildResult, Progress
     from welfare_observatory.build.sources import BuildContext, SourceOutput
 
-__all__ = ["build_out_of_core", "parse_size"]
+__all__ = ["OutOfCore", "build_out_of_core", "parse_size"]
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -101,76 +101,92 @@ def build_out_of_core(
     reads) and the interpreter. ``indicators_per_partition`` is the knob when a partition
     is too large. ``work_dir`` (default: a folder under ``out``) holds the intermediate
     files and is removed at the end; Dask workers must see it at the same path.
-    Other options as :func:`welfare_observatory.build.orchestrator.build`.
+    Other options as :func:`welfare_observatory.build.orchestrator.build`, which this
+    calls with the out-of-core layout.
     """
-    from welfare_observatory.build.environment import make_environment
-    from welfare_observatory.build.sources import new_context, skipped_source
+    from welfare_observatory.build.orchestrator import build
 
-    budget = memory_budget if isinstance(memory_budget, int) else parse_size(memory_budget)
-    if budget < 256 * 2**20:
-        raise ConfigError(
-            f"a memory budget of {budget:,} bytes is below what the library itself needs",
-            hint="give at least 256MiB; 1GiB or more is realistic (the interpreter, the "
-            "territory registry and the catalogue alone take 350-450 MiB)",
-        )
-    if indicators_per_partition < 1:
-        raise ConfigError("indicators_per_partition must be at least 1")
-    config = observatory.config
-    unknown = [s for s in (only or ()) if s not in config.sources]
-    if unknown:
-        from welfare_observatory.errors import UnknownIdError
-
-        raise UnknownIdError(
-            unknown[0], candidates=config.sources, message=f"no source {unknown[0]!r} to build"
-        )
-    kb_root = Path(out).resolve()  # the report says where the edition went, whatever the cwd
-    say = progress or (lambda _line: None)
-    say("loading catalogue, territories and plugins")
-    started = time.perf_counter()
-    env = make_environment(observatory, loader=loader)
-    context = new_context(
-        env,
-        steps_dir=kb_root / ".steps",
-        cache_dir=Path(cache_dir) if cache_dir else kb_root / ".cache",
+    return build(
+        observatory,
+        out=out,
         offline=offline,
+        only=only,
         refresh=refresh,
-        say=say,
-        timeout=source_timeout,
+        cache_dir=cache_dir,
+        progress=progress,
+        executor=executor,
+        loader=loader,
+        source_timeout=source_timeout,
+        layout=OutOfCore(memory_budget, indicators_per_partition, work_dir),
     )
-    context.timings["load"] = time.perf_counter() - started
-    kb_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=work_dir or kb_root, prefix=".out-of-core-")).resolve()
-    try:
-        with running(executor) as runner:
-            outputs: list[SourceOutput] = []
-            files: list[Path] = []
-            for source_id, source_config in config.sources.items():
-                if not source_config.enabled:
-                    outputs.append(
-                        skipped_source(source_id, source_config, "disabled in observatory.yaml")
-                    )
-                elif only is not None and source_id not in only:
-                    outputs.append(skipped_source(source_id, source_config, "not in --only"))
-                else:
-                    output, file = _source_to_file(runner, context, source_id, work)
-                    outputs.append(output)
-                    files += [file] if file is not None else []
-            with context.timed("derive"):
-                say("deriving rates and aggregates, a partition at a time")
-                derived = _derive(runner, env, files, work, budget, indicators_per_partition)
-        say(f"writing edition {config.edition}")
-        return _store(
-            env,
-            kb_root,
-            context,
-            outputs,
-            derived,
-            work,
-            budget,
-            tuple(only) if only is not None else None,
-        )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+
+class OutOfCore:
+    """Sources one at a time to Parquet files, derive and analyze per partition, a
+    partitioned store: the layout for input larger than memory."""
+
+    def __init__(
+        self,
+        memory_budget: str | int = "2GiB",
+        indicators_per_partition: int = 2,
+        work_dir: str | Path | None = None,
+    ) -> None:
+        budget = memory_budget if isinstance(memory_budget, int) else parse_size(memory_budget)
+        if budget < 256 * 2**20:
+            raise ConfigError(
+                f"a memory budget of {budget:,} bytes is below what the library itself needs",
+                hint="give at least 256MiB; 1GiB or more is realistic (the interpreter, the "
+                "territory registry and the catalogue alone take 350-450 MiB)",
+            )
+        if indicators_per_partition < 1:
+            raise ConfigError("indicators_per_partition must be at least 1")
+        self.budget = budget
+        self.per_partition = indicators_per_partition
+        self.work_dir = work_dir
+        self._work: Path | None = None
+        self._files: list[Path] = []
+
+    @property
+    def work(self) -> Path:
+        if self._work is None:
+            raise RuntimeError("the out-of-core layout is not open")
+        return self._work
+
+    def open(self, kb_root: Path) -> None:
+        kb_root.mkdir(parents=True, exist_ok=True)
+        parent = self.work_dir or kb_root
+        self._work = Path(tempfile.mkdtemp(dir=parent, prefix=WORK_PREFIX)).resolve()
+        self._files = []
+
+    def close(self) -> None:
+        if self._work is not None:
+            shutil.rmtree(self._work, ignore_errors=True)
+            self._work = None
+
+    def run_sources(
+        self, runner: Executor, context: BuildContext, source_ids: Sequence[str]
+    ) -> list[SourceOutput]:
+        """One source at a time: its table goes to a file and leaves memory."""
+        outputs = []
+        for source_id in source_ids:
+            output, file = _source_to_file(runner, context, source_id, self.work)
+            outputs.append(output)
+            self._files += [file] if file is not None else []
+        return outputs
+
+    def derive_and_store(
+        self,
+        runner: Executor,
+        kb_root: Path,
+        env: BuildEnvironment,
+        context: BuildContext,
+        outputs: Sequence[SourceOutput],
+    ) -> Stored:
+        with context.timed("derive"):
+            context.say("deriving rates and aggregates, a partition at a time")
+            derived = _derive(runner, env, self._files, self.work, self.budget, self.per_partition)
+        context.say(f"writing edition {env.config.edition}")
+        return _store(env, kb_root, context, outputs, derived, self.work, self.budget)
 
 
 def _duckdb_limit(budget: int) -> str:
@@ -260,14 +276,10 @@ def _store(
     derived: OutOfCoreResult,
     work: Path,
     budget: int,
-    only: tuple[str, ...] | None,
-) -> BuildResult:
+) -> Stored:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from welfare_observatory.build.orchestrator import BuildResult
-    from welfare_observatory.build.report import BuildReport, why_skipped
-    from welfare_observatory.build.sources import declared_indicators
     from welfare_observatory.build.store import coverage_table, findings_table
     from welfare_observatory.store.partitioned import build_manifest, write_partitioned_build
 
@@ -315,30 +327,12 @@ def _store(
             memory_limit=_duckdb_limit(budget),
             temp_directory=work / "spill",
         )
-    built = _built(parts, work, budget)
-    report = BuildReport(
-        observatory=config.id,
-        edition=config.edition,
+    return Stored(
         build=manifest.build,
-        knowledge_base=str(kb_root),
-        sources=tuple(o.report for o in outputs),
-        timings={k: round(v, 3) for k, v in context.timings.items()},
-        findings=tuple(findings),
-        selected=len(selection),
-        built=tuple(i.id for i in selection if i.id in built),
-        skipped=why_skipped(
-            selection,
-            built,
-            reports={o.report.id: o.report for o in outputs},
-            declared={sid: declared_indicators(c) for sid, c in config.sources.items()},
-            offline=context.offline,
-            only=only,
-        ),
         observations=derived.rows,
-        reused_steps=sum(1 for o in outputs if o.reused),
-        computed_steps=sum(1 for o in outputs if not o.reused and o.table is not None),
+        built=_built(parts, work, budget),
+        findings=findings,
     )
-    return BuildResult(report=report, knowledge_base=kb_root)
 
 
 def _built(parts: Sequence[Path], work: Path, budget: int) -> set[str]:
