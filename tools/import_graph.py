@@ -66,6 +66,7 @@ LAYERS: dict[str, int] = {
     "errors": 10,
     "_lazy": 10,
     "_version": 10,
+    "_hooktypes": 8,
     "_files": 10,
     "_arrow": 10,
 }
@@ -79,9 +80,15 @@ def module_name(path: Path, src: Path) -> str:
     return ".".join(parts)
 
 
+# A top-level module that is the public face of a subpackage counts as part of it: the
+# plugin SDK is the sources' (its Source, Payload and FetchContext are what sources use).
+GROUPS = {"sdk": "sources"}
+
+
 def subpackage(module: str) -> str:
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+    name = parts[1] if len(parts) > 1 else "__init__"
+    return GROUPS.get(name, name)
 
 
 def layer(module: str) -> int:
