@@ -67,6 +67,7 @@ LAYERS: dict[str, int] = {
     "_lazy": 10,
     "_version": 10,
     "_hooktypes": 8,
+    "_atomic": 10,
     "_files": 10,
     "_arrow": 10,
 }

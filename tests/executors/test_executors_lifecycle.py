@@ -7,7 +7,6 @@ import os
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -24,7 +23,9 @@ from welfare_observatory.observatory import load_observatory
 
 def children() -> set[int]:
     """Our child processes, less Python's own resource tracker (one per interpreter,
-    started by the first process spawned, and meant to outlive it)."""
+    started by the first process spawned, and meant to outlive it). Needs psutil (an
+    optional extra, with dask): the tests that count processes skip without it."""
+    psutil = pytest.importorskip("psutil")
     return {
         p.pid
         for p in psutil.Process().children(recursive=True)
@@ -33,6 +34,7 @@ def children() -> set[int]:
 
 
 def gone(pids: set[int], seconds: float = 15.0) -> bool:
+    psutil = pytest.importorskip("psutil")
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not any(psutil.pid_exists(p) for p in pids):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from welfare_observatory._arrow import decoded, plain
+from welfare_observatory._arrow import distinct as _distinct
 from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.common import Frozen
@@ -199,18 +201,7 @@ def _merge(
 
 
 def _text(table: pa.Table, name: str) -> pa.ChunkedArray:
-    import pyarrow as pa
-
-    column = table.column(name)
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    return column
-
-
-def _distinct(table: pa.Table, name: str) -> list[str]:
-    import pyarrow.compute as pc
-
-    return sorted(str(v) for v in pc.unique(_text(table, name)).to_pylist() if v is not None)
+    return decoded(table.column(name))
 
 
 def _hierarchy(
@@ -282,17 +273,6 @@ def _union_published_first(published: pa.Table, derived: pa.Table) -> pa.Table:
     finally:
         con.close()
     return unify_breakdowns([published, fresh])
-
-
-def plain(table: pa.Table) -> pa.Table:
-    import pyarrow as pa
-
-    return pa.table(
-        {
-            name: (col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col)
-            for name, col in zip(table.column_names, table.columns, strict=True)
-        }
-    )
 
 
 def _breakdowns(table: pa.Table) -> list[str]:

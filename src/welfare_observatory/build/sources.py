@@ -445,13 +445,10 @@ def _validate(table: pa.Table, context: BuildContext, source_id: str) -> list[Fi
 
 
 def distinct(table: pa.Table, column: str) -> tuple[str, ...]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    """The distinct non-null values of ``column``, sorted (welfare_observatory._arrow)."""
+    from welfare_observatory._arrow import distinct as values
 
-    values = table.column(column)
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
-    return tuple(sorted(str(v) for v in pc.unique(values).to_pylist() if v is not None))
+    return tuple(values(table, column))
 
 
 def _used_indicators(config: SourceConfig) -> list[str] | None:
@@ -518,19 +515,15 @@ def _save_step(
     rows_in: int,
 ) -> None:
     import json
-    import tempfile
 
     import pyarrow.parquet as pq
 
-    from welfare_observatory.store.edition import atomic_write_bytes
+    from welfare_observatory._atomic import atomic_path, atomic_write_bytes
 
     if table is None:
         return
-    steps_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=steps_dir, suffix=".tmp", delete=False) as handle:
-        tmp = Path(handle.name)
-    pq.write_table(table, tmp)
-    tmp.replace(steps_dir / f"{key}.parquet")
+    with atomic_path(steps_dir / f"{key}.parquet") as tmp:
+        pq.write_table(table, tmp)
     record = {
         "findings": [f.model_dump(mode="json") for f in findings],
         "steps": [s.model_dump(mode="json") for s in steps],
