@@ -120,10 +120,13 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join([*base, node.module] if node.module else base)
 
 
-def imports_of(path: Path, module: str, known: set[str]) -> set[str]:
-    """The package modules ``path`` imports at run time (any depth in the file)."""
+def imports_of(
+    path: Path, module: str, known: set[str], *, type_checking: bool = False
+) -> set[str]:
+    """The package modules ``path`` imports at run time (any depth in the file); with
+    ``type_checking`` also those under ``if TYPE_CHECKING:``."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip = _type_checking_lines(tree)
+    skip = set() if type_checking else _type_checking_lines(tree)
     found: set[str] = set()
     is_package = path.name == "__init__.py"
     for node in ast.walk(tree):
@@ -146,11 +149,11 @@ def imports_of(path: Path, module: str, known: set[str]) -> set[str]:
     return found
 
 
-def graph(src: Path) -> dict[str, set[str]]:
+def graph(src: Path, *, type_checking: bool = False) -> dict[str, set[str]]:
     root = src / TOP
     paths = {module_name(p, src): p for p in sorted(root.rglob("*.py"))}
     known = set(paths)
-    return {m: imports_of(p, m, known) for m, p in paths.items()}
+    return {m: imports_of(p, m, known, type_checking=type_checking) for m, p in paths.items()}
 
 
 def components(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -255,8 +258,11 @@ def main() -> None:
     parser.add_argument("--entry", default=None)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--type-checking", action="store_true", help="count imports for type checkers too"
+    )
     args = parser.parse_args()
-    edges = graph(Path(args.src))
+    edges = graph(Path(args.src), type_checking=args.type_checking)
     entry = args.entry or _entry(edges)
     comps = components(edges)
     reached, climbs = walk(edges, entry)
