@@ -111,7 +111,7 @@ def generate_italy(folder: Path, years: int) -> Path:
 
 
 def generate_network(folder: Path, count: int) -> list[Path]:
-    from welfare_observatory.executors.sample import population_observatory, provinces
+    from welfare_observatory.build.strategies.sample import population_observatory, provinces
 
     chosen = provinces()[:count]
     return [population_observatory(folder / code, code) for code in chosen]
@@ -141,7 +141,7 @@ def derive_national(work: Path, out: Path, executor: Any) -> list[str]:
     """Derive the harmonized national extract by partitions; its rows and sum of values."""
     import duckdb
 
-    from welfare_observatory.executors.out_of_core import derive_out_of_core
+    from welfare_observatory.build.strategies.out_of_core import derive_out_of_core
 
     result = derive_out_of_core(
         sorted((work / "canonical").glob("chunk-*.parquet")),
@@ -160,7 +160,7 @@ def derive_national(work: Path, out: Path, executor: Any) -> list[str]:
 
 def run_mode(args: argparse.Namespace) -> dict[str, Any]:
     """One measured run in this (sub)process; returns times, build ids and peak memory."""
-    from welfare_observatory.executors import DaskExecutor, LocalExecutor, build_network
+    from welfare_observatory.build.strategies import DaskExecutor, LocalExecutor, build_network
     from welfare_observatory.observatory import load_observatory
 
     out = Path(args.out)

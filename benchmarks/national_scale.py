@@ -178,10 +178,10 @@ def run_library(input_dir: Path, out: Path) -> dict[str, Any]:
     """The library path; returns stage timings, row counts and the Arrow size."""
     import hashlib
 
+    from welfare_observatory.build.derive import _with_domain, unify_breakdowns
     from welfare_observatory.derive import aggregate, derive_rates
     from welfare_observatory.harmonize import CodeTable, HarmonizeRule, harmonize
     from welfare_observatory.lineage import LineageGraph
-    from welfare_observatory.stages import _with_domain, unify_breakdowns
     from welfare_observatory.store.edition import Manifest, write_build
 
     pa.set_cpu_count(THREADS)

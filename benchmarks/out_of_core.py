@@ -86,7 +86,7 @@ def step(args: argparse.Namespace) -> dict[str, Any]:
     """One step in this (budgeted) subprocess."""
     import pyarrow.parquet as pq
 
-    from welfare_observatory.executors.out_of_core import (
+    from welfare_observatory.build.strategies.out_of_core import (
         derive_out_of_core,
         harmonize_out_of_core,
     )

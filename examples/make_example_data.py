@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 # The catalogue's age classes, the same as `welfare-observatory new` writes.
-from welfare_observatory.scaffold.population import AGE_CLASSES, NON_WORKING
+from welfare_observatory.territory import AGE_CLASSES, NON_WORKING
 
 HERE = Path(__file__).resolve().parent
 

@@ -32,7 +32,8 @@ from welfare_observatory.errors import (
 )
 
 if TYPE_CHECKING:
-    from welfare_observatory.build_report import BuildReport
+    from welfare_observatory.build.orchestrator import BuildResult
+    from welfare_observatory.build.report import BuildReport
     from welfare_observatory.catalog import Catalog, DeprecatedIndicatorWarning
     from welfare_observatory.model import (
         Aggregation,
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
     )
     from welfare_observatory.model.observation import observation_schema
     from welfare_observatory.observatory import Observatory, load_observatory
-    from welfare_observatory.pipeline import BuildResult
     from welfare_observatory.protect import DisclosureRule, publishable_view
     from welfare_observatory.sdg import framework
     from welfare_observatory.store import EditionInfo, KnowledgeBase
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from welfare_observatory.units import make_registry
     from welfare_observatory.validate.schema import validate_observations
 
-__version__ = "0.1.0"
+from welfare_observatory._version import __version__
 
 _LAZY: dict[str, str] = {
     "Catalog": "welfare_observatory.catalog",
@@ -92,8 +92,8 @@ _LAZY: dict[str, str] = {
     "EditionInfo": "welfare_observatory.store",
     "Observatory": "welfare_observatory.observatory",
     "load_observatory": "welfare_observatory.observatory",
-    "BuildResult": "welfare_observatory.pipeline",
-    "BuildReport": "welfare_observatory.build_report",
+    "BuildResult": "welfare_observatory.build.orchestrator",
+    "BuildReport": "welfare_observatory.build.report",
     "DisclosureRule": "welfare_observatory.protect",
     "publishable_view": "welfare_observatory.protect",
     "framework": "welfare_observatory.sdg",

@@ -80,7 +80,7 @@ def step_id(
     Inputs are sorted (their order does not change what the step computes); ``versions``
     maps distribution names to versions (the library's is added when missing).
     """
-    from welfare_observatory import __version__
+    from welfare_observatory._version import __version__
 
     all_versions = {"welfare-observatory": __version__, **dict(versions or {})}
     payload = {
@@ -120,7 +120,7 @@ class StepRecord(Frozen):
         source: str | None = None,
     ) -> StepRecord:
         """A record whose id is :func:`step_id` of the same arguments."""
-        from welfare_observatory import __version__
+        from welfare_observatory._version import __version__
 
         all_versions = {"welfare-observatory": __version__, **dict(versions or {})}
         params = json.loads(canonical_json(parameters))

@@ -18,10 +18,10 @@ from welfare_observatory.errors import ConfigError, Location, UnknownIdError
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from welfare_observatory.build.orchestrator import BuildResult
+    from welfare_observatory.build.strategies import Executor
     from welfare_observatory.catalog import Catalog
-    from welfare_observatory.executors import Executor
     from welfare_observatory.model import Indicator
-    from welfare_observatory.pipeline import BuildResult
     from welfare_observatory.protect import DisclosureRule
     from welfare_observatory.sources.manager import Plugins
 
@@ -128,6 +128,7 @@ class Observatory:
         cache_dir: str | Path | None = None,
         progress: Callable[[str], None] | None = None,
         executor: Executor | str | None = None,
+        source_timeout: float | None = 1800.0,
     ) -> BuildResult:
         """Build this observatory's edition into the knowledge base folder ``out``.
 
@@ -138,11 +139,12 @@ class Observatory:
         (the others are reported as skipped); ``refresh`` fetches again what is cached;
         ``cache_dir`` holds fetched payloads (default ``<out>/.cache``); ``progress``
         receives one line per step; ``executor`` is ``"local"``, ``"dask"`` or an
-        :class:`~welfare_observatory.executors.Executor` (every executor gives the same
-        build id). The result's ``report`` is the build report; ``knowledge_base`` is the
-        absolute path of ``out``.
+        :class:`~welfare_observatory.build.strategies.Executor` (every executor gives the same
+        build id); ``source_timeout`` (seconds, None for none) stops a source that takes
+        longer and reports it as failed. The result's ``report`` is the build report;
+        ``knowledge_base`` is the absolute path of ``out``.
         """
-        from welfare_observatory.pipeline import build
+        from welfare_observatory.build.orchestrator import build
 
         return build(
             self,
@@ -153,6 +155,8 @@ class Observatory:
             cache_dir=cache_dir,
             progress=progress,
             executor=executor,
+            loader=load_observatory,
+            source_timeout=source_timeout,
         )
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pluggy
 from pydantic import ValidationError
 
+from welfare_observatory._hooktypes import Exporter, ReportSection, SectionInput
 from welfare_observatory.errors import (
     ConfigError,
     FetchError,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROJECT",
+    "Exporter",
     "FetchContext",
     "Payload",
     "Progress",
@@ -61,6 +63,8 @@ __all__ = [
     "RegisterReportSection",
     "RegisterSource",
     "RegisterUnit",
+    "ReportSection",
+    "SectionInput",
     "Source",
     "SourceOptions",
     "SourceWarning",

@@ -144,7 +144,7 @@ def test_priority_and_release_date_are_read_from_the_declarations(tmp_path) -> N
             },
         }
     )
-    ranks = source_ranks(Observatory(config, tmp_path))
+    ranks = source_ranks(Observatory(config, tmp_path).config, tmp_path)
     assert ranks == {
         "early": SourceRank(priority=0, release=date(2023, 3, 31)),
         "final": SourceRank(priority=10, release=None),

@@ -15,7 +15,7 @@ from types import ModuleType
 import pytest
 import yaml
 
-from welfare_observatory.build_report import BuildReport
+from welfare_observatory.build.report import BuildReport
 from welfare_observatory.catalog import catalog
 from welfare_observatory.governance import load_governance
 from welfare_observatory.observatory import load_observatory

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from welfare_observatory.executors.sample import population_observatory
+from welfare_observatory.build.strategies.sample import population_observatory
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def observatory_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def dask_executor() -> Iterator[object]:
     pytest.importorskip("distributed")
-    from welfare_observatory.executors import DaskExecutor
+    from welfare_observatory.build.strategies import DaskExecutor
 
     with DaskExecutor(n_workers=2, processes=True) as executor:
         yield executor

@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from welfare_observatory.executors import DaskExecutor, LocalExecutor, build_network
-from welfare_observatory.executors.sample import population_observatory
+from welfare_observatory.build.strategies import DaskExecutor, LocalExecutor, build_network
+from welfare_observatory.build.strategies.sample import population_observatory
 from welfare_observatory.observatory import load_observatory
 from welfare_observatory.store.edition import read_pointer
 

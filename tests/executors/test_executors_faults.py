@@ -12,14 +12,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
-import dask
 import pytest
-from distributed.diagnostics.plugin import WorkerPlugin
 
-from welfare_observatory.executors import DaskExecutor, ExecutorError
+from welfare_observatory.build.strategies import DaskExecutor, ExecutorError
 from welfare_observatory.observatory import load_observatory
 from welfare_observatory.store.edition import read_pointer
+
+# Optional extras (welfare-observatory[dask]): without them this module is skipped.
+cloudpickle = pytest.importorskip("cloudpickle")
+dask = pytest.importorskip("dask")
+WorkerPlugin = pytest.importorskip("distributed.diagnostics.plugin").WorkerPlugin
 
 # Workers cannot import this test module: send the plugin class by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -7,24 +7,25 @@ import os
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 from click.testing import CliRunner
 
-from welfare_observatory.errors import ConfigError, UnknownIdError
-from welfare_observatory.executors import (
+from welfare_observatory.build.strategies import (
     DaskExecutor,
     ExecutorError,
     LocalExecutor,
     executor_for,
     running,
 )
+from welfare_observatory.errors import ConfigError, UnknownIdError
 from welfare_observatory.observatory import load_observatory
 
 
 def children() -> set[int]:
     """Our child processes, less Python's own resource tracker (one per interpreter,
-    started by the first process spawned, and meant to outlive it)."""
+    started by the first process spawned, and meant to outlive it). Needs psutil (an
+    optional extra, with dask): the tests that count processes skip without it."""
+    psutil = pytest.importorskip("psutil")
     return {
         p.pid
         for p in psutil.Process().children(recursive=True)
@@ -33,6 +34,7 @@ def children() -> set[int]:
 
 
 def gone(pids: set[int], seconds: float = 15.0) -> bool:
+    psutil = pytest.importorskip("psutil")
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not any(psutil.pid_exists(p) for p in pids):
@@ -94,7 +96,7 @@ def test_an_unreachable_scheduler_is_an_executor_error() -> None:
 def test_a_worker_that_reads_another_configuration_refuses_to_run(
     observatory_dir: Path, tmp_path: Path
 ) -> None:
-    from welfare_observatory.executors.tasks import SourceTask, run_source_task
+    from welfare_observatory.build.strategies.tasks import SourceTask, run_source_task
 
     task = SourceTask(
         observatory=str(observatory_dir),

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from welfare_observatory.build.strategies import DaskExecutor, LocalExecutor, derive_out_of_core
+from welfare_observatory.build.strategies.out_of_core import harmonize_out_of_core, partitions
 from welfare_observatory.catalog import catalog
-from welfare_observatory.executors import DaskExecutor, LocalExecutor, derive_out_of_core
-from welfare_observatory.executors.out_of_core import harmonize_out_of_core, partitions
 from welfare_observatory.harmonize import HarmonizeRule
 from welfare_observatory.observatory import load_observatory
 from welfare_observatory.store import KnowledgeBase

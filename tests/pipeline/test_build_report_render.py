@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from welfare_observatory.build_report import BuildReport, SkippedIndicator, SourceReport
+from welfare_observatory.build.report import BuildReport, SkippedIndicator, SourceReport
 
 
 def test_the_report_prints_ids_and_errors_as_they_are(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from welfare_observatory.build.orchestrator import BuildResult
 from welfare_observatory.observatory import load_observatory
-from welfare_observatory.pipeline import BuildResult
 from welfare_observatory.store import KnowledgeBase
 
 OVERRIDE = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from welfare_observatory.build_report import SkippedIndicator
+from welfare_observatory.build.report import SkippedIndicator
 from welfare_observatory.observatory import load_observatory
 
 BIRTHS_SOURCE = """\

@@ -132,6 +132,7 @@ def write_xlsx(indicators: Sequence[Indicator], path: Path) -> None:
             if isinstance(cell.value, str):
                 cell.data_type = TYPE_STRING  # never let openpyxl read '=...' as a formula
     sheet.freeze_panes = "B2"
-    tmp = path.with_name(path.name + ".tmp")
-    workbook.save(tmp)
-    tmp.replace(path)
+    from welfare_observatory._atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        workbook.save(tmp)

@@ -43,6 +43,14 @@ from welfare_observatory.cli._output import json_option, print_json
     metavar="SIZE",
     help="Build out of core within SIZE (e.g. 2GiB): partitions on disk, DuckDB spills.",
 )
+@click.option(
+    "--source-timeout",
+    type=click.FloatRange(min=0),
+    default=1800.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop a source that takes longer (it is reported as failed; 0: no limit).",
+)
 @json_option
 def build(
     observatory: str,
@@ -54,6 +62,7 @@ def build(
     executor: str,
     scheduler: str | None,
     memory_budget: str | None,
+    source_timeout: float,
     as_json: bool,
 ) -> None:
     """Build OBSERVATORY (a folder with observatory.yaml, or an installed package name).
@@ -64,7 +73,7 @@ def build(
     """
     from rich.console import Console
 
-    from welfare_observatory.executors import executor_for
+    from welfare_observatory.build.strategies import executor_for
     from welfare_observatory.observatory import load_observatory
 
     loaded = load_observatory(observatory)
@@ -73,7 +82,7 @@ def build(
     if memory_budget is not None:
         from functools import partial
 
-        from welfare_observatory.executors.out_of_core_build import build_out_of_core
+        from welfare_observatory.build.strategies.out_of_core_build import build_out_of_core
 
         run = partial(build_out_of_core, loaded, memory_budget=memory_budget)
     console = Console(stderr=True)
@@ -85,6 +94,7 @@ def build(
             refresh=refresh,
             cache_dir=cache_dir,
             executor=runner,
+            source_timeout=source_timeout or None,
         )
     else:
         with console.status(f"building {loaded.id}", spinner="dots") as status:
@@ -100,6 +110,7 @@ def build(
                 cache_dir=cache_dir,
                 progress=progress,
                 executor=runner,
+                source_timeout=source_timeout or None,
             )
     if as_json:
         print_json(result.report.model_dump(mode="json"))

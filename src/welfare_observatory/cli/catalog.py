@@ -305,9 +305,9 @@ def export(fmt: str, out: Path | None, profile: str | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
+        from welfare_observatory._atomic import atomic_write_bytes
+
+        atomic_write_bytes(out, text.encode("utf-8"))
         click.echo(f"wrote {len(chosen)} indicators to {out}", err=True)
 
 

@@ -186,7 +186,7 @@ sources:
 
 def scaffold(name: str, parent: Path, *, force: bool = False) -> Path:
     """Write the plugin package ``name`` under ``parent``; returns its folder."""
-    from welfare_observatory import __version__
+    from welfare_observatory._version import __version__
 
     if not _NAME.match(name):
         raise ConfigError(

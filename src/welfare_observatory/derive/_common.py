@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from welfare_observatory._arrow import distinct as _distinct
+from welfare_observatory._arrow import plain as _plain
 from welfare_observatory.errors import DataError, Location
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.finding import Finding
@@ -68,25 +70,10 @@ def constant(n: int, value: str) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value]))
 
 
-def distinct(table: pa.Table, name: str) -> list[str]:
-    """Distinct non-null texts of a column (dictionary-encoded or not), without decoding rows."""
-    import pyarrow.compute as pc
-
-    values = pc.unique(table.column(name))
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
-    return sorted(str(v) for v in values.to_pylist() if v is not None)
+distinct = _distinct  # distinct non-null texts, rows never decoded (welfare_observatory._arrow)
 
 
-def plain(table: pa.Table) -> pa.Table:
-    """Dictionary columns decoded to strings (DuckDB joins and groups them as text)."""
-    columns = []
-    for name in table.column_names:
-        column = table.column(name)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        columns.append(column)
-    return pa.table(columns, names=table.column_names)
+plain = _plain  # dictionary columns decoded: DuckDB joins and groups them as text
 
 
 def breakdowns_of(table: pa.Table) -> list[str]:

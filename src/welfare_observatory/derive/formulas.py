@@ -10,7 +10,7 @@ finding.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Literal
 
 import pyarrow as pa
@@ -58,16 +58,20 @@ def derive_rates(
     align: Literal["period", "year"] = "period",
     inputs: Sequence[str] = (),
     threads: int | None = None,
+    present: Collection[str] | None = None,
 ) -> Derived:
     """Rows for every formula indicator whose operands are in ``observations``.
 
     ``targets`` restricts which indicators are derived; the result holds only derived rows,
-    with ``source`` ``derive`` and ``lineage`` the id of this step.
+    with ``source`` ``derive`` and ``lineage`` the id of this step. ``present`` (the
+    indicators of the whole build, when ``observations`` is one partition of it) decides
+    which formulas the step records, so every partition records the same step.
     """
     catalog = indicator_map(indicators)
     breakdowns = breakdowns_of(observations)
-    present = set(distinct(observations, "indicator"))
-    chosen = formula_indicators(catalog, present, targets)
+    here = set(distinct(observations, "indicator"))
+    chosen = formula_indicators(catalog, here, targets)
+    recorded = chosen if present is None else formula_indicators(catalog, present, targets)
     formulas = [
         {
             "target": i.id,
@@ -76,7 +80,7 @@ def derive_rates(
             "multiplier": i.formula.multiplier,
             "unit": i.unit,
         }
-        for i in chosen
+        for i in recorded
         if i.formula is not None
     ]
     step = StepRecord.create(
@@ -84,6 +88,8 @@ def derive_rates(
         list(inputs) or distinct(observations, "lineage"),
         {"formulas": formulas, "align": align},
     )
+    computed = {i.id for i in chosen}
+    formulas = [f for f in formulas if f["target"] in computed]
     if not formulas:
         return Derived(empty(breakdowns), [], step)
     con = connect(threads)

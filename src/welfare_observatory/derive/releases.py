@@ -36,7 +36,9 @@ from welfare_observatory.derive._common import (
 from welfare_observatory.model.finding import Finding, Severity
 
 if TYPE_CHECKING:
-    from welfare_observatory.observatory import Observatory
+    from pathlib import Path
+
+    from welfare_observatory.config import ObservatoryConfig
 
 __all__ = ["MAX_LISTED", "SourceRank", "resolve_releases", "source_ranks"]
 
@@ -52,19 +54,23 @@ class SourceRank:
     release: date | None = None
 
 
-def source_ranks(observatory: Observatory) -> dict[str, SourceRank]:
-    """Each source's declared ``priority`` and the latest ``release_date`` of its data files."""
+def source_ranks(config: ObservatoryConfig, folder: Path) -> dict[str, SourceRank]:
+    """Each source's declared ``priority`` and the latest ``release_date`` of its data files.
+
+    ``folder`` is the observatory's folder; data paths never resolve outside it.
+    """
+    from welfare_observatory.config import safe_path
     from welfare_observatory.errors import WelfareObservatoryError
     from welfare_observatory.yamlfile import load_yaml
 
     out: dict[str, SourceRank] = {}
-    for sid, source in observatory.config.sources.items():
+    for sid, source in config.sources.items():
         released: list[date] = []
         for value in source.options.values():
             if not isinstance(value, str):
                 continue
             try:
-                sidecar = observatory.path(value + ".meta.yaml", what=f"sources.{sid}.options")
+                sidecar = safe_path(folder, value + ".meta.yaml", what=f"sources.{sid}.options")
             except (WelfareObservatoryError, ValueError, OSError):
                 continue
             if not sidecar.is_file():

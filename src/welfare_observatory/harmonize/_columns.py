@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -224,14 +225,20 @@ def period(table: pa.Table, rule: PeriodRule) -> tuple[pa.Array, pa.Array, list[
     return texts, starts, problems
 
 
-def breakdown(table: pa.Table, name: str, rule: BreakdownRule) -> tuple[pa.Array, list[Problem]]:
+def breakdown(
+    table: pa.Table,
+    name: str,
+    rule: BreakdownRule,
+    codelists: Mapping[str, Mapping[str, str]] | None = None,
+) -> tuple[pa.Array, list[Problem]]:
     codelist = rule.codes or (name if name in ("sex", "age", "citizenship") else None)
+    extra = codelists.get(codelist) if codelists and codelist else None
     if rule.value is not None:
-        code = translate(rule.value, codelist, rule.map) or rule.value
+        code = translate(rule.value, codelist, rule.map, extra) or rule.value
         return constant(table.num_rows, code), []
     assert rule.column is not None
     results, indices, distinct = map_distinct(
-        table.column(rule.column), lambda v: translate(v, codelist, rule.map)
+        table.column(rule.column), lambda v: translate(v, codelist, rule.map, extra)
     )
     problems: list[Problem] = []
     unknown = sorted(
@@ -318,6 +325,8 @@ def units(
     rule: UnitRule | None,
     indicator_ids: pa.Array,
     indicators: Mapping[str, Indicator] | None,
+    *,
+    registry: Any = None,
 ) -> tuple[pa.Array, pa.Array, list[Problem]]:
     """``(factor, canonical unit)`` per row: value_canonical = value_source * factor."""
     parts: list[pa.Array | pa.ChunkedArray] = [as_text(indicator_ids)]
@@ -345,7 +354,7 @@ def units(
         exponent = fields[-1] if rule.multiplier_column is not None else "0"
         try:
             scale = 10.0 ** int(float(exponent or "0"))
-            return conversion_factor(source_unit, target) * scale, target
+            return conversion_factor(source_unit, target, registry) * scale, target
         except (UnitError, ValueError) as exc:
             errors[value.replace("\x1f", " / ")] = getattr(exc, "message", str(exc))
             return None

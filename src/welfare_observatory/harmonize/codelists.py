@@ -8,6 +8,7 @@ years ``Y23``; citizenship ``NAT`` (nationals), ``FOR`` (foreigners, stateless i
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from welfare_observatory.model.observation import TOTAL
 
@@ -78,10 +79,17 @@ def _age(key: str) -> str | None:
 CODELISTS = ("sex", "age", "citizenship")
 
 
-def translate(value: str, codelist: str | None, overrides: dict[str, str]) -> str | None:
+def translate(
+    value: str,
+    codelist: str | None,
+    overrides: Mapping[str, str],
+    plugin_list: Mapping[str, str] | None = None,
+) -> str | None:
     """The SDMX-style code for one source value, or None when it is not recognised.
 
     ``overrides`` (the rule's ``map``) win; they are matched exactly, then case-insensitively.
+    ``plugin_list`` is a plugin's code list (``{code: label}``) named by ``codelist``: a
+    value that is one of its codes, or one of its labels in any case, gives the code.
     """
     text = value.strip()
     if text in overrides:
@@ -90,6 +98,11 @@ def translate(value: str, codelist: str | None, overrides: dict[str, str]) -> st
     for source, code in overrides.items():
         if source.casefold() == key:
             return code
+    if plugin_list is not None:
+        if text in plugin_list:
+            return text
+        labels = {str(label).casefold(): code for code, label in plugin_list.items()}
+        return TOTAL if key in _TOTAL_WORDS else labels.get(key)
     if codelist in (None, "none"):
         return TOTAL if key in ("_t",) else None
     if key in _TOTAL_WORDS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -70,6 +71,8 @@ def harmonize(
     inputs: Sequence[str] = (),
     versions: Mapping[str, str] | None = None,
     validate: bool = False,
+    units: Any = None,
+    codelists: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Harmonized:
     """Canonical observations from ``table`` (a source table in the source's own codes).
 
@@ -78,7 +81,9 @@ def harmonize(
     ``inputs`` are the ids of the steps or payload hashes the table came from (a digest of
     the table when empty); ``versions`` adds plugin and registry versions to the step id.
     Duplicate keys are always checked; ``validate=True`` also runs the full schema check
-    (the pipeline's validate stage runs it anyway).
+    (the pipeline's validate stage runs it anyway). ``units`` is the build's pint registry
+    (with the plugins' units; the library's when None) and ``codelists`` the plugins' code
+    lists (name -> {code: label}) a breakdown rule may name in ``codes``.
     """
     step = StepRecord.create(
         "harmonize",
@@ -131,14 +136,14 @@ def harmonize(
     problems += found
     breakdowns: dict[str, pa.Array] = {}
     for name, brule in rule.breakdowns.items():
-        breakdowns[name], found = col.breakdown(table, name, brule)
+        breakdowns[name], found = col.breakdown(table, name, brule, codelists)
         problems += found
     marker = col.marked(table, rule.value.column, rule.value.markers)
     value, found, cell_flags = col.values(
         table, rule.value.column, rule.value.decimal, rule.value.trailing_flags, marker
     )
     problems += found
-    factor, unit, found = col.units(table, rule.unit, indicator, indicators)
+    factor, unit, found = col.units(table, rule.unit, indicator, indicators, registry=units)
     problems += found
     value = pc.multiply(value, pc.fill_null(factor, 1.0))
     obs_status, conf_status, flags, found = statuses(

@@ -152,10 +152,11 @@ class BreakdownRule(_ColumnOrConstant):
     """One breakdown dimension: a source column (or constant) mapped to SDMX-style codes.
 
     ``codes`` picks a built-in code list (``sex``, ``age``, ``citizenship``; by default the
-    one named like the breakdown, if any); ``map`` adds or overrides source -> code pairs.
+    one named like the breakdown, if any) or a code list a plugin registered (by its name:
+    its codes and labels are accepted); ``map`` adds or overrides source -> code pairs.
     """
 
-    codes: Literal["sex", "age", "citizenship", "none"] | None = None
+    codes: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
     map: dict[str, str] = Field(default_factory=dict)
 
 

@@ -26,6 +26,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from welfare_observatory._arrow import decoded
 from welfare_observatory.errors import ConfigError, DataError
 from welfare_observatory.model.indicator import Aggregation, Indicator
 from welfare_observatory.model.observation import (
@@ -52,10 +53,7 @@ _PASSTHROUGH = {"domain"}
 _MAX_ROUNDS = 10_000
 
 
-def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_dictionary(column.type):
-        return column.cast(column.type.value_type)
-    return column
+_plain = decoded  # one decoder for the package (welfare_observatory._arrow)
 
 
 def _indicator_table(indicators: Iterable[Indicator], rule: DisclosureRule) -> pa.Table:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,23 +27,13 @@ def atomic_output(path: Path) -> Iterator[Path]:
     A reader never sees a half-written export; on failure the temporary file is removed
     and an OSError becomes a PublishError naming the file.
     """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise _write_error(path, exc) from exc
-    os.close(fd)
-    tmp = Path(name)
+    from welfare_observatory._atomic import atomic_path
+
     try:
         # mkstemp creates 0600; a published file is for everyone to read, like one open() makes.
-        tmp.chmod(0o666 & ~_umask())
-        yield tmp
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        tmp.replace(path)
+        with atomic_path(path, mode=0o666 & ~_umask()) as tmp:
+            yield tmp
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise _write_error(path, exc) from exc
     except BaseException:
         with contextlib.suppress(OSError):
@@ -80,14 +69,9 @@ def write_text(path: Path, text: str) -> Path:
 
 def plain_table(table: pa.Table) -> pa.Table:
     """Dictionary columns decoded to their values (writers want plain strings)."""
-    import pyarrow as pa
+    from welfare_observatory._arrow import plain
 
-    columns = []
-    for column in table.columns:
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        columns.append(column)
-    return pa.table(columns, names=table.column_names)
+    return plain(table)
 
 
 def neutralise(table: pa.Table) -> pa.Table:

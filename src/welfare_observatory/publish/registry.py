@@ -10,18 +10,15 @@ registrations of kind ``exporter`` (see :func:`accept_exporter`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
+# The types and their check live low in the package (the plugin manager checks exporters
+# when plugins load); they are re-exported here, where they always were.
+from welfare_observatory._hooktypes import Exporter, ExporterEntry, accept_exporter
 from welfare_observatory.errors import PluginError, UnknownIdError
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from welfare_observatory.publish.metadata import ExportMetadata
     from welfare_observatory.sources.manager import Plugins
 
 __all__ = [
@@ -33,14 +30,6 @@ __all__ = [
     "accept_exporter",
 ]
 
-_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-
-
-class Exporter(Protocol):
-    """Write ``view`` (the publishable view) into folder ``out``; return the files written."""
-
-    def __call__(self, view: pa.Table, meta: ExportMetadata, out: Path, /) -> list[Path]: ...
-
 
 RegisterExporter = Callable[..., None]
 """``register(name, exporter, description="")``: what a ``register_exporters`` hook receives."""
@@ -48,28 +37,6 @@ RegisterExporter = Callable[..., None]
 
 class UnknownFormatError(UnknownIdError):
     kind = "export format"
-
-
-@dataclass(frozen=True, slots=True)
-class ExporterEntry:
-    name: str
-    exporter: Exporter
-    description: str = ""
-    owner: str = "welfare-observatory"
-
-
-def accept_exporter(name: Any, exporter: Any, description: Any = "") -> tuple[str, object]:
-    """Check a plugin's ``register(name, exporter, description)`` call (raises ValueError).
-
-    Shaped like the plugin manager's collectors: returns ``(name, ExporterEntry)``.
-    """
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(f"export format name {name!r} must be kebab-case like 'csv-it'")
-    if not callable(exporter):
-        raise ValueError(f"exporter {name!r} is not callable")
-    if not isinstance(description, str):
-        raise ValueError(f"description of exporter {name!r} must be a string")
-    return name, ExporterEntry(name, exporter, description)
 
 
 class ExporterRegistry:

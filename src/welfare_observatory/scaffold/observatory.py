@@ -104,7 +104,7 @@ def new_observatory(
     where the baseline has age classes, else only the counts and rates by sex (no profile).
     Refuses a non-empty target folder.
     """
-    from welfare_observatory import __version__
+    from welfare_observatory._version import __version__
     from welfare_observatory.catalog import catalog
     from welfare_observatory.territory import registry
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from welfare_observatory.model.common import Text
 from welfare_observatory.territory import UnavailableBreakdownError
+from welfare_observatory.territory._population import AGE_CLASSES, NON_WORKING
 
 __all__ = [
     "AGE_CLASSES",
@@ -29,37 +30,8 @@ __all__ = [
 
 BASELINE_YEARS = (2022, 2023)
 
-AGE_CLASSES: dict[str, tuple[int, int | None]] = {
-    "Totale": (0, None),
-    "0-2": (0, 2),
-    "0-4": (0, 4),
-    "0-5": (0, 5),
-    "3-5": (3, 5),
-    "6-10": (6, 10),
-    "11-13": (11, 13),
-    "0-14": (0, 14),
-    "0-17": (0, 17),
-    "14-18": (14, 18),
-    "15-19": (15, 19),
-    "15-24": (15, 24),
-    "15-29": (15, 29),
-    "15-39": (15, 39),
-    "15-49": (15, 49),
-    "15-64": (15, 64),
-    "18-24": (18, 24),
-    "25-64": (25, 64),
-    "40-64": (40, 64),
-    "60-64": (60, 64),
-    "18 e oltre": (18, None),
-    "65 e oltre": (65, None),
-    "75 e oltre": (75, None),
-    "80 e oltre": (80, None),
-    "85 e oltre": (85, None),
-}
-"""Label -> (first age, last age or None for "and over"), both included."""
-
-NON_WORKING = "0-14 e 65 e oltre"
-"""The class of the total dependency ratio's numerator: 0-14 plus 65 and over."""
+# AGE_CLASSES and NON_WORKING are the population baseline's, public in
+# welfare_observatory.territory; imported above and kept in __all__ for old imports.
 
 CLASS_INDICATORS: dict[str, str] = {
     "Totale": "POP_TOTAL",

@@ -131,9 +131,10 @@ def write_request_template(
         sheet = book.create_sheet(names[indicator.id])
         rows += _indicator_sheet(sheet, indicator, territories, periods)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    book.save(tmp)
-    tmp.replace(path)
+    from welfare_observatory._atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        book.save(tmp)
     snippet = path.with_name(path.name + ".sources.yaml")
     snippet.write_text(_snippet(obs, provider, path, indicators, names), "utf-8", newline="\n")
     return RequestTemplate(

@@ -89,13 +89,13 @@ def _accept_check(check_id: Any, check: Any) -> tuple[str, object]:
 
 
 def _accept_exporter(name: Any, exporter: Any, description: Any = "") -> tuple[str, object]:
-    from welfare_observatory.publish.registry import accept_exporter
+    from welfare_observatory._hooktypes import accept_exporter
 
     return accept_exporter(name, exporter, description)
 
 
 def _accept_section(section: Any) -> tuple[str, object]:
-    from welfare_observatory.publish.report.sections import accept_section
+    from welfare_observatory._hooktypes import accept_section
 
     return accept_section(section)
 

@@ -62,7 +62,7 @@ CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"
 
 def user_agent() -> str:
     """``welfare-observatory/<version>``."""
-    from welfare_observatory import __version__
+    from welfare_observatory._version import __version__
 
     return f"welfare-observatory/{__version__}"
 

@@ -374,7 +374,7 @@ def _distribution_of(module: ModuleType) -> tuple[str | None, str | None]:
 
 
 def _own_version() -> str:
-    from welfare_observatory import __version__
+    from welfare_observatory._version import __version__
 
     return __version__
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from welfare_observatory._arrow import distinct
 from welfare_observatory.model.observation import KEY_COLUMNS, TOTAL
 
 if TYPE_CHECKING:
@@ -30,13 +31,7 @@ def with_columns(table: pa.Table, breakdowns: list[str]) -> pa.Table:
     return pa.table(columns)
 
 
-def distinct_texts(table: pa.Table, column: str) -> list[str]:
-    import pyarrow.compute as pc
-
-    unique = pc.unique(table.column(column).combine_chunks())
-    if hasattr(unique, "dictionary_decode"):
-        unique = unique.dictionary_decode()
-    return [str(v) for v in unique.to_pylist() if v is not None]
+distinct_texts = distinct  # welfare_observatory._arrow
 
 
 def near_periods(period: str, known: Iterable[str], n: int = 3) -> list[str]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from welfare_observatory._atomic import atomic_write_bytes as _atomic_write_bytes
 from welfare_observatory.errors import EditionError, Location, NewerFormatError, StoreError
 from welfare_observatory.model.common import Frozen
 from welfare_observatory.model.observation import BASE_COLUMNS
@@ -101,20 +101,7 @@ class EditionPointer(Frozen):
     """Earlier builds of this edition still on disk, newest first."""
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        raise
+atomic_write_bytes = _atomic_write_bytes  # the package's one writer (welfare_observatory._atomic)
 
 
 def read_pointer(edition_dir: Path) -> EditionPointer | None:

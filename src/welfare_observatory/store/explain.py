@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from welfare_observatory._arrow import decoded, distinct
 from welfare_observatory.errors import UnknownIdError
 from welfare_observatory.lineage import LineageGraph, StepNode, short_parameters
 from welfare_observatory.model.common import Frozen
@@ -275,18 +276,10 @@ def _breakdown_columns(table: pa.Table) -> list[str]:
 
 
 def _plain(table: pa.Table, column: str) -> pa.ChunkedArray:
-    import pyarrow as pa
-
-    values = table.column(column)
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
-    return values
+    return decoded(table.column(column))
 
 
-def _texts(table: pa.Table, column: str) -> list[str]:
-    import pyarrow.compute as pc
-
-    return sorted(str(v) for v in pc.unique(_plain(table, column)).to_pylist() if v is not None)
+_texts = distinct  # welfare_observatory._arrow
 
 
 def _mask(table: pa.Table, selector: Mapping[str, str]) -> Any:

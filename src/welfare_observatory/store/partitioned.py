@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from welfare_observatory.build_report import SourceReport
-    from welfare_observatory.observatory import Observatory
+    from welfare_observatory.build.report import SourceReport
+    from welfare_observatory.config import ObservatoryConfig
 
 __all__ = ["build_manifest", "write_partitioned_build"]
 
@@ -44,7 +44,7 @@ BATCH_ROWS = 250_000
 
 
 def build_manifest(
-    observatory: Observatory,
+    config: ObservatoryConfig,
     *,
     graph: LineageGraph,
     overrides: int,
@@ -54,9 +54,8 @@ def build_manifest(
 ) -> Manifest:
     """The manifest of a build (both store writers use it): the build id is made from the
     configuration digest and the sorted lineage step ids, so it depends on content only."""
-    from welfare_observatory import __version__
+    from welfare_observatory._version import __version__
 
-    config = observatory.config
     config_digest = digest(config.model_dump(mode="json"))
     step_ids = sorted(str(r["id"]) for r in graph.to_records())
     return Manifest(

@@ -19,7 +19,9 @@ from welfare_observatory.territory.names import normalize_name
 if TYPE_CHECKING:
     from welfare_observatory.territory._dates import DateLike, InvalidDateError
     from welfare_observatory.territory._population import (
+        AGE_CLASSES,
         AGE_CODES,
+        NON_WORKING,
         UnavailableBreakdownError,
         population,
         population_years,
@@ -29,8 +31,10 @@ if TYPE_CHECKING:
     from welfare_observatory.territory.tables import HIERARCHY_COLUMNS
 
 __all__ = [
+    "AGE_CLASSES",
     "AGE_CODES",
     "HIERARCHY_COLUMNS",
+    "NON_WORKING",
     "DateLike",
     "EventKind",
     "InvalidDateError",
@@ -44,6 +48,8 @@ __all__ = [
 ]
 
 _LAZY = {
+    "AGE_CLASSES": "welfare_observatory.territory._population",
+    "NON_WORKING": "welfare_observatory.territory._population",
     "AGE_CODES": "welfare_observatory.territory._population",
     "HIERARCHY_COLUMNS": "welfare_observatory.territory.tables",
     "DateLike": "welfare_observatory.territory._dates",

@@ -19,9 +19,11 @@ from welfare_observatory.territory import _store
 from welfare_observatory.territory._registry import TerritoryRegistry, registry
 
 __all__ = [
+    "AGE_CLASSES",
     "AGE_CODES",
     "AGE_COVERAGE",
     "BREAKDOWNS",
+    "NON_WORKING",
     "UnavailableBreakdownError",
     "age_code",
     "population",
@@ -173,3 +175,37 @@ def _codes_inside(reg: TerritoryRegistry, code: str, level: TerritoryLevel) -> l
             }
         return sorted(inside)
     return [t.code for t in reg.children(territory.code, level)]
+
+
+# Age classes as Italian offices publish them (used by the starter data and the examples).
+AGE_CLASSES: dict[str, tuple[int, int | None]] = {
+    "Totale": (0, None),
+    "0-2": (0, 2),
+    "0-4": (0, 4),
+    "0-5": (0, 5),
+    "3-5": (3, 5),
+    "6-10": (6, 10),
+    "11-13": (11, 13),
+    "0-14": (0, 14),
+    "0-17": (0, 17),
+    "14-18": (14, 18),
+    "15-19": (15, 19),
+    "15-24": (15, 24),
+    "15-29": (15, 29),
+    "15-39": (15, 39),
+    "15-49": (15, 49),
+    "15-64": (15, 64),
+    "18-24": (18, 24),
+    "25-64": (25, 64),
+    "40-64": (40, 64),
+    "60-64": (60, 64),
+    "18 e oltre": (18, None),
+    "65 e oltre": (65, None),
+    "75 e oltre": (75, None),
+    "80 e oltre": (80, None),
+    "85 e oltre": (85, None),
+}
+"""Label -> (first age, last age or None for "and over"), both included."""
+
+NON_WORKING = "0-14 e 65 e oltre"
+"""The class of the total dependency ratio's numerator: 0-14 plus 65 and over."""

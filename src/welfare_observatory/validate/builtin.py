@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from welfare_observatory._arrow import plain
 from welfare_observatory.errors import closest
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Aggregation, MeasureKind
@@ -46,11 +47,7 @@ _STATUS_NOTES = {
 }
 
 
-def _plain(table: pa.Table) -> pa.Table:
-    cols = [
-        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns
-    ]
-    return pa.table(cols, names=table.column_names)
+_plain = plain  # welfare_observatory._arrow
 
 
 def _sql(sql: str, **tables: pa.Table) -> list[dict[str, Any]]:

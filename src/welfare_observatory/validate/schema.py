@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from welfare_observatory._arrow import decoded
 from welfare_observatory.errors import closest
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.observation import (
@@ -50,12 +51,7 @@ def _as_table(data: pa.Table | pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(data, preserve_index=False)
 
 
-def _decoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    import pyarrow as pa
-
-    if pa.types.is_dictionary(column.type):
-        return column.cast(column.type.value_type)
-    return column
+_decoded = decoded  # welfare_observatory._arrow
 
 
 def _first_index(mask: pa.ChunkedArray) -> int | None:

@@ -212,7 +212,7 @@ def _write(
     view: ReportView,
     obs: Observatory | None,
 ) -> list[str]:
-    from welfare_observatory import __version__
+    from welfare_observatory._version import __version__
 
     env = environment(template_folder(obs))
     layout = env.get_template("layout.html.j2")

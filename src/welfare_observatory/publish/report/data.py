@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from welfare_observatory import analyze
+from welfare_observatory._arrow import plain
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 
 if TYPE_CHECKING:
@@ -120,14 +121,7 @@ class EditionData:
         return {i.id: i for i in self.indicators}
 
 
-def _plain(table: pa.Table) -> pa.Table:
-    """Dictionary columns decoded to plain values, so pandas sees strings."""
-    columns = []
-    for column in table.columns:
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        columns.append(column)
-    return pa.table(columns, names=table.column_names)
+_plain = plain  # dictionary columns decoded, so pandas sees strings (welfare_observatory._arrow)
 
 
 def totals(table: pa.Table) -> pd.DataFrame:

@@ -9,66 +9,21 @@ of kind ``report_section`` (the ``register_report_sections(register)`` hook).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+# The types and their check live low in the package (the plugin manager checks sections
+# when plugins load); they are re-exported here, where they always were.
+from welfare_observatory._hooktypes import ReportSection, SectionInput, accept_section
 from welfare_observatory.errors import Location, PluginError
-from welfare_observatory.model.common import Text
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from welfare_observatory.config import ObservatoryConfig
     from welfare_observatory.sources.manager import Plugins
-    from welfare_observatory.store.edition import Manifest
 
 __all__ = ["ReportSection", "SectionInput", "SectionRegistry", "accept_section"]
 
-_SECTION_ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 KIND = "report_section"
 """The registration kind plugins' sections are recorded under."""
-
-
-@dataclass(frozen=True, slots=True)
-class SectionInput:
-    """What a section function receives: the edition's publishable data and settings."""
-
-    edition: str
-    lang: str
-    """``it`` or ``en``: the language of the page the fragment goes into."""
-    observations: pa.Table
-    """The publishable view of the edition (never confidential values)."""
-    manifest: Manifest
-    config: ObservatoryConfig | None = None
-    folder: str | None = None
-    """The observatory's folder, when the report was built from one."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReportSection:
-    """``render(SectionInput) -> str``: an escaped HTML fragment (no ``<script>``)."""
-
-    id: str
-    title: Text
-    render: Callable[[SectionInput], str]
-
-    def __post_init__(self) -> None:
-        accept_section(self)
-
-
-def accept_section(section: Any) -> tuple[str, object]:
-    """Check a registered section; ``(id, section)`` or ValueError with the reason."""
-    if not isinstance(section, ReportSection):
-        raise ValueError(f"{section!r} is not a welfare_observatory.publish.report.ReportSection")
-    if not isinstance(section.id, str) or not _SECTION_ID.match(section.id):
-        raise ValueError(f"section id {section.id!r} must be lower_snake_case or kebab-case")
-    if not isinstance(section.title, Text) or not section.title:
-        raise ValueError(f"section {section.id!r} needs a title (it/en)")
-    if not callable(section.render):
-        raise ValueError(f"section {section.id!r}: render must be a function")
-    return section.id, section
 
 
 class SectionRegistry:

@@ -3,7 +3,7 @@
 An executor maps a picklable function over items and returns the results in the items'
 order. The build hands it the sources to run (``run_sources``); the local executor calls
 the pipeline's own ``run_source`` in this process, remote executors send
-:class:`~welfare_observatory.executors.tasks.SourceTask` (paths and ids, never live
+:class:`~welfare_observatory.build.strategies.tasks.SourceTask` (paths and ids, never live
 objects) and the worker reloads the observatory. Results are Arrow tables and pydantic
 models, so nothing in them depends on where they were computed.
 """
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 from welfare_observatory.errors import ConfigError, WelfareObservatoryError
 
 if TYPE_CHECKING:
-    from welfare_observatory.source_stage import BuildContext, SourceOutput
+    from welfare_observatory.build.sources import BuildContext, SourceOutput
 
 __all__ = ["Executor", "ExecutorError", "LocalExecutor", "executor_for", "running"]
 
@@ -82,7 +82,7 @@ class Executor(ABC):
         Remote executors send one :class:`SourceTask` per source; the worker loads the
         observatory from its folder and runs the pipeline's ``run_source``.
         """
-        from welfare_observatory.executors.tasks import run_source_task, source_tasks
+        from welfare_observatory.build.strategies.tasks import run_source_task, source_tasks
 
         tasks = source_tasks(context, source_ids)
         results = self.map(run_source_task, tasks, names=[f"source-{s}" for s in source_ids])
@@ -106,9 +106,9 @@ class LocalExecutor(Executor):
         return [fn(item) for item in items]
 
     def run_sources(self, context: BuildContext, source_ids: Sequence[str]) -> list[SourceOutput]:
-        from welfare_observatory.source_stage import run_source
+        from welfare_observatory.build.sources import run_source
 
-        sources = context.observatory.config.sources
+        sources = context.env.config.sources
         return [run_source(s, sources[s], context) for s in source_ids]
 
 
@@ -122,7 +122,7 @@ def executor_for(name: str, *, scheduler: str | None = None, **options: Any) -> 
             )
         return LocalExecutor()
     if name == "dask":
-        from welfare_observatory.executors.dask_cluster import DaskExecutor
+        from welfare_observatory.build.strategies.dask_cluster import DaskExecutor
 
         return DaskExecutor(scheduler, **options)
     from welfare_observatory.errors import UnknownIdError

@@ -28,8 +28,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from welfare_observatory.build.derive import DeriveScope
+from welfare_observatory.build.environment import BuildEnvironment
+from welfare_observatory.build.strategies.base import Executor, running
+from welfare_observatory.build.strategies.tasks import DEFAULT_LOADER, loader_name
 from welfare_observatory.errors import ConfigError
-from welfare_observatory.executors.base import Executor, running
 from welfare_observatory.harmonize import HarmonizeRule
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.common import Frozen
@@ -38,8 +41,8 @@ from welfare_observatory.model.finding import Finding
 if TYPE_CHECKING:
     import duckdb
 
+    from welfare_observatory.build.environment import ObservatoryLike
     from welfare_observatory.model import Indicator
-    from welfare_observatory.observatory import Observatory
 
 __all__ = ["OutOfCoreResult", "derive_out_of_core", "harmonize_out_of_core", "partitions"]
 
@@ -55,6 +58,7 @@ class OutOfCoreResult(Frozen):
 
 class ChunkTask(Frozen):
     observatory: str
+    loader: str = DEFAULT_LOADER
     source: str
     row_groups: tuple[int, ...]
     rules: tuple[HarmonizeRule, ...]
@@ -65,6 +69,7 @@ class ChunkTask(Frozen):
 
 class PartitionTask(Frozen):
     observatory: str
+    loader: str = DEFAULT_LOADER
     sorted_input: str
     owned: tuple[str, ...]
     needed: tuple[str, ...]
@@ -74,25 +79,29 @@ class PartitionTask(Frozen):
     threads: int
     analyses: str = ""
     """Folder for the partition's analyses (``<name>/<part>.parquet``); empty: none."""
+    scope: DeriveScope | None = None
+    """The whole build's input, which the derive steps are recorded from."""
 
 
-def _folder(observatory: Observatory | str | Path) -> str:
+def _folder(observatory: ObservatoryLike | BuildEnvironment | str | Path) -> str:
     folder = observatory if isinstance(observatory, str | Path) else observatory.folder
     return str(Path(folder).resolve())
 
 
-def _observatory(folder: str) -> Observatory:
-    """The observatory at ``folder``, loaded once per process while its file is unchanged
-    (loading the catalogue costs more than a small partition)."""
+def _environment(folder: str, loader: str = DEFAULT_LOADER) -> BuildEnvironment:
+    """The build environment of the observatory at ``folder``, made once per process while
+    its file is unchanged (loading the catalogue costs more than a small partition)."""
     stat = (Path(folder) / "observatory.yaml").stat()
-    return _cached_observatory(folder, stat.st_mtime_ns, stat.st_size)
+    return _cached_environment(folder, loader, stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_observatory(folder: str, mtime_ns: int, size: int) -> Observatory:
-    from welfare_observatory.observatory import load_observatory
+def _cached_environment(folder: str, loader: str, mtime_ns: int, size: int) -> BuildEnvironment:
+    from welfare_observatory.build.environment import make_environment
+    from welfare_observatory.build.strategies.tasks import resolve_loader
 
-    return load_observatory(folder)
+    function = resolve_loader(loader)
+    return make_environment(function(folder), loader=function)
 
 
 def _connect(memory_limit: str, temp_directory: Path, threads: int) -> duckdb.DuckDBPyConnection:
@@ -132,7 +141,7 @@ def _combined(results: Sequence[OutOfCoreResult]) -> OutOfCoreResult:
 def harmonize_out_of_core(
     source: str | Path,
     rules: Sequence[HarmonizeRule],
-    observatory: Observatory | str | Path,
+    observatory: ObservatoryLike | BuildEnvironment | str | Path,
     out: str | Path,
     *,
     source_id: str = "source",
@@ -183,20 +192,19 @@ def harmonize_chunk(task: ChunkTask) -> OutOfCoreResult:
     """One chunk: read its row groups, ``harmonize`` with each rule, write the rows."""
     import pyarrow.parquet as pq
 
-    from welfare_observatory.harmonize import CodeTable, harmonize
-    from welfare_observatory.stages import unify_breakdowns
-    from welfare_observatory.territory import registry
+    from welfare_observatory.build.derive import unify_breakdowns
+    from welfare_observatory.harmonize import harmonize
 
-    observatory = _observatory(task.observatory)
-    indicators = {i.id: i for i in observatory.catalog}
-    codes = CodeTable.from_registry(registry())
+    env = _environment(task.observatory, task.loader)
     table = pq.ParquetFile(task.source).read_row_groups(list(task.row_groups))
     results = [
         harmonize(
             table,
             rule,
-            codes=codes,
-            indicators=indicators,
+            codes=env.codes,
+            indicators=env.indicators,
+            units=env.units,
+            codelists=env.codelists,
             source=task.source_id,
             inputs=task.inputs,
         )
@@ -289,9 +297,26 @@ def sort_by_indicator(
     return [str(row[0]) for row in found]
 
 
+def scope_of(con: duckdb.DuckDBPyConnection, sorted_input: Path) -> DeriveScope:
+    """The :class:`DeriveScope` of the rows in ``sorted_input`` (read by DuckDB, not loaded)."""
+
+    def distinct(column: str) -> tuple[str, ...]:
+        rows = con.execute(
+            f"SELECT DISTINCT CAST({column} AS VARCHAR) AS v FROM "  # noqa: S608
+            f"read_parquet({_quoted(str(sorted_input))}) WHERE {column} IS NOT NULL ORDER BY v"
+        ).fetchall()
+        return tuple(str(row[0]) for row in rows)
+
+    return DeriveScope(
+        inputs=distinct("lineage"),
+        territories=distinct("territory"),
+        indicators=distinct("indicator"),
+    )
+
+
 def derive_out_of_core(
     inputs: Sequence[str | Path],
-    observatory: Observatory | str | Path,
+    observatory: ObservatoryLike | BuildEnvironment | str | Path,
     out: str | Path,
     *,
     memory_limit: str = "1GB",
@@ -319,14 +344,20 @@ def derive_out_of_core(
     try:
         files = "[" + ", ".join(_quoted(str(Path(p).resolve())) for p in inputs) + "]"
         present = sort_by_indicator(con, ["*"], files, sorted_input)
+        scope = scope_of(con, sorted_input)
     finally:
         con.close()
     # Loaded after the sort: DuckDB's memory is released before the catalogue is built.
-    loaded = _observatory(_folder(observatory))
-    indicators = {i.id: i for i in loaded.catalog}
+    loaded = (
+        observatory
+        if isinstance(observatory, BuildEnvironment)
+        else _environment(_folder(observatory))
+    )
+    indicators = dict(loaded.indicators)
     tasks = [
         PartitionTask(
             observatory=str(loaded.folder),
+            loader=loader_name(loaded.loader),
             sorted_input=str(sorted_input),
             owned=owned,
             needed=needed,
@@ -334,13 +365,14 @@ def derive_out_of_core(
             memory_limit=memory_limit,
             temp_directory=str(spill),
             threads=threads,
+            scope=scope,
         )
         for k, (owned, needed) in enumerate(
             partitions(
                 present,
                 indicators,
                 indicators_per_partition,
-                targets=[i.id for i in loaded.selection()],
+                targets=[i.id for i in loaded.selection],
             )
         )
     ]
@@ -360,9 +392,9 @@ def derive_partition(task: PartitionTask) -> OutOfCoreResult:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from welfare_observatory.stages import derive_with_coverage
+    from welfare_observatory.build.derive import derive_with_coverage
 
-    observatory = _observatory(task.observatory)
+    env = _environment(task.observatory, task.loader)
     con = _connect(task.memory_limit, Path(task.temp_directory), task.threads)
     try:
         wanted = ", ".join(_quoted(i) for i in task.needed)
@@ -372,14 +404,7 @@ def derive_partition(task: PartitionTask) -> OutOfCoreResult:
         ).to_arrow_table()
     finally:
         con.close()
-    indicators = {i.id: i for i in observatory.catalog}
-    result = derive_with_coverage(
-        [table],
-        observatory,
-        indicators,
-        observatory.selection(),
-        observatory.config.territory.reference_date,
-    )
+    result = derive_with_coverage([table], env, task.scope)
     del table
     findings, steps = list(result.findings), list(result.steps)
     names = result.observations.column("indicator").cast(pa.string())
@@ -387,11 +412,16 @@ def derive_partition(task: PartitionTask) -> OutOfCoreResult:
     pq.write_table(owned, task.out)
     rows = owned.num_rows
     if task.analyses:
-        from welfare_observatory.executors.partition_analyses import analyze_partition
+        from welfare_observatory.build.strategies.partition_analyses import analyze_partition
 
         part = Path(task.out).name
         findings += analyze_partition(
-            owned, result.coverage, observatory, indicators, task.owned, Path(task.analyses) / part
+            owned,
+            result.coverage,
+            env,
+            dict(env.indicators),
+            task.owned,
+            Path(task.analyses) / part,
         )
     del result, owned
     # Give the partition's buffers back to the system before the next one is read.

@@ -3,8 +3,9 @@
 A rebuild of an unchanged observatory reuses every source's harmonized table (keyed by its
 payloads, rules and versions); this module does the same for what comes after. The key is
 the digest of everything derive and analyze read: the source steps (their ids are content
-digests), the observatory's configuration and overrides file, the indicators of the
-catalogue, the selection, the reference date and the versions of the library and plugins.
+digests), the observatory's configuration and overrides file, the selection and the build
+environment's fingerprint (every indicator definition, units, code lists, reference date,
+versions).
 A saved result is a folder under ``<kb>/.steps/derived-<key>/`` written to a temporary name
 and renamed into place, so a killed build never leaves one half-written.
 """
@@ -15,9 +16,8 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,9 +27,8 @@ from welfare_observatory.model.finding import Finding
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from welfare_observatory.model import Indicator
-    from welfare_observatory.observatory import Observatory
-    from welfare_observatory.stages import DeriveOutput
+    from welfare_observatory.build.derive import DeriveOutput
+    from welfare_observatory.build.environment import BuildEnvironment
 
 __all__ = ["Derived", "derived_key", "drop_leftovers", "load_derived", "save_derived"]
 
@@ -45,31 +44,16 @@ class Derived:
     analysis_findings: list[Finding]
 
 
-def derived_key(
-    observatory: Observatory,
-    *,
-    source_steps: Iterable[str],
-    indicators: Mapping[str, Indicator],
-    selection: Sequence[Indicator],
-    reference: date,
-    versions: Mapping[str, str],
-) -> str:
+def derived_key(env: BuildEnvironment, *, source_steps: Iterable[str]) -> str:
     """The digest of every input of derive and analyze (see the module docstring)."""
-    config = observatory.config
-    overrides = (
-        hashlib.sha256(observatory.path(config.overrides, what="overrides").read_bytes())
-        if config.overrides
-        else None
-    )
+    overrides = hashlib.sha256(env.overrides.read_bytes()) if env.overrides is not None else None
     return digest(
         {
             "steps": sorted(set(source_steps)),
-            "config": config.model_dump(mode="json"),
+            "config": env.config.model_dump(mode="json"),
             "overrides": overrides.hexdigest() if overrides is not None else None,
-            "indicators": [indicators[k].model_dump(mode="json") for k in sorted(indicators)],
-            "selection": [i.id for i in selection],
-            "reference": reference.isoformat(),
-            "versions": dict(sorted(versions.items())),
+            "selection": [i.id for i in env.selection],
+            "environment": env.fingerprint(),
         }
     )
 
@@ -78,7 +62,7 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
     """The saved result for ``key``, or None (also when it is damaged: then it is rebuilt)."""
     import pyarrow.parquet as pq
 
-    from welfare_observatory.stages import DeriveOutput
+    from welfare_observatory.build.derive import DeriveOutput
 
     folder = steps_dir / f"{_PREFIX}{key}"
     try:

@@ -1,8 +1,8 @@
-"""The stages after harmonization, as pure functions over Arrow tables.
+"""The derive stage, a pure function over Arrow tables.
 
-``derive_stage`` (overrides, reconciliation, rates, aggregates) and ``store_stage`` (the
-edition on disk); the analysis stage between them is in ``analysis_stage``. The pipeline
-calls them in order; another executor can call them per partition.
+``derive_stage`` (overrides, reconciliation, rates, aggregates); analyze follows in
+``build.analyze`` and store in ``build.store``. The orchestrator calls them in order;
+another strategy can call them per partition.
 """
 
 from __future__ import annotations
@@ -10,27 +10,31 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from welfare_observatory._arrow import decoded, plain
+from welfare_observatory._arrow import distinct as _distinct
 from welfare_observatory.errors import WelfareObservatoryError
-from welfare_observatory.lineage import LineageGraph, StepRecord
+from welfare_observatory.lineage import StepRecord
+from welfare_observatory.model.common import Frozen
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL, observation_schema
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pyarrow as pa
 
-    from welfare_observatory.build_report import SourceReport
+    from welfare_observatory.build.environment import BuildEnvironment
+    from welfare_observatory.config import TerritorySettings
     from welfare_observatory.model import Indicator
-    from welfare_observatory.observatory import Observatory
 
 __all__ = [
     "DeriveOutput",
+    "DeriveScope",
     "derive_stage",
     "derive_with_coverage",
     "plain",
-    "store_stage",
     "unify_breakdowns",
 ]
 
@@ -69,35 +73,58 @@ class DeriveOutput:
     """Per aggregate: indicator, territory, period, breakdowns, members, reported, coverage."""
 
 
+class DeriveScope(Frozen):
+    """Build-wide facts the derive steps are recorded from: the lineage ids, territories and
+    indicators of the build's whole canonical input.
+
+    The derive steps' ids (and so the ``lineage`` of derived rows and the build id) are made
+    of these rather than of the rows at hand, so a partition of an out-of-core build records
+    exactly the steps of the whole build in memory.
+    """
+
+    inputs: tuple[str, ...]
+    territories: tuple[str, ...]
+    indicators: tuple[str, ...]
+
+    @classmethod
+    def of(cls, table: pa.Table) -> DeriveScope:
+        return cls(
+            inputs=tuple(_distinct(table, "lineage")),
+            territories=tuple(_distinct(table, "territory")),
+            indicators=tuple(_distinct(table, "indicator")),
+        )
+
+    @property
+    def municipal(self) -> bool:
+        """True when the input has municipal rows (codes of six digits): derive aggregates."""
+        return any(len(t) == 6 for t in self.territories)
+
+
 def derive_stage(
-    tables: Sequence[pa.Table],
-    observatory: Observatory,
-    indicators: Mapping[str, Indicator],
-    selection: Sequence[Indicator],
-    reference: date,
+    tables: Sequence[pa.Table], env: BuildEnvironment, scope: DeriveScope | None = None
 ) -> tuple[pa.Table, list[Finding], list[StepRecord]]:
     """:func:`derive_with_coverage` without the coverage table (for per-partition runs)."""
-    out = derive_with_coverage(tables, observatory, indicators, selection, reference)
+    out = derive_with_coverage(tables, env, scope)
     return out.observations, out.findings, out.steps
 
 
 def derive_with_coverage(
-    tables: Sequence[pa.Table],
-    observatory: Observatory,
-    indicators: Mapping[str, Indicator],
-    selection: Sequence[Indicator],
-    reference: date,
+    tables: Sequence[pa.Table], env: BuildEnvironment, scope: DeriveScope | None = None
 ) -> DeriveOutput:
     """Reconcile codes to the reference date, apply overrides, derive rates and aggregates
     (districts, the levels up to the observatory's territory, declared groupings); keep the
-    selected indicators and the operands their formulas need."""
+    selected indicators and the operands their formulas need.
+
+    ``scope`` describes the whole build when ``tables`` are one partition of it (default:
+    ``tables`` are the whole build)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from welfare_observatory.derive import aggregate, code_changes, derive_rates, reconcile
     from welfare_observatory.derive.releases import resolve_releases, source_ranks
     from welfare_observatory.derive.reliability import mark_low_reliability
-    from welfare_observatory.territory import registry
+
+    indicators, selection, reference = env.indicators, env.selection, env.reference
 
     findings: list[Finding] = []
     steps: list[StepRecord] = []
@@ -105,30 +132,37 @@ def derive_with_coverage(
     observed = unify_breakdowns(tables)
     if observed.num_rows == 0:
         return DeriveOutput(_with_domain(observed, indicators), findings, steps)
-    resolved = resolve_releases(observed, source_ranks(observatory))
+    resolved = resolve_releases(observed, source_ranks(env.config, env.folder))
     observed, findings = resolved.table, findings + resolved.findings
 
-    reg = registry()
-    territories = _distinct(observed, "territory")
-    changes = code_changes(territories, reference, reg)
+    reg = env.territories
+    scope = scope or DeriveScope.of(observed)
+    # Each derive step reads the build's input and every step before it.
+    before = list(scope.inputs)
+    changes = code_changes(list(scope.territories), reference, reg)
     if changes.num_rows:
-        result = reconcile(observed, changes, indicators)
+        result = reconcile(observed, changes, indicators, inputs=before)
         observed, findings, steps = _merge(result, findings, steps)
+        before += [result.step.id] if result.step is not None else []
 
-    observed, override_step, n_overrides = _apply_overrides(observed, observatory, indicators)
+    observed, override_step, n_overrides = _apply_overrides(observed, env.overrides, indicators)
     if override_step is not None:
         steps.append(override_step)
+        before.append(override_step.id)
 
-    hierarchy, levels = _hierarchy(observatory, reg, reference)
-    if levels:
+    hierarchy, levels = _hierarchy(env.config.territory, reg, reference)
+    if levels and scope.municipal:
         municipal = observed.filter(pc.equal(pc.utf8_length(_text(observed, "territory")), 6))
+        # Run on a partition without municipal rows too: the step is the build's, the same
+        # in every partition; its rows are none.
+        aggregated = aggregate(
+            municipal, indicators, hierarchy, levels=levels, inputs=before, published=observed
+        )
+        findings += aggregated.findings
+        if aggregated.step is not None:
+            steps.append(aggregated.step)
+            before.append(aggregated.step.id)
         if municipal.num_rows:
-            aggregated = aggregate(
-                municipal, indicators, hierarchy, levels=levels, published=observed
-            )
-            findings += aggregated.findings
-            if aggregated.step is not None:
-                steps.append(aggregated.step)
             coverage = aggregated.coverage
             observed = _union_published_first(observed, aggregated.table)
 
@@ -138,7 +172,13 @@ def derive_with_coverage(
     for indicator in selection:
         if indicator.formula is not None:
             wanted |= {indicator.formula.numerator, indicator.formula.denominator}
-    rates = derive_rates(observed, indicators, targets=sorted(w for w in wanted if w in indicators))
+    rates = derive_rates(
+        observed,
+        indicators,
+        targets=sorted(w for w in wanted if w in indicators),
+        inputs=before,
+        present={*scope.indicators, *_distinct(observed, "indicator")},
+    )
     findings += rates.findings
     if rates.step is not None:
         steps.append(rates.step)
@@ -146,7 +186,7 @@ def derive_with_coverage(
 
     keep = pc.is_in(_text(observed, "indicator"), pa.array(sorted(wanted), pa.string()))
     observed = observed.filter(keep)
-    marked = mark_low_reliability(observed, indicators, observatory.config.reliability)
+    marked = mark_low_reliability(observed, indicators, env.config.reliability)
     observed, findings = marked.table, findings + marked.findings
     if n_overrides:
         findings.append(
@@ -169,21 +209,12 @@ def _merge(
 
 
 def _text(table: pa.Table, name: str) -> pa.ChunkedArray:
-    import pyarrow as pa
-
-    column = table.column(name)
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    return column
+    return decoded(table.column(name))
 
 
-def _distinct(table: pa.Table, name: str) -> list[str]:
-    import pyarrow.compute as pc
-
-    return sorted(str(v) for v in pc.unique(_text(table, name)).to_pylist() if v is not None)
-
-
-def _hierarchy(observatory: Observatory, reg: Any, reference: date) -> tuple[pa.Table, list[str]]:
+def _hierarchy(
+    settings: TerritorySettings, reg: Any, reference: date
+) -> tuple[pa.Table, list[str]]:
     """The hierarchy on ``reference`` with the declared groupings, and the levels to sum.
 
     Levels run from districts (when ``territory.districts`` is on; only municipalities
@@ -193,8 +224,7 @@ def _hierarchy(observatory: Observatory, reg: Any, reference: date) -> tuple[pa.
     """
     from welfare_observatory.derive import with_groupings
 
-    settings = observatory.config.territory
-    levels = _levels_up_to(observatory, reg)
+    levels = _levels_up_to(settings.code, reg)
     if settings.districts is False:
         levels = [level for level in levels if level != "district"]
     if isinstance(settings.districts, dict):
@@ -218,10 +248,9 @@ def _in_force(codes: Sequence[str], reg: Any, reference: date) -> list[str]:
     return out
 
 
-def _levels_up_to(observatory: Observatory, reg: Any) -> list[str]:
-    """Registry levels from districts up to the observatory's own territory (only districts
-    when the territory is a grouping: it sits beside the hierarchy)."""
-    code = observatory.config.territory.code
+def _levels_up_to(code: str, reg: Any) -> list[str]:
+    """Registry levels from districts up to the observatory's own territory ``code`` (only
+    districts when the territory is a grouping: it sits beside the hierarchy)."""
     if code.startswith(("grouping:", "district:")):
         return ["district"]
     try:
@@ -254,31 +283,19 @@ def _union_published_first(published: pa.Table, derived: pa.Table) -> pa.Table:
     return unify_breakdowns([published, fresh])
 
 
-def plain(table: pa.Table) -> pa.Table:
-    import pyarrow as pa
-
-    return pa.table(
-        {
-            name: (col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col)
-            for name, col in zip(table.column_names, table.columns, strict=True)
-        }
-    )
-
-
 def _breakdowns(table: pa.Table) -> list[str]:
     return [c for c in table.column_names if c not in BASE_COLUMNS and c != "domain"]
 
 
 def _apply_overrides(
-    observed: pa.Table, observatory: Observatory, indicators: Mapping[str, Indicator]
+    observed: pa.Table, path: Path | None, indicators: Mapping[str, Indicator]
 ) -> tuple[pa.Table, StepRecord | None, int]:
-    """Replace values the analyst corrected by hand; each override keeps its reason."""
+    """Replace values the analyst corrected by hand (the overrides file at ``path``); each
+    override keeps its reason."""
     from welfare_observatory.derive.overrides import corrections
 
-    relative = observatory.config.overrides
-    if not relative:
+    if path is None:
         return observed, None, 0
-    path = observatory.path(relative, what="overrides")
     table, step, count = corrections(path, indicators, _breakdowns(observed))
     # Corrections win over what the sources said: they are the "published" side here.
     merged = _union_published_first(unify_breakdowns([table]), observed)
@@ -294,90 +311,3 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
     index = pc.index_in(_text(table, "indicator"), value_set=pa.array(ids, pa.string()))
     domain = pc.fill_null(pc.take(domains, index), "other")
     return table.append_column("domain", domain)
-
-
-def store_stage(
-    kb_root: Path,
-    observatory: Observatory,
-    *,
-    observations: pa.Table,
-    graph: LineageGraph,
-    findings: Sequence[Finding],
-    analyses: Mapping[str, pa.Table],
-    sources: Mapping[str, tuple[SourceReport, tuple[str, ...]]],
-    versions: Mapping[str, str],
-    selection: Sequence[str],
-    coverage: pa.Table | None = None,
-) -> str:
-    """Write the edition; returns the build id (deterministic from the content's lineage).
-
-    ``coverage`` (from :func:`derive_with_coverage`) is stored as ``analyses/coverage.parquet``
-    inside the same atomic write, so it is hashed in the manifest with the rest.
-    """
-    from welfare_observatory.store.edition import write_build
-    from welfare_observatory.store.partitioned import build_manifest
-
-    manifest = build_manifest(
-        observatory,
-        graph=graph,
-        overrides=sum(f.count for f in findings if f.code == "override-applied"),
-        sources=sources,
-        versions=versions,
-        selection=selection,
-    )
-    build_id = manifest.build
-    write_build(
-        kb_root,
-        manifest,
-        observations=observations,
-        lineage=graph.to_arrow(),
-        findings=findings_table(findings),
-        analyses={**analyses, "coverage": coverage_table(coverage)},
-    )
-    return build_id
-
-
-def coverage_table(coverage: pa.Table | None) -> pa.Table:
-    """Coverage of every aggregate, sorted by key, with ``emitted`` (coverage reached 1)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if coverage is None:
-        coverage = pa.table(
-            {
-                "indicator": pa.array([], pa.string()),
-                "territory": pa.array([], pa.string()),
-                "period": pa.array([], pa.string()),
-                "members": pa.array([], pa.int64()),
-                "reported": pa.array([], pa.int64()),
-                "coverage": pa.array([], pa.float64()),
-            }
-        )
-    table = plain(coverage)
-    # An aggregate below full coverage is not emitted (see derive.aggregation).
-    emitted = pc.fill_null(pc.greater_equal(table.column("coverage"), 1.0 - 1e-12), False)
-    table = table.append_column("emitted", emitted)
-    keys = [n for n in table.column_names if n not in ("members", "reported", "coverage")]
-    return table.sort_by([(k, "ascending") for k in keys if k != "emitted"])
-
-
-def findings_table(findings: Sequence[Finding]) -> pa.Table:
-    import pyarrow as pa
-
-    schema = pa.schema(
-        [
-            ("code", pa.string()),
-            ("severity", pa.string()),
-            ("message", pa.string()),
-            ("hint", pa.string()),
-            ("source", pa.string()),
-            ("indicator", pa.string()),
-            ("territory", pa.string()),
-            ("period", pa.string()),
-            ("column", pa.string()),
-            ("row", pa.int64()),
-            ("count", pa.int64()),
-        ]
-    )
-    rows = [f.model_dump(mode="json") for f in findings]
-    return pa.Table.from_pylist(rows, schema=schema)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from welfare_observatory._lazy import lazy_exports
-from welfare_observatory.executors.base import (
+from welfare_observatory.build.strategies.base import (
     Executor,
     ExecutorError,
     LocalExecutor,
@@ -22,10 +22,10 @@ from welfare_observatory.executors.base import (
 )
 
 if TYPE_CHECKING:
-    from welfare_observatory.executors.dask_cluster import DaskExecutor
-    from welfare_observatory.executors.network import build_network
-    from welfare_observatory.executors.out_of_core import OutOfCoreResult, derive_out_of_core
-    from welfare_observatory.executors.out_of_core_build import build_out_of_core
+    from welfare_observatory.build.strategies.dask_cluster import DaskExecutor
+    from welfare_observatory.build.strategies.network import build_network
+    from welfare_observatory.build.strategies.out_of_core import OutOfCoreResult, derive_out_of_core
+    from welfare_observatory.build.strategies.out_of_core_build import build_out_of_core
 
 __all__ = [
     "DaskExecutor",
@@ -41,11 +41,11 @@ __all__ = [
 ]
 
 _LAZY = {
-    "DaskExecutor": "welfare_observatory.executors.dask_cluster",
-    "build_network": "welfare_observatory.executors.network",
-    "OutOfCoreResult": "welfare_observatory.executors.out_of_core",
-    "derive_out_of_core": "welfare_observatory.executors.out_of_core",
-    "build_out_of_core": "welfare_observatory.executors.out_of_core_build",
+    "DaskExecutor": "welfare_observatory.build.strategies.dask_cluster",
+    "build_network": "welfare_observatory.build.strategies.network",
+    "OutOfCoreResult": "welfare_observatory.build.strategies.out_of_core",
+    "derive_out_of_core": "welfare_observatory.build.strategies.out_of_core",
+    "build_out_of_core": "welfare_observatory.build.strategies.out_of_core_build",
 }
 
 

@@ -2,8 +2,10 @@
 
 A failing source is reported and the others go on. What a source produced is kept under
 ``<kb>/.steps`` by a key made of its payload hashes, type, options, rules, reference date and
-versions, so a later build reuses it when none of those changed. The pipeline runs these per
-source (on any executor); :mod:`welfare_observatory.pipeline` then derives, analyzes and
+the build environment's fingerprint (the definitions of the indicators its rules name, units,
+code lists, reference date and versions), so a later build reuses it when none of those
+changed. The pipeline runs these per
+source (on any executor); :mod:`welfare_observatory.build.orchestrator` then derives, analyzes and
 stores.
 """
 
@@ -15,22 +17,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from welfare_observatory.build_report import SourceReport
-from welfare_observatory.errors import ConfigError, Location, OfflineError, SourceError
+from welfare_observatory.build.report import SourceReport
+from welfare_observatory.errors import (
+    ConfigError,
+    Location,
+    OfflineError,
+    SourceError,
+    WelfareObservatoryError,
+)
 from welfare_observatory.lineage import StepRecord, digest
 from welfare_observatory.model.finding import Finding, Severity
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from welfare_observatory.build.environment import BuildEnvironment
     from welfare_observatory.config import SourceConfig
-    from welfare_observatory.harmonize import CodeTable, HarmonizeRule
-    from welfare_observatory.model import Indicator
-    from welfare_observatory.observatory import Observatory
+    from welfare_observatory.harmonize import HarmonizeRule
 
 __all__ = [
     "BuildContext",
@@ -59,18 +66,21 @@ class SourceOutput:
 
 @dataclass
 class BuildContext:
-    """What every source of one build shares: catalogue, codes, caches, versions, timings."""
+    """What every source of one build shares: the environment, folders, settings, timings."""
 
-    observatory: Observatory
-    indicators: dict[str, Indicator]
-    codes: CodeTable
+    env: BuildEnvironment
     steps_dir: Path
-    versions: dict[str, str]
     offline: bool
     refresh: bool
     cache_dir: Path
     say: Progress
     timings: dict[str, float] = field(default_factory=dict)
+    timeout: float | None = None
+    """Seconds a source may take to fetch, parse, harmonize and validate (None: no limit)."""
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return dict(self.env.versions)
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -82,39 +92,25 @@ class BuildContext:
 
 
 def new_context(
-    observatory: Observatory,
+    env: BuildEnvironment,
     *,
     steps_dir: Path,
     cache_dir: Path,
     offline: bool,
     refresh: bool,
     say: Progress,
+    timeout: float | None = None,
 ) -> BuildContext:
     """What ``run_source`` needs; executors rebuild it on their workers from paths."""
-    from welfare_observatory.harmonize import CodeTable
-    from welfare_observatory.territory import registry
-
     return BuildContext(
-        observatory=observatory,
-        indicators={i.id: i for i in observatory.catalog},
-        codes=CodeTable.from_registry(registry()),
+        env=env.prepare(),
         steps_dir=steps_dir,
-        versions=_versions(observatory),
         offline=offline,
         refresh=refresh,
         cache_dir=cache_dir,
         say=say,
+        timeout=timeout,
     )
-
-
-def _versions(observatory: Observatory) -> dict[str, str]:
-    from welfare_observatory import __version__
-
-    versions = {"welfare-observatory": __version__}
-    for plugin in observatory.plugins.plugins():
-        if plugin.distribution and plugin.version:
-            versions[plugin.distribution] = plugin.version
-    return versions
 
 
 def skipped_source(source_id: str, config: SourceConfig, reason: str) -> SourceOutput:
@@ -123,7 +119,7 @@ def skipped_source(source_id: str, config: SourceConfig, reason: str) -> SourceO
     )
 
 
-def _rules(source_id: str, config: SourceConfig, observatory: Observatory) -> list[HarmonizeRule]:
+def _rules(source_id: str, config: SourceConfig, env: BuildEnvironment) -> list[HarmonizeRule]:
     """The source's harmonization rules, errors pointing into observatory.yaml."""
     from welfare_observatory.harmonize import HarmonizeRule
     from welfare_observatory.yamlfile import load_yaml, validation_error
@@ -132,7 +128,7 @@ def _rules(source_id: str, config: SourceConfig, observatory: Observatory) -> li
     if raw is None:
         raise ConfigError(
             f"source {source_id!r} has no harmonization rules",
-            location=Location(file=str(observatory.config_file), field=f"sources.{source_id}"),
+            location=Location(file=str(env.config_file), field=f"sources.{source_id}"),
             hint="add 'rules:' saying which columns hold the indicator, territory, period, value",
         )
     items = raw if isinstance(raw, list) else [raw]
@@ -144,22 +140,113 @@ def _rules(source_id: str, config: SourceConfig, observatory: Observatory) -> li
             prefix: tuple[str | int, ...] = ("sources", source_id, "rules")
             if isinstance(raw, list):
                 prefix = (*prefix, index)
-            document = load_yaml(observatory.config_file)
+            document = load_yaml(env.config_file)
             raise validation_error(exc, document, model=HarmonizeRule, prefix=prefix) from exc
     return rules
 
 
+class SourceTimeoutError(SourceError, TimeoutError):
+    """A source took longer than the build's per-source timeout."""
+
+
 def run_source(source_id: str, config: SourceConfig, context: BuildContext) -> SourceOutput:
-    """fetch, parse, harmonize and validate one source; errors stay inside its report."""
+    """fetch, parse, harmonize and validate one source; errors stay inside its report.
+
+    Whatever the source's plugin does (raises any exception, returns the wrong type, never
+    returns), the outcome is this source's report: a failed source with the reason, and
+    the build goes on with the others. ``context.timeout`` bounds the whole source.
+    """
     started = time.perf_counter()
+    try:
+        return _with_deadline(
+            context.timeout, source_id, lambda: _run_source(source_id, config, context, started)
+        )
+    except Exception as exc:
+        typed = isinstance(exc, WelfareObservatoryError)
+        message = str(exc) if typed else f"{type(exc).__name__}: {exc}"
+        hint = getattr(exc, "hint", None) if typed else None
+        hint = hint or (
+            None
+            if typed
+            else "an error inside the source's plugin; report it to the plugin's authors"
+        )
+        context.say(f"{source_id}: failed: {message}")
+        return SourceOutput(
+            SourceReport(
+                id=source_id,
+                type=config.type,
+                status="failed",
+                error=message + (f" (hint: {hint})" if hint else ""),
+                seconds=round(time.perf_counter() - started, 3),
+            )
+        )
+
+
+def _with_deadline(
+    seconds: float | None, source_id: str, run: Callable[[], SourceOutput]
+) -> SourceOutput:
+    """``run()``, stopped after ``seconds`` with :class:`SourceTimeoutError`.
+
+    In the main thread an interval timer interrupts the source wherever it waits (a read,
+    a sleep) and the exception unwinds it, closing what it opened. Elsewhere (a Dask worker
+    thread) the source runs in a thread of its own and is abandoned at the deadline: the
+    build goes on, the thread ends with its process.
+    """
+    import signal
+    import threading
+
+    if seconds is None or seconds <= 0:
+        return run()
+
+    def expired() -> SourceTimeoutError:
+        return SourceTimeoutError(
+            f"source {source_id!r} did not finish within {seconds:g} s and was stopped",
+            location=Location(source=source_id),
+            hint="a server that does not answer, or a plugin that hangs; raise the per-source "
+            "timeout (--source-timeout) if the source is just slow",
+        )
+
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+
+        def on_alarm(_signum: int, _frame: Any) -> None:
+            raise expired()
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return run()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["output"] = run()
+        except BaseException as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name=f"source-{source_id}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise expired()
+    if "error" in box:
+        raise box["error"]
+    output: SourceOutput = box["output"]
+    return output
+
+
+def _run_source(
+    source_id: str, config: SourceConfig, context: BuildContext, started: float
+) -> SourceOutput:
     context.say(f"{source_id}: fetching")
     try:
-        rules = _rules(source_id, config, context.observatory)
+        rules = _rules(source_id, config, context.env)
+        definitions = context.env.fingerprint(_used_indicators(config))
         with context.timed("fetch"):
-            source = context.observatory.plugins.create_source(
-                source_id, config.type, config.options
-            )
-            payloads = source.fetch(_fetch_context(context, source_id))
+            source = context.env.plugins.create_source(source_id, config.type, config.options)
+            payloads = _checked_payloads(source.fetch(_fetch_context(context, source_id)))
         # A structure message read alongside an SDMX payload changes how it parses.
         hashes = tuple(
             f"{p.sha256}+{p.meta['structure_sha256']}"
@@ -175,8 +262,7 @@ def run_source(source_id: str, config: SourceConfig, context: BuildContext) -> S
                     "options": config.options,
                     "rules": [r.model_dump(mode="json", by_alias=True) for r in rules],
                     "payloads": hashes,
-                    "reference_date": str(context.observatory.config.territory.reference_date),
-                    "versions": context.versions,
+                    "environment": definitions,
                 }
             )[:16]
         )
@@ -186,7 +272,7 @@ def run_source(source_id: str, config: SourceConfig, context: BuildContext) -> S
             status = "reused"
         else:
             table, findings, steps, rows_in = _parse_and_harmonize(
-                source, payloads, rules, context, source_id
+                source, payloads, rules, context, source_id, definitions
             )
             status = "ok"
             from welfare_observatory.store.edition import disk_errors
@@ -239,15 +325,13 @@ def run_source(source_id: str, config: SourceConfig, context: BuildContext) -> S
 
 def _fetch_context(context: BuildContext, source_id: str) -> Any:
     from welfare_observatory.sdk import FetchContext
-    from welfare_observatory.sources.cache import Cache
-    from welfare_observatory.sources.http import shared_client
 
     return FetchContext(
-        cache=Cache(context.cache_dir),
-        http=shared_client(),  # one client, so per-host rate limits hold across sources
+        cache=context.env.cache(context.cache_dir),
+        http=context.env.http(),  # one client, so per-host rate limits hold across sources
         offline=context.offline,
         refresh=context.refresh,
-        base_dir=context.observatory.folder,
+        base_dir=context.env.folder,
         progress=context.say,
         source=source_id,
     )
@@ -259,14 +343,15 @@ def _parse_and_harmonize(
     rules: Sequence[HarmonizeRule],
     context: BuildContext,
     source_id: str,
+    definitions: str,
 ) -> tuple[pa.Table | None, list[Finding], list[StepRecord], int]:
     import pyarrow as pa
 
+    from welfare_observatory.build.derive import unify_breakdowns
     from welfare_observatory.harmonize import harmonize
-    from welfare_observatory.sources.cache import Cache, parse_or_forget
-    from welfare_observatory.stages import unify_breakdowns
+    from welfare_observatory.sources.cache import parse_or_forget
 
-    cache = Cache(context.cache_dir)
+    cache = context.env.cache(context.cache_dir)
     steps: list[StepRecord] = []
     parsed = []
     with context.timed("parse"):
@@ -287,7 +372,8 @@ def _parse_and_harmonize(
             )
             steps += [fetch_step, parse_step]
             # Only answers that parse stay in the cache (see sources.cache).
-            parsed.append((parse_step.id, parse_or_forget(source.parse, payload, cache)))
+            table = parse_or_forget(source.parse, payload, cache)
+            parsed.append((parse_step.id, _checked_table(table, source_id)))
     rows_in = sum(t.num_rows for _, t in parsed)
     if not parsed:
         return None, [], steps, 0
@@ -300,11 +386,15 @@ def _parse_and_harmonize(
             result = harmonize(
                 table,
                 rule,
-                codes=context.codes,
-                indicators=context.indicators,
+                codes=context.env.codes,
+                indicators=context.env.indicators,
+                units=context.env.units,
+                codelists=context.env.codelists,
                 source=source_id,
                 inputs=inputs,
-                versions=context.versions,
+                # The harmonized values depend on the definitions (units, code lists,
+                # indicators) as much as on the code: a change gives another step id.
+                versions={**context.versions, "definitions": definitions},
             )
             findings += result.findings
             if result.step is not None:
@@ -316,37 +406,73 @@ def _parse_and_harmonize(
     return combined, findings, steps, rows_in
 
 
+def _checked_payloads(payloads: Any) -> list[Any]:
+    """What ``fetch`` returned, if it is a list of payloads; a typed error if not."""
+    from welfare_observatory.sdk import Payload
+
+    if isinstance(payloads, list | tuple) and all(isinstance(p, Payload) for p in payloads):
+        return list(payloads)
+    what = type(payloads).__name__
+    if isinstance(payloads, list | tuple):
+        what = "a list holding " + ", ".join(sorted({type(p).__name__ for p in payloads}))
+    raise SourceError(
+        f"fetch returned {what}, not a list of Payload",
+        hint="Source.fetch must return the payloads it fetched (context.cache gives them)",
+    )
+
+
+def _checked_table(table: Any, source_id: str) -> pa.Table:
+    """What ``parse`` returned, if it is an Arrow table; a typed error if not."""
+    import pyarrow as pa
+
+    if isinstance(table, pa.Table):
+        return table
+    raise SourceError(
+        f"parse returned {type(table).__name__}, not a pyarrow.Table",
+        location=Location(source=source_id),
+        hint="Source.parse must return the payload as a pyarrow.Table",
+    )
+
+
 def _validate(table: pa.Table, context: BuildContext, source_id: str) -> list[Finding]:
     from welfare_observatory.validate.checks import CheckContext, run_checks
 
+    env = context.env
     check_context = CheckContext(
         source=source_id,
-        indicators=context.indicators,
-        min_events=context.observatory.config.reliability.min_events,
+        indicators=env.indicators,
+        territories=env.known_territories,
+        hierarchy=env.hierarchy,
+        min_events=env.config.reliability.min_events,
     )
     # Schema problems were reported by harmonize already; run the data checks here.
     skip = {"schema"}
-    from welfare_observatory.validate.builtin import default_checks
-    from welfare_observatory.validate.checks import Check
-
-    plugin_checks = context.observatory.plugins.registrations("check")
-    registry = default_checks(
-        # The check collector accepted only callables with the Check signature.
-        extra={r.id: cast(Check, r.value) for r in plugin_checks},
-        owners={r.id: r.distribution or r.plugin for r in plugin_checks},
-    )
+    registry = env.checks
     only = [check_id for check_id in registry if check_id not in skip]
     return run_checks(table, check_context, registry, only=only)
 
 
 def distinct(table: pa.Table, column: str) -> tuple[str, ...]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    """The distinct non-null values of ``column``, sorted (welfare_observatory._arrow)."""
+    from welfare_observatory._arrow import distinct as values
 
-    values = table.column(column)
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
-    return tuple(sorted(str(v) for v in pc.unique(values).to_pylist() if v is not None))
+    return tuple(values(table, column))
+
+
+def _used_indicators(config: SourceConfig) -> list[str] | None:
+    """The indicators a source's rules can produce, or None when a rule takes the ids from
+    the data as they are (then every definition counts)."""
+    raw = config.rules
+    items = raw if isinstance(raw, list) else [raw] if raw else []
+    for item in items:
+        indicator = item.get("indicator") if isinstance(item, dict) else None
+        if isinstance(indicator, dict) and not (
+            isinstance(indicator.get("value"), str)
+            or indicator.get("map")
+            or indicator.get("mapping")
+        ):
+            return None
+    return declared_indicators(config)
 
 
 def declared_indicators(config: SourceConfig) -> list[str]:
@@ -397,19 +523,15 @@ def _save_step(
     rows_in: int,
 ) -> None:
     import json
-    import tempfile
 
     import pyarrow.parquet as pq
 
-    from welfare_observatory.store.edition import atomic_write_bytes
+    from welfare_observatory._atomic import atomic_path, atomic_write_bytes
 
     if table is None:
         return
-    steps_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=steps_dir, suffix=".tmp", delete=False) as handle:
-        tmp = Path(handle.name)
-    pq.write_table(table, tmp)
-    tmp.replace(steps_dir / f"{key}.parquet")
+    with atomic_path(steps_dir / f"{key}.parquet") as tmp:
+        pq.write_table(table, tmp)
     record = {
         "findings": [f.model_dump(mode="json") for f in findings],
         "steps": [s.model_dump(mode="json") for s in steps],

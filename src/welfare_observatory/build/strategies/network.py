@@ -6,12 +6,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from welfare_observatory.build.strategies.base import Executor, running
+from welfare_observatory.build.strategies.tasks import (
+    NetworkTask,
+    build_observatory_task,
+    load,
+    loader_name,
+)
 from welfare_observatory.errors import ConfigError, Location
-from welfare_observatory.executors.base import Executor, running
-from welfare_observatory.executors.tasks import NetworkTask, build_observatory_task
 
 if TYPE_CHECKING:
-    from welfare_observatory.pipeline import BuildResult
+    from welfare_observatory.build.environment import Loader
+    from welfare_observatory.build.orchestrator import BuildResult
 
 __all__ = ["build_network"]
 
@@ -24,20 +30,22 @@ def build_network(
     offline: bool = False,
     refresh: bool = False,
     cache_dir: str | Path | None = None,
+    loader: Loader | None = None,
 ) -> list[BuildResult]:
     """Build each observatory into ``out/<observatory id>``; results in the given order.
 
     Each observatory is one task: with a Dask executor they build in parallel on the
     workers, which must see the folders and ``out`` at the same paths. Ids must be distinct
-    (they name the knowledge base folders).
+    (they name the knowledge base folders). ``loader`` loads an observatory from its
+    folder (``load_observatory`` by default).
     """
-    from welfare_observatory.observatory import load_observatory
+    name = loader_name(loader)
 
     root = Path(out).resolve()
     tasks: list[NetworkTask] = []
     seen: dict[str, str] = {}
     for path in observatories:
-        observatory = load_observatory(path)
+        observatory = load(name, str(path))
         folder = str(observatory.folder)
         if observatory.id in seen:
             raise ConfigError(
@@ -53,6 +61,7 @@ def build_network(
                 offline=offline,
                 refresh=refresh,
                 cache_dir=None if cache_dir is None else str(Path(cache_dir).resolve()),
+                loader=name,
             )
         )
     with running(executor) as runner:

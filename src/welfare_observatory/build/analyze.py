@@ -1,6 +1,6 @@
 """The analysis stage: trends, progress, benchmarks, composites and early warnings.
 
-Runs between derive and store (see :mod:`welfare_observatory.stages`); each analysis that
+Runs between derive and store (see :mod:`welfare_observatory.build.derive`); each analysis that
 cannot run becomes a warning finding, never a failed build. Every stored table comes out in
 a fixed row order (sorted by its key columns) so two builds of the same data write
 identical files.
@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from welfare_observatory.build.derive import plain
 from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.model.finding import Finding, Severity
-from welfare_observatory.stages import plain
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from welfare_observatory.build.environment import BuildEnvironment
     from welfare_observatory.model import Indicator
-    from welfare_observatory.observatory import Observatory
 
 __all__ = ["ANALYSES", "SORT_KEYS", "analyze_stage", "composite_analysis", "storable"]
 
@@ -38,7 +38,7 @@ SORT_KEYS: dict[str, list[str]] = {
 
 
 def analyze_stage(
-    observations: pa.Table, observatory: Observatory, indicators: Mapping[str, Indicator]
+    observations: pa.Table, env: BuildEnvironment
 ) -> tuple[dict[str, pa.Table], list[Finding]]:
     """Every analysis of :data:`ANALYSES` over the edition's observations.
 
@@ -56,9 +56,10 @@ def analyze_stage(
     findings: list[Finding] = []
     if observations.num_rows == 0:
         return analyses, findings
+    indicators = env.indicators
     frame = plain(observations.drop_columns(["domain"])).to_pandas()
     polarity = {k: v.polarity for k, v in indicators.items()}
-    config = observatory.config
+    config = env.config
     method: Literal["istat", "eurostat"] = (
         "istat" if config.report.progress_method == "istat" else "eurostat"
     )

@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from welfare_observatory.executors.out_of_core import _connect, _quoted
+from welfare_observatory.build.strategies.out_of_core import _connect, _quoted
 from welfare_observatory.model.finding import Finding
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from welfare_observatory.build.environment import BuildEnvironment
     from welfare_observatory.model import Indicator
-    from welfare_observatory.observatory import Observatory
 
 __all__ = [
     "PER_INDICATOR",
@@ -40,7 +40,7 @@ indicators again by the out-of-core build; composites, per domain, are computed 
 def analyze_partition(
     owned: pa.Table,
     coverage: pa.Table | None,
-    observatory: Observatory,
+    env: BuildEnvironment,
     indicators: dict[str, Indicator],
     owned_ids: Sequence[str],
     file: Path,
@@ -52,9 +52,9 @@ def analyze_partition(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from welfare_observatory.analysis_stage import analyze_stage
+    from welfare_observatory.build.analyze import analyze_stage
 
-    analyses, findings = analyze_stage(owned, observatory, indicators)
+    analyses, findings = analyze_stage(owned, env)
     if coverage is not None:
         names = coverage.column("indicator").cast(pa.string())
         analyses["coverage"] = coverage.filter(pc.is_in(names, pa.array(owned_ids, pa.string())))
@@ -83,7 +83,7 @@ def partition_findings(findings: Sequence[Finding], produced: set[str]) -> list[
 
 
 def composites(
-    observatory: Observatory,
+    env: BuildEnvironment,
     parts: Sequence[Path],
     work: Path,
     memory_limit: str,
@@ -96,8 +96,8 @@ def composites(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from welfare_observatory.analysis_stage import SORT_KEYS, composite_analysis, storable
     from welfare_observatory.analyze._common import stable_order
+    from welfare_observatory.build.analyze import SORT_KEYS, composite_analysis, storable
     from welfare_observatory.errors import WelfareObservatoryError
     from welfare_observatory.model.finding import Severity
 
@@ -107,8 +107,8 @@ def composites(
     breakdowns = [n for n in names if n not in BASE_COLUMNS and n != "domain"]
     totals = "".join(f" AND \"{b}\" = '{TOTAL}'" for b in breakdowns)
     listing = "[" + ", ".join(_quoted(str(f)) for f in parts) + "]"
-    indicators = {i.id: i for i in observatory.catalog}
-    focus = observatory.config.territory.code
+    indicators = env.indicators
+    focus = env.config.territory.code
     references = list(dict.fromkeys([focus, "IT"]))
     con = _connect(memory_limit, work / "spill", 2)
     tables = []
@@ -146,7 +146,7 @@ def ranked_warnings(files: Sequence[Path]) -> pa.Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from welfare_observatory.analysis_stage import storable
+    from welfare_observatory.build.analyze import storable
 
     tables = [pq.read_table(f) for f in files]
     # An empty part has text columns where others have numbers: leave the empty ones out.

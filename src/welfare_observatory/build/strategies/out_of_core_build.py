@@ -1,6 +1,6 @@
 """An edition built out of core: the build for input larger than memory.
 
-The same stages as :func:`welfare_observatory.pipeline.build`, with the data on disk
+The same stages as :func:`welfare_observatory.build.orchestrator.build`, with the data on disk
 between them instead of in memory:
 
 1. each source runs fetch, parse, harmonize and validate (the pipeline's own
@@ -14,23 +14,22 @@ between them instead of in memory:
 4. :mod:`welfare_observatory.store.partitioned` writes the edition from the partition
    files: the same layout, manifest, lineage and atomic publish as an in-memory build.
 
-The observations equal those of an in-memory build of the same input, row for row. Derive
-steps are recorded per partition, so derived rows name their partition's step in
-``lineage`` and the build id differs from an in-memory build's (both are deterministic).
+The observations equal those of an in-memory build of the same input, row for row, lineage
+ids included, and so does the build id: each partition records the derive steps of the
+whole build (:class:`~welfare_observatory.build.derive.DeriveScope`).
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from welfare_observatory.errors import ConfigError
-from welfare_observatory.executors.base import Executor, running
-from welfare_observatory.executors.out_of_core import (
+from welfare_observatory.build.strategies.base import Executor
+from welfare_observatory.build.strategies.layout import WORK_PREFIX, Stored
+from welfare_observatory.build.strategies.out_of_core import (
     OutOfCoreResult,
     PartitionTask,
     _combined,
@@ -38,13 +37,16 @@ from welfare_observatory.executors.out_of_core import (
     _quoted,
     derive_partition,
     partitions,
+    scope_of,
     sort_by_indicator,
 )
-from welfare_observatory.executors.partition_analyses import (
+from welfare_observatory.build.strategies.partition_analyses import (
     composites,
     partition_findings,
     ranked_warnings,
 )
+from welfare_observatory.build.strategies.tasks import loader_name
+from welfare_observatory.errors import ConfigError
 from welfare_observatory.lineage import LineageGraph
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 from welfare_observatory.store.lock import holds_writer_lock
@@ -52,11 +54,11 @@ from welfare_observatory.store.lock import holds_writer_lock
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from welfare_observatory.observatory import Observatory
-    from welfare_observatory.pipeline import BuildResult, Progress
-    from welfare_observatory.source_stage import BuildContext, SourceOutput
+    from welfare_observatory.build.environment import BuildEnvironment, Loader, ObservatoryLike
+    from welfare_observatory.build.orchestrator import BuildResult, Progress
+    from welfare_observatory.build.sources import BuildContext, SourceOutput
 
-__all__ = ["build_out_of_core", "parse_size"]
+__all__ = ["OutOfCore", "build_out_of_core", "parse_size"]
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -78,7 +80,7 @@ def parse_size(text: str) -> int:
 
 @holds_writer_lock("out")  # one writer per knowledge base, from leftovers to pointer
 def build_out_of_core(
-    observatory: Observatory,
+    observatory: ObservatoryLike,
     *,
     out: str | Path = "kb",
     memory_budget: str | int = "2GiB",
@@ -90,6 +92,8 @@ def build_out_of_core(
     executor: Executor | str | None = None,
     indicators_per_partition: int = 2,
     work_dir: str | Path | None = None,
+    loader: Loader | None = None,
+    source_timeout: float | None = 1800.0,
 ) -> BuildResult:
     """Build the observatory's edition into ``out`` a partition at a time.
 
@@ -99,75 +103,92 @@ def build_out_of_core(
     reads) and the interpreter. ``indicators_per_partition`` is the knob when a partition
     is too large. ``work_dir`` (default: a folder under ``out``) holds the intermediate
     files and is removed at the end; Dask workers must see it at the same path.
-    Other options as :func:`welfare_observatory.pipeline.build`.
+    Other options as :func:`welfare_observatory.build.orchestrator.build`, which this
+    calls with the out-of-core layout.
     """
-    from welfare_observatory.source_stage import new_context, skipped_source
+    from welfare_observatory.build.orchestrator import build
 
-    budget = memory_budget if isinstance(memory_budget, int) else parse_size(memory_budget)
-    if budget < 256 * 2**20:
-        raise ConfigError(
-            f"a memory budget of {budget:,} bytes is below what the library itself needs",
-            hint="give at least 256MiB; 1GiB or more is realistic (the interpreter, the "
-            "territory registry and the catalogue alone take 350-450 MiB)",
-        )
-    if indicators_per_partition < 1:
-        raise ConfigError("indicators_per_partition must be at least 1")
-    config = observatory.config
-    unknown = [s for s in (only or ()) if s not in config.sources]
-    if unknown:
-        from welfare_observatory.errors import UnknownIdError
-
-        raise UnknownIdError(
-            unknown[0], candidates=config.sources, message=f"no source {unknown[0]!r} to build"
-        )
-    kb_root = Path(out).resolve()  # the report says where the edition went, whatever the cwd
-    say = progress or (lambda _line: None)
-    say("loading catalogue, territories and plugins")
-    started = time.perf_counter()
-    context = new_context(
+    return build(
         observatory,
-        steps_dir=kb_root / ".steps",
-        cache_dir=Path(cache_dir) if cache_dir else kb_root / ".cache",
+        out=out,
         offline=offline,
+        only=only,
         refresh=refresh,
-        say=say,
+        cache_dir=cache_dir,
+        progress=progress,
+        executor=executor,
+        loader=loader,
+        source_timeout=source_timeout,
+        layout=OutOfCore(memory_budget, indicators_per_partition, work_dir),
     )
-    context.timings["load"] = time.perf_counter() - started
-    kb_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=work_dir or kb_root, prefix=".out-of-core-")).resolve()
-    try:
-        with running(executor) as runner:
-            outputs: list[SourceOutput] = []
-            files: list[Path] = []
-            for source_id, source_config in config.sources.items():
-                if not source_config.enabled:
-                    outputs.append(
-                        skipped_source(source_id, source_config, "disabled in observatory.yaml")
-                    )
-                elif only is not None and source_id not in only:
-                    outputs.append(skipped_source(source_id, source_config, "not in --only"))
-                else:
-                    output, file = _source_to_file(runner, context, source_id, work)
-                    outputs.append(output)
-                    files += [file] if file is not None else []
-            with context.timed("derive"):
-                say("deriving rates and aggregates, a partition at a time")
-                derived = _derive(
-                    runner, observatory, files, work, budget, indicators_per_partition
-                )
-        say(f"writing edition {config.edition}")
-        return _store(
-            observatory,
-            kb_root,
-            context,
-            outputs,
-            derived,
-            work,
-            budget,
-            tuple(only) if only is not None else None,
-        )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+
+class OutOfCore:
+    """Sources one at a time to Parquet files, derive and analyze per partition, a
+    partitioned store: the layout for input larger than memory."""
+
+    def __init__(
+        self,
+        memory_budget: str | int = "2GiB",
+        indicators_per_partition: int = 2,
+        work_dir: str | Path | None = None,
+    ) -> None:
+        budget = memory_budget if isinstance(memory_budget, int) else parse_size(memory_budget)
+        if budget < 256 * 2**20:
+            raise ConfigError(
+                f"a memory budget of {budget:,} bytes is below what the library itself needs",
+                hint="give at least 256MiB; 1GiB or more is realistic (the interpreter, the "
+                "territory registry and the catalogue alone take 350-450 MiB)",
+            )
+        if indicators_per_partition < 1:
+            raise ConfigError("indicators_per_partition must be at least 1")
+        self.budget = budget
+        self.per_partition = indicators_per_partition
+        self.work_dir = work_dir
+        self._work: Path | None = None
+        self._files: list[Path] = []
+
+    @property
+    def work(self) -> Path:
+        if self._work is None:
+            raise RuntimeError("the out-of-core layout is not open")
+        return self._work
+
+    def open(self, kb_root: Path) -> None:
+        kb_root.mkdir(parents=True, exist_ok=True)
+        parent = self.work_dir or kb_root
+        self._work = Path(tempfile.mkdtemp(dir=parent, prefix=WORK_PREFIX)).resolve()
+        self._files = []
+
+    def close(self) -> None:
+        if self._work is not None:
+            shutil.rmtree(self._work, ignore_errors=True)
+            self._work = None
+
+    def run_sources(
+        self, runner: Executor, context: BuildContext, source_ids: Sequence[str]
+    ) -> list[SourceOutput]:
+        """One source at a time: its table goes to a file and leaves memory."""
+        outputs = []
+        for source_id in source_ids:
+            output, file = _source_to_file(runner, context, source_id, self.work)
+            outputs.append(output)
+            self._files += [file] if file is not None else []
+        return outputs
+
+    def derive_and_store(
+        self,
+        runner: Executor,
+        kb_root: Path,
+        env: BuildEnvironment,
+        context: BuildContext,
+        outputs: Sequence[SourceOutput],
+    ) -> Stored:
+        with context.timed("derive"):
+            context.say("deriving rates and aggregates, a partition at a time")
+            derived = _derive(runner, env, self._files, self.work, self.budget, self.per_partition)
+        context.say(f"writing edition {env.config.edition}")
+        return _store(env, kb_root, context, outputs, derived, self.work, self.budget)
 
 
 def _duckdb_limit(budget: int) -> str:
@@ -194,7 +215,7 @@ def _source_to_file(
 
 def _derive(
     runner: Executor,
-    observatory: Observatory,
+    env: BuildEnvironment,
     files: Sequence[Path],
     work: Path,
     budget: int,
@@ -218,18 +239,20 @@ def _derive(
     con = _connect(limit, spill, 2)
     try:
         present = sort_by_indicator(con, columns, listing, sorted_input)
+        scope = scope_of(con, sorted_input)
     finally:
         con.close()
     for file in files:
         file.unlink()
-    indicators = {i.id: i for i in observatory.catalog}
+    indicators = dict(env.indicators)
     # Every formula indicator, so that each partition holds the operands of any rate it
     # owns; derive_with_coverage then computes only the selection's rates, as in memory.
     targets = [i for i, indicator in indicators.items() if indicator.formula is not None]
     split = partitions(present, indicators, per_partition, targets=targets)
     tasks = [
         PartitionTask(
-            observatory=str(Path(observatory.folder).resolve()),
+            observatory=str(Path(env.folder).resolve()),
+            loader=loader_name(env.loader),
             sorted_input=str(sorted_input),
             owned=owned,
             needed=needed,
@@ -238,6 +261,7 @@ def _derive(
             temp_directory=str(spill),
             threads=1,
             analyses=str(work / "analyses"),
+            scope=scope,
         )
         for k, (owned, needed) in enumerate(split)
     ]
@@ -247,26 +271,22 @@ def _derive(
 
 
 def _store(
-    observatory: Observatory,
+    env: BuildEnvironment,
     kb_root: Path,
     context: BuildContext,
     outputs: Sequence[SourceOutput],
     derived: OutOfCoreResult,
     work: Path,
     budget: int,
-    only: tuple[str, ...] | None,
-) -> BuildResult:
+) -> Stored:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from welfare_observatory.build_report import BuildReport, why_skipped
-    from welfare_observatory.pipeline import BuildResult
-    from welfare_observatory.source_stage import declared_indicators
-    from welfare_observatory.stages import coverage_table, findings_table
+    from welfare_observatory.build.store import coverage_table, findings_table
     from welfare_observatory.store.partitioned import build_manifest, write_partitioned_build
 
-    config = observatory.config
-    selection = observatory.selection()
+    config = env.config
+    selection = env.selection
     analyses: dict[str, pa.Table | list[Path]] = {
         folder.name: sorted(folder.glob("*.parquet"))
         for folder in sorted((work / "analyses").glob("*"))
@@ -283,7 +303,7 @@ def _store(
         pa.concat_tables(coverage, promote_options="permissive") if coverage else None
     )
     parts = [Path(f) for f in derived.files]
-    composite = composites(observatory, parts, work, _duckdb_limit(budget), findings)
+    composite = composites(env, parts, work, _duckdb_limit(budget), findings)
     if composite is not None:
         analyses["composite"] = composite
     graph = LineageGraph()
@@ -291,7 +311,7 @@ def _store(
         if step.id not in graph:
             graph.add(step)
     manifest = build_manifest(
-        observatory,
+        config,
         graph=graph,
         overrides=sum(f.count for f in findings if f.code == "override-applied"),
         sources={o.report.id: (o.report, o.payloads) for o in outputs},
@@ -309,30 +329,12 @@ def _store(
             memory_limit=_duckdb_limit(budget),
             temp_directory=work / "spill",
         )
-    built = _built(parts, work, budget)
-    report = BuildReport(
-        observatory=config.id,
-        edition=config.edition,
+    return Stored(
         build=manifest.build,
-        knowledge_base=str(kb_root),
-        sources=tuple(o.report for o in outputs),
-        timings={k: round(v, 3) for k, v in context.timings.items()},
-        findings=tuple(findings),
-        selected=len(selection),
-        built=tuple(i.id for i in selection if i.id in built),
-        skipped=why_skipped(
-            selection,
-            built,
-            reports={o.report.id: o.report for o in outputs},
-            declared={sid: declared_indicators(c) for sid, c in config.sources.items()},
-            offline=context.offline,
-            only=only,
-        ),
         observations=derived.rows,
-        reused_steps=sum(1 for o in outputs if o.reused),
-        computed_steps=sum(1 for o in outputs if not o.reused and o.table is not None),
+        built=_built(parts, work, budget),
+        findings=findings,
     )
-    return BuildResult(report=report, knowledge_base=kb_root)
 
 
 def _built(parts: Sequence[Path], work: Path, budget: int) -> set[str]:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from welfare_observatory.executors.base import Executor, ExecutorError
+from welfare_observatory.build.strategies.base import Executor, ExecutorError
 
 __all__ = ["DaskExecutor"]
 

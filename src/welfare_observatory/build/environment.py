@@ -1,0 +1,219 @@
+"""The build environment: everything a build reads besides its payloads, made once.
+
+A :class:`BuildEnvironment` is made from an observatory and its installed plugins at the
+start of a build (and again on each remote worker, from the same folder): the territory
+registry at the reference date, a pint registry with the plugins' units, the code lists
+(built-in and the plugins'), the indicators, the checks, the HTTP client with its limiter
+and the payload cache. Stages take Arrow tables plus this object or plain settings; no
+stage reads a module-level registry or the observatory itself.
+
+:meth:`BuildEnvironment.fingerprint` is what step reuse keys are made of: a change to an
+indicator definition, a unit or code-list definition or a version gives new keys, so a
+rebuild never reuses a step computed under other definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from welfare_observatory.lineage import digest
+
+if TYPE_CHECKING:
+    import pint
+    import pyarrow as pa
+
+    from welfare_observatory.config import ObservatoryConfig
+    from welfare_observatory.harmonize import CodeTable
+    from welfare_observatory.model import Indicator
+    from welfare_observatory.sources.manager import Plugins
+    from welfare_observatory.territory import TerritoryRegistry
+    from welfare_observatory.validate.checks import CheckRegistry
+
+__all__ = ["BuildEnvironment", "ObservatoryLike", "make_environment"]
+
+
+class ObservatoryLike(Protocol):
+    """What the environment reads from an observatory (``welfare_observatory.Observatory``)."""
+
+    config: ObservatoryConfig
+    folder: Path
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def config_file(self) -> Path: ...
+
+    @property
+    def plugins(self) -> Plugins: ...
+
+    @property
+    def catalog(self) -> Iterable[Indicator]: ...
+
+    def selection(self) -> list[Indicator]: ...
+
+    def path(self, relative: str, *, what: str = "path") -> Path: ...
+
+
+Loader = Callable[[str], ObservatoryLike]
+"""Loads an observatory from its folder (remote workers make their environment with it)."""
+
+
+@dataclass
+class BuildEnvironment:
+    """The registries, definitions and clients of one build; read-only once made.
+
+    ``indicators`` is the whole catalogue (id -> definition), ``selection`` the ids the
+    observatory publishes. ``unit_definitions`` are the pint lines behind ``units``
+    (library's, then the plugins'); ``codelists`` maps a code-list name to
+    ``{code: label}``. ``loader`` reloads the observatory from ``folder`` on a worker.
+    """
+
+    config: ObservatoryConfig
+    folder: Path
+    config_file: Path
+    plugins: Plugins
+    indicators: Mapping[str, Indicator]
+    selection: tuple[Indicator, ...]
+    versions: Mapping[str, str]
+    unit_definitions: tuple[str, ...]
+    codelists: Mapping[str, Mapping[str, str]]
+    overrides: Path | None = None
+    loader: Loader | None = None
+    _units: Any = field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def reference(self) -> date:
+        """Reference date of the territory list: codes and hierarchy are those in force."""
+        return self.config.territory.reference_date
+
+    @cached_property
+    def territories(self) -> TerritoryRegistry:
+        from welfare_observatory.territory import registry
+
+        return registry()
+
+    @cached_property
+    def codes(self) -> CodeTable:
+        """Every territory key a source may use, for harmonize."""
+        from welfare_observatory.harmonize import CodeTable
+
+        return CodeTable.from_registry(self.territories)
+
+    @property
+    def units(self) -> pint.UnitRegistry[Any]:
+        """The build's pint registry: the library's units plus the plugins'."""
+        if self._units is None:
+            self._units = self.plugins.unit_registry()
+        registry: pint.UnitRegistry[Any] = self._units
+        return registry
+
+    @cached_property
+    def known_territories(self) -> Collection[str]:
+        """Codes the build may meet: the registry's, the declared groupings and districts."""
+        settings = self.config.territory
+        known = set(self.codes.territories)
+        known.update(settings.groupings)
+        if isinstance(settings.districts, dict):
+            known.update(settings.districts)
+        return frozenset(known)
+
+    @cached_property
+    def hierarchy(self) -> pa.Table:
+        """One row per municipality in force on the reference date, a column per level."""
+        settings = self.config.territory
+        if isinstance(settings.districts, dict):
+            return self.territories.hierarchy(self.reference, districts=settings.districts)
+        return self.territories.hierarchy(self.reference)
+
+    @cached_property
+    def checks(self) -> CheckRegistry:
+        """The built-in validation checks plus the plugins'."""
+        from typing import cast
+
+        from welfare_observatory.validate.builtin import default_checks
+        from welfare_observatory.validate.checks import Check
+
+        plugin_checks = self.plugins.registrations("check")
+        return default_checks(
+            # The check collector accepted only callables with the Check signature.
+            extra={r.id: cast(Check, r.value) for r in plugin_checks},
+            owners={r.id: r.distribution or r.plugin for r in plugin_checks},
+        )
+
+    def prepare(self) -> BuildEnvironment:
+        """Build the registries the sources read now, so no source's time (and timeout)
+        pays for them; returns itself."""
+        for name in ("codes", "units", "hierarchy", "known_territories", "checks"):
+            getattr(self, name)
+        return self
+
+    def http(self) -> Any:
+        """The HTTP client of the build: one per process, so per-host limits hold."""
+        from welfare_observatory.sources.http import shared_client
+
+        return shared_client()
+
+    def cache(self, root: Path) -> Any:
+        """The content-addressed payload cache under ``root``."""
+        from welfare_observatory.sources.cache import Cache
+
+        return Cache(root)
+
+    def fingerprint(self, indicators: Iterable[str] | None = None) -> str:
+        """Digest of the definitions a step may read: ``indicators`` (all when None), the
+        unit and code-list definitions, the reference date and the versions."""
+        ids = sorted(self.indicators if indicators is None else set(indicators))
+        return digest(
+            {
+                "indicators": [
+                    self.indicators[i].model_dump(mode="json") if i in self.indicators else i
+                    for i in ids
+                ],
+                "units": list(self.unit_definitions),
+                "codelists": {
+                    k: dict(sorted(v.items())) for k, v in sorted(self.codelists.items())
+                },
+                "reference_date": self.reference.isoformat(),
+                "versions": dict(sorted(self.versions.items())),
+            }
+        )
+
+
+def make_environment(
+    observatory: ObservatoryLike, *, loader: Loader | None = None
+) -> BuildEnvironment:
+    """The environment of ``observatory``'s build (plugins loaded, catalogue read)."""
+    from welfare_observatory._version import __version__
+    from welfare_observatory.units import DEFINITIONS
+
+    plugins = observatory.plugins
+    versions = {"welfare-observatory": __version__}
+    for plugin in plugins.plugins():
+        if plugin.distribution and plugin.version:
+            versions[plugin.distribution] = plugin.version
+    config = observatory.config
+    return BuildEnvironment(
+        config=config,
+        folder=Path(observatory.folder),
+        config_file=observatory.config_file,
+        plugins=plugins,
+        indicators={i.id: i for i in observatory.catalog},
+        selection=tuple(observatory.selection()),
+        versions=versions,
+        unit_definitions=(*DEFINITIONS, *plugins.units()),
+        codelists={k: dict(v) for k, v in plugins.codelists().items()},
+        overrides=observatory.path(config.overrides, what="overrides")
+        if config.overrides
+        else None,
+        loader=loader,
+    )

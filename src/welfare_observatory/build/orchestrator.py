@@ -1,0 +1,155 @@
+"""The build, the one orchestrator: fetch -> parse -> harmonize -> validate -> derive ->
+analyze -> store.
+
+The build environment is made once (:mod:`welfare_observatory.build.environment`). Each
+source runs fetch, parse, harmonize and validate on its own, on the chosen executor
+(:mod:`welfare_observatory.build.sources`); a failing source is reported and the others go
+on. Derive and analyze then run over all of them and the edition is stored. Where the
+tables live between the stages is the layout's business (in memory, or out of core:
+:mod:`welfare_observatory.build.strategies`), who runs the pieces the executor's; the
+control flow, the clean-up of half-written steps and the report are here, once. Everything
+after ``fetch`` is a pure function of Arrow tables and the environment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from welfare_observatory.build.environment import Loader, ObservatoryLike, make_environment
+from welfare_observatory.build.report import BuildReport, why_skipped
+from welfare_observatory.build.sources import (
+    declared_indicators,
+    new_context,
+    skipped_source,
+)
+from welfare_observatory.store.lock import holds_writer_lock
+
+if TYPE_CHECKING:
+    from welfare_observatory.build.strategies.base import Executor
+    from welfare_observatory.build.strategies.layout import Layout
+
+__all__ = ["DEFAULT_SOURCE_TIMEOUT", "BuildResult", "build"]
+
+Progress = Callable[[str], None]
+
+DEFAULT_SOURCE_TIMEOUT = 1800.0
+"""Seconds one source may take (fetch to validate) before it is stopped and reported."""
+
+
+@dataclass
+class BuildResult:
+    """What a build returns: the report and where the edition is."""
+
+    report: BuildReport
+    knowledge_base: Path
+
+    @property
+    def edition(self) -> str:
+        return self.report.edition
+
+
+@holds_writer_lock("out")  # one writer per knowledge base, from leftovers to pointer
+def build(
+    observatory: ObservatoryLike,
+    *,
+    out: str | Path = "kb",  # observatory.DEFAULT_KB: relative to the working directory
+    offline: bool = False,
+    only: Sequence[str] | None = None,
+    refresh: bool = False,
+    cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    executor: Executor | str | None = None,
+    loader: Loader | None = None,
+    source_timeout: float | None = DEFAULT_SOURCE_TIMEOUT,
+    layout: Layout | None = None,
+) -> BuildResult:
+    """Build the observatory's edition into the knowledge base folder ``out``.
+
+    ``offline`` never touches the network (sources whose payloads are not cached are
+    skipped, with the reason); ``only`` limits the build to these source ids (the others
+    are reported as skipped); ``refresh`` fetches again even what is cached. ``executor``
+    (``"local"``, ``"dask"`` or an :class:`~welfare_observatory.build.strategies.Executor`) runs
+    the sources; every executor gives the same edition and build id. ``loader`` loads the
+    observatory from its folder on a remote worker (``load_observatory``).
+    ``source_timeout`` (seconds, None for none) stops a source that takes longer: it is
+    reported as failed and the others go on. ``layout`` is where the tables live between
+    the stages: in memory (the default) or
+    :class:`~welfare_observatory.build.strategies.out_of_core_build.OutOfCore`.
+    """
+    from welfare_observatory.build.strategies.base import running
+    from welfare_observatory.build.strategies.in_memory import InMemory
+    from welfare_observatory.build.strategies.layout import drop_half_written
+
+    # Absolute, so the report says where the edition went whatever the caller's cwd.
+    kb_root = Path(out).resolve()
+    say = progress or (lambda _line: None)
+    config = observatory.config
+    unknown = [s for s in (only or ()) if s not in config.sources]
+    if unknown:
+        from welfare_observatory.errors import UnknownIdError
+
+        raise UnknownIdError(
+            unknown[0], candidates=config.sources, message=f"no source {unknown[0]!r} to build"
+        )
+    layout = layout if layout is not None else InMemory()
+    say("loading catalogue, territories and plugins")
+    started = time.perf_counter()
+    env = make_environment(observatory, loader=loader)
+    context = new_context(
+        env,
+        steps_dir=kb_root / ".steps",
+        cache_dir=Path(cache_dir) if cache_dir else kb_root / ".cache",
+        offline=offline,
+        refresh=refresh,
+        say=say,
+        timeout=source_timeout,
+    )
+    context.timings["load"] = time.perf_counter() - started
+    drop_half_written(kb_root)
+
+    runnable = [s for s, c in config.sources.items() if c.enabled and (only is None or s in only)]
+    layout.open(kb_root)
+    try:
+        with running(executor) as runner:
+            ran = dict(zip(runnable, layout.run_sources(runner, context, runnable), strict=True))
+            outputs = []
+            for source_id, source_config in config.sources.items():
+                if not source_config.enabled:
+                    reason = "disabled in observatory.yaml"
+                    outputs.append(skipped_source(source_id, source_config, reason))
+                elif only is not None and source_id not in only:
+                    outputs.append(skipped_source(source_id, source_config, "not in --only"))
+                else:
+                    outputs.append(ran[source_id])
+            stored = layout.derive_and_store(runner, kb_root, env, context, outputs)
+    finally:
+        layout.close()
+    selection = env.selection
+    report = BuildReport(
+        observatory=config.id,
+        edition=config.edition,
+        build=stored.build,
+        knowledge_base=str(kb_root),
+        sources=tuple(o.report for o in outputs),
+        timings={k: round(v, 3) for k, v in context.timings.items()},
+        findings=tuple(stored.findings),
+        selected=len(selection),
+        built=tuple(i.id for i in selection if i.id in stored.built),
+        skipped=why_skipped(
+            selection,
+            stored.built,
+            reports={o.report.id: o.report for o in outputs},
+            declared={sid: declared_indicators(c) for sid, c in config.sources.items()},
+            offline=offline,
+            only=tuple(only) if only is not None else None,
+        ),
+        observations=stored.observations,
+        reused_steps=sum(1 for o in outputs if o.reused) + stored.derived_reused,
+        computed_steps=sum(1 for o in outputs if not o.reused and o.table is not None)
+        + stored.derived_computed,
+    )
+    return BuildResult(report=report, knowledge_base=kb_root)

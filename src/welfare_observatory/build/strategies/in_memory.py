@@ -1,0 +1,123 @@
+"""The in-memory layout of a build: every source's table, derive, analyze and store in memory.
+
+The default. Derive and analyze are reused when nothing they read changed
+(:mod:`welfare_observatory.build.reuse`). The other layout, out of core
+(:mod:`~welfare_observatory.build.strategies.out_of_core_build`), keeps the tables on disk
+between the stages; the orchestrator runs both the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from welfare_observatory.build.strategies.base import Executor
+from welfare_observatory.build.strategies.layout import Stored
+from welfare_observatory.lineage import LineageGraph
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from welfare_observatory.build.environment import BuildEnvironment
+    from welfare_observatory.build.sources import BuildContext, SourceOutput
+
+__all__ = ["InMemory"]
+
+
+class InMemory:
+    """Sources run together on the executor; their tables stay in memory."""
+
+    def open(self, kb_root: Path) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def run_sources(
+        self, runner: Executor, context: BuildContext, source_ids: Sequence[str]
+    ) -> list[SourceOutput]:
+        return runner.run_sources(context, source_ids)
+
+    def derive_and_store(
+        self,
+        runner: Executor,
+        kb_root: Path,
+        env: BuildEnvironment,
+        context: BuildContext,
+        outputs: Sequence[SourceOutput],
+    ) -> Stored:
+        from welfare_observatory.build.analyze import analyze_stage
+        from welfare_observatory.build.derive import derive_with_coverage
+        from welfare_observatory.build.reuse import (
+            Derived,
+            derived_key,
+            load_derived,
+            save_derived,
+        )
+        from welfare_observatory.build.store import store_stage
+
+        say = context.say
+        tables = [o.table for o in outputs if o.table is not None and o.table.num_rows]
+        findings = [f for o in outputs for f in o.findings]
+        steps = [s for o in outputs for s in o.steps]
+        key = derived_key(
+            env, source_steps=[s.id for o in outputs if o.table is not None for s in o.steps]
+        )
+        reused = None if context.refresh else load_derived(context.steps_dir, key)
+        if reused is None:
+            with context.timed("derive"):
+                say("deriving rates and aggregates")
+                derive_out = derive_with_coverage(tables, env)
+            with context.timed("analyze"):
+                say("analysing: trends, progress, benchmarks, composites, early warnings")
+                analyses, analysis_findings = analyze_stage(derive_out.observations, env)
+            from welfare_observatory.store.edition import disk_errors
+
+            with disk_errors(context.steps_dir, "derived results"):
+                save_derived(
+                    context.steps_dir, key, Derived(derive_out, analyses, analysis_findings)
+                )
+        else:
+            say("derive and analyze: nothing they read has changed, results reused")
+            derive_out, analyses, analysis_findings = (
+                reused.derive,
+                reused.analyses,
+                reused.analysis_findings,
+            )
+        observations = derive_out.observations
+        findings += derive_out.findings
+        steps += derive_out.steps
+        findings += analysis_findings
+        graph = LineageGraph()
+        for step in steps:
+            if step.id not in graph:
+                graph.add(step)
+        with context.timed("store"):
+            say(f"writing edition {env.config.edition}")
+            build_id = store_stage(
+                kb_root,
+                env,
+                observations=observations,
+                graph=graph,
+                findings=findings,
+                analyses=analyses,
+                sources={o.report.id: (o.report, o.payloads) for o in outputs},
+                versions=context.versions,
+                selection=[i.id for i in env.selection],
+                coverage=derive_out.coverage,
+            )
+        return Stored(
+            build=build_id,
+            observations=observations.num_rows,
+            built=_built(observations),
+            findings=findings,
+            derived_reused=reused is not None,
+            derived_computed=reused is None,
+        )
+
+
+def _built(observations: pa.Table) -> set[str]:
+    from welfare_observatory.build.sources import distinct
+
+    return set(distinct(observations, "indicator")) if observations.num_rows else set()
