@@ -18,7 +18,7 @@ from welfare_observatory.harmonize import _columns as col
 from welfare_observatory.harmonize._arrow import melt, melt_columns, require_columns
 from welfare_observatory.harmonize._status import statuses
 from welfare_observatory.harmonize.codes import CodeTable
-from welfare_observatory.harmonize.rules import Filter, HarmonizeRule
+from welfare_observatory.harmonize.rules import Filter, HarmonizeRule, StatusRule
 from welfare_observatory.lineage import StepRecord, table_digest
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Indicator
@@ -104,7 +104,10 @@ def harmonize(
         require_columns(table, needed, source=source)
         stacked = {name for name, _ in melt_pairs}
         wide = table.select([c for c in dict.fromkeys(needed) if c not in stacked] + list(stacked))
+        parsed = _melted_companions(table, [name for name, _ in melt_pairs])
         table, rows = melt(wide, melt_pairs, rule.melt.names_to, rule.melt.values_to)
+        for suffix, column in parsed.items():
+            table = table.append_column(rule.melt.values_to + suffix, column)
         cols = np.repeat(np.arange(len(melt_pairs)), wide.num_rows)
     require_columns(table, [f.column for f in post] + rule.source_columns(), source=source)
     if post:
@@ -120,6 +123,7 @@ def harmonize(
         else:
             table = _apply_filters(table, post)
 
+    status_rule, parsed = _parsed_statuses(table, rule)
     problems: list[col.Problem] = []
     indicator, found = col.indicator(table, rule.indicator)
     problems += found
@@ -139,10 +143,19 @@ def harmonize(
     factor, unit, found = col.units(table, rule.unit, indicator, indicators)
     problems += found
     value = pc.multiply(value, pc.fill_null(factor, 1.0))
+    problems += col.non_finite(value, rule.value.column)
     obs_status, conf_status, flags, found = statuses(
-        table, rule.status, value, cell_flags, marker=marker, markers=rule.value.markers
+        table,
+        status_rule,
+        value,
+        cell_flags,
+        marker=marker,
+        markers=rule.value.markers,
+        parsed=parsed,
     )
     problems += found
+    keys = {"indicator": indicator, "territory": territory, "period": period_start}
+    problems += col.empty_keys(table, rule, {**keys, **breakdowns}, problems)
 
     where = (rows, cols, melt_pairs) if rows is not None and cols is not None else None
     findings = [_finding(p, source, rule, where) for p in problems]
@@ -171,7 +184,10 @@ def harmonize(
     out = out.append_column("lineage", col.constant(n, step.id))
     schema = observation_schema(tuple(rule.breakdowns))
     out = out.select(schema.names).cast(schema)
-    findings += _duplicates(out, source)
+    duplicates = _duplicates(out, source)
+    if duplicates:
+        out, repeated = _identical_rows(out, source)
+        findings += repeated + (_duplicates(out, source) if repeated else duplicates)
     if validate:
         findings += [
             f
@@ -179,6 +195,79 @@ def harmonize(
             if f.code != "duplicate-key"
         ]
     return Harmonized(out, findings, step)
+
+
+def _melted_companions(table: pa.Table, stacked: Sequence[str]) -> dict[str, pa.ChunkedArray]:
+    """The status and confidentiality the source parsed for each stacked value column,
+    stacked the same way (only when every stacked column has its companion)."""
+    from welfare_observatory.sources.tabular_options import CONF_SUFFIX, STATUS_SUFFIX
+
+    out: dict[str, pa.ChunkedArray] = {}
+    for suffix in (STATUS_SUFFIX, CONF_SUFFIX):
+        names = [name + suffix for name in stacked]
+        if stacked and all(name in table.column_names for name in names):
+            chunks = [c for name in names for c in table.column(name).cast(pa.string()).chunks]
+            out[suffix] = pa.chunked_array(chunks, pa.string())
+    return out
+
+
+def _parsed_statuses(table: pa.Table, rule: HarmonizeRule) -> tuple[StatusRule, bool]:
+    """The rule's status section, reading by default the statuses the source parsed.
+
+    A table source writes ``<value>__status``/``<value>__conf`` beside each value column;
+    an SDMX message carries ``OBS_STATUS``/``CONF_STATUS`` beside ``OBS_VALUE``. Without
+    this a marker cell the source read as "non-significant" or "confidential" would be
+    stored as an ordinary number with status A. A column the rule names wins.
+    """
+    from welfare_observatory.sources.tabular_options import CONF_SUFFIX, STATUS_SUFFIX
+
+    status = rule.status
+    value = rule.value.column
+    update: dict[str, str] = {}
+    names = table.column_names
+    if status.obs_status_column is None:
+        if value + STATUS_SUFFIX in names:
+            update["obs_status_column"] = value + STATUS_SUFFIX
+        elif value == "OBS_VALUE" and "OBS_STATUS" in names:
+            update["obs_status_column"] = "OBS_STATUS"
+    if status.conf_status_column is None:
+        if value + CONF_SUFFIX in names:
+            update["conf_status_column"] = value + CONF_SUFFIX
+        elif value == "OBS_VALUE" and "CONF_STATUS" in names:
+            update["conf_status_column"] = "CONF_STATUS"
+    if not update:
+        return status, False
+    return status.model_copy(update=update), True
+
+
+def _identical_rows(table: pa.Table, source: str) -> tuple[pa.Table, list[Finding]]:
+    """One of each group of rows identical in every column (a file listing a row twice),
+    with a warning; rows that share a key but differ are left to :func:`_duplicates`."""
+    plain = pa.table(
+        {
+            name: column.cast(column.type.value_type)
+            if pa.types.is_dictionary(column.type)
+            else column
+            for name, column in zip(table.column_names, table.columns, strict=True)
+        }
+    ).append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    groups = plain.group_by([n for n in plain.column_names if n != "__row"], use_threads=False)
+    first = groups.aggregate([("__row", "min")]).column("__row_min").to_numpy()
+    removed = table.num_rows - len(first)
+    if removed == 0:
+        return table, []
+    kept = table.take(pa.array(np.sort(first)))
+    return kept, [
+        Finding(
+            code="duplicate-row",
+            severity=Severity.WARNING,
+            message=f"{removed} rows repeat another row exactly (every column); one of each "
+            "is kept",
+            source=source,
+            count=removed,
+            hint="the source lists the same observation twice; nothing was lost",
+        )
+    ]
 
 
 def _duplicates(table: pa.Table, source: str) -> list[Finding]:
@@ -258,6 +347,9 @@ def _finding(
         "unit-mismatch": "units that cannot be converted",
         "missing-unit": "rows whose unit is not known",
         "missing-value": "rows without a value",
+        "non-finite-value": "values that are not finite (infinite or not a number)",
+        "empty-key": "rows with an empty key cell",
+        "restored-leading-zeros": "codes whose leading zeros were restored",
     }[problem.code]
     label = f" [{rule.name}]" if rule.name else ""
     return Finding(

@@ -230,6 +230,8 @@ def check_zip(data: bytes, *, max_bytes: int, max_ratio: float, where: Location)
             hint="the file is truncated or is not an .xlsx workbook",
         ) from None
     total = sum(m.file_size for m in members)
+    if total <= max_bytes:
+        _screen_parts(data, members, where)
     if total > max_bytes:
         raise ParseError(
             f"the workbook would expand to {total:,} bytes (limit {max_bytes:,})",
@@ -245,6 +247,37 @@ def check_zip(data: bytes, *, max_bytes: int, max_ratio: float, where: Location)
                 location=where,
                 hint="raise max_compression_ratio only for a file you trust",
             )
+
+
+def _screen_parts(data: bytes, members: list[zipfile.ZipInfo], where: Location) -> None:
+    """Refuse a workbook any of whose XML parts declares a DOCTYPE or an entity.
+
+    openpyxl guards the parts it opens first, not the worksheet rows it streams later,
+    so every part is screened here, before any parser sees one.
+    """
+    from welfare_observatory.sources.markup import find_markup
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for member in members:
+            if member.is_dir():
+                continue
+            try:
+                with archive.open(member) as handle:
+                    found = find_markup(handle.read())
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+                raise ParseError(
+                    f"zip member {member.filename!r} cannot be read: {exc}",
+                    location=where,
+                    hint="the file is truncated or is not an .xlsx workbook",
+                ) from None
+            if found is not None:
+                raise ParseError(
+                    f"workbook part {member.filename!r} holds a{'n' if found == 'ENTITY' else ''}"
+                    f" {found} declaration: refused (entities are never expanded)",
+                    location=where,
+                    hint="a spreadsheet application never writes one; the file may be "
+                    "tampered with: re-export it from the original",
+                )
 
 
 def read_xlsx_grid(
