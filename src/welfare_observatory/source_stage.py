@@ -260,6 +260,7 @@ def _parse_and_harmonize(
     import pyarrow as pa
 
     from welfare_observatory.harmonize import harmonize
+    from welfare_observatory.sources.notes import parse_findings
     from welfare_observatory.stages import unify_breakdowns
 
     steps: list[StepRecord] = []
@@ -288,7 +289,8 @@ def _parse_and_harmonize(
     with context.timed("harmonize"):
         inputs = [step for step, _ in parsed]
         table = pa.concat_tables([t for _, t in parsed], promote_options="permissive")
-        findings: list[Finding] = []
+        # What the readers noticed without refusing a file (an error cell, a hidden sheet).
+        findings: list[Finding] = [f for _, t in parsed for f in parse_findings(t)]
         harmonized = []
         for rule in rules:
             result = harmonize(

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from welfare_observatory.errors import Location, ParseError
+from welfare_observatory.model.finding import Finding, Severity
 
 __all__ = ["Grid", "decode", "read_csv_grid", "read_xlsx_grid", "sniff_format", "sniff_separator"]
 
@@ -38,6 +39,8 @@ class Grid:
     native_numbers: pd.DataFrame | None = None
     encoding: str | None = None
     separator: str | None = None
+    findings: tuple[Finding, ...] = ()
+    """What the reader noticed without refusing the file (a hidden sheet skipped)."""
 
 
 def sniff_format(data: bytes) -> str:
@@ -305,8 +308,9 @@ def read_xlsx_grid(
             location=where,
             hint="the file is truncated, password-protected or not an .xlsx workbook",
         ) from None
+    findings: list[Finding] = []
     try:
-        worksheet = _sheet(book, sheet, where)
+        worksheet = _sheet(book, sheet, where, findings)
         # Some generators write a wrong <dimension>; read every row that is really there.
         worksheet.reset_dimensions()
         rows = list(worksheet.iter_rows(values_only=True))
@@ -318,7 +322,7 @@ def read_xlsx_grid(
         _refuse_uncached_formulas(data, sheet_name, cells, where)
     native = cells.map(_is_number)
     text = cells.map(_cell_text)
-    return Grid(cells=_strip(text), native_numbers=native.astype(bool))
+    return Grid(cells=_strip(text), native_numbers=native.astype(bool), findings=tuple(findings))
 
 
 def _frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
@@ -328,12 +332,43 @@ def _frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
     return pd.DataFrame(padded, dtype=object)
 
 
-def _sheet(book: Any, sheet: str | int | None, where: Location) -> Any:
+def _sheet(book: Any, sheet: str | int | None, where: Location, findings: list[Finding]) -> Any:
+    chosen = _pick_sheet(book, sheet, where)
+    hidden = [ws.title for ws in book.worksheets if getattr(ws, "sheet_state", "") != "visible"]
+    in_file = f" (file {where.file})" if where.file else ""
+    if chosen.title in hidden:
+        findings.append(
+            Finding(
+                code="hidden-sheet",
+                severity=Severity.WARNING,
+                message=f"sheet {chosen.title!r} is hidden in the workbook and was read "
+                "because the options name it" + in_file,
+                hint="a person opening the file would not see this sheet: check it is meant",
+                source=where.source,
+            )
+        )
+    elif sheet is None and hidden:
+        findings.append(
+            Finding(
+                code="hidden-sheet",
+                severity=Severity.INFO,
+                message=f"hidden sheets skipped: {', '.join(map(repr, hidden))}; read the "
+                f"first visible sheet {chosen.title!r}" + in_file,
+                hint="name a sheet with the sheet option to read another one",
+                source=where.source,
+            )
+        )
+    return chosen
+
+
+def _pick_sheet(book: Any, sheet: str | int | None, where: Location) -> Any:
     from welfare_observatory.errors import closest
 
     names: list[str] = list(book.sheetnames)
     if sheet is None:
-        return book.worksheets[0]
+        # The first sheet a person would see: a hidden first sheet is often a lookup table.
+        visible = [ws for ws in book.worksheets if getattr(ws, "sheet_state", "") == "visible"]
+        return (visible or book.worksheets)[0]
     if isinstance(sheet, int):
         if not 1 <= sheet <= len(names):
             raise ParseError(
