@@ -105,6 +105,7 @@ def harmonize(
         stacked = {name for name, _ in melt_pairs}
         wide = table.select([c for c in dict.fromkeys(needed) if c not in stacked] + list(stacked))
         parsed = _melted_companions(table, [name for name, _ in melt_pairs])
+        left_out = _value_columns_left_out(table, rule, melt_pairs, source)
         table, rows = melt(wide, melt_pairs, rule.melt.names_to, rule.melt.values_to)
         for suffix, column in parsed.items():
             table = table.append_column(rule.melt.values_to + suffix, column)
@@ -159,6 +160,8 @@ def harmonize(
 
     where = (rows, cols, melt_pairs) if rows is not None and cols is not None else None
     findings = [_finding(p, source, rule, where) for p in problems]
+    if rule.melt is not None:
+        findings += left_out
     drop = [p.bad for p in problems if p.severity == "error" or p.code == "unmapped-indicator"]
     out = pa.table(
         {
@@ -209,6 +212,38 @@ def _melted_companions(table: pa.Table, stacked: Sequence[str]) -> dict[str, pa.
             chunks = [c for name in names for c in table.column(name).cast(pa.string()).chunks]
             out[suffix] = pa.chunked_array(chunks, pa.string())
     return out
+
+
+def _value_columns_left_out(
+    table: pa.Table, rule: HarmonizeRule, pairs: Sequence[tuple[str, str]], source: str
+) -> list[Finding]:
+    """Value columns (the reader gave them statuses) that wide-to-long does not stack and
+    no other part of the rule reads: a header such as ``2O23`` that is not the period the
+    layout expects. Reported, never silently dropped."""
+    from welfare_observatory.sources.tabular_options import STATUS_SUFFIX
+
+    used = {name for name, _ in pairs} | set(rule.source_columns())
+    used |= {f.column for f in rule.filters}
+    left = [
+        name
+        for name in table.column_names
+        if name + STATUS_SUFFIX in table.column_names and name not in used
+    ]
+    if not left:
+        return []
+    return [
+        Finding(
+            code="value-column-left-out",
+            severity=Severity.WARNING,
+            message=f"{len(left)} value columns match no wide-to-long column or pattern and "
+            "are not read: " + ", ".join(repr(n) for n in left[:5]),
+            hint="a header that should be a period (2023) but is written otherwise: fix the "
+            "header, or list the column under melt.columns",
+            source=source,
+            column=left[0],
+            count=len(left),
+        )
+    ]
 
 
 def _parsed_statuses(table: pa.Table, rule: HarmonizeRule) -> tuple[StatusRule, bool]:

@@ -234,9 +234,11 @@ class CkanSource(Source):
 
 
 def _json(data: bytes) -> Any:
+    from welfare_observatory.sources.json_text import loads
+
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        return loads(data)
+    except ValueError:
         return None
 
 
