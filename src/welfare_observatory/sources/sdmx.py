@@ -116,9 +116,11 @@ class SdmxOptions(SourceOptions):
             if period is not None and not _PERIOD.match(period):
                 raise ValueError(f"period {period!r} is not like 2020, 2020-Q1 or 2020-01")
         start, end = self.start_period, self.end_period
-        if start is not None and end is not None and (start[:4], start) > (end[:4], end):
-            # Same year, different forms (2020-Q3 and 2020-06) compare by year only.
-            if start[:4] > end[:4] or len(start) == len(end):
+        if start is not None and end is not None:
+            # Periods of one form (2020-Q3, 2021-Q1) compare as text; of different forms
+            # (2020-Q3 and 2020-06), by year only.
+            same_form = re.sub(r"\d", "9", start) == re.sub(r"\d", "9", end)
+            if (start > end) if same_form else (start[:4] > end[:4]):
                 raise ValueError(f"start_period {start} is after end_period {end}")
         return self
 

@@ -53,7 +53,7 @@ def parse_values(
     Not ``strict`` (auto-detection): returns None when the column does not look like values
     (no number or marker, mostly text, or codes with leading zeros). ``strict``, or once a column is
     taken for values, a cell that is neither a number, a marker nor empty is a ParseError.
-    Spreadsheet error values are missing (status M) and, like a separator that could be
+    Spreadsheet error values are missing (status O) and, like a separator that could be
     read two ways, are reported in ``notes``; a textual sign such as ``n.d.`` stays an
     error until the source declares it under ``markers`` (with the status it means).
     """
@@ -120,7 +120,7 @@ def parse_values(
 
 _WHAT = {
     "error-cell": (
-        "spreadsheet error values read as missing (status M)",
+        "spreadsheet error values read as missing (status O)",
         "the file was saved with formulas that failed: fix them and export again",
     ),
 }
