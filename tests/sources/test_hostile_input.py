@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
-from welfare_observatory.errors import ConfigError, ParseError
+from welfare_observatory.errors import ConfigError, Location, ParseError
 from welfare_observatory.sources.ckan_datastore import datastore_table
 from welfare_observatory.sources.json_text import JsonError, loads
 from welfare_observatory.sources.markup import find_markup
@@ -19,7 +19,6 @@ from welfare_observatory.sources.sdmx import SdmxSource
 from welfare_observatory.sources.sdmx_read import MessageError, screen_xml
 from welfare_observatory.sources.tabular import read_table
 from welfare_observatory.sources.tabular_options import TabularOptions
-from welfare_observatory.errors import Location
 
 
 def _book(*, hidden_first: bool = False) -> bytes:
@@ -58,9 +57,7 @@ def _with_part(data: bytes, name: str, old: bytes, new: bytes) -> bytes:
 DOCTYPE = b'<!DOCTYPE x [<!ENTITY e "boom">]>'
 
 
-@pytest.mark.parametrize(
-    "part", ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "xl/styles.xml"]
-)
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "xl/styles.xml"])
 def test_a_doctype_in_any_workbook_part_is_a_typed_error_naming_the_source(part: str) -> None:
     data = _book()
     data = _with_part(data, part, b"<", DOCTYPE + b"<")
@@ -128,7 +125,11 @@ def test_an_ambiguous_separator_is_a_finding_naming_the_cell() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"result": {"fields": [], "records": [NaN]}}', b'{"a": Infinity}', b"[" * 5000 + b"]" * 5000],
+    [
+        b'{"result": {"fields": [], "records": [NaN]}}',
+        b'{"a": Infinity}',
+        b"[" * 5000 + b"]" * 5000,
+    ],
 )
 def test_non_standard_or_deep_json_is_a_typed_error(body: bytes) -> None:
     with pytest.raises(JsonError):
@@ -151,5 +152,7 @@ def test_a_period_range_that_starts_after_it_ends_is_refused() -> None:
         SdmxSource(
             "s", {"service": "istat", "dataflow": "X", "start_period": "2023", "end_period": "2019"}
         )
-    SdmxSource("s", {"service": "istat", "dataflow": "X", "start_period": "2019-Q3",
-                     "end_period": "2019-06"})
+    SdmxSource(
+        "s",
+        {"service": "istat", "dataflow": "X", "start_period": "2019-Q3", "end_period": "2019-06"},
+    )

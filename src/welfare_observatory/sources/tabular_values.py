@@ -25,7 +25,6 @@ ERROR_VALUE = r"#(?:N/A|DIV/0!|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|GETTIN
 """A spreadsheet error value (``#DIV/0!``): the cell has no number, never 0."""
 
 
-
 def number_pattern(decimal: str, thousands: str) -> str:
     """The regex a number cell fully matches, for these separators (``none``: no grouping)."""
     d = re.escape(decimal)
