@@ -63,6 +63,12 @@ class YamlDocument:
         while key:
             if key in self.lines:
                 return self.lines[key]
+            # One mapping written where a list is accepted (``rules: {...}``) is item 0.
+            for i, part in enumerate(key):
+                if part == 0 and (*key[:i], 0) not in self.lines:
+                    alone = (*key[:i], *key[i + 1 :])
+                    if alone in self.lines:
+                        return self.lines[alone]
             key = key[:-1]
         return self.lines.get((), None)
 

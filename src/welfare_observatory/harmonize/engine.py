@@ -104,10 +104,10 @@ def harmonize(
         require_columns(table, needed, source=source)
         stacked = {name for name, _ in melt_pairs}
         wide = table.select([c for c in dict.fromkeys(needed) if c not in stacked] + list(stacked))
-        parsed = _melted_companions(table, [name for name, _ in melt_pairs])
+        companions = _melted_companions(table, [name for name, _ in melt_pairs])
         left_out = _value_columns_left_out(table, rule, melt_pairs, source)
         table, rows = melt(wide, melt_pairs, rule.melt.names_to, rule.melt.values_to)
-        for suffix, column in parsed.items():
+        for suffix, column in companions.items():
             table = table.append_column(rule.melt.values_to + suffix, column)
         cols = np.repeat(np.arange(len(melt_pairs)), wide.num_rows)
     require_columns(table, [f.column for f in post] + rule.source_columns(), source=source)

@@ -160,16 +160,16 @@ def _refuse_ragged(body: pd.DataFrame, names: dict[int, str], where: Location) -
     # ragged row: only a minority of rows reaching past the header is.
     if not bool(rows.any()) or int(rows.sum()) * 2 > len(body):
         return
-    first = rows.idxmax()
-    column = next(c for c in beyond if bool(filled.loc[first, c]))
+    first = int(cast(int, rows.idxmax()))
+    column = next(c for c in beyond if bool(filled[c].loc[first]))
     raise ParseError(
-        f"row {int(cast(int, first)) + 1} has more cells than the header "
+        f"row {first + 1} has more cells than the header "
         f"(a value in column {int(column) + 1}, which has no header)",
         location=Location(
             source=where.source,
             file=where.file,
             sheet=where.sheet,
-            row=int(cast(int, first)) + 1,
+            row=first + 1,
             column=int(column) + 1,
         ),
         hint="a separator inside an unquoted cell, or a row that lost its alignment: "
