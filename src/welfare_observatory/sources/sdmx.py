@@ -125,7 +125,7 @@ class SdmxOptions(SourceOptions):
         return self
 
 
-class SdmxSource(Source):
+class SdmxSource(Source[SdmxOptions]):
     """SDMX 2.1 data from Istat, Eurostat, another REST service or a local file."""
 
     type = "sdmx"
@@ -134,7 +134,7 @@ class SdmxSource(Source):
 
     @property
     def opts(self) -> SdmxOptions:
-        assert isinstance(self.options, SdmxOptions)
+        """The options (kept for callers written before ``Source`` was generic)."""
         return self.options
 
     # -- fetch -----------------------------------------------------------------------------
