@@ -32,10 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, cast
 
-from typing_extensions import TypeVar
-
 import pluggy
 from pydantic import ValidationError
+from typing_extensions import TypeVar
 
 from welfare_observatory.errors import (
     ConfigError,
