@@ -296,9 +296,7 @@ class FetchContext:
         )
 
 
-OptionsT = TypeVar(
-    "OptionsT", bound=SourceOptions, default=SourceOptions, covariant=True
-)
+OptionsT = TypeVar("OptionsT", bound=SourceOptions, default=SourceOptions, covariant=True)
 """The options model of a source (``Source[MyOptions]``)."""
 
 
