@@ -315,6 +315,8 @@ def empty_keys(
     }
     explained: pa.Array | pa.ChunkedArray | None = None
     for problem in problems:
+        if problem.severity != "error" and problem.code != "unmapped-indicator":
+            continue  # rows kept (information): they still need their keys
         mask = pc.fill_null(problem.bad, False)
         explained = mask if explained is None else pc.or_(explained, mask)
     found: list[Problem] = []
