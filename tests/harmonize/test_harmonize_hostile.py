@@ -3,6 +3,8 @@ items 10, 13, 14; issue 15 item 5): statuses, empty keys, infinities, repeated r
 
 from __future__ import annotations
 
+from datetime import date
+
 import pyarrow as pa
 
 from welfare_observatory.harmonize import CodeTable, HarmonizeRule, harmonize
@@ -137,3 +139,26 @@ def test_a_value_column_the_melt_misses_is_reported(codes: CodeTable) -> None:
 
 def _value_columns() -> TabularOptions:
     return TabularOptions(value_columns=["20*", "2O*"])
+
+
+def test_a_code_used_after_it_ceased_is_reported(codes: CodeTable) -> None:
+    from welfare_observatory.model import Territory, TerritoryLevel
+
+    with_ceased = CodeTable(
+        [
+            *codes.territories.values(),
+            Territory(
+                code="096999",
+                level=TerritoryLevel.MUNICIPALITY,
+                name="Gone",
+                parent="096",
+                valid_to=date(2018, 12, 31),
+            ),
+        ]
+    )
+    table = pa.table({"Codice": ["096999", "096004"], "2017": [1.0, 2.0], "2020": [3.0, 4.0]})
+    result = run(table, RULE, with_ceased)
+    [finding] = [f for f in result.findings if f.code == "ceased-territory"]
+    assert finding.severity == "warning" and finding.count == 1
+    assert (finding.row, finding.column) == (0, "Codice")
+    assert result.table.num_rows == 4  # kept: reconciliation maps them to the successors

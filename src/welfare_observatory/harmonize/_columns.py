@@ -280,6 +280,40 @@ def breakdown(table: pa.Table, name: str, rule: BreakdownRule) -> tuple[pa.Array
     return take_results(results, indices, pa.string()), problems
 
 
+def ceased(
+    territory_codes: pa.Array | pa.ChunkedArray,
+    period_start: pa.Array | pa.ChunkedArray,
+    codes: CodeTable,
+    column: str,
+) -> list[Problem]:
+    """Rows dated after their territory code ceased (a municipality merged away, a
+    province abolished): kept for reconciliation, but reported, since a code that looks
+    right may be a leftover of an older list."""
+    text = as_text(territory_codes)
+    combined = text.combine_chunks() if text.num_chunks != 1 else text.chunk(0)
+    if not pa.types.is_dictionary(combined.type):
+        combined = pc.dictionary_encode(combined)
+    ends = [codes.valid_to.get(c) for c in combined.dictionary.to_pylist()]
+    if all(end is None or end.year == 9999 for end in ends):
+        return []
+    valid_to = pa.array(ends, pa.date32()).take(combined.indices)
+    late = pc.fill_null(pc.greater(period_start, valid_to), False)
+    if not pc.any(late).as_py():
+        return []
+    shown = sorted({str(c) for c in pc.filter(text, late).to_pylist()})[:_SAMPLE]
+    return [
+        Problem(
+            "ceased-territory",
+            column,
+            late,
+            shown,
+            "the code ceased before the period of these rows: the source may use an old "
+            "code list; reconciliation maps them to the successors",
+            severity="warning",
+        )
+    ]
+
+
 def non_finite(value: pa.Array | pa.ChunkedArray, column: str) -> list[Problem]:
     """Rows whose value is infinite or NaN (a numeric text that overflows a float, a
     ``NaN`` cell): refused, never stored as if it were a number."""

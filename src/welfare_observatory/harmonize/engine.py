@@ -132,6 +132,7 @@ def harmonize(
     problems += found
     period, period_start, found = col.period(table, rule.period)
     problems += found
+    problems += col.ceased(territory, period_start, codes, rule.territory.column or "territory")
     breakdowns: dict[str, pa.Array] = {}
     for name, brule in rule.breakdowns.items():
         breakdowns[name], found = col.breakdown(table, name, brule)
@@ -385,6 +386,7 @@ def _finding(
         "non-finite-value": "values that are not finite (infinite or not a number)",
         "empty-key": "rows with an empty key cell",
         "restored-leading-zeros": "codes whose leading zeros were restored",
+        "ceased-territory": "territory codes used after they ceased",
     }[problem.code]
     label = f" [{rule.name}]" if rule.name else ""
     return Finding(
