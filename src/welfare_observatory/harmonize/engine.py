@@ -80,6 +80,7 @@ def harmonize(
     Duplicate keys are always checked; ``validate=True`` also runs the full schema check
     (the pipeline's validate stage runs it anyway).
     """
+    original = table
     step = StepRecord.create(
         "harmonize",
         list(inputs) or [f"sha256:{table_digest(table)}"],
@@ -190,8 +191,23 @@ def harmonize(
     out = out.select(schema.names).cast(schema)
     duplicates = _duplicates(out, source)
     if duplicates:
-        out, repeated = _identical_rows(out, source)
-        findings += repeated + (_duplicates(out, source) if repeated else duplicates)
+        # Source rows repeated exactly (a file listing a row twice) are kept once; rows
+        # that differ in the source but meet after mapping (a code written two ways)
+        # stay a duplicate-key error.
+        unique, repeated = _identical_rows(original, source)
+        if repeated:
+            again = harmonize(
+                unique,
+                rule,
+                codes=codes,
+                indicators=indicators,
+                source=source,
+                inputs=inputs,
+                versions=versions,
+                validate=validate,
+            )
+            return Harmonized(again.table, [*repeated, *again.findings], again.step)
+        findings += duplicates
     if validate:
         findings += [
             f
@@ -277,8 +293,10 @@ def _parsed_statuses(table: pa.Table, rule: HarmonizeRule) -> tuple[StatusRule, 
 
 
 def _identical_rows(table: pa.Table, source: str) -> tuple[pa.Table, list[Finding]]:
-    """One of each group of rows identical in every column (a file listing a row twice),
-    with a warning; rows that share a key but differ are left to :func:`_duplicates`."""
+    """One of each group of source rows identical in every column (a file listing a row
+    twice), with a warning; rows that differ are left to :func:`_duplicates`."""
+    if table.num_rows < 2 or table.num_columns == 0:
+        return table, []
     plain = pa.table(
         {
             name: column.cast(column.type.value_type)
@@ -287,8 +305,11 @@ def _identical_rows(table: pa.Table, source: str) -> tuple[pa.Table, list[Findin
             for name, column in zip(table.column_names, table.columns, strict=True)
         }
     ).append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    groups = plain.group_by([n for n in plain.column_names if n != "__row"], use_threads=False)
-    first = groups.aggregate([("__row", "min")]).column("__row_min").to_numpy()
+    try:
+        groups = plain.group_by(plain.column_names[:-1], use_threads=False)
+        first = groups.aggregate([("__row", "min")]).column("__row_min").to_numpy()
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return table, []  # a column type that cannot be compared: nothing merged
     removed = table.num_rows - len(first)
     if removed == 0:
         return table, []
