@@ -7,9 +7,10 @@ Nothing in it is executed. Paths stay inside the observatory's folder. Codes sta
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path, PurePosixPath
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import (
     Field,
@@ -21,9 +22,13 @@ from pydantic import (
 from pydantic_core import core_schema
 
 from welfare_observatory.errors import ConfigError, Location
+from welfare_observatory.harmonize.rules import HarmonizeRule
 from welfare_observatory.model.common import Frozen, Text
 from welfare_observatory.model.reliability import ReliabilitySettings
 from welfare_observatory.yamlfile import load_yaml, validation_error
+
+if TYPE_CHECKING:
+    from welfare_observatory.sdk import Source
 
 __all__ = [
     "CONFIG_FILE",
@@ -171,11 +176,21 @@ class SourceConfig(Frozen):
     type: str = Field(min_length=1)
     description: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
-    rules: Any = None
-    """Harmonization rules, validated by the harmonize stage against its own models."""
+    """The source type's options as written; :func:`load_config` validates them against
+    the type's ``Options`` model when it knows the type (see ``source_types``)."""
+    rules: tuple[HarmonizeRule, ...] = ()
+    """Harmonization rules (one mapping or a list in the file), validated when the file
+    loads: an error names the file, the line and the field."""
     enabled: bool = True
     priority: int = 0
     """When two sources give the same value, the higher priority wins (docs/methods.md)."""
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        return [value] if isinstance(value, dict | HarmonizeRule) else value
 
 
 class Override(Frozen):
@@ -280,8 +295,15 @@ def safe_path(base: Path, relative: str, *, what: str = "path") -> Path:
     return resolved
 
 
-def load_config(path: Path) -> ObservatoryConfig:
-    """Read and validate ``observatory.yaml`` (``path`` is the file or its folder)."""
+def load_config(
+    path: Path, *, source_types: Mapping[str, type[Source]] | None = None
+) -> ObservatoryConfig:
+    """Read and validate ``observatory.yaml`` (``path`` is the file or its folder).
+
+    The options of every source whose type is in ``source_types`` (type name -> Source
+    class; by default the built-in ``table``, ``sdmx`` and ``ckan``) are validated against
+    the type's ``Options`` model here, so a wrong option names the file and the line.
+    """
     file = path / CONFIG_FILE if path.is_dir() else path
     if not file.exists():
         raise ConfigError(
@@ -328,7 +350,33 @@ def load_config(path: Path) -> ObservatoryConfig:
                 "use a path relative to it",
             ) from None
     _check_territories(config, document, file)
+    _check_options(config, document, _builtin_types() if source_types is None else source_types)
     return config
+
+
+def _builtin_types() -> dict[str, type[Source]]:
+    from welfare_observatory.sources.ckan import CkanSource
+    from welfare_observatory.sources.sdmx import SdmxSource
+    from welfare_observatory.sources.table import TableSource
+
+    return {cls.type: cls for cls in (TableSource, SdmxSource, CkanSource)}
+
+
+def _check_options(
+    config: ObservatoryConfig, document: Any, types: Mapping[str, type[Source]]
+) -> None:
+    for source_id, source in config.sources.items():
+        cls = types.get(source.type)
+        if cls is None:
+            continue  # a plugin's type: validated when the plugins are loaded
+        try:
+            cls.Options.model_validate(source.options)
+        except ValidationError as exc:
+            error = validation_error(
+                exc, document, model=cls.Options, prefix=("sources", source_id, "options")
+            )
+            error.hint = error.hint or f"see the options of source type {source.type!r}"
+            raise error from exc
 
 
 def _paths(config: ObservatoryConfig) -> list[tuple[tuple[str | int, ...], str]]:

@@ -26,13 +26,15 @@ import builtins
 import dataclasses
 import mimetypes
 import re
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, cast
 
 import pluggy
 from pydantic import ValidationError
+from typing_extensions import TypeVar
 
 from welfare_observatory._hooktypes import Exporter, ReportSection, SectionInput
 from welfare_observatory.errors import (
@@ -54,6 +56,7 @@ __all__ = [
     "PROJECT",
     "Exporter",
     "FetchContext",
+    "OptionsT",
     "Payload",
     "Progress",
     "RegisterCatalog",
@@ -128,7 +131,7 @@ class Payload:
 Progress = Callable[[str], None]
 """A callback that receives one short human-readable line per step (``GET <url>``)."""
 
-RegisterSource = Callable[[type["Source"]], None]
+RegisterSource = Callable[[type["Source[Any]"]], None]
 """What ``register_sources`` receives: call it once per Source subclass."""
 
 RegisterUnit = Callable[[str], None]
@@ -297,21 +300,47 @@ class FetchContext:
         )
 
 
-class Source(abc.ABC):
+OptionsT = TypeVar("OptionsT", bound=SourceOptions, default=SourceOptions, covariant=True)
+"""The options model of a source (``Source[MyOptions]``)."""
+
+
+class Source(abc.ABC, Generic[OptionsT]):
     """Base class of every source: options, ``fetch`` (I/O) and ``parse`` (pure).
 
-    Subclasses set ``type`` (the name observatories use, lower_snake_case), ``Options``
-    (a :class:`SourceOptions` subclass) and ``description`` (one line).
+    Subclasses name their options model twice, once for type checkers and once for the
+    runtime: ``class MySource(Source[MyOptions])`` with ``Options = MyOptions``; then
+    ``self.options`` is a ``MyOptions``, no ``isinstance`` needed. They also set ``type``
+    (the name observatories use, lower_snake_case) and ``description`` (one line).
     """
 
     type: ClassVar[str]
     # ``builtins.type``: inside the class body ``type`` names the class attribute above.
     Options: ClassVar[builtins.type[SourceOptions]] = SourceOptions
     description: ClassVar[str] = ""
+    options: OptionsT
 
     def __init__(self, id: str, options: SourceOptions | Mapping[str, Any] | None = None) -> None:
         self.id = id
-        self.options: SourceOptions = self.validate_options(id, options)
+        # ``validate_options`` returns an instance of ``Options``, the runtime twin of
+        # ``OptionsT``; __init_subclass__ checks that the two agree.
+        self.options = cast(OptionsT, self.validate_options(id, options))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = [
+            arg
+            for base in getattr(cls, "__orig_bases__", ())
+            if typing.get_origin(base) is Source
+            for arg in typing.get_args(base)
+        ]
+        if declared and isinstance(declared[0], builtins.type):
+            if "Options" not in cls.__dict__:
+                cls.Options = declared[0]
+            elif not issubclass(cls.Options, declared[0]):
+                raise TypeError(
+                    f"{cls.__name__}.Options is {cls.Options.__name__}, but the class is "
+                    f"declared Source[{declared[0].__name__}]"
+                )
 
     @classmethod
     def validate_options(

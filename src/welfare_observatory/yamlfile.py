@@ -4,6 +4,12 @@ YAML 1.1 reads ``017`` as the octal number 15 and ``NO`` (Norway, or a province 
 false. Configuration holds codes, so scalars are kept as strings and the pydantic models
 convert where a field really is a number, a date or a flag. ``null``, ``~`` and empty
 values stay null.
+
+Refused, each with a ConfigError naming file and line: anchors and aliases (``&a``/``*a``:
+nested aliases expand exponentially, a "billion laughs" in a few hundred bytes, and
+configuration never needs them), nesting deeper than :data:`MAX_DEPTH`, and a key given
+twice in one mapping (YAML lets the last one win silently, so a second source with the
+same id would replace the first).
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ __all__ = [
 ]
 
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists a configuration file may have."""
 
 
 class _TextLoader(yaml.SafeLoader):
@@ -54,6 +63,12 @@ class YamlDocument:
         while key:
             if key in self.lines:
                 return self.lines[key]
+            # One mapping written where a list is accepted (``rules: {...}``) is item 0.
+            for i, part in enumerate(key):
+                if part == 0 and (*key[:i], 0) not in self.lines:
+                    alone = (*key[:i], *key[i + 1 :])
+                    if alone in self.lines:
+                        return self.lines[alone]
             key = key[:-1]
         return self.lines.get((), None)
 
@@ -107,7 +122,10 @@ def parse_yaml(text: str, *, path: Path | None = None) -> YamlDocument:
     """Parse YAML text safely (``path`` only names it in errors and in the document)."""
     file = None if path is None else str(path)
     try:
+        _refuse_aliases_and_depth(text, file)
         node = yaml.compose(text, Loader=_TextLoader)
+        if node is not None:
+            _refuse_duplicate_keys(node, file)
         data = yaml.load(text, Loader=_TextLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         raise ConfigError(
@@ -121,6 +139,53 @@ def parse_yaml(text: str, *, path: Path | None = None) -> YamlDocument:
     if node is not None:
         _walk(node, (), lines)
     return YamlDocument(data, lines, path)
+
+
+def _refuse_aliases_and_depth(text: str, file: str | None) -> None:
+    """Walk the event stream (flat, never expanded) and refuse anchors, aliases and depth."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_TextLoader):
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise ConfigError(
+                "YAML anchors and aliases (&name, *name) are not accepted",
+                location=Location(file=file, line=line),
+                hint="write the repeated part out in full: aliases can expand a small file "
+                "into gigabytes, so configuration refuses them",
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError(
+                    f"the YAML nests deeper than {MAX_DEPTH} levels",
+                    location=Location(file=file, line=line),
+                    hint="configuration is a few levels deep; check for a runaway file",
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _refuse_duplicate_keys(root: yaml.Node, file: str | None) -> None:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    line = key_node.start_mark.line + 1
+                    if key_node.value in seen:
+                        raise ConfigError(
+                            f"key {key_node.value!r} is given twice in one mapping "
+                            f"(first on line {seen[key_node.value]})",
+                            location=Location(file=file, line=line, key=key_node.value),
+                            hint="YAML would silently keep only the last one: rename or "
+                            "merge the two entries",
+                        )
+                    seen[key_node.value] = line
+                stack += [key_node, value_node]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
 
 
 def validation_error(

@@ -90,7 +90,8 @@ def test_harmonize_in_chunks_gives_the_rows_of_one_harmonize(
     )
     pq.write_table(source, tmp_path / "source.parquet", row_group_size=40)
     observatory = load_observatory(observatory_dir)
-    rules = [HarmonizeRule.model_validate(observatory.config.sources["population"].rules)]
+    written = observatory.config.sources["population"].rules
+    rules = [HarmonizeRule.model_validate(r) for r in written]
     result = harmonize_out_of_core(
         tmp_path / "source.parquet",
         rules,

@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from welfare_observatory.build.report import SourceReport
 from welfare_observatory.errors import (
     ConfigError,
@@ -120,29 +118,14 @@ def skipped_source(source_id: str, config: SourceConfig, reason: str) -> SourceO
 
 
 def _rules(source_id: str, config: SourceConfig, env: BuildEnvironment) -> list[HarmonizeRule]:
-    """The source's harmonization rules, errors pointing into observatory.yaml."""
-    from welfare_observatory.harmonize import HarmonizeRule
-    from welfare_observatory.yamlfile import load_yaml, validation_error
-
-    raw = config.rules
-    if raw is None:
+    """The source's harmonization rules (validated when observatory.yaml loaded)."""
+    if not config.rules:
         raise ConfigError(
             f"source {source_id!r} has no harmonization rules",
             location=Location(file=str(env.config_file), field=f"sources.{source_id}"),
             hint="add 'rules:' saying which columns hold the indicator, territory, period, value",
         )
-    items = raw if isinstance(raw, list) else [raw]
-    rules = []
-    for index, item in enumerate(items):
-        try:
-            rules.append(HarmonizeRule.model_validate(item))
-        except ValidationError as exc:
-            prefix: tuple[str | int, ...] = ("sources", source_id, "rules")
-            if isinstance(raw, list):
-                prefix = (*prefix, index)
-            document = load_yaml(env.config_file)
-            raise validation_error(exc, document, model=HarmonizeRule, prefix=prefix) from exc
-    return rules
+    return list(config.rules)
 
 
 class SourceTimeoutError(SourceError, TimeoutError):
@@ -350,6 +333,7 @@ def _parse_and_harmonize(
     from welfare_observatory.build.derive import unify_breakdowns
     from welfare_observatory.harmonize import harmonize
     from welfare_observatory.sources.cache import parse_or_forget
+    from welfare_observatory.sources.notes import parse_findings
 
     cache = context.env.cache(context.cache_dir)
     steps: list[StepRecord] = []
@@ -380,7 +364,8 @@ def _parse_and_harmonize(
     with context.timed("harmonize"):
         inputs = [step for step, _ in parsed]
         table = pa.concat_tables([t for _, t in parsed], promote_options="permissive")
-        findings: list[Finding] = []
+        # What the readers noticed without refusing a file (an error cell, a hidden sheet).
+        findings: list[Finding] = [f for _, t in parsed for f in parse_findings(t)]
         harmonized = []
         for rule in rules:
             result = harmonize(
@@ -477,20 +462,7 @@ def _used_indicators(config: SourceConfig) -> list[str] | None:
 
 def declared_indicators(config: SourceConfig) -> list[str]:
     """Indicator ids a source's rules name (constant ids and mapping targets)."""
-    raw = config.rules
-    items = raw if isinstance(raw, list) else [raw] if raw else []
-    ids: list[str] = []
-    for item in items:
-        indicator = item.get("indicator") if isinstance(item, dict) else None
-        if isinstance(indicator, str):
-            ids.append(indicator)
-        elif isinstance(indicator, dict):
-            if isinstance(indicator.get("value"), str):
-                ids.append(indicator["value"])
-            mapping = indicator.get("map") or indicator.get("mapping") or {}
-            if isinstance(mapping, dict):
-                ids += [str(v) for v in mapping.values()]
-    return ids
+    return [i for rule in config.rules for i in rule.indicator_ids()]
 
 
 def _load_step(

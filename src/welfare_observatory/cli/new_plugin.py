@@ -79,7 +79,7 @@ class ${cls}Options(SourceOptions):
     encoding: str = "utf-8"
 
 
-class ${cls}Source(Source):
+class ${cls}Source(Source[${cls}Options]):
     """Every column is read as text, so codes keep their leading zeros."""
 
     type = "$type"
@@ -87,11 +87,9 @@ class ${cls}Source(Source):
     description = "A delimited text file ($type)"
 
     def fetch(self, ctx: FetchContext) -> list[Payload]:
-        assert isinstance(self.options, ${cls}Options)
         return [ctx.read_file(self.options.path)]
 
     def parse(self, payload: Payload) -> pa.Table:
-        assert isinstance(self.options, ${cls}Options)
         data = payload.read_bytes()
         if not data.strip():
             raise self.parse_error(payload, "the file is empty", hint="export it again")

@@ -22,6 +22,7 @@ from welfare_observatory.harmonize.codes import CodeTable, Resolution
 from welfare_observatory.harmonize.periods import PeriodError, parse_period
 from welfare_observatory.harmonize.rules import (
     BreakdownRule,
+    HarmonizeRule,
     IndicatorRule,
     Marker,
     PeriodRule,
@@ -155,6 +156,27 @@ def territory(
             )
         problems.append(Problem(f"{kind}-territory", rule.column, bad, shown[:_SAMPLE], hint))
     codes_out = [r.code if r is not None else None for r in results]
+    padded = [
+        d is not None
+        and code is not None
+        and str(d).isdigit()
+        and len(code) > len(str(d))
+        and code == str(d).zfill(len(code))
+        for d, code in zip(distinct, codes_out, strict=True)
+    ]
+    if any(padded):
+        shown = sorted(str(d) for d, p in zip(distinct, padded, strict=True) if p)
+        problems.append(
+            Problem(
+                "restored-leading-zeros",
+                rule.column,
+                pa.array(padded, pa.bool_()).take(indices),
+                shown[:_SAMPLE],
+                "the Istat code of this level has a fixed width, so the zeros a spreadsheet "
+                "dropped were put back (096004 for 96004); read the column as text to keep them",
+                severity="info",
+            )
+        )
     return take_results(codes_out, indices, pa.string()), problems
 
 
@@ -237,8 +259,13 @@ def breakdown(
         code = translate(rule.value, codelist, rule.map, extra) or rule.value
         return constant(table.num_rows, code), []
     assert rule.column is not None
+    source_column = table.column(rule.column)
+    if any(not key.strip() for key in rule.map):
+        # ``map: {"": _T}``: an empty cell is a code (Open SDG's "empty = total"), so a null
+        # cell must reach the map as "" instead of being skipped as null.
+        source_column = pc.fill_null(as_text(source_column).cast(pa.string()), "")
     results, indices, distinct = map_distinct(
-        table.column(rule.column), lambda v: translate(v, codelist, rule.map, extra)
+        source_column, lambda v: translate(v, codelist, rule.map, extra)
     )
     problems: list[Problem] = []
     unknown = sorted(
@@ -258,6 +285,95 @@ def breakdown(
             )
         )
     return take_results(results, indices, pa.string()), problems
+
+
+def ceased(
+    territory_codes: pa.Array | pa.ChunkedArray,
+    period_start: pa.Array | pa.ChunkedArray,
+    codes: CodeTable,
+    column: str,
+) -> list[Problem]:
+    """Rows dated after their territory code ceased (a municipality merged away, a
+    province abolished): kept for reconciliation, but reported, since a code that looks
+    right may be a leftover of an older list."""
+    text = as_text(territory_codes)
+    combined = text.combine_chunks() if text.num_chunks != 1 else text.chunk(0)
+    if not pa.types.is_dictionary(combined.type):
+        combined = pc.dictionary_encode(combined)
+    ends = [codes.valid_to.get(c) for c in combined.dictionary.to_pylist()]
+    if all(end is None or end.year == 9999 for end in ends):
+        return []
+    valid_to = pa.array(ends, pa.date32()).take(combined.indices)
+    late = pc.fill_null(pc.greater(period_start, valid_to), False)
+    if not pc.any(late).as_py():
+        return []
+    shown = sorted({str(c) for c in pc.filter(text, late).to_pylist()})[:_SAMPLE]
+    return [
+        Problem(
+            "ceased-territory",
+            column,
+            late,
+            shown,
+            "the code ceased before the period of these rows: the source may use an old "
+            "code list; reconciliation maps them to the successors",
+            severity="warning",
+        )
+    ]
+
+
+def non_finite(value: pa.Array | pa.ChunkedArray, column: str) -> list[Problem]:
+    """Rows whose value is infinite or NaN (a numeric text that overflows a float, a
+    ``NaN`` cell): refused, never stored as if it were a number."""
+    bad = pc.and_(pc.is_valid(value), pc.invert(pc.is_finite(value)))
+    if not pc.any(bad).as_py():
+        return []
+    sample = sorted({str(v) for v in pc.filter(value, bad).to_pylist()})[:_SAMPLE]
+    return [
+        Problem(
+            "non-finite-value",
+            column,
+            bad,
+            sample,
+            "a cell overflows a float or says NaN/inf: correct the source, or declare the "
+            "sign as a marker (a missing value with its status)",
+        )
+    ]
+
+
+def empty_keys(
+    table: pa.Table,
+    rule: HarmonizeRule,
+    keys: Mapping[str, pa.Array | pa.ChunkedArray],
+    problems: list[Problem],
+) -> list[Problem]:
+    """Rows whose key (indicator, territory, period, breakdown) came out null with no
+    other problem explaining it: the source cell was empty."""
+    columns = {
+        "indicator": rule.indicator.column,
+        "territory": rule.territory.column,
+        "period": rule.period.column,
+        **{name: b.column for name, b in rule.breakdowns.items()},
+    }
+    explained: pa.Array | pa.ChunkedArray | None = None
+    for problem in problems:
+        if problem.severity != "error" and problem.code != "unmapped-indicator":
+            continue  # rows kept (information): they still need their keys
+        mask = pc.fill_null(problem.bad, False)
+        explained = mask if explained is None else pc.or_(explained, mask)
+    found: list[Problem] = []
+    for name, array in keys.items():
+        empty = pc.is_null(array)
+        if explained is not None:
+            empty = pc.and_(empty, pc.invert(explained))
+        if not pc.any(empty).as_py():
+            continue
+        column = columns.get(name) or name
+        hint = "fill the cell, or filter the rows out (filters: [{column: ..., not_in: [...]}])"
+        if name in rule.breakdowns:
+            hint = f'map the empty cell to a code: breakdowns.{name}.map: {{"": _T}}'
+        found.append(Problem("empty-key", column, empty, [], hint))
+        explained = empty if explained is None else pc.or_(explained, empty)
+    return found
 
 
 def marked(table: pa.Table, column: str, markers: Mapping[str, Marker]) -> pa.Array | None:

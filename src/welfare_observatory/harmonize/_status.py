@@ -36,12 +36,16 @@ def statuses(
     *,
     marker: pa.Array | None = None,
     markers: Mapping[str, Marker] | None = None,
+    parsed: bool = False,
 ) -> tuple[pa.Array, pa.Array, pa.Array, list[Problem]]:
     """``(obs_status, conf_status, flags)``; a null value never keeps a 'has a value' status.
 
     A row whose value cell is a ``marker`` takes the marker's statuses first; the marker
-    text is kept in ``flags`` when no flag column says otherwise.
+    text is kept in ``flags`` when no flag column says otherwise. ``parsed``: the status
+    columns are the ones the source parsed (not named by the rule), whose ``A``/``F`` on
+    an ordinary number leave the rule's defaults in place.
     """
+    plain = ("A", "F") if parsed else (None, None)
     n = table.num_rows
     obs: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string()).fill_null(
         rule.default_obs_status.value
@@ -71,14 +75,14 @@ def statuses(
         mapping = {k: v.value for k, v in rule.obs_status_map.items()}
         results, indices, _ = map_distinct(
             table.column(rule.obs_status_column),
-            lambda v: mapping.get(v.strip(), v.strip().upper()) or None,
+            lambda v: _code(mapping.get(v.strip(), v.strip().upper()), plain[0]),
         )
         obs = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), obs)
     if rule.conf_status_column is not None:
         cmap = {k: v.value for k, v in rule.conf_status_map.items()}
         results, indices, _ = map_distinct(
             table.column(rule.conf_status_column),
-            lambda v: cmap.get(v.strip(), v.strip().upper()) or None,
+            lambda v: _code(cmap.get(v.strip(), v.strip().upper()), plain[1]),
         )
         conf = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), conf)
     if marker is not None and markers:
@@ -110,6 +114,10 @@ def statuses(
             )
         )
     return obs, conf, flags, problems
+
+
+def _code(code: str, plain: str | None) -> str | None:
+    return None if not code or code == plain else code
 
 
 def _eurostat(flags: str) -> tuple[str | None, str | None]:

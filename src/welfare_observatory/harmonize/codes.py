@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from welfare_observatory.errors import closest
@@ -73,6 +74,8 @@ class CodeTable:
         self._nuts: dict[str, str] = {}
         self._names: dict[str, list[str]] = {}
         self._abbreviations: dict[str, str] = {}
+        self.valid_to: dict[str, date] = {}
+        """Per code, the last day any version of it is valid (year 9999: still valid)."""
         for territory in territories:
             self._index(territory)
         # NUTS 2 of Trentino-Alto Adige are its provinces (ITH2 is Trento); a region that
@@ -83,6 +86,7 @@ class CodeTable:
 
     def _index(self, t: Territory) -> None:
         self.territories.setdefault(t.code, t)
+        self.valid_to[t.code] = max(t.valid_to, self.valid_to.get(t.code, t.valid_to))
         if t.belfiore:
             self._belfiore.setdefault(t.belfiore.upper(), []).append(t.code)
         own_nuts = {

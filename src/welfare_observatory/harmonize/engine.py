@@ -19,7 +19,7 @@ from welfare_observatory.harmonize import _columns as col
 from welfare_observatory.harmonize._arrow import melt, melt_columns, require_columns
 from welfare_observatory.harmonize._status import statuses
 from welfare_observatory.harmonize.codes import CodeTable
-from welfare_observatory.harmonize.rules import Filter, HarmonizeRule
+from welfare_observatory.harmonize.rules import Filter, HarmonizeRule, StatusRule
 from welfare_observatory.lineage import StepRecord, table_digest
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Indicator
@@ -85,6 +85,7 @@ def harmonize(
     (with the plugins' units; the library's when None) and ``codelists`` the plugins' code
     lists (name -> {code: label}) a breakdown rule may name in ``codes``.
     """
+    original = table
     step = StepRecord.create(
         "harmonize",
         list(inputs) or [f"sha256:{table_digest(table)}"],
@@ -109,7 +110,11 @@ def harmonize(
         require_columns(table, needed, source=source)
         stacked = {name for name, _ in melt_pairs}
         wide = table.select([c for c in dict.fromkeys(needed) if c not in stacked] + list(stacked))
+        companions = _melted_companions(table, [name for name, _ in melt_pairs])
+        left_out = _value_columns_left_out(table, rule, melt_pairs, source)
         table, rows = melt(wide, melt_pairs, rule.melt.names_to, rule.melt.values_to)
+        for suffix, column in companions.items():
+            table = table.append_column(rule.melt.values_to + suffix, column)
         cols = np.repeat(np.arange(len(melt_pairs)), wide.num_rows)
     require_columns(table, [f.column for f in post] + rule.source_columns(), source=source)
     if post:
@@ -125,6 +130,7 @@ def harmonize(
         else:
             table = _apply_filters(table, post)
 
+    status_rule, parsed = _parsed_statuses(table, rule)
     problems: list[col.Problem] = []
     indicator, found = col.indicator(table, rule.indicator)
     problems += found
@@ -134,6 +140,7 @@ def harmonize(
     problems += found
     period, period_start, found = col.period(table, rule.period)
     problems += found
+    problems += col.ceased(territory, period_start, codes, rule.territory.column or "territory")
     breakdowns: dict[str, pa.Array] = {}
     for name, brule in rule.breakdowns.items():
         breakdowns[name], found = col.breakdown(table, name, brule, codelists)
@@ -146,13 +153,24 @@ def harmonize(
     factor, unit, found = col.units(table, rule.unit, indicator, indicators, registry=units)
     problems += found
     value = pc.multiply(value, pc.fill_null(factor, 1.0))
+    problems += col.non_finite(value, rule.value.column)
     obs_status, conf_status, flags, found = statuses(
-        table, rule.status, value, cell_flags, marker=marker, markers=rule.value.markers
+        table,
+        status_rule,
+        value,
+        cell_flags,
+        marker=marker,
+        markers=rule.value.markers,
+        parsed=parsed,
     )
     problems += found
+    keys = {"indicator": indicator, "territory": territory, "period": period_start}
+    problems += col.empty_keys(table, rule, {**keys, **breakdowns}, problems)
 
     where = (rows, cols, melt_pairs) if rows is not None and cols is not None else None
     findings = [_finding(p, source, rule, where) for p in problems]
+    if rule.melt is not None:
+        findings += left_out
     drop = [p.bad for p in problems if p.severity == "error" or p.code == "unmapped-indicator"]
     out = pa.table(
         {
@@ -178,7 +196,25 @@ def harmonize(
     out = out.append_column("lineage", col.constant(n, step.id))
     schema = observation_schema(tuple(rule.breakdowns))
     out = out.select(schema.names).cast(schema)
-    findings += _duplicates(out, source)
+    duplicates = _duplicates(out, source)
+    if duplicates:
+        # Source rows repeated exactly (a file listing a row twice) are kept once; rows
+        # that differ in the source but meet after mapping (a code written two ways)
+        # stay a duplicate-key error.
+        unique, repeated = _identical_rows(original, source)
+        if repeated:
+            again = harmonize(
+                unique,
+                rule,
+                codes=codes,
+                indicators=indicators,
+                source=source,
+                inputs=inputs,
+                versions=versions,
+                validate=validate,
+            )
+            return Harmonized(again.table, [*repeated, *again.findings], again.step)
+        findings += duplicates
     if validate:
         findings += [
             f
@@ -230,6 +266,116 @@ def _current_ids(
         severity="warning",
     )
     return renamed, [problem]
+
+
+def _melted_companions(table: pa.Table, stacked: Sequence[str]) -> dict[str, pa.ChunkedArray]:
+    """The status and confidentiality the source parsed for each stacked value column,
+    stacked the same way (only when every stacked column has its companion)."""
+    from welfare_observatory.sources.tabular_options import CONF_SUFFIX, STATUS_SUFFIX
+
+    out: dict[str, pa.ChunkedArray] = {}
+    for suffix in (STATUS_SUFFIX, CONF_SUFFIX):
+        names = [name + suffix for name in stacked]
+        if stacked and all(name in table.column_names for name in names):
+            chunks = [c for name in names for c in table.column(name).cast(pa.string()).chunks]
+            out[suffix] = pa.chunked_array(chunks, pa.string())
+    return out
+
+
+def _value_columns_left_out(
+    table: pa.Table, rule: HarmonizeRule, pairs: Sequence[tuple[str, str]], source: str
+) -> list[Finding]:
+    """Value columns (the reader gave them statuses) that wide-to-long does not stack and
+    no other part of the rule reads: a header such as ``2O23`` that is not the period the
+    layout expects. Reported, never silently dropped."""
+    from welfare_observatory.sources.tabular_options import STATUS_SUFFIX
+
+    used = {name for name, _ in pairs} | set(rule.source_columns())
+    used |= {f.column for f in rule.filters}
+    left = [
+        name
+        for name in table.column_names
+        if name + STATUS_SUFFIX in table.column_names and name not in used
+    ]
+    if not left:
+        return []
+    return [
+        Finding(
+            code="value-column-left-out",
+            severity=Severity.WARNING,
+            message=f"{len(left)} value columns match no wide-to-long column or pattern and "
+            "are not read: " + ", ".join(repr(n) for n in left[:5]),
+            hint="a header that should be a period (2023) but is written otherwise: fix the "
+            "header, or list the column under melt.columns",
+            source=source,
+            column=left[0],
+            count=len(left),
+        )
+    ]
+
+
+def _parsed_statuses(table: pa.Table, rule: HarmonizeRule) -> tuple[StatusRule, bool]:
+    """The rule's status section, reading by default the statuses the source parsed.
+
+    A table source writes ``<value>__status``/``<value>__conf`` beside each value column;
+    an SDMX message carries ``OBS_STATUS``/``CONF_STATUS`` beside ``OBS_VALUE``. Without
+    this a marker cell the source read as "non-significant" or "confidential" would be
+    stored as an ordinary number with status A. A column the rule names wins.
+    """
+    from welfare_observatory.sources.tabular_options import CONF_SUFFIX, STATUS_SUFFIX
+
+    status = rule.status
+    value = rule.value.column
+    update: dict[str, str] = {}
+    names = table.column_names
+    if status.obs_status_column is None:
+        if value + STATUS_SUFFIX in names:
+            update["obs_status_column"] = value + STATUS_SUFFIX
+        elif value == "OBS_VALUE" and "OBS_STATUS" in names:
+            update["obs_status_column"] = "OBS_STATUS"
+    if status.conf_status_column is None:
+        if value + CONF_SUFFIX in names:
+            update["conf_status_column"] = value + CONF_SUFFIX
+        elif value == "OBS_VALUE" and "CONF_STATUS" in names:
+            update["conf_status_column"] = "CONF_STATUS"
+    if not update:
+        return status, False
+    return status.model_copy(update=update), True
+
+
+def _identical_rows(table: pa.Table, source: str) -> tuple[pa.Table, list[Finding]]:
+    """One of each group of source rows identical in every column (a file listing a row
+    twice), with a warning; rows that differ are left to :func:`_duplicates`."""
+    if table.num_rows < 2 or table.num_columns == 0:
+        return table, []
+    plain = pa.table(
+        {
+            name: column.cast(column.type.value_type)
+            if pa.types.is_dictionary(column.type)
+            else column
+            for name, column in zip(table.column_names, table.columns, strict=True)
+        }
+    ).append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    try:
+        groups = plain.group_by(plain.column_names[:-1], use_threads=False)
+        first = groups.aggregate([("__row", "min")]).column("__row_min").to_numpy()
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return table, []  # a column type that cannot be compared: nothing merged
+    removed = table.num_rows - len(first)
+    if removed == 0:
+        return table, []
+    kept = table.take(pa.array(np.sort(first)))
+    return kept, [
+        Finding(
+            code="duplicate-row",
+            severity=Severity.WARNING,
+            message=f"{removed} rows repeat another row exactly (every column); one of each "
+            "is kept",
+            source=source,
+            count=removed,
+            hint="the source lists the same observation twice; nothing was lost",
+        )
+    ]
 
 
 def _duplicates(table: pa.Table, source: str) -> list[Finding]:
@@ -310,6 +456,10 @@ def _finding(
         "unit-mismatch": "units that cannot be converted",
         "missing-unit": "rows whose unit is not known",
         "missing-value": "rows without a value",
+        "non-finite-value": "values that are not finite (infinite or not a number)",
+        "empty-key": "rows with an empty key cell",
+        "restored-leading-zeros": "codes whose leading zeros were restored",
+        "ceased-territory": "territory codes used after they ceased",
     }[problem.code]
     label = f" [{rule.name}]" if rule.name else ""
     return Finding(

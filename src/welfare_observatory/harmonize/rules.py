@@ -273,6 +273,12 @@ class HarmonizeRule(Frozen):
                 )
         return value
 
+    def indicator_ids(self) -> list[str]:
+        """Indicator ids the rule can produce: its constant, else its mapping targets."""
+        if self.indicator.value is not None:
+            return [self.indicator.value]
+        return list(dict.fromkeys(self.indicator.map.values()))
+
     def source_columns(self) -> list[str]:
         """Source columns the rule reads after wide-to-long (for early, clear errors)."""
         names: list[str | None] = [

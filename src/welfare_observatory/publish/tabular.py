@@ -95,7 +95,9 @@ def export_xlsx(view: pa.Table, meta: ExportMetadata, out: Path) -> list[Path]:
             hint="export csv or parquet for a table this large",
         )
     path = out / "observations.xlsx"
-    table = _legal_text(neutralise(view))
+    # Strip first, then neutralise: stripping after the check would turn
+    # ``"\x01=HYPERLINK(...)"`` back into a live formula.
+    table = neutralise(_legal_text(plain_table(view)))
     book = Workbook(write_only=True)
     data = book.create_sheet("data")
     data.append(table.column_names)
@@ -125,7 +127,9 @@ def _metadata_rows(meta: ExportMetadata) -> list[tuple[str, str]]:
     ]
     rows += [(f"source {s.id}", s.licence or "licence not recorded") for s in meta.sources]
     rows += [(f"column {c.name}", c.description) for c in meta.columns]
-    table = neutralise(pa.table({"k": [r[0] for r in rows], "v": [r[1] for r in rows]}))
+    table = neutralise(
+        _legal_text(pa.table({"k": [r[0] for r in rows], "v": [r[1] for r in rows]}))
+    )
     return list(zip(table["k"].to_pylist(), table["v"].to_pylist(), strict=True))
 
 

@@ -94,9 +94,12 @@ def _requestable(indicator: Indicator) -> bool:
 
 def declared_indicators(rules: Any) -> set[str]:
     """Indicator ids that a source's rules name (constants and mapping targets)."""
-    items = rules if isinstance(rules, list) else [rules] if rules else []
+    items = rules if isinstance(rules, list | tuple) else [rules] if rules else []
     ids: set[str] = set()
     for item in items:
+        if hasattr(item, "indicator_ids"):  # a validated HarmonizeRule
+            ids |= set(item.indicator_ids())
+            continue
         indicator = item.get("indicator") if isinstance(item, dict) else None
         if isinstance(indicator, dict):
             if isinstance(indicator.get("value"), str):

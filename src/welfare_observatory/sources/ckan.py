@@ -63,7 +63,7 @@ class CkanOptions(SourceOptions):
         return portal.rstrip("/")
 
 
-class CkanSource(Source):
+class CkanSource(Source[CkanOptions]):
     """Rows of one CKAN resource, from the DataStore API or from the resource's file."""
 
     type: ClassVar[str] = "ckan"
@@ -72,7 +72,7 @@ class CkanSource(Source):
 
     @property
     def ckan_options(self) -> CkanOptions:
-        assert isinstance(self.options, CkanOptions)
+        """The options (kept for callers written before ``Source`` was generic)."""
         return self.options
 
     def fetch(self, ctx: FetchContext) -> list[Payload]:
@@ -234,9 +234,11 @@ class CkanSource(Source):
 
 
 def _json(data: bytes) -> Any:
+    from welfare_observatory.sources.json_text import loads
+
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        return loads(data)
+    except ValueError:
         return None
 
 

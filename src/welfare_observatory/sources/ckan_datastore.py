@@ -74,9 +74,11 @@ def datastore_table(data: bytes, options: TabularOptions, where: Location) -> pa
 
 
 def _result(data: bytes, where: Location) -> dict[str, Any]:
+    from welfare_observatory.sources.json_text import loads
+
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+        doc = loads(data)
+    except ValueError as exc:
         raise ParseError(
             f"the DataStore answer is not valid JSON: {exc}",
             location=where,

@@ -115,10 +115,17 @@ class SdmxOptions(SourceOptions):
         for period in (self.start_period, self.end_period):
             if period is not None and not _PERIOD.match(period):
                 raise ValueError(f"period {period!r} is not like 2020, 2020-Q1 or 2020-01")
+        start, end = self.start_period, self.end_period
+        if start is not None and end is not None:
+            # Periods of one form (2020-Q3, 2021-Q1) compare as text; of different forms
+            # (2020-Q3 and 2020-06), by year only.
+            same_form = re.sub(r"\d", "9", start) == re.sub(r"\d", "9", end)
+            if (start > end) if same_form else (start[:4] > end[:4]):
+                raise ValueError(f"start_period {start} is after end_period {end}")
         return self
 
 
-class SdmxSource(Source):
+class SdmxSource(Source[SdmxOptions]):
     """SDMX 2.1 data from Istat, Eurostat, another REST service or a local file."""
 
     type = "sdmx"
@@ -127,7 +134,7 @@ class SdmxSource(Source):
 
     @property
     def opts(self) -> SdmxOptions:
-        assert isinstance(self.options, SdmxOptions)
+        """The options (kept for callers written before ``Source`` was generic)."""
         return self.options
 
     # -- fetch -----------------------------------------------------------------------------

@@ -73,13 +73,15 @@ def sniff(data: bytes) -> str:
 
 
 def screen_xml(data: bytes) -> None:
-    """Refuse XML that declares a DOCTYPE (entities, internal or external, live there)."""
-    head = data[:65536]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        head = head.decode("utf-16", "replace").encode()
-    if _DOCTYPE.search(head):
+    """Refuse XML that declares a DOCTYPE or an entity anywhere in the file (entities,
+    internal or external, live in a DOCTYPE)."""
+    from welfare_observatory.sources.markup import find_markup
+
+    found = find_markup(data)
+    if found is not None:
         raise MessageError(
-            "XML with a DOCTYPE declaration refused (entity declarations are never expanded)",
+            f"XML with a{'n' if found == 'ENTITY' else ''} {found} declaration refused "
+            "(entity declarations are never expanded)",
             hint="SDMX-ML never needs a DOCTYPE; the file may be tampered with or not SDMX",
         )
 

@@ -48,7 +48,7 @@ class TableOptions(_SourceOptions, TabularOptions):
         return self
 
 
-class TableSource(Source):
+class TableSource(Source[TableOptions]):
     """A CSV or XLSX table as Italian public bodies publish it, into a typed source table."""
 
     type: ClassVar[str] = "table"
@@ -59,7 +59,7 @@ class TableSource(Source):
 
     @property
     def table_options(self) -> TableOptions:
-        assert isinstance(self.options, TableOptions)
+        """The options (kept for callers written before ``Source`` was generic)."""
         return self.options
 
     def fetch(self, ctx: FetchContext) -> list[Payload]:

@@ -33,6 +33,8 @@ import pandas as pd
 import pyarrow as pa
 
 from welfare_observatory.errors import Location, ParseError, closest
+from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.sources.notes import attach_findings
 from welfare_observatory.sources.tabular_grid import (
     Grid,
     read_csv_grid,
@@ -111,6 +113,7 @@ def table_from_grid(grid: Grid, options: TabularOptions, where: Location) -> pa.
     body = cells.loc[start + depth :]
     body = body[nonempty.loc[body.index].any(axis=1)]
     names = _column_names(header)
+    _refuse_ragged(body, names, where)
     keep = [int(c) for c in cells.columns if names[int(c)] or bool(body[c].ne(_EMPTY).any())]
     body = body[keep]
     names = _unique({c: names[c] or f"column_{c + 1}" for c in keep})
@@ -122,8 +125,55 @@ def table_from_grid(grid: Grid, options: TabularOptions, where: Location) -> pa.
     if grid.native_numbers is not None:
         native = grid.native_numbers.loc[body.index, keep].rename(columns=names)
     body = _select(body, options, where)
-    return type_columns(
+    notes = list(grid.findings)
+    if body.empty:
+        notes.append(
+            Finding(
+                code="no-rows",
+                severity=Severity.WARNING,
+                message="the table has a header and no data rows"
+                + (f" (file {where.file})" if where.file else ""),
+                hint="check the file (an export cut short?) or header_row",
+                source=where.source,
+                row=start + depth,
+            )
+        )
+    table = type_columns(
         body, options, where, native=native, sections=sections, separator=grid.separator
+    )
+    return attach_findings(table, notes)
+
+
+def _refuse_ragged(body: pd.DataFrame, names: dict[int, str], where: Location) -> None:
+    """Refuse rows with cells past the header's last column, when only some rows have
+    them: such a row has more cells than the header, and no reading of it is safe
+    (taking it as is would shift its cells under the wrong headers)."""
+    named = [c for c, name in names.items() if name]
+    if not named or body.empty:
+        return
+    beyond = [c for c in body.columns if int(c) > max(named)]
+    if not beyond:
+        return
+    filled = body[beyond].ne(_EMPTY)
+    rows = filled.any(axis=1)
+    # A whole column without a header (row labels, a unit column) is a layout, not a
+    # ragged row: only a minority of rows reaching past the header is.
+    if not bool(rows.any()) or int(rows.sum()) * 2 > len(body):
+        return
+    first = int(cast(int, rows.idxmax()))
+    column = next(c for c in beyond if bool(filled[c].loc[first]))
+    raise ParseError(
+        f"row {first + 1} has more cells than the header "
+        f"(a value in column {int(column) + 1}, which has no header)",
+        location=Location(
+            source=where.source,
+            file=where.file,
+            sheet=where.sheet,
+            row=first + 1,
+            column=int(column) + 1,
+        ),
+        hint="a separator inside an unquoted cell, or a row that lost its alignment: "
+        "fix the row; nothing is shifted to guess",
     )
 
 
@@ -263,6 +313,7 @@ def type_columns(
     code_header = re.compile(options.code_header_pattern)
     sdmx = [c for c in _SDMX_VALUE_COLUMNS if c in body.columns]
     decimal, thousands = _number_format(options, separator)
+    notes: list[Finding] = []
     arrays: dict[str, pa.Array] = {}
     if sections is not None:
         arrays[options.section_column or "section"] = _strings(sections)
@@ -290,6 +341,7 @@ def type_columns(
             thousands=thousands,
             strict=forced == "float64",
             where=Location(source=where.source, file=where.file, column=name),
+            notes=notes,
         )
         if parsed is None:
             arrays[name] = _codes(name, column, options)
@@ -300,7 +352,7 @@ def type_columns(
         )
         arrays[name + STATUS_SUFFIX] = pa.array(status.to_numpy(dtype=object), type=pa.string())
         arrays[name + CONF_SUFFIX] = pa.array(conf.to_numpy(dtype=object), type=pa.string())
-    return pa.table(arrays)
+    return attach_findings(pa.table(arrays), notes)
 
 
 def _codes(name: str, column: pd.Series, options: TabularOptions) -> pa.Array:

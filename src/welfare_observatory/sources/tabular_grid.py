@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from welfare_observatory.errors import Location, ParseError
+from welfare_observatory.model.finding import Finding, Severity
 
 __all__ = ["Grid", "decode", "read_csv_grid", "read_xlsx_grid", "sniff_format", "sniff_separator"]
 
@@ -38,6 +39,8 @@ class Grid:
     native_numbers: pd.DataFrame | None = None
     encoding: str | None = None
     separator: str | None = None
+    findings: tuple[Finding, ...] = ()
+    """What the reader noticed without refusing the file (a hidden sheet skipped)."""
 
 
 def sniff_format(data: bytes) -> str:
@@ -230,6 +233,8 @@ def check_zip(data: bytes, *, max_bytes: int, max_ratio: float, where: Location)
             hint="the file is truncated or is not an .xlsx workbook",
         ) from None
     total = sum(m.file_size for m in members)
+    if total <= max_bytes:
+        _screen_parts(data, members, where)
     if total > max_bytes:
         raise ParseError(
             f"the workbook would expand to {total:,} bytes (limit {max_bytes:,})",
@@ -245,6 +250,37 @@ def check_zip(data: bytes, *, max_bytes: int, max_ratio: float, where: Location)
                 location=where,
                 hint="raise max_compression_ratio only for a file you trust",
             )
+
+
+def _screen_parts(data: bytes, members: list[zipfile.ZipInfo], where: Location) -> None:
+    """Refuse a workbook any of whose XML parts declares a DOCTYPE or an entity.
+
+    openpyxl guards the parts it opens first, not the worksheet rows it streams later,
+    so every part is screened here, before any parser sees one.
+    """
+    from welfare_observatory.sources.markup import find_markup
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for member in members:
+            if member.is_dir():
+                continue
+            try:
+                with archive.open(member) as handle:
+                    found = find_markup(handle.read())
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+                raise ParseError(
+                    f"zip member {member.filename!r} cannot be read: {exc}",
+                    location=where,
+                    hint="the file is truncated or is not an .xlsx workbook",
+                ) from None
+            if found is not None:
+                raise ParseError(
+                    f"workbook part {member.filename!r} holds a{'n' if found == 'ENTITY' else ''}"
+                    f" {found} declaration: refused (entities are never expanded)",
+                    location=where,
+                    hint="a spreadsheet application never writes one; the file may be "
+                    "tampered with: re-export it from the original",
+                )
 
 
 def read_xlsx_grid(
@@ -272,8 +308,9 @@ def read_xlsx_grid(
             location=where,
             hint="the file is truncated, password-protected or not an .xlsx workbook",
         ) from None
+    findings: list[Finding] = []
     try:
-        worksheet = _sheet(book, sheet, where)
+        worksheet = _sheet(book, sheet, where, findings)
         # Some generators write a wrong <dimension>; read every row that is really there.
         worksheet.reset_dimensions()
         rows = list(worksheet.iter_rows(values_only=True))
@@ -285,7 +322,7 @@ def read_xlsx_grid(
         _refuse_uncached_formulas(data, sheet_name, cells, where)
     native = cells.map(_is_number)
     text = cells.map(_cell_text)
-    return Grid(cells=_strip(text), native_numbers=native.astype(bool))
+    return Grid(cells=_strip(text), native_numbers=native.astype(bool), findings=tuple(findings))
 
 
 def _frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
@@ -295,12 +332,43 @@ def _frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
     return pd.DataFrame(padded, dtype=object)
 
 
-def _sheet(book: Any, sheet: str | int | None, where: Location) -> Any:
+def _sheet(book: Any, sheet: str | int | None, where: Location, findings: list[Finding]) -> Any:
+    chosen = _pick_sheet(book, sheet, where)
+    hidden = [ws.title for ws in book.worksheets if getattr(ws, "sheet_state", "") != "visible"]
+    in_file = f" (file {where.file})" if where.file else ""
+    if chosen.title in hidden:
+        findings.append(
+            Finding(
+                code="hidden-sheet",
+                severity=Severity.WARNING,
+                message=f"sheet {chosen.title!r} is hidden in the workbook and was read "
+                "because the options name it" + in_file,
+                hint="a person opening the file would not see this sheet: check it is meant",
+                source=where.source,
+            )
+        )
+    elif sheet is None and hidden:
+        findings.append(
+            Finding(
+                code="hidden-sheet",
+                severity=Severity.INFO,
+                message=f"hidden sheets skipped: {', '.join(map(repr, hidden))}; read the "
+                f"first visible sheet {chosen.title!r}" + in_file,
+                hint="name a sheet with the sheet option to read another one",
+                source=where.source,
+            )
+        )
+    return chosen
+
+
+def _pick_sheet(book: Any, sheet: str | int | None, where: Location) -> Any:
     from welfare_observatory.errors import closest
 
     names: list[str] = list(book.sheetnames)
     if sheet is None:
-        return book.worksheets[0]
+        # The first sheet a person would see: a hidden first sheet is often a lookup table.
+        visible = [ws for ws in book.worksheets if getattr(ws, "sheet_state", "") == "visible"]
+        return (visible or book.worksheets)[0]
     if isinstance(sheet, int):
         if not 1 <= sheet <= len(names):
             raise ParseError(

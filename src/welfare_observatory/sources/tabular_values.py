@@ -13,12 +13,16 @@ from typing import cast
 import pandas as pd
 
 from welfare_observatory.errors import Location, ParseError
+from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.observation import ConfStatus, ObsStatus
 from welfare_observatory.sources.tabular_options import TabularOptions
 
-__all__ = ["number_pattern", "parse_values"]
+__all__ = ["ERROR_VALUE", "number_pattern", "parse_values"]
 
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
+
+ERROR_VALUE = r"#(?:N/A|DIV/0!|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|GETTING_DATA)"
+"""A spreadsheet error value (``#DIV/0!``): the cell has no number, never 0."""
 
 
 def number_pattern(decimal: str, thousands: str) -> str:
@@ -41,12 +45,16 @@ def parse_values(
     thousands: str,
     strict: bool,
     where: Location,
+    notes: list[Finding] | None = None,
 ) -> tuple[pd.Series, pd.Series, pd.Series] | None:
     """Values (float64, NaN when missing), OBS_STATUS and CONF_STATUS of a value column.
 
     Not ``strict`` (auto-detection): returns None when the column does not look like values
     (no number or marker, mostly text, or codes with leading zeros). ``strict``, or once a column is
     taken for values, a cell that is neither a number, a marker nor empty is a ParseError.
+    Spreadsheet error values are missing (status O) and, like a separator that could be
+    read two ways, are reported in ``notes``; a textual sign such as ``n.d.`` stays an
+    error until the source declares it under ``markers`` (with the status it means).
     """
     empty = column.eq("")
     is_native = native.fillna(False).astype(bool) if native is not None else _false(column)
@@ -55,6 +63,11 @@ def parse_values(
     marker_hits = {sign: column.eq(sign) & ~is_number for sign in options.markers}
     marked = _false(column)
     for hit in marker_hits.values():
+        marked |= hit
+    unread = {
+        "error-cell": column.str.fullmatch(ERROR_VALUE) & ~is_number & ~marked,
+    }
+    for hit in unread.values():
         marked |= hit
     if not strict:
         n_numbers = int(is_number.sum())
@@ -93,7 +106,76 @@ def parse_values(
         values = values.mask(hit, marker.value if marker.value is not None else float("nan"))
         status = status.mask(hit, marker.obs_status.value)
         conf = conf.mask(hit, marker.conf_status.value)
+    for code, hit in unread.items():
+        if bool(hit.any()):
+            values = values.mask(hit, float("nan"))
+            status = status.mask(hit, ObsStatus.MISSING.value)
+            if notes is not None:
+                notes.append(_note(code, column, hit, where))
+    if notes is not None and options.decimal == "auto":
+        notes += _ambiguous(column, text_number, decimal, thousands, where)
     return values.astype("float64"), status, conf
+
+
+_WHAT = {
+    "error-cell": (
+        "spreadsheet error values read as missing (status O)",
+        "the file was saved with formulas that failed: fix them and export again",
+    ),
+}
+
+
+def _note(code: str, column: pd.Series, hit: pd.Series, where: Location) -> Finding:
+    first = int(cast(int, hit.idxmax()))
+    what, hint = _WHAT[code]
+    shown = ", ".join(repr(v) for v in sorted(set(column[hit]))[:5])
+    return Finding(
+        code=code,
+        severity=Severity.WARNING,
+        message=f"{int(hit.sum())} cells: {what}: {shown}" + _in_file(where),
+        hint=hint,
+        source=where.source,
+        column=None if where.column is None else str(where.column),
+        row=first + 1,
+        count=int(hit.sum()),
+    )
+
+
+def _ambiguous(
+    column: pd.Series, text_number: pd.Series, decimal: str, thousands: str, where: Location
+) -> list[Finding]:
+    """Numbers like ``1.234`` that the undeclared format reads one way and a reader of the
+    other convention another (1234 or 1.234), when no cell of the column settles it."""
+    found: list[Finding] = []
+    for sign in {decimal, thousands} - {"none"}:
+        s = re.escape(sign)
+        looks_grouped = column.str.fullmatch(rf"[+-]?\d{{1,3}}{s}\d{{3}}") & text_number
+        if not bool(looks_grouped.any()):
+            continue
+        settled = text_number & column.str.contains(sign, regex=False) & ~looks_grouped
+        if bool(settled.any()):
+            continue
+        first = int(cast(int, looks_grouped.idxmax()))
+        reading = "a decimal sign" if sign == decimal else "a thousands separator"
+        found.append(
+            Finding(
+                code="ambiguous-number",
+                severity=Severity.WARNING,
+                message=f"{int(looks_grouped.sum())} cells such as {column.loc[first]!r} were "
+                f"read with {sign!r} as {reading}, which no declaration and no other cell of "
+                "the column confirms" + _in_file(where),
+                hint="declare decimal (and thousands) in the source's options",
+                source=where.source,
+                column=None if where.column is None else str(where.column),
+                row=first + 1,
+                count=int(looks_grouped.sum()),
+            )
+        )
+    return found
+
+
+def _in_file(where: Location) -> str:
+    return f" (file {where.file})" if where.file else ""
 
 
 def _false(column: pd.Series) -> pd.Series:

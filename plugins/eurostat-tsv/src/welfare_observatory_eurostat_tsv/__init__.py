@@ -56,7 +56,7 @@ class EurostatTsvOptions(SourceOptions):
         return self
 
 
-class EurostatTsvSource(Source):
+class EurostatTsvSource(Source[EurostatTsvOptions]):
     """A Eurostat dataset in its bulk TSV layout, as a long table with flags and statuses."""
 
     type: ClassVar[str] = "eurostat_tsv"
@@ -65,7 +65,6 @@ class EurostatTsvSource(Source):
 
     @property
     def tsv_options(self) -> EurostatTsvOptions:
-        assert isinstance(self.options, EurostatTsvOptions)
         return self.options
 
     def fetch(self, ctx: FetchContext) -> list[Payload]:
