@@ -58,7 +58,9 @@ LAYERS: dict[str, int] = {
     "catalog": 7,
     "territory": 7,
     "sdg": 7,
-    "config": 7,
+    # The configuration validates the rules and options of the stages (harmonize, sources),
+    # so it sits above them; the stages read it only through the build.
+    "config": 5,
     "yamlfile": 8,
     "units": 8,
     "lineage": 8,

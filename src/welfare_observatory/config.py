@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import (
@@ -24,8 +24,9 @@ from pydantic_core import core_schema
 from welfare_observatory.errors import ConfigError, Location
 from welfare_observatory.harmonize.rules import HarmonizeRule
 from welfare_observatory.model.common import Frozen, Text
+from welfare_observatory.model.override import Override
 from welfare_observatory.model.reliability import ReliabilitySettings
-from welfare_observatory.yamlfile import load_yaml, validation_error
+from welfare_observatory.yamlfile import CONFIG_FILE, load_yaml, safe_path, validation_error
 
 if TYPE_CHECKING:
     from welfare_observatory.sdk import Source
@@ -44,7 +45,6 @@ __all__ = [
     "safe_path",
 ]
 
-CONFIG_FILE = "observatory.yaml"
 _ID = r"^[a-z][a-z0-9_-]*$"
 
 
@@ -193,18 +193,6 @@ class SourceConfig(Frozen):
         return [value] if isinstance(value, dict | HarmonizeRule) else value
 
 
-class Override(Frozen):
-    """A value the analyst corrects by hand, with the reason (kept in lineage and the report)."""
-
-    indicator: str
-    territory: str
-    period: str
-    value: float | None
-    reason: str = Field(min_length=5)
-    breakdowns: dict[str, str] = Field(default_factory=dict)
-    obs_status: str = "A"
-
-
 class ReportSettings(Frozen):
     title: Text = Text()
     languages: tuple[str, ...] = ("it", "en")
@@ -273,26 +261,6 @@ class ObservatoryConfig(Frozen):
             if not re.match(_ID, key):
                 raise ValueError(f"source id {key!r} must be lower_snake_case")
         return value
-
-
-def safe_path(base: Path, relative: str, *, what: str = "path") -> Path:
-    """``base / relative``, refusing anything that leaves ``base`` (absolute, ``..``, links)."""
-    pure = PurePosixPath(relative.replace("\\", "/"))
-    if pure.is_absolute() or re.match(r"^[A-Za-z]:", relative):
-        raise ConfigError(
-            f"{what} {relative!r} is absolute",
-            location=Location(file=str(base / CONFIG_FILE), field=what),
-            hint="paths in an observatory are relative to its folder",
-        )
-    resolved = (base / Path(*pure.parts)).resolve()
-    root = base.resolve()
-    if resolved != root and root not in resolved.parents:
-        raise ConfigError(
-            f"{what} {relative!r} points outside the observatory folder",
-            location=Location(file=str(base / CONFIG_FILE), field=what),
-            hint="keep data files inside the observatory's folder",
-        )
-    return resolved
 
 
 def load_config(

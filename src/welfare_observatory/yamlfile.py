@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -25,11 +25,13 @@ from pydantic import BaseModel, ValidationError
 from welfare_observatory.errors import ConfigError, Location, WelfareObservatoryError, closest
 
 __all__ = [
+    "CONFIG_FILE",
     "YamlDocument",
     "load_yaml",
     "parse_yaml",
     "problem_line",
     "read_text",
+    "safe_path",
     "validation_error",
 ]
 
@@ -252,3 +254,27 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
         if found is not None:
             return found
     return None
+
+
+CONFIG_FILE = "observatory.yaml"
+"""The observatory's configuration file, in the root of its folder."""
+
+
+def safe_path(base: Path, relative: str, *, what: str = "path") -> Path:
+    """``base / relative``, refusing anything that leaves ``base`` (absolute, ``..``, links)."""
+    pure = PurePosixPath(relative.replace("\\", "/"))
+    if pure.is_absolute() or re.match(r"^[A-Za-z]:", relative):
+        raise ConfigError(
+            f"{what} {relative!r} is absolute",
+            location=Location(file=str(base / CONFIG_FILE), field=what),
+            hint="paths in an observatory are relative to its folder",
+        )
+    resolved = (base / Path(*pure.parts)).resolve()
+    root = base.resolve()
+    if resolved != root and root not in resolved.parents:
+        raise ConfigError(
+            f"{what} {relative!r} points outside the observatory folder",
+            location=Location(file=str(base / CONFIG_FILE), field=what),
+            hint="keep data files inside the observatory's folder",
+        )
+    return resolved

@@ -16,8 +16,9 @@ from welfare_observatory.errors import ConfigError, Location
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.indicator import Indicator
 from welfare_observatory.model.observation import TOTAL
+from welfare_observatory.model.override import Override
 
-__all__ = ["corrections"]
+__all__ = ["Override", "corrections"]
 
 
 def corrections(
@@ -25,7 +26,6 @@ def corrections(
 ) -> tuple[pa.Table, StepRecord, int]:
     """The overrides file at ``path`` as rows (absent breakdowns are totals), its step and
     the number of corrections. Errors name the file, the line and the field."""
-    from welfare_observatory.config import Override
     from welfare_observatory.harmonize import parse_period
     from welfare_observatory.yamlfile import load_yaml, validation_error
 

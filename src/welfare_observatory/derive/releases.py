@@ -59,9 +59,8 @@ def source_ranks(config: ObservatoryConfig, folder: Path) -> dict[str, SourceRan
 
     ``folder`` is the observatory's folder; data paths never resolve outside it.
     """
-    from welfare_observatory.config import safe_path
     from welfare_observatory.errors import WelfareObservatoryError
-    from welfare_observatory.yamlfile import load_yaml
+    from welfare_observatory.yamlfile import load_yaml, safe_path
 
     out: dict[str, SourceRank] = {}
     for sid, source in config.sources.items():
