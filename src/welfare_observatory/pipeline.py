@@ -99,6 +99,8 @@ def build(
 
     runnable = [s for s, c in config.sources.items() if c.enabled and (only is None or s in only)]
     with running(executor) as runner:
+        # In this process the checks run once over every source's rows, after the sources.
+        context.defer_checks = runner.name == "local"
         ran = dict(zip(runnable, runner.run_sources(context, runnable), strict=True))
     outputs = []
     for source_id, source_config in config.sources.items():
@@ -108,6 +110,11 @@ def build(
             outputs.append(skipped_source(source_id, source_config, "not in --only"))
         else:
             outputs.append(ran[source_id])
+    if context.defer_checks:
+        from welfare_observatory.validate.batch import check_sources
+
+        with context.timed("validate"):
+            outputs = check_sources(outputs, context)
 
     from welfare_observatory.analysis_stage import analyze_stage
     from welfare_observatory.stage_reuse import (
