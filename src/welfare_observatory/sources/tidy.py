@@ -65,7 +65,7 @@ def read_tidy(
         raise ParseError("the header row is empty", location=where, hint="check skip_rows")
     header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
     sep = _separator(header_line) if options.separator == "auto" else options.separator
-    table, names = _read(text, sep, skip, where)
+    table, names = _read(text, sep, skip, where, header_line.count(sep) + 1)
     table = _drop_blank_rows(table)
     if options.columns is not None:
         missing = [c for c in options.columns if c not in names]
@@ -166,35 +166,29 @@ def _check_header(names: list[str], where: Location, line: int) -> None:
         seen.add(name)
 
 
-def _read(text: bytes, sep: str, skip: int, where: Location) -> tuple[pa.Table, list[str]]:
+def _read(
+    text: bytes, sep: str, skip: int, where: Location, width: int
+) -> tuple[pa.Table, list[str]]:
     """Every column as text, plus ``__row`` (0-based record number), and the header's
     names; ragged rows and bad headers are errors."""
     import pyarrow as pa
-    import pyarrow.csv as pcsv
 
     bad: list[Any] = []
+    # The header is read as a record (it may hold quoted line breaks), so columns are named
+    # f0, f1, ... until it is known; ``width`` (cells on the header's first line) bounds
+    # how many to type as text, and a wider table is read again with every column typed.
+    typed = width + 8
 
     def on_invalid(row: Any) -> str:
         bad.append(row)
         return "skip"
 
-    try:
-        table = pcsv.read_csv(
-            io.BytesIO(text),
-            read_options=pcsv.ReadOptions(skip_rows=skip, autogenerate_column_names=True),
-            parse_options=pcsv.ParseOptions(
-                delimiter=sep, newlines_in_values=True, invalid_row_handler=on_invalid
-            ),
-            convert_options=pcsv.ConvertOptions(
-                # The header is read as a record (it may hold quoted line breaks); names
-                # are f0, f1, ... until it is known.
-                column_types={f"f{i}": pa.string() for i in range(_MAX_COLUMNS)},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise ParseError(f"malformed CSV: {exc}", location=where) from None
+    while True:
+        table = _read_csv(text, sep, skip, typed, on_invalid, where)
+        if table.num_columns <= typed:
+            break
+        typed = table.num_columns
+        bad.clear()
     if bad:
         row = bad[0]
         line = row.number + skip + 1 if row.number is not None and row.number >= 0 else None
@@ -226,6 +220,31 @@ def _read(text: bytes, sep: str, skip: int, where: Location) -> tuple[pa.Table, 
         columns.append(pc.utf8_trim_whitespace(column))
     out = pa.table(columns, names=names)
     return out.append_column("__row", pa.array(range(out.num_rows), pa.int64())), names
+
+
+def _read_csv(
+    text: bytes, sep: str, skip: int, typed: int, on_invalid: Any, where: Location
+) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    try:
+        return pcsv.read_csv(
+            io.BytesIO(text),
+            read_options=pcsv.ReadOptions(
+                skip_rows=skip, autogenerate_column_names=True, use_threads=len(text) > 1 << 22
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter=sep, newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(typed)},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise ParseError(f"malformed CSV: {exc}", location=where) from None
 
 
 def _drop_blank_rows(table: pa.Table) -> pa.Table:

@@ -277,7 +277,7 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         WHERE abs(p.parts - r.value) > {ctx.sum_tolerance} * greatest(abs(r.value), 1)
         ORDER BY src, abs(p.parts - r.value) / greatest(abs(r.value), 1) DESC
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
-        t0=table,
+        t0=_with_source(table, ["indicator", "territory", "period", "value", *b]),
         h=ctx.hierarchy,
         s=pa.table({"id": pa.array(sums or [], pa.string())}),
     )
@@ -313,21 +313,28 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     # 99 regions, AAA NUTS 1 areas; values are compared within a level only.
     shape = "regexp_replace(regexp_replace(territory, '[0-9]', '9', 'g'), '[A-Za-z]', 'A', 'g')"
     src = _src(table)
-    part = f"{src}, indicator, period, {shape}" + "".join(f", {x}" for x in b)
+    keys = ["src", "indicator", "period", "shape", *b]
+    on = " AND ".join(f"x.{k} IS NOT DISTINCT FROM y.{k}" for k in keys)
     series = f"{src}, indicator, territory" + "".join(f", {x}" for x in b)
     counts = sorted(
         {i.id for i in (ctx.indicators or {}).values() if i.measure is not MeasureKind.RATIO}
     )
+    # Grouped medians joined back, not median() windows: DuckDB's windowed median over
+    # every partition of 800,000 rows took 20 s where GROUP BY takes a fraction of one.
     rows = _sql(
         f"""
-        WITH stats AS (
-            SELECT *, median(value) OVER w AS med, count(value) OVER w AS n FROM t
-            WINDOW w AS (PARTITION BY {part})),
-        mad AS (SELECT *, median(abs(value - med)) OVER (PARTITION BY {part}) AS mad FROM stats),
-        z AS (SELECT {src} AS src, indicator, territory, period, value,
-                     0.6745 * (value - med) / nullif(mad, 0) AS z
-              FROM mad WHERE n >= 10 AND indicator NOT IN (SELECT id FROM c)
-                    AND unit NOT IN (SELECT unit FROM cu))
+        WITH r AS (
+            SELECT {src} AS src, indicator, territory, period, value, unit,
+                   {shape} AS shape{"".join(f", {x}" for x in b)}
+            FROM t WHERE value IS NOT NULL AND indicator NOT IN (SELECT id FROM c)),
+        stats AS (SELECT {", ".join(keys)}, median(value) AS med, count(*) AS n
+                  FROM r GROUP BY ALL HAVING count(*) >= 10),
+        dev AS (SELECT x.*, y.med FROM r x JOIN stats y ON {on}),
+        mad AS (SELECT {", ".join(keys)}, median(abs(value - med)) AS mad FROM dev GROUP BY ALL),
+        z AS (SELECT x.src, x.indicator, x.territory, x.period,
+                     0.6745 * (x.value - x.med) / nullif(y.mad, 0) AS z
+              FROM dev x JOIN mad y ON {on}
+              WHERE x.unit NOT IN (SELECT unit FROM cu))
         SELECT src, 'outlier' AS kind, indicator, count(*) AS n,
                arg_max(territory, abs(z)) AS territory,
                arg_max(period, abs(z)) AS period, max(abs(z)) AS size
@@ -344,7 +351,10 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         WHERE gap = 1 AND prev > 0 AND abs(ch) > {ctx.max_yearly_change}
         GROUP BY src, indicator ORDER BY 1, 2, 3
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
-        t=table,
+        t=_with_source(
+            table,
+            ["indicator", "territory", "period", "period_start", "value", "unit", *b],
+        ),
         c=pa.table({"id": pa.array(counts, pa.string())}),
         # Counts grow with the size of a territory: only rates are compared across them.
         cu=pa.table({"unit": pa.array(sorted(_COUNT_UNITS), pa.string())}),
