@@ -215,7 +215,8 @@ def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
                   count(*) FILTER (WHERE value < 0) AS negative,
                   count(*) FILTER (WHERE unit = 'percent' AND value > 100) AS over,
                   min(value) AS low, max(value) AS high,
-                  arg_min(territory, value) AS t_low, arg_max(territory, value) AS t_high
+                  arg_min(territory, (value, territory)) AS t_low,
+                  arg_max(territory, (value, territory)) AS t_high
            FROM t GROUP BY ALL ORDER BY src, indicator""",  # noqa: S608 (a fixed column name)
         t=_with_source(table, ["indicator", "territory", "unit", "value"]),
     )
@@ -319,6 +320,7 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     counts = sorted(
         {i.id for i in (ctx.indicators or {}).values() if i.measure is not MeasureKind.RATIO}
     )
+    # Ties are broken by territory and period, so two builds name the same worst value.
     # Grouped medians joined back, not median() windows: DuckDB's windowed median over
     # every partition of 800,000 rows took 20 s where GROUP BY takes a fraction of one.
     rows = _sql(
@@ -336,12 +338,12 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
               FROM dev x JOIN mad y ON {on}
               WHERE x.unit NOT IN (SELECT unit FROM cu))
         SELECT src, 'outlier' AS kind, indicator, count(*) AS n,
-               arg_max(territory, abs(z)) AS territory,
-               arg_max(period, abs(z)) AS period, max(abs(z)) AS size
+               arg_max(territory, (abs(z), territory, period)) AS territory,
+               arg_max(period, (abs(z), territory, period)) AS period, max(abs(z)) AS size
         FROM z WHERE abs(z) > {ctx.outlier_z} GROUP BY src, indicator
         UNION ALL
-        SELECT src, 'jump', indicator, count(*), arg_max(territory, abs(ch)),
-               arg_max(period, abs(ch)), max(abs(ch))
+        SELECT src, 'jump', indicator, count(*), arg_max(territory, (abs(ch), territory, period)),
+               arg_max(period, (abs(ch), territory, period)), max(abs(ch))
         FROM (SELECT {src} AS src, indicator, territory, period,
                      value / lag(value) OVER s - 1 AS ch,
                      year(period_start) - year(lag(period_start) OVER s) AS gap,
