@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["read_tidy"]
 
-_SEPARATORS = (";", ",", "\t", "|")
 _SDMX_VALUE_COLUMNS = ("OBS_VALUE", "Value")
 _LEADING_ZERO = r"^[+-]?0\d"
 _MAX_COLUMNS = 4096
@@ -64,7 +63,7 @@ def read_tidy(
     if not first_line.strip():
         raise ParseError("the header row is empty", location=where, hint="check skip_rows")
     header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
-    sep = _separator(header_line) if options.separator == "auto" else options.separator
+    sep = _separator(text, skip) if options.separator == "auto" else options.separator
     table, names = _read(text, sep, skip, where, header_line.count(sep) + 1)
     table = _drop_blank_rows(table)
     if options.columns is not None:
@@ -140,10 +139,13 @@ def _utf8(data: bytes, options: TabularOptions, where: Location) -> bytes:
     return data.decode("cp1252", errors="replace").encode("utf-8")
 
 
-def _separator(header: str) -> str:
-    counts = {sep: header.count(sep) for sep in _SEPARATORS}
-    best = max(counts, key=lambda s: counts[s])
-    return best if counts[best] else ","
+def _separator(text: bytes, skip: int) -> str:
+    """The detecting reader's choice over the head of the file from the header on (a title
+    row above a ``;`` table must not make it a one-column ``,`` table)."""
+    from welfare_observatory.sources.tabular_grid import sniff_separator
+
+    head = b"\n".join(text[: 1 << 16].split(b"\n")[skip : skip + 50])
+    return sniff_separator(head.decode("utf-8", errors="replace"))
 
 
 def _check_header(names: list[str], where: Location, line: int) -> None:
