@@ -32,6 +32,7 @@ from welfare_observatory.validate.builtin import (
     check_status,
     check_sum_consistency,
     check_unknown_territories,
+    close_connection,
 )
 from welfare_observatory.validate.checks import Check, CheckContext, CheckRegistry
 
@@ -103,6 +104,10 @@ def run_checks_by_source(
                 pass
         for source in ids:
             found[source] += _one(check_id, check, own[source], context, source, registry)
+    close_connection()
+    # The batch's copies are gone; let the allocator give their pages back before the
+    # analyses need memory (mimalloc and jemalloc keep freed pages otherwise).
+    pa.default_memory_pool().release_unused()
     for source in found:
         found[source].sort(key=lambda f: _ORDER[f.severity])
     return found

@@ -72,6 +72,15 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def close_connection() -> None:
+    """Close this thread's connection: DuckDB then gives back the memory its queries held
+    (a build calls it once its checks are done, before the analyses need the memory)."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is not None:
+        _local.con = None
+        con.close()
+
+
 def _sql(sql: str, **tables: pa.Table) -> list[dict[str, Any]]:
     con = _connection()
     for name, table in tables.items():
