@@ -75,6 +75,7 @@ def test_declared_options_are_honoured() -> None:
         (b"A,Value\nx,1\ny,1,5 (a)\n", "cells where the header has", {}),
         (b"A,Value\nx,1\ny,n/a\n", "neither a number", {"row": 3, "column": "Value"}),
         (b"A\x00,B\n", "NUL", {}),
+        (b"A,B\n\xc3\xa8,1\n\xe8,2\n", "cannot decode", {}),
     ],
 )
 def test_malformed_tables_are_errors_that_name_the_place(

@@ -52,11 +52,6 @@ def read_tidy(
         raise ParseError("the file is empty", location=where, hint="check the path or the URL")
     if options.format == "xlsx" or data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1:
         return read_table(data, options, file=file, source=source)
-    if b"\x00" in data:
-        raise ParseError(
-            "the file holds NUL characters: it is binary, or UTF-16 without a BOM",
-            location=where,
-        )
     text = _utf8(data, options, where)
     skip = options.skip_rows + ((options.header_row or 1) - 1)
     first_line = text.split(b"\n", skip + 1)[skip] if text.count(b"\n") >= skip else b""
@@ -119,24 +114,12 @@ def read_tidy(
 
 
 def _utf8(data: bytes, options: TabularOptions, where: Location) -> bytes:
-    """The payload as UTF-8 (``auto``: UTF-8 when it decodes, else Windows-1252)."""
-    if options.encoding in ("auto", "utf-8"):
-        try:
-            data.decode("utf-8")
-            return data
-        except UnicodeDecodeError as exc:
-            if options.encoding == "utf-8":
-                raise ParseError(
-                    f"cannot decode the file as utf-8: bytes {data[exc.start : exc.end]!r} "
-                    "are invalid",
-                    location=Location(
-                        source=where.source,
-                        file=where.file,
-                        line=data.count(b"\n", 0, exc.start) + 1,
-                    ),
-                    hint="set encoding: cp1252 (or auto)",
-                ) from None
-    return data.decode("cp1252", errors="replace").encode("utf-8")
+    """The payload as UTF-8, decoded by the detecting reader's rules (BOM, UTF-8, then
+    cp1252; a file broken midway is an error, NUL bytes too)."""
+    from welfare_observatory.sources.tabular_grid import decode
+
+    text, used = decode(data, options.encoding, where)
+    return data if used in ("utf-8", "utf-8-sig") else text.encode("utf-8")
 
 
 def _separator(text: bytes, skip: int) -> str:
