@@ -99,8 +99,8 @@ def build(
 
     runnable = [s for s, c in config.sources.items() if c.enabled and (only is None or s in only)]
     with running(executor) as runner:
-        # In this process the checks run once over every source's rows, after the sources.
-        context.defer_checks = runner.name == "local"
+        # The checks run once over every source's rows, in this process, after the sources.
+        context.defer_checks = True
         ran = dict(zip(runnable, runner.run_sources(context, runnable), strict=True))
     outputs = []
     for source_id, source_config in config.sources.items():

@@ -45,6 +45,8 @@ class SourceTask(Frozen):
     refresh: bool
     config_digest: str
     versions: dict[str, str]
+    defer_checks: bool = False
+    """The client runs the checks once over all sources (``validate.batch``)."""
 
 
 @dataclass
@@ -80,6 +82,7 @@ def source_tasks(context: BuildContext, source_ids: Sequence[str]) -> list[Sourc
         "refresh": context.refresh,
         "config_digest": config_digest(observatory),
         "versions": dict(context.versions),
+        "defer_checks": context.defer_checks,
     }
     return [SourceTask(source=s, **common) for s in source_ids]
 
@@ -92,7 +95,7 @@ def run_source_task(task: SourceTask) -> SourceResult:
 
     shared = _worker_context(task.model_copy(update={"source": ""}).model_dump_json())
     # A fresh timings dict per task; the rest (catalogue, code table) is read-only.
-    context = dataclasses.replace(shared, timings={})
+    context = dataclasses.replace(shared, timings={}, defer_checks=task.defer_checks)
     sources = context.observatory.config.sources
     output = run_source(task.source, sources[task.source], context)
     return SourceResult(output, dict(context.timings))
