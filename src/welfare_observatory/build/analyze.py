@@ -57,7 +57,10 @@ def analyze_stage(
     if observations.num_rows == 0:
         return analyses, findings
     indicators = env.indicators
-    frame = plain(observations.drop_columns(["domain"])).to_pandas()
+    # Only the columns analyses read: the text columns they do not (lineage, source, flags,
+    # unit) doubled the peak memory of a build as pandas objects.
+    unread = {"domain", "unit", "conf_status", "flags", "source", "lineage"}
+    frame = plain(observations.drop_columns(unread & set(observations.column_names))).to_pandas()
     polarity = {k: v.polarity for k, v in indicators.items()}
     config = env.config
     method: Literal["istat", "eurostat"] = (

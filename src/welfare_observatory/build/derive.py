@@ -18,7 +18,10 @@ from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.common import Frozen
 from welfare_observatory.model.finding import Finding, Severity
-from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL, observation_schema
+from welfare_observatory.model.observation import (
+    BASE_COLUMNS,
+    unify_breakdowns,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,27 +42,6 @@ __all__ = [
 ]
 
 _LEVEL_ORDER = ("district", "province", "region", "nuts1", "country")
-
-
-def unify_breakdowns(tables: Sequence[pa.Table]) -> pa.Table:
-    """One canonical table from several: the union of their breakdown columns, absent ones
-    filled with the total code, breakdowns in alphabetical order."""
-    import pyarrow as pa
-
-    names = sorted({c for t in tables for c in t.column_names} - set(BASE_COLUMNS) - {"domain"})
-    schema = observation_schema(tuple(names))
-    if not tables:
-        return schema.empty_table()
-    parts = []
-    for table in tables:
-        for name in names:
-            if name not in table.column_names:
-                table = table.append_column(name, pa.array([TOTAL] * table.num_rows, pa.string()))
-        parts.append(table.select(schema.names).cast(schema))
-    # Chunks are kept as they are (no copy of the whole table into one chunk): at national
-    # scale that copy was the build's peak memory. Dictionaries are unified so that every
-    # chunk of a key column shares one dictionary.
-    return pa.concat_tables(parts).unify_dictionaries()
 
 
 @dataclass(frozen=True)

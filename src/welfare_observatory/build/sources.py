@@ -75,6 +75,8 @@ class BuildContext:
     timings: dict[str, float] = field(default_factory=dict)
     timeout: float | None = None
     """Seconds a source may take to fetch, parse, harmonize and validate (None: no limit)."""
+    defer_checks: bool = False
+    """Leave the data checks to one pass over all sources (``build.validate.check_sources``)."""
 
     @property
     def versions(self) -> dict[str, str]:
@@ -246,6 +248,7 @@ def _run_source(
                     "rules": [r.model_dump(mode="json", by_alias=True) for r in rules],
                     "payloads": hashes,
                     "environment": definitions,
+                    **({"checks": "deferred"} if context.defer_checks else {}),
                 }
             )[:16]
         )
@@ -387,7 +390,8 @@ def _parse_and_harmonize(
             harmonized.append(result.table)
     with context.timed("validate"):
         combined = unify_breakdowns(harmonized)
-        findings += _validate(combined, context, source_id)
+        if not context.defer_checks:
+            findings += _validate(combined, context, source_id)
     return combined, findings, steps, rows_in
 
 
@@ -447,15 +451,8 @@ def distinct(table: pa.Table, column: str) -> tuple[str, ...]:
 def _used_indicators(config: SourceConfig) -> list[str] | None:
     """The indicators a source's rules can produce, or None when a rule takes the ids from
     the data as they are (then every definition counts)."""
-    raw = config.rules
-    items = raw if isinstance(raw, list) else [raw] if raw else []
-    for item in items:
-        indicator = item.get("indicator") if isinstance(item, dict) else None
-        if isinstance(indicator, dict) and not (
-            isinstance(indicator.get("value"), str)
-            or indicator.get("map")
-            or indicator.get("mapping")
-        ):
+    for rule in config.rules:
+        if rule.indicator.value is None and not rule.indicator.map:
             return None
     return declared_indicators(config)
 

@@ -7,6 +7,7 @@ One row per (indicator, territory, period, breakdowns). Breakdown columns sit be
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -102,3 +103,24 @@ def observation_schema(breakdowns: tuple[str, ...] | list[str] = ()) -> pa.Schem
 def breakdown_columns(names: list[str] | tuple[str, ...]) -> list[str]:
     """The breakdown columns of a table with these column names, in table order."""
     return [name for name in names if name not in BASE_COLUMNS]
+
+
+def unify_breakdowns(tables: Sequence[pa.Table]) -> pa.Table:
+    """One canonical table from several: the union of their breakdown columns, absent ones
+    filled with the total code, breakdowns in alphabetical order."""
+    import pyarrow as pa
+
+    names = sorted({c for t in tables for c in t.column_names} - set(BASE_COLUMNS) - {"domain"})
+    schema = observation_schema(tuple(names))
+    if not tables:
+        return schema.empty_table()
+    parts = []
+    for table in tables:
+        for name in names:
+            if name not in table.column_names:
+                table = table.append_column(name, pa.array([TOTAL] * table.num_rows, pa.string()))
+        parts.append(table.select(schema.names).cast(schema))
+    # Chunks are kept as they are (no copy of the whole table into one chunk): at national
+    # scale that copy was the build's peak memory. Dictionaries are unified so that every
+    # chunk of a key column shares one dictionary.
+    return pa.concat_tables(parts).unify_dictionaries()

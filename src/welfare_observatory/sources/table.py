@@ -18,7 +18,7 @@ decimal, header rows, markers, ...); see ``docs/sources.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import model_validator
 
@@ -38,6 +38,9 @@ class TableOptions(_SourceOptions, TabularOptions):
 
     path: str | None = None
     url: str | None = None
+    layout: Literal["auto", "tidy"] = "auto"
+    """``tidy``: a CSV with one header row and one record per row, read without layout
+    detection (:mod:`welfare_observatory.sources.tidy`)."""
 
     @model_validator(mode="after")
     def _one_place(self) -> TableOptions:
@@ -73,6 +76,7 @@ class TableSource(Source[TableOptions]):
     def parse(self, payload: Payload) -> pa.Table:
         """The payload as a source table (see :mod:`welfare_observatory.sources.tabular`)."""
         from welfare_observatory.sources.tabular import read_table
+        from welfare_observatory.sources.tidy import read_tidy
 
         try:
             data = payload.read_bytes()
@@ -81,7 +85,8 @@ class TableSource(Source[TableOptions]):
                 payload, f"cannot read the cached payload: {exc}", hint="fetch it again"
             ) from None
         try:
-            return read_table(data, self.table_options, file=payload.origin, source=self.id)
+            read = read_tidy if self.table_options.layout == "tidy" else read_table
+            return read(data, self.table_options, file=payload.origin, source=self.id)
         except ParseError as exc:
             if exc.location is None:
                 exc.location = Location(source=self.id, file=payload.origin)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ from welfare_observatory.model.observation import BASE_COLUMNS
 from welfare_observatory.validate.checks import Check, CheckContext, CheckRegistry
 from welfare_observatory.validate.schema import validate_observations
 
-__all__ = ["default_checks"]
+__all__ = ["SOURCE_COLUMN", "default_checks"]
 
 _COUNT_UNITS = {
     "person",
@@ -50,12 +51,58 @@ _STATUS_NOTES = {
 _plain = plain  # welfare_observatory._arrow
 
 
+SOURCE_COLUMN = "__check_source"
+"""Column naming each row's source when checks run once over many sources' rows
+(:mod:`welfare_observatory.validate.batch`); findings then name that source."""
+
+
+_local = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB connection per thread, kept for the process: opening one costs
+    about 10 ms, which a build of 160 sources paid once per check and source."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is None:
+        con = duckdb.connect(":memory:")
+        _local.con = con
+    return con
+
+
+def close_connection() -> None:
+    """Close this thread's connection: DuckDB then gives back the memory its queries held
+    (a build calls it once its checks are done, before the analyses need the memory)."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is not None:
+        _local.con = None
+        con.close()
+
+
 def _sql(sql: str, **tables: pa.Table) -> list[dict[str, Any]]:
-    con = duckdb.connect(":memory:")
+    con = _connection()
     for name, table in tables.items():
         con.register(name, _plain(table))
-    result: list[dict[str, Any]] = con.sql(sql).to_arrow_table().to_pylist()
+    try:
+        result: list[dict[str, Any]] = con.sql(sql).to_arrow_table().to_pylist()
+    finally:
+        for name in tables:
+            con.unregister(name)
     return result
+
+
+def _src(table: pa.Table) -> str:
+    """SQL for each row's source: the batch column, else NULL (the context's source)."""
+    return f'"{SOURCE_COLUMN}"' if SOURCE_COLUMN in table.column_names else "NULL::VARCHAR"
+
+
+def _with_source(table: pa.Table, columns: list[str]) -> pa.Table:
+    extra = [SOURCE_COLUMN] if SOURCE_COLUMN in table.column_names else []
+    return table.select([*columns, *extra])
+
+
+def _source(row: Mapping[str, Any], ctx: CheckContext) -> str | None:
+    value = row.get("src")
+    return str(value) if value is not None else ctx.source
 
 
 _IDENT = re.compile(r"[a-z][a-z0-9_]*")
@@ -76,27 +123,39 @@ def check_unknown_territories(table: pa.Table, ctx: CheckContext) -> list[Findin
     if ctx.territories is None or "territory" not in table.column_names:
         return []
     known = pa.array(sorted(ctx.territories), pa.string())
-    codes = _plain(table.select(["territory"])).column(0)
-    bad = pc.invert(pc.fill_null(pc.is_in(codes, known), False))
-    count = int(pc.sum(bad).as_py() or 0)
-    if not count:
+    data = _plain(_with_source(table, ["territory"]))
+    bad = pc.invert(pc.fill_null(pc.is_in(data.column("territory"), known), False))
+    if not pc.any(bad).as_py():
         return []
-    unknown = sorted(str(v) for v in pc.unique(codes.filter(bad)).to_pylist())
-    suggestions = closest(unknown[0], ctx.territories)
+    rows = data.filter(bad)
+    if SOURCE_COLUMN not in rows.column_names:
+        return [_unknown_territories(rows.column("territory"), ctx.source, ctx)]
     return [
-        Finding(
-            code="unknown-territory",
-            severity=Severity.ERROR,
-            message=f"{count} rows have territory codes the registry does not know: "
-            + ", ".join(repr(u) for u in unknown[:10]),
-            territory=unknown[0],
-            count=count,
-            source=ctx.source,
-            hint=(f"closest known code to {unknown[0]!r}: " + ", ".join(suggestions))
-            if suggestions
-            else "check leading zeros and the reference date of the territory list",
+        _unknown_territories(
+            rows.filter(pc.equal(rows.column(SOURCE_COLUMN), source)).column("territory"),
+            str(source),
+            ctx,
         )
+        for source in sorted(str(v) for v in pc.unique(rows.column(SOURCE_COLUMN)).to_pylist())
     ]
+
+
+def _unknown_territories(codes: pa.ChunkedArray, source: str | None, ctx: CheckContext) -> Finding:
+    count = len(codes)
+    unknown = sorted(str(v) for v in pc.unique(codes).to_pylist())
+    suggestions = closest(unknown[0], ctx.territories or ())
+    return Finding(
+        code="unknown-territory",
+        severity=Severity.ERROR,
+        message=f"{count} rows have territory codes the registry does not know: "
+        + ", ".join(repr(u) for u in unknown[:10]),
+        territory=unknown[0],
+        count=count,
+        source=source,
+        hint=(f"closest known code to {unknown[0]!r}: " + ", ".join(suggestions))
+        if suggestions
+        else "check leading zeros and the reference date of the territory list",
+    )
 
 
 def check_coverage(table: pa.Table, ctx: CheckContext) -> list[Finding]:
@@ -104,12 +163,13 @@ def check_coverage(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     if table.num_rows == 0:
         return []
     findings: list[Finding] = []
-    data = _plain(table.select(["indicator", "territory", "period"]))
-    per = data.group_by(["indicator"]).aggregate(
-        [("territory", "distinct"), ("period", "distinct")]
-    )
+    data = _plain(_with_source(table, ["indicator", "territory", "period"]))
+    keys = ["indicator", *([SOURCE_COLUMN] if SOURCE_COLUMN in data.column_names else [])]
+    per = data.group_by(keys).aggregate([("territory", "distinct"), ("period", "distinct")])
+    per = per.sort_by([(k, "ascending") for k in reversed(keys)])
     for row in per.to_pylist():
         indicator = row["indicator"]
+        source = row.get(SOURCE_COLUMN) or ctx.source
         have_t, have_p = set(row["territory_distinct"]), set(row["period_distinct"])
         if ctx.expected_territories is not None:
             missing = sorted(set(ctx.expected_territories) - have_t)
@@ -123,7 +183,7 @@ def check_coverage(table: pa.Table, ctx: CheckContext) -> list[Finding]:
                         indicator=indicator,
                         territory=missing[0],
                         count=len(missing),
-                        source=ctx.source,
+                        source=source,
                         hint="an aggregate over them would be partial",
                     )
                 )
@@ -141,7 +201,7 @@ def check_coverage(table: pa.Table, ctx: CheckContext) -> list[Finding]:
                     indicator=indicator,
                     period=missing_p[0],
                     count=len(missing_p),
-                    source=ctx.source,
+                    source=source,
                 )
             )
     return findings
@@ -157,12 +217,14 @@ def _is_count(unit: str, ctx: CheckContext, indicator: str) -> bool:
 def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     """Percentages outside 0-100 and negative counts."""
     rows = _sql(
-        """SELECT indicator, unit, count(*) FILTER (WHERE value < 0) AS negative,
+        f"""SELECT {_src(table)} AS src, indicator, unit,
+                  count(*) FILTER (WHERE value < 0) AS negative,
                   count(*) FILTER (WHERE unit = 'percent' AND value > 100) AS over,
                   min(value) AS low, max(value) AS high,
-                  arg_min(territory, value) AS t_low, arg_max(territory, value) AS t_high
-           FROM t GROUP BY indicator, unit ORDER BY indicator""",
-        t=table.select(["indicator", "territory", "unit", "value"]),
+                  arg_min(territory, (value, territory)) AS t_low,
+                  arg_max(territory, (value, territory)) AS t_high
+           FROM t GROUP BY ALL ORDER BY src, indicator""",  # noqa: S608 (a fixed column name)
+        t=_with_source(table, ["indicator", "territory", "unit", "value"]),
     )
     findings: list[Finding] = []
     for r in rows:
@@ -180,7 +242,7 @@ def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
                     indicator=r["indicator"],
                     territory=territory,
                     count=n,
-                    source=ctx.source,
+                    source=_source(r, ctx),
                     hint="shares in percent lie in 0-100 and counts are never negative; "
                     "was a ratio (0-1) read as percent, or a unit scale applied twice?",
                 )
@@ -200,6 +262,7 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     b = _breakdowns(table)
     keys = "".join(f" AND p.{x} = r.{x}" for x in b)
     bsel = "".join(f", p.{x}" for x in b)
+    src = _src(table)
     levels = [c for c in ctx.hierarchy.column_names if c != "municipality" and _IDENT.fullmatch(c)]
     unions = " UNION ALL ".join(
         f"SELECT municipality, {lvl} AS area FROM h WHERE {lvl} IS NOT NULL"  # noqa: S608
@@ -208,40 +271,44 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     filter_sql = "" if sums is None else "WHERE t.indicator IN (SELECT id FROM s)"
     rows = _sql(
         f"""
-        WITH hl AS ({unions}),
+        WITH t AS (SELECT *, {src} AS __src FROM t0),
+        hl AS ({unions}),
         members AS (SELECT area, count(*) AS n FROM hl GROUP BY area),
-        p AS (SELECT t.indicator, hl.area, t.period{"".join(f", t.{x}" for x in b)},
+        p AS (SELECT t.__src, t.indicator, hl.area, t.period{"".join(f", t.{x}" for x in b)},
                      sum(t.value) AS parts, count(t.value) AS n
               FROM t JOIN hl ON t.territory = hl.municipality {filter_sql} GROUP BY ALL)
-        SELECT p.indicator, p.area, p.period{bsel}, p.parts, r.value AS reported
+        SELECT p.__src AS src, p.indicator, p.area, p.period{bsel}, p.parts, r.value AS reported
         FROM p JOIN members m ON m.area = p.area AND m.n = p.n
         JOIN t r ON r.indicator = p.indicator AND r.territory = p.area AND r.period = p.period
-             {keys}
+             AND r.__src IS NOT DISTINCT FROM p.__src {keys}
         WHERE abs(p.parts - r.value) > {ctx.sum_tolerance} * greatest(abs(r.value), 1)
-        ORDER BY abs(p.parts - r.value) / greatest(abs(r.value), 1) DESC
+        ORDER BY src, abs(p.parts - r.value) / greatest(abs(r.value), 1) DESC
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
-        t=table,
+        t0=_with_source(table, ["indicator", "territory", "period", "value", *b]),
         h=ctx.hierarchy,
         s=pa.table({"id": pa.array(sums or [], pa.string())}),
     )
-    if not rows:
-        return []
+    per_source: dict[str | None, list[dict[str, Any]]] = {}
+    for row in rows:
+        per_source.setdefault(row["src"], []).append(row)
+    return [_sum_mismatch(found, ctx) for found in per_source.values()]
+
+
+def _sum_mismatch(rows: list[dict[str, Any]], ctx: CheckContext) -> Finding:
     worst = rows[0]
-    return [
-        Finding(
-            code="sum-mismatch",
-            severity=Severity.WARNING,
-            message=f"{len(rows)} reported totals differ from the sum of their municipalities "
-            f"by more than {ctx.sum_tolerance:.1%}; worst: {worst['area']} reports "
-            f"{worst['reported']:g}, its municipalities sum to {worst['parts']:g}",
-            indicator=worst["indicator"],
-            territory=worst["area"],
-            period=worst["period"],
-            count=len(rows),
-            source=ctx.source,
-            hint="different releases, a territorial change, or suppressed cells in the parts",
-        )
-    ]
+    return Finding(
+        code="sum-mismatch",
+        severity=Severity.WARNING,
+        message=f"{len(rows)} reported totals differ from the sum of their municipalities "
+        f"by more than {ctx.sum_tolerance:.1%}; worst: {worst['area']} reports "
+        f"{worst['reported']:g}, its municipalities sum to {worst['parts']:g}",
+        indicator=worst["indicator"],
+        territory=worst["area"],
+        period=worst["period"],
+        count=len(rows),
+        source=_source(worst, ctx),
+        hint="different releases, a territorial change, or suppressed cells in the parts",
+    )
 
 
 def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
@@ -252,28 +319,38 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     # Territories of one level share a code shape: 999999 municipalities, 999 provinces,
     # 99 regions, AAA NUTS 1 areas; values are compared within a level only.
     shape = "regexp_replace(regexp_replace(territory, '[0-9]', '9', 'g'), '[A-Za-z]', 'A', 'g')"
-    part = f"indicator, period, {shape}" + "".join(f", {x}" for x in b)
-    series = "indicator, territory" + "".join(f", {x}" for x in b)
+    src = _src(table)
+    keys = ["src", "indicator", "period", "shape", *b]
+    on = " AND ".join(f"x.{k} IS NOT DISTINCT FROM y.{k}" for k in keys)
+    series = f"{src}, indicator, territory" + "".join(f", {x}" for x in b)
     counts = sorted(
         {i.id for i in (ctx.indicators or {}).values() if i.measure is not MeasureKind.RATIO}
     )
+    # Ties are broken by territory and period, so two builds name the same worst value.
+    # Grouped medians joined back, not median() windows: DuckDB's windowed median over
+    # every partition of 800,000 rows took 20 s where GROUP BY takes a fraction of one.
     rows = _sql(
         f"""
-        WITH stats AS (
-            SELECT *, median(value) OVER w AS med, count(value) OVER w AS n FROM t
-            WINDOW w AS (PARTITION BY {part})),
-        mad AS (SELECT *, median(abs(value - med)) OVER (PARTITION BY {part}) AS mad FROM stats),
-        z AS (SELECT indicator, territory, period, value,
-                     0.6745 * (value - med) / nullif(mad, 0) AS z
-              FROM mad WHERE n >= 10 AND indicator NOT IN (SELECT id FROM c)
-                    AND unit NOT IN (SELECT unit FROM cu))
-        SELECT 'outlier' AS kind, indicator, count(*) AS n, arg_max(territory, abs(z)) AS territory,
-               arg_max(period, abs(z)) AS period, max(abs(z)) AS size
-        FROM z WHERE abs(z) > {ctx.outlier_z} GROUP BY indicator
+        WITH r AS (
+            SELECT {src} AS src, indicator, territory, period, value, unit,
+                   {shape} AS shape{"".join(f", {x}" for x in b)}
+            FROM t WHERE value IS NOT NULL AND indicator NOT IN (SELECT id FROM c)),
+        stats AS (SELECT {", ".join(keys)}, median(value) AS med, count(*) AS n
+                  FROM r GROUP BY ALL HAVING count(*) >= 10),
+        dev AS (SELECT x.*, y.med FROM r x JOIN stats y ON {on}),
+        mad AS (SELECT {", ".join(keys)}, median(abs(value - med)) AS mad FROM dev GROUP BY ALL),
+        z AS (SELECT x.src, x.indicator, x.territory, x.period,
+                     0.6745 * (x.value - x.med) / nullif(y.mad, 0) AS z
+              FROM dev x JOIN mad y ON {on}
+              WHERE x.unit NOT IN (SELECT unit FROM cu))
+        SELECT src, 'outlier' AS kind, indicator, count(*) AS n,
+               arg_max(territory, (abs(z), territory, period)) AS territory,
+               arg_max(period, (abs(z), territory, period)) AS period, max(abs(z)) AS size
+        FROM z WHERE abs(z) > {ctx.outlier_z} GROUP BY src, indicator
         UNION ALL
-        SELECT 'jump', indicator, count(*), arg_max(territory, abs(ch)), arg_max(period, abs(ch)),
-               max(abs(ch))
-        FROM (SELECT indicator, territory, period, value, unit,
+        SELECT src, 'jump', indicator, count(*), arg_max(territory, (abs(ch), territory, period)),
+               arg_max(period, (abs(ch), territory, period)), max(abs(ch))
+        FROM (SELECT {src} AS src, indicator, territory, period, value, unit,
                      value / lag(value) OVER s - 1 AS ch,
                      year(period_start) - year(lag(period_start) OVER s) AS gap,
                      lag(value) OVER s AS prev
@@ -281,9 +358,12 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
               WINDOW s AS (PARTITION BY {series}, length(period) ORDER BY period_start))
         WHERE gap = 1 AND prev > 0 AND abs(ch) > {ctx.max_yearly_change}
           AND NOT (unit IN (SELECT unit FROM cu) AND least(prev, value) < {ctx.min_events})
-        GROUP BY indicator ORDER BY 1, 2
+        GROUP BY src, indicator ORDER BY 1, 2, 3
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
-        t=table,
+        t=_with_source(
+            table,
+            ["indicator", "territory", "period", "period_start", "value", "unit", "obs_status", *b],
+        ),
         c=pa.table({"id": pa.array(counts, pa.string())}),
         # Counts grow with the size of a territory: only rates are compared across them.
         cu=pa.table({"unit": pa.array(sorted(_COUNT_UNITS), pa.string())}),
@@ -310,7 +390,7 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
                 territory=r["territory"],
                 period=r["period"],
                 count=r["n"],
-                source=ctx.source,
+                source=_source(r, ctx),
                 hint=hint,
             )
         )
@@ -320,11 +400,11 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
 def check_status(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     """Provisional, estimated, low-reliability values and breaks in series, carried through."""
     rows = _sql(
-        """SELECT indicator, obs_status, count(*) AS n, min(territory) AS territory,
-                  min(period) AS period
+        f"""SELECT {_src(table)} AS src, indicator, obs_status, count(*) AS n,
+                  min(territory) AS territory, min(period) AS period
            FROM t WHERE obs_status IN ('P', 'B', 'E', 'U', 'F')
-           GROUP BY ALL ORDER BY 1, 2""",
-        t=table.select(["indicator", "territory", "period", "obs_status"]),
+           GROUP BY ALL ORDER BY 1, 2, 3""",  # noqa: S608 (a fixed column name)
+        t=_with_source(table, ["indicator", "territory", "period", "obs_status"]),
     )
     return [
         Finding(
@@ -336,7 +416,7 @@ def check_status(table: pa.Table, ctx: CheckContext) -> list[Finding]:
             territory=r["territory"],
             period=r["period"],
             count=r["n"],
-            source=ctx.source,
+            source=_source(r, ctx),
         )
         for r in rows
     ]

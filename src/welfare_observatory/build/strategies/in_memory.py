@@ -37,7 +37,13 @@ class InMemory:
     def run_sources(
         self, runner: Executor, context: BuildContext, source_ids: Sequence[str]
     ) -> list[SourceOutput]:
-        return runner.run_sources(context, source_ids)
+        from welfare_observatory.build.validate import check_sources
+
+        outputs = runner.run_sources(context, source_ids)
+        if not context.defer_checks:
+            return outputs
+        with context.timed("validate"):
+            return check_sources(outputs, context)
 
     def derive_and_store(
         self,

@@ -203,7 +203,12 @@ def _source_to_file(
 
     import pyarrow.parquet as pq
 
+    from welfare_observatory.build.validate import check_sources
+
     (output,) = runner.run_sources(context, [source_id])
+    if context.defer_checks:
+        with context.timed("validate"):
+            (output,) = check_sources([output], context)
     if output.table is None or output.table.num_rows == 0:
         return output, None
     file = work / "sources" / f"{len(list(work.glob('sources/*.parquet'))):05d}.parquet"

@@ -63,6 +63,8 @@ class SourceTask(Frozen):
     loader: str = DEFAULT_LOADER
     """``module:function`` that loads the observatory from its folder."""
     timeout: float | None = None
+    defer_checks: bool = False
+    """The client runs the checks once over all sources (``build.validate``)."""
 
 
 @dataclass
@@ -122,6 +124,7 @@ def source_tasks(context: BuildContext, source_ids: Sequence[str]) -> list[Sourc
         "versions": dict(context.versions),
         "loader": loader_name(env.loader),
         "timeout": context.timeout,
+        "defer_checks": context.defer_checks,
     }
     return [SourceTask(source=s, **common) for s in source_ids]
 
@@ -134,7 +137,7 @@ def run_source_task(task: SourceTask) -> SourceResult:
 
     shared = _worker_context(task.model_copy(update={"source": ""}).model_dump_json())
     # A fresh timings dict per task; the rest (catalogue, code table) is read-only.
-    context = dataclasses.replace(shared, timings={})
+    context = dataclasses.replace(shared, timings={}, defer_checks=task.defer_checks)
     sources = context.env.config.sources
     output = run_source(task.source, sources[task.source], context)
     return SourceResult(output, dict(context.timings))

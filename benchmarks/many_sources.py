@@ -1,0 +1,335 @@
+"""Many small sources: an observatory of 160 tidy indicator CSV files, built, published, reported.
+
+The shape real observatories have: one file per indicator. The workload (deterministic for a
+``--seed``) is an observatory folder with its own 160 indicator definitions and one ``table``
+source per CSV file (columns ``Year, Territory, GeoCode, Sex, Value``), as a user moving
+existing files into the library would write it. Territories are real registry codes: at 1x the
+first 80 municipalities of Brescia (``017``) plus the province, Lombardia (``03``) and Italy
+(83 territories); ``--size 4`` takes 320 municipalities (all of Brescia's, then Bergamo's)
+plus both provinces, the region and Italy. 20 years, total, female and male. Values are
+synthetic (log-normal levels with a small trend); the benchmark measures speed, not content.
+
+Each repeat runs, one after the other, each in its own subprocess: the floor (pyarrow reads
+the same CSVs and writes them as one Parquet file), ``build``, ``publish`` (csv, json,
+datapackage), ``report``, then an incremental ``build`` after one of the files changed. For
+each: wall seconds, CPU seconds (user + system of the process, from ``wait4``) and peak RSS
+(the process's high-water mark). The build's own stage timings (``build --json``) give its
+work without interpreter start-up and imports. Medians over ``--repeats``, printed with the
+ratios to the floor and the targets of issue 19.
+
+    .venv/bin/python benchmarks/many_sources.py [--size 1|4] [--repeats 3] [--layout auto|tidy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+INDICATORS = 160
+YEARS = range(2004, 2024)
+SEXES = (("Total", "_T"), ("Female", "F"), ("Male", "M"))
+BIN = Path(sys.executable).parent
+
+
+def territories(size: int) -> list[tuple[str, str]]:
+    """(code, name) of the territories of one size, municipalities first."""
+    from welfare_observatory.territory import registry
+
+    reg = registry()
+    wanted = 80 * size
+    pool = [*reg.municipalities(of="017"), *reg.municipalities(of="016")]
+    municipalities = pool[:wanted]
+    provinces = sorted({m.parent for m in municipalities if m.parent})
+    upper = [reg.get(code) for code in [*provinces, "03", "IT"]]
+    return [(t.code, t.name) for t in [*municipalities, *upper]]
+
+
+def generate(folder: Path, *, size: int, seed: int, layout: str) -> Path:
+    """Write the observatory into ``folder`` (once per size, seed and layout)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    done = folder / "observatory.yaml"
+    if done.exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "data").mkdir(parents=True)
+    (folder / "indicators").mkdir()
+    rng = np.random.default_rng(seed)
+    places = territories(size)
+    codes = np.array([c for c, _ in places])
+    names = np.array([n for _, n in places])
+    years = np.array(list(YEARS))
+    n_t, n_y, n_s = len(places), len(years), len(SEXES)
+    entries = []
+    sources = []
+    for i in range(INDICATORS):
+        ident = f"BS_IND_{i + 1:03d}"
+        count = i % 2 == 0
+        level = rng.lognormal(4.0, 1.0)
+        base = level * rng.lognormal(0.0, 0.3, size=(n_t, 1, 1))
+        trend = (1 + rng.normal(0.0, 0.01, size=(n_t, 1, 1))) ** np.arange(n_y)[None, :, None]
+        share = np.array([1.0, 0.52, 0.48])[None, None, :] if count else np.ones((1, 1, n_s))
+        noise = rng.normal(1.0, 0.02, size=(n_t, n_y, n_s))
+        values = base * trend * share * noise
+        values = np.round(values) if count else np.round(values, 2)
+        t_idx = np.repeat(np.arange(n_t), n_y * n_s)
+        y_idx = np.tile(np.repeat(np.arange(n_y), n_s), n_t)
+        s_idx = np.tile(np.arange(n_s), n_t * n_y)
+        table = pa.table(
+            {
+                "Year": years[y_idx],
+                "Territory": names[t_idx],
+                "GeoCode": codes[t_idx],
+                "Sex": np.array([s for s, _ in SEXES])[s_idx],
+                "Value": values.ravel(),
+            }
+        )
+        name = f"{ident.lower()}.csv"
+        pcsv.write_csv(
+            table,
+            folder / "data" / name,
+            pcsv.WriteOptions(quoting_style="needed"),
+        )
+        unit = "person" if count else "year"
+        entries.append(
+            f"- id: {ident}\n"
+            f"  label: {{it: Indicatore {i + 1}, en: Indicator {i + 1}}}\n"
+            f"  unit: {unit}\n"
+            f"  polarity: {'neutral' if count else ('positive' if i % 4 == 1 else 'negative')}\n"
+            f"  domain: {('demography', 'health', 'education', 'labour')[i % 4]}\n"
+            f"  measure: {'stock' if count else 'ratio'}\n"
+            f"  reference_point: {'jan_1' if count else 'calendar_year'}\n"
+            f"  breakdowns: [sex]\n"
+            f"  aggregation: {'sum' if count else 'none'}\n"
+            f"  source: {{publisher: Benchmark, document: benchmarks/many_sources.py}}\n"
+        )
+        layout_line = f"      layout: {layout}\n" if layout != "auto" else ""
+        sources.append(
+            f"  {ident.lower()}:\n"
+            f"    type: table\n"
+            f"    options:\n"
+            f"      path: data/{name}\n"
+            f"      value_columns: [Value]\n"
+            f"{layout_line}"
+            f"    rules:\n"
+            f"      indicator: {{value: {ident}}}\n"
+            f"      territory: {{column: GeoCode, scheme: auto}}\n"
+            f"      period: {{column: Year}}\n"
+            f"      value: {{column: Value}}\n"
+            f"      breakdowns:\n"
+            f"        sex: {{column: Sex, map: {{Total: _T, Female: F, Male: M}}}}\n"
+        )
+    (folder / "indicators" / "own.yaml").write_text("".join(entries), encoding="utf-8")
+    config = (
+        "id: many_sources\n"
+        "name: {it: Benchmark molte fonti, en: Many sources benchmark}\n"
+        'edition: "2024"\n'
+        "territory:\n"
+        '  code: "017"\n'
+        "  reference_date: 2024-01-01\n"
+        '  comparisons: ["03", IT]\n'
+        "indicators:\n"
+        f"  add: [{', '.join(f'BS_IND_{i + 1:03d}' for i in range(INDICATORS))}]\n"
+        "  catalog: [indicators/own.yaml]\n"
+        "sources:\n" + "".join(sources)
+    )
+    done.write_text(config, encoding="utf-8")
+    return folder
+
+
+FLOOR = """
+import sys, pyarrow as pa, pyarrow.csv as pcsv, pyarrow.parquet as pq
+from pathlib import Path
+files = sorted(Path(sys.argv[1]).glob("*.csv"))
+opts = pcsv.ConvertOptions(column_types={"GeoCode": pa.string()})
+tables = [pcsv.read_csv(f, convert_options=opts) for f in files]
+pq.write_table(pa.concat_tables(tables), sys.argv[2])
+"""
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mib: float
+    stdout: str
+
+
+def measured(args: list[str], cwd: Path) -> Run:
+    """Run ``args``; wall, CPU (user + sys) and peak RSS of that process, from ``wait4``."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Read both pipes to the end first (a full pipe would block the child), then reap it.
+    out_chunks: list[bytes] = []
+    err_chunks: list[bytes] = []
+    import threading
+
+    def drain(stream: object, into: list[bytes]) -> None:
+        into.append(stream.read())  # type: ignore[attr-defined]
+
+    readers = [
+        threading.Thread(target=drain, args=(proc.stdout, out_chunks)),
+        threading.Thread(target=drain, args=(proc.stderr, err_chunks)),
+    ]
+    for r in readers:
+        r.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    for r in readers:
+        r.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    code = proc.returncode
+    if code not in (0, 1):
+        sys.stderr.write(b"".join(err_chunks).decode(errors="replace")[-4000:])
+        raise SystemExit(f"{' '.join(args[:3])} exited {code}")
+    return Run(
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        b"".join(out_chunks).decode(errors="replace"),
+    )
+
+
+def one_repeat(folder: Path, work: Path) -> dict[str, Run | dict[str, float]]:
+    cli = str(BIN / "welfare-observatory")
+    kb = work / "kb"
+    for path in (kb, work / "open-data", work / "site", work / "floor.parquet"):
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    out: dict[str, Run | dict[str, float]] = {}
+    out["floor"] = measured(
+        [sys.executable, "-c", FLOOR, str(folder / "data"), str(work / "floor.parquet")], work
+    )
+    build = measured([cli, "build", str(folder), "--out", str(kb), "--json"], work)
+    out["build"] = build
+    out["build_stages"] = _timings(build.stdout)
+    out["publish"] = measured(
+        [cli, "publish", "--kb", str(kb), "--out", str(work / "open-data"), "--observatory",
+         str(folder), "--format", "csv", "--format", "json", "--format", "datapackage"],
+        work,
+    )  # fmt: skip
+    out["report"] = measured(
+        [cli, "report", "--kb", str(kb), "--out", str(work / "site"), "--observatory",
+         str(folder)],
+        work,
+    )  # fmt: skip
+    # One file changes (its last value), the other 159 do not.
+    changed = folder / "data" / "bs_ind_001.csv"
+    original = changed.read_bytes()
+    try:
+        lines = original.rstrip(b"\n").split(b"\n")
+        head, _, last = lines[-1].rpartition(b",")
+        lines[-1] = head + b"," + str(float(last) + 1).encode()
+        changed.write_bytes(b"\n".join(lines) + b"\n")
+        again = measured([cli, "build", str(folder), "--out", str(kb), "--json"], work)
+    finally:
+        changed.write_bytes(original)
+    out["incremental"] = again
+    out["incremental_stages"] = _timings(again.stdout)
+    out["incremental_stages"]["reused"] = _report(again.stdout).get("reused_steps", 0)
+    return out
+
+
+def _report(stdout: str) -> dict[str, object]:
+    start = stdout.find("{")
+    return json.loads(stdout[start:]) if start >= 0 else {}
+
+
+def _timings(stdout: str) -> dict[str, float]:
+    report = _report(stdout)
+    timings = report.get("timings", {})
+    assert isinstance(timings, dict)
+    return {str(k): float(v) for k, v in timings.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, choices=(1, 4), default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument("--layout", choices=("auto", "tidy"), default="tidy")
+    parser.add_argument("--workdir", type=Path, default=Path("build/many_sources"))
+    args = parser.parse_args()
+    work = args.workdir.resolve() / f"x{args.size}-seed{args.seed}-{args.layout}"
+    work.mkdir(parents=True, exist_ok=True)
+    folder = generate(work / "observatory", size=args.size, seed=args.seed, layout=args.layout)
+    files = sorted((folder / "data").glob("*.csv"))
+    size_mb = sum(f.stat().st_size for f in files) / 1e6
+    print(f"workload: {len(files)} CSV files, {size_mb:.1f} MB, in {folder}")
+    repeats = [one_repeat(folder, work) for _ in range(args.repeats)]
+    rows_out = _report(_last(repeats, "build").stdout).get("observations", "?")
+    print(f"build: {rows_out} observations; load average {os.getloadavg()[0]:.1f}")
+    print(f"medians of {args.repeats} interleaved repeats")
+    print(f"{'stage':<14}{'wall s':>9}{'cpu s':>9}{'peak RSS MiB':>14}")
+    med: dict[str, tuple[float, float, float]] = {}
+    for name in ("floor", "build", "publish", "report", "incremental"):
+        runs = [r[name] for r in repeats]
+        assert all(isinstance(r, Run) for r in runs)
+        walls = [r.wall for r in runs]  # type: ignore[union-attr]
+        cpus = [r.cpu for r in runs]  # type: ignore[union-attr]
+        rss = [r.rss_mib for r in runs]  # type: ignore[union-attr]
+        med[name] = (statistics.median(walls), statistics.median(cpus), statistics.median(rss))
+        print(f"{name:<14}{med[name][0]:>9.2f}{med[name][1]:>9.2f}{med[name][2]:>14.0f}")
+    for label in ("build_stages", "incremental_stages"):
+        stages = [r[label] for r in repeats]
+        keys = list(stages[0])  # type: ignore[arg-type]
+        line = ", ".join(
+            f"{k} {statistics.median(s.get(k, 0.0) for s in stages):.2f}"  # type: ignore[union-attr]
+            for k in keys
+        )
+        print(f"{label}: {line}")
+    work_full = statistics.median(sum(v for k, v in s["build_stages"].items()) for s in repeats)  # type: ignore[union-attr]
+    work_inc = statistics.median(
+        sum(v for k, v in s["incremental_stages"].items() if k != "reused")  # type: ignore[union-attr]
+        for s in repeats
+    )
+    floor_wall, _, floor_rss = med["floor"]
+    build_wall, _, build_rss = med["build"]
+    total = med["build"][0] + med["publish"][0] + med["report"][0]
+    limit = 15 if args.size == 1 else 45
+    inc_wall = med["incremental"][0]
+    checks = [
+        (f"build wall / floor {build_wall / floor_wall:.1f} (<= 3)", build_wall <= 3 * floor_wall),
+        (f"build RSS / floor {build_rss / floor_rss:.2f} (<= 1.5)", build_rss <= 1.5 * floor_rss),
+        (f"build + publish + report {total:.1f} s (<= {limit} s)", total <= limit),
+        (
+            f"incremental work {work_inc:.2f} s = {work_inc / work_full:.0%} of a full build's "
+            f"{work_full:.2f} s (<= 10 %); start-up and imports "
+            f"{inc_wall - work_inc:.2f} s",
+            work_inc <= 0.1 * work_full,
+        ),
+        (f"incremental end to end {inc_wall:.2f} s (<= 1 s)", inc_wall <= 1.0),
+    ]  # fmt: skip
+    for text, ok in checks:
+        print(f"{'PASS' if ok else 'MISS'}  {text}")
+    # Wall clock is what the targets name; on a shared, loaded machine CPU seconds are the
+    # steadier figure, so the same ratios are printed in CPU time too.
+    floor_cpu, build_cpu, inc_cpu = med["floor"][1], med["build"][1], med["incremental"][1]
+    print(
+        f"info  CPU: build / floor {build_cpu / floor_cpu:.1f}; incremental / full build "
+        f"{inc_cpu / build_cpu:.0%} (both with start-up); build + publish + report "
+        f"{med['build'][1] + med['publish'][1] + med['report'][1]:.1f} s"
+    )
+    return 0
+
+
+def _last(repeats: list[dict[str, Run | dict[str, float]]], name: str) -> Run:
+    run_ = repeats[-1][name]
+    assert isinstance(run_, Run)
+    return run_
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The validate stage of a build: the data checks once over every source's rows.
+
+Each source's harmonized table is checked together with the others
+(:func:`welfare_observatory.validate.batch.run_checks_by_source`), with the build
+environment's checks (built-in and plugins'), territories, hierarchy and reliability
+settings. Findings of an unchanged source are reused: they are kept in
+``<kb>/.steps/checks.json`` by a key made of the source's step ids (content digests of its
+payloads, options, rules and versions), the definitions of its indicators and the checks
+that ran, so a rebuild after one file changed checks only that file's rows. A source whose
+checks find an error is marked failed and its table dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from welfare_observatory.lineage import digest
+from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.validate.batch import run_checks_by_source
+from welfare_observatory.validate.checks import CheckContext
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from welfare_observatory.build.sources import BuildContext, SourceOutput
+    from welfare_observatory.model import Indicator
+
+__all__ = ["check_sources"]
+
+_CACHE = "checks.json"
+
+
+def check_sources(outputs: Sequence[SourceOutput], context: BuildContext) -> list[SourceOutput]:
+    """``outputs`` with the findings of the build's checks, and a source whose checks found
+    an error marked failed (its table dropped), as the per-source validate did."""
+    env = context.env
+    registry = env.checks
+    # Schema problems were reported by harmonize already; the data checks run here.
+    only = [check_id for check_id in registry if check_id != "schema"]
+    checked = [o for o in outputs if o.table is not None and o.table.num_rows]
+    common = {
+        "checks": [(c, registry.owner(c)) for c in only],
+        "versions": dict(sorted(context.versions.items())),
+        "territory": env.config.territory.model_dump(mode="json"),
+        "min_events": env.config.reliability.min_events,
+    }
+    keys = {o.report.id: _key(o, env.indicators, common) for o in checked if o.table is not None}
+    cache_file = context.steps_dir / _CACHE
+    cached = {} if context.refresh else _load(cache_file)
+    results: dict[str, list[Finding]] = {}
+    todo: dict[str, pa.Table] = {}
+    for output in checked:
+        source = output.report.id
+        if keys[source] in cached:
+            results[source] = cached[keys[source]]
+        else:
+            assert output.table is not None
+            todo[source] = output.table
+    if todo:
+        ctx = CheckContext(
+            indicators=env.indicators,
+            territories=env.known_territories,
+            hierarchy=env.hierarchy,
+            min_events=env.config.reliability.min_events,
+        )
+        results.update(run_checks_by_source(todo, registry, ctx, only=only))
+    _save(cache_file, {keys[s]: results[s] for s in keys})
+    return [_with_findings(o, results.get(o.report.id, [])) for o in outputs]
+
+
+def _key(output: SourceOutput, indicators: Mapping[str, Indicator], common: Any) -> str:
+    used = sorted(output.report.indicators)
+    return digest(
+        {
+            "source": output.report.id,
+            "steps": [s.id for s in output.steps],
+            "indicators": [indicators[i].model_dump(mode="json") for i in used if i in indicators],
+            **common,
+        }
+    )
+
+
+def _with_findings(output: SourceOutput, found: list[Finding]) -> SourceOutput:
+    if not found:
+        return output
+    findings = [*output.findings, *found]
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    report = output.report.model_copy(
+        update={
+            "status": "failed" if errors else output.report.status,
+            "rows_out": 0 if errors else output.report.rows_out,
+            "errors": len(errors),
+            "warnings": sum(1 for f in findings if f.severity is Severity.WARNING),
+            "error": str(errors[0]) if errors else None,
+        }
+    )
+    return dataclasses.replace(
+        output, report=report, findings=findings, table=None if errors else output.table
+    )
+
+
+def _load(path: Path) -> dict[str, list[Finding]]:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return {k: [Finding.model_validate(f) for f in v] for k, v in record.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}  # a damaged cache is rebuilt, never trusted
+
+
+def _save(path: Path, results: Mapping[str, list[Finding]]) -> None:
+    from welfare_observatory._atomic import atomic_write_bytes
+
+    record = {k: [f.model_dump(mode="json") for f in v] for k, v in sorted(results.items())}
+    atomic_write_bytes(path, json.dumps(record).encode("utf-8"))

@@ -1,0 +1,331 @@
+"""A fast reader for CSV tables declared tidy (``layout: tidy``): one header row, one record
+per row, no titles, sections or notes.
+
+Layout detection (:mod:`welfare_observatory.sources.tabular`) is meant for spreadsheets as
+Istat publishes them and works cell by cell in pandas; a tidy export does not need it. Here
+pyarrow's CSV reader reads every column as text and the value columns are parsed with the
+same rules (number format, markers, ``empty``) by vectorized Arrow kernels. The output has
+the shape :func:`~welfare_observatory.sources.tabular.read_table` gives: codes as strings
+(empty cells null), each value column as float64 followed by ``__status`` and ``__conf``.
+
+A malformed file is still an error naming the place, never a silently different table: an
+empty file, a missing, blank or repeated header, a row with more or fewer cells than the
+header (its line), a cell that is neither a number, a marker nor empty (its row and column).
+XLSX payloads and multi-row headers go to the detecting reader.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import re
+from typing import TYPE_CHECKING, Any
+
+from welfare_observatory.errors import Location, ParseError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from welfare_observatory.sources.tabular_options import TabularOptions
+
+__all__ = ["read_tidy"]
+
+_SDMX_VALUE_COLUMNS = ("OBS_VALUE", "Value")
+_LEADING_ZERO = r"^[+-]?0\d"
+_MAX_COLUMNS = 4096
+
+
+def read_tidy(
+    data: bytes,
+    options: TabularOptions,
+    *,
+    file: str | None = None,
+    source: str | None = None,
+) -> pa.Table:
+    """Parse a tidy CSV payload into a source table; raises ParseError (with the place)."""
+    import pyarrow as pa
+
+    from welfare_observatory.sources.tabular import read_table
+
+    where = Location(source=source, file=file)
+    if not data.strip():
+        raise ParseError("the file is empty", location=where, hint="check the path or the URL")
+    if options.format == "xlsx" or data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1:
+        return read_table(data, options, file=file, source=source)
+    text = _utf8(data, options, where)
+    skip = options.skip_rows + ((options.header_row or 1) - 1)
+    first_line = text.split(b"\n", skip + 1)[skip] if text.count(b"\n") >= skip else b""
+    if not first_line.strip():
+        raise ParseError("the header row is empty", location=where, hint="check skip_rows")
+    header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
+    sep = _separator(text, skip) if options.separator == "auto" else options.separator
+    table, names = _read(text, sep, skip, where, header_line.count(sep) + 1)
+    table = _drop_blank_rows(table)
+    if options.columns is not None:
+        missing = [c for c in options.columns if c not in names]
+        if missing:
+            raise ParseError(
+                f"column {missing[0]!r} is not in the table",
+                location=Location(source=source, file=file, column=missing[0]),
+                hint="columns: " + ", ".join(repr(n) for n in names[:12]),
+            )
+        table = table.select([*options.columns, "__row"])
+    decimal, thousands = _number_format(options, sep)
+    arrays: dict[str, pa.Array | pa.ChunkedArray] = {}
+    sdmx = [c for c in _SDMX_VALUE_COLUMNS if c in table.column_names]
+    code_header = re.compile(options.code_header_pattern)
+    first_row = skip + 2  # 1-based row of the first record after the header
+    rows = table.column("__row")
+    for position, name in enumerate(c for c in table.column_names if c != "__row"):
+        column = table.column(name)
+        forced = next((t for p, t in options.dtypes.items() if fnmatch.fnmatchcase(name, p)), None)
+        if forced is None:
+            if isinstance(options.value_columns, list):
+                forced = (
+                    "float64"
+                    if any(fnmatch.fnmatchcase(name, p) for p in options.value_columns)
+                    else "string"
+                )
+            elif sdmx:
+                forced = "float64" if name in sdmx else "string"
+            elif position == 0 or code_header.match(name):
+                forced = "string"
+        if forced == "string":
+            arrays[name] = _codes(name, column, options)
+            continue
+        parsed = _values(
+            column,
+            options,
+            decimal=decimal,
+            thousands=thousands,
+            strict=forced == "float64",
+            where=Location(source=source, file=file, column=name),
+            rows=rows,
+            first_row=first_row,
+        )
+        if parsed is None:
+            arrays[name] = _codes(name, column, options)
+            continue
+        values, status, conf = parsed
+        arrays[name] = values
+        arrays[name + "__status"] = status
+        arrays[name + "__conf"] = conf
+    return pa.table(arrays)
+
+
+def _utf8(data: bytes, options: TabularOptions, where: Location) -> bytes:
+    """The payload as UTF-8, decoded by the detecting reader's rules (BOM, UTF-8, then
+    cp1252; a file broken midway is an error, NUL bytes too)."""
+    from welfare_observatory.sources.tabular_grid import decode
+
+    text, used = decode(data, options.encoding, where)
+    return data if used in ("utf-8", "utf-8-sig") else text.encode("utf-8")
+
+
+def _separator(text: bytes, skip: int) -> str:
+    """The detecting reader's choice over the head of the file from the header on (a title
+    row above a ``;`` table must not make it a one-column ``,`` table)."""
+    from welfare_observatory.sources.tabular_grid import sniff_separator
+
+    head = b"\n".join(text[: 1 << 16].split(b"\n")[skip : skip + 50])
+    return sniff_separator(head.decode("utf-8", errors="replace"))
+
+
+def _check_header(names: list[str], where: Location, line: int) -> None:
+    place = Location(source=where.source, file=where.file, line=line)
+    blank = [i + 1 for i, n in enumerate(names) if not n]
+    if blank:
+        raise ParseError(
+            f"header cell {blank[0]} is blank: a tidy table names every column",
+            location=place,
+            hint="name the column, or drop layout: tidy to let the reader detect the layout",
+        )
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ParseError(
+                f"column {name!r} appears twice in the header",
+                location=place,
+                hint="give every column its own name",
+            )
+        seen.add(name)
+
+
+def _read(
+    text: bytes, sep: str, skip: int, where: Location, width: int
+) -> tuple[pa.Table, list[str]]:
+    """Every column as text, plus ``__row`` (0-based record number), and the header's
+    names; ragged rows and bad headers are errors."""
+    import pyarrow as pa
+
+    bad: list[Any] = []
+    # The header is read as a record (it may hold quoted line breaks), so columns are named
+    # f0, f1, ... until it is known; ``width`` (cells on the header's first line) bounds
+    # how many to type as text, and a wider table is read again with every column typed.
+    typed = width + 8
+
+    def on_invalid(row: Any) -> str:
+        bad.append(row)
+        return "skip"
+
+    while True:
+        table = _read_csv(text, sep, skip, typed, on_invalid, where)
+        if table.num_columns <= typed:
+            break
+        typed = table.num_columns
+        bad.clear()
+    if bad:
+        row = bad[0]
+        line = row.number + skip + 1 if row.number is not None and row.number >= 0 else None
+        raise ParseError(
+            f"malformed CSV: a row has {row.actual_columns} cells where the header has "
+            f"{row.expected_columns}: {str(row.text)[:80]!r}",
+            location=Location(source=where.source, file=where.file, line=line),
+            hint="a separator inside an unquoted cell, or a missing cell; "
+            "drop layout: tidy to read the file cell by cell",
+        )
+    import pyarrow.compute as pc
+
+    if table.num_columns > _MAX_COLUMNS:
+        raise ParseError(
+            f"the table has {table.num_columns} columns; layout: tidy reads up to {_MAX_COLUMNS}",
+            location=where,
+        )
+    if table.num_rows == 0:
+        raise ParseError("the table has no cells", location=where, hint="check skip_rows")
+    names = [" ".join(str(v).split()) for v in table.slice(0, 1).to_pylist()[0].values()]
+    _check_header(names, where, skip + 1)
+    table = table.slice(1)
+    # Runs of whitespace become one space, as the detecting reader does.
+    columns = []
+    for name in table.column_names:
+        column = table.column(name)
+        if pc.any(pc.match_substring_regex(column, r"\s\s|[^\S ]")).as_py():
+            column = pc.replace_substring_regex(column, r"\s+", " ")
+        columns.append(pc.utf8_trim_whitespace(column))
+    out = pa.table(columns, names=names)
+    return out.append_column("__row", pa.array(range(out.num_rows), pa.int64())), names
+
+
+def _read_csv(
+    text: bytes, sep: str, skip: int, typed: int, on_invalid: Any, where: Location
+) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    try:
+        return pcsv.read_csv(
+            io.BytesIO(text),
+            read_options=pcsv.ReadOptions(
+                skip_rows=skip, autogenerate_column_names=True, use_threads=len(text) > 1 << 22
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter=sep, newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(typed)},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise ParseError(f"malformed CSV: {exc}", location=where) from None
+
+
+def _drop_blank_rows(table: pa.Table) -> pa.Table:
+    import pyarrow.compute as pc
+
+    filled = None
+    for name in table.column_names:
+        if name == "__row":
+            continue
+        here = pc.not_equal(table.column(name), "")
+        filled = here if filled is None else pc.or_(filled, here)
+    if filled is None or pc.all(filled).as_py():
+        return table
+    return table.filter(filled)
+
+
+def _number_format(options: TabularOptions, separator: str) -> tuple[str, str]:
+    """As the detecting reader: declared, else Italian unless the file is comma-separated."""
+    decimal = options.decimal
+    if decimal == "auto":
+        decimal = "." if separator == "," else ","
+    thousands = options.thousands
+    if thousands == "auto":
+        thousands = "." if decimal == "," else "none"
+    return decimal, thousands
+
+
+def _codes(name: str, column: pa.ChunkedArray, options: TabularOptions) -> pa.ChunkedArray:
+    import pyarrow.compute as pc
+
+    empty = pc.equal(column, "")
+    for pattern, width in options.zero_pad.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            column = pc.utf8_lpad(column, width=width, padding="0")
+            break
+    return pc.if_else(empty, None, column)
+
+
+def _values(
+    column: pa.ChunkedArray,
+    options: TabularOptions,
+    *,
+    decimal: str,
+    thousands: str,
+    strict: bool,
+    where: Location,
+    rows: pa.ChunkedArray,
+    first_row: int,
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray] | None:
+    """Values, OBS_STATUS and CONF_STATUS, by the rules of ``tabular_values.parse_values``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory.sources.tabular_values import number_pattern
+
+    empty = pc.equal(column, "")
+    is_number = pc.match_substring_regex(column, "^" + number_pattern(decimal, thousands) + "$")
+    hits = {sign: pc.and_(pc.equal(column, sign), pc.invert(is_number)) for sign in options.markers}
+    marked = pc.and_(empty, False)
+    for hit in hits.values():
+        marked = pc.or_(marked, hit)
+    if not strict:
+        n_numbers = pc.sum(is_number).as_py() or 0
+        n_marked = pc.sum(marked).as_py() or 0
+        n_text = pc.sum(pc.invert(pc.or_(pc.or_(is_number, marked), empty))).as_py() or 0
+        zeros = pc.any(pc.and_(is_number, pc.match_substring_regex(column, _LEADING_ZERO))).as_py()
+        if n_numbers + n_marked == 0 or n_text * 2 > n_numbers + n_marked or zeros:
+            return None
+    bad = pc.invert(pc.or_(pc.or_(is_number, marked), empty))
+    if pc.any(bad).as_py():
+        first = int(pc.indices_nonzero(bad.combine_chunks())[0].as_py())
+        raise ParseError(
+            f"cell {column[first].as_py()!r} is neither a number nor a declared marker",
+            location=Location(
+                source=where.source,
+                file=where.file,
+                column=where.column,
+                row=int(rows[first].as_py()) + first_row,
+            ),
+            hint=(
+                f"numbers are read with decimal {decimal!r} and thousands {thousands!r}; "
+                "declare the sign under markers (with its value and status), fix decimal/"
+                "thousands, or read the column as text with dtypes: {column: string}"
+            ),
+        )
+    cleaned = column
+    if thousands != "none":
+        cleaned = pc.replace_substring(cleaned, thousands, "")
+    if decimal != ".":
+        cleaned = pc.replace_substring(cleaned, decimal, ".")
+    values = pc.cast(pc.if_else(is_number, cleaned, None), pa.float64())
+    status = pc.if_else(is_number, "A", None)
+    conf = pc.if_else(is_number, "F", None)
+    for sign, hit in [*hits.items(), ("", pc.and_(empty, pc.invert(is_number)))]:
+        marker = options.markers[sign] if sign else options.empty
+        values = pc.if_else(hit, pa.scalar(marker.value, pa.float64()), values)
+        status = pc.if_else(hit, marker.obs_status.value, status)
+        conf = pc.if_else(hit, marker.conf_status.value, conf)
+    return values, pc.fill_null(status, "A"), pc.fill_null(conf, "F")

@@ -1,0 +1,123 @@
+"""The tidy fast path reads what layout detection reads, and refuses malformed tables."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from welfare_observatory.errors import ParseError
+from welfare_observatory.sources.table import TableOptions, TableSource
+from welfare_observatory.sources.tabular import read_table
+from welfare_observatory.sources.tidy import read_tidy
+
+
+def options(**extra: object) -> TableOptions:
+    return TableOptions.model_validate({"path": "data.csv", "layout": "tidy", **extra})
+
+
+def same(data: bytes, **extra: object) -> pa.Table:
+    slow = read_table(data, options(**extra))
+    fast = read_tidy(data, options(**extra)).combine_chunks()
+    assert fast.schema == slow.schema
+    assert fast.equals(slow), (fast.to_pydict(), slow.to_pydict())
+    return fast
+
+
+def test_a_comma_separated_tidy_file_reads_as_layout_detection_reads_it() -> None:
+    data = (
+        b"Year,Territory,GeoCode,Sex,Value\n"
+        b"2023,Brescia,017,Total,1253157\n"
+        b"2023,Acquafredda,017001,Female,\n"
+        b'2022,"Capo di Ponte, Valle",017036,Male,3.5\n'
+        b'2022,"Breno\nalta",017025,Total,1e3\n'
+    )
+    table = same(data, value_columns=["Value"])
+    assert table.column("GeoCode").to_pylist() == ["017", "017001", "017036", "017025"]
+    assert table.column("Value__status").to_pylist() == ["A", "O", "A", "A"]
+    same(data)  # value columns detected: Value only (GeoCode has leading zeros)
+
+
+def test_italian_numbers_markers_bom_and_cp1252() -> None:
+    data = (
+        "\ufeffAnno;Comune;Codice comune;Valore\n"
+        "2023;Città;017001;1.253,5\n"
+        "2023;Ponte   di  Legno;017148;....\n"
+        "2023;Edolo;017067;-\n"
+        "2023;Bienno;017019;:\n"
+    ).encode()
+    table = same(data)
+    assert table.column("Valore").to_pylist()[:3] == [1253.5, None, 0.0]
+    assert table.column("Valore__conf").to_pylist()[3] == "C"
+    assert table.column("Comune").to_pylist()[1] == "Ponte di Legno"
+    same(data.decode("utf-8").lstrip("\ufeff").encode("cp1252"))
+
+
+def test_declared_options_are_honoured() -> None:
+    data = b"code;name;v;w\n17001;A;1,5;x\n17002;B;2;y\n"
+    table = same(data, columns=["code", "v"], zero_pad={"code": 6}, dtypes={"v": "float64"})
+    assert table.column_names == ["code", "v", "v__status", "v__conf"]
+    assert table.column("code").to_pylist() == ["017001", "017002"]
+    same(b"title line\nA,B\n1,2\n", skip_rows=1)
+    same(b"A,B\n1,2\n", separator=",", decimal=".", thousands="none")
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "where"),
+    [
+        (b"", "empty", {}),
+        (b"  \n\n", "empty", {}),
+        (b"A,,C\n1,2,3\n", "blank", {"line": 1}),
+        (b"A,B,A\n1,2,3\n", "twice", {"line": 1}),
+        (b"A,B,C\n1,2,3\n4,5\n", "2 cells where the header has 3", {}),
+        (b"A,B,C\n1,2,3\n4,5,6,7\n", "4 cells where the header has 3", {}),
+        (b"A,Value\nx,1\ny,1,5 (a)\n", "cells where the header has", {}),
+        (b"A,Value\nx,1\ny,n/a\n", "neither a number", {"row": 3, "column": "Value"}),
+        (b"A\x00,B\n", "NUL", {}),
+        (b"A,B\n\xc3\xa8,1\n\xe8,2\n", "cannot decode", {}),
+    ],
+)
+def test_malformed_tables_are_errors_that_name_the_place(
+    data: bytes, message: str, where: dict[str, object]
+) -> None:
+    with pytest.raises(ParseError, match=message) as caught:
+        read_tidy(data, options(value_columns=["Value"]) if b"Value" in data else options(),
+                  file="f.csv", source="s")  # fmt: skip
+    location = caught.value.location
+    assert location is not None and location.file == "f.csv" and location.source == "s"
+    for name, value in where.items():
+        assert getattr(location, name) == value
+
+
+def test_a_messy_file_declared_tidy_is_refused_not_misread() -> None:
+    messy = b"Tavola 1 - Popolazione\n\nComune;2022;2023\nBiella;43.000;42.500\nFonte: Istat\n"
+    with pytest.raises(ParseError):
+        read_tidy(messy, options())
+    assert read_table(messy, options()).num_rows == 1  # detection still reads it
+
+
+def test_the_table_source_takes_the_fast_path_only_when_declared(tmp_path: object) -> None:
+    assert TableOptions.model_validate({"path": "x.csv"}).layout == "auto"
+    with pytest.raises(ValueError, match="layout"):
+        TableOptions.model_validate({"path": "x.csv", "layout": "neat"})
+    assert TableSource("s", {"path": "x.csv", "layout": "tidy"}).table_options.layout == "tidy"
+
+
+_code = st.from_regex(r"0[0-9]{2}[0-9]{3}", fullmatch=True)
+_number = st.one_of(
+    st.integers(min_value=-(10**7), max_value=10**7).map(lambda n: f"{n:,}".replace(",", ".")),
+    st.decimals(min_value=-1000, max_value=1000, places=2, allow_nan=False).map(
+        lambda d: str(d).replace(".", ",")
+    ),
+    st.sampled_from(["-", "....", "..", ":", "NaN", ""]),
+)
+_label = st.text(alphabet="abcdeèò XYZ'", min_size=1, max_size=12).filter(lambda s: s.strip())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_code, _label, _number), min_size=1, max_size=30))
+def test_any_tidy_table_reads_the_same_on_both_paths(rows: list[tuple[str, str, str]]) -> None:
+    lines = ["Codice comune;Comune;Valore"] + [f'{c};"{lbl}";{v}' for c, lbl, v in rows]
+    data = ("\n".join(lines) + "\n").encode()
+    same(data, value_columns=["Valore"])
