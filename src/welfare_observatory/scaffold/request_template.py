@@ -165,8 +165,21 @@ def _instructions(
     sheet.append([])
     sheet.append(["Foglio", "Indicatore", "Descrizione", "Unità"])
     for indicator in indicators:
-        sheet.append([names[indicator.id], indicator.id, indicator.label.get("it"), indicator.unit])
+        sheet.append(
+            [names[indicator.id], indicator.id, indicator.label.get("it"), _unit_it(indicator)]
+        )
     sheet.column_dimensions["C"].width = 70
+
+
+_BREAKDOWNS_IT = {"age": "età", "citizenship": "cittadinanza", "sex": "sesso"}
+"""The built-in breakdowns in the words of the (Italian) request."""
+
+
+def _unit_it(indicator: Indicator) -> str:
+    """The unit as the people filling the sheet say it ("persone", not "person")."""
+    from welfare_observatory.publish.report.i18n import unit_label
+
+    return unit_label(indicator.unit, "it")
 
 
 def _indicator_sheet(
@@ -181,8 +194,8 @@ def _indicator_sheet(
     with_sex = "sex" in indicator.breakdowns
     sheet.append([f"{indicator.label.get('it')} ({indicator.id})"])
     sheet.append([f"Definizione: {indicator.definition.get('it')}"])
-    sheet.append([f"Unità: {indicator.unit}; {note}"])
-    others = [b for b in indicator.breakdowns if b != "sex"]
+    sheet.append([f"Unità: {_unit_it(indicator)}; {note}"])
+    others = [_BREAKDOWNS_IT.get(b, b) for b in indicator.breakdowns if b != "sex"]
     extra = f" Disaggregazioni non richieste: {', '.join(others)} (solo totali)." if others else ""
     sheet.append(["Compilare Valore e, se serve, Stato." + extra])
     sheet.append([])
