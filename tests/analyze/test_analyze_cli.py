@@ -47,11 +47,8 @@ def run_json(capsys: pytest.CaptureFixture[str], args: list[str]) -> object:
 
 def test_progress_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_observations(tmp_path)
-    out = run_json(
-        capsys,
-        ["progress", "--data", str(data), "--indicator", "NEET", "--territory", "IT", *POL]
-        + ["--method", "eurostat"],
-    )
+    args = ["progress", "--data", str(data), "--indicator", "NEET", "--territory", "IT"]
+    out = run_json(capsys, [*args, *POL, "--method", "eurostat"])
     assert isinstance(out, dict)
     assert out["category"] == "significant_progress"  # 20 -> 15 in five years, negative
     assert out["start_year"] == 2016 and out["end_year"] == 2021

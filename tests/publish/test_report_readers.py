@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from welfare_observatory.governance import governance_section
-from welfare_observatory.governance.report_section import render_governance
 from welfare_observatory.governance.models import Governance
+from welfare_observatory.governance.report_section import render_governance
 from welfare_observatory.publish.report.charts import (
     MIN_RELATIVE_SPAN,
     Series,

@@ -43,8 +43,7 @@ def _names(codes: pd.Series) -> dict[str, str]:
 
     reg = registry()
     return {
-        str(c): (reg.get(str(c)).name if str(c) in reg else str(c))
-        for c in codes.dropna().unique()
+        str(c): (reg.get(str(c)).name if str(c) in reg else str(c)) for c in codes.dropna().unique()
     }
 
 
@@ -156,11 +155,11 @@ def benchmark(
     out["comparison"] = pd.Series(code, index=out.index, dtype="string")
     # Readers get the comparison territory's name ("lower than Piemonte"), not its code.
     names = _names(out["against"])
-    against = out["against"].astype("string")
-    text_en = " " + against.map(names | {k: v for k, v in _ENGLISH.items() if k in names})
+    peer = out["against"].astype("string")
+    text_en = " " + peer.map(names | {k: v for k, v in _ENGLISH.items() if k in names})
     out["text_en"] = out["comparison"].map({k: v[0] for k, v in WORDING.items()}) + text_en
     out["text_it"] = out["comparison"].map({k: v[1] for k, v in WORDING.items()}) + (
-        " " + against.map(names)
+        " " + peer.map(names)
     )
     columns = [
         *group,
