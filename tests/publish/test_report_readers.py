@@ -198,3 +198,34 @@ def test_in_chromium_no_page_holds_only_a_heading(tmp_path: Path) -> None:
             pytest.fail(f"a page ends with a heading: {lines[-3:]}")
         if 0 < len(lines) <= 3:
             pytest.fail(f"a page holds only {lines}")
+
+
+def test_the_example_deep_dives_send_readers_to_pages_not_configuration_files() -> None:
+    texts = sorted((REPO / "examples").glob("*/src/*/deepdive/*.md"))
+    assert texts
+    for text in texts:
+        body = text.read_text("utf-8")
+        assert not re.search(r"`[\w./-]+\.ya?ml`", body), f"{text.name} names a config file"
+
+
+def test_a_note_that_applies_to_several_territories_is_given_once() -> None:
+    from welfare_observatory.publish.report.i18n import Translator
+    from welfare_observatory.publish.report.views import ReportView
+
+    names = {"096": "Biella", "01": "Piemonte", "IT": "Italia"}
+    latest = {"096": ("P", 2023), "01": ("P", 2023), "IT": ("A", 2023)}
+    fake = SimpleNamespace(
+        latest=lambda _i, code: {
+            "year": latest[code][1],
+            "suppressed": False,
+            "status": latest[code][0],
+        },
+        _trend=lambda _i, _code: {"break": 2019},
+        name=names.__getitem__,
+        t=Translator("it"),
+    )
+    notes = ReportView.notes(fake, SimpleNamespace(id="X"), ["096", "01", "IT"])  # type: ignore[arg-type]
+    assert notes == [
+        "2023, provvisorio: Biella, Piemonte",
+        "2019, interruzione di serie: Biella, Piemonte, Italia",
+    ]
