@@ -43,13 +43,13 @@ def test_benchmark_differences_ratios_and_wording() -> None:
     assert neet["ratio"] == pytest.approx(14 / 19)
     assert (neet["comparison"], neet["text_en"], neet["text_it"]) == (
         "better",
-        "better than IT",
-        "migliore di IT",
+        "better than Italy",
+        "migliore di Italia",
     )
     emp = result[(result["indicator"] == "EMP") & (result["against"] == "01")].iloc[0]
-    assert (emp["comparison"], emp["text_it"]) == ("equal", "pari a 01")
+    assert (emp["comparison"], emp["text_it"]) == ("equal", "pari a Piemonte")
     old = result[result["indicator"] == "OLD_AGE"].iloc[0]
-    assert (old["comparison"], old["text_en"]) == ("higher", "higher than IT")
+    assert (old["comparison"], old["text_en"]) == ("higher", "higher than Italy")
 
 
 def test_rank_and_quintile_among_the_peers_present() -> None:

@@ -47,10 +47,8 @@ def run_json(capsys: pytest.CaptureFixture[str], args: list[str]) -> object:
 
 def test_progress_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_observations(tmp_path)
-    out = run_json(
-        capsys,
-        ["progress", "--data", str(data), "--indicator", "NEET", "--territory", "IT", *POL],
-    )
+    args = ["progress", "--data", str(data), "--indicator", "NEET", "--territory", "IT"]
+    out = run_json(capsys, [*args, *POL, "--method", "eurostat"])
     assert isinstance(out, dict)
     assert out["category"] == "significant_progress"  # 20 -> 15 in five years, negative
     assert out["start_year"] == 2016 and out["end_year"] == 2021
@@ -98,8 +96,11 @@ def test_tables_for_people(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     data = str(write_observations(tmp_path))
-    main(["analyze", "benchmark", "--data", data, "--territory", "096000", "--against", "IT", *POL])
-    assert "better than IT" in capsys.readouterr().out
+    args = ["analyze", "benchmark", "--data", data, "--territory", "096000", "--against", "IT"]
+    main([*args, *POL, "--lang", "en"])
+    assert "better than Italy" in capsys.readouterr().out
+    main([*args, *POL])  # Italian by default, as the report
+    assert "migliore di Italia" in capsys.readouterr().out
 
 
 def test_bad_input_is_one_line_and_exit_1(
@@ -194,3 +195,21 @@ def test_polarity_falls_back_to_the_shipped_catalogue(
             ]
         )
     assert "--polarity NOT_AN_ID=" in capsys.readouterr().err
+
+
+def test_progress_defaults_to_istat_classes_and_takes_a_territory_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(write_observations(tmp_path))
+    by_code = run_json(
+        capsys, ["progress", "--data", data, "--indicator", "NEET", "--territory", "IT", *POL]
+    )
+    assert isinstance(by_code, dict) and by_code["method"] == "istat"
+    by_name = run_json(
+        capsys, ["progress", "--data", data, "--indicator", "NEET", "--territory", "Italia", *POL]
+    )
+    assert by_name == by_code
+    # a target means Eurostat's classes, which have the target variant
+    args = ["progress", "--data", data, "--indicator", "EMP", "--territory", "IT", *POL]
+    target = run_json(capsys, [*args, "--target", "78", "--target-year", "2030"])
+    assert isinstance(target, dict) and target["method"] == "eurostat"

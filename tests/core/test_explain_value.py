@@ -235,3 +235,26 @@ def test_the_command_prints_labels_operands_and_short_parameters(kb: KnowledgeBa
     assert json.loads(female.output)["value"]["breakdowns"] == {"sex": "F"}
     bad = CliRunner().invoke(cli, [*args, "--where", "sex"])
     assert bad.exit_code == 2 and "column=value" in bad.output
+
+
+def test_the_territory_is_taken_by_name_and_the_ids_as_options(kb: KnowledgeBase) -> None:
+    by_code = CliRunner().invoke(
+        cli, ["explain", "POP_TOTAL", "096001", "2023", "--kb", str(kb.root)]
+    )
+    assert by_code.exit_code == 0, by_code.output
+    by_name = CliRunner().invoke(
+        cli, ["explain", "POP_TOTAL", "Ailoche", "2023", "--kb", str(kb.root)]
+    )
+    assert by_name.output == by_code.output
+    options = ["--indicator", "POP_TOTAL", "--territory", "Ailoche", "--period", "2023"]
+    as_options = CliRunner().invoke(cli, ["explain", *options, "--kb", str(kb.root)])
+    assert as_options.output == by_code.output
+    # "Biella" alone is the province, as in `territory show Biella`
+    province = CliRunner().invoke(
+        cli, ["explain", "SHARE_65_PLUS", "Biella", "2023", "--kb", str(kb.root)]
+    )
+    assert province.exit_code == 0 and " 096 2023-01-01" in province.output.splitlines()[1]
+    twice = CliRunner().invoke(cli, ["explain", "POP_TOTAL", "096001", "2023", "--period", "2022"])
+    assert twice.exit_code == 2 and "given twice" in twice.output
+    missing = CliRunner().invoke(cli, ["explain", "POP_TOTAL", "096001"])
+    assert missing.exit_code == 2 and "missing the period" in missing.output

@@ -180,7 +180,9 @@ def test_parquet_and_json_carry_the_metadata(kb: KnowledgeBase, tmp_path: Path) 
     table = pq.read_table(files["parquet"][0])
     meta = json.loads(table.schema.metadata[b"welfare_observatory"])
     assert (meta["edition"], meta["licence"]) == ("2025", "CC0-1.0")
-    assert table.drop_columns([]).cast(view(kb).schema).equals(view(kb).cast(table.schema))
+    # the view, plus the label columns for people (checked in test_publish_labels.py)
+    labelled = table.drop_columns(["indicator_label", "territory_name"])
+    assert labelled.cast(view(kb).schema).equals(view(kb).cast(labelled.schema))
     document = json.loads(files["json"][0].read_text(encoding="utf-8"))
     assert document["metadata"]["build"] == "b-1"
     records = {(r["indicator"], r["territory"], r["sex"]): r for r in document["data"]}
@@ -443,3 +445,34 @@ def test_an_explicit_licence_wins_and_another_observatory_is_refused(
     with pytest.raises(PublishError, match="built by observatory 'biella', not 'trento'"):
         export(kb, ["csv"], tmp_path / "o2", edition="2025", observatory=other)
     assert not (tmp_path / "o2").exists()
+
+
+def test_every_table_export_names_territories_and_indicators_in_its_language(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    formats = ["csv", "csv-it", "xlsx", "parquet", "datapackage", "sdmx"]
+    files = run(kb, formats, tmp_path / "it")
+    with files["csv"][0].open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    ailoche = next(r for r in rows if r["territory"] == "096001" and r["indicator"] == "POP_0_14")
+    assert ailoche["territory_name"] == "Ailoche"
+    assert ailoche["indicator_label"] == "Popolazione residente di 0-14 anni"
+    italian = files["csv-it"][0].read_text(encoding="utf-8-sig")
+    assert "Andorno Micca" in italian and "indicator_label" in italian.splitlines()[0]
+    sheet = load_workbook(files["xlsx"][0], read_only=True)["data"]
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    assert header[-2:] == ["indicator_label", "territory_name"]
+    parquet = pq.read_table(files["parquet"][0])
+    assert "Ailoche" in parquet["territory_name"].to_pylist()
+    package = json.loads((tmp_path / "it" / "datapackage.json").read_text(encoding="utf-8"))
+    schema = package["resources"][0]["schema"]
+    assert [f["name"] for f in schema["fields"]][-2:] == ["indicator_label", "territory_name"]
+    assert "territory_name" not in schema["primaryKey"]
+    # SDMX keeps codes as dimensions; its code lists carry the names
+    structure = (tmp_path / "it" / "observations-structure.xml").read_text(encoding="utf-8")
+    assert "TERRITORY_NAME" not in structure.upper().replace("CL_AREA", "")
+    english = run(kb, ["csv"], tmp_path / "en", lang="en")
+    with english["csv"][0].open(encoding="utf-8", newline="") as handle:
+        labels = {r["indicator_label"] for r in csv.DictReader(handle)}
+    assert "Resident population aged 0-14" in labels
+    assert labels.isdisjoint({"Popolazione residente di 0-14 anni"})

@@ -212,7 +212,8 @@ def test_filters_pick_the_territory_breakdown_and_year_and_misses_say_why(
     assert "nessun dato per sex=F; l&#39;edizione ha: citizenship" in page
     assert "nessun dato per year=2010; l&#39;edizione ha: 2019, 2020, 2021, 2022, 2023" in page
     # on a line of its own: a chart of the picked series with its data table
-    assert "Tasso di occupazione (15-64 anni), Italia (citizenship=FOR)" in page
+    assert "Tasso di occupazione (15-64 anni), Italia (stranieri)" in page
+    assert "citizenship=FOR)" not in page
     assert "<svg" in page and "<td>62,0</td>" in page.replace('<td class="num">', "<td>")
 
 

@@ -71,7 +71,9 @@ def test_providers_are_derived_from_domains_and_counts_only_are_requested(folder
 
 
 def test_the_workbook_has_a_sheet_per_indicator_with_rows_and_validation(folder: Path) -> None:
-    result = write_request_template(folder, "comune", folder / "data" / "comuni.xlsx")
+    result = write_request_template(
+        folder, "comune", folder / "data" / "comuni.xlsx", ask_covered=True
+    )
     book = load_workbook(result.path)
     assert book.sheetnames == ["Istruzioni", "POP_TOTAL", "BIRTHS", "POP_65_PLUS", "POP_0_14"]
     sheet = book["BIRTHS"]
@@ -160,6 +162,7 @@ def test_the_command_writes_and_checks(folder: Path) -> None:
             str(folder),
             "--out",
             str(out),
+            "--ask-covered",
         ],
     )
     assert done.exit_code == 0, done.output
@@ -179,7 +182,9 @@ def test_negative_or_fractional_counts_are_refused_by_the_sheets_own_rule(
     folder: Path,
 ) -> None:
     """Excel's validation only guards typing; a file edited elsewhere is checked on reading."""
-    result = write_request_template(folder, "comune", folder / "data" / "comuni.xlsx")
+    result = write_request_template(
+        folder, "comune", folder / "data" / "comuni.xlsx", ask_covered=True
+    )
     fill(result.path)
     book = load_workbook(result.path)
     births = book["BIRTHS"]
@@ -197,7 +202,9 @@ def test_negative_or_fractional_counts_are_refused_by_the_sheets_own_rule(
 
 
 def test_without_the_sheets_validation_the_catalogue_rule_applies(folder: Path) -> None:
-    result = write_request_template(folder, "comune", folder / "data" / "comuni.xlsx")
+    result = write_request_template(
+        folder, "comune", folder / "data" / "comuni.xlsx", ask_covered=True
+    )
     fill(result.path)
     book = load_workbook(result.path)
     births = book["BIRTHS"]
@@ -212,7 +219,9 @@ def test_without_the_sheets_validation_the_catalogue_rule_applies(folder: Path) 
 def test_the_rule_is_read_from_the_validation(folder: Path) -> None:
     from welfare_observatory.scaffold.request_check import ValueRule, value_rule
 
-    result = write_request_template(folder, "comune", folder / "data" / "comuni.xlsx")
+    result = write_request_template(
+        folder, "comune", folder / "data" / "comuni.xlsx", ask_covered=True
+    )
     births = load_workbook(result.path)["BIRTHS"]
     column = _value_cell(births, HEADER_ROW + 1)[0]
     assert value_rule(births, column) == ValueRule(whole=True, low=0.0)

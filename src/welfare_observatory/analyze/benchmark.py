@@ -33,6 +33,20 @@ WORDING: dict[str, tuple[str, str]] = {
 indicators, where a difference carries no judgement."""
 
 
+_ENGLISH = {"IT": "Italy"}
+"""Names the territory registry holds in Italian only, in English (NUTS names stay Italian)."""
+
+
+def _names(codes: pd.Series) -> dict[str, str]:
+    """Territory names by code for the distinct ``codes`` (the code when it is unknown)."""
+    from welfare_observatory.territory import registry
+
+    reg = registry()
+    return {
+        str(c): (reg.get(str(c)).name if str(c) in reg else str(c)) for c in codes.dropna().unique()
+    }
+
+
 def benchmark(
     frame: pd.DataFrame,
     *,
@@ -139,9 +153,14 @@ def benchmark(
         default="equal",
     )
     out["comparison"] = pd.Series(code, index=out.index, dtype="string")
-    against_text = " " + out["against"].astype("string")
-    out["text_en"] = out["comparison"].map({k: v[0] for k, v in WORDING.items()}) + against_text
-    out["text_it"] = out["comparison"].map({k: v[1] for k, v in WORDING.items()}) + against_text
+    # Readers get the comparison territory's name ("lower than Piemonte"), not its code.
+    names = _names(out["against"])
+    peer = out["against"].astype("string")
+    text_en = " " + peer.map(names | {k: v for k, v in _ENGLISH.items() if k in names})
+    out["text_en"] = out["comparison"].map({k: v[0] for k, v in WORDING.items()}) + text_en
+    out["text_it"] = out["comparison"].map({k: v[1] for k, v in WORDING.items()}) + (
+        " " + peer.map(names)
+    )
     columns = [
         *group,
         "territory",

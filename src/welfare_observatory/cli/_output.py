@@ -48,6 +48,13 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+def _literal(title: str | None) -> Any:
+    """A title shown as written (``[id_pagina]`` in a URL or label is not rich markup)."""
+    from rich.text import Text
+
+    return None if title is None else Text(title, style="italic")
+
+
 def print_table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
 ) -> None:
@@ -59,7 +66,7 @@ def print_table(
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(title=_literal(title), show_lines=False, header_style="bold")
     for column in columns:
         table.add_column(Text(column), overflow="fold")
     for row in rows:
@@ -73,7 +80,7 @@ def print_fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) 
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, show_header=False, box=None, pad_edge=False)
+    table = Table(title=_literal(title), show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for name, value in pairs:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from welfare_observatory.cli._output import json_option, print_fields, print_json, print_table
+from welfare_observatory.cli._territory import territory_callback
 from welfare_observatory.errors import (
     AnalysisError,
     Location,
@@ -166,13 +167,23 @@ def analyze() -> None:
 @analyze.command()
 @source_options
 @click.option("--indicator", required=True, help="Indicator id.")
-@click.option("--territory", required=True, help="Territory id (IT, 096, 096004, ...).")
+@click.option(
+    "--territory",
+    required=True,
+    callback=territory_callback,
+    help="Territory: code or name (IT, 096, Cossato, ...).",
+)
 @breakdown_option
 @polarity_option
 @click.option("--target", type=float, help="Quantified target value (Eurostat method).")
 @click.option("--target-year", type=int, help="Year the target is due.")
 @click.option("--horizon", type=click.Choice(["short", "long", "full"]), default="short")
-@click.option("--method", type=click.Choice(["eurostat", "istat"]), default="eurostat")
+@click.option(
+    "--method",
+    type=click.Choice(["eurostat", "istat"]),
+    default=None,
+    help="Progress classes (default: Istat's, as the report; Eurostat's with --target).",
+)
 @json_option
 def progress(
     data_path: Path | None,
@@ -185,10 +196,12 @@ def progress(
     target: float | None,
     target_year: int | None,
     horizon: str,
-    method: str,
+    method: str | None,
     as_json: bool,
 ) -> None:
     """Assess the progress of one indicator in one territory."""
+    # Istat's classes have no target variant: a target means Eurostat's.
+    method = method or ("eurostat" if target is not None else "istat")
     import pandas as pd
 
     from welfare_observatory.analyze import assess_progress
@@ -228,7 +241,12 @@ def progress(
 
 @analyze.command()
 @source_options
-@click.option("--reference-territory", required=True, help="Territory scoring 100 (e.g. IT).")
+@click.option(
+    "--reference-territory",
+    required=True,
+    callback=territory_callback,
+    help="Territory scoring 100, code or name (e.g. IT).",
+)
 @click.option("--reference-year", required=True, type=int, help="Base year scoring 100.")
 @click.option(
     "--indicator", "indicators", multiple=True, help="Indicator (repeatable; default all)."
@@ -275,8 +293,19 @@ def composite(
 
 @analyze.command(name="benchmark")
 @source_options
-@click.option("--territory", required=True, help="The territory of the observatory.")
-@click.option("--against", multiple=True, required=True, help="Comparison territory (repeatable).")
+@click.option(
+    "--territory",
+    required=True,
+    callback=territory_callback,
+    help="The territory of the observatory, code or name.",
+)
+@click.option(
+    "--against",
+    multiple=True,
+    required=True,
+    callback=territory_callback,
+    help="Comparison territory, code or name (repeatable).",
+)
 @click.option("--period", help="Period to compare (default: the latest per indicator).")
 @click.option(
     "--indicator", "indicators", multiple=True, help="Indicator (repeatable; default all)."
@@ -289,7 +318,9 @@ def composite(
     help="Counts that grow with a territory's size (residents, births): leave them out, "
     "or keep them flagged as size_dependent.",
 )
-@click.option("--lang", type=click.Choice(["en", "it"]), default="en", help="Table wording.")
+@click.option(
+    "--lang", type=click.Choice(["it", "en"]), default="it", show_default=True, help="Wording."
+)
 @polarity_option
 @json_option
 def benchmark_command(

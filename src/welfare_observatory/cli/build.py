@@ -51,6 +51,12 @@ from welfare_observatory.cli._output import json_option, print_json
     metavar="SECONDS",
     help="Stop a source that takes longer (it is reported as failed; 0: no limit).",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Print the full tables: every source, finding and indicator not built.",
+)
 @json_option
 def build(
     observatory: str,
@@ -63,13 +69,15 @@ def build(
     scheduler: str | None,
     memory_budget: str | None,
     source_timeout: float,
+    verbose: bool,
     as_json: bool,
 ) -> None:
     """Build OBSERVATORY (a folder with observatory.yaml, or an installed package name).
 
     Runs fetch, parse, harmonize, validate, derive, analyze and store, and ends with a
-    build report. A failing source is reported and does not stop the others; the exit code
-    is 1 when any source failed.
+    short summary (counts, failures, where the edition is); --verbose prints the full build
+    report, --json all of it for scripts. A failing source is reported and does not stop
+    the others; the exit code is 1 when any source failed.
     """
     from rich.console import Console
 
@@ -114,7 +122,66 @@ def build(
             )
     if as_json:
         print_json(result.report.model_dump(mode="json"))
-    else:
+    elif verbose:
         result.report.render()
+    else:
+        for line in summary_lines(result.report, observatory=observatory, out=out):
+            click.echo(line)
     if not result.report.ok:
         raise SystemExit(1)
+
+
+ERRORS_SHOWN = 5
+"""Error findings the short summary lists (all of them are in --verbose and --json)."""
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def summary_lines(report: Any, *, observatory: str, out: Path) -> list[str]:
+    """The build's short summary: what was built, what failed and why, where it is, and
+    what to run next. Plain lines, ids never cut (no table to fit)."""
+    from collections import Counter
+
+    statuses = Counter(s.status for s in report.sources)
+    counts = report.finding_counts()
+    lines = [
+        f"{report.observatory}: edition {report.edition} (build {report.build}) "
+        f"in {report.knowledge_base}",
+        "sources: "
+        + ", ".join(f"{statuses.get(s, 0)} {s}" for s in ("ok", "reused", "failed", "skipped")),
+        f"indicators built: {len(report.built)} of {report.selected} selected; "
+        + _count(report.observations, "observation", "observations"),
+    ]
+    if report.skipped:
+        causes = Counter(item.cause for item in report.skipped)
+        by_cause = ", ".join(f"{n} {cause}" for cause, n in sorted(causes.items()))
+        lines.append(f"not built: {len(report.skipped)} ({by_cause})")
+    lines.append(
+        "findings: "
+        + ", ".join(
+            (
+                _count(counts.get("error", 0), "error", "errors"),
+                _count(counts.get("warning", 0), "warning", "warnings"),
+                f"{counts.get('info', 0)} info",
+            )
+        )
+    )
+    for source in report.sources:
+        if source.status == "failed":
+            lines.append(f"FAILED {source.id}: {source.error or source.reason or 'no message'}")
+    errors = [f for f in report.findings if f.severity.value == "error"]
+    for finding in errors[:ERRORS_SHOWN]:
+        where = " ".join(
+            str(v)
+            for v in (finding.source, finding.indicator, finding.territory, finding.period)
+            if v
+        )
+        lines.append(f"error {finding.code} {where}: {finding.message}")
+    if len(errors) > ERRORS_SHOWN:
+        lines.append(f"... and {len(errors) - ERRORS_SHOWN} more errors")
+    kb = "" if out == Path("kb") else f" --kb {out}"
+    lines.append(f"next: welfare-observatory report --out site{kb} --observatory {observatory}")
+    lines.append("full tables: --verbose; everything for scripts: --json")
+    return lines

@@ -83,10 +83,9 @@ def _selection(cat: Catalog, profile: str | None, indicators: str | None) -> lis
 
 
 def _escape(text: str | None) -> str | None:
-    """Text shown as written: rich would read ``[id_pagina]`` in a URL as markup."""
-    from rich.markup import escape
-
-    return None if text is None else escape(text)
+    """Text shown as written: print_table and print_fields show cells and titles literally,
+    so escaping here would print ``\\[`` (a URL that breaks on copy and paste)."""
+    return text
 
 
 def _table(indicators: list[Indicator], lang: str = "it") -> None:
@@ -323,7 +322,7 @@ def export(fmt: str, out: Path | None, profile: str | None) -> None:
 @click.option(
     "--missing", is_flag=True, help="List the SDG targets that no selected indicator covers."
 )
-@click.option("--lang", type=click.Choice(["it", "en"]), default="en", show_default=True)
+@click.option("--lang", type=click.Choice(["it", "en"]), default="it", show_default=True)
 @json_option
 @_errors_exit_1
 def coverage(

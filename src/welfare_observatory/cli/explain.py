@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from welfare_observatory.cli._output import json_option, kb_option, print_json
+from welfare_observatory.cli._territory import territory_code
 
 if TYPE_CHECKING:
     from welfare_observatory.lineage import StepNode
@@ -29,9 +30,17 @@ def _where(values: tuple[str, ...], sex: str | None) -> dict[str, str]:
 
 
 @click.command()
-@click.argument("indicator")
-@click.argument("territory")
-@click.argument("period")
+@click.argument("indicator", required=False)
+@click.argument("territory", required=False)
+@click.argument("period", required=False)
+@click.option("--indicator", "indicator_opt", default=None, help="Indicator id (or 1st argument).")
+@click.option(
+    "--territory",
+    "territory_opt",
+    default=None,
+    help="Territory, code or name: 096023 or Cossato (or 2nd argument).",
+)
+@click.option("--period", "period_opt", default=None, help="Period, e.g. 2023 (or 3rd argument).")
 @kb_option
 @click.option("--edition", default=None, help="Edition to read (default: the latest).")
 @click.option("--sex", default=None, help="Breakdown by sex: M, F or _T (default: the total).")
@@ -44,9 +53,12 @@ def _where(values: tuple[str, ...], sex: str | None) -> dict[str, str]:
 )
 @json_option
 def explain(
-    indicator: str,
-    territory: str,
-    period: str,
+    indicator: str | None,
+    territory: str | None,
+    period: str | None,
+    indicator_opt: str | None,
+    territory_opt: str | None,
+    period_opt: str | None,
     kb_path: Path,
     edition: str | None,
     sex: str | None,
@@ -54,8 +66,15 @@ def explain(
     as_json: bool,
 ) -> None:
     """Show how one stored value was made: its step, operands and inputs, down to the raw
-    payload. Breakdowns default to the total; a year matches a stock dated in that year."""
+    payload. Breakdowns default to the total; a year matches a stock dated in that year.
+
+    INDICATOR TERRITORY PERIOD, as arguments or as --indicator, --territory and --period
+    (as ``analyze`` takes them); the territory by code or by name."""
     from welfare_observatory.store import KnowledgeBase
+
+    indicator = _one("indicator", indicator, indicator_opt)
+    territory = territory_code(_one("territory", territory, territory_opt))
+    period = _one("period", period, period_opt)
     from welfare_observatory.store.explain import explain_value
 
     base = KnowledgeBase.open(kb_path)
@@ -74,6 +93,16 @@ def explain(
             ", ".join(f"{k}={v}" for k, v in combo.items()) for combo in result.other_breakdowns
         )
         click.echo(f"other breakdowns: {others} (pick one with --sex or --where column=value)")
+
+
+def _one(name: str, argument: str | None, option: str | None) -> str:
+    """The value given as argument or as --NAME (both only when they agree)."""
+    if argument is not None and option is not None and argument != option:
+        raise click.UsageError(f"the {name} is given twice: {argument!r} and --{name} {option!r}")
+    value = argument if argument is not None else option
+    if value is None:
+        raise click.UsageError(f"missing the {name}: explain INDICATOR TERRITORY PERIOD")
+    return value
 
 
 def _number(value: float | None) -> str:

@@ -77,6 +77,13 @@ def _licences(pairs: tuple[str, ...]) -> dict[str, str]:
     default=None,
     help="Also protect territories with fewer inhabitants than this.",
 )
+@click.option(
+    "--lang",
+    type=click.Choice(["it", "en"]),
+    default=None,
+    help="Language of the label columns (indicator_label, territory_name); default: the "
+    "observatory's first language, else it.",
+)
 @json_option
 def publish(
     edition: str | None,
@@ -89,6 +96,7 @@ def publish(
     disclosure: Path | None,
     threshold: float | None,
     max_population: int | None,
+    lang: str | None,
     as_json: bool,
 ) -> None:
     """Export EDITION's (default: the latest) publishable view, after disclosure control,
@@ -129,6 +137,7 @@ def publish(
         source_licences=_licences(source_licences),
         registry=ExporterRegistry.default(default_plugins()),
         observatory=obs,
+        lang=lang,
     )
     rows = [(fmt, str(path)) for fmt, paths in result.files.items() for path in paths]
     if as_json:

@@ -39,9 +39,19 @@ _PROVIDERS = ("comune", "asl", "consortium", "third_sector")
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Check a filled request instead of writing one.",
 )
+@click.option(
+    "--ask-covered",
+    is_flag=True,
+    help="Also ask for what an installed source already reads by municipality (Istat).",
+)
 @json_option
 def request_template(
-    provider: str | None, observatory: str, out: Path | None, check: Path | None, as_json: bool
+    provider: str | None,
+    observatory: str,
+    out: Path | None,
+    check: Path | None,
+    ask_covered: bool,
+    as_json: bool,
 ) -> None:
     """Write a data-request spreadsheet for a type of local body, or --check a filled one."""
     if check is not None:
@@ -54,14 +64,22 @@ def request_template(
             click.echo(str(problem) + (f" (hint: {problem.hint})" if problem.hint else ""))
         if problems:
             raise SystemExit(1)
+        from welfare_observatory.scaffold.request_check import filled_cells
+
+        filled, total = filled_cells(check)
+        if filled == 0:
+            # an untouched template has no bad cell, and nothing in it either
+            if not as_json:
+                click.echo(f"{check}: empty, no Valore filled in ({total} rows to fill)")
+            raise SystemExit(1)
         if not as_json:
-            click.echo(f"{check}: every cell is valid")
+            click.echo(f"{check}: every cell is valid ({filled} of {total} Valore filled in)")
         return
     if provider is None:
         raise click.UsageError("give --provider (or --check FILE)")
     from welfare_observatory.scaffold.request_template import write_request_template
 
-    result = write_request_template(observatory, provider, out)
+    result = write_request_template(observatory, provider, out, ask_covered=ask_covered)
     if as_json:
         print_json(result.as_dict())
         return
@@ -71,6 +89,7 @@ def request_template(
             ("sources to paste", str(result.snippet)),
             ("sheets", ", ".join(result.sheets)),
             ("rows to fill", result.rows),
+            ("not asked", ", ".join(f"{k} ({v})" for k, v in result.left_out.items())),
         ],
         title=f"request for {provider}",
     )

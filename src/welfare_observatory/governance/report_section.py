@@ -40,6 +40,18 @@ _WORDS: dict[str, tuple[str, str]] = {
     "status": ("Stato", "Status"),
     "target_group": ("destinatari", "target group"),
     "none": ("Nessuna governance dichiarata.", "No governance declared."),
+    "to_fill": (
+        "Questa pagina si riempie da governance.yaml, nella cartella dell'osservatorio: i "
+        "soggetti aderenti e il loro tipo, i tavoli tematici con gli indicatori che seguono, "
+        "le priorità dell'edizione e le azioni co-progettate con l'indicatore, il valore di "
+        "partenza e l'obiettivo su cui si monitorano. Il file scritto da "
+        "welfare-observatory new contiene un esempio commentato.",
+        "This page is filled from governance.yaml, in the observatory's folder: the "
+        "stakeholders and their type, the thematic tables with the indicators they follow, "
+        "the edition's priorities and the co-designed actions with the indicator, baseline "
+        "and target they are monitored on. The file written by welfare-observatory new holds "
+        "a commented example.",
+    ),
     ON_TRACK: ("in linea", "on track"),
     OFF_TRACK: ("non in linea", "off track"),
     NO_DATA: ("dati mancanti", "no data"),
@@ -72,7 +84,7 @@ def governance_section(section_input: Any) -> str:
     config = getattr(section_input, "config", None)
     folder = getattr(section_input, "folder", None)
     if config is None or folder is None or not config.governance:
-        return f"<p>{escape(_word('none', lang))}</p>"
+        return _empty(lang)
     from welfare_observatory.config import safe_path
 
     governance = load_governance(safe_path(Path(folder), config.governance, what="governance"))
@@ -87,6 +99,10 @@ def render_governance(
     """The HTML fragment for ``governance`` and its actions' monitoring table."""
     from welfare_observatory.catalog import catalog
 
+    if not (
+        governance.stakeholders or governance.tables or governance.priorities or governance.actions
+    ):
+        return _empty(lang)
     labels = _labels(catalog(), governance.indicator_ids(), lang)
     parts = [f"<section class='governance' lang='{escape(lang)}'>"]
     parts.append(f"<h3>{escape(_word('stakeholders', lang))}</h3><ul>")
@@ -116,6 +132,23 @@ def render_governance(
         parts.append(_actions(governance, monitoring, labels, lang))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _empty(lang: str) -> str:
+    """What a governance page with nothing declared shows: what to fill in, and where."""
+    return (
+        f"<section class='governance' lang='{escape(lang)}'>"
+        f"<p>{escape(_word('none', lang))}</p>"
+        f"<p class='note'>{escape(_word('to_fill', lang))}</p></section>"
+    )
+
+
+def _territory(code: str) -> str:
+    """The territory's name (the Istat or NUTS code only when the registry lacks it)."""
+    from welfare_observatory.territory import registry
+
+    reg = registry()
+    return reg.get(code).name if code in reg else code
 
 
 def _labels(catalog: Any, ids: set[str], lang: str) -> dict[str, str]:
@@ -163,7 +196,7 @@ def _actions(
         cells = (
             titles.get(action_id, action_id),
             labels.get(indicator, indicator),
-            str(row["territory"]),
+            _territory(str(row["territory"])),
             f"{_number(row['baseline_value'], lang)} ({row['baseline_period']})",
             f"{_number(row['target_value'], lang)} ({row['target_year']})",
             f"{_number(row['latest_value'], lang)} ({row['latest_period'] or '–'})",

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from welfare_observatory.model.observation import KEY_COLUMNS, ConfStatus, ObsStatus
 from welfare_observatory.publish._files import write_text
+from welfare_observatory.publish.labels import LABEL_COLUMNS
 from welfare_observatory.publish.metadata import ExportMetadata
 from welfare_observatory.publish.tabular import export_csv
 
@@ -36,6 +37,7 @@ _NOT_KEYS = {
     "source",
     "lineage",
     "domain",
+    *LABEL_COLUMNS,
 }
 
 

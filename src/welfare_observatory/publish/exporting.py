@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from welfare_observatory.errors import PublishError
 from welfare_observatory.protect import DisclosureRule, publishable_view
 from welfare_observatory.publish._files import write_text
+from welfare_observatory.publish.labels import with_labels
 from welfare_observatory.publish.metadata import (
     DEFAULT_LICENCE,
     ExportMetadata,
@@ -55,6 +56,7 @@ def export(
     indicators: Mapping[str, Indicator] | Iterable[Indicator] | None = None,
     hierarchy: pa.Table | None = None,
     observatory: Observatory | str | Path | None = None,
+    lang: str | None = None,
 ) -> ExportResult:
     """Write the publishable view of ``edition`` (default: the latest) in ``formats``.
 
@@ -62,7 +64,8 @@ def export(
     (its ``licence:``, unless ``licence`` is given), its catalogue, and the licences of
     its sources (their data files' ``<file>.meta.yaml``). Unknown formats and editions
     fail before anything is written. Each file is written through a temporary file and
-    a rename.
+    a rename. The tables carry ``indicator_label`` and ``territory_name`` in ``lang``
+    (default: the observatory's first language, else Italian).
     """
     if not formats:
         raise PublishError("no export format given", hint="e.g. --format csv")
@@ -83,6 +86,10 @@ def export(
 
         indicators = list(catalog())
     view = publishable_view(kb, info.name, rule, indicators=indicators, hierarchy=hierarchy)
+    if lang is None:
+        languages = observatory.config.report.languages if observatory is not None else ()
+        lang = languages[0] if languages else "it"
+    view = with_labels(view, indicators, lang)
     meta = export_metadata(
         kb,
         view,

@@ -58,6 +58,8 @@ COLUMN_DESCRIPTIONS = {
     "source": "Source id in the observatory's configuration",
     "lineage": "Id of the build step that produced the row",
     "domain": "Thematic domain of the indicator",
+    "indicator_label": "The indicator's label in the export's language",
+    "territory_name": "The territory's name (empty for an id the territory registry lacks)",
 }
 
 

@@ -27,6 +27,7 @@ from welfare_observatory.model.observation import (
     breakdown_columns,
 )
 from welfare_observatory.publish._files import atomic_output, plain_table
+from welfare_observatory.publish.labels import LABEL_COLUMNS
 from welfare_observatory.publish.metadata import ExportMetadata
 
 __all__ = [
@@ -336,7 +337,10 @@ def export_sdmx(view: pa.Table, meta: ExportMetadata, out: Path) -> list[Path]:
     table = plain_table(view)
     if "conf_status" not in table.column_names:
         table = table.append_column("conf_status", pa.array(["F"] * table.num_rows))
-    breakdowns = [b for b in breakdown_columns(table.column_names) if b not in ("domain",)]
+    # Labels travel in the code lists here, not as dimensions.
+    breakdowns = [
+        b for b in breakdown_columns(table.column_names) if b not in ("domain", *LABEL_COLUMNS)
+    ]
     structure_path = out / "observations-structure.xml"
     with atomic_output(structure_path) as tmp:
         tmp.write_text(structure_message(meta, table, breakdowns), encoding="utf-8")

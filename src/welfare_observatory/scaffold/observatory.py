@@ -165,6 +165,7 @@ def new_observatory(
         "data_file": data.path.name,
         "n_municipalities": str(len(municipalities)),
         "years": " e ".join(map(str, data.years)),
+        "years_en": " and ".join(map(str, data.years)),
         "what": "by age class and sex" if data.with_ages else "by sex; no age classes",
         "what_it": "per classe di età e sesso" if data.with_ages else "per sesso; senza età",
         "n_built": str(len(expected)),
@@ -172,10 +173,10 @@ def new_observatory(
         "profile": profile or STARTER_PROFILE,
         "selection": f"the `{profile}` profile plus {len(added)} more"
         if profile
-        else (f"{len(added)} indicators"),
+        else "what the starter data build",
         "selection_it": f"il profilo `{profile}` più altri {len(added)}"
         if profile
-        else (f"{len(added)} indicatori"),
+        else "ciò che i dati iniziali costruiscono",
         "expected": ", ".join(json.dumps(i) for i in expected),
     }
     files = {

@@ -24,6 +24,7 @@ expectancies and areas are not.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.model.common import Text
@@ -149,3 +150,33 @@ def sheet_names(ids: Iterable[str]) -> dict[str, str]:
         used.add(name)
         names[indicator_id] = name
     return names
+
+
+def covered_elsewhere(
+    indicator: Indicator, periods: Iterable[int], source_types: Iterable[str], today: date
+) -> str | None:
+    """Why a local body need not be asked for ``indicator`` in ``periods`` (an installed
+    source reads it by municipality for every one of them), or None when it must be asked.
+
+    Istat publishes what its catalogue entry names by dataset down to the municipality
+    (``finest_level``) through its SDMX service, which the built-in ``sdmx`` source reads; a
+    year counts as published ``release_lag_months`` (12 when unknown) after it ends.
+    """
+    provenance = indicator.source
+    if not (
+        "istat" in provenance.publisher.casefold()
+        and provenance.dataset
+        and "sdmx" in set(source_types)
+        and str(getattr(indicator.finest_level, "value", indicator.finest_level)) == "municipality"
+    ):
+        return None
+    lag = indicator.release_lag_months if indicator.release_lag_months is not None else 12
+    latest = max(periods)
+    months = 12 * (latest + 1) + lag
+    published = date(months // 12, months % 12 + 1, 1)
+    if published > today:
+        return None
+    return (
+        f"Istat lo pubblica per comune (dataset {provenance.dataset}, anni fino al {latest}): "
+        "si legge con una fonte sdmx, senza chiederlo"
+    )

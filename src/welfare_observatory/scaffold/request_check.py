@@ -22,7 +22,7 @@ from welfare_observatory.scaffold.request_template import (
     STATUS_CHOICES,
 )
 
-__all__ = ["ValueRule", "check_filled", "value_rule"]
+__all__ = ["ValueRule", "check_filled", "filled_cells", "value_rule"]
 
 
 @dataclass(frozen=True)
@@ -165,3 +165,28 @@ def _breaks(value: float, rule: ValueRule) -> bool:
     if rule.low is not None and value < rule.low:
         return True
     return rule.high is not None and value > rule.high
+
+
+def filled_cells(path: Path | str) -> tuple[int, int]:
+    """``(filled, total)`` ``Valore`` cells of a request, so an unfilled one is told apart
+    from a valid one."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(Path(path), read_only=True, data_only=True)
+    filled = total = 0
+    try:
+        for sheet in book.worksheets:
+            if sheet.title == _INSTRUCTIONS:
+                continue
+            rows = sheet.iter_rows(min_row=HEADER_ROW, values_only=True)
+            header = [str(c) if c is not None else "" for c in next(rows, ())]
+            if "Valore" not in header:
+                continue
+            at = header.index("Valore")
+            for row in rows:
+                total += 1
+                value = row[at] if at < len(row) else None
+                filled += value is not None and str(value).strip() != ""
+    finally:
+        book.close()
+    return filled, total

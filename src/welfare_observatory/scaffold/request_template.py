@@ -27,6 +27,7 @@ from welfare_observatory.scaffold.providers import (
     COUNT_UNITS,
     PROVIDER_LABELS,
     PROVIDERS,
+    covered_elsewhere,
     requested_indicators,
     sheet_names,
 )
@@ -55,6 +56,8 @@ STATUS_CHOICES: dict[str, tuple[str, str]] = {
 }
 """``Stato`` -> (OBS_STATUS, CONF_STATUS); an empty ``Stato`` is a normal, free value."""
 _INSTRUCTIONS = "Istruzioni"
+LEFT_OUT = "Esclusi"
+"""The sheet that lists what the provider is not asked for, and why (no Valore column)."""
 
 
 @dataclass
@@ -66,6 +69,8 @@ class RequestTemplate:
     provider: str
     sheets: dict[str, str] = field(default_factory=dict)
     rows: int = 0
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Indicator id -> why the provider is not asked for it (also a sheet of the file)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +79,7 @@ class RequestTemplate:
             "provider": self.provider,
             "sheets": self.sheets,
             "rows": self.rows,
+            "left_out": self.left_out,
         }
 
 
@@ -94,9 +100,18 @@ def _period_note(indicator: Indicator) -> tuple[str, str | None]:
 
 
 def write_request_template(
-    observatory: Observatory | str | Path, provider: str, out: Path | str | None = None
+    observatory: Observatory | str | Path,
+    provider: str,
+    out: Path | str | None = None,
+    *,
+    ask_covered: bool = False,
 ) -> RequestTemplate:
-    """Write the request for ``provider`` (comune, asl, consortium, third_sector)."""
+    """Write the request for ``provider`` (comune, asl, consortium, third_sector).
+
+    The provider is asked only for what the selection needs and no installed source reads
+    by municipality for the requested years (see ``covered_elsewhere``); what is left out is
+    listed, with the reason, in the sheet ``Esclusi``. ``ask_covered`` asks for it anyway.
+    """
     from openpyxl import Workbook
 
     from welfare_observatory.observatory import Observatory, load_observatory
@@ -108,19 +123,29 @@ def write_request_template(
             hint="one of: " + ", ".join(PROVIDERS),
         )
     obs = observatory if isinstance(observatory, Observatory) else load_observatory(observatory)
+    periods = _periods(obs)
     indicators = requested_indicators(obs, provider)
+    left_out: dict[str, str] = {}
+    if not ask_covered:
+        types = set(obs.plugins.sources())
+        for indicator in indicators:
+            why = covered_elsewhere(indicator, periods, types, date.today())
+            if why is not None:
+                left_out[indicator.id] = why
+        indicators = [i for i in indicators if i.id not in left_out]
     if not indicators:
+        covered = f" ({len(left_out)} covered by installed sources)" if left_out else ""
         raise ConfigError(
-            f"the selection of {obs.id!r} asks {provider!r} for no indicator",
+            f"the selection of {obs.id!r} asks {provider!r} for no indicator{covered}",
             location=Location(file=str(obs.config_file), field="indicators"),
-            hint="add counts this provider holds to indicators.add (see docs/launcher-guide.md)",
+            hint="add counts this provider holds to indicators.add (see docs/launcher-guide.md)"
+            + ("; --ask-covered asks for the covered ones anyway" if left_out else ""),
         )
     path = Path(out) if out is not None else Path(f"richiesta_{obs.id}_{provider}.xlsx")
     from welfare_observatory.territory import registry
 
     reg = registry()
     territories = [(m.code, m.name) for m in reg.municipalities(of=obs.config.territory.code)]
-    periods = _periods(obs)
     names = sheet_names(i.id for i in indicators)
     book = Workbook()
     intro = book.active
@@ -130,6 +155,8 @@ def write_request_template(
     for indicator in indicators:
         sheet = book.create_sheet(names[indicator.id])
         rows += _indicator_sheet(sheet, indicator, territories, periods)
+    if left_out:
+        _left_out_sheet(book.create_sheet(LEFT_OUT), obs, left_out)
     path.parent.mkdir(parents=True, exist_ok=True)
     from welfare_observatory._atomic import atomic_path
 
@@ -143,7 +170,18 @@ def write_request_template(
         provider=provider,
         sheets={names[i.id]: i.id for i in indicators},
         rows=rows,
+        left_out=left_out,
     )
+
+
+def _left_out_sheet(sheet: Any, obs: Observatory, left_out: dict[str, str]) -> None:
+    sheet.append(["Indicatori non richiesti: la selezione li usa, ma li dà già una fonte"])
+    sheet.append([])
+    sheet.append(["Indicatore", "Descrizione", "Perché non è richiesto"])
+    for indicator_id, why in left_out.items():
+        sheet.append([indicator_id, obs.catalog.get(indicator_id).label.get("it"), why])
+    sheet.column_dimensions["B"].width = 50
+    sheet.column_dimensions["C"].width = 90
 
 
 def _instructions(
@@ -166,8 +204,21 @@ def _instructions(
     sheet.append([])
     sheet.append(["Foglio", "Indicatore", "Descrizione", "Unità"])
     for indicator in indicators:
-        sheet.append([names[indicator.id], indicator.id, indicator.label.get("it"), indicator.unit])
+        sheet.append(
+            [names[indicator.id], indicator.id, indicator.label.get("it"), _unit_it(indicator)]
+        )
     sheet.column_dimensions["C"].width = 70
+
+
+_BREAKDOWNS_IT = {"age": "età", "citizenship": "cittadinanza", "sex": "sesso"}
+"""The built-in breakdowns in the words of the (Italian) request."""
+
+
+def _unit_it(indicator: Indicator) -> str:
+    """The unit as the people filling the sheet say it ("persone", not "person")."""
+    from welfare_observatory.publish.report.i18n import unit_label
+
+    return unit_label(indicator.unit, "it")
 
 
 def _indicator_sheet(
@@ -182,8 +233,8 @@ def _indicator_sheet(
     with_sex = "sex" in indicator.breakdowns
     sheet.append([f"{indicator.label.get('it')} ({indicator.id})"])
     sheet.append([f"Definizione: {indicator.definition.get('it')}"])
-    sheet.append([f"Unità: {indicator.unit}; {note}"])
-    others = [b for b in indicator.breakdowns if b != "sex"]
+    sheet.append([f"Unità: {_unit_it(indicator)}; {note}"])
+    others = [_BREAKDOWNS_IT.get(b, b) for b in indicator.breakdowns if b != "sex"]
     extra = f" Disaggregazioni non richieste: {', '.join(others)} (solo totali)." if others else ""
     sheet.append(["Compilare Valore e, se serve, Stato." + extra])
     sheet.append([])

@@ -110,11 +110,14 @@ $title_en: a welfare observatory for $territory_name ($territory), made with
 ```bash
 pip install -e .
 welfare-observatory build $name --offline --out kb
-welfare-observatory kb list --kb kb
+welfare-observatory report --out site --kb kb --observatory $name
 ```
 
+`report` writes the edition's website: open `site/index.html` in a browser (`--pdf` also
+prints it to `site/report.pdf`). `welfare-observatory kb list --kb kb` lists the editions.
+
 The first build uses only `src/$module/data/$data_file`, the resident population of the
-$n_municipalities municipalities on 1 January $years from the library's Istat baseline
+$n_municipalities municipalities on 1 January $years_en from the library's Istat baseline
 ($what). The selection in `observatory.yaml` is $selection ($n_selected indicators): the
 first build makes $n_built of them (population counts and the rates over them) and its report
 lists any other selected indicator as skipped, with the reason.
@@ -143,8 +146,11 @@ $title_it: un osservatorio sul welfare per $territory_name ($territory), creato 
 ```bash
 pip install -e .
 welfare-observatory build $name --offline --out kb
-welfare-observatory kb list --kb kb
+welfare-observatory report --out site --kb kb --observatory $name
 ```
+
+`report` scrive il sito dell'edizione: si apre `site/index.html` nel browser (con `--pdf` anche
+`site/report.pdf` da stampare). `welfare-observatory kb list --kb kb` elenca le edizioni.
 
 La prima costruzione usa solo `src/$module/data/$data_file`: la popolazione residente
 dei $n_municipalities comuni al 1° gennaio $years dalla base Istat distribuita con la libreria

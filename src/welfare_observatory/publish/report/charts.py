@@ -18,11 +18,13 @@ from markupsafe import Markup, escape
 __all__ = [
     "Bar",
     "Series",
+    "axis_range",
     "bar_chart",
     "line_chart",
     "nice_ticks",
     "sparkline",
     "stack_bar",
+    "tick_decimals",
 ]
 
 # Colour plus a dash pattern per series, so lines differ without colour too.
@@ -83,6 +85,38 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     return [round(i * step, digits) for i in range(first, last + 1)]
 
 
+# The y axis spans at least this share of the largest value shown, so that a change of 0.1 on
+# a share of 51 is not drawn as a steep slope (statistical offices do not fit the axis to the
+# data either).
+MIN_RELATIVE_SPAN = 0.05
+
+
+def axis_range(values: Sequence[float], *, zero_based: bool = False) -> tuple[float, float]:
+    """The (low, high) a y axis covers: every value, 0 for counts (``zero_based``), and a span
+    of at least ``MIN_RELATIVE_SPAN`` of the largest absolute value, centred on the data and
+    never crossing 0 when the data do not."""
+    low, high = min(values), max(values)
+    if zero_based:
+        return min(0.0, low), max(0.0, high)
+    need = MIN_RELATIVE_SPAN * max(abs(low), abs(high))
+    if high - low < need:
+        middle = (low + high) / 2
+        low, high = middle - need / 2, middle + need / 2
+        if min(values) >= 0 > low:
+            low, high = 0.0, need
+        elif max(values) <= 0 < high:
+            low, high = -need, 0.0
+    return low, high
+
+
+def tick_decimals(ticks: Sequence[float]) -> int:
+    """The fewest decimals that print every tick exactly, so no two ticks read the same."""
+    for digits in range(10):
+        if all(abs(round(t, digits) - t) <= 1e-9 * max(1.0, abs(t)) for t in ticks):
+            return digits
+    return 10
+
+
 def line_chart(
     series: Sequence[Series],
     *,
@@ -92,17 +126,27 @@ def line_chart(
     fmt: Formatter,
     table_caption: str,
     year_label: str,
+    tick_fmt: Callable[[float, int], str] | None = None,
+    zero_based: bool = False,
     width: int = 560,
     height: int = 240,
 ) -> Markup:
-    """A line chart with a y grid, year labels, a legend and the data as a table."""
+    """A line chart with a y grid, year labels, a legend and the data as a table.
+
+    ``tick_fmt(value, decimals)`` prints the y ticks with as many decimals as they need
+    (default: ``fmt``); ``zero_based`` starts the axis at 0, for counts."""
     years = sorted({y for s in series for y in s.years})
     values = _present(v for s in series for v in s.values)
     if not years or not values:
         return Markup("")
     left, right, top, bottom = 64, 24, 12, 52
     plot_w, plot_h = width - left - right, height - top - bottom
-    ticks = nice_ticks(min(values), max(values))
+    ticks = nice_ticks(*axis_range(values, zero_based=zero_based))
+    digits = tick_decimals(ticks)
+
+    def tick_text(value: float) -> str:
+        return fmt(value) if tick_fmt is None else tick_fmt(value, digits)
+
     y_low, y_high = ticks[0], ticks[-1]
     span_x = (years[-1] - years[0]) or 1
 
@@ -125,7 +169,7 @@ def line_chart(
         parts.append(
             f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
             f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(fmt(tick))}</text>"
+            f"{escape(tick_text(tick))}</text>"
         )
     label_every = max(1, math.ceil(len(years) / 8))
     for index, year in enumerate(years):

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from welfare_observatory.errors import Location, PublishError
 from welfare_observatory.publish.report.charts import Series, line_chart
 from welfare_observatory.publish.report.deepdive import Reference, render_deepdive
-from welfare_observatory.publish.report.i18n import format_number
+from welfare_observatory.publish.report.i18n import breakdown_label, decimals_for, format_number
 from welfare_observatory.publish.report.references import Picked, Unmatched, pick, view_frame
 
 if TYPE_CHECKING:
@@ -126,8 +126,12 @@ class DeepDive:
             return self.render("figure_missing.html.j2", _PAGE, label=label, reason=self.why(found))
         indicator = self._indicator(ref.indicator)
         name = self._name(found.territory)
-        # The territory is in the title already; breakdown codes are shown as written.
-        codes = [f"{k}={v}" for k, v in ref.filters if k not in ("territory", "year")]
+        # The territory is in the title already; breakdowns in the page's words ("donne").
+        codes = [
+            breakdown_label(k, v, self.view.lang)
+            for k, v in ref.filters
+            if k not in ("territory", "year")
+        ]
         title = f"{label}, {name}" + (f" ({', '.join(codes)})" if codes else "")
         chart = line_chart(
             [Series(name, found.years, found.values)],
@@ -137,6 +141,8 @@ class DeepDive:
             fmt=lambda v: self._format(v, indicator) if v is not None else "",
             table_caption=self.t("data_table"),
             year_label=self.t("year"),
+            tick_fmt=lambda v, digits: format_number(v, self.view.lang, digits),
+            zero_based=indicator is not None and decimals_for(indicator.unit) == 0,
         )
         return self.render(
             "figure_series.html.j2",

@@ -7,12 +7,14 @@ the words of the interface. A test checks that every key has both languages.
 from __future__ import annotations
 
 import math
+import re
 
 __all__ = [
     "LANGUAGES",
     "STRINGS",
     "UNITS",
     "Translator",
+    "breakdown_label",
     "decimals_for",
     "format_number",
     "unit_label",
@@ -368,3 +370,35 @@ def unit_label(unit: str, lang: str) -> str:
 def decimals_for(unit: str) -> int:
     """Digits shown: none for counts, one otherwise."""
     return 0 if unit in _COUNT_UNITS else 1
+
+
+# The built-in code lists of harmonize/codelists.py, in readers' words.
+_BREAKDOWN_WORDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("sex", "F"): ("donne", "women"),
+    ("sex", "M"): ("uomini", "men"),
+    ("sex", "_T"): ("totale", "total"),
+    ("citizenship", "FOR"): ("stranieri", "foreigners"),
+    ("citizenship", "NAT"): ("italiani", "Italians"),
+    ("citizenship", "_T"): ("totale", "total"),
+    ("age", "_T"): ("tutte le età", "all ages"),
+}
+_AGE = re.compile(r"^Y(?:(?P<lo>\d+)T(?P<hi>\d+)|_GE(?P<ge>\d+)|_LT(?P<lt>\d+)|(?P<one>\d+))$")
+
+
+def breakdown_label(dimension: str, code: str, lang: str) -> str:
+    """A breakdown value as readers say it (``sex``/``F`` is "donne" or "women"; ages
+    ``Y65T74``, ``Y_GE75``, ``Y_LT5``, ``Y23`` in years); other codes are shown as they are."""
+    it = lang == "it"
+    pair = _BREAKDOWN_WORDS.get((dimension, code))
+    if pair is not None:
+        return pair[0] if it else pair[1]
+    found = _AGE.match(code) if dimension == "age" else None
+    if found is None:
+        return code
+    if found["lo"] is not None:
+        return f"{found['lo']}-{found['hi']} anni" if it else f"aged {found['lo']}-{found['hi']}"
+    if found["ge"] is not None:
+        return f"{found['ge']} anni e oltre" if it else f"aged {found['ge']} and over"
+    if found["lt"] is not None:
+        return f"meno di {found['lt']} anni" if it else f"under {found['lt']}"
+    return f"{found['one']} anni" if it else f"aged {found['one']}"

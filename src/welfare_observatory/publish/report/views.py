@@ -191,6 +191,8 @@ class ReportView:
             fmt=lambda v: self.number(v, indicator) if v is not None else "",
             table_caption=self.t("data_table"),
             year_label=self.t("year"),
+            tick_fmt=lambda v, digits: format_number(v, self.lang, digits),
+            zero_based=decimals_for(indicator.unit) == 0,
         )
 
     def spark(self, indicator: Indicator, territory: str) -> Markup:
@@ -216,21 +218,26 @@ class ReportView:
 
     # -- pages ---------------------------------------------------------------------------
     def notes(self, indicator: Indicator, codes: list[str]) -> list[str]:
-        """Status notes of the latest values shown on a card."""
-        notes = []
+        """Status notes of the latest values shown on a card, one per year and status with
+        the territories it applies to ("2019, break in series: Biella, Piemonte")."""
+        grouped: dict[tuple[object, str], list[str]] = {}
         for code in codes:
             latest = self.latest(indicator.id, code)
             if latest is None:
                 continue
-            where = f"{self.name(code)} {latest['year']}"
+            name = self.name(code)
             if latest["suppressed"]:
-                notes.append(f"{where}: {self.t('status_suppressed')}")
+                grouped.setdefault((latest["year"], "status_suppressed"), []).append(name)
             elif latest["status"] in _NOTE_STATUSES:
-                notes.append(f"{where}: {self.t('status_' + latest['status'])}")
+                key = "status_" + latest["status"]
+                grouped.setdefault((latest["year"], key), []).append(name)
             brk = self._trend(indicator.id, code)["break"]
             if brk is not None and not (latest["status"] == "B" and latest["year"] == brk):
-                notes.append(f"{self.name(code)} {brk}: {self.t('status_B')}")
-        return notes
+                grouped.setdefault((brk, "status_B"), []).append(name)
+        return [
+            f"{year}, {self.t(key)}: {', '.join(dict.fromkeys(names))}"
+            for (year, key), names in grouped.items()
+        ]
 
     def no_progress(self) -> dict[str, Any]:
         return {
