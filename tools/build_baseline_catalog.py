@@ -442,11 +442,11 @@ def other_entries() -> list[dict[str, Any]]:
          "aged 65+ among foreign residents", "percent", "neutral", "demography", "ratio",
          "jan_1", "formula", strasa, ("FOREIGN_RESIDENTS_65_PLUS", "FOREIGN_RESIDENTS", 100.0),
          None),
-        ("HOUSEHOLDS", "Famiglie", "Households", "household", "neutral", "demography", "stock",
+        ("DEMO_HOUSEHOLDS", "Famiglie", "Households", "household", "neutral", "demography", "stock",
          "dec_31", "sum", fam, None, None),
         ("RESIDENTS_PER_HOUSEHOLD", "Residenti per famiglia", "Residents per household",
          "person / household", "neutral", "demography", "ratio", "jan_1", "formula", fam,
-         (POP_JAN1, "HOUSEHOLDS", 1.0), "All residents (including those living in "
+         (POP_JAN1, "DEMO_HOUSEHOLDS", 1.0), "All residents (including those living in "
          "institutions) over households: close to, not equal to, Istat's average household "
          "size."),
     ]:
@@ -637,11 +637,31 @@ def irpef_entries() -> list[dict[str, Any]]:
     return out
 
 
+SIGNED = {"DEMO_NATURAL_BALANCE", "DEMO_NET_MIGRATION", "DEMO_NET_MIGRATION_ABROAD",
+          "DEMO_STATISTICAL_ADJUSTMENT", "PANEL_EMPLOYMENT_GROWTH",
+          "IRPEF_SELF_EMPLOYMENT_AMOUNT"}
+"""Values that may be negative (balances, growth, losses)."""
+UNBOUNDED = {"BES_06POL012P", "BES_10AMB004", "BES_10AMB016"}
+"""Percentages that may pass 100 (inmates per 100 places; landfill and renewable
+electricity including flows from other regions)."""
+
+
 def main() -> int:
     more = data.MORE
     links, first = _sdg_links(more)
     entries = [*bes_entries(more, links), *sdg_entries(first, links), *demography_entries(),
                *other_entries(), *irpef_entries()]
+    for entry in entries:  # what the range check must let through (validate/builtin.py)
+        if entry["id"] in SIGNED:
+            entry["tags"].append("balance")
+        if entry["id"] in UNBOUNDED:
+            entry["tags"].append("unbounded")
+    sys.path.insert(0, str(data.REPO / "src"))
+    from welfare_observatory.catalog import catalog
+
+    clash = sorted({e["id"] for e in entries} & set(catalog().ids))
+    if clash:  # a plugin entry must not silently replace a shipped definition
+        raise SystemExit(f"ids already in the shipped catalogue: {clash}")
     CATALOG.parent.mkdir(parents=True, exist_ok=True)
     header = ("# Catalogue entries of the Italian national baseline (welfare-observatory-italy-"
               "baseline).\n# Written by tools/build_baseline_catalog.py: edit the tool, not "

@@ -158,8 +158,7 @@ def _num(text: Any) -> float | None:
 def _frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(rows) if isinstance(rows, list) else rows.copy()
     for name, default in (("sex", "_T"), ("obs_status", "A")):
-        if name not in frame:
-            frame[name] = default
+        frame[name] = frame[name].fillna(default) if name in frame else default
     frame = frame[COLUMNS].dropna(subset=["value", "territory"])
     frame["value"] = frame["value"].astype("float64")
     frame = frame.sort_values(["indicator", "territory", "period", "sex"]).reset_index(drop=True)
@@ -323,7 +322,7 @@ def households(more: Path) -> pd.DataFrame:
             codes[code] = place.code
     data = data[data["ITTER107"].isin(codes) & (data["ITTER107"] != "ITD2")]
     return _frame(pd.DataFrame({
-        "indicator": "HOUSEHOLDS",
+        "indicator": "DEMO_HOUSEHOLDS",
         "territory": data["ITTER107"].map(codes),
         "period": (data["TIME"].astype(int) + 1).astype(str) + "-01-01",  # 31 Dec -> 1 Jan
         "value": data["Value"].astype(float),
