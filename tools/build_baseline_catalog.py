@@ -637,6 +637,33 @@ def irpef_entries() -> list[dict[str, Any]]:
     return out
 
 
+UPSTREAM = (  # id prefix -> the upstream file (family) it is read from, first match wins
+    ("BES_", "istat_bes_territori_ed2020"),
+    ("SDG_", "istat_sdgs_statistical_measures_2004_2022"),
+    ("DEMO_HOUSEHOLDS", "istat_famiglie_province_2019_2021"),
+    ("RESIDENTS_PER_HOUSEHOLD", "istat_famiglie_province_2019_2021"),
+    ("DEMO_", "istat_bilancio_demografico_province_2019_2024"),
+    ("ASIA_", "istat_asia_imprese_province_2018_2023"),
+    ("NP_", "istat_nonprofit_province_2023"),
+    ("FOREIGN_", "istat_stranieri_eta_sesso_province_2022"),
+    ("PANEL_", "istat_disoccupazione_province_1996_2019_pspatreg"),
+    ("RELATIVE_POVERTY", "istat_povrel_famiglie_regioni_2019_2021"),
+    ("HOUSEHOLD_NET_INCOME", "istat_reddito_netto_famiglie_regioni"),
+    ("EUROSTAT_POVERTY", "eurostat_poverty_risk_nuts2_italy_2019_2022"),
+    ("EUROSTAT_UNEMPLOYMENT", "eurostat_lfst_r_lfu3rt_italy_1999_2013"),
+    ("IRPEF_", "mef_irpef_comunale"),
+)
+
+
+def upstream(ident: str) -> str:
+    """The upstream file of an entry (a rate: the file of its numerator), for the
+    "no more than 40 % from one file" rule of a first report."""
+    for prefix, name in UPSTREAM:
+        if ident.startswith(prefix):
+            return name
+    raise SystemExit(f"no upstream file for {ident}")
+
+
 SIGNED = {"DEMO_NATURAL_BALANCE", "DEMO_NET_MIGRATION", "DEMO_NET_MIGRATION_ABROAD",
           "DEMO_STATISTICAL_ADJUSTMENT", "PANEL_EMPLOYMENT_GROWTH",
           "IRPEF_SELF_EMPLOYMENT_AMOUNT"}
@@ -651,6 +678,8 @@ def main() -> int:
     links, first = _sdg_links(more)
     entries = [*bes_entries(more, links), *sdg_entries(first, links), *demography_entries(),
                *other_entries(), *irpef_entries()]
+    for entry in entries:
+        entry["tags"].append("upstream:" + upstream(entry["id"]))
     for entry in entries:  # what the range check must let through (validate/builtin.py)
         if entry["id"] in SIGNED:
             entry["tags"].append("balance")
