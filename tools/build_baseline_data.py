@@ -190,8 +190,12 @@ def _up(frame: pd.DataFrame, indicators: list[str], *, regions: bool = True) -> 
 
 # -- one builder per upstream file ------------------------------------------------------
 def bes_province(more: Path) -> pd.DataFrame:
-    data = pd.read_csv(more / "istat_bes_territori_ed2020_indicatori_provincia_sesso.csv",
-                       sep=";", dtype=str, keep_default_na=False)
+    data = pd.read_csv(
+        more / "istat_bes_territori_ed2020_indicatori_provincia_sesso.csv",
+        sep=";",
+        dtype=str,
+        keep_default_na=False,
+    )
     data = data[~data["TERRITORIO"].isin(BES_ABOLISHED | NOT_NUTS1)]
     unknown = sorted(set(data["TERRITORIO"]) - set(NAMES))
     if unknown:
@@ -224,38 +228,74 @@ DEMO_COUNTS = {
 
 
 def demography(more: Path) -> pd.DataFrame:
-    data = pd.read_csv(more / "istat_bilancio_demografico_province_2019_2024.csv",
-                       dtype={"codice_provincia": str})
-    wide = data.pivot_table(index=["codice_provincia", "anno"], columns="indicatore",
-                            values="valore", aggfunc="first").reset_index()
+    data = pd.read_csv(
+        more / "istat_bilancio_demografico_province_2019_2024.csv", dtype={"codice_provincia": str}
+    )
+    wide = data.pivot_table(
+        index=["codice_provincia", "anno"], columns="indicatore", values="valore", aggfunc="first"
+    ).reset_index()
     rows = []
     for column, indicator in DEMO_COUNTS.items():
-        rows.append(pd.DataFrame({"indicator": indicator, "territory": wide["codice_provincia"],
-                                  "period": wide["anno"].astype(str), "value": wide[column]}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "indicator": indicator,
+                    "territory": wide["codice_provincia"],
+                    "period": wide["anno"].astype(str),
+                    "value": wide[column],
+                }
+            )
+        )
     derived = {
         "DEMO_NATURAL_BALANCE": wide["nati"] - wide["morti"],
-        "DEMO_NET_MIGRATION": wide["immigrati_interni"] + wide["immigrati_estero"]
-        - wide["emigrati_interni"] - wide["emigrati_estero"],
+        "DEMO_NET_MIGRATION": wide["immigrati_interni"]
+        + wide["immigrati_estero"]
+        - wide["emigrati_interni"]
+        - wide["emigrati_estero"],
         "DEMO_NET_MIGRATION_ABROAD": wide["immigrati_estero"] - wide["emigrati_estero"],
         "DEMO_POP_MEAN": (wide["popolazione_inizio"] + wide["popolazione_fine"]) / 2,
     }
     for indicator, values in derived.items():
-        rows.append(pd.DataFrame({"indicator": indicator, "territory": wide["codice_provincia"],
-                                  "period": wide["anno"].astype(str), "value": values}))
-    rows.append(pd.DataFrame({"indicator": "DEMO_POP_JAN1", "territory": wide["codice_provincia"],
-                              "period": wide["anno"].astype(str) + "-01-01",
-                              "value": wide["popolazione_inizio"]}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "indicator": indicator,
+                    "territory": wide["codice_provincia"],
+                    "period": wide["anno"].astype(str),
+                    "value": values,
+                }
+            )
+        )
+    rows.append(
+        pd.DataFrame(
+            {
+                "indicator": "DEMO_POP_JAN1",
+                "territory": wide["codice_provincia"],
+                "period": wide["anno"].astype(str) + "-01-01",
+                "value": wide["popolazione_inizio"],
+            }
+        )
+    )
     last = wide[wide["anno"] == wide["anno"].max()]
-    rows.append(pd.DataFrame({"indicator": "DEMO_POP_JAN1", "territory": last["codice_provincia"],
-                              "period": (last["anno"] + 1).astype(str) + "-01-01",
-                              "value": last["popolazione_fine"]}))
+    rows.append(
+        pd.DataFrame(
+            {
+                "indicator": "DEMO_POP_JAN1",
+                "territory": last["codice_provincia"],
+                "period": (last["anno"] + 1).astype(str) + "-01-01",
+                "value": last["popolazione_fine"],
+            }
+        )
+    )
     frame = pd.concat(rows, ignore_index=True)
     return _frame(_up(frame, sorted(frame["indicator"].unique())))
 
 
 def asia(more: Path) -> pd.DataFrame:
-    data = pd.read_csv(more / "istat_asia_imprese_province_2018_2023.csv",
-                       dtype={"codice_provincia": str, "modalita": str})
+    data = pd.read_csv(
+        more / "istat_asia_imprese_province_2018_2023.csv",
+        dtype={"codice_provincia": str, "modalita": str},
+    )
     picks = {
         ("classe_addetti", "totale", "unita_locali"): "ASIA_LOCAL_UNITS",
         ("classe_addetti", "totale", "addetti"): "ASIA_EMPLOYEES",
@@ -265,8 +305,14 @@ def asia(more: Path) -> pd.DataFrame:
     key = list(zip(data["dimensione"], data["modalita"], data["indicatore"], strict=True))
     data["indicator"] = [picks.get(k) for k in key]
     data = data.dropna(subset=["indicator"])
-    frame = pd.DataFrame({"indicator": data["indicator"], "territory": data["codice_provincia"],
-                          "period": data["anno"].astype(str), "value": data["valore"]})
+    frame = pd.DataFrame(
+        {
+            "indicator": data["indicator"],
+            "territory": data["codice_provincia"],
+            "period": data["anno"].astype(str),
+            "value": data["valore"],
+        }
+    )
     return _frame(_up(frame, list(picks.values())))
 
 
@@ -274,18 +320,35 @@ def nonprofit(more: Path) -> pd.DataFrame:
     data = pd.read_csv(more / "istat_nonprofit_province_2023.csv", dtype={"codice_provincia": str})
     data = data[data["livello"] == "provincia"]
     period = "2024-01-01"  # census reference 31 December 2023, a stock dated 1 January 2024
-    frame = pd.concat([
-        pd.DataFrame({"indicator": "NP_INSTITUTIONS", "territory": data["codice_provincia"],
-                      "period": period, "value": data["istituzioni"]}),
-        pd.DataFrame({"indicator": "NP_EMPLOYEES", "territory": data["codice_provincia"],
-                      "period": period, "value": data["dipendenti"]}),
-    ])
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "indicator": "NP_INSTITUTIONS",
+                    "territory": data["codice_provincia"],
+                    "period": period,
+                    "value": data["istituzioni"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "indicator": "NP_EMPLOYEES",
+                    "territory": data["codice_provincia"],
+                    "period": period,
+                    "value": data["dipendenti"],
+                }
+            ),
+        ]
+    )
     return _frame(_up(frame, ["NP_INSTITUTIONS", "NP_EMPLOYEES"]))
 
 
 def foreigners(more: Path) -> pd.DataFrame:
-    data = pd.read_csv(more / "istat_stranieri_eta_sesso_province_2022.csv", skiprows=1,
-                       dtype={"Province code": str})
+    data = pd.read_csv(
+        more / "istat_stranieri_eta_sesso_province_2022.csv",
+        skiprows=1,
+        dtype={"Province code": str},
+    )
     ages = data[data["Age"] != 999]
     total = data[data["Age"] == 999]
     groups = {
@@ -296,17 +359,30 @@ def foreigners(more: Path) -> pd.DataFrame:
     rows = []
     for indicator, part in groups.items():
         summed = part.groupby("Province code")[["Males", "Females"]].sum()
-        for sex, value in (("M", summed["Males"]), ("F", summed["Females"]),
-                           ("_T", summed["Males"] + summed["Females"])):
-            rows.append(pd.DataFrame({"indicator": indicator, "territory": summed.index,
-                                      "period": "2022-01-01", "sex": sex, "value": value.values}))
+        for sex, value in (
+            ("M", summed["Males"]),
+            ("F", summed["Females"]),
+            ("_T", summed["Males"] + summed["Females"]),
+        ):
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "indicator": indicator,
+                        "territory": summed.index,
+                        "period": "2022-01-01",
+                        "sex": sex,
+                        "value": value.values,
+                    }
+                )
+            )
     frame = pd.concat(rows, ignore_index=True)
     return _frame(_up(frame, list(groups)))
 
 
 def households(more: Path) -> pd.DataFrame:
-    data = pd.read_csv(more / "istat_famiglie_province_2019_2021.csv", dtype=str,
-                       encoding="utf-8-sig")
+    data = pd.read_csv(
+        more / "istat_famiglie_province_2019_2021.csv", dtype=str, encoding="utf-8-sig"
+    )
     data = data[data["TIPO_DATO15"] == "NUMPRHO_CP"]
     reg = _registry()
     codes = {}
@@ -321,12 +397,16 @@ def households(more: Path) -> pd.DataFrame:
         if str(place.level) == "province":
             codes[code] = place.code
     data = data[data["ITTER107"].isin(codes) & (data["ITTER107"] != "ITD2")]
-    return _frame(pd.DataFrame({
-        "indicator": "DEMO_HOUSEHOLDS",
-        "territory": data["ITTER107"].map(codes),
-        "period": (data["TIME"].astype(int) + 1).astype(str) + "-01-01",  # 31 Dec -> 1 Jan
-        "value": data["Value"].astype(float),
-    }).drop_duplicates(["territory", "period"]))
+    return _frame(
+        pd.DataFrame(
+            {
+                "indicator": "DEMO_HOUSEHOLDS",
+                "territory": data["ITTER107"].map(codes),
+                "period": (data["TIME"].astype(int) + 1).astype(str) + "-01-01",  # 31 Dec -> 1 Jan
+                "value": data["Value"].astype(float),
+            }
+        ).drop_duplicates(["territory", "period"])
+    )
 
 
 def _registry() -> Any:
@@ -350,15 +430,24 @@ def unemployment_panel(more: Path) -> pd.DataFrame:
     data = pd.read_csv(more / "istat_disoccupazione_province_1996_2019_pspatreg.csv")
     data["territory"] = data["prov"].astype(int).map("{:03d}".format)
     data = data[~data["territory"].isin(PANEL_BROKEN)]
-    rows = [pd.DataFrame({"indicator": indicator, "territory": data["territory"],
-                          "period": data["year"].astype(str), "value": data[column],
-                          "obs_status": ["B" if y == 2015 else "A" for y in data["year"]]})
-            for column, indicator in PANEL.items()]
+    rows = [
+        pd.DataFrame(
+            {
+                "indicator": indicator,
+                "territory": data["territory"],
+                "period": data["year"].astype(str),
+                "value": data[column],
+                "obs_status": ["B" if y == 2015 else "A" for y in data["year"]],
+            }
+        )
+        for column, indicator in PANEL.items()
+    ]
     return _frame(pd.concat(rows, ignore_index=True))
 
 
-def _istat_regional(path: Path, indicator_of: Callable[[dict[str, str]], str | None],
-                    code_column: str) -> pd.DataFrame:
+def _istat_regional(
+    path: Path, indicator_of: Callable[[dict[str, str]], str | None], code_column: str
+) -> pd.DataFrame:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         records = list(csv.DictReader(handle))
     rows = []
@@ -366,19 +455,30 @@ def _istat_regional(path: Path, indicator_of: Callable[[dict[str, str]], str | N
         indicator = indicator_of(record)
         code = NUTS.get(record[code_column])
         if indicator and code:
-            rows.append({"indicator": indicator, "territory": code, "period": record["TIME"],
-                         "value": _num(record["Value"])})
+            rows.append(
+                {
+                    "indicator": indicator,
+                    "territory": code,
+                    "period": record["TIME"],
+                    "value": _num(record["Value"]),
+                }
+            )
     return _frame(rows)
 
 
 def poverty_regions(more: Path) -> pd.DataFrame:
-    return _istat_regional(more / "istat_povrel_famiglie_regioni_2019_2021.csv",
-                           lambda r: "RELATIVE_POVERTY_HOUSEHOLDS_INCIDENCE", "ITTER107")
+    return _istat_regional(
+        more / "istat_povrel_famiglie_regioni_2019_2021.csv",
+        lambda r: "RELATIVE_POVERTY_HOUSEHOLDS_INCIDENCE",
+        "ITTER107",
+    )
 
 
 def household_income(more: Path) -> pd.DataFrame:
-    names = {"REDD_MEDIO_FAM": "HOUSEHOLD_NET_INCOME_MEAN",
-             "REDD_MEDIANO_FAM": "HOUSEHOLD_NET_INCOME_MEDIAN"}
+    names = {
+        "REDD_MEDIO_FAM": "HOUSEHOLD_NET_INCOME_MEAN",
+        "REDD_MEDIANO_FAM": "HOUSEHOLD_NET_INCOME_MEDIAN",
+    }
     return _istat_regional(
         more / "istat_reddito_netto_famiglie_regioni.csv",
         lambda r: names.get(r["T_D8"]) if r["PRAF"] == "1" and r["RDPR"] == "9" else None,
@@ -399,9 +499,15 @@ def eurostat_poverty(more: Path) -> pd.DataFrame:
         geo = cells[0].split(",")[-1]
         for year, cell in zip(header[1:], cells[1:], strict=True):
             value, _, flag = cell.strip().partition(" ")
-            rows.append({"indicator": "EUROSTAT_POVERTY_RISK_NUTS2", "territory": NUTS.get(geo),
-                         "period": year, "value": _num(value),
-                         "obs_status": "B" if "b" in flag else "A"})
+            rows.append(
+                {
+                    "indicator": "EUROSTAT_POVERTY_RISK_NUTS2",
+                    "territory": NUTS.get(geo),
+                    "period": year,
+                    "value": _num(value),
+                    "obs_status": "B" if "b" in flag else "A",
+                }
+            )
     return _frame(rows)
 
 
@@ -415,17 +521,49 @@ def eurostat_unemployment(more: Path) -> pd.DataFrame:
             continue
         for year, cell in zip(header[1:], cells[1:], strict=True):
             value, _, flag = cell.strip().partition(" ")
-            rows.append({"indicator": ages[age], "territory": NUTS[geo], "period": year.strip(),
-                         "sex": {"T": "_T"}.get(sex, sex), "value": _num(value),
-                         "obs_status": "B" if "b" in flag else ("U" if "u" in flag else "A")})
+            rows.append(
+                {
+                    "indicator": ages[age],
+                    "territory": NUTS[geo],
+                    "period": year.strip(),
+                    "sex": {"T": "_T"}.get(sex, sex),
+                    "value": _num(value),
+                    "obs_status": "B" if "b" in flag else ("U" if "u" in flag else "A"),
+                }
+            )
     return _frame(rows)
 
 
-SDG_MEASURES = (
-    "01SAL002 01SAL009 01SAL010 01SAL011 02IST005 03LAV005 03LAV008 03LAV009 03LAV014 "
-    "04BEC007 04BEC010 07SIC020 10AMB020 12SER021 12SER026 SDG-39 SDG-6 SDG-178 SDG-3 SDG-4 "
-    "SDG-403 SDG-416 SDG-37 SDG-33 SDG-464 SDG-466 SDG-470 SDG-29"
-).split()
+SDG_MEASURES = [
+    "01SAL002",
+    "01SAL009",
+    "01SAL010",
+    "01SAL011",
+    "02IST005",
+    "03LAV005",
+    "03LAV008",
+    "03LAV009",
+    "03LAV014",
+    "04BEC007",
+    "04BEC010",
+    "07SIC020",
+    "10AMB020",
+    "12SER021",
+    "12SER026",
+    "SDG-39",
+    "SDG-6",
+    "SDG-178",
+    "SDG-3",
+    "SDG-4",
+    "SDG-403",
+    "SDG-416",
+    "SDG-37",
+    "SDG-33",
+    "SDG-464",
+    "SDG-466",
+    "SDG-470",
+    "SDG-29",
+]
 
 
 def sdg_id(code: str) -> str:
@@ -433,8 +571,9 @@ def sdg_id(code: str) -> str:
 
 
 def sdg_table(more: Path) -> pd.DataFrame:
-    data = pd.read_excel(more / "istat_sdgs_statistical_measures_2004_2022.xlsx",
-                         sheet_name="Goal 1_17", dtype=str)
+    data = pd.read_excel(
+        more / "istat_sdgs_statistical_measures_2004_2022.xlsx", sheet_name="Goal 1_17", dtype=str
+    )
     data.columns = [str(c) for c in data.columns]
     return data[data["DIMENSION"] == "Territory"]
 
@@ -447,10 +586,14 @@ def sdg_regions(more: Path) -> pd.DataFrame:
     years = [c for c in data.columns if c[:2] in ("20", "V2")]
     long = data.melt(id_vars=["COD_MEASURE", "CLASS"], value_vars=years)
     long["value"] = long["value"].map(_num)
-    frame = pd.DataFrame({"indicator": long["COD_MEASURE"].map(sdg_id),
-                          "territory": long["CLASS"].map(NAMES),
-                          "period": long["variable"].str.replace("V", "", regex=False),
-                          "value": long["value"]})
+    frame = pd.DataFrame(
+        {
+            "indicator": long["COD_MEASURE"].map(sdg_id),
+            "territory": long["CLASS"].map(NAMES),
+            "period": long["variable"].str.replace("V", "", regex=False),
+            "value": long["value"],
+        }
+    )
     # the autonomous provinces appear twice (as regions and as provinces) with equal values
     frame = frame.dropna(subset=["value"]).drop_duplicates(["indicator", "territory", "period"])
     return _frame(frame)
@@ -481,10 +624,14 @@ def _irpef_year(more: Path, year: int) -> pd.DataFrame:
     text = (more / f"mef_irpef_comunale_{year}.csv").read_text(encoding="ascii")
     data = pd.read_csv(io.StringIO(text), sep=";", dtype=str, index_col=False)
     data.columns = [c.strip() for c in data.columns]
-    data = data[data["Codice Istat Comune"].str.fullmatch(r"\d{6}") &
-                (data["Codice Istat Comune"] != "000000")]
-    out: dict[str, Any] = {"territory": data["Codice Istat Comune"],
-                           "IRPEF_TAXPAYERS": data["Numero contribuenti"].map(_num)}
+    data = data[
+        data["Codice Istat Comune"].str.fullmatch(r"\d{6}")
+        & (data["Codice Istat Comune"] != "000000")
+    ]
+    out: dict[str, Any] = {
+        "territory": data["Codice Istat Comune"],
+        "IRPEF_TAXPAYERS": data["Numero contribuenti"].map(_num),
+    }
     for column, stem in IRPEF_ITEMS.items():
         out[f"IRPEF_{stem}_TAXPAYERS"] = data[f"{column} - Frequenza"].map(_num)
         out[f"IRPEF_{stem}_AMOUNT"] = data[f"{column} - Ammontare in euro"].map(_num)
@@ -498,8 +645,10 @@ def _irpef_year(more: Path, year: int) -> pd.DataFrame:
 
 def _irpef_2024(more: Path) -> pd.DataFrame:
     data = pd.read_csv(more / "mef_irpef_comunale_2024_compact.csv", dtype=str)
-    out: dict[str, Any] = {"territory": data["codice_istat_comune"],
-                           "IRPEF_TAXPAYERS": data["numero_contribuenti"].map(_num)}
+    out: dict[str, Any] = {
+        "territory": data["codice_istat_comune"],
+        "IRPEF_TAXPAYERS": data["numero_contribuenti"].map(_num),
+    }
     for column, stem in IRPEF_2024.items():
         out[f"IRPEF_{stem}_TAXPAYERS"] = data[f"{column}_frequenza"].map(_num)
         out[f"IRPEF_{stem}_AMOUNT"] = data[f"{column}_ammontare_euro"].map(_num)
@@ -513,17 +662,27 @@ def irpef_municipalities(more: Path) -> pd.DataFrame:
 
 
 def irpef_aggregates(more: Path, municipal: pd.DataFrame) -> pd.DataFrame:
-    years = {"2018": _irpef_raw_count(more, 2018), "2019": _irpef_raw_count(more, 2019),
-             "2020": _irpef_raw_count(more, 2020), "2021": _irpef_raw_count(more, 2021),
-             "2024": _irpef_raw_count(more, 2024)}
+    years = {
+        "2018": _irpef_raw_count(more, 2018),
+        "2019": _irpef_raw_count(more, 2019),
+        "2020": _irpef_raw_count(more, 2020),
+        "2021": _irpef_raw_count(more, 2021),
+        "2024": _irpef_raw_count(more, 2024),
+    }
     frame = municipal.assign(province=municipal["territory"].str[:3])
     summed = frame.groupby(["indicator", "province", "period"])["value"].agg(["sum", "size"])
     summed = summed.reset_index()
     expected = summed.apply(lambda r: years[r["period"]].get(r["province"], 0), axis=1)
     status = ["A" if s == e else "U" for s, e in zip(summed["size"], expected, strict=True)]
-    provinces = pd.DataFrame({"indicator": summed["indicator"], "territory": summed["province"],
-                              "period": summed["period"], "value": summed["sum"],
-                              "obs_status": status})
+    provinces = pd.DataFrame(
+        {
+            "indicator": summed["indicator"],
+            "territory": summed["province"],
+            "period": summed["period"],
+            "value": summed["sum"],
+            "obs_status": status,
+        }
+    )
     provinces = provinces[provinces["territory"].isin(PROVINCES)]
     complete = provinces[provinces["obs_status"] == "A"]
     up = _up(complete, sorted(complete["indicator"].unique()))
@@ -533,11 +692,17 @@ def irpef_aggregates(more: Path, municipal: pd.DataFrame) -> pd.DataFrame:
 def _irpef_raw_count(more: Path, year: int) -> dict[str, int]:
     """Municipal rows per province in the upstream file (to know when a sum is complete)."""
     if year == 2024:
-        codes = pd.read_csv(more / "mef_irpef_comunale_2024_compact.csv",
-                            dtype=str)["codice_istat_comune"]
+        codes = pd.read_csv(more / "mef_irpef_comunale_2024_compact.csv", dtype=str)[
+            "codice_istat_comune"
+        ]
     else:
-        codes = pd.read_csv(more / f"mef_irpef_comunale_{year}.csv", sep=";", dtype=str,
-                            usecols=[2], encoding="ascii").iloc[:, 0]
+        codes = pd.read_csv(
+            more / f"mef_irpef_comunale_{year}.csv",
+            sep=";",
+            dtype=str,
+            usecols=[2],
+            encoding="ascii",
+        ).iloc[:, 0]
     codes = codes[codes.str.fullmatch(r"\d{6}") & (codes != "000000")]
     return codes.str[:3].value_counts().to_dict()
 
@@ -638,8 +803,7 @@ META: dict[str, dict[str, str]] = {
         "publisher": ISTAT,
         "source_file": "istat_povrel_famiglie_regioni_2019_2021.csv",
         "origin": "Istat I.Stat export INCID_POVREL_FAM, via github.com/dishesv/"
-        "Poverty-In-Italy-Beyond-the-Rhetoric-of-the-Undeserving-Poor (commit db54206); "
-        + SOURCES,
+        "Poverty-In-Italy-Beyond-the-Rhetoric-of-the-Undeserving-Poor (commit db54206); " + SOURCES,
         "release": "I.Stat export, 2019-2021",
         "transformation": "ITTER107 codes to canonical codes (ITD1/ITD2 -> provinces 021/022).",
         "licence": CC_BY_4,
@@ -680,7 +844,8 @@ META: dict[str, dict[str, str]] = {
         "origin": "Istat, SDGs report statistical measures 2004-2022, via "
         "github.com/AlbertoDeBenedittis/BES-Indicators-in-Italy (commit 9658661); " + SOURCES,
         "release": "Istat SDG statistical measures, 2004-2022 (column V2022)",
-        "transformation": "Rows with DIMENSION 'Territory' for " + str(len(SDG_MEASURES))
+        "transformation": "Rows with DIMENSION 'Territory' for "
+        + str(len(SDG_MEASURES))
         + " measures (list in tools/build_baseline_data.py); Italy, NUTS 1 areas, regions and "
         "the autonomous provinces (as 021/022); decimal comma to point; Istat signs left out.",
         "licence": CC_BY_4,
@@ -714,14 +879,18 @@ META: dict[str, dict[str, str]] = {
 
 def write(name: str, frame: pd.DataFrame, out: Path) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.cast(pa.schema([
-        ("indicator", pa.dictionary(pa.int16(), pa.string())),
-        ("territory", pa.string()),
-        ("period", pa.string()),
-        ("sex", pa.dictionary(pa.int8(), pa.string())),
-        ("value", pa.float64()),
-        ("obs_status", pa.dictionary(pa.int8(), pa.string())),
-    ]))
+    table = table.cast(
+        pa.schema(
+            [
+                ("indicator", pa.dictionary(pa.int16(), pa.string())),
+                ("territory", pa.string()),
+                ("period", pa.string()),
+                ("sex", pa.dictionary(pa.int8(), pa.string())),
+                ("value", pa.float64()),
+                ("obs_status", pa.dictionary(pa.int8(), pa.string())),
+            ]
+        )
+    )
     path = out / f"{name}.parquet"
     pq.write_table(table, path, compression="zstd", use_dictionary=True)
     meta = dict(META[name])

@@ -161,4 +161,4 @@ def test_every_province_gets_a_first_report(tmp_path: Path) -> None:
         reports.append(report)
     lowest = sorted(reports, key=lambda r: len(r.indicators))[:5]
     print("five lowest:", ", ".join(f"{r.code} {len(r.indicators)}" for r in lowest))
-    print("slowest build: %.1f s" % max(r.seconds for r in reports))
+    print(f"slowest build: {max(r.seconds for r in reports):.1f} s")

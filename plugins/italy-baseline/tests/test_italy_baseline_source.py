@@ -31,7 +31,11 @@ class TestBaselineConformance(SourceConformance):
             id="nonprofit",
         ),
         Sample(
-            {"dataset": "irpef_comuni", "municipalities_of": ["096"], "indicators": ["IRPEF_TAXPAYERS"]},
+            {
+                "dataset": "irpef_comuni",
+                "municipalities_of": ["096"],
+                "indicators": ["IRPEF_TAXPAYERS"],
+            },
             rows=74 * 5,
             id="irpef_biella",
         ),

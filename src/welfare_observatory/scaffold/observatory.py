@@ -117,6 +117,8 @@ class ScaffoldResult:
     selected: int = 0
     """Size of the selection written in observatory.yaml (profile plus additions)."""
     files: list[Path] = field(default_factory=list)
+    baseline: bool = False
+    """Whether the package reads the national baseline (sources ``type: italy_baseline``)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -128,6 +130,7 @@ class ScaffoldResult:
             "data": str(self.data.path),
             "expected_indicators": list(self.expected),
             "selected_indicators": self.selected,
+            "baseline": self.baseline,
             "files": [str(f.relative_to(self.folder)) for f in self.files],
         }
 
@@ -252,7 +255,15 @@ def new_observatory(
         package / "__init__.py": f'"""{title_en} ({place.code}): see observatory.yaml."""\n',
         package / "governance.yaml": templates.GOVERNANCE.substitute(values),
         package / "observatory.yaml": _observatory_yaml(
-            name, place, comparisons, municipalities, districts, profile, data, added, values,
+            name,
+            place,
+            comparisons,
+            municipalities,
+            districts,
+            profile,
+            data,
+            added,
+            values,
             _baseline_provinces(place, reg) if baseline else None,
         ),
     }
@@ -272,6 +283,7 @@ def new_observatory(
         expected=expected,
         selected=selected,
         files=sorted(written),
+        baseline=bool(baseline),
     )
 
 

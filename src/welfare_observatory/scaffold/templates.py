@@ -150,7 +150,8 @@ La prima costruzione usa solo `src/$module/data/$data_file`: la popolazione resi
 dei $n_municipalities comuni al 1° gennaio $years dalla base Istat distribuita con la libreria
 ($what_it). La selezione in `observatory.yaml` è $selection_it ($n_selected indicatori):
 la prima costruzione ne produce $n_built (conteggi di popolazione e i tassi che ne derivano)
-e il resoconto elenca gli eventuali altri indicatori selezionati come saltati, con il motivo.$baseline_it
+e il resoconto elenca gli eventuali altri indicatori selezionati come saltati, con il
+motivo.$baseline_it
 
 ## Personalizzarlo
 

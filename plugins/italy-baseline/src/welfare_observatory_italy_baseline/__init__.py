@@ -59,7 +59,10 @@ __version__ = "0.1.0"
 
 PACKAGE = Path(__file__).parent
 DATA = PACKAGE / "data"
-CATALOG_FILES = (PACKAGE / "catalog" / "baseline.yaml", PACKAGE / "catalog" / "profile_baseline.yaml")
+CATALOG_FILES = (
+    PACKAGE / "catalog" / "baseline.yaml",
+    PACKAGE / "catalog" / "profile_baseline.yaml",
+)
 
 DATASETS: dict[str, str] = {
     "bes_province": "Istat BES dei territori, edition 2020: 55 indicators by sex, 2004-2019",
