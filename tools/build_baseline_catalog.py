@@ -1532,6 +1532,67 @@ UNBOUNDED = {"BES_06POL012P", "BES_10AMB004", "BES_10AMB016"}
 electricity including flows from other regions)."""
 
 
+LEVELS = {1: "Italy/NUTS1", 2: "region", 3: "province", 6: "municipality"}
+
+
+def _coverage() -> dict[str, tuple[str, str]]:
+    """Indicator id -> (levels, years) over the shipped Parquet files."""
+    frames = [pd.read_parquet(p) for p in sorted((PLUGIN / "data").glob("*.parquet"))]
+    frame = pd.concat(frames, ignore_index=True)
+    frame["indicator"] = frame["indicator"].astype(str)
+    frame["level"] = frame["territory"].map(
+        lambda t: (
+            "Italy" if t == "IT" else "NUTS1" if t.startswith("IT") else LEVELS.get(len(t), "?")
+        )
+    )
+    frame["year"] = frame["period"].str[:4]
+    out = {}
+    order = ["municipality", "province", "region", "NUTS1", "Italy"]
+    for ident, part in frame.groupby("indicator"):
+        levels = [lv for lv in order if lv in set(part["level"])]
+        years = sorted(set(part["year"]))
+        out[str(ident)] = (", ".join(levels), f"{years[0]}-{years[-1]} ({len(years)})")
+    return out
+
+
+def indicators_md(entries: list[dict[str, Any]]) -> str:
+    """The baseline's indicators by domain with levels and years (for sizing examples)."""
+    cover = _coverage()
+    lines = [
+        "# Indicators of the national baseline",
+        "",
+        "Written by `tools/build_baseline_catalog.py`. Levels and years are those of the",
+        "shipped data; a formula (rate) gets the levels and years where both operands have a",
+        "value (derived by the build), shown here from its numerator. `V` = verified",
+        "(in the `italy_baseline` profile). Province rows exist for every province unless the",
+        "data sidecar says otherwise (the pre-2005 panel leaves out ten provinces).",
+        "",
+    ]
+    by_domain: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_domain.setdefault(entry["domain"], []).append(entry)
+    for domain in sorted(by_domain):
+        items = by_domain[domain]
+        lines += [
+            f"## {domain} ({len(items)})",
+            "",
+            "| id | label | unit | polarity | levels | years | V |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for e in items:
+            key = e["id"] if e["id"] in cover else e.get("formula", {}).get("numerator", "")
+            levels, years = cover.get(key, ("", ""))
+            if "formula" in e:
+                levels = f"{levels} (formula)"
+            label = e["label"]["en"].replace("|", "/")
+            lines.append(
+                f"| `{e['id']}` | {label} | {e['unit']} | {e['polarity']} | {levels} "
+                f"| {years} | {'V' if e['source']['verified'] else ''} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> int:
     more = data.MORE
     links, first = _sdg_links(more)
@@ -1581,6 +1642,7 @@ def main() -> int:
     PROFILE.write_text(
         yaml.safe_dump(profile, allow_unicode=True, sort_keys=False, width=100), encoding="utf-8"
     )
+    (PLUGIN.parents[1] / "INDICATORS.md").write_text(indicators_md(entries), encoding="utf-8")
     print(f"{len(entries)} entries ({len(verified)} verified) -> {CATALOG}")
     return 0
 
