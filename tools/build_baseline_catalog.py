@@ -265,7 +265,12 @@ SDG: dict[str, tuple[str, str, str, str]] = {
     "SDG-29": ("Detenuti in attesa di primo giudizio", "negative", "safety", "percent"),
 }
 
-DOMAIN_IT = {"Salute": "health"}
+KIND = {
+    "Bes": "comparable with the indicator of the national BES report",
+    "Proxy": "approximating an indicator of the national BES report",
+    "Locale": "specific to BES dei territori",
+}
+"""Istat's 'Tipo di indicatore' of the BES metadata file, in words."""
 
 
 def _text(it: str, en: str) -> dict[str, str]:
@@ -350,13 +355,13 @@ def bes_entries(more: Path, links: dict[str, str]) -> list[dict[str, Any]]:
         described = by_label.get(label_it)
         if described is None:
             raise SystemExit(f"BES {code} {label_it!r} has no row in the metadata file")
-        kind = described["Tipo di indicatore*"].strip()
+        kind = KIND[described["Tipo di indicatore*"].strip()]
         definition_it = " ".join(described["Definizione"].split())
         sources = "; ".join(x for x in (described["Fonte"].strip(), described.iloc[5].strip()) if x)
         sdg_code = code.rstrip("P")
         sdg = [{"id": links[sdg_code], "relation": "partial"}] if sdg_code in links else None
         note = (
-            f"Istat BES dei territori, edition October 2020 ({kind} indicator); unit as "
+            f"Istat BES dei territori, edition October 2020 ({kind}); unit as "
             f"published: {row['UNITA_MISURA']}; source: {sources}. Definition, unit and "
             "source checked against the shipped metadata file. Polarity is not stated "
             "there: argued from the definition."
@@ -1532,6 +1537,199 @@ UNBOUNDED = {"BES_06POL012P", "BES_10AMB004", "BES_10AMB016"}
 electricity including flows from other regions)."""
 
 
+CONTEXT = {  # upstream file -> (it, en) sentence that places a value in its source
+    "istat_bes_territori_ed2020": (
+        "Dato Istat, Bes dei territori 2020.",
+        "Istat figure, BES dei territori 2020.",
+    ),
+    "istat_sdgs_statistical_measures_2004_2022": (
+        "Misura Istat per gli SDG.",
+        "An Istat SDG measure.",
+    ),
+    "istat_famiglie_province_2019_2021": (
+        "Famiglie anagrafiche al 31 dicembre, Istat.",
+        "Registered households on 31 December, Istat.",
+    ),
+    "istat_bilancio_demografico_province_2019_2024": (
+        "Bilancio demografico Istat della popolazione residente.",
+        "Istat demographic balance of the resident population.",
+    ),
+    "istat_asia_imprese_province_2018_2023": (
+        "Registro statistico Istat ASIA delle unità locali delle imprese attive.",
+        "Istat ASIA statistical register of local units of active enterprises.",
+    ),
+    "istat_nonprofit_province_2023": (
+        "Censimento permanente Istat delle istituzioni non profit, al 31 dicembre 2023.",
+        "Istat permanent census of non-profit institutions, on 31 December 2023.",
+    ),
+    "istat_stranieri_eta_sesso_province_2022": (
+        "Stranieri residenti al 1° gennaio 2022 (Istat, STRASA).",
+        "Resident foreigners on 1 January 2022 (Istat, STRASA).",
+    ),
+    "istat_disoccupazione_province_1996_2019_pspatreg": (
+        "Valore annuo per provincia nei confini precedenti al 2005 (panel pspatreg, fonte Istat).",
+        "Yearly value per province within its pre-2005 borders (pspatreg panel, source Istat).",
+    ),
+    "istat_povrel_famiglie_regioni_2019_2021": (
+        "Indagine Istat sulle spese delle famiglie.",
+        "Istat household budget survey.",
+    ),
+    "istat_reddito_netto_famiglie_regioni": ("Indagine Istat EU-SILC.", "Istat EU-SILC survey."),
+    "eurostat_poverty_risk_nuts2_italy_2019_2022": (
+        "Dato Eurostat per regione.",
+        "Eurostat figure by region.",
+    ),
+    "eurostat_lfst_r_lfu3rt_italy_1999_2013": (
+        "Dato Eurostat per regione.",
+        "Eurostat figure by region.",
+    ),
+    "mef_irpef_comunale": (
+        "Dichiarazioni IRPEF per comune di domicilio fiscale (MEF).",
+        "IRPEF returns by municipality of tax domicile (MEF).",
+    ),
+}
+
+
+SHORT = {  # upstream file -> a source line of at most eight words (shared sentences may be short)
+    "istat_bes_territori_ed2020": (
+        "Fonte: Istat, Bes dei territori 2020.",
+        "Source: Istat, BES dei territori 2020.",
+    ),
+    "istat_sdgs_statistical_measures_2004_2022": (
+        "Fonte: Istat, misure SDG.",
+        "Source: Istat SDG measures.",
+    ),
+    "istat_famiglie_province_2019_2021": (
+        "Fonte: Istat, famiglie anagrafiche.",
+        "Source: Istat, registered households.",
+    ),
+    "istat_bilancio_demografico_province_2019_2024": (
+        "Fonte: Istat, bilancio demografico.",
+        "Source: Istat demographic balance.",
+    ),
+    "istat_asia_imprese_province_2018_2023": (
+        "Fonte: Istat, registro ASIA.",
+        "Source: Istat ASIA register.",
+    ),
+    "istat_nonprofit_province_2023": (
+        "Fonte: Istat, censimento non profit 2023.",
+        "Source: Istat non-profit census 2023.",
+    ),
+    "istat_stranieri_eta_sesso_province_2022": (
+        "Fonte: Istat, stranieri residenti.",
+        "Source: Istat, resident foreigners.",
+    ),
+    "istat_disoccupazione_province_1996_2019_pspatreg": (
+        "Confini provinciali precedenti al 2005.",
+        "Provincial borders before 2005.",
+    ),
+    "istat_povrel_famiglie_regioni_2019_2021": (
+        "Fonte: Istat, stima regionale.",
+        "Source: Istat, regional estimate.",
+    ),
+    "istat_reddito_netto_famiglie_regioni": (
+        "Fonte: Istat, EU-SILC, stima regionale.",
+        "Source: Istat EU-SILC, regional estimate.",
+    ),
+    "eurostat_poverty_risk_nuts2_italy_2019_2022": (
+        "Fonte: Eurostat, dato regionale.",
+        "Source: Eurostat, regional figure.",
+    ),
+    "eurostat_lfst_r_lfu3rt_italy_1999_2013": (
+        "Fonte: Eurostat, dato regionale.",
+        "Source: Eurostat, regional figure.",
+    ),
+    "mef_irpef_comunale": ("Fonte: MEF, dichiarazioni IRPEF.", "Source: MEF, IRPEF returns."),
+}
+
+
+def _complete_texts(entry: dict[str, Any]) -> None:
+    """A definition that says more than the label, and a 'how to read' of its own."""
+    file = upstream(entry["id"])
+    context_it, context_en = CONTEXT[file]
+    label, definition = entry["label"], entry["definition"]
+    for lang, context in (("it", context_it), ("en", context_en)):
+        if _plain(definition[lang]) == _plain(label[lang]):
+            definition[lang] = f"{definition[lang]} {context}"
+    it, en = label["it"], label["en"]
+    if entry["aggregation"] == "sum":
+        reading = (
+            f"«{it}» è un conteggio: tra territori si confronta il tasso che lo usa.",
+            f"'{en}' is a count: compare territories through the rate built on it.",
+        )
+    elif entry["polarity"] == "positive":
+        reading = (
+            f"Un valore più alto di «{it}» indica una situazione migliore.",
+            f"A higher value of '{en}' means a better situation.",
+        )
+    elif entry["polarity"] == "negative":
+        reading = (
+            f"Un valore più alto di «{it}» indica una situazione peggiore.",
+            f"A higher value of '{en}' means a worse situation.",
+        )
+    else:
+        reading = (
+            f"«{it}» descrive il contesto: nessuno dei due versi è migliore.",
+            f"'{en}' describes the context: neither direction is better.",
+        )
+    short_it, short_en = SHORT[file]
+    entry["how_to_read"] = {"it": f"{reading[0]} {short_it}", "en": f"{reading[1]} {short_en}"}
+    ordered = {}
+    for key, value in entry.items():  # how_to_read right after the definition, as in the library
+        if key != "how_to_read":
+            ordered[key] = value
+        if key == "definition":
+            ordered["how_to_read"] = entry["how_to_read"]
+    entry.clear()
+    entry.update(ordered)
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def _split_provenance(entry: dict[str, Any]) -> dict[str, Any]:
+    """The source in the catalogue model's split form (data origin, definition read, release,
+    coverage) when the installed library has it; else as it is (the flat form still loads)."""
+    from welfare_observatory.model.indicator import Indicator, Provenance
+
+    if "release" not in Provenance.model_fields:
+        return entry
+    source = dict(entry["source"])
+    source["definition"] = {k: source.pop(k) for k in ("url", "document", "page") if k in source}
+    source["release"] = RELEASE[upstream(entry["id"])]
+    entry["source"] = source
+    if "coverage" in Indicator.model_fields and entry["id"] in COVERAGE:
+        entry["coverage"] = COVERAGE[entry["id"]]
+    return entry
+
+
+RELEASE = {
+    "istat_bes_territori_ed2020": "BES dei territori, edizione ottobre 2020",
+    "istat_sdgs_statistical_measures_2004_2022": "Rapporto SDGs, misure statistiche 2004-2022",
+    "istat_famiglie_province_2019_2021": "I.Stat NUMPRHO_CP, 2019-2021",
+    "istat_bilancio_demografico_province_2019_2024": "Bilancio demografico 2019-2024",
+    "istat_asia_imprese_province_2018_2023": "ASIA unità locali 2018-2023",
+    "istat_nonprofit_province_2023": "Censimento permanente delle istituzioni non profit 2023",
+    "istat_stranieri_eta_sesso_province_2022": "STRASA, 1 gennaio 2022",
+    "istat_disoccupazione_province_1996_2019_pspatreg": "pspatreg unemp_it (1996-2019)",
+    "istat_povrel_famiglie_regioni_2019_2021": "I.Stat INCID_POVREL_FAM, 2019-2021",
+    "istat_reddito_netto_famiglie_regioni": "I.Stat REDD_MEDIO_FAM/REDD_MEDIANO_FAM, 2017-2021",
+    "eurostat_poverty_risk_nuts2_italy_2019_2022": "unnamed Eurostat table, 2019-2022",
+    "eurostat_lfst_r_lfu3rt_italy_1999_2013": "lfst_r_lfu3rt bulk download of 2014",
+    "mef_irpef_comunale": "IRPEF su base comunale, anni d'imposta 2018-2021 e 2024",
+}
+"""The one release each entry's figures are taken from."""
+
+COVERAGE = {
+    "BES_10AMB005": "monitoring_stations",
+    "BES_10AMB006": "monitoring_stations",
+    "BES_10AMB008": "provincial_capitals",
+    "BES_09PAE009": "provincial_capitals",
+}
+"""Entries whose values describe only some units (Istat, Dati ambientali nelle città)."""
+
+
 LEVELS = {1: "Italy/NUTS1", 2: "region", 3: "province", 6: "municipality"}
 
 
@@ -1605,6 +1803,14 @@ def main() -> int:
     ]
     for entry in entries:
         entry["tags"].append("upstream:" + upstream(entry["id"]))
+        _complete_texts(entry)
+        if entry["id"].startswith("EUROSTAT_UNEMPLOYMENT"):
+            entry["source"]["verified"] = False
+            entry["source"]["note"] = (
+                "The code lfst_r_lfu3rt is named by the bulk file (a 2014 download) but was "
+                "not confirmed on Eurostat's own pages in this session; polarity argued."
+            )
+    entries = [_split_provenance(e) for e in entries]
     for entry in entries:  # what the range check must let through (validate/builtin.py)
         if entry["id"] in SIGNED:
             entry["tags"].append("balance")

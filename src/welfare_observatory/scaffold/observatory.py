@@ -69,7 +69,8 @@ BASELINE_DATASETS: dict[str, str] = {
 }
 """Source id in observatory.yaml -> baseline dataset; ``irpef_comuni`` is limited to the
 observatory's own municipalities, the others keep every province (ranks, composites)."""
-# Researcher-assembled, so not verified and not in the profile, but worth a first report:
+# Not verified (a researcher-assembled panel; a Eurostat code not confirmed on Eurostat's
+# pages), so not in the profile, but worth a first report:
 # added by name (the build reports the provinces it does not cover, with the reason).
 _BASELINE_UNVERIFIED = (
     "PANEL_UNEMPLOYMENT_RATE",
@@ -79,6 +80,8 @@ _BASELINE_UNVERIFIED = (
     "PANEL_EMPLOYMENT_SHARE_CONSTRUCTION",
     "PANEL_EMPLOYMENT_SHARE_SERVICES",
     "PANEL_EMPLOYMENT_GROWTH",
+    "EUROSTAT_UNEMPLOYMENT_RATE",
+    "EUROSTAT_UNEMPLOYMENT_RATE_15_24",
 )
 
 # Rates the starter data support: over totals by sex, and over age classes when shipped.
