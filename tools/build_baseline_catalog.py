@@ -1238,6 +1238,15 @@ def irpef_entries() -> list[dict[str, Any]]:
         "EMPLOYMENT": ("reddito da lavoro dipendente e assimilati", "employment income"),
         "PENSION": ("reddito da pensione", "pension income"),
         "SELF_EMPLOYMENT": ("reddito da lavoro autonomo", "self-employment income"),
+        "ENTREPRENEUR_ORDINARY": (
+            "reddito d'impresa in contabilità ordinaria",
+            "business income under ordinary accounting",
+        ),
+        "ENTREPRENEUR_SIMPLIFIED": (
+            "reddito d'impresa in contabilità semplificata",
+            "business income under simplified accounting",
+        ),
+        "PARTICIPATION": ("reddito da partecipazione", "income from partnerships"),
         "TAXABLE": ("reddito imponibile", "taxable income"),
         "NET_TAX": ("imposta netta", "net tax"),
         "REGIONAL_SURTAX": ("addizionale regionale dovuta", "regional surtax due"),
@@ -1530,6 +1539,9 @@ SIGNED = {
     "DEMO_STATISTICAL_ADJUSTMENT",
     "PANEL_EMPLOYMENT_GROWTH",
     "IRPEF_SELF_EMPLOYMENT_AMOUNT",
+    "IRPEF_ENTREPRENEUR_ORDINARY_AMOUNT",
+    "IRPEF_ENTREPRENEUR_SIMPLIFIED_AMOUNT",
+    "IRPEF_PARTICIPATION_AMOUNT",
 }
 """Values that may be negative (balances, growth, losses)."""
 UNBOUNDED = {"BES_06POL012P", "BES_10AMB004", "BES_10AMB016"}

@@ -605,11 +605,18 @@ IRPEF_ITEMS = {
     "Reddito da lavoro dipendente e assimilati": "EMPLOYMENT",
     "Reddito da pensione": "PENSION",
     "Reddito da lavoro autonomo (comprensivo dei valori nulli)": "SELF_EMPLOYMENT",
+    "Reddito di spettanza dell'imprenditore in contabilita' ordinaria  "
+    "(comprensivo dei valori nulli)": "ENTREPRENEUR_ORDINARY",
+    "Reddito di spettanza dell'imprenditore in contabilita' semplificata "
+    "(comprensivo dei valori nulli)": "ENTREPRENEUR_SIMPLIFIED",
+    "Reddito da partecipazione  (comprensivo dei valori nulli)": "PARTICIPATION",
     "Reddito imponibile": "TAXABLE",
     "Imposta netta": "NET_TAX",
     "Addizionale regionale dovuta": "REGIONAL_SURTAX",
     "Addizionale comunale dovuta": "MUNICIPAL_SURTAX",
 }
+# "Bonus spettante" (2018-2020) became "Trattamento spettante" in 2021: another measure, so
+# neither is taken.
 IRPEF_2024 = {
     "taxableIncome": "TAXABLE",
     "netTaxDeclared": "NET_TAX",
