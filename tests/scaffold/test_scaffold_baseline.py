@@ -221,6 +221,7 @@ def test_every_province_gets_a_first_report(tmp_path: Path) -> None:
     reports = []
     for code, region in provinces:
         report = first_report(code, tmp_path / code)
+        print(f"{code}: {len(report.indicators)} indicators, {report.seconds:.1f} s", flush=True)
         check(report, region)
         reports.append(report)
     lowest = sorted(reports, key=lambda r: len(r.indicators))[:5]
