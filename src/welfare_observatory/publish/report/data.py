@@ -183,7 +183,10 @@ def _ranks(frame: pd.DataFrame, levels: dict[str, str], polarity: dict[str, str]
     sub = frame[frame["territory"].isin(list(levels)) & frame["value"].notna()].copy()
     sub = sub[sub["obs_status"] != "U"]  # low reliability: never ranked (docs/methods.md)
     if sub.empty:
-        return pd.DataFrame(columns=["rank", "n"], index=pd.MultiIndex.from_arrays([[], []]))
+        return pd.DataFrame(
+            columns=["rank", "n"],
+            index=pd.MultiIndex.from_arrays([[], []], names=["indicator", "territory"]),
+        )
     sub["level"] = sub["territory"].map(levels)
     sub = sub[sub["year"] == sub.groupby(["indicator", "level"])["year"].transform("max")]
     sign = sub["indicator"].map(polarity).map({"negative": -1.0}).fillna(1.0)

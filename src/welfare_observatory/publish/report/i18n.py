@@ -276,6 +276,20 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Years of the data counted: {years} (latest year available per indicator).",
     ),
     "data_years": ("Anni dei dati", "Data years"),
+    # Which territories the cited dataset covers (Indicator.coverage), when not all of them.
+    "coverage": ("Copertura", "Coverage"),
+    "coverage_provincial_capitals": (
+        "solo i comuni capoluogo di provincia: non è un valore dell'intera provincia",
+        "provincial capitals only: not a value for the whole province",
+    ),
+    "coverage_monitoring_stations": (
+        "solo dove una stazione di misura rileva il dato",
+        "only where a monitoring station measures",
+    ),
+    "coverage_survey_domains": (
+        "solo i domini per cui l'indagine campionaria produce stime (regioni, alcune province)",
+        "only the domains the sample survey estimates (regions, some provinces)",
+    ),
     "source_derive": ("calcolato dagli altri dati", "computed from the other data"),
     "trend_window": ("periodo {start}–{end}", "window {start}–{end}"),
     "progress_horizons": ("Progressi per orizzonte", "Progress by horizon"),

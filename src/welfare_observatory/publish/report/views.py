@@ -356,6 +356,9 @@ class ReportView:
             "chart": self.trend_chart(indicator),
             "notes": self.notes(indicator, codes),
             "freshness": self.freshness(indicator, codes),
+            "coverage": None
+            if indicator.coverage.complete
+            else self.t(f"coverage_{indicator.coverage.value}"),
             "horizons": self.horizons(indicator),
             "maps": [],
         }
