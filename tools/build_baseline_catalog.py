@@ -1843,6 +1843,12 @@ def main() -> int:
     text = yaml.safe_dump(entries, allow_unicode=True, sort_keys=False, width=100)
     CATALOG.write_text(header + text, encoding="utf-8")
     verified = [e["id"] for e in entries if e["source"]["verified"]]
+    # A profile never offers as a province value what the data give only for some units
+    # (provincial capitals, monitoring stations): those stay in the catalogue for the
+    # observatories that add them knowingly, and their cards say so.
+    offered = [
+        e["id"] for e in entries if e["source"]["verified"] and e.get("coverage", "all") == "all"
+    ]
     profile = {
         "id": "italy_baseline",
         "label": {
@@ -1850,12 +1856,12 @@ def main() -> int:
             "en": "National baseline: a province's first report",
         },
         "description": {
-            "it": "Gli indicatori verificati della base nazionale "
-            "(welfare-observatory-italy-baseline).",
-            "en": "The verified indicators of the national baseline "
-            "(welfare-observatory-italy-baseline).",
+            "it": "Gli indicatori verificati della base nazionale con un valore per ogni "
+            "provincia (welfare-observatory-italy-baseline).",
+            "en": "The verified indicators of the national baseline that have a value for "
+            "every province (welfare-observatory-italy-baseline).",
         },
-        "indicators": verified,
+        "indicators": offered,
     }
     PROFILE.write_text(
         yaml.safe_dump(profile, allow_unicode=True, sort_keys=False, width=100), encoding="utf-8"
