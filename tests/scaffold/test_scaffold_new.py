@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_package_is_filled_from_the_registry(tmp_path: Path) -> None:
-    result = new_observatory("biellese", "Biella", tmp_path)
+    result = new_observatory("biellese", "Biella", tmp_path, baseline=False)
     package = tmp_path / "biellese" / "src" / "osserva_biellese"
     config = load_config(package)
     assert config.territory.code == "096"
@@ -40,8 +40,9 @@ def test_the_package_is_filled_from_the_registry(tmp_path: Path) -> None:
 
 def test_the_starter_selection_is_what_the_starter_data_build(tmp_path: Path) -> None:
     """Where the baseline has ages, every selected indicator builds offline, and the
-    ``starter`` profile holds every verified one of them (review of issue 9, item 5)."""
-    result = new_observatory("biellese", "096", tmp_path)
+    ``starter`` profile holds every verified one of them (review of issue 9, item 5).
+    Without the national baseline: with it, see test_scaffold_baseline.py."""
+    result = new_observatory("biellese", "096", tmp_path, baseline=False)
     config = load_config(tmp_path / "biellese" / "src" / "osserva_biellese")
     starter = {i.id for i in catalog().profile("starter")}
     selected = starter | set(config.indicators.add)
@@ -53,7 +54,7 @@ def test_the_starter_selection_is_what_the_starter_data_build(tmp_path: Path) ->
 
 
 def test_an_explicit_profile_is_kept_and_the_readme_says_what_builds(tmp_path: Path) -> None:
-    result = new_observatory("vercelli", "002", tmp_path, profile="first_report")
+    result = new_observatory("vercelli", "002", tmp_path, profile="first_report", baseline=False)
     config = load_config(tmp_path / "vercelli" / "src" / "osserva_vercelli")
     assert config.indicators.profile == "first_report"
     assert result.selected > len(result.expected) == 5
@@ -81,7 +82,7 @@ def test_the_starter_data_are_the_figures_of_the_biella_example(tmp_path: Path) 
 
 
 def test_without_ages_in_the_baseline_only_totals_are_written(tmp_path: Path) -> None:
-    result = new_observatory("vercelli", "002", tmp_path)
+    result = new_observatory("vercelli", "002", tmp_path, baseline=False)
     assert not result.data.with_ages
     config = load_config(tmp_path / "vercelli" / "src" / "osserva_vercelli")
     assert config.indicators.profile is None  # the starter profile needs ages

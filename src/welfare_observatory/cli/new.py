@@ -31,15 +31,29 @@ from welfare_observatory.cli._output import json_option, print_fields, print_jso
 @click.option(
     "--profile",
     default=None,
-    help="Selection profile of the catalogue (see docs/catalogue.md); default: 'starter',"
-    " what the shipped population builds offline.",
+    help="Selection profile of the catalogue (see docs/catalogue.md); default:"
+    " 'italy_baseline' with the national baseline, else 'starter', what the shipped"
+    " population builds offline.",
+)
+@click.option(
+    "--baseline/--no-baseline",
+    default=None,
+    help="Read the national baseline (plugin welfare-observatory-italy-baseline; see"
+    " docs/baseline.md). Default: when it is installed.",
 )
 @json_option
-def new(name: str, territory: str, out: Path, profile: str | None, as_json: bool) -> None:
+def new(
+    name: str,
+    territory: str,
+    out: Path,
+    profile: str | None,
+    baseline: bool | None,
+    as_json: bool,
+) -> None:
     """Scaffold the observatory package NAME (import name osserva_NAME) for a territory."""
     from welfare_observatory.scaffold.observatory import new_observatory
 
-    result = new_observatory(name, territory, out, profile=profile)
+    result = new_observatory(name, territory, out, profile=profile, baseline=baseline)
     if as_json:
         print_json(result.as_dict())
         return
@@ -49,7 +63,13 @@ def new(name: str, territory: str, out: Path, profile: str | None, as_json: bool
             ("territory", result.territory),
             ("comparisons", ", ".join(result.comparisons)),
             ("starter data", str(result.data.path.relative_to(result.folder))),
-            ("first build", f"{len(result.expected)} of {result.selected} selected indicators"),
+            (
+                "first build",
+                f"{result.selected} selected indicators: the starter data build"
+                f" {len(result.expected)}, the national baseline the others it covers"
+                if result.baseline
+                else f"{len(result.expected)} of {result.selected} selected indicators",
+            ),
         ],
         title=f"observatory {result.name}",
     )

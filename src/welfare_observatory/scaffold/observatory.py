@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -32,12 +32,57 @@ if TYPE_CHECKING:
     from welfare_observatory.catalog import Catalog
     from welfare_observatory.model import Territory
 
-__all__ = ["NAME_PATTERN", "STARTER_PROFILE", "ScaffoldResult", "new_observatory"]
+__all__ = [
+    "BASELINE_DATASETS",
+    "BASELINE_PROFILE",
+    "BASELINE_SOURCE",
+    "NAME_PATTERN",
+    "STARTER_PROFILE",
+    "ScaffoldResult",
+    "new_observatory",
+]
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 STARTER_PROFILE = "starter"
 """The catalogue profile of what residents by sex and age class alone build."""
 _LEVELS_WITH_MUNICIPALITIES = ("province", "region")
+
+BASELINE_SOURCE = "italy_baseline"
+"""Source type of the national baseline plugin (welfare-observatory-italy-baseline)."""
+BASELINE_PROFILE = "italy_baseline"
+"""Its profile: what the baseline builds for any province."""
+BASELINE_DATASETS: dict[str, str] = {
+    "bes": "bes_province",
+    "demografia": "demografia_province",
+    "imprese": "asia_province",
+    "nonprofit": "nonprofit_province",
+    "stranieri": "stranieri_province",
+    "famiglie": "famiglie_province",
+    "disoccupazione": "disoccupazione_panel",
+    "poverta": "poverta_regioni",
+    "reddito_famiglie": "reddito_famiglie_regioni",
+    "eurostat_poverta": "eurostat_poverta_nuts2",
+    "eurostat_disoccupazione": "eurostat_disoccupazione_nuts2",
+    "sdg": "sdg_regioni",
+    "irpef_province": "irpef_province",
+    "irpef_comuni": "irpef_comuni",
+}
+"""Source id in observatory.yaml -> baseline dataset; ``irpef_comuni`` is limited to the
+observatory's own municipalities, the others keep every province (ranks, composites)."""
+# Not verified (a researcher-assembled panel; a Eurostat code not confirmed on Eurostat's
+# pages), so not in the profile, but worth a first report:
+# added by name (the build reports the provinces it does not cover, with the reason).
+_BASELINE_UNVERIFIED = (
+    "PANEL_UNEMPLOYMENT_RATE",
+    "PANEL_PARTICIPATION_RATE",
+    "PANEL_EMPLOYMENT_SHARE_AGRICULTURE",
+    "PANEL_EMPLOYMENT_SHARE_INDUSTRY",
+    "PANEL_EMPLOYMENT_SHARE_CONSTRUCTION",
+    "PANEL_EMPLOYMENT_SHARE_SERVICES",
+    "PANEL_EMPLOYMENT_GROWTH",
+    "EUROSTAT_UNEMPLOYMENT_RATE",
+    "EUROSTAT_UNEMPLOYMENT_RATE_15_24",
+)
 
 # Rates the starter data support: over totals by sex, and over age classes when shipped.
 _SEX_RATES = ("SHARE_FEMALE", "SEX_RATIO")
@@ -75,6 +120,8 @@ class ScaffoldResult:
     selected: int = 0
     """Size of the selection written in observatory.yaml (profile plus additions)."""
     files: list[Path] = field(default_factory=list)
+    baseline: bool = False
+    """Whether the package reads the national baseline (sources ``type: italy_baseline``)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -86,6 +133,7 @@ class ScaffoldResult:
             "data": str(self.data.path),
             "expected_indicators": list(self.expected),
             "selected_indicators": self.selected,
+            "baseline": self.baseline,
             "files": [str(f.relative_to(self.folder)) for f in self.files],
         }
 
@@ -96,12 +144,16 @@ def new_observatory(
     out: Path | str = ".",
     *,
     profile: str | None = None,
+    baseline: bool | None = None,
 ) -> ScaffoldResult:
     """Create ``<out>/<name>/``, the package ``osserva-<name>`` for ``territory``.
 
     ``territory`` is a province or region code, a NUTS code or a name the registry finds.
     ``profile`` defaults to what the starter data build: the catalogue's ``starter`` profile
     where the baseline has age classes, else only the counts and rates by sex (no profile).
+    ``baseline`` (default: when the plugin is installed) adds the national baseline's
+    sources (``type: italy_baseline``) and makes ``italy_baseline`` the default profile, so
+    the first offline build has about 150 indicators for any province.
     Refuses a non-empty target folder.
     """
     from welfare_observatory import __version__
@@ -123,7 +175,20 @@ def new_observatory(
             location=Location(field="territory"),
             hint=f"try its province: {place.parent}" if place.parent else None,
         )
-    shipped = catalog()
+    from welfare_observatory.sources.manager import Plugins
+
+    plugins = Plugins().load()
+    installed = BASELINE_SOURCE in plugins.sources()
+    if baseline and not installed:
+        raise ConfigError(
+            "the national baseline plugin is not installed",
+            location=Location(field="baseline"),
+            hint="pip install welfare-observatory-italy-baseline (in this repository: "
+            "pip install -e ./plugins/italy-baseline)",
+        )
+    baseline = installed if baseline is None else baseline
+    extra = plugins.catalogs()
+    shipped = catalog() if not extra else _with_plugins(extra)
     if profile is not None:
         _check_profile(shipped, profile)
     folder = Path(out) / name
@@ -143,12 +208,17 @@ def new_observatory(
     _write_meta(data)
     comparisons = tuple(a.code for a in reg.ancestors(place.code))
     expected = _expected(data, shipped)
+    if profile is None and baseline:
+        profile = BASELINE_PROFILE
+        _check_profile(shipped, profile)
     if profile is None and data.with_ages:
         profile = STARTER_PROFILE
         _check_profile(shipped, profile)
     in_profile = [i.id for i in shipped.profile(profile)] if profile else []
     added = tuple(i for i in expected if i not in in_profile)
-    selected = len(set(in_profile) | set(expected))
+    if baseline:
+        added += tuple(i for i in _BASELINE_UNVERIFIED if i in shipped and i not in in_profile)
+    selected = len(set(in_profile) | set(expected) | set(added))
     municipalities = reg.municipalities(of=place.code)
     districts = reg.districts(place.code) if str(place.level) == "province" else []
     title_it = f"Osservatorio sul welfare - {place.name}"
@@ -177,6 +247,8 @@ def new_observatory(
         if profile
         else (f"{len(added)} indicatori"),
         "expected": ", ".join(json.dumps(i) for i in expected),
+        "baseline_en": _BASELINE_EN if baseline else "",
+        "baseline_it": _BASELINE_IT if baseline else "",
     }
     files = {
         folder / "pyproject.toml": templates.PYPROJECT.substitute(values),
@@ -186,7 +258,16 @@ def new_observatory(
         package / "__init__.py": f'"""{title_en} ({place.code}): see observatory.yaml."""\n',
         package / "governance.yaml": templates.GOVERNANCE.substitute(values),
         package / "observatory.yaml": _observatory_yaml(
-            name, place, comparisons, municipalities, districts, profile, data, added, values
+            name,
+            place,
+            comparisons,
+            municipalities,
+            districts,
+            profile,
+            data,
+            added,
+            values,
+            _baseline_provinces(place, reg) if baseline else None,
         ),
     }
     for path, text in files.items():
@@ -205,7 +286,40 @@ def new_observatory(
         expected=expected,
         selected=selected,
         files=sorted(written),
+        baseline=bool(baseline),
     )
+
+
+_BASELINE_EN = (
+    "\n\nIt also reads the national baseline (sources of `type: italy_baseline`, from the "
+    "package welfare-observatory-italy-baseline): Istat BES dei territori, demographic "
+    "balance, ASIA local units, non-profit institutions, foreign residents, households, "
+    "regional poverty and income, Istat SDG measures, Eurostat regional series and MEF IRPEF "
+    "by municipality, for every province, so ranks and composites set this territory among "
+    "all the others. The baseline's files name their publisher, origin and licence "
+    "(docs/baseline.md)."
+)
+_BASELINE_IT = (
+    "\n\nLegge anche la base nazionale (fonti `type: italy_baseline`, dal pacchetto "
+    "welfare-observatory-italy-baseline): Bes dei territori Istat, bilancio demografico, unità "
+    "locali ASIA, istituzioni non profit, stranieri residenti, famiglie, povertà e reddito "
+    "regionali, misure SDG Istat, serie regionali Eurostat e IRPEF MEF per comune, per ogni "
+    "provincia, così che graduatorie e indici compositi collochino il territorio tra tutti gli "
+    "altri. I file della base indicano fonte, provenienza e licenza (docs/baseline.md)."
+)
+
+
+def _with_plugins(extra: Sequence[Path]) -> Catalog:
+    from welfare_observatory.catalog import Catalog
+
+    return Catalog.load(*extra)
+
+
+def _baseline_provinces(place: Territory, reg: Any) -> list[str]:
+    """The provinces whose municipalities the baseline's municipal source keeps."""
+    if str(place.level) == "province":
+        return [place.code]
+    return sorted(c.code for c in reg.children(place.code) if str(c.level) == "province")
 
 
 def _check_profile(shipped: Catalog, profile: str) -> None:
@@ -259,6 +373,7 @@ def _observatory_yaml(
     data: StarterData,
     added: tuple[str, ...],
     values: dict[str, str],
+    baseline: list[str] | None = None,
 ) -> str:
     code = place.code
     lines = [
@@ -304,6 +419,7 @@ def _observatory_yaml(
         "      value_columns: [Maschi, Femmine, Totale]",
         "    rules:",
         *_population_rules(data.with_ages),
+        *(_baseline_sources(baseline) if baseline is not None else []),
         "report:",
         "  title:",
         f"    it: {_q(values['title_it'])}",
@@ -312,6 +428,30 @@ def _observatory_yaml(
         "licence: CC-BY-4.0",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _baseline_sources(provinces: list[str]) -> list[str]:
+    """The national baseline's datasets, each a source with the same canonical rules."""
+    lines = [
+        "  # The national baseline (welfare-observatory-italy-baseline): every province,",
+        "  # region and Italy, so ranks and composites set this territory among the others.",
+    ]
+    for source_id, dataset in BASELINE_DATASETS.items():
+        options = f"dataset: {dataset}"
+        if dataset == "irpef_comuni":
+            options += ", municipalities_of: [" + ", ".join(_q(p) for p in provinces) + "]"
+        lines += [
+            f"  {source_id}:",
+            f"    type: {BASELINE_SOURCE}",
+            f"    options: {{{options}}}",
+            "    rules:",
+            "      indicator: {column: indicator}",
+            "      territory: {column: territory}",
+            "      period: {column: period}",
+            "      breakdowns: {sex: {column: sex}}",
+            "      status: {obs_status_column: obs_status}",
+        ]
+    return lines
 
 
 def _population_rules(with_ages: bool) -> list[str]:

@@ -117,7 +117,7 @@ The first build uses only `src/$module/data/$data_file`, the resident population
 $n_municipalities municipalities on 1 January $years from the library's Istat baseline
 ($what). The selection in `observatory.yaml` is $selection ($n_selected indicators): the
 first build makes $n_built of them (population counts and the rates over them) and its report
-lists any other selected indicator as skipped, with the reason.
+lists any other selected indicator as skipped, with the reason.$baseline_en
 
 ## Make it yours
 
@@ -150,7 +150,8 @@ La prima costruzione usa solo `src/$module/data/$data_file`: la popolazione resi
 dei $n_municipalities comuni al 1° gennaio $years dalla base Istat distribuita con la libreria
 ($what_it). La selezione in `observatory.yaml` è $selection_it ($n_selected indicatori):
 la prima costruzione ne produce $n_built (conteggi di popolazione e i tassi che ne derivano)
-e il resoconto elenca gli eventuali altri indicatori selezionati come saltati, con il motivo.
+e il resoconto elenca gli eventuali altri indicatori selezionati come saltati, con il
+motivo.$baseline_it
 
 ## Personalizzarlo
 

@@ -157,6 +157,12 @@ def _is_count(unit: str, ctx: CheckContext, indicator: str) -> bool:
     return unit in _COUNT_UNITS
 
 
+def _tags(ctx: CheckContext, indicator: str) -> tuple[str, ...]:
+    if ctx.indicators is not None and indicator in ctx.indicators:
+        return ctx.indicators[indicator].tags
+    return ()
+
+
 def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     """Percentages outside 0-100 and negative counts."""
     rows = _sql(
@@ -170,9 +176,17 @@ def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     findings: list[Finding] = []
     for r in rows:
         percent = r["unit"] == "percent"
-        bad_negative = r["negative"] and (percent or _is_count(r["unit"], ctx, r["indicator"]))
-        if bad_negative or r["over"]:
-            n = (r["negative"] if bad_negative else 0) + r["over"]
+        # catalogue tags: 'balance' may be negative (births - deaths, a growth rate),
+        # 'unbounded' percentages may pass 100 (prison occupancy, landfill incl. imports)
+        tags = _tags(ctx, r["indicator"])
+        bad_negative = (
+            r["negative"]
+            and "balance" not in tags
+            and (percent or _is_count(r["unit"], ctx, r["indicator"]))
+        )
+        over = 0 if "unbounded" in tags else r["over"]
+        if bad_negative or over:
+            n = (r["negative"] if bad_negative else 0) + over
             territory = r["t_low"] if bad_negative else r["t_high"]
             findings.append(
                 Finding(
@@ -185,7 +199,8 @@ def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
                     count=n,
                     source=ctx.source,
                     hint="shares in percent lie in 0-100 and counts are never negative; "
-                    "was a ratio (0-1) read as percent, or a unit scale applied twice?",
+                    "was a ratio (0-1) read as percent, or a unit scale applied twice? "
+                    "(catalogue tags: 'balance' may be negative, 'unbounded' may pass 100)",
                 )
             )
     return findings
