@@ -252,18 +252,13 @@ def brescia_demography(more: Path) -> pd.DataFrame:
 
 
 def brescia_population_jan1(more: Path) -> pd.DataFrame:
-    """Residents on 1 January 2019-2025 by municipality (the balance's opening stocks and,
-    for 2025, the 2024 closing stock), with the households of 31 December 2018-2024 filed on
-    the next 1 January as the baseline does."""
+    """Residents on 1 January 2019-2025 by municipality: the balance's opening stocks and,
+    for 2025, the 2024 closing stock."""
     data = pd.read_csv(
         more / "bs_istat_bilancio_demografico_comuni_2019_2024.csv", dtype={"codice_istat": str}
     )
     start = data[data["indicatore"] == "popolazione_inizio"]
     last = data[(data["indicatore"] == "popolazione_fine") & (data["anno"] == data["anno"].max())]
-    households = pd.read_csv(
-        more / "bs_istat_popolazione_famiglie_comuni_2018_2024.csv", dtype={"codice_istat": str}
-    )
-    households = households[households["indicatore"] == "famiglie"]
     return pd.concat(
         [
             _long(
@@ -275,19 +270,30 @@ def brescia_population_jan1(more: Path) -> pd.DataFrame:
                 (last["anno"] + 1).astype(str),
                 last["valore"],
             ),
-            _long(
-                "DEMO_HOUSEHOLDS",
-                households["codice_istat"],
-                (households["anno"] + 1).astype(str),
-                households["valore"],
-            ),
         ],
         ignore_index=True,
     )
 
 
+def brescia_households(more: Path) -> pd.DataFrame:
+    """Households and residents in households on 31 December 2018-2024 by municipality."""
+    data = pd.read_csv(
+        more / "bs_istat_popolazione_famiglie_comuni_2018_2024.csv", dtype={"codice_istat": str}
+    )
+    ids = {"famiglie": "HOUSEHOLDS", "popolazione_in_famiglia": "POP_IN_HOUSEHOLDS"}
+    data = data[data["indicatore"].isin(ids)]
+    return pd.DataFrame(
+        {
+            "indicator": data["indicatore"].map(ids),
+            "territory": data["codice_istat"],
+            "period": data["anno"].astype(str),
+            "value": data["valore"].astype(float),
+        }
+    )
+
+
 def brescia_foreign_households(more: Path) -> pd.DataFrame:
-    """Households with at least one / only foreign members, 31 December -> next 1 January."""
+    """Households with at least one / only foreign members on 31 December."""
     data = pd.read_csv(more / "bs_istat_famiglie_stranieri_comuni.csv", dtype=str)
     data = data[(data["num_memb"] == "total") & (data["num_fr_menb"] == "total")]
     ids = {
@@ -299,15 +305,15 @@ def brescia_foreign_households(more: Path) -> pd.DataFrame:
         {
             "indicator": data["tavola"].map(ids),
             "territory": data["codice_istat"],
-            "period": (data["anno"].astype(int) + 1).astype(str),
+            "period": data["anno"].astype(str),
             "value": data["valore"].astype(float),
         }
     ).drop_duplicates(["indicator", "territory", "period"])
 
 
 def brescia_dwellings(more: Path) -> pd.DataFrame:
-    """Conventional dwellings on 31 December (-> next 1 January): all, occupied, unoccupied,
-    and occupied by tenure (owned, rented)."""
+    """Conventional dwellings on 31 December: all, occupied, unoccupied, and occupied by
+    tenure (owned, rented)."""
     data = pd.read_csv(more / "bs_istat_abitazioni_comuni_2019_2023.csv", dtype=str)
     kinds = {
         (
@@ -346,7 +352,7 @@ def brescia_dwellings(more: Path) -> pd.DataFrame:
         {
             "indicator": data["indicator"],
             "territory": data["codice_istat"],
-            "period": (data["anno"].astype(int) + 1).astype(str),
+            "period": data["anno"].astype(str),
             "value": data["valore"].astype(float),
         }
     ).drop_duplicates(["indicator", "territory", "period"])
@@ -413,7 +419,7 @@ def brescia_extras(more: Path) -> dict[str, tuple[bytes, str]]:
     demographic = "bs_istat_bilancio_demografico_comuni_2019_2024.csv"
     return {
         "bs_bilancio_demografico_comuni_2019_2024.tsv.gz": (
-            _bulk_tsv(brescia_demography(more)),
+            _bulk_tsv(pd.concat([brescia_demography(more), brescia_population_jan1(more)])),
             _meta(
                 "Istat, demo.istat.it bilancio demografico (table D7B), monthly flows summed",
                 demographic,
@@ -421,44 +427,44 @@ def brescia_extras(more: Path) -> dict[str, tuple[bytes, str]]:
                 "the 205 municipalities of Brescia, 2019-2024: births, deaths, internal and "
                 "foreign registrations and removals as published; natural balance and net "
                 "migration as differences of them; mean population as the mean of the 1 "
-                "January and 31 December stocks (the baseline's DEMO_* definitions). Bulk TSV "
-                "layout (A,<indicator>,<municipality> by year), gzip.",
+                "January and 31 December stocks (the baseline's DEMO_* definitions); "
+                "DEMO_POP_JAN1 = popolazione_inizio, and for 2025 the 2024 popolazione_fine. "
+                "Bulk TSV layout (A,<indicator>,<municipality> by year), gzip.",
                 BS_LICENCE,
             ),
         ),
-        "bs_popolazione_famiglie_comuni_2019_2025.tsv.gz": (
-            _bulk_tsv(brescia_population_jan1(more)),
+        "bs_famiglie_comuni_2018_2024.tsv.gz": (
+            _bulk_tsv(brescia_households(more)),
             _meta(
-                "Istat: demographic balance (residents on 1 January) and Censimento permanente "
-                "DF_DCSS_FAM_POP_TV_1 (households on 31 December)",
-                f"{demographic}; bs_istat_popolazione_famiglie_comuni_2018_2024.csv",
-                BS_MORE_ORIGIN + ", dati/processed/bilancio_demografico_comuni.csv and "
-                "popolazione_comuni.csv",
-                "residents on 1 January 2019-2024 (popolazione_inizio) and 2025 (the 2024 "
-                "popolazione_fine); households of 31 December 2018-2024 filed on the next 1 "
-                "January. Values as published. Bulk TSV layout by year of the 1 January, gzip.",
+                "Istat, Censimento permanente DF_DCSS_FAM_POP_TV_1 (households and residents "
+                "in households on 31 December)",
+                "bs_istat_popolazione_famiglie_comuni_2018_2024.csv",
+                BS_MORE_ORIGIN + ", dati/processed/popolazione_comuni.csv",
+                "famiglie -> HOUSEHOLDS and popolazione_in_famiglia -> POP_IN_HOUSEHOLDS, 205 "
+                "municipalities, 31 December 2018-2024 (year of the 31 December); values as "
+                "published. Bulk TSV, gzip.",
                 BS_LICENCE,
             ),
         ),
-        "bs_famiglie_stranieri_comuni_2019_2025.tsv.gz": (
+        "bs_famiglie_stranieri_comuni_2018_2024.tsv.gz": (
             _bulk_tsv(brescia_foreign_households(more)),
             _meta(
                 "Istat, Censimento permanente DF_DCSS_FAMIGLIE_TV (households by foreign members)",
                 "bs_istat_famiglie_stranieri_comuni.csv",
                 BS_MORE_ORIGIN + ", dati/processed/famiglie_comuni.csv",
                 "rows with num_memb and num_fr_menb 'total' of the tables almeno_uno_straniero "
-                "(at least one foreign member) and tutti_stranieri (all members foreign); 31 "
-                "December filed on the next 1 January; values as published. Bulk TSV, gzip.",
+                "(at least one foreign member) and tutti_stranieri (all members foreign), on 31 "
+                "December (year of the 31 December); values as published. Bulk TSV, gzip.",
                 BS_LICENCE,
             ),
         ),
-        "bs_abitazioni_comuni_2020_2024.tsv.gz": (
+        "bs_abitazioni_comuni_2019_2023.tsv.gz": (
             _bulk_tsv(brescia_dwellings(more)),
             _meta(
                 "Istat, Censimento permanente DF_DCSS_ABITAZIONI_TV (conventional dwellings)",
                 "bs_istat_abitazioni_comuni_2019_2023.csv",
                 BS_MORE_ORIGIN + ", dati/processed/abitazioni_comuni.csv",
-                "dwellings on 31 December 2019, 2021, 2023 (filed on the next 1 January): all, "
+                "dwellings on 31 December 2019, 2021, 2023: all, "
                 "occupied, unoccupied; occupied by tenure ownership and rent; values as "
                 "published. Bulk TSV, gzip.",
                 BS_LICENCE,
