@@ -322,3 +322,60 @@ def test_every_deepdive_reference_resolves_on_the_offline_edition(
     text = deepdive_file(name, lang).read_text("utf-8")
     shown = page.count('class="ref"') + page.count('<figure class="indicator">')
     assert shown == len(REFERENCE.findall(text))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_coverage_lists_what_the_installed_sources_build_and_why_the_rest_is_missing(
+    name: str, built: dict[str, Built]
+) -> None:
+    from welfare_observatory.selection_coverage import selection_coverage
+
+    observatory = load_observatory(package(name))
+    code = observatory.config.territory.code
+    report = built[name].report
+    reasons = {s.id: s.reason for s in report.skipped}
+    rows = selection_coverage(observatory, built[name].kb, reasons=reasons)
+    assert [r.indicator for r in rows] == [i.id for i in observatory.selection()]
+    kb = KnowledgeBase.open(built[name].kb)
+    local = {r.indicator for r in rows if r.status == "local"}
+    assert local == local_indicators(kb, code) & {r.indicator for r in rows}
+    for row in rows:
+        if row.status == "missing":
+            assert row.reason == reasons[row.indicator] and not row.levels
+        elif row.status == "context":
+            assert row.local_years is None and code in row.reason and row.levels
+        else:
+            assert row.local_years is not None and row.local_years[0] <= row.local_years[1]
+            assert row.reason == "" and row.sources
+    # the regional SDG measures are context for Biella and Brescia (no provincial series)
+    if name != "trento":
+        assert {r.status for r in rows if r.indicator == "SDG_SDG6"} == {"context"}
+
+
+def test_catalog_coverage_of_an_observatory_on_the_command_line(
+    built: dict[str, Built],
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from welfare_observatory.cli.main import cli
+
+    args = ["catalog", "coverage", "--observatory", str(package("brescia"))]
+    result = CliRunner().invoke(cli, [*args, "--kb", str(built["brescia"].kb), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    by_id = {r["indicator"]: r for r in rows}
+    assert by_id["BS_IRPEF_LOW_INCOME_SHARE"]["status"] == "local"
+    assert by_id["BS_IRPEF_LOW_INCOME_SHARE"]["levels"] == ["municipality"]
+    assert by_id["BS_IRPEF_LOW_INCOME_SHARE"]["local_years"] == [2012, 2023]
+    assert by_id["BS_CRIMES_TOTAL"]["local_years"] == [2006, 2024]
+    kb = str(built["brescia"].kb)
+    missing = CliRunner().invoke(cli, [*args, "--kb", kb, "--missing", "--json"])
+    assert missing.exit_code == 0, missing.output
+    ids = {r["indicator"] for r in json.loads(missing.output)}
+    assert "EMPLOYMENT_RATE_20_64" in ids and "SDG_SDG6" in ids and "BS_CRIMES_TOTAL" not in ids
+    table = CliRunner().invoke(cli, [*args, "--kb", kb, "--missing"])
+    assert table.exit_code == 0 and re.search(
+        r"0 local, \d+ context only, \d+ missing", table.output
+    )
