@@ -377,5 +377,5 @@ def test_catalog_coverage_of_an_observatory_on_the_command_line(
     assert "EMPLOYMENT_RATE_20_64" in ids and "SDG_SDG6" in ids and "BS_CRIMES_TOTAL" not in ids
     table = CliRunner().invoke(cli, [*args, "--kb", kb, "--missing"])
     assert table.exit_code == 0 and re.search(
-        r"0 local, \d+ context only, \d+ missing", table.output
+        r"brescia: 19\d local, \d+ context only, \d+ missing", table.output
     )

@@ -428,6 +428,7 @@ def _observatory_coverage(name: str, kb: Path | None, *, missing: bool, as_json:
             result = obs.build(out=Path(tmp) / "kb", offline=True)
             reasons = {s.id: s.reason for s in result.report.skipped}
             rows = selection_coverage(obs, Path(tmp) / "kb", reasons=reasons)
+    counts = {s: sum(1 for r in rows if r.status == s) for s in ("local", "context", "missing")}
     if missing:
         rows = [r for r in rows if r.status != "local"]
     if as_json:
@@ -437,7 +438,6 @@ def _observatory_coverage(name: str, kb: Path | None, *, missing: bool, as_json:
     def span(years: tuple[int, int] | None) -> str:
         return "" if years is None else f"{years[0]}-{years[1]}"
 
-    counts = {s: sum(1 for r in rows if r.status == s) for s in ("local", "context", "missing")}
     print_table(
         ["indicator", "domain", "status", "levels", "years (territory)", "sources", "why"],
         (
