@@ -379,3 +379,26 @@ def test_catalog_coverage_of_an_observatory_on_the_command_line(
     assert table.exit_code == 0 and re.search(
         r"brescia: 19\d local, \d+ context only, \d+ missing", table.output
     )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_front_page_shows_progress_composites_ranks_and_warnings_with_reasons(
+    name: str, built: dict[str, Built], tmp_path: Path
+) -> None:
+    """What a reader sees: improving/worsening counts per domain, early warnings with their
+    reason, AMPI values on the composite page, a rank on a card, maps."""
+    site = build_report(built[name].kb, None, tmp_path / "site", observatory=package(name)).out
+    home = (site / "index.html").read_text("utf-8")
+    domains = re.search(r"<h3[^>]*>Per dominio</h3>.*?</table>", home, flags=re.S)
+    assert domains is not None
+    cells = [int(c) for c in re.findall(r'<td class="num">(\d+)</td>', domains.group(0))]
+    assert sum(cells) > 0
+    warnings = home[home.index('id="warnings"') : home.index('id="territories"')]
+    reasons = re.findall(r"<td>(mediana dei comuni [^<]+)</td>", warnings)
+    assert reasons, "no early warning on the front page"
+    assert all(" % l" in r and "dal 20" in r for r in reasons)  # change a year, window
+    composite = (site / "composite.html").read_text("utf-8")
+    assert composite.count("Indice non calcolato") < 5  # most domains have an index
+    card = (site / "indicators" / "BES_03LAV001.html").read_text("utf-8")
+    assert re.search(r"<dt>Posizione</dt><dd>\d+ª su 10\d province \(20\d\d\)", card)
+    assert card.count("<svg") >= 2  # chart and maps
