@@ -497,7 +497,10 @@ class ReportView:
 
     def _warning_reason(self, record: Mapping[Hashable, Any], indicator: Indicator) -> str:
         """Why a municipality is flagged: its peers' median, and its own change a year."""
-        median = self.number(float(record["peer_median"]), indicator)
+        peer = record.get("peer_median")
+        if peer is None or math.isnan(float(peer)):
+            return ""  # a table without the evidence (written by other tools): no reason
+        median = self.number(float(peer), indicator)
         cagr = record.get("cagr")
         start = record.get("start_year")
         if cagr is None or start is None or math.isnan(float(cagr)):
