@@ -12,6 +12,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -157,6 +158,40 @@ def test_the_data_are_the_public_figures_reshaped(name: str, shared_data: Path) 
     assert {"ITC": "Nord-ovest", "ITD": "Nord-est"}[example.employment[0]] in example.area
 
 
+def test_brescias_municipal_extras_are_the_public_figures_reshaped(shared_data: Path) -> None:
+    """The bs_* files re-made from ../shared/data/more are the shipped ones, byte for byte."""
+    folder = package("brescia") / "data"
+    extras = _maker().brescia_extras(shared_data / "more")
+    assert len(extras) == 6
+    for name, (body, meta) in extras.items():
+        assert body == (folder / name).read_bytes(), name
+        assert meta == (folder / f"{name}.meta.yaml").read_text("utf-8"), name
+    shipped = {p.name for p in folder.glob("bs_*") if not p.name.endswith(".meta.yaml")}
+    assert shipped == set(extras)
+
+
+def test_brescias_income_classes_are_summed_only_when_complete(shared_data: Path) -> None:
+    """A municipality missing a suppressed class gets no total (never a partial sum)."""
+    frame = _maker().brescia_income_classes(shared_data / "more")
+    totals = frame[frame["indicator"] == "BS_IRPEF_TAXPAYERS"].set_index(["territory", "period"])
+    # Acquafredda 2012: the class above 120,000 euro is suppressed, so no total that year
+    assert ("017001", "2012") not in totals.index
+    assert totals.loc[("017001", "2023"), "value"] == 1085.0
+    low = frame[frame["indicator"] == "BS_IRPEF_TAXPAYERS_UP_TO_10K"]
+    low = low.set_index(["territory", "period"])["value"]
+    raw = pd.read_csv(
+        shared_data / "more" / "bs_istat_mef_redditi_classi_comuni_2012_2023.csv",
+        dtype={"codice_istat": str},
+    )
+    city = raw[(raw["codice_istat"] == "017029") & (raw["anno"] == 2021)]
+    counts = city[city["codice_indicatore"] == "AGGINCF"].set_index("codice_classe")["valore"]
+    assert low[("017029", "2021")] == counts["E_UN0"] + counts["E0-10000"]
+    assert totals.loc[("017029", "2021"), "value"] == counts.sum()
+    # every municipal total is at least its low-income part
+    both = totals.join(low.rename("low"), how="inner")
+    assert (both["value"] >= both["low"]).all()
+
+
 EXPECTED_BUILT = {
     "POP_TOTAL",
     "POP_FEMALE",
@@ -205,6 +240,65 @@ def test_an_example_builds_offline_and_says_why_the_rest_is_skipped(
     assert total == [{"096": 170027.0, "017": 1253157.0, "022": 540958.0}[code]]
 
 
+MINIMUM_LOCAL = {"biella": 130, "brescia": 100, "trento": 100}
+"""Issue 13: indicators with a value for the province or its municipalities (lower bounds)."""
+
+
+def local_indicators(kb: KnowledgeBase, code: str) -> set[str]:
+    """Indicators with a value (not a missing marker) for the province or its municipalities."""
+    rows = kb.query(
+        "SELECT DISTINCT indicator FROM observations WHERE value IS NOT NULL AND "
+        f"(territory = '{code}' OR (length(territory) = 6 AND territory LIKE '{code}%'))"
+    )
+    return {str(i) for i in rows["indicator"]}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_example_is_at_the_size_of_the_real_observatory(
+    name: str, built: dict[str, Built]
+) -> None:
+    """At least 130 (Biella) or 100 indicators the territory itself has, in 8+ domains."""
+    observatory = load_observatory(package(name))
+    selected = {i.id: i for i in observatory.selection()}
+    kb = KnowledgeBase.open(built[name].kb)
+    local = local_indicators(kb, observatory.config.territory.code) & set(selected)
+    assert len(local) >= MINIMUM_LOCAL[name], len(local)
+    domains = {str(selected[i].domain) for i in local}
+    assert len(domains) >= 8, domains
+    # what is selected and not built says why (the build report's skipped list)
+    report = built[name].report
+    assert set(selected) - set(report.built) == {s.id for s in report.skipped}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_analysis_shows_on_the_examples_real_data(name: str, built: dict[str, Built]) -> None:
+    """40+ indicators with a direction, 60 %+ of them with a progress class and its window;
+    AMPI per domain; ranks among provinces; early warnings on municipal series."""
+    observatory = load_observatory(package(name))
+    code = observatory.config.territory.code
+    selected = {i.id: i for i in observatory.selection()}
+    kb = KnowledgeBase.open(built[name].kb)
+    local = local_indicators(kb, code) & set(selected)
+    polar = {i for i in local if selected[i].polarity.value != "neutral"}
+    assert len(polar) >= 40, len(polar)
+    progress = kb.analysis("progress")
+    mine = progress[(progress["territory"] == code) & (progress["sex"] == "_T")]
+    mine = mine[mine["indicator"].isin(polar)]
+    assessed = mine[mine["category"] != "not_assessable"]
+    assert len(set(assessed["indicator"])) >= 0.6 * len(polar)
+    assert (assessed["end_year"] > assessed["start_year"]).all()  # each with its window
+    composite = kb.analysis("composite")
+    domains = set(composite[composite["territory"] == code]["domain"])
+    assert len(domains) >= 8 and composite["ampi"].notna().any(), domains
+    benchmark = kb.analysis("benchmark")
+    assert benchmark[benchmark["territory"] == code]["rank"].notna().any()
+    warnings = kb.analysis("early_warnings")
+    assert len(warnings) >= 1
+    assert (warnings["territory"].str.len() == 6).all()  # municipalities only
+    assert (warnings["robust_z"] >= 2).all() and (warnings["adjusted_cagr"] < 0).all()
+    assert (warnings["year"] - warnings["start_year"] >= 3).all()
+
+
 UNRESOLVED = re.compile(r'class="(?:ref|indicator) missing"')
 """What the report writes for a reference that found nothing (value_missing.html.j2 and
 figure_missing.html.j2)."""
@@ -228,3 +322,83 @@ def test_every_deepdive_reference_resolves_on_the_offline_edition(
     text = deepdive_file(name, lang).read_text("utf-8")
     shown = page.count('class="ref"') + page.count('<figure class="indicator">')
     assert shown == len(REFERENCE.findall(text))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_coverage_lists_what_the_installed_sources_build_and_why_the_rest_is_missing(
+    name: str, built: dict[str, Built]
+) -> None:
+    from welfare_observatory.selection_coverage import selection_coverage
+
+    observatory = load_observatory(package(name))
+    code = observatory.config.territory.code
+    report = built[name].report
+    reasons = {s.id: s.reason for s in report.skipped}
+    rows = selection_coverage(observatory, built[name].kb, reasons=reasons)
+    assert [r.indicator for r in rows] == [i.id for i in observatory.selection()]
+    kb = KnowledgeBase.open(built[name].kb)
+    local = {r.indicator for r in rows if r.status == "local"}
+    assert local == local_indicators(kb, code) & {r.indicator for r in rows}
+    for row in rows:
+        if row.status == "missing":
+            assert row.reason == reasons[row.indicator] and not row.levels
+        elif row.status == "context":
+            assert row.local_years is None and code in row.reason and row.levels
+        else:
+            assert row.local_years is not None and row.local_years[0] <= row.local_years[1]
+            assert row.reason == "" and row.sources
+    # the regional SDG measures are context for Biella and Brescia (no provincial series)
+    if name != "trento":
+        assert {r.status for r in rows if r.indicator == "SDG_SDG6"} == {"context"}
+
+
+def test_catalog_coverage_of_an_observatory_on_the_command_line(
+    built: dict[str, Built],
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from welfare_observatory.cli.main import cli
+
+    args = ["catalog", "coverage", "--observatory", str(package("brescia"))]
+    result = CliRunner().invoke(cli, [*args, "--kb", str(built["brescia"].kb), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    by_id = {r["indicator"]: r for r in rows}
+    assert by_id["BS_IRPEF_LOW_INCOME_SHARE"]["status"] == "local"
+    assert by_id["BS_IRPEF_LOW_INCOME_SHARE"]["levels"] == ["municipality"]
+    assert by_id["BS_IRPEF_LOW_INCOME_SHARE"]["local_years"] == [2012, 2023]
+    assert by_id["BS_CRIMES_TOTAL"]["local_years"] == [2006, 2024]
+    kb = str(built["brescia"].kb)
+    missing = CliRunner().invoke(cli, [*args, "--kb", kb, "--missing", "--json"])
+    assert missing.exit_code == 0, missing.output
+    ids = {r["indicator"] for r in json.loads(missing.output)}
+    assert "EMPLOYMENT_RATE_20_64" in ids and "SDG_SDG6" in ids and "BS_CRIMES_TOTAL" not in ids
+    table = CliRunner().invoke(cli, [*args, "--kb", kb, "--missing"])
+    assert table.exit_code == 0 and re.search(
+        r"brescia: 19\d local, \d+ context only, \d+ missing", table.output
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_front_page_shows_progress_composites_ranks_and_warnings_with_reasons(
+    name: str, built: dict[str, Built], tmp_path: Path
+) -> None:
+    """What a reader sees: improving/worsening counts per domain, early warnings with their
+    reason, AMPI values on the composite page, a rank on a card, maps."""
+    site = build_report(built[name].kb, None, tmp_path / "site", observatory=package(name)).out
+    home = (site / "index.html").read_text("utf-8")
+    domains = re.search(r"<h3[^>]*>Per dominio</h3>.*?</table>", home, flags=re.S)
+    assert domains is not None
+    cells = [int(c) for c in re.findall(r'<td class="num">(\d+)</td>', domains.group(0))]
+    assert sum(cells) > 0
+    warnings = home[home.index('id="warnings"') : home.index('id="territories"')]
+    reasons = re.findall(r"<td>(mediana dei comuni [^<]+)</td>", warnings)
+    assert reasons, "no early warning on the front page"
+    assert all(" % l" in r and "dal 20" in r for r in reasons)  # change a year, window
+    composite = (site / "composite.html").read_text("utf-8")
+    assert composite.count("Indice non calcolato") < 5  # most domains have an index
+    card = (site / "indicators" / "BES_03LAV001.html").read_text("utf-8")
+    assert re.search(r"<dt>Posizione</dt><dd>\d+ª su 10\d province \(20\d\d\)", card)
+    assert card.count("<svg") >= 2  # chart and maps

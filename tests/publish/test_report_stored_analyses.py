@@ -276,9 +276,11 @@ def test_every_analysis_on_the_brescia_cards_equals_the_stored_one(
             ), (row.indicator, p.horizon)
         checked += 1
     assert checked >= 10
-    from welfare_observatory.catalog import catalog
+    from welfare_observatory.observatory import load_observatory
 
-    shipped = catalog()
+    shipped = load_observatory("brescia").catalog  # the baseline plugin's entries too
+    if "sex" in benchmark.columns:  # the card ranks the totals (BES series come by sex too)
+        benchmark = benchmark[benchmark["sex"].isna() | (benchmark["sex"] == "_T")]
     for row in benchmark.drop_duplicates("indicator").itertuples(index=False):
         card = _text(site / "indicators" / f"{row.indicator}.html")
         rank = re.search(r"<dt>Posizione</dt><dd>([^<]*) <", card)

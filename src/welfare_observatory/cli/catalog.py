@@ -323,6 +323,17 @@ def export(fmt: str, out: Path | None, profile: str | None) -> None:
     "--missing", is_flag=True, help="List the SDG targets that no selected indicator covers."
 )
 @click.option("--lang", type=click.Choice(["it", "en"]), default="it", show_default=True)
+@click.option(
+    "--observatory",
+    metavar="NAME|PATH",
+    help="What the installed sources build for this observatory's selection: level, years, "
+    "and what is missing and why (builds it offline unless --kb is given).",
+)
+@click.option(
+    "--kb",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="With --observatory: read this knowledge base instead of building.",
+)
 @json_option
 @_errors_exit_1
 def coverage(
@@ -332,13 +343,20 @@ def coverage(
     goals: tuple[str, ...],
     missing: bool,
     lang: str,
+    observatory: str | None,
+    kb: Path | None,
     as_json: bool,
 ) -> None:
     """How many SDG targets of each goal a selection covers, or (--missing) which it does not.
 
-    The selection is the whole catalogue, a profile, or your own list of indicators.
+    The selection is the whole catalogue, a profile, or your own list of indicators. With
+    --observatory: what its installed sources build for its selection instead.
     """
     from welfare_observatory.sdg import framework
+
+    if observatory is not None:
+        _observatory_coverage(observatory, kb, missing=missing, as_json=as_json)
+        return
 
     del by_sdg  # SDG coverage is the only kind; the flag stays for scripts that pass it
     cat = _catalog()
@@ -390,4 +408,49 @@ def coverage(
             for r in rows
         ),
         title=f"SDG coverage of {what}",
+    )
+
+
+def _observatory_coverage(name: str, kb: Path | None, *, missing: bool, as_json: bool) -> None:
+    """``catalog coverage --observatory``: one row per selected indicator (local, context
+    only or missing), from ``kb`` or from an offline build in a temporary folder."""
+    import tempfile
+
+    from welfare_observatory.observatory import load_observatory
+    from welfare_observatory.selection_coverage import selection_coverage
+
+    obs = load_observatory(name)
+    if kb is not None:
+        rows = selection_coverage(obs, kb)
+    else:
+        with tempfile.TemporaryDirectory(prefix="coverage-") as tmp:
+            result = obs.build(out=Path(tmp) / "kb", offline=True)
+            reasons = {s.id: s.reason for s in result.report.skipped}
+            rows = selection_coverage(obs, Path(tmp) / "kb", reasons=reasons)
+    counts = {s: sum(1 for r in rows if r.status == s) for s in ("local", "context", "missing")}
+    if missing:
+        rows = [r for r in rows if r.status != "local"]
+    if as_json:
+        print_json([r.as_dict() for r in rows])
+        return
+
+    def span(years: tuple[int, int] | None) -> str:
+        return "" if years is None else f"{years[0]}-{years[1]}"
+
+    print_table(
+        ["indicator", "domain", "status", "levels", "years (territory)", "sources", "why"],
+        (
+            [
+                r.indicator,
+                r.domain,
+                r.status,
+                ", ".join(r.levels),
+                span(r.local_years) or span(r.years),
+                ", ".join(r.sources),
+                _escape(r.reason),
+            ]
+            for r in rows
+        ),
+        title=f"{obs.id}: {counts['local']} local, {counts['context']} context only, "
+        f"{counts['missing']} missing",
     )

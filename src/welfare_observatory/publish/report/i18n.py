@@ -74,6 +74,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "annual rate of change; see the methods note).",
     ),
     "no_warnings": ("Nessun segnale di allerta.", "No early warning."),
+    "warning_why": (
+        "mediana dei comuni {median}; dal {start} al {end} {rate} % l'anno, nel verso peggiore",
+        "municipal median {median}; {start} to {end} {rate} % a year, the worse way",
+    ),
+    "warning_why_level": ("mediana dei comuni {median}", "municipal median {median}"),
+    "why": ("Perché", "Why"),
     "signals": ("Segnali", "Signals"),
     "robust_z": ("z robusto", "Robust z"),
     "territory": ("Territorio", "Territory"),
@@ -86,6 +92,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "rank_peers": (
         "Posizione tra i territori di confronto presenti (1 = il migliore)",
         "Rank among the comparison territories present (1 = best)",
+    ),
+    "rank_provinces": ("{rank}ª su {n} province ({year})", "{rank} of {n} provinces ({year})"),
+    "rank_provinces_note": (
+        "Posizione tra le province italiane con un dato (1 = la migliore)",
+        "Rank among Italy's provinces with a value (1 = best)",
     ),
     "rank_municipalities": (
         "Posizione tra i comuni con un dato (1 = il migliore)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from markupsafe import Markup
@@ -332,6 +333,7 @@ class ReportView:
                 rank = self.t("rank_of", rank=int(first["rank"]), n=int(first["n_compared"]))
         source = indicator.source
         return {
+            "rank_provinces": self._province_rank(indicator),
             "id": indicator.id,
             "label": self.label(indicator),
             "unit": self.unit(indicator),
@@ -475,6 +477,50 @@ class ReportView:
                     "value": self.number(float(record["value"]), indicator),
                     "z": format_number(float(record["robust_z"]), self.lang, 1),
                     "signals": int(record["signals"]),
+                    "why": self._warning_reason(record, indicator),
                 }
             )
         return rows
+
+    def _province_rank(self, indicator: Indicator) -> str | None:
+        """The province's rank among Italy's provinces with a value in its latest year (1 =
+        best; the direction from the polarity; low-reliability values left out)."""
+        provinces = self.data.provinces
+        focus = self.data.focus.code
+        if provinces.empty or indicator.polarity.value == "neutral" or len(focus) != 3:
+            return None
+        rows = provinces[(provinces["indicator"] == indicator.id) & provinces["value"].notna()]
+        if "obs_status" in rows.columns:
+            rows = rows[rows["obs_status"] != "U"]
+        mine = rows[rows["territory"] == focus]
+        if mine.empty:
+            return None
+        year = int(mine["year"].max())
+        rows = rows[rows["year"] == year]
+        if len(rows) < 3:
+            return None
+        sign = -1.0 if indicator.polarity.value == "negative" else 1.0
+        score = rows["value"].astype("float64") * sign
+        own = float(mine[mine["year"] == year]["value"].iloc[0]) * sign
+        rank = int((score > own).sum()) + 1
+        return self.t("rank_provinces", rank=rank, n=len(rows), year=year)
+
+    def _warning_reason(self, record: Mapping[Hashable, Any], indicator: Indicator) -> str:
+        """Why a municipality is flagged: its peers' median, and its own change a year."""
+        peer = record.get("peer_median")
+        if peer is None or math.isnan(float(peer)):
+            return ""  # a table without the evidence (written by other tools): no reason
+        median = self.number(float(peer), indicator)
+        cagr = record.get("cagr")
+        start = record.get("start_year")
+        if cagr is None or start is None or math.isnan(float(cagr)):
+            return self.t("warning_why_level", median=median)
+        rate = format_number(100 * float(cagr), self.lang, 1)
+        sign = "+" if float(cagr) > 0 else ""
+        return self.t(
+            "warning_why",
+            median=median,
+            start=int(start),
+            end=int(record["year"]),
+            rate=f"{sign}{rate}",
+        )
