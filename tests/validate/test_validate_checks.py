@@ -133,6 +133,23 @@ def test_outliers_across_territories_and_yearly_jumps() -> None:
     assert found["implausible-jump"].territory == "096001"
 
 
+def test_tied_worst_jumps_are_named_by_territory_whatever_the_row_order() -> None:
+    # Brescia has such ties (POP_0_4 grows by the same share in three municipalities): the
+    # example named must not follow DuckDB's scan order, or two builds' findings differ.
+    rows = [
+        (ind, t, y, v)
+        for ind in ("POP_0_4", "RATE")
+        for t in ("096099", "096004", "096021")
+        for y, v in (("2022", 40.0), ("2023", 100.0))
+    ]
+    for ordered in (rows, rows[::-1], rows[1::2] + rows[::2]):
+        found = run_checks(table(ordered), only={"outliers"})
+        assert [(f.code, f.indicator, f.territory, f.period) for f in found] == [
+            ("implausible-jump", "POP_0_4", "096099", "2023"),
+            ("implausible-jump", "RATE", "096099", "2023"),
+        ]
+
+
 def test_statuses_are_carried_through_as_information() -> None:
     rows = [("POP_TOTAL", "096004", "2022", 1.0), ("POP_TOTAL", "096004", "2023", 1.0)]
     found = run_checks(table(rows, status=["B", "P"]), only={"status"})
