@@ -50,6 +50,15 @@ def test_duplicate_keys_are_one_grouped_error() -> None:
     assert findings[0].count == 2
 
 
+def test_the_duplicate_key_named_is_the_smallest_whatever_the_row_order() -> None:
+    # The grouping may return groups in any order (threads): the example must not follow it.
+    rows = [{"territory": t} for t in ("098001", "098001", "096005", "096005", "097002")]
+    rows += [{"territory": "097002"}]
+    for ordered in (rows, rows[::-1]):
+        found = validate_observations(table(ordered))
+        assert found[0].territory == "096005" and found[0].count == 3
+
+
 def test_unknown_status_codes_are_named() -> None:
     findings = validate_observations(table([{"obs_status": "Z"}, {"sex": "F", "obs_status": "p"}]))
     assert codes(findings) == ["unknown-code"]

@@ -112,3 +112,26 @@ def test_code_changes_from_the_registry() -> None:
     assert {("041033", "099030"), ("041060", "099031")} <= rows
     assert {("022055", "022241"), ("022105", "022241")} <= rows
     assert not any(code == "096004" for code, _ in rows)
+
+
+def test_a_grouped_reconcile_finding_names_the_smallest_key_whatever_the_row_order() -> None:
+    # DuckDB returns the grouped rows in any order: the example must not follow it.
+    import pyarrow as pa
+
+    from welfare_observatory.derive.reconciliation import _group_finding
+
+    rows = {
+        "indicator": ["POP_TOTAL", "BIRTHS", "BIRTHS", "POP_TOTAL"],
+        "territory": ["096004", "096090", "096021", "096001"],
+        "period": ["2019", "2018", "2018", "2019"],
+    }
+    data = pa.table(rows)
+    mask = pa.chunked_array([[True, True, True, False]])
+    for table, flags in ((data, mask), (data.take([3, 2, 1, 0]), mask.take([3, 2, 1, 0]))):
+        (finding,) = _group_finding(table, flags, "partial-merge", "left out", "hint")
+        assert (finding.indicator, finding.territory, finding.period) == (
+            "BIRTHS",
+            "096021",
+            "2018",
+        )
+        assert finding.count == 3

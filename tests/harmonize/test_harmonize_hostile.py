@@ -162,3 +162,21 @@ def test_a_code_used_after_it_ceased_is_reported(codes: CodeTable) -> None:
     assert finding.severity == "warning" and finding.count == 1
     assert (finding.row, finding.column) == (0, "Codice")
     assert result.table.num_rows == 4  # kept: reconciliation maps them to the successors
+
+
+def test_a_duplicate_key_finding_names_the_smallest_key_whatever_the_row_order() -> None:
+    from welfare_observatory.harmonize.engine import _duplicates
+
+    keys = ["098001", "098001", "096005", "096005", "097002", "097002"]
+    for territories in (keys, keys[::-1]):
+        n = len(territories)
+        data = pa.table(
+            {
+                "indicator": pa.array(["POP_TOTAL"] * n).dictionary_encode(),
+                "territory": pa.array(territories).dictionary_encode(),
+                "period": pa.array(["2023"] * n).dictionary_encode(),
+                "value": pa.array([1.0] * n),
+            }
+        )
+        (found,) = _duplicates(data, "s")
+        assert found.territory == "096005" and found.count == 3

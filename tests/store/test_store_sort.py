@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,3 +90,68 @@ def test_the_stored_file_is_sorted_by_the_key_strings(tmp_path: Path) -> None:
         )
     )
     assert keys_back == sorted(rows)
+
+
+def _with_dictionary(data: pa.Table, name: str, dictionary: list[str]) -> pa.Table:
+    """``data`` with column ``name`` re-encoded on ``dictionary`` (as given: any order,
+    repeats allowed), one chunk; a value in two slots takes the later one on odd rows."""
+    text = data.column(name).cast(pa.string()).to_pylist()
+    slots = {v: [i for i, d in enumerate(dictionary) if d == v] for v in set(text)}
+    indices = [slots[v][n % len(slots[v])] for n, v in enumerate(text)]
+    column = pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), pa.array(dictionary))
+    return data.set_column(data.schema.get_field_index(name), name, column)
+
+
+def _stored(folder: Path) -> pa.Table:
+    return pq.read_table(folder / "domain=demography" / "part-0.parquet")
+
+
+def test_a_value_in_two_dictionary_slots_sorts_by_its_text(tmp_path: Path) -> None:
+    # A single-chunk dictionary holding BIRTHS twice: ranking slots by position put
+    # (BIRTHS, IT) rows after (POP_TOTAL, ...), ordered by which slot each row used.
+    rows = [("BIRTHS", "IT", "2023"), ("BIRTHS", "01", "2023"), ("POP_TOTAL", "096", "2019")]
+    data = _with_dictionary(table(rows, 1), "indicator", ["BIRTHS", "POP_TOTAL", "BIRTHS"])
+    _write_observations(data, tmp_path)
+    stored = _stored(tmp_path)
+    keys_back = list(
+        zip(
+            *(
+                stored.column(n).cast(pa.string()).to_pylist()
+                for n in ("indicator", "territory", "period")
+            ),
+            strict=True,
+        )
+    )
+    assert keys_back == sorted(rows)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(keys, min_size=1, max_size=40, unique=True),
+    st.permutations(range(40)),
+    st.integers(1, 4),
+    st.integers(1, 4),
+)
+def test_the_stored_bytes_depend_on_the_rows_only(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[tuple[str, str, str]],
+    order: list[int],
+    chunks_a: int,
+    chunks_b: int,
+) -> None:
+    # The same rows in another order, chunking and dictionary order (as two builds get
+    # them from DuckDB) must give the same file, byte for byte, so the manifest's hash too.
+    shuffled = [rows[i] for i in order if i < len(rows)]
+    first = table(rows, chunks_a)
+    second = table(shuffled, chunks_b)
+    second = second.set_column(
+        second.schema.get_field_index("value"),
+        "value",
+        pa.array([float(rows.index(r)) for r in shuffled]),
+    )
+    unused = ["ZZZ_NOT_STORED", *reversed(INDICATORS)]
+    second = _with_dictionary(second, "indicator", unused)
+    a, b = tmp_path_factory.mktemp("a"), tmp_path_factory.mktemp("b")
+    info_a, info_b = _write_observations(first, a), _write_observations(second, b)
+    assert _stored(a).equals(_stored(b))
+    assert info_a["sha256"] == info_b["sha256"]

@@ -107,6 +107,23 @@ def test_sum_consistency_with_tolerance() -> None:
     assert run_checks(table(close), ctx, only={"sum-consistency"}) == []
 
 
+def test_the_worst_sum_mismatch_is_named_by_key_when_gaps_tie() -> None:
+    # Two provinces off by the same share: the query's row order must not pick the example.
+    hierarchy = pa.table(
+        {"municipality": ["096004", "098001"], "province": ["096", "098"]},
+    )
+    rows = [
+        ("POP_TOTAL", "096004", "2023", 100.0),
+        ("POP_TOTAL", "098001", "2023", 100.0),
+        ("POP_TOTAL", "098", "2023", 200.0),
+        ("POP_TOTAL", "096", "2023", 200.0),
+    ]
+    ctx = CheckContext(hierarchy=hierarchy, indicators={"POP_TOTAL": POP})
+    for ordered in (rows, rows[::-1]):
+        (finding,) = run_checks(table(ordered), ctx, only={"sum-consistency"})
+        assert finding.territory == "096" and finding.count == 2
+
+
 def test_outliers_across_territories_and_yearly_jumps() -> None:
     rows = [("RATE", f"0960{i:02d}", "2023", 10.0 + i % 3) for i in range(20)]
     rows.append(("RATE", "096099", "2023", 95.0))
@@ -114,6 +131,23 @@ def test_outliers_across_territories_and_yearly_jumps() -> None:
     found = {f.code: f for f in run_checks(table(rows, unit="percent"), only={"outliers"})}
     assert found["outlier"].territory == "096099"
     assert found["implausible-jump"].territory == "096001"
+
+
+def test_tied_worst_jumps_are_named_by_territory_whatever_the_row_order() -> None:
+    # Brescia has such ties (POP_0_4 grows by the same share in three municipalities): the
+    # example named must not follow DuckDB's scan order, or two builds' findings differ.
+    rows = [
+        (ind, t, y, v)
+        for ind in ("POP_0_4", "RATE")
+        for t in ("096099", "096004", "096021")
+        for y, v in (("2022", 40.0), ("2023", 100.0))
+    ]
+    for ordered in (rows, rows[::-1], rows[1::2] + rows[::2]):
+        found = run_checks(table(ordered), only={"outliers"})
+        assert [(f.code, f.indicator, f.territory, f.period) for f in found] == [
+            ("implausible-jump", "POP_0_4", "096099", "2023"),
+            ("implausible-jump", "RATE", "096099", "2023"),
+        ]
 
 
 def test_statuses_are_carried_through_as_information() -> None:

@@ -132,7 +132,7 @@ def aggregate(
         WITH parts AS MATERIALIZED (
             SELECT o.indicator, h.level, h.area, o.period, {b_select}
                    year(min(o.period_start)) AS yr, min(o.period_start) AS period_start,
-                   sum(o.value) AS value, any_value(o.unit) AS unit,
+                   sum(o.value) AS value, min(o.unit) AS unit,
                    {status_sql("o.obs_status")} AS obs_status,
                    CASE WHEN bool_or(o.conf_status = 'N') THEN 'N' ELSE 'F' END AS conf_status,
                    count(o.value) AS reported,

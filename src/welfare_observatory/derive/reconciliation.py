@@ -237,12 +237,14 @@ def reconcile(
         f"""
             WITH g AS (
                 SELECT indicator, new AS territory, period{b}, min(period_start) AS period_start,
-                       sum(value * coalesce(share, 1)) AS value, any_value(unit) AS unit,
+                       sum(value * coalesce(share, 1)) AS value, min(unit) AS unit,
                        {status_sql("obs_status")} AS obs_status,
                        CASE WHEN bool_or(conf_status <> 'F') THEN max(conf_status)
                             ELSE 'F' END AS conf_status,
-                       CAST(NULL AS VARCHAR) AS flags, any_value(source) AS source,
-                       count(DISTINCT old) AS n_parts, any_value(method) AS method,
+                       CAST(NULL AS VARCHAR) AS flags,
+                       -- min, not any_value: parts from two sources name one, every build
+                       min(source) AS source,
+                       count(DISTINCT old) AS n_parts, min(method) AS method,
                        bool_or(own) AS combined
                 FROM parts GROUP BY indicator, new, period{b}),
             olds AS (SELECT DISTINCT indicator, new, old, since, kind FROM ok)
@@ -431,7 +433,9 @@ def _group_finding(
     count = int(pc.sum(mask).as_py() or 0)
     if not count:
         return []
-    first = table.filter(mask).slice(0, 1).to_pylist()[0]
+    # The smallest key, not DuckDB's first row: two builds name the same example.
+    flagged = plain(table.filter(mask).select(["indicator", "territory", "period"]))
+    first = flagged.sort_by([(n, "ascending") for n in flagged.column_names]).to_pylist()[0]
     return [
         Finding(
             code=code,

@@ -403,10 +403,12 @@ def _duplicates(table: pa.Table, source: str) -> list[Finding]:
     dupes = counts.filter(pc.greater(counts.column("count_all"), 1))
     if dupes.num_rows == 0:
         return []
-    first = {
-        n: combined.column(n).chunk(0).dictionary[int(dupes.column(n)[0].as_py())].as_py()
-        for n in keys
-    }
+    # The example is the smallest duplicated key as text: the grouping runs on threads and
+    # returns groups in any order, so its first row would differ from build to build.
+    texts = pa.table(
+        {n: combined.column(n).chunk(0).dictionary.take(dupes.column(n)) for n in keys}
+    )
+    first = texts.sort_by([(n, "ascending") for n in keys]).slice(0, 1).to_pylist()[0]
     return [
         Finding(
             code="duplicate-key",

@@ -144,7 +144,12 @@ def file_sha256(path: Path) -> str:
 
 
 def _write_observations(observations: pa.Table, folder: Path) -> dict[str, Any]:
-    """One Parquet file per domain, sorted by indicator, territory, period, breakdowns."""
+    """One Parquet file per domain, sorted by indicator, territory, period, breakdowns.
+
+    The file's bytes depend on the rows only: every dictionary column is re-encoded on its
+    values in sorted order before writing, so neither the order rows arrived in nor the
+    order DuckDB happened to return them (which shapes the dictionaries) reaches the disk.
+    """
     import pyarrow.compute as pc
 
     files: list[str] = []
@@ -159,7 +164,7 @@ def _write_observations(observations: pa.Table, folder: Path) -> dict[str, Any]:
     sort_keys = [(name, "ascending") for name in names]
     for domain in domains:
         part = observations.filter(pc.equal(observations.column("domain"), domain))
-        part = part.drop_columns(["domain"])
+        part = _sorted_dictionaries(part.drop_columns(["domain"]))
         part = part.take(pc.sort_indices(_decoded_keys(part, names), sort_keys=sort_keys))
         info = write_parquet(part, folder / f"domain={domain}" / "part-0.parquet")
         files.append(f"domain={domain}/part-0.parquet")
@@ -167,31 +172,63 @@ def _write_observations(observations: pa.Table, folder: Path) -> dict[str, Any]:
     return {"rows": observations.num_rows, "sha256": combined_digest(digests), "files": files}
 
 
-def _decoded_keys(
-    table: pa.Table, names: Sequence[str] = ("indicator", "territory", "period")
-) -> pa.Table:
-    """The sort keys as integers that order like the key strings (Arrow cannot sort
-    dictionary columns directly): each dictionary is sorted once and every row takes its
-    value's rank, so 70 million rows never become 70 million Python-visible strings."""
+def _sorted_dictionaries(table: pa.Table) -> pa.Table:
+    """``table`` with each dictionary column re-encoded on the distinct values its rows use,
+    in sorted order (other columns unchanged). An index then orders like its value, and
+    the dictionary is a function of the rows alone."""
+    import pyarrow as pa
+
+    for i, name in enumerate(table.column_names):
+        column = table.column(i)
+        if pa.types.is_dictionary(column.type) and column.num_chunks:
+            table = table.set_column(i, name, _sorted_dictionary(column))
+    return table
+
+
+def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``column`` (dictionary-encoded) on a sorted dictionary of distinct used values.
+
+    The rank of a dictionary slot comes from its value, never from its position: a
+    dictionary may hold one value in two slots (a single chunk is not de-duplicated by
+    ``unify_dictionaries``), and two rows of equal text must get equal indices. Only the
+    dictionaries (thousands of codes) are handled as values; the rows stay integers.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    keys = table.select(list(names)).unify_dictionaries()
+    column = pa.table({"c": column}).unify_dictionaries().column(0)
+    dictionary = column.chunk(0).dictionary
+    indices = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
+    used = np.unique(pc.drop_null(indices).to_numpy())
+    present = pc.drop_null(dictionary.take(pa.array(used, pa.int64())))
+    values = pc.unique(present)
+    values = values.take(pc.sort_indices(values))
+    slot = pc.index_in(dictionary, value_set=values).cast(column.type.index_type)
+    chunks = [
+        pa.DictionaryArray.from_arrays(pc.take(slot, chunk.indices), values)
+        for chunk in column.chunks
+    ]
+    return pa.chunked_array(chunks, pa.dictionary(column.type.index_type, values.type))
+
+
+def _decoded_keys(
+    table: pa.Table, names: Sequence[str] = ("indicator", "territory", "period")
+) -> pa.Table:
+    """The sort keys as integers that order like the key strings (Arrow cannot sort
+    dictionary columns directly): each column is put on a sorted dictionary of distinct
+    values and its indices are the ranks, so 70 million rows never become 70 million
+    Python-visible strings."""
+    import pyarrow as pa
+
     columns = {}
-    for name in keys.column_names:
-        column = keys.column(name)
+    for name in names:
+        column = table.column(name)
         if not pa.types.is_dictionary(column.type) or column.num_chunks == 0:
             columns[name] = column
             continue
-        dictionary = column.chunk(0).dictionary
-        order = pc.sort_indices(dictionary).to_numpy()
-        rank = np.empty(len(dictionary), dtype=np.int32)
-        rank[order] = np.arange(len(dictionary), dtype=np.int32)
-        indices = np.concatenate(
-            [chunk.indices.to_numpy(zero_copy_only=False) for chunk in column.chunks]
-        )
-        columns[name] = pa.array(rank[indices])
+        ranked = _sorted_dictionary(column)
+        columns[name] = pa.chunked_array([c.indices for c in ranked.chunks], ranked.type.index_type)
     return pa.table(columns)
 
 

@@ -248,7 +248,9 @@ def _check_duplicates(table: pa.Table, keys: list[str], source: str | None) -> l
     dupes = counts.filter(pc.greater(counts.column("count_all"), 1))
     if dupes.num_rows == 0:
         return []
-    first = dupes.slice(0, 1).to_pylist()[0]
+    # The smallest duplicated key, not the grouping's first (threads return groups in any
+    # order): two builds name the same example.
+    first = dupes.sort_by([(k, "ascending") for k in keys]).slice(0, 1).to_pylist()[0]
     n_rows = int(pc.sum(dupes.column("count_all")).as_py())
     return [
         Finding(
