@@ -178,10 +178,20 @@ def _sorted_dictionaries(table: pa.Table) -> pa.Table:
     the dictionary is a function of the rows alone."""
     import pyarrow as pa
 
-    for i, name in enumerate(table.column_names):
+    from welfare_observatory.model.observation import observation_schema
+
+    breakdowns = [n for n in table.column_names if n not in BASE_COLUMNS]
+    # The stored schema is the canonical one whatever the input said (keys are never null),
+    # so the file's bytes do not depend on how the table was put together.
+    canonical = {f.name: f.nullable for f in observation_schema(breakdowns)}
+    for i in range(table.num_columns):
         column = table.column(i)
         if pa.types.is_dictionary(column.type) and column.num_chunks:
-            table = table.set_column(i, name, _sorted_dictionary(column))
+            encoded = _sorted_dictionary(column)
+            field = table.schema.field(i)
+            nullable = canonical.get(field.name, field.nullable)
+            field = field.with_type(encoded.type).with_nullable(nullable)
+            table = table.set_column(i, field, encoded)
     return table
 
 
