@@ -73,7 +73,11 @@ class Observatory:
             self.path(p, what=f"indicators.catalog.{i}")
             for i, p in enumerate(self.config.indicators.catalog)
         ]
-        return Catalog.load(*extra) if extra else _shipped_catalog()
+        if not extra:
+            return _shipped_catalog()
+        # An entry may use a unit a plugin registers; pint is built only when one does.
+        units = self.plugins.unit_registry() if self.plugins.units() else None
+        return Catalog.load(*extra, units=units)
 
     def disclosure_rule(self, **overrides: Any) -> DisclosureRule:
         """The disclosure rule of ``observatory.yaml`` (``disclosure:``), else the default,
