@@ -43,6 +43,7 @@ from welfare_observatory.sources.tabular_grid import (
 )
 from welfare_observatory.sources.tabular_options import (
     CONF_SUFFIX,
+    PERCENT_SUFFIX,
     STATUS_SUFFIX,
     TabularOptions,
 )
@@ -381,12 +382,14 @@ def type_columns(
         if parsed is None:
             arrays[name] = _codes(name, column, options)
             continue
-        values, status, conf = parsed
+        values, status, conf, percent = parsed
         arrays[name] = pa.array(
             values.to_numpy(dtype="float64"), type=pa.float64(), from_pandas=True
         )
         arrays[name + STATUS_SUFFIX] = pa.array(status.to_numpy(dtype=object), type=pa.string())
         arrays[name + CONF_SUFFIX] = pa.array(conf.to_numpy(dtype=object), type=pa.string())
+        if percent is not None:
+            arrays[name + PERCENT_SUFFIX] = pa.array(percent.to_numpy(dtype=bool), pa.bool_())
     return attach_findings(pa.table(arrays), notes)
 
 

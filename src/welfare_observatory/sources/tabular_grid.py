@@ -210,9 +210,9 @@ def _widths(text: str, sep: str, rows: int) -> pd.Series | None:
     else:
         raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
         if bool((raw == ord("\r")).any()):
-            raw = raw[raw != ord("\r")] if text.count("\r") == text.count("\r\n") else None
-            if raw is None:
+            if text.count("\r") != text.count("\r\n"):
                 return None  # old Mac line ends: leave it to pandas
+            raw = raw[raw != ord("\r")]
         if raw.size and raw[-1] == ord("\n"):
             raw = raw[:-1]
         line = np.concatenate(([0], np.cumsum(raw == ord("\n"))))[:-1] if raw.size else raw
@@ -383,7 +383,8 @@ def _hidden_cells(
             xml = archive.read(part.lstrip("/"))
     except (KeyError, zipfile.BadZipFile, OSError):
         return []
-    filled = cells.ne("")
+    empty: Any = ""  # typed Any: pandas-stubs reject a str operand of DataFrame.ne
+    filled = cells.ne(empty)
     rows = sorted(
         int(m.group(1)) - 1
         for tag in _HIDDEN_ROW.finditer(xml)

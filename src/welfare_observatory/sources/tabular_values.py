@@ -20,6 +20,7 @@ from welfare_observatory.sources.tabular_options import TabularOptions
 __all__ = ["ERROR_VALUE", "NOT_AVAILABLE", "number_pattern", "parse_values", "unread_finding"]
 
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
+_PERCENT = r"\s*%"
 
 ERROR_VALUE = r"#(?:N/A|DIV/0!|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|GETTING_DATA)"
 """A spreadsheet error value (``#DIV/0!``): the cell has no number, never 0."""
@@ -55,8 +56,13 @@ def parse_values(
     strict: bool,
     where: Location,
     notes: list[Finding] | None = None,
-) -> tuple[pd.Series, pd.Series, pd.Series] | None:
-    """Values (float64, NaN when missing), OBS_STATUS and CONF_STATUS of a value column.
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series | None] | None:
+    """Values (float64, NaN when missing), OBS_STATUS, CONF_STATUS of a value column and
+    which cells had a trailing percent sign (None when none had one).
+
+    A number followed by ``%`` is read as the number written (``12,5 %`` is 12.5); only
+    harmonize knows the indicator's unit, so it keeps the value for a percent indicator
+    and reads it as missing with a finding otherwise (see ``PERCENT_SUFFIX``).
 
     Not ``strict`` (auto-detection): returns None when the column does not look like values
     (no number or marker, mostly text, or codes with leading zeros). ``strict``, or once a column is
@@ -68,7 +74,12 @@ def parse_values(
     """
     empty = column.eq("")
     is_native = native.fillna(False).astype(bool) if native is not None else _false(column)
-    text_number = column.str.fullmatch(number_pattern(decimal, thousands)) & ~is_native
+    pattern = number_pattern(decimal, thousands)
+    percent = column.str.fullmatch(pattern + _PERCENT) & ~is_native
+    has_percent = bool(percent.any())
+    if has_percent:
+        column = column.mask(percent, column.str.replace(_PERCENT + "$", "", regex=True))
+    text_number = column.str.fullmatch(pattern) & ~is_native
     is_number = is_native | text_number
     marker_hits = {sign: column.eq(sign) & ~is_number for sign in options.markers}
     marked = _false(column)
@@ -128,7 +139,7 @@ def parse_values(
                 notes.append(_note(code, column, hit, where))
     if notes is not None and options.decimal == "auto":
         notes += _ambiguous(column, text_number, decimal, thousands, where)
-    return values.astype("float64"), status, conf
+    return values.astype("float64"), status, conf, percent if has_percent else None
 
 
 _WHAT = {

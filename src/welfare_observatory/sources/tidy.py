@@ -110,10 +110,12 @@ def read_tidy(
         if parsed is None:
             arrays[name] = _codes(name, column, options)
             continue
-        values, status, conf = parsed
+        values, status, conf, percent = parsed
         arrays[name] = values
         arrays[name + "__status"] = status
         arrays[name + "__conf"] = conf
+        if percent is not None:
+            arrays[name + "__percent"] = percent
     return attach_findings(pa.table(arrays), notes)
 
 
@@ -283,9 +285,10 @@ def _values(
     rows: pa.ChunkedArray,
     first_row: int,
     notes: list[Finding],
-) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray] | None:
-    """Values, OBS_STATUS and CONF_STATUS, by the rules of ``tabular_values.parse_values``
-    (error values and undeclared "not available" signs are missing, with a finding)."""
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray | None] | None:
+    """Values, OBS_STATUS, CONF_STATUS and the percent-sign cells (None when none), by the
+    rules of ``tabular_values.parse_values`` (error values and undeclared "not available"
+    signs are missing, with a finding)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -296,7 +299,12 @@ def _values(
     )
 
     empty = pc.equal(column, "")
-    is_number = pc.match_substring_regex(column, "^" + number_pattern(decimal, thousands) + "$")
+    pattern = number_pattern(decimal, thousands)
+    percent = pc.match_substring_regex(column, "^" + pattern + r"\s*%$")
+    has_percent = bool(pc.any(percent).as_py())
+    if has_percent:
+        column = pc.if_else(percent, pc.replace_substring_regex(column, r"\s*%$", ""), column)
+    is_number = pc.match_substring_regex(column, "^" + pattern + "$")
     hits = {sign: pc.and_(pc.equal(column, sign), pc.invert(is_number)) for sign in options.markers}
     marked = pc.and_(empty, False)
     for hit in hits.values():
@@ -351,7 +359,12 @@ def _values(
         if pc.any(hit).as_py():
             status = pc.if_else(hit, "O", status)
             notes.append(_unread(code, column, hit, where, rows, first_row))
-    return values, pc.fill_null(status, "A"), pc.fill_null(conf, "F")
+    return (
+        values,
+        pc.fill_null(status, "A"),
+        pc.fill_null(conf, "F"),
+        percent if has_percent else None,
+    )
 
 
 def _unread(
