@@ -83,3 +83,30 @@ def test_the_rule_source_unit_decides_and_converts() -> None:
     rows = {(r["territory"], r["period"]): r for r in result.table.to_pylist()}
     assert rows[("096004", "2022")]["value"] == pytest.approx(125.0)
     assert not [f for f in result.findings if f.code == "percent-sign"]
+
+
+def test_a_repeated_row_keeps_the_build_units() -> None:
+    # Rows repeated exactly are harmonized again without the repeat: with the build's
+    # units (a plugin's), not the library's default registry.
+    from welfare_observatory.units import make_registry
+
+    registry = make_registry(["hundred_persons = 100 * person"])
+    data = b"Codice;2022\n096004;12\n096004;12\n096021;3\n"
+    rule = {
+        "indicator": {"value": "POP"},
+        "territory": {"column": "Codice", "scheme": "istat"},
+        "period": {"column": "period"},
+        "melt": {"pattern": r"\d{4}"},
+        "unit": {"unit": "hundred_persons"},
+    }
+    result = harmonize(
+        read_table(data),
+        HarmonizeRule.model_validate(rule),
+        codes=CodeTable.from_registry(),
+        indicators=INDICATORS,
+        source="s",
+        units=registry,
+    )
+    assert [f.code for f in result.findings if f.severity.value == "error"] == []
+    rows = {r["territory"]: r["value"] for r in result.table.to_pylist()}
+    assert rows == {"096004": 1200.0, "096021": 300.0}

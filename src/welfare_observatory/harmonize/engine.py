@@ -220,6 +220,8 @@ def harmonize(
                 inputs=inputs,
                 versions=versions,
                 validate=validate,
+                units=units,
+                codelists=codelists,
             )
             return Harmonized(again.table, [*repeated, *again.findings], again.step)
         findings += duplicates
