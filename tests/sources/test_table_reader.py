@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from welfare_observatory.errors import ParseError
+from welfare_observatory.sources.notes import parse_findings
 from welfare_observatory.sources.tabular import read_table
 from welfare_observatory.sources.tabular_options import Marker, TabularOptions
 
@@ -130,13 +131,16 @@ def test_istat_conventional_signs_map_to_values_and_statuses() -> None:
 
 
 def test_markers_are_configurable_per_source() -> None:
+    # Undeclared, "n.d." is missing with status O and a finding naming the cell (issue 18,
+    # item 12: a "not available" sign is never an error nor a number); declared, it takes
+    # the status the source gives it.
     data = b"Comune;2023\nBiella;n.d.\nBrescia;12\n"
-    with pytest.raises(ParseError) as info:
-        read_table(data, TabularOptions(value_columns=["2023"]), file="x.csv", source="s")
-    assert info.value.location is not None
-    assert (info.value.location.row, info.value.location.column) == (2, "2023")
-    assert info.value.location.file == "x.csv" and info.value.location.source == "s"
-    assert "markers" in (info.value.hint or "")
+    table = read_table(data, TabularOptions(value_columns=["2023"]), file="x.csv", source="s")
+    assert table.to_pylist()[0]["2023"] is None and table.to_pylist()[0]["2023__status"] == "O"
+    (finding,) = [f for f in parse_findings(table) if f.code == "not-available"]
+    assert (finding.row, finding.column, finding.source) == (2, "2023", "s")
+    assert "x.csv" in finding.message and "'n.d.'" in finding.message
+    assert "markers" in (finding.hint or "")
     options = TabularOptions(markers={"n.d.": Marker(value=None, obs_status="L")})
     rows = read_table(data, options).to_pylist()
     assert rows[0]["2023__status"] == "L" and rows[1]["2023"] == 12.0

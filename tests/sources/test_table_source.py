@@ -56,7 +56,8 @@ def test_a_missing_file_suggests_a_close_name(ctx: FetchContext) -> None:
 
 def test_parse_errors_name_the_source_and_the_file(ctx: FetchContext) -> None:
     assert ctx.base_dir is not None
-    (ctx.base_dir / "data" / "bad.csv").write_bytes(b"Comune;2023\nBiella;12\nCossato;n/d\n")
+    # "12 kg" is no number and no sign ("n/d" was, until it became a "not available" sign).
+    (ctx.base_dir / "data" / "bad.csv").write_bytes(b"Comune;2023\nBiella;12\nCossato;12 kg\n")
     source = TableSource("s", {"path": "data/bad.csv"})
     with pytest.raises(ParseError) as info:
         source.parse(source.fetch(ctx)[0])

@@ -73,7 +73,7 @@ def test_declared_options_are_honoured() -> None:
         (b"A,B,C\n1,2,3\n4,5\n", "2 cells where the header has 3", {}),
         (b"A,B,C\n1,2,3\n4,5,6,7\n", "4 cells where the header has 3", {}),
         (b"A,Value\nx,1\ny,1,5 (a)\n", "cells where the header has", {}),
-        (b"A,Value\nx,1\ny,n/a\n", "neither a number", {"row": 3, "column": "Value"}),
+        (b"A,Value\nx,1\ny,1 kg\n", "neither a number", {"row": 3, "column": "Value"}),
         (b"A\x00,B\n", "NUL", {}),
         (b"A,B\n\xc3\xa8,1\n\xe8,2\n", "cannot decode", {}),
     ],

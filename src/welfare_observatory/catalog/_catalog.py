@@ -98,16 +98,18 @@ class Catalog:
         self._aliases = {a: ind.id for ind in self._indicators.values() for a in ind.aliases}
 
     @classmethod
-    def load(cls, *paths: str | Path, shipped: bool = True) -> Catalog:
+    def load(cls, *paths: str | Path, shipped: bool = True, units: Any = None) -> Catalog:
         """The shipped catalogue (unless ``shipped=False``) with ``paths`` layered over it.
 
         Each path is a YAML file or a folder of them (plus its ``profiles/``). An id defined
         again in a later path replaces the earlier definition. Raises CatalogError listing
-        every problem with file, line and field.
+        every problem with file, line and field. ``units`` is the pint registry entries'
+        units are checked against (``Plugins.unit_registry()`` lets an entry use a unit a
+        plugin registers); the library's units when None.
         """
         layers = [shipped_layer()] if shipped else []
         layers += [layer_files(Path(p)) for p in paths]
-        loaded = load_layers(layers)
+        loaded = load_layers(layers, units)
         return cls(loaded.indicators, loaded.profiles, loaded.origin, loaded.overridden)
 
     @staticmethod

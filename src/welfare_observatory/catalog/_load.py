@@ -206,12 +206,12 @@ def _check_aliases(loaded: Loaded) -> dict[str, str]:
     return aliases
 
 
-def _check_units(loaded: Loaded) -> set[str]:
+def _check_units(loaded: Loaded, registry: Any = None) -> set[str]:
     """Report units pint cannot parse; return the ids that have one."""
     bad: dict[str, UndefinedUnitError] = {}
     for indicator in loaded.indicators.values():
         try:
-            _units.parse(indicator.unit)
+            _units.parse(indicator.unit, registry)
         except UndefinedUnitError as exc:
             bad[indicator.id] = exc
     for ident, problem in bad.items():
@@ -222,7 +222,9 @@ def _check_units(loaded: Loaded) -> set[str]:
     return set(bad)
 
 
-def _check_formulas(loaded: Loaded, aliases: dict[str, str], bad_units: set[str]) -> None:
+def _check_formulas(
+    loaded: Loaded, aliases: dict[str, str], bad_units: set[str], registry: Any = None
+) -> None:
     ids = list(loaded.indicators)
     for indicator in loaded.indicators.values():
         formula = indicator.formula
@@ -257,6 +259,7 @@ def _check_formulas(loaded: Loaded, aliases: dict[str, str], bad_units: set[str]
             loaded.indicators[formula.numerator].unit,
             loaded.indicators[formula.denominator].unit,
             formula.multiplier,
+            registry,
         )
         if problem:
             loaded.errors.append(
@@ -367,14 +370,17 @@ def _check_profiles(loaded: Loaded, aliases: dict[str, str]) -> None:
             loaded.profiles[profile.id] = profile.model_copy(update={"indicators": tuple(listed)})
 
 
-def load_layers(layers: Sequence[Sequence[Path]]) -> Loaded:
-    """Read and check every layer (a list of files each); raise all problems together."""
+def load_layers(layers: Sequence[Sequence[Path]], units: Any = None) -> Loaded:
+    """Read and check every layer (a list of files each); raise all problems together.
+
+    ``units``: the pint registry units are checked against (with plugins' units; the
+    library's when None)."""
     loaded = Loaded()
     for files in layers:
         _read_layer(files, loaded)
     aliases = _check_aliases(loaded)
-    bad_units = _check_units(loaded)
-    _check_formulas(loaded, aliases, bad_units)
+    bad_units = _check_units(loaded, units)
+    _check_formulas(loaded, aliases, bad_units, units)
     _check_sdg(loaded)
     _check_profiles(loaded, aliases)
     if loaded.errors:

@@ -76,9 +76,26 @@ def _from_pint(unit: str) -> ParsedUnit:
     return ParsedUnit(dims, float(base.magnitude))
 
 
-def parse(unit: str) -> ParsedUnit:
-    """Dimensions and scale of ``unit``; raises UndefinedUnitError when pint cannot parse it."""
-    return _cache().get(unit) or _from_pint(unit)
+def _from_registry(unit: str, registry: Any) -> ParsedUnit:
+    from welfare_observatory.units import check_unit
+
+    check_unit(unit, registry)
+    base = registry.Quantity(1.0, unit).to_base_units()
+    dims = {str(k): int(v) for k, v in sorted(base.dimensionality.items())}
+    return ParsedUnit(dims, float(base.magnitude))
+
+
+def parse(unit: str, registry: Any = None) -> ParsedUnit:
+    """Dimensions and scale of ``unit``; raises UndefinedUnitError when pint cannot parse it.
+
+    ``registry``: a pint registry with more units (an observatory's plugins' units, see
+    ``Plugins.unit_registry``); the library's units keep their meaning in it (a plugin
+    cannot redefine one), so the shipped cache still answers for them.
+    """
+    cached = _cache().get(unit)
+    if cached is not None:
+        return cached
+    return _from_pint(unit) if registry is None else _from_registry(unit, registry)
 
 
 def dimensions(unit: str) -> Dimensions:
@@ -104,7 +121,11 @@ def is_count(dims: Dimensions) -> bool:
 
 
 def formula_problem(
-    result: str, numerator: str, denominator: str, multiplier: float = 1.0
+    result: str,
+    numerator: str,
+    denominator: str,
+    multiplier: float = 1.0,
+    registry: Any = None,
 ) -> str | None:
     """Why ``numerator / denominator * multiplier`` is not a value in ``result``, or None.
 
@@ -114,7 +135,7 @@ def formula_problem(
     multiplier must turn the plain quotient into the result's scale: 100 for ``percent``,
     1000 for ``per_thousand``, 1 for ``ratio``.
     """
-    res, num, den = parse(result), parse(numerator), parse(denominator)
+    res, num, den = (parse(u, registry) for u in (result, numerator, denominator))
     if not res.dimensions:
         if not (is_count(num.dimensions) and is_count(den.dimensions)):
             return f"a rate in {result!r} needs two counts, not {numerator!r} over {denominator!r}"

@@ -226,9 +226,12 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     Every problem is printed with its file, line and field; the exit code is 1 if any.
     """
     from welfare_observatory.catalog import Catalog, CatalogValidationError
+    from welfare_observatory.sources.manager import default_plugins
 
     try:
-        cat = Catalog.load(*paths)
+        plugins = default_plugins()
+        # An entry may use a unit an installed plugin registers.
+        cat = Catalog.load(*paths, units=plugins.unit_registry() if plugins.units() else None)
     except CatalogValidationError as exc:
         if as_json:
             print_json({"valid": False, "problems": [e.as_dict() for e in exc.errors]})

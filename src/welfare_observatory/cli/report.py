@@ -74,8 +74,12 @@ def report(
         "pdf": str(result.pdf) if result.pdf else None,
         "progress_method": result.progress_method,
         "seconds": round(result.seconds, 2),
+        "notes": list(result.notes),
     }
     if as_json:
         print_json(summary)
         return
+    summary.pop("notes")
     print_fields(list(summary.items()), title=f"report of edition {result.edition}")
+    for note in result.notes:
+        click.echo(click.style("note: ", fg="yellow") + note, err=True)

@@ -445,18 +445,7 @@ def units(
     registry: Any = None,
 ) -> tuple[pa.Array, pa.Array, list[Problem]]:
     """``(factor, canonical unit)`` per row: value_canonical = value_source * factor."""
-    parts: list[pa.Array | pa.ChunkedArray] = [as_text(indicator_ids)]
-    if rule is not None and rule.column is not None:
-        parts.append(pc.fill_null(as_text(table.column(rule.column)), ""))
-    if rule is not None and rule.multiplier_column is not None:
-        parts.append(pc.fill_null(as_text(table.column(rule.multiplier_column)), "0"))
-    if len(parts) == 1:
-        # The factor depends on the indicator only: map its (dictionary) values directly.
-        key: pa.ChunkedArray = as_text(indicator_ids)
-    else:
-        key = pa.chunked_array(
-            [pc.binary_join_element_wise(*[p.cast(pa.string()) for p in parts], "\x1f")]
-        )
+    key = _unit_key(table, rule, indicator_ids)
     errors: dict[str, str] = {}
 
     def factor(value: str) -> tuple[float, str] | None:
@@ -495,3 +484,68 @@ def units(
             )
         )
     return factors, unit_text, problems
+
+
+def _unit_key(table: pa.Table, rule: UnitRule | None, indicator_ids: pa.Array) -> pa.ChunkedArray:
+    """Per row, what its unit depends on: the indicator, the unit and multiplier cells."""
+    parts: list[pa.Array | pa.ChunkedArray] = [as_text(indicator_ids)]
+    if rule is not None and rule.column is not None:
+        parts.append(pc.fill_null(as_text(table.column(rule.column)), ""))
+    if rule is not None and rule.multiplier_column is not None:
+        parts.append(pc.fill_null(as_text(table.column(rule.multiplier_column)), "0"))
+    if len(parts) == 1:
+        # The factor depends on the indicator only: map its (dictionary) values directly.
+        return as_text(indicator_ids)
+    return pa.chunked_array(
+        [pc.binary_join_element_wise(*[p.cast(pa.string()) for p in parts], "\x1f")]
+    )
+
+
+def percent_sign(
+    table: pa.Table,
+    rule: UnitRule | None,
+    indicator_ids: pa.Array,
+    indicators: Mapping[str, Indicator] | None,
+    percent: pa.Array | pa.ChunkedArray,
+    column: str,
+    *,
+    registry: Any = None,
+) -> tuple[pa.Array, list[Problem]]:
+    """Rows whose cell had a trailing percent sign (``percent``) but whose value is not in
+    percent: the sign is unambiguous only for an indicator in percent (the rule's source
+    unit, else the catalogue's), so anywhere else the value is not read. Returns that mask
+    (null-free) and a warning naming the cells."""
+    key = _unit_key(table, rule, indicator_ids)
+
+    def in_percent(value: str) -> bool:
+        fields = value.split("\x1f")
+        ind = fields[0]
+        declared = indicators[ind].unit if indicators is not None and ind in indicators else None
+        if rule is None:
+            unit = declared
+        else:
+            unit = rule.unit if rule.unit is not None else rule.map.get(fields[1], fields[1])
+        if not unit:
+            return False
+        try:
+            return conversion_factor(unit, "percent", registry) == 1.0
+        except (UnitError, ValueError):
+            return False
+
+    results, indices, _ = map_distinct(key, in_percent)
+    unit_ok = pc.fill_null(take_results(results, indices, pa.bool_()), False)
+    bad = pc.and_(pc.fill_null(percent, False), pc.invert(unit_ok))
+    if not pc.any(bad).as_py():
+        return bad, []
+    return bad, [
+        Problem(
+            "percent-sign",
+            column,
+            bad,
+            [],
+            "a value written with % is read only for an indicator in percent; give the "
+            "rule the source's unit (unit: {unit: percent}) if the cells are percentages "
+            "of what the catalogue measures in another unit",
+            severity="warning",
+        )
+    ]

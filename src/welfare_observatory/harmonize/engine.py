@@ -152,6 +152,14 @@ def harmonize(
     problems += found
     factor, unit, found = col.units(table, rule.unit, indicator, indicators, registry=units)
     problems += found
+    percent = _percent_cells(table, rule.value.column)
+    if percent is not None:
+        unread, found = col.percent_sign(
+            table, rule.unit, indicator, indicators, percent, rule.value.column, registry=units
+        )
+        if found:
+            value = pc.if_else(unread, pa.scalar(None, pa.float64()), value)
+            problems += found
     value = pc.multiply(value, pc.fill_null(factor, 1.0))
     problems += col.non_finite(value, rule.value.column)
     obs_status, conf_status, flags, found = statuses(
@@ -212,6 +220,8 @@ def harmonize(
                 inputs=inputs,
                 versions=versions,
                 validate=validate,
+                units=units,
+                codelists=codelists,
             )
             return Harmonized(again.table, [*repeated, *again.findings], again.step)
         findings += duplicates
@@ -270,8 +280,13 @@ def _current_ids(
 
 def _melted_companions(table: pa.Table, stacked: Sequence[str]) -> dict[str, pa.ChunkedArray]:
     """The status and confidentiality the source parsed for each stacked value column,
-    stacked the same way (only when every stacked column has its companion)."""
-    from welfare_observatory.sources.tabular_options import CONF_SUFFIX, STATUS_SUFFIX
+    stacked the same way (only when every stacked column has its companion), and which
+    cells had a percent sign (when any column had one: false for the others)."""
+    from welfare_observatory.sources.tabular_options import (
+        CONF_SUFFIX,
+        PERCENT_SUFFIX,
+        STATUS_SUFFIX,
+    )
 
     out: dict[str, pa.ChunkedArray] = {}
     for suffix in (STATUS_SUFFIX, CONF_SUFFIX):
@@ -279,7 +294,26 @@ def _melted_companions(table: pa.Table, stacked: Sequence[str]) -> dict[str, pa.
         if stacked and all(name in table.column_names for name in names):
             chunks = [c for name in names for c in table.column(name).cast(pa.string()).chunks]
             out[suffix] = pa.chunked_array(chunks, pa.string())
+    if any(name + PERCENT_SUFFIX in table.column_names for name in stacked):
+        flags = [
+            table.column(name + PERCENT_SUFFIX).cast(pa.bool_())
+            if name + PERCENT_SUFFIX in table.column_names
+            else pa.chunked_array([pa.array(np.zeros(table.num_rows, dtype=bool))])
+            for name in stacked
+        ]
+        out[PERCENT_SUFFIX] = pa.chunked_array(
+            [c for column in flags for c in column.chunks], pa.bool_()
+        )
     return out
+
+
+def _percent_cells(table: pa.Table, value: str) -> pa.ChunkedArray | None:
+    """Which value cells had a trailing percent sign, when the reader saw one."""
+    from welfare_observatory.sources.tabular_options import PERCENT_SUFFIX
+
+    if value + PERCENT_SUFFIX not in table.column_names:
+        return None
+    return table.column(value + PERCENT_SUFFIX)
 
 
 def _value_columns_left_out(
@@ -462,6 +496,8 @@ def _finding(
         "empty-key": "rows with an empty key cell",
         "restored-leading-zeros": "codes whose leading zeros were restored",
         "ceased-territory": "territory codes used after they ceased",
+        "percent-sign": "values written with a percent sign for an indicator not in percent, "
+        "read as missing",
     }[problem.code]
     label = f" [{rule.name}]" if rule.name else ""
     return Finding(

@@ -43,6 +43,7 @@ from welfare_observatory.sources.tabular_grid import (
 )
 from welfare_observatory.sources.tabular_options import (
     CONF_SUFFIX,
+    PERCENT_SUFFIX,
     STATUS_SUFFIX,
     TabularOptions,
 )
@@ -114,6 +115,8 @@ def table_from_grid(grid: Grid, options: TabularOptions, where: Location) -> pa.
     body = body[nonempty.loc[body.index].any(axis=1)]
     names = _column_names(header)
     _refuse_ragged(body, names, where)
+    notes = list(grid.findings)
+    notes += _short_rows(body, grid.widths, names, where)
     keep = [int(c) for c in cells.columns if names[int(c)] or bool(body[c].ne(_EMPTY).any())]
     body = body[keep]
     names = _unique({c: names[c] or f"column_{c + 1}" for c in keep})
@@ -125,7 +128,6 @@ def table_from_grid(grid: Grid, options: TabularOptions, where: Location) -> pa.
     if grid.native_numbers is not None:
         native = grid.native_numbers.loc[body.index, keep].rename(columns=names)
     body = _select(body, options, where)
-    notes = list(grid.findings)
     if body.empty:
         notes.append(
             Finding(
@@ -175,6 +177,40 @@ def _refuse_ragged(body: pd.DataFrame, names: dict[int, str], where: Location) -
         hint="a separator inside an unquoted cell, or a row that lost its alignment: "
         "fix the row; nothing is shifted to guess",
     )
+
+
+def _short_rows(
+    body: pd.DataFrame, widths: pd.Series | None, names: dict[int, str], where: Location
+) -> list[Finding]:
+    """A warning for data rows (two or more cells) written with fewer cells than the
+    header: their missing cells read as empty, which the file does not say. Rows of one
+    cell are titles, section labels and notes, not short rows."""
+    named = [c for c, name in names.items() if name]
+    if widths is None or not named or body.empty:
+        return []
+    need = max(named) + 1
+    data_rows = body.ne(_EMPTY).sum(axis=1) >= 2
+    short = widths.reindex(body.index).lt(need) & data_rows
+    if not bool(short.any()):
+        return []
+    first = int(cast(int, short.idxmax()))
+    have = int(widths.loc[first])
+    return [
+        Finding(
+            code="short-row",
+            severity=Severity.WARNING,
+            message=f"{int(short.sum())} rows have fewer cells than the header; first: row "
+            f"{first + 1} has {have} where the header has {need}: the missing cells "
+            f"({names.get(have) or f'column {have + 1}'} onwards) are read as empty"
+            + (f" (file {where.file})" if where.file else ""),
+            hint="a row cut short by the export or a lost separator: check the row; its "
+            "values are read as written, never shifted",
+            source=where.source,
+            column=names.get(have) or None,
+            row=first + 1,
+            count=int(short.sum()),
+        )
+    ]
 
 
 def _header_start(counts: pd.Series, options: TabularOptions, where: Location, grid: Grid) -> int:
@@ -346,12 +382,14 @@ def type_columns(
         if parsed is None:
             arrays[name] = _codes(name, column, options)
             continue
-        values, status, conf = parsed
+        values, status, conf, percent = parsed
         arrays[name] = pa.array(
             values.to_numpy(dtype="float64"), type=pa.float64(), from_pandas=True
         )
         arrays[name + STATUS_SUFFIX] = pa.array(status.to_numpy(dtype=object), type=pa.string())
         arrays[name + CONF_SUFFIX] = pa.array(conf.to_numpy(dtype=object), type=pa.string())
+        if percent is not None:
+            arrays[name + PERCENT_SUFFIX] = pa.array(percent.to_numpy(dtype=bool), pa.bool_())
     return attach_findings(pa.table(arrays), notes)
 
 

@@ -41,6 +41,9 @@ class Grid:
     separator: str | None = None
     findings: tuple[Finding, ...] = ()
     """What the reader noticed without refusing the file (a hidden sheet skipped)."""
+    widths: pd.Series | None = None
+    """CSV only: the cells each row really had before short rows were padded (same index
+    as ``cells``), so a row shorter than the header is reported, not silently padded."""
 
 
 def sniff_format(data: bytes) -> str:
@@ -186,7 +189,38 @@ def read_csv_grid(data: bytes, *, encoding: str, separator: str, where: Location
     else:  # pragma: no cover - three widenings never happen with a sane file
         raise ParseError("cannot find the number of columns", location=where)
     cells = _strip(frame.fillna(""))
-    return Grid(cells=cells, encoding=used, separator=sep)
+    return Grid(cells=cells, encoding=used, separator=sep, widths=_widths(text, sep, len(cells)))
+
+
+def _widths(text: str, sep: str, rows: int) -> pd.Series | None:
+    """Cells per record as written, or None when the count cannot be trusted to line up
+    with the parsed rows (then no row is called short).
+
+    Without quotes, records are lines and the count is vectorized on the bytes; with
+    quotes the csv module splits records as pandas does (a quoted separator or line break
+    stays in its cell).
+    """
+    if '"' in text:
+        import csv
+
+        try:
+            counts = [len(r) for r in csv.reader(io.StringIO(text), delimiter=sep)]
+        except csv.Error:
+            return None
+    else:
+        raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        if bool((raw == ord("\r")).any()):
+            if text.count("\r") != text.count("\r\n"):
+                return None  # old Mac line ends: leave it to pandas
+            raw = raw[raw != ord("\r")]
+        if raw.size and raw[-1] == ord("\n"):
+            raw = raw[:-1]
+        line = np.concatenate(([0], np.cumsum(raw == ord("\n"))))[:-1] if raw.size else raw
+        n_lines = int((raw == ord("\n")).sum()) + 1 if raw.size else 0
+        counts = (np.bincount(line[raw == ord(sep)], minlength=n_lines) + 1).tolist()
+    if len(counts) != rows:
+        return None
+    return pd.Series(counts, dtype="int64")
 
 
 def _csv_error(exc: Exception, where: Location) -> ParseError:
@@ -321,8 +355,85 @@ def read_xlsx_grid(
     if _has_formulas(data):
         _refuse_uncached_formulas(data, sheet_name, cells, where)
     native = cells.map(_is_number)
-    text = cells.map(_cell_text)
-    return Grid(cells=_strip(text), native_numbers=native.astype(bool), findings=tuple(findings))
+    text = _strip(cells.map(_cell_text))
+    part = getattr(worksheet, "_worksheet_path", None)  # openpyxl's read-only sheets have it
+    if isinstance(part, str):
+        findings += _hidden_cells(data, part, text, sheet_name, where)
+    return Grid(cells=text, native_numbers=native.astype(bool), findings=tuple(findings))
+
+
+_HIDDEN_ROW = re.compile(rb"<(?:\w+:)?row\b[^>]*?\shidden=\"(?:1|true)\"[^>]*>")
+_HIDDEN_COL = re.compile(rb"<(?:\w+:)?col\b[^>]*?\shidden=\"(?:1|true)\"[^>]*>")
+_ROW_NUMBER = re.compile(rb"\sr=\"(\d+)\"")
+_COL_SPAN = re.compile(
+    rb"\smin=\"(\d+)\"[^>]*?\smax=\"(\d+)\"|\smax=\"(\d+)\"[^>]*?\smin=\"(\d+)\""
+)
+
+
+def _hidden_cells(
+    data: bytes, part: str, cells: pd.DataFrame, sheet: str, where: Location
+) -> list[Finding]:
+    """Warnings for hidden rows and columns that hold cells: they are read like the rest,
+    but a person checking the sheet would not see them. (Read-only openpyxl does not load
+    row and column dimensions, so the sheet's XML is scanned; it was screened for markup.)"""
+    from openpyxl.utils import get_column_letter
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            xml = archive.read(part.lstrip("/"))
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return []
+    empty: Any = ""  # typed Any: pandas-stubs reject a str operand of DataFrame.ne
+    filled = cells.ne(empty)
+    rows = sorted(
+        int(m.group(1)) - 1
+        for tag in _HIDDEN_ROW.finditer(xml)
+        if (m := _ROW_NUMBER.search(tag.group(0)))
+    )
+    rows = [r for r in rows if r in filled.index and bool(filled.loc[r].any())]
+    columns: list[int] = []
+    for tag in _HIDDEN_COL.finditer(xml):
+        span = _COL_SPAN.search(tag.group(0))
+        if span is None:
+            continue
+        low, high = (
+            (span.group(1), span.group(2)) if span.group(1) else (span.group(4), span.group(3))
+        )
+        for c in range(int(low) - 1, min(int(high), filled.shape[1])):
+            if c in filled.columns and bool(filled[c].any()):
+                columns.append(c)
+    found: list[Finding] = []
+    in_file = f" in sheet {sheet!r}" + (f" (file {where.file})" if where.file else "")
+    hint = "a person opening the file would not see them: check they belong to the table"
+    if rows:
+        shown = ", ".join(str(r + 1) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
+        found.append(
+            Finding(
+                code="hidden-rows",
+                severity=Severity.WARNING,
+                message=f"{len(rows)} hidden rows hold cells and were read: {shown}{in_file}",
+                hint=hint,
+                source=where.source,
+                row=rows[0] + 1,
+                count=len(rows),
+            )
+        )
+    if columns:
+        letters = [get_column_letter(c + 1) for c in sorted(set(columns))]
+        shown = ", ".join(letters[:10]) + (" ..." if len(letters) > 10 else "")
+        found.append(
+            Finding(
+                code="hidden-columns",
+                severity=Severity.WARNING,
+                message=f"{len(letters)} hidden columns hold cells and were read: {shown}"
+                + in_file,
+                hint=hint,
+                source=where.source,
+                column=letters[0],
+                count=len(letters),
+            )
+        )
+    return found
 
 
 def _frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:

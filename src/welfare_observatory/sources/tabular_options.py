@@ -17,6 +17,7 @@ __all__ = [
     "CODE_HEADER_PATTERN",
     "CONF_SUFFIX",
     "ISTAT_MARKERS",
+    "PERCENT_SUFFIX",
     "STATUS_SUFFIX",
     "Marker",
     "TabularOptions",
@@ -27,6 +28,11 @@ STATUS_SUFFIX = "__status"
 
 CONF_SUFFIX = "__conf"
 """Companion column of each value column with its SDMX CONF_STATUS code (``F`` free)."""
+
+PERCENT_SUFFIX = "__percent"
+"""Companion of a value column with a percent cell (``12,5%``): true where the cell had a
+trailing percent sign. Present only when one did; harmonize keeps such a value only for an
+indicator in percent and reads it as missing, with a finding, otherwise."""
 
 CODE_HEADER_PATTERN = (
     r"(?i)^(?:cod(?:ice)?\b.*|code\b.*|.*[_ ](?:id|code|cod)|id|flag\b.*|tipo(?:logia)?\b.*"

@@ -17,12 +17,22 @@ from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.observation import ConfStatus, ObsStatus
 from welfare_observatory.sources.tabular_options import TabularOptions
 
-__all__ = ["ERROR_VALUE", "number_pattern", "parse_values"]
+__all__ = ["ERROR_VALUE", "NOT_AVAILABLE", "number_pattern", "parse_values", "unread_finding"]
 
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
+_PERCENT = r"\s*%"
 
 ERROR_VALUE = r"#(?:N/A|DIV/0!|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|GETTING_DATA)"
 """A spreadsheet error value (``#DIV/0!``): the cell has no number, never 0."""
+
+NOT_AVAILABLE: frozenset[str] = frozenset(
+    {"n.d.", "n.d", "nd", "n/d", "n.a.", "n.a", "na", "n/a", "\u2014", "...", "\u2026"}
+)
+"""Textual "not available" signs (compared case-insensitively) that no option declares:
+Italian ``n.d.`` (non disponibile), English ``n.a.``/``N/A``, an em dash and an ellipsis.
+Kept short on purpose: each reads as missing (status O) with a finding naming the cell,
+never as a number. A sign a source declares under ``markers`` keeps its declared meaning
+(Istat's ``-`` is a true zero and ``....`` not available; both are markers, not here)."""
 
 
 def number_pattern(decimal: str, thousands: str) -> str:
@@ -46,26 +56,40 @@ def parse_values(
     strict: bool,
     where: Location,
     notes: list[Finding] | None = None,
-) -> tuple[pd.Series, pd.Series, pd.Series] | None:
-    """Values (float64, NaN when missing), OBS_STATUS and CONF_STATUS of a value column.
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series | None] | None:
+    """Values (float64, NaN when missing), OBS_STATUS, CONF_STATUS of a value column and
+    which cells had a trailing percent sign (None when none had one).
+
+    A number followed by ``%`` is read as the number written (``12,5 %`` is 12.5); only
+    harmonize knows the indicator's unit, so it keeps the value for a percent indicator
+    and reads it as missing with a finding otherwise (see ``PERCENT_SUFFIX``).
 
     Not ``strict`` (auto-detection): returns None when the column does not look like values
     (no number or marker, mostly text, or codes with leading zeros). ``strict``, or once a column is
     taken for values, a cell that is neither a number, a marker nor empty is a ParseError.
-    Spreadsheet error values are missing (status O) and, like a separator that could be
-    read two ways, are reported in ``notes``; a textual sign such as ``n.d.`` stays an
-    error until the source declares it under ``markers`` (with the status it means).
+    Spreadsheet error values and undeclared "not available" signs (:data:`NOT_AVAILABLE`)
+    are missing (status O) and, like a separator that could be read two ways, are reported
+    in ``notes``; a source that declares such a sign under ``markers`` gives it the status
+    it means.
     """
     empty = column.eq("")
     is_native = native.fillna(False).astype(bool) if native is not None else _false(column)
-    text_number = column.str.fullmatch(number_pattern(decimal, thousands)) & ~is_native
+    pattern = number_pattern(decimal, thousands)
+    percent = column.str.fullmatch(pattern + _PERCENT) & ~is_native
+    has_percent = bool(percent.any())
+    if has_percent:
+        column = column.mask(percent, column.str.replace(_PERCENT + "$", "", regex=True))
+    text_number = column.str.fullmatch(pattern) & ~is_native
     is_number = is_native | text_number
     marker_hits = {sign: column.eq(sign) & ~is_number for sign in options.markers}
     marked = _false(column)
     for hit in marker_hits.values():
         marked |= hit
+    error_cell = column.str.fullmatch(ERROR_VALUE) & ~is_number & ~marked
+    n_declared = int(marked.sum() + error_cell.sum())
     unread = {
-        "error-cell": column.str.fullmatch(ERROR_VALUE) & ~is_number & ~marked,
+        "error-cell": error_cell,
+        "not-available": column.str.casefold().isin(NOT_AVAILABLE) & ~is_number & ~marked,
     }
     for hit in unread.values():
         marked |= hit
@@ -74,7 +98,8 @@ def parse_values(
         n_text = int((~(is_number | marked | empty)).sum())
         zeros = column[text_number].str.match(_LEADING_ZERO.pattern).any()
         n_marked = int(marked.sum())
-        if n_numbers + n_marked == 0 or n_text * 2 > n_numbers + n_marked or zeros:
+        # Undeclared signs alone never make a column of values (a column of "n.d." is text).
+        if n_numbers + n_declared == 0 or n_text * 2 > n_numbers + n_marked or zeros:
             return None
     bad = ~(is_number | marked | empty)
     if bool(bad.any()):
@@ -114,7 +139,7 @@ def parse_values(
                 notes.append(_note(code, column, hit, where))
     if notes is not None and options.decimal == "auto":
         notes += _ambiguous(column, text_number, decimal, thousands, where)
-    return values.astype("float64"), status, conf
+    return values.astype("float64"), status, conf, percent if has_percent else None
 
 
 _WHAT = {
@@ -122,22 +147,36 @@ _WHAT = {
         "spreadsheet error values read as missing (status O)",
         "the file was saved with formulas that failed: fix them and export again",
     ),
+    "not-available": (
+        "'not available' signs no option declares, read as missing (status O)",
+        "declare the sign under markers (with its value and status) to give it another "
+        "meaning, or ask the publisher for the value",
+    ),
 }
 
 
 def _note(code: str, column: pd.Series, hit: pd.Series, where: Location) -> Finding:
     first = int(cast(int, hit.idxmax()))
+    signs = sorted(set(column[hit]))
+    return unread_finding(code, signs, count=int(hit.sum()), row=first + 1, where=where)
+
+
+def unread_finding(
+    code: str, signs: list[str], *, count: int, row: int, where: Location
+) -> Finding:
+    """The warning for ``count`` cells read as missing (``error-cell``, ``not-available``);
+    ``row`` is the 1-based row of the first, ``where`` names file, source and column."""
     what, hint = _WHAT[code]
-    shown = ", ".join(repr(v) for v in sorted(set(column[hit]))[:5])
+    shown = ", ".join(repr(v) for v in signs[:5])
     return Finding(
         code=code,
         severity=Severity.WARNING,
-        message=f"{int(hit.sum())} cells: {what}: {shown}" + _in_file(where),
+        message=f"{count} cells: {what}: {shown}" + _in_file(where),
         hint=hint,
         source=where.source,
         column=None if where.column is None else str(where.column),
-        row=first + 1,
-        count=int(hit.sum()),
+        row=row,
+        count=count,
     )
 
 

@@ -22,6 +22,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.errors import Location, ParseError
+from welfare_observatory.model.finding import Finding
+from welfare_observatory.sources.notes import attach_findings
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,6 +78,7 @@ def read_tidy(
     code_header = re.compile(options.code_header_pattern)
     first_row = skip + 2  # 1-based row of the first record after the header
     rows = table.column("__row")
+    notes: list[Finding] = []
     for position, name in enumerate(c for c in table.column_names if c != "__row"):
         column = table.column(name)
         forced = next((t for p, t in options.dtypes.items() if fnmatch.fnmatchcase(name, p)), None)
@@ -102,15 +105,18 @@ def read_tidy(
             where=Location(source=source, file=file, column=name),
             rows=rows,
             first_row=first_row,
+            notes=notes,
         )
         if parsed is None:
             arrays[name] = _codes(name, column, options)
             continue
-        values, status, conf = parsed
+        values, status, conf, percent = parsed
         arrays[name] = values
         arrays[name + "__status"] = status
         arrays[name + "__conf"] = conf
-    return pa.table(arrays)
+        if percent is not None:
+            arrays[name + "__percent"] = percent
+    return attach_findings(pa.table(arrays), notes)
 
 
 def _utf8(data: bytes, options: TabularOptions, where: Location) -> bytes:
@@ -278,25 +284,46 @@ def _values(
     where: Location,
     rows: pa.ChunkedArray,
     first_row: int,
-) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray] | None:
-    """Values, OBS_STATUS and CONF_STATUS, by the rules of ``tabular_values.parse_values``."""
+    notes: list[Finding],
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray | None] | None:
+    """Values, OBS_STATUS, CONF_STATUS and the percent-sign cells (None when none), by the
+    rules of ``tabular_values.parse_values`` (error values and undeclared "not available"
+    signs are missing, with a finding)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from welfare_observatory.sources.tabular_values import number_pattern
+    from welfare_observatory.sources.tabular_values import (
+        ERROR_VALUE,
+        NOT_AVAILABLE,
+        number_pattern,
+    )
 
     empty = pc.equal(column, "")
-    is_number = pc.match_substring_regex(column, "^" + number_pattern(decimal, thousands) + "$")
+    pattern = number_pattern(decimal, thousands)
+    percent = pc.match_substring_regex(column, "^" + pattern + r"\s*%$")
+    has_percent = bool(pc.any(percent).as_py())
+    if has_percent:
+        column = pc.if_else(percent, pc.replace_substring_regex(column, r"\s*%$", ""), column)
+    is_number = pc.match_substring_regex(column, "^" + pattern + "$")
     hits = {sign: pc.and_(pc.equal(column, sign), pc.invert(is_number)) for sign in options.markers}
     marked = pc.and_(empty, False)
     for hit in hits.values():
         marked = pc.or_(marked, hit)
+    free = pc.invert(pc.or_(is_number, marked))
+    error_cell = pc.and_(pc.match_substring_regex(column, "^" + ERROR_VALUE + "$"), free)
+    marked = pc.or_(marked, error_cell)
+    n_declared = pc.sum(marked).as_py() or 0
+    not_available = pc.and_(
+        pc.is_in(pc.utf8_lower(column), pa.array(sorted(NOT_AVAILABLE), pa.string())),
+        pc.invert(pc.or_(is_number, marked)),
+    )
+    marked = pc.or_(marked, not_available)
     if not strict:
         n_numbers = pc.sum(is_number).as_py() or 0
         n_marked = pc.sum(marked).as_py() or 0
         n_text = pc.sum(pc.invert(pc.or_(pc.or_(is_number, marked), empty))).as_py() or 0
         zeros = pc.any(pc.and_(is_number, pc.match_substring_regex(column, _LEADING_ZERO))).as_py()
-        if n_numbers + n_marked == 0 or n_text * 2 > n_numbers + n_marked or zeros:
+        if n_numbers + n_declared == 0 or n_text * 2 > n_numbers + n_marked or zeros:
             return None
     bad = pc.invert(pc.or_(pc.or_(is_number, marked), empty))
     if pc.any(bad).as_py():
@@ -328,4 +355,37 @@ def _values(
         values = pc.if_else(hit, pa.scalar(marker.value, pa.float64()), values)
         status = pc.if_else(hit, marker.obs_status.value, status)
         conf = pc.if_else(hit, marker.conf_status.value, conf)
-    return values, pc.fill_null(status, "A"), pc.fill_null(conf, "F")
+    for code, hit in (("error-cell", error_cell), ("not-available", not_available)):
+        if pc.any(hit).as_py():
+            status = pc.if_else(hit, "O", status)
+            notes.append(_unread(code, column, hit, where, rows, first_row))
+    return (
+        values,
+        pc.fill_null(status, "A"),
+        pc.fill_null(conf, "F"),
+        percent if has_percent else None,
+    )
+
+
+def _unread(
+    code: str,
+    column: pa.ChunkedArray,
+    hit: pa.ChunkedArray,
+    where: Location,
+    rows: pa.ChunkedArray,
+    first_row: int,
+) -> Finding:
+    """The finding of cells read as missing, as the detecting reader words it."""
+    import pyarrow.compute as pc
+
+    from welfare_observatory.sources.tabular_values import unread_finding
+
+    first = int(pc.indices_nonzero(hit.combine_chunks())[0].as_py())
+    signs = sorted(set(pc.unique(column.filter(hit)).to_pylist()))
+    return unread_finding(
+        code,
+        signs,
+        count=int(pc.sum(hit).as_py() or 0),
+        row=int(rows[first].as_py()) + first_row,
+        where=where,
+    )

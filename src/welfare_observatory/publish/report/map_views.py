@@ -29,6 +29,9 @@ class MapMaker:
         self.view, self.data, self.t = view, data, view.t
         self._municipal_layer: geo.Layer | str | None = "unread"
         self._by_indicator: dict[str, pd.DataFrame] | None = None
+        self.missing_shapes = False
+        """True once a municipal map was left out for want of boundaries (the builder
+        tells whoever builds the report how to add them; readers see a neutral note)."""
 
     def _municipal_rows(self) -> dict[str, pd.DataFrame]:
         """The municipal rows of ``data.frame`` by indicator (split once for all maps)."""
@@ -135,6 +138,7 @@ class MapMaker:
             return Markup("")
         layer = self.municipal_layer()
         if layer is None:
+            self.missing_shapes = True
             return Markup(f'<p class="note map-missing">{escape(self.t("map_no_shapes"))}</p>')  # noqa: S704
         year = int(rows["year"].max())
         rows = rows[rows["year"] == year]
