@@ -9,7 +9,7 @@ dimensionless scales: ``percent`` (1e-2), ``per_thousand`` (1e-3), ``per_ten_tho
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFINITIONS",
+    "LazyRegistry",
     "check_unit",
     "conversion_factor",
     "convert",
@@ -65,6 +66,19 @@ def make_registry(extra: Iterable[str] = ()) -> Registry:
                 hint="definitions use pint's syntax: 'name = value * unit = alias'",
             ) from exc
     return registry
+
+
+class LazyRegistry:
+    """A registry made by ``make`` on first attribute access (``Unit``, ``Quantity``, ...)."""
+
+    def __init__(self, make: Callable[[], Registry]) -> None:
+        self._make = make
+        self._registry: Registry | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._registry is None:
+            self._registry = self._make()
+        return getattr(self._registry, name)
 
 
 @lru_cache(maxsize=1)

@@ -84,3 +84,21 @@ def test_conversion_factors_compose(a: str, b: str, c: str) -> None:
     direct = units.conversion_factor(a, c)
     chained = units.conversion_factor(a, b) * units.conversion_factor(b, c)
     assert math.isclose(direct, chained, rel_tol=1e-9)
+
+
+def test_lazy_registry_is_built_on_first_use_and_converts_the_same() -> None:
+    made: list[object] = []
+
+    def make() -> units.Registry:
+        made.append(1)
+        return units.make_registry()
+
+    lazy = units.LazyRegistry(make)
+    assert made == []
+    assert units.conversion_factor("percent", "per_thousand", lazy) == pytest.approx(
+        units.conversion_factor("percent", "per_thousand", units.make_registry())
+    )
+    units.conversion_factor("euro", "thousand_euro", lazy)
+    assert made == [1]
+    with pytest.raises(IncompatibleUnitsError):
+        units.conversion_factor("person", "euro", lazy)

@@ -117,6 +117,17 @@ class BuildEnvironment:
         registry: pint.UnitRegistry[Any] = self._units
         return registry
 
+    @property
+    def units_when_needed(self) -> Any:
+        """:attr:`units`, built on first use when no plugin defines units: most builds convert
+        nothing and need no pint registry (a quarter of a second with the import). A plugin's
+        definitions are checked at once, whether a conversion happens or not."""
+        if self._units is None and not self.plugins.units():
+            from welfare_observatory.units import LazyRegistry
+
+            return LazyRegistry(lambda: self.units)
+        return self.units
+
     @cached_property
     def known_territories(self) -> Collection[str]:
         """Codes the build may meet: the registry's, the declared groupings and districts."""
@@ -152,8 +163,9 @@ class BuildEnvironment:
 
     def prepare(self) -> BuildEnvironment:
         """Build the registries the sources read now, so no source's time (and timeout)
-        pays for them; returns itself."""
-        for name in ("codes", "units", "hierarchy", "known_territories", "checks"):
+        pays for them (the pint registry only when plugins define units: else the first
+        conversion builds it); returns itself."""
+        for name in ("codes", "units_when_needed", "hierarchy", "known_territories", "checks"):
             getattr(self, name)
         return self
 

@@ -376,7 +376,7 @@ def _parse_and_harmonize(
                 rule,
                 codes=context.env.codes,
                 indicators=context.env.indicators,
-                units=context.env.units,
+                units=context.env.units_when_needed,
                 codelists=context.env.codelists,
                 source=source_id,
                 inputs=inputs,

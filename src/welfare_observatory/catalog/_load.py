@@ -391,8 +391,9 @@ def load_layers(layers: Sequence[Sequence[Path]], units: Any = None) -> Loaded:
 
 
 def shipped_units() -> set[str]:
-    """Every unit string written in the shipped indicator files (no validation)."""
-    units: set[str] = set()
+    """Every unit string written in the shipped indicator files (no validation), and the
+    :data:`~welfare_observatory.catalog._units.COMMON_UNITS` of plugin catalogues."""
+    units: set[str] = set(_units.COMMON_UNITS)
     for path in sorted(SHIPPED_DATA.glob("*.yaml")):
         data = read_yaml(path)
         for raw in data or ():

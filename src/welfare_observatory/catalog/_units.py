@@ -38,6 +38,11 @@ COUNT_DIMENSIONS = frozenset({"[population]", "[household]", "[event]", "[bed]",
 """Dimensions of things that are counted; a rate may relate one of them to another."""
 
 
+COMMON_UNITS = ("dimensionless", "organisation", "person / organisation")
+"""Unit strings plugin catalogues use that the shipped files do not: cached too, so loading
+a plugin's catalogue does not build a pint registry (a quarter of a second) for them."""
+
+
 def definitions_key() -> str:
     """A short hash of the unit definitions the cache was computed from."""
     return hashlib.sha256("\n".join(DEFINITIONS).encode()).hexdigest()[:16]

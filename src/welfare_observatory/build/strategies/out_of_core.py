@@ -203,7 +203,7 @@ def harmonize_chunk(task: ChunkTask) -> OutOfCoreResult:
             rule,
             codes=env.codes,
             indicators=env.indicators,
-            units=env.units,
+            units=env.units_when_needed,
             codelists=env.codelists,
             source=task.source_id,
             inputs=task.inputs,

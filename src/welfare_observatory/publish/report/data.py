@@ -116,6 +116,9 @@ class EditionData:
     """The stored ``progress`` analysis (totals, shown territories), one row per horizon."""
     computed: tuple[str, ...] = ()
     """Analyses the edition does not store, which the report computed from the view."""
+    view: pa.Table | None = field(default=None, repr=False)
+    """The publishable view these frames come from, kept for the pages that read it whole
+    (sections, deep-dive): disclosure control over the whole edition runs once."""
 
     def indicator_by_id(self) -> dict[str, Indicator]:
         return {i.id: i for i in self.indicators}
@@ -216,7 +219,6 @@ def load_edition_data(
     view = read_observations(kb, info.name, rule, catalog)
     breakdown_columns = [c for c in view.column_names if c not in BASE_COLUMNS and c != "domain"]
     frame = totals(view)
-    del view
     present = set(frame["territory"].unique().tolist())
     groupings, grouping_names = _groupings(settings, present)
     declared = {g.code: g for g in groupings}
@@ -299,6 +301,7 @@ def load_edition_data(
         provinces=provinces,
         progress=progress if progress is not None else pd.DataFrame(),
         computed=tuple(stored.missing),
+        view=view,
     )
 
 

@@ -381,8 +381,12 @@ class Renderer:
     def _view(self) -> pa.Table:
         """The publishable view (read once, for the deep-dive and the sections)."""
         if self._view_table is None:
-            self._view_table = read_observations(
-                self.kb, self.data.info.name, self.data.rule, self.data.catalog
+            self._view_table = (
+                self.data.view
+                if self.data.view is not None
+                else read_observations(
+                    self.kb, self.data.info.name, self.data.rule, self.data.catalog
+                )
             )
         return self._view_table
 
