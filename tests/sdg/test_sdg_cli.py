@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 
+import pytest
 from click.testing import CliRunner
 
 from welfare_observatory.cli.sdg import sdg
+from welfare_observatory.sdg import Framework
 
 
 def test_show_indicator_names_its_target_goal_and_code() -> None:
@@ -100,11 +103,17 @@ def test_main_group_runs_sdg_show() -> None:
     assert json.loads(done.stdout)["id"] == "1.a.1"
 
 
-def test_show_never_mixes_languages() -> None:
-    from welfare_observatory.sdg import framework
+def test_show_never_mixes_languages(
+    framework_without_italian: Callable[..., Framework],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import welfare_observatory.sdg as sdg_package
 
-    fw = framework()
-    # target 14.1 lists an indicator with no Italian title: the whole answer is English
+    shipped = sdg_package.framework()
+    # every shipped indicator has an Italian title now: build a target 14.1 whose
+    # indicator has none, so the whole answer must be English
+    fw = framework_without_italian("14.1.1")
+    monkeypatch.setattr(sdg_package, "framework", lambda version="2023": fw)
     result = CliRunner().invoke(sdg, ["show", "14.1", "--lang", "it"])
     assert result.exit_code == 0
     assert fw.resolve("14.1").title.en[:30] in " ".join(result.stdout.split())
@@ -115,3 +124,25 @@ def test_show_never_mixes_languages() -> None:
     flat = " ".join(result.stdout.split())
     assert "Tasso di disoccupazione" in flat and "traduzione del progetto" in flat
     assert fw.resolve("8.5").title.en[:25] not in flat
+    # the shipped framework answers 14.1 all in Italian, with no note
+    monkeypatch.undo()
+    result = CliRunner().invoke(sdg, ["show", "14.1", "--lang", "it"])
+    flat = " ".join(result.stdout.split())
+    assert shipped.resolve("14.1").title.it[:30] in flat
+    assert shipped.resolve("14.1.1").title.it[:30] in flat
+    assert shipped.resolve("14.1").title.en[:30] not in flat
+    assert "no Italian title" not in result.stderr
+
+
+def test_show_every_indicator_in_italian() -> None:
+    from welfare_observatory.sdg import framework
+
+    fw = framework()
+    for sdg_id in ("3.8.1", "17.19.2", "1.5.1", "13.1.1"):
+        result = CliRunner().invoke(sdg, ["show", sdg_id, "--lang", "it"])
+        assert result.exit_code == 0, result.output
+        flat = " ".join(result.stdout.split())
+        node = fw.resolve(sdg_id)
+        assert node.title.it[:25] in flat, sdg_id
+        assert node.title.en[:25] not in flat, sdg_id
+        assert "no Italian title" not in result.stderr, sdg_id

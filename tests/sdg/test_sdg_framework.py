@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -118,10 +119,28 @@ def test_english_titles_for_every_indicator() -> None:
     assert all(i.title.en for i in FW.indicators)
 
 
-def test_italian_title_falls_back_to_english_for_indicators() -> None:
-    indicator = FW.resolve("14.1.1")  # no official nor project Italian title
+def test_every_indicator_has_an_italian_title_with_its_origin() -> None:
+    origins = FW.translations["it"]["origins"]
+    for node in (*FW.goals, *FW.targets, *FW.indicators):
+        assert node.title.it, node.id
+        assert node.origin.get("it") in origins, node.id
+    # a repeated indicator reads the same in Italian wherever it is listed
+    for indicator in FW.indicators:
+        for other in indicator.repeated_in:
+            assert FW.resolve(other).title.it == indicator.title.it, (indicator.id, other)
+
+
+def test_italian_title_falls_back_to_english_for_indicators(
+    framework_without_italian: Callable[..., Framework],
+) -> None:
+    # no shipped indicator lacks an Italian title any more: build such a case
+    fw = framework_without_italian("14.1.1")
+    indicator = fw.resolve("14.1.1")
     assert not indicator.title.it
     assert indicator.title.get("it") == indicator.title.en
+    assert "it" not in indicator.origin
+    # the shipped framework itself is untouched
+    assert FW.resolve("14.1.1").title.get("it") != indicator.title.en
 
 
 # --- repeated indicators -----------------------------------------------------------------
