@@ -39,14 +39,74 @@ CSV_NAME = "sdg_target_indicator_unsd_2023.csv"
 XLSX_NAME = "un_sdg_global_indicator_framework_2023.English.xlsx"
 VERSION = "2023"
 
-# A known machine-translation slip in open-sdg/sdg-translations (it/global_targets.yml,
-# commit 196a9ec): the product name "DeepL" replaced the word "accesso". Documented in
-# sdg/data/README.md; nothing else in the translations is changed.
-IT_CORRECTIONS: dict[str, tuple[str, str]] = {
-    "2.c": ("tempestivo DeepL alle", "tempestivo accesso alle"),
-    # "floors" of social protection are minimum levels, not "pavimenti" (building floors)
-    "1.3": ("compresi i pavimenti,", "compresi i livelli minimi di protezione sociale,"),
+# Slips in open-sdg/sdg-translations (it/global_goals.yml commit 8f7d214, it/global_targets.yml
+# commit 196a9ec) corrected by the project, each checked against the English UN text and
+# listed in sdg/data/README.md: a machine-translation artefact ("DeepL" for "accesso"),
+# words read in the wrong sense (social protection "floors" as building floors, bribery as
+# "concussione", which is extortion by an official) and calques ("dare potere", "prendere
+# azioni", "costruzione di capacità" for capacity-building). Nothing else is changed.
+IT_CORRECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "5": (("e dare potere a tutte", "ed emancipare tutte"),),
+    "11": (("sicuri, resistenti e", "sicuri, resilienti e"),),
+    "13": (
+        ("Prendere azioni urgenti", "Adottare misure urgenti"),
+        ("e i suoi impatti", "e le sue conseguenze"),
+    ),
+    "1.3": (("compresi i pavimenti,", "compresi i livelli minimi di protezione sociale,"),),
+    "2.2": (("sull'arresto della crescita", "sul ritardo della crescita"),),
+    "2.a": (("nei servizi di estensione", "nei servizi di divulgazione agricola"),),
+    "2.c": (("tempestivo DeepL alle", "tempestivo accesso alle"),),
+    "3.6": (
+        (
+            "dimezzare il numero di morti e feriti globali",
+            "dimezzare a livello mondiale il numero di morti e feriti",
+        ),
+    ),
+    "5.4": (
+        (
+            "la cura non retribuita e il lavoro domestico",
+            "il lavoro di cura e domestico non retribuito",
+        ),
+    ),
+    "6.a": (("alla costruzione di capacità", "al rafforzamento delle capacità"),),
+    "9.a": (("sostenibili e resistenti", "sostenibili e resilienti"),),
+    "10.1": (("del 40% inferiore della popolazione", "del 40% più povero della popolazione"),),
+    "10.2": (("dare potere e promuovere", "potenziare e promuovere"),),
+    "11.c": (("sostenibili e resistenti", "sostenibili e resilienti"),),
+    "13.2": (
+        ("le misure del cambiamento climatico", "le misure di contrasto al cambiamento climatico"),
+    ),
+    "15.3": (
+        (
+            "un mondo neutrale dal degrado della terra",
+            "un mondo neutrale rispetto al degrado del suolo",
+        ),
+    ),
+    "16.5": (("la corruzione e la concussione", "la corruzione e le tangenti"),),
+    "17.4": (
+        ("ridurre la sofferenza del debito", "ridurre le situazioni di sofferenza debitoria"),
+    ),
+    "17.18": (("alla costruzione di capacità", "al rafforzamento delle capacità"),),
+    "17.19": (
+        ("la costruzione di capacità statistiche", "il rafforzamento delle capacità statistiche"),
+    ),
 }
+"""Goal or target id -> (wrong, right) replacements in Open SDG's Italian title."""
+
+
+def correct_italian(sdg_id: str, text: str, *, strict: bool) -> str:
+    """``text`` with the project's corrections for ``sdg_id`` applied.
+
+    ``strict`` (a rebuild from Open SDG) fails when a wrong phrase is missing, so a changed
+    upstream text is noticed; re-applying to the shipped JSON accepts already-corrected text.
+    """
+    for wrong, right in IT_CORRECTIONS.get(sdg_id, ()):
+        if wrong in text:
+            text = text.replace(wrong, right)
+        elif strict or right not in text:
+            raise ValueError(f"correction for {sdg_id} no longer applies: {wrong!r}")
+    return text
+
 
 IT_PROJECT_TITLES = OUT / "it_project_titles.json"
 """Italian titles translated by the project (UN indicators with no official Italian title)."""
@@ -119,15 +179,13 @@ def read_italian(folder: Path) -> tuple[dict[str, str], dict[str, str], dict[str
     targets: dict[str, str] = {}
     for key, value in goals_yml.items():
         goal, kind = str(key).split("-", 1)
-        (titles if kind == "title" else shorts)[goal] = clean(value)
+        if kind == "title":
+            titles[goal] = correct_italian(goal, clean(value), strict=True)
+        else:
+            shorts[goal] = clean(value)
     for key, value in targets_yml.items():
         target_id = str(key).removesuffix("-title").replace("-", ".")
-        text = clean(value)
-        if target_id in IT_CORRECTIONS:
-            wrong, right = IT_CORRECTIONS[target_id]
-            if wrong not in text:
-                raise ValueError(f"correction for {target_id} no longer applies: {wrong!r}")
-            text = text.replace(wrong, right)
+        text = correct_italian(target_id, clean(value), strict=True)
         # open-sdg writes a few targets starting with a lower-case letter
         targets[target_id] = text[:1].upper() + text[1:]
     return titles, shorts, targets
@@ -223,20 +281,19 @@ def add_italian_origins(data: dict[str, Any], project: dict[str, str]) -> None:
 
     Goals and targets carry Open SDG's translation (``open_sdg``, or ``open_sdg_corrected``
     where IT_CORRECTIONS applies); indicators listed in ``project`` get that title with
-    origin ``project``; the others have no Italian title (``sdg show`` answers in English).
+    origin ``project``; an indicator missing there has no Italian title (``sdg show`` then
+    answers in English).
     """
     data["translations"]["it"]["origins"] = ORIGINS
     data["translations"]["it"]["publisher"] = (
         "Open SDG, sdg-translations (goals and targets); the project (indicators)"
     )
     for goal in data["goals"]:
-        goal["origin"] = {"it": "open_sdg"}
+        for node in (goal, *goal["targets"]):
+            corrected = node["id"] in IT_CORRECTIONS
+            node["origin"] = {"it": "open_sdg_corrected" if corrected else "open_sdg"}
+            node["title"]["it"] = correct_italian(node["id"], node["title"]["it"], strict=False)
         for target in goal["targets"]:
-            corrected = target["id"] in IT_CORRECTIONS
-            target["origin"] = {"it": "open_sdg_corrected" if corrected else "open_sdg"}
-            if corrected:
-                wrong, right = IT_CORRECTIONS[target["id"]]
-                target["title"]["it"] = target["title"]["it"].replace(wrong, right)
             for indicator in target["indicators"]:
                 title = project.get(indicator["id"])
                 if title:

@@ -306,3 +306,10 @@ def test_known_mistranslations_are_gone() -> None:
     texts = " ".join(n.title.it for n in (*FW.goals, *FW.targets, *FW.indicators))
     assert "pavimenti" not in texts and "DeepL" not in texts
     assert "livelli minimi di protezione sociale" in FW.resolve("1.3").title.it
+    # calques and words read in the wrong sense, corrected by the project
+    for wrong in ("dare potere", "Prendere azioni", "costruzione di capacità", "concussione"):
+        assert wrong not in texts, wrong
+    assert "resistenti" not in FW.resolve("11").title.it
+    for sdg_id in ("5", "11", "13", "2.2", "16.5", "17.19"):
+        assert FW.resolve(sdg_id).origin == {"it": "open_sdg_corrected"}, sdg_id
+    assert FW.resolve("4").origin == {"it": "open_sdg"}
