@@ -26,8 +26,8 @@ version_option = click.option(
 def _one_language(lang: str, nodes: list[Any]) -> str:
     """``lang`` when every node shown has a title in it, else ``en``: never a mixed answer.
 
-    Italian titles exist for goals, targets and the indicators the project translated
-    (their origin is recorded); an answer touching any other indicator is all English.
+    The shipped framework has Italian titles for every node (their origin is recorded); an
+    answer touching a node without one (another framework file) is all English.
     """
     if lang == "en" or all(getattr(n.title, lang) for n in nodes):
         return lang
