@@ -146,3 +146,7 @@ def test_show_every_indicator_in_italian() -> None:
         assert node.title.it[:25] in flat, sdg_id
         assert node.title.en[:25] not in flat, sdg_id
         assert "no Italian title" not in result.stderr, sdg_id
+        # labels too: no English word in an Italian answer
+        assert "fonte del titolo" in flat and "codice UNSD" in flat, sdg_id
+        for english in ("title from", "UNSD code", "indicator ", "framework", "goal"):
+            assert english not in flat, (sdg_id, english)

@@ -36,6 +36,37 @@ def _one_language(lang: str, nodes: list[Any]) -> str:
     return "en"
 
 
+# Field and column labels of the tables, so an Italian answer has no English words in it;
+# "obiettivo" and "traguardo" are the Italian names of goal and target in the UN's Italian
+# texts. JSON keys stay English (they are an interface, not prose).
+_LABELS_IT = {
+    "goal": "obiettivo",
+    "target": "traguardo",
+    "indicator": "indicatore",
+    "name": "nome",
+    "title": "titolo",
+    "title from": "fonte del titolo",
+    "UNSD code": "codice UNSD",
+    "also listed as": "elencato anche come",
+    "note": "nota",
+    "id": "id",
+    "framework": "quadro",
+}
+
+
+def _label(lang: str, text: str) -> str:
+    """The table label ``text`` in ``lang`` (English labels are the keys)."""
+    return _LABELS_IT[text] if lang == "it" else text
+
+
+def _heading(lang: str, kind: str, sdg_id: str, version: str) -> str:
+    """Table heading: "SDG indicator 8.5.2 (framework 2023)" or, in Italian word order,
+    "Indicatore SDG 8.5.2 (quadro 2023)"."""
+    if lang == "it":
+        return f"{_LABELS_IT[kind].capitalize()} SDG {sdg_id} (quadro {version})"
+    return f"SDG {kind} {sdg_id} (framework {version})"
+
+
 @click.group()
 def sdg() -> None:
     """The UN SDG global indicator framework (goals, targets, indicators)."""
@@ -62,47 +93,50 @@ def show(sdg_id: str, as_json: bool, lang: str, version: str) -> None:
         lang = _one_language(lang, [node, *node.targets])
         print_fields(
             [
-                ("goal", node.id),
-                ("name", node.short.get(lang)),
-                ("title", node.title.get(lang)),
-                ("note", node.note),
+                (_label(lang, "goal"), node.id),
+                (_label(lang, "name"), node.short.get(lang)),
+                (_label(lang, "title"), node.title.get(lang)),
+                (_label(lang, "note"), node.note),
             ],
-            title=f"SDG {node.id} (framework {fw.version})",
+            title=f"SDG {node.id} ({_label(lang, 'framework')} {fw.version})",
         )
-        print_table(["target", "title"], [(t.id, t.title.get(lang)) for t in node.targets])
+        print_table(
+            [_label(lang, "target"), _label(lang, "title")],
+            [(t.id, t.title.get(lang)) for t in node.targets],
+        )
     elif isinstance(node, SdgIndicator):
         target = fw.resolve(node.target)
         goal = fw.resolve(node.goal)
         lang = _one_language(lang, [node, target, goal])
         print_fields(
             [
-                ("indicator", node.id),
-                ("title", node.title.get(lang)),
-                ("title from", _origin(fw, node, lang)),
-                ("UNSD code", node.code),
-                ("also listed as", ", ".join(node.repeated_in)),
-                ("note", node.note),
-                ("target", f"{target.id} {target.title.get(lang)}"),
-                ("goal", f"{node.goal} {goal.title.get(lang)}"),
+                (_label(lang, "indicator"), node.id),
+                (_label(lang, "title"), node.title.get(lang)),
+                (_label(lang, "title from"), _origin(fw, node, lang)),
+                (_label(lang, "UNSD code"), node.code),
+                (_label(lang, "also listed as"), ", ".join(node.repeated_in)),
+                (_label(lang, "note"), node.note),
+                (_label(lang, "target"), f"{target.id} {target.title.get(lang)}"),
+                (_label(lang, "goal"), f"{node.goal} {goal.title.get(lang)}"),
             ],
-            title=f"SDG indicator {node.id} (framework {fw.version})",
+            title=_heading(lang, "indicator", node.id, fw.version),
         )
     else:
         goal = fw.resolve(node.goal)
         lang = _one_language(lang, [node, goal, *node.indicators])
         print_fields(
             [
-                ("target", node.id),
-                ("title", node.title.get(lang)),
-                ("title from", _origin(fw, node, lang)),
-                ("note", node.note),
-                ("goal", f"{node.goal} {goal.title.get(lang)}"),
+                (_label(lang, "target"), node.id),
+                (_label(lang, "title"), node.title.get(lang)),
+                (_label(lang, "title from"), _origin(fw, node, lang)),
+                (_label(lang, "note"), node.note),
+                (_label(lang, "goal"), f"{node.goal} {goal.title.get(lang)}"),
             ],
-            title=f"SDG target {node.id} (framework {fw.version})",
+            title=_heading(lang, "target", node.id, fw.version),
         )
         if node.indicators:
             rows = [(i.id, i.code, i.title.get(lang)) for i in node.indicators]
-            print_table(["indicator", "UNSD code", "title"], rows)
+            print_table([_label(lang, c) for c in ("indicator", "UNSD code", "title")], rows)
 
 
 def _origin(fw: Framework, node: Goal | Target | SdgIndicator, lang: str) -> str:
@@ -150,7 +184,9 @@ def list_(goal_id: str | None, level: str, as_json: bool, lang: str, version: st
         print_json([{"id": n.id, "title": n.title.get(lang)} for n in nodes])
         return
     lang = _one_language(lang, nodes)
-    print_table(["id", "title"], [(n.id, n.title.get(lang)) for n in nodes])
+    print_table(
+        [_label(lang, "id"), _label(lang, "title")], [(n.id, n.title.get(lang)) for n in nodes]
+    )
 
 
 def _as_dict(fw: Framework, node: Goal | Target | SdgIndicator) -> dict[str, Any]:
