@@ -46,6 +46,7 @@ from welfare_observatory.sources.tabular_options import (
     PERCENT_SUFFIX,
     STATUS_SUFFIX,
     TabularOptions,
+    number_format,
 )
 from welfare_observatory.sources.tabular_values import parse_values
 
@@ -348,7 +349,7 @@ def type_columns(
             )
     code_header = re.compile(options.code_header_pattern)
     sdmx = [c for c in _SDMX_VALUE_COLUMNS if c in body.columns]
-    decimal, thousands = _number_format(options, separator)
+    decimal, thousands = number_format(options, separator)
     notes: list[Finding] = []
     arrays: dict[str, pa.Array] = {}
     if sections is not None:
@@ -407,18 +408,6 @@ def _forced_dtype(name: str, options: TabularOptions) -> str | None:
         if fnmatch.fnmatchcase(name, pattern):
             return dtype
     return None
-
-
-def _number_format(options: TabularOptions, separator: str | None) -> tuple[str, str]:
-    """Decimal and thousands separators: declared, or Italian (``,`` and ``.``) unless the
-    file is comma-separated (then ``.`` and none, as SDMX-CSV and most exports)."""
-    decimal = options.decimal
-    if decimal == "auto":
-        decimal = "." if separator == "," else ","
-    thousands = options.thousands
-    if thousands == "auto":
-        thousands = "." if decimal == "," else "none"
-    return decimal, thousands
 
 
 def _strings(column: pd.Series) -> pa.Array:

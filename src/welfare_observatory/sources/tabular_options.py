@@ -104,3 +104,16 @@ class TabularOptions(Frozen):
             if not sign.strip():
                 raise ValueError("an empty marker is configured with 'empty', not in markers")
         return markers
+
+
+def number_format(options: TabularOptions, separator: str | None) -> tuple[str, str]:
+    """Decimal and thousands separators: declared, or Italian (``,`` and ``.``) unless the
+    file is comma-separated (then ``.`` and none, as SDMX-CSV and most exports). Both
+    readers (layout detection and the tidy fast path) read numbers this way."""
+    decimal = options.decimal
+    if decimal == "auto":
+        decimal = "." if separator == "," else ","
+    thousands = options.thousands
+    if thousands == "auto":
+        thousands = "." if decimal == "," else "none"
+    return decimal, thousands

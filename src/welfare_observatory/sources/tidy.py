@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from welfare_observatory.errors import Location, ParseError
 from welfare_observatory.model.finding import Finding
 from welfare_observatory.sources.notes import attach_findings
+from welfare_observatory.sources.tabular_options import number_format
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -72,7 +73,7 @@ def read_tidy(
                 hint="columns: " + ", ".join(repr(n) for n in names[:12]),
             )
         table = table.select([*options.columns, "__row"])
-    decimal, thousands = _number_format(options, sep)
+    decimal, thousands = number_format(options, sep)
     arrays: dict[str, pa.Array | pa.ChunkedArray] = {}
     sdmx = [c for c in _SDMX_VALUE_COLUMNS if c in table.column_names]
     code_header = re.compile(options.code_header_pattern)
@@ -250,17 +251,6 @@ def _drop_blank_rows(table: pa.Table) -> pa.Table:
     if filled is None or pc.all(filled).as_py():
         return table
     return table.filter(filled)
-
-
-def _number_format(options: TabularOptions, separator: str) -> tuple[str, str]:
-    """As the detecting reader: declared, else Italian unless the file is comma-separated."""
-    decimal = options.decimal
-    if decimal == "auto":
-        decimal = "." if separator == "," else ","
-    thousands = options.thousands
-    if thousands == "auto":
-        thousands = "." if decimal == "," else "none"
-    return decimal, thousands
 
 
 def _codes(name: str, column: pa.ChunkedArray, options: TabularOptions) -> pa.ChunkedArray:
