@@ -49,7 +49,6 @@ from welfare_observatory.build.strategies.tasks import loader_name
 from welfare_observatory.errors import ConfigError
 from welfare_observatory.lineage import LineageGraph
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
-from welfare_observatory.store.lock import holds_writer_lock
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -78,7 +77,6 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-@holds_writer_lock("out")  # one writer per knowledge base, from leftovers to pointer
 def build_out_of_core(
     observatory: ObservatoryLike,
     *,
