@@ -101,10 +101,8 @@ def publish(
 ) -> None:
     """Export EDITION's (default: the latest) publishable view, after disclosure control,
     as open data."""
-    from welfare_observatory.observatory import load_observatory
-    from welfare_observatory.protect import DisclosureRule, load_rule
     from welfare_observatory.publish import ExporterRegistry, export
-    from welfare_observatory.publish.provenance import installed_observatory
+    from welfare_observatory.publish.resolve import resolve_publication
     from welfare_observatory.sources.manager import default_plugins
     from welfare_observatory.store import KnowledgeBase
 
@@ -114,19 +112,12 @@ def publish(
     if max_population is not None:
         settings["max_population"] = max_population
     kb = KnowledgeBase.open(kb_path)
-    edition = kb.edition(edition).name  # the latest when not given
-    obs = (
-        load_observatory(observatory)
-        if observatory is not None
-        else installed_observatory(kb, edition)
+    # --disclosure wins over the observatory's own rule file, which wins over the default;
+    # report resolves it the same way.
+    chosen = resolve_publication(
+        kb, edition, observatory=observatory, disclosure=disclosure, settings=settings
     )
-    # --disclosure wins over the observatory's own rule file, which wins over the default.
-    if disclosure is not None:
-        rule = load_rule(disclosure, **settings)
-    elif obs is not None:
-        rule = obs.disclosure_rule(**settings)
-    else:
-        rule = DisclosureRule.model_validate(settings)
+    edition, obs, rule = chosen.edition, chosen.observatory, chosen.rule
     result = export(
         kb,
         formats,
@@ -149,12 +140,17 @@ def publish(
                 "rows": result.metadata.rows,
                 "licence": result.metadata.licence,
                 "observatory": str(obs.folder) if obs is not None else None,
+                "disclosure": chosen.rule_from,
+                "notes": list(chosen.notes),
                 "sources": [s.model_dump(mode="json") for s in result.metadata.sources],
             }
         )
         return
     print_table(["format", "file"], rows, title=f"edition {result.metadata.edition}")
     click.echo(f"{result.metadata.rows} rows, licence {result.metadata.licence}; see {result.out}")
+    click.echo(f"disclosure rule: {chosen.rule_from}")
+    for note in chosen.notes:
+        click.echo(click.style("note: ", fg="yellow") + note, err=True)
     if obs is None:
         click.echo(
             "source licences not read: no observatory given (--observatory) or installed "

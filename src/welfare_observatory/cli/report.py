@@ -33,6 +33,13 @@ from welfare_observatory.cli._output import json_option, kb_option, print_fields
     default=None,
     help="Language of the site (default: the observatory's first language, else it).",
 )
+@click.option(
+    "--disclosure",
+    "disclosure",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="YAML file of the disclosure rule (default: the observatory's own, as publish).",
+)
 @click.option("--pdf", is_flag=True, help="Also print the site to report.pdf (needs Chromium).")
 @click.option(
     "--progress-method",
@@ -49,6 +56,7 @@ def report(
     kb_path: Path,
     observatory: str | None,
     lang: str | None,
+    disclosure: Path | None,
     pdf: bool,
     progress_method: Literal["istat", "eurostat"] | None,
     as_json: bool,
@@ -63,6 +71,7 @@ def report(
         out,
         observatory=observatory,
         lang=lang,
+        disclosure=disclosure,
         pdf=pdf,
         progress_method=progress_method,
     )

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT_VERSION",
+    "DisclosureRecord",
     "EditionPointer",
     "Manifest",
     "atomic_write_bytes",
@@ -88,6 +89,20 @@ class Manifest(Frozen):
     tables: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """table name -> {rows, sha256, files}."""
     overrides: int = 0
+    disclosure: DisclosureRecord | None = None
+    """The observatory's own disclosure rule, None when it declares none (the default)."""
+
+
+class DisclosureRecord(Frozen):
+    """The observatory's own disclosure rule at build time: which file, and its bytes' digest.
+
+    ``publish`` and ``report`` refuse an edition that names a rule they cannot find, rather
+    than fall back to the default rule (which may show what the observatory suppresses).
+    """
+
+    file: str
+    """The path ``observatory.yaml`` gives (``disclosure:``), relative to its folder."""
+    sha256: str
 
 
 class EditionPointer(Frozen):

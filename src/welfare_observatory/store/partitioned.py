@@ -21,6 +21,7 @@ from welfare_observatory.errors import StoreError
 from welfare_observatory.lineage import LineageGraph, digest
 from welfare_observatory.model.observation import BASE_COLUMNS, observation_schema
 from welfare_observatory.store.edition import (
+    DisclosureRecord,
     EditionPointer,
     Manifest,
     SourceRecord,
@@ -51,6 +52,7 @@ def build_manifest(
     sources: Mapping[str, tuple[SourceReport, tuple[str, ...]]],
     versions: Mapping[str, str],
     selection: Sequence[str],
+    disclosure: DisclosureRecord | None = None,
 ) -> Manifest:
     """The manifest of a build (both store writers use it): the build id is made from the
     configuration digest and the sorted lineage step ids, so it depends on content only."""
@@ -82,6 +84,7 @@ def build_manifest(
             for sid, (report, payloads) in sources.items()
         },
         overrides=overrides,
+        disclosure=disclosure,
     )
 
 

@@ -21,7 +21,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from welfare_observatory.errors import Location, PublishError
-from welfare_observatory.observatory import Observatory, load_observatory
+from welfare_observatory.observatory import Observatory
 from welfare_observatory.protect.rule import DisclosureRule
 from welfare_observatory.publish._files import _umask
 from welfare_observatory.publish.report.data import EditionData, load_edition_data
@@ -36,6 +36,7 @@ from welfare_observatory.publish.report.pages import (
 from welfare_observatory.publish.report.pdf import print_pdf
 from welfare_observatory.publish.report.sections import ReportSection, SectionRegistry
 from welfare_observatory.publish.report.views import ReportView
+from welfare_observatory.publish.resolve import resolve_publication
 from welfare_observatory.store import KnowledgeBase
 
 __all__ = ["MARKER", "ReportResult", "build_report"]
@@ -97,6 +98,7 @@ def build_report(
     chromium: str | None = None,
     rule: DisclosureRule | None = None,
     progress_method: Literal["istat", "eurostat"] | None = None,
+    disclosure: Path | None = None,
 ) -> ReportResult:
     """Write the report website of ``edition`` (default: the latest) into ``out``.
 
@@ -104,14 +106,19 @@ def build_report(
     plugin sections. ``lang`` defaults to the observatory's first language, else Italian.
     ``out`` must be empty, absent, or a report written earlier (it is replaced whole).
     With ``pdf=True`` the printable page is also printed to ``out/report.pdf``. Every value
-    comes from the publishable view (``rule``: the disclosure rule; default the
-    observatory's ``disclosure:`` file, else ``DisclosureRule()``). ``progress_method``
+    comes from the publishable view: ``rule`` or the rule file ``disclosure``, else the
+    observatory's ``disclosure:`` file, chosen as ``publish`` does
+    (:func:`~welfare_observatory.publish.resolve.resolve_publication`: without an
+    ``observatory``, the installed package that built the edition). ``progress_method``
     (Istat's or Eurostat's progress classes) overrides the observatory's
     ``report.progress_method``.
     """
     started = time.perf_counter()
     base = kb if isinstance(kb, KnowledgeBase) else KnowledgeBase.open(kb)
-    obs = load_observatory(observatory) if isinstance(observatory, str | Path) else observatory
+    publication = resolve_publication(
+        base, edition, observatory=observatory, disclosure=disclosure, rule=rule
+    )
+    obs = publication.observatory
     config = obs.config if obs is not None else None
     language = lang or (config.report.languages[0] if config else "it")
     if language not in LANGUAGES:
@@ -131,20 +138,20 @@ def build_report(
     method: Literal["istat", "eurostat"] = "eurostat" if chosen == "eurostat" else "istat"
     data = load_edition_data(
         base,
-        edition,
+        publication.edition,
         catalog=obs.catalog if obs is not None else shipped_catalog(),
         territories=registry(),
         focus=config.territory.code if config else None,
         comparisons=config.territory.comparisons if config else (),
         method=method,
-        rule=rule if rule is not None or obs is None else obs.disclosure_rule(),
+        rule=publication.rule,
         settings=config.territory if config else None,
     )
     view = ReportView(data, language, _sdg_titles(data, language))
     registry_ = _sections(sections, obs)
     renderer = Renderer(base, data, view, obs, registry_)
     pages = renderer.pages()
-    notes = (MAPS_HINT,) if renderer.maps.missing_shapes else ()
+    notes = (*publication.notes, *((MAPS_HINT,) if renderer.maps.missing_shapes else ()))
 
     staging = Path(
         tempfile.mkdtemp(prefix=".report-", dir=target.parent if target.parent.exists() else None)
