@@ -89,7 +89,8 @@ def test_configuration_governance_and_deepdive_are_valid(name: str) -> None:
     observatory = load_observatory(package(name))
     assert observatory.config.id == name
     cat = catalog()
-    governance = load_governance(package(name) / "governance.yaml", catalog=cat)
+    # the tables follow ids of the observatory's catalogue (the national baseline's included)
+    governance = load_governance(package(name) / "governance.yaml", catalog=observatory.catalog)
     assert governance.stakeholders and governance.tables
     assert governance.indicator_ids()
     for lang in LANGUAGES:
@@ -238,6 +239,51 @@ def test_an_example_builds_offline_and_says_why_the_rest_is_skipped(
     # the province's 2022 total, summed from its municipalities, is Istat's published figure
     total = kb.observations("POP_TOTAL", code, "2022-01-01", sex="_T")["value"].tolist()
     assert total == [{"096": 170027.0, "017": 1253157.0, "022": 540958.0}[code]]
+
+
+NOT_BUILT_FOLLOWED = {
+    "biella": {"GENDER_EMPLOYMENT_GAP", "RESIDENTIAL_CARE_FACILITIES_RATE"},
+    "brescia": {"AT_RISK_OF_POVERTY_OR_EXCLUSION", "IN_WORK_POVERTY_RATE"},
+    "trento": {
+        "CHILDREN_UNDER_3_FORMAL_CHILDCARE",
+        "GENDER_EMPLOYMENT_GAP",
+        "RESIDENTIAL_CARE_FACILITIES_RATE",
+        "YOUTH_UNEMPLOYMENT_RATE_15_24",
+    },
+}
+"""Indicators a governance table follows that no shipped source provides (the others are
+followed under the id the national baseline delivers them with, e.g. BES_02IST006 for
+the NEET rate of BES dei territori)."""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_what_governance_follows_is_built_or_the_report_says_why_not(
+    name: str, built: dict[str, Built]
+) -> None:
+    from types import SimpleNamespace
+
+    from welfare_observatory.governance import governance_section
+
+    observatory = load_observatory(package(name))
+    governance = load_governance(package(name) / "governance.yaml", catalog=observatory.catalog)
+    report = built[name].report
+    missing = governance.indicator_ids() - set(report.built)
+    assert missing == NOT_BUILT_FOLLOWED[name]
+    assert missing <= {s.id for s in report.skipped}  # selected, and the build says why
+    kb = KnowledgeBase.open(built[name].kb)
+    section = SimpleNamespace(
+        lang="en",
+        config=observatory.config,
+        folder=str(observatory.folder),
+        observations=kb.query("SELECT * FROM observations"),
+    )
+    page = html.unescape(governance_section(section))
+    assert "Indicators followed with no data in this edition" in page
+    for indicator in missing:
+        assert f"({indicator}): not built: no source of this observatory provides it" in page
+    for indicator in governance.indicator_ids() - missing:
+        label = observatory.catalog.get(indicator).label.get("en")
+        assert label in page and f"({indicator}): not built" not in page
 
 
 MINIMUM_LOCAL = {"biella": 130, "brescia": 100, "trento": 100}

@@ -40,6 +40,20 @@ _WORDS: dict[str, tuple[str, str]] = {
     "status": ("Stato", "Status"),
     "target_group": ("destinatari", "target group"),
     "none": ("Nessuna governance dichiarata.", "No governance declared."),
+    "absent": (
+        "Indicatori seguiti senza dati in questa edizione",
+        "Indicators followed with no data in this edition",
+    ),
+    "no_source": (
+        "non costruito: nessuna fonte dell'osservatorio lo fornisce",
+        "not built: no source of this observatory provides it",
+    ),
+    "declared": (
+        "non costruito: la fonte {sources} lo dichiara ma non ha dato valori pubblicabili",
+        "not built: source {sources} declares it but gave no publishable value",
+    ),
+    "formula": ("si calcola da {operands}", "computed from {operands}"),
+    "provider": ("il catalogo indica {provider}", "the catalogue names {provider}"),
     "to_fill": (
         "Questa pagina si riempie da governance.yaml, nella cartella dell'osservatorio: i "
         "soggetti aderenti e il loro tipo, i tavoli tematici con gli indicatori che seguono, "
@@ -90,20 +104,67 @@ def governance_section(section_input: Any) -> str:
     governance = load_governance(safe_path(Path(folder), config.governance, what="governance"))
     observations = getattr(section_input, "observations", None)
     monitoring = monitor(governance.actions, observations) if observations is not None else None
-    return render_governance(governance, monitoring, lang=lang)
+    absent = None
+    if observations is not None:
+        absent = not_in_edition(governance.indicator_ids(), observations, config)
+    return render_governance(
+        governance, monitoring, lang=lang, catalog=_observatory_catalog(folder), absent=absent
+    )
+
+
+def not_in_edition(ids: set[str], observations: Any, config: Any) -> dict[str, tuple[str, ...]]:
+    """The indicators of ``ids`` with no row in ``observations`` (the publishable view, Arrow
+    or pandas), each with the sources of ``config`` whose rules name it (none: no source
+    of the observatory provides it)."""
+    if hasattr(observations, "column_names"):
+        import pyarrow.compute as pc
+
+        present = set(pc.unique(observations.column("indicator")).cast("string").to_pylist())
+    else:
+        present = {str(i) for i in observations["indicator"].unique()}
+    declared: dict[str, list[str]] = {}
+    for source_id, source in (getattr(config, "sources", None) or {}).items():
+        for rule in source.rules:
+            for indicator_id in rule.indicator_ids():
+                declared.setdefault(indicator_id, []).append(source_id)
+    return {i: tuple(dict.fromkeys(declared.get(i, ()))) for i in sorted(ids - present)}
+
+
+def _observatory_catalog(folder: str) -> Any:
+    """The observatory's catalogue (plugin catalogues included, so the national baseline's
+    ids have their labels); the shipped one when the observatory cannot be loaded."""
+    from welfare_observatory.catalog import catalog
+    from welfare_observatory.errors import WelfareObservatoryError
+    from welfare_observatory.observatory import load_observatory
+
+    try:
+        return load_observatory(Path(folder)).catalog
+    except (WelfareObservatoryError, OSError):
+        return catalog()
 
 
 def render_governance(
-    governance: Governance, monitoring: pd.DataFrame | None, *, lang: str = "it"
+    governance: Governance,
+    monitoring: pd.DataFrame | None,
+    *,
+    lang: str = "it",
+    catalog: Any = None,
+    absent: dict[str, tuple[str, ...]] | None = None,
 ) -> str:
-    """The HTML fragment for ``governance`` and its actions' monitoring table."""
-    from welfare_observatory.catalog import catalog
+    """The HTML fragment for ``governance`` and its actions' monitoring table.
 
+    ``catalog`` gives the indicators' labels (default: the shipped catalogue); ``absent``
+    (see :func:`not_in_edition`) lists the followed indicators the edition lacks, each
+    said plainly with why, so no table seems to follow data it does not have."""
+    if catalog is None:
+        from welfare_observatory.catalog import catalog as shipped
+
+        catalog = shipped()
     if not (
         governance.stakeholders or governance.tables or governance.priorities or governance.actions
     ):
         return _empty(lang)
-    labels = _labels(catalog(), governance.indicator_ids(), lang)
+    labels = _labels(catalog, governance.indicator_ids(), lang)
     parts = [f"<section class='governance' lang='{escape(lang)}'>"]
     parts.append(f"<h3>{escape(_word('stakeholders', lang))}</h3><ul>")
     for kind, count in governance.stakeholders_by_type().items():
@@ -119,6 +180,8 @@ def render_governance(
                 f"{escape(_word('follows', lang))}: {escape(followed)}</dd>"
             )
         parts.append("</dl>")
+    if absent:
+        parts.append(_absent(absent, catalog, labels, lang))
     if governance.priorities:
         parts.append(f"<h3>{escape(_word('priorities', lang))}</h3><ol>")
         for priority in sorted(governance.priorities, key=lambda p: (p.edition, p.rank)):
@@ -131,6 +194,31 @@ def render_governance(
     if governance.actions:
         parts.append(_actions(governance, monitoring, labels, lang))
     parts.append("</section>")
+    return "".join(parts)
+
+
+def _absent(
+    absent: dict[str, tuple[str, ...]], catalog: Any, labels: dict[str, str], lang: str
+) -> str:
+    """A list of the followed indicators the edition lacks, each with why."""
+    parts = [f"<h3>{escape(_word('absent', lang))}</h3><ul class='absent'>"]
+    for indicator_id, sources in absent.items():
+        if sources:
+            reason = _word("declared", lang).format(sources=", ".join(sources))
+        else:
+            reason = _word("no_source", lang)
+        indicator = catalog.get(indicator_id) if indicator_id in catalog else None
+        if indicator is not None and indicator.formula is not None:
+            operands = f"{indicator.formula.numerator}, {indicator.formula.denominator}"
+            reason += f" ({_word('formula', lang).format(operands=operands)})"
+        if indicator is not None and not sources:
+            provider = indicator.source.publisher + (
+                f" {indicator.source.dataset}" if indicator.source.dataset else ""
+            )
+            reason += f"; {_word('provider', lang).format(provider=provider)}"
+        label = labels.get(indicator_id, indicator_id)
+        parts.append(f"<li>{escape(label)} ({escape(indicator_id)}): {escape(reason)}</li>")
+    parts.append("</ul>")
     return "".join(parts)
 
 

@@ -496,8 +496,8 @@ def _finding(
         "empty-key": "rows with an empty key cell",
         "restored-leading-zeros": "codes whose leading zeros were restored",
         "ceased-territory": "territory codes used after they ceased",
-        "percent-sign": "values written with a percent sign for an indicator not in percent, "
-        "read as missing",
+        "percent-sign": "values written with a percent sign (or formatted as percent) for an "
+        "indicator not in percent, read as missing",
     }[problem.code]
     label = f" [{rule.name}]" if rule.name else ""
     return Finding(

@@ -125,9 +125,11 @@ def table_from_grid(grid: Grid, options: TabularOptions, where: Location) -> pa.
         body = _drop_footer(body)
     body, sections = _split_sections(body, options)
     body = body.rename(columns=names)
-    native = None
+    native = percent = None
     if grid.native_numbers is not None:
         native = grid.native_numbers.loc[body.index, keep].rename(columns=names)
+    if grid.percent_cells is not None:
+        percent = grid.percent_cells.loc[body.index, keep].rename(columns=names)
     body = _select(body, options, where)
     if body.empty:
         notes.append(
@@ -142,7 +144,13 @@ def table_from_grid(grid: Grid, options: TabularOptions, where: Location) -> pa.
             )
         )
     table = type_columns(
-        body, options, where, native=native, sections=sections, separator=grid.separator
+        body,
+        options,
+        where,
+        native=native,
+        percent_format=percent,
+        sections=sections,
+        separator=grid.separator,
     )
     return attach_findings(table, notes)
 
@@ -329,14 +337,16 @@ def type_columns(
     where: Location,
     *,
     native: pd.DataFrame | None = None,
+    percent_format: pd.DataFrame | None = None,
     sections: pd.Series | None = None,
     separator: str | None = None,
 ) -> pa.Table:
     """Type the named columns of ``body`` (stripped strings, index = 0-based row): codes as
     strings, values as float64 with their ``__status`` and ``__conf`` companions.
 
-    ``native`` flags cells that already are numbers (XLSX, JSON); ``separator`` picks the
-    default decimal sign (``,``-separated files use the decimal point).
+    ``native`` flags cells that already are numbers (XLSX, JSON), ``percent_format`` those of them
+    a number format shows as a percentage (XLSX); ``separator`` picks the default decimal
+    sign (``,``-separated files use the decimal point).
     """
     for pattern in [*options.dtypes, *options.zero_pad] + (
         options.value_columns if isinstance(options.value_columns, list) else []
@@ -374,6 +384,7 @@ def type_columns(
             column,
             is_native,
             options,
+            formatted_percent=percent_format[name] if percent_format is not None else None,
             decimal=decimal,
             thousands=thousands,
             strict=forced == "float64",

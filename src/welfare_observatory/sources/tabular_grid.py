@@ -22,6 +22,7 @@ import pandas as pd
 
 from welfare_observatory.errors import Location, ParseError
 from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.sources.xlsx_formats import percent_cells
 
 __all__ = ["Grid", "decode", "read_csv_grid", "read_xlsx_grid", "sniff_format", "sniff_separator"]
 
@@ -44,6 +45,9 @@ class Grid:
     widths: pd.Series | None = None
     """CSV only: the cells each row really had before short rows were padded (same index
     as ``cells``), so a row shorter than the header is reported, not silently padded."""
+    percent_cells: pd.DataFrame | None = None
+    """XLSX only: the number cells shown with a percent sign by their number format (same
+    shape as ``cells``). A ``0.0%`` cell storing 0.125 already holds the 12.5 it shows."""
 
 
 def sniff_format(data: bytes) -> str:
@@ -347,19 +351,85 @@ def read_xlsx_grid(
         worksheet = _sheet(book, sheet, where, findings)
         # Some generators write a wrong <dimension>; read every row that is really there.
         worksheet.reset_dimensions()
-        rows = list(worksheet.iter_rows(values_only=True))
+        rows, formats = _read_rows(book, worksheet)
     finally:
         book.close()
     sheet_name = worksheet.title
     cells = _frame(rows)
     if _has_formulas(data):
         _refuse_uncached_formulas(data, sheet_name, cells, where)
-    native = cells.map(_is_number)
+    native = cells.map(_is_number).astype(bool)
+    percent = None
+    if formats is not None:
+        cells, percent = percent_cells(cells, _frame(formats).reindex_like(cells), native)
+        if bool(percent.to_numpy().any()):
+            findings.append(_percent_finding(percent, sheet_name, where))
+        else:
+            percent = None
     text = _strip(cells.map(_cell_text))
     part = getattr(worksheet, "_worksheet_path", None)  # openpyxl's read-only sheets have it
     if isinstance(part, str):
         findings += _hidden_cells(data, part, text, sheet_name, where)
-    return Grid(cells=text, native_numbers=native.astype(bool), findings=tuple(findings))
+    return Grid(cells=text, native_numbers=native, findings=tuple(findings), percent_cells=percent)
+
+
+def _read_rows(book: Any, worksheet: Any) -> tuple[list[tuple[object, ...]], list[Any] | None]:
+    """The sheet's cell values and, when the workbook has a percent number format, each
+    cell's format (else None: reading values only is faster)."""
+    if not _may_show_percent(book):
+        return list(worksheet.iter_rows(values_only=True)), None
+    values: list[tuple[object, ...]] = []
+    formats: list[tuple[object, ...]] = []
+    for row in worksheet.iter_rows():
+        values.append(tuple(cell.value for cell in row))
+        formats.append(tuple(cell.number_format for cell in row))
+    return values, formats
+
+
+def _may_show_percent(book: Any) -> bool:
+    """Whether any cell style of the workbook has a format with a percent sign; true when
+    openpyxl does not expose its styles (then every cell's format is read)."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS
+
+    styles = getattr(book, "_cell_styles", None)
+    custom = getattr(book, "_number_formats", None)
+    if styles is None or custom is None:
+        return True
+    for style in styles:
+        number_format = getattr(style, "numFmtId", None)
+        if not isinstance(number_format, int):
+            return True
+        code = (
+            BUILTIN_FORMATS.get(number_format)
+            if number_format < 164  # openpyxl's BUILTIN_FORMATS_MAX_SIZE
+            else (custom[number_format - 164] if number_format - 164 < len(custom) else None)
+        )
+        if code is not None and "%" in code:
+            return True
+    return False
+
+
+def _percent_finding(percent: pd.DataFrame, sheet: str, where: Location) -> Finding:
+    """The cells read as the percentage their format shows, by address."""
+    from openpyxl.utils import get_column_letter
+
+    found = np.argwhere(percent.to_numpy())
+    cells = [f"{get_column_letter(int(c) + 1)}{int(r) + 1}" for r, c in found[:10]]
+    shown = ", ".join(cells) + (" ..." if len(found) > 10 else "")
+    return Finding(
+        code="percent-format",
+        severity=Severity.INFO,
+        message=f"{len(found)} number cells formatted as percent in sheet {sheet!r}"
+        + (f" (file {where.file})" if where.file else "")
+        + " read as the number shown before the % sign (0.125 shown as 12.5% reads 12.5): "
+        + shown,
+        hint="harmonization keeps them only for an indicator in percent and reads them as "
+        "missing, with a percent-sign warning, for any other unit",
+        source=where.source,
+        column=get_column_letter(int(found[0][1]) + 1),
+        row=int(found[0][0]) + 1,
+        count=len(found),
+    )
 
 
 _HIDDEN_ROW = re.compile(rb"<(?:\w+:)?row\b[^>]*?\shidden=\"(?:1|true)\"[^>]*>")

@@ -56,13 +56,16 @@ def parse_values(
     strict: bool,
     where: Location,
     notes: list[Finding] | None = None,
+    formatted_percent: pd.Series | None = None,
 ) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series | None] | None:
     """Values (float64, NaN when missing), OBS_STATUS, CONF_STATUS of a value column and
     which cells had a trailing percent sign (None when none had one).
 
     A number followed by ``%`` is read as the number written (``12,5 %`` is 12.5); only
     harmonize knows the indicator's unit, so it keeps the value for a percent indicator
-    and reads it as missing with a finding otherwise (see ``PERCENT_SUFFIX``).
+    and reads it as missing with a finding otherwise (see ``PERCENT_SUFFIX``). Native
+    numbers in ``formatted_percent`` (a worksheet's percent format, already the number
+    shown) are flagged the same way.
 
     Not ``strict`` (auto-detection): returns None when the column does not look like values
     (no number or marker, mostly text, or codes with leading zeros). ``strict``, or once a column is
@@ -76,9 +79,11 @@ def parse_values(
     is_native = native.fillna(False).astype(bool) if native is not None else _false(column)
     pattern = number_pattern(decimal, thousands)
     percent = column.str.fullmatch(pattern + _PERCENT) & ~is_native
-    has_percent = bool(percent.any())
-    if has_percent:
+    if bool(percent.any()):
         column = column.mask(percent, column.str.replace(_PERCENT + "$", "", regex=True))
+    if formatted_percent is not None:
+        percent |= formatted_percent.fillna(False).astype(bool) & is_native
+    has_percent = bool(percent.any())
     text_number = column.str.fullmatch(pattern) & ~is_native
     is_number = is_native | text_number
     marker_hits = {sign: column.eq(sign) & ~is_number for sign in options.markers}
