@@ -163,6 +163,7 @@ def _read(
 ) -> tuple[pa.Table, list[str]]:
     """Every column as text, plus ``__row`` (0-based record number), and the header's
     names; ragged rows and bad headers are errors."""
+    import numpy as np
     import pyarrow as pa
 
     bad: list[Any] = []
@@ -203,15 +204,24 @@ def _read(
     names = [" ".join(str(v).split()) for v in table.slice(0, 1).to_pylist()[0].values()]
     _check_header(names, where, skip + 1)
     table = table.slice(1)
-    # Runs of whitespace become one space, as the detecting reader does.
+    # Runs of whitespace become one space, as the detecting reader does. RE2's ``\s`` is
+    # one of space, tab, line feed, form feed, carriage return: in a file holding no tab,
+    # form feed, carriage return nor double space only a quoted line break can make a run,
+    # and a literal search finds it faster than the regex.
+    runs = any(sign in text for sign in (b"  ", b"\t", b"\f", b"\r"))
+    quoted = b'"' in text
     columns = []
     for name in table.column_names:
         column = table.column(name)
-        if pc.any(pc.match_substring_regex(column, r"\s\s|[^\S ]")).as_py():
+        if runs:
+            collapse = pc.any(pc.match_substring_regex(column, r"\s\s|[^\S ]")).as_py()
+        else:
+            collapse = quoted and pc.any(pc.match_substring(column, "\n")).as_py()
+        if collapse:
             column = pc.replace_substring_regex(column, r"\s+", " ")
         columns.append(pc.utf8_trim_whitespace(column))
     out = pa.table(columns, names=names)
-    return out.append_column("__row", pa.array(range(out.num_rows), pa.int64())), names
+    return out.append_column("__row", pa.array(np.arange(out.num_rows, dtype=np.int64))), names
 
 
 def _read_csv(
@@ -261,6 +271,8 @@ def _codes(name: str, column: pa.ChunkedArray, options: TabularOptions) -> pa.Ch
         if fnmatch.fnmatchcase(name, pattern):
             column = pc.utf8_lpad(column, width=width, padding="0")
             break
+    if not pc.any(empty).as_py():
+        return column
     return pc.if_else(empty, None, column)
 
 
@@ -341,6 +353,8 @@ def _values(
     status = pc.if_else(is_number, "A", None)
     conf = pc.if_else(is_number, "F", None)
     for sign, hit in [*hits.items(), ("", pc.and_(empty, pc.invert(is_number)))]:
+        if not pc.any(hit).as_py():
+            continue  # a sign the column does not use changes nothing
         marker = options.markers[sign] if sign else options.empty
         values = pc.if_else(hit, pa.scalar(marker.value, pa.float64()), values)
         status = pc.if_else(hit, marker.obs_status.value, status)
