@@ -122,7 +122,9 @@ class Cache:
         if stamps:
             record["stamps"] = dict(stamps)
         text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-        atomic_write(self._index_path(source, key), [text.encode()])
+        # Not fsynced: a record a crash cut short does not parse and is fetched again; the
+        # object it names was fsynced before it.
+        atomic_write(self._index_path(source, key), [text.encode()], sync=False)
         return Payload(source, key, sha, self.object_path(sha), media_type, full_meta)
 
     def put(
