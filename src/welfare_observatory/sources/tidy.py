@@ -365,8 +365,13 @@ def _values(
 
     empty = pc.equal(column, "")
     pattern = number_pattern(decimal, thousands)
-    percent = pc.match_substring_regex(column, "^" + pattern + r"\s*%$")
-    has_percent = bool(pc.any(percent).as_py())
+    # A literal search first: the regexes below find nothing in a column without the sign.
+    percent = (
+        pc.match_substring_regex(column, "^" + pattern + r"\s*%$")
+        if pc.any(pc.match_substring(column, "%")).as_py()
+        else None
+    )
+    has_percent = percent is not None and bool(pc.any(percent).as_py())
     if has_percent:
         column = pc.if_else(percent, pc.replace_substring_regex(column, r"\s*%$", ""), column)
     is_number = pc.match_substring_regex(column, "^" + pattern + "$")
@@ -375,7 +380,10 @@ def _values(
     for hit in hits.values():
         marked = pc.or_(marked, hit)
     free = pc.invert(pc.or_(is_number, marked))
-    error_cell = pc.and_(pc.match_substring_regex(column, "^" + ERROR_VALUE + "$"), free)
+    if pc.any(pc.match_substring(column, "#")).as_py():
+        error_cell = pc.and_(pc.match_substring_regex(column, "^" + ERROR_VALUE + "$"), free)
+    else:
+        error_cell = pc.and_(empty, False)
     marked = pc.or_(marked, error_cell)
     n_declared = pc.sum(marked).as_py() or 0
     not_available = pc.and_(
