@@ -18,11 +18,13 @@ __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_chunks"]
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path, *, mode: int | None = None) -> Iterator[Path]:
+def atomic_path(path: Path, *, mode: int | None = None, sync: bool = True) -> Iterator[Path]:
     """A temporary path beside ``path``; what the block writes there replaces ``path`` when
     the block ends without error (fsynced first), and is removed on any failure.
 
-    ``mode``: permissions of the result (``mkstemp`` makes 0600).
+    ``mode``: permissions of the result (``mkstemp`` makes 0600). ``sync`` False skips the
+    fsync, for a cache entry its reader verifies (a digest, a parse) and rebuilds when a
+    crash left it incomplete: the rename still keeps readers from half a file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,8 +35,9 @@ def atomic_path(path: Path, *, mode: int | None = None) -> Iterator[Path]:
         if mode is not None:
             tmp.chmod(mode)
         yield tmp
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
+        if sync:
+            with tmp.open("rb+") as handle:
+                os.fsync(handle.fileno())
         tmp.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -42,13 +45,13 @@ def atomic_path(path: Path, *, mode: int | None = None) -> Iterator[Path]:
         raise
 
 
-def atomic_write_chunks(path: Path, chunks: Iterable[bytes]) -> None:
-    """Write ``chunks`` to ``path`` atomically."""
-    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+def atomic_write_chunks(path: Path, chunks: Iterable[bytes], *, sync: bool = True) -> None:
+    """Write ``chunks`` to ``path`` atomically (``sync``: see :func:`atomic_path`)."""
+    with atomic_path(path, sync=sync) as tmp, tmp.open("wb") as handle:
         for chunk in chunks:
             handle.write(chunk)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    atomic_write_chunks(path, (data,))
+def atomic_write_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (``sync``: see :func:`atomic_path`)."""
+    atomic_write_chunks(path, (data,), sync=sync)

@@ -252,6 +252,7 @@ class FetchContext:
             target,
             media_type=media_type or guessed or "application/octet-stream",
             meta={"path": relative},
+            trust_stamps=not self.refresh,  # a refresh reads and hashes the file again
         )
 
     def get(

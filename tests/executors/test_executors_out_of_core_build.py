@@ -329,3 +329,27 @@ def test_brescia_out_of_core_is_the_in_memory_build(tmp_path: Path) -> None:
     ]
     assert lineage[0] == lineage[1]
     assert len(lineage[0]) > 3  # sources' fetch, parse, harmonize, and the derive steps
+
+
+def test_an_out_of_core_build_keeps_every_sources_findings_for_the_next_build(
+    two_source_observatory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare_observatory.build import validate
+
+    observatory = load_observatory(two_source_observatory)
+    first = build_out_of_core(observatory, out=tmp_path / "kb", offline=True)
+    cached = json.loads((tmp_path / "kb" / ".steps" / "checks.json").read_text())
+    assert len(cached) == 2  # one entry per source, not only the last source's
+    checked: list[list[str]] = []
+    original = validate.run_checks_by_source
+
+    def spy(tables: dict[str, pa.Table], *args: object, **kwargs: object) -> object:
+        checked.append(sorted(tables))
+        return original(tables, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(validate, "run_checks_by_source", spy)
+    again = build_out_of_core(observatory, out=tmp_path / "kb", offline=True)
+    assert checked == []  # both sources' findings came from the cache
+    assert sorted(f.model_dump_json() for f in again.report.findings) == sorted(
+        f.model_dump_json() for f in first.report.findings
+    )

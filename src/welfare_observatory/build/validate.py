@@ -29,14 +29,36 @@ if TYPE_CHECKING:
     from welfare_observatory.build.sources import BuildContext, SourceOutput
     from welfare_observatory.model import Indicator
 
-__all__ = ["check_sources"]
+__all__ = ["FindingsCache", "check_sources"]
 
 _CACHE = "checks.json"
 
 
-def check_sources(outputs: Sequence[SourceOutput], context: BuildContext) -> list[SourceOutput]:
+class FindingsCache:
+    """``<kb>/.steps/checks.json``, read once and written once for a build that checks its
+    sources in several calls (the out-of-core layout checks each source before it leaves
+    memory): :meth:`save` writes the findings of every call, not only of the last one."""
+
+    def __init__(self, context: BuildContext) -> None:
+        self.file = context.steps_dir / _CACHE
+        self.cached = {} if context.refresh else _load(self.file)
+        self.results: dict[str, list[Finding]] = {}
+
+    def save(self) -> None:
+        _save(self.file, self.results)
+
+
+def check_sources(
+    outputs: Sequence[SourceOutput],
+    context: BuildContext,
+    *,
+    cache: FindingsCache | None = None,
+) -> list[SourceOutput]:
     """``outputs`` with the findings of the build's checks, and a source whose checks found
-    an error marked failed (its table dropped), as the per-source validate did."""
+    an error marked failed (its table dropped), as the per-source validate did.
+
+    With ``cache`` the findings join it and its owner saves it once; without, the findings
+    cache holds those of ``outputs`` and is saved here."""
     env = context.env
     registry = env.checks
     # Schema problems were reported by harmonize already; the data checks run here.
@@ -49,8 +71,8 @@ def check_sources(outputs: Sequence[SourceOutput], context: BuildContext) -> lis
         "min_events": env.config.reliability.min_events,
     }
     keys = {o.report.id: _key(o, env.indicators, common) for o in checked if o.table is not None}
-    cache_file = context.steps_dir / _CACHE
-    cached = {} if context.refresh else _load(cache_file)
+    findings = cache if cache is not None else FindingsCache(context)
+    cached = findings.cached
     results: dict[str, list[Finding]] = {}
     todo: dict[str, pa.Table] = {}
     for output in checked:
@@ -68,7 +90,9 @@ def check_sources(outputs: Sequence[SourceOutput], context: BuildContext) -> lis
             min_events=env.config.reliability.min_events,
         )
         results.update(run_checks_by_source(todo, registry, ctx, only=only))
-    _save(cache_file, {keys[s]: results[s] for s in keys})
+    findings.results.update({keys[s]: results[s] for s in keys})
+    if cache is None:
+        findings.save()
     return [_with_findings(o, results.get(o.report.id, [])) for o in outputs]
 
 

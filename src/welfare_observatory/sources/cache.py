@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,8 @@ REFRESH_HINT = (
 )
 
 _CHUNK = 1 << 20
+_SETTLED_NS = 2_000_000_000
+"""A local file's stamp is trusted once it is older than this (2 s, in ns)."""
 
 
 def _utcnow() -> str:
@@ -89,10 +92,9 @@ class Cache:
             sha = digest.hexdigest()
             target = self.object_path(sha)
             target.parent.mkdir(parents=True, exist_ok=True)
-            if target.is_file():
-                Path(tmp).unlink()
-            else:
-                Path(tmp).replace(target)
+            # Replaced even when present: the bytes just hashed are right, a copy already
+            # there may have been damaged (and its stamp then no longer vouches for it).
+            Path(tmp).replace(target)
             return sha
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -100,18 +102,29 @@ class Cache:
 
     # -- records ---------------------------------------------------------------------------
     def _record(
-        self, source: str, key: str, sha: str, media_type: str, meta: Mapping[str, str]
+        self,
+        source: str,
+        key: str,
+        sha: str,
+        media_type: str,
+        meta: Mapping[str, str],
+        *,
+        stamps: Mapping[str, list[int]] | None = None,
     ) -> Payload:
         full_meta = {**meta, "fetched_at": meta.get("fetched_at") or self._clock()}
-        record = {
+        record: dict[str, object] = {
             "source": source,
             "key": key,
             "sha256": sha,
             "media_type": media_type,
             "meta": dict(sorted(full_meta.items())),
         }
+        if stamps:
+            record["stamps"] = dict(stamps)
         text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-        atomic_write(self._index_path(source, key), [text.encode()])
+        # Not fsynced: a record a crash cut short does not parse and is fetched again; the
+        # object it names was fsynced before it.
+        atomic_write(self._index_path(source, key), [text.encode()], sync=False)
         return Payload(source, key, sha, self.object_path(sha), media_type, full_meta)
 
     def put(
@@ -140,8 +153,27 @@ class Cache:
         *,
         media_type: str = "application/octet-stream",
         meta: Mapping[str, str] | None = None,
+        trust_stamps: bool = True,
     ) -> Payload:
-        """Copy a local file into the cache (streamed, hashed on the way) as ``key``."""
+        """Copy a local file into the cache (streamed, hashed on the way) as ``key``.
+
+        A file whose stamp (size, modification and change times, inode, device) is the one
+        recorded when it was last copied, and whose cached copy is untouched too, is not
+        read again: its recorded sha256 is the digest of the same bytes. ``trust_stamps``
+        False (a refresh) reads and hashes it anyway.
+        """
+        meta = dict(meta or {})
+        try:
+            before = path.stat()
+        except OSError as exc:
+            raise FetchError(
+                f"cannot read {path.name!r}: {exc.strerror or exc}",
+                location=Location(source=source or None, file=str(path)),
+            ) from exc
+        if trust_stamps:
+            known = self._unchanged(source, key, _stamp(before), media_type, meta)
+            if known is not None:
+                return known
         try:
             sha = self._store_file(path)
         except OSError as exc:
@@ -149,7 +181,45 @@ class Cache:
                 f"cannot read {path.name!r}: {exc.strerror or exc}",
                 location=Location(source=source or None, file=str(path)),
             ) from exc
-        return self._record(source, key, sha, media_type, meta or {})
+        stamps = None
+        # A file changed within the clock's resolution of its last stamp could change again
+        # without a new stamp (the "racy" case): it is only trusted once it has been still
+        # for a while.
+        if time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) > _SETTLED_NS:
+            try:
+                stamps = {
+                    "file": _stamp(before),
+                    "object": _stamp(self.object_path(sha).stat()),
+                }
+            except OSError:
+                stamps = None
+        return self._record(source, key, sha, media_type, meta, stamps=stamps)
+
+    def _unchanged(
+        self,
+        source: str,
+        key: str,
+        stamp: list[int],
+        media_type: str,
+        meta: Mapping[str, str],
+    ) -> Payload | None:
+        """The payload recorded for a local file whose stamp and cached copy are unchanged."""
+        try:
+            index = self._index_path(source, key)
+            record = json.loads(index.read_text(encoding="utf-8"))
+            stamps = record.get("stamps") or {}
+            sha = str(record["sha256"])
+            if stamps.get("file") != stamp or record.get("media_type") != media_type:
+                return None
+            kept = {str(k): str(v) for k, v in dict(record.get("meta", {})).items()}
+            if {k: v for k, v in kept.items() if k != "fetched_at"} != meta:
+                return None
+            path = self.object_path(sha)
+            if stamps.get("object") != _stamp(path.stat()):
+                return None
+            return Payload(str(record["source"]), str(record["key"]), sha, path, media_type, kept)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
 
     def lookup(self, source: str, key: str) -> Payload | None:
         """The cached answer to ``key`` for ``source``, or None (also when it is damaged)."""
@@ -212,6 +282,11 @@ def parse_or_forget(parse: Callable[[Payload], T], payload: Payload, cache: Cach
         if isinstance(exc, WelfareObservatoryError) and payload.url is not None:
             exc.hint = f"{exc.hint}; {REFRESH_HINT}" if exc.hint else REFRESH_HINT
         raise
+
+
+def _stamp(stat: os.stat_result) -> list[int]:
+    """What changes when a file's bytes may have: size, times (ns), inode and device."""
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
 
 
 def _hashes_to(path: Path, sha: str) -> bool:

@@ -136,14 +136,18 @@ def _decode_error(
 
 def sniff_separator(text: str) -> str:
     """The separator that splits the most lines of the file's head into the same count."""
+    from collections import Counter
+
     lines = text[:_SNIFF_BYTES].splitlines()[:200]
     best, best_score = ",", 0
     for sep in _SEPARATORS:
-        counts = pd.Series([line.count(sep) for line in lines], dtype="int64")
-        counts = counts[counts > 0]
-        if counts.empty:
+        # The lines that hold the separator, by how many times: the score is how many
+        # share the commonest count (plain counting: a pandas Series per separator cost
+        # about 1 ms a file, which a build of many small files paid per file).
+        counts = Counter(n for n in (line.count(sep) for line in lines) if n > 0)
+        if not counts:
             continue
-        score = int((counts == counts.mode().iloc[0]).sum())
+        score = max(counts.values())
         if score > best_score:
             best, best_score = sep, score
     return best

@@ -9,8 +9,10 @@ the shape :func:`~welfare_observatory.sources.tabular.read_table` gives: codes a
 (empty cells null), each value column as float64 followed by ``__status`` and ``__conf``.
 
 A malformed file is still an error naming the place, never a silently different table: an
-empty file, a missing, blank or repeated header, a row with more or fewer cells than the
-header (its line), a cell that is neither a number, a marker nor empty (its row and column).
+empty file, a missing, blank or repeated header, a row with a cell past the header (its row
+and column), a cell that is neither a number, a marker nor empty (its row and column). As in
+the detecting reader, a row with fewer cells than the header and a header without rows are
+read, with a ``short-row`` or ``no-rows`` warning naming the place.
 XLSX payloads and multi-row headers go to the detecting reader.
 """
 
@@ -22,7 +24,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.errors import Location, ParseError
-from welfare_observatory.model.finding import Finding
+from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.sources.notes import attach_findings
 from welfare_observatory.sources.tabular_options import number_format
 
@@ -34,8 +36,10 @@ if TYPE_CHECKING:
 __all__ = ["read_tidy"]
 
 _SDMX_VALUE_COLUMNS = ("OBS_VALUE", "Value")
+_YEAR_HEADER = re.compile(r"^(?:19|20)\d{2}(?:\b|$)")  # as sources.tabular
 _LEADING_ZERO = r"^[+-]?0\d"
 _MAX_COLUMNS = 4096
+_EMPTY: Any = ""  # typed Any: pandas-stubs reject a str operand of DataFrame.ne
 
 
 def read_tidy(
@@ -62,8 +66,20 @@ def read_tidy(
         raise ParseError("the header row is empty", location=where, hint="check skip_rows")
     header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
     sep = _separator(text, skip) if options.separator == "auto" else options.separator
-    table, names = _read(text, sep, skip, where, header_line.count(sep) + 1)
+    table, names, notes = _read(text, sep, skip, where, header_line.count(sep) + 1)
     table = _drop_blank_rows(table)
+    if table.num_rows == 0:
+        notes.append(
+            Finding(
+                code="no-rows",
+                severity=Severity.WARNING,
+                message="the table has a header and no data rows"
+                + (f" (file {file})" if file else ""),
+                hint="check the file (an export cut short?) or header_row",
+                source=source,
+                row=skip + 1,
+            )
+        )
     if options.columns is not None:
         missing = [c for c in options.columns if c not in names]
         if missing:
@@ -79,7 +95,6 @@ def read_tidy(
     code_header = re.compile(options.code_header_pattern)
     first_row = skip + 2  # 1-based row of the first record after the header
     rows = table.column("__row")
-    notes: list[Finding] = []
     for position, name in enumerate(c for c in table.column_names if c != "__row"):
         column = table.column(name)
         forced = next((t for p, t in options.dtypes.items() if fnmatch.fnmatchcase(name, p)), None)
@@ -94,6 +109,8 @@ def read_tidy(
                 forced = "float64" if name in sdmx else "string"
             elif position == 0 or code_header.match(name):
                 forced = "string"
+            elif _YEAR_HEADER.match(name):
+                forced = "float64"  # years as columns, as the detecting reader types them
         if forced == "string":
             arrays[name] = _codes(name, column, options)
             continue
@@ -160,9 +177,10 @@ def _check_header(names: list[str], where: Location, line: int) -> None:
 
 def _read(
     text: bytes, sep: str, skip: int, where: Location, width: int
-) -> tuple[pa.Table, list[str]]:
-    """Every column as text, plus ``__row`` (0-based record number), and the header's
-    names; ragged rows and bad headers are errors."""
+) -> tuple[pa.Table, list[str], list[Finding]]:
+    """Every column as text, plus ``__row`` (0-based record number), the header's names
+    and what was noticed (short rows); long rows and bad headers are errors."""
+    import numpy as np
     import pyarrow as pa
 
     bad: list[Any] = []
@@ -182,15 +200,9 @@ def _read(
         typed = table.num_columns
         bad.clear()
     if bad:
-        row = bad[0]
-        line = row.number + skip + 1 if row.number is not None and row.number >= 0 else None
-        raise ParseError(
-            f"malformed CSV: a row has {row.actual_columns} cells where the header has "
-            f"{row.expected_columns}: {str(row.text)[:80]!r}",
-            location=Location(source=where.source, file=where.file, line=line),
-            hint="a separator inside an unquoted cell, or a missing cell; "
-            "drop layout: tidy to read the file cell by cell",
-        )
+        # Rare: rows with more or fewer cells than the header. The detecting reader's grid
+        # (ragged rows padded, each row's cells as written) says which and where.
+        return _read_ragged(text, sep, skip, where)
     import pyarrow.compute as pc
 
     if table.num_columns > _MAX_COLUMNS:
@@ -203,15 +215,76 @@ def _read(
     names = [" ".join(str(v).split()) for v in table.slice(0, 1).to_pylist()[0].values()]
     _check_header(names, where, skip + 1)
     table = table.slice(1)
-    # Runs of whitespace become one space, as the detecting reader does.
+    # Runs of whitespace become one space, as the detecting reader does. RE2's ``\s`` is
+    # one of space, tab, line feed, form feed, carriage return: in a file holding no tab,
+    # form feed, carriage return nor double space only a quoted line break can make a run,
+    # and a literal search finds it faster than the regex.
+    runs = any(sign in text for sign in (b"  ", b"\t", b"\f", b"\r"))
+    quoted = b'"' in text
     columns = []
     for name in table.column_names:
         column = table.column(name)
-        if pc.any(pc.match_substring_regex(column, r"\s\s|[^\S ]")).as_py():
+        if runs:
+            collapse = pc.any(pc.match_substring_regex(column, r"\s\s|[^\S ]")).as_py()
+        else:
+            collapse = quoted and pc.any(pc.match_substring(column, "\n")).as_py()
+        if collapse:
             column = pc.replace_substring_regex(column, r"\s+", " ")
         columns.append(pc.utf8_trim_whitespace(column))
     out = pa.table(columns, names=names)
-    return out.append_column("__row", pa.array(range(out.num_rows), pa.int64())), names
+    return out.append_column("__row", pa.array(np.arange(out.num_rows, dtype=np.int64))), names, []
+
+
+def _read_ragged(
+    text: bytes, sep: str, skip: int, where: Location
+) -> tuple[pa.Table, list[str], list[Finding]]:
+    """:func:`_read` for a file with ragged rows, by the detecting reader's rules: a row
+    with a cell past the header's last column is an error naming its row and column (its
+    cells would land under the wrong headers); a row with fewer cells is read as written,
+    the missing cells empty, and reported in a ``short-row`` warning (file, row, column).
+    Rows are numbered as the detecting reader numbers them (records, 1-based)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from welfare_observatory.sources.tabular import _short_rows
+    from welfare_observatory.sources.tabular_grid import read_csv_grid
+
+    grid = read_csv_grid(text, encoding="utf-8", separator=sep, where=where)
+    cells = grid.cells
+    if skip >= len(cells):
+        raise ParseError("the table has no cells", location=where, hint="check skip_rows")
+    header = cells.iloc[skip]
+    filled = [int(c) for c in header.index if header[c] != ""]
+    width = int(grid.widths.iloc[skip]) if grid.widths is not None else max(filled, default=0) + 1
+    names = [" ".join(str(header[c]).split()) for c in cells.columns[:width]]
+    _check_header(names, where, skip + 1)
+    body = cells.iloc[skip + 1 :]
+    beyond = [c for c in body.columns if int(c) >= width]
+    if beyond and not body.empty:
+        past = body[beyond].ne(_EMPTY)
+        rows = past.any(axis=1)
+        if bool(rows.any()):
+            first = rows.index[rows.to_numpy()][0]
+            column = next(int(c) for c in beyond if bool(past.at[first, c]))
+            have = int(grid.widths.loc[first]) if grid.widths is not None else column + 1
+            raise ParseError(
+                f"malformed CSV: row {int(first) + 1} has {have} cells where the header has "
+                f"{width} (a value in column {column + 1}, which has no header)",
+                location=Location(
+                    source=where.source, file=where.file, row=int(first) + 1, column=column + 1
+                ),
+                hint="a separator inside an unquoted cell, or a row that lost its alignment: "
+                "fix the row; nothing is shifted to guess",
+            )
+    body = body[list(cells.columns[:width])]
+    notes = _short_rows(body, grid.widths, dict(enumerate(names)), where)
+    out = pa.table(
+        [pa.array(body[c].to_numpy(dtype=object), pa.string()) for c in body.columns],
+        names=names,
+    )
+    # ``__row`` + the first record's row (skip + 2) is the record's 1-based row.
+    rows_index = np.asarray(body.index, dtype=np.int64) - (skip + 1)
+    return out.append_column("__row", pa.array(rows_index)), names, notes
 
 
 def _read_csv(
@@ -261,6 +334,8 @@ def _codes(name: str, column: pa.ChunkedArray, options: TabularOptions) -> pa.Ch
         if fnmatch.fnmatchcase(name, pattern):
             column = pc.utf8_lpad(column, width=width, padding="0")
             break
+    if not pc.any(empty).as_py():
+        return column
     return pc.if_else(empty, None, column)
 
 
@@ -290,8 +365,13 @@ def _values(
 
     empty = pc.equal(column, "")
     pattern = number_pattern(decimal, thousands)
-    percent = pc.match_substring_regex(column, "^" + pattern + r"\s*%$")
-    has_percent = bool(pc.any(percent).as_py())
+    # A literal search first: the regexes below find nothing in a column without the sign.
+    percent = (
+        pc.match_substring_regex(column, "^" + pattern + r"\s*%$")
+        if pc.any(pc.match_substring(column, "%")).as_py()
+        else None
+    )
+    has_percent = percent is not None and bool(pc.any(percent).as_py())
     if has_percent:
         column = pc.if_else(percent, pc.replace_substring_regex(column, r"\s*%$", ""), column)
     is_number = pc.match_substring_regex(column, "^" + pattern + "$")
@@ -300,7 +380,10 @@ def _values(
     for hit in hits.values():
         marked = pc.or_(marked, hit)
     free = pc.invert(pc.or_(is_number, marked))
-    error_cell = pc.and_(pc.match_substring_regex(column, "^" + ERROR_VALUE + "$"), free)
+    if pc.any(pc.match_substring(column, "#")).as_py():
+        error_cell = pc.and_(pc.match_substring_regex(column, "^" + ERROR_VALUE + "$"), free)
+    else:
+        error_cell = pc.and_(empty, False)
     marked = pc.or_(marked, error_cell)
     n_declared = pc.sum(marked).as_py() or 0
     not_available = pc.and_(
@@ -341,6 +424,8 @@ def _values(
     status = pc.if_else(is_number, "A", None)
     conf = pc.if_else(is_number, "F", None)
     for sign, hit in [*hits.items(), ("", pc.and_(empty, pc.invert(is_number)))]:
+        if not pc.any(hit).as_py():
+            continue  # a sign the column does not use changes nothing
         marker = options.markers[sign] if sign else options.empty
         values = pc.if_else(hit, pa.scalar(marker.value, pa.float64()), values)
         status = pc.if_else(hit, marker.obs_status.value, status)

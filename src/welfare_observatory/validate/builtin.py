@@ -332,15 +332,24 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     if table.num_rows == 0:
         return []
     b = _breakdowns(table)
-    # Territories of one level share a code shape: 999999 municipalities, 999 provinces,
-    # 99 regions, AAA NUTS 1 areas; values are compared within a level only.
-    shape = "regexp_replace(regexp_replace(territory, '[0-9]', '9', 'g'), '[A-Za-z]', 'A', 'g')"
     src = _src(table)
-    keys = ["src", "indicator", "period", "shape", *b]
-    on = " AND ".join(f"x.{k} IS NOT DISTINCT FROM y.{k}" for k in keys)
-    series = f"{src}, indicator, territory" + "".join(f", {x}" for x in b)
     counts = sorted(
         {i.id for i in (ctx.indicators or {}).values() if i.measure is not MeasureKind.RATIO}
+    )
+    read = ["indicator", "territory", "period", "period_start", "value", "unit", "obs_status"]
+    data = _with_shape(_plain(_with_source(table, [*read, *b])))
+    source = [SOURCE_COLUMN] if SOURCE_COLUMN in data.column_names else []
+    # Integer ids of the groups compared (a level's territories in one period) and of the
+    # series (one territory's values over time): DuckDB groups, joins and partitions on one
+    # integer several times faster than on five texts with NULL-safe equality.
+    length = pc.utf8_length(data.column("period"))
+    data = data.append_column(
+        "__group",
+        _group_ids([data.column(c) for c in [*source, "indicator", "period", _SHAPE, *b]]),
+    )
+    data = data.append_column(
+        "__series",
+        _group_ids([*(data.column(c) for c in [*source, "indicator", "territory", *b]), length]),
     )
     # Ties are broken by territory and period, so two builds name the same worst value.
     # Grouped medians joined back, not median() windows: DuckDB's windowed median over
@@ -348,16 +357,14 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     rows = _sql(
         f"""
         WITH r AS (
-            SELECT {src} AS src, indicator, territory, period, value, unit,
-                   {shape} AS shape{"".join(f", {x}" for x in b)}
+            SELECT {src} AS src, indicator, territory, period, value, unit, "__group" AS g
             FROM t WHERE value IS NOT NULL AND indicator NOT IN (SELECT id FROM c)),
-        stats AS (SELECT {", ".join(keys)}, median(value) AS med, count(*) AS n
-                  FROM r GROUP BY ALL HAVING count(*) >= 10),
-        dev AS (SELECT x.*, y.med FROM r x JOIN stats y ON {on}),
-        mad AS (SELECT {", ".join(keys)}, median(abs(value - med)) AS mad FROM dev GROUP BY ALL),
+        stats AS (SELECT g, median(value) AS med FROM r GROUP BY g HAVING count(*) >= 10),
+        dev AS (SELECT x.*, y.med FROM r x JOIN stats y ON x.g = y.g),
+        mad AS (SELECT g, median(abs(value - med)) AS mad FROM dev GROUP BY g),
         z AS (SELECT x.src, x.indicator, x.territory, x.period,
                      0.6745 * (x.value - x.med) / nullif(y.mad, 0) AS z
-              FROM dev x JOIN mad y ON {on}
+              FROM dev x JOIN mad y ON x.g = y.g
               WHERE x.unit NOT IN (SELECT unit FROM cu))
         SELECT src, 'outlier' AS kind, indicator, count(*) AS n,
                arg_max(territory, (abs(z), territory, period)) AS territory,
@@ -371,15 +378,12 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
                      year(period_start) - year(lag(period_start) OVER s) AS gap,
                      lag(value) OVER s AS prev
               FROM t WHERE period_start IS NOT NULL AND obs_status IS DISTINCT FROM 'U'
-              WINDOW s AS (PARTITION BY {series}, length(period) ORDER BY period_start))
+              WINDOW s AS (PARTITION BY "__series" ORDER BY period_start))
         WHERE gap = 1 AND prev > 0 AND abs(ch) > {ctx.max_yearly_change}
           AND NOT (unit IN (SELECT unit FROM cu) AND least(prev, value) < {ctx.min_events})
         GROUP BY src, indicator ORDER BY 1, 2, 3
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
-        t=_with_source(
-            table,
-            ["indicator", "territory", "period", "period_start", "value", "unit", "obs_status", *b],
-        ),
+        t=data,
         c=pa.table({"id": pa.array(counts, pa.string())}),
         # Counts grow with the size of a territory: only rates are compared across them.
         cu=pa.table({"unit": pa.array(sorted(_COUNT_UNITS), pa.string())}),
@@ -411,6 +415,52 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
             )
         )
     return findings
+
+
+_SHAPE = "__shape"
+
+
+def _with_shape(table: pa.Table) -> pa.Table:
+    """``table`` with each territory's code shape: territories of one level share one
+    (999999 municipalities, 999 provinces, 99 regions, AAA NUTS 1 areas), and values are
+    compared within a level only. Worked out once per distinct code, not once per row."""
+    codes = pc.dictionary_encode(_plain(table.select(["territory"])).column(0)).combine_chunks()
+    digits = pc.replace_substring_regex(codes.dictionary, "[0-9]", "9")
+    shapes = pc.replace_substring_regex(digits, "[A-Za-z]", "A")
+    return table.append_column(_SHAPE, pc.take(shapes, codes.indices))
+
+
+_PACK_LIMIT = 2**62
+"""Ids are renumbered densely before their product of widths could reach this (int64)."""
+
+
+def _group_ids(columns: list[pa.ChunkedArray]) -> pa.Array:
+    """One int64 per row, equal for two rows exactly when every column is (NULL equal to
+    NULL, as ``IS NOT DISTINCT FROM`` and ``PARTITION BY`` compare)."""
+    import numpy as np
+
+    n = len(columns[0]) if columns else 0
+    ids = np.zeros(n, dtype=np.int64)
+    size = 1
+    for column in columns:
+        codes = pc.dictionary_encode(_plain_array(column))
+        slot = pc.fill_null(codes.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        width = len(codes.dictionary) + 1
+        if size * width >= _PACK_LIMIT:
+            # Renumber the ids so far densely (0 .. rows) before they could overflow.
+            dense = pc.dictionary_encode(pa.array(ids)).indices.to_numpy(zero_copy_only=False)
+            ids, size = dense.astype(np.int64), n + 1
+        ids = ids * width + slot + 1
+        size *= width
+    return pa.array(ids, pa.int64())
+
+
+def _plain_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    return column
 
 
 def check_status(table: pa.Table, ctx: CheckContext) -> list[Finding]:

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from welfare_observatory.build.environment import BuildEnvironment, Loader, ObservatoryLike
     from welfare_observatory.build.orchestrator import BuildResult, Progress
     from welfare_observatory.build.sources import BuildContext, SourceOutput
+    from welfare_observatory.build.validate import FindingsCache
 
 __all__ = ["OutOfCore", "build_out_of_core", "parse_size"]
 
@@ -167,11 +168,16 @@ class OutOfCore:
         self, runner: Executor, context: BuildContext, source_ids: Sequence[str]
     ) -> list[SourceOutput]:
         """One source at a time: its table goes to a file and leaves memory."""
+        from welfare_observatory.build.validate import FindingsCache
+
+        checks = FindingsCache(context)  # every source's findings, saved once
         outputs = []
         for source_id in source_ids:
-            output, file = _source_to_file(runner, context, source_id, self.work)
+            output, file = _source_to_file(runner, context, source_id, self.work, checks)
             outputs.append(output)
             self._files += [file] if file is not None else []
+        if context.defer_checks:
+            checks.save()
         return outputs
 
     def derive_and_store(
@@ -194,7 +200,11 @@ def _duckdb_limit(budget: int) -> str:
 
 
 def _source_to_file(
-    runner: Executor, context: BuildContext, source_id: str, work: Path
+    runner: Executor,
+    context: BuildContext,
+    source_id: str,
+    work: Path,
+    checks: FindingsCache | None = None,
 ) -> tuple[SourceOutput, Path | None]:
     """Run one source; its table goes to ``work/sources`` and leaves memory."""
     import dataclasses
@@ -206,7 +216,7 @@ def _source_to_file(
     (output,) = runner.run_sources(context, [source_id])
     if context.defer_checks:
         with context.timed("validate"):
-            (output,) = check_sources([output], context)
+            (output,) = check_sources([output], context, cache=checks)
     if output.table is None or output.table.num_rows == 0:
         return output, None
     file = work / "sources" / f"{len(list(work.glob('sources/*.parquet'))):05d}.parquet"
