@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from welfare_observatory import analyze
+from welfare_observatory._arrow import decoded as _decoded
 from welfare_observatory._arrow import plain
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 
@@ -130,10 +131,7 @@ _plain = plain  # dictionary columns decoded, so pandas sees strings (welfare_ob
 def totals(table: pa.Table) -> pd.DataFrame:
     """One row per (indicator, territory, year): totals of every breakdown, the latest
     period of the year, suppressed values blanked."""
-    frame = _plain(table).to_pandas()
-    for name in frame.columns:
-        if name not in BASE_COLUMNS and name != "domain":
-            frame = frame[frame[name].isna() | (frame[name] == TOTAL)]
+    frame = _totals_rows(table).to_pandas()
     if "period_start" in frame.columns and frame["period_start"].notna().all():
         frame["year"] = pd.to_datetime(frame["period_start"]).dt.year.astype("int64")
         order = ["indicator", "territory", "period_start"]
@@ -162,6 +160,41 @@ def totals(table: pa.Table) -> pd.DataFrame:
         # Which source (hence which upstream file and release) the value came from.
         out["source"] = frame["source"].astype("string").fillna("").to_numpy()
     return out.sort_values(["indicator", "territory", "year"], kind="stable").reset_index(drop=True)
+
+
+_TOTALS_COLUMNS = (
+    "indicator",
+    "territory",
+    "period",
+    "period_start",
+    "value",
+    "obs_status",
+    "conf_status",
+    "source",
+)
+"""The columns :func:`totals` reads."""
+
+
+def _totals_rows(table: pa.Table) -> pa.Table:
+    """The rows of ``table`` where every breakdown is the total or missing, and only the
+    columns :func:`totals` reads, decoded: filtered in Arrow, so pandas never holds a copy
+    of the whole view."""
+    import pyarrow.compute as pc
+
+    keep = None
+    for name in table.column_names:
+        if name in BASE_COLUMNS or name == "domain":
+            continue
+        column = _decoded(table[name])
+        total = pc.is_null(column, nan_is_null=True)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            total = pc.or_(total, pc.fill_null(pc.equal(column, TOTAL), False))
+        keep = total if keep is None else pc.and_(keep, total)
+    names = [c for c in _TOTALS_COLUMNS if c in table.column_names]
+    table = table.select(names)
+    if keep is not None:
+        table = table.filter(keep)
+    return _plain(table)
 
 
 def _series(frame: pd.DataFrame) -> dict[tuple[str, str], tuple[list[int], list[float | None]]]:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+import pandas as pd
 from markupsafe import Markup
 
 from welfare_observatory.model import Indicator, Territory
@@ -59,6 +60,7 @@ class ReportView:
         self.sdg_titles = sdg_titles
         self.indicators = data.indicator_by_id()
         self._ids = itertools.count(1)
+        self._splits: dict[str, dict[str, pd.DataFrame]] = {}
         self._names = dict(data.names)
         self._names |= {code: text.get(lang) for code, text in data.grouping_names.items()}
         for code in list(self._names):
@@ -165,6 +167,19 @@ class ReportView:
                 ranks["indicator"], ranks["territory"], ranks["rank"], ranks["n"], strict=True
             )
         }
+
+    def _rows_of(self, name: str, frame: pd.DataFrame, indicator: str) -> pd.DataFrame | None:
+        """The rows of ``frame`` (``data.<name>``) for ``indicator``, in frame order; None
+        when it has none. The frame is split by indicator once, not filtered per card."""
+        split = self._splits.get(name)
+        if split is None:
+            split = (
+                {}
+                if frame.empty or "indicator" not in frame.columns
+                else {str(k): v for k, v in frame.groupby("indicator", sort=False)}
+            )
+            self._splits[name] = split
+        return split.get(indicator)
 
     # -- charts --------------------------------------------------------------------------
     def trend_chart(self, indicator: Indicator) -> Markup:
@@ -274,12 +289,10 @@ class ReportView:
     def horizons(self, indicator: Indicator) -> list[dict[str, Any]]:
         """The stored progress assessments of the territory, one per horizon, each with
         its window (years)."""
-        frame = self.data.progress
-        if frame.empty:
+        frame = self._rows_of("progress", self.data.progress, indicator.id)
+        if frame is None:
             return []
-        mine = frame[
-            (frame["indicator"] == indicator.id) & (frame["territory"] == self.data.focus.code)
-        ]
+        mine = frame[frame["territory"] == self.data.focus.code]
         out = []
         for record in mine.to_dict("records"):
             horizon = str(record.get("horizon", ""))
@@ -324,13 +337,11 @@ class ReportView:
         focus = self.data.focus.code
         codes = [focus, *(t.code for t in self.data.comparisons)]
         rows = self.card_rows(indicator)
-        bench = self.data.benchmark
         rank = None
-        if not bench.empty:
-            mine = bench[bench["indicator"] == indicator.id]
-            if not mine.empty and indicator.polarity.value != "neutral":
-                first = mine.iloc[0]
-                rank = self.t("rank_of", rank=int(first["rank"]), n=int(first["n_compared"]))
+        mine = self._rows_of("benchmark", self.data.benchmark, indicator.id)
+        if mine is not None and not mine.empty and indicator.polarity.value != "neutral":
+            first = mine.iloc[0]
+            rank = self.t("rank_of", rank=int(first["rank"]), n=int(first["n_compared"]))
         source = indicator.source
         return {
             "rank_provinces": self._province_rank(indicator),
@@ -485,11 +496,13 @@ class ReportView:
     def _province_rank(self, indicator: Indicator) -> str | None:
         """The province's rank among Italy's provinces with a value in its latest year (1 =
         best; the direction from the polarity; low-reliability values left out)."""
-        provinces = self.data.provinces
         focus = self.data.focus.code
-        if provinces.empty or indicator.polarity.value == "neutral" or len(focus) != 3:
+        if indicator.polarity.value == "neutral" or len(focus) != 3:
             return None
-        rows = provinces[(provinces["indicator"] == indicator.id) & provinces["value"].notna()]
+        rows = self._rows_of("provinces", self.data.provinces, indicator.id)
+        if rows is None:
+            return None
+        rows = rows[rows["value"].notna()]
         if "obs_status" in rows.columns:
             rows = rows[rows["obs_status"] != "U"]
         mine = rows[rows["territory"] == focus]
