@@ -15,6 +15,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from welfare_observatory.model import Indicator, Territory
+from welfare_observatory.publish.report._rows import ByIndicator
 from welfare_observatory.publish.report.charts import Series, line_chart, sparkline, stack_bar
 from welfare_observatory.publish.report.data import EditionData
 from welfare_observatory.publish.report.data import bucket as _bucket
@@ -61,6 +62,8 @@ class ReportView:
         self.indicators = data.indicator_by_id()
         self._ids = itertools.count(1)
         self._splits: dict[str, dict[str, pd.DataFrame]] = {}
+        self._provinces: ByIndicator | None = None
+        self._horizons: dict[object, list[dict[Hashable, Any]]] | None = None
         self._names = dict(data.names)
         self._names |= {code: text.get(lang) for code, text in data.grouping_names.items()}
         for code in list(self._names):
@@ -289,12 +292,17 @@ class ReportView:
     def horizons(self, indicator: Indicator) -> list[dict[str, Any]]:
         """The stored progress assessments of the territory, one per horizon, each with
         its window (years)."""
-        frame = self._rows_of("progress", self.data.progress, indicator.id)
-        if frame is None:
-            return []
-        mine = frame[frame["territory"] == self.data.focus.code]
+        if self._horizons is None:
+            # One conversion of the whole frame, then grouped (a small frame's ``to_dict``
+            # costs milliseconds, once per card).
+            frame = self.data.progress
+            self._horizons = {}
+            if not frame.empty:
+                frame = frame[frame["territory"] == self.data.focus.code]
+                for key, record in zip(frame["indicator"], frame.to_dict("records"), strict=True):
+                    self._horizons.setdefault(key, []).append(record)
         out = []
-        for record in mine.to_dict("records"):
+        for record in self._horizons.get(indicator.id, []):
             horizon = str(record.get("horizon", ""))
             start, end = record.get("start_year"), record.get("end_year")
             window = ""
@@ -499,22 +507,26 @@ class ReportView:
         focus = self.data.focus.code
         if indicator.polarity.value == "neutral" or len(focus) != 3:
             return None
-        rows = self._rows_of("provinces", self.data.provinces, indicator.id)
+        if self._provinces is None:
+            columns = ("territory", "year", "value", "obs_status")
+            self._provinces = ByIndicator(self.data.provinces, columns)
+        rows = self._provinces.get(indicator.id)
         if rows is None:
             return None
-        rows = rows[rows["value"].notna()]
-        if "obs_status" in rows.columns:
-            rows = rows[rows["obs_status"] != "U"]
-        mine = rows[rows["territory"] == focus]
+        keep = rows.notna("value")
+        if "obs_status" in rows:
+            keep &= rows["obs_status"] != "U"
+        rows = rows.where(keep)
+        mine = rows.where(rows["territory"] == focus)
         if mine.empty:
             return None
         year = int(mine["year"].max())
-        rows = rows[rows["year"] == year]
+        rows = rows.where(rows["year"] == year)
         if len(rows) < 3:
             return None
         sign = -1.0 if indicator.polarity.value == "negative" else 1.0
         score = rows["value"].astype("float64") * sign
-        own = float(mine[mine["year"] == year]["value"].iloc[0]) * sign
+        own = float(mine["value"][mine["year"] == year][0]) * sign
         rank = int((score > own).sum()) + 1
         return self.t("rank_provinces", rank=rank, n=len(rows), year=year)
 
