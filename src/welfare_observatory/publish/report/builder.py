@@ -34,6 +34,7 @@ from welfare_observatory.publish.report.pages import (
     template_folder,
 )
 from welfare_observatory.publish.report.pdf import print_pdf
+from welfare_observatory.publish.report.printable import share_shapes
 from welfare_observatory.publish.report.sections import ReportSection, SectionRegistry
 from welfare_observatory.publish.report.views import ReportView
 from welfare_observatory.store import KnowledgeBase
@@ -261,14 +262,16 @@ def _write(
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(html, encoding="utf-8")
         written.append(page.path)
+    # One page holds every map: each outline is drawn once and reused (see printable.py).
+    contents = share_shapes([_print_links(p) for p in pages])
     printable = [
-        {"anchor": p.anchor, "title": p.title, "toc": p.toc, "content": _print_links(p)}
-        for p in pages
+        {"anchor": p.anchor, "title": p.title, "toc": p.toc, "content": content}
+        for p, content in zip(pages, contents, strict=True)
     ]
-    (folder / "print.html").write_text(
-        env.get_template("print.html.j2").render(common, pages=printable, site_title=title),
-        encoding="utf-8",
-    )
+    # Streamed to the file: the printable page is never held whole in memory.
+    with (folder / "print.html").open("w", encoding="utf-8") as handle:
+        stream = env.get_template("print.html.j2").stream(common, pages=printable, site_title=title)
+        stream.dump(handle)
     (folder / MARKER).write_text(f"edition {data.info.name}\n", encoding="utf-8")
     return [*written, "print.html"]
 
