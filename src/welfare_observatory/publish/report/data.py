@@ -199,15 +199,15 @@ def _totals_rows(table: pa.Table) -> pa.Table:
 
 def _series(frame: pd.DataFrame) -> dict[tuple[str, str], tuple[list[int], list[float | None]]]:
     """(indicator, territory) -> (years, values) from a frame sorted by those keys."""
-    keys = (frame["indicator"] + "\x00" + frame["territory"]).to_numpy()
-    if len(keys) == 0:
+    if len(frame) == 0:
         return {}
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], len(keys)]
+    indicators = frame["indicator"].to_numpy(dtype=object)
+    territories = frame["territory"].to_numpy(dtype=object)
+    changed = (indicators[1:] != indicators[:-1]) | (territories[1:] != territories[:-1])
+    starts = np.flatnonzero(np.r_[True, changed])
+    ends = np.r_[starts[1:], len(indicators)]
     years = frame["year"].tolist()
     values = [None if v != v else v for v in frame["value"].tolist()]  # NaN -> None
-    indicators = frame["indicator"].to_numpy()
-    territories = frame["territory"].to_numpy()
     return {
         (indicators[s], territories[s]): (years[s:e], values[s:e])
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
