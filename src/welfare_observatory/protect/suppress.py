@@ -167,8 +167,10 @@ def protect(
             )
         )
         con.register("pop", pop.select(["territory", "population"]))
+        # A view, not a table: the queries scan the Arrow columns (keys stay dictionary
+        # encoded there) instead of a decoded copy of the whole edition.
         con.execute(
-            "CREATE TEMP TABLE obs AS SELECT o.*, coalesce(i.is_sum, false) AS is_sum, "
+            "CREATE TEMP VIEW obs AS SELECT o.*, coalesce(i.is_sum, false) AS is_sum, "
             "coalesce(i.is_count, false) AS is_count FROM obs_in o "
             "LEFT JOIN ind i ON o.indicator = i.id"
         )

@@ -25,6 +25,7 @@ _MIN_LENGTH = 64
 
 _TAG = re.compile(r"<path\b([^>]*?)(/?)>|</path>|<svg\b[^>]*>")
 _DATA = re.compile(r'(?:^|\s)d="([^"]*)"')
+_PATH_DATA = re.compile(r'<path\b[^>]*?\sd="([^"]*)"')
 _HOVER = (
     "<style>.map-svg a:focus use, .map-svg a:hover use { stroke: #000; stroke-width: 2; }</style>"
 )
@@ -40,10 +41,8 @@ def share_shapes(fragments: Sequence[str]) -> list[Markup]:
     ``<svg>`` tag of its own fragment is left as it is."""
     counts: Counter[str] = Counter()
     for fragment in fragments:
-        for tag in _TAG.finditer(fragment):
-            found = _DATA.search(tag.group(1) or "")
-            if found is not None:
-                counts[found.group(1)] += 1
+        if "<path" in fragment:
+            counts.update(m.group(1) for m in _PATH_DATA.finditer(fragment))
     shared: dict[str, str] = {}
     for data, n in counts.items():  # first-seen order: the same report gives the same ids
         if n > 1 and len(data) >= _MIN_LENGTH:
@@ -54,6 +53,9 @@ def share_shapes(fragments: Sequence[str]) -> list[Markup]:
     pending = f"<defs>{_HOVER}{defs}</defs>"
     out = []
     for fragment in fragments:
+        if "<path" not in fragment:  # most pages: tables and sparklines, no outline
+            out.append(Markup(fragment))  # noqa: S704 - the report's own pages
+            continue
         drawn, placed = _use_shared(fragment, shared, pending)
         if placed:
             pending = ""
