@@ -50,7 +50,10 @@ class ByIndicator:
         self._positions: dict[object, np.ndarray] = (
             {}
             if frame.empty or "indicator" not in frame.columns
-            else dict(frame.groupby("indicator", sort=False).indices)
+            else {
+                key: np.asarray(positions)
+                for key, positions in frame.groupby("indicator", sort=False).indices.items()
+            }
         )
 
     def get(self, indicator: str) -> Rows | None:

@@ -269,9 +269,9 @@ def _write(
         for p, content in zip(pages, contents, strict=True)
     ]
     # Streamed to the file: the printable page is never held whole in memory.
-    with (folder / "print.html").open("w", encoding="utf-8") as handle:
+    with (folder / "print.html").open("wb") as handle:
         stream = env.get_template("print.html.j2").stream(common, pages=printable, site_title=title)
-        stream.dump(handle)
+        stream.dump(handle, encoding="utf-8")
     (folder / MARKER).write_text(f"edition {data.info.name}\n", encoding="utf-8")
     return [*written, "print.html"]
 
