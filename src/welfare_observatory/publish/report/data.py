@@ -131,7 +131,72 @@ _plain = plain  # dictionary columns decoded, so pandas sees strings (welfare_ob
 def totals(table: pa.Table) -> pd.DataFrame:
     """One row per (indicator, territory, year): totals of every breakdown, the latest
     period of the year, suppressed values blanked."""
-    frame = _totals_rows(table).to_pandas()
+    rows = _totals_rows(table)
+    if (
+        rows.num_rows > 0  # an empty frame's dtypes are pandas' own (object)
+        and "period_start" in rows.column_names
+        and all(rows[c].null_count == 0 for c in ("indicator", "territory", "period_start"))
+        and "value" in rows.column_names
+    ):
+        return _totals_arrow(rows)
+    return _totals_pandas(rows)
+
+
+def _totals_arrow(rows: pa.Table) -> pd.DataFrame:
+    """:func:`_totals_pandas` for rows with every key and ``period_start``, in Arrow: a
+    stable sort, the last row of each (indicator, territory, year), one conversion."""
+    import pyarrow.compute as pc
+
+    rows = rows.append_column("year", pc.year(rows["period_start"]).cast(pa.int64()))
+    rows = rows.sort_by(
+        [("indicator", "ascending"), ("territory", "ascending"), ("period_start", "ascending")]
+    )
+    n = rows.num_rows
+    if n > 1:
+        same = None
+        for name in ("indicator", "territory", "year"):
+            column = rows[name].combine_chunks()
+            equal = pc.equal(column.slice(0, n - 1), column.slice(1))
+            same = equal if same is None else pc.and_(same, equal)
+        assert same is not None
+        rows = rows.filter(pa.concat_arrays([pc.invert(same), pa.array([True])]))
+    text = pa.string()
+    conf = (
+        pc.fill_null(rows["conf_status"].cast(text), "F")
+        if "conf_status" in rows.column_names
+        else pa.array(["F"] * rows.num_rows, text)
+    )
+    status = (
+        pc.fill_null(rows["obs_status"].cast(text), "A")
+        if "obs_status" in rows.column_names
+        else pa.array(["A"] * rows.num_rows, text)
+    )
+    suppressed = pc.is_in(conf, value_set=pa.array(sorted(SUPPRESSED), text))
+    value = pc.if_else(suppressed, pa.scalar(None, pa.float64()), rows["value"].cast(pa.float64()))
+    codes = pa.array(list(MARKED), text)
+    marks = pa.array(list(MARKED.values()), text)
+    marker = pc.fill_null(pc.take(marks, pc.index_in(status, value_set=codes)), "")
+    marker = pc.if_else(suppressed, "s", marker)
+
+    columns = {
+        "indicator": rows["indicator"],
+        "territory": rows["territory"],
+        "year": rows["year"],
+        "value": value,
+        "obs_status": status,
+        "conf_status": conf,
+        "marker": marker,
+    }
+    if "source" in rows.column_names:
+        columns["source"] = pc.fill_null(rows["source"].cast(text), "")
+    # Arrow text becomes pandas' default text dtype, as the arrays of str did.
+    return pa.table(columns).to_pandas()
+
+
+def _totals_pandas(rows: pa.Table) -> pd.DataFrame:
+    """:func:`totals` of rows already filtered to the totals, in pandas (for tables without
+    a complete ``period_start``)."""
+    frame = rows.to_pandas()
     if "period_start" in frame.columns and frame["period_start"].notna().all():
         frame["year"] = pd.to_datetime(frame["period_start"]).dt.year.astype("int64")
         order = ["indicator", "territory", "period_start"]
