@@ -190,7 +190,8 @@ def _totals_arrow(rows: pa.Table) -> pd.DataFrame:
     if "source" in rows.column_names:
         columns["source"] = pc.fill_null(rows["source"].cast(text), "")
     # Arrow text becomes pandas' default text dtype, as the arrays of str did.
-    return pa.table(columns).to_pandas()
+    frame: pd.DataFrame = pa.table(columns).to_pandas()
+    return frame
 
 
 def _totals_pandas(rows: pa.Table) -> pd.DataFrame:
