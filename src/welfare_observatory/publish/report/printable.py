@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from markupsafe import Markup
 
-__all__ = ["SHAPE_PREFIX", "share_shapes"]
+__all__ = ["SHAPE_PREFIX", "SharedShapes", "share_shapes"]
 
 SHAPE_PREFIX = "wo-shape-"
 """Ids of the shared outlines (no other id of the report starts with it)."""
@@ -33,34 +33,50 @@ _HOVER = (
 inside an inline ``<svg>`` applies to the whole document)."""
 
 
+class SharedShapes:
+    """The outlines a set of fragments repeats, and their ``<defs>``.
+
+    Made from every fragment first (:meth:`of`); then :meth:`apply` each fragment, in
+    document order, once: the definitions go in the first one that draws a shared outline.
+    """
+
+    def __init__(self, shared: dict[str, str]) -> None:
+        self.shared = shared
+        """Path data -> the id it is defined under."""
+        defs = "".join(f'<path id="{ref}" d="{data}"/>' for data, ref in shared.items())
+        self._pending = f"<defs>{_HOVER}{defs}</defs>" if shared else ""
+
+    @classmethod
+    def of(cls, fragments: Iterable[str]) -> SharedShapes:
+        """The path data (``d``) of 64 characters or more found twice or more."""
+        counts: Counter[str] = Counter()
+        for fragment in fragments:
+            if "<path" in fragment:
+                counts.update(m.group(1) for m in _PATH_DATA.finditer(fragment))
+        shared: dict[str, str] = {}
+        for data, n in counts.items():  # first-seen order: the same report, the same ids
+            if n > 1 and len(data) >= _MIN_LENGTH:
+                shared[data] = f"{SHAPE_PREFIX}{len(shared) + 1}"
+        return cls(shared)
+
+    def apply(self, fragment: str) -> Markup:
+        """``fragment`` with its shared outlines drawn by ``<use>``."""
+        if not self.shared or "<path" not in fragment:  # most pages: no outline at all
+            return Markup(fragment)  # noqa: S704 - the report's own pages
+        drawn, placed = _use_shared(fragment, self.shared, self._pending)
+        if placed:
+            self._pending = ""
+        return Markup(drawn)  # noqa: S704 - the report's own pages, escaped before
+
+
 def share_shapes(fragments: Sequence[str]) -> list[Markup]:
     """``fragments`` (the printable page's parts, in order) with every path data (``d``)
     of 64 characters or more that occurs twice or more defined once and drawn by ``<use>``
     elements keeping the path's other attributes and content. The definitions go in a
     ``<defs>`` right after the ``<svg>`` tag of the first shape drawn; a path outside an
     ``<svg>`` tag of its own fragment is left as it is."""
-    counts: Counter[str] = Counter()
-    for fragment in fragments:
-        if "<path" in fragment:
-            counts.update(m.group(1) for m in _PATH_DATA.finditer(fragment))
-    shared: dict[str, str] = {}
-    for data, n in counts.items():  # first-seen order: the same report gives the same ids
-        if n > 1 and len(data) >= _MIN_LENGTH:
-            shared[data] = f"{SHAPE_PREFIX}{len(shared) + 1}"
-    if not shared:
-        return [Markup(f) for f in fragments]  # noqa: S704 - the report's own pages
-    defs = "".join(f'<path id="{ref}" d="{data}"/>' for data, ref in shared.items())
-    pending = f"<defs>{_HOVER}{defs}</defs>"
-    out = []
-    for fragment in fragments:
-        if "<path" not in fragment:  # most pages: tables and sparklines, no outline
-            out.append(Markup(fragment))  # noqa: S704 - the report's own pages
-            continue
-        drawn, placed = _use_shared(fragment, shared, pending)
-        if placed:
-            pending = ""
-        out.append(Markup(drawn))  # noqa: S704 - the report's own pages, escaped before
-    return out
+    shapes = SharedShapes.of(fragments)
+    return [shapes.apply(fragment) for fragment in fragments]
 
 
 def _use_shared(fragment: str, shared: dict[str, str], defs: str) -> tuple[str, bool]:
