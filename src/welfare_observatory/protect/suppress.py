@@ -99,14 +99,19 @@ def _levels(hierarchy: pa.Table) -> pa.Table:
 
 
 def _obs_view(table: pa.Table, breakdowns: list[str]) -> pa.Table:
-    """Row id, plain-text keys, value, statuses and year: what the SQL reads."""
+    """Row id, text keys, value, statuses and year: what the SQL reads.
+
+    Dictionary keys stay encoded: DuckDB reads them as VARCHAR without a decoded copy.
+    """
+    import numpy as np
+
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
-        "rid": pa.array(range(table.num_rows), pa.int64())
+        "rid": pa.array(np.arange(table.num_rows, dtype=np.int64))
     }
     for name in ("indicator", "territory", "period", *breakdowns):
-        columns[name] = _plain(table[name])
+        columns[name] = table[name]
     columns["value"] = table["value"].cast(pa.float64())
-    columns["obs_status"] = _plain(table["obs_status"])
+    columns["obs_status"] = table["obs_status"]
     if "conf_status" in table.column_names:
         columns["conf_status"] = pc.fill_null(_plain(table["conf_status"]), ConfStatus.FREE.value)
     else:
@@ -114,7 +119,7 @@ def _obs_view(table: pa.Table, breakdowns: list[str]) -> pa.Table:
     if "period_start" in table.column_names:
         columns["year"] = pc.year(table["period_start"])
     else:
-        columns["year"] = pc.utf8_slice_codeunits(columns["period"], 0, 4)
+        columns["year"] = pc.utf8_slice_codeunits(_plain(table["period"]), 0, 4)
     return pa.table(columns)
 
 
@@ -162,16 +167,18 @@ def protect(
             )
         )
         con.register("pop", pop.select(["territory", "population"]))
+        # A view, not a table: the queries scan the Arrow columns (keys stay dictionary
+        # encoded there) instead of a decoded copy of the whole edition.
         con.execute(
-            "CREATE TEMP TABLE obs AS SELECT o.*, coalesce(i.is_sum, false) AS is_sum, "
+            "CREATE TEMP VIEW obs AS SELECT o.*, coalesce(i.is_sum, false) AS is_sum, "
             "coalesce(i.is_count, false) AS is_count FROM obs_in o "
             "LEFT JOIN ind i ON o.indicator = i.id"
         )
-        _create_state(con, rule, breakdowns)
+        _create_state(con, rule)
         present = pc.unique(_plain(observations["indicator"]).drop_null()).to_pylist()
         groups = groups_for(rule, (str(i) for i in present))
         build_members(con, breakdowns, rule.code_groups, groups)
-        _secondary(con)
+        _secondary(con, breakdowns)
         _rates(con, breakdowns)
         result = con.sql(
             "SELECT conf, conf IN ('C', 'D', 'N') AS nulled FROM state ORDER BY rid"
@@ -181,13 +188,8 @@ def protect(
     return _apply(observations, result)
 
 
-def _create_state(
-    con: duckdb.DuckDBPyConnection, rule: DisclosureRule, breakdowns: list[str]
-) -> None:
-    """``state(rid, value, cost, conf, obs_status, hidden)``, primary suppression applied.
-
-    ``cost`` orders candidates for secondary suppression: smallest value first, then keys.
-    """
+def _create_state(con: duckdb.DuckDBPyConnection, rule: DisclosureRule) -> None:
+    """``state(rid, value, conf, obs_status, hidden)``, primary suppression applied."""
     levels = ", ".join(f"'{level.value}'" for level in rule.levels)
     max_pop = "NULL" if rule.max_population is None else str(int(rule.max_population))
     low = "o.value >= 0" if rule.suppress_zeros else "o.value > 0"
@@ -199,45 +201,57 @@ def _create_state(
         f"o.is_count AND o.value IS NOT NULL AND {low} AND o.value < {float(rule.threshold)!r} "
         f"AND {small}"
     )
-    order = ", ".join(
-        ["o.indicator", "o.territory", "o.period", *(f"o.{ident(b)}" for b in breakdowns)]
+    conf = (
+        "CASE WHEN o.conf_status IN ('C', 'D', 'N') THEN o.conf_status "
+        f"WHEN {primary} THEN 'C' ELSE o.conf_status END"
     )
     con.execute(
         f"""
         CREATE TEMP TABLE state AS
-        SELECT o.rid, o.value,
-            row_number() OVER (ORDER BY o.value NULLS LAST, {order}) AS cost,
-            CASE WHEN o.conf_status IN ('C', 'D', 'N') THEN o.conf_status
-                 WHEN {primary} THEN 'C' ELSE o.conf_status END AS conf,
-            o.obs_status
-        FROM obs o
-        LEFT JOIN (SELECT territory, list(level ORDER BY level) AS levels
-                   FROM lvl GROUP BY territory) t USING (territory)
-        LEFT JOIN (SELECT territory, max(population) AS population
-                   FROM pop GROUP BY territory) p USING (territory)
+        SELECT rid, value, conf, obs_status,
+            conf IN ('C', 'D', 'N') OR (value IS NULL AND obs_status <> 'M') AS hidden
+        FROM (
+            SELECT o.rid, o.value, {conf} AS conf, o.obs_status
+            FROM obs o
+            LEFT JOIN (SELECT territory, list(level ORDER BY level) AS levels
+                       FROM lvl GROUP BY territory) t USING (territory)
+            LEFT JOIN (SELECT territory, max(population) AS population
+                       FROM pop GROUP BY territory) p USING (territory)
+        )
         """  # noqa: S608 (identifiers are quoted names; data goes in as tables)
     )
-    con.execute(
-        "ALTER TABLE state ADD COLUMN hidden BOOLEAN; "
-        "UPDATE state SET hidden = conf IN ('C', 'D', 'N') "
-        "OR (value IS NULL AND obs_status <> 'M')"
+
+
+def _secondary(con: duckdb.DuckDBPyConnection, breakdowns: list[str]) -> None:
+    """Hide one more cell in each relation that hides exactly one, until none does.
+
+    The cell hidden is the smallest value, ties broken by the keys (then the row id): a
+    per-relation ``arg_min`` over that tuple, so no sort of the whole table is needed.
+    """
+    order = ", ".join(
+        f"'{n}': {c}"
+        for n, c in enumerate(
+            ["c.value", "o.indicator", "o.territory", "o.period"]
+            + [f"o.{ident(b)}" for b in breakdowns]
+            + ["c.rid"]
+        )
     )
-
-
-def _secondary(con: duckdb.DuckDBPyConnection) -> None:
-    """Hide one more cell in each relation that hides exactly one, until none does."""
     for _ in range(_MAX_ROUNDS):
         picks = con.sql(
-            """
+            f"""
             WITH counts AS (
                 SELECT m.rel, count(*) FILTER (WHERE s.hidden) AS n_hidden
                 FROM members m JOIN state s USING (rid) GROUP BY m.rel
+            ),
+            candidates AS (
+                SELECT m.rel, s.rid, s.value
+                FROM members m JOIN counts c USING (rel) JOIN state s USING (rid)
+                WHERE c.n_hidden = 1 AND NOT s.hidden AND s.value IS NOT NULL
             )
-            SELECT DISTINCT arg_min(s.rid, s.cost) AS rid
-            FROM members m JOIN counts c USING (rel) JOIN state s USING (rid)
-            WHERE c.n_hidden = 1 AND NOT s.hidden AND s.value IS NOT NULL
-            GROUP BY m.rel
-            """
+            SELECT DISTINCT arg_min(c.rid, {{{order}}}) AS rid
+            FROM candidates c JOIN obs o USING (rid)
+            GROUP BY c.rel
+            """  # noqa: S608 (identifiers are quoted names; data goes in as tables)
         ).to_arrow_table()
         if picks.num_rows == 0:
             return

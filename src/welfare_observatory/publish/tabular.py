@@ -9,6 +9,7 @@ spreadsheet would run as a formula are prefixed with ``'`` (numbers stay numbers
 from __future__ import annotations
 
 import shutil
+import weakref
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,11 +28,48 @@ _BOM = b"\xef\xbb\xbf"
 
 
 def export_csv(view: pa.Table, meta: ExportMetadata, out: Path) -> list[Path]:
-    """``observations.csv``: the canonical open-data form."""
+    """``observations.csv``: the canonical open-data form.
+
+    The CSV depends on ``view`` alone: when the same table was just written to the same
+    file (``--format csv --format datapackage``) and the file is untouched, it is not
+    written again.
+    """
     path = out / "observations.csv"
+    if _last_csv.matches(path, view):
+        return [path]
+    # pyarrow writes a dictionary column as its values: no decoded copy of the table.
     with atomic_output(path) as tmp:
-        pacsv.write_csv(plain_table(view), tmp, pacsv.WriteOptions(include_header=True))
+        pacsv.write_csv(view, tmp, pacsv.WriteOptions(include_header=True))
+    _last_csv.remember(path, view)
     return [path]
+
+
+class _LastWrite:
+    """The last table written to a file, and the file's identity right after (one entry)."""
+
+    def __init__(self) -> None:
+        self._entry: tuple[weakref.ref[pa.Table], Path, tuple[int, int, int, int]] | None = None
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def remember(self, path: Path, table: pa.Table) -> None:
+        stamp = self._stamp(path)
+        self._entry = None if stamp is None else (weakref.ref(table), path.resolve(), stamp)
+
+    def matches(self, path: Path, table: pa.Table) -> bool:
+        if self._entry is None:
+            return False
+        ref, written, stamp = self._entry
+        return ref() is table and written == path.resolve() and self._stamp(path) == stamp
+
+
+_last_csv = _LastWrite()
 
 
 def read_csv(path: Path, schema: pa.Schema) -> pa.Table:

@@ -34,6 +34,7 @@ from welfare_observatory.publish.report.pages import (
     template_folder,
 )
 from welfare_observatory.publish.report.pdf import print_pdf
+from welfare_observatory.publish.report.printable import SharedShapes
 from welfare_observatory.publish.report.sections import ReportSection, SectionRegistry
 from welfare_observatory.publish.report.views import ReportView
 from welfare_observatory.publish.resolve import resolve_publication
@@ -268,16 +269,32 @@ def _write(
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(html, encoding="utf-8")
         written.append(page.path)
+    # One page holds every map: each outline is drawn once and reused (see printable.py).
+    # Each page's printable content is made when the template writes it, then dropped.
+    shapes = SharedShapes.of(p.content for p in pages)
     printable = [
-        {"anchor": p.anchor, "title": p.title, "toc": p.toc, "content": _print_links(p)}
+        {"anchor": p.anchor, "title": p.title, "toc": p.toc, "content": _Printed(p, shapes)}
         for p in pages
     ]
-    (folder / "print.html").write_text(
-        env.get_template("print.html.j2").render(common, pages=printable, site_title=title),
-        encoding="utf-8",
-    )
+    # Streamed to the file: the printable page is never held whole in memory.
+    with (folder / "print.html").open("wb") as handle:
+        stream = env.get_template("print.html.j2").stream(common, pages=printable, site_title=title)
+        stream.dump(handle, encoding="utf-8")
     (folder / MARKER).write_text(f"edition {data.info.name}\n", encoding="utf-8")
     return [*written, "print.html"]
+
+
+class _Printed:
+    """A page's content in the printable page, made when the template writes it."""
+
+    def __init__(self, page: Page, shapes: SharedShapes) -> None:
+        self.page, self.shapes = page, shapes
+
+    def __html__(self) -> str:
+        return str(self.shapes.apply(_print_links(self.page)))
+
+    def __str__(self) -> str:
+        return self.__html__()
 
 
 def _print_links(page: Page) -> Markup:

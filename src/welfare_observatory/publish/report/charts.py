@@ -241,22 +241,22 @@ def sparkline(
     years: Sequence[int], values: Sequence[float | None], *, label: str, width: int = 84
 ) -> Markup:
     """A tiny line without axes; ``label`` (first and last values in words) is its alt text."""
-    points = [(y, v) for y, v in zip(years, values, strict=True) if _ok(v)]
+    # ``v == v``: not NaN. Thousands of sparklines per report: one comprehension each.
+    points = [(y, v) for y, v in zip(years, values, strict=True) if v is not None and v == v]
     if len(points) < 2:
         return Markup("")
     height = 22
-    low = min(v for _, v in points if v is not None)
-    high = max(v for _, v in points if v is not None)
+    low = min(v for _, v in points)
+    high = max(v for _, v in points)
     y0, y1 = points[0][0], points[-1][0]
     span_y = (high - low) or 1.0
-
-    def xy(year: int, value: float) -> str:
-        x = 2 + (year - y0) / ((y1 - y0) or 1) * (width - 4)
-        y = height - 3 - (value - low) / span_y * (height - 6)
-        return f"{x:.1f},{y:.1f}"
-
-    coords = " ".join(xy(y, v) for y, v in points if v is not None)
-    last_x, last_y = coords.rsplit(" ", 1)[-1].split(",")
+    span_x = (y1 - y0) or 1
+    # The same arithmetic, in the same order, as a point at a time: the same text.
+    xs = [2 + (year - y0) / span_x * (width - 4) for year, _ in points]
+    ys = [height - 3 - (value - low) / span_y * (height - 6) for _, value in points]
+    pairs = [f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True)]
+    coords = " ".join(pairs)
+    last_x, last_y = pairs[-1].split(",")
     return _safe(
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'

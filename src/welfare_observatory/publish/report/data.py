@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from welfare_observatory import analyze
+from welfare_observatory._arrow import decoded as _decoded
 from welfare_observatory._arrow import plain
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 
@@ -130,10 +131,73 @@ _plain = plain  # dictionary columns decoded, so pandas sees strings (welfare_ob
 def totals(table: pa.Table) -> pd.DataFrame:
     """One row per (indicator, territory, year): totals of every breakdown, the latest
     period of the year, suppressed values blanked."""
-    frame = _plain(table).to_pandas()
-    for name in frame.columns:
-        if name not in BASE_COLUMNS and name != "domain":
-            frame = frame[frame[name].isna() | (frame[name] == TOTAL)]
+    rows = _totals_rows(table)
+    if (
+        rows.num_rows > 0  # an empty frame's dtypes are pandas' own (object)
+        and "period_start" in rows.column_names
+        and all(rows[c].null_count == 0 for c in ("indicator", "territory", "period_start"))
+        and "value" in rows.column_names
+    ):
+        return _totals_arrow(rows)
+    return _totals_pandas(rows)
+
+
+def _totals_arrow(rows: pa.Table) -> pd.DataFrame:
+    """:func:`_totals_pandas` for rows with every key and ``period_start``, in Arrow: a
+    stable sort, the last row of each (indicator, territory, year), one conversion."""
+    import pyarrow.compute as pc
+
+    rows = rows.append_column("year", pc.year(rows["period_start"]).cast(pa.int64()))
+    rows = rows.sort_by(
+        [("indicator", "ascending"), ("territory", "ascending"), ("period_start", "ascending")]
+    )
+    n = rows.num_rows
+    if n > 1:
+        same = None
+        for name in ("indicator", "territory", "year"):
+            column = rows[name].combine_chunks()
+            equal = pc.equal(column.slice(0, n - 1), column.slice(1))
+            same = equal if same is None else pc.and_(same, equal)
+        assert same is not None
+        rows = rows.filter(pa.concat_arrays([pc.invert(same), pa.array([True])]))
+    text = pa.string()
+    conf = (
+        pc.fill_null(rows["conf_status"].cast(text), "F")
+        if "conf_status" in rows.column_names
+        else pa.array(["F"] * rows.num_rows, text)
+    )
+    status = (
+        pc.fill_null(rows["obs_status"].cast(text), "A")
+        if "obs_status" in rows.column_names
+        else pa.array(["A"] * rows.num_rows, text)
+    )
+    suppressed = pc.is_in(conf, value_set=pa.array(sorted(SUPPRESSED), text))
+    value = pc.if_else(suppressed, pa.scalar(None, pa.float64()), rows["value"].cast(pa.float64()))
+    codes = pa.array(list(MARKED), text)
+    marks = pa.array(list(MARKED.values()), text)
+    marker = pc.fill_null(pc.take(marks, pc.index_in(status, value_set=codes)), "")
+    marker = pc.if_else(suppressed, "s", marker)
+
+    columns = {
+        "indicator": rows["indicator"],
+        "territory": rows["territory"],
+        "year": rows["year"],
+        "value": value,
+        "obs_status": status,
+        "conf_status": conf,
+        "marker": marker,
+    }
+    if "source" in rows.column_names:
+        columns["source"] = pc.fill_null(rows["source"].cast(text), "")
+    # Arrow text becomes pandas' default text dtype, as the arrays of str did.
+    frame: pd.DataFrame = pa.table(columns).to_pandas()
+    return frame
+
+
+def _totals_pandas(rows: pa.Table) -> pd.DataFrame:
+    """:func:`totals` of rows already filtered to the totals, in pandas (for tables without
+    a complete ``period_start``)."""
+    frame = rows.to_pandas()
     if "period_start" in frame.columns and frame["period_start"].notna().all():
         frame["year"] = pd.to_datetime(frame["period_start"]).dt.year.astype("int64")
         order = ["indicator", "territory", "period_start"]
@@ -164,17 +228,52 @@ def totals(table: pa.Table) -> pd.DataFrame:
     return out.sort_values(["indicator", "territory", "year"], kind="stable").reset_index(drop=True)
 
 
+_TOTALS_COLUMNS = (
+    "indicator",
+    "territory",
+    "period",
+    "period_start",
+    "value",
+    "obs_status",
+    "conf_status",
+    "source",
+)
+"""The columns :func:`totals` reads."""
+
+
+def _totals_rows(table: pa.Table) -> pa.Table:
+    """The rows of ``table`` where every breakdown is the total or missing, and only the
+    columns :func:`totals` reads, decoded: filtered in Arrow, so pandas never holds a copy
+    of the whole view."""
+    import pyarrow.compute as pc
+
+    keep = None
+    for name in table.column_names:
+        if name in BASE_COLUMNS or name == "domain":
+            continue
+        column = _decoded(table[name])
+        total = pc.is_null(column, nan_is_null=True)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            total = pc.or_(total, pc.fill_null(pc.equal(column, TOTAL), False))
+        keep = total if keep is None else pc.and_(keep, total)
+    names = [c for c in _TOTALS_COLUMNS if c in table.column_names]
+    table = table.select(names)
+    if keep is not None:
+        table = table.filter(keep)
+    return _plain(table)
+
+
 def _series(frame: pd.DataFrame) -> dict[tuple[str, str], tuple[list[int], list[float | None]]]:
     """(indicator, territory) -> (years, values) from a frame sorted by those keys."""
-    keys = (frame["indicator"] + "\x00" + frame["territory"]).to_numpy()
-    if len(keys) == 0:
+    if len(frame) == 0:
         return {}
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], len(keys)]
+    indicators = frame["indicator"].to_numpy(dtype=object)
+    territories = frame["territory"].to_numpy(dtype=object)
+    changed = (indicators[1:] != indicators[:-1]) | (territories[1:] != territories[:-1])
+    starts = np.flatnonzero(np.r_[True, changed])
+    ends = np.r_[starts[1:], len(indicators)]
     years = frame["year"].tolist()
     values = [None if v != v else v for v in frame["value"].tolist()]  # NaN -> None
-    indicators = frame["indicator"].to_numpy()
-    territories = frame["territory"].to_numpy()
     return {
         (indicators[s], territories[s]): (years[s:e], values[s:e])
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True)

@@ -10,16 +10,19 @@ from collections.abc import Callable
 from dataclasses import replace
 from html import escape
 
-import pandas as pd
 from markupsafe import Markup
 
 from welfare_observatory.model import Indicator, TerritoryLevel
 from welfare_observatory.publish.report import geo
+from welfare_observatory.publish.report._rows import ByIndicator, Rows
 from welfare_observatory.publish.report.data import EditionData
 from welfare_observatory.publish.report.maps import MapArea, MapWords, choropleth
 from welfare_observatory.publish.report.views import ReportView
 
 __all__ = ["MapMaker"]
+
+_COLUMNS = ("territory", "year", "value", "marker", "source")
+"""The columns a map reads."""
 
 
 class MapMaker:
@@ -28,19 +31,26 @@ class MapMaker:
     def __init__(self, view: ReportView, data: EditionData) -> None:
         self.view, self.data, self.t = view, data, view.t
         self._municipal_layer: geo.Layer | str | None = "unread"
-        self._by_indicator: dict[str, pd.DataFrame] | None = None
+        self._by_indicator: ByIndicator | None = None
+        self._provinces: ByIndicator | None = None
         self.missing_shapes = False
         """True once a municipal map was left out for want of boundaries (the builder
         tells whoever builds the report how to add them; readers see a neutral note)."""
 
-    def _municipal_rows(self) -> dict[str, pd.DataFrame]:
+    def _municipal_rows(self) -> ByIndicator:
         """The municipal rows of ``data.frame`` by indicator (split once for all maps)."""
         if self._by_indicator is None:
             frame = self.data.frame
             codes = [m.code for m in self.data.municipalities]
             mine = frame[frame["territory"].isin(codes)]
-            self._by_indicator = {str(k): v for k, v in mine.groupby("indicator", sort=False)}
+            self._by_indicator = ByIndicator(mine, _COLUMNS)
         return self._by_indicator
+
+    def _province_rows(self) -> ByIndicator:
+        """The rows of ``data.provinces`` by indicator (split once for all maps)."""
+        if self._provinces is None:
+            self._provinces = ByIndicator(self.data.provinces, _COLUMNS)
+        return self._provinces
 
     def municipal_layer(self) -> geo.Layer | None:
         """The shapes of the observatory's municipalities (None: not available)."""
@@ -94,7 +104,7 @@ class MapMaker:
     def _areas(
         self,
         indicator: Indicator,
-        rows: pd.DataFrame,
+        rows: Rows,
         names: dict[str, str],
         root: str,
         links: set[str],
@@ -123,10 +133,11 @@ class MapMaker:
             areas[code] = MapArea(code, name, value, text, suppressed, href)
         return areas
 
-    def _sources(self, rows: pd.DataFrame) -> list[str]:
-        if "source" not in rows.columns:
+    def _sources(self, rows: Rows) -> list[str]:
+        if "source" not in rows:
             return []
-        return sorted({self.view.source_name(str(s)) for s in rows["source"].dropna() if str(s)})
+        present = rows["source"][rows.notna("source")]
+        return sorted({self.view.source_name(str(s)) for s in present if str(s)})
 
     def municipal(self, indicator: Indicator, *, root: str, links: bool = False) -> Markup:
         """The choropleth of the municipalities at the latest year with municipal values;
@@ -134,14 +145,14 @@ class MapMaker:
         data = self.data
         codes = {m.code for m in data.municipalities}
         rows = self._municipal_rows().get(indicator.id)
-        if rows is None or rows.empty:
+        if rows is None:
             return Markup("")
         layer = self.municipal_layer()
         if layer is None:
             self.missing_shapes = True
             return Markup(f'<p class="note map-missing">{escape(self.t("map_no_shapes"))}</p>')  # noqa: S704
         year = int(rows["year"].max())
-        rows = rows[rows["year"] == year]
+        rows = rows.where(rows["year"] == year)
         names = {m.code: self.view.name(m.code) for m in data.municipalities}
         if data.focus.level is TerritoryLevel.PROVINCE:
             names |= {s.code: s.name for s in layer.shapes if s.code not in names}
@@ -163,16 +174,13 @@ class MapMaker:
         """The focus among Italy's provinces (empty when fewer than two provinces have a
         value in the edition)."""
         data = self.data
-        rows = data.provinces
-        if rows.empty:
-            return Markup("")
-        rows = rows[rows["indicator"] == indicator.id]
-        if rows["territory"].nunique() < 2:
+        rows = self._province_rows().get(indicator.id)
+        if rows is None or len(set(rows["territory"][rows.notna("territory")].tolist())) < 2:
             return Markup("")
         focus = data.focus.code
-        mine = rows[rows["territory"] == focus]
+        mine = rows.where(rows["territory"] == focus)
         year = int(mine["year"].max()) if not mine.empty else int(rows["year"].max())
-        rows = rows[rows["year"] == year]
+        rows = rows.where(rows["year"] == year)
         layer = geo.provinces()
         names = {s.code: s.name for s in layer.shapes}
         areas = self._areas(indicator, rows, names, "", set())

@@ -11,9 +11,11 @@ import re
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+import pandas as pd
 from markupsafe import Markup
 
 from welfare_observatory.model import Indicator, Territory
+from welfare_observatory.publish.report._rows import ByIndicator
 from welfare_observatory.publish.report.charts import Series, line_chart, sparkline, stack_bar
 from welfare_observatory.publish.report.data import EditionData
 from welfare_observatory.publish.report.data import bucket as _bucket
@@ -34,6 +36,12 @@ def _years(frame: Any, column: str) -> Any:
     if column not in frame.columns:
         return [-1] * len(frame)
     return frame[column].astype("Float64").fillna(-1).astype("int64")
+
+
+def _listed(values: Any) -> list[Any]:
+    """A column's values as a list (``tolist`` is far faster than iterating a Series of
+    text; the values are the same)."""
+    return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
 def _span(years: list[int]) -> str:
@@ -59,6 +67,9 @@ class ReportView:
         self.sdg_titles = sdg_titles
         self.indicators = data.indicator_by_id()
         self._ids = itertools.count(1)
+        self._splits: dict[str, dict[str, pd.DataFrame]] = {}
+        self._provinces: ByIndicator | None = None
+        self._horizons: dict[object, list[dict[Hashable, Any]]] | None = None
         self._names = dict(data.names)
         self._names |= {code: text.get(lang) for code, text in data.grouping_names.items()}
         for code in list(self._names):
@@ -128,13 +139,13 @@ class ReportView:
                 "source": src,
             }
             for i, t, y, v, m, s, src in zip(
-                latest["indicator"],
-                latest["territory"],
-                latest["year"],
-                latest["value"],
-                latest["marker"],
-                latest["obs_status"],
-                latest["source"] if "source" in latest.columns else [""] * len(latest),
+                _listed(latest["indicator"]),
+                _listed(latest["territory"]),
+                _listed(latest["year"]),
+                _listed(latest["value"]),
+                _listed(latest["marker"]),
+                _listed(latest["obs_status"]),
+                _listed(latest["source"]) if "source" in latest.columns else [""] * len(latest),
                 strict=True,
             )
         }
@@ -148,13 +159,13 @@ class ReportView:
                 "window": self.t("trend_window", start=int(y0), end=int(y1)) if y0 >= 0 else "",
             }
             for i, t, c, b, k, y0, y1 in zip(
-                trends["indicator"],
-                trends["territory"],
-                trends["category"],
-                trends["bucket"],
-                breaks,
-                _years(trends, "start_year"),
-                _years(trends, "end_year"),
+                _listed(trends["indicator"]),
+                _listed(trends["territory"]),
+                _listed(trends["category"]),
+                _listed(trends["bucket"]),
+                _listed(breaks),
+                _listed(_years(trends, "start_year")),
+                _listed(_years(trends, "end_year")),
                 strict=True,
             )
         }
@@ -162,9 +173,26 @@ class ReportView:
         self._rank_map: dict[tuple[str, str], tuple[int, int]] = {
             (i, t): (int(r), int(n))
             for i, t, r, n in zip(
-                ranks["indicator"], ranks["territory"], ranks["rank"], ranks["n"], strict=True
+                _listed(ranks["indicator"]),
+                _listed(ranks["territory"]),
+                _listed(ranks["rank"]),
+                _listed(ranks["n"]),
+                strict=True,
             )
         }
+
+    def _rows_of(self, name: str, frame: pd.DataFrame, indicator: str) -> pd.DataFrame | None:
+        """The rows of ``frame`` (``data.<name>``) for ``indicator``, in frame order; None
+        when it has none. The frame is split by indicator once, not filtered per card."""
+        split = self._splits.get(name)
+        if split is None:
+            split = (
+                {}
+                if frame.empty or "indicator" not in frame.columns
+                else {str(k): v for k, v in frame.groupby("indicator", sort=False)}
+            )
+            self._splits[name] = split
+        return split.get(indicator)
 
     # -- charts --------------------------------------------------------------------------
     def trend_chart(self, indicator: Indicator) -> Markup:
@@ -274,14 +302,17 @@ class ReportView:
     def horizons(self, indicator: Indicator) -> list[dict[str, Any]]:
         """The stored progress assessments of the territory, one per horizon, each with
         its window (years)."""
-        frame = self.data.progress
-        if frame.empty:
-            return []
-        mine = frame[
-            (frame["indicator"] == indicator.id) & (frame["territory"] == self.data.focus.code)
-        ]
+        if self._horizons is None:
+            # One conversion of the whole frame, then grouped (a small frame's ``to_dict``
+            # costs milliseconds, once per card).
+            frame = self.data.progress
+            self._horizons = {}
+            if not frame.empty:
+                frame = frame[frame["territory"] == self.data.focus.code]
+                for key, record in zip(frame["indicator"], frame.to_dict("records"), strict=True):
+                    self._horizons.setdefault(key, []).append(record)
         out = []
-        for record in mine.to_dict("records"):
+        for record in self._horizons.get(indicator.id, []):
             horizon = str(record.get("horizon", ""))
             start, end = record.get("start_year"), record.get("end_year")
             window = ""
@@ -324,13 +355,11 @@ class ReportView:
         focus = self.data.focus.code
         codes = [focus, *(t.code for t in self.data.comparisons)]
         rows = self.card_rows(indicator)
-        bench = self.data.benchmark
         rank = None
-        if not bench.empty:
-            mine = bench[bench["indicator"] == indicator.id]
-            if not mine.empty and indicator.polarity.value != "neutral":
-                first = mine.iloc[0]
-                rank = self.t("rank_of", rank=int(first["rank"]), n=int(first["n_compared"]))
+        mine = self._rows_of("benchmark", self.data.benchmark, indicator.id)
+        if mine is not None and not mine.empty and indicator.polarity.value != "neutral":
+            first = mine.iloc[0]
+            rank = self.t("rank_of", rank=int(first["rank"]), n=int(first["n_compared"]))
         source = indicator.source
         return {
             "rank_provinces": self._province_rank(indicator),
@@ -485,23 +514,29 @@ class ReportView:
     def _province_rank(self, indicator: Indicator) -> str | None:
         """The province's rank among Italy's provinces with a value in its latest year (1 =
         best; the direction from the polarity; low-reliability values left out)."""
-        provinces = self.data.provinces
         focus = self.data.focus.code
-        if provinces.empty or indicator.polarity.value == "neutral" or len(focus) != 3:
+        if indicator.polarity.value == "neutral" or len(focus) != 3:
             return None
-        rows = provinces[(provinces["indicator"] == indicator.id) & provinces["value"].notna()]
-        if "obs_status" in rows.columns:
-            rows = rows[rows["obs_status"] != "U"]
-        mine = rows[rows["territory"] == focus]
+        if self._provinces is None:
+            columns = ("territory", "year", "value", "obs_status")
+            self._provinces = ByIndicator(self.data.provinces, columns)
+        rows = self._provinces.get(indicator.id)
+        if rows is None:
+            return None
+        keep = rows.notna("value")
+        if "obs_status" in rows:
+            keep &= rows["obs_status"] != "U"
+        rows = rows.where(keep)
+        mine = rows.where(rows["territory"] == focus)
         if mine.empty:
             return None
         year = int(mine["year"].max())
-        rows = rows[rows["year"] == year]
+        rows = rows.where(rows["year"] == year)
         if len(rows) < 3:
             return None
         sign = -1.0 if indicator.polarity.value == "negative" else 1.0
         score = rows["value"].astype("float64") * sign
-        own = float(mine[mine["year"] == year]["value"].iloc[0]) * sign
+        own = float(mine["value"][mine["year"] == year][0]) * sign
         rank = int((score > own).sum()) + 1
         return self.t("rank_provinces", rank=rank, n=len(rows), year=year)
 
