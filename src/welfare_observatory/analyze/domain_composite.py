@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from welfare_observatory.analyze._common import breakdowns, stable_order, years
+from welfare_observatory.analyze._common import breakdowns, stable_order, text, years
 from welfare_observatory.analyze.composite import ampi_components
 from welfare_observatory.model.indicator import Indicator
 from welfare_observatory.model.observation import TOTAL
@@ -56,8 +56,8 @@ def domain_composites(
     says, per domain without a composite, why.
     """
     data = _totals(frame)
-    data = data.assign(year=years(data), territory=data["territory"].astype("string"))
-    data["indicator"] = data["indicator"].astype("string")
+    data = data.assign(year=years(data), territory=text(data["territory"]))
+    data["indicator"] = text(data["indicator"])
     # One value per (indicator, territory, year): the latest period of the year.
     data = stable_order(data, ["indicator", "territory", "year", "period"])
     data = data.drop_duplicates(["indicator", "territory", "year"], keep="last")
@@ -88,7 +88,7 @@ def _totals(frame: pd.DataFrame) -> pd.DataFrame:
     for column in breakdowns(frame):
         if column in ("domain", "year"):
             continue
-        mask &= (frame[column].astype("string") == TOTAL).fillna(False)
+        mask &= (text(frame[column]) == TOTAL).fillna(False)
     return frame[mask]
 
 

@@ -21,6 +21,7 @@ from welfare_observatory.analyze._common import (
     PolaritySource,
     polarity_map,
     require_columns,
+    text,
     years,
 )
 from welfare_observatory.analyze.levels import territory_levels
@@ -100,7 +101,7 @@ def early_warnings(
     latest = data.assign(year=years(data))
     last_year = latest.groupby(group, observed=True, dropna=False)["year"].transform("max")
     level = latest[latest["year"] == last_year].copy()
-    territory = level["territory"].astype("string")
+    territory = text(level["territory"])
     by_level = "level:" + territory_levels(territory)
     if peer_groups is None:
         level["peer_group"] = by_level

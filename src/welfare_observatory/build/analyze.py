@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from welfare_observatory.build.derive import plain
 from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.model.finding import Finding, Severity
 
@@ -47,6 +46,22 @@ def analyze_stage(
     ``composite`` is the AMPI of each domain with the observatory's territory (else Italy)
     as reference; ``early_warnings`` compares municipalities with municipalities.
     """
+    if observations.num_rows == 0:
+        return {}, []
+    # Only the columns analyses read: the text columns they do not (lineage, source, flags,
+    # unit) doubled the peak memory of a build as pandas objects.
+    unread = {"domain", "unit", "conf_status", "flags", "source", "lineage"}
+    return _analyze_frame(
+        _frame(observations.drop_columns(unread & set(observations.column_names))), env
+    )
+
+
+def _analyze_frame(
+    frame: pd.DataFrame, env: BuildEnvironment
+) -> tuple[dict[str, pa.Table], list[Finding]]:
+    """:func:`analyze_stage` over the observations as a pandas frame (keys categorical or
+    text: the stored tables are the same)."""
+    import pandas as pd
     import pyarrow as pa
 
     from welfare_observatory import analyze
@@ -54,13 +69,7 @@ def analyze_stage(
 
     analyses: dict[str, pa.Table] = {}
     findings: list[Finding] = []
-    if observations.num_rows == 0:
-        return analyses, findings
     indicators = env.indicators
-    # Only the columns analyses read: the text columns they do not (lineage, source, flags,
-    # unit) doubled the peak memory of a build as pandas objects.
-    unread = {"domain", "unit", "conf_status", "flags", "source", "lineage"}
-    frame = plain(observations.drop_columns(unread & set(observations.column_names))).to_pandas()
     polarity = {k: v.polarity for k, v in indicators.items()}
     config = env.config
     method: Literal["istat", "eurostat"] = (
@@ -86,6 +95,7 @@ def analyze_stage(
         ),
     }
     extra = breakdowns(frame)
+    keys = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     for name, job in jobs.items():
         try:
             result = job()
@@ -103,8 +113,40 @@ def analyze_stage(
             if name in SORT_KEYS
             else result.reset_index(drop=True)
         )
-        analyses[name] = pa.Table.from_pandas(storable(ordered), preserve_index=False)
+        analyses[name] = pa.Table.from_pandas(
+            storable(_keys_as_text(ordered, keys)), preserve_index=False
+        )
     return analyses, findings
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """``table`` as pandas without a Python object per row: dictionary keys become
+    categoricals (integer codes, a few thousand strings), dates ``datetime64``. Analyses
+    compare keys as text, so results are those of plain text columns."""
+    import pyarrow as pa
+
+    columns = [
+        c
+        if pa.types.is_dictionary(c.type) or not pa.types.is_string(c.type)
+        else c.dictionary_encode()
+        for c in table.columns
+    ]
+    frame: pd.DataFrame = pa.table(columns, names=table.column_names).to_pandas(
+        date_as_object=False
+    )
+    return frame
+
+
+def _keys_as_text(result: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The key columns ``result`` carries over from the input frame, categorical there, as
+    the text dtype they have when the frame is read without categoricals (so the stored
+    tables and their pandas metadata do not depend on how the frame was read)."""
+    import pandas as pd
+
+    for name in keys:
+        if name in result.columns and isinstance(result[name].dtype, pd.CategoricalDtype):
+            result[name] = result[name].astype(result[name].cat.categories.dtype)
+    return result
 
 
 def composite_analysis(
