@@ -230,10 +230,14 @@ def _apply_coverage(
     con.register("c", coverage)
     keys = ["indicator", "territory", "period", *breakdowns]
     # One published row per key (sources were resolved before; min() guards the join).
+    # Only the keys of aggregates are looked up, so only those are grouped (a few thousand
+    # of the input's rows, not all of them).
     con.register("o0", observations.select([*keys, "value", "source"]))
+    on_0 = " AND ".join(f"o0.{k} = t.{k}" for k in keys)
     con.sql(
-        f"""CREATE TEMP VIEW o AS SELECT {", ".join(keys)}, min(value) AS published_value,
-            min(source) AS published_source FROM o0 GROUP BY ALL"""  # noqa: S608 (identifiers are checked names)
+        f"""CREATE TEMP VIEW o AS SELECT {", ".join(f"o0.{k}" for k in keys)},
+            min(o0.value) AS published_value, min(o0.source) AS published_source
+            FROM o0 SEMI JOIN t ON {on_0} GROUP BY ALL"""  # noqa: S608 (identifiers are checked names)
     )
     on_c = " AND ".join(f"t.{k} = c.{k}" for k in keys)
     on_o = " AND ".join(f"t.{k} = o.{k}" for k in keys)
