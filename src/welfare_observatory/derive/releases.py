@@ -163,7 +163,9 @@ def _shared_indicators(observations: pa.Table) -> list[str]:
     """The indicators of ``observations`` that more than one source gives, sorted."""
     from welfare_observatory._arrow import plain as _plain
 
-    pairs = observations.select(["indicator", "source"]).group_by(["indicator", "source"])
+    # One dictionary per column (chunks of concatenated sources carry their own).
+    keys = observations.select(["indicator", "source"]).unify_dictionaries()
+    pairs = keys.group_by(["indicator", "source"])
     # Dictionary keys decoded after grouping: a few rows, whatever the chunks' dictionaries.
     distinct = _plain(pairs.aggregate([])).group_by(["indicator", "source"]).aggregate([])
     counts = distinct.group_by("indicator").aggregate([("source", "count")])
