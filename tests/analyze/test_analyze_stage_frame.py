@@ -16,7 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from welfare_observatory._arrow import plain
-from welfare_observatory.build.analyze import _analyze_frame, analyze_stage
+from welfare_observatory.analyze import progress_table, trend
+from welfare_observatory.analyze._common import breakdowns, stable_order
+from welfare_observatory.build.analyze import SORT_KEYS, _analyze_frame, analyze_stage, storable
 from welfare_observatory.build.environment import make_environment
 from welfare_observatory.observatory import load_observatory
 from welfare_observatory.store import KnowledgeBase
@@ -65,3 +67,25 @@ def test_stored_analyses_equal_those_of_the_plain_text_frame(
         # Schema metadata too: pandas' dtype names go into the stored Parquet files.
         assert new[name].equals(old[name], check_metadata=True), name
     assert new_findings == old_findings
+
+
+@pytest.mark.parametrize("variant", ["built", "statuses"])
+def test_trends_and_progress_equal_the_public_functions(edition_kb: Path, variant: str) -> None:
+    """The stage prepares the series once for trends and both progress horizons; the public
+    functions prepare them per call."""
+    env = make_environment(load_observatory(edition_kb.parent / "obs"))
+    table = _observations(edition_kb)
+    if variant == "statuses":
+        table = _with_statuses(table, seed=7)
+    new, _ = analyze_stage(table, env)
+    frame = plain(table.drop_columns(UNREAD)).to_pandas()
+    polarity = {k: v.polarity for k, v in env.indicators.items()}
+    method = env.config.report.progress_method
+    expected = {
+        "trend": trend(frame, polarity=polarity, method=method),
+        "progress": progress_table(frame, polarity=polarity, method=method),
+    }
+    for name, result in expected.items():
+        columns = [*SORT_KEYS[name], *breakdowns(frame), "horizon", "period", "year"]
+        old = pa.Table.from_pandas(storable(stable_order(result, columns)), preserve_index=False)
+        assert new[name].equals(old, check_metadata=True), name

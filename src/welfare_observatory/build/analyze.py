@@ -66,6 +66,8 @@ def _analyze_frame(
 
     from welfare_observatory import analyze
     from welfare_observatory.analyze._common import breakdowns, stable_order
+    from welfare_observatory.analyze.progress_table import _once, _progress_table
+    from welfare_observatory.analyze.trend import _trend
 
     analyses: dict[str, pa.Table] = {}
     findings: list[Finding] = []
@@ -76,21 +78,40 @@ def _analyze_frame(
         "istat" if config.report.progress_method == "istat" else "eurostat"
     )
     focus = config.territory.code
+
     # Low-reliability values (obs_status U) are kept, but never compared or ranked.
-    reliable = frame[frame["obs_status"] != "U"] if "obs_status" in frame else frame
+    # Filtered when a job runs, so no copy outlives it.
+    def reliable(municipal: bool = False) -> pd.DataFrame:
+        keep = frame["obs_status"] != "U" if "obs_status" in frame else None
+        if municipal:
+            level = analyze.territory_levels(frame["territory"]) == "municipality"
+            keep = level if keep is None else keep & level
+        return frame if keep is None else frame[keep]
+
     references = list(dict.fromkeys([focus, "IT"]))
+    prepared = _once(frame)  # trends and progress read the same series
     jobs: dict[str, Callable[[], Any]] = {
-        "trend": lambda: analyze.trend(frame, polarity=polarity, method=method),
-        "progress": lambda: analyze.progress_table(frame, polarity=polarity, method=method),
+        # The defaults of analyze.trend and analyze.progress_table, over series prepared once.
+        "trend": lambda: _trend(
+            frame, prepared, polarity=polarity, window=5, min_span=3, method=method
+        ),
+        "progress": lambda: _progress_table(
+            frame,
+            prepared,
+            polarity=polarity,
+            method=method,
+            horizons=("short", "long"),
+            targets=None,
+        ),
         "benchmark": lambda: analyze.benchmark(
-            reliable,
+            reliable(),
             territory=focus,
             against=list(config.territory.comparisons),
             polarity=indicators,
         ),
         "composite": lambda: composite_analysis(frame, indicators, references, findings),
         "early_warnings": lambda: analyze.early_warnings(
-            reliable[analyze.territory_levels(reliable["territory"]) == "municipality"],
+            reliable(municipal=True),
             catalog=polarity,
         ),
     }
@@ -108,6 +129,9 @@ def _analyze_frame(
                 )
             )
             continue
+        finally:
+            if name == "progress":
+                prepared.cache_clear()  # the series of every row: not needed any more
         ordered = (
             stable_order(result, [*SORT_KEYS[name], *extra, "horizon", "period", "year"])
             if name in SORT_KEYS
