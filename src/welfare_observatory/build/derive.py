@@ -247,7 +247,10 @@ def _levels_up_to(code: str, reg: Any) -> list[str]:
 
 def _union_published_first(published: pa.Table, derived: pa.Table) -> pa.Table:
     """``published`` plus the rows of ``derived`` whose key is not published."""
-    import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory.derive._common import connect
 
     if derived.num_rows == 0:
         return published
@@ -255,14 +258,23 @@ def _union_published_first(published: pa.Table, derived: pa.Table) -> pa.Table:
     keys = ["indicator", "territory", "period", *_breakdowns(both)]
     published_u = both.slice(0, published.num_rows)
     derived_u = both.slice(published.num_rows)
-    con = duckdb.connect()
+    con = connect()
     try:
-        con.register("p", plain(published_u))
-        con.register("d", plain(derived_u))
+        # Keys only, and row numbers of the derived rows: the fresh rows are taken in their
+        # order, whatever order the join gives.
+        con.register("p", plain(published_u.select(keys)))
+        con.register(
+            "d",
+            plain(derived_u.select(keys)).append_column(
+                "_row", pa.array(range(derived_u.num_rows), pa.int64())
+            ),
+        )
         on = " AND ".join(f'd."{k}" = p."{k}"' for k in keys)
-        fresh = con.sql(f"SELECT d.* FROM d ANTI JOIN p ON {on}").to_arrow_table()  # noqa: S608
+        rows = con.sql(f"SELECT d._row FROM d ANTI JOIN p ON {on}").to_arrow_table()  # noqa: S608
     finally:
         con.close()
+    found = rows.column("_row")
+    fresh = derived_u.take(pc.take(found, pc.sort_indices(found)))
     return unify_breakdowns([published, fresh])
 
 
