@@ -56,11 +56,14 @@ def domain_composites(
     says, per domain without a composite, why.
     """
     data = _totals(frame)
-    data = data.assign(year=years(data), territory=text(data["territory"]))
-    data["indicator"] = text(data["indicator"])
-    # One value per (indicator, territory, year): the latest period of the year.
+    data = data.assign(year=years(data))
+    data = data[[c for c in ("indicator", "territory", "period", "year", "value") if c in data]]
+    # One value per (indicator, territory, year): the latest period of the year. Ordered and
+    # deduplicated before keys become text (categorical keys sort and compare as text).
     data = stable_order(data, ["indicator", "territory", "year", "period"])
     data = data.drop_duplicates(["indicator", "territory", "year"], keep="last")
+    data = data.assign(territory=text(data["territory"]))
+    data["indicator"] = text(data["indicator"])
     present = set(data["indicator"].unique().tolist())
     domains: dict[str, list[str]] = {}
     for key, indicator in sorted(indicators.items()):
