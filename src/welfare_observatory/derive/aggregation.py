@@ -142,9 +142,12 @@ def aggregate(
             WHERE o.indicator IN (SELECT id FROM sums)
             GROUP BY o.indicator, h.level, h.area, o.period {b_group}),
         members AS (
+            -- Only the areas and years some part fell in: the hierarchy is the registry's.
             SELECT h.level, h.area, y.yr, count(*) AS members,
                    sum(w.population) AS members_weight, count(w.population) AS weighted
-            FROM h CROSS JOIN (SELECT DISTINCT year(period_start) AS yr FROM obs) y
+            FROM h SEMI JOIN (SELECT DISTINCT level, area FROM parts) a
+                ON a.level = h.level AND a.area = h.area
+            CROSS JOIN (SELECT DISTINCT yr FROM parts) y
             LEFT JOIN w ON w.territory = h.municipality AND w.year = y.yr
             GROUP BY h.level, h.area, y.yr)
         SELECT p.indicator, p.area AS territory, p.period, p.period_start, {b_out}
