@@ -122,6 +122,16 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, what: str) -
         )
 
 
+def text(column: pd.Series) -> pd.Series:
+    """``column.astype("string")``; a categorical's distinct values are converted once and
+    taken by code (not one string per row)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        values = column.cat.categories.astype("string").array
+        return pd.Series(values.take(codes, allow_fill=True), index=column.index, name=column.name)
+    return column.astype("string")
+
+
 def breakdowns(frame: pd.DataFrame) -> list[str]:
     """The breakdown columns of a canonical observation frame (``sex``, ``age``, ...)."""
     return [c for c in frame.columns if c not in BASE_COLUMNS and c != "year"]

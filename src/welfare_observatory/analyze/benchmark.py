@@ -16,6 +16,7 @@ from welfare_observatory.analyze._common import (
     round_rates,
     size_dependent_ids,
     stable_order,
+    text,
     years,
 )
 from welfare_observatory.errors import AnalysisError, Location, closest
@@ -90,7 +91,7 @@ def benchmark(
         raise AnalysisError(
             "nothing to compare with", hint="pass the comparison territories in against="
         )
-    known = frame["territory"].astype("string")
+    known = text(frame["territory"])
     if not (known == territory).any():
         suggestions = closest(territory, known.dropna().unique().tolist())
         raise AnalysisError(
@@ -104,8 +105,8 @@ def benchmark(
         [*group, "territory", "period", "value"],
     ].copy()
     data["_year"] = years(data)
-    data["territory"] = data["territory"].astype("string")
-    data["period"] = data["period"].astype("string")
+    data["territory"] = text(data["territory"])
+    data["period"] = text(data["period"])
     own = data["territory"] == territory
     if period is None:
         latest = data[own].groupby(group, observed=True, dropna=False)["_year"].max()
@@ -113,13 +114,13 @@ def benchmark(
         data = data[data["_year"] == keep]
     else:
         data = data[data["period"] == period]
-    is_count = data["indicator"].astype("string").isin(sorted(extensive)).to_numpy(dtype=bool)
+    is_count = text(data["indicator"]).isin(sorted(extensive)).to_numpy(dtype=bool)
     if counts == "exclude":
         data = data[~is_count]
         is_count = np.zeros(len(data), dtype=bool)
     data["size_dependent"] = is_count
-    pols = polarity_map(polarity, data["indicator"].astype("string").unique().tolist())
-    sign = data["indicator"].astype("string").map({k: p.sign for k, p in pols.items()})
+    pols = polarity_map(polarity, text(data["indicator"]).unique().tolist())
+    sign = text(data["indicator"]).map({k: p.sign for k, p in pols.items()})
     # Neutral indicators are ranked by value (descending), without a better/worse judgement.
     data["_oriented"] = data["value"] * sign.replace(0, 1).astype("float64")
     by = [*group, "period"]

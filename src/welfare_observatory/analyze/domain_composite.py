@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from welfare_observatory.analyze._common import breakdowns, stable_order, years
+from welfare_observatory.analyze._common import breakdowns, stable_order, text, years
 from welfare_observatory.analyze.composite import ampi_components
 from welfare_observatory.model.indicator import Indicator
 from welfare_observatory.model.observation import TOTAL
@@ -56,11 +56,14 @@ def domain_composites(
     says, per domain without a composite, why.
     """
     data = _totals(frame)
-    data = data.assign(year=years(data), territory=data["territory"].astype("string"))
-    data["indicator"] = data["indicator"].astype("string")
-    # One value per (indicator, territory, year): the latest period of the year.
+    data = data.assign(year=years(data))
+    data = data[[c for c in ("indicator", "territory", "period", "year", "value") if c in data]]
+    # One value per (indicator, territory, year): the latest period of the year. Ordered and
+    # deduplicated before keys become text (categorical keys sort and compare as text).
     data = stable_order(data, ["indicator", "territory", "year", "period"])
     data = data.drop_duplicates(["indicator", "territory", "year"], keep="last")
+    data = data.assign(territory=text(data["territory"]))
+    data["indicator"] = text(data["indicator"])
     present = set(data["indicator"].unique().tolist())
     domains: dict[str, list[str]] = {}
     for key, indicator in sorted(indicators.items()):
@@ -88,7 +91,7 @@ def _totals(frame: pd.DataFrame) -> pd.DataFrame:
     for column in breakdowns(frame):
         if column in ("domain", "year"):
             continue
-        mask &= (frame[column].astype("string") == TOTAL).fillna(False)
+        mask &= (text(frame[column]) == TOTAL).fillna(False)
     return frame[mask]
 
 

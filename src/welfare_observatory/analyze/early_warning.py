@@ -21,6 +21,7 @@ from welfare_observatory.analyze._common import (
     PolaritySource,
     polarity_map,
     require_columns,
+    text,
     years,
 )
 from welfare_observatory.analyze.levels import territory_levels
@@ -91,16 +92,19 @@ def early_warnings(
     ids = [str(i) for i in data["indicator"].dropna().unique()]
     pols = polarity_map(catalog, ids)
     judged = [k for k, p in pols.items() if p.sign != 0]
-    data = data[data["indicator"].isin(judged) & data["value"].notna()]
+    # Subsets are copies of every column: none when every row is kept (the usual case).
+    data = _subset(data, data["indicator"].isin(judged) & data["value"].notna())
     keys = series_keys(frame)
     group = [k for k in keys if k != "territory"]
     if data.empty:
         return pd.DataFrame(columns=[*_COLUMNS[:4], *group[1:], *_COLUMNS[4:]])
 
-    latest = data.assign(year=years(data))
-    last_year = latest.groupby(group, observed=True, dropna=False)["year"].transform("max")
-    level = latest[latest["year"] == last_year].copy()
-    territory = level["territory"].astype("string")
+    year = years(data)
+    by_series = [data[column] for column in group]
+    last_year = year.groupby(by_series, observed=True, dropna=False).transform("max")
+    at_last = year == last_year
+    level = data[at_last].assign(year=year[at_last])
+    territory = text(level["territory"])
     by_level = "level:" + territory_levels(territory)
     if peer_groups is None:
         level["peer_group"] = by_level
@@ -123,7 +127,7 @@ def early_warnings(
     level = level[(level["robust_z"] >= z_threshold) & (level["n_peers"] >= min_peers)]
 
     trends = trend(
-        data[data["territory"].isin(level["territory"].unique())],
+        _subset(data, data["territory"].isin(level["territory"].unique())),
         polarity=pols,
         window=window,
         min_span=min_span,
@@ -144,3 +148,8 @@ def early_warnings(
     out["rank"] = first.cumsum().astype("int64")
     columns = [*_COLUMNS[:4], *group[1:], *_COLUMNS[4:]]
     return out[columns].reset_index(drop=True)
+
+
+def _subset(frame: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
+    """The rows of ``frame`` where ``keep``; ``frame`` itself when that is every row."""
+    return frame if bool(keep.all()) else frame[keep]

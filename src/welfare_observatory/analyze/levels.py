@@ -30,10 +30,15 @@ OTHER = "other"
 
 def territory_levels(codes: pd.Series) -> pd.Series:
     """The level of each code in ``codes`` (one regex per distinct code, not per row)."""
-    factor, uniques = pd.factorize(codes.astype("string"), use_na_sentinel=True)
+    if isinstance(codes.dtype, pd.CategoricalDtype):  # its categories are the distinct codes
+        factor, uniques = codes.cat.codes.to_numpy(), codes.cat.categories
+    else:
+        factor, uniques = pd.factorize(codes.astype("string"), use_na_sentinel=True)
     text = pd.Series(uniques, dtype="string")
     level = np.full(len(text), OTHER, dtype=object)
     for name, pattern in SHAPES.items():
         level[text.str.match(pattern).fillna(False).to_numpy(dtype=bool)] = name
-    labels = np.append(level, OTHER)  # position -1 (missing code) reads as "other"
-    return pd.Series(labels[factor], index=codes.index, dtype="string")
+    labels = pd.array(np.append(level, OTHER), dtype="string")
+    # Position -1 (missing code) reads as "other"; one take, not a string object per row.
+    picked = labels.take(np.where(factor < 0, len(labels) - 1, factor))
+    return pd.Series(picked, index=codes.index)

@@ -8,7 +8,8 @@ in series), the classes from :mod:`~welfare_observatory.analyze.classes`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
 import numpy as np
@@ -22,7 +23,7 @@ from welfare_observatory.analyze._common import (
 )
 from welfare_observatory.analyze.classes import ProgressCategory, classify_eurostat_ratio
 from welfare_observatory.analyze.progress import HORIZONS, MIN_SPAN, cagr_array
-from welfare_observatory.analyze.trend import series_keys, trend
+from welfare_observatory.analyze.trend import _prepare, _Series, _trend, series_keys
 from welfare_observatory.errors import AnalysisError
 
 __all__ = ["progress_table"]
@@ -68,6 +69,27 @@ def progress_table(
     ``reason`` (why not assessable, or how a target was judged). Rows are sorted by the
     series keys and horizon.
     """
+    return _progress_table(
+        frame, _once(frame), polarity=polarity, method=method, horizons=horizons, targets=targets
+    )
+
+
+def _once(frame: pd.DataFrame) -> functools._lru_cache_wrapper[_Series]:
+    """The :class:`_Series` of ``frame``, prepared on the first call only (every horizon
+    reads the same rows; an error is raised again on each call)."""
+    return functools.cache(lambda: _prepare(frame))
+
+
+def _progress_table(
+    frame: pd.DataFrame,
+    prepared: Callable[[], _Series],
+    *,
+    polarity: PolaritySource,
+    method: Literal["eurostat", "istat"],
+    horizons: Iterable[str],
+    targets: Mapping[str, tuple[float, int]] | None,
+) -> pd.DataFrame:
+    """:func:`progress_table` with the series of ``frame`` from ``prepared()``."""
     if method not in ("eurostat", "istat"):
         raise AnalysisError(f"unknown method {method!r}", hint="method is 'eurostat' or 'istat'")
     wanted = list(dict.fromkeys(horizons))
@@ -81,8 +103,9 @@ def progress_table(
     parts = []
     for horizon in wanted:  # a handful of horizons, each vectorized over every series
         length = HORIZONS[horizon]
-        part = trend(
+        part = _trend(
             frame,
+            prepared,
             polarity=pols,
             window=_FULL_WINDOW if length is None else length,
             min_span=MIN_SPAN[horizon],

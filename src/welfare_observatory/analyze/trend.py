@@ -8,6 +8,8 @@ All work is numpy over the sorted frame (no Python loop over series or rows).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -62,21 +64,52 @@ def trend(
     ``adjusted_cagr`` and ``category`` (Eurostat's classes without target, or Istat's).
     Rows are sorted by indicator, territory and breakdowns (as text).
     """
-    require_columns(frame, ["indicator", "territory", "value"], what="the observation table")
-    if window < 1 or min_span < 1:
-        raise AnalysisError("window and min_span must be at least 1 year")
+    return _trend(
+        frame,
+        lambda: _prepare(frame),
+        polarity=polarity,
+        window=window,
+        min_span=min_span,
+        method=method,
+    )
+
+
+@dataclass(frozen=True)
+class _Series:
+    """The rows of a frame that have a value, ordered by series then year: what every
+    window of :func:`trend` reads (prepared once for several windows over one frame)."""
+
+    keys: list[str]
+    data: pd.DataFrame
+    """Key columns of the rows with a value (index 0..n-1, in the frame's order)."""
+    order: NDArray[np.integer[Any]]
+    """Positions in ``data`` of the rows ordered by series, then year."""
+    gid: NDArray[np.integer[Any]]
+    year: NDArray[np.integer[Any]]
+    value: NDArray[np.float64]
+    is_break: NDArray[np.bool_]
+    starts: NDArray[np.integer[Any]]
+    ends: NDArray[np.integer[Any]]
+    counts: NDArray[np.integer[Any]]
+
+
+def _prepare(frame: pd.DataFrame) -> _Series:
+    """The :class:`_Series` of ``frame``; raises :class:`AnalysisError` when a series has
+    two values in one year."""
     keys = series_keys(frame)
-    data = frame.loc[frame["value"].notna(), keys].reset_index(drop=True)
-    value = frame.loc[frame["value"].notna(), "value"].to_numpy(dtype="float64")
-    year = years(frame.loc[frame["value"].notna()]).to_numpy(dtype="int64")
+    has_value = frame["value"].notna()
+    data = frame.loc[has_value, keys].reset_index(drop=True)
+    value = frame.loc[has_value, "value"].to_numpy(dtype="float64")
+    year = years(frame.loc[has_value]).to_numpy(dtype="int64")
     if "obs_status" in frame.columns:
         # Compare without converting: the column is often categorical (dictionary-encoded).
-        status = frame.loc[frame["value"].notna(), "obs_status"]
+        status = frame.loc[has_value, "obs_status"]
         is_break = (status == ObsStatus.BREAK.value).fillna(False).to_numpy(dtype=bool)
     else:
         is_break = np.zeros(len(value), dtype=bool)
+    none = np.zeros(0, dtype="int64")
     if len(value) == 0:
-        return _empty(keys, polarity is not None)
+        return _Series(keys, data, none, none, year, value, is_break, none, none, none)
 
     gid = data.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
     order = np.lexsort((year, gid))
@@ -93,6 +126,29 @@ def trend(
     starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
     ends = np.r_[starts[1:], len(gid)] - 1
     counts = ends - starts + 1
+    return _Series(keys, data, order, gid, year, value, is_break, starts, ends, counts)
+
+
+def _trend(
+    frame: pd.DataFrame,
+    prepared: Callable[[], _Series],
+    *,
+    polarity: PolaritySource | None,
+    window: int,
+    min_span: int,
+    method: Literal["eurostat", "istat"],
+) -> pd.DataFrame:
+    """:func:`trend` over ``prepared()``, the :class:`_Series` of ``frame``."""
+    require_columns(frame, ["indicator", "territory", "value"], what="the observation table")
+    if window < 1 or min_span < 1:
+        raise AnalysisError("window and min_span must be at least 1 year")
+    series = prepared()
+    keys, data, order = series.keys, series.data, series.order
+    year, value, is_break = series.year, series.value, series.is_break
+    starts, ends, counts = series.starts, series.ends, series.counts
+    if len(value) == 0:
+        return _empty(keys, polarity is not None)
+
     end_year = year[ends]
     break_year = np.maximum.reduceat(np.where(is_break, year, _NO_YEAR), starts)
     lower = np.maximum(end_year - window, break_year)

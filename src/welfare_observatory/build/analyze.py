@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from welfare_observatory.build.derive import plain
 from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.model.finding import Finding, Severity
 
@@ -47,45 +46,77 @@ def analyze_stage(
     ``composite`` is the AMPI of each domain with the observatory's territory (else Italy)
     as reference; ``early_warnings`` compares municipalities with municipalities.
     """
+    if observations.num_rows == 0:
+        return {}, []
+    # Only the columns analyses read: the text columns they do not (lineage, source, flags,
+    # unit) doubled the peak memory of a build as pandas objects.
+    unread = {"domain", "unit", "conf_status", "flags", "source", "lineage"}
+    return _analyze_frame(
+        _frame(observations.drop_columns(unread & set(observations.column_names))), env
+    )
+
+
+def _analyze_frame(
+    frame: pd.DataFrame, env: BuildEnvironment
+) -> tuple[dict[str, pa.Table], list[Finding]]:
+    """:func:`analyze_stage` over the observations as a pandas frame (keys categorical or
+    text: the stored tables are the same)."""
+    import pandas as pd
     import pyarrow as pa
 
     from welfare_observatory import analyze
     from welfare_observatory.analyze._common import breakdowns, stable_order
+    from welfare_observatory.analyze.progress_table import _once, _progress_table
+    from welfare_observatory.analyze.trend import _trend
 
     analyses: dict[str, pa.Table] = {}
     findings: list[Finding] = []
-    if observations.num_rows == 0:
-        return analyses, findings
     indicators = env.indicators
-    # Only the columns analyses read: the text columns they do not (lineage, source, flags,
-    # unit) doubled the peak memory of a build as pandas objects.
-    unread = {"domain", "unit", "conf_status", "flags", "source", "lineage"}
-    frame = plain(observations.drop_columns(unread & set(observations.column_names))).to_pandas()
     polarity = {k: v.polarity for k, v in indicators.items()}
     config = env.config
     method: Literal["istat", "eurostat"] = (
         "istat" if config.report.progress_method == "istat" else "eurostat"
     )
     focus = config.territory.code
+
     # Low-reliability values (obs_status U) are kept, but never compared or ranked.
-    reliable = frame[frame["obs_status"] != "U"] if "obs_status" in frame else frame
+    # Filtered when a job runs, so no copy outlives it.
+    def reliable(municipal: bool = False) -> pd.DataFrame:
+        keep = frame["obs_status"] != "U" if "obs_status" in frame else None
+        if municipal:
+            level = analyze.territory_levels(frame["territory"]) == "municipality"
+            keep = level if keep is None else keep & level
+        return frame if keep is None else frame[keep]
+
     references = list(dict.fromkeys([focus, "IT"]))
+    prepared = _once(frame)  # trends and progress read the same series
     jobs: dict[str, Callable[[], Any]] = {
-        "trend": lambda: analyze.trend(frame, polarity=polarity, method=method),
-        "progress": lambda: analyze.progress_table(frame, polarity=polarity, method=method),
+        # The defaults of analyze.trend and analyze.progress_table, over series prepared once.
+        "trend": lambda: _trend(
+            frame, prepared, polarity=polarity, window=5, min_span=3, method=method
+        ),
+        "progress": lambda: _progress_table(
+            frame,
+            prepared,
+            polarity=polarity,
+            method=method,
+            horizons=("short", "long"),
+            targets=None,
+        ),
         "benchmark": lambda: analyze.benchmark(
-            reliable,
+            reliable(),
             territory=focus,
             against=list(config.territory.comparisons),
             polarity=indicators,
         ),
         "composite": lambda: composite_analysis(frame, indicators, references, findings),
         "early_warnings": lambda: analyze.early_warnings(
-            reliable[analyze.territory_levels(reliable["territory"]) == "municipality"],
+            reliable(municipal=True),
             catalog=polarity,
         ),
     }
     extra = breakdowns(frame)
+    keys = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     for name, job in jobs.items():
         try:
             result = job()
@@ -98,13 +129,48 @@ def analyze_stage(
                 )
             )
             continue
+        finally:
+            if name == "progress":
+                prepared.cache_clear()  # the series of every row: not needed any more
         ordered = (
             stable_order(result, [*SORT_KEYS[name], *extra, "horizon", "period", "year"])
             if name in SORT_KEYS
             else result.reset_index(drop=True)
         )
-        analyses[name] = pa.Table.from_pandas(storable(ordered), preserve_index=False)
+        analyses[name] = pa.Table.from_pandas(
+            storable(_keys_as_text(ordered, keys)), preserve_index=False
+        )
     return analyses, findings
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """``table`` as pandas without a Python object per row: dictionary keys become
+    categoricals (integer codes, a few thousand strings), dates ``datetime64``. Analyses
+    compare keys as text, so results are those of plain text columns."""
+    import pyarrow as pa
+
+    columns = [
+        c
+        if pa.types.is_dictionary(c.type) or not pa.types.is_string(c.type)
+        else c.dictionary_encode()
+        for c in table.columns
+    ]
+    frame: pd.DataFrame = pa.table(columns, names=table.column_names).to_pandas(
+        date_as_object=False
+    )
+    return frame
+
+
+def _keys_as_text(result: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The key columns ``result`` carries over from the input frame, categorical there, as
+    the text dtype they have when the frame is read without categoricals (so the stored
+    tables and their pandas metadata do not depend on how the frame was read)."""
+    import pandas as pd
+
+    for name in keys:
+        if name in result.columns and isinstance(result[name].dtype, pd.CategoricalDtype):
+            result[name] = result[name].astype(result[name].cat.categories.dtype)
+    return result
 
 
 def composite_analysis(

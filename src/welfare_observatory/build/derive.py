@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from welfare_observatory._arrow import decoded, plain
 from welfare_observatory._arrow import distinct as _distinct
+from welfare_observatory._arrow import plain
 from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.common import Frozen
@@ -103,6 +103,7 @@ def derive_with_coverage(
     import pyarrow.compute as pc
 
     from welfare_observatory.derive import aggregate, code_changes, derive_rates, reconcile
+    from welfare_observatory.derive._common import on_values
     from welfare_observatory.derive.releases import resolve_releases, source_ranks
     from welfare_observatory.derive.reliability import mark_low_reliability
 
@@ -134,7 +135,8 @@ def derive_with_coverage(
 
     hierarchy, levels = _hierarchy(env.config.territory, reg, reference)
     if levels and scope.municipal:
-        municipal = observed.filter(pc.equal(pc.utf8_length(_text(observed, "territory")), 6))
+        six = on_values(observed.column("territory"), lambda v: pc.equal(pc.utf8_length(v), 6))
+        municipal = observed.filter(six)
         # Run on a partition without municipal rows too: the step is the build's, the same
         # in every partition; its rows are none.
         aggregated = aggregate(
@@ -166,8 +168,11 @@ def derive_with_coverage(
         steps.append(rates.step)
     observed = _union_published_first(observed, rates.table)
 
-    keep = pc.is_in(_text(observed, "indicator"), pa.array(sorted(wanted), pa.string()))
-    observed = observed.filter(keep)
+    kept = pa.array(sorted(wanted), pa.string())
+    keep = on_values(observed.column("indicator"), lambda v: pc.is_in(v, value_set=kept))
+    # Usually every row is kept: no copy of the table then.
+    if not pc.all(keep, skip_nulls=False).as_py():
+        observed = observed.filter(keep)
     marked = mark_low_reliability(observed, indicators, env.config.reliability)
     observed, findings = marked.table, findings + marked.findings
     if n_overrides:
@@ -188,10 +193,6 @@ def _merge(
     if result.step is not None:
         steps = [*steps, result.step]
     return unify_breakdowns([result.table]), [*findings, *result.findings], steps
-
-
-def _text(table: pa.Table, name: str) -> pa.ChunkedArray:
-    return decoded(table.column(name))
 
 
 def _hierarchy(
@@ -246,7 +247,10 @@ def _levels_up_to(code: str, reg: Any) -> list[str]:
 
 def _union_published_first(published: pa.Table, derived: pa.Table) -> pa.Table:
     """``published`` plus the rows of ``derived`` whose key is not published."""
-    import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory.derive._common import connect
 
     if derived.num_rows == 0:
         return published
@@ -254,14 +258,23 @@ def _union_published_first(published: pa.Table, derived: pa.Table) -> pa.Table:
     keys = ["indicator", "territory", "period", *_breakdowns(both)]
     published_u = both.slice(0, published.num_rows)
     derived_u = both.slice(published.num_rows)
-    con = duckdb.connect()
+    con = connect()
     try:
-        con.register("p", plain(published_u))
-        con.register("d", plain(derived_u))
+        # Keys only, and row numbers of the derived rows: the fresh rows are taken in their
+        # order, whatever order the join gives.
+        con.register("p", plain(published_u.select(keys)))
+        con.register(
+            "d",
+            plain(derived_u.select(keys)).append_column(
+                "_row", pa.array(range(derived_u.num_rows), pa.int64())
+            ),
+        )
         on = " AND ".join(f'd."{k}" = p."{k}"' for k in keys)
-        fresh = con.sql(f"SELECT d.* FROM d ANTI JOIN p ON {on}").to_arrow_table()  # noqa: S608
+        rows = con.sql(f"SELECT d._row FROM d ANTI JOIN p ON {on}").to_arrow_table()  # noqa: S608
     finally:
         con.close()
+    found = rows.column("_row")
+    fresh = derived_u.take(pc.take(found, pc.sort_indices(found)))
     return unify_breakdowns([published, fresh])
 
 
@@ -290,6 +303,9 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
 
     ids = list(indicators)
     domains = pa.array([str(indicators[i].domain) for i in ids], pa.string())
-    index = pc.index_in(_text(table, "indicator"), value_set=pa.array(ids, pa.string()))
+    from welfare_observatory.derive._common import on_values
+
+    known = pa.array(ids, pa.string())
+    index = on_values(table.column("indicator"), lambda v: pc.index_in(v, value_set=known))
     domain = pc.fill_null(pc.take(domains, index), "other")
     return table.append_column("domain", domain)

@@ -142,9 +142,12 @@ def aggregate(
             WHERE o.indicator IN (SELECT id FROM sums)
             GROUP BY o.indicator, h.level, h.area, o.period {b_group}),
         members AS (
+            -- Only the areas and years some part fell in: the hierarchy is the registry's.
             SELECT h.level, h.area, y.yr, count(*) AS members,
                    sum(w.population) AS members_weight, count(w.population) AS weighted
-            FROM h CROSS JOIN (SELECT DISTINCT year(period_start) AS yr FROM obs) y
+            FROM h SEMI JOIN (SELECT DISTINCT level, area FROM parts) a
+                ON a.level = h.level AND a.area = h.area
+            CROSS JOIN (SELECT DISTINCT yr FROM parts) y
             LEFT JOIN w ON w.territory = h.municipality AND w.year = y.yr
             GROUP BY h.level, h.area, y.yr)
         SELECT p.indicator, p.area AS territory, p.period, p.period_start, {b_out}
@@ -230,10 +233,14 @@ def _apply_coverage(
     con.register("c", coverage)
     keys = ["indicator", "territory", "period", *breakdowns]
     # One published row per key (sources were resolved before; min() guards the join).
+    # Only the keys of aggregates are looked up, so only those are grouped (a few thousand
+    # of the input's rows, not all of them).
     con.register("o0", observations.select([*keys, "value", "source"]))
+    on_0 = " AND ".join(f"o0.{k} = t.{k}" for k in keys)
     con.sql(
-        f"""CREATE TEMP VIEW o AS SELECT {", ".join(keys)}, min(value) AS published_value,
-            min(source) AS published_source FROM o0 GROUP BY ALL"""  # noqa: S608 (identifiers are checked names)
+        f"""CREATE TEMP VIEW o AS SELECT {", ".join(f"o0.{k}" for k in keys)},
+            min(o0.value) AS published_value, min(o0.source) AS published_source
+            FROM o0 SEMI JOIN t ON {on_0} GROUP BY ALL"""  # noqa: S608 (identifiers are checked names)
     )
     on_c = " AND ".join(f"t.{k} = c.{k}" for k in keys)
     on_o = " AND ".join(f"t.{k} = o.{k}" for k in keys)

@@ -68,6 +68,12 @@ def source_ranks(config: ObservatoryConfig, folder: Path) -> dict[str, SourceRan
         for value in source.options.values():
             if not isinstance(value, str):
                 continue
+            try:  # most options name no sidecar: a stat says so, without resolving a path
+                candidate = folder / (value + ".meta.yaml")
+                if not (candidate.exists() or candidate.is_symlink()):
+                    continue
+            except (ValueError, OSError):
+                continue
             try:
                 sidecar = safe_path(folder, value + ".meta.yaml", what=f"sources.{sid}.options")
             except (WelfareObservatoryError, ValueError, OSError):
@@ -90,8 +96,15 @@ def resolve_releases(observations: pa.Table, ranks: Mapping[str, SourceRank]) ->
     if observations.num_rows == 0:
         return Derived(observations)
     keys = ["indicator", "territory", "period", *breakdowns]
+    # Only an indicator two sources give can have a key two sources give: a few hundred
+    # (indicator, source) pairs decide, so the usual build (one source per indicator)
+    # never groups every key.
+    shared = _shared_indicators(observations)
+    if not shared:
+        return Derived(observations)
     con = connect()
     con.register("obs", observations)
+    con.register("shared", pa.table({"id": pa.array(shared, pa.string())}))
     con.register(
         "ranks",
         pa.table(
@@ -105,7 +118,8 @@ def resolve_releases(observations: pa.Table, ranks: Mapping[str, SourceRank]) ->
     group = ", ".join(keys)
     dup = query(
         con,
-        f"SELECT {group} FROM obs GROUP BY {group} HAVING count(DISTINCT source) > 1",  # noqa: S608 (identifiers are checked names)
+        f"SELECT {group} FROM obs WHERE indicator IN (SELECT id FROM shared) "  # noqa: S608 (identifiers are checked names)
+        f"GROUP BY {group} HAVING count(DISTINCT source) > 1",
     )
     if dup.num_rows == 0:
         return Derived(observations)
@@ -143,6 +157,20 @@ def resolve_releases(observations: pa.Table, ranks: Mapping[str, SourceRank]) ->
     rest = query(con, f"SELECT o.* FROM obs o ANTI JOIN dup d ON {on}")  # noqa: S608 (identifiers are checked names)
     table = pa.concat_tables([to_canonical(rest, breakdowns), to_canonical(winners, breakdowns)])
     return Derived(table, _findings(plain(pairs)))
+
+
+def _shared_indicators(observations: pa.Table) -> list[str]:
+    """The indicators of ``observations`` that more than one source gives, sorted."""
+    from welfare_observatory._arrow import plain as _plain
+
+    # One dictionary per column (chunks of concatenated sources carry their own).
+    keys = observations.select(["indicator", "source"]).unify_dictionaries()
+    pairs = keys.group_by(["indicator", "source"])
+    # Dictionary keys decoded after grouping: a few rows, whatever the chunks' dictionaries.
+    distinct = _plain(pairs.aggregate([])).group_by(["indicator", "source"]).aggregate([])
+    counts = distinct.group_by("indicator").aggregate([("source", "count")])
+    many = counts.filter(pc.greater(counts["source_count"], 1))
+    return sorted(str(i) for i in many["indicator"].to_pylist())
 
 
 def _findings(pairs: pa.Table) -> list[Finding]:

@@ -24,6 +24,7 @@ from welfare_observatory.derive._common import (
     breakdowns_of,
     connect,
     indicator_map,
+    on_values,
     plain,
     query,
     to_canonical,
@@ -85,10 +86,7 @@ def mark_low_reliability(
     if not rules or observations.num_rows == 0:
         return Derived(observations)
     targets = pa.array([r["target"] for r in rules], pa.string())
-    names = observations.column("indicator")
-    if pa.types.is_dictionary(names.type):
-        names = names.cast(names.type.value_type)
-    is_rate = pc.is_in(names, targets)
+    is_rate = on_values(observations.column("indicator"), lambda v: pc.is_in(v, value_set=targets))
     if not pc.any(is_rate).as_py():
         return Derived(observations)
     con = connect()
