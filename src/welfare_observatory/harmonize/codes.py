@@ -120,12 +120,51 @@ class CodeTable:
         reported as unknown. NUTS 2024 and Istat CL_ITTER107 codes come from the registry's
         code table (``ITD20`` and ``ITH20`` are both Trento).
         """
-        import pyarrow.compute as pc
-
-        from welfare_observatory.territory import normalize_name
         from welfare_observatory.territory import registry as default_registry
 
         reg = registry if registry is not None else default_registry()
+        key = getattr(reg, "cache_key", None)
+        if not isinstance(key, str):
+            return cls._from_registry(reg)
+        from pathlib import Path
+
+        from welfare_observatory import _startup_cache
+
+        return _startup_cache.cached(
+            "territory_codes",
+            _startup_cache.inputs_digest([Path(__file__)], key),
+            build=lambda: cls._from_registry(reg),
+            dump=CodeTable._indexes,
+            restore=lambda state: cls._restore(reg, state),
+        )
+
+    _INDEXES = ("_belfiore", "_nuts", "_names", "_abbreviations")
+
+    def _indexes(self) -> dict[str, Any]:
+        """The look-ups beyond the territories themselves (what the start-up cache stores)."""
+        return {name: getattr(self, name) for name in self._INDEXES}
+
+    @classmethod
+    def _restore(cls, registry: Any, state: dict[str, Any]) -> CodeTable:
+        """The code table of ``registry`` from its cached look-ups; same as ``_from_registry``."""
+        from welfare_observatory.territory import normalize_name
+
+        if set(state) != set(cls._INDEXES):
+            raise ValueError("start-up cache entry of another shape")
+        table = cls((), normalize_name)
+        # registry codes are unique, so setdefault and max() of __init__ reduce to this
+        table.territories = {t.code: t for t in registry}
+        table.valid_to = {code: t.valid_to for code, t in table.territories.items()}
+        for name, value in state.items():
+            setattr(table, name, value)
+        return table
+
+    @classmethod
+    def _from_registry(cls, reg: Any) -> CodeTable:
+        import pyarrow.compute as pc
+
+        from welfare_observatory.territory import normalize_name
+
         table = cls(list(reg), normalize_name)
         codes = reg.code_table()
         systems = codes.column("system").cast(pa_string())

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from welfare_observatory import _startup_cache
 from welfare_observatory.errors import UnknownTerritoryError
 from welfare_observatory.model.territory import OPEN_END, Territory, TerritoryLevel
 from welfare_observatory.territory import _store
@@ -34,6 +35,15 @@ _MODEL_FIELDS = frozenset(Territory.model_fields)
 _LEVELS = {level.value: level for level in TerritoryLevel}
 _BELFIORE = re.compile(r"^[A-Z]\d{3}$")
 _WITH_PROVINCE = re.compile(r"^(?P<name>.+?)\s*\((?P<province>[A-Za-z]{2}|\d{3})\)$")
+_INPUTS = ("territories.parquet", "aliases.parquet")
+"""The data files the look-ups are built from."""
+
+
+def _code_files() -> list[Path]:
+    """The modules whose code shapes the look-ups: an edit to one is a new cache key."""
+    from welfare_observatory.model import territory as model
+
+    return [*sorted(Path(__file__).parent.glob("*.py")), Path(str(model.__file__))]
 
 
 class TerritoryRegistry:
@@ -48,6 +58,51 @@ class TerritoryRegistry:
         self.data_dir = data_dir
         self.table_cache: dict[tuple[str, object], pa.Table] = {}
         """Columnar views already built (hierarchy per date, code table)."""
+        self._history: History | None = None
+        self.cache_key: str | None = None
+        """Digest of the data and code the look-ups derive from (start-up cache key)."""
+        try:
+            self.cache_key = _startup_cache.inputs_digest(
+                [data_dir / name for name in _INPUTS] + _code_files()
+            )
+        except OSError:
+            # a missing file is reported by the slow path, with its location and hint
+            self._read_data()
+            return
+        _startup_cache.cached(
+            "territories",
+            self.cache_key,
+            build=self._read_data,
+            dump=TerritoryRegistry._state,
+            restore=self._restore,
+        )
+
+    _STATE = (
+        "_by_code",
+        "_nuts_2021",
+        "_derivation",
+        "_name_keys",
+        "capitals",
+        "_belfiore",
+        "_nuts",
+        "_names",
+        "_children",
+        "_abbreviations",
+        "_legacy",
+    )
+
+    def _state(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self._STATE}
+
+    def _restore(self, state: dict[str, object]) -> TerritoryRegistry:
+        if set(state) != set(self._STATE):
+            raise ValueError("start-up cache entry of another shape")
+        self.__dict__.update(state)
+        return self
+
+    def _read_data(self) -> TerritoryRegistry:
+        """The look-ups built from the Parquet files (what the start-up cache stores)."""
+        data_dir = self.data_dir
         table = _store.read("territories.parquet", data_dir)
         # dictionary-encoded columns convert to Python far faster once decoded
         columns = {
@@ -84,7 +139,7 @@ class TerritoryRegistry:
             if derivation:
                 self._derivation[code] = derivation
         self._build_indexes()
-        self._history: History | None = None
+        return self
 
     @property
     def history(self) -> History:
