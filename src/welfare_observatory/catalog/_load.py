@@ -103,14 +103,36 @@ def _validation_errors(file: str, raw: Any, exc: ValidationError) -> list[Catalo
     return out
 
 
+def _shipped_documents(files: Sequence[Path]) -> dict[str, Any]:
+    """The parsed shipped files (file -> document), from the start-up cache when it has them.
+
+    Empty when a shipped file does not parse: the caller then reads every file itself and
+    reports each problem with its location."""
+    from welfare_observatory import _startup_cache
+    from welfare_observatory.catalog import _yaml
+
+    def parse() -> dict[str, Any]:
+        return {str(path): read_yaml(path) for path in files}
+
+    try:
+        key = _startup_cache.inputs_digest([*files, Path(_yaml.__file__)])
+        documents = _startup_cache.cached("catalog_shipped", key, build=parse)
+    except (CatalogError, OSError):
+        return {}
+    return documents if set(documents) == {str(path) for path in files} else {}
+
+
 def _read_layer(files: Iterable[Path], loaded: Loaded) -> None:
     """Parse one layer's files into ``loaded``; later layers override earlier ids."""
     seen: dict[str, Location] = {}
     seen_profiles: dict[str, Location] = {}
+    files = list(files)
+    # the shipped layer is the same in every process: its parse is cached (_startup_cache)
+    documents = _shipped_documents(files) if files == shipped_layer() else {}
     for path in files:
         file = str(path)
         try:
-            data = read_yaml(path)
+            data = documents[file] if file in documents else read_yaml(path)
         except CatalogError as exc:
             loaded.errors.append(exc)
             continue
