@@ -3,7 +3,7 @@
 The territory registry's look-ups, the harmonize code table and the parsed shipped catalogue
 are the same for every build with the same package: deriving them from Parquet and YAML
 costs about a second per process, unpickling them a tenth of that. Each entry is one pickle
-file under :func:`cache_dir` (``<name>-<key>.pickle``, the newest four per name kept), keyed
+file under :func:`cache_dir` (``<name>-<key>.pickle``, the newest few per name kept), keyed
 by the digest of the files it is derived from (data and the code that derives it) and the
 library, pydantic and Python versions, so an upgrade, an edited data file or an edited
 module never reads a stale entry. Writes are atomic; an entry that cannot be read
@@ -31,8 +31,6 @@ __all__ = ["ENV", "cache_dir", "cached", "inputs_digest"]
 ENV = "WELFARE_OBSERVATORY_STARTUP_CACHE"
 _MAGIC = b"welfare-observatory startup cache 1\n"
 T = TypeVar("T")
-_KEEP = 4
-"""Entries kept per name (one per library version or data digest in use)."""
 
 
 def cache_dir() -> Path | None:
@@ -68,11 +66,14 @@ def cached(
     build: Callable[[], T],
     dump: Callable[[T], Any] = lambda value: value,
     restore: Callable[[Any], T] = lambda payload: payload,
+    *,
+    keep: int = 4,
 ) -> T:
     """``restore(payload)`` of the entry ``name`` stored under ``key``, else ``build()``
     (then ``dump`` of it is stored for the next process).
 
-    ``key`` comes from :func:`inputs_digest`. Any failure to read or restore the entry
+    ``key`` comes from :func:`inputs_digest`; ``keep`` entries of ``name`` (the newest)
+    stay in the folder. Any failure to read or restore the entry
     falls back to ``build``; a failure to write leaves the cache as it was.
     """
     folder = cache_dir()
@@ -86,7 +87,7 @@ def cached(
             return restore(payload[0])
     value = build()
     with contextlib.suppress(Exception):
-        _write(path, key, dump(value))
+        _write(path, key, dump(value), keep)
     return value
 
 
@@ -109,7 +110,7 @@ def _read(path: Path, key: str) -> tuple[Any] | None:
             gc.enable()
 
 
-def _write(path: Path, key: str, payload: Any) -> None:
+def _write(path: Path, key: str, payload: Any, keep: int) -> None:
     from welfare_observatory._atomic import atomic_path
 
     body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
@@ -121,6 +122,6 @@ def _write(path: Path, key: str, payload: Any) -> None:
     others = sorted(
         path.parent.glob(f"{name}-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True
     )
-    for old in others[_KEEP:]:
+    for old in others[keep:]:
         with contextlib.suppress(OSError):
             old.unlink()

@@ -103,11 +103,16 @@ def _validation_errors(file: str, raw: Any, exc: ValidationError) -> list[Catalo
     return out
 
 
-def _shipped_documents(files: Sequence[Path]) -> dict[str, Any]:
-    """The parsed shipped files (file -> document), from the start-up cache when it has them.
+CACHED_LAYER_BYTES = 32_000
+"""Layers at least this large (the shipped one, plugins' catalogues) have their parse cached."""
 
-    Empty when a shipped file does not parse: the caller then reads every file itself and
-    reports each problem with its location."""
+
+def _cached_documents(files: Sequence[Path]) -> dict[str, Any]:
+    """The parsed files of a large layer (file -> document), from the start-up cache when it
+    has them: the same files parse to the same documents in every process.
+
+    Empty for a small layer, or when a file does not parse or cannot be read: the caller then
+    reads every file itself and reports each problem with its location."""
     from welfare_observatory import _startup_cache
     from welfare_observatory.catalog import _yaml
 
@@ -115,8 +120,12 @@ def _shipped_documents(files: Sequence[Path]) -> dict[str, Any]:
         return {str(path): read_yaml(path) for path in files}
 
     try:
-        key = _startup_cache.inputs_digest([*files, Path(_yaml.__file__)])
-        documents = _startup_cache.cached("catalog_shipped", key, build=parse)
+        if sum(path.stat().st_size for path in files) < CACHED_LAYER_BYTES:
+            return {}
+        key = _startup_cache.inputs_digest(
+            [*files, Path(_yaml.__file__)], *(str(path) for path in files)
+        )
+        documents = _startup_cache.cached("catalog", key, build=parse, keep=16)
     except (CatalogError, OSError):
         return {}
     return documents if set(documents) == {str(path) for path in files} else {}
@@ -127,8 +136,7 @@ def _read_layer(files: Iterable[Path], loaded: Loaded) -> None:
     seen: dict[str, Location] = {}
     seen_profiles: dict[str, Location] = {}
     files = list(files)
-    # the shipped layer is the same in every process: its parse is cached (_startup_cache)
-    documents = _shipped_documents(files) if files == shipped_layer() else {}
+    documents = _cached_documents(files)
     for path in files:
         file = str(path)
         try:
