@@ -52,7 +52,7 @@ def inputs_digest(files: Iterable[Path], *extra: str) -> str:
     from welfare_observatory._version import __version__
 
     h = hashlib.sha256()
-    for part in (__version__, PYDANTIC_VERSION, sys.version, pickle.format_version, *extra):
+    for part in (__version__, PYDANTIC_VERSION, sys.version, str(pickle.HIGHEST_PROTOCOL), *extra):
         h.update(part.encode() + b"\0")
     for path in files:
         h.update(path.name.encode() + b"\0")
