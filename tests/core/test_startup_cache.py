@@ -184,3 +184,40 @@ def test_only_the_newest_entries_of_a_name_stay(cache: Path) -> None:
         assert _startup_cache.cached("thing", str(n) * 64, build=lambda n=n: n, keep=3) == n
     assert len(list(cache.glob("thing-*.pickle"))) == 3
     assert _startup_cache.cached("thing", "6" * 64, build=lambda: -1) == 6
+
+
+def test_history_from_the_cache_equals_the_one_from_the_data(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = _fresh_registry(monkeypatch).history
+    assert TerritoryRegistry.load().history.events == fresh.events  # builds and stores
+    assert list(cache.glob("territory_history-*.pickle"))
+    cached = TerritoryRegistry.load().history
+    assert cached.events == fresh.events
+    assert cached._from == fresh._from
+    assert cached._to == fresh._to
+    assert cached._spans == fresh._spans
+
+
+def test_remembered_resolutions_equal_fresh_ones(cache: Path) -> None:
+    from welfare_observatory.model.territory import TerritoryLevel
+
+    reg = TerritoryRegistry.load()
+    table = CodeTable.from_registry(reg)
+    reference = CodeTable._from_registry(reg)
+    values = ["Biella", "biella", "Samone", "Nowhere", "96004", "ITC13", "A859", " 017 "]
+    cases: list[dict[str, Any]] = [
+        {},
+        {"scheme": "name"},
+        {"level": TerritoryLevel.PROVINCE},
+        {"province": "096"},
+        {"scheme": "istat", "level": TerritoryLevel.MUNICIPALITY},
+    ]
+    for _ in range(2):  # the second round answers from memory
+        for value in values:
+            for options in cases:
+                assert table.resolve(value, **options) == reference.resolve(value, **options)
+    # a mapping is the caller's own: never remembered
+    mapping = {(table.normalize("Nowhere"), None): "096004"}
+    assert table.resolve("Nowhere", mapping=mapping).code == "096004"
+    assert table.resolve("Nowhere").code is None

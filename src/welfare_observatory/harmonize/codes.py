@@ -76,6 +76,7 @@ class CodeTable:
         self._abbreviations: dict[str, str] = {}
         self.valid_to: dict[str, date] = {}
         """Per code, the last day any version of it is valid (year 9999: still valid)."""
+        self._resolved: dict[tuple[str, str, TerritoryLevel | None, str | None], Resolution] = {}
         for territory in territories:
             self._index(territory)
         # NUTS 2 of Trentino-Alto Adige are its provinces (ITH2 is Trento); a region that
@@ -215,7 +216,26 @@ class CodeTable:
         province: str | None = None,
         mapping: dict[tuple[str, str | None], str] | None = None,
     ) -> Resolution:
-        """Resolve one source value; ``mapping`` keys are (name key, province or None)."""
+        """Resolve one source value; ``mapping`` keys are (name key, province or None).
+
+        Answers without a ``mapping`` are remembered: every source of a build meets the same
+        few hundred territory values, and the table does not change once built."""
+        if mapping:
+            return self._resolve(value, scheme, level, province, mapping)
+        key = (value, scheme, level, province)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(value, scheme, level, province, None)
+        return found
+
+    def _resolve(
+        self,
+        value: str,
+        scheme: str,
+        level: TerritoryLevel | None,
+        province: str | None,
+        mapping: dict[tuple[str, str | None], str] | None,
+    ) -> Resolution:
         text = value.strip()
         if not text:
             return Resolution(None, "unknown")

@@ -145,11 +145,27 @@ class TerritoryRegistry:
     def history(self) -> History:
         """The succession events (built on first use)."""
         if self._history is None:
-            self._history = History(
+            self._history = self._load_history()
+        return self._history
+
+    def _load_history(self) -> History:
+        def build() -> History:
+            return History(
                 _store.read("events.parquet", self.data_dir),
                 _store.read("intervals.parquet", self.data_dir),
             )
-        return self._history
+
+        def restore(payload: object) -> History:
+            if not isinstance(payload, History):
+                raise TypeError("start-up cache entry of another shape")
+            return payload
+
+        try:
+            files = [self.data_dir / "events.parquet", self.data_dir / "intervals.parquet"]
+            key = _startup_cache.inputs_digest(files + _code_files())
+        except OSError:
+            return build()  # the slow path reports the missing file with its hint
+        return _startup_cache.cached("territory_history", key, build=build, restore=restore)
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> TerritoryRegistry:
