@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from welfare_observatory import _startup_cache
+from welfare_observatory import _startup_cache, yamlfile
 from welfare_observatory.catalog import Catalog, _yaml
 from welfare_observatory.catalog._load import shipped_layer
 from welfare_observatory.catalog._yaml import read_yaml
@@ -134,7 +134,8 @@ def test_cached_catalogue_documents_keep_their_lines(cache: Path) -> None:
     files = shipped_layer()
     Catalog.load()  # builds and stores
     assert list(cache.glob("catalog-*.pickle"))
-    key = _startup_cache.inputs_digest([*files, Path(_yaml.__file__)], *(str(p) for p in files))
+    code = [Path(_yaml.__file__), Path(yamlfile.__file__)]
+    key = _startup_cache.inputs_digest([*files, *code], *(str(p) for p in files))
     documents = _startup_cache.cached("catalog", key, build=lambda: pytest.fail("not cached"))
     for path in files[:3]:
         expected = read_yaml(path)

@@ -113,7 +113,7 @@ def _cached_documents(files: Sequence[Path]) -> dict[str, Any]:
 
     Empty for a small layer, or when a file does not parse or cannot be read: the caller then
     reads every file itself and reports each problem with its location."""
-    from welfare_observatory import _startup_cache
+    from welfare_observatory import _startup_cache, yamlfile
     from welfare_observatory.catalog import _yaml
 
     def parse() -> dict[str, Any]:
@@ -123,7 +123,7 @@ def _cached_documents(files: Sequence[Path]) -> dict[str, Any]:
         if sum(path.stat().st_size for path in files) < CACHED_LAYER_BYTES:
             return {}
         key = _startup_cache.inputs_digest(
-            [*files, Path(_yaml.__file__)], *(str(path) for path in files)
+            [*files, Path(_yaml.__file__), Path(yamlfile.__file__)], *(str(path) for path in files)
         )
         documents = _startup_cache.cached("catalog", key, build=parse, keep=16)
     except (CatalogError, OSError):
