@@ -1,6 +1,8 @@
 """The territory registry: every Italian territory and the look-ups other stages need.
 
-Built once from the package data (``data/*.parquet``); every look-up is a dict access.
+Built once from the package data (``data/*.parquet``); every look-up is a dict access. The
+built look-ups are kept in the start-up cache (:mod:`welfare_observatory._startup_cache`,
+``docs/caches.md``), so a new process unpickles them instead of building them again.
 """
 
 from __future__ import annotations
