@@ -40,7 +40,10 @@ def cache_dir() -> Path | None:
         return None
     if setting:
         return Path(setting)
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    try:
+        root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    except RuntimeError:  # no home folder to put it in: no cache
+        return None
     return Path(root) / "welfare-observatory" / "startup"
 
 

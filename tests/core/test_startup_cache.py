@@ -222,3 +222,14 @@ def test_remembered_resolutions_equal_fresh_ones(cache: Path) -> None:
     mapping = {(table.normalize("Nowhere"), None): "096004"}
     assert table.resolve("Nowhere", mapping=mapping).code == "096004"
     assert table.resolve("Nowhere").code is None
+
+
+def test_no_home_folder_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv(_startup_cache.ENV, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert _startup_cache.cache_dir() is None
+    assert _startup_cache.cached("thing", "k" * 64, build=lambda: 7) == 7

@@ -131,9 +131,13 @@ class CodeTable:
 
         from welfare_observatory import _startup_cache
 
+        try:
+            key = _startup_cache.inputs_digest([Path(__file__)], key)
+        except OSError:  # no module file to digest (a zipped install): no cache
+            return cls._from_registry(reg)
         return _startup_cache.cached(
             "territory_codes",
-            _startup_cache.inputs_digest([Path(__file__)], key),
+            key,
             build=lambda: cls._from_registry(reg),
             dump=CodeTable._indexes,
             restore=lambda state: cls._restore(reg, state),
