@@ -184,3 +184,17 @@ def test_a_plugin_code_list_name_the_build_does_not_know_fails_the_source(
     result = load_observatory(folder).build(out=tmp_path / "kb", offline=True)
     [source] = result.report.sources
     assert source.status == "failed"
+
+
+def test_the_fingerprint_digests_the_definitions_as_one_value(tmp_path: Path) -> None:
+    """The fingerprint is assembled from parts made once; it equals the digest of the whole."""
+    from welfare_observatory.build.environment import make_environment
+    from welfare_observatory.lineage import digest
+
+    env = make_environment(load_observatory(write_observatory(tmp_path)))
+    some = sorted(env.indicators)[:5]
+    cases = [None, ["TEST_RESIDENTS"], some, [*some, "NOT_AN_INDICATOR"], []]
+    for _ in range(2):  # the second round reads the parts made by the first
+        for ids in cases:
+            assert env.fingerprint(ids) == digest(env._fingerprint_value(ids))
+    assert env.fingerprint(["TEST_RESIDENTS"]) != env.fingerprint(some)

@@ -14,6 +14,7 @@ rebuild never reuses a step computed under other definitions.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from welfare_observatory.lineage import digest
+from welfare_observatory.lineage import canonical_json
 
 if TYPE_CHECKING:
     import pint
@@ -183,22 +184,60 @@ class BuildEnvironment:
 
     def fingerprint(self, indicators: Iterable[str] | None = None) -> str:
         """Digest of the definitions a step may read: ``indicators`` (all when None), the
-        unit and code-list definitions, the reference date and the versions."""
+        unit and code-list definitions, the reference date and the versions.
+
+        The :func:`~welfare_observatory.lineage.digest` of ``{"codelists", "indicators",
+        "reference_date", "units", "versions"}``, its canonical JSON assembled from parts made
+        once per build (each source asks with its few indicators; :meth:`_fingerprint_value`
+        is the value it digests)."""
         ids = sorted(self.indicators if indicators is None else set(indicators))
-        return digest(
-            {
-                "indicators": [
-                    self.indicators[i].model_dump(mode="json") if i in self.indicators else i
-                    for i in ids
-                ],
-                "units": list(self.unit_definitions),
-                "codelists": {
-                    k: dict(sorted(v.items())) for k, v in sorted(self.codelists.items())
-                },
-                "reference_date": self.reference.isoformat(),
-                "versions": dict(sorted(self.versions.items())),
-            }
+        parts, done = self._fingerprint_parts, self._indicator_parts
+        listed = ",".join(done[i] if i in done else self._indicator_json(i) for i in ids)
+        text = (
+            f'{{"codelists":{parts["codelists"]},"indicators":[{listed}],'
+            f'"reference_date":{parts["reference_date"]},"units":{parts["units"]},'
+            f'"versions":{parts["versions"]}}}'
         )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def _fingerprint_value(self, indicators: Iterable[str] | None = None) -> dict[str, Any]:
+        """What :meth:`fingerprint` digests, as one value (the reference for its tests)."""
+        ids = sorted(self.indicators if indicators is None else set(indicators))
+        return {
+            "indicators": [
+                self.indicators[i].model_dump(mode="json") if i in self.indicators else i
+                for i in ids
+            ],
+            **self._fingerprint_rest(),
+        }
+
+    def _fingerprint_rest(self) -> dict[str, Any]:
+        return {
+            "units": list(self.unit_definitions),
+            "codelists": {k: dict(sorted(v.items())) for k, v in sorted(self.codelists.items())},
+            "reference_date": self.reference.isoformat(),
+            "versions": dict(sorted(self.versions.items())),
+        }
+
+    def _indicator_json(self, ident: str) -> str:
+        value: Any = (
+            self.indicators[ident].model_dump(mode="json") if ident in self.indicators else ident
+        )
+        text = canonical_json(value)
+        if ident in self.indicators:
+            self._indicator_parts[ident] = text
+        return text
+
+    @cached_property
+    def _fingerprint_parts(self) -> dict[str, str]:
+        """Canonical JSON of the parts besides the indicators (the environment is read-only
+        once made, so a part never changes)."""
+        return {k: canonical_json(v) for k, v in self._fingerprint_rest().items()}
+
+    @cached_property
+    def _indicator_parts(self) -> dict[str, str]:
+        """Canonical JSON of each indicator's definition, made when first asked for."""
+        return {}
 
 
 def make_environment(

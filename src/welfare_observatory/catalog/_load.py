@@ -103,14 +103,44 @@ def _validation_errors(file: str, raw: Any, exc: ValidationError) -> list[Catalo
     return out
 
 
+CACHED_LAYER_BYTES = 32_000
+"""Layers at least this large (the shipped one, plugins' catalogues) have their parse cached."""
+
+
+def _cached_documents(files: Sequence[Path]) -> dict[str, Any]:
+    """The parsed files of a large layer (file -> document), from the start-up cache when it
+    has them: the same files parse to the same documents in every process.
+
+    Empty for a small layer, or when a file does not parse or cannot be read: the caller then
+    reads every file itself and reports each problem with its location."""
+    from welfare_observatory import _startup_cache, yamlfile
+    from welfare_observatory.catalog import _yaml
+
+    def parse() -> dict[str, Any]:
+        return {str(path): read_yaml(path) for path in files}
+
+    try:
+        if sum(path.stat().st_size for path in files) < CACHED_LAYER_BYTES:
+            return {}
+        key = _startup_cache.inputs_digest(
+            [*files, Path(_yaml.__file__), Path(yamlfile.__file__)], *(str(path) for path in files)
+        )
+        documents = _startup_cache.cached("catalog", key, build=parse, keep=16)
+    except (CatalogError, OSError):
+        return {}
+    return documents if set(documents) == {str(path) for path in files} else {}
+
+
 def _read_layer(files: Iterable[Path], loaded: Loaded) -> None:
     """Parse one layer's files into ``loaded``; later layers override earlier ids."""
     seen: dict[str, Location] = {}
     seen_profiles: dict[str, Location] = {}
+    files = list(files)
+    documents = _cached_documents(files)
     for path in files:
         file = str(path)
         try:
-            data = read_yaml(path)
+            data = documents[file] if file in documents else read_yaml(path)
         except CatalogError as exc:
             loaded.errors.append(exc)
             continue

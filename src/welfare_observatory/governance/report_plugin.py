@@ -9,17 +9,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from welfare_observatory.model.common import Text
 from welfare_observatory.sdk import hookimpl
 
-__all__ = ["governance_report_section", "register_report_sections"]
+__all__ = ["SECTION_TITLE", "governance_report_section", "register_report_sections"]
+
+
+SECTION_TITLE = Text(it="Governance e azioni", en="Governance and actions")
 
 
 def governance_report_section() -> Any:
     """The :class:`~welfare_observatory.publish.report.sections.ReportSection`."""
-    from welfare_observatory.governance.report_section import SECTION_TITLE, governance_section
     from welfare_observatory.publish.report.sections import ReportSection
 
-    return ReportSection(id="governance", title=SECTION_TITLE, render=governance_section)
+    return ReportSection(id="governance", title=SECTION_TITLE, render=_render)
+
+
+def _render(section_input: Any) -> str:
+    # Plugins register at every start (a build too); the section's module needs pandas,
+    # imported only when a report renders it.
+    from welfare_observatory.governance.report_section import governance_section
+
+    return governance_section(section_input)
 
 
 @hookimpl

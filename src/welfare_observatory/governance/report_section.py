@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.governance.models import Governance, load_governance
 from welfare_observatory.governance.monitoring import NO_DATA, OFF_TRACK, ON_TRACK, monitor
-from welfare_observatory.model.common import Text
+from welfare_observatory.governance.report_plugin import SECTION_TITLE
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["SECTION_TITLE", "governance_section", "render_governance"]
 
-SECTION_TITLE = Text(it="Governance e azioni", en="Governance and actions")
 
 _WORDS: dict[str, tuple[str, str]] = {
     "stakeholders": ("Soggetti aderenti per tipo", "Stakeholders by type"),

@@ -76,6 +76,7 @@ class CodeTable:
         self._abbreviations: dict[str, str] = {}
         self.valid_to: dict[str, date] = {}
         """Per code, the last day any version of it is valid (year 9999: still valid)."""
+        self._resolved: dict[tuple[str, str, TerritoryLevel | None, str | None], Resolution] = {}
         for territory in territories:
             self._index(territory)
         # NUTS 2 of Trentino-Alto Adige are its provinces (ITH2 is Trento); a region that
@@ -120,12 +121,55 @@ class CodeTable:
         reported as unknown. NUTS 2024 and Istat CL_ITTER107 codes come from the registry's
         code table (``ITD20`` and ``ITH20`` are both Trento).
         """
-        import pyarrow.compute as pc
-
-        from welfare_observatory.territory import normalize_name
         from welfare_observatory.territory import registry as default_registry
 
         reg = registry if registry is not None else default_registry()
+        key = getattr(reg, "cache_key", None)
+        if not isinstance(key, str):
+            return cls._from_registry(reg)
+        from pathlib import Path
+
+        from welfare_observatory import _startup_cache
+
+        try:
+            key = _startup_cache.inputs_digest([Path(__file__)], key)
+        except OSError:  # no module file to digest (a zipped install): no cache
+            return cls._from_registry(reg)
+        return _startup_cache.cached(
+            "territory_codes",
+            key,
+            build=lambda: cls._from_registry(reg),
+            dump=CodeTable._indexes,
+            restore=lambda state: cls._restore(reg, state),
+        )
+
+    _INDEXES = ("_belfiore", "_nuts", "_names", "_abbreviations")
+
+    def _indexes(self) -> dict[str, Any]:
+        """The look-ups beyond the territories themselves (what the start-up cache stores)."""
+        return {name: getattr(self, name) for name in self._INDEXES}
+
+    @classmethod
+    def _restore(cls, registry: Any, state: dict[str, Any]) -> CodeTable:
+        """The code table of ``registry`` from its cached look-ups; same as ``_from_registry``."""
+        from welfare_observatory.territory import normalize_name
+
+        if set(state) != set(cls._INDEXES):
+            raise ValueError("start-up cache entry of another shape")
+        table = cls((), normalize_name)
+        # registry codes are unique, so setdefault and max() of __init__ reduce to this
+        table.territories = {t.code: t for t in registry}
+        table.valid_to = {code: t.valid_to for code, t in table.territories.items()}
+        for name, value in state.items():
+            setattr(table, name, value)
+        return table
+
+    @classmethod
+    def _from_registry(cls, reg: Any) -> CodeTable:
+        import pyarrow.compute as pc
+
+        from welfare_observatory.territory import normalize_name
+
         table = cls(list(reg), normalize_name)
         codes = reg.code_table()
         systems = codes.column("system").cast(pa_string())
@@ -176,7 +220,26 @@ class CodeTable:
         province: str | None = None,
         mapping: dict[tuple[str, str | None], str] | None = None,
     ) -> Resolution:
-        """Resolve one source value; ``mapping`` keys are (name key, province or None)."""
+        """Resolve one source value; ``mapping`` keys are (name key, province or None).
+
+        Answers without a ``mapping`` are remembered: every source of a build meets the same
+        few hundred territory values, and the table does not change once built."""
+        if mapping:
+            return self._resolve(value, scheme, level, province, mapping)
+        key = (value, scheme, level, province)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(value, scheme, level, province, None)
+        return found
+
+    def _resolve(
+        self,
+        value: str,
+        scheme: str,
+        level: TerritoryLevel | None,
+        province: str | None,
+        mapping: dict[tuple[str, str | None], str] | None,
+    ) -> Resolution:
         text = value.strip()
         if not text:
             return Resolution(None, "unknown")

@@ -1,6 +1,8 @@
 """The territory registry: every Italian territory and the look-ups other stages need.
 
-Built once from the package data (``data/*.parquet``); every look-up is a dict access.
+Built once from the package data (``data/*.parquet``); every look-up is a dict access. The
+built look-ups are kept in the start-up cache (:mod:`welfare_observatory._startup_cache`,
+``docs/caches.md``), so a new process unpickles them instead of building them again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from welfare_observatory import _startup_cache
 from welfare_observatory.errors import UnknownTerritoryError
 from welfare_observatory.model.territory import OPEN_END, Territory, TerritoryLevel
 from welfare_observatory.territory import _store
@@ -34,6 +37,15 @@ _MODEL_FIELDS = frozenset(Territory.model_fields)
 _LEVELS = {level.value: level for level in TerritoryLevel}
 _BELFIORE = re.compile(r"^[A-Z]\d{3}$")
 _WITH_PROVINCE = re.compile(r"^(?P<name>.+?)\s*\((?P<province>[A-Za-z]{2}|\d{3})\)$")
+_INPUTS = ("territories.parquet", "aliases.parquet")
+"""The data files the look-ups are built from."""
+
+
+def _code_files() -> list[Path]:
+    """The modules whose code shapes the look-ups: an edit to one is a new cache key."""
+    from welfare_observatory.model import territory as model
+
+    return [*sorted(Path(__file__).parent.glob("*.py")), Path(str(model.__file__))]
 
 
 class TerritoryRegistry:
@@ -48,6 +60,51 @@ class TerritoryRegistry:
         self.data_dir = data_dir
         self.table_cache: dict[tuple[str, object], pa.Table] = {}
         """Columnar views already built (hierarchy per date, code table)."""
+        self._history: History | None = None
+        self.cache_key: str | None = None
+        """Digest of the data and code the look-ups derive from (start-up cache key)."""
+        try:
+            self.cache_key = _startup_cache.inputs_digest(
+                [data_dir / name for name in _INPUTS] + _code_files()
+            )
+        except OSError:
+            # a missing file is reported by the slow path, with its location and hint
+            self._read_data()
+            return
+        _startup_cache.cached(
+            "territories",
+            self.cache_key,
+            build=self._read_data,
+            dump=TerritoryRegistry._state,
+            restore=self._restore,
+        )
+
+    _STATE = (
+        "_by_code",
+        "_nuts_2021",
+        "_derivation",
+        "_name_keys",
+        "capitals",
+        "_belfiore",
+        "_nuts",
+        "_names",
+        "_children",
+        "_abbreviations",
+        "_legacy",
+    )
+
+    def _state(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self._STATE}
+
+    def _restore(self, state: dict[str, object]) -> TerritoryRegistry:
+        if set(state) != set(self._STATE):
+            raise ValueError("start-up cache entry of another shape")
+        self.__dict__.update(state)
+        return self
+
+    def _read_data(self) -> TerritoryRegistry:
+        """The look-ups built from the Parquet files (what the start-up cache stores)."""
+        data_dir = self.data_dir
         table = _store.read("territories.parquet", data_dir)
         # dictionary-encoded columns convert to Python far faster once decoded
         columns = {
@@ -84,17 +141,33 @@ class TerritoryRegistry:
             if derivation:
                 self._derivation[code] = derivation
         self._build_indexes()
-        self._history: History | None = None
+        return self
 
     @property
     def history(self) -> History:
         """The succession events (built on first use)."""
         if self._history is None:
-            self._history = History(
+            self._history = self._load_history()
+        return self._history
+
+    def _load_history(self) -> History:
+        def build() -> History:
+            return History(
                 _store.read("events.parquet", self.data_dir),
                 _store.read("intervals.parquet", self.data_dir),
             )
-        return self._history
+
+        def restore(payload: object) -> History:
+            if not isinstance(payload, History):
+                raise TypeError("start-up cache entry of another shape")
+            return payload
+
+        try:
+            files = [self.data_dir / "events.parquet", self.data_dir / "intervals.parquet"]
+            key = _startup_cache.inputs_digest(files + _code_files())
+        except OSError:
+            return build()  # the slow path reports the missing file with its hint
+        return _startup_cache.cached("territory_history", key, build=build, restore=restore)
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> TerritoryRegistry:

@@ -1,0 +1,235 @@
+"""The start-up cache (_startup_cache): what it restores equals what the data gives."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from welfare_observatory import _startup_cache, yamlfile
+from welfare_observatory.catalog import Catalog, _yaml
+from welfare_observatory.catalog._load import shipped_layer
+from welfare_observatory.catalog._yaml import read_yaml
+from welfare_observatory.harmonize import CodeTable
+from welfare_observatory.territory import TerritoryRegistry, _store
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "startup"
+    monkeypatch.setenv(_startup_cache.ENV, str(folder))
+    return folder
+
+
+def _fresh_registry(monkeypatch: pytest.MonkeyPatch) -> TerritoryRegistry:
+    with monkeypatch.context() as m:
+        m.setenv(_startup_cache.ENV, "off")
+        return TerritoryRegistry.load()
+
+
+def _registry_state(reg: TerritoryRegistry) -> dict[str, Any]:
+    return {name: getattr(reg, name) for name in TerritoryRegistry._STATE}
+
+
+def test_registry_from_the_cache_equals_the_one_from_the_data(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = _fresh_registry(monkeypatch)
+    assert not cache.exists()  # "off" writes nothing
+    first = TerritoryRegistry.load()  # builds and stores
+    assert [p.name.split("-")[0] for p in cache.glob("*.pickle")] == ["territories"]
+    cached = TerritoryRegistry.load()  # restores
+    for reg in (first, cached):
+        state = _registry_state(reg)
+        for name, value in _registry_state(fresh).items():
+            assert state[name] == value, name
+        assert list(reg._by_code) == list(fresh._by_code)
+    # the look-ups answer alike, including the history read lazily from the data
+    for text in ("Biella", "ITC13", "A859", "Samone (TN)", "096004"):
+        try:
+            expected = fresh.find(text).code
+        except Exception as exc:
+            with pytest.raises(type(exc)):
+                cached.find(text)
+            continue
+        assert cached.find(text).code == expected
+    for code in list(fresh._by_code)[::1500]:
+        assert cached.successors(code) == fresh.successors(code)
+    assert cached.hierarchy().equals(fresh.hierarchy())
+
+
+def test_code_table_from_the_cache_equals_the_one_from_the_registry(cache: Path) -> None:
+    reg = TerritoryRegistry.load()
+    expected = CodeTable._from_registry(reg)
+    CodeTable.from_registry(reg)  # builds and stores
+    cached = CodeTable.from_registry(reg)
+    assert list(cached.territories) == list(expected.territories)
+    for name in ("territories", "valid_to", "_belfiore", "_nuts", "_names", "_abbreviations"):
+        assert getattr(cached, name) == getattr(expected, name), name
+    assert cached.normalize is expected.normalize
+    for value in ("Biella", "biella", "ITC13", "ITD20", "96004", "A859", "Sant'Angelo"):
+        assert cached.resolve(value) == expected.resolve(value)
+
+
+def test_changed_data_gets_its_own_entry(cache: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    other = tmp_path / "data"
+    shutil.copytree(_store.DATA_DIR, other)
+    shipped = TerritoryRegistry.load()
+    # same bytes, same key: the entry serves both folders
+    assert TerritoryRegistry.load(other).cache_key == shipped.cache_key
+    assert len(list(cache.glob("territories-*.pickle"))) == 1
+    aliases = pq.read_table(other / "aliases.parquet")
+    pq.write_table(aliases.slice(1), other / "aliases.parquet")
+    _store.read.cache_clear()  # the Parquet reader memoises per folder and name
+    changed = TerritoryRegistry.load(other)
+    assert changed.cache_key != shipped.cache_key
+    assert len(changed._legacy) == len(shipped._legacy) - 1
+    assert len(list(cache.glob("territories-*.pickle"))) == 2
+    assert len(TerritoryRegistry.load(other)._legacy) == len(shipped._legacy) - 1
+
+
+def test_a_damaged_entry_is_rebuilt_from_the_data(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = _fresh_registry(monkeypatch)
+    TerritoryRegistry.load()
+    (entry,) = cache.glob("territories-*.pickle")
+    for damage in (entry.read_bytes()[:-1000], entry.read_bytes()[:60], b"", b"\x80garbage"):
+        entry.write_bytes(damage)
+        reg = TerritoryRegistry.load()
+        assert _registry_state(reg) == _registry_state(fresh)
+        assert entry.read_bytes() != damage  # written again, whole
+    entry.write_bytes(b"not a cache entry at all")
+    expected = CodeTable._from_registry(fresh).resolve("Biella")
+    assert CodeTable.from_registry(TerritoryRegistry.load()).resolve("Biella") == expected
+
+
+def test_an_entry_of_another_shape_is_not_trusted(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg = TerritoryRegistry.load()
+    assert reg.cache_key is not None
+    _startup_cache._write(
+        cache / f"territories-{reg.cache_key[:20]}.pickle", reg.cache_key, {"x": 1}, 4
+    )
+    again = TerritoryRegistry.load()
+    assert len(again) == len(reg)
+
+
+def test_an_unwritable_cache_folder_only_costs_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(_startup_cache.ENV, str(blocker / "startup"))
+    assert len(TerritoryRegistry.load()) > 10_000
+    assert len(Catalog.load()) > 100
+
+
+def test_cached_catalogue_documents_keep_their_lines(cache: Path) -> None:
+    files = shipped_layer()
+    Catalog.load()  # builds and stores
+    assert list(cache.glob("catalog-*.pickle"))
+    code = [Path(_yaml.__file__), Path(yamlfile.__file__)]
+    key = _startup_cache.inputs_digest([*files, *code], *(str(p) for p in files))
+    documents = _startup_cache.cached("catalog", key, build=lambda: pytest.fail("not cached"))
+    for path in files[:3]:
+        expected = read_yaml(path)
+        got = documents[str(path)]
+        assert got == expected
+        if hasattr(expected, "lines"):
+            assert got.lines == expected.lines
+
+
+def test_catalogue_from_the_cache_equals_the_one_from_the_files(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as m:
+        m.setenv(_startup_cache.ENV, "off")
+        fresh = Catalog.load()
+    Catalog.load()
+    cached = Catalog.load()
+    assert [i.id for i in cached] == [i.id for i in fresh]
+    assert all(cached.get(i.id) == i for i in fresh)
+    assert cached._origin == fresh._origin
+    assert {p.id: p for p in cached.profiles()} == {p.id: p for p in fresh.profiles()}
+
+
+def test_a_broken_large_layer_is_reported_by_the_slow_path(cache: Path, tmp_path: Path) -> None:
+    from welfare_observatory.catalog import CatalogValidationError
+
+    big = tmp_path / "big.yaml"
+    entries = (shipped_layer()[0]).read_text(encoding="utf-8")
+    big.write_text(entries + "\n- id: [unclosed\n", encoding="utf-8")
+    with pytest.raises(CatalogValidationError) as caught:
+        Catalog.load(big)
+    errors = getattr(caught.value, "errors", (caught.value,))
+    assert any(e.location and str(e.location.file).endswith("big.yaml") for e in errors)
+    assert len(list(cache.glob("catalog-*.pickle"))) == 1  # the shipped layer's only
+
+
+def test_the_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(_startup_cache.ENV, "off")
+    assert _startup_cache.cache_dir() is None
+    monkeypatch.delenv(_startup_cache.ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert _startup_cache.cache_dir() == tmp_path / "welfare-observatory" / "startup"
+
+
+def test_only_the_newest_entries_of_a_name_stay(cache: Path) -> None:
+    for n in range(7):
+        assert _startup_cache.cached("thing", str(n) * 64, build=lambda n=n: n, keep=3) == n
+    assert len(list(cache.glob("thing-*.pickle"))) == 3
+    assert _startup_cache.cached("thing", "6" * 64, build=lambda: -1) == 6
+
+
+def test_history_from_the_cache_equals_the_one_from_the_data(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = _fresh_registry(monkeypatch).history
+    assert TerritoryRegistry.load().history.events == fresh.events  # builds and stores
+    assert list(cache.glob("territory_history-*.pickle"))
+    cached = TerritoryRegistry.load().history
+    assert cached.events == fresh.events
+    assert cached._from == fresh._from
+    assert cached._to == fresh._to
+    assert cached._spans == fresh._spans
+
+
+def test_remembered_resolutions_equal_fresh_ones(cache: Path) -> None:
+    from welfare_observatory.model.territory import TerritoryLevel
+
+    reg = TerritoryRegistry.load()
+    table = CodeTable.from_registry(reg)
+    reference = CodeTable._from_registry(reg)
+    values = ["Biella", "biella", "Samone", "Nowhere", "96004", "ITC13", "A859", " 017 "]
+    cases: list[dict[str, Any]] = [
+        {},
+        {"scheme": "name"},
+        {"level": TerritoryLevel.PROVINCE},
+        {"province": "096"},
+        {"scheme": "istat", "level": TerritoryLevel.MUNICIPALITY},
+    ]
+    for _ in range(2):  # the second round answers from memory
+        for value in values:
+            for options in cases:
+                assert table.resolve(value, **options) == reference.resolve(value, **options)
+    # a mapping is the caller's own: never remembered
+    mapping = {(table.normalize("Nowhere"), None): "096004"}
+    assert table.resolve("Nowhere", mapping=mapping).code == "096004"
+    assert table.resolve("Nowhere").code is None
+
+
+def test_no_home_folder_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv(_startup_cache.ENV, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert _startup_cache.cache_dir() is None
+    assert _startup_cache.cached("thing", "k" * 64, build=lambda: 7) == 7
