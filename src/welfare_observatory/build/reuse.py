@@ -188,21 +188,18 @@ def fingerprints(observations: pa.Table) -> dict[str, str]:
     """Per indicator: its row count and an order-free digest of its rows (every column,
     text compared as text), so equal rows in any order give an equal fingerprint."""
     import duckdb
-    import pyarrow as pa
 
     if observations.num_rows == 0:
         return {}
-    parts = []
-    for field in observations.schema:
-        name = '"' + field.name.replace('"', '""') + '"'
-        text = pa.types.is_dictionary(field.type) or pa.types.is_string(field.type)
-        parts.append(f"CAST({name} AS VARCHAR)" if text else name)
+    # DuckDB reads a dictionary column as its text: equal text hashes equally whatever
+    # the dictionary (checked by tests/pipeline/test_pipeline_incremental.py).
+    columns = ", ".join('"' + n.replace('"', '""') + '"' for n in observations.column_names)
     con = duckdb.connect()
     try:
         con.register("o", observations)
         rows = con.execute(
             "SELECT CAST(indicator AS VARCHAR), CAST(domain AS VARCHAR), count(*), "  # noqa: S608
-            f"sum(hash({', '.join(parts)})::HUGEINT) FROM o GROUP BY ALL"
+            f"sum(hash({columns})::HUGEINT) FROM o GROUP BY ALL"
         ).fetchall()
     finally:
         con.close()
@@ -355,11 +352,13 @@ def analyze_incrementally(
         else:
             keys = [*SORT_KEYS[name], *extra, "horizon", "period", "year"]
             analyses[name] = _ordered(combined, keys)
-    findings: list[Finding] = []
-    composite = _composite(observations, env, extra, findings)
+    domain_now = {i: p.split(":", 1)[0] for i, p in prints.items()}
+    domain_before = {i: p.split(":", 1)[0] for i, p in previous.fingerprints.items()}
+    affected = {domain_now[i] for i in changed} | {domain_before[i] for i in gone}
+    composite = _composites(observations, env, extra, previous, affected)
     if composite is None:
         return None
-    analyses["composite"] = composite
+    analyses["composite"], findings = composite
     return {n: analyses[n] for n in previous.analyses}, findings
 
 
@@ -384,11 +383,68 @@ def _ranked(table: pa.Table) -> pa.Table:
     return ranked_frame(table)
 
 
+def _composites(
+    observations: pa.Table,
+    env: BuildEnvironment,
+    extra: list[str],
+    previous: Analysed,
+    affected: set[str],
+) -> tuple[pa.Table, list[Finding]] | None:
+    """The composites and their notes as analyze_stage makes them: a composite reads every
+    indicator of its domain, so the ``affected`` domains are computed again and the others
+    kept from ``previous`` (with their notes, which name their domain). None when that
+    cannot be done exactly."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory.build.analyze import SORT_KEYS
+
+    old = previous.analyses["composite"]
+    notes: dict[str, list[Finding]] = {}
+    for finding in previous.findings:
+        named = [d for d in previous_domains(previous) if f"domain {d!r}:" in finding.message]
+        if finding.code != "composite-skipped" or len(named) != 1:
+            return None
+        notes.setdefault(named[0], []).append(finding)
+    if old.num_rows and "domain" not in old.column_names:
+        return None
+    in_domains = pc.is_in(
+        pc.cast(observations.column("domain"), pa.string()), pa.array(sorted(affected), pa.string())
+    )
+    found: list[Finding] = []
+    new = _composite(observations.filter(in_domains), env, extra, found)
+    if new is None:
+        return None
+    for domain in affected:
+        notes.pop(domain, None)
+    for finding in found:
+        named = [d for d in affected if f"domain {d!r}:" in finding.message]
+        if len(named) != 1:
+            return None
+        notes.setdefault(named[0], []).append(finding)
+    kept = old
+    if old.num_rows:
+        names = pc.cast(old.column("domain"), pa.string())
+        kept = old.filter(pc.invert(pc.is_in(names, pa.array(sorted(affected), pa.string()))))
+    if kept.num_rows and new.num_rows and kept.schema != new.schema:
+        return None
+    pieces = [t for t in (kept, new) if t.num_rows] or [new]
+    keys = [*SORT_KEYS["composite"], *extra, "horizon", "period", "year"]
+    table = _ordered(pa.concat_tables(pieces), keys)
+    # domain_composites notes the domains in sorted order, one after the other.
+    return table, [f for d in sorted(notes) for f in notes[d]]
+
+
+def previous_domains(previous: Analysed) -> set[str]:
+    """Domains of the indicators ``previous`` analysed."""
+    return {p.split(":", 1)[0] for p in previous.fingerprints.values()}
+
+
 def _composite(
     observations: pa.Table, env: BuildEnvironment, extra: list[str], findings: list[Finding]
 ) -> pa.Table | None:
-    """The composites as analyze_stage makes them, from the totals only (a composite
-    reads nothing else): it reads every indicator of a domain."""
+    """The composites of the domains of ``observations`` as analyze_stage makes them, from
+    the totals only (a composite reads nothing else)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -400,9 +456,8 @@ def _composite(
 
     mask = pc.is_valid(observations.column("value"))
     for column in extra:
-        mask = pc.and_(
-            mask, pc.fill_null(pc.equal(decoded(observations.column(column)), TOTAL), False)
-        )
+        total = pc.equal(decoded(observations.column(column)), TOTAL)
+        mask = pc.and_(mask, pc.fill_null(total, False))
     totals = observations.filter(mask)
     unread = _UNREAD & set(totals.column_names)
     frame = plain(totals.drop_columns(list(unread))).to_pandas()
