@@ -185,25 +185,39 @@ class Analysed:
 
 
 def fingerprints(observations: pa.Table) -> dict[str, str]:
-    """Per indicator: its row count and an order-free digest of its rows (every column,
-    text compared as text), so equal rows in any order give an equal fingerprint."""
+    """Per indicator ``domain:rows:read:all``: its domain, row count and two order-free
+    digests of its rows, one of the columns the analyses read and one of every column
+    (text compared as text), so equal rows in any order give an equal fingerprint. Derived
+    rows' lineage changes with any source; their analyses need not."""
     import duckdb
 
     if observations.num_rows == 0:
         return {}
+
+    def quoted(names: Iterable[str]) -> str:
+        return ", ".join('"' + n.replace('"', '""') + '"' for n in names)
+
+    read = [n for n in observations.column_names if n not in _UNREAD]
+    unread = [n for n in observations.column_names if n in _UNREAD]
     # DuckDB reads a dictionary column as its text: equal text hashes equally whatever
     # the dictionary (checked by tests/pipeline/test_pipeline_incremental.py).
-    columns = ", ".join('"' + n.replace('"', '""') + '"' for n in observations.column_names)
+    rest = f"hash(r, {quoted(unread)})" if unread else "hash(r)"
     con = duckdb.connect()
     try:
         con.register("o", observations)
         rows = con.execute(
-            "SELECT CAST(indicator AS VARCHAR), CAST(domain AS VARCHAR), count(*), "  # noqa: S608
-            f"sum(hash({columns})::HUGEINT) FROM o GROUP BY ALL"
+            f"WITH h AS (SELECT *, hash({quoted(read)}) AS r FROM o) "  # noqa: S608
+            "SELECT CAST(indicator AS VARCHAR), CAST(domain AS VARCHAR), count(*), "
+            f"sum(r::HUGEINT), sum({rest}::HUGEINT) FROM h GROUP BY 1, 2"
         ).fetchall()
     finally:
         con.close()
-    return {str(i): f"{d}:{n}:{h}" for i, d, n, h in rows}
+    return {str(i): f"{d}:{n}:{r}:{a}" for i, d, n, r, a in rows}
+
+
+def _analysed_part(fingerprint: str | None) -> str | None:
+    """The part of a fingerprint the analyses depend on (all but the last digest)."""
+    return None if fingerprint is None else fingerprint.rsplit(":", 1)[0]
 
 
 def analysis_key(env: BuildEnvironment, observations: pa.Table) -> str:
@@ -322,7 +336,11 @@ def analyze_incrementally(
         return None
     if set(previous.analyses) != {*PER_INDICATOR, "composite"}:
         return None
-    changed = sorted(i for i, p in prints.items() if previous.fingerprints.get(i) != p)
+    changed = sorted(
+        i
+        for i, p in prints.items()
+        if _analysed_part(previous.fingerprints.get(i)) != _analysed_part(p)
+    )
     gone = sorted(set(previous.fingerprints) - set(prints))
     if not changed and not gone:
         return dict(previous.analyses), list(previous.findings)
