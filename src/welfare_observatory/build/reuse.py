@@ -61,8 +61,11 @@ class Derived:
     """Per indicator, the fingerprint of its rows (see :func:`fingerprints`)."""
 
 
-def derived_key(env: BuildEnvironment, *, source_steps: Iterable[str]) -> str:
-    """The digest of every input of derive and analyze (see the module docstring)."""
+def derived_key(
+    env: BuildEnvironment, *, source_steps: Iterable[str], environment: str | None = None
+) -> str:
+    """The digest of every input of derive and analyze (see the module docstring);
+    ``environment`` is ``env.fingerprint()`` when the caller has it already."""
     overrides = hashlib.sha256(env.overrides.read_bytes()) if env.overrides is not None else None
     return digest(
         {
@@ -70,7 +73,7 @@ def derived_key(env: BuildEnvironment, *, source_steps: Iterable[str]) -> str:
             "config": env.config.model_dump(mode="json"),
             "overrides": overrides.hexdigest() if overrides is not None else None,
             "selection": [i.id for i in env.selection],
-            "environment": env.fingerprint(),
+            "environment": environment if environment is not None else env.fingerprint(),
         }
     )
 
@@ -220,14 +223,17 @@ def _analysed_part(fingerprint: str | None) -> str | None:
     return None if fingerprint is None else fingerprint.rsplit(":", 1)[0]
 
 
-def analysis_key(env: BuildEnvironment, observations: pa.Table) -> str:
+def analysis_key(
+    env: BuildEnvironment, observations: pa.Table, environment: str | None = None
+) -> str:
     """The digest of what the analyses read besides the rows: configuration, selection,
-    environment and the observations' columns and types."""
+    environment (``environment``: ``env.fingerprint()`` when the caller has it) and the
+    observations' columns and types."""
     return digest(
         {
             "config": env.config.model_dump(mode="json"),
             "selection": [i.id for i in env.selection],
-            "environment": env.fingerprint(),
+            "environment": environment if environment is not None else env.fingerprint(),
             "schema": str(observations.schema),
         }
     )

@@ -75,8 +75,11 @@ class InMemory:
         tables = [o.table for o in outputs if o.table is not None and o.table.num_rows]
         findings = [f for o in outputs for f in o.findings]
         steps = [s for o in outputs for s in o.steps]
+        environment = env.fingerprint()
         key = derived_key(
-            env, source_steps=[s.id for o in outputs if o.table is not None for s in o.steps]
+            env,
+            source_steps=[s.id for o in outputs if o.table is not None for s in o.steps],
+            environment=environment,
         )
         reused = None if context.refresh else load_derived(context.steps_dir, key)
         prints: dict[str, str] | None = None
@@ -89,7 +92,7 @@ class InMemory:
                 observations = derive_out.observations
                 # Indicators whose rows did not change keep their analyses of the last build.
                 prints = fingerprints(observations)
-                a_key = analysis_key(env, observations)
+                a_key = analysis_key(env, observations, environment)
                 previous = None if context.refresh else load_analysed(context.steps_dir, a_key)
                 again = (
                     analyze_incrementally(observations, env, prints, previous)
