@@ -370,12 +370,12 @@ def analyze_incrementally(
             if not old.num_rows or new.schema != old.schema:
                 return None
             pieces.append(new)
-        combined = pa.concat_tables(pieces)
         if name == "early_warnings":
+            combined = pa.concat_tables(pieces)
             analyses[name] = _ranked(combined) if combined.num_rows else old.slice(0, 0)
         else:
             keys = [*SORT_KEYS[name], *extra, "horizon", "period", "year"]
-            analyses[name] = _ordered(combined, keys)
+            analyses[name] = _merged(pieces, keys)
     domain_now = {i: p.split(":", 1)[0] for i, p in prints.items()}
     domain_before = {i: p.split(":", 1)[0] for i, p in previous.fingerprints.items()}
     affected = {domain_now[i] for i in changed} | {domain_before[i] for i in gone}
@@ -384,6 +384,28 @@ def analyze_incrementally(
         return None
     analyses["composite"], findings = composite
     return {n: analyses[n] for n in previous.analyses}, findings
+
+
+def _merged(pieces: list[pa.Table], keys: list[str]) -> pa.Table:
+    """Tables each in ``stable_order`` by ``keys``, whose values of the leading key are
+    disjoint (one holds the changed indicators or domains, the other the rest), as one
+    table in that order: a stable sort on the leading key alone (text as text, missing
+    last, as ``stable_order``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.concat_tables(pieces)
+    if len(pieces) < 2:
+        return table
+    lead = keys[0]
+    if lead not in table.column_names:
+        return _ordered(table, keys)
+    column = table.column(lead)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    # Missing values sort last by default, as in stable_order.
+    order = pc.sort_indices(pa.table({"k": column}), sort_keys=[("k", "ascending")])
+    return table.take(order)
 
 
 def _ordered(table: pa.Table, keys: list[str]) -> pa.Table:
@@ -453,8 +475,7 @@ def _composites(
     if kept.num_rows and new.num_rows and kept.schema != new.schema:
         return None
     pieces = [t for t in (kept, new) if t.num_rows] or [new]
-    keys = [*SORT_KEYS["composite"], *extra, "horizon", "period", "year"]
-    table = _ordered(pa.concat_tables(pieces), keys)
+    table = _merged(pieces, [*SORT_KEYS["composite"], *extra, "horizon", "period", "year"])
     # domain_composites notes the domains in sorted order, one after the other.
     return table, [f for d in sorted(notes) for f in notes[d]]
 
