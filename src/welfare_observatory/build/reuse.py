@@ -8,6 +8,9 @@ environment's fingerprint (every indicator definition, units, code lists, refere
 versions).
 A saved result is a folder under ``<kb>/.steps/derived-<key>/`` written to a temporary name
 and renamed into place, so a killed build never leaves one half-written.
+
+When the key changed, derive runs again, and what follows is reused per indicator: see
+:func:`analyze_incrementally` and :func:`previous_partitions`.
 """
 
 from __future__ import annotations

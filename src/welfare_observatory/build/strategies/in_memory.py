@@ -1,7 +1,9 @@
 """The in-memory layout of a build: every source's table, derive, analyze and store in memory.
 
 The default. Derive and analyze are reused when nothing they read changed
-(:mod:`welfare_observatory.build.reuse`). The other layout, out of core
+(:mod:`welfare_observatory.build.reuse`); otherwise derive runs again, the analyses only for
+the indicators whose rows changed, and the store links unchanged domains' partition files.
+The other layout, out of core
 (:mod:`~welfare_observatory.build.strategies.out_of_core_build`), keeps the tables on disk
 between the stages; the orchestrator runs both the same way.
 """
