@@ -338,7 +338,7 @@ def analyze_incrementally(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from welfare_observatory.build.analyze import SORT_KEYS, analyze_stage
+    from welfare_observatory.build.analyze import ANALYSES, SORT_KEYS, analyze_stage
     from welfare_observatory.build.strategies.partition_analyses import PER_INDICATOR
 
     if observations.num_rows == 0 or any(f.code == "analysis-failed" for f in previous.findings):
@@ -352,7 +352,7 @@ def analyze_incrementally(
     )
     gone = sorted(set(previous.fingerprints) - set(prints))
     if not changed and not gone:
-        return dict(previous.analyses), list(previous.findings)
+        return {n: previous.analyses[n] for n in ANALYSES}, list(previous.findings)
     names = pc.cast(observations.column("indicator"), pa.string())
     fresh: dict[str, pa.Table] = {}
     if changed:
@@ -386,7 +386,8 @@ def analyze_incrementally(
     if composite is None:
         return None
     analyses["composite"], findings = composite
-    return {n: analyses[n] for n in previous.analyses}, findings
+    # In analyze_stage's order (a saved result lists its tables sorted by name).
+    return {n: analyses[n] for n in ANALYSES if n in analyses}, findings
 
 
 def _merged(pieces: list[pa.Table], keys: list[str]) -> pa.Table:
