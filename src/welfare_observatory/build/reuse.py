@@ -242,14 +242,23 @@ def analysis_key(
     )
 
 
-def partition_keys(observations_schema: pa.Schema, prints: dict[str, str]) -> dict[str, str]:
-    """Per domain, the digest of its partition file's content: the schema and the
-    fingerprints of its indicators (a fingerprint starts with its domain)."""
+def partition_keys(
+    observations_schema: pa.Schema, prints: dict[str, str], environment: str
+) -> dict[str, str]:
+    """Per domain, the digest of its partition file's content: the schema, the fingerprints
+    of its indicators (a fingerprint starts with its domain), the environment's fingerprint
+    (versions) and the Parquet writer's version (they shape the file's bytes)."""
+    import pyarrow as pa
+
     domains: dict[str, list[str]] = {}
     for indicator, value in sorted(prints.items()):
         domains.setdefault(value.split(":", 1)[0], []).append(f"{indicator}={value}")
-    schema = str(observations_schema)
-    return {d: digest({"schema": schema, "rows": rows}) for d, rows in domains.items()}
+    common = {
+        "schema": str(observations_schema),
+        "environment": environment,
+        "pyarrow": pa.__version__,
+    }
+    return {d: digest({**common, "rows": rows}) for d, rows in domains.items()}
 
 
 def _metas(steps_dir: Path) -> list[tuple[Path, dict[str, object]]]:

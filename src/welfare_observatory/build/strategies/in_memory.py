@@ -132,7 +132,9 @@ class InMemory:
         with context.timed("store"):
             say(f"writing edition {env.config.edition}")
             edition = env.config.edition
-            keys = partition_keys(observations.schema, prints) if prints is not None else {}
+            keys = {}
+            if prints is not None:
+                keys = partition_keys(observations.schema, prints, environment)
             earlier = previous_partitions(context.steps_dir, kb_root, edition) if keys else {}
             build_id = store_stage(
                 kb_root,
