@@ -252,7 +252,7 @@ def partition_keys(
 
     domains: dict[str, list[str]] = {}
     for indicator, value in sorted(prints.items()):
-        domains.setdefault(value.split(":", 1)[0], []).append(f"{indicator}={value}")
+        domains.setdefault(value.rsplit(":", 3)[0], []).append(f"{indicator}={value}")
     common = {
         "schema": str(observations_schema),
         "environment": environment,
@@ -388,8 +388,8 @@ def analyze_incrementally(
         else:
             keys = [*SORT_KEYS[name], *extra, "horizon", "period", "year"]
             analyses[name] = _merged(pieces, keys)
-    domain_now = {i: p.split(":", 1)[0] for i, p in prints.items()}
-    domain_before = {i: p.split(":", 1)[0] for i, p in previous.fingerprints.items()}
+    domain_now = {i: p.rsplit(":", 3)[0] for i, p in prints.items()}
+    domain_before = {i: p.rsplit(":", 3)[0] for i, p in previous.fingerprints.items()}
     affected = {domain_now[i] for i in changed} | {domain_before[i] for i in gone}
     composite = _composites(observations, env, extra, previous, affected)
     if composite is None:
@@ -495,7 +495,7 @@ def _composites(
 
 def previous_domains(previous: Analysed) -> set[str]:
     """Domains of the indicators ``previous`` analysed."""
-    return {p.split(":", 1)[0] for p in previous.fingerprints.values()}
+    return {p.rsplit(":", 3)[0] for p in previous.fingerprints.values()}
 
 
 def _composite(
