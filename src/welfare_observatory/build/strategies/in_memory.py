@@ -93,25 +93,23 @@ class InMemory:
                 say("analysing: trends, progress, benchmarks, composites, early warnings")
                 observations = derive_out.observations
                 # Indicators whose rows did not change keep their analyses of the last build.
-                a_key = analysis_key(env, observations, environment)
-                previous = None if context.refresh else load_analysed(context.steps_dir, a_key)
-                again = None
-                if previous is not None:
-                    prints = fingerprints(observations)
-                    again = analyze_incrementally(observations, env, prints, previous)
-                if again is not None:
-                    analyses, analysis_findings = again
-                elif prints is not None:
-                    analyses, analysis_findings = analyze_stage(observations, env)
-                else:
-                    # Nothing to compare with: the fingerprints (for the next build) are
-                    # hashed by DuckDB on another core while the analyses run.
-                    from concurrent.futures import ThreadPoolExecutor
+                # DuckDB hashes their rows on another core meanwhile (the fingerprints are
+                # saved for the next build in any case).
+                from concurrent.futures import ThreadPoolExecutor
 
-                    with ThreadPoolExecutor(1) as pool:
-                        hashing = pool.submit(fingerprints, observations)
-                        analyses, analysis_findings = analyze_stage(observations, env)
+                with ThreadPoolExecutor(1) as pool:
+                    hashing = pool.submit(fingerprints, observations)
+                    a_key = analysis_key(env, observations, environment)
+                    previous = None if context.refresh else load_analysed(context.steps_dir, a_key)
+                    again = None
+                    if previous is not None:
                         prints = hashing.result()
+                        again = analyze_incrementally(observations, env, prints, previous)
+                    if again is None:
+                        analyses, analysis_findings = analyze_stage(observations, env)
+                    else:
+                        analyses, analysis_findings = again
+                    prints = hashing.result()
             with disk_errors(context.steps_dir, "derived results"):
                 save_derived(
                     context.steps_dir,
