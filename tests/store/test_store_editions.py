@@ -237,3 +237,42 @@ def test_kb_commands(tmp_path: Path) -> None:
     assert "0 new, 1 removed, 1 revised between 2024 and 2025" in diffed.output
     published = runner.invoke(cli, ["kb", "publish", "2024", *kb])
     assert published.exit_code == 0 and "edition 2024 published" in published.output
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_an_unchanged_partition_is_taken_from_the_earlier_build_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, links: bool
+) -> None:
+
+    two_domains = observations(BIELLA)
+    health = observations({("LIFE_EXP", "096"): 83.1}).drop_columns(["domain"])
+    health = health.append_column("domain", pa.array(["health"]))
+    table = pa.concat_tables([two_domains, health])
+
+    def write(root: Path, build_id: str, unchanged: dict[str, Path] | None = None) -> Path:
+        write_build(
+            root,
+            manifest("2025", build_id),
+            observations=table,
+            lineage=EMPTY_LINEAGE,
+            findings=EMPTY_FINDINGS,
+            unchanged=unchanged,
+        )
+        return root / "2025" / build_id
+
+    fresh = write(tmp_path / "fresh", "b-1")
+    earlier = write(tmp_path / "kb", "b-0")
+    if not links:  # a file system without hard links: the file is copied
+        monkeypatch.setattr(os, "link", lambda *_: (_ for _ in ()).throw(OSError(1, "no")))
+    part = Path("observations/domain=demography/part-0.parquet")
+    rebuilt = write(tmp_path / "kb", "b-1", {"demography": earlier / part})
+    assert (rebuilt / part).stat().st_nlink == (2 if links else 1)
+    for name in (part, Path("observations/domain=health/part-0.parquet")):
+        assert (rebuilt / name).read_bytes() == (fresh / name).read_bytes()
+    manifests = [json.loads((b / "manifest.json").read_text()) for b in (rebuilt, fresh)]
+    assert manifests[0]["tables"] == manifests[1]["tables"]
+    # The earlier build may be pruned: the linked file stays readable in the new one.
+    for n in range(2, 4):
+        build(tmp_path / "kb", "2025", f"b-{n}", BIELLA)
+    assert not earlier.exists() and rebuilt.exists()
+    assert (rebuilt / part).read_bytes() == (fresh / part).read_bytes()

@@ -8,6 +8,9 @@ environment's fingerprint (every indicator definition, units, code lists, refere
 versions).
 A saved result is a folder under ``<kb>/.steps/derived-<key>/`` written to a temporary name
 and renamed into place, so a killed build never leaves one half-written.
+
+When the key changed, derive runs again, and what follows is reused per indicator: see
+:func:`analyze_incrementally` and :func:`previous_partitions`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from welfare_observatory.lineage import StepRecord, digest
 from welfare_observatory.model.finding import Finding
+from welfare_observatory.model.observation import BASE_COLUMNS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,7 +34,21 @@ if TYPE_CHECKING:
     from welfare_observatory.build.derive import DeriveOutput
     from welfare_observatory.build.environment import BuildEnvironment
 
-__all__ = ["Derived", "derived_key", "drop_leftovers", "load_derived", "save_derived"]
+__all__ = [
+    "Analysed",
+    "Derived",
+    "analysis_key",
+    "analyze_incrementally",
+    "derived_key",
+    "drop_leftovers",
+    "fingerprints",
+    "load_analysed",
+    "load_derived",
+    "partition_keys",
+    "previous_partitions",
+    "record_written",
+    "save_derived",
+]
 
 _PREFIX = "derived-"
 
@@ -42,10 +60,15 @@ class Derived:
     derive: DeriveOutput
     analyses: dict[str, pa.Table]
     analysis_findings: list[Finding]
+    fingerprints: dict[str, str] | None = None
+    """Per indicator, the fingerprint of its rows (see :func:`fingerprints`)."""
 
 
-def derived_key(env: BuildEnvironment, *, source_steps: Iterable[str]) -> str:
-    """The digest of every input of derive and analyze (see the module docstring)."""
+def derived_key(
+    env: BuildEnvironment, *, source_steps: Iterable[str], environment: str | None = None
+) -> str:
+    """The digest of every input of derive and analyze (see the module docstring);
+    ``environment`` is ``env.fingerprint()`` when the caller has it already."""
     overrides = hashlib.sha256(env.overrides.read_bytes()) if env.overrides is not None else None
     return digest(
         {
@@ -53,7 +76,7 @@ def derived_key(env: BuildEnvironment, *, source_steps: Iterable[str]) -> str:
             "config": env.config.model_dump(mode="json"),
             "overrides": overrides.hexdigest() if overrides is not None else None,
             "selection": [i.id for i in env.selection],
-            "environment": env.fingerprint(),
+            "environment": environment if environment is not None else env.fingerprint(),
         }
     )
 
@@ -80,13 +103,26 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
             coverage=coverage,
         )
         findings = [Finding.model_validate(f) for f in meta["analysis_findings"]]
+        prints = meta.get("fingerprints")
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    if isinstance(prints, dict):
+        return Derived(derive, analyses, findings, {str(k): str(v) for k, v in prints.items()})
     return Derived(derive, analyses, findings)
 
 
-def save_derived(steps_dir: Path, key: str, derived: Derived, *, keep: int = 3) -> None:
-    """Save ``derived`` under ``key``; only the ``keep`` most recent results are kept."""
+def save_derived(
+    steps_dir: Path,
+    key: str,
+    derived: Derived,
+    *,
+    keep: int = 3,
+    fingerprints: dict[str, str] | None = None,
+    analysis_key: str | None = None,
+) -> None:
+    """Save ``derived`` under ``key``; only the ``keep`` most recent results are kept.
+    ``fingerprints`` and ``analysis_key`` let a later build reuse the analyses of the
+    indicators whose rows are unchanged (:func:`load_analysed`)."""
     import pyarrow.parquet as pq
 
     steps_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +142,8 @@ def save_derived(steps_dir: Path, key: str, derived: Derived, *, keep: int = 3) 
             "analyses": sorted(derived.analyses),
             "analysis_findings": [f.model_dump(mode="json") for f in derived.analysis_findings],
         }
+        if fingerprints is not None and analysis_key is not None:
+            meta |= {"fingerprints": fingerprints, "analysis_key": analysis_key}
         (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         staging.rename(target)
     except BaseException:
@@ -126,3 +164,366 @@ def drop_leftovers(steps_dir: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
         else:
             leftover.unlink(missing_ok=True)
+
+
+# --- Per-indicator reuse of the analyses and of the edition's partition files -------------
+#
+# When one source changes, derive runs again (its findings count over every indicator and
+# cannot be split), but most indicators' rows come out identical. Each indicator's rows get a
+# content fingerprint; analyses that are per indicator (trend, progress, benchmark, the
+# signals of early warnings) are taken from the previous build for every indicator whose
+# fingerprint is unchanged, and computed for the others; what reads across indicators
+# (composites per domain, the ranking of early warnings) runs again over the combined rows.
+# The store links an unchanged domain's partition file from the previous build.
+
+_UNREAD = frozenset({"domain", "unit", "conf_status", "flags", "source", "lineage"})
+"""Columns analyze_stage drops before analysing (it never reads them)."""
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """What an earlier build analysed: per-indicator fingerprints and its analyses."""
+
+    analysis_key: str
+    fingerprints: dict[str, str]
+    analyses: dict[str, pa.Table]
+    findings: list[Finding]
+
+
+def fingerprints(observations: pa.Table) -> dict[str, str]:
+    """Per indicator ``domain:rows:read:all``: its domain, row count and two order-free
+    digests of its rows, one of the columns the analyses read and one of every column
+    (text compared as text), so equal rows in any order give an equal fingerprint. Derived
+    rows' lineage changes with any source; their analyses need not."""
+    import duckdb
+
+    if observations.num_rows == 0:
+        return {}
+
+    def quoted(names: Iterable[str]) -> str:
+        return ", ".join('"' + n.replace('"', '""') + '"' for n in names)
+
+    read = [n for n in observations.column_names if n not in _UNREAD]
+    unread = [n for n in observations.column_names if n in _UNREAD]
+    # DuckDB reads a dictionary column as its text: equal text hashes equally whatever
+    # the dictionary (checked by tests/pipeline/test_pipeline_incremental.py).
+    rest = f"hash(r, {quoted(unread)})" if unread else "hash(r)"
+    con = duckdb.connect()
+    try:
+        con.register("o", observations)
+        rows = con.execute(
+            f"WITH h AS (SELECT *, hash({quoted(read)}) AS r FROM o) "  # noqa: S608
+            "SELECT CAST(indicator AS VARCHAR), CAST(domain AS VARCHAR), count(*), "
+            f"sum(r::HUGEINT), sum({rest}::HUGEINT) FROM h GROUP BY 1, 2"
+        ).fetchall()
+    finally:
+        con.close()
+    return {str(i): f"{d}:{n}:{r}:{a}" for i, d, n, r, a in rows}
+
+
+def _analysed_part(fingerprint: str | None) -> str | None:
+    """The part of a fingerprint the analyses depend on (all but the last digest)."""
+    return None if fingerprint is None else fingerprint.rsplit(":", 1)[0]
+
+
+def analysis_key(
+    env: BuildEnvironment, observations: pa.Table, environment: str | None = None
+) -> str:
+    """The digest of what the analyses read besides the rows: configuration, selection,
+    environment (``environment``: ``env.fingerprint()`` when the caller has it) and the
+    observations' columns and types."""
+    return digest(
+        {
+            "config": env.config.model_dump(mode="json"),
+            "selection": [i.id for i in env.selection],
+            "environment": environment if environment is not None else env.fingerprint(),
+            "schema": str(observations.schema),
+        }
+    )
+
+
+def partition_keys(
+    observations_schema: pa.Schema, prints: dict[str, str], environment: str
+) -> dict[str, str]:
+    """Per domain, the digest of its partition file's content: the schema, the fingerprints
+    of its indicators (a fingerprint starts with its domain), the environment's fingerprint
+    (versions) and the Parquet writer's version (they shape the file's bytes)."""
+    import pyarrow as pa
+
+    domains: dict[str, list[str]] = {}
+    for indicator, value in sorted(prints.items()):
+        domains.setdefault(value.rsplit(":", 3)[0], []).append(f"{indicator}={value}")
+    common = {
+        "schema": str(observations_schema),
+        "environment": environment,
+        "pyarrow": pa.__version__,
+    }
+    return {d: digest({**common, "rows": rows}) for d, rows in domains.items()}
+
+
+def _metas(steps_dir: Path) -> list[tuple[Path, dict[str, object]]]:
+    """Saved results, newest first, with their meta."""
+    found = []
+    folders = sorted(
+        steps_dir.glob(f"{_PREFIX}*"), key=lambda p: p.stat().st_mtime_ns, reverse=True
+    )
+    for folder in folders:
+        try:
+            found.append((folder, json.loads((folder / "meta.json").read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def load_analysed(steps_dir: Path, key: str) -> Analysed | None:
+    """The newest saved analyses made with ``key`` (same configuration and columns)."""
+    import pyarrow.parquet as pq
+
+    if not steps_dir.is_dir():
+        return None
+    for folder, meta in _metas(steps_dir):
+        if meta.get("analysis_key") != key:
+            continue
+        try:
+            names = meta["analyses"]
+            assert isinstance(names, list)
+            analyses = {n: pq.read_table(folder / f"{n}.analysis.parquet") for n in names}
+            prints = meta["fingerprints"]
+            found = meta["analysis_findings"]
+            assert isinstance(prints, dict) and isinstance(found, list)
+            findings = [Finding.model_validate(f) for f in found]
+        except (OSError, ValueError, KeyError, TypeError, AssertionError):
+            continue
+        return Analysed(key, {str(k): str(v) for k, v in prints.items()}, analyses, findings)
+    return None
+
+
+def previous_partitions(steps_dir: Path, kb_root: Path, edition: str) -> dict[str, Path]:
+    """Partition files of earlier builds of ``edition`` still on disk, by content key."""
+    out: dict[str, Path] = {}
+    if not steps_dir.is_dir():
+        return out
+    for _folder, meta in _metas(steps_dir):
+        written = meta.get("written")
+        if not isinstance(written, dict) or written.get("edition") != edition:
+            continue
+        build = kb_root / edition / str(written.get("build"))
+        keys = written.get("partitions")
+        if not isinstance(keys, dict):
+            continue
+        for domain, key in keys.items():
+            file = build / "observations" / f"domain={domain}" / "part-0.parquet"
+            if str(key) not in out and file.is_file():
+                out[str(key)] = file
+    return out
+
+
+def record_written(
+    steps_dir: Path, key: str, *, edition: str, build: str, partitions: dict[str, str]
+) -> None:
+    """Note in the saved result ``key`` which build it was written into, and the content
+    keys of its partition files (the next build may link the unchanged ones)."""
+    from welfare_observatory._atomic import atomic_write_bytes
+
+    file = steps_dir / f"{_PREFIX}{key}" / "meta.json"
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    meta["written"] = {"edition": edition, "build": build, "partitions": partitions}
+    atomic_write_bytes(file, json.dumps(meta).encode("utf-8"))
+
+
+def analyze_incrementally(
+    observations: pa.Table,
+    env: BuildEnvironment,
+    prints: dict[str, str],
+    previous: Analysed,
+) -> tuple[dict[str, pa.Table], list[Finding]] | None:
+    """The analyses of ``observations``, equal to ``analyze_stage(observations, env)``,
+    computed only for the indicators whose rows changed since ``previous``; None when that
+    cannot be done exactly (an analysis failed, a table's columns differ): then the caller
+    runs the whole stage."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory.build.analyze import ANALYSES, SORT_KEYS, analyze_stage
+    from welfare_observatory.build.strategies.partition_analyses import PER_INDICATOR
+
+    if observations.num_rows == 0 or any(f.code == "analysis-failed" for f in previous.findings):
+        return None
+    if set(previous.analyses) != {*PER_INDICATOR, "composite"}:
+        return None
+    changed = sorted(
+        i
+        for i, p in prints.items()
+        if _analysed_part(previous.fingerprints.get(i)) != _analysed_part(p)
+    )
+    gone = sorted(set(previous.fingerprints) - set(prints))
+    if not changed and not gone:
+        return {n: previous.analyses[n] for n in ANALYSES}, list(previous.findings)
+    names = pc.cast(observations.column("indicator"), pa.string())
+    fresh: dict[str, pa.Table] = {}
+    if changed:
+        subset = observations.filter(pc.is_in(names, pa.array(changed, pa.string())))
+        fresh, found = analyze_stage(subset, env)
+        if any(f.code == "analysis-failed" for f in found):
+            return None
+    redo = pa.array([*changed, *gone], pa.string())
+    extra = [c for c in observations.column_names if c not in BASE_COLUMNS and c != "year"]
+    extra = [c for c in extra if c not in _UNREAD]
+    analyses: dict[str, pa.Table] = {}
+    for name in PER_INDICATOR:
+        old = previous.analyses[name]
+        kept = old.filter(pc.invert(pc.is_in(pc.cast(old.column("indicator"), pa.string()), redo)))
+        new = fresh.get(name)
+        pieces = [kept]
+        if new is not None and new.num_rows:
+            if not old.num_rows or new.schema != old.schema:
+                return None
+            pieces.append(new)
+        if name == "early_warnings":
+            combined = pa.concat_tables(pieces)
+            analyses[name] = _ranked(combined) if combined.num_rows else old.slice(0, 0)
+        else:
+            keys = [*SORT_KEYS[name], *extra, "horizon", "period", "year"]
+            analyses[name] = _merged(pieces, keys)
+    domain_now = {i: p.rsplit(":", 3)[0] for i, p in prints.items()}
+    domain_before = {i: p.rsplit(":", 3)[0] for i, p in previous.fingerprints.items()}
+    affected = {domain_now[i] for i in changed} | {domain_before[i] for i in gone}
+    composite = _composites(observations, env, extra, previous, affected)
+    if composite is None:
+        return None
+    analyses["composite"], findings = composite
+    # In analyze_stage's order (a saved result lists its tables sorted by name).
+    return {n: analyses[n] for n in ANALYSES if n in analyses}, findings
+
+
+def _merged(pieces: list[pa.Table], keys: list[str]) -> pa.Table:
+    """Tables each in ``stable_order`` by ``keys``, whose values of the leading key are
+    disjoint (one holds the changed indicators or domains, the other the rest), as one
+    table in that order: a stable sort on the leading key alone (text as text, missing
+    last, as ``stable_order``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.concat_tables(pieces)
+    if len(pieces) < 2:
+        return table
+    lead = keys[0]
+    if lead not in table.column_names:
+        return _ordered(table, keys)
+    column = table.column(lead)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    # Missing values sort last by default, as in stable_order.
+    order = pc.sort_indices(pa.table({"k": column}), sort_keys=[("k", "ascending")])
+    return table.take(order)
+
+
+def _ordered(table: pa.Table, keys: list[str]) -> pa.Table:
+    """``table`` in the order ``stable_order`` gives its rows (the order analyze_stage
+    stores); only the key columns go through pandas."""
+    import numpy as np
+    import pyarrow as pa
+
+    from welfare_observatory.analyze._common import stable_order
+
+    present = [k for k in dict.fromkeys(keys) if k in table.column_names]
+    frame = table.select(present).to_pandas()
+    frame["__row"] = np.arange(len(frame))
+    order = stable_order(frame, present)["__row"].to_numpy()
+    return table.take(pa.array(order, pa.int64()))
+
+
+def _ranked(table: pa.Table) -> pa.Table:
+    from welfare_observatory.build.strategies.partition_analyses import ranked_frame
+
+    return ranked_frame(table)
+
+
+def _composites(
+    observations: pa.Table,
+    env: BuildEnvironment,
+    extra: list[str],
+    previous: Analysed,
+    affected: set[str],
+) -> tuple[pa.Table, list[Finding]] | None:
+    """The composites and their notes as analyze_stage makes them: a composite reads every
+    indicator of its domain, so the ``affected`` domains are computed again and the others
+    kept from ``previous`` (with their notes, which name their domain). None when that
+    cannot be done exactly."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory.build.analyze import SORT_KEYS
+
+    old = previous.analyses["composite"]
+    notes: dict[str, list[Finding]] = {}
+    for finding in previous.findings:
+        named = [d for d in previous_domains(previous) if f"domain {d!r}:" in finding.message]
+        if finding.code != "composite-skipped" or len(named) != 1:
+            return None
+        notes.setdefault(named[0], []).append(finding)
+    if old.num_rows and "domain" not in old.column_names:
+        return None
+    in_domains = pc.is_in(
+        pc.cast(observations.column("domain"), pa.string()), pa.array(sorted(affected), pa.string())
+    )
+    found: list[Finding] = []
+    new = _composite(observations.filter(in_domains), env, extra, found)
+    if new is None:
+        return None
+    for domain in affected:
+        notes.pop(domain, None)
+    for finding in found:
+        named = [d for d in affected if f"domain {d!r}:" in finding.message]
+        if len(named) != 1:
+            return None
+        notes.setdefault(named[0], []).append(finding)
+    kept = old
+    if old.num_rows:
+        names = pc.cast(old.column("domain"), pa.string())
+        kept = old.filter(pc.invert(pc.is_in(names, pa.array(sorted(affected), pa.string()))))
+    if kept.num_rows and new.num_rows and kept.schema != new.schema:
+        return None
+    pieces = [t for t in (kept, new) if t.num_rows] or [new]
+    table = _merged(pieces, [*SORT_KEYS["composite"], *extra, "horizon", "period", "year"])
+    # domain_composites notes the domains in sorted order, one after the other.
+    return table, [f for d in sorted(notes) for f in notes[d]]
+
+
+def previous_domains(previous: Analysed) -> set[str]:
+    """Domains of the indicators ``previous`` analysed."""
+    return {p.rsplit(":", 3)[0] for p in previous.fingerprints.values()}
+
+
+def _composite(
+    observations: pa.Table, env: BuildEnvironment, extra: list[str], findings: list[Finding]
+) -> pa.Table | None:
+    """The composites of the domains of ``observations`` as analyze_stage makes them, from
+    the totals only (a composite reads nothing else)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory._arrow import decoded, plain
+    from welfare_observatory.analyze._common import stable_order
+    from welfare_observatory.build.analyze import SORT_KEYS, composite_analysis, storable
+    from welfare_observatory.errors import WelfareObservatoryError
+    from welfare_observatory.model.observation import TOTAL
+
+    mask = pc.is_valid(observations.column("value"))
+    for column in extra:
+        total = pc.equal(decoded(observations.column(column)), TOTAL)
+        mask = pc.and_(mask, pc.fill_null(total, False))
+    totals = observations.filter(mask)
+    unread = _UNREAD & set(totals.column_names)
+    frame = plain(totals.drop_columns(list(unread))).to_pandas()
+    focus = env.config.territory.code
+    references = list(dict.fromkeys([focus, "IT"]))
+    try:
+        result = composite_analysis(frame, env.indicators, references, findings)
+    except (WelfareObservatoryError, ValueError, KeyError):
+        return None
+    ordered = stable_order(result, [*SORT_KEYS["composite"], *extra, "horizon", "period", "year"])
+    return pa.Table.from_pandas(storable(ordered), preserve_index=False)

@@ -32,11 +32,14 @@ def store_stage(
     versions: Mapping[str, str],
     selection: Sequence[str],
     coverage: pa.Table | None = None,
+    unchanged: Mapping[str, Path] | None = None,
 ) -> str:
     """Write the edition; returns the build id (deterministic from the content's lineage).
 
     ``coverage`` (from :func:`derive_with_coverage`) is stored as ``analyses/coverage.parquet``
     inside the same atomic write, so it is hashed in the manifest with the rest.
+    ``unchanged`` maps a domain to an earlier build's partition file known to hold exactly
+    this build's rows of the domain: it is linked instead of written again.
     """
     from welfare_observatory.store.edition import write_build
     from welfare_observatory.store.partitioned import build_manifest
@@ -58,6 +61,7 @@ def store_stage(
         lineage=graph.to_arrow(),
         findings=findings_table(findings),
         analyses={**analyses, "coverage": coverage_table(coverage)},
+        unchanged=unchanged,
     )
     return build_id
 

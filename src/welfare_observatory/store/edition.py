@@ -158,8 +158,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_observations(observations: pa.Table, folder: Path) -> dict[str, Any]:
+def _write_observations(
+    observations: pa.Table, folder: Path, unchanged: Mapping[str, Path] | None = None
+) -> dict[str, Any]:
     """One Parquet file per domain, sorted by indicator, territory, period, breakdowns.
+
+    A domain in ``unchanged`` (an earlier build's file of exactly these rows) is linked, or
+    copied where links are not possible, instead of written: builds never modify a file
+    once written, so both builds may share it.
 
     The file's bytes depend on the rows only: every dictionary column is re-encoded on its
     values in sorted order before writing, so neither the order rows arrived in nor the
@@ -178,6 +184,13 @@ def _write_observations(observations: pa.Table, folder: Path) -> dict[str, Any]:
     names += [n for n in observations.column_names if n not in BASE_COLUMNS and n != "domain"]
     sort_keys = [(name, "ascending") for name in names]
     for domain in domains:
+        earlier = (unchanged or {}).get(domain)
+        if earlier is not None:
+            target = folder / f"domain={domain}" / "part-0.parquet"
+            _link(earlier, target)
+            files.append(f"domain={domain}/part-0.parquet")
+            digests.append(file_sha256(target))
+            continue
         part = observations.filter(pc.equal(observations.column("domain"), domain))
         part = _sorted_dictionaries(part.drop_columns(["domain"]))
         part = part.take(pc.sort_indices(_decoded_keys(part, names), sort_keys=sort_keys))
@@ -185,6 +198,16 @@ def _write_observations(observations: pa.Table, folder: Path) -> dict[str, Any]:
         files.append(f"domain={domain}/part-0.parquet")
         digests.append(info["sha256"])
     return {"rows": observations.num_rows, "sha256": combined_digest(digests), "files": files}
+
+
+def _link(source: Path, target: Path) -> None:
+    import os
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _sorted_dictionaries(table: pa.Table) -> pa.Table:
@@ -271,8 +294,12 @@ def write_build(
     lineage: pa.Table,
     findings: pa.Table,
     analyses: Mapping[str, pa.Table] = {},
+    unchanged: Mapping[str, Path] | None = None,
 ) -> EditionPointer:
     """Write a complete build of ``manifest.edition`` and point the edition at it.
+
+    ``unchanged``: domains whose partition file of an earlier build holds exactly these
+    rows (see :func:`_write_observations`).
 
     Raises EditionError when the edition is published (frozen). On any failure, nothing
     that was readable before becomes unreadable.
@@ -280,7 +307,7 @@ def write_build(
 
     def write(staging: Path) -> dict[str, Any]:
         tables = {
-            "observations": _write_observations(observations, staging / "observations"),
+            "observations": _write_observations(observations, staging / "observations", unchanged),
             "lineage": write_parquet(lineage, staging / "lineage.parquet"),
             "findings": write_parquet(findings, staging / "findings.parquet"),
         }

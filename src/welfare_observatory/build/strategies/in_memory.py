@@ -1,7 +1,9 @@
 """The in-memory layout of a build: every source's table, derive, analyze and store in memory.
 
 The default. Derive and analyze are reused when nothing they read changed
-(:mod:`welfare_observatory.build.reuse`). The other layout, out of core
+(:mod:`welfare_observatory.build.reuse`); otherwise derive runs again, the analyses only for
+the indicators whose rows changed, and the store links unchanged domains' partition files.
+The other layout, out of core
 (:mod:`~welfare_observatory.build.strategies.out_of_core_build`), keeps the tables on disk
 between the stages; the orchestrator runs both the same way.
 """
@@ -57,32 +59,64 @@ class InMemory:
         from welfare_observatory.build.derive import derive_with_coverage
         from welfare_observatory.build.reuse import (
             Derived,
+            analysis_key,
+            analyze_incrementally,
             derived_key,
+            fingerprints,
+            load_analysed,
             load_derived,
+            partition_keys,
+            previous_partitions,
+            record_written,
             save_derived,
         )
         from welfare_observatory.build.store import store_stage
+        from welfare_observatory.store.edition import disk_errors
 
         say = context.say
         tables = [o.table for o in outputs if o.table is not None and o.table.num_rows]
         findings = [f for o in outputs for f in o.findings]
         steps = [s for o in outputs for s in o.steps]
+        environment = env.fingerprint()
         key = derived_key(
-            env, source_steps=[s.id for o in outputs if o.table is not None for s in o.steps]
+            env,
+            source_steps=[s.id for o in outputs if o.table is not None for s in o.steps],
+            environment=environment,
         )
         reused = None if context.refresh else load_derived(context.steps_dir, key)
+        prints: dict[str, str] | None = None
         if reused is None:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
                 derive_out = derive_with_coverage(tables, env)
             with context.timed("analyze"):
                 say("analysing: trends, progress, benchmarks, composites, early warnings")
-                analyses, analysis_findings = analyze_stage(derive_out.observations, env)
-            from welfare_observatory.store.edition import disk_errors
+                observations = derive_out.observations
+                # Indicators whose rows did not change keep their analyses of the last build.
+                # DuckDB hashes their rows on another core meanwhile (the fingerprints are
+                # saved for the next build in any case).
+                from concurrent.futures import ThreadPoolExecutor
 
+                with ThreadPoolExecutor(1) as pool:
+                    hashing = pool.submit(fingerprints, observations)
+                    a_key = analysis_key(env, observations, environment)
+                    previous = None if context.refresh else load_analysed(context.steps_dir, a_key)
+                    again = None
+                    if previous is not None:
+                        prints = hashing.result()
+                        again = analyze_incrementally(observations, env, prints, previous)
+                    if again is None:
+                        analyses, analysis_findings = analyze_stage(observations, env)
+                    else:
+                        analyses, analysis_findings = again
+                    prints = hashing.result()
             with disk_errors(context.steps_dir, "derived results"):
                 save_derived(
-                    context.steps_dir, key, Derived(derive_out, analyses, analysis_findings)
+                    context.steps_dir,
+                    key,
+                    Derived(derive_out, analyses, analysis_findings),
+                    fingerprints=prints,
+                    analysis_key=a_key,
                 )
         else:
             say("derive and analyze: nothing they read has changed, results reused")
@@ -91,6 +125,7 @@ class InMemory:
                 reused.analyses,
                 reused.analysis_findings,
             )
+            prints = reused.fingerprints
         observations = derive_out.observations
         findings += derive_out.findings
         steps += derive_out.steps
@@ -101,6 +136,11 @@ class InMemory:
                 graph.add(step)
         with context.timed("store"):
             say(f"writing edition {env.config.edition}")
+            edition = env.config.edition
+            keys = {}
+            if prints is not None:
+                keys = partition_keys(observations.schema, prints, environment)
+            earlier = previous_partitions(context.steps_dir, kb_root, edition) if keys else {}
             build_id = store_stage(
                 kb_root,
                 env,
@@ -112,7 +152,13 @@ class InMemory:
                 versions=context.versions,
                 selection=[i.id for i in env.selection],
                 coverage=derive_out.coverage,
+                unchanged={d: earlier[k] for d, k in keys.items() if k in earlier},
             )
+            if keys:
+                with disk_errors(context.steps_dir, "derived results"):
+                    record_written(
+                        context.steps_dir, key, edition=edition, build=build_id, partitions=keys
+                    )
         return Stored(
             build=build_id,
             observations=observations.num_rows,

@@ -28,6 +28,7 @@ __all__ = [
     "analyze_partition",
     "composites",
     "partition_findings",
+    "ranked_frame",
     "ranked_warnings",
 ]
 
@@ -146,14 +147,22 @@ def ranked_warnings(files: Sequence[Path]) -> pa.Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from welfare_observatory.build.analyze import storable
-
     tables = [pq.read_table(f) for f in files]
     # An empty part has text columns where others have numbers: leave the empty ones out.
     filled = [t for t in tables if t.num_rows]
     if not filled:
         return tables[0]
-    frame = pa.concat_tables(filled, promote_options="permissive").to_pandas()
+    return ranked_frame(pa.concat_tables(filled, promote_options="permissive"))
+
+
+def ranked_frame(table: pa.Table) -> pa.Table:
+    """Early warnings of several parts (one table, not empty), ranked across indicators
+    (see :func:`ranked_warnings`)."""
+    import pyarrow as pa
+
+    from welfare_observatory.build.analyze import storable
+
+    frame = table.to_pandas()
     per_territory = frame.groupby("territory", observed=True)
     frame["signals"] = per_territory["indicator"].transform("count").astype("int64")
     frame["_max_z"] = per_territory["robust_z"].transform("max")

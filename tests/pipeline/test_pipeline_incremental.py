@@ -1,0 +1,314 @@
+"""A rebuild after one source changed computes only what that source reaches.
+
+The analyses of indicators whose rows are unchanged come from the previous build, the
+composites of unchanged domains too, and the store links an unchanged domain's partition
+file; the edition must be byte for byte the fresh build of the changed input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from welfare_observatory.build import analyze as analyze_module
+from welfare_observatory.build.analyze import analyze_stage
+from welfare_observatory.build.orchestrator import BuildResult
+from welfare_observatory.build.reuse import (
+    Analysed,
+    analysis_key,
+    analyze_incrementally,
+    fingerprints,
+)
+from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.observatory import load_observatory
+
+YEARS = range(2012, 2023)
+SEXES = (("Total", "_T"), ("Female", "F"), ("Male", "M"))
+# id, domain, polarity, measure: two counts summed to the province (sources leave it out),
+# a rate of them, and ratios in two more domains.
+INDICATORS = (
+    ("T_BIRTHS", "demography", "neutral", "count"),
+    ("T_RESIDENTS", "demography", "neutral", "count"),
+    ("T_BIRTH_RATE", "health", "positive", "formula"),
+    ("T_HEALTH_A", "health", "negative", "ratio"),
+    ("T_HEALTH_B", "health", "positive", "ratio"),
+    ("T_EDU_A", "education", "positive", "ratio"),
+    ("T_EDU_B", "education", "negative", "ratio"),
+    ("T_EDU_C", "education", "positive", "ratio"),
+)
+
+
+def _entry(ident: str, domain: str, polarity: str, measure: str) -> str:
+    count = measure == "count"
+    lines = [
+        f"- id: {ident}",
+        f"  label: {{it: {ident}, en: {ident}}}",
+        f"  unit: {'person' if count else 'percent'}",
+        f"  polarity: {polarity}",
+        f"  domain: {domain}",
+        f"  measure: {'stock' if count else 'ratio'}",
+        f"  reference_point: {'jan_1' if count else 'calendar_year'}",
+        "  breakdowns: [sex]",
+    ]
+    if measure == "formula":
+        lines += [
+            "  aggregation: formula",
+            "  formula: {numerator: T_BIRTHS, denominator: T_RESIDENTS, multiplier: 100}",
+        ]
+    else:
+        lines.append(f"  aggregation: {'sum' if count else 'none'}")
+    lines.append("  source: {publisher: Test, document: tests/pipeline}")
+    return "\n".join(lines) + "\n"
+
+
+def make_observatory(folder: Path) -> Path:
+    """Biella's municipalities, its province, Piemonte and Italy; one tidy CSV per indicator
+    (synthetic values, seeded: these tests compare builds, not figures)."""
+    import pyarrow.csv as pcsv
+
+    from welfare_observatory.territory import registry
+
+    reg = registry()
+    municipalities = [m.code for m in reg.municipalities(of="096")]
+    (folder / "data").mkdir(parents=True)
+    (folder / "indicators").mkdir()
+    rng = np.random.default_rng(19)
+    sources = []
+    for k, (ident, _domain, _polarity, measure) in enumerate(INDICATORS):
+        if measure == "formula":
+            continue
+        count = measure == "count"
+        places = municipalities + (["01", "IT"] if count else ["096", "01", "IT"])
+        level = {"T_BIRTHS": 8.0, "T_RESIDENTS": 1000.0}.get(ident, 10.0 + 3 * k)
+        shape = (len(places), len(YEARS), len(SEXES))
+        values = level * rng.lognormal(0.0, 0.3, size=(len(places), 1, 1))
+        values = values * rng.normal(1.0, 0.03, size=shape)
+        values = np.round(values) if count else np.round(values, 2)
+        t, y, s = np.meshgrid(
+            np.arange(len(places)), np.arange(len(YEARS)), np.arange(len(SEXES)), indexing="ij"
+        )
+        table = pa.table(
+            {
+                "Year": np.array(list(YEARS))[y.ravel()],
+                "GeoCode": np.array(places)[t.ravel()],
+                "Sex": np.array([name for name, _ in SEXES])[s.ravel()],
+                "Value": values.ravel(),
+            }
+        )
+        pcsv.write_csv(table, folder / "data" / f"{ident.lower()}.csv")
+        sources.append(
+            f"  {ident.lower()}:\n    type: table\n"
+            f"    options: {{path: data/{ident.lower()}.csv, value_columns: [Value]}}\n"
+            f"    rules:\n      indicator: {{value: {ident}}}\n"
+            "      territory: {column: GeoCode, scheme: auto}\n"
+            "      period: {column: Year}\n      value: {column: Value}\n"
+            "      breakdowns:\n"
+            "        sex: {column: Sex, map: {Total: _T, Female: F, Male: M}}\n"
+        )
+    (folder / "indicators" / "own.yaml").write_text(
+        "".join(_entry(*i) for i in INDICATORS), encoding="utf-8"
+    )
+    (folder / "observatory.yaml").write_text(
+        "id: incremental\nname: {it: Prova, en: Test}\nedition: '2025'\n"
+        "territory:\n  code: '096'\n  reference_date: 2024-01-01\n  comparisons: ['01', IT]\n"
+        f"indicators:\n  add: [{', '.join(i[0] for i in INDICATORS)}]\n"
+        "  catalog: [indicators/own.yaml]\nsources:\n" + "".join(sources),
+        encoding="utf-8",
+    )
+    return folder
+
+
+def change_last_value(file: Path, by: float = 1.0) -> None:
+    lines = file.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    head, _, last = lines[-1].rpartition(",")
+    lines[-1] = f"{head},{float(last) + by}"
+    file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def build(folder: Path, kb: Path) -> BuildResult:
+    return load_observatory(folder).build(out=kb, offline=True)
+
+
+def edition_files(result: BuildResult) -> dict[str, bytes]:
+    folder = result.knowledge_base / result.edition / result.report.build
+    return {str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*.parquet"))}
+
+
+@pytest.fixture
+def analysed_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows each call of analyze_stage was given."""
+    calls: list[int] = []
+
+    def spy(observations: pa.Table, env: Any) -> Any:
+        calls.append(observations.num_rows)
+        return analyze_stage(observations, env)
+
+    monkeypatch.setattr(analyze_module, "analyze_stage", spy)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("changed", "linked"),
+    [
+        # Derived rows' lineage names derive steps made of every source: their domains
+        # (demography: aggregates, health: a rate) are written again on any change.
+        ("t_edu_b", set()),
+        ("t_health_a", {"education"}),
+        ("t_births", {"education"}),  # an operand: its rate (health) changes too
+    ],
+)
+def test_a_rebuild_after_one_file_changed_is_the_fresh_build_of_the_changed_input(
+    tmp_path: Path, analysed_rows: list[int], changed: str, linked: set[str]
+) -> None:
+    folder = make_observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / f"{changed}.csv")
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert again.report.build == fresh.report.build != first.report.build
+    assert edition_files(again) == edition_files(fresh)
+    assert again.report.findings == fresh.report.findings
+    assert again.report.observations == fresh.report.observations > 0
+    # The rebuild analysed only the changed indicators' rows (the fresh build, all rows).
+    total = analysed_rows[0]
+    assert analysed_rows == [total, analysed_rows[1], total]
+    assert 0 < analysed_rows[1] <= total / 4  # 8 indicators, 1 or (operand) 2 + its rate
+    built = again.knowledge_base / again.edition / again.report.build / "observations"
+    shared = {
+        p.parent.name.removeprefix("domain=")
+        for p in built.glob("domain=*/part-0.parquet")
+        if p.stat().st_nlink > 1
+    }
+    assert shared == linked
+
+
+def test_a_second_change_builds_on_the_incremental_result(tmp_path: Path) -> None:
+    folder = make_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / "t_health_a.csv")
+    build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / "t_edu_c.csv", by=-2.0)
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert again.report.build == fresh.report.build
+    assert edition_files(again) == edition_files(fresh)
+    assert again.report.findings == fresh.report.findings
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, pa.Table]:
+    """The environment and derived observations of the test observatory."""
+    from welfare_observatory.build.environment import make_environment
+    from welfare_observatory.store import KnowledgeBase
+
+    folder = make_observatory(tmp_path_factory.mktemp("incremental") / "obs")
+    kb = tmp_path_factory.mktemp("incremental-kb")
+    build(folder, kb)
+    env = make_environment(load_observatory(folder))
+    [saved] = (kb / ".steps").glob("derived-*")
+    import pyarrow.parquet as pq
+
+    observations = pq.read_table(saved / "observations.parquet")
+    assert KnowledgeBase.open(kb).edition().observations == observations.num_rows
+    return env, observations
+
+
+def previous_of(env: Any, observations: pa.Table) -> Analysed:
+    analyses, findings = analyze_stage(observations, env)
+    key = analysis_key(env, observations)
+    return Analysed(key, fingerprints(observations), analyses, findings)
+
+
+def scaled(observations: pa.Table, indicators: list[str], factor: float) -> pa.Table:
+    """``observations`` with the values of ``indicators`` multiplied by ``factor``."""
+    names = pc.cast(observations.column("indicator"), pa.string())
+    chosen = pc.is_in(names, pa.array(indicators, pa.string()))
+    value = observations.column("value")
+    new = pc.if_else(chosen, pc.multiply(value, factor), value)
+    return observations.set_column(observations.schema.get_field_index("value"), "value", new)
+
+
+IDS = [i[0] for i in INDICATORS]
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    changed=st.lists(st.sampled_from(IDS), unique=True, max_size=4),
+    dropped=st.lists(st.sampled_from(IDS), unique=True, max_size=2),
+    factor=st.sampled_from([0.5, 0.97, 1.03, 2.0]),
+)
+def test_analysing_the_changed_indicators_alone_equals_analysing_all(
+    built: tuple[Any, pa.Table], changed: list[str], dropped: list[str], factor: float
+) -> None:
+    """The differential property: per-indicator analyses computed apart and combined (with
+    composites and warning ranks computed again across indicators) equal analyze_stage over
+    the whole table, tables and findings, for any set of changed and removed indicators."""
+    env, observations = built
+    previous = previous_of(env, observations)
+    now = scaled(observations, changed, factor)
+    names = pc.cast(now.column("indicator"), pa.string())
+    now = now.filter(pc.invert(pc.is_in(names, pa.array(dropped, pa.string()))))
+    result = analyze_incrementally(now, env, fingerprints(now), previous)
+    expected, expected_findings = analyze_stage(now, env)
+    if result is None:  # allowed (it then runs the whole stage), but not for this data
+        pytest.fail("the analyses of unchanged indicators could not be reused")
+    analyses, findings = result
+    assert list(analyses) == list(expected)
+    for name, table in expected.items():
+        assert analyses[name].schema == table.schema, name
+        assert analyses[name].equals(table), name
+    assert findings == expected_findings
+
+
+def test_fingerprints_read_text_not_dictionary_positions(built: tuple[Any, pa.Table]) -> None:
+    _, observations = built
+    plain = pa.table(
+        {
+            n: (c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c)
+            for n, c in zip(observations.column_names, observations.columns, strict=True)
+        }
+    )
+    shuffled = plain.take(pa.array(np.random.default_rng(1).permutation(plain.num_rows)))
+    assert fingerprints(plain) == fingerprints(observations) == fingerprints(shuffled)
+    moved = scaled(observations, ["T_EDU_A"], 1.0 + 1e-12)
+    differ = {k for k, v in fingerprints(moved).items() if fingerprints(observations)[k] != v}
+    assert differ == {"T_EDU_A"}
+    lineage = observations.column("lineage").cast(pa.string())
+    renamed = observations.set_column(
+        observations.schema.get_field_index("lineage"),
+        "lineage",
+        pc.if_else(
+            pc.equal(observations.column("indicator").cast(pa.string()), "T_EDU_B"),
+            pc.binary_join_element_wise(lineage, "x", ""),
+            lineage,
+        ),
+    )
+    before, after = fingerprints(observations)["T_EDU_B"], fingerprints(renamed)["T_EDU_B"]
+    # Analyses do not read lineage: only the digest of every column moves.
+    assert before != after and before.rsplit(":", 1)[0] == after.rsplit(":", 1)[0]
+
+
+def test_an_earlier_analysis_failure_means_the_whole_stage_runs_again(
+    built: tuple[Any, pa.Table],
+) -> None:
+    env, observations = built
+    previous = previous_of(env, observations)
+    failed = Finding(code="analysis-failed", severity=Severity.WARNING, message="x")
+    broken = Analysed(
+        previous.analysis_key,
+        previous.fingerprints,
+        previous.analyses,
+        [*previous.findings, failed],
+    )
+    now = scaled(observations, ["T_EDU_A"], 2.0)
+    assert analyze_incrementally(now, env, fingerprints(now), broken) is None
+    assert analyze_incrementally(now, env, fingerprints(now), previous) is not None
