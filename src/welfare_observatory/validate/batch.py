@@ -18,7 +18,6 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from welfare_observatory._arrow import decoded
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.validate.builtin import (
     SOURCE_COLUMN,
@@ -47,9 +46,6 @@ BATCHED: dict[str, Check] = {
     "status": check_status,
 }
 """Built-in checks that read :data:`SOURCE_COLUMN` and name each finding's source."""
-
-_UNREAD = frozenset({"source", "lineage", "conf_status", "flags", "domain"})
-"""Columns no batched check reads (kept dictionary-encoded in the batch)."""
 
 _ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
@@ -86,15 +82,6 @@ def run_checks_by_source(
         pa.array(np.repeat(np.arange(len(ids), dtype=np.int32), lengths)), names
     )
     batch = combined.append_column(SOURCE_COLUMN, which)
-    # The batched checks give DuckDB plain text: decode what they read once here, not once
-    # per check (four of them decoded the territory column). Unread columns stay encoded.
-    batch = pa.table(
-        [
-            c if n in _UNREAD else decoded(c)
-            for n, c in zip(batch.column_names, batch.columns, strict=True)
-        ],
-        names=batch.column_names,
-    )
     own = {s: combined.slice(int(offsets[i]), int(lengths[i])) for i, s in enumerate(ids)}
     for check_id, check in registry.items():
         if wanted is not None and check_id not in wanted:

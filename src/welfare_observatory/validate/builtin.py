@@ -81,7 +81,7 @@ def close_connection() -> None:
 def _sql(sql: str, **tables: pa.Table) -> list[dict[str, Any]]:
     con = _connection()
     for name, table in tables.items():
-        con.register(name, _plain(table))
+        con.register(name, table)
     try:
         result: list[dict[str, Any]] = con.sql(sql).to_arrow_table().to_pylist()
     finally:
@@ -332,24 +332,44 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     if table.num_rows == 0:
         return []
     b = _breakdowns(table)
-    src = _src(table)
     counts = sorted(
         {i.id for i in (ctx.indicators or {}).values() if i.measure is not MeasureKind.RATIO}
     )
-    read = ["indicator", "territory", "period", "period_start", "value", "unit", "obs_status"]
-    data = _with_shape(_plain(_with_source(table, [*read, *b])))
-    source = [SOURCE_COLUMN] if SOURCE_COLUMN in data.column_names else []
+    counted = pa.array(counts, pa.string())
+    has_source = SOURCE_COLUMN in table.column_names
+    # DuckDB gets numbers only: each text column as codes that sort as the texts do (so
+    # ORDER BY and the ties of arg_max pick the same rows), and the tests on texts as
+    # booleans worked out once per distinct value. 800,000 rows of decoded texts held
+    # hundreds of MB in the query's intermediate results.
+    src, src_values = (
+        _ranked(table.column(SOURCE_COLUMN)) if has_source else (None, pa.array([], pa.string()))
+    )
+    indicator, indicators = _ranked(table.column("indicator"))
+    territory, territories = _ranked(table.column("territory"))
+    period, periods = _ranked(table.column("period"))
+    unit, units = _ranked(table.column("unit"))
+    status, statuses = _ranked(table.column("obs_status"))
+    parts = [_ranked(table.column(x))[0] for x in b]
+    shape, _ = _ranked(_shapes(territories))
     # Integer ids of the groups compared (a level's territories in one period) and of the
     # series (one territory's values over time): DuckDB groups, joins and partitions on one
     # integer several times faster than on five texts with NULL-safe equality.
-    length = pc.utf8_length(data.column("period"))
-    data = data.append_column(
-        "__group",
-        _group_ids([data.column(c) for c in [*source, "indicator", "period", _SHAPE, *b]]),
-    )
-    data = data.append_column(
-        "__series",
-        _group_ids([*(data.column(c) for c in [*source, "indicator", "territory", *b]), length]),
+    source = [src] if src is not None else []
+    length = pc.take(pc.utf8_length(periods), period)
+    data = pa.table(
+        {
+            "src": src if src is not None else pa.nulls(table.num_rows, pa.int32()),
+            "indicator": indicator,
+            "territory": territory,
+            "period": period,
+            "period_start": table.column("period_start"),
+            "value": table.column("value"),
+            "rate": _flag(pc.invert(pc.is_in(indicators, counted)), indicator),
+            "count_unit": _flag(pc.is_in(units, _COUNT_UNIT_ARRAY), unit),
+            "reliable": pc.fill_null(pc.invert(_flag(pc.equal(statuses, "U"), status)), True),
+            "g": _group_ids([*source, indicator, period, pc.take(shape, territory), *parts]),
+            "series": _group_ids([*source, indicator, territory, *parts, length]),
+        }
     )
     # Ties are broken by territory and period, so two builds name the same worst value.
     # Grouped medians joined back, not median() windows: DuckDB's windowed median over
@@ -357,15 +377,15 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     rows = _sql(
         f"""
         WITH r AS (
-            SELECT {src} AS src, indicator, territory, period, value, unit, "__group" AS g
-            FROM t WHERE value IS NOT NULL AND indicator NOT IN (SELECT id FROM c)),
+            SELECT src, indicator, territory, period, value, count_unit, g
+            FROM t WHERE value IS NOT NULL AND rate),
         stats AS (SELECT g, median(value) AS med FROM r GROUP BY g HAVING count(*) >= 10),
         dev AS (SELECT x.*, y.med FROM r x JOIN stats y ON x.g = y.g),
         mad AS (SELECT g, median(abs(value - med)) AS mad FROM dev GROUP BY g),
         z AS (SELECT x.src, x.indicator, x.territory, x.period,
                      0.6745 * (x.value - x.med) / nullif(y.mad, 0) AS z
               FROM dev x JOIN mad y ON x.g = y.g
-              WHERE x.unit NOT IN (SELECT unit FROM cu))
+              WHERE NOT x.count_unit)
         SELECT src, 'outlier' AS kind, indicator, count(*) AS n,
                arg_max(territory, (abs(z), territory, period)) AS territory,
                arg_max(period, (abs(z), territory, period)) AS period, max(abs(z)) AS size
@@ -373,20 +393,17 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         UNION ALL
         SELECT src, 'jump', indicator, count(*), arg_max(territory, (abs(ch), territory, period)),
                arg_max(period, (abs(ch), territory, period)), max(abs(ch))
-        FROM (SELECT {src} AS src, indicator, territory, period, value, unit,
+        FROM (SELECT src, indicator, territory, period, value, count_unit,
                      value / lag(value) OVER s - 1 AS ch,
                      year(period_start) - year(lag(period_start) OVER s) AS gap,
                      lag(value) OVER s AS prev
-              FROM t WHERE period_start IS NOT NULL AND obs_status IS DISTINCT FROM 'U'
-              WINDOW s AS (PARTITION BY "__series" ORDER BY period_start))
+              FROM t WHERE period_start IS NOT NULL AND reliable
+              WINDOW s AS (PARTITION BY series ORDER BY period_start))
         WHERE gap = 1 AND prev > 0 AND abs(ch) > {ctx.max_yearly_change}
-          AND NOT (unit IN (SELECT unit FROM cu) AND least(prev, value) < {ctx.min_events})
+          AND NOT (count_unit AND least(prev, value) < {ctx.min_events})
         GROUP BY src, indicator ORDER BY 1, 2, 3
-        """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+        """,  # noqa: S608 (only numbers are spliced in; data goes in as tables)
         t=data,
-        c=pa.table({"id": pa.array(counts, pa.string())}),
-        # Counts grow with the size of a territory: only rates are compared across them.
-        cu=pa.table({"unit": pa.array(sorted(_COUNT_UNITS), pa.string())}),
     )
     findings: list[Finding] = []
     for r in rows:
@@ -406,28 +423,58 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
                 code="outlier" if r["kind"] == "outlier" else "implausible-jump",
                 severity=Severity.WARNING,
                 message=message,
-                indicator=r["indicator"],
-                territory=r["territory"],
-                period=r["period"],
+                indicator=_text(indicators, r["indicator"]),
+                territory=_text(territories, r["territory"]),
+                period=_text(periods, r["period"]),
                 count=r["n"],
-                source=_source(r, ctx),
+                source=_text(src_values, r["src"]) if r["src"] is not None else ctx.source,
                 hint=hint,
             )
         )
     return findings
 
 
-_SHAPE = "__shape"
+_COUNT_UNIT_ARRAY = pa.array(sorted(_COUNT_UNITS), pa.string())
 
 
-def _with_shape(table: pa.Table) -> pa.Table:
-    """``table`` with each territory's code shape: territories of one level share one
-    (999999 municipalities, 999 provinces, 99 regions, AAA NUTS 1 areas), and values are
-    compared within a level only. Worked out once per distinct code, not once per row."""
-    codes = pc.dictionary_encode(_plain(table.select(["territory"])).column(0)).combine_chunks()
-    digits = pc.replace_substring_regex(codes.dictionary, "[0-9]", "9")
-    shapes = pc.replace_substring_regex(digits, "[A-Za-z]", "A")
-    return table.append_column(_SHAPE, pc.take(shapes, codes.indices))
+def _ranked(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+    """``column`` as int32 codes that sort as its texts do (byte order, as DuckDB compares
+    VARCHAR), and the sorted distinct texts they index; NULL stays NULL. Worked out on a
+    dictionary column's values, never on its decoded rows."""
+    import numpy as np
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(array.type):
+        values = array.dictionary
+        # combine_chunks unified the chunks' dictionaries; one built by hand may repeat a
+        # value or hold a NULL, and equal texts must get one code.
+        if values.null_count or len(pc.unique(values)) != len(values):
+            array = pc.dictionary_encode(array.cast(array.type.value_type))
+    else:
+        array = pc.dictionary_encode(array)
+    values, indices = array.dictionary, array.indices
+    order = pc.array_sort_indices(values).to_numpy()
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return pc.take(pa.array(rank), indices), pc.take(values, pa.array(order))
+
+
+def _flag(per_value: pa.Array, codes: pa.Array) -> pa.Array:
+    """A test worked out once per distinct value (``per_value``, sorted as ``_ranked``
+    gives them), per row; NULL where the row's value is NULL, as SQL would give it."""
+    return pc.take(per_value, codes)
+
+
+def _text(values: pa.Array, code: int | None) -> str | None:
+    return None if code is None else str(values[code].as_py())
+
+
+def _shapes(codes: pa.Array) -> pa.Array:
+    """Each territory code's shape: territories of one level share one (999999
+    municipalities, 999 provinces, 99 regions, AAA NUTS 1 areas), and values are compared
+    within a level only."""
+    digits = pc.replace_substring_regex(codes, "[0-9]", "9")
+    return pc.replace_substring_regex(digits, "[A-Za-z]", "A")
 
 
 _PACK_LIMIT = 2**62
