@@ -222,16 +222,24 @@ def _tags(ctx: CheckContext, indicator: str) -> tuple[str, ...]:
 
 def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     """Percentages outside 0-100 and negative counts."""
+    data, texts = _coded(table, ["indicator", "territory", "unit"])
+    data = data.append_column("value", table.column("value"))
+    percent = _flag(pc.equal(texts["unit"], "percent"), data.column("unit"))
     rows = _sql(
-        f"""SELECT {_src(table)} AS src, indicator, unit,
+        """SELECT src, indicator, unit,
                   count(*) FILTER (WHERE value < 0) AS negative,
-                  count(*) FILTER (WHERE unit = 'percent' AND value > 100) AS over,
+                  count(*) FILTER (WHERE percent AND value > 100) AS over,
                   min(value) AS low, max(value) AS high,
                   arg_min(territory, (value, territory)) AS t_low,
                   arg_max(territory, (value, territory)) AS t_high
-           FROM t GROUP BY ALL ORDER BY src, indicator""",  # noqa: S608 (a fixed column name)
-        t=_with_source(table, ["indicator", "territory", "unit", "value"]),
+           FROM t GROUP BY src, indicator, unit ORDER BY src, indicator, unit""",
+        t=data.append_column("percent", percent),
     )
+    for r in rows:
+        for name, column in [("src", SOURCE_COLUMN), ("indicator", "indicator"), ("unit", "unit")]:
+            r[name] = _text(texts[column], r[name])
+        r["t_low"] = _text(texts["territory"], r["t_low"])
+        r["t_high"] = _text(texts["territory"], r["t_high"])
     findings: list[Finding] = []
     for r in rows:
         percent = r["unit"] == "percent"
@@ -275,39 +283,70 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         else None
     )
     b = _breakdowns(table)
+    # Texts go to DuckDB as codes that sort as they do (see check_outliers); the
+    # hierarchy's codes are looked up among the table's territories, and a code the
+    # table does not hold can join no row of it either way.
+    data, texts = _coded(table, ["indicator", "territory", "period", *b])
+    territories = texts["territory"]
+    summed = (
+        pc.is_in(texts["indicator"], pa.array(sums, pa.string()))
+        if sums is not None
+        else pa.repeat(True, len(texts["indicator"]))
+    )
+    data = data.append_column("value", table.column("value"))
+    data = data.append_column("summed", _flag(summed, data.column("indicator")))
+    levels = [c for c in ctx.hierarchy.column_names if c != "municipality" and _IDENT.fullmatch(c)]
+    hierarchy = pa.table(
+        {
+            c: pc.index_in(_plain_array(ctx.hierarchy.column(c)), value_set=territories)
+            for c in ["municipality", *levels]
+        }
+    )
     keys = "".join(f" AND p.{x} = r.{x}" for x in b)
     bsel = "".join(f", p.{x}" for x in b)
-    src = _src(table)
-    levels = [c for c in ctx.hierarchy.column_names if c != "municipality" and _IDENT.fullmatch(c)]
     unions = " UNION ALL ".join(
         f"SELECT municipality, {lvl} AS area FROM h WHERE {lvl} IS NOT NULL"  # noqa: S608
         for lvl in levels
     )
-    filter_sql = "" if sums is None else "WHERE t.indicator IN (SELECT id FROM s)"
     rows = _sql(
         f"""
-        WITH t AS (SELECT *, {src} AS __src FROM t0),
-        hl AS ({unions}),
+        WITH hl AS ({unions}),
         members AS (SELECT area, count(*) AS n FROM hl GROUP BY area),
-        p AS (SELECT t.__src, t.indicator, hl.area, t.period{"".join(f", t.{x}" for x in b)},
+        p AS (SELECT t.src, t.indicator, hl.area, t.period{"".join(f", t.{x}" for x in b)},
                      sum(t.value) AS parts, count(t.value) AS n
-              FROM t JOIN hl ON t.territory = hl.municipality {filter_sql} GROUP BY ALL)
-        SELECT p.__src AS src, p.indicator, p.area, p.period{bsel}, p.parts, r.value AS reported
+              FROM t JOIN hl ON t.territory = hl.municipality WHERE t.summed GROUP BY ALL)
+        SELECT p.src, p.indicator, p.area, p.period{bsel}, p.parts, r.value AS reported
         FROM p JOIN members m ON m.area = p.area AND m.n = p.n
         JOIN t r ON r.indicator = p.indicator AND r.territory = p.area AND r.period = p.period
-             AND r.__src IS NOT DISTINCT FROM p.__src {keys}
+             AND r.src IS NOT DISTINCT FROM p.src {keys}
         WHERE abs(p.parts - r.value) > {ctx.sum_tolerance} * greatest(abs(r.value), 1)
-        ORDER BY src, abs(p.parts - r.value) / greatest(abs(r.value), 1) DESC,
+        ORDER BY p.src, abs(p.parts - r.value) / greatest(abs(r.value), 1) DESC,
                  p.area, p.indicator, p.period{bsel}
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
-        t0=_with_source(table, ["indicator", "territory", "period", "value", *b]),
-        h=ctx.hierarchy,
-        s=pa.table({"id": pa.array(sums or [], pa.string())}),
+        t=data,
+        h=hierarchy,
     )
     per_source: dict[str | None, list[dict[str, Any]]] = {}
     for row in rows:
+        row["src"] = _text(texts[SOURCE_COLUMN], row["src"])
+        row["area"] = _text(territories, row["area"])
+        row["indicator"] = _text(texts["indicator"], row["indicator"])
+        row["period"] = _text(texts["period"], row["period"])
         per_source.setdefault(row["src"], []).append(row)
     return [_sum_mismatch(found, ctx) for found in per_source.values()]
+
+
+def _coded(table: pa.Table, columns: list[str]) -> tuple[pa.Table, dict[str, pa.Array]]:
+    """``columns`` of ``table`` as ``_ranked`` codes, with a ``src`` column (the batch's
+    source, else NULL), and the sorted texts each column's codes index."""
+    names = [*columns, SOURCE_COLUMN] if SOURCE_COLUMN in table.column_names else columns
+    coded: dict[str, pa.Array] = {}
+    texts: dict[str, pa.Array] = {SOURCE_COLUMN: pa.array([], pa.string())}
+    for name in names:
+        coded[name], texts[name] = _ranked(table.column(name))
+    src = coded.pop(SOURCE_COLUMN, None)
+    coded["src"] = src if src is not None else pa.nulls(table.num_rows, pa.int32())
+    return pa.table(coded), texts
 
 
 def _sum_mismatch(rows: list[dict[str, Any]], ctx: CheckContext) -> Finding:
