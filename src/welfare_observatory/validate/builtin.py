@@ -123,26 +123,39 @@ def check_unknown_territories(table: pa.Table, ctx: CheckContext) -> list[Findin
     if ctx.territories is None or "territory" not in table.column_names:
         return []
     known = pa.array(sorted(ctx.territories), pa.string())
-    data = _plain(_with_source(table, ["territory"]))
-    bad = pc.invert(pc.fill_null(pc.is_in(data.column("territory"), known), False))
+    # Tested once per distinct code; a NULL code is unknown, as is_in would say of the row.
+    codes, texts = _ranked(table.column("territory"))
+    bad = pc.fill_null(pc.take(pc.invert(pc.is_in(texts, known)), codes), True)
     if not pc.any(bad).as_py():
         return []
-    rows = data.filter(bad)
-    if SOURCE_COLUMN not in rows.column_names:
-        return [_unknown_territories(rows.column("territory"), ctx.source, ctx)]
-    return [
-        _unknown_territories(
-            rows.filter(pc.equal(rows.column(SOURCE_COLUMN), source)).column("territory"),
-            str(source),
-            ctx,
-        )
-        for source in sorted(str(v) for v in pc.unique(rows.column(SOURCE_COLUMN)).to_pylist())
-    ]
+    names = texts.to_pylist()
+    bad_codes = pc.filter(codes, bad)
+    if SOURCE_COLUMN not in table.column_names:
+        return [_unknown_territories(bad_codes, names, ctx.source, ctx)]
+    sources, source_names = _ranked(table.column(SOURCE_COLUMN))
+    bad_sources = pc.filter(sources, bad)
+    found = []
+    for code in sorted(
+        pc.unique(bad_sources).to_pylist(), key=lambda c: str(_name(source_names, c))
+    ):
+        rows = pc.filter(bad_codes, pc.fill_null(pc.equal(bad_sources, code), False))
+        found.append(_unknown_territories(rows, names, str(_name(source_names, code)), ctx))
+    return found
 
 
-def _unknown_territories(codes: pa.ChunkedArray, source: str | None, ctx: CheckContext) -> Finding:
+def _name(texts: pa.Array, code: int | None) -> str | None:
+    return None if code is None else str(texts[code].as_py())
+
+
+def _decode(names: list[Any], code: int | None) -> Any:
+    return None if code is None else names[code]
+
+
+def _unknown_territories(
+    codes: pa.Array, names: list[str], source: str | None, ctx: CheckContext
+) -> Finding:
     count = len(codes)
-    unknown = sorted(str(v) for v in pc.unique(codes).to_pylist())
+    unknown = sorted(str(None if c is None else names[c]) for c in pc.unique(codes).to_pylist())
     suggestions = closest(unknown[0], ctx.territories or ())
     return Finding(
         code="unknown-territory",
@@ -163,14 +176,17 @@ def check_coverage(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     if table.num_rows == 0:
         return []
     findings: list[Finding] = []
-    data = _plain(_with_source(table, ["indicator", "territory", "period"]))
-    keys = ["indicator", *([SOURCE_COLUMN] if SOURCE_COLUMN in data.column_names else [])]
+    # Grouped on the texts' codes (which sort as the texts do), decoded per group.
+    data, texts = _coded(table, ["indicator", "territory", "period"])
+    names = {k: v.to_pylist() for k, v in texts.items()}
+    keys = ["indicator", *(["src"] if SOURCE_COLUMN in table.column_names else [])]
     per = data.group_by(keys).aggregate([("territory", "distinct"), ("period", "distinct")])
     per = per.sort_by([(k, "ascending") for k in reversed(keys)])
     for row in per.to_pylist():
-        indicator = row["indicator"]
-        source = row.get(SOURCE_COLUMN) or ctx.source
-        have_t, have_p = set(row["territory_distinct"]), set(row["period_distinct"])
+        indicator = _decode(names["indicator"], row["indicator"])
+        source = _decode(names[SOURCE_COLUMN], row.get("src")) or ctx.source
+        have_t = {names["territory"][c] for c in row["territory_distinct"]}
+        have_p = {names["period"][c] for c in row["period_distinct"]}
         if ctx.expected_territories is not None:
             missing = sorted(set(ctx.expected_territories) - have_t)
             if missing:
@@ -482,6 +498,10 @@ def _ranked(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
     dictionary column's values, never on its decoded rows."""
     import numpy as np
 
+    if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
+        column = column.chunk(0)
+    if isinstance(column, pa.DictionaryArray) and _is_sorted(column.dictionary):
+        return column.indices, column.dictionary  # already ranked (the batch's columns)
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_dictionary(array.type):
         values = array.dictionary
@@ -496,6 +516,24 @@ def _ranked(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
     return pc.take(pa.array(rank), indices), pc.take(values, pa.array(order))
+
+
+def _is_sorted(values: pa.Array) -> bool:
+    """Whether ``values`` are strictly increasing texts without NULLs (byte order)."""
+    if values.null_count or not (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    ):
+        return False
+    if len(values) < 2:
+        return True
+    return bool(pc.all(pc.less(values.slice(0, len(values) - 1), values.slice(1))).as_py())
+
+
+def ranked_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A text column as one dictionary array whose dictionary is sorted, so the checks
+    read its indices as ``_ranked`` codes without working them out again."""
+    codes, values = _ranked(column)
+    return pa.chunked_array([pa.DictionaryArray.from_arrays(codes, values)])
 
 
 def _flag(per_value: pa.Array, codes: pa.Array) -> pa.Array:
