@@ -431,16 +431,16 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     # every partition of 800,000 rows took 20 s where GROUP BY takes a fraction of one.
     rows = _sql(
         f"""
-        WITH r AS (
-            SELECT src, indicator, territory, period, value, count_unit, g
-            FROM t WHERE value IS NOT NULL AND rate),
-        stats AS (SELECT g, median(value) AS med FROM r GROUP BY g HAVING count(*) >= 10),
-        dev AS (SELECT x.*, y.med FROM r x JOIN stats y ON x.g = y.g),
-        mad AS (SELECT g, median(abs(value - med)) AS mad FROM dev GROUP BY g),
+        WITH stats AS (
+            SELECT g, median(value) AS med FROM t WHERE value IS NOT NULL AND rate
+            GROUP BY g HAVING count(*) >= 10),
+        mad AS (
+            SELECT g, any_value(med) AS med, median(abs(value - med)) AS mad
+            FROM t JOIN stats USING (g) WHERE value IS NOT NULL AND rate GROUP BY g),
         z AS (SELECT x.src, x.indicator, x.territory, x.period,
-                     0.6745 * (x.value - x.med) / nullif(y.mad, 0) AS z
-              FROM dev x JOIN mad y ON x.g = y.g
-              WHERE NOT x.count_unit)
+                     0.6745 * (x.value - y.med) / nullif(y.mad, 0) AS z
+              FROM t x JOIN mad y ON x.g = y.g
+              WHERE x.value IS NOT NULL AND x.rate AND NOT x.count_unit)
         SELECT src, 'outlier' AS kind, indicator, count(*) AS n,
                arg_max(territory, (abs(z), territory, period)) AS territory,
                arg_max(period, (abs(z), territory, period)) AS period, max(abs(z)) AS size
