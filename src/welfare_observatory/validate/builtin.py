@@ -404,13 +404,13 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     period, periods = _ranked(table.column("period"))
     unit, units = _ranked(table.column("unit"))
     status, statuses = _ranked(table.column("obs_status"))
-    parts = [_ranked(table.column(x))[0] for x in b]
-    shape, _ = _ranked(_shapes(territories))
+    parts = [(codes, len(values)) for codes, values in (_ranked(table.column(x)) for x in b)]
+    shape, shapes = _ranked(_shapes(territories))
+    lengths, widths = _ranked(pc.utf8_length(periods))
     # Integer ids of the groups compared (a level's territories in one period) and of the
     # series (one territory's values over time): DuckDB groups, joins and partitions on one
     # integer several times faster than on five texts with NULL-safe equality.
-    source = [src] if src is not None else []
-    length = pc.take(pc.utf8_length(periods), period)
+    source = [(src, len(src_values))] if src is not None else []
     data = pa.table(
         {
             "src": src if src is not None else pa.nulls(table.num_rows, pa.int32()),
@@ -422,8 +422,26 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
             "rate": _flag(pc.invert(pc.is_in(indicators, counted)), indicator),
             "count_unit": _flag(pc.is_in(units, _COUNT_UNIT_ARRAY), unit),
             "reliable": pc.fill_null(pc.invert(_flag(pc.equal(statuses, "U"), status)), True),
-            "g": _group_ids([*source, indicator, period, pc.take(shape, territory), *parts]),
-            "series": _group_ids([*source, indicator, territory, *parts, length]),
+            "g": _pack(
+                [
+                    *source,
+                    (indicator, len(indicators)),
+                    (period, len(periods)),
+                    (pc.take(shape, territory), len(shapes)),
+                    *parts,
+                ],
+                table.num_rows,
+            ),
+            "series": _pack(
+                [
+                    *source,
+                    (indicator, len(indicators)),
+                    (territory, len(territories)),
+                    *parts,
+                    (pc.take(lengths, period), len(widths)),
+                ],
+                table.num_rows,
+            ),
         }
     )
     # Ties are broken by territory and period, so two builds name the same worst value.
@@ -561,20 +579,30 @@ _PACK_LIMIT = 2**62
 def _group_ids(columns: list[pa.ChunkedArray]) -> pa.Array:
     """One int64 per row, equal for two rows exactly when every column is (NULL equal to
     NULL, as ``IS NOT DISTINCT FROM`` and ``PARTITION BY`` compare)."""
-    import numpy as np
 
-    n = len(columns[0]) if columns else 0
-    ids = np.zeros(n, dtype=np.int64)
-    size = 1
+    coded = []
     for column in columns:
         codes = pc.dictionary_encode(_plain_array(column))
-        slot = pc.fill_null(codes.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        width = len(codes.dictionary) + 1
+        coded.append((codes.indices, len(codes.dictionary)))
+    return _pack(coded, len(columns[0]) if columns else 0)
+
+
+def _pack(coded: list[tuple[pa.Array, int]], n: int) -> pa.Array:
+    """:func:`_group_ids` of columns given as codes (``0 .. distinct - 1``, NULL for NULL)
+    and their number of distinct values: the ids are built in place, one int64 array."""
+    import numpy as np
+
+    ids = np.zeros(n, dtype=np.int64)
+    size = 1
+    for codes, distinct in coded:
+        width = distinct + 1
         if size * width >= _PACK_LIMIT:
             # Renumber the ids so far densely (0 .. rows) before they could overflow.
             dense = pc.dictionary_encode(pa.array(ids)).indices.to_numpy(zero_copy_only=False)
             ids, size = dense.astype(np.int64), n + 1
-        ids = ids * width + slot + 1
+        ids *= width
+        ids += pc.fill_null(codes, -1).to_numpy(zero_copy_only=False)
+        ids += 1
         size *= width
     return pa.array(ids, pa.int64())
 
