@@ -251,11 +251,12 @@ def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
            FROM t GROUP BY src, indicator, unit ORDER BY src, indicator, unit""",
         t=data.append_column("percent", percent),
     )
+    names = {k: v.to_pylist() for k, v in texts.items()}
     for r in rows:
         for name, column in [("src", SOURCE_COLUMN), ("indicator", "indicator"), ("unit", "unit")]:
-            r[name] = _text(texts[column], r[name])
-        r["t_low"] = _text(texts["territory"], r["t_low"])
-        r["t_high"] = _text(texts["territory"], r["t_high"])
+            r[name] = _decode(names[column], r[name])
+        r["t_low"] = _decode(names["territory"], r["t_low"])
+        r["t_high"] = _decode(names["territory"], r["t_high"])
     findings: list[Finding] = []
     for r in rows:
         percent = r["unit"] == "percent"
@@ -343,11 +344,12 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         h=hierarchy,
     )
     per_source: dict[str | None, list[dict[str, Any]]] = {}
+    names = {k: v.to_pylist() for k, v in texts.items()}
     for row in rows:
-        row["src"] = _text(texts[SOURCE_COLUMN], row["src"])
-        row["area"] = _text(territories, row["area"])
-        row["indicator"] = _text(texts["indicator"], row["indicator"])
-        row["period"] = _text(texts["period"], row["period"])
+        row["src"] = _decode(names[SOURCE_COLUMN], row["src"])
+        row["area"] = _decode(names["territory"], row["area"])
+        row["indicator"] = _decode(names["indicator"], row["indicator"])
+        row["period"] = _decode(names["period"], row["period"])
         per_source.setdefault(row["src"], []).append(row)
     return [_sum_mismatch(found, ctx) for found in per_source.values()]
 
