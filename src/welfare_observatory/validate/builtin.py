@@ -315,7 +315,10 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     levels = [c for c in ctx.hierarchy.column_names if c != "municipality" and _IDENT.fullmatch(c)]
     hierarchy = pa.table(
         {
-            c: pc.index_in(_plain_array(ctx.hierarchy.column(c)), value_set=territories)
+            c: pc.index_in(
+                _plain_array(ctx.hierarchy.column(c)).cast(territories.type),
+                value_set=territories,
+            )
             for c in ["municipality", *levels]
         }
     )
