@@ -18,7 +18,6 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from welfare_observatory._arrow import decoded
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.validate.builtin import (
     SOURCE_COLUMN,
@@ -29,6 +28,7 @@ from welfare_observatory.validate.builtin import (
     check_sum_consistency,
     check_unknown_territories,
     close_connection,
+    ranked_dictionary,
 )
 from welfare_observatory.validate.checks import Check, CheckContext, CheckRegistry
 
@@ -49,7 +49,7 @@ BATCHED: dict[str, Check] = {
 """Built-in checks that read :data:`SOURCE_COLUMN` and name each finding's source."""
 
 _UNREAD = frozenset({"source", "lineage", "conf_status", "flags", "domain"})
-"""Columns no batched check reads (kept dictionary-encoded in the batch)."""
+"""Columns no batched check reads (left as they are in the batch)."""
 
 _ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
@@ -78,6 +78,8 @@ def run_checks_by_source(
     found: dict[str, list[Finding]] = {s: [] for s in tables}
     if not ids:
         return found
+    # What the sources' parsing left free goes back before the batch is built.
+    pa.default_memory_pool().release_unused()
     combined = unify_breakdowns([tables[s] for s in ids])
     lengths = np.array([tables[s].num_rows for s in ids])
     offsets = np.concatenate([[0], np.cumsum(lengths)])
@@ -86,11 +88,16 @@ def run_checks_by_source(
         pa.array(np.repeat(np.arange(len(ids), dtype=np.int32), lengths)), names
     )
     batch = combined.append_column(SOURCE_COLUMN, which)
-    # The batched checks give DuckDB plain text: decode what they read once here, not once
-    # per check (four of them decoded the territory column). Unread columns stay encoded.
+    # The checks hand DuckDB and Arrow's grouping integer codes that sort as the texts do:
+    # worked out here once per column (one sorted dictionary), not once per check, and the
+    # texts are never decoded row by row.
     batch = pa.table(
         [
-            c if n in _UNREAD else decoded(c)
+            ranked_dictionary(c)
+            if n not in _UNREAD
+            and pa.types.is_dictionary(c.type)
+            and pa.types.is_string(c.type.value_type)
+            else c
             for n, c in zip(batch.column_names, batch.columns, strict=True)
         ],
         names=batch.column_names,
@@ -110,8 +117,10 @@ def run_checks_by_source(
         for source in ids:
             found[source] += _one(check_id, check, own[source], context, source, registry)
     close_connection()
-    # The batch's copies are gone; let the allocator give their pages back before the
-    # analyses need memory (mimalloc and jemalloc keep freed pages otherwise).
+    # The batch and its codes are dropped first: the allocator gives back only pages that
+    # are free, and the analyses that follow need the memory (mimalloc and jemalloc keep
+    # freed pages otherwise).
+    del batch, combined, own, which
     pa.default_memory_pool().release_unused()
     for source in found:
         found[source].sort(key=lambda f: _ORDER[f.severity])

@@ -81,7 +81,7 @@ def close_connection() -> None:
 def _sql(sql: str, **tables: pa.Table) -> list[dict[str, Any]]:
     con = _connection()
     for name, table in tables.items():
-        con.register(name, _plain(table))
+        con.register(name, table)
     try:
         result: list[dict[str, Any]] = con.sql(sql).to_arrow_table().to_pylist()
     finally:
@@ -123,26 +123,39 @@ def check_unknown_territories(table: pa.Table, ctx: CheckContext) -> list[Findin
     if ctx.territories is None or "territory" not in table.column_names:
         return []
     known = pa.array(sorted(ctx.territories), pa.string())
-    data = _plain(_with_source(table, ["territory"]))
-    bad = pc.invert(pc.fill_null(pc.is_in(data.column("territory"), known), False))
+    # Tested once per distinct code; a NULL code is unknown, as is_in would say of the row.
+    codes, texts = _ranked(table.column("territory"))
+    bad = pc.fill_null(pc.take(pc.invert(pc.is_in(texts, known)), codes), True)
     if not pc.any(bad).as_py():
         return []
-    rows = data.filter(bad)
-    if SOURCE_COLUMN not in rows.column_names:
-        return [_unknown_territories(rows.column("territory"), ctx.source, ctx)]
-    return [
-        _unknown_territories(
-            rows.filter(pc.equal(rows.column(SOURCE_COLUMN), source)).column("territory"),
-            str(source),
-            ctx,
-        )
-        for source in sorted(str(v) for v in pc.unique(rows.column(SOURCE_COLUMN)).to_pylist())
-    ]
+    names = texts.to_pylist()
+    bad_codes = pc.filter(codes, bad)
+    if SOURCE_COLUMN not in table.column_names:
+        return [_unknown_territories(bad_codes, names, ctx.source, ctx)]
+    sources, source_names = _ranked(table.column(SOURCE_COLUMN))
+    bad_sources = pc.filter(sources, bad)
+    found = []
+    for code in sorted(
+        pc.unique(bad_sources).to_pylist(), key=lambda c: str(_name(source_names, c))
+    ):
+        rows = pc.filter(bad_codes, pc.fill_null(pc.equal(bad_sources, code), False))
+        found.append(_unknown_territories(rows, names, str(_name(source_names, code)), ctx))
+    return found
 
 
-def _unknown_territories(codes: pa.ChunkedArray, source: str | None, ctx: CheckContext) -> Finding:
+def _name(texts: pa.Array, code: int | None) -> str | None:
+    return None if code is None else str(texts[code].as_py())
+
+
+def _decode(names: list[Any], code: int | None) -> Any:
+    return None if code is None else names[code]
+
+
+def _unknown_territories(
+    codes: pa.Array, names: list[str], source: str | None, ctx: CheckContext
+) -> Finding:
     count = len(codes)
-    unknown = sorted(str(v) for v in pc.unique(codes).to_pylist())
+    unknown = sorted(str(None if c is None else names[c]) for c in pc.unique(codes).to_pylist())
     suggestions = closest(unknown[0], ctx.territories or ())
     return Finding(
         code="unknown-territory",
@@ -163,14 +176,17 @@ def check_coverage(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     if table.num_rows == 0:
         return []
     findings: list[Finding] = []
-    data = _plain(_with_source(table, ["indicator", "territory", "period"]))
-    keys = ["indicator", *([SOURCE_COLUMN] if SOURCE_COLUMN in data.column_names else [])]
+    # Grouped on the texts' codes (which sort as the texts do), decoded per group.
+    data, texts = _coded(table, ["indicator", "territory", "period"])
+    names = {k: v.to_pylist() for k, v in texts.items()}
+    keys = ["indicator", *(["src"] if SOURCE_COLUMN in table.column_names else [])]
     per = data.group_by(keys).aggregate([("territory", "distinct"), ("period", "distinct")])
     per = per.sort_by([(k, "ascending") for k in reversed(keys)])
     for row in per.to_pylist():
-        indicator = row["indicator"]
-        source = row.get(SOURCE_COLUMN) or ctx.source
-        have_t, have_p = set(row["territory_distinct"]), set(row["period_distinct"])
+        indicator = _decode(names["indicator"], row["indicator"])
+        source = _decode(names[SOURCE_COLUMN], row.get("src")) or ctx.source
+        have_t = {names["territory"][c] for c in row["territory_distinct"]}
+        have_p = {names["period"][c] for c in row["period_distinct"]}
         if ctx.expected_territories is not None:
             missing = sorted(set(ctx.expected_territories) - have_t)
             if missing:
@@ -222,16 +238,25 @@ def _tags(ctx: CheckContext, indicator: str) -> tuple[str, ...]:
 
 def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     """Percentages outside 0-100 and negative counts."""
+    data, texts = _coded(table, ["indicator", "territory", "unit"])
+    data = data.append_column("value", table.column("value"))
+    percent = _flag(pc.equal(texts["unit"], "percent"), data.column("unit"))
     rows = _sql(
-        f"""SELECT {_src(table)} AS src, indicator, unit,
+        """SELECT src, indicator, unit,
                   count(*) FILTER (WHERE value < 0) AS negative,
-                  count(*) FILTER (WHERE unit = 'percent' AND value > 100) AS over,
+                  count(*) FILTER (WHERE percent AND value > 100) AS over,
                   min(value) AS low, max(value) AS high,
                   arg_min(territory, (value, territory)) AS t_low,
                   arg_max(territory, (value, territory)) AS t_high
-           FROM t GROUP BY ALL ORDER BY src, indicator""",  # noqa: S608 (a fixed column name)
-        t=_with_source(table, ["indicator", "territory", "unit", "value"]),
+           FROM t GROUP BY src, indicator, unit ORDER BY src, indicator, unit""",
+        t=data.append_column("percent", percent),
     )
+    names = {k: v.to_pylist() for k, v in texts.items()}
+    for r in rows:
+        for name, column in [("src", SOURCE_COLUMN), ("indicator", "indicator"), ("unit", "unit")]:
+            r[name] = _decode(names[column], r[name])
+        r["t_low"] = _decode(names["territory"], r["t_low"])
+        r["t_high"] = _decode(names["territory"], r["t_high"])
     findings: list[Finding] = []
     for r in rows:
         percent = r["unit"] == "percent"
@@ -275,39 +300,74 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         else None
     )
     b = _breakdowns(table)
+    # Texts go to DuckDB as codes that sort as they do (see check_outliers); the
+    # hierarchy's codes are looked up among the table's territories, and a code the
+    # table does not hold can join no row of it either way.
+    data, texts = _coded(table, ["indicator", "territory", "period", *b])
+    territories = texts["territory"]
+    summed = (
+        pc.is_in(texts["indicator"], pa.array(sums, pa.string()))
+        if sums is not None
+        else pa.repeat(True, len(texts["indicator"]))
+    )
+    data = data.append_column("value", table.column("value"))
+    data = data.append_column("summed", _flag(summed, data.column("indicator")))
+    levels = [c for c in ctx.hierarchy.column_names if c != "municipality" and _IDENT.fullmatch(c)]
+    hierarchy = pa.table(
+        {
+            c: pc.index_in(
+                _plain_array(ctx.hierarchy.column(c)).cast(territories.type),
+                value_set=territories,
+            )
+            for c in ["municipality", *levels]
+        }
+    )
     keys = "".join(f" AND p.{x} = r.{x}" for x in b)
     bsel = "".join(f", p.{x}" for x in b)
-    src = _src(table)
-    levels = [c for c in ctx.hierarchy.column_names if c != "municipality" and _IDENT.fullmatch(c)]
     unions = " UNION ALL ".join(
         f"SELECT municipality, {lvl} AS area FROM h WHERE {lvl} IS NOT NULL"  # noqa: S608
         for lvl in levels
     )
-    filter_sql = "" if sums is None else "WHERE t.indicator IN (SELECT id FROM s)"
     rows = _sql(
         f"""
-        WITH t AS (SELECT *, {src} AS __src FROM t0),
-        hl AS ({unions}),
+        WITH hl AS ({unions}),
         members AS (SELECT area, count(*) AS n FROM hl GROUP BY area),
-        p AS (SELECT t.__src, t.indicator, hl.area, t.period{"".join(f", t.{x}" for x in b)},
+        p AS (SELECT t.src, t.indicator, hl.area, t.period{"".join(f", t.{x}" for x in b)},
                      sum(t.value) AS parts, count(t.value) AS n
-              FROM t JOIN hl ON t.territory = hl.municipality {filter_sql} GROUP BY ALL)
-        SELECT p.__src AS src, p.indicator, p.area, p.period{bsel}, p.parts, r.value AS reported
+              FROM t JOIN hl ON t.territory = hl.municipality WHERE t.summed GROUP BY ALL)
+        SELECT p.src, p.indicator, p.area, p.period{bsel}, p.parts, r.value AS reported
         FROM p JOIN members m ON m.area = p.area AND m.n = p.n
         JOIN t r ON r.indicator = p.indicator AND r.territory = p.area AND r.period = p.period
-             AND r.__src IS NOT DISTINCT FROM p.__src {keys}
+             AND r.src IS NOT DISTINCT FROM p.src {keys}
         WHERE abs(p.parts - r.value) > {ctx.sum_tolerance} * greatest(abs(r.value), 1)
-        ORDER BY src, abs(p.parts - r.value) / greatest(abs(r.value), 1) DESC,
+        ORDER BY p.src, abs(p.parts - r.value) / greatest(abs(r.value), 1) DESC,
                  p.area, p.indicator, p.period{bsel}
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
-        t0=_with_source(table, ["indicator", "territory", "period", "value", *b]),
-        h=ctx.hierarchy,
-        s=pa.table({"id": pa.array(sums or [], pa.string())}),
+        t=data,
+        h=hierarchy,
     )
     per_source: dict[str | None, list[dict[str, Any]]] = {}
+    names = {k: v.to_pylist() for k, v in texts.items()}
     for row in rows:
+        row["src"] = _decode(names[SOURCE_COLUMN], row["src"])
+        row["area"] = _decode(names["territory"], row["area"])
+        row["indicator"] = _decode(names["indicator"], row["indicator"])
+        row["period"] = _decode(names["period"], row["period"])
         per_source.setdefault(row["src"], []).append(row)
     return [_sum_mismatch(found, ctx) for found in per_source.values()]
+
+
+def _coded(table: pa.Table, columns: list[str]) -> tuple[pa.Table, dict[str, pa.Array]]:
+    """``columns`` of ``table`` as ``_ranked`` codes, with a ``src`` column (the batch's
+    source, else NULL), and the sorted texts each column's codes index."""
+    names = [*columns, SOURCE_COLUMN] if SOURCE_COLUMN in table.column_names else columns
+    coded: dict[str, pa.Array] = {}
+    texts: dict[str, pa.Array] = {SOURCE_COLUMN: pa.array([], pa.string())}
+    for name in names:
+        coded[name], texts[name] = _ranked(table.column(name))
+    src = coded.pop(SOURCE_COLUMN, None)
+    coded["src"] = src if src is not None else pa.nulls(table.num_rows, pa.int32())
+    return pa.table(coded), texts
 
 
 def _sum_mismatch(rows: list[dict[str, Any]], ctx: CheckContext) -> Finding:
@@ -332,40 +392,78 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     if table.num_rows == 0:
         return []
     b = _breakdowns(table)
-    src = _src(table)
     counts = sorted(
         {i.id for i in (ctx.indicators or {}).values() if i.measure is not MeasureKind.RATIO}
     )
-    read = ["indicator", "territory", "period", "period_start", "value", "unit", "obs_status"]
-    data = _with_shape(_plain(_with_source(table, [*read, *b])))
-    source = [SOURCE_COLUMN] if SOURCE_COLUMN in data.column_names else []
+    counted = pa.array(counts, pa.string())
+    has_source = SOURCE_COLUMN in table.column_names
+    # DuckDB gets numbers only: each text column as codes that sort as the texts do (so
+    # ORDER BY and the ties of arg_max pick the same rows), and the tests on texts as
+    # booleans worked out once per distinct value. 800,000 rows of decoded texts held
+    # hundreds of MB in the query's intermediate results.
+    src, src_values = (
+        _ranked(table.column(SOURCE_COLUMN)) if has_source else (None, pa.array([], pa.string()))
+    )
+    indicator, indicators = _ranked(table.column("indicator"))
+    territory, territories = _ranked(table.column("territory"))
+    period, periods = _ranked(table.column("period"))
+    unit, units = _ranked(table.column("unit"))
+    status, statuses = _ranked(table.column("obs_status"))
+    parts = [(codes, len(values)) for codes, values in (_ranked(table.column(x)) for x in b)]
+    shape, shapes = _ranked(_shapes(territories))
+    lengths, widths = _ranked(pc.utf8_length(periods))
     # Integer ids of the groups compared (a level's territories in one period) and of the
     # series (one territory's values over time): DuckDB groups, joins and partitions on one
     # integer several times faster than on five texts with NULL-safe equality.
-    length = pc.utf8_length(data.column("period"))
-    data = data.append_column(
-        "__group",
-        _group_ids([data.column(c) for c in [*source, "indicator", "period", _SHAPE, *b]]),
-    )
-    data = data.append_column(
-        "__series",
-        _group_ids([*(data.column(c) for c in [*source, "indicator", "territory", *b]), length]),
+    source = [(src, len(src_values))] if src is not None else []
+    data = pa.table(
+        {
+            "src": src if src is not None else pa.nulls(table.num_rows, pa.int32()),
+            "indicator": indicator,
+            "territory": territory,
+            "period": period,
+            "period_start": table.column("period_start"),
+            "value": table.column("value"),
+            "rate": _flag(pc.invert(pc.is_in(indicators, counted)), indicator),
+            "count_unit": _flag(pc.is_in(units, _COUNT_UNIT_ARRAY), unit),
+            "reliable": pc.fill_null(pc.invert(_flag(pc.equal(statuses, "U"), status)), True),
+            "g": _pack(
+                [
+                    *source,
+                    (indicator, len(indicators)),
+                    (period, len(periods)),
+                    (pc.take(shape, territory), len(shapes)),
+                    *parts,
+                ],
+                table.num_rows,
+            ),
+            "series": _pack(
+                [
+                    *source,
+                    (indicator, len(indicators)),
+                    (territory, len(territories)),
+                    *parts,
+                    (pc.take(lengths, period), len(widths)),
+                ],
+                table.num_rows,
+            ),
+        }
     )
     # Ties are broken by territory and period, so two builds name the same worst value.
     # Grouped medians joined back, not median() windows: DuckDB's windowed median over
     # every partition of 800,000 rows took 20 s where GROUP BY takes a fraction of one.
     rows = _sql(
         f"""
-        WITH r AS (
-            SELECT {src} AS src, indicator, territory, period, value, unit, "__group" AS g
-            FROM t WHERE value IS NOT NULL AND indicator NOT IN (SELECT id FROM c)),
-        stats AS (SELECT g, median(value) AS med FROM r GROUP BY g HAVING count(*) >= 10),
-        dev AS (SELECT x.*, y.med FROM r x JOIN stats y ON x.g = y.g),
-        mad AS (SELECT g, median(abs(value - med)) AS mad FROM dev GROUP BY g),
+        WITH stats AS (
+            SELECT g, median(value) AS med FROM t WHERE value IS NOT NULL AND rate
+            GROUP BY g HAVING count(*) >= 10),
+        mad AS (
+            SELECT g, any_value(med) AS med, median(abs(value - med)) AS mad
+            FROM t JOIN stats USING (g) WHERE value IS NOT NULL AND rate GROUP BY g),
         z AS (SELECT x.src, x.indicator, x.territory, x.period,
-                     0.6745 * (x.value - x.med) / nullif(y.mad, 0) AS z
-              FROM dev x JOIN mad y ON x.g = y.g
-              WHERE x.unit NOT IN (SELECT unit FROM cu))
+                     0.6745 * (x.value - y.med) / nullif(y.mad, 0) AS z
+              FROM t x JOIN mad y ON x.g = y.g
+              WHERE x.value IS NOT NULL AND x.rate AND NOT x.count_unit)
         SELECT src, 'outlier' AS kind, indicator, count(*) AS n,
                arg_max(territory, (abs(z), territory, period)) AS territory,
                arg_max(period, (abs(z), territory, period)) AS period, max(abs(z)) AS size
@@ -373,20 +471,17 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         UNION ALL
         SELECT src, 'jump', indicator, count(*), arg_max(territory, (abs(ch), territory, period)),
                arg_max(period, (abs(ch), territory, period)), max(abs(ch))
-        FROM (SELECT {src} AS src, indicator, territory, period, value, unit,
+        FROM (SELECT src, indicator, territory, period, value, count_unit,
                      value / lag(value) OVER s - 1 AS ch,
                      year(period_start) - year(lag(period_start) OVER s) AS gap,
                      lag(value) OVER s AS prev
-              FROM t WHERE period_start IS NOT NULL AND obs_status IS DISTINCT FROM 'U'
-              WINDOW s AS (PARTITION BY "__series" ORDER BY period_start))
+              FROM t WHERE period_start IS NOT NULL AND reliable
+              WINDOW s AS (PARTITION BY series ORDER BY period_start))
         WHERE gap = 1 AND prev > 0 AND abs(ch) > {ctx.max_yearly_change}
-          AND NOT (unit IN (SELECT unit FROM cu) AND least(prev, value) < {ctx.min_events})
+          AND NOT (count_unit AND least(prev, value) < {ctx.min_events})
         GROUP BY src, indicator ORDER BY 1, 2, 3
-        """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+        """,  # noqa: S608 (only numbers are spliced in; data goes in as tables)
         t=data,
-        c=pa.table({"id": pa.array(counts, pa.string())}),
-        # Counts grow with the size of a territory: only rates are compared across them.
-        cu=pa.table({"unit": pa.array(sorted(_COUNT_UNITS), pa.string())}),
     )
     findings: list[Finding] = []
     for r in rows:
@@ -406,28 +501,80 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
                 code="outlier" if r["kind"] == "outlier" else "implausible-jump",
                 severity=Severity.WARNING,
                 message=message,
-                indicator=r["indicator"],
-                territory=r["territory"],
-                period=r["period"],
+                indicator=_text(indicators, r["indicator"]),
+                territory=_text(territories, r["territory"]),
+                period=_text(periods, r["period"]),
                 count=r["n"],
-                source=_source(r, ctx),
+                source=_text(src_values, r["src"]) if r["src"] is not None else ctx.source,
                 hint=hint,
             )
         )
     return findings
 
 
-_SHAPE = "__shape"
+_COUNT_UNIT_ARRAY = pa.array(sorted(_COUNT_UNITS), pa.string())
 
 
-def _with_shape(table: pa.Table) -> pa.Table:
-    """``table`` with each territory's code shape: territories of one level share one
-    (999999 municipalities, 999 provinces, 99 regions, AAA NUTS 1 areas), and values are
-    compared within a level only. Worked out once per distinct code, not once per row."""
-    codes = pc.dictionary_encode(_plain(table.select(["territory"])).column(0)).combine_chunks()
-    digits = pc.replace_substring_regex(codes.dictionary, "[0-9]", "9")
-    shapes = pc.replace_substring_regex(digits, "[A-Za-z]", "A")
-    return table.append_column(_SHAPE, pc.take(shapes, codes.indices))
+def _ranked(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+    """``column`` as int32 codes that sort as its texts do (byte order, as DuckDB compares
+    VARCHAR), and the sorted distinct texts they index; NULL stays NULL. Worked out on a
+    dictionary column's values, never on its decoded rows."""
+    import numpy as np
+
+    if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
+        column = column.chunk(0)
+    if isinstance(column, pa.DictionaryArray) and _is_sorted(column.dictionary):
+        return column.indices, column.dictionary  # already ranked (the batch's columns)
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(array.type):
+        values = array.dictionary
+        # combine_chunks unified the chunks' dictionaries; one built by hand may repeat a
+        # value or hold a NULL, and equal texts must get one code.
+        if values.null_count or len(pc.unique(values)) != len(values):
+            array = pc.dictionary_encode(array.cast(array.type.value_type))
+    else:
+        array = pc.dictionary_encode(array)
+    values, indices = array.dictionary, array.indices
+    order = pc.array_sort_indices(values).to_numpy()
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return pc.take(pa.array(rank), indices), pc.take(values, pa.array(order))
+
+
+def _is_sorted(values: pa.Array) -> bool:
+    """Whether ``values`` are strictly increasing texts without NULLs (byte order)."""
+    if values.null_count or not (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    ):
+        return False
+    if len(values) < 2:
+        return True
+    return bool(pc.all(pc.less(values.slice(0, len(values) - 1), values.slice(1))).as_py())
+
+
+def ranked_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A text column as one dictionary array whose dictionary is sorted, so the checks
+    read its indices as ``_ranked`` codes without working them out again."""
+    codes, values = _ranked(column)
+    return pa.chunked_array([pa.DictionaryArray.from_arrays(codes, values)])
+
+
+def _flag(per_value: pa.Array, codes: pa.Array) -> pa.Array:
+    """A test worked out once per distinct value (``per_value``, sorted as ``_ranked``
+    gives them), per row; NULL where the row's value is NULL, as SQL would give it."""
+    return pc.take(per_value, codes)
+
+
+def _text(values: pa.Array, code: int | None) -> str | None:
+    return None if code is None else str(values[code].as_py())
+
+
+def _shapes(codes: pa.Array) -> pa.Array:
+    """Each territory code's shape: territories of one level share one (999999
+    municipalities, 999 provinces, 99 regions, AAA NUTS 1 areas), and values are compared
+    within a level only."""
+    digits = pc.replace_substring_regex(codes, "[0-9]", "9")
+    return pc.replace_substring_regex(digits, "[A-Za-z]", "A")
 
 
 _PACK_LIMIT = 2**62
@@ -437,20 +584,30 @@ _PACK_LIMIT = 2**62
 def _group_ids(columns: list[pa.ChunkedArray]) -> pa.Array:
     """One int64 per row, equal for two rows exactly when every column is (NULL equal to
     NULL, as ``IS NOT DISTINCT FROM`` and ``PARTITION BY`` compare)."""
-    import numpy as np
 
-    n = len(columns[0]) if columns else 0
-    ids = np.zeros(n, dtype=np.int64)
-    size = 1
+    coded = []
     for column in columns:
         codes = pc.dictionary_encode(_plain_array(column))
-        slot = pc.fill_null(codes.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        width = len(codes.dictionary) + 1
+        coded.append((codes.indices, len(codes.dictionary)))
+    return _pack(coded, len(columns[0]) if columns else 0)
+
+
+def _pack(coded: list[tuple[pa.Array, int]], n: int) -> pa.Array:
+    """:func:`_group_ids` of columns given as codes (``0 .. distinct - 1``, NULL for NULL)
+    and their number of distinct values: the ids are built in place, one int64 array."""
+    import numpy as np
+
+    ids = np.zeros(n, dtype=np.int64)
+    size = 1
+    for codes, distinct in coded:
+        width = distinct + 1
         if size * width >= _PACK_LIMIT:
             # Renumber the ids so far densely (0 .. rows) before they could overflow.
             dense = pc.dictionary_encode(pa.array(ids)).indices.to_numpy(zero_copy_only=False)
             ids, size = dense.astype(np.int64), n + 1
-        ids = ids * width + slot + 1
+        ids *= width
+        ids += pc.fill_null(codes, -1).to_numpy(zero_copy_only=False)
+        ids += 1
         size *= width
     return pa.array(ids, pa.int64())
 

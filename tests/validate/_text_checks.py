@@ -1,0 +1,493 @@
+"""The built-in checks as they were before they handed DuckDB integer codes (main 81f024c):
+plain texts in every query. The reference of ``test_checks_on_codes``; not used by the
+library."""
+
+# ruff: noqa
+# mypy: ignore-errors
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from welfare_observatory._arrow import plain
+from welfare_observatory.errors import closest
+from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.model.indicator import Aggregation, MeasureKind
+from welfare_observatory.model.observation import BASE_COLUMNS
+from welfare_observatory.validate.checks import Check, CheckContext, CheckRegistry
+from welfare_observatory.validate.schema import validate_observations
+
+
+_COUNT_UNITS = {
+    "person",
+    "persons",
+    "household",
+    "households",
+    "event",
+    "events",
+    "birth",
+    "births",
+    "death",
+    "deaths",
+    "bed",
+    "beds",
+    "enterprise",
+    "enterprises",
+    "euro",
+    "EUR",
+}
+_STATUS_NOTES = {
+    "P": ("status-provisional", "provisional"),
+    "B": ("status-break", "after a break in series"),
+    "E": ("status-estimated", "estimated"),
+    "U": ("status-low-reliability", "of low reliability"),
+    "F": ("status-forecast", "forecasts"),
+}
+
+
+_plain = plain  # welfare_observatory._arrow
+
+
+from welfare_observatory.validate.builtin import SOURCE_COLUMN  # noqa: E402
+
+"""Column naming each row's source when checks run once over many sources' rows
+(:mod:`welfare_observatory.validate.batch`); findings then name that source."""
+
+
+_local = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB connection per thread, kept for the process: opening one costs
+    about 10 ms, which a build of 160 sources paid once per check and source."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is None:
+        con = duckdb.connect(":memory:")
+        _local.con = con
+    return con
+
+
+def close_connection() -> None:
+    """Close this thread's connection: DuckDB then gives back the memory its queries held
+    (a build calls it once its checks are done, before the analyses need the memory)."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is not None:
+        _local.con = None
+        con.close()
+
+
+def _sql(sql: str, **tables: pa.Table) -> list[dict[str, Any]]:
+    con = _connection()
+    for name, table in tables.items():
+        con.register(name, _plain(table))
+    try:
+        result: list[dict[str, Any]] = con.sql(sql).to_arrow_table().to_pylist()
+    finally:
+        for name in tables:
+            con.unregister(name)
+    return result
+
+
+def _src(table: pa.Table) -> str:
+    """SQL for each row's source: the batch column, else NULL (the context's source)."""
+    return f'"{SOURCE_COLUMN}"' if SOURCE_COLUMN in table.column_names else "NULL::VARCHAR"
+
+
+def _with_source(table: pa.Table, columns: list[str]) -> pa.Table:
+    extra = [SOURCE_COLUMN] if SOURCE_COLUMN in table.column_names else []
+    return table.select([*columns, *extra])
+
+
+def _source(row: Mapping[str, Any], ctx: CheckContext) -> str | None:
+    value = row.get("src")
+    return str(value) if value is not None else ctx.source
+
+
+_IDENT = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _breakdowns(table: pa.Table) -> list[str]:
+    """Breakdown columns; only plain identifiers, since they are spliced into SQL."""
+    return [n for n in table.column_names if n not in BASE_COLUMNS and _IDENT.fullmatch(n)]
+
+
+def check_schema(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Columns, types, code lists, missing values and duplicate keys (``validate/schema.py``)."""
+    return validate_observations(table, indicators=ctx.indicators, source=ctx.source)
+
+
+def check_unknown_territories(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Territory codes that the registry does not know, with the closest known codes."""
+    if ctx.territories is None or "territory" not in table.column_names:
+        return []
+    known = pa.array(sorted(ctx.territories), pa.string())
+    data = _plain(_with_source(table, ["territory"]))
+    bad = pc.invert(pc.fill_null(pc.is_in(data.column("territory"), known), False))
+    if not pc.any(bad).as_py():
+        return []
+    rows = data.filter(bad)
+    if SOURCE_COLUMN not in rows.column_names:
+        return [_unknown_territories(rows.column("territory"), ctx.source, ctx)]
+    return [
+        _unknown_territories(
+            rows.filter(pc.equal(rows.column(SOURCE_COLUMN), source)).column("territory"),
+            str(source),
+            ctx,
+        )
+        for source in sorted(str(v) for v in pc.unique(rows.column(SOURCE_COLUMN)).to_pylist())
+    ]
+
+
+def _unknown_territories(codes: pa.ChunkedArray, source: str | None, ctx: CheckContext) -> Finding:
+    count = len(codes)
+    unknown = sorted(str(v) for v in pc.unique(codes).to_pylist())
+    suggestions = closest(unknown[0], ctx.territories or ())
+    return Finding(
+        code="unknown-territory",
+        severity=Severity.ERROR,
+        message=f"{count} rows have territory codes the registry does not know: "
+        + ", ".join(repr(u) for u in unknown[:10]),
+        territory=unknown[0],
+        count=count,
+        source=source,
+        hint=(f"closest known code to {unknown[0]!r}: " + ", ".join(suggestions))
+        if suggestions
+        else "check leading zeros and the reference date of the territory list",
+    )
+
+
+def check_coverage(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Expected territories or periods missing for an indicator (and gaps between years)."""
+    if table.num_rows == 0:
+        return []
+    findings: list[Finding] = []
+    data = _plain(_with_source(table, ["indicator", "territory", "period"]))
+    keys = ["indicator", *([SOURCE_COLUMN] if SOURCE_COLUMN in data.column_names else [])]
+    per = data.group_by(keys).aggregate([("territory", "distinct"), ("period", "distinct")])
+    per = per.sort_by([(k, "ascending") for k in reversed(keys)])
+    for row in per.to_pylist():
+        indicator = row["indicator"]
+        source = row.get(SOURCE_COLUMN) or ctx.source
+        have_t, have_p = set(row["territory_distinct"]), set(row["period_distinct"])
+        if ctx.expected_territories is not None:
+            missing = sorted(set(ctx.expected_territories) - have_t)
+            if missing:
+                findings.append(
+                    Finding(
+                        code="missing-territories",
+                        severity=Severity.WARNING,
+                        message=f"{len(missing)} expected territories have no value: "
+                        + ", ".join(missing[:10]),
+                        indicator=indicator,
+                        territory=missing[0],
+                        count=len(missing),
+                        source=source,
+                        hint="an aggregate over them would be partial",
+                    )
+                )
+        expected = set(ctx.expected_periods or ())
+        years = sorted(int(p) for p in have_p if p.isdigit() and len(p) == 4)
+        if years and ctx.expected_periods is None:
+            expected = {str(y) for y in range(years[0], years[-1] + 1)}
+        missing_p = sorted(expected - have_p)
+        if missing_p:
+            findings.append(
+                Finding(
+                    code="missing-periods",
+                    severity=Severity.WARNING,
+                    message=f"{len(missing_p)} periods have no value: " + ", ".join(missing_p[:10]),
+                    indicator=indicator,
+                    period=missing_p[0],
+                    count=len(missing_p),
+                    source=source,
+                )
+            )
+    return findings
+
+
+def _is_count(unit: str, ctx: CheckContext, indicator: str) -> bool:
+    if ctx.indicators is not None and indicator in ctx.indicators:
+        ind = ctx.indicators[indicator]
+        return ind.aggregation is Aggregation.SUM or ind.measure is not MeasureKind.RATIO
+    return unit in _COUNT_UNITS
+
+
+def _tags(ctx: CheckContext, indicator: str) -> tuple[str, ...]:
+    if ctx.indicators is not None and indicator in ctx.indicators:
+        return ctx.indicators[indicator].tags
+    return ()
+
+
+def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Percentages outside 0-100 and negative counts."""
+    rows = _sql(
+        f"""SELECT {_src(table)} AS src, indicator, unit,
+                  count(*) FILTER (WHERE value < 0) AS negative,
+                  count(*) FILTER (WHERE unit = 'percent' AND value > 100) AS over,
+                  min(value) AS low, max(value) AS high,
+                  arg_min(territory, (value, territory)) AS t_low,
+                  arg_max(territory, (value, territory)) AS t_high
+           FROM t GROUP BY ALL ORDER BY src, indicator""",  # noqa: S608 (a fixed column name)
+        t=_with_source(table, ["indicator", "territory", "unit", "value"]),
+    )
+    findings: list[Finding] = []
+    for r in rows:
+        percent = r["unit"] == "percent"
+        # catalogue tags: 'balance' may be negative (births - deaths, a growth rate),
+        # 'unbounded' percentages may pass 100 (prison occupancy, landfill incl. imports)
+        tags = _tags(ctx, r["indicator"])
+        bad_negative = (
+            r["negative"]
+            and "balance" not in tags
+            and (percent or _is_count(r["unit"], ctx, r["indicator"]))
+        )
+        over = 0 if "unbounded" in tags else r["over"]
+        if bad_negative or over:
+            n = (r["negative"] if bad_negative else 0) + over
+            territory = r["t_low"] if bad_negative else r["t_high"]
+            findings.append(
+                Finding(
+                    code="out-of-range",
+                    severity=Severity.ERROR,
+                    message=f"{n} values out of range for {r['unit']} "
+                    f"(min {r['low']:g}, max {r['high']:g})",
+                    indicator=r["indicator"],
+                    territory=territory,
+                    count=n,
+                    source=_source(r, ctx),
+                    hint="shares in percent lie in 0-100 and counts are never negative; "
+                    "was a ratio (0-1) read as percent, or a unit scale applied twice? "
+                    "(catalogue tags: 'balance' may be negative, 'unbounded' may pass 100)",
+                )
+            )
+    return findings
+
+
+def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Reported totals of a larger territory against the sum of their municipalities."""
+    if ctx.hierarchy is None or table.num_rows == 0:
+        return []
+    sums = (
+        [i.id for i in ctx.indicators.values() if i.aggregation is Aggregation.SUM]
+        if ctx.indicators is not None
+        else None
+    )
+    b = _breakdowns(table)
+    keys = "".join(f" AND p.{x} = r.{x}" for x in b)
+    bsel = "".join(f", p.{x}" for x in b)
+    src = _src(table)
+    levels = [c for c in ctx.hierarchy.column_names if c != "municipality" and _IDENT.fullmatch(c)]
+    unions = " UNION ALL ".join(
+        f"SELECT municipality, {lvl} AS area FROM h WHERE {lvl} IS NOT NULL"  # noqa: S608
+        for lvl in levels
+    )
+    filter_sql = "" if sums is None else "WHERE t.indicator IN (SELECT id FROM s)"
+    rows = _sql(
+        f"""
+        WITH t AS (SELECT *, {src} AS __src FROM t0),
+        hl AS ({unions}),
+        members AS (SELECT area, count(*) AS n FROM hl GROUP BY area),
+        p AS (SELECT t.__src, t.indicator, hl.area, t.period{"".join(f", t.{x}" for x in b)},
+                     sum(t.value) AS parts, count(t.value) AS n
+              FROM t JOIN hl ON t.territory = hl.municipality {filter_sql} GROUP BY ALL)
+        SELECT p.__src AS src, p.indicator, p.area, p.period{bsel}, p.parts, r.value AS reported
+        FROM p JOIN members m ON m.area = p.area AND m.n = p.n
+        JOIN t r ON r.indicator = p.indicator AND r.territory = p.area AND r.period = p.period
+             AND r.__src IS NOT DISTINCT FROM p.__src {keys}
+        WHERE abs(p.parts - r.value) > {ctx.sum_tolerance} * greatest(abs(r.value), 1)
+        ORDER BY src, abs(p.parts - r.value) / greatest(abs(r.value), 1) DESC,
+                 p.area, p.indicator, p.period{bsel}
+        """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+        t0=_with_source(table, ["indicator", "territory", "period", "value", *b]),
+        h=ctx.hierarchy,
+        s=pa.table({"id": pa.array(sums or [], pa.string())}),
+    )
+    per_source: dict[str | None, list[dict[str, Any]]] = {}
+    for row in rows:
+        per_source.setdefault(row["src"], []).append(row)
+    return [_sum_mismatch(found, ctx) for found in per_source.values()]
+
+
+def _sum_mismatch(rows: list[dict[str, Any]], ctx: CheckContext) -> Finding:
+    worst = rows[0]  # ties in the gap are broken by key in the query: two builds name one
+    return Finding(
+        code="sum-mismatch",
+        severity=Severity.WARNING,
+        message=f"{len(rows)} reported totals differ from the sum of their municipalities "
+        f"by more than {ctx.sum_tolerance:.1%}; worst: {worst['area']} reports "
+        f"{worst['reported']:g}, its municipalities sum to {worst['parts']:g}",
+        indicator=worst["indicator"],
+        territory=worst["area"],
+        period=worst["period"],
+        count=len(rows),
+        source=_source(worst, ctx),
+        hint="different releases, a territorial change, or suppressed cells in the parts",
+    )
+
+
+def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Robust z-scores of rates across territories of one level, and implausible yearly jumps."""
+    if table.num_rows == 0:
+        return []
+    b = _breakdowns(table)
+    src = _src(table)
+    counts = sorted(
+        {i.id for i in (ctx.indicators or {}).values() if i.measure is not MeasureKind.RATIO}
+    )
+    read = ["indicator", "territory", "period", "period_start", "value", "unit", "obs_status"]
+    data = _with_shape(_plain(_with_source(table, [*read, *b])))
+    source = [SOURCE_COLUMN] if SOURCE_COLUMN in data.column_names else []
+    # Integer ids of the groups compared (a level's territories in one period) and of the
+    # series (one territory's values over time): DuckDB groups, joins and partitions on one
+    # integer several times faster than on five texts with NULL-safe equality.
+    length = pc.utf8_length(data.column("period"))
+    data = data.append_column(
+        "__group",
+        _group_ids([data.column(c) for c in [*source, "indicator", "period", _SHAPE, *b]]),
+    )
+    data = data.append_column(
+        "__series",
+        _group_ids([*(data.column(c) for c in [*source, "indicator", "territory", *b]), length]),
+    )
+    # Ties are broken by territory and period, so two builds name the same worst value.
+    # Grouped medians joined back, not median() windows: DuckDB's windowed median over
+    # every partition of 800,000 rows took 20 s where GROUP BY takes a fraction of one.
+    rows = _sql(
+        f"""
+        WITH r AS (
+            SELECT {src} AS src, indicator, territory, period, value, unit, "__group" AS g
+            FROM t WHERE value IS NOT NULL AND indicator NOT IN (SELECT id FROM c)),
+        stats AS (SELECT g, median(value) AS med FROM r GROUP BY g HAVING count(*) >= 10),
+        dev AS (SELECT x.*, y.med FROM r x JOIN stats y ON x.g = y.g),
+        mad AS (SELECT g, median(abs(value - med)) AS mad FROM dev GROUP BY g),
+        z AS (SELECT x.src, x.indicator, x.territory, x.period,
+                     0.6745 * (x.value - x.med) / nullif(y.mad, 0) AS z
+              FROM dev x JOIN mad y ON x.g = y.g
+              WHERE x.unit NOT IN (SELECT unit FROM cu))
+        SELECT src, 'outlier' AS kind, indicator, count(*) AS n,
+               arg_max(territory, (abs(z), territory, period)) AS territory,
+               arg_max(period, (abs(z), territory, period)) AS period, max(abs(z)) AS size
+        FROM z WHERE abs(z) > {ctx.outlier_z} GROUP BY src, indicator
+        UNION ALL
+        SELECT src, 'jump', indicator, count(*), arg_max(territory, (abs(ch), territory, period)),
+               arg_max(period, (abs(ch), territory, period)), max(abs(ch))
+        FROM (SELECT {src} AS src, indicator, territory, period, value, unit,
+                     value / lag(value) OVER s - 1 AS ch,
+                     year(period_start) - year(lag(period_start) OVER s) AS gap,
+                     lag(value) OVER s AS prev
+              FROM t WHERE period_start IS NOT NULL AND obs_status IS DISTINCT FROM 'U'
+              WINDOW s AS (PARTITION BY "__series" ORDER BY period_start))
+        WHERE gap = 1 AND prev > 0 AND abs(ch) > {ctx.max_yearly_change}
+          AND NOT (unit IN (SELECT unit FROM cu) AND least(prev, value) < {ctx.min_events})
+        GROUP BY src, indicator ORDER BY 1, 2, 3
+        """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+        t=data,
+        c=pa.table({"id": pa.array(counts, pa.string())}),
+        # Counts grow with the size of a territory: only rates are compared across them.
+        cu=pa.table({"unit": pa.array(sorted(_COUNT_UNITS), pa.string())}),
+    )
+    findings: list[Finding] = []
+    for r in rows:
+        if r["kind"] == "outlier":
+            message = (
+                f"{r['n']} values are outliers among territories (robust z up to {r['size']:.1f})"
+            )
+            hint = "check the value, its unit and its denominator at the source"
+        else:
+            message = (
+                f"{r['n']} year-on-year changes exceed {ctx.max_yearly_change:.0%} "
+                f"(up to {r['size']:.0%})"
+            )
+            hint = "a territorial change, a break in series or a unit error?"
+        findings.append(
+            Finding(
+                code="outlier" if r["kind"] == "outlier" else "implausible-jump",
+                severity=Severity.WARNING,
+                message=message,
+                indicator=r["indicator"],
+                territory=r["territory"],
+                period=r["period"],
+                count=r["n"],
+                source=_source(r, ctx),
+                hint=hint,
+            )
+        )
+    return findings
+
+
+_SHAPE = "__shape"
+
+
+def _with_shape(table: pa.Table) -> pa.Table:
+    """``table`` with each territory's code shape: territories of one level share one
+    (999999 municipalities, 999 provinces, 99 regions, AAA NUTS 1 areas), and values are
+    compared within a level only. Worked out once per distinct code, not once per row."""
+    codes = pc.dictionary_encode(_plain(table.select(["territory"])).column(0)).combine_chunks()
+    digits = pc.replace_substring_regex(codes.dictionary, "[0-9]", "9")
+    shapes = pc.replace_substring_regex(digits, "[A-Za-z]", "A")
+    return table.append_column(_SHAPE, pc.take(shapes, codes.indices))
+
+
+_PACK_LIMIT = 2**62
+"""Ids are renumbered densely before their product of widths could reach this (int64)."""
+
+
+def _group_ids(columns: list[pa.ChunkedArray]) -> pa.Array:
+    """One int64 per row, equal for two rows exactly when every column is (NULL equal to
+    NULL, as ``IS NOT DISTINCT FROM`` and ``PARTITION BY`` compare)."""
+    import numpy as np
+
+    n = len(columns[0]) if columns else 0
+    ids = np.zeros(n, dtype=np.int64)
+    size = 1
+    for column in columns:
+        codes = pc.dictionary_encode(_plain_array(column))
+        slot = pc.fill_null(codes.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        width = len(codes.dictionary) + 1
+        if size * width >= _PACK_LIMIT:
+            # Renumber the ids so far densely (0 .. rows) before they could overflow.
+            dense = pc.dictionary_encode(pa.array(ids)).indices.to_numpy(zero_copy_only=False)
+            ids, size = dense.astype(np.int64), n + 1
+        ids = ids * width + slot + 1
+        size *= width
+    return pa.array(ids, pa.int64())
+
+
+def _plain_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    return column
+
+
+def check_status(table: pa.Table, ctx: CheckContext) -> list[Finding]:
+    """Provisional, estimated, low-reliability values and breaks in series, carried through."""
+    rows = _sql(
+        f"""SELECT {_src(table)} AS src, indicator, obs_status, count(*) AS n,
+                  min(territory) AS territory, min(period) AS period
+           FROM t WHERE obs_status IN ('P', 'B', 'E', 'U', 'F')
+           GROUP BY ALL ORDER BY 1, 2, 3""",  # noqa: S608 (a fixed column name)
+        t=_with_source(table, ["indicator", "territory", "period", "obs_status"]),
+    )
+    return [
+        Finding(
+            code=_STATUS_NOTES[r["obs_status"]][0],
+            severity=Severity.INFO,
+            message=f"{r['n']} values are {_STATUS_NOTES[r['obs_status']][1]} "
+            f"(obs_status {r['obs_status']}); the status is kept in every derived value",
+            indicator=r["indicator"],
+            territory=r["territory"],
+            period=r["period"],
+            count=r["n"],
+            source=_source(r, ctx),
+        )
+        for r in rows
+    ]
