@@ -362,10 +362,9 @@ def analyze_incrementally(
     gone = sorted(set(previous.fingerprints) - set(prints))
     if not changed and not gone:
         return {n: previous.analyses[n] for n in ANALYSES}, list(previous.findings)
-    names = pc.cast(observations.column("indicator"), pa.string())
     fresh: dict[str, pa.Table] = {}
     if changed:
-        subset = observations.filter(pc.is_in(names, pa.array(changed, pa.string())))
+        subset = observations.filter(_among(observations.column("indicator"), changed))
         fresh, found = analyze_stage(subset, env)
         if any(f.code == "analysis-failed" for f in found):
             return None
@@ -375,28 +374,96 @@ def analyze_incrementally(
     analyses: dict[str, pa.Table] = {}
     for name in PER_INDICATOR:
         old = previous.analyses[name]
-        kept = old.filter(pc.invert(pc.is_in(pc.cast(old.column("indicator"), pa.string()), redo)))
         new = fresh.get(name)
-        pieces = [kept]
         if new is not None and new.num_rows:
             if not old.num_rows or new.schema != old.schema:
                 return None
-            pieces.append(new)
-        if name == "early_warnings":
-            combined = pa.concat_tables(pieces)
-            analyses[name] = _ranked(combined) if combined.num_rows else old.slice(0, 0)
         else:
+            new = None
+        if name == "early_warnings":
+            kept = old.filter(
+                pc.invert(pc.is_in(pc.cast(old.column("indicator"), pa.string()), redo))
+            )
+            combined = pa.concat_tables([kept, new]) if new is not None else kept
+            analyses[name] = _ranked(combined) if combined.num_rows else old.slice(0, 0)
+            continue
+        spliced = _spliced(old, new, SORT_KEYS[name][0], {*changed, *gone})
+        if spliced is None:
             keys = [*SORT_KEYS[name], *extra, "horizon", "period", "year"]
-            analyses[name] = _merged(pieces, keys)
+            kept = old.filter(
+                pc.invert(pc.is_in(pc.cast(old.column("indicator"), pa.string()), redo))
+            )
+            spliced = _merged([kept] if new is None else [kept, new], keys)
+        analyses[name] = spliced
     domain_now = {i: p.rsplit(":", 3)[0] for i, p in prints.items()}
     domain_before = {i: p.rsplit(":", 3)[0] for i, p in previous.fingerprints.items()}
     affected = {domain_now[i] for i in changed} | {domain_before[i] for i in gone}
+    affected -= _composites_unchanged(env, changed, gone, domain_now, domain_before, previous)
     composite = _composites(observations, env, extra, previous, affected)
     if composite is None:
         return None
     analyses["composite"], findings = composite
     # In analyze_stage's order (a saved result lists its tables sorted by name).
     return {n: analyses[n] for n in ANALYSES if n in analyses}, findings
+
+
+def _among(column: pa.ChunkedArray, values: Iterable[str]) -> pa.ChunkedArray:
+    """Whether each row's text is one of ``values``; a dictionary column is looked up on
+    its dictionary (thousands of codes), never decoded row by row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(sorted(set(values)), pa.string())
+    if not pa.types.is_dictionary(column.type):
+        return pc.is_in(pc.cast(column, pa.string()), wanted)
+    chunks = []
+    for chunk in column.chunks:
+        hit = pc.is_in(pc.cast(chunk.dictionary, pa.string()), wanted)
+        chunks.append(pc.fill_null(pc.take(hit, chunk.indices), False))
+    return pa.chunked_array(chunks, pa.bool_())
+
+
+def _runs(table: pa.Table, lead: str) -> list[tuple[str, int, int]] | None:
+    """``(value, start, stop)`` of each run of equal ``lead`` text in ``table``, or None
+    when the column has missing values or its runs are not in strictly increasing text
+    order (then the table is not ordered as this module assumes)."""
+    from itertools import pairwise
+
+    import numpy as np
+
+    from welfare_observatory._arrow import decoded
+
+    if not table.num_rows:
+        return []
+    column = decoded(table.column(lead))
+    if column.null_count:
+        return None
+    values = column.to_numpy(zero_copy_only=False)
+    starts = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist(), len(values)]
+    runs = [(str(values[a]), a, b) for a, b in pairwise(starts)]
+    if any(x[0] >= y[0] for x, y in pairwise(runs)):
+        return None
+    return runs
+
+
+def _spliced(old: pa.Table, new: pa.Table | None, lead: str, redo: set[str]) -> pa.Table | None:
+    """``old`` without the rows whose ``lead`` is in ``redo``, with ``new``'s rows (whose
+    ``lead`` values are all in ``redo``) in their place: what :func:`_merged` gives, made of
+    slices of both tables, so no row is copied. Both tables are ordered by ``lead`` (text
+    order, :func:`stable_order`), and rows of one ``lead`` value come from one table only.
+    None when the tables are not so (then the caller merges by sorting)."""
+    import pyarrow as pa
+
+    kept = _runs(old, lead)
+    added = _runs(new, lead) if new is not None else []
+    if kept is None or added is None or any(v not in redo for v, _, _ in added):
+        return None
+    pieces = [(v, old, a, b) for v, a, b in kept if v not in redo]
+    pieces += [(v, new, a, b) for v, a, b in added if new is not None]
+    pieces.sort(key=lambda piece: piece[0])
+    if not pieces:
+        return old.slice(0, 0)
+    return pa.concat_tables([table.slice(a, b - a) for _, table, a, b in pieces])
 
 
 def _merged(pieces: list[pa.Table], keys: list[str]) -> pa.Table:
@@ -467,9 +534,9 @@ def _composites(
         notes.setdefault(named[0], []).append(finding)
     if old.num_rows and "domain" not in old.column_names:
         return None
-    in_domains = pc.is_in(
-        pc.cast(observations.column("domain"), pa.string()), pa.array(sorted(affected), pa.string())
-    )
+    if not affected:
+        return old, [f for d in sorted(notes) for f in notes[d]]
+    in_domains = _among(observations.column("domain"), affected)
     found: list[Finding] = []
     new = _composite(observations.filter(in_domains), env, extra, found)
     if new is None:
@@ -491,6 +558,41 @@ def _composites(
     table = _merged(pieces, [*SORT_KEYS["composite"], *extra, "horizon", "period", "year"])
     # domain_composites notes the domains in sorted order, one after the other.
     return table, [f for d in sorted(notes) for f in notes[d]]
+
+
+def _composites_unchanged(
+    env: BuildEnvironment,
+    changed: list[str],
+    gone: list[str],
+    domain_now: dict[str, str],
+    domain_before: dict[str, str],
+    previous: Analysed,
+) -> set[str]:
+    """Domains whose composite cannot differ from ``previous``'s although an indicator of
+    theirs changed: every changed indicator of the domain is neutral (or not in the
+    catalogue), so it never enters a composite (``domain_composites`` keeps indicators
+    with a polarity), it was in the same domain before, and the domain had a composite,
+    so its indicators with a polarity (unchanged) keep the domain present whatever the
+    neutral one's rows. A domain that lost an indicator is always computed again."""
+    import pyarrow.compute as pc
+
+    from welfare_observatory._arrow import decoded
+
+    old = previous.analyses["composite"]
+    if not old.num_rows or "domain" not in old.column_names:
+        return set()
+    composed = {str(d) for d in pc.unique(decoded(old.column("domain"))).to_pylist()}
+    blocked = {domain_before[i] for i in gone}
+    for indicator in changed:
+        domain = domain_now[indicator]
+        known = env.indicators.get(indicator)
+        if (
+            (known is not None and known.polarity.sign != 0)
+            or (known is not None and known.domain.value != domain)
+            or domain_before.get(indicator) != domain
+        ):
+            blocked.add(domain)
+    return ({domain_now[i] for i in changed} - blocked) & composed
 
 
 def previous_domains(previous: Analysed) -> set[str]:
