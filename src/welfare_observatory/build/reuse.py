@@ -363,6 +363,7 @@ def analyze_incrementally(
     if not changed and not gone:
         return {n: previous.analyses[n] for n in ANALYSES}, list(previous.findings)
     fresh: dict[str, pa.Table] = {}
+    subset = observations.slice(0, 0)
     if changed:
         subset = observations.filter(_among(observations.column("indicator"), changed))
         fresh, found = analyze_stage(subset, env)
@@ -398,7 +399,10 @@ def analyze_incrementally(
     domain_now = {i: p.rsplit(":", 3)[0] for i, p in prints.items()}
     domain_before = {i: p.rsplit(":", 3)[0] for i, p in previous.fingerprints.items()}
     affected = {domain_now[i] for i in changed} | {domain_before[i] for i in gone}
-    affected -= _composites_unchanged(env, changed, gone, domain_now, domain_before, previous)
+    present = _in_composite_input(subset, extra)
+    affected -= _composites_unchanged(
+        env, changed, gone, domain_now, domain_before, previous, present
+    )
     composite = _composites(observations, env, extra, previous, affected)
     if composite is None:
         return None
@@ -567,32 +571,66 @@ def _composites_unchanged(
     domain_now: dict[str, str],
     domain_before: dict[str, str],
     previous: Analysed,
+    present: set[str],
 ) -> set[str]:
-    """Domains whose composite cannot differ from ``previous``'s although an indicator of
-    theirs changed: every changed indicator of the domain is neutral (or not in the
-    catalogue), so it never enters a composite (``domain_composites`` keeps indicators
-    with a polarity), it was in the same domain before, and the domain had a composite,
-    so its indicators with a polarity (unchanged) keep the domain present whatever the
-    neutral one's rows. A domain that lost an indicator is always computed again."""
+    """Domains whose composite (or note) cannot differ from ``previous``'s although an
+    indicator of theirs changed. ``domain_composites`` reads a neutral indicator (or one
+    outside the catalogue) only to know whether its domain is present; so a domain is
+    unchanged when every changed indicator of it is such, was in the same domain before,
+    and the domain was present before and is now: it had a composite (its indicators with
+    a polarity, all unchanged, keep it present) or a note, and one of the changed neutral
+    ones is ``present`` (:func:`_in_composite_input`). A domain that lost an indicator is
+    always computed again."""
     import pyarrow.compute as pc
 
     from welfare_observatory._arrow import decoded
 
     old = previous.analyses["composite"]
-    if not old.num_rows or "domain" not in old.column_names:
+    if old.num_rows and "domain" not in old.column_names:
         return set()
-    composed = {str(d) for d in pc.unique(decoded(old.column("domain"))).to_pylist()}
+    composed: set[str] = set()
+    if old.num_rows:
+        composed = {str(d) for d in pc.unique(decoded(old.column("domain"))).to_pylist()}
+    noted = {
+        d
+        for d in previous_domains(previous)
+        for f in previous.findings
+        if f.code == "composite-skipped" and f"domain {d!r}:" in f.message
+    }
     blocked = {domain_before[i] for i in gone}
+    shown: set[str] = set()
     for indicator in changed:
         domain = domain_now[indicator]
         known = env.indicators.get(indicator)
-        if (
-            (known is not None and known.polarity.sign != 0)
-            or (known is not None and known.domain.value != domain)
-            or domain_before.get(indicator) != domain
+        if domain_before.get(indicator) != domain or (
+            known is not None and (known.polarity.sign != 0 or known.domain.value != domain)
         ):
             blocked.add(domain)
-    return ({domain_now[i] for i in changed} - blocked) & composed
+        elif known is not None and indicator in present:
+            shown.add(domain)
+    candidates = {domain_now[i] for i in changed} - blocked
+    return {d for d in candidates if d in composed or (d in noted and d in shown)}
+
+
+def _in_composite_input(observations: pa.Table, extra: list[str]) -> set[str]:
+    """Indicators with a row ``domain_composites`` reads: a value, every breakdown total,
+    not of low reliability (see ``composite_analysis``)."""
+    import pyarrow.compute as pc
+
+    from welfare_observatory._arrow import decoded, distinct
+    from welfare_observatory.model.observation import TOTAL
+
+    if not observations.num_rows:
+        return set()
+    # pandas' notna, as domain_composites reads it: neither missing nor NaN.
+    mask = pc.fill_null(pc.invert(pc.is_nan(observations.column("value"))), False)
+    for column in extra:
+        total = pc.equal(decoded(observations.column(column)), TOTAL)
+        mask = pc.and_(mask, pc.fill_null(total, False))
+    if "obs_status" in observations.column_names:
+        reliable = pc.not_equal(decoded(observations.column("obs_status")), "U")
+        mask = pc.and_(mask, pc.fill_null(reliable, True))
+    return set(distinct(observations.filter(mask), "indicator"))
 
 
 def previous_domains(previous: Analysed) -> set[str]:
