@@ -83,19 +83,16 @@ def derived_key(
 
 def load_derived(steps_dir: Path, key: str) -> Derived | None:
     """The saved result for ``key``, or None (also when it is damaged: then it is rebuilt)."""
-    import pyarrow.parquet as pq
 
     from welfare_observatory.build.derive import DeriveOutput
 
     folder = steps_dir / f"{_PREFIX}{key}"
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        observations = pq.read_table(folder / "observations.parquet")
+        observations = _read(folder / "observations.parquet")
         coverage_file = folder / "coverage.parquet"
-        coverage = pq.read_table(coverage_file) if coverage_file.exists() else None
-        analyses = {
-            name: pq.read_table(folder / f"{name}.analysis.parquet") for name in meta["analyses"]
-        }
+        coverage = _read(coverage_file) if coverage_file.exists() else None
+        analyses = {name: _read(folder / f"{name}.analysis.parquet") for name in meta["analyses"]}
         derive = DeriveOutput(
             observations=observations,
             findings=[Finding.model_validate(f) for f in meta["findings"]],
@@ -123,7 +120,6 @@ def save_derived(
     """Save ``derived`` under ``key``; only the ``keep`` most recent results are kept.
     ``fingerprints`` and ``analysis_key`` let a later build reuse the analyses of the
     indicators whose rows are unchanged (:func:`load_analysed`)."""
-    import pyarrow.parquet as pq
 
     steps_dir.mkdir(parents=True, exist_ok=True)
     target = steps_dir / f"{_PREFIX}{key}"
@@ -131,11 +127,11 @@ def save_derived(
         return
     staging = Path(tempfile.mkdtemp(dir=steps_dir, prefix=".derived-", suffix=".tmp"))
     try:
-        pq.write_table(derived.derive.observations, staging / "observations.parquet")
+        _write(derived.derive.observations, staging / "observations.parquet")
         if derived.derive.coverage is not None:
-            pq.write_table(derived.derive.coverage, staging / "coverage.parquet")
+            _write(derived.derive.coverage, staging / "coverage.parquet")
         for name, table in derived.analyses.items():
-            pq.write_table(table, staging / f"{name}.analysis.parquet")
+            _write(table, staging / f"{name}.analysis.parquet")
         meta = {
             "findings": [f.model_dump(mode="json") for f in derived.derive.findings],
             "steps": [s.model_dump(mode="json") for s in derived.derive.steps],
@@ -152,6 +148,21 @@ def save_derived(
     saved = sorted(steps_dir.glob(f"{_PREFIX}*"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in saved[keep:]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    """A saved result's table: no column statistics (nothing reads them; they cost a
+    third of the writing), so its bytes are not the edition's, only its rows."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path, write_statistics=False)
+
+
+def _read(path: Path) -> pa.Table:
+    """A table :func:`_write` wrote (one file: no dataset machinery)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).read()
 
 
 def drop_leftovers(steps_dir: Path) -> None:
@@ -277,7 +288,6 @@ def _metas(steps_dir: Path) -> list[tuple[Path, dict[str, object]]]:
 
 def load_analysed(steps_dir: Path, key: str) -> Analysed | None:
     """The newest saved analyses made with ``key`` (same configuration and columns)."""
-    import pyarrow.parquet as pq
 
     if not steps_dir.is_dir():
         return None
@@ -287,7 +297,7 @@ def load_analysed(steps_dir: Path, key: str) -> Analysed | None:
         try:
             names = meta["analyses"]
             assert isinstance(names, list)
-            analyses = {n: pq.read_table(folder / f"{n}.analysis.parquet") for n in names}
+            analyses = {n: _read(folder / f"{n}.analysis.parquet") for n in names}
             prints = meta["fingerprints"]
             found = meta["analysis_findings"]
             assert isinstance(prints, dict) and isinstance(found, list)
