@@ -184,7 +184,9 @@ def drop_leftovers(steps_dir: Path) -> None:
 # content fingerprint; analyses that are per indicator (trend, progress, benchmark, the
 # signals of early warnings) are taken from the previous build for every indicator whose
 # fingerprint is unchanged, and computed for the others; what reads across indicators
-# (composites per domain, the ranking of early warnings) runs again over the combined rows.
+# (composites per domain, the ranking of early warnings) runs again over the combined rows;
+# a domain whose changed indicators are all neutral keeps its composite (they never enter
+# one). Per-indicator tables are joined as slices of the old and new tables, never sorted.
 # The store links an unchanged domain's partition file from the previous build.
 
 _UNREAD = frozenset({"domain", "unit", "conf_status", "flags", "source", "lineage"})
