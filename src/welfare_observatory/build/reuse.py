@@ -398,7 +398,11 @@ def analyze_incrementally(
                 pc.invert(pc.is_in(pc.cast(old.column("indicator"), pa.string()), redo))
             )
             combined = pa.concat_tables([kept, new]) if new is not None else kept
-            analyses[name] = _ranked(combined) if combined.num_rows else old.slice(0, 0)
+            if not combined.num_rows and old.num_rows:
+                # No warning left: an empty table's columns are not those of a full one
+                # (analyze_stage types them without rows), so the whole stage runs.
+                return None
+            analyses[name] = _ranked(combined) if combined.num_rows else old
             continue
         spliced = _spliced(old, new, SORT_KEYS[name][0], {*changed, *gone})
         if spliced is None:
