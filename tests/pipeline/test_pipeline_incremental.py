@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from welfare_observatory.build import analyze as analyze_module
@@ -344,6 +344,13 @@ def blanked(observations: pa.Table, indicators: list[str]) -> pa.Table:
     changed=st.lists(st.sampled_from(IDS), unique=True, min_size=1, max_size=3),
     blank=st.lists(st.sampled_from(IDS), unique=True, max_size=2),
     factor=st.sampled_from([0.5, 1.03]),
+)
+# No early warning left: the whole stage runs.
+@example(
+    neutral=["T_BIRTHS", "T_HEALTH_A", "T_EDU_C", "T_HEALTH_B", "T_EDU_B"],
+    changed=["T_BIRTHS"],
+    blank=["T_EDU_A"],
+    factor=0.5,
 )
 def test_composites_kept_when_only_neutral_indicators_changed_equal_analysing_all(
     built: tuple[Any, pa.Table],
