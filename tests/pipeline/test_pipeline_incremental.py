@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from welfare_observatory.build import analyze as analyze_module
@@ -312,3 +312,108 @@ def test_an_earlier_analysis_failure_means_the_whole_stage_runs_again(
     now = scaled(observations, ["T_EDU_A"], 2.0)
     assert analyze_incrementally(now, env, fingerprints(now), broken) is None
     assert analyze_incrementally(now, env, fingerprints(now), previous) is not None
+
+
+def neutralised(env: Any, ids: list[str]) -> Any:
+    """``env`` with the indicators ``ids`` made neutral (they then enter no composite)."""
+    import dataclasses
+
+    from welfare_observatory.model.indicator import Polarity
+
+    indicators = {
+        k: v.model_copy(update={"polarity": Polarity.NEUTRAL}) if k in ids else v
+        for k, v in env.indicators.items()
+    }
+    return dataclasses.replace(env, indicators=indicators)
+
+
+def blanked(observations: pa.Table, indicators: list[str]) -> pa.Table:
+    """``observations`` with the values of ``indicators`` missing."""
+    names = pc.cast(observations.column("indicator"), pa.string())
+    chosen = pc.is_in(names, pa.array(indicators, pa.string()))
+    value = observations.column("value")
+    new = pc.if_else(chosen, pa.scalar(None, value.type), value)
+    return observations.set_column(observations.schema.get_field_index("value"), "value", new)
+
+
+@settings(
+    max_examples=16, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    neutral=st.lists(st.sampled_from(IDS), unique=True, max_size=5),
+    changed=st.lists(st.sampled_from(IDS), unique=True, min_size=1, max_size=3),
+    blank=st.lists(st.sampled_from(IDS), unique=True, max_size=2),
+    factor=st.sampled_from([0.5, 1.03]),
+)
+# No early warning left: the whole stage runs.
+@example(
+    neutral=["T_BIRTHS", "T_HEALTH_A", "T_EDU_C", "T_HEALTH_B", "T_EDU_B"],
+    changed=["T_BIRTHS"],
+    blank=["T_EDU_A"],
+    factor=0.5,
+)
+def test_composites_kept_when_only_neutral_indicators_changed_equal_analysing_all(
+    built: tuple[Any, pa.Table],
+    neutral: list[str],
+    changed: list[str],
+    blank: list[str],
+    factor: float,
+) -> None:
+    """The composites of a domain whose changed indicators are all neutral are kept from
+    the previous build; whatever the polarities, changes and emptied indicators, the result
+    equals analyze_stage over the whole table."""
+    env, observations = built
+    env = neutralised(env, neutral)
+    previous = previous_of(env, observations)
+    now = blanked(scaled(observations, changed, factor), blank)
+    result = analyze_incrementally(now, env, fingerprints(now), previous)
+    expected, expected_findings = analyze_stage(now, env)
+    if result is None:
+        # Allowed only when no early warning is left (an empty table's columns differ).
+        assert expected["early_warnings"].num_rows == 0
+        assert previous.analyses["early_warnings"].num_rows > 0
+        return
+    analyses, findings = result
+    assert list(analyses) == list(expected)
+    for name, table in expected.items():
+        assert analyses[name].schema == table.schema, name
+        assert analyses[name].equals(table), name
+    assert findings == expected_findings
+
+
+@pytest.mark.parametrize(
+    ("neutral", "changed", "computed"),
+    [
+        (["T_EDU_C"], "T_EDU_C", False),  # education keeps its composite of EDU_A and EDU_B
+        ([], "T_BIRTHS", False),  # demography: a note (no indicator with a polarity)
+        ([], "T_EDU_C", True),  # a polarity: its domain's composite is computed again
+        (["T_EDU_C"], "T_HEALTH_A", True),
+    ],
+)
+def test_a_change_of_neutral_indicators_alone_computes_no_composite(
+    built: tuple[Any, pa.Table],
+    monkeypatch: pytest.MonkeyPatch,
+    neutral: list[str],
+    changed: str,
+    computed: bool,
+) -> None:
+    from welfare_observatory.build import reuse
+
+    env, observations = built
+    env = neutralised(env, neutral)
+    previous = previous_of(env, observations)
+    calls: list[int] = []
+    real = reuse._composite
+
+    def spy(table: pa.Table, *args: Any) -> Any:
+        calls.append(table.num_rows)
+        return real(table, *args)
+
+    monkeypatch.setattr(reuse, "_composite", spy)
+    now = scaled(observations, [changed], 1.5)
+    result = analyze_incrementally(now, env, fingerprints(now), previous)
+    assert result is not None
+    expected, expected_findings = analyze_stage(now, env)
+    assert result[0]["composite"].equals(expected["composite"])
+    assert result[1] == expected_findings
+    assert bool(calls) == computed

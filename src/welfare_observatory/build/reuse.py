@@ -83,19 +83,16 @@ def derived_key(
 
 def load_derived(steps_dir: Path, key: str) -> Derived | None:
     """The saved result for ``key``, or None (also when it is damaged: then it is rebuilt)."""
-    import pyarrow.parquet as pq
 
     from welfare_observatory.build.derive import DeriveOutput
 
     folder = steps_dir / f"{_PREFIX}{key}"
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        observations = pq.read_table(folder / "observations.parquet")
+        observations = _read(folder / "observations.parquet")
         coverage_file = folder / "coverage.parquet"
-        coverage = pq.read_table(coverage_file) if coverage_file.exists() else None
-        analyses = {
-            name: pq.read_table(folder / f"{name}.analysis.parquet") for name in meta["analyses"]
-        }
+        coverage = _read(coverage_file) if coverage_file.exists() else None
+        analyses = {name: _read(folder / f"{name}.analysis.parquet") for name in meta["analyses"]}
         derive = DeriveOutput(
             observations=observations,
             findings=[Finding.model_validate(f) for f in meta["findings"]],
@@ -123,7 +120,6 @@ def save_derived(
     """Save ``derived`` under ``key``; only the ``keep`` most recent results are kept.
     ``fingerprints`` and ``analysis_key`` let a later build reuse the analyses of the
     indicators whose rows are unchanged (:func:`load_analysed`)."""
-    import pyarrow.parquet as pq
 
     steps_dir.mkdir(parents=True, exist_ok=True)
     target = steps_dir / f"{_PREFIX}{key}"
@@ -131,11 +127,11 @@ def save_derived(
         return
     staging = Path(tempfile.mkdtemp(dir=steps_dir, prefix=".derived-", suffix=".tmp"))
     try:
-        pq.write_table(derived.derive.observations, staging / "observations.parquet")
+        _write(derived.derive.observations, staging / "observations.parquet")
         if derived.derive.coverage is not None:
-            pq.write_table(derived.derive.coverage, staging / "coverage.parquet")
+            _write(derived.derive.coverage, staging / "coverage.parquet")
         for name, table in derived.analyses.items():
-            pq.write_table(table, staging / f"{name}.analysis.parquet")
+            _write(table, staging / f"{name}.analysis.parquet")
         meta = {
             "findings": [f.model_dump(mode="json") for f in derived.derive.findings],
             "steps": [s.model_dump(mode="json") for s in derived.derive.steps],
@@ -152,6 +148,21 @@ def save_derived(
     saved = sorted(steps_dir.glob(f"{_PREFIX}*"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in saved[keep:]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    """A saved result's table: no column statistics (nothing reads them; they cost a
+    third of the writing), so its bytes are not the edition's, only its rows."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path, write_statistics=False)
+
+
+def _read(path: Path) -> pa.Table:
+    """A table :func:`_write` wrote (one file: no dataset machinery)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).read()
 
 
 def drop_leftovers(steps_dir: Path) -> None:
@@ -173,7 +184,9 @@ def drop_leftovers(steps_dir: Path) -> None:
 # content fingerprint; analyses that are per indicator (trend, progress, benchmark, the
 # signals of early warnings) are taken from the previous build for every indicator whose
 # fingerprint is unchanged, and computed for the others; what reads across indicators
-# (composites per domain, the ranking of early warnings) runs again over the combined rows.
+# (composites per domain, the ranking of early warnings) runs again over the combined rows;
+# a domain whose changed indicators are all neutral keeps its composite (they never enter
+# one). Per-indicator tables are joined as slices of the old and new tables, never sorted.
 # The store links an unchanged domain's partition file from the previous build.
 
 _UNREAD = frozenset({"domain", "unit", "conf_status", "flags", "source", "lineage"})
@@ -277,7 +290,6 @@ def _metas(steps_dir: Path) -> list[tuple[Path, dict[str, object]]]:
 
 def load_analysed(steps_dir: Path, key: str) -> Analysed | None:
     """The newest saved analyses made with ``key`` (same configuration and columns)."""
-    import pyarrow.parquet as pq
 
     if not steps_dir.is_dir():
         return None
@@ -287,7 +299,7 @@ def load_analysed(steps_dir: Path, key: str) -> Analysed | None:
         try:
             names = meta["analyses"]
             assert isinstance(names, list)
-            analyses = {n: pq.read_table(folder / f"{n}.analysis.parquet") for n in names}
+            analyses = {n: _read(folder / f"{n}.analysis.parquet") for n in names}
             prints = meta["fingerprints"]
             found = meta["analysis_findings"]
             assert isinstance(prints, dict) and isinstance(found, list)
@@ -362,10 +374,10 @@ def analyze_incrementally(
     gone = sorted(set(previous.fingerprints) - set(prints))
     if not changed and not gone:
         return {n: previous.analyses[n] for n in ANALYSES}, list(previous.findings)
-    names = pc.cast(observations.column("indicator"), pa.string())
     fresh: dict[str, pa.Table] = {}
+    subset = observations.slice(0, 0)
     if changed:
-        subset = observations.filter(pc.is_in(names, pa.array(changed, pa.string())))
+        subset = observations.filter(_among(observations.column("indicator"), changed))
         fresh, found = analyze_stage(subset, env)
         if any(f.code == "analysis-failed" for f in found):
             return None
@@ -375,28 +387,103 @@ def analyze_incrementally(
     analyses: dict[str, pa.Table] = {}
     for name in PER_INDICATOR:
         old = previous.analyses[name]
-        kept = old.filter(pc.invert(pc.is_in(pc.cast(old.column("indicator"), pa.string()), redo)))
         new = fresh.get(name)
-        pieces = [kept]
         if new is not None and new.num_rows:
             if not old.num_rows or new.schema != old.schema:
                 return None
-            pieces.append(new)
-        if name == "early_warnings":
-            combined = pa.concat_tables(pieces)
-            analyses[name] = _ranked(combined) if combined.num_rows else old.slice(0, 0)
         else:
+            new = None
+        if name == "early_warnings":
+            kept = old.filter(
+                pc.invert(pc.is_in(pc.cast(old.column("indicator"), pa.string()), redo))
+            )
+            combined = pa.concat_tables([kept, new]) if new is not None else kept
+            if not combined.num_rows and old.num_rows:
+                # No warning left: an empty table's columns are not those of a full one
+                # (analyze_stage types them without rows), so the whole stage runs.
+                return None
+            analyses[name] = _ranked(combined) if combined.num_rows else old
+            continue
+        spliced = _spliced(old, new, SORT_KEYS[name][0], {*changed, *gone})
+        if spliced is None:
             keys = [*SORT_KEYS[name], *extra, "horizon", "period", "year"]
-            analyses[name] = _merged(pieces, keys)
+            kept = old.filter(
+                pc.invert(pc.is_in(pc.cast(old.column("indicator"), pa.string()), redo))
+            )
+            spliced = _merged([kept] if new is None else [kept, new], keys)
+        analyses[name] = spliced
     domain_now = {i: p.rsplit(":", 3)[0] for i, p in prints.items()}
     domain_before = {i: p.rsplit(":", 3)[0] for i, p in previous.fingerprints.items()}
     affected = {domain_now[i] for i in changed} | {domain_before[i] for i in gone}
+    present = _in_composite_input(subset, extra)
+    affected -= _composites_unchanged(
+        env, changed, gone, domain_now, domain_before, previous, present
+    )
     composite = _composites(observations, env, extra, previous, affected)
     if composite is None:
         return None
     analyses["composite"], findings = composite
     # In analyze_stage's order (a saved result lists its tables sorted by name).
     return {n: analyses[n] for n in ANALYSES if n in analyses}, findings
+
+
+def _among(column: pa.ChunkedArray, values: Iterable[str]) -> pa.ChunkedArray:
+    """Whether each row's text is one of ``values``; a dictionary column is looked up on
+    its dictionary (thousands of codes), never decoded row by row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(sorted(set(values)), pa.string())
+    if not pa.types.is_dictionary(column.type):
+        return pc.is_in(pc.cast(column, pa.string()), wanted)
+    chunks = []
+    for chunk in column.chunks:
+        hit = pc.is_in(pc.cast(chunk.dictionary, pa.string()), wanted)
+        chunks.append(pc.fill_null(pc.take(hit, chunk.indices), False))
+    return pa.chunked_array(chunks, pa.bool_())
+
+
+def _runs(table: pa.Table, lead: str) -> list[tuple[str, int, int]] | None:
+    """``(value, start, stop)`` of each run of equal ``lead`` text in ``table``, or None
+    when the column has missing values or its runs are not in strictly increasing text
+    order (then the table is not ordered as this module assumes)."""
+    from itertools import pairwise
+
+    import numpy as np
+
+    from welfare_observatory._arrow import decoded
+
+    if not table.num_rows:
+        return []
+    column = decoded(table.column(lead))
+    if column.null_count:
+        return None
+    values = column.to_numpy(zero_copy_only=False)
+    starts = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist(), len(values)]
+    runs = [(str(values[a]), a, b) for a, b in pairwise(starts)]
+    if any(x[0] >= y[0] for x, y in pairwise(runs)):
+        return None
+    return runs
+
+
+def _spliced(old: pa.Table, new: pa.Table | None, lead: str, redo: set[str]) -> pa.Table | None:
+    """``old`` without the rows whose ``lead`` is in ``redo``, with ``new``'s rows (whose
+    ``lead`` values are all in ``redo``) in their place: what :func:`_merged` gives, made of
+    slices of both tables, so no row is copied. Both tables are ordered by ``lead`` (text
+    order, :func:`stable_order`), and rows of one ``lead`` value come from one table only.
+    None when the tables are not so (then the caller merges by sorting)."""
+    import pyarrow as pa
+
+    kept = _runs(old, lead)
+    added = _runs(new, lead) if new is not None else []
+    if kept is None or added is None or any(v not in redo for v, _, _ in added):
+        return None
+    pieces = [(v, old, a, b) for v, a, b in kept if v not in redo]
+    pieces += [(v, new, a, b) for v, a, b in added if new is not None]
+    pieces.sort(key=lambda piece: piece[0])
+    if not pieces:
+        return old.slice(0, 0)
+    return pa.concat_tables([table.slice(a, b - a) for _, table, a, b in pieces])
 
 
 def _merged(pieces: list[pa.Table], keys: list[str]) -> pa.Table:
@@ -467,9 +554,9 @@ def _composites(
         notes.setdefault(named[0], []).append(finding)
     if old.num_rows and "domain" not in old.column_names:
         return None
-    in_domains = pc.is_in(
-        pc.cast(observations.column("domain"), pa.string()), pa.array(sorted(affected), pa.string())
-    )
+    if not affected:
+        return old, [f for d in sorted(notes) for f in notes[d]]
+    in_domains = _among(observations.column("domain"), affected)
     found: list[Finding] = []
     new = _composite(observations.filter(in_domains), env, extra, found)
     if new is None:
@@ -491,6 +578,75 @@ def _composites(
     table = _merged(pieces, [*SORT_KEYS["composite"], *extra, "horizon", "period", "year"])
     # domain_composites notes the domains in sorted order, one after the other.
     return table, [f for d in sorted(notes) for f in notes[d]]
+
+
+def _composites_unchanged(
+    env: BuildEnvironment,
+    changed: list[str],
+    gone: list[str],
+    domain_now: dict[str, str],
+    domain_before: dict[str, str],
+    previous: Analysed,
+    present: set[str],
+) -> set[str]:
+    """Domains whose composite (or note) cannot differ from ``previous``'s although an
+    indicator of theirs changed. ``domain_composites`` reads a neutral indicator (or one
+    outside the catalogue) only to know whether its domain is present; so a domain is
+    unchanged when every changed indicator of it is such, was in the same domain before,
+    and the domain was present before and is now: it had a composite (its indicators with
+    a polarity, all unchanged, keep it present) or a note, and one of the changed neutral
+    ones is ``present`` (:func:`_in_composite_input`). A domain that lost an indicator is
+    always computed again."""
+    import pyarrow.compute as pc
+
+    from welfare_observatory._arrow import decoded
+
+    old = previous.analyses["composite"]
+    if old.num_rows and "domain" not in old.column_names:
+        return set()
+    composed: set[str] = set()
+    if old.num_rows:
+        composed = {str(d) for d in pc.unique(decoded(old.column("domain"))).to_pylist()}
+    noted = {
+        d
+        for d in previous_domains(previous)
+        for f in previous.findings
+        if f.code == "composite-skipped" and f"domain {d!r}:" in f.message
+    }
+    blocked = {domain_before[i] for i in gone}
+    shown: set[str] = set()
+    for indicator in changed:
+        domain = domain_now[indicator]
+        known = env.indicators.get(indicator)
+        if domain_before.get(indicator) != domain or (
+            known is not None and (known.polarity.sign != 0 or known.domain.value != domain)
+        ):
+            blocked.add(domain)
+        elif known is not None and indicator in present:
+            shown.add(domain)
+    candidates = {domain_now[i] for i in changed} - blocked
+    return {d for d in candidates if d in composed or (d in noted and d in shown)}
+
+
+def _in_composite_input(observations: pa.Table, extra: list[str]) -> set[str]:
+    """Indicators with a row ``domain_composites`` reads: a value, every breakdown total,
+    not of low reliability (see ``composite_analysis``)."""
+    import pyarrow.compute as pc
+
+    from welfare_observatory._arrow import decoded, distinct
+    from welfare_observatory.model.observation import TOTAL
+
+    if not observations.num_rows:
+        return set()
+    # pandas' notna, as domain_composites reads it: neither missing nor NaN.
+    mask = pc.fill_null(pc.invert(pc.is_nan(observations.column("value"))), False)
+    for column in extra:
+        total = pc.equal(decoded(observations.column(column)), TOTAL)
+        mask = pc.and_(mask, pc.fill_null(total, False))
+    if "obs_status" in observations.column_names:
+        reliable = pc.not_equal(decoded(observations.column("obs_status")), "U")
+        mask = pc.and_(mask, pc.fill_null(reliable, True))
+    return set(distinct(observations.filter(mask), "indicator"))
 
 
 def previous_domains(previous: Analysed) -> set[str]:

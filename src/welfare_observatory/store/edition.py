@@ -193,7 +193,8 @@ def _write_observations(
             continue
         part = observations.filter(pc.equal(observations.column("domain"), domain))
         part = _sorted_dictionaries(part.drop_columns(["domain"]))
-        part = part.take(pc.sort_indices(_decoded_keys(part, names), sort_keys=sort_keys))
+        keys = _decoded_keys(part, names, ranked=True)
+        part = part.take(pc.sort_indices(keys, sort_keys=sort_keys))
         info = write_parquet(part, folder / f"domain={domain}" / "part-0.parquet")
         files.append(f"domain={domain}/part-0.parquet")
         digests.append(info["sha256"])
@@ -248,7 +249,9 @@ def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
     column = pa.table({"c": column}).unify_dictionaries().column(0)
     dictionary = column.chunk(0).dictionary
     indices = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
-    used = np.unique(pc.drop_null(indices).to_numpy())
+    # The slots in use, in order: a count per slot (linear) rather than a sort of the rows.
+    counts = np.bincount(pc.drop_null(indices).to_numpy(), minlength=len(dictionary))
+    used = np.flatnonzero(counts)
     present = pc.drop_null(dictionary.take(pa.array(used, pa.int64())))
     values = pc.unique(present)
     values = values.take(pc.sort_indices(values))
@@ -261,12 +264,16 @@ def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _decoded_keys(
-    table: pa.Table, names: Sequence[str] = ("indicator", "territory", "period")
+    table: pa.Table,
+    names: Sequence[str] = ("indicator", "territory", "period"),
+    *,
+    ranked: bool = False,
 ) -> pa.Table:
     """The sort keys as integers that order like the key strings (Arrow cannot sort
     dictionary columns directly): each column is put on a sorted dictionary of distinct
     values and its indices are the ranks, so 70 million rows never become 70 million
-    Python-visible strings."""
+    Python-visible strings. ``ranked``: the columns already are (``_sorted_dictionaries``),
+    so their indices are taken as they are."""
     import pyarrow as pa
 
     columns = {}
@@ -275,8 +282,10 @@ def _decoded_keys(
         if not pa.types.is_dictionary(column.type) or column.num_chunks == 0:
             columns[name] = column
             continue
-        ranked = _sorted_dictionary(column)
-        columns[name] = pa.chunked_array([c.indices for c in ranked.chunks], ranked.type.index_type)
+        ranked_column = column if ranked else _sorted_dictionary(column)
+        columns[name] = pa.chunked_array(
+            [c.indices for c in ranked_column.chunks], ranked_column.type.index_type
+        )
     return pa.table(columns)
 
 

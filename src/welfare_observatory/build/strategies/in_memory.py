@@ -11,6 +11,7 @@ between the stages; the orchestrator runs both the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,8 @@ class InMemory:
         )
         reused = None if context.refresh else load_derived(context.steps_dir, key)
         prints: dict[str, str] | None = None
+        saving: ThreadPoolExecutor | None = None
+        saved: Future[None] | None = None
         if reused is None:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
@@ -95,8 +98,6 @@ class InMemory:
                 # Indicators whose rows did not change keep their analyses of the last build.
                 # DuckDB hashes their rows on another core meanwhile (the fingerprints are
                 # saved for the next build in any case).
-                from concurrent.futures import ThreadPoolExecutor
-
                 with ThreadPoolExecutor(1) as pool:
                     hashing = pool.submit(fingerprints, observations)
                     a_key = analysis_key(env, observations, environment)
@@ -110,14 +111,17 @@ class InMemory:
                     else:
                         analyses, analysis_findings = again
                     prints = hashing.result()
-            with disk_errors(context.steps_dir, "derived results"):
-                save_derived(
-                    context.steps_dir,
-                    key,
-                    Derived(derive_out, analyses, analysis_findings),
-                    fingerprints=prints,
-                    analysis_key=a_key,
-                )
+            # Written on another core while the store writes the edition (Parquet writing
+            # releases the GIL); waited for before the store's record is added to it.
+            saving = ThreadPoolExecutor(1)
+            saved = saving.submit(
+                save_derived,
+                context.steps_dir,
+                key,
+                Derived(derive_out, analyses, analysis_findings),
+                fingerprints=prints,
+                analysis_key=a_key,
+            )
         else:
             say("derive and analyze: nothing they read has changed, results reused")
             derive_out, analyses, analysis_findings = (
@@ -134,26 +138,34 @@ class InMemory:
         for step in steps:
             if step.id not in graph:
                 graph.add(step)
+        try:
+            with context.timed("store"):
+                say(f"writing edition {env.config.edition}")
+                edition = env.config.edition
+                keys = {}
+                if prints is not None:
+                    keys = partition_keys(observations.schema, prints, environment)
+                earlier = previous_partitions(context.steps_dir, kb_root, edition) if keys else {}
+                build_id = store_stage(
+                    kb_root,
+                    env,
+                    observations=observations,
+                    graph=graph,
+                    findings=findings,
+                    analyses=analyses,
+                    sources={o.report.id: (o.report, o.payloads) for o in outputs},
+                    versions=context.versions,
+                    selection=[i.id for i in env.selection],
+                    coverage=derive_out.coverage,
+                    unchanged={d: earlier[k] for d, k in keys.items() if k in earlier},
+                )
+        finally:
+            if saving is not None:
+                saving.shutdown(wait=True)
         with context.timed("store"):
-            say(f"writing edition {env.config.edition}")
-            edition = env.config.edition
-            keys = {}
-            if prints is not None:
-                keys = partition_keys(observations.schema, prints, environment)
-            earlier = previous_partitions(context.steps_dir, kb_root, edition) if keys else {}
-            build_id = store_stage(
-                kb_root,
-                env,
-                observations=observations,
-                graph=graph,
-                findings=findings,
-                analyses=analyses,
-                sources={o.report.id: (o.report, o.payloads) for o in outputs},
-                versions=context.versions,
-                selection=[i.id for i in env.selection],
-                coverage=derive_out.coverage,
-                unchanged={d: earlier[k] for d, k in keys.items() if k in earlier},
-            )
+            if saved is not None:
+                with disk_errors(context.steps_dir, "derived results"):
+                    saved.result()
             if keys:
                 with disk_errors(context.steps_dir, "derived results"):
                     record_written(
