@@ -98,12 +98,16 @@ def _prepare(frame: pd.DataFrame) -> _Series:
     two values in one year."""
     keys = series_keys(frame)
     has_value = frame["value"].notna()
-    data = frame.loc[has_value, keys].reset_index(drop=True)
-    value = frame.loc[has_value, "value"].to_numpy(dtype="float64")
-    year = years(frame.loc[has_value]).to_numpy(dtype="int64")
+    every = bool(has_value.all())
+    # No copy of the frame's other columns: years() reads only these.
+    dated = [c for c in ("year", "period_start", "period") if c in frame.columns]
+    data = (frame[keys] if every else frame.loc[has_value, keys]).reset_index(drop=True)
+    value = frame["value"].to_numpy(dtype="float64")
+    value = value if every else value[has_value.to_numpy()]
+    year = years(frame[dated] if every else frame.loc[has_value, dated]).to_numpy(dtype="int64")
     if "obs_status" in frame.columns:
         # Compare without converting: the column is often categorical (dictionary-encoded).
-        status = frame.loc[has_value, "obs_status"]
+        status = frame["obs_status"] if every else frame.loc[has_value, "obs_status"]
         is_break = (status == ObsStatus.BREAK.value).fillna(False).to_numpy(dtype=bool)
     else:
         is_break = np.zeros(len(value), dtype=bool)
@@ -111,7 +115,7 @@ def _prepare(frame: pd.DataFrame) -> _Series:
     if len(value) == 0:
         return _Series(keys, data, none, none, year, value, is_break, none, none, none)
 
-    gid = data.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    gid = _series_ids(data, keys)
     order = np.lexsort((year, gid))
     gid, year, value, is_break = gid[order], year[order], value[order], is_break[order]
     same = (gid[1:] == gid[:-1]) & (year[1:] == year[:-1])
@@ -127,6 +131,30 @@ def _prepare(frame: pd.DataFrame) -> _Series:
     ends = np.r_[starts[1:], len(gid)] - 1
     counts = ends - starts + 1
     return _Series(keys, data, order, gid, year, value, is_break, starts, ends, counts)
+
+
+def _series_ids(data: pd.DataFrame, keys: list[str]) -> NDArray[np.integer[Any]]:
+    """The group number of each row of ``data`` by ``keys``, groups numbered in order of first
+    appearance (``groupby(keys, sort=False, dropna=False).ngroup()``): the keys' integer
+    codes combined into one integer per row, then factorized (no grouper over millions of
+    rows). Missing keys are a group value of their own."""
+    combined = np.zeros(len(data), dtype="int64")
+    radix = 1
+    for name in keys:
+        column = data[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy().astype("int64")
+            size = len(column.cat.categories) + 1
+        else:
+            codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            codes, size = codes.astype("int64"), len(uniques) + 1
+        radix *= size
+        if radix >= 2**62:  # too many combinations for one integer: the general grouper
+            ngroup = data.groupby(keys, sort=False, observed=True, dropna=False).ngroup()
+            return ngroup.to_numpy()
+        combined = combined * size + (codes + 1)
+    gid, _ = pd.factorize(combined)
+    return gid
 
 
 def _trend(
