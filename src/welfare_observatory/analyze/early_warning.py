@@ -25,7 +25,7 @@ from welfare_observatory.analyze._common import (
     years,
 )
 from welfare_observatory.analyze.levels import territory_levels
-from welfare_observatory.analyze.trend import series_keys, trend
+from welfare_observatory.analyze.trend import key_codes, series_keys, trend
 from welfare_observatory.errors import AnalysisError
 
 __all__ = ["MAD_SCALE", "early_warnings"]
@@ -104,6 +104,9 @@ def early_warnings(
     last_year = year.groupby(by_series, observed=True, dropna=False).transform("max")
     at_last = year == last_year
     level = data[at_last].assign(year=year[at_last])
+    series = key_codes(data, keys)
+    if series is not None:
+        level["_series"] = series[at_last.to_numpy(dtype=bool)]
     territory = text(level["territory"])
     by_level = "level:" + territory_levels(territory)
     if peer_groups is None:
@@ -126,8 +129,13 @@ def early_warnings(
     level["robust_z"] = -sign.to_numpy(dtype="float64") * z
     level = level[(level["robust_z"] >= z_threshold) & (level["n_peers"] >= min_peers)]
 
+    # Trends of the flagged series only (each series' trend reads its own rows alone).
+    if series is not None:
+        flagged = pd.Series(np.isin(series, level["_series"].unique()), index=data.index)
+    else:
+        flagged = data["territory"].isin(level["territory"].unique())
     trends = trend(
-        _subset(data, data["territory"].isin(level["territory"].unique())),
+        _subset(data, flagged),
         polarity=pols,
         window=window,
         min_span=min_span,

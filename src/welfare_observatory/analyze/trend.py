@@ -138,6 +138,18 @@ def _series_ids(data: pd.DataFrame, keys: list[str]) -> NDArray[np.integer[Any]]
     appearance (``groupby(keys, sort=False, dropna=False).ngroup()``): the keys' integer
     codes combined into one integer per row, then factorized (no grouper over millions of
     rows). Missing keys are a group value of their own."""
+    combined = key_codes(data, keys)
+    if combined is None:  # too many combinations for one integer: the general grouper
+        return data.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    gid, _ = pd.factorize(combined)
+    return gid
+
+
+def key_codes(data: pd.DataFrame, keys: list[str]) -> NDArray[np.int64] | None:
+    """One integer per row of ``data``, equal for two rows exactly when their ``keys`` are
+    (missing equal to missing); None when the combinations do not fit in 62 bits. Codes of
+    one frame only: a subset of rows keeps them when its categoricals keep their categories.
+    """
     combined = np.zeros(len(data), dtype="int64")
     radix = 1
     for name in keys:
@@ -149,12 +161,10 @@ def _series_ids(data: pd.DataFrame, keys: list[str]) -> NDArray[np.integer[Any]]
             codes, uniques = pd.factorize(column, use_na_sentinel=True)
             codes, size = codes.astype("int64"), len(uniques) + 1
         radix *= size
-        if radix >= 2**62:  # too many combinations for one integer: the general grouper
-            ngroup = data.groupby(keys, sort=False, observed=True, dropna=False).ngroup()
-            return ngroup.to_numpy()
+        if radix >= 2**62:
+            return None
         combined = combined * size + (codes + 1)
-    gid, _ = pd.factorize(combined)
-    return gid
+    return combined
 
 
 def _trend(

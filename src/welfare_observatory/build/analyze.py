@@ -84,7 +84,7 @@ def _analyze_frame(
     def reliable(municipal: bool = False) -> pd.DataFrame:
         keep = frame["obs_status"] != "U" if "obs_status" in frame else None
         if municipal:
-            level = analyze.territory_levels(frame["territory"]) == "municipality"
+            level = _municipal(frame["territory"])
             keep = level if keep is None else keep & level
         return frame if keep is None else frame[keep]
 
@@ -141,6 +141,22 @@ def _analyze_frame(
             storable(_keys_as_text(ordered, keys)), preserve_index=False
         )
     return analyses, findings
+
+
+def _municipal(territory: pd.Series) -> pd.Series:
+    """Whether each territory is a municipality; a categorical's levels are found once per
+    category and taken by code (no string per row)."""
+    import numpy as np
+    import pandas as pd
+
+    from welfare_observatory.analyze import territory_levels
+
+    if not isinstance(territory.dtype, pd.CategoricalDtype):
+        return territory_levels(territory) == "municipality"
+    of_category = territory_levels(pd.Series(territory.cat.categories)) == "municipality"
+    is_municipal = np.append(of_category.to_numpy(dtype=bool), False)  # code -1: missing
+    codes = territory.cat.codes.to_numpy()
+    return pd.Series(is_municipal[codes], index=territory.index)
 
 
 def _frame(table: pa.Table) -> pd.DataFrame:
