@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from welfare_observatory.analyze._common import breakdowns, stable_order, text, years
+from welfare_observatory.analyze._common import breakdowns, stable_order, text, text_isin, years
 from welfare_observatory.analyze.composite import ampi_components
 from welfare_observatory.model.indicator import Indicator
 from welfare_observatory.model.observation import TOTAL
@@ -91,7 +91,7 @@ def _totals(frame: pd.DataFrame) -> pd.DataFrame:
     for column in breakdowns(frame):
         if column in ("domain", "year"):
             continue
-        mask &= (text(frame[column]) == TOTAL).fillna(False)
+        mask &= text_isin(frame[column], [TOTAL])
     return frame[mask]
 
 
