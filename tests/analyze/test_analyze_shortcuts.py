@@ -12,7 +12,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from welfare_observatory.analyze.trend import _series_ids
+from welfare_observatory.analyze.trend import _by_series_then_year, _series_ids
 
 _VALUES = st.sampled_from(["a", "b", "B", "096004", "IT", "", None])
 
@@ -41,3 +41,15 @@ def test_series_ids_number_groups_as_ngroup_does(
     )
     expected = frame.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
     np.testing.assert_array_equal(_series_ids(frame, keys), expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(-3000, 3000)), min_size=1, max_size=60
+    )
+)
+def test_series_then_year_order_is_lexsort(rows: list[tuple[int, int]]) -> None:
+    gid = np.asarray([r[0] for r in rows], dtype="int64")
+    year = np.asarray([r[1] for r in rows], dtype="int64")
+    np.testing.assert_array_equal(_by_series_then_year(gid, year), np.lexsort((year, gid)))

