@@ -185,8 +185,18 @@ def _keys_as_text(result: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
     for name in keys:
         if name in result.columns and isinstance(result[name].dtype, pd.CategoricalDtype):
-            result[name] = result[name].astype(result[name].cat.categories.dtype)
+            result[name] = _decoded(result[name])
     return result
+
+
+def _decoded(column: pd.Series) -> pd.Series:
+    """``column.astype(column.cat.categories.dtype)``: the categories taken by code (pandas'
+    astype of a categorical builds the values one by one)."""
+    import pandas as pd
+
+    codes = column.cat.codes.to_numpy()
+    values = column.cat.categories.array.take(codes, allow_fill=True)
+    return pd.Series(values, index=column.index, name=column.name)
 
 
 def composite_analysis(
@@ -215,8 +225,14 @@ def composite_analysis(
 
 def storable(frame: Any) -> Any:
     """Categoricals as text and objects as text, so Parquet stores plain columns."""
-    out = frame.copy()
+    import pandas as pd
+
+    from welfare_observatory.analyze._common import text
+
+    out = frame.copy(deep=False)  # columns are replaced, never written into
     for name in out.columns:
-        if str(out[name].dtype) in ("category", "object"):
+        if isinstance(out[name].dtype, pd.CategoricalDtype):
+            out[name] = text(out[name])  # categories converted once, taken by code
+        elif str(out[name].dtype) == "object":
             out[name] = out[name].astype("string")
     return out
