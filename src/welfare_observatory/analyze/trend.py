@@ -169,15 +169,18 @@ def key_codes(data: pd.DataFrame, keys: list[str]) -> NDArray[np.int64] | None:
     for name in keys:
         column = data[name]
         if isinstance(column.dtype, pd.CategoricalDtype):
-            codes = column.cat.codes.to_numpy().astype("int64")
+            codes = column.cat.codes.to_numpy()
             size = len(column.cat.categories) + 1
         else:
             codes, uniques = pd.factorize(column, use_na_sentinel=True)
-            codes, size = codes.astype("int64"), len(uniques) + 1
+            size = len(uniques) + 1
         radix *= size
         if radix >= 2**62:
             return None
-        combined = combined * size + (codes + 1)
+        # In place, small codes widened on the fly: no temporary of millions of int64.
+        combined *= size
+        combined += codes
+        combined += 1
     return combined
 
 
