@@ -159,7 +159,11 @@ def early_warnings(
 def _group_max(data: pd.DataFrame, group: list[str], year: pd.Series) -> pd.Series:
     """``year.groupby([data[c] for c in group], dropna=False).transform("max")``, from the
     groups' integer numbers (no pandas grouper over every row)."""
-    gid = _series_ids(data, group)
+    codes = key_codes(data, group)
+    # Few combinations (indicators x breakdowns): the combined codes index the groups as
+    # they are, with no hashing of every row.
+    few = codes is not None and (len(codes) == 0 or int(codes.max()) < 2**24)
+    gid = codes if few and codes is not None else _series_ids(data, group)
     values = year.to_numpy(dtype="int64")
     latest = np.full(int(gid.max()) + 1 if len(gid) else 0, np.iinfo("int64").min)
     np.maximum.at(latest, gid, values)

@@ -80,11 +80,9 @@ class _Series:
     window of :func:`trend` reads (prepared once for several windows over one frame)."""
 
     keys: list[str]
-    data: pd.DataFrame
-    """Key columns of the rows with a value (index 0..n-1, in the frame's order)."""
-    order: NDArray[np.integer[Any]]
-    """Positions in ``data`` of the rows ordered by series, then year."""
-    gid: NDArray[np.integer[Any]]
+    heads: pd.DataFrame
+    """Key columns of each series, one row per series in the order of ``starts`` (index
+    0..n-1; the per-row keys are not kept)."""
     year: NDArray[np.integer[Any]]
     value: NDArray[np.float64]
     is_break: NDArray[np.bool_]
@@ -113,7 +111,7 @@ def _prepare(frame: pd.DataFrame) -> _Series:
         is_break = np.zeros(len(value), dtype=bool)
     none = np.zeros(0, dtype="int64")
     if len(value) == 0:
-        return _Series(keys, data, none, none, year, value, is_break, none, none, none)
+        return _Series(keys, data, year, value, is_break, none, none, none)
 
     gid = _series_ids(data, keys)
     order = _by_series_then_year(gid, year)
@@ -130,7 +128,10 @@ def _prepare(frame: pd.DataFrame) -> _Series:
     starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
     ends = np.r_[starts[1:], len(gid)] - 1
     counts = ends - starts + 1
-    return _Series(keys, data, order, gid, year, value, is_break, starts, ends, counts)
+    # Group numbers, order and per-row keys are not kept: the bounds say where each series
+    # is, and every window reads the keys of its series' last row.
+    heads = data.iloc[order[ends]].reset_index(drop=True)
+    return _Series(keys, heads, year, value, is_break, starts, ends, counts)
 
 
 def _series_ids(data: pd.DataFrame, keys: list[str]) -> NDArray[np.integer[Any]]:
@@ -198,7 +199,7 @@ def _trend(
     if window < 1 or min_span < 1:
         raise AnalysisError("window and min_span must be at least 1 year")
     series = prepared()
-    keys, data, order = series.keys, series.data, series.order
+    keys = series.keys
     year, value, is_break = series.year, series.value, series.is_break
     starts, ends, counts = series.starts, series.ends, series.counts
     if len(value) == 0:
@@ -207,8 +208,8 @@ def _trend(
     end_year = year[ends]
     break_year = np.maximum.reduceat(np.where(is_break, year, _NO_YEAR), starts)
     lower = np.maximum(end_year - window, break_year)
-    before = (year < np.repeat(lower, counts)).astype("int64")
-    first = starts + np.add.reduceat(before, starts)
+    before = year < np.repeat(lower, counts)
+    first = starts + np.add.reduceat(before, starts, dtype="int64")
     start_year = year[first]
     span = end_year - start_year
     rate = cagr_array(value[first], value[ends], span)
@@ -221,7 +222,7 @@ def _trend(
     rate = np.where(too_short, np.nan, rate)
     rounded = round_rates(rate)
     direction = np.select([np.isnan(rate), rounded > 0, rounded < 0], [-1, 0, 1], default=2)
-    out: pd.DataFrame = data.iloc[order[ends]].reset_index(drop=True)
+    out: pd.DataFrame = series.heads.copy(deep=False)  # columns are added, not written into
     out["start_year"] = start_year
     out["end_year"] = end_year
     out["start_value"] = value[first]
