@@ -12,7 +12,10 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from welfare_observatory.analyze._common import stable_order, text, text_isin, years
+from welfare_observatory.analyze.levels import territory_levels
 from welfare_observatory.analyze.trend import _by_series_then_year, _series_ids
+from welfare_observatory.build.analyze import _decoded, _municipal
 
 _VALUES = st.sampled_from(["a", "b", "B", "096004", "IT", "", None])
 
@@ -45,11 +48,47 @@ def test_series_ids_number_groups_as_ngroup_does(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    rows=st.lists(
-        st.tuples(st.integers(0, 5), st.integers(-3000, 3000)), min_size=1, max_size=60
-    )
+    rows=st.lists(st.tuples(st.integers(0, 5), st.integers(-3000, 3000)), min_size=1, max_size=60)
 )
 def test_series_then_year_order_is_lexsort(rows: list[tuple[int, int]]) -> None:
     gid = np.asarray([r[0] for r in rows], dtype="int64")
     year = np.asarray([r[1] for r in rows], dtype="int64")
     np.testing.assert_array_equal(_by_series_then_year(gid, year), np.lexsort((year, gid)))
+
+
+_CODES = st.sampled_from(["096004", "096", "01", "IT", "ITC", "district:x", "9604", "_T", None])
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(_CODES, min_size=1, max_size=40), categorical=st.booleans())
+def test_category_shortcuts_equal_the_per_row_answers(
+    values: list[str | None], categorical: bool
+) -> None:
+    column = _column(values, categorical, ["unused", "096005"])
+    municipal = territory_levels(column) == "municipality"
+    np.testing.assert_array_equal(
+        _municipal(column).to_numpy(dtype=bool), municipal.fillna(False).to_numpy(dtype=bool)
+    )
+    wanted = ["096004", "_T", "absent"]
+    np.testing.assert_array_equal(
+        text_isin(column, wanted).to_numpy(dtype=bool), text(column).isin(wanted).to_numpy()
+    )
+    if categorical:
+        pd.testing.assert_series_equal(_decoded(column), column.astype(column.cat.categories.dtype))
+    frame = pd.DataFrame({"key": column, "n": range(len(values))})
+    as_text = frame.assign(key=text(column))
+    np.testing.assert_array_equal(
+        stable_order(frame, ["key", "n"])["n"].to_numpy(),
+        stable_order(as_text, ["key", "n"])["n"].to_numpy(),
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(days=st.lists(st.integers(-200_000, 200_000), min_size=1, max_size=30))
+def test_years_of_plain_datetimes_equal_the_calendar(days: list[int]) -> None:
+    start = pd.Series(np.asarray(days, dtype="int64").astype("datetime64[D]")).astype(
+        "datetime64[ms]"
+    )
+    expected = pd.to_datetime(start.astype(object)).dt.year.astype("int64")
+    got = years(pd.DataFrame({"period_start": start, "period": "x"}))
+    np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())

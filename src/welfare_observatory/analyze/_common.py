@@ -157,11 +157,11 @@ def years(frame: pd.DataFrame) -> pd.Series:
     if "year" in frame.columns and pd.api.types.is_integer_dtype(frame["year"]):
         return frame["year"].astype("int64")
     if "period_start" in frame.columns:
-        start = frame["period_start"].to_numpy()
-        if start.dtype.kind == "M" and not np.isnat(start).any():
+        plain = frame["period_start"].to_numpy()
+        if plain.dtype.kind == "M" and not np.isnat(plain).any():
             # Plain datetimes: the year straight from the integer (no hashing per row).
             return pd.Series(
-                start.astype("datetime64[Y]").astype("int64") + 1970,
+                plain.astype("datetime64[Y]").astype("int64") + 1970,
                 index=frame.index,
                 dtype="int64",
             )
@@ -229,7 +229,8 @@ def _sort_key(column: pd.Series) -> NDArray[np.float64]:
     text = np.asarray([str(u) for u in uniques], dtype=object)
     rank = np.empty(len(text), dtype="float64")
     rank[np.argsort(text, kind="stable")] = np.arange(len(text), dtype="float64")
-    return np.where(codes >= 0, rank[np.maximum(codes, 0)], np.inf)
+    # Missing (code -1) takes the last entry, inf: also when every value is missing.
+    return np.append(rank, np.inf)[codes]
 
 
 def size_dependent_ids(source: object) -> set[str]:

@@ -174,9 +174,9 @@ def _with_targets(
     category[open_ & ~met & ~away] = by_ratio[open_ & ~met & ~away]
     reason[open_ & ~met & ~away] = None
     # Later rules do not overwrite earlier ones: apply in reverse so the first match wins.
-    for mask, label, text in reversed(rules):
+    for mask, label, why in reversed(rules):
         category[mask] = label
-        reason[mask] = text
+        reason[mask] = why
     part["target"] = np.where(has, value, np.nan)
     part["target_year"] = pd.array(np.where(has, year, np.nan), dtype="Float64").astype("Int64")
     part["required_cagr"] = np.where(judged & ~late & ~bad_target, required, np.nan)
