@@ -104,7 +104,9 @@ def _totals(frame: pd.DataFrame) -> pd.DataFrame:
         if column in ("domain", "year"):
             continue
         mask &= text_isin(frame[column], [TOTAL])
-    return frame[mask]
+    # Only the columns composites and years() read: the other columns are not copied.
+    read = ("indicator", "territory", "period", "period_start", "year", "value")
+    return frame.loc[mask, [c for c in frame.columns if c in read]]
 
 
 def _one(
