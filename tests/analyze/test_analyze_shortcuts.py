@@ -7,6 +7,8 @@ municipal rows found from the distinct territory codes against the per-row level
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 from welfare_observatory.analyze._common import stable_order, text, text_isin, years
 from welfare_observatory.analyze.levels import territory_levels
-from welfare_observatory.analyze.trend import _by_series_then_year, _series_ids
+from welfare_observatory.analyze.trend import _by_series_then_year, _series_ids, trend
 from welfare_observatory.build.analyze import _decoded, _municipal
 
 _VALUES = st.sampled_from(["a", "b", "B", "096004", "IT", "", None])
@@ -92,3 +94,42 @@ def test_years_of_plain_datetimes_equal_the_calendar(days: list[int]) -> None:
     expected = pd.to_datetime(start.astype(object)).dt.year.astype("int64")
     got = years(pd.DataFrame({"period_start": start, "period": "x"}))
     np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["i1", "i2"]),
+            st.sampled_from(["096004", "096", "IT"]),
+            st.sampled_from(["_T", "F", None]),
+            st.integers(1990, 2030),
+            st.floats(0.5, 100),
+            st.sampled_from(["A", "B"]),
+        ),
+        min_size=1,
+        max_size=50,
+        unique_by=lambda r: (r[0], r[1], r[2], r[3]),
+    ),
+    categorical=st.booleans(),
+)
+def test_trends_of_the_one_sort_equal_those_of_group_numbers(
+    rows: list[tuple[str, str, str | None, int, float, str]], categorical: bool
+) -> None:
+    frame = pd.DataFrame(
+        {
+            "indicator": [r[0] for r in rows],
+            "territory": [r[1] for r in rows],
+            "sex": [r[2] for r in rows],
+            "period": [str(r[3]) for r in rows],
+            "value": [r[4] for r in rows],
+            "obs_status": [r[5] for r in rows],
+        }
+    )
+    if categorical:
+        for key in ("indicator", "territory", "sex", "period", "obs_status"):
+            frame[key] = frame[key].astype("category")
+    fast = trend(frame, polarity={"i1": "positive", "i2": "negative"}, window=5, min_span=2)
+    with patch("welfare_observatory.analyze.trend._sorted_by_keys", return_value=None):
+        slow = trend(frame, polarity={"i1": "positive", "i2": "negative"}, window=5, min_span=2)
+    pd.testing.assert_frame_equal(fast, slow)

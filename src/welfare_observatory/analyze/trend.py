@@ -113,25 +113,59 @@ def _prepare(frame: pd.DataFrame) -> _Series:
     if len(value) == 0:
         return _Series(keys, data, year, value, is_break, none, none, none)
 
-    gid = _series_ids(data, keys)
-    order = _by_series_then_year(gid, year)
-    gid, year, value, is_break = gid[order], year[order], value[order], is_break[order]
-    same = (gid[1:] == gid[:-1]) & (year[1:] == year[:-1])
-    if same.any():
-        row = data.iloc[order[int(np.flatnonzero(same)[0])]]
-        raise AnalysisError(
-            f"series {tuple(row)} has more than one value in year {year[np.flatnonzero(same)[0]]}",
-            location=Location(key=str(tuple(row))),
-            hint="trends need one value per year: filter sub-annual periods or add the "
-            "breakdown columns that distinguish the rows",
-        )
-    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
-    ends = np.r_[starts[1:], len(gid)] - 1
+    direct = _sorted_by_keys(data, keys, year)
+    if direct is not None:
+        order, first_of_series = direct
+        year, value, is_break = year[order], value[order], is_break[order]
+    else:  # group numbers of first appearance: also names the first repeated year
+        gid = _series_ids(data, keys)
+        order = _by_series_then_year(gid, year)
+        gid, year, value, is_break = gid[order], year[order], value[order], is_break[order]
+        same = (gid[1:] == gid[:-1]) & (year[1:] == year[:-1])
+        if same.any():
+            row = data.iloc[order[int(np.flatnonzero(same)[0])]]
+            raise AnalysisError(
+                f"series {tuple(row)} has more than one value in year "
+                f"{year[np.flatnonzero(same)[0]]}",
+                location=Location(key=str(tuple(row))),
+                hint="trends need one value per year: filter sub-annual periods or add the "
+                "breakdown columns that distinguish the rows",
+            )
+        first_of_series = np.r_[True, gid[1:] != gid[:-1]]
+    starts = np.flatnonzero(first_of_series)
+    ends = np.r_[starts[1:], len(order)] - 1
     counts = ends - starts + 1
     # Group numbers, order and per-row keys are not kept: the bounds say where each series
     # is, and every window reads the keys of its series' last row.
     heads = data.iloc[order[ends]].reset_index(drop=True)
     return _Series(keys, heads, year, value, is_break, starts, ends, counts)
+
+
+def _sorted_by_keys(
+    data: pd.DataFrame, keys: list[str], year: NDArray[np.integer[Any]]
+) -> tuple[NDArray[np.integer[Any]], NDArray[np.bool_]] | None:
+    """Positions of the rows of ``data`` by series (their keys' integer codes), then year,
+    and whether each sorted row starts a series: one stable sort of one integer per row,
+    with no group numbers (no hashing of millions of rows). None when the codes and years
+    do not fit in one integer, or when a series has two rows in one year (the caller then
+    names the first one, in the order of the rows)."""
+    combined = key_codes(data, keys)
+    if combined is None:
+        return None
+    low = int(year.min())
+    span = int(year.max()) - low + 1
+    if (int(combined.max()) + 1) * span >= 2**62:
+        return None
+    combined *= span  # in place: the series code, then the year within it
+    combined += year
+    combined -= low
+    order = np.argsort(combined, kind="stable")
+    ordered = combined[order]
+    del combined
+    if (ordered[1:] == ordered[:-1]).any():
+        return None
+    series = ordered // span
+    return order, np.r_[True, series[1:] != series[:-1]]
 
 
 def _series_ids(data: pd.DataFrame, keys: list[str]) -> NDArray[np.integer[Any]]:
