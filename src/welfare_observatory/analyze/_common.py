@@ -132,6 +132,16 @@ def text(column: pd.Series) -> pd.Series:
     return column.astype("string")
 
 
+def text_isin(column: pd.Series, values: Iterable[str]) -> pd.Series:
+    """``text(column).isin(values)``; a categorical is tested once per category and the
+    answer taken by code (no string per row)."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return text(column).isin(list(values))
+    of_category = column.cat.categories.astype("string").isin(list(values))
+    hit = np.append(np.asarray(of_category, dtype=bool), False)  # code -1: missing
+    return pd.Series(hit[column.cat.codes.to_numpy()], index=column.index, name=column.name)
+
+
 def breakdowns(frame: pd.DataFrame) -> list[str]:
     """The breakdown columns of a canonical observation frame (``sex``, ``age``, ...)."""
     return [c for c in frame.columns if c not in BASE_COLUMNS and c != "year"]
@@ -147,6 +157,14 @@ def years(frame: pd.DataFrame) -> pd.Series:
     if "year" in frame.columns and pd.api.types.is_integer_dtype(frame["year"]):
         return frame["year"].astype("int64")
     if "period_start" in frame.columns:
+        plain = frame["period_start"].to_numpy()
+        if plain.dtype.kind == "M" and not np.isnat(plain).any():
+            # Plain datetimes: the year straight from the integer (no hashing per row).
+            return pd.Series(
+                plain.astype("datetime64[Y]").astype("int64") + 1970,
+                index=frame.index,
+                dtype="int64",
+            )
         codes, uniques = pd.factorize(frame["period_start"], use_na_sentinel=True)
         start = pd.to_datetime(pd.Series(uniques), errors="coerce")
         if (codes >= 0).all() and not start.isna().any():
@@ -198,11 +216,21 @@ def _sort_key(column: pd.Series) -> NDArray[np.float64]:
     """Numbers as they are; text as the rank of its value among the sorted distinct values."""
     if pd.api.types.is_numeric_dtype(column) and not isinstance(column.dtype, pd.CategoricalDtype):
         return column.to_numpy(dtype="float64", na_value=np.nan)
+    categories = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else None
+    if categories is not None and categories.inferred_type == "string":
+        # Ranked once per category (used or not: ranks only order the rows), taken by code.
+        codes = column.cat.codes.to_numpy()
+        text = np.asarray([str(u) for u in categories], dtype=object)
+        rank = np.empty(len(text) + 1, dtype="float64")
+        rank[np.argsort(text, kind="stable")] = np.arange(len(text), dtype="float64")
+        rank[-1] = np.inf  # code -1: missing, last
+        return rank[codes]
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     text = np.asarray([str(u) for u in uniques], dtype=object)
     rank = np.empty(len(text), dtype="float64")
     rank[np.argsort(text, kind="stable")] = np.arange(len(text), dtype="float64")
-    return np.where(codes >= 0, rank[np.maximum(codes, 0)], np.inf)
+    # Missing (code -1) takes the last entry, inf: also when every value is missing.
+    return np.append(rank, np.inf)[codes]
 
 
 def size_dependent_ids(source: object) -> set[str]:

@@ -17,6 +17,7 @@ from welfare_observatory.analyze._common import (
     size_dependent_ids,
     stable_order,
     text,
+    text_isin,
     years,
 )
 from welfare_observatory.errors import AnalysisError, Location, closest
@@ -91,8 +92,8 @@ def benchmark(
         raise AnalysisError(
             "nothing to compare with", hint="pass the comparison territories in against="
         )
-    known = text(frame["territory"])
-    if not (known == territory).any():
+    if not text_isin(frame["territory"], [territory]).any():
+        known = text(frame["territory"])
         suggestions = closest(territory, known.dropna().unique().tolist())
         raise AnalysisError(
             f"territory {territory!r} has no values in the table",
@@ -101,7 +102,7 @@ def benchmark(
         )
     group = ["indicator", *breakdowns(frame)]
     data = frame.loc[
-        frame["value"].notna() & known.isin([territory, *peers]),
+        frame["value"].notna() & text_isin(frame["territory"], [territory, *peers]),
         [*group, "territory", "period", "value"],
     ].copy()
     data["_year"] = years(data)

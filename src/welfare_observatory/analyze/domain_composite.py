@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from welfare_observatory.analyze._common import breakdowns, stable_order, text, years
+from welfare_observatory.analyze._common import breakdowns, stable_order, text, text_isin, years
 from welfare_observatory.analyze.composite import ampi_components
+from welfare_observatory.analyze.trend import key_codes
 from welfare_observatory.model.indicator import Indicator
 from welfare_observatory.model.observation import TOTAL
 
@@ -60,8 +61,11 @@ def domain_composites(
     data = data[[c for c in ("indicator", "territory", "period", "year", "value") if c in data]]
     # One value per (indicator, territory, year): the latest period of the year. Ordered and
     # deduplicated before keys become text (categorical keys sort and compare as text).
-    data = stable_order(data, ["indicator", "territory", "year", "period"])
-    data = data.drop_duplicates(["indicator", "territory", "year"], keep="last")
+    # Composites read the rows by key only (pivot sorts them), so with one period per key
+    # (annual data) there is nothing to order or drop.
+    if _repeated(data, ["indicator", "territory", "year"]):
+        data = stable_order(data, ["indicator", "territory", "year", "period"])
+        data = data.drop_duplicates(["indicator", "territory", "year"], keep="last")
     data = data.assign(territory=text(data["territory"]))
     data["indicator"] = text(data["indicator"])
     present = set(data["indicator"].unique().tolist())
@@ -86,13 +90,23 @@ def domain_composites(
     return stable_order(out, ["domain", "territory", "year"]), notes
 
 
+def _repeated(data: pd.DataFrame, keys: list[str]) -> bool:
+    """Whether two rows of ``data`` share their ``keys``."""
+    codes = key_codes(data, keys)
+    if codes is None:
+        return bool(data.duplicated(keys).any())
+    return bool(pd.Series(codes).duplicated().any())
+
+
 def _totals(frame: pd.DataFrame) -> pd.DataFrame:
     mask = frame["value"].notna()
     for column in breakdowns(frame):
         if column in ("domain", "year"):
             continue
-        mask &= (text(frame[column]) == TOTAL).fillna(False)
-    return frame[mask]
+        mask &= text_isin(frame[column], [TOTAL])
+    # Only the columns composites and years() read: the other columns are not copied.
+    read = ("indicator", "territory", "period", "period_start", "year", "value")
+    return frame.loc[mask, [c for c in frame.columns if c in read]]
 
 
 def _one(

@@ -25,7 +25,7 @@ from welfare_observatory.analyze._common import (
     years,
 )
 from welfare_observatory.analyze.levels import territory_levels
-from welfare_observatory.analyze.trend import series_keys, trend
+from welfare_observatory.analyze.trend import _series_ids, key_codes, series_keys, trend
 from welfare_observatory.errors import AnalysisError
 
 __all__ = ["MAD_SCALE", "early_warnings"]
@@ -100,10 +100,11 @@ def early_warnings(
         return pd.DataFrame(columns=[*_COLUMNS[:4], *group[1:], *_COLUMNS[4:]])
 
     year = years(data)
-    by_series = [data[column] for column in group]
-    last_year = year.groupby(by_series, observed=True, dropna=False).transform("max")
-    at_last = year == last_year
+    at_last = year == _group_max(data, group, year)
     level = data[at_last].assign(year=year[at_last])
+    series = key_codes(data, keys)
+    if series is not None:
+        level["_series"] = series[at_last.to_numpy(dtype=bool)]
     territory = text(level["territory"])
     by_level = "level:" + territory_levels(territory)
     if peer_groups is None:
@@ -126,8 +127,13 @@ def early_warnings(
     level["robust_z"] = -sign.to_numpy(dtype="float64") * z
     level = level[(level["robust_z"] >= z_threshold) & (level["n_peers"] >= min_peers)]
 
+    # Trends of the flagged series only (each series' trend reads its own rows alone).
+    if series is not None:
+        flagged = pd.Series(np.isin(series, level["_series"].unique()), index=data.index)
+    else:
+        flagged = data["territory"].isin(level["territory"].unique())
     trends = trend(
-        _subset(data, data["territory"].isin(level["territory"].unique())),
+        _subset(data, flagged),
         polarity=pols,
         window=window,
         min_span=min_span,
@@ -148,6 +154,20 @@ def early_warnings(
     out["rank"] = first.cumsum().astype("int64")
     columns = [*_COLUMNS[:4], *group[1:], *_COLUMNS[4:]]
     return out[columns].reset_index(drop=True)
+
+
+def _group_max(data: pd.DataFrame, group: list[str], year: pd.Series) -> pd.Series:
+    """``year.groupby([data[c] for c in group], dropna=False).transform("max")``, from the
+    groups' integer numbers (no pandas grouper over every row)."""
+    codes = key_codes(data, group)
+    # Few combinations (indicators x breakdowns): the combined codes index the groups as
+    # they are, with no hashing of every row.
+    few = codes is not None and (len(codes) == 0 or int(codes.max()) < 2**24)
+    gid = codes if few and codes is not None else _series_ids(data, group)
+    values = year.to_numpy(dtype="int64")
+    latest = np.full(int(gid.max()) + 1 if len(gid) else 0, np.iinfo("int64").min)
+    np.maximum.at(latest, gid, values)
+    return pd.Series(latest[gid], index=year.index, name=year.name)
 
 
 def _subset(frame: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from welfare_observatory.analyze._common import (
     polarity_map,
     round_rates,
     stable_order,
+    text,
 )
 from welfare_observatory.analyze.classes import ProgressCategory, classify_eurostat_ratio
 from welfare_observatory.analyze.progress import HORIZONS, MIN_SPAN, cagr_array
@@ -114,13 +115,15 @@ def _progress_table(
         part = part.rename(columns={"cagr": "observed_cagr"})
         part.insert(len(keys), "horizon", horizon)
         part.insert(len(keys) + 1, "method", method)
-        part["category"] = part["category"].astype("string")
-        part["reason"] = part["reason"].astype("string")
+        part["category"] = text(part["category"])
+        part["reason"] = text(part["reason"])
         if method == "eurostat" and targets:
             _with_targets(part, targets, pols)
         else:
             part["target"] = np.nan
-            part["target_year"] = pd.array([pd.NA] * len(part), dtype="Int64")
+            part["target_year"] = pd.arrays.IntegerArray(
+                np.zeros(len(part), dtype="int64"), np.ones(len(part), dtype=bool)
+            )
             part["required_cagr"] = np.nan
             part["ratio"] = np.nan
         parts.append(part[[*keys, *_COLUMNS]])
@@ -171,9 +174,9 @@ def _with_targets(
     category[open_ & ~met & ~away] = by_ratio[open_ & ~met & ~away]
     reason[open_ & ~met & ~away] = None
     # Later rules do not overwrite earlier ones: apply in reverse so the first match wins.
-    for mask, label, text in reversed(rules):
+    for mask, label, why in reversed(rules):
         category[mask] = label
-        reason[mask] = text
+        reason[mask] = why
     part["target"] = np.where(has, value, np.nan)
     part["target_year"] = pd.array(np.where(has, year, np.nan), dtype="Float64").astype("Int64")
     part["required_cagr"] = np.where(judged & ~late & ~bad_target, required, np.nan)

@@ -80,11 +80,9 @@ class _Series:
     window of :func:`trend` reads (prepared once for several windows over one frame)."""
 
     keys: list[str]
-    data: pd.DataFrame
-    """Key columns of the rows with a value (index 0..n-1, in the frame's order)."""
-    order: NDArray[np.integer[Any]]
-    """Positions in ``data`` of the rows ordered by series, then year."""
-    gid: NDArray[np.integer[Any]]
+    heads: pd.DataFrame
+    """Key columns of each series, one row per series in the order of ``starts`` (index
+    0..n-1; the per-row keys are not kept)."""
     year: NDArray[np.integer[Any]]
     value: NDArray[np.float64]
     is_break: NDArray[np.bool_]
@@ -98,35 +96,127 @@ def _prepare(frame: pd.DataFrame) -> _Series:
     two values in one year."""
     keys = series_keys(frame)
     has_value = frame["value"].notna()
-    data = frame.loc[has_value, keys].reset_index(drop=True)
-    value = frame.loc[has_value, "value"].to_numpy(dtype="float64")
-    year = years(frame.loc[has_value]).to_numpy(dtype="int64")
+    every = bool(has_value.all())
+    # No copy of the frame's other columns: years() reads only these.
+    dated = [c for c in ("year", "period_start", "period") if c in frame.columns]
+    data = (frame[keys] if every else frame.loc[has_value, keys]).reset_index(drop=True)
+    value = frame["value"].to_numpy(dtype="float64")
+    value = value if every else value[has_value.to_numpy()]
+    year = years(frame[dated] if every else frame.loc[has_value, dated]).to_numpy(dtype="int64")
     if "obs_status" in frame.columns:
         # Compare without converting: the column is often categorical (dictionary-encoded).
-        status = frame.loc[has_value, "obs_status"]
+        status = frame["obs_status"] if every else frame.loc[has_value, "obs_status"]
         is_break = (status == ObsStatus.BREAK.value).fillna(False).to_numpy(dtype=bool)
     else:
         is_break = np.zeros(len(value), dtype=bool)
     none = np.zeros(0, dtype="int64")
     if len(value) == 0:
-        return _Series(keys, data, none, none, year, value, is_break, none, none, none)
+        return _Series(keys, data, year, value, is_break, none, none, none)
 
-    gid = data.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
-    order = np.lexsort((year, gid))
-    gid, year, value, is_break = gid[order], year[order], value[order], is_break[order]
-    same = (gid[1:] == gid[:-1]) & (year[1:] == year[:-1])
-    if same.any():
-        row = data.iloc[order[int(np.flatnonzero(same)[0])]]
-        raise AnalysisError(
-            f"series {tuple(row)} has more than one value in year {year[np.flatnonzero(same)[0]]}",
-            location=Location(key=str(tuple(row))),
-            hint="trends need one value per year: filter sub-annual periods or add the "
-            "breakdown columns that distinguish the rows",
-        )
-    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
-    ends = np.r_[starts[1:], len(gid)] - 1
+    direct = _sorted_by_keys(data, keys, year)
+    if direct is not None:
+        order, first_of_series = direct
+        year, value, is_break = year[order], value[order], is_break[order]
+    else:  # group numbers of first appearance: also names the first repeated year
+        gid = _series_ids(data, keys)
+        order = _by_series_then_year(gid, year)
+        gid, year, value, is_break = gid[order], year[order], value[order], is_break[order]
+        same = (gid[1:] == gid[:-1]) & (year[1:] == year[:-1])
+        if same.any():
+            row = data.iloc[order[int(np.flatnonzero(same)[0])]]
+            raise AnalysisError(
+                f"series {tuple(row)} has more than one value in year "
+                f"{year[np.flatnonzero(same)[0]]}",
+                location=Location(key=str(tuple(row))),
+                hint="trends need one value per year: filter sub-annual periods or add the "
+                "breakdown columns that distinguish the rows",
+            )
+        first_of_series = np.r_[True, gid[1:] != gid[:-1]]
+    starts = np.flatnonzero(first_of_series)
+    ends = np.r_[starts[1:], len(order)] - 1
     counts = ends - starts + 1
-    return _Series(keys, data, order, gid, year, value, is_break, starts, ends, counts)
+    # Group numbers, order and per-row keys are not kept: the bounds say where each series
+    # is, and every window reads the keys of its series' last row.
+    heads = data.iloc[order[ends]].reset_index(drop=True)
+    return _Series(keys, heads, year, value, is_break, starts, ends, counts)
+
+
+def _sorted_by_keys(
+    data: pd.DataFrame, keys: list[str], year: NDArray[np.integer[Any]]
+) -> tuple[NDArray[np.integer[Any]], NDArray[np.bool_]] | None:
+    """Positions of the rows of ``data`` by series (their keys' integer codes), then year,
+    and whether each sorted row starts a series: one stable sort of one integer per row,
+    with no group numbers (no hashing of millions of rows). None when the codes and years
+    do not fit in one integer, or when a series has two rows in one year (the caller then
+    names the first one, in the order of the rows)."""
+    combined = key_codes(data, keys)
+    if combined is None:
+        return None
+    low = int(year.min())
+    span = int(year.max()) - low + 1
+    if (int(combined.max()) + 1) * span >= 2**62:
+        return None
+    combined *= span  # in place: the series code, then the year within it
+    combined += year
+    combined -= low
+    order = np.argsort(combined, kind="stable")
+    ordered = combined[order]
+    del combined
+    if (ordered[1:] == ordered[:-1]).any():
+        return None
+    series = ordered // span
+    return order, np.r_[True, series[1:] != series[:-1]]
+
+
+def _series_ids(data: pd.DataFrame, keys: list[str]) -> NDArray[np.integer[Any]]:
+    """The group number of each row of ``data`` by ``keys``, groups numbered in order of first
+    appearance (``groupby(keys, sort=False, dropna=False).ngroup()``): the keys' integer
+    codes combined into one integer per row, then factorized (no grouper over millions of
+    rows). Missing keys are a group value of their own."""
+    combined = key_codes(data, keys)
+    if combined is None:  # too many combinations for one integer: the general grouper
+        return data.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    gid, _ = pd.factorize(combined)
+    return gid
+
+
+def _by_series_then_year(
+    gid: NDArray[np.integer[Any]], year: NDArray[np.integer[Any]]
+) -> NDArray[np.integer[Any]]:
+    """``np.lexsort((year, gid))``: positions by series, then year, ties in row order; one
+    stable sort of a single integer key when series and years fit in one (four times
+    faster than lexsort over millions of rows)."""
+    low, high = int(year.min()), int(year.max())
+    span = high - low + 1
+    if (int(gid.max()) + 1) * span >= 2**62:
+        return np.lexsort((year, gid))
+    key = gid.astype("int64") * span + (year.astype("int64") - low)
+    return np.argsort(key, kind="stable")
+
+
+def key_codes(data: pd.DataFrame, keys: list[str]) -> NDArray[np.int64] | None:
+    """One integer per row of ``data``, equal for two rows exactly when their ``keys`` are
+    (missing equal to missing); None when the combinations do not fit in 62 bits. Codes of
+    one frame only: a subset of rows keeps them when its categoricals keep their categories.
+    """
+    combined = np.zeros(len(data), dtype="int64")
+    radix = 1
+    for name in keys:
+        column = data[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy()
+            size = len(column.cat.categories) + 1
+        else:
+            codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            size = len(uniques) + 1
+        radix *= size
+        if radix >= 2**62:
+            return None
+        # In place, small codes widened on the fly: no temporary of millions of int64.
+        combined *= size
+        combined += codes
+        combined += 1
+    return combined
 
 
 def _trend(
@@ -143,7 +233,7 @@ def _trend(
     if window < 1 or min_span < 1:
         raise AnalysisError("window and min_span must be at least 1 year")
     series = prepared()
-    keys, data, order = series.keys, series.data, series.order
+    keys = series.keys
     year, value, is_break = series.year, series.value, series.is_break
     starts, ends, counts = series.starts, series.ends, series.counts
     if len(value) == 0:
@@ -152,8 +242,8 @@ def _trend(
     end_year = year[ends]
     break_year = np.maximum.reduceat(np.where(is_break, year, _NO_YEAR), starts)
     lower = np.maximum(end_year - window, break_year)
-    before = (year < np.repeat(lower, counts)).astype("int64")
-    first = starts + np.add.reduceat(before, starts)
+    before = year < np.repeat(lower, counts)
+    first = starts + np.add.reduceat(before, starts, dtype="int64")
     start_year = year[first]
     span = end_year - start_year
     rate = cagr_array(value[first], value[ends], span)
@@ -166,7 +256,7 @@ def _trend(
     rate = np.where(too_short, np.nan, rate)
     rounded = round_rates(rate)
     direction = np.select([np.isnan(rate), rounded > 0, rounded < 0], [-1, 0, 1], default=2)
-    out: pd.DataFrame = data.iloc[order[ends]].reset_index(drop=True)
+    out: pd.DataFrame = series.heads.copy(deep=False)  # columns are added, not written into
     out["start_year"] = start_year
     out["end_year"] = end_year
     out["start_value"] = value[first]

@@ -84,7 +84,7 @@ def _analyze_frame(
     def reliable(municipal: bool = False) -> pd.DataFrame:
         keep = frame["obs_status"] != "U" if "obs_status" in frame else None
         if municipal:
-            level = analyze.territory_levels(frame["territory"]) == "municipality"
+            level = _municipal(frame["territory"])
             keep = level if keep is None else keep & level
         return frame if keep is None else frame[keep]
 
@@ -143,6 +143,22 @@ def _analyze_frame(
     return analyses, findings
 
 
+def _municipal(territory: pd.Series) -> pd.Series:
+    """Whether each territory is a municipality; a categorical's levels are found once per
+    category and taken by code (no string per row)."""
+    import numpy as np
+    import pandas as pd
+
+    from welfare_observatory.analyze import territory_levels
+
+    if not isinstance(territory.dtype, pd.CategoricalDtype):
+        return territory_levels(territory) == "municipality"
+    of_category = territory_levels(pd.Series(territory.cat.categories)) == "municipality"
+    is_municipal = np.append(of_category.to_numpy(dtype=bool), False)  # code -1: missing
+    codes = territory.cat.codes.to_numpy()
+    return pd.Series(is_municipal[codes], index=territory.index)
+
+
 def _frame(table: pa.Table) -> pd.DataFrame:
     """``table`` as pandas without a Python object per row: dictionary keys become
     categoricals (integer codes, a few thousand strings), dates ``datetime64``. Analyses
@@ -169,8 +185,18 @@ def _keys_as_text(result: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
     for name in keys:
         if name in result.columns and isinstance(result[name].dtype, pd.CategoricalDtype):
-            result[name] = result[name].astype(result[name].cat.categories.dtype)
+            result[name] = _decoded(result[name])
     return result
+
+
+def _decoded(column: pd.Series) -> pd.Series:
+    """``column.astype(column.cat.categories.dtype)``: the categories taken by code (pandas'
+    astype of a categorical builds the values one by one)."""
+    import pandas as pd
+
+    codes = column.cat.codes.to_numpy()
+    values = column.cat.categories.array.take(codes, allow_fill=True)
+    return pd.Series(values, index=column.index, name=column.name)
 
 
 def composite_analysis(
@@ -199,8 +225,14 @@ def composite_analysis(
 
 def storable(frame: Any) -> Any:
     """Categoricals as text and objects as text, so Parquet stores plain columns."""
-    out = frame.copy()
+    import pandas as pd
+
+    from welfare_observatory.analyze._common import text
+
+    out = frame.copy(deep=False)  # columns are replaced, never written into
     for name in out.columns:
-        if str(out[name].dtype) in ("category", "object"):
+        if isinstance(out[name].dtype, pd.CategoricalDtype):
+            out[name] = text(out[name])  # categories converted once, taken by code
+        elif str(out[name].dtype) == "object":
             out[name] = out[name].astype("string")
     return out
