@@ -40,16 +40,22 @@ def collect_again() -> None:
 
 
 @contextlib.contextmanager
-def long_lived() -> Iterator[None]:
+def long_lived(*, until_collect_again: bool = False) -> Iterator[None]:
     """Objects made so far (territory registry, configuration, modules) out of the cyclic
     collector's generations while the block runs: no full collection walks them again (a
     third of a build's collection time on 160 sources). Back in afterwards, so a caller
-    running several commands in one process (tests) collects as usual."""
+    running several commands in one process (tests) collects as usual.
+
+    ``until_collect_again``: the console script's start-up goes on into the block (no
+    collection) until :func:`collect_again` is called inside it, at the latest when it
+    ends."""
     gc.freeze()
-    collect_again()
+    if not until_collect_again:
+        collect_again()
     try:
         yield
     finally:
+        collect_again()
         gc.unfreeze()
 
 
