@@ -152,3 +152,31 @@ def test_the_console_script_builds_and_prints_json(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert '"title": "Indicator"' in result.stdout
+
+
+def test_a_build_collects_again_from_its_second_progress_line(tmp_path: Path) -> None:
+    # The first line announces the load stage: collection stays off through it; any later
+    # line comes after it. Without a second line the block's end resumes collection.
+    result = _run(
+        """
+        import gc
+        from welfare_observatory.cli._process import long_lived, run_command
+        from welfare_observatory.cli.build import _after_load
+        def command():
+            seen = []
+            with long_lived(until_collect_again=True):
+                say = _after_load(seen.append)
+                states = [gc.isenabled()]
+                say("loading catalogue, territories and plugins")
+                states.append(gc.isenabled())
+                say("s1: fetching")
+                states.append(gc.isenabled())
+            with long_lived(until_collect_again=True):
+                _after_load(None)("loading")
+            states.append(gc.isenabled())
+            print(*states, len(seen))
+        run_command(command)
+        """,
+        tmp_path,
+    )
+    assert result.stdout.split() == ["False", "False", "True", "True", "2"], result.stderr
