@@ -233,3 +233,73 @@ def test_no_home_folder_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     assert _startup_cache.cache_dir() is None
     assert _startup_cache.cached("thing", "k" * 64, build=lambda: 7) == 7
+
+
+def _large_config(folder: Path, sources: int = 400, *, value: str = "x") -> Path:
+    """An observatory.yaml of ``sources`` table sources: past the cached size."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "id: big",
+        "name: Big",
+        "edition: '2024'",
+        "territory: {code: '017'}",
+        "sources:",
+    ]
+    for i in range(sources):
+        lines += [
+            f"  s{i:03d}:",
+            "    type: table",
+            "    options:",
+            f"      file: data/s{i:03d}-{value}.csv",
+            f"      indicator: IND_{i:03d}",
+        ]
+    path = folder / "observatory.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_large_configuration_parse_from_the_cache_equals_the_fresh_one(
+    cache: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory import config as config_module
+
+    path = _large_config(tmp_path / "obs")
+    assert path.stat().st_size >= config_module.CACHED_CONFIG_BYTES
+    fresh = yamlfile.load_yaml(path)
+    first = config_module._parsed(path)  # parses and stores
+    assert [p.name.split("-")[0] for p in cache.glob("*.pickle")] == ["config"]
+    again = config_module._parsed(path)  # restores
+    for document in (first, again):
+        assert document.data == fresh.data
+        assert document.lines == fresh.lines
+        assert document.path == fresh.path
+    assert again.line_of(("sources", "s150", "options", "file")) == fresh.line_of(
+        ("sources", "s150", "options", "file")
+    )
+    # an edited file is parsed again, never answered with the old entry
+    _large_config(tmp_path / "obs", value="y")
+    edited = config_module._parsed(path)
+    assert edited.data["sources"]["s000"]["options"]["file"] == "data/s000-y.csv"
+
+
+def test_a_large_configuration_that_does_not_parse_is_reported_and_not_cached(
+    cache: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory import config as config_module
+    from welfare_observatory.errors import ConfigError
+
+    path = _large_config(tmp_path / "obs")
+    path.write_text(path.read_text() + "  s000:\n    type: table\n")  # a duplicate key
+    for _ in range(2):
+        with pytest.raises(ConfigError) as caught:
+            config_module._parsed(path)
+        assert caught.value.location is not None and caught.value.location.line is not None
+    assert list(cache.glob("config-*.pickle")) == []
+
+
+def test_a_small_configuration_is_not_cached(cache: Path, tmp_path: Path) -> None:
+    from welfare_observatory import config as config_module
+
+    path = _large_config(tmp_path / "obs", sources=3)
+    assert config_module._parsed(path).data["id"] == "big"
+    assert not cache.exists() or list(cache.glob("config-*.pickle")) == []

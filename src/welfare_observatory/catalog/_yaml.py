@@ -131,10 +131,16 @@ def read_yaml(path: Path) -> Any:
 
 def strip_lines(value: Any) -> Any:
     """A copy of ``value`` without the line bookkeeping keys."""
+    # Scalars (most values) are taken as they are, without a call each: a thousand-entry
+    # catalogue has some thirty thousand of them.
     if isinstance(value, dict):
-        return {k: strip_lines(v) for k, v in value.items() if k not in (LINE, KEY_LINES)}
+        return {
+            k: strip_lines(v) if isinstance(v, dict | list) else v
+            for k, v in value.items()
+            if k not in (LINE, KEY_LINES)
+        }
     if isinstance(value, list):
-        return [strip_lines(v) for v in value]
+        return [strip_lines(v) if isinstance(v, dict | list) else v for v in value]
     return value
 
 

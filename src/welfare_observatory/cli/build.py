@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from welfare_observatory.cli._output import json_option, print_json
+from welfare_observatory.cli._process import collect_again, long_lived
 
 
 @click.command()
@@ -86,7 +85,7 @@ def build(
     from welfare_observatory.observatory import load_observatory
 
     loaded = load_observatory(observatory)
-    with _long_lived_frozen():
+    with long_lived(until_collect_again=True):
         result = _run_build(
             loaded,
             executor=executor_for(executor, scheduler=scheduler),
@@ -110,19 +109,6 @@ def build(
         raise SystemExit(1)
 
 
-@contextlib.contextmanager
-def _long_lived_frozen() -> Iterator[None]:
-    """Objects made so far (territory registry, configuration, modules) out of the cyclic
-    collector's generations while the block runs: no full collection of the build walks them
-    again (a third of the build's collection time on 160 sources). Back in afterwards, so a
-    caller running several commands in one process (tests) collects as usual."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def _run_build(
     loaded: Any,
     *,
@@ -131,8 +117,6 @@ def _run_build(
     as_json: bool,
     **options: Any,
 ) -> Any:
-    from rich.console import Console
-
     run: Any = loaded.build
     if memory_budget is not None:
         from functools import partial
@@ -141,13 +125,33 @@ def _run_build(
 
         run = partial(build_out_of_core, loaded, memory_budget=memory_budget)
     if as_json:
-        return run(executor=executor, **options)
+        return run(progress=_after_load(None), executor=executor, **options)
+    from rich.console import Console
+
     with Console(stderr=True).status(f"building {loaded.id}", spinner="dots") as status:
 
         def progress(line: str) -> None:
             status.update(f"{loaded.id}: {line}")
 
-        return run(progress=progress, executor=executor, **options)
+        return run(progress=_after_load(progress), executor=executor, **options)
+
+
+def _after_load(say: Callable[[str], None] | None) -> Callable[[str], None]:
+    """``say`` that also ends the console script's start-up (:func:`._process.collect_again`)
+    at the build's second line: the first announces the load stage (catalogue,
+    territories, plugins, checks), any later one comes after it, so what the load stage
+    made is frozen with the rest of start-up and no collection during the build walks it."""
+    lines = 0
+
+    def progress(line: str) -> None:
+        nonlocal lines
+        lines += 1
+        if lines == 2:
+            collect_again()
+        if say is not None:
+            say(line)
+
+    return progress
 
 
 ERRORS_SHOWN = 5

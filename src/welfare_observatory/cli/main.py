@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from welfare_observatory.cli._process import collect_again, run_command
 from welfare_observatory.errors import WelfareObservatoryError
 
 # name -> (module, attribute, one-line help). The help text lives here so that
@@ -68,6 +69,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+LOADS_FIRST = frozenset({"build"})
+"""Commands that end the console script's start-up themselves (:mod:`._process`): after
+loading the observatory, not when their module is imported."""
+
+
 class LazyGroup(click.Group):
     """A group that imports a subcommand's module only when that subcommand is used."""
 
@@ -80,6 +86,8 @@ class LazyGroup(click.Group):
             command = getattr(importlib.import_module(module_name), attribute)
             if not isinstance(command, click.Command):
                 raise TypeError(f"{module_name}.{attribute} is not a click command")
+            if cmd_name not in LOADS_FIRST:
+                collect_again()
             return command
         return super().get_command(ctx, cmd_name)
 
@@ -133,5 +141,11 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(0)
 
 
+def run() -> None:
+    """The console script: :func:`main` as the whole process (collection deferred during
+    start-up, no interpreter teardown after the command; :mod:`._process`)."""
+    run_command(main)
+
+
 if __name__ == "__main__":
-    main()
+    run()
