@@ -72,7 +72,8 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     """About ``count`` round tick values covering [low, high] (1, 2, 2.5 or 5 x 10^k steps)."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return [0.0]
-    if high == low:
+    # Equal ends, or ends so close (subnormal) that the step underflows to 0: pad them.
+    if (high - low) / max(count, 1) == 0:
         pad = abs(high) * 0.1 or 1.0
         low, high = low - pad, high + pad
     raw = (high - low) / max(count, 1)
