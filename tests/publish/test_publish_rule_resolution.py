@@ -178,3 +178,13 @@ def test_a_rule_changed_after_the_build_is_applied_with_a_note(
     assert "changed after edition 2025 was built" in err
     metadata_ = json.loads((out / "metadata.json").read_text(encoding="utf-8"))["metadata"]
     assert "< 12" in metadata_["disclosure"]
+
+
+def test_a_broken_rule_file_stops_the_build_with_its_name(package: Path, tmp_path: Path) -> None:
+    from welfare_observatory.errors import ConfigError
+
+    (package / "protection.yaml").write_text("threshold: -1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_observatory("prova").build(out=tmp_path / "kb", offline=True)
+    assert "protection.yaml" in str(info.value.location) + str(info.value)
+    assert not (tmp_path / "kb" / "2025").exists()
