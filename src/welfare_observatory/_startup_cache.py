@@ -94,8 +94,27 @@ def cached(
     return value
 
 
+def _trusted(path: Path) -> bool:
+    """Whether the entry and its folder are this user's and nobody else can write them.
+
+    Unpickling runs code: an entry that another user could have written or replaced is
+    never read (it is rebuilt and written again). Where there are no POSIX owners, the
+    folder's own access rules stand in.
+    """
+    if not hasattr(os, "getuid"):
+        return True
+    uid = os.getuid()
+    for item in (path, path.parent):
+        status = item.stat()
+        if status.st_uid != uid or status.st_mode & 0o002:
+            return False
+    return True
+
+
 def _read(path: Path, key: str) -> tuple[Any] | None:
     try:
+        if not _trusted(path):
+            return None
         data = path.read_bytes()
     except OSError:
         return None
@@ -117,6 +136,8 @@ def _write(path: Path, key: str, payload: Any, keep: int) -> None:
     from welfare_observatory._atomic import atomic_path
 
     body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    # The user's own folder (0700 when made here), so that no other user can plant an entry.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
         handle.write(_MAGIC + key.encode() + b"\n")
         handle.write(body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -118,6 +120,26 @@ def test_an_entry_of_another_shape_is_not_trusted(
     )
     again = TerritoryRegistry.load()
     assert len(again) == len(reg)
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
+@pytest.mark.parametrize("what", ["entry", "folder"])
+def test_an_entry_others_can_write_is_never_unpickled(cache: Path, what: str) -> None:
+    def from_data() -> str:
+        return "from the data"
+
+    assert _startup_cache.cached("thing", "1" * 64, build=from_data) == "from the data"
+    (entry,) = cache.glob("thing-*.pickle")
+    assert cache.stat().st_mode & 0o777 == 0o700
+    planted = _startup_cache._MAGIC + b"1" * 64 + b"\n" + pickle.dumps("planted")
+    entry.write_bytes(planted)
+    assert _startup_cache.cached("thing", "1" * 64, build=from_data) == "planted"
+    entry.write_bytes(planted)
+    if what == "entry":
+        entry.chmod(0o666)
+    else:
+        cache.chmod(0o777)
+    assert _startup_cache.cached("thing", "1" * 64, build=from_data) == "from the data"
 
 
 def test_an_unwritable_cache_folder_only_costs_time(
