@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from welfare_observatory._lazy import lazy_exports
+from welfare_observatory.build.strategies import _LAZY as _BUILD_EXPORTS
 from welfare_observatory.build.strategies.base import (
     Executor,
     ExecutorError,
@@ -45,16 +46,11 @@ __all__ = [
     "running",
 ]
 
-_STRATEGIES = "welfare_observatory.build.strategies"
 _LAZY = {
-    "DaskExecutor": f"{_STRATEGIES}.dask_cluster",
-    "build_network": f"{_STRATEGIES}.network",
-    "OutOfCoreResult": f"{_STRATEGIES}.out_of_core",
-    "derive_out_of_core": f"{_STRATEGIES}.out_of_core",
-    "harmonize_out_of_core": f"{_STRATEGIES}.out_of_core",
-    "build_out_of_core": f"{_STRATEGIES}.out_of_core_build",
-    "population_observatory": f"{_STRATEGIES}.sample",
-    "provinces": f"{_STRATEGIES}.sample",
+    **_BUILD_EXPORTS,  # the package's own lazy names, listed once there
+    "harmonize_out_of_core": "welfare_observatory.build.strategies.out_of_core",
+    "population_observatory": "welfare_observatory.build.strategies.sample",
+    "provinces": "welfare_observatory.build.strategies.sample",
 }
 
 
