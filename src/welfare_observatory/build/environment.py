@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from welfare_observatory.harmonize import CodeTable
     from welfare_observatory.model import Indicator
     from welfare_observatory.sources.manager import Plugins
+    from welfare_observatory.store.edition import DisclosureRecord
     from welfare_observatory.territory import TerritoryRegistry
     from welfare_observatory.validate.checks import CheckRegistry
 
@@ -110,6 +111,22 @@ class BuildEnvironment:
 
         return CodeTable.from_registry(self.territories)
 
+    @cached_property
+    def disclosure(self) -> DisclosureRecord | None:
+        """The observatory's own disclosure rule file and its digest, for the manifest
+        (None when it declares none). Read when the build starts (:meth:`prepare`), so a
+        broken rule file stops it then, with its file and line."""
+        from welfare_observatory.protect import load_rule
+        from welfare_observatory.store.edition import DisclosureRecord
+        from welfare_observatory.yamlfile import safe_path
+
+        declared = self.config.disclosure
+        if declared is None:
+            return None
+        path = safe_path(self.folder, declared, what="disclosure")
+        load_rule(path)
+        return DisclosureRecord(file=declared, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+
     @property
     def units(self) -> pint.UnitRegistry[Any]:
         """The build's pint registry: the library's units plus the plugins'."""
@@ -166,7 +183,8 @@ class BuildEnvironment:
         """Build the registries the sources read now, so no source's time (and timeout)
         pays for them (the pint registry only when plugins define units: else the first
         conversion builds it); returns itself."""
-        for name in ("codes", "units_when_needed", "hierarchy", "known_territories", "checks"):
+        names = ("codes", "units_when_needed", "hierarchy", "known_territories", "checks")
+        for name in (*names, "disclosure"):
             getattr(self, name)
         return self
 

@@ -15,9 +15,8 @@ if TYPE_CHECKING:
     from welfare_observatory.build.report import SourceReport
     from welfare_observatory.lineage import LineageGraph
     from welfare_observatory.model.finding import Finding
-    from welfare_observatory.store.edition import DisclosureRecord
 
-__all__ = ["coverage_table", "disclosure_record", "findings_table", "store_stage"]
+__all__ = ["coverage_table", "findings_table", "store_stage"]
 
 
 def store_stage(
@@ -51,7 +50,7 @@ def store_stage(
         sources=sources,
         versions=versions,
         selection=selection,
-        disclosure=disclosure_record(env),
+        disclosure=env.disclosure,
     )
     build_id = manifest.build
     write_build(
@@ -64,26 +63,6 @@ def store_stage(
         unchanged=unchanged,
     )
     return build_id
-
-
-def disclosure_record(env: BuildEnvironment) -> DisclosureRecord | None:
-    """The observatory's own disclosure rule file and its digest, for the manifest.
-
-    The rule is loaded so that a broken rule file stops the build with its file and line,
-    rather than the first ``publish`` after it.
-    """
-    import hashlib
-
-    from welfare_observatory.protect import load_rule
-    from welfare_observatory.store.edition import DisclosureRecord
-    from welfare_observatory.yamlfile import safe_path
-
-    declared = env.config.disclosure
-    if declared is None:
-        return None
-    path = safe_path(env.folder, declared, what="disclosure")
-    load_rule(path)
-    return DisclosureRecord(file=declared, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def coverage_table(coverage: pa.Table | None) -> pa.Table:

@@ -295,7 +295,7 @@ def _store(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from welfare_observatory.build.store import coverage_table, disclosure_record, findings_table
+    from welfare_observatory.build.store import coverage_table, findings_table
     from welfare_observatory.store.partitioned import build_manifest, write_partitioned_build
 
     config = env.config
@@ -330,7 +330,7 @@ def _store(
         sources={o.report.id: (o.report, o.payloads) for o in outputs},
         versions=context.versions,
         selection=[i.id for i in selection],
-        disclosure=disclosure_record(env),
+        disclosure=env.disclosure,
     )
     with context.timed("store"):
         write_partitioned_build(
