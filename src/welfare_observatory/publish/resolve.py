@@ -62,7 +62,8 @@ def resolve_publication(
 
     extra = dict(settings or {})
     name = kb.edition(edition).name
-    recorded = kb.manifest(name).disclosure
+    manifest = kb.manifest(name)
+    recorded = manifest.disclosure
     if isinstance(observatory, str | Path):
         obs: Observatory | None = load_observatory(observatory)
     else:
@@ -88,7 +89,7 @@ def resolve_publication(
         where = (
             f"observatory {obs.id} ({obs.folder}) declares no disclosure rule"
             if obs is not None
-            else f"observatory {kb.manifest(name).observatory!r} is not installed and was not given"
+            else f"observatory {manifest.observatory!r} is not installed and was not given"
         )
         raise PublishError(
             f"edition {name} was built with its observatory's own disclosure rule "
