@@ -18,6 +18,7 @@ from welfare_observatory.errors import ConfigError, Location, UnknownIdError
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from welfare_observatory.build.environment import BuildEnvironment
     from welfare_observatory.build.orchestrator import BuildResult
     from welfare_observatory.build.strategies import Executor
     from welfare_observatory.catalog import Catalog
@@ -133,6 +134,7 @@ class Observatory:
         progress: Callable[[str], None] | None = None,
         executor: Executor | str | None = None,
         source_timeout: float | None = 1800.0,
+        on_loaded: Callable[[BuildEnvironment], object] | None = None,
     ) -> BuildResult:
         """Build this observatory's edition into the knowledge base folder ``out``.
 
@@ -145,7 +147,9 @@ class Observatory:
         receives one line per step; ``executor`` is ``"local"``, ``"dask"`` or an
         :class:`~welfare_observatory.build.strategies.Executor` (every executor gives the same
         build id); ``source_timeout`` (seconds, None for none) stops a source that takes
-        longer and reports it as failed. The result's ``report`` is the build report;
+        longer and reports it as failed; ``on_loaded`` is called with the build environment
+        when the load stage is over, before any source runs. The result's ``report`` is the
+        build report;
         ``knowledge_base`` is the absolute path of ``out``.
         """
         from welfare_observatory.build.orchestrator import build
@@ -161,6 +165,7 @@ class Observatory:
             executor=executor,
             loader=load_observatory,
             source_timeout=source_timeout,
+            on_loaded=on_loaded,
         )
 
 

@@ -154,29 +154,30 @@ def test_the_console_script_builds_and_prints_json(tmp_path: Path) -> None:
     assert '"title": "Indicator"' in result.stdout
 
 
-def test_a_build_collects_again_from_its_second_progress_line(tmp_path: Path) -> None:
-    # The first line announces the load stage: collection stays off through it; any later
-    # line comes after it. Without a second line the block's end resumes collection.
+@pytest.mark.parametrize(
+    ("inside", "states"),
+    [("collect_again()", ["False", "True", "True"]), ("pass", ["False", "False", "True"])],
+)
+def test_start_up_goes_on_into_the_block_until_collect_again(
+    inside: str, states: list[str], tmp_path: Path
+) -> None:
+    # The build's end-of-load hook calls collect_again inside the block
+    # (tests/pipeline/test_pipeline_load_hook.py); a block that ends before it (the build
+    # stopped) resumes collection all the same.
     result = _run(
-        """
+        f"""
         import gc
-        from welfare_observatory.cli._process import long_lived, run_command
-        from welfare_observatory.cli.build import _after_load
+        from welfare_observatory.cli._process import collect_again, long_lived, run_command
         def command():
-            seen = []
+            states = []
             with long_lived(until_collect_again=True):
-                say = _after_load(seen.append)
-                states = [gc.isenabled()]
-                say("loading catalogue, territories and plugins")
                 states.append(gc.isenabled())
-                say("s1: fetching")
+                {inside}
                 states.append(gc.isenabled())
-            with long_lived(until_collect_again=True):
-                _after_load(None)("loading")
             states.append(gc.isenabled())
-            print(*states, len(seen))
+            print(*states)
         run_command(command)
         """,
         tmp_path,
     )
-    assert result.stdout.split() == ["False", "False", "True", "True", "2"], result.stderr
+    assert result.stdout.split() == states, result.stderr

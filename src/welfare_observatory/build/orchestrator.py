@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from welfare_observatory.build.environment import Loader, ObservatoryLike, make_environment
+from welfare_observatory.build.environment import (
+    BuildEnvironment,
+    Loader,
+    ObservatoryLike,
+    make_environment,
+)
 from welfare_observatory.build.report import BuildReport, why_skipped
 from welfare_observatory.build.sources import (
     declared_indicators,
@@ -35,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_SOURCE_TIMEOUT", "BuildResult", "build"]
 
 Progress = Callable[[str], None]
+Loaded = Callable[[BuildEnvironment], object]
+"""Called once the load stage is over (:func:`build`'s ``on_loaded``)."""
 
 DEFAULT_SOURCE_TIMEOUT = 1800.0
 """Seconds one source may take (fetch to validate) before it is stopped and reported."""
@@ -66,6 +73,7 @@ def build(
     loader: Loader | None = None,
     source_timeout: float | None = DEFAULT_SOURCE_TIMEOUT,
     layout: Layout | None = None,
+    on_loaded: Loaded | None = None,
 ) -> BuildResult:
     """Build the observatory's edition into the knowledge base folder ``out``.
 
@@ -79,6 +87,9 @@ def build(
     reported as failed and the others go on. ``layout`` is where the tables live between
     the stages: in memory (the default) or
     :class:`~welfare_observatory.build.strategies.out_of_core_build.OutOfCore`.
+    ``on_loaded`` is called with the build environment when the load stage is over
+    (catalogue, territories, plugins, checks: everything the build keeps until it ends),
+    before any source runs; once per build.
     """
     from welfare_observatory.build.strategies.base import running
     from welfare_observatory.build.strategies.in_memory import InMemory
@@ -109,6 +120,8 @@ def build(
         timeout=source_timeout,
     )
     context.timings["load"] = time.perf_counter() - started
+    if on_loaded is not None:
+        on_loaded(env)
     # The checks run once over every source's rows (build.validate), not inside each source.
     context.defer_checks = True
     drop_half_written(kb_root)

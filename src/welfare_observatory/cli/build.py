@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +123,12 @@ def _run_build(
         from welfare_observatory.build.strategies.out_of_core_build import build_out_of_core
 
         run = partial(build_out_of_core, loaded, memory_budget=memory_budget)
+    # The console script's start-up goes on through the build's load stage: what it makes
+    # (catalogue, territories, plugins, checks) lives as long as the build, so it is frozen
+    # with the modules, out of every later collection (:mod:`._process`).
+    options.update(executor=executor, on_loaded=_end_start_up)
     if as_json:
-        return run(progress=_after_load(None), executor=executor, **options)
+        return run(**options)
     from rich.console import Console
 
     with Console(stderr=True).status(f"building {loaded.id}", spinner="dots") as status:
@@ -133,25 +136,12 @@ def _run_build(
         def progress(line: str) -> None:
             status.update(f"{loaded.id}: {line}")
 
-        return run(progress=_after_load(progress), executor=executor, **options)
+        return run(progress=progress, **options)
 
 
-def _after_load(say: Callable[[str], None] | None) -> Callable[[str], None]:
-    """``say`` that also ends the console script's start-up (:func:`._process.collect_again`)
-    at the build's second line: the first announces the load stage (catalogue,
-    territories, plugins, checks), any later one comes after it, so what the load stage
-    made is frozen with the rest of start-up and no collection during the build walks it."""
-    lines = 0
-
-    def progress(line: str) -> None:
-        nonlocal lines
-        lines += 1
-        if lines == 2:
-            collect_again()
-        if say is not None:
-            say(line)
-
-    return progress
+def _end_start_up(_env: object) -> None:
+    """The build's end-of-load hook: the console script's start-up is over."""
+    collect_again()
 
 
 ERRORS_SHOWN = 5

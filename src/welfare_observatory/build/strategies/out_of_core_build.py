@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from welfare_observatory.build.environment import BuildEnvironment, Loader, ObservatoryLike
-    from welfare_observatory.build.orchestrator import BuildResult, Progress
+    from welfare_observatory.build.orchestrator import BuildResult, Loaded, Progress
     from welfare_observatory.build.sources import BuildContext, SourceOutput
     from welfare_observatory.build.validate import FindingsCache
 
@@ -93,6 +93,7 @@ def build_out_of_core(
     work_dir: str | Path | None = None,
     loader: Loader | None = None,
     source_timeout: float | None = 1800.0,
+    on_loaded: Loaded | None = None,
 ) -> BuildResult:
     """Build the observatory's edition into ``out`` a partition at a time.
 
@@ -119,6 +120,7 @@ def build_out_of_core(
         loader=loader,
         source_timeout=source_timeout,
         layout=OutOfCore(memory_budget, indicators_per_partition, work_dir),
+        on_loaded=on_loaded,
     )
 
 
