@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -133,7 +133,7 @@ class TerritoryRegistry:
             zip(*(columns[f] for f in extra), strict=True),
             strict=True,
         ):
-            record = {
+            record: dict[str, Any] = {
                 f: shared.setdefault(v, v) if isinstance(v, str | date) else v
                 for f, v in zip(fields, values, strict=True)
             }
