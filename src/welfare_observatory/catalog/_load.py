@@ -47,6 +47,8 @@ class Loaded:
     origin: dict[str, Location] = field(default_factory=dict)
     overridden: list[str] = field(default_factory=list)
     errors: list[CatalogError] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """Deprecation notices (a profile listing a former id), warned when the load ends."""
     _raw: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     _raw_profiles: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
@@ -367,11 +369,9 @@ def _check_profiles(loaded: Loaded, aliases: dict[str, str]) -> None:
             name = f"profile {profile.id!r}"
             if ident not in loaded.indicators and ident in aliases:
                 new = aliases[ident]
-                warnings.warn(
+                loaded.notices.append(
                     f"{file}:{line_of(raw, loc)}: {name} lists {ident!r}, a deprecated id: it "
-                    f"was merged into or renamed to {new!r}; use {new!r}",
-                    DeprecatedIndicatorWarning,
-                    stacklevel=2,
+                    f"was merged into or renamed to {new!r}; use {new!r}"
                 )
                 ident = new
             listed.append(ident)
@@ -404,7 +404,30 @@ def load_layers(layers: Sequence[Sequence[Path]], units: Any = None) -> Loaded:
     """Read and check every layer (a list of files each); raise all problems together.
 
     ``units``: the pint registry units are checked against (with plugins' units; the
-    library's when None)."""
+    library's when None). A profile that lists a former id warns
+    (:class:`DeprecatedIndicatorWarning`), whether the result comes from the start-up cache
+    or not."""
+    key = _checked_key(layers) if units is None else None
+    if key is None:
+        loaded = _check_layers(layers, units)
+    else:
+        from welfare_observatory import _startup_cache
+
+        loaded = _startup_cache.cached(
+            "catalog_checked",
+            key,
+            build=lambda: _check_layers(layers, None),
+            dump=_storable,
+            keep=16,  # one per observatory (and library version) in use
+        )
+    for notice in loaded.notices:
+        warnings.warn(notice, DeprecatedIndicatorWarning, stacklevel=1)
+    if loaded.errors:
+        raise CatalogValidationError(loaded.errors)
+    return loaded
+
+
+def _check_layers(layers: Sequence[Sequence[Path]], units: Any) -> Loaded:
     loaded = Loaded()
     for files in layers:
         _read_layer(files, loaded)
@@ -413,11 +436,44 @@ def load_layers(layers: Sequence[Sequence[Path]], units: Any = None) -> Loaded:
     _check_formulas(loaded, aliases, bad_units, units)
     _check_sdg(loaded)
     _check_profiles(loaded, aliases)
-    if loaded.errors:
-        raise CatalogValidationError(loaded.errors)
     loaded._raw.clear()
     loaded._raw_profiles.clear()
     return loaded
+
+
+def _storable(loaded: Loaded) -> Loaded:
+    """A checked catalogue as the start-up cache stores it: only one without errors (a
+    broken file is read, and reported with its lines, again the next time)."""
+    if loaded.errors:
+        raise ValueError("a catalogue with errors is not cached")
+    return loaded
+
+
+def _checked_key(layers: Sequence[Sequence[Path]]) -> str | None:
+    """The start-up cache key of the checked layers: the files (paths, layer by layer, and
+    bytes) and everything that reads or checks them (this package's code and unit table,
+    the models, the SDG framework, the units, errors and YAML code). None when a file
+    cannot be read: the slow path reports it."""
+    from welfare_observatory import _startup_cache, errors, units, yamlfile
+    from welfare_observatory.model import common
+
+    sdg = Path(errors.__file__).parent / "sdg"
+    code = [
+        *sorted(PACKAGE.glob("*.py")),
+        PACKAGE / "data" / "_units.json",
+        *sorted(Path(common.__file__).parent.glob("*.py")),
+        *sorted(sdg.glob("*.py")),
+        *sorted((sdg / "data").glob("*.json")),
+        Path(units.__file__),
+        Path(errors.__file__),
+        Path(yamlfile.__file__),
+    ]
+    files = [path for files in layers for path in files]
+    where = [str(len(layers)), *(str(path) for files in layers for path in (*files, "|"))]
+    try:
+        return _startup_cache.inputs_digest([*files, *code], *where)
+    except OSError:
+        return None
 
 
 def shipped_units() -> set[str]:

@@ -1,0 +1,114 @@
+"""The checked catalogue in the start-up cache: what it restores equals a fresh check of the
+same files, a deprecation still warns, and nothing with an error or a changed file is
+served from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from welfare_observatory import _startup_cache
+from welfare_observatory.catalog import (
+    Catalog,
+    CatalogValidationError,
+    DeprecatedIndicatorWarning,
+    _load,
+)
+
+Write = Callable[[str, str], Path]
+PROFILE = "id: tiny\nlabel: {it: Piccolo}\nindicators: [POP_TOTAL, POP_OVER_64]\n"
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "startup"
+    monkeypatch.setenv(_startup_cache.ENV, str(folder))
+    return folder
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted(cache.glob("catalog_checked-*.pickle"))
+
+
+def _state(catalog: Catalog) -> tuple[Any, ...]:
+    return (
+        list(catalog._indicators.items()),
+        list(catalog._profiles.items()),
+        catalog._origin,
+        catalog.overridden,
+        catalog._aliases,
+    )
+
+
+def _no_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*_args: object) -> None:
+        pytest.fail("checked again instead of served from the cache")
+
+    monkeypatch.setattr(_load, "_check_layers", fail)
+
+
+def test_a_checked_catalogue_from_the_cache_equals_a_fresh_check(
+    cache: Path, base: Path, write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the shipped layer, an own file redefining a shipped id and adding entries
+    own = write("own.yaml", base.read_text(encoding="utf-8"))
+    with monkeypatch.context() as m:
+        m.setenv(_startup_cache.ENV, "off")
+        fresh = Catalog.load(own)
+    first = Catalog.load(own)  # checks and stores
+    assert len(_entries(cache)) == 1
+    with monkeypatch.context() as m:
+        _no_check(m)
+        cached = Catalog.load(own)
+    assert _state(first) == _state(fresh)
+    assert _state(cached) == _state(fresh)
+    assert [i.model_dump() for i in cached] == [i.model_dump() for i in fresh]
+
+
+def test_a_former_id_in_a_profile_warns_from_the_cache_too(
+    cache: Path, base: Path, write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profile = write("p.yaml", PROFILE)
+    with pytest.warns(DeprecatedIndicatorWarning) as first:
+        Catalog.load(base, profile, shipped=False)
+    assert len(_entries(cache)) == 1
+    with monkeypatch.context() as m, pytest.warns(DeprecatedIndicatorWarning) as again:
+        _no_check(m)
+        cat = Catalog.load(base, profile, shipped=False)
+    messages = [str(w.message) for w in first]
+    assert [str(w.message) for w in again] == messages
+    assert f"{profile}:3" in messages[0] and "use 'POP_65_PLUS'" in messages[0]
+    assert cat.get_profile("tiny").indicators == ("POP_TOTAL", "POP_65_PLUS")
+
+
+def test_a_catalogue_with_errors_is_never_cached(cache: Path, write: Write, base: Path) -> None:
+    text = base.read_text(encoding="utf-8").replace("unit: percent", "unit: parsecs_per_cow")
+    broken = write("broken.yaml", text)
+    reports = []
+    for _ in range(2):
+        with pytest.raises(CatalogValidationError) as caught:
+            Catalog.load(broken, shipped=False)
+        reports.append([(e.message, e.location) for e in caught.value.errors])
+        assert _entries(cache) == []
+    assert reports[0] == reports[1]
+    assert any(location and location.line == 23 for _, location in reports[0])
+
+
+def test_an_edited_file_is_checked_again(cache: Path, base: Path) -> None:
+    before = Catalog.load(base, shipped=False)
+    text = base.read_text(encoding="utf-8")
+    base.write_text(text.replace("Resident population", "Residents"), encoding="utf-8")
+    after = Catalog.load(base, shipped=False)
+    assert before.get("POP_TOTAL").label.en == "Resident population"
+    assert after.get("POP_TOTAL").label.en == "Residents"
+    assert len(_entries(cache)) == 2
+
+
+def test_a_units_registry_of_the_caller_is_checked_every_time(cache: Path, base: Path) -> None:
+    from welfare_observatory.units import make_registry
+
+    Catalog.load(base, shipped=False, units=make_registry())
+    assert _entries(cache) == []
