@@ -10,21 +10,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from welfare_observatory._lazy import lazy_exports
-from welfare_observatory.governance.models import (
-    Action,
-    ActionIndicator,
-    Baseline,
-    Governance,
-    Priority,
-    Stakeholder,
-    StakeholderType,
-    Target,
-    ThematicTable,
-    load_governance,
-    personal_contact,
-)
 
 if TYPE_CHECKING:
+    from welfare_observatory.governance.models import (
+        Action,
+        ActionIndicator,
+        Baseline,
+        Governance,
+        Priority,
+        Stakeholder,
+        StakeholderType,
+        Target,
+        ThematicTable,
+        load_governance,
+        personal_contact,
+    )
     from welfare_observatory.governance.monitoring import monitor
     from welfare_observatory.governance.report_section import governance_section
 
@@ -45,10 +45,28 @@ __all__ = [
 ]
 
 
-# pandas is imported only when monitoring or rendering is asked for.
+# pandas is imported only when monitoring or rendering is asked for; the models only when
+# governance is (the report plugin is imported by every command, a build too).
+_MODELS = "welfare_observatory.governance.models"
 _LAZY = {
     "governance_section": "welfare_observatory.governance.report_section",
     "monitor": "welfare_observatory.governance.monitoring",
+    **dict.fromkeys(
+        (
+            "Action",
+            "ActionIndicator",
+            "Baseline",
+            "Governance",
+            "Priority",
+            "Stakeholder",
+            "StakeholderType",
+            "Target",
+            "ThematicTable",
+            "load_governance",
+            "personal_contact",
+        ),
+        _MODELS,
+    ),
 }
 
 __getattr__, __dir__ = lazy_exports(globals(), _LAZY)
