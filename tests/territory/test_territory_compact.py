@@ -4,13 +4,16 @@ sharing (the memory a process saves is the restored registry's)."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from welfare_observatory import _startup_cache
-from welfare_observatory.model.territory import Territory, TerritoryLevel
+from welfare_observatory.model.territory import OPEN_END, Territory, TerritoryLevel
 from welfare_observatory.territory import _store
 from welfare_observatory.territory._registry import TerritoryRegistry
 from welfare_observatory.territory.history import EventKind, TerritoryEvent
@@ -100,3 +103,63 @@ def test_history_events_equal_those_validated_one_by_one(cache: Path) -> None:
         assert _distinct([e.model_fields_set for e in history.events]) == 1
         dates = [e.date for e in history.events]
         assert _distinct(dates) == len(set(dates))  # type: ignore[arg-type]
+
+
+# ------------------------------------------------- successors of a code in force
+
+
+@pytest.fixture(scope="module")
+def shared_reg() -> TerritoryRegistry:
+    return TerritoryRegistry.load()
+
+
+def _municipality_codes() -> list[str]:
+    return sorted(
+        {str(c) for c in _columns("intervals.parquet")["code"]}
+        | {
+            str(code)
+            for code, level in zip(
+                _columns("territories.parquet")["code"],
+                _columns("territories.parquet")["level"],
+                strict=True,
+            )
+            if level == "municipality"
+        }
+    )
+
+
+MUNICIPALITY_CODES = _municipality_codes()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(MUNICIPALITY_CODES),
+    st.dates(min_value=date(1940, 1, 1), max_value=date(2030, 12, 31)),
+)
+def test_successors_answer_what_the_history_answers(
+    shared_reg: TerritoryRegistry, code: str, at: date
+) -> None:
+    assert shared_reg.successors(code, at) == shared_reg.history.successors(code, at)
+
+
+@pytest.mark.parametrize("at", [date(2024, 1, 1), date(2001, 6, 30), date(1991, 1, 1)])
+def test_every_code_in_force_answers_itself_as_the_history_does(at: date) -> None:
+    reg = TerritoryRegistry.load()
+    answers = {code: reg.successors(code, at) for code in MUNICIPALITY_CODES}
+    in_force = [code for code, found in answers.items() if found == [code]]
+    assert len(in_force) > 7000
+    history = reg.history
+    for code, found in answers.items():
+        assert found == history.successors(code, at), code
+
+
+def test_codes_in_force_never_read_the_history(cache: Path) -> None:
+    reg = TerritoryRegistry.load()
+    at = date(2024, 1, 1)
+    current = [
+        t.code for t in reg if t.level == TerritoryLevel.MUNICIPALITY and t.valid_to == OPEN_END
+    ]
+    assert all(reg.successors(code, at) == [code] for code in current[:500])
+    assert reg._history is None
+    assert reg.successors("022014", at) == ["022229"]  # Bezzecca, merged into Ledro
+    assert reg._history is not None

@@ -60,6 +60,7 @@ class TerritoryRegistry:
         self.data_dir = data_dir
         self.table_cache: dict[tuple[str, object], pa.Table] = {}
         """Columnar views already built (hierarchy per date, code table)."""
+        self._in_force_cache: dict[tuple[str, date], frozenset[str]] = {}
         self._history: History | None = None
         self.cache_key: str | None = None
         """Digest of the data and code the look-ups derive from (start-up cache key)."""
@@ -440,7 +441,28 @@ class TerritoryRegistry:
         if territory.level != TerritoryLevel.MUNICIPALITY:
             # only municipality codes have a recorded history; the others are in force
             return [territory.code] if territory.valid_at(when) else []
+        if territory.code in self._in_force(when):
+            # what the history answers for a code in force, without reading its events
+            # (most codes a build meets are in force on its reference date)
+            return [territory.code]
         return self.history.successors(territory.code, when)
+
+    def _in_force(self, at: date) -> frozenset[str]:
+        """Municipality codes with a span of validity holding ``at`` (the history's
+        ``valid``), from the intervals table."""
+        key = ("in_force", at)
+        found = self._in_force_cache.get(key)
+        if found is None:
+            import pyarrow.compute as pc
+
+            spans = _store.read("intervals.parquet", self.data_dir)
+            day = pa.scalar(at, pa.date32())
+            held = pc.and_(
+                pc.less_equal(spans["valid_from"], day), pc.greater_equal(spans["valid_to"], day)
+            )
+            codes = spans.filter(held).column("code").cast(pa.string())
+            found = self._in_force_cache[key] = frozenset(codes.to_pylist())
+        return found
 
     def predecessors(self, code: str, at: DateLike | None = None) -> list[str]:
         """Codes that became (part of) ``code``, transitively, up to ``at``."""
