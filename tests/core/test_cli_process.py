@@ -4,6 +4,7 @@ without interpreter teardown, and everything a normal exit does still done."""
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import textwrap
@@ -181,3 +182,32 @@ def test_start_up_goes_on_into_the_block_until_collect_again(
         tmp_path,
     )
     assert result.stdout.split() == states, result.stderr
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "system"), ("mimalloc", "mimalloc")])
+def test_the_console_script_has_arrow_allocate_from_the_c_heap(
+    preset: str | None, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Set before any command imports pyarrow (the console script imports cli.main first);
+    # a pool the user chose stays.
+    monkeypatch.delenv(_process.ARROW_POOL, raising=False)
+    if preset is not None:
+        monkeypatch.setenv(_process.ARROW_POOL, preset)
+    result = _run(
+        """
+        import welfare_observatory.cli.main
+        from welfare_observatory.cli._process import run_command
+        def command():
+            import pyarrow as pa
+            print(pa.default_memory_pool().backend_name)
+        run_command(command)
+        """,
+        tmp_path,
+    )
+    assert result.stdout.split() == [expected], result.stderr
+
+
+def test_main_in_process_leaves_the_arrow_pool_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(_process.ARROW_POOL, raising=False)
+    main(["schema", "--help"])
+    assert _process.ARROW_POOL not in os.environ
