@@ -11,8 +11,10 @@ stores.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +46,7 @@ __all__ = [
     "distinct",
     "new_context",
     "run_source",
+    "run_sources",
     "skipped_source",
 ]
 
@@ -60,6 +63,8 @@ class SourceOutput:
     steps: list[StepRecord] = field(default_factory=list)
     payloads: tuple[str, ...] = ()
     reused: bool = False
+    saving: Future[None] | None = None
+    """The step being saved on the build's writer thread (``BuildContext.saver``)."""
 
 
 @dataclass
@@ -77,6 +82,12 @@ class BuildContext:
     """Seconds a source may take to fetch, parse, harmonize and validate (None: no limit)."""
     defer_checks: bool = False
     """Leave the data checks to one pass over all sources (``build.validate.check_sources``)."""
+    saver: ThreadPoolExecutor | None = None
+    """Where a source's step is written (None: in the source's own thread); see
+    :func:`run_sources`."""
+    saving: dict[str, Future[None]] = field(default_factory=dict)
+    """Steps submitted to ``saver``, by key: a source with the key of one still being
+    written waits for it, and reuses it as it would have."""
 
     @property
     def versions(self) -> dict[str, str]:
@@ -147,24 +158,60 @@ def run_source(source_id: str, config: SourceConfig, context: BuildContext) -> S
             context.timeout, source_id, lambda: _run_source(source_id, config, context, started)
         )
     except Exception as exc:
-        typed = isinstance(exc, WelfareObservatoryError)
-        message = str(exc) if typed else f"{type(exc).__name__}: {exc}"
-        hint = getattr(exc, "hint", None) if typed else None
-        hint = hint or (
-            None
-            if typed
-            else "an error inside the source's plugin; report it to the plugin's authors"
+        return _failed(source_id, config, context, exc, time.perf_counter() - started)
+
+
+def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[SourceOutput]:
+    """:func:`run_source` of each source in order, the steps written on one other thread.
+
+    Writing a step (Parquet encoding, files) releases the GIL, so it overlaps the next
+    source's parsing on a second core. What a build gets is the same as with the steps
+    written in line: a step that cannot be written fails its source with the error, as it
+    did there (reported once every source ran).
+    """
+    sources = context.env.config.sources
+    if len(source_ids) < 2:
+        return [run_source(s, sources[s], context) for s in source_ids]
+    with ThreadPoolExecutor(1, thread_name_prefix="steps") as saver:
+        own = dataclasses.replace(context, saver=saver, saving={})
+        outputs = [run_source(s, sources[s], own) for s in source_ids]
+    # Every step is written (the pool waited for them): a failed write fails its source.
+    done = []
+    for output in outputs:
+        error = output.saving.exception() if output.saving is not None else None
+        output = dataclasses.replace(output, saving=None)
+        if error is not None:
+            source_id = output.report.id
+            seconds = output.report.seconds or 0.0
+            output = _failed(source_id, sources[source_id], context, error, seconds)
+        done.append(output)
+    return done
+
+
+def _failed(
+    source_id: str,
+    config: SourceConfig,
+    context: BuildContext,
+    exc: BaseException,
+    seconds: float,
+) -> SourceOutput:
+    """The output of a source that raised ``exc``: failed, with the error and its hint."""
+    typed = isinstance(exc, WelfareObservatoryError)
+    message = str(exc) if typed else f"{type(exc).__name__}: {exc}"
+    hint = getattr(exc, "hint", None) if typed else None
+    hint = hint or (
+        None if typed else "an error inside the source's plugin; report it to the plugin's authors"
+    )
+    context.say(f"{source_id}: failed: {message}")
+    return SourceOutput(
+        SourceReport(
+            id=source_id,
+            type=config.type,
+            status="failed",
+            error=message + (f" (hint: {hint})" if hint else ""),
+            seconds=round(seconds, 3),
         )
-        context.say(f"{source_id}: failed: {message}")
-        return SourceOutput(
-            SourceReport(
-                id=source_id,
-                type=config.type,
-                status="failed",
-                error=message + (f" (hint: {hint})" if hint else ""),
-                seconds=round(time.perf_counter() - started, 3),
-            )
-        )
+    )
 
 
 def _with_deadline(
@@ -226,6 +273,7 @@ def _run_source(
     source_id: str, config: SourceConfig, context: BuildContext, started: float
 ) -> SourceOutput:
     context.say(f"{source_id}: fetching")
+    saving: Future[None] | None = None
     try:
         rules = _rules(source_id, config, context.env)
         definitions = context.env.fingerprint(_used_indicators(config))
@@ -252,6 +300,8 @@ def _run_source(
                 }
             )[:16]
         )
+        if key in context.saving:
+            wait([context.saving[key]])
         reused = _load_step(context.steps_dir, key)
         if reused is not None and not context.refresh:
             table, findings, steps, rows_in = reused
@@ -261,10 +311,12 @@ def _run_source(
                 source, payloads, rules, context, source_id, definitions
             )
             status = "ok"
-            from welfare_observatory.store.edition import disk_errors
-
-            with disk_errors(context.steps_dir, f"the step of source {source_id!r}"):
-                _save_step(context.steps_dir, key, table, findings, steps, rows_in)
+            save = (context.steps_dir, source_id, key, table, findings, steps, rows_in)
+            if context.saver is not None:
+                saving = context.saver.submit(_save_step_reporting, *save)
+                context.saving[key] = saving
+            else:
+                _save_step_reporting(*save)
     except OfflineError as exc:
         report = SourceReport(
             id=source_id,
@@ -306,6 +358,7 @@ def _run_source(
         steps,
         payloads=hashes,
         reused=status == "reused",
+        saving=saving,
     )
 
 
@@ -488,6 +541,22 @@ def _load_step(
         return table, findings, steps, int(record["rows_in"])
     except (OSError, ValueError, KeyError):
         return None  # a damaged cache entry is rebuilt, never trusted
+
+
+def _save_step_reporting(
+    steps_dir: Path,
+    source_id: str,
+    key: str,
+    table: pa.Table | None,
+    findings: list[Finding],
+    steps: list[StepRecord],
+    rows_in: int,
+) -> None:
+    """:func:`_save_step`, a disk error as a StoreError naming the source's step."""
+    from welfare_observatory.store.edition import disk_errors
+
+    with disk_errors(steps_dir, f"the step of source {source_id!r}"):
+        _save_step(steps_dir, key, table, findings, steps, rows_in)
 
 
 def _save_step(
