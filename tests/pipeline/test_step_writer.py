@@ -150,3 +150,24 @@ def test_a_step_that_cannot_be_written_fails_its_source_as_in_line(
     assert "No space left on device" in (inline[1].report.error or "")
     assert "disk space" in (inline[1].report.error or "")
     assert _plain(threaded) == _plain(inline)
+
+
+def test_a_file_copy_that_cannot_be_synced_fails_its_source_as_in_line(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare_observatory.sources import cache as cache_module
+
+    def broken(_fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(cache_module.os, "fsync", broken)
+    kb = tmp_path / "kb"
+    inline = _inline(environment, kb)
+    shutil.rmtree(kb)
+    threaded = _threaded(environment, kb)
+    assert [o.report.status for o in inline] == ["failed"] * 3
+    assert "Input/output error" in (inline[0].report.error or "")
+    assert _plain(threaded) == _plain(inline)
+    # Nothing of theirs is kept for the next build: no index record, no step.
+    assert not list((kb / ".cache" / "index").rglob("*.json"))
+    assert not list((kb / ".steps").glob("source-*"))

@@ -162,12 +162,15 @@ def run_source(source_id: str, config: SourceConfig, context: BuildContext) -> S
 
 
 def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[SourceOutput]:
-    """:func:`run_source` of each source in order, the steps written on one other thread.
+    """:func:`run_source` of each source in order, what they write finished on one other
+    thread: the fsync and index record of each local file copied into the cache, then the
+    source's step.
 
-    Writing a step (Parquet encoding, files) releases the GIL, so it overlaps the next
-    source's parsing on a second core. What a build gets is the same as with the steps
-    written in line: a step that cannot be written fails its source with the error, as it
-    did there (reported once every source ran).
+    Waiting for the disk (an fsync costs milliseconds of wall time) and writing a step
+    (Parquet encoding, files) release the GIL, so they overlap the next source's parsing.
+    What a build gets is the same as with everything written in line: a copy or a step that
+    cannot be written fails its source with the error it failed with there (reported once
+    every source ran).
     """
     sources = context.env.config.sources
     if len(source_ids) < 2:
@@ -279,7 +282,10 @@ def _run_source(
         definitions = context.env.fingerprint(_used_indicators(config))
         with context.timed("fetch"):
             source = context.env.plugins.create_source(source_id, config.type, config.options)
-            payloads = _checked_payloads(source.fetch(_fetch_context(context, source_id)))
+            fetching = _fetch_context(context, source_id)
+            payloads = _checked_payloads(source.fetch(fetching))
+            # Local files copied into the cache are fsynced and indexed on the writer.
+            records = list(fetching.cache.pending)
         # A structure message read alongside an SDMX payload changes how it parses.
         hashes = tuple(
             f"{p.sha256}+{p.meta['structure_sha256']}"
@@ -303,6 +309,7 @@ def _run_source(
         if key in context.saving:
             wait([context.saving[key]])
         reused = _load_step(context.steps_dir, key)
+        save: tuple[Any, ...] | None = None
         if reused is not None and not context.refresh:
             table, findings, steps, rows_in = reused
             status = "reused"
@@ -312,11 +319,12 @@ def _run_source(
             )
             status = "ok"
             save = (context.steps_dir, source_id, key, table, findings, steps, rows_in)
-            if context.saver is not None:
-                saving = context.saver.submit(_save_step_reporting, *save)
+        if context.saver is not None and (save is not None or records):
+            saving = context.saver.submit(_finish, records, save)
+            if save is not None:
                 context.saving[key] = saving
-            else:
-                _save_step_reporting(*save)
+        elif save is not None:
+            _save_step_reporting(*save)
     except OfflineError as exc:
         report = SourceReport(
             id=source_id,
@@ -365,8 +373,10 @@ def _run_source(
 def _fetch_context(context: BuildContext, source_id: str) -> Any:
     from welfare_observatory.sdk import FetchContext
 
+    cache = context.env.cache(context.cache_dir)
+    cache.finisher = context.saver
     return FetchContext(
-        cache=context.env.cache(context.cache_dir),
+        cache=cache,
         http=context.env.http(),  # one client, so per-host rate limits hold across sources
         offline=context.offline,
         refresh=context.refresh,
@@ -541,6 +551,15 @@ def _load_step(
         return table, findings, steps, int(record["rows_in"])
     except (OSError, ValueError, KeyError):
         return None  # a damaged cache entry is rebuilt, never trusted
+
+
+def _finish(records: Sequence[Future[None]], save: tuple[Any, ...] | None) -> None:
+    """On the writer: the source's cache records are written (a failure is the error its
+    fetch would have raised in line: no step is saved then), then its step is."""
+    for record in records:
+        record.result()
+    if save is not None:
+        _save_step_reporting(*save)
 
 
 def _save_step_reporting(
