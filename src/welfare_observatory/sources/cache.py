@@ -166,12 +166,12 @@ class Cache:
         }
         if stamps:
             record["stamps"] = dict(stamps)
-        text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
         index = self._index_path(source, key)
 
         def write() -> None:
             if after is not None:
                 after()
+            text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
             # Not fsynced: a record a crash cut short does not parse and is fetched again;
             # the object it names was fsynced before it.
             atomic_write(index, [text.encode()], sync=False)
