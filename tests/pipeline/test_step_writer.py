@@ -171,3 +171,29 @@ def test_a_file_copy_that_cannot_be_synced_fails_its_source_as_in_line(
     # Nothing of theirs is kept for the next build: no index record, no step.
     assert not list((kb / ".cache" / "index").rglob("*.json"))
     assert not list((kb / ".steps").glob("source-*"))
+
+
+def test_sources_wait_for_the_writer_past_a_bounded_backlog(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    save, run = pipeline._save_step, pipeline.run_source
+    saved: list[str] = []
+    seen: dict[str, list[str]] = {}
+
+    def slow_save(steps_dir: Path, key: str, *rest: Any) -> None:
+        time.sleep(0.2)
+        save(steps_dir, key, *rest)
+        saved.append(key)
+
+    def watched(source_id: str, *args: Any) -> SourceOutput:
+        seen[source_id] = list(saved)
+        return run(source_id, *args)
+
+    monkeypatch.setattr(pipeline, "_save_step", slow_save)
+    monkeypatch.setattr(pipeline, "run_source", watched)
+    monkeypatch.setattr(pipeline, "_BACKLOG", 0)
+    outputs = _threaded(environment, tmp_path / "kb")
+    assert [o.report.status for o in outputs] == ["ok", "ok", "reused"]
+    assert len(seen["second"]) == 1, "the first source's step was written before the second ran"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -161,6 +162,10 @@ def run_source(source_id: str, config: SourceConfig, context: BuildContext) -> S
         return _failed(source_id, config, context, exc, time.perf_counter() - started)
 
 
+_BACKLOG = 16
+"""Sources whose writes may wait on the writer thread before the next source waits."""
+
+
 def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[SourceOutput]:
     """:func:`run_source` of each source in order, what they write finished on one other
     thread: the fsync and index record of each local file copied into the cache, then the
@@ -175,9 +180,18 @@ def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[Source
     sources = context.env.config.sources
     if len(source_ids) < 2:
         return [run_source(s, sources[s], context) for s in source_ids]
+    outputs = []
+    backlog: deque[Future[None]] = deque()
     with ThreadPoolExecutor(1, thread_name_prefix="steps") as saver:
         own = dataclasses.replace(context, saver=saver, saving={})
-        outputs = [run_source(s, sources[s], own) for s in source_ids]
+        for source_id in source_ids:
+            output = run_source(source_id, sources[source_id], own)
+            outputs.append(output)
+            if output.saving is not None:
+                backlog.append(output.saving)
+            # A slow disk must not hold every source's table and open copy at once.
+            while len(backlog) > _BACKLOG:
+                wait([backlog.popleft()])
     # Every step is written (the pool waited for them): a failed write fails its source.
     done = []
     for output in outputs:
