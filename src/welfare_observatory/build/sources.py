@@ -65,7 +65,8 @@ class SourceOutput:
     payloads: tuple[str, ...] = ()
     reused: bool = False
     saving: Future[None] | None = None
-    """The step being saved on the build's writer thread (``BuildContext.saver``)."""
+    """What the source left to the build's writer thread (``BuildContext.saver``): its
+    copies' fsyncs and cache records, then its step; :func:`run_sources` settles it."""
 
 
 @dataclass
@@ -84,8 +85,8 @@ class BuildContext:
     defer_checks: bool = False
     """Leave the data checks to one pass over all sources (``build.validate.check_sources``)."""
     saver: ThreadPoolExecutor | None = None
-    """Where a source's step is written (None: in the source's own thread); see
-    :func:`run_sources`."""
+    """Where a source's copies of local files are fsynced and indexed and its step written
+    (None: in the source's own thread); see :func:`run_sources`."""
     saving: dict[str, Future[None]] = field(default_factory=dict)
     """Steps submitted to ``saver``, by key: a source with the key of one still being
     written waits for it, and reuses it as it would have."""
