@@ -120,3 +120,24 @@ def test_any_tidy_table_reads_the_same_on_both_paths(rows: list[tuple[str, str, 
     lines = ["Codice comune;Comune;Valore"] + [f'{c};"{lbl}";{v}' for c, lbl, v in rows]
     data = ("\n".join(lines) + "\n").encode()
     same(data, value_columns=["Valore"])
+
+
+_cell = st.text(alphabet="ab \n", min_size=1, max_size=6).filter(lambda s: s.strip())
+_plain = st.one_of(st.integers(-999, 999).map(str), st.just(""))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(_code, _cell, st.one_of(_plain, _number)), min_size=1, max_size=20),
+    st.booleans(),
+)
+def test_the_shortcuts_for_clean_files_read_what_layout_detection_reads(
+    rows: list[tuple[str, str, str]], last_line_feed: bool
+) -> None:
+    # Quoted line breaks and double spaces in labels (found without a search per column
+    # when the line feeds match the records), and value columns of numbers and empty cells
+    # alone (no pass per marker) read as the detecting reader reads them.
+    lines = ["Codice;Comune;Valore"] + [f'{code};"{label}";{value}' for code, label, value in rows]
+    data = "\n".join(lines).encode() + (b"\n" if last_line_feed else b"")
+    same(data, value_columns=["Valore"])
+    same(data)  # the reader tells values from codes itself

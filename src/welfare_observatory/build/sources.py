@@ -11,8 +11,11 @@ stores.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +47,7 @@ __all__ = [
     "distinct",
     "new_context",
     "run_source",
+    "run_sources",
     "skipped_source",
 ]
 
@@ -60,6 +64,9 @@ class SourceOutput:
     steps: list[StepRecord] = field(default_factory=list)
     payloads: tuple[str, ...] = ()
     reused: bool = False
+    saving: Future[None] | None = None
+    """What the source left to the build's writer thread (``BuildContext.saver``): its
+    copies' fsyncs and cache records, then its step; :func:`run_sources` settles it."""
 
 
 @dataclass
@@ -77,6 +84,12 @@ class BuildContext:
     """Seconds a source may take to fetch, parse, harmonize and validate (None: no limit)."""
     defer_checks: bool = False
     """Leave the data checks to one pass over all sources (``build.validate.check_sources``)."""
+    saver: ThreadPoolExecutor | None = None
+    """Where a source's copies of local files are fsynced and indexed and its step written
+    (None: in the source's own thread); see :func:`run_sources`."""
+    saving: dict[str, Future[None]] = field(default_factory=dict)
+    """Steps submitted to ``saver``, by key: a source with the key of one still being
+    written waits for it, and reuses it as it would have."""
 
     @property
     def versions(self) -> dict[str, str]:
@@ -147,24 +160,76 @@ def run_source(source_id: str, config: SourceConfig, context: BuildContext) -> S
             context.timeout, source_id, lambda: _run_source(source_id, config, context, started)
         )
     except Exception as exc:
-        typed = isinstance(exc, WelfareObservatoryError)
-        message = str(exc) if typed else f"{type(exc).__name__}: {exc}"
-        hint = getattr(exc, "hint", None) if typed else None
-        hint = hint or (
-            None
-            if typed
-            else "an error inside the source's plugin; report it to the plugin's authors"
+        return _failed(source_id, config, context, exc, time.perf_counter() - started)
+
+
+_BACKLOG = 16
+"""Sources whose writes may wait on the writer thread before the next source waits."""
+
+
+def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[SourceOutput]:
+    """:func:`run_source` of each source in order, what they write finished on one other
+    thread: the fsync and index record of each local file copied into the cache, then the
+    source's step.
+
+    Waiting for the disk (an fsync costs milliseconds of wall time) and writing a step
+    (Parquet encoding, files) release the GIL, so they overlap the next source's parsing.
+    What a build gets is the same as with everything written in line: a copy or a step that
+    cannot be written fails its source with the error it failed with there (reported once
+    every source ran).
+    """
+    sources = context.env.config.sources
+    if len(source_ids) < 2:
+        return [run_source(s, sources[s], context) for s in source_ids]
+    outputs = []
+    backlog: deque[Future[None]] = deque()
+    with ThreadPoolExecutor(1, thread_name_prefix="steps") as saver:
+        own = dataclasses.replace(context, saver=saver, saving={})
+        for source_id in source_ids:
+            output = run_source(source_id, sources[source_id], own)
+            outputs.append(output)
+            if output.saving is not None:
+                backlog.append(output.saving)
+            # A slow disk must not hold every source's table and open copy at once.
+            while len(backlog) > _BACKLOG:
+                wait([backlog.popleft()])
+    # Every step is written (the pool waited for them): a failed write fails its source.
+    done = []
+    for output in outputs:
+        error = output.saving.exception() if output.saving is not None else None
+        output = dataclasses.replace(output, saving=None)
+        if error is not None:
+            source_id = output.report.id
+            seconds = output.report.seconds or 0.0
+            output = _failed(source_id, sources[source_id], context, error, seconds)
+        done.append(output)
+    return done
+
+
+def _failed(
+    source_id: str,
+    config: SourceConfig,
+    context: BuildContext,
+    exc: BaseException,
+    seconds: float,
+) -> SourceOutput:
+    """The output of a source that raised ``exc``: failed, with the error and its hint."""
+    typed = isinstance(exc, WelfareObservatoryError)
+    message = str(exc) if typed else f"{type(exc).__name__}: {exc}"
+    hint = getattr(exc, "hint", None) if typed else None
+    hint = hint or (
+        None if typed else "an error inside the source's plugin; report it to the plugin's authors"
+    )
+    context.say(f"{source_id}: failed: {message}")
+    return SourceOutput(
+        SourceReport(
+            id=source_id,
+            type=config.type,
+            status="failed",
+            error=message + (f" (hint: {hint})" if hint else ""),
+            seconds=round(seconds, 3),
         )
-        context.say(f"{source_id}: failed: {message}")
-        return SourceOutput(
-            SourceReport(
-                id=source_id,
-                type=config.type,
-                status="failed",
-                error=message + (f" (hint: {hint})" if hint else ""),
-                seconds=round(time.perf_counter() - started, 3),
-            )
-        )
+    )
 
 
 def _with_deadline(
@@ -226,12 +291,16 @@ def _run_source(
     source_id: str, config: SourceConfig, context: BuildContext, started: float
 ) -> SourceOutput:
     context.say(f"{source_id}: fetching")
+    saving: Future[None] | None = None
     try:
         rules = _rules(source_id, config, context.env)
         definitions = context.env.fingerprint(_used_indicators(config))
         with context.timed("fetch"):
             source = context.env.plugins.create_source(source_id, config.type, config.options)
-            payloads = _checked_payloads(source.fetch(_fetch_context(context, source_id)))
+            fetching = _fetch_context(context, source_id)
+            payloads = _checked_payloads(source.fetch(fetching))
+            # Local files copied into the cache are fsynced and indexed on the writer.
+            records = list(fetching.cache.pending)
         # A structure message read alongside an SDMX payload changes how it parses.
         hashes = tuple(
             f"{p.sha256}+{p.meta['structure_sha256']}"
@@ -252,7 +321,10 @@ def _run_source(
                 }
             )[:16]
         )
+        if key in context.saving:
+            wait([context.saving[key]])
         reused = _load_step(context.steps_dir, key)
+        save: tuple[Any, ...] | None = None
         if reused is not None and not context.refresh:
             table, findings, steps, rows_in = reused
             status = "reused"
@@ -261,10 +333,13 @@ def _run_source(
                 source, payloads, rules, context, source_id, definitions
             )
             status = "ok"
-            from welfare_observatory.store.edition import disk_errors
-
-            with disk_errors(context.steps_dir, f"the step of source {source_id!r}"):
-                _save_step(context.steps_dir, key, table, findings, steps, rows_in)
+            save = (context.steps_dir, source_id, key, table, findings, steps, rows_in)
+        if context.saver is not None and (save is not None or records):
+            saving = context.saver.submit(_finish, records, save)
+            if save is not None:
+                context.saving[key] = saving
+        elif save is not None:
+            _save_step_reporting(*save)
     except OfflineError as exc:
         report = SourceReport(
             id=source_id,
@@ -306,14 +381,17 @@ def _run_source(
         steps,
         payloads=hashes,
         reused=status == "reused",
+        saving=saving,
     )
 
 
 def _fetch_context(context: BuildContext, source_id: str) -> Any:
     from welfare_observatory.sdk import FetchContext
 
+    cache = context.env.cache(context.cache_dir)
+    cache.finisher = context.saver
     return FetchContext(
-        cache=context.env.cache(context.cache_dir),
+        cache=cache,
         http=context.env.http(),  # one client, so per-host rate limits hold across sources
         offline=context.offline,
         refresh=context.refresh,
@@ -488,6 +566,31 @@ def _load_step(
         return table, findings, steps, int(record["rows_in"])
     except (OSError, ValueError, KeyError):
         return None  # a damaged cache entry is rebuilt, never trusted
+
+
+def _finish(records: Sequence[Future[None]], save: tuple[Any, ...] | None) -> None:
+    """On the writer: the source's cache records are written (a failure is the error its
+    fetch would have raised in line: no step is saved then), then its step is."""
+    for record in records:
+        record.result()
+    if save is not None:
+        _save_step_reporting(*save)
+
+
+def _save_step_reporting(
+    steps_dir: Path,
+    source_id: str,
+    key: str,
+    table: pa.Table | None,
+    findings: list[Finding],
+    steps: list[StepRecord],
+    rows_in: int,
+) -> None:
+    """:func:`_save_step`, a disk error as a StoreError naming the source's step."""
+    from welfare_observatory.store.edition import disk_errors
+
+    with disk_errors(steps_dir, f"the step of source {source_id!r}"):
+        _save_step(steps_dir, key, table, findings, steps, rows_in)
 
 
 def _save_step(

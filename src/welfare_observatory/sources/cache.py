@@ -25,9 +25,10 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, Future, wait
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from welfare_observatory._atomic import atomic_write_chunks
 from welfare_observatory.errors import FetchError, Location, StoreError, WelfareObservatoryError
@@ -54,12 +55,39 @@ def _utcnow() -> str:
 atomic_write = atomic_write_chunks  # the package's one writer (welfare_observatory._atomic)
 
 
-class Cache:
-    """Raw payloads on disk, addressed by sha256, indexed by (source id, request key)."""
+_PENDING: dict[Path, Future[None]] = {}
+"""Index records being written by a cache's ``finisher``, by path: whoever reads or removes
+one waits for it first."""
 
-    def __init__(self, root: Path, *, clock: Callable[[], str] = _utcnow) -> None:
+
+def _settled(index_path: Path) -> None:
+    """Wait until a record being written to ``index_path`` is (its failure is reported to
+    the build that wrote it, see :attr:`Cache.pending`)."""
+    pending = _PENDING.get(index_path)
+    if pending is not None:
+        wait([pending])
+
+
+class Cache:
+    """Raw payloads on disk, addressed by sha256, indexed by (source id, request key).
+
+    ``finisher``: where a local file copied by :meth:`put_file` is finished (its copy
+    fsynced, then its record written, in that order), so the caller reads the copy while
+    the disk catches up; :attr:`pending` holds those tasks (a failed one raises what
+    :meth:`put_file` would have raised). None: finished before :meth:`put_file` returns.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        clock: Callable[[], str] = _utcnow,
+        finisher: Executor | None = None,
+    ) -> None:
         self.root = Path(root)
         self._clock = clock
+        self.finisher = finisher
+        self.pending: list[Future[None]] = []
 
     # -- objects ---------------------------------------------------------------------------
     def object_path(self, sha256: str) -> Path:
@@ -78,16 +106,27 @@ class Cache:
         return sha
 
     def _store_file(self, path: Path) -> str:
+        """Copy ``path`` into the objects, fsynced; its sha256."""
+        return self._copy_file(path, sync=True)[0]
+
+    def _copy_file(self, path: Path, *, sync: bool) -> tuple[str, BinaryIO | None]:
+        """The copy's sha256, and (``sync`` False) the copy still open for its fsync.
+
+        Without ``sync`` the copy is in place before it is on disk: until its record names
+        it, a crash can only leave an object no record vouches for (an older record's stamp
+        holds the inode its copy had, which the new copy replaced)."""
         digest = hashlib.sha256()
         staging = self.root / "objects" / "staging"
         staging.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
+        out = os.fdopen(fd, "wb")
         try:
-            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+            with path.open("rb") as src:
                 while chunk := src.read(_CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
-                out.flush()
+            out.flush()
+            if sync:
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
             target = self.object_path(sha)
@@ -95,10 +134,14 @@ class Cache:
             # Replaced even when present: the bytes just hashed are right, a copy already
             # there may have been damaged (and its stamp then no longer vouches for it).
             Path(tmp).replace(target)
-            return sha
         except BaseException:
+            out.close()
             Path(tmp).unlink(missing_ok=True)
             raise
+        if sync:
+            out.close()
+            return sha, None
+        return sha, out
 
     # -- records ---------------------------------------------------------------------------
     def _record(
@@ -110,7 +153,9 @@ class Cache:
         meta: Mapping[str, str],
         *,
         stamps: Mapping[str, list[int]] | None = None,
+        after: Callable[[], None] | None = None,
     ) -> Payload:
+        """Write the index record (``after`` first, both on the ``finisher`` if given)."""
         full_meta = {**meta, "fetched_at": meta.get("fetched_at") or self._clock()}
         record: dict[str, object] = {
             "source": source,
@@ -121,10 +166,26 @@ class Cache:
         }
         if stamps:
             record["stamps"] = dict(stamps)
-        text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-        # Not fsynced: a record a crash cut short does not parse and is fetched again; the
-        # object it names was fsynced before it.
-        atomic_write(self._index_path(source, key), [text.encode()], sync=False)
+        index = self._index_path(source, key)
+
+        def write() -> None:
+            if after is not None:
+                after()
+            text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+            # Not fsynced: a record a crash cut short does not parse and is fetched again;
+            # the object it names was fsynced before it.
+            atomic_write(index, [text.encode()], sync=False)
+
+        if self.finisher is None or after is None:
+            write()
+        else:
+            _settled(index)
+            task = self.finisher.submit(write)
+            _PENDING[index] = task
+            task.add_done_callback(
+                lambda done: _PENDING.pop(index, None) if _PENDING.get(index) is done else None
+            )
+            self.pending.append(task)
         return Payload(source, key, sha, self.object_path(sha), media_type, full_meta)
 
     def put(
@@ -174,13 +235,31 @@ class Cache:
             known = self._unchanged(source, key, _stamp(before), media_type, meta)
             if known is not None:
                 return known
-        try:
-            sha = self._store_file(path)
-        except OSError as exc:
-            raise FetchError(
+
+        def unreadable(exc: OSError) -> FetchError:
+            return FetchError(
                 f"cannot read {path.name!r}: {exc.strerror or exc}",
                 location=Location(source=source or None, file=str(path)),
-            ) from exc
+            )
+
+        try:
+            if self.finisher is None:
+                sha, unsynced = self._store_file(path), None
+            else:
+                sha, unsynced = self._copy_file(path, sync=False)
+        except OSError as exc:
+            raise unreadable(exc) from exc
+        after = None
+        if unsynced is not None:
+            copy = unsynced
+
+            def after() -> None:
+                try:
+                    with copy:
+                        os.fsync(copy.fileno())
+                except OSError as exc:
+                    raise unreadable(exc) from exc
+
         stamps = None
         # A file changed within the clock's resolution of its last stamp could change again
         # without a new stamp (the "racy" case): it is only trusted once it has been still
@@ -193,7 +272,7 @@ class Cache:
                 }
             except OSError:
                 stamps = None
-        return self._record(source, key, sha, media_type, meta, stamps=stamps)
+        return self._record(source, key, sha, media_type, meta, stamps=stamps, after=after)
 
     def _unchanged(
         self,
@@ -206,6 +285,7 @@ class Cache:
         """The payload recorded for a local file whose stamp and cached copy are unchanged."""
         try:
             index = self._index_path(source, key)
+            _settled(index)
             record = json.loads(index.read_text(encoding="utf-8"))
             stamps = record.get("stamps") or {}
             sha = str(record["sha256"])
@@ -226,6 +306,7 @@ class Cache:
         return self._load(self._index_path(source, key))
 
     def _load(self, index_path: Path) -> Payload | None:
+        _settled(index_path)
         try:
             record = json.loads(index_path.read_text(encoding="utf-8"))
             sha = str(record["sha256"])
@@ -248,6 +329,7 @@ class Cache:
         """Drop the answer to ``key`` for ``source`` from the index (its bytes may be shared
         by other keys and stay); the next fetch asks again. True when there was one."""
         path = self._index_path(source, key)
+        _settled(path)
         try:
             path.unlink()
         except FileNotFoundError:

@@ -29,6 +29,7 @@ from welfare_observatory.sources.notes import attach_findings
 from welfare_observatory.sources.tabular_options import number_format
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
     from welfare_observatory.sources.tabular_options import TabularOptions
@@ -61,7 +62,8 @@ def read_tidy(
         return read_table(data, options, file=file, source=source)
     text = _utf8(data, options, where)
     skip = options.skip_rows + ((options.header_row or 1) - 1)
-    first_line = text.split(b"\n", skip + 1)[skip] if text.count(b"\n") >= skip else b""
+    lines = text.split(b"\n", skip + 1)
+    first_line = lines[skip] if len(lines) > skip else b""
     if not first_line.strip():
         raise ParseError("the header row is empty", location=where, hint="check skip_rows")
     header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -219,20 +221,31 @@ def _read(
     # one of space, tab, line feed, form feed, carriage return: in a file holding no tab,
     # form feed, carriage return nor double space only a quoted line break can make a run,
     # and a literal search finds it faster than the regex.
-    runs = any(sign in text for sign in (b"  ", b"\t", b"\f", b"\r"))
-    quoted = b'"' in text
+    raw = np.frombuffer(text, dtype=np.uint8)
+    runs = any(sign in text for sign in (b"\t", b"\f", b"\r")) or _double_space(raw)
+    # A quoted cell may hold a line break only if the file has more line feeds than the
+    # records read (header included) end with: else no column needs the search.
+    line_feeds = skip + table.num_rows + 1 - (0 if text.endswith(b"\n") else 1)
+    spans = b'"' in text and int(np.count_nonzero(raw == ord("\n"))) != line_feeds
     columns = []
     for name in table.column_names:
         column = table.column(name)
         if runs:
             collapse = pc.any(pc.match_substring_regex(column, r"\s\s|[^\S ]")).as_py()
         else:
-            collapse = quoted and pc.any(pc.match_substring(column, "\n")).as_py()
+            collapse = spans and pc.any(pc.match_substring(column, "\n")).as_py()
         if collapse:
             column = pc.replace_substring_regex(column, r"\s+", " ")
         columns.append(pc.utf8_trim_whitespace(column))
     out = pa.table(columns, names=names)
     return out.append_column("__row", pa.array(np.arange(out.num_rows, dtype=np.int64))), names, []
+
+
+def _double_space(raw: np.ndarray[Any, Any]) -> bool:
+    """Whether two spaces follow each other (one vectorized pass: ``b"  " in text`` is a
+    slow substring search)."""
+    space = raw == ord(" ")
+    return bool((space[1:] & space[:-1]).any())
 
 
 def _read_ragged(
@@ -375,31 +388,43 @@ def _values(
     if has_percent:
         column = pc.if_else(percent, pc.replace_substring_regex(column, r"\s*%$", ""), column)
     is_number = pc.match_substring_regex(column, "^" + pattern + "$")
-    hits = {sign: pc.and_(pc.equal(column, sign), pc.invert(is_number)) for sign in options.markers}
-    marked = pc.and_(empty, False)
+    none = pc.and_(empty, False)
+    # A column of numbers and empty cells alone (a clean export) holds no marker, error value
+    # or "not available" sign (each is a non-empty cell that is not a number; markers are
+    # never empty): their masks are known to be empty without a pass over the cells each.
+    plain = bool(pc.all(pc.or_(is_number, empty)).as_py())
+    signs = () if plain else options.markers
+    hits = {sign: pc.and_(pc.equal(column, sign), pc.invert(is_number)) for sign in signs}
+    marked = none
     for hit in hits.values():
         marked = pc.or_(marked, hit)
-    free = pc.invert(pc.or_(is_number, marked))
-    if pc.any(pc.match_substring(column, "#")).as_py():
+    if not plain and pc.any(pc.match_substring(column, "#")).as_py():
+        free = pc.invert(pc.or_(is_number, marked))
         error_cell = pc.and_(pc.match_substring_regex(column, "^" + ERROR_VALUE + "$"), free)
     else:
-        error_cell = pc.and_(empty, False)
+        error_cell = none
     marked = pc.or_(marked, error_cell)
-    n_declared = pc.sum(marked).as_py() or 0
-    not_available = pc.and_(
-        pc.is_in(pc.utf8_lower(column), pa.array(sorted(NOT_AVAILABLE), pa.string())),
-        pc.invert(pc.or_(is_number, marked)),
+    n_declared = 0 if plain else pc.sum(marked).as_py() or 0
+    not_available = (
+        none
+        if plain
+        else pc.and_(
+            pc.is_in(pc.utf8_lower(column), pa.array(sorted(NOT_AVAILABLE), pa.string())),
+            pc.invert(pc.or_(is_number, marked)),
+        )
     )
     marked = pc.or_(marked, not_available)
     if not strict:
         n_numbers = pc.sum(is_number).as_py() or 0
-        n_marked = pc.sum(marked).as_py() or 0
-        n_text = pc.sum(pc.invert(pc.or_(pc.or_(is_number, marked), empty))).as_py() or 0
+        n_marked = 0 if plain else pc.sum(marked).as_py() or 0
+        n_text = (
+            0 if plain else pc.sum(pc.invert(pc.or_(pc.or_(is_number, marked), empty))).as_py() or 0
+        )
         zeros = pc.any(pc.and_(is_number, pc.match_substring_regex(column, _LEADING_ZERO))).as_py()
         if n_numbers + n_declared == 0 or n_text * 2 > n_numbers + n_marked or zeros:
             return None
-    bad = pc.invert(pc.or_(pc.or_(is_number, marked), empty))
-    if pc.any(bad).as_py():
+    bad = none if plain else pc.invert(pc.or_(pc.or_(is_number, marked), empty))
+    if not plain and pc.any(bad).as_py():
         first = int(pc.indices_nonzero(bad.combine_chunks())[0].as_py())
         raise ParseError(
             f"cell {column[first].as_py()!r} is neither a number nor a declared marker",
@@ -431,7 +456,7 @@ def _values(
         status = pc.if_else(hit, marker.obs_status.value, status)
         conf = pc.if_else(hit, marker.conf_status.value, conf)
     for code, hit in (("error-cell", error_cell), ("not-available", not_available)):
-        if pc.any(hit).as_py():
+        if not plain and pc.any(hit).as_py():
             status = pc.if_else(hit, "O", status)
             notes.append(_unread(code, column, hit, where, rows, first_row))
     return (

@@ -106,10 +106,9 @@ class LocalExecutor(Executor):
         return [fn(item) for item in items]
 
     def run_sources(self, context: BuildContext, source_ids: Sequence[str]) -> list[SourceOutput]:
-        from welfare_observatory.build.sources import run_source
+        from welfare_observatory.build.sources import run_sources
 
-        sources = context.env.config.sources
-        return [run_source(s, sources[s], context) for s in source_ids]
+        return run_sources(source_ids, context)
 
 
 def executor_for(name: str, *, scheduler: str | None = None, **options: Any) -> Executor:

@@ -1,0 +1,199 @@
+"""Sources' steps written on the build's writer thread (``build.sources.run_sources``) give
+what writing them in line gives: the same outputs, the same step files, the same reuse, and a
+step that cannot be written fails its source with the same error."""
+
+from __future__ import annotations
+
+import errno
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from welfare_observatory.build import sources as pipeline
+from welfare_observatory.build.environment import make_environment
+from welfare_observatory.build.sources import BuildContext, SourceOutput, new_context
+from welfare_observatory.observatory import load_observatory
+
+CODES = ("017001", "017002", "017003")
+
+
+def _observatory(folder: Path) -> Path:
+    """Three tidy sources; the third reads the first's file with the first's rules, so its
+    step has the first's key."""
+    (folder / "data").mkdir(parents=True)
+    (folder / "indicators").mkdir()
+    entries, sources = [], []
+    for i in (1, 2):
+        ident = f"T_IND_{i}"
+        rows = ["Year,GeoCode,Value"] + [
+            f"{year},{code},{10 * i + n + (year - 2020) / 4}"
+            for n, code in enumerate(CODES)
+            for year in (2020, 2021, 2022)
+        ]
+        (folder / "data" / f"t{i}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        entries.append(
+            f"- id: {ident}\n  label: {{it: Indicatore {i}, en: Indicator {i}}}\n  unit: year\n"
+            "  polarity: neutral\n  domain: health\n  measure: ratio\n"
+            "  reference_point: calendar_year\n  aggregation: none\n"
+            "  source: {publisher: Test, document: tests/pipeline/test_step_writer.py}\n"
+        )
+    for name, i in (("first", 1), ("second", 2), ("again", 1)):
+        sources.append(
+            f"  {name}:\n    type: table\n    options:\n      path: data/t{i}.csv\n"
+            "      value_columns: [Value]\n      layout: tidy\n"
+            f"    rules:\n      indicator: {{value: T_IND_{i}}}\n"
+            "      territory: {column: GeoCode, scheme: istat}\n"
+            "      period: {column: Year}\n      value: {column: Value}\n"
+        )
+    (folder / "indicators" / "own.yaml").write_text("".join(entries), encoding="utf-8")
+    (folder / "observatory.yaml").write_text(
+        "id: steps\nname: {it: Passi, en: Steps}\nedition: '2024'\n"
+        "territory:\n  code: '017'\n  reference_date: 2024-01-01\n"
+        "indicators:\n  add: [T_IND_1, T_IND_2]\n  catalog: [indicators/own.yaml]\n"
+        "sources:\n" + "".join(sources),
+        encoding="utf-8",
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = _observatory(tmp_path_factory.mktemp("obs") / "obs")
+    return make_environment(load_observatory(folder)).prepare()
+
+
+def _context(env: Any, kb: Path) -> BuildContext:
+    (kb / ".steps").mkdir(parents=True, exist_ok=True)
+    return new_context(
+        env,
+        steps_dir=kb / ".steps",
+        cache_dir=kb / ".cache",
+        offline=True,
+        refresh=False,
+        say=lambda _line: None,
+    )
+
+
+def _inline(env: Any, kb: Path) -> list[SourceOutput]:
+    context = _context(env, kb)
+    sources = env.config.sources
+    return [pipeline.run_source(s, sources[s], context) for s in sources]
+
+
+def _threaded(env: Any, kb: Path) -> list[SourceOutput]:
+    return pipeline.run_sources(list(env.config.sources), _context(env, kb))
+
+
+def _plain(outputs: list[SourceOutput]) -> list[Any]:
+    """What a build keeps of the outputs (the seconds a source took aside)."""
+    return [
+        (
+            o.report.model_copy(update={"seconds": None}),
+            None if o.table is None else o.table.to_pylist(),
+            o.findings,
+            o.steps,
+            o.payloads,
+            o.reused,
+            o.saving,
+        )
+        for o in outputs
+    ]
+
+
+def _step_files(kb: Path) -> dict[str, Any]:
+    files: dict[str, Any] = {}
+    for file in sorted((kb / ".steps").iterdir()):
+        if file.suffix == ".json":
+            record = json.loads(file.read_text(encoding="utf-8"))
+            record.pop("saved")
+            files[file.name] = record
+        else:
+            files[file.name] = file.read_bytes()
+    return files
+
+
+def test_steps_written_on_the_writer_thread_are_the_ones_written_in_line(
+    environment: Any, tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"  # one folder for both: messages name it
+    inline = _inline(environment, kb)
+    written = _step_files(kb)
+    shutil.rmtree(kb)
+    threaded = _threaded(environment, kb)
+    assert [o.report.status for o in inline] == ["ok", "ok", "reused"]
+    assert _plain(threaded) == _plain(inline)
+    assert _step_files(kb) == written
+    again = _threaded(environment, kb)
+    assert [o.report.status for o in again] == ["reused"] * 3
+    assert [o.table for o in again] == [o.table for o in inline]
+
+
+def test_a_step_that_cannot_be_written_fails_its_source_as_in_line(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save = pipeline._save_step
+
+    def full_for_the_second(steps_dir: Path, key: str, table: Any, *rest: Any) -> None:
+        if table is not None and "second" in table.column("source").to_pylist():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        save(steps_dir, key, table, *rest)
+
+    monkeypatch.setattr(pipeline, "_save_step", full_for_the_second)
+    kb = tmp_path / "kb"
+    inline = _inline(environment, kb)
+    shutil.rmtree(kb)
+    threaded = _threaded(environment, kb)
+    assert [o.report.status for o in inline] == ["ok", "failed", "reused"]
+    assert "No space left on device" in (inline[1].report.error or "")
+    assert "disk space" in (inline[1].report.error or "")
+    assert _plain(threaded) == _plain(inline)
+
+
+def test_a_file_copy_that_cannot_be_synced_fails_its_source_as_in_line(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare_observatory.sources import cache as cache_module
+
+    def broken(_fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(cache_module.os, "fsync", broken)
+    kb = tmp_path / "kb"
+    inline = _inline(environment, kb)
+    shutil.rmtree(kb)
+    threaded = _threaded(environment, kb)
+    assert [o.report.status for o in inline] == ["failed"] * 3
+    assert "Input/output error" in (inline[0].report.error or "")
+    assert _plain(threaded) == _plain(inline)
+    # Nothing of theirs is kept for the next build: no index record, no step.
+    assert not list((kb / ".cache" / "index").rglob("*.json"))
+    assert not list((kb / ".steps").glob("source-*"))
+
+
+def test_sources_wait_for_the_writer_past_a_bounded_backlog(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    save, run = pipeline._save_step, pipeline.run_source
+    saved: list[str] = []
+    seen: dict[str, list[str]] = {}
+
+    def slow_save(steps_dir: Path, key: str, *rest: Any) -> None:
+        time.sleep(0.2)
+        save(steps_dir, key, *rest)
+        saved.append(key)
+
+    def watched(source_id: str, *args: Any) -> SourceOutput:
+        seen[source_id] = list(saved)
+        return run(source_id, *args)
+
+    monkeypatch.setattr(pipeline, "_save_step", slow_save)
+    monkeypatch.setattr(pipeline, "run_source", watched)
+    monkeypatch.setattr(pipeline, "_BACKLOG", 0)
+    outputs = _threaded(environment, tmp_path / "kb")
+    assert [o.report.status for o in outputs] == ["ok", "ok", "reused"]
+    assert len(seen["second"]) == 1, "the first source's step was written before the second ran"
