@@ -7,7 +7,7 @@ another strategy can call them per partition.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -131,7 +131,8 @@ def derive_with_coverage(
     observed = unify_breakdowns(tables)
     if observed.num_rows == 0:
         return DeriveOutput(_with_domain(observed, indicators), findings, steps, parts=parts)
-    resolved = resolve_releases(observed, source_ranks(env.config, env.folder))
+    # The ranks are read (a stat per source option) only when two sources share an indicator.
+    resolved = resolve_releases(observed, _Ranks(lambda: source_ranks(env.config, env.folder)))
     observed, findings = resolved.table, findings + resolved.findings
 
     reg = env.territories
@@ -208,6 +209,28 @@ def derive_with_coverage(
         coverage,
         None if findings else parts,
     )
+
+
+class _Ranks(Mapping[str, Any]):
+    """A mapping made by ``make`` on first use."""
+
+    def __init__(self, make: Callable[[], Mapping[str, Any]]) -> None:
+        self._make = make
+        self._made: Mapping[str, Any] | None = None
+
+    def _get(self) -> Mapping[str, Any]:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def _merge(
@@ -463,15 +486,15 @@ def derive_by_groups(
     import dataclasses
 
     tables = [table for _, table in sources]
-    facts = [tuple(_distinct(t, c) for c in ("lineage", "territory", "indicator")) for t in tables]
+    given = [_given(t) for t in tables]
     scope = DeriveScope(
-        inputs=tuple(sorted({v for f in facts for v in f[0]})),
-        territories=tuple(sorted({v for f in facts for v in f[1]})),
-        indicators=tuple(sorted({v for f in facts for v in f[2]})),
+        inputs=_union(tables, "lineage"),
+        territories=_union(tables, "territory"),
+        indicators=tuple(sorted({i for g in given for i in g})),
     )
     base = derive_base(tables, env, scope, environment)
     groups = indicator_groups(
-        [(steps, f[2]) for (steps, _), f in zip(sources, facts, strict=True)], env, base
+        [(steps, g) for (steps, _), g in zip(sources, given, strict=True)], env, base
     )
     recorded = {key: ids for key, (ids, _) in groups.items()}
 
@@ -500,6 +523,31 @@ def derive_by_groups(
     if combined is None:
         return whole()
     return dataclasses.replace(combined, groups=recorded, changes=changes)
+
+
+def _given(table: pa.Table) -> list[str]:
+    """The indicators ``table`` gives. A source usually gives one: a chunk whose dictionary
+    holds one value and that has rows (no missing indicator) gives that one."""
+    import pyarrow as pa
+
+    column = table.column("indicator")
+    chunks = [c for c in column.chunks if len(c)]
+    if column.null_count == 0 and all(
+        pa.types.is_dictionary(c.type) and len(c.dictionary) == 1 for c in chunks
+    ):
+        return sorted({str(c.dictionary[0]) for c in chunks})
+    return _distinct(table, "indicator")
+
+
+def _union(tables: Sequence[pa.Table], column: str) -> tuple[str, ...]:
+    """The distinct values of ``column`` over ``tables``, sorted (``DeriveScope.of``'s),
+    found by one ``unique`` over every table's chunks when their types agree."""
+    import pyarrow as pa
+
+    chunks = [c for t in tables for c in t.column(column).chunks]
+    if chunks and all(c.type == chunks[0].type for c in chunks):
+        return tuple(_distinct(pa.table({column: pa.chunked_array(chunks)}), column))
+    return tuple(sorted({v for t in tables for v in _distinct(t, column)}))
 
 
 def derive_base(
