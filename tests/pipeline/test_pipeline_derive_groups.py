@@ -165,24 +165,33 @@ def test_a_second_rebuild_builds_on_the_grouped_result(
     assert edition(again) == edition(fresh)
 
 
-def test_with_an_overrides_file_the_whole_derive_runs_and_equals_the_fresh_build(
-    tmp_path: Path, derived_indicators: list[set[str]]
+@pytest.mark.parametrize(
+    ("changed", "group"),
+    [("t_health_b", {"T_HEALTH_B"}), ("t_edu_a", {"T_EDU_A", "T_EDU_B", "T_EDU_C"})],
+)
+def test_with_an_overrides_file_a_rebuild_derives_the_changed_group_and_equals_the_fresh_build(
+    tmp_path: Path, derived_indicators: list[set[str]], changed: str, group: set[str]
 ) -> None:
     folder = make_grouped_observatory(tmp_path / "obs")
-    municipality = (folder / "data" / "t_edu_a.csv").read_text().split("\n")[1].split(",")[1]
-    municipality = municipality.strip('"')
+    lines = (folder / "data" / "t_edu_a.csv").read_text(encoding="utf-8").split("\n")
+    municipality = lines[1].split(",")[1].strip('"')
+    # A correction in the edu group, and one of an indicator no source gives.
     (folder / "overrides.yaml").write_text(
         f"- indicator: T_EDU_A\n  territory: '{municipality}'\n  period: '2020'\n"
-        "  value: 42\n  reason: corrected by hand\n",
+        "  value: 42\n  reason: corrected by hand\n"
+        f"- indicator: T_HEALTH_A\n  territory: '{municipality}'\n  period: '2030'\n"
+        "  value: 7\n  reason: an estimate\n",
         encoding="utf-8",
     )
     config = folder / "observatory.yaml"
     config.write_text(config.read_text() + "overrides: overrides.yaml\n", encoding="utf-8")
     build(folder, tmp_path / "kb")
-    change_last_value(folder / "data" / "t_health_b.csv")
+    change_last_value(folder / "data" / f"{changed}.csv")
     again = build(folder, tmp_path / "kb")
     fresh = build(folder, tmp_path / "fresh")
-    assert derived_indicators[1] == derived_indicators[0]  # all of them, again
+    # The corrected indicators are one group (edu's and health A's).
+    linked = group | {"T_HEALTH_A"} if "T_EDU_A" in group else group
+    assert derived_indicators[1] == linked
     assert "override-applied" in {f.code for f in again.report.findings}
     assert edition(again) == edition(fresh)
 

@@ -421,12 +421,16 @@ def group_runs(
 
 
 def indicator_groups(
-    sources: Sequence[tuple[Sequence[str], Sequence[str]]], env: BuildEnvironment, base: str
+    sources: Sequence[tuple[Sequence[str], Sequence[str]]],
+    env: BuildEnvironment,
+    base: str,
+    linked: Sequence[str] = (),
 ) -> dict[str, tuple[list[str], list[int]]]:
     """Per group: its key, its indicators (sorted) and the positions of its sources in
     ``sources`` (each: its step ids and the indicators its table gives). The key digests
     ``base`` (what every group reads: configuration, environment, breakdowns,
-    territories), the group's indicators and its sources' step ids (content digests)."""
+    territories), the group's indicators and its sources' step ids (content digests).
+    The ``linked`` indicators (those of the overrides file) are one group together."""
     from welfare_observatory.lineage import digest
 
     parent: dict[str, str] = {}
@@ -451,6 +455,8 @@ def indicator_groups(
         if defined.formula is not None:
             union(f"i:{defined.id}", f"i:{defined.formula.numerator}")
             union(f"i:{defined.id}", f"i:{defined.formula.denominator}")
+    for indicator_id in linked:
+        union(f"i:{linked[0]}", f"i:{indicator_id}")
     members: dict[str, tuple[list[str], list[int]]] = {}
     for node in parent:
         ids, positions = members.setdefault(find(node), ([], []))
@@ -480,9 +486,8 @@ def derive_by_groups(
     result, or None) does not hold; with the groups recorded for the next build.
 
     ``environment`` is ``env.fingerprint()`` when the caller has it. A whole derive
-    runs when a part cannot be reused exactly: no previous result, an overrides file (its
-    rows belong to no source), findings not kept per indicator, nothing or
-    everything changed, steps of other kinds."""
+    runs when a part cannot be reused exactly: no previous result, findings not kept per
+    indicator, nothing or everything changed, steps of other kinds."""
     import dataclasses
 
     tables = [table for _, table in sources]
@@ -493,8 +498,15 @@ def derive_by_groups(
         indicators=tuple(sorted({i for g in given for i in g})),
     )
     base = derive_base(tables, env, scope, environment)
+    # Corrected indicators are one group: every group's derive reads the overrides file.
+    linked: list[str] = []
+    if env.overrides is not None:
+        from welfare_observatory.derive.overrides import corrections
+
+        corrected = corrections(env.overrides, env.indicators, breakdown_names(tables))[0]
+        linked = _distinct(corrected, "indicator") if corrected.num_rows else []
     groups = indicator_groups(
-        [(steps, g) for (steps, _), g in zip(sources, given, strict=True)], env, base
+        [(steps, g) for (steps, _), g in zip(sources, given, strict=True)], env, base, linked
     )
     recorded = {key: ids for key, (ids, _) in groups.items()}
 
@@ -505,7 +517,7 @@ def derive_by_groups(
         out = derive_with_coverage(tables, env, changes=changes)
         return dataclasses.replace(out, groups=recorded, changes=changes)
 
-    if previous is None or env.overrides is not None:
+    if previous is None:
         return whole()
     before = previous.output.groups or {}
     fresh = sorted(key for key in groups if key not in before)
@@ -519,10 +531,31 @@ def derive_by_groups(
 
     empty = observation_schema(tuple(breakdown_names(tables))).empty_table()
     out = derive_with_coverage([*(tables[k] for k in again), empty], env, scope, changes=changes)
+    if linked:
+        # Every correction was applied: those of other groups' indicators are theirs.
+        out = _only(out, {i for key in fresh for i in recorded[key]})
     combined = _combined(out, previous, {key: recorded[key] for key in fresh}, sorted(recorded))
     if combined is None:
         return whole()
     return dataclasses.replace(combined, groups=recorded, changes=changes)
+
+
+def _only(out: DeriveOutput, indicators: set[str]) -> DeriveOutput:
+    """``out`` restricted to ``indicators``: rows, coverage and finding parts (those of no
+    indicator stay)."""
+    import dataclasses
+
+    coverage = out.coverage
+    return dataclasses.replace(
+        out,
+        observations=_rows_of(out.observations, indicators),
+        coverage=_rows_of(coverage, indicators) if coverage is not None else None,
+        parts=(
+            [p for p in out.parts if p.indicator is None or p.indicator in indicators]
+            if out.parts is not None
+            else None
+        ),
+    )
 
 
 def _given(table: pa.Table) -> list[str]:
@@ -590,7 +623,7 @@ def _combined(
     keep = {i for key in keys if key not in fresh for i in (old.groups or {})[key]}
     if out.parts is None or old.parts is None:
         return None
-    if any(p.indicator is None or p.indicator not in redo for p in out.parts):
+    if any(p.indicator not in redo for p in out.parts if p.kind != "once"):
         return None
     if not set(_distinct(out.observations, "indicator")) <= redo:
         return None
