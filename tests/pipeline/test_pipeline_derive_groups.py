@@ -65,13 +65,29 @@ def _without_one_municipality_year(file: Path, year: str) -> None:
     file.write_text("\n".join(kept) + "\n", encoding="utf-8")
 
 
-def make_grouped_observatory(folder: Path) -> Path:
+def _with_old_codes(file: Path, value: float) -> None:
+    """Rows under codes gone before the reference date: 096011 merged into 096086 in 2016
+    (relabelled: its partners 096052 and 096060 give nothing), 096061 incorporated into
+    096042 in 2017 (combined with the successor's own value)."""
+    rows = [
+        f'{year},"{code}","{sex}",{value + k}'
+        for k, year in enumerate(range(2012, 2016))
+        for code in ("096011", "096061")
+        for sex in ("Total", "Female", "Male")
+    ]
+    file.write_text(file.read_text(encoding="utf-8") + "\n".join(rows) + "\n", encoding="utf-8")
+
+
+def make_grouped_observatory(folder: Path, *, old_codes: bool = False) -> Path:
     make_observatory(folder)
     (folder / "indicators" / "own.yaml").write_text(
         "".join(_catalogue_entry(*i) for i in INDICATORS), encoding="utf-8"
     )
     _without_one_municipality_year(folder / "data" / "t_residents.csv", "2015")
     _without_one_municipality_year(folder / "data" / "t_edu_b.csv", "2017")
+    if old_codes:
+        for name, value in (("t_births", 9.0), ("t_residents", 900.0), ("t_edu_a", 30.0)):
+            _with_old_codes(folder / "data" / f"{name}.csv", value)
     return folder
 
 
@@ -149,6 +165,33 @@ def test_a_rebuild_derives_the_changed_group_only_and_equals_the_fresh_build(
     assert {r[1] for r in below} >= {"T_RESIDENTS", "T_EDU_B"}
     assert partial.count == len(below)
     assert (partial.indicator, partial.territory, partial.period) == below[0][1:]
+
+
+@pytest.mark.parametrize(
+    ("changed", "group"),
+    [
+        ("t_health_a", {"T_HEALTH_A"}),
+        ("t_residents", {"T_BIRTHS", "T_RESIDENTS"}),
+        ("t_edu_a", {"T_EDU_A", "T_EDU_B", "T_EDU_C"}),
+    ],
+)
+def test_with_codes_to_reconcile_a_rebuild_derives_the_changed_group_only(
+    tmp_path: Path, derived_indicators: list[set[str]], changed: str, group: set[str]
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs", old_codes=True)
+    first = build(folder, tmp_path / "kb")
+    codes = {f.code for f in first.report.findings}
+    assert "reconciled" in codes
+    change_last_value(folder / "data" / f"{changed}.csv", by=3.0)
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert derived_indicators[1] == group
+    assert again.report.findings == fresh.report.findings
+    assert edition(again) == edition(fresh)
+    # The summed reconcile findings count over both groups.
+    [merged] = [f for f in again.report.findings if f.code == "reconciled"]
+    assert " values of 1 municipalities " in merged.message
+    assert (merged.indicator, merged.count) == ("T_BIRTHS", 3 * 4 * 3)  # 3 indicators
 
 
 def test_a_second_rebuild_builds_on_the_grouped_result(

@@ -56,7 +56,7 @@ class DeriveOutput:
     """Per aggregate: indicator, territory, period, breakdowns, members, reported, coverage."""
     parts: list[FindingPart] | None = None
     """``findings`` per indicator (:mod:`welfare_observatory.derive._parts`); None when
-    some cannot be split so (conflicts between sources, reconciled codes)."""
+    some cannot be split so (conflicts between sources)."""
     groups: dict[str, list[str]] | None = None
     """Per indicator group (:func:`indicator_groups`), its key and its indicators."""
     changes: pa.Table | None = None
@@ -122,8 +122,8 @@ def derive_with_coverage(
 
     indicators, selection, reference = env.indicators, env.selection, env.reference
 
-    # Findings of releases and reconciliation come first and are not kept per indicator;
-    # the others are kept as parts per indicator and combined (derive._parts).
+    # Findings of releases come first and are not kept per indicator; the others are kept
+    # as parts per indicator and combined (derive._parts).
     findings: list[Finding] = []
     parts: list[FindingPart] = []
     steps: list[StepRecord] = []
@@ -143,8 +143,11 @@ def derive_with_coverage(
         changes = code_changes(list(scope.territories), reference, reg)
     if changes.num_rows:
         result = reconcile(observed, changes, indicators, inputs=before)
-        observed, findings, steps = _merge(result, findings, steps)
-        before += [result.step.id] if result.step is not None else []
+        observed = unify_breakdowns([result.table])
+        parts += nested(result.parts, 2)
+        if result.step is not None:
+            steps.append(result.step)
+            before.append(result.step.id)
 
     observed, override_step, n_overrides = _apply_overrides(observed, env.overrides, indicators)
     if override_step is not None:
@@ -231,14 +234,6 @@ class _Ranks(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._get())
-
-
-def _merge(
-    result: Any, findings: list[Finding], steps: list[StepRecord]
-) -> tuple[pa.Table, list[Finding], list[StepRecord]]:
-    if result.step is not None:
-        steps = [*steps, result.step]
-    return unify_breakdowns([result.table]), [*findings, *result.findings], steps
 
 
 def _hierarchy(
@@ -625,6 +620,8 @@ def _combined(
         return None
     if any(p.indicator not in redo for p in out.parts if p.kind != "once"):
         return None
+    if any(p.indicator is None for p in old.parts if p.kind != "once"):
+        return None  # a finding that cannot be split by indicator
     if not set(_distinct(out.observations, "indicator")) <= redo:
         return None
     if [s.kind for s in old.steps] != [s.kind for s in out.steps]:

@@ -10,9 +10,10 @@ indicator groups whose sources changed combines their fresh parts with the kept 
 the others into the very findings a full derive gives.
 
 ``slot`` orders the findings as derive makes them (a tuple: the stage, then the place
-within it); parts of one slot are one finding (``sum``), one finding each in indicator
-order (``item``, optionally ``cap``-ped as the producer caps its list) or one finding
-whatever the indicators (``once``).
+within it); parts of one slot are one finding (``sum``: counts summed, the least example;
+``least``: counts summed, the least territory, indicator and period each), one finding
+each in indicator order (``item``, optionally ``cap``-ped as the producer caps its list)
+or one finding whatever the indicators (``once``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from welfare_observatory.model.finding import Finding
 
 __all__ = [
     "COUNT",
+    "MEMBERS",
     "FindingPart",
     "combine",
     "firsts",
@@ -35,7 +37,10 @@ __all__ = [
 ]
 
 COUNT = "\x00count\x00"
-"""Where a ``sum`` part's message template takes the summed count."""
+"""Where a ``sum`` or ``least`` part's message template takes the summed count."""
+
+MEMBERS = "\x00members\x00"
+"""Where a ``sum`` part's message template takes the number of distinct ``members``."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class FindingPart:
     """One indicator's share of a derive finding (see the module docstring)."""
 
     slot: tuple[int, ...]
-    kind: Literal["sum", "item", "once"]
+    kind: Literal["sum", "least", "item", "once"]
     finding: Finding
     """The indicator's own finding (its count; for ``sum``, its least example)."""
     indicator: str | None = None
@@ -53,6 +58,8 @@ class FindingPart:
     """``sum``: the message with :data:`COUNT` where the count goes."""
     cap: int | None = None
     """``item``: at most this many findings of the slot are listed."""
+    members: tuple[str, ...] = ()
+    """``sum``: what the finding counts distinct of (territories), for :data:`MEMBERS`."""
 
 
 def null_last(value: Any) -> tuple[int, Any]:
@@ -79,8 +86,19 @@ def combine(parts: Sequence[FindingPart]) -> list[Finding]:
         elif kind == "sum":
             total = sum(p.finding.count for p in group)
             least = min(group, key=lambda p: p.order)
-            message = least.template.replace(COUNT, str(total))
+            members = len({m for p in group for m in p.members})
+            message = least.template.replace(COUNT, str(total)).replace(MEMBERS, str(members))
             out.append(least.finding.model_copy(update={"count": total, "message": message}))
+        elif kind == "least":
+            total = sum(p.finding.count for p in group)
+            update: dict[str, Any] = {
+                "count": total,
+                "message": group[0].template.replace(COUNT, str(total)),
+            }
+            for name in ("territory", "indicator", "period"):
+                values = [getattr(p.finding, name) for p in group]
+                update[name] = min((v for v in values if v is not None), default=None)
+            out.append(group[0].finding.model_copy(update=update))
         else:
             items = sorted(group, key=lambda p: (p.indicator or "", p.order))
             cap = group[0].cap
@@ -98,6 +116,7 @@ def part_to(part: FindingPart) -> dict[str, Any]:
         "order": _jsonable(part.order),
         "template": part.template,
         "cap": part.cap,
+        "members": list(part.members),
     }
 
 
@@ -111,6 +130,7 @@ def part_from(data: dict[str, Any]) -> FindingPart:
         order=_tupled(data["order"]),
         template=str(data["template"]),
         cap=data["cap"],
+        members=tuple(str(m) for m in data.get("members", ())),
     )
 
 
