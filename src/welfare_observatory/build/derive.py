@@ -687,11 +687,14 @@ def _renamed(column: pa.ChunkedArray, renamed: Mapping[str, str]) -> pa.ChunkedA
     import pyarrow as pa
 
     chunks = []
+    # Chunks of one saved file share a dictionary: they share the renamed one too.
+    last: tuple[pa.Array, pa.Array] | None = None
     for chunk in column.chunks:
         if pa.types.is_dictionary(chunk.type):
-            values = [renamed.get(v, v) for v in chunk.dictionary.to_pylist()]
-            dictionary = pa.array(values, chunk.dictionary.type)
-            chunks.append(pa.DictionaryArray.from_arrays(chunk.indices, dictionary))
+            if last is None or not last[0].equals(chunk.dictionary):
+                values = [renamed.get(v, v) for v in chunk.dictionary.to_pylist()]
+                last = (chunk.dictionary, pa.array(values, chunk.dictionary.type))
+            chunks.append(pa.DictionaryArray.from_arrays(chunk.indices, last[1]))
         else:
             chunks.append(pa.array([renamed.get(v, v) for v in chunk.to_pylist()], chunk.type))
     return pa.chunked_array(chunks, column.type)
