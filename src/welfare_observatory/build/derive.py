@@ -7,13 +7,14 @@ another strategy can call them per partition.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from welfare_observatory._arrow import distinct as _distinct
 from welfare_observatory._arrow import plain
+from welfare_observatory.derive._parts import FindingPart, combine, nested
 from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.common import Frozen
@@ -53,6 +54,13 @@ class DeriveOutput:
     steps: list[StepRecord]
     coverage: pa.Table | None = None
     """Per aggregate: indicator, territory, period, breakdowns, members, reported, coverage."""
+    parts: list[FindingPart] | None = None
+    """``findings`` per indicator (:mod:`welfare_observatory.derive._parts`); None when
+    some cannot be split so (conflicts between sources)."""
+    groups: dict[str, list[str]] | None = None
+    """Per indicator group (:func:`indicator_groups`), its key and its indicators."""
+    changes: pa.Table | None = None
+    """The code changes reconciled (``derive.code_changes``), when recorded."""
 
 
 class DeriveScope(Frozen):
@@ -91,14 +99,19 @@ def derive_stage(
 
 
 def derive_with_coverage(
-    tables: Sequence[pa.Table], env: BuildEnvironment, scope: DeriveScope | None = None
+    tables: Sequence[pa.Table],
+    env: BuildEnvironment,
+    scope: DeriveScope | None = None,
+    *,
+    changes: pa.Table | None = None,
 ) -> DeriveOutput:
     """Reconcile codes to the reference date, apply overrides, derive rates and aggregates
     (districts, the levels up to the observatory's territory, declared groupings); keep the
     selected indicators and the operands their formulas need.
 
     ``scope`` describes the whole build when ``tables`` are one partition of it (default:
-    ``tables`` are the whole build)."""
+    ``tables`` are the whole build); ``changes`` is ``code_changes`` of its territories
+    when the caller has it (a rebuild keeps it: it depends on the territories only)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -109,24 +122,32 @@ def derive_with_coverage(
 
     indicators, selection, reference = env.indicators, env.selection, env.reference
 
+    # Findings of releases come first and are not kept per indicator; the others are kept
+    # as parts per indicator and combined (derive._parts).
     findings: list[Finding] = []
+    parts: list[FindingPart] = []
     steps: list[StepRecord] = []
     coverage: pa.Table | None = None
     observed = unify_breakdowns(tables)
     if observed.num_rows == 0:
-        return DeriveOutput(_with_domain(observed, indicators), findings, steps)
-    resolved = resolve_releases(observed, source_ranks(env.config, env.folder))
+        return DeriveOutput(_with_domain(observed, indicators), findings, steps, parts=parts)
+    # The ranks are read (a stat per source option) only when two sources share an indicator.
+    resolved = resolve_releases(observed, _Ranks(lambda: source_ranks(env.config, env.folder)))
     observed, findings = resolved.table, findings + resolved.findings
 
     reg = env.territories
     scope = scope or DeriveScope.of(observed)
     # Each derive step reads the build's input and every step before it.
     before = list(scope.inputs)
-    changes = code_changes(list(scope.territories), reference, reg)
+    if changes is None:
+        changes = code_changes(list(scope.territories), reference, reg)
     if changes.num_rows:
         result = reconcile(observed, changes, indicators, inputs=before)
-        observed, findings, steps = _merge(result, findings, steps)
-        before += [result.step.id] if result.step is not None else []
+        observed = unify_breakdowns([result.table])
+        parts += nested(result.parts, 2)
+        if result.step is not None:
+            steps.append(result.step)
+            before.append(result.step.id)
 
     observed, override_step, n_overrides = _apply_overrides(observed, env.overrides, indicators)
     if override_step is not None:
@@ -142,7 +163,7 @@ def derive_with_coverage(
         aggregated = aggregate(
             municipal, indicators, hierarchy, levels=levels, inputs=before, published=observed
         )
-        findings += aggregated.findings
+        parts += nested(aggregated.parts, 3)
         if aggregated.step is not None:
             steps.append(aggregated.step)
             before.append(aggregated.step.id)
@@ -163,7 +184,7 @@ def derive_with_coverage(
         inputs=before,
         present={*scope.indicators, *_distinct(observed, "indicator")},
     )
-    findings += rates.findings
+    parts += nested(rates.parts, 4)
     if rates.step is not None:
         steps.append(rates.step)
     observed = _union_published_first(observed, rates.table)
@@ -174,25 +195,45 @@ def derive_with_coverage(
     if not pc.all(keep, skip_nulls=False).as_py():
         observed = observed.filter(keep)
     marked = mark_low_reliability(observed, indicators, env.config.reliability)
-    observed, findings = marked.table, findings + marked.findings
+    observed = marked.table
+    parts += nested(marked.parts, 5)
     if n_overrides:
-        findings.append(
-            Finding(
-                code="override-applied",
-                severity=Severity.INFO,
-                message=f"{n_overrides} values corrected by hand (see overrides file)",
-                count=n_overrides,
-            )
+        applied = Finding(
+            code="override-applied",
+            severity=Severity.INFO,
+            message=f"{n_overrides} values corrected by hand (see overrides file)",
+            count=n_overrides,
         )
-    return DeriveOutput(_with_domain(observed, indicators), findings, steps, coverage)
+        parts.append(FindingPart((6,), "once", applied))
+    return DeriveOutput(
+        _with_domain(observed, indicators),
+        findings + combine(parts),
+        steps,
+        coverage,
+        None if findings else parts,
+    )
 
 
-def _merge(
-    result: Any, findings: list[Finding], steps: list[StepRecord]
-) -> tuple[pa.Table, list[Finding], list[StepRecord]]:
-    if result.step is not None:
-        steps = [*steps, result.step]
-    return unify_breakdowns([result.table]), [*findings, *result.findings], steps
+class _Ranks(Mapping[str, Any]):
+    """A mapping made by ``make`` on first use."""
+
+    def __init__(self, make: Callable[[], Mapping[str, Any]]) -> None:
+        self._make = make
+        self._made: Mapping[str, Any] | None = None
+
+    def _get(self) -> Mapping[str, Any]:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def _hierarchy(
@@ -309,3 +350,351 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
     index = on_values(table.column("indicator"), lambda v: pc.index_in(v, value_set=known))
     domain = pc.fill_null(pc.take(domains, index), "other")
     return table.append_column("domain", domain)
+
+
+# --- Derive in a rebuild: only the indicator groups whose sources changed ---------------
+#
+# Derive reads indicators together only through formulas (rates, rates of aggregates,
+# reliability of a rate from its operands) and through sources (two sources of one
+# indicator are resolved against each other; one source may give several indicators).
+# The connected components of those links are the indicator groups: derive over all of
+# them is derive over each, rows and findings (kept per indicator, derive._parts), with
+# the derive steps of the whole build (DeriveScope). A rebuild derives the groups whose
+# sources changed, takes the others' rows and findings from the last result and points
+# their derived rows at this build's steps: the output equals a full derive's.
+
+
+Runs = dict[str, list[tuple[int, int]]]
+"""Per group key, the ``(start, stop)`` ranges of its rows in a table."""
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """A saved derive output with, per group key, where its rows are in
+    ``output.observations`` and ``output.coverage`` (:func:`group_runs`)."""
+
+    output: DeriveOutput
+    rows: Runs
+    coverage_rows: Runs | None = None
+
+
+def group_runs(
+    table: pa.Table, groups: Mapping[str, Sequence[str]]
+) -> tuple[pa.Table, Runs] | None:
+    """``table`` and the runs of each group's rows in it; None when a row is of no group
+    (an override of an indicator no source gives). When the groups' rows are scattered
+    (more than a few runs per group) the rows are put in group order first, so a rebuild
+    takes few slices."""
+    from itertools import pairwise
+
+    import numpy as np
+    import pyarrow as pa
+
+    keys = sorted(groups)
+    place = {i: k for k, key in enumerate(keys) for i in groups[key]}
+    chunks = []
+    for chunk in table.column("indicator").chunks:
+        if pa.types.is_dictionary(chunk.type):
+            codes = np.array([place.get(v, len(keys)) for v in chunk.dictionary.to_pylist()])
+            indices = chunk.indices.to_numpy(zero_copy_only=False)
+            chunks.append(codes[indices] if len(codes) else np.zeros(0, np.int64))
+        else:
+            chunks.append(np.array([place.get(v, len(keys)) for v in chunk.to_pylist()]))
+    of_row = np.concatenate(chunks).astype(np.int64) if chunks else np.zeros(0, np.int64)
+    if len(of_row) and (of_row == len(keys)).any():
+        return None
+    starts = np.flatnonzero(np.diff(of_row)) + 1 if len(of_row) else np.zeros(0, np.int64)
+    if len(starts) > 4 * len(keys) + 64:
+        order = np.argsort(of_row, kind="stable")
+        table, of_row = table.take(pa.array(order)), of_row[order]
+        starts = np.flatnonzero(np.diff(of_row)) + 1
+    bounds = [0, *starts.tolist(), len(of_row)] if len(of_row) else []
+    runs: Runs = {key: [] for key in keys}
+    for start, stop in pairwise(bounds):
+        runs[keys[int(of_row[start])]].append((start, stop))
+    return table, runs
+
+
+def indicator_groups(
+    sources: Sequence[tuple[Sequence[str], Sequence[str]]],
+    env: BuildEnvironment,
+    base: str,
+    linked: Sequence[str] = (),
+) -> dict[str, tuple[list[str], list[int]]]:
+    """Per group: its key, its indicators (sorted) and the positions of its sources in
+    ``sources`` (each: its step ids and the indicators its table gives). The key digests
+    ``base`` (what every group reads: configuration, environment, breakdowns,
+    territories), the group's indicators and its sources' step ids (content digests).
+    The ``linked`` indicators (those of the overrides file) are one group together."""
+    from welfare_observatory.lineage import digest
+
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        root = node
+        while parent.setdefault(root, root) != root:
+            root = parent[root]
+        while parent[node] != root:
+            parent[node], node = root, parent[node]
+        return root
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    for k, (_, given) in enumerate(sources):
+        for indicator_id in given:
+            union(f"s:{k:09d}", f"i:{indicator_id}")
+    for defined in env.indicators.values():
+        if defined.formula is not None:
+            union(f"i:{defined.id}", f"i:{defined.formula.numerator}")
+            union(f"i:{defined.id}", f"i:{defined.formula.denominator}")
+    for indicator_id in linked:
+        union(f"i:{linked[0]}", f"i:{indicator_id}")
+    members: dict[str, tuple[list[str], list[int]]] = {}
+    for node in parent:
+        ids, positions = members.setdefault(find(node), ([], []))
+        if node.startswith("i:"):
+            ids.append(node[2:])
+        else:
+            positions.append(int(node[2:]))
+    groups: dict[str, tuple[list[str], list[int]]] = {}
+    for ids, positions in members.values():
+        if not positions:
+            continue  # no rows: derive makes none for these indicators
+        ids.sort()
+        positions.sort()
+        steps = sorted({s for k in positions for s in sources[k][0]})
+        groups[digest({"base": base, "indicators": ids, "steps": steps})] = (ids, positions)
+    return groups
+
+
+def derive_by_groups(
+    sources: Sequence[tuple[Sequence[str], pa.Table]],
+    env: BuildEnvironment,
+    previous: Grouped | None,
+    environment: str | None = None,
+) -> DeriveOutput:
+    """:func:`derive_with_coverage` of the ``sources``' tables (each: step ids, table), the
+    same output, computed only for the indicator groups that ``previous`` (the last
+    result, or None) does not hold; with the groups recorded for the next build.
+
+    ``environment`` is ``env.fingerprint()`` when the caller has it. A whole derive
+    runs when a part cannot be reused exactly: no previous result, findings not kept per
+    indicator, nothing or everything changed, steps of other kinds."""
+    import dataclasses
+
+    tables = [table for _, table in sources]
+    given = [_given(t) for t in tables]
+    scope = DeriveScope(
+        inputs=_union(tables, "lineage"),
+        territories=_union(tables, "territory"),
+        indicators=tuple(sorted({i for g in given for i in g})),
+    )
+    base = derive_base(tables, env, scope, environment)
+    # Corrected indicators are one group: every group's derive reads the overrides file.
+    linked: list[str] = []
+    if env.overrides is not None:
+        from welfare_observatory.derive.overrides import corrections
+
+        corrected = corrections(env.overrides, env.indicators, breakdown_names(tables))[0]
+        linked = _distinct(corrected, "indicator") if corrected.num_rows else []
+    groups = indicator_groups(
+        [(steps, g) for (steps, _), g in zip(sources, given, strict=True)], env, base, linked
+    )
+    recorded = {key: ids for key, (ids, _) in groups.items()}
+
+    def whole() -> DeriveOutput:
+        from welfare_observatory.derive import code_changes
+
+        changes = code_changes(list(scope.territories), env.reference, env.territories)
+        out = derive_with_coverage(tables, env, changes=changes)
+        return dataclasses.replace(out, groups=recorded, changes=changes)
+
+    if previous is None:
+        return whole()
+    before = previous.output.groups or {}
+    fresh = sorted(key for key in groups if key not in before)
+    # A group kept means the same base: the same territories, so the same code changes.
+    changes = previous.output.changes
+    if not fresh or len(fresh) == len(groups) or changes is None:
+        return whole()
+    again = sorted(k for key in fresh for k in groups[key][1])
+    # An empty table with the build's breakdown columns stands for the other tables.
+    from welfare_observatory.model.observation import observation_schema
+
+    empty = observation_schema(tuple(breakdown_names(tables))).empty_table()
+    out = derive_with_coverage([*(tables[k] for k in again), empty], env, scope, changes=changes)
+    if linked:
+        # Every correction was applied: those of other groups' indicators are theirs.
+        out = _only(out, {i for key in fresh for i in recorded[key]})
+    combined = _combined(out, previous, {key: recorded[key] for key in fresh}, sorted(recorded))
+    if combined is None:
+        return whole()
+    return dataclasses.replace(combined, groups=recorded, changes=changes)
+
+
+def _only(out: DeriveOutput, indicators: set[str]) -> DeriveOutput:
+    """``out`` restricted to ``indicators``: rows, coverage and finding parts (those of no
+    indicator stay)."""
+    import dataclasses
+
+    coverage = out.coverage
+    return dataclasses.replace(
+        out,
+        observations=_rows_of(out.observations, indicators),
+        coverage=_rows_of(coverage, indicators) if coverage is not None else None,
+        parts=(
+            [p for p in out.parts if p.indicator is None or p.indicator in indicators]
+            if out.parts is not None
+            else None
+        ),
+    )
+
+
+def _given(table: pa.Table) -> list[str]:
+    """The indicators ``table`` gives. A source usually gives one: a chunk whose dictionary
+    holds one value and that has rows (no missing indicator) gives that one."""
+    import pyarrow as pa
+
+    column = table.column("indicator")
+    chunks = [c for c in column.chunks if len(c)]
+    if column.null_count == 0 and all(
+        pa.types.is_dictionary(c.type) and len(c.dictionary) == 1 for c in chunks
+    ):
+        return sorted({str(c.dictionary[0]) for c in chunks})
+    return _distinct(table, "indicator")
+
+
+def _union(tables: Sequence[pa.Table], column: str) -> tuple[str, ...]:
+    """The distinct values of ``column`` over ``tables``, sorted (``DeriveScope.of``'s),
+    found by one ``unique`` over every table's chunks when their types agree."""
+    import pyarrow as pa
+
+    chunks = [c for t in tables for c in t.column(column).chunks]
+    if chunks and all(c.type == chunks[0].type for c in chunks):
+        return tuple(_distinct(pa.table({column: pa.chunked_array(chunks)}), column))
+    return tuple(sorted({v for t in tables for v in _distinct(t, column)}))
+
+
+def derive_base(
+    tables: Sequence[pa.Table],
+    env: BuildEnvironment,
+    scope: DeriveScope,
+    environment: str | None = None,
+) -> str:
+    """The digest of what every indicator group's derive reads besides its own sources:
+    configuration, overrides, selection, environment (``derived_key`` without sources), the
+    build's breakdown columns and its territories (which codes are reconciled, whether
+    there are municipal rows to sum)."""
+    from welfare_observatory.build.reuse import derived_key
+    from welfare_observatory.lineage import digest
+
+    return digest(
+        {
+            "derive": derived_key(env, source_steps=(), environment=environment),
+            "breakdowns": breakdown_names(tables),
+            "territories": list(scope.territories),
+        }
+    )
+
+
+def breakdown_names(tables: Sequence[pa.Table]) -> list[str]:
+    """The breakdown columns of the tables' union (``unify_breakdowns``'s)."""
+    return sorted({c for t in tables for c in t.column_names} - set(BASE_COLUMNS) - {"domain"})
+
+
+def _combined(
+    out: DeriveOutput, previous: Grouped, fresh: Mapping[str, list[str]], keys: list[str]
+) -> DeriveOutput | None:
+    """``out`` (the derive of the ``fresh`` groups) with the rows, coverage and finding
+    parts of the other groups of ``keys`` from ``previous``, their derived rows pointed at
+    ``out``'s steps, in group order; None when that would not be exactly a whole derive's
+    output."""
+
+    old = previous.output
+    redo = {i for ids in fresh.values() for i in ids}
+    keep = {i for key in keys if key not in fresh for i in (old.groups or {})[key]}
+    if out.parts is None or old.parts is None:
+        return None
+    if any(p.indicator not in redo for p in out.parts if p.kind != "once"):
+        return None
+    if any(p.indicator is None for p in old.parts if p.kind != "once"):
+        return None  # a finding that cannot be split by indicator
+    if not set(_distinct(out.observations, "indicator")) <= redo:
+        return None
+    if [s.kind for s in old.steps] != [s.kind for s in out.steps]:
+        return None
+    if old.observations.schema != out.observations.schema:
+        return None
+    renamed = {a.id: b.id for a, b in zip(old.steps, out.steps, strict=True)}
+    observations = _pieces(old.observations, previous.rows, out.observations, fresh, keys)
+    lineage = observations.schema.get_field_index("lineage")
+    observations = observations.set_column(
+        lineage, observations.schema.field(lineage), _renamed(observations[lineage], renamed)
+    )
+    coverage = out.coverage
+    if old.coverage is not None and previous.coverage_rows is not None:
+        new = out.coverage if out.coverage is not None else old.coverage.slice(0, 0)
+        if new.schema != old.coverage.schema:
+            return None
+        coverage = _pieces(old.coverage, previous.coverage_rows, new, fresh, keys)
+    elif old.coverage is not None:
+        return None
+    parts = [p for p in old.parts if p.indicator in keep] + out.parts
+    return DeriveOutput(observations, combine(parts), out.steps, coverage, parts)
+
+
+def _pieces(
+    old: pa.Table,
+    rows: Runs,
+    new: pa.Table,
+    fresh: Mapping[str, list[str]],
+    keys: list[str],
+) -> pa.Table:
+    """Per group of ``keys``, in that order: its rows of ``new`` when it is ``fresh``,
+    else its runs of ``old`` (slices: no copy)."""
+    import pyarrow as pa
+
+    pieces = []
+    for key in keys:
+        if key in fresh:
+            pieces.append(new if len(fresh) == 1 else _rows_of(new, set(fresh[key])))
+        else:
+            pieces += [old.slice(start, stop - start) for start, stop in rows.get(key, [])]
+    return pa.concat_tables(pieces) if pieces else new.slice(0, 0)
+
+
+def _rows_of(table: pa.Table, indicators: set[str]) -> pa.Table:
+    """The rows of ``table`` whose indicator is one of ``indicators`` (a dictionary column
+    is looked up on its dictionary)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory.derive._common import on_values
+
+    wanted = pa.array(sorted(indicators), pa.string())
+    mask = on_values(
+        table.column("indicator"),
+        lambda v: pc.fill_null(pc.is_in(pc.cast(v, pa.string()), value_set=wanted), False),
+    )
+    return table.filter(mask)
+
+
+def _renamed(column: pa.ChunkedArray, renamed: Mapping[str, str]) -> pa.ChunkedArray:
+    """``column`` (lineage ids) with each id in ``renamed`` replaced, on the dictionary."""
+    import pyarrow as pa
+
+    chunks = []
+    # Chunks of one saved file share a dictionary: they share the renamed one too.
+    last: tuple[pa.Array, pa.Array] | None = None
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            if last is None or not last[0].equals(chunk.dictionary):
+                values = [renamed.get(v, v) for v in chunk.dictionary.to_pylist()]
+                last = (chunk.dictionary, pa.array(values, chunk.dictionary.type))
+            chunks.append(pa.DictionaryArray.from_arrays(chunk.indices, last[1]))
+        else:
+            chunks.append(pa.array([renamed.get(v, v) for v in chunk.to_pylist()], chunk.type))
+    return pa.chunked_array(chunks, column.type)

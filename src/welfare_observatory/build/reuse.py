@@ -21,8 +21,9 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.lineage import StepRecord, digest
 from welfare_observatory.model.finding import Finding
@@ -31,7 +32,7 @@ from welfare_observatory.model.observation import BASE_COLUMNS
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from welfare_observatory.build.derive import DeriveOutput
+    from welfare_observatory.build.derive import DeriveOutput, Grouped, Runs
     from welfare_observatory.build.environment import BuildEnvironment
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "fingerprints",
     "load_analysed",
     "load_derived",
+    "load_grouped",
     "partition_keys",
     "previous_partitions",
     "record_written",
@@ -83,9 +85,6 @@ def derived_key(
 
 def load_derived(steps_dir: Path, key: str) -> Derived | None:
     """The saved result for ``key``, or None (also when it is damaged: then it is rebuilt)."""
-
-    from welfare_observatory.build.derive import DeriveOutput
-
     folder = steps_dir / f"{_PREFIX}{key}"
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
@@ -93,12 +92,7 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
         coverage_file = folder / "coverage.parquet"
         coverage = _read(coverage_file) if coverage_file.exists() else None
         analyses = {name: _read(folder / f"{name}.analysis.parquet") for name in meta["analyses"]}
-        derive = DeriveOutput(
-            observations=observations,
-            findings=[Finding.model_validate(f) for f in meta["findings"]],
-            steps=[StepRecord.model_validate(s) for s in meta["steps"]],
-            coverage=coverage,
-        )
+        derive = _derive_output(meta, observations, coverage)
         findings = [Finding.model_validate(f) for f in meta["analysis_findings"]]
         prints = meta.get("fingerprints")
     except (OSError, ValueError, KeyError, TypeError):
@@ -106,6 +100,121 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
     if isinstance(prints, dict):
         return Derived(derive, analyses, findings, {str(k): str(v) for k, v in prints.items()})
     return Derived(derive, analyses, findings)
+
+
+def _derive_output(
+    meta: dict[str, Any], observations: pa.Table, coverage: pa.Table | None
+) -> DeriveOutput:
+    from welfare_observatory.build.derive import DeriveOutput
+    from welfare_observatory.derive._parts import part_from
+
+    parts, groups, changes = meta.get("parts"), meta.get("groups"), meta.get("changes")
+    return DeriveOutput(
+        observations=observations,
+        findings=[Finding.model_validate(f) for f in meta["findings"]],
+        steps=[StepRecord.model_validate(s) for s in meta["steps"]],
+        coverage=coverage,
+        parts=[part_from(p) for p in parts] if isinstance(parts, list) else None,
+        groups=(
+            {str(k): [str(i) for i in v] for k, v in groups.items()}
+            if isinstance(groups, dict)
+            else None
+        ),
+        changes=_changes(changes) if isinstance(changes, list) else None,
+    )
+
+
+def _changes(rows: list[dict[str, Any]]) -> pa.Table:
+    """The change table :func:`_save_grouped` saved."""
+    import pyarrow as pa
+
+    from welfare_observatory.derive.reconciliation import CHANGE_SCHEMA
+
+    dated = [
+        {**row, "since": date.fromisoformat(row["since"]) if row.get("since") else None}
+        for row in rows
+    ]
+    return pa.Table.from_pylist(dated, schema=CHANGE_SCHEMA)
+
+
+def load_grouped(steps_dir: Path) -> Grouped | None:
+    """The newest saved derive output that records its indicator groups (what
+    :func:`~welfare_observatory.build.derive.derive_by_groups` reuses), or None. Its
+    tables are memory-mapped, in group order (:func:`_save_grouped`): a rebuild takes the
+    unchanged groups' rows as slices, without reading or copying them."""
+    from welfare_observatory.build.derive import Grouped
+
+    if not steps_dir.is_dir():
+        return None
+    for folder, meta in _metas(steps_dir):
+        ranges = meta.get("ranges")
+        if not isinstance(meta.get("groups"), dict) or not isinstance(ranges, dict):
+            continue
+        try:
+            observations = _mapped(folder / "grouped.arrow")
+            coverage_file = folder / "grouped-coverage.arrow"
+            coverage = _mapped(coverage_file) if coverage_file.exists() else None
+            output = _derive_output(meta, observations, coverage)
+            rows = _runs_of(ranges["rows"])
+            covered = ranges.get("coverage")
+            cov_rows = _runs_of(covered) if isinstance(covered, dict) else None
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            continue
+        if output.parts is None or output.groups is None:
+            continue
+        return Grouped(output, rows, cov_rows)
+    return None
+
+
+def _runs_of(saved: dict[str, list[list[int]]]) -> Runs:
+    return {str(k): [(int(a), int(b)) for a, b in v] for k, v in saved.items()}
+
+
+def _save_grouped(
+    folder: Path, derive: DeriveOutput, groups: dict[str, list[str]]
+) -> dict[str, object]:
+    """The derive output's tables in group order as Arrow files (``grouped.arrow``,
+    ``grouped-coverage.arrow``) and what the meta records: parts, groups, row ranges."""
+    from welfare_observatory.build.derive import group_runs
+    from welfare_observatory.derive._parts import part_to
+
+    assert derive.parts is not None
+    grouped = group_runs(derive.observations, groups)
+    covered = group_runs(derive.coverage, groups) if derive.coverage is not None else None
+    if grouped is None or (derive.coverage is not None and covered is None):
+        return {}  # a row of no group: the next build derives everything again
+    _write_arrow(grouped[0], folder / "grouped.arrow")
+    ranges: dict[str, object] = {"rows": grouped[1]}
+    if covered is not None:
+        _write_arrow(covered[0], folder / "grouped-coverage.arrow")
+        ranges["coverage"] = covered[1]
+    saved: dict[str, object] = {"parts": [part_to(p) for p in derive.parts], "groups": groups}
+    if derive.changes is not None:
+        saved["changes"] = [
+            {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
+            for row in derive.changes.to_pylist()
+        ]
+    return saved | {"ranges": ranges}
+
+
+def _write_arrow(table: pa.Table, path: Path) -> None:
+    import pyarrow as pa
+
+    # The file format has one dictionary per column: chunks' dictionaries are unified.
+    options = pa.ipc.IpcWriteOptions(unify_dictionaries=True)
+    with (
+        pa.OSFile(str(path), "wb") as sink,
+        pa.ipc.new_file(sink, table.schema, options=options) as writer,
+    ):
+        writer.write_table(table)
+
+
+def _mapped(path: Path) -> pa.Table:
+    """The table of an Arrow file, memory-mapped (no copy)."""
+    import pyarrow as pa
+
+    # Not closed here: the table's buffers keep the mapping alive as long as they live.
+    return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
 def save_derived(
@@ -140,6 +249,8 @@ def save_derived(
         }
         if fingerprints is not None and analysis_key is not None:
             meta |= {"fingerprints": fingerprints, "analysis_key": analysis_key}
+        if derived.derive.parts is not None and derived.derive.groups is not None:
+            meta |= _save_grouped(staging, derived.derive, derived.derive.groups)
         (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         staging.rename(target)
     except BaseException:

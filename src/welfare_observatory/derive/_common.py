@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from welfare_observatory._arrow import distinct as _distinct
 from welfare_observatory._arrow import plain as _plain
+from welfare_observatory.derive._parts import FindingPart
 from welfare_observatory.errors import DataError, Location
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.finding import Finding
@@ -36,6 +37,8 @@ class Derived:
     step: StepRecord | None = None
     coverage: pa.Table | None = None
     """Aggregates only: indicator, territory, period, breakdowns, members, reported, coverage."""
+    parts: list[FindingPart] = field(default_factory=list)
+    """``findings`` per indicator (:mod:`welfare_observatory.derive._parts`), where kept."""
 
 
 def indicator_map(

@@ -32,6 +32,14 @@ from welfare_observatory.derive._common import (
     status_sql,
     to_canonical,
 )
+from welfare_observatory.derive._parts import (
+    COUNT,
+    FindingPart,
+    combine,
+    firsts,
+    nested,
+    null_last,
+)
 from welfare_observatory.derive.formulas import derive_rates
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.finding import Finding, Severity
@@ -213,11 +221,11 @@ def aggregate(
     sum_ids = pa.array(sums, pa.string())
     summed = summed.filter(pc.is_in(summed.column("indicator").cast(pa.string()), sum_ids))
     table = pa.concat_tables([summed, rate_table.cast(summed.schema)])
-    table, findings = _apply_coverage(
+    table, own = _apply_coverage(
         table, coverage, observations if published is None else published, breakdowns, min_coverage
     )
-    findings = derived.findings + findings
-    return Derived(table, findings, step, coverage)
+    parts = nested(derived.parts, 0) + own
+    return Derived(table, combine(parts), step, coverage, parts)
 
 
 def _apply_coverage(
@@ -226,7 +234,7 @@ def _apply_coverage(
     observations: pa.Table,
     breakdowns: list[str],
     min_coverage: float,
-) -> tuple[pa.Table, list[Finding]]:
+) -> tuple[pa.Table, list[FindingPart]]:
     """Drop aggregates below ``min_coverage``, mark partial ones ``U``, let published values win."""
     con = connect()
     con.register("t", table)
@@ -255,36 +263,39 @@ def _apply_coverage(
         FROM t JOIN c ON {on_c} LEFT JOIN o ON {on_o}
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
     )
-    findings: list[Finding] = []
+    parts: list[FindingPart] = []
     cov = pc.fill_null(result.column("coverage"), 0.0)
     below = pc.less(cov, min_coverage - 1e-12)
-    n_below = int(pc.sum(below).as_py() or 0)
-    if n_below:
-        # Lowest coverage first, ties broken by key: two builds name the same example.
-        low = result.filter(below).select(["coverage", "indicator", "territory", "period"])
-        low = plain(low)
-        order = [(n, "ascending") for n in low.column_names]
-        worst = low.sort_by(order).slice(0, 1).to_pylist()[0]
-        findings.append(
-            Finding(
+    if pc.any(below).as_py():
+        # Lowest coverage first, ties broken by key: two builds name the same example
+        # (per indicator here; summed again, the lowest of all).
+        low = plain(result.filter(below).select(["coverage", "indicator", "territory", "period"]))
+        for count, worst in firsts(low, ["coverage", "territory", "period"]):
+            template = (
+                f"{COUNT} aggregates cover less than {min_coverage:.0%} of their "
+                f"area and are not emitted; lowest: {worst['coverage']:.1%}"
+            )
+            finding = Finding(
                 code="partial-aggregate",
                 severity=Severity.WARNING,
-                message=f"{n_below} aggregates cover less than {min_coverage:.0%} of their "
-                f"area and are not emitted; lowest: {worst['coverage']:.1%}",
+                message=template.replace(COUNT, str(count)),
                 indicator=str(worst["indicator"]),
                 territory=str(worst["territory"]),
                 period=str(worst["period"]),
-                count=n_below,
+                count=count,
                 hint="see Derived.coverage for members and reported; fill the missing "
                 "municipalities or lower min_coverage to publish them as low reliability (U)",
             )
-        )
-    findings += _published_conflicts(result.filter(pc.invert(below)))
+            order = tuple(
+                null_last(worst[k]) for k in ("coverage", "indicator", "territory", "period")
+            )
+            parts.append(FindingPart((1,), "sum", finding, finding.indicator, order, template))
+    parts += _published_conflicts(result.filter(pc.invert(below)))
     keep = pc.and_(pc.invert(below), pc.invert(result.column("published")))
-    return to_canonical(result.filter(keep), breakdowns), findings
+    return to_canonical(result.filter(keep), breakdowns), parts
 
 
-def _published_conflicts(result: pa.Table) -> list[Finding]:
+def _published_conflicts(result: pa.Table) -> list[FindingPart]:
     """A published total that differs from the sum of its parts: both values, listed.
 
     The published value wins (the rule of this module); the difference is the aggregate
@@ -307,19 +318,37 @@ def _published_conflicts(result: pa.Table) -> list[Finding]:
         )
     )
     rows = rows.sort_by([(n, "ascending") for n in rows.column_names])
+    # At most MAX_LISTED of each indicator are kept: however indicators are combined, the
+    # first MAX_LISTED of all are among them (rows are in indicator order).
+    import numpy as np
+
     from welfare_observatory.derive.releases import MAX_LISTED
 
-    return [
-        Finding(
-            code="release-conflict",
-            severity=Severity.INFO,
-            message=f"{r['published_source']} {r['published_value']:,.10g} wins over the "
-            f"aggregate of its parts {r['value']:,.10g} (difference "
-            f"{r['value'] - r['published_value']:+,.10g}; a published total wins)",
-            indicator=str(r["indicator"]),
-            territory=str(r["territory"]),
-            period=str(r["period"]),
-            count=1,
-        )
-        for r in rows.slice(0, MAX_LISTED).to_pylist()
-    ]
+    names = rows.column("indicator").to_numpy(zero_copy_only=False)
+    starts = [0, *(np.flatnonzero(names[1:] != names[:-1]) + 1).tolist()]
+    ends = [*starts[1:], len(names)]
+    parts: list[FindingPart] = []
+    for start, end in zip(starts, ends, strict=True):
+        listed = rows.slice(start, min(end - start, MAX_LISTED)).to_pylist()
+        parts += [
+            FindingPart(
+                (2,),
+                "item",
+                Finding(
+                    code="release-conflict",
+                    severity=Severity.INFO,
+                    message=f"{r['published_source']} {r['published_value']:,.10g} wins over "
+                    f"the aggregate of its parts {r['value']:,.10g} (difference "
+                    f"{r['value'] - r['published_value']:+,.10g}; a published total wins)",
+                    indicator=str(r["indicator"]),
+                    territory=str(r["territory"]),
+                    period=str(r["period"]),
+                    count=1,
+                ),
+                str(r["indicator"]),
+                (place,),
+                cap=MAX_LISTED,
+            )
+            for place, r in enumerate(listed)
+        ]
+    return parts

@@ -29,6 +29,7 @@ from welfare_observatory.derive._common import (
     query,
     to_canonical,
 )
+from welfare_observatory.derive._parts import COUNT, FindingPart, combine, firsts, null_last
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Indicator
@@ -135,54 +136,52 @@ def derive_rates(
         FROM n LEFT JOIN d ON n.target = d.target AND {keys}
     """  # noqa: S608 (identifiers are checked names; data goes in as tables)
     result = query(con, sql)
-    findings = _findings(result)
+    parts = _findings(result)
     n = result.num_rows
     result = result.append_column("flags", pa.nulls(n, pa.string()))
     result = result.append_column("source", constant(n, "derive"))
     result = result.append_column("lineage", constant(n, step.id))
-    return Derived(to_canonical(result, breakdowns), findings, step)
+    return Derived(to_canonical(result, breakdowns), combine(parts), step, parts=parts)
 
 
-def _findings(result: pa.Table) -> list[Finding]:
-    findings: list[Finding] = []
-    for flag, code, message in (
-        ("no_denominator", "missing-denominator", "have no denominator for the same key"),
-        ("zero_denominator", "zero-denominator", "have a zero denominator"),
-        ("mixed_release", "mixed-release", "combine a provisional operand with a final one"),
+def _findings(result: pa.Table) -> list[FindingPart]:
+    """Per flag, one part per target indicator: its count and its smallest key (summed
+    again, the example is the smallest key of all: two builds report the same one)."""
+    parts: list[FindingPart] = []
+    for place, (flag, code, message) in enumerate(
+        (
+            ("no_denominator", "missing-denominator", "have no denominator for the same key"),
+            ("zero_denominator", "zero-denominator", "have a zero denominator"),
+            ("mixed_release", "mixed-release", "combine a provisional operand with a final one"),
+        )
     ):
         mask = pc.fill_null(result.column(flag), False)
-        count = int(pc.sum(mask).as_py() or 0)
-        if count:
-            # The example row is the smallest key, so two builds report the same one.
-            flagged = result.filter(mask).select(["indicator", "territory", "period"])
-            first = _smallest(flagged, ["indicator", "territory", "period"])
-            findings.append(
-                Finding(
-                    code=code,
-                    severity=Severity.WARNING,
-                    message=f"{count} rates {message}; "
-                    + (
-                        "they are stored as provisional (status P)"
-                        if code == "mixed-release"
-                        else "they are stored as missing (status O)"
-                    ),
-                    indicator=str(first["indicator"]),
-                    territory=str(first["territory"]),
-                    period=str(first["period"]),
-                    count=count,
-                    hint=(
-                        "take both operands from one release (see 'priority' in docs/methods.md)"
-                        if code == "mixed-release"
-                        else "check that numerator and denominator share territory, period and "
-                        "breakdowns (align='year' pairs a flow with the stock on 1 January)"
-                    ),
-                )
+        if not pc.any(mask).as_py():
+            continue
+        flagged = plain(result.filter(mask).select(["indicator", "territory", "period"]))
+        template = f"{COUNT} rates {message}; " + (
+            "they are stored as provisional (status P)"
+            if code == "mixed-release"
+            else "they are stored as missing (status O)"
+        )
+        for count, first in firsts(flagged, ["territory", "period"]):
+            finding = Finding(
+                code=code,
+                severity=Severity.WARNING,
+                message=template.replace(COUNT, str(count)),
+                indicator=str(first["indicator"]),
+                territory=str(first["territory"]),
+                period=str(first["period"]),
+                count=count,
+                hint=(
+                    "take both operands from one release (see 'priority' in docs/methods.md)"
+                    if code == "mixed-release"
+                    else "check that numerator and denominator share territory, period and "
+                    "breakdowns (align='year' pairs a flow with the stock on 1 January)"
+                ),
             )
-    return findings
-
-
-def _smallest(table: pa.Table, keys: Sequence[str]) -> dict[str, object]:
-    """The row of ``table`` that sorts first by ``keys`` (row order from DuckDB is arbitrary)."""
-    ordered = plain(table).sort_by([(k, "ascending") for k in keys])
-    row: dict[str, object] = ordered.slice(0, 1).to_pylist()[0]
-    return row
+            order = tuple(null_last(first[k]) for k in ("indicator", "territory", "period"))
+            parts.append(
+                FindingPart((place,), "sum", finding, str(first["indicator"]), order, template)
+            )
+    return parts

@@ -49,6 +49,14 @@ from welfare_observatory.derive._common import (
     status_sql,
     to_canonical,
 )
+from welfare_observatory.derive._parts import (
+    COUNT,
+    MEMBERS,
+    FindingPart,
+    combine,
+    firsts,
+    null_last,
+)
 from welfare_observatory.derive.formulas import derive_rates
 from welfare_observatory.errors import UnknownTerritoryError
 from welfare_observatory.lineage import StepRecord
@@ -171,15 +179,17 @@ def reconcile(
         FROM obs o JOIN ch c ON o.territory = c.code LEFT JOIN m ON m.id = o.indicator
         """  # noqa: S608 (identifiers are checked names; data goes in as tables)
     )
-    findings: list[Finding] = []
-    findings += _report(
+    parts: list[FindingPart] = []
+    parts += _report(
+        (0,),
         con,
         "new IS NULL",
         "no-successor",
         Severity.WARNING,
         "rows of territories suppressed without a successor are left out",
     )
-    findings += _report(
+    parts += _report(
+        (1,),
         con,
         "n_succ > 1 AND share IS NULL",
         "split-without-key",
@@ -193,7 +203,8 @@ def reconcile(
         WHERE new IS NOT NULL AND (n_succ = 1 OR share IS NOT NULL)
         """
     )
-    findings += _report(
+    parts += _report(
+        (2,),
         con,
         "share IS NOT NULL AND method <> 'sum'",
         "cannot-reconcile",
@@ -272,7 +283,8 @@ def reconcile(
     merged = pc.greater(grouped["n_parts"], 1)
     is_sum = pc.equal(grouped["method"], "sum")
     is_formula = pc.equal(grouped["method"], "formula")
-    findings += _group_finding(
+    parts += _group_parts(
+        (3,),
         grouped,
         partial,
         "partial-merge",
@@ -284,14 +296,17 @@ def reconcile(
     # One to one, any method is relabelled; merged, counts add and rates are re-derived.
     rederive = pc.and_(pc.and_(usable, merged), is_formula)
     lost = pc.and_(pc.and_(usable, merged), pc.invert(pc.or_(is_sum, is_formula)))
-    findings += _group_finding(
+    parts += _group_parts(
+        (4,),
         grouped,
         lost,
         "cannot-reconcile",
         "merged values of non-aggregable indicators are left out",
         "publish the indicator for the new territory or aggregate it",
     )
-    findings += _combined_finding(grouped, pc.and_(grouped["combined"], pc.or_(direct, rederive)))
+    parts += _combined_finding(
+        (5,), grouped, pc.and_(grouped["combined"], pc.or_(direct, rederive))
+    )
     moved_rows = grouped.filter(direct)
     moved_rows = moved_rows.append_column(
         "lineage", pa.array([step.id] * moved_rows.num_rows, pa.string())
@@ -323,20 +338,9 @@ def reconcile(
             "lineage",
             pa.array([step.id] * chosen.num_rows, pa.string()),
         )
-        missing = wanted.num_rows - chosen.num_rows
-        if missing:
-            findings.append(
-                Finding(
-                    code="cannot-reconcile",
-                    severity=Severity.WARNING,
-                    message=f"{missing} merged rates have no numerator and "
-                    "denominator to be re-derived from; left out",
-                    count=missing,
-                    hint="harmonize the rate's operands too",
-                )
-            )
+        parts += _missing_rates((6,), wanted, chosen)
         table = pa.concat_tables([table, to_canonical(chosen, breakdowns)])
-    return Derived(table, findings, step)
+    return Derived(table, combine(parts), step, parts=parts)
 
 
 def combination_of(parameters: Mapping[str, Any], territory: str) -> dict[str, str]:
@@ -376,30 +380,80 @@ def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _combined_finding(table: pa.Table, mask: pa.ChunkedArray) -> list[Finding]:
-    count = int(pc.sum(mask).as_py() or 0)
-    if not count:
+def _missing_rates(slot: tuple[int, ...], wanted: pa.Table, chosen: pa.Table) -> list[FindingPart]:
+    """Merged rates that could not be re-derived, counted per indicator."""
+
+    def counts(table: pa.Table) -> dict[str, int]:
+        per = (
+            plain(table.select(["indicator"]))
+            .group_by("indicator")
+            .aggregate([("indicator", "count")])
+        )
+        return dict(
+            zip(per["indicator"].to_pylist(), per["indicator_count"].to_pylist(), strict=True)
+        )
+
+    template = (
+        f"{COUNT} merged rates have no numerator and denominator to be re-derived from; left out"
+    )
+
+    def part(indicator: str | None, n: int) -> FindingPart:
+        finding = Finding(
+            code="cannot-reconcile",
+            severity=Severity.WARNING,
+            message=template.replace(COUNT, str(n)),
+            count=n,
+            hint="harmonize the rate's operands too",
+        )
+        return FindingPart(slot, "sum", finding, indicator, (), template)
+
+    total = wanted.num_rows - chosen.num_rows
+    asked, made = counts(wanted), counts(chosen)
+    missing = {i: n - made.get(i, 0) for i, n in asked.items() if n != made.get(i, 0)}
+    if not total and not missing:
+        return []
+    if total and all(n > 0 for n in missing.values()) and sum(missing.values()) == total:
+        return [part(i, missing[i]) for i in sorted(missing)]
+    # Not a sum of per-indicator counts (a rate given twice): a part of no indicator,
+    # which a rebuild does not split (it derives everything again); nothing when none.
+    if total:
+        return [part(None, total)]
+    return [FindingPart(slot, "item", part(None, 0).finding, None, cap=0)]
+
+
+def _combined_finding(
+    slot: tuple[int, ...], table: pa.Table, mask: pa.ChunkedArray
+) -> list[FindingPart]:
+    if not pc.any(mask).as_py():
         return []
     combined = plain(table.filter(mask).select(["indicator", "territory", "period"]))
-    first = combined.sort_by([(n, "ascending") for n in combined.column_names]).to_pylist()[0]
-    successors = len(set(combined.column("territory").to_pylist()))
-    return [
-        Finding(
+    template = (
+        f"{COUNT} values of {MEMBERS} municipalities dated before an "
+        "incorporation combine the successor's own value with its absorbed "
+        "predecessors' (counts summed, rates re-derived)"
+    )
+    parts = []
+    for count, first in firsts(combined, ["territory", "period"]):
+        indicator = str(first["indicator"])
+        mine = combined.filter(pc.equal(combined["indicator"], indicator))
+        members = tuple(sorted({str(t) for t in mine["territory"].to_pylist()}))
+        finding = Finding(
             code="reconciled",
             severity=Severity.INFO,
-            message=f"{count} values of {successors} municipalities dated before an "
-            "incorporation combine the successor's own value with its absorbed "
-            "predecessors' (counts summed, rates re-derived)",
-            indicator=str(first["indicator"]),
+            message=template.replace(COUNT, str(count)).replace(MEMBERS, str(len(members))),
+            indicator=indicator,
             territory=str(first["territory"]),
             period=str(first["period"]),
             count=count,
             hint="explain a value to see the members of its combination",
         )
-    ]
+        order = tuple(null_last(first[k]) for k in ("indicator", "territory", "period"))
+        parts.append(FindingPart(slot, "sum", finding, indicator, order, template, members=members))
+    return parts
 
 
 def _report(
+    slot: tuple[int, ...],
     con: Any,
     where: str,
     code: str,
@@ -407,44 +461,68 @@ def _report(
     message: str,
     hint: str | None = None,
     table: str = "moved",
-) -> list[Finding]:
-    row = con.sql(
-        f"SELECT count(*), min(old), min(indicator), min(period) FROM {table} WHERE {where}"  # noqa: S608 (identifiers are checked names; data goes in as tables)
-    ).fetchall()[0]
-    if not row[0]:
-        return []
+) -> list[FindingPart]:
+    """Per indicator: the count, the least old code and period (summed again: the count of
+    all, the least code, indicator and period of all, each on its own)."""
+    rows = con.sql(
+        f"SELECT indicator, count(*), min(old), min(period) FROM {table} WHERE {where} "  # noqa: S608 (identifiers are checked names; data goes in as tables)
+        "GROUP BY indicator ORDER BY indicator"
+    ).fetchall()
+    template = f"{COUNT} {message}"
     return [
-        Finding(
-            code=code,
-            severity=severity,
-            message=f"{row[0]} {message}",
-            territory=row[1],
-            indicator=row[2],
-            period=row[3],
-            count=row[0],
-            hint=hint,
+        FindingPart(
+            slot,
+            "least",
+            Finding(
+                code=code,
+                severity=severity,
+                message=template.replace(COUNT, str(n)),
+                territory=old,
+                indicator=indicator,
+                period=period,
+                count=n,
+                hint=hint,
+            ),
+            str(indicator),
+            template=template,
         )
+        for indicator, n, old, period in rows
     ]
 
 
 def _group_finding(
     table: pa.Table, mask: pa.ChunkedArray, code: str, message: str, hint: str
 ) -> list[Finding]:
-    count = int(pc.sum(mask).as_py() or 0)
-    if not count:
+    """The finding of the rows ``mask`` flags: their count and smallest key."""
+    return combine(_group_parts((0,), table, mask, code, message, hint))
+
+
+def _group_parts(
+    slot: tuple[int, ...],
+    table: pa.Table,
+    mask: pa.ChunkedArray,
+    code: str,
+    message: str,
+    hint: str,
+) -> list[FindingPart]:
+    """:func:`_group_finding` per indicator."""
+    if not pc.any(mask).as_py():
         return []
     # The smallest key, not DuckDB's first row: two builds name the same example.
     flagged = plain(table.filter(mask).select(["indicator", "territory", "period"]))
-    first = flagged.sort_by([(n, "ascending") for n in flagged.column_names]).to_pylist()[0]
-    return [
-        Finding(
+    template = f"{COUNT} {message}"
+    parts = []
+    for count, first in firsts(flagged, ["territory", "period"]):
+        finding = Finding(
             code=code,
             severity=Severity.WARNING,
-            message=f"{count} {message}",
+            message=template.replace(COUNT, str(count)),
             indicator=str(first["indicator"]),
             territory=str(first["territory"]),
             period=str(first["period"]),
             count=count,
             hint=hint,
         )
-    ]
+        order = tuple(null_last(first[k]) for k in ("indicator", "territory", "period"))
+        parts.append(FindingPart(slot, "sum", finding, finding.indicator, order, template))
+    return parts

@@ -29,6 +29,7 @@ from welfare_observatory.derive._common import (
     query,
     to_canonical,
 )
+from welfare_observatory.derive._parts import FindingPart, combine
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Indicator
 from welfare_observatory.model.reliability import Reliability, ReliabilitySettings
@@ -120,17 +121,18 @@ def mark_low_reliability(
         FROM judged o
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
     )
-    findings = _findings(marked)
+    parts = _findings(marked)
     table = pa.concat_tables(
         [
             to_canonical(observations.filter(pc.invert(is_rate)), breakdowns),
             to_canonical(marked, breakdowns),
         ]
     )
-    return Derived(table, findings)
+    return Derived(table, combine(parts), parts=parts)
 
 
-def _findings(marked: pa.Table) -> list[Finding]:
+def _findings(marked: pa.Table) -> list[FindingPart]:
+    """One finding per indicator (a part each, in indicator order)."""
     low = marked.filter(marked.column("low"))
     if low.num_rows == 0:
         return []
@@ -145,7 +147,7 @@ def _findings(marked: pa.Table) -> list[Finding]:
                    arg_min(base, {order}) AS base
             FROM low GROUP BY indicator ORDER BY indicator""",  # noqa: S608 (a constant)
     ).to_pylist()
-    return [
+    findings = [
         Finding(
             code="low-reliability",
             severity=Severity.INFO,
@@ -161,6 +163,7 @@ def _findings(marked: pa.Table) -> list[Finding]:
         )
         for row in rows
     ]
+    return [FindingPart((0,), "item", f, f.indicator) for f in findings]
 
 
 def _number(value: object) -> str:

@@ -57,7 +57,7 @@ class InMemory:
         outputs: Sequence[SourceOutput],
     ) -> Stored:
         from welfare_observatory.build.analyze import analyze_stage
-        from welfare_observatory.build.derive import derive_with_coverage
+        from welfare_observatory.build.derive import derive_by_groups
         from welfare_observatory.build.reuse import (
             Derived,
             analysis_key,
@@ -66,6 +66,7 @@ class InMemory:
             fingerprints,
             load_analysed,
             load_derived,
+            load_grouped,
             partition_keys,
             previous_partitions,
             record_written,
@@ -75,7 +76,6 @@ class InMemory:
         from welfare_observatory.store.edition import disk_errors
 
         say = context.say
-        tables = [o.table for o in outputs if o.table is not None and o.table.num_rows]
         findings = [f for o in outputs for f in o.findings]
         steps = [s for o in outputs for s in o.steps]
         environment = env.fingerprint()
@@ -91,7 +91,17 @@ class InMemory:
         if reused is None:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
-                derive_out = derive_with_coverage(tables, env)
+                # Only the indicator groups whose sources changed since the last result.
+                derive_out = derive_by_groups(
+                    [
+                        (tuple(s.id for s in o.steps), o.table)
+                        for o in outputs
+                        if o.table is not None and o.table.num_rows
+                    ],
+                    env,
+                    None if context.refresh else load_grouped(context.steps_dir),
+                    environment,
+                )
             with context.timed("analyze"):
                 say("analysing: trends, progress, benchmarks, composites, early warnings")
                 observations = derive_out.observations

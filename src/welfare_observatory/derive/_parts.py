@@ -1,0 +1,162 @@
+"""Derive findings kept per indicator, so that any set of indicators' findings can be
+summed again exactly.
+
+A finding that summarises many rows (``4800 aggregates cover less than 100%...``, with the
+worst one as example) is the sum of its indicators' own counts and the least of their
+examples. Each producer in :mod:`welfare_observatory.derive` records its findings as
+*parts*, one per indicator, and :func:`combine` makes the findings from them: the whole
+build's parts give the whole build's findings, and a rebuild that derives only the
+indicator groups whose sources changed combines their fresh parts with the kept parts of
+the others into the very findings a full derive gives.
+
+``slot`` orders the findings as derive makes them (a tuple: the stage, then the place
+within it); parts of one slot are one finding (``sum``: counts summed, the least example;
+``least``: counts summed, the least territory, indicator and period each), one finding
+each in indicator order (``item``, optionally ``cap``-ped as the producer caps its list)
+or one finding whatever the indicators (``once``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from welfare_observatory.model.finding import Finding
+
+__all__ = [
+    "COUNT",
+    "MEMBERS",
+    "FindingPart",
+    "combine",
+    "firsts",
+    "nested",
+    "null_last",
+    "part_from",
+    "part_to",
+]
+
+COUNT = "\x00count\x00"
+"""Where a ``sum`` or ``least`` part's message template takes the summed count."""
+
+MEMBERS = "\x00members\x00"
+"""Where a ``sum`` part's message template takes the number of distinct ``members``."""
+
+
+@dataclass(frozen=True)
+class FindingPart:
+    """One indicator's share of a derive finding (see the module docstring)."""
+
+    slot: tuple[int, ...]
+    kind: Literal["sum", "least", "item", "once"]
+    finding: Finding
+    """The indicator's own finding (its count; for ``sum``, its least example)."""
+    indicator: str | None = None
+    order: tuple[Any, ...] = ()
+    """``sum``: the example's sort key (least wins); ``item``: place within the indicator."""
+    template: str = ""
+    """``sum``: the message with :data:`COUNT` where the count goes."""
+    cap: int | None = None
+    """``item``: at most this many findings of the slot are listed."""
+    members: tuple[str, ...] = ()
+    """``sum``: what the finding counts distinct of (territories), for :data:`MEMBERS`."""
+
+
+def null_last(value: Any) -> tuple[int, Any]:
+    """A sort key part ordering missing values last (as Arrow's sorts do)."""
+    return (1, 0) if value is None else (0, value)
+
+
+def nested(parts: Iterable[FindingPart], prefix: int) -> list[FindingPart]:
+    """``parts`` placed under the stage ``prefix`` of their caller."""
+    return [replace(p, slot=(prefix, *p.slot)) for p in parts]
+
+
+def combine(parts: Sequence[FindingPart]) -> list[Finding]:
+    """The findings ``parts`` stand for, in derive's order."""
+    slots: dict[tuple[int, ...], list[FindingPart]] = {}
+    for part in parts:
+        slots.setdefault(part.slot, []).append(part)
+    out: list[Finding] = []
+    for slot in sorted(slots):
+        group = slots[slot]
+        kind = group[0].kind
+        if kind == "once":
+            out.append(group[0].finding)
+        elif kind == "sum":
+            total = sum(p.finding.count for p in group)
+            least = min(group, key=lambda p: p.order)
+            members = len({m for p in group for m in p.members})
+            message = least.template.replace(COUNT, str(total)).replace(MEMBERS, str(members))
+            out.append(least.finding.model_copy(update={"count": total, "message": message}))
+        elif kind == "least":
+            total = sum(p.finding.count for p in group)
+            update: dict[str, Any] = {
+                "count": total,
+                "message": group[0].template.replace(COUNT, str(total)),
+            }
+            for name in ("territory", "indicator", "period"):
+                values = [getattr(p.finding, name) for p in group]
+                update[name] = min((v for v in values if v is not None), default=None)
+            out.append(group[0].finding.model_copy(update=update))
+        else:
+            items = sorted(group, key=lambda p: (p.indicator or "", p.order))
+            cap = group[0].cap
+            out += [p.finding for p in (items if cap is None else items[:cap])]
+    return out
+
+
+def part_to(part: FindingPart) -> dict[str, Any]:
+    """``part`` as JSON (saved with a derive result)."""
+    return {
+        "slot": list(part.slot),
+        "kind": part.kind,
+        "finding": part.finding.model_dump(mode="json"),
+        "indicator": part.indicator,
+        "order": _jsonable(part.order),
+        "template": part.template,
+        "cap": part.cap,
+        "members": list(part.members),
+    }
+
+
+def part_from(data: dict[str, Any]) -> FindingPart:
+    """The part :func:`part_to` saved (sort keys come back as tuples)."""
+    return FindingPart(
+        slot=tuple(int(s) for s in data["slot"]),
+        kind=data["kind"],
+        finding=Finding.model_validate(data["finding"]),
+        indicator=data["indicator"],
+        order=_tupled(data["order"]),
+        template=str(data["template"]),
+        cap=data["cap"],
+        members=tuple(str(m) for m in data.get("members", ())),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _tupled(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tupled(v) for v in value)
+    return value
+
+
+def firsts(table: Any, within: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
+    """Per indicator of the plain Arrow ``table``, in indicator order: its number of rows
+    and its first row by ``within`` (ascending, missing values last, as Arrow sorts)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not table.num_rows:
+        return []
+    ordered = table.sort_by([("indicator", "ascending"), *((c, "ascending") for c in within)])
+    values = ordered.column("indicator").to_numpy(zero_copy_only=False)
+    starts = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist()]
+    ends = [*starts[1:], len(values)]
+    rows = ordered.take(pa.array(starts, pa.int64())).to_pylist()
+    return [(b - a, row) for a, b, row in zip(starts, ends, rows, strict=True)]

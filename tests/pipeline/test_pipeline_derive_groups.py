@@ -1,0 +1,295 @@
+"""A rebuild derives only the indicator groups whose sources changed.
+
+Derive reads indicators together only through formulas and through sources, so the
+connected components of those links (indicator groups) derive independently; a rebuild
+derives the changed groups, keeps the others' rows and findings from the last result and
+must give exactly the edition a fresh build of the changed input gives: same rows, lineage,
+findings (those summed over indicators included), analyses and build id.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_pipeline_incremental import INDICATORS, _entry, change_last_value, make_observatory
+
+from welfare_observatory.build import derive as derive_module
+from welfare_observatory.build.orchestrator import BuildResult
+from welfare_observatory.derive._parts import combine
+from welfare_observatory.derive.formulas import _findings as rate_findings
+from welfare_observatory.observatory import load_observatory
+
+# Two formula groups (births / residents, edu A / edu B) summed to the province, and two
+# indicators on their own. Edu's sources also publish the province (it wins over the sum:
+# a conflict each), a municipality-year is missing from each denominator (partial
+# aggregates, rates without denominator) and births are small (low reliability).
+FORMULAS = {
+    "T_BIRTH_RATE": ("T_BIRTHS", "T_RESIDENTS"),
+    "T_EDU_C": ("T_EDU_A", "T_EDU_B"),
+}
+COUNTS = {"T_BIRTHS", "T_RESIDENTS", "T_EDU_A", "T_EDU_B"}
+
+
+def _catalogue_entry(ident: str, domain: str, polarity: str, measure: str) -> str:
+    if ident in FORMULAS:
+        numerator, denominator = FORMULAS[ident]
+        entry = _entry(ident, domain, polarity, "ratio").replace(
+            "  aggregation: none\n",
+            "  aggregation: formula\n"
+            f"  formula: {{numerator: {numerator}, denominator: {denominator}, "
+            "multiplier: 100}\n",
+        )
+        return entry
+    if ident in COUNTS:
+        return _entry(ident, domain, polarity, "count")
+    return _entry(ident, domain, polarity, measure)
+
+
+def _without_one_municipality_year(file: Path, year: str) -> None:
+    """Drop the rows of the file's first municipality for ``year``."""
+    lines = file.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    first = next(ln.split(",")[1] for ln in lines[1:] if len(ln.split(",")[1].strip('"')) == 6)
+    kept = [ln for ln in lines if not (ln.startswith(f"{year},") and ln.split(",")[1] == first)]
+    assert len(kept) < len(lines)
+    file.write_text("\n".join(kept) + "\n", encoding="utf-8")
+
+
+def _with_old_codes(file: Path, value: float) -> None:
+    """Rows under codes gone before the reference date: 096011 merged into 096086 in 2016
+    (relabelled: its partners 096052 and 096060 give nothing), 096061 incorporated into
+    096042 in 2017 (combined with the successor's own value)."""
+    rows = [
+        f'{year},"{code}","{sex}",{value + k}'
+        for k, year in enumerate(range(2012, 2016))
+        for code in ("096011", "096061")
+        for sex in ("Total", "Female", "Male")
+    ]
+    file.write_text(file.read_text(encoding="utf-8") + "\n".join(rows) + "\n", encoding="utf-8")
+
+
+def make_grouped_observatory(folder: Path, *, old_codes: bool = False) -> Path:
+    make_observatory(folder)
+    (folder / "indicators" / "own.yaml").write_text(
+        "".join(_catalogue_entry(*i) for i in INDICATORS), encoding="utf-8"
+    )
+    _without_one_municipality_year(folder / "data" / "t_residents.csv", "2015")
+    _without_one_municipality_year(folder / "data" / "t_edu_b.csv", "2017")
+    if old_codes:
+        for name, value in (("t_births", 9.0), ("t_residents", 900.0), ("t_edu_a", 30.0)):
+            _with_old_codes(folder / "data" / f"{name}.csv", value)
+    return folder
+
+
+def build(folder: Path, kb: Path) -> BuildResult:
+    return load_observatory(folder).build(out=kb, offline=True)
+
+
+def edition(result: BuildResult) -> dict[str, Any]:
+    """Every file of the edition; the manifest without its creation time and without the
+    sources' reuse status (a rebuild reports its unchanged sources as reused)."""
+    folder = result.knowledge_base / result.edition / result.report.build
+    files: dict[str, Any] = {}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = str(file.relative_to(folder))
+        if name == "manifest.json":
+            manifest = json.loads(file.read_text(encoding="utf-8"))
+            manifest.pop("created")
+            for source in manifest["sources"].values():
+                if source["status"] == "reused":
+                    source["status"] = "ok"
+            files[name] = manifest
+        else:
+            files[name] = file.read_bytes()
+    return files
+
+
+@pytest.fixture
+def derived_indicators(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
+    """The indicators each call of derive_with_coverage was given."""
+    calls: list[set[str]] = []
+    real = derive_module.derive_with_coverage
+
+    def spy(tables: Any, env: Any, scope: Any = None, **kwargs: Any) -> Any:
+        calls.append({str(i) for t in tables for i in pc.unique(t.column("indicator")).to_pylist()})
+        return real(tables, env, scope, **kwargs)
+
+    monkeypatch.setattr(derive_module, "derive_with_coverage", spy)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("changed", "group"),
+    [
+        ("t_health_a", {"T_HEALTH_A"}),
+        ("t_births", {"T_BIRTHS", "T_RESIDENTS"}),  # and the rate derived from them
+        ("t_edu_b", {"T_EDU_A", "T_EDU_B", "T_EDU_C"}),
+    ],
+)
+def test_a_rebuild_derives_the_changed_group_only_and_equals_the_fresh_build(
+    tmp_path: Path, derived_indicators: list[set[str]], changed: str, group: set[str]
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    codes = {f.code for f in first.report.findings}
+    # The findings summed over indicators are all there: the test compares them.
+    assert {"partial-aggregate", "missing-denominator", "low-reliability"} <= codes
+    assert "release-conflict" in codes
+    change_last_value(folder / "data" / f"{changed}.csv", by=3.0)
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    every = {i[0] for i in INDICATORS if i[0] not in FORMULAS} | {"T_EDU_C"}
+    assert derived_indicators == [every, group, every]
+    assert again.report.build == fresh.report.build != first.report.build
+    assert again.report.findings == fresh.report.findings
+    assert edition(again) == edition(fresh)
+    # The summed finding says what the coverage table says, over both groups.
+    [partial] = [f for f in again.report.findings if f.code == "partial-aggregate"]
+    folder = again.knowledge_base / again.edition / again.report.build
+    coverage = pq.read_table(folder / "analyses" / "coverage.parquet").to_pylist()
+    below = sorted(
+        (r["coverage"], r["indicator"], r["territory"], r["period"])
+        for r in coverage
+        if not r["emitted"]
+    )
+    assert {r[1] for r in below} >= {"T_RESIDENTS", "T_EDU_B"}
+    assert partial.count == len(below)
+    assert (partial.indicator, partial.territory, partial.period) == below[0][1:]
+
+
+@pytest.mark.parametrize(
+    ("changed", "group"),
+    [
+        ("t_health_a", {"T_HEALTH_A"}),
+        ("t_residents", {"T_BIRTHS", "T_RESIDENTS"}),
+        ("t_edu_a", {"T_EDU_A", "T_EDU_B", "T_EDU_C"}),
+    ],
+)
+def test_with_codes_to_reconcile_a_rebuild_derives_the_changed_group_only(
+    tmp_path: Path, derived_indicators: list[set[str]], changed: str, group: set[str]
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs", old_codes=True)
+    first = build(folder, tmp_path / "kb")
+    codes = {f.code for f in first.report.findings}
+    assert "reconciled" in codes
+    change_last_value(folder / "data" / f"{changed}.csv", by=3.0)
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert derived_indicators[1] == group
+    assert again.report.findings == fresh.report.findings
+    assert edition(again) == edition(fresh)
+    # The summed reconcile findings count over both groups.
+    [merged] = [f for f in again.report.findings if f.code == "reconciled"]
+    assert " values of 1 municipalities " in merged.message
+    assert (merged.indicator, merged.count) == ("T_BIRTHS", 3 * 4 * 3)  # 3 indicators
+
+
+def test_a_second_rebuild_builds_on_the_grouped_result(
+    tmp_path: Path, derived_indicators: list[set[str]]
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / "t_edu_a.csv", by=-5.0)
+    build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / "t_residents.csv", by=7.0)
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert derived_indicators[2] == {"T_BIRTHS", "T_RESIDENTS"}
+    assert edition(again) == edition(fresh)
+
+
+@pytest.mark.parametrize(
+    ("changed", "group"),
+    [("t_health_b", {"T_HEALTH_B"}), ("t_edu_a", {"T_EDU_A", "T_EDU_B", "T_EDU_C"})],
+)
+def test_with_an_overrides_file_a_rebuild_derives_the_changed_group_and_equals_the_fresh_build(
+    tmp_path: Path, derived_indicators: list[set[str]], changed: str, group: set[str]
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    lines = (folder / "data" / "t_edu_a.csv").read_text(encoding="utf-8").split("\n")
+    municipality = lines[1].split(",")[1].strip('"')
+    # A correction in the edu group, and one of an indicator no source gives.
+    (folder / "overrides.yaml").write_text(
+        f"- indicator: T_EDU_A\n  territory: '{municipality}'\n  period: '2020'\n"
+        "  value: 42\n  reason: corrected by hand\n"
+        f"- indicator: T_HEALTH_A\n  territory: '{municipality}'\n  period: '2030'\n"
+        "  value: 7\n  reason: an estimate\n",
+        encoding="utf-8",
+    )
+    config = folder / "observatory.yaml"
+    config.write_text(config.read_text() + "overrides: overrides.yaml\n", encoding="utf-8")
+    build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / f"{changed}.csv")
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    # The corrected indicators are one group (edu's and health A's).
+    linked = group | {"T_HEALTH_A"} if "T_EDU_A" in group else group
+    assert derived_indicators[1] == linked
+    assert "override-applied" in {f.code for f in again.report.findings}
+    assert edition(again) == edition(fresh)
+
+
+def test_a_damaged_grouped_result_means_a_whole_derive(
+    tmp_path: Path, derived_indicators: list[set[str]]
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
+    (saved / "grouped.arrow").write_bytes(b"not arrow")
+    change_last_value(folder / "data" / "t_health_b.csv")
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert derived_indicators[1] == derived_indicators[0]
+    assert edition(again) == edition(fresh)
+
+
+# Rate findings summed over indicators: any split of the indicators gives the same findings.
+
+_KEYS = st.tuples(
+    st.sampled_from(["R_A", "R_B", "R_C", "R_D"]),
+    st.sampled_from(["096001", "096002", "096", "01"]),
+    st.sampled_from(["2019", "2020", "2021"]),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(_KEYS, max_size=30), split=st.sets(st.sampled_from(["R_A", "R_B", "R_C"])))
+def test_rate_findings_of_groups_combined_equal_those_of_all(
+    rows: list[tuple[str, str, str, bool, bool, bool]], split: set[str]
+) -> None:
+    def table(selected: list[tuple[str, str, str, bool, bool, bool]]) -> pa.Table:
+        names = ["indicator", "territory", "period"]
+        names += ["no_denominator", "zero_denominator", "mixed_release"]
+        kinds = [pa.string()] * 3 + [pa.bool_()] * 3
+        return pa.table(
+            {n: pa.array([r[k] for r in selected], kinds[k]) for k, n in enumerate(names)}
+        )
+
+    whole = combine(rate_findings(table(rows)))
+    one = [r for r in rows if r[0] in split]
+    other = [r for r in rows if r[0] not in split]
+    assert combine(rate_findings(table(one)) + rate_findings(table(other))) == whole
+    # And what they say: per flag, the count of all and the smallest key as example.
+    for finding in whole:
+        flag = {
+            "missing-denominator": 3,
+            "zero-denominator": 4,
+            "mixed-release": 5,
+        }[finding.code]
+        flagged = sorted(r[:3] for r in rows if r[flag])
+        assert finding.count == len(flagged)
+        assert (finding.indicator, finding.territory, finding.period) == flagged[0]
+        assert finding.message.startswith(f"{len(flagged)} rates ")
