@@ -104,3 +104,58 @@ def test_forgetting_an_answer_waits_for_its_record(tmp_path: Path) -> None:
         assert cache.pending[0].done()
     assert record(cache, "s", "file:a.csv") is None
     assert Cache(tmp_path / "cache").lookup("s", "file:a.csv") is None
+
+
+class SlowLookups(dict[Path, "Future[None]"]):
+    """The pending-records table, where a lookup from the writer thread takes a while: a
+    finished write's clean-up then overlaps the next write's registration."""
+
+    def get(self, key: Path, default: Any = None) -> Any:
+        found = super().get(key, default)
+        if threading.current_thread() is not threading.main_thread():
+            threading.Event().wait(0.2)
+        return found
+
+
+def test_a_finished_record_does_not_unregister_a_newer_one_for_the_same_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "_PENDING", SlowLookups())
+    file = tmp_path / "a.csv"
+    file.write_bytes(DATA)
+    with ThreadPoolExecutor(1) as writer:
+        cache = Cache(tmp_path / "cache", finisher=writer)
+        cache.put_file("s", "k", file, trust_stamps=False)
+        cache.pending[0].result()  # its clean-up is now running on the writer
+        gate = threading.Event()
+        writer.submit(gate.wait, 10)  # the second record waits behind this
+        file.write_bytes(DATA + b"2021,017001,2.5\n")
+        cache.put_file("s", "k", file, trust_stamps=False)
+        threading.Event().wait(0.4)  # the first clean-up is over
+        try:
+            assert not cache.pending[1].done()
+            assert cache_module._PENDING.get(cache._index_path("s", "k")) is cache.pending[1]
+        finally:
+            gate.set()
+        cache.pending[1].result()
+    assert cache_module._PENDING.get(cache._index_path("s", "k")) is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_copies_waiting_for_their_fsync_hold_no_open_file(tmp_path: Path) -> None:
+    files = []
+    for n in range(20):
+        file = tmp_path / f"f{n}.csv"
+        file.write_bytes(DATA + str(n).encode() + b"\n")
+        files.append(file)
+    with Held() as writer:
+        cache = Cache(tmp_path / "cache", finisher=writer)
+        before = len(list(Path("/proc/self/fd").iterdir()))
+        for n, file in enumerate(files):
+            cache.put_file("s", f"k{n}", file)
+        held = len(list(Path("/proc/self/fd").iterdir())) - before
+        writer.go.set()
+        for task in cache.pending:
+            task.result()
+    assert held <= 1  # (the writer's thread may hold its own)
+    assert all(record(cache, "s", f"k{n}") is not None for n in range(20))

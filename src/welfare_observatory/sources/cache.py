@@ -23,12 +23,13 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, wait
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TypeVar
 
 from welfare_observatory._atomic import atomic_write_chunks
 from welfare_observatory.errors import FetchError, Location, StoreError, WelfareObservatoryError
@@ -58,14 +59,40 @@ atomic_write = atomic_write_chunks  # the package's one writer (welfare_observat
 _PENDING: dict[Path, Future[None]] = {}
 """Index records being written by a cache's ``finisher``, by path: whoever reads or removes
 one waits for it first."""
+_PENDING_LOCK = threading.Lock()
+"""Guards :data:`_PENDING`: a finished write must not unregister a newer one for its path."""
 
 
 def _settled(index_path: Path) -> None:
     """Wait until a record being written to ``index_path`` is (its failure is reported to
     the build that wrote it, see :attr:`Cache.pending`)."""
-    pending = _PENDING.get(index_path)
+    with _PENDING_LOCK:
+        pending = _PENDING.get(index_path)
     if pending is not None:
         wait([pending])
+
+
+def _register(index_path: Path, task: Future[None]) -> None:
+    """Make readers of ``index_path`` wait for ``task`` until it is done."""
+
+    def unregister(done: Future[None]) -> None:
+        with _PENDING_LOCK:
+            if _PENDING.get(index_path) is done:
+                del _PENDING[index_path]
+
+    with _PENDING_LOCK:
+        _PENDING[index_path] = task
+    task.add_done_callback(unregister)
+
+
+def _fsync_path(path: Path) -> None:
+    """Flush a file already closed to disk (reopened read-only: POSIX syncs the file, not
+    the descriptor, so no handle has to stay open while the copy waits its turn)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Cache:
@@ -107,14 +134,14 @@ class Cache:
 
     def _store_file(self, path: Path) -> str:
         """Copy ``path`` into the objects, fsynced; its sha256."""
-        return self._copy_file(path, sync=True)[0]
+        return self._copy_file(path, sync=True)
 
-    def _copy_file(self, path: Path, *, sync: bool) -> tuple[str, BinaryIO | None]:
-        """The copy's sha256, and (``sync`` False) the copy still open for its fsync.
+    def _copy_file(self, path: Path, *, sync: bool) -> str:
+        """Copy ``path`` into the objects; the copy's sha256.
 
-        Without ``sync`` the copy is in place before it is on disk: until its record names
-        it, a crash can only leave an object no record vouches for (an older record's stamp
-        holds the inode its copy had, which the new copy replaced)."""
+        Without ``sync`` the copy is in place (and closed) before it is on disk: until its
+        record names it, a crash can only leave an object no record vouches for (an older
+        record's stamp holds the inode its copy had, which the new copy replaced)."""
         digest = hashlib.sha256()
         staging = self.root / "objects" / "staging"
         staging.mkdir(parents=True, exist_ok=True)
@@ -138,10 +165,8 @@ class Cache:
             out.close()
             Path(tmp).unlink(missing_ok=True)
             raise
-        if sync:
-            out.close()
-            return sha, None
-        return sha, out
+        out.close()
+        return sha
 
     # -- records ---------------------------------------------------------------------------
     def _record(
@@ -181,10 +206,7 @@ class Cache:
         else:
             _settled(index)
             task = self.finisher.submit(write)
-            _PENDING[index] = task
-            task.add_done_callback(
-                lambda done: _PENDING.pop(index, None) if _PENDING.get(index) is done else None
-            )
+            _register(index, task)
             self.pending.append(task)
         return Payload(source, key, sha, self.object_path(sha), media_type, full_meta)
 
@@ -242,21 +264,18 @@ class Cache:
                 location=Location(source=source or None, file=str(path)),
             )
 
+        deferred = self.finisher is not None
         try:
-            if self.finisher is None:
-                sha, unsynced = self._store_file(path), None
-            else:
-                sha, unsynced = self._copy_file(path, sync=False)
+            sha = self._copy_file(path, sync=False) if deferred else self._store_file(path)
         except OSError as exc:
             raise unreadable(exc) from exc
         after = None
-        if unsynced is not None:
-            copy = unsynced
+        if deferred:
+            copied = self.object_path(sha)
 
             def after() -> None:
                 try:
-                    with copy:
-                        os.fsync(copy.fileno())
+                    _fsync_path(copied)
                 except OSError as exc:
                     raise unreadable(exc) from exc
 
