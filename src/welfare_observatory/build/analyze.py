@@ -104,11 +104,18 @@ def _analyze_frame(
 
     references = list(dict.fromkeys([focus, "IT"]))
     prepared = _once(frame)  # trends and progress read the same series
+    # The trend table is progress's short horizon (same window, span, polarity and method):
+    # computed once, read by both.
+    trends: dict[tuple[int, int], pd.DataFrame] = {}
+
+    def trend() -> pd.DataFrame:
+        table = _trend(frame, prepared, polarity=polarity, window=5, min_span=3, method=method)
+        trends[(5, 3)] = table
+        return table
+
     jobs: dict[str, Callable[[], Any]] = {
         # The defaults of analyze.trend and analyze.progress_table, over series prepared once.
-        "trend": lambda: _trend(
-            frame, prepared, polarity=polarity, window=5, min_span=3, method=method
-        ),
+        "trend": trend,
         "progress": lambda: _progress_table(
             frame,
             prepared,
@@ -116,6 +123,7 @@ def _analyze_frame(
             method=method,
             horizons=("short", "long"),
             targets=None,
+            known=trends,
         ),
         "benchmark": lambda: analyze.benchmark(
             reliable(),
@@ -143,6 +151,7 @@ def _analyze_frame(
         finally:
             if name == "progress":
                 prepared.cache_clear()  # the series of every row: not needed any more
+                trends.clear()
         ordered = (
             stable_order(result, [*SORT_KEYS[name], *extra, "horizon", "period", "year"])
             if name in SORT_KEYS
