@@ -1,6 +1,7 @@
 """The analysis stage hands benchmarks, composites and early warnings fewer copies of the
 observations (no copy when every row is reliable; one filter for the rows early warnings
-read instead of two); the tables it stores must be those of the frames it passed before.
+read instead of two) and early warnings the stage's trend table when it holds theirs; the
+tables it stores must be those of the frames it passed before.
 
 Differential: the stage against the public functions over the frames the stage built
 before (reliable rows; reliable municipal rows for early warnings), on the small edition of
@@ -10,6 +11,7 @@ the observatory has no polarity for. Also: the memory the stage hands back.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +25,9 @@ from welfare_observatory import analyze
 from welfare_observatory._arrow import plain
 from welfare_observatory.analyze import domain_composites, territory_levels
 from welfare_observatory.analyze._common import breakdowns, stable_order
+from welfare_observatory.analyze.early_warning import _early_warnings
 from welfare_observatory.build.analyze import SORT_KEYS, analyze_stage, storable
-from welfare_observatory.build.environment import make_environment
+from welfare_observatory.build.environment import BuildEnvironment, make_environment
 from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.model.indicator import Polarity
 from welfare_observatory.observatory import load_observatory
@@ -55,6 +58,11 @@ def _variant(table: pa.Table, variant: str) -> pa.Table:
         status[draw < 0.05] = "B"
         status[(draw >= 0.05) & (draw < 0.15)] = "U"
         table = _set_text(table, "obs_status", status)
+    if variant == "unreliable-start":  # 096008's window starts a year later when reliable
+        status = _text(table, "obs_status")
+        start = (_text(table, "territory") == "096008") & (_text(table, "period") == "2018")
+        status[start] = "U"
+        table = _set_text(table, "obs_status", status)
     if variant == "unknown-indicator":  # an id the observatory's catalogue does not know
         ids = _text(table, "indicator")
         ids[ids == "SEPARATE_COLLECTION_RATE"] = "NOT_IN_THE_CATALOGUE"
@@ -83,16 +91,28 @@ def _before(frame: pd.DataFrame, env: object, name: str) -> pd.DataFrame:
     return analyze.early_warnings(municipal, catalog=polarity)
 
 
-@pytest.mark.parametrize("variant", ["built", "statuses", "unknown-indicator"])
+def _istat(env: BuildEnvironment) -> BuildEnvironment:
+    """``env`` with Istat's progress classes (the stage's trends then differ from the
+    Eurostat classes early warnings report)."""
+    report = env.config.report.model_copy(update={"progress_method": "istat"})
+    return dataclasses.replace(env, config=env.config.model_copy(update={"report": report}))
+
+
+@pytest.mark.parametrize(
+    "variant", ["built", "statuses", "unreliable-start", "unknown-indicator", "istat"]
+)
 def test_benchmark_composite_and_warnings_equal_the_frames_passed_before(
     edition_kb: Path, variant: str
 ) -> None:
     env = make_environment(load_observatory(edition_kb.parent / "obs"))
+    if variant == "istat":
+        env = _istat(env)
+        assert env.config.report.progress_method == "istat"
     table = _variant(_observations(edition_kb), variant)
     new, findings = analyze_stage(table, env)
     frame = plain(table.drop_columns(UNREAD)).to_pandas()
     failed = {f.message for f in findings if f.code == "analysis-failed"}
-    for name in ("benchmark", "composite", "early_warnings"):
+    for name in ("benchmark", "composite", "early_warnings"):  # early: its own trends
         try:
             result = _before(frame, env, name)
         except WelfareObservatoryError as exc:
@@ -106,7 +126,7 @@ def test_benchmark_composite_and_warnings_equal_the_frames_passed_before(
             result = result.reset_index(drop=True)
         old = pa.Table.from_pandas(storable(result), preserve_index=False)
         assert new[name].equals(old, check_metadata=True), name
-    if variant == "built":
+    if variant in ("built", "istat", "unreliable-start"):
         assert new["early_warnings"].num_rows > 0  # 096008's land consumption
     if variant == "unknown-indicator":
         assert any("early_warnings" in m for m in failed)
@@ -142,3 +162,17 @@ def test_malloc_trim_is_none_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         stage._malloc_trim.cache_clear()
     stage.release_unused()  # the real one: harmless wherever the build runs
+
+
+def test_early_warnings_read_given_trends_of_more_series(edition_kb: Path) -> None:
+    """Trends of every series of the frame (the stage's trend table) give the warnings
+    of trends computed for the flagged series alone."""
+    env = make_environment(load_observatory(edition_kb.parent / "obs"))
+    frame = plain(_observations(edition_kb).drop_columns(UNREAD)).to_pandas()
+    polarity = {k: v.polarity for k, v in env.indicators.items()}
+    municipal = frame[territory_levels(frame["territory"]) == "municipality"]
+    every = analyze.trend(frame, polarity=polarity, window=5, min_span=3)
+    given = _early_warnings(municipal, catalog=polarity, trends=every)
+    expected = analyze.early_warnings(municipal, catalog=polarity)
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(given, expected)

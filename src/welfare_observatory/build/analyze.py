@@ -69,6 +69,7 @@ def _analyze_frame(
 
     from welfare_observatory import analyze
     from welfare_observatory.analyze._common import breakdowns, stable_order, text_isin
+    from welfare_observatory.analyze.early_warning import _early_warnings
     from welfare_observatory.analyze.progress_table import _once, _progress_table
     from welfare_observatory.analyze.trend import _trend
 
@@ -102,10 +103,13 @@ def _analyze_frame(
             keep &= text_isin(frame["indicator"], judged)
         return frame if bool(keep.all()) else frame[keep]
 
+    # Early warnings read the trends of their series' reliable rows: those of the frame's
+    # series when every row is reliable, with Eurostat's classes (their default).
+    every_row_reliable = "obs_status" not in frame or not bool((frame["obs_status"] == "U").any())
     references = list(dict.fromkeys([focus, "IT"]))
     prepared = _once(frame)  # trends and progress read the same series
     # The trend table is progress's short horizon (same window, span, polarity and method):
-    # computed once, read by both.
+    # computed once, read by both, and by early warnings when it holds their trends.
     trends: dict[tuple[int, int], pd.DataFrame] = {}
 
     def trend() -> pd.DataFrame:
@@ -132,7 +136,13 @@ def _analyze_frame(
             polarity=indicators,
         ),
         "composite": lambda: composite_analysis(frame, indicators, references, findings),
-        "early_warnings": lambda: analyze.early_warnings(warned(), catalog=polarity),
+        "early_warnings": lambda: _early_warnings(
+            warned(),
+            catalog=polarity,
+            window=5,
+            min_span=3,
+            trends=trends.get((5, 3)) if method == "eurostat" and every_row_reliable else None,
+        ),
     }
     extra = breakdowns(frame)
     keys = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
@@ -151,7 +161,6 @@ def _analyze_frame(
         finally:
             if name == "progress":
                 prepared.cache_clear()  # the series of every row: not needed any more
-                trends.clear()
         ordered = (
             stable_order(result, [*SORT_KEYS[name], *extra, "horizon", "period", "year"])
             if name in SORT_KEYS
