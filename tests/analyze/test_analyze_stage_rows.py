@@ -164,15 +164,16 @@ def test_malloc_trim_is_none_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
     stage.release_unused()  # the real one: harmless wherever the build runs
 
 
-def test_early_warnings_read_given_trends_of_more_series(edition_kb: Path) -> None:
-    """Trends of every series of the frame (the stage's trend table) give the warnings
-    of trends computed for the flagged series alone."""
+@pytest.mark.parametrize("method", ["eurostat", "istat"])
+def test_early_warnings_read_given_trends_of_more_series(edition_kb: Path, method: str) -> None:
+    """Trends of every series of the frame (the stage's trend table, with either method's
+    classes) give the warnings of trends computed for the flagged series alone."""
     env = make_environment(load_observatory(edition_kb.parent / "obs"))
     frame = plain(_observations(edition_kb).drop_columns(UNREAD)).to_pandas()
     polarity = {k: v.polarity for k, v in env.indicators.items()}
     municipal = frame[territory_levels(frame["territory"]) == "municipality"]
-    every = analyze.trend(frame, polarity=polarity, window=5, min_span=3)
-    given = _early_warnings(municipal, catalog=polarity, trends=every)
+    every = analyze.trend(frame, polarity=polarity, window=5, min_span=3, method=method)  # type: ignore[arg-type]
+    given = _early_warnings(municipal, catalog=polarity, trends=every, trends_method=method)
     expected = analyze.early_warnings(municipal, catalog=polarity)
     assert len(expected) > 0
     pd.testing.assert_frame_equal(given, expected)

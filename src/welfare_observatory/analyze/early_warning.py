@@ -25,7 +25,13 @@ from welfare_observatory.analyze._common import (
     years,
 )
 from welfare_observatory.analyze.levels import territory_levels
-from welfare_observatory.analyze.trend import _series_ids, key_codes, series_keys, trend
+from welfare_observatory.analyze.trend import (
+    _series_ids,
+    categories,
+    key_codes,
+    series_keys,
+    trend,
+)
 from welfare_observatory.errors import AnalysisError
 
 __all__ = ["MAD_SCALE", "early_warnings"]
@@ -106,10 +112,12 @@ def _early_warnings(
     min_span: int = 3,
     min_peers: int = 5,
     trends: pd.DataFrame | None = None,
+    trends_method: str = "eurostat",
 ) -> pd.DataFrame:
     """:func:`early_warnings`; ``trends``, when given, is ``trend(frame, polarity=catalog,
-    window=window, min_span=min_span)`` of a frame whose series hold the same rows as those
-    of ``frame`` (one row per series, more series allowed): read instead of computed again.
+    window=window, min_span=min_span, method=trends_method)`` of a frame whose series hold
+    the same rows as those of ``frame`` (one row per series, more series allowed): read
+    instead of computed again, its classes made Eurostat's (the warnings' own).
     """
     require_columns(frame, ["indicator", "territory", "value"], what="the observation table")
     if z_threshold <= 0 or min_peers < 2:
@@ -171,6 +179,9 @@ def _early_warnings(
             window=window,
             min_span=min_span,
         )
+    elif trends_method != "eurostat":
+        adjusted = trends["adjusted_cagr"].to_numpy(dtype="float64")
+        trends = trends.assign(category=categories(adjusted, "eurostat"))
     trends = trends[[*keys, "start_year", "start_value", "cagr", "adjusted_cagr", "category"]]
     out = level.merge(trends, on=keys, how="inner")
     out = out[out["adjusted_cagr"] < -deterioration].copy()

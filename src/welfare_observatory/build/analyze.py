@@ -104,7 +104,7 @@ def _analyze_frame(
         return frame if bool(keep.all()) else frame[keep]
 
     # Early warnings read the trends of their series' reliable rows: those of the frame's
-    # series when every row is reliable, with Eurostat's classes (their default).
+    # series when every row is reliable (classed again by Eurostat's rule, their own).
     every_row_reliable = "obs_status" not in frame or not bool((frame["obs_status"] == "U").any())
     references = list(dict.fromkeys([focus, "IT"]))
     prepared = _once(frame)  # trends and progress read the same series
@@ -141,7 +141,8 @@ def _analyze_frame(
             catalog=polarity,
             window=5,
             min_span=3,
-            trends=trends.get((5, 3)) if method == "eurostat" and every_row_reliable else None,
+            trends=trends.get((5, 3)) if every_row_reliable else None,
+            trends_method=method,
         ),
     }
     extra = breakdowns(frame)
