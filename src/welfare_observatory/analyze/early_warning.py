@@ -141,7 +141,9 @@ def _early_warnings(
     year = years(data)
     at_last = year == _group_max(data, group, year)
     level = data[at_last].assign(year=year[at_last])
-    series = key_codes(data, keys)
+    # Series numbers pick the flagged series' rows for their trends: not needed when the
+    # trends are given.
+    series = key_codes(data, keys) if trends is None else None
     if series is not None:
         level["_series"] = series[at_last.to_numpy(dtype=bool)]
     territory = text(level["territory"])
