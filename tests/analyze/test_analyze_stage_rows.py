@@ -154,6 +154,25 @@ def test_release_unused_trims_the_c_heap_only_when_asked(
     assert calls == [0]
 
 
+@pytest.mark.parametrize("backend", ["mimalloc", "jemalloc", "system"])
+def test_release_unused_leaves_a_system_pool_to_the_trim(
+    monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """Arrow's system pool is the C heap: its release would be a trim on every call."""
+    released: list[str] = []
+
+    class Pool:
+        backend_name = backend
+
+        def release_unused(self) -> None:
+            released.append(backend)
+
+    monkeypatch.setattr(pa, "default_memory_pool", Pool)
+    monkeypatch.setattr(stage, "_malloc_trim", lambda: None)
+    stage.release_unused(c_heap=False)
+    assert released == ([] if backend == "system" else [backend])
+
+
 def test_malloc_trim_is_none_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
     stage._malloc_trim.cache_clear()
     monkeypatch.setattr("sys.platform", "darwin")

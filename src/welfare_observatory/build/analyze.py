@@ -179,13 +179,17 @@ def _analyze_frame(
 
 
 def release_unused(*, c_heap: bool = True) -> None:
-    """Hand the memory freed so far back to the system: Arrow's pool keeps freed pages for
-    its own later use and the C heap keeps what numpy freed below its top, so each of them
-    held on to what the other then had to map again (the build's peak). Cheap (about a
-    millisecond); a no-op where the C library has no ``malloc_trim``."""
+    """Hand the memory freed so far back to the system: an Arrow pool of its own (mimalloc,
+    jemalloc) keeps freed pages for its own later use and the C heap keeps what numpy freed
+    below its top, so each of them held on to what the other then had to map again (the
+    build's peak). ``c_heap``: trim the C heap too (glibc's ``malloc_trim``; a few ms, and
+    pages the next allocations fault in again, so once per stage). Arrow's ``system`` pool
+    is the C heap: nothing of its own to release (its release would be a trim)."""
     import pyarrow as pa
 
-    pa.default_memory_pool().release_unused()
+    pool = pa.default_memory_pool()
+    if pool.backend_name != "system":
+        pool.release_unused()
     trim = _malloc_trim() if c_heap else None
     if trim is not None:
         trim(0)
