@@ -53,7 +53,7 @@ def _check_frame(frame: pd.DataFrame, polarity: Mapping[str, PolarityLike]) -> n
                 hint="a composite needs a direction for every indicator: +1 or -1",
             )
         signs.append(sign)
-    non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    non_numeric = [c for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
     if non_numeric:
         raise AnalysisError(
             f"indicator {non_numeric[0]!r} is not numeric",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from welfare_observatory.analyze._common import breakdowns, stable_order, text, text_isin, years
@@ -59,6 +60,14 @@ def domain_composites(
     data = _totals(frame)
     data = data.assign(year=years(data))
     data = data[[c for c in ("indicator", "territory", "period", "year", "value") if c in data]]
+    present = {str(i) for i in data["indicator"].dropna().unique()}
+    domains: dict[str, list[str]] = {}
+    for key, indicator in sorted(indicators.items()):
+        if key in present and indicator.polarity.sign != 0:
+            domains.setdefault(indicator.domain.value, []).append(key)
+    # Only the rows a composite can read (indicators with a polarity) are deduplicated and
+    # turned into text: each indicator's rows are read on their own.
+    data = _subset(data, text_isin(data["indicator"], [i for ids in domains.values() for i in ids]))
     # One value per (indicator, territory, year): the latest period of the year. Ordered and
     # deduplicated before keys become text (categorical keys sort and compare as text).
     # Composites read the rows by key only (pivot sorts them), so with one period per key
@@ -68,11 +77,6 @@ def domain_composites(
         data = data.drop_duplicates(["indicator", "territory", "year"], keep="last")
     data = data.assign(territory=text(data["territory"]))
     data["indicator"] = text(data["indicator"])
-    present = set(data["indicator"].unique().tolist())
-    domains: dict[str, list[str]] = {}
-    for key, indicator in sorted(indicators.items()):
-        if key in present and indicator.polarity.sign != 0:
-            domains.setdefault(indicator.domain.value, []).append(key)
     tables: list[pd.DataFrame] = []
     notes: list[str] = []
     for domain in sorted({i.domain.value for k, i in indicators.items() if k in present}):
@@ -88,6 +92,11 @@ def domain_composites(
         return pd.DataFrame(columns=COMPOSITE_COLUMNS), notes
     out = pd.concat(tables, ignore_index=True)
     return stable_order(out, ["domain", "territory", "year"]), notes
+
+
+def _subset(data: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
+    """The rows of ``data`` where ``keep``; ``data`` itself when that is every row."""
+    return data if bool(keep.all()) else data[keep]
 
 
 def _repeated(data: pd.DataFrame, keys: list[str]) -> bool:
@@ -136,7 +145,8 @@ def _one(
         )
     panel = data.pivot(index=["territory", "year"], columns="indicator", values="value")
     has_ref = panel.loc[[(reference, base_year)]].notna().iloc[0]
-    used = [i for i in ids if bool(has_ref[i]) and panel[i].nunique() > 1]
+    varies = _varies(panel)
+    used = [i for i in ids if bool(has_ref[i]) and varies[i]]
     if len(used) < need:
         return None, (
             f"no composite for domain {domain!r}: {len(used)} indicator(s) with a value for "
@@ -154,3 +164,18 @@ def _one(
     parts["n_indicators"] = len(used)
     parts["indicators"] = ",".join(used)
     return parts[COMPOSITE_COLUMNS], None
+
+
+def _varies(panel: pd.DataFrame) -> dict[str, bool]:
+    """``panel[c].nunique() > 1`` for every column ``c``: at least two distinct values, NaN
+    not counted (one pass over a float panel instead of one hash table per column)."""
+    if not all(t == np.float64 for t in panel.dtypes):
+        return {c: panel[c].nunique() > 1 for c in panel.columns}
+    values = panel.to_numpy(dtype="float64")
+    present = ~np.isnan(values)
+    # A column's smallest and largest values differ exactly when it has two distinct ones
+    # (0.0 and -0.0 are one value for both); +inf stands in for a missing one in the min.
+    low = np.where(present, values, np.inf).min(axis=0, initial=np.inf)
+    high = np.where(present, values, -np.inf).max(axis=0, initial=-np.inf)
+    two = (present.sum(axis=0) > 1) & (low != high)
+    return dict(zip(panel.columns, two.tolist(), strict=True))

@@ -25,7 +25,13 @@ from welfare_observatory.analyze._common import (
     years,
 )
 from welfare_observatory.analyze.levels import territory_levels
-from welfare_observatory.analyze.trend import _series_ids, key_codes, series_keys, trend
+from welfare_observatory.analyze.trend import (
+    _series_ids,
+    categories,
+    key_codes,
+    series_keys,
+    trend,
+)
 from welfare_observatory.errors import AnalysisError
 
 __all__ = ["MAD_SCALE", "early_warnings"]
@@ -80,6 +86,39 @@ def early_warnings(
     ``peer_group``, ``peer_median``, ``peer_mad``, ``n_peers``, ``robust_z`` (positive =
     worse), ``start_year``, ``start_value``, ``cagr``, ``adjusted_cagr``, ``category``.
     """
+    return _early_warnings(
+        frame,
+        catalog=catalog,
+        indicators=indicators,
+        peer_groups=peer_groups,
+        z_threshold=z_threshold,
+        deterioration=deterioration,
+        window=window,
+        min_span=min_span,
+        min_peers=min_peers,
+        trends=None,
+    )
+
+
+def _early_warnings(
+    frame: pd.DataFrame,
+    *,
+    catalog: PolaritySource,
+    indicators: Sequence[str] | None = None,
+    peer_groups: Mapping[str, str] | pd.Series | None = None,
+    z_threshold: float = 2.0,
+    deterioration: float = 0.0,
+    window: int = 5,
+    min_span: int = 3,
+    min_peers: int = 5,
+    trends: pd.DataFrame | None = None,
+    trends_method: str = "eurostat",
+) -> pd.DataFrame:
+    """:func:`early_warnings`; ``trends``, when given, is ``trend(frame, polarity=catalog,
+    window=window, min_span=min_span, method=trends_method)`` of a frame whose series hold
+    the same rows as those of ``frame`` (one row per series, more series allowed): read
+    instead of computed again, its classes made Eurostat's (the warnings' own).
+    """
     require_columns(frame, ["indicator", "territory", "value"], what="the observation table")
     if z_threshold <= 0 or min_peers < 2:
         raise AnalysisError(
@@ -102,7 +141,9 @@ def early_warnings(
     year = years(data)
     at_last = year == _group_max(data, group, year)
     level = data[at_last].assign(year=year[at_last])
-    series = key_codes(data, keys)
+    # Series numbers pick the flagged series' rows for their trends: not needed when the
+    # trends are given.
+    series = key_codes(data, keys) if trends is None else None
     if series is not None:
         level["_series"] = series[at_last.to_numpy(dtype=bool)]
     territory = text(level["territory"])
@@ -127,17 +168,22 @@ def early_warnings(
     level["robust_z"] = -sign.to_numpy(dtype="float64") * z
     level = level[(level["robust_z"] >= z_threshold) & (level["n_peers"] >= min_peers)]
 
-    # Trends of the flagged series only (each series' trend reads its own rows alone).
-    if series is not None:
-        flagged = pd.Series(np.isin(series, level["_series"].unique()), index=data.index)
-    else:
-        flagged = data["territory"].isin(level["territory"].unique())
-    trends = trend(
-        _subset(data, flagged),
-        polarity=pols,
-        window=window,
-        min_span=min_span,
-    )
+    # Trends of the flagged series only (each series' trend reads its own rows alone), so
+    # the inner join below keeps the same rows from a table of more series.
+    if trends is None:
+        if series is not None:
+            flagged = pd.Series(np.isin(series, level["_series"].unique()), index=data.index)
+        else:
+            flagged = data["territory"].isin(level["territory"].unique())
+        trends = trend(
+            _subset(data, flagged),
+            polarity=pols,
+            window=window,
+            min_span=min_span,
+        )
+    elif trends_method != "eurostat":
+        adjusted = trends["adjusted_cagr"].to_numpy(dtype="float64")
+        trends = trends.assign(category=categories(adjusted, "eurostat"))
     trends = trends[[*keys, "start_year", "start_value", "cagr", "adjusted_cagr", "category"]]
     out = level.merge(trends, on=keys, how="inner")
     out = out[out["adjusted_cagr"] < -deterioration].copy()

@@ -89,8 +89,12 @@ def _progress_table(
     method: Literal["eurostat", "istat"],
     horizons: Iterable[str],
     targets: Mapping[str, tuple[float, int]] | None,
+    known: Mapping[tuple[int, int], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """:func:`progress_table` with the series of ``frame`` from ``prepared()``."""
+    """:func:`progress_table` with the series of ``frame`` from ``prepared()``. ``known``:
+    trends already computed over the same series with the same polarity and method, by
+    ``(window, min_span)`` (the stage's trend table is the short horizon's); read, never
+    written into."""
     if method not in ("eurostat", "istat"):
         raise AnalysisError(f"unknown method {method!r}", hint="method is 'eurostat' or 'istat'")
     wanted = list(dict.fromkeys(horizons))
@@ -104,14 +108,17 @@ def _progress_table(
     parts = []
     for horizon in wanted:  # a handful of horizons, each vectorized over every series
         length = HORIZONS[horizon]
-        part = _trend(
-            frame,
-            prepared,
-            polarity=pols,
-            window=_FULL_WINDOW if length is None else length,
-            min_span=MIN_SPAN[horizon],
-            method=method,
-        )
+        window = _FULL_WINDOW if length is None else length
+        part = (known or {}).get((window, MIN_SPAN[horizon]))
+        if part is None:
+            part = _trend(
+                frame,
+                prepared,
+                polarity=pols,
+                window=window,
+                min_span=MIN_SPAN[horizon],
+                method=method,
+            )
         part = part.rename(columns={"cagr": "observed_cagr"})
         part.insert(len(keys), "horizon", horizon)
         part.insert(len(keys) + 1, "method", method)

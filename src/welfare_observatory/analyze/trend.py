@@ -281,17 +281,22 @@ def _judge(out: pd.DataFrame, polarity: PolaritySource, method: str) -> None:
     sign = ids.map({k: float(p.sign) for k, p in pols.items()}).to_numpy(dtype="float64")
     adjusted = np.where(sign == 0, np.nan, sign * out["cagr"].to_numpy(dtype="float64"))
     out["adjusted_cagr"] = adjusted
-    codes, labels = (
-        (istat_codes(adjusted), ISTAT_LABELS)
-        if method == "istat"
-        else (eurostat_codes(adjusted), EUROSTAT_LABELS)
-    )
-    out["category"] = _labelled(codes, list(labels))
+    out["category"] = categories(adjusted, method)
     neutral = (sign == 0) & out["reason"].isna().to_numpy()
     if neutral.any():
         text = "neutral polarity: growth is reported without judgement"
         out["reason"] = out["reason"].cat.add_categories([text])
         out.loc[neutral, "reason"] = text
+
+
+def categories(adjusted: NDArray[np.float64], method: str) -> pd.Categorical[str]:
+    """The class of each polarity-adjusted CAGR (NaN: missing), Istat's or Eurostat's."""
+    codes, labels = (
+        (istat_codes(adjusted), ISTAT_LABELS)
+        if method == "istat"
+        else (eurostat_codes(adjusted), EUROSTAT_LABELS)
+    )
+    return _labelled(codes, list(labels))
 
 
 def _labelled(codes: NDArray[np.integer[Any]], labels: list[str]) -> pd.Categorical[str]:
