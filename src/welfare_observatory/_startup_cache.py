@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["ENV", "cache_dir", "cached", "inputs_digest"]
+__all__ = ["ENV", "cache_dir", "cached", "distribution", "inputs_digest"]
 
 ENV = "WELFARE_OBSERVATORY_STARTUP_CACHE"
 _MAGIC = b"welfare-observatory startup cache 1\n"
@@ -63,6 +63,31 @@ def inputs_digest(files: Iterable[Path], *extra: str) -> str:
     return h.hexdigest()
 
 
+def distribution(module: str, name: str) -> str:
+    """The installed distribution ``name`` that provides ``module`` (its ``dist-info``
+    folder, which names the version), without importing either: "absent" when there is
+    none. For keys of entries whose content a third-party library decides."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or spec.origin is None:
+        return f"{name}: absent"
+    site = Path(spec.origin).parent.parent
+    prefix = name.lower().replace("-", "_") + "-"
+    try:
+        found = sorted(
+            entry.name
+            for entry in os.scandir(site)
+            if entry.name.lower().startswith(prefix) and entry.name.endswith(".dist-info")
+        )
+    except OSError:
+        found = []
+    return " ".join(found) or f"{name}: absent"
+
+
 def cached(
     name: str,
     key: str,
@@ -95,7 +120,8 @@ def cached(
 
 
 def _trusted(path: Path) -> bool:
-    """Whether the entry and its folder are this user's and nobody else can write them.
+    """Whether the entry and its folder are this user's and no other user (nor group) can
+    write them.
 
     Unpickling runs code: an entry that another user could have written or replaced is
     never read (it is rebuilt and written again). Where there are no POSIX owners, the
@@ -106,7 +132,7 @@ def _trusted(path: Path) -> bool:
     uid = os.getuid()
     for item in (path, path.parent):
         status = item.stat()
-        if status.st_uid != uid or status.st_mode & 0o002:
+        if status.st_uid != uid or status.st_mode & 0o022:
             return False
     return True
 

@@ -112,3 +112,27 @@ def test_a_units_registry_of_the_caller_is_checked_every_time(cache: Path, base:
 
     Catalog.load(base, shipped=False, units=make_registry())
     assert _entries(cache) == []
+
+
+@pytest.mark.parametrize("upgraded", ["pint", "yaml"])
+def test_another_pint_or_pyyaml_checks_the_catalogue_again(
+    cache: Path, base: Path, monkeypatch: pytest.MonkeyPatch, upgraded: str
+) -> None:
+    Catalog.load(base, shipped=False)
+    installed = _startup_cache.distribution
+
+    def after_an_upgrade(module: str, name: str) -> str:
+        return f"{name}-99.0.dist-info" if module == upgraded else installed(module, name)
+
+    monkeypatch.setattr(_startup_cache, "distribution", after_an_upgrade)
+    checks: list[object] = []
+    check = _load._check_layers
+
+    def counted(*args: Any) -> Any:
+        checks.append(args)
+        return check(*args)
+
+    monkeypatch.setattr(_load, "_check_layers", counted)
+    Catalog.load(base, shipped=False)
+    assert checks, f"a new {upgraded} was served the old check"
+    assert len(_entries(cache)) == 2

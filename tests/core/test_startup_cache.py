@@ -123,8 +123,11 @@ def test_an_entry_of_another_shape_is_not_trusted(
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
-@pytest.mark.parametrize("what", ["entry", "folder"])
-def test_an_entry_others_can_write_is_never_unpickled(cache: Path, what: str) -> None:
+@pytest.mark.parametrize(
+    ("what", "mode"),
+    [("entry", 0o666), ("entry", 0o620), ("folder", 0o777), ("folder", 0o770)],
+)
+def test_an_entry_others_can_write_is_never_unpickled(cache: Path, what: str, mode: int) -> None:
     def from_data() -> str:
         return "from the data"
 
@@ -135,10 +138,7 @@ def test_an_entry_others_can_write_is_never_unpickled(cache: Path, what: str) ->
     entry.write_bytes(planted)
     assert _startup_cache.cached("thing", "1" * 64, build=from_data) == "planted"
     entry.write_bytes(planted)
-    if what == "entry":
-        entry.chmod(0o666)
-    else:
-        cache.chmod(0o777)
+    (entry if what == "entry" else cache).chmod(mode)
     assert _startup_cache.cached("thing", "1" * 64, build=from_data) == "from the data"
 
 
@@ -325,3 +325,10 @@ def test_a_small_configuration_is_not_cached(cache: Path, tmp_path: Path) -> Non
     path = _large_config(tmp_path / "obs", sources=3)
     assert config_module._parsed(path).data["id"] == "big"
     assert not cache.exists() or list(cache.glob("config-*.pickle")) == []
+
+
+def test_the_installed_distribution_of_a_module_is_named_with_its_version() -> None:
+    import yaml
+
+    assert _startup_cache.distribution("yaml", "PyYAML") == f"pyyaml-{yaml.__version__}.dist-info"
+    assert _startup_cache.distribution("no_such_module_here", "nothing") == "nothing: absent"

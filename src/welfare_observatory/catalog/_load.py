@@ -452,8 +452,9 @@ def _storable(loaded: Loaded) -> Loaded:
 def _checked_key(layers: Sequence[Sequence[Path]]) -> str | None:
     """The start-up cache key of the checked layers: the files (paths, layer by layer, and
     bytes) and everything that reads or checks them (this package's code and unit table,
-    the models, the SDG framework, the units, errors and YAML code). None when a file
-    cannot be read: the slow path reports it."""
+    the models, the SDG framework, the units, errors and YAML code, and the installed pint
+    and PyYAML, which parse units and files). None when a file cannot be read: the slow
+    path reports it."""
     from welfare_observatory import _startup_cache, errors, units, yamlfile
     from welfare_observatory.model import common
 
@@ -469,7 +470,12 @@ def _checked_key(layers: Sequence[Sequence[Path]]) -> str | None:
         Path(yamlfile.__file__),
     ]
     files = [path for files in layers for path in files]
-    where = [str(len(layers)), *(str(path) for files in layers for path in (*files, "|"))]
+    where = [
+        str(len(layers)),
+        *(str(path) for files in layers for path in (*files, "|")),
+        _startup_cache.distribution("pint", "pint"),
+        _startup_cache.distribution("yaml", "PyYAML"),
+    ]
     try:
         return _startup_cache.inputs_digest([*files, *code], *where)
     except OSError:
