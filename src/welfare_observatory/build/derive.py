@@ -394,12 +394,11 @@ def group_runs(
     place = {i: k for k, key in enumerate(keys) for i in groups[key]}
     chunks = []
     for chunk in table.column("indicator").chunks:
-        if pa.types.is_dictionary(chunk.type):
-            codes = np.array([place.get(v, len(keys)) for v in chunk.dictionary.to_pylist()])
-            indices = chunk.indices.to_numpy(zero_copy_only=False)
-            chunks.append(codes[indices] if len(codes) else np.zeros(0, np.int64))
-        else:
-            chunks.append(np.array([place.get(v, len(keys)) for v in chunk.to_pylist()]))
+        # Per distinct indicator, not per row (coverage's column is plain text).
+        coded = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
+        codes = np.array([place.get(v, len(keys)) for v in coded.dictionary.to_pylist()])
+        indices = coded.indices.to_numpy(zero_copy_only=False)
+        chunks.append(codes[indices] if len(codes) else np.zeros(0, np.int64))
     of_row = np.concatenate(chunks).astype(np.int64) if chunks else np.zeros(0, np.int64)
     if len(of_row) and (of_row == len(keys)).any():
         return None
@@ -690,11 +689,13 @@ def _renamed(column: pa.ChunkedArray, renamed: Mapping[str, str]) -> pa.ChunkedA
     # Chunks of one saved file share a dictionary: they share the renamed one too.
     last: tuple[pa.Array, pa.Array] | None = None
     for chunk in column.chunks:
-        if pa.types.is_dictionary(chunk.type):
-            if last is None or not last[0].equals(chunk.dictionary):
-                values = [renamed.get(v, v) for v in chunk.dictionary.to_pylist()]
-                last = (chunk.dictionary, pa.array(values, chunk.dictionary.type))
+        # Per distinct id, not per row: a plain text chunk is encoded first and decoded after.
+        coded = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
+        if last is None or not last[0].equals(coded.dictionary):
+            values = [renamed.get(v, v) for v in coded.dictionary.to_pylist()]
+            last = (coded.dictionary, pa.array(values, coded.dictionary.type))
+        if coded is chunk:
             chunks.append(pa.DictionaryArray.from_arrays(chunk.indices, last[1]))
         else:
-            chunks.append(pa.array([renamed.get(v, v) for v in chunk.to_pylist()], chunk.type))
+            chunks.append(last[1].take(coded.indices).cast(chunk.type))
     return pa.chunked_array(chunks, column.type)

@@ -1,0 +1,72 @@
+"""The saved derive output of a rebuild is cut into its indicator groups' rows
+(``group_runs``) and its lineage ids are renamed (``_renamed``) per distinct value: plain
+text and dictionary columns give the same answer, and every row lands in its own group."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from welfare_observatory.build.derive import _renamed, group_runs
+
+INDICATORS = ["A", "B", "C", "D", "E"]
+rows = st.lists(st.sampled_from(INDICATORS), max_size=60)
+split = st.lists(st.integers(0, 2), min_size=len(INDICATORS), max_size=len(INDICATORS))
+
+
+def _groups(assign: list[int]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for indicator, group in zip(INDICATORS, assign, strict=True):
+        groups.setdefault(f"g{group}", []).append(indicator)
+    return groups
+
+
+def _rows_by_group(table: pa.Table, runs: dict[str, list[tuple[int, int]]]) -> dict[str, list]:
+    return {
+        key: [r for start, stop in spans for r in table.slice(start, stop - start).to_pylist()]
+        for key, spans in runs.items()
+    }
+
+
+@given(rows, split)
+def test_runs_of_plain_text_equal_those_of_a_dictionary_column(
+    values: list[str], assign: list[int]
+) -> None:
+    groups = _groups(assign)
+    plain = pa.table({"indicator": pa.array(values, pa.string()), "n": range(len(values))})
+    coded = plain.set_column(0, "indicator", plain.column(0).dictionary_encode())
+    from_plain = group_runs(plain, groups)
+    from_coded = group_runs(coded, groups)
+    assert from_plain is not None and from_coded is not None
+    by_plain = _rows_by_group(*from_plain)
+    by_coded = _rows_by_group(*from_coded)
+    assert by_plain == {
+        k: [{**r, "indicator": str(r["indicator"])} for r in v] for k, v in by_coded.items()
+    }
+    for key, found in by_plain.items():
+        assert all(r["indicator"] in groups[key] for r in found)
+        assert sorted(r["n"] for r in found) == [
+            n for n, v in enumerate(values) if v in groups[key]
+        ]
+
+
+def test_a_row_of_no_group_gives_no_runs() -> None:
+    table = pa.table({"indicator": pa.array(["A", "Z"], pa.string())})
+    assert group_runs(table, {"g": ["A"]}) is None
+
+
+@given(st.lists(st.sampled_from(["s1", "s2", "s3", None]), max_size=40))
+def test_renamed_ids_are_the_same_in_plain_text_and_dictionary_columns(
+    ids: list[str | None],
+) -> None:
+    renamed = {"s1": "t1", "s3": "t3"}
+    expected = [renamed.get(v, v) if v is not None else None for v in ids]
+    plain = pa.chunked_array([pa.array(ids, pa.string())])
+    coded = pa.chunked_array([plain.chunk(0).dictionary_encode()])
+    got_plain = _renamed(plain, renamed)
+    got_coded = _renamed(coded, renamed)
+    assert got_plain.type == pa.string()
+    assert got_plain.to_pylist() == expected
+    assert got_coded.type == coded.type
+    assert got_coded.to_pylist() == expected
