@@ -184,9 +184,9 @@ def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[Source
     outputs = []
     backlog: deque[Future[None]] = deque()
     with ThreadPoolExecutor(1, thread_name_prefix="steps") as saver:
-        own = dataclasses.replace(context, saver=saver, saving={})
+        writing = dataclasses.replace(context, saver=saver, saving={})
         for source_id in source_ids:
-            output = run_source(source_id, sources[source_id], own)
+            output = run_source(source_id, sources[source_id], writing)
             outputs.append(output)
             if output.saving is not None:
                 backlog.append(output.saving)
@@ -324,7 +324,7 @@ def _run_source(
         if key in context.saving:
             wait([context.saving[key]])
         reused = _load_step(context.steps_dir, key)
-        save: tuple[Any, ...] | None = None
+        save: PendingStep | None = None
         if reused is not None and not context.refresh:
             table, findings, steps, rows_in = reused
             status = "reused"
@@ -333,13 +333,13 @@ def _run_source(
                 source, payloads, rules, context, source_id, definitions
             )
             status = "ok"
-            save = (context.steps_dir, source_id, key, table, findings, steps, rows_in)
+            save = PendingStep(context.steps_dir, source_id, key, table, findings, steps, rows_in)
         if context.saver is not None and (save is not None or records):
             saving = context.saver.submit(_finish, records, save)
             if save is not None:
                 context.saving[key] = saving
         elif save is not None:
-            _save_step_reporting(*save)
+            save.write()
     except OfflineError as exc:
         report = SourceReport(
             id=source_id,
@@ -568,29 +568,35 @@ def _load_step(
         return None  # a damaged cache entry is rebuilt, never trusted
 
 
-def _finish(records: Sequence[Future[None]], save: tuple[Any, ...] | None) -> None:
+def _finish(records: Sequence[Future[None]], save: PendingStep | None) -> None:
     """On the writer: the source's cache records are written (a failure is the error its
     fetch would have raised in line: no step is saved then), then its step is."""
     for record in records:
         record.result()
     if save is not None:
-        _save_step_reporting(*save)
+        save.write()
 
 
-def _save_step_reporting(
-    steps_dir: Path,
-    source_id: str,
-    key: str,
-    table: pa.Table | None,
-    findings: list[Finding],
-    steps: list[StepRecord],
-    rows_in: int,
-) -> None:
-    """:func:`_save_step`, a disk error as a StoreError naming the source's step."""
-    from welfare_observatory.store.edition import disk_errors
+@dataclasses.dataclass(frozen=True)
+class PendingStep:
+    """A source's step to be saved (in line, or on the build's writer thread)."""
 
-    with disk_errors(steps_dir, f"the step of source {source_id!r}"):
-        _save_step(steps_dir, key, table, findings, steps, rows_in)
+    steps_dir: Path
+    source_id: str
+    key: str
+    table: pa.Table | None
+    findings: list[Finding]
+    steps: list[StepRecord]
+    rows_in: int
+
+    def write(self) -> None:
+        """:func:`_save_step`, a disk error as a StoreError naming the source's step."""
+        from welfare_observatory.store.edition import disk_errors
+
+        with disk_errors(self.steps_dir, f"the step of source {self.source_id!r}"):
+            _save_step(
+                self.steps_dir, self.key, self.table, self.findings, self.steps, self.rows_in
+            )
 
 
 def _save_step(
