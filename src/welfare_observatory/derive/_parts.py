@@ -18,11 +18,11 @@ or one finding whatever the indicators (``once``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from welfare_observatory.model.finding import Finding
+from welfare_observatory.model.finding import Finding, Severity
 
 __all__ = [
     "COUNT",
@@ -34,6 +34,7 @@ __all__ = [
     "null_last",
     "part_from",
     "part_to",
+    "sum_parts",
 ]
 
 COUNT = "\x00count\x00"
@@ -160,3 +161,40 @@ def firsts(table: Any, within: Sequence[str]) -> list[tuple[int, dict[str, Any]]
     ends = [*starts[1:], len(values)]
     rows = ordered.take(pa.array(starts, pa.int64())).to_pylist()
     return [(b - a, row) for a, b, row in zip(starts, ends, rows, strict=True)]
+
+
+def sum_parts(
+    flagged: Any,
+    slot: tuple[int, ...],
+    *,
+    code: str,
+    severity: Severity,
+    template: str | Callable[[dict[str, Any]], str],
+    hint: str,
+    rank: Sequence[str] = (),
+    members: Callable[[str], tuple[str, ...]] | None = None,
+) -> list[FindingPart]:
+    """One ``sum`` part per indicator of the plain Arrow table ``flagged`` (columns
+    ``indicator``, ``territory``, ``period`` and ``rank``): its count of rows and, as its
+    example, its first row by ``rank``, then territory and period.
+
+    ``template`` (or ``template(example)``) is the message with :data:`COUNT` (and
+    :data:`MEMBERS`, the number of an indicator's ``members(indicator)``)."""
+    parts = []
+    for count, first in firsts(flagged, [*rank, "territory", "period"]):
+        text = template(first) if callable(template) else template
+        indicator = str(first["indicator"])
+        kept = members(indicator) if members is not None else ()
+        finding = Finding(
+            code=code,
+            severity=severity,
+            message=text.replace(COUNT, str(count)).replace(MEMBERS, str(len(kept))),
+            indicator=indicator,
+            territory=str(first["territory"]),
+            period=str(first["period"]),
+            count=count,
+            hint=hint,
+        )
+        order = tuple(null_last(first[k]) for k in (*rank, "indicator", "territory", "period"))
+        parts.append(FindingPart(slot, "sum", finding, indicator, order, text, members=kept))
+    return parts

@@ -36,9 +36,8 @@ from welfare_observatory.derive._parts import (
     COUNT,
     FindingPart,
     combine,
-    firsts,
     nested,
-    null_last,
+    sum_parts,
 )
 from welfare_observatory.derive.formulas import derive_rates
 from welfare_observatory.lineage import StepRecord
@@ -270,26 +269,19 @@ def _apply_coverage(
         # Lowest coverage first, ties broken by key: two builds name the same example
         # (per indicator here; summed again, the lowest of all).
         low = plain(result.filter(below).select(["coverage", "indicator", "territory", "period"]))
-        for count, worst in firsts(low, ["coverage", "territory", "period"]):
-            template = (
+        parts += sum_parts(
+            low,
+            (1,),
+            code="partial-aggregate",
+            severity=Severity.WARNING,
+            template=lambda worst: (
                 f"{COUNT} aggregates cover less than {min_coverage:.0%} of their "
                 f"area and are not emitted; lowest: {worst['coverage']:.1%}"
-            )
-            finding = Finding(
-                code="partial-aggregate",
-                severity=Severity.WARNING,
-                message=template.replace(COUNT, str(count)),
-                indicator=str(worst["indicator"]),
-                territory=str(worst["territory"]),
-                period=str(worst["period"]),
-                count=count,
-                hint="see Derived.coverage for members and reported; fill the missing "
-                "municipalities or lower min_coverage to publish them as low reliability (U)",
-            )
-            order = tuple(
-                null_last(worst[k]) for k in ("coverage", "indicator", "territory", "period")
-            )
-            parts.append(FindingPart((1,), "sum", finding, finding.indicator, order, template))
+            ),
+            hint="see Derived.coverage for members and reported; fill the missing "
+            "municipalities or lower min_coverage to publish them as low reliability (U)",
+            rank=["coverage"],
+        )
     parts += _published_conflicts(result.filter(pc.invert(below)))
     keep = pc.and_(pc.invert(below), pc.invert(result.column("published")))
     return to_canonical(result.filter(keep), breakdowns), parts

@@ -29,9 +29,9 @@ from welfare_observatory.derive._common import (
     query,
     to_canonical,
 )
-from welfare_observatory.derive._parts import COUNT, FindingPart, combine, firsts, null_last
+from welfare_observatory.derive._parts import COUNT, FindingPart, combine, sum_parts
 from welfare_observatory.lineage import StepRecord
-from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.model.finding import Severity
 from welfare_observatory.model.indicator import Indicator
 from welfare_observatory.model.observation import TOTAL
 
@@ -164,24 +164,17 @@ def _findings(result: pa.Table) -> list[FindingPart]:
             if code == "mixed-release"
             else "they are stored as missing (status O)"
         )
-        for count, first in firsts(flagged, ["territory", "period"]):
-            finding = Finding(
-                code=code,
-                severity=Severity.WARNING,
-                message=template.replace(COUNT, str(count)),
-                indicator=str(first["indicator"]),
-                territory=str(first["territory"]),
-                period=str(first["period"]),
-                count=count,
-                hint=(
-                    "take both operands from one release (see 'priority' in docs/methods.md)"
-                    if code == "mixed-release"
-                    else "check that numerator and denominator share territory, period and "
-                    "breakdowns (align='year' pairs a flow with the stock on 1 January)"
-                ),
-            )
-            order = tuple(null_last(first[k]) for k in ("indicator", "territory", "period"))
-            parts.append(
-                FindingPart((place,), "sum", finding, str(first["indicator"]), order, template)
-            )
+        parts += sum_parts(
+            flagged,
+            (place,),
+            code=code,
+            severity=Severity.WARNING,
+            template=template,
+            hint=(
+                "take both operands from one release (see 'priority' in docs/methods.md)"
+                if code == "mixed-release"
+                else "check that numerator and denominator share territory, period and "
+                "breakdowns (align='year' pairs a flow with the stock on 1 January)"
+            ),
+        )
     return parts

@@ -54,8 +54,7 @@ from welfare_observatory.derive._parts import (
     MEMBERS,
     FindingPart,
     combine,
-    firsts,
-    null_last,
+    sum_parts,
 )
 from welfare_observatory.derive.formulas import derive_rates
 from welfare_observatory.errors import UnknownTerritoryError
@@ -432,24 +431,20 @@ def _combined_finding(
         "incorporation combine the successor's own value with its absorbed "
         "predecessors' (counts summed, rates re-derived)"
     )
-    parts = []
-    for count, first in firsts(combined, ["territory", "period"]):
-        indicator = str(first["indicator"])
+
+    def members(indicator: str) -> tuple[str, ...]:
         mine = combined.filter(pc.equal(combined["indicator"], indicator))
-        members = tuple(sorted({str(t) for t in mine["territory"].to_pylist()}))
-        finding = Finding(
-            code="reconciled",
-            severity=Severity.INFO,
-            message=template.replace(COUNT, str(count)).replace(MEMBERS, str(len(members))),
-            indicator=indicator,
-            territory=str(first["territory"]),
-            period=str(first["period"]),
-            count=count,
-            hint="explain a value to see the members of its combination",
-        )
-        order = tuple(null_last(first[k]) for k in ("indicator", "territory", "period"))
-        parts.append(FindingPart(slot, "sum", finding, indicator, order, template, members=members))
-    return parts
+        return tuple(sorted({str(t) for t in mine["territory"].to_pylist()}))
+
+    return sum_parts(
+        combined,
+        slot,
+        code="reconciled",
+        severity=Severity.INFO,
+        template=template,
+        hint="explain a value to see the members of its combination",
+        members=members,
+    )
 
 
 def _report(
@@ -510,19 +505,11 @@ def _group_parts(
         return []
     # The smallest key, not DuckDB's first row: two builds name the same example.
     flagged = plain(table.filter(mask).select(["indicator", "territory", "period"]))
-    template = f"{COUNT} {message}"
-    parts = []
-    for count, first in firsts(flagged, ["territory", "period"]):
-        finding = Finding(
-            code=code,
-            severity=Severity.WARNING,
-            message=template.replace(COUNT, str(count)),
-            indicator=str(first["indicator"]),
-            territory=str(first["territory"]),
-            period=str(first["period"]),
-            count=count,
-            hint=hint,
-        )
-        order = tuple(null_last(first[k]) for k in ("indicator", "territory", "period"))
-        parts.append(FindingPart(slot, "sum", finding, finding.indicator, order, template))
-    return parts
+    return sum_parts(
+        flagged,
+        slot,
+        code=code,
+        severity=Severity.WARNING,
+        template=f"{COUNT} {message}",
+        hint=hint,
+    )
