@@ -89,7 +89,9 @@ def build(
     :class:`~welfare_observatory.build.strategies.out_of_core_build.OutOfCore`.
     ``on_loaded`` is called with the build environment when the load stage is over
     (catalogue, territories, plugins, checks: everything the build keeps until it ends),
-    before any source runs; once per build.
+    before any source runs; once per build. The environment is for reading (its type is
+    internal); an exception the callback raises stops the build before any source runs
+    and reaches the caller as raised.
     """
     from welfare_observatory.build.strategies.base import running
     from welfare_observatory.build.strategies.in_memory import InMemory
