@@ -250,7 +250,7 @@ def outlier_rows(
     # NOT count_unit and NOT (count_unit AND ...) keep no row whose count_unit is NULL.
     count_unit = _bools(data.column("count_unit"), True)
     reliable = _bools(data.column("reliable"), False)
-    codes = {c: _codes(data.column(c)) for c in ("src", "indicator", "territory", "period")}
+    codes = data.select(["src", "indicator", "territory", "period"])
     found: list[dict[str, Any]] = []
 
     with np.errstate(all="ignore"):
@@ -307,18 +307,16 @@ def _year(days: np.ndarray) -> np.ndarray:
     return days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
 
 
-def _worst(
-    kind: str, rows: np.ndarray, size: np.ndarray, codes: dict[str, np.ndarray]
-) -> list[dict[str, Any]]:
+def _worst(kind: str, rows: np.ndarray, size: np.ndarray, codes: pa.Table) -> list[dict[str, Any]]:
     """Per source and indicator: the count, the largest ``size`` and the territory and
     period of ``arg_max(x, (size, territory, period))``, each among the rows where it is
-    not NULL."""
+    not NULL (``codes``: those four columns of every row; ``rows`` index it)."""
     import numpy as np
 
     if not len(rows):
         return []
-    src, indicator = codes["src"][rows], codes["indicator"][rows]
-    territory, period = codes["territory"][rows], codes["period"][rows]
+    picked = codes.take(rows)
+    src, indicator, territory, period = (_codes(c) for c in picked.columns)
     group = _dense(_pack3(src, indicator))
     counts = np.bincount(group)
     out: dict[int, dict[str, Any]] = {}
