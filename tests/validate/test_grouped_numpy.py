@@ -229,3 +229,25 @@ def test_ties_name_the_territory_and_period_as_duckdb() -> None:
     got = outlier_rows(data, outlier_z="3.5", max_yearly_change="0.5", min_events="20.0")
     assert as_json(got) == as_json(builtin._outliers_sql(data, ctx))
     assert (got[0]["territory"], got[0]["period"], got[0]["n"]) == (2, 3, 3)
+
+
+def test_a_threshold_duckdb_cannot_read_fails_as_the_query_failed() -> None:
+    """``min_events=inf`` is no SQL number: the check fails with the query's own error,
+    as before (the batch then reports ``check-failed`` per source)."""
+    rows = [
+        ("RATE", f"0960{i:02d}", str(y), 10.0 + i % 3, "percent", "A", None)
+        for i in range(1, 13)
+        for y in (2022, 2023)
+    ]
+    from .test_checks_on_codes import observations
+
+    table = observations(rows, False)
+    ctx = CheckContext(min_events=float("inf"))
+    with pytest.raises(Exception) as fast:
+        builtin.check_outliers(table, ctx)
+    with (
+        mock.patch.object(builtin, "fast_values", lambda _: False),
+        pytest.raises(Exception) as reference,
+    ):
+        builtin.check_outliers(table, ctx)
+    assert (type(fast.value), str(fast.value)) == (type(reference.value), str(reference.value))

@@ -48,18 +48,24 @@ def fast_values(value: pa.ChunkedArray | pa.Array) -> bool:
 
 
 class InexactError(ArithmeticError):
-    """DuckDB's median of subnormal numbers (below 2.2e-308 in magnitude) rounds in ways
-    of its own: such a table's statistics are left to DuckDB."""
+    """What this module cannot give as DuckDB would: a median of subnormal numbers (below
+    2.2e-308 in magnitude, which DuckDB rounds its own way) or a threshold DuckDB does not
+    read as a number. The check then runs its DuckDB query."""
 
 
 @lru_cache(maxsize=64)
 def duckdb_doubles(literals: tuple[str, ...]) -> tuple[float, ...]:
     """Numbers written into a query's text as DuckDB reads them there (a ``3.5`` is a
     DECIMAL that a comparison with a DOUBLE casts), so the thresholds are the same."""
+    import duckdb
+
     from welfare_observatory.validate.builtin import _sql
 
     sql = "SELECT " + ", ".join(f"CAST({x} AS DOUBLE) AS c{i}" for i, x in enumerate(literals))
-    row = _sql(sql)[0]
+    try:
+        row = _sql(sql)[0]
+    except duckdb.Error as exc:  # not a number to DuckDB: its query says what is wrong
+        raise InexactError(str(exc)) from exc
     return tuple(float(row[f"c{i}"]) for i in range(len(literals)))
 
 
