@@ -65,6 +65,8 @@ def outlier_data(draw: st.DrawFn) -> pa.Table:
         days.append(day)
     # Groups of ten and more rows, so medians and MADs are taken.
     g = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+    # Series ids as large as packed ids get: renumbered before they are packed with dates.
+    spread = draw(st.sampled_from([1, 2**55]))
     return pa.table(
         {
             "src": pa.array(draw(st.lists(CODES, min_size=n, max_size=n)), pa.int32()),
@@ -77,7 +79,7 @@ def outlier_data(draw: st.DrawFn) -> pa.Table:
             "count_unit": pa.array(draw(st.lists(FLAGS, min_size=n, max_size=n)), pa.bool_()),
             "reliable": pa.array(draw(st.lists(FLAGS, min_size=n, max_size=n)), pa.bool_()),
             "g": pa.array(g, pa.int64()),
-            "series": pa.array(series, pa.int64()),
+            "series": pa.array([x * spread for x in series], pa.int64()),
         }
     )
 

@@ -275,12 +275,19 @@ def outlier_rows(
             found += _worst("outlier", rows[hit], z[hit], codes)
 
         start = data.column("period_start")
-        rows = np.flatnonzero(_bools(pc.is_valid(start), False) & reliable)
-        if len(rows):
-            day = _codes(start.cast(pa.int32()))[rows]  # days since 1970-01-01
-            series = _dense(np.asarray(data.column("series").to_numpy(), dtype=np.int64)[rows])
+        usable = _bools(pc.is_valid(start), False) & reliable
+        if usable.any():
+            day = _codes(start.cast(pa.int32()))  # days since 1970-01-01
+            series = np.asarray(data.column("series").to_numpy(), dtype=np.int64)
+            if usable.all():  # the usual case: no copy of every row
+                rows = np.arange(len(day))
+            else:
+                rows = np.flatnonzero(usable)
+                day, series = day[rows], series[rows]
             first = int(day.min())
             span = int(day.max()) - first + 1
+            if (int(series.max()) + 1) * span >= 2**62:
+                series = _dense(series)
             if (int(series.max()) + 1) * span < 2**62:
                 key = series * span + (day - first)
                 order = np.argsort(key)
