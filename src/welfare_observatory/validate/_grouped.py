@@ -1,0 +1,354 @@
+"""The range and outlier checks' grouped statistics in numpy, on the integer codes the checks
+hand DuckDB (:mod:`welfare_observatory.validate.builtin`).
+
+They give the rows the checks' DuckDB queries give, value for value: medians as DuckDB
+takes them (the middle value, or half the sum of the two middle values), ``arg_min`` and
+``arg_max`` over ``(value, code, ...)`` with NULL above every value and rows whose result is
+NULL left out, NULLs last in the order of the rows. A build of 160 sources spent about
+0.35 s of CPU in those queries; here it is a few sorts of the rows the statistics read.
+
+Only finite values no larger than :data:`FAST_LIMIT` in magnitude take this path: NaN,
+infinities and sums that could overflow compare and round as DuckDB's own rules say, and
+the checks leave them to DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+__all__ = ["FAST_LIMIT", "InexactError", "fast_values", "outlier_rows", "range_rows"]
+
+FAST_LIMIT = 1e300
+"""Values of at most this magnitude cannot overflow a difference, a sum or a median."""
+
+_NULL = 2**62
+"""The sort key of a NULL code: after every code, as DuckDB orders NULLs last and puts a
+NULL field of a struct above every value."""
+
+
+def fast_values(value: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether every non-NULL value is finite and at most :data:`FAST_LIMIT` in magnitude."""
+    import pyarrow.compute as pc
+
+    if len(value) == value.null_count:
+        return True
+    if pc.all(pc.is_finite(value)).as_py() not in (True, None):
+        return False
+    bounds = pc.min_max(value)
+    return bool(
+        abs(bounds["min"].as_py() or 0.0) <= FAST_LIMIT
+        and abs(bounds["max"].as_py() or 0.0) <= FAST_LIMIT
+    )
+
+
+class InexactError(ArithmeticError):
+    """What this module cannot give as DuckDB would: a median of subnormal numbers (below
+    2.2e-308 in magnitude, which DuckDB rounds its own way) or a threshold DuckDB does not
+    read as a number. The check then runs its DuckDB query."""
+
+
+@lru_cache(maxsize=64)
+def duckdb_doubles(literals: tuple[str, ...]) -> tuple[float, ...]:
+    """Numbers written into a query's text as DuckDB reads them there (a ``3.5`` is a
+    DECIMAL that a comparison with a DOUBLE casts), so the thresholds are the same."""
+    import duckdb
+
+    from welfare_observatory.validate.builtin import _sql
+
+    sql = "SELECT " + ", ".join(f"CAST({x} AS DOUBLE) AS c{i}" for i, x in enumerate(literals))
+    try:
+        row = _sql(sql)[0]
+    except duckdb.Error as exc:  # not a number to DuckDB: its query says what is wrong
+        raise InexactError(str(exc)) from exc
+    return tuple(float(row[f"c{i}"]) for i in range(len(literals)))
+
+
+def _codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """int64 codes, NULL as -1."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.fill_null(column, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """float64 values, NULL as NaN (no real value is NaN on this path)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    filled = pc.fill_null(column.cast(pa.float64()), float("nan"))
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _bools(column: pa.ChunkedArray | pa.Array, null: bool) -> np.ndarray:
+    import numpy as np
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.fill_null(column, null).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _key(codes: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    return np.where(codes < 0, _NULL, codes)
+
+
+def _dense(ids: np.ndarray) -> np.ndarray:
+    """``ids`` renumbered ``0 ..`` (distinct ids, by hashing: no sort)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(pa.array(ids))
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _grouped_median(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """The median of ``values`` per group ``0 .. size - 1`` (NaN where a group is empty),
+    as DuckDB's ``median`` gives it: the middle value, or (lo + hi) / 2. Raises
+    :class:`InexactError` where that is not how DuckDB rounds (subnormal numbers)."""
+    import numpy as np
+
+    by_value = np.argsort(values)
+    if size <= 2**16:
+        # Groups as 16-bit codes: numpy's stable sort of those is a radix sort.
+        by_group = np.argsort(groups[by_value].astype(np.uint16), kind="stable")
+        ordered = values[by_value[by_group]]
+    else:
+        n = len(values)
+        rank = np.empty(n, dtype=np.int64)
+        rank[by_value] = np.arange(n, dtype=np.int64)
+        # One sort on (group, rank of the value): the keys are distinct, any sort will do.
+        ordered = values[np.argsort(groups * n + rank)]
+    counts = np.bincount(groups, minlength=size)
+    starts = np.cumsum(counts) - counts
+    present = counts > 0
+    low = np.full(size, np.nan)
+    high = np.full(size, np.nan)
+    low[present] = ordered[(starts + (counts - 1) // 2)[present]]
+    high[present] = ordered[(starts + counts // 2)[present]]
+    with np.errstate(all="ignore"):
+        total = low + high
+        median = np.where(counts % 2 == 1, low, total / 2)
+    if any(_subnormal(x[present]) for x in (low, high, total, median)):
+        raise InexactError("a median of subnormal numbers")
+    return median
+
+
+def _subnormal(values: np.ndarray) -> bool:
+    import numpy as np
+
+    magnitude = np.abs(values)
+    return bool(((magnitude > 0) & (magnitude < np.finfo(np.float64).tiny)).any())
+
+
+def _first_per_group(keys: Sequence[np.ndarray], groups: np.ndarray) -> tuple[Any, Any]:
+    """The position of the smallest and of the largest row by ``keys`` (most significant
+    first) in each run of ``groups``, after sorting by ``groups`` then ``keys``."""
+    import numpy as np
+
+    order = np.lexsort([*reversed(keys), groups])
+    sorted_groups = groups[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    ends = np.r_[starts[1:], len(order)] - 1
+    return order, (sorted_groups[starts], order[starts], order[ends])
+
+
+def range_rows(data: pa.Table) -> list[dict[str, Any]]:
+    """The rows of ``check_range``'s query that can give a finding (a negative value or a
+    percent above 100), in its order: ``src, indicator, unit, negative, over, low, high,
+    t_low, t_high`` as codes."""
+    import numpy as np
+
+    src = _codes(data.column("src"))
+    indicator = _codes(data.column("indicator"))
+    unit = _codes(data.column("unit"))
+    territory = _codes(data.column("territory"))
+    value = _floats(data.column("value"))
+    percent = _bools(data.column("percent"), False)
+    negative = value < 0
+    over = percent & (value > 100)
+    hit = negative | over
+    if not hit.any():
+        return []
+    group = _dense(_pack3(src, indicator, unit))
+    size = int(group.max()) + 1
+    flagged = np.bincount(group[hit], minlength=size) > 0
+    rows = np.flatnonzero(flagged[group])
+    g = group[rows]
+    v = value[rows]
+    n_negative = np.bincount(g[negative[rows]], minlength=size)
+    n_over = np.bincount(g[over[rows]], minlength=size)
+    out: dict[int, dict[str, Any]] = {}
+    present = np.flatnonzero(~np.isnan(v))
+    _, (groups, lows, highs) = _first_per_group([v[present]], g[present])
+    for k, lo, hi in zip(groups.tolist(), lows.tolist(), highs.tolist(), strict=True):
+        i = rows[present[lo]]
+        j = rows[present[hi]]
+        out[k] = {
+            "src": _decoded(src[i]),
+            "indicator": _decoded(indicator[i]),
+            "unit": _decoded(unit[i]),
+            "negative": int(n_negative[k]),
+            "over": int(n_over[k]),
+            "low": float(value[i]),
+            "high": float(value[j]),
+            "t_low": None,
+            "t_high": None,
+        }
+    # arg_min/arg_max(territory, (value, territory)): rows without a territory are left
+    # out; a NULL value ranks above every value.
+    named = np.flatnonzero(territory[rows] >= 0)
+    if len(named):
+        t = territory[rows[named]]
+        vkey = np.where(np.isnan(v[named]), np.inf, v[named])
+        _, (groups, lows, highs) = _first_per_group([vkey, t], g[named])
+        for k, lo, hi in zip(groups.tolist(), lows.tolist(), highs.tolist(), strict=True):
+            out[k]["t_low"] = int(t[lo])
+            out[k]["t_high"] = int(t[hi])
+    return sorted(
+        out.values(),
+        key=lambda r: tuple(_order(r[c]) for c in ("src", "indicator", "unit")),
+    )
+
+
+def _pack3(*columns: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    ids = np.zeros(len(columns[0]), dtype=np.int64)
+    for codes in columns:
+        ids = _dense(ids * (int(codes.max(initial=0)) + 2) + codes + 1)
+    return ids
+
+
+def _decoded(code: Any) -> int | None:
+    return None if code < 0 else int(code)
+
+
+def _order(code: int | None) -> tuple[bool, int]:
+    return (code is None, code or 0)
+
+
+def outlier_rows(
+    data: pa.Table, *, outlier_z: str, max_yearly_change: str, min_events: str
+) -> list[dict[str, Any]]:
+    """The rows of ``check_outliers``' query (``src, kind, indicator, n, territory, period,
+    size``, codes as int), in its order; the thresholds as the query's text writes them.
+
+    Raises :class:`InexactError` where a median would be of subnormal numbers."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    z_limit, change_limit, events, factor = duckdb_doubles(
+        (outlier_z, max_yearly_change, min_events, "0.6745")
+    )
+    value = _floats(data.column("value"))
+    valid = ~np.isnan(value)
+    rate = _bools(data.column("rate"), False)
+    # NOT count_unit and NOT (count_unit AND ...) keep no row whose count_unit is NULL.
+    count_unit = _bools(data.column("count_unit"), True)
+    reliable = _bools(data.column("reliable"), False)
+    codes = data.select(["src", "indicator", "territory", "period"])
+    found: list[dict[str, Any]] = []
+
+    with np.errstate(all="ignore"):
+        rows = np.flatnonzero(valid & rate)
+        if len(rows):
+            group = _dense(np.asarray(data.column("g").to_numpy(), dtype=np.int64)[rows])
+            size = int(group.max()) + 1
+            big = np.bincount(group, minlength=size)[group] >= 10
+            rows, group = rows[big], group[big]
+        if len(rows):
+            v = value[rows]
+            med = _grouped_median(group, v, size)[group]
+            mad = _grouped_median(group, np.abs(v - med), size)[group]
+            z = np.abs(factor * (v - med) / mad)
+            hit = ~count_unit[rows] & (mad != 0) & (z > z_limit)
+            found += _worst("outlier", rows[hit], z[hit], codes)
+
+        start = data.column("period_start")
+        usable = _bools(pc.is_valid(start), False) & reliable
+        if usable.any():
+            day = _codes(start.cast(pa.int32()))  # days since 1970-01-01
+            series = np.asarray(data.column("series").to_numpy(), dtype=np.int64)
+            if usable.all():  # the usual case: no copy of every row
+                rows = np.arange(len(day))
+            else:
+                rows = np.flatnonzero(usable)
+                day, series = day[rows], series[rows]
+            first = int(day.min())
+            span = int(day.max()) - first + 1
+            if (int(series.max()) + 1) * span >= 2**62:
+                series = _dense(series)
+            if (int(series.max()) + 1) * span < 2**62:
+                key = series * span + (day - first)
+                order = np.argsort(key)
+            else:  # dates too far apart to pack with the series: sort on both
+                key, order = series, np.lexsort((day, series))
+            if (np.diff(key[order]) == 0).any():
+                # Two rows of one series on one date keep the rows' order.
+                order = np.lexsort((day, series))
+            rows, series, day = rows[order], series[order], day[order]
+            cur, prev = value[rows[1:]], value[rows[:-1]]
+            change = cur / prev - 1
+            pair = np.flatnonzero(
+                (series[1:] == series[:-1])
+                & (prev > 0)
+                & (np.abs(change) > change_limit)
+                & ~(count_unit[rows[1:]] & (np.minimum(prev, cur) < events))
+            )
+            jump = pair[_year(day[pair + 1]) - _year(day[pair]) == 1]
+            found += _worst("jump", rows[jump + 1], np.abs(change[jump]), codes)
+    return sorted(
+        found,
+        key=lambda r: (_order(r["src"]), r["kind"], _order(r["indicator"])),
+    )
+
+
+def _year(days: np.ndarray) -> np.ndarray:
+    """The calendar year of days since 1970-01-01."""
+    import numpy as np
+
+    return days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
+
+
+def _worst(kind: str, rows: np.ndarray, size: np.ndarray, codes: pa.Table) -> list[dict[str, Any]]:
+    """Per source and indicator: the count, the largest ``size`` and the territory and
+    period of ``arg_max(x, (size, territory, period))``, each among the rows where it is
+    not NULL (``codes``: those four columns of every row; ``rows`` index it)."""
+    import numpy as np
+
+    if not len(rows):
+        return []
+    picked = codes.take(rows)
+    src, indicator, territory, period = (_codes(c) for c in picked.columns)
+    group = _dense(_pack3(src, indicator))
+    counts = np.bincount(group)
+    out: dict[int, dict[str, Any]] = {}
+    _, (groups, _, highs) = _first_per_group([size], group)
+    for k, hi in zip(groups.tolist(), highs.tolist(), strict=True):
+        out[k] = {
+            "src": _decoded(src[hi]),
+            "kind": kind,
+            "indicator": _decoded(indicator[hi]),
+            "n": int(counts[k]),
+            "territory": None,
+            "period": None,
+            "size": float(size[hi]),
+        }
+    keys = [size, _key(territory), _key(period)]
+    for name, column in (("territory", territory), ("period", period)):
+        named = np.flatnonzero(column >= 0)
+        if len(named):
+            _, (groups, _, highs) = _first_per_group([k[named] for k in keys], group[named])
+            for k, hi in zip(groups.tolist(), highs.tolist(), strict=True):
+                out[k][name] = int(column[named[hi]])
+    return list(out.values())
