@@ -22,13 +22,14 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.lineage import StepRecord, digest
 from welfare_observatory.model.finding import Finding
 from welfare_observatory.model.observation import BASE_COLUMNS
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
     from welfare_observatory.build.derive import DeriveOutput
@@ -207,11 +208,183 @@ def fingerprints(observations: pa.Table) -> dict[str, str]:
     """Per indicator ``domain:rows:read:all``: its domain, row count and two order-free
     digests of its rows, one of the columns the analyses read and one of every column
     (text compared as text), so equal rows in any order give an equal fingerprint. Derived
-    rows' lineage changes with any source; their analyses need not."""
-    import duckdb
+    rows' lineage changes with any source; their analyses need not.
 
+    Each row's digest is a 64-bit hash of its columns (a text hashed once per distinct
+    value, then taken by each row's index), summed per indicator modulo 2**64, so the
+    rows are never turned into Python values. A column of a type that path does not
+    know is hashed by DuckDB instead (:func:`_duckdb_fingerprints`)."""
     if observations.num_rows == 0:
         return {}
+    if all(_hashable(t) for t in observations.schema.types):
+        return _numpy_fingerprints(observations)
+    return _duckdb_fingerprints(observations)
+
+
+_MULTIPLIER = 0x9E3779B97F4A7C15
+"""Odd 64-bit multiplier of the row hash (the golden ratio's fraction, as in splitmix64)."""
+
+
+def _value_type(type_: pa.DataType) -> pa.DataType:
+    import pyarrow as pa
+
+    return type_.value_type if pa.types.is_dictionary(type_) else type_
+
+
+def _hashable(type_: pa.DataType) -> bool:
+    """Whether :func:`_column_hashes` hashes a column of this type."""
+    import pyarrow as pa
+
+    value = _value_type(type_)
+    text = pa.types.is_string(value) or pa.types.is_large_string(value)
+    if pa.types.is_dictionary(type_):
+        return bool(text)
+    return bool(
+        text
+        or pa.types.is_floating(value)
+        or pa.types.is_integer(value)
+        or pa.types.is_date(value)
+        or pa.types.is_boolean(value)
+    )
+
+
+def _text_hashes(values: pa.Array) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """A 64-bit hash of each text of ``values`` (a dictionary: distinct values, not rows)."""
+    import numpy as np
+
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(v.encode("utf-8"), digest_size=8).digest(), "little")
+            if v is not None
+            else 0
+            for v in values.to_pylist()
+        ],
+        dtype=np.uint64,
+    )
+
+
+def _null_hash(position: int) -> int:
+    """What a missing value of the column at ``position`` hashes to."""
+    return int.from_bytes(
+        hashlib.blake2b(f"missing:{position}".encode(), digest_size=8).digest(), "little"
+    )
+
+
+def _column_hashes(column: pa.ChunkedArray, position: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """Per row, a 64-bit value equal for equal values (texts by their text, whatever the
+    dictionary; numbers by their bits); a missing value gives :func:`_null_hash`."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        column = column.dictionary_encode()
+    if pa.types.is_dictionary(column.type):
+        column = pa.table({"c": column}).unify_dictionaries().column(0)
+        if not column.num_chunks:
+            return np.zeros(0, np.uint64)
+        hashes = _text_hashes(column.chunk(0).dictionary)
+        indices = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
+        if not len(hashes):
+            return np.full(len(column), _null_hash(position), np.uint64)
+        valid = pc.is_valid(indices)
+        # Arrow takes by the 32-bit indices as they are (numpy would widen them first).
+        taken = pa.array(hashes).take(pc.fill_null(indices, 0) if indices.null_count else indices)
+        rows = taken.to_numpy()
+    else:
+        valid = pc.is_valid(column)
+        if pa.types.is_floating(column.type):
+            numbers = pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy()
+            rows = np.ascontiguousarray(numbers).view(np.uint64)
+        else:
+            if pa.types.is_date32(column.type):
+                column = column.cast(pa.int32())
+            elif pa.types.is_date64(column.type):
+                column = column.cast(pa.int64())
+            elif pa.types.is_boolean(column.type):
+                column = column.cast(pa.int8())
+            # Integers of any width as their value modulo 2**64 (numpy's cast wraps).
+            rows = np.asarray(pc.fill_null(column, 0).to_numpy()).astype(np.uint64)
+    if column.null_count:
+        missing = np.uint64(_null_hash(position))
+        rows = np.where(valid.to_numpy(zero_copy_only=False), rows, missing).astype(np.uint64)
+    hashed: np.ndarray[Any, np.dtype[np.uint64]] = rows
+    return hashed
+
+
+def _mixed(state: np.ndarray[Any, np.dtype[np.uint64]]) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """splitmix64's finaliser: every bit of a row's state reaches every bit of its hash."""
+    import numpy as np
+
+    state = state ^ (state >> np.uint64(30))
+    state = state * np.uint64(0xBF58476D1CE4E5B9)
+    state = state ^ (state >> np.uint64(27))
+    state = state * np.uint64(0x94D049BB133111EB)
+    return state ^ (state >> np.uint64(31))
+
+
+def _group_sums(
+    values: np.ndarray[Any, np.dtype[np.uint64]], groups: np.ndarray[Any, Any], size: int
+) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """The sum of ``values`` per group, modulo 2**64 (unsigned integers wrap)."""
+    import numpy as np
+
+    sums = np.zeros(size, np.uint64)
+    np.add.at(sums, groups, values)
+    return sums
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], list[str]]:
+    """Per row, the index of its text among the returned texts (missing: ``"None"``)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_dictionary(column.type):
+        column = column.dictionary_encode()
+    column = pa.table({"c": column}).unify_dictionaries().column(0)
+    texts = [str(v) for v in column.chunk(0).dictionary.to_pylist()] if column.num_chunks else []
+    indices = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
+    if indices.null_count:
+        texts.append("None")
+        indices = pc.fill_null(indices, len(texts) - 1)
+    return np.asarray(indices.to_numpy(), dtype=np.int64), texts
+
+
+def _numpy_fingerprints(observations: pa.Table) -> dict[str, str]:
+    """:func:`fingerprints` for columns of text, numbers, dates and booleans."""
+    import numpy as np
+
+    multiplier = np.uint64(_MULTIPLIER)
+    names = observations.column_names
+    order = [n for n in names if n not in _UNREAD] + [n for n in names if n in _UNREAD]
+    state = np.zeros(observations.num_rows, np.uint64)
+    read: np.ndarray[Any, np.dtype[np.uint64]] | None = None
+    for position, name in enumerate(order):
+        if name in _UNREAD and read is None:
+            read = _mixed(state)
+        np.bitwise_xor(state, _column_hashes(observations.column(name), position), out=state)
+        np.multiply(state, multiplier, out=state)
+    every = _mixed(state)
+    if read is None:
+        read = every
+    indicator, indicators = _codes(observations.column("indicator"))
+    domain, domains = _codes(observations.column("domain"))
+    groups = indicator * max(len(domains), 1) + domain
+    size = max(len(indicators) * max(len(domains), 1), 1)
+    counts = np.bincount(groups, minlength=size)
+    read_sums = _group_sums(read, groups, size)
+    every_sums = _group_sums(every, groups, size)
+    out = {}
+    for group in np.flatnonzero(counts).tolist():
+        i, d = divmod(group, max(len(domains), 1))
+        out[indicators[i]] = f"{domains[d]}:{counts[group]}:{read_sums[group]}:{every_sums[group]}"
+    return out
+
+
+def _duckdb_fingerprints(observations: pa.Table) -> dict[str, str]:
+    """:func:`fingerprints` hashed by DuckDB: any column type DuckDB reads."""
+    import duckdb
 
     def quoted(names: Iterable[str]) -> str:
         return ", ".join('"' + n.replace('"', '""') + '"' for n in names)
