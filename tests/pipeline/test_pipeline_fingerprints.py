@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from welfare_observatory.build import reuse
 from welfare_observatory.build.reuse import (
     _duckdb_fingerprints,
     _numpy_fingerprints,
@@ -183,3 +185,26 @@ def test_columns_of_other_types_are_hashed_by_duckdb() -> None:
     )
     assert fingerprints(table) == _duckdb_fingerprints(table)
     assert fingerprints(table.slice(0, 0)) == {}
+
+
+def test_rows_hashed_in_batches_give_the_fingerprints_of_one_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(3)
+    n = 1000
+    indicator = rng.choice(["I1", "I2", "I3"], n)
+    table = pa.table(
+        {
+            "indicator": pa.array(indicator).dictionary_encode(),
+            "territory": pa.array(rng.choice(["a", "b", None], n)),
+            "value": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n))),
+            "lineage": pa.array(rng.choice(["l1", "l2"], n)).dictionary_encode(),
+            "domain": pa.array(np.where(indicator == "I1", "d1", "d2")),
+        }
+    )
+    whole = _numpy_fingerprints(table)
+    monkeypatch.setattr(reuse, "_BATCH", 7)
+    assert _numpy_fingerprints(table) == whole
+    assert {k: v.split(":")[:2] for k, v in whole.items()} == {
+        k: v.split(":")[:2] for k, v in _duckdb_fingerprints(table).items()
+    }

@@ -1,14 +1,12 @@
-"""The observations are split by domain on integer codes, the files written on threads.
+"""The observations are split by domain on integer codes, not by comparing texts.
 
 Differential: the partition files are byte for byte those the text comparison per domain
 (the way it was done before) writes, for domain columns plain or dictionary-encoded, with
-chunks of their own dictionaries, a text in two slots of one dictionary, missing domains,
-with and without a thread pool.
+chunks of their own dictionaries, a text in two slots of one dictionary, missing domains.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -113,23 +111,17 @@ row = st.tuples(
     rows=st.lists(row, min_size=1, max_size=40),
     chunks=st.integers(1, 3),
     encoding=st.sampled_from(["plain", "dictionary", "repeated"]),
-    threads=st.booleans(),
 )
 def test_split_on_codes_writes_the_files_the_text_comparison_wrote(
     tmp_path_factory: Any,
     rows: list[tuple[str, str, str | None]],
     chunks: int,
     encoding: str,
-    threads: bool,
 ) -> None:
     data = _table(rows, chunks, encoding)
     before, after = tmp_path_factory.mktemp("text"), tmp_path_factory.mktemp("codes")
     expected = _by_text(data, before)
-    if threads:
-        with ThreadPoolExecutor(2) as pool:
-            got = _write_observations(data, after, None, pool)
-    else:
-        got = _write_observations(data, after)
+    got = _write_observations(data, after)
     assert got == expected
     assert _files(after) == _files(before)
 
@@ -138,8 +130,7 @@ def test_a_domain_in_unchanged_is_linked_not_written(tmp_path: Path) -> None:
     data = _table([("BIRTHS", "IT", "health"), ("BIRTHS", "096", "labour")], 1, "plain")
     first = _write_observations(data, tmp_path / "a")
     earlier = tmp_path / "a" / "domain=health" / "part-0.parquet"
-    with ThreadPoolExecutor(2) as pool:
-        again = _write_observations(data, tmp_path / "b", {"health": earlier}, pool)
+    again = _write_observations(data, tmp_path / "b", {"health": earlier})
     assert again == first
     assert (tmp_path / "b" / "domain=health" / "part-0.parquet").stat().st_nlink == 2
     assert (tmp_path / "b" / "domain=labour" / "part-0.parquet").stat().st_nlink == 1

@@ -19,7 +19,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -270,46 +270,66 @@ def _null_hash(position: int) -> int:
     )
 
 
-def _column_hashes(column: pa.ChunkedArray, position: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    """Per row, a 64-bit value equal for equal values (texts by their text, whatever the
-    dictionary; numbers by their bits); a missing value gives :func:`_null_hash`."""
+def _column_hashes(
+    column: pa.ChunkedArray, position: int
+) -> Callable[[int, int], np.ndarray[Any, np.dtype[np.uint64]]]:
+    """A function of ``(start, length)`` giving, per row of that slice of ``column``, a
+    64-bit value equal for equal values (texts by their text, whatever the dictionary;
+    numbers by their bits); a missing value gives :func:`_null_hash`. The dictionary's
+    texts are hashed once, here."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    missing = np.uint64(_null_hash(position))
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         column = column.dictionary_encode()
     if pa.types.is_dictionary(column.type):
         column = pa.table({"c": column}).unify_dictionaries().column(0)
-        if not column.num_chunks:
-            return np.zeros(0, np.uint64)
-        hashes = _text_hashes(column.chunk(0).dictionary)
+        texts = column.chunk(0).dictionary if column.num_chunks else pa.array([], pa.string())
+        hashes = pa.array(_text_hashes(texts), pa.uint64())
         indices = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
-        if not len(hashes):
-            return np.full(len(column), _null_hash(position), np.uint64)
-        valid = pc.is_valid(indices)
-        # Arrow takes by the 32-bit indices as they are (numpy would widen them first).
-        taken = pa.array(hashes).take(pc.fill_null(indices, 0) if indices.null_count else indices)
-        rows = taken.to_numpy()
-    else:
-        valid = pc.is_valid(column)
-        if pa.types.is_floating(column.type):
-            numbers = pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy()
-            rows = np.ascontiguousarray(numbers).view(np.uint64)
-        else:
-            if pa.types.is_date32(column.type):
-                column = column.cast(pa.int32())
-            elif pa.types.is_date64(column.type):
-                column = column.cast(pa.int64())
-            elif pa.types.is_boolean(column.type):
-                column = column.cast(pa.int8())
-            # Integers of any width as their value modulo 2**64 (numpy's cast wraps).
-            rows = np.asarray(pc.fill_null(column, 0).to_numpy()).astype(np.uint64)
-    if column.null_count:
-        missing = np.uint64(_null_hash(position))
-        rows = np.where(valid.to_numpy(zero_copy_only=False), rows, missing).astype(np.uint64)
-    hashed: np.ndarray[Any, np.dtype[np.uint64]] = rows
-    return hashed
+
+        def text(start: int, length: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
+            part = indices.slice(start, length)
+            if not part.null_count:
+                # Arrow takes by the 32-bit indices as they are (numpy would widen them).
+                return _uint64(hashes.take(part).to_numpy())
+            if part.null_count == len(part):
+                return np.full(len(part), missing, np.uint64)
+            rows = hashes.take(pc.fill_null(part, 0)).to_numpy()
+            return _uint64(np.where(pc.is_valid(part).to_numpy(), rows, missing))
+
+        return text
+    if pa.types.is_floating(column.type):
+        column = column.cast(pa.float64())
+    elif pa.types.is_date32(column.type):
+        column = column.cast(pa.int32())
+    elif pa.types.is_date64(column.type):
+        column = column.cast(pa.int64())
+    elif pa.types.is_boolean(column.type):
+        column = column.cast(pa.int8())
+    floating = pa.types.is_floating(column.type)
+
+    def number(start: int, length: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
+        part = column.slice(start, length)
+        values = np.asarray(pc.fill_null(part, 0.0 if floating else 0).to_numpy())
+        # A float by its bits; an integer of any width as its value modulo 2**64.
+        rows = (
+            np.ascontiguousarray(values).view(np.uint64) if floating else values.astype(np.uint64)
+        )
+        if part.null_count:
+            rows = np.where(pc.is_valid(part).to_numpy(), rows, missing)
+        return _uint64(rows)
+
+    return number
+
+
+def _uint64(values: Any) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    import numpy as np
+
+    out: np.ndarray[Any, np.dtype[np.uint64]] = np.asarray(values, dtype=np.uint64)
+    return out
 
 
 def _mixed(state: np.ndarray[Any, np.dtype[np.uint64]]) -> np.ndarray[Any, np.dtype[np.uint64]]:
@@ -323,20 +343,8 @@ def _mixed(state: np.ndarray[Any, np.dtype[np.uint64]]) -> np.ndarray[Any, np.dt
     return state ^ (state >> np.uint64(31))
 
 
-def _group_sums(
-    values: np.ndarray[Any, np.dtype[np.uint64]], groups: np.ndarray[Any, Any], size: int
-) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    """The sum of ``values`` per group, modulo 2**64 (unsigned integers wrap)."""
-    import numpy as np
-
-    sums = np.zeros(size, np.uint64)
-    np.add.at(sums, groups, values)
-    return sums
-
-
-def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], list[str]]:
+def _codes(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[str]]:
     """Per row, the index of its text among the returned texts (missing: ``"None"``)."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -348,7 +356,12 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], list[str]]:
     if indices.null_count:
         texts.append("None")
         indices = pc.fill_null(indices, len(texts) - 1)
-    return np.asarray(indices.to_numpy(), dtype=np.int64), texts
+    return indices, texts
+
+
+_BATCH = 1 << 17
+"""Rows hashed at a time: the hashes of a batch take a megabyte per column, never the
+table's length in 64-bit integers (which, at a million rows, raised the build's peak)."""
 
 
 def _numpy_fingerprints(observations: pa.Table) -> dict[str, str]:
@@ -357,29 +370,45 @@ def _numpy_fingerprints(observations: pa.Table) -> dict[str, str]:
 
     multiplier = np.uint64(_MULTIPLIER)
     names = observations.column_names
-    order = [n for n in names if n not in _UNREAD] + [n for n in names if n in _UNREAD]
-    state = np.zeros(observations.num_rows, np.uint64)
-    read: np.ndarray[Any, np.dtype[np.uint64]] | None = None
-    for position, name in enumerate(order):
-        if name in _UNREAD and read is None:
-            read = _mixed(state)
-        np.bitwise_xor(state, _column_hashes(observations.column(name), position), out=state)
-        np.multiply(state, multiplier, out=state)
-    every = _mixed(state)
-    if read is None:
-        read = every
+    read = [n for n in names if n not in _UNREAD]
+    order = read + [n for n in names if n in _UNREAD]
+    hashers = [_column_hashes(observations.column(n), i) for i, n in enumerate(order)]
     indicator, indicators = _codes(observations.column("indicator"))
     domain, domains = _codes(observations.column("domain"))
-    groups = indicator * max(len(domains), 1) + domain
-    size = max(len(indicators) * max(len(domains), 1), 1)
-    counts = np.bincount(groups, minlength=size)
-    read_sums = _group_sums(read, groups, size)
-    every_sums = _group_sums(every, groups, size)
+    width = max(len(domains), 1)
+    size = max(len(indicators) * width, 1)
+    counts = np.zeros(size, np.int64)
+    read_sums = np.zeros(size, np.uint64)
+    every_sums = np.zeros(size, np.uint64)
+    for start in range(0, observations.num_rows, _BATCH):
+        length = min(_BATCH, observations.num_rows - start)
+        groups = _groups(indicator, domain, start, length, width)
+        state = np.zeros(length, np.uint64)
+        for position, hasher in enumerate(hashers):
+            if position == len(read):
+                np.add.at(read_sums, groups, _mixed(state))
+            np.bitwise_xor(state, hasher(start, length), out=state)
+            np.multiply(state, multiplier, out=state)
+        every = _mixed(state)
+        if len(read) == len(hashers):
+            np.add.at(read_sums, groups, every)
+        np.add.at(every_sums, groups, every)
+        counts += np.bincount(groups, minlength=size)
     out = {}
     for group in np.flatnonzero(counts).tolist():
-        i, d = divmod(group, max(len(domains), 1))
+        i, d = divmod(group, width)
         out[indicators[i]] = f"{domains[d]}:{counts[group]}:{read_sums[group]}:{every_sums[group]}"
     return out
+
+
+def _groups(
+    indicator: pa.ChunkedArray, domain: pa.ChunkedArray, start: int, length: int, width: int
+) -> np.ndarray[Any, Any]:
+    """The group (indicator and domain) of each row of a slice."""
+    import numpy as np
+
+    rows = np.asarray(indicator.slice(start, length).to_numpy(), dtype=np.int64) * width
+    return rows + np.asarray(domain.slice(start, length).to_numpy(), dtype=np.int64)
 
 
 def _duckdb_fingerprints(observations: pa.Table) -> dict[str, str]:
