@@ -273,19 +273,40 @@ def _hashable(type_: pa.DataType) -> bool:
     )
 
 
-def _text_hashes(values: pa.Array) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    """A 64-bit hash of each text of ``values`` (a dictionary: distinct values, not rows)."""
-    import numpy as np
+def _text_hash(text: str) -> int:
+    """A 64-bit hash of a text."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
 
-    return np.array(
-        [
-            int.from_bytes(hashlib.blake2b(v.encode("utf-8"), digest_size=8).digest(), "little")
-            if v is not None
-            else 0
-            for v in values.to_pylist()
-        ],
-        dtype=np.uint64,
-    )
+
+def _encoded(part: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[str | None]]:
+    """A text column as indices into one list of its texts. A dictionary column's chunks
+    are put on one dictionary (no copy when they share theirs); a plain one is encoded
+    here, so pass a slice of it: the indices of every row are never held at once."""
+    import pyarrow as pa
+
+    if not pa.types.is_dictionary(part.type):
+        part = part.dictionary_encode()
+    part = pa.table({"c": part}).unify_dictionaries().column(0)
+    if not part.num_chunks:
+        return pa.chunked_array([], pa.int32()), []
+    texts = part.chunk(0).dictionary.to_pylist()
+    return pa.chunked_array([c.indices for c in part.chunks], part.type.index_type), texts
+
+
+class _Texts:
+    """Slices of a text column as indices into lists of texts (see :func:`_encoded`): a
+    dictionary column is unified once, a plain one encoded a slice at a time."""
+
+    def __init__(self, column: pa.ChunkedArray) -> None:
+        import pyarrow as pa
+
+        self.column = column
+        self.whole = _encoded(column) if pa.types.is_dictionary(column.type) else None
+
+    def slice(self, start: int, length: int) -> tuple[pa.ChunkedArray, list[str | None]]:
+        if self.whole is not None:
+            return self.whole[0].slice(start, length), self.whole[1]
+        return _encoded(self.column.slice(start, length))
 
 
 def _null_hash(position: int) -> int:
@@ -307,23 +328,28 @@ def _column_hashes(
     import pyarrow.compute as pc
 
     missing = np.uint64(_null_hash(position))
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        column = column.dictionary_encode()
-    if pa.types.is_dictionary(column.type):
-        column = pa.table({"c": column}).unify_dictionaries().column(0)
-        texts = column.chunk(0).dictionary if column.num_chunks else pa.array([], pa.string())
-        hashes = pa.array(_text_hashes(texts), pa.uint64())
-        indices = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
+    value_type = _value_type(column.type)
+    if pa.types.is_string(value_type) or pa.types.is_large_string(value_type):
+        known: dict[str, int] = {}  # each distinct text is hashed once per column
+        encoded = _Texts(column)
 
         def text(start: int, length: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
-            part = indices.slice(start, length)
-            if not part.null_count:
+            if column.slice(start, length).null_count == length:
+                return np.full(length, missing, np.uint64)
+            chunked, texts = encoded.slice(start, length)
+            indices = chunked.combine_chunks()  # one take, not one per source's chunk
+            codes = [
+                int(missing) if t is None else known.get(t) or known.setdefault(t, _text_hash(t))
+                for t in texts
+            ]
+            hashes = pa.array(codes, pa.uint64())
+            if not indices.null_count:
                 # Arrow takes by the 32-bit indices as they are (numpy would widen them).
-                return _uint64(hashes.take(part).to_numpy())
-            if part.null_count == len(part):
-                return np.full(len(part), missing, np.uint64)
-            rows = hashes.take(pc.fill_null(part, 0)).to_numpy()
-            return _uint64(np.where(pc.is_valid(part).to_numpy(), rows, missing))
+                return _uint64(hashes.take(indices).to_numpy())
+            rows = hashes.take(pc.fill_null(indices, 0)).to_numpy()
+            return _uint64(
+                np.where(pc.is_valid(indices).to_numpy(zero_copy_only=False), rows, missing)
+            )
 
         return text
     if pa.types.is_floating(column.type):
@@ -368,22 +394,6 @@ def _mixed(state: np.ndarray[Any, np.dtype[np.uint64]]) -> np.ndarray[Any, np.dt
     return state ^ (state >> np.uint64(31))
 
 
-def _codes(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[str]]:
-    """Per row, the index of its text among the returned texts (missing: ``"None"``)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not pa.types.is_dictionary(column.type):
-        column = column.dictionary_encode()
-    column = pa.table({"c": column}).unify_dictionaries().column(0)
-    texts = [str(v) for v in column.chunk(0).dictionary.to_pylist()] if column.num_chunks else []
-    indices = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
-    if indices.null_count:
-        texts.append("None")
-        indices = pc.fill_null(indices, len(texts) - 1)
-    return indices, texts
-
-
 _BATCH = 1 << 17
 """Rows hashed at a time: the hashes of a batch take a megabyte per column, never the
 table's length in 64-bit integers (which, at a million rows, raised the build's peak)."""
@@ -398,17 +408,17 @@ def _numpy_fingerprints(observations: pa.Table) -> dict[str, str]:
     read = [n for n in names if n not in _UNREAD]
     order = read + [n for n in names if n in _UNREAD]
     hashers = [_column_hashes(observations.column(n), i) for i, n in enumerate(order)]
-    indicator, indicators = _codes(observations.column("indicator"))
-    domain, domains = _codes(observations.column("domain"))
-    width = max(len(domains), 1)
-    size = max(len(indicators) * width, 1)
-    counts = np.zeros(size, np.int64)
-    read_sums = np.zeros(size, np.uint64)
-    every_sums = np.zeros(size, np.uint64)
+    indicator, domain = (
+        _Texts(observations.column("indicator")),
+        _Texts(observations.column("domain")),
+    )
+    # (indicator, domain) -> rows, sum of the read columns' hashes, sum of all hashes.
+    totals: dict[tuple[str, str], tuple[int, int, int]] = {}
     for start in range(0, observations.num_rows, _BATCH):
         length = min(_BATCH, observations.num_rows - start)
-        groups = _groups(indicator, domain, start, length, width)
+        groups, keys = _groups(indicator.slice(start, length), domain.slice(start, length))
         state = np.zeros(length, np.uint64)
+        read_sums = np.zeros(len(keys), np.uint64)
         for position, hasher in enumerate(hashers):
             if position == len(read):
                 np.add.at(read_sums, groups, _mixed(state))
@@ -417,23 +427,32 @@ def _numpy_fingerprints(observations: pa.Table) -> dict[str, str]:
         every = _mixed(state)
         if len(read) == len(hashers):
             np.add.at(read_sums, groups, every)
+        every_sums = np.zeros(len(keys), np.uint64)
         np.add.at(every_sums, groups, every)
-        counts += np.bincount(groups, minlength=size)
-    out = {}
-    for group in np.flatnonzero(counts).tolist():
-        i, d = divmod(group, width)
-        out[indicators[i]] = f"{domains[d]}:{counts[group]}:{read_sums[group]}:{every_sums[group]}"
-    return out
+        counts = np.bincount(groups, minlength=len(keys))
+        for group in np.flatnonzero(counts).tolist():
+            n, r, a = totals.get(keys[group], (0, 0, 0))
+            r, a = (r + int(read_sums[group])) % 2**64, (a + int(every_sums[group])) % 2**64
+            totals[keys[group]] = (n + int(counts[group]), r, a)
+    return {i: f"{d}:{n}:{r}:{a}" for (i, d), (n, r, a) in totals.items()}
 
 
 def _groups(
-    indicator: pa.ChunkedArray, domain: pa.ChunkedArray, start: int, length: int, width: int
-) -> np.ndarray[Any, Any]:
-    """The group (indicator and domain) of each row of a slice."""
+    indicator: tuple[pa.ChunkedArray, list[str | None]],
+    domain: tuple[pa.ChunkedArray, list[str | None]],
+) -> tuple[np.ndarray[Any, Any], list[tuple[str, str]]]:
+    """Per row of a slice (its indicator and domain, from :class:`_Texts`), its group: an
+    index into the returned (indicator, domain) pairs (a missing one as ``"None"``, the
+    text DuckDB's grouping gave it)."""
     import numpy as np
+    import pyarrow.compute as pc
 
-    rows = np.asarray(indicator.slice(start, length).to_numpy(), dtype=np.int64) * width
-    return rows + np.asarray(domain.slice(start, length).to_numpy(), dtype=np.int64)
+    (indicator_rows, indicators), (domain_rows, domains) = indicator, domain
+    width = len(domains) + 1  # the last: missing
+    rows = np.asarray(pc.fill_null(indicator_rows, len(indicators)).to_numpy(), dtype=np.int64)
+    rows = rows * width + np.asarray(pc.fill_null(domain_rows, len(domains)).to_numpy(), np.int64)
+    keys = [(str(i), str(d)) for i in [*indicators, None] for d in [*domains, None]]
+    return rows, keys
 
 
 def _duckdb_fingerprints(observations: pa.Table) -> dict[str, str]:
