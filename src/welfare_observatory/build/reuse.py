@@ -321,8 +321,8 @@ def _column_hashes(
 ) -> Callable[[int, int], np.ndarray[Any, np.dtype[np.uint64]]]:
     """A function of ``(start, length)`` giving, per row of that slice of ``column``, a
     64-bit value equal for equal values (texts by their text, whatever the dictionary;
-    numbers by their bits); a missing value gives :func:`_null_hash`. The dictionary's
-    texts are hashed once, here."""
+    numbers by their bits); a missing value gives :func:`_null_hash`. Each distinct
+    text is hashed once."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
