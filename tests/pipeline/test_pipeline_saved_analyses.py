@@ -66,3 +66,18 @@ def test_a_damaged_saved_analysis_is_analysed_again(observatory_dir: Path, tmp_p
     assert load_derived(steps, key) is None
     env = make_environment(load_observatory(observatory_dir))
     assert load_analysed(steps, analysis_key(env, derived.derive.observations)) is None
+
+
+def test_a_table_whose_chunks_have_dictionaries_of_their_own_is_saved(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from welfare_observatory.build.reuse import _read_analysis, _write_analysis
+
+    column = pa.chunked_array(
+        [pa.array(["b", "a"]).dictionary_encode(), pa.array(["c", "b"]).dictionary_encode()]
+    )
+    table = pa.table({"territory": column, "value": [1.0, 2.0, 3.0, None]})
+    _write_analysis(table, tmp_path / "t.analysis.arrow")
+    back = _read_analysis(tmp_path / "t.analysis.arrow")
+    assert back.column("territory").to_pylist() == ["b", "a", "c", "b"]
+    assert back.column("value").to_pylist() == [1.0, 2.0, 3.0, None]

@@ -93,7 +93,9 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
         observations = _read(folder / "observations.parquet")
         coverage_file = folder / "coverage.parquet"
         coverage = _read(coverage_file) if coverage_file.exists() else None
-        analyses = {name: _read_arrow(folder / f"{name}{_ANALYSIS}") for name in meta["analyses"]}
+        analyses = {
+            name: _read_analysis(folder / f"{name}{_ANALYSIS}") for name in meta["analyses"]
+        }
         derive = DeriveOutput(
             observations=observations,
             findings=[Finding.model_validate(f) for f in meta["findings"]],
@@ -132,7 +134,7 @@ def save_derived(
         if derived.derive.coverage is not None:
             _write(derived.derive.coverage, staging / "coverage.parquet")
         for name, table in derived.analyses.items():
-            _write_arrow(table, staging / f"{name}{_ANALYSIS}")
+            _write_analysis(table, staging / f"{name}{_ANALYSIS}")
         meta = {
             "findings": [f.model_dump(mode="json") for f in derived.derive.findings],
             "steps": [s.model_dump(mode="json") for s in derived.derive.steps],
@@ -173,17 +175,18 @@ time Parquet did (no encoding), for about twice the bytes. (Files of the edition
 stay Parquet.)"""
 
 
-def _write_arrow(table: pa.Table, path: Path) -> None:
+def _write_analysis(table: pa.Table, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    options = ipc.IpcWriteOptions(compression="lz4")
+    # The file format has one dictionary per column: chunks' dictionaries are unified.
+    options = ipc.IpcWriteOptions(compression="lz4", unify_dictionaries=True)
     with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema, options=options) as w:
         w.write_table(table)
 
 
-def _read_arrow(path: Path) -> pa.Table:
-    """A table :func:`_write_arrow` wrote, as it was (types, metadata, values)."""
+def _read_analysis(path: Path) -> pa.Table:
+    """A table :func:`_write_analysis` wrote, as it was (types, metadata, values)."""
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
@@ -545,7 +548,7 @@ def load_analysed(steps_dir: Path, key: str) -> Analysed | None:
         try:
             names = meta["analyses"]
             assert isinstance(names, list)
-            analyses = {n: _read_arrow(folder / f"{n}{_ANALYSIS}") for n in names}
+            analyses = {n: _read_analysis(folder / f"{n}{_ANALYSIS}") for n in names}
             prints = meta["fingerprints"]
             found = meta["analysis_findings"]
             assert isinstance(prints, dict) and isinstance(found, list)
