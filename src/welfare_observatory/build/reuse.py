@@ -19,17 +19,16 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from welfare_observatory.lineage import StepRecord, digest
 from welfare_observatory.model.finding import Finding
 from welfare_observatory.model.observation import BASE_COLUMNS
 
 if TYPE_CHECKING:
-    import numpy as np
     import pyarrow as pa
 
     from welfare_observatory.build.derive import DeriveOutput
@@ -236,231 +235,11 @@ def fingerprints(observations: pa.Table) -> dict[str, str]:
     """Per indicator ``domain:rows:read:all``: its domain, row count and two order-free
     digests of its rows, one of the columns the analyses read and one of every column
     (text compared as text), so equal rows in any order give an equal fingerprint. Derived
-    rows' lineage changes with any source; their analyses need not.
+    rows' lineage changes with any source; their analyses need not."""
+    import duckdb
 
-    Each row's digest is a 64-bit hash of its columns (a text hashed once per distinct
-    value, then taken by each row's index), summed per indicator modulo 2**64, so the
-    rows are never turned into Python values. A column of a type that path does not
-    know is hashed by DuckDB instead (:func:`_duckdb_fingerprints`)."""
     if observations.num_rows == 0:
         return {}
-    if all(_hashable(t) for t in observations.schema.types):
-        return _numpy_fingerprints(observations)
-    return _duckdb_fingerprints(observations)
-
-
-_MULTIPLIER = 0x9E3779B97F4A7C15
-"""Odd 64-bit multiplier of the row hash (the golden ratio's fraction, as in splitmix64)."""
-
-
-def _value_type(type_: pa.DataType) -> pa.DataType:
-    import pyarrow as pa
-
-    return type_.value_type if pa.types.is_dictionary(type_) else type_
-
-
-def _hashable(type_: pa.DataType) -> bool:
-    """Whether :func:`_column_hashes` hashes a column of this type."""
-    import pyarrow as pa
-
-    value = _value_type(type_)
-    text = pa.types.is_string(value) or pa.types.is_large_string(value)
-    if pa.types.is_dictionary(type_):
-        return bool(text)
-    return bool(
-        text
-        or pa.types.is_floating(value)
-        or pa.types.is_integer(value)
-        or pa.types.is_date(value)
-        or pa.types.is_boolean(value)
-    )
-
-
-def _text_hash(text: str) -> int:
-    """A 64-bit hash of a text."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
-
-
-def _encoded(part: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[str | None]]:
-    """A text column as indices into one list of its texts. A dictionary column's chunks
-    are put on one dictionary (no copy when they share theirs); a plain one is encoded
-    here, so pass a slice of it: the indices of every row are never held at once."""
-    import pyarrow as pa
-
-    if not pa.types.is_dictionary(part.type):
-        part = part.dictionary_encode()
-    part = pa.table({"c": part}).unify_dictionaries().column(0)
-    if not part.num_chunks:
-        return pa.chunked_array([], pa.int32()), []
-    texts = part.chunk(0).dictionary.to_pylist()
-    return pa.chunked_array([c.indices for c in part.chunks], part.type.index_type), texts
-
-
-class _Texts:
-    """Slices of a text column as indices into lists of texts (see :func:`_encoded`): a
-    dictionary column is unified once, a plain one encoded a slice at a time."""
-
-    def __init__(self, column: pa.ChunkedArray) -> None:
-        import pyarrow as pa
-
-        self.column = column
-        self.whole = _encoded(column) if pa.types.is_dictionary(column.type) else None
-
-    def slice(self, start: int, length: int) -> tuple[pa.ChunkedArray, list[str | None]]:
-        if self.whole is not None:
-            return self.whole[0].slice(start, length), self.whole[1]
-        return _encoded(self.column.slice(start, length))
-
-
-def _null_hash(position: int) -> int:
-    """What a missing value of the column at ``position`` hashes to."""
-    return int.from_bytes(
-        hashlib.blake2b(f"missing:{position}".encode(), digest_size=8).digest(), "little"
-    )
-
-
-def _column_hashes(
-    column: pa.ChunkedArray, position: int
-) -> Callable[[int, int], np.ndarray[Any, np.dtype[np.uint64]]]:
-    """A function of ``(start, length)`` giving, per row of that slice of ``column``, a
-    64-bit value equal for equal values (texts by their text, whatever the dictionary;
-    numbers by their bits); a missing value gives :func:`_null_hash`. Each distinct
-    text is hashed once."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    missing = np.uint64(_null_hash(position))
-    value_type = _value_type(column.type)
-    if pa.types.is_string(value_type) or pa.types.is_large_string(value_type):
-        known: dict[str, int] = {}  # each distinct text is hashed once per column
-        encoded = _Texts(column)
-
-        def text(start: int, length: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
-            if column.slice(start, length).null_count == length:
-                return np.full(length, missing, np.uint64)
-            chunked, texts = encoded.slice(start, length)
-            indices = chunked.combine_chunks()  # one take, not one per source's chunk
-            codes = [
-                int(missing) if t is None else known.get(t) or known.setdefault(t, _text_hash(t))
-                for t in texts
-            ]
-            hashes = pa.array(codes, pa.uint64())
-            if not indices.null_count:
-                # Arrow takes by the 32-bit indices as they are (numpy would widen them).
-                return _uint64(hashes.take(indices).to_numpy())
-            rows = hashes.take(pc.fill_null(indices, 0)).to_numpy()
-            return _uint64(
-                np.where(pc.is_valid(indices).to_numpy(zero_copy_only=False), rows, missing)
-            )
-
-        return text
-    if pa.types.is_floating(column.type):
-        column = column.cast(pa.float64())
-    elif pa.types.is_date32(column.type):
-        column = column.cast(pa.int32())
-    elif pa.types.is_date64(column.type):
-        column = column.cast(pa.int64())
-    elif pa.types.is_boolean(column.type):
-        column = column.cast(pa.int8())
-    floating = pa.types.is_floating(column.type)
-
-    def number(start: int, length: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
-        part = column.slice(start, length)
-        values = np.asarray(pc.fill_null(part, 0.0 if floating else 0).to_numpy())
-        # A float by its bits; an integer of any width as its value modulo 2**64.
-        rows = (
-            np.ascontiguousarray(values).view(np.uint64) if floating else values.astype(np.uint64)
-        )
-        if part.null_count:
-            rows = np.where(pc.is_valid(part).to_numpy(), rows, missing)
-        return _uint64(rows)
-
-    return number
-
-
-def _uint64(values: Any) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    import numpy as np
-
-    out: np.ndarray[Any, np.dtype[np.uint64]] = np.asarray(values, dtype=np.uint64)
-    return out
-
-
-def _mixed(state: np.ndarray[Any, np.dtype[np.uint64]]) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    """splitmix64's finaliser: every bit of a row's state reaches every bit of its hash."""
-    import numpy as np
-
-    state = state ^ (state >> np.uint64(30))
-    state = state * np.uint64(0xBF58476D1CE4E5B9)
-    state = state ^ (state >> np.uint64(27))
-    state = state * np.uint64(0x94D049BB133111EB)
-    return state ^ (state >> np.uint64(31))
-
-
-_BATCH = 1 << 17
-"""Rows hashed at a time: the hashes of a batch take a megabyte per column, never the
-table's length in 64-bit integers (which, at a million rows, raised the build's peak)."""
-
-
-def _numpy_fingerprints(observations: pa.Table) -> dict[str, str]:
-    """:func:`fingerprints` for columns of text, numbers, dates and booleans."""
-    import numpy as np
-
-    multiplier = np.uint64(_MULTIPLIER)
-    names = observations.column_names
-    read = [n for n in names if n not in _UNREAD]
-    order = read + [n for n in names if n in _UNREAD]
-    hashers = [_column_hashes(observations.column(n), i) for i, n in enumerate(order)]
-    indicator, domain = (
-        _Texts(observations.column("indicator")),
-        _Texts(observations.column("domain")),
-    )
-    # (indicator, domain) -> rows, sum of the read columns' hashes, sum of all hashes.
-    totals: dict[tuple[str, str], tuple[int, int, int]] = {}
-    for start in range(0, observations.num_rows, _BATCH):
-        length = min(_BATCH, observations.num_rows - start)
-        groups, keys = _groups(indicator.slice(start, length), domain.slice(start, length))
-        state = np.zeros(length, np.uint64)
-        read_sums = np.zeros(len(keys), np.uint64)
-        for position, hasher in enumerate(hashers):
-            if position == len(read):
-                np.add.at(read_sums, groups, _mixed(state))
-            np.bitwise_xor(state, hasher(start, length), out=state)
-            np.multiply(state, multiplier, out=state)
-        every = _mixed(state)
-        if len(read) == len(hashers):
-            np.add.at(read_sums, groups, every)
-        every_sums = np.zeros(len(keys), np.uint64)
-        np.add.at(every_sums, groups, every)
-        counts = np.bincount(groups, minlength=len(keys))
-        for group in np.flatnonzero(counts).tolist():
-            n, r, a = totals.get(keys[group], (0, 0, 0))
-            r, a = (r + int(read_sums[group])) % 2**64, (a + int(every_sums[group])) % 2**64
-            totals[keys[group]] = (n + int(counts[group]), r, a)
-    return {i: f"{d}:{n}:{r}:{a}" for (i, d), (n, r, a) in totals.items()}
-
-
-def _groups(
-    indicator: tuple[pa.ChunkedArray, list[str | None]],
-    domain: tuple[pa.ChunkedArray, list[str | None]],
-) -> tuple[np.ndarray[Any, Any], list[tuple[str, str]]]:
-    """Per row of a slice (its indicator and domain, from :class:`_Texts`), its group: an
-    index into the returned (indicator, domain) pairs (a missing one as ``"None"``, the
-    text DuckDB's grouping gave it)."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    (indicator_rows, indicators), (domain_rows, domains) = indicator, domain
-    width = len(domains) + 1  # the last: missing
-    rows = np.asarray(pc.fill_null(indicator_rows, len(indicators)).to_numpy(), dtype=np.int64)
-    rows = rows * width + np.asarray(pc.fill_null(domain_rows, len(domains)).to_numpy(), np.int64)
-    keys = [(str(i), str(d)) for i in [*indicators, None] for d in [*domains, None]]
-    return rows, keys
-
-
-def _duckdb_fingerprints(observations: pa.Table) -> dict[str, str]:
-    """:func:`fingerprints` hashed by DuckDB: any column type DuckDB reads."""
-    import duckdb
 
     def quoted(names: Iterable[str]) -> str:
         return ", ".join('"' + n.replace('"', '""') + '"' for n in names)

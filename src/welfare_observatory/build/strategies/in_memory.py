@@ -96,7 +96,7 @@ class InMemory:
                 say("analysing: trends, progress, benchmarks, composites, early warnings")
                 observations = derive_out.observations
                 # Indicators whose rows did not change keep their analyses of the last build.
-                # Their rows are hashed on another core meanwhile (the fingerprints are
+                # DuckDB hashes their rows on another core meanwhile (the fingerprints are
                 # saved for the next build in any case).
                 with ThreadPoolExecutor(1) as pool:
                     hashing = pool.submit(fingerprints, observations)
