@@ -91,7 +91,9 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
         observations = _read(folder / "observations.parquet")
         coverage_file = folder / "coverage.parquet"
         coverage = _read(coverage_file) if coverage_file.exists() else None
-        analyses = {name: _read(folder / f"{name}.analysis.parquet") for name in meta["analyses"]}
+        analyses = {
+            name: _read_analysis(folder / f"{name}{_ANALYSIS}") for name in meta["analyses"]
+        }
         derive = _derive_output(meta, observations, coverage)
         findings = [Finding.model_validate(f) for f in meta["analysis_findings"]]
         prints = meta.get("fingerprints")
@@ -240,7 +242,7 @@ def save_derived(
         if derived.derive.coverage is not None:
             _write(derived.derive.coverage, staging / "coverage.parquet")
         for name, table in derived.analyses.items():
-            _write(table, staging / f"{name}.analysis.parquet")
+            _write_analysis(table, staging / f"{name}{_ANALYSIS}")
         meta = {
             "findings": [f.model_dump(mode="json") for f in derived.derive.findings],
             "steps": [s.model_dump(mode="json") for s in derived.derive.steps],
@@ -274,6 +276,32 @@ def _read(path: Path) -> pa.Table:
     import pyarrow.parquet as pq
 
     return pq.ParquetFile(path).read()
+
+
+_ANALYSIS = ".analysis.arrow"
+"""A saved analysis: an Arrow IPC file, LZ4-compressed. A rebuild reads every analysis
+of the previous build and writes every one again; in this format that costs half the
+time Parquet did (no encoding), for about twice the bytes. (Files of the edition
+stay Parquet.)"""
+
+
+def _write_analysis(table: pa.Table, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    # The file format has one dictionary per column: chunks' dictionaries are unified.
+    options = ipc.IpcWriteOptions(compression="lz4", unify_dictionaries=True)
+    with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema, options=options) as w:
+        w.write_table(table)
+
+
+def _read_analysis(path: Path) -> pa.Table:
+    """A table :func:`_write_analysis` wrote, as it was (types, metadata, values)."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    with pa.OSFile(str(path), "rb") as source:
+        return ipc.open_file(source).read_all()
 
 
 def drop_leftovers(steps_dir: Path) -> None:
@@ -410,7 +438,7 @@ def load_analysed(steps_dir: Path, key: str) -> Analysed | None:
         try:
             names = meta["analyses"]
             assert isinstance(names, list)
-            analyses = {n: _read(folder / f"{n}.analysis.parquet") for n in names}
+            analyses = {n: _read_analysis(folder / f"{n}{_ANALYSIS}") for n in names}
             prints = meta["fingerprints"]
             found = meta["analysis_findings"]
             assert isinstance(prints, dict) and isinstance(found, list)

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from welfare_observatory.build.strategies.out_of_core import _connect, _quoted
 from welfare_observatory.model.finding import Finding
 from welfare_observatory.model.observation import BASE_COLUMNS, TOTAL
 
@@ -99,6 +98,10 @@ def composites(
 
     from welfare_observatory.analyze._common import stable_order
     from welfare_observatory.build.analyze import SORT_KEYS, composite_analysis, storable
+
+    # Imported here: the out-of-core module's task models cost an in-memory rebuild, which
+    # reads this module's names only, a tenth of a second to define.
+    from welfare_observatory.build.strategies.out_of_core import _connect, _quoted
     from welfare_observatory.errors import WelfareObservatoryError
     from welfare_observatory.model.finding import Severity
 

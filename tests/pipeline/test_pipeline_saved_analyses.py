@@ -1,0 +1,83 @@
+"""The analyses a build saves for the next one (Arrow IPC files under ``.steps``) come back
+exactly as they were analysed, and a damaged one is analysed again, never trusted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from welfare_observatory.build.analyze import analyze_stage
+from welfare_observatory.build.environment import make_environment
+from welfare_observatory.build.reuse import (
+    Derived,
+    analysis_key,
+    fingerprints,
+    load_analysed,
+    load_derived,
+    save_derived,
+)
+from welfare_observatory.observatory import load_observatory
+
+
+def _saved(observatory_dir: Path, tmp_path: Path) -> tuple[Path, Derived, str]:
+    kb = tmp_path / "kb"
+    load_observatory(observatory_dir).build(out=kb, offline=True)
+    [folder] = (kb / ".steps").glob("derived-*")
+    derived = load_derived(kb / ".steps", folder.name.removeprefix("derived-"))
+    assert derived is not None
+    return kb / ".steps", derived, folder.name.removeprefix("derived-")
+
+
+def test_saved_analyses_come_back_as_they_were_analysed(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    _, derived, _ = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    observations = derived.derive.observations
+    analyses, findings = analyze_stage(observations, env)
+    assert analyses
+    key = analysis_key(env, observations)
+    target = tmp_path / "again"
+    save_derived(
+        target,
+        "k",
+        Derived(derived.derive, analyses, findings),
+        fingerprints=fingerprints(observations),
+        analysis_key=key,
+    )
+    assert sorted(p.name for p in (target / "derived-k").glob("*.analysis.arrow")) == sorted(
+        f"{n}.analysis.arrow" for n in analyses
+    )
+    back = load_analysed(target, key)
+    assert back is not None
+    assert list(back.analyses) == sorted(analyses)
+    for name, table in analyses.items():
+        # Types, pandas metadata and values: the edition's files are written from these.
+        assert back.analyses[name].schema.equals(table.schema, check_metadata=True), name
+        assert back.analyses[name].equals(table), name
+    reloaded = load_derived(target, "k")
+    assert reloaded is not None
+    assert all(reloaded.analyses[n].equals(t) for n, t in analyses.items())
+
+
+def test_a_damaged_saved_analysis_is_analysed_again(observatory_dir: Path, tmp_path: Path) -> None:
+    steps, derived, key = _saved(observatory_dir, tmp_path)
+    [damaged, *_] = sorted((steps / f"derived-{key}").glob("*.analysis.arrow"))
+    damaged.write_bytes(b"not an arrow file")
+    assert load_derived(steps, key) is None
+    env = make_environment(load_observatory(observatory_dir))
+    assert load_analysed(steps, analysis_key(env, derived.derive.observations)) is None
+
+
+def test_a_table_whose_chunks_have_dictionaries_of_their_own_is_saved(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from welfare_observatory.build.reuse import _read_analysis, _write_analysis
+
+    column = pa.chunked_array(
+        [pa.array(["b", "a"]).dictionary_encode(), pa.array(["c", "b"]).dictionary_encode()]
+    )
+    table = pa.table({"territory": column, "value": [1.0, 2.0, 3.0, None]})
+    _write_analysis(table, tmp_path / "t.analysis.arrow")
+    back = _read_analysis(tmp_path / "t.analysis.arrow")
+    assert back.column("territory").to_pylist() == ["b", "a", "c", "b"]
+    assert back.column("value").to_pylist() == [1.0, 2.0, 3.0, None]
