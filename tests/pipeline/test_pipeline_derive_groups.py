@@ -253,6 +253,42 @@ def test_a_damaged_grouped_result_means_a_whole_derive(
     assert edition(again) == edition(fresh)
 
 
+@pytest.mark.parametrize("damage", ["ranges overlap", "ranges short", "file truncated"])
+def test_a_grouped_result_that_does_not_fit_its_ranges_means_a_whole_derive(
+    tmp_path: Path, derived_indicators: list[set[str]], damage: str
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
+    meta_file = saved / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    runs = meta["ranges"]["rows"]
+    first = next(k for k, v in runs.items() if v)
+    if damage == "ranges overlap":
+        runs[first] = [[0, runs[first][0][1] + 1], *runs[first][1:]]
+    elif damage == "ranges short":
+        runs[first] = [*runs[first][:-1], [runs[first][-1][0], runs[first][-1][1] - 1]]
+    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    if damage == "file truncated":
+        data = (saved / "grouped.arrow").read_bytes()
+        (saved / "grouped.arrow").write_bytes(data[: len(data) // 2] + data[-4096:])
+    change_last_value(folder / "data" / "t_health_b.csv")
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert derived_indicators[1] == derived_indicators[0]
+    assert edition(again) == edition(fresh)
+
+
+def test_a_single_group_saves_no_grouped_copy(tmp_path: Path) -> None:
+    from welfare_observatory.build.derive import DeriveOutput
+    from welfare_observatory.build.reuse import _save_grouped
+
+    table = pa.table({"indicator": ["A"]})
+    output = DeriveOutput(observations=table, findings=[], steps=[], parts=[])
+    assert _save_grouped(tmp_path, output, {"g": ["A"]}) == {}
+    assert list(tmp_path.iterdir()) == []
+
+
 # Rate findings summed over indicators: any split of the indicators gives the same findings.
 
 _KEYS = st.tuples(

@@ -144,6 +144,8 @@ def load_grouped(steps_dir: Path) -> Grouped | None:
     :func:`~welfare_observatory.build.derive.derive_by_groups` reuses), or None. Its
     tables are memory-mapped, in group order (:func:`_save_grouped`): a rebuild takes the
     unchanged groups' rows as slices, without reading or copying them."""
+    import pyarrow as pa
+
     from welfare_observatory.build.derive import Grouped
 
     if not steps_dir.is_dir():
@@ -157,10 +159,12 @@ def load_grouped(steps_dir: Path) -> Grouped | None:
             coverage_file = folder / "grouped-coverage.arrow"
             coverage = _mapped(coverage_file) if coverage_file.exists() else None
             output = _derive_output(meta, observations, coverage)
-            rows = _runs_of(ranges["rows"])
+            rows = _runs_of(ranges["rows"], observations)
             covered = ranges.get("coverage")
-            cov_rows = _runs_of(covered) if isinstance(covered, dict) else None
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            cov_rows = None
+            if coverage is not None:
+                cov_rows = _runs_of(covered, coverage) if isinstance(covered, dict) else None
+        except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException):
             continue
         if output.parts is None or output.groups is None:
             continue
@@ -168,8 +172,21 @@ def load_grouped(steps_dir: Path) -> Grouped | None:
     return None
 
 
-def _runs_of(saved: dict[str, list[list[int]]]) -> Runs:
-    return {str(k): [(int(a), int(b)) for a, b in v] for k, v in saved.items()}
+def _runs_of(saved: dict[str, list[list[int]]], table: pa.Table) -> Runs:
+    """The saved row ranges of each group in ``table``, checked: they must cover its rows
+    exactly once (a damaged or mismatched result raises ValueError and is not reused), and
+    the table's buffers must be whole (a truncated file raises ArrowInvalid)."""
+    runs = {str(k): [(int(a), int(b)) for a, b in v] for k, v in saved.items()}
+    spans = sorted(span for spans in runs.values() for span in spans)
+    covered = 0
+    for start, stop in spans:
+        if start != covered or stop <= start:
+            raise ValueError("saved row ranges overlap, leave gaps or are empty")
+        covered = stop
+    if covered != table.num_rows:
+        raise ValueError("saved row ranges do not cover the saved rows")
+    table.validate()
+    return runs
 
 
 def _save_grouped(
@@ -181,6 +198,8 @@ def _save_grouped(
     from welfare_observatory.derive._parts import part_to
 
     assert derive.parts is not None
+    if len(groups) < 2:
+        return {}  # one group changes whenever anything does: never reused, not saved
     grouped = group_runs(derive.observations, groups)
     covered = group_runs(derive.coverage, groups) if derive.coverage is not None else None
     if grouped is None or (derive.coverage is not None and covered is None):
