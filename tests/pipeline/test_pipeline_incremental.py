@@ -143,14 +143,16 @@ def edition_files(result: BuildResult) -> dict[str, bytes]:
 
 @pytest.fixture
 def analysed_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Rows each call of analyze_stage was given."""
+    """Rows each call of analyze_tables was given (analyze_stage runs through it; a
+    rebuild calls it for the changed indicators' per-indicator analyses)."""
     calls: list[int] = []
+    real = analyze_module.analyze_tables
 
-    def spy(observations: pa.Table, env: Any) -> Any:
+    def spy(observations: pa.Table, env: Any, names: Any) -> Any:
         calls.append(observations.num_rows)
-        return analyze_stage(observations, env)
+        return real(observations, env, names)
 
-    monkeypatch.setattr(analyze_module, "analyze_stage", spy)
+    monkeypatch.setattr(analyze_module, "analyze_tables", spy)
     return calls
 
 
@@ -417,3 +419,51 @@ def test_a_change_of_neutral_indicators_alone_computes_no_composite(
     assert result[0]["composite"].equals(expected["composite"])
     assert result[1] == expected_findings
     assert bool(calls) == computed
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(names=st.sets(st.sampled_from(analyze_module.ANALYSES)))
+def test_analysing_some_tables_gives_those_of_analysing_all(
+    built: tuple[Any, pa.Table], names: set[str]
+) -> None:
+    """analyze_tables computes the named analyses alone (early warnings without the trend
+    table too), each equal to analyze_stage's, with only their own findings."""
+    env, observations = built
+    expected, expected_findings = analyze_stage(observations, env)
+    assert not any(f.code == "analysis-failed" for f in expected_findings)
+    analyses, findings = analyze_module.analyze_tables(observations, env, names)
+    assert list(analyses) == [n for n in analyze_module.ANALYSES if n in names]
+    for name, table in analyses.items():
+        assert table.schema == expected[name].schema, name
+        assert table.equals(expected[name]), name
+    notes = [f for f in expected_findings if f.code == "composite-skipped"]
+    assert notes  # the fixture's demography domain has no indicator with a polarity
+    assert findings == (expected_findings if "composite" in names else [])
+
+
+def test_a_rebuild_computes_no_composite_of_the_changed_indicators_alone(
+    built: tuple[Any, pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The changed indicators' per-indicator analyses come without a composite of their
+    own rows (it was thrown away): only the affected domain's, over all its indicators."""
+    env, observations = built
+    previous = previous_of(env, observations)
+    calls: list[set[str]] = []
+    real = analyze_module.composite_analysis
+
+    def spy(frame: Any, *args: Any) -> Any:
+        calls.append({str(i) for i in frame["indicator"].unique()})
+        return real(frame, *args)
+
+    monkeypatch.setattr(analyze_module, "composite_analysis", spy)
+    now = scaled(observations, ["T_EDU_C"], 1.5)
+    result = analyze_incrementally(now, env, fingerprints(now), previous)
+    assert result is not None
+    assert calls == [{"T_EDU_A", "T_EDU_B", "T_EDU_C"}]
+    monkeypatch.undo()
+    expected, expected_findings = analyze_stage(now, env)
+    for name, table in expected.items():
+        assert result[0][name].equals(table), name
+    assert result[1] == expected_findings

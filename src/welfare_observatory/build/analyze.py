@@ -9,7 +9,7 @@ identical files.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from welfare_observatory.errors import WelfareObservatoryError
@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from welfare_observatory.model import Indicator
     from welfare_observatory.model.indicator import Polarity
 
-__all__ = ["ANALYSES", "SORT_KEYS", "analyze_stage", "composite_analysis", "storable"]
+__all__ = [
+    "ANALYSES",
+    "SORT_KEYS",
+    "analyze_stage",
+    "analyze_tables",
+    "composite_analysis",
+    "storable",
+]
 
 ANALYSES = ("trend", "progress", "benchmark", "composite", "early_warnings")
 """The tables an edition stores under ``analyses/``, by name."""
@@ -48,6 +55,15 @@ def analyze_stage(
     ``composite`` is the AMPI of each domain with the observatory's territory (else Italy)
     as reference; ``early_warnings`` compares municipalities with municipalities.
     """
+    return analyze_tables(observations, env, ANALYSES)
+
+
+def analyze_tables(
+    observations: pa.Table, env: BuildEnvironment, names: Collection[str]
+) -> tuple[dict[str, pa.Table], list[Finding]]:
+    """The analyses of :data:`ANALYSES` named in ``names`` (and their findings), each as
+    :func:`analyze_stage` makes it; the others are not computed (a rebuild computes the
+    composites of its changed domains apart, over all their indicators)."""
     if observations.num_rows == 0:
         return {}, []
     # Only the columns analyses read: the text columns they do not (lineage, source, flags,
@@ -55,14 +71,14 @@ def analyze_stage(
     unread = {"domain", "unit", "conf_status", "flags", "source", "lineage"}
     release_unused(c_heap=False)  # Arrow's pages derive freed, for numpy to map again
     return _analyze_frame(
-        _frame(observations.drop_columns(unread & set(observations.column_names))), env
+        _frame(observations.drop_columns(unread & set(observations.column_names))), env, names
     )
 
 
 def _analyze_frame(
-    frame: pd.DataFrame, env: BuildEnvironment
+    frame: pd.DataFrame, env: BuildEnvironment, names: Collection[str] = ANALYSES
 ) -> tuple[dict[str, pa.Table], list[Finding]]:
-    """:func:`analyze_stage` over the observations as a pandas frame (keys categorical or
+    """:func:`analyze_tables` over the observations as a pandas frame (keys categorical or
     text: the stored tables are the same)."""
     import pandas as pd
     import pyarrow as pa
@@ -145,6 +161,7 @@ def _analyze_frame(
             trends_method=method,
         ),
     }
+    jobs = {name: job for name, job in jobs.items() if name in names}
     extra = breakdowns(frame)
     keys = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     for name, job in jobs.items():

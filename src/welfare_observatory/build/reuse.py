@@ -517,7 +517,7 @@ def analyze_incrementally(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from welfare_observatory.build.analyze import ANALYSES, SORT_KEYS, analyze_stage
+    from welfare_observatory.build.analyze import ANALYSES, SORT_KEYS, analyze_tables
     from welfare_observatory.build.strategies.partition_analyses import PER_INDICATOR
 
     if observations.num_rows == 0 or any(f.code == "analysis-failed" for f in previous.findings):
@@ -536,7 +536,8 @@ def analyze_incrementally(
     subset = observations.slice(0, 0)
     if changed:
         subset = observations.filter(_among(observations.column("indicator"), changed))
-        fresh, found = analyze_stage(subset, env)
+        # Their composites are computed below, per affected domain over all its indicators.
+        fresh, found = analyze_tables(subset, env, PER_INDICATOR)
         if any(f.code == "analysis-failed" for f in found):
             return None
     redo = pa.array([*changed, *gone], pa.string())
