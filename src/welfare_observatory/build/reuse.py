@@ -604,22 +604,28 @@ def _among(column: pa.ChunkedArray, values: Iterable[str]) -> pa.ChunkedArray:
 
 def _runs(table: pa.Table, lead: str) -> list[tuple[str, int, int]] | None:
     """``(value, start, stop)`` of each run of equal ``lead`` text in ``table``, or None
-    when the column has missing values or its runs are not in strictly increasing text
-    order (then the table is not ordered as this module assumes)."""
+    when the column is not text, has missing values or its runs are not in strictly
+    increasing text order (then the table is not ordered as this module assumes)."""
     from itertools import pairwise
 
-    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     from welfare_observatory._arrow import decoded
 
     if not table.num_rows:
         return []
     column = decoded(table.column(lead))
-    if column.null_count:
+    if column.null_count or not (
+        pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    ):
         return None
-    values = column.to_numpy(zero_copy_only=False)
-    starts = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist(), len(values)]
-    runs = [(str(values[a]), a, b) for a, b in pairwise(starts)]
+    # Rows compared with the next in Arrow: a Python string per run, not per row.
+    n = len(column)
+    ends = pc.indices_nonzero(pc.not_equal(column.slice(1), column.slice(0, n - 1)))
+    starts = [0, *(pc.add(ends, 1).to_pylist() if n > 1 else []), n]
+    values = column.take(pa.array(starts[:-1], pa.int64())).to_pylist()
+    runs = [(str(v), a, b) for v, (a, b) in zip(values, pairwise(starts), strict=True)]
     if any(x[0] >= y[0] for x, y in pairwise(runs)):
         return None
     return runs
