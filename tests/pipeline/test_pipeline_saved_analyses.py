@@ -81,3 +81,48 @@ def test_a_table_whose_chunks_have_dictionaries_of_their_own_is_saved(tmp_path: 
     back = _read_analysis(tmp_path / "t.analysis.arrow")
     assert back.column("territory").to_pylist() == ["b", "a", "c", "b"]
     assert back.column("value").to_pylist() == [1.0, 2.0, 3.0, None]
+
+
+def _lz4(table: object, path: Path) -> None:
+    """The format analyses were saved in before: LZ4-compressed Arrow IPC."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    assert isinstance(table, pa.Table)
+    options = ipc.IpcWriteOptions(compression="lz4", unify_dictionaries=True)
+    with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema, options=options) as w:
+        w.write_table(table)
+
+
+def test_saved_analyses_are_mapped_and_equal_those_saved_compressed_before(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+
+    from welfare_observatory.build.reuse import _read_analysis, _write_analysis
+
+    _, derived, _ = _saved(observatory_dir, tmp_path)
+    assert derived.analyses
+    for name, table in derived.analyses.items():
+        _write_analysis(table, tmp_path / f"{name}.new")
+        _lz4(table, tmp_path / f"{name}.old")
+        before = pa.total_allocated_bytes()
+        new = _read_analysis(tmp_path / f"{name}.new")
+        # Mapped, not read: the table's buffers are the file's pages.
+        assert pa.total_allocated_bytes() - before < max(table.nbytes // 2, 1)
+        old = _read_analysis(tmp_path / f"{name}.old")
+        for back in (new, old):
+            assert back.schema.equals(table.schema, check_metadata=True), name
+            assert back.equals(table), name
+
+
+def test_a_truncated_saved_analysis_is_analysed_again(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    steps, derived, key = _saved(observatory_dir, tmp_path)
+    [_, damaged, *_] = sorted((steps / f"derived-{key}").glob("*.analysis.arrow"))
+    data = damaged.read_bytes()
+    damaged.write_bytes(data[: len(data) // 2] + data[-64:])  # the footer kept, rows cut
+    assert load_derived(steps, key) is None
+    env = make_environment(load_observatory(observatory_dir))
+    assert load_analysed(steps, analysis_key(env, derived.derive.observations)) is None

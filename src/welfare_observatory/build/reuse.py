@@ -298,29 +298,29 @@ def _read(path: Path) -> pa.Table:
 
 
 _ANALYSIS = ".analysis.arrow"
-"""A saved analysis: an Arrow IPC file, LZ4-compressed. A rebuild reads every analysis
-of the previous build and writes every one again; in this format that costs half the
-time Parquet did (no encoding), for about twice the bytes. (Files of the edition
-stay Parquet.)"""
+"""A saved analysis: an uncompressed Arrow IPC file. A rebuild maps every analysis of the
+previous build into memory (no read, no copy: LZ4 cost about 0.04 s CPU to read and 0.03 s
+to write for 160 sources) and writes every one again; about 25 MB for 160 sources, five
+times LZ4's bytes. Files written LZ4-compressed by an earlier version read back the same.
+(Files of the edition stay Parquet.)"""
 
 
 def _write_analysis(table: pa.Table, path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
-
-    # The file format has one dictionary per column: chunks' dictionaries are unified.
-    options = ipc.IpcWriteOptions(compression="lz4", unify_dictionaries=True)
-    with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema, options=options) as w:
-        w.write_table(table)
+    _write_arrow(table, path)
 
 
 def _read_analysis(path: Path) -> pa.Table:
-    """A table :func:`_write_analysis` wrote, as it was (types, metadata, values)."""
+    """A table :func:`_write_analysis` wrote, as it was (types, metadata, values),
+    memory-mapped; checked whole (offsets within their buffers) before anything slices it,
+    as a damaged file is analysed again, never trusted."""
     import pyarrow as pa
-    import pyarrow.ipc as ipc
 
-    with pa.OSFile(str(path), "rb") as source:
-        return ipc.open_file(source).read_all()
+    try:
+        table = _mapped(path)
+        table.validate(full=True)
+    except pa.ArrowException as exc:  # some are neither OSError nor ValueError
+        raise ValueError(f"{path}: {exc}") from exc
+    return table
 
 
 def drop_leftovers(steps_dir: Path) -> None:
