@@ -242,6 +242,15 @@ def _current_ids(
     Renaming rather than rejecting keeps an observatory's rules working after the catalogue
     merges two entries; a warning names both ids. Works on the dictionary, not on rows.
     """
+    if (
+        indicators
+        and isinstance(indicator, pa.DictionaryArray)
+        and all(name in indicators for name in indicator.dictionary.to_pylist())
+    ):
+        # A current id is never a former one (see _former_ids), and a dictionary array is
+        # returned as it came whether or not the catalogue has former ids: the usual rule
+        # (a constant current id) skips the walk of the catalogue's aliases.
+        return indicator, []
     former = _former_ids(indicators)
     if not former:
         return indicator, []
