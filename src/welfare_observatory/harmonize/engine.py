@@ -203,7 +203,7 @@ def harmonize(
     out = out.append_column("source", col.constant(n, source))
     out = out.append_column("lineage", col.constant(n, step.id))
     schema = observation_schema(tuple(rule.breakdowns))
-    out = out.select(schema.names).cast(schema)
+    out = _conform(out.select(schema.names), schema)
     duplicates = _duplicates(out, source)
     if duplicates:
         # Source rows repeated exactly (a file listing a row twice) are kept once; rows
@@ -232,6 +232,23 @@ def harmonize(
             if f.code != "duplicate-key"
         ]
     return Harmonized(out, findings, step)
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table.cast(schema)``, casting only the columns whose type differs.
+
+    ``Table.cast`` makes one cast call per column even when the type already matches (most
+    columns here), a fixed cost paid by every source; the checks and the result are its own:
+    the same names in order, no null in a non-nullable field, the schema as given.
+    """
+    if table.schema.names != schema.names:
+        return table.cast(schema)  # its error names the mismatch
+    columns = []
+    for column, target in zip(table.itercolumns(), schema, strict=True):
+        if not target.nullable and column.null_count > 0:
+            return table.cast(schema)  # raises as the cast does
+        columns.append(column if column.type == target.type else column.cast(target.type))
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _current_ids(
