@@ -117,3 +117,33 @@ def test_renaming_keeps_every_row_and_value(codes: CodeTable, what: list[str]) -
     assert ids == ["POLICE_RECORDED_HOMICIDE" if w == "H" else "THEFTS" for w, _ in kept]
     assert result.table.column("value").to_pylist() == [float(y) for _, y in kept]
     assert not any(f.severity is Severity.ERROR for f in result.findings)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["POLICE_RECORDED_HOMICIDE", "THEFTS", "HOMICIDES_REPORTED", "OTHER"]),
+        min_size=1,
+        max_size=8,
+    ),
+    st.booleans(),
+)
+def test_current_ids_skip_the_alias_walk_with_the_result_it_gives(
+    names: list[str], aliases: bool
+) -> None:
+    # A dictionary of current ids alone is returned as it came, without walking the
+    # catalogue's aliases; the walk (run on a chunked copy, which never takes the
+    # shortcut) gives the same rows and the same findings for every dictionary.
+    from welfare_observatory.harmonize import engine
+
+    catalogue = CATALOGUE if aliases else {k: indicator(k) for k in CATALOGUE}
+    column = pa.array(names).dictionary_encode()
+    rule = _rule(MAPPED)
+    fast, fast_problems = engine._current_ids(column, catalogue, rule)
+    slow, slow_problems = engine._current_ids(pa.chunked_array([column]), catalogue, rule)
+    assert fast.to_pylist() == slow.to_pylist()
+    assert [(p.code, p.values, p.bad.to_pylist()) for p in fast_problems] == [
+        (p.code, p.values, p.bad.to_pylist()) for p in slow_problems
+    ]
+    if all(name in catalogue for name in names):
+        assert fast is column and fast_problems == []

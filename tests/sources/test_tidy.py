@@ -141,3 +141,53 @@ def test_the_shortcuts_for_clean_files_read_what_layout_detection_reads(
     data = "\n".join(lines).encode() + (b"\n" if last_line_feed else b"")
     same(data, value_columns=["Valore"])
     same(data)  # the reader tells values from codes itself
+
+
+_maybe = st.one_of(st.just(""), st.sampled_from(["a", "b c", "017001"]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(_maybe, _maybe, _maybe), min_size=1, max_size=20))
+def test_exactly_the_rows_whose_cells_are_all_empty_are_dropped(
+    rows: list[tuple[str, str, str]],
+) -> None:
+    # The reader first looks at the first column alone: a row it keeps or drops is the row
+    # a look at every cell keeps or drops, whichever columns hold the empty cells.
+    from welfare_observatory.sources.tidy import _drop_blank_rows
+
+    table = pa.table(
+        {
+            "a": [r[0] for r in rows],
+            "b": [r[1] for r in rows],
+            "c": [r[2] for r in rows],
+            "__row": list(range(len(rows))),
+        }
+    )
+    kept = _drop_blank_rows(table)
+    assert kept.column("__row").to_pylist() == [i for i, r in enumerate(rows) if any(r)]
+    assert kept.column_names == table.column_names
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_code, _label, st.one_of(_plain, st.sampled_from(["-", ""]))),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_value_columns_with_and_without_empty_cells_or_markers_read_the_same_on_both_paths(
+    rows: list[tuple[str, str, str]],
+) -> None:
+    # Clean columns skip the marker and empty-cell masks; the values, statuses and
+    # findings are the detecting reader's all the same.
+    lines = ["Codice;Comune;Valore"] + [f'{code};"{label}";{value}' for code, label, value in rows]
+    data = ("\n".join(lines) + "\n").encode()
+    same(data, value_columns=["Valore"])
+    same(data, value_columns=["Valore"], markers={"-": {"value": None, "obs_status": "M"}})
+
+
+@pytest.mark.parametrize("data", [b"", b" ", b"\n\n", b" \t\r\n\x0b\x0c"])
+def test_a_file_of_whitespace_alone_is_empty(data: bytes) -> None:
+    with pytest.raises(ParseError, match="the file is empty"):
+        read_tidy(data, options())

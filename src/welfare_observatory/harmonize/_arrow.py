@@ -47,8 +47,11 @@ def map_distinct(
         combined = pc.dictionary_encode(combined)
     dictionary = combined.dictionary.to_pylist()
     results: list[Any] = [None if value is None else fn(value) for value in dictionary]
-    # A null row gets the extra slot at the end (index == len(dictionary)).
-    indices = pc.fill_null(combined.indices.cast(pa.int32()), len(dictionary))
+    # A null row gets the extra slot at the end (index == len(dictionary)); a column
+    # without one (the usual) skips the fill.
+    indices = combined.indices.cast(pa.int32())
+    if indices.null_count:
+        indices = pc.fill_null(indices, len(dictionary))
     return [*results, None], indices, [*dictionary, None]
 
 

@@ -203,7 +203,7 @@ def harmonize(
     out = out.append_column("source", col.constant(n, source))
     out = out.append_column("lineage", col.constant(n, step.id))
     schema = observation_schema(tuple(rule.breakdowns))
-    out = out.select(schema.names).cast(schema)
+    out = _conform(out.select(schema.names), schema)
     duplicates = _duplicates(out, source)
     if duplicates:
         # Source rows repeated exactly (a file listing a row twice) are kept once; rows
@@ -234,6 +234,23 @@ def harmonize(
     return Harmonized(out, findings, step)
 
 
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table.cast(schema)``, casting only the columns whose type differs.
+
+    ``Table.cast`` makes one cast call per column even when the type already matches (most
+    columns here), a fixed cost paid by every source; the checks and the result are its own:
+    the same names in order, no null in a non-nullable field, the schema as given.
+    """
+    if table.schema.names != schema.names:
+        return table.cast(schema)  # its error names the mismatch
+    columns = []
+    for column, target in zip(table.itercolumns(), schema, strict=True):
+        if not target.nullable and column.null_count > 0:
+            return table.cast(schema)  # raises as the cast does
+        columns.append(column if column.type == target.type else column.cast(target.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 def _current_ids(
     indicator: pa.Array, indicators: Mapping[str, Indicator] | None, rule: HarmonizeRule
 ) -> tuple[pa.Array, list[col.Problem]]:
@@ -242,6 +259,15 @@ def _current_ids(
     Renaming rather than rejecting keeps an observatory's rules working after the catalogue
     merges two entries; a warning names both ids. Works on the dictionary, not on rows.
     """
+    if (
+        indicators
+        and isinstance(indicator, pa.DictionaryArray)
+        and all(name in indicators for name in indicator.dictionary.to_pylist())
+    ):
+        # A current id is never a former one (see _former_ids), and a dictionary array is
+        # returned as it came whether or not the catalogue has former ids: the usual rule
+        # (a constant current id) skips the walk of the catalogue's aliases.
+        return indicator, []
     former = _former_ids(indicators)
     if not former:
         return indicator, []

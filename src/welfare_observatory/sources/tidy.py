@@ -56,7 +56,8 @@ def read_tidy(
     from welfare_observatory.sources.tabular import read_table
 
     where = Location(source=source, file=file)
-    if not data.strip():
+    # ``isspace`` tests the same ASCII whitespace as ``strip`` without copying the payload.
+    if not data or data.isspace():
         raise ParseError("the file is empty", location=where, hint="check the path or the URL")
     if options.format == "xlsx" or data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1:
         return read_table(data, options, file=file, source=source)
@@ -153,7 +154,8 @@ def _separator(text: bytes, skip: int) -> str:
     row above a ``;`` table must not make it a one-column ``,`` table)."""
     from welfare_observatory.sources.tabular_grid import sniff_separator
 
-    head = b"\n".join(text[: 1 << 16].split(b"\n")[skip : skip + 50])
+    # Split off only the lines read (the rest of the 64 KiB stays in the last piece).
+    head = b"\n".join(text[: 1 << 16].split(b"\n", skip + 50)[skip : skip + 50])
     return sniff_separator(head.decode("utf-8", errors="replace"))
 
 
@@ -328,10 +330,15 @@ def _read_csv(
 def _drop_blank_rows(table: pa.Table) -> pa.Table:
     import pyarrow.compute as pc
 
+    names = [name for name in table.column_names if name != "__row"]
+    if not names:
+        return table
+    # A blank row has an empty first cell: a first column without one rules them all out
+    # in one pass instead of one per column.
+    if not pc.any(pc.equal(table.column(names[0]), "")).as_py():
+        return table
     filled = None
-    for name in table.column_names:
-        if name == "__row":
-            continue
+    for name in names:
         here = pc.not_equal(table.column(name), "")
         filled = here if filled is None else pc.or_(filled, here)
     if filled is None or pc.all(filled).as_py():
@@ -403,17 +410,17 @@ def _values(
         error_cell = pc.and_(pc.match_substring_regex(column, "^" + ERROR_VALUE + "$"), free)
     else:
         error_cell = none
-    marked = pc.or_(marked, error_cell)
-    n_declared = 0 if plain else pc.sum(marked).as_py() or 0
-    not_available = (
-        none
-        if plain
-        else pc.and_(
+    if plain:
+        # Nothing is marked (see above): the masks below stay empty without a kernel call.
+        n_declared, not_available = 0, none
+    else:
+        marked = pc.or_(marked, error_cell)
+        n_declared = pc.sum(marked).as_py() or 0
+        not_available = pc.and_(
             pc.is_in(pc.utf8_lower(column), pa.array(sorted(NOT_AVAILABLE), pa.string())),
             pc.invert(pc.or_(is_number, marked)),
         )
-    )
-    marked = pc.or_(marked, not_available)
+        marked = pc.or_(marked, not_available)
     if not strict:
         n_numbers = pc.sum(is_number).as_py() or 0
         n_marked = 0 if plain else pc.sum(marked).as_py() or 0
@@ -448,7 +455,10 @@ def _values(
     values = pc.cast(pc.if_else(is_number, cleaned, None), pa.float64())
     status = pc.if_else(is_number, "A", None)
     conf = pc.if_else(is_number, "F", None)
-    for sign, hit in [*hits.items(), ("", pc.and_(empty, pc.invert(is_number)))]:
+    # Empty cells that are not numbers take the ``empty`` marker; a column without an
+    # empty cell (the usual export) skips building that mask.
+    empties = [("", pc.and_(empty, pc.invert(is_number)))] if pc.any(empty).as_py() else []
+    for sign, hit in [*hits.items(), *empties]:
         if not pc.any(hit).as_py():
             continue  # a sign the column does not use changes nothing
         marker = options.markers[sign] if sign else options.empty
