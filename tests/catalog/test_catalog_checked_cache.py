@@ -136,3 +136,32 @@ def test_another_pint_or_pyyaml_checks_the_catalogue_again(
     Catalog.load(base, shipped=False)
     assert checks, f"a new {upgraded} was served the old check"
     assert len(_entries(cache)) == 2
+
+
+def test_the_cached_definition_texts_are_the_definitions_serialised_again(
+    cache: Path, base: Path, write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The canonical JSON the cache keeps for each indicator is exactly what serialising the
+    restored indicator gives (the build fingerprints digest it in its place)."""
+    from welfare_observatory.lineage import canonical_json
+
+    own = write("own.yaml", base.read_text(encoding="utf-8"))
+    with monkeypatch.context() as m:
+        m.setenv(_startup_cache.ENV, "off")
+        assert Catalog.load(own).definition_texts() == {}  # nothing kept: computed in place
+    first = Catalog.load(own)
+    with monkeypatch.context() as m:
+        _no_check(m)
+        cached = Catalog.load(own)
+    for catalog in (first, cached):
+        texts = catalog.definition_texts()
+        assert sorted(texts) == sorted(i.id for i in catalog)
+        for indicator in catalog:
+            assert texts[indicator.id] == canonical_json(indicator.model_dump(mode="json"))
+    # an own file redefining a shipped id: its text is the own definition's
+    redefined = [i for i in cached.overridden if i in cached.definition_texts()]
+    assert redefined
+    for ident in redefined:
+        assert cached.definition_texts()[ident] == canonical_json(
+            cached.get(ident).model_dump(mode="json")
+        )

@@ -198,3 +198,28 @@ def test_the_fingerprint_digests_the_definitions_as_one_value(tmp_path: Path) ->
         for ids in cases:
             assert env.fingerprint(ids) == digest(env._fingerprint_value(ids))
     assert env.fingerprint(["TEST_RESIDENTS"]) != env.fingerprint(some)
+
+
+def test_the_catalogue_s_cached_texts_give_the_same_fingerprints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catalogue read from the start-up cache brings its definitions' canonical JSON: the
+    fingerprints made from it equal those serialised from the definitions, and those of a
+    process without the cache."""
+    from welfare_observatory import _startup_cache
+    from welfare_observatory.build.environment import make_environment
+    from welfare_observatory.lineage import digest
+
+    folder = write_observatory(tmp_path)
+    some = [i.id for i in load_observatory(folder).catalog][:5]
+    cases = [None, ["TEST_RESIDENTS"], some, [*some, "NOT_AN_INDICATOR"], []]
+    monkeypatch.setenv(_startup_cache.ENV, str(tmp_path / "startup"))
+    load_observatory(folder).catalog  # noqa: B018 (fills the cache)
+    cached = make_environment(load_observatory(folder))
+    assert set(cached.definition_texts) == set(cached.indicators)
+    monkeypatch.setenv(_startup_cache.ENV, "off")
+    plain = make_environment(load_observatory(folder))
+    assert plain.definition_texts == {}
+    for ids in cases:
+        assert cached.fingerprint(ids) == digest(cached._fingerprint_value(ids))
+        assert cached.fingerprint(ids) == plain.fingerprint(ids)

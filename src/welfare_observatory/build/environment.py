@@ -87,6 +87,10 @@ class BuildEnvironment:
     codelists: Mapping[str, Mapping[str, str]]
     overrides: Path | None = None
     loader: Loader | None = None
+    definition_texts: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Canonical JSON of indicators' definitions already made (the catalogue's, from the
+    start-up cache): :meth:`fingerprint` uses it for an indicator of ``indicators``
+    instead of serialising the definition again (the same text)."""
     _units: Any = field(default=None, repr=False)
 
     @property
@@ -238,6 +242,10 @@ class BuildEnvironment:
         }
 
     def _indicator_json(self, ident: str) -> str:
+        known = self.definition_texts.get(ident)
+        if known is not None and ident in self.indicators:
+            self._indicator_parts[ident] = known
+            return known
         value: Any = (
             self.indicators[ident].model_dump(mode="json") if ident in self.indicators else ident
         )
@@ -271,12 +279,14 @@ def make_environment(
         if plugin.distribution and plugin.version:
             versions[plugin.distribution] = plugin.version
     config = observatory.config
+    catalog = observatory.catalog
+    texts = getattr(catalog, "definition_texts", None)
     return BuildEnvironment(
         config=config,
         folder=Path(observatory.folder),
         config_file=observatory.config_file,
         plugins=plugins,
-        indicators={i.id: i for i in observatory.catalog},
+        indicators={i.id: i for i in catalog},
         selection=tuple(observatory.selection()),
         versions=versions,
         unit_definitions=(*DEFINITIONS, *plugins.units()),
@@ -285,4 +295,5 @@ def make_environment(
         if config.overrides
         else None,
         loader=loader,
+        definition_texts=texts() if callable(texts) else {},
     )

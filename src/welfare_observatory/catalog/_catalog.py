@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from welfare_observatory.catalog._load import layer_files, load_layers, shipped_layer
@@ -89,8 +90,10 @@ class Catalog:
         profiles: Mapping[str, Profile] | None = None,
         origin: Mapping[str, Location] | None = None,
         overridden: Iterable[str] = (),
+        definitions: Mapping[str, str] | None = None,
     ) -> None:
         self._indicators = dict(sorted(indicators.items()))
+        self._definitions = dict(definitions or {})
         self._profiles = dict(sorted((profiles or {}).items()))
         self._origin = dict(origin or {})
         self.overridden: tuple[str, ...] = tuple(overridden)
@@ -110,7 +113,13 @@ class Catalog:
         layers = [shipped_layer()] if shipped else []
         layers += [layer_files(Path(p)) for p in paths]
         loaded = load_layers(layers, units)
-        return cls(loaded.indicators, loaded.profiles, loaded.origin, loaded.overridden)
+        return cls(
+            loaded.indicators,
+            loaded.profiles,
+            loaded.origin,
+            loaded.overridden,
+            definitions=loaded.definitions,
+        )
 
     @staticmethod
     def shipped() -> Catalog:
@@ -148,6 +157,12 @@ class Catalog:
     def origin(self, indicator_id: str) -> Location | None:
         """File and line where an indicator was defined."""
         return self._origin.get(self.get(indicator_id).id)
+
+    def definition_texts(self) -> Mapping[str, str]:
+        """Indicator id -> canonical JSON of its definition, for the indicators whose text
+        the start-up cache kept (none when the catalogue was read without it): what a
+        build fingerprint digests, the same text as computing it from the indicator."""
+        return MappingProxyType(self._definitions)
 
     def __iter__(self) -> Iterator[Indicator]:
         return iter(self._indicators.values())

@@ -49,6 +49,10 @@ class Loaded:
     errors: list[CatalogError] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     """Deprecation notices (a profile listing a former id), warned when the load ends."""
+    definitions: dict[str, str] = field(default_factory=dict)
+    """Each indicator's canonical JSON (:func:`definition_text`), made when the start-up
+    cache stores the catalogue: a build digests every definition (its steps' fingerprints),
+    and the text then costs no process more than reading it."""
     _raw: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     _raw_profiles: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
@@ -446,7 +450,15 @@ def _storable(loaded: Loaded) -> Loaded:
     broken file is read, and reported with its lines, again the next time)."""
     if loaded.errors:
         raise ValueError("a catalogue with errors is not cached")
+    loaded.definitions = {i: definition_text(ind) for i, ind in loaded.indicators.items()}
     return loaded
+
+
+def definition_text(indicator: Indicator) -> str:
+    """The canonical JSON of an indicator's definition, as build fingerprints digest it."""
+    from welfare_observatory.lineage import canonical_json
+
+    return canonical_json(indicator.model_dump(mode="json"))
 
 
 def _checked_key(layers: Sequence[Sequence[Path]]) -> str | None:
@@ -455,7 +467,7 @@ def _checked_key(layers: Sequence[Sequence[Path]]) -> str | None:
     the models, the SDG framework, the units, errors and YAML code, and the installed pint
     and PyYAML, which parse units and files). None when a file cannot be read: the slow
     path reports it."""
-    from welfare_observatory import _startup_cache, errors, units, yamlfile
+    from welfare_observatory import _startup_cache, errors, lineage, units, yamlfile
     from welfare_observatory.model import common
 
     sdg = Path(errors.__file__).parent / "sdg"
@@ -468,6 +480,7 @@ def _checked_key(layers: Sequence[Sequence[Path]]) -> str | None:
         Path(units.__file__),
         Path(errors.__file__),
         Path(yamlfile.__file__),
+        Path(lineage.__file__),  # canonical JSON of the stored definitions
     ]
     files = [path for files in layers for path in files]
     where = [

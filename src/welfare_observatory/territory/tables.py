@@ -124,8 +124,45 @@ def hierarchy(
 def _hierarchy(reg: TerritoryRegistry, at: date | None) -> pa.Table:
     cache = reg.table_cache
     key = ("hierarchy", at or OPEN_END)
-    if key in cache:
-        return cache[key]
+    if key not in cache:
+        cache[key] = _stored_hierarchy(reg, at)
+    return cache[key]
+
+
+_HIERARCHY_COLUMNS = ["municipality", "district", "province", "region", "nuts1", "country"]
+
+
+def _stored_hierarchy(reg: TerritoryRegistry, at: date | None) -> pa.Table:
+    """:func:`_build_hierarchy` through the start-up cache: every build computes the table
+    of its reference date again otherwise (Python passes over the registry, the intervals
+    file read). Keyed by the registry's own key (its data and this package's code), the
+    intervals file and the date."""
+    from pathlib import Path
+
+    from welfare_observatory import _startup_cache
+
+    if reg.cache_key is None:
+        return _build_hierarchy(reg, at)
+    try:
+        key = _startup_cache.inputs_digest(
+            [reg.data_dir / "intervals.parquet", Path(__file__)],
+            reg.cache_key,
+            (at or OPEN_END).isoformat(),
+        )
+    except OSError:
+        return _build_hierarchy(reg, at)  # the slow path reports the missing file
+
+    def restore(payload: object) -> pa.Table:
+        if not isinstance(payload, pa.Table) or payload.column_names != _HIERARCHY_COLUMNS:
+            raise TypeError("start-up cache entry of another shape")
+        return payload
+
+    return _startup_cache.cached(
+        "territory_hierarchy", key, build=lambda: _build_hierarchy(reg, at), restore=restore
+    )
+
+
+def _build_hierarchy(reg: TerritoryRegistry, at: date | None) -> pa.Table:
     region_of, nuts1_of = _level_maps(reg)
     if at is None:
         rows = [
@@ -169,7 +206,6 @@ def _hierarchy(reg: TerritoryRegistry, at: date | None) -> pa.Table:
             "country": pa.array(["IT"] * len(municipality), pa.string()),
         }
     ).sort_by("municipality")
-    cache[key] = table
     return table
 
 
