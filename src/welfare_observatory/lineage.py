@@ -207,6 +207,11 @@ class LineageGraph:
         except KeyError:
             raise UnknownStepError(step, candidates=self._records) from None
 
+    def step_ids(self) -> list[str]:
+        """The ids of the graph's steps, sorted (what a build id digests), without
+        serialising a record."""
+        return sorted(self._records)
+
     def to_records(self) -> list[dict[str, Any]]:
         """The graph as a list of JSON-ready dicts, sorted by id."""
         return [self._records[key].model_dump(mode="json") for key in sorted(self._records)]

@@ -284,9 +284,11 @@ def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
     column = pa.table({"c": column}).unify_dictionaries().column(0)
     dictionary = column.chunk(0).dictionary
     indices = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
-    # The slots in use, in order: a count per slot (linear) rather than a sort of the rows.
-    counts = np.bincount(pc.drop_null(indices).to_numpy(), minlength=len(dictionary))
-    used = np.flatnonzero(counts)
+    # The slots in use, in order: a mark per slot (linear) rather than a sort of the rows;
+    # marking costs about half of counting (``np.bincount``), whose counts went unused.
+    marked = np.zeros(len(dictionary), dtype=bool)
+    marked[pc.drop_null(indices).to_numpy()] = True
+    used = np.flatnonzero(marked)
     present = pc.drop_null(dictionary.take(pa.array(used, pa.int64())))
     values = pc.unique(present)
     values = values.take(pc.sort_indices(values))

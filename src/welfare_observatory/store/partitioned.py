@@ -59,7 +59,7 @@ def build_manifest(
     from welfare_observatory._version import __version__
 
     config_digest = digest(config.model_dump(mode="json"))
-    step_ids = sorted(str(r["id"]) for r in graph.to_records())
+    step_ids = graph.step_ids()
     return Manifest(
         observatory=config.id,
         edition=config.edition,
