@@ -48,25 +48,10 @@ __all__ = [
 # pandas is imported only when monitoring or rendering is asked for; the models only when
 # governance is (the report plugin is imported by every command, a build too).
 _MODELS = "welfare_observatory.governance.models"
-_LAZY = {
+_ELSEWHERE = {
     "governance_section": "welfare_observatory.governance.report_section",
     "monitor": "welfare_observatory.governance.monitoring",
-    **dict.fromkeys(
-        (
-            "Action",
-            "ActionIndicator",
-            "Baseline",
-            "Governance",
-            "Priority",
-            "Stakeholder",
-            "StakeholderType",
-            "Target",
-            "ThematicTable",
-            "load_governance",
-            "personal_contact",
-        ),
-        _MODELS,
-    ),
 }
+_LAZY = {name: _ELSEWHERE.get(name, _MODELS) for name in __all__}
 
 __getattr__, __dir__ = lazy_exports(globals(), _LAZY)
