@@ -22,7 +22,8 @@ from welfare_observatory.model.observation import BASE_COLUMNS
 from welfare_observatory.validate.checks import Check, CheckContext, CheckRegistry
 from welfare_observatory.validate.schema import validate_observations
 
-# What the code-based checks did not change is imported, not copied; the rest is as it was.
+# What the code-based checks did not change is imported, not copied (the findings made from
+# decoded groups among it); the rest is as it was.
 from welfare_observatory.validate.builtin import (
     SOURCE_COLUMN,
     _COUNT_UNITS,
@@ -31,14 +32,14 @@ from welfare_observatory.validate.builtin import (
     _STATUS_NOTES,
     _breakdowns,
     _connection,
-    _is_count,
+    _coverage_findings,
+    _outlier_findings,
     _local,
     _plain,
     _plain_array,
-    _source,
+    _range_findings,
     _src,
     _sum_mismatch,
-    _tags,
     _with_source,
     check_schema,
     check_status,
@@ -111,39 +112,7 @@ def check_coverage(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         indicator = row["indicator"]
         source = row.get(SOURCE_COLUMN) or ctx.source
         have_t, have_p = set(row["territory_distinct"]), set(row["period_distinct"])
-        if ctx.expected_territories is not None:
-            missing = sorted(set(ctx.expected_territories) - have_t)
-            if missing:
-                findings.append(
-                    Finding(
-                        code="missing-territories",
-                        severity=Severity.WARNING,
-                        message=f"{len(missing)} expected territories have no value: "
-                        + ", ".join(missing[:10]),
-                        indicator=indicator,
-                        territory=missing[0],
-                        count=len(missing),
-                        source=source,
-                        hint="an aggregate over them would be partial",
-                    )
-                )
-        expected = set(ctx.expected_periods or ())
-        years = sorted(int(p) for p in have_p if p.isdigit() and len(p) == 4)
-        if years and ctx.expected_periods is None:
-            expected = {str(y) for y in range(years[0], years[-1] + 1)}
-        missing_p = sorted(expected - have_p)
-        if missing_p:
-            findings.append(
-                Finding(
-                    code="missing-periods",
-                    severity=Severity.WARNING,
-                    message=f"{len(missing_p)} periods have no value: " + ", ".join(missing_p[:10]),
-                    indicator=indicator,
-                    period=missing_p[0],
-                    count=len(missing_p),
-                    source=source,
-                )
-            )
+        findings += _coverage_findings(indicator, source, have_t, have_p, ctx)
     return findings
 
 
@@ -159,37 +128,7 @@ def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
            FROM t GROUP BY ALL ORDER BY src, indicator""",  # noqa: S608 (a fixed column name)
         t=_with_source(table, ["indicator", "territory", "unit", "value"]),
     )
-    findings: list[Finding] = []
-    for r in rows:
-        percent = r["unit"] == "percent"
-        # catalogue tags: 'balance' may be negative (births - deaths, a growth rate),
-        # 'unbounded' percentages may pass 100 (prison occupancy, landfill incl. imports)
-        tags = _tags(ctx, r["indicator"])
-        bad_negative = (
-            r["negative"]
-            and "balance" not in tags
-            and (percent or _is_count(r["unit"], ctx, r["indicator"]))
-        )
-        over = 0 if "unbounded" in tags else r["over"]
-        if bad_negative or over:
-            n = (r["negative"] if bad_negative else 0) + over
-            territory = r["t_low"] if bad_negative else r["t_high"]
-            findings.append(
-                Finding(
-                    code="out-of-range",
-                    severity=Severity.ERROR,
-                    message=f"{n} values out of range for {r['unit']} "
-                    f"(min {r['low']:g}, max {r['high']:g})",
-                    indicator=r["indicator"],
-                    territory=territory,
-                    count=n,
-                    source=_source(r, ctx),
-                    hint="shares in percent lie in 0-100 and counts are never negative; "
-                    "was a ratio (0-1) read as percent, or a unit scale applied twice? "
-                    "(catalogue tags: 'balance' may be negative, 'unbounded' may pass 100)",
-                )
-            )
-    return findings
+    return _range_findings(rows, ctx)
 
 
 def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
@@ -298,33 +237,7 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         # Counts grow with the size of a territory: only rates are compared across them.
         cu=pa.table({"unit": pa.array(sorted(_COUNT_UNITS), pa.string())}),
     )
-    findings: list[Finding] = []
-    for r in rows:
-        if r["kind"] == "outlier":
-            message = (
-                f"{r['n']} values are outliers among territories (robust z up to {r['size']:.1f})"
-            )
-            hint = "check the value, its unit and its denominator at the source"
-        else:
-            message = (
-                f"{r['n']} year-on-year changes exceed {ctx.max_yearly_change:.0%} "
-                f"(up to {r['size']:.0%})"
-            )
-            hint = "a territorial change, a break in series or a unit error?"
-        findings.append(
-            Finding(
-                code="outlier" if r["kind"] == "outlier" else "implausible-jump",
-                severity=Severity.WARNING,
-                message=message,
-                indicator=r["indicator"],
-                territory=r["territory"],
-                period=r["period"],
-                count=r["n"],
-                source=_source(r, ctx),
-                hint=hint,
-            )
-        )
-    return findings
+    return _outlier_findings(rows, ctx)
 
 
 _SHAPE = "__shape"

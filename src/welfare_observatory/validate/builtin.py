@@ -193,39 +193,52 @@ def check_coverage(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         source = _decode(names[SOURCE_COLUMN], row.get("src")) or ctx.source
         have_t = {names["territory"][c] for c in row["territory_distinct"]}
         have_p = {names["period"][c] for c in row["period_distinct"]}
-        if ctx.expected_territories is not None:
-            missing = sorted(set(ctx.expected_territories) - have_t)
-            if missing:
-                findings.append(
-                    Finding(
-                        code="missing-territories",
-                        severity=Severity.WARNING,
-                        message=f"{len(missing)} expected territories have no value: "
-                        + ", ".join(missing[:10]),
-                        indicator=indicator,
-                        territory=missing[0],
-                        count=len(missing),
-                        source=source,
-                        hint="an aggregate over them would be partial",
-                    )
-                )
-        expected = set(ctx.expected_periods or ())
-        years = sorted(int(p) for p in have_p if p.isdigit() and len(p) == 4)
-        if years and ctx.expected_periods is None:
-            expected = {str(y) for y in range(years[0], years[-1] + 1)}
-        missing_p = sorted(expected - have_p)
-        if missing_p:
+        findings += _coverage_findings(indicator, source, have_t, have_p, ctx)
+    return findings
+
+
+def _coverage_findings(
+    indicator: str | None,
+    source: str | None,
+    have_t: set[str],
+    have_p: set[str],
+    ctx: CheckContext,
+) -> list[Finding]:
+    """One indicator's (of one source) missing territories and periods, from those it has."""
+    findings: list[Finding] = []
+    if ctx.expected_territories is not None:
+        missing = sorted(set(ctx.expected_territories) - have_t)
+        if missing:
             findings.append(
                 Finding(
-                    code="missing-periods",
+                    code="missing-territories",
                     severity=Severity.WARNING,
-                    message=f"{len(missing_p)} periods have no value: " + ", ".join(missing_p[:10]),
+                    message=f"{len(missing)} expected territories have no value: "
+                    + ", ".join(missing[:10]),
                     indicator=indicator,
-                    period=missing_p[0],
-                    count=len(missing_p),
+                    territory=missing[0],
+                    count=len(missing),
                     source=source,
+                    hint="an aggregate over them would be partial",
                 )
             )
+    expected = set(ctx.expected_periods or ())
+    years = sorted(int(p) for p in have_p if p.isdigit() and len(p) == 4)
+    if years and ctx.expected_periods is None:
+        expected = {str(y) for y in range(years[0], years[-1] + 1)}
+    missing_p = sorted(expected - have_p)
+    if missing_p:
+        findings.append(
+            Finding(
+                code="missing-periods",
+                severity=Severity.WARNING,
+                message=f"{len(missing_p)} periods have no value: " + ", ".join(missing_p[:10]),
+                indicator=indicator,
+                period=missing_p[0],
+                count=len(missing_p),
+                source=source,
+            )
+        )
     return findings
 
 
@@ -256,6 +269,12 @@ def check_range(table: pa.Table, ctx: CheckContext) -> list[Finding]:
             r[name] = _decode(names[column], r[name])
         r["t_low"] = _decode(names["territory"], r["t_low"])
         r["t_high"] = _decode(names["territory"], r["t_high"])
+    return _range_findings(rows, ctx)
+
+
+def _range_findings(rows: list[dict[str, Any]], ctx: CheckContext) -> list[Finding]:
+    """``out-of-range`` findings of the groups ``rows`` (texts decoded) that break their
+    unit's range and their indicator's tags allow no exception for."""
     findings: list[Finding] = []
     for r in rows:
         percent = r["unit"] == "percent"
@@ -473,6 +492,16 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         )
     except InexactError:  # NaN, infinities and subnormal medians as DuckDB has them
         rows = _outliers_sql(data, ctx)
+    for r in rows:
+        r["src"] = _text(src_values, r["src"])
+        r["indicator"] = _text(indicators, r["indicator"])
+        r["territory"] = _text(territories, r["territory"])
+        r["period"] = _text(periods, r["period"])
+    return _outlier_findings(rows, ctx)
+
+
+def _outlier_findings(rows: list[dict[str, Any]], ctx: CheckContext) -> list[Finding]:
+    """``outlier`` and ``implausible-jump`` findings of the groups ``rows`` (texts decoded)."""
     findings: list[Finding] = []
     for r in rows:
         if r["kind"] == "outlier":
@@ -491,11 +520,11 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
                 code="outlier" if r["kind"] == "outlier" else "implausible-jump",
                 severity=Severity.WARNING,
                 message=message,
-                indicator=_text(indicators, r["indicator"]),
-                territory=_text(territories, r["territory"]),
-                period=_text(periods, r["period"]),
+                indicator=r["indicator"],
+                territory=r["territory"],
+                period=r["period"],
                 count=r["n"],
-                source=_text(src_values, r["src"]) if r["src"] is not None else ctx.source,
+                source=_source(r, ctx),
                 hint=hint,
             )
         )
