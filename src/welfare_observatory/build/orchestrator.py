@@ -135,11 +135,6 @@ def build(
     internal); an exception the callback raises stops the build before any source runs
     and reaches the caller as raised.
     """
-    imported = import_stages()
-    from welfare_observatory.build.strategies.base import running
-    from welfare_observatory.build.strategies.in_memory import InMemory
-    from welfare_observatory.build.strategies.layout import drop_half_written
-
     # Absolute, so the report says where the edition went whatever the caller's cwd.
     kb_root = Path(out).resolve()
     say = progress or (lambda _line: None)
@@ -151,6 +146,11 @@ def build(
         raise UnknownIdError(
             unknown[0], candidates=config.sources, message=f"no source {unknown[0]!r} to build"
         )
+    imported = import_stages()
+    from welfare_observatory.build.strategies.base import running
+    from welfare_observatory.build.strategies.in_memory import InMemory
+    from welfare_observatory.build.strategies.layout import drop_half_written
+
     layout = layout if layout is not None else InMemory()
     say("loading catalogue, territories and plugins")
     started = time.perf_counter()
