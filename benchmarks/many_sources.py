@@ -169,7 +169,9 @@ CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECOD
 WARM_UP = """
 import sys
 from welfare_observatory.build.environment import make_environment
+from welfare_observatory.build.orchestrator import import_stages
 from welfare_observatory.observatory import load_observatory
+import_stages()
 make_environment(load_observatory(sys.argv[1])).prepare()
 """
 """Fills the start-up cache (docs/caches.md) and the bytecode, as any first command does."""
