@@ -16,8 +16,11 @@ the same CSVs and writes them as one Parquet file), ``build``, ``publish`` (csv,
 datapackage), ``report``, then an incremental ``build`` after one of the files changed. For
 each: wall seconds, CPU seconds (user + system of the process, from ``wait4``) and peak RSS
 (the process's high-water mark). The build's own stage timings (``build --json``) give its
-work without interpreter start-up and imports. Medians over ``--repeats``, printed with the
-ratios to the floor and the targets of issue 19.
+work: the sum of the stages, without its ``imports`` entry (the library's stage modules,
+imported before ``load``), interpreter start-up and exit, which are printed apart as
+"start-up + imports" (the process's wall time minus that work). Medians over
+``--repeats``, printed with the ratios to the floor and the targets of issue 19; the end to
+end wall time stays a target of its own.
 
     .venv/bin/python benchmarks/many_sources.py [--size 1|4] [--repeats 3] [--layout auto|tidy]
 """
@@ -166,7 +169,9 @@ CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECOD
 WARM_UP = """
 import sys
 from welfare_observatory.build.environment import make_environment
+from welfare_observatory.build.orchestrator import import_stages
 from welfare_observatory.observatory import load_observatory
+import_stages()
 make_environment(load_observatory(sys.argv[1])).prepare()
 """
 """Fills the start-up cache (docs/caches.md) and the bytecode, as any first command does."""
@@ -264,6 +269,15 @@ def _report(stdout: str) -> dict[str, object]:
     return json.loads(stdout[start:]) if start >= 0 else {}
 
 
+NOT_WORK = frozenset({"imports", "reused"})
+"""Entries of the stage timings that are not the build's work (imports, a count)."""
+
+
+def work_of(stages: dict[str, float]) -> float:
+    """Seconds of the build's stages: every timing but :data:`NOT_WORK`."""
+    return sum(v for k, v in stages.items() if k not in NOT_WORK)
+
+
 def _timings(stdout: str) -> dict[str, float]:
     report = _report(stdout)
     timings = report.get("timings", {})
@@ -309,10 +323,15 @@ def main() -> int:
             for k in keys
         )
         print(f"{label}: {line}")
-    work_full = statistics.median(sum(v for k, v in s["build_stages"].items()) for s in repeats)  # type: ignore[union-attr]
-    work_inc = statistics.median(
-        sum(v for k, v in s["incremental_stages"].items() if k != "reused")  # type: ignore[union-attr]
+    work_full = statistics.median(work_of(s["build_stages"]) for s in repeats)  # type: ignore[arg-type]
+    work_inc = statistics.median(work_of(s["incremental_stages"]) for s in repeats)  # type: ignore[arg-type]
+    imports_inc = statistics.median(
+        s["incremental_stages"].get("imports", 0.0)  # type: ignore[union-attr]
         for s in repeats
+    )
+    startup_inc = statistics.median(
+        r["incremental"].wall - work_of(r["incremental_stages"])  # type: ignore[union-attr, arg-type]
+        for r in repeats
     )
     floor_wall, _, floor_rss = med["floor"]
     build_wall, _, build_rss = med["build"]
@@ -325,8 +344,8 @@ def main() -> int:
         (f"build + publish + report {total:.1f} s (<= {limit} s)", total <= limit),
         (
             f"incremental work {work_inc:.2f} s = {work_inc / work_full:.0%} of a full build's "
-            f"{work_full:.2f} s (<= 10 %); start-up and imports "
-            f"{inc_wall - work_inc:.2f} s",
+            f"{work_full:.2f} s (<= 10 %); start-up + imports {startup_inc:.2f} s "
+            f"(of which the stage modules' imports {imports_inc:.2f} s)",
             work_inc <= 0.1 * work_full,
         ),
         (f"incremental end to end {inc_wall:.2f} s (<= 1 s)", inc_wall <= 1.0),

@@ -22,7 +22,7 @@ import hashlib
 import os
 import pickle
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -112,7 +112,8 @@ def cached(
         # a damaged or foreign entry is rebuilt: nothing in it is trusted but its key
         payload = _read(path, key)
         if payload is not None:
-            return restore(payload[0])
+            with _no_collection():  # restoring makes many objects too, none of them garbage
+                return restore(payload[0])
     value = build()
     with contextlib.suppress(Exception):
         _write(path, key, dump(value), keep)
@@ -147,12 +148,19 @@ def _read(path: Path, key: str) -> tuple[Any] | None:
     header = _MAGIC + key.encode() + b"\n"
     if not data.startswith(header):
         return None
-    # tens of thousands of small objects: the cyclic collector would scan them over and over
+    with _no_collection():
+        # the folder is the user's own and the entry names its key: what this module wrote
+        return (pickle.loads(data[len(header) :]),)  # noqa: S301
+
+
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic collector off for the block: tens of thousands of small objects made at
+    once would have it scan them over and over."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        # the folder is the user's own and the entry names its key: what this module wrote
-        return (pickle.loads(data[len(header) :]),)  # noqa: S301
+        yield
     finally:
         if enabled:
             gc.enable()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import (
@@ -296,10 +296,11 @@ def load_config(
     except ValidationError as exc:
         raise validation_error(exc, document, model=ObservatoryConfig) from exc
     base = file.parent
+    inside = _Inside(base)
     for loc, relative in _paths(config):
         field = ".".join(str(part) for part in loc)
         try:
-            target = safe_path(base, relative, what=field)
+            target = inside(relative, what=field)
         except ConfigError as exc:
             raise ConfigError(
                 exc.message,
@@ -315,7 +316,7 @@ def load_config(
         # Refused here, at load, not only when the source is fetched.
         field = ".".join(str(part) for part in loc)
         try:
-            safe_path(base, relative, what=field)
+            inside(relative, what=field)
         except ConfigError as exc:
             raise ConfigError(
                 exc.message,
@@ -326,6 +327,36 @@ def load_config(
     _check_territories(config, document, file)
     _check_options(config, document, _builtin_types() if source_types is None else source_types)
     return config
+
+
+class _Inside:
+    """:func:`safe_path` for the many paths of one observatory: the same paths and errors,
+    with the folder and each parent folder resolved once (a path's link-free last part adds
+    nothing to its folder's resolution), not twice per path: 160 sources' files cost a
+    hundredth of a second otherwise. Anything unusual (``..``, a link, an absolute path,
+    a path outside) goes through :func:`safe_path` itself."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.root = base.resolve()
+        self._folders: dict[Path, Path] = {}
+
+    def __call__(self, relative: str, *, what: str) -> Path:
+        pure = PurePosixPath(relative.replace("\\", "/"))
+        parts = pure.parts
+        if not parts or pure.is_absolute() or ".." in parts or ":" in parts[0]:
+            return safe_path(self.base, relative, what=what)
+        target = self.base.joinpath(*parts)
+        if target.is_symlink():
+            return safe_path(self.base, relative, what=what)
+        folder = target.parent
+        real = self._folders.get(folder)
+        if real is None:
+            real = self._folders[folder] = folder.resolve()
+        resolved = real / target.name
+        if resolved != self.root and self.root not in resolved.parents:
+            return safe_path(self.base, relative, what=what)  # raises, with the hint
+        return resolved
 
 
 CACHED_CONFIG_BYTES = 32_000

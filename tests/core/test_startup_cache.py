@@ -332,3 +332,33 @@ def test_the_installed_distribution_of_a_module_is_named_with_its_version() -> N
 
     assert _startup_cache.distribution("yaml", "PyYAML") == f"pyyaml-{yaml.__version__}.dist-info"
     assert _startup_cache.distribution("no_such_module_here", "nothing") == "nothing: absent"
+
+
+def test_territories_restored_from_their_field_values_are_the_same_models(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare_observatory.territory import _registry
+
+    fresh = _fresh_registry(monkeypatch)
+    TerritoryRegistry.load()  # builds and stores
+    cached = TerritoryRegistry.load()  # restores from the field values
+    assert list(cached._by_code) == list(fresh._by_code)
+    for code, territory in fresh._by_code.items():
+        again = cached._by_code[code]
+        assert type(again) is type(territory)
+        assert again == territory
+        assert again.__pydantic_fields_set__ == territory.__pydantic_fields_set__
+        assert again.model_dump() == territory.model_dump()
+    biella = cached.get("096004")
+    assert biella.model_copy(update={"name": "x"}).name == "x"
+    with pytest.raises(Exception, match="frozen"):
+        biella.name = "x"  # type: ignore[misc]
+    # pickled as it is when a territory carries anything else, and read back alike
+    odd = dict(fresh._by_code)
+    first = next(iter(odd))
+    odd[first] = type(odd[first]).model_construct({"code"}, **odd[first].model_dump())
+    dumped = _registry._dump_territories(odd)
+    assert dumped is odd
+    assert _registry._load_territories(dumped) is odd
+    with pytest.raises(ValueError, match="another shape"):
+        _registry._load_territories(("something", set(), []))

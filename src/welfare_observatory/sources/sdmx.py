@@ -30,7 +30,6 @@ import re
 import warnings
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-import pyarrow as pa
 from pydantic import AliasChoices, Field, model_validator
 
 from welfare_observatory.errors import FetchError, Location
@@ -43,11 +42,13 @@ from welfare_observatory.sdk import (
     SourceWarning,
     hookimpl,
 )
-from welfare_observatory.sources import sdmx_read
-from welfare_observatory.sources.http import HttpStatusError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from sdmx.source import Source as SdmxService
+
+# Registering the source type (every command that loads the plugins) needs only the classes
+# here; the readers (pyarrow, the HTTP client) are imported when an SDMX source runs.
 
 __all__ = ["SdmxOptions", "SdmxSource", "register_sources"]
 
@@ -150,6 +151,9 @@ class SdmxSource(Source[SdmxOptions]):
         if o.format == "xml" and o.with_structure:
             structure = self._get(ctx, self._structure_url(), {**o.headers})
         data = self._get(ctx, self._data_url(), headers, accept_status=(404,))
+        from welfare_observatory.sources import sdmx_read
+        from welfare_observatory.sources.http import HttpStatusError
+
         if data.status == 404 and not sdmx_read.NO_RECORDS.search(data.read_bytes()[:4096]):
             ctx.cache.forget(ctx.source, data.key)  # the cache keeps only answers that parse
             raise HttpStatusError(data.origin, 404, data.read_bytes(), source=self.id)
@@ -203,6 +207,9 @@ class SdmxSource(Source[SdmxOptions]):
         *,
         accept_status: tuple[int, ...] = (),
     ) -> Payload:
+        from welfare_observatory.sources import sdmx_read
+        from welfare_observatory.sources.http import HttpStatusError
+
         try:
             return ctx.get(url, headers=headers, accept_status=accept_status)
         except HttpStatusError as exc:
@@ -217,6 +224,8 @@ class SdmxSource(Source[SdmxOptions]):
 
     # -- parse -----------------------------------------------------------------------------
     def parse(self, payload: Payload) -> pa.Table:
+        from welfare_observatory.sources import sdmx_read
+
         data = payload.read_bytes()
         if payload.status == 404:
             warnings.warn(

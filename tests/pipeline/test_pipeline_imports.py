@@ -1,0 +1,65 @@
+"""The build's ``imports`` step: the library's stage modules are imported, timed, before
+``load``, so the stage timers (``build --json``) measure work, not first imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from welfare_observatory.build.orchestrator import STAGE_MODULES, import_stages
+from welfare_observatory.observatory import load_observatory
+
+from .test_pipeline_environment import write_observatory
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from welfare_observatory.observatory import load_observatory
+
+    seen = {}
+
+    def on_loaded(env):
+        seen["loaded"] = set(sys.modules)
+
+    result = load_observatory(sys.argv[1]).build(
+        out=sys.argv[2], offline=True, on_loaded=on_loaded
+    )
+    late = sorted(set(sys.modules) - seen["loaded"])
+    print(json.dumps({"late": late, "timings": list(result.report.timings)}))
+    """
+)
+
+STAGE_PACKAGES = ("welfare_observatory.build.",)
+
+
+def test_imports_come_first_in_the_timings_and_apart_from_load(tmp_path: Path) -> None:
+    folder = write_observatory(tmp_path / "obs")
+    result = load_observatory(folder).build(out=tmp_path / "kb", offline=True)
+    timings = list(result.report.timings)
+    assert timings[:2] == ["imports", "load"]
+    assert all(v >= 0 for v in result.report.timings.values())
+
+
+def test_no_stage_module_is_first_imported_inside_a_stage(tmp_path: Path) -> None:
+    """A fresh process: after the load stage, no module of the build's stages (nor one
+    listed in STAGE_MODULES) is imported for the first time."""
+    folder = write_observatory(tmp_path / "obs")
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(folder), str(tmp_path / "kb")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    assert probe["timings"][:2] == ["imports", "load"]
+    late = probe["late"]
+    assert not [m for m in late if m in STAGE_MODULES or m.startswith(STAGE_PACKAGES)]
+
+
+def test_every_stage_module_exists_and_a_second_import_costs_nothing() -> None:
+    import_stages()
+    assert all(name in sys.modules for name in STAGE_MODULES)
+    assert import_stages() < 0.05
