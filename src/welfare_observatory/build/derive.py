@@ -61,6 +61,11 @@ class DeriveOutput:
     """Per indicator group (:func:`indicator_groups`), its key and its indicators."""
     changes: pa.Table | None = None
     """The code changes reconciled (``derive.code_changes``), when recorded."""
+    known_prints: dict[str, str] | None = None
+    """When a rebuild took some indicators' rows unchanged (lineage too) from the last
+    result: their fingerprints (:func:`~welfare_observatory.build.reuse.fingerprints`), as
+    that result recorded them; ``unknown_rows`` holds every other row."""
+    unknown_rows: pa.Table | None = None
 
 
 class DeriveScope(Frozen):
@@ -376,6 +381,8 @@ class Grouped:
     output: DeriveOutput
     rows: Runs
     coverage_rows: Runs | None = None
+    fingerprints: dict[str, str] | None = None
+    """Per indicator, the fingerprint of its rows in ``output.observations``, when saved."""
 
 
 def group_runs(
@@ -612,6 +619,8 @@ def _combined(
     ``out``'s steps, in group order; None when that would not be exactly a whole derive's
     output."""
 
+    import pyarrow as pa
+
     old = previous.output
     redo = {i for ids in fresh.values() for i in ids}
     keep = {i for key in keys if key not in fresh for i in (old.groups or {})[key]}
@@ -628,21 +637,86 @@ def _combined(
     if old.observations.schema != out.observations.schema:
         return None
     renamed = {a.id: b.id for a, b in zip(old.steps, out.steps, strict=True)}
-    observations = _pieces(old.observations, previous.rows, out.observations, fresh, keys)
+    observations, spans = _pieces(old.observations, previous.rows, out.observations, fresh, keys)
     lineage = observations.schema.get_field_index("lineage")
     observations = observations.set_column(
         lineage, observations.schema.field(lineage), _renamed(observations[lineage], renamed)
     )
+    known = _known_prints(previous, fresh, keys, renamed)
+    unknown = [
+        observations.slice(start, stop - start)
+        for key, start, stop in spans
+        if known is None or key not in known[1]
+    ]
+    unknown_rows = pa.concat_tables(unknown) if unknown else observations.slice(0, 0)
     coverage = out.coverage
     if old.coverage is not None and previous.coverage_rows is not None:
         new = out.coverage if out.coverage is not None else old.coverage.slice(0, 0)
         if new.schema != old.coverage.schema:
             return None
-        coverage = _pieces(old.coverage, previous.coverage_rows, new, fresh, keys)
+        coverage = _pieces(old.coverage, previous.coverage_rows, new, fresh, keys)[0]
     elif old.coverage is not None:
         return None
     parts = [p for p in old.parts if p.indicator in keep] + out.parts
-    return DeriveOutput(observations, combine(parts), out.steps, coverage, parts)
+    return DeriveOutput(
+        observations,
+        combine(parts),
+        out.steps,
+        coverage,
+        parts,
+        known_prints=known[0] if known is not None else None,
+        unknown_rows=unknown_rows if known is not None else None,
+    )
+
+
+def _known_prints(
+    previous: Grouped, fresh: Mapping[str, list[str]], keys: list[str], renamed: Mapping[str, str]
+) -> tuple[dict[str, str], set[str]] | None:
+    """The fingerprints ``previous`` recorded of the indicators of the kept groups whose
+    rows come out unchanged, and those groups' keys; None when it recorded none. A kept
+    group with a row whose lineage is renamed (a derived row: its step's id is made of
+    every source) is left out: its rows are hashed again. The row counts the fingerprints
+    carry must add up to the kept groups' rows, or none is trusted."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory.derive._common import on_values
+
+    prints, old = previous.fingerprints, previous.output
+    if prints is None or old.groups is None:
+        return None
+    moved = pa.array(sorted(a for a, b in renamed.items() if a != b), pa.string())
+    lineage = old.observations.column("lineage")
+
+    def hit(values: pa.Array) -> pa.Array:
+        return pc.fill_null(pc.is_in(pc.cast(values, pa.string()), value_set=moved), False)
+
+    # Usually no derived row at all (no id to rename in the dictionary): no row is read.
+    touched = None
+    if any(
+        pc.any(hit(c.dictionary if pa.types.is_dictionary(c.type) else c)).as_py()
+        for c in lineage.chunks
+    ):
+        touched = on_values(lineage, hit)
+    same: set[str] = set()
+    for key in keys:
+        runs = previous.rows.get(key, [])
+        if key in fresh or (
+            touched is not None
+            and any(pc.any(touched.slice(a, b - a)).as_py() for a, b in runs)
+        ):
+            continue
+        same.add(key)
+    known: dict[str, str] = {}
+    rows = 0
+    for key in same:
+        for indicator in old.groups[key]:
+            if indicator in prints:
+                known[indicator] = prints[indicator]
+                rows += int(prints[indicator].rsplit(":", 3)[1])
+    if rows != sum(b - a for key in same for a, b in previous.rows.get(key, [])):
+        return {}, set()
+    return known, same
 
 
 def _pieces(
@@ -651,18 +725,26 @@ def _pieces(
     new: pa.Table,
     fresh: Mapping[str, list[str]],
     keys: list[str],
-) -> pa.Table:
+) -> tuple[pa.Table, list[tuple[str, int, int]]]:
     """Per group of ``keys``, in that order: its rows of ``new`` when it is ``fresh``,
-    else its runs of ``old`` (slices: no copy)."""
+    else its runs of ``old`` (slices: no copy); with each group's ``(key, start, stop)``
+    in the result."""
     import pyarrow as pa
 
     pieces = []
+    spans = []
+    at = 0
     for key in keys:
         if key in fresh:
             pieces.append(new if len(fresh) == 1 else _rows_of(new, set(fresh[key])))
+            size = pieces[-1].num_rows
         else:
-            pieces += [old.slice(start, stop - start) for start, stop in rows.get(key, [])]
-    return pa.concat_tables(pieces) if pieces else new.slice(0, 0)
+            runs = rows.get(key, [])
+            pieces += [old.slice(start, stop - start) for start, stop in runs]
+            size = sum(stop - start for start, stop in runs)
+        spans.append((key, at, at + size))
+        at += size
+    return (pa.concat_tables(pieces) if pieces else new.slice(0, 0)), spans
 
 
 def _rows_of(table: pa.Table, indicators: set[str]) -> pa.Table:

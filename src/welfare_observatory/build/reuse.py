@@ -40,6 +40,7 @@ __all__ = [
     "Derived",
     "analysis_key",
     "analyze_incrementally",
+    "derived_fingerprints",
     "derived_key",
     "drop_leftovers",
     "fingerprints",
@@ -168,7 +169,10 @@ def load_grouped(steps_dir: Path) -> Grouped | None:
             continue
         if output.parts is None or output.groups is None:
             continue
-        return Grouped(output, rows, cov_rows)
+        prints = meta.get("fingerprints")
+        if not isinstance(prints, dict):
+            return Grouped(output, rows, cov_rows)
+        return Grouped(output, rows, cov_rows, {str(k): str(v) for k, v in prints.items()})
     return None
 
 
@@ -361,12 +365,21 @@ class Analysed:
     findings: list[Finding]
 
 
+def derived_fingerprints(derive: DeriveOutput) -> dict[str, str]:
+    """:func:`fingerprints` of ``derive.observations``: of the rows a rebuild derived
+    again (or renamed), with those its derive took unchanged from the last result, as it
+    recorded them (:attr:`DeriveOutput.known_prints`)."""
+    if derive.known_prints is None or derive.unknown_rows is None:
+        return fingerprints(derive.observations)
+    return {**derive.known_prints, **fingerprints(derive.unknown_rows)}
+
+
 def fingerprints(observations: pa.Table) -> dict[str, str]:
     """Per indicator ``domain:rows:read:all``: its domain, row count and two order-free
     digests of its rows, one of the columns the analyses read and one of every column
     (text compared as text), so equal rows in any order give an equal fingerprint. Derived
     rows' lineage changes with any source; their analyses need not."""
-    import duckdb
+    from welfare_observatory.derive._common import connect
 
     if observations.num_rows == 0:
         return {}
@@ -379,7 +392,7 @@ def fingerprints(observations: pa.Table) -> dict[str, str]:
     # DuckDB reads a dictionary column as its text: equal text hashes equally whatever
     # the dictionary (checked by tests/pipeline/test_pipeline_incremental.py).
     rest = f"hash(r, {quoted(unread)})" if unread else "hash(r)"
-    con = duckdb.connect()
+    con = connect()  # a cursor of the process's database: no database set up per call
     try:
         con.register("o", observations)
         rows = con.execute(

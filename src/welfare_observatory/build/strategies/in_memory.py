@@ -62,8 +62,8 @@ class InMemory:
             Derived,
             analysis_key,
             analyze_incrementally,
+            derived_fingerprints,
             derived_key,
-            fingerprints,
             load_analysed,
             load_derived,
             load_grouped,
@@ -107,9 +107,10 @@ class InMemory:
                 observations = derive_out.observations
                 # Indicators whose rows did not change keep their analyses of the last build.
                 # DuckDB hashes their rows on another core meanwhile (the fingerprints are
-                # saved for the next build in any case).
+                # saved for the next build in any case); only the rows derive did not take
+                # unchanged from the last result.
                 with ThreadPoolExecutor(1) as pool:
-                    hashing = pool.submit(fingerprints, observations)
+                    hashing = pool.submit(derived_fingerprints, derive_out)
                     a_key = analysis_key(env, observations, environment)
                     previous = None if context.refresh else load_analysed(context.steps_dir, a_key)
                     again = None
