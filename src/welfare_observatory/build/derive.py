@@ -702,8 +702,7 @@ def _known_prints(
     for key in keys:
         runs = previous.rows.get(key, [])
         if key in fresh or (
-            touched is not None
-            and any(pc.any(touched.slice(a, b - a)).as_py() for a, b in runs)
+            touched is not None and any(pc.any(touched.slice(a, b - a)).as_py() for a, b in runs)
         ):
             continue
         same.add(key)

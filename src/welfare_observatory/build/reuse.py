@@ -19,7 +19,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -522,11 +522,18 @@ def analyze_incrementally(
     env: BuildEnvironment,
     prints: dict[str, str],
     previous: Analysed,
+    *,
+    taken: Collection[str] = (),
+    rest: pa.Table | None = None,
 ) -> tuple[dict[str, pa.Table], list[Finding]] | None:
     """The analyses of ``observations``, equal to ``analyze_stage(observations, env)``,
     computed only for the indicators whose rows changed since ``previous``; None when that
     cannot be done exactly (an analysis failed, a table's columns differ): then the caller
-    runs the whole stage."""
+    runs the whole stage.
+
+    ``rest``, when given, holds every row of ``observations`` whose indicator is not one of
+    ``taken`` (derive's :attr:`~welfare_observatory.build.derive.DeriveOutput.unknown_rows`):
+    the changed indicators' rows are looked for there, not in the whole table."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -548,9 +555,11 @@ def analyze_incrementally(
     fresh: dict[str, pa.Table] = {}
     subset = observations.slice(0, 0)
     if changed:
-        subset = observations.filter(_among(observations.column("indicator"), changed))
+        among = observations if rest is None or not set(taken).isdisjoint(changed) else rest
+        subset = among.filter(_among(among.column("indicator"), changed))
         # Their composites are computed below, per affected domain over all its indicators.
-        fresh, found = analyze_tables(subset, env, PER_INDICATOR)
+        names = [n for n in PER_INDICATOR if not _none_of(n, subset, env, changed)]
+        fresh, found = analyze_tables(subset, env, names)
         if any(f.code == "analysis-failed" for f in found):
             return None
     redo = pa.array([*changed, *gone], pa.string())
@@ -569,6 +578,10 @@ def analyze_incrementally(
             kept = old.filter(
                 pc.invert(pc.is_in(pc.cast(old.column("indicator"), pa.string()), redo))
             )
+            if new is None and kept.num_rows == old.num_rows:
+                # The very warnings ranked before: ranking them again gives them back.
+                analyses[name] = old
+                continue
             combined = pa.concat_tables([kept, new]) if new is not None else kept
             if not combined.num_rows and old.num_rows:
                 # No warning left: an empty table's columns are not those of a full one
@@ -597,6 +610,35 @@ def analyze_incrementally(
     analyses["composite"], findings = composite
     # In analyze_stage's order (a saved result lists its tables sorted by name).
     return {n: analyses[n] for n in ANALYSES if n in analyses}, findings
+
+
+def _none_of(name: str, rows: pa.Table, env: BuildEnvironment, changed: list[str]) -> bool:
+    """Whether the analysis ``name`` of ``rows`` (the ``changed`` indicators' rows) is
+    certain to give no row without failing, as its table's column then says: benchmarks
+    leave out counts that grow with the territory's size (``aggregation: sum``) once the
+    focus territory has a reliable row; early warnings read only indicators with a
+    direction. Such an analysis is not run: no row of it is replaced, none added."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory._arrow import decoded
+    from welfare_observatory.analyze._common import size_dependent_ids
+
+    known = [env.indicators.get(i) for i in changed]
+    if any(k is None for k in known):
+        return False
+    if name == "early_warnings":
+        return all(k is not None and k.polarity.sign == 0 for k in known)
+    if name != "benchmark" or not set(changed) <= size_dependent_ids(env.indicators):
+        return False
+    territory = env.config.territory
+    if not [t for t in territory.comparisons if t != territory.code]:
+        return False
+    mine = pc.equal(decoded(rows.column("territory")), pa.scalar(territory.code, pa.string()))
+    if "obs_status" in rows.column_names:
+        reliable = pc.not_equal(decoded(rows.column("obs_status")), "U")
+        mine = pc.and_(mine, pc.fill_null(reliable, True))
+    return bool(pc.any(pc.fill_null(mine, False)).as_py())
 
 
 def _among(column: pa.ChunkedArray, values: Iterable[str]) -> pa.ChunkedArray:

@@ -116,7 +116,14 @@ class InMemory:
                     again = None
                     if previous is not None:
                         prints = hashing.result()
-                        again = analyze_incrementally(observations, env, prints, previous)
+                        again = analyze_incrementally(
+                            observations,
+                            env,
+                            prints,
+                            previous,
+                            taken=derive_out.known_prints or (),
+                            rest=derive_out.unknown_rows,
+                        )
                     if again is None:
                         analyses, analysis_findings = analyze_stage(observations, env)
                     else:
