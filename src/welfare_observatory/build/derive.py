@@ -498,13 +498,14 @@ def derive_by_groups(
         territories=_union(tables, "territory"),
         indicators=tuple(sorted({i for g in given for i in g})),
     )
-    base = derive_base(tables, env, scope, environment)
+    names = breakdown_names(tables)
+    base = derive_base(tables, env, scope, environment, breakdowns=names)
     # Corrected indicators are one group: every group's derive reads the overrides file.
     linked: list[str] = []
     if env.overrides is not None:
         from welfare_observatory.derive.overrides import corrections
 
-        corrected = corrections(env.overrides, env.indicators, breakdown_names(tables))[0]
+        corrected = corrections(env.overrides, env.indicators, names)[0]
         linked = _distinct(corrected, "indicator") if corrected.num_rows else []
     groups = indicator_groups(
         [(steps, g) for (steps, _), g in zip(sources, given, strict=True)], env, base, linked
@@ -530,7 +531,7 @@ def derive_by_groups(
     # An empty table with the build's breakdown columns stands for the other tables.
     from welfare_observatory.model.observation import observation_schema
 
-    empty = observation_schema(tuple(breakdown_names(tables))).empty_table()
+    empty = observation_schema(tuple(names)).empty_table()
     out = derive_with_coverage([*(tables[k] for k in again), empty], env, scope, changes=changes)
     if linked:
         # Every correction was applied: those of other groups' indicators are theirs.
@@ -589,18 +590,21 @@ def derive_base(
     env: BuildEnvironment,
     scope: DeriveScope,
     environment: str | None = None,
+    *,
+    breakdowns: list[str] | None = None,
 ) -> str:
     """The digest of what every indicator group's derive reads besides its own sources:
     configuration, overrides, selection, environment (``derived_key`` without sources), the
     build's breakdown columns and its territories (which codes are reconciled, whether
-    there are municipal rows to sum)."""
+    there are municipal rows to sum). ``breakdowns``: ``breakdown_names(tables)`` when
+    the caller has them."""
     from welfare_observatory.build.reuse import derived_key
     from welfare_observatory.lineage import digest
 
     return digest(
         {
             "derive": derived_key(env, source_steps=(), environment=environment),
-            "breakdowns": breakdown_names(tables),
+            "breakdowns": breakdown_names(tables) if breakdowns is None else breakdowns,
             "territories": list(scope.territories),
         }
     )
@@ -692,12 +696,17 @@ def _known_prints(
         return pc.fill_null(pc.is_in(pc.cast(values, pa.string()), value_set=moved), False)
 
     # Usually no derived row at all (no id to rename in the dictionary): no row is read.
+    # The chunks of a saved file share one dictionary: it is looked up once.
     touched = None
-    if any(
-        pc.any(hit(c.dictionary if pa.types.is_dictionary(c.type) else c)).as_py()
-        for c in lineage.chunks
-    ):
-        touched = on_values(lineage, hit)
+    seen: list[pa.Array] = []
+    for chunk in lineage.chunks:
+        values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+        if values is not chunk and any(values.equals(s) for s in seen[-1:]):
+            continue
+        seen.append(values)
+        if pc.any(hit(values)).as_py():
+            touched = on_values(lineage, hit)
+            break
     same: set[str] = set()
     for key in keys:
         runs = previous.rows.get(key, [])
