@@ -658,15 +658,17 @@ def _none_of(name: str, rows: pa.Table, env: BuildEnvironment, changed: list[str
     import pyarrow.compute as pc
 
     from welfare_observatory._arrow import decoded
-    from welfare_observatory.analyze._common import size_dependent_ids
+    from welfare_observatory.model.indicator import Aggregation
 
     known = [env.indicators.get(i) for i in changed]
     if any(k is None for k in known):
         return False
     if name == "early_warnings":
         return all(k is not None and k.polarity.sign == 0 for k in known)
-    if name != "benchmark" or not set(changed) <= size_dependent_ids(env.indicators):
-        return False
+    if name != "benchmark" or not all(
+        k is not None and k.aggregation is Aggregation.SUM for k in known
+    ):
+        return False  # size_dependent_ids: counts aggregated by adding the parts
     territory = env.config.territory
     if not [t for t in territory.comparisons if t != territory.code]:
         return False
@@ -711,11 +713,12 @@ def _runs(table: pa.Table, lead: str) -> list[tuple[str, int, int]] | None:
         pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     ):
         return None
-    # Rows compared with the next in Arrow: a Python string per run, not per row.
-    n = len(column)
-    ends = pc.indices_nonzero(pc.not_equal(column.slice(1), column.slice(0, n - 1)))
-    starts = [0, *(pc.add(ends, 1).to_pylist() if n > 1 else []), n]
-    values = column.take(pa.array(starts[:-1], pa.int64())).to_pylist()
+    # Runs found by Arrow: a Python string per run, not per row.
+    encoded = pc.run_end_encode(
+        column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    )
+    starts = [0, *encoded.run_ends.to_pylist()]
+    values = encoded.values.to_pylist()
     runs = [(str(v), a, b) for v, (a, b) in zip(values, pairwise(starts), strict=True)]
     if any(x[0] >= y[0] for x, y in pairwise(runs)):
         return None
@@ -739,7 +742,14 @@ def _spliced(old: pa.Table, new: pa.Table | None, lead: str, redo: set[str]) -> 
     pieces.sort(key=lambda piece: piece[0])
     if not pieces:
         return old.slice(0, 0)
-    return pa.concat_tables([table.slice(a, b - a) for _, table, a, b in pieces])
+    # Runs that follow each other in one table are one slice: a few slices, not one a run.
+    spans: list[tuple[pa.Table, int, int]] = []
+    for _, table, a, b in pieces:
+        if spans and spans[-1][0] is table and spans[-1][2] == a:
+            spans[-1] = (table, spans[-1][1], b)
+        else:
+            spans.append((table, a, b))
+    return pa.concat_tables([table.slice(a, b - a) for table, a, b in spans])
 
 
 def _merged(pieces: list[pa.Table], keys: list[str]) -> pa.Table:
