@@ -70,3 +70,35 @@ def test_renamed_ids_are_the_same_in_plain_text_and_dictionary_columns(
     assert got_plain.to_pylist() == expected
     assert got_coded.type == coded.type
     assert got_coded.to_pylist() == expected
+
+
+@given(rows, split, st.sets(st.sampled_from(["g0", "g1", "g2"])))
+def test_kept_groups_taken_as_few_slices_equal_one_slice_a_run(
+    values: list[str], assign: list[int], fresh_keys: set[str]
+) -> None:
+    """``_pieces`` takes the kept groups' runs that follow each other as one slice: the
+    rows and group spans are those of one slice per run (what it replaces)."""
+    from welfare_observatory.build.derive import _pieces
+
+    groups = _groups(assign)
+    found = group_runs(pa.table({"indicator": values, "n": list(range(len(values)))}), groups)
+    assert found is not None
+    old, runs = found
+    keys = sorted(groups)
+    fresh = {k: groups[k] for k in keys if k in fresh_keys}
+    ids = [i for k in fresh for i in fresh[k]]
+    new = pa.table({"indicator": ids, "n": [-1 - j for j in range(len(ids))]})
+    got, spans = _pieces(old, runs, new, fresh, keys)
+    expected = []
+    for key in keys:
+        if key in fresh:
+            names = set(fresh[key])
+            expected += [r for r in new.to_pylist() if r["indicator"] in names]
+        else:
+            expected += [r for a, b in runs.get(key, []) for r in old.slice(a, b - a).to_pylist()]
+    assert got.to_pylist() == expected
+    assert [k for k, _, _ in spans] == keys
+    for key, start, stop in spans:
+        rows_of = [r["indicator"] for r in got.slice(start, stop - start).to_pylist()]
+        assert set(rows_of) <= set(groups[key])
+    assert spans[-1][2] == got.num_rows

@@ -739,20 +739,29 @@ def _pieces(
     in the result."""
     import pyarrow as pa
 
-    pieces = []
+    pieces: list[pa.Table | tuple[int, int]] = []
     spans = []
     at = 0
     for key in keys:
         if key in fresh:
-            pieces.append(new if len(fresh) == 1 else _rows_of(new, set(fresh[key])))
-            size = pieces[-1].num_rows
+            piece = new if len(fresh) == 1 else _rows_of(new, set(fresh[key]))
+            pieces.append(piece)
+            size = piece.num_rows
         else:
-            runs = rows.get(key, [])
-            pieces += [old.slice(start, stop - start) for start, stop in runs]
-            size = sum(stop - start for start, stop in runs)
+            size = 0
+            for start, stop in rows.get(key, []):
+                last = pieces[-1] if pieces else None
+                # Runs of kept groups that follow each other are one slice (a few, not
+                # one a group).
+                if isinstance(last, tuple) and last[1] == start:
+                    pieces[-1] = (last[0], stop)
+                else:
+                    pieces.append((start, stop))
+                size += stop - start
         spans.append((key, at, at + size))
         at += size
-    return (pa.concat_tables(pieces) if pieces else new.slice(0, 0)), spans
+    tables = [p if not isinstance(p, tuple) else old.slice(p[0], p[1] - p[0]) for p in pieces]
+    return (pa.concat_tables(tables) if tables else new.slice(0, 0)), spans
 
 
 def _rows_of(table: pa.Table, indicators: set[str]) -> pa.Table:
