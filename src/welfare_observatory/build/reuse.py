@@ -482,17 +482,40 @@ def partition_keys(
 
 
 def _metas(steps_dir: Path) -> list[tuple[Path, dict[str, object]]]:
-    """Saved results, newest first, with their meta."""
+    """Saved results, newest first, with their meta (read-only: shared between calls)."""
     found = []
     folders = sorted(
         steps_dir.glob(f"{_PREFIX}*"), key=lambda p: p.stat().st_mtime_ns, reverse=True
     )
     for folder in folders:
         try:
-            found.append((folder, json.loads((folder / "meta.json").read_text(encoding="utf-8"))))
+            found.append((folder, _meta(folder / "meta.json")))
         except (OSError, ValueError):
             continue
     return found
+
+
+_META: dict[Path, tuple[tuple[int, int, int], dict[str, object]]] = {}
+"""Metas read by :func:`_meta`, with the file's inode, size and modification time."""
+
+
+def _meta(file: Path) -> dict[str, object]:
+    """The meta in ``file``, parsed once while the file is unchanged: a rebuild looks for
+    its derive groups, its analyses and its partition files in the same metas (about
+    130 KB of JSON each for 160 sources). A meta is only ever replaced whole (renamed into
+    place: another inode), never written in place."""
+    status = file.stat()
+    stamp = (status.st_ino, status.st_size, status.st_mtime_ns)
+    known = _META.get(file)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    meta = json.loads(file.read_text(encoding="utf-8"))
+    if not isinstance(meta, dict):
+        raise ValueError(f"{file}: not a JSON object")
+    if len(_META) > 8:
+        _META.clear()
+    _META[file] = (stamp, meta)
+    return meta
 
 
 def load_analysed(steps_dir: Path, key: str) -> Analysed | None:
