@@ -21,3 +21,18 @@ def test_the_derive_stage_imports_without_duckdb() -> None:
         "False",
         "True welfare_observatory.derive.aggregation",
     ]
+
+
+def test_the_database_opened_early_is_the_one_derive_queries() -> None:
+    code = (
+        "import os, threading\n"
+        "from welfare_observatory.build.derive import open_database_early\n"
+        "open_database_early()\n"
+        "[t.join() for t in threading.enumerate() if t.name == 'duckdb-open']\n"
+        "from welfare_observatory.derive import _common\n"
+        "early = _common._DATABASE[os.getpid()]\n"
+        "con = _common.connect()\n"
+        "print(_common._DATABASE[os.getpid()] is early, con.sql('SELECT 42').fetchall())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True [(42,)]"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Collection, Iterable
@@ -484,10 +485,17 @@ def partition_keys(
 def _metas(steps_dir: Path) -> list[tuple[Path, dict[str, object]]]:
     """Saved results, newest first, with their meta (read-only: shared between calls)."""
     found = []
-    folders = sorted(
-        steps_dir.glob(f"{_PREFIX}*"), key=lambda p: p.stat().st_mtime_ns, reverse=True
-    )
-    for folder in folders:
+    # One pass over the folder's entries (hundreds of source steps), no pattern matching.
+    try:
+        with os.scandir(steps_dir) as entries:
+            dated = [
+                (entry.stat().st_mtime_ns, Path(entry.path))
+                for entry in entries
+                if entry.name.startswith(_PREFIX)
+            ]
+    except OSError:
+        return found
+    for _, folder in sorted(dated, key=lambda pair: pair[0], reverse=True):
         try:
             found.append((folder, _meta(folder / "meta.json")))
         except (OSError, ValueError):

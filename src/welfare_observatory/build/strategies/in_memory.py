@@ -57,7 +57,7 @@ class InMemory:
         outputs: Sequence[SourceOutput],
     ) -> Stored:
         from welfare_observatory.build.analyze import analyze_stage
-        from welfare_observatory.build.derive import derive_by_groups
+        from welfare_observatory.build.derive import derive_by_groups, open_database_early
         from welfare_observatory.build.reuse import (
             Derived,
             analysis_key,
@@ -91,6 +91,7 @@ class InMemory:
         if reused is None:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
+                open_database_early()
                 # Only the indicator groups whose sources changed since the last result.
                 derive_out = derive_by_groups(
                     [
