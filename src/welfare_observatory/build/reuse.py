@@ -484,7 +484,7 @@ def partition_keys(
 
 def _metas(steps_dir: Path) -> list[tuple[Path, dict[str, object]]]:
     """Saved results, newest first, with their meta (read-only: shared between calls)."""
-    found = []
+    found: list[tuple[Path, dict[str, object]]] = []
     # One pass over the folder's entries (hundreds of source steps), no pattern matching.
     try:
         with os.scandir(steps_dir) as entries:
