@@ -102,3 +102,30 @@ def test_kept_groups_taken_as_few_slices_equal_one_slice_a_run(
         rows_of = [r["indicator"] for r in got.slice(start, stop - start).to_pylist()]
         assert set(rows_of) <= set(groups[key])
     assert spans[-1][2] == got.num_rows
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(["x", "y", "z"]) | st.none(), max_size=5),
+            st.sampled_from(["plain", "dictionary", "large"]),
+        ),
+        max_size=5,
+    )
+)
+def test_the_union_of_the_tables_values_is_that_of_each_tables_distinct_values(
+    columns: list[tuple[list[str | None], str]],
+) -> None:
+    """``_union`` (one value read off a one-value dictionary, one ``unique`` for the
+    rest) gives the sorted distinct texts of every table (``DeriveScope.of``'s)."""
+    from welfare_observatory._arrow import distinct
+    from welfare_observatory.build.derive import _union
+
+    tables = []
+    for values, kind in columns:
+        array = pa.array(values, pa.large_string() if kind == "large" else pa.string())
+        if kind == "dictionary":
+            array = array.dictionary_encode()
+        tables.append(pa.table({"lineage": array}))
+    expected = tuple(sorted({v for t in tables for v in distinct(t, "lineage")}))
+    assert _union(tables, "lineage") == expected

@@ -590,13 +590,29 @@ def _given(table: pa.Table) -> list[str]:
 
 def _union(tables: Sequence[pa.Table], column: str) -> tuple[str, ...]:
     """The distinct values of ``column`` over ``tables``, sorted (``DeriveScope.of``'s),
-    found by one ``unique`` over every table's chunks when their types agree."""
+    found by one ``unique`` over every table's chunks when their types agree. A chunk whose
+    dictionary holds one value (a source's lineage) gives that value, its rows unread."""
     import pyarrow as pa
 
-    chunks = [c for t in tables for c in t.column(column).chunks]
-    if chunks and all(c.type == chunks[0].type for c in chunks):
-        return tuple(_distinct(pa.table({column: pa.chunked_array(chunks)}), column))
-    return tuple(sorted({v for t in tables for v in _distinct(t, column)}))
+    single: set[str] = set()
+    chunks = []
+    for chunk in (c for t in tables for c in t.column(column).chunks if len(c)):
+        if (
+            pa.types.is_dictionary(chunk.type)
+            and len(chunk.dictionary) == 1
+            and chunk.null_count == 0
+            and chunk.dictionary.null_count == 0
+        ):
+            single.add(str(chunk.dictionary[0].as_py()))
+        else:
+            chunks.append(chunk)
+    if not chunks:
+        return tuple(sorted(single))
+    if all(c.type == chunks[0].type for c in chunks):
+        found = _distinct(pa.table({column: pa.chunked_array(chunks)}), column)
+        return tuple(sorted(single.union(found)))
+    found = [v for c in chunks for v in _distinct(pa.table({column: c}), column)]
+    return tuple(sorted(single.union(found)))
 
 
 def derive_base(
