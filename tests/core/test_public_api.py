@@ -54,6 +54,7 @@ def test_importing_the_package_loads_no_heavy_library() -> None:
         "welfare_observatory.executors",
         "welfare_observatory.governance",
         "welfare_observatory.scaffold",
+        "welfare_observatory.derive",
     ],
 )
 def test_each_lazy_package_names_itself_in_errors_and_lists_its_names(package: str) -> None:

@@ -70,3 +70,62 @@ def test_renamed_ids_are_the_same_in_plain_text_and_dictionary_columns(
     assert got_plain.to_pylist() == expected
     assert got_coded.type == coded.type
     assert got_coded.to_pylist() == expected
+
+
+@given(rows, split, st.sets(st.sampled_from(["g0", "g1", "g2"])))
+def test_kept_groups_taken_as_few_slices_equal_one_slice_a_run(
+    values: list[str], assign: list[int], fresh_keys: set[str]
+) -> None:
+    """``_pieces`` takes the kept groups' runs that follow each other as one slice: the
+    rows and group spans are those of one slice per run (what it replaces)."""
+    from welfare_observatory.build.derive import _pieces
+
+    groups = _groups(assign)
+    found = group_runs(pa.table({"indicator": values, "n": list(range(len(values)))}), groups)
+    assert found is not None
+    old, runs = found
+    keys = sorted(groups)
+    fresh = {k: groups[k] for k in keys if k in fresh_keys}
+    ids = [i for k in fresh for i in fresh[k]]
+    new = pa.table({"indicator": ids, "n": [-1 - j for j in range(len(ids))]})
+    got, spans = _pieces(old, runs, new, fresh, keys)
+    expected = []
+    for key in keys:
+        if key in fresh:
+            names = set(fresh[key])
+            expected += [r for r in new.to_pylist() if r["indicator"] in names]
+        else:
+            expected += [r for a, b in runs.get(key, []) for r in old.slice(a, b - a).to_pylist()]
+    assert got.to_pylist() == expected
+    assert [k for k, _, _ in spans] == keys
+    for key, start, stop in spans:
+        rows_of = [r["indicator"] for r in got.slice(start, stop - start).to_pylist()]
+        assert set(rows_of) <= set(groups[key])
+    assert spans[-1][2] == got.num_rows
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(["x", "y", "z"]) | st.none(), max_size=5),
+            st.sampled_from(["plain", "dictionary", "large"]),
+        ),
+        max_size=5,
+    )
+)
+def test_the_union_of_the_tables_values_is_that_of_each_tables_distinct_values(
+    columns: list[tuple[list[str | None], str]],
+) -> None:
+    """``_union`` (one value read off a one-value dictionary, one ``unique`` for the
+    rest) gives the sorted distinct texts of every table (``DeriveScope.of``'s)."""
+    from welfare_observatory._arrow import distinct
+    from welfare_observatory.build.derive import _union
+
+    tables = []
+    for values, kind in columns:
+        array = pa.array(values, pa.large_string() if kind == "large" else pa.string())
+        if kind == "dictionary":
+            array = array.dictionary_encode()
+        tables.append(pa.table({"lineage": array}))
+    expected = tuple(sorted({v for t in tables for v in distinct(t, "lineage")}))
+    assert _union(tables, "lineage") == expected

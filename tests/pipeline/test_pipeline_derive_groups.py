@@ -114,6 +114,33 @@ def edition(result: BuildResult) -> dict[str, Any]:
     return files
 
 
+def saved_prints(kb: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The fingerprints the newest saved result recorded, and those of its rows hashed
+    afresh (a rebuild takes the unchanged groups' fingerprints from the last result)."""
+    from welfare_observatory.build.reuse import fingerprints
+
+    newest = max((kb / ".steps").glob("derived-*"), key=lambda p: p.stat().st_mtime_ns)
+    recorded = json.loads((newest / "meta.json").read_text(encoding="utf-8"))["fingerprints"]
+    return recorded, fingerprints(pq.read_table(newest / "observations.parquet"))
+
+
+@pytest.fixture
+def hashed_indicators(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
+    """The indicators of the rows each call of ``fingerprints`` hashed."""
+    from welfare_observatory.build import reuse
+
+    calls: list[set[str]] = []
+    real = reuse.fingerprints
+
+    def spy(observations: pa.Table) -> dict[str, str]:
+        found = real(observations)
+        calls.append(set(found))
+        return found
+
+    monkeypatch.setattr(reuse, "fingerprints", spy)
+    return calls
+
+
 @pytest.fixture
 def derived_indicators(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
     """The indicators each call of derive_with_coverage was given."""
@@ -153,6 +180,8 @@ def test_a_rebuild_derives_the_changed_group_only_and_equals_the_fresh_build(
     assert again.report.build == fresh.report.build != first.report.build
     assert again.report.findings == fresh.report.findings
     assert edition(again) == edition(fresh)
+    recorded, hashed = saved_prints(tmp_path / "kb")
+    assert recorded == hashed
     # The summed finding says what the coverage table says, over both groups.
     [partial] = [f for f in again.report.findings if f.code == "partial-aggregate"]
     folder = again.knowledge_base / again.edition / again.report.build
@@ -206,6 +235,55 @@ def test_a_second_rebuild_builds_on_the_grouped_result(
     fresh = build(folder, tmp_path / "fresh")
     assert derived_indicators[2] == {"T_BIRTHS", "T_RESIDENTS"}
     assert edition(again) == edition(fresh)
+    recorded, hashed = saved_prints(tmp_path / "kb")
+    assert recorded == hashed
+
+
+@pytest.mark.parametrize(
+    ("changed", "hashed"),
+    [
+        # Groups with derived rows (aggregates, rates) have their lineage renamed: hashed.
+        ("t_health_a", {"T_HEALTH_A", "T_BIRTHS", "T_RESIDENTS", "T_BIRTH_RATE"}),
+        ("t_health_b", {"T_HEALTH_B", "T_BIRTHS", "T_RESIDENTS", "T_BIRTH_RATE"}),
+    ],
+)
+def test_a_rebuild_hashes_only_the_rows_derive_did_not_take_unchanged(
+    tmp_path: Path, hashed_indicators: list[set[str]], changed: str, hashed: set[str]
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / f"{changed}.csv", by=2.0)
+    build(folder, tmp_path / "kb")
+    edu = {"T_EDU_A", "T_EDU_B", "T_EDU_C"}
+    assert len(hashed_indicators) == 2
+    assert hashed_indicators[1] - edu == hashed
+    recorded, fresh = saved_prints(tmp_path / "kb")
+    assert recorded == fresh
+    assert set(recorded) > hashed_indicators[1]
+
+
+@pytest.mark.parametrize("damage", ["count", "missing"])
+def test_saved_fingerprints_that_do_not_count_the_rows_are_not_trusted(
+    tmp_path: Path, hashed_indicators: list[set[str]], damage: str
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
+    meta_file = saved / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    if damage == "count":
+        domain, rows, read, every = meta["fingerprints"]["T_HEALTH_B"].rsplit(":", 3)
+        meta["fingerprints"]["T_HEALTH_B"] = f"{domain}:{int(rows) + 1}:{read}:{every}"
+    else:
+        del meta["fingerprints"]["T_HEALTH_B"]
+    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    change_last_value(folder / "data" / "t_health_a.csv")
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert "T_HEALTH_B" in hashed_indicators[1]
+    assert edition(again) == edition(fresh)
+    recorded, hashed = saved_prints(tmp_path / "kb")
+    assert recorded == hashed
 
 
 @pytest.mark.parametrize(

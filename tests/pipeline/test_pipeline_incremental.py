@@ -247,19 +247,33 @@ IDS = [i[0] for i in INDICATORS]
     changed=st.lists(st.sampled_from(IDS), unique=True, max_size=4),
     dropped=st.lists(st.sampled_from(IDS), unique=True, max_size=2),
     factor=st.sampled_from([0.5, 0.97, 1.03, 2.0]),
+    taken=st.none() | st.sets(st.sampled_from(IDS)),
 )
+@example(changed=["T_BIRTHS"], dropped=[], factor=2.0, taken=set(IDS) - {"T_BIRTHS"})
+@example(changed=["T_RESIDENTS", "T_HEALTH_A"], dropped=[], factor=0.5, taken=None)
 def test_analysing_the_changed_indicators_alone_equals_analysing_all(
-    built: tuple[Any, pa.Table], changed: list[str], dropped: list[str], factor: float
+    built: tuple[Any, pa.Table],
+    changed: list[str],
+    dropped: list[str],
+    factor: float,
+    taken: set[str] | None,
 ) -> None:
     """The differential property: per-indicator analyses computed apart and combined (with
     composites and warning ranks computed again across indicators) equal analyze_stage over
-    the whole table, tables and findings, for any set of changed and removed indicators."""
+    the whole table, tables and findings, for any set of changed and removed indicators;
+    the changed rows looked for among the ``rest`` derive did not take unchanged, or not."""
     env, observations = built
     previous = previous_of(env, observations)
     now = scaled(observations, changed, factor)
     names = pc.cast(now.column("indicator"), pa.string())
     now = now.filter(pc.invert(pc.is_in(names, pa.array(dropped, pa.string()))))
-    result = analyze_incrementally(now, env, fingerprints(now), previous)
+    rest = None
+    if taken is not None:
+        names = pc.cast(now.column("indicator"), pa.string())
+        rest = now.filter(pc.invert(pc.is_in(names, pa.array(sorted(taken), pa.string()))))
+    result = analyze_incrementally(
+        now, env, fingerprints(now), previous, taken=taken or (), rest=rest
+    )
     expected, expected_findings = analyze_stage(now, env)
     if result is None:  # allowed (it then runs the whole stage), but not for this data
         pytest.fail("the analyses of unchanged indicators could not be reused")
@@ -467,3 +481,40 @@ def test_a_rebuild_computes_no_composite_of_the_changed_indicators_alone(
     for name, table in expected.items():
         assert result[0][name].equals(table), name
     assert result[1] == expected_findings
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    ids=st.sets(st.sampled_from(IDS), min_size=1),
+    name=st.sampled_from(["benchmark", "early_warnings"]),
+    without=st.sampled_from([None, "focus", "focus reliable"]),
+)
+@example(ids={"T_BIRTHS", "T_RESIDENTS"}, name="benchmark", without=None)
+@example(ids={"T_BIRTHS"}, name="benchmark", without="focus reliable")
+@example(ids={"T_RESIDENTS"}, name="early_warnings", without=None)
+def test_an_analysis_skipped_as_rowless_gives_no_row(
+    built: tuple[Any, pa.Table], ids: set[str], name: str, without: str | None
+) -> None:
+    """What ``_none_of`` skips, run, gives an empty table and no failure."""
+    from welfare_observatory.build.reuse import _none_of
+
+    env, observations = built
+    names = pc.cast(observations.column("indicator"), pa.string())
+    rows = observations.filter(pc.is_in(names, pa.array(sorted(ids), pa.string())))
+    focus = pc.equal(pc.cast(rows.column("territory"), pa.string()), "096")
+    if without == "focus":
+        rows = rows.filter(pc.invert(focus))
+    elif without == "focus reliable":
+        status = pc.if_else(focus, "U", pc.cast(rows.column("obs_status"), pa.string()))
+        index = rows.schema.get_field_index("obs_status")
+        rows = rows.set_column(index, "obs_status", status.cast(rows.schema.field(index).type))
+    skipped = _none_of(name, rows, env, sorted(ids))
+    sized = ids <= {"T_BIRTHS", "T_RESIDENTS"}
+    expected = sized and (name == "early_warnings" or without is None)
+    assert skipped == expected
+    if skipped:
+        analyses, findings = analyze_module.analyze_tables(rows, env, [name])
+        assert findings == []
+        assert analyses[name].num_rows == 0

@@ -3,6 +3,7 @@ exactly as they were analysed, and a damaged one is analysed again, never truste
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from welfare_observatory.build.analyze import analyze_stage
@@ -126,3 +127,37 @@ def test_a_truncated_saved_analysis_is_analysed_again(
     assert load_derived(steps, key) is None
     env = make_environment(load_observatory(observatory_dir))
     assert load_analysed(steps, analysis_key(env, derived.derive.observations)) is None
+
+
+def test_keys_assembled_around_the_configuration_are_the_digests_of_their_values(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    """derived_key and analysis_key splice the configuration's JSON, made once, into
+    their canonical JSON: the digest of the whole value, whatever is asked first."""
+    from welfare_observatory.build import reuse
+    from welfare_observatory.lineage import digest
+
+    _, derived, _ = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    observations = derived.derive.observations
+    for steps in ([], ["b", "a", "b"]):
+        for environment in (None, "e"):
+            reuse._CONFIG_JSON.clear()
+            expected = digest(
+                reuse._derived_value(env, source_steps=steps, environment=environment)
+            )
+            assert reuse.derived_key(env, source_steps=steps, environment=environment) == (expected)
+            value = {
+                "config": env.config.model_dump(mode="json"),
+                "selection": [i.id for i in env.selection],
+                "environment": environment if environment is not None else env.fingerprint(),
+                "schema": str(observations.schema),
+            }
+            assert analysis_key(env, observations, environment) == digest(value)
+            # Made once: asked again (from the cache), the same.
+            assert reuse.derived_key(env, source_steps=steps, environment=environment) == (expected)
+    other = make_environment(load_observatory(observatory_dir))
+    assert other.config is not env.config
+    assert reuse._config_json(other) == reuse._config_json(env)
+    changed = env.config.model_copy(update={"edition": "another"})
+    assert reuse._config_json(dataclasses.replace(env, config=changed)) != (reuse._config_json(env))

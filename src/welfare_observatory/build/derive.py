@@ -61,6 +61,11 @@ class DeriveOutput:
     """Per indicator group (:func:`indicator_groups`), its key and its indicators."""
     changes: pa.Table | None = None
     """The code changes reconciled (``derive.code_changes``), when recorded."""
+    known_prints: dict[str, str] | None = None
+    """When a rebuild took some indicators' rows unchanged (lineage too) from the last
+    result: their fingerprints (:func:`~welfare_observatory.build.reuse.fingerprints`), as
+    that result recorded them; ``unknown_rows`` holds every other row."""
+    unknown_rows: pa.Table | None = None
 
 
 class DeriveScope(Frozen):
@@ -352,6 +357,20 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
     return table.append_column("domain", domain)
 
 
+def open_database_early() -> None:
+    """Open the process's DuckDB database (``derive._common.connect``) on another thread:
+    creating it costs about 25 ms of CPU, spent while the caller reads the last result
+    and groups the indicators instead of before derive's first query."""
+    import threading
+
+    def open_it() -> None:
+        from welfare_observatory.derive._common import connect
+
+        connect().close()
+
+    threading.Thread(target=open_it, name="duckdb-open", daemon=True).start()
+
+
 # --- Derive in a rebuild: only the indicator groups whose sources changed ---------------
 #
 # Derive reads indicators together only through formulas (rates, rates of aggregates,
@@ -376,6 +395,8 @@ class Grouped:
     output: DeriveOutput
     rows: Runs
     coverage_rows: Runs | None = None
+    fingerprints: dict[str, str] | None = None
+    """Per indicator, the fingerprint of its rows in ``output.observations``, when saved."""
 
 
 def group_runs(
@@ -491,13 +512,14 @@ def derive_by_groups(
         territories=_union(tables, "territory"),
         indicators=tuple(sorted({i for g in given for i in g})),
     )
-    base = derive_base(tables, env, scope, environment)
+    names = breakdown_names(tables)
+    base = derive_base(tables, env, scope, environment, breakdowns=names)
     # Corrected indicators are one group: every group's derive reads the overrides file.
     linked: list[str] = []
     if env.overrides is not None:
         from welfare_observatory.derive.overrides import corrections
 
-        corrected = corrections(env.overrides, env.indicators, breakdown_names(tables))[0]
+        corrected = corrections(env.overrides, env.indicators, names)[0]
         linked = _distinct(corrected, "indicator") if corrected.num_rows else []
     groups = indicator_groups(
         [(steps, g) for (steps, _), g in zip(sources, given, strict=True)], env, base, linked
@@ -523,7 +545,7 @@ def derive_by_groups(
     # An empty table with the build's breakdown columns stands for the other tables.
     from welfare_observatory.model.observation import observation_schema
 
-    empty = observation_schema(tuple(breakdown_names(tables))).empty_table()
+    empty = observation_schema(tuple(names)).empty_table()
     out = derive_with_coverage([*(tables[k] for k in again), empty], env, scope, changes=changes)
     if linked:
         # Every correction was applied: those of other groups' indicators are theirs.
@@ -568,13 +590,29 @@ def _given(table: pa.Table) -> list[str]:
 
 def _union(tables: Sequence[pa.Table], column: str) -> tuple[str, ...]:
     """The distinct values of ``column`` over ``tables``, sorted (``DeriveScope.of``'s),
-    found by one ``unique`` over every table's chunks when their types agree."""
+    found by one ``unique`` over every table's chunks when their types agree. A chunk whose
+    dictionary holds one value (a source's lineage) gives that value, its rows unread."""
     import pyarrow as pa
 
-    chunks = [c for t in tables for c in t.column(column).chunks]
-    if chunks and all(c.type == chunks[0].type for c in chunks):
-        return tuple(_distinct(pa.table({column: pa.chunked_array(chunks)}), column))
-    return tuple(sorted({v for t in tables for v in _distinct(t, column)}))
+    single: set[str] = set()
+    chunks = []
+    for chunk in (c for t in tables for c in t.column(column).chunks if len(c)):
+        if (
+            pa.types.is_dictionary(chunk.type)
+            and len(chunk.dictionary) == 1
+            and chunk.null_count == 0
+            and chunk.dictionary.null_count == 0
+        ):
+            single.add(str(chunk.dictionary[0].as_py()))
+        else:
+            chunks.append(chunk)
+    if not chunks:
+        return tuple(sorted(single))
+    if all(c.type == chunks[0].type for c in chunks):
+        found = _distinct(pa.table({column: pa.chunked_array(chunks)}), column)
+        return tuple(sorted(single.union(found)))
+    found = [v for c in chunks for v in _distinct(pa.table({column: c}), column)]
+    return tuple(sorted(single.union(found)))
 
 
 def derive_base(
@@ -582,18 +620,21 @@ def derive_base(
     env: BuildEnvironment,
     scope: DeriveScope,
     environment: str | None = None,
+    *,
+    breakdowns: list[str] | None = None,
 ) -> str:
     """The digest of what every indicator group's derive reads besides its own sources:
     configuration, overrides, selection, environment (``derived_key`` without sources), the
     build's breakdown columns and its territories (which codes are reconciled, whether
-    there are municipal rows to sum)."""
+    there are municipal rows to sum). ``breakdowns``: ``breakdown_names(tables)`` when
+    the caller has them."""
     from welfare_observatory.build.reuse import derived_key
     from welfare_observatory.lineage import digest
 
     return digest(
         {
             "derive": derived_key(env, source_steps=(), environment=environment),
-            "breakdowns": breakdown_names(tables),
+            "breakdowns": breakdown_names(tables) if breakdowns is None else breakdowns,
             "territories": list(scope.territories),
         }
     )
@@ -612,6 +653,8 @@ def _combined(
     ``out``'s steps, in group order; None when that would not be exactly a whole derive's
     output."""
 
+    import pyarrow as pa
+
     old = previous.output
     redo = {i for ids in fresh.values() for i in ids}
     keep = {i for key in keys if key not in fresh for i in (old.groups or {})[key]}
@@ -628,21 +671,90 @@ def _combined(
     if old.observations.schema != out.observations.schema:
         return None
     renamed = {a.id: b.id for a, b in zip(old.steps, out.steps, strict=True)}
-    observations = _pieces(old.observations, previous.rows, out.observations, fresh, keys)
+    observations, spans = _pieces(old.observations, previous.rows, out.observations, fresh, keys)
     lineage = observations.schema.get_field_index("lineage")
     observations = observations.set_column(
         lineage, observations.schema.field(lineage), _renamed(observations[lineage], renamed)
     )
+    known = _known_prints(previous, fresh, keys, renamed)
+    unknown = [
+        observations.slice(start, stop - start)
+        for key, start, stop in spans
+        if known is None or key not in known[1]
+    ]
+    unknown_rows = pa.concat_tables(unknown) if unknown else observations.slice(0, 0)
     coverage = out.coverage
     if old.coverage is not None and previous.coverage_rows is not None:
         new = out.coverage if out.coverage is not None else old.coverage.slice(0, 0)
         if new.schema != old.coverage.schema:
             return None
-        coverage = _pieces(old.coverage, previous.coverage_rows, new, fresh, keys)
+        coverage = _pieces(old.coverage, previous.coverage_rows, new, fresh, keys)[0]
     elif old.coverage is not None:
         return None
     parts = [p for p in old.parts if p.indicator in keep] + out.parts
-    return DeriveOutput(observations, combine(parts), out.steps, coverage, parts)
+    return DeriveOutput(
+        observations,
+        combine(parts),
+        out.steps,
+        coverage,
+        parts,
+        known_prints=known[0] if known is not None else None,
+        unknown_rows=unknown_rows if known is not None else None,
+    )
+
+
+def _known_prints(
+    previous: Grouped, fresh: Mapping[str, list[str]], keys: list[str], renamed: Mapping[str, str]
+) -> tuple[dict[str, str], set[str]] | None:
+    """The fingerprints ``previous`` recorded of the indicators of the kept groups whose
+    rows come out unchanged, and those groups' keys; None when it recorded none. A kept
+    group with a row whose lineage is renamed (a derived row: its step's id is made of
+    every source) is left out: its rows are hashed again. The row counts the fingerprints
+    carry must add up to the kept groups' rows, or none is trusted."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from welfare_observatory.derive._common import on_values
+
+    prints, old = previous.fingerprints, previous.output
+    if prints is None or old.groups is None:
+        return None
+    moved = pa.array(sorted(a for a, b in renamed.items() if a != b), pa.string())
+    lineage = old.observations.column("lineage")
+
+    def hit(values: pa.Array) -> pa.Array:
+        return pc.fill_null(pc.is_in(pc.cast(values, pa.string()), value_set=moved), False)
+
+    # Usually no derived row at all (no id to rename in the dictionary): no row is read.
+    # The chunks of a saved file share one dictionary: it is looked up once.
+    touched = None
+    seen: list[pa.Array] = []
+    for chunk in lineage.chunks:
+        values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+        if values is not chunk and any(values.equals(s) for s in seen[-1:]):
+            continue
+        seen.append(values)
+        if pc.any(hit(values)).as_py():
+            touched = on_values(lineage, hit)
+            break
+    same: set[str] = set()
+    for key in keys:
+        runs = previous.rows.get(key, [])
+        if key in fresh or (
+            touched is not None and any(pc.any(touched.slice(a, b - a)).as_py() for a, b in runs)
+        ):
+            continue
+        same.add(key)
+    known: dict[str, str] = {}
+    rows = 0
+    for key in same:
+        for indicator in old.groups[key]:
+            if indicator in prints:
+                known[indicator] = prints[indicator]
+                rows += int(prints[indicator].rsplit(":", 3)[1])
+    if rows != sum(b - a for key in same for a, b in previous.rows.get(key, [])):
+        return {}, set()
+    return known, same
 
 
 def _pieces(
@@ -651,18 +763,35 @@ def _pieces(
     new: pa.Table,
     fresh: Mapping[str, list[str]],
     keys: list[str],
-) -> pa.Table:
+) -> tuple[pa.Table, list[tuple[str, int, int]]]:
     """Per group of ``keys``, in that order: its rows of ``new`` when it is ``fresh``,
-    else its runs of ``old`` (slices: no copy)."""
+    else its runs of ``old`` (slices: no copy); with each group's ``(key, start, stop)``
+    in the result."""
     import pyarrow as pa
 
-    pieces = []
+    pieces: list[pa.Table | tuple[int, int]] = []
+    spans = []
+    at = 0
     for key in keys:
         if key in fresh:
-            pieces.append(new if len(fresh) == 1 else _rows_of(new, set(fresh[key])))
+            piece = new if len(fresh) == 1 else _rows_of(new, set(fresh[key]))
+            pieces.append(piece)
+            size = piece.num_rows
         else:
-            pieces += [old.slice(start, stop - start) for start, stop in rows.get(key, [])]
-    return pa.concat_tables(pieces) if pieces else new.slice(0, 0)
+            size = 0
+            for start, stop in rows.get(key, []):
+                last = pieces[-1] if pieces else None
+                # Runs of kept groups that follow each other are one slice (a few, not
+                # one a group).
+                if isinstance(last, tuple) and last[1] == start:
+                    pieces[-1] = (last[0], stop)
+                else:
+                    pieces.append((start, stop))
+                size += stop - start
+        spans.append((key, at, at + size))
+        at += size
+    tables = [p if not isinstance(p, tuple) else old.slice(p[0], p[1] - p[0]) for p in pieces]
+    return (pa.concat_tables(tables) if tables else new.slice(0, 0)), spans
 
 
 def _rows_of(table: pa.Table, indicators: set[str]) -> pa.Table:

@@ -57,13 +57,13 @@ class InMemory:
         outputs: Sequence[SourceOutput],
     ) -> Stored:
         from welfare_observatory.build.analyze import analyze_stage
-        from welfare_observatory.build.derive import derive_by_groups
+        from welfare_observatory.build.derive import derive_by_groups, open_database_early
         from welfare_observatory.build.reuse import (
             Derived,
             analysis_key,
             analyze_incrementally,
+            derived_fingerprints,
             derived_key,
-            fingerprints,
             load_analysed,
             load_derived,
             load_grouped,
@@ -91,6 +91,7 @@ class InMemory:
         if reused is None:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
+                open_database_early()
                 # Only the indicator groups whose sources changed since the last result.
                 derive_out = derive_by_groups(
                     [
@@ -107,15 +108,23 @@ class InMemory:
                 observations = derive_out.observations
                 # Indicators whose rows did not change keep their analyses of the last build.
                 # DuckDB hashes their rows on another core meanwhile (the fingerprints are
-                # saved for the next build in any case).
+                # saved for the next build in any case); only the rows derive did not take
+                # unchanged from the last result.
                 with ThreadPoolExecutor(1) as pool:
-                    hashing = pool.submit(fingerprints, observations)
+                    hashing = pool.submit(derived_fingerprints, derive_out)
                     a_key = analysis_key(env, observations, environment)
                     previous = None if context.refresh else load_analysed(context.steps_dir, a_key)
                     again = None
                     if previous is not None:
                         prints = hashing.result()
-                        again = analyze_incrementally(observations, env, prints, previous)
+                        again = analyze_incrementally(
+                            observations,
+                            env,
+                            prints,
+                            previous,
+                            taken=derive_out.known_prints or (),
+                            rest=derive_out.unknown_rows,
+                        )
                     if again is None:
                         analyses, analysis_findings = analyze_stage(observations, env)
                     else:

@@ -1,0 +1,38 @@
+"""Importing the derive stage (and the finding parts a rebuild reads) loads no DuckDB: a
+rebuild that derives nothing never needs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_the_derive_stage_imports_without_duckdb() -> None:
+    code = (
+        "import sys\n"
+        "import welfare_observatory.build.derive, welfare_observatory.build.reuse\n"
+        "import welfare_observatory.derive._parts\n"
+        "print('duckdb' in sys.modules)\n"
+        "from welfare_observatory.derive import aggregate\n"
+        "print('duckdb' in sys.modules, aggregate.__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == [
+        "False",
+        "True welfare_observatory.derive.aggregation",
+    ]
+
+
+def test_the_database_opened_early_is_the_one_derive_queries() -> None:
+    code = (
+        "import os, threading\n"
+        "from welfare_observatory.build.derive import open_database_early\n"
+        "open_database_early()\n"
+        "[t.join() for t in threading.enumerate() if t.name == 'duckdb-open']\n"
+        "from welfare_observatory.derive import _common\n"
+        "early = _common._DATABASE[os.getpid()]\n"
+        "con = _common.connect()\n"
+        "print(_common._DATABASE[os.getpid()] is early, con.sql('SELECT 42').fetchall())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True [(42,)]"

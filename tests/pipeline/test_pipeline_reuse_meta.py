@@ -1,0 +1,50 @@
+"""A saved result's meta is parsed once while its file is unchanged (a rebuild reads the
+same metas for its derive groups, analyses and partition files), and read again as soon
+as it is replaced."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from welfare_observatory._atomic import atomic_write_bytes
+from welfare_observatory.build import reuse
+
+
+def test_a_meta_is_parsed_once_and_again_when_replaced(tmp_path: Path) -> None:
+    folder = tmp_path / "derived-k"
+    folder.mkdir()
+    file = folder / "meta.json"
+    file.write_text(json.dumps({"analyses": ["a"]}), encoding="utf-8")
+    first = reuse._meta(file)
+    assert first == {"analyses": ["a"]}
+    assert reuse._meta(file) is first
+    # Replaced whole, as record_written does, even with a text of the same size.
+    atomic_write_bytes(file, json.dumps({"analyses": ["b"]}).encode("utf-8"))
+    assert reuse._meta(file) == {"analyses": ["b"]}
+    [(found, meta)] = reuse._metas(tmp_path)
+    assert (found, meta) == (folder, {"analyses": ["b"]})
+
+
+def test_a_meta_written_in_place_with_another_time_is_read_again(tmp_path: Path) -> None:
+    file = tmp_path / "meta.json"
+    file.write_text('{"a": 1}', encoding="utf-8")
+    assert reuse._meta(file) == {"a": 1}
+    file.write_text('{"a": 2}', encoding="utf-8")
+    stat = file.stat()
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert reuse._meta(file) == {"a": 2}
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "not json", ""])
+def test_a_meta_that_is_not_an_object_is_no_saved_result(tmp_path: Path, text: str) -> None:
+    folder = tmp_path / "derived-k"
+    folder.mkdir()
+    (folder / "meta.json").write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError):
+        reuse._meta(folder / "meta.json")
+    assert reuse._metas(tmp_path) == []
+    assert reuse.load_grouped(tmp_path) is None
