@@ -175,23 +175,84 @@ def _write_observations(
     """
     if "domain" not in observations.column_names:
         raise StoreError("observations need a 'domain' column to be partitioned")
-    codes, domains = _domain_codes(observations.column("domain"))
     # Breakdown codes complete the key, so the row order (and the file's hash) never
     # depends on the order rows arrived in.
     names = ["indicator", "territory", "period"]
     names += [n for n in observations.column_names if n not in BASE_COLUMNS and n != "domain"]
+    parts: dict[str, Callable[[], pa.Table]] = {}
+    spans = _domain_spans(observations.column("domain"))
+    if spans is not None:
+        for domain, rows in sorted(spans.items()):
+            parts[domain] = lambda rows=rows: _ordered_part(_rows_of(observations, rows), names)
+    else:
+        codes, domains = _domain_codes(observations.column("domain"))
+        for domain, code in domains:
+            parts[domain] = lambda code=code: _domain_part(observations, codes, code, names)
 
-    def one(domain: str, code: int) -> str:
+    def one(domain: str, part: Callable[[], pa.Table]) -> str:
         target = folder / f"domain={domain}" / "part-0.parquet"
         earlier = (unchanged or {}).get(domain)
         if earlier is not None:
             _link(earlier, target)
             return file_sha256(target)
-        return str(write_parquet(_domain_part(observations, codes, code, names), target)["sha256"])
+        return str(write_parquet(part(), target)["sha256"])
 
-    digests = [one(domain, code) for domain, code in domains]
-    files = [f"domain={domain}/part-0.parquet" for domain, _ in domains]
+    digests = [one(domain, part) for domain, part in parts.items()]
+    files = [f"domain={domain}/part-0.parquet" for domain in parts]
     return {"rows": observations.num_rows, "sha256": combined_digest(digests), "files": files}
+
+
+def _domain_spans(column: pa.ChunkedArray) -> dict[str, list[tuple[int, int]]] | None:
+    """Per domain, the row ranges ``[start, end)`` holding it, in row order, when every
+    chunk of ``column`` holds one domain (a source's or an indicator group's rows: the
+    usual table); None otherwise (a chunk of several domains, a missing domain), for
+    :func:`_domain_codes` to split row by row. A chunk is checked whole, never trusted:
+    the ranges select exactly the rows ``pc.equal`` on the text would."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dictionary = pa.types.is_dictionary(column.type)
+    value_type = column.type.value_type if dictionary else column.type
+    if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
+        return None
+    spans: dict[str, list[tuple[int, int]]] = {}
+    start = 0
+    for chunk in column.chunks:
+        end = start + len(chunk)
+        if end == start:
+            continue
+        if chunk.null_count:
+            return None
+        if dictionary:
+            # The same slot on every row (one text in two slots goes the slow way).
+            first = chunk.indices[0]
+            if not pc.all(pc.equal(chunk.indices, first)).as_py():
+                return None
+            text = chunk.dictionary[first.as_py()]
+            if not text.is_valid:
+                return None
+            domain = str(text.as_py())
+        else:
+            if not pc.all(pc.equal(chunk, chunk[0])).as_py():
+                return None
+            domain = str(chunk[0].as_py())
+        ranges = spans.setdefault(domain, [])
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], end)
+        else:
+            ranges.append((start, end))
+        start = end
+    return spans
+
+
+def _rows_of(table: pa.Table, spans: Sequence[tuple[int, int]]) -> pa.Table:
+    """The rows of ``table`` in the ranges ``spans`` (in order), without copying them."""
+    import pyarrow as pa
+
+    if len(spans) == 1:
+        start, end = spans[0]
+        return table.slice(start, end - start)
+    return pa.concat_tables([table.slice(start, end - start) for start, end in spans])
 
 
 def _domain_codes(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[tuple[str, int]]]:
@@ -230,10 +291,48 @@ def _domain_part(
     on sorted dictionaries, in key order."""
     import pyarrow.compute as pc
 
-    part = observations.filter(pc.equal(codes, code))
+    return _ordered_part(observations.filter(pc.equal(codes, code)), names)
+
+
+def _ordered_part(part: pa.Table, names: list[str]) -> pa.Table:
+    """The rows of one domain without the domain column, on sorted dictionaries, in key
+    order (``names``)."""
     part = _sorted_dictionaries(part.drop_columns(["domain"]))
-    keys = _decoded_keys(part, names, ranked=True)
-    return part.take(pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in names]))
+    return part.take(_key_order(_decoded_keys(part, names, ranked=True), names))
+
+
+def _key_order(keys: pa.Table, names: list[str]) -> pa.Array:
+    """The stable order of the rows by the key columns ``names`` (ranks, or text).
+
+    When every key is an integer rank without gaps in meaning (a sorted dictionary's
+    indices, no missing value) and their mixed-radix product fits 63 bits, the keys are
+    folded into one integer per row whose order is the tuples' order, and sorted stably in
+    one pass: the order ``pc.sort_indices`` gives on the columns (also stable), at a
+    fraction of its cost."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def fallback() -> pa.Array:
+        return pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in names])
+
+    if keys.num_rows < 2:
+        return fallback()
+    folded = np.zeros(keys.num_rows, dtype=np.uint64)
+    room = 1
+    for name in names:
+        column = keys.column(name)
+        if not pa.types.is_integer(column.type) or column.null_count:
+            return fallback()
+        ranks = column.to_numpy()
+        low, high = int(ranks.min()), int(ranks.max())
+        if low < 0:
+            return fallback()
+        room *= high + 1
+        if room >= 1 << 63:
+            return fallback()
+        folded = folded * np.uint64(high + 1) + ranks.astype(np.uint64)
+    return pa.array(np.argsort(folded, kind="stable"))
 
 
 def _link(source: Path, target: Path) -> None:
