@@ -152,7 +152,37 @@ def test_text_keys_are_sorted_as_text() -> None:
     assert _key_order(keys, ["a", "b"]).to_pylist() == [1, 0, 2]
 
 
-def test_missing_domain_file_in_unchanged_is_not_a_fast_path(tmp_path: Path) -> None:
+@pytest.mark.parametrize("harm", ["damaged", "missing", "other digest"])
+def test_an_earlier_file_not_intact_is_written_anew(tmp_path: Path, harm: str) -> None:
+    data = pa.concat_tables(
+        [
+            _chunk([("BIRTHS", "IT", "2020")], "health", "plain"),
+            _chunk([("BIRTHS", "096", "2020")], "labour", "plain"),
+        ]
+    )
+    digests: dict[str, str] = {}
+    fresh = _write_observations(data, tmp_path / "fresh", digests=digests)
+    earlier = tmp_path / "fresh" / "domain=health" / "part-0.parquet"
+    expected = digests["health"]
+    kept = earlier.read_bytes()
+    if harm == "damaged":
+        earlier.write_bytes(kept[:-1] + bytes([kept[-1] ^ 1]))
+    elif harm == "missing":
+        earlier.unlink()
+    else:
+        expected = "0" * 64
+    again: dict[str, str] = {}
+    got = _write_observations(data, tmp_path / "b", {"health": (earlier, expected)}, again)
+    assert got == fresh and again == digests
+    written = tmp_path / "b" / "domain=health" / "part-0.parquet"
+    assert written.read_bytes() == kept and written.stat().st_nlink == 1
+
+
+def test_an_intact_earlier_file_is_linked(tmp_path: Path) -> None:
     data = _chunk([("BIRTHS", "IT", "2020")], "health", "plain")
-    with pytest.raises(OSError):
-        _write_observations(data, tmp_path / "b", {"health": tmp_path / "missing.parquet"})
+    digests: dict[str, str] = {}
+    fresh = _write_observations(data, tmp_path / "a", digests=digests)
+    earlier = tmp_path / "a" / "domain=health" / "part-0.parquet"
+    got = _write_observations(data, tmp_path / "b", {"health": (earlier, digests["health"])})
+    assert got == fresh
+    assert (tmp_path / "b" / "domain=health" / "part-0.parquet").stat().st_nlink == 2

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,13 +162,16 @@ def file_sha256(path: Path) -> str:
 def _write_observations(
     observations: pa.Table,
     folder: Path,
-    unchanged: Mapping[str, Path] | None = None,
+    unchanged: Mapping[str, Path | tuple[Path, str]] | None = None,
+    digests: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One Parquet file per domain, sorted by indicator, territory, period, breakdowns.
 
-    A domain in ``unchanged`` (an earlier build's file of exactly these rows) is linked, or
-    copied where links are not possible, instead of written: builds never modify a file
-    once written, so both builds may share it.
+    A domain in ``unchanged`` (an earlier build's file of exactly these rows, with the
+    sha256 it had when written) is linked, or copied where links are not possible, instead
+    of written: builds never modify a file once written, so both builds may share it. A
+    file whose bytes no longer have that digest (damaged, replaced) is written anew.
+    ``digests`` receives each domain file's sha256.
 
     The file's bytes depend on the rows only: every dictionary column is re-encoded on its
     values in sorted order before writing, so neither the order rows arrived in nor the
@@ -183,23 +187,34 @@ def _write_observations(
     spans = _domain_spans(observations.column("domain"))
     if spans is not None:
         for domain, rows in sorted(spans.items()):
-            parts[domain] = lambda rows=rows: _ordered_part(_rows_of(observations, rows), names)
+            parts[domain] = partial(_spanned_part, observations, rows, names)
     else:
         codes, domains = _domain_codes(observations.column("domain"))
         for domain, code in domains:
-            parts[domain] = lambda code=code: _domain_part(observations, codes, code, names)
+            parts[domain] = partial(_domain_part, observations, codes, code, names)
 
     def one(domain: str, part: Callable[[], pa.Table]) -> str:
         target = folder / f"domain={domain}" / "part-0.parquet"
         earlier = (unchanged or {}).get(domain)
         if earlier is not None:
-            _link(earlier, target)
-            return file_sha256(target)
+            path, expected = earlier if isinstance(earlier, tuple) else (earlier, None)
+            with contextlib.suppress(FileNotFoundError):
+                _link(path, target)
+                found = file_sha256(target)
+                if expected is None or found == expected:
+                    return found
+                target.unlink()
         return str(write_parquet(part(), target)["sha256"])
 
-    digests = [one(domain, part) for domain, part in parts.items()]
+    found = {domain: one(domain, part) for domain, part in parts.items()}
+    if digests is not None:
+        digests.update(found)
     files = [f"domain={domain}/part-0.parquet" for domain in parts]
-    return {"rows": observations.num_rows, "sha256": combined_digest(digests), "files": files}
+    return {
+        "rows": observations.num_rows,
+        "sha256": combined_digest(list(found.values())),
+        "files": files,
+    }
 
 
 def _domain_spans(column: pa.ChunkedArray) -> dict[str, list[tuple[int, int]]] | None:
@@ -243,6 +258,12 @@ def _domain_spans(column: pa.ChunkedArray) -> dict[str, list[tuple[int, int]]] |
             ranges.append((start, end))
         start = end
     return spans
+
+
+def _spanned_part(
+    observations: pa.Table, spans: Sequence[tuple[int, int]], names: list[str]
+) -> pa.Table:
+    return _ordered_part(_rows_of(observations, spans), names)
 
 
 def _rows_of(table: pa.Table, spans: Sequence[tuple[int, int]]) -> pa.Table:
@@ -440,12 +461,13 @@ def write_build(
     lineage: pa.Table,
     findings: pa.Table,
     analyses: Mapping[str, pa.Table] = {},
-    unchanged: Mapping[str, Path] | None = None,
+    unchanged: Mapping[str, Path | tuple[Path, str]] | None = None,
+    digests: dict[str, str] | None = None,
 ) -> EditionPointer:
     """Write a complete build of ``manifest.edition`` and point the edition at it.
 
     ``unchanged``: domains whose partition file of an earlier build holds exactly these
-    rows (see :func:`_write_observations`).
+    rows (see :func:`_write_observations`); ``digests`` receives each domain file's sha256.
 
     Raises EditionError when the edition is published (frozen). On any failure, nothing
     that was readable before becomes unreadable.
@@ -456,7 +478,9 @@ def write_build(
         # saved little time on two busy cores and raised the build's peak memory by about
         # 40 MiB (Arrow's allocator keeps a heap per thread).
         tables = {
-            "observations": _write_observations(observations, staging / "observations", unchanged),
+            "observations": _write_observations(
+                observations, staging / "observations", unchanged, digests
+            ),
             "lineage": write_parquet(lineage, staging / "lineage.parquet"),
             "findings": write_parquet(findings, staging / "findings.parquet"),
         }
