@@ -412,11 +412,16 @@ def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
     present = pc.drop_null(dictionary.take(pa.array(used, pa.int64())))
     values = pc.unique(present)
     values = values.take(pc.sort_indices(values))
-    slot = pc.index_in(dictionary, value_set=values).cast(column.type.index_type)
     # One chunk: a domain's rows of a table of 160 sources came in 160 chunks, and a take
     # per chunk cost more in calls than the rows it moved (the file's bytes do not depend
     # on the chunks: the store takes the rows in key order afterwards).
-    remapped = pc.take(slot, indices.combine_chunks())
+    if len(values) == len(dictionary) and values.equals(dictionary):
+        # Already sorted, distinct and all used (periods, one-value statuses): every slot
+        # keeps its index, the rows need no new ones.
+        remapped = indices.combine_chunks()
+    else:
+        slot = pc.index_in(dictionary, value_set=values).cast(column.type.index_type)
+        remapped = pc.take(slot, indices.combine_chunks())
     encoded = pa.DictionaryArray.from_arrays(remapped, values)
     return pa.chunked_array([encoded], pa.dictionary(column.type.index_type, values.type))
 
