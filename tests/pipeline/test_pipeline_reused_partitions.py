@@ -44,3 +44,25 @@ def test_an_earlier_partition_file_is_reused_only_when_intact(tmp_path: Path, ha
     assert again.report.build == fresh.report.build
     assert edition_files(again) == edition_files(fresh)
     assert _linked(again) == (harm == "none")
+
+
+def test_an_unchanged_rebuild_writes_nothing_and_the_next_one_still_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare_observatory.store import edition
+
+    folder = make_observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    written: list[str] = []
+    real = edition.write_parquet
+    monkeypatch.setattr(
+        edition, "write_parquet", lambda table, path: written.append(path.name) or real(table, path)
+    )
+    same = build(folder, tmp_path / "kb")
+    assert same.report.build == first.report.build and written == []
+    assert edition_files(same) == edition_files(first)
+    change_last_value(folder / "data" / "t_health_a.csv")
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert edition_files(again) == edition_files(fresh)
+    assert _linked(again)

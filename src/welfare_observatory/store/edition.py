@@ -495,11 +495,21 @@ def write_build(
             )
         return tables
 
-    return commit_build(kb_root, manifest, write)
+    def kept(files: Mapping[str, str]) -> None:
+        if digests is not None:
+            for name, sha in files.items():
+                parts = Path(name).parts
+                if len(parts) == 3 and parts[0] == "observations":
+                    digests[parts[1].removeprefix("domain=")] = sha
+
+    return commit_build(kb_root, manifest, write, kept)
 
 
 def commit_build(
-    kb_root: Path, manifest: Manifest, write: Callable[[Path], dict[str, Any]]
+    kb_root: Path,
+    manifest: Manifest,
+    write: Callable[[Path], dict[str, Any]],
+    kept: Callable[[Mapping[str, str]], None] | None = None,
 ) -> EditionPointer:
     """The store's one write protocol: ``write(staging)`` fills a hidden staging folder and
     returns the manifest's table records; the folder is renamed into place complete, then
@@ -510,9 +520,14 @@ def commit_build(
     is full or not writable. A failure or a kill at any point leaves the previous build
     and pointer readable (a half-written staging folder is ignored by readers and removed
     by the next build).
+
+    A build of the same id already complete and intact (every file has the digest its
+    manifest gives) is kept and nothing is written: the same id means the same content
+    (the build id digests the configuration and every step's id), and that build would
+    be kept in any case. ``kept`` then receives its files' sha256 by path.
     """
     with writer_lock(kb_root):
-        return _commit_build(kb_root, manifest, write)
+        return _commit_build(kb_root, manifest, write, kept)
 
 
 @contextlib.contextmanager
@@ -532,7 +547,10 @@ def disk_errors(folder: Path, what: str) -> Iterator[None]:
 
 
 def _commit_build(
-    kb_root: Path, manifest: Manifest, write: Callable[[Path], dict[str, Any]]
+    kb_root: Path,
+    manifest: Manifest,
+    write: Callable[[Path], dict[str, Any]],
+    kept: Callable[[Mapping[str, str]], None] | None = None,
 ) -> EditionPointer:
     edition_dir = kb_root / manifest.edition
     pointer = read_pointer(edition_dir)
@@ -543,6 +561,11 @@ def _commit_build(
             hint="set a new 'edition' in observatory.yaml to build the next one",
         )
     edition_dir.mkdir(parents=True, exist_ok=True)
+    intact = _intact(edition_dir / manifest.build)
+    if intact is not None:
+        if kept is not None:
+            kept(intact)
+        return _point(edition_dir, manifest, pointer)
     staging = Path(tempfile.mkdtemp(dir=edition_dir, prefix=".building-"))
     try:
         tables = write(staging)
@@ -567,6 +590,40 @@ def _commit_build(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return _point(edition_dir, manifest, pointer)
+
+
+def _intact(build: Path) -> dict[str, str] | None:
+    """The sha256 of every file of a complete build by its path in the build, when each
+    table's files have the digest its manifest gives; None when the build is absent,
+    incomplete or any file differs (it is then written again, as before)."""
+    if not (build / "manifest.json").is_file():
+        return None
+    try:
+        tables = load_manifest(build).tables
+        if not tables:
+            return None
+        found: dict[str, str] = {}
+        for name, record in tables.items():
+            files = [str(f) for f in record.get("files", [])]
+            if name == "observations":
+                paths = [f"observations/{f}" for f in files]
+                digests = [file_sha256(build / p) for p in paths]
+                whole = combined_digest(digests)
+            else:
+                paths = [str(Path(name).parent / f) for f in files]
+                digests = [file_sha256(build / p) for p in paths]
+                whole = digests[0] if len(digests) == 1 else ""
+            if whole != record.get("sha256"):
+                return None
+            found.update(zip(paths, digests, strict=True))
+    except (OSError, StoreError):
+        return None
+    return found
+
+
+def _point(edition_dir: Path, manifest: Manifest, pointer: EditionPointer | None) -> EditionPointer:
+    """Point the edition at ``manifest.build`` (complete on disk) and prune old builds."""
     history = () if pointer is None else (pointer.build, *pointer.history)
     history = tuple(b for b in dict.fromkeys(history) if b != manifest.build)
     history = history[: KEEP_DRAFT_BUILDS - 1]
