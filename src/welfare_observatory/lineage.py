@@ -54,6 +54,23 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _json_text(record: StepRecord, name: str) -> str:
+    """The canonical JSON of a record's mapping field as ``model_dump(mode="json")`` gives
+    it. The mapping already holds JSON values (``StepRecord.create`` and the records read
+    back make it so) and is serialised as it is; anything else (a date, a float that is
+    not finite) goes through pydantic's serialisation as before."""
+    try:
+        return json.dumps(
+            getattr(record, name),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+    except (TypeError, ValueError):
+        return canonical_json(record.model_dump(mode="json")[name])
+
+
 def digest(value: Any) -> str:
     """sha256 (hex) of the canonical JSON of ``value`` (rules, formulas, parameters)."""
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
@@ -224,17 +241,26 @@ class LineageGraph:
         """One row per step; ``parameters`` and ``versions`` as canonical JSON text."""
         import pyarrow as pa
 
-        rows = self.to_records()
+        rows = [self._records[key] for key in sorted(self._records)]
+        # Many steps share one versions mapping: each distinct one is serialised once.
+        versions: dict[tuple[tuple[str, str], ...], str] = {}
+
+        def versions_text(record: StepRecord) -> str:
+            key = tuple(record.versions.items())
+            if key not in versions:
+                versions[key] = _json_text(record, "versions")
+            return versions[key]
+
         return pa.table(
             {
-                "id": [r["id"] for r in rows],
-                "kind": [r["kind"] for r in rows],
-                "inputs": pa.array([r["inputs"] for r in rows], pa.list_(pa.string())),
-                "parameters_digest": [r["parameters_digest"] for r in rows],
-                "parameters": [canonical_json(r["parameters"]) for r in rows],
-                "versions": [canonical_json(r["versions"]) for r in rows],
-                "outputs": pa.array([r["outputs"] for r in rows], pa.list_(pa.string())),
-                "source": pa.array([r["source"] for r in rows], pa.string()),
+                "id": [r.id for r in rows],
+                "kind": [r.kind for r in rows],
+                "inputs": pa.array([list(r.inputs) for r in rows], pa.list_(pa.string())),
+                "parameters_digest": [r.parameters_digest for r in rows],
+                "parameters": [_json_text(r, "parameters") for r in rows],
+                "versions": [versions_text(r) for r in rows],
+                "outputs": pa.array([list(r.outputs) for r in rows], pa.list_(pa.string())),
+                "source": pa.array([r.source for r in rows], pa.string()),
             }
         )
 

@@ -548,40 +548,71 @@ def load_analysed(steps_dir: Path, key: str) -> Analysed | None:
     return None
 
 
-def previous_partitions(steps_dir: Path, kb_root: Path, edition: str) -> dict[str, Path]:
-    """Partition files of earlier builds of ``edition`` still on disk, by content key."""
-    out: dict[str, Path] = {}
+_WRITTEN = "written.json"
+"""In a saved result's folder: the build it was written into, the content keys of its
+partition files and their sha256. Apart from ``meta.json`` (about 130 KB for 160 sources),
+so that noting it and reading it back never parses the saved result's findings and steps."""
+
+
+def previous_partitions(
+    steps_dir: Path, kb_root: Path, edition: str
+) -> dict[str, tuple[Path, str]]:
+    """Partition files of earlier builds of ``edition`` still on disk, by content key, with
+    the sha256 each had when written (the store checks it before taking the file). Newest
+    saved result first."""
+    out: dict[str, tuple[Path, str]] = {}
     if not steps_dir.is_dir():
         return out
-    for _folder, meta in _metas(steps_dir):
-        written = meta.get("written")
+    found = []
+    for folder in steps_dir.glob(f"{_PREFIX}*"):
+        try:
+            found.append((folder.stat().st_mtime_ns, folder))
+        except OSError:
+            continue
+    for _, folder in sorted(found, reverse=True):
+        try:
+            written = json.loads((folder / _WRITTEN).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
         if not isinstance(written, dict) or written.get("edition") != edition:
             continue
         build = kb_root / edition / str(written.get("build"))
         keys = written.get("partitions")
-        if not isinstance(keys, dict):
+        digests = written.get("sha256")
+        if not isinstance(keys, dict) or not isinstance(digests, dict):
             continue
         for domain, key in keys.items():
             file = build / "observations" / f"domain={domain}" / "part-0.parquet"
-            if str(key) not in out and file.is_file():
-                out[str(key)] = file
+            sha = digests.get(domain)
+            if str(key) not in out and isinstance(sha, str) and file.is_file():
+                out[str(key)] = (file, sha)
     return out
 
 
 def record_written(
-    steps_dir: Path, key: str, *, edition: str, build: str, partitions: dict[str, str]
+    steps_dir: Path,
+    key: str,
+    *,
+    edition: str,
+    build: str,
+    partitions: dict[str, str],
+    digests: dict[str, str],
 ) -> None:
-    """Note in the saved result ``key`` which build it was written into, and the content
-    keys of its partition files (the next build may link the unchanged ones)."""
+    """Note next to the saved result ``key`` which build it was written into, the content
+    keys of its partition files and their sha256 (the next build may link the unchanged
+    ones). Nothing is noted when the result was not saved."""
     from welfare_observatory._atomic import atomic_write_bytes
 
-    file = steps_dir / f"{_PREFIX}{key}" / "meta.json"
-    try:
-        meta = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    folder = steps_dir / f"{_PREFIX}{key}"
+    if not (folder / "meta.json").is_file():
         return
-    meta["written"] = {"edition": edition, "build": build, "partitions": partitions}
-    atomic_write_bytes(file, json.dumps(meta).encode("utf-8"))
+    written = {
+        "edition": edition,
+        "build": build,
+        "partitions": partitions,
+        "sha256": {d: digests[d] for d in partitions if d in digests},
+    }
+    atomic_write_bytes(folder / _WRITTEN, json.dumps(written).encode("utf-8"))
 
 
 def analyze_incrementally(

@@ -31,14 +31,16 @@ def store_stage(
     versions: Mapping[str, str],
     selection: Sequence[str],
     coverage: pa.Table | None = None,
-    unchanged: Mapping[str, Path] | None = None,
+    unchanged: Mapping[str, Path | tuple[Path, str]] | None = None,
+    digests: dict[str, str] | None = None,
 ) -> str:
     """Write the edition; returns the build id (deterministic from the content's lineage).
 
     ``coverage`` (from :func:`derive_with_coverage`) is stored as ``analyses/coverage.parquet``
     inside the same atomic write, so it is hashed in the manifest with the rest.
     ``unchanged`` maps a domain to an earlier build's partition file known to hold exactly
-    this build's rows of the domain: it is linked instead of written again.
+    this build's rows of the domain (and the sha256 it was written with): it is linked
+    instead of written again. ``digests`` receives each domain file's sha256.
     """
     from welfare_observatory.store.edition import write_build
     from welfare_observatory.store.partitioned import build_manifest
@@ -61,6 +63,7 @@ def store_stage(
         findings=findings_table(findings),
         analyses={**analyses, "coverage": coverage_table(coverage)},
         unchanged=unchanged,
+        digests=digests,
     )
     return build_id
 

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,13 +162,16 @@ def file_sha256(path: Path) -> str:
 def _write_observations(
     observations: pa.Table,
     folder: Path,
-    unchanged: Mapping[str, Path] | None = None,
+    unchanged: Mapping[str, Path | tuple[Path, str]] | None = None,
+    digests: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One Parquet file per domain, sorted by indicator, territory, period, breakdowns.
 
-    A domain in ``unchanged`` (an earlier build's file of exactly these rows) is linked, or
-    copied where links are not possible, instead of written: builds never modify a file
-    once written, so both builds may share it.
+    A domain in ``unchanged`` (an earlier build's file of exactly these rows, with the
+    sha256 it had when written) is linked, or copied where links are not possible, instead
+    of written: builds never modify a file once written, so both builds may share it. A
+    file whose bytes no longer have that digest (damaged, replaced) is written anew.
+    ``digests`` receives each domain file's sha256.
 
     The file's bytes depend on the rows only: every dictionary column is re-encoded on its
     values in sorted order before writing, so neither the order rows arrived in nor the
@@ -175,23 +179,101 @@ def _write_observations(
     """
     if "domain" not in observations.column_names:
         raise StoreError("observations need a 'domain' column to be partitioned")
-    codes, domains = _domain_codes(observations.column("domain"))
     # Breakdown codes complete the key, so the row order (and the file's hash) never
     # depends on the order rows arrived in.
     names = ["indicator", "territory", "period"]
     names += [n for n in observations.column_names if n not in BASE_COLUMNS and n != "domain"]
+    parts: dict[str, Callable[[], pa.Table]] = {}
+    spans = _domain_spans(observations.column("domain"))
+    if spans is not None:
+        for domain, rows in sorted(spans.items()):
+            parts[domain] = partial(_spanned_part, observations, rows, names)
+    else:
+        codes, domains = _domain_codes(observations.column("domain"))
+        for domain, code in domains:
+            parts[domain] = partial(_domain_part, observations, codes, code, names)
 
-    def one(domain: str, code: int) -> str:
+    def one(domain: str, part: Callable[[], pa.Table]) -> str:
         target = folder / f"domain={domain}" / "part-0.parquet"
         earlier = (unchanged or {}).get(domain)
         if earlier is not None:
-            _link(earlier, target)
-            return file_sha256(target)
-        return str(write_parquet(_domain_part(observations, codes, code, names), target)["sha256"])
+            path, expected = earlier if isinstance(earlier, tuple) else (earlier, None)
+            with contextlib.suppress(FileNotFoundError):
+                _link(path, target)
+                found = file_sha256(target)
+                if expected is None or found == expected:
+                    return found
+                target.unlink()
+        return str(write_parquet(part(), target)["sha256"])
 
-    digests = [one(domain, code) for domain, code in domains]
-    files = [f"domain={domain}/part-0.parquet" for domain, _ in domains]
-    return {"rows": observations.num_rows, "sha256": combined_digest(digests), "files": files}
+    found = {domain: one(domain, part) for domain, part in parts.items()}
+    if digests is not None:
+        digests.update(found)
+    files = [f"domain={domain}/part-0.parquet" for domain in parts]
+    return {
+        "rows": observations.num_rows,
+        "sha256": combined_digest(list(found.values())),
+        "files": files,
+    }
+
+
+def _domain_spans(column: pa.ChunkedArray) -> dict[str, list[tuple[int, int]]] | None:
+    """Per domain, the row ranges ``[start, end)`` holding it, in row order, when every
+    chunk of ``column`` holds one domain (a source's or an indicator group's rows: the
+    usual table); None otherwise (a chunk of several domains, a missing domain), for
+    :func:`_domain_codes` to split row by row. A chunk is checked whole, never trusted:
+    the ranges select exactly the rows ``pc.equal`` on the text would."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dictionary = pa.types.is_dictionary(column.type)
+    value_type = column.type.value_type if dictionary else column.type
+    if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
+        return None
+    spans: dict[str, list[tuple[int, int]]] = {}
+    start = 0
+    for chunk in column.chunks:
+        end = start + len(chunk)
+        if end == start:
+            continue
+        if chunk.null_count:
+            return None
+        if dictionary:
+            # The same slot on every row (one text in two slots goes the slow way).
+            first = chunk.indices[0]
+            if not pc.all(pc.equal(chunk.indices, first)).as_py():
+                return None
+            text = chunk.dictionary[first.as_py()]
+            if not text.is_valid:
+                return None
+            domain = str(text.as_py())
+        else:
+            if not pc.all(pc.equal(chunk, chunk[0])).as_py():
+                return None
+            domain = str(chunk[0].as_py())
+        ranges = spans.setdefault(domain, [])
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], end)
+        else:
+            ranges.append((start, end))
+        start = end
+    return spans
+
+
+def _spanned_part(
+    observations: pa.Table, spans: Sequence[tuple[int, int]], names: list[str]
+) -> pa.Table:
+    return _ordered_part(_rows_of(observations, spans), names)
+
+
+def _rows_of(table: pa.Table, spans: Sequence[tuple[int, int]]) -> pa.Table:
+    """The rows of ``table`` in the ranges ``spans`` (in order), without copying them."""
+    import pyarrow as pa
+
+    if len(spans) == 1:
+        start, end = spans[0]
+        return table.slice(start, end - start)
+    return pa.concat_tables([table.slice(start, end - start) for start, end in spans])
 
 
 def _domain_codes(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[tuple[str, int]]]:
@@ -230,10 +312,48 @@ def _domain_part(
     on sorted dictionaries, in key order."""
     import pyarrow.compute as pc
 
-    part = observations.filter(pc.equal(codes, code))
+    return _ordered_part(observations.filter(pc.equal(codes, code)), names)
+
+
+def _ordered_part(part: pa.Table, names: list[str]) -> pa.Table:
+    """The rows of one domain without the domain column, on sorted dictionaries, in key
+    order (``names``)."""
     part = _sorted_dictionaries(part.drop_columns(["domain"]))
-    keys = _decoded_keys(part, names, ranked=True)
-    return part.take(pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in names]))
+    return part.take(_key_order(_decoded_keys(part, names, ranked=True), names))
+
+
+def _key_order(keys: pa.Table, names: list[str]) -> pa.Array:
+    """The stable order of the rows by the key columns ``names`` (ranks, or text).
+
+    When every key is an integer rank without gaps in meaning (a sorted dictionary's
+    indices, no missing value) and their mixed-radix product fits 63 bits, the keys are
+    folded into one integer per row whose order is the tuples' order, and sorted stably in
+    one pass: the order ``pc.sort_indices`` gives on the columns (also stable), at a
+    fraction of its cost."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def fallback() -> pa.Array:
+        return pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in names])
+
+    if keys.num_rows < 2:
+        return fallback()
+    folded = np.zeros(keys.num_rows, dtype=np.uint64)
+    room = 1
+    for name in names:
+        column = keys.column(name)
+        if not pa.types.is_integer(column.type) or column.null_count:
+            return fallback()
+        ranks = column.to_numpy()
+        low, high = int(ranks.min()), int(ranks.max())
+        if low < 0:
+            return fallback()
+        room *= high + 1
+        if room >= 1 << 63:
+            return fallback()
+        folded = folded * np.uint64(high + 1) + ranks.astype(np.uint64)
+    return pa.array(np.argsort(folded, kind="stable"))
 
 
 def _link(source: Path, target: Path) -> None:
@@ -292,11 +412,16 @@ def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
     present = pc.drop_null(dictionary.take(pa.array(used, pa.int64())))
     values = pc.unique(present)
     values = values.take(pc.sort_indices(values))
-    slot = pc.index_in(dictionary, value_set=values).cast(column.type.index_type)
     # One chunk: a domain's rows of a table of 160 sources came in 160 chunks, and a take
     # per chunk cost more in calls than the rows it moved (the file's bytes do not depend
     # on the chunks: the store takes the rows in key order afterwards).
-    remapped = pc.take(slot, indices.combine_chunks())
+    if len(values) == len(dictionary) and values.equals(dictionary):
+        # Already sorted, distinct and all used (periods, one-value statuses): every slot
+        # keeps its index, the rows need no new ones.
+        remapped = indices.combine_chunks()
+    else:
+        slot = pc.index_in(dictionary, value_set=values).cast(column.type.index_type)
+        remapped = pc.take(slot, indices.combine_chunks())
     encoded = pa.DictionaryArray.from_arrays(remapped, values)
     return pa.chunked_array([encoded], pa.dictionary(column.type.index_type, values.type))
 
@@ -341,12 +466,13 @@ def write_build(
     lineage: pa.Table,
     findings: pa.Table,
     analyses: Mapping[str, pa.Table] = {},
-    unchanged: Mapping[str, Path] | None = None,
+    unchanged: Mapping[str, Path | tuple[Path, str]] | None = None,
+    digests: dict[str, str] | None = None,
 ) -> EditionPointer:
     """Write a complete build of ``manifest.edition`` and point the edition at it.
 
     ``unchanged``: domains whose partition file of an earlier build holds exactly these
-    rows (see :func:`_write_observations`).
+    rows (see :func:`_write_observations`); ``digests`` receives each domain file's sha256.
 
     Raises EditionError when the edition is published (frozen). On any failure, nothing
     that was readable before becomes unreadable.
@@ -357,7 +483,9 @@ def write_build(
         # saved little time on two busy cores and raised the build's peak memory by about
         # 40 MiB (Arrow's allocator keeps a heap per thread).
         tables = {
-            "observations": _write_observations(observations, staging / "observations", unchanged),
+            "observations": _write_observations(
+                observations, staging / "observations", unchanged, digests
+            ),
             "lineage": write_parquet(lineage, staging / "lineage.parquet"),
             "findings": write_parquet(findings, staging / "findings.parquet"),
         }
@@ -367,11 +495,21 @@ def write_build(
             )
         return tables
 
-    return commit_build(kb_root, manifest, write)
+    def kept(files: Mapping[str, str]) -> None:
+        if digests is not None:
+            for name, sha in files.items():
+                parts = Path(name).parts
+                if len(parts) == 3 and parts[0] == "observations":
+                    digests[parts[1].removeprefix("domain=")] = sha
+
+    return commit_build(kb_root, manifest, write, kept)
 
 
 def commit_build(
-    kb_root: Path, manifest: Manifest, write: Callable[[Path], dict[str, Any]]
+    kb_root: Path,
+    manifest: Manifest,
+    write: Callable[[Path], dict[str, Any]],
+    kept: Callable[[Mapping[str, str]], None] | None = None,
 ) -> EditionPointer:
     """The store's one write protocol: ``write(staging)`` fills a hidden staging folder and
     returns the manifest's table records; the folder is renamed into place complete, then
@@ -382,9 +520,14 @@ def commit_build(
     is full or not writable. A failure or a kill at any point leaves the previous build
     and pointer readable (a half-written staging folder is ignored by readers and removed
     by the next build).
+
+    A build of the same id already complete and intact (every file has the digest its
+    manifest gives) is kept and nothing is written: the same id means the same content
+    (the build id digests the configuration and every step's id), and that build would
+    be kept in any case. ``kept`` then receives its files' sha256 by path.
     """
     with writer_lock(kb_root):
-        return _commit_build(kb_root, manifest, write)
+        return _commit_build(kb_root, manifest, write, kept)
 
 
 @contextlib.contextmanager
@@ -404,7 +547,10 @@ def disk_errors(folder: Path, what: str) -> Iterator[None]:
 
 
 def _commit_build(
-    kb_root: Path, manifest: Manifest, write: Callable[[Path], dict[str, Any]]
+    kb_root: Path,
+    manifest: Manifest,
+    write: Callable[[Path], dict[str, Any]],
+    kept: Callable[[Mapping[str, str]], None] | None = None,
 ) -> EditionPointer:
     edition_dir = kb_root / manifest.edition
     pointer = read_pointer(edition_dir)
@@ -415,6 +561,11 @@ def _commit_build(
             hint="set a new 'edition' in observatory.yaml to build the next one",
         )
     edition_dir.mkdir(parents=True, exist_ok=True)
+    intact = _intact(edition_dir / manifest.build)
+    if intact is not None:
+        if kept is not None:
+            kept(intact)
+        return _point(edition_dir, manifest, pointer)
     staging = Path(tempfile.mkdtemp(dir=edition_dir, prefix=".building-"))
     try:
         tables = write(staging)
@@ -439,6 +590,40 @@ def _commit_build(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return _point(edition_dir, manifest, pointer)
+
+
+def _intact(build: Path) -> dict[str, str] | None:
+    """The sha256 of every file of a complete build by its path in the build, when each
+    table's files have the digest its manifest gives; None when the build is absent,
+    incomplete or any file differs (it is then written again, as before)."""
+    if not (build / "manifest.json").is_file():
+        return None
+    try:
+        tables = load_manifest(build).tables
+        if not tables:
+            return None
+        found: dict[str, str] = {}
+        for name, record in tables.items():
+            files = [str(f) for f in record.get("files", [])]
+            if name == "observations":
+                paths = [f"observations/{f}" for f in files]
+                digests = [file_sha256(build / p) for p in paths]
+                whole = combined_digest(digests)
+            else:
+                paths = [str(Path(name).parent / f) for f in files]
+                digests = [file_sha256(build / p) for p in paths]
+                whole = digests[0] if len(digests) == 1 else ""
+            if whole != record.get("sha256"):
+                return None
+            found.update(zip(paths, digests, strict=True))
+    except (OSError, StoreError):
+        return None
+    return found
+
+
+def _point(edition_dir: Path, manifest: Manifest, pointer: EditionPointer | None) -> EditionPointer:
+    """Point the edition at ``manifest.build`` (complete on disk) and prune old builds."""
     history = () if pointer is None else (pointer.build, *pointer.history)
     history = tuple(b for b in dict.fromkeys(history) if b != manifest.build)
     history = history[: KEEP_DRAFT_BUILDS - 1]

@@ -165,6 +165,7 @@ class InMemory:
                 if prints is not None:
                     keys = partition_keys(observations.schema, prints, environment)
                 earlier = previous_partitions(context.steps_dir, kb_root, edition) if keys else {}
+                digests: dict[str, str] = {}
                 build_id = store_stage(
                     kb_root,
                     env,
@@ -177,6 +178,7 @@ class InMemory:
                     selection=[i.id for i in env.selection],
                     coverage=derive_out.coverage,
                     unchanged={d: earlier[k] for d, k in keys.items() if k in earlier},
+                    digests=digests,
                 )
         finally:
             if saving is not None:
@@ -188,7 +190,12 @@ class InMemory:
             if keys:
                 with disk_errors(context.steps_dir, "derived results"):
                     record_written(
-                        context.steps_dir, key, edition=edition, build=build_id, partitions=keys
+                        context.steps_dir,
+                        key,
+                        edition=edition,
+                        build=build_id,
+                        partitions=keys,
+                        digests=digests,
                     )
         return Stored(
             build=build_id,

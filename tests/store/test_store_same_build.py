@@ -1,0 +1,94 @@
+"""A build whose id is already on disk, complete and intact, is kept without writing it
+again (the same id means the same content, and that build was kept in any case); one with
+a file that differs from its manifest is written again (and the existing one kept, as
+before). The pointer moves to it either way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from welfare_observatory.store import edition as store
+from welfare_observatory.store.edition import read_pointer, write_build
+
+from .test_store_editions import BIELLA, EMPTY_FINDINGS, EMPTY_LINEAGE, manifest, observations
+
+
+def _write(root: Path, build_id: str, digests: dict[str, str] | None = None) -> None:
+    write_build(
+        root,
+        manifest("2025", build_id),
+        observations=observations(BIELLA),
+        lineage=EMPTY_LINEAGE,
+        findings=EMPTY_FINDINGS,
+        analyses={"benchmark": pa.table({"indicator": ["POP_TOTAL"], "rank": [1]})},
+        digests=digests,
+    )
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(f.relative_to(folder)): f.read_bytes() for f in folder.rglob("*") if f.is_file()}
+
+
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files write_parquet wrote."""
+    calls: list[str] = []
+    real = store.write_parquet
+
+    def spy(table: pa.Table, path: Path) -> dict[str, object]:
+        calls.append(path.name)
+        return real(table, path)
+
+    monkeypatch.setattr(store, "write_parquet", spy)
+    return calls
+
+
+def test_an_intact_build_of_the_same_id_is_kept_unwritten(
+    tmp_path: Path, writes: list[str]
+) -> None:
+    first: dict[str, str] = {}
+    _write(tmp_path, "b-1", first)
+    _write(tmp_path, "b-2")
+    before = _files(tmp_path / "2025" / "b-1")
+    writes.clear()
+    again: dict[str, str] = {}
+    _write(tmp_path, "b-1", again)
+    assert writes == []
+    assert _files(tmp_path / "2025" / "b-1") == before
+    assert again == first and set(first) == {"demography"}
+    pointer = read_pointer(tmp_path / "2025")
+    assert pointer is not None and pointer.build == "b-1" and pointer.history == ("b-2",)
+    assert not list((tmp_path / "2025").glob(".building-*"))
+
+
+@pytest.mark.parametrize(
+    "harm", ["observations", "benchmark", "missing file", "manifest", "no manifest"]
+)
+def test_a_build_not_intact_is_written_again(tmp_path: Path, writes: list[str], harm: str) -> None:
+    _write(tmp_path, "b-1")
+    build = tmp_path / "2025" / "b-1"
+    if harm == "observations":
+        (build / "observations" / "domain=demography" / "part-0.parquet").write_bytes(b"x")
+    elif harm == "benchmark":
+        (build / "analyses" / "benchmark.parquet").write_bytes(b"x")
+    elif harm == "missing file":
+        (build / "lineage.parquet").unlink()
+    elif harm == "manifest":
+        record = json.loads((build / "manifest.json").read_text())
+        record["tables"]["findings"]["sha256"] = "0" * 64
+        (build / "manifest.json").write_text(json.dumps(record))
+    else:
+        (build / "manifest.json").unlink()
+    writes.clear()
+    digests: dict[str, str] = {}
+    _write(tmp_path, "b-1", digests)
+    assert "part-0.parquet" in writes and "benchmark.parquet" in writes
+    fresh: dict[str, str] = {}
+    _write(tmp_path / "fresh", "b-1", fresh)
+    assert digests == fresh
+    pointer = read_pointer(tmp_path / "2025")
+    assert pointer is not None and pointer.build == "b-1"
