@@ -360,7 +360,7 @@ def _run_source(
         )
         return SourceOutput(report)
     errors = [f for f in findings if f.severity is Severity.ERROR]
-    indicators = distinct(table, "indicator") if table is not None else ()
+    indicators = _indicators(table) if table is not None else ()
     report = SourceReport(
         id=source_id,
         type=config.type,
@@ -524,6 +524,23 @@ def distinct(table: pa.Table, column: str) -> tuple[str, ...]:
     from welfare_observatory._arrow import distinct as values
 
     return tuple(values(table, column))
+
+
+def _indicators(table: pa.Table) -> tuple[str, ...]:
+    """:func:`distinct` of the indicator column, read off the dictionary indices in use (a
+    count per code, no pass of Arrow kernels: this runs once per source)."""
+    import numpy as np
+    import pyarrow as pa
+
+    column = table.column("indicator")
+    if not pa.types.is_dictionary(column.type) or column.null_count:
+        return distinct(table, "indicator")
+    used: set[str] = set()
+    for chunk in column.chunks:
+        names = chunk.dictionary.to_pylist()
+        counts = np.bincount(chunk.indices.to_numpy(), minlength=len(names))
+        used.update(str(n) for n, c in zip(names, counts, strict=False) if c and n is not None)
+    return tuple(sorted(used))
 
 
 def _used_indicators(config: SourceConfig) -> list[str] | None:

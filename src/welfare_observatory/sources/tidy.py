@@ -19,7 +19,6 @@ XLSX payloads and multi-row headers go to the detecting reader.
 from __future__ import annotations
 
 import fnmatch
-import io
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -53,13 +52,14 @@ def read_tidy(
     """Parse a tidy CSV payload into a source table; raises ParseError (with the place)."""
     import pyarrow as pa
 
-    from welfare_observatory.sources.tabular import read_table
-
     where = Location(source=source, file=file)
     # ``isspace`` tests the same ASCII whitespace as ``strip`` without copying the payload.
     if not data or data.isspace():
         raise ParseError("the file is empty", location=where, hint="check the path or the URL")
     if options.format == "xlsx" or data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1:
+        # Imported here only: the detecting reader loads pandas, which a tidy CSV never needs.
+        from welfare_observatory.sources.tabular import read_table
+
         return read_table(data, options, file=file, source=source)
     text = _utf8(data, options, where)
     skip = options.skip_rows + ((options.header_row or 1) - 1)
@@ -224,11 +224,16 @@ def _read(
     # form feed, carriage return nor double space only a quoted line break can make a run,
     # and a literal search finds it faster than the regex.
     raw = np.frombuffer(text, dtype=np.uint8)
-    runs = any(sign in text for sign in (b"\t", b"\f", b"\r")) or _double_space(raw)
+    space = raw == ord(" ")
+    runs = any(sign in text for sign in (b"\t", b"\f", b"\r")) or _double_space(space)
     # A quoted cell may hold a line break only if the file has more line feeds than the
     # records read (header included) end with: else no column needs the search.
     line_feeds = skip + table.num_rows + 1 - (0 if text.endswith(b"\n") else 1)
-    spans = b'"' in text and int(np.count_nonzero(raw == ord("\n"))) != line_feeds
+    feed = raw == ord("\n")
+    spans = b'"' in text and int(np.count_nonzero(feed)) != line_feeds
+    # Trimming every cell is a pass per column; a file whose bytes show no whitespace at
+    # the edge of a cell (the usual export) skips it.
+    trim = runs or spans or len(sep) != 1 or _edge_space(text, raw, space, sep, feed)
     columns = []
     for name in table.column_names:
         column = table.column(name)
@@ -238,15 +243,33 @@ def _read(
             collapse = spans and pc.any(pc.match_substring(column, "\n")).as_py()
         if collapse:
             column = pc.replace_substring_regex(column, r"\s+", " ")
-        columns.append(pc.utf8_trim_whitespace(column))
+        columns.append(pc.utf8_trim_whitespace(column) if trim else column)
     out = pa.table(columns, names=names)
     return out.append_column("__row", pa.array(np.arange(out.num_rows, dtype=np.int64))), names, []
 
 
-def _double_space(raw: np.ndarray[Any, Any]) -> bool:
-    """Whether two spaces follow each other (one vectorized pass: ``b"  " in text`` is a
-    slow substring search)."""
-    space = raw == ord(" ")
+def _edge_space(
+    text: bytes, raw: np.ndarray[Any, Any], space: np.ndarray[Any, Any], sep: str, feed: Any
+) -> bool:
+    """Whether a cell may begin or end with whitespace, in a file with no tab, carriage
+    return, form feed, double space nor quoted line break (``_read`` checked): False only
+    when its whitespace is single spaces and the line feeds ending records, and no space
+    touches a separator, a quote, a line feed or an end of the file. ``space`` and
+    ``feed`` mark the spaces and line feeds of ``raw`` (the bytes)."""
+    import numpy as np
+
+    if not text.isascii() or int(np.count_nonzero(raw < 0x20)) != int(np.count_nonzero(feed)):
+        return True  # Unicode spaces or other control characters: trim as always
+    if text.startswith(b" ") or text.endswith(b" "):
+        return True
+    # One vectorized pass each (a substring search per sign is several times slower).
+    edge = feed | (raw == ord(sep)) | (raw == ord('"'))
+    return bool((space[1:] & edge[:-1]).any() or (space[:-1] & edge[1:]).any())
+
+
+def _double_space(space: np.ndarray[Any, Any]) -> bool:
+    """Whether two spaces follow each other, ``space`` marking the spaces of the bytes (one
+    vectorized pass: ``b"  " in text`` is a slow substring search)."""
     return bool((space[1:] & space[:-1]).any())
 
 
@@ -310,7 +333,8 @@ def _read_csv(
 
     try:
         return pcsv.read_csv(
-            io.BytesIO(text),
+            # Arrow reads the bytes in place (a Python file object is read through the GIL).
+            pa.BufferReader(text),
             read_options=pcsv.ReadOptions(
                 skip_rows=skip, autogenerate_column_names=True, use_threads=len(text) > 1 << 22
             ),
@@ -452,12 +476,23 @@ def _values(
         cleaned = pc.replace_substring(cleaned, thousands, "")
     if decimal != ".":
         cleaned = pc.replace_substring(cleaned, decimal, ".")
+    has_empty = bool(pc.any(empty).as_py())
+    if plain and not has_empty:
+        # Every cell is a number (a clean export): the masks below are all true, so the
+        # values are the cells cast and every status is A/F, without a selection per row.
+        n = len(column)
+        return (
+            pc.cast(cleaned, pa.float64()),
+            pa.repeat(pa.scalar("A", pa.string()), n),
+            pa.repeat(pa.scalar("F", pa.string()), n),
+            percent if has_percent else None,
+        )
     values = pc.cast(pc.if_else(is_number, cleaned, None), pa.float64())
     status = pc.if_else(is_number, "A", None)
     conf = pc.if_else(is_number, "F", None)
     # Empty cells that are not numbers take the ``empty`` marker; a column without an
     # empty cell (the usual export) skips building that mask.
-    empties = [("", pc.and_(empty, pc.invert(is_number)))] if pc.any(empty).as_py() else []
+    empties = [("", pc.and_(empty, pc.invert(is_number)))] if has_empty else []
     for sign, hit in [*hits.items(), *empties]:
         if not pc.any(hit).as_py():
             continue  # a sign the column does not use changes nothing
