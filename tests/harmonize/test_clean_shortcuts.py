@@ -1,0 +1,91 @@
+"""The harmonizer's shortcuts for clean tables (issue 19): a value column already float64,
+no null key, no null value, statuses that stay the rule's defaults. Each skips a pass over
+the rows; the result is what the full path gives: checked against the definitions."""
+
+from __future__ import annotations
+
+import math
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from welfare_observatory.harmonize import CodeTable, HarmonizeRule, harmonize
+from welfare_observatory.harmonize._status import statuses
+from welfare_observatory.harmonize.rules import StatusRule
+from welfare_observatory.model.observation import observation_schema
+
+from .conftest import territories
+
+CODES = CodeTable(territories())
+RULE = HarmonizeRule.model_validate(
+    {
+        "indicator": {"value": "X"},
+        "territory": {"column": "code"},
+        "period": {"column": "year"},
+        "value": {"column": "value"},
+        "unit": {"unit": "count"},
+    }
+)
+
+_value = st.one_of(
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.sampled_from([math.inf, -math.inf, math.nan]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["096004", "017029"]), _value), min_size=1, max_size=12),
+    st.booleans(),
+    st.booleans(),
+)
+def test_clean_and_unclean_value_columns_give_the_findings_and_statuses_they_define(
+    rows: list[tuple[str, float | None]], as_int_years: bool, parsed_statuses: bool
+) -> None:
+    n = len(rows)
+    columns: dict[str, pa.Array] = {
+        "code": pa.array([r[0] for r in rows]),
+        "year": pa.array(
+            [2000 + i for i in range(n)] if as_int_years else [str(2000 + i) for i in range(n)]
+        ),
+        "value": pa.array([r[1] for r in rows], pa.float64()),
+    }
+    if parsed_statuses:  # what a table source writes beside a value column
+        columns["value__status"] = pa.array(["A" if r[1] is not None else "O" for r in rows])
+        columns["value__conf"] = pa.array(["F"] * n)
+    result = harmonize(pa.table(columns), RULE, codes=CODES)
+    codes = {f.code: f for f in result.findings}
+    non_finite = [v for _, v in rows if v is not None and not math.isfinite(v)]
+    missing = [v for _, v in rows if v is None]
+    if non_finite:  # an error: the source fails, the finding counts the cells
+        assert codes["non-finite-value"].count == len(non_finite)
+        return
+    assert "non-finite-value" not in codes
+    kept = rows
+    # A value-less row the source already marked O needs no fix (and no finding).
+    assert ("missing-value" in codes) == (bool(missing) and not parsed_statuses)
+    assert "empty-key" not in codes
+    out = result.table
+    assert out.schema == observation_schema(())
+    assert out.num_rows == len(kept)
+    values = out.column("value").to_pylist()
+    assert values == [r[1] for r in kept]
+    statuses_out = out.column("obs_status").cast(pa.string()).to_pylist()
+    assert statuses_out == ["O" if v is None else "A" for v in values]
+    assert set(out.column("conf_status").cast(pa.string()).to_pylist()) <= {"F"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 20), st.sampled_from(["A", "E", "P"]), st.sampled_from(["F", "C"]))
+def test_default_statuses_come_back_encoded_as_the_cast_would_encode_them(
+    n: int, obs: str, conf: str
+) -> None:
+    rule = StatusRule.model_validate({"default_obs_status": obs, "default_conf_status": conf})
+    table = pa.table({"v": pa.array([1.0] * n)})
+    got_obs, got_conf, _, problems = statuses(table, rule, table.column("v"))
+    assert not problems
+    kind = pa.dictionary(pa.int32(), pa.string())
+    assert got_obs.equals(pa.array([obs] * n, pa.string()).cast(kind))
+    assert got_conf.equals(pa.array([conf] * n, pa.string()).cast(kind))
