@@ -256,3 +256,23 @@ def test_a_value_column_of_numbers_alone_reads_as_the_masked_path_reads_it(
             read_tidy(data, options(value_columns=["Valore"], markers=markers))
         return
     same(data, value_columns=["Valore"], markers=markers)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.from_regex(r"[0-9]{1,12}", fullmatch=True), min_size=1, max_size=20),
+    st.sampled_from([",", ";"]),
+    st.booleans(),
+)
+def test_a_value_column_of_digits_alone_reads_as_every_number_format_reads_it(
+    digits: list[str], sep: str, other_signs: bool
+) -> None:
+    # Digits alone (leading zeros, long runs) are numbers in any format: the shortcut
+    # that skips the number pattern reads what the detecting reader reads; a % or #
+    # elsewhere in the file does not change that.
+    note = "50%#" if other_signs else "n"
+    lines = [f"Codice{sep}Nota{sep}Valore"] + [
+        f"c{i}{sep}{note}{sep}{d}" for i, d in enumerate(digits)
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    same(data, value_columns=["Valore"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.errors import Location, ParseError
@@ -98,6 +99,8 @@ def read_tidy(
     code_header = re.compile(options.code_header_pattern)
     first_row = skip + 2  # 1-based row of the first record after the header
     rows = table.column("__row")
+    # Signs no cell can hold when the file lacks them: their searches per column are skipped.
+    signs = {sign for sign in ("%", "#") if sign.encode() in text}
     for position, name in enumerate(c for c in table.column_names if c != "__row"):
         column = table.column(name)
         forced = next((t for p, t in options.dtypes.items() if fnmatch.fnmatchcase(name, p)), None)
@@ -127,6 +130,7 @@ def read_tidy(
             rows=rows,
             first_row=first_row,
             notes=notes,
+            signs=signs,
         )
         if parsed is None:
             arrays[name] = _codes(name, column, options)
@@ -394,10 +398,11 @@ def _values(
     rows: pa.ChunkedArray,
     first_row: int,
     notes: list[Finding],
+    signs: Collection[str] = ("%", "#"),
 ) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray | None] | None:
     """Values, OBS_STATUS, CONF_STATUS and the percent-sign cells (None when none), by the
     rules of ``tabular_values.parse_values`` (error values and undeclared "not available"
-    signs are missing, with a finding)."""
+    signs are missing, with a finding). ``signs``: of ``%`` and ``#``, those the file holds."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -407,12 +412,27 @@ def _values(
         number_pattern,
     )
 
+    if (
+        strict
+        and "%" not in signs
+        and column.null_count == 0
+        and pc.all(pc.ascii_is_decimal(column)).as_py()
+    ):
+        # ASCII digits alone in every cell (counts, the usual export): each cell is a number
+        # in any number format (no sign, separator, marker nor empty cell), with status A/F.
+        n = len(column)
+        return (
+            pc.cast(column, pa.float64()),
+            pa.repeat(pa.scalar("A", pa.string()), n),
+            pa.repeat(pa.scalar("F", pa.string()), n),
+            None,
+        )
     empty = pc.equal(column, "")
     pattern = number_pattern(decimal, thousands)
     # A literal search first: the regexes below find nothing in a column without the sign.
     percent = (
         pc.match_substring_regex(column, "^" + pattern + r"\s*%$")
-        if pc.any(pc.match_substring(column, "%")).as_py()
+        if "%" in signs and pc.any(pc.match_substring(column, "%")).as_py()
         else None
     )
     has_percent = percent is not None and bool(pc.any(percent).as_py())
@@ -429,7 +449,7 @@ def _values(
     marked = none
     for hit in hits.values():
         marked = pc.or_(marked, hit)
-    if not plain and pc.any(pc.match_substring(column, "#")).as_py():
+    if not plain and "#" in signs and pc.any(pc.match_substring(column, "#")).as_py():
         free = pc.invert(pc.or_(is_number, marked))
         error_cell = pc.and_(pc.match_substring_regex(column, "^" + ERROR_VALUE + "$"), free)
     else:
