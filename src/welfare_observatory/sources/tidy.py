@@ -100,7 +100,7 @@ def read_tidy(
     first_row = skip + 2  # 1-based row of the first record after the header
     rows = table.column("__row")
     # Signs no cell can hold when the file lacks them: their searches per column are skipped.
-    signs = {sign for sign in ("%", "#") if sign.encode() in text}
+    present = {sign for sign in ("%", "#") if sign.encode() in text}
     for position, name in enumerate(c for c in table.column_names if c != "__row"):
         column = table.column(name)
         forced = next((t for p, t in options.dtypes.items() if fnmatch.fnmatchcase(name, p)), None)
@@ -130,7 +130,7 @@ def read_tidy(
             rows=rows,
             first_row=first_row,
             notes=notes,
-            signs=signs,
+            present=present,
         )
         if parsed is None:
             arrays[name] = _codes(name, column, options)
@@ -398,11 +398,11 @@ def _values(
     rows: pa.ChunkedArray,
     first_row: int,
     notes: list[Finding],
-    signs: Collection[str] = ("%", "#"),
+    present: Collection[str] = ("%", "#"),
 ) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray | None] | None:
     """Values, OBS_STATUS, CONF_STATUS and the percent-sign cells (None when none), by the
     rules of ``tabular_values.parse_values`` (error values and undeclared "not available"
-    signs are missing, with a finding). ``signs``: of ``%`` and ``#``, those the file holds."""
+    signs are missing, with a finding). ``present``: of ``%`` and ``#``, those the file holds."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -414,7 +414,7 @@ def _values(
 
     if (
         strict
-        and "%" not in signs
+        and "%" not in present
         and column.null_count == 0
         and pc.all(pc.ascii_is_decimal(column)).as_py()
     ):
@@ -432,7 +432,7 @@ def _values(
     # A literal search first: the regexes below find nothing in a column without the sign.
     percent = (
         pc.match_substring_regex(column, "^" + pattern + r"\s*%$")
-        if "%" in signs and pc.any(pc.match_substring(column, "%")).as_py()
+        if "%" in present and pc.any(pc.match_substring(column, "%")).as_py()
         else None
     )
     has_percent = percent is not None and bool(pc.any(percent).as_py())
@@ -449,7 +449,7 @@ def _values(
     marked = none
     for hit in hits.values():
         marked = pc.or_(marked, hit)
-    if not plain and "#" in signs and pc.any(pc.match_substring(column, "#")).as_py():
+    if not plain and "#" in present and pc.any(pc.match_substring(column, "#")).as_py():
         free = pc.invert(pc.or_(is_number, marked))
         error_cell = pc.and_(pc.match_substring_regex(column, "^" + ERROR_VALUE + "$"), free)
     else:
