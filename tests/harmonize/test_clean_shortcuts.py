@@ -89,3 +89,38 @@ def test_default_statuses_come_back_encoded_as_the_cast_would_encode_them(
     kind = pa.dictionary(pa.int32(), pa.string())
     assert got_obs.equals(pa.array([obs] * n, pa.string()).cast(kind))
     assert got_conf.equals(pa.array([conf] * n, pa.string()).cast(kind))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 40), st.integers(0, 2)),
+        min_size=0,
+        max_size=40,
+    ),
+    st.integers(1, 400),
+)
+def test_duplicate_keys_are_found_by_count_or_by_sort_as_by_a_set(
+    keys: list[tuple[int, int, int]], spread: int
+) -> None:
+    # ``spread`` widens the territory dictionary: few possible keys take the count per
+    # key, many the sort; either finds exactly the keys a set finds twice.
+    from welfare_observatory.harmonize.engine import _duplicates
+
+    kind = pa.dictionary(pa.int32(), pa.string())
+    names = [f"t{i}" for i in range(spread * 50)]
+    table = pa.table(
+        {
+            "indicator": pa.array([f"i{k[0]}" for k in keys], pa.string()).cast(kind),
+            "territory": pa.DictionaryArray.from_arrays(
+                pa.array([k[1] * spread for k in keys], pa.int32()), pa.array(names)
+            ),
+            "period": pa.array([str(2000 + k[2]) for k in keys], pa.string()).cast(kind),
+        }
+    )
+    seen: set[tuple[int, int, int]] = set()
+    repeated = {k for k in keys if k in seen or seen.add(k)}
+    found = _duplicates(table, "s")
+    assert bool(found) == bool(repeated)
+    if found:
+        assert found[0].count == len(repeated)
