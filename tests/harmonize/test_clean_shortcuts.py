@@ -124,3 +124,24 @@ def test_duplicate_keys_are_found_by_count_or_by_sort_as_by_a_set(
     assert bool(found) == bool(repeated)
     if found:
         assert found[0].count == len(repeated)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(["A", "E", " A", None]), min_size=1, max_size=10),
+    st.sampled_from([{}, {"A": "E"}, {"E": "P"}]),
+)
+def test_parsed_status_columns_of_plain_codes_leave_the_defaults_as_the_mapping_would(
+    cells: list[str | None], mapping: dict[str, str]
+) -> None:
+    # A column of the plain A alone skips the mapping per code, unless the rule maps A.
+    rule = StatusRule.model_validate(
+        {"obs_status_column": "s", "obs_status_map": mapping, "default_obs_status": "P"}
+    )
+    table = pa.table({"s": pa.array(cells, pa.string()), "v": pa.array([1.0] * len(cells))})
+    obs, _, _, _ = statuses(table, rule, table.column("v"), parsed=True)
+    expected = []
+    for cell in cells:
+        code = None if cell is None else mapping.get(cell.strip(), cell.strip().upper())
+        expected.append("P" if code in (None, "A") else code)
+    assert obs.cast(pa.string()).to_pylist() == expected

@@ -276,3 +276,23 @@ def test_a_value_column_of_digits_alone_reads_as_every_number_format_reads_it(
     ]
     data = ("\n".join(lines) + "\n").encode()
     same(data, value_columns=["Valore"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(["", "a", "bc", " "]), min_size=0, max_size=20),
+    st.integers(0, 5),
+    st.integers(1, 3),
+)
+def test_empty_cells_are_found_on_the_offsets_as_a_comparison_finds_them(
+    cells: list[str], start: int, chunks: int
+) -> None:
+    # Slices (an offset into the buffers) and several chunks included.
+    import pyarrow.compute as pc
+
+    from welfare_observatory.sources.tidy import _has_empty
+
+    array = pa.array(cells, pa.string())
+    sliced = array.slice(min(start, len(cells)))
+    column = pa.chunked_array([sliced] * chunks, pa.string())
+    assert _has_empty(column) is bool(pc.any(pc.equal(column, "")).as_py() or False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -72,7 +73,9 @@ def statuses(
             )
             obs = pc.coalesce(from_flags, obs)
             conf = pc.coalesce(conf_flags, conf)
-    if rule.obs_status_column is not None:
+    if rule.obs_status_column is not None and not _only_plain(
+        table, rule.obs_status_column, rule.obs_status_map, plain[0]
+    ):
         mapping = {k: v.value for k, v in rule.obs_status_map.items()}
         results, indices, _ = map_distinct(
             table.column(rule.obs_status_column),
@@ -81,7 +84,9 @@ def statuses(
         # No cell gives a status (a reader's A on every number): the default stands.
         if any(r is not None for r in results):
             obs = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), obs)
-    if rule.conf_status_column is not None:
+    if rule.conf_status_column is not None and not _only_plain(
+        table, rule.conf_status_column, rule.conf_status_map, plain[1]
+    ):
         cmap = {k: v.value for k, v in rule.conf_status_map.items()}
         results, indices, _ = map_distinct(
             table.column(rule.conf_status_column),
@@ -136,6 +141,17 @@ def _encoded(
     if conf is defaults[1]:
         conf = constant(len(conf), rule.default_conf_status.value)
     return obs, conf
+
+
+def _only_plain(
+    table: pa.Table, column: str, mapping: Mapping[str, Any], plain: str | None
+) -> bool:
+    """Whether every cell of a status column the source parsed is its plain code (A or F
+    on an ordinary number), which gives no status: one comparison, no mapping per code."""
+    data = table.column(column)
+    if plain is None or plain in mapping or not pa.types.is_string(data.type):
+        return False
+    return bool(pc.all(pc.equal(data, plain)).as_py())
 
 
 def _code(code: str, plain: str | None) -> str | None:

@@ -363,7 +363,7 @@ def _drop_blank_rows(table: pa.Table) -> pa.Table:
         return table
     # A blank row has an empty first cell: a first column without one rules them all out
     # in one pass instead of one per column.
-    if not pc.any(pc.equal(table.column(names[0]), "")).as_py():
+    if not _has_empty(table.column(names[0])):
         return table
     filled = None
     for name in names:
@@ -377,14 +377,33 @@ def _drop_blank_rows(table: pa.Table) -> pa.Table:
 def _codes(name: str, column: pa.ChunkedArray, options: TabularOptions) -> pa.ChunkedArray:
     import pyarrow.compute as pc
 
-    empty = pc.equal(column, "")
+    blank = _has_empty(column)
+    empty = pc.equal(column, "") if blank else None
     for pattern, width in options.zero_pad.items():
         if fnmatch.fnmatchcase(name, pattern):
             column = pc.utf8_lpad(column, width=width, padding="0")
             break
-    if not pc.any(empty).as_py():
+    if empty is None:
         return column
     return pc.if_else(empty, None, column)
+
+
+def _has_empty(column: pa.ChunkedArray) -> bool:
+    """Whether a cell of a text column is empty, read off the string offsets (two equal
+    offsets) instead of a comparison of every cell."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for chunk in column.chunks:
+        if chunk.type != pa.string() or chunk.null_count:
+            return bool(pc.any(pc.equal(column, "")).as_py())
+        offsets = np.frombuffer(
+            chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4
+        )
+        if (offsets[1:] == offsets[:-1]).any():
+            return True
+    return False
 
 
 def _values(
