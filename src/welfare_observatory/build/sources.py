@@ -467,10 +467,28 @@ def _parse_and_harmonize(
                 steps.append(result.step)
             harmonized.append(result.table)
     with context.timed("validate"):
-        combined = unify_breakdowns(harmonized)
+        combined = _one_conformed(harmonized) or unify_breakdowns(harmonized)
         if not context.defer_checks:
             findings += _validate(combined, context, source_id)
     return combined, findings, steps, rows_in
+
+
+def _one_conformed(tables: Sequence[pa.Table]) -> pa.Table | None:
+    """The table :func:`~welfare_observatory.model.observation.unify_breakdowns` would
+    return for a source with one rule, when that is the table itself (its schema already
+    the canonical one with its breakdowns in order, one chunk per column): a source's
+    usual case, without a cast per column. None otherwise."""
+    from welfare_observatory.model.observation import BASE_COLUMNS, observation_schema
+
+    if len(tables) != 1:
+        return None
+    (table,) = tables
+    names = sorted(set(table.column_names) - set(BASE_COLUMNS) - {"domain"})
+    if not table.schema.equals(observation_schema(tuple(names)), check_metadata=True):
+        return None
+    if any(column.num_chunks > 1 for column in table.columns):
+        return None
+    return table
 
 
 def _checked_payloads(payloads: Any) -> list[Any]:
