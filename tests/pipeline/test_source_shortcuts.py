@@ -79,3 +79,29 @@ def test_the_indicators_of_a_source_are_the_distinct_ones(
     table = _table(rows, ())
     table = pa.concat_tables([table.slice(min(start, len(rows)))] * chunks)
     assert _indicators(table) == tuple(distinct(table, "indicator"))
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from(["fetch", "parse", "harmonize"]),
+    st.lists(st.text(alphabet="abc:0123", max_size=8), max_size=3),
+    _json,
+    st.dictionaries(st.text(max_size=6), st.text(max_size=6), max_size=2),
+)
+def test_a_step_record_has_the_id_and_digest_step_id_and_digest_give(
+    kind: str, inputs: list[str], parameters: object, versions: dict[str, str]
+) -> None:
+    # StepRecord.create canonicalises the parameters once; the id is step_id's all the same.
+    from welfare_observatory.lineage import StepRecord, digest, step_id
+
+    record = StepRecord.create(kind, inputs, parameters, versions=versions)
+    assert record.id == step_id(kind, inputs, parameters, versions)
+    assert record.parameters_digest == digest(parameters)
+    assert list(record.inputs) == sorted(inputs)
