@@ -140,12 +140,22 @@ class StepRecord(Frozen):
         from welfare_observatory._version import __version__
 
         all_versions = {"welfare-observatory": __version__, **dict(versions or {})}
-        params = json.loads(canonical_json(parameters))
+        # The parameters' canonical text once (a source's rules: every source pays this).
+        text = canonical_json(parameters)
+        params = json.loads(text)
+        parameters_digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        ordered = sorted(inputs)
+        identity = {
+            "kind": kind,
+            "inputs": ordered,
+            "parameters": parameters_digest,
+            "versions": all_versions,
+        }  # what step_id digests
         return cls(
-            id=step_id(kind, inputs, parameters, all_versions),
+            id=f"{kind}-{digest(identity)[:_ID_LENGTH]}",
             kind=kind,
-            inputs=tuple(sorted(inputs)),
-            parameters_digest=digest(parameters),
+            inputs=tuple(ordered),
+            parameters_digest=parameters_digest,
             parameters=params if isinstance(params, dict) else {"value": params},
             versions=all_versions,
             outputs=tuple(outputs),

@@ -191,3 +191,108 @@ def test_value_columns_with_and_without_empty_cells_or_markers_read_the_same_on_
 def test_a_file_of_whitespace_alone_is_empty(data: bytes) -> None:
     with pytest.raises(ParseError, match="the file is empty"):
         read_tidy(data, options())
+
+
+_edge = st.text(alphabet="ab ,", min_size=1, max_size=5).filter(lambda s: "a" in s or "b" in s)
+_spaced_value = st.sampled_from(["1", " 2", "3 ", " 4 ", "", " ", "5"])
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.lists(st.tuples(_edge, _edge, _spaced_value, st.booleans()), min_size=1, max_size=15),
+    st.booleans(),
+)
+def test_cells_are_trimmed_exactly_when_a_space_touches_their_edge(
+    rows: list[tuple[str, str, str, bool]], last_line_feed: bool
+) -> None:
+    # A file whose bytes show no space at the edge of a cell skips trimming; spaces next to
+    # a separator, a quote or a line feed (quoted or not) are trimmed as the detecting
+    # reader trims them.
+    lines = ["Codice,Comune,Valore"]
+    for code, label, value, quoted in rows:
+        name = f'"{label}"' if quoted or "," in label else f"x{label}x"
+        lines.append(f"{code.replace(',', '') or 'c'},{name},{value}")
+    data = "\n".join(lines).encode() + (b"\n" if last_line_feed else b"")
+    same(data, value_columns=["Valore"])
+
+
+@pytest.mark.parametrize(
+    ("data", "edge"),
+    [
+        (b"A,B\nx y,1\n", False),
+        (b"A,B\nx ,1\n", True),
+        (b"A,B\nx, 1\n", True),
+        (b'A,B\n" x",1\n', True),
+        (b'A,B\n"x ",1\n', True),
+        (b"A,B\nx,1 \n", True),
+        (b"A,B\nx,1\n ", True),
+        (b" A,B\nx,1\n", True),
+        (b"A,B\nx\xc2\xa0y,1\n", True),  # a Unicode space: trimmed as always
+        (b"A,B\nx\x0by,1\n", True),  # a control character besides the line feeds
+    ],
+)
+def test_the_edge_space_test_errs_on_the_side_of_trimming(data: bytes, edge: bool) -> None:
+    import numpy as np
+
+    from welfare_observatory.sources.tidy import _edge_space
+
+    raw = np.frombuffer(data, dtype=np.uint8)
+    assert _edge_space(data, raw, raw == ord(" "), ",", raw == ord("\n")) is edge
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(["1", "2.5", "-3", "1e3", "", "-", "x"]), min_size=1, max_size=20))
+def test_a_value_column_of_numbers_alone_reads_as_the_masked_path_reads_it(
+    values: list[str],
+) -> None:
+    # Every cell a number: values cast at once and statuses A/F without a mask per row;
+    # any other column (empty cells, markers, text) goes through the masks.
+    # (A last row of a number: the detecting reader takes a last row without one as a note.)
+    lines = ["Codice,Valore"] + [f"c{i},{v}" for i, v in enumerate(values)] + ["z,7"]
+    data = ("\n".join(lines) + "\n").encode()
+    markers = {"-": {"value": None, "obs_status": "M"}}
+    if "x" in values:
+        with pytest.raises(ParseError, match="neither a number"):
+            read_tidy(data, options(value_columns=["Valore"], markers=markers))
+        return
+    same(data, value_columns=["Valore"], markers=markers)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.from_regex(r"[0-9]{1,12}", fullmatch=True), min_size=1, max_size=20),
+    st.sampled_from([",", ";"]),
+    st.booleans(),
+)
+def test_a_value_column_of_digits_alone_reads_as_every_number_format_reads_it(
+    digits: list[str], sep: str, other_signs: bool
+) -> None:
+    # Digits alone (leading zeros, long runs) are numbers in any format: the shortcut
+    # that skips the number pattern reads what the detecting reader reads; a % or #
+    # elsewhere in the file does not change that.
+    note = "50%#" if other_signs else "n"
+    lines = [f"Codice{sep}Nota{sep}Valore"] + [
+        f"c{i}{sep}{note}{sep}{d}" for i, d in enumerate(digits)
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    same(data, value_columns=["Valore"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(["", "a", "bc", " "]), min_size=0, max_size=20),
+    st.integers(0, 5),
+    st.integers(1, 3),
+)
+def test_empty_cells_are_found_on_the_offsets_as_a_comparison_finds_them(
+    cells: list[str], start: int, chunks: int
+) -> None:
+    # Slices (an offset into the buffers) and several chunks included.
+    import pyarrow.compute as pc
+
+    from welfare_observatory.sources.tidy import _has_empty
+
+    array = pa.array(cells, pa.string())
+    sliced = array.slice(min(start, len(cells)))
+    column = pa.chunked_array([sliced] * chunks, pa.string())
+    assert _has_empty(column) is bool(pc.any(pc.equal(column, "")).as_py() or False)

@@ -360,7 +360,7 @@ def _run_source(
         )
         return SourceOutput(report)
     errors = [f for f in findings if f.severity is Severity.ERROR]
-    indicators = distinct(table, "indicator") if table is not None else ()
+    indicators = _indicators(table) if table is not None else ()
     report = SourceReport(
         id=source_id,
         type=config.type,
@@ -467,10 +467,28 @@ def _parse_and_harmonize(
                 steps.append(result.step)
             harmonized.append(result.table)
     with context.timed("validate"):
-        combined = unify_breakdowns(harmonized)
+        combined = _one_conformed(harmonized) or unify_breakdowns(harmonized)
         if not context.defer_checks:
             findings += _validate(combined, context, source_id)
     return combined, findings, steps, rows_in
+
+
+def _one_conformed(tables: Sequence[pa.Table]) -> pa.Table | None:
+    """The table :func:`~welfare_observatory.model.observation.unify_breakdowns` would
+    return for a source with one rule, when that is the table itself (its schema already
+    the canonical one with its breakdowns in order, one chunk per column): a source's
+    usual case, without a cast per column. None otherwise."""
+    from welfare_observatory.model.observation import BASE_COLUMNS, observation_schema
+
+    if len(tables) != 1:
+        return None
+    (table,) = tables
+    names = sorted(set(table.column_names) - set(BASE_COLUMNS) - {"domain"})
+    if not table.schema.equals(observation_schema(tuple(names)), check_metadata=True):
+        return None
+    if any(column.num_chunks > 1 for column in table.columns):
+        return None
+    return table
 
 
 def _checked_payloads(payloads: Any) -> list[Any]:
@@ -524,6 +542,23 @@ def distinct(table: pa.Table, column: str) -> tuple[str, ...]:
     from welfare_observatory._arrow import distinct as values
 
     return tuple(values(table, column))
+
+
+def _indicators(table: pa.Table) -> tuple[str, ...]:
+    """:func:`distinct` of the indicator column, read off the dictionary indices in use (a
+    count per code, no pass of Arrow kernels: this runs once per source)."""
+    import numpy as np
+    import pyarrow as pa
+
+    column = table.column("indicator")
+    if not pa.types.is_dictionary(column.type) or column.null_count:
+        return distinct(table, "indicator")
+    used: set[str] = set()
+    for chunk in column.chunks:
+        names = chunk.dictionary.to_pylist()
+        counts = np.bincount(chunk.indices.to_numpy(), minlength=len(names))
+        used.update(str(n) for n, c in zip(names, counts, strict=False) if c and n is not None)
+    return tuple(sorted(used))
 
 
 def _used_indicators(config: SourceConfig) -> list[str] | None:

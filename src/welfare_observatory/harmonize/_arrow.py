@@ -49,7 +49,9 @@ def map_distinct(
     results: list[Any] = [None if value is None else fn(value) for value in dictionary]
     # A null row gets the extra slot at the end (index == len(dictionary)); a column
     # without one (the usual) skips the fill.
-    indices = combined.indices.cast(pa.int32())
+    indices = combined.indices
+    if indices.type != pa.int32():
+        indices = indices.cast(pa.int32())
     if indices.null_count:
         indices = pc.fill_null(indices, len(dictionary))
     return [*results, None], indices, [*dictionary, None]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from welfare_observatory.harmonize._arrow import as_text, map_distinct, take_results
-from welfare_observatory.harmonize._columns import Problem
+from welfare_observatory.harmonize._columns import Problem, constant
 from welfare_observatory.harmonize.rules import Marker, StatusRule
 from welfare_observatory.model.observation import ObsStatus
 
@@ -47,12 +48,13 @@ def statuses(
     """
     plain = ("A", "F") if parsed else (None, None)
     n = table.num_rows
-    obs: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string()).fill_null(
-        rule.default_obs_status.value
+    obs: pa.Array | pa.ChunkedArray = pa.repeat(
+        pa.scalar(rule.default_obs_status.value, pa.string()), n
     )
-    conf: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string()).fill_null(
-        rule.default_conf_status.value
+    conf: pa.Array | pa.ChunkedArray = pa.repeat(
+        pa.scalar(rule.default_conf_status.value, pa.string()), n
     )
+    defaults = (obs, conf)
     flags: pa.Array | pa.ChunkedArray = pa.nulls(n, pa.string())
     if rule.flags_column is not None or cell_flags is not None:
         if rule.flags_column is not None:
@@ -71,20 +73,27 @@ def statuses(
             )
             obs = pc.coalesce(from_flags, obs)
             conf = pc.coalesce(conf_flags, conf)
-    if rule.obs_status_column is not None:
+    if rule.obs_status_column is not None and not _only_plain(
+        table, rule.obs_status_column, rule.obs_status_map, plain[0]
+    ):
         mapping = {k: v.value for k, v in rule.obs_status_map.items()}
         results, indices, _ = map_distinct(
             table.column(rule.obs_status_column),
             lambda v: _code(mapping.get(v.strip(), v.strip().upper()), plain[0]),
         )
-        obs = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), obs)
-    if rule.conf_status_column is not None:
+        # No cell gives a status (a reader's A on every number): the default stands.
+        if any(r is not None for r in results):
+            obs = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), obs)
+    if rule.conf_status_column is not None and not _only_plain(
+        table, rule.conf_status_column, rule.conf_status_map, plain[1]
+    ):
         cmap = {k: v.value for k, v in rule.conf_status_map.items()}
         results, indices, _ = map_distinct(
             table.column(rule.conf_status_column),
             lambda v: _code(cmap.get(v.strip(), v.strip().upper()), plain[1]),
         )
-        conf = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), conf)
+        if any(r is not None for r in results):
+            conf = pc.coalesce(take_results(results, indices, pa.string(), dictionary=False), conf)
     if marker is not None and markers:
         keys = pa.array(sorted(markers), pa.string())
         index = pc.index_in(marker, value_set=keys)
@@ -97,10 +106,13 @@ def statuses(
         conf = pc.coalesce(pc.take(marker_conf, index), conf)
         flags = pc.coalesce(flags, marker)
     # Never a silent missing: a value-less row keeps O/M/L, anything else becomes O.
+    problems: list[Problem] = []
+    if value.null_count == 0:
+        # Every row has a value: no status to fix.
+        return *_encoded(obs, conf, defaults, rule), flags, problems
     missing_codes = pa.array(["O", "M", "L"])
     no_value = pc.is_null(value)
     fix = pc.and_(no_value, pc.invert(pc.is_in(obs, missing_codes)))
-    problems: list[Problem] = []
     if pc.any(fix).as_py():
         obs = pc.if_else(fix, pa.scalar(ObsStatus.MISSING.value), obs)
         problems.append(
@@ -113,7 +125,33 @@ def statuses(
                 severity="info",
             )
         )
-    return obs, conf, flags, problems
+    return *_encoded(obs, conf, defaults, rule), flags, problems
+
+
+def _encoded(
+    obs: pa.Array | pa.ChunkedArray,
+    conf: pa.Array | pa.ChunkedArray,
+    defaults: tuple[pa.Array | pa.ChunkedArray, pa.Array | pa.ChunkedArray],
+    rule: StatusRule,
+) -> tuple[pa.Array | pa.ChunkedArray, pa.Array | pa.ChunkedArray]:
+    """A status column still the rule's default on every row, as the dictionary array the
+    canonical schema gives it (one code): no cast of the rows when the table conforms."""
+    if obs is defaults[0]:
+        obs = constant(len(obs), rule.default_obs_status.value)
+    if conf is defaults[1]:
+        conf = constant(len(conf), rule.default_conf_status.value)
+    return obs, conf
+
+
+def _only_plain(
+    table: pa.Table, column: str, mapping: Mapping[str, Any], plain: str | None
+) -> bool:
+    """Whether every cell of a status column the source parsed is its plain code (A or F
+    on an ordinary number), which gives no status: one comparison, no mapping per code."""
+    data = table.column(column)
+    if plain is None or plain in mapping or not pa.types.is_string(data.type):
+        return False
+    return bool(pc.all(pc.equal(data, plain)).as_py())
 
 
 def _code(code: str, plain: str | None) -> str | None:

@@ -19,8 +19,8 @@ XLSX payloads and multi-row headers go to the detecting reader.
 from __future__ import annotations
 
 import fnmatch
-import io
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.errors import Location, ParseError
@@ -53,13 +53,14 @@ def read_tidy(
     """Parse a tidy CSV payload into a source table; raises ParseError (with the place)."""
     import pyarrow as pa
 
-    from welfare_observatory.sources.tabular import read_table
-
     where = Location(source=source, file=file)
     # ``isspace`` tests the same ASCII whitespace as ``strip`` without copying the payload.
     if not data or data.isspace():
         raise ParseError("the file is empty", location=where, hint="check the path or the URL")
     if options.format == "xlsx" or data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1:
+        # Imported here only: the detecting reader loads pandas, which a tidy CSV never needs.
+        from welfare_observatory.sources.tabular import read_table
+
         return read_table(data, options, file=file, source=source)
     text = _utf8(data, options, where)
     skip = options.skip_rows + ((options.header_row or 1) - 1)
@@ -98,6 +99,8 @@ def read_tidy(
     code_header = re.compile(options.code_header_pattern)
     first_row = skip + 2  # 1-based row of the first record after the header
     rows = table.column("__row")
+    # Signs no cell can hold when the file lacks them: their searches per column are skipped.
+    present = {sign for sign in ("%", "#") if sign.encode() in text}
     for position, name in enumerate(c for c in table.column_names if c != "__row"):
         column = table.column(name)
         forced = next((t for p, t in options.dtypes.items() if fnmatch.fnmatchcase(name, p)), None)
@@ -127,6 +130,7 @@ def read_tidy(
             rows=rows,
             first_row=first_row,
             notes=notes,
+            present=present,
         )
         if parsed is None:
             arrays[name] = _codes(name, column, options)
@@ -224,11 +228,16 @@ def _read(
     # form feed, carriage return nor double space only a quoted line break can make a run,
     # and a literal search finds it faster than the regex.
     raw = np.frombuffer(text, dtype=np.uint8)
-    runs = any(sign in text for sign in (b"\t", b"\f", b"\r")) or _double_space(raw)
+    space = raw == ord(" ")
+    runs = any(sign in text for sign in (b"\t", b"\f", b"\r")) or _double_space(space)
     # A quoted cell may hold a line break only if the file has more line feeds than the
     # records read (header included) end with: else no column needs the search.
     line_feeds = skip + table.num_rows + 1 - (0 if text.endswith(b"\n") else 1)
-    spans = b'"' in text and int(np.count_nonzero(raw == ord("\n"))) != line_feeds
+    feed = raw == ord("\n")
+    spans = b'"' in text and int(np.count_nonzero(feed)) != line_feeds
+    # Trimming every cell is a pass per column; a file whose bytes show no whitespace at
+    # the edge of a cell (the usual export) skips it.
+    trim = runs or spans or len(sep) != 1 or _edge_space(text, raw, space, sep, feed)
     columns = []
     for name in table.column_names:
         column = table.column(name)
@@ -238,15 +247,33 @@ def _read(
             collapse = spans and pc.any(pc.match_substring(column, "\n")).as_py()
         if collapse:
             column = pc.replace_substring_regex(column, r"\s+", " ")
-        columns.append(pc.utf8_trim_whitespace(column))
+        columns.append(pc.utf8_trim_whitespace(column) if trim else column)
     out = pa.table(columns, names=names)
     return out.append_column("__row", pa.array(np.arange(out.num_rows, dtype=np.int64))), names, []
 
 
-def _double_space(raw: np.ndarray[Any, Any]) -> bool:
-    """Whether two spaces follow each other (one vectorized pass: ``b"  " in text`` is a
-    slow substring search)."""
-    space = raw == ord(" ")
+def _edge_space(
+    text: bytes, raw: np.ndarray[Any, Any], space: np.ndarray[Any, Any], sep: str, feed: Any
+) -> bool:
+    """Whether a cell may begin or end with whitespace, in a file with no tab, carriage
+    return, form feed, double space nor quoted line break (``_read`` checked): False only
+    when its whitespace is single spaces and the line feeds ending records, and no space
+    touches a separator, a quote, a line feed or an end of the file. ``space`` and
+    ``feed`` mark the spaces and line feeds of ``raw`` (the bytes)."""
+    import numpy as np
+
+    if not text.isascii() or int(np.count_nonzero(raw < 0x20)) != int(np.count_nonzero(feed)):
+        return True  # Unicode spaces or other control characters: trim as always
+    if text.startswith(b" ") or text.endswith(b" "):
+        return True
+    # One vectorized pass each (a substring search per sign is several times slower).
+    edge = feed | (raw == ord(sep)) | (raw == ord('"'))
+    return bool((space[1:] & edge[:-1]).any() or (space[:-1] & edge[1:]).any())
+
+
+def _double_space(space: np.ndarray[Any, Any]) -> bool:
+    """Whether two spaces follow each other, ``space`` marking the spaces of the bytes (one
+    vectorized pass: ``b"  " in text`` is a slow substring search)."""
     return bool((space[1:] & space[:-1]).any())
 
 
@@ -310,7 +337,8 @@ def _read_csv(
 
     try:
         return pcsv.read_csv(
-            io.BytesIO(text),
+            # Arrow reads the bytes in place (a Python file object is read through the GIL).
+            pa.BufferReader(text),
             read_options=pcsv.ReadOptions(
                 skip_rows=skip, autogenerate_column_names=True, use_threads=len(text) > 1 << 22
             ),
@@ -335,7 +363,7 @@ def _drop_blank_rows(table: pa.Table) -> pa.Table:
         return table
     # A blank row has an empty first cell: a first column without one rules them all out
     # in one pass instead of one per column.
-    if not pc.any(pc.equal(table.column(names[0]), "")).as_py():
+    if not _has_empty(table.column(names[0])):
         return table
     filled = None
     for name in names:
@@ -349,14 +377,33 @@ def _drop_blank_rows(table: pa.Table) -> pa.Table:
 def _codes(name: str, column: pa.ChunkedArray, options: TabularOptions) -> pa.ChunkedArray:
     import pyarrow.compute as pc
 
-    empty = pc.equal(column, "")
+    blank = _has_empty(column)
+    empty = pc.equal(column, "") if blank else None
     for pattern, width in options.zero_pad.items():
         if fnmatch.fnmatchcase(name, pattern):
             column = pc.utf8_lpad(column, width=width, padding="0")
             break
-    if not pc.any(empty).as_py():
+    if empty is None:
         return column
     return pc.if_else(empty, None, column)
+
+
+def _has_empty(column: pa.ChunkedArray) -> bool:
+    """Whether a cell of a text column is empty, read off the string offsets (two equal
+    offsets) instead of a comparison of every cell."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for chunk in column.chunks:
+        if chunk.type != pa.string() or chunk.null_count:
+            return bool(pc.any(pc.equal(column, "")).as_py())
+        offsets = np.frombuffer(
+            chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4
+        )
+        if (offsets[1:] == offsets[:-1]).any():
+            return True
+    return False
 
 
 def _values(
@@ -370,10 +417,11 @@ def _values(
     rows: pa.ChunkedArray,
     first_row: int,
     notes: list[Finding],
+    present: Collection[str] = ("%", "#"),
 ) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray | None] | None:
     """Values, OBS_STATUS, CONF_STATUS and the percent-sign cells (None when none), by the
     rules of ``tabular_values.parse_values`` (error values and undeclared "not available"
-    signs are missing, with a finding)."""
+    signs are missing, with a finding). ``present``: of ``%`` and ``#``, those the file holds."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -383,12 +431,27 @@ def _values(
         number_pattern,
     )
 
+    if (
+        strict
+        and "%" not in present
+        and column.null_count == 0
+        and pc.all(pc.ascii_is_decimal(column)).as_py()
+    ):
+        # ASCII digits alone in every cell (counts, the usual export): each cell is a number
+        # in any number format (no sign, separator, marker nor empty cell), with status A/F.
+        n = len(column)
+        return (
+            pc.cast(column, pa.float64()),
+            pa.repeat(pa.scalar("A", pa.string()), n),
+            pa.repeat(pa.scalar("F", pa.string()), n),
+            None,
+        )
     empty = pc.equal(column, "")
     pattern = number_pattern(decimal, thousands)
     # A literal search first: the regexes below find nothing in a column without the sign.
     percent = (
         pc.match_substring_regex(column, "^" + pattern + r"\s*%$")
-        if pc.any(pc.match_substring(column, "%")).as_py()
+        if "%" in present and pc.any(pc.match_substring(column, "%")).as_py()
         else None
     )
     has_percent = percent is not None and bool(pc.any(percent).as_py())
@@ -405,7 +468,7 @@ def _values(
     marked = none
     for hit in hits.values():
         marked = pc.or_(marked, hit)
-    if not plain and pc.any(pc.match_substring(column, "#")).as_py():
+    if not plain and "#" in present and pc.any(pc.match_substring(column, "#")).as_py():
         free = pc.invert(pc.or_(is_number, marked))
         error_cell = pc.and_(pc.match_substring_regex(column, "^" + ERROR_VALUE + "$"), free)
     else:
@@ -452,12 +515,23 @@ def _values(
         cleaned = pc.replace_substring(cleaned, thousands, "")
     if decimal != ".":
         cleaned = pc.replace_substring(cleaned, decimal, ".")
+    has_empty = bool(pc.any(empty).as_py())
+    if plain and not has_empty:
+        # Every cell is a number (a clean export): the masks below are all true, so the
+        # values are the cells cast and every status is A/F, without a selection per row.
+        n = len(column)
+        return (
+            pc.cast(cleaned, pa.float64()),
+            pa.repeat(pa.scalar("A", pa.string()), n),
+            pa.repeat(pa.scalar("F", pa.string()), n),
+            percent if has_percent else None,
+        )
     values = pc.cast(pc.if_else(is_number, cleaned, None), pa.float64())
     status = pc.if_else(is_number, "A", None)
     conf = pc.if_else(is_number, "F", None)
     # Empty cells that are not numbers take the ``empty`` marker; a column without an
     # empty cell (the usual export) skips building that mask.
-    empties = [("", pc.and_(empty, pc.invert(is_number)))] if pc.any(empty).as_py() else []
+    empties = [("", pc.and_(empty, pc.invert(is_number)))] if has_empty else []
     for sign, hit in [*hits.items(), *empties]:
         if not pc.any(hit).as_py():
             continue  # a sign the column does not use changes nothing
