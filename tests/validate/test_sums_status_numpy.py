@@ -302,3 +302,28 @@ def test_the_generated_cases_give_rows() -> None:
 
     collect()
     assert sum(1 for n in found if n) > 20
+
+
+@pytest.mark.parametrize("zeros", [[0.0, -0.0], [-0.0, 0.0], [0.0, -0.0, 0.0]])
+def test_range_low_and_high_of_signed_zeros_are_the_querys(zeros: list[float]) -> None:
+    """DuckDB's min and max keep the last of equal values: of 0.0 and -0.0 (equal, but
+    printed apart in the finding) the one that comes last."""
+    from welfare_observatory.validate._grouped import range_rows
+
+    n = len(zeros) + 1
+    data = pa.table(
+        {
+            "src": pa.array([0] * n, pa.int32()),
+            "indicator": pa.array([0] * n, pa.int32()),
+            "territory": pa.array(range(n), pa.int32()),
+            "unit": pa.array([0] * n, pa.int32()),
+            "value": pa.array([*zeros, -1.0 if zeros[0] else 150.0], pa.float64()),
+            "percent": pa.array([True] * n),
+        }
+    )
+    for values in (data, data.set_column(4, "value", pa.array([*zeros, 0.0], pa.float64()))):
+        expected = [r for r in builtin._range_sql(values) if r["negative"] or r["over"]]
+        assert as_json(range_rows(values)) == as_json(expected)
+    flipped = data.set_column(4, "value", pa.array([*[-z for z in zeros], -5.0], pa.float64()))
+    expected = [r for r in builtin._range_sql(flipped) if r["negative"] or r["over"]]
+    assert expected and as_json(range_rows(flipped)) == as_json(expected)

@@ -105,7 +105,9 @@ def _codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     import numpy as np
     import pyarrow.compute as pc
 
-    return np.asarray(pc.fill_null(column, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if column.null_count:
+        column = pc.fill_null(column, -1)  # a copy of every row: only where there are NULLs
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -220,9 +222,17 @@ def range_rows(data: pa.Table) -> list[dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     present = np.flatnonzero(~np.isnan(v))
     _, (groups, lows, highs) = _first_per_group([v[present]], g[present])
+    # min and max keep the last of equal values in the rows' order: of 0.0 and -0.0, the
+    # one that comes last (the only equal doubles that print differently).
+    zeros = present[v[present] == 0]
+    last_zero = np.full(size, -1, dtype=np.int64)
+    np.maximum.at(last_zero, g[zeros], zeros)
     for k, lo, hi in zip(groups.tolist(), lows.tolist(), highs.tolist(), strict=True):
         i = rows[present[lo]]
         j = rows[present[hi]]
+        if last_zero[k] >= 0:
+            i = rows[last_zero[k]] if value[i] == 0 else i
+            j = rows[last_zero[k]] if value[j] == 0 else j
         out[k] = {
             "src": _decoded(src[i]),
             "indicator": _decoded(indicator[i]),

@@ -692,7 +692,9 @@ def _pack(coded: list[tuple[pa.Array, int]], n: int) -> pa.Array:
             dense = pc.dictionary_encode(pa.array(ids)).indices.to_numpy(zero_copy_only=False)
             ids, size = dense.astype(np.int64), n + 1
         ids *= width
-        ids += pc.fill_null(codes, -1).to_numpy(zero_copy_only=False)
+        ids += (pc.fill_null(codes, -1) if codes.null_count else codes).to_numpy(
+            zero_copy_only=False
+        )
         ids += 1
         size *= width
     return pa.array(ids, pa.int64())
