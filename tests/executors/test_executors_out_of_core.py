@@ -30,10 +30,16 @@ def values(table: pa.Table) -> list[dict[str, object]]:
 
 def harmonized_and_edition(observatory_dir: Path, kb: Path) -> tuple[list[Path], pa.Table]:
     """A local build: the source's harmonized rows (its reusable step) and the edition."""
+    import pyarrow.ipc as ipc
+
     load_observatory(observatory_dir).build(out=kb, offline=True)
-    steps = sorted((kb / ".steps").glob("source-*.parquet"))
+    steps = sorted((kb / ".steps").glob("source-*.arrows"))  # Arrow IPC streams
     assert len(steps) == 1
-    return steps, KnowledgeBase.open(kb).to_arrow()
+    inputs = []
+    for step in steps:
+        inputs.append(kb.parent / f"{step.stem}.parquet")
+        pq.write_table(ipc.open_stream(step.read_bytes()).read_all(), inputs[-1])
+    return inputs, KnowledgeBase.open(kb).to_arrow()
 
 
 def test_partitions_own_each_indicator_once_and_read_their_operands() -> None:

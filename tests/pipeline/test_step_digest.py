@@ -1,5 +1,5 @@
 """A source's saved step is not fsynced (issue 19: a build of 160 sources paid 320 fsyncs
-for them); its record holds the digest of the Parquet file, so a step a crash cut short or
+for them); its record holds the digest of its data file, so a step a crash cut short or
 zeroed is rebuilt, never read."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def test_a_damaged_step_is_rebuilt_with_the_same_result(tmp_path: Path, damage: 
     first, build = statuses(folder, kb)
     assert set(first) == {"ok"}
     assert statuses(folder, kb) == (["reused"] * len(first), build)
-    [step] = sorted((kb / ".steps").glob("source-*.parquet"))[:1]
+    [step] = sorted((kb / ".steps").glob("source-*.arrows"))[:1]
     raw = step.read_bytes()
     step.write_bytes(b"\0" * len(raw) if damage == "zeros" else raw[: len(raw) // 2])
     again, rebuilt = statuses(folder, kb)

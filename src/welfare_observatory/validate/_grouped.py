@@ -1,5 +1,5 @@
-"""The range and outlier checks' grouped statistics in numpy, on the integer codes the checks
-hand DuckDB (:mod:`welfare_observatory.validate.builtin`).
+"""The range, outlier and sum-consistency checks' grouped statistics in numpy, on the integer
+codes the checks hand DuckDB (:mod:`welfare_observatory.validate.builtin`).
 
 They give the rows the checks' DuckDB queries give, value for value: medians as DuckDB
 takes them (the middle value, or half the sum of the two middle values), ``arg_min`` and
@@ -9,11 +9,14 @@ NULL left out, NULLs last in the order of the rows. A build of 160 sources spent
 
 Only finite values no larger than :data:`FAST_LIMIT` in magnitude take this path: NaN,
 infinities and sums that could overflow compare and round as DuckDB's own rules say, and
-the checks leave them to DuckDB.
+the checks leave them to DuckDB. Sums are taken here only where every order of adding
+gives the same double (whole numbers whose magnitudes add up to less than 2**53): DuckDB
+adds in an order of its own.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -22,7 +25,15 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-__all__ = ["FAST_LIMIT", "InexactError", "fast_values", "outlier_rows", "range_rows"]
+__all__ = [
+    "FAST_LIMIT",
+    "InexactError",
+    "doubles",
+    "fast_values",
+    "outlier_rows",
+    "range_rows",
+    "sum_rows",
+]
 
 FAST_LIMIT = 1e300
 """Values of at most this magnitude cannot overflow a difference, a sum or a median."""
@@ -69,12 +80,34 @@ def duckdb_doubles(literals: tuple[str, ...]) -> tuple[float, ...]:
     return tuple(float(row[f"c{i}"]) for i in range(len(literals)))
 
 
+_PLAIN_NUMBER = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?")
+
+
+def _exact_literal(text: str) -> bool:
+    """Whether DuckDB reads ``text`` as an INTEGER or a DECIMAL of at most 15 digits. Its
+    DOUBLE is then the digits (an integer below 2**53, exact) divided by a power of ten
+    (exact up to 1e22): one correctly rounded division, as ``float`` rounds the text."""
+    match = _PLAIN_NUMBER.fullmatch(text)
+    return match is not None and len(match[1]) + len(match[2] or "") <= 15
+
+
+def doubles(literals: tuple[str, ...]) -> tuple[float, ...]:
+    """:func:`duckdb_doubles` without DuckDB for plain numbers of at most 15 digits (the
+    checks' thresholds as ``str(float)`` writes them); any other text asks DuckDB."""
+    if all(_exact_literal(x) for x in literals):
+        # A DECIMAL zero has no sign: -0.0 is 0.0 to DuckDB.
+        return tuple(float(x) + 0.0 for x in literals)
+    return duckdb_doubles(literals)
+
+
 def _codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """int64 codes, NULL as -1."""
     import numpy as np
     import pyarrow.compute as pc
 
-    return np.asarray(pc.fill_null(column, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if column.null_count:
+        column = pc.fill_null(column, -1)  # a copy of every row: only where there are NULLs
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -189,9 +222,17 @@ def range_rows(data: pa.Table) -> list[dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     present = np.flatnonzero(~np.isnan(v))
     _, (groups, lows, highs) = _first_per_group([v[present]], g[present])
+    # min and max keep the last of equal values in the rows' order: of 0.0 and -0.0, the
+    # one that comes last (the only equal doubles that print differently).
+    zeros = present[v[present] == 0]
+    last_zero = np.full(size, -1, dtype=np.int64)
+    np.maximum.at(last_zero, g[zeros], zeros)
     for k, lo, hi in zip(groups.tolist(), lows.tolist(), highs.tolist(), strict=True):
         i = rows[present[lo]]
         j = rows[present[hi]]
+        if last_zero[k] >= 0:
+            i = rows[last_zero[k]] if value[i] == 0 else i
+            j = rows[last_zero[k]] if value[j] == 0 else j
         out[k] = {
             "src": _decoded(src[i]),
             "indicator": _decoded(indicator[i]),
@@ -247,7 +288,7 @@ def outlier_rows(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    z_limit, change_limit, events, factor = duckdb_doubles(
+    z_limit, change_limit, events, factor = doubles(
         (outlier_z, max_yearly_change, min_events, "0.6745")
     )
     value = _floats(data.column("value"))
@@ -352,3 +393,176 @@ def _worst(kind: str, rows: np.ndarray, size: np.ndarray, codes: pa.Table) -> li
             for k, hi in zip(groups.tolist(), highs.tolist(), strict=True):
                 out[k][name] = int(column[named[hi]])
     return list(out.values())
+
+
+_EXACT_SUM = 2.0**53
+"""Whole numbers whose magnitudes add up to less than this sum to the same double in any
+order (every partial sum is a whole number a double holds exactly)."""
+
+
+def sum_rows(
+    data: pa.Table,
+    hierarchy: pa.Table,
+    breakdowns: Sequence[str],
+    *,
+    tolerance: str,
+) -> list[dict[str, Any]]:
+    """The rows of ``check_sum_consistency``'s query, in its order: ``src, indicator, area,
+    period, <breakdowns>, parts, reported`` (codes as int).
+
+    ``data``: the check's table of codes with ``value`` (float64) and ``summed``;
+    ``hierarchy``: ``municipality`` and one column per level, as codes of ``data``'s
+    territories (NULL where the table has no such territory); ``tolerance`` as the query's
+    text writes it. Raises :class:`InexactError` where a compared total is not a sum of
+    whole numbers below 2**53 (DuckDB's order of adding would decide its last bits).
+    """
+    import numpy as np
+
+    (tol,) = doubles((tolerance,))
+    if not _is_float64(data.column("value")):
+        raise InexactError("values that are not float64")
+    src = _codes(data.column("src"))
+    indicator = _codes(data.column("indicator"))
+    territory = _codes(data.column("territory"))
+    period = _codes(data.column("period"))
+    parts = [_codes(data.column(x)) for x in breakdowns]
+    value = _floats(data.column("value"))
+    summed = _bools(data.column("summed"), False)
+    n_territories = int(max(territory.max(initial=-1), _max_code(hierarchy)) + 1)
+    # The hierarchy's (municipality, area) pairs, one per level and row, as the query's
+    # UNION ALL has them; an area counts its members with or without a code in the table.
+    municipality = _codes(hierarchy.column("municipality"))
+    levels = [_codes(hierarchy.column(c)) for c in hierarchy.column_names[1:]]
+    pair_m = np.concatenate([municipality[a >= 0] for a in levels] or [np.empty(0, np.int64)])
+    pair_a = np.concatenate([a[a >= 0] for a in levels] or [np.empty(0, np.int64)])
+    members = np.bincount(pair_a, minlength=n_territories)
+    # A row without indicator, period or breakdown joins no reported total (= is never
+    # true of NULL); a NULL value is neither summed nor counted.
+    keyed = (indicator >= 0) & (period >= 0) & (territory >= 0) & ~np.isnan(value)
+    for codes in parts:
+        keyed &= codes >= 0
+    rows = np.flatnonzero(keyed & summed)
+    # Only areas whose every member can be in one group are joined: with one row per key
+    # a group holds each municipality once, so an area with a member the rows never name
+    # (most areas of a partial table) cannot reach its count. 800,000 rows joined to five
+    # levels each were 4,000,000 rows to group, for no total to compare.
+    possible = members > 0
+    if len(rows):
+        cells, _ = _pack_codes(
+            [src[rows], indicator[rows], period[rows], *(c[rows] for c in parts), territory[rows]]
+        )
+        cells.sort()  # numpy's sort of int64 is several times faster than hashing them
+        if not (cells[1:] == cells[:-1]).any():
+            named = np.zeros(n_territories, dtype=bool)
+            named[territory[rows]] = True
+            joinable = pair_m >= 0
+            reach = np.bincount(
+                pair_a[joinable], weights=named[pair_m[joinable]], minlength=n_territories
+            )
+            possible &= reach == members
+    if not possible.any():
+        return []
+    joined = (pair_m >= 0) & possible[pair_a]
+    order = np.argsort(pair_m[joined], kind="stable")
+    areas_of = pair_a[joined][order]
+    per_municipality = np.bincount(pair_m[joined], minlength=n_territories)
+    first = np.cumsum(per_municipality) - per_municipality
+    rows = rows[per_municipality[territory[rows]] > 0]
+    repeats = per_municipality[territory[rows]]
+    part = np.repeat(rows, repeats)  # a municipality's row once per area it belongs to
+    within = np.arange(len(part)) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+    area = areas_of[np.repeat(first[territory[rows]], repeats) + within]
+    reported = np.flatnonzero(keyed & possible[np.maximum(territory, 0)])
+    # One id per (src, indicator, territory or area, period, breakdowns) over the parts
+    # and the reported rows together: a reported row meets the sum of its own key.
+    columns = [
+        np.concatenate([src[part], src[reported]]),
+        np.concatenate([indicator[part], indicator[reported]]),
+        np.concatenate([area, territory[reported]]),
+        np.concatenate([period[part], period[reported]]),
+        *(np.concatenate([c[part], c[reported]]) for c in parts),
+    ]
+    ids, size = _pack_codes(columns)
+    if size > 4 * len(ids) + 4096:  # sparse: numbered 0 .. distinct - 1 for bincount
+        ids = _dense(ids)
+        size = len(ids) and int(ids.max()) + 1
+    own, theirs = ids[: len(part)], ids[len(part) :]
+    total = np.bincount(own, weights=value[part], minlength=size)
+    count = np.bincount(own, minlength=size)
+    magnitude = np.bincount(own, weights=np.abs(value[part]), minlength=size)
+    whole = np.bincount(own, weights=value[part] != np.floor(value[part]), minlength=size) == 0
+    r_area = territory[reported]
+    complete = (count[theirs] > 0) & (count[theirs] == members[r_area])
+    reported, theirs = reported[complete], theirs[complete]
+    if not (whole[theirs].all() and (magnitude[theirs] < _EXACT_SUM).all()):
+        raise InexactError("a total of numbers that are not whole, or of 2**53 and more")
+    sums = total[theirs]
+    value_r = value[reported]
+    with np.errstate(all="ignore"):
+        gap = np.abs(sums - value_r)
+        scale = np.maximum(np.abs(value_r), 1.0)
+        bad = gap > tol * scale
+        relative = gap / scale
+    reported, sums, relative = reported[bad], sums[bad], relative[bad]
+    if not len(reported):
+        return []
+    # ORDER BY src, gap DESC, area, indicator, period, breakdowns (NULLs last); rows equal
+    # in all of these (two reported rows of one key) are ordered by their value.
+    keys = [
+        value[reported],
+        *(c[reported] for c in reversed(parts)),
+        period[reported],
+        indicator[reported],
+        territory[reported],
+        -relative,
+        _key(src[reported]),
+    ]
+    order = np.lexsort(keys)
+    out = []
+    for i in order.tolist():
+        r = int(reported[i])
+        row: dict[str, Any] = {
+            "src": _decoded(src[r]),
+            "indicator": int(indicator[r]),
+            "area": int(territory[r]),
+            "period": int(period[r]),
+        }
+        for name, codes in zip(breakdowns, parts, strict=True):
+            row[name] = int(codes[r])
+        row["parts"] = float(sums[i])
+        row["reported"] = float(value[r])
+        out.append(row)
+    return out
+
+
+def _is_float64(column: pa.ChunkedArray | pa.Array) -> bool:
+    import pyarrow as pa
+
+    return bool(column.type == pa.float64())  # DuckDB sums other types as other types
+
+
+def _max_code(table: pa.Table) -> int:
+    import pyarrow.compute as pc
+
+    highest = [pc.max(c).as_py() for c in table.columns]
+    return max((int(h) for h in highest if h is not None), default=-1)
+
+
+def _pack_codes(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
+    """One id per row in ``0 .. size - 1``, equal for two rows exactly when every column's
+    code is (codes ``-1`` for NULL and up), and ``size``; renumbered densely before the
+    product of the columns' widths could overflow int64."""
+    import numpy as np
+
+    n = len(columns[0]) if columns else 0
+    ids = np.zeros(n, dtype=np.int64)
+    size = 1
+    for codes in columns:
+        width = int(codes.max(initial=0)) + 2
+        if size * width >= 2**62:
+            ids = _dense(ids)
+            size = n + 1
+        ids *= width
+        ids += codes + 1
+        size *= width
+    return ids, size

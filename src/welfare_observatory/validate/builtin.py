@@ -1,13 +1,17 @@
-"""The built-in checks over canonical observation tables (columnar, DuckDB/pyarrow)."""
+"""The built-in checks over canonical observation tables (columnar: pyarrow and numpy, with
+DuckDB as the reference for values numpy cannot take exactly, imported only then).
+
+Importing this module builds no Arrow array: pyarrow imports pandas (0.15 s) the first
+time one is built from Python objects, and the build imports the checks while it loads."""
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -21,9 +25,13 @@ from welfare_observatory.validate._grouped import (
     fast_values,
     outlier_rows,
     range_rows,
+    sum_rows,
 )
 from welfare_observatory.validate.checks import Check, CheckContext, CheckRegistry
 from welfare_observatory.validate.schema import validate_observations
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["SOURCE_COLUMN", "default_checks"]
 
@@ -68,6 +76,8 @@ _local = threading.local()
 def _connection() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB connection per thread, kept for the process: opening one costs
     about 10 ms, which a build of 160 sources paid once per check and source."""
+    import duckdb
+
     con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
     if con is None:
         con = duckdb.connect(":memory:")
@@ -128,7 +138,7 @@ def check_unknown_territories(table: pa.Table, ctx: CheckContext) -> list[Findin
     """Territory codes that the registry does not know, with the closest known codes."""
     if ctx.territories is None or "territory" not in table.column_names:
         return []
-    known = pa.array(sorted(ctx.territories), pa.string())
+    known = _strings(sorted(ctx.territories))
     # Tested once per distinct code; a NULL code is unknown, as is_in would say of the row.
     codes, texts = _ranked(table.column("territory"))
     bad = pc.fill_null(pc.take(pc.invert(pc.is_in(texts, known)), codes), True)
@@ -338,13 +348,15 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     data, texts = _coded(table, ["indicator", "territory", "period", *b])
     territories = texts["territory"]
     summed = (
-        pc.is_in(texts["indicator"], pa.array(sums, pa.string()))
+        pc.is_in(texts["indicator"], _strings(sums))
         if sums is not None
         else pa.repeat(True, len(texts["indicator"]))
     )
     data = data.append_column("value", table.column("value"))
     data = data.append_column("summed", _flag(summed, data.column("indicator")))
     levels = [c for c in ctx.hierarchy.column_names if c != "municipality" and _IDENT.fullmatch(c)]
+    if not levels:
+        return []  # no larger territory to compare (the query had no level to join)
     hierarchy = pa.table(
         {
             c: pc.index_in(
@@ -354,13 +366,35 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
             for c in ["municipality", *levels]
         }
     )
+    try:
+        if not fast_values(data.column("value")):
+            raise InexactError("NaN, an infinity or a value that could overflow")
+        rows = sum_rows(data, hierarchy, b, tolerance=f"{ctx.sum_tolerance}")
+    except InexactError:  # sums whose last bits depend on DuckDB's order of adding
+        rows = _sums_sql(data, hierarchy, b, ctx)
+    per_source: dict[str | None, list[dict[str, Any]]] = {}
+    names = {k: v.to_pylist() for k, v in texts.items()}
+    for row in rows:
+        row["src"] = _decode(names[SOURCE_COLUMN], row["src"])
+        row["area"] = _decode(names["territory"], row["area"])
+        row["indicator"] = _decode(names["indicator"], row["indicator"])
+        row["period"] = _decode(names["period"], row["period"])
+        per_source.setdefault(row["src"], []).append(row)
+    return [_sum_mismatch(found, ctx) for found in per_source.values()]
+
+
+def _sums_sql(
+    data: pa.Table, hierarchy: pa.Table, b: list[str], ctx: CheckContext
+) -> list[dict[str, Any]]:
+    """``check_sum_consistency``'s rows by DuckDB (the reference of :func:`sum_rows`)."""
+    levels = hierarchy.column_names[1:]
     keys = "".join(f" AND p.{x} = r.{x}" for x in b)
     bsel = "".join(f", p.{x}" for x in b)
     unions = " UNION ALL ".join(
         f"SELECT municipality, {lvl} AS area FROM h WHERE {lvl} IS NOT NULL"  # noqa: S608
         for lvl in levels
     )
-    rows = _sql(
+    return _sql(
         f"""
         WITH hl AS ({unions}),
         members AS (SELECT area, count(*) AS n FROM hl GROUP BY area),
@@ -378,15 +412,6 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         t=data,
         h=hierarchy,
     )
-    per_source: dict[str | None, list[dict[str, Any]]] = {}
-    names = {k: v.to_pylist() for k, v in texts.items()}
-    for row in rows:
-        row["src"] = _decode(names[SOURCE_COLUMN], row["src"])
-        row["area"] = _decode(names["territory"], row["area"])
-        row["indicator"] = _decode(names["indicator"], row["indicator"])
-        row["period"] = _decode(names["period"], row["period"])
-        per_source.setdefault(row["src"], []).append(row)
-    return [_sum_mismatch(found, ctx) for found in per_source.values()]
 
 
 def _coded(table: pa.Table, columns: list[str]) -> tuple[pa.Table, dict[str, pa.Array]]:
@@ -394,7 +419,7 @@ def _coded(table: pa.Table, columns: list[str]) -> tuple[pa.Table, dict[str, pa.
     source, else NULL), and the sorted texts each column's codes index."""
     names = [*columns, SOURCE_COLUMN] if SOURCE_COLUMN in table.column_names else columns
     coded: dict[str, pa.Array] = {}
-    texts: dict[str, pa.Array] = {SOURCE_COLUMN: pa.array([], pa.string())}
+    texts: dict[str, pa.Array] = {SOURCE_COLUMN: _strings([])}
     for name in names:
         coded[name], texts[name] = _ranked(table.column(name))
     src = coded.pop(SOURCE_COLUMN, None)
@@ -427,15 +452,13 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     counts = sorted(
         {i.id for i in (ctx.indicators or {}).values() if i.measure is not MeasureKind.RATIO}
     )
-    counted = pa.array(counts, pa.string())
+    counted = _strings(counts)
     has_source = SOURCE_COLUMN in table.column_names
     # DuckDB gets numbers only: each text column as codes that sort as the texts do (so
     # ORDER BY and the ties of arg_max pick the same rows), and the tests on texts as
     # booleans worked out once per distinct value. 800,000 rows of decoded texts held
     # hundreds of MB in the query's intermediate results.
-    src, src_values = (
-        _ranked(table.column(SOURCE_COLUMN)) if has_source else (None, pa.array([], pa.string()))
-    )
+    src, src_values = _ranked(table.column(SOURCE_COLUMN)) if has_source else (None, _strings([]))
     indicator, indicators = _ranked(table.column("indicator"))
     territory, territories = _ranked(table.column("territory"))
     period, periods = _ranked(table.column("period"))
@@ -457,7 +480,7 @@ def check_outliers(table: pa.Table, ctx: CheckContext) -> list[Finding]:
             "period_start": table.column("period_start"),
             "value": table.column("value"),
             "rate": _flag(pc.invert(pc.is_in(indicators, counted)), indicator),
-            "count_unit": _flag(pc.is_in(units, _COUNT_UNIT_ARRAY), unit),
+            "count_unit": _flag(pc.is_in(units, _count_units()), unit),
             "reliable": pc.fill_null(pc.invert(_flag(pc.equal(statuses, "U"), status)), True),
             "g": _pack(
                 [
@@ -569,7 +592,13 @@ def _outliers_sql(data: pa.Table, ctx: CheckContext) -> list[dict[str, Any]]:
     )
 
 
-_COUNT_UNIT_ARRAY = pa.array(sorted(_COUNT_UNITS), pa.string())
+@cache
+def _count_units() -> pa.Array:
+    return _strings(sorted(_COUNT_UNITS))
+
+
+def _strings(values: Sequence[str]) -> pa.Array:
+    return pa.array(values, pa.string())
 
 
 def _ranked(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -663,7 +692,9 @@ def _pack(coded: list[tuple[pa.Array, int]], n: int) -> pa.Array:
             dense = pc.dictionary_encode(pa.array(ids)).indices.to_numpy(zero_copy_only=False)
             ids, size = dense.astype(np.int64), n + 1
         ids *= width
-        ids += pc.fill_null(codes, -1).to_numpy(zero_copy_only=False)
+        ids += (pc.fill_null(codes, -1) if codes.null_count else codes).to_numpy(
+            zero_copy_only=False
+        )
         ids += 1
         size *= width
     return pa.array(ids, pa.int64())
@@ -679,13 +710,7 @@ def _plain_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def check_status(table: pa.Table, ctx: CheckContext) -> list[Finding]:
     """Provisional, estimated, low-reliability values and breaks in series, carried through."""
-    rows = _sql(
-        f"""SELECT {_src(table)} AS src, indicator, obs_status, count(*) AS n,
-                  min(territory) AS territory, min(period) AS period
-           FROM t WHERE obs_status IN ('P', 'B', 'E', 'U', 'F')
-           GROUP BY ALL ORDER BY 1, 2, 3""",  # noqa: S608 (a fixed column name)
-        t=_with_source(table, ["indicator", "territory", "period", "obs_status"]),
-    )
+    rows = _status_rows(table) if table.num_rows else []
     return [
         Finding(
             code=_STATUS_NOTES[r["obs_status"]][0],
@@ -700,6 +725,46 @@ def check_status(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         )
         for r in rows
     ]
+
+
+def _status_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Per source, indicator and noted status: the count of rows and the least territory
+    and period (byte order, NULLs left out), ordered by the three (NULLs last), texts
+    decoded: the rows :func:`_status_sql` gives, grouped on codes by Arrow."""
+    data, texts = _coded(table, ["indicator", "territory", "period", "obs_status"])
+    noted = _flag(pc.is_in(texts["obs_status"], _strings(list(_STATUS_NOTES))), data["obs_status"])
+    if not pc.any(noted).as_py():
+        return []
+    keys = ["src", "indicator", "obs_status"]
+    per = (
+        data.filter(noted)
+        .group_by(keys, use_threads=False)
+        .aggregate([([], "count_all"), ("territory", "min"), ("period", "min")])
+        .sort_by([(k, "ascending") for k in keys])  # NULLs last, as in SQL
+    )
+    names = {k: v.to_pylist() for k, v in texts.items()}
+    return [
+        {
+            "src": _decode(names[SOURCE_COLUMN], r["src"]),
+            "indicator": _decode(names["indicator"], r["indicator"]),
+            "obs_status": _decode(names["obs_status"], r["obs_status"]),
+            "n": r["count_all"],
+            "territory": _decode(names["territory"], r["territory_min"]),
+            "period": _decode(names["period"], r["period_min"]),
+        }
+        for r in per.to_pylist()
+    ]
+
+
+def _status_sql(table: pa.Table) -> list[dict[str, Any]]:
+    """``check_status``'s rows by DuckDB (the reference of :func:`_status_rows`)."""
+    return _sql(
+        f"""SELECT {_src(table)} AS src, indicator, obs_status, count(*) AS n,
+                  min(territory) AS territory, min(period) AS period
+           FROM t WHERE obs_status IN ('P', 'B', 'E', 'U', 'F')
+           GROUP BY ALL ORDER BY 1, 2, 3""",  # noqa: S608 (a fixed column name)
+        t=_with_source(table, ["indicator", "territory", "period", "obs_status"]),
+    )
 
 
 def default_checks(
