@@ -16,8 +16,9 @@ the same CSVs and writes them as one Parquet file), ``build``, ``publish`` (csv,
 datapackage), ``report``, then an incremental ``build`` after one of the files changed. For
 each: wall seconds, CPU seconds (user + system of the process, from ``wait4``) and peak RSS
 (the process's high-water mark). The build's own stage timings (``build --json``) give its
-work: the sum of the stages, without its ``imports`` entry (the library's stage modules,
-imported before ``load``), interpreter start-up and exit, which are printed apart as
+work: the sum of its entries (the stages, and ``other``, the work under no stage's timer),
+without its ``imports`` entry (the library's stage modules, imported before ``load``),
+interpreter start-up and exit, which are printed apart as
 "start-up + imports" (the process's wall time minus that work). Medians over
 ``--repeats``, printed with the ratios to the floor and the targets of issue 19; the end to
 end wall time stays a target of its own.

@@ -25,3 +25,8 @@ def test_work_is_the_stages_without_imports_or_the_reused_count() -> None:
     assert abs(work_of(stages) - 0.35) < 1e-9
     assert work_of({"load": 0.1}) == 0.1
     assert work_of({}) == 0
+
+
+def test_work_under_no_stage_timer_counts_as_work() -> None:
+    work_of = _module().work_of
+    assert abs(work_of({"imports": 0.3, "store": 0.2, "other": 0.15}) - 0.35) < 1e-9

@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from welfare_observatory.build.orchestrator import STAGE_MODULES, import_stages
 from welfare_observatory.observatory import load_observatory
 
@@ -63,3 +65,34 @@ def test_every_stage_module_exists_and_a_second_import_costs_nothing() -> None:
     import_stages()
     assert all(name in sys.modules for name in STAGE_MODULES)
     assert import_stages() < 0.05
+
+
+def test_work_under_no_stage_timer_is_reported_as_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a reused step runs under no stage's timer: it is not lost from the timings,
+    and the entries after ``imports`` add up to the build's wall time."""
+    import time
+
+    import welfare_observatory.build.sources as sources
+
+    original = sources._load_step
+    calls: list[str] = []
+
+    def slow_load_step(steps_dir: Path, key: str) -> object:
+        calls.append(key)
+        time.sleep(0.2)
+        return original(steps_dir, key)
+
+    monkeypatch.setattr(sources, "_load_step", slow_load_step)
+    folder = write_observatory(tmp_path / "obs")
+    observatory = load_observatory(folder)
+    started = time.perf_counter()
+    result = observatory.build(out=tmp_path / "kb", offline=True)
+    wall = time.perf_counter() - started
+    timings = result.report.timings
+    assert calls
+    assert timings["other"] >= 0.2 * len(calls) - 0.01  # rounded to the millisecond
+    after_imports = sum(v for k, v in timings.items() if k != "imports")
+    assert after_imports <= wall - timings["imports"] + 0.01
+    assert after_imports >= 0.2 * len(calls)

@@ -190,6 +190,11 @@ def build(
             stored = layout.derive_and_store(runner, kb_root, env, context, outputs)
     finally:
         layout.close()
+    # What ran after load under no stage's timer (a source's step key and the reading of a
+    # reused step, the wait for the last step writes, the work between stages) is reported
+    # too, so that the entries after ``imports`` add up to the build's wall time.
+    timed = sum(seconds for step, seconds in context.timings.items() if step != "imports")
+    context.timings["other"] = max(0.0, time.perf_counter() - started - timed)
     selection = env.selection
     report = BuildReport(
         observatory=config.id,
