@@ -296,3 +296,12 @@ def test_empty_cells_are_found_on_the_offsets_as_a_comparison_finds_them(
     sliced = array.slice(min(start, len(cells)))
     column = pa.chunked_array([sliced] * chunks, pa.string())
     assert _has_empty(column) is bool(pc.any(pc.equal(column, "")).as_py() or False)
+
+
+def test_an_empty_chunk_without_an_offsets_buffer_has_no_empty_cell() -> None:
+    """Arrow allows a zero-length string array whose offsets buffer is absent."""
+    from welfare_observatory.sources.tidy import _has_empty
+
+    bare = pa.Array.from_buffers(pa.string(), 0, [None, None, pa.py_buffer(b"")])
+    assert not _has_empty(pa.chunked_array([bare, pa.array(["a"], pa.string())]))
+    assert _has_empty(pa.chunked_array([bare, pa.array(["a", ""], pa.string())]))

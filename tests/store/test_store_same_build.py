@@ -1,7 +1,7 @@
 """A build whose id is already on disk, complete and intact, is kept without writing it
 again (the same id means the same content, and that build was kept in any case); one with
-a file that differs from its manifest is written again (and the existing one kept, as
-before). The pointer moves to it either way."""
+a file that differs from its manifest is written again and replaces it on disk. The pointer
+moves to it either way."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def test_an_intact_build_of_the_same_id_is_kept_unwritten(
 
 
 @pytest.mark.parametrize(
-    "harm", ["observations", "benchmark", "missing file", "manifest", "no manifest"]
+    "harm",
+    ["observations", "benchmark", "missing file", "manifest", "manifest shape", "no manifest"],
 )
 def test_a_build_not_intact_is_written_again(tmp_path: Path, writes: list[str], harm: str) -> None:
     _write(tmp_path, "b-1")
@@ -81,6 +82,10 @@ def test_a_build_not_intact_is_written_again(tmp_path: Path, writes: list[str], 
         record = json.loads((build / "manifest.json").read_text())
         record["tables"]["findings"]["sha256"] = "0" * 64
         (build / "manifest.json").write_text(json.dumps(record))
+    elif harm == "manifest shape":
+        record = json.loads((build / "manifest.json").read_text())
+        record["tables"]["findings"]["files"] = 5
+        (build / "manifest.json").write_text(json.dumps(record))
     else:
         (build / "manifest.json").unlink()
     writes.clear()
@@ -92,3 +97,10 @@ def test_a_build_not_intact_is_written_again(tmp_path: Path, writes: list[str], 
     assert digests == fresh
     pointer = read_pointer(tmp_path / "2025")
     assert pointer is not None and pointer.build == "b-1"
+    # The damaged build was replaced on disk, not kept: it is the fresh one, byte for byte.
+    on_disk = _files(build)
+    again = _files(tmp_path / "fresh" / "2025" / "b-1")
+    assert on_disk.pop("manifest.json") != b"x"
+    again.pop("manifest.json")
+    assert on_disk == again
+    assert not [p.name for p in (tmp_path / "2025").iterdir() if p.name.startswith(".")]

@@ -398,6 +398,8 @@ def _has_empty(column: pa.ChunkedArray) -> bool:
     for chunk in column.chunks:
         if chunk.type != pa.string() or chunk.null_count:
             return bool(pc.any(pc.equal(column, "")).as_py())
+        if not len(chunk):
+            continue  # Arrow allows an empty string array without an offsets buffer
         offsets = np.frombuffer(
             chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4
         )

@@ -576,8 +576,12 @@ def _commit_build(
         )
         target = edition_dir / manifest.build
         if target.exists():
-            # The same build id means the same content: keep the one already complete.
-            shutil.rmtree(staging)
+            # A build of this id on disk that is not intact (checked above) is replaced: moved
+            # aside first, so the edition never points at a half-removed folder.
+            stale = Path(tempfile.mkdtemp(dir=edition_dir, prefix=".stale-"))
+            target.rename(stale / manifest.build)
+            staging.rename(target)
+            shutil.rmtree(stale, ignore_errors=True)
         else:
             staging.rename(target)
     except OSError as exc:
@@ -617,8 +621,8 @@ def _intact(build: Path) -> dict[str, str] | None:
             if whole != record.get("sha256"):
                 return None
             found.update(zip(paths, digests, strict=True))
-    except (OSError, StoreError):
-        return None
+    except (OSError, StoreError, TypeError, ValueError, KeyError, AttributeError):
+        return None  # a manifest of the wrong shape is a damaged build: written again
     return found
 
 
