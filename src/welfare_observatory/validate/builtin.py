@@ -730,7 +730,7 @@ def check_status(table: pa.Table, ctx: CheckContext) -> list[Finding]:
 def _status_rows(table: pa.Table) -> list[dict[str, Any]]:
     """Per source, indicator and noted status: the count of rows and the least territory
     and period (byte order, NULLs left out), ordered by the three (NULLs last), texts
-    decoded: the rows :func:`_status_sql` gives, grouped on codes by Arrow."""
+    decoded: the rows the query of the tests' reference gives, grouped on codes by Arrow."""
     data, texts = _coded(table, ["indicator", "territory", "period", "obs_status"])
     noted = _flag(pc.is_in(texts["obs_status"], _strings(list(_STATUS_NOTES))), data["obs_status"])
     if not pc.any(noted).as_py():
@@ -754,17 +754,6 @@ def _status_rows(table: pa.Table) -> list[dict[str, Any]]:
         }
         for r in per.to_pylist()
     ]
-
-
-def _status_sql(table: pa.Table) -> list[dict[str, Any]]:
-    """``check_status``'s rows by DuckDB (the reference of :func:`_status_rows`)."""
-    return _sql(
-        f"""SELECT {_src(table)} AS src, indicator, obs_status, count(*) AS n,
-                  min(territory) AS territory, min(period) AS period
-           FROM t WHERE obs_status IN ('P', 'B', 'E', 'U', 'F')
-           GROUP BY ALL ORDER BY 1, 2, 3""",  # noqa: S608 (a fixed column name)
-        t=_with_source(table, ["indicator", "territory", "period", "obs_status"]),
-    )
 
 
 def default_checks(
