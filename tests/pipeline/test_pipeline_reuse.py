@@ -76,7 +76,7 @@ def test_a_damaged_saved_result_is_rebuilt_not_trusted(
     kb = tmp_path / "kb"
     first, _ = build(observatory_dir, kb)
     [saved] = (kb / ".steps").glob("derived-*")
-    (saved / "observations.parquet").write_bytes(b"not parquet")
+    (saved / "observations.arrow").write_bytes(b"not arrow")
     again, lines = build(observatory_dir, kb)
     assert not reused(lines)
     assert again.report.build == first.report.build

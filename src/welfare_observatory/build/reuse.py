@@ -287,6 +287,24 @@ def _grouped(
     return grouped[0], coverage, saved | {"ranges": ranges}
 
 
+def _layout(folder: Path) -> object:
+    try:
+        return _meta(folder / "meta.json").get("layout")
+    except (OSError, ValueError):
+        return None
+
+
+def _remove(folder: Path) -> None:
+    """Remove ``folder``: renamed first (a ``*.tmp`` name, as :func:`drop_leftovers`
+    cleans), so its name is free at once even if removing it fails halfway."""
+    doomed = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    try:
+        folder.rename(doomed)
+    except OSError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
 def _write_arrow(table: pa.Table, path: Path) -> None:
     import pyarrow as pa
 
@@ -323,7 +341,10 @@ def save_derived(
     steps_dir.mkdir(parents=True, exist_ok=True)
     target = steps_dir / f"{_PREFIX}{key}"
     if target.exists():
-        return
+        if _layout(target) == _LAYOUT:
+            return
+        # Of an earlier layout (or its meta unreadable): never read, so replaced.
+        _remove(target)
     staging = Path(tempfile.mkdtemp(dir=steps_dir, prefix=".derived-", suffix=".tmp"))
     try:
         # One copy of the derived rows, in group order: what the next rebuild slices and
