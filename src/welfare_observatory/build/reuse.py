@@ -133,9 +133,14 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
         meta = _meta(folder / "meta.json")
         if meta.get("layout") != _LAYOUT:
             return None
-        observations = _read_analysis(folder / _OBSERVATIONS)
-        coverage_file = folder / _COVERAGE
-        coverage = _read_analysis(coverage_file) if coverage_file.exists() else None
+        if "ranges" in meta:
+            observations = _read_analysis(folder / _OBSERVATIONS)
+            coverage_file = folder / _COVERAGE
+            coverage = _read_analysis(coverage_file) if coverage_file.exists() else None
+        else:
+            observations = _read_parquet(folder / _COMPRESSED)
+            coverage_file = folder / _COMPRESSED_COVERAGE
+            coverage = _read_parquet(coverage_file) if coverage_file.exists() else None
         names = meta["analyses"]
         found = meta["analysis_findings"]
         if not isinstance(names, list) or not isinstance(found, list):
@@ -154,11 +159,16 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
 _LAYOUT = 2
 """The layout of a saved result, in its meta: one copy of the derived rows,
 ``observations.arrow`` (and ``coverage.arrow``), uncompressed Arrow IPC in group order,
-the groups' row ranges pointing into it. Results of earlier layouts (``observations.parquet``
-plus a second, reordered copy ``grouped.arrow``) are not read: derive runs again."""
+the groups' row ranges (``ranges``) pointing into it; without ranges, ``rows.parquet``.
+Results of earlier layouts (``observations.parquet`` plus a second, reordered copy
+``grouped.arrow``) are not read: derive runs again."""
 
 _OBSERVATIONS = "observations.arrow"
 _COVERAGE = "coverage.arrow"
+_COMPRESSED = "rows.parquet"
+_COMPRESSED_COVERAGE = "coverage.parquet"
+"""The rows of a result whose groups are not recorded (one group, or a row of none): no
+rebuild slices them, so they are saved compressed (a few MB, not 51) and read whole."""
 
 
 def _derive_output(
@@ -326,6 +336,19 @@ def _grouped(
     return grouped[0], coverage, saved | {"ranges": ranges}
 
 
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    """No column statistics (nothing reads them; they cost a third of the writing)."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path, write_statistics=False)
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).read()
+
+
 def _layout(folder: Path) -> object:
     try:
         return _meta(folder / "meta.json").get("layout")
@@ -389,9 +412,14 @@ def save_derived(
         # One copy of the derived rows, in group order: what the next rebuild slices and
         # what an unchanged one reuses whole.
         observations, coverage, grouped = _grouped(derived.derive)
-        _write_arrow(observations, staging / _OBSERVATIONS)
-        if coverage is not None:
-            _write_arrow(coverage, staging / _COVERAGE)
+        if grouped:
+            _write_arrow(observations, staging / _OBSERVATIONS)
+            if coverage is not None:
+                _write_arrow(coverage, staging / _COVERAGE)
+        else:
+            _write_parquet(observations, staging / _COMPRESSED)
+            if coverage is not None:
+                _write_parquet(coverage, staging / _COMPRESSED_COVERAGE)
         for name, table in derived.analyses.items():
             _write_analysis(table, staging / f"{name}{_ANALYSIS}")
         meta: dict[str, object] = {
