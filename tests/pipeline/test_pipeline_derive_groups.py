@@ -117,11 +117,11 @@ def edition(result: BuildResult) -> dict[str, Any]:
 def saved_prints(kb: Path) -> tuple[dict[str, str], dict[str, str]]:
     """The fingerprints the newest saved result recorded, and those of its rows hashed
     afresh (a rebuild takes the unchanged groups' fingerprints from the last result)."""
-    from welfare_observatory.build.reuse import fingerprints
+    from welfare_observatory.build.reuse import _mapped, fingerprints
 
     newest = max((kb / ".steps").glob("derived-*"), key=lambda p: p.stat().st_mtime_ns)
     recorded = json.loads((newest / "meta.json").read_text(encoding="utf-8"))["fingerprints"]
-    return recorded, fingerprints(pq.read_table(newest / "observations.parquet"))
+    return recorded, fingerprints(_mapped(newest / "observations.arrow"))
 
 
 @pytest.fixture
@@ -323,7 +323,7 @@ def test_a_damaged_grouped_result_means_a_whole_derive(
     folder = make_grouped_observatory(tmp_path / "obs")
     build(folder, tmp_path / "kb")
     [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
-    (saved / "grouped.arrow").write_bytes(b"not arrow")
+    (saved / "observations.arrow").write_bytes(b"not arrow")
     change_last_value(folder / "data" / "t_health_b.csv")
     again = build(folder, tmp_path / "kb")
     fresh = build(folder, tmp_path / "fresh")
@@ -348,8 +348,8 @@ def test_a_grouped_result_that_does_not_fit_its_ranges_means_a_whole_derive(
         runs[first] = [*runs[first][:-1], [runs[first][-1][0], runs[first][-1][1] - 1]]
     meta_file.write_text(json.dumps(meta), encoding="utf-8")
     if damage == "file truncated":
-        data = (saved / "grouped.arrow").read_bytes()
-        (saved / "grouped.arrow").write_bytes(data[: len(data) // 2] + data[-4096:])
+        data = (saved / "observations.arrow").read_bytes()
+        (saved / "observations.arrow").write_bytes(data[: len(data) // 2] + data[-4096:])
     change_last_value(folder / "data" / "t_health_b.csv")
     again = build(folder, tmp_path / "kb")
     fresh = build(folder, tmp_path / "fresh")
@@ -357,14 +357,169 @@ def test_a_grouped_result_that_does_not_fit_its_ranges_means_a_whole_derive(
     assert edition(again) == edition(fresh)
 
 
-def test_a_single_group_saves_no_grouped_copy(tmp_path: Path) -> None:
+def test_the_saved_result_holds_one_copy_of_the_rows_in_group_order(tmp_path: Path) -> None:
+    from welfare_observatory.build.reuse import _mapped
+
+    folder = make_grouped_observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
+    assert not list(saved.glob("*.parquet")) and not (saved / "grouped.arrow").exists()
+    meta = json.loads((saved / "meta.json").read_text(encoding="utf-8"))
+    rows = _mapped(saved / "observations.arrow")
+    assert rows.num_rows == first.report.observations
+    names = pc.cast(rows.column("indicator"), pa.string())
+    for key, runs in meta["ranges"]["rows"].items():
+        for start, stop in runs:
+            assert set(names.slice(start, stop - start).to_pylist()) <= set(meta["groups"][key])
+
+
+@pytest.mark.parametrize("changed", ["t_health_b", "t_births", "t_edu_b"])
+def test_a_rebuild_saves_the_runs_group_runs_finds(tmp_path: Path, changed: str) -> None:
+    """A rebuild's rows are in group order and their runs known (derive's ``runs``): the
+    ranges saved are those :func:`group_runs` finds in the rows saved, which it leaves in
+    place, and the next rebuild from them gives a fresh build's edition."""
+    from welfare_observatory.build.derive import group_runs
+    from welfare_observatory.build.reuse import _mapped
+
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / f"{changed}.csv")
+    build(folder, tmp_path / "kb")
+    steps = tmp_path / "kb" / ".steps"
+    newest = max(steps.glob("derived-*"), key=lambda p: p.stat().st_mtime_ns)
+    meta = json.loads((newest / "meta.json").read_text(encoding="utf-8"))
+    for name, ranges in (("observations", "rows"), ("coverage", "coverage")):
+        table = _mapped(newest / f"{name}.arrow")
+        found = group_runs(table, meta["groups"])
+        assert found is not None and found[0] is table
+        saved = {k: [tuple(r) for r in v] for k, v in meta["ranges"][ranges].items()}
+        assert saved == found[1]
+    change_last_value(folder / "data" / "t_health_a.csv")
+    again = build(folder, tmp_path / "kb")
+    assert edition(again) == edition(build(folder, tmp_path / "fresh"))
+
+
+def test_a_result_reused_whole_gives_the_edition_of_the_build_that_saved_it(
+    tmp_path: Path,
+) -> None:
+    """The saved rows are in group order, not derive's: the edition does not show it."""
+    import shutil
+
+    folder = make_grouped_observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    shutil.copytree(tmp_path / "kb" / ".steps", tmp_path / "other" / ".steps")
+    lines: list[str] = []
+    again = load_observatory(folder).build(
+        out=tmp_path / "other", offline=True, progress=lines.append
+    )
+    assert any("results reused" in line for line in lines)
+    assert edition(again) == edition(first)
+
+
+def _as_earlier_layout(saved: Path) -> None:
+    """``saved`` as an earlier version wrote it: the rows in ``observations.parquet`` and a
+    reordered copy in ``grouped.arrow``, no layout in the meta."""
+    import pyarrow.feather as feather
+
+    from welfare_observatory.build.reuse import _mapped
+
+    rows = _mapped(saved / "observations.arrow")
+    pq.write_table(rows, saved / "observations.parquet")
+    feather.write_feather(rows, saved / "grouped.arrow", compression="uncompressed")
+    del rows
+    (saved / "observations.arrow").unlink()
+    meta_file = saved / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    del meta["layout"]
+    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+
+
+def test_a_result_of_an_earlier_layout_is_derived_again(
+    tmp_path: Path, derived_indicators: list[set[str]]
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
+    _as_earlier_layout(saved)
+    lines: list[str] = []
+    same = load_observatory(folder).build(out=tmp_path / "kb", offline=True, progress=lines.append)
+    assert not any("results reused" in line for line in lines)
+    assert edition(same) == edition(first)
+    # Derived whole (no groups taken from it), then saved again in today's layout.
+    assert len(derived_indicators) == 2 and derived_indicators[1] == derived_indicators[0]
+    assert (saved / "observations.arrow").is_file() and not (saved / "grouped.arrow").exists()
+    lines.clear()
+    load_observatory(folder).build(out=tmp_path / "kb", offline=True, progress=lines.append)
+    assert any("results reused" in line for line in lines)
+    change_last_value(folder / "data" / "t_health_b.csv")
+    for old in (tmp_path / "kb" / ".steps").glob("derived-*"):
+        if (old / "observations.arrow").exists():
+            _as_earlier_layout(old)
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert derived_indicators[2] == derived_indicators[0]
+    assert edition(again) == edition(fresh)
+
+
+@pytest.mark.parametrize("damage", ["offsets", "indices"])
+def test_a_saved_result_with_damaged_buffers_is_derived_again(
+    tmp_path: Path, derived_indicators: list[set[str]], damage: str
+) -> None:
+    """Damage only a whole check finds (the file's structure is intact): an offset or a
+    dictionary index out of its bounds, reused whole or per group, is derived again."""
+    import pyarrow.feather as feather
+
+    from welfare_observatory.build.reuse import _mapped
+
+    folder = make_grouped_observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
+    rows = _mapped(saved / "observations.arrow").combine_chunks()
+    if damage == "offsets":
+        at = rows.schema.get_field_index("flags")
+        flags = rows.column(at).chunk(0)
+        validity, offsets, data = flags.buffers()
+        # First and last offsets intact (a structural check passes), one between them not.
+        values = pa.Array.from_buffers(pa.int32(), len(flags) + 1, [None, offsets]).to_pylist()
+        values[1] = values[-1] + 1000
+        bad = pa.array(values, pa.int32())
+        broken = pa.Array.from_buffers(pa.string(), len(flags), [validity, bad.buffers()[1], data])
+        rows = rows.set_column(at, rows.schema.field(at), pa.chunked_array([broken]))
+    else:
+        at = rows.schema.get_field_index("territory")
+        column = rows.column(at).chunk(0)
+        bad = pa.array([len(column.dictionary) + 5] * len(column), pa.int32())
+        broken = pa.DictionaryArray.from_arrays(bad, column.dictionary, safe=False)
+        rows = rows.set_column(at, rows.schema.field(at), pa.chunked_array([broken]))
+    with pytest.raises(pa.ArrowInvalid):
+        rows.validate(full=True)
+    feather.write_feather(rows, saved / "observations.arrow", compression="uncompressed")
+    del rows
+    lines: list[str] = []
+    same = load_observatory(folder).build(out=tmp_path / "kb", offline=True, progress=lines.append)
+    assert not any("results reused" in line for line in lines)
+    assert edition(same) == edition(first)
+    change_last_value(folder / "data" / "t_health_b.csv")
+    for other in (tmp_path / "kb" / ".steps").glob("derived-*"):
+        (other / "observations.arrow").write_bytes((saved / "observations.arrow").read_bytes())
+    again = build(folder, tmp_path / "kb")
+    # Refused when read, or the changed group first and then refused by the whole check
+    # before any saved row is taken: a whole derive in the end.
+    calls = derived_indicators[2:]
+    assert calls[-1] == derived_indicators[0]
+    assert calls[:-1] in ([], [{"T_HEALTH_B"}])
+    fresh = build(folder, tmp_path / "fresh")
+    assert edition(again) == edition(fresh)
+
+
+def test_a_single_group_records_no_groups_and_saves_the_rows_as_they_are() -> None:
     from welfare_observatory.build.derive import DeriveOutput
-    from welfare_observatory.build.reuse import _save_grouped
+    from welfare_observatory.build.reuse import _grouped
 
     table = pa.table({"indicator": ["A"]})
-    output = DeriveOutput(observations=table, findings=[], steps=[], parts=[])
-    assert _save_grouped(tmp_path, output, {"g": ["A"]}) == {}
-    assert list(tmp_path.iterdir()) == []
+    output = DeriveOutput(observations=table, findings=[], steps=[], parts=[], groups={"g": ["A"]})
+    saved, coverage, recorded = _grouped(output)
+    assert saved is table and coverage is None and recorded == {}
 
 
 # Rate findings summed over indicators: any split of the indicators gives the same findings.

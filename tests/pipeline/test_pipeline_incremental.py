@@ -215,9 +215,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, pa.Table]:
     build(folder, kb)
     env = make_environment(load_observatory(folder))
     [saved] = (kb / ".steps").glob("derived-*")
-    import pyarrow.parquet as pq
+    from welfare_observatory.build.reuse import _mapped
 
-    observations = pq.read_table(saved / "observations.parquet")
+    observations = _mapped(saved / "observations.arrow")
     assert KnowledgeBase.open(kb).edition().observations == observations.num_rows
     return env, observations
 

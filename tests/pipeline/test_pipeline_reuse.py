@@ -76,7 +76,43 @@ def test_a_damaged_saved_result_is_rebuilt_not_trusted(
     kb = tmp_path / "kb"
     first, _ = build(observatory_dir, kb)
     [saved] = (kb / ".steps").glob("derived-*")
-    (saved / "observations.parquet").write_bytes(b"not parquet")
+    [rows] = [saved / n for n in ("observations.arrow", "rows.parquet") if (saved / n).exists()]
+    rows.write_bytes(b"damaged")
     again, lines = build(observatory_dir, kb)
     assert not reused(lines)
     assert again.report.build == first.report.build
+
+
+def test_a_result_without_groups_is_saved_compressed_and_reused(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    """Rows no rebuild slices (one indicator group) are saved as Parquet, read whole."""
+    import json
+
+    from welfare_observatory.build.derive import DeriveOutput
+    from welfare_observatory.build.reuse import Derived, load_derived, save_derived
+
+    kb = tmp_path / "kb"
+    build(observatory_dir, kb)
+    [saved] = (kb / ".steps").glob("derived-*")
+    whole = load_derived(kb / ".steps", saved.name.removeprefix("derived-"))
+    assert whole is not None
+    single = DeriveOutput(
+        whole.derive.observations,
+        whole.derive.findings,
+        whole.derive.steps,
+        whole.derive.coverage,
+        whole.derive.parts,
+        groups={"one": sorted(set(whole.derive.observations.column("indicator").to_pylist()))},
+    )
+    steps = tmp_path / "steps"
+    save_derived(steps, "k", Derived(single, whole.analyses, whole.analysis_findings))
+    folder = steps / "derived-k"
+    assert (folder / "rows.parquet").is_file() and not (folder / "observations.arrow").exists()
+    assert "ranges" not in json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    back = load_derived(steps, "k")
+    assert back is not None
+    assert back.derive.observations.equals(whole.derive.observations)
+    assert back.derive.findings == whole.derive.findings
+    (folder / "rows.parquet").write_bytes(b"damaged")
+    assert load_derived(steps, "k") is None

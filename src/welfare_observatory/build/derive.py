@@ -44,6 +44,9 @@ __all__ = [
 
 _LEVEL_ORDER = ("district", "province", "region", "nuts1", "country")
 
+Runs = dict[str, list[tuple[int, int]]]
+"""Per group key, the ``(start, stop)`` ranges of its rows in a table."""
+
 
 @dataclass(frozen=True)
 class DeriveOutput:
@@ -66,6 +69,9 @@ class DeriveOutput:
     result: their fingerprints (:func:`~welfare_observatory.build.reuse.fingerprints`), as
     that result recorded them; ``unknown_rows`` holds every other row."""
     unknown_rows: pa.Table | None = None
+    runs: tuple[Runs, Runs | None] | None = None
+    """Per group key, the runs of its rows in ``observations`` and in ``coverage``, when
+    derive put them in group order (a rebuild): what :func:`group_runs` would find."""
 
 
 class DeriveScope(Frozen):
@@ -383,10 +389,6 @@ def open_database_early() -> None:
 # their derived rows at this build's steps: the output equals a full derive's.
 
 
-Runs = dict[str, list[tuple[int, int]]]
-"""Per group key, the ``(start, stop)`` ranges of its rows in a table."""
-
-
 @dataclass(frozen=True)
 class Grouped:
     """A saved derive output with, per group key, where its rows are in
@@ -397,6 +399,9 @@ class Grouped:
     coverage_rows: Runs | None = None
     fingerprints: dict[str, str] | None = None
     """Per indicator, the fingerprint of its rows in ``output.observations``, when saved."""
+    intact: Callable[[], bool] | None = None
+    """Whether the saved tables passed their whole check (memory-mapped files, checked
+    while derive runs the changed groups); called before any of their rows is taken."""
 
 
 def group_runs(
@@ -414,10 +419,15 @@ def group_runs(
     keys = sorted(groups)
     place = {i: k for k, key in enumerate(keys) for i in groups[key]}
     chunks = []
+    last: tuple[pa.Array, Any] | None = None
     for chunk in table.column("indicator").chunks:
-        # Per distinct indicator, not per row (coverage's column is plain text).
+        # Per distinct indicator, not per row (coverage's column is plain text); chunks
+        # of one saved file share their dictionary: it is looked up once.
         coded = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
-        codes = np.array([place.get(v, len(keys)) for v in coded.dictionary.to_pylist()])
+        if last is None or not (last[0] is coded.dictionary or last[0].equals(coded.dictionary)):
+            found = [place.get(v, len(keys)) for v in coded.dictionary.to_pylist()]
+            last = (coded.dictionary, np.array(found, np.int64))
+        codes = last[1]
         indices = coded.indices.to_numpy(zero_copy_only=False)
         chunks.append(codes[indices] if len(codes) else np.zeros(0, np.int64))
     of_row = np.concatenate(chunks).astype(np.int64) if chunks else np.zeros(0, np.int64)
@@ -550,6 +560,8 @@ def derive_by_groups(
     if linked:
         # Every correction was applied: those of other groups' indicators are theirs.
         out = _only(out, {i for key in fresh for i in recorded[key]})
+    if previous.intact is not None and not previous.intact():
+        return whole()  # a damaged saved file: none of its rows is taken
     combined = _combined(out, previous, {key: recorded[key] for key in fresh}, sorted(recorded))
     if combined is None:
         return whole()
@@ -684,11 +696,13 @@ def _combined(
     ]
     unknown_rows = pa.concat_tables(unknown) if unknown else observations.slice(0, 0)
     coverage = out.coverage
+    coverage_runs = None
     if old.coverage is not None and previous.coverage_rows is not None:
         new = out.coverage if out.coverage is not None else old.coverage.slice(0, 0)
         if new.schema != old.coverage.schema:
             return None
-        coverage = _pieces(old.coverage, previous.coverage_rows, new, fresh, keys)[0]
+        coverage, covered = _pieces(old.coverage, previous.coverage_rows, new, fresh, keys)
+        coverage_runs = _as_runs(covered)
     elif old.coverage is not None:
         return None
     parts = [p for p in old.parts if p.indicator in keep] + out.parts
@@ -700,7 +714,13 @@ def _combined(
         parts,
         known_prints=known[0] if known is not None else None,
         unknown_rows=unknown_rows if known is not None else None,
+        runs=(_as_runs(spans), coverage_runs) if coverage is None or coverage_runs else None,
     )
+
+
+def _as_runs(spans: list[tuple[str, int, int]]) -> Runs:
+    """:func:`_pieces`' spans as :func:`group_runs` gives them (an empty group, no run)."""
+    return {key: [(start, stop)] if stop > start else [] for key, start, stop in spans}
 
 
 def _known_prints(
