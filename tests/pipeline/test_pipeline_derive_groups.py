@@ -262,7 +262,7 @@ def test_a_rebuild_hashes_only_the_rows_derive_did_not_take_unchanged(
     assert set(recorded) > hashed_indicators[1]
 
 
-@pytest.mark.parametrize("damage", ["count", "missing"])
+@pytest.mark.parametrize("damage", ["count", "missing", "garbage", "not text"])
 def test_saved_fingerprints_that_do_not_count_the_rows_are_not_trusted(
     tmp_path: Path, hashed_indicators: list[set[str]], damage: str
 ) -> None:
@@ -274,6 +274,10 @@ def test_saved_fingerprints_that_do_not_count_the_rows_are_not_trusted(
     if damage == "count":
         domain, rows, read, every = meta["fingerprints"]["T_HEALTH_B"].rsplit(":", 3)
         meta["fingerprints"]["T_HEALTH_B"] = f"{domain}:{int(rows) + 1}:{read}:{every}"
+    elif damage == "garbage":
+        meta["fingerprints"]["T_HEALTH_B"] = "garbage"
+    elif damage == "not text":
+        meta["fingerprints"]["T_HEALTH_B"] = 5
     else:
         del meta["fingerprints"]["T_HEALTH_B"]
     meta_file.write_text(json.dumps(meta), encoding="utf-8")

@@ -767,11 +767,14 @@ def _known_prints(
         same.add(key)
     known: dict[str, str] = {}
     rows = 0
-    for key in same:
-        for indicator in old.groups[key]:
-            if indicator in prints:
-                known[indicator] = prints[indicator]
-                rows += int(prints[indicator].rsplit(":", 3)[1])
+    try:
+        for key in same:
+            for indicator in old.groups[key]:
+                if indicator in prints:
+                    known[indicator] = prints[indicator]
+                    rows += int(prints[indicator].rsplit(":", 3)[1])
+    except (AttributeError, IndexError, ValueError):
+        return {}, set()  # a saved fingerprint of the wrong shape: nothing saved is trusted
     if rows != sum(b - a for key in same for a, b in previous.rows.get(key, [])):
         return {}, set()
     return known, same
