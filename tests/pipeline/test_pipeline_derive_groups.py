@@ -499,6 +499,9 @@ def test_a_saved_result_with_damaged_buffers_is_derived_again(
         rows.validate(full=True)
     feather.write_feather(rows, saved / "observations.arrow", compression="uncompressed")
     del rows
+    # The damage is recorded as the saved bytes (their digest matches): the whole check
+    # alone must find it.
+    _record_digest(saved, "observations.arrow")
     lines: list[str] = []
     same = load_observatory(folder).build(out=tmp_path / "kb", offline=True, progress=lines.append)
     assert not any("results reused" in line for line in lines)
@@ -506,6 +509,7 @@ def test_a_saved_result_with_damaged_buffers_is_derived_again(
     change_last_value(folder / "data" / "t_health_b.csv")
     for other in (tmp_path / "kb" / ".steps").glob("derived-*"):
         (other / "observations.arrow").write_bytes((saved / "observations.arrow").read_bytes())
+        _record_digest(other, "observations.arrow")
     again = build(folder, tmp_path / "kb")
     # Refused when read, or the changed group first and then refused by the whole check
     # before any saved row is taken: a whole derive in the end.
@@ -514,6 +518,46 @@ def test_a_saved_result_with_damaged_buffers_is_derived_again(
     assert calls[:-1] in ([], [{"T_HEALTH_B"}])
     fresh = build(folder, tmp_path / "fresh")
     assert edition(again) == edition(fresh)
+
+
+def _record_digest(saved: Path, name: str) -> None:
+    from welfare_observatory.build.reuse import _file_sha256
+
+    meta = json.loads((saved / "meta.json").read_text(encoding="utf-8"))
+    meta["sha256"][name] = _file_sha256(saved / name)
+    (saved / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+@pytest.mark.parametrize("changed", [None, "t_health_b"])
+def test_saved_rows_whose_bytes_changed_are_derived_again(
+    tmp_path: Path, derived_indicators: list[set[str]], changed: str | None
+) -> None:
+    """A value changed in place (the file's structure intact, as a crash before the data
+    reached the disk can leave it): the saved digest differs, so the rows are not taken,
+    reused whole or per group."""
+    import pyarrow.feather as feather
+
+    from welfare_observatory.build.reuse import _mapped
+
+    folder = make_grouped_observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
+    rows = _mapped(saved / "observations.arrow").combine_chunks()
+    at = rows.schema.get_field_index("value")
+    values = rows.column(at).to_pylist()
+    values[0] = (values[0] or 0.0) + 1000.0
+    rows = rows.set_column(at, rows.schema.field(at), pa.array(values, pa.float64()))
+    rows.validate(full=True)
+    feather.write_feather(rows, saved / "observations.arrow", compression="uncompressed")
+    del rows
+    if changed is not None:
+        change_last_value(folder / "data" / f"{changed}.csv")
+    again = build(folder, tmp_path / "kb")
+    assert derived_indicators[-1] == derived_indicators[0]  # a whole derive
+    fresh = build(folder, tmp_path / "fresh")
+    assert edition(again) == edition(fresh)
+    if changed is None:
+        assert edition(again) == edition(first)
 
 
 def test_a_single_group_records_no_groups_and_saves_the_rows_as_they_are() -> None:

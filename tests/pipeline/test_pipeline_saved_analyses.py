@@ -72,14 +72,15 @@ def test_a_damaged_saved_analysis_is_analysed_again(observatory_dir: Path, tmp_p
 def test_a_table_whose_chunks_have_dictionaries_of_their_own_is_saved(tmp_path: Path) -> None:
     import pyarrow as pa
 
-    from welfare_observatory.build.reuse import _read_analysis, _write_analysis
+    from welfare_observatory.build.reuse import _file_sha256, _read_analysis, _write_analysis
 
     column = pa.chunked_array(
         [pa.array(["b", "a"]).dictionary_encode(), pa.array(["c", "b"]).dictionary_encode()]
     )
     table = pa.table({"territory": column, "value": [1.0, 2.0, 3.0, None]})
-    _write_analysis(table, tmp_path / "t.analysis.arrow")
-    back = _read_analysis(tmp_path / "t.analysis.arrow")
+    path = tmp_path / "t.analysis.arrow"
+    _write_analysis(table, path)
+    back = _read_analysis(path, {path.name: _file_sha256(path)})
     assert back.column("territory").to_pylist() == ["b", "a", "c", "b"]
     assert back.column("value").to_pylist() == [1.0, 2.0, 3.0, None]
 
@@ -100,7 +101,7 @@ def test_saved_analyses_are_mapped_and_equal_those_saved_compressed_before(
 ) -> None:
     import pyarrow as pa
 
-    from welfare_observatory.build.reuse import _read_analysis, _write_analysis
+    from welfare_observatory.build.reuse import _file_sha256, _read_analysis, _write_analysis
 
     _, derived, _ = _saved(observatory_dir, tmp_path)
     assert derived.analyses
@@ -108,10 +109,11 @@ def test_saved_analyses_are_mapped_and_equal_those_saved_compressed_before(
         _write_analysis(table, tmp_path / f"{name}.new")
         _lz4(table, tmp_path / f"{name}.old")
         before = pa.total_allocated_bytes()
-        new = _read_analysis(tmp_path / f"{name}.new")
+        sums = {f"{name}.{k}": _file_sha256(tmp_path / f"{name}.{k}") for k in ("new", "old")}
+        new = _read_analysis(tmp_path / f"{name}.new", sums)
         # Mapped, not read: the table's buffers are the file's pages.
         assert pa.total_allocated_bytes() - before < max(table.nbytes // 2, 1)
-        old = _read_analysis(tmp_path / f"{name}.old")
+        old = _read_analysis(tmp_path / f"{name}.old", sums)
         for back in (new, old):
             assert back.schema.equals(table.schema, check_metadata=True), name
             assert back.equals(table), name

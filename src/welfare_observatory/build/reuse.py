@@ -133,19 +133,20 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
         meta = _meta(folder / "meta.json")
         if meta.get("layout") != _LAYOUT:
             return None
+        sums = _digests(meta)
         if "ranges" in meta:
-            observations = _read_analysis(folder / _OBSERVATIONS)
+            observations = _read_analysis(folder / _OBSERVATIONS, sums)
             coverage_file = folder / _COVERAGE
-            coverage = _read_analysis(coverage_file) if coverage_file.exists() else None
+            coverage = _read_analysis(coverage_file, sums) if coverage_file.exists() else None
         else:
-            observations = _read_parquet(folder / _COMPRESSED)
+            observations = _read_parquet(folder / _COMPRESSED, sums)
             coverage_file = folder / _COMPRESSED_COVERAGE
-            coverage = _read_parquet(coverage_file) if coverage_file.exists() else None
+            coverage = _read_parquet(coverage_file, sums) if coverage_file.exists() else None
         names = meta["analyses"]
         found = meta["analysis_findings"]
         if not isinstance(names, list) or not isinstance(found, list):
             return None
-        analyses = {name: _read_analysis(folder / f"{name}{_ANALYSIS}") for name in names}
+        analyses = {name: _read_analysis(folder / f"{name}{_ANALYSIS}", sums) for name in names}
         derive = _derive_output(meta, observations, coverage)
         findings = [Finding.model_validate(f) for f in found]
         prints = meta.get("fingerprints")
@@ -232,9 +233,15 @@ def load_grouped(steps_dir: Path) -> Grouped | None:
         try:
             # Checked whole on another thread while derive runs the changed groups; derive
             # waits for the check before it takes a row of them (Grouped.intact).
-            observations = _mapped(folder / _OBSERVATIONS)
+            sums = _digests(meta)
+            files = [folder / _OBSERVATIONS]
+            observations = _mapped(files[0])
             coverage_file = folder / _COVERAGE
-            coverage = _mapped(coverage_file) if coverage_file.exists() else None
+            coverage = None
+            if coverage_file.exists():
+                files.append(coverage_file)
+                coverage = _mapped(coverage_file)
+            expected = [(f, sums[f.name]) for f in files]
             output = _derive_output(meta, observations, coverage)
             rows = _runs_of(ranges["rows"], observations)
             covered = ranges.get("coverage")
@@ -248,19 +255,21 @@ def load_grouped(steps_dir: Path) -> Grouped | None:
         prints = meta.get("fingerprints")
         known = {str(k): str(v) for k, v in prints.items()} if isinstance(prints, dict) else None
         tables = [observations] if coverage is None else [observations, coverage]
-        return Grouped(output, rows, cov_rows, known, _Check(tables))
+        return Grouped(output, rows, cov_rows, known, _Check(tables, expected))
     return None
 
 
 class _Check:
-    """The whole check of mapped tables (``validate(full=True)``: offsets, dictionary
-    indices, UTF-8, about 20 ms for 800k rows; it releases the GIL), run on a thread of its
-    own from creation; calling it waits and says whether they are intact."""
+    """The whole check of mapped tables, run on a thread of its own from creation: their
+    files' sha256 against the digests saved with them, then ``validate(full=True)``
+    (offsets, dictionary indices, UTF-8); both release the GIL, about 50 ms for 800k rows.
+    Calling it waits and says whether they are intact."""
 
-    def __init__(self, tables: list[pa.Table]) -> None:
+    def __init__(self, tables: list[pa.Table], files: list[tuple[Path, str]]) -> None:
         import threading
 
         self._tables: list[pa.Table] | None = tables
+        self._files = files
         self._ok = False
         self._thread = threading.Thread(target=self._run, name="saved-rows-check", daemon=True)
         self._thread.start()
@@ -270,9 +279,11 @@ class _Check:
 
         tables, self._tables = self._tables, None
         try:
+            if any(_file_sha256(path) != expected for path, expected in self._files):
+                return
             for table in tables or []:
                 table.validate(full=True)
-        except pa.ArrowException:
+        except (OSError, pa.ArrowException):
             return
         self._ok = True
 
@@ -343,10 +354,32 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, write_statistics=False)
 
 
-def _read_parquet(path: Path) -> pa.Table:
+def _read_parquet(path: Path, sums: dict[str, str]) -> pa.Table:
+    """A table :func:`_write_parquet` wrote, its bytes checked against their saved sha256."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(path).read()
+    raw = path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != sums.get(path.name):
+        raise ValueError(f"{path}: not the bytes that were saved")
+    return pq.ParquetFile(pa.BufferReader(raw)).read()
+
+
+def _digests(meta: dict[str, object]) -> dict[str, str]:
+    """The sha256 of each data file of a saved result, by file name, as its meta records
+    them (a result without them is not trusted: ValueError)."""
+    sums = meta.get("sha256")
+    if not isinstance(sums, dict):
+        raise ValueError("a saved result without the digests of its files")
+    return {str(k): str(v) for k, v in sums.items()}
+
+
+def _file_sha256(path: Path) -> str:
+    """The sha256 of a file, read through a memory map (hashlib releases the GIL)."""
+    import pyarrow as pa
+
+    with pa.memory_map(str(path)) as source:
+        return hashlib.sha256(source.read_buffer()).hexdigest()
 
 
 def _layout(folder: Path) -> object:
@@ -412,6 +445,8 @@ def save_derived(
         # One copy of the derived rows, in group order: what the next rebuild slices and
         # what an unchanged one reuses whole.
         observations, coverage, grouped = _grouped(derived.derive)
+        # Nothing here is fsynced: a file a crash left short or zeroed fails its digest,
+        # and the result is derived again, never trusted (as a source's step).
         if grouped:
             _write_arrow(observations, staging / _OBSERVATIONS)
             if coverage is not None:
@@ -424,6 +459,7 @@ def save_derived(
             _write_analysis(table, staging / f"{name}{_ANALYSIS}")
         meta: dict[str, object] = {
             "layout": _LAYOUT,
+            "sha256": {f.name: _file_sha256(f) for f in sorted(staging.iterdir())},
             "findings": [f.model_dump(mode="json") for f in derived.derive.findings],
             "steps": [s.model_dump(mode="json") for s in derived.derive.steps],
             "analyses": sorted(derived.analyses),
@@ -452,7 +488,8 @@ _ANALYSIS = ".analysis.arrow"
 """A saved analysis: an uncompressed Arrow IPC file. A rebuild maps every analysis of the
 previous build into memory (no read, no copy: LZ4 cost about 0.04 s CPU to read and 0.03 s
 to write for 160 sources) and writes every one again; about 25 MB for 160 sources, five
-times LZ4's bytes. Files written LZ4-compressed by an earlier version read back the same.
+times LZ4's bytes. Every data file of a saved result has its sha256 in the result's meta,
+checked before it is used; results saved without them (earlier versions) are not reused.
 (Files of the edition stay Parquet.)"""
 
 
@@ -460,12 +497,15 @@ def _write_analysis(table: pa.Table, path: Path) -> None:
     _write_arrow(table, path)
 
 
-def _read_analysis(path: Path) -> pa.Table:
+def _read_analysis(path: Path, sums: dict[str, str]) -> pa.Table:
     """A table :func:`_write_analysis` wrote, as it was (types, metadata, values),
-    memory-mapped; checked whole (offsets within their buffers) before anything slices it,
-    as a damaged file is analysed again, never trusted."""
+    memory-mapped; its bytes checked against their saved sha256 and the table checked whole
+    (offsets within their buffers) before anything slices it, as a damaged file is
+    analysed again, never trusted."""
     import pyarrow as pa
 
+    if _file_sha256(path) != sums.get(path.name):
+        raise ValueError(f"{path}: not the bytes that were saved")
     try:
         table = _mapped(path)
         table.validate(full=True)
@@ -645,7 +685,8 @@ def load_analysed(steps_dir: Path, key: str) -> Analysed | None:
         try:
             names = meta["analyses"]
             assert isinstance(names, list)
-            analyses = {n: _read_analysis(folder / f"{n}{_ANALYSIS}") for n in names}
+            sums = _digests(meta)
+            analyses = {n: _read_analysis(folder / f"{n}{_ANALYSIS}", sums) for n in names}
             prints = meta["fingerprints"]
             found = meta["analysis_findings"]
             assert isinstance(prints, dict) and isinstance(found, list)
