@@ -12,6 +12,7 @@ stores.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -90,6 +91,9 @@ class BuildContext:
     saving: dict[str, Future[None]] = field(default_factory=dict)
     """Steps submitted to ``saver``, by key: a source with the key of one still being
     written waits for it, and reuses it as it would have."""
+    real_base: list[Any] = field(default_factory=list, repr=False)
+    """The observatory folder's real path, resolved once for every source's fetch (see
+    ``FetchContext``)."""
 
     @property
     def versions(self) -> dict[str, str]:
@@ -325,8 +329,9 @@ def _run_source(
             wait([context.saving[key]])
         reused = _load_step(context.steps_dir, key)
         save: PendingStep | None = None
+        indicators: tuple[str, ...] | None = None
         if reused is not None and not context.refresh:
-            table, findings, steps, rows_in = reused
+            table, findings, steps, rows_in, indicators = reused
             status = "reused"
         else:
             table, findings, steps, rows_in = _parse_and_harmonize(
@@ -360,7 +365,8 @@ def _run_source(
         )
         return SourceOutput(report)
     errors = [f for f in findings if f.severity is Severity.ERROR]
-    indicators = _indicators(table) if table is not None else ()
+    if indicators is None:
+        indicators = _indicators(table) if table is not None else ()
     report = SourceReport(
         id=source_id,
         type=config.type,
@@ -398,6 +404,7 @@ def _fetch_context(context: BuildContext, source_id: str) -> Any:
         base_dir=context.env.folder,
         progress=context.say,
         source=source_id,
+        _base_cache=context.real_base,
     )
 
 
@@ -577,28 +584,50 @@ def declared_indicators(config: SourceConfig) -> list[str]:
 
 def _load_step(
     steps_dir: Path, key: str
-) -> tuple[pa.Table, list[Finding], list[StepRecord], int] | None:
-    """A source's saved step (:func:`_save_step`), or None when it is absent, damaged or
-    cut short: its bytes must hash to the digest its record holds."""
+) -> tuple[pa.Table, list[Finding], list[StepRecord], int, tuple[str, ...] | None] | None:
+    """A source's saved step (:func:`_save_step`) with the indicators its record lists
+    (None in a record of an older version), or None when it is absent, damaged or cut
+    short: its bytes must hash to the digest its record holds."""
     import hashlib
-    import json
 
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
     try:
-        record = json.loads((steps_dir / f"{key}.json").read_text(encoding="utf-8"))
-        raw = (steps_dir / f"{key}{_STEP_SUFFIX}").read_bytes()
-        if hashlib.sha256(raw).hexdigest() != record["sha256"]:
+        with open(steps_dir / f"{key}.json", "rb") as handle:
+            record = _saved_record().model_validate_json(handle.read())
+        with open(steps_dir / f"{key}{_STEP_SUFFIX}", "rb") as handle:
+            raw = handle.read()
+        if hashlib.sha256(raw).hexdigest() != record.sha256:
             return None  # cut short by a crash (steps are not fsynced), or damaged
         # The batches are read in place from the bytes just hashed (the compressed buffers
-        # are inflated): no decoding, the chunks and dictionaries the source had.
-        table = ipc.open_stream(pa.py_buffer(raw)).read_all()
-        findings = [Finding.model_validate(f) for f in record["findings"]]
-        steps = [StepRecord.model_validate(s) for s in record["steps"]]
-        return table, findings, steps, int(record["rows_in"])
+        # are inflated): no decoding, the chunks and dictionaries the source had. In this
+        # thread: a step's buffers are too small for a thread each to pay (it cost a
+        # rebuild of 160 sources twice the time on two cores).
+        options = ipc.IpcReadOptions(use_threads=False)
+        table = ipc.open_stream(pa.py_buffer(raw), options=options).read_all()
+        return table, list(record.findings), list(record.steps), record.rows_in, record.indicators
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a missing or damaged cache entry is rebuilt, never trusted
+
+
+@functools.cache
+def _saved_record() -> Any:
+    """The validator of a step's record (``<key>.json``): JSON parsed and the findings and
+    lineage steps built in one pass of pydantic's, per record."""
+    from pydantic import BaseModel, ConfigDict
+
+    class SavedRecord(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+
+        findings: list[Finding]
+        steps: list[StepRecord]
+        rows_in: int
+        sha256: str
+        indicators: tuple[str, ...] | None = None
+        """What :func:`_indicators` gave for the table (absent in older records)."""
+
+    return SavedRecord
 
 
 _STEP_SUFFIX = ".arrows"
@@ -677,6 +706,7 @@ def _save_step(
         "findings": [f.model_dump(mode="json") for f in findings],
         "steps": [s.model_dump(mode="json") for s in steps],
         "rows_in": rows_in,
+        "indicators": list(_indicators(table)),
         "sha256": hashlib.sha256(raw).hexdigest(),
         "saved": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -112,6 +112,7 @@ class Cache:
         finisher: Executor | None = None,
     ) -> None:
         self.root = Path(root)
+        self._root = os.fspath(self.root)
         self._clock = clock
         self.finisher = finisher
         self.pending: list[Future[None]] = []
@@ -121,9 +122,16 @@ class Cache:
         """Where the bytes with this hash live."""
         return self.root / "objects" / sha256[:2] / sha256
 
+    def _object_file(self, sha256: str) -> str:
+        """:meth:`object_path` as a string (no ``Path`` built on the hot path)."""
+        return os.path.join(self._root, "objects", sha256[:2], sha256)
+
     def _index_path(self, source: str, key: str) -> Path:
+        return Path(self._index_file(source, key))
+
+    def _index_file(self, source: str, key: str) -> str:
         digest = hashlib.sha256(f"{source}\0{key}".encode()).hexdigest()
-        return self.root / "index" / digest[:2] / f"{digest}.json"
+        return os.path.join(self._root, "index", digest[:2], f"{digest}.json")
 
     def _store_bytes(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
@@ -247,7 +255,7 @@ class Cache:
         """
         meta = dict(meta or {})
         try:
-            before = path.stat()
+            before = os.stat(path)
         except OSError as exc:
             raise FetchError(
                 f"cannot read {path.name!r}: {exc.strerror or exc}",
@@ -303,9 +311,11 @@ class Cache:
     ) -> Payload | None:
         """The payload recorded for a local file whose stamp and cached copy are unchanged."""
         try:
-            index = self._index_path(source, key)
-            _settled(index)
-            record = json.loads(index.read_text(encoding="utf-8"))
+            index = self._index_file(source, key)
+            if _PENDING:  # none is the rule when reusing: no Path built, no lock taken
+                _settled(Path(index))
+            with open(index, "rb") as handle:
+                record = json.loads(handle.read())
             stamps = record.get("stamps") or {}
             sha = str(record["sha256"])
             if stamps.get("file") != stamp or record.get("media_type") != media_type:
@@ -313,10 +323,12 @@ class Cache:
             kept = {str(k): str(v) for k, v in dict(record.get("meta", {})).items()}
             if {k: v for k, v in kept.items() if k != "fetched_at"} != meta:
                 return None
-            path = self.object_path(sha)
-            if stamps.get("object") != _stamp(path.stat()):
+            path = self._object_file(sha)
+            if stamps.get("object") != _stamp(os.stat(path)):
                 return None
-            return Payload(str(record["source"]), str(record["key"]), sha, path, media_type, kept)
+            return Payload(
+                str(record["source"]), str(record["key"]), sha, Path(path), media_type, kept
+            )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
