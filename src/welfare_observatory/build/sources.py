@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -338,7 +339,10 @@ def _run_source(
                 source, payloads, rules, context, source_id, definitions
             )
             status = "ok"
-            save = PendingStep(context.steps_dir, source_id, key, table, findings, steps, rows_in)
+            indicators = _indicators(table) if table is not None else ()
+            save = PendingStep(
+                context.steps_dir, source_id, key, table, findings, steps, rows_in, indicators
+            )
         if context.saver is not None and (save is not None or records):
             saving = context.saver.submit(_finish, records, save)
             if save is not None:
@@ -594,9 +598,10 @@ def _load_step(
     import pyarrow.ipc as ipc
 
     try:
-        with open(steps_dir / f"{key}.json", "rb") as handle:
+        folder = os.fspath(steps_dir)
+        with open(os.path.join(folder, f"{key}.json"), "rb") as handle:
             record = _saved_record().model_validate_json(handle.read())
-        with open(steps_dir / f"{key}{_STEP_SUFFIX}", "rb") as handle:
+        with open(os.path.join(folder, f"{key}{_STEP_SUFFIX}"), "rb") as handle:
             raw = handle.read()
         if hashlib.sha256(raw).hexdigest() != record.sha256:
             return None  # cut short by a crash (steps are not fsynced), or damaged
@@ -662,6 +667,7 @@ class PendingStep:
     findings: list[Finding]
     steps: list[StepRecord]
     rows_in: int
+    indicators: Sequence[str] | None = None
 
     def write(self) -> None:
         """:func:`_save_step`, a disk error as a StoreError naming the source's step."""
@@ -669,7 +675,13 @@ class PendingStep:
 
         with disk_errors(self.steps_dir, f"the step of source {self.source_id!r}"):
             _save_step(
-                self.steps_dir, self.key, self.table, self.findings, self.steps, self.rows_in
+                self.steps_dir,
+                self.key,
+                self.table,
+                self.findings,
+                self.steps,
+                self.rows_in,
+                self.indicators,
             )
 
 
@@ -680,7 +692,10 @@ def _save_step(
     findings: list[Finding],
     steps: list[StepRecord],
     rows_in: int,
+    indicators: Sequence[str] | None = None,
 ) -> None:
+    """Save a source's step; ``indicators``: what :func:`_indicators` gives for ``table``
+    (worked out here when not given)."""
     import hashlib
     import json
 
@@ -706,7 +721,7 @@ def _save_step(
         "findings": [f.model_dump(mode="json") for f in findings],
         "steps": [s.model_dump(mode="json") for s in steps],
         "rows_in": rows_in,
-        "indicators": list(_indicators(table)),
+        "indicators": list(_indicators(table) if indicators is None else indicators),
         "sha256": hashlib.sha256(raw).hexdigest(),
         "saved": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -151,12 +151,17 @@ class Cache:
         record names it, a crash can only leave an object no record vouches for (an older
         record's stamp holds the inode its copy had, which the new copy replaced)."""
         digest = hashlib.sha256()
-        staging = self.root / "objects" / "staging"
-        staging.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
+        # Folders are made when missing, not asked for on every copy (two system calls a
+        # file, in a build of many small files).
+        staging = os.path.join(self._root, "objects", "staging")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
+        except FileNotFoundError:
+            os.makedirs(staging, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
         out = os.fdopen(fd, "wb")
         try:
-            with path.open("rb") as src:
+            with open(path, "rb") as src:
                 while chunk := src.read(_CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
@@ -164,11 +169,14 @@ class Cache:
             if sync:
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
-            target = self.object_path(sha)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            target = self._object_file(sha)
             # Replaced even when present: the bytes just hashed are right, a copy already
             # there may have been damaged (and its stamp then no longer vouches for it).
-            Path(tmp).replace(target)
+            try:
+                os.replace(tmp, target)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(tmp, target)
         except BaseException:
             out.close()
             Path(tmp).unlink(missing_ok=True)
@@ -295,7 +303,7 @@ class Cache:
             try:
                 stamps = {
                     "file": _stamp(before),
-                    "object": _stamp(self.object_path(sha).stat()),
+                    "object": _stamp(os.stat(self._object_file(sha))),
                 }
             except OSError:
                 stamps = None
