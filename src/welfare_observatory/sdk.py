@@ -266,7 +266,7 @@ class FetchContext:
                 target = path
         if target is None:
             found = None
-            target = os.path.realpath(os.path.join(base, text))
+            target = os.path.realpath(os.path.join(base, text))  # noqa: PTH118
         inside = base if base.endswith(os.sep) else base + os.sep
         if target != base and not target.startswith(inside):
             raise ConfigError(
@@ -285,7 +285,7 @@ class FetchContext:
         relative = "." if found == base else found[len(inside) :].replace(os.sep, "/")
         if known is None:
             try:
-                known = os.stat(found)
+                known = os.stat(found)  # noqa: PTH116
             except OSError:
                 known = None
         if known is None or not stat.S_ISREG(known.st_mode):

@@ -599,9 +599,9 @@ def _load_step(
 
     try:
         folder = os.fspath(steps_dir)
-        with open(os.path.join(folder, f"{key}.json"), "rb") as handle:
+        with open(os.path.join(folder, f"{key}.json"), "rb") as handle:  # noqa: PTH118, PTH123
             record = _saved_record().model_validate_json(handle.read())
-        with open(os.path.join(folder, f"{key}{_STEP_SUFFIX}"), "rb") as handle:
+        with open(os.path.join(folder, f"{key}{_STEP_SUFFIX}"), "rb") as handle:  # noqa: PTH118, PTH123
             raw = handle.read()
         if hashlib.sha256(raw).hexdigest() != record.sha256:
             return None  # cut short by a crash (steps are not fsynced), or damaged

@@ -124,14 +124,14 @@ class Cache:
 
     def _object_file(self, sha256: str) -> str:
         """:meth:`object_path` as a string (no ``Path`` built on the hot path)."""
-        return os.path.join(self._root, "objects", sha256[:2], sha256)
+        return os.path.join(self._root, "objects", sha256[:2], sha256)  # noqa: PTH118
 
     def _index_path(self, source: str, key: str) -> Path:
         return Path(self._index_file(source, key))
 
     def _index_file(self, source: str, key: str) -> str:
         digest = hashlib.sha256(f"{source}\0{key}".encode()).hexdigest()
-        return os.path.join(self._root, "index", digest[:2], f"{digest}.json")
+        return os.path.join(self._root, "index", digest[:2], f"{digest}.json")  # noqa: PTH118
 
     def _store_bytes(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
@@ -153,15 +153,15 @@ class Cache:
         digest = hashlib.sha256()
         # Folders are made when missing, not asked for on every copy (two system calls a
         # file, in a build of many small files).
-        staging = os.path.join(self._root, "objects", "staging")
+        staging = os.path.join(self._root, "objects", "staging")  # noqa: PTH118
         try:
             fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
         except FileNotFoundError:
-            os.makedirs(staging, exist_ok=True)
+            os.makedirs(staging, exist_ok=True)  # noqa: PTH103
             fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
         out = os.fdopen(fd, "wb")
         try:
-            with open(path, "rb") as src:
+            with open(path, "rb") as src:  # noqa: PTH123
                 while chunk := src.read(_CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
@@ -173,10 +173,10 @@ class Cache:
             # Replaced even when present: the bytes just hashed are right, a copy already
             # there may have been damaged (and its stamp then no longer vouches for it).
             try:
-                os.replace(tmp, target)
+                os.replace(tmp, target)  # noqa: PTH105
             except FileNotFoundError:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                os.replace(tmp, target)
+                os.makedirs(os.path.dirname(target), exist_ok=True)  # noqa: PTH103, PTH120
+                os.replace(tmp, target)  # noqa: PTH105
         except BaseException:
             out.close()
             Path(tmp).unlink(missing_ok=True)
@@ -263,7 +263,7 @@ class Cache:
         """
         meta = dict(meta or {})
         try:
-            before = os.stat(path)
+            before = os.stat(path)  # noqa: PTH116
         except OSError as exc:
             raise FetchError(
                 f"cannot read {path.name!r}: {exc.strerror or exc}",
@@ -303,7 +303,7 @@ class Cache:
             try:
                 stamps = {
                     "file": _stamp(before),
-                    "object": _stamp(os.stat(self._object_file(sha))),
+                    "object": _stamp(os.stat(self._object_file(sha))),  # noqa: PTH116
                 }
             except OSError:
                 stamps = None
@@ -322,7 +322,7 @@ class Cache:
             index = self._index_file(source, key)
             if _PENDING:  # none is the rule when reusing: no Path built, no lock taken
                 _settled(Path(index))
-            with open(index, "rb") as handle:
+            with open(index, "rb") as handle:  # noqa: PTH123
                 record = json.loads(handle.read())
             stamps = record.get("stamps") or {}
             sha = str(record["sha256"])
@@ -332,7 +332,7 @@ class Cache:
             if {k: v for k, v in kept.items() if k != "fetched_at"} != meta:
                 return None
             path = self._object_file(sha)
-            if stamps.get("object") != _stamp(os.stat(path)):
+            if stamps.get("object") != _stamp(os.stat(path)):  # noqa: PTH116
                 return None
             return Payload(
                 str(record["source"]), str(record["key"]), sha, Path(path), media_type, kept
