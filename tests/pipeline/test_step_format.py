@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from welfare_observatory.build import sources as pipeline
 
-from .test_step_writer import _inline, environment  # noqa: F401 (a fixture)
+from .test_step_writer import _context, _inline, environment  # noqa: F401 (a fixture)
 
 
 def _same(a: pa.Table, b: pa.Table) -> None:
@@ -215,3 +215,18 @@ def test_findings_read_in_one_pass_are_the_ones_read_field_by_field(
     record = pipeline._saved_record().model_validate_json(text)
     assert list(record.findings) == [Finding.model_validate(json.loads(text)["findings"][0])]
     assert list(record.findings) == [finding]
+
+
+def test_a_source_reaches_the_build_client_through_its_context(
+    environment: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The client is made when a source first asks for it: the shared one, rate limits and
+    all (a build of local files only does not import the HTTP machinery for it)."""
+    from welfare_observatory.sources.http import shared_client
+
+    context = _context(environment, tmp_path / "kb")
+    fetching = pipeline._fetch_context(context, "first")
+    assert fetching.http._client is None
+    assert fetching.http.limiter is shared_client().limiter
+    assert fetching.http.get.__self__ is shared_client()

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from welfare_observatory.build.report import SourceReport
 from welfare_observatory.errors import (
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from welfare_observatory.build.environment import BuildEnvironment
     from welfare_observatory.config import SourceConfig
     from welfare_observatory.harmonize import HarmonizeRule
+    from welfare_observatory.sources.http import HttpClient
 
 __all__ = [
     "BuildContext",
@@ -402,7 +403,9 @@ def _fetch_context(context: BuildContext, source_id: str) -> Any:
     cache.finisher = context.saver
     return FetchContext(
         cache=cache,
-        http=context.env.http(),  # one client, so per-host rate limits hold across sources
+        # One client, so per-host rate limits hold across sources; made when a source first
+        # asks for it (a build of local files never imports the HTTP machinery).
+        http=cast("HttpClient", _BuildClient(context.env)),
         offline=context.offline,
         refresh=context.refresh,
         base_dir=context.env.folder,
@@ -410,6 +413,19 @@ def _fetch_context(context: BuildContext, source_id: str) -> Any:
         source=source_id,
         _base_cache=context.real_base,
     )
+
+
+class _BuildClient:
+    """The build's HTTP client (``env.http()``), made on first use and used as it is."""
+
+    def __init__(self, env: BuildEnvironment) -> None:
+        self._env = env
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._env.http()
+        return getattr(self._client, name)
 
 
 def _parse_and_harmonize(
