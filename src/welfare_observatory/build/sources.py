@@ -423,6 +423,8 @@ class _BuildClient:
         self._client: Any = None
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_env", "_client"):
+            raise AttributeError(name)  # copy and pickle probe these on a bare instance
         if self._client is None:
             self._client = self._env.http()
         return getattr(self._client, name)
