@@ -25,7 +25,9 @@ import abc
 import builtins
 import dataclasses
 import mimetypes
+import os
 import re
+import stat
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -175,6 +177,9 @@ class FetchContext:
     base_dir: Path | None = None
     progress: Progress | None = None
     source: str = ""
+    _base_cache: list[Any] = field(default_factory=list, repr=False, compare=False)
+    """``[base_dir, its real path]`` once resolved, shared by the contexts
+    :meth:`for_source` makes (see :meth:`_real_base`)."""
 
     @classmethod
     def create(
@@ -213,28 +218,77 @@ class FetchContext:
 
     def resolve(self, relative_path: str | Path) -> Path:
         """The absolute path of a file inside ``base_dir``; anything outside is a ConfigError."""
-        where = Location(source=self.source or None, file=str(relative_path))
+        return Path(self._resolved(relative_path)[0])
+
+    def _real_base(self) -> str:
+        """``base_dir`` with its symbolic links resolved: once per context (and the
+        contexts :meth:`for_source` makes from it), not per file."""
         if self.base_dir is None:
             raise ConfigError(
                 "this source reads a local file but no observatory folder is set",
-                location=where,
                 hint="run it from an observatory, or give FetchContext a base_dir",
             )
-        base = self.base_dir.resolve()
-        target = (base / Path(relative_path)).resolve()
-        if not target.is_relative_to(base):
+        known = self._base_cache
+        if not known or known[0] != self.base_dir:
+            known[:] = [self.base_dir, os.path.realpath(self.base_dir)]
+        return str(known[1])
+
+    def _resolved(self, relative_path: str | Path) -> tuple[str, os.stat_result | None]:
+        """:meth:`resolve`'s path, and its ``lstat`` when taken on the way (None if not).
+
+        What ``Path.resolve`` gives, walking only the relative part: below a base without
+        links, a path whose every part is a plain name that is no symbolic link is its own
+        real path; anything else (``..``, a link, a part missing) goes to ``realpath``."""
+        where = Location(source=self.source or None, file=str(relative_path))
+        try:
+            base = self._real_base()
+        except ConfigError as exc:
+            exc.location = where
+            raise
+        text = os.fspath(relative_path)
+        target: str | None = None
+        found: os.stat_result | None = None
+        if os.sep == "/" and not os.altsep and not text.startswith("/"):
+            path = base
+            for part in text.split("/"):
+                if part in ("", "."):
+                    continue
+                if part == "..":
+                    break
+                path = path + part if path.endswith("/") else path + "/" + part
+                try:
+                    found = os.lstat(path)
+                except OSError:
+                    break
+                if stat.S_ISLNK(found.st_mode):
+                    break
+            else:
+                target = path
+        if target is None:
+            found = None
+            target = os.path.realpath(os.path.join(base, text))  # noqa: PTH118
+        inside = base if base.endswith(os.sep) else base + os.sep
+        if target != base and not target.startswith(inside):
             raise ConfigError(
                 f"path {str(relative_path)!r} points outside the observatory folder",
                 location=where,
                 hint="local files must sit inside the observatory folder; use a relative path",
             )
-        return target
+        return target, found
 
     def read_file(self, relative_path: str | Path, *, media_type: str | None = None) -> Payload:
         """Copy a file inside ``base_dir`` into the cache and return it as a payload."""
-        target = self.resolve(relative_path)
-        relative = target.relative_to(self.base_dir.resolve()).as_posix()  # type: ignore[union-attr]
-        if not target.is_file():
+        found, known = self._resolved(relative_path)
+        base = self._real_base()
+        target = Path(found)
+        inside = base if base.endswith(os.sep) else base + os.sep
+        relative = "." if found == base else found[len(inside) :].replace(os.sep, "/")
+        if known is None:
+            try:
+                known = os.stat(found)  # noqa: PTH116
+            except OSError:
+                known = None
+        if known is None or not stat.S_ISREG(known.st_mode):
             siblings = [p.name for p in target.parent.iterdir()] if target.parent.is_dir() else []
             near = closest(target.name, siblings)
             raise FetchError(

@@ -14,10 +14,12 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from welfare_observatory.build import sources as pipeline
 
-from .test_step_writer import _inline, environment  # noqa: F401 (a fixture)
+from .test_step_writer import _context, _inline, environment  # noqa: F401 (a fixture)
 
 
 def _same(a: pa.Table, b: pa.Table) -> None:
@@ -58,6 +60,14 @@ def _damage(step: Path, how: str) -> None:
         record.unlink()
     elif how == "record not json":
         record.write_text("{", encoding="utf-8")
+    elif how == "indicators not a list":
+        data = json.loads(record.read_text(encoding="utf-8"))
+        data["indicators"] = 5
+        record.write_text(json.dumps(data), encoding="utf-8")
+    elif how == "a finding damaged":
+        data = json.loads(record.read_text(encoding="utf-8"))
+        data["findings"] = [{"code": "x"}]
+        record.write_text(json.dumps(data), encoding="utf-8")
     elif how == "not a stream":  # bytes the record vouches for, but no Arrow stream
         garbage = b"not an arrow stream"
         step.write_bytes(garbage)
@@ -82,6 +92,8 @@ def _damage(step: Path, how: str) -> None:
         "no data",
         "no record",
         "record not json",
+        "indicators not a list",
+        "a finding damaged",
         "not a stream",
         "older parquet",
     ],
@@ -115,3 +127,106 @@ def test_a_step_is_read_back_without_compression_too(
     for a, b in zip(first, again, strict=True):
         assert a.table is not None and b.table is not None
         _same(b.table, a.table)
+
+
+def test_a_record_lists_the_indicators_of_its_table(environment: Any, tmp_path: Path) -> None:  # noqa: F811
+    """A reused source's report lists what the table holds, read off its record."""
+    kb = tmp_path / "kb"
+    first = _inline(environment, kb)
+    for step in _steps(kb):
+        table = ipc.open_stream(step.read_bytes()).read_all()
+        record = json.loads(step.with_suffix(".json").read_text(encoding="utf-8"))
+        assert record["indicators"] == list(pipeline.distinct(table, "indicator"))
+    again = _inline(environment, kb)
+    assert [o.report.indicators for o in again] == [o.report.indicators for o in first]
+    assert all(o.report.indicators for o in again)
+
+
+def test_a_record_of_an_older_version_without_indicators_is_reused(
+    environment: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    kb = tmp_path / "kb"
+    first = _inline(environment, kb)
+    for step in _steps(kb):
+        record = step.with_suffix(".json")
+        data = json.loads(record.read_text(encoding="utf-8"))
+        del data["indicators"]
+        record.write_text(json.dumps(data), encoding="utf-8")
+    again = _inline(environment, kb)
+    assert [o.report.status for o in again] == ["reused"] * 3
+    assert [o.report for o in again] == [
+        o.report.model_copy(update={"status": "reused", "seconds": b.report.seconds})
+        for o, b in zip(first, again, strict=True)
+    ]
+
+
+def test_a_record_read_in_one_pass_is_the_one_read_field_by_field(
+    environment: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """``model_validate_json`` of the record gives what ``json.loads`` and each model's
+    ``model_validate`` gave before."""
+    from welfare_observatory.lineage import StepRecord
+    from welfare_observatory.model.finding import Finding
+
+    kb = tmp_path / "kb"
+    _inline(environment, kb)
+    for step in _steps(kb):
+        text = step.with_suffix(".json").read_bytes()
+        data = json.loads(text)
+        record = pipeline._saved_record().model_validate_json(text)
+        assert list(record.findings) == [Finding.model_validate(f) for f in data["findings"]]
+        assert list(record.steps) == [StepRecord.model_validate(s) for s in data["steps"]]
+        assert [s.model_dump(mode="json") for s in record.steps] == data["steps"]
+        assert (record.rows_in, record.sha256) == (data["rows_in"], data["sha256"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    message=st.text(),
+    optional=st.lists(st.one_of(st.none(), st.text(max_size=8)), min_size=6, max_size=6),
+    row=st.one_of(st.none(), st.integers(0, 10**9)),
+    count=st.integers(1, 10**6),
+    severity=st.sampled_from(["error", "warning", "info"]),
+)
+def test_findings_read_in_one_pass_are_the_ones_read_field_by_field(
+    message: str, optional: list[str | None], row: int | None, count: int, severity: str
+) -> None:
+    from welfare_observatory.model.finding import Finding
+
+    hint, source, indicator, territory, period, column = optional
+    finding = Finding(
+        code="outlier",
+        severity=severity,
+        message=message,
+        hint=hint,
+        source=source,
+        indicator=indicator,
+        territory=territory,
+        period=period,
+        column=column,
+        row=row,
+        count=count,
+    )
+    text = json.dumps(
+        {"findings": [finding.model_dump(mode="json")], "steps": [], "rows_in": 1, "sha256": ""}
+    )
+    record = pipeline._saved_record().model_validate_json(text)
+    assert list(record.findings) == [Finding.model_validate(json.loads(text)["findings"][0])]
+    assert list(record.findings) == [finding]
+
+
+def test_a_source_reaches_the_build_client_through_its_context(
+    environment: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The client is made when a source first asks for it: the shared one, rate limits and
+    all (a build of local files only does not import the HTTP machinery for it)."""
+    from welfare_observatory.sources.http import shared_client
+
+    context = _context(environment, tmp_path / "kb")
+    fetching = pipeline._fetch_context(context, "first")
+    assert fetching.http._client is None
+    assert fetching.http.limiter is shared_client().limiter
+    assert fetching.http.get.__self__ is shared_client()

@@ -12,6 +12,8 @@ stores.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from welfare_observatory.build.report import SourceReport
 from welfare_observatory.errors import (
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from welfare_observatory.build.environment import BuildEnvironment
     from welfare_observatory.config import SourceConfig
     from welfare_observatory.harmonize import HarmonizeRule
+    from welfare_observatory.sources.http import HttpClient
 
 __all__ = [
     "BuildContext",
@@ -90,6 +93,9 @@ class BuildContext:
     saving: dict[str, Future[None]] = field(default_factory=dict)
     """Steps submitted to ``saver``, by key: a source with the key of one still being
     written waits for it, and reuses it as it would have."""
+    real_base: list[Any] = field(default_factory=list, repr=False)
+    """The observatory folder's real path, resolved once for every source's fetch (see
+    ``FetchContext``)."""
 
     @property
     def versions(self) -> dict[str, str]:
@@ -325,15 +331,19 @@ def _run_source(
             wait([context.saving[key]])
         reused = _load_step(context.steps_dir, key)
         save: PendingStep | None = None
+        indicators: tuple[str, ...] | None = None
         if reused is not None and not context.refresh:
-            table, findings, steps, rows_in = reused
+            table, findings, steps, rows_in, indicators = reused
             status = "reused"
         else:
             table, findings, steps, rows_in = _parse_and_harmonize(
                 source, payloads, rules, context, source_id, definitions
             )
             status = "ok"
-            save = PendingStep(context.steps_dir, source_id, key, table, findings, steps, rows_in)
+            indicators = _indicators(table) if table is not None else ()
+            save = PendingStep(
+                context.steps_dir, source_id, key, table, findings, steps, rows_in, indicators
+            )
         if context.saver is not None and (save is not None or records):
             saving = context.saver.submit(_finish, records, save)
             if save is not None:
@@ -360,7 +370,8 @@ def _run_source(
         )
         return SourceOutput(report)
     errors = [f for f in findings if f.severity is Severity.ERROR]
-    indicators = _indicators(table) if table is not None else ()
+    if indicators is None:
+        indicators = _indicators(table) if table is not None else ()
     report = SourceReport(
         id=source_id,
         type=config.type,
@@ -392,13 +403,31 @@ def _fetch_context(context: BuildContext, source_id: str) -> Any:
     cache.finisher = context.saver
     return FetchContext(
         cache=cache,
-        http=context.env.http(),  # one client, so per-host rate limits hold across sources
+        # One client, so per-host rate limits hold across sources; made when a source first
+        # asks for it (a build of local files never imports the HTTP machinery).
+        http=cast("HttpClient", _BuildClient(context.env)),
         offline=context.offline,
         refresh=context.refresh,
         base_dir=context.env.folder,
         progress=context.say,
         source=source_id,
+        _base_cache=context.real_base,
     )
+
+
+class _BuildClient:
+    """The build's HTTP client (``env.http()``), made on first use and used as it is."""
+
+    def __init__(self, env: BuildEnvironment) -> None:
+        self._env = env
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_env", "_client"):
+            raise AttributeError(name)  # copy and pickle probe these on a bare instance
+        if self._client is None:
+            self._client = self._env.http()
+        return getattr(self._client, name)
 
 
 def _parse_and_harmonize(
@@ -577,28 +606,51 @@ def declared_indicators(config: SourceConfig) -> list[str]:
 
 def _load_step(
     steps_dir: Path, key: str
-) -> tuple[pa.Table, list[Finding], list[StepRecord], int] | None:
-    """A source's saved step (:func:`_save_step`), or None when it is absent, damaged or
-    cut short: its bytes must hash to the digest its record holds."""
+) -> tuple[pa.Table, list[Finding], list[StepRecord], int, tuple[str, ...] | None] | None:
+    """A source's saved step (:func:`_save_step`) with the indicators its record lists
+    (None in a record of an older version), or None when it is absent, damaged or cut
+    short: its bytes must hash to the digest its record holds."""
     import hashlib
-    import json
 
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
     try:
-        record = json.loads((steps_dir / f"{key}.json").read_text(encoding="utf-8"))
-        raw = (steps_dir / f"{key}{_STEP_SUFFIX}").read_bytes()
-        if hashlib.sha256(raw).hexdigest() != record["sha256"]:
+        folder = os.fspath(steps_dir)
+        with open(os.path.join(folder, f"{key}.json"), "rb") as handle:  # noqa: PTH118, PTH123
+            record = _saved_record().model_validate_json(handle.read())
+        with open(os.path.join(folder, f"{key}{_STEP_SUFFIX}"), "rb") as handle:  # noqa: PTH118, PTH123
+            raw = handle.read()
+        if hashlib.sha256(raw).hexdigest() != record.sha256:
             return None  # cut short by a crash (steps are not fsynced), or damaged
         # The batches are read in place from the bytes just hashed (the compressed buffers
-        # are inflated): no decoding, the chunks and dictionaries the source had.
-        table = ipc.open_stream(pa.py_buffer(raw)).read_all()
-        findings = [Finding.model_validate(f) for f in record["findings"]]
-        steps = [StepRecord.model_validate(s) for s in record["steps"]]
-        return table, findings, steps, int(record["rows_in"])
+        # are inflated): no decoding, the chunks and dictionaries the source had. In this
+        # thread: a step's buffers are too small for a thread each to pay (it cost a
+        # rebuild of 160 sources twice the time on two cores).
+        options = ipc.IpcReadOptions(use_threads=False)
+        table = ipc.open_stream(pa.py_buffer(raw), options=options).read_all()
+        return table, list(record.findings), list(record.steps), record.rows_in, record.indicators
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a missing or damaged cache entry is rebuilt, never trusted
+
+
+@functools.cache
+def _saved_record() -> Any:
+    """The validator of a step's record (``<key>.json``): JSON parsed and the findings and
+    lineage steps built in one pass of pydantic's, per record."""
+    from pydantic import BaseModel, ConfigDict
+
+    class SavedRecord(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+
+        findings: list[Finding]
+        steps: list[StepRecord]
+        rows_in: int
+        sha256: str
+        indicators: tuple[str, ...] | None = None
+        """What :func:`_indicators` gave for the table (absent in older records)."""
+
+    return SavedRecord
 
 
 _STEP_SUFFIX = ".arrows"
@@ -633,6 +685,7 @@ class PendingStep:
     findings: list[Finding]
     steps: list[StepRecord]
     rows_in: int
+    indicators: Sequence[str] | None = None
 
     def write(self) -> None:
         """:func:`_save_step`, a disk error as a StoreError naming the source's step."""
@@ -640,7 +693,13 @@ class PendingStep:
 
         with disk_errors(self.steps_dir, f"the step of source {self.source_id!r}"):
             _save_step(
-                self.steps_dir, self.key, self.table, self.findings, self.steps, self.rows_in
+                self.steps_dir,
+                self.key,
+                self.table,
+                self.findings,
+                self.steps,
+                self.rows_in,
+                self.indicators,
             )
 
 
@@ -651,7 +710,10 @@ def _save_step(
     findings: list[Finding],
     steps: list[StepRecord],
     rows_in: int,
+    indicators: Sequence[str] | None = None,
 ) -> None:
+    """Save a source's step; ``indicators``: what :func:`_indicators` gives for ``table``
+    (worked out here when not given)."""
     import hashlib
     import json
 
@@ -677,6 +739,7 @@ def _save_step(
         "findings": [f.model_dump(mode="json") for f in findings],
         "steps": [s.model_dump(mode="json") for s in steps],
         "rows_in": rows_in,
+        "indicators": list(_indicators(table) if indicators is None else indicators),
         "sha256": hashlib.sha256(raw).hexdigest(),
         "saved": datetime.now(UTC).isoformat(timespec="seconds"),
     }

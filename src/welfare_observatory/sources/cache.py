@@ -112,6 +112,7 @@ class Cache:
         finisher: Executor | None = None,
     ) -> None:
         self.root = Path(root)
+        self._root = os.fspath(self.root)
         self._clock = clock
         self.finisher = finisher
         self.pending: list[Future[None]] = []
@@ -121,9 +122,16 @@ class Cache:
         """Where the bytes with this hash live."""
         return self.root / "objects" / sha256[:2] / sha256
 
+    def _object_file(self, sha256: str) -> str:
+        """:meth:`object_path` as a string (no ``Path`` built on the hot path)."""
+        return os.path.join(self._root, "objects", sha256[:2], sha256)  # noqa: PTH118
+
     def _index_path(self, source: str, key: str) -> Path:
+        return Path(self._index_file(source, key))
+
+    def _index_file(self, source: str, key: str) -> str:
         digest = hashlib.sha256(f"{source}\0{key}".encode()).hexdigest()
-        return self.root / "index" / digest[:2] / f"{digest}.json"
+        return os.path.join(self._root, "index", digest[:2], f"{digest}.json")  # noqa: PTH118
 
     def _store_bytes(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
@@ -143,12 +151,17 @@ class Cache:
         record names it, a crash can only leave an object no record vouches for (an older
         record's stamp holds the inode its copy had, which the new copy replaced)."""
         digest = hashlib.sha256()
-        staging = self.root / "objects" / "staging"
-        staging.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
+        # Folders are made when missing, not asked for on every copy (two system calls a
+        # file, in a build of many small files).
+        staging = os.path.join(self._root, "objects", "staging")  # noqa: PTH118
+        try:
+            fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
+        except FileNotFoundError:
+            os.makedirs(staging, exist_ok=True)  # noqa: PTH103
+            fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
         out = os.fdopen(fd, "wb")
         try:
-            with path.open("rb") as src:
+            with open(path, "rb") as src:  # noqa: PTH123
                 while chunk := src.read(_CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
@@ -156,11 +169,14 @@ class Cache:
             if sync:
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
-            target = self.object_path(sha)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            target = self._object_file(sha)
             # Replaced even when present: the bytes just hashed are right, a copy already
             # there may have been damaged (and its stamp then no longer vouches for it).
-            Path(tmp).replace(target)
+            try:
+                os.replace(tmp, target)  # noqa: PTH105
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(target), exist_ok=True)  # noqa: PTH103, PTH120
+                os.replace(tmp, target)  # noqa: PTH105
         except BaseException:
             out.close()
             Path(tmp).unlink(missing_ok=True)
@@ -247,7 +263,7 @@ class Cache:
         """
         meta = dict(meta or {})
         try:
-            before = path.stat()
+            before = os.stat(path)  # noqa: PTH116
         except OSError as exc:
             raise FetchError(
                 f"cannot read {path.name!r}: {exc.strerror or exc}",
@@ -287,7 +303,7 @@ class Cache:
             try:
                 stamps = {
                     "file": _stamp(before),
-                    "object": _stamp(self.object_path(sha).stat()),
+                    "object": _stamp(os.stat(self._object_file(sha))),  # noqa: PTH116
                 }
             except OSError:
                 stamps = None
@@ -303,9 +319,11 @@ class Cache:
     ) -> Payload | None:
         """The payload recorded for a local file whose stamp and cached copy are unchanged."""
         try:
-            index = self._index_path(source, key)
-            _settled(index)
-            record = json.loads(index.read_text(encoding="utf-8"))
+            index = self._index_file(source, key)
+            if _PENDING:  # none is the rule when reusing: no Path built, no lock taken
+                _settled(Path(index))
+            with open(index, "rb") as handle:  # noqa: PTH123
+                record = json.loads(handle.read())
             stamps = record.get("stamps") or {}
             sha = str(record["sha256"])
             if stamps.get("file") != stamp or record.get("media_type") != media_type:
@@ -313,10 +331,12 @@ class Cache:
             kept = {str(k): str(v) for k, v in dict(record.get("meta", {})).items()}
             if {k: v for k, v in kept.items() if k != "fetched_at"} != meta:
                 return None
-            path = self.object_path(sha)
-            if stamps.get("object") != _stamp(path.stat()):
+            path = self._object_file(sha)
+            if stamps.get("object") != _stamp(os.stat(path)):  # noqa: PTH116
                 return None
-            return Payload(str(record["source"]), str(record["key"]), sha, path, media_type, kept)
+            return Payload(
+                str(record["source"]), str(record["key"]), sha, Path(path), media_type, kept
+            )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
