@@ -230,3 +230,26 @@ def test_a_source_reaches_the_build_client_through_its_context(
     assert fetching.http._client is None
     assert fetching.http.limiter is shared_client().limiter
     assert fetching.http.get.__self__ is shared_client()
+
+
+def test_a_step_this_pyarrow_cannot_read_is_made_again(
+    environment: Any,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A .steps folder shared with a build whose pyarrow lacks the step's codec: the read
+    raises ArrowNotImplementedError (not an OSError nor a ValueError); the step is made
+    again, not a crash."""
+    kb = tmp_path / "kb"
+    first = _inline(environment, kb)
+
+    def unreadable(*args: object, **kwargs: object) -> object:
+        raise pa.ArrowNotImplementedError("Support for codec 'lz4' not built")
+
+    monkeypatch.setattr(ipc, "open_stream", unreadable)
+    again = _inline(environment, kb)
+    # No step can be read: each source is parsed again (the third, of the first's key, too).
+    assert [o.report.status for o in again] == ["ok"] * 3
+    for a, b in zip(first[:2], again[:2], strict=True):
+        assert a.table is not None and b.table is not None
+        _same(b.table, a.table)

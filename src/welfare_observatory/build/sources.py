@@ -630,8 +630,10 @@ def _load_step(
         options = ipc.IpcReadOptions(use_threads=False)
         table = ipc.open_stream(pa.py_buffer(raw), options=options).read_all()
         return table, list(record.findings), list(record.steps), record.rows_in, record.indicators
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # a missing or damaged cache entry is rebuilt, never trusted
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        # A missing or damaged cache entry is rebuilt, never trusted; so is one this pyarrow
+        # cannot read (a .steps folder shared with a build without LZ4 support).
+        return None
 
 
 @functools.cache
