@@ -187,6 +187,9 @@ def build(
                     outputs.append(skipped_source(source_id, source_config, "not in --only"))
                 else:
                     outputs.append(ran[source_id])
+            del ran
+            # Counted first: the layout takes the sources' tables (it may drop them).
+            computed = sum(1 for o in outputs if not o.reused and o.table is not None)
             stored = layout.derive_and_store(runner, kb_root, env, context, outputs)
     finally:
         layout.close()
@@ -216,7 +219,6 @@ def build(
         ),
         observations=stored.observations,
         reused_steps=sum(1 for o in outputs if o.reused) + stored.derived_reused,
-        computed_steps=sum(1 for o in outputs if not o.reused and o.table is not None)
-        + stored.derived_computed,
+        computed_steps=computed + stored.derived_computed,
     )
     return BuildResult(report=report, knowledge_base=kb_root)

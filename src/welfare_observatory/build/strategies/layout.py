@@ -59,7 +59,11 @@ class Layout(Protocol):
         env: BuildEnvironment,
         context: BuildContext,
         outputs: Sequence[SourceOutput],
-    ) -> Stored: ...
+    ) -> Stored:
+        """Derive, analyze and store ``outputs``. The layout takes their tables: it may set
+        a source's ``table`` to None once nothing it does reads it any more (the caller
+        reads only their reports, findings and steps afterwards)."""
+        ...
 
 
 def drop_half_written(kb_root: Path) -> None:
