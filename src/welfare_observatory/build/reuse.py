@@ -868,17 +868,16 @@ def _none_of(name: str, rows: pa.Table, env: BuildEnvironment, changed: list[str
     import pyarrow.compute as pc
 
     from welfare_observatory._arrow import decoded
-    from welfare_observatory.model.indicator import Aggregation
+    from welfare_observatory.analyze._common import size_dependent_ids
 
-    known = [env.indicators.get(i) for i in changed]
-    if any(k is None for k in known):
+    known = {i: env.indicators.get(i) for i in changed}
+    if any(k is None for k in known.values()):
         return False
     if name == "early_warnings":
-        return all(k is not None and k.polarity.sign == 0 for k in known)
-    if name != "benchmark" or not all(
-        k is not None and k.aggregation is Aggregation.SUM for k in known
-    ):
-        return False  # size_dependent_ids: counts aggregated by adding the parts
+        return all(k is not None and k.polarity.sign == 0 for k in known.values())
+    # The benchmark's own rule for the counts it leaves out (analyze.benchmark's default).
+    if name != "benchmark" or size_dependent_ids(known) != set(changed):
+        return False
     territory = env.config.territory
     if not [t for t in territory.comparisons if t != territory.code]:
         return False
