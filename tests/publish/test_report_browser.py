@@ -51,7 +51,10 @@ class Browser:
     def __init__(self) -> None:
         ours_read, chrome_write = os.pipe()
         chrome_read, ours_write = os.pipe()
-        self.profile = tempfile.TemporaryDirectory(prefix="wo-browser-test-")
+        # Chromium's helpers may still write into the profile after the browser exits.
+        self.profile = tempfile.TemporaryDirectory(
+            prefix="wo-browser-test-", ignore_cleanup_errors=True
+        )
 
         def wire() -> None:  # in the child: fd 3 = commands in, fd 4 = answers out
             os.dup2(chrome_read, 3)

@@ -229,3 +229,33 @@ def test_a_note_that_applies_to_several_territories_is_given_once() -> None:
         "2023, provvisorio: Biella, Piemonte",
         "2019, interruzione di serie: Biella, Piemonte, Italia",
     ]
+
+
+def test_a_chromium_profile_still_in_use_does_not_fail_a_finished_print(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chromium's helpers can write into the profile after the printing process exits
+    ('Directory not empty' on removal): the PDF was printed, so that is no error."""
+    import tempfile
+
+    from welfare_observatory.publish.report import pdf as pdf_module
+
+    def fake_run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        out = next(a for a in command if a.startswith("--print-to-pdf=")).split("=", 1)[1]
+        Path(out).write_bytes(b"%PDF-1.4 printed")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    real_rmtree = tempfile.TemporaryDirectory._rmtree  # type: ignore[attr-defined]
+
+    def busy_rmtree(name: str, ignore_errors: bool = False, **kwargs: object) -> None:
+        real_rmtree(name, ignore_errors=True)
+        if not ignore_errors:
+            raise OSError(39, "Directory not empty", "Default")
+
+    monkeypatch.setattr(pdf_module, "find_chromium", lambda chromium: "chromium")
+    monkeypatch.setattr(pdf_module.subprocess, "run", fake_run)
+    monkeypatch.setattr(tempfile.TemporaryDirectory, "_rmtree", staticmethod(busy_rmtree))
+    html = tmp_path / "print.html"
+    html.write_text("<p>x</p>", "utf-8")
+    printed = pdf_module.print_pdf(html, tmp_path / "out.pdf")
+    assert printed.read_bytes().startswith(b"%PDF")

@@ -59,7 +59,9 @@ def chromium_command(chromium: str, profile: Path, html: Path, pdf: Path) -> lis
 def print_pdf(html: Path, pdf: Path, *, chromium: str | None = None) -> Path:
     """Print ``html`` to ``pdf``; returns ``pdf``. Raises PublishError when printing fails."""
     executable = find_chromium(chromium)
-    with tempfile.TemporaryDirectory(prefix="wo-chromium-") as profile:
+    # Chromium's helper processes can still be writing into the profile when the printing
+    # process has exited: a profile not removed at once must not fail a finished print.
+    with tempfile.TemporaryDirectory(prefix="wo-chromium-", ignore_cleanup_errors=True) as profile:
         command = chromium_command(executable, Path(profile), html, pdf)
         try:
             run = subprocess.run(
