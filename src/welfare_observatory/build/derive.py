@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from welfare_observatory.build.environment import BuildEnvironment
+    from welfare_observatory.build.sources import SavedTable
     from welfare_observatory.config import TerritorySettings
     from welfare_observatory.model import Indicator
 
@@ -501,7 +502,7 @@ def indicator_groups(
 
 
 def derive_by_groups(
-    sources: Sequence[tuple[Sequence[str], pa.Table]],
+    sources: Sequence[tuple[Sequence[str], pa.Table | SavedTable]],
     env: BuildEnvironment,
     previous: Grouped | None,
     environment: str | None = None,
@@ -512,7 +513,9 @@ def derive_by_groups(
 
     ``environment`` is ``env.fingerprint()`` when the caller has it. A whole derive
     runs when a part cannot be reused exactly: no previous result, findings not kept per
-    indicator, nothing or everything changed, steps of other kinds."""
+    indicator, nothing or everything changed, steps of other kinds. A source's table may
+    be a :class:`~welfare_observatory.build.sources.SavedTable` (a reused source's rows
+    not read yet): it is read only when its group is derived again."""
     import dataclasses
 
     tables = [table for _, table in sources]
@@ -540,7 +543,7 @@ def derive_by_groups(
         from welfare_observatory.derive import code_changes
 
         changes = code_changes(list(scope.territories), env.reference, env.territories)
-        out = derive_with_coverage(tables, env, changes=changes)
+        out = derive_with_coverage([_loaded(t) for t in tables], env, changes=changes)
         return dataclasses.replace(out, groups=recorded, changes=changes)
 
     if previous is None:
@@ -556,7 +559,9 @@ def derive_by_groups(
     from welfare_observatory.model.observation import observation_schema
 
     empty = observation_schema(tuple(names)).empty_table()
-    out = derive_with_coverage([*(tables[k] for k in again), empty], env, scope, changes=changes)
+    out = derive_with_coverage(
+        [*(_loaded(tables[k]) for k in again), empty], env, scope, changes=changes
+    )
     if linked:
         # Every correction was applied: those of other groups' indicators are theirs.
         out = _only(out, {i for key in fresh for i in recorded[key]})
@@ -586,11 +591,20 @@ def _only(out: DeriveOutput, indicators: set[str]) -> DeriveOutput:
     )
 
 
-def _given(table: pa.Table) -> list[str]:
+def _loaded(table: pa.Table | SavedTable) -> pa.Table:
+    """``table``, a saved one read (:meth:`SavedTable.load`)."""
+    import pyarrow as pa
+
+    return table if isinstance(table, pa.Table) else table.load()
+
+
+def _given(table: pa.Table | SavedTable) -> list[str]:
     """The indicators ``table`` gives. A source usually gives one: a chunk whose dictionary
     holds one value and that has rows (no missing indicator) gives that one."""
     import pyarrow as pa
 
+    if not isinstance(table, pa.Table):
+        return list(table.distinct("indicator"))
     column = table.column("indicator")
     chunks = [c for c in column.chunks if len(c)]
     if column.null_count == 0 and all(
@@ -600,15 +614,22 @@ def _given(table: pa.Table) -> list[str]:
     return _distinct(table, "indicator")
 
 
-def _union(tables: Sequence[pa.Table], column: str) -> tuple[str, ...]:
+def _union(tables: Sequence[pa.Table | SavedTable], column: str) -> tuple[str, ...]:
     """The distinct values of ``column`` over ``tables``, sorted (``DeriveScope.of``'s),
     found by one ``unique`` over every table's chunks when their types agree. A chunk whose
-    dictionary holds one value (a source's lineage) gives that value, its rows unread."""
+    dictionary holds one value (a source's lineage) gives that value, its rows unread; a
+    saved table gives those its record lists."""
     import pyarrow as pa
 
     single: set[str] = set()
     chunks = []
-    for chunk in (c for t in tables for c in t.column(column).chunks if len(c)):
+    read = []
+    for t in tables:
+        if isinstance(t, pa.Table):
+            read.append(t)
+        else:
+            single.update(t.distinct(column))
+    for chunk in (c for t in read for c in t.column(column).chunks if len(c)):
         if (
             pa.types.is_dictionary(chunk.type)
             and len(chunk.dictionary) == 1
@@ -652,7 +673,7 @@ def derive_base(
     )
 
 
-def breakdown_names(tables: Sequence[pa.Table]) -> list[str]:
+def breakdown_names(tables: Sequence[pa.Table | SavedTable]) -> list[str]:
     """The breakdown columns of the tables' union (``unify_breakdowns``'s)."""
     return sorted({c for t in tables for c in t.column_names} - set(BASE_COLUMNS) - {"domain"})
 

@@ -59,10 +59,16 @@ Progress = Callable[[str], None]
 
 @dataclass
 class SourceOutput:
-    """What one source produced: its report, its canonical table, findings and steps."""
+    """What one source produced: its report, its canonical table, findings and steps.
+
+    ``data`` is the table, or for a reused source of a build that reads steps lazily
+    (``BuildContext.lazy_steps``) a :class:`SavedTable`: its rows stay on disk until
+    :attr:`table` is first read (a rebuild that keeps a source's derived rows never reads
+    them). What a build needs up front (rows, indicators, lineage, territories, columns)
+    :class:`SavedTable` has from the step's record."""
 
     report: SourceReport
-    table: pa.Table | None = None
+    data: pa.Table | SavedTable | None = None
     findings: list[Finding] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     payloads: tuple[str, ...] = ()
@@ -70,6 +76,36 @@ class SourceOutput:
     saving: Future[None] | None = None
     """What the source left to the build's writer thread (``BuildContext.saver``): its
     copies' fsyncs and cache records, then its step; :func:`run_sources` settles it."""
+
+    @property
+    def table(self) -> pa.Table | None:
+        """The source's canonical table, read from its step on first use when it was left
+        there (a step found damaged then is made again, see :meth:`SavedTable.load`)."""
+        data = self.data
+        if isinstance(data, SavedTable):
+            table = data.load()
+            self.data = table
+            self.settle(data)
+            return table
+        return data
+
+    @table.setter
+    def table(self, table: pa.Table | None) -> None:
+        self.data = table
+
+    @property
+    def num_rows(self) -> int:
+        """Rows of :attr:`table` (0 without one), its rows left unread."""
+        return 0 if self.data is None else self.data.num_rows
+
+    def settle(self, saved: SavedTable | None = None) -> None:
+        """The report of a source whose saved step was found damaged when read and made
+        again says so (``ok``, not ``reused``), as when the damage is found up front."""
+        if saved is None and isinstance(self.data, SavedTable):
+            saved = self.data
+        if saved is not None and saved.remade and self.reused:
+            self.reused = False
+            self.report = self.report.model_copy(update={"status": "ok"})
 
 
 @dataclass
@@ -96,6 +132,9 @@ class BuildContext:
     real_base: list[Any] = field(default_factory=list, repr=False)
     """The observatory folder's real path, resolved once for every source's fetch (see
     ``FetchContext``)."""
+    lazy_steps: bool = False
+    """Leave a reused source's rows in its step until they are first read
+    (:class:`SavedTable`): the in-memory layout's sources, run in this process."""
 
     @property
     def versions(self) -> dict[str, str]:
@@ -332,17 +371,35 @@ def _run_source(
         reused = _load_step(context.steps_dir, key)
         save: PendingStep | None = None
         indicators: tuple[str, ...] | None = None
+        table: pa.Table | SavedTable | None = None
         if reused is not None and not context.refresh:
             table, findings, steps, rows_in, indicators = reused
+            if isinstance(table, SavedTable):
+                if context.lazy_steps:
+                    table.remake = functools.partial(
+                        _remake,
+                        table,
+                        source,
+                        payloads,
+                        rules,
+                        context,
+                        source_id,
+                        definitions,
+                        steps,
+                        key,
+                    )
+                else:
+                    table = table.read()
             status = "reused"
-        else:
-            table, findings, steps, rows_in = _parse_and_harmonize(
+        if table is None:
+            made, findings, steps, rows_in = _parse_and_harmonize(
                 source, payloads, rules, context, source_id, definitions
             )
+            table = made
             status = "ok"
-            indicators = _indicators(table) if table is not None else ()
+            indicators = _indicators(made) if made is not None else ()
             save = PendingStep(
-                context.steps_dir, source_id, key, table, findings, steps, rows_in, indicators
+                context.steps_dir, source_id, key, made, findings, steps, rows_in, indicators
             )
         if context.saver is not None and (save is not None or records):
             saving = context.saver.submit(_finish, records, save)
@@ -371,7 +428,10 @@ def _run_source(
         return SourceOutput(report)
     errors = [f for f in findings if f.severity is Severity.ERROR]
     if indicators is None:
-        indicators = _indicators(table) if table is not None else ()
+        # Only an eager table lacks them (a SavedTable's record lists them).
+        indicators = (
+            _indicators(table) if table is not None and not isinstance(table, SavedTable) else ()
+        )
     report = SourceReport(
         id=source_id,
         type=config.type,
@@ -576,12 +636,17 @@ def distinct(table: pa.Table, column: str) -> tuple[str, ...]:
 def _indicators(table: pa.Table) -> tuple[str, ...]:
     """:func:`distinct` of the indicator column, read off the dictionary indices in use (a
     count per code, no pass of Arrow kernels: this runs once per source)."""
+    return _used(table, "indicator")
+
+
+def _used(table: pa.Table, name: str) -> tuple[str, ...]:
+    """:func:`distinct` of column ``name``, read off the dictionary indices in use."""
     import numpy as np
     import pyarrow as pa
 
-    column = table.column("indicator")
+    column = table.column(name)
     if not pa.types.is_dictionary(column.type) or column.null_count:
-        return distinct(table, "indicator")
+        return distinct(table, name)
     used: set[str] = set()
     for chunk in column.chunks:
         names = chunk.dictionary.to_pylist()
@@ -605,35 +670,192 @@ def declared_indicators(config: SourceConfig) -> list[str]:
 
 
 def _load_step(
-    steps_dir: Path, key: str
-) -> tuple[pa.Table, list[Finding], list[StepRecord], int, tuple[str, ...] | None] | None:
+    steps_dir: Path | str, key: str
+) -> (
+    tuple[pa.Table | SavedTable, list[Finding], list[StepRecord], int, tuple[str, ...] | None]
+    | None
+):
     """A source's saved step (:func:`_save_step`) with the indicators its record lists
     (None in a record of an older version), or None when it is absent, damaged or cut
-    short: its bytes must hash to the digest its record holds."""
-    import hashlib
+    short: its bytes must hash to the digest its record holds.
 
+    The table is a :class:`SavedTable` when the record describes it (rows, columns,
+    distinct values; records of older versions do not): its bytes are read and
+    hash-checked here, decoded only when the table is first used."""
     import pyarrow as pa
-    import pyarrow.ipc as ipc
 
     try:
         folder = os.fspath(steps_dir)
         with open(os.path.join(folder, f"{key}.json"), "rb") as handle:  # noqa: PTH118, PTH123
             record = _saved_record().model_validate_json(handle.read())
-        with open(os.path.join(folder, f"{key}{_STEP_SUFFIX}"), "rb") as handle:  # noqa: PTH118, PTH123
-            raw = handle.read()
-        if hashlib.sha256(raw).hexdigest() != record.sha256:
-            return None  # cut short by a crash (steps are not fsynced), or damaged
-        # The batches are read in place from the bytes just hashed (the compressed buffers
-        # are inflated): no decoding, the chunks and dictionaries the source had. In this
+        raw = _step_bytes(os.path.join(folder, f"{key}{_STEP_SUFFIX}"), record.sha256)  # noqa: PTH118
+        if raw is None:
+            return None
+        shape, indicators = record.shape, record.indicators
+        table: pa.Table | SavedTable | None
+        if shape is not None and indicators is not None and shape.size == len(raw):
+            table = SavedTable(raw, shape, indicators, steps_dir=folder, key=key)
+        else:
+            table = _decode(raw)
+            if table is None:
+                return None
+        return table, list(record.findings), list(record.steps), record.rows_in, indicators
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        # A missing or damaged cache entry is rebuilt, never trusted.
+        return None
+
+
+def _step_bytes(path: str, sha256: str) -> bytes | None:
+    """The bytes of the step file ``path``, or None when they do not hash to ``sha256``
+    (cut short by a crash: steps are not fsynced; or damaged). Reading and hashing every
+    reused step costs little (a few ms for 160); decoding them is what a rebuild skips."""
+    import hashlib
+
+    with open(path, "rb") as handle:  # noqa: PTH123
+        raw = handle.read()
+    return raw if hashlib.sha256(raw).hexdigest() == sha256 else None
+
+
+def _decode(raw: bytes) -> pa.Table | None:
+    """The table of a step's hash-checked bytes, or None when they do not read as an
+    Arrow stream (also one this pyarrow cannot read: a .steps folder shared with a build
+    without LZ4 support)."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    try:
+        # The batches are read in place from the bytes (the compressed buffers are
+        # inflated): no decoding, the chunks and dictionaries the source had. In this
         # thread: a step's buffers are too small for a thread each to pay (it cost a
         # rebuild of 160 sources twice the time on two cores).
         options = ipc.IpcReadOptions(use_threads=False)
-        table = ipc.open_stream(pa.py_buffer(raw), options=options).read_all()
-        return table, list(record.findings), list(record.steps), record.rows_in, record.indicators
+        return ipc.open_stream(pa.py_buffer(raw), options=options).read_all()
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
-        # A missing or damaged cache entry is rebuilt, never trusted; so is one this pyarrow
-        # cannot read (a .steps folder shared with a build without LZ4 support).
         return None
+
+
+class SavedTable:
+    """A reused source's canonical table, its step's bytes read and hash-checked but not
+    decoded until the table is used.
+
+    What a build needs of every source up front comes from the step's record: rows,
+    columns and the distinct indicators, territories and lineage ids (what derive's
+    indicator groups and scope are made of). :meth:`load` decodes the rows; a step that
+    does not decode to the table its record describes is made again then (``remake``),
+    never trusted. Pickled, it is the table (an executor's worker sends the rows back)."""
+
+    __slots__ = ("_indicators", "key", "raw", "remade", "remake", "shape", "steps_dir")
+
+    def __init__(
+        self,
+        raw: bytes,
+        shape: Any,
+        indicators: tuple[str, ...],
+        *,
+        steps_dir: str = "",
+        key: str = "",
+    ) -> None:
+        self.raw = raw
+        self.shape = shape
+        self._indicators = indicators
+        self.steps_dir = steps_dir
+        self.key = key
+        self.remake: Callable[[], pa.Table] | None = None
+        """Makes the source's table again from its payloads and saves its step."""
+        self.remade = False
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.shape.rows)
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.shape.columns)
+
+    def distinct(self, column: str) -> tuple[str, ...]:
+        """:func:`distinct` of ``column`` (indicator, territory or lineage), rows unread."""
+        if column == "indicator":
+            return self._indicators
+        if column == "territory":
+            return tuple(self.shape.territories)
+        if column == "lineage":
+            return tuple(self.shape.lineage)
+        return distinct(self.load(), column)
+
+    def describes(self, table: pa.Table) -> bool:
+        """True when ``table`` has the rows, columns and distinct values the record says."""
+        made = _shape(table, self.shape.size)
+        return made == self.shape and _indicators(table) == self._indicators
+
+    def read(self) -> pa.Table | None:
+        """The rows, or None when the bytes are no Arrow stream or not the table the
+        record describes."""
+        table = _decode(self.raw)
+        if table is None or table.num_rows != self.shape.rows:
+            return None
+        if table.column_names != list(self.shape.columns):
+            return None
+        return table
+
+    def load(self) -> pa.Table:
+        """:meth:`read`, or when the bytes are damaged the step as saved again by now
+        (another source of the same key made it again), or the table made again."""
+        table = self.read()
+        if table is not None:
+            return table
+        again = _load_step(self.steps_dir, self.key) if self.key else None
+        if again is not None:
+            table = again[0].read() if isinstance(again[0], SavedTable) else again[0]
+            if table is not None and self.describes(table):
+                return table
+        if self.remake is None:
+            raise SourceError(
+                f"the saved step {self.key!r} is damaged",
+                hint="build again: the source is then made again",
+            )
+        table = self.remake()
+        self.remade = True
+        return table
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_same, (self.load(),))
+
+
+def _same(table: pa.Table) -> pa.Table:
+    return table
+
+
+def _remake(
+    saved: SavedTable,
+    source: Any,
+    payloads: Sequence[Any],
+    rules: Sequence[HarmonizeRule],
+    context: BuildContext,
+    source_id: str,
+    definitions: str,
+    steps: Sequence[StepRecord],
+    key: str,
+) -> pa.Table:
+    """A reused source's table made again from its payloads when its step was found
+    damaged as it was decoded (after the source ran), and its step saved again. What the
+    build already took from the record must hold for it: the same step ids, rows, columns
+    and distinct values (the payloads are the same bytes, so they do; the record may be
+    another source's of the same key, whose steps and findings name that source)."""
+    table, found, made, rows_in = _parse_and_harmonize(
+        source, payloads, rules, context, source_id, definitions
+    )
+    same = table is not None and [s.id for s in made] == [s.id for s in steps]
+    if table is None or not same or not saved.describes(table):
+        raise SourceError(
+            f"the saved step of source {source_id!r} was damaged, and making it again gave "
+            "another table than its record describes",
+            location=Location(source=source_id),
+            hint="build again: the step just saved is then read",
+        )
+    PendingStep(
+        context.steps_dir, source_id, key, table, found, made, rows_in, saved.distinct("indicator")
+    ).write()
+    return table
 
 
 @functools.cache
@@ -641,6 +863,8 @@ def _saved_record() -> Any:
     """The validator of a step's record (``<key>.json``): JSON parsed and the findings and
     lineage steps built in one pass of pydantic's, per record."""
     from pydantic import BaseModel, ConfigDict
+
+    Shape = _saved_shape()  # noqa: N806 (a model class)
 
     class SavedRecord(BaseModel):
         model_config = ConfigDict(extra="ignore")
@@ -651,8 +875,42 @@ def _saved_record() -> Any:
         sha256: str
         indicators: tuple[str, ...] | None = None
         """What :func:`_indicators` gave for the table (absent in older records)."""
+        shape: Shape | None = None  # type: ignore[valid-type]
+        """What a build needs of the table without reading it (absent in older records)."""
 
     return SavedRecord
+
+
+@functools.cache
+def _saved_shape() -> Any:
+    """The validator of a record's ``shape``: what :class:`SavedTable` knows of its rows."""
+    from pydantic import BaseModel, ConfigDict
+
+    class Shape(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+
+        rows: int
+        columns: list[str]
+        territories: list[str]
+        """The distinct territory codes (:func:`distinct`)."""
+        lineage: list[str]
+        """The distinct lineage ids."""
+        size: int
+        """Bytes of the step file."""
+
+    return Shape
+
+
+def _shape(table: pa.Table, size: int) -> Any:
+    """The record's description of ``table`` (:class:`SavedTable`), its step ``size``
+    bytes."""
+    return _saved_shape()(
+        rows=table.num_rows,
+        columns=table.column_names,
+        territories=list(_used(table, "territory")),
+        lineage=list(_used(table, "lineage")),
+        size=size,
+    )
 
 
 _STEP_SUFFIX = ".arrows"
@@ -742,6 +1000,7 @@ def _save_step(
         "steps": [s.model_dump(mode="json") for s in steps],
         "rows_in": rows_in,
         "indicators": list(_indicators(table) if indicators is None else indicators),
+        "shape": _shape(table, len(raw)).model_dump(mode="json"),
         "sha256": hashlib.sha256(raw).hexdigest(),
         "saved": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -26,6 +26,7 @@ from welfare_observatory.validate.checks import CheckContext
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from welfare_observatory.build.environment import BuildEnvironment
     from welfare_observatory.build.sources import BuildContext, SourceOutput
     from welfare_observatory.model import Indicator
 
@@ -63,14 +64,15 @@ def check_sources(
     registry = env.checks
     # Schema problems were reported by harmonize already; the data checks run here.
     only = [check_id for check_id in registry if check_id != "schema"]
-    checked = [o for o in outputs if o.table is not None and o.table.num_rows]
+    # A reused source's rows are read only when its findings are not cached.
+    checked = [o for o in outputs if o.num_rows]
     common = {
         "checks": [(c, registry.owner(c)) for c in only],
         "versions": dict(sorted(context.versions.items())),
         "territory": env.config.territory.model_dump(mode="json"),
         "min_events": env.config.reliability.min_events,
     }
-    keys = {o.report.id: _key(o, env.indicators, common) for o in checked if o.table is not None}
+    keys = _keys(checked, env, common)
     findings = cache if cache is not None else FindingsCache(context)
     cached = findings.cached
     results: dict[str, list[Finding]] = {}
@@ -80,8 +82,9 @@ def check_sources(
         if keys[source] in cached:
             results[source] = cached[keys[source]]
         else:
-            assert output.table is not None
-            todo[source] = output.table
+            table = output.table
+            assert table is not None
+            todo[source] = table
     if todo:
         ctx = CheckContext(
             indicators=env.indicators,
@@ -96,7 +99,49 @@ def check_sources(
     return [_with_findings(o, results.get(o.report.id, [])) for o in outputs]
 
 
+def _keys(
+    outputs: Sequence[SourceOutput], env: BuildEnvironment, common: Mapping[str, Any]
+) -> dict[str, str]:
+    """:func:`_key` of each output, by source id: the same digests, their canonical JSON
+    assembled from parts made once per build (the common part, each indicator's
+    definition as ``env.fingerprint`` has it), not serialised again for every source."""
+    import hashlib
+
+    from welfare_observatory.lineage import canonical_json
+
+    indicators = env.indicators
+    if sorted(common) != ["checks", "min_events", "territory", "versions"]:
+        return {o.report.id: _key(o, indicators, common) for o in outputs}
+    # Sorted keys: checks, indicators, min_events, source, steps, territory, versions.
+    head = '{"checks":' + canonical_json(common["checks"]) + ',"indicators":['
+    middle = ',"min_events":' + canonical_json(common["min_events"]) + ',"source":'
+    tail = (
+        ',"territory":'
+        + canonical_json(common["territory"])
+        + ',"versions":'
+        + canonical_json(common["versions"])
+        + "}"
+    )
+    keys = {}
+    for output in outputs:
+        used = sorted(output.report.indicators)
+        listed = ",".join(env._indicator_json(i) for i in used if i in indicators)
+        text = (
+            head
+            + listed
+            + "]"
+            + middle
+            + canonical_json(output.report.id)
+            + ',"steps":'
+            + canonical_json([s.id for s in output.steps])
+            + tail
+        )
+        keys[output.report.id] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return keys
+
+
 def _key(output: SourceOutput, indicators: Mapping[str, Indicator], common: Any) -> str:
+    """The findings cache's key of a source's checks (what :func:`_keys` assembles)."""
     used = sorted(output.report.indicators)
     return digest(
         {
@@ -123,7 +168,7 @@ def _with_findings(output: SourceOutput, found: list[Finding]) -> SourceOutput:
         }
     )
     return dataclasses.replace(
-        output, report=report, findings=findings, table=None if errors else output.table
+        output, report=report, findings=findings, data=None if errors else output.data
     )
 
 

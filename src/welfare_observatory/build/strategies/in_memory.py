@@ -40,9 +40,13 @@ class InMemory:
     def run_sources(
         self, runner: Executor, context: BuildContext, source_ids: Sequence[str]
     ) -> list[SourceOutput]:
+        import dataclasses
+
         from welfare_observatory.build.validate import check_sources
 
-        outputs = runner.run_sources(context, source_ids)
+        # A reused source's rows stay in its step until derive needs them (in this process:
+        # a remote executor's workers send the tables).
+        outputs = runner.run_sources(dataclasses.replace(context, lazy_steps=True), source_ids)
         if not context.defer_checks:
             return outputs
         with context.timed("validate"):
@@ -81,7 +85,7 @@ class InMemory:
         environment = env.fingerprint()
         key = derived_key(
             env,
-            source_steps=[s.id for o in outputs if o.table is not None for s in o.steps],
+            source_steps=[s.id for o in outputs if o.data is not None for s in o.steps],
             environment=environment,
         )
         reused = None if context.refresh else load_derived(context.steps_dir, key)
@@ -93,11 +97,12 @@ class InMemory:
                 say("deriving rates and aggregates")
                 open_database_early()
                 # Only the indicator groups whose sources changed since the last result.
+                # A reused source's table is a SavedTable, read only when its group is derived.
                 derive_out = derive_by_groups(
                     [
-                        (tuple(s.id for s in o.steps), o.table)
+                        (tuple(s.id for s in o.steps), o.data)
                         for o in outputs
-                        if o.table is not None and o.table.num_rows
+                        if o.data is not None and o.num_rows
                     ],
                     env,
                     None if context.refresh else load_grouped(context.steps_dir),
@@ -222,5 +227,7 @@ def _release_tables(outputs: Sequence[SourceOutput]) -> None:
     import pyarrow as pa
 
     for output in outputs:
+        # A step found damaged when derive read it was made again: its report says so.
+        output.settle()
         output.table = None
     pa.default_memory_pool().release_unused()

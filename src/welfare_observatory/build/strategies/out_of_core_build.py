@@ -225,7 +225,7 @@ def _source_to_file(
     file.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(output.table, file)
     # An empty table with the schema stands for the rows now on disk (reports count it).
-    return dataclasses.replace(output, table=output.table.slice(0, 0)), file
+    return dataclasses.replace(output, data=output.table.slice(0, 0)), file
 
 
 def _derive(
