@@ -353,7 +353,29 @@ def _key_order(keys: pa.Table, names: list[str]) -> pa.Array:
         if room >= 1 << 63:
             return fallback()
         folded = folded * np.uint64(high + 1) + ranks.astype(np.uint64)
+    if room <= _SCATTERED_ROOM * keys.num_rows:
+        order = _scattered_order(folded, room)
+        if order is not None:
+            return pa.array(order)
     return pa.array(np.argsort(folded, kind="stable"))
+
+
+_SCATTERED_ROOM = 4
+"""Folded keys ranging over at most this many values per row are ordered by scattering
+(a table of that many slots) rather than sorted."""
+
+
+def _scattered_order(folded: Any, room: int) -> Any:
+    """The rows in the order of their folded keys (``0 <= key < room``), by writing each
+    row's number at its key's slot and reading the slots in order: linear, where a sort
+    is not. Only when no two rows share a key (a canonical table's keys are unique), so
+    the order is the one any sort gives; None otherwise (the caller sorts)."""
+    import numpy as np
+
+    slots = np.full(room, -1, dtype=np.int64)
+    slots[folded] = np.arange(len(folded), dtype=np.int64)
+    order = slots[slots >= 0]
+    return order if len(order) == len(folded) else None
 
 
 def _link(source: Path, target: Path) -> None:
@@ -397,6 +419,94 @@ def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
     ``unify_dictionaries``), and two rows of equal text must get equal indices. Only the
     dictionaries (thousands of codes) are handled as values; the rows stay integers.
     """
+    fast = _sorted_dictionary_by_slots(column)
+    return fast if fast is not None else _sorted_dictionary_unified(column)
+
+
+_DICTIONARIES_COMPARED = 16
+"""Distinct dictionaries a column's chunks are compared against before a chunk's own is
+taken as one more (only the size of the slots' table depends on it, never the result)."""
+
+
+def _sorted_dictionary_by_slots(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """:func:`_sorted_dictionary` without unifying the chunks' dictionaries: every chunk's
+    slots are numbered in one table of slots (chunks with equal dictionaries share theirs:
+    a domain's 40 chunks from derive hold one dictionary each, all alike), each slot gets
+    the rank of its value among the values rows use, and the rows' indices become ranks in
+    one lookup. None (the unifying path then) when a row or a slot is missing, or the
+    index type is not a signed integer: the result is otherwise the same, array for array.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    index_type = column.type.index_type
+    if not pa.types.is_signed_integer(index_type):
+        return None
+    dictionaries: list[pa.Array] = []
+    starts: list[int] = []
+    rows: list[Any] = []
+    moved: list[tuple[int, int, int]] = []  # rows [a, b) whose slots start at s
+    size = length = 0
+    for chunk in column.chunks:
+        if not len(chunk):
+            continue
+        if chunk.null_count:
+            return None
+        dictionary = chunk.dictionary
+        group = next(
+            (
+                k
+                for k, known in enumerate(dictionaries[:_DICTIONARIES_COMPARED])
+                if len(known) == len(dictionary) and known.equals(dictionary)
+            ),
+            None,
+        )
+        if group is None:
+            if dictionary.null_count:
+                return None
+            group = len(dictionaries)
+            dictionaries.append(dictionary)
+            starts.append(size)
+            size += len(dictionary)
+        if group:
+            moved.append((length, length + len(chunk), starts[group]))
+        rows.append(chunk.indices.to_numpy())
+        length += len(chunk)
+    if not rows:
+        return None
+    dtype = np.dtype(index_type.to_pandas_dtype())
+    wide = np.dtype(np.int64) if size - 1 > np.iinfo(dtype).max else dtype
+    every = rows[0] if len(rows) == 1 else np.concatenate(rows)
+    if moved:
+        every = every.astype(wide)  # a copy of its own: chunks' buffers are never written
+        for first, end, start in moved:
+            every[first:end] += start
+    slots = dictionaries[0] if len(dictionaries) == 1 else pa.concat_arrays(dictionaries)
+    if len(slots) == 1:
+        values = slots  # every row uses the one slot (no row is missing)
+    else:
+        marked = np.zeros(len(slots), dtype=bool)
+        marked[every] = True
+        values = pc.unique(slots.take(pa.array(np.flatnonzero(marked))))
+        values = values.take(pc.sort_indices(values))
+    if len(values) - 1 > np.iinfo(dtype).max:
+        return None  # more values than the index type holds: the unifying path says so
+    if len(dictionaries) == 1 and len(values) == len(slots) and values.equals(slots):
+        # Already sorted, distinct and all used: every row keeps its index.
+        indices = pa.array(every, index_type)
+    else:
+        # An unused slot whose value no row has gets rank 0: no row looks it up.
+        rank = pc.index_in(slots, value_set=values).fill_null(0).cast(index_type)
+        indices = pc.take(rank, pa.array(every))
+    # Every index is a rank below len(values): nothing for the constructor to check.
+    encoded = pa.DictionaryArray.from_arrays(indices, values, safe=False)
+    return pa.chunked_array([encoded], pa.dictionary(index_type, values.type))
+
+
+def _sorted_dictionary_unified(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """:func:`_sorted_dictionary` on the chunks' unified dictionary (any column: missing
+    rows and slots, any index type)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
