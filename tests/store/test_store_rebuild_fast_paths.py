@@ -49,9 +49,7 @@ def _column(draw: st.DrawFn) -> pa.ChunkedArray:
             dictionary = pa.array(draw(st.lists(texts, min_size=1, max_size=6)), pa.string())
         slot = st.integers(0, len(dictionary) - 1)
         rows = draw(st.lists(slot | (st.none() if missing else st.nothing()), max_size=25))
-        chunks.append(
-            pa.DictionaryArray.from_arrays(pa.array(rows, index_type), dictionary)
-        )
+        chunks.append(pa.DictionaryArray.from_arrays(pa.array(rows, index_type), dictionary))
     return pa.chunked_array(chunks, pa.dictionary(index_type, pa.string()))
 
 
@@ -155,3 +153,76 @@ def test_build_manifest_from_the_configuration_text_is_the_same() -> None:
     given_text = build_manifest(config, config_json=text, **common)
     assert given_text.config_digest == plain.config_digest
     assert given_text.build == plain.build
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([(1 << 20) - 1, (1 << 20) - 2]),
+            st.integers((1 << 40) - 400, (1 << 40) - 1),
+        ),
+        min_size=2,
+        max_size=40,
+    )
+)
+def test_folded_keys_past_float_precision_order_like_sort_indices(
+    rows: list[tuple[int, int]],
+) -> None:
+    # Folded keys near 2**60, a few apart: through float64 (53 bits) they would tie.
+    import pyarrow.compute as pc
+
+    from welfare_observatory.store.edition import _key_order
+
+    keys = pa.table(
+        {
+            "a": pa.array([r[0] for r in rows], pa.int64()),
+            "b": pa.array([r[1] for r in rows], pa.int64()),
+        }
+    )
+    names = ["a", "b"]
+    expected = pc.sort_indices(keys, sort_keys=[(n, "ascending") for n in names])
+    assert _key_order(keys, names).to_pylist() == expected.to_pylist()
+
+
+@pytest.mark.parametrize("failing", ["analyses", "observations"])
+def test_a_write_failing_on_either_thread_leaves_the_previous_build(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    # The analyses are written on a second thread while the domains are: a failure on
+    # either side is the build's, and the staging folder goes only once both are done.
+    import threading
+    import time
+
+    from welfare_observatory.errors import StoreError
+    from welfare_observatory.store import KnowledgeBase, edition
+
+    from .test_store_editions import BIELLA, build
+
+    build(tmp_path, "2025", "b-1", BIELLA)
+    real_write, real_observations = edition.write_parquet, edition._write_observations
+    finished: list[str] = []
+
+    def write_parquet(table: pa.Table, path: Any) -> dict[str, Any]:
+        if failing == "analyses" and path.parent.name == "analyses":
+            raise OSError(28, "No space left on device")
+        time.sleep(0.2)  # still writing when the other thread fails
+        record = real_write(table, path)
+        finished.append(threading.current_thread().name)
+        return record
+
+    def write_observations(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        if failing == "observations":
+            raise OSError(28, "No space left on device")
+        return real_observations(*args, **kwargs)
+
+    monkeypatch.setattr(edition, "write_parquet", write_parquet)
+    monkeypatch.setattr(edition, "_write_observations", write_observations)
+    with pytest.raises(StoreError, match="No space left on device"):
+        build(tmp_path, "2025", "b-2", {("POP_TOTAL", "096004"): 1.0})
+    if failing == "observations":
+        assert finished and all(n.startswith("store") for n in finished)
+    kb = KnowledgeBase.open(tmp_path)
+    assert kb.edition("2025").build == "b-1"
+    assert kb.observations(territory="096004")["value"].tolist() == [42619.0]
+    assert not [p for p in (tmp_path / "2025").iterdir() if p.name.startswith(".")]

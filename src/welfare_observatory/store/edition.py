@@ -352,7 +352,9 @@ def _key_order(keys: pa.Table, names: list[str]) -> pa.Array:
         room *= high + 1
         if room >= 1 << 63:
             return fallback()
-        folded = folded * np.uint64(high + 1) + ranks.astype(np.uint64)
+        # In place, in unsigned 64-bit arithmetic (never through floats): no array per step.
+        folded *= np.uint64(high + 1)
+        np.add(folded, ranks, out=folded, dtype=np.uint64, casting="unsafe")
     if room <= _SCATTERED_ROOM * keys.num_rows:
         order = _scattered_order(folded, room)
         if order is not None:
@@ -372,8 +374,9 @@ def _scattered_order(folded: Any, room: int) -> Any:
     the order is the one any sort gives; None otherwise (the caller sorts)."""
     import numpy as np
 
-    slots = np.full(room, -1, dtype=np.int64)
-    slots[folded] = np.arange(len(folded), dtype=np.int64)
+    dtype = np.dtype(np.int32 if len(folded) < 1 << 31 else np.int64)
+    slots: Any = np.full(room, -1, dtype=dtype)
+    slots[folded] = np.arange(len(folded), dtype=dtype)
     order = slots[slots >= 0]
     return order if len(order) == len(folded) else None
 
@@ -445,9 +448,8 @@ def _sorted_dictionary_by_slots(column: pa.ChunkedArray) -> pa.ChunkedArray | No
         return None
     dictionaries: list[pa.Array] = []
     starts: list[int] = []
-    rows: list[Any] = []
-    moved: list[tuple[int, int, int]] = []  # rows [a, b) whose slots start at s
-    size = length = 0
+    parts: list[tuple[int, Any]] = []  # per chunk with rows: its dictionary, its indices
+    size = 0
     for chunk in column.chunks:
         if not len(chunk):
             continue
@@ -469,36 +471,38 @@ def _sorted_dictionary_by_slots(column: pa.ChunkedArray) -> pa.ChunkedArray | No
             dictionaries.append(dictionary)
             starts.append(size)
             size += len(dictionary)
-        if group:
-            moved.append((length, length + len(chunk), starts[group]))
-        rows.append(chunk.indices.to_numpy())
-        length += len(chunk)
-    if not rows:
+        parts.append((group, chunk.indices.to_numpy()))
+    if not parts:
         return None
-    dtype = np.dtype(index_type.to_pandas_dtype())
-    wide = np.dtype(np.int64) if size - 1 > np.iinfo(dtype).max else dtype
-    every = rows[0] if len(rows) == 1 else np.concatenate(rows)
-    if moved:
-        every = every.astype(wide)  # a copy of its own: chunks' buffers are never written
-        for first, end, start in moved:
-            every[first:end] += start
+    ends = [*starts[1:], size]
     slots = dictionaries[0] if len(dictionaries) == 1 else pa.concat_arrays(dictionaries)
     if len(slots) == 1:
         values = slots  # every row uses the one slot (no row is missing)
     else:
+        # Marked chunk by chunk in each dictionary's stretch of the slots (views): the rows
+        # are never copied, nor moved by their dictionary's start.
         marked = np.zeros(len(slots), dtype=bool)
-        marked[every] = True
+        for group, indices in parts:
+            marked[starts[group] : ends[group]][indices] = True
         values = pc.unique(slots.take(pa.array(np.flatnonzero(marked))))
         values = values.take(pc.sort_indices(values))
+    dtype = np.dtype(index_type.to_pandas_dtype())
     if len(values) - 1 > np.iinfo(dtype).max:
         return None  # more values than the index type holds: the unifying path says so
     if len(dictionaries) == 1 and len(values) == len(slots) and values.equals(slots):
         # Already sorted, distinct and all used: every row keeps its index.
+        every = parts[0][1] if len(parts) == 1 else np.concatenate([p for _, p in parts])
         indices = pa.array(every, index_type)
     else:
         # An unused slot whose value no row has gets rank 0: no row looks it up.
-        rank = pc.index_in(slots, value_set=values).fill_null(0).cast(index_type)
-        indices = pc.take(rank, pa.array(every))
+        rank = pc.index_in(slots, value_set=values).fill_null(0).cast(index_type).to_numpy()
+        remapped = np.empty(sum(len(p) for _, p in parts), dtype=dtype)
+        first = 0
+        for group, rows in parts:
+            end = first + len(rows)
+            np.take(rank[starts[group] : ends[group]], rows, out=remapped[first:end])
+            first = end
+        indices = pa.array(remapped, index_type)
     # Every index is a rank below len(values): nothing for the constructor to check.
     encoded = pa.DictionaryArray.from_arrays(indices, values, safe=False)
     return pa.chunked_array([encoded], pa.dictionary(index_type, values.type))
@@ -588,14 +592,8 @@ def write_build(
     that was readable before becomes unreadable.
     """
 
-    def write(staging: Path) -> dict[str, Any]:
-        # One thread: writing the analyses on a second one while the domains are written
-        # saved little time on two busy cores and raised the build's peak memory by about
-        # 40 MiB (Arrow's allocator keeps a heap per thread).
+    def rest(staging: Path) -> dict[str, Any]:
         tables = {
-            "observations": _write_observations(
-                observations, staging / "observations", unchanged, digests
-            ),
             "lineage": write_parquet(lineage, staging / "lineage.parquet"),
             "findings": write_parquet(findings, staging / "findings.parquet"),
         }
@@ -604,6 +602,19 @@ def write_build(
                 table, staging / "analyses" / f"{name}.parquet"
             )
         return tables
+
+    def write(staging: Path) -> dict[str, Any]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # The analyses are written on a second thread while the domains are (Parquet
+        # writing and hashing release the GIL): in a rebuild they are half the store's
+        # work. Leaving the block waits for both, also when one of them failed.
+        with ThreadPoolExecutor(1, thread_name_prefix="store") as pool:
+            others = pool.submit(rest, staging)
+            written = _write_observations(
+                observations, staging / "observations", unchanged, digests
+            )
+            return {"observations": written, **others.result()}
 
     def kept(files: Mapping[str, str]) -> None:
         if digests is not None:
