@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from welfare_observatory.store.edition import (
@@ -226,3 +226,28 @@ def test_a_write_failing_on_either_thread_leaves_the_previous_build(
     assert kb.edition("2025").build == "b-1"
     assert kb.observations(territory="096004")["value"].tolist() == [42619.0]
     assert not [p for p in (tmp_path / "2025").iterdir() if p.name.startswith(".")]
+
+
+# The same bytes split otherwise: equal lengths in total, not row by row.
+@example(["a", "aa", ""], 1, False)
+@example(["ab", "", "abab"], 0, True)
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["", "a", "aa", "ab", "ba", "é", "health", "healt", "hhealth"]), min_size=1
+    ),
+    st.integers(0, 3),
+    st.booleans(),
+)
+def test_uniform_text_of_a_chunk_is_what_comparing_the_rows_tells(
+    texts: list[str], skip: int, wide: bool
+) -> None:
+    import pyarrow.compute as pc
+
+    from welfare_observatory.store.edition import _uniform_text
+
+    # Sliced (an offset into shared buffers) as a table's chunks often are.
+    whole = pa.array(["zz"] * skip + texts, pa.large_string() if wide else pa.string())
+    chunk = whole.slice(skip)
+    same = pc.all(pc.equal(chunk, chunk[0])).as_py()
+    assert _uniform_text(chunk) == (chunk[0].as_py() if same else None)
