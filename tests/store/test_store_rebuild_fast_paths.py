@@ -21,11 +21,17 @@ from hypothesis import strategies as st
 
 from welfare_observatory.store.edition import (
     _DICTIONARIES_COMPARED,
+    _decoded_keys,
+    _key_order,
+    _ordered_part,
     _scattered_order,
+    _sorted_dictionaries,
     _sorted_dictionary,
     _sorted_dictionary_by_slots,
     _sorted_dictionary_unified,
 )
+
+from .test_store_sort import _with_dictionary, table
 
 _TEXTS = ["096004", "096", "IT", "F", "M", "_T", "b", "a", "é"]
 
@@ -251,3 +257,34 @@ def test_uniform_text_of_a_chunk_is_what_comparing_the_rows_tells(
     chunk = whole.slice(skip)
     same = pc.all(pc.equal(chunk, chunk[0])).as_py()
     assert _uniform_text(chunk) == (chunk[0].as_py() if same else None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["POP_TOTAL", "BIRTHS", "OLD_AGE_INDEX"]),
+            st.sampled_from(["096004", "096", "IT", "01"]),
+            st.sampled_from(["2023", "2019", "2022-01-01"]),
+        ),
+        min_size=1,
+        max_size=40,
+        unique=True,
+    ),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_ordered_part_column_by_column_is_the_table_taken_whole(
+    rows: list[tuple[str, str, str]], chunks: int, reencode: bool
+) -> None:
+    # What it replaces: every dictionary re-encoded, then the table taken in key order.
+    data = table(rows, chunks)
+    if reencode:
+        data = _with_dictionary(data, "territory", ["IT", "096", "01", "096004", "IT"])
+    names = ["indicator", "territory", "period"]
+    whole = _sorted_dictionaries(data.drop_columns(["domain"]))
+    expected = whole.take(_key_order(_decoded_keys(whole, names, ranked=True), names))
+    found = _ordered_part(data, names)
+    assert found.schema.equals(expected.schema, check_metadata=True)
+    assert found.equals(expected)
+    assert [c.num_chunks for c in found.columns] == [c.num_chunks for c in expected.columns]

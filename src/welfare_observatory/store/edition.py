@@ -347,9 +347,29 @@ def _domain_part(
 
 def _ordered_part(part: pa.Table, names: list[str]) -> pa.Table:
     """The rows of one domain without the domain column, on sorted dictionaries, in key
-    order (``names``)."""
-    part = _sorted_dictionaries(part.drop_columns(["domain"]))
-    return part.take(_key_order(_decoded_keys(part, names, ranked=True), names))
+    order (``names``): ``_sorted_dictionaries(part).take(order)``, column for column.
+
+    The key columns are re-encoded first (their ranks give the order); every other column
+    is re-encoded, taken in order and let go before the next one, so the domain's columns
+    never all exist twice at once: a build hands its freed memory back to the system
+    before the store, and every page the store's arrays need anew costs a fault."""
+    import pyarrow as pa
+
+    part = part.drop_columns(["domain"])
+    canonical = _canonical_nullable(part)
+    position = {name: i for i, name in enumerate(part.column_names)}
+    ranked = {name: _sorted_column(part, position[name], canonical) for name in names}
+    keys = pa.table({name: ranked[name][1] for name in names})
+    order = _key_order(_decoded_keys(keys, names, ranked=True), names)
+    del keys
+    fields: list[pa.Field] = []
+    columns: list[pa.ChunkedArray] = []
+    for i, name in enumerate(part.column_names):
+        field, column = ranked.pop(name) if name in ranked else _sorted_column(part, i, canonical)
+        fields.append(field)
+        columns.append(column.take(order))
+        del column
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, part.schema.metadata))
 
 
 def _key_order(keys: pa.Table, names: list[str]) -> pa.Array:
@@ -427,21 +447,39 @@ def _sorted_dictionaries(table: pa.Table) -> pa.Table:
     the dictionary is a function of the rows alone."""
     import pyarrow as pa
 
-    from welfare_observatory.model.observation import observation_schema
-
-    breakdowns = [n for n in table.column_names if n not in BASE_COLUMNS]
-    # The stored schema is the canonical one whatever the input said (keys are never null),
-    # so the file's bytes do not depend on how the table was put together.
-    canonical = {f.name: f.nullable for f in observation_schema(breakdowns)}
+    canonical = _canonical_nullable(table)
     for i in range(table.num_columns):
         column = table.column(i)
         if pa.types.is_dictionary(column.type) and column.num_chunks:
-            encoded = _sorted_dictionary(column)
-            field = table.schema.field(i)
-            nullable = canonical.get(field.name, field.nullable)
-            field = field.with_type(encoded.type).with_nullable(nullable)
-            table = table.set_column(i, field, encoded)
+            table = table.set_column(i, *_sorted_column(table, i, canonical))
     return table
+
+
+def _canonical_nullable(table: pa.Table) -> dict[str, bool]:
+    """Whether each canonical column of ``table`` may hold a missing value.
+
+    The stored schema is the canonical one whatever the input said (keys are never null),
+    so the file's bytes do not depend on how the table was put together."""
+    from welfare_observatory.model.observation import observation_schema
+
+    breakdowns = [n for n in table.column_names if n not in BASE_COLUMNS]
+    return {f.name: f.nullable for f in observation_schema(breakdowns)}
+
+
+def _sorted_column(
+    table: pa.Table, i: int, canonical: Mapping[str, bool]
+) -> tuple[pa.Field, pa.ChunkedArray]:
+    """Column ``i`` of ``table`` and its field, a dictionary column re-encoded on its used
+    values sorted (:func:`_sorted_dictionary`) with the canonical nullability."""
+    import pyarrow as pa
+
+    column = table.column(i)
+    field = table.schema.field(i)
+    if not (pa.types.is_dictionary(column.type) and column.num_chunks):
+        return field, column
+    encoded = _sorted_dictionary(column)
+    nullable = canonical.get(field.name, field.nullable)
+    return field.with_type(encoded.type).with_nullable(nullable), encoded
 
 
 def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
