@@ -248,9 +248,10 @@ def _domain_spans(column: pa.ChunkedArray) -> dict[str, list[tuple[int, int]]] |
                 return None
             domain = str(text.as_py())
         else:
-            if not pc.all(pc.equal(chunk, chunk[0])).as_py():
+            text = _uniform_text(chunk)
+            if text is None:
                 return None
-            domain = str(chunk[0].as_py())
+            domain = text
         ranges = spans.setdefault(domain, [])
         if ranges and ranges[-1][1] == start:
             ranges[-1] = (ranges[-1][0], end)
@@ -258,6 +259,35 @@ def _domain_spans(column: pa.ChunkedArray) -> dict[str, list[tuple[int, int]]] |
             ranges.append((start, end))
         start = end
     return spans
+
+
+def _uniform_text(chunk: pa.Array) -> str | None:
+    """The text on every row of ``chunk`` (string or large string, no missing row), or None
+    when two rows differ: what ``pc.equal(chunk, chunk[0])`` tells, read off the buffers
+    (every row as long as the first, one after the other, the bytes the first's repeated)
+    for a fraction of its cost per chunk (160 chunks a build)."""
+    import numpy as np
+    import pyarrow as pa
+
+    rows = len(chunk)
+    wide = pa.types.is_large_string(chunk.type)
+    _, offsets_buffer, data = chunk.buffers()
+    offsets = np.frombuffer(
+        offsets_buffer,
+        dtype=np.int64 if wide else np.int32,
+        count=rows + 1,
+        offset=chunk.offset * (8 if wide else 4),
+    )
+    first = int(offsets[0])
+    size = int(offsets[1]) - first
+    if int(offsets[-1]) - first != rows * size:
+        return None
+    if size and not bool((np.diff(offsets) == size).all()):
+        return None
+    text = data.slice(first, size).to_pybytes() if size else b""
+    if size and not data.slice(first, rows * size).equals(pa.py_buffer(text * rows)):
+        return None
+    return text.decode("utf-8")
 
 
 def _spanned_part(
@@ -317,9 +347,29 @@ def _domain_part(
 
 def _ordered_part(part: pa.Table, names: list[str]) -> pa.Table:
     """The rows of one domain without the domain column, on sorted dictionaries, in key
-    order (``names``)."""
-    part = _sorted_dictionaries(part.drop_columns(["domain"]))
-    return part.take(_key_order(_decoded_keys(part, names, ranked=True), names))
+    order (``names``): ``_sorted_dictionaries(part).take(order)``, column for column.
+
+    The key columns are re-encoded first (their ranks give the order); every other column
+    is re-encoded, taken in order and let go before the next one, so the domain's columns
+    never all exist twice at once: a build hands its freed memory back to the system
+    before the store, and every page the store's arrays need anew costs a fault."""
+    import pyarrow as pa
+
+    part = part.drop_columns(["domain"])
+    canonical = _canonical_nullable(part)
+    position = {name: i for i, name in enumerate(part.column_names)}
+    ranked = {name: _sorted_column(part, position[name], canonical) for name in names}
+    keys = pa.table({name: ranked[name][1] for name in names})
+    order = _key_order(_decoded_keys(keys, names, ranked=True), names)
+    del keys
+    fields: list[pa.Field] = []
+    columns: list[pa.ChunkedArray] = []
+    for i, name in enumerate(part.column_names):
+        field, column = ranked.pop(name) if name in ranked else _sorted_column(part, i, canonical)
+        fields.append(field)
+        columns.append(column.take(order))
+        del column
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, part.schema.metadata))
 
 
 def _key_order(keys: pa.Table, names: list[str]) -> pa.Array:
@@ -352,8 +402,33 @@ def _key_order(keys: pa.Table, names: list[str]) -> pa.Array:
         room *= high + 1
         if room >= 1 << 63:
             return fallback()
-        folded = folded * np.uint64(high + 1) + ranks.astype(np.uint64)
+        # In place, in unsigned 64-bit arithmetic (never through floats): no array per step.
+        folded *= np.uint64(high + 1)
+        np.add(folded, ranks, out=folded, dtype=np.uint64, casting="unsafe")
+    if room <= _SCATTERED_ROOM * keys.num_rows:
+        order = _scattered_order(folded, room)
+        if order is not None:
+            return pa.array(order)
     return pa.array(np.argsort(folded, kind="stable"))
+
+
+_SCATTERED_ROOM = 4
+"""Folded keys ranging over at most this many values per row are ordered by scattering
+(a table of that many slots) rather than sorted."""
+
+
+def _scattered_order(folded: Any, room: int) -> Any:
+    """The rows in the order of their folded keys (``0 <= key < room``), by writing each
+    row's number at its key's slot and reading the slots in order: linear, where a sort
+    is not. Only when no two rows share a key (a canonical table's keys are unique), so
+    the order is the one any sort gives; None otherwise (the caller sorts)."""
+    import numpy as np
+
+    dtype = np.dtype(np.int32 if len(folded) < 1 << 31 else np.int64)
+    slots: Any = np.full(room, -1, dtype=dtype)
+    slots[folded] = np.arange(len(folded), dtype=dtype)
+    order = slots[slots >= 0]
+    return order if len(order) == len(folded) else None
 
 
 def _link(source: Path, target: Path) -> None:
@@ -372,21 +447,39 @@ def _sorted_dictionaries(table: pa.Table) -> pa.Table:
     the dictionary is a function of the rows alone."""
     import pyarrow as pa
 
-    from welfare_observatory.model.observation import observation_schema
-
-    breakdowns = [n for n in table.column_names if n not in BASE_COLUMNS]
-    # The stored schema is the canonical one whatever the input said (keys are never null),
-    # so the file's bytes do not depend on how the table was put together.
-    canonical = {f.name: f.nullable for f in observation_schema(breakdowns)}
+    canonical = _canonical_nullable(table)
     for i in range(table.num_columns):
         column = table.column(i)
         if pa.types.is_dictionary(column.type) and column.num_chunks:
-            encoded = _sorted_dictionary(column)
-            field = table.schema.field(i)
-            nullable = canonical.get(field.name, field.nullable)
-            field = field.with_type(encoded.type).with_nullable(nullable)
-            table = table.set_column(i, field, encoded)
+            table = table.set_column(i, *_sorted_column(table, i, canonical))
     return table
+
+
+def _canonical_nullable(table: pa.Table) -> dict[str, bool]:
+    """Whether each canonical column of ``table`` may hold a missing value.
+
+    The stored schema is the canonical one whatever the input said (keys are never null),
+    so the file's bytes do not depend on how the table was put together."""
+    from welfare_observatory.model.observation import observation_schema
+
+    breakdowns = [n for n in table.column_names if n not in BASE_COLUMNS]
+    return {f.name: f.nullable for f in observation_schema(breakdowns)}
+
+
+def _sorted_column(
+    table: pa.Table, i: int, canonical: Mapping[str, bool]
+) -> tuple[pa.Field, pa.ChunkedArray]:
+    """Column ``i`` of ``table`` and its field, a dictionary column re-encoded on its used
+    values sorted (:func:`_sorted_dictionary`) with the canonical nullability."""
+    import pyarrow as pa
+
+    column = table.column(i)
+    field = table.schema.field(i)
+    if not (pa.types.is_dictionary(column.type) and column.num_chunks):
+        return field, column
+    encoded = _sorted_dictionary(column)
+    nullable = canonical.get(field.name, field.nullable)
+    return field.with_type(encoded.type).with_nullable(nullable), encoded
 
 
 def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -397,6 +490,95 @@ def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
     ``unify_dictionaries``), and two rows of equal text must get equal indices. Only the
     dictionaries (thousands of codes) are handled as values; the rows stay integers.
     """
+    fast = _sorted_dictionary_by_slots(column)
+    return fast if fast is not None else _sorted_dictionary_unified(column)
+
+
+_DICTIONARIES_COMPARED = 16
+"""Distinct dictionaries a column's chunks are compared against before a chunk's own is
+taken as one more (only the size of the slots' table depends on it, never the result)."""
+
+
+def _sorted_dictionary_by_slots(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """:func:`_sorted_dictionary` without unifying the chunks' dictionaries: every chunk's
+    slots are numbered in one table of slots (chunks with equal dictionaries share theirs:
+    a domain's 40 chunks from derive hold one dictionary each, all alike), each slot gets
+    the rank of its value among the values rows use, and the rows' indices become ranks in
+    one lookup. None (the unifying path then) when a row or a slot is missing, or the
+    index type is not a signed integer: the result is otherwise the same, array for array.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    index_type = column.type.index_type
+    if not pa.types.is_signed_integer(index_type):
+        return None
+    dictionaries: list[pa.Array] = []
+    starts: list[int] = []
+    parts: list[tuple[int, Any]] = []  # per chunk with rows: its dictionary, its indices
+    size = 0
+    for chunk in column.chunks:
+        if not len(chunk):
+            continue
+        if chunk.null_count:
+            return None
+        dictionary = chunk.dictionary
+        group = next(
+            (
+                k
+                for k, known in enumerate(dictionaries[:_DICTIONARIES_COMPARED])
+                if len(known) == len(dictionary) and known.equals(dictionary)
+            ),
+            None,
+        )
+        if group is None:
+            if dictionary.null_count:
+                return None
+            group = len(dictionaries)
+            dictionaries.append(dictionary)
+            starts.append(size)
+            size += len(dictionary)
+        parts.append((group, chunk.indices.to_numpy()))
+    if not parts:
+        return None
+    ends = [*starts[1:], size]
+    slots = dictionaries[0] if len(dictionaries) == 1 else pa.concat_arrays(dictionaries)
+    if len(slots) == 1:
+        values = slots  # every row uses the one slot (no row is missing)
+    else:
+        # Marked chunk by chunk in each dictionary's stretch of the slots (views): the rows
+        # are never copied, nor moved by their dictionary's start.
+        marked = np.zeros(len(slots), dtype=bool)
+        for group, indices in parts:
+            marked[starts[group] : ends[group]][indices] = True
+        values = pc.unique(slots.take(pa.array(np.flatnonzero(marked))))
+        values = values.take(pc.sort_indices(values))
+    dtype = np.dtype(index_type.to_pandas_dtype())
+    if len(values) - 1 > np.iinfo(dtype).max:
+        return None  # more values than the index type holds: the unifying path says so
+    if len(dictionaries) == 1 and len(values) == len(slots) and values.equals(slots):
+        # Already sorted, distinct and all used: every row keeps its index.
+        every = parts[0][1] if len(parts) == 1 else np.concatenate([p for _, p in parts])
+        indices = pa.array(every, index_type)
+    else:
+        # An unused slot whose value no row has gets rank 0: no row looks it up.
+        rank = pc.index_in(slots, value_set=values).fill_null(0).cast(index_type).to_numpy()
+        remapped = np.empty(sum(len(p) for _, p in parts), dtype=dtype)
+        first = 0
+        for group, rows in parts:
+            end = first + len(rows)
+            np.take(rank[starts[group] : ends[group]], rows, out=remapped[first:end])
+            first = end
+        indices = pa.array(remapped, index_type)
+    # Every index is a rank below len(values): nothing for the constructor to check.
+    encoded = pa.DictionaryArray.from_arrays(indices, values, safe=False)
+    return pa.chunked_array([encoded], pa.dictionary(index_type, values.type))
+
+
+def _sorted_dictionary_unified(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """:func:`_sorted_dictionary` on the chunks' unified dictionary (any column: missing
+    rows and slots, any index type)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -478,14 +660,8 @@ def write_build(
     that was readable before becomes unreadable.
     """
 
-    def write(staging: Path) -> dict[str, Any]:
-        # One thread: writing the analyses on a second one while the domains are written
-        # saved little time on two busy cores and raised the build's peak memory by about
-        # 40 MiB (Arrow's allocator keeps a heap per thread).
+    def rest(staging: Path) -> dict[str, Any]:
         tables = {
-            "observations": _write_observations(
-                observations, staging / "observations", unchanged, digests
-            ),
             "lineage": write_parquet(lineage, staging / "lineage.parquet"),
             "findings": write_parquet(findings, staging / "findings.parquet"),
         }
@@ -494,6 +670,19 @@ def write_build(
                 table, staging / "analyses" / f"{name}.parquet"
             )
         return tables
+
+    def write(staging: Path) -> dict[str, Any]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # The analyses are written on a second thread while the domains are (Parquet
+        # writing and hashing release the GIL): in a rebuild they are half the store's
+        # work. Leaving the block waits for both, also when one of them failed.
+        with ThreadPoolExecutor(1, thread_name_prefix="store") as pool:
+            others = pool.submit(rest, staging)
+            written = _write_observations(
+                observations, staging / "observations", unchanged, digests
+            )
+            return {"observations": written, **others.result()}
 
     def kept(files: Mapping[str, str]) -> None:
         if digests is not None:

@@ -11,6 +11,7 @@ never by the edition.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -53,12 +54,19 @@ def build_manifest(
     versions: Mapping[str, str],
     selection: Sequence[str],
     disclosure: DisclosureRecord | None = None,
+    config_json: str | None = None,
 ) -> Manifest:
     """The manifest of a build (both store writers use it): the build id is made from the
-    configuration digest and the sorted lineage step ids, so it depends on content only."""
+    configuration digest and the sorted lineage step ids, so it depends on content only.
+
+    ``config_json``: the canonical JSON of ``config``'s dump when the caller made it
+    already (the build digests it for its saved results): its sha256 is the digest."""
     from welfare_observatory._version import __version__
 
-    config_digest = digest(config.model_dump(mode="json"))
+    if config_json is None:
+        config_digest = digest(config.model_dump(mode="json"))
+    else:
+        config_digest = hashlib.sha256(config_json.encode("utf-8")).hexdigest()
     step_ids = graph.step_ids()
     return Manifest(
         observatory=config.id,
