@@ -163,3 +163,40 @@ def test_keys_assembled_around_the_configuration_are_the_digests_of_their_values
     assert reuse._config_json(other) == reuse._config_json(env)
     changed = env.config.model_copy(update={"edition": "another"})
     assert reuse._config_json(dataclasses.replace(env, config=changed)) != (reuse._config_json(env))
+
+
+def test_analyses_checked_early_are_those_load_analysed_gives(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory.build.reuse import EarlyAnalysed
+
+    steps, derived, _ = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    key = analysis_key(env, derived.derive.observations)
+    reference = load_analysed(steps, key)
+    assert reference is not None
+    early = EarlyAnalysed(steps).get(key)
+    assert early is not None
+    assert early.fingerprints == reference.fingerprints
+    assert early.findings == reference.findings
+    assert list(early.analyses) == list(reference.analyses)
+    assert all(early.analyses[n].equals(t) for n, t in reference.analyses.items())
+    # Another key (another configuration): none, as load_analysed says.
+    assert EarlyAnalysed(steps).get("another") is None
+    assert EarlyAnalysed(tmp_path / "nothing").get(key) is None
+
+
+def test_a_damaged_analysis_checked_early_is_not_trusted(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory.build.reuse import EarlyAnalysed
+
+    steps, derived, key = _saved(observatory_dir, tmp_path)
+    [_, damaged, *_] = sorted((steps / f"derived-{key}").glob("*.analysis.arrow"))
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte flipped: the digest no longer matches
+    damaged.write_bytes(bytes(data))
+    env = make_environment(load_observatory(observatory_dir))
+    assert EarlyAnalysed(steps).get(analysis_key(env, derived.derive.observations)) is None
+    damaged.unlink()
+    assert EarlyAnalysed(steps).get(analysis_key(env, derived.derive.observations)) is None

@@ -60,11 +60,11 @@ class InMemory:
         from welfare_observatory.build.derive import derive_by_groups, open_database_early
         from welfare_observatory.build.reuse import (
             Derived,
+            EarlyAnalysed,
             analysis_key,
             analyze_incrementally,
             derived_fingerprints,
             derived_key,
-            load_analysed,
             load_derived,
             load_grouped,
             partition_keys,
@@ -92,6 +92,8 @@ class InMemory:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
                 open_database_early()
+                # The last analyses are checked on another core while derive runs.
+                early = None if context.refresh else EarlyAnalysed(context.steps_dir)
                 # Only the indicator groups whose sources changed since the last result.
                 derive_out = derive_by_groups(
                     [
@@ -114,7 +116,7 @@ class InMemory:
                 with ThreadPoolExecutor(1) as pool:
                     hashing = pool.submit(derived_fingerprints, derive_out)
                     a_key = analysis_key(env, observations, environment)
-                    previous = None if context.refresh else load_analysed(context.steps_dir, a_key)
+                    previous = None if early is None else early.get(a_key)
                     again = None
                     if previous is not None:
                         prints = hashing.result()
