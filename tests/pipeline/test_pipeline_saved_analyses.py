@@ -200,3 +200,62 @@ def test_a_damaged_analysis_checked_early_is_not_trusted(
     assert EarlyAnalysed(steps).get(analysis_key(env, derived.derive.observations)) is None
     damaged.unlink()
     assert EarlyAnalysed(steps).get(analysis_key(env, derived.derive.observations)) is None
+
+
+def test_files_checked_before_the_build_needs_them_are_those_read_then(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory.build.reuse import check_saved_early, load_grouped
+
+    steps, derived, key = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    a_key = analysis_key(env, derived.derive.observations)
+    reference = load_analysed(steps, a_key)
+    assert reference is not None
+    check_saved_early(steps)
+    early = load_analysed(steps, a_key)
+    assert early is not None
+    assert all(early.analyses[n].equals(t) for n, t in reference.analyses.items())
+    check_saved_early(steps)
+    whole = load_derived(steps, key)
+    assert whole is not None and whole.derive.observations.equals(derived.derive.observations)
+    grouped = load_grouped(steps)
+    if grouped is not None:  # an observatory of one indicator group records none
+        check_saved_early(steps)
+        again = load_grouped(steps)
+        assert again is not None and again.intact is not None and again.intact()
+        assert again.output.observations.equals(grouped.output.observations)
+
+
+def test_a_file_damaged_after_its_early_check_began_is_read_again(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory.build.reuse import check_saved_early
+
+    steps, derived, key = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    check_saved_early(steps)
+    [damaged, *_] = sorted((steps / f"derived-{key}").glob("*.analysis.arrow"))
+    # Replaced (another inode, as a crash and a new write leave it): its early check is
+    # of the old file, so it is not taken; the new bytes fail their digest.
+    replacement = damaged.with_suffix(".new")
+    replacement.write_bytes(b"not an arrow file")
+    replacement.replace(damaged)
+    assert load_analysed(steps, analysis_key(env, derived.derive.observations)) is None
+
+
+def test_a_file_damaged_before_its_early_check_is_not_trusted(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory.build.reuse import check_saved_early
+
+    steps, derived, key = _saved(observatory_dir, tmp_path)
+    [_, damaged, *_] = sorted((steps / f"derived-{key}").glob("*.analysis.arrow"))
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    env = make_environment(load_observatory(observatory_dir))
+    check_saved_early(steps)
+    assert load_analysed(steps, analysis_key(env, derived.derive.observations)) is None
+    check_saved_early(steps)
+    assert load_derived(steps, key) is None

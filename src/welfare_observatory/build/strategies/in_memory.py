@@ -65,6 +65,7 @@ class InMemory:
             analyze_incrementally,
             derived_fingerprints,
             derived_key,
+            forget_early,
             load_derived,
             load_grouped,
             partition_keys,
@@ -133,6 +134,7 @@ class InMemory:
                     else:
                         analyses, analysis_findings = again
                     prints = hashing.result()
+                    forget_early()
             # Written on another core while the store writes the edition (Parquet writing
             # releases the GIL); waited for before the store's record is added to it.
             saving = ThreadPoolExecutor(1)
