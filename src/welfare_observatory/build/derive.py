@@ -839,15 +839,23 @@ def _renamed(column: pa.ChunkedArray, renamed: Mapping[str, str]) -> pa.ChunkedA
 
     chunks = []
     # Chunks of one saved file share a dictionary: they share the renamed one too.
-    last: tuple[pa.Array, pa.Array] | None = None
-    for chunk in column.chunks:
+    last: tuple[pa.Array, pa.Array | None] | None = None
+    originals = column.chunks
+    for chunk in originals:
         # Per distinct id, not per row: a plain text chunk is encoded first and decoded after.
         coded = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
         if last is None or not last[0].equals(coded.dictionary):
-            values = [renamed.get(v, v) for v in coded.dictionary.to_pylist()]
-            last = (coded.dictionary, pa.array(values, coded.dictionary.type))
-        if coded is chunk:
+            before = coded.dictionary.to_pylist()
+            values = [renamed.get(v, v) for v in before]
+            # None: no id of this dictionary is renamed (usually: no derived row in it).
+            same = values == before
+            last = (coded.dictionary, None if same else pa.array(values, coded.dictionary.type))
+        if last[1] is None:
+            chunks.append(chunk)
+        elif coded is chunk:
             chunks.append(pa.DictionaryArray.from_arrays(chunk.indices, last[1]))
         else:
             chunks.append(last[1].take(coded.indices).cast(chunk.type))
+    if all(a is b for a, b in zip(chunks, originals, strict=True)):
+        return column
     return pa.chunked_array(chunks, column.type)
