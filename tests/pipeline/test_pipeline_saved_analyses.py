@@ -259,3 +259,30 @@ def test_a_file_damaged_before_its_early_check_is_not_trusted(
     assert load_analysed(steps, analysis_key(env, derived.derive.observations)) is None
     check_saved_early(steps)
     assert load_derived(steps, key) is None
+
+
+def test_analyses_of_a_frame_with_plain_column_labels_are_those_of_text_labels(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    """analyze reads its frame with plain (object) column labels, cheaper to look up and
+    insert than pandas' text labels; the tables stored (values, types, pandas metadata)
+    are those of the frame as pandas reads it."""
+    import pandas as pd
+
+    from welfare_observatory.build.analyze import ANALYSES, _analyze_frame, _frame
+
+    _, derived, _ = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    observations = derived.derive.observations.drop_columns(["lineage", "source", "flags"])
+    fast = _frame(observations)
+    assert fast.columns.dtype == object
+    as_read = fast.copy(deep=False)
+    as_read.columns = pd.Index([str(c) for c in fast.columns])
+    assert as_read.columns.dtype != object
+    got, found = _analyze_frame(fast, env, ANALYSES)
+    expected, expected_found = _analyze_frame(as_read, env, ANALYSES)
+    assert found == expected_found
+    assert list(got) == list(expected)
+    for name, table in expected.items():
+        assert got[name].schema.equals(table.schema, check_metadata=True), name
+        assert got[name].equals(table), name

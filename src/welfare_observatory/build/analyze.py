@@ -262,6 +262,7 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     """``table`` as pandas without a Python object per row: dictionary keys become
     categoricals (integer codes, a few thousand strings), dates ``datetime64``. Analyses
     compare keys as text, so results are those of plain text columns."""
+    import pandas as pd
     import pyarrow as pa
 
     columns = [
@@ -273,6 +274,9 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     frame: pd.DataFrame = pa.table(columns, names=table.column_names).to_pandas(
         date_as_object=False
     )
+    # Plain labels: pandas' text labels cost a copy of them per column added and more per
+    # look-up (a tenth of a small analysis); the stored tables do not depend on them.
+    frame.columns = pd.Index(list(frame.columns), dtype=object)
     return frame
 
 
