@@ -155,3 +155,57 @@ def test_progress_with_the_short_trend_given_equals_progress(seed: int, method: 
     expected = progress_table(frame, polarity=polarity, method=method)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(given_short, expected)
     assert not short.columns.str.contains("observed_cagr").any()  # read, not written into
+
+
+def _old_judge(
+    out: pd.DataFrame, polarity: Mapping[str, object], method: str
+) -> tuple[np.ndarray, pd.Categorical]:
+    """``_trend``'s judgement as it was: columns added to the frame, the neutral reason
+    written through ``loc``."""
+    from welfare_observatory.analyze._common import polarity_map
+    from welfare_observatory.analyze.trend import categories
+
+    ids = out["indicator"]
+    pols = polarity_map(polarity, [str(i) for i in ids.dropna().unique()])
+    sign = ids.map({k: float(p.sign) for k, p in pols.items()}).to_numpy(dtype="float64")
+    adjusted = np.where(sign == 0, np.nan, sign * out["cagr"].to_numpy(dtype="float64"))
+    out["adjusted_cagr"] = adjusted
+    out["category"] = categories(adjusted, method)
+    neutral = (sign == 0) & out["reason"].isna().to_numpy()
+    if neutral.any():
+        text = "neutral polarity: growth is reported without judgement"
+        out["reason"] = out["reason"].cat.add_categories([text])
+        out.loc[neutral, "reason"] = text
+    return adjusted, out["reason"].array
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(IDS),
+            st.one_of(st.just(float("nan")), st.floats(-0.5, 0.5)),
+            st.integers(-1, 2),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_judged_per_category_equals_the_columns_added_one_by_one(
+    rows: list[tuple[str, float, int]], categorical: bool
+) -> None:
+    from welfare_observatory.analyze.trend import _judged, _labelled
+
+    ids = pd.Series([r[0] for r in rows], dtype="category" if categorical else "str")
+    rate = np.asarray([r[1] for r in rows], dtype="float64")
+    labels = ["window spans 0 year(s); 3 needed", "window spans 1 year(s); 3 needed", "x"]
+    reason = _labelled(np.asarray([r[2] for r in rows]), labels)
+    polarity = {i: catalog().get(i).polarity for i in IDS}
+    adjusted, judged = _judged(ids, rate, reason, polarity)
+    frame = pd.DataFrame({"indicator": ids, "cagr": rate, "reason": reason})
+    old_adjusted, old_reason = _old_judge(frame, polarity, "eurostat")
+    np.testing.assert_array_equal(adjusted, old_adjusted)
+    assert list(judged.categories) == list(old_reason.categories)
+    assert judged.categories.dtype == old_reason.categories.dtype
+    np.testing.assert_array_equal(np.asarray(judged.codes), np.asarray(old_reason.codes))
