@@ -209,3 +209,48 @@ def test_judged_per_category_equals_the_columns_added_one_by_one(
     assert list(judged.categories) == list(old_reason.categories)
     assert judged.categories.dtype == old_reason.categories.dtype
     np.testing.assert_array_equal(np.asarray(judged.codes), np.asarray(old_reason.codes))
+
+
+def _old_untargeted(part: pd.DataFrame, keys: list[str], horizon: str, method: str) -> pd.DataFrame:
+    """A horizon's progress rows without targets as they were made: the trend table renamed,
+    its columns inserted and assigned one by one."""
+    from welfare_observatory.analyze.progress_table import _COLUMNS
+
+    part = part.rename(columns={"cagr": "observed_cagr"})
+    part.insert(len(keys), "horizon", horizon)
+    part.insert(len(keys) + 1, "method", method)
+    part["category"] = text(part["category"])
+    part["reason"] = text(part["reason"])
+    part["target"] = np.nan
+    part["target_year"] = pd.arrays.IntegerArray(
+        np.zeros(len(part), dtype="int64"), np.ones(len(part), dtype=bool)
+    )
+    part["required_cagr"] = np.nan
+    part["ratio"] = np.nan
+    return part[[*keys, *_COLUMNS]]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    method=st.sampled_from(["eurostat", "istat"]),
+    categorical=st.booleans(),
+    window=st.sampled_from([5, 10, 10_000]),
+)
+def test_untargeted_rows_made_at_once_equal_the_columns_added_one_by_one(
+    seed: int, method: str, categorical: bool, window: int
+) -> None:
+    from welfare_observatory.analyze.progress_table import _untargeted
+    from welfare_observatory.analyze.trend import series_keys
+
+    frame = _frame(seed, categorical=categorical, quarterly_neutral=False)
+    frame = frame.drop(columns="period").assign(
+        year=lambda f: f.groupby(["indicator", "territory", "sex"], observed=True).cumcount() + 2010
+    )
+    polarity = {key: catalog().get(key).polarity for key in IDS}
+    part = _trend(frame, _once(frame), polarity=polarity, window=window, min_span=3, method=method)  # type: ignore[arg-type]
+    keys = series_keys(frame)
+    got = _untargeted(part, keys, "long", method)
+    expected = _old_untargeted(part, keys, "long", method)
+    pd.testing.assert_frame_equal(got, expected)
+    assert list(got.dtypes) == list(expected.dtypes)
