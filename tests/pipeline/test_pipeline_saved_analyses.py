@@ -286,3 +286,22 @@ def test_analyses_of_a_frame_with_plain_column_labels_are_those_of_text_labels(
     for name, table in expected.items():
         assert got[name].schema.equals(table.schema, check_metadata=True), name
         assert got[name].equals(table), name
+
+
+def test_a_small_analysis_hands_no_memory_back_and_analyses_the_same(
+    observatory_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from welfare_observatory.build import analyze as stage
+
+    _, derived, _ = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    observations = derived.derive.observations
+    calls: list[bool] = []
+    monkeypatch.setattr(stage, "release_unused", lambda *, c_heap=True: calls.append(c_heap))
+    small, small_found = stage.analyze_tables(observations, env, stage.ANALYSES)
+    assert calls == []  # the observatory's few hundred rows
+    monkeypatch.setattr(stage, "_SMALL", 0)
+    large, large_found = stage.analyze_tables(observations, env, stage.ANALYSES)
+    assert calls and calls[-1] is True and not any(calls[:-1])
+    assert small_found == large_found
+    assert all(small[n].equals(t) for n, t in large.items()) and list(small) == list(large)

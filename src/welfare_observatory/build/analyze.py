@@ -69,7 +69,8 @@ def analyze_tables(
     # Only the columns analyses read: the text columns they do not (lineage, source, flags,
     # unit) doubled the peak memory of a build as pandas objects.
     unread = {"domain", "unit", "conf_status", "flags", "source", "lineage"}
-    release_unused(c_heap=False)  # Arrow's pages derive freed, for numpy to map again
+    if observations.num_rows >= _SMALL:
+        release_unused(c_heap=False)  # Arrow's pages derive freed, for numpy to map again
     return _analyze_frame(
         _frame(observations.drop_columns(unread & set(observations.column_names))), env, names
     )
@@ -191,8 +192,14 @@ def _analyze_frame(
         # heap, Arrow in its own pool): returned, they are not held twice. About 50 MiB
         # off the build's peak for 160 sources, for a few ms per analysis.
         del result, ordered
-        release_unused(c_heap=name == list(jobs)[-1])
+        if len(frame) >= _SMALL:
+            release_unused(c_heap=name == list(jobs)[-1])
     return analyses, findings
+
+
+_SMALL = 100_000
+"""Analyses of fewer rows (a rebuild's changed indicators) free too little to hand back:
+the memory is not trimmed after each (a few ms of walking the heap)."""
 
 
 def release_unused(*, c_heap: bool = True) -> None:
