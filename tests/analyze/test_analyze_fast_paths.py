@@ -155,3 +155,102 @@ def test_progress_with_the_short_trend_given_equals_progress(seed: int, method: 
     expected = progress_table(frame, polarity=polarity, method=method)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(given_short, expected)
     assert not short.columns.str.contains("observed_cagr").any()  # read, not written into
+
+
+def _old_judge(
+    out: pd.DataFrame, polarity: Mapping[str, object], method: str
+) -> tuple[np.ndarray, pd.Categorical]:
+    """``_trend``'s judgement as it was: columns added to the frame, the neutral reason
+    written through ``loc``."""
+    from welfare_observatory.analyze._common import polarity_map
+    from welfare_observatory.analyze.trend import categories
+
+    ids = out["indicator"]
+    pols = polarity_map(polarity, [str(i) for i in ids.dropna().unique()])
+    sign = ids.map({k: float(p.sign) for k, p in pols.items()}).to_numpy(dtype="float64")
+    adjusted = np.where(sign == 0, np.nan, sign * out["cagr"].to_numpy(dtype="float64"))
+    out["adjusted_cagr"] = adjusted
+    out["category"] = categories(adjusted, method)
+    neutral = (sign == 0) & out["reason"].isna().to_numpy()
+    if neutral.any():
+        text = "neutral polarity: growth is reported without judgement"
+        out["reason"] = out["reason"].cat.add_categories([text])
+        out.loc[neutral, "reason"] = text
+    return adjusted, out["reason"].array
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(IDS),
+            st.one_of(st.just(float("nan")), st.floats(-0.5, 0.5)),
+            st.integers(-1, 2),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_judged_per_category_equals_the_columns_added_one_by_one(
+    rows: list[tuple[str, float, int]], categorical: bool
+) -> None:
+    from welfare_observatory.analyze.trend import _judged, _labelled
+
+    ids = pd.Series([r[0] for r in rows], dtype="category" if categorical else "str")
+    rate = np.asarray([r[1] for r in rows], dtype="float64")
+    labels = ["window spans 0 year(s); 3 needed", "window spans 1 year(s); 3 needed", "x"]
+    reason = _labelled(np.asarray([r[2] for r in rows]), labels)
+    polarity = {i: catalog().get(i).polarity for i in IDS}
+    adjusted, judged = _judged(ids, rate, reason, polarity)
+    frame = pd.DataFrame({"indicator": ids, "cagr": rate, "reason": reason})
+    old_adjusted, old_reason = _old_judge(frame, polarity, "eurostat")
+    np.testing.assert_array_equal(adjusted, old_adjusted)
+    assert list(judged.categories) == list(old_reason.categories)
+    assert judged.categories.dtype == old_reason.categories.dtype
+    np.testing.assert_array_equal(np.asarray(judged.codes), np.asarray(old_reason.codes))
+
+
+def _old_untargeted(part: pd.DataFrame, keys: list[str], horizon: str, method: str) -> pd.DataFrame:
+    """A horizon's progress rows without targets as they were made: the trend table renamed,
+    its columns inserted and assigned one by one."""
+    from welfare_observatory.analyze.progress_table import _COLUMNS
+
+    part = part.rename(columns={"cagr": "observed_cagr"})
+    part.insert(len(keys), "horizon", horizon)
+    part.insert(len(keys) + 1, "method", method)
+    part["category"] = text(part["category"])
+    part["reason"] = text(part["reason"])
+    part["target"] = np.nan
+    part["target_year"] = pd.arrays.IntegerArray(
+        np.zeros(len(part), dtype="int64"), np.ones(len(part), dtype=bool)
+    )
+    part["required_cagr"] = np.nan
+    part["ratio"] = np.nan
+    return part[[*keys, *_COLUMNS]]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    method=st.sampled_from(["eurostat", "istat"]),
+    categorical=st.booleans(),
+    window=st.sampled_from([5, 10, 10_000]),
+)
+def test_untargeted_rows_made_at_once_equal_the_columns_added_one_by_one(
+    seed: int, method: str, categorical: bool, window: int
+) -> None:
+    from welfare_observatory.analyze.progress_table import _untargeted
+    from welfare_observatory.analyze.trend import series_keys
+
+    frame = _frame(seed, categorical=categorical, quarterly_neutral=False)
+    frame = frame.drop(columns="period").assign(
+        year=lambda f: f.groupby(["indicator", "territory", "sex"], observed=True).cumcount() + 2010
+    )
+    polarity = {key: catalog().get(key).polarity for key in IDS}
+    part = _trend(frame, _once(frame), polarity=polarity, window=window, min_span=3, method=method)  # type: ignore[arg-type]
+    keys = series_keys(frame)
+    got = _untargeted(part, keys, "long", method)
+    expected = _old_untargeted(part, keys, "long", method)
+    pd.testing.assert_frame_equal(got, expected)
+    assert list(got.dtypes) == list(expected.dtypes)

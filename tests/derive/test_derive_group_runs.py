@@ -129,3 +129,22 @@ def test_the_union_of_the_tables_values_is_that_of_each_tables_distinct_values(
         tables.append(pa.table({"lineage": array}))
     expected = tuple(sorted({v for t in tables for v in distinct(t, "lineage")}))
     assert _union(tables, "lineage") == expected
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(["s1", "s2", "s3", None]), max_size=8), max_size=5),
+    st.dictionaries(st.sampled_from(["s1", "s2", "s9"]), st.sampled_from(["s1", "t1", "t2"])),
+)
+def test_renamed_chunks_without_a_renamed_id_are_kept_as_they_are(
+    pieces: list[list[str | None]], renamed: dict[str, str]
+) -> None:
+    """Chunks whose dictionary holds no renamed id (or only ids renamed to themselves) are
+    taken as they are, the others renamed: the values are those of a rename row by row."""
+    chunks = [pa.array(p, pa.string()).dictionary_encode() for p in pieces]
+    column = pa.chunked_array(chunks, pa.dictionary(pa.int32(), pa.string()))
+    expected = [renamed.get(v, v) if v is not None else None for p in pieces for v in p]
+    got = _renamed(column, renamed)
+    assert got.type == column.type
+    assert got.to_pylist() == expected
+    if not any(renamed.get(v, v) != v for p in pieces for v in p if v is not None):
+        assert got is column

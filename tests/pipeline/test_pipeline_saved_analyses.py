@@ -163,3 +163,145 @@ def test_keys_assembled_around_the_configuration_are_the_digests_of_their_values
     assert reuse._config_json(other) == reuse._config_json(env)
     changed = env.config.model_copy(update={"edition": "another"})
     assert reuse._config_json(dataclasses.replace(env, config=changed)) != (reuse._config_json(env))
+
+
+def test_analyses_checked_early_are_those_load_analysed_gives(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory.build.reuse import EarlyAnalysed
+
+    steps, derived, _ = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    key = analysis_key(env, derived.derive.observations)
+    reference = load_analysed(steps, key)
+    assert reference is not None
+    early = EarlyAnalysed(steps).get(key)
+    assert early is not None
+    assert early.fingerprints == reference.fingerprints
+    assert early.findings == reference.findings
+    assert list(early.analyses) == list(reference.analyses)
+    assert all(early.analyses[n].equals(t) for n, t in reference.analyses.items())
+    # Another key (another configuration): none, as load_analysed says.
+    assert EarlyAnalysed(steps).get("another") is None
+    assert EarlyAnalysed(tmp_path / "nothing").get(key) is None
+
+
+def test_a_damaged_analysis_checked_early_is_not_trusted(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory.build.reuse import EarlyAnalysed
+
+    steps, derived, key = _saved(observatory_dir, tmp_path)
+    [_, damaged, *_] = sorted((steps / f"derived-{key}").glob("*.analysis.arrow"))
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte flipped: the digest no longer matches
+    damaged.write_bytes(bytes(data))
+    env = make_environment(load_observatory(observatory_dir))
+    assert EarlyAnalysed(steps).get(analysis_key(env, derived.derive.observations)) is None
+    damaged.unlink()
+    assert EarlyAnalysed(steps).get(analysis_key(env, derived.derive.observations)) is None
+
+
+def test_files_checked_before_the_build_needs_them_are_those_read_then(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory.build.reuse import check_saved_early, load_grouped
+
+    steps, derived, key = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    a_key = analysis_key(env, derived.derive.observations)
+    reference = load_analysed(steps, a_key)
+    assert reference is not None
+    check_saved_early(steps)
+    early = load_analysed(steps, a_key)
+    assert early is not None
+    assert all(early.analyses[n].equals(t) for n, t in reference.analyses.items())
+    check_saved_early(steps)
+    whole = load_derived(steps, key)
+    assert whole is not None and whole.derive.observations.equals(derived.derive.observations)
+    grouped = load_grouped(steps)
+    if grouped is not None:  # an observatory of one indicator group records none
+        check_saved_early(steps)
+        again = load_grouped(steps)
+        assert again is not None and again.intact is not None and again.intact()
+        assert again.output.observations.equals(grouped.output.observations)
+
+
+def test_a_file_damaged_after_its_early_check_began_is_read_again(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory.build.reuse import check_saved_early
+
+    steps, derived, key = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    check_saved_early(steps)
+    [damaged, *_] = sorted((steps / f"derived-{key}").glob("*.analysis.arrow"))
+    # Replaced (another inode, as a crash and a new write leave it): its early check is
+    # of the old file, so it is not taken; the new bytes fail their digest.
+    replacement = damaged.with_suffix(".new")
+    replacement.write_bytes(b"not an arrow file")
+    replacement.replace(damaged)
+    assert load_analysed(steps, analysis_key(env, derived.derive.observations)) is None
+
+
+def test_a_file_damaged_before_its_early_check_is_not_trusted(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    from welfare_observatory.build.reuse import check_saved_early
+
+    steps, derived, key = _saved(observatory_dir, tmp_path)
+    [_, damaged, *_] = sorted((steps / f"derived-{key}").glob("*.analysis.arrow"))
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    env = make_environment(load_observatory(observatory_dir))
+    check_saved_early(steps)
+    assert load_analysed(steps, analysis_key(env, derived.derive.observations)) is None
+    check_saved_early(steps)
+    assert load_derived(steps, key) is None
+
+
+def test_analyses_of_a_frame_with_plain_column_labels_are_those_of_text_labels(
+    observatory_dir: Path, tmp_path: Path
+) -> None:
+    """analyze reads its frame with plain (object) column labels, cheaper to look up and
+    insert than pandas' text labels; the tables stored (values, types, pandas metadata)
+    are those of the frame as pandas reads it."""
+    import pandas as pd
+
+    from welfare_observatory.build.analyze import ANALYSES, _analyze_frame, _frame
+
+    _, derived, _ = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    observations = derived.derive.observations.drop_columns(["lineage", "source", "flags"])
+    fast = _frame(observations)
+    assert fast.columns.dtype == object
+    as_read = fast.copy(deep=False)
+    as_read.columns = pd.Index([str(c) for c in fast.columns])
+    assert as_read.columns.dtype != object
+    got, found = _analyze_frame(fast, env, ANALYSES)
+    expected, expected_found = _analyze_frame(as_read, env, ANALYSES)
+    assert found == expected_found
+    assert list(got) == list(expected)
+    for name, table in expected.items():
+        assert got[name].schema.equals(table.schema, check_metadata=True), name
+        assert got[name].equals(table), name
+
+
+def test_a_small_analysis_hands_no_memory_back_and_analyses_the_same(
+    observatory_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from welfare_observatory.build import analyze as stage
+
+    _, derived, _ = _saved(observatory_dir, tmp_path)
+    env = make_environment(load_observatory(observatory_dir))
+    observations = derived.derive.observations
+    calls: list[bool] = []
+    monkeypatch.setattr(stage, "release_unused", lambda *, c_heap=True: calls.append(c_heap))
+    small, small_found = stage.analyze_tables(observations, env, stage.ANALYSES)
+    assert calls == []  # the observatory's few hundred rows
+    monkeypatch.setattr(stage, "_SMALL", 0)
+    large, large_found = stage.analyze_tables(observations, env, stage.ANALYSES)
+    assert calls and calls[-1] is True and not any(calls[:-1])
+    assert small_found == large_found
+    assert all(small[n].equals(t) for n, t in large.items()) and list(small) == list(large)

@@ -119,6 +119,9 @@ def _progress_table(
                 min_span=MIN_SPAN[horizon],
                 method=method,
             )
+        if not (method == "eurostat" and targets) and len(part):
+            parts.append(_untargeted(part, keys, horizon, method))
+            continue
         part = part.rename(columns={"cagr": "observed_cagr"})
         part.insert(len(keys), "horizon", horizon)
         part.insert(len(keys) + 1, "method", method)
@@ -136,6 +139,29 @@ def _progress_table(
         parts.append(part[[*keys, *_COLUMNS]])
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keys + _COLUMNS)
     return stable_order(out, [*keys, "horizon"])
+
+
+def _untargeted(part: pd.DataFrame, keys: list[str], horizon: str, method: str) -> pd.DataFrame:
+    """The rows of the trend table ``part`` (one horizon, no target) as the progress table
+    has them, made of all its columns at once (adding them one by one costs a copy of the
+    column labels each)."""
+    n = len(part)
+    columns: dict[str, object] = {key: part[key] for key in keys}
+    columns["horizon"] = horizon
+    columns["method"] = method
+    for name in ("start_year", "end_year", "start_value", "end_value"):
+        columns[name] = part[name]
+    columns["observed_cagr"] = part["cagr"]
+    columns["adjusted_cagr"] = part["adjusted_cagr"]
+    columns["target"] = np.nan
+    columns["target_year"] = pd.arrays.IntegerArray(
+        np.zeros(n, dtype="int64"), np.ones(n, dtype=bool)
+    )
+    columns["required_cagr"] = np.nan
+    columns["ratio"] = np.nan
+    columns["category"] = text(part["category"])
+    columns["reason"] = text(part["reason"])
+    return pd.DataFrame(columns, index=part.index)
 
 
 def _with_targets(

@@ -256,37 +256,58 @@ def _trend(
     rate = np.where(too_short, np.nan, rate)
     rounded = round_rates(rate)
     direction = np.select([np.isnan(rate), rounded > 0, rounded < 0], [-1, 0, 1], default=2)
-    out: pd.DataFrame = series.heads.copy(deep=False)  # columns are added, not written into
-    out["start_year"] = start_year
-    out["end_year"] = end_year
-    out["start_value"] = value[first]
-    out["end_value"] = value[ends]
-    out["span"] = span
-    out["points"] = ends - first + 1
-    out["break_year"] = pd.Series(break_year).where(break_year != _NO_YEAR).astype("Int64")
-    out["cagr"] = rate
-    out["direction"] = _labelled(direction, ["up", "down", "flat"])
-    out["reason"] = _labelled(reason_code, reasons)
+    heads = series.heads
+    # One frame made of every column (adding them one by one costs a copy of the column
+    # labels each: a tenth of a small rebuild's analysis).
+    columns: dict[str, Any] = {name: heads[name] for name in heads.columns}
+    columns["start_year"] = start_year
+    columns["end_year"] = end_year
+    columns["start_value"] = value[first]
+    columns["end_value"] = value[ends]
+    columns["span"] = span
+    columns["points"] = ends - first + 1
+    columns["break_year"] = pd.Series(break_year).where(break_year != _NO_YEAR).astype("Int64")
+    columns["cagr"] = rate
+    columns["direction"] = _labelled(direction, ["up", "down", "flat"])
+    reason = _labelled(reason_code, reasons)
+    columns["reason"] = reason
     if polarity is not None:
-        _judge(out, polarity, method)
+        adjusted, columns["reason"] = _judged(heads["indicator"], rate, reason, polarity)
+        columns["adjusted_cagr"] = adjusted
+        columns["category"] = categories(adjusted, method)
+    out = pd.DataFrame(columns, index=heads.index)
     # One row per series: sorting by the series keys gives the same rows in the same order
     # whatever the order of the input (two builds must write identical files).
     return stable_order(out, keys)
 
 
-def _judge(out: pd.DataFrame, polarity: PolaritySource, method: str) -> None:
-    """Add ``adjusted_cagr`` and ``category`` in place (neutral polarity: not assessable)."""
-    ids = out["indicator"]
+def _judged(
+    ids: pd.Series,
+    rate: NDArray[np.float64],
+    reason: pd.Categorical[str],
+    polarity: PolaritySource,
+) -> tuple[NDArray[np.float64], pd.Categorical[str]]:
+    """``adjusted_cagr`` and the reasons (neutral polarity: not assessable) of the series
+    of indicators ``ids`` with CAGR ``rate``."""
     pols = polarity_map(polarity, [str(i) for i in ids.dropna().unique()])
-    sign = ids.map({k: float(p.sign) for k, p in pols.items()}).to_numpy(dtype="float64")
-    adjusted = np.where(sign == 0, np.nan, sign * out["cagr"].to_numpy(dtype="float64"))
-    out["adjusted_cagr"] = adjusted
-    out["category"] = categories(adjusted, method)
-    neutral = (sign == 0) & out["reason"].isna().to_numpy()
+    signs = {k: float(p.sign) for k, p in pols.items()}
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        # Per category, taken by code (-1, missing: no sign).
+        of_category = [signs.get(c, np.nan) for c in ids.cat.categories]
+        sign = np.append(np.asarray(of_category, dtype="float64"), np.nan)[ids.cat.codes.to_numpy()]
+    else:
+        sign = ids.map(signs).to_numpy(dtype="float64")
+    adjusted = np.where(sign == 0, np.nan, sign * np.asarray(rate, dtype="float64"))
+    codes = np.asarray(reason.codes)
+    neutral = (sign == 0) & (codes == -1)
     if neutral.any():
         text = "neutral polarity: growth is reported without judgement"
-        out["reason"] = out["reason"].cat.add_categories([text])
-        out.loc[neutral, "reason"] = text
+        labels = list(reason.categories)
+        if text in labels:
+            reason.add_categories([text])  # raises, as adding the label again would
+        codes = np.where(neutral, len(labels), codes)
+        reason = _labelled(codes, [*labels, text])
+    return adjusted, reason
 
 
 def categories(adjusted: NDArray[np.float64], method: str) -> pd.Categorical[str]:

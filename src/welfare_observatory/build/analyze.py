@@ -69,7 +69,8 @@ def analyze_tables(
     # Only the columns analyses read: the text columns they do not (lineage, source, flags,
     # unit) doubled the peak memory of a build as pandas objects.
     unread = {"domain", "unit", "conf_status", "flags", "source", "lineage"}
-    release_unused(c_heap=False)  # Arrow's pages derive freed, for numpy to map again
+    if observations.num_rows >= _SMALL:
+        release_unused(c_heap=False)  # Arrow's pages derive freed, for numpy to map again
     return _analyze_frame(
         _frame(observations.drop_columns(unread & set(observations.column_names))), env, names
     )
@@ -191,8 +192,14 @@ def _analyze_frame(
         # heap, Arrow in its own pool): returned, they are not held twice. About 50 MiB
         # off the build's peak for 160 sources, for a few ms per analysis.
         del result, ordered
-        release_unused(c_heap=name == list(jobs)[-1])
+        if len(frame) >= _SMALL:
+            release_unused(c_heap=name == list(jobs)[-1])
     return analyses, findings
+
+
+_SMALL = 100_000
+"""Analyses of fewer rows (a rebuild's changed indicators) free too little to hand back:
+the memory is not trimmed after each (a few ms of walking the heap)."""
 
 
 def release_unused(*, c_heap: bool = True) -> None:
@@ -262,6 +269,7 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     """``table`` as pandas without a Python object per row: dictionary keys become
     categoricals (integer codes, a few thousand strings), dates ``datetime64``. Analyses
     compare keys as text, so results are those of plain text columns."""
+    import pandas as pd
     import pyarrow as pa
 
     columns = [
@@ -273,6 +281,9 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     frame: pd.DataFrame = pa.table(columns, names=table.column_names).to_pandas(
         date_as_object=False
     )
+    # Plain labels: pandas' text labels cost a copy of them per column added and more per
+    # look-up (a tenth of a small analysis); the stored tables do not depend on them.
+    frame.columns = pd.Index(list(frame.columns), dtype=object)
     return frame
 
 

@@ -367,13 +367,25 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
 def open_database_early() -> None:
     """Open the process's DuckDB database (``derive._common.connect``) on another thread:
     creating it costs about 25 ms of CPU, spent while the caller reads the last result
-    and groups the indicators instead of before derive's first query."""
+    and groups the indicators instead of before derive's first query. A first query over
+    an Arrow table is run there too: the first one of a process costs about 25 ms more,
+    which a rebuild would otherwise pay when it hashes the rows it derived (a small
+    rebuild's derive asks DuckDB nothing)."""
     import threading
 
     def open_it() -> None:
+        import pyarrow as pa
+
         from welfare_observatory.derive._common import connect
 
-        connect().close()
+        con = connect()
+        try:
+            con.register("warm", pa.table({"k": pa.array(["a"]).dictionary_encode(), "v": [1.0]}))
+            con.execute(
+                "SELECT CAST(k AS VARCHAR), count(*), sum(hash(k, v)::HUGEINT) FROM warm GROUP BY 1"
+            ).fetchall()
+        finally:
+            con.close()
 
     threading.Thread(target=open_it, name="duckdb-open", daemon=True).start()
 
@@ -860,15 +872,23 @@ def _renamed(column: pa.ChunkedArray, renamed: Mapping[str, str]) -> pa.ChunkedA
 
     chunks = []
     # Chunks of one saved file share a dictionary: they share the renamed one too.
-    last: tuple[pa.Array, pa.Array] | None = None
-    for chunk in column.chunks:
+    last: tuple[pa.Array, pa.Array | None] | None = None
+    originals = column.chunks
+    for chunk in originals:
         # Per distinct id, not per row: a plain text chunk is encoded first and decoded after.
         coded = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
         if last is None or not last[0].equals(coded.dictionary):
-            values = [renamed.get(v, v) for v in coded.dictionary.to_pylist()]
-            last = (coded.dictionary, pa.array(values, coded.dictionary.type))
-        if coded is chunk:
+            before = coded.dictionary.to_pylist()
+            values = [renamed.get(v, v) for v in before]
+            # None: no id of this dictionary is renamed (usually: no derived row in it).
+            same = values == before
+            last = (coded.dictionary, None if same else pa.array(values, coded.dictionary.type))
+        if last[1] is None:
+            chunks.append(chunk)
+        elif coded is chunk:
             chunks.append(pa.DictionaryArray.from_arrays(chunk.indices, last[1]))
         else:
             chunks.append(last[1].take(coded.indices).cast(chunk.type))
+    if all(a is b for a, b in zip(chunks, originals, strict=True)):
+        return column
     return pa.chunked_array(chunks, column.type)

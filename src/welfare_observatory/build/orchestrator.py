@@ -172,6 +172,11 @@ def build(
     # The checks run once over every source's rows (build.validate), not inside each source.
     context.defer_checks = True
     drop_half_written(kb_root)
+    if not refresh and isinstance(layout, InMemory):
+        from welfare_observatory.build.reuse import check_saved_early
+
+        # The last saved result is checked on an idle core while the sources run.
+        check_saved_early(kb_root / ".steps")
 
     runnable = [s for s, c in config.sources.items() if c.enabled and (only is None or s in only)]
     layout.open(kb_root)

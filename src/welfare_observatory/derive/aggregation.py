@@ -16,17 +16,20 @@ aggregates; the ``sum-consistency`` check compares the two.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from welfare_observatory.derive._common import (
+    STATUS_PRECEDENCE,
     Derived,
     breakdowns_of,
     connect,
     distinct,
     empty,
     indicator_map,
+    on_values,
     plain,
     query,
     status_sql,
@@ -43,6 +46,9 @@ from welfare_observatory.derive.formulas import derive_rates
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Aggregation, Indicator
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["LEVELS", "aggregate"]
 
@@ -110,7 +116,85 @@ def aggregate(
         list(inputs) or distinct(observations, "lineage"),
         parameters,
     )
-    con = connect(threads)
+    con: duckdb.DuckDBPyConnection | None = None
+    result = None
+    if weights is None and threads is None and observations.num_rows <= SMALL:
+        result = _summed_in_arrow(observations, hierarchy, levels, sums, breakdowns, step.id)
+    if result is None:
+        con = connect(threads)
+        result = _summed_in_duckdb(con, observations, hierarchy, levels, sums, weights, step)
+    coverage_columns = [
+        "indicator",
+        "territory",
+        "period",
+        *breakdowns,
+        "members",
+        "reported",
+        "coverage",
+    ]
+    summed = to_canonical(result, breakdowns) if result.num_rows else empty(breakdowns)
+    coverage = result.select(coverage_columns)
+    derived = derive_rates(summed, catalog, targets=list(rates), inputs=[step.id])
+    rate_table = derived.table
+    if rate_table.num_rows:
+        # Rates are part of this aggregation step: their rows point at it, not at a sub-step.
+        index = rate_table.schema.get_field_index("lineage")
+        lineage = pa.array([step.id] * rate_table.num_rows).dictionary_encode()
+        rate_table = rate_table.set_column(
+            index, rate_table.schema.field(index), lineage.cast(rate_table.schema.field(index).type)
+        )
+    if rate_table.num_rows:
+        con = con if con is not None else connect(threads)
+        con.register("cov", coverage)
+        con.register("rates", plain(rate_table))
+        f = {i: catalog[i].formula for i in rates}
+        con.register(
+            "rf",
+            pa.table(
+                {
+                    "target": list(f),
+                    "numerator": [x.numerator for x in f.values() if x],
+                    "denominator": [x.denominator for x in f.values() if x],
+                }
+            ),
+        )
+        keys = "".join(f" AND c.{b} = r.{b}" for b in breakdowns)
+        rate_cov = query(
+            con,
+            f"""
+            SELECT r.indicator, r.territory, r.period, {"".join(f"r.{b}, " for b in breakdowns)}
+                   min(c.members) AS members, min(c.reported) AS reported,
+                   min(c.coverage) AS coverage
+            FROM rates r JOIN rf ON rf.target = r.indicator
+            JOIN cov c ON c.indicator IN (rf.numerator, rf.denominator)
+                AND c.territory = r.territory AND c.period = r.period {keys}
+            GROUP BY ALL
+            """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+        )
+        coverage = pa.concat_tables(
+            [coverage, rate_cov.select(coverage_columns).cast(coverage.schema)]
+        )
+    sum_ids = pa.array(sums, pa.string())
+    summed = summed.filter(pc.is_in(summed.column("indicator").cast(pa.string()), sum_ids))
+    table = pa.concat_tables([summed, rate_table.cast(summed.schema)])
+    table, own = _apply_coverage(
+        table, coverage, observations if published is None else published, breakdowns, min_coverage
+    )
+    parts = nested(derived.parts, 0) + own
+    return Derived(table, combine(parts), step, coverage, parts)
+
+
+def _summed_in_duckdb(
+    con: duckdb.DuckDBPyConnection,
+    observations: pa.Table,
+    hierarchy: pa.Table,
+    levels: Sequence[str],
+    sums: list[str],
+    weights: pa.Table | None,
+    step: StepRecord,
+) -> pa.Table:
+    """The sums of the municipal rows per area, with members, reported and coverage."""
+    breakdowns = breakdowns_of(observations)
     # DuckDB scans dictionary columns as they are: no decoding of millions of keys.
     con.register("obs", observations)
     con.register("h", _long_hierarchy(hierarchy, levels))
@@ -166,65 +250,136 @@ def aggregate(
                     ELSE p.reported / m.members END AS coverage
         FROM parts p JOIN members m ON m.level = p.level AND m.area = p.area AND m.yr = p.yr
     """  # noqa: S608 (identifiers are checked names; data goes in as tables)
-    result = query(con, sql)
-    coverage_columns = [
-        "indicator",
-        "territory",
-        "period",
-        *breakdowns,
-        "members",
-        "reported",
-        "coverage",
-    ]
-    summed = to_canonical(result, breakdowns) if result.num_rows else empty(breakdowns)
-    coverage = result.select(coverage_columns)
-    derived = derive_rates(summed, catalog, targets=list(rates), inputs=[step.id])
-    rate_table = derived.table
-    if rate_table.num_rows:
-        # Rates are part of this aggregation step: their rows point at it, not at a sub-step.
-        index = rate_table.schema.get_field_index("lineage")
-        lineage = pa.array([step.id] * rate_table.num_rows).dictionary_encode()
-        rate_table = rate_table.set_column(
-            index, rate_table.schema.field(index), lineage.cast(rate_table.schema.field(index).type)
+    return query(con, sql)
+
+
+SMALL = 200_000
+"""Up to this many input rows (a rebuild's changed indicator group) and without weights,
+the sums and the coverage checks run in Arrow, not DuckDB: each DuckDB statement costs a
+few milliseconds whatever its size (binding, a result to convert), more than Arrow's
+joins and group-bys over a few thousand rows. The results are the same rows (the order
+of rows carries no meaning here); tests/derive/test_derive_aggregate_arrow.py compares
+both ways."""
+
+_TEXT = (pa.types.is_string, pa.types.is_large_string)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return any(check(kind) for check in _TEXT)
+
+
+def _summed_in_arrow(
+    observations: pa.Table,
+    hierarchy: pa.Table,
+    levels: Sequence[str],
+    sums: list[str],
+    breakdowns: list[str],
+    step_id: str,
+) -> pa.Table | None:
+    """What :func:`_summed_in_duckdb` gives without weights, computed in Arrow; None when
+    the tables are not of the shape this relies on (text keys, a hierarchy with one row
+    per municipality), and DuckDB does it."""
+    import numpy as np
+
+    texts = ["indicator", "territory", "period", "unit", "obs_status", "conf_status"]
+    if not all(_is_text(observations.schema.field(n).type) for n in [*texts, *breakdowns]):
+        return None
+    if observations.schema.field("value").type != pa.float64():
+        return None
+    if observations.schema.field("period_start").type != pa.date32():
+        return None
+    if "municipality" not in hierarchy.column_names:
+        return None
+    municipality = hierarchy.column("municipality").cast(pa.string())
+    if municipality.null_count or pc.count_distinct(municipality).as_py() != len(municipality):
+        return None
+    present = [level for level in levels if level in hierarchy.column_names]
+    if not present:
+        return None
+    wanted = pa.array(sums, pa.string())
+    mine = on_values(
+        observations.column("indicator"),
+        lambda v: pc.fill_null(pc.is_in(pc.cast(v, pa.string()), value_set=wanted), False),
+    )
+    columns = ["indicator", "territory", "period", "period_start", *breakdowns, "value"]
+    rows = plain(observations.filter(mine).select([*columns, "unit", "obs_status", "conf_status"]))
+    # A municipality's row joins one row of its area at each level (a missing area, none).
+    at = pc.index_in(rows.column("territory"), value_set=municipality)
+    pieces = []
+    for level in present:
+        area = pc.take(hierarchy.column(level).cast(pa.string()), at)
+        keep = pc.is_valid(area)
+        piece = rows.filter(keep)
+        piece = piece.append_column("level", pa.array([level] * piece.num_rows, pa.string()))
+        pieces.append(piece.append_column("area", area.filter(keep)))
+    joined = pa.concat_tables(pieces)
+    # obs_status: the first of STATUS_PRECEDENCE among the parts, else A (status_sql).
+    codes = pa.array(list(STATUS_PRECEDENCE), pa.string())
+    rank = pc.fill_null(pc.index_in(joined.column("obs_status"), value_set=codes), len(codes))
+    n_flag = pc.fill_null(pc.equal(joined.column("conf_status"), "N"), False)
+    joined = joined.append_column("_rank", rank).append_column("_n", n_flag)
+    keys = ["indicator", "level", "area", "period", *breakdowns]
+    grouped = joined.group_by(keys, use_threads=False).aggregate(
+        [
+            ("period_start", "min"),
+            ("value", "sum", pc.ScalarAggregateOptions(skip_nulls=True, min_count=1)),
+            ("unit", "min"),
+            ("_rank", "min"),
+            ("_n", "any"),
+            ("value", "count", pc.CountOptions(mode="only_valid")),
+        ]
+    )
+    # Members: the municipalities of each area (every year of the parts has them all).
+    counts = [
+        pa.table(
+            {
+                "level": pa.array([], pa.string()),
+                "area": pa.array([], pa.string()),
+                "members": pa.array([], pa.int64()),
+            }
         )
-    if rate_table.num_rows:
-        con.register("cov", coverage)
-        con.register("rates", plain(rate_table))
-        f = {i: catalog[i].formula for i in rates}
-        con.register(
-            "rf",
+    ]
+    for level in present:
+        area = hierarchy.column(level).cast(pa.string()).drop_null()
+        if not len(area):
+            continue
+        found = pc.value_counts(area).flatten()
+        counts.append(
             pa.table(
                 {
-                    "target": list(f),
-                    "numerator": [x.numerator for x in f.values() if x],
-                    "denominator": [x.denominator for x in f.values() if x],
+                    "level": pa.array([level] * len(found[0]), pa.string()),
+                    "area": found[0],
+                    "members": pc.cast(found[1], pa.int64()),
                 }
-            ),
+            )
         )
-        keys = "".join(f" AND c.{b} = r.{b}" for b in breakdowns)
-        rate_cov = query(
-            con,
-            f"""
-            SELECT r.indicator, r.territory, r.period, {"".join(f"r.{b}, " for b in breakdowns)}
-                   min(c.members) AS members, min(c.reported) AS reported,
-                   min(c.coverage) AS coverage
-            FROM rates r JOIN rf ON rf.target = r.indicator
-            JOIN cov c ON c.indicator IN (rf.numerator, rf.denominator)
-                AND c.territory = r.territory AND c.period = r.period {keys}
-            GROUP BY ALL
-            """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
-        )
-        coverage = pa.concat_tables(
-            [coverage, rate_cov.select(coverage_columns).cast(coverage.schema)]
-        )
-    sum_ids = pa.array(sums, pa.string())
-    summed = summed.filter(pc.is_in(summed.column("indicator").cast(pa.string()), sum_ids))
-    table = pa.concat_tables([summed, rate_table.cast(summed.schema)])
-    table, own = _apply_coverage(
-        table, coverage, observations if published is None else published, breakdowns, min_coverage
-    )
-    parts = nested(derived.parts, 0) + own
-    return Derived(table, combine(parts), step, coverage, parts)
+    n = grouped.num_rows
+    grouped = grouped.join(pa.concat_tables(counts), ["level", "area"], use_threads=False)
+    if grouped.num_rows != n or grouped.column("members").null_count:
+        return None
+    statuses = pa.array([*STATUS_PRECEDENCE, "A"], pa.string())
+    members = grouped.column("members")
+    reported = pc.cast(grouped.column("value_count"), pa.int64())
+    out = {
+        "indicator": grouped.column("indicator"),
+        "territory": grouped.column("area"),
+        "period": grouped.column("period"),
+        "period_start": grouped.column("period_start_min"),
+        **{b: grouped.column(b) for b in breakdowns},
+        "value": grouped.column("value_sum"),
+        "unit": grouped.column("unit_min"),
+        "obs_status": pc.take(statuses, grouped.column("_rank_min")),
+        "conf_status": pc.if_else(grouped.column("_n_any"), "N", "F"),
+        "flags": pa.nulls(n, pa.string()),
+        "source": pa.array(np.full(n, "derive", dtype=object), pa.string()),
+        "lineage": pa.array(np.full(n, step_id, dtype=object), pa.string()),
+        "members": members,
+        "reported": reported,
+        "coverage": pc.divide(pc.cast(reported, pa.float64()), pc.cast(members, pa.float64())),
+    }
+    return pa.table(out)
 
 
 def _apply_coverage(
@@ -235,33 +390,12 @@ def _apply_coverage(
     min_coverage: float,
 ) -> tuple[pa.Table, list[FindingPart]]:
     """Drop aggregates below ``min_coverage``, mark partial ones ``U``, let published values win."""
-    con = connect()
-    con.register("t", table)
-    con.register("c", coverage)
     keys = ["indicator", "territory", "period", *breakdowns]
-    # One published row per key (sources were resolved before; min() guards the join).
-    # Only the keys of aggregates are looked up, so only those are grouped (a few thousand
-    # of the input's rows, not all of them).
-    con.register("o0", observations.select([*keys, "value", "source"]))
-    on_0 = " AND ".join(f"o0.{k} = t.{k}" for k in keys)
-    on_c = " AND ".join(f"t.{k} = c.{k}" for k in keys)
-    on_o = " AND ".join(f"t.{k} = o.{k}" for k in keys)
-    cols = ", ".join(f"t.{n}" for n in table.column_names if n != "obs_status")
-    # One statement (a view made first cost a round of its own, ~1-2 ms a call).
-    result = query(
-        con,
-        f"""
-        WITH o AS (
-            SELECT {", ".join(f"o0.{k}" for k in keys)},
-                   min(o0.value) AS published_value, min(o0.source) AS published_source
-            FROM o0 SEMI JOIN t ON {on_0} GROUP BY ALL)
-        SELECT {cols},
-               CASE WHEN c.coverage < 1 THEN 'U' ELSE t.obs_status END AS obs_status,
-               c.coverage, o.indicator IS NOT NULL AS published,
-               o.published_value, o.published_source
-        FROM t JOIN c ON {on_c} LEFT JOIN o ON {on_o}
-        """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
-    )
+    result = None
+    if table.num_rows + coverage.num_rows + observations.num_rows <= SMALL:
+        result = _covered_in_arrow(table, coverage, observations, keys)
+    if result is None:
+        result = _covered_in_duckdb(table, coverage, observations, keys)
     parts: list[FindingPart] = []
     cov = pc.fill_null(result.column("coverage"), 0.0)
     below = pc.less(cov, min_coverage - 1e-12)
@@ -285,6 +419,93 @@ def _apply_coverage(
     parts += _published_conflicts(result.filter(pc.invert(below)))
     keep = pc.and_(pc.invert(below), pc.invert(result.column("published")))
     return to_canonical(result.filter(keep), breakdowns), parts
+
+
+def _covered_in_duckdb(
+    table: pa.Table, coverage: pa.Table, observations: pa.Table, keys: list[str]
+) -> pa.Table:
+    """Each aggregate with its coverage, obs_status ``U`` below full coverage, and the
+    published value of its key, if any."""
+    con = connect()
+    con.register("t", table)
+    con.register("c", coverage)
+    # One published row per key (sources were resolved before; min() guards the join).
+    # Only the keys of aggregates are looked up, so only those are grouped (a few thousand
+    # of the input's rows, not all of them).
+    con.register("o0", observations.select([*keys, "value", "source"]))
+    on_0 = " AND ".join(f"o0.{k} = t.{k}" for k in keys)
+    on_c = " AND ".join(f"t.{k} = c.{k}" for k in keys)
+    on_o = " AND ".join(f"t.{k} = o.{k}" for k in keys)
+    cols = ", ".join(f"t.{n}" for n in table.column_names if n != "obs_status")
+    # One statement (a view made first cost a round of its own, ~1-2 ms a call).
+    return query(
+        con,
+        f"""
+        WITH o AS (
+            SELECT {", ".join(f"o0.{k}" for k in keys)},
+                   min(o0.value) AS published_value, min(o0.source) AS published_source
+            FROM o0 SEMI JOIN t ON {on_0} GROUP BY ALL)
+        SELECT {cols},
+               CASE WHEN c.coverage < 1 THEN 'U' ELSE t.obs_status END AS obs_status,
+               c.coverage, o.indicator IS NOT NULL AS published,
+               o.published_value, o.published_source
+        FROM t JOIN c ON {on_c} LEFT JOIN o ON {on_o}
+        """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
+    )
+
+
+def _covered_in_arrow(
+    table: pa.Table, coverage: pa.Table, observations: pa.Table, keys: list[str]
+) -> pa.Table | None:
+    """What :func:`_covered_in_duckdb` gives, in Arrow; None when a key is missing in a row
+    (SQL never joins it, Arrow might) or a key is published twice (then DuckDB's min()
+    decides)."""
+    t = plain(table)
+    c = plain(coverage.select([*keys, "coverage"]))
+    published = plain(observations.select([*keys, "value", "source"]))
+    if any(_missing(x, keys) for x in (t, c)):
+        return None
+    if any(not _is_text(t.schema.field(k).type) for k in keys):
+        return None
+    if any(t.schema.field(k).type != c.schema.field(k).type for k in keys):
+        return None
+    if any(t.schema.field(k).type != published.schema.field(k).type for k in keys):
+        return None
+    if _missing(published, keys):
+        # A published row with a missing key never matches in SQL.
+        valid = pc.is_valid(published.column(keys[0]))
+        for k in keys[1:]:
+            valid = pc.and_(valid, pc.is_valid(published.column(k)))
+        published = published.filter(valid)
+    found = published.join(t.select(keys), keys, join_type="left semi", use_threads=False)
+    if found.num_rows and found.group_by(keys, use_threads=False).aggregate([]).num_rows != (
+        found.num_rows
+    ):
+        return None
+    found = found.rename_columns([*keys, "published_value", "published_source"])
+    found = found.append_column("published", pa.array([True] * found.num_rows, pa.bool_()))
+    n = t.num_rows
+    joined = t.join(c, keys, use_threads=False)
+    if joined.num_rows != n:
+        return None  # a key of no coverage row, or of two: DuckDB says what it means
+    joined = joined.join(found, keys, join_type="left outer", use_threads=False)
+    below = pc.fill_null(pc.less(joined.column("coverage"), 1), False)
+    status = pc.if_else(below, pa.scalar("U", pa.string()), joined.column("obs_status"))
+    names = [name for name in table.column_names if name != "obs_status"]
+    return pa.table(
+        {
+            **{name: joined.column(name) for name in names},
+            "obs_status": status,
+            "coverage": joined.column("coverage"),
+            "published": pc.fill_null(joined.column("published"), False),
+            "published_value": joined.column("published_value"),
+            "published_source": joined.column("published_source"),
+        }
+    )
+
+
+def _missing(table: pa.Table, keys: list[str]) -> bool:
+    return any(table.column(k).null_count for k in keys)
 
 
 def _published_conflicts(result: pa.Table) -> list[FindingPart]:

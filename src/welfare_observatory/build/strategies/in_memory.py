@@ -64,11 +64,12 @@ class InMemory:
         from welfare_observatory.build.derive import derive_by_groups, open_database_early
         from welfare_observatory.build.reuse import (
             Derived,
+            EarlyAnalysed,
             analysis_key,
             analyze_incrementally,
             derived_fingerprints,
             derived_key,
-            load_analysed,
+            forget_early,
             load_derived,
             load_grouped,
             partition_keys,
@@ -96,6 +97,8 @@ class InMemory:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
                 open_database_early()
+                # The last analyses are checked on another core while derive runs.
+                early = None if context.refresh else EarlyAnalysed(context.steps_dir)
                 # Only the indicator groups whose sources changed since the last result.
                 # A reused source's table is a SavedTable, read only when its group is derived.
                 derive_out = derive_by_groups(
@@ -119,7 +122,7 @@ class InMemory:
                 with ThreadPoolExecutor(1) as pool:
                     hashing = pool.submit(derived_fingerprints, derive_out)
                     a_key = analysis_key(env, observations, environment)
-                    previous = None if context.refresh else load_analysed(context.steps_dir, a_key)
+                    previous = None if early is None else early.get(a_key)
                     again = None
                     if previous is not None:
                         prints = hashing.result()
@@ -136,6 +139,7 @@ class InMemory:
                     else:
                         analyses, analysis_findings = again
                     prints = hashing.result()
+                    forget_early()
             # Written on another core while the store writes the edition (Parquet writing
             # releases the GIL); waited for before the store's record is added to it.
             saving = ThreadPoolExecutor(1)
