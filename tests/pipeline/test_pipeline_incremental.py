@@ -361,6 +361,14 @@ def blanked(observations: pa.Table, indicators: list[str]) -> pa.Table:
     blank=st.lists(st.sampled_from(IDS), unique=True, max_size=2),
     factor=st.sampled_from([0.5, 1.03]),
 )
+# No early warning before nor after (the only indicator with a direction emptied): the
+# earlier build's empty table is kept, and has the columns a full build gives.
+@example(
+    neutral=["T_BIRTHS", "T_HEALTH_A", "T_HEALTH_B", "T_EDU_A", "T_EDU_B"],
+    changed=["T_BIRTHS"],
+    blank=["T_BIRTHS", "T_EDU_C"],
+    factor=0.5,
+)
 # No early warning left: the whole stage runs.
 @example(
     neutral=["T_BIRTHS", "T_HEALTH_A", "T_EDU_C", "T_HEALTH_B", "T_EDU_B"],

@@ -185,6 +185,11 @@ def _analyze_frame(
             if name in SORT_KEYS
             else result.reset_index(drop=True)
         )
+        if name == "early_warnings" and ordered.empty:
+            # One schema for "no warning", however none was found (no row with a direction,
+            # or rows none of which is flagged, whose columns come typed): a rebuild that
+            # keeps an earlier build's empty table writes the bytes a full build writes.
+            ordered = pd.DataFrame(columns=list(ordered.columns))
         analyses[name] = pa.Table.from_pandas(
             storable(_keys_as_text(ordered, keys)), preserve_index=False
         )
