@@ -32,7 +32,14 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
-__all__ = ["ARROW_POOL", "BLAS_THREADS", "collect_again", "long_lived", "run_command"]
+__all__ = [
+    "ARROW_POOL",
+    "BLAS_THREADS",
+    "collect_again",
+    "long_lived",
+    "run_command",
+    "set_native_defaults",
+]
 
 ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
 """Arrow's pool setting (read when pyarrow first allocates): the console script's default
@@ -89,9 +96,7 @@ def run_command(command: Callable[[], Any]) -> NoReturn:
     ``flock`` with the process in any case). A thread still running that is not a daemon
     means work in flight: then the interpreter exits as usual and joins it."""
     global _deferred
-    # before any command imports pyarrow or numpy; a value the user set wins
-    os.environ.setdefault(ARROW_POOL, "system")
-    os.environ.setdefault(BLAS_THREADS, "1")
+    set_native_defaults()
     if gc.isenabled():
         _deferred = True
         gc.disable()
@@ -105,6 +110,14 @@ def run_command(command: Callable[[], Any]) -> NoReturn:
             _deferred = False
             gc.enable()
     _exit(status)
+
+
+def set_native_defaults() -> None:
+    """The console script's settings of the native libraries (Arrow's pool, OpenBLAS's
+    threads), where the environment has none: before any command imports pyarrow or numpy,
+    which read them once."""
+    os.environ.setdefault(ARROW_POOL, "system")
+    os.environ.setdefault(BLAS_THREADS, "1")
 
 
 def _status(code: object) -> int:
