@@ -13,8 +13,9 @@ DuckDB allocate from that heap too, so what one frees the next reuses, where mim
 its pages for Arrow alone (with its per-thread segments, the build's peak resident memory is
 60-100 MiB higher, the time the same). And numpy's BLAS (OpenBLAS) starts no worker
 threads (``OPENBLAS_NUM_THREADS=1``) unless the variable is set already: the library does no
-matrix algebra worth a thread, and starting them costs every process that imports numpy
-(pyarrow and pandas do) about 25 ms of CPU.
+matrix algebra worth a thread, and every process that imports numpy (pyarrow and pandas do)
+pays for them, starting them and their waiting for work: a build's start-up takes about a
+tenth of a second more CPU with one.
 
 Only the console script does this (:func:`welfare_observatory.cli.main.run`);
 :func:`welfare_observatory.cli.main.main`, which tests and embedding programs call, leaves
