@@ -27,6 +27,8 @@ import gc, sys, time
 gc.disable()  # as the console script does until the load stage is over
 cpu = time.process_time
 t0 = cpu()
+from welfare_observatory.cli._process import set_native_defaults
+set_native_defaults()  # as the console script does (Arrow's pool, OpenBLAS's threads)
 import welfare_observatory.cli.build
 from welfare_observatory.observatory import load_observatory
 t1 = cpu()

@@ -233,6 +233,10 @@ def _package_of(folder: Path) -> str | None:
     from welfare_observatory.sources.manager import observatory_packages
 
     target = folder.resolve()
+    if not _holds_modules(target):
+        # A package's folder holds its module file (the spec's origin): a folder without
+        # one is no package's, whatever is installed (no scan of the entry points).
+        return None
     for name, entry_point in observatory_packages().items():
         module_name = entry_point.value.split(":")[0]
         try:
@@ -244,3 +248,17 @@ def _package_of(folder: Path) -> str | None:
         if spec is not None and spec.origin and Path(spec.origin).parent.resolve() == target:
             return name
     return None
+
+
+_MODULE_SUFFIXES = (".py", ".pyc", ".so", ".pyd")
+
+
+def _holds_modules(folder: Path) -> bool:
+    """Whether ``folder`` holds a file a module may be loaded from (True when unreadable)."""
+    import os
+
+    try:
+        with os.scandir(folder) as entries:
+            return any(entry.name.endswith(_MODULE_SUFFIXES) for entry in entries)
+    except OSError:
+        return True

@@ -75,3 +75,22 @@ def test_an_unknown_name_lists_the_installed_packages(installed: Path) -> None:
     with pytest.raises(UnknownIdError) as info:
         load_observatory("demmo")
     assert "demo" in (info.value.hint or "") or "demo" in str(info.value)
+
+
+def test_a_package_folder_given_as_a_path_is_that_package(installed: Path) -> None:
+    # Its plugins are active only for it: the path finds the package as the name does.
+    assert load_observatory(installed).package == "demo"
+    assert load_observatory(installed / "observatory.yaml").package == "demo"
+
+
+def test_a_folder_without_modules_is_no_package_and_scans_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def scan() -> dict[str, metadata.EntryPoint]:
+        raise AssertionError("entry points scanned for a folder that holds no module")
+
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "observatory.yaml").write_text(CONFIG, encoding="utf-8")
+    monkeypatch.setattr(manager, "observatory_packages", scan)
+    assert load_observatory(folder).package is None

@@ -211,3 +211,37 @@ def test_main_in_process_leaves_the_arrow_pool_alone(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv(_process.ARROW_POOL, raising=False)
     main(["schema", "--help"])
     assert _process.ARROW_POOL not in os.environ
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "1 0"), ("2", "2")])
+def test_the_console_script_starts_no_blas_threads(
+    preset: str | None, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Set before numpy loads OpenBLAS; a count the user chose stays. Where the system lists
+    # a process's threads (Linux), the default is seen to start none when numpy loads.
+    monkeypatch.delenv(_process.BLAS_THREADS, raising=False)
+    if preset is not None:
+        monkeypatch.setenv(_process.BLAS_THREADS, preset)
+    result = _run(
+        """
+        import os
+        import welfare_observatory.cli.main
+        from welfare_observatory.cli._process import BLAS_THREADS, run_command
+        def count():
+            return len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 0
+        def command():
+            before = count()
+            import numpy
+            started = count() - before
+            print(os.environ[BLAS_THREADS], *([started] if os.environ[BLAS_THREADS] == "1" else []))
+        run_command(command)
+        """,
+        tmp_path,
+    )
+    assert result.stdout.split() == expected.split(), result.stderr
+
+
+def test_main_in_process_leaves_the_blas_threads_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(_process.BLAS_THREADS, raising=False)
+    main(["schema", "--help"])
+    assert _process.BLAS_THREADS not in os.environ

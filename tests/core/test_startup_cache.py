@@ -362,3 +362,51 @@ def test_territories_restored_from_their_field_values_are_the_same_models(
     assert _registry._load_territories(dumped) is odd
     with pytest.raises(ValueError, match="another shape"):
         _registry._load_territories(("something", set(), []))
+
+
+def test_what_comes_from_the_cache_needs_no_yaml_parser(cache: Path, tmp_path: Path) -> None:
+    # PyYAML is imported on the first parse: a process whose configuration and catalogue
+    # come from the cache never imports it (a tenth of a build's own start-up work); a file
+    # parsed afterwards still reports its errors with their lines.
+    import subprocess
+    import sys
+    import textwrap
+
+    from welfare_observatory.errors import ConfigError
+
+    path = _large_config(tmp_path / "obs")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: x\nsources:\n  a: [1, 2\n")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from welfare_observatory import config
+        from welfare_observatory.catalog import Catalog
+        from welfare_observatory.errors import ConfigError
+        from welfare_observatory.yamlfile import load_yaml
+        document = config._parsed(Path({str(path)!r}))
+        catalog = Catalog.load()
+        print(len(document.data["sources"]), len(list(catalog)) > 0, "yaml" in sys.modules)
+        try:
+            load_yaml(Path({str(broken)!r}))
+        except ConfigError as exc:
+            print(exc.location.line)
+        """
+    )
+    env = {**os.environ, _startup_cache.ENV: str(cache)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    first, second = (run.stdout.split() for run in runs)
+    assert first[:3] == ["400", "True", "True"]  # parsed, then stored
+    assert second[:3] == ["400", "True", "False"]  # restored: no parser imported
+    with pytest.raises(ConfigError) as caught:
+        yamlfile.load_yaml(broken)
+    assert caught.value.location is not None and caught.value.location.line is not None
+    assert first[3] == second[3] == str(caught.value.location.line)

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from welfare_observatory import yamlfile
 from welfare_observatory.errors import ConfigError
 
-pytestmark = pytest.mark.skipif(yamlfile._FastLoader is None, reason="PyYAML without libyaml")
+TEXT_LOADER, FAST_LOADER = yamlfile._loaders()
+pytestmark = pytest.mark.skipif(FAST_LOADER is None, reason="PyYAML without libyaml")
 
 TEXT = """\
 id: demo
@@ -28,8 +29,8 @@ sources:
 
 
 def _both(text: str) -> tuple[yamlfile.YamlDocument, yamlfile.YamlDocument]:
-    fast = yamlfile._parse(text, None, None, yamlfile._FastLoader)
-    slow = yamlfile._parse(text, None, None, yamlfile._TextLoader)
+    fast = yamlfile._parse(text, None, None, FAST_LOADER)
+    slow = yamlfile._parse(text, None, None, TEXT_LOADER)
     return fast, slow
 
 
@@ -72,6 +73,6 @@ def test_errors_are_the_pure_python_ones(text: str) -> None:
     with pytest.raises(ConfigError) as fast:
         yamlfile.parse_yaml(text, path=Path("observatory.yaml"))
     with pytest.raises(ConfigError) as slow:
-        yamlfile._parse(text, Path("observatory.yaml"), "observatory.yaml", yamlfile._TextLoader)
+        yamlfile._parse(text, Path("observatory.yaml"), "observatory.yaml", TEXT_LOADER)
     assert str(fast.value) == str(slow.value)
     assert fast.value.location == slow.value.location

@@ -471,3 +471,19 @@ def test_a_hook_with_the_wrong_argument_name_is_reported(plugin_dir):
     [problem] = Plugins(builtins=("wo_test_badarg",), entry_points=False).load().problems
     assert "wo_test_badarg" in str(problem) and "callback" in str(problem)
     assert "argument named 'register'" in problem.hint
+
+
+def test_an_installed_plugin_is_recorded_with_its_distribution_and_version(monkeypatch):
+    # Name and version come from one read of the metadata: the same as importlib.metadata's
+    # ``dist.name`` and ``dist.version``, which read it once each.
+    monkeypatch.delenv(ENV_ALLOW, raising=False)
+    installed = {
+        ep.name: (ep.dist.name, ep.dist.version)
+        for ep in metadata.entry_points(group="welfare_observatory")
+        if ep.dist is not None
+    }
+    if not installed:
+        pytest.skip("no plugin distribution installed (pip install -e plugins/eurostat-tsv)")
+    found = {p.name: (p.distribution, p.version) for p in Plugins().plugins()}
+    for name, expected in installed.items():
+        assert found[name] == expected

@@ -120,13 +120,13 @@ class BuildEnvironment:
         """The observatory's own disclosure rule file and its digest, for the manifest
         (None when it declares none). Read when the build starts (:meth:`prepare`), so a
         broken rule file stops it then, with its file and line."""
+        declared = self.config.disclosure
+        if declared is None:
+            return None
         from welfare_observatory.protect import load_rule
         from welfare_observatory.store.edition import DisclosureRecord
         from welfare_observatory.yamlfile import safe_path
 
-        declared = self.config.disclosure
-        if declared is None:
-            return None
         path = safe_path(self.folder, declared, what="disclosure")
         load_rule(path)
         return DisclosureRecord(file=declared, sha256=hashlib.sha256(path.read_bytes()).hexdigest())

@@ -17,20 +17,33 @@ syntax error are shared with that module.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.errors import CatalogError, Location
 from welfare_observatory.yamlfile import problem_line, read_text
+
+if TYPE_CHECKING:
+    import yaml
 
 LINE = "__line__"
 """Key under which a mapping keeps the 1-based line where it starts."""
 KEY_LINES = "__lines__"
 """Key under which a mapping keeps ``{key: line}`` for each of its keys."""
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+@cache
+def _loader() -> Any:
+    """libyaml's safe loader, else PyYAML's. PyYAML is imported here, on the first read, and
+    bound as this module's ``yaml``: a build whose catalogue comes from the start-up cache
+    reads no file (:func:`welfare_observatory.yamlfile._loaders`)."""
+    import yaml as module
+
+    globals()["yaml"] = module
+    return getattr(module, "CSafeLoader", module.SafeLoader)
+
+
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -112,7 +125,7 @@ def read_yaml(path: Path) -> Any:
 
     Raises CatalogError naming the file and line for unreadable files and syntax errors.
     """
-    loader = _Loader(read_text(path, error=CatalogError))
+    loader = _loader()(read_text(path, error=CatalogError))
     try:
         node = loader.get_single_node()
         return None if node is None else _Builder(loader, str(path)).build(node)

@@ -11,7 +11,11 @@ It also has Arrow allocate from the C library's heap (``ARROW_DEFAULT_MEMORY_POO
 rather than its own mimalloc pool, unless the variable is set already: numpy, pandas and
 DuckDB allocate from that heap too, so what one frees the next reuses, where mimalloc keeps
 its pages for Arrow alone (with its per-thread segments, the build's peak resident memory is
-60-100 MiB higher, the time the same).
+60-100 MiB higher, the time the same). And numpy's BLAS (OpenBLAS) starts no worker
+threads (``OPENBLAS_NUM_THREADS=1``) unless the variable is set already: the library does no
+matrix algebra worth a thread, and every process that imports numpy (pyarrow and pandas do)
+pays for them, starting them and their waiting for work: a build's start-up takes about a
+tenth of a second more CPU with one.
 
 Only the console script does this (:func:`welfare_observatory.cli.main.run`);
 :func:`welfare_observatory.cli.main.main`, which tests and embedding programs call, leaves
@@ -29,11 +33,22 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
-__all__ = ["ARROW_POOL", "collect_again", "long_lived", "run_command"]
+__all__ = [
+    "ARROW_POOL",
+    "BLAS_THREADS",
+    "collect_again",
+    "long_lived",
+    "run_command",
+    "set_native_defaults",
+]
 
 ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
 """Arrow's pool setting (read when pyarrow first allocates): the console script's default
 is ``system``."""
+
+BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+"""OpenBLAS's thread count (read when numpy first loads it): the console script's default
+is ``1``."""
 
 _deferred = False
 """True while :func:`run_command` holds the collector off for start-up."""
@@ -71,7 +86,8 @@ def long_lived(*, until_collect_again: bool = False) -> Iterator[None]:
 
 def run_command(command: Callable[[], Any]) -> NoReturn:
     """Run ``command`` (the CLI) as the whole process and exit with its status; Arrow
-    allocates from the C library's heap unless ``ARROW_DEFAULT_MEMORY_POOL`` says otherwise.
+    allocates from the C library's heap unless ``ARROW_DEFAULT_MEMORY_POOL`` says otherwise,
+    OpenBLAS runs in the calling thread unless ``OPENBLAS_NUM_THREADS`` says otherwise.
 
     The exit status follows ``sys.exit(command())``. When the command is done the
     standard streams are flushed, the exit hooks run (temporary folders, logging,
@@ -81,8 +97,7 @@ def run_command(command: Callable[[], Any]) -> NoReturn:
     ``flock`` with the process in any case). A thread still running that is not a daemon
     means work in flight: then the interpreter exits as usual and joins it."""
     global _deferred
-    # before any command imports pyarrow; a value the user set wins
-    os.environ.setdefault(ARROW_POOL, "system")
+    set_native_defaults()
     if gc.isenabled():
         _deferred = True
         gc.disable()
@@ -96,6 +111,14 @@ def run_command(command: Callable[[], Any]) -> NoReturn:
             _deferred = False
             gc.enable()
     _exit(status)
+
+
+def set_native_defaults() -> None:
+    """The console script's settings of the native libraries (Arrow's pool, OpenBLAS's
+    threads), where the environment has none: before any command imports pyarrow or numpy,
+    which read them once."""
+    os.environ.setdefault(ARROW_POOL, "system")
+    os.environ.setdefault(BLAS_THREADS, "1")
 
 
 def _status(code: object) -> int:

@@ -186,8 +186,11 @@ class Plugins:
 
     def _add_entry_points(self) -> None:
         for ep in metadata.entry_points(group=PROJECT):
-            dist_name = ep.dist.name if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
+            dist_name = version = None
+            if ep.dist is not None:
+                # ``dist.name`` and ``dist.version`` each parse the whole metadata file again
+                fields = ep.dist.metadata
+                dist_name, version = fields["Name"], fields["Version"]
             names = {_norm(ep.name), _norm(dist_name or "")}
             if self._allow is not None and not names & self._allow:
                 continue
