@@ -307,6 +307,7 @@ class FetchContext:
             media_type=media_type or guessed or "application/octet-stream",
             meta={"path": relative},
             trust_stamps=not self.refresh,  # a refresh reads and hashes the file again
+            status=known,  # a regular file's lstat is its stat: not asked for again
         )
 
     def get(

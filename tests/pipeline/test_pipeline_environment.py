@@ -200,6 +200,30 @@ def test_the_fingerprint_digests_the_definitions_as_one_value(tmp_path: Path) ->
     assert env.fingerprint(["TEST_RESIDENTS"]) != env.fingerprint(some)
 
 
+def test_the_fingerprint_hashed_in_pieces_is_the_digest_of_the_whole_for_any_ids(
+    tmp_path: Path,
+) -> None:
+    """``fingerprint`` hashes its text in three pieces (no copy of the whole): the digest
+    is that of the whole value for any indicator ids, defined or not, also with text
+    outside ASCII."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from welfare_observatory.build.environment import make_environment
+    from welfare_observatory.lineage import digest
+
+    env = make_environment(load_observatory(write_observatory(tmp_path)))
+    known = sorted(env.indicators)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.one_of(st.sampled_from(known), st.text(max_size=8)), max_size=6))
+    def check(ids: list[str]) -> None:
+        assert env.fingerprint(ids) == digest(env._fingerprint_value(ids))
+
+    check()
+    assert env.fingerprint() == digest(env._fingerprint_value())
+
+
 def test_the_catalogue_s_cached_texts_give_the_same_fingerprints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -120,3 +120,65 @@ def test_a_refreshing_fetch_context_reads_local_files_again(
     assert seen == []
     context(True).read_file("a.csv")
     assert len(seen) == 1
+
+
+def test_a_stat_the_caller_took_gives_what_the_cache_s_own_stat_gives(
+    tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``read_file`` hands ``put_file`` the file's lstat taken as the path was checked (no
+    second system call): the payloads, the files read and the recorded stamps are those
+    of a ``put_file`` that stats the file itself; a changed file or a damaged copy is read
+    again all the same."""
+    file = tmp_path / "a.csv"
+    file.write_bytes(b"A,B\n1,2\n")
+    own, given = Cache(tmp_path / "own"), Cache(tmp_path / "given")
+    for cache, status in ((own, None), (given, os.lstat(file))):
+        cache.put_file("s", "file:a.csv", file, meta={"path": "a.csv"}, status=status)
+    record = hashlib.sha256(b"s\0file:a.csv").hexdigest() + ".json"
+    index = Path("index") / record[:2] / record
+    assert _same_but_time(own.root / index, given.root / index)
+    seen = copies(monkeypatch)
+    first = given.put_file("s", "file:a.csv", file, status=os.lstat(file), meta={"path": "a.csv"})
+    assert seen == [] and first.read_bytes() == b"A,B\n1,2\n"
+    first.path.unlink()
+    first.path.write_bytes(b"A,B\n9,9\n")  # a damaged copy under the right name
+    again = given.put_file("s", "file:a.csv", file, status=os.lstat(file), meta={"path": "a.csv"})
+    assert seen == [file] and again.read_bytes() == b"A,B\n1,2\n"
+    file.write_bytes(b"A,B\n3,4\n")
+    changed = given.put_file("s", "file:a.csv", file, status=os.lstat(file), meta={"path": "a.csv"})
+    assert seen == [file, file] and changed.sha256 == sha(b"A,B\n3,4\n")
+
+
+def _same_but_time(one: Path, other: Path) -> bool:
+    """Two index records alike but for when they were written."""
+    import json
+
+    a, b = json.loads(one.read_text()), json.loads(other.read_text())
+    for record in (a, b):
+        record["meta"].pop("fetched_at")
+        record["stamps"].pop("object")  # each cache's own copy
+    return bool(a == b)
+
+
+def test_read_file_asks_for_the_file_s_status_once(
+    tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unchanged-file check of a build's local file costs one system call for the file
+    (its lstat on the way through the folder), not an lstat and a stat."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_bytes(b"A,B\n1,2\n")
+    cache = Cache(tmp_path / "cache")
+    context = FetchContext(cache=cache, http=None, base_dir=tmp_path, source="s")  # type: ignore[arg-type]
+    first = context.read_file("data/a.csv")
+    asked: list[str] = []
+    real_stat = os.stat
+
+    def counting(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        asked.append(os.fspath(path))  # type: ignore[arg-type]
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "stat", counting)
+    again = context.read_file("data/a.csv")
+    assert again.sha256 == first.sha256 and again.path == first.path
+    target = os.path.realpath(tmp_path / "data" / "a.csv")
+    assert target not in asked  # the copy's stat is the cache's own, the file's is not asked

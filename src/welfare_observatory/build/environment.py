@@ -215,12 +215,15 @@ class BuildEnvironment:
         ids = sorted(self.indicators if indicators is None else set(indicators))
         parts, done = self._fingerprint_parts, self._indicator_parts
         listed = ",".join(done[i] if i in done else self._indicator_json(i) for i in ids)
-        text = (
-            f'{{"codelists":{parts["codelists"]},"indicators":[{listed}],'
-            f'"reference_date":{parts["reference_date"]},"units":{parts["units"]},'
-            f'"versions":{parts["versions"]}}}'
+        # Hashed in three pieces, not one string made of them: with every indicator the
+        # list is over 1 MB, copied once more for nothing (about 1 ms a build).
+        digest = hashlib.sha256(f'{{"codelists":{parts["codelists"]},"indicators":['.encode())
+        digest.update(listed.encode("utf-8"))
+        digest.update(
+            f'],"reference_date":{parts["reference_date"]},"units":{parts["units"]},'
+            f'"versions":{parts["versions"]}}}'.encode()
         )
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return digest.hexdigest()
 
     def _fingerprint_value(self, indicators: Iterable[str] | None = None) -> dict[str, Any]:
         """What :meth:`fingerprint` digests, as one value (the reference for its tests)."""

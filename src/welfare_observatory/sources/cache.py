@@ -253,17 +253,19 @@ class Cache:
         media_type: str = "application/octet-stream",
         meta: Mapping[str, str] | None = None,
         trust_stamps: bool = True,
+        status: os.stat_result | None = None,
     ) -> Payload:
         """Copy a local file into the cache (streamed, hashed on the way) as ``key``.
 
         A file whose stamp (size, modification and change times, inode, device) is the one
         recorded when it was last copied, and whose cached copy is untouched too, is not
         read again: its recorded sha256 is the digest of the same bytes. ``trust_stamps``
-        False (a refresh) reads and hashes it anyway.
+        False (a refresh) reads and hashes it anyway. ``status``: the file's ``stat`` when
+        the caller has just taken it (not asked for again).
         """
         meta = dict(meta or {})
         try:
-            before = os.stat(path)  # noqa: PTH116
+            before = status if status is not None else os.stat(path)  # noqa: PTH116
         except OSError as exc:
             raise FetchError(
                 f"cannot read {path.name!r}: {exc.strerror or exc}",
