@@ -282,15 +282,26 @@ def _put(table: pa.Table, path: Path) -> str:
 
 
 def _same(old: pa.Table, new: pa.Table) -> bool:
-    """Whether ``new`` is ``old``: the same object, or equal schema (with its metadata)
-    and values (a NaN is never equal: such a table is written again)."""
+    """Whether ``new`` holds ``old``'s rows: the same object, or equal schema (with its
+    metadata) and values, a dictionary column's as the values it stands for (a rebuild
+    renames derive steps in the lineage dictionary, not in the rows it keeps). A NaN is
+    never equal: such a table is written again."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if old is new:
         return True
-    return bool(
-        old.num_rows == new.num_rows
-        and old.schema.equals(new.schema, check_metadata=True)
-        and old.equals(new)
-    )
+    if old.num_rows != new.num_rows or not old.schema.equals(new.schema, check_metadata=True):
+        return False
+    for before, after in zip(old.columns, new.columns, strict=True):
+        if before.equals(after):
+            continue
+        if not pa.types.is_dictionary(before.type):
+            return False
+        plain = before.type.value_type
+        if not pc.cast(before, plain).equals(pc.cast(after, plain)):
+            return False
+    return True
 
 
 def _derive_output(
