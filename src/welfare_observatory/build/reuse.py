@@ -151,7 +151,7 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
         found = meta["analysis_findings"]
         if not isinstance(names, list) or not isinstance(found, list):
             return None
-        analyses = {name: _read_analysis(folder / f"{name}{_ANALYSIS}", sums) for name in names}
+        analyses = _read_analyses(folder, meta, names, sums)
         derive = _derive_output(meta, observations, coverage)
         findings = [Finding.model_validate(f) for f in found]
         prints = meta.get("fingerprints")
@@ -617,15 +617,21 @@ def save_derived(
             if coverage is not None:
                 _write_parquet(coverage, staging / _COMPRESSED_COVERAGE)
             sums |= {f.name: _file_sha256(f) for f in staging.iterdir()}
+        files: dict[str, list[str]] = {}
         for name, table in derived.analyses.items():
-            file = f"{name}{_ANALYSIS}"
-            sums[file] = _put(table, staging / file)
+            # In files of so many rows: a rebuild writes those where the changed indicators'
+            # rows are (when their count is unchanged), and links the others.
+            parts = range(0, max(table.num_rows, 1), _ANALYSIS_ROWS)
+            files[name] = [_analysis_name(name, i) for i in range(len(parts))]
+            for file, start in zip(files[name], parts, strict=True):
+                sums[file] = _put(table.slice(start, _ANALYSIS_ROWS), staging / file)
         meta: dict[str, object] = {
             "layout": _LAYOUT,
             "sha256": dict(sorted(sums.items())),
             "findings": [f.model_dump(mode="json") for f in derived.derive.findings],
             "steps": [s.model_dump(mode="json") for s in derived.derive.steps],
             "analyses": sorted(derived.analyses),
+            "analysis_files": files,
             "analysis_findings": [f.model_dump(mode="json") for f in derived.analysis_findings],
         }
         if fingerprints is not None and analysis_key is not None:
@@ -661,6 +667,42 @@ checked before it is used; results saved without them (earlier versions) are not
 
 def _write_analysis(table: pa.Table, path: Path) -> None:
     _write_arrow(table, path)
+
+
+_ANALYSIS_ROWS = 16384
+"""Rows of an analysis a file of a saved result holds (about 3 MB of progress): a
+one-source rebuild writes one or two of progress's five files (160 sources)."""
+
+
+def _analysis_name(name: str, index: int) -> str:
+    return f"{name}{_ANALYSIS}" if index == 0 else f"{name}.{index}{_ANALYSIS}"
+
+
+def _read_analyses(
+    folder: Path,
+    meta: dict[str, object],
+    names: list[Any],
+    sums: dict[str, str],
+    *,
+    keep: bool = False,
+) -> dict[str, pa.Table]:
+    """The analyses ``names`` saved in ``folder``, each the rows of its files one after the
+    other (:func:`_read_analysis`: checked); with ``keep``, each file is noted for the
+    next result to link (:func:`_keep`). ValueError when the meta does not list them."""
+    listed = meta.get("analysis_files")
+    if not isinstance(listed, dict):
+        raise ValueError("a saved result without the list of its analyses' files")
+    analyses = {}
+    for name in names:
+        files = _row_files({"rows": listed.get(name)})
+        if not all(f.endswith(_ANALYSIS) for f in files):
+            raise ValueError("a saved result whose analyses' files are not plain names")
+        tables = [_read_analysis(folder / f, sums) for f in files]
+        if keep:
+            for file, table in zip(files, tables, strict=True):
+                _keep(folder / file, table, sums[file], None)
+        analyses[str(name)] = _joined(tables)
+    return analyses
 
 
 class _EarlyFile:
@@ -1029,10 +1071,8 @@ def _analysed(folder: Path, meta: dict[str, object], key: str) -> Analysed | Non
         names = meta["analyses"]
         assert isinstance(names, list)
         sums = _digests(meta)
-        analyses = {n: _read_analysis(folder / f"{n}{_ANALYSIS}", sums) for n in names}
-        for n, table in analyses.items():
-            # Checked (read above): a rebuild that keeps it whole links it (_put).
-            _keep(folder / f"{n}{_ANALYSIS}", table, sums[f"{n}{_ANALYSIS}"], None)
+        # Checked as they are read: a rebuild that keeps one the same links it (_put).
+        analyses = _read_analyses(folder, meta, names, sums, keep=True)
         prints = meta["fingerprints"]
         found = meta["analysis_findings"]
         assert isinstance(prints, dict) and isinstance(found, list)
