@@ -293,3 +293,86 @@ def test_row_blocks_hold_every_group_whole(
         assert len(set(block["g"].to_pylist())) <= per_file
         at += block.num_rows
     assert at == len(order)
+
+
+def _analyses(folder: Path) -> dict[str, pa.Table]:
+    meta = _meta(folder)
+    names = meta["analyses"]
+    assert isinstance(names, list)
+    return reuse._read_analyses(folder, meta, names, reuse._digests(meta))
+
+
+def test_analyses_in_files_of_rows_are_the_analyses_of_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each analysis saved in files of a few rows is the analysis saved in one; a rebuild
+    links the files whose rows are the same and writes the others, and gives the fresh
+    build's edition; the next rebuild reads them as its own."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    one = build(folder, tmp_path / "one")
+    monkeypatch.setattr(reuse, "_ANALYSIS_ROWS", 5)
+    many = build(folder, tmp_path / "many")
+    assert edition(many) == edition(one)
+    whole, split = _analyses(_newest(tmp_path / "one")), _analyses(_newest(tmp_path / "many"))
+    assert whole.keys() == split.keys()
+    for name, table in whole.items():
+        assert _sorted(split[name]).equals(_sorted(table))
+    first = _newest(tmp_path / "many")
+    listed = _meta(first)["analysis_files"]
+    assert isinstance(listed, dict) and max(len(v) for v in listed.values()) > 2
+    change_last_value(folder / "data" / "t_health_b.csv")
+    again = build(folder, tmp_path / "many")
+    assert edition(again) == edition(build(folder, tmp_path / "fresh"))
+    second = _newest(tmp_path / "many")
+    files = [f for v in _meta(second)["analysis_files"].values() for f in v]  # type: ignore[union-attr]
+    linked = [f for f in files if (first / f).exists() and _inode(first / f) == _inode(second / f)]
+    assert linked and len(linked) < len(files)
+    for file in set(files) - set(linked):
+        if (first / file).exists():
+            assert not reuse._mapped(first / file).equals(reuse._mapped(second / file))
+    sums = _meta(second)["sha256"]
+    assert isinstance(sums, dict)
+    for file in files:
+        assert reuse._file_sha256(second / file) == sums[file]
+    change_last_value(folder / "data" / "t_edu_b.csv")
+    assert edition(build(folder, tmp_path / "many")) == edition(build(folder, tmp_path / "fr2"))
+
+
+def _inode(path: Path) -> int:
+    return path.stat().st_ino
+
+
+def test_a_damaged_linked_analysis_file_is_analysed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare_observatory.build import analyze as analyze_module
+
+    monkeypatch.setattr(reuse, "_ANALYSIS_ROWS", 5)
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    first = _newest(tmp_path / "kb")
+    change_last_value(folder / "data" / "t_health_b.csv")
+    build(folder, tmp_path / "kb")
+    second = _newest(tmp_path / "kb")
+    files = [f for v in _meta(second)["analysis_files"].values() for f in v]  # type: ignore[union-attr]
+    file = next(
+        f for f in files if (first / f).exists() and _inode(first / f) == _inode(second / f)
+    )
+    data = bytearray((second / file).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    with (second / file).open("r+b") as handle:
+        handle.write(bytes(data))
+    whole: list[int] = []
+    real = analyze_module.analyze_stage
+
+    def spy(observations: pa.Table, env: object) -> object:
+        whole.append(observations.num_rows)
+        return real(observations, env)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analyze_module, "analyze_stage", spy)
+    # Reused whole: refused; per indicator (the next change): refused, analysed whole.
+    assert not _reused(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / "t_health_a.csv")
+    again = build(folder, tmp_path / "kb")
+    assert len(whole) == 2
+    assert edition(again) == edition(build(folder, tmp_path / "fresh"))
