@@ -128,9 +128,10 @@ def _digest_with_config(env: BuildEnvironment, rest: dict[str, Any]) -> str:
 
 def load_derived(steps_dir: Path, key: str) -> Derived | None:
     """The saved result for ``key``, or None (also when it is damaged, or saved in an
-    earlier layout (``observations.parquet``): then it is derived again). Its tables are
-    memory-mapped and checked whole (:func:`_read_analysis`); its rows are in group order
-    when its groups were saved (the edition's order is the store's, not theirs)."""
+    earlier layout (see :data:`_LAYOUT`): then it is derived again). Its tables are
+    memory-mapped and checked whole (:func:`_read_analysis`), each the rows of its files
+    one after the other; its rows are in group order when its groups were saved (the
+    edition's order is the store's, not theirs)."""
     folder = steps_dir / f"{_PREFIX}{key}"
     try:
         meta = _meta(folder / "meta.json")
@@ -657,10 +658,11 @@ def save_derived(
 
 
 _ANALYSIS = ".analysis.arrow"
-"""A saved analysis: an uncompressed Arrow IPC file. A rebuild maps every analysis of the
-previous build into memory (no read, no copy: LZ4 cost about 0.04 s CPU to read and 0.03 s
-to write for 160 sources) and writes every one again; about 25 MB for 160 sources, five
-times LZ4's bytes. Every data file of a saved result has its sha256 in the result's meta,
+"""A saved analysis: uncompressed Arrow IPC files (:data:`_ANALYSIS_ROWS` rows each). A
+rebuild maps every analysis of the previous build into memory (no read, no copy: LZ4 cost
+about 0.04 s CPU to read and 0.03 s to write for 160 sources) and writes the files whose
+rows changed, linking the others (:func:`_put`); about 25 MB for 160 sources, five times
+LZ4's bytes. Every data file of a saved result has its sha256 in the result's meta,
 checked before it is used; results saved without them (earlier versions) are not reused.
 (Files of the edition stay Parquet.)"""
 
