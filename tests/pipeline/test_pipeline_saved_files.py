@@ -376,3 +376,35 @@ def test_a_damaged_linked_analysis_file_is_analysed_again(
     again = build(folder, tmp_path / "kb")
     assert len(whole) == 2
     assert edition(again) == edition(build(folder, tmp_path / "fresh"))
+
+
+def test_rows_staged_ahead_save_what_one_call_saves(tmp_path: Path) -> None:
+    """:func:`reuse.stage_rows` then :func:`reuse.save_derived` (a build: rows while
+    analyze runs) save the very files and meta one call saves; staged for a result saved
+    already, nothing is written; a staging folder a failed build leaves is dropped."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    saved = _newest(tmp_path / "kb")
+    key = saved.name[len("derived-") :]
+    meta = _meta(saved)
+    derived = reuse.load_derived(tmp_path / "kb" / ".steps", key)
+    assert derived is not None
+    extra = {"fingerprints": meta["fingerprints"], "analysis_key": meta["analysis_key"]}
+    one, two = tmp_path / "one", tmp_path / "two"
+    reuse.save_derived(one, key, derived, **extra)  # type: ignore[arg-type]
+    staged = reuse.stage_rows(two, key, derived.derive)
+    assert staged.staging is not None and not (two / saved.name).exists()
+    reuse.save_derived(two, key, derived, rows=staged, **extra)  # type: ignore[arg-type]
+    assert not staged.staging.exists()
+    files = sorted(p.name for p in (one / saved.name).iterdir())
+    assert files == sorted(p.name for p in (two / saved.name).iterdir())
+    for name in files:
+        if name == "meta.json":
+            assert _meta(one / saved.name) == _meta(two / saved.name)
+        else:
+            assert (one / saved.name / name).read_bytes() == (two / saved.name / name).read_bytes()
+    assert reuse.stage_rows(two, key, derived.derive).staging is None
+    left = reuse.stage_rows(tmp_path / "three", key, derived.derive)
+    assert left.staging is not None and left.staging.is_dir()
+    reuse.drop_leftovers(tmp_path / "three")
+    assert not left.staging.exists()

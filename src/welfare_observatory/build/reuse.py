@@ -40,6 +40,7 @@ __all__ = [
     "Analysed",
     "Derived",
     "EarlyAnalysed",
+    "StagedRows",
     "analysis_key",
     "analyze_incrementally",
     "check_saved_early",
@@ -55,6 +56,7 @@ __all__ = [
     "previous_partitions",
     "record_written",
     "save_derived",
+    "stage_rows",
 ]
 
 _PREFIX = "derived-"
@@ -571,32 +573,34 @@ def _mapped(path: Path) -> pa.Table:
     return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
-def save_derived(
-    steps_dir: Path,
-    key: str,
-    derived: Derived,
-    *,
-    keep: int = 3,
-    fingerprints: dict[str, str] | None = None,
-    analysis_key: str | None = None,
-) -> None:
-    """Save ``derived`` under ``key``; only the ``keep`` most recent results are kept.
-    ``fingerprints`` and ``analysis_key`` let a later build reuse the analyses of the
-    indicators whose rows are unchanged (:func:`load_analysed`)."""
+@dataclass(frozen=True)
+class StagedRows:
+    """The derived rows of a result being saved, written (or linked) into its staging
+    folder ahead of its analyses (:func:`stage_rows`); ``staging`` is None when the result
+    is saved already."""
 
+    staging: Path | None
+    sums: dict[str, str]
+    meta: dict[str, object]
+
+
+def stage_rows(steps_dir: Path, key: str, derive: DeriveOutput) -> StagedRows:
+    """The first half of :func:`save_derived`: the derive output's rows, coverage, findings
+    and steps into a new staging folder. A build runs it as soon as derive is done, on
+    another core while analyze runs; a staging folder a failed build leaves is removed by
+    the next (:func:`drop_leftovers`)."""
     steps_dir.mkdir(parents=True, exist_ok=True)
     target = steps_dir / f"{_PREFIX}{key}"
     if target.exists():
         if _layout(target) == _LAYOUT:
-            _PREVIOUS.clear()
-            return
+            return StagedRows(None, {}, {})
         # Of an earlier layout (or its meta unreadable): never read, so replaced.
         _remove(target)
     staging = Path(tempfile.mkdtemp(dir=steps_dir, prefix=".derived-", suffix=".tmp"))
     try:
         # One copy of the derived rows, in group order: what the next rebuild slices and
         # what an unchanged one reuses whole.
-        observations, coverage, grouped = _grouped(derived.derive)
+        observations, coverage, grouped = _grouped(derive)
         # Nothing here is fsynced: a file a crash left short or zeroed fails its digest,
         # and the result is derived again, never trusted (as a source's step).
         sums: dict[str, str] = {}
@@ -618,31 +622,61 @@ def save_derived(
             if coverage is not None:
                 _write_parquet(coverage, staging / _COMPRESSED_COVERAGE)
             sums |= {f.name: _file_sha256(f) for f in staging.iterdir()}
-        files: dict[str, list[str]] = {}
-        for name, table in derived.analyses.items():
-            # In files of so many rows: a rebuild writes those where the changed indicators'
-            # rows are (when their count is unchanged), and links the others.
-            parts = range(0, max(table.num_rows, 1), _ANALYSIS_ROWS)
-            files[name] = [_analysis_name(name, i) for i in range(len(parts))]
-            for file, start in zip(files[name], parts, strict=True):
-                sums[file] = _put(table.slice(start, _ANALYSIS_ROWS), staging / file)
         meta: dict[str, object] = {
-            "layout": _LAYOUT,
-            "sha256": dict(sorted(sums.items())),
-            "findings": [f.model_dump(mode="json") for f in derived.derive.findings],
-            "steps": [s.model_dump(mode="json") for s in derived.derive.steps],
-            "analyses": sorted(derived.analyses),
-            "analysis_files": files,
-            "analysis_findings": [f.model_dump(mode="json") for f in derived.analysis_findings],
+            "findings": [f.model_dump(mode="json") for f in derive.findings],
+            "steps": [s.model_dump(mode="json") for s in derive.steps],
         }
-        if fingerprints is not None and analysis_key is not None:
-            meta |= {"fingerprints": fingerprints, "analysis_key": analysis_key}
-        meta |= grouped
-        (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-        staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return StagedRows(staging, sums, meta | grouped)
+
+
+def save_derived(
+    steps_dir: Path,
+    key: str,
+    derived: Derived,
+    *,
+    keep: int = 3,
+    fingerprints: dict[str, str] | None = None,
+    analysis_key: str | None = None,
+    rows: StagedRows | None = None,
+) -> None:
+    """Save ``derived`` under ``key``; only the ``keep`` most recent results are kept.
+    ``fingerprints`` and ``analysis_key`` let a later build reuse the analyses of the
+    indicators whose rows are unchanged (:func:`load_analysed`). ``rows``: what
+    :func:`stage_rows` did of it already (of ``derived.derive``)."""
+    try:
+        if rows is None:
+            rows = stage_rows(steps_dir, key, derived.derive)
+        if rows.staging is None:
+            return
+        staging = rows.staging
+        try:
+            sums = dict(rows.sums)
+            files: dict[str, list[str]] = {}
+            for name, table in derived.analyses.items():
+                # In files of so many rows: a rebuild writes those where the changed
+                # indicators' rows are (when their count is unchanged), links the others.
+                parts = range(0, max(table.num_rows, 1), _ANALYSIS_ROWS)
+                files[name] = [_analysis_name(name, i) for i in range(len(parts))]
+                for file, start in zip(files[name], parts, strict=True):
+                    sums[file] = _put(table.slice(start, _ANALYSIS_ROWS), staging / file)
+            meta: dict[str, object] = {
+                "layout": _LAYOUT,
+                "sha256": dict(sorted(sums.items())),
+                "analyses": sorted(derived.analyses),
+                "analysis_files": files,
+                "analysis_findings": [f.model_dump(mode="json") for f in derived.analysis_findings],
+            }
+            if fingerprints is not None and analysis_key is not None:
+                meta |= {"fingerprints": fingerprints, "analysis_key": analysis_key}
+            meta |= rows.meta
+            (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+            staging.rename(steps_dir / f"{_PREFIX}{key}")
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     finally:
         # The last result's mapped tables are let go (the next build reads its own).
         _PREVIOUS.clear()
