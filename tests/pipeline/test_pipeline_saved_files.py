@@ -1,0 +1,410 @@
+"""A saved result's rows in several files (a few groups each): a rebuild writes the files
+whose rows changed and hard-links the others, and unchanged analyses, from the result it
+read. What a build reads from them must be what one file gave, and a damaged file (linked
+into two results: damaged in both) is derived again, never trusted."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_pipeline_derive_groups import build, edition, make_grouped_observatory
+from test_pipeline_derive_groups import derived_indicators as derived_indicators
+from test_pipeline_incremental import change_last_value
+
+from welfare_observatory.build import reuse
+from welfare_observatory.observatory import load_observatory
+
+
+@pytest.fixture
+def one_group_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reuse, "_GROUPS_PER_FILE", 1)
+
+
+def _newest(kb: Path) -> Path:
+    return max((kb / ".steps").glob("derived-*"), key=lambda p: p.stat().st_mtime_ns)
+
+
+def _meta(folder: Path) -> dict[str, object]:
+    loaded = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _group_rows(folder: Path) -> dict[str, pa.Table]:
+    """Each group's rows in a saved result, through its ranges over its files' rows."""
+    meta = _meta(folder)
+    names = reuse._row_files(meta)
+    rows = pa.concat_tables([reuse._mapped(folder / n) for n in names])
+    ranges = meta["ranges"]
+    assert isinstance(ranges, dict)
+    found = reuse._runs_of(ranges["rows"], rows)
+    return {k: pa.concat_tables([rows.slice(a, b - a) for a, b in v]) for k, v in found.items()}
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary columns as their values (files' dictionaries differ)."""
+    for at, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            plain = pa.field(field.name, field.type.value_type, field.nullable)
+            table = table.set_column(at, plain, pc.cast(table.column(at), plain.type))
+    return table
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    """``table`` decoded, in the order of all its columns: derive does not promise the
+    order of a group's rows (two fresh builds of a formula group may differ)."""
+    plain = _decoded(table)
+    return plain.sort_by([(name, "ascending") for name in plain.column_names])
+
+
+def _reused(folder: Path, kb: Path) -> bool:
+    lines: list[str] = []
+    load_observatory(folder).build(out=kb, offline=True, progress=lines.append)
+    return any("results reused" in line for line in lines)
+
+
+@pytest.mark.parametrize("per_file", [1, 2, 3])
+def test_rows_in_several_files_are_the_rows_of_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_file: int
+) -> None:
+    """Each group's rows, as saved in one file and in files of ``per_file`` groups, are
+    the same rows; each file holds whole groups; editions are equal,
+    built, rebuilt and reused whole."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    one = build(folder, tmp_path / "one")
+    monkeypatch.setattr(reuse, "_GROUPS_PER_FILE", per_file)
+    many = build(folder, tmp_path / "many")
+    assert edition(many) == edition(one)
+    whole, split = _group_rows(_newest(tmp_path / "one")), _group_rows(_newest(tmp_path / "many"))
+    assert split.keys() == whole.keys()
+    for key, rows in whole.items():
+        assert _sorted(split[key]).equals(_sorted(rows))
+    meta = _meta(_newest(tmp_path / "many"))
+    names = reuse._row_files(meta)
+    assert len(names) == -(-len(whole) // per_file) > 1
+    groups = meta["groups"]
+    assert isinstance(groups, dict)
+    for name in names:
+        column = reuse._mapped(_newest(tmp_path / "many") / name)["indicator"]
+        indicators = set(pc.unique(column).to_pylist())
+        owners = {k for k, ids in groups.items() if indicators & set(ids)}
+        assert len(owners) <= per_file
+    assert _reused(folder, tmp_path / "many")
+    assert edition(build(folder, tmp_path / "many")) == edition(one)
+    change_last_value(folder / "data" / "t_health_b.csv")
+    assert edition(build(folder, tmp_path / "many")) == edition(build(folder, tmp_path / "fresh"))
+
+
+def test_a_rebuild_links_the_files_whose_rows_did_not_change(
+    tmp_path: Path, one_group_a_file: None, derived_indicators: list[set[str]]
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    first = _newest(tmp_path / "kb")
+    change_last_value(folder / "data" / "t_health_b.csv")
+    again = build(folder, tmp_path / "kb")
+    second = _newest(tmp_path / "kb")
+    assert second != first and derived_indicators[1] == {"T_HEALTH_B"}
+    names = reuse._row_files(_meta(second))
+    assert names == reuse._row_files(_meta(first))
+    linked = {n for n in names if (first / n).stat().st_ino == (second / n).stat().st_ino}
+    written = set(names) - linked
+
+    def indicators(file: Path) -> set[str]:
+        return set(pc.unique(reuse._mapped(file)["indicator"]).to_pylist())
+
+    of = {frozenset(indicators(second / n)): n for n in names}
+    assert of[frozenset({"T_HEALTH_B"})] in written
+    assert of[frozenset({"T_HEALTH_A"})] in linked
+    # Written again only where the rows changed: the changed source's, and a rate's whose
+    # lineage names a derive step (its id is made of every source).
+    for name in written:
+        assert not _sorted(reuse._mapped(first / name)).equals(
+            _sorted(reuse._mapped(second / name))
+        )
+    # Every linked file has the digest it has in the result it came from, and its bytes.
+    sums = _meta(second)["sha256"]
+    assert isinstance(sums, dict)
+    for name in sums:
+        assert reuse._file_sha256(second / name) == sums[name]
+    assert edition(again) == edition(build(folder, tmp_path / "fresh"))
+    # The next rebuild reads the linked files as its own.
+    change_last_value(folder / "data" / "t_edu_b.csv")
+    third = build(folder, tmp_path / "kb")
+    assert derived_indicators[-1] == {"T_EDU_A", "T_EDU_B", "T_EDU_C"}
+    assert edition(third) == edition(build(folder, tmp_path / "fresh2"))
+
+
+@pytest.mark.parametrize("damage", ["bytes", "missing", "replaced"])
+def test_a_damaged_linked_file_is_caught_in_both_results(
+    tmp_path: Path, one_group_a_file: None, derived_indicators: list[set[str]], damage: str
+) -> None:
+    """A file linked from the first result into the second is one file: damaged, both
+    results refuse it (reused whole or per group: a whole derive)."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    first = _newest(tmp_path / "kb")
+    source = folder / "data" / "t_health_b.csv"
+    original = source.read_bytes()
+    change_last_value(source)
+    build(folder, tmp_path / "kb")
+    second = _newest(tmp_path / "kb")
+    name = next(
+        n
+        for n in reuse._row_files(_meta(second))
+        if (first / n).stat().st_ino == (second / n).stat().st_ino
+        and reuse._mapped(second / n).num_rows
+    )
+    file = second / name
+    if damage == "bytes":
+        data = bytearray(file.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        with file.open("r+b") as handle:  # in place: the other result's name sees it too
+            handle.write(bytes(data))
+        assert (first / name).read_bytes() == bytes(data)
+    elif damage == "missing":
+        file.unlink()
+        (first / name).unlink()
+    else:
+        # Another file under the name (the same rows written again: bytes that differ).
+        table = reuse._mapped(first / name)
+        for folder_ in (first, second):
+            (folder_ / name).unlink()
+            reuse._write_arrow(table.slice(0, table.num_rows // 2), folder_ / name)
+    calls = len(derived_indicators)
+    assert not _reused(folder, tmp_path / "kb")
+    assert len(derived_indicators) == calls + 1
+    assert derived_indicators[-1] == derived_indicators[0]
+    fresh = build(folder, tmp_path / "fresh")
+    assert edition(build(folder, tmp_path / "kb")) == edition(fresh)
+    # The first result (the input it was made of again) refuses it too.
+    source.write_bytes(original)
+    calls = len(derived_indicators)
+    assert not _reused(folder, tmp_path / "kb")
+    assert derived_indicators[calls:][-1] == derived_indicators[0]
+    assert edition(build(folder, tmp_path / "kb")) == edition(build(folder, tmp_path / "fresh0"))
+
+
+def test_a_result_listing_files_that_are_not_plain_names_is_not_read(
+    tmp_path: Path, derived_indicators: list[set[str]]
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    saved = _newest(tmp_path / "kb")
+    meta = _meta(saved)
+    for bad in (["../observations.arrow"], [], "observations.arrow", ["meta.json"]):
+        meta["rows"] = bad
+        (saved / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        assert reuse.load_derived(tmp_path / "kb" / ".steps", saved.name[len("derived-") :]) is None
+        assert reuse.load_grouped(tmp_path / "kb" / ".steps") is None
+    assert edition(build(folder, tmp_path / "kb")) == edition(first)
+
+
+def _table(values: list[float | None]) -> pa.Table:
+    return pa.table({"v": pa.array(values, pa.float64())}).replace_schema_metadata({"k": "1"})
+
+
+def test_put_links_only_an_equal_checked_unchanged_file(tmp_path: Path) -> None:
+    """:func:`reuse._put` against what it replaces (writing and hashing): a link when the
+    last result's file holds an equal table, passed its check and is the same file."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    table = _table([1.0, None, 3.0])
+    reuse._write_arrow(table, old / "a.arrow")
+    digest = reuse._file_sha256(old / "a.arrow")
+
+    def put(table: pa.Table, intact: bool = True) -> tuple[str, bool]:
+        reuse._PREVIOUS.clear()
+        reuse._keep(old / "a.arrow", reuse._mapped(old / "a.arrow"), digest, lambda: intact)
+        (new / "a.arrow").unlink(missing_ok=True)
+        got = reuse._put(table, new / "a.arrow")
+        assert got == reuse._file_sha256(new / "a.arrow")
+        assert reuse._mapped(new / "a.arrow").equals(table)
+        return got, (new / "a.arrow").stat().st_ino == (old / "a.arrow").stat().st_ino
+
+    try:
+        assert put(pa.concat_tables([table.slice(0, 1), table.slice(1)])) == (digest, True)
+        assert put(_table([1.0, None, 4.0]))[1] is False
+        assert put(table.replace_schema_metadata({"k": "2"}))[1] is False
+        assert put(table, intact=False)[1] is False
+        nan = _table([float("nan")])
+        assert reuse._same(nan, nan) and not reuse._same(nan, _table([float("nan")]))
+        # Replaced since it was read (another inode): written, not linked.
+        reuse._PREVIOUS.clear()
+        reuse._keep(old / "a.arrow", reuse._mapped(old / "a.arrow"), digest, None)
+        os.replace(new / "a.arrow", tmp_path / "moved.arrow")
+        reuse._write_arrow(table, tmp_path / "other.arrow")
+        os.replace(tmp_path / "other.arrow", old / "a.arrow")
+        assert reuse._put(table, new / "b.arrow") == reuse._file_sha256(new / "b.arrow")
+        assert (new / "b.arrow").stat().st_ino != (old / "a.arrow").stat().st_ino
+    finally:
+        reuse._PREVIOUS.clear()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 5), min_size=1, max_size=12),
+    per_file=st.integers(1, 5),
+    scattered=st.booleans(),
+)
+def test_row_blocks_hold_every_group_whole(
+    sizes: list[int], per_file: int, scattered: bool
+) -> None:
+    """Whatever the groups' runs, the files hold every row once, each group's rows in one
+    run, in the order of its runs, ``per_file`` groups a file."""
+    keys = [f"k{i:02d}" for i in range(len(sizes))]
+    order = [k for k, n in zip(keys, sizes, strict=True) for _ in range(n)]
+    if scattered:
+        order = order[::2] + order[1::2]
+    table = pa.table({"g": order, "i": list(range(len(order)))})
+    runs: dict[str, list[tuple[int, int]]] = {k: [] for k in keys}
+    for at, key in enumerate(order):
+        if runs[key] and runs[key][-1][1] == at:
+            runs[key][-1] = (runs[key][-1][0], at + 1)
+        else:
+            runs[key].append((at, at + 1))
+    groups = {k: [f"IND_{len(keys) - i}"] for i, k in enumerate(keys)}
+    real = reuse._GROUPS_PER_FILE
+    reuse._GROUPS_PER_FILE = per_file
+    try:
+        blocks, saved = reuse._row_blocks(table, runs, groups)
+    finally:
+        reuse._GROUPS_PER_FILE = real
+    assert len(blocks) == max(1, -(-len(keys) // per_file))
+    rows = pa.concat_tables(blocks)
+    reuse._runs_of({k: [list(r) for r in v] for k, v in saved.items()}, rows)
+    for key in keys:
+        mine = [i for i, k in zip(table["i"].to_pylist(), order, strict=True) if k == key]
+        got = [i for a, b in saved[key] for i in rows["i"].slice(a, b - a).to_pylist()]
+        assert got == mine
+    at = 0
+    for block in blocks:
+        assert len(set(block["g"].to_pylist())) <= per_file
+        at += block.num_rows
+    assert at == len(order)
+
+
+def _analyses(folder: Path) -> dict[str, pa.Table]:
+    meta = _meta(folder)
+    names = meta["analyses"]
+    assert isinstance(names, list)
+    return reuse._read_analyses(folder, meta, names, reuse._digests(meta))
+
+
+def test_analyses_in_files_of_rows_are_the_analyses_of_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each analysis saved in files of a few rows is the analysis saved in one; a rebuild
+    links the files whose rows are the same and writes the others, and gives the fresh
+    build's edition; the next rebuild reads them as its own."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    one = build(folder, tmp_path / "one")
+    monkeypatch.setattr(reuse, "_ANALYSIS_ROWS", 5)
+    many = build(folder, tmp_path / "many")
+    assert edition(many) == edition(one)
+    whole, split = _analyses(_newest(tmp_path / "one")), _analyses(_newest(tmp_path / "many"))
+    assert whole.keys() == split.keys()
+    for name, table in whole.items():
+        assert _sorted(split[name]).equals(_sorted(table))
+    first = _newest(tmp_path / "many")
+    listed = _meta(first)["analysis_files"]
+    assert isinstance(listed, dict) and max(len(v) for v in listed.values()) > 2
+    change_last_value(folder / "data" / "t_health_b.csv")
+    again = build(folder, tmp_path / "many")
+    assert edition(again) == edition(build(folder, tmp_path / "fresh"))
+    second = _newest(tmp_path / "many")
+    files = [f for v in _meta(second)["analysis_files"].values() for f in v]  # type: ignore[union-attr]
+    linked = [f for f in files if (first / f).exists() and _inode(first / f) == _inode(second / f)]
+    assert linked and len(linked) < len(files)
+    for file in set(files) - set(linked):
+        if (first / file).exists():
+            assert not reuse._mapped(first / file).equals(reuse._mapped(second / file))
+    sums = _meta(second)["sha256"]
+    assert isinstance(sums, dict)
+    for file in files:
+        assert reuse._file_sha256(second / file) == sums[file]
+    change_last_value(folder / "data" / "t_edu_b.csv")
+    assert edition(build(folder, tmp_path / "many")) == edition(build(folder, tmp_path / "fr2"))
+
+
+def _inode(path: Path) -> int:
+    return path.stat().st_ino
+
+
+def test_a_damaged_linked_analysis_file_is_analysed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare_observatory.build import analyze as analyze_module
+
+    monkeypatch.setattr(reuse, "_ANALYSIS_ROWS", 5)
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    first = _newest(tmp_path / "kb")
+    change_last_value(folder / "data" / "t_health_b.csv")
+    build(folder, tmp_path / "kb")
+    second = _newest(tmp_path / "kb")
+    files = [f for v in _meta(second)["analysis_files"].values() for f in v]  # type: ignore[union-attr]
+    file = next(
+        f for f in files if (first / f).exists() and _inode(first / f) == _inode(second / f)
+    )
+    data = bytearray((second / file).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    with (second / file).open("r+b") as handle:
+        handle.write(bytes(data))
+    whole: list[int] = []
+    real = analyze_module.analyze_stage
+
+    def spy(observations: pa.Table, env: object) -> object:
+        whole.append(observations.num_rows)
+        return real(observations, env)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analyze_module, "analyze_stage", spy)
+    # Reused whole: refused; per indicator (the next change): refused, analysed whole.
+    assert not _reused(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / "t_health_a.csv")
+    again = build(folder, tmp_path / "kb")
+    assert len(whole) == 2
+    assert edition(again) == edition(build(folder, tmp_path / "fresh"))
+
+
+def test_rows_staged_ahead_save_what_one_call_saves(tmp_path: Path) -> None:
+    """:func:`reuse.stage_rows` then :func:`reuse.save_derived` (a build: rows while
+    analyze runs) save the very files and meta one call saves; staged for a result saved
+    already, nothing is written; a staging folder a failed build leaves is dropped."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    saved = _newest(tmp_path / "kb")
+    key = saved.name[len("derived-") :]
+    meta = _meta(saved)
+    derived = reuse.load_derived(tmp_path / "kb" / ".steps", key)
+    assert derived is not None
+    extra = {"fingerprints": meta["fingerprints"], "analysis_key": meta["analysis_key"]}
+    one, two = tmp_path / "one", tmp_path / "two"
+    reuse.save_derived(one, key, derived, **extra)  # type: ignore[arg-type]
+    staged = reuse.stage_rows(two, key, derived.derive)
+    assert staged.staging is not None and not (two / saved.name).exists()
+    reuse.save_derived(two, key, derived, rows=staged, **extra)  # type: ignore[arg-type]
+    assert not staged.staging.exists()
+    files = sorted(p.name for p in (one / saved.name).iterdir())
+    assert files == sorted(p.name for p in (two / saved.name).iterdir())
+    for name in files:
+        if name == "meta.json":
+            assert _meta(one / saved.name) == _meta(two / saved.name)
+        else:
+            assert (one / saved.name / name).read_bytes() == (two / saved.name / name).read_bytes()
+    assert reuse.stage_rows(two, key, derived.derive).staging is None
+    left = reuse.stage_rows(tmp_path / "three", key, derived.derive)
+    assert left.staging is not None and left.staging.is_dir()
+    reuse.drop_leftovers(tmp_path / "three")
+    assert not left.staging.exists()
