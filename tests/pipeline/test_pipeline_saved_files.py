@@ -408,3 +408,102 @@ def test_rows_staged_ahead_save_what_one_call_saves(tmp_path: Path) -> None:
     assert left.staging is not None and left.staging.is_dir()
     reuse.drop_leftovers(tmp_path / "three")
     assert not left.staging.exists()
+
+
+def _with_a_bad_index(file: Path) -> None:
+    """``file`` rewritten with one territory index past its dictionary (a damage that
+    a byte flip rarely gives: the file is well formed, its values are not)."""
+    table = reuse._mapped(file)
+    at = table.schema.get_field_index("territory")
+    column = table.column(at).combine_chunks()
+    indices = column.indices.to_pylist()
+    indices[0] = 10**6
+    bad = pa.DictionaryArray.from_arrays(
+        pa.array(indices, column.indices.type), column.dictionary, safe=False
+    )
+    table = table.set_column(at, table.schema.field(at), pa.chunked_array([bad]))
+    file.unlink()
+    reuse._write_arrow(table, file)
+
+
+def test_a_saved_rows_file_with_an_index_out_of_its_dictionary_is_derived_again(
+    tmp_path: Path, one_group_a_file: None, derived_indicators: list[set[str]]
+) -> None:
+    """The damaged file fails its check before its values are compared with the new rows:
+    the rebuild derives again and saves a result of its own (the next one does not fail
+    either), and its edition is a fresh build's."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    newest = _newest(tmp_path / "kb")
+    name = next(n for n in reuse._row_files(_meta(newest)) if reuse._mapped(newest / n).num_rows)
+    _with_a_bad_index(newest / name)
+    for file in ("t_health_b.csv", "t_edu_b.csv"):
+        change_last_value(folder / "data" / file)
+        again = build(folder, tmp_path / "kb")
+        assert edition(again) == edition(build(folder, tmp_path / f"fresh-{file}"))
+    assert _newest(tmp_path / "kb") != newest
+
+
+def test_a_kept_file_of_another_knowledge_base_is_never_linked(tmp_path: Path) -> None:
+    """What a build of one knowledge base kept is not linked into another's results, even
+    when the tables are equal: each knowledge base's results hold their own files."""
+    table = pa.table({"a": [1, 2, 3]})
+    mine, theirs = tmp_path / "kb1" / ".steps", tmp_path / "kb2" / ".steps"
+    for steps in (mine, theirs):
+        (steps / "derived-old").mkdir(parents=True)
+        (steps / ".derived-new.tmp").mkdir()
+    reuse._write_arrow(table, theirs / "derived-old" / "x.arrow")
+    digest = reuse._file_sha256(theirs / "derived-old" / "x.arrow")
+    try:
+        reuse._keep(theirs / "derived-old" / "x.arrow", table, digest, None)
+        reuse._put(table, mine / ".derived-new.tmp" / "x.arrow")
+        assert (mine / ".derived-new.tmp" / "x.arrow").stat().st_nlink == 1
+        reuse._put(table, theirs / ".derived-new.tmp" / "x.arrow")
+        assert (theirs / ".derived-new.tmp" / "x.arrow").stat().st_nlink == 2
+    finally:
+        reuse.forget_saved()
+
+
+def test_a_build_leaves_no_saved_file_mapped_behind(tmp_path: Path) -> None:
+    """After a build (and a rebuild) nothing it mapped of its saved results stays held by
+    the process: the next build, of any knowledge base, starts from nothing."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / "t_health_b.csv")
+    build(folder, tmp_path / "kb")
+    assert reuse._PREVIOUS == {}
+    assert reuse._EARLY == {}
+
+
+def test_a_failing_analyze_waits_for_the_saved_rows_being_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When analyze fails in a rebuild, the build returns only once the worker saving the
+    derived rows has finished: nothing writes into the saved results after it."""
+    import threading
+    import time
+
+    from welfare_observatory.build import analyze as analyze_module
+
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    finished = threading.Event()
+    real = reuse.stage_rows
+
+    def slow(*args: object, **kwargs: object) -> object:
+        time.sleep(0.5)
+        try:
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            finished.set()
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("analyze broke")
+
+    monkeypatch.setattr(reuse, "stage_rows", slow)
+    monkeypatch.setattr(analyze_module, "analyze_stage", broken)
+    monkeypatch.setattr(reuse, "analyze_incrementally", lambda *a, **k: None)
+    change_last_value(folder / "data" / "t_health_b.csv")
+    with pytest.raises(RuntimeError, match="analyze broke"):
+        build(folder, tmp_path / "kb")
+    assert finished.is_set()

@@ -172,9 +172,10 @@ def build(
     # The checks run once over every source's rows (build.validate), not inside each source.
     context.defer_checks = True
     drop_half_written(kb_root)
-    if not refresh and isinstance(layout, InMemory):
-        from welfare_observatory.build.reuse import check_saved_early
+    from welfare_observatory.build.reuse import check_saved_early, forget_saved
 
+    forget_saved()
+    if not refresh and isinstance(layout, InMemory):
         # The last saved result is checked on an idle core while the sources run.
         check_saved_early(kb_root / ".steps")
 
@@ -198,6 +199,7 @@ def build(
             stored = layout.derive_and_store(runner, kb_root, env, context, outputs)
     finally:
         layout.close()
+        forget_saved()
     # What ran after load under no stage's timer (a source's step key and the reading of a
     # reused step, the wait for the last step writes, the work between stages) is reported
     # too, so that the entries after ``imports`` add up to the build's wall time.

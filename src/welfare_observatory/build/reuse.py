@@ -273,9 +273,15 @@ def _put(table: pa.Table, path: Path) -> str:
     written and hashed. A linked file is one file in both results: damaged in one, it fails
     its digest in both (derived again, never trusted)."""
     kept = _PREVIOUS.get(path.name)
-    if kept is not None and _same(kept.table, table):
+    # Only from the same knowledge base's saved results (``<steps>/<result>/<file>``), and
+    # checked before compared: the values of a file that failed its check are not read.
+    if kept is not None and kept.path.parent.parent == path.parent.parent:
         try:
-            if (kept.intact is None or kept.intact()) and _stamp(kept.path) == kept.stamp:
+            if (
+                (kept.intact is None or kept.intact())
+                and _stamp(kept.path) == kept.stamp
+                and _same(kept.table, table)
+            ):
                 os.link(kept.path, path)
                 return kept.digest
         except OSError:
@@ -302,8 +308,11 @@ def _same(old: pa.Table, new: pa.Table) -> bool:
         if not pa.types.is_dictionary(before.type):
             return False
         plain = before.type.value_type
-        if not pc.cast(before, plain).equals(pc.cast(after, plain)):
-            return False
+        try:
+            if not pc.cast(before, plain).equals(pc.cast(after, plain)):
+                return False
+        except pa.ArrowException:
+            return False  # not the table it was (an index out of its dictionary): written
     return True
 
 
@@ -813,6 +822,14 @@ def check_saved_early(steps_dir: Path) -> None:
 def forget_early() -> None:
     """Drop what :func:`check_saved_early` mapped and nobody took (the build is over)."""
     _EARLY.clear()
+
+
+def forget_saved() -> None:
+    """Drop every saved file this process mapped for a build (:func:`check_saved_early`,
+    :func:`_keep`): at a build's start and end, so that no build links or reads what
+    another build of this process, or of another knowledge base, left here."""
+    _EARLY.clear()
+    _PREVIOUS.clear()
 
 
 def _check_early(files: list[_EarlyFile]) -> None:

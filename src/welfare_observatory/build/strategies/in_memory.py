@@ -121,34 +121,40 @@ class InMemory:
             staged = None
             if derive_out.runs is not None:
                 staged = saving.submit(stage_rows, context.steps_dir, key, derive_out)
-            with context.timed("analyze"):
-                say("analysing: trends, progress, benchmarks, composites, early warnings")
-                observations = derive_out.observations
-                # Indicators whose rows did not change keep their analyses of the last build.
-                # DuckDB hashes their rows on another core meanwhile (the fingerprints are
-                # saved for the next build in any case); only the rows derive did not take
-                # unchanged from the last result.
-                with ThreadPoolExecutor(1) as pool:
-                    hashing = pool.submit(derived_fingerprints, derive_out)
-                    a_key = analysis_key(env, observations, environment)
-                    previous = None if early is None else early.get(a_key)
-                    again = None
-                    if previous is not None:
+            # The rows' worker is waited for if analyze fails: nothing writes into the
+            # saved results once the build has returned (and released the writer lock).
+            try:
+                with context.timed("analyze"):
+                    say("analysing: trends, progress, benchmarks, composites, early warnings")
+                    observations = derive_out.observations
+                    # Indicators whose rows did not change keep their analyses of the last build.
+                    # DuckDB hashes their rows on another core meanwhile (the fingerprints are
+                    # saved for the next build in any case); only the rows derive did not take
+                    # unchanged from the last result.
+                    with ThreadPoolExecutor(1) as pool:
+                        hashing = pool.submit(derived_fingerprints, derive_out)
+                        a_key = analysis_key(env, observations, environment)
+                        previous = None if early is None else early.get(a_key)
+                        again = None
+                        if previous is not None:
+                            prints = hashing.result()
+                            again = analyze_incrementally(
+                                observations,
+                                env,
+                                prints,
+                                previous,
+                                taken=derive_out.known_prints or (),
+                                rest=derive_out.unknown_rows,
+                            )
+                        if again is None:
+                            analyses, analysis_findings = analyze_stage(observations, env)
+                        else:
+                            analyses, analysis_findings = again
                         prints = hashing.result()
-                        again = analyze_incrementally(
-                            observations,
-                            env,
-                            prints,
-                            previous,
-                            taken=derive_out.known_prints or (),
-                            rest=derive_out.unknown_rows,
-                        )
-                    if again is None:
-                        analyses, analysis_findings = analyze_stage(observations, env)
-                    else:
-                        analyses, analysis_findings = again
-                    prints = hashing.result()
-                    forget_early()
+                        forget_early()
+            except BaseException:
+                saving.shutdown(wait=True)
+                raise
             # Written on another core while the store writes the edition (Parquet writing
             # releases the GIL), after the rows (one worker: in order).
             derived = Derived(derive_out, analyses, analysis_findings)
