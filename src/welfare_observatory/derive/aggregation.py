@@ -281,7 +281,6 @@ def _summed_in_arrow(
     """What :func:`_summed_in_duckdb` gives without weights, computed in Arrow; None when
     the tables are not of the shape this relies on (text keys, a hierarchy with one row
     per municipality), and DuckDB does it."""
-    import numpy as np
 
     texts = ["indicator", "territory", "period", "unit", "obs_status", "conf_status"]
     if not all(_is_text(observations.schema.field(n).type) for n in [*texts, *breakdowns]):
@@ -312,7 +311,9 @@ def _summed_in_arrow(
         area = pc.take(hierarchy.column(level).cast(pa.string()), at)
         keep = pc.is_valid(area)
         piece = rows.filter(keep)
-        piece = piece.append_column("level", pa.array([level] * piece.num_rows, pa.string()))
+        piece = piece.append_column(
+            "level", pa.repeat(pa.scalar(level, pa.string()), piece.num_rows)
+        )
         pieces.append(piece.append_column("area", area.filter(keep)))
     joined = pa.concat_tables(pieces)
     # obs_status: the first of STATUS_PRECEDENCE among the parts, else A (status_sql).
@@ -349,7 +350,7 @@ def _summed_in_arrow(
         counts.append(
             pa.table(
                 {
-                    "level": pa.array([level] * len(found[0]), pa.string()),
+                    "level": pa.repeat(pa.scalar(level, pa.string()), len(found[0])),
                     "area": found[0],
                     "members": pc.cast(found[1], pa.int64()),
                 }
@@ -373,8 +374,8 @@ def _summed_in_arrow(
         "obs_status": pc.take(statuses, grouped.column("_rank_min")),
         "conf_status": pc.if_else(grouped.column("_n_any"), "N", "F"),
         "flags": pa.nulls(n, pa.string()),
-        "source": pa.array(np.full(n, "derive", dtype=object), pa.string()),
-        "lineage": pa.array(np.full(n, step_id, dtype=object), pa.string()),
+        "source": pa.repeat(pa.scalar("derive", pa.string()), n),
+        "lineage": pa.repeat(pa.scalar(step_id, pa.string()), n),
         "members": members,
         "reported": reported,
         "coverage": pc.divide(pc.cast(reported, pa.float64()), pc.cast(members, pa.float64())),
