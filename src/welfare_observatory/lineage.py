@@ -99,14 +99,25 @@ def step_id(
     Inputs are sorted (their order does not change what the step computes); ``versions``
     maps distribution names to versions (the library's is added when missing).
     """
+    return _identity(kind, sorted(inputs), digest(parameters), _with_library(versions))
+
+
+def _with_library(versions: Mapping[str, str] | None) -> dict[str, str]:
+    """``versions`` with the library's own (added when missing)."""
     from welfare_observatory._version import __version__
 
-    all_versions = {"welfare-observatory": __version__, **dict(versions or {})}
+    return {"welfare-observatory": __version__, **dict(versions or {})}
+
+
+def _identity(
+    kind: str, inputs: list[str], parameters_digest: str, versions: dict[str, str]
+) -> str:
+    """A step's id from its kind, sorted inputs, parameters' digest and versions."""
     payload = {
         "kind": kind,
-        "inputs": sorted(inputs),
-        "parameters": digest(parameters),
-        "versions": all_versions,
+        "inputs": inputs,
+        "parameters": parameters_digest,
+        "versions": versions,
     }
     return f"{kind}-{digest(payload)[:_ID_LENGTH]}"
 
@@ -139,22 +150,14 @@ class StepRecord(Frozen):
         source: str | None = None,
     ) -> StepRecord:
         """A record whose id is :func:`step_id` of the same arguments."""
-        from welfare_observatory._version import __version__
-
-        all_versions = {"welfare-observatory": __version__, **dict(versions or {})}
+        all_versions = _with_library(versions)
         # The parameters' canonical text once (a source's rules: every source pays this).
         text = canonical_json(parameters)
         params = json.loads(text)
         parameters_digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         ordered = sorted(inputs)
-        identity = {
-            "kind": kind,
-            "inputs": ordered,
-            "parameters": parameters_digest,
-            "versions": all_versions,
-        }  # what step_id digests
         return cls(
-            id=f"{kind}-{digest(identity)[:_ID_LENGTH]}",
+            id=_identity(kind, ordered, parameters_digest, all_versions),
             kind=kind,
             inputs=tuple(ordered),
             parameters_digest=parameters_digest,

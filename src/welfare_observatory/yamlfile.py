@@ -160,8 +160,7 @@ def parse_yaml(text: str, *, path: Path | None = None) -> YamlDocument:
 
 def _parse(text: str, path: Path | None, file: str | None, loader_class: Any) -> YamlDocument:
     """Events (aliases, depth), nodes (duplicate keys, lines), then values from those nodes:
-    the text is scanned twice, not three times."""
-    _loaders()  # binds ``yaml``
+    the text is scanned twice, not three times. The caller bound ``yaml`` (:func:`_loaders`)."""
     try:
         _refuse_aliases_and_depth(text, file, loader_class)
         loader = loader_class(text)

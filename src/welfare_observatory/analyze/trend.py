@@ -303,8 +303,6 @@ def _judged(
     if neutral.any():
         text = "neutral polarity: growth is reported without judgement"
         labels = list(reason.categories)
-        if text in labels:
-            reason.add_categories([text])  # raises, as adding the label again would
         codes = np.where(neutral, len(labels), codes)
         reason = _labelled(codes, [*labels, text])
     return adjusted, reason

@@ -441,13 +441,7 @@ def _values(
     ):
         # ASCII digits alone in every cell (counts, the usual export): each cell is a number
         # in any number format (no sign, separator, marker nor empty cell), with status A/F.
-        n = len(column)
-        return (
-            pc.cast(column, pa.float64()),
-            pa.repeat(pa.scalar("A", pa.string()), n),
-            pa.repeat(pa.scalar("F", pa.string()), n),
-            None,
-        )
+        return _all_numbers(column, None)
     empty = pc.equal(column, "")
     pattern = number_pattern(decimal, thousands)
     # A literal search first: the regexes below find nothing in a column without the sign.
@@ -521,13 +515,7 @@ def _values(
     if plain and not has_empty:
         # Every cell is a number (a clean export): the masks below are all true, so the
         # values are the cells cast and every status is A/F, without a selection per row.
-        n = len(column)
-        return (
-            pc.cast(cleaned, pa.float64()),
-            pa.repeat(pa.scalar("A", pa.string()), n),
-            pa.repeat(pa.scalar("F", pa.string()), n),
-            percent if has_percent else None,
-        )
+        return _all_numbers(cleaned, percent if has_percent else None)
     values = pc.cast(pc.if_else(is_number, cleaned, None), pa.float64())
     status = pc.if_else(is_number, "A", None)
     conf = pc.if_else(is_number, "F", None)
@@ -550,6 +538,23 @@ def _values(
         pc.fill_null(status, "A"),
         pc.fill_null(conf, "F"),
         percent if has_percent else None,
+    )
+
+
+def _all_numbers(
+    cells: pa.ChunkedArray, percent: pa.ChunkedArray | None
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray | None]:
+    """:func:`_values` of a column whose every cell is a plain number (``cells`` cleaned of
+    separators): the cells cast, every status A/F."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(cells)
+    return (
+        pc.cast(cells, pa.float64()),
+        pa.repeat(pa.scalar("A", pa.string()), n),
+        pa.repeat(pa.scalar("F", pa.string()), n),
+        percent,
     )
 
 
