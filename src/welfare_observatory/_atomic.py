@@ -46,10 +46,30 @@ def atomic_path(path: Path, *, mode: int | None = None, sync: bool = True) -> It
 
 
 def atomic_write_chunks(path: Path, chunks: Iterable[bytes], *, sync: bool = True) -> None:
-    """Write ``chunks`` to ``path`` atomically (``sync``: see :func:`atomic_path`)."""
-    with atomic_path(path, sync=sync) as tmp, tmp.open("wb") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
+    """Write ``chunks`` to ``path`` atomically (``sync``: see :func:`atomic_path`).
+
+    :func:`atomic_path`'s file, written through the descriptor ``mkstemp`` opened (not
+    closed and opened again by name) and its folder made only when missing: a build writes
+    three small files a source (its step, its record, its cache record)."""
+    folder = os.path.dirname(path) or "."  # noqa: PTH120 (no Path built per file)
+    prefix = f".{os.path.basename(path)}."  # noqa: PTH119
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
+    except FileNotFoundError:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
+    try:
+        with open(fd, "wb") as handle:  # noqa: PTH123
+            for chunk in chunks:
+                handle.write(chunk)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(name, path)  # noqa: PTH105
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)  # noqa: PTH108
+        raise
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
