@@ -579,3 +579,22 @@ def test_a_failing_analyze_waits_for_the_saved_rows_being_written(
     with pytest.raises(RuntimeError, match="analyze broke"):
         build(folder, tmp_path / "kb")
     assert finished.is_set()
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.binary(max_size=200), block=st.integers(1, 64))
+def test_a_file_hashed_in_blocks_has_the_sha256_of_its_bytes(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, block: int
+) -> None:
+    """:func:`reuse._file_sha256` (one buffer, blocks of ``_HASH_BLOCK`` bytes) against
+    hashing the file's bytes at once, whatever its size against the block's (empty too)."""
+    import hashlib
+
+    path = tmp_path_factory.mktemp("hashed") / "file"
+    path.write_bytes(data)
+    real = reuse._HASH_BLOCK
+    reuse._HASH_BLOCK = block
+    try:
+        assert reuse._file_sha256(path) == hashlib.sha256(data).hexdigest()
+    finally:
+        reuse._HASH_BLOCK = real
