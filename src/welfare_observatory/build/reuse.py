@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -1034,9 +1034,9 @@ def partition_keys(
     return {d: digest({**common, "rows": rows}) for d, rows in domains.items()}
 
 
-def _metas(steps_dir: Path) -> list[tuple[Path, dict[str, object]]]:
-    """Saved results, newest first, with their meta (read-only: shared between calls)."""
-    found: list[tuple[Path, dict[str, object]]] = []
+def _metas(steps_dir: Path) -> Iterator[tuple[Path, dict[str, object]]]:
+    """Saved results, newest first, with their meta (read-only: shared between calls),
+    each meta parsed when the caller gets to it (most stop at the newest)."""
     # One pass over the folder's entries (hundreds of source steps), no pattern matching.
     try:
         with os.scandir(steps_dir) as entries:
@@ -1046,13 +1046,13 @@ def _metas(steps_dir: Path) -> list[tuple[Path, dict[str, object]]]:
                 if entry.name.startswith(_PREFIX)
             ]
     except OSError:
-        return found
+        return
     for _, folder in sorted(dated, key=lambda pair: pair[0], reverse=True):
         try:
-            found.append((folder, _meta(folder / "meta.json")))
+            meta = _meta(folder / "meta.json")
         except (OSError, ValueError):
             continue
-    return found
+        yield folder, meta
 
 
 _META: dict[Path, tuple[tuple[int, int, int], dict[str, object]]] = {}
