@@ -5,7 +5,6 @@ into two results: damaged in both) is derived again, never trusted."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import sys
@@ -251,77 +250,6 @@ def test_put_links_only_an_equal_checked_unchanged_file(tmp_path: Path) -> None:
         assert (new / "b.arrow").stat().st_ino != (old / "a.arrow").stat().st_ino
     finally:
         reuse._PREVIOUS.clear()
-
-
-def _rows_as_text(table: pa.Table) -> list[str]:
-    """Every value as text (a NaN equal to a NaN), dictionary columns as their values."""
-    return [repr(row) for row in _decoded(table).to_pylist()]
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    rows=st.lists(
-        st.tuples(
-            st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
-            st.sampled_from(["a", "bb", "ccc", None]),
-            st.booleans(),
-        ),
-        min_size=1,
-        max_size=30,
-    ),
-    cuts=st.lists(st.integers(1, 29), max_size=4),
-    how=st.sampled_from(["views", "views elsewhere", "copied", "one value changed"]),
-)
-def test_a_table_viewing_the_saved_memory_is_the_same_as_its_values_say(
-    tmp_path_factory: pytest.TempPathFactory,
-    rows: list[tuple[float | None, str | None, bool]],
-    cuts: list[int],
-    how: str,
-) -> None:
-    """``_same``'s fast path (:func:`reuse._viewed`: the new table's chunks are views of
-    the saved file's memory, as a rebuild's kept rows are) against what it replaces, the
-    comparison of the values: whenever a table is found the same, the file it would be
-    linked to holds its values; a table of views is always found the same (a NaN too,
-    being the same bytes); a copy is the same when its values compare equal."""
-    folder = tmp_path_factory.mktemp("viewed")
-    floats, texts, flags = (list(c) for c in zip(*rows, strict=True))
-    table = pa.table(
-        {
-            "v": pa.array(floats, pa.float64()),
-            "t": pa.array(texts, pa.string()),
-            "d": pa.array(texts, pa.string()).dictionary_encode(),
-            "b": pa.array(flags, pa.bool_()),
-        }
-    )
-    bounds = sorted({0, len(rows), *(c for c in cuts if c < len(rows))})
-    pieces = [table.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
-    reuse._write_arrow(pa.concat_tables(pieces), folder / "old.arrow")
-    old = reuse._mapped(folder / "old.arrow")
-    if how == "views":
-        starts = [0]
-        for size in (len(c) for c in old.column(0).chunks):
-            starts.append(starts[-1] + size)
-        new = pa.concat_tables([old.slice(a, b - a) for a, b in itertools.pairwise(starts)])
-    elif how == "views elsewhere":
-        middle = len(rows) // 2
-        new = pa.concat_tables([old.slice(0, middle), old.slice(middle)])
-    elif how == "copied":
-        new = pa.Table.from_pylist(old.to_pylist(), schema=old.schema)
-    else:
-        changed = [None if v is not None else 1.0 for v in floats[:1]] + floats[1:]
-        new = old.set_column(0, "v", pa.array(changed, pa.float64()))
-    same = reuse._same(old, new)
-    if same:
-        assert _rows_as_text(reuse._mapped(folder / "old.arrow")) == _rows_as_text(new)
-    if how == "views":
-        assert same
-        assert all(reuse._viewed(a, b) for a, b in zip(old.columns, new.columns, strict=True))
-    if how == "copied":
-        assert not any(reuse._viewed(a, b) for a, b in zip(old.columns, new.columns, strict=True))
-        nan = any(v is not None and v != v for v in floats)
-        assert same is not nan
-    if how == "one value changed":
-        assert not same
 
 
 @settings(max_examples=40, deadline=None)
@@ -579,22 +507,3 @@ def test_a_failing_analyze_waits_for_the_saved_rows_being_written(
     with pytest.raises(RuntimeError, match="analyze broke"):
         build(folder, tmp_path / "kb")
     assert finished.is_set()
-
-
-@settings(max_examples=40, deadline=None)
-@given(data=st.binary(max_size=200), block=st.integers(1, 64))
-def test_a_file_hashed_in_blocks_has_the_sha256_of_its_bytes(
-    tmp_path_factory: pytest.TempPathFactory, data: bytes, block: int
-) -> None:
-    """:func:`reuse._file_sha256` (one buffer, blocks of ``_HASH_BLOCK`` bytes) against
-    hashing the file's bytes at once, whatever its size against the block's (empty too)."""
-    import hashlib
-
-    path = tmp_path_factory.mktemp("hashed") / "file"
-    path.write_bytes(data)
-    real = reuse._HASH_BLOCK
-    reuse._HASH_BLOCK = block
-    try:
-        assert reuse._file_sha256(path) == hashlib.sha256(data).hexdigest()
-    finally:
-        reuse._HASH_BLOCK = real

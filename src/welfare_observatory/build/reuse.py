@@ -294,8 +294,7 @@ def _put(table: pa.Table, path: Path) -> str:
 def _same(old: pa.Table, new: pa.Table) -> bool:
     """Whether ``new`` holds ``old``'s rows: the same object, or equal schema (with its
     metadata) and values, a dictionary column's as the values it stands for (a rebuild
-    renames derive steps in the lineage dictionary, not in the rows it keeps). Columns that
-    are views of ``old``'s memory (:func:`_viewed`) are equal unread; otherwise a NaN is
+    renames derive steps in the lineage dictionary, not in the rows it keeps). A NaN is
     never equal: such a table is written again."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -305,7 +304,7 @@ def _same(old: pa.Table, new: pa.Table) -> bool:
     if old.num_rows != new.num_rows or not old.schema.equals(new.schema, check_metadata=True):
         return False
     for before, after in zip(old.columns, new.columns, strict=True):
-        if _viewed(before, after) or before.equals(after):
+        if before.equals(after):
             continue
         if not pa.types.is_dictionary(before.type):
             return False
@@ -316,38 +315,6 @@ def _same(old: pa.Table, new: pa.Table) -> bool:
         except pa.ArrowException:
             return False  # not the table it was (an index out of its dictionary): written
     return True
-
-
-def _viewed(old: pa.ChunkedArray, new: pa.ChunkedArray) -> bool:
-    """Whether ``new`` is ``old`` as memory: chunk by chunk, views of the same bytes (the
-    same buffers at the same offsets, as a rebuild's kept rows and analyses are of the last
-    result's mapped files). Their values are then equal without being read; False says
-    nothing (``_same`` compares the values). Flat types only."""
-    import pyarrow as pa
-
-    if old.type != new.type or pa.types.is_nested(old.type):
-        return False
-    before = [c for c in old.chunks if len(c)]
-    after = [c for c in new.chunks if len(c)]
-    if [len(c) for c in before] != [len(c) for c in after]:
-        return False
-    return all(_same_memory(a, b) for a, b in zip(before, after, strict=True))
-
-
-def _same_memory(a: pa.Array, b: pa.Array) -> bool:
-    """Whether ``a`` and ``b`` (of one flat type and length) read the same bytes: the same
-    buffers at the same offset (a dictionary array's dictionary too)."""
-    import pyarrow as pa
-
-    def place(array: pa.Array) -> tuple[int, list[int | None]]:
-        return array.offset, [None if b is None else b.address for b in array.buffers()]
-
-    if place(a) != place(b):
-        return False
-    if not pa.types.is_dictionary(a.type):
-        return True
-    x, y = a.dictionary, b.dictionary
-    return x is y or (len(x) == len(y) and place(x) == place(y))
 
 
 def _derive_output(
@@ -528,24 +495,11 @@ def _digests(meta: dict[str, object]) -> dict[str, str]:
     return {str(k): str(v) for k, v in sums.items()}
 
 
-_HASH_BLOCK = 1 << 22
-"""Bytes hashed at once (4 MiB): reading and hashing release the GIL, and each block costs
-two round trips for it. In ``hashlib.file_digest``'s blocks (256 KiB), checking a saved
-result (75 MB for 160 sources) on another thread took the GIL back about 600 times from
-the build's thread, sixteen times more."""
-
-
 def _file_sha256(path: Path) -> str:
-    """The sha256 of a file, read in blocks of :data:`_HASH_BLOCK` bytes (one buffer). Not
-    through a memory map: every page it touched would count in the process's resident
-    memory."""
-    digest = hashlib.sha256()
-    block = bytearray(min(_HASH_BLOCK, max(path.stat().st_size, 1)))
-    view = memoryview(block)
-    with path.open("rb", buffering=0) as handle:
-        while size := handle.readinto(block):
-            digest.update(view[:size])
-    return digest.hexdigest()
+    """The sha256 of a file, read in blocks (hashlib releases the GIL). Not through a
+    memory map: every page it touched would count in the process's resident memory."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _layout(folder: Path) -> object:
