@@ -610,3 +610,25 @@ def test_rate_findings_of_groups_combined_equal_those_of_all(
         assert finding.count == len(flagged)
         assert (finding.indicator, finding.territory, finding.period) == flagged[0]
         assert finding.message.startswith(f"{len(flagged)} rates ")
+
+
+def test_the_indicators_reported_built_are_those_with_rows_in_the_edition(
+    tmp_path: Path,
+) -> None:
+    """A build names the indicators it built from the fingerprints of its rows, not from a
+    pass over them: the same as the indicators of the edition's observations, after a whole
+    derive, a rebuild of one group and a result reused whole."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+
+    def in_edition(result: BuildResult) -> set[str]:
+        rows = result.knowledge_base / result.edition / result.report.build / "observations"
+        table = pq.read_table(rows, columns=["indicator"])
+        return {str(i) for i in pc.unique(pc.cast(table.column(0), pa.string())).to_pylist()}
+
+    first = build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / "t_health_b.csv", by=3.0)
+    again = build(folder, tmp_path / "kb")
+    same = build(folder, tmp_path / "kb")
+    for result in (first, again, same):
+        assert set(result.report.built) == in_edition(result)
+        assert len(result.report.built) > 3

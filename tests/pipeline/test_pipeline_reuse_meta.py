@@ -46,5 +46,31 @@ def test_a_meta_that_is_not_an_object_is_no_saved_result(tmp_path: Path, text: s
     (folder / "meta.json").write_text(text, encoding="utf-8")
     with pytest.raises(ValueError):
         reuse._meta(folder / "meta.json")
-    assert reuse._metas(tmp_path) == []
+    assert list(reuse._metas(tmp_path)) == []
     assert reuse.load_grouped(tmp_path) is None
+
+
+def test_saved_results_come_newest_first_each_meta_parsed_when_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every saved result with a readable meta, newest first (one that is not an object
+    is left out); a caller that stops at the newest parses no other meta."""
+    for age, name in enumerate(["derived-c", "derived-bad", "derived-b", "derived-a"]):
+        folder = tmp_path / name
+        folder.mkdir()
+        text = "[1]" if name == "derived-bad" else json.dumps({"name": name})
+        (folder / "meta.json").write_text(text, encoding="utf-8")
+        os.utime(folder, ns=(age * 1_000_000_000, age * 1_000_000_000))
+    (tmp_path / "source-x.json").write_text("{}", encoding="utf-8")
+    found = [(folder.name, meta) for folder, meta in reuse._metas(tmp_path)]
+    assert found == [(n, {"name": n}) for n in ("derived-a", "derived-b", "derived-c")]
+    parsed: list[str] = []
+    real = reuse._meta
+
+    def spy(file: Path) -> dict[str, object]:
+        parsed.append(file.parent.name)
+        return real(file)
+
+    monkeypatch.setattr(reuse, "_meta", spy)
+    folder, _ = next(iter(reuse._metas(tmp_path)))
+    assert (folder.name, parsed) == ("derived-a", ["derived-a"])

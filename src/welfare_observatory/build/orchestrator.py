@@ -51,6 +51,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "pyarrow",
     "pyarrow.compute",
     "pyarrow.parquet",
+    "pyarrow.acero",  # group_by's engine: the checks and derive group rows in every build
     "welfare_observatory.catalog",
     "welfare_observatory.harmonize.codes",
     "welfare_observatory.territory.tables",

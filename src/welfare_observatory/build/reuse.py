@@ -15,12 +15,13 @@ When the key changed, derive runs again, and what follows is reused per indicato
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -375,21 +376,21 @@ def load_grouped(steps_dir: Path) -> Grouped | None:
         if not isinstance(meta.get("groups"), dict) or not isinstance(ranges, dict):
             continue
         try:
-            # Checked whole on another thread while derive runs the changed groups; derive
-            # waits for the check before it takes a row of them (Grouped.intact).
             sums = _digests(meta)
             files = [folder / name for name in _row_files(meta)]
-            early = {f: _take_early(f) for f in files}
-            blocks = [_mapped_early(f, early[f]) for f in files]
-            observations = _joined(blocks)
-            coverage_file = folder / _COVERAGE
-            coverage = None
-            if coverage_file.exists():
-                files.append(coverage_file)
-                early[coverage_file] = _take_early(coverage_file)
-                coverage = _mapped_early(coverage_file, early[coverage_file])
-                blocks.append(coverage)
-            expected = [(f, sums[f.name]) for f in files]
+            count = len(files)
+            if (folder / _COVERAGE).exists():
+                files.append(folder / _COVERAGE)
+            expected = [sums[f.name] for f in files]
+            # Checked whole on another thread (from the build's start when it checked this
+            # result early) while derive runs the changed groups; derive waits for the
+            # check before it takes a row of them (Grouped.intact).
+            checked = _checked(files)
+            blocks = [c.table for c in checked if c.table is not None]
+            if len(blocks) != len(files):
+                raise ValueError(f"{folder}: a data file that is no Arrow file")
+            observations = _joined(blocks[:count])
+            coverage = blocks[count] if len(blocks) > count else None
             output = _derive_output(meta, observations, coverage)
             rows = _runs_of(ranges["rows"], observations)
             covered = ranges.get("coverage")
@@ -402,57 +403,14 @@ def load_grouped(steps_dir: Path) -> Grouped | None:
             continue
         prints = meta.get("fingerprints")
         known = {str(k): str(v) for k, v in prints.items()} if isinstance(prints, dict) else None
-        # A table checked early (check_saved_early) is not checked again.
-        tables = [t for f, t in zip(files, blocks, strict=True) if not early[f]]
-        checks = {f: e for f, e in early.items() if e is not None}
-        check = _Check(tables, expected, checks)
-        for (file, sha256), table in zip(expected, blocks, strict=True):
-            _keep(file, table, sha256, check)
+        for file, sha256, table in zip(checked, expected, blocks, strict=True):
+            _keep(file.path, table, sha256, functools.partial(file.intact, sha256))
+
+        def check(files: list[_SavedFile] = checked, sums: list[str] = expected) -> bool:
+            return all(f.intact(s) for f, s in zip(files, sums, strict=True))
+
         return Grouped(output, rows, cov_rows, known, check)
     return None
-
-
-class _Check:
-    """The whole check of mapped tables, run on a thread of its own from creation: their
-    files' sha256 against the digests saved with them, then ``validate(full=True)``
-    (offsets, dictionary indices, UTF-8); both release the GIL, about 50 ms for 800k rows.
-    Calling it waits and says whether they are intact."""
-
-    def __init__(
-        self,
-        tables: list[pa.Table],
-        files: list[tuple[Path, str]],
-        early: dict[Path, _EarlyFile] | None = None,
-    ) -> None:
-        import threading
-
-        self._tables: list[pa.Table] | None = tables
-        self._files = files
-        self._early = early or {}
-        self._ok = False
-        self._thread = threading.Thread(target=self._run, name="saved-rows-check", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        import pyarrow as pa
-
-        tables, self._tables = self._tables, None
-        try:
-            for path, expected in self._files:
-                early = self._early.get(path)
-                if early is not None and not early.intact(expected):
-                    return
-                if early is None and _file_sha256(path) != expected:
-                    return
-            for table in tables or []:
-                table.validate(full=True)
-        except (OSError, pa.ArrowException):
-            return
-        self._ok = True
-
-    def __call__(self) -> bool:
-        self._thread.join()
-        return self._ok
 
 
 def _runs_of(saved: dict[str, list[list[int]]], table: pa.Table) -> Runs:
@@ -750,9 +708,10 @@ def _read_analyses(
     return analyses
 
 
-class _EarlyFile:
-    """A saved data file mapped, hashed and checked whole (``validate(full=True)``) on the
-    thread :func:`check_saved_early` starts; ``stamp`` is the file's inode, size and
+class _SavedFile:
+    """A data file of a saved result mapped, hashed and checked whole (its sha256, then
+    ``validate(full=True)``: offsets, dictionary indices, UTF-8; both release the GIL) on
+    a thread of its own (:func:`_check`); ``stamp`` is the file's inode, size and
     modification time when it was mapped: a file changed since is not taken from here."""
 
     def __init__(self, path: Path, stamp: tuple[int, int, int]) -> None:
@@ -773,7 +732,7 @@ class _EarlyFile:
         return self.valid and self.digest is not None and self.digest == expected
 
 
-_EARLY: dict[Path, _EarlyFile] = {}
+_EARLY: dict[Path, _SavedFile] = {}
 """Files of the newest saved result being checked early, by path (taken once)."""
 
 
@@ -790,8 +749,6 @@ def check_saved_early(steps_dir: Path) -> None:
     of a core that is otherwise idle then). What is read from here is what reading the
     file then gives: the same digest is compared, the same check was passed, and a file
     replaced or changed since (its inode, size or time) is read again."""
-    import threading
-
     _EARLY.clear()
     _PREVIOUS.clear()
     if not steps_dir.is_dir():
@@ -809,13 +766,10 @@ def check_saved_early(steps_dir: Path) -> None:
         files = []
         for name in names:
             try:
-                files.append(_EarlyFile(folder / name, _stamp(folder / name)))
+                files.append(_SavedFile(folder / name, _stamp(folder / name)))
             except OSError:
                 continue
-        _EARLY.update({f.path: f for f in files})
-        thread = threading.Thread(target=_check_early, args=(files,), name="saved-early-check")
-        thread.daemon = True
-        thread.start()
+        _EARLY.update({f.path: f for f in _check(files)})
         return
 
 
@@ -832,7 +786,17 @@ def forget_saved() -> None:
     _PREVIOUS.clear()
 
 
-def _check_early(files: list[_EarlyFile]) -> None:
+def _check(files: list[_SavedFile]) -> list[_SavedFile]:
+    """Start the check of ``files`` on a thread of their own; ``files``."""
+    import threading
+
+    thread = threading.Thread(target=_run_check, args=(files,), name="saved-files-check")
+    thread.daemon = True
+    thread.start()
+    return files
+
+
+def _run_check(files: list[_SavedFile]) -> None:
     import pyarrow as pa
 
     try:
@@ -858,7 +822,20 @@ def _check_early(files: list[_EarlyFile]) -> None:
             file.done.set()
 
 
-def _take_early(path: Path) -> _EarlyFile | None:
+def _checked(paths: list[Path]) -> list[_SavedFile]:
+    """``paths`` mapped (waited for) and checked on another thread: taken from
+    :func:`check_saved_early` when it checks them and they are unchanged since, the others
+    from a check started here (OSError when one cannot be read)."""
+    taken = {path: _take_early(path) for path in paths}
+    rest = _check([_SavedFile(p, _stamp(p)) for p in paths if taken[p] is None])
+    fresh = {file.path: file for file in rest}
+    files = [taken[p] or fresh[p] for p in paths]
+    for file in files:
+        file.mapped.wait()
+    return files
+
+
+def _take_early(path: Path) -> _SavedFile | None:
     """The early check of ``path`` (waited for its mapping), if one was started and the
     file is unchanged since; taken once."""
     early = _EARLY.pop(path, None)
@@ -871,12 +848,6 @@ def _take_early(path: Path) -> _EarlyFile | None:
         return None
     early.mapped.wait()
     return early if early.table is not None else None
-
-
-def _mapped_early(path: Path, early: _EarlyFile | None) -> pa.Table:
-    if early is not None and early.table is not None:
-        return early.table
-    return _mapped(path)
 
 
 def _read_analysis(path: Path, sums: dict[str, str]) -> pa.Table:
@@ -1017,9 +988,9 @@ def partition_keys(
     return {d: digest({**common, "rows": rows}) for d, rows in domains.items()}
 
 
-def _metas(steps_dir: Path) -> list[tuple[Path, dict[str, object]]]:
-    """Saved results, newest first, with their meta (read-only: shared between calls)."""
-    found: list[tuple[Path, dict[str, object]]] = []
+def _metas(steps_dir: Path) -> Iterator[tuple[Path, dict[str, object]]]:
+    """Saved results, newest first, with their meta (read-only: shared between calls),
+    each meta parsed when the caller gets to it (most stop at the newest)."""
     # One pass over the folder's entries (hundreds of source steps), no pattern matching.
     try:
         with os.scandir(steps_dir) as entries:
@@ -1029,13 +1000,13 @@ def _metas(steps_dir: Path) -> list[tuple[Path, dict[str, object]]]:
                 if entry.name.startswith(_PREFIX)
             ]
     except OSError:
-        return found
+        return
     for _, folder in sorted(dated, key=lambda pair: pair[0], reverse=True):
         try:
-            found.append((folder, _meta(folder / "meta.json")))
+            meta = _meta(folder / "meta.json")
         except (OSError, ValueError):
             continue
-    return found
+        yield folder, meta
 
 
 _META: dict[Path, tuple[tuple[int, int, int], dict[str, object]]] = {}

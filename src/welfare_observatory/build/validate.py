@@ -42,11 +42,14 @@ class FindingsCache:
 
     def __init__(self, context: BuildContext) -> None:
         self.file = context.steps_dir / _CACHE
-        self.cached = {} if context.refresh else _load(self.file)
+        self.cached, self._read = ({}, {}) if context.refresh else _load(self.file)
         self.results: dict[str, list[Finding]] = {}
 
     def save(self) -> None:
-        _save(self.file, self.results)
+        # A source's findings taken from the file are written back as they were read,
+        # not dumped again (a rebuild takes all but one source's).
+        read = {k: self._read[k] for k, v in self.results.items() if v is self.cached.get(k)}
+        _save(self.file, self.results, read)
 
 
 def check_sources(
@@ -172,16 +175,27 @@ def _with_findings(output: SourceOutput, found: list[Finding]) -> SourceOutput:
     )
 
 
-def _load(path: Path) -> dict[str, list[Finding]]:
+def _load(path: Path) -> tuple[dict[str, list[Finding]], dict[str, Any]]:
+    """The findings in the cache file by key, and each key's JSON as read."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        return {k: [Finding.model_validate(f) for f in v] for k, v in record.items()}
+        return {k: [Finding.model_validate(f) for f in v] for k, v in record.items()}, record
     except (OSError, ValueError, TypeError, AttributeError):
-        return {}  # a damaged cache is rebuilt, never trusted
+        return {}, {}  # a damaged cache is rebuilt, never trusted
 
 
-def _save(path: Path, results: Mapping[str, list[Finding]]) -> None:
+def _save(
+    path: Path, results: Mapping[str, list[Finding]], read: Mapping[str, Any] | None = None
+) -> None:
+    """Write ``results``; ``read``: the JSON of keys whose findings are those read from the
+    file (they validated into them, so they dump back to it)."""
     from welfare_observatory._atomic import atomic_write_bytes
 
-    record = {k: [f.model_dump(mode="json") for f in v] for k, v in sorted(results.items())}
-    atomic_write_bytes(path, json.dumps(record).encode("utf-8"))
+    read = read or {}
+    record = {
+        k: read[k] if k in read else [f.model_dump(mode="json") for f in v]
+        for k, v in sorted(results.items())
+    }
+    # Not fsynced: a cache, read back whole or not at all (a file a crash left short or
+    # zeroed is no JSON and is rebuilt; the rename keeps the old file or the new).
+    atomic_write_bytes(path, json.dumps(record).encode("utf-8"), sync=False)
