@@ -477,6 +477,12 @@ def _sorted_column(
     field = table.schema.field(i)
     if not (pa.types.is_dictionary(column.type) and column.num_chunks):
         return field, column
+    if column.num_chunks > 1:
+        # One chunk first: Arrow joins a domain's 40 chunks (unifying their dictionaries
+        # where they differ) for less than the loop over them costs (a fifth of the
+        # rebuild's ordering). Dictionaries beyond the index type go the chunked way.
+        with contextlib.suppress(pa.ArrowException):
+            column = pa.chunked_array([column.combine_chunks()], column.type)
     encoded = _sorted_dictionary(column)
     nullable = canonical.get(field.name, field.nullable)
     return field.with_type(encoded.type).with_nullable(nullable), encoded
