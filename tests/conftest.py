@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock (run such a session with -n 0)
+    fcntl = None  # type: ignore[assignment]
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -24,3 +33,50 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real public data not available ({SHARED_DATA} is absent)")
     return SHARED_DATA
+
+
+# --- pytest-xdist: the environment is shared by the workers ---------------------------------
+# A test marked ``exclusive`` changes the running environment (``pip install`` of a package into
+# it): while it runs, no other test may read the installed distributions (entry points, metadata)
+# half-written. Every test holds a shared lock on a file of the environment, an exclusive test
+# the exclusive one, for its whole run (set-up of module and session fixtures included). The
+# lock is the environment's, so concurrent sessions on one virtualenv are kept apart too. A
+# second lock, the turnstile, lets a waiting exclusive test in: flock grants shared locks to
+# newcomers while a writer waits, and a worker takes one per test.
+_LOCKS = (
+    Path(sys.prefix) / ".welfare-observatory-tests.lock",
+    Path(sys.prefix) / ".welfare-observatory-tests.turnstile",
+)
+_lock_files: tuple[IO[str], IO[str]] | None = None
+
+
+def _locks() -> tuple[IO[str], IO[str]] | None:
+    """This process's open lock files; None where file locks or the files are not available."""
+    global _lock_files
+    if _lock_files is None and fcntl is not None:
+        with contextlib.suppress(OSError):
+            main, turnstile = (path.open("a") for path in _LOCKS)
+            _lock_files = (main, turnstile)
+    return _lock_files
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    locks = _locks()
+    if locks is None or fcntl is None:
+        yield
+        return
+    main, turnstile = locks
+    exclusive = item.get_closest_marker("exclusive") is not None
+    fcntl.flock(turnstile, fcntl.LOCK_EX)
+    if exclusive:
+        fcntl.flock(main, fcntl.LOCK_EX)
+    else:
+        fcntl.flock(turnstile, fcntl.LOCK_UN)
+        fcntl.flock(main, fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        fcntl.flock(main, fcntl.LOCK_UN)
+        if exclusive:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)

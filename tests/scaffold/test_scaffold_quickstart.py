@@ -66,6 +66,7 @@ def test_the_english_and_italian_quickstarts_run_the_same_commands() -> None:
     assert any(line.startswith("pip install -e ") for line in english)
 
 
+@pytest.mark.exclusive  # pip installs into this environment: no other test meanwhile
 def test_the_quickstart_commands_run_offline(tmp_path: Path, installed_cleanup: list[str]) -> None:
     started = time.perf_counter()
     installed_cleanup.append("osserva-vercelli")
