@@ -217,15 +217,20 @@ class PublishError(WelfareObservatoryError, RuntimeError):
 
 
 def closest(value: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """The candidates closest to ``value`` (case-insensitive), best first."""
+    """The candidates closest to ``value`` (case-insensitive), best first; the same for the
+    same candidates in any order (a hint must not change with a set's iteration order)."""
     pool = list(dict.fromkeys(candidates))
     if not pool:
         return []
     by_folded: dict[str, str] = {}
-    for candidate in pool:
+    for candidate in sorted(pool):  # of candidates equal but for case, the same one each time
         by_folded.setdefault(candidate.casefold(), candidate)
     matches = difflib.get_close_matches(value.casefold(), list(by_folded), n=n, cutoff=0.6)
     if not matches:
-        prefixed = [c for c in pool if c.casefold().startswith(value.casefold())]
+        # Shortest first (the least added to what was typed), then alphabetical.
+        prefixed = sorted(
+            (c for c in pool if c.casefold().startswith(value.casefold())),
+            key=lambda c: (len(c), c),
+        )
         return prefixed[:n]
     return [by_folded[m] for m in matches]

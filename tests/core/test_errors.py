@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from welfare_observatory.errors import (
     ConfigError,
@@ -53,3 +55,22 @@ def test_closest_is_case_insensitive_and_falls_back_to_prefixes() -> None:
     assert closest("biella", ["Biella", "Bielmonte", "Brescia"])[0] == "Biella"
     assert closest("OLD", ["OLD_AGE_INDEX_LONG_NAME", "X"]) == ["OLD_AGE_INDEX_LONG_NAME"]
     assert closest("zzz", ["Biella"]) == []
+
+
+def test_prefix_matches_come_shortest_first_whatever_the_candidates_order() -> None:
+    # No close match for "0": the codes that start with it, shortest then alphabetical.
+    assert closest("0", ["0031", "003", "002"]) == ["002", "003", "0031"]
+    assert closest("0", frozenset({"003", "002"})) == ["002", "003"]
+
+
+@given(
+    value=st.text(alphabet="0123ABab", min_size=1, max_size=3),
+    candidates=st.lists(st.text(alphabet="0123ABab", min_size=1, max_size=6), max_size=12),
+    seed=st.randoms(use_true_random=False),
+)
+def test_closest_does_not_depend_on_the_candidates_order(
+    value: str, candidates: list[str], seed: object
+) -> None:
+    shuffled = list(candidates)
+    seed.shuffle(shuffled)  # type: ignore[attr-defined]
+    assert closest(value, shuffled) == closest(value, candidates)
