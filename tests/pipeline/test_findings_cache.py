@@ -66,6 +66,12 @@ def test_findings_written_back_as_read_read_back_as_every_finding_dumped(
     cache.save()
     expected = {k: v for k, v in before.items() if k not in after} | after
     assert _cache(folder).cached == expected
+    # The kept keys' JSON is the JSON read, byte for byte as parsed (without the default
+    # fields when the file read lacked them): not dumped again.
+    saved = json.loads((folder / "checks.json").read_text(encoding="utf-8"))
+    assert {k: saved[k] for k in before if k not in after} == {
+        k: record[k] for k in before if k not in after
+    }
     reference = folder / "reference"
     reference.mkdir()
     validate._save(reference / "checks.json", expected)

@@ -632,3 +632,18 @@ def test_the_indicators_reported_built_are_those_with_rows_in_the_edition(
     for result in (first, again, same):
         assert set(result.report.built) == in_edition(result)
         assert len(result.report.built) > 3
+
+
+def test_the_built_indicators_come_from_the_rows_when_the_fingerprints_do_not_count_them() -> None:
+    """Fingerprints whose row counts do not add up to the table's (a saved meta that parses
+    but says less) are not believed: the indicators are read from the rows."""
+    from welfare_observatory.build.strategies.in_memory import _built
+
+    rows = pa.table({"indicator": pa.array(["a", "a", "b"]).dictionary_encode()})
+    assert _built(rows) == {"a", "b"}
+    assert _built(rows, {"a": "d:2:1:1", "b": "d:1:1:1"}) == {"a", "b"}
+    assert _built(rows, {"a": "d:2:1:1", "c": "d:1:1:1"}) == {"a", "c"}  # counts add up: taken
+    assert _built(rows, {}) == {"a", "b"}
+    assert _built(rows, {"a": "d:2:1:1"}) == {"a", "b"}
+    assert _built(rows, {"a": "no count"}) == {"a", "b"}
+    assert _built(rows.slice(0, 0), None) == set()

@@ -10,7 +10,8 @@ between the stages; the orchestrator runs both the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -228,17 +229,22 @@ class InMemory:
         return Stored(
             build=build_id,
             observations=observations.num_rows,
-            # The fingerprints name every indicator with a row: no pass over the rows.
-            built=set(prints) if prints is not None else _built(observations),
+            built=_built(observations, prints),
             findings=findings,
             derived_reused=reused is not None,
             derived_computed=reused is None,
         )
 
 
-def _built(observations: pa.Table) -> set[str]:
+def _built(observations: pa.Table, prints: Mapping[str, str] | None = None) -> set[str]:
+    """The indicators with a row: named by the fingerprints (no pass over the rows) when
+    their row counts add up to the table's, else read from the rows."""
     from welfare_observatory.build.sources import distinct
 
+    if prints is not None:
+        with contextlib.suppress(ValueError, IndexError):
+            if sum(int(p.rsplit(":", 3)[1]) for p in prints.values()) == observations.num_rows:
+                return set(prints)
     return set(distinct(observations, "indicator")) if observations.num_rows else set()
 
 
