@@ -26,9 +26,7 @@ def atomic_path(path: Path, *, mode: int | None = None, sync: bool = True) -> It
     fsync, for a cache entry its reader verifies (a digest, a parse) and rebuilds when a
     crash left it incomplete: the rename still keeps readers from half a file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, name = _temporary(Path(path))
     os.close(fd)
     tmp = Path(name)
     try:
@@ -51,13 +49,7 @@ def atomic_write_chunks(path: Path, chunks: Iterable[bytes], *, sync: bool = Tru
     :func:`atomic_path`'s file, written through the descriptor ``mkstemp`` opened (not
     closed and opened again by name) and its folder made only when missing: a build writes
     three small files a source (its step, its record, its cache record)."""
-    folder = os.path.dirname(path) or "."  # noqa: PTH120 (no Path built per file)
-    prefix = f".{os.path.basename(path)}."  # noqa: PTH119
-    try:
-        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
-    except FileNotFoundError:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
+    fd, name = _temporary(path)
     try:
         with open(fd, "wb") as handle:  # noqa: PTH123
             for chunk in chunks:
@@ -75,3 +67,15 @@ def atomic_write_chunks(path: Path, chunks: Iterable[bytes], *, sync: bool = Tru
 def atomic_write_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (``sync``: see :func:`atomic_path`)."""
     atomic_write_chunks(path, (data,), sync=sync)
+
+
+def _temporary(path: Path) -> tuple[int, str]:
+    """An open descriptor and the name of a new ``.<name>.<random>.tmp`` beside ``path``
+    (the name the clean-ups recognise); the folder is made only when it is missing."""
+    folder = os.path.dirname(path) or "."  # noqa: PTH120 (no Path built per file)
+    prefix = f".{os.path.basename(path)}."  # noqa: PTH119
+    try:
+        return tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
+    except FileNotFoundError:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")

@@ -6,6 +6,7 @@ leaves only a ``.<name>.<random>.tmp`` the clean-ups recognise."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,24 @@ def test_a_rename_that_fails_leaves_no_temporary_file(
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["out.bin"]
+
+
+def test_chunks_that_fail_part_way_leave_the_old_file_and_no_descriptor(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+
+    def chunks() -> Iterator[bytes]:
+        yield b"half"
+        raise ValueError("the source of the chunks failed")
+
+    fds = os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else None
+    for _ in range(20):
+        with pytest.raises(ValueError, match="failed"):
+            atomic_write_chunks(target, chunks())
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["out.bin"]
+    if fds is not None:
+        assert len(os.listdir("/proc/self/fd")) <= len(fds)
 
 
 def test_a_killed_write_leaves_a_name_the_clean_ups_know(
