@@ -55,8 +55,11 @@ def _locks() -> tuple[IO[str], IO[str]] | None:
     global _lock_files
     if _lock_files is None and fcntl is not None:
         with contextlib.suppress(OSError):
-            main, turnstile = (path.open("a") for path in _LOCKS)
-            _lock_files = (main, turnstile)
+            main = _LOCKS[0].open("a")
+            try:
+                _lock_files = (main, _LOCKS[1].open("a"))
+            except OSError:
+                main.close()
     return _lock_files
 
 
@@ -80,3 +83,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         fcntl.flock(main, fcntl.LOCK_UN)
         if exclusive:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """An exclusive test in a parallel session without the lock fails (it is not run beside
+    the other workers, whose installed distributions it would change under them)."""
+    parallel = os.environ.get("PYTEST_XDIST_WORKER") is not None
+    if item.get_closest_marker("exclusive") and parallel and _locks() is None:
+        pytest.fail("this test must run alone and no file lock is available here: use -n 0")
