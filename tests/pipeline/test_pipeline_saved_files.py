@@ -5,6 +5,7 @@ into two results: damaged in both) is derived again, never trusted."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -507,3 +508,170 @@ def test_a_failing_analyze_waits_for_the_saved_rows_being_written(
     with pytest.raises(RuntimeError, match="analyze broke"):
         build(folder, tmp_path / "kb")
     assert finished.is_set()
+
+
+def _rows_files(kb: Path) -> list[Path]:
+    """The non-empty rows files of the newest saved result in ``kb``."""
+    newest = _newest(kb)
+    names = reuse._row_files(_meta(newest))
+    return [newest / n for n in names if reuse._mapped(newest / n).num_rows]
+
+
+def _damage(file: Path) -> None:
+    """Replace ``file`` by its bytes with one flipped (a new inode, as a writer leaves)."""
+    data = bytearray(file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    spare = file.with_name(file.name + ".new")
+    spare.write_bytes(bytes(data))
+    os.replace(spare, file)
+
+
+def _counting_checks(monkeypatch: pytest.MonkeyPatch) -> list[list[Path]]:
+    """Every check :func:`reuse._check` starts from now, as the paths it checks."""
+    started: list[list[Path]] = []
+    real = reuse._check
+
+    def counted(files: list[reuse._SavedFile]) -> list[reuse._SavedFile]:
+        started.append([f.path for f in files])
+        return real(files)
+
+    monkeypatch.setattr(reuse, "_check", counted)
+    return started
+
+
+def test_load_grouped_without_the_early_check_refuses_a_damaged_rows_file(
+    tmp_path: Path, one_group_a_file: None
+) -> None:
+    """Read without :func:`reuse.check_saved_early`, a damaged rows file fails the check
+    started there: not intact, and what is kept for the next result to link is not either."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    file = _rows_files(tmp_path / "kb")[0]
+    _damage(file)
+    try:
+        reuse.forget_saved()
+        grouped = reuse.load_grouped(tmp_path / "kb" / ".steps")
+        assert grouped is not None and grouped.intact is not None
+        assert not grouped.intact()
+        kept = reuse._PREVIOUS[file.name]
+        assert kept.intact is not None and not kept.intact()
+    finally:
+        reuse.forget_saved()
+
+
+def test_a_rows_file_replaced_after_the_early_check_is_checked_again(
+    tmp_path: Path, one_group_a_file: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rows file replaced (damaged) after :func:`reuse.check_saved_early` mapped it is
+    checked again, and fails; the untouched files are taken from the early check."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    steps = tmp_path / "kb" / ".steps"
+    files = _rows_files(tmp_path / "kb")
+    assert len(files) >= 2
+    try:
+        reuse.check_saved_early(steps)
+        early = dict(reuse._EARLY)
+        for saved in early.values():
+            saved.done.wait()
+        _damage(files[0])
+        started = _counting_checks(monkeypatch)
+        grouped = reuse.load_grouped(steps)
+        assert grouped is not None and grouped.intact is not None
+        assert not grouped.intact()
+        assert started == [[files[0]]]
+
+        def checked_by(path: Path) -> object:
+            kept = reuse._PREVIOUS[path.name].intact
+            assert isinstance(kept, functools.partial)
+            return kept.func.__self__  # type: ignore[attr-defined]
+
+        assert checked_by(files[0]) is not early[files[0]]
+        assert all(checked_by(f) is early[f] for f in files[1:])
+        assert all(reuse._PREVIOUS[f.name].intact() for f in files[1:])  # type: ignore[misc]
+    finally:
+        reuse.forget_saved()
+
+
+def test_no_check_starts_when_every_file_was_checked_early(
+    tmp_path: Path, one_group_a_file: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    steps = tmp_path / "kb" / ".steps"
+    try:
+        reuse.check_saved_early(steps)
+        started = _counting_checks(monkeypatch)
+        grouped = reuse.load_grouped(steps)
+        assert grouped is not None and grouped.intact is not None and grouped.intact()
+        assert started == []
+    finally:
+        reuse.forget_saved()
+
+
+def test_a_file_replaced_between_its_mapping_and_its_hash_fails_its_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table mapped is the old file's, the digest the new one's: never paired as
+    intact, on a check started early or when the file is read."""
+    old, new = _table([1.0, 2.0]), _table([3.0, 4.0, 5.0])
+    path = tmp_path / "a.arrow"
+    reuse._write_arrow(new, tmp_path / "spare.arrow")
+    digest = reuse._file_sha256(tmp_path / "spare.arrow")
+    real = reuse._file_sha256
+
+    def swapped_first(file: Path) -> str:
+        # Only this file: a check another test left running may call it too.
+        if file == path and (tmp_path / "spare.arrow").exists():
+            os.replace(tmp_path / "spare.arrow", file)
+        return real(file)
+
+    reuse._write_arrow(old, path)
+    monkeypatch.setattr(reuse, "_file_sha256", swapped_first)
+    (file,) = reuse._checked([path])
+    assert file.table is not None and file.table.equals(old)
+    assert not file.intact(digest)
+    assert file.digest == digest  # the new bytes' digest, with the old table
+    # The same on a check started ahead (check_saved_early's).
+    reuse._write_arrow(new, tmp_path / "spare.arrow")
+    reuse._write_arrow(old, path)
+    (ahead,) = reuse._check([reuse._SavedFile(path, reuse._stamp(path))])
+    assert not ahead.intact(digest)
+    # Unchanged since mapped: intact.
+    (file,) = reuse._checked([path])
+    assert file.intact(digest) and file.table is not None and file.table.equals(new)
+
+
+def test_read_analysis_checks_through_the_one_check_on_another_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """:func:`reuse._read_analysis` hashes on the check's thread (not the caller's), after
+    mapping; a wrong digest, damaged bytes or no Arrow file at all is a ValueError."""
+    import threading
+
+    table = _table([1.0, None, 3.0])
+    path = tmp_path / "x.analysis.arrow"
+    reuse._write_arrow(table, path)
+    digest = reuse._file_sha256(path)
+    started = _counting_checks(monkeypatch)
+    hashed_on: list[threading.Thread] = []
+    real = reuse._file_sha256
+
+    def recorded(file: Path) -> str:
+        hashed_on.append(threading.current_thread())
+        return real(file)
+
+    monkeypatch.setattr(reuse, "_file_sha256", recorded)
+    assert reuse._read_analysis(path, {path.name: digest}).equals(table)
+    assert started == [[path]]
+    assert hashed_on and threading.current_thread() not in hashed_on
+    with pytest.raises(ValueError, match="not the bytes"):
+        reuse._read_analysis(path, {path.name: "0" * 64})
+    with pytest.raises(ValueError, match="not the bytes"):
+        reuse._read_analysis(path, {})
+    _damage(path)
+    with pytest.raises(ValueError, match="not the bytes"):
+        reuse._read_analysis(path, {path.name: reuse._file_sha256(path)})
+    path.write_bytes(b"not an Arrow file")
+    with pytest.raises(ValueError, match="not the bytes"):
+        reuse._read_analysis(path, {path.name: real(path)})

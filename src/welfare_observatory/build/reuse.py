@@ -812,7 +812,9 @@ def _run_check(files: list[_SavedFile]) -> None:
                 if file.table is not None:
                     file.digest = _file_sha256(file.path)
                     file.table.validate(full=True)
-                    file.valid = True
+                    # Mapped and hashed by path: a file replaced between the two would
+                    # pair its old table with the new bytes' digest.
+                    file.valid = _stamp(file.path) == file.stamp
             except (OSError, pa.ArrowException):
                 file.valid = False
             file.done.set()
@@ -825,10 +827,11 @@ def _run_check(files: list[_SavedFile]) -> None:
 def _checked(paths: list[Path]) -> list[_SavedFile]:
     """``paths`` mapped (waited for) and checked on another thread: taken from
     :func:`check_saved_early` when it checks them and they are unchanged since, the others
-    from a check started here (OSError when one cannot be read)."""
+    from a check started here. OSError when one is missing (it cannot be stat'ed); one that
+    cannot be mapped comes back with ``table`` None and is never :meth:`~_SavedFile.intact`."""
     taken = {path: _take_early(path) for path in paths}
-    rest = _check([_SavedFile(p, _stamp(p)) for p in paths if taken[p] is None])
-    fresh = {file.path: file for file in rest}
+    rest = [_SavedFile(p, _stamp(p)) for p in paths if taken[p] is None]
+    fresh = {file.path: file for file in (_check(rest) if rest else rest)}
     files = [taken[p] or fresh[p] for p in paths]
     for file in files:
         file.mapped.wait()
@@ -853,23 +856,12 @@ def _take_early(path: Path) -> _SavedFile | None:
 def _read_analysis(path: Path, sums: dict[str, str]) -> pa.Table:
     """A table :func:`_write_analysis` wrote, as it was (types, metadata, values),
     memory-mapped; its bytes checked against their saved sha256 and the table checked whole
-    (offsets within their buffers) before anything slices it, as a damaged file is
-    analysed again, never trusted."""
-    import pyarrow as pa
-
-    early = _take_early(path)
-    if early is not None:
-        if not early.intact(sums.get(path.name)) or early.table is None:
-            raise ValueError(f"{path}: not the bytes that were saved, or damaged")
-        return early.table
-    if _file_sha256(path) != sums.get(path.name):
-        raise ValueError(f"{path}: not the bytes that were saved")
-    try:
-        table = _mapped(path)
-        table.validate(full=True)
-    except pa.ArrowException as exc:  # some are neither OSError nor ValueError
-        raise ValueError(f"{path}: {exc}") from exc
-    return table
+    (offsets within their buffers, :func:`_checked`) before anything slices it, as a
+    damaged file is analysed again, never trusted (ValueError)."""
+    (file,) = _checked([path])
+    if not file.intact(sums.get(path.name)) or file.table is None:
+        raise ValueError(f"{path}: not the bytes that were saved, or damaged")
+    return file.table
 
 
 def drop_leftovers(steps_dir: Path) -> None:
