@@ -72,14 +72,14 @@ def test_a_damaged_saved_analysis_is_analysed_again(observatory_dir: Path, tmp_p
 def test_a_table_whose_chunks_have_dictionaries_of_their_own_is_saved(tmp_path: Path) -> None:
     import pyarrow as pa
 
-    from welfare_observatory.build.reuse import _file_sha256, _read_analysis, _write_analysis
+    from welfare_observatory.build.reuse import _file_sha256, _read_analysis, _write_arrow
 
     column = pa.chunked_array(
         [pa.array(["b", "a"]).dictionary_encode(), pa.array(["c", "b"]).dictionary_encode()]
     )
     table = pa.table({"territory": column, "value": [1.0, 2.0, 3.0, None]})
     path = tmp_path / "t.analysis.arrow"
-    _write_analysis(table, path)
+    _write_arrow(table, path)
     back = _read_analysis(path, {path.name: _file_sha256(path)})
     assert back.column("territory").to_pylist() == ["b", "a", "c", "b"]
     assert back.column("value").to_pylist() == [1.0, 2.0, 3.0, None]
@@ -101,12 +101,12 @@ def test_saved_analyses_are_mapped_and_equal_those_saved_compressed_before(
 ) -> None:
     import pyarrow as pa
 
-    from welfare_observatory.build.reuse import _file_sha256, _read_analysis, _write_analysis
+    from welfare_observatory.build.reuse import _file_sha256, _read_analysis, _write_arrow
 
     _, derived, _ = _saved(observatory_dir, tmp_path)
     assert derived.analyses
     for name, table in derived.analyses.items():
-        _write_analysis(table, tmp_path / f"{name}.new")
+        _write_arrow(table, tmp_path / f"{name}.new")
         _lz4(table, tmp_path / f"{name}.old")
         before = pa.total_allocated_bytes()
         sums = {f"{name}.{k}": _file_sha256(tmp_path / f"{name}.{k}") for k in ("new", "old")}
@@ -144,7 +144,7 @@ def test_keys_assembled_around_the_configuration_are_the_digests_of_their_values
     observations = derived.derive.observations
     for steps in ([], ["b", "a", "b"]):
         for environment in (None, "e"):
-            reuse._CONFIG_JSON.clear()
+            env.__dict__.pop("config_json", None)  # made again, whatever is asked first
             expected = digest(
                 reuse._derived_value(env, source_steps=steps, environment=environment)
             )
@@ -160,9 +160,9 @@ def test_keys_assembled_around_the_configuration_are_the_digests_of_their_values
             assert reuse.derived_key(env, source_steps=steps, environment=environment) == (expected)
     other = make_environment(load_observatory(observatory_dir))
     assert other.config is not env.config
-    assert reuse._config_json(other) == reuse._config_json(env)
+    assert other.config_json == env.config_json
     changed = env.config.model_copy(update={"edition": "another"})
-    assert reuse._config_json(dataclasses.replace(env, config=changed)) != (reuse._config_json(env))
+    assert dataclasses.replace(env, config=changed).config_json != env.config_json
 
 
 def test_analyses_checked_early_are_those_load_analysed_gives(

@@ -80,7 +80,7 @@ def derived_key(
     """The digest of every input of derive and analyze (see the module docstring);
     ``environment`` is ``env.fingerprint()`` when the caller has it already.
     :func:`digest` of :func:`_derived_value`, its canonical JSON assembled around the
-    configuration's, made once (:func:`_config_json`)."""
+    configuration's, made once (:attr:`BuildEnvironment.config_json`)."""
     overrides = hashlib.sha256(env.overrides.read_bytes()) if env.overrides is not None else None
     rest = {
         "environment": environment if environment is not None else env.fingerprint(),
@@ -105,27 +105,11 @@ def _derived_value(
     }
 
 
-_CONFIG_JSON: list[tuple[object, str]] = []
-"""The last configuration dumped by :func:`_config_json` and its canonical JSON."""
-
-
-def _config_json(env: BuildEnvironment) -> str:
-    """The canonical JSON of ``env.config``'s dump, made once per configuration (it is
-    frozen): a rebuild digests it three times (derived results, groups, analyses), about
-    10 ms each for 160 sources."""
-    config = env.config
-    if _CONFIG_JSON and _CONFIG_JSON[0][0] is config:
-        return _CONFIG_JSON[0][1]
-    text = canonical_json(config.model_dump(mode="json"))
-    _CONFIG_JSON[:] = [(config, text)]
-    return text
-
-
 def _digest_with_config(env: BuildEnvironment, rest: dict[str, Any]) -> str:
     """:func:`digest` of ``rest`` with ``"config"``: ``env.config``'s dump (keys of
     ``rest`` sort after ``"config"``)."""
     inner = canonical_json(rest)[1:]
-    text = '{"config":' + _config_json(env) + ("," + inner if inner != "}" else "}")
+    text = '{"config":' + env.config_json + ("," + inner if inner != "}" else "}")
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -668,10 +652,6 @@ checked before it is used; results saved without them (earlier versions) are not
 (Files of the edition stay Parquet.)"""
 
 
-def _write_analysis(table: pa.Table, path: Path) -> None:
-    _write_arrow(table, path)
-
-
 _ANALYSIS_ROWS = 16384
 """Rows of an analysis a file of a saved result holds (about 3 MB of progress): a
 one-source rebuild writes one or two of progress's five files (160 sources)."""
@@ -854,7 +834,7 @@ def _take_early(path: Path) -> _SavedFile | None:
 
 
 def _read_analysis(path: Path, sums: dict[str, str]) -> pa.Table:
-    """A table :func:`_write_analysis` wrote, as it was (types, metadata, values),
+    """A table :func:`_put` saved (an Arrow file), as it was (types, metadata, values),
     memory-mapped; its bytes checked against their saved sha256 and the table checked whole
     (offsets within their buffers, :func:`_checked`) before anything slices it, as a
     damaged file is analysed again, never trusted (ValueError)."""

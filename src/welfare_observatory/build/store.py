@@ -42,14 +42,13 @@ def store_stage(
     this build's rows of the domain (and the sha256 it was written with): it is linked
     instead of written again. ``digests`` receives each domain file's sha256.
     """
-    from welfare_observatory.build.reuse import _config_json
     from welfare_observatory.store.edition import write_build
     from welfare_observatory.store.partitioned import build_manifest
 
     manifest = build_manifest(
         env.config,
         # The text the build's saved results digested already (made once per configuration).
-        config_json=_config_json(env),
+        config_json=env.config_json,
         graph=graph,
         overrides=sum(f.count for f in findings if f.code == "override-applied"),
         sources=sources,
