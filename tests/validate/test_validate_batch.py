@@ -157,3 +157,66 @@ def test_batching_never_changes_what_a_source_is_told(columns: list[list[float]]
     ctx = CheckContext(indicators={"POP_TOTAL": POP})
     together = run_checks_by_source(tables, registry, ctx, only=_data_checks(registry))
     assert {s: as_json(f) for s, f in together.items()} == one_by_one(tables, ctx, registry)
+
+
+def in_order(found: dict[str, list[Finding]]) -> dict[str, list[str]]:
+    return {s: [json.dumps(f.model_dump(mode="json")) for f in v] for s, v in found.items()}
+
+
+def test_chunks_of_sources_are_told_what_the_whole_batch_is_told() -> None:
+    tables = sources()
+    ctx = CheckContext(
+        indicators={"POP_TOTAL": POP},
+        hierarchy=HIERARCHY,
+        territories=["096", "096004", "096021", *(f"0960{i:02d}" for i in range(30))],
+    )
+    registry = default_checks()
+    whole = run_checks_by_source(tables, registry, ctx, only=_data_checks(registry))
+    assert sum(map(len, whole.values())) >= 8
+    for rows in (1, 3, 24, 26):  # each source alone, then runs of two or more
+        chunked = run_checks_by_source(
+            tables, registry, ctx, only=_data_checks(registry), chunk_rows=rows
+        )
+        assert in_order(chunked) == in_order(whole)
+
+
+def test_a_chunk_is_whole_sources_in_order() -> None:
+    from welfare_observatory.validate.batch import _chunks
+
+    tables = {
+        s: table([("RATE", "096004", str(2000 + i), 1.0) for i in range(n)])
+        for s, n in [("a", 3), ("b", 1), ("c", 5), ("d", 2)]
+    }
+    ids = list(tables)
+    assert list(_chunks(ids, tables, 4)) == [["a", "b"], ["c"], ["d"]]
+    assert list(_chunks(ids, tables, 1)) == [["a"], ["b"], ["c"], ["d"]]
+    assert list(_chunks(ids, tables, 100)) == [ids]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.floats(min_value=-5, max_value=200, allow_nan=False), min_size=1, max_size=14),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(min_value=1, max_value=40),
+)
+def test_chunking_never_changes_the_findings_or_their_order(
+    columns: list[list[float]], chunk_rows: int
+) -> None:
+    tables = {}
+    for n, values in enumerate(columns):
+        rows = [("RATE", f"0960{i:02d}", str(2010 + i % 3), v) for i, v in enumerate(values)]
+        rows += [("POP_TOTAL", "096004", "2023", values[0]), ("POP_TOTAL", "096", "2023", 7.0)]
+        tables[f"s{n}"] = table(rows, unit="percent")
+    registry = default_checks()
+    ctx = CheckContext(
+        indicators={"POP_TOTAL": POP},
+        hierarchy=HIERARCHY,
+        territories=["096", "096004", *(f"0960{i:02d}" for i in range(14))],
+    )
+    only = _data_checks(registry)
+    whole = run_checks_by_source(tables, registry, ctx, only=only, chunk_rows=10**9)
+    chunked = run_checks_by_source(tables, registry, ctx, only=only, chunk_rows=chunk_rows)
+    assert in_order(chunked) == in_order(whole)
