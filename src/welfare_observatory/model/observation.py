@@ -118,7 +118,9 @@ def unify_breakdowns(tables: Sequence[pa.Table]) -> pa.Table:
     for table in tables:
         for name in names:
             if name not in table.column_names:
-                table = table.append_column(name, pa.array([TOTAL] * table.num_rows, pa.string()))
+                table = table.append_column(
+                    name, pa.repeat(pa.scalar(TOTAL, pa.string()), table.num_rows)
+                )
         parts.append(table.select(schema.names).cast(schema))
     # Chunks are kept as they are (no copy of the whole table into one chunk): at national
     # scale that copy was the build's peak memory. Dictionaries are unified so that every

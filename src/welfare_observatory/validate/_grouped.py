@@ -320,9 +320,8 @@ def outlier_rows(
         if usable.any():
             day = _codes(start.cast(pa.int32()))  # days since 1970-01-01
             series = np.asarray(data.column("series").to_numpy(), dtype=np.int64)
-            if usable.all():  # the usual case: no copy of every row
-                rows = np.arange(len(day))
-            else:
+            every = bool(usable.all())  # the usual case: no copy of every row
+            if not every:
                 rows = np.flatnonzero(usable)
                 day, series = day[rows], series[rows]
             first = int(day.min())
@@ -331,13 +330,18 @@ def outlier_rows(
                 series = _dense(series)
             if (int(series.max()) + 1) * span < 2**62:
                 key = series * span + (day - first)
-                order = np.argsort(key)
+                # Stable: the rows come in runs of one series by date, which a merge sort
+                # takes at about a pass each; equal keys are ordered again below anyway.
+                order = np.argsort(key, kind="stable")
+                key = key[order]
             else:  # dates too far apart to pack with the series: sort on both
-                key, order = series, np.lexsort((day, series))
-            if (np.diff(key[order]) == 0).any():
+                order = np.lexsort((day, series))
+                key = series[order]
+            if (key[1:] == key[:-1]).any():
                 # Two rows of one series on one date keep the rows' order.
                 order = np.lexsort((day, series))
-            rows, series, day = rows[order], series[order], day[order]
+            rows = order if every else rows[order]
+            series, day = series[order], day[order]
             cur, prev = value[rows[1:]], value[rows[:-1]]
             change = cur / prev - 1
             pair = np.flatnonzero(
