@@ -145,6 +145,7 @@ def _analyze_frame(
             horizons=("short", "long"),
             targets=None,
             known=trends,
+            read=prepared.cache_clear,  # the series of every row: not needed any more
         ),
         "benchmark": lambda: analyze.benchmark(
             reliable(),
@@ -179,7 +180,7 @@ def _analyze_frame(
             continue
         finally:
             if name == "progress":
-                prepared.cache_clear()  # the series of every row: not needed any more
+                prepared.cache_clear()  # also when progress failed
         ordered = (
             stable_order(result, [*SORT_KEYS[name], *extra, "horizon", "period", "year"])
             if name in SORT_KEYS
@@ -198,7 +199,7 @@ def _analyze_frame(
         # off the build's peak for 160 sources, for a few ms per analysis.
         del result, ordered
         if len(frame) >= _SMALL:
-            release_unused(c_heap=name == list(jobs)[-1])
+            release_unused(c_heap=True)
     return analyses, findings
 
 
@@ -294,7 +295,7 @@ def _frame(table: pa.Table) -> pd.DataFrame:
             and pa.types.is_date(column.type)
             and column.null_count == 0
         ):
-            columns["year"] = pc.year(column).to_numpy()
+            columns["year"] = _year(column)
         else:
             columns[name] = column.to_pandas(date_as_object=False)
     # Plain labels: pandas' text labels cost a copy of them per column added and more per
@@ -302,6 +303,20 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     frame = pd.DataFrame(columns, copy=False)
     frame.columns = pd.Index(list(frame.columns), dtype=object)
     return frame
+
+
+def _year(dates: pa.ChunkedArray) -> Any:
+    """The calendar year of each date (no nulls), as numpy: 16-bit when every year fits
+    (a quarter of the 64-bit column through the whole stage; ``years()`` widens it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    year = pc.year(dates)
+    try:
+        year = pc.cast(year, pa.int16())  # safe cast: raises when a year does not fit
+    except pa.ArrowInvalid:
+        pass
+    return year.to_numpy()
 
 
 def _categorical(column: pa.ChunkedArray) -> pd.Categorical[Any]:
