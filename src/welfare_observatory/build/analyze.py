@@ -16,8 +16,10 @@ from welfare_observatory.errors import WelfareObservatoryError
 from welfare_observatory.model.finding import Finding, Severity
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
+    from numpy.typing import NDArray
 
     from welfare_observatory.build.environment import BuildEnvironment
     from welfare_observatory.model import Indicator
@@ -292,10 +294,11 @@ def _frame(table: pa.Table) -> pd.DataFrame:
         elif (
             name == "period_start"
             and "year" not in names
-            and pa.types.is_date(column.type)
+            and pa.types.is_date32(column.type)
             and column.null_count == 0
+            and _in_calendar(column)
         ):
-            columns["year"] = _year(column)
+            columns["year"] = pc.year(column).cast(pa.int16()).to_numpy()
         else:
             columns[name] = column.to_pandas(date_as_object=False)
     # Plain labels: pandas' text labels cost a copy of them per column added and more per
@@ -305,18 +308,19 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     return frame
 
 
-def _year(dates: pa.ChunkedArray) -> Any:
-    """The calendar year of each date (no nulls), as numpy: 16-bit when every year fits
-    (a quarter of the 64-bit column through the whole stage; ``years()`` widens it)."""
+def _in_calendar(dates: pa.ChunkedArray) -> bool:
+    """Whether every date (``date32``) falls in years 1 to 9999, where Arrow's ``year``
+    is numpy's (beyond them Arrow's wraps) and fits in 16 bits."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    year = pc.year(dates)
-    try:
-        year = pc.cast(year, pa.int16())  # safe cast: raises when a year does not fit
-    except pa.ArrowInvalid:
-        pass
-    return year.to_numpy()
+    bounds = pc.min_max(dates.cast(pa.int32()))
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    return low is None or (low >= _FIRST_DAY and high <= _LAST_DAY)
+
+
+_FIRST_DAY, _LAST_DAY = -719_162, 2_932_896
+"""0001-01-01 and 9999-12-31 as days since 1970-01-01."""
 
 
 def _categorical(column: pa.ChunkedArray) -> pd.Categorical[Any]:
@@ -339,7 +343,7 @@ def _categorical(column: pa.ChunkedArray) -> pd.Categorical[Any]:
     dtype = empty.to_pandas().dtype
     size = len(dictionary)
     narrow = next(t for t in (np.int8, np.int16, np.int32, np.int64) if size < np.iinfo(t).max)
-    codes = np.empty(len(column), dtype=narrow)
+    codes: NDArray[np.integer[Any]] = np.empty(len(column), dtype=narrow)
     at = 0
     for chunk in column.chunks:
         n = len(chunk)
