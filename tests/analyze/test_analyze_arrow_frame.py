@@ -5,7 +5,8 @@ each shortcut against what it replaces:
   (was: ``table.to_pandas()`` of the dictionary-encoded table);
 - ``period_start`` read as Arrow's 16-bit ``year`` (was: ``datetime64`` and numpy's year);
 - trends read an integer ``year`` column as it is (was: widened to 64 bits first);
-- ``stable_order`` of rows already in order makes no copy (was: ``iloc`` of every row).
+- ``stable_order`` of rows already in order makes no copy (was: ``iloc`` of every row);
+- composites pivot each domain from the keys' codes (was: ``DataFrame.pivot`` of text keys).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from welfare_observatory.analyze import domain_composite as dc
 from welfare_observatory.analyze import trend
-from welfare_observatory.analyze._common import stable_order, years
+from welfare_observatory.analyze._common import stable_order, text, years
 from welfare_observatory.build.analyze import _frame
 
 KEYS = ["BS_1", "BS_2", "IT", "017001", "_T", "F", "M"]
@@ -183,3 +185,66 @@ def test_stable_order_of_ordered_rows_equals_the_sorted_copy(
 def test_stable_order_of_tiny_frames(rows: int) -> None:
     frame = pd.DataFrame({"k": ["x"] * rows}, index=[5] * rows)
     assert stable_order(frame, ["k"]).index.tolist() == list(range(rows))
+
+
+_PLACES = ["017001", "017002", "IT", "03", "é-1"]
+_IDS = ["B", "a", "C_2", "b"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(_PLACES), st.none()),
+            st.integers(1990, 2030),
+            st.one_of(st.sampled_from(_IDS), st.none()),
+            st.floats(allow_nan=True, allow_infinity=False, width=64),
+        ),
+        max_size=30,
+    ),
+    categorical=st.booleans(),
+    unused_category=st.booleans(),
+)
+def test_pivot_from_codes_equals_pandas_pivot(
+    cells: list[tuple[str | None, int, str | None, float]],
+    categorical: bool,
+    unused_category: bool,
+) -> None:
+    """Same frame (labels, their dtypes and order, values), or the same error for a
+    repeated cell; missing keys go through pandas itself."""
+    data = pd.DataFrame(cells, columns=["territory", "year", "indicator", "value"])
+    data = data.astype({"year": "int64"})
+    if categorical:
+        places = [*_PLACES, "zz-unused"] if unused_category else _PLACES
+        data["territory"] = pd.Categorical(data["territory"], categories=places[::-1])
+        data["indicator"] = pd.Categorical(data["indicator"], categories=_IDS)
+    else:
+        data = data.astype({"territory": "string", "indicator": "string"})
+    as_text = data.assign(territory=text(data["territory"]), indicator=text(data["indicator"]))
+    try:
+        expected = as_text.pivot(index=["territory", "year"], columns="indicator", values="value")
+    except ValueError as error:
+        with pytest.raises(ValueError, match=str(error)[:20]):
+            dc._pivot(data)
+        return
+    got = dc._pivot(data)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got.index.names == expected.index.names
+    assert [got.index.get_level_values(i).dtype for i in range(2)] == [
+        expected.index.get_level_values(i).dtype for i in range(2)
+    ]
+
+
+def test_pivot_of_sparse_years_asks_pandas() -> None:
+    """Years far apart: the dense grid of codes would be mostly empty."""
+    data = pd.DataFrame(
+        {
+            "territory": pd.Categorical(["IT", "IT"]),
+            "year": [1, 2_000_000],
+            "indicator": pd.Categorical(["a", "b"]),
+            "value": [1.0, 2.0],
+        }
+    )
+    expected = data.assign(territory=text(data["territory"]), indicator=text(data["indicator"]))
+    expected = expected.pivot(index=["territory", "year"], columns="indicator", values="value")
+    pd.testing.assert_frame_equal(dc._pivot(data), expected)
