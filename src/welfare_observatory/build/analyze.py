@@ -201,7 +201,7 @@ def _analyze_frame(
         # off the build's peak for 160 sources, for a few ms per analysis.
         del result, ordered
         if len(frame) >= _SMALL:
-            release_unused(c_heap=True)
+            release_unused(c_heap=name == list(jobs)[-1])
     return analyses, findings
 
 
