@@ -195,25 +195,29 @@ _IDS = ["B", "a", "C_2", "b"]
 @given(
     cells=st.lists(
         st.tuples(
-            st.one_of(st.sampled_from(_PLACES), st.none()),
+            st.sampled_from(_PLACES),
             st.integers(1990, 2030),
-            st.one_of(st.sampled_from(_IDS), st.none()),
+            st.sampled_from(_IDS),
             st.floats(allow_nan=True, allow_infinity=False, width=64),
         ),
         max_size=30,
     ),
     categorical=st.booleans(),
     unused_category=st.booleans(),
+    missing=st.sampled_from([None, "territory", "indicator"]),
 )
 def test_pivot_from_codes_equals_pandas_pivot(
-    cells: list[tuple[str | None, int, str | None, float]],
+    cells: list[tuple[str, int, str, float]],
     categorical: bool,
     unused_category: bool,
+    missing: str | None,
 ) -> None:
     """Same frame (labels, their dtypes and order, values), or the same error for a
     repeated cell; missing keys go through pandas itself."""
     data = pd.DataFrame(cells, columns=["territory", "year", "indicator", "value"])
-    data = data.astype({"year": "int64"})
+    data = data.astype({"year": "int64", "territory": object, "indicator": object})
+    if missing and len(data):
+        data.loc[0, missing] = None
     if categorical:
         places = [*_PLACES, "zz-unused"] if unused_category else _PLACES
         data["territory"] = pd.Categorical(data["territory"], categories=places[::-1])
