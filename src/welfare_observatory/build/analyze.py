@@ -333,7 +333,7 @@ def _categorical(column: pa.ChunkedArray) -> pd.Categorical[Any]:
 
     if not pa.types.is_dictionary(column.type):
         column = column.dictionary_encode()
-    column = column.unify_dictionaries()
+    column = pa.table({"c": column}).unify_dictionaries().column(0)  # any pyarrow >= 15
     if column.num_chunks == 0:
         dictionary = pa.array([], column.type.value_type)
     else:
