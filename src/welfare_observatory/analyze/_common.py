@@ -209,7 +209,16 @@ def stable_order(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
         return frame.reset_index(drop=True)
     keys = [_sort_key(frame[c]) for c in present]
     order = np.lexsort(keys[::-1])  # lexsort's primary key is the last one
+    if _in_order(order):
+        # Already in this order (a table sorted by its maker, ordered again by the build):
+        # no copy of every column.
+        return frame.reset_index(drop=True)
     return frame.iloc[order].reset_index(drop=True)
+
+
+def _in_order(order: NDArray[np.intp]) -> bool:
+    """Whether ``order`` is ``0, 1, ..., n - 1``."""
+    return bool((order[1:] > order[:-1]).all()) if len(order) > 1 else True
 
 
 def _sort_key(column: pd.Series) -> NDArray[np.float64]:

@@ -13,6 +13,7 @@ get no score (never a partial, silently biased one) and are not returned.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from welfare_observatory.analyze.composite import ampi_components
 from welfare_observatory.analyze.trend import key_codes
 from welfare_observatory.model.indicator import Indicator
 from welfare_observatory.model.observation import TOTAL
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 __all__ = ["COMPOSITE_COLUMNS", "MIN_INDICATORS", "domain_composites"]
 
@@ -75,14 +79,14 @@ def domain_composites(
     if _repeated(data, ["indicator", "territory", "year"]):
         data = stable_order(data, ["indicator", "territory", "year", "period"])
         data = data.drop_duplicates(["indicator", "territory", "year"], keep="last")
-    data = data.assign(territory=text(data["territory"]))
-    data["indicator"] = text(data["indicator"])
     tables: list[pd.DataFrame] = []
     notes: list[str] = []
     for domain in sorted({i.domain.value for k, i in indicators.items() if k in present}):
         ids = domains.get(domain, [])
         signs = {i: indicators[i].polarity.sign for i in ids}
-        part = data[data["indicator"].isin(ids)]
+        # Each domain's rows picked by their keys' codes (a test per category), and only
+        # they made text (not every row, then a text comparison per domain).
+        part = _subset(data, text_isin(data["indicator"], ids)) if ids else data.iloc[:0]
         table, note = _one(domain, signs, part, references, min_indicators)
         if note:
             notes.append(note)
@@ -133,7 +137,8 @@ def _one(
         )
     reference = base_year = None
     for candidate in references:
-        counts = data[data["territory"] == candidate].groupby("year")["indicator"].nunique()
+        rows = data[text_isin(data["territory"], [candidate]).to_numpy(dtype=bool)]
+        counts = rows.groupby("year")["indicator"].nunique()
         if len(counts) and int(counts.max()) >= need:
             reference = candidate
             base_year = int(counts[counts == counts.max()].index.min())
@@ -143,7 +148,7 @@ def _one(
             f"no composite for domain {domain!r}: no reference territory "
             f"({', '.join(references)}) has {need} of its indicators in one year"
         )
-    panel = data.pivot(index=["territory", "year"], columns="indicator", values="value")
+    panel = _pivot(data)
     has_ref = panel.loc[[(reference, base_year)]].notna().iloc[0]
     varies = _varies(panel)
     used = [i for i in ids if bool(has_ref[i]) and varies[i]]
@@ -164,6 +169,64 @@ def _one(
     parts["n_indicators"] = len(used)
     parts["indicators"] = ",".join(used)
     return parts[COMPOSITE_COLUMNS], None
+
+
+def _pivot(data: pd.DataFrame) -> pd.DataFrame:
+    """``data.pivot(index=["territory", "year"], columns="indicator", values="value")`` of
+    ``data`` with its keys as text, from the keys' integer codes: rows by territory (as
+    text) then year, columns by indicator (as text), labels made once per distinct key (no
+    grouper over the rows, no key as text per row). Missing keys, repeated cells or years
+    that are not integers: pandas' pivot itself (its result or its error)."""
+    year = data["year"].to_numpy()
+    territory, places = _text_codes(data["territory"])
+    indicator, ids = _text_codes(data["indicator"])
+    general = (
+        len(year) == 0
+        or year.dtype.kind not in "iu"
+        or bool((territory < 0).any() or (indicator < 0).any())
+    )
+    if not general:
+        low = int(year.min())
+        span = int(year.max()) - low + 1
+        general = len(places) * span > 10 * len(year) + 1_000_000  # sparse: pandas
+    if general:
+        keys = data.assign(territory=text(data["territory"]), indicator=text(data["indicator"]))
+        return keys.pivot(index=["territory", "year"], columns="indicator", values="value")
+    cell = territory.astype("int64") * span + (year.astype("int64") - low)
+    present = np.zeros(len(places) * span, dtype=bool)
+    present[cell] = True
+    cells = np.flatnonzero(present)
+    row_of = np.cumsum(present) - 1  # row of each (territory, year) present, in order
+    used = np.flatnonzero(np.bincount(indicator, minlength=len(ids)))
+    column_of = np.cumsum(np.bincount(indicator, minlength=len(ids)) > 0) - 1
+    at = row_of[cell] * len(used) + column_of[indicator]
+    if int(np.bincount(at).max()) > 1:  # two values in one cell: pandas' error
+        keys = data.assign(territory=text(data["territory"]), indicator=text(data["indicator"]))
+        return keys.pivot(index=["territory", "year"], columns="indicator", values="value")
+    values = np.full(len(cells) * len(used), np.nan)
+    values[at] = data["value"].to_numpy(dtype="float64")
+    index = pd.MultiIndex.from_arrays(
+        [places[cells // span], pd.Index(cells % span + low, dtype="int64")],
+        names=["territory", "year"],
+    )
+    columns = pd.Index(ids[used], name="indicator")
+    return pd.DataFrame(values.reshape(len(cells), len(used)), index=index, columns=columns)
+
+
+def _text_codes(column: pd.Series) -> tuple[NDArray[np.intp], pd.Index]:
+    """Integer codes of ``column`` in the order of its distinct values as text (-1:
+    missing), and those values as text, sorted."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        labels = pd.Index(column.cat.categories.astype("string"))
+    else:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        labels = pd.Index(pd.Series(uniques).astype("string"))
+    order = np.argsort(np.asarray([str(x) for x in labels], dtype=object), kind="stable")
+    rank = np.empty(len(labels) + 1, dtype=np.intp)
+    rank[order] = np.arange(len(labels))
+    rank[-1] = -1  # code -1: missing
+    return rank[codes], labels[order]
 
 
 def _varies(panel: pd.DataFrame) -> dict[str, bool]:

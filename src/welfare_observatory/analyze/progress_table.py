@@ -90,11 +90,13 @@ def _progress_table(
     horizons: Iterable[str],
     targets: Mapping[str, tuple[float, int]] | None,
     known: Mapping[tuple[int, int], pd.DataFrame] | None = None,
+    read: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """:func:`progress_table` with the series of ``frame`` from ``prepared()``. ``known``:
     trends already computed over the same series with the same polarity and method, by
     ``(window, min_span)`` (the stage's trend table is the short horizon's); read, never
-    written into."""
+    written into. ``read`` is called once every window is computed (the series are not
+    read any more: the stage frees them before the table is assembled)."""
     if method not in ("eurostat", "istat"):
         raise AnalysisError(f"unknown method {method!r}", hint="method is 'eurostat' or 'istat'")
     wanted = list(dict.fromkeys(horizons))
@@ -137,6 +139,8 @@ def _progress_table(
             part["required_cagr"] = np.nan
             part["ratio"] = np.nan
         parts.append(part[[*keys, *_COLUMNS]])
+    if read is not None:
+        read()
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keys + _COLUMNS)
     return stable_order(out, [*keys, "horizon"])
 
