@@ -254,7 +254,8 @@ def _summed_in_duckdb(
 
 
 SMALL = 200_000
-"""Up to this many input rows (a rebuild's changed indicator group) and without weights,
+"""Up to this many input rows (a rebuild's changed indicator group; derive passes the
+municipal rows of the summed indicators only) and without weights,
 the sums and the coverage checks run in Arrow, not DuckDB: each DuckDB statement costs a
 few milliseconds whatever its size (binding, a result to convert), more than Arrow's
 joins and group-bys over a few thousand rows. The results are the same rows (the order
@@ -433,7 +434,7 @@ def _covered_in_duckdb(
     # One published row per key (sources were resolved before; min() guards the join).
     # Only the keys of aggregates are looked up, so only those are grouped (a few thousand
     # of the input's rows, not all of them).
-    con.register("o0", observations.select([*keys, "value", "source"]))
+    con.register("o0", _candidates(observations.select([*keys, "value", "source"]), table))
     on_0 = " AND ".join(f"o0.{k} = t.{k}" for k in keys)
     on_c = " AND ".join(f"t.{k} = c.{k}" for k in keys)
     on_o = " AND ".join(f"t.{k} = o.{k}" for k in keys)
@@ -453,6 +454,23 @@ def _covered_in_duckdb(
         FROM t JOIN c ON {on_c} LEFT JOIN o ON {on_o}
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
     )
+
+
+def _candidates(published: pa.Table, table: pa.Table) -> pa.Table:
+    """The rows of ``published`` whose indicator and territory are among ``table``'s: the
+    only ones a join on the whole key can match (a missing key never matches in SQL). The
+    values are looked up per dictionary value, and the few rows found are copied, not the
+    millions of municipal rows (the aggregates' territories are larger ones)."""
+    mask: pa.ChunkedArray | None = None
+    for name in ("indicator", "territory"):
+        wanted = pa.array(distinct(table, name), pa.string())
+
+        def among(values: pa.Array, wanted: pa.Array = wanted) -> pa.Array:
+            return pc.fill_null(pc.is_in(pc.cast(values, pa.string()), value_set=wanted), False)
+
+        found = on_values(published.column(name), among)
+        mask = found if mask is None else pc.and_(mask, found)
+    return published.filter(mask) if mask is not None else published
 
 
 def _covered_in_arrow(
