@@ -4,7 +4,9 @@ Derive hands aggregation only the municipal rows of summed indicators and the co
 reads (``build.derive._aggregated_columns``); the coverage step looks up published values
 among the rows of the aggregates' indicators and territories only
 (``aggregation._candidates``); ``on_values`` takes once over chunks sharing a dictionary.
-Each is compared with what it replaces, on DuckDB's path (the one large builds take).
+DuckDB sums on the keys' dictionary codes (``aggregation._coded``) where each key column
+is on one dictionary of distinct texts. Each is compared with what it replaces, on
+DuckDB's path (the one large builds take).
 """
 
 from __future__ import annotations
@@ -102,3 +104,41 @@ def test_on_values_over_one_dictionary_equals_chunk_by_chunk(chunks, unified) ->
         expected = [function(c.dictionary).take(c.indices) for c in column.chunks]
         assert [len(c) for c in got.chunks] == [len(c) for c in expected]
         assert got.to_pylist() == [v for c in expected for v in c.to_pylist()]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(row, max_size=60), split=st.integers(0, 60), unified=st.booleans())
+def test_sums_on_codes_equal_sums_on_texts(
+    catalog, hierarchy, rows: list[tuple[Any, ...]], split: int, unified: bool
+) -> None:
+    published = _table(rows)
+    municipal = _municipal(published)
+    # Two chunks, each on its own dictionary (texts then), or on one (codes then).
+    municipal = pa.concat_tables([municipal.slice(0, split), municipal.slice(split)])
+    if unified:
+        municipal = municipal.unify_dictionaries()
+    kwargs = {"published": published, "inputs": ["h-0"]}
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ag, "SMALL", -1)
+        fast = aggregate(municipal, catalog, hierarchy, **kwargs)
+        m.setattr(ag, "_coded", lambda table, names: None)
+        reference = aggregate(municipal, catalog, hierarchy, **kwargs)
+    _same(fast, reference)
+
+
+def test_codes_only_for_one_dictionary_of_distinct_texts() -> None:
+    one = pa.array(["a", "b", "a"]).dictionary_encode()
+    table = pa.table({"k": pa.chunked_array([one, one.slice(1)])})
+    coded = ag._coded(table, ["k"])
+    assert coded is not None
+    assert coded[0].column("k").to_pylist() == [0, 1, 0, 1, 0]
+    assert coded[1]["k"].to_pylist() == ["a", "b"]
+    twice = pa.DictionaryArray.from_arrays(pa.array([0, 1], pa.int32()), pa.array(["a", "a"]))
+    assert ag._coded(pa.table({"k": twice}), ["k"]) is None  # one text, two codes
+    other = pa.array(["b", "a"]).dictionary_encode()
+    assert ag._coded(pa.table({"k": pa.chunked_array([one, other])}), ["k"]) is None
+    missing = pa.DictionaryArray.from_arrays(
+        pa.array([0], pa.int32()), pa.array([None], pa.string())
+    )
+    assert ag._coded(pa.table({"k": missing}), ["k"]) is None
+    assert ag._coded(pa.table({"k": pa.array(["a"])}), ["k"]) is None  # not a dictionary
