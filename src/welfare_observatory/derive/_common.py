@@ -129,15 +129,29 @@ def on_values(column: pa.ChunkedArray, function: Callable[[pa.Array], pa.Array])
 
 
 def _taken(values: pa.Array, indices: list[pa.Array]) -> list[pa.Array]:
-    """``values.take(i)`` for each of ``indices``: booleans without a missing value or
-    index through numpy (a byte a row, packed once: Arrow's take goes bit by bit), the
-    others in one Arrow take over them all."""
+    """``values.take(i)`` for each of ``indices``: a chunk whose rows all have one index
+    (a source's indicator, usually) as that value repeated, no row read twice; booleans
+    without a missing value or index through numpy (a byte a row, packed once: Arrow's
+    take goes bit by bit); the others in one Arrow take over them all."""
+    out: list[pa.Array | None] = []
+    rest: list[pa.Array] = []
+    for chunk in indices:
+        rows = chunk.to_numpy() if len(chunk) and not chunk.null_count else None
+        if rows is not None and rows.min() == rows.max() and 0 <= rows[0] < len(values):
+            out.append(pa.repeat(values[int(rows[0])], len(chunk)))
+        else:
+            out.append(None)
+            rest.append(chunk)
+    if not rest:
+        return [c for c in out if c is not None]
     boolean = pa.types.is_boolean(values.type) and not values.null_count
-    if boolean and not any(i.null_count for i in indices):
+    if boolean and not any(i.null_count for i in rest):
         flags = values.to_numpy(zero_copy_only=False)
-        return [pa.array(flags[i.to_numpy()], pa.bool_()) for i in indices]
-    taken = values.take(pa.chunked_array(indices, indices[0].type))
-    return list(taken.chunks)
+        taken = [pa.array(flags[i.to_numpy()], pa.bool_()) for i in rest]
+    else:
+        taken = list(values.take(pa.chunked_array(rest, rest[0].type)).chunks)
+    found = iter(taken)
+    return [c if c is not None else next(found) for c in out]
 
 
 distinct = _distinct  # distinct non-null texts, rows never decoded (welfare_observatory._arrow)
