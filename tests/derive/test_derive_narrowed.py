@@ -142,3 +142,25 @@ def test_codes_only_for_one_dictionary_of_distinct_texts() -> None:
     )
     assert ag._coded(pa.table({"k": missing}), ["k"]) is None
     assert ag._coded(pa.table({"k": pa.array(["a"])}), ["k"]) is None  # not a dictionary
+
+
+names = st.one_of(st.none(), st.sampled_from(["POP_TOTAL", "BIRTHS", "MEDIAN_AGE", "NOT_DEFINED"]))
+
+
+@given(st.lists(st.lists(names, max_size=6), max_size=4), st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_domain_column_equals_the_lookup_row_by_row(catalog, chunks, unified) -> None:
+    from welfare_observatory.build.derive import _with_domain
+
+    column = pa.chunked_array(
+        [pa.array(c, pa.string()).dictionary_encode() for c in chunks],
+        pa.dictionary(pa.int32(), pa.string()),
+    )
+    table = pa.table({"indicator": column})
+    if unified:
+        table = table.unify_dictionaries()
+    rows = table.column("indicator").cast(pa.string()).to_pylist()
+    expected = [str(catalog[r].domain) if r in catalog else "other" for r in rows]
+    got = _with_domain(table, catalog).column("domain")
+    assert got.type == pa.string()
+    assert got.to_pylist() == expected

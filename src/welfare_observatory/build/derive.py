@@ -390,8 +390,14 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
     from welfare_observatory.derive._common import on_values
 
     known = pa.array(ids, pa.string())
-    index = on_values(table.column("indicator"), lambda v: pc.index_in(v, value_set=known))
-    domain = pc.fill_null(pc.take(domains, index), "other")
+    # Each distinct indicator's domain found once ("other" for one not defined), then
+    # taken to the rows; a row of no indicator is "other" too.
+    domain = on_values(
+        table.column("indicator"),
+        lambda v: pc.fill_null(pc.take(domains, pc.index_in(v, value_set=known)), "other"),
+    )
+    if domain.null_count:
+        domain = pc.fill_null(domain, "other")
     return table.append_column("domain", domain)
 
 
