@@ -131,6 +131,7 @@ def derive_with_coverage(
     from welfare_observatory.derive._common import on_values
     from welfare_observatory.derive.releases import resolve_releases, source_ranks
     from welfare_observatory.derive.reliability import mark_low_reliability
+    from welfare_observatory.model.indicator import Aggregation
 
     indicators, selection, reference = env.indicators, env.selection, env.reference
 
@@ -169,7 +170,18 @@ def derive_with_coverage(
     hierarchy, levels = _hierarchy(env.config.territory, reg, reference)
     if levels and scope.municipal:
         six = on_values(observed.column("territory"), lambda v: pc.equal(pc.utf8_length(v), 6))
-        municipal = observed.filter(six)
+        # Aggregation reads the municipal rows of the summed indicators only (a formula's
+        # rate is derived from the sums), and of those, these columns: one copy of them
+        # rather than of every municipal row whole.
+        summed = pa.array(
+            sorted(i.id for i in indicators.values() if i.aggregation is Aggregation.SUM),
+            pa.string(),
+        )
+        of_sums = on_values(
+            observed.column("indicator"),
+            lambda v: pc.fill_null(pc.is_in(pc.cast(v, pa.string()), value_set=summed), False),
+        )
+        municipal = observed.select(_aggregated_columns(observed)).filter(pc.and_(six, of_sums))
         # Run on a partition without municipal rows too: the step is the build's, the same
         # in every partition; its rows are none.
         aggregated = aggregate(
@@ -179,7 +191,7 @@ def derive_with_coverage(
         if aggregated.step is not None:
             steps.append(aggregated.step)
             before.append(aggregated.step.id)
-        if municipal.num_rows:
+        if pc.any(six).as_py():
             coverage = aggregated.coverage
             observed = _union_published_first(observed, aggregated.table)
 
@@ -331,6 +343,25 @@ def _union_published_first(published: pa.Table, derived: pa.Table) -> pa.Table:
     return unify_breakdowns([published, fresh])
 
 
+_AGGREGATED = (
+    "indicator",
+    "territory",
+    "period",
+    "period_start",
+    "value",
+    "unit",
+    "obs_status",
+    "conf_status",
+    "lineage",
+)
+"""The base columns :func:`~welfare_observatory.derive.aggregate` reads of its input."""
+
+
+def _aggregated_columns(table: pa.Table) -> list[str]:
+    """The columns of ``table`` aggregation reads: the keys, breakdowns and what it sums."""
+    return [c for c in table.column_names if c in _AGGREGATED or c not in BASE_COLUMNS]
+
+
 def _breakdowns(table: pa.Table) -> list[str]:
     return [c for c in table.column_names if c not in BASE_COLUMNS and c != "domain"]
 
@@ -359,8 +390,14 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
     from welfare_observatory.derive._common import on_values
 
     known = pa.array(ids, pa.string())
-    index = on_values(table.column("indicator"), lambda v: pc.index_in(v, value_set=known))
-    domain = pc.fill_null(pc.take(domains, index), "other")
+    # Each distinct indicator's domain found once ("other" for one not defined), then
+    # taken to the rows; a row of no indicator is "other" too.
+    domain = on_values(
+        table.column("indicator"),
+        lambda v: pc.fill_null(pc.take(domains, pc.index_in(v, value_set=known)), "other"),
+    )
+    if domain.null_count:
+        domain = pc.fill_null(domain, "other")
     return table.append_column("domain", domain)
 
 

@@ -96,17 +96,62 @@ def on_values(column: pa.ChunkedArray, function: Callable[[pa.Array], pa.Array])
     """``function`` of each row of ``column``, computed once per distinct value of a
     dictionary chunk (then taken by index) rather than on millions of decoded strings.
 
-    ``function`` is element-wise (one output per input value, a null for a null)."""
-    chunks = []
+    ``function`` is element-wise (one output per input value, a null for a null). Chunks
+    that follow each other on one dictionary (a unified table's: every chunk) share one
+    call of ``function`` and one take; the result has ``column``'s chunks."""
+    chunks: list[pa.Array] = []
+    dictionary: pa.Array | None = None
+    run: list[pa.Array] = []  # the indices of the chunks on ``dictionary``
+
+    def flush() -> None:
+        if run and dictionary is not None:
+            chunks.extend(_taken(function(dictionary), run))
+        run.clear()
+
     for chunk in column.chunks:
-        if pa.types.is_dictionary(chunk.type):
-            chunks.append(function(chunk.dictionary).take(chunk.indices))
-        else:
+        if not pa.types.is_dictionary(chunk.type):
+            flush()
+            dictionary = None
             chunks.append(function(chunk))
+            continue
+        same = dictionary is not None and (
+            chunk.dictionary is dictionary or chunk.dictionary.equals(dictionary)
+        )
+        if not same:
+            flush()
+            dictionary = chunk.dictionary
+        run.append(chunk.indices)
+    flush()
     if not chunks:
         kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
         return pa.chunked_array([], type=function(pa.array([], kind)).type)
     return pa.chunked_array(chunks)
+
+
+def _taken(values: pa.Array, indices: list[pa.Array]) -> list[pa.Array]:
+    """``values.take(i)`` for each of ``indices``: a chunk whose rows all have one index
+    (a source's indicator, usually) as that value repeated, no row read twice; booleans
+    without a missing value or index through numpy (a byte a row, packed once: Arrow's
+    take goes bit by bit); the others in one Arrow take over them all."""
+    out: list[pa.Array | None] = []
+    rest: list[pa.Array] = []
+    for chunk in indices:
+        rows = chunk.to_numpy() if len(chunk) and not chunk.null_count else None
+        if rows is not None and rows.min() == rows.max() and 0 <= rows[0] < len(values):
+            out.append(pa.repeat(values[int(rows[0])], len(chunk)))
+        else:
+            out.append(None)
+            rest.append(chunk)
+    if not rest:
+        return [c for c in out if c is not None]
+    boolean = pa.types.is_boolean(values.type) and not values.null_count
+    if boolean and not any(i.null_count for i in rest):
+        flags = values.to_numpy(zero_copy_only=False)
+        taken = [pa.array(flags[i.to_numpy()], pa.bool_()) for i in rest]
+    else:
+        taken = list(values.take(pa.chunked_array(rest, rest[0].type)).chunks)
+    found = iter(taken)
+    return [c if c is not None else next(found) for c in out]
 
 
 distinct = _distinct  # distinct non-null texts, rows never decoded (welfare_observatory._arrow)

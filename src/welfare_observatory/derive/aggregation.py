@@ -195,10 +195,24 @@ def _summed_in_duckdb(
 ) -> pa.Table:
     """The sums of the municipal rows per area, with members, reported and coverage."""
     breakdowns = breakdowns_of(observations)
-    # DuckDB scans dictionary columns as they are: no decoding of millions of keys.
+    long = _long_hierarchy(hierarchy, levels)
+    # Grouped on the keys' dictionary codes where it can (no weights to join by text):
+    # DuckDB groups integers for half of what it costs to hash the texts; the few sums are
+    # decoded after. Otherwise DuckDB scans the dictionary columns as they are.
+    coded = _coded(observations, ["indicator", "territory", "period", *breakdowns])
+    on = "o.territory = h.municipality"
+    wanted = pa.array(sums, pa.string())
+    if coded is not None and weights is None:
+        observations, dictionaries = coded
+        # A municipality no row names gets no code: it joins no row, as before.
+        codes = pc.index_in(long.column("municipality"), value_set=dictionaries["territory"])
+        long = long.append_column("code", codes.cast(observations.schema.field("territory").type))
+        on = "o.territory = h.code"
+        found = pc.index_in(wanted, value_set=dictionaries["indicator"])
+        wanted = found.filter(pc.is_valid(found)).cast(observations.schema.field("indicator").type)
     con.register("obs", observations)
-    con.register("h", _long_hierarchy(hierarchy, levels))
-    con.register("sums", pa.table({"id": pa.array(sums, pa.string())}))
+    con.register("h", long)
+    con.register("sums", pa.table({"id": wanted}))
     if weights is not None:
         w = weights.rename_columns(
             ["population" if c == "weight" else c for c in weights.column_names]
@@ -228,7 +242,7 @@ def _summed_in_duckdb(
                    CASE WHEN bool_or(o.conf_status = 'N') THEN 'N' ELSE 'F' END AS conf_status,
                    count(o.value) AS reported,
                    sum(CASE WHEN o.value IS NOT NULL THEN w.population END) AS reported_weight
-            FROM obs o JOIN h ON o.territory = h.municipality
+            FROM obs o JOIN h ON {on}
             LEFT JOIN w ON w.territory = o.territory AND w.year = year(o.period_start)
             WHERE o.indicator IN (SELECT id FROM sums)
             GROUP BY o.indicator, h.level, h.area, o.period {b_group}),
@@ -250,11 +264,43 @@ def _summed_in_duckdb(
                     ELSE p.reported / m.members END AS coverage
         FROM parts p JOIN members m ON m.level = p.level AND m.area = p.area AND m.yr = p.yr
     """  # noqa: S608 (identifiers are checked names; data goes in as tables)
-    return query(con, sql)
+    result = query(con, sql)
+    if coded is None or weights is not None:
+        return result
+    for name in ["indicator", "period", *breakdowns]:
+        index = result.schema.get_field_index(name)
+        texts = dictionaries[name].take(result.column(index))
+        result = result.set_column(index, pa.field(name, texts.type), texts)
+    return result
+
+
+def _coded(observations: pa.Table, names: list[str]) -> tuple[pa.Table, dict[str, pa.Array]] | None:
+    """``observations`` with each column of ``names`` as the integer codes of its
+    dictionary, and those dictionaries; None unless every such column's chunks share one
+    dictionary of distinct texts with no missing one (a code then stands for one text
+    and one text has one code: grouping on codes is grouping on texts)."""
+    dictionaries: dict[str, pa.Array] = {}
+    for name in names:
+        column = observations.column(name)
+        if not pa.types.is_dictionary(column.type) or column.num_chunks == 0:
+            return None
+        first = column.chunk(0).dictionary
+        if not _is_text(first.type) or first.null_count:
+            return None
+        if any(not (c.dictionary is first or c.dictionary.equals(first)) for c in column.chunks):
+            return None
+        if pc.count_distinct(first).as_py() != len(first):
+            return None
+        dictionaries[name] = first
+        codes = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
+        position = observations.schema.get_field_index(name)
+        observations = observations.set_column(position, pa.field(name, codes.type), codes)
+    return observations, dictionaries
 
 
 SMALL = 200_000
-"""Up to this many input rows (a rebuild's changed indicator group) and without weights,
+"""Up to this many input rows (a rebuild's changed indicator group; derive passes the
+municipal rows of the summed indicators only) and without weights,
 the sums and the coverage checks run in Arrow, not DuckDB: each DuckDB statement costs a
 few milliseconds whatever its size (binding, a result to convert), more than Arrow's
 joins and group-bys over a few thousand rows. The results are the same rows (the order
@@ -433,7 +479,7 @@ def _covered_in_duckdb(
     # One published row per key (sources were resolved before; min() guards the join).
     # Only the keys of aggregates are looked up, so only those are grouped (a few thousand
     # of the input's rows, not all of them).
-    con.register("o0", observations.select([*keys, "value", "source"]))
+    con.register("o0", _candidates(observations.select([*keys, "value", "source"]), table))
     on_0 = " AND ".join(f"o0.{k} = t.{k}" for k in keys)
     on_c = " AND ".join(f"t.{k} = c.{k}" for k in keys)
     on_o = " AND ".join(f"t.{k} = o.{k}" for k in keys)
@@ -453,6 +499,23 @@ def _covered_in_duckdb(
         FROM t JOIN c ON {on_c} LEFT JOIN o ON {on_o}
         """,  # noqa: S608 (identifiers are checked names; data goes in as tables)
     )
+
+
+def _candidates(published: pa.Table, table: pa.Table) -> pa.Table:
+    """The rows of ``published`` whose indicator and territory are among ``table``'s: the
+    only ones a join on the whole key can match (a missing key never matches in SQL). The
+    values are looked up per dictionary value, and the few rows found are copied, not the
+    millions of municipal rows (the aggregates' territories are larger ones)."""
+    mask: pa.ChunkedArray | None = None
+    for name in ("indicator", "territory"):
+        wanted = pa.array(distinct(table, name), pa.string())
+
+        def among(values: pa.Array, wanted: pa.Array = wanted) -> pa.Array:
+            return pc.fill_null(pc.is_in(pc.cast(values, pa.string()), value_set=wanted), False)
+
+        found = on_values(published.column(name), among)
+        mask = found if mask is None else pc.and_(mask, found)
+    return published.filter(mask) if mask is not None else published
 
 
 def _covered_in_arrow(
