@@ -18,7 +18,7 @@ decimal, header rows, markers, ...); see ``docs/sources.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import model_validator
 
@@ -28,9 +28,12 @@ from welfare_observatory.sdk import SourceOptions as _SourceOptions
 from welfare_observatory.sources.tabular_options import TabularOptions
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
     import pyarrow as pa
 
-__all__ = ["TableOptions", "TableSource", "register_sources"]
+__all__ = ["TableOptions", "TableSource", "read_ahead_job", "register_sources"]
 
 
 class TableOptions(_SourceOptions, TabularOptions):
@@ -91,6 +94,49 @@ class TableSource(Source[TableOptions]):
             if exc.location is None:
                 exc.location = Location(source=self.id, file=payload.origin)
             raise
+
+
+_AHEAD_BYTES = 1 << 26
+"""Files up to which a build reads ahead (64 MiB; a larger one is read by its source)."""
+
+
+def read_ahead_job(options: Mapping[str, Any], folder: str | Path) -> Callable[[], Any] | None:
+    """What reads a table source's local tidy CSV ahead of its source (``options``: the
+    source's, from observatory.yaml; ``folder``: the observatory's), to run on another
+    thread: the file's bytes and Arrow's first read of them
+    (:func:`~welfare_observatory.sources.tidy.read_ahead`). None for any other source.
+
+    What it reads is used only when the source's payload holds the same bytes (the file
+    did not change in between) and its options are the same: a path that fetch refuses,
+    a file that is not there, a read that fails are read ahead for nothing, never used.
+    Only a regular file is opened (a pipe or a device could block the thread)."""
+    try:
+        table = TableOptions.model_validate(options)
+    except ValueError:
+        return None
+    if table.layout != "tidy" or table.path is None or table.format == "xlsx":
+        return None
+    path = table.path
+
+    def job() -> Any:
+        import os
+        import stat
+
+        from welfare_observatory.sources.tidy import read_ahead
+
+        try:
+            # Not blocking: opening a pipe to read waits for a writer.
+            fd = os.open(os.path.join(folder, path), os.O_RDONLY | os.O_NONBLOCK)  # noqa: PTH118
+            with os.fdopen(fd, "rb") as handle:
+                known = os.fstat(fd)
+                if not stat.S_ISREG(known.st_mode) or known.st_size > _AHEAD_BYTES:
+                    return None
+                data = handle.read()
+        except OSError:
+            return None
+        return read_ahead(data, table)
+
+    return job
 
 
 @hookimpl
