@@ -98,6 +98,9 @@ def _plain(outputs: list[SourceOutput]) -> list[Any]:
 def test_sources_read_ahead_give_what_reading_in_line_gives(
     environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from welfare_observatory.sources import table
+
+    monkeypatch.setattr(table, "_AHEAD_BYTES", (0, 1 << 26))  # these files are small
     kb = tmp_path / "kb"
     sources = environment.config.sources
     context = _context(environment, kb)
@@ -126,8 +129,6 @@ def test_sources_read_ahead_give_what_reading_in_line_gives(
     assert taken == [False, True, True, False, True, True]
     # A rebuild reuses every source that parsed: nothing of theirs is read ahead.
     jobs: list[str] = []
-    from welfare_observatory.sources import table
-
     made = table.read_ahead_job
     monkeypatch.setattr(
         table,

@@ -134,6 +134,31 @@ def test_what_interrupts_the_wait_goes_on_up(monkeypatch: pytest.MonkeyPatch) ->
         _ahead(b"A\n1\n", options())
 
 
+@pytest.fixture
+def any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    from welfare_observatory.sources import table
+
+    monkeypatch.setattr(table, "_AHEAD_BYTES", (0, 1 << 26))
+
+
+def test_only_files_of_a_size_worth_a_thread_are_read_ahead(tmp_path: Path) -> None:
+    from welfare_observatory.sources import table
+
+    smallest, largest = table._AHEAD_BYTES
+    (tmp_path / "small.csv").write_bytes(b"A,B\n" + b"x,1\n" * ((smallest - 5) // 4))
+    (tmp_path / "enough.csv").write_bytes(b"A,B\n" + b"x,1\n" * (smallest // 4))
+    assert read_ahead_job({"path": "small.csv", "layout": "tidy"}, tmp_path) is None
+    job = read_ahead_job({"path": "enough.csv", "layout": "tidy"}, tmp_path)
+    assert job is not None
+    ahead = job()
+    assert ahead is not None and ahead.table.num_rows == smallest // 4 + 1
+    # a file that shrank (or grew past the largest) since it was looked at is not read
+    (tmp_path / "enough.csv").write_bytes(b"A,B\nx,1\n")
+    assert job() is None
+    assert largest >= 1 << 26
+
+
+@pytest.mark.usefixtures("any_size")
 def test_the_job_reads_only_a_local_tidy_csv(tmp_path: Path) -> None:
     (tmp_path / "data.csv").write_bytes(b"A,B\nx,1\n")
     job = read_ahead_job({"path": "data.csv", "layout": "tidy"}, tmp_path)
@@ -145,15 +170,24 @@ def test_the_job_reads_only_a_local_tidy_csv(tmp_path: Path) -> None:
     assert read_ahead_job({"path": "x.xlsx", "layout": "tidy", "format": "xlsx"}, tmp_path) is None
     assert read_ahead_job({"layout": "tidy"}, tmp_path) is None  # invalid options
     for missing in ("nothing.csv", "."):
-        job = read_ahead_job({"path": missing, "layout": "tidy"}, tmp_path)
-        assert job is not None and job() is None
+        assert read_ahead_job({"path": missing, "layout": "tidy"}, tmp_path) is None
+    # a file removed or replaced by a pipe after it was looked at
+    job = read_ahead_job({"path": "data.csv", "layout": "tidy"}, tmp_path)
+    assert job is not None
+    (tmp_path / "data.csv").unlink()
+    assert job() is None
 
 
+@pytest.mark.usefixtures("any_size")
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 def test_a_pipe_is_not_read_and_does_not_block(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.csv")
-    job = read_ahead_job({"path": "pipe.csv", "layout": "tidy"}, tmp_path)
+    assert read_ahead_job({"path": "pipe.csv", "layout": "tidy"}, tmp_path) is None
+    (tmp_path / "data.csv").write_bytes(b"A,B\nx,1\n")
+    job = read_ahead_job({"path": "data.csv", "layout": "tidy"}, tmp_path)
     assert job is not None
+    (tmp_path / "data.csv").unlink()
+    os.mkfifo(tmp_path / "data.csv")
     result: list[object] = []
     worker = threading.Thread(target=lambda: result.append(job()), daemon=True)
     worker.start()

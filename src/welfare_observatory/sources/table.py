@@ -96,8 +96,10 @@ class TableSource(Source[TableOptions]):
             raise
 
 
-_AHEAD_BYTES = 1 << 26
-"""Files up to which a build reads ahead (64 MiB; a larger one is read by its source)."""
+_AHEAD_BYTES = (1 << 18, 1 << 26)
+"""Sizes of the files a build reads ahead: from 256 KiB (a smaller file decodes in well
+under a millisecond, less than handing it to a thread costs: measured on 160 files of
+185 KiB, reading them ahead cost 10 % more CPU for no gain) to 64 MiB."""
 
 
 def read_ahead_job(options: Mapping[str, Any], folder: str | Path) -> Callable[[], Any] | None:
@@ -116,20 +118,30 @@ def read_ahead_job(options: Mapping[str, Any], folder: str | Path) -> Callable[[
         return None
     if table.layout != "tidy" or table.path is None or table.format == "xlsx":
         return None
-    path = table.path
+    import os
+    import stat
+
+    name = os.path.join(folder, table.path)  # noqa: PTH118
+    smallest, largest = _AHEAD_BYTES
+
+    def fits(known: os.stat_result) -> bool:
+        return stat.S_ISREG(known.st_mode) and smallest <= known.st_size <= largest
+
+    try:
+        if not fits(os.stat(name)):  # noqa: PTH116
+            return None
+    except OSError:
+        return None
 
     def job() -> Any:
-        import os
-        import stat
-
         from welfare_observatory.sources.tidy import read_ahead
 
         try:
-            # Not blocking: opening a pipe to read waits for a writer.
-            fd = os.open(os.path.join(folder, path), os.O_RDONLY | os.O_NONBLOCK)  # noqa: PTH118
+            # Not blocking: opening a pipe to read waits for a writer (the file may have
+            # been replaced since it was looked at).
+            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
             with os.fdopen(fd, "rb") as handle:
-                known = os.fstat(fd)
-                if not stat.S_ISREG(known.st_mode) or known.st_size > _AHEAD_BYTES:
+                if not fits(os.fstat(fd)):
                     return None
                 data = handle.read()
         except OSError:
