@@ -135,6 +135,10 @@ class BuildContext:
     lazy_steps: bool = False
     """Leave a reused source's rows in its step until they are first read
     (:class:`SavedTable`): the in-memory layout's sources, run in this process."""
+    ahead: Future[Any] | None = None
+    """The source's file as read ahead on another thread (see :func:`run_sources`)."""
+    read_ahead: Callable[[], None] | None = None
+    """Starts reading the next source's file ahead; called when this source parses."""
 
     @property
     def versions(self) -> dict[str, str]:
@@ -222,22 +226,41 @@ def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[Source
     What a build gets is the same as with everything written in line: a copy or a step that
     cannot be written fails its source with the error it failed with there (reported once
     every source ran).
+
+    When a source parses, the next source's file (a local tidy CSV) is read and decoded
+    ahead on a third thread (Arrow's CSV reader releases the GIL) while this one is
+    harmonized; its parse takes that read when its payload holds the same bytes
+    (:func:`~welfare_observatory.sources.table.read_ahead_job`). A source that is reused
+    parses nothing, so a rebuild reads nothing ahead.
     """
     sources = context.env.config.sources
     if len(source_ids) < 2:
         return [run_source(s, sources[s], context) for s in source_ids]
     outputs = []
     backlog: deque[Future[None]] = deque()
-    with ThreadPoolExecutor(1, thread_name_prefix="steps") as saver:
-        writing = dataclasses.replace(context, saver=saver, saving={})
-        for source_id in source_ids:
-            output = run_source(source_id, sources[source_id], writing)
-            outputs.append(output)
-            if output.saving is not None:
-                backlog.append(output.saving)
-            # A slow disk must not hold every source's table and open copy at once.
-            while len(backlog) > _BACKLOG:
-                wait([backlog.popleft()])
+    reader = ThreadPoolExecutor(1, thread_name_prefix="read-ahead")
+    pending: dict[str, Future[Any]] = {}
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="steps") as saver:
+            writing = dataclasses.replace(context, saver=saver, saving={})
+            for index, source_id in enumerate(source_ids):
+                following = source_ids[index + 1] if index + 1 < len(source_ids) else None
+                writing.ahead = pending.pop(source_id, None)
+                writing.read_ahead = (
+                    functools.partial(_read_next, reader, pending, following, context)
+                    if following is not None
+                    else None
+                )
+                output = run_source(source_id, sources[source_id], writing)
+                outputs.append(output)
+                if output.saving is not None:
+                    backlog.append(output.saving)
+                # A slow disk must not hold every source's table and open copy at once.
+                while len(backlog) > _BACKLOG:
+                    wait([backlog.popleft()])
+            writing.ahead = writing.read_ahead = None
+    finally:
+        reader.shutdown(wait=False, cancel_futures=True)
     # Every step is written (the pool waited for them): a failed write fails its source.
     done = []
     for output in outputs:
@@ -249,6 +272,26 @@ def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[Source
             output = _failed(source_id, sources[source_id], context, error, seconds)
         done.append(output)
     return done
+
+
+def _read_next(
+    reader: ThreadPoolExecutor,
+    pending: dict[str, Future[Any]],
+    source_id: str,
+    context: BuildContext,
+) -> None:
+    """Start reading ``source_id``'s file ahead on ``reader`` (once), when it is a table
+    source's local tidy CSV."""
+    if source_id in pending:
+        return
+    config = context.env.config.sources[source_id]
+    if config.type != "table" or not config.enabled:
+        return
+    from welfare_observatory.sources.table import read_ahead_job
+
+    job = read_ahead_job(config.options, context.env.folder)
+    if job is not None:
+        pending[source_id] = reader.submit(job)
 
 
 def _failed(
@@ -504,11 +547,14 @@ def _parse_and_harmonize(
     from welfare_observatory.harmonize import harmonize
     from welfare_observatory.sources.cache import parse_or_forget
     from welfare_observatory.sources.notes import parse_findings
+    from welfare_observatory.sources.tidy import reading_ahead
 
     cache = context.env.cache(context.cache_dir)
     steps: list[StepRecord] = []
     parsed = []
     with context.timed("parse"):
+        if context.read_ahead is not None:
+            context.read_ahead()  # the next source's file, while this one parses
         for payload in payloads:
             fetch_step = StepRecord.create(
                 "fetch",
@@ -526,7 +572,8 @@ def _parse_and_harmonize(
             )
             steps += [fetch_step, parse_step]
             # Only answers that parse stay in the cache (see sources.cache).
-            table = parse_or_forget(source.parse, payload, cache)
+            with reading_ahead(context.ahead):
+                table = parse_or_forget(source.parse, payload, cache)
             parsed.append((parse_step.id, _checked_table(table, source_id)))
     rows_in = sum(t.num_rows for _, t in parsed)
     if not parsed:

@@ -49,9 +49,27 @@ class Problem:
     severity: str = "error"
 
 
-def constant(n: int, value: str) -> pa.Array:
-    """A dictionary array of ``n`` copies of ``value``."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value]))
+SHARED_ROWS = 1 << 20
+"""Rows up to which :func:`constant` reads its indices off one zero-filled buffer that
+every table shares (4 MiB at most, kept for the process); a longer array has its own."""
+_ZEROS: list[pa.Buffer] = []
+
+
+def zeros(nbytes: int) -> pa.Buffer:
+    """``nbytes`` zero bytes, a slice of the one zero-filled buffer tables share (Arrow
+    buffers are immutable: no array can change what another reads)."""
+    if not _ZEROS or _ZEROS[0].size < nbytes:
+        _ZEROS[:] = [pa.py_buffer(np.zeros(max(nbytes, 1 << 16), dtype=np.uint8))]
+    return _ZEROS[0].slice(0, nbytes)
+
+
+def constant(n: int, value: str | pa.Array) -> pa.DictionaryArray:
+    """A dictionary array of ``n`` copies of ``value`` (or of a one-entry dictionary)."""
+    dictionary = value if isinstance(value, pa.Array) else pa.array([value])
+    if n > SHARED_ROWS:
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), dictionary)
+    indices = pa.Array.from_buffers(pa.int32(), n, [None, zeros(4 * n)], null_count=0)
+    return pa.DictionaryArray.from_arrays(indices, dictionary, safe=False)
 
 
 def _bad_mask(

@@ -18,7 +18,7 @@ decimal, header rows, markers, ...); see ``docs/sources.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import model_validator
 
@@ -28,9 +28,12 @@ from welfare_observatory.sdk import SourceOptions as _SourceOptions
 from welfare_observatory.sources.tabular_options import TabularOptions
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
     import pyarrow as pa
 
-__all__ = ["TableOptions", "TableSource", "register_sources"]
+__all__ = ["TableOptions", "TableSource", "read_ahead_job", "register_sources"]
 
 
 class TableOptions(_SourceOptions, TabularOptions):
@@ -91,6 +94,61 @@ class TableSource(Source[TableOptions]):
             if exc.location is None:
                 exc.location = Location(source=self.id, file=payload.origin)
             raise
+
+
+_AHEAD_BYTES = (1 << 18, 1 << 26)
+"""Sizes of the files a build reads ahead: from 256 KiB (a smaller file decodes in well
+under a millisecond, less than handing it to a thread costs: measured on 160 files of
+185 KiB, reading them ahead cost 10 % more CPU for no gain) to 64 MiB."""
+
+
+def read_ahead_job(options: Mapping[str, Any], folder: str | Path) -> Callable[[], Any] | None:
+    """What reads a table source's local tidy CSV ahead of its source (``options``: the
+    source's, from observatory.yaml; ``folder``: the observatory's), to run on another
+    thread: the file's bytes and Arrow's first read of them
+    (:func:`~welfare_observatory.sources.tidy.read_ahead`). None for any other source.
+
+    What it reads is used only when the source's payload holds the same bytes (the file
+    did not change in between) and its options are the same: a path that fetch refuses,
+    a file that is not there, a read that fails are read ahead for nothing, never used.
+    Only a regular file is opened (a pipe or a device could block the thread)."""
+    try:
+        table = TableOptions.model_validate(options)
+    except ValueError:
+        return None
+    if table.layout != "tidy" or table.path is None or table.format == "xlsx":
+        return None
+    import os
+    import stat
+
+    name = os.path.join(folder, table.path)  # noqa: PTH118
+    smallest, largest = _AHEAD_BYTES
+
+    def fits(known: os.stat_result) -> bool:
+        return stat.S_ISREG(known.st_mode) and smallest <= known.st_size <= largest
+
+    try:
+        if not fits(os.stat(name)):  # noqa: PTH116
+            return None
+    except OSError:
+        return None
+
+    def job() -> Any:
+        from welfare_observatory.sources.tidy import read_ahead
+
+        try:
+            # Not blocking: opening a pipe to read waits for a writer (the file may have
+            # been replaced since it was looked at).
+            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as handle:
+                if not fits(os.fstat(fd)):
+                    return None
+                data = handle.read()
+        except OSError:
+            return None
+        return read_ahead(data, table)
+
+    return job
 
 
 @hookimpl

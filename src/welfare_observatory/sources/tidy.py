@@ -18,9 +18,12 @@ XLSX payloads and multi-row headers go to the detecting reader.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import fnmatch
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.errors import Location, ParseError
@@ -29,12 +32,14 @@ from welfare_observatory.sources.notes import attach_findings
 from welfare_observatory.sources.tabular_options import number_format
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import numpy as np
     import pyarrow as pa
 
     from welfare_observatory.sources.tabular_options import TabularOptions
 
-__all__ = ["read_tidy"]
+__all__ = ["read_ahead", "read_tidy", "reading_ahead"]
 
 _SDMX_VALUE_COLUMNS = ("OBS_VALUE", "Value")
 _YEAR_HEADER = re.compile(r"^(?:19|20)\d{2}(?:\b|$)")  # as sources.tabular
@@ -62,7 +67,8 @@ def read_tidy(
         from welfare_observatory.sources.tabular import read_table
 
         return read_table(data, options, file=file, source=source)
-    text = _utf8(data, options, where)
+    ahead = _ahead(data, options)
+    text = ahead.text if ahead is not None else _utf8(data, options, where)
     skip = options.skip_rows + ((options.header_row or 1) - 1)
     lines = text.split(b"\n", skip + 1)
     first_line = lines[skip] if len(lines) > skip else b""
@@ -70,7 +76,9 @@ def read_tidy(
         raise ParseError("the header row is empty", location=where, hint="check skip_rows")
     header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
     sep = _separator(text, skip) if options.separator == "auto" else options.separator
-    table, names, notes = _read(text, sep, skip, where, header_line.count(sep) + 1)
+    width = header_line.count(sep) + 1
+    first = ahead.first(sep, skip, width + 8) if ahead is not None else None
+    table, names, notes = _read(text, sep, skip, where, width, first)
     table = _drop_blank_rows(table)
     if table.num_rows == 0:
         notes.append(
@@ -144,6 +152,93 @@ def read_tidy(
     return attach_findings(pa.table(arrays), notes)
 
 
+@dataclass(frozen=True)
+class _Ahead:
+    """The first CSV read :func:`read_tidy` makes of ``data``, made beforehand."""
+
+    data: bytes
+    options: TabularOptions
+    text: bytes
+    sep: str
+    skip: int
+    typed: int
+    table: pa.Table
+    ragged: bool
+
+    def first(self, sep: str, skip: int, typed: int) -> tuple[pa.Table, bool] | None:
+        """The read, when it was made as :func:`_read` makes it (always: the same rules on
+        the same bytes; checked all the same)."""
+        if (sep, skip, typed) != (self.sep, self.skip, self.typed):
+            return None
+        return self.table, self.ragged
+
+
+_AHEAD: contextvars.ContextVar[Future[Any] | None] = contextvars.ContextVar(
+    "tidy_ahead", default=None
+)
+
+
+def read_ahead(data: bytes, options: TabularOptions) -> _Ahead | None:
+    """The first CSV read :func:`read_tidy` makes of ``data``, made now: a build makes it
+    on another thread for the next source while this one is harmonized (Arrow's CSV reader
+    releases the GIL). None when ``read_tidy`` would not read ``data`` so or the read fails:
+    ``read_tidy`` then reads the bytes itself and fails as it always fails, at the place."""
+    try:
+        if not data or data.isspace() or options.format == "xlsx":
+            return None
+        if data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1:
+            return None
+        where = Location()
+        text = _utf8(data, options, where)
+        skip = options.skip_rows + ((options.header_row or 1) - 1)
+        lines = text.split(b"\n", skip + 1)
+        first_line = lines[skip] if len(lines) > skip else b""
+        if not first_line.strip():
+            return None
+        header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
+        sep = _separator(text, skip) if options.separator == "auto" else options.separator
+        typed = header_line.count(sep) + 1 + 8
+        bad: list[Any] = []
+
+        def on_invalid(row: Any) -> str:
+            bad.append(row)
+            return "skip"
+
+        table = _read_csv(text, sep, skip, typed, on_invalid, where)
+        return _Ahead(data, options, text, sep, skip, typed, table, bool(bad))
+    except Exception:  # read_tidy reads the bytes again, and reports
+        return None
+
+
+@contextlib.contextmanager
+def reading_ahead(ahead: Future[Any] | None) -> Iterator[None]:
+    """Within: :func:`read_tidy` takes what ``ahead`` (a :func:`read_ahead` made on another
+    thread) read, when it read the same bytes with the same options."""
+    token = _AHEAD.set(ahead)
+    try:
+        yield
+    finally:
+        _AHEAD.reset(token)
+
+
+def _ahead(data: bytes, options: TabularOptions) -> _Ahead | None:
+    """What :func:`reading_ahead` gave for these bytes and options, else None."""
+    from concurrent.futures import wait
+
+    future = _AHEAD.get()
+    if future is None or future.cancelled():
+        return None
+    # What interrupts the wait (the source's timeout) goes on up; a read cancelled or
+    # failed is made again by the caller.
+    wait([future])
+    if future.cancelled() or future.exception() is not None:
+        return None
+    ahead = future.result()
+    if not isinstance(ahead, _Ahead) or ahead.options != options or ahead.data != data:
+        return None
+    return ahead
+
+
 def _utf8(data: bytes, options: TabularOptions, where: Location) -> bytes:
     """The payload as UTF-8, decoded by the detecting reader's rules (BOM, UTF-8, then
     cp1252; a file broken midway is an error, NUL bytes too)."""
@@ -184,10 +279,16 @@ def _check_header(names: list[str], where: Location, line: int) -> None:
 
 
 def _read(
-    text: bytes, sep: str, skip: int, where: Location, width: int
+    text: bytes,
+    sep: str,
+    skip: int,
+    where: Location,
+    width: int,
+    first: tuple[pa.Table, bool] | None = None,
 ) -> tuple[pa.Table, list[str], list[Finding]]:
     """Every column as text, plus ``__row`` (0-based record number), the header's names
-    and what was noticed (short rows); long rows and bad headers are errors."""
+    and what was noticed (short rows); long rows and bad headers are errors. ``first``:
+    the first CSV read and whether it met ragged rows, made beforehand (:func:`read_ahead`)."""
     import numpy as np
     import pyarrow as pa
 
@@ -202,7 +303,13 @@ def _read(
         return "skip"
 
     while True:
-        table = _read_csv(text, sep, skip, typed, on_invalid, where)
+        if first is not None:
+            table = first[0]
+            if first[1]:
+                bad.append(None)
+            first = None
+        else:
+            table = _read_csv(text, sep, skip, typed, on_invalid, where)
         if table.num_columns <= typed:
             break
         typed = table.num_columns
