@@ -68,16 +68,12 @@ def read_tidy(
 
         return read_table(data, options, file=file, source=source)
     ahead = _ahead(data, options)
-    text = ahead.text if ahead is not None else _utf8(data, options, where)
-    skip = options.skip_rows + ((options.header_row or 1) - 1)
-    lines = text.split(b"\n", skip + 1)
-    first_line = lines[skip] if len(lines) > skip else b""
-    if not first_line.strip():
-        raise ParseError("the header row is empty", location=where, hint="check skip_rows")
-    header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
-    sep = _separator(text, skip) if options.separator == "auto" else options.separator
-    width = header_line.count(sep) + 1
-    first = ahead.first(sep, skip, width + 8) if ahead is not None else None
+    if ahead is None:
+        text, skip, sep, width = _head(data, options, where)
+        first = None
+    else:
+        text, skip, sep, width = ahead.text, ahead.skip, ahead.sep, ahead.width
+        first = ahead.table, ahead.ragged
     table, names, notes = _read(text, sep, skip, where, width, first)
     table = _drop_blank_rows(table)
     if table.num_rows == 0:
@@ -152,6 +148,11 @@ def read_tidy(
     return attach_findings(pa.table(arrays), notes)
 
 
+_SPARE = 8
+"""Columns typed as text beyond the cells on the header's first line (a header may hold
+quoted line breaks)."""
+
+
 @dataclass(frozen=True)
 class _Ahead:
     """The first CSV read :func:`read_tidy` makes of ``data``, made beforehand."""
@@ -159,18 +160,11 @@ class _Ahead:
     data: bytes
     options: TabularOptions
     text: bytes
-    sep: str
     skip: int
-    typed: int
+    sep: str
+    width: int
     table: pa.Table
     ragged: bool
-
-    def first(self, sep: str, skip: int, typed: int) -> tuple[pa.Table, bool] | None:
-        """The read, when it was made as :func:`_read` makes it (always: the same rules on
-        the same bytes; checked all the same)."""
-        if (sep, skip, typed) != (self.sep, self.skip, self.typed):
-            return None
-        return self.table, self.ragged
 
 
 _AHEAD: contextvars.ContextVar[Future[Any] | None] = contextvars.ContextVar(
@@ -189,25 +183,31 @@ def read_ahead(data: bytes, options: TabularOptions) -> _Ahead | None:
         if data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1:
             return None
         where = Location()
-        text = _utf8(data, options, where)
-        skip = options.skip_rows + ((options.header_row or 1) - 1)
-        lines = text.split(b"\n", skip + 1)
-        first_line = lines[skip] if len(lines) > skip else b""
-        if not first_line.strip():
-            return None
-        header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
-        sep = _separator(text, skip) if options.separator == "auto" else options.separator
-        typed = header_line.count(sep) + 1 + 8
+        text, skip, sep, width = _head(data, options, where)
         bad: list[Any] = []
 
         def on_invalid(row: Any) -> str:
             bad.append(row)
             return "skip"
 
-        table = _read_csv(text, sep, skip, typed, on_invalid, where)
-        return _Ahead(data, options, text, sep, skip, typed, table, bool(bad))
+        table = _read_csv(text, sep, skip, width + _SPARE, on_invalid, where)
+        return _Ahead(data, options, text, skip, sep, width, table, bool(bad))
     except Exception:  # read_tidy reads the bytes again, and reports
         return None
+
+
+def _head(data: bytes, options: TabularOptions, where: Location) -> tuple[bytes, int, str, int]:
+    """The payload as UTF-8, the lines before the header, the separator and the cells on
+    the header's first line; raises ParseError when the header row is empty."""
+    text = _utf8(data, options, where)
+    skip = options.skip_rows + ((options.header_row or 1) - 1)
+    lines = text.split(b"\n", skip + 1)
+    first_line = lines[skip] if len(lines) > skip else b""
+    if not first_line.strip():
+        raise ParseError("the header row is empty", location=where, hint="check skip_rows")
+    header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
+    sep = _separator(text, skip) if options.separator == "auto" else options.separator
+    return text, skip, sep, header_line.count(sep) + 1
 
 
 @contextlib.contextmanager
@@ -296,7 +296,7 @@ def _read(
     # The header is read as a record (it may hold quoted line breaks), so columns are named
     # f0, f1, ... until it is known; ``width`` (cells on the header's first line) bounds
     # how many to type as text, and a wider table is read again with every column typed.
-    typed = width + 8
+    typed = width + _SPARE
 
     def on_invalid(row: Any) -> str:
         bad.append(row)
