@@ -1,7 +1,7 @@
 """Shortcuts of aggregation over a whole build's table give what the plain way gives.
 
 Derive hands aggregation only the municipal rows of summed indicators and the columns it
-reads (``build.derive._aggregated_columns``); the coverage step looks up published values
+reads (``derive.aggregation.aggregated_columns``); the coverage step looks up published values
 among the rows of the aggregates' indicators and territories only
 (``aggregation._candidates``); ``on_values`` takes once over chunks sharing a dictionary.
 DuckDB sums on the keys' dictionary codes (``aggregation._coded``) where each key column
@@ -19,10 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from welfare_observatory.build.derive import _aggregated_columns
 from welfare_observatory.derive import aggregate
 from welfare_observatory.derive import aggregation as ag
 from welfare_observatory.derive._common import on_values
+from welfare_observatory.derive.aggregation import aggregated_columns
 from welfare_observatory.model.indicator import Aggregation
 
 from .test_derive_aggregate_arrow import _municipal, _sorted, _table, row
@@ -50,7 +50,7 @@ def test_narrowed_input_and_candidates_give_the_whole_tables_result(
         [i.id for i in catalog.values() if i.aggregation is Aggregation.SUM], pa.string()
     )
     of_sums = pc.is_in(municipal.column("indicator").cast(pa.string()), value_set=sums)
-    narrowed = municipal.select(_aggregated_columns(municipal)).filter(of_sums)
+    narrowed = municipal.select(aggregated_columns(municipal)).filter(of_sums)
     kwargs = {"min_coverage": min_coverage, "published": published, "inputs": ["h-0"]}
     with pytest.MonkeyPatch.context() as m:
         m.setattr(ag, "SMALL", -1)  # DuckDB, where the candidates are looked up

@@ -4,7 +4,9 @@ zero-filled buffer: the same values, the same bytes written, less memory per sou
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
@@ -94,12 +96,27 @@ def test_a_table_longer_than_the_shared_buffer_keeps_its_own(
     assert long.indices.buffers()[1].address != col.zeros(0).address
 
 
-def test_the_shared_buffer_grows_and_older_arrays_keep_reading_zeros() -> None:
+def test_the_shared_buffer_is_never_replaced_and_larger_requests_get_their_own() -> None:
     before = col.constant(3, "x")
-    grown = col.zeros(col._ZEROS[0].size + 8)
-    assert grown.size == len(grown.to_pybytes()) and not any(grown.to_pybytes())
-    after = col.constant(3, "y")
-    assert before.to_pylist() == ["x"] * 3 and after.to_pylist() == ["y"] * 3
+    shared = col.zeros(0).address
+    # A text column of nulls at the limit needs one offset more than its rows.
+    largest = 4 * (col.SHARED_ROWS + 1)
+    assert col.zeros(largest).address == shared
+    beyond = col.zeros(largest + 8)
+    assert beyond.address != shared
+    assert beyond.size == largest + 8 and not any(beyond.to_pybytes())
+    assert col.zeros(16).address == shared
+    after = col.constant(col.SHARED_ROWS, "y")
+    assert after.indices.buffers()[1].address == shared
+    assert before.to_pylist() == ["x"] * 3 and after[-1].as_py() == "y"
+
+
+def test_slices_taken_on_many_threads_are_whole_zero_buffers() -> None:
+    sizes = [0, 1, 4096, 4 * col.SHARED_ROWS, 4 * (col.SHARED_ROWS + 1), 4 * col.SHARED_ROWS + 64]
+    with ThreadPoolExecutor(4) as pool:
+        buffers = list(pool.map(col.zeros, sizes * 8))
+    assert [b.size for b in buffers] == sizes * 8
+    assert not any(np.frombuffer(b, dtype=np.uint8).any() for b in buffers)
 
 
 RULE = HarmonizeRule.model_validate(

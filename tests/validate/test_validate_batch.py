@@ -180,6 +180,29 @@ def test_chunks_of_sources_are_told_what_the_whole_batch_is_told() -> None:
         assert in_order(chunked) == in_order(whole)
 
 
+def test_chunks_whose_sources_have_other_breakdowns_are_told_the_same() -> None:
+    # Each chunk unifies its own sources' breakdown columns: a source with a sex or an age
+    # breakdown next to one without must be told what the whole batch tells it.
+    tables = sources()
+    by_sex = table(rates([10.0 + i % 3 for i in range(20)] + [95.0]), unit="percent")
+    tables["by_sex"] = by_sex.append_column("sex", pa.array(["F"] * by_sex.num_rows))
+    by_age = table([("SHARE", "096004", "2023", 104.0)], unit="percent")
+    tables["by_age"] = by_age.append_column("age", pa.array(["Y15T64"]))
+    ctx = CheckContext(
+        indicators={"POP_TOTAL": POP},
+        hierarchy=HIERARCHY,
+        territories=["096", "096004", "096021", *(f"0960{i:02d}" for i in range(30))],
+    )
+    registry = default_checks()
+    whole = run_checks_by_source(tables, registry, ctx, only=_data_checks(registry))
+    assert whole["by_sex"] and whole["by_age"]
+    for rows in (1, 3, 24, 26):
+        chunked = run_checks_by_source(
+            tables, registry, ctx, only=_data_checks(registry), chunk_rows=rows
+        )
+        assert in_order(chunked) == in_order(whole)
+
+
 def test_a_chunk_is_whole_sources_in_order() -> None:
     from welfare_observatory.validate.batch import _chunks
 
@@ -191,6 +214,9 @@ def test_a_chunk_is_whole_sources_in_order() -> None:
     assert list(_chunks(ids, tables, 4)) == [["a", "b"], ["c"], ["d"]]
     assert list(_chunks(ids, tables, 1)) == [["a"], ["b"], ["c"], ["d"]]
     assert list(_chunks(ids, tables, 100)) == [ids]
+    # A chunk never grows past the limit to take a large source: that one goes alone.
+    assert list(_chunks(["a", "c", "b"], tables, 4)) == [["a"], ["c"], ["b"]]
+    assert list(_chunks(["b", "d", "c"], tables, 3)) == [["b", "d"], ["c"]]
 
 
 @settings(max_examples=25, deadline=None)

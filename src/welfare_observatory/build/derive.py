@@ -129,6 +129,7 @@ def derive_with_coverage(
 
     from welfare_observatory.derive import aggregate, code_changes, derive_rates, reconcile
     from welfare_observatory.derive._common import on_values
+    from welfare_observatory.derive.aggregation import aggregated_columns
     from welfare_observatory.derive.releases import resolve_releases, source_ranks
     from welfare_observatory.derive.reliability import mark_low_reliability
     from welfare_observatory.model.indicator import Aggregation
@@ -171,8 +172,8 @@ def derive_with_coverage(
     if levels and scope.municipal:
         six = on_values(observed.column("territory"), lambda v: pc.equal(pc.utf8_length(v), 6))
         # Aggregation reads the municipal rows of the summed indicators only (a formula's
-        # rate is derived from the sums), and of those, these columns: one copy of them
-        # rather than of every municipal row whole.
+        # rate is derived from the sums), and of those, the columns it reads: one copy of
+        # them rather than of every municipal row whole.
         summed = pa.array(
             sorted(i.id for i in indicators.values() if i.aggregation is Aggregation.SUM),
             pa.string(),
@@ -181,7 +182,7 @@ def derive_with_coverage(
             observed.column("indicator"),
             lambda v: pc.fill_null(pc.is_in(pc.cast(v, pa.string()), value_set=summed), False),
         )
-        municipal = observed.select(_aggregated_columns(observed)).filter(pc.and_(six, of_sums))
+        municipal = observed.select(aggregated_columns(observed)).filter(pc.and_(six, of_sums))
         # Run on a partition without municipal rows too: the step is the build's, the same
         # in every partition; its rows are none.
         aggregated = aggregate(
@@ -341,25 +342,6 @@ def _union_published_first(published: pa.Table, derived: pa.Table) -> pa.Table:
     found = rows.column("_row")
     fresh = derived_u.take(pc.take(found, pc.sort_indices(found)))
     return unify_breakdowns([published, fresh])
-
-
-_AGGREGATED = (
-    "indicator",
-    "territory",
-    "period",
-    "period_start",
-    "value",
-    "unit",
-    "obs_status",
-    "conf_status",
-    "lineage",
-)
-"""The base columns :func:`~welfare_observatory.derive.aggregate` reads of its input."""
-
-
-def _aggregated_columns(table: pa.Table) -> list[str]:
-    """The columns of ``table`` aggregation reads: the keys, breakdowns and what it sums."""
-    return [c for c in table.column_names if c in _AGGREGATED or c not in BASE_COLUMNS]
 
 
 def _breakdowns(table: pa.Table) -> list[str]:

@@ -245,20 +245,24 @@ def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[Source
             writing = dataclasses.replace(context, saver=saver, saving={})
             for index, source_id in enumerate(source_ids):
                 following = source_ids[index + 1] if index + 1 < len(source_ids) else None
-                writing.ahead = pending.pop(source_id, None)
-                writing.read_ahead = (
-                    functools.partial(_read_next, reader, pending, following, context)
-                    if following is not None
-                    else None
+                # A context of its own: a source that timed out keeps running on its
+                # thread and must not see the next source's read.
+                own = dataclasses.replace(
+                    writing,
+                    ahead=pending.pop(source_id, None),
+                    read_ahead=(
+                        functools.partial(_read_next, reader, pending, following, context)
+                        if following is not None
+                        else None
+                    ),
                 )
-                output = run_source(source_id, sources[source_id], writing)
+                output = run_source(source_id, sources[source_id], own)
                 outputs.append(output)
                 if output.saving is not None:
                     backlog.append(output.saving)
                 # A slow disk must not hold every source's table and open copy at once.
                 while len(backlog) > _BACKLOG:
                     wait([backlog.popleft()])
-            writing.ahead = writing.read_ahead = None
     finally:
         reader.shutdown(wait=False, cancel_futures=True)
     # Every step is written (the pool waited for them): a failed write fails its source.
@@ -290,8 +294,12 @@ def _read_next(
     from welfare_observatory.sources.table import read_ahead_job
 
     job = read_ahead_job(config.options, context.env.folder)
-    if job is not None:
+    if job is None:
+        return
+    try:
         pending[source_id] = reader.submit(job)
+    except RuntimeError:  # shut down: called by a source that outlived its timeout
+        return
 
 
 def _failed(

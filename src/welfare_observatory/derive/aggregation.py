@@ -50,10 +50,22 @@ from welfare_observatory.model.indicator import Aggregation, Indicator
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["LEVELS", "aggregate"]
+__all__ = ["LEVELS", "aggregate", "aggregated_columns"]
 
 LEVELS: tuple[str, ...] = ("district", "province", "region", "nuts1", "country")
 """Columns of ``TerritoryRegistry.hierarchy()`` above the municipality, smallest first."""
+
+_UNREAD = frozenset({"flags", "source"})
+"""The canonical columns :func:`aggregate` never reads of the rows it sums (an
+aggregate's flags and source are its own; the published rows' source is read of
+``published``)."""
+
+
+def aggregated_columns(table: pa.Table) -> list[str]:
+    """The columns of ``table`` :func:`aggregate` reads of the rows it sums: keys,
+    breakdowns, values and what it carries over. A caller that gives ``published`` may
+    hand it only these."""
+    return [c for c in table.column_names if c not in _UNREAD]
 
 
 def _long_hierarchy(hierarchy: pa.Table, levels: Sequence[str]) -> pa.Table:
@@ -232,7 +244,9 @@ def _summed_in_duckdb(
     b_select = "".join(f"o.{b}, " for b in breakdowns)
     b_group = "".join(f", o.{b}" for b in breakdowns)
     b_out = "".join(f"p.{b}, " for b in breakdowns)
-    # Group the municipal rows per area first (one pass), then attach the members.
+    # Group the municipal rows per area first (one pass), then attach the members. Weights
+    # join on the hierarchy's text (the row's own territory, by the join on ``h``), never
+    # on a territory given as a code.
     sql = f"""
         WITH parts AS MATERIALIZED (
             SELECT o.indicator, h.level, h.area, o.period, {b_select}
@@ -243,7 +257,7 @@ def _summed_in_duckdb(
                    count(o.value) AS reported,
                    sum(CASE WHEN o.value IS NOT NULL THEN w.population END) AS reported_weight
             FROM obs o JOIN h ON {on}
-            LEFT JOIN w ON w.territory = o.territory AND w.year = year(o.period_start)
+            LEFT JOIN w ON w.territory = h.municipality AND w.year = year(o.period_start)
             WHERE o.indicator IN (SELECT id FROM sums)
             GROUP BY o.indicator, h.level, h.area, o.period {b_group}),
         members AS (

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -51,16 +52,25 @@ class Problem:
 
 SHARED_ROWS = 1 << 20
 """Rows up to which :func:`constant` reads its indices off one zero-filled buffer that
-every table shares (4 MiB at most, kept for the process); a longer array has its own."""
-_ZEROS: list[pa.Buffer] = []
+every table shares (4 MiB, made once for the process); a longer array has its own."""
+
+
+@cache
+def _zero_buffer() -> pa.Buffer:
+    # One size for every caller: the indices of SHARED_ROWS rows or a text column's offsets
+    # (one more). Never replaced, so a slice taken on one thread cannot outgrow a buffer
+    # another thread swapped in; the pages stay the kernel's zero page until written.
+    return pa.py_buffer(np.zeros(4 * (SHARED_ROWS + 1), dtype=np.uint8))
 
 
 def zeros(nbytes: int) -> pa.Buffer:
-    """``nbytes`` zero bytes, a slice of the one zero-filled buffer tables share (Arrow
-    buffers are immutable: no array can change what another reads)."""
-    if not _ZEROS or _ZEROS[0].size < nbytes:
-        _ZEROS[:] = [pa.py_buffer(np.zeros(max(nbytes, 1 << 16), dtype=np.uint8))]
-    return _ZEROS[0].slice(0, nbytes)
+    """``nbytes`` zero bytes: a slice of the one zero-filled buffer tables share (Arrow
+    buffers are immutable: no array can change what another reads), or a buffer of its
+    own beyond that buffer's size."""
+    shared = _zero_buffer()
+    if nbytes > shared.size:
+        return pa.py_buffer(np.zeros(nbytes, dtype=np.uint8))
+    return shared.slice(0, nbytes)
 
 
 def constant(n: int, value: str | pa.Array) -> pa.DictionaryArray:

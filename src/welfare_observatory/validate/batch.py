@@ -100,16 +100,17 @@ def run_checks_by_source(
 
 
 def _chunks(ids: list[str], tables: Mapping[str, pa.Table], chunk_rows: int) -> Iterator[list[str]]:
-    """``ids`` in order, cut into runs of whole sources of at least ``chunk_rows`` rows
-    (the last one fewer); a source larger than that is a run of its own."""
+    """``ids`` in order, cut into runs of whole sources of at most ``chunk_rows`` rows; a
+    source larger than that is a run of its own."""
     chunk: list[str] = []
     rows = 0
     for source in ids:
-        chunk.append(source)
-        rows += tables[source].num_rows
-        if rows >= chunk_rows:
+        n = tables[source].num_rows
+        if chunk and rows + n > chunk_rows:
             yield chunk
             chunk, rows = [], 0
+        chunk.append(source)
+        rows += n
     if chunk:
         yield chunk
 
