@@ -36,3 +36,19 @@ def test_the_database_opened_early_is_the_one_derive_queries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True [(42,)]"
+
+
+def test_a_released_database_serves_its_open_cursors_and_the_next_connect_opens_another() -> None:
+    code = (
+        "from welfare_observatory.build.derive import release_database\n"
+        "from welfare_observatory.derive import _common\n"
+        "release_database()\n"  # none open yet: nothing to forget
+        "old = _common.connect()\n"
+        "old.execute('CREATE TABLE t AS SELECT 7 AS x')\n"
+        "release_database()\n"
+        "new = _common.connect()\n"
+        "seen = new.sql(\"SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'\")\n"
+        "print(old.sql('SELECT x FROM t').fetchall(), seen.fetchall())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[(7,)] [(0,)]"

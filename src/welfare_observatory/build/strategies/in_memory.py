@@ -62,7 +62,11 @@ class InMemory:
         outputs: Sequence[SourceOutput],
     ) -> Stored:
         from welfare_observatory.build.analyze import analyze_stage
-        from welfare_observatory.build.derive import derive_by_groups, open_database_early
+        from welfare_observatory.build.derive import (
+            derive_by_groups,
+            open_database_early,
+            release_database,
+        )
         from welfare_observatory.build.reuse import (
             Derived,
             EarlyAnalysed,
@@ -134,6 +138,11 @@ class InMemory:
                     # unchanged from the last result.
                     with ThreadPoolExecutor(1) as pool:
                         hashing = pool.submit(derived_fingerprints, derive_out)
+                        if observations.num_rows >= _LARGE:
+                            # Nothing asks DuckDB anything once the rows are hashed: its
+                            # memory is given back before analyze peaks (a small build
+                            # keeps it, for the ms a new one costs to open).
+                            hashing.add_done_callback(lambda _: release_database())
                         a_key = analysis_key(env, observations, environment)
                         previous = None if early is None else early.get(a_key)
                         again = None
@@ -234,6 +243,10 @@ class InMemory:
             derived_reused=reused is not None,
             derived_computed=reused is None,
         )
+
+
+_LARGE = 100_000
+"""Derived rows from which the build gives DuckDB's memory back once it has hashed them."""
 
 
 def _built(observations: pa.Table, prints: Mapping[str, str] | None = None) -> set[str]:
