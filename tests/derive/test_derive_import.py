@@ -40,8 +40,8 @@ def test_the_database_opened_early_is_the_one_derive_queries() -> None:
 
 def test_a_released_database_serves_its_open_cursors_and_the_next_connect_opens_another() -> None:
     code = (
-        "from welfare_observatory.build.derive import release_database\n"
         "from welfare_observatory.derive import _common\n"
+        "from welfare_observatory.derive._common import release_database\n"
         "release_database()\n"  # none open yet: nothing to forget
         "old = _common.connect()\n"
         "old.execute('CREATE TABLE t AS SELECT 7 AS x')\n"

@@ -409,19 +409,6 @@ def open_database_early() -> None:
     threading.Thread(target=open_it, name="duckdb-open", daemon=True).start()
 
 
-def release_database() -> None:
-    """Forget the process's DuckDB database (``derive._common.connect``): its memory (about
-    25 MiB after deriving 3 million rows) goes back when the last cursor still open on it
-    is closed, not at the end of the process; the next ``connect`` opens another. Cursors
-    in use keep it alive, so this is safe while another thread queries it."""
-    import os
-
-    from welfare_observatory.derive import _common
-
-    with _common._LOCK:
-        _common._DATABASE.pop(os.getpid(), None)
-
-
 # --- Derive in a rebuild: only the indicator groups whose sources changed ---------------
 #
 # Derive reads indicators together only through formulas (rates, rates of aggregates,

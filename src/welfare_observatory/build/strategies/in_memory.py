@@ -62,11 +62,7 @@ class InMemory:
         outputs: Sequence[SourceOutput],
     ) -> Stored:
         from welfare_observatory.build.analyze import analyze_stage
-        from welfare_observatory.build.derive import (
-            derive_by_groups,
-            open_database_early,
-            release_database,
-        )
+        from welfare_observatory.build.derive import derive_by_groups, open_database_early
         from welfare_observatory.build.reuse import (
             Derived,
             EarlyAnalysed,
@@ -84,6 +80,7 @@ class InMemory:
             stage_rows,
         )
         from welfare_observatory.build.store import store_stage
+        from welfare_observatory.derive._common import release_database
         from welfare_observatory.store.edition import disk_errors
 
         say = context.say
