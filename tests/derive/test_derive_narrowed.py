@@ -1,7 +1,7 @@
 """Shortcuts of aggregation over a whole build's table give what the plain way gives.
 
 Derive hands aggregation only the municipal rows of summed indicators and the columns it
-reads (``derive.aggregation.aggregated_columns``); the coverage step looks up published values
+reads (``derive.aggregation.aggregated_input``); the coverage step looks up published values
 among the rows of the aggregates' indicators and territories only
 (``aggregation._candidates``); ``on_values`` takes once over chunks sharing a dictionary.
 DuckDB sums on the keys' dictionary codes (``aggregation._coded``) where each key column
@@ -22,8 +22,7 @@ from hypothesis import strategies as st
 from welfare_observatory.derive import aggregate
 from welfare_observatory.derive import aggregation as ag
 from welfare_observatory.derive._common import on_values
-from welfare_observatory.derive.aggregation import aggregated_columns
-from welfare_observatory.model.indicator import Aggregation
+from welfare_observatory.derive.aggregation import aggregated_input
 
 from .test_derive_aggregate_arrow import _municipal, _sorted, _table, row
 
@@ -46,11 +45,8 @@ def test_narrowed_input_and_candidates_give_the_whole_tables_result(
 ) -> None:
     published = _table(rows)
     municipal = _municipal(published)
-    sums = pa.array(
-        [i.id for i in catalog.values() if i.aggregation is Aggregation.SUM], pa.string()
-    )
-    of_sums = pc.is_in(municipal.column("indicator").cast(pa.string()), value_set=sums)
-    narrowed = municipal.select(aggregated_columns(municipal)).filter(of_sums)
+    six = pc.equal(pc.utf8_length(published.column("territory").cast(pa.string())), 6)
+    narrowed = aggregated_input(published, catalog, six)
     kwargs = {"min_coverage": min_coverage, "published": published, "inputs": ["h-0"]}
     with pytest.MonkeyPatch.context() as m:
         m.setattr(ag, "SMALL", -1)  # DuckDB, where the candidates are looked up

@@ -177,6 +177,16 @@ def _pivot(data: pd.DataFrame) -> pd.DataFrame:
     text) then year, columns by indicator (as text), labels made once per distinct key (no
     grouper over the rows, no key as text per row). Missing keys, repeated cells or years
     that are not integers: pandas' pivot itself (its result or its error)."""
+    panel = _pivot_by_codes(data)
+    if panel is not None:
+        return panel
+    keys = data.assign(territory=text(data["territory"]), indicator=text(data["indicator"]))
+    return keys.pivot(index=["territory", "year"], columns="indicator", values="value")
+
+
+def _pivot_by_codes(data: pd.DataFrame) -> pd.DataFrame | None:
+    """:func:`_pivot` from the keys' codes; None where pandas' pivot decides (missing
+    keys, a repeated cell, years that are not integers, a sparse panel)."""
     year = data["year"].to_numpy()
     territory, places = _text_codes(data["territory"])
     indicator, ids = _text_codes(data["indicator"])
@@ -190,8 +200,7 @@ def _pivot(data: pd.DataFrame) -> pd.DataFrame:
         span = int(year.max()) - low + 1
         general = len(places) * span > 10 * len(year) + 1_000_000  # sparse: pandas
     if general:
-        keys = data.assign(territory=text(data["territory"]), indicator=text(data["indicator"]))
-        return keys.pivot(index=["territory", "year"], columns="indicator", values="value")
+        return None
     cell = territory.astype("int64") * span + (year.astype("int64") - low)
     present = np.zeros(len(places) * span, dtype=bool)
     present[cell] = True
@@ -201,8 +210,7 @@ def _pivot(data: pd.DataFrame) -> pd.DataFrame:
     column_of = np.cumsum(np.bincount(indicator, minlength=len(ids)) > 0) - 1
     at = row_of[cell] * len(used) + column_of[indicator]
     if int(np.bincount(at).max()) > 1:  # two values in one cell: pandas' error
-        keys = data.assign(territory=text(data["territory"]), indicator=text(data["indicator"]))
-        return keys.pivot(index=["territory", "year"], columns="indicator", values="value")
+        return None
     values = np.full(len(cells) * len(used), np.nan)
     values[at] = data["value"].to_numpy(dtype="float64")
     index = pd.MultiIndex.from_arrays(

@@ -129,10 +129,9 @@ def derive_with_coverage(
 
     from welfare_observatory.derive import aggregate, code_changes, derive_rates, reconcile
     from welfare_observatory.derive._common import on_values
-    from welfare_observatory.derive.aggregation import aggregated_columns
+    from welfare_observatory.derive.aggregation import aggregated_input
     from welfare_observatory.derive.releases import resolve_releases, source_ranks
     from welfare_observatory.derive.reliability import mark_low_reliability
-    from welfare_observatory.model.indicator import Aggregation
 
     indicators, selection, reference = env.indicators, env.selection, env.reference
 
@@ -171,18 +170,7 @@ def derive_with_coverage(
     hierarchy, levels = _hierarchy(env.config.territory, reg, reference)
     if levels and scope.municipal:
         six = on_values(observed.column("territory"), lambda v: pc.equal(pc.utf8_length(v), 6))
-        # Aggregation reads the municipal rows of the summed indicators only (a formula's
-        # rate is derived from the sums), and of those, the columns it reads: one copy of
-        # them rather than of every municipal row whole.
-        summed = pa.array(
-            sorted(i.id for i in indicators.values() if i.aggregation is Aggregation.SUM),
-            pa.string(),
-        )
-        of_sums = on_values(
-            observed.column("indicator"),
-            lambda v: pc.fill_null(pc.is_in(pc.cast(v, pa.string()), value_set=summed), False),
-        )
-        municipal = observed.select(aggregated_columns(observed)).filter(pc.and_(six, of_sums))
+        municipal = aggregated_input(observed, indicators, six)
         # Run on a partition without municipal rows too: the step is the build's, the same
         # in every partition; its rows are none.
         aggregated = aggregate(

@@ -50,7 +50,7 @@ from welfare_observatory.model.indicator import Aggregation, Indicator
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["LEVELS", "aggregate", "aggregated_columns"]
+__all__ = ["LEVELS", "aggregate", "aggregated_input"]
 
 LEVELS: tuple[str, ...] = ("district", "province", "region", "nuts1", "country")
 """Columns of ``TerritoryRegistry.hierarchy()`` above the municipality, smallest first."""
@@ -61,11 +61,28 @@ aggregate's flags and source are its own; the published rows' source is read of
 ``published``)."""
 
 
-def aggregated_columns(table: pa.Table) -> list[str]:
-    """The columns of ``table`` :func:`aggregate` reads of the rows it sums: keys,
-    breakdowns, values and what it carries over. A caller that gives ``published`` may
-    hand it only these."""
-    return [c for c in table.column_names if c not in _UNREAD]
+def aggregated_input(
+    table: pa.Table,
+    indicators: Mapping[str, Indicator] | Iterable[Indicator],
+    municipal: pa.ChunkedArray | pa.Array,
+) -> pa.Table:
+    """What :func:`aggregate` reads of ``table``: the rows ``municipal`` marks whose
+    indicator is summed (a formula's rate is derived from the sums), and of those the
+    columns it reads (keys, breakdowns, values and what it carries over). One copy of
+    them rather than of every municipal row whole; a caller that hands it only these
+    gives ``published``."""
+    summed = pa.array(_summed(indicator_map(indicators)), pa.string())
+    of_sums = on_values(
+        table.column("indicator"),
+        lambda v: pc.fill_null(pc.is_in(pc.cast(v, pa.string()), value_set=summed), False),
+    )
+    columns = [c for c in table.column_names if c not in _UNREAD]
+    return table.select(columns).filter(pc.and_(municipal, of_sums))
+
+
+def _summed(catalog: Mapping[str, Indicator]) -> list[str]:
+    """The ids of the indicators aggregation adds up, sorted."""
+    return sorted(i.id for i in catalog.values() if i.aggregation is Aggregation.SUM)
 
 
 def _long_hierarchy(hierarchy: pa.Table, levels: Sequence[str]) -> pa.Table:
@@ -110,7 +127,7 @@ def aggregate(
     """
     catalog = indicator_map(indicators)
     breakdowns = breakdowns_of(observations)
-    sums = sorted(i.id for i in catalog.values() if i.aggregation is Aggregation.SUM)
+    sums = _summed(catalog)
     rates = [
         i.id
         for i in catalog.values()
