@@ -105,6 +105,26 @@ def polarity_map(source: PolaritySource, needed: Iterable[str]) -> dict[str, Pol
     return out
 
 
+def column_polarities(source: PolaritySource, ids: pd.Series) -> dict[str, Polarity]:
+    """``polarity_map(source, ids.dropna().unique())`` (as text), for lookups by id: of a
+    categorical, the polarities of all its categories when each has one (no pass over the
+    rows), else of those its codes use; the error, for a value without a polarity, names
+    the values in the order they appear, as that call's."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        categories = [str(i) for i in ids.cat.categories]
+        try:
+            return polarity_map(source, categories)  # unused ones too: read by id only
+        except AnalysisError:
+            pass
+        used = np.zeros(len(categories) + 1, dtype=bool)
+        used[ids.cat.codes.to_numpy()] = True  # code -1 (missing): the last, not read
+        try:
+            return polarity_map(source, [categories[i] for i in np.flatnonzero(used[:-1])])
+        except AnalysisError:
+            pass  # raised again below, naming the values as they appear
+    return polarity_map(source, [str(i) for i in ids.dropna().unique()])
+
+
 def signs(polarities: Mapping[str, Polarity]) -> dict[str, int]:
     """+1, -1 or 0 for each id."""
     return {key: pol.sign for key, pol in polarities.items()}
@@ -214,6 +234,52 @@ def stable_order(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
         # no copy of every column.
         return frame.reset_index(drop=True)
     return frame.iloc[order].reset_index(drop=True)
+
+
+def text_ranks(column: pd.Series) -> tuple[NDArray[np.integer[Any]], int] | None:
+    """Each row's rank among the distinct values of ``column`` as :func:`stable_order`
+    compares them (as text, missing last), and the number of ranks (missing included):
+    ranks of two rows are equal exactly when their values are. None when that order is
+    not one of distinct values (numbers, which ``stable_order`` compares as numbers; two
+    values with one text). Categories are ranked once each, used or not (ranks only order
+    the rows), and taken by code."""
+    if pd.api.types.is_numeric_dtype(column) and not isinstance(column.dtype, pd.CategoricalDtype):
+        return None
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        labels = [str(u) for u in column.cat.categories]
+    else:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        labels = [str(u) for u in uniques]
+    if len(set(labels)) != len(labels):
+        return None
+    size = len(labels) + 1
+    narrow = next(t for t in (np.int8, np.int16, np.int32, np.int64) if size < np.iinfo(t).max)
+    rank = np.empty(size, dtype=narrow)
+    rank[np.argsort(np.asarray(labels, dtype=object), kind="stable")] = np.arange(
+        len(labels), dtype=narrow
+    )
+    rank[-1] = len(labels)  # code -1: missing, last
+    return rank[codes], size
+
+
+def strictly_ordered(frame: pd.DataFrame, columns: list[str]) -> bool:
+    """Whether ``stable_order(frame, columns)`` keeps every row where it is and no two rows
+    have equal ``columns`` (all of which ``frame`` has); False when that cannot be told from
+    the ranks of :func:`text_ranks` (then the caller orders the rows)."""
+    combined = np.zeros(len(frame), dtype="int64")
+    radix = 1
+    for name in columns:
+        ranked = text_ranks(frame[name])
+        if ranked is None:
+            return False
+        ranks, size = ranked
+        radix *= size
+        if radix >= 2**62:
+            return False
+        combined *= size
+        combined += ranks
+    return bool((combined[1:] > combined[:-1]).all())
 
 
 def _in_order(order: NDArray[np.intp]) -> bool:

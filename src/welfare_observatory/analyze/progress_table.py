@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from welfare_observatory.analyze._common import (
     PolaritySource,
-    polarity_map,
+    column_polarities,
     round_rates,
     stable_order,
+    strictly_ordered,
     text,
 )
 from welfare_observatory.analyze.classes import ProgressCategory, classify_eurostat_ratio
 from welfare_observatory.analyze.progress import HORIZONS, MIN_SPAN, cagr_array
 from welfare_observatory.analyze.trend import _prepare, _Series, _trend, series_keys
 from welfare_observatory.errors import AnalysisError
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 __all__ = ["progress_table"]
 
@@ -106,8 +111,8 @@ def _progress_table(
             f"unknown horizon {unknown[0]!r}", hint="horizons are 'short', 'long' and 'full'"
         )
     keys = series_keys(frame)
-    pols = polarity_map(polarity, [str(i) for i in frame["indicator"].dropna().unique()])
-    parts = []
+    pols = column_polarities(polarity, frame["indicator"])
+    trends = []
     for horizon in wanted:  # a handful of horizons, each vectorized over every series
         length = HORIZONS[horizon]
         window = _FULL_WINDOW if length is None else length
@@ -121,7 +126,15 @@ def _progress_table(
                 min_span=MIN_SPAN[horizon],
                 method=method,
             )
-        if not (method == "eurostat" and targets) and len(part):
+        trends.append(part)
+    if read is not None:
+        read()
+    untargeted = not (method == "eurostat" and targets)
+    if untargeted and _aligned(trends, keys):
+        return _woven(trends, wanted, keys, method)
+    parts = []
+    for horizon, part in zip(wanted, trends, strict=True):
+        if untargeted and len(part):
             parts.append(_untargeted(part, keys, horizon, method))
             continue
         part = part.rename(columns={"cagr": "observed_cagr"})
@@ -139,10 +152,92 @@ def _progress_table(
             part["required_cagr"] = np.nan
             part["ratio"] = np.nan
         parts.append(part[[*keys, *_COLUMNS]])
-    if read is not None:
-        read()
+    del trends
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keys + _COLUMNS)
     return stable_order(out, [*keys, "horizon"])
+
+
+def _aligned(trends: list[pd.DataFrame], keys: list[str]) -> bool:
+    """Whether the trend tables (one per horizon) hold rows, the same series in the same
+    rows, in the order :func:`stable_order` gives them, no two alike, and their classes
+    and reasons as categoricals: then their progress table is their rows woven together
+    (:func:`_woven`), with nothing to sort."""
+    first = trends[0]
+    if not len(first) or any(len(t) != len(first) for t in trends):
+        return False
+    for table in trends:
+        if not all(isinstance(table[c].dtype, pd.CategoricalDtype) for c in _LABELLED):
+            return False
+    for key in keys:
+        column = first[key]
+        for table in trends[1:]:
+            other = table[key]
+            if other.dtype != column.dtype:
+                return False
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                same = np.array_equal(column.cat.codes.to_numpy(), other.cat.codes.to_numpy())
+            else:
+                same = column.reset_index(drop=True).equals(other.reset_index(drop=True))
+            if not same:
+                return False
+    return strictly_ordered(first, keys)
+
+
+_LABELLED = ("category", "reason")
+"""Text columns of a trend table, categoricals of a few labels."""
+
+
+def _woven(
+    trends: list[pd.DataFrame], horizons: list[str], keys: list[str], method: str
+) -> pd.DataFrame:
+    """The progress table of :func:`_aligned` trend tables (one per horizon of
+    ``horizons``, no target): each series' rows, one per horizon in the order of their
+    names as text, one after the other; what ordering the tables' rows (as
+    :func:`_untargeted` makes them) by series keys and horizon gives, each column written
+    once, in place (no concatenation, no reordering of every column)."""
+    by_name = sorted(range(len(horizons)), key=lambda j: str(horizons[j]))
+    tables = [trends[j] for j in by_name]
+    names = [horizons[j] for j in by_name]
+    count, n = len(tables), len(tables[0])
+    rows = n * count
+    series = np.repeat(np.arange(n), count)  # each series' row, once per horizon
+    which = np.tile(np.arange(count), n)  # the horizon of each row
+
+    def woven(name: str) -> NDArray[Any]:
+        values = [t[name].to_numpy() for t in tables]
+        out = np.empty((n, count), dtype=np.result_type(*values))
+        for j, column in enumerate(values):
+            out[:, j] = column
+        return out.reshape(rows)
+
+    def labelled(name: str) -> pd.Series:
+        joined = union_categoricals([t[name].array for t in tables])
+        codes = np.asarray(joined.codes).reshape(count, n).T.reshape(rows)
+        return text(pd.Series(pd.Categorical.from_codes(codes, dtype=joined.dtype)))
+
+    columns: dict[str, object] = {key: tables[0][key].array.take(series) for key in keys}
+    # Texts of the dtype a scalar gives a column (as _untargeted's), taken by code.
+    columns["horizon"] = _constant_dtype_array(names).take(which)
+    columns["method"] = _constant_dtype_array([method]).take(np.zeros(rows, dtype=np.intp))
+    for name in ("start_year", "end_year", "start_value", "end_value"):
+        columns[name] = woven(name)
+    columns["observed_cagr"] = woven("cagr")
+    columns["adjusted_cagr"] = woven("adjusted_cagr")
+    columns["target"] = np.full(rows, np.nan)
+    columns["target_year"] = pd.arrays.IntegerArray(
+        np.zeros(rows, dtype="int64"), np.ones(rows, dtype=bool)
+    )
+    columns["required_cagr"] = np.full(rows, np.nan)
+    columns["ratio"] = np.full(rows, np.nan)
+    columns["category"] = labelled("category").array
+    columns["reason"] = labelled("reason").array
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows))
+
+
+def _constant_dtype_array(values: list[str]) -> pd.api.extensions.ExtensionArray:
+    """``values`` in the dtype pandas gives a column made of one of them as a scalar."""
+    dtype = pd.DataFrame({"c": values[0]}, index=pd.RangeIndex(1))["c"].dtype
+    return pd.array(values, dtype=dtype)
 
 
 def _untargeted(part: pd.DataFrame, keys: list[str], horizon: str, method: str) -> pd.DataFrame:

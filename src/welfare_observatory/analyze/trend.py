@@ -22,6 +22,7 @@ from welfare_observatory.analyze._common import (
     require_columns,
     round_rates,
     stable_order,
+    text_ranks,
     years,
 )
 from welfare_observatory.analyze.classes import (
@@ -85,10 +86,15 @@ class _Series:
     0..n-1; the per-row keys are not kept)."""
     year: NDArray[np.integer[Any]]
     value: NDArray[np.float64]
-    is_break: NDArray[np.bool_]
+    break_year: NDArray[np.integer[Any]]
+    """The latest year of a break in each series (``_NO_YEAR``: none); a window never
+    starts before it, whatever its length."""
     starts: NDArray[np.integer[Any]]
     ends: NDArray[np.integer[Any]]
     counts: NDArray[np.integer[Any]]
+    ordered: bool = False
+    """Whether ``heads`` are in ``stable_order(heads, keys)``'s order (series sorted by the
+    ranks of their keys as text): tables of one row per series need no reordering."""
 
 
 def _prepare(frame: pd.DataFrame) -> _Series:
@@ -111,12 +117,14 @@ def _prepare(frame: pd.DataFrame) -> _Series:
         is_break = np.zeros(len(value), dtype=bool)
     none = np.zeros(0, dtype="int64")
     if len(value) == 0:
-        return _Series(keys, data, year, value, is_break, none, none, none)
+        return _Series(keys, data, year, value, none, none, none, none)
 
     direct = _sorted_by_keys(data, keys, year)
+    ordered = direct is not None and direct[2]
     if direct is not None:
-        order, first_of_series = direct
-        year, value, is_break = year[order], value[order], is_break[order]
+        order, first_of_series, _ = direct
+        year, value = year[order], value[order]
+        is_break = is_break[order] if is_break.any() else is_break
     else:  # group numbers of first appearance: also names the first repeated year
         gid = _series_ids(data, keys)
         order = _by_series_then_year(gid, year)
@@ -135,10 +143,15 @@ def _prepare(frame: pd.DataFrame) -> _Series:
     starts = np.flatnonzero(first_of_series)
     ends = np.r_[starts[1:], len(order)] - 1
     counts = ends - starts + 1
+    # Breaks do not depend on the window: found once for every window read.
+    if is_break.any():
+        break_year = np.maximum.reduceat(np.where(is_break, year, np.int64(_NO_YEAR)), starts)
+    else:
+        break_year = np.full(len(starts), _NO_YEAR, dtype="int64")
     # Group numbers, order and per-row keys are not kept: the bounds say where each series
     # is, and every window reads the keys of its series' last row.
     heads = data.iloc[order[ends]].reset_index(drop=True)
-    return _Series(keys, heads, year, value, is_break, starts, ends, counts)
+    return _Series(keys, heads, year, value, break_year, starts, ends, counts, ordered)
 
 
 def _years(dated: pd.DataFrame) -> NDArray[np.integer[Any]]:
@@ -153,29 +166,56 @@ def _years(dated: pd.DataFrame) -> NDArray[np.integer[Any]]:
 
 def _sorted_by_keys(
     data: pd.DataFrame, keys: list[str], year: NDArray[np.integer[Any]]
-) -> tuple[NDArray[np.integer[Any]], NDArray[np.bool_]] | None:
+) -> tuple[NDArray[np.integer[Any]], NDArray[np.bool_], bool] | None:
     """Positions of the rows of ``data`` by series (their keys' integer codes), then year,
-    and whether each sorted row starts a series: one stable sort of one integer per row,
-    with no group numbers (no hashing of millions of rows). None when the codes and years
-    do not fit in one integer, or when a series has two rows in one year (the caller then
-    names the first one, in the order of the rows)."""
+    whether each sorted row starts a series, and whether the series come in the order
+    :func:`stable_order` gives them (the codes are the keys' ranks as text, see
+    :func:`text_ranks`): one stable sort of one integer per row, with no group numbers (no
+    hashing of millions of rows). None when the codes and years do not fit in one integer,
+    or when a series has two rows in one year (the caller then names the first one, in the
+    order of the rows)."""
     low = int(year.min())
     span = int(year.max()) - low + 1
     # 32-bit when series and years fit (half the memory and a faster sort).
-    combined = key_codes(data, keys, room=span)
-    if combined is None:
+    ranked = _ranked_codes(data, keys, room=span)
+    if ranked is None:
         return None
+    combined, ordered = ranked
     if (int(combined.max()) + 1) * span >= 2**62:
         return None
     combined *= span  # in place: the series code, then the year within it
     combined += year - low  # year - low: small, in year's own type
     order = np.argsort(combined, kind="stable")
-    ordered = combined[order]
+    ordered_keys = combined[order]
     del combined
-    if (ordered[1:] == ordered[:-1]).any():
+    if (ordered_keys[1:] == ordered_keys[:-1]).any():
         return None
-    series = ordered // span
-    return order, np.r_[True, series[1:] != series[:-1]]
+    series = ordered_keys // span
+    return order, np.r_[True, series[1:] != series[:-1]], ordered
+
+
+def _ranked_codes(
+    data: pd.DataFrame, keys: list[str], *, room: int
+) -> tuple[NDArray[np.signedinteger[Any]], bool] | None:
+    """:func:`key_codes` of ``data`` made of the keys' ranks as text (:func:`text_ranks`),
+    so that the codes' order is :func:`stable_order`'s, and True; with the keys' own codes
+    and False when a key has no such ranks (numbers, two values with one text)."""
+    ranked = [text_ranks(data[name]) for name in keys]
+    if any(r is None for r in ranked):
+        codes = key_codes(data, keys, room=room)
+        return None if codes is None else (codes, False)
+    parts = [r for r in ranked if r is not None]
+    radix = 1
+    for _, size in parts:
+        radix *= size
+        if radix >= 2**62:
+            return None
+    narrow = radix * room < 2**31
+    combined = np.zeros(len(data), dtype="int32" if narrow else "int64")
+    for ranks, size in parts:
+        combined *= size
+        combined += ranks
+    return combined, True
 
 
 def _series_ids(data: pd.DataFrame, keys: list[str]) -> NDArray[np.integer[Any]]:
@@ -252,16 +292,14 @@ def _trend(
         raise AnalysisError("window and min_span must be at least 1 year")
     series = prepared()
     keys = series.keys
-    year, value, is_break = series.year, series.value, series.is_break
-    starts, ends, counts = series.starts, series.ends, series.counts
+    year, value, break_year = series.year, series.value, series.break_year
+    starts, ends = series.starts, series.ends
     if len(value) == 0:
         return _empty(keys, polarity is not None)
 
     end_year = year[ends].astype("int64")  # the frame's years may be narrower
-    break_year = np.maximum.reduceat(np.where(is_break, year, np.int64(_NO_YEAR)), starts)
     lower = np.maximum(end_year - window, break_year)
-    before = year < np.repeat(lower, counts)
-    first = starts + np.add.reduceat(before, starts, dtype="int64")
+    first = _first_at_least(year, starts, ends, lower)
     start_year = year[first].astype("int64")
     span = end_year - start_year
     rate = cagr_array(value[first], value[ends], span)
@@ -295,8 +333,31 @@ def _trend(
         columns["category"] = categories(adjusted, method)
     out = pd.DataFrame(columns, index=heads.index)
     # One row per series: sorting by the series keys gives the same rows in the same order
-    # whatever the order of the input (two builds must write identical files).
-    return stable_order(out, keys)
+    # whatever the order of the input (two builds must write identical files). Series
+    # prepared in that order are not ordered again.
+    return out if series.ordered else stable_order(out, keys)
+
+
+def _first_at_least(
+    year: NDArray[np.integer[Any]],
+    starts: NDArray[np.integer[Any]],
+    ends: NDArray[np.integer[Any]],
+    lower: NDArray[np.integer[Any]],
+) -> NDArray[np.int64]:
+    """The position of the first year at least ``lower`` in each series (rows ``starts``
+    to ``ends``, years ascending; ``lower`` at most the last year): a binary search of all
+    series at once, a step per halving of the longest series (one pass over the series,
+    none over the rows, per step)."""
+    lo = starts.astype("int64")
+    hi = ends.astype("int64")  # the last year is at least lower: the answer is in lo..hi
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return lo
+        mid = (lo + hi) // 2
+        below = year[mid] < lower
+        lo = np.where(open_ & below, mid + 1, lo)
+        hi = np.where(open_ & ~below, mid, hi)
 
 
 def _judged(

@@ -190,9 +190,11 @@ def _analyze_frame(
         finally:
             if name == "progress":
                 prepared.cache_clear()  # also when progress failed
+        # Trends and progress come out of their makers sorted by these very keys (series
+        # keys, then horizon), each row's keys their own: not sorted again.
         ordered = (
             stable_order(result, [*SORT_KEYS[name], *extra, "horizon", "period", "year"])
-            if name in SORT_KEYS
+            if name in SORT_KEYS and name not in _MADE_IN_ORDER
             else result.reset_index(drop=True)
         )
         if name == "early_warnings" and ordered.empty:
@@ -212,6 +214,9 @@ def _analyze_frame(
             release_unused(c_heap=False)
     return analyses, findings
 
+
+_MADE_IN_ORDER = frozenset({"trend", "progress"})
+"""Tables whose maker sorts them as the stage does (see ``SORT_KEYS``)."""
 
 _SMALL = 100_000
 """Analyses of fewer rows (a rebuild's changed indicators) free too little to hand back:
