@@ -93,8 +93,9 @@ class _Series:
     ends: NDArray[np.integer[Any]]
     counts: NDArray[np.integer[Any]]
     ordered: bool = False
-    """Whether ``heads`` are in ``stable_order(heads, keys)``'s order (series sorted by the
-    ranks of their keys as text): tables of one row per series need no reordering."""
+    """Whether ``heads`` are in ``stable_order(heads, keys)``'s order (series listed by the
+    ranks of their keys as text, no two alike): tables of one row per series need no
+    reordering. The rows of a series are contiguous, series after series in any order."""
 
 
 def _prepare(frame: pd.DataFrame) -> _Series:
@@ -120,9 +121,8 @@ def _prepare(frame: pd.DataFrame) -> _Series:
         return _Series(keys, data, year, value, none, none, none, none)
 
     direct = _sorted_by_keys(data, keys, year)
-    ordered = direct is not None and direct[2]
     if direct is not None:
-        order, first_of_series, _ = direct
+        order, first_of_series = direct
         year, value = year[order], value[order]
         is_break = is_break[order] if is_break.any() else is_break
     else:  # group numbers of first appearance: also names the first repeated year
@@ -151,7 +151,17 @@ def _prepare(frame: pd.DataFrame) -> _Series:
     # Group numbers, order and per-row keys are not kept: the bounds say where each series
     # is, and every window reads the keys of its series' last row.
     heads = data.iloc[order[ends]].reset_index(drop=True)
-    return _Series(keys, heads, year, value, break_year, starts, ends, counts, ordered)
+    # The series listed in the order of their keys as text (the rows stay where the sort
+    # put them: each series' bounds say where): tables of one row per series come out in
+    # stable_order's order, with no reordering of their columns.
+    by_text = _text_order(heads, keys)
+    if by_text is None:
+        return _Series(keys, heads, year, value, break_year, starts, ends, counts)
+    if not bool((by_text[1:] > by_text[:-1]).all()):
+        heads = heads.iloc[by_text].reset_index(drop=True)
+        starts, ends, counts = starts[by_text], ends[by_text], counts[by_text]
+        break_year = break_year[by_text]
+    return _Series(keys, heads, year, value, break_year, starts, ends, counts, ordered=True)
 
 
 def _years(dated: pd.DataFrame) -> NDArray[np.integer[Any]]:
@@ -166,56 +176,48 @@ def _years(dated: pd.DataFrame) -> NDArray[np.integer[Any]]:
 
 def _sorted_by_keys(
     data: pd.DataFrame, keys: list[str], year: NDArray[np.integer[Any]]
-) -> tuple[NDArray[np.integer[Any]], NDArray[np.bool_], bool] | None:
+) -> tuple[NDArray[np.integer[Any]], NDArray[np.bool_]] | None:
     """Positions of the rows of ``data`` by series (their keys' integer codes), then year,
-    whether each sorted row starts a series, and whether the series come in the order
-    :func:`stable_order` gives them (the codes are the keys' ranks as text, see
-    :func:`text_ranks`): one stable sort of one integer per row, with no group numbers (no
-    hashing of millions of rows). None when the codes and years do not fit in one integer,
-    or when a series has two rows in one year (the caller then names the first one, in the
-    order of the rows)."""
+    and whether each sorted row starts a series: one stable sort of one integer per row,
+    with no group numbers (no hashing of millions of rows). None when the codes and years
+    do not fit in one integer, or when a series has two rows in one year (the caller then
+    names the first one, in the order of the rows)."""
     low = int(year.min())
     span = int(year.max()) - low + 1
     # 32-bit when series and years fit (half the memory and a faster sort).
-    ranked = _ranked_codes(data, keys, room=span)
-    if ranked is None:
+    combined = key_codes(data, keys, room=span)
+    if combined is None:
         return None
-    combined, ordered = ranked
     if (int(combined.max()) + 1) * span >= 2**62:
         return None
     combined *= span  # in place: the series code, then the year within it
     combined += year - low  # year - low: small, in year's own type
     order = np.argsort(combined, kind="stable")
-    ordered_keys = combined[order]
+    ordered = combined[order]
     del combined
-    if (ordered_keys[1:] == ordered_keys[:-1]).any():
+    if (ordered[1:] == ordered[:-1]).any():
         return None
-    series = ordered_keys // span
-    return order, np.r_[True, series[1:] != series[:-1]], ordered
+    series = ordered // span
+    return order, np.r_[True, series[1:] != series[:-1]]
 
 
-def _ranked_codes(
-    data: pd.DataFrame, keys: list[str], *, room: int
-) -> tuple[NDArray[np.signedinteger[Any]], bool] | None:
-    """:func:`key_codes` of ``data`` made of the keys' ranks as text (:func:`text_ranks`),
-    so that the codes' order is :func:`stable_order`'s, and True; with the keys' own codes
-    and False when a key has no such ranks (numbers, two values with one text)."""
-    ranked = [text_ranks(data[name]) for name in keys]
-    if any(r is None for r in ranked):
-        codes = key_codes(data, keys, room=room)
-        return None if codes is None else (codes, False)
-    parts = [r for r in ranked if r is not None]
+def _text_order(heads: pd.DataFrame, keys: list[str]) -> NDArray[np.intp] | None:
+    """The positions of ``heads`` (one row per series) in ``stable_order(heads, keys)``'s
+    order, from their keys' ranks as text (:func:`text_ranks`); None when a key has no such
+    ranks (the table is then sorted as it is made)."""
+    combined = np.zeros(len(heads), dtype="int64")
     radix = 1
-    for _, size in parts:
+    for name in keys:
+        ranked = text_ranks(heads[name])
+        if ranked is None:
+            return None
+        ranks, size = ranked
         radix *= size
         if radix >= 2**62:
             return None
-    narrow = radix * room < 2**31
-    combined = np.zeros(len(data), dtype="int32" if narrow else "int64")
-    for ranks, size in parts:
         combined *= size
         combined += ranks
-    return combined, True
+    return np.argsort(combined, kind="stable")
 
 
 def _series_ids(data: pd.DataFrame, keys: list[str]) -> NDArray[np.integer[Any]]:
