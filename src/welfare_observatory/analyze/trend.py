@@ -164,6 +164,16 @@ def _prepare(frame: pd.DataFrame) -> _Series:
     return _Series(keys, heads, year, value, break_year, starts, ends, counts, ordered=True)
 
 
+def _latest(series: _Series) -> pd.DataFrame:
+    """One row per series: its keys, its latest ``year`` with a value (64-bit) and that
+    ``value`` (what a reader of each series' latest year reads of its rows)."""
+    heads = series.heads
+    columns: dict[str, Any] = {name: heads[name] for name in heads.columns}
+    columns["year"] = series.year[series.ends].astype("int64")
+    columns["value"] = series.value[series.ends]
+    return pd.DataFrame(columns, index=heads.index)
+
+
 def _years(dated: pd.DataFrame) -> NDArray[np.integer[Any]]:
     """The year of each row of ``dated`` as numpy: an integer ``year`` column as it is
     (the build's is 16-bit: no widened copy of millions of rows), else :func:`years`."""

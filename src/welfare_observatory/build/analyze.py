@@ -97,7 +97,7 @@ def _analyze_frame(
     from welfare_observatory.analyze._common import breakdowns, stable_order, text_isin
     from welfare_observatory.analyze.early_warning import _early_warnings
     from welfare_observatory.analyze.progress_table import _once, _progress_table
-    from welfare_observatory.analyze.trend import _trend
+    from welfare_observatory.analyze.trend import _latest, _trend
 
     analyses: dict[str, pa.Table] = {}
     findings: list[Finding] = []
@@ -117,17 +117,26 @@ def _analyze_frame(
         keep = frame["obs_status"] != "U"
         return frame if bool(keep.all()) else frame[keep]
 
+    judged = _judged(frame["indicator"], polarity) if "early_warnings" in names else None
+    # Each series' latest row, kept by the trend job for early warnings while its series
+    # are at hand (see warned).
+    latest: list[pd.DataFrame] = []
+
     def warned() -> pd.DataFrame:
         """The rows early warnings read: reliable municipal values of indicators with a
         direction. One copy of them where the function would otherwise copy twice (once
-        here, once for its own filter of the same rows)."""
-        keep = _municipal(frame["territory"]) & frame["value"].notna()
-        if "obs_status" in frame:
-            keep &= frame["obs_status"] != "U"
-        judged = _judged(frame["indicator"], polarity)
+        here, once for its own filter of the same rows). When every row is reliable and
+        the trends ran, the latest row of each series stands for its rows: early warnings
+        read the rows of each indicator's (and breakdown's) latest year only, and that
+        year, the latest of the series of the indicator, is the latest of each series with
+        a row in it (a few rows per series instead of every row)."""
+        rows = latest[0] if latest and judged is not None else frame
+        keep = _municipal(rows["territory"]) & rows["value"].notna()
+        if "obs_status" in rows:
+            keep &= rows["obs_status"] != "U"
         if judged is not None:
-            keep &= text_isin(frame["indicator"], judged)
-        return frame if bool(keep.all()) else frame[keep]
+            keep &= text_isin(rows["indicator"], judged)
+        return rows if bool(keep.all()) else rows[keep]
 
     # Early warnings read the trends of their series' reliable rows: those of the frame's
     # series when every row is reliable (classed again by Eurostat's rule, their own).
@@ -141,6 +150,8 @@ def _analyze_frame(
     def trend() -> pd.DataFrame:
         table = _trend(frame, prepared, polarity=polarity, window=5, min_span=3, method=method)
         trends[(5, 3)] = table
+        if every_row_reliable and "early_warnings" in names:
+            latest.append(_latest(prepared()))
         return table
 
     jobs: dict[str, Callable[[], Any]] = {
