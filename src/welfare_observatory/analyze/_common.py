@@ -255,12 +255,13 @@ def text_ranks(column: pd.Series) -> tuple[NDArray[np.integer[Any]], int] | None
         return None
     size = len(labels) + 1
     narrow = next(t for t in (np.int8, np.int16, np.int32, np.int64) if size < np.iinfo(t).max)
-    rank = np.empty(size, dtype=narrow)
+    rank: NDArray[np.integer[Any]] = np.empty(size, dtype=narrow)
     rank[np.argsort(np.asarray(labels, dtype=object), kind="stable")] = np.arange(
         len(labels), dtype=narrow
     )
     rank[-1] = len(labels)  # code -1: missing, last
-    return rank[codes], size
+    ranks: NDArray[np.integer[Any]] = rank[codes]
+    return ranks, size
 
 
 def strictly_ordered(frame: pd.DataFrame, columns: list[str]) -> bool:

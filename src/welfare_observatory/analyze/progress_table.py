@@ -236,8 +236,8 @@ def _woven(
 
 def _constant_dtype_array(values: list[str]) -> pd.api.extensions.ExtensionArray:
     """``values`` in the dtype pandas gives a column made of one of them as a scalar."""
-    dtype = pd.DataFrame({"c": values[0]}, index=pd.RangeIndex(1))["c"].dtype
-    return pd.array(values, dtype=dtype)
+    column = pd.DataFrame({"c": values[0]}, index=pd.RangeIndex(1))["c"]
+    return pd.Series(values, dtype=column.dtype).array
 
 
 def _untargeted(part: pd.DataFrame, keys: list[str], horizon: str, method: str) -> pd.DataFrame:
