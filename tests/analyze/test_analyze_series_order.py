@@ -7,7 +7,9 @@
 - the progress table is its horizons' trend tables woven together (was: concatenated,
   then sorted by ``stable_order``), and the stage does not sort it, nor trends, again;
 - the polarities progress reads come from a categorical's categories (was: its values);
-- early warnings of a build read each series' latest row (was: every row).
+- early warnings of a build read each series' latest row (was: every row);
+- a categorical's rows tested by code one code at a time when few codes are in (or out)
+  (was: a look-up per row).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hypothesis import strategies as st
 
 from welfare_observatory.analyze import progress_table, trend
 from welfare_observatory.analyze._common import (
+    by_code,
     column_polarities,
     polarity_map,
     stable_order,
@@ -345,3 +348,17 @@ def test_stage_equals_the_stage_with_the_replaced_sorts(edition_kb: Path, cut: s
                 stable_order(stored.assign(_row=np.arange(len(stored))), keys)["_row"],
                 np.arange(len(stored)),
             )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    of_code=st.lists(st.booleans(), min_size=1, max_size=40),
+    picks=st.lists(st.integers(-1, 200), max_size=60),
+    dtype=st.sampled_from(["int8", "int16", "int64"]),
+)
+def test_by_code_equals_the_look_up_per_row(
+    of_code: list[bool], picks: list[int], dtype: str
+) -> None:
+    table = np.asarray(of_code, dtype=bool)
+    codes = np.asarray([p % len(of_code) - 1 if p >= 0 else -1 for p in picks], dtype=dtype)
+    np.testing.assert_array_equal(by_code(table, codes), table[codes])

@@ -288,13 +288,14 @@ def _municipal(territory: pd.Series) -> pd.Series:
     import pandas as pd
 
     from welfare_observatory.analyze import territory_levels
+    from welfare_observatory.analyze._common import by_code
 
     if not isinstance(territory.dtype, pd.CategoricalDtype):
         return territory_levels(territory) == "municipality"
     of_category = territory_levels(pd.Series(territory.cat.categories)) == "municipality"
     is_municipal = np.append(of_category.to_numpy(dtype=bool), False)  # code -1: missing
-    codes = territory.cat.codes.to_numpy()
-    return pd.Series(is_municipal[codes], index=territory.index)
+    codes = np.asarray(territory.array.codes)
+    return pd.Series(by_code(is_municipal, codes), index=territory.index)
 
 
 def _frame(table: pa.Table) -> pd.DataFrame:
