@@ -352,13 +352,18 @@ def test_stage_equals_the_stage_with_the_replaced_sorts(edition_kb: Path, cut: s
 
 @settings(max_examples=300, deadline=None)
 @given(
-    of_code=st.lists(st.booleans(), min_size=1, max_size=40),
+    ins=st.integers(0, 20),
+    outs=st.integers(0, 20),
+    missing=st.booleans(),
     picks=st.lists(st.integers(-1, 200), max_size=60),
     dtype=st.sampled_from(["int8", "int16", "int64"]),
+    seed=st.integers(0, 1000),
 )
 def test_by_code_equals_the_look_up_per_row(
-    of_code: list[bool], picks: list[int], dtype: str
+    ins: int, outs: int, missing: bool, picks: list[int], dtype: str, seed: int
 ) -> None:
-    table = np.asarray(of_code, dtype=bool)
-    codes = np.asarray([p % len(of_code) - 1 if p >= 0 else -1 for p in picks], dtype=dtype)
+    """Few codes in, few out, many of both; code -1 (missing) in or out."""
+    of_category = np.r_[np.ones(ins, dtype=bool), np.zeros(outs, dtype=bool)]
+    table = np.r_[np.random.default_rng(seed).permutation(of_category), missing]
+    codes = np.asarray([p % len(table) - 1 for p in picks], dtype=dtype)
     np.testing.assert_array_equal(by_code(table, codes), table[codes])
