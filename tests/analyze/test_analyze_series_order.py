@@ -187,7 +187,7 @@ def test_trends_of_series_listed_by_text_equal_the_sorted_table(
 @settings(max_examples=40, deadline=None)
 @given(
     rows=_rows,
-    kind=st.sampled_from(["categorical", "str"]),
+    kind=st.sampled_from(["categorical", "str", "object"]),
     seed=st.integers(0, 100),
     method=st.sampled_from(["eurostat", "istat"]),
     horizons=st.lists(st.sampled_from(["short", "long", "full"]), min_size=1, max_size=3),
