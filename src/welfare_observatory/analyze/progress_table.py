@@ -215,7 +215,10 @@ def _woven(
         codes = np.asarray(joined.codes).reshape(count, n).T.reshape(rows)
         return text(pd.Series(pd.Categorical.from_codes(codes, dtype=joined.dtype)))
 
-    columns: dict[str, object] = {key: tables[0][key].array.take(series) for key in keys}
+    # Each key in its own dtype (an array of objects would be read again as text).
+    columns: dict[str, object] = {
+        key: tables[0][key].take(series).reset_index(drop=True) for key in keys
+    }
     # Texts of the dtype a scalar gives a column (as _untargeted's), taken by code.
     columns["horizon"] = _constant_dtype_array(names).take(which)
     columns["method"] = _constant_dtype_array([method]).take(np.zeros(rows, dtype=np.intp))
