@@ -6,10 +6,16 @@
   columns of one value, every row missing, several values, missing rows.
 - The distinct indices read off the runs' first rows are the ones hashing every row finds.
 - A column kept as it is (one value, or every row missing) is the column a take gives.
+- One domain's ordered rows at a time: each is freed before the next domain is ordered. A
+  domain file that cannot be written (disk full) is the store's error, no later domain is
+  written and nothing of the build stays behind.
 """
 
 from __future__ import annotations
 
+import errno
+import gc
+import weakref
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,16 +23,21 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from welfare_observatory.errors import StoreError
 from welfare_observatory.model.observation import observation_schema
+from welfare_observatory.store import edition
 from welfare_observatory.store.edition import (
+    Manifest,
     _distinct,
     _ordered_part,
     _sorted_dictionary_by_slots,
     _sorted_dictionary_unified,
     _taken,
+    write_build,
     write_parquet,
 )
 
@@ -220,3 +231,79 @@ def test_a_column_kept_as_it_is_is_the_column_taken(name: str, order: list[int])
 def test_an_empty_column_is_taken_as_it_is() -> None:
     empty = pa.chunked_array([], pa.string())
     assert _taken(empty, pa.array([], pa.int64())).to_pylist() == []
+
+
+def test_each_domain_is_ordered_only_once_the_previous_file_is_written_and_freed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One domain's ordered copy at a time: each is gone (nothing keeps it) before the next
+    domain is ordered, so the store's memory is one domain's, whatever their number."""
+    table = _reference_domain()  # 12 rows in 4 domains
+    written: list[weakref.ref[pa.Table]] = []
+    ordered = edition._ordered_part
+
+    def watched(part: pa.Table, names: list[str]) -> pa.Table:
+        gc.collect()
+        assert all(ref() is None for ref in written), "an earlier domain's rows are still held"
+        result = ordered(part, names)
+        written.append(weakref.ref(result))
+        return result
+
+    monkeypatch.setattr(edition, "_ordered_part", watched)
+    edition._write_observations(table, tmp_path / "observations")
+    assert len(written) == 4
+
+
+def test_a_domain_file_that_cannot_be_written_is_a_store_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = _reference_domain()
+    calls: list[str] = []
+    real = edition.write_parquet
+
+    def full_at_second_domain(data: pa.Table, path: Path) -> dict[str, Any]:
+        if "domain=" in str(path):
+            calls.append(path.parent.name)
+            if len(calls) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(data, path)
+
+    monkeypatch.setattr(edition, "write_parquet", full_at_second_domain)
+    manifest = Manifest(
+        observatory="o",
+        edition="2025",
+        build="b-1",
+        created="2026-01-01T00:00:00Z",
+        library_version="0",
+        config_digest="x",
+        reference_date="2024-01-01",
+        territory="096",
+    )
+    empty = pa.table({"a": pa.array([], pa.int64())})
+    with pytest.raises(StoreError, match="No space left on device"):
+        write_build(tmp_path, manifest, observations=table, lineage=empty, findings=empty)
+    assert calls == ["domain=d0", "domain=d1"]  # no domain after the one that failed
+    assert not [p for p in (tmp_path / "2025").iterdir() if p.name.startswith(".building-")]
+    assert not (tmp_path / "2025" / "b-1").exists()
+
+
+def _reference_domain() -> pa.Table:
+    rows = [("POP_TOTAL", t, p) for t in TERRITORIES for p in PERIODS]
+    records = [
+        {
+            "indicator": i,
+            "territory": t,
+            "period": p,
+            "period_start": date(int(p), 1, 1),
+            "value": float(n),
+            "unit": "person",
+            "obs_status": "A",
+            "conf_status": "F",
+            "flags": None,
+            "source": "s",
+            "lineage": "l",
+        }
+        for n, (i, t, p) in enumerate(rows)
+    ]
+    table = pa.Table.from_pylist(records, schema=observation_schema(()))
+    return table.append_column("domain", pa.array([f"d{n % 4}" for n in range(len(rows))]))
