@@ -367,9 +367,28 @@ def _ordered_part(part: pa.Table, names: list[str]) -> pa.Table:
     for i, name in enumerate(part.column_names):
         field, column = ranked.pop(name) if name in ranked else _sorted_column(part, i, canonical)
         fields.append(field)
-        columns.append(column.take(order))
+        columns.append(_taken(column, order))
         del column
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, part.schema.metadata))
+
+
+def _taken(column: pa.ChunkedArray, order: pa.Array) -> pa.ChunkedArray:
+    """``column.take(order)``, ``order`` a permutation of its rows (so in bounds).
+
+    A column whose rows are all alike in any order is kept as it is: one chunk on a
+    dictionary of one value with no row missing (every index 0, see
+    :func:`_sorted_dictionary_by_slots`), or every row missing (made anew, one chunk)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = len(column)
+    if rows and pa.types.is_dictionary(column.type):
+        one = column.num_chunks == 1 and len(column.chunk(0).dictionary) == 1
+        if one and not column.null_count:
+            return column
+    elif rows and column.null_count == rows:
+        return pa.chunked_array([pa.nulls(rows, column.type)], column.type)
+    return pc.take(column, order, boundscheck=False)
 
 
 def _key_order(keys: pa.Table, names: list[str]) -> pa.Array:
@@ -426,7 +445,9 @@ def _scattered_order(folded: Any, room: int) -> Any:
 
     dtype = np.dtype(np.int32 if len(folded) < 1 << 31 else np.int64)
     slots: Any = np.full(room, -1, dtype=dtype)
-    slots[folded] = np.arange(len(folded), dtype=dtype)
+    # As signed positions (every key is below room < 2**63): numpy indexes with them as
+    # they are, where unsigned ones are first copied.
+    slots[folded.view(np.int64)] = np.arange(len(folded), dtype=dtype)
     order = slots[slots >= 0]
     return order if len(order) == len(folded) else None
 
@@ -545,7 +566,7 @@ def _sorted_dictionary_by_slots(column: pa.ChunkedArray) -> pa.ChunkedArray | No
             dictionaries.append(dictionary)
             starts.append(size)
             size += len(dictionary)
-        parts.append((group, chunk.indices.to_numpy()))
+        parts.append((group, chunk.indices))
     if not parts:
         return None
     ends = [*starts[1:], size]
@@ -553,33 +574,74 @@ def _sorted_dictionary_by_slots(column: pa.ChunkedArray) -> pa.ChunkedArray | No
     if len(slots) == 1:
         values = slots  # every row uses the one slot (no row is missing)
     else:
-        # Marked chunk by chunk in each dictionary's stretch of the slots (views): the rows
-        # are never copied, nor moved by their dictionary's start.
+        # Each chunk's distinct slots (Arrow's hash on the rows as they are: numpy's
+        # indexing would first copy them as 64-bit positions), marked in its dictionary's
+        # stretch of the slots. A slot outside it: the unifying path says so.
         marked = np.zeros(len(slots), dtype=bool)
         for group, indices in parts:
-            marked[starts[group] : ends[group]][indices] = True
+            used = _distinct(indices)
+            if used.min() < 0 or used.max() >= ends[group] - starts[group]:
+                return None
+            marked[starts[group] : ends[group]][used] = True
         values = pc.unique(slots.take(pa.array(np.flatnonzero(marked))))
         values = values.take(pc.sort_indices(values))
     dtype = np.dtype(index_type.to_pandas_dtype())
     if len(values) - 1 > np.iinfo(dtype).max:
         return None  # more values than the index type holds: the unifying path says so
-    if len(dictionaries) == 1 and len(values) == len(slots) and values.equals(slots):
+    rows = sum(len(p) for _, p in parts)
+    if len(values) == 1:
+        # One value: every row's index is 0, in any order (no pass over the rows; the
+        # zeros' pages are the system's until read).
+        indices = pa.array(np.zeros(rows, dtype=dtype), index_type)
+    elif len(dictionaries) == 1 and len(values) == len(slots) and values.equals(slots):
         # Already sorted, distinct and all used: every row keeps its index.
-        every = parts[0][1] if len(parts) == 1 else np.concatenate([p for _, p in parts])
-        indices = pa.array(every, index_type)
+        every = [p for _, p in parts]
+        indices = every[0] if len(every) == 1 else pa.concat_arrays(every)
     else:
-        # An unused slot whose value no row has gets rank 0: no row looks it up.
-        rank = pc.index_in(slots, value_set=values).fill_null(0).cast(index_type).to_numpy()
-        remapped = np.empty(sum(len(p) for _, p in parts), dtype=dtype)
-        first = 0
-        for group, rows in parts:
-            end = first + len(rows)
-            np.take(rank[starts[group] : ends[group]], rows, out=remapped[first:end])
-            first = end
-        indices = pa.array(remapped, index_type)
+        # An unused slot whose value no row has gets rank 0: no row looks it up. Without
+        # a validity buffer (fill_null leaves one): Arrow's take then checks none per row.
+        found = pc.index_in(slots, value_set=values).fill_null(0).cast(index_type)
+        rank = pa.array(found.to_numpy(), index_type)
+        if len(parts) == 1:
+            # Every index was found in its stretch above: the take need not check it.
+            group, only = parts[0]
+            stretch = rank.slice(starts[group], ends[group] - starts[group])
+            indices = pc.take(stretch, only, boundscheck=False)
+        else:
+            ranks = rank.to_numpy()
+            remapped = np.empty(rows, dtype=dtype)
+            first = 0
+            for group, part in parts:
+                end = first + len(part)
+                stretch = ranks[starts[group] : ends[group]]
+                np.take(stretch, part.to_numpy(), out=remapped[first:end])
+                first = end
+            indices = pa.array(remapped, index_type)
     # Every index is a rank below len(values): nothing for the constructor to check.
     encoded = pa.DictionaryArray.from_arrays(indices, values, safe=False)
     return pa.chunked_array([encoded], pa.dictionary(index_type, values.type))
+
+
+_RUNS = 8
+"""Rows per run of equal indices from which :func:`_distinct` reads the runs' first rows
+rather than hashing every row."""
+
+
+def _distinct(indices: pa.Array) -> Any:
+    """The distinct values of ``indices`` (integers, no missing row), in any order, as
+    numpy. A domain's rows come in runs (a source's rows of one indicator, territory,
+    sex): the first row of each run holds them all, found in a comparison of neighbours
+    for a third of hashing every row; scattered rows are hashed (``pc.unique``)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    rows = indices.to_numpy()
+    head = rows[: _RUNS * 512]  # a look at the first rows spares the rest a comparison
+    if len(rows) > 1 and np.count_nonzero(head[1:] != head[:-1]) * _RUNS <= len(head):
+        starts = rows[1:] != rows[:-1]
+        if np.count_nonzero(starts) * _RUNS <= len(rows):
+            return np.unique(np.concatenate([rows[:1], rows[1:][starts]]))
+    return pc.unique(indices).to_numpy()
 
 
 def _sorted_dictionary_unified(column: pa.ChunkedArray) -> pa.ChunkedArray:
