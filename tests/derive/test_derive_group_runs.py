@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from welfare_observatory.build.derive import _renamed, group_runs
+from welfare_observatory.build.derive import DeriveOutput, _renamed, group_runs, in_group_order
 
 INDICATORS = ["A", "B", "C", "D", "E"]
 rows = st.lists(st.sampled_from(INDICATORS), max_size=60)
@@ -231,3 +231,66 @@ def test_a_row_without_indicator_gives_no_runs() -> None:
     assert group_runs(plain, {"g": ["A"]}) is None
     coded = plain.set_column(0, "indicator", plain.column(0).dictionary_encode())
     assert group_runs(coded, {"g": ["A"]}) is None
+
+
+def _output(
+    values: list[str], covered: list[str] | None, groups: dict[str, list[str]]
+) -> DeriveOutput:
+    coverage = None
+    if covered is not None:
+        coverage = pa.table({"indicator": covered, "m": list(range(len(covered)))})
+    return DeriveOutput(
+        observations=pa.table({"indicator": values, "n": list(range(len(values)))}),
+        findings=[],
+        steps=[],
+        coverage=coverage,
+        parts=[],
+        groups=groups,
+    )
+
+
+@given(rows, split, st.integers(0, 200), st.booleans())
+def test_in_group_order_is_what_saving_would_reorder(
+    values: list[str], assign: list[int], repeat: int, with_coverage: bool
+) -> None:
+    """``in_group_order`` gives the rows (and coverage) ``group_runs`` would save, once:
+    the save finds them in order and copies nothing more; rows in order enough are the
+    output itself."""
+    import dataclasses
+
+    groups = _groups(assign)
+    scattered = (values * (1 + repeat // 40))[: 40 + 3 * repeat]
+    out = _output(scattered, values if with_coverage else None, groups)
+    got = in_group_order(out)
+    if len(groups) < 2:
+        assert got is out
+        return
+    expected = group_runs(out.observations, groups)
+    assert expected is not None
+    assert got.observations.equals(expected[0])
+    if with_coverage:
+        assert out.coverage is not None and got.coverage is not None
+        covered = group_runs(out.coverage, groups)
+        assert covered is not None and got.coverage.equals(covered[0])
+    found = group_runs(got.observations, groups)
+    assert found is not None and found[0] is got.observations and found[1] == expected[1]
+    if expected[0] is out.observations and (not with_coverage or got.coverage is out.coverage):
+        assert got is out
+    assert dataclasses.replace(got, observations=out.observations, coverage=out.coverage) == out
+
+
+def test_in_group_order_leaves_what_is_not_saved_by_groups() -> None:
+    """Rows derive put in group order (a rebuild's), without finding parts, of one group or
+    with a row of no group are left as they are (saved so, see ``reuse._grouped``)."""
+    import dataclasses
+
+    groups = {"g0": ["A"], "g1": ["B"]}
+    out = _output(["A", "B"] * 100, None, groups)
+    assert in_group_order(out) is not out
+    for kept in (
+        dataclasses.replace(out, runs=({"g0": [], "g1": []}, None)),
+        dataclasses.replace(out, parts=None),
+        dataclasses.replace(out, groups={"g": ["A", "B"]}),
+        dataclasses.replace(out, groups={"g0": ["A"], "g1": ["C"]}),
+    ):
+        assert in_group_order(kept) is kept

@@ -746,3 +746,48 @@ def test_a_row_without_indicator_is_saved_without_groups(tmp_path: Path) -> None
     back = reuse.load_derived(again, key)
     assert back is not None and back.derive.observations.equals(rows)
     assert reuse.load_grouped(again) is None
+
+
+def test_scattered_derived_rows_are_put_in_group_order_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Derived rows far from group order (here: derive's rows shuffled) are reordered once,
+    after derive (``in_group_order``), and saved as they are: the edition is byte for byte
+    the one of rows in derive's order, the saved result reads back and a rebuild after a
+    change gives a fresh build's edition."""
+    import numpy as np
+
+    from welfare_observatory.build import derive as derive_module
+
+    folder = make_grouped_observatory(tmp_path / "obs")
+    plain = build(folder, tmp_path / "plain")
+    real = derive_module.derive_with_coverage
+
+    def shuffled(*args: object, **kwargs: object) -> derive_module.DeriveOutput:
+        import dataclasses
+
+        out = real(*args, **kwargs)  # type: ignore[arg-type]
+        order = np.random.default_rng(19).permutation(out.observations.num_rows)
+        return dataclasses.replace(out, observations=out.observations.take(pa.array(order)))
+
+    reordered: list[bool] = []
+    real_order = derive_module.in_group_order
+
+    def spied(out: derive_module.DeriveOutput) -> derive_module.DeriveOutput:
+        got = real_order(out)
+        reordered.append(got is not out)
+        return got
+
+    monkeypatch.setattr(derive_module, "derive_with_coverage", shuffled)
+    monkeypatch.setattr(derive_module, "in_group_order", spied)
+    kb = tmp_path / "kb"
+    assert edition(build(folder, kb)) == edition(plain)
+    assert reordered == [True]
+    saved = _newest(kb)
+    meta = _meta(saved)
+    assert "ranges" in meta
+    for runs in meta["ranges"]["rows"].values():  # type: ignore[index]
+        assert len(runs) <= 1  # one run a group: saved as derive's output now is
+    assert _reused(folder, kb)
+    change_last_value(folder / "data" / "t_health_b.csv")
+    assert edition(build(folder, kb)) == edition(build(folder, tmp_path / "fresh"))

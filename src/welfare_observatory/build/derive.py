@@ -612,6 +612,26 @@ def derive_by_groups(
     return dataclasses.replace(combined, groups=recorded, changes=changes)
 
 
+def in_group_order(out: DeriveOutput) -> DeriveOutput:
+    """``out`` with its rows (and coverage) in group order when they are scattered
+    (:func:`group_runs` reorders them), as its saved result holds them; else ``out``
+    itself. Edition and analyses do not depend on the rows' order: one table serves them
+    and the saved result, where saving reordered a copy while the store held the rows."""
+    import dataclasses
+
+    if out.runs is not None or out.parts is None or out.groups is None or len(out.groups) < 2:
+        return out  # in group order already, or saved without groups (reuse._grouped)
+    rows = group_runs(out.observations, out.groups)
+    covered = group_runs(out.coverage, out.groups) if out.coverage is not None else None
+    if rows is None or (out.coverage is not None and covered is None):
+        return out  # a row of no group: saved as it is
+    if rows[0] is out.observations and (covered is None or covered[0] is out.coverage):
+        return out
+    return dataclasses.replace(
+        out, observations=rows[0], coverage=covered[0] if covered is not None else None
+    )
+
+
 def _only(out: DeriveOutput, indicators: set[str]) -> DeriveOutput:
     """``out`` restricted to ``indicators``: rows, coverage and finding parts (those of no
     indicator stay)."""
