@@ -4,11 +4,13 @@ text and dictionary columns give the same answer, and every row lands in its own
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from welfare_observatory.build.derive import _renamed, group_runs
+from welfare_observatory.build.derive import DeriveOutput, _renamed, group_runs, in_group_order
 
 INDICATORS = ["A", "B", "C", "D", "E"]
 rows = st.lists(st.sampled_from(INDICATORS), max_size=60)
@@ -148,3 +150,147 @@ def test_renamed_chunks_without_a_renamed_id_are_kept_as_they_are(
     assert got.to_pylist() == expected
     if not any(renamed.get(v, v) != v for p in pieces for v in p if v is not None):
         assert got is column
+
+
+def _runs_row_by_row(
+    table: pa.Table, groups: dict[str, list[str]]
+) -> tuple[pa.Table, dict[str, list[tuple[int, int]]]] | None:
+    """What ``group_runs`` replaced: each row's group read off the whole column, the table
+    put in group order (stable) when it has more than ``4 * groups + 64`` runs."""
+    keys = sorted(groups)
+    place = {i: k for k, key in enumerate(keys) for i in groups[key]}
+    of_row = [place.get(v, len(keys)) for v in table.column("indicator").to_pylist()]
+    if len(keys) in of_row:
+        return None
+    starts = [r for r in range(1, len(of_row)) if of_row[r] != of_row[r - 1]]
+    if len(starts) > 4 * len(keys) + 64:
+        order = sorted(range(len(of_row)), key=lambda r: of_row[r])
+        table = table.take(pa.array(order, pa.int64()))
+        of_row = [of_row[r] for r in order]
+        starts = [r for r in range(1, len(of_row)) if of_row[r] != of_row[r - 1]]
+    bounds = [0, *starts, len(of_row)] if of_row else []
+    runs: dict[str, list[tuple[int, int]]] = {key: [] for key in keys}
+    for start, stop in pairwise(bounds):
+        runs[keys[of_row[start]]].append((start, stop))
+    return table, runs
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(INDICATORS), max_size=120), max_size=6),
+    split,
+    st.sampled_from(["plain", "dictionary", "shared"]),
+)
+def test_runs_found_a_run_at_a_time_are_those_found_a_row_at_a_time(
+    pieces: list[list[str]], assign: list[int], kind: str
+) -> None:
+    """``group_runs`` reads the runs of equal indicator per chunk (an entry a run, not a
+    row): the runs, the order it leaves the rows in and the rows are those of reading each
+    row's group, whatever the chunks (empty ones, runs across chunks, dictionaries shared,
+    one a chunk, or none), scattered rows included (past the threshold they are sorted)."""
+    groups = _groups(assign)
+    shared = pa.array(INDICATORS, pa.string())
+    chunks: list[pa.Array] = []
+    for piece in pieces:
+        array = pa.array(piece, pa.string())
+        if kind == "dictionary":
+            array = array.dictionary_encode()
+        elif kind == "shared":
+            indices = pa.array([INDICATORS.index(v) for v in piece], pa.int32())
+            array = pa.DictionaryArray.from_arrays(indices, shared)
+        chunks.append(array)
+    column_type = pa.string() if kind == "plain" else pa.dictionary(pa.int32(), pa.string())
+    column = pa.chunked_array(chunks, column_type)
+    table = pa.table({"indicator": column, "n": pa.array(range(len(column)), pa.int64())})
+    expected = _runs_row_by_row(table, groups)
+    got = group_runs(table, groups)
+    assert expected is not None and got is not None
+    assert got[1] == expected[1]
+    assert got[0].column("n").to_pylist() == expected[0].column("n").to_pylist()
+    if sum(len(spans) for spans in got[1].values()) <= 4 * len(groups) + 64:
+        assert got[0] is table  # in group order enough: not copied
+
+
+@given(st.integers(0, 3), st.integers(1, 5))
+def test_scattered_rows_are_put_in_group_order(length: int, repeat: int) -> None:
+    """Past ``4 * groups + 64`` runs the rows are sorted (stably) into group order: one run
+    a group, the rows of each group in their order."""
+    values = ["A", "B"] * (40 * repeat + length)
+    table = pa.table({"indicator": values, "n": list(range(len(values)))})
+    found = group_runs(table, {"g0": ["A"], "g1": ["B"]})
+    assert found is not None
+    ordered, runs = found
+    half = len(values) // 2
+    assert runs == {"g0": [(0, half)], "g1": [(half, len(values))]}
+    assert ordered.column("n").to_pylist() == [*range(0, len(values), 2), *range(1, len(values), 2)]
+
+
+def test_a_row_without_indicator_gives_no_runs() -> None:
+    """A missing indicator is of no group, plain text or dictionary (the next build derives
+    everything again, never misreads it)."""
+    plain = pa.table({"indicator": pa.array(["A", None], pa.string())})
+    assert group_runs(plain, {"g": ["A"]}) is None
+    coded = plain.set_column(0, "indicator", plain.column(0).dictionary_encode())
+    assert group_runs(coded, {"g": ["A"]}) is None
+
+
+def _output(
+    values: list[str], covered: list[str] | None, groups: dict[str, list[str]]
+) -> DeriveOutput:
+    coverage = None
+    if covered is not None:
+        coverage = pa.table({"indicator": covered, "m": list(range(len(covered)))})
+    return DeriveOutput(
+        observations=pa.table({"indicator": values, "n": list(range(len(values)))}),
+        findings=[],
+        steps=[],
+        coverage=coverage,
+        parts=[],
+        groups=groups,
+    )
+
+
+@given(rows, split, st.integers(0, 200), st.booleans())
+def test_in_group_order_is_what_saving_would_reorder(
+    values: list[str], assign: list[int], repeat: int, with_coverage: bool
+) -> None:
+    """``in_group_order`` gives the rows (and coverage) ``group_runs`` would save, once:
+    the save finds them in order and copies nothing more; rows in order enough are the
+    output itself."""
+    import dataclasses
+
+    groups = _groups(assign)
+    scattered = (values * (1 + repeat // 40))[: 40 + 3 * repeat]
+    out = _output(scattered, values if with_coverage else None, groups)
+    got = in_group_order(out)
+    if len(groups) < 2:
+        assert got is out
+        return
+    expected = group_runs(out.observations, groups)
+    assert expected is not None
+    assert got.observations.equals(expected[0])
+    if with_coverage:
+        assert out.coverage is not None and got.coverage is not None
+        covered = group_runs(out.coverage, groups)
+        assert covered is not None and got.coverage.equals(covered[0])
+    found = group_runs(got.observations, groups)
+    assert found is not None and found[0] is got.observations and found[1] == expected[1]
+    if expected[0] is out.observations and (not with_coverage or got.coverage is out.coverage):
+        assert got is out
+    assert dataclasses.replace(got, observations=out.observations, coverage=out.coverage) == out
+
+
+def test_in_group_order_leaves_what_is_not_saved_by_groups() -> None:
+    """Rows derive put in group order (a rebuild's), without finding parts, of one group or
+    with a row of no group are left as they are (saved so, see ``reuse._grouped``)."""
+    import dataclasses
+
+    groups = {"g0": ["A"], "g1": ["B"]}
+    out = _output(["A", "B"] * 100, None, groups)
+    assert in_group_order(out) is not out
+    for kept in (
+        dataclasses.replace(out, runs=({"g0": [], "g1": []}, None)),
+        dataclasses.replace(out, parts=None),
+        dataclasses.replace(out, groups={"g": ["A", "B"]}),
+        dataclasses.replace(out, groups={"g0": ["A"], "g1": ["C"]}),
+    ):
+        assert in_group_order(kept) is kept

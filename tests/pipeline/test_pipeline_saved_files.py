@@ -6,6 +6,7 @@ into two results: damaged in both) is derived again, never trusted."""
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import sys
@@ -675,3 +676,118 @@ def test_read_analysis_checks_through_the_one_check_on_another_thread(
     path.write_bytes(b"not an Arrow file")
     with pytest.raises(ValueError, match="not the bytes"):
         reuse._read_analysis(path, {path.name: real(path)})
+
+
+def _one_chunk_a_run(table: pa.Table) -> pa.Table:
+    """``table``'s rows in their order, a chunk a run of equal indicator, each chunk with
+    dictionaries of its own: how a whole derive gives them."""
+    plain = _decoded(table)
+    ends = pc.run_end_encode(plain.column("indicator").combine_chunks()).run_ends.to_pylist()
+    chunks = []
+    for start, stop in itertools.pairwise([0, *ends]):
+        rows = plain.slice(start, stop - start)
+        for at, field in enumerate(table.schema):
+            if pa.types.is_dictionary(field.type):
+                coded = rows.column(at).combine_chunks().dictionary_encode()
+                rows = rows.set_column(at, field, pa.chunked_array([coded], field.type))
+        chunks.append(rows)
+    return pa.concat_tables(chunks)
+
+
+def test_rows_a_chunk_a_run_are_saved_as_they_are(tmp_path: Path) -> None:
+    """A whole derive's rows (a chunk a run of indicator, dictionaries of their own) are
+    saved in the order they come, through the runs of equal indicator: each group's rows are its
+    rows, the meta's groups and ranges are those of the result they came from, and the
+    result reads back (rows, groups) as it was saved."""
+    import dataclasses
+
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    saved = _newest(tmp_path / "kb")
+    key = saved.name[len("derived-") :]
+    derived = reuse.load_derived(tmp_path / "kb" / ".steps", key)
+    assert derived is not None and derived.derive.groups is not None
+    rows = _one_chunk_a_run(derived.derive.observations)
+    assert rows.column("indicator").num_chunks > 2
+    derive = dataclasses.replace(derived.derive, observations=rows, runs=None)
+    again = tmp_path / "again"
+    reuse.save_derived(again, key, dataclasses.replace(derived, derive=derive))
+    mine, theirs = _group_rows(again / saved.name), _group_rows(saved)
+    assert mine.keys() == theirs.keys()
+    for group, found in mine.items():
+        assert _decoded(found).equals(_decoded(theirs[group]))
+    assert _meta(again / saved.name)["ranges"] == _meta(saved)["ranges"]
+    back = reuse.load_derived(again, key)
+    assert back is not None and back.derive.groups == derived.derive.groups
+    assert _decoded(back.derive.observations).equals(_decoded(rows))
+    assert reuse.load_grouped(again) is not None
+
+
+def test_a_row_without_indicator_is_saved_without_groups(tmp_path: Path) -> None:
+    """Rows one of which has no indicator (so no group) are saved whole, without groups:
+    the next build reads them back as they were, and derives every group again."""
+    import dataclasses
+
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    saved = _newest(tmp_path / "kb")
+    key = saved.name[len("derived-") :]
+    derived = reuse.load_derived(tmp_path / "kb" / ".steps", key)
+    assert derived is not None
+    rows = _decoded(derived.derive.observations)
+    at = rows.schema.get_field_index("indicator")
+    missing = pa.array([None, *rows.column(at).to_pylist()[1:]], pa.string())
+    rows = rows.set_column(at, pa.field("indicator", pa.string()), missing)
+    derive = dataclasses.replace(derived.derive, observations=rows, runs=None)
+    again = tmp_path / "again"
+    reuse.save_derived(again, key, dataclasses.replace(derived, derive=derive))
+    meta = _meta(again / saved.name)
+    assert "ranges" not in meta and (again / saved.name / "rows.parquet").exists()
+    back = reuse.load_derived(again, key)
+    assert back is not None and back.derive.observations.equals(rows)
+    assert reuse.load_grouped(again) is None
+
+
+def test_scattered_derived_rows_are_put_in_group_order_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Derived rows far from group order (here: derive's rows shuffled) are reordered once,
+    after derive (``in_group_order``), and saved as they are: the edition is byte for byte
+    the one of rows in derive's order, the saved result reads back and a rebuild after a
+    change gives a fresh build's edition."""
+    import numpy as np
+
+    from welfare_observatory.build import derive as derive_module
+
+    folder = make_grouped_observatory(tmp_path / "obs")
+    plain = build(folder, tmp_path / "plain")
+    real = derive_module.derive_with_coverage
+
+    def shuffled(*args: object, **kwargs: object) -> derive_module.DeriveOutput:
+        import dataclasses
+
+        out = real(*args, **kwargs)  # type: ignore[arg-type]
+        order = np.random.default_rng(19).permutation(out.observations.num_rows)
+        return dataclasses.replace(out, observations=out.observations.take(pa.array(order)))
+
+    reordered: list[bool] = []
+    real_order = derive_module.in_group_order
+
+    def spied(out: derive_module.DeriveOutput) -> derive_module.DeriveOutput:
+        got = real_order(out)
+        reordered.append(got is not out)
+        return got
+
+    monkeypatch.setattr(derive_module, "derive_with_coverage", shuffled)
+    monkeypatch.setattr(derive_module, "in_group_order", spied)
+    kb = tmp_path / "kb"
+    assert edition(build(folder, kb)) == edition(plain)
+    assert reordered == [True]
+    saved = _newest(kb)
+    meta = _meta(saved)
+    assert "ranges" in meta
+    for runs in meta["ranges"]["rows"].values():  # type: ignore[index]
+        assert len(runs) <= 1  # one run a group: saved as derive's output now is
+    assert _reused(folder, kb)
+    change_last_value(folder / "data" / "t_health_b.csv")
+    assert edition(build(folder, kb)) == edition(build(folder, tmp_path / "fresh"))

@@ -435,10 +435,17 @@ def group_runs(
 
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     keys = sorted(groups)
     place = {i: k for k, key in enumerate(keys) for i in groups[key]}
-    chunks = []
+    # Per run of equal indicator (Arrow finds them): its group's position and the row it
+    # ends before. An entry a run, not a row: derived rows come an indicator at a time, and
+    # row-long arrays (about 70 MiB at 3.1 million rows) were most of what saving a result
+    # added to the build's peak memory, on top of the edition being written.
+    of_run: list[Any] = []
+    ends: list[Any] = []
+    at = 0
     last: tuple[pa.Array, Any] | None = None
     for chunk in table.column("indicator").chunks:
         # Per distinct indicator, not per row (coverage's column is plain text); chunks
@@ -447,21 +454,34 @@ def group_runs(
         if last is None or not (last[0] is coded.dictionary or last[0].equals(coded.dictionary)):
             found = [place.get(v, len(keys)) for v in coded.dictionary.to_pylist()]
             last = (coded.dictionary, np.array(found, np.int64))
-        codes = last[1]
-        indices = coded.indices.to_numpy(zero_copy_only=False)
-        chunks.append(codes[indices] if len(codes) else np.zeros(0, np.int64))
-    of_row = np.concatenate(chunks).astype(np.int64) if chunks else np.zeros(0, np.int64)
-    if len(of_row) and (of_row == len(keys)).any():
+        if not len(chunk):
+            continue
+        if coded.null_count:
+            return None  # a row of no indicator, so of no group
+        encoded = pc.run_end_encode(coded.indices)
+        of_run.append(last[1][encoded.values.to_numpy()])
+        ends.append(encoded.run_ends.to_numpy().astype(np.int64) + at)
+        at += len(chunk)
+    runs_group = np.concatenate(of_run) if of_run else np.zeros(0, np.int64)
+    runs_end = np.concatenate(ends) if ends else np.zeros(0, np.int64)
+    if len(runs_group) and (runs_group == len(keys)).any():
         return None
-    starts = np.flatnonzero(np.diff(of_row)) + 1 if len(of_row) else np.zeros(0, np.int64)
-    if len(starts) > 4 * len(keys) + 64:
+    # The runs of equal group: where the group changes from one indicator's run to the next.
+    changes = np.flatnonzero(np.diff(runs_group)) + 1
+    if len(changes) > 4 * len(keys) + 64:
+        of_row = np.repeat(runs_group, np.diff(runs_end, prepend=0))
         order = np.argsort(of_row, kind="stable")
         table, of_row = table.take(pa.array(order)), of_row[order]
         starts = np.flatnonzero(np.diff(of_row)) + 1
-    bounds = [0, *starts.tolist(), len(of_row)] if len(of_row) else []
+        runs_group, changes = of_row, starts
+    else:
+        starts = runs_end[changes - 1]
     runs: Runs = {key: [] for key in keys}
-    for start, stop in pairwise(bounds):
-        runs[keys[int(of_row[start])]].append((start, stop))
+    if not at:
+        return table, runs
+    bounds = pairwise([0, *starts.tolist(), at])
+    for (start, stop), first in zip(bounds, [0, *changes.tolist()], strict=True):
+        runs[keys[int(runs_group[first])]].append((start, stop))
     return table, runs
 
 
@@ -590,6 +610,26 @@ def derive_by_groups(
     if combined is None:
         return whole()
     return dataclasses.replace(combined, groups=recorded, changes=changes)
+
+
+def in_group_order(out: DeriveOutput) -> DeriveOutput:
+    """``out`` with its rows (and coverage) in group order when they are scattered
+    (:func:`group_runs` reorders them), as its saved result holds them; else ``out``
+    itself. Edition and analyses do not depend on the rows' order: one table serves them
+    and the saved result, where saving reordered a copy while the store held the rows."""
+    import dataclasses
+
+    if out.runs is not None or out.parts is None or out.groups is None or len(out.groups) < 2:
+        return out  # in group order already, or saved without groups (reuse._grouped)
+    rows = group_runs(out.observations, out.groups)
+    covered = group_runs(out.coverage, out.groups) if out.coverage is not None else None
+    if rows is None or (out.coverage is not None and covered is None):
+        return out  # a row of no group: saved as it is
+    if rows[0] is out.observations and (covered is None or covered[0] is out.coverage):
+        return out
+    return dataclasses.replace(
+        out, observations=rows[0], coverage=covered[0] if covered is not None else None
+    )
 
 
 def _only(out: DeriveOutput, indicators: set[str]) -> DeriveOutput:
