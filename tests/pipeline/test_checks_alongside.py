@@ -426,7 +426,7 @@ def test_any_order_chunking_reuse_and_late_failure_give_the_findings_of_checking
             scaled = pc.multiply(table.column(value), factors[i])
             table = table.set_column(value, "value", scaled)
         made.append((i, dataclasses.replace(output, data=table)))
-    given = [o for _i, o in made]
+    arriving = [o for _i, o in made]
     final = [
         SourceOutput(SourceReport(id=o.report.id, type="table", status="failed", error="full"))
         if i in late
@@ -445,9 +445,10 @@ def test_any_order_chunking_reuse_and_late_failure_give_the_findings_of_checking
             functools.partial(batch.run_checks_by_source, chunk_rows=chunk_rows),
         )
         expected = validate.check_sources(final, _context(environment, steps))
-        checks = validate.ChecksAlongside(_context(environment, other), len(given))
-        checks._chunker = batch.Chunker(chunk_rows)
-        for output in given:
+        checks = validate.ChecksAlongside(
+            _context(environment, other), len(arriving), chunk_rows=chunk_rows
+        )
+        for output in arriving:
             checks.add(output)
         got = checks.finish(final)
     assert _plain(got) == _plain(expected)

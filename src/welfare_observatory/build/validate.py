@@ -130,12 +130,16 @@ class ChecksAlongside:
     written), a failure here (raised there as it was), a reused source whose table could
     not be read. A reused source whose findings are cached is never read here."""
 
-    def __init__(self, context: BuildContext, sources: int) -> None:
+    def __init__(
+        self, context: BuildContext, sources: int, *, chunk_rows: int | None = None
+    ) -> None:
+        """``sources``: how many outputs :meth:`add` will be given; ``chunk_rows``: as
+        :func:`~welfare_observatory.validate.batch.run_checks_by_source` has it."""
         self.context = context
         self._only, self._common = _checks_and_common(context)
         self._cache = FindingsCache(context)
         self._left = sources
-        self._chunker = Chunker()
+        self._chunker = Chunker(chunk_rows)
         self._tables: dict[str, pa.Table] = {}
         self._sent: dict[str, str] = {}
         """Findings key of each source sent to be checked, in order."""
