@@ -216,7 +216,12 @@ _BACKLOG = 16
 """Sources whose writes may wait on the writer thread before the next source waits."""
 
 
-def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[SourceOutput]:
+def run_sources(
+    source_ids: Sequence[str],
+    context: BuildContext,
+    *,
+    on_output: Callable[[SourceOutput], None] | None = None,
+) -> list[SourceOutput]:
     """:func:`run_source` of each source in order, what they write finished on one other
     thread: the fsync and index record of each local file copied into the cache, then the
     source's step.
@@ -232,10 +237,18 @@ def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[Source
     harmonized; its parse takes that read when its payload holds the same bytes
     (:func:`~welfare_observatory.sources.table.read_ahead_job`). A source that is reused
     parses nothing, so a rebuild reads nothing ahead.
+
+    ``on_output`` is called on this thread with each source's output as the source
+    finishes, in order (its step may still be being written: a write that fails later
+    makes the output returned for it another, failed one).
     """
     sources = context.env.config.sources
     if len(source_ids) < 2:
-        return [run_source(s, sources[s], context) for s in source_ids]
+        alone = [run_source(s, sources[s], context) for s in source_ids]
+        if on_output is not None:
+            for output in alone:
+                on_output(output)
+        return alone
     outputs = []
     backlog: deque[Future[None]] = deque()
     reader = ThreadPoolExecutor(1, thread_name_prefix="read-ahead")
@@ -258,6 +271,8 @@ def run_sources(source_ids: Sequence[str], context: BuildContext) -> list[Source
                 )
                 output = run_source(source_id, sources[source_id], own)
                 outputs.append(output)
+                if on_output is not None:
+                    on_output(output)
                 if output.saving is not None:
                     backlog.append(output.saving)
                 # A slow disk must not hold every source's table and open copy at once.

@@ -15,13 +15,21 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from welfare_observatory.lineage import digest
 from welfare_observatory.model.finding import Finding, Severity
-from welfare_observatory.validate.batch import run_checks_by_source
-from welfare_observatory.validate.checks import CheckContext
+from welfare_observatory.validate.batch import (
+    Chunker,
+    check_chunk,
+    checks_of,
+    in_severity_order,
+    release_checks,
+    run_checks_by_source,
+)
+from welfare_observatory.validate.checks import Check, CheckContext
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,7 +38,7 @@ if TYPE_CHECKING:
     from welfare_observatory.build.sources import BuildContext, SourceOutput
     from welfare_observatory.model import Indicator
 
-__all__ = ["FindingsCache", "check_sources"]
+__all__ = ["ChecksAlongside", "FindingsCache", "check_sources", "run_and_check"]
 
 _CACHE = "checks.json"
 
@@ -65,16 +73,9 @@ def check_sources(
     cache holds those of ``outputs`` and is saved here."""
     env = context.env
     registry = env.checks
-    # Schema problems were reported by harmonize already; the data checks run here.
-    only = [check_id for check_id in registry if check_id != "schema"]
+    only, common = _checks_and_common(context)
     # A reused source's rows are read only when its findings are not cached.
     checked = [o for o in outputs if o.num_rows]
-    common = {
-        "checks": [(c, registry.owner(c)) for c in only],
-        "versions": dict(sorted(context.versions.items())),
-        "territory": env.config.territory.model_dump(mode="json"),
-        "min_events": env.config.reliability.min_events,
-    }
     keys = _keys(checked, env, common)
     findings = cache if cache is not None else FindingsCache(context)
     cached = findings.cached
@@ -89,17 +90,182 @@ def check_sources(
             assert table is not None
             todo[source] = table
     if todo:
-        ctx = CheckContext(
-            indicators=env.indicators,
-            territories=env.known_territories,
-            hierarchy=env.hierarchy,
-            min_events=env.config.reliability.min_events,
-        )
-        results.update(run_checks_by_source(todo, registry, ctx, only=only))
+        results.update(run_checks_by_source(todo, registry, _check_context(env), only=only))
     findings.results.update({keys[s]: results[s] for s in keys})
     if cache is None:
         findings.save()
     return [_with_findings(o, results.get(o.report.id, [])) for o in outputs]
+
+
+def run_and_check(source_ids: Sequence[str], context: BuildContext) -> list[SourceOutput]:
+    """:func:`~welfare_observatory.build.sources.run_sources` of ``source_ids`` in this
+    process, checked as they finish (:class:`ChecksAlongside`): what :func:`check_sources`
+    of their outputs gives. The ``validate`` timing is what the build waits for the checks
+    once the sources are done. An exception in the sources stops the checks' thread
+    before it is raised: nothing is checked or written after."""
+    from welfare_observatory.build.sources import run_sources
+
+    checks = ChecksAlongside(context, len(source_ids))
+    try:
+        outputs = run_sources(source_ids, context, on_output=checks.add)
+    except BaseException:
+        checks.close()
+        raise
+    with context.timed("validate"):
+        return checks.finish(outputs)
+
+
+class ChecksAlongside:
+    """The validate stage run while the sources still run (the in-memory layout, local
+    executor): as soon as the sources done so far fill a chunk of whole sources
+    (:class:`~welfare_observatory.validate.batch.Chunker`, the chunks
+    :func:`~welfare_observatory.validate.batch.run_checks_by_source` makes), the chunk is
+    checked on a thread of its own while the build's thread runs the next sources (the
+    checks are mostly numpy sorts, Arrow compute and DuckDB, which release the GIL).
+    :meth:`finish` then gives what :func:`check_sources` gives for the outputs: a chunk's
+    findings depend on its own sources' rows only, and the chunks are the same.
+
+    Whatever would make them differ leaves the outputs to :func:`check_sources` after the
+    sources, as before: a source checked here that failed since (its step could not be
+    written), a failure here (raised there as it was), a reused source whose table could
+    not be read. A reused source whose findings are cached is never read here."""
+
+    def __init__(
+        self, context: BuildContext, sources: int, *, chunk_rows: int | None = None
+    ) -> None:
+        """``sources``: how many outputs :meth:`add` will be given; ``chunk_rows``: as
+        :func:`~welfare_observatory.validate.batch.run_checks_by_source` has it."""
+        self.context = context
+        self._only, self._common = _checks_and_common(context)
+        self._cache = FindingsCache(context)
+        self._left = sources
+        self._chunker = Chunker(chunk_rows)
+        self._tables: dict[str, pa.Table] = {}
+        self._sent: dict[str, str] = {}
+        """Findings key of each source sent to be checked, in order."""
+        self._futures: list[Future[dict[str, list[Finding]]]] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._checks: list[tuple[str, Check]] = []
+        self._ctx = CheckContext()
+        self._given_up = False
+
+    def add(self, output: SourceOutput) -> None:
+        """Take a finished source's output (on the build's thread, in the sources' order)."""
+        self._left -= 1
+        if self._given_up:
+            return
+        try:
+            self._add(output)
+        except Exception:
+            # Left to check_sources after the sources, where it is raised as it was.
+            self._give_up()
+
+    def _add(self, output: SourceOutput) -> None:
+        if output.num_rows:
+            source = output.report.id
+            key = _keys([output], self.context.env, self._common)[source]
+            if key not in self._cache.cached:
+                table = output.table
+                assert table is not None
+                self._tables[source] = table
+                self._sent[source] = key
+                self._send(self._chunker.add(source, table.num_rows))
+        if self._left == 0:
+            self._send(self._chunker.rest())
+
+    def _send(self, chunk: list[str] | None) -> None:
+        if chunk is None:
+            return
+        registry = self.context.env.checks
+        if self._pool is None:
+            import pyarrow as pa
+
+            # What run_checks_by_source gives back before its first chunk.
+            pa.default_memory_pool().release_unused()
+            self._checks = checks_of(registry, self._only)
+            self._ctx = _check_context(self.context.env)
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="checks")
+        tables = {s: self._tables.pop(s) for s in chunk}
+        self._futures.append(
+            self._pool.submit(check_chunk, chunk, tables, self._checks, self._ctx, registry)
+        )
+
+    def finish(self, outputs: Sequence[SourceOutput]) -> list[SourceOutput]:
+        """:func:`check_sources` of ``outputs`` (every source's, as the sources gave them),
+        with the chunks checked so far; the findings cache saved."""
+        found: dict[str, list[Finding]] = {}
+        try:
+            for future in self._futures:
+                if self._given_up:
+                    break
+                try:
+                    found.update(future.result())
+                except Exception:
+                    self._give_up()
+        finally:
+            self.close()
+        if self._given_up:
+            return check_sources(outputs, self.context)
+        if self._futures:
+            import pyarrow as pa
+
+            # What the sources' parsing left free in this thread goes back, as
+            # run_checks_by_source gives it back after the sources.
+            pa.default_memory_pool().release_unused()
+        checked = [o for o in outputs if o.num_rows]
+        keys = _keys(checked, self.context.env, self._common)
+        cached = self._cache.cached
+        todo = {s: k for s, k in keys.items() if k not in cached}
+        if list(todo.items()) != list(self._sent.items()):
+            # A source sent was failed since (its step could not be written): the
+            # chunks would not be those run_checks_by_source makes of the others.
+            return check_sources(outputs, self.context)
+        results = {s: cached[k] for s, k in keys.items() if s not in todo}
+        results.update(in_severity_order(found))
+        self._cache.results.update({keys[s]: results[s] for s in keys})
+        self._cache.save()
+        return [_with_findings(o, results.get(o.report.id, [])) for o in outputs]
+
+    def close(self) -> None:
+        """Stop: chunks not begun are dropped, the one being checked is waited for, and
+        the checks' thread gives back what it held. Nothing runs here afterwards."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        for future in self._futures:
+            future.cancel()
+        pool.submit(release_checks)
+        pool.shutdown(wait=True)
+
+    def _give_up(self) -> None:
+        self._given_up = True
+        self._tables.clear()
+        self.close()
+
+
+def _checks_and_common(context: BuildContext) -> tuple[list[str], dict[str, Any]]:
+    """The data checks that run (every registered one but ``schema``, which harmonize
+    ran) and what every source's findings key holds besides its own steps."""
+    env = context.env
+    registry = env.checks
+    # Schema problems were reported by harmonize already; the data checks run here.
+    only = [check_id for check_id in registry if check_id != "schema"]
+    common = {
+        "checks": [(c, registry.owner(c)) for c in only],
+        "versions": dict(sorted(context.versions.items())),
+        "territory": env.config.territory.model_dump(mode="json"),
+        "min_events": env.config.reliability.min_events,
+    }
+    return only, common
+
+
+def _check_context(env: BuildEnvironment) -> CheckContext:
+    return CheckContext(
+        indicators=env.indicators,
+        territories=env.known_territories,
+        hierarchy=env.hierarchy,
+        min_events=env.config.reliability.min_events,
+    )
 
 
 def _keys(

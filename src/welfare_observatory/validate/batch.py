@@ -36,7 +36,16 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-__all__ = ["BATCHED", "CHUNK_ROWS", "run_checks_by_source"]
+__all__ = [
+    "BATCHED",
+    "CHUNK_ROWS",
+    "Chunker",
+    "check_chunk",
+    "checks_of",
+    "in_severity_order",
+    "release_checks",
+    "run_checks_by_source",
+]
 
 CHUNK_ROWS = 400_000
 """Rows of whole sources the batched checks take at a time. Every group a check compares
@@ -79,52 +88,93 @@ def run_checks_by_source(
     """
     import pyarrow as pa
 
-    wanted = set(only) if only is not None else None
     ids = [s for s, t in tables.items() if t.num_rows]
     found: dict[str, list[Finding]] = {s: [] for s in tables}
     if not ids:
         return found
     # What the sources' parsing left free goes back before the batches are built.
     pa.default_memory_pool().release_unused()
-    checks = [(c, k) for c, k in registry.items() if wanted is None or c in wanted]
+    checks = checks_of(registry, only)
     for chunk in _chunks(ids, tables, chunk_rows):
-        _check_chunk(chunk, tables, checks, context, registry, found)
+        found.update(check_chunk(chunk, tables, checks, context, registry))
+    release_checks()
+    return in_severity_order(found)
+
+
+def checks_of(registry: CheckRegistry, only: Iterable[str] | None) -> list[tuple[str, Check]]:
+    """The checks of ``registry`` that ``only`` names (all without it), in its order."""
+    wanted = set(only) if only is not None else None
+    return [(c, k) for c, k in registry.items() if wanted is None or c in wanted]
+
+
+def release_checks() -> None:
+    """What the checks held, given back: this thread's DuckDB connection and the pages
+    Arrow's allocator holds free. The batches and their codes are gone by then: the
+    allocator gives back only pages that are free, and the analyses that follow need the
+    memory (mimalloc and jemalloc keep freed pages otherwise)."""
+    import pyarrow as pa
+
     close_connection()
-    # The batches and their codes are gone: the allocator gives back only pages that are
-    # free, and the analyses that follow need the memory (mimalloc and jemalloc keep
-    # freed pages otherwise).
     pa.default_memory_pool().release_unused()
+
+
+def in_severity_order(found: dict[str, list[Finding]]) -> dict[str, list[Finding]]:
+    """``found`` with each source's findings sorted by severity, errors first (stable: in
+    the checks' order within a severity)."""
     for source in found:
         found[source].sort(key=lambda f: _ORDER[f.severity])
     return found
 
 
+class Chunker:
+    """Cuts sources given one by one, in order, into the runs :func:`_chunks` makes of
+    them: whole sources of at most ``chunk_rows`` rows (:data:`CHUNK_ROWS` when not
+    given), a larger source a run of its own.
+    A run is complete when the next source would not fit, or at the end (:meth:`rest`)."""
+
+    def __init__(self, chunk_rows: int | None = None) -> None:
+        self.chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
+        self._chunk: list[str] = []
+        self._rows = 0
+
+    def add(self, source: str, rows: int) -> list[str] | None:
+        """Take ``source`` of ``rows`` rows; the run it closed, if it closed one."""
+        done = None
+        if self._chunk and self._rows + rows > self.chunk_rows:
+            done, self._chunk, self._rows = self._chunk, [], 0
+        self._chunk.append(source)
+        self._rows += rows
+        return done
+
+    def rest(self) -> list[str] | None:
+        """The last run, once every source was given (None when there is none)."""
+        done, self._chunk, self._rows = self._chunk or None, [], 0
+        return done
+
+
 def _chunks(ids: list[str], tables: Mapping[str, pa.Table], chunk_rows: int) -> Iterator[list[str]]:
     """``ids`` in order, cut into runs of whole sources of at most ``chunk_rows`` rows; a
     source larger than that is a run of its own."""
-    chunk: list[str] = []
-    rows = 0
+    chunker = Chunker(chunk_rows)
     for source in ids:
-        n = tables[source].num_rows
-        if chunk and rows + n > chunk_rows:
-            yield chunk
-            chunk, rows = [], 0
-        chunk.append(source)
-        rows += n
-    if chunk:
-        yield chunk
+        done = chunker.add(source, tables[source].num_rows)
+        if done is not None:
+            yield done
+    rest = chunker.rest()
+    if rest is not None:
+        yield rest
 
 
-def _check_chunk(
+def check_chunk(
     ids: list[str],
     tables: Mapping[str, pa.Table],
     checks: list[tuple[str, Check]],
     context: CheckContext,
     registry: CheckRegistry,
-    found: dict[str, list[Finding]],
-) -> None:
-    """The findings of ``checks`` over the sources ``ids``, added to ``found`` in the
-    checks' order."""
+) -> dict[str, list[Finding]]:
+    """The findings of ``checks`` over the sources ``ids`` (a run of :class:`Chunker`), by
+    source, in the checks' order (not yet in severity order). A chunk's findings depend on
+    its sources' rows only: every group a check compares lies in one source."""
     import numpy as np
     import pyarrow as pa
 
@@ -153,6 +203,7 @@ def _check_chunk(
         names=batch.column_names,
     )
     own = {s: combined.slice(int(offsets[i]), int(lengths[i])) for i, s in enumerate(ids)}
+    found: dict[str, list[Finding]] = {s: [] for s in ids}
     for check_id, check in checks:
         if BATCHED.get(check_id) is check:
             try:
@@ -164,6 +215,7 @@ def _check_chunk(
                 pass
         for source in ids:
             found[source] += _one(check_id, check, own[source], context, source, registry)
+    return found
 
 
 def _one(

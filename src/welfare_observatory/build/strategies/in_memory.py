@@ -43,11 +43,21 @@ class InMemory:
     ) -> list[SourceOutput]:
         import dataclasses
 
-        from welfare_observatory.build.validate import check_sources
+        from welfare_observatory.build.strategies.base import LocalExecutor
+        from welfare_observatory.build.validate import check_sources, run_and_check
 
         # A reused source's rows stay in its step until derive needs them (in this process:
         # a remote executor's workers send the tables).
-        outputs = runner.run_sources(dataclasses.replace(context, lazy_steps=True), source_ids)
+        lazy = dataclasses.replace(context, lazy_steps=True)
+        if (
+            context.defer_checks
+            and len(source_ids) > 1
+            and type(runner).run_sources is LocalExecutor.run_sources
+        ):
+            # Sources run in this thread, in order: each chunk of them is checked on
+            # another core while the next ones run.
+            return run_and_check(source_ids, lazy)
+        outputs = runner.run_sources(lazy, source_ids)
         if not context.defer_checks:
             return outputs
         with context.timed("validate"):

@@ -1,0 +1,491 @@
+"""The data checks run while the sources run (``build.validate.run_and_check``) give what
+checking every source after them gives (``check_sources``): the same findings in the same
+order, the same failed sources, the same findings cache; and a failure anywhere behaves as
+it did (a step that cannot be written, a source that fails or times out, a check that
+crashes, an exception on the checks' thread, an interrupt while the sources run)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from welfare_observatory.build import sources as pipeline
+from welfare_observatory.build import validate
+from welfare_observatory.build.environment import make_environment
+from welfare_observatory.build.report import SourceReport
+from welfare_observatory.build.sources import BuildContext, SavedTable, SourceOutput, new_context
+from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.observatory import load_observatory
+from welfare_observatory.validate import batch
+
+CODES = ("017001", "017002", "017003", "017004", "017005", "017006", "017007", "017008")
+YEARS = tuple(range(2015, 2023))
+
+
+def _values(i: int) -> list[float | None]:
+    """Source ``i``'s values, one per (code, year; None: no row): the third source has a
+    gap (a warning) and a percentage past 100 (an error, found after the warning but
+    listed first; the source fails), the fourth an outlier, the sixth a jump."""
+    values: list[float | None] = [
+        10.0 * i + n % 3 + (y - 2015) / 4 for n in range(len(CODES)) for y in YEARS
+    ]
+    if i == 3:
+        values[5] = 180.0
+        values = [None if k % len(YEARS) == 4 else v for k, v in enumerate(values)]
+    if i == 4:
+        values[len(YEARS) * 4 + 3] = 900.0
+    if i == 6:
+        values[len(YEARS) + 2] = 0.5
+    return values
+
+
+def _observatory(folder: Path, count: int = 7) -> Path:
+    (folder / "data").mkdir(parents=True)
+    (folder / "indicators").mkdir()
+    entries, sources = [], []
+    for i in range(1, count + 1):
+        ident = f"T_IND_{i}"
+        rows = ["Year,GeoCode,Value"] + [
+            f"{year},{code},{value}"
+            for (code, year), value in zip(
+                [(c, y) for c in CODES for y in YEARS], _values(i), strict=True
+            )
+            if value is not None
+        ]
+        (folder / "data" / f"t{i}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        unit = "percent" if i % 2 else "year"
+        entries.append(
+            f"- id: {ident}\n  label: {{it: Indicatore {i}, en: Indicator {i}}}\n  unit: {unit}\n"
+            "  polarity: neutral\n  domain: health\n  measure: ratio\n"
+            "  reference_point: calendar_year\n  aggregation: none\n"
+            "  source: {publisher: Test, document: tests/pipeline/test_checks_alongside.py}\n"
+        )
+        sources.append(
+            f"  s{i}:\n    type: table\n    options:\n      path: data/t{i}.csv\n"
+            "      value_columns: [Value]\n      layout: tidy\n"
+            f"    rules:\n      indicator: {{value: {ident}}}\n"
+            "      territory: {column: GeoCode, scheme: istat}\n"
+            "      period: {column: Year}\n      value: {column: Value}\n"
+        )
+    (folder / "indicators" / "own.yaml").write_text("".join(entries), encoding="utf-8")
+    names = ", ".join(f"T_IND_{i}" for i in range(1, count + 1))
+    (folder / "observatory.yaml").write_text(
+        "id: alongside\nname: {it: Accanto, en: Alongside}\nedition: '2024'\n"
+        "territory:\n  code: '017'\n  reference_date: 2024-01-01\n"
+        f"indicators:\n  add: [{names}]\n  catalog: [indicators/own.yaml]\n"
+        "sources:\n" + "".join(sources),
+        encoding="utf-8",
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _observatory(tmp_path_factory.mktemp("obs") / "obs")
+
+
+@pytest.fixture(scope="module")
+def environment(folder: Path) -> Any:
+    return make_environment(load_observatory(folder)).prepare()
+
+
+def _context(env: Any, kb: Path, **changes: Any) -> BuildContext:
+    (kb / ".steps").mkdir(parents=True, exist_ok=True)
+    context = new_context(
+        env,
+        steps_dir=kb / ".steps",
+        cache_dir=kb / ".cache",
+        offline=True,
+        refresh=False,
+        say=lambda _line: None,
+    )
+    return dataclasses.replace(context, defer_checks=True, lazy_steps=True, **changes)
+
+
+def _after(env: Any, kb: Path, **changes: Any) -> list[SourceOutput]:
+    """What the build did before: every source, then the checks."""
+    context = _context(env, kb, **changes)
+    outputs = pipeline.run_sources(list(env.config.sources), context)
+    return validate.check_sources(outputs, context)
+
+
+def _alongside(env: Any, kb: Path, **changes: Any) -> list[SourceOutput]:
+    return validate.run_and_check(list(env.config.sources), _context(env, kb, **changes))
+
+
+def _plain(outputs: list[SourceOutput]) -> list[Any]:
+    """What a build keeps of the outputs (the seconds a source took aside)."""
+    return [
+        (
+            o.report.model_copy(update={"seconds": None}),
+            None if o.table is None else o.table.to_pylist(),
+            o.findings,
+            o.steps,
+            o.reused,
+        )
+        for o in outputs
+    ]
+
+
+def _cache(kb: Path) -> Any:
+    path = kb / ".steps" / "checks.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _both(
+    env: Any, kb: Path, monkeypatch: pytest.MonkeyPatch, **changes: Any
+) -> tuple[list[Any], list[Any]]:
+    """The outputs and findings cache of checking after, then alongside (one folder for
+    both: messages name it)."""
+    after = _after(env, kb, **changes)
+    expected = (_plain(after), _cache(kb))
+    shutil.rmtree(kb)
+    along = _alongside(env, kb, **changes)
+    return [expected[0], expected[1]], [_plain(along), _cache(kb)]
+
+
+def _no_checks_thread() -> bool:
+    return not any(t.name.startswith("checks") for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 130, 10**6])
+def test_checked_alongside_is_checked_after(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int
+) -> None:
+    monkeypatch.setattr(batch, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(
+        validate,
+        "run_checks_by_source",
+        functools.partial(batch.run_checks_by_source, chunk_rows=chunk_rows),
+    )
+    sent: list[list[str]] = []
+    check_chunk = validate.check_chunk
+
+    def spy(ids: list[str], *args: Any) -> Any:
+        sent.append(list(ids))
+        return check_chunk(ids, *args)
+
+    monkeypatch.setattr(validate, "check_chunk", spy)
+    expected, got = _both(environment, tmp_path / "kb", monkeypatch)
+    assert got == expected
+    outputs = expected[0]
+    # The cases above really are found, on the right sources: s3 fails by its error.
+    codes = {r.id: {f.code for f in findings} for r, _t, findings, _s, _r in outputs}
+    assert "out-of-range" in codes["s3"] and outputs[2][0].status == "failed"
+    listed = [f.code for f in outputs[2][2]]
+    assert listed.index("out-of-range") < listed.index("missing-periods")
+    assert outputs[2][1] is None
+    assert "implausible-jump" in codes["s4"]
+    assert all(f.source == r.id for r, _t, findings, _s, _r in outputs for f in findings)
+    # Checked alongside, in the chunks run_checks_by_source makes (s3's rows included).
+    assert [s for chunk in sent for s in chunk] == [f"s{i}" for i in range(1, 8)]
+    assert len(sent) == {1: 7, 130: 4, 10**6: 1}[chunk_rows]
+    # A rebuild takes every source's findings from the cache.
+    again = _alongside(environment, tmp_path / "kb")
+    assert [o.report.status for o in again] == ["reused"] * 2 + ["failed"] + ["reused"] * 4
+    assert [o.findings for o in again] == [findings for _r, _t, findings, _s, _u in outputs]
+
+
+def test_reused_sources_whose_findings_are_cached_are_not_read(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = tmp_path / "kb"
+    first = _alongside(environment, kb)
+    sent: list[str] = []
+    check_chunk = validate.check_chunk
+
+    def spy(ids: list[str], *args: Any) -> Any:
+        sent.extend(ids)
+        return check_chunk(ids, *args)
+
+    monkeypatch.setattr(validate, "check_chunk", spy)
+    again = _alongside(environment, kb)
+    assert sent == []
+    assert all(isinstance(o.data, SavedTable) for o in again if o.report.status == "reused")
+    assert [o.findings for o in again] == [o.findings for o in first]
+
+
+def test_reused_sources_are_read_and_checked_when_the_checks_changed(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = tmp_path / "kb"
+    env = make_environment(load_observatory(folder)).prepare()
+    _alongside(env, kb)
+    # Another check: every key changes; the reused sources' steps are read and checked.
+    changed = make_environment(load_observatory(folder)).prepare()
+
+    def few(data: pa.Table, ctx: Any) -> list[Finding]:
+        return [
+            Finding(
+                code="few-rows",
+                severity=Severity.INFO,
+                message=f"{data.num_rows} rows",
+                source=ctx.source,
+            )
+        ]
+
+    changed.checks.register("demo.few", few, owner="demo-plugin")
+    saved = kb.with_name("saved")
+    shutil.copytree(kb, saved)
+    expected = _plain(_after(changed, kb))
+    shutil.rmtree(kb)
+    shutil.copytree(saved, kb)
+    got = _alongside(changed, kb)
+    assert _plain(got) == expected
+    assert [o.report.status for o in got].count("reused") == 6
+    assert all(o.data is None or isinstance(o.data, pa.Table) for o in got)
+    assert [f.code for f in got[0].findings].count("few-rows") == 1
+
+
+def test_a_step_that_cannot_be_written_fails_its_source_as_when_checked_after(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    save = pipeline._save_step
+
+    def full_for_s5(steps_dir: Path, key: str, table: Any, *rest: Any) -> None:
+        if table is not None and "s5" in table.column("source").to_pylist():
+            time.sleep(0.2)  # the source is checked before its write fails
+            raise OSError(errno.ENOSPC, "No space left on device")
+        save(steps_dir, key, table, *rest)
+
+    monkeypatch.setattr(pipeline, "_save_step", full_for_s5)
+    fallback: list[int] = []
+    check_sources = validate.check_sources
+
+    def spy(outputs: Any, context: Any, **kwargs: Any) -> Any:
+        fallback.append(len(outputs))
+        return check_sources(outputs, context, **kwargs)
+
+    expected, _ = _both(environment, tmp_path / "kb", monkeypatch)
+    monkeypatch.setattr(validate, "check_sources", spy)
+    shutil.rmtree(tmp_path / "kb")
+    got = _alongside(environment, tmp_path / "kb")
+    assert [_plain(got), _cache(tmp_path / "kb")] == expected
+    assert got[4].report.status == "failed" and "No space left" in (got[4].report.error or "")
+    assert fallback == [7], "the chunks are those of the sources that are left"
+
+
+def test_sources_that_fail_or_time_out_are_left_out_as_when_checked_after(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parse = pipeline._parse_and_harmonize
+
+    def misbehaving(source: Any, payloads: Any, rules: Any, context: Any, source_id: str, *a: Any):  # type: ignore[no-untyped-def]
+        if source_id == "s2":
+            raise RuntimeError("the plugin has a bug")
+        if source_id == "s6":
+            time.sleep(5)
+        return parse(source, payloads, rules, context, source_id, *a)
+
+    monkeypatch.setattr(pipeline, "_parse_and_harmonize", misbehaving)
+    expected, got = _both(environment, tmp_path / "kb", monkeypatch, timeout=1.0)
+    assert got == expected
+    statuses = [r.status for r, *_ in got[0]]
+    assert statuses == ["ok", "failed", "failed", "ok", "ok", "failed", "ok"]
+    assert "did not finish within" in (got[0][5][0].error or "")
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_check_that_crashes_fails_the_source_it_crashed_on(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batched: bool
+) -> None:
+    env = make_environment(load_observatory(folder)).prepare()
+    seen: list[tuple[str | None, bool]] = []
+
+    def fragile(data: pa.Table, ctx: Any) -> list[Finding]:
+        seen.append((ctx.source, threading.current_thread().name.startswith("checks")))
+        if ctx.source == "s5" or (batched and ctx.source is None):
+            raise ValueError("cannot")
+        return []
+
+    if batched:
+        # The built-in batched check crashes on a batch, then on s5 alone.
+        monkeypatch.setitem(env.checks._checks, "status", fragile)
+        monkeypatch.setitem(batch.BATCHED, "status", fragile)
+    else:
+        env.checks.register("demo.fragile", fragile, owner="demo-plugin")
+    expected, got = _both(env, tmp_path / "kb", monkeypatch)
+    assert got == expected
+    by_source = {r.id: (r, findings) for r, _t, findings, _s, _r in got[0]}
+    report, findings = by_source["s5"]
+    assert report.status == "failed"
+    assert [f.code for f in findings if f.code == "check-failed"] == ["check-failed"]
+    assert "cannot" in (report.error or "")
+    assert all(
+        "check-failed" not in {f.code for f in found}
+        for s, (_r, found) in by_source.items()
+        if s != "s5"
+    )
+    # Plugin checks see one source at a time, on the checks' thread when alongside.
+    assert any(on_thread for _s, on_thread in seen)
+
+
+def test_an_exception_on_the_checks_thread_is_raised_as_after(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare_observatory.model import observation
+
+    def broken(tables: Any) -> Any:
+        raise MemoryError("no memory for the batch")
+
+    monkeypatch.setattr(observation, "unify_breakdowns", broken)
+    kb = tmp_path / "kb"
+    with pytest.raises(MemoryError, match="no memory for the batch"):
+        _after(environment, kb)
+    shutil.rmtree(kb)
+    raised_on: list[str] = []
+    check_sources = validate.check_sources
+
+    def spy(outputs: Any, context: Any, **kwargs: Any) -> Any:
+        raised_on.append(threading.current_thread().name)
+        return check_sources(outputs, context, **kwargs)
+
+    monkeypatch.setattr(validate, "check_sources", spy)
+    with pytest.raises(MemoryError, match="no memory for the batch"):
+        _alongside(environment, kb)
+    assert raised_on == [threading.current_thread().name]
+    assert _no_checks_thread()
+    assert _cache(kb) is None
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_an_interrupt_while_the_sources_run_leaves_no_check_running(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type
+) -> None:
+    monkeypatch.setattr(batch, "CHUNK_ROWS", 1)
+    run_source = pipeline.run_source
+    check_chunk = validate.check_chunk
+    started: list[str] = []
+    ended: list[float] = []
+
+    def slow(ids: list[str], *args: Any) -> Any:
+        started.extend(ids)
+        time.sleep(0.3)
+        try:
+            return check_chunk(ids, *args)
+        finally:
+            ended.append(time.perf_counter())
+
+    def interrupted(source_id: str, *args: Any) -> SourceOutput:
+        if source_id == "s4":
+            time.sleep(0.1)  # the first chunk is being checked
+            raise error()
+        return run_source(source_id, *args)
+
+    monkeypatch.setattr(validate, "check_chunk", slow)
+    monkeypatch.setattr(pipeline, "run_source", interrupted)
+    with pytest.raises(error):
+        _alongside(environment, tmp_path / "kb")
+    returned = time.perf_counter()
+    assert _no_checks_thread()
+    assert started and len(ended) == len(started) < 3, "chunks not begun were dropped"
+    assert max(ended) <= returned
+    assert _cache(tmp_path / "kb") is None
+    time.sleep(0.4)
+    assert len(ended) == len(started)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_any_order_chunking_reuse_and_late_failure_give_the_findings_of_checking_after(
+    outputs: list[SourceOutput],
+    environment: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    data: st.DataObject,
+) -> None:
+    """Sources in any order, with any values, in chunks of any size, some findings cached
+    and some sources failed after they were checked: the outputs and the findings cache
+    are those of :func:`check_sources` of what the sources gave."""
+    order = data.draw(st.permutations(range(len(outputs))))
+    factors = data.draw(
+        st.lists(st.sampled_from([1.0, -1.0, 3.5, 1e6, 0.0]), min_size=7, max_size=7)
+    )
+    cached = data.draw(st.sets(st.sampled_from(range(len(outputs)))))
+    late = data.draw(st.sets(st.sampled_from(range(len(outputs))), max_size=2))
+    chunk_rows = data.draw(st.sampled_from([1, 64, 200, 10**6]))
+    made = []
+    for i in order:
+        output = outputs[i]
+        table = output.table
+        if table is not None:
+            value = table.schema.get_field_index("value")
+            scaled = pc.multiply(table.column(value), factors[i])
+            table = table.set_column(value, "value", scaled)
+        made.append((i, dataclasses.replace(output, data=table)))
+    arriving = [o for _i, o in made]
+    final = [
+        SourceOutput(SourceReport(id=o.report.id, type="table", status="failed", error="full"))
+        if i in late
+        else o
+        for i, o in made
+    ]
+    steps = tmp_path_factory.mktemp("kb")
+    first = _context(environment, steps)
+    validate.check_sources([o for i, o in made if i in cached], first)
+    other = tmp_path_factory.mktemp("kb")
+    shutil.copytree(steps, other, dirs_exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            validate,
+            "run_checks_by_source",
+            functools.partial(batch.run_checks_by_source, chunk_rows=chunk_rows),
+        )
+        expected = validate.check_sources(final, _context(environment, steps))
+        checks = validate.ChecksAlongside(
+            _context(environment, other), len(arriving), chunk_rows=chunk_rows
+        )
+        for output in arriving:
+            checks.add(output)
+        got = checks.finish(final)
+    assert _plain(got) == _plain(expected)
+    assert _cache(other) == _cache(steps)
+    assert _no_checks_thread()
+
+
+@pytest.fixture(scope="module")
+def outputs(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> list[SourceOutput]:
+    """The sources' outputs as they finish, before any check."""
+    env = make_environment(load_observatory(folder)).prepare()
+    context = _context(env, tmp_path_factory.mktemp("kb"))
+    return pipeline.run_sources(list(env.config.sources), context)
+
+
+def test_an_executor_of_its_own_keeps_checking_after(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare_observatory.build.strategies.base import LocalExecutor
+
+    class Counting(LocalExecutor):
+        calls = 0
+
+        def run_sources(self, context: Any, source_ids: Any) -> list[SourceOutput]:
+            Counting.calls += 1
+            return super().run_sources(context, source_ids)
+
+    alongside: list[int] = []
+    run_and_check = validate.run_and_check
+    monkeypatch.setattr(
+        validate, "run_and_check", lambda *a: alongside.append(1) or run_and_check(*a)
+    )
+    plain = load_observatory(folder).build(out=tmp_path / "a", offline=True).report
+    assert alongside == [1]
+    own = load_observatory(folder).build(out=tmp_path / "b", offline=True, executor=Counting())
+    assert alongside == [1] and Counting.calls == 1
+    assert own.report.build == plain.build
+    assert own.report.findings == plain.findings
+    # 'validate' is still timed: what the build waited for the checks after the sources.
+    assert "validate" in plain.timings and "validate" in own.report.timings
