@@ -489,3 +489,21 @@ def test_an_executor_of_its_own_keeps_checking_after(
     assert own.report.findings == plain.findings
     # 'validate' is still timed: what the build waited for the checks after the sources.
     assert "validate" in plain.timings and "validate" in own.report.timings
+
+
+def test_on_one_core_the_checks_run_after_the_sources(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from welfare_observatory.build.strategies import in_memory
+
+    alongside: list[int] = []
+    run_and_check = validate.run_and_check
+    monkeypatch.setattr(
+        validate, "run_and_check", lambda *a: alongside.append(1) or run_and_check(*a)
+    )
+    plain = load_observatory(folder).build(out=tmp_path / "a", offline=True).report
+    monkeypatch.setattr(in_memory, "usable_cores", lambda: 1)
+    alone = load_observatory(folder).build(out=tmp_path / "b", offline=True).report
+    assert alongside == [1]
+    assert alone.build == plain.build
+    assert alone.findings == plain.findings

@@ -53,9 +53,11 @@ class InMemory:
             context.defer_checks
             and len(source_ids) > 1
             and type(runner).run_sources is LocalExecutor.run_sources
+            and usable_cores() > 1
         ):
             # Sources run in this thread, in order: each chunk of them is checked on
-            # another core while the next ones run.
+            # another core while the next ones run (on one core the two would only take
+            # turns, and pay for it).
             return run_and_check(source_ids, lazy)
         outputs = runner.run_sources(lazy, source_ids)
         if not context.defer_checks:
@@ -263,6 +265,15 @@ class InMemory:
             derived_reused=reused is not None,
             derived_computed=reused is None,
         )
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity where the system says, else all)."""
+    import os
+
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 _LARGE = 100_000
