@@ -476,6 +476,9 @@ def test_an_executor_of_its_own_keeps_checking_after(
             Counting.calls += 1
             return super().run_sources(context, source_ids)
 
+    from welfare_observatory.build.strategies import in_memory
+
+    monkeypatch.setattr(in_memory, "usable_cores", lambda: 2)
     alongside: list[int] = []
     run_and_check = validate.run_and_check
     monkeypatch.setattr(
@@ -496,6 +499,7 @@ def test_on_one_core_the_checks_run_after_the_sources(
 ) -> None:
     from welfare_observatory.build.strategies import in_memory
 
+    monkeypatch.setattr(in_memory, "usable_cores", lambda: 2)
     alongside: list[int] = []
     run_and_check = validate.run_and_check
     monkeypatch.setattr(
@@ -507,3 +511,23 @@ def test_on_one_core_the_checks_run_after_the_sources(
     assert alongside == [1]
     assert alone.build == plain.build
     assert alone.findings == plain.findings
+
+
+def test_a_source_never_given_leaves_the_checks_to_after(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Told of one source more than it is given (one that had no rows to check, say): the
+    # last chunk was never sent, so the checks alongside must not answer for its sources
+    # (they would have no findings at all).
+    kb = tmp_path / "kb"
+    expected = (_plain(_after(environment, kb)), _cache(kb))
+    shutil.rmtree(kb)
+    context = _context(environment, kb)
+    ids = list(environment.config.sources)
+    outputs = pipeline.run_sources(ids, context)
+    checks = validate.ChecksAlongside(context, len(ids) + 1)
+    for output in outputs:
+        checks.add(output)
+    got = checks.finish(outputs)
+    assert (_plain(got), _cache(kb)) == expected
+    assert _no_checks_thread()

@@ -164,7 +164,7 @@ def text_isin(column: pd.Series, values: Iterable[str]) -> pd.Series:
 
 
 _FEW = 8
-"""Categories compared one by one (a pass over small integers each) below this count."""
+"""Categories compared one by one (a pass over small integers each) up to this count."""
 
 
 def by_code(of_code: NDArray[np.bool_], codes: NDArray[np.integer[Any]]) -> NDArray[np.bool_]:
@@ -294,23 +294,32 @@ def text_ranks(column: pd.Series) -> tuple[NDArray[np.integer[Any]], int] | None
     return ranks, size
 
 
-def strictly_ordered(frame: pd.DataFrame, columns: list[str]) -> bool:
-    """Whether ``stable_order(frame, columns)`` keeps every row where it is and no two rows
-    have equal ``columns`` (all of which ``frame`` has); False when that cannot be told from
-    the ranks of :func:`text_ranks` (then the caller orders the rows)."""
+def text_key(frame: pd.DataFrame, columns: list[str]) -> NDArray[np.int64] | None:
+    """One integer per row of ``frame`` that orders the rows as ``stable_order(frame,
+    columns)`` does, from the ranks of :func:`text_ranks` of each column (all of which
+    ``frame`` has); equal for rows with equal ``columns``. None when a column has no such
+    ranks or their combinations do not fit one 64-bit integer."""
     combined = np.zeros(len(frame), dtype="int64")
     radix = 1
     for name in columns:
         ranked = text_ranks(frame[name])
         if ranked is None:
-            return False
+            return None
         ranks, size = ranked
         radix *= size
         if radix >= 2**62:
-            return False
+            return None
         combined *= size
         combined += ranks
-    return bool((combined[1:] > combined[:-1]).all())
+    return combined
+
+
+def strictly_ordered(frame: pd.DataFrame, columns: list[str]) -> bool:
+    """Whether ``stable_order(frame, columns)`` keeps every row where it is and no two rows
+    have equal ``columns``; False when that cannot be told from :func:`text_key` (then the
+    caller orders the rows)."""
+    combined = text_key(frame, columns)
+    return combined is not None and bool((combined[1:] > combined[:-1]).all())
 
 
 def _in_order(order: NDArray[np.intp]) -> bool:

@@ -22,7 +22,7 @@ from welfare_observatory.analyze._common import (
     require_columns,
     round_rates,
     stable_order,
-    text_ranks,
+    text_key,
     years,
 )
 from welfare_observatory.analyze.classes import (
@@ -91,7 +91,6 @@ class _Series:
     starts before it, whatever its length."""
     starts: NDArray[np.integer[Any]]
     ends: NDArray[np.integer[Any]]
-    counts: NDArray[np.integer[Any]]
     ordered: bool = False
     """Whether ``heads`` are in ``stable_order(heads, keys)``'s order (series listed by the
     ranks of their keys as text, no two alike): tables of one row per series need no
@@ -118,7 +117,7 @@ def _prepare(frame: pd.DataFrame) -> _Series:
         is_break = np.zeros(len(value), dtype=bool)
     none = np.zeros(0, dtype="int64")
     if len(value) == 0:
-        return _Series(keys, data, year, value, none, none, none, none)
+        return _Series(keys, data, year, value, none, none, none)
 
     direct = _sorted_by_keys(data, keys, year)
     if direct is not None:
@@ -142,7 +141,6 @@ def _prepare(frame: pd.DataFrame) -> _Series:
         first_of_series = np.r_[True, gid[1:] != gid[:-1]]
     starts = np.flatnonzero(first_of_series)
     ends = np.r_[starts[1:], len(order)] - 1
-    counts = ends - starts + 1
     # Breaks do not depend on the window: found once for every window read.
     if is_break.any():
         break_year = np.maximum.reduceat(np.where(is_break, year, np.int64(_NO_YEAR)), starts)
@@ -156,12 +154,12 @@ def _prepare(frame: pd.DataFrame) -> _Series:
     # stable_order's order, with no reordering of their columns.
     by_text = _text_order(heads, keys)
     if by_text is None:
-        return _Series(keys, heads, year, value, break_year, starts, ends, counts)
+        return _Series(keys, heads, year, value, break_year, starts, ends)
     if not bool((by_text[1:] > by_text[:-1]).all()):
         heads = heads.iloc[by_text].reset_index(drop=True)
-        starts, ends, counts = starts[by_text], ends[by_text], counts[by_text]
+        starts, ends = starts[by_text], ends[by_text]
         break_year = break_year[by_text]
-    return _Series(keys, heads, year, value, break_year, starts, ends, counts, ordered=True)
+    return _Series(keys, heads, year, value, break_year, starts, ends, ordered=True)
 
 
 def _latest(series: _Series) -> pd.DataFrame:
@@ -213,21 +211,10 @@ def _sorted_by_keys(
 
 def _text_order(heads: pd.DataFrame, keys: list[str]) -> NDArray[np.intp] | None:
     """The positions of ``heads`` (one row per series) in ``stable_order(heads, keys)``'s
-    order, from their keys' ranks as text (:func:`text_ranks`); None when a key has no such
-    ranks (the table is then sorted as it is made)."""
-    combined = np.zeros(len(heads), dtype="int64")
-    radix = 1
-    for name in keys:
-        ranked = text_ranks(heads[name])
-        if ranked is None:
-            return None
-        ranks, size = ranked
-        radix *= size
-        if radix >= 2**62:
-            return None
-        combined *= size
-        combined += ranks
-    return np.argsort(combined, kind="stable")
+    order (:func:`text_key`); None when the keys have no such key (the table is then sorted
+    as it is made)."""
+    combined = text_key(heads, keys)
+    return None if combined is None else np.argsort(combined, kind="stable")
 
 
 def _series_ids(data: pd.DataFrame, keys: list[str]) -> NDArray[np.integer[Any]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,6 +137,7 @@ class ChecksAlongside:
         :func:`~welfare_observatory.validate.batch.run_checks_by_source` has it."""
         self.context = context
         self._only, self._common = _checks_and_common(context)
+        self._key = _key_maker(context.env, self._common)
         self._cache = FindingsCache(context)
         self._left = sources
         self._chunker = Chunker(chunk_rows)
@@ -163,7 +164,7 @@ class ChecksAlongside:
     def _add(self, output: SourceOutput) -> None:
         if output.num_rows:
             source = output.report.id
-            key = _keys([output], self.context.env, self._common)[source]
+            key = self._key(output)
             if key not in self._cache.cached:
                 table = output.table
                 assert table is not None
@@ -194,6 +195,9 @@ class ChecksAlongside:
         """:func:`check_sources` of ``outputs`` (every source's, as the sources gave them),
         with the chunks checked so far; the findings cache saved."""
         found: dict[str, list[Finding]] = {}
+        if self._left != 0:
+            # Not every source was given to add: the last chunk was never sent.
+            self._give_up()
         try:
             for future in self._futures:
                 if self._given_up:
@@ -213,7 +217,7 @@ class ChecksAlongside:
             # run_checks_by_source gives it back after the sources.
             pa.default_memory_pool().release_unused()
         checked = [o for o in outputs if o.num_rows]
-        keys = _keys(checked, self.context.env, self._common)
+        keys = {o.report.id: self._key(o) for o in checked}
         cached = self._cache.cached
         todo = {s: k for s, k in keys.items() if k not in cached}
         if list(todo.items()) != list(self._sent.items()):
@@ -271,16 +275,22 @@ def _check_context(env: BuildEnvironment) -> CheckContext:
 def _keys(
     outputs: Sequence[SourceOutput], env: BuildEnvironment, common: Mapping[str, Any]
 ) -> dict[str, str]:
-    """:func:`_key` of each output, by source id: the same digests, their canonical JSON
-    assembled from parts made once per build (the common part, each indicator's
-    definition as ``env.fingerprint`` has it), not serialised again for every source."""
+    """:func:`_key` of each output, by source id (:func:`_key_maker`)."""
+    key = _key_maker(env, common)
+    return {o.report.id: key(o) for o in outputs}
+
+
+def _key_maker(env: BuildEnvironment, common: Mapping[str, Any]) -> Callable[[SourceOutput], str]:
+    """:func:`_key` of an output: the same digest, its canonical JSON assembled from parts
+    made once per build (the common part, each indicator's definition as
+    ``env.fingerprint`` has it), not serialised again for every source."""
     import hashlib
 
     from welfare_observatory.lineage import canonical_json
 
     indicators = env.indicators
     if sorted(common) != ["checks", "min_events", "territory", "versions"]:
-        return {o.report.id: _key(o, indicators, common) for o in outputs}
+        return lambda o: _key(o, indicators, common)
     # Sorted keys: checks, indicators, min_events, source, steps, territory, versions.
     head = '{"checks":' + canonical_json(common["checks"]) + ',"indicators":['
     middle = ',"min_events":' + canonical_json(common["min_events"]) + ',"source":'
@@ -291,8 +301,8 @@ def _keys(
         + canonical_json(common["versions"])
         + "}"
     )
-    keys = {}
-    for output in outputs:
+
+    def key(output: SourceOutput) -> str:
         used = sorted(output.report.indicators)
         listed = ",".join(env._indicator_json(i) for i in used if i in indicators)
         text = (
@@ -305,8 +315,9 @@ def _keys(
             + canonical_json([s.id for s in output.steps])
             + tail
         )
-        keys[output.report.id] = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return keys
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    return key
 
 
 def _key(output: SourceOutput, indicators: Mapping[str, Indicator], common: Any) -> str:

@@ -133,13 +133,14 @@ class InMemory:
             _release_tables(outputs)
             # Scattered rows are put in group order (the saved result's) now, when the build
             # holds least: saving reordered a copy of them during the store, its peak.
-            grouped = in_group_order(derive_out)
-            reordered = grouped.observations is not derive_out.observations
-            derive_out = grouped
-            if reordered:
-                import pyarrow as pa
+            with context.timed("derive"):
+                grouped = in_group_order(derive_out)
+                reordered = grouped.observations is not derive_out.observations
+                derive_out = grouped
+                if reordered:
+                    import pyarrow as pa
 
-                pa.default_memory_pool().release_unused()  # the rows as derive gave them
+                    pa.default_memory_pool().release_unused()  # the rows as derive gave them
             # A rebuild's rows (in group order, most files linked from the last result) are
             # saved on another core while analyze runs, their analyses after it; a whole
             # derive's are saved after analyze (about 0.07 s CPU: it slowed analyze more
