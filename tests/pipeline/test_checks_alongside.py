@@ -25,10 +25,12 @@ from welfare_observatory.build import sources as pipeline
 from welfare_observatory.build import validate
 from welfare_observatory.build.environment import make_environment
 from welfare_observatory.build.report import SourceReport
-from welfare_observatory.build.sources import BuildContext, SavedTable, SourceOutput, new_context
+from welfare_observatory.build.sources import BuildContext, SavedTable, SourceOutput
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.observatory import load_observatory
 from welfare_observatory.validate import batch
+
+from ._outputs import offline_context, plain
 
 CODES = ("017001", "017002", "017003", "017004", "017005", "017006", "017007", "017008")
 YEARS = tuple(range(2015, 2023))
@@ -102,16 +104,7 @@ def environment(folder: Path) -> Any:
 
 
 def _context(env: Any, kb: Path, **changes: Any) -> BuildContext:
-    (kb / ".steps").mkdir(parents=True, exist_ok=True)
-    context = new_context(
-        env,
-        steps_dir=kb / ".steps",
-        cache_dir=kb / ".cache",
-        offline=True,
-        refresh=False,
-        say=lambda _line: None,
-    )
-    return dataclasses.replace(context, defer_checks=True, lazy_steps=True, **changes)
+    return offline_context(env, kb, defer_checks=True, lazy_steps=True, **changes)
 
 
 def _after(env: Any, kb: Path, **changes: Any) -> list[SourceOutput]:
@@ -125,20 +118,6 @@ def _alongside(env: Any, kb: Path, **changes: Any) -> list[SourceOutput]:
     return validate.run_and_check(list(env.config.sources), _context(env, kb, **changes))
 
 
-def _plain(outputs: list[SourceOutput]) -> list[Any]:
-    """What a build keeps of the outputs (the seconds a source took aside)."""
-    return [
-        (
-            o.report.model_copy(update={"seconds": None}),
-            None if o.table is None else o.table.to_pylist(),
-            o.findings,
-            o.steps,
-            o.reused,
-        )
-        for o in outputs
-    ]
-
-
 def _cache(kb: Path) -> Any:
     path = kb / ".steps" / "checks.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
@@ -150,10 +129,10 @@ def _both(
     """The outputs and findings cache of checking after, then alongside (one folder for
     both: messages name it)."""
     after = _after(env, kb, **changes)
-    expected = (_plain(after), _cache(kb))
+    expected = (plain(after), _cache(kb))
     shutil.rmtree(kb)
     along = _alongside(env, kb, **changes)
-    return [expected[0], expected[1]], [_plain(along), _cache(kb)]
+    return [expected[0], expected[1]], [plain(along), _cache(kb)]
 
 
 def _no_checks_thread() -> bool:
@@ -182,20 +161,20 @@ def test_checked_alongside_is_checked_after(
     assert got == expected
     outputs = expected[0]
     # The cases above really are found, on the right sources: s3 fails by its error.
-    codes = {r.id: {f.code for f in findings} for r, _t, findings, _s, _r in outputs}
+    codes = {r.id: {f.code for f in findings} for r, _t, findings, _s, _p, _r in outputs}
     assert "out-of-range" in codes["s3"] and outputs[2][0].status == "failed"
     listed = [f.code for f in outputs[2][2]]
     assert listed.index("out-of-range") < listed.index("missing-periods")
     assert outputs[2][1] is None
     assert "implausible-jump" in codes["s4"]
-    assert all(f.source == r.id for r, _t, findings, _s, _r in outputs for f in findings)
+    assert all(f.source == r.id for r, _t, findings, _s, _p, _r in outputs for f in findings)
     # Checked alongside, in the chunks run_checks_by_source makes (s3's rows included).
     assert [s for chunk in sent for s in chunk] == [f"s{i}" for i in range(1, 8)]
     assert len(sent) == {1: 7, 130: 4, 10**6: 1}[chunk_rows]
     # A rebuild takes every source's findings from the cache.
     again = _alongside(environment, tmp_path / "kb")
     assert [o.report.status for o in again] == ["reused"] * 2 + ["failed"] + ["reused"] * 4
-    assert [o.findings for o in again] == [findings for _r, _t, findings, _s, _u in outputs]
+    assert [o.findings for o in again] == [findings for _r, _t, findings, _s, _p, _u in outputs]
 
 
 def test_reused_sources_whose_findings_are_cached_are_not_read(
@@ -239,11 +218,11 @@ def test_reused_sources_are_read_and_checked_when_the_checks_changed(
     changed.checks.register("demo.few", few, owner="demo-plugin")
     saved = kb.with_name("saved")
     shutil.copytree(kb, saved)
-    expected = _plain(_after(changed, kb))
+    expected = plain(_after(changed, kb))
     shutil.rmtree(kb)
     shutil.copytree(saved, kb)
     got = _alongside(changed, kb)
-    assert _plain(got) == expected
+    assert plain(got) == expected
     assert [o.report.status for o in got].count("reused") == 6
     assert all(o.data is None or isinstance(o.data, pa.Table) for o in got)
     assert [f.code for f in got[0].findings].count("few-rows") == 1
@@ -274,7 +253,7 @@ def test_a_step_that_cannot_be_written_fails_its_source_as_when_checked_after(
     monkeypatch.setattr(validate, "check_sources", spy)
     shutil.rmtree(tmp_path / "kb")
     got = _alongside(environment, tmp_path / "kb")
-    assert [_plain(got), _cache(tmp_path / "kb")] == expected
+    assert [plain(got), _cache(tmp_path / "kb")] == expected
     assert got[4].report.status == "failed" and "No space left" in (got[4].report.error or "")
     assert fallback == [7], "the chunks are those of the sources that are left"
 
@@ -320,7 +299,7 @@ def test_a_check_that_crashes_fails_the_source_it_crashed_on(
         env.checks.register("demo.fragile", fragile, owner="demo-plugin")
     expected, got = _both(env, tmp_path / "kb", monkeypatch)
     assert got == expected
-    by_source = {r.id: (r, findings) for r, _t, findings, _s, _r in got[0]}
+    by_source = {r.id: (r, findings) for r, _t, findings, _s, _p, _r in got[0]}
     report, findings = by_source["s5"]
     assert report.status == "failed"
     assert [f.code for f in findings if f.code == "check-failed"] == ["check-failed"]
@@ -451,7 +430,7 @@ def test_any_order_chunking_reuse_and_late_failure_give_the_findings_of_checking
         for output in arriving:
             checks.add(output)
         got = checks.finish(final)
-    assert _plain(got) == _plain(expected)
+    assert plain(got) == plain(expected)
     assert _cache(other) == _cache(steps)
     assert _no_checks_thread()
 
@@ -520,7 +499,7 @@ def test_a_source_never_given_leaves_the_checks_to_after(
     # last chunk was never sent, so the checks alongside must not answer for its sources
     # (they would have no findings at all).
     kb = tmp_path / "kb"
-    expected = (_plain(_after(environment, kb)), _cache(kb))
+    expected = (plain(_after(environment, kb)), _cache(kb))
     shutil.rmtree(kb)
     context = _context(environment, kb)
     ids = list(environment.config.sources)
@@ -529,5 +508,5 @@ def test_a_source_never_given_leaves_the_checks_to_after(
     for output in outputs:
         checks.add(output)
     got = checks.finish(outputs)
-    assert (_plain(got), _cache(kb)) == expected
+    assert (plain(got), _cache(kb)) == expected
     assert _no_checks_thread()

@@ -12,9 +12,10 @@ import pytest
 
 from welfare_observatory.build import sources as pipeline
 from welfare_observatory.build.environment import make_environment
-from welfare_observatory.build.sources import BuildContext, SourceOutput, new_context
 from welfare_observatory.observatory import load_observatory
 from welfare_observatory.sources import tidy
+
+from ._outputs import offline_context, plain
 
 CODES = ("017001", "017002", "017003")
 FILES = {
@@ -69,32 +70,6 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return make_environment(load_observatory(folder)).prepare()
 
 
-def _context(env: Any, kb: Path) -> BuildContext:
-    (kb / ".steps").mkdir(parents=True, exist_ok=True)
-    return new_context(
-        env,
-        steps_dir=kb / ".steps",
-        cache_dir=kb / ".cache",
-        offline=True,
-        refresh=False,
-        say=lambda _line: None,
-    )
-
-
-def _plain(outputs: list[SourceOutput]) -> list[Any]:
-    return [
-        (
-            o.report.model_copy(update={"seconds": None}),
-            None if o.table is None else o.table.to_pylist(),
-            o.findings,
-            o.steps,
-            o.payloads,
-            o.reused,
-        )
-        for o in outputs
-    ]
-
-
 def test_sources_read_ahead_give_what_reading_in_line_gives(
     environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,7 +78,7 @@ def test_sources_read_ahead_give_what_reading_in_line_gives(
     monkeypatch.setattr(table, "_AHEAD_BYTES", (0, 1 << 26))  # these files are small
     kb = tmp_path / "kb"
     sources = environment.config.sources
-    context = _context(environment, kb)
+    context = offline_context(environment, kb)
     inline = [pipeline.run_source(s, sources[s], context) for s in sources]
     shutil.rmtree(kb)
     taken: list[bool] = []
@@ -115,8 +90,8 @@ def test_sources_read_ahead_give_what_reading_in_line_gives(
         return found
 
     monkeypatch.setattr(tidy, "_ahead", counted)
-    ahead = pipeline.run_sources(list(sources), _context(environment, kb))
-    assert _plain(ahead) == _plain(inline)
+    ahead = pipeline.run_sources(list(sources), offline_context(environment, kb))
+    assert plain(ahead) == plain(inline)
     reports = {o.report.id: o.report for o in ahead}
     assert [reports[s].status for s in ("good1", "good2", "short")] == ["ok", "ok", "ok"]
     assert [reports[s].status for s in ("ragged", "badcell", "missing", "unknown")] == [
@@ -135,7 +110,7 @@ def test_sources_read_ahead_give_what_reading_in_line_gives(
         "read_ahead_job",
         lambda options, folder: jobs.append(options["path"]) or made(options, folder),
     )
-    again = pipeline.run_sources(list(sources), _context(environment, kb))
+    again = pipeline.run_sources(list(sources), offline_context(environment, kb))
     assert [o.report.status for o in again if o.report.status != "failed"] == ["reused"] * 3
     # Only the sources that failed to parse parse again, each reading the next one ahead.
     assert jobs == ["data/badcell.csv", "data/missing.csv"]

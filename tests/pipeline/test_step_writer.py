@@ -14,8 +14,10 @@ import pytest
 
 from welfare_observatory.build import sources as pipeline
 from welfare_observatory.build.environment import make_environment
-from welfare_observatory.build.sources import BuildContext, SourceOutput, new_context
+from welfare_observatory.build.sources import SourceOutput
 from welfare_observatory.observatory import load_observatory
+
+from ._outputs import offline_context, plain
 
 CODES = ("017001", "017002", "017003")
 
@@ -65,42 +67,14 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return make_environment(load_observatory(folder)).prepare()
 
 
-def _context(env: Any, kb: Path) -> BuildContext:
-    (kb / ".steps").mkdir(parents=True, exist_ok=True)
-    return new_context(
-        env,
-        steps_dir=kb / ".steps",
-        cache_dir=kb / ".cache",
-        offline=True,
-        refresh=False,
-        say=lambda _line: None,
-    )
-
-
 def _inline(env: Any, kb: Path) -> list[SourceOutput]:
-    context = _context(env, kb)
+    context = offline_context(env, kb)
     sources = env.config.sources
     return [pipeline.run_source(s, sources[s], context) for s in sources]
 
 
 def _threaded(env: Any, kb: Path) -> list[SourceOutput]:
-    return pipeline.run_sources(list(env.config.sources), _context(env, kb))
-
-
-def _plain(outputs: list[SourceOutput]) -> list[Any]:
-    """What a build keeps of the outputs (the seconds a source took aside)."""
-    return [
-        (
-            o.report.model_copy(update={"seconds": None}),
-            None if o.table is None else o.table.to_pylist(),
-            o.findings,
-            o.steps,
-            o.payloads,
-            o.reused,
-            o.saving,
-        )
-        for o in outputs
-    ]
+    return pipeline.run_sources(list(env.config.sources), offline_context(env, kb))
 
 
 def _step_files(kb: Path) -> dict[str, Any]:
@@ -124,7 +98,7 @@ def test_steps_written_on_the_writer_thread_are_the_ones_written_in_line(
     shutil.rmtree(kb)
     threaded = _threaded(environment, kb)
     assert [o.report.status for o in inline] == ["ok", "ok", "reused"]
-    assert _plain(threaded) == _plain(inline)
+    assert plain(threaded, saving=True) == plain(inline, saving=True)
     assert _step_files(kb) == written
     again = _threaded(environment, kb)
     assert [o.report.status for o in again] == ["reused"] * 3
@@ -149,7 +123,7 @@ def test_a_step_that_cannot_be_written_fails_its_source_as_in_line(
     assert [o.report.status for o in inline] == ["ok", "failed", "reused"]
     assert "No space left on device" in (inline[1].report.error or "")
     assert "disk space" in (inline[1].report.error or "")
-    assert _plain(threaded) == _plain(inline)
+    assert plain(threaded, saving=True) == plain(inline, saving=True)
 
 
 def test_a_file_copy_that_cannot_be_synced_fails_its_source_as_in_line(
@@ -167,7 +141,7 @@ def test_a_file_copy_that_cannot_be_synced_fails_its_source_as_in_line(
     threaded = _threaded(environment, kb)
     assert [o.report.status for o in inline] == ["failed"] * 3
     assert "Input/output error" in (inline[0].report.error or "")
-    assert _plain(threaded) == _plain(inline)
+    assert plain(threaded, saving=True) == plain(inline, saving=True)
     # Nothing of theirs is kept for the next build: no index record, no step.
     assert not list((kb / ".cache" / "index").rglob("*.json"))
     assert not list((kb / ".steps").glob("source-*"))
