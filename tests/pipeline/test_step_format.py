@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from welfare_observatory.build import sources as pipeline
 
-from .test_step_writer import _context, _inline, environment  # noqa: F401 (a fixture)
+from ._outputs import offline_context
+from .test_step_writer import _inline, environment  # noqa: F401 (a fixture)
 
 
 def _same(a: pa.Table, b: pa.Table) -> None:
@@ -225,7 +226,7 @@ def test_a_source_reaches_the_build_client_through_its_context(
     all (a build of local files only does not import the HTTP machinery for it)."""
     from welfare_observatory.sources.http import shared_client
 
-    context = _context(environment, tmp_path / "kb")
+    context = offline_context(environment, tmp_path / "kb")
     fetching = pipeline._fetch_context(context, "first")
     assert fetching.http._client is None
     assert fetching.http.limiter is shared_client().limiter
