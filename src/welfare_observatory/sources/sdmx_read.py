@@ -215,7 +215,15 @@ def read_csv(data: bytes) -> pa.Table:
         raise MessageError(
             "the CSV header is not UTF-8", hint="SDMX-CSV is UTF-8; re-export it as UTF-8"
         ) from None
-    header = next(csv.reader([first.rstrip("\r")]), [])
+    try:
+        header = next(csv.reader([first.rstrip("\r")]), [])
+    except csv.Error as exc:
+        # A carriage return inside the line, a NUL: no header Python's csv can read.
+        raise MessageError(
+            f"the CSV header cannot be read: {exc}",
+            hint="SDMX-CSV starts with one header line of comma-separated column names",
+            line=1,
+        ) from None
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise MessageError(f"duplicate column {dup!r} in the header", column=dup, line=1)
