@@ -55,6 +55,7 @@ __all__ = [
     "load_grouped",
     "partition_keys",
     "previous_partitions",
+    "record_stamps",
     "record_written",
     "save_derived",
     "stage_rows",
@@ -692,13 +693,22 @@ class _SavedFile:
     """A data file of a saved result mapped, hashed and checked whole (its sha256, then
     ``validate(full=True)``: offsets, dictionary indices, UTF-8; both release the GIL) on
     a thread of its own (:func:`_check`); ``stamp`` is the file's inode, size and
-    modification time when it was mapped: a file changed since is not taken from here."""
+    modification time when it was mapped: a file changed since is not taken from here. A
+    file whose full stamp is still the one :func:`record_stamps` noted has the digest noted
+    with it, unread (the whole check still runs)."""
 
-    def __init__(self, path: Path, stamp: tuple[int, int, int]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        stamp: tuple[int, int, int],
+        recorded: tuple[list[int], str] | None = None,
+    ) -> None:
         import threading
 
         self.path = path
         self.stamp = stamp
+        self.recorded = recorded
+        """The file's full stamp and sha256 as :func:`record_stamps` noted them, if it did."""
         self.table: pa.Table | None = None
         self.digest: str | None = None
         self.valid = False
@@ -743,10 +753,11 @@ def check_saved_early(steps_dir: Path) -> None:
             names = []
         names = [n for n in [*names, _COVERAGE] if n in sums]
         names += sorted(str(n) for n in sums if str(n).endswith(_ANALYSIS))
+        recorded = _recorded_stamps(folder, sums)
         files = []
         for name in names:
             try:
-                files.append(_SavedFile(folder / name, _stamp(folder / name)))
+                files.append(_SavedFile(folder / name, _stamp(folder / name), recorded.get(name)))
             except OSError:
                 continue
         _EARLY.update({f.path: f for f in _check(files)})
@@ -790,7 +801,11 @@ def _run_check(files: list[_SavedFile]) -> None:
         for file in files:
             try:
                 if file.table is not None:
-                    file.digest = _file_sha256(file.path)
+                    recorded = file.recorded
+                    if recorded is not None and _full_stamp(file.path.stat()) == recorded[0]:
+                        file.digest = recorded[1]
+                    else:
+                        file.digest = _file_sha256(file.path)
                     file.table.validate(full=True)
                     # Mapped and hashed by path: a file replaced between the two would
                     # pair its old table with the new bytes' digest.
@@ -1143,6 +1158,72 @@ def record_written(
         "sha256": {d: digests[d] for d in partitions if d in digests},
     }
     atomic_write_bytes(folder / _WRITTEN, json.dumps(written).encode("utf-8"))
+
+
+_STAMPS = "stamps.json"
+"""Beside a saved result's meta: what :func:`record_stamps` noted of its data files."""
+
+
+def _full_stamp(status: os.stat_result) -> list[int]:
+    """What changes when a file's bytes or links change: device, inode, size, modification
+    and change times (the change time cannot be set back by a program)."""
+    return [status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns]
+
+
+def record_stamps(steps_dir: Path, key: str) -> None:
+    """Note beside the saved result ``key`` each data file's full stamp with its sha256, so
+    that the next build checks an untouched file without reading its bytes (a rebuild at
+    4x hashed about 300 MB of them). Called when the build that saved it is over: nothing
+    writes into the result any more.
+
+    Only a file whose times are earlier than the noting itself, on the file system's own
+    clock (a file made for it), is noted: a later change of its bytes or links then gives
+    it a later change time, whatever the clock's resolution (the file "racily" changed
+    within the tick it was noted in is never noted). Nothing is noted when the result was
+    not saved; a note that cannot be written is left out (the files are hashed)."""
+    folder = steps_dir / f"{_PREFIX}{key}"
+    try:
+        sums = _digests(_meta(folder / "meta.json"))
+        fd, tmp = tempfile.mkstemp(dir=steps_dir, prefix=".stamps-", suffix=".tmp")
+    except (OSError, ValueError):
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            now = os.fstat(handle.fileno()).st_mtime_ns
+            noted: dict[str, list[object]] = {}
+            for name, sha in sorted(sums.items()):
+                try:
+                    status = (folder / name).stat()
+                except OSError:
+                    continue
+                if max(status.st_mtime_ns, status.st_ctime_ns) < now:
+                    noted[name] = [*_full_stamp(status), sha]
+            handle.write(json.dumps(noted).encode("utf-8"))
+        Path(tmp).replace(folder / _STAMPS)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _recorded_stamps(folder: Path, sums: dict[object, object]) -> dict[str, tuple[list[int], str]]:
+    """What :func:`record_stamps` noted in ``folder``, for the files whose noted sha256 is
+    the one ``sums`` (the meta's) gives; empty when nothing readable was noted."""
+    try:
+        with open(folder / _STAMPS, "rb") as handle:  # noqa: PTH123
+            noted = json.loads(handle.read())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(noted, dict):
+        return {}
+    out: dict[str, tuple[list[int], str]] = {}
+    for name, value in noted.items():
+        if (
+            isinstance(value, list)
+            and len(value) == 6
+            and all(type(v) is int for v in value[:5])
+            and value[5] == sums.get(name)
+        ):
+            out[str(name)] = (value[:5], str(value[5]))
+    return out
 
 
 def analyze_incrementally(

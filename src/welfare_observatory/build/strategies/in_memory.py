@@ -91,6 +91,7 @@ class InMemory:
             load_grouped,
             partition_keys,
             previous_partitions,
+            record_stamps,
             record_written,
             save_derived,
             stage_rows,
@@ -248,6 +249,8 @@ class InMemory:
             if saved is not None:
                 with disk_errors(context.steps_dir, "derived results"):
                     saved.result()
+                # Now that nothing writes into it: the next build trusts what is untouched.
+                record_stamps(context.steps_dir, key)
             if keys:
                 with disk_errors(context.steps_dir, "derived results"):
                     record_written(
