@@ -593,16 +593,17 @@ def save_derived(
     fingerprints: dict[str, str] | None = None,
     analysis_key: str | None = None,
     rows: StagedRows | None = None,
-) -> None:
+) -> dict[str, str] | None:
     """Save ``derived`` under ``key``; only the ``keep`` most recent results are kept.
-    ``fingerprints`` and ``analysis_key`` let a later build reuse the analyses of the
+    Gives the sha256 of each data file saved (None when a result of ``key`` was there
+    already). ``fingerprints`` and ``analysis_key`` let a later build reuse the analyses of the
     indicators whose rows are unchanged (:func:`load_analysed`). ``rows``: what
     :func:`stage_rows` did of it already (of ``derived.derive``)."""
     try:
         if rows is None:
             rows = stage_rows(steps_dir, key, derived.derive)
         if rows.staging is None:
-            return
+            return None
         staging = rows.staging
         try:
             sums = dict(rows.sums)
@@ -641,6 +642,7 @@ def save_derived(
         ]
     for _, old in sorted(saved, reverse=True)[keep:]:
         shutil.rmtree(old, ignore_errors=True)
+    return sums
 
 
 _ANALYSIS = ".analysis.arrow"
@@ -1170,7 +1172,7 @@ def _full_stamp(status: os.stat_result) -> list[int]:
     return [status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns]
 
 
-def record_stamps(steps_dir: Path, key: str) -> None:
+def record_stamps(steps_dir: Path, key: str, sums: dict[str, str] | None = None) -> None:
     """Note beside the saved result ``key`` each data file's full stamp with its sha256, so
     that the next build checks an untouched file without reading its bytes (a rebuild at
     4x hashed about 300 MB of them). Called when the build that saved it is over: nothing
@@ -1180,10 +1182,13 @@ def record_stamps(steps_dir: Path, key: str) -> None:
     clock (a file made for it), is noted: a later change of its bytes or links then gives
     it a later change time, whatever the clock's resolution (the file "racily" changed
     within the tick it was noted in is never noted). Nothing is noted when the result was
-    not saved; a note that cannot be written is left out (the files are hashed)."""
+    not saved; a note that cannot be written is left out (the files are hashed).
+    ``sums``: the files' sha256 as :func:`save_derived` gave them (else read from the
+    result's meta)."""
     folder = steps_dir / f"{_PREFIX}{key}"
     try:
-        sums = _digests(_meta(folder / "meta.json"))
+        if sums is None:
+            sums = _digests(_meta(folder / "meta.json"))
         fd, tmp = tempfile.mkstemp(dir=steps_dir, prefix=".stamps-", suffix=".tmp")
     except (OSError, ValueError):
         return
