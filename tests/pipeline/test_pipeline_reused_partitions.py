@@ -56,7 +56,9 @@ def test_an_unchanged_rebuild_writes_nothing_and_the_next_one_still_links(
     written: list[str] = []
     real = edition.write_parquet
     monkeypatch.setattr(
-        edition, "write_parquet", lambda table, path: written.append(path.name) or real(table, path)
+        edition,
+        "write_parquet",
+        lambda table, path, **options: written.append(path.name) or real(table, path, **options),
     )
     same = build(folder, tmp_path / "kb")
     assert same.report.build == first.report.build and written == []

@@ -209,11 +209,11 @@ def test_a_write_failing_on_either_thread_leaves_the_previous_build(
     real_write, real_observations = edition.write_parquet, edition._write_observations
     finished: list[str] = []
 
-    def write_parquet(table: pa.Table, path: Any) -> dict[str, Any]:
+    def write_parquet(table: pa.Table, path: Any, **options: bool) -> dict[str, Any]:
         if failing == "analyses" and path.parent.name == "analyses":
             raise OSError(28, "No space left on device")
         time.sleep(0.2)  # still writing when the other thread fails
-        record = real_write(table, path)
+        record = real_write(table, path, **options)
         finished.append(threading.current_thread().name)
         return record
 

@@ -39,9 +39,9 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = store.write_parquet
 
-    def spy(table: pa.Table, path: Path) -> dict[str, object]:
+    def spy(table: pa.Table, path: Path, **options: bool) -> dict[str, object]:
         calls.append(path.name)
-        return real(table, path)
+        return real(table, path, **options)
 
     monkeypatch.setattr(store, "write_parquet", spy)
     return calls

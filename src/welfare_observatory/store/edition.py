@@ -141,12 +141,30 @@ def read_pointer(edition_dir: Path) -> EditionPointer | None:
     return pointer
 
 
-def write_parquet(table: pa.Table, path: Path) -> dict[str, Any]:
+def write_parquet(table: pa.Table, path: Path, *, computed: bool = False) -> dict[str, Any]:
+    """Write ``table`` as a zstd Parquet file; its row count, sha256 and file name.
+
+    ``computed``: the table's floating-point columns hold computed values (the analyses'
+    growth rates, ratios, scores), written without a dictionary (:func:`dictionary_columns`).
+    """
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd")
+    dictionary: bool | list[str] = dictionary_columns(table.schema) if computed else True
+    pq.write_table(table, path, compression="zstd", use_dictionary=dictionary)
     return {"rows": table.num_rows, "sha256": file_sha256(path), "files": [path.name]}
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns of a table of computed values to write with a Parquet dictionary: all but
+    the floating-point ones. Computed floats (a compound growth rate, a ratio) are almost
+    all distinct: the writer would build a dictionary of every value and then give it up,
+    which cost a 4x build's progress table a fifth of its writing time (130 -> 103 ms) for
+    a slightly larger file. The domain files' values keep their dictionary: observed
+    values repeat (rounded rates, counts), and it makes those files smaller."""
+    import pyarrow as pa
+
+    return [field.name for field in schema if not pa.types.is_floating(field.type)]
 
 
 def file_sha256(path: Path) -> str:
@@ -735,7 +753,7 @@ def write_build(
         }
         for name, table in sorted(analyses.items()):
             tables[f"analyses/{name}"] = write_parquet(
-                table, staging / "analyses" / f"{name}.parquet"
+                table, staging / "analyses" / f"{name}.parquet", computed=True
             )
         return tables
 

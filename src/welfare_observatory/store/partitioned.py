@@ -28,6 +28,7 @@ from welfare_observatory.store.edition import (
     SourceRecord,
     combined_digest,
     commit_build,
+    dictionary_columns,
     file_sha256,
     write_parquet,
 )
@@ -130,7 +131,7 @@ def write_partitioned_build(
             tables[f"analyses/{name}"] = (
                 _concatenated(analysis, path)
                 if isinstance(analysis, list | tuple)
-                else write_parquet(analysis, path)
+                else write_parquet(analysis, path, computed=True)
             )
         return tables
 
@@ -206,7 +207,9 @@ def _concatenated(files: Sequence[Path], path: Path) -> dict[str, Any]:
     schema = pa.unify_schemas([pq.read_schema(f) for f in filled], promote_options="permissive")
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(
+        path, schema, compression="zstd", use_dictionary=dictionary_columns(schema)
+    ) as writer:
         for file in filled:
             part = pq.read_table(file)
             for field in schema:
