@@ -149,7 +149,7 @@ def test_a_failed_write_leaves_the_previous_build_untouched(
     build(tmp_path, "2025", "b-1", BIELLA)
     from welfare_observatory.store import edition
 
-    def full_disk(table: pa.Table, path: Path) -> dict[str, Any]:
+    def full_disk(table: pa.Table, path: Path, **options: bool) -> dict[str, Any]:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(edition, "write_parquet", full_disk)

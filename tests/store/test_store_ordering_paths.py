@@ -261,12 +261,12 @@ def test_a_domain_file_that_cannot_be_written_is_a_store_error(
     calls: list[str] = []
     real = edition.write_parquet
 
-    def full_at_second_domain(data: pa.Table, path: Path) -> dict[str, Any]:
+    def full_at_second_domain(data: pa.Table, path: Path, **options: bool) -> dict[str, Any]:
         if "domain=" in str(path):
             calls.append(path.parent.name)
             if len(calls) == 2:
                 raise OSError(errno.ENOSPC, "No space left on device")
-        return real(data, path)
+        return real(data, path, **options)
 
     monkeypatch.setattr(edition, "write_parquet", full_at_second_domain)
     manifest = Manifest(
