@@ -40,10 +40,23 @@ def _noted(folder: Path) -> dict[str, list[object]]:
     return loaded
 
 
+def _as_saved(folder: Path) -> dict[str, tuple[str, list[int] | None]]:
+    """What saving the result gives of its files now (their sha256 and full stamps)."""
+    return {
+        name: (sha, reuse._full_stamp((folder / name).stat()))
+        for name, sha in _sums(folder).items()
+    }
+
+
 def _note_again(folder: Path) -> None:
-    """Note the result's stamps once its files are surely older than a clock tick."""
-    time.sleep(0.05)
-    reuse.record_stamps(folder.parent, folder.name.removeprefix("derived-"))
+    """Note the result's stamps once its files are older than the file system's clock tick
+    (up to 3 s, for a file system that keeps times in whole seconds)."""
+    deadline = time.monotonic() + 3
+    while True:
+        time.sleep(0.05)
+        reuse.record_stamps(folder.parent, folder.name.removeprefix("derived-"), _as_saved(folder))
+        if set(_noted(folder)) == set(_sums(folder)) or time.monotonic() > deadline:
+            return
 
 
 def _hashed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
@@ -163,6 +176,43 @@ def test_a_file_whose_times_are_not_before_the_note_is_left_out(tmp_path: Path) 
     noted = _noted(saved)
     assert name not in noted
     assert set(noted) == set(_sums(saved)) - {name}
+
+
+def test_a_file_changed_after_it_was_saved_is_not_noted(tmp_path: Path) -> None:
+    """Changed in place between its saving and the note (its modification time set back):
+    its change time moved, so it is left out, and the next build reads and refuses it."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    saved = _newest(tmp_path / "kb")
+    as_saved = _as_saved(saved)
+    name = next(n for n in sorted(as_saved) if n.startswith("observations"))
+    _in_place(saved / name)
+    time.sleep(0.05)
+    reuse.record_stamps(saved.parent, saved.name.removeprefix("derived-"), as_saved)
+    assert name not in _noted(saved)
+    try:
+        checked = _checked_early(tmp_path / "kb" / ".steps")
+        assert not checked[name].intact(_sums(saved)[name])
+    finally:
+        reuse.forget_saved()
+
+
+def test_saving_gives_the_full_stamps_of_the_files_it_wrote_or_linked(tmp_path: Path) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / "t_health_b.csv")
+    lines: list[str] = []
+    from welfare_observatory.observatory import load_observatory
+
+    load_observatory(folder).build(out=tmp_path / "kb", offline=True, progress=lines.append)
+    saved = _newest(tmp_path / "kb")
+    linked = [n for n in _sums(saved) if (saved / n).stat().st_nlink > 1]
+    assert linked, "a rebuild links the files whose rows did not change"
+    time.sleep(0.05)
+    # What the build noted is every file's stamp as it is now, with the meta's digest.
+    noted = _noted(saved)
+    for name, value in noted.items():
+        assert value == [*reuse._full_stamp((saved / name).stat()), _sums(saved)[name]]
 
 
 @pytest.mark.parametrize(

@@ -303,10 +303,10 @@ def test_a_cp1252_csv_is_refused_with_a_hint(tmp_path):
         fetch_parse(SdmxSource("pop", {"path": "d.csv"}), ctx)
 
 
-@pytest.mark.parametrize("header", [b"\r\x00", b"DATAFLOW\rTIME_PERIOD,OBS_VALUE\n", b"A,\x00B\n"])
+@pytest.mark.parametrize("header", [b"\r\x00", b"DATAFLOW\rTIME_PERIOD,OBS_VALUE\n"])
 def test_a_csv_header_pythons_csv_cannot_read_is_a_parse_error(tmp_path, header):
     """Found by the conformance kit's arbitrary bytes: a carriage return inside the first
-    line, or a NUL, made Python's csv raise its own error instead of a ParseError."""
+    line made Python's csv raise its own error instead of a ParseError."""
     ctx = make_ctx(tmp_path)
     (ctx.base_dir / "d.csv").write_bytes(header)
     with pytest.raises(ParseError) as info:

@@ -15,14 +15,15 @@ When the key changed, derive runs again, and what follows is reused per indicato
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -252,12 +253,14 @@ def _keep(path: Path, table: pa.Table, digest: str, intact: Callable[[], bool] |
         _PREVIOUS.pop(path.name, None)
 
 
-def _put(table: pa.Table, path: Path) -> str:
+def _put(table: pa.Table, path: Path, seen: dict[str, Seen] | None = None) -> str:
     """Save ``table`` as ``path`` (an Arrow file) and give its sha256: hard-linked from the
     last result read when that file holds the very same table (equal schema, metadata and
     values), passed its check there and is unchanged since (its inode, size and time), else
     written and hashed. A linked file is one file in both results: damaged in one, it fails
-    its digest in both (derived again, never trusted)."""
+    its digest in both (derived again, never trusted). ``seen`` receives the file's
+    :func:`_seen` stamp right after it was hashed or linked (none when it changed while
+    being hashed), for :func:`record_stamps`."""
     kept = _PREVIOUS.get(path.name)
     # Only from the same knowledge base's saved results (``<steps>/<result>/<file>``), and
     # checked before compared: the values of a file that failed its check are not read.
@@ -269,11 +272,25 @@ def _put(table: pa.Table, path: Path) -> str:
                 and _same(kept.table, table)
             ):
                 os.link(kept.path, path)
+                if seen is not None:
+                    seen[path.name] = _seen(path.stat())
                 return kept.digest
         except OSError:
             path.unlink(missing_ok=True)
     _write_arrow(table, path)
-    return _file_sha256(path)
+    before = path.stat()
+    digest = _file_sha256(path)
+    if seen is not None and _seen(path.stat()) == _seen(before):
+        seen[path.name] = _seen(before)
+    return digest
+
+
+Seen = tuple[int, int, int, int]
+"""A saved file's device, inode, size and modification time (:func:`_seen`)."""
+
+
+def _seen(status: os.stat_result) -> Seen:
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
 
 
 def _same(old: pa.Table, new: pa.Table) -> bool:
@@ -534,6 +551,8 @@ class StagedRows:
     staging: Path | None
     sums: dict[str, str]
     meta: dict[str, object]
+    seen: dict[str, Seen] = field(default_factory=dict)
+    """Each file's stamp when it was hashed or linked (:func:`_put`)."""
 
 
 def stage_rows(steps_dir: Path, key: str, derive: DeriveOutput) -> StagedRows:
@@ -556,6 +575,7 @@ def stage_rows(steps_dir: Path, key: str, derive: DeriveOutput) -> StagedRows:
         # Nothing here is fsynced: a file a crash left short or zeroed fails its digest,
         # and the result is derived again, never trusted (as a source's step).
         sums: dict[str, str] = {}
+        seen: dict[str, Seen] = {}
         if grouped:
             ranges = grouped["ranges"]
             assert isinstance(ranges, dict)
@@ -566,9 +586,9 @@ def stage_rows(steps_dir: Path, key: str, derive: DeriveOutput) -> StagedRows:
             names = [_row_name(i) for i in range(len(blocks))]
             grouped["rows"] = names
             for name, block in zip(names, blocks, strict=True):
-                sums[name] = _put(block, staging / name)
+                sums[name] = _put(block, staging / name, seen)
             if coverage is not None:
-                sums[_COVERAGE] = _put(coverage, staging / _COVERAGE)
+                sums[_COVERAGE] = _put(coverage, staging / _COVERAGE, seen)
         else:
             _write_parquet(observations, staging / _COMPRESSED)
             if coverage is not None:
@@ -581,7 +601,7 @@ def stage_rows(steps_dir: Path, key: str, derive: DeriveOutput) -> StagedRows:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return StagedRows(staging, sums, meta | grouped)
+    return StagedRows(staging, sums, meta | grouped, seen)
 
 
 def save_derived(
@@ -593,10 +613,12 @@ def save_derived(
     fingerprints: dict[str, str] | None = None,
     analysis_key: str | None = None,
     rows: StagedRows | None = None,
-) -> dict[str, str] | None:
+) -> dict[str, tuple[str, list[int] | None]] | None:
     """Save ``derived`` under ``key``; only the ``keep`` most recent results are kept.
-    Gives the sha256 of each data file saved (None when a result of ``key`` was there
-    already). ``fingerprints`` and ``analysis_key`` let a later build reuse the analyses of the
+    Gives each data file's sha256 and full stamp (:func:`_full_stamp`; None when the file
+    changed since it was hashed or linked, :func:`_put`), for :func:`record_stamps`; None
+    when a result of ``key`` was there already.
+    ``fingerprints`` and ``analysis_key`` let a later build reuse the analyses of the
     indicators whose rows are unchanged (:func:`load_analysed`). ``rows``: what
     :func:`stage_rows` did of it already (of ``derived.derive``)."""
     try:
@@ -607,19 +629,20 @@ def save_derived(
         staging = rows.staging
         try:
             sums = dict(rows.sums)
-            files: dict[str, list[str]] = {}
+            seen = dict(rows.seen)
+            listed: dict[str, list[str]] = {}
             for name, table in derived.analyses.items():
                 # In files of so many rows: a rebuild writes those where the changed
                 # indicators' rows are (when their count is unchanged), links the others.
                 parts = range(0, max(table.num_rows, 1), _ANALYSIS_ROWS)
-                files[name] = [_analysis_name(name, i) for i in range(len(parts))]
-                for file, start in zip(files[name], parts, strict=True):
-                    sums[file] = _put(table.slice(start, _ANALYSIS_ROWS), staging / file)
+                listed[name] = [_analysis_name(name, i) for i in range(len(parts))]
+                for file, start in zip(listed[name], parts, strict=True):
+                    sums[file] = _put(table.slice(start, _ANALYSIS_ROWS), staging / file, seen)
             meta: dict[str, object] = {
                 "layout": _LAYOUT,
                 "sha256": dict(sorted(sums.items())),
                 "analyses": sorted(derived.analyses),
-                "analysis_files": files,
+                "analysis_files": listed,
                 "analysis_findings": [f.model_dump(mode="json") for f in derived.analysis_findings],
             }
             if fingerprints is not None and analysis_key is not None:
@@ -642,7 +665,18 @@ def save_derived(
         ]
     for _, old in sorted(saved, reverse=True)[keep:]:
         shutil.rmtree(old, ignore_errors=True)
-    return sums
+    # Full stamps after the pruning (removing a link changes a file's change time), of the
+    # files still as they were hashed or linked: from here on, any change to one shows.
+    folder = steps_dir / f"{_PREFIX}{key}"
+    files: dict[str, tuple[str, list[int] | None]] = {}
+    for name, sha in sums.items():
+        full = None
+        with contextlib.suppress(OSError):
+            status = (folder / name).stat()
+            if name in seen and _seen(status) == seen[name]:
+                full = _full_stamp(status)
+        files[name] = (sha, full)
+    return files
 
 
 _ANALYSIS = ".analysis.arrow"
@@ -1172,37 +1206,41 @@ def _full_stamp(status: os.stat_result) -> list[int]:
     return [status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns]
 
 
-def record_stamps(steps_dir: Path, key: str, sums: dict[str, str] | None = None) -> None:
+def record_stamps(
+    steps_dir: Path, key: str, saved: Mapping[str, tuple[str, list[int] | None]]
+) -> None:
     """Note beside the saved result ``key`` each data file's full stamp with its sha256, so
     that the next build checks an untouched file without reading its bytes (a rebuild at
     4x hashed about 300 MB of them). Called when the build that saved it is over: nothing
-    writes into the result any more.
+    writes into the result any more. ``saved``: each file's sha256 and full stamp as
+    :func:`save_derived` gives them.
 
-    Only a file whose times are earlier than the noting itself, on the file system's own
-    clock (a file made for it), is noted: a later change of its bytes or links then gives
-    it a later change time, whatever the clock's resolution (the file "racily" changed
-    within the tick it was noted in is never noted). Nothing is noted when the result was
-    not saved; a note that cannot be written is left out (the files are hashed).
-    ``sums``: the files' sha256 as :func:`save_derived` gave them (else read from the
-    result's meta)."""
+    A file is noted only when its full stamp is still the one saving it gave (any change
+    since, in place or by a link, moved its change time), and when its times are earlier
+    than the noting itself on the file system's own clock (a file made for it): a later
+    change of its bytes or links then gives it a later change time, whatever the clock's
+    resolution (a file changed within the tick it was noted in is never noted). A note
+    that cannot be written is left out (the files are hashed)."""
     folder = steps_dir / f"{_PREFIX}{key}"
     try:
-        if sums is None:
-            sums = _digests(_meta(folder / "meta.json"))
         fd, tmp = tempfile.mkstemp(dir=steps_dir, prefix=".stamps-", suffix=".tmp")
-    except (OSError, ValueError):
+    except OSError:
         return
     try:
         with os.fdopen(fd, "wb") as handle:
             now = os.fstat(handle.fileno()).st_mtime_ns
             noted: dict[str, list[object]] = {}
-            for name, sha in sorted(sums.items()):
+            for name, (sha, full) in sorted(saved.items()):
                 try:
                     status = (folder / name).stat()
                 except OSError:
                     continue
-                if max(status.st_mtime_ns, status.st_ctime_ns) < now:
-                    noted[name] = [*_full_stamp(status), sha]
+                if (
+                    full is not None
+                    and _full_stamp(status) == full
+                    and max(status.st_mtime_ns, status.st_ctime_ns) < now
+                ):
+                    noted[name] = [*full, sha]
             handle.write(json.dumps(noted).encode("utf-8"))
         Path(tmp).replace(folder / _STAMPS)
     except OSError:

@@ -218,7 +218,7 @@ def read_csv(data: bytes) -> pa.Table:
     try:
         header = next(csv.reader([first.rstrip("\r")]), [])
     except csv.Error as exc:
-        # A carriage return inside the line, a NUL: no header Python's csv can read.
+        # A carriage return inside the line: no header Python's csv can read.
         raise MessageError(
             f"the CSV header cannot be read: {exc}",
             hint="SDMX-CSV starts with one header line of comma-separated column names",

@@ -112,7 +112,7 @@ class InMemory:
         reused = None if context.refresh else load_derived(context.steps_dir, key)
         prints: dict[str, str] | None = None
         saving: ThreadPoolExecutor | None = None
-        saved: Future[dict[str, str] | None] | None = None
+        saved: Future[dict[str, tuple[str, list[int] | None]] | None] | None = None
         if reused is None:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
@@ -248,10 +248,10 @@ class InMemory:
         with context.timed("store"):
             if saved is not None:
                 with disk_errors(context.steps_dir, "derived results"):
-                    sums = saved.result()
-                if sums is not None:
+                    files = saved.result()
+                if files is not None:
                     # Now that nothing writes into it: the next build trusts what is untouched.
-                    record_stamps(context.steps_dir, key, sums)
+                    record_stamps(context.steps_dir, key, files)
             if keys:
                 with disk_errors(context.steps_dir, "derived results"):
                     record_written(
