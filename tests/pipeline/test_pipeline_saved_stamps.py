@@ -29,6 +29,13 @@ def _newest(kb: Path) -> Path:
     return max((kb / ".steps").glob("derived-*"), key=lambda p: p.stat().st_mtime_ns)
 
 
+def _built(tmp_path: Path) -> tuple[Path, Path]:
+    """An observatory built into ``tmp_path / "kb"``, and the result its build saved."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    return folder, _newest(tmp_path / "kb")
+
+
 def _sums(folder: Path) -> dict[str, str]:
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     return {str(k): str(v) for k, v in meta["sha256"].items()}
@@ -92,9 +99,7 @@ def _in_place(file: Path) -> None:
 
 
 def test_a_build_notes_its_saved_files_with_their_digests(tmp_path: Path) -> None:
-    folder = make_grouped_observatory(tmp_path / "obs")
-    build(folder, tmp_path / "kb")
-    saved = _newest(tmp_path / "kb")
+    _, saved = _built(tmp_path)
     sums = _sums(saved)
     noted = _noted(saved)
     # Files written in the very tick of the noting are left out (hashed next time).
@@ -117,9 +122,7 @@ def test_a_build_notes_its_saved_files_with_their_digests(tmp_path: Path) -> Non
 def test_the_next_build_reads_no_untouched_file_and_builds_the_same_edition(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = make_grouped_observatory(tmp_path / "obs")
-    build(folder, tmp_path / "kb")
-    saved = _newest(tmp_path / "kb")
+    folder, saved = _built(tmp_path)
     _note_again(saved)
     hashed = _hashed(monkeypatch)
     try:
@@ -140,9 +143,7 @@ def test_a_file_changed_in_place_since_its_note_is_hashed_and_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its size and modification time set back: its change time still moved."""
-    folder = make_grouped_observatory(tmp_path / "obs")
-    build(folder, tmp_path / "kb")
-    saved = _newest(tmp_path / "kb")
+    folder, saved = _built(tmp_path)
     _note_again(saved)
     name = next(n for n in sorted(_noted(saved)) if n.startswith("observations"))
     _in_place(saved / name)
@@ -166,9 +167,7 @@ def test_a_file_changed_in_place_since_its_note_is_hashed_and_refused(
 def test_a_file_whose_times_are_not_before_the_note_is_left_out(tmp_path: Path) -> None:
     """A time at or after the noting (here set ahead) could be the tick of a change to
     come: such a file is not noted."""
-    folder = make_grouped_observatory(tmp_path / "obs")
-    build(folder, tmp_path / "kb")
-    saved = _newest(tmp_path / "kb")
+    _, saved = _built(tmp_path)
     name = sorted(_sums(saved))[0]
     ahead = time.time_ns() + 3_600 * 10**9
     os.utime(saved / name, ns=(ahead, ahead))
@@ -181,9 +180,7 @@ def test_a_file_whose_times_are_not_before_the_note_is_left_out(tmp_path: Path) 
 def test_a_file_changed_after_it_was_saved_is_not_noted(tmp_path: Path) -> None:
     """Changed in place between its saving and the note (its modification time set back):
     its change time moved, so it is left out, and the next build reads and refuses it."""
-    folder = make_grouped_observatory(tmp_path / "obs")
-    build(folder, tmp_path / "kb")
-    saved = _newest(tmp_path / "kb")
+    _, saved = _built(tmp_path)
     as_saved = _as_saved(saved)
     name = next(n for n in sorted(as_saved) if n.startswith("observations"))
     _in_place(saved / name)
@@ -227,9 +224,7 @@ def test_saving_gives_the_full_stamps_of_the_files_it_wrote_or_linked(tmp_path: 
 def test_an_unreadable_note_is_ignored_and_every_file_hashed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, note: bytes
 ) -> None:
-    folder = make_grouped_observatory(tmp_path / "obs")
-    build(folder, tmp_path / "kb")
-    saved = _newest(tmp_path / "kb")
+    _, saved = _built(tmp_path)
     (saved / "stamps.json").write_bytes(note)
     hashed = _hashed(monkeypatch)
     try:
@@ -244,9 +239,7 @@ def test_an_unreadable_note_is_ignored_and_every_file_hashed(
 def test_a_note_whose_digest_is_not_the_metas_is_not_taken(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = make_grouped_observatory(tmp_path / "obs")
-    build(folder, tmp_path / "kb")
-    saved = _newest(tmp_path / "kb")
+    _, saved = _built(tmp_path)
     _note_again(saved)
     noted = _noted(saved)
     name = sorted(noted)[0]
