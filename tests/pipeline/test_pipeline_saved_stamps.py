@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_pipeline_derive_groups import build, edition, make_grouped_observatory
 from test_pipeline_incremental import change_last_value
 
+from welfare_observatory._file_stamp import file_stamp
 from welfare_observatory.build import reuse
 
 
@@ -49,10 +50,7 @@ def _noted(folder: Path) -> dict[str, list[object]]:
 
 def _as_saved(folder: Path) -> dict[str, tuple[str, list[int] | None]]:
     """What saving the result gives of its files now (their sha256 and full stamps)."""
-    return {
-        name: (sha, reuse._full_stamp((folder / name).stat()))
-        for name, sha in _sums(folder).items()
-    }
+    return {name: (sha, file_stamp((folder / name).stat())) for name, sha in _sums(folder).items()}
 
 
 def _note_again(folder: Path) -> None:
@@ -110,11 +108,11 @@ def test_a_build_notes_its_saved_files_with_their_digests(tmp_path: Path) -> Non
     for name, value in noted.items():
         status = (saved / name).stat()
         assert value == [
-            status.st_dev,
-            status.st_ino,
             status.st_size,
             status.st_mtime_ns,
             status.st_ctime_ns,
+            status.st_ino,
+            status.st_dev,
             sums[name],
         ]
 
@@ -209,7 +207,7 @@ def test_saving_gives_the_full_stamps_of_the_files_it_wrote_or_linked(tmp_path: 
     # What the build noted is every file's stamp as it is now, with the meta's digest.
     noted = _noted(saved)
     for name, value in noted.items():
-        assert value == [*reuse._full_stamp((saved / name).stat()), _sums(saved)[name]]
+        assert value == [*file_stamp((saved / name).stat()), _sums(saved)[name]]
 
 
 @pytest.mark.parametrize(

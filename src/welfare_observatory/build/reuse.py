@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from welfare_observatory._file_stamp import file_stamp
 from welfare_observatory.lineage import StepRecord, canonical_json, digest
 from welfare_observatory.model.finding import Finding
 from welfare_observatory.model.observation import BASE_COLUMNS
@@ -253,7 +254,7 @@ def _keep(path: Path, table: pa.Table, digest: str, intact: Callable[[], bool] |
         _PREVIOUS.pop(path.name, None)
 
 
-def _put(table: pa.Table, path: Path, seen: dict[str, Seen] | None = None) -> str:
+def _put(table: pa.Table, path: Path, seen: dict[str, list[int]] | None = None) -> str:
     """Save ``table`` as ``path`` (an Arrow file) and give its sha256: hard-linked from the
     last result read when that file holds the very same table (equal schema, metadata and
     values), passed its check there and is unchanged since (its inode, size and time), else
@@ -285,12 +286,11 @@ def _put(table: pa.Table, path: Path, seen: dict[str, Seen] | None = None) -> st
     return digest
 
 
-Seen = tuple[int, int, int, int]
-"""A saved file's device, inode, size and modification time (:func:`_seen`)."""
-
-
-def _seen(status: os.stat_result) -> Seen:
-    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+def _seen(status: os.stat_result) -> list[int]:
+    """:func:`file_stamp` without the change time, which removing another of the file's
+    links moves (pruning an older result that shares it)."""
+    size, modified, _, inode, device = file_stamp(status)
+    return [size, modified, inode, device]
 
 
 def _same(old: pa.Table, new: pa.Table) -> bool:
@@ -551,7 +551,7 @@ class StagedRows:
     staging: Path | None
     sums: dict[str, str]
     meta: dict[str, object]
-    seen: dict[str, Seen] = field(default_factory=dict)
+    seen: dict[str, list[int]] = field(default_factory=dict)
     """Each file's stamp when it was hashed or linked (:func:`_put`)."""
 
 
@@ -575,7 +575,7 @@ def stage_rows(steps_dir: Path, key: str, derive: DeriveOutput) -> StagedRows:
         # Nothing here is fsynced: a file a crash left short or zeroed fails its digest,
         # and the result is derived again, never trusted (as a source's step).
         sums: dict[str, str] = {}
-        seen: dict[str, Seen] = {}
+        seen: dict[str, list[int]] = {}
         if grouped:
             ranges = grouped["ranges"]
             assert isinstance(ranges, dict)
@@ -615,7 +615,7 @@ def save_derived(
     rows: StagedRows | None = None,
 ) -> dict[str, tuple[str, list[int] | None]] | None:
     """Save ``derived`` under ``key``; only the ``keep`` most recent results are kept.
-    Gives each data file's sha256 and full stamp (:func:`_full_stamp`; None when the file
+    Gives each data file's sha256 and full stamp (:func:`file_stamp`; None when the file
     changed since it was hashed or linked, :func:`_put`), for :func:`record_stamps`; None
     when a result of ``key`` was there already.
     ``fingerprints`` and ``analysis_key`` let a later build reuse the analyses of the
@@ -674,7 +674,7 @@ def save_derived(
         with contextlib.suppress(OSError):
             status = (folder / name).stat()
             if name in seen and _seen(status) == seen[name]:
-                full = _full_stamp(status)
+                full = file_stamp(status)
         files[name] = (sha, full)
     return files
 
@@ -838,7 +838,7 @@ def _run_check(files: list[_SavedFile]) -> None:
             try:
                 if file.table is not None:
                     recorded = file.recorded
-                    if recorded is not None and _full_stamp(file.path.stat()) == recorded[0]:
+                    if recorded is not None and file_stamp(file.path.stat()) == recorded[0]:
                         file.digest = recorded[1]
                     else:
                         file.digest = _file_sha256(file.path)
@@ -1200,12 +1200,6 @@ _STAMPS = "stamps.json"
 """Beside a saved result's meta: what :func:`record_stamps` noted of its data files."""
 
 
-def _full_stamp(status: os.stat_result) -> list[int]:
-    """What changes when a file's bytes or links change: device, inode, size, modification
-    and change times (the change time cannot be set back by a program)."""
-    return [status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns]
-
-
 def record_stamps(
     steps_dir: Path, key: str, saved: Mapping[str, tuple[str, list[int] | None]]
 ) -> None:
@@ -1237,7 +1231,7 @@ def record_stamps(
                     continue
                 if (
                     full is not None
-                    and _full_stamp(status) == full
+                    and file_stamp(status) == full
                     and max(status.st_mtime_ns, status.st_ctime_ns) < now
                 ):
                     noted[name] = [*full, sha]

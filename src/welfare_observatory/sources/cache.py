@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from welfare_observatory._atomic import atomic_write_chunks
+from welfare_observatory._file_stamp import file_stamp
 from welfare_observatory.errors import FetchError, Location, StoreError, WelfareObservatoryError
 from welfare_observatory.sdk import Payload
 
@@ -272,7 +273,7 @@ class Cache:
                 location=Location(source=source or None, file=str(path)),
             ) from exc
         if trust_stamps:
-            known = self._unchanged(source, key, _stamp(before), media_type, meta)
+            known = self._unchanged(source, key, file_stamp(before), media_type, meta)
             if known is not None:
                 return known
 
@@ -304,8 +305,8 @@ class Cache:
         if time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) > _SETTLED_NS:
             try:
                 stamps = {
-                    "file": _stamp(before),
-                    "object": _stamp(os.stat(self._object_file(sha))),  # noqa: PTH116
+                    "file": file_stamp(before),
+                    "object": file_stamp(os.stat(self._object_file(sha))),  # noqa: PTH116
                 }
             except OSError:
                 stamps = None
@@ -334,7 +335,7 @@ class Cache:
             if {k: v for k, v in kept.items() if k != "fetched_at"} != meta:
                 return None
             path = self._object_file(sha)
-            if stamps.get("object") != _stamp(os.stat(path)):  # noqa: PTH116
+            if stamps.get("object") != file_stamp(os.stat(path)):  # noqa: PTH116
                 return None
             return Payload(
                 str(record["source"]), str(record["key"]), sha, Path(path), media_type, kept
@@ -405,11 +406,6 @@ def parse_or_forget(parse: Callable[[Payload], T], payload: Payload, cache: Cach
         if isinstance(exc, WelfareObservatoryError) and payload.url is not None:
             exc.hint = f"{exc.hint}; {REFRESH_HINT}" if exc.hint else REFRESH_HINT
         raise
-
-
-def _stamp(stat: os.stat_result) -> list[int]:
-    """What changes when a file's bytes may have: size, times (ns), inode and device."""
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
 
 
 def _hashes_to(path: Path, sha: str) -> bool:
