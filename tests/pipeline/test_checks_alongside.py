@@ -443,6 +443,19 @@ def outputs(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Sour
     return pipeline.run_sources(list(env.config.sources), context)
 
 
+def _counting_alongside(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """On two CPUs: an entry for each build that checks alongside its sources."""
+    from welfare_observatory.build.strategies import in_memory
+
+    monkeypatch.setattr(in_memory, "usable_cores", lambda: 2)
+    alongside: list[int] = []
+    run_and_check = validate.run_and_check
+    monkeypatch.setattr(
+        validate, "run_and_check", lambda *a: alongside.append(1) or run_and_check(*a)
+    )
+    return alongside
+
+
 def test_an_executor_of_its_own_keeps_checking_after(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -455,14 +468,7 @@ def test_an_executor_of_its_own_keeps_checking_after(
             Counting.calls += 1
             return super().run_sources(context, source_ids)
 
-    from welfare_observatory.build.strategies import in_memory
-
-    monkeypatch.setattr(in_memory, "usable_cores", lambda: 2)
-    alongside: list[int] = []
-    run_and_check = validate.run_and_check
-    monkeypatch.setattr(
-        validate, "run_and_check", lambda *a: alongside.append(1) or run_and_check(*a)
-    )
+    alongside = _counting_alongside(monkeypatch)
     plain = load_observatory(folder).build(out=tmp_path / "a", offline=True).report
     assert alongside == [1]
     own = load_observatory(folder).build(out=tmp_path / "b", offline=True, executor=Counting())
@@ -478,12 +484,7 @@ def test_on_one_core_the_checks_run_after_the_sources(
 ) -> None:
     from welfare_observatory.build.strategies import in_memory
 
-    monkeypatch.setattr(in_memory, "usable_cores", lambda: 2)
-    alongside: list[int] = []
-    run_and_check = validate.run_and_check
-    monkeypatch.setattr(
-        validate, "run_and_check", lambda *a: alongside.append(1) or run_and_check(*a)
-    )
+    alongside = _counting_alongside(monkeypatch)
     plain = load_observatory(folder).build(out=tmp_path / "a", offline=True).report
     monkeypatch.setattr(in_memory, "usable_cores", lambda: 1)
     alone = load_observatory(folder).build(out=tmp_path / "b", offline=True).report
