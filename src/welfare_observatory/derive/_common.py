@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from welfare_observatory._arrow import counts as _counts
 from welfare_observatory._arrow import distinct as _distinct
 from welfare_observatory._arrow import plain as _plain
 from welfare_observatory.derive._parts import FindingPart
@@ -163,6 +164,7 @@ def _taken(values: pa.Array, indices: list[pa.Array]) -> list[pa.Array]:
     return [c if c is not None else next(found) for c in out]
 
 
+counts = _counts  # rows per text of a column, rows never decoded (welfare_observatory._arrow)
 distinct = _distinct  # distinct non-null texts, rows never decoded (welfare_observatory._arrow)
 
 

@@ -21,6 +21,7 @@ from welfare_observatory.derive._common import (
     breakdowns_of,
     connect,
     constant,
+    counts,
     distinct,
     empty,
     indicator_map,
@@ -96,12 +97,60 @@ def derive_rates(
     con = connect(threads)
     # DuckDB scans dictionary columns as they are: no decoding of millions of keys.
     con.register("obs", observations)
-    # Dictionary-encoded texts come back from DuckDB dictionary-encoded (no per-row strings).
-    f_table = pa.Table.from_pylist(formulas)
-    for name in ("target", "unit"):
-        index = f_table.schema.get_field_index(name)
-        f_table = f_table.set_column(index, name, pc.dictionary_encode(f_table.column(name)))
-    con.register("f", f_table)
+    sql = _rates_sql(breakdowns, align)
+    # The formulas go in batches of a bounded number of operand rows: the join holds a
+    # batch's denominator rows in a hash table and its result until converted, so one
+    # query over every formula of a national table held several GiB at once (the
+    # build's peak); each batch scans the table again, a small cost next to the join.
+    rows = counts(observations, "indicator")
+    results = []
+    for batch in _batches(formulas, rows, ROWS_PER_QUERY):
+        # Dictionary-encoded texts come back from DuckDB dictionary-encoded (no per-row
+        # strings).
+        f_table = pa.Table.from_pylist(batch)
+        for name in ("target", "unit"):
+            index = f_table.schema.get_field_index(name)
+            f_table = f_table.set_column(index, name, pc.dictionary_encode(f_table.column(name)))
+        con.register("f", f_table)
+        results.append(query(con, sql))
+        con.unregister("f")
+    result = results[0] if len(results) == 1 else pa.concat_tables(results)
+    del results
+    parts = _findings(result)
+    n = result.num_rows
+    result = result.append_column("flags", pa.nulls(n, pa.string()))
+    result = result.append_column("source", constant(n, "derive"))
+    result = result.append_column("lineage", constant(n, step.id))
+    return Derived(to_canonical(result, breakdowns), combine(parts), step, parts=parts)
+
+
+ROWS_PER_QUERY = 1 << 23
+"""Operand rows (numerators' and denominators') joined by one query of :func:`derive_rates`
+at most, unless one formula has more (then it is a query of its own)."""
+
+
+def _batches(
+    formulas: Sequence[dict[str, object]], rows: Mapping[str, int], limit: int
+) -> list[list[dict[str, object]]]:
+    """``formulas`` in order, cut into runs whose operands hold at most ``limit`` rows of
+    ``rows`` (an indicator's rows) together; a formula over more is a run of its own."""
+    batches: list[list[dict[str, object]]] = []
+    current: list[dict[str, object]] = []
+    size = 0
+    for formula in formulas:
+        weight = rows.get(str(formula["numerator"]), 0) + rows.get(str(formula["denominator"]), 0)
+        if current and size + weight > limit:
+            batches.append(current)
+            current, size = [], 0
+        current.append(formula)
+        size += weight
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _rates_sql(breakdowns: Sequence[str], align: Literal["period", "year"]) -> str:
+    """The query of the rates of the formulas registered as ``f`` over the rows ``obs``."""
     period_key = (
         "n.period = d.period"
         if align == "period"
@@ -113,14 +162,16 @@ def derive_rates(
     bcols = "".join(f"n.{b}, " for b in breakdowns)
     # A denominator that is never broken down by a dimension (women aged 15-49 by sex)
     # gives a rate only at that dimension's total: other codes of the numerator have no
-    # rate at all, not a missing one.
-    split = "".join(f", bool_or(d.{b} <> '{TOTAL}') AS by_{b}" for b in breakdowns)
+    # rate at all, not a missing one. ``s`` reads the denominators' rows apart from ``d``:
+    # a CTE used twice is materialized (every denominator row held once more).
+    split = "".join(f", bool_or(o.{b} <> '{TOTAL}') AS by_{b}" for b in breakdowns)
     only_split = "".join(f" AND (n0.{b} = '{TOTAL}' OR s.by_{b})" for b in breakdowns)
-    sql = f"""
+    return f"""
         WITH n0 AS (SELECT o.*, f.target, f.multiplier, f.unit AS target_unit
                     FROM obs o JOIN f ON o.indicator = f.numerator),
              d AS (SELECT o.*, f.target FROM obs o JOIN f ON o.indicator = f.denominator),
-             s AS (SELECT d.target{split} FROM d GROUP BY d.target),
+             s AS (SELECT f.target{split} FROM obs o JOIN f ON o.indicator = f.denominator
+                   GROUP BY f.target),
              n AS (SELECT n0.* FROM n0 LEFT JOIN s ON n0.target = s.target
                    WHERE s.target IS NULL OR (TRUE{only_split}))
         SELECT n.target AS indicator, n.territory, n.period, n.period_start, {bcols}
@@ -135,13 +186,6 @@ def derive_rates(
                (n.obs_status = 'P') <> (d.obs_status = 'P') AS mixed_release
         FROM n LEFT JOIN d ON n.target = d.target AND {keys}
     """  # noqa: S608 (identifiers are checked names; data goes in as tables)
-    result = query(con, sql)
-    parts = _findings(result)
-    n = result.num_rows
-    result = result.append_column("flags", pa.nulls(n, pa.string()))
-    result = result.append_column("source", constant(n, "derive"))
-    result = result.append_column("lineage", constant(n, step.id))
-    return Derived(to_canonical(result, breakdowns), combine(parts), step, parts=parts)
 
 
 def _findings(result: pa.Table) -> list[FindingPart]:
