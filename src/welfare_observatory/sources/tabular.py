@@ -225,6 +225,13 @@ def _short_rows(
 def _header_start(counts: pd.Series, options: TabularOptions, where: Location, grid: Grid) -> int:
     if options.header_row is not None:
         start = options.header_row - 1
+        if options.header_row <= options.skip_rows:
+            raise ParseError(
+                f"header_row {options.header_row} is one of the {options.skip_rows} rows "
+                "skip_rows drops",
+                location=where,
+                hint="header_row counts from the top of the file, skipped rows included",
+            )
         if start not in counts.index:
             raise ParseError(
                 f"header_row {options.header_row} is past the end of the table",

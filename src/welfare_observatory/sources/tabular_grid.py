@@ -153,14 +153,42 @@ def sniff_separator(text: str) -> str:
     return best
 
 
-def _max_fields(text: str, sep: str) -> int:
-    """An upper bound of the fields per physical line, counted vectorized on the bytes."""
+def _line_breaks(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Where the bytes ``raw`` end a line: a line feed, or a carriage return not followed by
+    one (old Mac exports end lines with it alone; pandas reads those as line ends too)."""
+    feed: np.ndarray[Any, Any] = np.equal(raw, ord("\n"))
+    lone: np.ndarray[Any, Any] = np.equal(raw, ord("\r"))
+    if bool(lone.any()):
+        lone[:-1] &= ~feed[1:]
+        feed = feed | lone
+    return feed
+
+
+def _line_counts(text: str, sep: str) -> np.ndarray[Any, Any]:
+    """Cells per physical line (separators + 1), counted vectorized on the bytes."""
     raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     if raw.size == 0:
-        return 1
-    line_id = np.cumsum(raw == ord("\n"))
-    per_line = np.bincount(line_id[raw == ord(sep)], minlength=1)
-    return int(per_line.max()) + 1
+        return np.ones(1, dtype=np.int64)
+    breaks = _line_breaks(raw)
+    if breaks[-1]:
+        raw, breaks = raw[:-1], breaks[:-1]  # the last line's end starts no line
+    line = np.concatenate(([0], np.cumsum(breaks)))[:-1]
+    return np.bincount(line[raw == ord(sep)], minlength=int(breaks.sum()) + 1) + 1
+
+
+def _record_widths(text: str, sep: str) -> list[int] | None:
+    """Cells per record as written: records are lines when the file holds no quote, else
+    they are split as pandas splits them (a quoted separator or line break stays in its
+    cell); None when the csv module cannot split the file (then the width is a bound
+    counted on the lines, and no row is called short)."""
+    if '"' not in text:
+        return [int(n) for n in _line_counts(text, sep)]
+    import csv
+
+    try:
+        return [len(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep)]
+    except csv.Error:
+        return None
 
 
 _SAW = re.compile(r"saw (\d+)")
@@ -170,7 +198,11 @@ def read_csv_grid(data: bytes, *, encoding: str, separator: str, where: Location
     """A CSV file as a grid: every cell a stripped string, ragged rows padded with ``""``."""
     text, used = decode(data, encoding, where)
     sep = sniff_separator(text) if separator == "auto" else separator
-    width = _max_fields(text, sep)
+    widths = _record_widths(text, sep)
+    # The widest record, not the widest line: a quoted line break joins lines into one
+    # record with more cells than any of them (pandas takes a first record wider than the
+    # names it is given as the row index, silently).
+    width = max(widths, default=1) if widths is not None else int(_line_counts(text, sep).max())
     for _attempt in range(3):
         try:
             frame = pd.read_csv(
@@ -185,50 +217,35 @@ def read_csv_grid(data: bytes, *, encoding: str, separator: str, where: Location
                 engine="c",
                 quotechar='"',
             )
-            break
         except pd.errors.ParserError as exc:
             # A quoted cell spanning lines can hide separators from the byte count.
             wider = _SAW.search(str(exc))
             if wider is None or int(wider.group(1)) <= width:
                 raise _csv_error(exc, where) from None
             width = int(wider.group(1))
+            continue
         except (ValueError, pd.errors.EmptyDataError) as exc:
             raise _csv_error(exc, where) from None
-    else:  # pragma: no cover - three widenings never happen with a sane file
-        raise ParseError("cannot find the number of columns", location=where)
-    cells = _strip(frame.fillna(""))
-    return Grid(cells=cells, encoding=used, separator=sep, widths=_widths(text, sep, len(cells)))
-
-
-def _widths(text: str, sep: str, rows: int) -> pd.Series | None:
-    """Cells per record as written, or None when the count cannot be trusted to line up
-    with the parsed rows (then no row is called short).
-
-    Without quotes, records are lines and the count is vectorized on the bytes; with
-    quotes the csv module splits records as pandas does (a quoted separator or line break
-    stays in its cell).
-    """
-    if '"' in text:
-        import csv
-
-        try:
-            counts = [len(r) for r in csv.reader(io.StringIO(text), delimiter=sep)]
-        except csv.Error:
-            return None
+        if isinstance(frame.index, pd.RangeIndex):
+            break
+        # A first record wider than ``width`` (pandas made its leading cells the index).
+        width += frame.index.nlevels
     else:
-        raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-        if bool((raw == ord("\r")).any()):
-            if text.count("\r") != text.count("\r\n"):
-                return None  # old Mac line ends: leave it to pandas
-            raw = raw[raw != ord("\r")]
-        if raw.size and raw[-1] == ord("\n"):
-            raw = raw[:-1]
-        line = np.concatenate(([0], np.cumsum(raw == ord("\n"))))[:-1] if raw.size else raw
-        n_lines = int((raw == ord("\n")).sum()) + 1 if raw.size else 0
-        counts = (np.bincount(line[raw == ord(sep)], minlength=n_lines) + 1).tolist()
-    if len(counts) != rows:
-        return None
-    return pd.Series(counts, dtype="int64")
+        raise ParseError(
+            "cannot find the number of columns: the file's records split differently "
+            "depending on how its quotes are read",
+            location=where,
+            hint="check the quotes of the file (a quote opened and never closed?)",
+        )
+    cells = _strip(frame.fillna(""))
+    counted = pd.Series(widths, dtype="int64") if widths is not None else None
+    return Grid(
+        cells=cells,
+        encoding=used,
+        separator=sep,
+        # Only when the counts line up with the parsed rows (else no row is called short).
+        widths=counted if counted is not None and len(counted) == len(cells) else None,
+    )
 
 
 def _csv_error(exc: Exception, where: Location) -> ParseError:

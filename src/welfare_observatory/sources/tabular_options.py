@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from welfare_observatory.model.common import Frozen
 from welfare_observatory.model.observation import ConfStatus, ObsStatus
@@ -97,6 +97,15 @@ class TabularOptions(Frozen):
     max_uncompressed_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     max_compression_ratio: float = Field(default=200.0, gt=1)
 
+    @model_validator(mode="after")
+    def _one_sign_one_meaning(self) -> TabularOptions:
+        if self.decimal != "auto" and self.decimal == self.thousands:
+            raise ValueError(
+                f"decimal and thousands are both {self.decimal!r}: a number such as "
+                f"'1{self.decimal}5' could not be read; declare one of them only"
+            )
+        return self
+
     @field_validator("markers")
     @classmethod
     def _markers_are_signs(cls, markers: dict[str, Marker]) -> dict[str, Marker]:
@@ -111,7 +120,10 @@ def number_format(options: TabularOptions, separator: str | None) -> tuple[str, 
     file is comma-separated (then ``.`` and none, as SDMX-CSV and most exports). Both
     readers (layout detection and the tidy fast path) read numbers this way."""
     decimal = options.decimal
-    if decimal == "auto":
+    if decimal == "auto" and options.thousands in (".", ","):
+        # A declared thousands separator settles the decimal sign: the other one.
+        decimal = "," if options.thousands == "." else "."
+    elif decimal == "auto":
         decimal = "." if separator == "," else ","
     thousands = options.thousands
     if thousands == "auto":

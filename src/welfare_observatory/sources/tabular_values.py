@@ -20,7 +20,11 @@ from welfare_observatory.sources.tabular_options import TabularOptions
 __all__ = ["ERROR_VALUE", "NOT_AVAILABLE", "number_pattern", "parse_values", "unread_finding"]
 
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
-_PERCENT = r"\s*%"
+PERCENT_SIGN = "[ \t\u00a0\u202f]*%"
+"""A percent sign after a number, with the spaces an export may put before it (a no-break
+space from a spreadsheet's locale): one pattern for Python's ``re`` (the detecting reader)
+and RE2 (the tidy reader), whose ``\\s`` differ beyond ASCII."""
+_PERCENT = PERCENT_SIGN
 
 ERROR_VALUE = r"#(?:N/A|DIV/0!|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|GETTING_DATA)"
 """A spreadsheet error value (``#DIV/0!``): the cell has no number, never 0."""
@@ -37,13 +41,16 @@ never as a number. A sign a source declares under ``markers`` keeps its declared
 
 def number_pattern(decimal: str, thousands: str) -> str:
     """The regex a number cell fully matches, for these separators (``none``: no grouping)."""
+    # ASCII digits only: Python's ``\\d`` also matches Arabic-Indic or fullwidth digits,
+    # which the conversion to float then reads as nothing (a value lost without a word);
+    # RE2, which the tidy reader uses, never matched them.
     d = re.escape(decimal)
     if thousands == "none":
-        integer = r"\d+"
+        integer = r"[0-9]+"
     else:
         t = re.escape(thousands)
-        integer = rf"(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+)"
-    return rf"[+-]?(?:{integer}(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?"
+        integer = rf"(?:[0-9]{{1,3}}(?:{t}[0-9]{{3}})+|[0-9]+)"
+    return rf"[+-]?(?:{integer}(?:{d}[0-9]*)?|{d}[0-9]+)(?:[eE][+-]?[0-9]+)?"
 
 
 def parse_values(
@@ -185,37 +192,57 @@ def unread_finding(
     )
 
 
+def grouped_pattern(sign: str) -> str:
+    """A number of one to three digits, ``sign`` and three digits (``1.234``): read as a
+    thousand and more with ``sign`` a thousands separator, as a fraction with it a decimal
+    sign (both readers' ``ambiguous-number``)."""
+    return rf"[+-]?[0-9]{{1,3}}{re.escape(sign)}[0-9]{{3}}"
+
+
 def _ambiguous(
     column: pd.Series, text_number: pd.Series, decimal: str, thousands: str, where: Location
 ) -> list[Finding]:
     """Numbers like ``1.234`` that the undeclared format reads one way and a reader of the
     other convention another (1234 or 1.234), when no cell of the column settles it."""
     found: list[Finding] = []
-    for sign in {decimal, thousands} - {"none"}:
-        s = re.escape(sign)
-        looks_grouped = column.str.fullmatch(rf"[+-]?\d{{1,3}}{s}\d{{3}}") & text_number
+    for sign in sorted({decimal, thousands} - {"none"}):
+        looks_grouped = column.str.fullmatch(grouped_pattern(sign)) & text_number
         if not bool(looks_grouped.any()):
             continue
         settled = text_number & column.str.contains(sign, regex=False) & ~looks_grouped
         if bool(settled.any()):
             continue
         first = int(cast(int, looks_grouped.idxmax()))
-        reading = "a decimal sign" if sign == decimal else "a thousands separator"
         found.append(
-            Finding(
-                code="ambiguous-number",
-                severity=Severity.WARNING,
-                message=f"{int(looks_grouped.sum())} cells such as {column.loc[first]!r} were "
-                f"read with {sign!r} as {reading}, which no declaration and no other cell of "
-                "the column confirms" + _in_file(where),
-                hint="declare decimal (and thousands) in the source's options",
-                source=where.source,
-                column=None if where.column is None else str(where.column),
-                row=first + 1,
+            ambiguous_finding(
+                sign,
+                decimal,
+                cell=str(column.loc[first]),
                 count=int(looks_grouped.sum()),
+                row=first + 1,
+                where=where,
             )
         )
     return found
+
+
+def ambiguous_finding(
+    sign: str, decimal: str, *, cell: str, count: int, row: int, where: Location
+) -> Finding:
+    """The ``ambiguous-number`` warning: ``count`` cells such as ``cell`` (the first, on
+    1-based ``row``) read with ``sign`` as the format says, which nothing confirms."""
+    reading = "a decimal sign" if sign == decimal else "a thousands separator"
+    return Finding(
+        code="ambiguous-number",
+        severity=Severity.WARNING,
+        message=f"{count} cells such as {cell!r} were read with {sign!r} as {reading}, which "
+        "no declaration and no other cell of the column confirms" + _in_file(where),
+        hint="declare decimal (and thousands) in the source's options",
+        source=where.source,
+        column=None if where.column is None else str(where.column),
+        row=row,
+        count=count,
+    )
 
 
 def _in_file(where: Location) -> str:

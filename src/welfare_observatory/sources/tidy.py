@@ -97,6 +97,7 @@ def read_tidy(
                 hint="columns: " + ", ".join(repr(n) for n in names[:12]),
             )
         table = table.select([*options.columns, "__row"])
+    _check_patterns([c for c in table.column_names if c != "__row"], options, where)
     decimal, thousands = number_format(options, sep)
     arrays: dict[str, pa.Array | pa.ChunkedArray] = {}
     sdmx = [c for c in _SDMX_VALUE_COLUMNS if c in table.column_names]
@@ -146,6 +147,22 @@ def read_tidy(
         if percent is not None:
             arrays[name + "__percent"] = percent
     return attach_findings(pa.table(arrays), notes)
+
+
+def _check_patterns(names: list[str], options: TabularOptions, where: Location) -> None:
+    """Every pattern of ``dtypes``, ``zero_pad`` and ``value_columns`` names a column (as
+    the detecting reader requires): a misspelt value column would be read as text."""
+    listed = options.value_columns if isinstance(options.value_columns, list) else []
+    for pattern in [*options.dtypes, *options.zero_pad, *listed]:
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            # Imported here only: the detecting reader's module loads pandas.
+            from welfare_observatory.sources.tabular import _did_you_mean
+
+            raise ParseError(
+                f"no column matches {pattern!r} (from dtypes, zero_pad or value_columns)",
+                location=Location(source=where.source, file=where.file, column=pattern),
+                hint=_did_you_mean(pattern, names),
+            )
 
 
 _SPARE = 8
@@ -200,7 +217,7 @@ def _head(data: bytes, options: TabularOptions, where: Location) -> tuple[bytes,
     """The payload as UTF-8, the lines before the header, the separator and the cells on
     the header's first line; raises ParseError when the header row is empty."""
     text = _utf8(data, options, where)
-    skip = options.skip_rows + ((options.header_row or 1) - 1)
+    skip = _header_line(options, where)
     lines = text.split(b"\n", skip + 1)
     first_line = lines[skip] if len(lines) > skip else b""
     if not first_line.strip():
@@ -208,6 +225,22 @@ def _head(data: bytes, options: TabularOptions, where: Location) -> tuple[bytes,
     header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
     sep = _separator(text, skip) if options.separator == "auto" else options.separator
     return text, skip, sep, header_line.count(sep) + 1
+
+
+def _header_line(options: TabularOptions, where: Location) -> int:
+    """The 0-based line of the header: ``header_row`` counts from the top of the file, the
+    skipped rows included (as the detecting reader and the docs count it), else the first
+    line after ``skip_rows``."""
+    if options.header_row is None:
+        return options.skip_rows
+    if options.header_row <= options.skip_rows:
+        raise ParseError(
+            f"header_row {options.header_row} is one of the {options.skip_rows} rows "
+            "skip_rows drops",
+            location=where,
+            hint="header_row counts from the top of the file, skipped rows included",
+        )
+    return options.header_row - 1
 
 
 @contextlib.contextmanager
@@ -292,6 +325,13 @@ def _read(
     import numpy as np
     import pyarrow as pa
 
+    raw = np.frombuffer(text, dtype=np.uint8)
+    # (Counted on the bytes as numbers: ``bytes.count`` is several times slower.)
+    if b'"' in text and int(np.count_nonzero(raw == ord('"'))) % 2:
+        # A quote opened and never closed: Arrow reads the rest of the file into that one
+        # cell, where the detecting reader refuses the file (and a lone quote inside an
+        # unquoted cell is read by its rules too).
+        return _read_ragged(text, sep, skip, where)
     bad: list[Any] = []
     # The header is read as a record (it may hold quoted line breaks), so columns are named
     # f0, f1, ... until it is known; ``width`` (cells on the header's first line) bounds
@@ -334,14 +374,19 @@ def _read(
     # one of space, tab, line feed, form feed, carriage return: in a file holding no tab,
     # form feed, carriage return nor double space only a quoted line break can make a run,
     # and a literal search finds it faster than the regex.
-    raw = np.frombuffer(text, dtype=np.uint8)
     space = raw == ord(" ")
     runs = any(sign in text for sign in (b"\t", b"\f", b"\r")) or _double_space(space)
     # A quoted cell may hold a line break only if the file has more line feeds than the
     # records read (header included) end with: else no column needs the search.
     line_feeds = skip + table.num_rows + 1 - (0 if text.endswith(b"\n") else 1)
     feed = raw == ord("\n")
-    spans = b'"' in text and int(np.count_nonzero(feed)) != line_feeds
+    feeds = int(np.count_nonzero(feed))
+    # More line ends than records: a quoted line break, or a blank line, which Arrow skips
+    # where the detecting reader counts it as a row (every record after it would be
+    # numbered a row early in the findings).
+    if feeds != line_feeds and _blank_line(text, feed):
+        return _read_ragged(text, sep, skip, where)
+    spans = b'"' in text and feeds != line_feeds
     # Trimming every cell is a pass per column; a file whose bytes show no whitespace at
     # the edge of a cell (the usual export) skips it.
     trim = runs or spans or len(sep) != 1 or _edge_space(text, raw, space, sep, feed)
@@ -357,6 +402,17 @@ def _read(
         columns.append(pc.utf8_trim_whitespace(column) if trim else column)
     out = pa.table(columns, names=names)
     return out.append_column("__row", pa.array(np.arange(out.num_rows, dtype=np.int64))), names, []
+
+
+_BLANK_LINE = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r(?!\n))")
+
+
+def _blank_line(text: bytes, feed: Any) -> bool:
+    """Whether a line of ``text`` is empty (two line ends in a row; ``feed`` marks its line
+    feeds): one vectorized pass when lines end with a line feed alone."""
+    if b"\r" in text:
+        return _BLANK_LINE.search(text) is not None
+    return bool((feed[1:] & feed[:-1]).any())
 
 
 def _edge_space(
@@ -537,6 +593,7 @@ def _values(
     from welfare_observatory.sources.tabular_values import (
         ERROR_VALUE,
         NOT_AVAILABLE,
+        PERCENT_SIGN,
         number_pattern,
     )
 
@@ -553,13 +610,14 @@ def _values(
     pattern = number_pattern(decimal, thousands)
     # A literal search first: the regexes below find nothing in a column without the sign.
     percent = (
-        pc.match_substring_regex(column, "^" + pattern + r"\s*%$")
+        pc.match_substring_regex(column, "^" + pattern + PERCENT_SIGN + "$")
         if "%" in present and pc.any(pc.match_substring(column, "%")).as_py()
         else None
     )
     has_percent = percent is not None and bool(pc.any(percent).as_py())
     if has_percent:
-        column = pc.if_else(percent, pc.replace_substring_regex(column, r"\s*%$", ""), column)
+        stripped = pc.replace_substring_regex(column, PERCENT_SIGN + "$", "")
+        column = pc.if_else(percent, stripped, column)
     is_number = pc.match_substring_regex(column, "^" + pattern + "$")
     none = pc.and_(empty, False)
     # A column of numbers and empty cells alone (a clean export) holds no marker, error value
@@ -619,9 +677,12 @@ def _values(
     if decimal != ".":
         cleaned = pc.replace_substring(cleaned, decimal, ".")
     has_empty = bool(pc.any(empty).as_py())
+    ambiguous = options.decimal == "auto"
     if plain and not has_empty:
         # Every cell is a number (a clean export): the masks below are all true, so the
         # values are the cells cast and every status is A/F, without a selection per row.
+        if ambiguous:
+            notes += _ambiguous(column, is_number, decimal, thousands, where, rows, first_row)
         return _all_numbers(cleaned, percent if has_percent else None)
     values = pc.cast(pc.if_else(is_number, cleaned, None), pa.float64())
     status = pc.if_else(is_number, "A", None)
@@ -640,12 +701,65 @@ def _values(
         if not plain and pc.any(hit).as_py():
             status = pc.if_else(hit, "O", status)
             notes.append(_unread(code, column, hit, where, rows, first_row))
+    if ambiguous:  # after the cells read as missing, as the detecting reader lists them
+        notes += _ambiguous(column, is_number, decimal, thousands, where, rows, first_row)
     return (
         values,
         pc.fill_null(status, "A"),
         pc.fill_null(conf, "F"),
         percent if has_percent else None,
     )
+
+
+_SETTLED_HEAD = 64
+"""Rows of a value column looked at in Python for a cell that settles how a sign reads,
+before the column is searched whole."""
+
+
+def _ambiguous(
+    column: pa.ChunkedArray,
+    is_number: pa.ChunkedArray,
+    decimal: str,
+    thousands: str,
+    where: Location,
+    rows: pa.ChunkedArray,
+    first_row: int,
+) -> list[Finding]:
+    """The detecting reader's ``ambiguous-number`` warnings (``tabular_values``): cells like
+    ``1.234`` read with an undeclared sign one way, when no cell of the column settles it.
+    A literal search first: most columns hold neither sign."""
+    import pyarrow.compute as pc
+
+    from welfare_observatory.sources.tabular_values import ambiguous_finding, grouped_pattern
+
+    found: list[Finding] = []
+    head = column.slice(0, _SETTLED_HEAD).to_pylist()
+    numbers = is_number.slice(0, _SETTLED_HEAD).to_pylist()
+    for sign in sorted({decimal, thousands} - {"none"}):
+        grouped_text = re.compile(grouped_pattern(sign))
+        if any(
+            n and sign in str(c) and not grouped_text.fullmatch(str(c))
+            for c, n in zip(head, numbers, strict=True)
+        ):
+            continue  # settled in the first rows (a column of decimals: the usual case)
+        holds = pc.and_(pc.match_substring(column, sign), is_number)
+        if not pc.any(holds).as_py():
+            continue
+        grouped = pc.and_(pc.match_substring_regex(column, f"^{grouped_pattern(sign)}$"), holds)
+        if not pc.any(grouped).as_py() or pc.any(pc.and_(holds, pc.invert(grouped))).as_py():
+            continue
+        first = int(pc.indices_nonzero(grouped.combine_chunks())[0].as_py())
+        found.append(
+            ambiguous_finding(
+                sign,
+                decimal,
+                cell=str(column[first].as_py()),
+                count=int(pc.sum(grouped).as_py() or 0),
+                row=int(rows[first].as_py()) + first_row,
+                where=where,
+            )
+        )
+    return found
 
 
 def _all_numbers(
