@@ -208,3 +208,10 @@ def test_any_table_with_any_line_ends_and_blank_lines_reads_alike(
     }
     both(render(lines, end, sep), **plain)
     both(render(lines, end, sep), value_columns=["Value"] if "Value" in header else [], **plain)
+
+
+def test_a_cell_longer_than_arrows_block_is_read_not_refused() -> None:
+    # Arrow's CSV reader works in blocks of 1 MiB and refused a cell straddling two.
+    data = b"A,B\nx," + b"y" * (1 << 21) + b"\n1,2\n"
+    table, _ = both(data)  # type: ignore[misc]
+    assert len(table.column("B")[0].as_py()) == 1 << 21

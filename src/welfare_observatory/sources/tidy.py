@@ -496,26 +496,47 @@ def _read_csv(
     text: bytes, sep: str, skip: int, typed: int, on_invalid: Any, where: Location
 ) -> pa.Table:
     import pyarrow as pa
-    import pyarrow.csv as pcsv
 
     try:
-        return pcsv.read_csv(
-            # Arrow reads the bytes in place (a Python file object is read through the GIL).
-            pa.BufferReader(text),
-            read_options=pcsv.ReadOptions(
-                skip_rows=skip, autogenerate_column_names=True, use_threads=len(text) > 1 << 22
-            ),
-            parse_options=pcsv.ParseOptions(
-                delimiter=sep, newlines_in_values=True, invalid_row_handler=on_invalid
-            ),
-            convert_options=pcsv.ConvertOptions(
-                column_types={f"f{i}": pa.string() for i in range(typed)},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        return _arrow_csv(text, sep, skip, typed, on_invalid, block=None)
+    except pa.ArrowInvalid as exc:
+        if "straddles" not in str(exc) or len(text) >= _MAX_BLOCK:
+            raise ParseError(f"malformed CSV: {exc}", location=where) from None
+    # A cell longer than Arrow's block (1 MiB): read in one block as long as the file.
+    try:
+        return _arrow_csv(text, sep, skip, typed, on_invalid, block=len(text) + 1)
     except pa.ArrowInvalid as exc:
         raise ParseError(f"malformed CSV: {exc}", location=where) from None
+
+
+_MAX_BLOCK = (1 << 31) - 1
+"""Arrow's largest block (a 32-bit size): a longer file with a cell over 1 MiB is refused."""
+
+
+def _arrow_csv(
+    text: bytes, sep: str, skip: int, typed: int, on_invalid: Any, *, block: int | None
+) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    read = pcsv.ReadOptions(
+        skip_rows=skip, autogenerate_column_names=True, use_threads=len(text) > 1 << 22
+    )
+    if block is not None:
+        read.block_size = block
+    return pcsv.read_csv(
+        # Arrow reads the bytes in place (a Python file object is read through the GIL).
+        pa.BufferReader(text),
+        read_options=read,
+        parse_options=pcsv.ParseOptions(
+            delimiter=sep, newlines_in_values=True, invalid_row_handler=on_invalid
+        ),
+        convert_options=pcsv.ConvertOptions(
+            column_types={f"f{i}": pa.string() for i in range(typed)},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
 
 
 def _drop_blank_rows(table: pa.Table) -> pa.Table:
