@@ -98,8 +98,15 @@ def _parse(unit: str, registry: Registry | None) -> pint.Unit:
             hint="use a pint unit such as 'person', 'household', 'euro', 'percent', "
             "'per_thousand' or 'year'",
         ) from exc
-    except AttributeError as exc:  # pint raises it for some malformed expressions
-        raise UndefinedUnitError(f"unknown unit {unit!r}") from exc
+    except Exception as exc:
+        # pint's parser raises what its tokenizer, evaluator and arithmetic raise on
+        # malformed text (AttributeError, AssertionError, ZeroDivisionError, TypeError,
+        # tokenize's TokenError): a unit is data, never a crash.
+        raise UndefinedUnitError(
+            f"unknown unit {unit!r}: not a unit expression ({type(exc).__name__})",
+            hint="use a pint unit such as 'person', 'household', 'euro', 'percent', "
+            "'per_thousand' or 'year'",
+        ) from exc
 
 
 def check_unit(unit: str, registry: Registry | None = None) -> str:

@@ -447,16 +447,25 @@ def values(
         cell_flags = pc.if_else(pc.equal(cell_flags, ""), pa.scalar(None, pa.string()), cell_flags)
         text = pc.struct_field(parts, "v")
         text = pc.if_else(pc.equal(text, ":"), pa.scalar(None, pa.string()), text)
+    written = text
+    italian = None
     if decimal == ",":
+        # Dots are thousands separators only in groups of three (1.234,5): "1.5" or
+        # "1.2.3" would lose their dots and become 15 or 123 without a word.
+        from welfare_observatory.sources.tabular_options import number_pattern
+
+        italian = pc.match_substring_regex(text, "^" + number_pattern(",", ".") + "$")
         text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-    number = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+    number = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"
     ok = pc.fill_null(pc.match_substring_regex(text, number), True)
+    if italian is not None:
+        ok = pc.and_(ok, pc.or_(pc.fill_null(italian, True), pc.is_null(text)))
     bad = pc.invert(ok)
     clean = pc.if_else(ok, text, pa.scalar(None, pa.string()))
     problems: list[Problem] = []
     if pc.any(bad).as_py():
-        sample = pc.unique(text.filter(bad)).to_pylist()[:_SAMPLE]
+        sample = pc.unique(written.filter(bad)).to_pylist()[:_SAMPLE]
         problems.append(
             Problem(
                 "invalid-value",
@@ -468,6 +477,24 @@ def values(
             )
         )
     return pc.cast(clean, pa.float64()), problems, cell_flags
+
+
+UNIT_MULT_RANGE = range(-15, 16)
+"""The powers of ten a multiplier column (SDMX ``UNIT_MULT``) may give: SDMX's code list
+runs from 0 (units) to 12 (millions of millions); a few publishers use negatives. Beyond
+this a value would overflow or become 0: the cell is refused, never applied."""
+
+
+def _unit_mult(text: str) -> int:
+    """The power of ten of a ``UNIT_MULT`` cell; ValueError when it is not a whole number
+    in :data:`UNIT_MULT_RANGE`."""
+    number = float(text or "0")
+    if not number.is_integer() or int(number) not in UNIT_MULT_RANGE:
+        raise ValueError(
+            f"unit multiplier {text!r} is not a power of ten from "
+            f"{UNIT_MULT_RANGE.start} to {UNIT_MULT_RANGE.stop - 1}"
+        )
+    return int(number)
 
 
 def units(
@@ -492,7 +519,7 @@ def units(
         target = rule.to or declared or source_unit
         exponent = fields[-1] if rule.multiplier_column is not None else "0"
         try:
-            scale = 10.0 ** int(float(exponent or "0"))
+            scale = 10.0 ** _unit_mult(exponent)
             return conversion_factor(source_unit, target, registry) * scale, target
         except (UnitError, ValueError) as exc:
             errors[value.replace("\x1f", " / ")] = getattr(exc, "message", str(exc))

@@ -17,7 +17,10 @@ class PeriodError(ValueError):
 
 _YEAR = re.compile(r"^(\d{4})(?:\.0+)?$")
 _QUARTER = re.compile(r"^(?:(\d{4})\s*-?\s*[Qq]([1-9])|[Qq]([1-9])\s*-?\s*(\d{4}))$")
-_MONTH = re.compile(r"^(?:(\d{4})\s*-?\s*M?(\d{1,2})|(\d{1,2})\s*/\s*(\d{4}))$")
+# A month of one digit needs a sign before it ("2024-3", "2024M3"): "20243" is no month.
+_MONTH = re.compile(
+    r"^(?:(\d{4})(?:\s*-\s*M?|\s*M)(\d{1,2})|(\d{4})(\d{2})|(\d{1,2})\s*/\s*(\d{4}))$"
+)
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _DATE_IT = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _SCHOOL = re.compile(r"^(\d{4})\s*[/-]\s*(\d{2}|\d{4})$")
@@ -53,8 +56,8 @@ def _month(text: str, reference: str | None) -> tuple[str, date]:
     m = _MONTH.match(text)
     if not m:
         raise PeriodError("expected a month such as 2024-03, 2024M03 or 03/2024")
-    year = int(m.group(1) or m.group(4))
-    month = int(m.group(2) or m.group(3))
+    year = int(m.group(1) or m.group(3) or m.group(6))
+    month = int(m.group(2) or m.group(4) or m.group(5))
     if not 1 <= month <= 12:
         raise PeriodError(f"month {month} does not exist")
     return f"{year:04d}-{month:02d}", date(year, month, 1)
@@ -102,8 +105,19 @@ _PARSERS = {
 def parse_period(text: str, fmt: str = "auto", reference: str | None = None) -> tuple[str, date]:
     """``(period, period_start)`` for one period text; raises :class:`PeriodError`.
 
-    ``reference`` (``jan_1`` or ``dec_31``) dates yearly stocks, see ``PeriodRule``.
+    ``reference`` (``jan_1`` or ``dec_31``) dates yearly stocks, see ``PeriodRule``. A
+    period outside the calendar Python can date (year 0, a stock on 31 December 9999) is a
+    PeriodError too.
     """
+    try:
+        return _parse(text, fmt, reference)
+    except PeriodError:
+        raise
+    except (ValueError, OverflowError) as exc:
+        raise PeriodError(f"{text.strip()!r} is outside the calendar: {exc}") from None
+
+
+def _parse(text: str, fmt: str, reference: str | None) -> tuple[str, date]:
     value = text.strip()
     if fmt != "auto":
         return _PARSERS[fmt](value, reference)

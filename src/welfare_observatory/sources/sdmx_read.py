@@ -174,8 +174,16 @@ def read_message(data: bytes, fmt: str, structure: bytes | None = None) -> pa.Ta
     dims = tuple(d.id for d in dsd.dimensions) if dsd is not None else ()
     if not msg.data or all(len(ds.obs) == 0 for ds in msg.data):
         return empty_table(dims)
-    frames = _quiet(lambda: sdmx.to_pandas(msg, attributes="osgd"))
-    return _frame_to_table(frames)
+    try:
+        frames = _quiet(lambda: sdmx.to_pandas(msg, attributes="osgd"))
+        return _frame_to_table(frames)
+    except (ValueError, TypeError, KeyError, pa.ArrowException) as exc:
+        # A message read whole whose observations do not convert (an OBS_VALUE that is
+        # text or empty): named as the reader names a malformed message.
+        raise MessageError(
+            f"the observations of the SDMX message cannot be read: {_why(exc)}",
+            hint="OBS_VALUE must be a number; the message may be damaged: download it again",
+        ) from None
 
 
 def _why(exc: Exception) -> str:
@@ -207,7 +215,7 @@ def _frame_to_table(frames: Any) -> pa.Table:
 
 def read_csv(data: bytes) -> pa.Table:
     """An SDMX-CSV message (1.0 or 2.0) as a source table: codes as strings, columnar."""
-    if data.startswith(b"\xef\xbb\xbf"):
+    while data.startswith(b"\xef\xbb\xbf"):  # one BOM, or one written twice by a re-export
         data = data[3:]
     try:
         first = data.split(b"\n", 1)[0].decode("utf-8")

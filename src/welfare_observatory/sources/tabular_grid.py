@@ -193,16 +193,66 @@ def _record_widths(text: str, sep: str) -> list[int] | None:
 
 _SAW = re.compile(r"saw (\d+)")
 
+MAX_COLUMNS = 4096
+"""Columns a table is read with at most (both readers): layout detection spends about 4 ms
+on a column, and a wider file is no table of indicators."""
+
+
+def _check_width(width: int, where: Location) -> None:
+    if width > MAX_COLUMNS:
+        raise ParseError(
+            f"the table has {width} columns; tables are read up to {MAX_COLUMNS}",
+            location=where,
+            hint="a row holding a run of separators, or a file that is not a table: check the file",
+        )
+
+
+def _far_wider(widths: list[int]) -> bool:
+    """Whether the widest record is far wider than the usual one (more than four times the
+    median, and 64 cells more)."""
+    wide = np.asarray(widths)
+    return bool(wide.size) and int(wide.max()) > 4 * float(np.median(wide)) + 64
+
+
+def _trimmed_frame(text: str, sep: str, where: Location) -> pd.DataFrame:
+    """The records of ``text`` as a frame as wide as the last non-blank cell of any, each
+    record's blank trailing cells dropped (split by the csv module, as ``_record_widths``
+    split them; pandas would make every row as wide as the widest)."""
+    import csv
+
+    records = []
+    width = 1
+    for record in csv.reader(io.StringIO(text, newline=""), delimiter=sep):
+        end = len(record)
+        while end and not record[end - 1].strip():
+            end -= 1
+        records.append(record[:end])
+        width = max(width, end)
+    _check_width(width, where)
+    return pd.DataFrame([r + [""] * (width - len(r)) for r in records], dtype=object)
+
 
 def read_csv_grid(data: bytes, *, encoding: str, separator: str, where: Location) -> Grid:
     """A CSV file as a grid: every cell a stripped string, ragged rows padded with ``""``."""
     text, used = decode(data, encoding, where)
     sep = sniff_separator(text) if separator == "auto" else separator
     widths = _record_widths(text, sep)
+    if widths is not None and _far_wider(widths):
+        # A row far wider than the others (a run of separators): its empty trailing cells
+        # are dropped before the grid is made, which would else hold rows x its width cells
+        # (an 18 KB file made 20 million). The cells as written still name short rows.
+        cells = _strip(_trimmed_frame(text, sep, where))
+        return Grid(
+            cells=cells,
+            encoding=used,
+            separator=sep,
+            widths=pd.Series(widths, dtype="int64") if len(widths) == len(cells) else None,
+        )
     # The widest record, not the widest line: a quoted line break joins lines into one
     # record with more cells than any of them (pandas takes a first record wider than the
     # names it is given as the row index, silently).
     width = max(widths, default=1) if widths is not None else int(_line_counts(text, sep).max())
+    _check_width(width, where)
     for _attempt in range(3):
         try:
             frame = pd.read_csv(
@@ -373,6 +423,10 @@ def read_xlsx_grid(
         # Some generators write a wrong <dimension>; read every row that is really there.
         worksheet.reset_dimensions()
         rows, formats = _read_rows(book, worksheet)
+    except ParseError:
+        raise
+    except Exception as exc:  # openpyxl reads cells lazily: a damaged cell raises here
+        raise _sheet_error(exc, where) from None
     finally:
         book.close()
     sheet_name = worksheet.title
@@ -392,6 +446,17 @@ def read_xlsx_grid(
     if isinstance(part, str):
         findings += _hidden_cells(data, part, text, sheet_name, where)
     return Grid(cells=text, native_numbers=native, findings=tuple(findings), percent_cells=percent)
+
+
+def _sheet_error(exc: Exception, where: Location) -> ParseError:
+    """A cell openpyxl cannot read (a number cell holding text, a shared string past the
+    table, an impossible date, a column past XFD): the workbook is damaged."""
+    return ParseError(
+        f"cannot read the sheet: {type(exc).__name__}: {exc}",
+        location=where,
+        hint="the workbook is damaged or was not written by a spreadsheet application: "
+        "open it in one and save it again, or export the sheet as CSV",
+    )
 
 
 def _read_rows(book: Any, worksheet: Any) -> tuple[list[tuple[object, ...]], list[Any] | None]:
@@ -613,6 +678,8 @@ def _refuse_uncached_formulas(
         sheet = book[sheet_name]
         sheet.reset_dimensions()
         formulas = _frame(list(sheet.iter_rows(values_only=True)))
+    except Exception as exc:  # as in read_xlsx_grid: cells are read lazily
+        raise _sheet_error(exc, where) from None
     finally:
         book.close()
     formulas = formulas.reindex_like(cached)

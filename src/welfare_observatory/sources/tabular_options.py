@@ -6,6 +6,7 @@ block of a ``ckan`` source). Defaults follow how Istat and Italian public bodies
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -21,6 +22,8 @@ __all__ = [
     "STATUS_SUFFIX",
     "Marker",
     "TabularOptions",
+    "number_format",
+    "number_pattern",
 ]
 
 STATUS_SUFFIX = "__status"
@@ -129,3 +132,17 @@ def number_format(options: TabularOptions, separator: str | None) -> tuple[str, 
     if thousands == "auto":
         thousands = "." if decimal == "," else "none"
     return decimal, thousands
+
+
+def number_pattern(decimal: str, thousands: str) -> str:
+    """The regex a number cell fully matches, for these separators (``none``: no grouping)."""
+    # ASCII digits only: Python's ``\\d`` also matches Arabic-Indic or fullwidth digits,
+    # which the conversion to float then reads as nothing (a value lost without a word);
+    # RE2, which the tidy reader uses, never matched them.
+    d = re.escape(decimal)
+    if thousands == "none":
+        integer = r"[0-9]+"
+    else:
+        t = re.escape(thousands)
+        integer = rf"(?:[0-9]{{1,3}}(?:{t}[0-9]{{3}})+|[0-9]+)"
+    return rf"[+-]?(?:{integer}(?:{d}[0-9]*)?|{d}[0-9]+)(?:[eE][+-]?[0-9]+)?"

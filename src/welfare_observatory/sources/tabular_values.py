@@ -15,7 +15,7 @@ import pandas as pd
 from welfare_observatory.errors import Location, ParseError
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.observation import ConfStatus, ObsStatus
-from welfare_observatory.sources.tabular_options import TabularOptions
+from welfare_observatory.sources.tabular_options import TabularOptions, number_pattern
 
 __all__ = ["ERROR_VALUE", "NOT_AVAILABLE", "number_pattern", "parse_values", "unread_finding"]
 
@@ -37,20 +37,6 @@ Italian ``n.d.`` (non disponibile), English ``n.a.``/``N/A``, an em dash and an 
 Kept short on purpose: each reads as missing (status O) with a finding naming the cell,
 never as a number. A sign a source declares under ``markers`` keeps its declared meaning
 (Istat's ``-`` is a true zero and ``....`` not available; both are markers, not here)."""
-
-
-def number_pattern(decimal: str, thousands: str) -> str:
-    """The regex a number cell fully matches, for these separators (``none``: no grouping)."""
-    # ASCII digits only: Python's ``\\d`` also matches Arabic-Indic or fullwidth digits,
-    # which the conversion to float then reads as nothing (a value lost without a word);
-    # RE2, which the tidy reader uses, never matched them.
-    d = re.escape(decimal)
-    if thousands == "none":
-        integer = r"[0-9]+"
-    else:
-        t = re.escape(thousands)
-        integer = rf"(?:[0-9]{{1,3}}(?:{t}[0-9]{{3}})+|[0-9]+)"
-    return rf"[+-]?(?:{integer}(?:{d}[0-9]*)?|{d}[0-9]+)(?:[eE][+-]?[0-9]+)?"
 
 
 def parse_values(

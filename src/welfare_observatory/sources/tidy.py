@@ -220,6 +220,8 @@ def _head(data: bytes, options: TabularOptions, where: Location) -> tuple[bytes,
     skip = _header_line(options, where)
     lines = text.split(b"\n", skip + 1)
     first_line = lines[skip] if len(lines) > skip else b""
+    if skip == 0:
+        first_line = first_line.removeprefix(b"\xef\xbb\xbf")  # a BOM alone is no header
     if not first_line.strip():
         raise ParseError("the header row is empty", location=where, hint="check skip_rows")
     header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -500,6 +502,9 @@ def _read_csv(
     try:
         return _arrow_csv(text, sep, skip, typed, on_invalid, block=None)
     except pa.ArrowInvalid as exc:
+        if "Empty CSV" in str(exc) and not text.endswith((b"\n", b"\r")):
+            # A header alone without a line end, which Arrow cannot size: it has one.
+            return _read_csv(text + b"\n", sep, skip, typed, on_invalid, where)
         if "straddles" not in str(exc) or len(text) >= _MAX_BLOCK:
             raise ParseError(f"malformed CSV: {exc}", location=where) from None
     # A cell longer than Arrow's block (1 MiB): read in one block as long as the file.
@@ -565,11 +570,25 @@ def _codes(name: str, column: pa.ChunkedArray, options: TabularOptions) -> pa.Ch
     empty = pc.equal(column, "") if blank else None
     for pattern, width in options.zero_pad.items():
         if fnmatch.fnmatchcase(name, pattern):
-            column = pc.utf8_lpad(column, width=width, padding="0")
+            column = _zero_padded(column, width)
             break
     if empty is None:
         return column
     return pc.if_else(empty, None, column)
+
+
+def _zero_padded(column: pa.ChunkedArray, width: int) -> pa.ChunkedArray:
+    """Cells padded with zeros on the left to ``width``, after a leading sign (``-1`` is
+    ``-00001``), as Python's ``str.zfill`` pads them in the detecting reader."""
+    import pyarrow.compute as pc
+
+    padded = pc.utf8_lpad(column, width=width, padding="0")
+    signed = pc.match_substring_regex(column, "^[+-]")
+    if not pc.any(signed).as_py():
+        return padded
+    sign = pc.utf8_slice_codeunits(column, 0, 1)
+    rest = pc.utf8_lpad(pc.utf8_slice_codeunits(column, 1), width=width - 1, padding="0")
+    return pc.if_else(signed, pc.binary_join_element_wise(sign, rest, ""), padded)
 
 
 def _has_empty(column: pa.ChunkedArray) -> bool:
