@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
+from pydantic import ValidationError
 
 from welfare_observatory.errors import Location, ParseError
 from welfare_observatory.sources.notes import parse_findings
@@ -123,3 +124,15 @@ def test_an_sdmx_csv_exported_twice_with_its_bom_reads_as_once(shared_data: Path
     data = (shared_data / "sdmx_istat_41_983_data.csv").read_bytes()
     once = read_csv(data)
     assert read_csv(b"\xef\xbb\xbf\xef\xbb\xbf" + data.removeprefix(b"\xef\xbb\xbf")).equals(once)
+
+
+@pytest.mark.parametrize("sign", ["0", "-1", "1.234", " 7 "])
+def test_a_marker_written_as_a_number_is_refused_with_the_options(sign: str) -> None:
+    # A number cell is read as its number first: such a marker would never apply.
+    with pytest.raises(ValidationError, match="is a number"):
+        TableOptions.model_validate(
+            {"path": "f.csv", "markers": {sign: {"value": None, "obs_status": "M"}}}
+        )
+    TableOptions.model_validate(
+        {"path": "f.csv", "markers": {"-": {"value": None, "obs_status": "M"}}}
+    )

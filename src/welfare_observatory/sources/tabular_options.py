@@ -107,6 +107,16 @@ class TabularOptions(Frozen):
                 f"decimal and thousands are both {self.decimal!r}: a number such as "
                 f"'1{self.decimal}5' could not be read; declare one of them only"
             )
+        # A number cell is read as its number before any marker is looked for: a marker
+        # written as a number would never apply, and the declaration would be lost unseen.
+        formats = {number_format(self, separator) for separator in (",", ";")}
+        for sign in self.markers:
+            if any(re.fullmatch(number_pattern(*f), sign.strip()) for f in formats):
+                raise ValueError(
+                    f"marker {sign!r} is a number, which the reader takes as its value: "
+                    "a marker is a sign that is not a number (such as '-' or '..'); "
+                    "declare how such cells are meant with dtypes or in harmonize"
+                )
         return self
 
     @field_validator("markers")
