@@ -136,3 +136,41 @@ def test_a_marker_written_as_a_number_is_refused_with_the_options(sign: str) -> 
     TableOptions.model_validate(
         {"path": "f.csv", "markers": {"-": {"value": None, "obs_status": "M"}}}
     )
+
+
+def _saved(book: Workbook) -> bytes:
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _sheet_of_two_columns() -> Workbook:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Comune", "2020"])
+    sheet.append(["a", 1])
+    sheet.append(["b", 2])
+    return book
+
+
+def test_a_value_in_a_far_column_is_refused_without_a_grid_that_wide() -> None:
+    book = _sheet_of_two_columns()
+    book.active.cell(row=3, column=16384, value=1)  # column XFD
+    with pytest.raises(ParseError, match="16384 columns; tables are read up to 4096"):
+        read_table(_saved(book), file="w.xlsx")
+
+
+def test_a_far_cell_with_a_style_and_no_value_is_no_column() -> None:
+    book = _sheet_of_two_columns()
+    book.active.cell(row=2, column=5000).number_format = "0.00"
+    table = read_table(_saved(book), file="w.xlsx")
+    assert table.column_names[:2] == ["Comune", "2020"]
+    assert table.column("2020").to_pylist() == [1.0, 2.0]
+
+
+def test_a_formula_without_a_saved_value_past_the_last_value_is_refused() -> None:
+    # openpyxl saves no value for a formula: its column is empty in the cached grid.
+    book = _sheet_of_two_columns()
+    book.active["C2"] = "=B2*2"
+    with pytest.raises(ParseError, match="C2 holds a formula"):
+        read_table(_saved(book), file="w.xlsx")

@@ -430,6 +430,13 @@ def read_xlsx_grid(
     finally:
         book.close()
     sheet_name = worksheet.title
+    # As wide as the last filled cell of any row, at most MAX_COLUMNS: one stray cell far
+    # to the right (column XFD) made every row 16,384 cells wide before it was refused.
+    width = max((_filled(row) for row in rows), default=0)
+    _check_width(width, where)
+    if any(len(row) > width for row in rows):
+        rows = [row[:width] for row in rows]
+        formats = None if formats is None else [row[:width] for row in formats]
     cells = _frame(rows)
     if _has_formulas(data):
         _refuse_uncached_formulas(data, sheet_name, cells, where)
@@ -446,6 +453,14 @@ def read_xlsx_grid(
     if isinstance(part, str):
         findings += _hidden_cells(data, part, text, sheet_name, where)
     return Grid(cells=text, native_numbers=native, findings=tuple(findings), percent_cells=percent)
+
+
+def _filled(row: tuple[object, ...]) -> int:
+    """Cells of ``row`` up to its last one holding a value (None and "" hold none)."""
+    end = len(row)
+    while end and (row[end - 1] is None or row[end - 1] == ""):
+        end -= 1
+    return end
 
 
 def _sheet_error(exc: Exception, where: Location) -> ParseError:
@@ -677,23 +692,29 @@ def _refuse_uncached_formulas(
     try:
         sheet = book[sheet_name]
         sheet.reset_dimensions()
-        formulas = _frame(list(sheet.iter_rows(values_only=True)))
+        rows = list(sheet.iter_rows(values_only=True))
     except Exception as exc:  # as in read_xlsx_grid: cells are read lazily
         raise _sheet_error(exc, where) from None
     finally:
         book.close()
-    formulas = formulas.reindex_like(cached)
-    is_formula = formulas.map(lambda v: isinstance(v, str) and v.startswith("="))
-    uncached = is_formula & cached.isna()
-    if bool(uncached.to_numpy().any()):
-        row, col = np.argwhere(uncached.to_numpy())[0]
-        cell = f"{get_column_letter(int(col) + 1)}{int(row) + 1}"
-        raise ParseError(
-            f"cell {cell} holds a formula ({formulas.iat[row, col]!s}) with no saved value;"
-            " formulas are never evaluated",
-            location=Location(source=where.source, file=where.file, sheet=sheet_name, key=cell),
-            hint="open the file in a spreadsheet application and save it, or export values",
-        )
+    # Row by row (no frame as wide as the widest row): a formula past the cached grid's
+    # last column (trimmed there as empty) has no saved value either.
+    height, width = cached.shape
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if not (isinstance(value, str) and value.startswith("=")):
+                continue
+            saved = cached.iat[r, c] if r < height and c < width else None
+            if saved is None or (isinstance(saved, float) and math.isnan(saved)):
+                cell = f"{get_column_letter(c + 1)}{r + 1}"
+                raise ParseError(
+                    f"cell {cell} holds a formula ({value!s}) with no saved value;"
+                    " formulas are never evaluated",
+                    location=Location(
+                        source=where.source, file=where.file, sheet=sheet_name, key=cell
+                    ),
+                    hint="open the file in a spreadsheet application and save it, or export values",
+                )
 
 
 def _is_number(value: object) -> bool:
