@@ -178,6 +178,38 @@ def test_a_templates_folder_outside_the_observatory_is_refused(kb: Path, tmp_pat
         build_report(kb, "2025", tmp_path / "site", observatory=folder)
 
 
+def test_a_template_that_is_a_symbolic_link_is_refused_not_published(
+    kb: Path, tmp_path: Path
+) -> None:
+    # A link would put whatever file it points at (a password file) into the public site.
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the website", encoding="utf-8")
+    folder = write_observatory(tmp_path / "obs", "report:\n  templates: templates/\n")
+    (folder / "templates").mkdir()
+    (folder / "templates" / "style.css").symlink_to(secret)
+    with pytest.raises(PublishError, match="symbolic link") as info:
+        build_report(kb, "2025", tmp_path / "site", observatory=folder)
+    assert info.value.location is not None and info.value.location.field == "report.templates"
+    assert not (tmp_path / "site").exists() or "not for the website" not in "".join(
+        p.read_text("utf-8") for p in (tmp_path / "site").rglob("*.html")
+    )
+
+
+def test_a_template_runs_in_the_sandbox_without_python_internals(kb: Path, tmp_path: Path) -> None:
+    # An observatory folder may be someone else's: its templates run no code of their own.
+    folder = write_observatory(tmp_path / "obs", "report:\n  templates: templates/\n")
+    (folder / "templates").mkdir()
+    package = Path(build_report.__code__.co_filename).parent / "templates"
+    layout = (package / "layout.html.j2").read_text(encoding="utf-8")
+    reach = '{{ lipsum.__globals__["os"].popen("echo ran").read() }}'
+    (folder / "templates" / "layout.html.j2").write_text(
+        layout.replace("</footer>", reach + "</footer>"), encoding="utf-8"
+    )
+    with pytest.raises(PublishError, match="SecurityError") as info:
+        build_report(kb, "2025", tmp_path / "site", observatory=folder)
+    assert info.value.location is not None and info.value.location.field == "report.templates"
+
+
 # -- deep-dive references with filters --------------------------------------------------------
 
 DEEPDIVE = """\

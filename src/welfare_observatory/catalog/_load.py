@@ -69,6 +69,14 @@ def layer_files(path: Path) -> list[Path]:
     profiles = path / "profiles"
     if profiles.is_dir():
         files += sorted(p for p in profiles.iterdir() if p.suffix in (".yaml", ".yml"))
+    for file in [*files, profiles]:
+        if file.is_symlink():
+            # Its definitions are published: a link would publish a file from anywhere.
+            raise CatalogError(
+                f"{file.name} in the catalogue folder {path} is a symbolic link",
+                location=Location(file=str(file)),
+                hint="copy the file into the folder: links are not followed",
+            )
     return files
 
 

@@ -17,6 +17,7 @@ import yaml
 
 from welfare_observatory.errors import ConfigError, Location
 from welfare_observatory.model.common import Frozen
+from welfare_observatory.yamlfile import parse_yaml
 
 if TYPE_CHECKING:
     from welfare_observatory.observatory import Observatory
@@ -49,10 +50,19 @@ def _strings(value: Any) -> Iterator[str]:
 def _sidecar(path: Path) -> dict[str, Any]:
     """The mapping in ``<path>.meta.yaml``, or ``{}`` when there is none."""
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if sidecar.is_symlink():
+        # What it says is published: a link would publish a file from anywhere.
+        raise ConfigError(
+            f"the provenance file {sidecar.name} is a symbolic link",
+            location=Location(file=str(sidecar)),
+            hint="copy the file beside the data: links are not followed",
+        )
     if not sidecar.is_file():
         return {}
     try:
-        document = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
+        # The configuration's loader: no aliases (a few hundred bytes of them expand to
+        # gigabytes), no tags, a bounded depth.
+        document = parse_yaml(sidecar.read_text(encoding="utf-8"), path=sidecar).data
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(
             f"cannot read the provenance file {sidecar.name}: {exc}",

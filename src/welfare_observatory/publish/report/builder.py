@@ -7,12 +7,13 @@ are errors) into a staging folder that replaces the output folder only when comp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -150,8 +151,9 @@ def build_report(
     )
     view = ReportView(data, language, _sdg_titles(data, language))
     registry_ = _sections(sections, obs)
-    renderer = Renderer(base, data, view, obs, registry_)
-    pages = renderer.pages()
+    with _templates_named(obs):
+        renderer = Renderer(base, data, view, obs, registry_)
+        pages = renderer.pages()
     notes = (*publication.notes, *((MAPS_HINT,) if renderer.maps.missing_shapes else ()))
 
     staging = Path(
@@ -160,7 +162,8 @@ def build_report(
     # mkdtemp makes 0700; a site is for a web server running as another user to read.
     staging.chmod(0o777 & ~_umask())
     try:
-        written = _write(staging, pages, data, view, obs)
+        with _templates_named(obs):
+            written = _write(staging, pages, data, view, obs)
         if pdf:
             print_pdf(staging / "print.html", staging / "report.pdf", chromium=chromium)
         _swap(staging, target)
@@ -177,6 +180,26 @@ def build_report(
         edition=data.info.name,
         notes=notes,
     )
+
+
+@contextlib.contextmanager
+def _templates_named(obs: Observatory | None) -> Iterator[None]:
+    """A template that fails (a syntax error, an unknown name, an attribute the sandbox
+    refuses) is a PublishError naming it: the observatory's overrides are the only ones
+    that can."""
+    import jinja2
+
+    try:
+        yield
+    except jinja2.TemplateError as exc:
+        name = getattr(exc, "filename", None) or getattr(exc, "name", None)
+        line = getattr(exc, "lineno", None)
+        raise PublishError(
+            f"a report template failed: {type(exc).__name__}: {exc}",
+            location=Location(file=name, line=line, field="report.templates"),
+            hint="check the observatory's template overrides (report.templates): they are "
+            "rendered in Jinja2's sandbox, with the names the package's templates use",
+        ) from None
 
 
 def _sections(

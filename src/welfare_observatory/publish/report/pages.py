@@ -80,17 +80,59 @@ def template_folder(obs: Observatory | None) -> Path | None:
 
 def environment(templates: Path | None = None) -> Environment:
     """Jinja2 with autoescape on: ``templates`` (an observatory's overrides) is searched
-    before the package's templates, so a file there replaces the one of the same name."""
+    before the package's templates, so a file there replaces the one of the same name.
+
+    Overrides come with the observatory folder, which may be someone else's: they are
+    rendered in Jinja2's sandbox (no attribute of Python's internals, so no code of their
+    own runs), and a template that is a symbolic link, or lies outside the folder, is an
+    error (a link would publish whatever file it points at)."""
     package = PackageLoader("welfare_observatory.publish.report", "templates")
     loaders: list[BaseLoader] = [package]
-    if templates is not None:
-        loaders.insert(0, FileSystemLoader(templates))
-    return Environment(
+    if templates is None:
+        return Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=True,
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+        )
+    from jinja2.sandbox import SandboxedEnvironment
+
+    loaders.insert(0, _ContainedLoader(templates))
+    return SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         autoescape=True,
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
+
+
+class _ContainedLoader(FileSystemLoader):
+    """A folder of templates whose files are its own: a symbolic link among them (file or
+    subfolder), or a path that resolves outside the folder, is a PublishError, never read."""
+
+    def __init__(self, folder: Path) -> None:
+        import os
+
+        super().__init__(folder)
+        self._folder = os.path.normpath(folder)
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
+        import os
+
+        source, filename, uptodate = super().get_source(environment, template)
+        relative = os.path.relpath(os.path.normpath(filename), self._folder)
+        parts = Path(relative).parts
+        steps = [Path(self._folder).joinpath(*parts[: i + 1]) for i in range(len(parts))]
+        root = os.path.realpath(self._folder)
+        outside = os.path.commonpath([root, os.path.realpath(filename)]) != root
+        if outside or relative.startswith(os.pardir) or any(map(os.path.islink, steps)):
+            raise PublishError(
+                f"report template {template!r} is a symbolic link or lies outside the "
+                "templates folder",
+                location=Location(file=filename, field="report.templates"),
+                hint="copy the template into the folder: links are not followed",
+            )
+        return source, filename, uptodate
 
 
 def site_title(view: ReportView, data: EditionData, obs: Observatory | None) -> str:
