@@ -87,21 +87,23 @@ def _default() -> Registry:
 
 
 def _parse(unit: str, registry: Registry | None) -> pint.Unit:
+    from tokenize import TokenError  # pint's parser imports it anyway
+
     import pint
 
     reg = registry if registry is not None else _default()
+    make = reg.Unit  # a lazy registry is built here: its own errors are not the unit's
     try:
-        return reg.Unit(unit)
+        return make(unit)
     except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError) as exc:
         raise UndefinedUnitError(
             f"unknown unit {unit!r}",
             hint="use a pint unit such as 'person', 'household', 'euro', 'percent', "
             "'per_thousand' or 'year'",
         ) from exc
-    except Exception as exc:
+    except (AttributeError, AssertionError, ArithmeticError, TypeError, TokenError) as exc:
         # pint's parser raises what its tokenizer, evaluator and arithmetic raise on
-        # malformed text (AttributeError, AssertionError, ZeroDivisionError, TypeError,
-        # tokenize's TokenError): a unit is data, never a crash.
+        # malformed text ("1/0", "person*", "("): a unit is data, never a crash.
         raise UndefinedUnitError(
             f"unknown unit {unit!r}: not a unit expression ({type(exc).__name__})",
             hint="use a pint unit such as 'person', 'household', 'euro', 'percent', "

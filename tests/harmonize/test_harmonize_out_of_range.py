@@ -91,3 +91,8 @@ def test_dots_that_are_no_thousands_groups_are_invalid_values(codes: CodeTable, 
     rows, found = run(codes, "2023", text, value={"column": "v", "decimal": ","})
     assert rows == [] or rows[0]["value"] is None
     assert "invalid-value" in found
+
+
+def test_a_month_after_a_space_is_still_a_month() -> None:
+    assert parse_period("2024 03")[0] == "2024-03"
+    assert parse_period("2024 3")[0] == "2024-03"

@@ -17,7 +17,8 @@ from welfare_observatory.sources.notes import parse_findings
 from welfare_observatory.sources.sdmx_read import MessageError, read_csv, read_message
 from welfare_observatory.sources.table import TableOptions
 from welfare_observatory.sources.tabular import read_table
-from welfare_observatory.sources.tabular_grid import MAX_COLUMNS, read_csv_grid
+from welfare_observatory.sources.tabular_grid import read_csv_grid
+from welfare_observatory.sources.tabular_options import MAX_COLUMNS
 from welfare_observatory.sources.tidy import read_tidy
 
 
@@ -174,3 +175,9 @@ def test_a_formula_without_a_saved_value_past_the_last_value_is_refused() -> Non
     book.active["C2"] = "=B2*2"
     with pytest.raises(ParseError, match="C2 holds a formula"):
         read_table(_saved(book), file="w.xlsx")
+
+
+def test_a_wide_row_and_a_quote_never_closed_are_refused_as_pandas_refuses_them() -> None:
+    data = b"A;B\n" + b"x;1\n" * 20 + b";" * 500 + b'\n"y;2\nz;3\n'
+    with pytest.raises(ParseError, match="never closed"):
+        read_csv_grid(data, encoding="utf-8", separator=";", where=Location())

@@ -215,3 +215,41 @@ def test_a_cell_longer_than_arrows_block_is_read_not_refused() -> None:
     data = b"A,B\nx," + b"y" * (1 << 21) + b"\n1,2\n"
     table, _ = both(data)  # type: ignore[misc]
     assert len(table.column("B")[0].as_py()) == 1 << 21
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"])
+def test_blank_lines_at_the_end_keep_a_file_on_the_fast_path(
+    end: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # They change no row number: reading them by the detecting reader's rules cost 4-12x.
+    import welfare_observatory.sources.tidy as tidy
+
+    def slow(*_: object) -> None:
+        raise AssertionError("read by the detecting reader's rules")
+
+    monkeypatch.setattr(tidy, "_read_ragged", slow)
+    data = end.join([b"A,Value", b"x,n.d.", b"y,2", b"", b""])
+    table = read_tidy(data, options(value_columns=["Value"]), file="f.csv")
+    assert [(f[0], f[2]) for f in findings(table)] == [("not-available", 2)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'a,b\n1,2"\n3,"4\n5,6\n',  # a literal quote makes the count even
+        b'a,b\n1,2"\n3,"4\n5,6',  # and no line end at the end of the file
+    ],
+)
+def test_a_quote_left_open_after_a_literal_one_is_refused_by_both(data: bytes) -> None:
+    assert "EOF inside string" in str(both(data))
+
+
+def test_a_blank_line_among_mixed_line_ends_keeps_its_row_number() -> None:
+    _, found = both(b"a,b,c\n\r,,1.234\n,,n.d.\n", value_columns=["c"])  # type: ignore[misc]
+    assert [(f[0], f[2]) for f in found] == [("ambiguous-number", 3), ("not-available", 4)]
+
+
+def test_a_declared_thousands_separator_settles_the_numbers() -> None:
+    # Declared, the sign reads one way only: no ambiguous-number warning.
+    _, found = both(b"Territory;Value\nBrescia;1.234\n", thousands=".")  # type: ignore[misc]
+    assert found == []

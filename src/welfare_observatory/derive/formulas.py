@@ -71,7 +71,8 @@ def derive_rates(
     """
     catalog = indicator_map(indicators)
     breakdowns = breakdowns_of(observations)
-    here = set(distinct(observations, "indicator"))
+    rows = counts(observations, "indicator")  # also what the batches are cut by, below
+    here = set(rows)
     chosen = formula_indicators(catalog, here, targets)
     recorded = chosen if present is None else formula_indicators(catalog, present, targets)
     formulas = [
@@ -102,7 +103,6 @@ def derive_rates(
     # batch's denominator rows in a hash table and its result until converted, so one
     # query over every formula of a national table held several GiB at once (the
     # build's peak); each batch scans the table again, a small cost next to the join.
-    rows = counts(observations, "indicator")
     results = []
     for batch in _batches(formulas, rows, ROWS_PER_QUERY):
         # Dictionary-encoded texts come back from DuckDB dictionary-encoded (no per-row

@@ -17,9 +17,10 @@ class PeriodError(ValueError):
 
 _YEAR = re.compile(r"^(\d{4})(?:\.0+)?$")
 _QUARTER = re.compile(r"^(?:(\d{4})\s*-?\s*[Qq]([1-9])|[Qq]([1-9])\s*-?\s*(\d{4}))$")
-# A month of one digit needs a sign before it ("2024-3", "2024M3"): "20243" is no month.
+# A month of one digit needs something before it ("2024-3", "2024M3", "2024 3"): "20243"
+# is no month.
 _MONTH = re.compile(
-    r"^(?:(\d{4})(?:\s*-\s*M?|\s*M)(\d{1,2})|(\d{4})(\d{2})|(\d{1,2})\s*/\s*(\d{4}))$"
+    r"^(?:(\d{4})(?:\s*-\s*M?|\s*M|\s+)(\d{1,2})|(\d{4})(\d{2})|(\d{1,2})\s*/\s*(\d{4}))$"
 )
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _DATE_IT = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")

@@ -32,7 +32,7 @@ from typing import Any, cast
 import pandas as pd
 import pyarrow as pa
 
-from welfare_observatory.errors import Location, ParseError, closest
+from welfare_observatory.errors import Location, ParseError
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.sources.notes import attach_findings
 from welfare_observatory.sources.tabular_grid import (
@@ -46,6 +46,9 @@ from welfare_observatory.sources.tabular_options import (
     PERCENT_SUFFIX,
     STATUS_SUFFIX,
     TabularOptions,
+    check_patterns,
+    did_you_mean,
+    header_line,
     number_format,
 )
 from welfare_observatory.sources.tabular_values import parse_values
@@ -224,14 +227,7 @@ def _short_rows(
 
 def _header_start(counts: pd.Series, options: TabularOptions, where: Location, grid: Grid) -> int:
     if options.header_row is not None:
-        start = options.header_row - 1
-        if options.header_row <= options.skip_rows:
-            raise ParseError(
-                f"header_row {options.header_row} is one of the {options.skip_rows} rows "
-                "skip_rows drops",
-                location=where,
-                hint="header_row counts from the top of the file, skipped rows included",
-            )
+        start = header_line(options, where)
         if start not in counts.index:
             raise ParseError(
                 f"header_row {options.header_row} is past the end of the table",
@@ -321,17 +317,9 @@ def _select(body: pd.DataFrame, options: TabularOptions, where: Location) -> pd.
         raise ParseError(
             f"column {missing[0]!r} is not in the table",
             location=Location(source=where.source, file=where.file, column=missing[0]),
-            hint=_did_you_mean(missing[0], list(body.columns)),
+            hint=did_you_mean(missing[0], list(body.columns)),
         )
     return body[options.columns]
-
-
-def _did_you_mean(name: str, columns: list[str]) -> str:
-    near = closest(name, columns)
-    listed = ", ".join(repr(c) for c in columns[:12]) + (" ..." if len(columns) > 12 else "")
-    return ("did you mean " + ", ".join(map(repr, near)) + "? " if near else "") + (
-        f"columns: {listed}"
-    )
 
 
 def _matches(name: str, patterns: list[str] | dict[str, str]) -> bool:
@@ -355,15 +343,7 @@ def type_columns(
     a number format shows as a percentage (XLSX); ``separator`` picks the default decimal
     sign (``,``-separated files use the decimal point).
     """
-    for pattern in [*options.dtypes, *options.zero_pad] + (
-        options.value_columns if isinstance(options.value_columns, list) else []
-    ):
-        if not any(fnmatch.fnmatchcase(c, pattern) for c in body.columns):
-            raise ParseError(
-                f"no column matches {pattern!r} (from dtypes, zero_pad or value_columns)",
-                location=Location(source=where.source, file=where.file, column=pattern),
-                hint=_did_you_mean(pattern, list(body.columns)),
-            )
+    check_patterns(list(body.columns), options, where)
     code_header = re.compile(options.code_header_pattern)
     sdmx = [c for c in _SDMX_VALUE_COLUMNS if c in body.columns]
     decimal, thousands = number_format(options, separator)

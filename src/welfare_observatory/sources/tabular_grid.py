@@ -22,6 +22,7 @@ import pandas as pd
 
 from welfare_observatory.errors import Location, ParseError
 from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.sources.tabular_options import MAX_COLUMNS
 from welfare_observatory.sources.xlsx_formats import percent_cells
 
 __all__ = ["Grid", "decode", "read_csv_grid", "read_xlsx_grid", "sniff_format", "sniff_separator"]
@@ -193,10 +194,6 @@ def _record_widths(text: str, sep: str) -> list[int] | None:
 
 _SAW = re.compile(r"saw (\d+)")
 
-MAX_COLUMNS = 4096
-"""Columns a table is read with at most (both readers): layout detection spends about 4 ms
-on a column, and a wider file is no table of indicators."""
-
 
 def _check_width(width: int, where: Location) -> None:
     if width > MAX_COLUMNS:
@@ -222,12 +219,23 @@ def _trimmed_frame(text: str, sep: str, where: Location) -> pd.DataFrame:
 
     records = []
     width = 1
+    last: list[str] = []
     for record in csv.reader(io.StringIO(text, newline=""), delimiter=sep):
+        last = record
         end = len(record)
         while end and not record[end - 1].strip():
             end -= 1
         records.append(record[:end])
         width = max(width, end)
+    if text.endswith(("\n", "\r")) and any(cell.endswith(("\n", "\r")) for cell in last):
+        # The csv module closes a quote left open at the end of the file, with the rest
+        # of the file in its cell (and the file's last line end): pandas refuses it.
+        raise ParseError(
+            "malformed CSV: a quote is opened and never closed (the rest of the file would "
+            "be one cell)",
+            location=where,
+            hint="close the quote, or remove it",
+        )
     _check_width(width, where)
     return pd.DataFrame([r + [""] * (width - len(r)) for r in records], dtype=object)
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from welfare_observatory.errors import Location, ParseError, closest
 from welfare_observatory.model.common import Frozen
 from welfare_observatory.model.observation import ConfStatus, ObsStatus
 
@@ -18,13 +19,20 @@ __all__ = [
     "CODE_HEADER_PATTERN",
     "CONF_SUFFIX",
     "ISTAT_MARKERS",
+    "MAX_COLUMNS",
     "PERCENT_SUFFIX",
     "STATUS_SUFFIX",
     "Marker",
     "TabularOptions",
+    "check_patterns",
+    "header_line",
     "number_format",
     "number_pattern",
 ]
+
+MAX_COLUMNS = 4096
+"""Columns a table is read with at most (both readers): layout detection spends about 4 ms
+on a column, and a wider file is no table of indicators."""
 
 STATUS_SUFFIX = "__status"
 """Companion column of each value column with its SDMX OBS_STATUS code (``A`` for a number)."""
@@ -156,3 +164,43 @@ def number_pattern(decimal: str, thousands: str) -> str:
         t = re.escape(thousands)
         integer = rf"(?:[0-9]{{1,3}}(?:{t}[0-9]{{3}})+|[0-9]+)"
     return rf"[+-]?(?:{integer}(?:{d}[0-9]*)?|{d}[0-9]+)(?:[eE][+-]?[0-9]+)?"
+
+
+def header_line(options: TabularOptions, where: Location) -> int:
+    """The 0-based line of the header: ``header_row`` counts from the top of the file, the
+    skipped rows included (as the detecting reader and the docs count it), else the first
+    line after ``skip_rows``."""
+    if options.header_row is None:
+        return options.skip_rows
+    if options.header_row <= options.skip_rows:
+        raise ParseError(
+            f"header_row {options.header_row} is one of the {options.skip_rows} rows "
+            "skip_rows drops",
+            location=where,
+            hint="header_row counts from the top of the file, skipped rows included",
+        )
+    return options.header_row - 1
+
+
+def check_patterns(names: list[str], options: TabularOptions, where: Location) -> None:
+    """Every pattern of ``dtypes``, ``zero_pad`` and ``value_columns`` names one of the
+    columns ``names`` (both readers): a misspelt value column would be read as text."""
+    import fnmatch
+
+    listed = options.value_columns if isinstance(options.value_columns, list) else []
+    for pattern in [*options.dtypes, *options.zero_pad, *listed]:
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            raise ParseError(
+                f"no column matches {pattern!r} (from dtypes, zero_pad or value_columns)",
+                location=Location(source=where.source, file=where.file, column=pattern),
+                hint=did_you_mean(pattern, names),
+            )
+
+
+def did_you_mean(name: str, columns: list[str]) -> str:
+    """A hint naming the columns closest to ``name``, then the first dozen columns."""
+    near = closest(name, columns)
+    listed = ", ".join(repr(c) for c in columns[:12]) + (" ..." if len(columns) > 12 else "")
+    return ("did you mean " + ", ".join(map(repr, near)) + "? " if near else "") + (
+        f"columns: {listed}"
+    )

@@ -135,7 +135,8 @@ def parse_values(
             status = status.mask(hit, ObsStatus.MISSING.value)
             if notes is not None:
                 notes.append(_note(code, column, hit, where))
-    if notes is not None and options.decimal == "auto":
+    # Only when neither sign is declared: a declared one settles the other.
+    if notes is not None and options.decimal == "auto" and options.thousands == "auto":
         notes += _ambiguous(column, text_number, decimal, thousands, where)
     return values.astype("float64"), status, conf, percent if has_percent else None
 

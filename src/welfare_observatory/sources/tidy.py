@@ -29,7 +29,12 @@ from typing import TYPE_CHECKING, Any
 from welfare_observatory.errors import Location, ParseError
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.sources.notes import attach_findings
-from welfare_observatory.sources.tabular_options import number_format
+from welfare_observatory.sources.tabular_options import (
+    MAX_COLUMNS,
+    check_patterns,
+    header_line,
+    number_format,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -44,7 +49,6 @@ __all__ = ["read_ahead", "read_tidy", "reading_ahead"]
 _SDMX_VALUE_COLUMNS = ("OBS_VALUE", "Value")
 _YEAR_HEADER = re.compile(r"^(?:19|20)\d{2}(?:\b|$)")  # as sources.tabular
 _LEADING_ZERO = r"^[+-]?0\d"
-_MAX_COLUMNS = 4096
 _EMPTY: Any = ""  # typed Any: pandas-stubs reject a str operand of DataFrame.ne
 
 
@@ -97,7 +101,7 @@ def read_tidy(
                 hint="columns: " + ", ".join(repr(n) for n in names[:12]),
             )
         table = table.select([*options.columns, "__row"])
-    _check_patterns([c for c in table.column_names if c != "__row"], options, where)
+    check_patterns([c for c in table.column_names if c != "__row"], options, where)
     decimal, thousands = number_format(options, sep)
     arrays: dict[str, pa.Array | pa.ChunkedArray] = {}
     sdmx = [c for c in _SDMX_VALUE_COLUMNS if c in table.column_names]
@@ -147,22 +151,6 @@ def read_tidy(
         if percent is not None:
             arrays[name + "__percent"] = percent
     return attach_findings(pa.table(arrays), notes)
-
-
-def _check_patterns(names: list[str], options: TabularOptions, where: Location) -> None:
-    """Every pattern of ``dtypes``, ``zero_pad`` and ``value_columns`` names a column (as
-    the detecting reader requires): a misspelt value column would be read as text."""
-    listed = options.value_columns if isinstance(options.value_columns, list) else []
-    for pattern in [*options.dtypes, *options.zero_pad, *listed]:
-        if not any(fnmatch.fnmatchcase(name, pattern) for name in names):
-            # Imported here only: the detecting reader's module loads pandas.
-            from welfare_observatory.sources.tabular import _did_you_mean
-
-            raise ParseError(
-                f"no column matches {pattern!r} (from dtypes, zero_pad or value_columns)",
-                location=Location(source=where.source, file=where.file, column=pattern),
-                hint=_did_you_mean(pattern, names),
-            )
 
 
 _SPARE = 8
@@ -217,32 +205,21 @@ def _head(data: bytes, options: TabularOptions, where: Location) -> tuple[bytes,
     """The payload as UTF-8, the lines before the header, the separator and the cells on
     the header's first line; raises ParseError when the header row is empty."""
     text = _utf8(data, options, where)
-    skip = _header_line(options, where)
+    if not text.endswith((b"\n", b"\r")):
+        # The last record ends with a line end like every other: Arrow cannot size a
+        # header alone without one, and a quote left open then holds the file's last line
+        # end (see _quote_left_open).
+        text += b"\n"
+    skip = header_line(options, where)
     lines = text.split(b"\n", skip + 1)
     first_line = lines[skip] if len(lines) > skip else b""
     if skip == 0:
         first_line = first_line.removeprefix(b"\xef\xbb\xbf")  # a BOM alone is no header
     if not first_line.strip():
         raise ParseError("the header row is empty", location=where, hint="check skip_rows")
-    header_line = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
+    header_text = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
     sep = _separator(text, skip) if options.separator == "auto" else options.separator
-    return text, skip, sep, header_line.count(sep) + 1
-
-
-def _header_line(options: TabularOptions, where: Location) -> int:
-    """The 0-based line of the header: ``header_row`` counts from the top of the file, the
-    skipped rows included (as the detecting reader and the docs count it), else the first
-    line after ``skip_rows``."""
-    if options.header_row is None:
-        return options.skip_rows
-    if options.header_row <= options.skip_rows:
-        raise ParseError(
-            f"header_row {options.header_row} is one of the {options.skip_rows} rows "
-            "skip_rows drops",
-            location=where,
-            hint="header_row counts from the top of the file, skipped rows included",
-        )
-    return options.header_row - 1
+    return text, skip, sep, header_text.count(sep) + 1
 
 
 @contextlib.contextmanager
@@ -349,7 +326,7 @@ def _read(
             break
         typed = table.num_columns
         bad.clear()
-    if b'"' in text and _quote_left_open(text, table):
+    if b'"' in text and _quote_left_open(table):
         # A quote opened and never closed: Arrow reads the rest of the file into that one
         # cell, where the detecting reader refuses the file (and a lone quote inside an
         # unquoted cell is read by its rules too).
@@ -360,9 +337,9 @@ def _read(
         return _read_ragged(text, sep, skip, where)
     import pyarrow.compute as pc
 
-    if table.num_columns > _MAX_COLUMNS:
+    if table.num_columns > MAX_COLUMNS:
         raise ParseError(
-            f"the table has {table.num_columns} columns; layout: tidy reads up to {_MAX_COLUMNS}",
+            f"the table has {table.num_columns} columns; layout: tidy reads up to {MAX_COLUMNS}",
             location=where,
         )
     if table.num_rows == 0:
@@ -382,10 +359,11 @@ def _read(
     line_feeds = skip + table.num_rows + 1 - (0 if text.endswith(b"\n") else 1)
     feed = raw == ord("\n")
     feeds = int(np.count_nonzero(feed))
-    # More line ends than records: a quoted line break, or a blank line, which Arrow skips
-    # where the detecting reader counts it as a row (every record after it would be
-    # numbered a row early in the findings).
-    if feeds != line_feeds and _blank_line(text, feed):
+    # A blank line before the last record, which Arrow skips where the detecting reader
+    # counts it as a row (every record after it would be numbered a row early in the
+    # findings; blank lines at the end change no number). Lines that end with a line feed
+    # alone have one only when there are more line feeds than records.
+    if (b"\r" in text or feeds != line_feeds) and _blank_line(text, feed):
         return _read_ragged(text, sep, skip, where)
     spans = b'"' in text and feeds != line_feeds
     # Trimming every cell is a pass per column; a file whose bytes show no whitespace at
@@ -405,31 +383,31 @@ def _read(
     return out.append_column("__row", pa.array(np.arange(out.num_rows, dtype=np.int64))), names, []
 
 
-def _quote_left_open(text: bytes, table: pa.Table) -> bool:
-    """Whether a quote of ``text`` is never closed (an odd count of quotes). Everything
-    after such a quote is one cell of the last record, which then holds the file's last
-    line break: only a file whose last record holds one, or that ends without a line
-    break, has its quotes counted (a pass over the bytes, 5 % of a tidy file's reading)."""
-    import numpy as np
+def _quote_left_open(table: pa.Table) -> bool:
+    """Whether a cell of the last record ends with a line end: where Arrow puts the rest of
+    a file (which ends with one, see ``_head``) after a quote never closed. A quoted cell
+    that really ends with a line break is sent to the detecting reader's rules too, which
+    read it alike."""
     import pyarrow.compute as pc
 
-    if table.num_rows and text.endswith((b"\n", b"\r")):
-        last = table.slice(table.num_rows - 1)
-        if not any(pc.any(pc.match_substring_regex(c, "[\r\n]")).as_py() for c in last.columns):
-            return False
-    # Counted on the bytes as numbers: ``bytes.count`` is several times slower.
-    return int(np.count_nonzero(np.frombuffer(text, dtype=np.uint8) == ord('"'))) % 2 == 1
+    if not table.num_rows:
+        return False
+    last = table.slice(table.num_rows - 1)
+    return any(pc.any(pc.match_substring_regex(c, "[\r\n]$")).as_py() for c in last.columns)
 
 
 _BLANK_LINE = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r(?!\n))")
 
 
 def _blank_line(text: bytes, feed: Any) -> bool:
-    """Whether a line of ``text`` is empty (two line ends in a row; ``feed`` marks its line
-    feeds): one vectorized pass when lines end with a line feed alone."""
+    """Whether a line of ``text`` before its last record is empty (two line ends in a row;
+    ``feed`` marks its line feeds): one vectorized pass when lines end with a line feed
+    alone."""
+    end = len(text.rstrip(b"\r\n"))
     if b"\r" in text:
-        return _BLANK_LINE.search(text) is not None
-    return bool((feed[1:] & feed[:-1]).any())
+        return _BLANK_LINE.search(text, 0, end) is not None
+    body = feed[:end]
+    return bool((body[1:] & body[:-1]).any())
 
 
 def _edge_space(
@@ -517,9 +495,6 @@ def _read_csv(
     try:
         return _arrow_csv(text, sep, skip, typed, on_invalid, block=None)
     except pa.ArrowInvalid as exc:
-        if "Empty CSV" in str(exc) and not text.endswith((b"\n", b"\r")):
-            # A header alone without a line end, which Arrow cannot size: it has one.
-            return _read_csv(text + b"\n", sep, skip, typed, on_invalid, where)
         if "straddles" not in str(exc) or len(text) >= _MAX_BLOCK:
             raise ParseError(f"malformed CSV: {exc}", location=where) from None
     # A cell longer than Arrow's block (1 MiB): read in one block as long as the file.
@@ -732,7 +707,8 @@ def _values(
     if decimal != ".":
         cleaned = pc.replace_substring(cleaned, decimal, ".")
     has_empty = bool(pc.any(empty).as_py())
-    ambiguous = options.decimal == "auto"
+    # As the detecting reader: only when neither sign is declared (one settles the other).
+    ambiguous = options.decimal == "auto" and options.thousands == "auto"
     if plain and not has_empty:
         # Every cell is a number (a clean export): the masks below are all true, so the
         # values are the cells cast and every status is A/F, without a selection per row.

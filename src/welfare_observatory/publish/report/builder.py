@@ -189,6 +189,9 @@ def _templates_named(obs: Observatory | None) -> Iterator[None]:
     that can."""
     import jinja2
 
+    if template_folder(obs) is None:
+        yield  # the package's templates alone: an error there is the package's, raised as is
+        return
     try:
         yield
     except jinja2.TemplateError as exc:

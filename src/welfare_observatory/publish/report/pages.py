@@ -119,7 +119,17 @@ class _ContainedLoader(FileSystemLoader):
     def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
         import os
 
-        source, filename, uptodate = super().get_source(environment, template)
+        from jinja2.loaders import split_template_path
+
+        # Checked before it is read: a link to a large file is never read whole.
+        filename = os.path.join(self._folder, *split_template_path(template))  # noqa: PTH118
+        if os.path.lexists(filename):
+            self._check(template, filename)
+        return super().get_source(environment, template)
+
+    def _check(self, template: str, filename: str) -> None:
+        import os
+
         relative = os.path.relpath(os.path.normpath(filename), self._folder)
         parts = Path(relative).parts
         steps = [Path(self._folder).joinpath(*parts[: i + 1]) for i in range(len(parts))]
@@ -132,7 +142,6 @@ class _ContainedLoader(FileSystemLoader):
                 location=Location(file=filename, field="report.templates"),
                 hint="copy the template into the folder: links are not followed",
             )
-        return source, filename, uptodate
 
 
 def site_title(view: ReportView, data: EditionData, obs: Observatory | None) -> str:
