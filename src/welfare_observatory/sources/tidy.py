@@ -388,12 +388,11 @@ def _quote_left_open(table: pa.Table) -> bool:
     a file (which ends with one, see ``_head``) after a quote never closed. A quoted cell
     that really ends with a line break is sent to the detecting reader's rules too, which
     read it alike."""
-    import pyarrow.compute as pc
-
     if not table.num_rows:
         return False
-    last = table.slice(table.num_rows - 1)
-    return any(pc.any(pc.match_substring_regex(c, "[\r\n]$")).as_py() for c in last.columns)
+    # One row, its few cells in Python: a kernel per column cost more (0.2 ms a file).
+    last = table.slice(table.num_rows - 1).to_pylist()[0].values()
+    return any(isinstance(cell, str) and cell.endswith(("\r", "\n")) for cell in last)
 
 
 _BLANK_LINE = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r(?!\n))")
