@@ -70,3 +70,34 @@ def test_a_catalogue_file_of_aliases_stops_at_the_limit(tmp_path: Path) -> None:
     # Aliases within the limit are plain YAML, read as safe_load reads them.
     file.write_text(aliases_of_aliases(2), encoding="utf-8")
     assert len(read_yaml(file)["a2"]) == 10
+
+
+def test_the_export_readme_writes_titles_and_publishers_as_text() -> None:
+    from welfare_observatory.publish.metadata import ExportMetadata, SourceInfo, readme
+
+    meta = ExportMetadata(
+        observatory="o",
+        edition="2025",
+        build="b-1",
+        status="draft",
+        created="2025-01-01",
+        reference_date="2025-01-01",
+        territory="096",
+        library_version="0",
+        licence="<b>CC</b>",
+        licence_url="javascript:alert(1)",
+        sources=(
+            SourceInfo(
+                id="s",
+                title="Pop <img src=x onerror=alert(1)>",
+                licence="[free](javascript:alert(2))",
+                publisher="Istat & co",
+            ),
+        ),
+    )
+    text = readme(meta, ["observations.csv"])
+    # A licence address that is no web address is left out.
+    assert "- Licence: &lt;b&gt;CC&lt;/b&gt;\n" in text
+    assert "Pop &lt;img src=x onerror=alert(1)&gt;" in text
+    assert "licence \\[free\\](javascript:alert(2))" in text  # no link: plain text
+    assert "publisher Istat &amp; co" in text

@@ -249,15 +249,35 @@ def _same_observatory(observatory: Observatory, built: str) -> None:
         )
 
 
+_MARKUP = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]"})
+
+
+def _text(value: str) -> str:
+    """``value`` (a title, publisher or licence the observatory's files give) as text in
+    Markdown: no HTML tag, no link or image a portal rendering the README would follow."""
+    return " ".join(value.split()).translate(_MARKUP)
+
+
+def _web(url: str | None) -> bool:
+    """Whether ``url`` is an http(s) address with nothing that ends a Markdown autolink."""
+    return (
+        bool(url)
+        and str(url).startswith(("https://", "http://"))
+        and not any(c in str(url) for c in "<> \n")
+    )
+
+
 def readme(meta: ExportMetadata, files: Iterable[str]) -> str:
-    """A short README.md for the export folder (Markdown, UTF-8)."""
+    """A short README.md for the export folder (Markdown, UTF-8). Titles, publishers and
+    licences are written as text (:func:`_text`)."""
     lines = [
-        f"# {meta.title}",
+        f"# {_text(meta.title)}",
         "",
         f"- Edition: `{meta.edition}` (build `{meta.build}`, {meta.status}), "
         f"created {meta.created}, territory `{meta.territory}`, "
         f"reference date {meta.reference_date}",
-        f"- Licence: {meta.licence}" + (f" <{meta.licence_url}>" if meta.licence_url else ""),
+        f"- Licence: {_text(meta.licence)}"
+        + (f" <{meta.licence_url}>" if _web(meta.licence_url) else ""),
         f"- Rows: {meta.rows}",
         f"- Disclosure control: {meta.disclosure}",
         f"- Produced by welfare-observatory {meta.library_version}",
@@ -269,8 +289,9 @@ def readme(meta: ExportMetadata, files: Iterable[str]) -> str:
         "## Sources",
         "",
         *(
-            f"- {s.title}: licence {s.licence or 'not recorded (see the publisher terms)'}"
-            + (f"; publisher {s.publisher}" if s.publisher else "")
+            f"- {_text(s.title)}: licence "
+            + (_text(s.licence) if s.licence else "not recorded (see the publisher terms)")
+            + (f"; publisher {_text(s.publisher)}" if s.publisher else "")
             for s in meta.sources
         ),
         "",
