@@ -168,6 +168,22 @@ def test_a_reference_inside_a_sentence_becomes_the_value() -> None:
     assert "<code>{{ indicator: NEET }}\n</code>" in html  # code stays code
 
 
+def test_a_reference_in_an_image_alt_or_a_link_title_is_its_value_as_text() -> None:
+    # In an attribute the value's markup would break the tag: its text goes there instead.
+    html = str(
+        render_deepdive(
+            "![Share {{ indicator: NEET }}](chart.png) and "
+            '[a link](x.html "was {{ indicator: NEET }}")',
+            figure=figure,
+            value=value,
+            known={"NEET"},
+        )
+    )
+    assert 'alt="Share 12,5 %"' in html
+    assert 'title="was 12,5 %"' in html
+    assert "<a data-id" not in html.split("<img", 1)[1].split(">", 1)[0]
+
+
 def test_a_misspelled_reference_inside_a_sentence_is_an_error() -> None:
     with pytest.raises(PublishError, match="unknown directive"):
         render_deepdive("See {{ indicatr: NEET }}.", figure=figure, value=value, known={"NEET"})

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from welfare_observatory.errors import Location, PublishError, closest
 
@@ -107,7 +107,16 @@ def render_deepdive(
 
         chunk.append(REFERENCE.sub(mark, line))
     parts.append(md.render("\n".join(chunk)))
-    html = _MARK.sub(lambda m: str(inline[int(m.group(1))]), "".join(parts))
+    rendered = "".join(parts)
+
+    def fill(match: re.Match[str]) -> str:
+        # A reference inside an image's alt text or a link's title lands in an attribute:
+        # its value goes there as text, not as the markup of a value.
+        markup = inline[int(match.group(1))]
+        tag = rendered.rfind("<", 0, match.start()) > rendered.rfind(">", 0, match.start())
+        return str(escape(markup.striptags())) if tag else str(markup)
+
+    html = _MARK.sub(fill, rendered)
     # markdown-it escapes text and drops raw HTML (html=False); the values are our markup.
     return Markup(html)  # noqa: S704
 
