@@ -139,6 +139,21 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as exc:
+        # The file system refused (a folder that does not exist, a name too long, no
+        # permission): the environment's answer, said in one line like the library's own.
+        from welfare_observatory.cli._output import print_error
+        from welfare_observatory.errors import Location
+
+        where = exc.filename if isinstance(exc.filename, str) else None
+        print_error(
+            WelfareObservatoryError(
+                f"cannot use {where!r}: {exc.strerror or exc}" if where else str(exc),
+                location=Location(file=where) if where else None,
+                hint="check the path, that its folder exists and that it may be written",
+            )
+        )
+        sys.exit(1)
 
 
 def run() -> None:

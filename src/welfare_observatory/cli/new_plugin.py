@@ -6,6 +6,7 @@ its options (a CSV reader to edit), tests using the conformance kit, and a READM
 
 from __future__ import annotations
 
+import keyword
 import re
 from pathlib import Path
 from string import Template
@@ -14,7 +15,9 @@ import click
 
 from welfare_observatory.errors import ConfigError, Location
 
-_NAME = re.compile(r"^[a-z][a-z0-9]*([-_][a-z0-9]+)*$")
+_NAME = re.compile(r"[a-z][a-z0-9]*([-_][a-z0-9]+)*")
+"""A plugin's name, matched whole (``fullmatch``: ``$`` also matches before a final line
+end); at most 60 characters, and not a Python keyword (it names the module)."""
 
 PYPROJECT = Template("""[build-system]
 requires = ["setuptools>=68"]
@@ -186,11 +189,12 @@ def scaffold(name: str, parent: Path, *, force: bool = False) -> Path:
     """Write the plugin package ``name`` under ``parent``; returns its folder."""
     from welfare_observatory._version import __version__
 
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name) or len(name) > 60 or keyword.iskeyword(name.replace("-", "_")):
         raise ConfigError(
             f"plugin name {name!r} is not a package name",
             location=Location(field="name"),
-            hint="use lowercase letters, digits and dashes: asl-biella-beds",
+            hint="lowercase letters, digits and dashes, at most 60, not a Python keyword: "
+            "asl-biella-beds",
         )
     module = name.replace("-", "_")
     type_name = module.removeprefix("welfare_observatory_")

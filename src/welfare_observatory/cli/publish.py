@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -67,7 +68,7 @@ def _licences(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, min_open=True, max=1e300),
     default=None,
     help="Counts below this are confidential (default 3).",
 )
@@ -108,6 +109,8 @@ def publish(
 
     settings: dict[str, object] = {}
     if threshold is not None:
+        if not math.isfinite(threshold):  # click's range lets nan through
+            raise click.BadParameter("a finite number above 0", param_hint="--threshold")
         settings["threshold"] = threshold
     if max_population is not None:
         settings["max_population"] = max_population

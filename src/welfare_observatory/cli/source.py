@@ -159,7 +159,13 @@ def source() -> None:
 @_with_common
 @click.option("--offline", is_flag=True, help="Use cached answers only; never the network.")
 @click.option("--refresh", is_flag=True, help="Fetch again even when an answer is cached.")
-@click.option("--rows", default=10, show_default=True, help="How many rows to show.")
+@click.option(
+    "--rows",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0, max=1_000_000),
+    help="How many rows to show.",
+)
 @json_option
 def preview(
     type_or_id: str,

@@ -134,7 +134,7 @@ class DisclosureRule(Frozen):
     """
 
     enabled: bool = True
-    threshold: float = Field(default=3, gt=0)
+    threshold: float = Field(default=3, gt=0, allow_inf_nan=False)
     """Counts strictly below this are confidential (persons, households, events)."""
     levels: tuple[TerritoryLevel, ...] = (TerritoryLevel.MUNICIPALITY,)
     """Territory levels whose small counts are suppressed."""

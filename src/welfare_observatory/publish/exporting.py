@@ -101,6 +101,7 @@ def export(
         observatory=observatory,
     )
     out = Path(out)
+    _check_out(out)
     files: dict[str, list[Path]] = {}
     for entry in entries:
         files[entry.name] = list(entry.exporter(view, meta, out))
@@ -109,6 +110,23 @@ def export(
     write_text(out / "metadata.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     write_text(out / "README.md", readme(meta, [*names, "metadata.json"]))
     return ExportResult(out=out, files=files, metadata=meta)
+
+
+def _check_out(out: Path) -> None:
+    """``out`` is absent, empty or an earlier export (it holds the ``metadata.json`` an
+    export writes): an export replaces its README.md and data files, so a folder of
+    someone's own files (``--out .`` in a project) is refused, as ``report`` refuses it."""
+    from welfare_observatory.errors import Location, PublishError
+
+    if out.exists() and not out.is_dir():
+        raise PublishError(f"{out} is a file, not a folder", location=Location(file=str(out)))
+    if out.is_dir() and any(out.iterdir()) and not (out / "metadata.json").is_file():
+        raise PublishError(
+            f"folder {out} is not empty and holds no earlier export",
+            location=Location(file=str(out)),
+            hint="choose an empty or new folder (the default is open-data/EDITION); an "
+            "export writes README.md and its data files there",
+        )
 
 
 def _relative(path: Path, out: Path) -> str:

@@ -42,7 +42,9 @@ __all__ = [
     "new_observatory",
 ]
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{1,40}")
+"""An observatory's name, matched whole (``fullmatch``: ``$`` also matches before a final
+line end)."""
 STARTER_PROFILE = "starter"
 """The catalogue profile of what residents by sex and age class alone build."""
 _LEVELS_WITH_MUNICIPALITIES = ("province", "region")
@@ -160,7 +162,7 @@ def new_observatory(
     from welfare_observatory.catalog import catalog
     from welfare_observatory.territory import registry
 
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise ConfigError(
             f"observatory name {name!r} must be lower_snake_case letters and digits",
             location=Location(field="name"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from welfare_observatory.errors import DataError, Location
+from welfare_observatory.errors import DataError, Location, ParseError
 from welfare_observatory.scaffold.providers import COUNT_UNITS
 from welfare_observatory.scaffold.request_template import (
     _INSTRUCTIONS,
@@ -84,12 +84,22 @@ def _catalogue_rule(title: str) -> ValueRule | None:
 def check_filled(path: Path | str) -> list[DataError]:
     """Every bad cell of a filled request: a value that is not a number, breaks the sheet's
     rule (negative or fractional count), or a ``Stato`` outside the list."""
+    import zipfile
+
     from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
+    from openpyxl.utils.exceptions import InvalidFileException
 
     file = Path(path)
     # not read-only: data validations are only loaded with the full workbook
-    book = load_workbook(file, data_only=True)
+    try:
+        book = load_workbook(file, data_only=True)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException) as exc:
+        raise ParseError(
+            f"cannot open the filled request: {type(exc).__name__}: {exc}",
+            location=Location(file=str(file)),
+            hint="give the .xlsx file the request template wrote, filled and saved as .xlsx",
+        ) from None
     problems: list[DataError] = []
     try:
         for sheet in book.worksheets:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,11 @@ class EditionInfo(Frozen):
     problem: str | None = None
     """Why an unreadable edition cannot be read."""
     hint: str | None = None
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
+"""An analysis table's or a build folder's name (``-`` read as ``_``): nothing else is put
+into a query or a path."""
 
 
 class KnowledgeBase:
@@ -113,6 +119,12 @@ class KnowledgeBase:
         pointer = store.read_pointer(child)
         if pointer is None:
             return None
+        if not _PLAIN_NAME.fullmatch(pointer.build.replace("-", "_")):
+            raise EditionError(
+                f"the edition pointer of {child.name!r} names no build of it: {pointer.build!r}",
+                location=Location(file=str(child / "EDITION.json")),
+                hint="the knowledge base was edited by hand or is damaged: build again",
+            )
         manifest = store.load_manifest(child / pointer.build)
         return EditionInfo(
             name=pointer.edition,
@@ -126,6 +138,9 @@ class KnowledgeBase:
 
     def edition(self, name: str | None = None) -> EditionInfo:
         """The named edition, or the latest readable one."""
+        if name is not None and (Path(name).name != name or name.startswith(".")):
+            # A path, not an edition's name: nothing outside the knowledge base is read.
+            raise UnknownIdError(name, message=f"no edition {name!r} in {self.root}")
         infos = self.editions()
         if name is not None and name not in {i.name for i in infos}:
             folder = self.root / name
@@ -171,6 +186,14 @@ class KnowledgeBase:
         build = self.path(edition)
         manifest = store.load_manifest(build)
         names = manifest.tables.get("observations", {}).get("files", [])
+        for name in names:
+            parts = Path(str(name)).parts
+            if Path(str(name)).is_absolute() or ".." in parts or not parts:
+                raise EditionError(
+                    f"the manifest of {build} lists a file outside its build: {name!r}",
+                    location=Location(file=str(build / "manifest.json")),
+                    hint="the knowledge base was edited by hand or is damaged: build again",
+                )
         return [build / "observations" / name for name in names]
 
     def _observation_files(self, edition: str | None) -> list[str]:
@@ -349,18 +372,31 @@ class KnowledgeBase:
             quoted = quote(base / f"{name}.parquet")
             connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({quoted})")
         for path in sorted((base / "analyses").glob("*.parquet")):
+            if not _PLAIN_NAME.fullmatch(path.stem):
+                continue  # not a file the library writes: its name never reaches the SQL
             connection.execute(
                 f"CREATE VIEW analysis_{path.stem} AS SELECT * FROM read_parquet({quote(path)})"
             )
+        # The views read this build's files and nothing else can: a query reads, writes or
+        # attaches no other file, installs no extension, and cannot undo this.
+        connection.execute(f"SET allowed_directories = [{quote(base)}]")
+        connection.execute("SET enable_external_access = false")
+        connection.execute("SET lock_configuration = true")
         return connection
 
     def query(self, sql: str, *, edition: str | None = None) -> pd.DataFrame:
-        """Run ``sql`` (DuckDB dialect) against the edition's views."""
+        """Run ``sql`` (DuckDB dialect) against the edition's views (read-only: no file
+        outside the edition's build can be read or written)."""
         import duckdb
 
+        if not sql.strip():
+            raise StoreError("the query is empty", hint="for example: SELECT * FROM observations")
         connection = self.connect(edition)
         try:
-            return connection.execute(sql).df()
+            result = connection.execute(sql)
+            if result is None or result.description is None:  # no rows (a comment alone)
+                raise StoreError("the query returns no rows", hint="write a SELECT")
+            return result.df()
         except duckdb.Error as exc:
             raise StoreError(
                 f"query failed: {str(exc).splitlines()[0]}",
