@@ -246,6 +246,12 @@ class FetchContext:
             exc.location = where
             raise
         text = os.fspath(relative_path)
+        if "\x00" in text:
+            raise ConfigError(
+                f"path {text!r} holds a NUL character",
+                location=where,
+                hint="no file name holds one: check the path in observatory.yaml",
+            )
         target: str | None = None
         found: os.stat_result | None = None
         if os.sep == "/" and not os.altsep and not text.startswith("/"):

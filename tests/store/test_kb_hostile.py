@@ -162,3 +162,19 @@ def test_publish_refuses_a_folder_of_other_files_and_replaces_an_earlier_export(
     for _ in range(2):  # the second run replaces the first export
         assert CliRunner().invoke(cli, [*args, str(export)]).exit_code == 0
     assert (export / "metadata.json").is_file()
+
+
+def test_a_path_holding_a_nul_character_is_a_config_error(tmp_path: Path) -> None:
+    from welfare_observatory.errors import ConfigError
+    from welfare_observatory.sdk import FetchContext
+
+    context = FetchContext.create(tmp_path / "cache", base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="NUL character"):
+        context.read_file("data/pop\x00.csv")
+
+
+def test_an_indicators_file_that_is_not_text_is_a_usage_error(tmp_path: Path) -> None:
+    binary = tmp_path / "ids.txt"
+    binary.write_bytes(b"\xff\xfe\x00binary")
+    result = CliRunner().invoke(cli, ["catalog", "coverage", "--indicators", str(binary)])
+    assert result.exit_code == 2 and "not a UTF-8 text file" in result.output

@@ -73,7 +73,13 @@ def _selection(cat: Catalog, profile: str | None, indicators: str | None) -> lis
         return list(cat)
     path = Path(indicators)
     if path.is_file():
-        lines = (line.split("#", 1)[0] for line in path.read_text(encoding="utf-8").splitlines())
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise click.UsageError(
+                f"--indicators {indicators!r} is not a UTF-8 text file: {exc.reason}"
+            ) from None
+        lines = (line.split("#", 1)[0] for line in text.splitlines())
         ids = _split(tuple(lines))
     else:
         ids = _split((indicators,))
