@@ -178,3 +178,19 @@ def test_an_indicators_file_that_is_not_text_is_a_usage_error(tmp_path: Path) ->
     binary.write_bytes(b"\xff\xfe\x00binary")
     result = CliRunner().invoke(cli, ["catalog", "coverage", "--indicators", str(binary)])
     assert result.exit_code == 2 and "not a UTF-8 text file" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze", "warnings", "--window", "-1"],
+        ["analyze", "warnings", "--z", "nan"],
+        ["analyze", "warnings", "--limit", "-1"],
+        ["analyze", "progress", "--target", "nan"],
+        ["territory", "search", "Biella", "--limit", "-1"],
+    ],
+)
+def test_numbers_outside_their_range_are_usage_errors(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value" in result.output

@@ -26,6 +26,17 @@ kb_option = click.option(
 """``--kb PATH`` (``kb_path``) of every command that reads a knowledge base."""
 
 
+class Finite(click.FloatRange):
+    """A float option within bounds that is a finite number: click's range lets ``nan``
+    (no comparison holds) and ``inf`` (without a maximum) through."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
 def _default(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")

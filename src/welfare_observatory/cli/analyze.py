@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from welfare_observatory.cli._output import json_option, print_fields, print_json, print_table
+from welfare_observatory.cli._output import (
+    Finite,
+    json_option,
+    print_fields,
+    print_json,
+    print_table,
+)
 from welfare_observatory.cli._territory import territory_callback
 from welfare_observatory.errors import (
     AnalysisError,
@@ -175,7 +181,11 @@ def analyze() -> None:
 )
 @breakdown_option
 @polarity_option
-@click.option("--target", type=float, help="Quantified target value (Eurostat method).")
+@click.option(
+    "--target",
+    type=Finite(),
+    help="Quantified target value (Eurostat method).",
+)
 @click.option("--target-year", type=int, help="Year the target is due.")
 @click.option("--horizon", type=click.Choice(["short", "long", "full"]), default="short")
 @click.option(
@@ -364,11 +374,26 @@ def benchmark_command(
     "--indicator", "indicators", multiple=True, help="Indicator (repeatable; default all)."
 )
 @polarity_option
-@click.option("--z", "z_threshold", type=float, default=2.0, show_default=True, help="Robust z.")
+@click.option(
+    "--z",
+    "z_threshold",
+    type=Finite(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="Robust z.",
+)
 @click.option("--deterioration", type=float, default=0.0, show_default=True, help="Min. decline.")
-@click.option("--window", type=int, default=5, show_default=True, help="Trend window (years).")
-@click.option("--min-peers", type=int, default=5, show_default=True)
-@click.option("--limit", type=int, default=50, show_default=True, help="Rows to show.")
+@click.option(
+    "--window",
+    type=click.IntRange(min=2, max=200),
+    default=5,
+    show_default=True,
+    help="Trend window (years).",
+)
+@click.option("--min-peers", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="Rows to show."
+)
 @json_option
 def warnings_command(
     data_path: Path | None,

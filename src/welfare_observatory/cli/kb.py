@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from welfare_observatory.cli._output import (
+    Finite,
     json_option,
     kb_option,
     print_fields,
@@ -144,15 +144,13 @@ def query(sql: str, edition: str | None, kb_path: Path, as_json: bool) -> None:
     "--tolerance",
     default=0.0,
     show_default=True,
-    type=click.FloatRange(min=0.0, max=1e300),
+    type=Finite(min=0.0),
     help="Absolute tolerance (a finite number, 0 or more).",
 )
 @kb_option
 @json_option
 def diff(a: str, b: str, tolerance: float, kb_path: Path, as_json: bool) -> None:
     """New, removed and revised values between editions A and B."""
-    if math.isnan(tolerance):  # click's range lets nan through
-        raise click.BadParameter("a finite number, 0 or more", param_hint="--tolerance")
     frame = _open(kb_path).diff(a, b, tolerance=tolerance)
     if not as_json:
         counts = frame["change"].value_counts().to_dict() if len(frame) else {}

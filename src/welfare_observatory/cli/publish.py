@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import click
 
-from welfare_observatory.cli._output import json_option, kb_option, print_json, print_table
+from welfare_observatory.cli._output import Finite, json_option, kb_option, print_json, print_table
 
 FORMATS_HELP = "csv, csv-it, xlsx, parquet, json, datapackage, sdmx (or a plugin's format)"
 
@@ -68,7 +67,7 @@ def _licences(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(min=0, min_open=True, max=1e300),
+    type=Finite(min=0, min_open=True),
     default=None,
     help="Counts below this are confidential (default 3).",
 )
@@ -109,8 +108,6 @@ def publish(
 
     settings: dict[str, object] = {}
     if threshold is not None:
-        if not math.isfinite(threshold):  # click's range lets nan through
-            raise click.BadParameter("a finite number above 0", param_hint="--threshold")
         settings["threshold"] = threshold
     if max_population is not None:
         settings["max_population"] = max_population

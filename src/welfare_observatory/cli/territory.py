@@ -92,7 +92,13 @@ def show(query: str, at: datetime | None, as_json: bool) -> None:
 
 @territory.command()
 @click.argument("text")
-@click.option("--limit", default=20, show_default=True, help="Most matches to list.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Most matches to list.",
+)
 @json_option
 def search(text: str, limit: int, as_json: bool) -> None:
     """Search territories by name (accents, case, apostrophes and "S." ignored) or code."""
