@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from welfare_observatory.errors import ConfigError, Location
 from welfare_observatory.model.common import Frozen
 from welfare_observatory.yamlfile import parse_yaml
@@ -63,7 +61,7 @@ def _sidecar(path: Path) -> dict[str, Any]:
         # The configuration's loader: no aliases (a few hundred bytes of them expand to
         # gigabytes), no tags, a bounded depth.
         document = parse_yaml(sidecar.read_text(encoding="utf-8"), path=sidecar).data
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:  # YAML errors: parse_yaml's ConfigError
         raise ConfigError(
             f"cannot read the provenance file {sidecar.name}: {exc}",
             location=Location(file=str(sidecar)),

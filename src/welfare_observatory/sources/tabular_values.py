@@ -24,7 +24,6 @@ PERCENT_SIGN = "[ \t\u00a0\u202f]*%"
 """A percent sign after a number, with the spaces an export may put before it (a no-break
 space from a spreadsheet's locale): one pattern for Python's ``re`` (the detecting reader)
 and RE2 (the tidy reader), whose ``\\s`` differ beyond ASCII."""
-_PERCENT = PERCENT_SIGN
 
 ERROR_VALUE = r"#(?:N/A|DIV/0!|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|GETTING_DATA)"
 """A spreadsheet error value (``#DIV/0!``): the cell has no number, never 0."""
@@ -71,9 +70,9 @@ def parse_values(
     empty = column.eq("")
     is_native = native.fillna(False).astype(bool) if native is not None else _false(column)
     pattern = number_pattern(decimal, thousands)
-    percent = column.str.fullmatch(pattern + _PERCENT) & ~is_native
+    percent = column.str.fullmatch(pattern + PERCENT_SIGN) & ~is_native
     if bool(percent.any()):
-        column = column.mask(percent, column.str.replace(_PERCENT + "$", "", regex=True))
+        column = column.mask(percent, column.str.replace(PERCENT_SIGN + "$", "", regex=True))
     if formatted_percent is not None:
         percent |= formatted_percent.fillna(False).astype(bool) & is_native
     has_percent = bool(percent.any())
