@@ -34,7 +34,7 @@ def test_an_earlier_partition_file_is_reused_only_when_intact(tmp_path: Path, ha
     elif harm == "no digests recorded":  # a result saved by an earlier version
         [written] = (tmp_path / "kb" / ".steps").glob("derived-*/written.json")
         record = json.loads(written.read_text())
-        assert record["sha256"]
+        assert record["files"]
         written.unlink()
         meta = written.with_name("meta.json")
         meta.write_text(json.dumps(json.loads(meta.read_text()) | {"written": record}))
@@ -68,3 +68,30 @@ def test_an_unchanged_rebuild_writes_nothing_and_the_next_one_still_links(
     fresh = build(folder, tmp_path / "fresh")
     assert edition_files(again) == edition_files(fresh)
     assert _linked(again)
+
+
+def test_a_rebuild_writes_only_the_file_of_the_changed_indicator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from welfare_observatory.store import edition
+
+    # Every indicator its own file, as in a domain of many rows.
+    monkeypatch.setattr(edition, "PART_ROWS", 1)
+    monkeypatch.setattr(edition, "_CUT_ONE_IN", 1)
+    folder = make_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / "t_edu_b.csv")
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert edition_files(again) == edition_files(fresh)
+    built = again.knowledge_base / again.edition / again.report.build / "observations"
+    files = sorted(built.glob("domain=education/part-*.parquet"))
+    held = {
+        f.name: pq.read_table(f, columns=["indicator"]).column(0).unique().to_pylist()
+        for f in files
+    }
+    assert sorted(held.values()) == [["T_EDU_A"], ["T_EDU_B"], ["T_EDU_C"]]
+    linked = {f.name for f in files if f.stat().st_nlink > 1}
+    assert linked == {name for name, ids in held.items() if ids != ["T_EDU_B"]}

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from welfare_observatory.model.observation import observation_schema
 from welfare_observatory.store.edition import _domain_spans, _key_order, _write_observations
 
-from .test_store_domain_split import _by_text, _files
+from .test_store_domain_split import ByDomain, _by_text, _files
 
 INDICATORS = ["POP_TOTAL", "BIRTHS", "OLD_AGE_INDEX"]
 TERRITORIES = ["096004", "096", "IT"]
@@ -163,7 +163,7 @@ def test_an_earlier_file_not_intact_is_written_anew(tmp_path: Path, harm: str) -
     digests: dict[str, str] = {}
     fresh = _write_observations(data, tmp_path / "fresh", digests=digests)
     earlier = tmp_path / "fresh" / "domain=health" / "part-0.parquet"
-    expected = digests["health"]
+    expected = digests["domain=health/part-0.parquet"]
     kept = earlier.read_bytes()
     if harm == "damaged":
         earlier.write_bytes(kept[:-1] + bytes([kept[-1] ^ 1]))
@@ -172,7 +172,8 @@ def test_an_earlier_file_not_intact_is_written_anew(tmp_path: Path, harm: str) -
     else:
         expected = "0" * 64
     again: dict[str, str] = {}
-    got = _write_observations(data, tmp_path / "b", {"health": (earlier, expected)}, again)
+    links = ByDomain({"health": (earlier, expected)})
+    got = _write_observations(data, tmp_path / "b", links, again)
     assert got == fresh and again == digests
     written = tmp_path / "b" / "domain=health" / "part-0.parquet"
     assert written.read_bytes() == kept and written.stat().st_nlink == 1
@@ -183,6 +184,7 @@ def test_an_intact_earlier_file_is_linked(tmp_path: Path) -> None:
     digests: dict[str, str] = {}
     fresh = _write_observations(data, tmp_path / "a", digests=digests)
     earlier = tmp_path / "a" / "domain=health" / "part-0.parquet"
-    got = _write_observations(data, tmp_path / "b", {"health": (earlier, digests["health"])})
+    links = ByDomain({"health": (earlier, digests["domain=health/part-0.parquet"])})
+    got = _write_observations(data, tmp_path / "b", links)
     assert got == fresh
     assert (tmp_path / "b" / "domain=health" / "part-0.parquet").stat().st_nlink == 2

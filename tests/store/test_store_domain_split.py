@@ -18,12 +18,28 @@ from hypothesis import strategies as st
 
 from welfare_observatory.model.observation import BASE_COLUMNS, observation_schema
 from welfare_observatory.store.edition import (
+    Part,
     _decoded_keys,
     _sorted_dictionaries,
     _write_observations,
     combined_digest,
     write_parquet,
 )
+
+
+class ByDomain:
+    """Links each part to the earlier file named for its domain; notes what was written."""
+
+    def __init__(self, earlier: dict[str, Path | tuple[Path, str]]) -> None:
+        self.earlier_files = earlier
+        self.files: dict[str, str] = {}
+
+    def earlier(self, part: Part) -> Path | tuple[Path, str] | None:
+        return self.earlier_files.get(part.domain)
+
+    def written(self, part: Part, sha256: str) -> None:
+        self.files[part.file] = sha256
+
 
 INDICATORS = ["POP_TOTAL", "BIRTHS", "OLD_AGE_INDEX"]
 TERRITORIES = ["096004", "096", "IT"]
@@ -44,7 +60,11 @@ def _by_text(observations: pa.Table, folder: Path) -> dict[str, Any]:
         part = _sorted_dictionaries(part.drop_columns(["domain"]))
         keys = _decoded_keys(part, names, ranked=True)
         part = part.take(pc.sort_indices(keys, sort_keys=[(n, "ascending") for n in names]))
-        info = write_parquet(part, folder / f"domain={domain}" / "part-0.parquet")
+        # Statistics of the key columns only, as the store writes them.
+        statistics = [*names, "period_start"]
+        info = write_parquet(
+            part, folder / f"domain={domain}" / "part-0.parquet", statistics=statistics
+        )
         files.append(f"domain={domain}/part-0.parquet")
         digests.append(info["sha256"])
     return {"rows": observations.num_rows, "sha256": combined_digest(digests), "files": files}
@@ -130,7 +150,7 @@ def test_a_domain_in_unchanged_is_linked_not_written(tmp_path: Path) -> None:
     data = _table([("BIRTHS", "IT", "health"), ("BIRTHS", "096", "labour")], 1, "plain")
     first = _write_observations(data, tmp_path / "a")
     earlier = tmp_path / "a" / "domain=health" / "part-0.parquet"
-    again = _write_observations(data, tmp_path / "b", {"health": earlier})
+    again = _write_observations(data, tmp_path / "b", ByDomain({"health": earlier}))
     assert again == first
     assert (tmp_path / "b" / "domain=health" / "part-0.parquet").stat().st_nlink == 2
     assert (tmp_path / "b" / "domain=labour" / "part-0.parquet").stat().st_nlink == 1

@@ -250,13 +250,15 @@ def test_an_unchanged_partition_is_taken_from_the_earlier_build_byte_for_byte(
     table = pa.concat_tables([two_domains, health])
 
     def write(root: Path, build_id: str, unchanged: dict[str, Path] | None = None) -> Path:
+        from .test_store_domain_split import ByDomain
+
         write_build(
             root,
             manifest("2025", build_id),
             observations=table,
             lineage=EMPTY_LINEAGE,
             findings=EMPTY_FINDINGS,
-            unchanged=unchanged,
+            links=None if unchanged is None else ByDomain(unchanged),
         )
         return root / "2025" / build_id
 

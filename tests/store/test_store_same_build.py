@@ -59,7 +59,7 @@ def test_an_intact_build_of_the_same_id_is_kept_unwritten(
     _write(tmp_path, "b-1", again)
     assert writes == []
     assert _files(tmp_path / "2025" / "b-1") == before
-    assert again == first and set(first) == {"demography"}
+    assert again == first and set(first) == {"domain=demography/part-0.parquet"}
     pointer = read_pointer(tmp_path / "2025")
     assert pointer is not None and pointer.build == "b-1" and pointer.history == ("b-2",)
     assert not list((tmp_path / "2025").glob(".building-*"))

@@ -38,11 +38,13 @@ if TYPE_CHECKING:
 
     from welfare_observatory.build.derive import DeriveOutput, Grouped, Runs
     from welfare_observatory.build.environment import BuildEnvironment
+    from welfare_observatory.store.edition import Part
 
 __all__ = [
     "Analysed",
     "Derived",
     "EarlyAnalysed",
+    "PartitionLinks",
     "StagedRows",
     "analysis_key",
     "analyze_incrementally",
@@ -55,7 +57,6 @@ __all__ = [
     "load_analysed",
     "load_derived",
     "load_grouped",
-    "partition_keys",
     "previous_partitions",
     "record_stamps",
     "record_written",
@@ -992,23 +993,58 @@ def analysis_key(
     return _digest_with_config(env, rest)
 
 
-def partition_keys(
-    observations_schema: pa.Schema, prints: dict[str, str], environment: str
-) -> dict[str, str]:
-    """Per domain, the digest of its partition file's content: the schema, the fingerprints
-    of its indicators (a fingerprint starts with its domain), the environment's fingerprint
-    (versions) and the Parquet writer's version (they shape the file's bytes)."""
-    import pyarrow as pa
+class PartitionLinks:
+    """The observation files of earlier builds a build may link (``store.edition.PartLinks``),
+    and what it wrote, for :func:`record_written`.
 
-    domains: dict[str, list[str]] = {}
-    for indicator, value in sorted(prints.items()):
-        domains.setdefault(value.rsplit(":", 3)[0], []).append(f"{indicator}={value}")
-    common = {
-        "schema": str(observations_schema),
-        "environment": environment,
-        "pyarrow": pa.__version__,
-    }
-    return {d: digest({**common, "rows": rows}) for d, rows in domains.items()}
+    A file's content key digests the fingerprints of the indicators it holds (each holds
+    the indicator's rows and domain), the schema, the environment's fingerprint (versions),
+    the Parquet writer's version and the store's layout: the same key means the same rows
+    in a file of the same bytes. A part naming an indicator without a fingerprint, or one
+    of another domain, has no key (never linked)."""
+
+    def __init__(
+        self,
+        observations_schema: pa.Schema,
+        prints: Mapping[str, str],
+        environment: str,
+        earlier: Mapping[str, tuple[Path, str]],
+    ) -> None:
+        import pyarrow as pa
+
+        self._prints = prints
+        self._earlier = earlier
+        self._common = {
+            "schema": str(observations_schema),
+            "environment": environment,
+            "pyarrow": pa.__version__,
+            "layout": _PARTS_LAYOUT,
+        }
+        self.files: dict[str, dict[str, str]] = {}
+        """Each file written or linked: its path under ``observations/``, key and sha256."""
+
+    def key(self, part: Part) -> str | None:
+        rows = []
+        for indicator in part.indicators:
+            value = self._prints.get(indicator)
+            if value is None or value.rsplit(":", 3)[0] != part.domain:
+                return None
+            rows.append(f"{indicator}={value}")
+        return digest({**self._common, "domain": part.domain, "rows": rows})
+
+    def earlier(self, part: Part) -> tuple[Path, str] | None:
+        key = self.key(part)
+        return None if key is None else self._earlier.get(key)
+
+    def written(self, part: Part, sha256: str) -> None:
+        key = self.key(part)
+        if key is not None:
+            self.files[part.file] = {"key": key, "sha256": sha256}
+
+
+_PARTS_LAYOUT = "parts-1"
+"""What else shapes a part file's bytes: its rows run over several indicators
+(``store.edition.part_groups``) and its statistics cover the key columns."""
 
 
 def _metas(steps_dir: Path) -> Iterator[tuple[Path, dict[str, object]]]:
@@ -1138,9 +1174,9 @@ so that noting it and reading it back never parses the saved result's findings a
 def previous_partitions(
     steps_dir: Path, kb_root: Path, edition: str
 ) -> dict[str, tuple[Path, str]]:
-    """Partition files of earlier builds of ``edition`` still on disk, by content key, with
-    the sha256 each had when written (the store checks it before taking the file). Newest
-    saved result first."""
+    """Observation files of earlier builds of ``edition`` still on disk, by content key
+    (:class:`PartitionLinks`), with the sha256 each had when written (the store checks it
+    before taking the file). Newest saved result first."""
     out: dict[str, tuple[Path, str]] = {}
     if not steps_dir.is_dir():
         return out
@@ -1158,14 +1194,19 @@ def previous_partitions(
         if not isinstance(written, dict) or written.get("edition") != edition:
             continue
         build = kb_root / edition / str(written.get("build"))
-        keys = written.get("partitions")
-        digests = written.get("sha256")
-        if not isinstance(keys, dict) or not isinstance(digests, dict):
-            continue
-        for domain, key in keys.items():
-            file = build / "observations" / f"domain={domain}" / "part-0.parquet"
-            sha = digests.get(domain)
-            if str(key) not in out and isinstance(sha, str) and file.is_file():
+        files = written.get("files")
+        if not isinstance(files, dict):
+            continue  # noted by a version that wrote one file per domain
+        for name, noted in files.items():
+            if not isinstance(noted, dict):
+                continue
+            key, sha = noted.get("key"), noted.get("sha256")
+            parts = Path(str(name)).parts
+            if len(parts) != 2 or not parts[0].startswith("domain=") or ".." in parts:
+                continue  # a record edited by hand names no file outside the build
+            file = build / "observations" / str(name)
+            fresh = isinstance(key, str) and key not in out
+            if fresh and isinstance(sha, str) and file.is_file():
                 out[str(key)] = (file, sha)
     return out
 
@@ -1176,23 +1217,18 @@ def record_written(
     *,
     edition: str,
     build: str,
-    partitions: dict[str, str],
-    digests: dict[str, str],
+    files: Mapping[str, Mapping[str, str]],
 ) -> None:
-    """Note next to the saved result ``key`` which build it was written into, the content
-    keys of its partition files and their sha256 (the next build may link the unchanged
-    ones). Nothing is noted when the result was not saved."""
+    """Note next to the saved result ``key`` which build it was written into and the
+    content key and sha256 of each observation file (:attr:`PartitionLinks.files`): the
+    next build may link the unchanged ones. Nothing is noted when the result was not
+    saved, or when no file was written (a build kept as it was: its note stands)."""
     from welfare_observatory._atomic import atomic_write_bytes
 
     folder = steps_dir / f"{_PREFIX}{key}"
-    if not (folder / "meta.json").is_file():
+    if not files or not (folder / "meta.json").is_file():
         return
-    written = {
-        "edition": edition,
-        "build": build,
-        "partitions": partitions,
-        "sha256": {d: digests[d] for d in partitions if d in digests},
-    }
+    written = {"edition": edition, "build": build, "files": dict(sorted(files.items()))}
     atomic_write_bytes(folder / _WRITTEN, json.dumps(written).encode("utf-8"))
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from welfare_observatory.build.report import SourceReport
     from welfare_observatory.lineage import LineageGraph
     from welfare_observatory.model.finding import Finding
+    from welfare_observatory.store.edition import PartLinks
 
 __all__ = ["coverage_table", "findings_table", "store_stage"]
 
@@ -31,16 +32,15 @@ def store_stage(
     versions: Mapping[str, str],
     selection: Sequence[str],
     coverage: pa.Table | None = None,
-    unchanged: Mapping[str, Path | tuple[Path, str]] | None = None,
-    digests: dict[str, str] | None = None,
+    links: PartLinks | None = None,
 ) -> str:
     """Write the edition; returns the build id (deterministic from the content's lineage).
 
     ``coverage`` (from :func:`derive_with_coverage`) is stored as ``analyses/coverage.parquet``
     inside the same atomic write, so it is hashed in the manifest with the rest.
-    ``unchanged`` maps a domain to an earlier build's partition file known to hold exactly
-    this build's rows of the domain (and the sha256 it was written with): it is linked
-    instead of written again. ``digests`` receives each domain file's sha256.
+    ``links`` names the earlier builds' observation files known to hold exactly the rows of
+    one of this build's (and the sha256 each was written with): they are linked instead of
+    written again; it is told of every observation file written.
     """
     from welfare_observatory.store.edition import write_build
     from welfare_observatory.store.partitioned import build_manifest
@@ -64,8 +64,7 @@ def store_stage(
         lineage=graph.to_arrow(),
         findings=findings_table(findings),
         analyses={**analyses, "coverage": coverage_table(coverage)},
-        unchanged=unchanged,
-        digests=digests,
+        links=links,
     )
     return build_id
 

@@ -4,7 +4,7 @@ Layout of a knowledge base folder::
 
     <kb>/<edition>/EDITION.json          pointer: current build, status, format version
     <kb>/<edition>/<build-id>/manifest.json
-    <kb>/<edition>/<build-id>/observations/domain=<domain>/part-0.parquet
+    <kb>/<edition>/<build-id>/observations/domain=<domain>/part-<n>.parquet
     <kb>/<edition>/<build-id>/lineage.parquet, findings.parquet, analyses/<name>.parquet
     <kb>/.steps/<step-id>.parquet        outputs of pipeline steps, reused by later builds
 
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from pydantic import Field
 
@@ -40,13 +40,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT_VERSION",
+    "PART_ROWS",
     "DisclosureRecord",
     "EditionPointer",
     "Manifest",
+    "Part",
+    "PartLinks",
     "atomic_write_bytes",
     "commit_build",
     "disk_errors",
     "load_manifest",
+    "part_groups",
     "publish",
     "read_pointer",
     "write_build",
@@ -141,17 +145,30 @@ def read_pointer(edition_dir: Path) -> EditionPointer | None:
     return pointer
 
 
-def write_parquet(table: pa.Table, path: Path, *, computed: bool = False) -> dict[str, Any]:
+def write_parquet(
+    table: pa.Table,
+    path: Path,
+    *,
+    computed: bool = False,
+    statistics: bool | Sequence[str] = True,
+) -> dict[str, Any]:
     """Write ``table`` as a zstd Parquet file; its row count, sha256 and file name.
 
     ``computed``: the table's floating-point columns hold computed values (the analyses'
     growth rates, ratios, scores), written without a dictionary (:func:`dictionary_columns`).
+    ``statistics``: the columns whose minimum and maximum the file records (True: all).
     """
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
     dictionary: bool | list[str] = dictionary_columns(table.schema) if computed else True
-    pq.write_table(table, path, compression="zstd", use_dictionary=dictionary)
+    pq.write_table(
+        table,
+        path,
+        compression="zstd",
+        use_dictionary=dictionary,
+        write_statistics=statistics if isinstance(statistics, bool) else list(statistics),
+    )
     return {"rows": table.num_rows, "sha256": file_sha256(path), "files": [path.name]}
 
 
@@ -177,19 +194,85 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class Part(NamedTuple):
+    """One observation file: rows of consecutive indicators of one domain."""
+
+    domain: str
+    indicators: tuple[str, ...]
+    """The indicators whose rows the file holds, sorted; empty when a row has none."""
+    file: str
+    """Its path under ``observations/``: ``domain=<domain>/part-<n>.parquet``."""
+
+
+class PartLinks(Protocol):
+    """What a build knows of earlier builds' observation files (``build.reuse``)."""
+
+    def earlier(self, part: Part) -> Path | tuple[Path, str] | None:
+        """An earlier build's file holding exactly the rows ``part`` will (and the sha256
+        it was written with), or None."""
+
+    def written(self, part: Part, sha256: str) -> None:
+        """``part`` is in the new build, with this sha256."""
+
+
+PART_ROWS = 32_768
+"""Rows a part file of a domain holds at least before the next one may start."""
+
+_CUT_ONE_IN = 4
+"""Indicator ids whose hash marks a possible cut between part files: one in this many."""
+
+
+def part_groups(counts: Sequence[tuple[str, int]]) -> list[tuple[str, ...]]:
+    """The indicators of a domain (sorted ids, each with its row count) in runs, one run per
+    part file: a run ends once it holds at least :data:`PART_ROWS` rows, before the next id
+    whose hash marks a cut (one id in :data:`_CUT_ONE_IN`).
+
+    A rebuild writes again only the files holding changed rows, so where runs end must not
+    hang on rows elsewhere: cuts sit at ids, not at row counts, and a changed count moves
+    a cut only when it makes a run cross :data:`PART_ROWS`. A domain of fewer rows is one
+    file; concatenated in order, the runs are ``counts``' ids."""
+    import hashlib
+
+    groups: list[tuple[str, ...]] = []
+    run: list[str] = []
+    rows = 0
+    for indicator, count in counts:
+        cut = hashlib.sha256(indicator.encode("utf-8")).digest()[0] % _CUT_ONE_IN == 0
+        if run and rows >= PART_ROWS and cut:
+            groups.append(tuple(run))
+            run, rows = [], 0
+        run.append(indicator)
+        rows += count
+    if run or not groups:
+        groups.append(tuple(run))
+    return groups
+
+
+_ANALYSIS_STATISTICS = ("indicator", "territory", "domain")
+"""Columns of an analysis whose Parquet statistics are written: those a reader selects rows
+by (every column's cost a quarter of writing the progress table)."""
+
+_STATISTICS = ("indicator", "territory", "period", "period_start")
+"""Observation columns whose Parquet statistics (minimum, maximum) are written, with the
+breakdowns: readers skip files and row groups on the key; statistics of every column cost
+a third of writing a domain file."""
+
+
 def _write_observations(
     observations: pa.Table,
     folder: Path,
-    unchanged: Mapping[str, Path | tuple[Path, str]] | None = None,
+    links: PartLinks | None = None,
     digests: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One Parquet file per domain, sorted by indicator, territory, period, breakdowns.
+    """Each domain's rows in Parquet files of consecutive indicators (:func:`part_groups`),
+    each sorted by indicator, territory, period, breakdowns: read in order, the files of a
+    domain are sorted as one.
 
-    A domain in ``unchanged`` (an earlier build's file of exactly these rows, with the
-    sha256 it had when written) is linked, or copied where links are not possible, instead
-    of written: builds never modify a file once written, so both builds may share it. A
-    file whose bytes no longer have that digest (damaged, replaced) is written anew.
-    ``digests`` receives each domain file's sha256.
+    A part ``links`` knows an earlier build's file of (its exact rows, with the sha256 it
+    had when written) is linked, or copied where links are not possible, instead of
+    written: builds never modify a file once written, so both builds may share it. A file
+    whose bytes no longer have that digest (damaged, replaced) is written anew.
+    ``digests`` receives each file's sha256 by its path under ``observations/``.
 
     The file's bytes depend on the rows only: every dictionary column is re-encoded on its
     values in sorted order before writing, so neither the order rows arrived in nor the
@@ -201,19 +284,20 @@ def _write_observations(
     # depends on the order rows arrived in.
     names = ["indicator", "territory", "period"]
     names += [n for n in observations.column_names if n not in BASE_COLUMNS and n != "domain"]
-    parts: dict[str, Callable[[], pa.Table]] = {}
+    statistics = [n for n in observations.column_names if n in (*_STATISTICS, *names)]
+    domains: dict[str, Callable[[], pa.Table]] = {}
     spans = _domain_spans(observations.column("domain"))
     if spans is not None:
         for domain, rows in sorted(spans.items()):
-            parts[domain] = partial(_spanned_part, observations, rows, names)
+            domains[domain] = partial(_rows_of, observations, rows)
     else:
-        codes, domains = _domain_codes(observations.column("domain"))
-        for domain, code in domains:
-            parts[domain] = partial(_domain_part, observations, codes, code, names)
+        codes, found_domains = _domain_codes(observations.column("domain"))
+        for domain, code in found_domains:
+            domains[domain] = partial(_domain_rows, observations, codes, code)
 
-    def one(domain: str, part: Callable[[], pa.Table]) -> str:
-        target = folder / f"domain={domain}" / "part-0.parquet"
-        earlier = (unchanged or {}).get(domain)
+    def one(part: Part, rows: Callable[[], pa.Table]) -> str:
+        target = folder / part.file
+        earlier = links.earlier(part) if links is not None and part.indicators else None
         if earlier is not None:
             path, expected = earlier if isinstance(earlier, tuple) else (earlier, None)
             with contextlib.suppress(FileNotFoundError):
@@ -222,17 +306,130 @@ def _write_observations(
                 if expected is None or found == expected:
                     return found
                 target.unlink()
-        return str(write_parquet(part(), target)["sha256"])
+        ordered = _ordered_part(rows(), names)
+        return str(write_parquet(ordered, target, statistics=statistics)["sha256"])
 
-    found = {domain: one(domain, part) for domain, part in parts.items()}
+    found: dict[str, str] = {}
+    for domain, rows_of_domain in domains.items():
+        rows = rows_of_domain()
+        for part, part_rows in _parts(domain, rows):
+            found[part.file] = one(part, part_rows)
+            if links is not None and part.indicators:
+                links.written(part, found[part.file])
+        del rows
     if digests is not None:
         digests.update(found)
-    files = [f"domain={domain}/part-0.parquet" for domain in parts]
     return {
         "rows": observations.num_rows,
         "sha256": combined_digest(list(found.values())),
-        "files": files,
+        "files": list(found),
     }
+
+
+def _parts(domain: str, rows: pa.Table) -> list[tuple[Part, Callable[[], pa.Table]]]:
+    """The part files of one domain's ``rows`` (:func:`part_groups`), each with its rows
+    (taken when asked: a linked file never needs them). Rows without an indicator make
+    the domain one file that names none (never linked: no earlier file is known to hold
+    them).
+
+    A batch of rows of one indicator (a source's or a derive group's, the usual case) is
+    taken whole into its part, without a copy; only the rows of batches of several
+    indicators are selected one by one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if rows.column("indicator").null_count:
+        return [(Part(domain, (), f"domain={domain}/part-0.parquet"), lambda: rows)]
+    at = rows.column_names.index("indicator")
+    batches = rows.to_batches()
+    whole: dict[str, list[int]] = {}
+    mixed: list[int] = []
+    tallies: dict[str, int] = {}
+    for n, batch in enumerate(batches):
+        if not batch.num_rows:
+            continue
+        text = _one_text(batch.column(at))
+        if text is None:
+            mixed.append(n)
+        else:
+            whole.setdefault(text, []).append(n)
+            tallies[text] = tallies.get(text, 0) + batch.num_rows
+    if mixed:
+        counts = pc.value_counts(pa.chunked_array([batches[n].column(at) for n in mixed]))
+        values = counts.field("values")
+        if pa.types.is_dictionary(values.type):
+            values = values.dictionary_decode()
+        found = zip(values.to_pylist(), counts.field("counts").to_pylist(), strict=True)
+        for value, count in found:
+            tallies[str(value)] = tallies.get(str(value), 0) + int(count)
+    groups = part_groups(sorted(tallies.items()))
+    if len(groups) == 1:
+        return [(Part(domain, groups[0], f"domain={domain}/part-0.parquet"), lambda: rows)]
+    split = _Split(pa.Table.from_batches([batches[n] for n in mixed], rows.schema), groups)
+    out: list[tuple[Part, Callable[[], pa.Table]]] = []
+    for n, group in enumerate(groups):
+        part = Part(domain, group, f"domain={domain}/part-{n}.parquet")
+        taken = [batches[b] for indicator in group for b in whole.get(indicator, ())]
+        out.append((part, partial(split.rows, n, taken)))
+    return out
+
+
+class _Split:
+    """The rows of batches of several indicators, by part: ordered by their part once
+    (when a part first asks), each part's rows then taken from that order; one copy of the
+    rows in all, whatever the number of parts."""
+
+    def __init__(self, mixed: pa.Table, groups: list[tuple[str, ...]]) -> None:
+        self._mixed = mixed
+        self._groups = groups
+        self._order: Any = None
+        self._bounds: Any = None
+
+    def rows(self, n: int, taken: list[pa.RecordBatch]) -> pa.Table:
+        """Part ``n``'s rows: the batches ``taken`` whole and its rows of the mixed ones."""
+        import pyarrow as pa
+
+        if self._mixed.num_rows:
+            if self._order is None:
+                self._sort()
+            start, end = int(self._bounds[n]), int(self._bounds[n + 1])
+            picked = self._mixed.take(pa.array(self._order[start:end]))
+            taken = [*taken, *picked.to_batches()]
+        return pa.Table.from_batches(taken, self._mixed.schema)
+
+    def _sort(self) -> None:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ids = [i for group in self._groups for i in group]
+        part_of = np.array([n for n, group in enumerate(self._groups) for _ in group])
+        at = pc.index_in(self._mixed.column("indicator"), value_set=pa.array(ids, pa.string()))
+        codes = part_of[at.to_numpy()]
+        self._order = np.argsort(codes, kind="stable")
+        self._bounds = np.searchsorted(codes[self._order], np.arange(len(self._groups) + 1))
+
+
+def _one_text(chunk: pa.Array) -> str | None:
+    """The text on every row of ``chunk`` (dictionary-encoded or plain text, no missing
+    row), or None when two rows differ (or one text sits in two slots of a dictionary)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if chunk.null_count or not len(chunk):
+        return None
+    if pa.types.is_dictionary(chunk.type):
+        value_type = chunk.type.value_type
+        if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
+            return None
+        first = chunk.indices[0]
+        if not pc.all(pc.equal(chunk.indices, first)).as_py():
+            return None
+        text = chunk.dictionary[first.as_py()]
+        return str(text.as_py()) if text.is_valid else None
+    if pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type):
+        return _uniform_text(chunk)
+    return None
 
 
 def _domain_spans(column: pa.ChunkedArray) -> dict[str, list[tuple[int, int]]] | None:
@@ -242,7 +439,6 @@ def _domain_spans(column: pa.ChunkedArray) -> dict[str, list[tuple[int, int]]] |
     :func:`_domain_codes` to split row by row. A chunk is checked whole, never trusted:
     the ranges select exactly the rows ``pc.equal`` on the text would."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     dictionary = pa.types.is_dictionary(column.type)
     value_type = column.type.value_type if dictionary else column.type
@@ -254,22 +450,10 @@ def _domain_spans(column: pa.ChunkedArray) -> dict[str, list[tuple[int, int]]] |
         end = start + len(chunk)
         if end == start:
             continue
-        if chunk.null_count:
+        # The same slot on every row (one text in two slots goes the slow way).
+        domain = _one_text(chunk)
+        if domain is None:
             return None
-        if dictionary:
-            # The same slot on every row (one text in two slots goes the slow way).
-            first = chunk.indices[0]
-            if not pc.all(pc.equal(chunk.indices, first)).as_py():
-                return None
-            text = chunk.dictionary[first.as_py()]
-            if not text.is_valid:
-                return None
-            domain = str(text.as_py())
-        else:
-            text = _uniform_text(chunk)
-            if text is None:
-                return None
-            domain = text
         ranges = spans.setdefault(domain, [])
         if ranges and ranges[-1][1] == start:
             ranges[-1] = (ranges[-1][0], end)
@@ -306,12 +490,6 @@ def _uniform_text(chunk: pa.Array) -> str | None:
     if size and not data.slice(first, rows * size).equals(pa.py_buffer(text * rows)):
         return None
     return text.decode("utf-8")
-
-
-def _spanned_part(
-    observations: pa.Table, spans: Sequence[tuple[int, int]], names: list[str]
-) -> pa.Table:
-    return _ordered_part(_rows_of(observations, spans), names)
 
 
 def _rows_of(table: pa.Table, spans: Sequence[tuple[int, int]]) -> pa.Table:
@@ -353,14 +531,11 @@ def _domain_codes(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[tuple[
     return indices, sorted(found.items())
 
 
-def _domain_part(
-    observations: pa.Table, codes: pa.ChunkedArray, code: int, names: list[str]
-) -> pa.Table:
-    """The rows of one domain (``codes`` equal to ``code``), without the domain column,
-    on sorted dictionaries, in key order."""
+def _domain_rows(observations: pa.Table, codes: pa.ChunkedArray, code: int) -> pa.Table:
+    """The rows of one domain (``codes`` equal to ``code``)."""
     import pyarrow.compute as pc
 
-    return _ordered_part(observations.filter(pc.equal(codes, code)), names)
+    return observations.filter(pc.equal(codes, code))
 
 
 def _ordered_part(part: pa.Table, names: list[str]) -> pa.Table:
@@ -734,48 +909,59 @@ def write_build(
     lineage: pa.Table,
     findings: pa.Table,
     analyses: Mapping[str, pa.Table] = {},
-    unchanged: Mapping[str, Path | tuple[Path, str]] | None = None,
+    links: PartLinks | None = None,
     digests: dict[str, str] | None = None,
 ) -> EditionPointer:
     """Write a complete build of ``manifest.edition`` and point the edition at it.
 
-    ``unchanged``: domains whose partition file of an earlier build holds exactly these
-    rows (see :func:`_write_observations`); ``digests`` receives each domain file's sha256.
+    ``links``: earlier builds' observation files that may be linked, told of each file
+    written (see :func:`_write_observations`); ``digests`` receives each observation
+    file's sha256 by its path under ``observations/``, also when the build is kept.
 
     Raises EditionError when the edition is published (frozen). On any failure, nothing
     that was readable before becomes unreadable.
     """
 
-    def rest(staging: Path) -> dict[str, Any]:
-        tables = {
-            "lineage": write_parquet(lineage, staging / "lineage.parquet"),
-            "findings": write_parquet(findings, staging / "findings.parquet"),
+    def others(staging: Path) -> dict[str, Callable[[], dict[str, Any]]]:
+        """The tables besides the observations, each a job writing it (in manifest order)."""
+        jobs: dict[str, Callable[[], dict[str, Any]]] = {
+            "lineage": partial(write_parquet, lineage, staging / "lineage.parquet"),
+            "findings": partial(write_parquet, findings, staging / "findings.parquet"),
         }
         for name, table in sorted(analyses.items()):
-            tables[f"analyses/{name}"] = write_parquet(
-                table, staging / "analyses" / f"{name}.parquet", computed=True
+            statistics = [n for n in table.column_names if n in _ANALYSIS_STATISTICS]
+            jobs[f"analyses/{name}"] = partial(
+                write_parquet,
+                table,
+                staging / "analyses" / f"{name}.parquet",
+                computed=True,
+                statistics=statistics,
             )
-        return tables
+        return jobs
 
     def write(staging: Path) -> dict[str, Any]:
         from concurrent.futures import ThreadPoolExecutor
 
-        # The analyses are written on a second thread while the domains are (Parquet
-        # writing and hashing release the GIL): in a rebuild they are half the store's
-        # work. Leaving the block waits for both, also when one of them failed.
-        with ThreadPoolExecutor(1, thread_name_prefix="store") as pool:
-            others = pool.submit(rest, staging)
-            written = _write_observations(
-                observations, staging / "observations", unchanged, digests
-            )
-            return {"observations": written, **others.result()}
+        # The other tables are written on two more threads while the domains are (Parquet
+        # writing and hashing release the GIL), the largest first: in a rebuild, which
+        # writes few observation files, they are most of the store's work. Leaving the
+        # block waits for every job, also when one of them failed.
+        jobs = others(staging)
+        sizes = {"lineage": lineage.num_rows, "findings": findings.num_rows}
+        sizes |= {f"analyses/{name}": table.num_rows for name, table in analyses.items()}
+        with ThreadPoolExecutor(2, thread_name_prefix="store") as pool:
+            running = {
+                name: pool.submit(jobs[name]) for name in sorted(jobs, key=lambda n: -sizes[n])
+            }
+            written = _write_observations(observations, staging / "observations", links, digests)
+            return {"observations": written, **{name: running[name].result() for name in jobs}}
 
     def kept(files: Mapping[str, str]) -> None:
         if digests is not None:
             for name, sha in files.items():
                 parts = Path(name).parts
                 if len(parts) == 3 and parts[0] == "observations":
-                    digests[parts[1].removeprefix("domain=")] = sha
+                    digests["/".join(parts[1:])] = sha
 
     return commit_build(kb_root, manifest, write, kept)
 

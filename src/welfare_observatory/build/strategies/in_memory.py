@@ -82,6 +82,7 @@ class InMemory:
         from welfare_observatory.build.reuse import (
             Derived,
             EarlyAnalysed,
+            PartitionLinks,
             analysis_key,
             analyze_incrementally,
             derived_fingerprints,
@@ -89,7 +90,6 @@ class InMemory:
             forget_early,
             load_derived,
             load_grouped,
-            partition_keys,
             previous_partitions,
             record_stamps,
             record_written,
@@ -223,11 +223,10 @@ class InMemory:
             with context.timed("store"):
                 say(f"writing edition {env.config.edition}")
                 edition = env.config.edition
-                keys = {}
+                links = None
                 if prints is not None:
-                    keys = partition_keys(observations.schema, prints, environment)
-                earlier = previous_partitions(context.steps_dir, kb_root, edition) if keys else {}
-                digests: dict[str, str] = {}
+                    earlier = previous_partitions(context.steps_dir, kb_root, edition)
+                    links = PartitionLinks(observations.schema, prints, environment, earlier)
                 build_id = store_stage(
                     kb_root,
                     env,
@@ -239,8 +238,7 @@ class InMemory:
                     versions=context.versions,
                     selection=[i.id for i in env.selection],
                     coverage=derive_out.coverage,
-                    unchanged={d: earlier[k] for d, k in keys.items() if k in earlier},
-                    digests=digests,
+                    links=links,
                 )
         finally:
             if saving is not None:
@@ -252,15 +250,10 @@ class InMemory:
                 if files is not None:
                     # Now that nothing writes into it: the next build trusts what is untouched.
                     record_stamps(context.steps_dir, key, files)
-            if keys:
+            if links is not None:
                 with disk_errors(context.steps_dir, "derived results"):
                     record_written(
-                        context.steps_dir,
-                        key,
-                        edition=edition,
-                        build=build_id,
-                        partitions=keys,
-                        digests=digests,
+                        context.steps_dir, key, edition=edition, build=build_id, files=links.files
                     )
         return Stored(
             build=build_id,
