@@ -189,3 +189,17 @@ def test_the_files_depend_on_the_rows_not_on_how_they_are_batched(
     assert other == one and len(one["files"]) > 1
     for name in one["files"]:
         assert (tmp_path / "other" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+
+
+def test_a_plain_text_indicator_column_is_split_as_a_dictionary_one(tmp_path: Path) -> None:
+    data = _wide(40, 2_000)
+    at = data.column_names.index("indicator")
+    plain = data.set_column(at, "indicator", data.column(at).cast(pa.string()))
+    one = _write_observations(data, tmp_path / "dictionary")
+    other = _write_observations(plain, tmp_path / "plain")
+    assert other["files"] == one["files"] and len(one["files"]) > 1
+    for name in one["files"]:
+        left = pq.read_table(tmp_path / "dictionary" / name)
+        right = pq.read_table(tmp_path / "plain" / name)
+        assert right.column("indicator").to_pylist() == left.column("indicator").to_pylist()
+        assert right.column("value").to_pylist() == left.column("value").to_pylist()

@@ -295,7 +295,7 @@ def _write_observations(
         for domain, code in found_domains:
             domains[domain] = partial(_domain_rows, observations, codes, code)
 
-    def one(part: Part, rows: Callable[[], pa.Table]) -> str:
+    def one(part: Part, ordered: Callable[[], pa.Table]) -> str:
         target = folder / part.file
         earlier = links.earlier(part) if links is not None and part.indicators else None
         if earlier is not None:
@@ -306,14 +306,13 @@ def _write_observations(
                 if expected is None or found == expected:
                     return found
                 target.unlink()
-        ordered = _ordered_part(rows(), names)
-        return str(write_parquet(ordered, target, statistics=statistics)["sha256"])
+        return str(write_parquet(ordered(), target, statistics=statistics)["sha256"])
 
     found: dict[str, str] = {}
     for domain, rows_of_domain in domains.items():
         rows = rows_of_domain()
-        for part, part_rows in _parts(domain, rows):
-            found[part.file] = one(part, part_rows)
+        for part, ordered in _parts(domain, rows, names):
+            found[part.file] = one(part, ordered)
             if links is not None and part.indicators:
                 links.written(part, found[part.file])
         del rows
@@ -326,88 +325,82 @@ def _write_observations(
     }
 
 
-def _parts(domain: str, rows: pa.Table) -> list[tuple[Part, Callable[[], pa.Table]]]:
-    """The part files of one domain's ``rows`` (:func:`part_groups`), each with its rows
-    (taken when asked: a linked file never needs them). Rows without an indicator make
-    the domain one file that names none (never linked: no earlier file is known to hold
-    them).
+def _parts(
+    domain: str, rows: pa.Table, names: list[str]
+) -> list[tuple[Part, Callable[[], pa.Table]]]:
+    """The part files of one domain's ``rows`` (:func:`part_groups`), each with its rows as
+    written, in key order (``names``, see :func:`_ordered_part`), made when asked: a linked
+    file never needs them. Rows without an indicator make the domain one file that names
+    none (never linked: no earlier file is known to hold them).
 
-    A batch of rows of one indicator (a source's or a derive group's, the usual case) is
-    taken whole into its part, without a copy; only the rows of batches of several
-    indicators are selected one by one."""
+    When every batch of the rows holds one indicator (a source's or a derive group's rows,
+    the usual case), a part's batches are joined without a copy and ordered alone; when
+    some hold several, the domain is ordered once and each part is its slice (indicator
+    leads the key) on dictionaries of its own values: either way the file's bytes depend
+    on its rows only."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if rows.column("indicator").null_count:
-        return [(Part(domain, (), f"domain={domain}/part-0.parquet"), lambda: rows)]
+        alone = Part(domain, (), f"domain={domain}/part-0.parquet")
+        return [(alone, partial(_ordered_part, rows, names))]
     at = rows.column_names.index("indicator")
     batches = rows.to_batches()
     whole: dict[str, list[int]] = {}
-    mixed: list[int] = []
+    mixed = False
     tallies: dict[str, int] = {}
     for n, batch in enumerate(batches):
         if not batch.num_rows:
             continue
         text = _one_text(batch.column(at))
         if text is None:
-            mixed.append(n)
-        else:
-            whole.setdefault(text, []).append(n)
-            tallies[text] = tallies.get(text, 0) + batch.num_rows
+            mixed = True
+            break
+        whole.setdefault(text, []).append(n)
+        tallies[text] = tallies.get(text, 0) + batch.num_rows
     if mixed:
-        counts = pc.value_counts(pa.chunked_array([batches[n].column(at) for n in mixed]))
+        counts = pc.value_counts(rows.column(at))
         values = counts.field("values")
         if pa.types.is_dictionary(values.type):
             values = values.dictionary_decode()
         found = zip(values.to_pylist(), counts.field("counts").to_pylist(), strict=True)
+        tallies = {}
         for value, count in found:
             tallies[str(value)] = tallies.get(str(value), 0) + int(count)
     groups = part_groups(sorted(tallies.items()))
     if len(groups) == 1:
-        return [(Part(domain, groups[0], f"domain={domain}/part-0.parquet"), lambda: rows)]
-    split = _Split(pa.Table.from_batches([batches[n] for n in mixed], rows.schema), groups)
+        ordered = partial(_ordered_part, rows, names)
+        return [(Part(domain, groups[0], f"domain={domain}/part-0.parquet"), ordered)]
     out: list[tuple[Part, Callable[[], pa.Table]]] = []
+    domain_order = _Sliced(rows, names, [sum(tallies[i] for i in group) for group in groups])
     for n, group in enumerate(groups):
         part = Part(domain, group, f"domain={domain}/part-{n}.parquet")
-        taken = [batches[b] for indicator in group for b in whole.get(indicator, ())]
-        out.append((part, partial(split.rows, n, taken)))
+        if mixed:
+            out.append((part, partial(domain_order.part, n)))
+        else:
+            taken = [batches[b] for indicator in group for b in whole[indicator]]
+            table = pa.Table.from_batches(taken, rows.schema)
+            out.append((part, partial(_ordered_part, table, names)))
     return out
 
 
-class _Split:
-    """The rows of batches of several indicators, by part: ordered by their part once
-    (when a part first asks), each part's rows then taken from that order; one copy of the
-    rows in all, whatever the number of parts."""
+class _Sliced:
+    """A domain ordered once (when a part first asks), each part a slice of it: its rows
+    are consecutive (indicator leads the key), ``sizes`` of them in order."""
 
-    def __init__(self, mixed: pa.Table, groups: list[tuple[str, ...]]) -> None:
-        self._mixed = mixed
-        self._groups = groups
-        self._order: Any = None
-        self._bounds: Any = None
+    def __init__(self, rows: pa.Table, names: list[str], sizes: list[int]) -> None:
+        self._rows: pa.Table | None = rows
+        self._names = names
+        self._starts = [sum(sizes[:n]) for n in range(len(sizes) + 1)]
+        self._ordered: pa.Table | None = None
 
-    def rows(self, n: int, taken: list[pa.RecordBatch]) -> pa.Table:
-        """Part ``n``'s rows: the batches ``taken`` whole and its rows of the mixed ones."""
-        import pyarrow as pa
-
-        if self._mixed.num_rows:
-            if self._order is None:
-                self._sort()
-            start, end = int(self._bounds[n]), int(self._bounds[n + 1])
-            picked = self._mixed.take(pa.array(self._order[start:end]))
-            taken = [*taken, *picked.to_batches()]
-        return pa.Table.from_batches(taken, self._mixed.schema)
-
-    def _sort(self) -> None:
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        ids = [i for group in self._groups for i in group]
-        part_of = np.array([n for n, group in enumerate(self._groups) for _ in group])
-        at = pc.index_in(self._mixed.column("indicator"), value_set=pa.array(ids, pa.string()))
-        codes = part_of[at.to_numpy()]
-        self._order = np.argsort(codes, kind="stable")
-        self._bounds = np.searchsorted(codes[self._order], np.arange(len(self._groups) + 1))
+    def part(self, n: int) -> pa.Table:
+        if self._ordered is None:
+            assert self._rows is not None
+            self._ordered = _ordered_part(self._rows, self._names)
+            self._rows = None
+        start, end = self._starts[n], self._starts[n + 1]
+        return _sorted_dictionaries(self._ordered.slice(start, end - start))
 
 
 def _one_text(chunk: pa.Array) -> str | None:
