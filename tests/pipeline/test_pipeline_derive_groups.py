@@ -335,6 +335,27 @@ def test_a_damaged_grouped_result_means_a_whole_derive(
     assert edition(again) == edition(fresh)
 
 
+@pytest.mark.parametrize("damage", ["other bytes", "missing"])
+def test_a_result_whose_parts_file_is_damaged_means_a_whole_derive(
+    tmp_path: Path, derived_indicators: list[set[str]], damage: str
+) -> None:
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
+    parts = saved / "parts.jsonl"
+    assert parts.read_bytes()  # derive's finding parts, one JSON line each
+    if damage == "missing":
+        parts.unlink()
+    else:
+        parts.write_bytes(parts.read_bytes().replace(b'"count":', b'"count": ', 1))
+    change_last_value(folder / "data" / "t_health_b.csv")
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert derived_indicators[1] == derived_indicators[0]
+    assert edition(again) == edition(fresh)
+    assert again.report.findings == fresh.report.findings
+
+
 @pytest.mark.parametrize("damage", ["ranges overlap", "ranges short", "file truncated"])
 def test_a_grouped_result_that_does_not_fit_its_ranges_means_a_whole_derive(
     tmp_path: Path, derived_indicators: list[set[str]], damage: str

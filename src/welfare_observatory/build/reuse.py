@@ -144,7 +144,7 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
         if not isinstance(names, list) or not isinstance(found, list):
             return None
         analyses = _read_analyses(folder, meta, names, sums)
-        derive = _derive_output(meta, observations, coverage)
+        derive = _derive_output(meta, observations, coverage, folder)
         findings = [Finding.model_validate(f) for f in found]
         prints = meta.get("fingerprints")
     except (OSError, ValueError, KeyError, TypeError):
@@ -154,16 +154,21 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
     return Derived(derive, analyses, findings)
 
 
-_LAYOUT = 3
+_LAYOUT = 4
 """The layout of a saved result, in its meta: one copy of the derived rows in group order,
 uncompressed Arrow IPC, split by group (:data:`_GROUPS_PER_FILE` groups a file, in key
 order) into the files its meta lists (``rows``: ``observations.arrow``,
 ``observations-1.arrow``, ...), and ``coverage.arrow``; the groups' row ranges
 (``ranges``) point into the files' rows one after the other. A rebuild writes the files
 whose rows changed and hard-links the others from the result it started from
-(:func:`_put`). Without ranges, ``rows.parquet``. Results of earlier layouts (one rows
-file; before that ``observations.parquet`` plus a reordered copy ``grouped.arrow``) are
-not read: derive runs again."""
+(:func:`_put`). Without ranges, ``rows.parquet``. Derive's finding parts are JSON lines
+in ``parts.jsonl`` (:data:`_PARTS`; in the meta up to layout 3). Results of earlier
+layouts (one rows file; before that ``observations.parquet`` plus a reordered copy
+``grouped.arrow``) are not read: derive runs again."""
+
+_PARTS = "parts.jsonl"
+"""A saved result's finding parts (``derive._parts.parts_to_lines``): apart from the meta,
+which every rebuild parses (thousands of parts were 2 of its 2.5 MB at 4x)."""
 
 _GROUPS_PER_FILE = 10
 """Groups whose rows share a file of a saved result: a one-source rebuild writes one file
@@ -321,18 +326,26 @@ def _same(old: pa.Table, new: pa.Table) -> bool:
 
 
 def _derive_output(
-    meta: dict[str, object], observations: pa.Table, coverage: pa.Table | None
+    meta: dict[str, object], observations: pa.Table, coverage: pa.Table | None, folder: Path
 ) -> DeriveOutput:
+    """The derive output a saved result in ``folder`` holds; its parts file is checked
+    against its digest (ValueError when it differs)."""
     from welfare_observatory.build.derive import DeriveOutput
-    from welfare_observatory.derive._parts import part_from
+    from welfare_observatory.derive._parts import parts_from_lines
 
-    parts, groups, changes = meta.get("parts"), meta.get("groups"), meta.get("changes")
+    groups, changes = meta.get("groups"), meta.get("changes")
+    parts = None
+    if meta.get("parts") == _PARTS:
+        data = (folder / _PARTS).read_bytes()
+        if hashlib.sha256(data).hexdigest() != _digests(meta).get(_PARTS):
+            raise ValueError(f"{folder / _PARTS} does not have the digest saved with it")
+        parts = parts_from_lines(data)
     return DeriveOutput(
         observations=observations,
         findings=[Finding.model_validate(f) for f in _listed(meta["findings"])],
         steps=[StepRecord.model_validate(s) for s in _listed(meta["steps"])],
         coverage=coverage,
-        parts=[part_from(p) for p in parts] if isinstance(parts, list) else None,
+        parts=parts,
         groups=(
             {str(k): [str(i) for i in v] for k, v in groups.items()}
             if isinstance(groups, dict)
@@ -394,7 +407,7 @@ def load_grouped(steps_dir: Path) -> Grouped | None:
                 raise ValueError(f"{folder}: a data file that is no Arrow file")
             observations = _joined(blocks[:count])
             coverage = blocks[count] if len(blocks) > count else None
-            output = _derive_output(meta, observations, coverage)
+            output = _derive_output(meta, observations, coverage, folder)
             rows = _runs_of(ranges["rows"], observations)
             covered = ranges.get("coverage")
             cov_rows = None
@@ -439,7 +452,6 @@ def _grouped(
     meta records of the groups: parts, groups, changes, row ranges (none when the groups
     cannot be reused: then the tables are saved as they are)."""
     from welfare_observatory.build.derive import group_runs
-    from welfare_observatory.derive._parts import part_to
 
     groups = derive.groups
     if derive.parts is None or groups is None or len(groups) < 2:
@@ -461,7 +473,7 @@ def _grouped(
     ranges: dict[str, object] = {"rows": grouped[1]}
     if covered is not None:
         ranges["coverage"] = covered[1]
-    saved: dict[str, object] = {"parts": [part_to(p) for p in derive.parts], "groups": groups}
+    saved: dict[str, object] = {"parts": _PARTS, "groups": groups}
     if derive.changes is not None:
         saved["changes"] = [
             {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()}
@@ -561,6 +573,8 @@ def stage_rows(steps_dir: Path, key: str, derive: DeriveOutput) -> StagedRows:
     and steps into a new staging folder. A build runs it as soon as derive is done, on
     another core while analyze runs; a staging folder a failed build leaves is removed by
     the next (:func:`drop_leftovers`)."""
+    from welfare_observatory.derive._parts import parts_to_lines
+
     steps_dir.mkdir(parents=True, exist_ok=True)
     target = steps_dir / f"{_PREFIX}{key}"
     if target.exists():
@@ -590,6 +604,10 @@ def stage_rows(steps_dir: Path, key: str, derive: DeriveOutput) -> StagedRows:
                 sums[name] = _put(block, staging / name, seen)
             if coverage is not None:
                 sums[_COVERAGE] = _put(coverage, staging / _COVERAGE, seen)
+            # _grouped records groups only of a derive output with parts.
+            data = parts_to_lines(derive.parts or ())
+            (staging / _PARTS).write_bytes(data)
+            sums[_PARTS] = hashlib.sha256(data).hexdigest()
         else:
             _write_parquet(observations, staging / _COMPRESSED)
             if coverage is not None:

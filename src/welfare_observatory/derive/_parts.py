@@ -19,7 +19,7 @@ or one finding whatever the indicators (``once``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from welfare_observatory.model.finding import Finding, Severity
@@ -34,6 +34,8 @@ __all__ = [
     "null_last",
     "part_from",
     "part_to",
+    "parts_from_lines",
+    "parts_to_lines",
     "sum_parts",
 ]
 
@@ -61,6 +63,9 @@ class FindingPart:
     """``item``: at most this many findings of the slot are listed."""
     members: tuple[str, ...] = ()
     """``sum``: what the finding counts distinct of (territories), for :data:`MEMBERS`."""
+    saved: str | None = field(default=None, init=False, compare=False, repr=False)
+    r"""The JSON line :func:`parts_from_lines` read it from: saved again as it is (a part
+    made anew, ``replace``\ d included, has none)."""
 
 
 def null_last(value: Any) -> tuple[int, Any]:
@@ -133,6 +138,33 @@ def part_from(data: dict[str, Any]) -> FindingPart:
         cap=data["cap"],
         members=tuple(str(m) for m in data.get("members", ())),
     )
+
+
+def parts_to_lines(parts: Iterable[FindingPart]) -> bytes:
+    """``parts`` as JSON lines (one part a line, :func:`part_to`): a part read by
+    :func:`parts_from_lines` as the line it was (a rebuild keeps most parts: serialising
+    thousands of them again cost a 4x rebuild 70 ms)."""
+    import json
+
+    lines = [
+        p.saved
+        if p.saved is not None
+        else json.dumps(part_to(p), ensure_ascii=False, separators=(",", ":"))
+        for p in parts
+    ]
+    return "\n".join(lines).encode("utf-8")
+
+
+def parts_from_lines(data: bytes) -> list[FindingPart]:
+    """The parts :func:`parts_to_lines` saved, each keeping its line."""
+    import json
+
+    out: list[FindingPart] = []
+    for line in data.decode("utf-8").split("\n") if data else ():
+        part = part_from(json.loads(line))
+        object.__setattr__(part, "saved", line)
+        out.append(part)
+    return out
 
 
 def _jsonable(value: Any) -> Any:
