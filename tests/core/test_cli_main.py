@@ -96,3 +96,34 @@ def test_tables_show_data_as_it_is_and_missing_values_as_empty(
     out = capsys.readouterr().out
     assert "[bold]Biella[/bold]" in out and "[red]x[/red]" in out
     assert "nan" not in out and "None" not in out
+
+
+def test_a_model_is_written_as_the_json_of_its_dump(capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import date
+
+    from welfare_observatory.cli._output import print_json
+    from welfare_observatory.model.finding import Finding, Severity
+    from welfare_observatory.store.edition import Manifest
+
+    finding = Finding(
+        code="release-conflict",
+        severity=Severity.INFO,
+        message="Città 9 wins over 2,082 \u00ab\u00bb \x00",
+        count=3,
+    )
+    manifest = Manifest(
+        observatory="o",
+        edition="2025",
+        build="b-1",
+        created="2026-12-06T09:00:00+00:00",
+        library_version="1",
+        config_digest="-",
+        reference_date=date(2025, 1, 1).isoformat(),
+        territory="IT",
+        tables={"observations": {"rows": 3, "sha256": "0" * 64, "files": ["a", "b"]}},
+    )
+    for model in (finding, manifest):
+        print_json(model)
+        written = capsys.readouterr().out
+        expected = json.dumps(model.model_dump(mode="json"), indent=2, ensure_ascii=False)
+        assert written == expected + "\n"

@@ -98,7 +98,7 @@ def build(
             source_timeout=source_timeout or None,
         )
     if as_json:
-        print_json(result.report.model_dump(mode="json"))
+        print_json(result.report)
     elif verbose:
         result.report.render()
     else:

@@ -168,7 +168,7 @@ def show(indicator_id: str, lang: str, as_json: bool) -> None:
     if found.notice:
         click.echo(click.style("note: ", fg="yellow") + found.notice, err=True)
     if as_json:
-        print_json(ind.model_dump(mode="json"))
+        print_json(ind)
         return
     src = ind.source
     formula = None

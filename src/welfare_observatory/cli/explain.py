@@ -82,7 +82,7 @@ def explain(
         base, indicator, territory, period, edition=edition, where=_where(where, sex)
     )
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(result)
         return
     if result.value.period != result.requested_period:
         click.echo(f"(period {result.requested_period} read as {result.value.period})")

@@ -78,7 +78,7 @@ def show(edition: str | None, kb_path: Path, as_json: bool) -> None:
     base = _open(kb_path)
     manifest = base.manifest(edition)
     if as_json:
-        print_json(manifest.model_dump(mode="json"))
+        print_json(manifest)
         return
     info = base.edition(edition)
     print_fields(
