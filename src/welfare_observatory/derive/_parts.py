@@ -18,6 +18,7 @@ or one finding whatever the indicators (``once``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -126,18 +127,27 @@ def part_to(part: FindingPart) -> dict[str, Any]:
     }
 
 
-def part_from(data: dict[str, Any]) -> FindingPart:
-    """The part :func:`part_to` saved (sort keys come back as tuples)."""
+def part_from(data: dict[str, Any], finding: Finding | None = None) -> FindingPart:
+    """The part :func:`part_to` saved (sort keys come back as tuples); ``finding``: its
+    finding, when validated already."""
     return FindingPart(
         slot=tuple(int(s) for s in data["slot"]),
         kind=data["kind"],
-        finding=Finding.model_validate(data["finding"]),
+        finding=Finding.model_validate(data["finding"]) if finding is None else finding,
         indicator=data["indicator"],
         order=_tupled(data["order"]),
         template=str(data["template"]),
         cap=data["cap"],
         members=tuple(str(m) for m in data.get("members", ())),
     )
+
+
+@functools.cache
+def _findings() -> Any:
+    """Validates a list of findings in one call (half the time of one call each)."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(list[Finding])
 
 
 def parts_to_lines(parts: Iterable[FindingPart]) -> bytes:
@@ -159,9 +169,15 @@ def parts_from_lines(data: bytes) -> list[FindingPart]:
     """The parts :func:`parts_to_lines` saved, each keeping its line."""
     import json
 
+    lines = data.decode("utf-8").split("\n") if data else []
+    # One parse of them all (a call per line cost a third more).
+    values = json.loads("[" + ",".join(lines) + "]")
+    if not isinstance(values, list) or len(values) != len(lines):
+        raise ValueError("a parts file of one JSON object a line was expected")
+    findings = _findings().validate_python([value["finding"] for value in values])
     out: list[FindingPart] = []
-    for line in data.decode("utf-8").split("\n") if data else ():
-        part = part_from(json.loads(line))
+    for line, value, finding in zip(lines, values, findings, strict=True):
+        part = part_from(value, finding)
         object.__setattr__(part, "saved", line)
         out.append(part)
     return out
@@ -175,7 +191,7 @@ def _jsonable(value: Any) -> Any:
 
 def _tupled(value: Any) -> Any:
     if isinstance(value, list):
-        return tuple(_tupled(v) for v in value)
+        return tuple(_tupled(v) if isinstance(v, list) else v for v in value)
     return value
 
 

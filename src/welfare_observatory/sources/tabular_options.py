@@ -6,6 +6,7 @@ block of a ``ckan`` source). Defaults follow how Istat and Italian public bodies
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -117,9 +118,9 @@ class TabularOptions(Frozen):
             )
         # A number cell is read as its number before any marker is looked for: a marker
         # written as a number would never apply, and the declaration would be lost unseen.
-        formats = {number_format(self, separator) for separator in (",", ";")}
+        formats = frozenset(number_format(self, separator) for separator in (",", ";"))
         for sign in self.markers:
-            if any(re.fullmatch(number_pattern(*f), sign.strip()) for f in formats):
+            if _a_number(sign.strip(), formats):
                 raise ValueError(
                     f"marker {sign!r} is a number, which the reader takes as its value: "
                     "a marker is a sign that is not a number (such as '-' or '..'); "
@@ -150,6 +151,14 @@ def number_format(options: TabularOptions, separator: str | None) -> tuple[str, 
     if thousands == "auto":
         thousands = "." if decimal == "," else "none"
     return decimal, thousands
+
+
+@functools.lru_cache(maxsize=1024)
+def _a_number(text: str, formats: frozenset[tuple[str, str]]) -> bool:
+    """Whether ``text`` reads as a number in one of ``formats`` (decimal, thousands). Kept
+    per process: every source of an observatory declares the same few markers (160
+    sources spent 13 ms of a rebuild matching them)."""
+    return any(re.fullmatch(number_pattern(*f), text) for f in formats)
 
 
 def number_pattern(decimal: str, thousands: str) -> str:
