@@ -182,7 +182,9 @@ class KnowledgeBase:
         return Path(self.edition(edition).path)
 
     def files(self, edition: str | None = None) -> list[Path]:
-        """The observation Parquet files of the edition's current build, one per partition."""
+        """The observation Parquet files of the edition's current build, in order: a domain's
+        files (``domain=<d>/part-<n>.parquet``, one or more) read in this order are sorted
+        by indicator, territory and period."""
         build = self.path(edition)
         manifest = store.load_manifest(build)
         names = manifest.tables.get("observations", {}).get("files", [])
