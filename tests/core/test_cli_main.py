@@ -127,3 +127,16 @@ def test_a_model_is_written_as_the_json_of_its_dump(capsys: pytest.CaptureFixtur
         written = capsys.readouterr().out
         expected = json.dumps(model.model_dump(mode="json"), indent=2, ensure_ascii=False)
         assert written == expected + "\n"
+    # Floats keep their values; one that is not finite is null, never NaN (not JSON).
+    from welfare_observatory.build.report import BuildReport
+
+    report = BuildReport(
+        observatory="o",
+        edition="2025",
+        build="b-1",
+        knowledge_base="kb",
+        timings={"load": 1e-05, "store": 0.25, "parse": float("nan")},
+    )
+    print_json(report)
+    back = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(name))
+    assert back["timings"] == {"load": 1e-05, "store": 0.25, "parse": None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -67,3 +68,24 @@ def test_a_part_changed_after_reading_is_saved_as_it_is_now(saved: list[FindingP
     again = parts_from_lines(parts_to_lines(moved))
     assert [p.slot for p in again] == [(7, *p.slot) for p in saved] + [saved[0].slot]
     assert again[-1].template == "other " + COUNT
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"slot":[1],"kind":"item","finding":%s,"indicator":"A","order":[],"template":"",'
+        '"cap":"x","members":[]}',
+        '{"slot":["1"],"kind":"item","finding":%s,"indicator":"A","order":[],"template":"",'
+        '"cap":null,"members":[]}',
+        '{"slot":[1],"kind":"other","finding":%s,"indicator":"A","order":[],"template":"",'
+        '"cap":null,"members":[]}',
+        '{"slot":[1],"kind":"sum","finding":%s,"indicator":"A","order":[],"template":"",'
+        '"cap":null,"members":[1]}',
+        "[1, 2]",
+    ],
+)
+def test_a_saved_part_of_the_wrong_shape_is_refused(line: str) -> None:
+    finding = Finding(code="c", severity=Severity.INFO, message="m").model_dump_json()
+    text = line % finding if "%s" in line else line
+    with pytest.raises(ValueError, match=r"parts file|part of the wrong shape"):
+        parts_from_lines(text.encode())

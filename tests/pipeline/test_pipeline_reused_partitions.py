@@ -95,3 +95,40 @@ def test_a_rebuild_writes_only_the_file_of_the_changed_indicator(
     assert sorted(held.values()) == [["T_EDU_A"], ["T_EDU_B"], ["T_EDU_C"]]
     linked = {f.name for f in files if f.stat().st_nlink > 1}
     assert linked == {name for name, ids in held.items() if ids != ["T_EDU_B"]}
+
+
+def test_a_note_naming_files_outside_the_build_links_nothing(tmp_path: Path) -> None:
+    from welfare_observatory.build.reuse import previous_partitions
+
+    steps, kb = tmp_path / "kb" / ".steps", tmp_path / "kb"
+    build = kb / "2025" / "b-1" / "observations"
+    (build / "domain=health").mkdir(parents=True)
+    (build / "domain=health" / "part-0.parquet").write_bytes(b"rows")
+    (tmp_path / "outside.parquet").write_bytes(b"secret")
+    folder = steps / "derived-abc"
+    folder.mkdir(parents=True)
+    noted = {
+        "domain=health/part-0.parquet": {"key": "k-good", "sha256": "1" * 64},
+        "../../../../outside.parquet": {"key": "k-up", "sha256": "2" * 64},
+        "domain=health/../../../../outside.parquet": {"key": "k-dots", "sha256": "3" * 64},
+        str(tmp_path / "outside.parquet"): {"key": "k-absolute", "sha256": "4" * 64},
+        "domain=health/part-9.parquet": {"key": "k-missing", "sha256": "5" * 64},
+        "domain=health/part-1.parquet": "not a mapping",
+    }
+    written = {"edition": "2025", "build": "b-1", "files": noted}
+    (folder / "written.json").write_text(json.dumps(written), encoding="utf-8")
+    found = previous_partitions(steps, kb, "2025")
+    assert found == {"k-good": (build / "domain=health" / "part-0.parquet", "1" * 64)}
+    # Nor does a note whose build is no build's name.
+    (tmp_path / "x" / "observations" / "domain=health").mkdir(parents=True)
+    (tmp_path / "x" / "observations" / "domain=health" / "part-0.parquet").write_bytes(b"x")
+    for name in ("../../x", str(tmp_path / "x"), "..", 7):
+        hostile = {**written, "build": name}
+        (folder / "written.json").write_text(json.dumps(hostile), encoding="utf-8")
+        assert previous_partitions(steps, kb, "2025") == {}
+    # A note of an earlier version (one file per domain) is not read.
+    (folder / "written.json").write_text(
+        json.dumps({"edition": "2025", "build": "b-1", "partitions": {"health": "k"}}),
+        encoding="utf-8",
+    )
+    assert previous_partitions(steps, kb, "2025") == {}

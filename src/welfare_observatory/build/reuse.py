@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -147,7 +148,7 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
         derive = _derive_output(meta, observations, coverage, folder)
         findings = [Finding.model_validate(f) for f in found]
         prints = meta.get("fingerprints")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
     if isinstance(prints, dict):
         return Derived(derive, analyses, findings, {str(k): str(v) for k, v in prints.items()})
@@ -413,7 +414,15 @@ def load_grouped(steps_dir: Path) -> Grouped | None:
             cov_rows = None
             if coverage is not None:
                 cov_rows = _runs_of(covered, coverage) if isinstance(covered, dict) else None
-        except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException):
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            IndexError,
+            RecursionError,
+            pa.ArrowException,
+        ):
             continue
         if output.parts is None or output.groups is None:
             continue
@@ -520,7 +529,7 @@ def _file_sha256(path: Path) -> str:
 def _layout(folder: Path) -> object:
     try:
         return _meta(folder / "meta.json").get("layout")
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -1060,6 +1069,9 @@ class PartitionLinks:
             self.files[part.file] = {"key": key, "sha256": sha256}
 
 
+_BUILD_NAME = re.compile(r"b-[0-9a-f]+")
+"""A build's folder name, as ``store.partitioned.build_manifest`` makes it."""
+
 _PARTS_LAYOUT = "parts-1"
 """What else shapes a part file's bytes: its rows run over several indicators
 (``store.edition.part_groups``) and its statistics cover the key columns."""
@@ -1081,7 +1093,7 @@ def _metas(steps_dir: Path) -> Iterator[tuple[Path, dict[str, object]]]:
     for _, folder in sorted(dated, key=lambda pair: pair[0], reverse=True):
         try:
             meta = _meta(folder / "meta.json")
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         yield folder, meta
 
@@ -1178,7 +1190,7 @@ def _analysed(folder: Path, meta: dict[str, object], key: str) -> Analysed | Non
         found = meta["analysis_findings"]
         assert isinstance(prints, dict) and isinstance(found, list)
         findings = [Finding.model_validate(f) for f in found]
-    except (OSError, ValueError, KeyError, TypeError, AssertionError):
+    except (OSError, ValueError, KeyError, TypeError, AssertionError, RecursionError):
         return None
     return Analysed(key, {str(k): str(v) for k, v in prints.items()}, analyses, findings)
 
@@ -1207,11 +1219,14 @@ def previous_partitions(
     for _, folder in sorted(found, reverse=True):
         try:
             written = json.loads((folder / _WRITTEN).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         if not isinstance(written, dict) or written.get("edition") != edition:
             continue
-        build = kb_root / edition / str(written.get("build"))
+        name = written.get("build")
+        if not isinstance(name, str) or not _BUILD_NAME.fullmatch(name):
+            continue  # a note edited by hand names no folder outside the edition
+        build = kb_root / edition / name
         files = written.get("files")
         if not isinstance(files, dict):
             continue  # noted by a version that wrote one file per domain
@@ -1301,7 +1316,7 @@ def _recorded_stamps(folder: Path, sums: dict[object, object]) -> dict[str, tupl
     try:
         with open(folder / _STAMPS, "rb") as handle:  # noqa: PTH123
             noted = json.loads(handle.read())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(noted, dict):
         return {}

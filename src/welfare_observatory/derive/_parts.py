@@ -129,16 +129,32 @@ def part_to(part: FindingPart) -> dict[str, Any]:
 
 def part_from(data: dict[str, Any], finding: Finding | None = None) -> FindingPart:
     """The part :func:`part_to` saved (sort keys come back as tuples); ``finding``: its
-    finding, when validated already."""
+    finding, when validated already. A value of the wrong shape is a ValueError."""
+    slot, kind, indicator = data["slot"], data["kind"], data["indicator"]
+    order, template, cap = data["order"], data["template"], data["cap"]
+    members = data.get("members", [])
+    shaped = (
+        isinstance(slot, list)
+        and all(isinstance(s, int) for s in slot)
+        and kind in ("sum", "least", "item", "once")
+        and (indicator is None or isinstance(indicator, str))
+        and isinstance(order, list)
+        and isinstance(template, str)
+        and (cap is None or (isinstance(cap, int) and not isinstance(cap, bool)))
+        and isinstance(members, list)
+        and all(isinstance(m, str) for m in members)
+    )
+    if not shaped:
+        raise ValueError("a saved finding part of the wrong shape")
     return FindingPart(
-        slot=tuple(int(s) for s in data["slot"]),
-        kind=data["kind"],
+        slot=tuple(slot),
+        kind=kind,
         finding=Finding.model_validate(data["finding"]) if finding is None else finding,
-        indicator=data["indicator"],
-        order=_tupled(data["order"]),
-        template=str(data["template"]),
-        cap=data["cap"],
-        members=tuple(str(m) for m in data.get("members", ())),
+        indicator=indicator,
+        order=_tupled(order),
+        template=template,
+        cap=cap,
+        members=tuple(members),
     )
 
 
@@ -170,9 +186,9 @@ def parts_from_lines(data: bytes) -> list[FindingPart]:
     import json
 
     lines = data.decode("utf-8").split("\n") if data else []
-    # One parse of them all (a call per line cost a third more).
-    values = json.loads("[" + ",".join(lines) + "]")
-    if not isinstance(values, list) or len(values) != len(lines):
+    # A line each (never one parse of them joined): each part keeps the very line it is.
+    values = [json.loads(line) for line in lines]
+    if not all(isinstance(value, dict) for value in values):
         raise ValueError("a parts file of one JSON object a line was expected")
     findings = _findings().validate_python([value["finding"] for value in values])
     out: list[FindingPart] = []

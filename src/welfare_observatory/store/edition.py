@@ -310,12 +310,12 @@ def _write_observations(
 
     found: dict[str, str] = {}
     for domain, rows_of_domain in domains.items():
-        rows = rows_of_domain()
-        for part, ordered in _parts(domain, rows, names):
+        # The domain's rows are held by its parts alone: ordered once for all of them
+        # (batches of several indicators), they are let go before the files are written.
+        for part, ordered in _parts(domain, rows_of_domain(), names):
             found[part.file] = one(part, ordered)
             if links is not None and part.indicators:
                 links.written(part, found[part.file])
-        del rows
     if digests is not None:
         digests.update(found)
     return {
