@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from welfare_observatory.store import edition
@@ -203,3 +203,58 @@ def test_a_plain_text_indicator_column_is_split_as_a_dictionary_one(tmp_path: Pa
         right = pq.read_table(tmp_path / "plain" / name)
         assert right.column("indicator").to_pylist() == left.column("indicator").to_pylist()
         assert right.column("value").to_pylist() == left.column("value").to_pylist()
+
+
+def _chunked(table: pa.Table, size: int, own_dictionaries: bool) -> pa.Table:
+    """``table`` in chunks of ``size`` rows; with ``own_dictionaries`` each chunk's
+    dictionary columns are encoded anew (their own dictionaries, in first-seen order)."""
+    pieces = []
+    for start in range(0, table.num_rows, size):
+        piece = table.slice(start, size)
+        if own_dictionaries:
+            for i, field in enumerate(piece.schema):
+                if pa.types.is_dictionary(field.type):
+                    plain = piece.column(i).cast(field.type.value_type)
+                    piece = piece.set_column(i, field, plain.dictionary_encode())
+        pieces.append(piece)
+    return pa.concat_tables(pieces)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_however_the_rows_arrive_the_files_are_those_of_a_batch_per_indicator(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    indicators = data.draw(st.integers(1, 8), label="indicators")
+    each = data.draw(st.integers(1, 5), label="rows each")
+    domains = data.draw(st.sampled_from([("health",), ("health", "labour")]))
+    rows = [
+        (f"IND_{i}", f"{t:06d}", domains[i % len(domains)])
+        for i in range(indicators)
+        for t in range(each)
+    ]
+    base = _table(rows, 1, "plain")  # a value of its own on every row
+    order = data.draw(st.permutations(range(len(rows))), label="order")
+    arrived = _chunked(
+        base.take(pa.array(order, pa.int64())),
+        data.draw(st.integers(1, len(rows)), label="chunk rows"),
+        data.draw(st.booleans(), label="own dictionaries"),
+    )
+    canonical = _rebatched(base, "a batch per indicator")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(edition, "PART_ROWS", data.draw(st.integers(1, 12), label="part rows"))
+        patch.setattr(edition, "_CUT_ONE_IN", data.draw(st.integers(1, 3), label="one in"))
+        one, other = tmp_path_factory.mktemp("arrived"), tmp_path_factory.mktemp("canonical")
+        got = _write_observations(arrived, one)
+        expected = _write_observations(canonical, other)
+    assert got == expected
+    names = ["indicator", "territory", "period"]
+    for domain in domains[:indicators]:  # a domain of no indicator has no file
+        files = [f for f in got["files"] if f.startswith(f"domain={domain}/")]
+        for name in files:
+            assert (one / name).read_bytes() == (other / name).read_bytes()
+        stored = pa.concat_tables([pq.read_table(one / f) for f in files])
+        mine = base.filter(pc.equal(base.column("domain"), domain))
+        whole = _ordered_part(mine, names)
+        for column in [*names, "value"]:
+            assert stored.column(column).to_pylist() == whole.column(column).to_pylist()
