@@ -6,52 +6,22 @@ one typed error."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
 from welfare_observatory.cli.main import cli
 from welfare_observatory.errors import EditionError, StoreError, UnknownIdError
-from welfare_observatory.model.observation import observation_schema
 from welfare_observatory.store import KnowledgeBase
-from welfare_observatory.store.edition import Manifest, write_build
+
+from .test_store_editions import build
 
 
 @pytest.fixture
 def kb_path(tmp_path: Path) -> Path:
-    rows = [
-        {
-            "indicator": "POP",
-            "territory": "096001",
-            "period": "2024",
-            "period_start": date(2024, 1, 1),
-            "value": 1.0,
-            "unit": "person",
-            "obs_status": "A",
-            "conf_status": "F",
-            "flags": None,
-            "source": "s",
-            "lineage": "step-1",
-        }
-    ]
-    table = pa.Table.from_pylist(rows, schema=observation_schema(()))
-    table = table.append_column("domain", pa.array(["demography"]))
-    manifest = Manifest(
-        observatory="o",
-        edition="2025",
-        build="b-1",
-        created="2026-01-01T00:00:00",
-        library_version="0",
-        config_digest="c" * 64,
-        reference_date="2024-01-01",
-        territory="096",
-    )
-    empty = pa.table({"step": pa.array([], pa.string())})
     root = tmp_path / "kb"
-    write_build(root, manifest, observations=table, lineage=empty, findings=empty)
+    build(root, "2025", "b-1", {("POP", "096001"): 1.0})
     return root
 
 

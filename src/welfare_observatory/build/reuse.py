@@ -20,7 +20,6 @@ import functools
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -1049,8 +1048,15 @@ class PartitionLinks:
         }
         self.files: dict[str, dict[str, str]] = {}
         """Each file written or linked: its path under ``observations/``, key and sha256."""
+        self._keys: dict[Part, str | None] = {}
 
     def key(self, part: Part) -> str | None:
+        """The part's content key (made once: the store asks before and after writing)."""
+        if part not in self._keys:
+            self._keys[part] = self._key(part)
+        return self._keys[part]
+
+    def _key(self, part: Part) -> str | None:
         rows = []
         for indicator in part.indicators:
             value = self._prints.get(indicator)
@@ -1068,9 +1074,6 @@ class PartitionLinks:
         if key is not None:
             self.files[part.file] = {"key": key, "sha256": sha256}
 
-
-_BUILD_NAME = re.compile(r"b-[0-9a-f]+")
-"""A build's folder name, as ``store.partitioned.build_manifest`` makes it."""
 
 _PARTS_LAYOUT = "parts-1"
 """What else shapes a part file's bytes: its rows run over several indicators
@@ -1207,6 +1210,8 @@ def previous_partitions(
     """Observation files of earlier builds of ``edition`` still on disk, by content key
     (:class:`PartitionLinks`), with the sha256 each had when written (the store checks it
     before taking the file). Newest saved result first."""
+    from welfare_observatory.store.edition import is_build_name
+
     out: dict[str, tuple[Path, str]] = {}
     if not steps_dir.is_dir():
         return out
@@ -1224,9 +1229,9 @@ def previous_partitions(
         if not isinstance(written, dict) or written.get("edition") != edition:
             continue
         name = written.get("build")
-        if not isinstance(name, str) or not _BUILD_NAME.fullmatch(name):
+        if not is_build_name(name):
             continue  # a note edited by hand names no folder outside the edition
-        build = kb_root / edition / name
+        build = kb_root / edition / str(name)
         files = written.get("files")
         if not isinstance(files, dict):
             continue  # noted by a version that wrote one file per domain

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -49,6 +50,7 @@ __all__ = [
     "atomic_write_bytes",
     "commit_build",
     "disk_errors",
+    "is_build_name",
     "load_manifest",
     "part_groups",
     "publish",
@@ -192,6 +194,15 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+_BUILD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def is_build_name(name: object) -> bool:
+    """Whether ``name`` can be a build's folder (``b-<digest>``: letters, digits, ``_`` and
+    ``-``, not first): a name read from a pointer or a note is joined to a path only then."""
+    return isinstance(name, str) and _BUILD_NAME.fullmatch(name) is not None
 
 
 class Part(NamedTuple):
@@ -917,9 +928,10 @@ def write_build(
     that was readable before becomes unreadable.
     """
 
-    def others(staging: Path) -> dict[str, Callable[[], dict[str, Any]]]:
-        """The tables besides the observations, each a job writing it (in manifest order)."""
-        jobs: dict[str, Callable[[], dict[str, Any]]] = {
+    def others(staging: Path) -> dict[str, partial[dict[str, Any]]]:
+        """The tables besides the observations, each a job writing it (in manifest order;
+        its first argument is the table)."""
+        jobs: dict[str, partial[dict[str, Any]]] = {
             "lineage": partial(write_parquet, lineage, staging / "lineage.parquet"),
             "findings": partial(write_parquet, findings, staging / "findings.parquet"),
         }
@@ -942,12 +954,9 @@ def write_build(
         # writes few observation files, they are most of the store's work. Leaving the
         # block waits for every job, also when one of them failed.
         jobs = others(staging)
-        sizes = {"lineage": lineage.num_rows, "findings": findings.num_rows}
-        sizes |= {f"analyses/{name}": table.num_rows for name, table in analyses.items()}
+        largest_first = sorted(jobs, key=lambda name: -jobs[name].args[0].num_rows)
         with ThreadPoolExecutor(2, thread_name_prefix="store") as pool:
-            running = {
-                name: pool.submit(jobs[name]) for name in sorted(jobs, key=lambda n: -sizes[n])
-            }
+            running = {name: pool.submit(jobs[name]) for name in largest_first}
             written = _write_observations(observations, staging / "observations", links, digests)
             return {"observations": written, **{name: running[name].result() for name in jobs}}
 

@@ -54,8 +54,7 @@ class EditionInfo(Frozen):
 
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
-"""An analysis table's or a build folder's name (``-`` read as ``_``): nothing else is put
-into a query or a path."""
+"""An analysis table's name: nothing else is put into a query or a path."""
 
 
 class KnowledgeBase:
@@ -119,7 +118,7 @@ class KnowledgeBase:
         pointer = store.read_pointer(child)
         if pointer is None:
             return None
-        if not _PLAIN_NAME.fullmatch(pointer.build.replace("-", "_")):
+        if not store.is_build_name(pointer.build):
             raise EditionError(
                 f"the edition pointer of {child.name!r} names no build of it: {pointer.build!r}",
                 location=Location(file=str(child / "EDITION.json")),
