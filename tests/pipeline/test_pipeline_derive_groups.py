@@ -9,6 +9,7 @@ findings (those summed over indicators included), analyses and build id.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -342,8 +343,8 @@ def test_a_result_whose_parts_file_is_damaged_means_a_whole_derive(
     folder = make_grouped_observatory(tmp_path / "obs")
     build(folder, tmp_path / "kb")
     [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
-    parts = saved / "parts.jsonl"
-    assert parts.read_bytes()  # derive's finding parts, one JSON line each
+    parts = saved / "parts.tsv"
+    assert parts.read_bytes()  # derive's finding parts, one a line
     if damage == "missing":
         parts.unlink()
     else:
@@ -352,6 +353,31 @@ def test_a_result_whose_parts_file_is_damaged_means_a_whole_derive(
     again = build(folder, tmp_path / "kb")
     fresh = build(folder, tmp_path / "fresh")
     assert derived_indicators[1] == derived_indicators[0]
+    assert edition(again) == edition(fresh)
+    assert again.report.findings == fresh.report.findings
+
+
+def test_a_kept_part_whose_finding_does_not_decode_means_a_whole_derive(
+    tmp_path: Path, derived_indicators: list[set[str]]
+) -> None:
+    """A finding is decoded only when a rebuild lists it: one that is no finding (its file
+    edited and its digest recorded again) is found once the changed group is derived, and
+    derive then runs whole."""
+    folder = make_grouped_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
+    parts = saved / "parts.tsv"
+    edited = parts.read_bytes().replace(b'"severity":"', b'"severity":"un', 1)
+    assert edited != parts.read_bytes()
+    parts.write_bytes(edited)
+    meta_file = saved / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta["sha256"]["parts.tsv"] = hashlib.sha256(edited).hexdigest()
+    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    change_last_value(folder / "data" / "t_health_b.csv")
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert derived_indicators[1:3] == [{"T_HEALTH_B"}, derived_indicators[0]]
     assert edition(again) == edition(fresh)
     assert again.report.findings == fresh.report.findings
 

@@ -786,9 +786,13 @@ def _combined(
     elif old.coverage is not None:
         return None
     parts = [p for p in old.parts if p.indicator in keep] + out.parts
+    try:
+        findings = combine(parts)
+    except ValueError:
+        return None  # a kept part's finding that does not decode (a saved file edited)
     return DeriveOutput(
         observations,
-        combine(parts),
+        findings,
         out.steps,
         coverage,
         parts,

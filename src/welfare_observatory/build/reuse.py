@@ -154,21 +154,23 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
     return Derived(derive, analyses, findings)
 
 
-_LAYOUT = 4
+_LAYOUT = 5
 """The layout of a saved result, in its meta: one copy of the derived rows in group order,
 uncompressed Arrow IPC, split by group (:data:`_GROUPS_PER_FILE` groups a file, in key
 order) into the files its meta lists (``rows``: ``observations.arrow``,
 ``observations-1.arrow``, ...), and ``coverage.arrow``; the groups' row ranges
 (``ranges``) point into the files' rows one after the other. A rebuild writes the files
 whose rows changed and hard-links the others from the result it started from
-(:func:`_put`). Without ranges, ``rows.parquet``. Derive's finding parts are JSON lines
-in ``parts.jsonl`` (:data:`_PARTS`; in the meta up to layout 3). Results of earlier
-layouts (one rows file; before that ``observations.parquet`` plus a reordered copy
-``grouped.arrow``) are not read: derive runs again."""
+(:func:`_put`). Without ranges, ``rows.parquet``. Derive's finding parts are lines of
+``parts.tsv`` (:data:`_PARTS`; JSON lines up to layout 4, in the meta up to layout 3).
+Results of earlier layouts (one rows file; before that ``observations.parquet`` plus a
+reordered copy ``grouped.arrow``) are not read: derive runs again."""
 
-_PARTS = "parts.jsonl"
-"""A saved result's finding parts (``derive._parts.parts_to_lines``): apart from the meta,
-which every rebuild parses (thousands of parts were 2 of its 2.5 MB at 4x)."""
+_PARTS = "parts.tsv"
+"""A saved result's finding parts (``derive._parts.parts_to_lines``), a part a line: its
+head as a JSON array, a tab, its finding as a JSON object. Apart from the meta, which every
+rebuild parses (thousands of parts were 2 of its 2.5 MB at 4x); a rebuild decodes only
+the heads and the findings it lists."""
 
 _GROUPS_PER_FILE = 10
 """Groups whose rows share a file of a saved result: a one-source rebuild writes one file

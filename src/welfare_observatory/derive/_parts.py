@@ -18,10 +18,9 @@ or one finding whatever the indicators (``once``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from welfare_observatory.model.finding import Finding, Severity
 
@@ -33,8 +32,6 @@ __all__ = [
     "firsts",
     "nested",
     "null_last",
-    "part_from",
-    "part_to",
     "parts_from_lines",
     "parts_to_lines",
     "sum_parts",
@@ -65,8 +62,21 @@ class FindingPart:
     members: tuple[str, ...] = ()
     """``sum``: what the finding counts distinct of (territories), for :data:`MEMBERS`."""
     saved: str | None = field(default=None, init=False, compare=False, repr=False)
-    r"""The JSON line :func:`parts_from_lines` read it from: saved again as it is (a part
-    made anew, ``replace``\ d included, has none)."""
+    r"""The line :func:`parts_from_lines` read it from: saved again as it is (a part made
+    anew, ``replace``\ d included, has none)."""
+
+    if not TYPE_CHECKING:  # typed code sees ``finding`` as the field it is
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only for an attribute the instance lacks: the finding of a part read
+            # back, decoded from its line when first asked for (a rebuild combines
+            # thousands of kept parts and lists at most ``cap`` of their findings).
+            saved = self.__dict__.get("saved")
+            if name != "finding" or saved is None:
+                raise AttributeError(name)
+            finding = Finding.model_validate_json(saved.partition(_TAB)[2])
+            object.__setattr__(self, "finding", finding)
+            return finding
 
 
 def null_last(value: Any) -> tuple[int, Any]:
@@ -113,88 +123,81 @@ def combine(parts: Sequence[FindingPart]) -> list[Finding]:
     return out
 
 
-def part_to(part: FindingPart) -> dict[str, Any]:
-    """``part`` as JSON (saved with a derive result)."""
-    return {
-        "slot": list(part.slot),
-        "kind": part.kind,
-        "finding": part.finding.model_dump(mode="json"),
-        "indicator": part.indicator,
-        "order": _jsonable(part.order),
-        "template": part.template,
-        "cap": part.cap,
-        "members": list(part.members),
-    }
+_TAB = "\t"
+"""Between a line's head and its finding: JSON text holds no raw tab (it is escaped)."""
+
+_KINDS = ("sum", "least", "item", "once")
 
 
-def part_from(data: dict[str, Any], finding: Finding | None = None) -> FindingPart:
-    """The part :func:`part_to` saved (sort keys come back as tuples); ``finding``: its
-    finding, when validated already. A value of the wrong shape is a ValueError."""
-    slot, kind, indicator = data["slot"], data["kind"], data["indicator"]
-    order, template, cap = data["order"], data["template"], data["cap"]
-    members = data.get("members", [])
-    shaped = (
-        isinstance(slot, list)
-        and all(isinstance(s, int) for s in slot)
-        and kind in ("sum", "least", "item", "once")
-        and (indicator is None or isinstance(indicator, str))
-        and isinstance(order, list)
-        and isinstance(template, str)
-        and (cap is None or (isinstance(cap, int) and not isinstance(cap, bool)))
-        and isinstance(members, list)
-        and all(isinstance(m, str) for m in members)
+def _line(part: FindingPart) -> str:
+    """``part`` as one line: its head (slot, kind, indicator, order, template, cap,
+    members) as a JSON array, a tab, its finding as a JSON object."""
+    import json
+
+    head = [
+        list(part.slot),
+        part.kind,
+        part.indicator,
+        _jsonable(part.order),
+        part.template,
+        part.cap,
+        list(part.members),
+    ]
+    return (
+        json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+        + _TAB
+        + part.finding.model_dump_json()
     )
-    if not shaped:
-        raise ValueError("a saved finding part of the wrong shape")
-    return FindingPart(
-        slot=tuple(slot),
-        kind=kind,
-        finding=Finding.model_validate(data["finding"]) if finding is None else finding,
-        indicator=indicator,
-        order=_tupled(order),
-        template=template,
-        cap=cap,
-        members=tuple(members),
-    )
-
-
-@functools.cache
-def _findings() -> Any:
-    """Validates a list of findings in one call (half the time of one call each)."""
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(list[Finding])
 
 
 def parts_to_lines(parts: Iterable[FindingPart]) -> bytes:
-    """``parts`` as JSON lines (one part a line, :func:`part_to`): a part read by
-    :func:`parts_from_lines` as the line it was (a rebuild keeps most parts: serialising
-    thousands of them again cost a 4x rebuild 70 ms)."""
-    import json
-
-    lines = [
-        p.saved
-        if p.saved is not None
-        else json.dumps(part_to(p), ensure_ascii=False, separators=(",", ":"))
-        for p in parts
-    ]
+    """``parts`` one a line (:func:`_line`): a part read by :func:`parts_from_lines` as the
+    line it was (a rebuild keeps most parts: serialising thousands of them again cost a 4x
+    rebuild 70 ms)."""
+    lines = [p.saved if p.saved is not None else _line(p) for p in parts]
     return "\n".join(lines).encode("utf-8")
 
 
 def parts_from_lines(data: bytes) -> list[FindingPart]:
-    """The parts :func:`parts_to_lines` saved, each keeping its line."""
+    """The parts :func:`parts_to_lines` saved, each keeping its line. A head of the wrong
+    shape is a ValueError here; a finding is decoded when first used (a ValueError then,
+    if it is no finding)."""
     import json
 
     lines = data.decode("utf-8").split("\n") if data else []
-    # A line each (never one parse of them joined): each part keeps the very line it is.
-    values = [json.loads(line) for line in lines]
-    if not all(isinstance(value, dict) for value in values):
-        raise ValueError("a parts file of one JSON object a line was expected")
-    findings = _findings().validate_python([value["finding"] for value in values])
     out: list[FindingPart] = []
-    for line, value, finding in zip(lines, values, findings, strict=True):
-        part = part_from(value, finding)
-        object.__setattr__(part, "saved", line)
+    for line in lines:
+        head, tab, finding = line.partition(_TAB)
+        # A line each (never one parse of them joined): each part keeps the very line it is.
+        value = json.loads(head) if tab else None
+        if not (isinstance(value, list) and len(value) == 7 and finding.startswith("{")):
+            raise ValueError("a parts file of a head and a finding a line was expected")
+        slot, kind, indicator, order, template, cap, members = value
+        shaped = (
+            isinstance(slot, list)
+            and all(isinstance(s, int) and not isinstance(s, bool) for s in slot)
+            and kind in _KINDS
+            and (indicator is None or isinstance(indicator, str))
+            and isinstance(order, list)
+            and isinstance(template, str)
+            and (cap is None or (isinstance(cap, int) and not isinstance(cap, bool)))
+            and isinstance(members, list)
+            and all(isinstance(m, str) for m in members)
+        )
+        if not shaped:
+            raise ValueError("a saved finding part of the wrong shape")
+        # Made without its finding, which ``__getattr__`` decodes from ``saved`` when asked.
+        part = object.__new__(FindingPart)
+        part.__dict__.update(
+            slot=tuple(slot),
+            kind=kind,
+            indicator=indicator,
+            order=_tupled(order),
+            template=template,
+            cap=cap,
+            members=tuple(members),
+            saved=line,
+        )
         out.append(part)
     return out
 
