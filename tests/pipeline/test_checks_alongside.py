@@ -511,3 +511,41 @@ def test_a_source_never_given_leaves_the_checks_to_after(
     got = checks.finish(outputs)
     assert (plain(got), _cache(kb)) == expected
     assert _no_checks_thread()
+
+
+def test_a_source_to_check_goes_to_the_checks_once_a_source_whose_findings_are_kept_follows(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rebuild of one changed file: its source is checked while the build looks up the
+    # others, not after the last of them; the findings are those of checking after.
+    kb = tmp_path / "kb"
+    context = _context(environment, kb)
+    ids = list(environment.config.sources)
+    outputs = pipeline.run_sources(ids, context)
+    first = validate.ChecksAlongside(context, len(ids))
+    for output in outputs:
+        first.add(output)
+    first.finish(outputs)
+    cache = kb / ".steps" / "checks.json"
+    record = json.loads(cache.read_text(encoding="utf-8"))
+    del record[first._key(outputs[1])]  # s2's findings forgotten: it is checked again
+    cache.write_text(json.dumps(record), encoding="utf-8")
+    expected = plain(validate.check_sources(outputs, _context(environment, kb)))
+    cache.write_text(json.dumps(record), encoding="utf-8")
+    sent: list[tuple[int, list[str]]] = []
+    check_chunk = validate.check_chunk
+    given = 0
+
+    def spy(ids: list[str], *args: Any) -> Any:
+        sent.append((given, list(ids)))
+        return check_chunk(ids, *args)
+
+    monkeypatch.setattr(validate, "check_chunk", spy)
+    checks = validate.ChecksAlongside(_context(environment, kb), len(ids))
+    for output in outputs:
+        given += 1
+        checks.add(output)
+        if given == 3:
+            checks._futures[0].result()  # sent when s3 (whose findings are kept) came
+    assert plain(checks.finish(outputs)) == expected
+    assert sent == [(3, ["s2"])]

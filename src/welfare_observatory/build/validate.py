@@ -119,11 +119,12 @@ class ChecksAlongside:
     """The validate stage run while the sources still run (the in-memory layout, local
     executor): as soon as the sources done so far fill a chunk of whole sources
     (:class:`~welfare_observatory.validate.batch.Chunker`, the chunks
-    :func:`~welfare_observatory.validate.batch.run_checks_by_source` makes), the chunk is
-    checked on a thread of its own while the build's thread runs the next sources (the
-    checks are mostly numpy sorts, Arrow compute and DuckDB, which release the GIL).
-    :meth:`finish` then gives what :func:`check_sources` gives for the outputs: a chunk's
-    findings depend on its own sources' rows only, and the chunks are the same.
+    :func:`~welfare_observatory.validate.batch.run_checks_by_source` makes), or a source
+    whose findings are cached follows them, the chunk is checked on a thread of its own
+    while the build's thread runs the next sources (the checks are mostly numpy sorts,
+    Arrow compute and DuckDB, which release the GIL). :meth:`finish` then gives what
+    :func:`check_sources` gives for the outputs: a chunk's findings depend on its own
+    sources' rows only, whatever the chunks.
 
     Whatever would make them differ leaves the outputs to :func:`check_sources` after the
     sources, as before: a source checked here that failed since (its step could not be
@@ -171,6 +172,11 @@ class ChecksAlongside:
                 self._tables[source] = table
                 self._sent[source] = key
                 self._send(self._chunker.add(source, table.num_rows))
+            else:
+                # A source whose findings are kept closes the run so far (a chunk's
+                # findings are its sources' own): a rebuild checks its changed sources
+                # while it looks up the others, not after them.
+                self._send(self._chunker.rest())
         if self._left == 0:
             self._send(self._chunker.rest())
 
