@@ -180,6 +180,10 @@ class FetchContext:
     _base_cache: list[Any] = field(default_factory=list, repr=False, compare=False)
     """``[base_dir, its real path]`` once resolved, shared by the contexts
     :meth:`for_source` makes (see :meth:`_real_base`)."""
+    _reads: list[Any] | None = field(default=None, repr=False, compare=False)
+    """When a list (the build's), each file :meth:`read_file` copied through a path without
+    symbolic links: ``(payload, path, its stat before the copy)``, for the build's note of
+    what a source read (``build.fetch_note``)."""
 
     @classmethod
     def create(
@@ -285,6 +289,7 @@ class FetchContext:
     def read_file(self, relative_path: str | Path, *, media_type: str | None = None) -> Payload:
         """Copy a file inside ``base_dir`` into the cache and return it as a payload."""
         found, known = self._resolved(relative_path)
+        linkless = known is not None
         base = self._real_base()
         target = Path(found)
         inside = base if base.endswith(os.sep) else base + os.sep
@@ -306,7 +311,7 @@ class FetchContext:
             )
         guessed = mimetypes.guess_type(target.name)[0]
         self._say(f"read {relative}")
-        return self.cache.put_file(
+        payload = self.cache.put_file(
             self.source,
             f"file:{relative}",
             target,
@@ -315,6 +320,9 @@ class FetchContext:
             trust_stamps=not self.refresh,  # a refresh reads and hashes the file again
             status=known,  # a regular file's lstat is its stat: not asked for again
         )
+        if self._reads is not None and linkless:
+            self._reads.append((payload, found, known))
+        return payload
 
     def get(
         self,
@@ -379,6 +387,11 @@ class Source(abc.ABC, Generic[OptionsT]):
     # ``builtins.type``: inside the class body ``type`` names the class attribute above.
     Options: ClassVar[builtins.type[SourceOptions]] = SourceOptions
     description: ClassVar[str] = ""
+    local_files_only: ClassVar[bool] = False
+    """True when :meth:`fetch` reads nothing but files through ``FetchContext.read_file``
+    and which files follows from the options alone: a build then skips the fetch of a
+    source whose options and files are as they were at its last fetch. A fetch that also
+    downloads or stores anything else is fetched in every build all the same."""
     options: OptionsT
 
     def __init__(self, id: str, options: SourceOptions | Mapping[str, Any] | None = None) -> None:

@@ -18,47 +18,17 @@ from welfare_observatory.build.sources import SourceOutput
 from welfare_observatory.observatory import load_observatory
 
 from ._outputs import offline_context, plain
-
-CODES = ("017001", "017002", "017003")
+from ._tidy import tidy_observatory
 
 
 def _observatory(folder: Path) -> Path:
     """Three tidy sources; the third reads the first's file with the first's rules, so its
     step has the first's key."""
-    (folder / "data").mkdir(parents=True)
-    (folder / "indicators").mkdir()
-    entries, sources = [], []
-    for i in (1, 2):
-        ident = f"T_IND_{i}"
-        rows = ["Year,GeoCode,Value"] + [
-            f"{year},{code},{10 * i + n + (year - 2020) / 4}"
-            for n, code in enumerate(CODES)
-            for year in (2020, 2021, 2022)
-        ]
-        (folder / "data" / f"t{i}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-        entries.append(
-            f"- id: {ident}\n  label: {{it: Indicatore {i}, en: Indicator {i}}}\n  unit: year\n"
-            "  polarity: neutral\n  domain: health\n  measure: ratio\n"
-            "  reference_point: calendar_year\n  aggregation: none\n"
-            "  source: {publisher: Test, document: tests/pipeline/test_step_writer.py}\n"
-        )
-    for name, i in (("first", 1), ("second", 2), ("again", 1)):
-        sources.append(
-            f"  {name}:\n    type: table\n    options:\n      path: data/t{i}.csv\n"
-            "      value_columns: [Value]\n      layout: tidy\n"
-            f"    rules:\n      indicator: {{value: T_IND_{i}}}\n"
-            "      territory: {column: GeoCode, scheme: istat}\n"
-            "      period: {column: Year}\n      value: {column: Value}\n"
-        )
-    (folder / "indicators" / "own.yaml").write_text("".join(entries), encoding="utf-8")
-    (folder / "observatory.yaml").write_text(
-        "id: steps\nname: {it: Passi, en: Steps}\nedition: '2024'\n"
-        "territory:\n  code: '017'\n  reference_date: 2024-01-01\n"
-        "indicators:\n  add: [T_IND_1, T_IND_2]\n  catalog: [indicators/own.yaml]\n"
-        "sources:\n" + "".join(sources),
-        encoding="utf-8",
+    return tidy_observatory(
+        folder,
+        {"first": 1, "second": 2, "again": 1},
+        document="tests/pipeline/test_step_writer.py",
     )
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +50,8 @@ def _threaded(env: Any, kb: Path) -> list[SourceOutput]:
 def _step_files(kb: Path) -> dict[str, Any]:
     files: dict[str, Any] = {}
     for file in sorted((kb / ".steps").iterdir()):
+        if file.name == "fetched.json":
+            continue  # no step: run_sources's note of what its sources read
         if file.suffix == ".json":
             record = json.loads(file.read_text(encoding="utf-8"))
             record.pop("saved")

@@ -13,7 +13,9 @@ after ``fetch`` is a pure function of Arrow tables and the environment.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from welfare_observatory.build.environment import (
     ObservatoryLike,
     make_environment,
 )
+from welfare_observatory.build.fetch_note import FetchNote
 from welfare_observatory.build.report import BuildReport, why_skipped
 from welfare_observatory.build.sources import (
     declared_indicators,
@@ -181,10 +184,15 @@ def build(
         check_saved_early(kb_root / ".steps")
 
     runnable = [s for s, c in config.sources.items() if c.enabled and (only is None or s in only)]
+    context.fetched = FetchNote.load(
+        kb_root / ".steps", versions=context.versions, base=os.path.realpath(env.folder)
+    )
     layout.open(kb_root)
     try:
         with running(executor) as runner:
             ran = dict(zip(runnable, layout.run_sources(runner, context, runnable), strict=True))
+            with contextlib.suppress(OSError):  # a cache: unwritten, the next build fetches
+                context.fetched.save(keep=config.sources)
             outputs = []
             for source_id, source_config in config.sources.items():
                 if not source_config.enabled:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from welfare_observatory.build.environment import BuildEnvironment
+    from welfare_observatory.build.fetch_note import FetchNote
     from welfare_observatory.config import SourceConfig
     from welfare_observatory.harmonize import HarmonizeRule
     from welfare_observatory.sources.http import HttpClient
@@ -137,6 +138,10 @@ class BuildContext:
     (:class:`SavedTable`): the in-memory layout's sources, run in this process."""
     ahead: Future[Any] | None = None
     """The source's file as read ahead on another thread (see :func:`run_sources`)."""
+    fetched: FetchNote | None = None
+    """What the last build's sources read (:mod:`~welfare_observatory.build.fetch_note`):
+    a source whose files are unchanged is not fetched; what this build's read is noted in
+    it. The build loads it before the sources run and saves it after (None: no note)."""
     read_ahead: Callable[[], None] | None = None
     """Starts reading the next source's file ahead; called when this source parses."""
 
@@ -406,32 +411,8 @@ def _run_source(
     try:
         rules = _rules(source_id, config, context.env)
         definitions = context.env.fingerprint(_used_indicators(config))
-        with context.timed("fetch"):
-            source = context.env.plugins.create_source(source_id, config.type, config.options)
-            fetching = _fetch_context(context, source_id)
-            payloads = _checked_payloads(source.fetch(fetching))
-            # Local files copied into the cache are fsynced and indexed on the writer.
-            records = list(fetching.cache.pending)
-        # A structure message read alongside an SDMX payload changes how it parses.
-        hashes = tuple(
-            f"{p.sha256}+{p.meta['structure_sha256']}"
-            if p.meta.get("structure_sha256")
-            else p.sha256
-            for p in payloads
-        )
-        key = (
-            "source-"
-            + digest(
-                {
-                    "type": config.type,
-                    "options": config.options,
-                    "rules": [r.model_dump(mode="json", by_alias=True) for r in rules],
-                    "payloads": hashes,
-                    "environment": definitions,
-                    **({"checks": "deferred"} if context.defer_checks else {}),
-                }
-            )[:16]
-        )
+        got = _fetch(source_id, config, context, noted=True)
+        key = _step_key(config, rules, got.hashes, definitions, context)
         if key in context.saving:
             wait([context.saving[key]])
         reused = _load_step(context.steps_dir, key)
@@ -445,8 +426,7 @@ def _run_source(
                     table.remake = functools.partial(
                         _remake,
                         table,
-                        source,
-                        payloads,
+                        functools.partial(_fetched_again, got, source_id, config, context),
                         rules,
                         context,
                         source_id,
@@ -458,8 +438,12 @@ def _run_source(
                     table = table.read()
             status = "reused"
         if table is None:
+            if got.source is None:
+                # Noted as unchanged, but its step cannot be used: fetched after all.
+                got = _fetch(source_id, config, context, noted=False)
+                key = _step_key(config, rules, got.hashes, definitions, context)
             made, findings, steps, rows_in = _parse_and_harmonize(
-                source, payloads, rules, context, source_id, definitions
+                got.source, got.payloads, rules, context, source_id, definitions
             )
             table = made
             status = "ok"
@@ -467,6 +451,7 @@ def _run_source(
             save = PendingStep(
                 context.steps_dir, source_id, key, made, findings, steps, rows_in, indicators
             )
+        records, hashes = got.records, got.hashes
         if context.saver is not None and (save is not None or records):
             saving = context.saver.submit(_finish, records, save)
             if save is not None:
@@ -522,7 +507,85 @@ def _run_source(
     )
 
 
-def _fetch_context(context: BuildContext, source_id: str) -> Any:
+@dataclass
+class _Fetched:
+    """A source's fetch: its source object and payloads (None when taken from the note of
+    the last build, :mod:`~welfare_observatory.build.fetch_note`), their digests, and the
+    copies of local files still to be fsynced and indexed on the writer."""
+
+    source: Any
+    payloads: Sequence[Any]
+    hashes: tuple[str, ...]
+    records: list[Any]
+
+
+def _fetch(source_id: str, config: SourceConfig, context: BuildContext, *, noted: bool) -> _Fetched:
+    """``source_id``'s payloads: from the note when ``noted`` and its files are unchanged,
+    else its plugin's fetch (noted for the next build when it read only local files)."""
+    note = context.fetched
+    with context.timed("fetch"):
+        inputs = note.inputs(config.type, config.options) if note is not None else ""
+        if noted and note is not None and not context.refresh:
+            hashes = note.payloads(source_id, inputs)
+            if hashes is not None:
+                return _Fetched(None, (), hashes, [])
+        source = context.env.plugins.create_source(source_id, config.type, config.options)
+        fetching = _fetch_context(context, source_id, noting=note is not None)
+        payloads = _checked_payloads(source.fetch(fetching))
+        # Local files copied into the cache are fsynced and indexed on the writer.
+        records = list(fetching.cache.pending)
+    # A structure message read alongside an SDMX payload changes how it parses.
+    hashes = tuple(
+        f"{p.sha256}+{p.meta['structure_sha256']}" if p.meta.get("structure_sha256") else p.sha256
+        for p in payloads
+    )
+    if note is not None:
+        if getattr(source, "local_files_only", False) is True:
+            note.note(source_id, inputs, hashes, payloads, fetching._reads or ())
+        else:
+            note.forget(source_id)
+    return _Fetched(source, payloads, hashes, records)
+
+
+def _fetched_again(
+    got: _Fetched, source_id: str, config: SourceConfig, context: BuildContext
+) -> tuple[Any, Sequence[Any]]:
+    """The source and payloads of ``got``, fetched now when the note stood in for them (a
+    reused step found damaged as its rows were read, after the sources ran: its copies are
+    fsynced in this thread)."""
+    if got.source is not None:
+        return got.source, got.payloads
+    late = dataclasses.replace(context, saver=None, fetched=None)
+    again = _fetch(source_id, config, late, noted=False)
+    return again.source, again.payloads
+
+
+def _step_key(
+    config: SourceConfig,
+    rules: Sequence[HarmonizeRule],
+    hashes: tuple[str, ...],
+    definitions: str,
+    context: BuildContext,
+) -> str:
+    """The key of a source's step: its type, options, rules, payloads and the definitions
+    of its indicators (and whether its checks are left to one pass)."""
+    return (
+        "source-"
+        + digest(
+            {
+                "type": config.type,
+                "options": config.options,
+                "rules": [r.model_dump(mode="json", by_alias=True) for r in rules],
+                "payloads": hashes,
+                "environment": definitions,
+                **({"checks": "deferred"} if context.defer_checks else {}),
+            }
+        )[:16]
+    )
+
+
+def _fetch_context(context: BuildContext, source_id: str, *, noting: bool = False) -> Any:
+    """``noting``: the context lists the local files it copies (``FetchContext._reads``)."""
     from welfare_observatory.sdk import FetchContext
 
     cache = context.env.cache(context.cache_dir)
@@ -538,6 +601,7 @@ def _fetch_context(context: BuildContext, source_id: str) -> Any:
         progress=context.say,
         source=source_id,
         _base_cache=context.real_base,
+        _reads=[] if noting else None,
     )
 
 
@@ -897,8 +961,7 @@ def _same(table: pa.Table) -> pa.Table:
 
 def _remake(
     saved: SavedTable,
-    source: Any,
-    payloads: Sequence[Any],
+    fetched: Callable[[], tuple[Any, Sequence[Any]]],
     rules: Sequence[HarmonizeRule],
     context: BuildContext,
     source_id: str,
@@ -910,7 +973,9 @@ def _remake(
     damaged as it was decoded (after the source ran), and its step saved again. What the
     build already took from the record must hold for it: the same step ids, rows, columns
     and distinct values (the payloads are the same bytes, so they do; the record may be
-    another source's of the same key, whose steps and findings name that source)."""
+    another source's of the same key, whose steps and findings name that source).
+    ``fetched`` gives the source and its payloads (fetching them when the build did not)."""
+    source, payloads = fetched()
     table, found, made, rows_in = _parse_and_harmonize(
         source, payloads, rules, context, source_id, definitions
     )

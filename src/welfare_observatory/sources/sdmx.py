@@ -130,6 +130,7 @@ class SdmxSource(Source[SdmxOptions]):
     """SDMX 2.1 data from Istat, Eurostat, another REST service or a local file."""
 
     type = "sdmx"
+    local_files_only = True  # with ``path``: it and ``structure_path``
     Options = SdmxOptions
     description = "SDMX 2.1 data: Istat, Eurostat or any REST service; local SDMX-ML/JSON/CSV"
 

@@ -62,6 +62,7 @@ class TableSource(Source[TableOptions]):
     description: ClassVar[str] = (
         "one CSV or XLSX file (local or URL): Italian separators, encodings, titles, markers"
     )
+    local_files_only: ClassVar[bool] = True  # ``path``: that one file (``url`` downloads)
 
     @property
     def table_options(self) -> TableOptions:

@@ -62,6 +62,7 @@ class EurostatTsvSource(Source[EurostatTsvOptions]):
     type: ClassVar[str] = "eurostat_tsv"
     Options = EurostatTsvOptions
     description: ClassVar[str] = "a Eurostat bulk TSV (dataset code, file or URL; gzip allowed)"
+    local_files_only: ClassVar[bool] = True  # with ``path``, that file is all it reads
 
     @property
     def tsv_options(self) -> EurostatTsvOptions:
