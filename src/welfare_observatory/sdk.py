@@ -181,9 +181,9 @@ class FetchContext:
     """``[base_dir, its real path]`` once resolved, shared by the contexts
     :meth:`for_source` makes (see :meth:`_real_base`)."""
     _reads: list[Any] | None = field(default=None, repr=False, compare=False)
-    """When a list (the build's), each file :meth:`read_file` copied through a path without
-    symbolic links: ``(payload, path, its stat before the copy)``, for the build's note of
-    what a source read (``build.fetch_note``)."""
+    """When a list (the build's), each file :meth:`read_file` copied: ``(payload, path, its
+    stat before the copy)``, the stat None when the path went through a symbolic link; for
+    the build's note of what a source read (``build.fetch_note``)."""
 
     @classmethod
     def create(
@@ -320,8 +320,8 @@ class FetchContext:
             trust_stamps=not self.refresh,  # a refresh reads and hashes the file again
             status=known,  # a regular file's lstat is its stat: not asked for again
         )
-        if self._reads is not None and linkless:
-            self._reads.append((payload, found, known))
+        if self._reads is not None:
+            self._reads.append((payload, found, known if linkless else None))
         return payload
 
     def get(

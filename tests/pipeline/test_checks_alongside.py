@@ -549,3 +549,40 @@ def test_a_source_to_check_goes_to_the_checks_once_a_source_whose_findings_are_k
             checks._futures[0].result()  # sent when s3 (whose findings are kept) came
     assert plain(checks.finish(outputs)) == expected
     assert sent == [(3, ["s2"])]
+
+
+def test_changed_sources_between_kept_ones_are_checked_as_after(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # s1 and s3 changed, s2 kept: checked alongside in two chunks ([s1], [s3]) where checking
+    # after makes one ([s1, s3]); a chunk's findings are its sources' own, so they agree.
+    kb = tmp_path / "kb"
+    context = _context(environment, kb)
+    ids = list(environment.config.sources)
+    outputs = pipeline.run_sources(ids, context)
+    first = validate.ChecksAlongside(context, len(ids))
+    for output in outputs:
+        first.add(output)
+    first.finish(outputs)
+    cache = kb / ".steps" / "checks.json"
+    record = json.loads(cache.read_text(encoding="utf-8"))
+    for changed in (0, 2):
+        del record[first._key(outputs[changed])]
+    sent: list[list[str]] = []
+    check_chunk = batch.check_chunk
+
+    def spy(chunk: list[str], *args: Any) -> Any:
+        sent.append(list(chunk))
+        return check_chunk(chunk, *args)
+
+    monkeypatch.setattr(batch, "check_chunk", spy)
+    monkeypatch.setattr(validate, "check_chunk", spy)
+    cache.write_text(json.dumps(record), encoding="utf-8")
+    expected = (plain(validate.check_sources(outputs, _context(environment, kb))), _cache(kb))
+    cache.write_text(json.dumps(record), encoding="utf-8")
+    checks = validate.ChecksAlongside(_context(environment, kb), len(ids))
+    for output in outputs:
+        checks.add(output)
+    got = (plain(checks.finish(outputs)), _cache(kb))
+    assert sent == [["s1", "s3"], ["s1"], ["s3"]]  # after, then alongside
+    assert got == expected

@@ -7,9 +7,11 @@ used, ``--refresh``, a damaged note."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -224,7 +226,19 @@ class _Stored(TableSource):
         return [ctx.cache.put(ctx.source, "stored", data, media_type="text/csv")]
 
 
-@pytest.mark.parametrize("source_type", [_Unpromised, _Stored])
+class _Latest(TableSource):
+    """A fetch of its own (the newest file of the folder) that does not promise again."""
+
+    type: ClassVar[str] = "latest"
+
+    def fetch(self, ctx: FetchContext) -> list[Payload]:
+        assert self.options.path is not None
+        folder = ctx.resolve(self.options.path).parent
+        newest = max(folder.glob("t*.csv"), key=lambda p: p.name)
+        return [ctx.read_file(f"data/{newest.name}")]
+
+
+@pytest.mark.parametrize("source_type", [_Unpromised, _Stored, _Latest])
 def test_a_fetch_that_is_not_only_files_read_runs_every_build(
     tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch, source_type: type
 ) -> None:
@@ -288,3 +302,62 @@ def test_an_out_of_core_build_notes_its_sources_too(
     again = build_with(observatory, out=tmp_path / "kb", offline=True, layout=OutOfCore())
     assert fetched == ["s1", "s2"]
     assert again.report.build == first.report.build
+
+
+def test_a_noted_source_whose_step_fails_when_decoded_is_fetched_then(
+    tmp_path: Path, settled: None, fetched: list[str]
+) -> None:
+    # Bytes its record vouches for that are no Arrow stream: found only when derive reads
+    # the rows, after the sources ran; the source taken from the note is fetched then.
+    folder = _observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    steps = tmp_path / "kb" / ".steps"
+    [step] = [
+        p
+        for p in steps.glob("source-*.arrows")
+        if json.loads(p.with_suffix(".json").read_text(encoding="utf-8"))["indicators"]
+        == ["T_IND_1"]
+    ]
+    garbage = b"x" * step.stat().st_size
+    step.write_bytes(garbage)
+    record = json.loads(step.with_suffix(".json").read_text(encoding="utf-8"))
+    record["sha256"] = hashlib.sha256(garbage).hexdigest()
+    step.with_suffix(".json").write_text(json.dumps(record), encoding="utf-8")
+    for saved in steps.glob("derived-*"):
+        shutil.rmtree(saved)
+    (steps / "checks.json").unlink()
+    again = build(folder, tmp_path / "kb")
+    assert fetched == ["s1", "s2", "s1"]
+    assert [s.status for s in again.report.sources] == ["ok", "reused"]
+    assert values(again) == values(first)
+
+
+def test_a_fetch_that_read_a_file_through_a_link_is_not_noted_whatever_else_it_read(
+    tmp_path: Path, settled: None
+) -> None:
+    # The same bytes through a link and by a plain path: the link's target is never stamped.
+    note = fetch_note.FetchNote(tmp_path / "fetched.json", {}, {})
+    plain = tmp_path / "plain.csv"
+    plain.write_text("x\n", encoding="utf-8")
+    payload = Payload("s", "file:plain.csv", "abc", plain, "text/csv", {})
+    reads = [(payload, str(plain), os.stat(plain)), (payload, str(plain), None)]
+    note.note("s", "inputs", ("abc",), [payload], reads, begun=time.time_ns())
+    assert note.current == {}
+    note.note("s", "inputs", ("abc",), [payload], reads[:1], begun=time.time_ns())
+    assert list(note.current) == ["s"]
+
+
+def test_a_file_changed_shortly_before_the_fetch_began_is_not_noted(tmp_path: Path) -> None:
+    # The clock is the fetch's start, not the note's: a slow fetch does not settle its files.
+    note = fetch_note.FetchNote(tmp_path / "fetched.json", {}, {})
+    path = tmp_path / "data.csv"
+    path.write_text("x\n", encoding="utf-8")
+    status = os.stat(path)
+    payload = Payload("s", "file:data.csv", "abc", path, "text/csv", {})
+    changed = max(status.st_mtime_ns, status.st_ctime_ns)
+    begun = changed + fetch_note._SETTLED_NS  # not yet still long enough
+    note.note("s", "inputs", ("abc",), [payload], [(payload, str(path), status)], begun=begun)
+    assert note.current == {}
+    later = begun + 1
+    note.note("s", "inputs", ("abc",), [payload], [(payload, str(path), status)], begun=later)
+    assert list(note.current) == ["s"]

@@ -376,6 +376,7 @@ def test_a_kept_part_whose_finding_does_not_decode_means_a_whole_derive(
     meta_file.write_text(json.dumps(meta), encoding="utf-8")
     change_last_value(folder / "data" / "t_health_b.csv")
     again = build(folder, tmp_path / "kb")
+    assert len(derived_indicators) == 3  # the first build's; the group, then whole
     fresh = build(folder, tmp_path / "fresh")
     assert derived_indicators[1:3] == [{"T_HEALTH_B"}, derived_indicators[0]]
     assert edition(again) == edition(fresh)

@@ -788,8 +788,10 @@ def _combined(
     parts = [p for p in old.parts if p.indicator in keep] + out.parts
     try:
         findings = combine(parts)
-    except ValueError:
-        return None  # a kept part's finding that does not decode (a saved file edited)
+    except (ValueError, TypeError):
+        # A kept part's finding that does not decode, or sort keys that do not compare (a
+        # saved file edited): derived whole.
+        return None
     return DeriveOutput(
         observations,
         findings,

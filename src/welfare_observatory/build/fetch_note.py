@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 from welfare_observatory._file_stamp import file_stamp
 from welfare_observatory.lineage import digest
 
-__all__ = ["NAME", "FetchNote"]
+__all__ = ["NAME", "FetchNote", "promises_local_files"]
 
 NAME = "fetched.json"
 """The note's file in a knowledge base's ``.steps`` folder."""
@@ -40,6 +39,17 @@ _FORMAT = 1
 
 _SETTLED_NS = 2_000_000_000
 """How long a file must have been still for its stamp to be noted (as the cache has it)."""
+
+
+def promises_local_files(source_type: type) -> bool:
+    """Whether ``source_type`` promises a fetch of local files alone
+    (``Source.local_files_only``): the promise holds for the ``fetch`` of the class that
+    makes it, so a subclass with a ``fetch`` of its own must make it again."""
+    fetcher = next((c for c in source_type.__mro__ if "fetch" in vars(c)), None)
+    promiser = next((c for c in source_type.__mro__ if "local_files_only" in vars(c)), None)
+    if fetcher is None or promiser is None or not issubclass(promiser, fetcher):
+        return False
+    return vars(promiser)["local_files_only"] is True
 
 
 class FetchNote:
@@ -110,23 +120,35 @@ class FetchNote:
         inputs: str,
         hashes: Sequence[str],
         payloads: Sequence[Any],
-        reads: Sequence[tuple[Any, str, os.stat_result]],
+        reads: Sequence[tuple[Any, str, os.stat_result | None]],
+        *,
+        begun: int,
     ) -> None:
-        """Note a fetch that returned ``payloads`` (digests ``hashes``) having read the files
-        ``reads`` (payload, path, stamp before reading): only when every payload is a file it
-        read and every file had been still for a while."""
+        """Note a fetch begun at ``begun`` (``time.time_ns``) that returned ``payloads``
+        (digests ``hashes``) having read the files ``reads`` (payload, path, stat before
+        reading; None for a read through a symbolic link): only when every payload is a file
+        it read, no read went through a link, and every file had been still for a while
+        when the fetch began."""
         self.forget(source_id)
         if not reads or not payloads:
             return
+        stats = [status for _, _, status in reads]
+        if any(status is None for status in stats):
+            return  # a link may point elsewhere next time, its target's stamp unchanged
         read = {payload.sha256 for payload, _, _ in reads}
         for payload in payloads:
             linked = payload.meta.get("structure_sha256")
             if payload.sha256 not in read or (linked and linked not in read):
                 return  # a payload that is not a file read as it is: fetched every build
-        now = time.time_ns()
-        if any(now - max(s.st_mtime_ns, s.st_ctime_ns) <= _SETTLED_NS for _, _, s in reads):
+        if any(
+            begun - max(status.st_mtime_ns, status.st_ctime_ns) <= _SETTLED_NS
+            for status in stats
+            if status is not None
+        ):
             return
-        files = sorted({path: file_stamp(status) for _, path, status in reads}.items())
+        files = sorted(
+            {path: file_stamp(status) for _, path, status in reads if status is not None}.items()
+        )
         self.current[source_id] = [inputs, list(hashes), [[p, s] for p, s in files]]
 
     def forget(self, source_id: str) -> None:

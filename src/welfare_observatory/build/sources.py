@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from welfare_observatory.build.fetch_note import promises_local_files
 from welfare_observatory.build.report import SourceReport
 from welfare_observatory.errors import (
     ConfigError,
@@ -531,6 +532,7 @@ def _fetch(source_id: str, config: SourceConfig, context: BuildContext, *, noted
                 return _Fetched(None, (), hashes, [])
         source = context.env.plugins.create_source(source_id, config.type, config.options)
         fetching = _fetch_context(context, source_id, noting=note is not None)
+        begun = time.time_ns()
         payloads = _checked_payloads(source.fetch(fetching))
         # Local files copied into the cache are fsynced and indexed on the writer.
         records = list(fetching.cache.pending)
@@ -540,8 +542,8 @@ def _fetch(source_id: str, config: SourceConfig, context: BuildContext, *, noted
         for p in payloads
     )
     if note is not None:
-        if getattr(source, "local_files_only", False) is True:
-            note.note(source_id, inputs, hashes, payloads, fetching._reads or ())
+        if promises_local_files(type(source)):
+            note.note(source_id, inputs, hashes, payloads, fetching._reads or (), begun=begun)
         else:
             note.forget(source_id)
     return _Fetched(source, payloads, hashes, records)
@@ -557,6 +559,13 @@ def _fetched_again(
         return got.source, got.payloads
     late = dataclasses.replace(context, saver=None, fetched=None)
     again = _fetch(source_id, config, late, noted=False)
+    if again.hashes != got.hashes:
+        raise SourceError(
+            f"the saved step of source {source_id!r} was damaged, and its files changed "
+            "since the build took them as unchanged",
+            location=Location(source=source_id),
+            hint="build again: the source is then fetched and made anew",
+        )
     return again.source, again.payloads
 
 
