@@ -513,12 +513,10 @@ def test_a_source_never_given_leaves_the_checks_to_after(
     assert _no_checks_thread()
 
 
-def test_a_source_to_check_goes_to_the_checks_once_a_source_whose_findings_are_kept_follows(
-    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A rebuild of one changed file: its source is checked while the build looks up the
-    # others, not after the last of them; the findings are those of checking after.
-    kb = tmp_path / "kb"
+def _changed(environment: Any, kb: Path, *changed: int) -> tuple[list[SourceOutput], Any]:
+    """Every source run and checked alongside once, then the findings of the sources at
+    ``changed`` forgotten (as if they changed): the outputs, and a function that puts the
+    findings cache back in that state (checking writes it)."""
     context = _context(environment, kb)
     ids = list(environment.config.sources)
     outputs = pipeline.run_sources(ids, context)
@@ -528,10 +526,26 @@ def test_a_source_to_check_goes_to_the_checks_once_a_source_whose_findings_are_k
     first.finish(outputs)
     cache = kb / ".steps" / "checks.json"
     record = json.loads(cache.read_text(encoding="utf-8"))
-    del record[first._key(outputs[1])]  # s2's findings forgotten: it is checked again
-    cache.write_text(json.dumps(record), encoding="utf-8")
+    for index in changed:
+        del record[first._key(outputs[index])]
+    text = json.dumps(record)
+
+    def forget() -> None:
+        cache.write_text(text, encoding="utf-8")
+
+    forget()
+    return outputs, forget
+
+
+def test_a_source_to_check_goes_to_the_checks_once_a_source_whose_findings_are_kept_follows(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rebuild of one changed file: its source is checked while the build looks up the
+    # others, not after the last of them; the findings are those of checking after.
+    kb = tmp_path / "kb"
+    outputs, forget = _changed(environment, kb, 1)  # s2 changed: it is checked again
     expected = plain(validate.check_sources(outputs, _context(environment, kb)))
-    cache.write_text(json.dumps(record), encoding="utf-8")
+    forget()
     sent: list[tuple[int, list[str]]] = []
     check_chunk = validate.check_chunk
     given = 0
@@ -541,7 +555,7 @@ def test_a_source_to_check_goes_to_the_checks_once_a_source_whose_findings_are_k
         return check_chunk(ids, *args)
 
     monkeypatch.setattr(validate, "check_chunk", spy)
-    checks = validate.ChecksAlongside(_context(environment, kb), len(ids))
+    checks = validate.ChecksAlongside(_context(environment, kb), len(outputs))
     for output in outputs:
         given += 1
         checks.add(output)
@@ -557,17 +571,7 @@ def test_changed_sources_between_kept_ones_are_checked_as_after(
     # s1 and s3 changed, s2 kept: checked alongside in two chunks ([s1], [s3]) where checking
     # after makes one ([s1, s3]); a chunk's findings are its sources' own, so they agree.
     kb = tmp_path / "kb"
-    context = _context(environment, kb)
-    ids = list(environment.config.sources)
-    outputs = pipeline.run_sources(ids, context)
-    first = validate.ChecksAlongside(context, len(ids))
-    for output in outputs:
-        first.add(output)
-    first.finish(outputs)
-    cache = kb / ".steps" / "checks.json"
-    record = json.loads(cache.read_text(encoding="utf-8"))
-    for changed in (0, 2):
-        del record[first._key(outputs[changed])]
+    outputs, forget = _changed(environment, kb, 0, 2)
     sent: list[list[str]] = []
     check_chunk = batch.check_chunk
 
@@ -577,10 +581,9 @@ def test_changed_sources_between_kept_ones_are_checked_as_after(
 
     monkeypatch.setattr(batch, "check_chunk", spy)
     monkeypatch.setattr(validate, "check_chunk", spy)
-    cache.write_text(json.dumps(record), encoding="utf-8")
     expected = (plain(validate.check_sources(outputs, _context(environment, kb))), _cache(kb))
-    cache.write_text(json.dumps(record), encoding="utf-8")
-    checks = validate.ChecksAlongside(_context(environment, kb), len(ids))
+    forget()
+    checks = validate.ChecksAlongside(_context(environment, kb), len(outputs))
     for output in outputs:
         checks.add(output)
     got = (plain(checks.finish(outputs)), _cache(kb))
