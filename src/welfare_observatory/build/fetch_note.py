@@ -3,7 +3,8 @@ whose options and local files are as they were.
 
 A source type whose ``Source.local_files_only`` is True fetches nothing but files through
 ``FetchContext.read_file``, and which files follows from its options alone (the built-in
-``table`` and ``sdmx`` sources given a ``path``). After such a fetch the build notes, under
+``table`` and ``sdmx`` sources and the ``eurostat_tsv`` plugin, given a ``path``; see
+:func:`promises_local_files` for subclasses). After such a fetch the build notes, under
 a digest of the source's type and options, the files' stamps (size, modification and change
 times, inode and device: :func:`~welfare_observatory._file_stamp.file_stamp`) and the
 digests of the payloads. The next build takes the digests from the note when every file
@@ -12,8 +13,9 @@ its step up as the fetch would have had it do. When that step cannot be used (mi
 damaged, or its rows needed and found damaged later), the source is fetched after all.
 
 What the note trusts is what the payload cache trusts of a local file (an unchanged stamp
-means unchanged bytes): a file changed within two seconds of its stamp is not noted (the
-"racy" case), and ``--refresh`` reads every file again. The note holds only the sources of
+means unchanged bytes): a fetch that read a file changed within two seconds before it began
+is not noted (the "racy" case), nor one that read a file through a symbolic link, and
+``--refresh`` reads every file again. The note holds only the sources of
 the observatory (a build limited to some of them keeps the others' entries as they were),
 and is written in ``<kb>/.steps/fetched.json`` without an fsync: a cache, ignored whole when
 it does not read as a note of this library's versions and this observatory folder.
