@@ -1,7 +1,8 @@
 """A file's stamp: what tells, without reading it, that its bytes may have changed.
 
-The payload cache trusts a local file whose stamp is the one it recorded, and a build
-trusts a saved result's file whose stamp its note holds (``build/reuse.py``). A program
+The payload cache trusts a local file whose stamp is the one it recorded, a build trusts a
+saved result's file whose stamp its note holds (``build/reuse.py``), and a source whose
+files keep the stamps its last fetch noted is not fetched (``build/fetch_note.py``). A program
 can set a file's modification time back, never its change time, which writing to the file
 or adding or removing a link moves.
 """
@@ -10,9 +11,20 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["file_stamp"]
+__all__ = ["SETTLED_NS", "file_stamp", "settled"]
+
+SETTLED_NS = 2_000_000_000
+"""How long (ns) a file must have been still before its stamp is trusted: a file changed
+within the clock's resolution of its stamp could change again without a new stamp (the
+"racy" case)."""
 
 
 def file_stamp(status: os.stat_result) -> list[int]:
     """Size, modification and change times (ns), inode and device of ``status``."""
     return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, status.st_dev]
+
+
+def settled(status: os.stat_result, at_ns: int, window_ns: int = SETTLED_NS) -> bool:
+    """Whether the file of ``status`` had been still (neither written nor relinked) for
+    more than ``window_ns`` at ``at_ns`` (``time.time_ns``): its stamp may be trusted."""
+    return at_ns - max(status.st_mtime_ns, status.st_ctime_ns) > window_ns

@@ -29,7 +29,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from welfare_observatory._file_stamp import file_stamp
+from welfare_observatory._file_stamp import SETTLED_NS, file_stamp, settled
 from welfare_observatory.lineage import digest
 
 __all__ = ["NAME", "FetchNote", "promises_local_files"]
@@ -39,7 +39,7 @@ NAME = "fetched.json"
 
 _FORMAT = 1
 
-_SETTLED_NS = 2_000_000_000
+_SETTLED_NS = SETTLED_NS
 """How long a file must have been still for its stamp to be noted (as the cache has it)."""
 
 
@@ -142,11 +142,7 @@ class FetchNote:
             linked = payload.meta.get("structure_sha256")
             if payload.sha256 not in read or (linked and linked not in read):
                 return  # a payload that is not a file read as it is: fetched every build
-        if any(
-            begun - max(status.st_mtime_ns, status.st_ctime_ns) <= _SETTLED_NS
-            for status in stats
-            if status is not None
-        ):
+        if not all(settled(status, begun, _SETTLED_NS) for status in stats if status is not None):
             return
         files = sorted(
             {path: file_stamp(status) for _, path, status in reads if status is not None}.items()

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from welfare_observatory._atomic import atomic_write_chunks
-from welfare_observatory._file_stamp import file_stamp
+from welfare_observatory._file_stamp import SETTLED_NS, file_stamp, settled
 from welfare_observatory.errors import FetchError, Location, StoreError, WelfareObservatoryError
 from welfare_observatory.sdk import Payload
 
@@ -46,8 +46,8 @@ REFRESH_HINT = (
 )
 
 _CHUNK = 1 << 20
-_SETTLED_NS = 2_000_000_000
-"""A local file's stamp is trusted once it is older than this (2 s, in ns)."""
+_SETTLED_NS = SETTLED_NS
+"""A local file's stamp is trusted once it is older than this (:data:`SETTLED_NS`)."""
 
 
 def _utcnow() -> str:
@@ -299,10 +299,8 @@ class Cache:
                     raise unreadable(exc) from exc
 
         stamps = None
-        # A file changed within the clock's resolution of its last stamp could change again
-        # without a new stamp (the "racy" case): it is only trusted once it has been still
-        # for a while.
-        if time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) > _SETTLED_NS:
+        # Only a file still for a while has its stamp recorded (the "racy" case).
+        if settled(before, time.time_ns(), _SETTLED_NS):
             try:
                 stamps = {
                     "file": file_stamp(before),
