@@ -79,9 +79,6 @@ class TableSource(Source[TableOptions]):
 
     def parse(self, payload: Payload) -> pa.Table:
         """The payload as a source table (see :mod:`welfare_observatory.sources.tabular`)."""
-        from welfare_observatory.sources.tabular import read_table
-        from welfare_observatory.sources.tidy import read_tidy
-
         try:
             data = payload.read_bytes()
         except OSError as exc:
@@ -89,7 +86,12 @@ class TableSource(Source[TableOptions]):
                 payload, f"cannot read the cached payload: {exc}", hint="fetch it again"
             ) from None
         try:
-            read = read_tidy if self.table_options.layout == "tidy" else read_table
+            # Only the reader the layout asks for is imported: the detecting one loads
+            # pandas' readers and the spreadsheet modules, which a tidy CSV never needs.
+            if self.table_options.layout == "tidy":
+                from welfare_observatory.sources.tidy import read_tidy as read
+            else:
+                from welfare_observatory.sources.tabular import read_table as read
             return read(data, self.table_options, file=payload.origin, source=self.id)
         except ParseError as exc:
             if exc.location is None:

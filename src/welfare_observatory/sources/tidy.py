@@ -254,7 +254,7 @@ def _ahead(data: bytes, options: TabularOptions) -> _Ahead | None:
 def _utf8(data: bytes, options: TabularOptions, where: Location) -> bytes:
     """The payload as UTF-8, decoded by the detecting reader's rules (BOM, UTF-8, then
     cp1252; a file broken midway is an error, NUL bytes too)."""
-    from welfare_observatory.sources.tabular_grid import decode
+    from welfare_observatory.sources.text_decoding import decode
 
     text, used = decode(data, options.encoding, where)
     return data if used in ("utf-8", "utf-8-sig") else text.encode("utf-8")
@@ -263,7 +263,7 @@ def _utf8(data: bytes, options: TabularOptions, where: Location) -> bytes:
 def _separator(text: bytes, skip: int) -> str:
     """The detecting reader's choice over the head of the file from the header on (a title
     row above a ``;`` table must not make it a one-column ``,`` table)."""
-    from welfare_observatory.sources.tabular_grid import sniff_separator
+    from welfare_observatory.sources.text_decoding import sniff_separator
 
     # Split off only the lines read (the rest of the 64 KiB stays in the last piece).
     head = b"\n".join(text[: 1 << 16].split(b"\n", skip + 50)[skip : skip + 50])
