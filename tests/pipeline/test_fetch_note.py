@@ -21,7 +21,7 @@ import pytest
 from welfare_observatory.build import fetch_note
 from welfare_observatory.observatory import load_observatory
 from welfare_observatory.sdk import FetchContext, Payload, hookimpl
-from welfare_observatory.sources import manager
+from welfare_observatory.sources import manager, table
 from welfare_observatory.sources.table import TableSource
 from welfare_observatory.store.knowledge_base import KnowledgeBase
 
@@ -107,6 +107,33 @@ def test_a_changed_file_is_fetched_and_its_new_values_built(
     assert fetched == ["s1", "s2", "s2"]
     assert ("T_IND_2", "017003", "2022", 99.5) in values(again)
     assert values(again) == values(build(folder, tmp_path / "fresh"))
+
+
+def test_no_file_is_read_ahead_for_a_source_the_note_shows_unchanged(
+    tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a changed source parses, the next source's file is read ahead only when that
+    source changed too: an unchanged one is taken from the note and its step."""
+    monkeypatch.setattr(table, "_AHEAD_BYTES", (0, 1 << 26))  # these small files too
+    ahead: list[str] = []
+    real = table.read_ahead_job
+
+    def spy(options: Any, folder: Any) -> Any:
+        ahead.append(options["path"])
+        return real(options, folder)
+
+    monkeypatch.setattr(table, "read_ahead_job", spy)
+    folder = _observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    assert ahead == ["data/t2.csv"]  # s2's file, while s1 parsed
+    rewrite(folder / "data" / "t1.csv", "2022,017003,12.5", "2022,017003,98.5")
+    again = build(folder, tmp_path / "kb")
+    assert [s.status for s in again.report.sources] == ["ok", "reused"]
+    assert ahead == ["data/t2.csv"]
+    rewrite(folder / "data" / "t1.csv", "98.5", "97.5")
+    rewrite(folder / "data" / "t2.csv", "2022,017003,22.5", "2022,017003,99.5")
+    build(folder, tmp_path / "kb")
+    assert ahead == ["data/t2.csv"] * 2
 
 
 def test_changed_options_are_fetched(tmp_path: Path, settled: None, fetched: list[str]) -> None:

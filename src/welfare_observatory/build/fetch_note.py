@@ -92,6 +92,18 @@ class FetchNote:
     def payloads(self, source_id: str, inputs: str) -> tuple[str, ...] | None:
         """The payload digests noted for ``source_id`` when its inputs are ``inputs`` and every
         file it read still has its stamp; else None. A hit is kept in the next note."""
+        entry = self._unchanged(source_id, inputs)
+        if entry is None:
+            return None
+        self.current[source_id] = entry
+        self.ran.add(source_id)
+        return tuple(entry[1])
+
+    def unchanged(self, source_id: str, inputs: str) -> bool:
+        """Whether :meth:`payloads` would find ``source_id`` unchanged now (nothing is kept)."""
+        return self._unchanged(source_id, inputs) is not None
+
+    def _unchanged(self, source_id: str, inputs: str) -> list[Any] | None:
         entry = self.previous.get(source_id)
         if not (isinstance(entry, list) and len(entry) == 3 and entry[0] == inputs):
             return None
@@ -112,9 +124,7 @@ class FetchNote:
                     return None
             except (OSError, ValueError):
                 return None
-        self.current[source_id] = entry
-        self.ran.add(source_id)
-        return tuple(hashes)
+        return entry
 
     def note(
         self,
