@@ -309,7 +309,7 @@ class FetchContext:
                 if near
                 else "check the path, relative to the observatory folder",
             )
-        guessed = mimetypes.guess_type(target.name)[0]
+        guessed = _media_type_of(target.name)
         self._say(f"read {relative}")
         payload = self.cache.put_file(
             self.source,
@@ -481,6 +481,29 @@ class Source(abc.ABC, Generic[OptionsT]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r})"
+
+
+_MEDIA_TYPES = {
+    ".csv": "text/csv",
+    ".json": "application/json",
+    ".tsv": "text/tab-separated-values",
+    ".txt": "text/plain",
+    ".xls": "application/vnd.ms-excel",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xml": "application/xml",
+    ".zip": "application/zip",
+}
+"""The media types of the files observatories read, by their last suffix (any case): the
+same on every machine, and known without loading the system's type tables (``mimetypes``
+reads them on first use, about 5 ms of a build that reads one file)."""
+
+
+def _media_type_of(name: str) -> str | None:
+    """The media type of a file called ``name``: :data:`_MEDIA_TYPES`, else what
+    ``mimetypes`` guesses (a compressed ``.tsv.gz`` is the type of what it holds)."""
+    stem, dot, suffix = name.rpartition(".")
+    known = _MEDIA_TYPES.get("." + suffix.lower()) if dot and stem else None
+    return known if known is not None else mimetypes.guess_type(name)[0]
 
 
 def _options_error(cls: type[Source], id: str, exc: ValidationError) -> ConfigError:

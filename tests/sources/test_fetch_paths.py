@@ -129,3 +129,54 @@ def test_a_cache_whose_folders_went_away_makes_them_again(tmp_path: Path) -> Non
     assert third.path == tmp_path / "cache" / "objects" / third.sha256[:2] / third.sha256
     assert cache.lookup("s", "file:f2.csv") == third
     assert list((tmp_path / "cache" / "objects" / "staging").iterdir()) == []
+
+
+_READ_ONE = """
+import mimetypes, sys
+from pathlib import Path
+from welfare_observatory.sdk import FetchContext
+
+folder = Path(sys.argv[1])
+ctx = FetchContext.create(folder / "cache", source="s", base_dir=folder / "obs", offline=True)
+print(" ".join(ctx.read_file(name).media_type for name in sys.argv[2:]), mimetypes.inited)
+"""
+
+
+def test_the_files_observatories_read_have_their_media_type_without_the_system_tables(
+    tmp_path: Path,
+) -> None:
+    """A fresh process reads a CSV and a workbook: their media types are the library's own
+    (the same on every machine), and the system's type tables were never loaded."""
+    import subprocess
+    import sys
+
+    (tmp_path / "obs").mkdir()
+    for name in ("a.csv", "b.XLSX"):
+        (tmp_path / "obs" / name).write_bytes(b"x\n")
+    out = subprocess.run(
+        [sys.executable, "-c", _READ_ONE, str(tmp_path), "a.csv", "b.XLSX"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert out.stdout.split() == ["text/csv", xlsx, "False"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("data.tsv", "text/tab-separated-values"),
+        ("Data.JSON", "application/json"),
+        ("export.tsv.gz", "text/tab-separated-values"),  # what it holds, as mimetypes says
+        ("page.html", "text/html"),
+        (".csv", None),  # a hidden file without a suffix, as mimetypes has it
+        ("README", None),
+    ],
+)
+def test_a_media_type_is_the_librarys_else_what_mimetypes_guesses(
+    name: str, expected: str | None
+) -> None:
+    from welfare_observatory.sdk import _media_type_of
+
+    assert _media_type_of(name) == expected
