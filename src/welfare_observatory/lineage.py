@@ -51,15 +51,19 @@ class UnknownStepError(UnknownIdError):
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no insignificant whitespace: the same value, the same text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL_JSON.encode(value)
 
+
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` made
+once: ``dumps`` builds this encoder anew on every call, and a rebuild of 160 sources makes
+over a thousand digests (its steps' keys, the fetch note's, the definitions')."""
 
 _STRICT_JSON = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
-"""``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-allow_nan=False)`` made once: ``dumps`` builds this encoder anew on every call (a lineage
-table encodes about 650 mappings)."""
+""":data:`_CANONICAL_JSON` refusing a float that is not finite (a lineage table encodes
+about 650 mappings)."""
 
 
 def _json_text(record: StepRecord, name: str) -> str:

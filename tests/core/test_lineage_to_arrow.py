@@ -87,3 +87,34 @@ def test_records_made_by_create_serialise_as_before() -> None:
         for _ in range(2)
     )
     assert graph.to_arrow().equals(_before(graph))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+        ),
+        max_leaves=12,
+    )
+)
+def test_canonical_json_is_the_text_json_dumps_gives(value: Any) -> None:
+    """One encoder made once gives what ``json.dumps`` with the same settings gives (also
+    for a float that is not finite)."""
+    import json
+
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(value) == expected
+
+
+def test_canonical_json_refuses_what_json_dumps_refuses() -> None:
+    import json
+
+    import pytest
+
+    for odd in ({"a", "b"}, {"k": b"x"}, {1: "a", "b": 2}):
+        with pytest.raises(TypeError):
+            json.dumps(odd, sort_keys=True)
+        with pytest.raises(TypeError):
+            canonical_json(odd)
