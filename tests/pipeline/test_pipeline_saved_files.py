@@ -254,6 +254,34 @@ def test_put_links_only_an_equal_checked_unchanged_file(tmp_path: Path) -> None:
         reuse._PREVIOUS.clear()
 
 
+def test_views_of_the_same_memory_are_the_same_table_unread(tmp_path: Path) -> None:
+    """Slices of one mapped file (what a rebuild keeps of the last result) are equal
+    without their values being compared: a NaN among them, which no value comparison
+    calls equal, shows it. Other memory with equal values is still compared by value."""
+    rows = pa.table(
+        {
+            "v": pa.array([1.0, float("nan"), 3.0, 4.0], pa.float64()),
+            "t": pa.array(["a", "b", "a", None]).dictionary_encode(),
+            "s": pa.array(["x", "y", None, "z"], pa.large_string()),
+        }
+    )
+    reuse._write_arrow(rows, tmp_path / "a.arrow")
+    mapped = reuse._mapped(tmp_path / "a.arrow")
+    assert reuse._same(mapped.slice(1, 2), mapped.slice(1, 2))
+    assert reuse._same(mapped, mapped.slice(0))
+    # Chunked otherwise than the file's one batch: compared by value, the NaN differs.
+    assert not reuse._same(mapped, pa.concat_tables([mapped.slice(0, 2), mapped.slice(2)]))
+    assert not reuse._same(mapped.slice(0, 2), mapped.slice(1, 2))
+    copied = reuse._mapped(tmp_path / "a.arrow")  # a second mapping: other memory
+    assert not reuse._same(mapped, copied)  # compared by value: NaN != NaN
+    finite = rows.set_column(0, "v", pa.array([1.0, 2.0, 3.0, 4.0]))
+    reuse._write_arrow(finite, tmp_path / "b.arrow")
+    assert reuse._same(reuse._mapped(tmp_path / "b.arrow"), reuse._mapped(tmp_path / "b.arrow"))
+    assert not reuse._same(
+        reuse._mapped(tmp_path / "b.arrow").slice(0, 3), finite.slice(1, 3)
+    )  # other values
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     sizes=st.lists(st.integers(0, 5), min_size=1, max_size=12),

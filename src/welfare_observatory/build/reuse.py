@@ -304,8 +304,9 @@ def _seen(status: os.stat_result) -> list[int]:
 def _same(old: pa.Table, new: pa.Table) -> bool:
     """Whether ``new`` holds ``old``'s rows: the same object, or equal schema (with its
     metadata) and values, a dictionary column's as the values it stands for (a rebuild
-    renames derive steps in the lineage dictionary, not in the rows it keeps). A NaN is
-    never equal: such a table is written again."""
+    renames derive steps in the lineage dictionary, not in the rows it keeps). A column
+    that is a view of the same memory is equal unread (:func:`_shares_memory`); otherwise
+    a NaN is never equal: such a table is written again."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -314,7 +315,7 @@ def _same(old: pa.Table, new: pa.Table) -> bool:
     if old.num_rows != new.num_rows or not old.schema.equals(new.schema, check_metadata=True):
         return False
     for before, after in zip(old.columns, new.columns, strict=True):
-        if before.equals(after):
+        if _shares_memory(before, after) or before.equals(after):
             continue
         if not pa.types.is_dictionary(before.type):
             return False
@@ -325,6 +326,31 @@ def _same(old: pa.Table, new: pa.Table) -> bool:
         except pa.ArrowException:
             return False  # not the table it was (an index out of its dictionary): written
     return True
+
+
+def _shares_memory(before: pa.ChunkedArray, after: pa.ChunkedArray) -> bool:
+    """Whether two columns of one type are views of the same memory: chunk for chunk the
+    same offset, length and buffers (a dictionary's too), so the same values whatever they
+    hold. A rebuild's unchanged rows are slices of the last result's mapped files: compared
+    value for value, every page of them was read in (about 70 ms of a 4x rebuild's CPU)."""
+    import pyarrow as pa
+
+    def where(buffer: pa.Buffer | None) -> tuple[int, int] | None:
+        return None if buffer is None else (buffer.address, buffer.size)
+
+    def alike(old: pa.Array, new: pa.Array) -> bool:
+        # Nested arrays' children may have offsets of their own: compared by value.
+        if pa.types.is_nested(old.type) or not old.type.equals(new.type):
+            return False
+        if old.offset != new.offset or len(old) != len(new):
+            return False
+        if [where(b) for b in old.buffers()] != [where(b) for b in new.buffers()]:
+            return False
+        return not pa.types.is_dictionary(old.type) or alike(old.dictionary, new.dictionary)
+
+    if before.num_chunks != after.num_chunks:
+        return False
+    return all(alike(old, new) for old, new in zip(before.chunks, after.chunks, strict=True))
 
 
 def _derive_output(
