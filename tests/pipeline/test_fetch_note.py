@@ -134,6 +134,12 @@ def test_no_file_is_read_ahead_for_a_source_the_note_shows_unchanged(
     rewrite(folder / "data" / "t2.csv", "2022,017003,22.5", "2022,017003,99.5")
     build(folder, tmp_path / "kb")
     assert ahead == ["data/t2.csv"] * 2
+    # s2's file unchanged, its definition not: its step is missed, so it is read ahead.
+    rewrite(folder / "data" / "t1.csv", "97.5", "96.5")
+    rewrite(folder / "indicators" / "own.yaml", "Indicator 2", "Indicator two")
+    again = build(folder, tmp_path / "kb")
+    assert [s.status for s in again.report.sources] == ["ok", "ok"]
+    assert ahead == ["data/t2.csv"] * 3
 
 
 def test_changed_options_are_fetched(tmp_path: Path, settled: None, fetched: list[str]) -> None:

@@ -280,6 +280,38 @@ def test_views_of_the_same_memory_are_the_same_table_unread(tmp_path: Path) -> N
     assert not reuse._same(
         reuse._mapped(tmp_path / "b.arrow").slice(0, 3), finite.slice(1, 3)
     )  # other values
+    # The same indices on another dictionary (a rebuild renames derive steps in the
+    # lineage dictionary, not in the rows): other values, compared and found to differ.
+    indices = mapped.column("t").chunk(0).indices
+    renamed = pa.DictionaryArray.from_arrays(indices, pa.array(["q", "r"]))
+    assert not reuse._same(mapped, mapped.set_column(1, "t", pa.chunked_array([renamed])))
+
+
+class _Tagged(pa.ExtensionType):
+    """An extension type over a dictionary: its buffers leave out the dictionary."""
+
+    def __init__(self) -> None:
+        super().__init__(pa.dictionary(pa.int8(), pa.string()), "test.tagged")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b""
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> _Tagged:
+        return cls()
+
+
+def test_extension_columns_are_compared_by_value() -> None:
+    """Same index buffers on other dictionaries: never taken as the same memory."""
+    indices = pa.array([0, 1, 0], pa.int8())
+    ab = pa.DictionaryArray.from_arrays(indices, pa.array(["a", "b"]))
+    cd = pa.DictionaryArray.from_arrays(indices, pa.array(["c", "d"]))
+    left = pa.table({"x": pa.ExtensionArray.from_storage(_Tagged(), ab)})
+    right = pa.table({"x": pa.ExtensionArray.from_storage(_Tagged(), cd)})
+    assert not reuse._shares_memory(left.column("x"), right.column("x"))
+    column = pa.chunked_array([ab])
+    assert reuse._shares_memory(column, column)  # a dictionary column of its own: unread
+    assert not reuse._same(left, right)
 
 
 @settings(max_examples=40, deadline=None)

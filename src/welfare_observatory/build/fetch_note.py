@@ -99,9 +99,10 @@ class FetchNote:
         self.ran.add(source_id)
         return tuple(entry[1])
 
-    def unchanged(self, source_id: str, inputs: str) -> bool:
-        """Whether :meth:`payloads` would find ``source_id`` unchanged now (nothing is kept)."""
-        return self._unchanged(source_id, inputs) is not None
+    def peek(self, source_id: str, inputs: str) -> tuple[str, ...] | None:
+        """What :meth:`payloads` would give now, nothing kept for the next note."""
+        entry = self._unchanged(source_id, inputs)
+        return None if entry is None else tuple(entry[1])
 
     def _unchanged(self, source_id: str, inputs: str) -> list[Any] | None:
         entry = self.previous.get(source_id)

@@ -242,7 +242,8 @@ def run_sources(
     ahead on a third thread (Arrow's CSV reader releases the GIL) while this one is
     harmonized; its parse takes that read when its payload holds the same bytes
     (:func:`~welfare_observatory.sources.table.read_ahead_job`). A source that is reused
-    parses nothing, so a rebuild reads nothing ahead.
+    parses nothing, and a source that the fetch note shows unchanged and whose step is
+    saved is not read ahead (:func:`_step_awaits`).
 
     ``on_output`` is called on this thread with each source's output as the source
     finishes, in order (its step may still be being written: a write that fails later
@@ -312,16 +313,7 @@ def _read_next(
     config = context.env.config.sources[source_id]
     if config.type != "table" or not config.enabled:
         return
-    # A source whose fetch will come from the note has its step looked up: what a read
-    # ahead took (a 750 KB file cost a rebuild about 20 ms of the other core) would be for
-    # nothing. Should the step be unusable, the source reads its file in line.
-    note = context.fetched
-    if (
-        note is not None
-        and not context.refresh
-        and source_id in note.previous
-        and note.unchanged(source_id, note.inputs(config.type, config.options))
-    ):
+    if _step_awaits(source_id, config, context):
         return
     from welfare_observatory.sources.table import read_ahead_job
 
@@ -332,6 +324,27 @@ def _read_next(
         pending[source_id] = reader.submit(job)
     except RuntimeError:  # shut down: called by a source that outlived its timeout
         return
+
+
+def _step_awaits(source_id: str, config: SourceConfig, context: BuildContext) -> bool:
+    """Whether ``source_id`` will take its payloads from the fetch note and find its step
+    saved: reading its file ahead (a 750 KB file cost a rebuild about 20 ms of the other
+    core) would be for nothing. A source whose rules or definitions changed misses its
+    step and parses, and is read ahead as before; should the step turn out unusable, the
+    source reads its file in line."""
+    note = context.fetched
+    if note is None or context.refresh:
+        return False
+    hashes = note.peek(source_id, note.inputs(config.type, config.options))
+    if hashes is None:
+        return False
+    try:
+        rules = _rules(source_id, config, context.env)
+        definitions = context.env.fingerprint(_used_indicators(config))
+    except (ConfigError, SourceError):
+        return False
+    key = _step_key(config, rules, hashes, definitions, context)
+    return os.path.isfile(os.path.join(context.steps_dir, f"{key}.json"))  # noqa: PTH113, PTH118
 
 
 def _failed(

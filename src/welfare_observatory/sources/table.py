@@ -86,8 +86,8 @@ class TableSource(Source[TableOptions]):
                 payload, f"cannot read the cached payload: {exc}", hint="fetch it again"
             ) from None
         try:
-            # Only the reader the layout asks for is imported: the detecting one loads
-            # pandas' readers and the spreadsheet modules, which a tidy CSV never needs.
+            # Only the reader the layout asks for is imported: the detecting one's modules
+            # (CSV grids, spreadsheets, number formats) a clean tidy CSV never needs.
             if self.table_options.layout == "tidy":
                 from welfare_observatory.sources.tidy import read_tidy as read
             else:
