@@ -100,8 +100,9 @@ def _garbage(step: Path) -> None:
     step.write_bytes(garbage)
     record = step.with_suffix(".json")
     data = json.loads(record.read_text(encoding="utf-8"))
+    del data["record_sha256"]
     data["sha256"] = hashlib.sha256(garbage).hexdigest()
-    record.write_text(json.dumps(data), encoding="utf-8")
+    record.write_bytes(pipeline._sealed(data))  # sealed again, as the build writes records
 
 
 def _forget_derived(kb: Path) -> None:

@@ -143,23 +143,60 @@ def test_a_record_lists_the_indicators_of_its_table(environment: Any, tmp_path: 
     assert all(o.report.indicators for o in again)
 
 
-def test_a_record_of_an_older_version_without_indicators_is_reused(
+def test_a_record_without_indicators_is_reused(
     environment: Any,  # noqa: F811
     tmp_path: Path,
 ) -> None:
+    """The indicators are optional in a record (older versions wrote none): the table is
+    read to list them."""
     kb = tmp_path / "kb"
     first = _inline(environment, kb)
     for step in _steps(kb):
         record = step.with_suffix(".json")
         data = json.loads(record.read_text(encoding="utf-8"))
-        del data["indicators"]
-        record.write_text(json.dumps(data), encoding="utf-8")
+        del data["indicators"], data["record_sha256"]
+        record.write_bytes(pipeline._sealed(data))
     again = _inline(environment, kb)
     assert [o.report.status for o in again] == ["reused"] * 3
     assert [o.report for o in again] == [
         o.report.model_copy(update={"status": "reused", "seconds": b.report.seconds})
         for o, b in zip(first, again, strict=True)
     ]
+
+
+@pytest.mark.parametrize("how", ["unsealed", "a lineage step changed", "a count changed"])
+def test_a_record_not_as_sealed_is_made_again(
+    environment: Any,  # noqa: F811
+    tmp_path: Path,
+    how: str,
+) -> None:
+    """A record is sealed with the digest of its bytes: one written without a seal (an
+    older version's) or changed since while still well-formed JSON (a rule's column in its
+    lineage, its count of rows read) is never reused: its source is made again, as it was
+    (the third source has the first's key: it then reuses what the first saved again)."""
+    kb = tmp_path / "kb"
+    first = _inline(environment, kb)
+    for step in _steps(kb):
+        record = step.with_suffix(".json")
+        text = record.read_text(encoding="utf-8")
+        if how == "unsealed":
+            data = json.loads(text)
+            del data["record_sha256"]
+            text = json.dumps(data)
+        elif how == "a lineage step changed":
+            text = text.replace('"GeoCode"', '"GeoCodf"', 1)
+        else:
+            rows_in = json.loads(text)["rows_in"]
+            text = text.replace(f'"rows_in": {rows_in}', f'"rows_in": {rows_in + 1}', 1)
+        assert text != record.read_text(encoding="utf-8")
+        json.loads(text)  # still well-formed
+        record.write_text(text, encoding="utf-8")
+    again = _inline(environment, kb)
+    assert [o.report.status for o in again] == ["ok", "ok", "reused"]
+    for a, b in zip(first, again, strict=True):
+        assert (b.findings, b.steps, b.report.rows_in) == (a.findings, a.steps, a.report.rows_in)
+        assert a.table is not None and b.table is not None
+        _same(b.table, a.table)
 
 
 def test_a_record_read_in_one_pass_is_the_one_read_field_by_field(
