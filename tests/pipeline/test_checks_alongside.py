@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import shutil
 import threading
 import time
@@ -31,6 +30,7 @@ from welfare_observatory.observatory import load_observatory
 from welfare_observatory.validate import batch
 
 from ._outputs import offline_context, plain
+from ._sealed import read_record, write_record
 
 CODES = ("017001", "017002", "017003", "017004", "017005", "017006", "017007", "017008")
 YEARS = tuple(range(2015, 2023))
@@ -120,7 +120,7 @@ def _alongside(env: Any, kb: Path, **changes: Any) -> list[SourceOutput]:
 
 def _cache(kb: Path) -> Any:
     path = kb / ".steps" / "checks.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    return read_record(path) if path.exists() else None
 
 
 def _both(
@@ -525,13 +525,12 @@ def _changed(environment: Any, kb: Path, *changed: int) -> tuple[list[SourceOutp
         first.add(output)
     first.finish(outputs)
     cache = kb / ".steps" / "checks.json"
-    record = json.loads(cache.read_text(encoding="utf-8"))
+    record = read_record(cache)
     for index in changed:
         del record[first._key(outputs[index])]
-    text = json.dumps(record)
 
     def forget() -> None:
-        cache.write_text(text, encoding="utf-8")
+        write_record(cache, record)
 
     forget()
     return outputs, forget

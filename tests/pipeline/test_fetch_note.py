@@ -25,6 +25,7 @@ from welfare_observatory.sources import manager, table
 from welfare_observatory.sources.table import TableSource
 from welfare_observatory.store.knowledge_base import KnowledgeBase
 
+from ._sealed import write_record
 from ._tidy import tidy_observatory
 
 
@@ -355,7 +356,7 @@ def test_a_noted_source_whose_step_fails_when_decoded_is_fetched_then(
     step.write_bytes(garbage)
     record = json.loads(step.with_suffix(".json").read_text(encoding="utf-8"))
     record["sha256"] = hashlib.sha256(garbage).hexdigest()
-    step.with_suffix(".json").write_text(json.dumps(record), encoding="utf-8")
+    write_record(step.with_suffix(".json"), record)
     for saved in steps.glob("derived-*"):
         shutil.rmtree(saved)
     (steps / "checks.json").unlink()

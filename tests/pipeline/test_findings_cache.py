@@ -13,10 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from welfare_observatory._seal import KEY
 from welfare_observatory.build import validate
 from welfare_observatory.build.strategies.sample import population_observatory
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.observatory import load_observatory
+
+from ._sealed import read_record, write_record
 
 _FINDINGS = st.lists(
     st.builds(
@@ -58,7 +61,7 @@ def test_findings_written_back_as_read_read_back_as_every_finding_dumped(
         k: [f.model_dump(mode="json", exclude_defaults=legacy) for f in v]
         for k, v in before.items()
     }
-    (folder / "checks.json").write_text(json.dumps(record), encoding="utf-8")
+    write_record(folder / "checks.json", record)
     cache = _cache(folder)
     assert cache.cached == before
     cache.results.update({k: cache.cached[k] for k in before if k not in after})
@@ -78,16 +81,36 @@ def test_findings_written_back_as_read_read_back_as_every_finding_dumped(
     assert _cache(reference).cached == expected
 
 
-@pytest.mark.parametrize("damage", [b"", b"\0" * 64, b'{"k": [{"code": 1}]}', b"[1, 2]"])
+def _edited(saved: bytes) -> bytes:
+    """The cache with a finding added to a source's: still JSON, still findings."""
+    record = json.loads(saved)
+    key = next(k for k in record if k != KEY)
+    listed = b'"' + key.encode("ascii") + b'": ['
+    assert listed in saved
+    finding = json.dumps({"code": "outlier", "severity": "warning", "message": "not found"})
+    comma = b"" if record[key] == [] else b", "
+    return saved.replace(listed, listed + finding.encode("utf-8") + comma, 1)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"\0" * 64, b'{"k": [{"code": 1}]}', b"[1, 2]", "unsealed", "a finding added"],
+)
 def test_a_damaged_findings_cache_is_rebuilt_not_trusted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: bytes
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: bytes | str
 ) -> None:
-    """A cache file a crash left short or zeroed (it is not fsynced), or that does not hold
-    findings: the next build checks every source again and saves a good one."""
+    """A cache file a crash left short or zeroed (it is not fsynced), that does not hold
+    findings, that an earlier version wrote without a seal, or whose findings changed since
+    (still well-formed): the next build checks every source again and saves a good one."""
     folder = population_observatory(tmp_path / "obs", "096")
     first = load_observatory(folder).build(out=tmp_path / "kb", offline=True).report
     cache = tmp_path / "kb" / ".steps" / "checks.json"
     saved = cache.read_bytes()
+    if damage == "unsealed":
+        damage = json.dumps(read_record(cache)).encode("utf-8")
+    elif damage == "a finding added":
+        damage = _edited(saved)
+    assert isinstance(damage, bytes)
     cache.write_bytes(damage)
     checked: list[list[str]] = []
     original = validate.run_checks_by_source

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from welfare_observatory._seal import seal
 from welfare_observatory.build import derive
 from welfare_observatory.build import sources as pipeline
 from welfare_observatory.errors import SourceError
@@ -102,7 +103,7 @@ def _garbage(step: Path) -> None:
     data = json.loads(record.read_text(encoding="utf-8"))
     del data["record_sha256"]
     data["sha256"] = hashlib.sha256(garbage).hexdigest()
-    record.write_bytes(pipeline._sealed(data))  # sealed again, as the build writes records
+    record.write_bytes(seal(data))  # sealed again, as the build writes records
 
 
 def _forget_derived(kb: Path) -> None:

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).parent))
 from test_pipeline_incremental import INDICATORS, _entry, change_last_value, make_observatory
 
+from welfare_observatory._seal import KEY, seal
 from welfare_observatory.build import derive as derive_module
 from welfare_observatory.build.orchestrator import BuildResult
 from welfare_observatory.derive._parts import combine
@@ -40,6 +41,12 @@ FORMULAS = {
     "T_EDU_C": ("T_EDU_A", "T_EDU_B"),
 }
 COUNTS = {"T_BIRTHS", "T_RESIDENTS", "T_EDU_A", "T_EDU_B"}
+
+
+def _sealed(meta: dict[str, Any]) -> bytes:
+    """``meta`` sealed again after an edit, as a build writes it (this module is also
+    imported by path from its neighbours, so it does not share their helpers)."""
+    return seal({k: v for k, v in meta.items() if k != KEY})
 
 
 def _catalogue_entry(ident: str, domain: str, polarity: str, measure: str) -> str:
@@ -281,7 +288,7 @@ def test_saved_fingerprints_that_do_not_count_the_rows_are_not_trusted(
         meta["fingerprints"]["T_HEALTH_B"] = 5
     else:
         del meta["fingerprints"]["T_HEALTH_B"]
-    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    meta_file.write_bytes(_sealed(meta))
     change_last_value(folder / "data" / "t_health_a.csv")
     again = build(folder, tmp_path / "kb")
     fresh = build(folder, tmp_path / "fresh")
@@ -373,7 +380,7 @@ def test_a_kept_part_whose_finding_does_not_decode_means_a_whole_derive(
     meta_file = saved / "meta.json"
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     meta["sha256"]["parts.tsv"] = hashlib.sha256(edited).hexdigest()
-    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    meta_file.write_bytes(_sealed(meta))
     change_last_value(folder / "data" / "t_health_b.csv")
     again = build(folder, tmp_path / "kb")
     assert len(derived_indicators) == 3  # the first build's; the group, then whole
@@ -398,7 +405,7 @@ def test_a_grouped_result_that_does_not_fit_its_ranges_means_a_whole_derive(
         runs[first] = [[0, runs[first][0][1] + 1], *runs[first][1:]]
     elif damage == "ranges short":
         runs[first] = [*runs[first][:-1], [runs[first][-1][0], runs[first][-1][1] - 1]]
-    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    meta_file.write_bytes(_sealed(meta))
     if damage == "file truncated":
         data = (saved / "observations.arrow").read_bytes()
         (saved / "observations.arrow").write_bytes(data[: len(data) // 2] + data[-4096:])
@@ -483,7 +490,7 @@ def _as_earlier_layout(saved: Path) -> None:
     meta_file = saved / "meta.json"
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     del meta["layout"]
-    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    meta_file.write_bytes(_sealed(meta))
 
 
 def test_a_result_of_an_earlier_layout_is_derived_again(
@@ -573,7 +580,7 @@ def _record_digest(saved: Path, name: str) -> None:
 
     meta = json.loads((saved / "meta.json").read_text(encoding="utf-8"))
     meta["sha256"][name] = _file_sha256(saved / name)
-    (saved / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    (saved / "meta.json").write_bytes(_sealed(meta))
 
 
 @pytest.mark.parametrize("changed", [None, "t_health_b"])

@@ -45,11 +45,12 @@ INDICATORS = (
 )
 
 
-def _entry(ident: str, domain: str, polarity: str, measure: str) -> str:
+def _entry(ident: str, domain: str, polarity: str, measure: str, label: str | None = None) -> str:
+    """The definition of one of :data:`INDICATORS` (``label``: its English one, else the id)."""
     count = measure == "count"
     lines = [
         f"- id: {ident}",
-        f"  label: {{it: {ident}, en: {ident}}}",
+        f"  label: {{it: {ident}, en: '{label or ident}'}}",
         f"  unit: {'person' if count else 'percent'}",
         f"  polarity: {polarity}",
         f"  domain: {domain}",

@@ -26,6 +26,8 @@ from test_pipeline_incremental import change_last_value
 from welfare_observatory.build import reuse
 from welfare_observatory.observatory import load_observatory
 
+from ._sealed import write_record
+
 
 @pytest.fixture
 def one_group_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,7 +208,7 @@ def test_a_result_listing_files_that_are_not_plain_names_is_not_read(
     meta = _meta(saved)
     for bad in (["../observations.arrow"], [], "observations.arrow", ["meta.json"]):
         meta["rows"] = bad
-        (saved / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        write_record(saved / "meta.json", meta)
         assert reuse.load_derived(tmp_path / "kb" / ".steps", saved.name[len("derived-") :]) is None
         assert reuse.load_grouped(tmp_path / "kb" / ".steps") is None
     assert edition(build(folder, tmp_path / "kb")) == edition(first)

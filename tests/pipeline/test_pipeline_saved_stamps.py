@@ -25,6 +25,8 @@ from test_pipeline_incremental import change_last_value
 from welfare_observatory._file_stamp import file_stamp
 from welfare_observatory.build import reuse
 
+from ._sealed import write_record
+
 
 def _newest(kb: Path) -> Path:
     return max((kb / ".steps").glob("derived-*"), key=lambda p: p.stat().st_mtime_ns)
@@ -276,7 +278,7 @@ def _result(folder: Path, count: int) -> dict[str, str]:
         reuse._write_arrow(pa.table({"v": pa.array([float(i), 1.0, 2.0])}), folder / name)
         sums[name] = reuse._file_sha256(folder / name)
     meta = {"layout": reuse._LAYOUT, "sha256": sums}
-    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    write_record(folder / "meta.json", meta)
     return sums
 
 

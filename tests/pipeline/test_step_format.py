@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from welfare_observatory._seal import seal
 from welfare_observatory.build import sources as pipeline
 
 from ._outputs import offline_context
@@ -155,7 +156,7 @@ def test_a_record_without_indicators_is_reused(
         record = step.with_suffix(".json")
         data = json.loads(record.read_text(encoding="utf-8"))
         del data["indicators"], data["record_sha256"]
-        record.write_bytes(pipeline._sealed(data))
+        record.write_bytes(seal(data))
     again = _inline(environment, kb)
     assert [o.report.status for o in again] == ["reused"] * 3
     assert [o.report for o in again] == [

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from welfare_observatory._file_stamp import file_stamp
+from welfare_observatory._seal import seal, unseal
 from welfare_observatory.lineage import StepRecord, canonical_json, digest
 from welfare_observatory.model.finding import Finding
 from welfare_observatory.model.observation import BASE_COLUMNS
@@ -706,7 +707,7 @@ def save_derived(
             if fingerprints is not None and analysis_key is not None:
                 meta |= {"fingerprints": fingerprints, "analysis_key": analysis_key}
             meta |= rows.meta
-            (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+            (staging / "meta.json").write_bytes(seal(meta))
             staging.rename(steps_dir / f"{_PREFIX}{key}")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -1146,7 +1147,12 @@ def _meta(file: Path) -> dict[str, object]:
     known = _META.get(file)
     if known is not None and known[0] == stamp:
         return known[1]
-    meta = json.loads(file.read_text(encoding="utf-8"))
+    # Sealed (welfare_observatory._seal): a meta changed since, though it still parses
+    # (a finding, a lineage step, a group's row range), would be published as this build's.
+    body = unseal(file.read_bytes())
+    if body is None:
+        raise ValueError(f"{file}: not sealed as written, or written by an earlier version")
+    meta = json.loads(body)
     if not isinstance(meta, dict):
         raise ValueError(f"{file}: not a JSON object")
     if len(_META) > 8:

@@ -16,7 +16,7 @@ import functools
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from welfare_observatory._seal import seal, unseal
 from welfare_observatory.build.fetch_note import promises_local_files
 from welfare_observatory.build.report import SourceReport
 from welfare_observatory.errors import (
@@ -844,8 +845,8 @@ def _load_step(
 ):
     """A source's saved step (:func:`_save_step`) with the indicators its record lists
     (None in a record of an older version), or None when it is absent, damaged or cut
-    short: its record must hash to the digest it is sealed with (:func:`_sealed`), and
-    its data file's bytes to the digest the record holds.
+    short: its record must hash to its seal (:mod:`~welfare_observatory._seal`), and its
+    data file's bytes to the digest the record holds.
 
     The table is a :class:`SavedTable` when the record describes it (rows, columns,
     distinct values; records of older versions do not): its bytes are read and
@@ -855,7 +856,7 @@ def _load_step(
     try:
         folder = os.fspath(steps_dir)
         with open(os.path.join(folder, f"{key}.json"), "rb") as handle:  # noqa: PTH118, PTH123
-            sealed = _unsealed(handle.read())
+            sealed = unseal(handle.read())
         if sealed is None:
             return None
         record = _saved_record().model_validate_json(sealed)
@@ -1175,34 +1176,4 @@ def _save_step(
         "sha256": hashlib.sha256(raw).hexdigest(),
         "saved": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    atomic_write_bytes(steps_dir / f"{key}.json", _sealed(record), sync=False)
-
-
-_SEAL = b'{"record_sha256":"'
-"""How a sealed record begins: its first key holds the digest of the rest (:func:`_sealed`)."""
-
-
-def _sealed(record: Mapping[str, Any]) -> bytes:
-    """``record`` (not empty) as a JSON object whose first key, ``record_sha256``, is the
-    sha256 of the object without it, as written: a record whose findings or lineage steps
-    were damaged (a changed byte still parses) is made again, never published. The file
-    stays plain JSON; checking it costs one digest of its bytes, nothing serialised again."""
-    import hashlib
-    import json
-
-    body = json.dumps(record).encode("utf-8")
-    return _SEAL + hashlib.sha256(body).hexdigest().encode("ascii") + b'",' + body[1:]
-
-
-def _unsealed(raw: bytes) -> bytes | None:
-    """The record of :func:`_sealed`'s bytes ``raw`` without its seal, or None when it is
-    not sealed (an older version's record) or its bytes do not hash to its seal."""
-    import hashlib
-
-    start = len(_SEAL) + 64
-    if not raw.startswith(_SEAL) or raw[start : start + 2] != b'",':
-        return None
-    body = b"{" + raw[start + 2 :]
-    if hashlib.sha256(body).hexdigest().encode("ascii") != raw[len(_SEAL) : start]:
-        return None
-    return body
+    atomic_write_bytes(steps_dir / f"{key}.json", seal(record), sync=False)

@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from welfare_observatory._seal import seal, unseal
 from welfare_observatory.lineage import digest
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.validate.batch import (
@@ -361,7 +362,12 @@ def _with_findings(output: SourceOutput, found: list[Finding]) -> SourceOutput:
 def _load(path: Path) -> tuple[dict[str, list[Finding]], dict[str, Any]]:
     """The findings in the cache file by key, and each key's JSON as read."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        # Sealed (welfare_observatory._seal): a finding changed since, though it still
+        # parses, would be published as this build's.
+        body = unseal(path.read_bytes())
+        if body is None:
+            return {}, {}
+        record = json.loads(body)
         return {k: [Finding.model_validate(f) for f in v] for k, v in record.items()}, record
     except (OSError, ValueError, TypeError, AttributeError):
         return {}, {}  # a damaged cache is rebuilt, never trusted
@@ -381,4 +387,4 @@ def _save(
     }
     # Not fsynced: a cache, read back whole or not at all (a file a crash left short or
     # zeroed is no JSON and is rebuilt; the rename keeps the old file or the new).
-    atomic_write_bytes(path, json.dumps(record).encode("utf-8"), sync=False)
+    atomic_write_bytes(path, seal(record), sync=False)
