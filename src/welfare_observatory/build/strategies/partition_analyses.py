@@ -136,7 +136,10 @@ def composites(
                 )
     finally:
         con.close()
-    frame = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    # A domain without a composite (no indicator with a polarity) gives an empty frame of
+    # untyped columns: concatenated, it would turn every number into text.
+    filled = [t for t in tables if len(t)] or tables[:1]
+    frame = pd.concat(filled, ignore_index=True) if filled else pd.DataFrame()
     ordered = stable_order(
         frame, [*SORT_KEYS["composite"], *breakdowns, "horizon", "period", "year"]
     )
