@@ -17,7 +17,7 @@ the same values, not the same bytes: docs/scaling.md).
 Files count as still at once (the fetch note trusts a file's stamp without the two seconds
 of the racy rule): each edit comes after the last build read the file, so its stamp
 differs. The default run tries a few sequences of rounds; ``pytest -m slow -k
-equivalence`` tries many more (80 sequences, about three minutes).
+equivalence`` tries many more (80 sequences, about five minutes).
 """
 
 from __future__ import annotations
