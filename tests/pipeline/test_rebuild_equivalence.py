@@ -245,7 +245,7 @@ EDITS = st.one_of(
     _edit("compare_with_fewer_or_more"),
     _edit(
         "damage_what_was_saved",
-        pattern=st.sampled_from([*SAVED, "../.cache/objects/*/*"]),
+        pattern=st.sampled_from([*SAVED, "../.cache/objects/*/*", "../.cache/index/*/*.json"]),
         which=FRACTIONS,
         how=st.sampled_from(["cut", "change", "swap", "delete"]),
     ),
