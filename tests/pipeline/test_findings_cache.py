@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from welfare_observatory._seal import KEY
+from welfare_observatory._seal import KEY, seal
 from welfare_observatory.build import validate
 from welfare_observatory.build.strategies.sample import population_observatory
 from welfare_observatory.model.finding import Finding, Severity
@@ -94,7 +94,7 @@ def _edited(saved: bytes) -> bytes:
 
 @pytest.mark.parametrize(
     "damage",
-    [b"", b"\0" * 64, b'{"k": [{"code": 1}]}', b"[1, 2]", "unsealed", "a finding added"],
+    [b"", b"\0" * 64, seal({"k": [{"code": 1}]}), b"[1, 2]", "unsealed", "a finding added"],
 )
 def test_a_damaged_findings_cache_is_rebuilt_not_trusted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: bytes | str

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ._sealed import read_record, write_record
 from .test_pipeline_incremental import build, change_last_value, edition_files, make_observatory
 
 PART = Path("observations/domain=education/part-0.parquet")
@@ -37,7 +38,7 @@ def test_an_earlier_partition_file_is_reused_only_when_intact(tmp_path: Path, ha
         assert record["files"]
         written.unlink()
         meta = written.with_name("meta.json")
-        meta.write_text(json.dumps(json.loads(meta.read_text()) | {"written": record}))
+        write_record(meta, read_record(meta) | {"written": record})
     change_last_value(folder / "data" / "t_health_a.csv")
     again = build(folder, tmp_path / "kb")
     fresh = build(folder, tmp_path / "fresh")

@@ -328,3 +328,26 @@ def test_out_of_core_the_edition_holds_the_values_and_types_of_the_build_in_memo
     in_memory = outcome(observatory.folder, tmp_path / "in-memory")
     out_of_core = outcome(observatory.folder, tmp_path / "out-of-core", "out of core")
     assert as_values(out_of_core) == as_values(in_memory)
+
+
+def test_a_step_or_saved_result_copied_under_another_key_is_never_trusted(
+    tmp_path: Path,
+) -> None:
+    """A whole step (record and data file) or a whole saved result under another key's
+    name: each record names its key, so it is never taken for that key's."""
+    from welfare_observatory.build.reuse import load_derived
+    from welfare_observatory.build.sources import _load_step
+
+    observatory = Edited(tmp_path)
+    first = outcome(observatory.folder, observatory.kb)
+    steps = observatory.kb / ".steps"
+    one, other = sorted(steps.glob("source-*.json"))[:2]
+    for suffix in (".json", ".arrows"):
+        other.with_suffix(suffix).write_bytes(one.with_suffix(suffix).read_bytes())
+    assert _load_step(steps, other.stem) is None
+    assert outcome(observatory.folder, observatory.kb) == first
+    [saved] = [p for p in steps.glob("derived-*") if p.is_dir()][:1]
+    assert load_derived(steps, saved.name.removeprefix("derived-")) is not None
+    copied = steps / "derived-0000"
+    shutil.copytree(saved, copied, copy_function=shutil.copy2)
+    assert load_derived(steps, "0000") is None

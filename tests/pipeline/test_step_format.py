@@ -249,7 +249,13 @@ def test_findings_read_in_one_pass_are_the_ones_read_field_by_field(
         count=count,
     )
     text = json.dumps(
-        {"findings": [finding.model_dump(mode="json")], "steps": [], "rows_in": 1, "sha256": ""}
+        {
+            "key": "source-0",
+            "findings": [finding.model_dump(mode="json")],
+            "steps": [],
+            "rows_in": 1,
+            "sha256": "",
+        }
     )
     record = pipeline._saved_record().model_validate_json(text)
     assert list(record.findings) == [Finding.model_validate(json.loads(text)["findings"][0])]

@@ -127,7 +127,7 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
     folder = steps_dir / f"{_PREFIX}{key}"
     try:
         meta = _meta(folder / "meta.json")
-        if meta.get("layout") != _LAYOUT:
+        if meta.get("layout") != _LAYOUT or meta.get("key") != key:
             return None
         sums = _digests(meta)
         if "ranges" in meta:
@@ -698,6 +698,7 @@ def save_derived(
                 for file, start in zip(listed[name], parts, strict=True):
                     sums[file] = _put(table.slice(start, _ANALYSIS_ROWS), staging / file, seen)
             meta: dict[str, object] = {
+                "key": key,  # a result copied under another key's name is not its
                 "layout": _LAYOUT,
                 "sha256": dict(sorted(sums.items())),
                 "analyses": sorted(derived.analyses),
@@ -1133,8 +1134,8 @@ def _metas(steps_dir: Path) -> Iterator[tuple[Path, dict[str, object]]]:
         yield folder, meta
 
 
-_META: dict[Path, tuple[tuple[int, int, int], dict[str, object]]] = {}
-"""Metas read by :func:`_meta`, with the file's inode, size and modification time."""
+_META: dict[Path, tuple[list[int], dict[str, object]]] = {}
+"""Metas read by :func:`_meta`, with the file's stamp (:func:`file_stamp`)."""
 
 
 def _meta(file: Path) -> dict[str, object]:
@@ -1142,8 +1143,7 @@ def _meta(file: Path) -> dict[str, object]:
     its derive groups, its analyses and its partition files in the same metas (about
     130 KB of JSON each for 160 sources). A meta is only ever replaced whole (renamed into
     place: another inode), never written in place."""
-    status = file.stat()
-    stamp = (status.st_ino, status.st_size, status.st_mtime_ns)
+    stamp = file_stamp(file.stat())
     known = _META.get(file)
     if known is not None and known[0] == stamp:
         return known[1]
@@ -1152,9 +1152,7 @@ def _meta(file: Path) -> dict[str, object]:
     body = unseal(file.read_bytes())
     if body is None:
         raise ValueError(f"{file}: not sealed as written, or written by an earlier version")
-    meta = json.loads(body)
-    if not isinstance(meta, dict):
-        raise ValueError(f"{file}: not a JSON object")
+    meta: dict[str, object] = json.loads(body)  # a sealed record is an object
     if len(_META) > 8:
         _META.clear()
     _META[file] = (stamp, meta)

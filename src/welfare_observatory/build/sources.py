@@ -844,12 +844,13 @@ def _load_step(
     | None
 ):
     """A source's saved step (:func:`_save_step`) with the indicators its record lists
-    (None in a record of an older version), or None when it is absent, damaged or cut
-    short: its record must hash to its seal (:mod:`~welfare_observatory._seal`), and its
-    data file's bytes to the digest the record holds.
+    (None when it lists none, which no sealed record a build wrote does), or None when it
+    is absent, damaged, cut short or another key's: its record must hash to its seal
+    (:mod:`~welfare_observatory._seal`) and name ``key``, and its data file's bytes must
+    hash to the digest the record holds.
 
     The table is a :class:`SavedTable` when the record describes it (rows, columns,
-    distinct values; records of older versions do not): its bytes are read and
+    distinct values; every record a build seals does): its bytes are read and
     hash-checked here, decoded only when the table is first used."""
     import pyarrow as pa
 
@@ -860,6 +861,8 @@ def _load_step(
         if sealed is None:
             return None
         record = _saved_record().model_validate_json(sealed)
+        if record.key != key:
+            return None
         raw = _step_bytes(os.path.join(folder, f"{key}{_STEP_SUFFIX}"), record.sha256)  # noqa: PTH118
         if raw is None:
             return None
@@ -1042,14 +1045,16 @@ def _saved_record() -> Any:
     class SavedRecord(BaseModel):
         model_config = ConfigDict(extra="ignore")
 
+        key: str
+        """The step's key: a record (and data file) copied under another key is not its."""
         findings: list[Finding]
         steps: list[StepRecord]
         rows_in: int
         sha256: str
         indicators: tuple[str, ...] | None = None
-        """What :func:`_indicators` gave for the table (absent in older records)."""
+        """What :func:`_indicators` gave for the table (every sealed record lists them)."""
         shape: Shape | None = None  # type: ignore[valid-type]
-        """What a build needs of the table without reading it (absent in older records)."""
+        """What a build needs of the table without reading it (every sealed record has it)."""
 
     return SavedRecord
 
@@ -1168,6 +1173,7 @@ def _save_step(
     raw = sink.getvalue().to_pybytes()
     atomic_write_bytes(steps_dir / f"{key}{_STEP_SUFFIX}", raw, sync=False)
     record = {
+        "key": key,
         "findings": [f.model_dump(mode="json") for f in findings],
         "steps": [s.model_dump(mode="json") for s in steps],
         "rows_in": rows_in,
