@@ -18,12 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from welfare_observatory._seal import seal
 from welfare_observatory.build import derive
 from welfare_observatory.build import sources as pipeline
 from welfare_observatory.errors import SourceError
 from welfare_observatory.observatory import load_observatory
 
+from ._sealed import write_record
 from .test_step_writer import _inline, _observatory, environment  # noqa: F401 (a fixture)
 
 
@@ -101,9 +101,8 @@ def _garbage(step: Path) -> None:
     step.write_bytes(garbage)
     record = step.with_suffix(".json")
     data = json.loads(record.read_text(encoding="utf-8"))
-    del data["record_sha256"]
     data["sha256"] = hashlib.sha256(garbage).hexdigest()
-    record.write_bytes(seal(data))  # sealed again, as the build writes records
+    write_record(record, data)
 
 
 def _forget_derived(kb: Path) -> None:

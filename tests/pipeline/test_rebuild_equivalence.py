@@ -346,7 +346,7 @@ def test_a_step_or_saved_result_copied_under_another_key_is_never_trusted(
         other.with_suffix(suffix).write_bytes(one.with_suffix(suffix).read_bytes())
     assert _load_step(steps, other.stem) is None
     assert outcome(observatory.folder, observatory.kb) == first
-    [saved] = [p for p in steps.glob("derived-*") if p.is_dir()][:1]
+    saved = next(p for p in steps.glob("derived-*") if p.is_dir())
     assert load_derived(steps, saved.name.removeprefix("derived-")) is not None
     copied = steps / "derived-0000"
     shutil.copytree(saved, copied, copy_function=shutil.copy2)
