@@ -1,6 +1,6 @@
 """A small observatory of tidy CSV sources for the tests of the sources' run: indicators
-``T_IND_1`` and ``T_IND_2``, one file each (``data/t1.csv``, ``data/t2.csv``: three
-municipalities of Brescia, 2020-2022)."""
+``T_IND_1`` and ``T_IND_2`` (and ``T_IND_3`` when a source reads it), one file each
+(``data/t1.csv``, ``data/t2.csv``, ...: three municipalities of Brescia, 2020-2022)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ CODES = ("017001", "017002", "017003")
 
 def tidy_observatory(folder: Path, sources: Mapping[str, int], *, document: str) -> Path:
     """The observatory in ``folder``: a ``table`` source per entry of ``sources`` (its id:
-    the indicator it reads, 1 or 2, with that indicator's file and rules); ``document``
+    the indicator it reads, 1, 2 or 3, with that indicator's file and rules); ``document``
     names the test in the indicators' provenance."""
     (folder / "data").mkdir(parents=True)
     (folder / "indicators").mkdir()
     entries = []
-    for i in (1, 2):
+    numbers = sorted({1, 2, *sources.values()})
+    for i in numbers:
         rows = ["Year,GeoCode,Value"] + [
             f"{year},{code},{10 * i + n + (year - 2020) / 4}"
             for n, code in enumerate(CODES)
@@ -42,7 +43,8 @@ def tidy_observatory(folder: Path, sources: Mapping[str, int], *, document: str)
     (folder / "observatory.yaml").write_text(
         "id: steps\nname: {it: Passi, en: Steps}\nedition: '2024'\n"
         "territory:\n  code: '017'\n  reference_date: 2024-01-01\n"
-        "indicators:\n  add: [T_IND_1, T_IND_2]\n  catalog: [indicators/own.yaml]\n"
+        f"indicators:\n  add: [{', '.join(f'T_IND_{i}' for i in numbers)}]\n"
+        "  catalog: [indicators/own.yaml]\n"
         "sources:\n" + "".join(listed),
         encoding="utf-8",
     )

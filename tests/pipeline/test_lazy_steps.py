@@ -24,7 +24,17 @@ from welfare_observatory.errors import SourceError
 from welfare_observatory.observatory import load_observatory
 
 from ._sealed import write_record
-from .test_step_writer import _inline, _observatory, environment  # noqa: F401 (a fixture)
+from ._tidy import tidy_observatory
+from .test_step_writer import _inline, environment  # noqa: F401 (a fixture)
+
+
+def _observatory(folder: Path) -> Path:
+    """Three tidy sources of an indicator each."""
+    return tidy_observatory(
+        folder,
+        {"first": 1, "second": 2, "third": 3},
+        document="tests/pipeline/test_lazy_steps.py",
+    )
 
 
 def _change(folder: Path, value: str = "99.5") -> None:
@@ -130,7 +140,6 @@ def test_a_damaged_step_is_made_again_when_found_up_front_or_late(
     assert reads  # every source's rows are derived again
     assert again.build == first.build
     assert again.observations == first.observations
-    # The first source's step was made again (the third, of the same key, then reads it).
     assert [s.status for s in again.sources] == ["ok", "reused", "reused"]
     assert step.read_bytes() == intact
     assert [s.status for s in _build(folder, kb).sources] == ["reused"] * 3

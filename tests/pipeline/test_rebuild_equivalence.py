@@ -4,7 +4,7 @@ report (a reused source counts as built). Or, when a fresh build fails, the same
 
 A small observatory is built, then edited and rebuilt in rounds. The edits: a value
 changed anywhere in a file, a row dropped, a file rewritten with its own bytes, a source
-disabled or enabled, a rule that keeps the totals only, an indicator's polarity or label,
+disabled or enabled or renamed, a rule that keeps the totals only, an indicator's polarity or label,
 a formula's multiplier, the territories compared with, and damage to what the last builds
 saved (steps, saved results, the fetch note, the findings and payload caches: cut short, a
 byte changed, another file's bytes, deleted).
@@ -59,15 +59,19 @@ def indicators_yaml(polarity: dict[str, str], labels: dict[str, str], multiplier
 
 
 def observatory_yaml(
-    enabled: dict[str, bool], totals_only: set[str], comparisons: tuple[str, ...]
+    enabled: dict[str, bool],
+    totals_only: set[str],
+    comparisons: tuple[str, ...],
+    ids: dict[str, str] | None = None,
 ) -> str:
     """The observatory's configuration (as ``make_observatory`` writes it), with these
-    sources enabled, these keeping their ``Total`` rows only, and these territories to
-    compare with."""
+    sources enabled, these keeping their ``Total`` rows only, these territories to
+    compare with, and each source under the id ``ids`` gives it (its file's name when
+    none)."""
     sources = []
     for source in SOURCES:
         sources.append(
-            f"  {source}:\n    type: table\n"
+            f"  {(ids or {}).get(source, source)}:\n    type: table\n"
             + ("" if enabled[source] else "    enabled: false\n")
             + f"    options: {{path: data/{source}.csv, value_columns: [Value]}}\n"
             f"    rules:\n      indicator: {{value: {source.upper()}}}\n"
@@ -147,11 +151,13 @@ class Edited:
         self.labels = {ident: ident for ident, *_ in INDICATORS}
         self.multiplier = 100
         self.comparisons: tuple[str, ...] = ("01", "IT")
+        self.ids = {source: source for source in SOURCES}
         self.write_config()
 
     def write_config(self) -> None:
         (self.folder / "observatory.yaml").write_text(
-            observatory_yaml(self.enabled, self.totals_only, self.comparisons), encoding="utf-8"
+            observatory_yaml(self.enabled, self.totals_only, self.comparisons, self.ids),
+            encoding="utf-8",
         )
         (self.folder / "indicators" / "own.yaml").write_text(
             indicators_yaml(self.polarity, self.labels, self.multiplier), encoding="utf-8"
@@ -203,6 +209,11 @@ class Edited:
         self.comparisons = ("IT",) if len(self.comparisons) == 2 else ("01", "IT")
         self.write_config()
 
+    def rename_a_source(self, source: str) -> None:
+        """The same file, options and rules under another source id (and back)."""
+        self.ids[source] = source if self.ids[source] != source else f"{source}_renamed"
+        self.write_config()
+
     def relabel(self, indicator: str) -> None:
         self.labels[indicator] += " (new)"
         self.write_config()
@@ -239,6 +250,7 @@ EDITS = st.one_of(
     _edit("rewrite_a_file_unchanged", source=SOURCE),
     _edit("toggle_a_source", source=SOURCE),
     _edit("toggle_totals_only", source=SOURCE),
+    _edit("rename_a_source", source=SOURCE),
     _edit("flip_a_polarity", indicator=st.sampled_from(RATIOS)),
     _edit("relabel", indicator=st.sampled_from([ident for ident, *_ in INDICATORS])),
     _edit("change_the_formula"),
@@ -351,3 +363,45 @@ def test_a_step_or_saved_result_copied_under_another_key_is_never_trusted(
     copied = steps / "derived-0000"
     shutil.copytree(saved, copied, copy_function=shutil.copy2)
     assert load_derived(steps, "0000") is None
+
+
+def test_a_renamed_source_is_made_under_its_new_name(tmp_path: Path) -> None:
+    """A source's step records its lineage and findings under the source's id: the same
+    file, options and rules under a new id are not the old id's step (whose lineage would
+    name a source the observatory no longer has)."""
+    observatory = Edited(tmp_path)
+    outcome(observatory.folder, observatory.kb)
+    observatory.rename_a_source("t_edu_a")
+    again = outcome(observatory.folder, observatory.kb)
+    assert again == outcome(observatory.folder, tmp_path / "fresh")
+    assert ("t_edu_a_renamed", "ok", 2541, 2541, None) in again[1][6]
+    assert lineage_sources(observatory.kb) >= {"t_edu_a_renamed"}
+    assert "t_edu_a" not in lineage_sources(observatory.kb)
+
+
+def test_a_source_declared_twice_is_made_under_each_id(tmp_path: Path) -> None:
+    """Two ids for the same file, options and rules: each is made and named in the
+    lineage, and the release check sees the two sources give the same observations (the
+    second once took the first's step, lineage and all, and the check saw one source)."""
+    observatory = Edited(tmp_path)
+    config = observatory.folder / "observatory.yaml"
+    text = config.read_text(encoding="utf-8")
+    start = text.index("  t_edu_a:\n")
+    block = text[start : text.index("  t_edu_b:\n")]
+    config.write_text(text + block.replace("  t_edu_a:", "  t_edu_a_again:"), encoding="utf-8")
+    result = load_observatory(observatory.folder).build(out=observatory.kb, offline=True)
+    statuses = {s.id: s.status for s in result.report.sources}
+    assert statuses["t_edu_a"] == statuses["t_edu_a_again"] == "ok"
+    assert lineage_sources(observatory.kb) >= {"t_edu_a", "t_edu_a_again"}
+    conflicts = [f for f in result.report.findings if f.code == "release-conflicts"]
+    assert conflicts
+    assert not [f for f in result.report.findings if f.code == "analysis-failed"]
+
+
+def lineage_sources(kb: Path) -> set[str]:
+    """The sources the current edition's harmonize steps name."""
+    import pyarrow.parquet as pq
+
+    pointer = KnowledgeBase.open(kb).edition("2025")
+    lineage = pq.read_table(kb / "2025" / pointer.build / "lineage.parquet").to_pylist()
+    return {row["source"] for row in lineage if row["kind"] == "harmonize"}

@@ -129,9 +129,6 @@ class BuildContext:
     saver: ThreadPoolExecutor | None = None
     """Where a source's copies of local files are fsynced and indexed and its step written
     (None: in the source's own thread); see :func:`run_sources`."""
-    saving: dict[str, Future[None]] = field(default_factory=dict)
-    """Steps submitted to ``saver``, by key: a source with the key of one still being
-    written waits for it, and reuses it as it would have."""
     real_base: list[Any] = field(default_factory=list, repr=False)
     """The observatory folder's real path, resolved once for every source's fetch (see
     ``FetchContext``)."""
@@ -263,7 +260,7 @@ def run_sources(
     pending: dict[str, Future[Any]] = {}
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="steps") as saver:
-            writing = dataclasses.replace(context, saver=saver, saving={})
+            writing = dataclasses.replace(context, saver=saver)
             for index, source_id in enumerate(source_ids):
                 following = source_ids[index + 1] if index + 1 < len(source_ids) else None
                 # A context of its own: a source that timed out keeps running on its
@@ -344,7 +341,7 @@ def _step_awaits(source_id: str, config: SourceConfig, context: BuildContext) ->
         definitions = context.env.fingerprint(_used_indicators(config))
     except (ConfigError, SourceError):
         return False
-    key = _step_key(config, rules, hashes, definitions, context)
+    key = _step_key(source_id, config, rules, hashes, definitions, context)
     return os.path.isfile(os.path.join(context.steps_dir, f"{key}.json"))  # noqa: PTH113, PTH118
 
 
@@ -438,9 +435,7 @@ def _run_source(
         rules = _rules(source_id, config, context.env)
         definitions = context.env.fingerprint(_used_indicators(config))
         got = _fetch(source_id, config, context, noted=True)
-        key = _step_key(config, rules, got.hashes, definitions, context)
-        if key in context.saving:
-            wait([context.saving[key]])
+        key = _step_key(source_id, config, rules, got.hashes, definitions, context)
         reused = _load_step(context.steps_dir, key)
         save: PendingStep | None = None
         indicators: tuple[str, ...] | None = None
@@ -467,7 +462,7 @@ def _run_source(
             if got.source is None:
                 # Noted as unchanged, but its step cannot be used: fetched after all.
                 got = _fetch(source_id, config, context, noted=False)
-                key = _step_key(config, rules, got.hashes, definitions, context)
+                key = _step_key(source_id, config, rules, got.hashes, definitions, context)
             made, findings, steps, rows_in = _parse_and_harmonize(
                 got.source, got.payloads, rules, context, source_id, definitions
             )
@@ -480,8 +475,6 @@ def _run_source(
         records, hashes = got.records, got.hashes
         if context.saver is not None and (save is not None or records):
             saving = context.saver.submit(_finish, records, save)
-            if save is not None:
-                context.saving[key] = saving
         elif save is not None:
             save.write()
     except OfflineError as exc:
@@ -595,18 +588,22 @@ def _fetched_again(
 
 
 def _step_key(
+    source_id: str,
     config: SourceConfig,
     rules: Sequence[HarmonizeRule],
     hashes: tuple[str, ...],
     definitions: str,
     context: BuildContext,
 ) -> str:
-    """The key of a source's step: its type, options, rules, payloads and the definitions
-    of its indicators (and whether its checks are left to one pass)."""
+    """The key of a source's step: its id, type, options, rules, payloads and the
+    definitions of its indicators (and whether its checks are left to one pass). The id,
+    because the step's lineage and findings name the source: a source renamed, or one
+    declared twice under two ids, is made under its own name, never given another's."""
     return (
         "source-"
         + digest(
             {
+                "source": source_id,
                 "type": config.type,
                 "options": config.options,
                 "rules": [r.model_dump(mode="json", by_alias=True) for r in rules],
@@ -973,8 +970,8 @@ class SavedTable:
         return table
 
     def load(self) -> pa.Table:
-        """:meth:`read`, or when the bytes are damaged the step as saved again by now
-        (another source of the same key made it again), or the table made again."""
+        """:meth:`read`, or when the bytes held are damaged the step as its file holds it
+        (intact there, or saved again by now), or the table made again."""
         table = self.read()
         if table is not None:
             return table
@@ -1013,8 +1010,7 @@ def _remake(
     """A reused source's table made again from its payloads when its step was found
     damaged as it was decoded (after the source ran), and its step saved again. What the
     build already took from the record must hold for it: the same step ids, rows, columns
-    and distinct values (the payloads are the same bytes, so they do; the record may be
-    another source's of the same key, whose steps and findings name that source).
+    and distinct values (the payloads are the same bytes, so they do).
     ``fetched`` gives the source and its payloads (fetching them when the build did not)."""
     source, payloads = fetched()
     table, found, made, rows_in = _parse_and_harmonize(
