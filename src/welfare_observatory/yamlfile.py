@@ -123,6 +123,14 @@ def read_text(path: Path, *, error: type[WelfareObservatoryError] = ConfigError)
         raise error(
             f"cannot read {path}: {exc.strerror}", location=Location(file=str(path))
         ) from exc
+    return decode_text(raw, path, error=error)
+
+
+def decode_text(
+    raw: bytes, path: Path, *, error: type[WelfareObservatoryError] = ConfigError
+) -> str:
+    """``raw``, the bytes read from ``path``, as UTF-8 text (without a byte-order mark);
+    bytes that are not UTF-8 raise ``error`` naming the file."""
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

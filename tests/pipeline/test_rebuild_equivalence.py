@@ -4,10 +4,11 @@ report (a reused source counts as built). Or, when a fresh build fails, the same
 
 A small observatory is built, then edited and rebuilt in rounds. The edits: a value
 changed anywhere in a file, a row dropped, a file rewritten with its own bytes, a source
-disabled or enabled or renamed, a rule that keeps the totals only, an indicator's polarity or label,
-a formula's multiplier, the territories compared with, and damage to what the last builds
-saved (steps, saved results, the fetch note, the findings and payload caches: cut short, a
-byte changed, another file's bytes, deleted).
+disabled or enabled or renamed, a rival source of one indicator enabled, the release date
+in a data file's sidecar (which decides between the two), a rule that keeps the totals
+only, an indicator's polarity or label, a formula's multiplier, the territories compared
+with, and damage to what the last builds saved (steps, saved results, the fetch note, the
+findings and payload caches: cut short, a byte changed, another file's bytes, deleted).
 Each rebuild runs in memory or, one round in three, out of core (a partition at a time,
 into the same knowledge base: what either saved is there for the other); every reuse it
 makes (the fetch note, steps, the findings cache, derived groups, analyses, linked files)
@@ -45,6 +46,11 @@ SOURCES = tuple(
 )
 RATIOS = tuple(ident for ident, _domain, _polarity, measure in INDICATORS if measure == "ratio")
 FRACTIONS = st.floats(min_value=0.0, max_value=1.0)
+RIVAL = "t_edu_a_rival"
+"""A second source of ``T_EDU_A`` (its values 5 higher), off until an edit enables it:
+then the two give the same keys, and the release rules pick each key's winner by the
+sources' priority, then the release dates in their files' sidecars."""
+INDICATOR_OF = {RIVAL: "T_EDU_A"}
 SAVED = ("source-*.arrows", "source-*.json", "derived-*/*", "checks.json", "fetched.json")
 """What a build saves under ``.steps`` for the next (glob patterns)."""
 
@@ -65,16 +71,16 @@ def observatory_yaml(
     ids: dict[str, str] | None = None,
 ) -> str:
     """The observatory's configuration (as ``make_observatory`` writes it), with these
-    sources enabled, these keeping their ``Total`` rows only, these territories to
-    compare with, and each source under the id ``ids`` gives it (its file's name when
-    none)."""
+    sources enabled (:data:`RIVAL` too, when it is), these keeping their ``Total`` rows
+    only, these territories to compare with, and each source under the id ``ids`` gives
+    it (its file's name when none)."""
     sources = []
-    for source in SOURCES:
+    for source in (*SOURCES, RIVAL) if enabled.get(RIVAL) else SOURCES:
         sources.append(
             f"  {(ids or {}).get(source, source)}:\n    type: table\n"
             + ("" if enabled[source] else "    enabled: false\n")
             + f"    options: {{path: data/{source}.csv, value_columns: [Value]}}\n"
-            f"    rules:\n      indicator: {{value: {source.upper()}}}\n"
+            f"    rules:\n      indicator: {{value: {INDICATOR_OF.get(source, source.upper())}}}\n"
             + ("      filters: [{column: Sex, in: [Total]}]\n" if source in totals_only else "")
             + "      territory: {column: GeoCode, scheme: auto}\n"
             "      period: {column: Year}\n      value: {column: Value}\n"
@@ -151,7 +157,15 @@ class Edited:
         self.labels = {ident: ident for ident, *_ in INDICATORS}
         self.multiplier = 100
         self.comparisons: tuple[str, ...] = ("01", "IT")
-        self.ids = {source: source for source in SOURCES}
+        self.ids = {source: source for source in (*SOURCES, RIVAL)}
+        self.enabled[RIVAL] = False
+        rows = (self.folder / "data" / "t_edu_a.csv").read_text(encoding="utf-8").splitlines()
+        rival = [rows[0]] + [
+            f"{r.rpartition(',')[0]},{float(r.rpartition(',')[2]) + 5}" for r in rows[1:]
+        ]
+        (self.folder / "data" / f"{RIVAL}.csv").write_text(
+            "\n".join(rival) + "\n", encoding="utf-8"
+        )
         self.write_config()
 
     def write_config(self) -> None:
@@ -209,6 +223,15 @@ class Edited:
         self.comparisons = ("IT",) if len(self.comparisons) == 2 else ("01", "IT")
         self.write_config()
 
+    def date_a_release(self, source: str, year: int | None) -> None:
+        """The sidecar of ``source``'s file says it was released in ``year`` (no sidecar
+        when None)."""
+        sidecar = self.folder / "data" / f"{source}.csv.meta.yaml"
+        if year is None:
+            sidecar.unlink(missing_ok=True)
+        else:
+            sidecar.write_text(f"publisher: Test\nrelease_date: {year}-06-30\n", encoding="utf-8")
+
     def rename_a_source(self, source: str) -> None:
         """The same file, options and rules under another source id (and back)."""
         self.ids[source] = source if self.ids[source] != source else f"{source}_renamed"
@@ -251,6 +274,12 @@ EDITS = st.one_of(
     _edit("toggle_a_source", source=SOURCE),
     _edit("toggle_totals_only", source=SOURCE),
     _edit("rename_a_source", source=SOURCE),
+    _edit("toggle_a_source", source=st.just(RIVAL)),
+    _edit(
+        "date_a_release",
+        source=st.sampled_from(["t_edu_a", RIVAL]),
+        year=st.sampled_from([None, 2023, 2024, 2025]),
+    ),
     _edit("flip_a_polarity", indicator=st.sampled_from(RATIOS)),
     _edit("relabel", indicator=st.sampled_from([ident for ident, *_ in INDICATORS])),
     _edit("change_the_formula"),
@@ -405,3 +434,23 @@ def lineage_sources(kb: Path) -> set[str]:
     pointer = KnowledgeBase.open(kb).edition("2025")
     lineage = pq.read_table(kb / "2025" / pointer.build / "lineage.parquet").to_pylist()
     return {row["source"] for row in lineage if row["kind"] == "harmonize"}
+
+
+def test_a_changed_release_date_picks_the_new_winner_in_a_rebuild(tmp_path: Path) -> None:
+    """Two sources of the same values are decided by the release dates in their files'
+    sidecars: a rebuild after a date changed publishes the values of the new winner (it
+    once reused the last result, the old winner's values)."""
+    from welfare_observatory.store import KnowledgeBase
+
+    observatory = Edited(tmp_path)
+    observatory.toggle_a_source(RIVAL)
+    observatory.date_a_release("t_edu_a", 2024)
+    observatory.date_a_release(RIVAL, 2023)
+    outcome(observatory.folder, observatory.kb)
+    winners = KnowledgeBase.open(observatory.kb).observations("T_EDU_A", "096")["source"]
+    assert set(winners) == {"t_edu_a"}
+    observatory.date_a_release(RIVAL, 2025)
+    again = outcome(observatory.folder, observatory.kb)
+    assert again == outcome(observatory.folder, tmp_path / "fresh")
+    winners = KnowledgeBase.open(observatory.kb).observations("T_EDU_A", "096")["source"]
+    assert set(winners) == {RIVAL}

@@ -144,8 +144,11 @@ def derive_with_coverage(
     observed = unify_breakdowns(tables)
     if observed.num_rows == 0:
         return DeriveOutput(_with_domain(observed, indicators), findings, steps, parts=parts)
-    # The ranks are read (a stat per source option) only when two sources share an indicator.
-    resolved = resolve_releases(observed, _Ranks(lambda: source_ranks(env.config, env.folder)))
+    # The ranks are made only when two sources share an indicator, from the sidecars the
+    # build read once (the key of its saved result digests the same bytes).
+    resolved = resolve_releases(
+        observed, _Ranks(lambda: source_ranks(env.config, env.folder, env.sidecars))
+    )
     observed, findings = resolved.table, findings + resolved.findings
 
     reg = env.territories

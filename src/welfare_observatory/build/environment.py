@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from welfare_observatory.lineage import canonical_json
+from welfare_observatory.lineage import canonical_json, digest
 
 if TYPE_CHECKING:
     import pint
@@ -108,6 +108,25 @@ class BuildEnvironment:
         keys of the build's saved results and the manifest digest it (about 10 ms each for
         160 sources)."""
         return canonical_json(self.config.model_dump(mode="json"))
+
+    @cached_property
+    def sidecars(self) -> dict[str, list[tuple[Path, bytes | None]]]:
+        """The sources' data-file sidecars (``<file>.meta.yaml``) and their bytes, read
+        once per build: derive decides between two sources of one value by their release
+        dates, and the key of a saved result digests the same bytes
+        (:func:`~welfare_observatory.derive.releases.sidecars`)."""
+        from welfare_observatory.derive.releases import sidecars
+
+        return sidecars(self.config, self.folder)
+
+    @cached_property
+    def sidecars_digest(self) -> str:
+        """sha256 of :attr:`sidecars`' bytes by source (what a saved result depends on)."""
+        listed = {
+            sid: [hashlib.sha256(raw).hexdigest() if raw is not None else None for _, raw in files]
+            for sid, files in sorted(self.sidecars.items())
+        }
+        return digest(listed)
 
     @cached_property
     def territories(self) -> TerritoryRegistry:

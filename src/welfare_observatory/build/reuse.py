@@ -3,7 +3,8 @@
 A rebuild of an unchanged observatory reuses every source's harmonized table (keyed by its
 payloads, rules and versions); this module does the same for what comes after. The key is
 the digest of everything derive and analyze read: the source steps (their ids are content
-digests), the observatory's configuration and overrides file, the selection and the build
+digests), the observatory's configuration and overrides file, the data files' sidecars
+(whose release dates decide between two sources of one value), the selection and the build
 environment's fingerprint (every indicator definition, units, code lists, reference date,
 versions).
 A saved result is a folder under ``<kb>/.steps/derived-<key>/`` written to a temporary name
@@ -91,6 +92,7 @@ def derived_key(
         "environment": environment if environment is not None else env.fingerprint(),
         "overrides": overrides.hexdigest() if overrides is not None else None,
         "selection": [i.id for i in env.selection],
+        "sidecars": env.sidecars_digest,
         "steps": sorted(set(source_steps)),
     }
     return _digest_with_config(env, rest)
@@ -106,6 +108,7 @@ def _derived_value(
         "config": env.config.model_dump(mode="json"),
         "overrides": overrides.hexdigest() if overrides is not None else None,
         "selection": [i.id for i in env.selection],
+        "sidecars": env.sidecars_digest,
         "environment": environment if environment is not None else env.fingerprint(),
     }
 

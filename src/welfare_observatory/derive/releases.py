@@ -17,7 +17,7 @@ minus winner), so the build report shows every one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from welfare_observatory.config import ObservatoryConfig
 
-__all__ = ["MAX_LISTED", "SourceRank", "resolve_releases", "source_ranks"]
+__all__ = ["MAX_LISTED", "SourceRank", "resolve_releases", "sidecars", "source_ranks"]
 
 MAX_LISTED = 1000
 """Conflicts listed one by one; beyond that the summary finding counts them."""
@@ -54,17 +54,17 @@ class SourceRank:
     release: date | None = None
 
 
-def source_ranks(config: ObservatoryConfig, folder: Path) -> dict[str, SourceRank]:
-    """Each source's declared ``priority`` and the latest ``release_date`` of its data files.
-
-    ``folder`` is the observatory's folder; data paths never resolve outside it.
-    """
+def sidecars(config: ObservatoryConfig, folder: Path) -> dict[str, list[tuple[Path, bytes | None]]]:
+    """Each source's data-file sidecars with their bytes (None when unreadable): the
+    ``<value>.meta.yaml`` inside ``folder`` of each of its string options that names one,
+    in the options' order; sources with none are left out. Data paths never resolve
+    outside ``folder``."""
     from welfare_observatory.errors import WelfareObservatoryError
-    from welfare_observatory.yamlfile import load_yaml, safe_path
+    from welfare_observatory.yamlfile import safe_path
 
-    out: dict[str, SourceRank] = {}
+    out: dict[str, list[tuple[Path, bytes | None]]] = {}
     for sid, source in config.sources.items():
-        released: list[date] = []
+        found: list[tuple[Path, bytes | None]] = []
         for value in source.options.values():
             if not isinstance(value, str):
                 continue
@@ -80,7 +80,36 @@ def source_ranks(config: ObservatoryConfig, folder: Path) -> dict[str, SourceRan
                 continue
             if not sidecar.is_file():
                 continue
-            data = load_yaml(sidecar).data
+            try:
+                found.append((sidecar, sidecar.read_bytes()))
+            except OSError:
+                found.append((sidecar, None))
+        if found:
+            out[sid] = found
+    return out
+
+
+def source_ranks(
+    config: ObservatoryConfig,
+    folder: Path,
+    files: Mapping[str, Sequence[tuple[Path, bytes | None]]] | None = None,
+) -> dict[str, SourceRank]:
+    """Each source's declared ``priority`` and the latest ``release_date`` of its data files.
+
+    ``files`` are the sources' sidecars as :func:`sidecars` read them (read now when None):
+    the build reads them once, for this and for the key of its saved results.
+    """
+    from welfare_observatory.yamlfile import decode_text, load_yaml, parse_yaml
+
+    files = sidecars(config, folder) if files is None else files
+    out: dict[str, SourceRank] = {}
+    for sid, source in config.sources.items():
+        released: list[date] = []
+        for sidecar, raw in files.get(sid, ()):
+            if raw is None:
+                data = load_yaml(sidecar).data  # unreadable: the error names the file
+            else:
+                data = parse_yaml(decode_text(raw, sidecar), path=sidecar).data
             found = data.get("release_date") if isinstance(data, dict) else None
             if isinstance(found, date):
                 released.append(found)
