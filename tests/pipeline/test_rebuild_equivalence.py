@@ -4,11 +4,12 @@ report (a reused source counts as built). Or, when a fresh build fails, the same
 
 A small observatory is built, then edited and rebuilt in rounds. The edits: a value
 changed anywhere in a file, a row dropped, a file rewritten with its own bytes, a source
-disabled or enabled or renamed, a rival source of one indicator enabled, the release date
-in a data file's sidecar (which decides between the two), a rule that keeps the totals
-only, an indicator's polarity or label, a formula's multiplier, the territories compared
-with, and damage to what the last builds saved (steps, saved results, the fetch note, the
-findings and payload caches: cut short, a byte changed, another file's bytes, deleted).
+disabled or enabled or renamed, a rival source of one indicator enabled, its priority or
+the release date in a data file's sidecar (which decide between the two), a value
+corrected in the overrides file, a rule that keeps the totals only, an indicator's
+polarity or label, a formula's multiplier, the territories compared with, and damage to
+what the last builds saved (steps, saved results, the fetch note, the findings and payload
+caches: cut short, a byte changed, another file's bytes, deleted).
 Each rebuild runs in memory or, one round in three, out of core (a partition at a time,
 into the same knowledge base: what either saved is there for the other); every reuse it
 makes (the fetch note, steps, the findings cache, derived groups, analyses, linked files)
@@ -69,16 +70,21 @@ def observatory_yaml(
     totals_only: set[str],
     comparisons: tuple[str, ...],
     ids: dict[str, str] | None = None,
+    priority: dict[str, int] | None = None,
+    overrides: bool = False,
 ) -> str:
     """The observatory's configuration (as ``make_observatory`` writes it), with these
     sources enabled (:data:`RIVAL` too, when it is), these keeping their ``Total`` rows
-    only, these territories to compare with, and each source under the id ``ids`` gives
-    it (its file's name when none)."""
+    only, these territories to compare with, each source under the id ``ids`` gives it
+    (its file's name when none) and with the priority ``priority`` gives it (0 when
+    none), and ``overrides.yaml`` as its overrides file when ``overrides``."""
     sources = []
     for source in (*SOURCES, RIVAL) if enabled.get(RIVAL) else SOURCES:
+        ranked = (priority or {}).get(source, 0)
         sources.append(
             f"  {(ids or {}).get(source, source)}:\n    type: table\n"
             + ("" if enabled[source] else "    enabled: false\n")
+            + (f"    priority: {ranked}\n" if ranked else "")
             + f"    options: {{path: data/{source}.csv, value_columns: [Value]}}\n"
             f"    rules:\n      indicator: {{value: {INDICATOR_OF.get(source, source.upper())}}}\n"
             + ("      filters: [{column: Sex, in: [Total]}]\n" if source in totals_only else "")
@@ -92,7 +98,10 @@ def observatory_yaml(
         "territory:\n  code: '096'\n  reference_date: 2024-01-01\n"
         f"  comparisons: [{', '.join(repr(c) for c in comparisons)}]\n"
         f"indicators:\n  add: [{', '.join(i[0] for i in INDICATORS)}]\n"
-        "  catalog: [indicators/own.yaml]\nsources:\n" + "".join(sources)
+        "  catalog: [indicators/own.yaml]\n"
+        + ("overrides: overrides.yaml\n" if overrides else "")
+        + "sources:\n"
+        + "".join(sources)
     )
 
 
@@ -158,6 +167,8 @@ class Edited:
         self.multiplier = 100
         self.comparisons: tuple[str, ...] = ("01", "IT")
         self.ids = {source: source for source in (*SOURCES, RIVAL)}
+        self.priority: dict[str, int] = {}
+        self.overrides = False
         self.enabled[RIVAL] = False
         rows = (self.folder / "data" / "t_edu_a.csv").read_text(encoding="utf-8").splitlines()
         rival = [rows[0]] + [
@@ -170,7 +181,14 @@ class Edited:
 
     def write_config(self) -> None:
         (self.folder / "observatory.yaml").write_text(
-            observatory_yaml(self.enabled, self.totals_only, self.comparisons, self.ids),
+            observatory_yaml(
+                self.enabled,
+                self.totals_only,
+                self.comparisons,
+                self.ids,
+                self.priority,
+                self.overrides,
+            ),
             encoding="utf-8",
         )
         (self.folder / "indicators" / "own.yaml").write_text(
@@ -232,6 +250,22 @@ class Edited:
         else:
             sidecar.write_text(f"publisher: Test\nrelease_date: {year}-06-30\n", encoding="utf-8")
 
+    def prioritize(self, source: str, priority: int) -> None:
+        self.priority[source] = priority
+        self.write_config()
+
+    def override_a_value(self, municipality: int, year: int, value: float | None) -> None:
+        """The overrides file corrects ``T_HEALTH_A`` of a municipality of Biella in
+        ``year`` to ``value`` (no overrides file when None)."""
+        self.overrides = value is not None
+        if value is not None:
+            (self.folder / "overrides.yaml").write_text(
+                f"- indicator: T_HEALTH_A\n  territory: '096{municipality:03d}'\n"
+                f"  period: '{year}'\n  value: {value}\n  reason: corrected by hand\n",
+                encoding="utf-8",
+            )
+        self.write_config()
+
     def rename_a_source(self, source: str) -> None:
         """The same file, options and rules under another source id (and back)."""
         self.ids[source] = source if self.ids[source] != source else f"{source}_renamed"
@@ -275,6 +309,17 @@ EDITS = st.one_of(
     _edit("toggle_totals_only", source=SOURCE),
     _edit("rename_a_source", source=SOURCE),
     _edit("toggle_a_source", source=st.just(RIVAL)),
+    _edit(
+        "prioritize",
+        source=st.sampled_from(["t_edu_a", RIVAL]),
+        priority=st.sampled_from([0, 1, 2]),
+    ),
+    _edit(
+        "override_a_value",
+        municipality=st.sampled_from([1, 4]),
+        year=st.sampled_from([2012, 2020]),
+        value=st.sampled_from([None, 42.0, 43.5]),
+    ),
     _edit(
         "date_a_release",
         source=st.sampled_from(["t_edu_a", RIVAL]),
