@@ -7,9 +7,10 @@ changed anywhere in a file, a row dropped, a file rewritten with its own bytes, 
 disabled or enabled or renamed, a rival source of one indicator enabled, its priority or
 the release date in a data file's sidecar (which decide between the two), a value
 corrected in the overrides file, a rule that keeps the totals only, an indicator's
-polarity or label, a formula's multiplier, the territories compared with, and damage to
-what the last builds saved (steps, saved results, the fetch note, the findings and payload
-caches: cut short, a byte changed, another file's bytes, deleted).
+polarity, label or domain, whether a count is summed, a formula's multiplier, the
+territories compared with, and damage to what the last builds saved (steps, saved
+results, the fetch note, the findings and payload caches: cut short, a byte changed,
+another file's bytes, deleted).
 Each rebuild runs in memory or, one round in three, out of core (a partition at a time,
 into the same knowledge base: what either saved is there for the other); every reuse it
 makes (the fetch note, steps, the findings cache, derived groups, analyses, linked files)
@@ -56,13 +57,26 @@ SAVED = ("source-*.arrows", "source-*.json", "derived-*/*", "checks.json", "fetc
 """What a build saves under ``.steps`` for the next (glob patterns)."""
 
 
-def indicators_yaml(polarity: dict[str, str], labels: dict[str, str], multiplier: int) -> str:
+def indicators_yaml(
+    polarity: dict[str, str],
+    labels: dict[str, str],
+    multiplier: int,
+    domains: dict[str, str] | None = None,
+    unsummed: frozenset[str] = frozenset(),
+) -> str:
     """The observatory's own definitions (as ``make_observatory`` writes them), with these
-    polarities and English labels, and this multiplier in the birth rate's formula."""
-    return "".join(
-        _entry(ident, domain, polarity[ident], measure, labels[ident])
+    polarities and English labels, this multiplier in the birth rate's formula, the
+    domains ``domains`` gives (each its own when none) and ``aggregation: none`` for the
+    counts of ``unsummed``."""
+    text = "".join(
+        _entry(
+            ident, (domains or {}).get(ident, domain), polarity[ident], measure, labels[ident]
+        ).replace(
+            "aggregation: sum", "aggregation: none" if ident in unsummed else "aggregation: sum"
+        )
         for ident, domain, _polarity, measure in INDICATORS
-    ).replace("multiplier: 100}", f"multiplier: {multiplier}}}")
+    )
+    return text.replace("multiplier: 100}", f"multiplier: {multiplier}}}")
 
 
 def observatory_yaml(
@@ -163,6 +177,8 @@ class Edited:
         self.enabled = dict.fromkeys(SOURCES, True)
         self.totals_only: set[str] = set()
         self.polarity = {ident: polarity for ident, _d, polarity, _m in INDICATORS}
+        self.domains = {ident: domain for ident, domain, _p, _m in INDICATORS}
+        self.unsummed: frozenset[str] = frozenset()
         self.labels = {ident: ident for ident, *_ in INDICATORS}
         self.multiplier = 100
         self.comparisons: tuple[str, ...] = ("01", "IT")
@@ -192,7 +208,10 @@ class Edited:
             encoding="utf-8",
         )
         (self.folder / "indicators" / "own.yaml").write_text(
-            indicators_yaml(self.polarity, self.labels, self.multiplier), encoding="utf-8"
+            indicators_yaml(
+                self.polarity, self.labels, self.multiplier, self.domains, self.unsummed
+            ),
+            encoding="utf-8",
         )
 
     def edit_lines(self, source: str, edit: Callable[[list[str]], None]) -> None:
@@ -249,6 +268,15 @@ class Edited:
             sidecar.unlink(missing_ok=True)
         else:
             sidecar.write_text(f"publisher: Test\nrelease_date: {year}-06-30\n", encoding="utf-8")
+
+    def move_to_a_domain(self, indicator: str, domain: str) -> None:
+        self.domains[indicator] = domain
+        self.write_config()
+
+    def toggle_summing(self, indicator: str) -> None:
+        """A count summed to the province, or not (``aggregation: none``)."""
+        self.unsummed ^= {indicator}
+        self.write_config()
 
     def prioritize(self, source: str, priority: int) -> None:
         self.priority[source] = priority
@@ -328,6 +356,12 @@ EDITS = st.one_of(
     _edit("flip_a_polarity", indicator=st.sampled_from(RATIOS)),
     _edit("relabel", indicator=st.sampled_from([ident for ident, *_ in INDICATORS])),
     _edit("change_the_formula"),
+    _edit(
+        "move_to_a_domain",
+        indicator=st.sampled_from([ident for ident, *_ in INDICATORS]),
+        domain=st.sampled_from(["demography", "health", "education", "labour"]),
+    ),
+    _edit("toggle_summing", indicator=st.sampled_from(["T_BIRTHS", "T_RESIDENTS"])),
     _edit("compare_with_fewer_or_more"),
     _edit(
         "damage_what_was_saved",
