@@ -8,14 +8,15 @@ disabled or enabled or renamed, a rival source of one indicator enabled, its pri
 the release date in a data file's sidecar (which decide between the two), a value
 corrected in the overrides file, a rule that keeps the totals only, an indicator's
 polarity, label or domain, whether a count is summed, a formula's multiplier, the
-territories compared with, and damage to what the last builds saved (steps, saved
-results, the fetch note, the findings and payload caches: cut short, a byte changed,
-another file's bytes, deleted).
+territories compared with, the edition, and damage to what the last builds saved (steps,
+saved results, the fetch note, the findings and payload caches: cut short, a byte
+changed, another file's bytes, deleted).
 Each rebuild runs in memory or, one round in three, out of core (a partition at a time,
-into the same knowledge base: what either saved is there for the other); every reuse it
-makes (the fetch note, steps, the findings cache, derived groups, analyses, linked files)
-is checked against a build of the same layout that reuses nothing (the two layouts write
-the same values, not the same bytes: docs/scaling.md).
+into the same knowledge base: what either saved is there for the other), of every source
+or, now and then, of a few (``--only``); every reuse it makes (the fetch note, steps, the
+findings cache, derived groups, analyses, linked files) is checked against a build of the
+same layout and sources that reuses nothing (the two layouts write the same values, not
+the same bytes: docs/scaling.md).
 
 Files count as still at once (the fetch note trusts a file's stamp without the two seconds
 of the racy rule): each edit comes after the last build read the file, so its stamp
@@ -86,12 +87,14 @@ def observatory_yaml(
     ids: dict[str, str] | None = None,
     priority: dict[str, int] | None = None,
     overrides: bool = False,
+    edition: str = "2025",
 ) -> str:
     """The observatory's configuration (as ``make_observatory`` writes it), with these
     sources enabled (:data:`RIVAL` too, when it is), these keeping their ``Total`` rows
     only, these territories to compare with, each source under the id ``ids`` gives it
     (its file's name when none) and with the priority ``priority`` gives it (0 when
-    none), and ``overrides.yaml`` as its overrides file when ``overrides``."""
+    none), ``overrides.yaml`` as its overrides file when ``overrides``, and this
+    edition."""
     sources = []
     for source in (*SOURCES, RIVAL) if enabled.get(RIVAL) else SOURCES:
         ranked = (priority or {}).get(source, 0)
@@ -108,7 +111,7 @@ def observatory_yaml(
             "        sex: {column: Sex, map: {Total: _T, Female: F, Male: M}}\n"
         )
     return (
-        "id: incremental\nname: {it: Prova, en: Test}\nedition: '2025'\n"
+        f"id: incremental\nname: {{it: Prova, en: Test}}\nedition: '{edition}'\n"
         "territory:\n  code: '096'\n  reference_date: 2024-01-01\n"
         f"  comparisons: [{', '.join(repr(c) for c in comparisons)}]\n"
         f"indicators:\n  add: [{', '.join(i[0] for i in INDICATORS)}]\n"
@@ -119,16 +122,21 @@ def observatory_yaml(
     )
 
 
-def outcome(folder: Path, kb: Path, layout: str = "in memory") -> tuple[str, Any]:
+def outcome(
+    folder: Path, kb: Path, layout: str = "in memory", only: list[str] | None = None
+) -> tuple[str, Any]:
     """What a build of ``folder`` into ``kb`` gives, in terms two builds can be compared in:
     its error, or its build id, edition files, findings and report. ``layout``: ``in
-    memory`` or ``out of core`` (a partition at a time)."""
+    memory`` or ``out of core`` (a partition at a time); ``only``: the sources it builds
+    (all when None)."""
     try:
         observatory = load_observatory(folder)
         if layout == "out of core":
-            result = build_out_of_core(observatory, out=kb, offline=True, memory_budget="1GiB")
+            result = build_out_of_core(
+                observatory, out=kb, offline=True, memory_budget="1GiB", only=only
+            )
         else:
-            result = observatory.build(out=kb, offline=True)
+            result = observatory.build(out=kb, offline=True, only=only)
     except WelfareObservatoryError as exc:
         return "error", (type(exc).__name__, str(exc).replace(str(kb), "<kb>"))
     report = result.report
@@ -185,6 +193,7 @@ class Edited:
         self.ids = {source: source for source in (*SOURCES, RIVAL)}
         self.priority: dict[str, int] = {}
         self.overrides = False
+        self.edition = "2025"
         self.enabled[RIVAL] = False
         rows = (self.folder / "data" / "t_edu_a.csv").read_text(encoding="utf-8").splitlines()
         rival = [rows[0]] + [
@@ -204,6 +213,7 @@ class Edited:
                 self.ids,
                 self.priority,
                 self.overrides,
+                self.edition,
             ),
             encoding="utf-8",
         )
@@ -276,6 +286,11 @@ class Edited:
     def toggle_summing(self, indicator: str) -> None:
         """A count summed to the province, or not (``aggregation: none``)."""
         self.unsummed ^= {indicator}
+        self.write_config()
+
+    def next_edition(self) -> None:
+        """The next edition (and back): a build of the same data into another edition."""
+        self.edition = "2026" if self.edition == "2025" else "2025"
         self.write_config()
 
     def prioritize(self, source: str, priority: int) -> None:
@@ -363,6 +378,7 @@ EDITS = st.one_of(
     ),
     _edit("toggle_summing", indicator=st.sampled_from(["T_BIRTHS", "T_RESIDENTS"])),
     _edit("compare_with_fewer_or_more"),
+    _edit("next_edition"),
     _edit(
         "damage_what_was_saved",
         pattern=st.sampled_from([*SAVED, "../.cache/objects/*/*", "../.cache/index/*/*.json"]),
@@ -370,15 +386,20 @@ EDITS = st.one_of(
         how=st.sampled_from(["cut", "change", "swap", "delete"]),
     ),
 )
+ONLY = st.one_of(
+    st.none(), st.none(), st.lists(st.sampled_from(SOURCES), min_size=1, max_size=3, unique=True)
+)
+"""Most rebuilds build every source; some only a few (``--only``), named by their files."""
 ROUNDS = st.lists(
-    st.tuples(st.lists(EDITS, min_size=1, max_size=3), st.sampled_from(LAYOUTS)),
+    st.tuples(st.lists(EDITS, min_size=1, max_size=3), st.sampled_from(LAYOUTS), ONLY),
     min_size=1,
     max_size=3,
 )
-"""Rounds of one to three edits, each round followed by a rebuild in one of the layouts."""
+"""Rounds of one to three edits, each round followed by a rebuild in one of the layouts,
+of every source or of some."""
 
 
-Round = tuple[list[tuple[str, dict[str, Any]]], str]
+Round = tuple[list[tuple[str, dict[str, Any]]], str, list[str] | None]
 
 
 def rebuilds_are_fresh_builds(root: Path, rounds: list[Round]) -> None:
@@ -387,12 +408,13 @@ def rebuilds_are_fresh_builds(root: Path, rounds: list[Round]) -> None:
         observatory = Edited(here)
         outcome(observatory.folder, observatory.kb)
         layouts = {"in memory"}
-        for n, (edits, layout) in enumerate(rounds):
+        for n, (edits, layout, files) in enumerate(rounds):
             for name, arguments in edits:
                 getattr(observatory, name)(**arguments)
             layouts.add(layout)
-            again = outcome(observatory.folder, observatory.kb, layout)
-            fresh = outcome(observatory.folder, here / f"fresh-{n}", layout)
+            only = None if files is None else [observatory.ids[f] for f in files]
+            again = outcome(observatory.folder, observatory.kb, layout, only)
+            fresh = outcome(observatory.folder, here / f"fresh-{n}", layout, only)
             if len(layouts) > 1:
                 # A build of the same id kept from the other layout holds the same values
                 # in the other writer's bytes.
