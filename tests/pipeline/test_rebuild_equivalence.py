@@ -8,9 +8,10 @@ disabled or enabled or renamed, a rival source of one indicator enabled, its pri
 the release date in a data file's sidecar (which decide between the two), a value
 corrected in the overrides file, a rule that keeps the totals only, an indicator's
 polarity, label or domain, whether a count is summed, a formula's multiplier, the
-territories compared with, the edition, and damage to what the last builds saved (steps,
-saved results, the fetch note, the findings and payload caches: cut short, a byte
-changed, another file's bytes, deleted).
+territories compared with, the edition, the disclosure rule, and damage to what the last
+builds saved (steps, saved results, the fetch note, the findings and payload caches, the
+editions' files: cut short, a byte changed, another file's bytes, deleted). A build is
+compared whole: its id, edition files, findings, report and manifest.
 Each rebuild runs in memory or, one round in three, out of core (a partition at a time,
 into the same knowledge base: what either saved is there for the other), of every source
 or, now and then, of a few (``--only``); every reuse it makes (the fetch note, steps, the
@@ -26,6 +27,7 @@ equivalence`` tries many more (80 sequences, about five minutes).
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -88,13 +90,14 @@ def observatory_yaml(
     priority: dict[str, int] | None = None,
     overrides: bool = False,
     edition: str = "2025",
+    disclosure: bool = False,
 ) -> str:
     """The observatory's configuration (as ``make_observatory`` writes it), with these
     sources enabled (:data:`RIVAL` too, when it is), these keeping their ``Total`` rows
     only, these territories to compare with, each source under the id ``ids`` gives it
     (its file's name when none) and with the priority ``priority`` gives it (0 when
-    none), ``overrides.yaml`` as its overrides file when ``overrides``, and this
-    edition."""
+    none), ``overrides.yaml`` as its overrides file when ``overrides``, this edition, and
+    ``disclosure.yaml`` as its disclosure rule when ``disclosure``."""
     sources = []
     for source in (*SOURCES, RIVAL) if enabled.get(RIVAL) else SOURCES:
         ranked = (priority or {}).get(source, 0)
@@ -117,6 +120,7 @@ def observatory_yaml(
         f"indicators:\n  add: [{', '.join(i[0] for i in INDICATORS)}]\n"
         "  catalog: [indicators/own.yaml]\n"
         + ("overrides: overrides.yaml\n" if overrides else "")
+        + ("disclosure: disclosure.yaml\n" if disclosure else "")
         + "sources:\n"
         + "".join(sources)
     )
@@ -143,6 +147,12 @@ def outcome(
     built = result.knowledge_base / result.edition / report.build
     pointer = KnowledgeBase.open(result.knowledge_base).edition(result.edition)
     files = {str(f.relative_to(built)): f.read_bytes() for f in sorted(built.rglob("*.parquet"))}
+    # The manifest less its time of creation and the sources' reuse (a build kept
+    # because it has the id a rebuild would write holds the manifest written first).
+    manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["created"]
+    for record in manifest["sources"].values():
+        record["status"] = "ok" if record["status"] == "reused" else record["status"]
     sources = [
         (s.id, "ok" if s.status == "reused" else s.status, s.rows_in, s.rows_out, s.error)
         for s in report.sources
@@ -155,12 +165,14 @@ def outcome(
         report.built,
         report.skipped,
         sources,
+        manifest,
     )
 
 
 def as_values(result: tuple[str, Any]) -> tuple[str, Any]:
     """``result`` (:func:`outcome`) with each edition file as its rows, sorted, and its
-    columns' names and types: what two writers of the same values agree on."""
+    columns' names and types, and the manifest without the files' digests: what two
+    writers of the same values agree on."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -172,7 +184,10 @@ def as_values(result: tuple[str, Any]) -> tuple[str, Any]:
         table = pq.read_table(pa.BufferReader(data))
         columns = [(f.name, str(f.type)) for f in table.schema]
         files[name] = (columns, sorted(map(repr, table.to_pylist())))
-    return kind, (*found[:2], files, *found[3:])
+    manifest = json.loads(json.dumps(found[-1]))
+    for table in manifest["tables"].values():
+        del table["sha256"]
+    return kind, (*found[:2], files, *found[3:-1], manifest)
 
 
 class Edited:
@@ -194,6 +209,7 @@ class Edited:
         self.priority: dict[str, int] = {}
         self.overrides = False
         self.edition = "2025"
+        self.disclosure = False
         self.enabled[RIVAL] = False
         rows = (self.folder / "data" / "t_edu_a.csv").read_text(encoding="utf-8").splitlines()
         rival = [rows[0]] + [
@@ -214,6 +230,7 @@ class Edited:
                 self.priority,
                 self.overrides,
                 self.edition,
+                self.disclosure,
             ),
             encoding="utf-8",
         )
@@ -288,6 +305,16 @@ class Edited:
         self.unsummed ^= {indicator}
         self.write_config()
 
+    def set_a_disclosure_rule(self, threshold: int | None) -> None:
+        """The observatory's disclosure rule suppresses counts under ``threshold`` (no rule
+        when None): the edition's manifest holds its digest."""
+        self.disclosure = threshold is not None
+        if threshold is not None:
+            (self.folder / "disclosure.yaml").write_text(
+                f"threshold: {threshold}\n", encoding="utf-8"
+            )
+        self.write_config()
+
     def next_edition(self) -> None:
         """The next edition (and back): a build of the same data into another edition."""
         self.edition = "2026" if self.edition == "2025" else "2025"
@@ -343,10 +370,12 @@ def _edit(name: str, **arguments: st.SearchStrategy[Any]) -> st.SearchStrategy[A
 
 
 SOURCE = st.sampled_from(SOURCES)
+FILE = st.sampled_from([*SOURCES, RIVAL])
+"""A source's file, the rival's too."""
 LAYOUTS = ("in memory", "in memory", "out of core")
 EDITS = st.one_of(
-    _edit("change_a_value", source=SOURCE, where=FRACTIONS, by=st.sampled_from([-3.0, 0.5, 7.0])),
-    _edit("drop_a_row", source=SOURCE, where=FRACTIONS),
+    _edit("change_a_value", source=FILE, where=FRACTIONS, by=st.sampled_from([-3.0, 0.5, 7.0])),
+    _edit("drop_a_row", source=FILE, where=FRACTIONS),
     _edit("rewrite_a_file_unchanged", source=SOURCE),
     _edit("toggle_a_source", source=SOURCE),
     _edit("toggle_totals_only", source=SOURCE),
@@ -368,7 +397,8 @@ EDITS = st.one_of(
         source=st.sampled_from(["t_edu_a", RIVAL]),
         year=st.sampled_from([None, 2023, 2024, 2025]),
     ),
-    _edit("flip_a_polarity", indicator=st.sampled_from(RATIOS)),
+    # The formula's own definition too: no source step reads it.
+    _edit("flip_a_polarity", indicator=st.sampled_from([*RATIOS, "T_BIRTH_RATE"])),
     _edit("relabel", indicator=st.sampled_from([ident for ident, *_ in INDICATORS])),
     _edit("change_the_formula"),
     _edit(
@@ -379,9 +409,21 @@ EDITS = st.one_of(
     _edit("toggle_summing", indicator=st.sampled_from(["T_BIRTHS", "T_RESIDENTS"])),
     _edit("compare_with_fewer_or_more"),
     _edit("next_edition"),
+    _edit("set_a_disclosure_rule", threshold=st.sampled_from([None, 3, 10])),
     _edit(
         "damage_what_was_saved",
-        pattern=st.sampled_from([*SAVED, "../.cache/objects/*/*", "../.cache/index/*/*.json"]),
+        pattern=st.sampled_from(
+            [
+                *SAVED,
+                "../.cache/objects/*/*",
+                "../.cache/index/*/*.json",
+                # The editions' own files: a rebuild links earlier builds' observation
+                # files and keeps a build of the same id.
+                "../*/b-*/observations/*/*.parquet",
+                "../*/b-*/analyses/*.parquet",
+                "../*/b-*/*.json",
+            ]
+        ),
         which=FRACTIONS,
         how=st.sampled_from(["cut", "change", "swap", "delete"]),
     ),
@@ -555,3 +597,87 @@ def test_a_changed_release_date_picks_the_new_winner_in_a_rebuild(tmp_path: Path
     assert again == outcome(observatory.folder, tmp_path / "fresh")
     winners = KnowledgeBase.open(observatory.kb).observations("T_EDU_A", "096")["source"]
     assert set(winners) == {RIVAL}
+
+
+def rebuilt_and_fresh(
+    tmp_path: Path, edit: Callable[[Edited], None], first: Callable[[Edited], None] | None = None
+) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    """The observatory built (after ``first``), edited, then built again into the same
+    knowledge base and into an empty one."""
+    observatory = Edited(tmp_path)
+    if first is not None:
+        first(observatory)
+    outcome(observatory.folder, observatory.kb)
+    edit(observatory)
+    again = outcome(observatory.folder, observatory.kb)
+    return again, outcome(observatory.folder, tmp_path / "fresh")
+
+
+def test_an_edition_of_another_formula_definition_is_another_build(tmp_path: Path) -> None:
+    """The rate made by a formula is read by no source: its polarity changes the analyses
+    but no step. The build id once missed it, and the store kept the last build, of the
+    same id, with the old analyses."""
+    again, fresh = rebuilt_and_fresh(tmp_path, lambda o: o.flip_a_polarity("T_BIRTH_RATE"))
+    assert again == fresh
+
+
+def test_an_edition_decided_by_another_release_date_is_another_build(tmp_path: Path) -> None:
+    """Both rivals keep keys of their own whoever wins the shared ones, so the steps of
+    the edition's lineage stay the same: the release dates must be in the build id."""
+
+    def rivals(observatory: Edited) -> None:
+        observatory.toggle_a_source(RIVAL)
+        observatory.date_a_release("t_edu_a", 2024)
+        observatory.date_a_release(RIVAL, 2023)
+        observatory.edit_lines(RIVAL, lambda lines: lines.__delitem__(slice(600, None)))
+        observatory.edit_lines("t_edu_a", lambda lines: lines.__delitem__(slice(1, 300)))
+
+    again, fresh = rebuilt_and_fresh(
+        tmp_path, lambda o: o.date_a_release(RIVAL, 2025), first=rivals
+    )
+    assert again == fresh
+
+
+def test_an_edition_of_another_selection_from_a_profile_is_another_build(
+    tmp_path: Path,
+) -> None:
+    """The selection can come from a profile of the catalogue, outside observatory.yaml."""
+
+    def profile(members: str) -> Callable[[Edited], None]:
+        def select(observatory: Edited) -> None:
+            config = observatory.folder / "observatory.yaml"
+            text = config.read_text(encoding="utf-8").replace(", T_EDU_C]", "]")
+            text = text.replace(
+                "  catalog: [indicators/own.yaml]", "  catalog: [indicators]\n  profile: p"
+            )
+            config.write_text(text, encoding="utf-8")
+            own = observatory.folder / "indicators" / "own.yaml"
+            own.write_text(
+                own.read_text(encoding="utf-8").replace(
+                    "document: tests/pipeline}", "document: tests/pipeline, verified: true}"
+                ),
+                encoding="utf-8",
+            )
+            (observatory.folder / "indicators" / "profiles").mkdir(exist_ok=True)
+            (observatory.folder / "indicators" / "profiles" / "p.yaml").write_text(
+                "id: p\nlabel: {it: P, en: P}\ndescription: {it: P, en: P}\n"
+                f"indicators: [{members}]\n",
+                encoding="utf-8",
+            )
+
+        return select
+
+    again, fresh = rebuilt_and_fresh(tmp_path, profile("T_HEALTH_A"), first=profile("T_EDU_C"))
+    assert again == fresh
+    assert "T_EDU_C" not in again[1][4]
+
+
+def test_an_edition_under_another_disclosure_rule_is_another_build(tmp_path: Path) -> None:
+    """The manifest holds the rule's digest: a build kept under the same id held the old
+    one, and publishing then said the rule changed after the edition was built."""
+    again, fresh = rebuilt_and_fresh(
+        tmp_path,
+        lambda o: o.set_a_disclosure_rule(10),
+        first=lambda o: o.set_a_disclosure_rule(3),
+    )
+    assert again == fresh

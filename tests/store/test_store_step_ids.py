@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from welfare_observatory.lineage import LineageGraph, StepRecord, digest
+from welfare_observatory.store.edition import DisclosureRecord
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
@@ -82,8 +83,35 @@ def test_build_id_is_the_one_the_serialised_records_gave(records: list[StepRecor
         config, graph=graph, overrides=0, sources={}, versions={}, selection=["POP_TOTAL"]
     )
     config_digest = digest(config.model_dump(mode="json"))
-    expected = "b-" + digest({"config": config_digest, "steps": _old_ids(graph)})[:16]
+    expected = (
+        "b-"
+        + digest(
+            {"config": config_digest, "disclosure": None, "inputs": None, "steps": _old_ids(graph)}
+        )[:16]
+    )
     assert manifest.build == expected
+    # What else the edition read (definitions, selection, overrides, sidecars) and the
+    # disclosure rule make another build too.
+    other = build_manifest(
+        config,
+        graph=graph,
+        overrides=0,
+        sources={},
+        versions={},
+        selection=["POP_TOTAL"],
+        inputs="0" * 64,
+    )
+    assert other.build != manifest.build
+    ruled = build_manifest(
+        config,
+        graph=graph,
+        overrides=0,
+        sources={},
+        versions={},
+        selection=["POP_TOTAL"],
+        disclosure=DisclosureRecord(file="disclosure.yaml", sha256="1" * 64),
+    )
+    assert ruled.build not in (manifest.build, other.build)
     # A different set of steps is a different build.
     if records:
         fewer = build_manifest(

@@ -128,6 +128,24 @@ class BuildEnvironment:
         }
         return digest(listed)
 
+    def edition_inputs(self, environment: str | None = None) -> str:
+        """Digest of what an edition depends on besides its configuration and the steps
+        of its lineage: every definition (:meth:`fingerprint`; ``environment`` when the
+        caller has it), the selection, the overrides file and the data files' sidecars.
+        Part of the build id: two builds of one id hold the same edition (the store keeps
+        a build of the id it would write), so nothing an edition reads may be left out."""
+        overrides = self.overrides
+        return digest(
+            {
+                "environment": environment if environment is not None else self.fingerprint(),
+                "overrides": hashlib.sha256(overrides.read_bytes()).hexdigest()
+                if overrides is not None
+                else None,
+                "selection": [i.id for i in self.selection],
+                "sidecars": self.sidecars_digest,
+            }
+        )
+
     @cached_property
     def territories(self) -> TerritoryRegistry:
         from welfare_observatory.territory import registry

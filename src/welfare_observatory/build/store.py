@@ -33,6 +33,7 @@ def store_stage(
     selection: Sequence[str],
     coverage: pa.Table | None = None,
     links: PartLinks | None = None,
+    environment: str | None = None,
 ) -> str:
     """Write the edition; returns the build id (deterministic from the content's lineage).
 
@@ -40,7 +41,8 @@ def store_stage(
     inside the same atomic write, so it is hashed in the manifest with the rest.
     ``links`` names the earlier builds' observation files known to hold exactly the rows of
     one of this build's (and the sha256 each was written with): they are linked instead of
-    written again; it is told of every observation file written.
+    written again; it is told of every observation file written. ``environment`` is
+    ``env.fingerprint()`` when the caller has it.
     """
     from welfare_observatory.store.edition import write_build
     from welfare_observatory.store.partitioned import build_manifest
@@ -55,6 +57,7 @@ def store_stage(
         versions=versions,
         selection=selection,
         disclosure=env.disclosure,
+        inputs=env.edition_inputs(environment),
     )
     build_id = manifest.build
     write_build(

@@ -56,9 +56,13 @@ def build_manifest(
     selection: Sequence[str],
     disclosure: DisclosureRecord | None = None,
     config_json: str | None = None,
+    inputs: str | None = None,
 ) -> Manifest:
     """The manifest of a build (both store writers use it): the build id is made from the
-    configuration digest and the sorted lineage step ids, so it depends on content only.
+    configuration digest, the sorted lineage step ids, the disclosure rule's digest and
+    ``inputs`` (the digest of what else the edition read: definitions, selection, overrides,
+    sidecars; ``BuildEnvironment.edition_inputs``), so it depends on content only, and two
+    builds of one id hold the same edition.
 
     ``config_json``: the canonical JSON of ``config``'s dump when the caller made it
     already (the build digests it for its saved results): its sha256 is the digest."""
@@ -72,7 +76,15 @@ def build_manifest(
     return Manifest(
         observatory=config.id,
         edition=config.edition,
-        build="b-" + digest({"config": config_digest, "steps": step_ids})[:16],
+        build="b-"
+        + digest(
+            {
+                "config": config_digest,
+                "disclosure": disclosure.sha256 if disclosure is not None else None,
+                "inputs": inputs,
+                "steps": step_ids,
+            }
+        )[:16],
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         library_version=__version__,
         plugins={k: v for k, v in versions.items() if k != "welfare-observatory"},

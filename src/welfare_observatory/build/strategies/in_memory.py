@@ -239,6 +239,7 @@ class InMemory:
                     selection=[i.id for i in env.selection],
                     coverage=derive_out.coverage,
                     links=links,
+                    environment=environment,
                 )
         finally:
             if saving is not None:

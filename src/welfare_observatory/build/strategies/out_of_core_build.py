@@ -333,6 +333,7 @@ def _store(
         versions=context.versions,
         selection=[i.id for i in selection],
         disclosure=env.disclosure,
+        inputs=env.edition_inputs(),
     )
     with context.timed("store"):
         write_partitioned_build(
