@@ -681,3 +681,34 @@ def test_an_edition_under_another_disclosure_rule_is_another_build(tmp_path: Pat
         first=lambda o: o.set_a_disclosure_rule(3),
     )
     assert again == fresh
+
+
+def test_a_source_of_a_former_id_follows_the_alias_to_its_new_entry(tmp_path: Path) -> None:
+    """A rule may name an indicator by a former id (an alias in the catalogue): its rows
+    move to the entry listing the alias, under that entry's definition. When the alias
+    moves to another entry, the source's step is made again (it once kept the rows under
+    the old entry)."""
+
+    def alias(entry: str) -> Callable[[Edited], None]:
+        def move(observatory: Edited) -> None:
+            observatory.write_config()
+            config = observatory.folder / "observatory.yaml"
+            config.write_text(
+                config.read_text(encoding="utf-8").replace(
+                    "indicator: {value: T_EDU_C}", "indicator: {value: T_EDU_OLD}"
+                ),
+                encoding="utf-8",
+            )
+            own = observatory.folder / "indicators" / "own.yaml"
+            own.write_text(
+                own.read_text(encoding="utf-8").replace(
+                    f"- id: {entry}\n", f"- id: {entry}\n  aliases: [T_EDU_OLD]\n"
+                ),
+                encoding="utf-8",
+            )
+
+        return move
+
+    again, fresh = rebuilt_and_fresh(tmp_path, alias("T_EDU_B"), first=alias("T_EDU_C"))
+    assert again == fresh
+    assert "T_EDU_C" not in again[1][4]

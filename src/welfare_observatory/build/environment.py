@@ -128,6 +128,18 @@ class BuildEnvironment:
         }
         return digest(listed)
 
+    @cached_property
+    def former_ids(self) -> dict[str, str]:
+        """Each former id of the catalogue (an alias no current entry has) -> the id of
+        the entry that now holds it: harmonize moves a former id's rows there."""
+        indicators = self.indicators
+        return {
+            alias: ind.id
+            for ind in indicators.values()
+            for alias in ind.aliases
+            if alias not in indicators
+        }
+
     def edition_inputs(self, environment: str | None = None) -> str:
         """Digest of what an edition depends on besides its configuration and the steps
         of its lineage: every definition (:meth:`fingerprint`; ``environment`` when the

@@ -338,7 +338,7 @@ def _step_awaits(source_id: str, config: SourceConfig, context: BuildContext) ->
         return False
     try:
         rules = _rules(source_id, config, context.env)
-        definitions = context.env.fingerprint(_used_indicators(config))
+        definitions = context.env.fingerprint(_read_indicators(config, context.env))
     except (ConfigError, SourceError):
         return False
     key = _step_key(source_id, config, rules, hashes, definitions, context)
@@ -433,7 +433,7 @@ def _run_source(
     saving: Future[None] | None = None
     try:
         rules = _rules(source_id, config, context.env)
-        definitions = context.env.fingerprint(_used_indicators(config))
+        definitions = context.env.fingerprint(_read_indicators(config, context.env))
         got = _fetch(source_id, config, context, noted=True)
         key = _step_key(source_id, config, rules, got.hashes, definitions, context)
         reused = _load_step(context.steps_dir, key)
@@ -818,6 +818,17 @@ def _used(table: pa.Table, name: str) -> tuple[str, ...]:
         counts = np.bincount(chunk.indices.to_numpy(), minlength=len(names))
         used.update(str(n) for n, c in zip(names, counts, strict=False) if c and n is not None)
     return tuple(sorted(used))
+
+
+def _read_indicators(config: SourceConfig, env: BuildEnvironment) -> list[str] | None:
+    """The indicators whose definitions a source's harmonize reads: those its rules can
+    produce and, for an id the catalogue knows only as an alias (a former id), the
+    indicator it now names (its rows move there, under that definition). None: all."""
+    used = _used_indicators(config)
+    if used is None:
+        return None
+    former = env.former_ids
+    return used + [former[i] for i in used if i in former]
 
 
 def _used_indicators(config: SourceConfig) -> list[str] | None:
