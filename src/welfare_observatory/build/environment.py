@@ -143,12 +143,15 @@ class BuildEnvironment:
     def edition_inputs(self, environment: str | None = None) -> str:
         """Digest of what an edition depends on besides its configuration and the steps
         of its lineage: every definition (:meth:`fingerprint`; ``environment`` when the
-        caller has it), the selection, the overrides file and the data files' sidecars.
-        Part of the build id: two builds of one id hold the same edition (the store keeps
-        a build of the id it would write), so nothing an edition reads may be left out."""
+        caller has it), the selection, the overrides file, the data files' sidecars and
+        the order the sources are declared in (the configuration's digest sorts its keys;
+        the sources' findings are listed in that order). Part of the build id: two builds
+        of one id hold the same edition (the store keeps a build of the id it would write),
+        so nothing an edition reads may be left out."""
         overrides = self.overrides
         return digest(
             {
+                "declared": list(self.config.sources),
                 "environment": environment if environment is not None else self.fingerprint(),
                 "overrides": hashlib.sha256(overrides.read_bytes()).hexdigest()
                 if overrides is not None

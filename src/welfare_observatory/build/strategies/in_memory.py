@@ -121,10 +121,14 @@ class InMemory:
                 early = None if context.refresh else EarlyAnalysed(context.steps_dir)
                 # Only the indicator groups whose sources changed since the last result.
                 # A reused source's table is a SavedTable, read only when its group is derived.
+                # In source id order, not the order observatory.yaml lists them in: a sum
+                # of floats depends on the order of its terms, and the edition must not
+                # depend on the order of the configuration's entries (nor may a rebuild
+                # after a reordering keep sums made in the other order).
                 derive_out = derive_by_groups(
                     [
                         (tuple(s.id for s in o.steps), o.data)
-                        for o in outputs
+                        for o in sorted(outputs, key=lambda o: o.report.id)
                         if o.data is not None and o.num_rows
                     ],
                     env,

@@ -147,7 +147,8 @@ class OutOfCore:
         self.per_partition = indicators_per_partition
         self.work_dir = work_dir
         self._work: Path | None = None
-        self._files: list[Path] = []
+        self._files: dict[str, Path] = {}
+        """Each source's table on disk, by source id."""
 
     @property
     def work(self) -> Path:
@@ -159,7 +160,7 @@ class OutOfCore:
         kb_root.mkdir(parents=True, exist_ok=True)
         parent = self.work_dir or kb_root
         self._work = Path(tempfile.mkdtemp(dir=parent, prefix=WORK_PREFIX)).resolve()
-        self._files = []
+        self._files = {}
 
     def close(self) -> None:
         if self._work is not None:
@@ -177,7 +178,8 @@ class OutOfCore:
         for source_id in source_ids:
             output, file = _source_to_file(runner, context, source_id, self.work, checks)
             outputs.append(output)
-            self._files += [file] if file is not None else []
+            if file is not None:
+                self._files[source_id] = file
         if context.defer_checks:
             checks.save()
         return outputs
@@ -192,7 +194,10 @@ class OutOfCore:
     ) -> Stored:
         with context.timed("derive"):
             context.say("deriving rates and aggregates, a partition at a time")
-            derived = _derive(runner, env, self._files, self.work, self.budget, self.per_partition)
+            # In source id order, as in memory: sums of floats depend on their terms' order,
+            # and the edition must not depend on the order of observatory.yaml's entries.
+            files = [self._files[source_id] for source_id in sorted(self._files)]
+            derived = _derive(runner, env, files, self.work, self.budget, self.per_partition)
         context.say(f"writing edition {env.config.edition}")
         return _store(env, kb_root, context, outputs, derived, self.work, self.budget)
 
