@@ -766,3 +766,22 @@ def test_sums_do_not_depend_on_the_order_sources_are_declared_in(tmp_path: Path)
     first = KnowledgeBase.open(declared.kb).observations("T_BIRTHS", "096")
     key = ["period", "sex"]
     assert swapped.sort_values(key)["value"].tolist() == first.sort_values(key)["value"].tolist()
+
+
+def test_a_value_turned_from_zero_to_minus_zero_is_analysed_again(tmp_path: Path) -> None:
+    """-0.0 equals 0.0 as a number, and DuckDB hashes the two alike, but the analyses keep
+    the sign: the indicator's fingerprint holds it, or the old analyses were kept."""
+
+    def province_2022(value: str) -> Callable[[Edited], None]:
+        def write(observatory: Edited) -> None:
+            def edit(lines: list[str]) -> None:
+                for n, line in enumerate(lines):
+                    if line.startswith('2022,"096","Total",'):
+                        lines[n] = f'2022,"096","Total",{value}'
+
+            observatory.edit_lines("t_edu_b", edit)
+
+        return write
+
+    again, fresh = rebuilt_and_fresh(tmp_path, province_2022("-0.0"), first=province_2022("0.0"))
+    assert again == fresh

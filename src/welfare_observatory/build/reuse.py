@@ -1008,15 +1008,26 @@ def derived_fingerprints(derive: DeriveOutput) -> dict[str, str]:
 def fingerprints(observations: pa.Table) -> dict[str, str]:
     """Per indicator ``domain:rows:read:all``: its domain, row count and two order-free
     digests of its rows, one of the columns the analyses read and one of every column
-    (text compared as text), so equal rows in any order give an equal fingerprint. Derived
+    (text compared as text, a float's sign too: -0.0 is not 0.0), so equal rows in any
+    order give an equal fingerprint. Derived
     rows' lineage changes with any source; their analyses need not."""
     from welfare_observatory.derive._common import connect
 
     if observations.num_rows == 0:
         return {}
 
+    import pyarrow as pa
+
     def quoted(names: Iterable[str]) -> str:
-        return ", ".join('"' + n.replace('"', '""') + '"' for n in names)
+        # DuckDB hashes -0.0 as 0.0 (equal as numbers), but the analyses keep the sign
+        # (a value of -0.0 prints as such): a float column's sign bit is hashed too.
+        return ", ".join(
+            f'"{e}", signbit("{e}")'
+            if pa.types.is_floating(observations.schema.field(n).type)
+            else f'"{e}"'
+            for n in names
+            for e in [n.replace('"', '""')]
+        )
 
     read = [n for n in observations.column_names if n not in _UNREAD]
     unread = [n for n in observations.column_names if n in _UNREAD]
