@@ -3,15 +3,16 @@ input gives: the same build id, the same edition files byte for byte, the same f
 report (a reused source counts as built). Or, when a fresh build fails, the same error.
 
 A small observatory is built, then edited and rebuilt in rounds. The edits: a value
-changed anywhere in a file, a row dropped, a file rewritten with its own bytes, a source
-disabled or enabled or renamed, a rival source of one indicator enabled, its priority or
-the release date in a data file's sidecar (which decide between the two), a value
-corrected in the overrides file, a rule that keeps the totals only, an indicator's
-polarity, label or domain, whether a count is summed, a formula's multiplier, the
-territories compared with, the edition, the disclosure rule, and damage to what the last
-builds saved (steps, saved results, the fetch note, the findings and payload caches, the
-editions' files: cut short, a byte changed, another file's bytes, deleted). A build is
-compared whole: its id, edition files, findings, report and manifest.
+changed anywhere in a file, a row dropped, a file rewritten with its own bytes, made
+unreadable, emptied or removed, and restored, a source disabled or enabled or renamed, a
+rival source of one indicator enabled, its priority or the release date in a data file's
+sidecar (which decide between the two), a value corrected in the overrides file, a rule
+that keeps the totals only, an indicator's polarity, label or domain, whether a count is
+summed, a formula's multiplier, the territories compared with, the edition, the
+disclosure rule, and damage to what the last builds saved (steps, saved results, the
+fetch note, the findings and payload caches, the editions' files: cut short, a byte
+changed, another file's bytes, deleted). A build is compared whole: its id, edition
+files, findings, report and manifest.
 Each rebuild runs in memory or, one round in three, out of core (a partition at a time,
 into the same knowledge base: what either saved is there for the other), of every source
 or, now and then, of a few (``--only``); every reuse it makes (the fetch note, steps, the
@@ -218,6 +219,10 @@ class Edited:
         (self.folder / "data" / f"{RIVAL}.csv").write_text(
             "\n".join(rival) + "\n", encoding="utf-8"
         )
+        self.originals = {
+            source: (self.folder / "data" / f"{source}.csv").read_bytes()
+            for source in (*SOURCES, RIVAL)
+        }
         self.write_config()
 
     def write_config(self) -> None:
@@ -243,9 +248,25 @@ class Edited:
 
     def edit_lines(self, source: str, edit: Callable[[list[str]], None]) -> None:
         file = self.folder / "data" / f"{source}.csv"
+        if not file.exists():
+            return  # broken by removing it
         lines = file.read_text(encoding="utf-8").rstrip("\n").split("\n")
         edit(lines)
         file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def break_a_file(self, source: str, how: str) -> None:
+        """The source's file made unreadable (``garbage``), left with its header only
+        (``no rows``) or removed (``missing``): the source fails or gives nothing."""
+        file = self.folder / "data" / f"{source}.csv"
+        if how == "missing":
+            file.unlink(missing_ok=True)
+        elif how == "no rows":
+            file.write_text('"Year","GeoCode","Sex","Value"\n', encoding="utf-8")
+        else:
+            file.write_text("garbage\n", encoding="utf-8")
+
+    def restore_a_file(self, source: str) -> None:
+        (self.folder / "data" / f"{source}.csv").write_bytes(self.originals[source])
 
     def change_a_value(self, source: str, where: float, by: float) -> None:
         def edit(lines: list[str]) -> None:
@@ -377,6 +398,8 @@ EDITS = st.one_of(
     _edit("change_a_value", source=FILE, where=FRACTIONS, by=st.sampled_from([-3.0, 0.5, 7.0])),
     _edit("drop_a_row", source=FILE, where=FRACTIONS),
     _edit("rewrite_a_file_unchanged", source=SOURCE),
+    _edit("break_a_file", source=FILE, how=st.sampled_from(["garbage", "no rows", "missing"])),
+    _edit("restore_a_file", source=FILE),
     _edit("toggle_a_source", source=SOURCE),
     _edit("toggle_totals_only", source=SOURCE),
     _edit("rename_a_source", source=SOURCE),
@@ -785,3 +808,36 @@ def test_a_value_turned_from_zero_to_minus_zero_is_analysed_again(tmp_path: Path
 
     again, fresh = rebuilt_and_fresh(tmp_path, province_2022("-0.0"), first=province_2022("0.0"))
     assert again == fresh
+    # The result saved by that rebuild holds -0.0 too (its rows and analyses were once
+    # taken for the last result's, equal as numbers): a third build after another edit
+    # reuses them as they are.
+    observatory = Edited(tmp_path / "three")
+    for value in ("0.0", "-0.0"):
+        province_2022(value)(observatory)
+        outcome(observatory.folder, observatory.kb)
+    observatory.change_a_value("t_edu_a", 0.3, 2.0)
+    again = outcome(observatory.folder, observatory.kb)
+    assert again == outcome(observatory.folder, tmp_path / "three" / "fresh")
+
+
+def test_a_source_failing_another_way_is_another_build(tmp_path: Path) -> None:
+    """A failed source leaves no step: the build id must hold what the manifest says of it
+    (its error), or the build of the first failure was kept with the old error."""
+
+    def fail(how: str) -> Callable[[Edited], None]:
+        return lambda observatory: observatory.break_a_file("t_edu_c", how)
+
+    again, fresh = rebuilt_and_fresh(tmp_path, fail("garbage"), first=fail("missing"))
+    assert again == fresh
+    assert "no column matches 'Value'" in again[1][7]["sources"]["t_edu_c"]["error"]
+
+
+def test_a_source_without_rows_gives_the_same_reason_reused_or_not(tmp_path: Path) -> None:
+    """An indicator whose only source gave no rows is skipped with the same reason whether
+    the source ran or was reused (the reason once said which)."""
+    again, fresh = rebuilt_and_fresh(
+        tmp_path, lambda _observatory: None, first=lambda o: o.break_a_file("t_edu_c", "no rows")
+    )
+    assert again == fresh
+    (skipped,) = again[1][5]
+    assert skipped.reason == "source t_edu_c ran but gave no rows for it"

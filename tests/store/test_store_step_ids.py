@@ -86,7 +86,13 @@ def test_build_id_is_the_one_the_serialised_records_gave(records: list[StepRecor
     expected = (
         "b-"
         + digest(
-            {"config": config_digest, "disclosure": None, "inputs": None, "steps": _old_ids(graph)}
+            {
+                "config": config_digest,
+                "disclosure": None,
+                "inputs": None,
+                "sources": {},
+                "steps": _old_ids(graph),
+            }
         )[:16]
     )
     assert manifest.build == expected

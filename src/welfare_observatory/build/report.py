@@ -233,7 +233,8 @@ def _source_note(report: SourceReport, only: tuple[str, ...] | None) -> tuple[st
             chosen = ", ".join(only or ())
             return f"source {report.id} skipped: not in --only {chosen}".rstrip(), "only"
         return f"source {report.id} skipped: {reason}", "disabled"
-    return f"source {report.id} ran ({report.status}) but gave no rows for it", "no-rows"
+    # Whether it ran now or was reused, the edition is the same: so is the reason.
+    return f"source {report.id} ran but gave no rows for it", "no-rows"
 
 
 def _provenance(indicator: Indicator) -> str | None:

@@ -310,7 +310,8 @@ def _same(old: pa.Table, new: pa.Table) -> bool:
     metadata) and values, a dictionary column's as the values it stands for (a rebuild
     renames derive steps in the lineage dictionary, not in the rows it keeps). A column
     that is a view of the same memory is equal unread (:func:`_shares_memory`); otherwise
-    a NaN is never equal: such a table is written again."""
+    floats equal as numbers must have the same bits too (-0.0 is not 0.0, which Arrow's
+    equality says it is), and a NaN is never equal: such a table is written again."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -319,8 +320,13 @@ def _same(old: pa.Table, new: pa.Table) -> bool:
     if old.num_rows != new.num_rows or not old.schema.equals(new.schema, check_metadata=True):
         return False
     for before, after in zip(old.columns, new.columns, strict=True):
-        if _shares_memory(before, after) or before.equals(after):
+        if _shares_memory(before, after):
             continue
+        if before.equals(after):
+            # Equal as numbers: a float's bits must be too (-0.0 is not 0.0).
+            if not pa.types.is_floating(before.type) or _bits(before).equals(_bits(after)):
+                continue
+            return False
         if not pa.types.is_dictionary(before.type):
             return False
         plain = before.type.value_type
@@ -330,6 +336,15 @@ def _same(old: pa.Table, new: pa.Table) -> bool:
         except pa.ArrowException:
             return False  # not the table it was (an index out of its dictionary): written
     return True
+
+
+def _bits(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A float column as the unsigned integers of its bits (nulls kept)."""
+    import pyarrow as pa
+
+    width = column.type.bit_width
+    as_bits = {16: pa.uint16(), 32: pa.uint32(), 64: pa.uint64()}[width]
+    return pa.chunked_array([chunk.view(as_bits) for chunk in column.chunks], as_bits)
 
 
 def _shares_memory(before: pa.ChunkedArray, after: pa.ChunkedArray) -> bool:

@@ -59,10 +59,11 @@ def build_manifest(
     inputs: str | None = None,
 ) -> Manifest:
     """The manifest of a build (both store writers use it): the build id is made from the
-    configuration digest, the sorted lineage step ids, the disclosure rule's digest and
-    ``inputs`` (the digest of what else the edition read: definitions, selection, overrides,
-    sidecars; ``BuildEnvironment.edition_inputs``), so it depends on content only, and two
-    builds of one id hold the same edition.
+    configuration digest, the sorted lineage step ids, what the manifest records of each
+    source (its status, ``reused`` as ``ok``; its payloads, rows, error or reason), the
+    disclosure rule's digest and ``inputs`` (the digest of what else the edition read:
+    definitions, selection, overrides, sidecars; ``BuildEnvironment.edition_inputs``), so it
+    depends on content only, and two builds of one id hold the same edition.
 
     ``config_json``: the canonical JSON of ``config``'s dump when the caller made it
     already (the build digests it for its saved results): its sha256 is the digest."""
@@ -73,6 +74,24 @@ def build_manifest(
     else:
         config_digest = hashlib.sha256(config_json.encode("utf-8")).hexdigest()
     step_ids = graph.step_ids()
+    records = {
+        sid: SourceRecord(
+            type=report.type,
+            status=report.status,
+            payloads=payloads,
+            rows_in=report.rows_in,
+            rows_out=report.rows_out,
+            error=report.error,
+            reason=report.reason,
+        )
+        for sid, (report, payloads) in sources.items()
+    }
+    # What the manifest says of each source is the build's too (a failed source's error
+    # leaves no step); reused or made again, a source gave the same rows.
+    said = {
+        sid: {**record.model_dump(mode="json"), "status": _made(record.status)}
+        for sid, record in records.items()
+    }
     return Manifest(
         observatory=config.id,
         edition=config.edition,
@@ -82,6 +101,7 @@ def build_manifest(
                 "config": config_digest,
                 "disclosure": disclosure.sha256 if disclosure is not None else None,
                 "inputs": inputs,
+                "sources": said,
                 "steps": step_ids,
             }
         )[:16],
@@ -92,21 +112,15 @@ def build_manifest(
         reference_date=str(config.territory.reference_date),
         territory=config.territory.code,
         indicators=tuple(selection),
-        sources={
-            sid: SourceRecord(
-                type=report.type,
-                status=report.status,
-                payloads=payloads,
-                rows_in=report.rows_in,
-                rows_out=report.rows_out,
-                error=report.error,
-                reason=report.reason,
-            )
-            for sid, (report, payloads) in sources.items()
-        },
+        sources=records,
         overrides=overrides,
         disclosure=disclosure,
     )
+
+
+def _made(status: str) -> str:
+    """A source's status as the build id digests it: ``reused`` counts as ``ok``."""
+    return "ok" if status == "reused" else status
 
 
 def write_partitioned_build(
