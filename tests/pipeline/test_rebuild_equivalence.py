@@ -841,3 +841,23 @@ def test_a_source_without_rows_gives_the_same_reason_reused_or_not(tmp_path: Pat
     assert again == fresh
     (skipped,) = again[1][5]
     assert skipped.reason == "source t_edu_c ran but gave no rows for it"
+
+
+def test_early_warnings_of_equal_strength_rank_alike_in_a_rebuild(tmp_path: Path) -> None:
+    """Two indicators with the same values give a territory two signals of the same
+    robust z: a rebuild ranks the warnings it keeps and the ones it makes again as a
+    fresh build ranks them all (ties once fell back on the order they were gathered in)."""
+
+    def twins(observatory: Edited) -> None:
+        data = observatory.folder / "data"
+        (data / "t_edu_c.csv").write_bytes((data / "t_edu_a.csv").read_bytes())
+
+    def italy(lines: list[str]) -> None:  # a value no warning reads: Italy is not ranked
+        at = next(n for n, line in enumerate(lines) if line.startswith('2015,"IT","Total",'))
+        head, _, value = lines[at].rpartition(",")
+        lines[at] = f"{head},{float(value) + 1}"
+
+    again, fresh = rebuilt_and_fresh(
+        tmp_path, lambda o: o.edit_lines("t_edu_a", italy), first=twins
+    )
+    assert again == fresh

@@ -187,19 +187,33 @@ def _early_warnings(
     trends = trends[[*keys, "start_year", "start_value", "cagr", "adjusted_cagr", "category"]]
     out = level.merge(trends, on=keys, how="inner")
     out = out[out["adjusted_cagr"] < -deterioration].copy()
+    out = ranked(out, group)
+    columns = [*_COLUMNS[:4], *group[1:], *_COLUMNS[4:]]
+    return out[columns].reset_index(drop=True)
+
+
+def series_group(warnings: pd.DataFrame) -> list[str]:
+    """The columns that name a series within a territory in an early-warnings table: the
+    indicator and its breakdowns (the columns that are not early warnings' own)."""
+    return ["indicator", *(c for c in warnings.columns if c not in _COLUMNS)]
+
+
+def ranked(warnings: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """``warnings`` with ``signals`` and ``rank``: territories by number of signals, then by
+    their largest robust z; ``group`` names a series within a territory. Every key column
+    is in the sort, so ties never fall back on the rows' order (a rebuild ranks warnings
+    gathered in another order than a fresh build's)."""
+    out = warnings.copy()
     per_territory = out.groupby("territory", observed=True)
     out["signals"] = per_territory["indicator"].transform("count").astype("int64")
     out["_max_z"] = per_territory["robust_z"].transform("max")
-    # Every key column in the sort, so ties never fall back on the input's row order.
     out = out.sort_values(
         ["signals", "_max_z", "territory", "robust_z", *group],
         ascending=[False, False, True, False, *([True] * len(group))],
         kind="stable",
     )
-    first = ~out["territory"].duplicated()
-    out["rank"] = first.cumsum().astype("int64")
-    columns = [*_COLUMNS[:4], *group[1:], *_COLUMNS[4:]]
-    return out[columns].reset_index(drop=True)
+    out["rank"] = (~out["territory"].duplicated()).cumsum().astype("int64")
+    return out.drop(columns="_max_z")
 
 
 def _group_max(data: pd.DataFrame, group: list[str], year: pd.Series) -> pd.Series:

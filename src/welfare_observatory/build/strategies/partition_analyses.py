@@ -166,17 +166,9 @@ def ranked_frame(table: pa.Table) -> pa.Table:
     (see :func:`ranked_warnings`)."""
     import pyarrow as pa
 
+    from welfare_observatory.analyze.early_warning import ranked, series_group
     from welfare_observatory.build.analyze import storable
 
     frame = table.to_pandas()
-    per_territory = frame.groupby("territory", observed=True)
-    frame["signals"] = per_territory["indicator"].transform("count").astype("int64")
-    frame["_max_z"] = per_territory["robust_z"].transform("max")
-    frame = frame.sort_values(
-        ["signals", "_max_z", "territory", "robust_z"],
-        ascending=[False, False, True, False],
-        kind="stable",
-    )
-    frame["rank"] = (~frame["territory"].duplicated()).cumsum().astype("int64")
-    frame = frame.drop(columns="_max_z").reset_index(drop=True)
+    frame = ranked(frame, series_group(frame)).reset_index(drop=True)
     return pa.Table.from_pandas(storable(frame), preserve_index=False)
