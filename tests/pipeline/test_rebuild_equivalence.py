@@ -861,3 +861,20 @@ def test_early_warnings_of_equal_strength_rank_alike_in_a_rebuild(tmp_path: Path
         tmp_path, lambda o: o.edit_lines("t_edu_a", italy), first=twins
     )
     assert again == fresh
+
+
+def test_out_of_core_counts_derive_findings_as_a_build_in_memory(tmp_path: Path) -> None:
+    """A municipality's residents missing in one year: the province's residents and birth
+    rate are partial aggregates. Out of core, the rate's partition derives its operands
+    too, and their findings were counted twice (3 partial aggregates where there are 2),
+    in findings of their own; the partitions' parts are now combined as a whole derive's.
+    So an out-of-core rebuild of the input an in-memory build made (the build it keeps) is
+    the fresh out-of-core build."""
+    observatory = Edited(tmp_path)
+    observatory.drop_a_row("t_residents", 0.3)
+    in_memory = outcome(observatory.folder, observatory.kb)
+    again = outcome(observatory.folder, observatory.kb, "out of core")
+    fresh = outcome(observatory.folder, tmp_path / "fresh", "out of core")
+    assert as_values(again) == as_values(fresh) == as_values(in_memory)
+    partial = [f for f in fresh[1][3] if f.code == "partial-aggregate"]
+    assert [(f.indicator, f.count) for f in partial] == [("T_BIRTH_RATE", 2)]

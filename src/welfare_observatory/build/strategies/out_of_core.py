@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from welfare_observatory.build.environment import ObservatoryLike
+    from welfare_observatory.derive._parts import FindingPart
     from welfare_observatory.model import Indicator
 
 __all__ = ["OutOfCoreResult", "derive_out_of_core", "harmonize_out_of_core", "partitions"]
@@ -54,6 +55,12 @@ class OutOfCoreResult(Frozen):
     rows: int
     findings: tuple[Finding, ...] = ()
     steps: tuple[StepRecord, ...] = ()
+    parts: bytes | None = None
+    """A partition's derive findings as the parts of the indicators it owns
+    (``derive._parts.parts_to_lines``), not yet in ``findings``: combined across every
+    partition they are a whole derive's findings. A formula's partition also derives its
+    operands, whose parts are another partition's: its own findings would count them
+    twice. None: ``findings`` holds them."""
 
 
 class ChunkTask(Frozen):
@@ -127,8 +134,14 @@ def _quoted(text: str) -> str:
 
 def _combined(results: Sequence[OutOfCoreResult]) -> OutOfCoreResult:
     """The parts' results as one, findings and steps without repeats (each part reports the
-    same override finding; chunks of one file share their harmonize step)."""
-    findings = {f.model_dump_json(): f for r in results for f in r.findings}
+    same override finding; chunks of one file share their harmonize step); the partitions'
+    derive parts combined first, as a whole derive combines them."""
+    from welfare_observatory.derive._parts import combine, parts_from_lines
+
+    carried = [r.parts for r in results if r.parts is not None]
+    derived = combine([p for lines in carried for p in parts_from_lines(lines)])
+    findings = {f.model_dump_json(): f for f in derived}
+    findings |= {f.model_dump_json(): f for r in results for f in r.findings}
     steps = {s.id: s for r in results for s in r.steps}
     return OutOfCoreResult(
         files=tuple(f for r in results for f in r.files),
@@ -407,6 +420,9 @@ def derive_partition(task: PartitionTask) -> OutOfCoreResult:
     result = derive_with_coverage([table], env, task.scope)
     del table
     findings, steps = list(result.findings), list(result.steps)
+    parts = _owned_parts(result.parts, set(task.owned))
+    if parts is not None:
+        findings = []  # the owned parts stand for them, combined with the others
     names = result.observations.column("indicator").cast(pa.string())
     owned = result.observations.filter(pc.is_in(names, pa.array(task.owned, pa.string())))
     pq.write_table(owned, task.out)
@@ -427,5 +443,15 @@ def derive_partition(task: PartitionTask) -> OutOfCoreResult:
     # Give the partition's buffers back to the system before the next one is read.
     pa.default_memory_pool().release_unused()
     return OutOfCoreResult(
-        files=(task.out,), rows=rows, findings=tuple(findings), steps=tuple(steps)
+        files=(task.out,), rows=rows, findings=tuple(findings), steps=tuple(steps), parts=parts
     )
+
+
+def _owned_parts(parts: Sequence[FindingPart] | None, owned: set[str]) -> bytes | None:
+    """The derive parts of the ``owned`` indicators (and those said once), as lines; None
+    when the derive's findings are not all kept per indicator."""
+    from welfare_observatory.derive._parts import parts_to_lines
+
+    if parts is None or any(p.indicator is None and p.kind != "once" for p in parts):
+        return None
+    return parts_to_lines(p for p in parts if p.kind == "once" or p.indicator in owned)
