@@ -878,3 +878,16 @@ def test_out_of_core_counts_derive_findings_as_a_build_in_memory(tmp_path: Path)
     assert as_values(again) == as_values(fresh) == as_values(in_memory)
     partial = [f for f in fresh[1][3] if f.code == "partial-aggregate"]
     assert [(f.indicator, f.count) for f in partial] == [("T_BIRTH_RATE", 2)]
+
+
+def test_a_correction_of_an_indicator_left_out_by_only_is_kept(tmp_path: Path) -> None:
+    """The overrides file corrects an indicator whose source a build leaves out (--only):
+    its corrected row is in no indicator group of that build, and a rebuild that derived
+    only the changed groups lost it."""
+    observatory = Edited(tmp_path)
+    observatory.override_a_value(4, 2012, 43.5)
+    outcome(observatory.folder, observatory.kb)
+    only = ["t_residents", "t_edu_b"]
+    again = outcome(observatory.folder, observatory.kb, only=only)
+    assert again == outcome(observatory.folder, tmp_path / "fresh", only=only)
+    assert "observations/domain=health/part-0.parquet" in again[1][2]

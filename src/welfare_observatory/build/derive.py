@@ -596,6 +596,11 @@ def derive_by_groups(
     changes = previous.output.changes
     if not fresh or len(fresh) == len(groups) or changes is None:
         return whole()
+    grouped = {i for ids in recorded.values() for i in ids}
+    if not set(linked) <= grouped:
+        # A correction of an indicator no source gives (left out by --only, say) is in no
+        # group: only a whole derive keeps its row.
+        return whole()
     again = sorted(k for key in fresh for k in groups[key][1])
     # An empty table with the build's breakdown columns stands for the other tables.
     from welfare_observatory.model.observation import observation_schema
