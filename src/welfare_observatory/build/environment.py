@@ -132,13 +132,9 @@ class BuildEnvironment:
     def former_ids(self) -> dict[str, str]:
         """Each former id of the catalogue (an alias no current entry has) -> the id of
         the entry that now holds it: harmonize moves a former id's rows there."""
-        indicators = self.indicators
-        return {
-            alias: ind.id
-            for ind in indicators.values()
-            for alias in ind.aliases
-            if alias not in indicators
-        }
+        from welfare_observatory.harmonize.engine import former_ids
+
+        return former_ids(self.indicators)
 
     def edition_inputs(self, environment: str | None = None) -> str:
         """Digest of what an edition depends on besides its configuration and the steps

@@ -303,11 +303,11 @@ def _current_ids(
         and isinstance(indicator, pa.DictionaryArray)
         and all(name in indicators for name in indicator.dictionary.to_pylist())
     ):
-        # A current id is never a former one (see _former_ids), and a dictionary array is
+        # A current id is never a former one (see former_ids), and a dictionary array is
         # returned as it came whether or not the catalogue has former ids: the usual rule
         # (a constant current id) skips the walk of the catalogue's aliases.
         return indicator, []
-    former = _former_ids(indicators)
+    former = former_ids(indicators)
     if not former:
         return indicator, []
     if isinstance(indicator, pa.ChunkedArray):
@@ -343,7 +343,7 @@ _FORMER: list[Any] = []
 same catalogue, and walking its aliases cost half a millisecond a source."""
 
 
-def _former_ids(indicators: Mapping[str, Indicator] | None) -> dict[str, str]:
+def former_ids(indicators: Mapping[str, Indicator] | None) -> dict[str, str]:
     """Former id (alias of a merged or renamed entry) -> the surviving id."""
     if not indicators:
         return {}
