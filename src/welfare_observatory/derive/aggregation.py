@@ -43,6 +43,13 @@ from welfare_observatory.derive._parts import (
     sum_parts,
 )
 from welfare_observatory.derive.formulas import derive_rates
+from welfare_observatory.derive.summing import (
+    adds_exactly,
+    ordered_sum_sql,
+    scaled_sum_sql,
+    shifts_by,
+    sum_sql,
+)
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Aggregation, Indicator
@@ -147,11 +154,16 @@ def aggregate(
     )
     con: duckdb.DuckDBPyConnection | None = None
     result = None
-    if weights is None and threads is None and observations.num_rows <= SMALL:
+    # Arrow adds in row order: only values that add exactly in any order (counts) give
+    # there what DuckDB gives (derive.summing).
+    exact = adds_exactly(observations.column("value"))
+    if exact and weights is None and threads is None and observations.num_rows <= SMALL:
         result = _summed_in_arrow(observations, hierarchy, levels, sums, breakdowns, step.id)
     if result is None:
         con = connect(threads)
-        result = _summed_in_duckdb(con, observations, hierarchy, levels, sums, weights, step)
+        result = _summed_in_duckdb(
+            con, observations, hierarchy, levels, sums, weights, step, exact=exact
+        )
     coverage_columns = [
         "indicator",
         "territory",
@@ -221,8 +233,14 @@ def _summed_in_duckdb(
     sums: list[str],
     weights: pa.Table | None,
     step: StepRecord,
+    *,
+    exact: bool,
 ) -> pa.Table:
-    """The sums of the municipal rows per area, with members, reported and coverage."""
+    """The sums of the municipal rows per area, with members, reported and coverage.
+    ``exact``: the values add exactly in any order (:func:`adds_exactly`); else each
+    indicator's are added in the way its own values allow (:func:`shifts_by`), so its
+    sums are the same bits whatever the order of rows, the threads, and the indicators
+    aggregated with it."""
     breakdowns = breakdowns_of(observations)
     long = _long_hierarchy(hierarchy, levels)
     # Grouped on the keys' dictionary codes where it can (no weights to join by text):
@@ -241,12 +259,28 @@ def _summed_in_duckdb(
         wanted = found.filter(pc.is_valid(found)).cast(observations.schema.field("indicator").type)
     con.register("obs", observations)
     con.register("h", long)
-    con.register("sums", pa.table({"id": wanted}))
+    chosen = "WHERE o.indicator IN (SELECT id FROM sums)"
+    value = "sum(o.value)"
+    if exact:
+        con.register("sums", pa.table({"id": wanted}))
+    else:
+        keys = observations.column("indicator")
+        if pa.types.is_dictionary(keys.type):
+            keys = keys.cast(keys.type.value_type)
+        ways = shifts_by(keys, observations.column("value")).rename_columns(["id", "up", "down"])
+        ways = ways.set_column(0, "id", ways.column("id").cast(wanted.type))
+        con.register("sums", pa.table({"id": wanted}).join(ways, "id", use_threads=False))
+        chosen = "JOIN sums s ON s.id = o.indicator"
+        value = scaled_sum_sql("o.value", "s.up", "min(s.down)")
+        if ways.column("up").null_count:
+            value = f"coalesce({value}, {ordered_sum_sql('o.value')} FILTER (WHERE s.up IS NULL))"
     if weights is not None:
         w = weights.rename_columns(
             ["population" if c == "weight" else c for c in weights.column_names]
         )
-        con.register("w", plain(w.select(["territory", "year", "population"])))
+        w = plain(w.select(["territory", "year", "population"]))
+        con.register("w", w)
+        population = w.column("population")
     else:
         con.register(
             "w",
@@ -258,6 +292,7 @@ def _summed_in_duckdb(
                 }
             ),
         )
+        population = pa.chunked_array([], pa.float64())
     b_select = "".join(f"o.{b}, " for b in breakdowns)
     b_group = "".join(f", o.{b}" for b in breakdowns)
     b_out = "".join(f"p.{b}, " for b in breakdowns)
@@ -268,19 +303,21 @@ def _summed_in_duckdb(
         WITH parts AS MATERIALIZED (
             SELECT o.indicator, h.level, h.area, o.period, {b_select}
                    year(min(o.period_start)) AS yr, min(o.period_start) AS period_start,
-                   sum(o.value) AS value, min(o.unit) AS unit,
+                   {value} AS value, min(o.unit) AS unit,
                    {status_sql("o.obs_status")} AS obs_status,
                    CASE WHEN bool_or(o.conf_status = 'N') THEN 'N' ELSE 'F' END AS conf_status,
                    count(o.value) AS reported,
-                   sum(CASE WHEN o.value IS NOT NULL THEN w.population END) AS reported_weight
+                   {sum_sql("CASE WHEN o.value IS NOT NULL THEN w.population END", population)}
+                       AS reported_weight
             FROM obs o JOIN h ON {on}
             LEFT JOIN w ON w.territory = h.municipality AND w.year = year(o.period_start)
-            WHERE o.indicator IN (SELECT id FROM sums)
+            {chosen}
             GROUP BY o.indicator, h.level, h.area, o.period {b_group}),
         members AS (
             -- Only the areas and years some part fell in: the hierarchy is the registry's.
             SELECT h.level, h.area, y.yr, count(*) AS members,
-                   sum(w.population) AS members_weight, count(w.population) AS weighted
+                   {sum_sql("w.population", population)} AS members_weight,
+                   count(w.population) AS weighted
             FROM h SEMI JOIN (SELECT DISTINCT level, area FROM parts) a
                 ON a.level = h.level AND a.area = h.area
             CROSS JOIN (SELECT DISTINCT yr FROM parts) y
@@ -355,9 +392,10 @@ def _summed_in_arrow(
     breakdowns: list[str],
     step_id: str,
 ) -> pa.Table | None:
-    """What :func:`_summed_in_duckdb` gives without weights, computed in Arrow; None when
-    the tables are not of the shape this relies on (text keys, a hierarchy with one row
-    per municipality), and DuckDB does it."""
+    """What :func:`_summed_in_duckdb` gives without weights, computed in Arrow, for values
+    that add exactly (:func:`adds_exactly`); None when the tables are not of the shape
+    this relies on (text keys, a hierarchy with one row per municipality), and DuckDB
+    does it."""
 
     texts = ["indicator", "territory", "period", "unit", "obs_status", "conf_status"]
     if not all(_is_text(observations.schema.field(n).type) for n in [*texts, *breakdowns]):
