@@ -891,3 +891,29 @@ def test_a_correction_of_an_indicator_left_out_by_only_is_kept(tmp_path: Path) -
     again = outcome(observatory.folder, observatory.kb, only=only)
     assert again == outcome(observatory.folder, tmp_path / "fresh", only=only)
     assert "observations/domain=health/part-0.parquet" in again[1][2]
+
+
+def test_a_step_made_by_another_engine_version_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The libraries that compute the values (pyarrow, DuckDB, pandas, numpy) are in every
+    step's key, the build id and the manifest: after one is upgraded, a rebuild makes its
+    steps again rather than keep the other version's beside this one's."""
+    import json
+
+    from welfare_observatory import _version
+
+    observatory = Edited(tmp_path)
+    first = load_observatory(observatory.folder).build(out=observatory.kb, offline=True)
+    manifest = json.loads(
+        (observatory.kb / "2025" / first.report.build / "manifest.json").read_text("utf-8")
+    )
+    assert set(manifest["engines"]) == set(_version.ENGINES)
+    assert not set(manifest["plugins"]) & set(_version.ENGINES)
+    same = load_observatory(observatory.folder).build(out=observatory.kb, offline=True)
+    assert same.report.build == first.report.build and same.report.computed_steps == 0
+    real = _version.engine_versions()
+    monkeypatch.setattr(_version, "engine_versions", lambda: {**real, "duckdb": "0.0.0"})
+    again = load_observatory(observatory.folder).build(out=observatory.kb, offline=True)
+    assert again.report.reused_steps == 0
+    assert again.report.build != first.report.build

@@ -71,7 +71,8 @@ class BuildEnvironment:
     """The registries, definitions and clients of one build; read-only once made.
 
     ``indicators`` is the whole catalogue (id -> definition), ``selection`` the ids the
-    observatory publishes. ``unit_definitions`` are the pint lines behind ``units``
+    observatory publishes. ``versions`` are the library's, the engines' (``_version.ENGINES``)
+    and the plugins'. ``unit_definitions`` are the pint lines behind ``units``
     (library's, then the plugins'); ``codelists`` maps a code-list name to
     ``{code: label}``. ``loader`` reloads the observatory from ``folder`` on a worker.
     """
@@ -328,11 +329,11 @@ def make_environment(
     observatory: ObservatoryLike, *, loader: Loader | None = None
 ) -> BuildEnvironment:
     """The environment of ``observatory``'s build (plugins loaded, catalogue read)."""
-    from welfare_observatory._version import __version__
+    from welfare_observatory._version import __version__, engine_versions
     from welfare_observatory.units import DEFINITIONS
 
     plugins = observatory.plugins
-    versions = {"welfare-observatory": __version__}
+    versions = {"welfare-observatory": __version__, **engine_versions()}
     for plugin in plugins.plugins():
         if plugin.distribution and plugin.version:
             versions[plugin.distribution] = plugin.version

@@ -88,6 +88,9 @@ class Manifest(Frozen):
     created: str
     library_version: str
     plugins: dict[str, str] = Field(default_factory=dict)
+    engines: dict[str, str] = Field(default_factory=dict)
+    """The versions of the libraries that computed the values (pyarrow, DuckDB, pandas,
+    numpy); empty in manifests written before they were recorded."""
     config_digest: str
     reference_date: str
     territory: str

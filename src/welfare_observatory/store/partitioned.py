@@ -67,7 +67,7 @@ def build_manifest(
 
     ``config_json``: the canonical JSON of ``config``'s dump when the caller made it
     already (the build digests it for its saved results): its sha256 is the digest."""
-    from welfare_observatory._version import __version__
+    from welfare_observatory._version import ENGINES, __version__
 
     if config_json is None:
         config_digest = digest(config.model_dump(mode="json"))
@@ -107,7 +107,10 @@ def build_manifest(
         )[:16],
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         library_version=__version__,
-        plugins={k: v for k, v in versions.items() if k != "welfare-observatory"},
+        plugins={
+            k: v for k, v in versions.items() if k != "welfare-observatory" and k not in ENGINES
+        },
+        engines={k: v for k, v in versions.items() if k in ENGINES},
         config_digest=config_digest,
         reference_date=str(config.territory.reference_date),
         territory=config.territory.code,
