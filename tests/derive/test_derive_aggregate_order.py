@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from welfare_observatory._arrow import plain
+from welfare_observatory._summing import shift_of
 from welfare_observatory.derive import aggregate
-from welfare_observatory.derive.summing import shift_of
 
 from .conftest import make_indicator, observations
 

@@ -158,6 +158,27 @@ def test_totals_numpy_cannot_add_exactly_are_left_to_duckdb(values: list[float])
         sum_rows(data, hierarchy, [], tolerance="0.005")
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(-(10**8), 10**8).map(lambda c: c / 100), min_size=2, max_size=30),
+    st.randoms(use_true_random=False),
+)
+def test_duckdbs_total_of_numbers_not_whole_is_the_exact_one_in_any_order(
+    values: list[float], rng: Any
+) -> None:
+    """The totals left to DuckDB are added exactly and rounded once (``_summing``): the
+    same bits whatever the order of the rows, as :func:`math.fsum` gives them."""
+    import math
+
+    data, hierarchy = _table(values, 1e12)
+    order = list(range(data.num_rows))
+    rng.shuffle(order)
+    shuffled = data.take(pa.array(order, pa.int64()))
+    found = [_reference(t, hierarchy, [], "0.005") for t in (data, shuffled)]
+    assert found[0] == found[1]
+    assert [r["parts"] for r in found[0]] == [math.fsum(values)]
+
+
 def test_a_total_not_compared_needs_no_exact_sum() -> None:
     """Parts that are not whole but meet no reported total do not send the check to DuckDB."""
     data, hierarchy = _table([0.1, 0.2, 0.3], 7.0)

@@ -21,6 +21,13 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from welfare_observatory._summing import (
+    adds_exactly,
+    ordered_sum_sql,
+    scaled_sum_sql,
+    shifts_by,
+    sum_sql,
+)
 from welfare_observatory.derive._common import (
     STATUS_PRECEDENCE,
     Derived,
@@ -43,13 +50,6 @@ from welfare_observatory.derive._parts import (
     sum_parts,
 )
 from welfare_observatory.derive.formulas import derive_rates
-from welfare_observatory.derive.summing import (
-    adds_exactly,
-    ordered_sum_sql,
-    scaled_sum_sql,
-    shifts_by,
-    sum_sql,
-)
 from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Aggregation, Indicator
@@ -155,7 +155,7 @@ def aggregate(
     con: duckdb.DuckDBPyConnection | None = None
     result = None
     # Arrow adds in row order: only values that add exactly in any order (counts) give
-    # there what DuckDB gives (derive.summing).
+    # there what DuckDB gives (welfare_observatory._summing).
     exact = adds_exactly(observations.column("value"))
     if exact and weights is None and threads is None and observations.num_rows <= SMALL:
         result = _summed_in_arrow(observations, hierarchy, levels, sums, breakdowns, step.id)

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from welfare_observatory._arrow import plain
+from welfare_observatory._summing import sum_sql
 from welfare_observatory.errors import closest
 from welfare_observatory.model.finding import Finding, Severity
 from welfare_observatory.model.indicator import Aggregation, MeasureKind
@@ -383,7 +384,7 @@ def check_sum_consistency(table: pa.Table, ctx: CheckContext) -> list[Finding]:
         if not fast_values(data.column("value")):
             raise InexactError("NaN, an infinity or a value that could overflow")
         rows = sum_rows(data, hierarchy, b, tolerance=f"{ctx.sum_tolerance}")
-    except InexactError:  # sums whose last bits depend on DuckDB's order of adding
+    except InexactError:  # not whole numbers: DuckDB adds them (_summing, in any order)
         rows = _sums_sql(data, hierarchy, b, ctx)
     per_source: dict[str | None, list[dict[str, Any]]] = {}
     names = {k: v.to_pylist() for k, v in texts.items()}
@@ -412,7 +413,7 @@ def _sums_sql(
         WITH hl AS ({unions}),
         members AS (SELECT area, count(*) AS n FROM hl GROUP BY area),
         p AS (SELECT t.src, t.indicator, hl.area, t.period{"".join(f", t.{x}" for x in b)},
-                     sum(t.value) AS parts, count(t.value) AS n
+                     {sum_sql("t.value", data.column("value"))} AS parts, count(t.value) AS n
               FROM t JOIN hl ON t.territory = hl.municipality WHERE t.summed GROUP BY ALL)
         SELECT p.src, p.indicator, p.area, p.period{bsel}, p.parts, r.value AS reported
         FROM p JOIN members m ON m.area = p.area AND m.n = p.n

@@ -12,7 +12,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from welfare_observatory.derive.summing import (
+from welfare_observatory._summing import (
     adds_exactly,
     ordered_sum_sql,
     scaled_sum_sql,
