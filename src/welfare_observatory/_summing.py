@@ -26,13 +26,13 @@ three ways, each a function of the values alone:
 from __future__ import annotations
 
 import math
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 __all__ = [
-    "EXACT_LIMIT",
     "adds_exactly",
     "ordered_sum_sql",
     "scaled_sum_sql",
@@ -41,43 +41,67 @@ __all__ = [
     "sum_sql",
 ]
 
-EXACT_LIMIT = 2.0**53
-"""Whole numbers below this (in absolute value) are exact in a float64, and so is any
-sum of them that stays below it."""
+EXACT_BITS = 53
+"""Whole numbers below 2**53 (in absolute value) are exact in a float64."""
 
-SCALED_BITS = 105
-"""Scaled totals below 2**105 convert back to a float64 exactly rounded (two 53-bit parts)."""
+SCALED_BITS = 104
+"""A scaled total below 2**105 converts back to a float64 exactly rounded (two parts of
+53 bits); the bound used, the largest value times the count, keeps one bit spare."""
+
+_MAX_SHIFT = 969
+"""2**-969 times a whole number is a normal float64 (no second rounding below 2**-1022)."""
 
 _SPLIT = 2**53
 _SLICE = 1 << 20
-"""Rows checked at a time: the temporaries of one slice, not of a national column."""
+"""Rows looked at a time: the temporaries of one slice, not of a national column."""
+
+Column: TypeAlias = pa.ChunkedArray | pa.Array
 
 
-def adds_exactly(values: pa.ChunkedArray | pa.Array) -> bool:
-    """True when any order of adding any subset of ``values`` gives the same float64:
-    every valid value is a whole number and their absolute values total less than
-    :data:`EXACT_LIMIT`. Nulls are skipped (as ``sum`` skips them); a NaN or an infinity
-    is not a whole number here."""
-    total = 0.0
-    for part in _slices(values):
+def _bound_bits(largest: float, count: int) -> int:
+    """Bits of a bound on any partial sum: ``largest * count < 2**result``. Both are
+    exact whatever the order of the values (unlike a float sum of them), so the choice
+    of a way is a function of the values alone."""
+    if count == 0 or largest == 0:
+        return 0
+    return math.frexp(largest)[1] + count.bit_length()
+
+
+def adds_exactly(values: Column, where: Column | None = None) -> bool:
+    """True when any order of adding any subset of ``values`` (those ``where`` marks, if
+    given) gives the same float64: every valid value is a whole number and the largest
+    times their number is below 2**53. Nulls are skipped (as ``sum`` skips them); a NaN
+    or an infinity is not a whole number here."""
+    largest, count = 0.0, 0
+    for part, _ in _slices(values, where):
         if not pc.all(pc.equal(part, pc.floor(part))).as_py():
             return False  # a fraction or a NaN
-        total += pc.sum(pc.abs(part)).as_py() or 0.0
-        if not total < EXACT_LIMIT:
-            return False  # an infinity, or too large a total
-    return True
+        largest = max(largest, pc.max(pc.abs(part)).as_py() or 0.0)
+        count += len(part) - part.null_count
+    return math.isfinite(largest) and _bound_bits(largest, count) <= EXACT_BITS
 
 
-def _slices(values: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
-    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+def _slices(
+    values: Column, where: Column | None = None, keys: Column | None = None
+) -> list[tuple[pa.Array, pa.Array | None]]:
+    """``values`` as float64 slices of at most :data:`_SLICE` rows, each with its rows of
+    ``keys`` (if given), keeping the rows ``where`` marks; slices without a valid value
+    are left out."""
+    columns = {"value": values}
+    if where is not None:
+        columns["where"] = where
+    if keys is not None:
+        columns["key"] = keys
+    table = pa.table(columns)
     out = []
-    for chunk in chunks:
-        if chunk.type != pa.float64():
-            chunk = chunk.cast(pa.float64())
-        for start in range(0, len(chunk), _SLICE):
-            part = chunk.slice(start, _SLICE)
-            if part.null_count < len(part):
-                out.append(part)
+    for batch in table.to_batches(max_chunksize=_SLICE):
+        if where is not None:
+            batch = batch.filter(pc.fill_null(batch.column("where"), False))
+        part = batch.column("value")
+        if part.type != pa.float64():
+            part = part.cast(pa.float64())
+        if part.null_count < len(part):
+            out.append((part, batch.column("key") if keys is not None else None))
     return out
 
 
@@ -94,80 +118,96 @@ def _fraction_bits(values: np.ndarray) -> np.ndarray:
     return np.where(values == 0, 0, np.maximum(bits, 0))
 
 
-def shift_of(values: pa.ChunkedArray | pa.Array) -> int | None:
-    """The scaled way's shift for adding any subset of ``values``, or None when they
-    must be added in order (a NaN or an infinity, or too wide a span)."""
-    shift, total = 0, 0.0
-    for part in _slices(values):
-        data = part.drop_null().to_numpy(zero_copy_only=False)
-        if not np.isfinite(data).all():
-            return None
-        if len(data):
-            shift = max(shift, int(_fraction_bits(data).max()))
-            total += float(np.abs(data).sum())
-    return shift if _fits(total, shift) else None
-
-
-_MAX_SHIFT = 969
-"""2**-969 times a whole number is a normal float64 (no second rounding below 2**-1022)."""
-
-
-def _fits(total: float, shift: int) -> bool:
-    """The scaled total stays below 2**:data:`SCALED_BITS`, with a factor of two to spare
-    for the rounding of ``total`` itself (a float sum of absolute values)."""
-    if not math.isfinite(total) or shift > _MAX_SHIFT:
+def _fits(largest: float, count: int, shift: int) -> bool:
+    """The scaled way holds: any partial sum of the scaled values is below 2**104."""
+    if not math.isfinite(largest) or shift > _MAX_SHIFT:
         return False
-    return total == 0 or math.frexp(total)[1] + shift <= SCALED_BITS - 1
+    return _bound_bits(largest, count) + shift <= SCALED_BITS
 
 
-def shifts_by(keys: pa.Array | pa.ChunkedArray, values: pa.Array | pa.ChunkedArray) -> pa.Table:
+def shift_of(values: Column, where: Column | None = None) -> int | None:
+    """The scaled way's shift for adding any subset of ``values`` (those ``where``
+    marks), or None when they must be added in order (a NaN or an infinity, or too wide
+    a span)."""
+    _, shifts = _shifts(pa.nulls(len(values), pa.int8()), values, where)
+    return shifts[0] if shifts else 0
+
+
+def shifts_by(keys: Column, values: Column, where: Column | None = None) -> pa.Table:
     """Per distinct key, the scaled way's ``up`` (``2**shift``) and ``down``
-    (``2**-shift``) for adding that key's values, both null when they must be added in
-    order: columns ``key``, ``up``, ``down``. A key's figures depend on its own values
-    only, so adding one indicator alone or with others gives the same bits."""
-    table = pa.table({"key": keys, "value": values}).combine_chunks()
-    data = table.column("value").to_numpy(zero_copy_only=False)
-    valid = table.column("value").is_valid().to_numpy(zero_copy_only=False)
-    finite = np.isfinite(data) | ~valid
-    clean = np.where(valid & finite, data, 0.0)
-    frame = pa.table(
+    (``2**-shift``) for adding that key's values (those ``where`` marks), both null when
+    they must be added in order: columns ``key``, ``up``, ``down``. A key's figures
+    depend on its own values only, so adding one indicator alone or with others gives
+    the same bits."""
+    found, shifts = _shifts(keys, values, where)
+    return pa.table(
         {
-            "key": table.column("key"),
-            "bits": _fraction_bits(clean),
-            "size": np.abs(clean),
-            "finite": finite,
+            "key": found,
+            "up": pa.array(
+                [None if n is None else math.ldexp(1.0, n) for n in shifts], pa.float64()
+            ),
+            "down": pa.array(
+                [None if n is None else math.ldexp(1.0, -n) for n in shifts], pa.float64()
+            ),
         }
     )
-    found = frame.group_by("key", use_threads=False).aggregate(
-        [("bits", "max"), ("size", "sum"), ("finite", "all")]
+
+
+def _shifts(
+    keys: Column, values: Column, where: Column | None
+) -> tuple[pa.Array | pa.ChunkedArray, list[int | None]]:
+    """The distinct keys of the rows ``where`` marks, and each one's shift (None: in
+    order). Scanned a slice at a time; only a slice's temporaries are held."""
+    pieces = []
+    for part, key in _slices(values, where, keys):
+        data = part.to_numpy(zero_copy_only=False)
+        valid = part.is_valid().to_numpy(zero_copy_only=False)
+        finite = np.isfinite(data) | ~valid
+        clean = np.where(valid & finite, data, 0.0)
+        frame = pa.table(
+            {
+                "key": key,
+                "bits": _fraction_bits(clean),
+                "size": np.abs(clean),
+                "n": valid.astype(np.int64),
+                "finite": finite,
+            }
+        )
+        pieces.append(
+            frame.group_by("key", use_threads=False).aggregate(
+                [("bits", "max"), ("size", "max"), ("n", "sum"), ("finite", "all")]
+            )
+        )
+    if not pieces:
+        return pa.array([], keys.type), []
+    found = (
+        pa.concat_tables(pieces)
+        .group_by("key", use_threads=False)
+        .aggregate(
+            [("bits_max", "max"), ("size_max", "max"), ("n_sum", "sum"), ("finite_all", "all")]
+        )
     )
-    ups: list[float | None] = []
-    downs: list[float | None] = []
-    for shift, total, ok in zip(
-        found.column("bits_max").to_pylist(),
-        found.column("size_sum").to_pylist(),
-        found.column("finite_all").to_pylist(),
+    shifts: list[int | None] = []
+    for shift, largest, count, ok in zip(
+        found.column("bits_max_max").to_pylist(),
+        found.column("size_max_max").to_pylist(),
+        found.column("n_sum_sum").to_pylist(),
+        found.column("finite_all_all").to_pylist(),
         strict=True,
     ):
         # One row per indicator (a few hundred at most), not per observation.
-        fits = bool(ok) and _fits(float(total), int(shift))
-        ups.append(math.ldexp(1.0, int(shift)) if fits else None)
-        downs.append(math.ldexp(1.0, -int(shift)) if fits else None)
-    return pa.table(
-        {
-            "key": found.column("key"),
-            "up": pa.array(ups, pa.float64()),
-            "down": pa.array(downs, pa.float64()),
-        }
-    )
+        fits = bool(ok) and _fits(float(largest), int(count), int(shift))
+        shifts.append(int(shift) if fits else None)
+    return found.column("key"), shifts
 
 
-def sum_sql(expression: str, values: pa.ChunkedArray | pa.Array) -> str:
-    """DuckDB's aggregate adding ``expression``, whose values are among ``values``: the
-    plain way when they add exactly, else the scaled way, else the ordered way."""
-    if adds_exactly(values):
+def sum_sql(expression: str, values: Column, where: Column | None = None) -> str:
+    """DuckDB's aggregate adding ``expression``, whose values are among ``values`` (those
+    ``where`` marks): the plain way when they add exactly, else the scaled way, else the
+    ordered way."""
+    if adds_exactly(values, where):
         return f"sum({expression})"
-    shift = shift_of(values)
+    shift = shift_of(values, where)
     if shift is None:
         return ordered_sum_sql(expression)
     up, down = (_literal(math.ldexp(1.0, n)) for n in (shift, -shift))

@@ -48,9 +48,11 @@ def _bits(value: float | None) -> str | None:
 @given(finite)
 def test_the_shift_is_the_least_that_makes_a_value_whole(value: float) -> None:
     least = Fraction(value).denominator.bit_length() - 1  # the denominator is 2**least
-    # The scaled way takes it while the scaled value stays below 2**104 and 2**-least
-    # is a normal float64 with room for 53 bits.
-    fits = least <= 969 and abs(Fraction(value)) * 2**least < 2**104
+    # The scaled way takes it while the bound on its sums, the next power of two above
+    # the value times that above the count (1: 2), scaled, stays within 2**104, and
+    # 2**-least is a normal float64 with room for 53 bits.
+    above = 0 if value == 0 else math.frexp(abs(value))[1]
+    fits = least <= 969 and (value == 0 or above + 1 + least <= 104)
     assert shift_of(pa.array([value])) == (least if fits else None)
 
 
@@ -83,9 +85,12 @@ def test_values_too_wide_or_not_finite_are_added_in_one_order(
 
 
 def test_whole_numbers_add_plainly_below_two_to_the_53() -> None:
-    assert adds_exactly(pa.array([1.0, None, -3.0, 2.0**52]))
-    assert not adds_exactly(pa.array([2.0**52, 2.0**52]))  # the total reaches 2**53
+    """The bound is the largest value times their number (exact in any order, unlike a
+    float total of them): below 2**53, every partial sum is exact."""
+    assert adds_exactly(pa.array([1.0, None, -3.0, 2.0**50]))  # 3 x 2**50 < 2**53
+    assert not adds_exactly(pa.array([2.0**51, 1.0, 1.0, 1.0]))  # 4 x 2**51 = 2**53
     assert not adds_exactly(pa.array([0.5]))
+    assert adds_exactly(pa.array([0.5, 1.0]), pa.array([False, True]))  # only 1.0 is summed
     assert not adds_exactly(pa.array([math.nan]))
     assert not adds_exactly(pa.array([math.inf]))
     assert adds_exactly(pa.array([], pa.float64()))

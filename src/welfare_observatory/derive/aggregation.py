@@ -155,14 +155,19 @@ def aggregate(
     con: duckdb.DuckDBPyConnection | None = None
     result = None
     # Arrow adds in row order: only values that add exactly in any order (counts) give
-    # there what DuckDB gives (welfare_observatory._summing).
-    exact = adds_exactly(observations.column("value"))
+    # there what DuckDB gives (welfare_observatory._summing). Only the summed rows count.
+    summed_ids = pa.array(sums, pa.string())
+    summed_rows = on_values(
+        observations.column("indicator"),
+        lambda v: pc.fill_null(pc.is_in(pc.cast(v, pa.string()), value_set=summed_ids), False),
+    )
+    exact = adds_exactly(observations.column("value"), summed_rows)
     if exact and weights is None and threads is None and observations.num_rows <= SMALL:
         result = _summed_in_arrow(observations, hierarchy, levels, sums, breakdowns, step.id)
     if result is None:
         con = connect(threads)
         result = _summed_in_duckdb(
-            con, observations, hierarchy, levels, sums, weights, step, exact=exact
+            con, observations, hierarchy, levels, sums, weights, step, exact=exact, rows=summed_rows
         )
     coverage_columns = [
         "indicator",
@@ -235,9 +240,11 @@ def _summed_in_duckdb(
     step: StepRecord,
     *,
     exact: bool,
+    rows: pa.ChunkedArray,
 ) -> pa.Table:
     """The sums of the municipal rows per area, with members, reported and coverage.
-    ``exact``: the values add exactly in any order (:func:`adds_exactly`); else each
+    ``exact``: the values of ``rows`` (those summed) add exactly in any order
+    (:func:`adds_exactly`); else each
     indicator's are added in the way its own values allow (:func:`shifts_by`), so its
     sums are the same bits whatever the order of rows, the threads, and the indicators
     aggregated with it."""
@@ -267,7 +274,8 @@ def _summed_in_duckdb(
         keys = observations.column("indicator")
         if pa.types.is_dictionary(keys.type):
             keys = keys.cast(keys.type.value_type)
-        ways = shifts_by(keys, observations.column("value")).rename_columns(["id", "up", "down"])
+        ways = shifts_by(keys, observations.column("value"), rows)
+        ways = ways.rename_columns(["id", "up", "down"])
         ways = ways.set_column(0, "id", ways.column("id").cast(wanted.type))
         con.register("sums", pa.table({"id": wanted}).join(ways, "id", use_threads=False))
         chosen = "JOIN sums s ON s.id = o.indicator"

@@ -402,6 +402,7 @@ def _sums_sql(
 ) -> list[dict[str, Any]]:
     """``check_sum_consistency``'s rows by DuckDB (the reference of :func:`sum_rows`)."""
     levels = hierarchy.column_names[1:]
+    parts = sum_sql("t.value", data.column("value"), data.column("summed"))
     keys = "".join(f" AND p.{x} = r.{x}" for x in b)
     bsel = "".join(f", p.{x}" for x in b)
     unions = " UNION ALL ".join(
@@ -413,7 +414,7 @@ def _sums_sql(
         WITH hl AS ({unions}),
         members AS (SELECT area, count(*) AS n FROM hl GROUP BY area),
         p AS (SELECT t.src, t.indicator, hl.area, t.period{"".join(f", t.{x}" for x in b)},
-                     {sum_sql("t.value", data.column("value"))} AS parts, count(t.value) AS n
+                     {parts} AS parts, count(t.value) AS n
               FROM t JOIN hl ON t.territory = hl.municipality WHERE t.summed GROUP BY ALL)
         SELECT p.src, p.indicator, p.area, p.period{bsel}, p.parts, r.value AS reported
         FROM p JOIN members m ON m.area = p.area AND m.n = p.n
