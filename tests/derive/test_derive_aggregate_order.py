@@ -146,3 +146,22 @@ def test_duckdb_threads_change_no_bit_of_a_large_aggregation() -> None:
     in_2024 = pc.equal(pc.cast(table.column("period"), pa.string()), "2024")
     last = table.filter(in_2024).column("value").to_pylist()
     assert first[("SPENDING", "IT", "2024")] == (math.fsum(last).hex(),)
+
+
+def test_counts_beside_values_not_summed_keep_the_plain_sum(
+    catalog, hierarchy, monkeypatch
+) -> None:
+    """Only the rows aggregation adds decide the way: a median age beside the counts is
+    not summed, and must not send the counts to the scaled way (national scale's indices
+    once tripled the time of aggregating its counts)."""
+    from welfare_observatory.derive import aggregation as ag
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the counts were not summed plainly")
+
+    monkeypatch.setattr(ag, "shifts_by", refused)
+    rows = [("POP_TOTAL", m, "2023", 10.0) for m in MUNICIPALITIES]
+    rows += [("MEDIAN_AGE", m, "2023", 47.25) for m in MUNICIPALITIES]
+    monkeypatch.setattr(ag, "SMALL", -1)  # DuckDB, where the way is chosen
+    result = aggregate(observations(rows), catalog, hierarchy)
+    assert _bits(result.table, ["value"])[("POP_TOTAL", "IT", "2023")] == ((60.0).hex(),)
