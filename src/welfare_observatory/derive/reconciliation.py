@@ -38,6 +38,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from welfare_observatory._summing import ordered_sum_sql
 from welfare_observatory.derive._common import (
     Derived,
     breakdowns_of,
@@ -247,7 +248,8 @@ def reconcile(
         f"""
             WITH g AS (
                 SELECT indicator, new AS territory, period{b}, min(period_start) AS period_start,
-                       sum(value * coalesce(share, 1)) AS value, min(unit) AS unit,
+                       {ordered_sum_sql("value * coalesce(share, 1)")} AS value,
+                       min(unit) AS unit,
                        {status_sql("obs_status")} AS obs_status,
                        CASE WHEN bool_or(conf_status <> 'F') THEN max(conf_status)
                             ELSE 'F' END AS conf_status,
