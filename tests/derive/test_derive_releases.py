@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from welfare_observatory._arrow import plain
 from welfare_observatory.derive import aggregate, derive_rates
 from welfare_observatory.derive.releases import SourceRank, resolve_releases
 
@@ -92,6 +93,50 @@ def test_the_winner_does_not_depend_on_row_order(obs, by_key, order, priorities)
     shuffled = resolve_releases(table.take(list(order)), ranks).table
     assert by_key(shuffled) == by_key(resolve_releases(table, ranks).table)
     assert shuffled.num_rows == 1
+
+
+CONFLICT = st.tuples(
+    st.sampled_from(["POP_TOTAL", "BIRTHS", "POP_65_PLUS"]),
+    st.sampled_from(["096", "096004", "001", "017029"]),
+    st.sampled_from(["2021-01-01", "2022-01-01", "2023-01-01"]),
+    st.sampled_from([1.0, 2.0, None]),
+    st.sampled_from([1.0, 3.0, None]),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(CONFLICT, min_size=1, max_size=30), st.randoms(use_true_random=False))
+def test_release_findings_of_each_indicator_combine_into_the_whole(obs, rows, rng) -> None:
+    """A rebuild of some indicators, or an out-of-core partition of them, resolves their
+    releases alone: their parts, combined with the others', are the whole's findings,
+    whatever the order of rows and of each column's dictionary (listed in text order)."""
+    from welfare_observatory.derive._parts import combine
+
+    keys = {r[:3]: r for r in rows}  # one conflict per key: two sources, two values
+    table = _with_sources(
+        obs(
+            [(i, t, p, a) for i, t, p, a, _ in keys.values()]
+            + [(i, t, p, b) for i, t, p, _, b in keys.values()]
+        ),
+        ["a"] * len(keys) + ["b"] * len(keys),
+    )
+    order = list(range(table.num_rows))
+    rng.shuffle(order)
+    whole = resolve_releases(table, {})
+    parts = []
+    shuffled = plain(table.take(order))
+    for indicator in sorted({k[0] for k in keys}, key=lambda _: rng.random()):
+        mine = shuffled.filter(pa.compute.equal(shuffled.column("indicator"), indicator))
+        # Encoded again: each column's dictionary in the order of the shuffled rows.
+        parts += resolve_releases(mine.cast(table.schema), {}).parts
+    assert combine(parts) == whole.findings
+    assert combine(whole.parts) == whole.findings
+    listed = [
+        (f.indicator, f.territory, f.period) for f in whole.findings if f.code == "release-conflict"
+    ]
+    assert listed == sorted(listed)
 
 
 def test_a_published_total_that_differs_from_its_parts_is_listed(catalog, obs, hierarchy) -> None:

@@ -880,6 +880,41 @@ def test_out_of_core_counts_derive_findings_as_a_build_in_memory(tmp_path: Path)
     assert [(f.indicator, f.count) for f in partial] == [("T_BIRTH_RATE", 2)]
 
 
+def test_with_two_sources_of_one_indicator_out_of_core_is_the_build_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sources give one indicator, the rival's values differ and all lose. Out of
+    core once differed from a build in memory: the release findings were not kept per
+    indicator (each partition reported its own whole), findings that read alike (two
+    conflicts differing only by sex) were taken for repeats, and the derive steps' ids
+    were made of the sources left after the releases were decided in memory but of all
+    of them out of core. They are parts per indicator now, and the ids are made of the
+    build's input; so a rebuild after another source changed derives only its group and
+    is the fresh build."""
+    from welfare_observatory.build import derive as derive_module
+
+    observatory = Edited(tmp_path)
+    observatory.toggle_a_source(RIVAL)
+    in_memory = outcome(observatory.folder, observatory.kb)
+    fresh = outcome(observatory.folder, tmp_path / "fresh", "out of core")
+    assert as_values(fresh) == as_values(in_memory)
+    codes = [f.code for f in fresh[1][3]]
+    assert codes.count("release-conflicts") == 1
+    assert codes.count("release-conflict") == 1000  # the first MAX_LISTED, as in memory
+    derived: list[set[str]] = []
+    real = derive_module.derive_with_coverage
+
+    def spy(tables: Any, env: Any, scope: Any = None, **kwargs: Any) -> Any:
+        derived.append({str(i) for t in tables for i in t.column("indicator").to_pylist()})
+        return real(tables, env, scope, **kwargs)
+
+    monkeypatch.setattr(derive_module, "derive_with_coverage", spy)
+    observatory.edit_lines("t_residents", lambda lines: lines.__delitem__(slice(5, 9)))
+    again = outcome(observatory.folder, observatory.kb)
+    assert "T_EDU_A" not in derived[0]  # the rivals' group was kept
+    assert again == outcome(observatory.folder, tmp_path / "fresh again")
+
+
 def test_a_correction_of_an_indicator_left_out_by_only_is_kept(tmp_path: Path) -> None:
     """The overrides file corrects an indicator whose source a build leaves out (--only):
     its corrected row is in no indicator group of that build, and a rebuild that derived

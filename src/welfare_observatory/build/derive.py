@@ -135,24 +135,27 @@ def derive_with_coverage(
 
     indicators, selection, reference = env.indicators, env.selection, env.reference
 
-    # Findings of releases come first and are not kept per indicator; the others are kept
-    # as parts per indicator and combined (derive._parts).
-    findings: list[Finding] = []
+    # Findings are kept as parts per indicator and combined (derive._parts), releases'
+    # first.
     parts: list[FindingPart] = []
     steps: list[StepRecord] = []
     coverage: pa.Table | None = None
     observed = unify_breakdowns(tables)
     if observed.num_rows == 0:
-        return DeriveOutput(_with_domain(observed, indicators), findings, steps, parts=parts)
+        return DeriveOutput(_with_domain(observed, indicators), [], steps, parts=parts)
+    # The build's input, before releases are decided: a partition's (read from the sorted
+    # file) and a derive by groups' (of the sources' tables) are that too, so the steps'
+    # ids do not depend on which way derive ran, nor on a source whose every value lost.
+    scope = scope or DeriveScope.of(observed)
     # The ranks are made only when two sources share an indicator, from the sidecars the
     # build read once (the key of its saved result digests the same bytes).
     resolved = resolve_releases(
         observed, _Ranks(lambda: source_ranks(env.config, env.folder, env.sidecars))
     )
-    observed, findings = resolved.table, findings + resolved.findings
+    observed = resolved.table
+    parts += nested(resolved.parts, 1)
 
     reg = env.territories
-    scope = scope or DeriveScope.of(observed)
     # Each derive step reads the build's input and every step before it.
     before = list(scope.inputs)
     if changes is None:
@@ -223,10 +226,10 @@ def derive_with_coverage(
         parts.append(FindingPart((6,), "once", applied))
     return DeriveOutput(
         _with_domain(observed, indicators),
-        findings + combine(parts),
+        combine(parts),
         steps,
         coverage,
-        None if findings else parts,
+        parts,
     )
 
 
@@ -554,8 +557,8 @@ def derive_by_groups(
     result, or None) does not hold; with the groups recorded for the next build.
 
     ``environment`` is ``env.fingerprint()`` when the caller has it. A whole derive
-    runs when a part cannot be reused exactly: no previous result, findings not kept per
-    indicator, nothing or everything changed, steps of other kinds. A source's table may
+    runs when a part cannot be reused exactly: no previous result, nothing or everything
+    changed, steps of other kinds. A source's table may
     be a :class:`~welfare_observatory.build.sources.SavedTable` (a reused source's rows
     not read yet): it is read only when its group is derived again."""
     import dataclasses

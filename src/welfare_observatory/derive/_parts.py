@@ -11,9 +11,10 @@ the others into the very findings a full derive gives.
 
 ``slot`` orders the findings as derive makes them (a tuple: the stage, then the place
 within it); parts of one slot are one finding (``sum``: counts summed, the least example;
-``least``: counts summed, the least territory, indicator and period each), one finding
-each in indicator order (``item``, optionally ``cap``-ped as the producer caps its list)
-or one finding whatever the indicators (``once``).
+``least``: counts summed, the least territory, indicator and period each; ``tally``:
+counts summed and a second count, ``order[0]``, summed too), one finding each in
+indicator order (``item``, optionally ``cap``-ped as the producer caps its list) or one
+finding whatever the indicators (``once``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from welfare_observatory.model.finding import Finding, Severity
 
 __all__ = [
     "COUNT",
+    "LISTED",
     "MEMBERS",
+    "TALLY",
     "FindingPart",
     "combine",
     "firsts",
@@ -43,18 +46,26 @@ COUNT = "\x00count\x00"
 MEMBERS = "\x00members\x00"
 """Where a ``sum`` part's message template takes the number of distinct ``members``."""
 
+TALLY = "\x00tally\x00"
+"""Where a ``tally`` part's message template takes its second count, summed."""
+
+LISTED = "\x00listed\x00"
+"""Where a ``tally`` part's message template says, when that second count is above the
+part's ``cap``, that only the first ``cap`` are listed (nothing otherwise)."""
+
 
 @dataclass(frozen=True)
 class FindingPart:
     """One indicator's share of a derive finding (see the module docstring)."""
 
     slot: tuple[int, ...]
-    kind: Literal["sum", "least", "item", "once"]
+    kind: Literal["sum", "least", "tally", "item", "once"]
     finding: Finding
     """The indicator's own finding (its count; for ``sum``, its least example)."""
     indicator: str | None = None
     order: tuple[Any, ...] = ()
-    """``sum``: the example's sort key (least wins); ``item``: place within the indicator."""
+    """``sum``: the example's sort key (least wins); ``item``: place within the indicator;
+    ``tally``: the second count, alone."""
     template: str = ""
     """``sum``: the message with :data:`COUNT` where the count goes."""
     cap: int | None = None
@@ -116,6 +127,18 @@ def combine(parts: Sequence[FindingPart]) -> list[Finding]:
                 values = [getattr(p.finding, name) for p in group]
                 update[name] = min((v for v in values if v is not None), default=None)
             out.append(group[0].finding.model_copy(update=update))
+        elif kind == "tally":
+            total = sum(p.finding.count for p in group)
+            second = sum(int(p.order[0]) for p in group)
+            cap = group[0].cap
+            listed = f" (the first {cap} are listed)" if cap is not None and second > cap else ""
+            message = (
+                group[0]
+                .template.replace(COUNT, str(total))
+                .replace(TALLY, str(second))
+                .replace(LISTED, listed)
+            )
+            out.append(group[0].finding.model_copy(update={"count": total, "message": message}))
         else:
             items = sorted(group, key=lambda p: (p.indicator or "", p.order))
             cap = group[0].cap
@@ -126,7 +149,7 @@ def combine(parts: Sequence[FindingPart]) -> list[Finding]:
 _TAB = "\t"
 """Between a line's head and its finding: JSON text holds no raw tab (it is escaped)."""
 
-_KINDS = ("sum", "least", "item", "once")
+_KINDS = ("sum", "least", "tally", "item", "once")
 
 
 def _line(part: FindingPart) -> str:

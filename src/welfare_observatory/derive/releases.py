@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -33,6 +34,14 @@ from welfare_observatory.derive._common import (
     plain,
     query,
     to_canonical,
+)
+from welfare_observatory.derive._parts import (
+    COUNT,
+    LISTED,
+    TALLY,
+    FindingPart,
+    combine,
+    null_last,
 )
 from welfare_observatory.model.finding import Finding, Severity
 
@@ -175,7 +184,8 @@ def resolve_releases(observations: pa.Table, ranks: Mapping[str, SourceRank]) ->
     pairs = query(
         con,
         f"""
-        SELECT w.indicator, w.territory, w.period, w.source AS winner, w.value AS kept,
+        SELECT w.indicator, w.territory, w.period, {"".join(f"w.{b}, " for b in breakdowns)}
+               w.source AS winner, w.value AS kept,
                l.source AS loser, l.value AS dropped, l.value - w.value AS difference,
                w.tied > 1 AS undeclared, w.priority AS p_w, l.priority AS p_l,
                w.release AS r_w, l.release AS r_l, w.obs_status AS s_w, l.obs_status AS s_l
@@ -187,7 +197,8 @@ def resolve_releases(observations: pa.Table, ranks: Mapping[str, SourceRank]) ->
     winners = ranked.filter(pc.equal(ranked["place"], 1))
     rest = query(con, f"SELECT o.* FROM obs o ANTI JOIN dup d ON {on}")  # noqa: S608 (identifiers are checked names)
     table = pa.concat_tables([to_canonical(rest, breakdowns), to_canonical(winners, breakdowns)])
-    return Derived(table, _findings(plain(pairs)))
+    parts = _parts(plain(pairs), breakdowns)
+    return Derived(table, combine(parts), parts=parts)
 
 
 def _shared_indicators(observations: pa.Table) -> list[str]:
@@ -204,54 +215,80 @@ def _shared_indicators(observations: pa.Table) -> list[str]:
     return sorted(str(i) for i in many["indicator"].to_pylist())
 
 
-def _findings(pairs: pa.Table) -> list[Finding]:
-    # Columnar filters first: only the listed conflicts become Python rows.
-    differ_mask = pc.fill_null(pc.not_equal(pairs["kept"], pairs["dropped"]), True)
-    n_differing = int(pc.sum(differ_mask).as_py() or 0)
-    listed: list[dict[str, Any]] = pairs.filter(differ_mask).slice(0, MAX_LISTED).to_pylist()
-    undeclared = pairs.filter(pc.fill_null(pairs["undeclared"], False))
-    findings = [
-        Finding(
+_SUMMARY = (
+    f"{COUNT} values were given by more than one source; {TALLY} differ{LISTED}; "
+    "the declared source wins (priority, then release date)"
+)
+_UNDECLARED = f"{COUNT} conflicts have no declared winner: the source whose id sorts first was kept"
+
+
+def _parts(pairs: pa.Table, breakdowns: Sequence[str]) -> list[FindingPart]:
+    """The findings of the conflicts ``pairs`` (sorted by key, then loser), as parts per
+    indicator (:mod:`welfare_observatory.derive._parts`): a rebuild of some indicators,
+    or a partition of them, combines them into a whole build's findings. Each indicator
+    lists up to :data:`MAX_LISTED` of its differing values (the whole list is the first
+    :data:`MAX_LISTED` of all, in key order, so any indicator's may be among them)."""
+    parts: list[FindingPart] = []
+    order = ["territory", "period", *breakdowns, "loser"]
+    for indicator, rows in _by_indicator(pairs):
+        # Columnar filters first: only the listed conflicts become Python rows.
+        differ = pc.fill_null(pc.not_equal(rows["kept"], rows["dropped"]), True)
+        n_differing = int(pc.sum(differ).as_py() or 0)
+        summary = Finding(
             code="release-conflicts",
             severity=Severity.INFO,
-            message=f"{pairs.num_rows} values were given by more than one source; "
-            f"{n_differing} differ"
-            + (f" (the first {MAX_LISTED} are listed)" if n_differing > MAX_LISTED else "")
-            + "; the declared source wins (priority, then release date)",
-            count=pairs.num_rows,
+            message=_SUMMARY.replace(COUNT, str(rows.num_rows))
+            .replace(TALLY, str(n_differing))
+            .replace(LISTED, ""),
+            count=rows.num_rows,
             hint="declare 'priority' per source in observatory.yaml or 'release_date' in the "
             "data file's .meta.yaml",
         )
-    ]
-    findings += [
-        Finding(
-            code="release-conflict",
-            severity=Severity.INFO,
-            message=f"{r['winner']} {_n(r['kept'])} wins over {r['loser']} {_n(r['dropped'])} "
-            f"(difference {_n(r['difference'], signed=True)}; {_why(r)})",
-            indicator=r["indicator"],
-            territory=r["territory"],
-            period=r["period"],
-            count=1,
+        parts.append(
+            FindingPart((0,), "tally", summary, indicator, (n_differing,), _SUMMARY, MAX_LISTED)
         )
-        for r in listed
-    ]
-    if undeclared.num_rows:
-        first = undeclared.slice(0, 1).to_pylist()[0]
-        findings.append(
-            Finding(
+        for r in rows.filter(differ).slice(0, MAX_LISTED).to_pylist():
+            listed = Finding(
+                code="release-conflict",
+                severity=Severity.INFO,
+                message=f"{r['winner']} {_n(r['kept'])} wins over {r['loser']} "
+                f"{_n(r['dropped'])} (difference {_n(r['difference'], signed=True)}; "
+                f"{_why(r)})",
+                indicator=r["indicator"],
+                territory=r["territory"],
+                period=r["period"],
+                count=1,
+            )
+            place = tuple(null_last(r[k]) for k in order)
+            parts.append(FindingPart((1,), "item", listed, indicator, place, cap=MAX_LISTED))
+        undeclared = rows.filter(pc.fill_null(rows["undeclared"], False))
+        if undeclared.num_rows:
+            first = undeclared.slice(0, 1).to_pylist()[0]
+            finding = Finding(
                 code="release-undeclared",
                 severity=Severity.WARNING,
-                message=f"{undeclared.num_rows} conflicts have no declared winner: the source "
-                "whose id sorts first was kept",
+                message=_UNDECLARED.replace(COUNT, str(undeclared.num_rows)),
                 indicator=first["indicator"],
                 territory=first["territory"],
                 period=first["period"],
                 count=undeclared.num_rows,
                 hint="give the sources different 'priority' values in observatory.yaml",
             )
-        )
-    return findings
+            place = tuple(null_last(first[k]) for k in ["indicator", *order])
+            parts.append(FindingPart((2,), "sum", finding, indicator, place, _UNDECLARED))
+    return parts
+
+
+def _by_indicator(pairs: pa.Table) -> list[tuple[str, pa.Table]]:
+    """``pairs`` (sorted by indicator first) cut into each indicator's rows: one slice
+    per indicator with a conflict, a few hundred at most."""
+    import numpy as np
+
+    if not pairs.num_rows:
+        return []
+    values = pairs.column("indicator").to_numpy(zero_copy_only=False)
+    starts = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist(), len(values)]
+    return [(str(values[a]), pairs.slice(a, b - a)) for a, b in pairwise(starts)]
 
 
 def _why(row: dict[str, Any]) -> str:

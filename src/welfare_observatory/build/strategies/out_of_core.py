@@ -140,13 +140,21 @@ def _combined(results: Sequence[OutOfCoreResult]) -> OutOfCoreResult:
 
     carried = [r.parts for r in results if r.parts is not None]
     derived = combine([p for lines in carried for p in parts_from_lines(lines)])
-    findings = {f.model_dump_json(): f for f in derived}
-    findings |= {f.model_dump_json(): f for r in results for f in r.findings}
+    # Only what partitions report whole repeats; combined findings that look alike are
+    # findings of their own (two conflicts differing only by a breakdown read the same).
+    findings = list(derived)
+    seen = {f.model_dump_json() for f in derived}
+    for result in results:
+        for finding in result.findings:
+            text = finding.model_dump_json()
+            if text not in seen:
+                seen.add(text)
+                findings.append(finding)
     steps = {s.id: s for r in results for s in r.steps}
     return OutOfCoreResult(
         files=tuple(f for r in results for f in r.files),
         rows=sum(r.rows for r in results),
-        findings=tuple(findings.values()),
+        findings=tuple(findings),
         steps=tuple(steps[k] for k in sorted(steps)),
     )
 
