@@ -6,21 +6,23 @@ meet them (two runs over two million amounts gave different totals for a few hun
 34,580 aggregates), and Arrow adds them in row order. Aggregation therefore adds in one of
 three ways, each a function of the values alone:
 
-* **plain**: every value is a whole number and the absolute values total less than 2**53.
-  Every partial sum is then a whole number a float64 holds exactly: any order gives the
-  exact total (counts, the usual case; the plain ``sum``, at no cost).
+* **plain**: every value is a whole number and the largest of them times their number is
+  below 2**53. Every partial sum is then a whole number a float64 holds exactly: any order
+  gives the exact total (counts, the usual case; the plain ``sum``, at no cost).
 * **scaled**: otherwise each value is multiplied by ``2**shift``, the least power of two
   that makes every value of the set a whole number (exact: a power of two only moves the
   exponent), and the 128-bit integers are added, which is exact in any order. The total is
   turned back into a float64 with one rounding (to nearest), so it is the correctly
   rounded sum of the values, as :func:`math.fsum` gives it, whatever the shift. A set
-  qualifies when its scaled absolute values total less than 2**104 (2**105 leaves the
-  conversion exact in two parts of 53 bits; one bit spare), so when the smallest step of
-  its values is more than about 2**-51 of their total: cents up to some 10**13.
+  qualifies when its largest scaled value times their number stays below 2**104 (2**105
+  leaves the conversion exact in two parts of 53 bits; one bit spare): when the finest
+  step of its values is more than about 2**-51 of that bound, cents up to some 10**13.
 * **ordered**: a set with a NaN or an infinity, or spanning more than that, is added in
-  one fixed order, by absolute value then value. Equal
-  values are interchangeable and ``x`` comes before ``-x``, so the additions are fixed by
-  the values alone.
+  one fixed order, by absolute value then value. Equal values are interchangeable and
+  ``-x`` comes before ``x``, so the additions are fixed by the values alone.
+
+The bounds are the largest value and the count, not a float total: both are exact in any
+order, so which way a set takes is a function of its values too.
 """
 
 from __future__ import annotations
