@@ -7,8 +7,9 @@ meet them (two runs over two million amounts gave different totals for a few hun
 three ways, each a function of the values alone:
 
 * **plain**: every value is a whole number and the largest of them times their number is
-  below 2**53. Every partial sum is then a whole number a float64 holds exactly: any order
-  gives the exact total (counts, the usual case; the plain ``sum``, at no cost).
+  below 2**53 (each rounded up to a power of two). Every partial sum is then a whole
+  number a float64 holds exactly: any order gives the exact total (counts, the usual
+  case; the plain ``sum``, at no cost).
 * **scaled**: otherwise each value is multiplied by ``2**shift``, the least power of two
   that makes every value of the set a whole number (exact: a power of two only moves the
   exponent), and the 128-bit integers are added, which is exact in any order. The total is
@@ -61,7 +62,8 @@ Column: TypeAlias = pa.ChunkedArray | pa.Array
 
 
 def _bound_bits(largest: float, count: int) -> int:
-    """Bits of a bound on any partial sum: ``largest * count < 2**result``. Both are
+    """Bits of a bound on any partial sum, ``largest * count < 2**result``, from the
+    powers of two above each (so up to four times the product). Both are
     exact whatever the order of the values (unlike a float sum of them), so the choice
     of a way is a function of the values alone."""
     if count == 0 or largest == 0:
@@ -72,8 +74,9 @@ def _bound_bits(largest: float, count: int) -> int:
 def adds_exactly(values: Column, where: Column | None = None) -> bool:
     """True when any order of adding any subset of ``values`` (those ``where`` marks, if
     given) gives the same float64: every valid value is a whole number and the largest
-    times their number is below 2**53. Nulls are skipped (as ``sum`` skips them); a NaN
-    or an infinity is not a whole number here."""
+    times their number is below 2**53, each rounded up to a power of two
+    (:func:`_bound_bits`: up to four times stricter, never looser). Nulls are skipped
+    (as ``sum`` skips them); a NaN or an infinity is not a whole number here."""
     largest, count = 0.0, 0
     for part, _ in _slices(values, where):
         if not pc.all(pc.equal(part, pc.floor(part))).as_py():
