@@ -105,7 +105,7 @@ def test_reconciliation_preserves_totals(catalog, obs, values: list[int]) -> Non
     assert sum(result.column("value").to_pylist()) == sum(values)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     st.lists(st.integers(0, 10**8).map(lambda c: c / 100), min_size=3, max_size=3),
     st.permutations(range(3)),

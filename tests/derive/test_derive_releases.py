@@ -105,7 +105,7 @@ CONFLICT = st.tuples(
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(CONFLICT, min_size=1, max_size=30), st.randoms(use_true_random=False))
 def test_release_findings_of_each_indicator_combine_into_the_whole(obs, rows, rng) -> None:
