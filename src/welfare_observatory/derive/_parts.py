@@ -33,6 +33,7 @@ __all__ = [
     "FindingPart",
     "combine",
     "firsts",
+    "indicator_runs",
     "nested",
     "null_last",
     "parts_from_lines",
@@ -240,17 +241,26 @@ def _tupled(value: Any) -> Any:
 def firsts(table: Any, within: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
     """Per indicator of the plain Arrow ``table``, in indicator order: its number of rows
     and its first row by ``within`` (ascending, missing values last, as Arrow sorts)."""
-    import numpy as np
     import pyarrow as pa
 
     if not table.num_rows:
         return []
     ordered = table.sort_by([("indicator", "ascending"), *((c, "ascending") for c in within)])
-    values = ordered.column("indicator").to_numpy(zero_copy_only=False)
-    starts = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist()]
-    ends = [*starts[1:], len(values)]
+    bounds = indicator_runs(ordered)
+    starts = bounds[:-1]
     rows = ordered.take(pa.array(starts, pa.int64())).to_pylist()
-    return [(b - a, row) for a, b, row in zip(starts, ends, rows, strict=True)]
+    return [(b - a, row) for a, b, row in zip(starts, bounds[1:], rows, strict=True)]
+
+
+def indicator_runs(table: Any) -> list[int]:
+    """Where each indicator's run of rows starts in the plain Arrow ``table`` (sorted by
+    indicator first), then its number of rows: run ``i`` is ``bounds[i]:bounds[i + 1]``."""
+    import numpy as np
+
+    if not table.num_rows:
+        return [0]
+    values = table.column("indicator").to_numpy(zero_copy_only=False)
+    return [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist(), len(values)]
 
 
 def sum_parts(

@@ -78,11 +78,7 @@ def aggregated_input(
     columns it reads (keys, breakdowns, values and what it carries over). One copy of
     them rather than of every municipal row whole; a caller that hands it only these
     gives ``published``."""
-    summed = pa.array(_summed(indicator_map(indicators)), pa.string())
-    of_sums = on_values(
-        table.column("indicator"),
-        lambda v: pc.fill_null(pc.is_in(pc.cast(v, pa.string()), value_set=summed), False),
-    )
+    of_sums = _summed_rows(table, _summed(indicator_map(indicators)))
     columns = [c for c in table.column_names if c not in _UNREAD]
     return table.select(columns).filter(pc.and_(municipal, of_sums))
 
@@ -90,6 +86,15 @@ def aggregated_input(
 def _summed(catalog: Mapping[str, Indicator]) -> list[str]:
     """The ids of the indicators aggregation adds up, sorted."""
     return sorted(i.id for i in catalog.values() if i.aggregation is Aggregation.SUM)
+
+
+def _summed_rows(observations: pa.Table, sums: list[str]) -> pa.ChunkedArray:
+    """Which rows of ``observations`` are of the ``sums`` indicators (per dictionary value)."""
+    wanted = pa.array(sums, pa.string())
+    return on_values(
+        observations.column("indicator"),
+        lambda v: pc.fill_null(pc.is_in(pc.cast(v, pa.string()), value_set=wanted), False),
+    )
 
 
 def _long_hierarchy(hierarchy: pa.Table, levels: Sequence[str]) -> pa.Table:
@@ -156,14 +161,12 @@ def aggregate(
     result = None
     # Arrow adds in row order: only values that add exactly in any order (counts) give
     # there what DuckDB gives (welfare_observatory._summing). Only the summed rows count.
-    summed_ids = pa.array(sums, pa.string())
-    summed_rows = on_values(
-        observations.column("indicator"),
-        lambda v: pc.fill_null(pc.is_in(pc.cast(v, pa.string()), value_set=summed_ids), False),
-    )
+    summed_rows = _summed_rows(observations, sums)
     exact = adds_exactly(observations.column("value"), summed_rows)
     if exact and weights is None and threads is None and observations.num_rows <= SMALL:
-        result = _summed_in_arrow(observations, hierarchy, levels, sums, breakdowns, step.id)
+        result = _summed_in_arrow(
+            observations, hierarchy, levels, sums, breakdowns, step.id, summed=summed_rows
+        )
     if result is None:
         con = connect(threads)
         result = _summed_in_duckdb(
@@ -399,11 +402,13 @@ def _summed_in_arrow(
     sums: list[str],
     breakdowns: list[str],
     step_id: str,
+    *,
+    summed: pa.ChunkedArray | None = None,
 ) -> pa.Table | None:
     """What :func:`_summed_in_duckdb` gives without weights, computed in Arrow, for values
     that add exactly (:func:`adds_exactly`); None when the tables are not of the shape
     this relies on (text keys, a hierarchy with one row per municipality), and DuckDB
-    does it."""
+    does it. ``summed``: the rows of the ``sums`` indicators, when the caller has them."""
 
     texts = ["indicator", "territory", "period", "unit", "obs_status", "conf_status"]
     if not all(_is_text(observations.schema.field(n).type) for n in [*texts, *breakdowns]):
@@ -420,11 +425,7 @@ def _summed_in_arrow(
     present = [level for level in levels if level in hierarchy.column_names]
     if not present:
         return None
-    wanted = pa.array(sums, pa.string())
-    mine = on_values(
-        observations.column("indicator"),
-        lambda v: pc.fill_null(pc.is_in(pc.cast(v, pa.string()), value_set=wanted), False),
-    )
+    mine = summed if summed is not None else _summed_rows(observations, sums)
     columns = ["indicator", "territory", "period", "period_start", *breakdowns, "value"]
     rows = plain(observations.filter(mine).select([*columns, "unit", "obs_status", "conf_status"]))
     # A municipality's row joins one row of its area at each level (a missing area, none).

@@ -41,6 +41,7 @@ from welfare_observatory.derive._parts import (
     TALLY,
     FindingPart,
     combine,
+    indicator_runs,
     null_last,
 )
 from welfare_observatory.model.finding import Finding, Severity
@@ -282,13 +283,11 @@ def _parts(pairs: pa.Table, breakdowns: Sequence[str]) -> list[FindingPart]:
 def _by_indicator(pairs: pa.Table) -> list[tuple[str, pa.Table]]:
     """``pairs`` (sorted by indicator first) cut into each indicator's rows: one slice
     per indicator with a conflict, a few hundred at most."""
-    import numpy as np
-
-    if not pairs.num_rows:
-        return []
-    values = pairs.column("indicator").to_numpy(zero_copy_only=False)
-    starts = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist(), len(values)]
-    return [(str(values[a]), pairs.slice(a, b - a)) for a, b in pairwise(starts)]
+    bounds = indicator_runs(pairs)
+    return [
+        (str(pairs.column("indicator")[a].as_py()), pairs.slice(a, b - a))
+        for a, b in pairwise(bounds)
+    ]
 
 
 def _why(row: dict[str, Any]) -> str:
