@@ -109,6 +109,10 @@ FINDING = Finding(code="c", severity=Severity.INFO, message="m").model_dump_json
         '{"slot":[1],"kind":"item","indicator":"A","order":[],"template":"","cap":null,'
         '"members":[],"finding":' + FINDING + "}",
         "[1, 2]",
+        # A head is the whole text before the tab, as parts_to_lines writes it.
+        '[[1],"item","A",[],"",null,[]][2]\t' + FINDING,
+        ' [[1],"item","A",[],"",null,[]]\t' + FINDING,
+        '[[1],"item","A",[],"",null,[]] \t' + FINDING,
     ],
 )
 def test_a_saved_part_of_the_wrong_shape_is_refused(line: str) -> None:

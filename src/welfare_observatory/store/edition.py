@@ -495,10 +495,12 @@ def _uniform_text(chunk: pa.Array) -> str | None:
         return None
     if size and not bool((np.diff(offsets) == size).all()):
         return None
-    text = data.slice(first, size).to_pybytes() if size else b""
-    if size and not data.slice(first, rows * size).equals(pa.py_buffer(text * rows)):
+    # Every row the first's bytes: the rows' bytes equal themselves one row further on (a
+    # comparison in place, where the first's text repeated was a copy of the column).
+    span = (rows - 1) * size
+    if span and not data.slice(first + size, span).equals(data.slice(first, span)):
         return None
-    return text.decode("utf-8")
+    return data.slice(first, size).to_pybytes().decode("utf-8") if size else ""
 
 
 def _rows_of(table: pa.Table, spans: Sequence[tuple[int, int]]) -> pa.Table:
