@@ -13,7 +13,8 @@ the others into the very findings a full derive gives.
 within it); parts of one slot are one finding (``sum``: counts summed, the least example;
 ``least``: counts summed, the least territory, indicator and period each; ``tally``:
 counts summed and a second count, ``order[0]``, summed too), one finding each in
-indicator order (``item``, optionally ``cap``-ped as the producer caps its list) or one
+indicator order (``item``, optionally ``cap``-ped as the producer caps its list; ``items``:
+an indicator's list of them in one part, each finding made only when it is listed) or one
 finding whatever the indicators (``once``).
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from welfare_observatory.model.finding import Finding, Severity
@@ -61,19 +62,26 @@ class FindingPart:
     """One indicator's share of a derive finding (see the module docstring)."""
 
     slot: tuple[int, ...]
-    kind: Literal["sum", "least", "tally", "item", "once"]
+    kind: Literal["sum", "least", "tally", "item", "items", "once"]
     finding: Finding
-    """The indicator's own finding (its count; for ``sum``, its least example)."""
+    """The indicator's own finding (its count; for ``sum``, its least example; for
+    ``items``, the first of its list)."""
     indicator: str | None = None
     order: tuple[Any, ...] = ()
     """``sum``: the example's sort key (least wins); ``item``: place within the indicator;
-    ``tally``: the second count, alone."""
+    ``items``: the place of each of ``listed``, in order; ``tally``: the second count,
+    alone."""
     template: str = ""
     """``sum``: the message with :data:`COUNT` where the count goes."""
     cap: int | None = None
-    """``item``: at most this many findings of the slot are listed."""
+    """``item``, ``items``: at most this many findings of the slot are listed."""
     members: tuple[str, ...] = ()
     """``sum``: what the finding counts distinct of (territories), for :data:`MEMBERS`."""
+    # A factory, not a default: a class attribute would hide a part read back from
+    # ``__getattr__``, which decodes its list when first asked for.
+    listed: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    """``items``: the fields of each finding of the indicator's list, in the order of
+    ``order`` (a :class:`Finding` is made of those :func:`combine` lists, only)."""
     saved: str | None = field(default=None, init=False, compare=False, repr=False)
     r"""The line :func:`parts_from_lines` read it from: saved again as it is (a part made
     anew, ``replace``\ d included, has none)."""
@@ -85,11 +93,27 @@ class FindingPart:
             # back, decoded from its line when first asked for (a rebuild combines
             # thousands of kept parts and lists at most ``cap`` of their findings).
             saved = self.__dict__.get("saved")
-            if name != "finding" or saved is None:
+            if name not in ("finding", "listed") or saved is None:
                 raise AttributeError(name)
-            finding = Finding.model_validate_json(saved.partition(_TAB)[2])
-            object.__setattr__(self, "finding", finding)
-            return finding
+            text = saved.partition(_TAB)[2]
+            if self.__dict__["kind"] != "items":
+                finding = Finding.model_validate_json(text)
+                object.__setattr__(self, "finding", finding)
+                object.__setattr__(self, "listed", ())
+                return getattr(self, name)
+            import json
+
+            listed = json.loads(text)
+            if not (
+                isinstance(listed, list)
+                and listed
+                and len(listed) == len(self.__dict__["order"])
+                and all(isinstance(fields, dict) for fields in listed)
+            ):
+                raise ValueError("a saved finding part of the wrong shape")
+            object.__setattr__(self, "listed", tuple(listed))
+            object.__setattr__(self, "finding", Finding.model_validate(listed[0]))
+            return getattr(self, name)
 
 
 def null_last(value: Any) -> tuple[int, Any]:
@@ -97,9 +121,43 @@ def null_last(value: Any) -> tuple[int, Any]:
     return (1, 0) if value is None else (0, value)
 
 
+def items_part(
+    slot: tuple[int, ...],
+    indicator: str,
+    places: Sequence[tuple[Any, ...]],
+    listed: Sequence[dict[str, Any]],
+    *,
+    cap: int,
+) -> FindingPart:
+    """One indicator's list of findings as one ``items`` part: ``listed`` (at least one)
+    are their fields (what :class:`Finding` takes, ``severity`` by value), ``places``
+    their sort keys within the indicator, in order. :func:`combine` lists them as it
+    lists as many ``item`` parts, making a :class:`Finding` only of those it lists."""
+    if not listed or len(places) != len(listed):
+        raise ValueError("an items part needs a place for each of at least one finding")
+    first = Finding.model_validate(listed[0])
+    return FindingPart(
+        slot, "items", first, indicator, tuple(places), cap=cap, listed=tuple(listed)
+    )
+
+
 def nested(parts: Iterable[FindingPart], prefix: int) -> list[FindingPart]:
-    """``parts`` placed under the stage ``prefix`` of their caller."""
-    return [replace(p, slot=(prefix, *p.slot)) for p in parts]
+    """``parts`` placed under the stage ``prefix`` of their caller: what ``replace`` of the
+    slot gives (a part anew, without the line it was read from), made without calling
+    the dataclass's ``__init__`` per part (7 us each: a derive where every indicator has
+    two sources lists up to 1,000 conflicts of each)."""
+    out: list[FindingPart] = []
+    for part in parts:
+        fields = dict(part.__dict__)
+        if "finding" not in fields:  # read back, its finding not decoded yet
+            fields["finding"] = part.finding
+            fields["listed"] = part.listed
+        fields["slot"] = (prefix, *part.slot)
+        fields["saved"] = None
+        moved = object.__new__(FindingPart)
+        moved.__dict__.update(fields)
+        out.append(moved)
+    return out
 
 
 def combine(parts: Sequence[FindingPart]) -> list[Finding]:
@@ -142,37 +200,95 @@ def combine(parts: Sequence[FindingPart]) -> list[Finding]:
             )
             out.append(group[0].finding.model_copy(update={"count": total, "message": message}))
         else:
-            items = sorted(group, key=lambda p: (p.indicator or "", p.order))
-            cap = group[0].cap
-            out += [p.finding for p in (items if cap is None else items[:cap])]
+            out += _listed(group)
+    return out
+
+
+def _listed(group: Sequence[FindingPart]) -> list[Finding]:
+    """The findings of one slot's ``item`` and ``items`` parts: each in order of its
+    indicator, then its place, the first ``cap`` of them."""
+    cap = group[0].cap
+    if all(p.kind == "item" for p in group):
+        items = sorted(group, key=lambda p: (p.indicator or "", p.order))
+        return [p.finding for p in (items if cap is None else items[:cap])]
+    # An items part holds an indicator's places in order: its entries are taken as they
+    # come, and all of them sorted only where one indicator has several parts.
+    by_indicator: dict[str, list[FindingPart]] = {}
+    for part in group:
+        by_indicator.setdefault(part.indicator or "", []).append(part)
+    out: list[Finding] = []
+    for indicator in sorted(by_indicator):
+        parts = by_indicator[indicator]
+        entries: list[tuple[Any, Finding | dict[str, Any]]]
+        if len(parts) == 1 and parts[0].kind == "items":
+            entries = list(zip(parts[0].order, parts[0].listed, strict=True))
+        else:
+            entries = sorted(
+                (
+                    entry
+                    for p in parts
+                    for entry in (
+                        zip(p.order, p.listed, strict=True)
+                        if p.kind == "items"
+                        else [(p.order, p.finding)]
+                    )
+                ),
+                key=lambda entry: entry[0],
+            )
+        for _, made in entries:
+            if cap is not None and len(out) >= cap:
+                return out
+            out.append(made if isinstance(made, Finding) else Finding.model_validate(made))
     return out
 
 
 _TAB = "\t"
 """Between a line's head and its finding: JSON text holds no raw tab (it is escaped)."""
 
-_KINDS = ("sum", "least", "tally", "item", "once")
+_KINDS = ("sum", "least", "tally", "item", "items", "once")
 
 
 def _line(part: FindingPart) -> str:
     """``part`` as one line: its head (slot, kind, indicator, order, template, cap,
     members) as a JSON array, a tab, its finding as a JSON object."""
-    import json
-
-    head = [
-        list(part.slot),
+    # Tuples are JSON arrays as lists are: the head's text is the one of its lists.
+    head = (
+        part.slot,
         part.kind,
         part.indicator,
-        _jsonable(part.order),
+        part.order,
         part.template,
         part.cap,
-        list(part.members),
-    ]
-    return (
-        json.dumps(head, ensure_ascii=False, separators=(",", ":"))
-        + _TAB
-        + part.finding.model_dump_json()
+        part.members,
     )
+    if part.kind == "items":
+        return _head_encoder()(head) + _TAB + _head_encoder()(part.listed)
+    return _head_encoder()(head) + _TAB + part.finding.model_dump_json()
+
+
+@functools.cache
+def _head_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, the encoder made
+    once: ``dumps`` makes it again for every call, half the cost of a short head (a derive
+    where every indicator has two sources saves up to 1,000 parts of each)."""
+    import json
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the plain call
+        return functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+    scan = make(
+        None,  # no check for cycles: a head holds numbers, texts and arrays of them
+        json.JSONEncoder().default,
+        encoder.encode_basestring,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+    return lambda value: "".join(scan(value, 0))
 
 
 def parts_to_lines(parts: Iterable[FindingPart]) -> bytes:
@@ -199,7 +315,7 @@ def parts_from_lines(data: bytes) -> list[FindingPart]:
         end = -1
         if tab and head.startswith("["):
             value, end = decode(head)
-        if not (end == len(head) and len(value) == 7 and finding.startswith("{")):
+        if not (end == len(head) and len(value) == 7 and finding[:1] in ("{", "[")):
             raise ValueError("a parts file of a head and a finding a line was expected")
         slot, kind, indicator, order, template, cap, members = value
         shaped = (
@@ -212,6 +328,9 @@ def parts_from_lines(data: bytes) -> list[FindingPart]:
             and (cap is None or (isinstance(cap, int) and not isinstance(cap, bool)))
             and isinstance(members, list)
             and all(isinstance(m, str) for m in members)
+            # An items part's findings are a list (one place each), any other's one object.
+            and (finding[0] == "[") == (kind == "items")
+            and (kind != "items" or (bool(order) and all(isinstance(o, list) for o in order)))
         )
         if not shaped:
             raise ValueError("a saved finding part of the wrong shape")
@@ -238,12 +357,6 @@ def _head_decoder() -> Callable[[str], tuple[Any, int]]:
     import json
 
     return json.JSONDecoder().raw_decode
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _tupled(value: Any) -> Any:

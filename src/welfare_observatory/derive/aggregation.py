@@ -46,12 +46,13 @@ from welfare_observatory.derive._parts import (
     COUNT,
     FindingPart,
     combine,
+    items_part,
     nested,
     sum_parts,
 )
 from welfare_observatory.derive.formulas import derive_rates
 from welfare_observatory.lineage import StepRecord
-from welfare_observatory.model.finding import Finding, Severity
+from welfare_observatory.model.finding import Severity
 from welfare_observatory.model.indicator import Aggregation, Indicator
 
 if TYPE_CHECKING:
@@ -684,26 +685,22 @@ def _published_conflicts(result: pa.Table) -> list[FindingPart]:
     ends = [*starts[1:], len(names)]
     parts: list[FindingPart] = []
     for start, end in zip(starts, ends, strict=True):
-        listed = rows.slice(start, min(end - start, MAX_LISTED)).to_pylist()
-        parts += [
-            FindingPart(
-                (2,),
-                "item",
-                Finding(
-                    code="release-conflict",
-                    severity=Severity.INFO,
-                    message=f"{r['published_source']} {r['published_value']:,.10g} wins over "
-                    f"the aggregate of its parts {r['value']:,.10g} (difference "
-                    f"{r['value'] - r['published_value']:+,.10g}; a published total wins)",
-                    indicator=str(r["indicator"]),
-                    territory=str(r["territory"]),
-                    period=str(r["period"]),
-                    count=1,
-                ),
-                str(r["indicator"]),
-                (place,),
-                cap=MAX_LISTED,
-            )
-            for place, r in enumerate(listed)
+        rows_of = rows.slice(start, min(end - start, MAX_LISTED)).to_pylist()
+        # One part lists the indicator's conflicts (findings made of those listed only).
+        listed = [
+            {
+                "code": "release-conflict",
+                "severity": Severity.INFO.value,
+                "message": f"{r['published_source']} {r['published_value']:,.10g} wins over "
+                f"the aggregate of its parts {r['value']:,.10g} (difference "
+                f"{r['value'] - r['published_value']:+,.10g}; a published total wins)",
+                "indicator": str(r["indicator"]),
+                "territory": str(r["territory"]),
+                "period": str(r["period"]),
+                "count": 1,
+            }
+            for r in rows_of
         ]
+        places = [(place,) for place in range(len(listed))]
+        parts.append(items_part((2,), str(rows_of[0]["indicator"]), places, listed, cap=MAX_LISTED))
     return parts
