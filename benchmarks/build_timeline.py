@@ -17,7 +17,7 @@ A call's wall time on the main thread includes what it waited for (the GIL, a he
 the helpers' CPU is printed beside it: the two cores are shared by both. The RSS is of this
 process, which also holds the first build's leftovers when the rebuild is reported.
 
-    .venv/bin/python benchmarks/build_timeline.py [--size 1|4] [--repeats 3] [--full]
+    .venv/bin/python benchmarks/build_timeline.py [--size 1|4] [--repeats 3] [--full] [--rivals]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from many_sources import generate
+from many_sources import generate, workload_name
 
 TIMED = (
     "welfare_observatory.build.orchestrator:make_environment",
@@ -222,9 +222,20 @@ def main() -> int:
     parser.add_argument("--layout", choices=("auto", "tidy"), default="tidy")
     parser.add_argument("--workdir", type=Path, default=Path("build/many_sources"))
     parser.add_argument("--full", action="store_true", help="the fresh build, not the rebuild")
+    parser.add_argument(
+        "--rivals",
+        action="store_true",
+        help="a second source of each indicator, every value another",
+    )
     args = parser.parse_args()
-    work = args.workdir.resolve() / f"x{args.size}-seed{args.seed}-{args.layout}"
-    folder = generate(work / "observatory", size=args.size, seed=args.seed, layout=args.layout)
+    work = args.workdir.resolve() / workload_name(args)
+    folder = generate(
+        work / "observatory",
+        size=args.size,
+        seed=args.seed,
+        layout=args.layout,
+        rivals=args.rivals,
+    )
 
     from welfare_observatory.cli import _process
 

@@ -26,6 +26,10 @@ interpreter start-up and exit, which are printed apart as
 end wall time stays a target of its own.
 
     .venv/bin/python benchmarks/many_sources.py [--size 1|4] [--repeats 3] [--layout auto|tidy]
+        [--rivals]
+
+``--rivals`` gives each indicator a second source (320 files): a copy of its file whose every
+value is one more, so that every key is a conflict the release rules settle and list.
 """
 
 from __future__ import annotations
@@ -60,8 +64,10 @@ def territories(size: int) -> list[tuple[str, str]]:
     return [(t.code, t.name) for t in [*municipalities, *upper]]
 
 
-def generate(folder: Path, *, size: int, seed: int, layout: str) -> Path:
-    """Write the observatory into ``folder`` (once per size, seed and layout)."""
+def generate(folder: Path, *, size: int, seed: int, layout: str, rivals: bool = False) -> Path:
+    """Write the observatory into ``folder`` (once per size, seed and layout). ``rivals``:
+    each indicator has a second source too, a file of the same rows whose every value is
+    another (every key a conflict that the release rules settle and list)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -108,6 +114,13 @@ def generate(folder: Path, *, size: int, seed: int, layout: str) -> Path:
             folder / "data" / name,
             pcsv.WriteOptions(quoting_style="needed"),
         )
+        if rivals:
+            other = table.set_column(4, "Value", pa.array(values.ravel() + 1.0))
+            pcsv.write_csv(
+                other,
+                folder / "data" / f"rival_{i + 1:03d}.csv",
+                pcsv.WriteOptions(quoting_style="needed"),
+            )
         unit = "person" if count else "year"
         entries.append(
             f"- id: {ident}\n"
@@ -122,11 +135,14 @@ def generate(folder: Path, *, size: int, seed: int, layout: str) -> Path:
             f"  source: {{publisher: Benchmark, document: benchmarks/many_sources.py}}\n"
         )
         layout_line = f"      layout: {layout}\n" if layout != "auto" else ""
-        sources.append(
-            f"  {ident.lower()}:\n"
+        files = [(ident.lower(), name)]
+        if rivals:
+            files.append((f"rival_{i + 1:03d}", f"rival_{i + 1:03d}.csv"))
+        sources += [
+            f"  {source}:\n"
             f"    type: table\n"
             f"    options:\n"
-            f"      path: data/{name}\n"
+            f"      path: data/{file}\n"
             f"      value_columns: [Value]\n"
             f"{layout_line}"
             f"    rules:\n"
@@ -136,7 +152,8 @@ def generate(folder: Path, *, size: int, seed: int, layout: str) -> Path:
             f"      value: {{column: Value}}\n"
             f"      breakdowns:\n"
             f"        sex: {{column: Sex, map: {{Total: _T, Female: F, Male: M}}}}\n"
-        )
+            for source, file in files
+        ]
     (folder / "indicators" / "own.yaml").write_text("".join(entries), encoding="utf-8")
     config = (
         "id: many_sources\n"
@@ -313,6 +330,12 @@ def _timings(stdout: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in timings.items()}
 
 
+def workload_name(args: argparse.Namespace) -> str:
+    """The folder of one workload under ``--workdir``."""
+    rivals = "-rivals" if getattr(args, "rivals", False) else ""
+    return f"x{args.size}-seed{args.seed}-{args.layout}{rivals}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, choices=(1, 4), default=1)
@@ -320,10 +343,21 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--layout", choices=("auto", "tidy"), default="tidy")
     parser.add_argument("--workdir", type=Path, default=Path("build/many_sources"))
+    parser.add_argument(
+        "--rivals",
+        action="store_true",
+        help="a second source of each indicator, every value another",
+    )
     args = parser.parse_args()
-    work = args.workdir.resolve() / f"x{args.size}-seed{args.seed}-{args.layout}"
+    work = args.workdir.resolve() / workload_name(args)
     work.mkdir(parents=True, exist_ok=True)
-    folder = generate(work / "observatory", size=args.size, seed=args.seed, layout=args.layout)
+    folder = generate(
+        work / "observatory",
+        size=args.size,
+        seed=args.seed,
+        layout=args.layout,
+        rivals=args.rivals,
+    )
     files = sorted((folder / "data").glob("*.csv"))
     size_mb = sum(f.stat().st_size for f in files) / 1e6
     print(f"workload: {len(files)} CSV files, {size_mb:.1f} MB, in {folder}")

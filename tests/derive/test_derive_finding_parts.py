@@ -203,21 +203,23 @@ def test_a_read_back_list_is_decoded_only_when_asked_and_findings_made_only_when
     [part] = parts_from_lines(parts_to_lines([made]))
     assert "listed" not in vars(part) and "finding" not in vars(part)
     assert [f.message for f in combine([part])] == ["m0", "m1"]
-    assert part.listed == tuple(entries)
+    assert part.listed == tuple(((n,), e) for n, e in enumerate(entries))
     assert part == made
 
 
 @pytest.mark.parametrize(
     "line",
     [
-        # A place each: three places, two findings.
-        '[[1],"items","A",[[0],[1],[2]],"",2,[]]\t[' + FINDING + "," + FINDING + "]",
+        # The places go with the findings, none in the head.
+        '[[1],"items","A",[[0],[1]],"",2,[]]\t[[[0],' + FINDING + "],[[1]," + FINDING + "]]",
         # A list where one finding is (and one finding where a list is).
-        '[[1],"item","A",[0],"",2,[]]\t[' + FINDING + "]",
-        '[[1],"items","A",[[0]],"",2,[]]\t' + FINDING,
-        # Places that are no lists, or none.
-        '[[1],"items","A",[0],"",2,[]]\t[' + FINDING + "]",
+        '[[1],"item","A",[0],"",2,[]]\t[[[0],' + FINDING + "]]",
+        '[[1],"items","A",[],"",2,[]]\t' + FINDING,
+        # A list of no findings, of findings without their places, of places that are none.
         '[[1],"items","A",[],"",2,[]]\t[]',
+        '[[1],"items","A",[],"",2,[]]\t[' + FINDING + "]",
+        '[[1],"items","A",[],"",2,[]]\t[[0,' + FINDING + "]]",
+        '[[1],"items","A",[],"",2,[]]\t[[[0],' + FINDING + ",1]]",
     ],
 )
 def test_a_saved_list_of_the_wrong_shape_is_refused(line: str) -> None:

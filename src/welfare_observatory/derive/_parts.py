@@ -69,8 +69,7 @@ class FindingPart:
     indicator: str | None = None
     order: tuple[Any, ...] = ()
     """``sum``: the example's sort key (least wins); ``item``: place within the indicator;
-    ``items``: the place of each of ``listed``, in order; ``tally``: the second count,
-    alone."""
+    ``tally``: the second count, alone."""
     template: str = ""
     """``sum``: the message with :data:`COUNT` where the count goes."""
     cap: int | None = None
@@ -79,9 +78,9 @@ class FindingPart:
     """``sum``: what the finding counts distinct of (territories), for :data:`MEMBERS`."""
     # A factory, not a default: a class attribute would hide a part read back from
     # ``__getattr__``, which decodes its list when first asked for.
-    listed: tuple[dict[str, Any], ...] = field(default_factory=tuple)
-    """``items``: the fields of each finding of the indicator's list, in the order of
-    ``order`` (a :class:`Finding` is made of those :func:`combine` lists, only)."""
+    listed: tuple[tuple[tuple[Any, ...], dict[str, Any]], ...] = field(default_factory=tuple)
+    """``items``: the indicator's list, in order: each finding's place within the indicator
+    and its fields (a :class:`Finding` is made of those :func:`combine` lists, only)."""
     saved: str | None = field(default=None, init=False, compare=False, repr=False)
     r"""The line :func:`parts_from_lines` read it from: saved again as it is (a part made
     anew, ``replace``\ d included, has none)."""
@@ -103,16 +102,22 @@ class FindingPart:
                 return getattr(self, name)
             import json
 
-            listed = json.loads(text)
+            entries = json.loads(text)
             if not (
-                isinstance(listed, list)
-                and listed
-                and len(listed) == len(self.__dict__["order"])
-                and all(isinstance(fields, dict) for fields in listed)
+                isinstance(entries, list)
+                and entries
+                and all(
+                    isinstance(e, list)
+                    and len(e) == 2
+                    and isinstance(e[0], list)
+                    and isinstance(e[1], dict)
+                    for e in entries
+                )
             ):
                 raise ValueError("a saved finding part of the wrong shape")
-            object.__setattr__(self, "listed", tuple(listed))
-            object.__setattr__(self, "finding", Finding.model_validate(listed[0]))
+            listed = tuple((_tupled(place), fields) for place, fields in entries)
+            object.__setattr__(self, "listed", listed)
+            object.__setattr__(self, "finding", Finding.model_validate(listed[0][1]))
             return getattr(self, name)
 
 
@@ -136,9 +141,8 @@ def items_part(
     if not listed or len(places) != len(listed):
         raise ValueError("an items part needs a place for each of at least one finding")
     first = Finding.model_validate(listed[0])
-    return FindingPart(
-        slot, "items", first, indicator, tuple(places), cap=cap, listed=tuple(listed)
-    )
+    entries = tuple(zip(places, listed, strict=True))
+    return FindingPart(slot, "items", first, indicator, cap=cap, listed=entries)
 
 
 def nested(parts: Iterable[FindingPart], prefix: int) -> list[FindingPart]:
@@ -219,19 +223,15 @@ def _listed(group: Sequence[FindingPart]) -> list[Finding]:
     out: list[Finding] = []
     for indicator in sorted(by_indicator):
         parts = by_indicator[indicator]
-        entries: list[tuple[Any, Finding | dict[str, Any]]]
+        entries: Sequence[tuple[Any, Finding | dict[str, Any]]]
         if len(parts) == 1 and parts[0].kind == "items":
-            entries = list(zip(parts[0].order, parts[0].listed, strict=True))
+            entries = parts[0].listed
         else:
             entries = sorted(
                 (
                     entry
                     for p in parts
-                    for entry in (
-                        zip(p.order, p.listed, strict=True)
-                        if p.kind == "items"
-                        else [(p.order, p.finding)]
-                    )
+                    for entry in (p.listed if p.kind == "items" else [(p.order, p.finding)])
                 ),
                 key=lambda entry: entry[0],
             )
@@ -330,7 +330,7 @@ def parts_from_lines(data: bytes) -> list[FindingPart]:
             and all(isinstance(m, str) for m in members)
             # An items part's findings are a list (one place each), any other's one object.
             and (finding[0] == "[") == (kind == "items")
-            and (kind != "items" or (bool(order) and all(isinstance(o, list) for o in order)))
+            and (kind != "items" or order == [])
         )
         if not shaped:
             raise ValueError("a saved finding part of the wrong shape")
