@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from many_sources import generate, workload_name
+from many_sources import workload, workload_arguments
 
 TIMED = (
     "welfare_observatory.build.orchestrator:make_environment",
@@ -216,31 +216,14 @@ def timed(timeline: Timeline, run: Callable[[], Any]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, choices=(1, 4), default=1)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=19)
-    parser.add_argument("--layout", choices=("auto", "tidy"), default="tidy")
-    parser.add_argument("--workdir", type=Path, default=Path("build/many_sources"))
+    workload_arguments(parser)
     parser.add_argument("--full", action="store_true", help="the fresh build, not the rebuild")
-    parser.add_argument(
-        "--rivals",
-        action="store_true",
-        help="a second source of each indicator, every value another",
-    )
     args = parser.parse_args()
-    work = args.workdir.resolve() / workload_name(args)
-    folder = generate(
-        work / "observatory",
-        size=args.size,
-        seed=args.seed,
-        layout=args.layout,
-        rivals=args.rivals,
-    )
-
     from welfare_observatory.cli import _process
 
     # As the console script runs a build: its native settings, before numpy and pyarrow load.
     _process.set_native_defaults()
+    work, folder = workload(args)
     from welfare_observatory.build.orchestrator import import_stages
     from welfare_observatory.cli.main import main as cli
 

@@ -68,13 +68,13 @@ def generate(folder: Path, *, size: int, seed: int, layout: str, rivals: bool = 
     """Write the observatory into ``folder`` (once per size, seed and layout). ``rivals``:
     each indicator has a second source too, a file of the same rows whose every value is
     another (every key a conflict that the release rules settle and list)."""
+    done = folder / "observatory.yaml"
+    if done.exists():
+        return folder
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    done = folder / "observatory.yaml"
-    if done.exists():
-        return folder
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "data").mkdir(parents=True)
     (folder / "indicators").mkdir()
@@ -330,14 +330,8 @@ def _timings(stdout: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in timings.items()}
 
 
-def workload_name(args: argparse.Namespace) -> str:
-    """The folder of one workload under ``--workdir``."""
-    rivals = "-rivals" if getattr(args, "rivals", False) else ""
-    return f"x{args.size}-seed{args.seed}-{args.layout}{rivals}"
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def workload_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose a workload (``build_timeline.py`` takes them too)."""
     parser.add_argument("--size", type=int, choices=(1, 4), default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=19)
@@ -348,8 +342,13 @@ def main() -> int:
         action="store_true",
         help="a second source of each indicator, every value another",
     )
-    args = parser.parse_args()
-    work = args.workdir.resolve() / workload_name(args)
+
+
+def workload(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The work folder of the workload the options choose, and its observatory's folder
+    (generated there the first time)."""
+    rivals = "-rivals" if args.rivals else ""
+    work = args.workdir.resolve() / f"x{args.size}-seed{args.seed}-{args.layout}{rivals}"
     work.mkdir(parents=True, exist_ok=True)
     folder = generate(
         work / "observatory",
@@ -358,6 +357,14 @@ def main() -> int:
         layout=args.layout,
         rivals=args.rivals,
     )
+    return work, folder
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    workload_arguments(parser)
+    args = parser.parse_args()
+    work, folder = workload(args)
     files = sorted((folder / "data").glob("*.csv"))
     size_mb = sum(f.stat().st_size for f in files) / 1e6
     print(f"workload: {len(files)} CSV files, {size_mb:.1f} MB, in {folder}")
