@@ -250,7 +250,8 @@ _KINDS = ("sum", "least", "tally", "item", "items", "once")
 
 def _line(part: FindingPart) -> str:
     """``part`` as one line: its head (slot, kind, indicator, order, template, cap,
-    members) as a JSON array, a tab, its finding as a JSON object."""
+    members) as a JSON array, a tab, its finding as a JSON object (an ``items`` part's
+    list as a JSON array of [place, fields] pairs)."""
     # Tuples are JSON arrays as lists are: the head's text is the one of its lists.
     head = (
         part.slot,
@@ -269,8 +270,8 @@ def _line(part: FindingPart) -> str:
 @functools.cache
 def _head_encoder() -> Callable[[Any], str]:
     """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, the encoder made
-    once: ``dumps`` makes it again for every call, half the cost of a short head (a derive
-    where every indicator has two sources saves up to 1,000 parts of each)."""
+    once: ``dumps`` makes it again for every call, half the cost of a short head. For a
+    part's head and an ``items`` part's list."""
     import json
     from json import encoder
 
@@ -278,7 +279,7 @@ def _head_encoder() -> Callable[[Any], str]:
     if make is None:  # no C accelerator: the plain call
         return functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
     scan = make(
-        None,  # no check for cycles: a head holds numbers, texts and arrays of them
+        None,  # no check for cycles: numbers, texts, and arrays and objects of them
         json.JSONEncoder().default,
         encoder.encode_basestring,
         None,
