@@ -57,6 +57,8 @@ TIMED = (
     "welfare_observatory.build.reuse:derived_key",
     "welfare_observatory.build.reuse:load_grouped",
     "welfare_observatory.build.derive:derive_by_groups",
+    "welfare_observatory.derive.releases:resolve_releases",
+    "welfare_observatory.derive.releases:_parts",
     "welfare_observatory.build.reuse:derived_fingerprints",
     "welfare_observatory.build.reuse:EarlyAnalysed.get",
     "welfare_observatory.build.reuse:analysis_key",
