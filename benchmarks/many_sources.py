@@ -196,16 +196,15 @@ make_environment(load_observatory(sys.argv[1])).prepare()
 """
 """Fills the start-up cache (docs/caches.md) and the bytecode, as any first command does."""
 
-BASELINE = """
-import gc, os, sys
+BASELINE = (
+    """
+import gc, os
 from welfare_observatory.cli import _process
 _process.set_native_defaults()
 gc.disable()
-from welfare_observatory.build.environment import make_environment
-from welfare_observatory.build.orchestrator import import_stages
-from welfare_observatory.observatory import load_observatory
-import_stages()
-make_environment(load_observatory(sys.argv[1])).prepare()
+"""
+    + WARM_UP
+    + """
 import pyarrow as pa
 from welfare_observatory.derive._common import connect
 con = connect()
@@ -214,6 +213,7 @@ con.execute("SELECT k, sum(v) FROM t GROUP BY k").fetchall()
 sys.stdout.flush()
 os._exit(0)
 """
+)
 """What a build process holds before its first row: the interpreter, the libraries its
 stages import, the observatory with its catalogue, territories and plugins, and DuckDB's
 database with a first query (derive's); run as the console script runs a command (its

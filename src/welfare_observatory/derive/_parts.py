@@ -212,9 +212,6 @@ def _listed(group: Sequence[FindingPart]) -> list[Finding]:
     """The findings of one slot's ``item`` and ``items`` parts: each in order of its
     indicator, then its place, the first ``cap`` of them."""
     cap = group[0].cap
-    if all(p.kind == "item" for p in group):
-        items = sorted(group, key=lambda p: (p.indicator or "", p.order))
-        return [p.finding for p in (items if cap is None else items[:cap])]
     # An items part holds an indicator's places in order: its entries are taken as they
     # come, and all of them sorted only where one indicator has several parts.
     by_indicator: dict[str, list[FindingPart]] = {}

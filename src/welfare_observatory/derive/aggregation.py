@@ -16,6 +16,7 @@ aggregates; the ``sum-consistency`` check compares the two.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -46,6 +47,7 @@ from welfare_observatory.derive._parts import (
     COUNT,
     FindingPart,
     combine,
+    indicator_runs,
     items_part,
     nested,
     sum_parts,
@@ -676,15 +678,11 @@ def _published_conflicts(result: pa.Table) -> list[FindingPart]:
     rows = rows.sort_by([(n, "ascending") for n in rows.column_names])
     # At most MAX_LISTED of each indicator are kept: however indicators are combined, the
     # first MAX_LISTED of all are among them (rows are in indicator order).
-    import numpy as np
-
     from welfare_observatory.derive.releases import MAX_LISTED
 
-    names = rows.column("indicator").to_numpy(zero_copy_only=False)
-    starts = [0, *(np.flatnonzero(names[1:] != names[:-1]) + 1).tolist()]
-    ends = [*starts[1:], len(names)]
+    bounds = indicator_runs(rows)
     parts: list[FindingPart] = []
-    for start, end in zip(starts, ends, strict=True):
+    for start, end in pairwise(bounds):
         rows_of = rows.slice(start, min(end - start, MAX_LISTED)).to_pylist()
         # One part lists the indicator's conflicts (findings made of those listed only).
         listed = [

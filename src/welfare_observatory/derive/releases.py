@@ -268,8 +268,7 @@ def _parts(pairs: pa.Table, breakdowns: Sequence[str]) -> list[FindingPart]:
         )
         # One part lists the indicator's conflicts: a finding is made of those the whole
         # list takes (up to 1,000 of all), not of every indicator's (160,000 when every
-        # indicator has two sources).
-        # Column by column (no dictionary per row): 1,000 rows of each of 160 indicators.
+        # indicator has two sources). Read column by column: no dictionary per row.
         c = rows.filter(differ).slice(0, MAX_LISTED).to_pydict()
         keys = zip(*(c[k] for k in order), strict=True)
         places = [tuple(null_last(v) for v in key) for key in keys]
