@@ -1,5 +1,6 @@
 """The package's one copy of a few Arrow chores: decoding dictionary columns, listing the
-distinct values of a column and counting its rows per value.
+distinct values of a column, counting its rows per value, telling which rows hold one of
+some texts and coding texts as integers that sort as they do.
 
 Keys of the observation table are dictionary-encoded (codes keep their leading zeros and
 millions of rows share a few thousand strings); DuckDB, pandas and writers want them plain.
@@ -11,9 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pyarrow as pa
 
-__all__ = ["counts", "decoded", "distinct", "plain"]
+__all__ = ["among", "counts", "decoded", "distinct", "plain", "ranked", "sorted_texts"]
 
 
 def decoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -68,3 +71,61 @@ def counts(table: pa.Table, column: str) -> dict[str, int]:
             if count and name is not None:
                 found[str(name)] = found.get(str(name), 0) + count
     return found
+
+
+def among(column: pa.ChunkedArray, values: Iterable[str]) -> pa.ChunkedArray:
+    """Whether each row's text is one of ``values``; a dictionary column is looked up on
+    its dictionary (thousands of codes), never decoded row by row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(sorted(set(values)), pa.string())
+    if not pa.types.is_dictionary(column.type):
+        return pc.is_in(pc.cast(column, pa.string()), wanted)
+    chunks = []
+    for chunk in column.chunks:
+        hit = pc.is_in(pc.cast(chunk.dictionary, pa.string()), wanted)
+        chunks.append(pc.fill_null(pc.take(hit, chunk.indices), False))
+    return pa.chunked_array(chunks, pa.bool_())
+
+
+def ranked(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+    """``column`` as int32 codes that sort as its texts do (byte order, as DuckDB compares
+    VARCHAR), and the sorted distinct texts they index; NULL stays NULL. Worked out on a
+    dictionary column's values, never on its decoded rows."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
+        column = column.chunk(0)
+    if isinstance(column, pa.DictionaryArray) and sorted_texts(column.dictionary):
+        return column.indices, column.dictionary  # already ranked (a column ranked before)
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(array.type):
+        values = array.dictionary
+        # combine_chunks unified the chunks' dictionaries; one built by hand may repeat a
+        # value or hold a NULL, and equal texts must get one code.
+        if values.null_count or len(pc.unique(values)) != len(values):
+            array = pc.dictionary_encode(array.cast(array.type.value_type))
+    else:
+        array = pc.dictionary_encode(array)
+    values, indices = array.dictionary, array.indices
+    order = pc.array_sort_indices(values).to_numpy()
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return pc.take(pa.array(rank), indices), pc.take(values, pa.array(order))
+
+
+def sorted_texts(values: pa.Array) -> bool:
+    """Whether ``values`` are strictly increasing texts without NULLs (byte order)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if values.null_count or not (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    ):
+        return False
+    if len(values) < 2:
+        return True
+    return bool(pc.all(pc.less(values.slice(0, len(values) - 1), values.slice(1))).as_py())

@@ -1421,6 +1421,7 @@ def analyze_incrementally(
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from welfare_observatory._arrow import among
     from welfare_observatory.build.analyze import ANALYSES, SORT_KEYS, analyze_tables
     from welfare_observatory.build.strategies.partition_analyses import PER_INDICATOR
 
@@ -1439,8 +1440,8 @@ def analyze_incrementally(
     fresh: dict[str, pa.Table] = {}
     subset = observations.slice(0, 0)
     if changed:
-        among = observations if rest is None or not set(taken).isdisjoint(changed) else rest
-        subset = among.filter(_among(among.column("indicator"), changed))
+        pool = observations if rest is None or not set(taken).isdisjoint(changed) else rest
+        subset = pool.filter(among(pool.column("indicator"), changed))
         # Their composites are computed below, per affected domain over all its indicators.
         names = [n for n in PER_INDICATOR if not _none_of(n, subset, env, changed)]
         fresh, found = analyze_tables(subset, env, names)
@@ -1524,22 +1525,6 @@ def _none_of(name: str, rows: pa.Table, env: BuildEnvironment, changed: list[str
         reliable = pc.not_equal(decoded(rows.column("obs_status")), "U")
         mine = pc.and_(mine, pc.fill_null(reliable, True))
     return bool(pc.any(pc.fill_null(mine, False)).as_py())
-
-
-def _among(column: pa.ChunkedArray, values: Iterable[str]) -> pa.ChunkedArray:
-    """Whether each row's text is one of ``values``; a dictionary column is looked up on
-    its dictionary (thousands of codes), never decoded row by row."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    wanted = pa.array(sorted(set(values)), pa.string())
-    if not pa.types.is_dictionary(column.type):
-        return pc.is_in(pc.cast(column, pa.string()), wanted)
-    chunks = []
-    for chunk in column.chunks:
-        hit = pc.is_in(pc.cast(chunk.dictionary, pa.string()), wanted)
-        chunks.append(pc.fill_null(pc.take(hit, chunk.indices), False))
-    return pa.chunked_array(chunks, pa.bool_())
 
 
 def _runs(table: pa.Table, lead: str) -> list[tuple[str, int, int]] | None:
@@ -1669,7 +1654,9 @@ def _composites(
         return None
     if not affected:
         return old, [f for d in sorted(notes) for f in notes[d]]
-    in_domains = _among(observations.column("domain"), affected)
+    from welfare_observatory._arrow import among
+
+    in_domains = among(observations.column("domain"), affected)
     found: list[Finding] = []
     new = _composite(observations.filter(in_domains), env, extra, found)
     if new is None:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from welfare_observatory._arrow import plain
+from welfare_observatory._arrow import ranked as _ranked
 from welfare_observatory._summing import sum_sql
 from welfare_observatory.errors import closest
 from welfare_observatory.model.finding import Finding, Severity
@@ -614,43 +615,6 @@ def _count_units() -> pa.Array:
 
 def _strings(values: Sequence[str]) -> pa.Array:
     return pa.array(values, pa.string())
-
-
-def _ranked(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
-    """``column`` as int32 codes that sort as its texts do (byte order, as DuckDB compares
-    VARCHAR), and the sorted distinct texts they index; NULL stays NULL. Worked out on a
-    dictionary column's values, never on its decoded rows."""
-    import numpy as np
-
-    if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
-        column = column.chunk(0)
-    if isinstance(column, pa.DictionaryArray) and _is_sorted(column.dictionary):
-        return column.indices, column.dictionary  # already ranked (the batch's columns)
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_dictionary(array.type):
-        values = array.dictionary
-        # combine_chunks unified the chunks' dictionaries; one built by hand may repeat a
-        # value or hold a NULL, and equal texts must get one code.
-        if values.null_count or len(pc.unique(values)) != len(values):
-            array = pc.dictionary_encode(array.cast(array.type.value_type))
-    else:
-        array = pc.dictionary_encode(array)
-    values, indices = array.dictionary, array.indices
-    order = pc.array_sort_indices(values).to_numpy()
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    return pc.take(pa.array(rank), indices), pc.take(values, pa.array(order))
-
-
-def _is_sorted(values: pa.Array) -> bool:
-    """Whether ``values`` are strictly increasing texts without NULLs (byte order)."""
-    if values.null_count or not (
-        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
-    ):
-        return False
-    if len(values) < 2:
-        return True
-    return bool(pc.all(pc.less(values.slice(0, len(values) - 1), values.slice(1))).as_py())
 
 
 def ranked_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
