@@ -26,10 +26,13 @@ interpreter start-up and exit, which are printed apart as
 end wall time stays a target of its own.
 
     .venv/bin/python benchmarks/many_sources.py [--size 1|4] [--repeats 3] [--layout auto|tidy]
-        [--rivals]
+        [--rivals] [--years 1-20]
 
 ``--rivals`` gives each indicator a second source (320 files): a copy of its file whose every
 value is one more, so that every key is a conflict the release rules settle and list.
+``--years 1`` keeps only the last year in each file (249 rows at 1x): a build then does
+little but what each source costs whatever its rows, and its work divided by 160 is that
+fixed cost (issue 19 asks for a few milliseconds at most).
 """
 
 from __future__ import annotations
@@ -64,10 +67,20 @@ def territories(size: int) -> list[tuple[str, str]]:
     return [(t.code, t.name) for t in [*municipalities, *upper]]
 
 
-def generate(folder: Path, *, size: int, seed: int, layout: str, rivals: bool = False) -> Path:
+def generate(
+    folder: Path,
+    *,
+    size: int,
+    seed: int,
+    layout: str,
+    rivals: bool = False,
+    years: int = len(YEARS),
+) -> Path:
     """Write the observatory into ``folder`` (once per size, seed and layout). ``rivals``:
     each indicator has a second source too, a file of the same rows whose every value is
-    another (every key a conflict that the release rules settle and list)."""
+    another (every key a conflict that the release rules settle and list). ``years``: the
+    last so many of the 20 (one gives files of 249 rows at 1x, whose build is mostly what
+    each source costs whatever its rows)."""
     done = folder / "observatory.yaml"
     if done.exists():
         return folder
@@ -82,7 +95,7 @@ def generate(folder: Path, *, size: int, seed: int, layout: str, rivals: bool = 
     places = territories(size)
     codes = np.array([c for c, _ in places])
     names = np.array([n for _, n in places])
-    years = np.array(list(YEARS))
+    years = np.array(list(YEARS)[-years:])
     n_t, n_y, n_s = len(places), len(years), len(SEXES)
     entries = []
     sources = []
@@ -342,13 +355,22 @@ def workload_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="a second source of each indicator, every value another",
     )
+    parser.add_argument(
+        "--years",
+        type=int,
+        choices=range(1, len(YEARS) + 1),
+        default=len(YEARS),
+        metavar="1-20",
+        help="the last so many years in each file (1: the sources' fixed costs)",
+    )
 
 
 def workload(args: argparse.Namespace) -> tuple[Path, Path]:
     """The work folder of the workload the options choose, and its observatory's folder
     (generated there the first time)."""
     rivals = "-rivals" if args.rivals else ""
-    work = args.workdir.resolve() / f"x{args.size}-seed{args.seed}-{args.layout}{rivals}"
+    years = f"-y{args.years}" if args.years != len(YEARS) else ""
+    work = args.workdir.resolve() / f"x{args.size}-seed{args.seed}-{args.layout}{rivals}{years}"
     work.mkdir(parents=True, exist_ok=True)
     folder = generate(
         work / "observatory",
@@ -356,6 +378,7 @@ def workload(args: argparse.Namespace) -> tuple[Path, Path]:
         seed=args.seed,
         layout=args.layout,
         rivals=args.rivals,
+        years=args.years,
     )
     return work, folder
 
@@ -438,6 +461,12 @@ def main() -> int:
         f"info  CPU: build / floor {build_cpu / floor_cpu:.1f}; incremental / full build "
         f"{inc_cpu / build_cpu:.0%} (both with start-up); build + publish + report "
         f"{med['build'][1] + med['publish'][1] + med['report'][1]:.1f} s"
+    )
+    sources = INDICATORS * (2 if args.rivals else 1)
+    print(
+        f"info  per source: the build's work / {sources} sources = "
+        f"{1000 * work_full / sources:.1f} ms (with --years 1, what a source costs whatever "
+        "its rows)"
     )
     return 0
 
