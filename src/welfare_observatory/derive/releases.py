@@ -42,6 +42,7 @@ from welfare_observatory.derive._parts import (
     indicator_runs,
     items_part,
     null_last,
+    null_last_all,
 )
 from welfare_observatory.model.finding import Finding, Severity
 
@@ -353,8 +354,7 @@ def _parts(pairs: pa.Table, breakdowns: Sequence[str]) -> list[FindingPart]:
         # list takes (up to 1,000 of all), not of every indicator's (160,000 when every
         # indicator has two sources). Read column by column: no dictionary per row.
         c = plain(rows.filter(differ).slice(0, MAX_LISTED)).to_pydict()
-        keys = zip(*(c[k] for k in order), strict=True)
-        places = [tuple(null_last(v) for v in key) for key in keys]
+        places = list(zip(*(null_last_all(c[k]) for k in order), strict=True))
         reasons = map(_why, c["p_w"], c["p_l"], c["r_w"], c["r_l"], c["s_w"], c["s_l"])
         listed = [
             {
