@@ -383,14 +383,25 @@ def firsts(table: Any, within: Sequence[str]) -> list[tuple[int, dict[str, Any]]
 
 
 def indicator_runs(table: Any) -> list[int]:
-    """Where each indicator's run of rows starts in the plain Arrow ``table`` (sorted by
-    indicator first), then its number of rows: run ``i`` is ``bounds[i]:bounds[i + 1]``."""
+    """Where each indicator's run of rows starts in the Arrow ``table`` (sorted by indicator
+    first), then its number of rows: run ``i`` is ``bounds[i]:bounds[i + 1]``. A dictionary
+    column's runs are told by its codes (the chunks' dictionaries unified), its rows never
+    decoded; a text held in two slots of the dictionary is one run."""
     import numpy as np
+    import pyarrow as pa
 
     if not table.num_rows:
         return [0]
-    values = table.column("indicator").to_numpy(zero_copy_only=False)
-    return [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist(), len(values)]
+    column = table.column("indicator")
+    if not pa.types.is_dictionary(column.type):
+        values = column.to_numpy(zero_copy_only=False)
+        return [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist(), len(values)]
+    codes = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    indices = np.asarray(codes.indices)
+    starts = [0, *(np.flatnonzero(indices[1:] != indices[:-1]) + 1).tolist()]
+    names = codes.dictionary.take(pa.array(indices[starts])).to_pylist()
+    bounds = [a for i, a in enumerate(starts) if i == 0 or names[i] != names[i - 1]]
+    return [*bounds, len(indices)]
 
 
 def sum_parts(

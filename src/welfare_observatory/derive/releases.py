@@ -166,15 +166,16 @@ def _ranked_conflicts(
 ) -> tuple[pa.Table, Any, Any]:
     """The conflicts among the rows of the ``shared`` indicators: ``(pairs, ranked, kept)``.
 
-    A key (``keys``, none of them missing) is a conflict when more than one source gives
-    it. Its rows are ranked by priority (higher first), release date (later first, none
-    last), status (final first, provisional, then none) and source id, ties kept in the
-    rows' order: the first wins. ``pairs`` has a row per loser, sorted by key then loser:
-    the key, ``winner``, ``kept``, ``loser``, ``dropped``, ``difference`` (loser minus
-    winner), ``undeclared`` (another row of the key shares the winner's priority, release
-    and status), the two priorities ``p_w``/``p_l``, release dates ``r_w``/``r_l`` and
-    statuses ``s_w``/``s_l``. ``ranked``: the positions (in ``observations``) of every row
-    of a conflicting key; ``kept``: of each key's winner, in key order.
+    ``observations`` are canonical rows: no key, source or status is missing (a
+    ValueError). A key is a conflict when more than one source gives it. Its rows are
+    ranked by priority (higher first), release date (later first, none last), status
+    (final before provisional) and source id, ties kept in the rows' order: the first
+    wins. ``pairs`` has a row per loser, sorted by key then loser: the key, ``winner``,
+    ``kept``, ``loser``, ``dropped``, ``difference`` (loser minus winner), ``undeclared``
+    (another row of the key shares the winner's priority, release and status), the two
+    priorities ``p_w``/``p_l``, release dates ``r_w``/``r_l`` and statuses ``s_w``/``s_l``.
+    ``ranked``: the positions (in ``observations``) of every row of a conflicting key;
+    ``kept``: of each key's winner, in key order.
 
     Worked out on integer codes that sort as the texts do, in numpy: a rival source for
     every indicator (1.6 million rows) ranked in a window of DuckDB held about 700 MiB."""
@@ -185,38 +186,27 @@ def _ranked_conflicts(
     chosen = np.asarray(among(observations.column("indicator"), shared), dtype=bool)
     rows = np.flatnonzero(chosen)
     narrow = observations.select([*keys, "source", "value", "obs_status"])
+    missing = [n for n in [*keys, "source", "obs_status"] if narrow.column(n).null_count]
+    if missing:  # the canonical schema has none: a rank for them would be made up
+        raise ValueError(f"releases are resolved on canonical rows; {missing[0]!r} has gaps")
     if len(rows) != observations.num_rows:
         narrow = narrow.take(pa.array(rows))
+    if not len(rows):
+        return pa.table({}), rows, rows
     # The key as one integer, a column at a time (no code column outlives its turn).
     key = np.zeros(len(rows), dtype=np.int64)
     width = 1
-    named = np.ones(len(rows), dtype=bool)
     for name in keys:
-        code = _codes(narrow.column(name))[0]
-        named &= code >= 0
-        key, width = _appended(key, width, code)
-        del code
-    if not named.all():  # a key with a missing part is no conflict (SQL's = never holds)
-        rows, key = rows[named], key[named]
-        narrow = narrow.filter(pa.array(named))
-    if not len(rows):
-        return pa.table({}), rows, rows
+        key, width = _appended(key, width, _codes(narrow.column(name))[0])
     source, names = _codes(narrow.column("source"))
-    # Each source's declaration; a row without a source id takes the last slot (sorted
-    # last, priority 0 and no release date, as a source nothing declares).
     declared = [ranks.get(str(name), SourceRank()) for name in names.to_pylist()]
-    declared.append(SourceRank())
-    source[source < 0] = len(names)
-    # Priority then release date as one rank per source (equal declarations share one).
+    # Priority then release date as one rank per source (equal declarations share one),
+    # then final (0) before provisional (1): ``obs_status = 'P'``.
     levels = sorted({_place(r) for r in declared})
     by_source = np.array([levels.index(_place(r)) for r in declared], dtype=np.int64)
     status = narrow.column("obs_status")
-    # Final (0), provisional (1), no status (2): ``obs_status = 'P'``, NULL last.
-    is_p = pc.equal(decoded(status), pa.scalar("P", pa.string()))
-    status_rank = np.asarray(pc.fill_null(is_p, False), dtype=np.int64)
-    status_rank[np.asarray(status.is_null(), dtype=bool)] = 2
-    rank = by_source[source] * 3 + status_rank
-    del status_rank
+    provisional = pc.equal(decoded(status), pa.scalar("P", pa.string()))
+    rank = by_source[source] * 2 + np.asarray(provisional, dtype=np.int64)
     combined, _ = _appended(key, width, rank * len(declared) + source)
     at = np.argsort(combined, kind="stable")  # sorted position -> row of ``narrow``
     del combined
@@ -224,12 +214,8 @@ def _ranked_conflicts(
     head = np.r_[True, key[1:] != key[:-1]]
     starts = np.flatnonzero(head)
     sizes = np.diff(np.r_[starts, len(key)])
-    # Two sources or more (a missing id counts for none): the smallest and largest differ.
-    given = source < len(names)
-    low = np.minimum.reduceat(np.where(given, source, len(declared)), starts)
-    high = np.maximum.reduceat(np.where(given, source, -1), starts)
-    del given
-    disputed = high > low
+    # Two sources or more: the smallest and largest differ.
+    disputed = np.minimum.reduceat(source, starts) < np.maximum.reduceat(source, starts)
     if not disputed.any():
         return pa.table({}), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     conflict = np.repeat(disputed, sizes)
@@ -267,10 +253,9 @@ def _ranked_conflicts(
     }
     for name, column in columns.items():
         pairs = pairs.append_column(name, column)
-    conflicting = np.flatnonzero(conflict)
-    ranked = rows[at[conflicting]]
+    in_conflict = rows[at[np.flatnonzero(conflict)]]
     kept = rows[at[starts[disputed]]]
-    return pairs, ranked, kept
+    return pairs, in_conflict, kept
 
 
 def _place(rank: SourceRank) -> tuple[int, bool, int]:
@@ -281,14 +266,14 @@ def _place(rank: SourceRank) -> tuple[int, bool, int]:
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[Any, pa.Array]:
-    """:func:`~welfare_observatory._arrow.ranked` codes of ``column`` as int64, -1 where
-    missing, and the sorted distinct texts they index."""
+    """:func:`~welfare_observatory._arrow.ranked` codes of ``column`` (no gaps) as int64,
+    and the sorted distinct texts they index."""
     import numpy as np
 
     from welfare_observatory._arrow import ranked
 
     codes, values = ranked(column)
-    return np.asarray(pc.fill_null(codes, -1), dtype=np.int64), values
+    return np.asarray(codes, dtype=np.int64), values
 
 
 def _appended(key: Any, width: int, part: Any) -> tuple[Any, int]:
@@ -394,21 +379,8 @@ def _parts(pairs: pa.Table, breakdowns: Sequence[str]) -> list[FindingPart]:
 
 def _by_indicator(pairs: pa.Table) -> list[tuple[str, pa.Table]]:
     """``pairs`` (sorted by indicator first) cut into each indicator's rows: one slice
-    per indicator with a conflict, a few hundred at most. Runs are told by the column's
-    codes (its chunks' dictionaries unified), never by its rows decoded."""
-    import numpy as np
-
-    column = pairs.column("indicator")
-    if not pa.types.is_dictionary(column.type) or not pairs.num_rows:
-        bounds = indicator_runs(pairs)
-    else:
-        codes = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        indices = np.asarray(codes.indices)
-        starts = [0, *(np.flatnonzero(indices[1:] != indices[:-1]) + 1).tolist()]
-        names = codes.dictionary.take(pa.array(indices[starts])).to_pylist()
-        # A text held in two slots of the dictionary is one run.
-        bounds = [a for i, a in enumerate(starts) if i == 0 or names[i] != names[i - 1]]
-        bounds.append(pairs.num_rows)
+    per indicator with a conflict, a few hundred at most."""
+    bounds = indicator_runs(pairs)
     return [
         (str(pairs.column("indicator")[a].as_py()), pairs.slice(a, b - a))
         for a, b in pairwise(bounds)
