@@ -24,6 +24,7 @@ from __future__ import annotations
 import abc
 import builtins
 import dataclasses
+import hashlib
 import mimetypes
 import os
 import re
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from welfare_observatory.sources.http import HttpClient
 
 __all__ = [
+    "HELD_FILE_BYTES",
     "PROJECT",
     "Exporter",
     "FetchContext",
@@ -96,7 +98,10 @@ class SourceOptions(Frozen):
 
 @dataclass(frozen=True, slots=True)
 class Payload:
-    """Raw bytes a source fetched, stored in the cache under the sha256 of the bytes.
+    """Raw bytes a source fetched, named by their sha256: an answer stored in the cache
+    (``path`` is its copy there), or a local file read by :meth:`FetchContext.read_file`
+    (``path`` is the file; up to :data:`HELD_FILE_BYTES` its bytes are held in ``data``,
+    as read and hashed, and the cache keeps no copy).
 
     ``key`` identifies the request (the URL with its parameters, or ``file:<relative
     path>``); time lives only in ``meta`` (``fetched_at``), never in ids.
@@ -108,10 +113,12 @@ class Payload:
     path: Path
     media_type: str = "application/octet-stream"
     meta: Mapping[str, str] = field(default_factory=dict)
+    data: bytes | None = field(default=None, repr=False, compare=False)
+    """The bytes, when they were read into memory as they were hashed (a local file)."""
 
     def read_bytes(self) -> bytes:
-        """The cached bytes."""
-        return self.path.read_bytes()
+        """The bytes whose digest is :attr:`sha256`."""
+        return self.data if self.data is not None else self.path.read_bytes()
 
     @property
     def url(self) -> str | None:
@@ -181,9 +188,9 @@ class FetchContext:
     """``[base_dir, its real path]`` once resolved, shared by the contexts
     :meth:`for_source` makes (see :meth:`_real_base`)."""
     _reads: list[Any] | None = field(default=None, repr=False, compare=False)
-    """When a list (the build's), each file :meth:`read_file` copied: ``(payload, path, its
-    stat before the copy)``, the stat None when the path went through a symbolic link; for
-    the build's note of what a source read (``build.fetch_note``)."""
+    """When a list (the build's), each file :meth:`read_file` read: ``(payload, path, its
+    stat when read)``, the stat None when the path went through a symbolic link; for the
+    build's note of what a source read (``build.fetch_note``)."""
 
     @classmethod
     def create(
@@ -287,7 +294,9 @@ class FetchContext:
         return target, found
 
     def read_file(self, relative_path: str | Path, *, media_type: str | None = None) -> Payload:
-        """Copy a file inside ``base_dir`` into the cache and return it as a payload."""
+        """A file inside ``base_dir`` as a payload: up to :data:`HELD_FILE_BYTES` read,
+        hashed and held in memory (the cache keeps no copy: the file is where it is), a
+        larger file copied into the cache as it is hashed (memory stays bounded)."""
         found, known = self._resolved(relative_path)
         linkless = known is not None
         base = self._real_base()
@@ -311,15 +320,32 @@ class FetchContext:
             )
         guessed = _media_type_of(target.name)
         self._say(f"read {relative}")
-        payload = self.cache.put_file(
-            self.source,
-            f"file:{relative}",
-            target,
-            media_type=media_type or guessed or "application/octet-stream",
-            meta={"path": relative},
-            trust_stamps=not self.refresh,  # a refresh reads and hashes the file again
-            status=known,  # a regular file's lstat is its stat: not asked for again
-        )
+        kind = media_type or guessed or "application/octet-stream"
+        if known.st_size <= HELD_FILE_BYTES:
+            # A copy in the cache was one more file to create and write for each local
+            # file, the largest cost left to a fresh build of many small files (issue 19).
+            data, known = _read_whole(
+                target, known, Location(source=self.source or None, file=relative)
+            )
+            payload = Payload(
+                self.source,
+                f"file:{relative}",
+                hashlib.sha256(data).hexdigest(),
+                target,
+                kind,
+                {"fetched_at": self.cache.now(), "path": relative},
+                data=data,
+            )
+        else:
+            payload = self.cache.put_file(
+                self.source,
+                f"file:{relative}",
+                target,
+                media_type=kind,
+                meta={"path": relative},
+                trust_stamps=not self.refresh,  # a refresh reads and hashes the file again
+                status=known,  # a regular file's lstat is its stat: not asked for again
+            )
         if self._reads is not None:
             self._reads.append((payload, found, known if linkless else None))
         return payload
@@ -496,6 +522,42 @@ _MEDIA_TYPES = {
 """The media types of the files observatories read, by their last suffix (any case): the
 same on every machine, and known without loading the system's type tables (``mimetypes``
 reads them on first use, about 5 ms of a build that reads one file)."""
+
+
+HELD_FILE_BYTES = 64 << 20
+"""Local files up to this size (64 MiB) are read whole into their payload and hashed, not
+copied into the cache (:meth:`FetchContext.read_file`): the parse that follows reads them
+whole anyway. A larger file is copied into the cache in 1 MiB pieces as it is hashed."""
+
+_REREADS = 3
+"""Times :func:`_read_whole` reads a file that changed while it was read before giving up."""
+
+
+def _read_whole(
+    path: Path, before: os.stat_result, where: Location
+) -> tuple[bytes, os.stat_result]:
+    """The bytes of the regular file ``path`` and its status when they were read: read
+    again when the file's stamp after the read is not ``before``'s (written meanwhile),
+    a FetchError when it keeps changing."""
+    from welfare_observatory._file_stamp import file_stamp
+
+    for _ in range(_REREADS):
+        try:
+            with open(path, "rb") as handle:  # noqa: PTH123
+                data = handle.read()
+                after = os.fstat(handle.fileno())
+        except OSError as exc:
+            raise FetchError(
+                f"cannot read {path.name!r}: {exc.strerror or exc}", location=where
+            ) from exc
+        if file_stamp(after) == file_stamp(before):
+            return data, after
+        before = after
+    raise FetchError(
+        f"file {where.file!r} changed each time it was read",
+        location=where,
+        hint="something is writing it: build again once it is written",
+    )
 
 
 def _media_type_of(name: str) -> str | None:

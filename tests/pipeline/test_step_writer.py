@@ -103,11 +103,14 @@ def test_a_step_that_cannot_be_written_fails_its_source_as_in_line(
 def test_a_file_copy_that_cannot_be_synced_fails_its_source_as_in_line(
     environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from welfare_observatory import sdk
     from welfare_observatory.sources import cache as cache_module
 
     def broken(_fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
+    # Files this small are held, not copied: as large files, they are copied.
+    monkeypatch.setattr(sdk, "HELD_FILE_BYTES", 0)
     monkeypatch.setattr(cache_module.os, "fsync", broken)
     kb = tmp_path / "kb"
     inline = _inline(environment, kb)

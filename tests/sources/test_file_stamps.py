@@ -1,6 +1,8 @@
-"""A local file unchanged since the last build is not read and hashed again (issue 19): its
-stamp (size, times, inode, device) and its cached copy's stamp are recorded with the digest.
-Any change to either, and a refresh, reads the file again; the digest is always the bytes'."""
+"""A local file copied into the cache (``put_file``; ``read_file`` copies a file larger than
+``sdk.HELD_FILE_BYTES``) and unchanged since the last build is not read and hashed again
+(issue 19): its stamp (size, times, inode, device) and its cached copy's stamp are recorded
+with the digest. Any change to either, and a refresh, reads the file again; the digest is
+always the bytes'."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from welfare_observatory import sdk
 from welfare_observatory.sdk import FetchContext
 from welfare_observatory.sources import cache as cache_module
 from welfare_observatory.sources.cache import Cache
@@ -102,6 +105,9 @@ def test_a_file_changed_just_now_is_never_trusted(
 def test_a_refreshing_fetch_context_reads_local_files_again(
     tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A file over sdk.HELD_FILE_BYTES is copied into the cache (a smaller one is read and
+    # hashed by every fetch, never copied).
+    monkeypatch.setattr(sdk, "HELD_FILE_BYTES", 4)
     (tmp_path / "a.csv").write_bytes(b"A,B\n1,2\n")
     cache = Cache(tmp_path / "cache")
 
@@ -160,11 +166,14 @@ def _same_but_time(one: Path, other: Path) -> bool:
     return bool(a == b)
 
 
+@pytest.mark.parametrize("held", [4, sdk.HELD_FILE_BYTES], ids=["copied", "held"])
 def test_read_file_asks_for_the_file_s_status_once(
-    tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch, held: int
 ) -> None:
     """The unchanged-file check of a build's local file costs one system call for the file
-    (its lstat on the way through the folder), not an lstat and a stat."""
+    (its lstat on the way through the folder), not an lstat and a stat; a file read whole
+    into its payload is not asked for its stat either (the read's own descriptor is)."""
+    monkeypatch.setattr(sdk, "HELD_FILE_BYTES", held)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "a.csv").write_bytes(b"A,B\n1,2\n")
     cache = Cache(tmp_path / "cache")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 from typing import ClassVar
 
 import pyarrow as pa
 import pytest
 
 import welfare_observatory
+from welfare_observatory import sdk
 from welfare_observatory.errors import ConfigError, FetchError, OfflineError, ParseError
 from welfare_observatory.sdk import FetchContext, Payload, Source, SourceOptions
 from welfare_observatory.sources.http import HttpClient
@@ -81,12 +84,62 @@ def ctx(tmp_path):
     return FetchContext.create(tmp_path / "cache", base_dir=tmp_path / "obs", source="beds")
 
 
-def test_read_file_copies_the_file_into_the_cache(ctx):
+def test_read_file_holds_a_small_file_s_bytes_and_copies_nothing(ctx):
+    file = ctx.base_dir / "data" / "beds.csv"
+    before = ctx.cache.now()
     payload = ctx.read_file("data/beds.csv")
+    after = ctx.cache.now()
     assert payload.read_bytes() == b"asl,beds\n203,12\n"
+    assert payload.sha256 == hashlib.sha256(b"asl,beds\n203,12\n").hexdigest()
     assert payload.key == "file:data/beds.csv" and payload.source == "beds"
     assert payload.media_type == "text/csv" and payload.meta["path"] == "data/beds.csv"
-    assert payload.path.is_relative_to(ctx.cache.root)
+    assert before <= payload.meta["fetched_at"] <= after  # the cache's clock
+    # The file stays where it is: the cache holds no copy of it and no record.
+    assert payload.path == file.resolve()
+    assert not (ctx.cache.root / "objects").exists() and not (ctx.cache.root / "index").exists()
+    # The payload is the bytes read and hashed, whatever happens to the file afterwards.
+    file.write_bytes(b"asl,beds\n203,99\n")
+    assert payload.read_bytes() == b"asl,beds\n203,12\n"
+
+
+def test_read_file_copies_a_large_file_into_the_cache(ctx, monkeypatch):
+    monkeypatch.setattr(sdk, "HELD_FILE_BYTES", 8)
+    payload = ctx.read_file("data/beds.csv")
+    assert payload.data is None and payload.path.is_relative_to(ctx.cache.root)
+    assert payload.read_bytes() == b"asl,beds\n203,12\n"
+    assert payload.sha256 == hashlib.sha256(b"asl,beds\n203,12\n").hexdigest()
+    assert ctx.cache.lookup("beds", "file:data/beds.csv") == payload
+
+
+def test_a_file_written_while_it_is_read_is_read_again(ctx, monkeypatch):
+    """The bytes held are those of one state of the file: when its stamp after the read
+    is not the one before (a write in between), it is read again; a file that keeps
+    changing is an error naming it."""
+    real_fstat = os.fstat
+    changes = iter([True])
+
+    def moved(fd: int) -> os.stat_result:
+        status = real_fstat(fd)
+        if next(changes, False):
+            (ctx.base_dir / "data" / "beds.csv").write_bytes(b"asl,beds\n203,13\n")
+            return real_fstat(fd)
+        return status
+
+    monkeypatch.setattr(os, "fstat", moved)
+    payload = ctx.read_file("data/beds.csv")
+    assert payload.read_bytes() == b"asl,beds\n203,13\n"
+    assert payload.sha256 == hashlib.sha256(b"asl,beds\n203,13\n").hexdigest()
+
+    grown = iter(range(1, 100))
+
+    def always(fd: int) -> os.stat_result:
+        status = real_fstat(fd)  # a file growing at every look
+        return os.stat_result((*status[:6], status.st_size + next(grown), *status[7:10]))
+
+    monkeypatch.setattr(os, "fstat", always)
+    with pytest.raises(FetchError, match="changed each time it was read") as info:
+        ctx.read_file("data/beds.csv")
+    assert info.value.location.file == "data/beds.csv" and info.value.location.source == "beds"
 
 
 @pytest.mark.parametrize("escape", ["../secret.txt", "data/../../secret.txt", "/etc/passwd"])

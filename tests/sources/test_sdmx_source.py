@@ -161,6 +161,29 @@ def test_local_files_of_every_format(tmp_path, shared_data):
     assert fetch_parse(SdmxSource("c", {"path": "sdmx_istat_41_983_data.csv"}), ctx).num_rows == 18
 
 
+def test_a_local_structure_is_read_where_it_is_and_must_not_change_after_the_fetch(
+    tmp_path, shared_data
+):
+    """A local file is not copied into the cache: the data payload names the structure
+    file, and parse reads it there only if it still hashes to what the fetch read."""
+    ctx = make_ctx(tmp_path)
+    shutil.copy(shared_data / "sdmx_istat_22_289.xml", ctx.base_dir / "d.xml")
+    shutil.copy(shared_data / "sdmx_istat_22_289-structure.xml", ctx.base_dir / "s.xml")
+    source = SdmxSource("pop", {"path": "d.xml", "structure_path": "s.xml"})
+    (payload,) = source.fetch(ctx)
+    assert payload.meta["structure_file"] == str((ctx.base_dir / "s.xml").resolve())
+    assert not (ctx.cache.root / "objects").exists()
+    assert source.parse(payload).num_rows == 8
+    with (ctx.base_dir / "s.xml").open("ab") as handle:
+        handle.write(b"\n")
+    with pytest.raises(ParseError, match="changed since it was fetched") as info:
+        source.parse(payload)
+    assert info.value.location.source == "pop" and "build again" in info.value.hint
+    (ctx.base_dir / "s.xml").unlink()
+    with pytest.raises(ParseError, match="cannot be read"):
+        source.parse(payload)
+
+
 def test_structure_specific_data_without_its_structure_is_a_parse_error(tmp_path, shared_data):
     ctx = make_ctx(tmp_path)
     shutil.copy(shared_data / "sdmx_istat_22_289.xml", ctx.base_dir / "d.xml")

@@ -227,8 +227,8 @@ def run_sources(
     on_output: Callable[[SourceOutput], None] | None = None,
 ) -> list[SourceOutput]:
     """:func:`run_source` of each source in order, what they write finished on one other
-    thread: the fsync and index record of each local file copied into the cache, then the
-    source's step.
+    thread: the fsync and index record of each local file copied into the cache (one over
+    ``sdk.HELD_FILE_BYTES``), then the source's step.
 
     Waiting for the disk (an fsync costs milliseconds of wall time) and writing a step
     (Parquet encoding, files) release the GIL, so they overlap the next source's parsing.
@@ -552,7 +552,7 @@ def _fetch(source_id: str, config: SourceConfig, context: BuildContext, *, noted
         fetching = _fetch_context(context, source_id, noting=note is not None)
         begun = time.time_ns()
         payloads = _checked_payloads(source.fetch(fetching))
-        # Local files copied into the cache are fsynced and indexed on the writer.
+        # Local files copied into the cache (large ones) are fsynced and indexed on the writer.
         records = list(fetching.cache.pending)
     # A structure message read alongside an SDMX payload changes how it parses.
     hashes = tuple(
@@ -616,7 +616,7 @@ def _step_key(
 
 
 def _fetch_context(context: BuildContext, source_id: str, *, noting: bool = False) -> Any:
-    """``noting``: the context lists the local files it copies (``FetchContext._reads``)."""
+    """``noting``: the context lists the local files it reads (``FetchContext._reads``)."""
     from welfare_observatory.sdk import FetchContext
 
     cache = context.env.cache(context.cache_dir)

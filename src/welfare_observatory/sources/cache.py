@@ -118,6 +118,10 @@ class Cache:
         self.finisher = finisher
         self.pending: list[Future[None]] = []
 
+    def now(self) -> str:
+        """The cache's clock: when a payload was fetched (UTC, to the second)."""
+        return self._clock()
+
     # -- objects ---------------------------------------------------------------------------
     def object_path(self, sha256: str) -> Path:
         """Where the bytes with this hash live."""

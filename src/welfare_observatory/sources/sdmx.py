@@ -20,14 +20,19 @@ sdmx1 builds the URLs and reads the messages; the library's HTTP client sends th
 requests (cached, rate-limited per host: Istat allows about 5 a minute). Structure-specific
 XML needs its data structure (DSD): from ``structure_path``, from the ``structure`` id, or
 from the dataflow (one request with ``references=datastructure``). The data payload's
-``meta["structure_sha256"]`` names the structure payload it is read with.
+``meta["structure_sha256"]`` names the structure payload it is read with, and
+``meta["structure_file"]`` where it is: its copy in the cache, or the local file (a local
+file is not copied; its bytes are checked against the digest when parse reads them).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 import re
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import AliasChoices, Field, model_validator
@@ -253,22 +258,39 @@ class SdmxSource(Source[SdmxOptions]):
         sha = payload.meta.get("structure_sha256")
         if not sha:
             return None
-        # The structure payload sits next to the data payload in the same cache.
-        path = payload.path.parents[1] / sha[:2] / sha
+        # Where fetch found the structure: its copy in the cache, or a local file (not
+        # copied); a payload linked before that was said sits next to the data's copy.
+        named = payload.meta.get("structure_file")
+        path = Path(named) if named else payload.path.parents[1] / sha[:2] / sha
         try:
-            return path.read_bytes()
+            data = path.read_bytes()
         except OSError:
             raise self.parse_error(
                 payload,
-                f"the structure payload {sha[:12]} is not in the cache",
+                f"the structure payload {sha[:12]} is not in the cache"
+                if not named
+                else f"the structure file {payload.meta.get('structure')!r} cannot be read",
                 hint="fetch the source again",
             ) from None
+        if named and hashlib.sha256(data).hexdigest() != sha:
+            raise self.parse_error(
+                payload,
+                f"the structure file {payload.meta.get('structure')!r} changed since it was "
+                "fetched",
+                hint="build again: the source is then fetched anew",
+            )
+        return data
 
 
 def _link(data: Payload, structure: Payload | None) -> Payload:
     if structure is None:
         return data
-    meta = {**data.meta, "structure_sha256": structure.sha256, "structure": structure.origin}
+    meta = {
+        **data.meta,
+        "structure_sha256": structure.sha256,
+        "structure": structure.origin,
+        "structure_file": os.fspath(structure.path),
+    }
     return dataclasses.replace(data, meta=meta)
 
 

@@ -70,7 +70,7 @@ class TableSource(Source[TableOptions]):
         return self.options
 
     def fetch(self, ctx: FetchContext) -> list[Payload]:
-        """The file, copied into the cache (``path``) or downloaded through it (``url``)."""
+        """The file, read where it is (``path``) or downloaded through the cache (``url``)."""
         options = self.table_options
         if options.path is not None:
             return [ctx.read_file(options.path)]
