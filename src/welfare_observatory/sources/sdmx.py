@@ -259,7 +259,8 @@ class SdmxSource(Source[SdmxOptions]):
         if not sha:
             return None
         # Where fetch found the structure: its copy in the cache, or a local file (not
-        # copied); a payload linked before that was said sits next to the data's copy.
+        # copied). A payload linked without saying where (one made by hand) has it next
+        # to the data's copy in the cache.
         named = payload.meta.get("structure_file")
         path = Path(named) if named else payload.path.parents[1] / sha[:2] / sha
         try:
