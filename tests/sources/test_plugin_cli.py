@@ -114,6 +114,8 @@ def test_preview_shows_rows_and_distinct_codes(tmp_path):
     assert columns["OBS_STATUS"] == {"name": "OBS_STATUS", "type": "string", "distinct": 1,
                                      "nulls": 2, "codes": ["e"]}  # fmt: skip
     assert report["payloads"][0]["key"] == "file:pop.csv"
+    assert report["payloads"][0]["bytes"] == len(CSV)  # the bytes read, held: no copy
+    assert not (tmp_path / "cache" / "objects").exists()
 
 
 def test_preview_as_tables(tmp_path):

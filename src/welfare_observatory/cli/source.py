@@ -243,7 +243,8 @@ def _payload_info(payload: Payload) -> dict[str, Any]:
         "key": payload.key,
         "sha256": payload.sha256,
         "media_type": payload.media_type,
-        "bytes": payload.path.stat().st_size,
+        # The bytes held are those hashed; the file may have changed since.
+        "bytes": len(payload.data) if payload.data is not None else payload.path.stat().st_size,
         "status": payload.meta.get("status"),
     }
 
