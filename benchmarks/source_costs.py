@@ -29,13 +29,14 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from many_sources import workload, workload_arguments
 
 
-def one_repeat(folder: Path, scratch: Path, profiler: object | None) -> dict[str, float]:
+def one_repeat(folder: Path, scratch: Path, profiler: Any) -> dict[str, float]:
     """Every source run once into a fresh folder: seconds per stage (wall, and ``*_cpu``)."""
     from welfare_observatory.build import sources
     from welfare_observatory.build.environment import make_environment
@@ -59,7 +60,7 @@ def one_repeat(folder: Path, scratch: Path, profiler: object | None) -> dict[str
     wall = time.perf_counter()
     cpu = time.thread_time()
     if profiler is not None:
-        profiler.start()  # type: ignore[attr-defined]
+        profiler.start()
     outputs = []
     with ThreadPoolExecutor(1, thread_name_prefix="steps") as saver:
         # A build's writer thread, waited for after each source (counted in ``other``).
@@ -70,7 +71,7 @@ def one_repeat(folder: Path, scratch: Path, profiler: object | None) -> dict[str
                 output.saving.result()
             outputs.append(output)
     if profiler is not None:
-        profiler.stop()  # type: ignore[attr-defined]
+        profiler.stop()
     out = {"sources": time.perf_counter() - wall, "sources_cpu": time.thread_time() - cpu}
     failed = [o.report.id for o in outputs if o.report.status == "failed"]
     if failed:
@@ -106,14 +107,12 @@ def main() -> int:
     n = runs[0]["n"]
     print(f"{n:.0f} sources, {args.repeats} repeats (the first warms the caches), ms per source")
     print(f"{'':<12}{'median':>9}{'fastest':>9}")
-    for name in ("fetch", "parse", "harmonize", "other", "sources", "sources_cpu"):
-        values = [r[name] * 1000 / n for r in runs[1:] or runs]
-        print(f"{name:<12}{statistics.median(values):>9.2f}{min(values):>9.2f}")
-    for name in ("checks", "checks_cpu"):
+    names = ("fetch", "parse", "harmonize", "other", "sources", "sources_cpu", "checks")
+    for name in (*names, "checks_cpu"):
         values = [r[name] * 1000 / n for r in runs[1:] or runs]
         print(f"{name:<12}{statistics.median(values):>9.2f}{min(values):>9.2f}")
     if args.profile and profiler is not None:
-        print(profiler.output_text(unicode=False))  # type: ignore[attr-defined]
+        print(profiler.output_text(unicode=False))
     return 0
 
 
