@@ -233,6 +233,74 @@ def test_medians_round_as_duckdbs_or_are_left_to_duckdb() -> None:
     assert exact > 1500 and inexact > 10
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.integers(min_value=0, max_value=300), min_size=1, max_size=12),
+    st.sampled_from([12, 70_000]),
+    st.randoms(use_true_random=False),
+)
+def test_medians_of_many_groups_at_once_are_duckdbs(
+    sizes: list[int], spread: int, rng: Any
+) -> None:
+    """Medians of groups of very different sizes (each sorted in a matrix of its width
+    class), groups left empty, and group ids past 2**16, taken at once and in any row
+    order: DuckDB's ``median`` of each group, NaN for an empty one; and so are the
+    medians of the absolute deviations from them (the outlier check's MAD)."""
+    import numpy as np
+
+    from welfare_observatory.validate._grouped import _grouped_median, _grouped_median_and_mad
+
+    ids = rng.sample(range(spread), len(sizes))
+    groups = np.repeat(np.array(ids, dtype=np.int64), sizes)
+    values = np.array([rng.choice([1.0, 2.5, -3.0, 0.0]) * rng.randint(0, 40) for _ in groups])
+    shuffled = np.array(rng.sample(range(len(groups)), len(groups)), dtype=np.int64)
+    groups, values = groups[shuffled], values[shuffled]
+    got = _grouped_median(groups, values, spread)
+    table = pa.table({"g": groups, "v": values})
+    rows = builtin._sql("SELECT g, median(v) AS m FROM t GROUP BY g", t=table)
+    expected = np.full(spread, np.nan)
+    for r in rows:
+        expected[r["g"]] = r["m"]
+    assert np.array_equal(got, expected, equal_nan=True)
+    deviations = builtin._sql(
+        "SELECT g, median(abs(v - m)) AS d FROM t"
+        " JOIN (SELECT g, median(v) AS m FROM t GROUP BY g) USING (g) GROUP BY g",
+        t=table,
+    )
+    expected_mad = np.full(spread, np.nan)
+    for r in deviations:
+        expected_mad[r["g"]] = r["d"]
+    median, mad = _grouped_median_and_mad(groups, values, spread)
+    assert np.array_equal(median, expected, equal_nan=True)
+    assert np.array_equal(mad, expected_mad, equal_nan=True)
+
+
+def test_the_groups_are_sorted_in_fewer_cells_than_twice_the_values() -> None:
+    """However the group sizes spread (one group of 100,000 rows, thousands of 1 to 3),
+    the matrices the groups are sorted in hold fewer than twice as many cells as there
+    are values, and each row holds its group's values in order, then infinities."""
+    import numpy as np
+
+    from welfare_observatory.validate._grouped import _sorted_by_group
+
+    rng = np.random.default_rng(7)
+    sizes = np.r_[100_000, rng.integers(1, 4, size=5000), 0, 17]
+    groups = np.repeat(np.arange(len(sizes)), sizes)
+    values = rng.normal(size=len(groups))
+    counts = np.bincount(groups, minlength=len(sizes))
+    cells = 0
+    seen = set()
+    for members, rows in _sorted_by_group(groups, values, counts):
+        cells += rows.size
+        for k, group in enumerate(members.tolist()):
+            seen.add(group)
+            n = counts[group]
+            assert np.array_equal(rows[k, :n], np.sort(values[groups == group]))
+            assert np.isinf(rows[k, n:]).all()
+    assert cells < 2 * len(values)
+    assert seen == set(np.flatnonzero(counts).tolist())
+
+
 def test_ties_name_the_territory_and_period_as_duckdb() -> None:
     """Equal z-scores: the worst row is the one with the larger territory code, a NULL
     ranking above every code, and a row whose territory or period is NULL is left out of

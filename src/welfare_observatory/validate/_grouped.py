@@ -17,7 +17,7 @@ adds in an order of its own.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -146,33 +146,101 @@ def _dense(ids: np.ndarray) -> np.ndarray:
 def _grouped_median(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     """The median of ``values`` per group ``0 .. size - 1`` (NaN where a group is empty),
     as DuckDB's ``median`` gives it: the middle value, or (lo + hi) / 2. Raises
-    :class:`InexactError` where that is not how DuckDB rounds (subnormal numbers)."""
+    :class:`InexactError` where that is not how DuckDB rounds (subnormal numbers).
+
+    ``values`` are finite (:func:`fast_values`). Each group's values are sorted apart, as
+    a row of a matrix padded with infinities (:func:`_sorted_by_group`), not all values
+    at once: a group has tens of rows, and sorting many short rows cost a third of one
+    sort of every value."""
+    return _grouped_medians(groups, values, size, deviations=False)[0]
+
+
+def _grouped_median_and_mad(
+    groups: np.ndarray, values: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per group, :func:`_grouped_median` of ``values`` and the median of the absolute
+    deviations from it (``|value - median|``, each a double as numpy takes it), the
+    second sorted in the rows of the first: the values are grouped once."""
+    return _grouped_medians(groups, values, size, deviations=True)
+
+
+def _grouped_medians(
+    groups: np.ndarray, values: np.ndarray, size: int, *, deviations: bool
+) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
 
-    by_value = np.argsort(values)
-    if size <= 2**16:
-        # Groups as 16-bit codes: numpy's stable sort of those is a radix sort.
-        by_group = np.argsort(groups[by_value].astype(np.uint16), kind="stable")
-        ordered = values[by_value[by_group]]
-    else:
-        n = len(values)
-        rank = np.empty(n, dtype=np.int64)
-        rank[by_value] = np.arange(n, dtype=np.int64)
-        # One sort on (group, rank of the value): the keys are distinct, any sort will do.
-        ordered = values[np.argsort(groups * n + rank)]
     counts = np.bincount(groups, minlength=size)
-    starts = np.cumsum(counts) - counts
+    middles = {name: np.full(size, np.nan) for name in ("low", "high", "dlow", "dhigh")}
+    for members, rows in _sorted_by_group(groups, values, counts):
+        taken = np.arange(len(members))
+        lower, upper = (counts[members] - 1) // 2, counts[members] // 2
+        low, high = rows[taken, lower], rows[taken, upper]
+        middles["low"][members], middles["high"][members] = low, high
+        if deviations:
+            with np.errstate(all="ignore"):
+                median = np.where(upper == lower, low, (low + high) / 2)
+            # The padding stays infinite, after every deviation of the row.
+            spread = np.abs(rows - median[:, None])
+            spread.sort(axis=1)
+            middles["dlow"][members] = spread[taken, lower]
+            middles["dhigh"][members] = spread[taken, upper]
     present = counts > 0
-    low = np.full(size, np.nan)
-    high = np.full(size, np.nan)
-    low[present] = ordered[(starts + (counts - 1) // 2)[present]]
-    high[present] = ordered[(starts + counts // 2)[present]]
+    median = _middle(middles["low"], middles["high"], counts, present)
+    if not deviations:
+        return median, np.full(size, np.nan)
+    return median, _middle(middles["dlow"], middles["dhigh"], counts, present)
+
+
+def _middle(low: np.ndarray, high: np.ndarray, counts: np.ndarray, present: np.ndarray) -> Any:
+    """The median of groups of ``counts`` rows whose middle values are ``low`` and
+    ``high``: ``low``, or (lo + hi) / 2 for an even count; InexactError where a number is
+    subnormal."""
+    import numpy as np
+
     with np.errstate(all="ignore"):
         total = low + high
         median = np.where(counts % 2 == 1, low, total / 2)
     if any(_subnormal(x[present]) for x in (low, high, total, median)):
         raise InexactError("a median of subnormal numbers")
     return median
+
+
+def _sorted_by_group(
+    groups: np.ndarray, values: np.ndarray, counts: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The groups' values sorted, a group to a row: ``(members, rows)`` per width class,
+    ``rows[k]`` the sorted values of group ``members[k]`` followed by infinities. A class
+    holds the groups of ``2**(e-1) < count <= 2**e`` rows, ``2**e`` wide: the matrices
+    hold fewer than twice as many cells as there are values, however the counts spread."""
+    import numpy as np
+
+    if not len(values):
+        return
+    present = np.flatnonzero(counts)
+    # frexp's exponent of count - 1 is its bit length: the class of 2**e >= count.
+    widths = np.frexp((counts[present] - 1).astype(np.float64))[1]
+    # Groups renumbered class by class: sorted by the new number, each class's rows are
+    # one run, its groups one range.
+    by_class = present[np.argsort(widths, kind="stable")]
+    renumbered = np.empty(len(counts), dtype=np.int64)
+    renumbered[by_class] = np.arange(len(by_class))
+    new = renumbered[groups]
+    # Numpy's stable sort of 16-bit keys is a radix sort.
+    keys = new.astype(np.uint16) if len(by_class) <= 2**16 else new
+    order = np.argsort(keys, kind="stable")
+    new = new[order]
+    ordered = values[order]
+    sizes = counts[by_class]
+    starts = np.cumsum(sizes) - sizes
+    position = np.arange(len(values)) - starts[new]
+    classes = np.sort(widths)
+    edges = np.flatnonzero(np.r_[True, classes[1:] != classes[:-1], True])
+    for first, end in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        begin, stop = int(starts[first]), int(starts[end - 1] + sizes[end - 1])
+        rows = np.full((end - first, 1 << int(classes[first])), np.inf)
+        rows[new[begin:stop] - first, position[begin:stop]] = ordered[begin:stop]
+        rows.sort(axis=1)
+        yield by_class[first:end], rows
 
 
 def _subnormal(values: np.ndarray) -> bool:
@@ -309,8 +377,8 @@ def outlier_rows(
             rows, group = rows[big], group[big]
         if len(rows):
             v = value[rows]
-            med = _grouped_median(group, v, size)[group]
-            mad = _grouped_median(group, np.abs(v - med), size)[group]
+            medians, deviations = _grouped_median_and_mad(group, v, size)
+            med, mad = medians[group], deviations[group]
             z = np.abs(factor * (v - med) / mad)
             hit = ~count_unit[rows] & (mad != 0) & (z > z_limit)
             found += _worst("outlier", rows[hit], z[hit], codes)
