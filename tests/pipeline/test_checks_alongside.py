@@ -588,3 +588,44 @@ def test_changed_sources_between_kept_ones_are_checked_as_after(
     got = (plain(checks.finish(outputs)), _cache(kb))
     assert sent == [["s1", "s3"], ["s1"], ["s3"]]  # after, then alongside
     assert got == expected
+
+
+def test_each_sources_findings_key_is_made_once_unless_its_report_changed(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``finish`` takes the key ``add`` made for a source (the outputs it gets are the
+    build's copies of those ``add`` got), with the findings and cache of checking after;
+    an output whose report or steps are not those ``add`` saw (a reused step made again
+    has a report of its own) gets its key made anew."""
+    made: list[str] = []
+    key_maker = validate._key_maker
+
+    def counting(*args: Any) -> Any:
+        key = key_maker(*args)
+
+        def counted(output: SourceOutput) -> str:
+            made.append(output.report.id)
+            return str(key(output))
+
+        return counted
+
+    kb = tmp_path / "kb"
+    expected, _ = _both(environment, kb, monkeypatch)
+    shutil.rmtree(kb)
+    monkeypatch.setattr(validate, "_key_maker", counting)
+    got = _alongside(environment, kb)
+    assert [plain(got), _cache(kb)] == expected
+    assert sorted(made) == [f"s{i}" for i in range(1, 8)], "one key a source"
+
+    checks = validate.ChecksAlongside(_context(environment, kb), 1)
+    output = got[0]
+    checks.add(output)
+    made.clear()
+    key = checks._key_of(dataclasses.replace(output, saving=None))
+    assert made == []
+    copied = output.report.model_copy(update={"status": "ok"})
+    assert checks._key_of(dataclasses.replace(output, report=copied)) == key
+    fewer = dataclasses.replace(output, steps=output.steps[:-1])
+    assert checks._key_of(fewer) != key
+    assert made == ["s1", "s1"]
+    checks.close()

@@ -146,6 +146,9 @@ class ChecksAlongside:
         self._tables: dict[str, pa.Table] = {}
         self._sent: dict[str, str] = {}
         """Findings key of each source sent to be checked, in order."""
+        self._keyed: dict[str, tuple[Any, list[str], str]] = {}
+        """Each source's findings key as :meth:`add` made it, with what it was made of
+        (the report, the step ids): the outputs :meth:`finish` gets are copies."""
         self._futures: list[Future[dict[str, list[Finding]]]] = []
         self._pool: ThreadPoolExecutor | None = None
         self._checks: list[tuple[str, Check]] = []
@@ -167,6 +170,7 @@ class ChecksAlongside:
         if output.num_rows:
             source = output.report.id
             key = self._key(output)
+            self._keyed[source] = (output.report, [s.id for s in output.steps], key)
             if key not in self._cache.cached:
                 table = output.table
                 assert table is not None
@@ -224,7 +228,7 @@ class ChecksAlongside:
             # run_checks_by_source gives it back after the sources.
             pa.default_memory_pool().release_unused()
         checked = [o for o in outputs if o.num_rows]
-        keys = {o.report.id: self._key(o) for o in checked}
+        keys = {o.report.id: self._key_of(o) for o in checked}
         cached = self._cache.cached
         todo = {s: k for s, k in keys.items() if k not in cached}
         if list(todo.items()) != list(self._sent.items()):
@@ -236,6 +240,17 @@ class ChecksAlongside:
         self._cache.results.update({keys[s]: results[s] for s in keys})
         self._cache.save()
         return [_with_findings(o, results.get(o.report.id, [])) for o in outputs]
+
+    def _key_of(self, output: SourceOutput) -> str:
+        """The findings key :meth:`add` made of the same report (a frozen model: the same
+        object, as the build's copy of an output keeps it) and step ids, else made now (a
+        source failed since has a report of its own)."""
+        given = self._keyed.get(output.report.id)
+        if given is None:
+            return self._key(output)
+        report, steps, key = given
+        same = report is output.report and steps == [s.id for s in output.steps]
+        return key if same else self._key(output)
 
     def close(self) -> None:
         """Stop: chunks not begun are dropped, the one being checked is waited for, and
