@@ -180,7 +180,8 @@ def _grouped_medians(
             with np.errstate(all="ignore"):
                 median = np.where(upper == lower, low, (low + high) / 2)
             # The padding stays infinite, after every deviation of the row.
-            spread = np.abs(rows - median[:, None])
+            spread = rows - median[:, None]
+            np.abs(spread, out=spread)
             spread.sort(axis=1)
             middles["dlow"][members] = spread[taken, lower]
             middles["dhigh"][members] = spread[taken, upper]
