@@ -167,6 +167,8 @@ def _grouped_median_and_mad(
 def _grouped_medians(
     groups: np.ndarray, values: np.ndarray, size: int, *, deviations: bool
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The medians per group and, with ``deviations``, those of the absolute deviations
+    (else NaN): both of :func:`_grouped_median_and_mad`."""
     import numpy as np
 
     counts = np.bincount(groups, minlength=size)
@@ -209,10 +211,11 @@ def _middle(low: np.ndarray, high: np.ndarray, counts: np.ndarray, present: np.n
 def _sorted_by_group(
     groups: np.ndarray, values: np.ndarray, counts: np.ndarray
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The groups' values sorted, a group to a row: ``(members, rows)`` per width class,
-    ``rows[k]`` the sorted values of group ``members[k]`` followed by infinities. A class
-    holds the groups of ``2**(e-1) < count <= 2**e`` rows, ``2**e`` wide: the matrices
-    hold fewer than twice as many cells as there are values, however the counts spread."""
+    """The groups' values (finite: the padding sorts after them) sorted, a group to a row:
+    ``(members, rows)`` per width class, ``rows[k]`` the sorted values of group
+    ``members[k]`` followed by infinities. A class holds the groups of
+    ``2**(e-1) < count <= 2**e`` rows, ``2**e`` wide: the matrices hold fewer than twice
+    as many cells as there are values, however the counts spread."""
     import numpy as np
 
     if not len(values):
