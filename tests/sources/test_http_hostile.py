@@ -205,8 +205,13 @@ def _hammer(state: str, rate: float, count: int, out: multiprocessing.Queue) -> 
         out.put(time.time())
 
 
-def test_the_rate_limit_holds_across_real_processes(tmp_path: Path):
+def test_the_rate_limit_holds_across_real_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     # 600 a minute: one request every 0.1 s, whichever of the 4 processes sends it.
+    # A spawned process imports this module by name to find _hammer: the folder holding
+    # tests/ goes on its path (python -m pytest puts it there; the pytest script does not).
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
     state = str(tmp_path / "limits.sqlite")
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
