@@ -172,38 +172,33 @@ def _grouped_medians(
     import numpy as np
 
     counts = np.bincount(groups, minlength=size)
-    middles = {name: np.full(size, np.nan) for name in ("low", "high", "dlow", "dhigh")}
+    medians = np.full(size, np.nan)
+    spreads = np.full(size, np.nan)
     for members, rows in _sorted_by_group(groups, values, counts):
         taken = np.arange(len(members))
-        lower, upper = (counts[members] - 1) // 2, counts[members] // 2
-        low, high = rows[taken, lower], rows[taken, upper]
-        middles["low"][members], middles["high"][members] = low, high
+        count = counts[members]
+        lower, upper = (count - 1) // 2, count // 2
+        median = _middle(rows[taken, lower], rows[taken, upper], count)
+        medians[members] = median
         if deviations:
-            with np.errstate(all="ignore"):
-                median = np.where(upper == lower, low, (low + high) / 2)
             # The padding stays infinite, after every deviation of the row.
             spread = rows - median[:, None]
             np.abs(spread, out=spread)
             spread.sort(axis=1)
-            middles["dlow"][members] = spread[taken, lower]
-            middles["dhigh"][members] = spread[taken, upper]
-    present = counts > 0
-    median = _middle(middles["low"], middles["high"], counts, present)
-    if not deviations:
-        return median, np.full(size, np.nan)
-    return median, _middle(middles["dlow"], middles["dhigh"], counts, present)
+            spreads[members] = _middle(spread[taken, lower], spread[taken, upper], count)
+    return medians, spreads
 
 
-def _middle(low: np.ndarray, high: np.ndarray, counts: np.ndarray, present: np.ndarray) -> Any:
-    """The median of groups of ``counts`` rows whose middle values are ``low`` and
-    ``high``: ``low``, or (lo + hi) / 2 for an even count; InexactError where a number is
-    subnormal."""
+def _middle(low: np.ndarray, high: np.ndarray, counts: np.ndarray) -> Any:
+    """The median of groups of ``counts`` rows (at least one) whose middle values are
+    ``low`` and ``high``: ``low``, or (lo + hi) / 2 for an even count; InexactError where
+    a number is subnormal."""
     import numpy as np
 
     with np.errstate(all="ignore"):
         total = low + high
         median = np.where(counts % 2 == 1, low, total / 2)
-    if any(_subnormal(x[present]) for x in (low, high, total, median)):
+    if any(_subnormal(x) for x in (low, high, total, median)):
         raise InexactError("a median of subnormal numbers")
     return median
 
