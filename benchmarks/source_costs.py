@@ -3,10 +3,11 @@
 The workload is ``many_sources.py``'s (same ``--size``, ``--seed``, ``--layout``,
 ``--rivals``, ``--years``; generated there if missing). Each repeat runs every source of
 the observatory one after the other in this process, as a build runs them, into a fresh
-knowledge base folder: every fetch copies its file into the cache and every step is
-written. Unlike a build, nothing runs beside a source: its writes (the fsync and record of
-its cache copy, its step) go to a writer thread as in a build but are waited for before
-the next source starts, and the checks run after all sources, in one pass
+knowledge base folder: every fetch reads its file (held, not copied, up to
+``sdk.HELD_FILE_BYTES``) and every step is written. Unlike a build, nothing runs beside a
+source: its writes (its step; the fsync and record of a large file's cache copy) go to a
+writer thread as in a build but are waited for before the next source starts, and the
+checks run after all sources, in one pass
 (``check_sources``). So the figures are what each stage costs, without what a build's
 threads and its two cores add or hide: milliseconds per source, wall and this thread's
 CPU, median and fastest of the repeats after the first (which warms the caches).
