@@ -38,7 +38,8 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_an_edition_stores_every_analysis(edition_kb: Path) -> None:
     kb = KnowledgeBase.open(edition_kb)
     folder = Path(kb.edition("2025").path) / "analyses"
-    assert {p.stem for p in folder.glob("*.parquet")} >= STORED
+    # Each one a folder of part files (format 2 of the edition).
+    assert {p.parent.name for p in folder.glob("*/part-*.parquet")} >= STORED
 
 
 def test_stored_progress_is_what_assess_progress_says(edition_kb: Path) -> None:
@@ -116,10 +117,11 @@ def test_two_builds_write_identical_analyses(
     def digests(root: Path) -> dict[str, str]:
         folder = Path(KnowledgeBase.open(root).edition("2025").path) / "analyses"
         return {
-            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.glob("*.parquet"))
+            str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*.parquet"))
         }
 
+    assert len(digests(edition_kb)) >= len(STORED)
     assert digests(again) == digests(edition_kb)
 
 

@@ -170,8 +170,8 @@ def test_an_out_of_core_build_writes_the_edition_of_the_in_memory_build(
         steps = set(pq.read_table(build / "lineage.parquet").column("id").to_pylist())
         assert set(table.column("lineage").to_pylist()) <= steps
     for name in ANALYSES:
-        assert rows(pq.read_table(left / "analyses" / f"{name}.parquet")) == rows(
-            pq.read_table(right / "analyses" / f"{name}.parquet")
+        assert rows(pq.read_table(left / "analyses" / name)) == rows(
+            pq.read_table(right / "analyses" / name)
         ), name
     manifest = json.loads((right / "manifest.json").read_text())
     assert manifest["build"] == parts.report.build

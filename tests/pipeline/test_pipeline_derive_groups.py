@@ -193,7 +193,7 @@ def test_a_rebuild_derives_the_changed_group_only_and_equals_the_fresh_build(
     # The summed finding says what the coverage table says, over both groups.
     [partial] = [f for f in again.report.findings if f.code == "partial-aggregate"]
     folder = again.knowledge_base / again.edition / again.report.build
-    coverage = pq.read_table(folder / "analyses" / "coverage.parquet").to_pylist()
+    coverage = pq.read_table(folder / "analyses" / "coverage").to_pylist()
     below = sorted(
         (r["coverage"], r["indicator"], r["territory"], r["period"])
         for r in coverage

@@ -133,3 +133,34 @@ def test_a_note_naming_files_outside_the_build_links_nothing(tmp_path: Path) -> 
         encoding="utf-8",
     )
     assert previous_partitions(steps, kb, "2025") == {}
+
+
+def test_a_rebuild_links_the_analysis_files_of_unchanged_indicators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from welfare_observatory.store import edition
+
+    # Every indicator its own file of each analysis.
+    monkeypatch.setattr(edition, "ANALYSIS_PART_ROWS", 1)
+    monkeypatch.setattr(edition, "_CUT_ONE_IN", 1)
+    folder = make_observatory(tmp_path / "obs")
+    build(folder, tmp_path / "kb")
+    change_last_value(folder / "data" / "t_edu_b.csv")
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert edition_files(again) == edition_files(fresh)
+    analyses = again.knowledge_base / again.edition / again.report.build / "analyses"
+    for name in ("trend", "progress", "benchmark"):
+        files = sorted((analyses / name).glob("part-*.parquet"))
+        held = {
+            f.name: pq.read_table(f, columns=["indicator"]).column(0).unique().to_pylist()
+            for f in files
+        }
+        assert ["T_EDU_B"] in held.values(), name
+        linked = {f.name for f in files if f.stat().st_nlink > 1}
+        assert linked == {n for n, ids in held.items() if ids != ["T_EDU_B"]}, name
+    # Analyses read across indicators are written again whole.
+    [ranked] = (analyses / "early_warnings").iterdir()
+    assert ranked.stat().st_nlink == 1

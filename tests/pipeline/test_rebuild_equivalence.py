@@ -443,7 +443,7 @@ EDITS = st.one_of(
                 # The editions' own files: a rebuild links earlier builds' observation
                 # files and keeps a build of the same id.
                 "../*/b-*/observations/*/*.parquet",
-                "../*/b-*/analyses/*.parquet",
+                "../*/b-*/analyses/*/*.parquet",
                 "../*/b-*/*.json",
             ]
         ),

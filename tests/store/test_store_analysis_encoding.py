@@ -81,7 +81,7 @@ def test_a_stored_edition_keeps_dictionaries_in_domain_files_and_not_in_analysis
     for domain in sorted((folder / "observations").rglob("*.parquet")):
         assert _dictionary_encoded(domain)["value"]
     checked = 0
-    for analysis in sorted((folder / "analyses").glob("*.parquet")):
+    for analysis in sorted((folder / "analyses").rglob("*.parquet")):
         if not pq.read_metadata(analysis).num_rows:
             continue
         encoded = _dictionary_encoded(analysis)

@@ -210,7 +210,7 @@ def test_a_write_failing_on_either_thread_leaves_the_previous_build(
     finished: list[str] = []
 
     def write_parquet(table: pa.Table, path: Any, **options: bool) -> dict[str, Any]:
-        if failing == "analyses" and path.parent.name == "analyses":
+        if failing == "analyses" and path.parent.parent.name == "analyses":
             raise OSError(28, "No space left on device")
         time.sleep(0.2)  # still writing when the other thread fails
         record = real_write(table, path, **options)

@@ -35,12 +35,12 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files write_parquet wrote."""
+    """The files write_parquet wrote, each with its folder (``<folder>/<file>``)."""
     calls: list[str] = []
     real = store.write_parquet
 
     def spy(table: pa.Table, path: Path, **options: bool) -> dict[str, object]:
-        calls.append(path.name)
+        calls.append(f"{path.parent.name}/{path.name}")
         return real(table, path, **options)
 
     monkeypatch.setattr(store, "write_parquet", spy)
@@ -75,7 +75,7 @@ def test_a_build_not_intact_is_written_again(tmp_path: Path, writes: list[str], 
     if harm == "observations":
         (build / "observations" / "domain=demography" / "part-0.parquet").write_bytes(b"x")
     elif harm == "benchmark":
-        (build / "analyses" / "benchmark.parquet").write_bytes(b"x")
+        (build / "analyses" / "benchmark" / "part-0.parquet").write_bytes(b"x")
     elif harm == "missing file":
         (build / "lineage.parquet").unlink()
     elif harm == "manifest":
@@ -91,7 +91,7 @@ def test_a_build_not_intact_is_written_again(tmp_path: Path, writes: list[str], 
     writes.clear()
     digests: dict[str, str] = {}
     _write(tmp_path, "b-1", digests)
-    assert "part-0.parquet" in writes and "benchmark.parquet" in writes
+    assert "domain=demography/part-0.parquet" in writes and "benchmark/part-0.parquet" in writes
     fresh: dict[str, str] = {}
     _write(tmp_path / "fresh", "b-1", fresh)
     assert digests == fresh

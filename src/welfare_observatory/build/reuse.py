@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from welfare_observatory.build.derive import DeriveOutput, Grouped, Runs
     from welfare_observatory.build.environment import BuildEnvironment
-    from welfare_observatory.store.edition import Part
+    from welfare_observatory.store.edition import AnalysisPart, Part
 
 __all__ = [
     "Analysed",
@@ -1081,15 +1081,25 @@ def analysis_key(
     return _digest_with_config(env, rest)
 
 
+_LINKED_ANALYSES = ("trend", "progress", "benchmark")
+"""Analyses whose rows of an indicator depend on its rows and the analysis key alone (the
+premise of :func:`analyze_incrementally`): their part files may be linked. Early warnings
+are ranked across indicators, composites read a domain's indicators together."""
+
+
 class PartitionLinks:
     """The observation files of earlier builds a build may link (``store.edition.PartLinks``),
-    and what it wrote, for :func:`record_written`.
+    and the analyses' part files (``store.edition.AnalysisLinks``); what it wrote, for
+    :func:`record_written`.
 
     A file's content key digests the fingerprints of the indicators it holds (each holds
     the indicator's rows and domain), the schema, the environment's fingerprint (versions),
     the Parquet writer's version and the store's layout: the same key means the same rows
     in a file of the same bytes. A part naming an indicator without a fingerprint, or one
-    of another domain, has no key (never linked)."""
+    of another domain, has no key (never linked). An analysis part's key digests instead
+    the analysed part of its indicators' fingerprints, ``analysis_key`` (everything else
+    the analyses read) and the table's schema; without ``analysis_key``, or of an analysis
+    not in :data:`_LINKED_ANALYSES`, it has none."""
 
     def __init__(
         self,
@@ -1097,11 +1107,13 @@ class PartitionLinks:
         prints: Mapping[str, str],
         environment: str,
         earlier: Mapping[str, tuple[Path, str]],
+        analysis_key: str | None = None,
     ) -> None:
         import pyarrow as pa
 
         self._prints = prints
         self._earlier = earlier
+        self._analysis_key = analysis_key
         self._common = {
             "schema": str(observations_schema),
             "environment": environment,
@@ -1109,8 +1121,9 @@ class PartitionLinks:
             "layout": _PARTS_LAYOUT,
         }
         self.files: dict[str, dict[str, str]] = {}
-        """Each file written or linked: its path under ``observations/``, key and sha256."""
-        self._keys: dict[Part, str | None] = {}
+        """Each file written or linked: its path under ``observations/`` (an analysis's:
+        under the build, ``analyses/<name>/part-<n>.parquet``), key and sha256."""
+        self._keys: dict[Part | AnalysisPart, str | None] = {}
 
     def key(self, part: Part) -> str | None:
         """The part's content key (made once: the store asks before and after writing)."""
@@ -1136,10 +1149,50 @@ class PartitionLinks:
         if key is not None:
             self.files[part.file] = {"key": key, "sha256": sha256}
 
+    def analysis_key(self, part: AnalysisPart) -> str | None:
+        """The analysis part's content key (made once; see the class)."""
+        if part not in self._keys:
+            self._keys[part] = self._analysis_part_key(part)
+        return self._keys[part]
+
+    def _analysis_part_key(self, part: AnalysisPart) -> str | None:
+        if self._analysis_key is None or part.analysis not in _LINKED_ANALYSES:
+            return None
+        rows = []
+        for indicator in part.indicators:
+            value = _analysed_part(self._prints.get(indicator))
+            if value is None:
+                return None
+            rows.append(f"{indicator}={value}")
+        return digest(
+            {
+                **self._common,
+                "layout": _ANALYSIS_PARTS_LAYOUT,
+                "analysis": part.analysis,
+                "analysis_key": self._analysis_key,
+                "table_schema": part.schema,
+                "rows": rows,
+            }
+        )
+
+    def earlier_analysis(self, part: AnalysisPart) -> tuple[Path, str] | None:
+        key = self.analysis_key(part)
+        return None if key is None else self._earlier.get(key)
+
+    def written_analysis(self, part: AnalysisPart, sha256: str) -> None:
+        key = self.analysis_key(part)
+        if key is not None:
+            self.files[part.file] = {"key": key, "sha256": sha256}
+
 
 _PARTS_LAYOUT = "parts-1"
 """What else shapes a part file's bytes: its rows run over several indicators
 (``store.edition.part_groups``) and its statistics cover the key columns."""
+
+_ANALYSIS_PARTS_LAYOUT = "analysis-parts-1"
+"""What else shapes an analysis part file's bytes: a slice of the table of whole
+indicators (``store.edition.analysis_parts``), its statistics on the columns rows are
+selected by, floats without a dictionary (``store.edition.write_parquet``)."""
 
 
 def _metas(steps_dir: Path) -> Iterator[tuple[Path, dict[str, object]]]:
@@ -1303,14 +1356,29 @@ def previous_partitions(
             if not isinstance(noted, dict):
                 continue
             key, sha = noted.get("key"), noted.get("sha256")
-            parts = Path(str(name)).parts
-            if len(parts) != 2 or not parts[0].startswith("domain=") or ".." in parts:
+            file = _noted_file(build, str(name))
+            if file is None:
                 continue  # a record edited by hand names no file outside the build
-            file = build / "observations" / str(name)
             fresh = isinstance(key, str) and key not in out
             if fresh and isinstance(sha, str) and file.is_file():
                 out[str(key)] = (file, sha)
     return out
+
+
+def _noted_file(build: Path, name: str) -> Path | None:
+    """The file a :func:`record_written` note names: an observation file
+    (``domain=<d>/<file>``, under ``observations/``) or an analysis's part file
+    (``analyses/<name>/<file>``); None for any other path."""
+    from welfare_observatory.store.edition import is_build_name
+
+    parts = Path(name).parts
+    if ".." in parts or Path(name).is_absolute():
+        return None
+    if len(parts) == 2 and parts[0].startswith("domain="):
+        return build / "observations" / name
+    if len(parts) == 3 and parts[0] == "analyses" and is_build_name(parts[1]):
+        return build / name
+    return None
 
 
 def record_written(

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from welfare_observatory.build.report import SourceReport
     from welfare_observatory.lineage import LineageGraph
     from welfare_observatory.model.finding import Finding
-    from welfare_observatory.store.edition import PartLinks
+    from welfare_observatory.store.edition import AnalysisLinks, PartLinks
 
 __all__ = ["coverage_table", "findings_table", "store_stage"]
 
@@ -34,15 +34,17 @@ def store_stage(
     coverage: pa.Table | None = None,
     links: PartLinks | None = None,
     environment: str | None = None,
+    analysis_links: AnalysisLinks | None = None,
 ) -> str:
     """Write the edition; returns the build id (deterministic from the content's lineage).
 
-    ``coverage`` (from :func:`derive_with_coverage`) is stored as ``analyses/coverage.parquet``
+    ``coverage`` (from :func:`derive_with_coverage`) is stored as the analysis ``coverage``
     inside the same atomic write, so it is hashed in the manifest with the rest.
     ``links`` names the earlier builds' observation files known to hold exactly the rows of
     one of this build's (and the sha256 each was written with): they are linked instead of
-    written again; it is told of every observation file written. ``environment`` is
-    ``env.fingerprint()`` when the caller has it.
+    written again; it is told of every observation file written. ``analysis_links`` is the
+    same of the analyses' part files. ``environment`` is ``env.fingerprint()`` when the
+    caller has it.
     """
     from welfare_observatory.store.edition import write_build
     from welfare_observatory.store.partitioned import build_manifest
@@ -68,6 +70,7 @@ def store_stage(
         findings=findings_table(findings),
         analyses={**analyses, "coverage": coverage_table(coverage)},
         links=links,
+        analysis_links=analysis_links,
     )
     return build_id
 

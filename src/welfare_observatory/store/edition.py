@@ -5,7 +5,8 @@ Layout of a knowledge base folder::
     <kb>/<edition>/EDITION.json          pointer: current build, status, format version
     <kb>/<edition>/<build-id>/manifest.json
     <kb>/<edition>/<build-id>/observations/domain=<domain>/part-<n>.parquet
-    <kb>/<edition>/<build-id>/lineage.parquet, findings.parquet, analyses/<name>.parquet
+    <kb>/<edition>/<build-id>/lineage.parquet, findings.parquet
+    <kb>/<edition>/<build-id>/analyses/<name>/part-<n>.parquet
     <kb>/.steps/<step-id>.parquet        outputs of pipeline steps, reused by later builds
 
 A build is written into a temporary folder, renamed into place when complete, and only then
@@ -40,13 +41,18 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "ANALYSIS_PART_ROWS",
     "FORMAT_VERSION",
     "PART_ROWS",
+    "AnalysisLinks",
+    "AnalysisPart",
     "DisclosureRecord",
     "EditionPointer",
     "Manifest",
     "Part",
     "PartLinks",
+    "analysis_files",
+    "analysis_parts",
     "atomic_write_bytes",
     "commit_build",
     "disk_errors",
@@ -55,10 +61,13 @@ __all__ = [
     "part_groups",
     "publish",
     "read_pointer",
+    "write_analysis",
     "write_build",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: each analysis is a folder of part files (``analyses/<name>/part-<n>.parquet``, see
+:func:`analysis_parts`); 1: one file each (``analyses/<name>.parquet``), still read."""
 POINTER = "EDITION.json"
 KEEP_DRAFT_BUILDS = 3
 
@@ -236,23 +245,27 @@ _CUT_ONE_IN = 4
 """Indicator ids whose hash marks a possible cut between part files: one in this many."""
 
 
-def part_groups(counts: Sequence[tuple[str, int]]) -> list[tuple[str, ...]]:
+def part_groups(
+    counts: Sequence[tuple[str, int]], rows_per_part: int | None = None
+) -> list[tuple[str, ...]]:
     """The indicators of a domain (sorted ids, each with its row count) in runs, one run per
-    part file: a run ends once it holds at least :data:`PART_ROWS` rows, before the next id
-    whose hash marks a cut (one id in :data:`_CUT_ONE_IN`).
+    part file: a run ends once it holds at least ``rows_per_part`` rows (default
+    :data:`PART_ROWS`), before the next id whose hash marks a cut (one id in
+    :data:`_CUT_ONE_IN`).
 
     A rebuild writes again only the files holding changed rows, so where runs end must not
     hang on rows elsewhere: cuts sit at ids, not at row counts, and a changed count moves
-    a cut only when it makes a run cross :data:`PART_ROWS`. A domain of fewer rows is one
+    a cut only when it makes a run cross ``rows_per_part``. A domain of fewer rows is one
     file; concatenated in order, the runs are ``counts``' ids."""
     import hashlib
 
+    least = PART_ROWS if rows_per_part is None else rows_per_part
     groups: list[tuple[str, ...]] = []
     run: list[str] = []
     rows = 0
     for indicator, count in counts:
         cut = hashlib.sha256(indicator.encode("utf-8")).digest()[0] % _CUT_ONE_IN == 0
-        if run and rows >= PART_ROWS and cut:
+        if run and rows >= least and cut:
             groups.append(tuple(run))
             run, rows = [], 0
         run.append(indicator)
@@ -260,6 +273,109 @@ def part_groups(counts: Sequence[tuple[str, int]]) -> list[tuple[str, ...]]:
     if run or not groups:
         groups.append(tuple(run))
     return groups
+
+
+ANALYSIS_PART_ROWS = 16_384
+"""Rows a part file of an analysis holds at least before the next one may start (a 4x
+build's progress table, 311,040 rows, is about 19 files)."""
+
+
+class AnalysisPart(NamedTuple):
+    """One file of a stored analysis: the rows of consecutive indicators, or all its rows."""
+
+    analysis: str
+    indicators: tuple[str, ...]
+    """The indicators whose rows the file holds, in the table's order; empty when the table
+    is not split by indicator (its one file is never linked)."""
+    file: str
+    """Its path in the build: ``analyses/<analysis>/part-<n>.parquet``."""
+    schema: str
+    """The sha256 of the table's schema with its metadata: a file's bytes depend on it."""
+    start: int
+    """The file's first row in the table."""
+    rows: int
+
+
+class AnalysisLinks(Protocol):
+    """What a build knows of earlier builds' analysis files (``build.reuse``)."""
+
+    def earlier_analysis(self, part: AnalysisPart) -> tuple[Path, str] | None:
+        """An earlier build's file holding exactly the rows ``part`` will, and the sha256
+        it was written with; or None."""
+
+    def written_analysis(self, part: AnalysisPart, sha256: str) -> None:
+        """``part`` is in the new build, with this sha256."""
+
+
+def analysis_parts(name: str, table: pa.Table) -> list[AnalysisPart]:
+    """The part files of the analysis ``name``: when each indicator's rows are consecutive
+    (the tables sorted by indicator), runs of whole indicators (:func:`part_groups`, at
+    least :data:`ANALYSIS_PART_ROWS` rows each), so a rebuild writes again only the files
+    holding changed rows; otherwise one file. Read in order, the files are the table."""
+    import hashlib
+
+    schema = hashlib.sha256(table.schema.serialize().to_pybytes()).hexdigest()
+    runs = _indicator_runs(table)
+    if not runs:
+        file = f"analyses/{name}/part-0.parquet"
+        return [AnalysisPart(name, (), file, schema, 0, table.num_rows)]
+    rows = dict(runs)
+    parts = []
+    start = 0
+    for n, group in enumerate(part_groups(runs, ANALYSIS_PART_ROWS)):
+        size = sum(rows[i] for i in group)
+        parts.append(
+            AnalysisPart(name, group, f"analyses/{name}/part-{n}.parquet", schema, start, size)
+        )
+        start += size
+    return parts
+
+
+def _indicator_runs(table: pa.Table) -> list[tuple[str, int]] | None:
+    """Each indicator of ``table`` with its row count, in row order, when the rows of each
+    are consecutive and none is missing; None otherwise (or without rows or indicators)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "indicator" not in table.column_names or not table.num_rows:
+        return None
+    column = table.column("indicator")
+    if column.null_count:
+        return None
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return None
+    # A run per indicator when its rows are consecutive (a few ms for 300,000 rows).
+    encoded = pc.run_end_encode(column.combine_chunks())
+    values = [str(v) for v in encoded.values.to_pylist()]
+    if len(set(values)) != len(values):
+        return None
+    sizes = np.diff(encoded.run_ends.to_numpy(), prepend=0).tolist()
+    return list(zip(values, sizes, strict=True))
+
+
+def analysis_files(build: Path, manifest: Manifest) -> dict[str, list[Path]]:
+    """Each analysis the build stores, by name, with its files in order (read one after the
+    other, they are the table): ``analyses/<name>/part-<n>.parquet`` (format 2), or the one
+    ``analyses/<name>.parquet`` of a build of format 1. EditionError when the manifest
+    names a file outside the build (edited by hand or damaged)."""
+    out: dict[str, list[Path]] = {}
+    for table, record in manifest.tables.items():
+        folder, _, name = table.partition("/")
+        if folder != "analyses" or not is_build_name(name):
+            continue
+        files = [str(f) for f in record.get("files", [])]
+        if not all(Path(f).name == f and f not in ("", ".", "..") for f in files):
+            raise EditionError(
+                f"the manifest of {build} lists a file outside its build: {files!r}",
+                location=Location(file=str(build / "manifest.json")),
+                hint="the knowledge base was edited by hand or is damaged: build again",
+            )
+        base = build / "analyses" / name if manifest.format_version >= 2 else build / "analyses"
+        out[name] = [base / f for f in files]
+    return out
 
 
 _ANALYSIS_STATISTICS = ("indicator", "territory", "domain")
@@ -312,14 +428,9 @@ def _write_observations(
     def one(part: Part, ordered: Callable[[], pa.Table]) -> str:
         target = folder / part.file
         earlier = links.earlier(part) if links is not None and part.indicators else None
-        if earlier is not None:
-            path, expected = earlier if isinstance(earlier, tuple) else (earlier, None)
-            with contextlib.suppress(FileNotFoundError):
-                _link(path, target)
-                found = file_sha256(target)
-                if expected is None or found == expected:
-                    return found
-                target.unlink()
+        found = None if earlier is None else _linked(earlier, target)
+        if found is not None:
+            return found
         return str(write_parquet(ordered(), target, statistics=statistics)["sha256"])
 
     found: dict[str, str] = {}
@@ -656,6 +767,20 @@ def _scattered_order(folded: Any, room: int) -> Any:
     return order if len(order) == len(folded) else None
 
 
+def _linked(earlier: Path | tuple[Path, str], target: Path) -> str | None:
+    """Link (or copy) an earlier build's file as ``target``; its sha256, or None (nothing
+    left at ``target``) when it is gone or no longer has the digest it was written with
+    (damaged, replaced): the caller writes the file anew."""
+    path, expected = earlier if isinstance(earlier, tuple) else (earlier, None)
+    with contextlib.suppress(FileNotFoundError):
+        _link(path, target)
+        found = file_sha256(target)
+        if expected is None or found == expected:
+            return found
+        target.unlink()
+    return None
+
+
 def _link(source: Path, target: Path) -> None:
     import os
 
@@ -922,12 +1047,14 @@ def write_build(
     analyses: Mapping[str, pa.Table] = {},
     links: PartLinks | None = None,
     digests: dict[str, str] | None = None,
+    analysis_links: AnalysisLinks | None = None,
 ) -> EditionPointer:
     """Write a complete build of ``manifest.edition`` and point the edition at it.
 
     ``links``: earlier builds' observation files that may be linked, told of each file
-    written (see :func:`_write_observations`); ``digests`` receives each observation
-    file's sha256 by its path under ``observations/``, also when the build is kept.
+    written (see :func:`_write_observations`); ``analysis_links`` the same of the analyses'
+    part files (:func:`analysis_parts`); ``digests`` receives each observation file's
+    sha256 by its path under ``observations/``, also when the build is kept.
 
     Raises EditionError when the edition is published (frozen). On any failure, nothing
     that was readable before becomes unreadable.
@@ -941,14 +1068,7 @@ def write_build(
             "findings": partial(write_parquet, findings, staging / "findings.parquet"),
         }
         for name, table in sorted(analyses.items()):
-            statistics = [n for n in table.column_names if n in _ANALYSIS_STATISTICS]
-            jobs[f"analyses/{name}"] = partial(
-                write_parquet,
-                table,
-                staging / "analyses" / f"{name}.parquet",
-                computed=True,
-                statistics=statistics,
-            )
+            jobs[f"analyses/{name}"] = partial(write_analysis, table, staging, name, analysis_links)
         return jobs
 
     def write(staging: Path) -> dict[str, Any]:
@@ -973,6 +1093,33 @@ def write_build(
                     digests["/".join(parts[1:])] = sha
 
     return commit_build(kb_root, manifest, write, kept)
+
+
+def write_analysis(
+    table: pa.Table, build: Path, name: str, links: AnalysisLinks | None = None
+) -> dict[str, Any]:
+    """The analysis ``name`` in its part files under ``build`` (:func:`analysis_parts`): a
+    part ``links`` knows an earlier build's file of is linked (as the observations' are),
+    the others written; the manifest's record of them."""
+    statistics = [n for n in table.column_names if n in _ANALYSIS_STATISTICS]
+    digests = []
+    parts = analysis_parts(name, table)
+    for part in parts:
+        target = build / part.file
+        earlier = links.earlier_analysis(part) if links is not None and part.indicators else None
+        found = None if earlier is None else _linked(earlier, target)
+        if found is None:
+            rows = table.slice(part.start, part.rows)
+            record = write_parquet(rows, target, computed=True, statistics=statistics)
+            found = str(record["sha256"])
+        if links is not None and part.indicators:
+            links.written_analysis(part, found)
+        digests.append(found)
+    return {
+        "rows": table.num_rows,
+        "sha256": combined_digest(digests),
+        "files": [Path(part.file).name for part in parts],
+    }
 
 
 def commit_build(
@@ -1074,14 +1221,19 @@ def _intact(build: Path) -> dict[str, str] | None:
     if not (build / "manifest.json").is_file():
         return None
     try:
-        tables = load_manifest(build).tables
-        if not tables:
-            return None
+        manifest = load_manifest(build)
+        tables = manifest.tables
+        if not tables or manifest.format_version != FORMAT_VERSION:
+            return None  # of another layout: written again in this one
         found: dict[str, str] = {}
         for name, record in tables.items():
             files = [str(f) for f in record.get("files", [])]
             if name == "observations":
                 paths = [f"observations/{f}" for f in files]
+                digests = [file_sha256(build / p) for p in paths]
+                whole = combined_digest(digests)
+            elif name.startswith("analyses/"):
+                paths = [f"{name}/{f}" for f in files]
                 digests = [file_sha256(build / p) for p in paths]
                 whole = combined_digest(digests)
             else:

@@ -343,14 +343,31 @@ class KnowledgeBase:
         return LineageGraph.from_records(records)
 
     def analysis(self, name: str, edition: str | None = None) -> pd.DataFrame:
+        """A stored analysis (``trend``, ``progress``, ...) as the build made it, in its
+        row order."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path = Path(self.edition(edition).path) / "analyses" / f"{name}.parquet"
-        if not path.exists():
-            available = [p.stem for p in path.parent.glob("*.parquet")]
-            raise UnknownIdError(name, candidates=available, message=f"no analysis {name!r}")
-        frame: pd.DataFrame = pq.read_table(path).to_pandas()
+        files = self._analysis_files(edition)
+        if name not in files:
+            raise UnknownIdError(name, candidates=sorted(files), message=f"no analysis {name!r}")
+        tables = [pq.read_table(f) for f in files[name]]
+        try:
+            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        except pa.ArrowInvalid as exc:
+            raise EditionError(
+                f"the files of analysis {name!r} do not have one schema: {exc}",
+                location=Location(file=str(files[name][0].parent)),
+                hint="the knowledge base was edited by hand or is damaged: build again",
+            ) from exc
+        frame: pd.DataFrame = table.to_pandas()
         return frame
+
+    def _analysis_files(self, edition: str | None) -> dict[str, list[Path]]:
+        """Each stored analysis's files in order, by name (a name put into SQL is plain)."""
+        build = self.path(edition)
+        found = store.analysis_files(build, store.load_manifest(build))
+        return {name: files for name, files in found.items() if _PLAIN_NAME.fullmatch(name)}
 
     # -- SQL --------------------------------------------------------------------------
 
@@ -372,11 +389,11 @@ class KnowledgeBase:
         for name in ("findings", "lineage"):
             quoted = quote(base / f"{name}.parquet")
             connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({quoted})")
-        for path in sorted((base / "analyses").glob("*.parquet")):
-            if not _PLAIN_NAME.fullmatch(path.stem):
-                continue  # not a file the library writes: its name never reaches the SQL
+        for name, paths in sorted(self._analysis_files(info.name).items()):
+            # Only names the library writes reach the SQL (see _analysis_files).
+            listing = ", ".join(quote(p) for p in paths)
             connection.execute(
-                f"CREATE VIEW analysis_{path.stem} AS SELECT * FROM read_parquet({quote(path)})"
+                f"CREATE VIEW analysis_{name} AS SELECT * FROM read_parquet([{listing}])"
             )
         # The views read this build's files and nothing else can: a query reads, writes or
         # attaches no other file, installs no extension, and cannot undo this.

@@ -30,6 +30,7 @@ from welfare_observatory.store.edition import (
     commit_build,
     dictionary_columns,
     file_sha256,
+    write_analysis,
     write_parquet,
 )
 
@@ -156,11 +157,10 @@ def write_partitioned_build(
         }
         shutil.rmtree(staging / ".spill", ignore_errors=True)
         for name, analysis in sorted(analyses.items()):
-            path = staging / "analyses" / f"{name}.parquet"
             tables[f"analyses/{name}"] = (
-                _concatenated(analysis, path)
+                _concatenated(analysis, staging / "analyses" / name / "part-0.parquet")
                 if isinstance(analysis, list | tuple)
-                else write_parquet(analysis, path, computed=True)
+                else write_analysis(analysis, staging, name)
             )
         return tables
 
@@ -226,7 +226,8 @@ def _observations(
 
 
 def _concatenated(files: Sequence[Path], path: Path) -> dict[str, Any]:
-    """The parts of an analysis in one file, a part at a time, in a unified schema."""
+    """The parts of an analysis in one file (the analysis's one part file, ``path``), a part
+    at a time, in a unified schema."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -246,4 +247,4 @@ def _concatenated(files: Sequence[Path], path: Path) -> dict[str, Any]:
                     part = part.append_column(field, pa.nulls(part.num_rows, field.type))
             writer.write_table(part.select(schema.names).cast(schema))
             rows += part.num_rows
-    return {"rows": rows, "sha256": file_sha256(path), "files": [path.name]}
+    return {"rows": rows, "sha256": combined_digest([file_sha256(path)]), "files": [path.name]}

@@ -111,6 +111,7 @@ class InMemory:
         )
         reused = None if context.refresh else load_derived(context.steps_dir, key)
         prints: dict[str, str] | None = None
+        a_key: str | None = None
         saving: ThreadPoolExecutor | None = None
         saved: Future[dict[str, tuple[str, list[int] | None]] | None] | None = None
         if reused is None:
@@ -229,8 +230,12 @@ class InMemory:
                 edition = env.config.edition
                 links = None
                 if prints is not None:
+                    if a_key is None:
+                        a_key = analysis_key(env, observations, environment)
                     earlier = previous_partitions(context.steps_dir, kb_root, edition)
-                    links = PartitionLinks(observations.schema, prints, environment, earlier)
+                    links = PartitionLinks(
+                        observations.schema, prints, environment, earlier, analysis_key=a_key
+                    )
                 build_id = store_stage(
                     kb_root,
                     env,
@@ -243,6 +248,7 @@ class InMemory:
                     selection=[i.id for i in env.selection],
                     coverage=derive_out.coverage,
                     links=links,
+                    analysis_links=links,
                     environment=environment,
                 )
         finally:

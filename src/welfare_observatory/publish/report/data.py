@@ -418,8 +418,8 @@ ISTAT_CLASSES = frozenset(
 
 
 class StoredAnalyses:
-    """The analyses the build stored in the edition (``analyses/<name>.parquet``), reduced
-    to what the publishable view lets the report show.
+    """The analyses the build stored in the edition (read with ``KnowledgeBase.analysis``),
+    reduced to what the publishable view lets the report show.
 
     The build computes them before disclosure control, so a row is kept only when the values
     it summarises are visible: a series (trend, progress) with a confidential value in its
