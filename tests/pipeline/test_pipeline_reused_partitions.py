@@ -71,15 +71,13 @@ def test_an_unchanged_rebuild_writes_nothing_and_the_next_one_still_links(
     assert _linked(again)
 
 
-def test_a_rebuild_writes_only_the_file_of_the_changed_indicator(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import pyarrow.parquet as pq
-
+def _t_edu_b_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: str) -> Path:
+    """The build folder of a rebuild after T_EDU_B's file changed, every indicator in a
+    file of its own (``rows``: the store's setting of the least rows a file holds), held
+    equal to a fresh build of the same files."""
     from welfare_observatory.store import edition
 
-    # Every indicator its own file, as in a domain of many rows.
-    monkeypatch.setattr(edition, "PART_ROWS", 1)
+    monkeypatch.setattr(edition, rows, 1)
     monkeypatch.setattr(edition, "_CUT_ONE_IN", 1)
     folder = make_observatory(tmp_path / "obs")
     build(folder, tmp_path / "kb")
@@ -87,12 +85,25 @@ def test_a_rebuild_writes_only_the_file_of_the_changed_indicator(
     again = build(folder, tmp_path / "kb")
     fresh = build(folder, tmp_path / "fresh")
     assert edition_files(again) == edition_files(fresh)
-    built = again.knowledge_base / again.edition / again.report.build / "observations"
-    files = sorted(built.glob("domain=education/part-*.parquet"))
-    held = {
+    return again.knowledge_base / again.edition / again.report.build
+
+
+def _held(files: list[Path]) -> dict[str, list[str]]:
+    """The indicators each file holds, by its name."""
+    import pyarrow.parquet as pq
+
+    return {
         f.name: pq.read_table(f, columns=["indicator"]).column(0).unique().to_pylist()
         for f in files
     }
+
+
+def test_a_rebuild_writes_only_the_file_of_the_changed_indicator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = _t_edu_b_changed(tmp_path, monkeypatch, "PART_ROWS") / "observations"
+    files = sorted(built.glob("domain=education/part-*.parquet"))
+    held = _held(files)
     assert sorted(held.values()) == [["T_EDU_A"], ["T_EDU_B"], ["T_EDU_C"]]
     linked = {f.name for f in files if f.stat().st_nlink > 1}
     assert linked == {name for name, ids in held.items() if ids != ["T_EDU_B"]}
@@ -138,26 +149,10 @@ def test_a_note_naming_files_outside_the_build_links_nothing(tmp_path: Path) -> 
 def test_a_rebuild_links_the_analysis_files_of_unchanged_indicators(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pyarrow.parquet as pq
-
-    from welfare_observatory.store import edition
-
-    # Every indicator its own file of each analysis.
-    monkeypatch.setattr(edition, "ANALYSIS_PART_ROWS", 1)
-    monkeypatch.setattr(edition, "_CUT_ONE_IN", 1)
-    folder = make_observatory(tmp_path / "obs")
-    build(folder, tmp_path / "kb")
-    change_last_value(folder / "data" / "t_edu_b.csv")
-    again = build(folder, tmp_path / "kb")
-    fresh = build(folder, tmp_path / "fresh")
-    assert edition_files(again) == edition_files(fresh)
-    analyses = again.knowledge_base / again.edition / again.report.build / "analyses"
+    analyses = _t_edu_b_changed(tmp_path, monkeypatch, "ANALYSIS_PART_ROWS") / "analyses"
     for name in ("trend", "progress", "benchmark"):
         files = sorted((analyses / name).glob("part-*.parquet"))
-        held = {
-            f.name: pq.read_table(f, columns=["indicator"]).column(0).unique().to_pylist()
-            for f in files
-        }
+        held = _held(files)
         assert ["T_EDU_B"] in held.values(), name
         linked = {f.name for f in files if f.stat().st_nlink > 1}
         assert linked == {n for n, ids in held.items() if ids != ["T_EDU_B"]}, name
