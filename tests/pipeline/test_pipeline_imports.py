@@ -90,10 +90,10 @@ def test_work_under_no_stage_timer_is_reported_as_other(
     original = sources._load_step
     calls: list[str] = []
 
-    def slow_load_step(steps_dir: Path, key: str) -> object:
+    def slow_load_step(steps_dir: Path, key: str, *rest: object) -> object:
         calls.append(key)
         time.sleep(0.2)
-        return original(steps_dir, key)
+        return original(steps_dir, key, *rest)
 
     monkeypatch.setattr(sources, "_load_step", slow_load_step)
     folder = write_observatory(tmp_path / "obs")

@@ -32,6 +32,7 @@ from welfare_observatory.build.fetch_note import FetchNote
 from welfare_observatory.build.report import BuildReport, why_skipped
 from welfare_observatory.build.sources import (
     declared_indicators,
+    load_step_stamps,
     new_context,
     skipped_source,
 )
@@ -192,12 +193,15 @@ def build(
     context.fetched = FetchNote.load(
         kb_root / ".steps", versions=context.versions, base=os.path.realpath(env.folder)
     )
+    context.step_stamps = load_step_stamps(kb_root / ".steps", refresh=refresh)
     layout.open(kb_root)
     try:
         with running(executor) as runner:
             ran = dict(zip(runnable, layout.run_sources(runner, context, runnable), strict=True))
             with contextlib.suppress(OSError):  # a cache: unwritten, the next build fetches
                 context.fetched.save(keep=config.sources)
+            with contextlib.suppress(OSError):  # unwritten, the next build hashes the steps
+                context.step_stamps.save()
             outputs = []
             for source_id, source_config in config.sources.items():
                 if not source_config.enabled:

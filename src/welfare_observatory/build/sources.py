@@ -24,9 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from welfare_observatory._file_stamp import file_stamp
 from welfare_observatory._seal import seal, unseal
 from welfare_observatory.build.fetch_note import promises_local_files
 from welfare_observatory.build.report import SourceReport
+from welfare_observatory.build.step_stamps import StepStamps
 from welfare_observatory.errors import (
     ConfigError,
     Location,
@@ -143,6 +145,11 @@ class BuildContext:
     it. The build loads it before the sources run and saves it after (None: no note)."""
     read_ahead: Callable[[], None] | None = None
     """Starts reading the next source's file ahead; called when this source parses."""
+    step_stamps: StepStamps | None = None
+    """The stamps of the step files the last build used (:mod:`.step_stamps`): a step whose
+    file keeps its stamp is not read and hashed up front; what this build's steps are is
+    noted in it. The build loads it before the sources run and saves it after (None:
+    every reused step is read and hashed)."""
 
     @property
     def versions(self) -> dict[str, str]:
@@ -177,6 +184,14 @@ def new_context(
         say=say,
         timeout=timeout,
     )
+
+
+def load_step_stamps(steps_dir: Path, *, refresh: bool = False) -> StepStamps:
+    """The note of the last build's step files (:mod:`.step_stamps`); an empty one with
+    ``refresh`` (nothing is taken from a step then, what this build saves is noted)."""
+    if refresh:
+        return StepStamps(steps_dir, _STEP_SUFFIX, {})
+    return StepStamps.load(steps_dir, _STEP_SUFFIX)
 
 
 def skipped_source(source_id: str, config: SourceConfig, reason: str) -> SourceOutput:
@@ -436,7 +451,7 @@ def _run_source(
         definitions = context.env.fingerprint(_read_indicators(config, context.env))
         got = _fetch(source_id, config, context, noted=True)
         key = _step_key(source_id, config, rules, got.hashes, definitions, context)
-        reused = _load_step(context.steps_dir, key)
+        reused = _load_step(context.steps_dir, key, context.step_stamps)
         save: PendingStep | None = None
         indicators: tuple[str, ...] | None = None
         table: pa.Table | SavedTable | None = None
@@ -470,7 +485,15 @@ def _run_source(
             status = "ok"
             indicators = _indicators(made) if made is not None else ()
             save = PendingStep(
-                context.steps_dir, source_id, key, made, findings, steps, rows_in, indicators
+                context.steps_dir,
+                source_id,
+                key,
+                made,
+                findings,
+                steps,
+                rows_in,
+                indicators,
+                stamps=context.step_stamps,
             )
         records, hashes = got.records, got.hashes
         if context.saver is not None and (save is not None or records):
@@ -846,7 +869,7 @@ def declared_indicators(config: SourceConfig) -> list[str]:
 
 
 def _load_step(
-    steps_dir: Path | str, key: str
+    steps_dir: Path | str, key: str, stamps: StepStamps | None = None
 ) -> (
     tuple[pa.Table | SavedTable, list[Finding], list[StepRecord], int, tuple[str, ...] | None]
     | None
@@ -859,7 +882,10 @@ def _load_step(
 
     The table is a :class:`SavedTable` when the record describes it (rows, columns,
     distinct values; every record a build seals does): its bytes are read and
-    hash-checked here, decoded only when the table is first used."""
+    hash-checked here, decoded only when the table is first used. When ``stamps`` holds
+    the record's digest for the file as it is (:mod:`.step_stamps`), the bytes are read
+    and hashed only when the table is first used; the file is noted in ``stamps`` for
+    the next build either way."""
     import pyarrow as pa
 
     try:
@@ -871,32 +897,50 @@ def _load_step(
         record = _saved_record().model_validate_json(sealed)
         if record.key != key:
             return None
-        raw = _step_bytes(os.path.join(folder, f"{key}{_STEP_SUFFIX}"), record.sha256)  # noqa: PTH118
-        if raw is None:
-            return None
+        path = os.path.join(folder, f"{key}{_STEP_SUFFIX}")  # noqa: PTH118
         shape, indicators = record.shape, record.indicators
+        described = shape is not None and indicators is not None
+        noted = stamps.digest(key, path) if stamps is not None and described else None
         table: pa.Table | SavedTable | None
-        if shape is not None and indicators is not None and shape.size == len(raw):
-            table = SavedTable(raw, shape, indicators, steps_dir=folder, key=key)
+        if noted is not None and noted[0] == record.sha256 and noted[1][0] == shape.size:
+            assert stamps is not None and indicators is not None  # (described)
+            stamps.saw(key, record.sha256, noted[1])
+            table = SavedTable(None, shape, indicators, steps_dir=folder, key=key)
+            table.sha256 = record.sha256
         else:
-            table = _decode(raw)
-            if table is None:
+            read = _step_bytes(path, record.sha256)
+            if read is None:
                 return None
+            raw, stamp = read
+            if stamps is not None and stamp is not None:
+                stamps.saw(key, record.sha256, stamp)
+            if described and shape.size == len(raw):
+                assert indicators is not None  # (described)
+                table = SavedTable(raw, shape, indicators, steps_dir=folder, key=key)
+            else:
+                table = _decode(raw)
+                if table is None:
+                    return None
         return table, list(record.findings), list(record.steps), record.rows_in, indicators
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         # A missing or damaged cache entry is rebuilt, never trusted.
         return None
 
 
-def _step_bytes(path: str, sha256: str) -> bytes | None:
-    """The bytes of the step file ``path``, or None when they do not hash to ``sha256``
-    (cut short by a crash: steps are not fsynced; or damaged). Reading and hashing every
-    reused step costs little (a few ms for 160); decoding them is what a rebuild skips."""
+def _step_bytes(path: str, sha256: str) -> tuple[bytes, list[int] | None] | None:
+    """The bytes of the step file ``path`` and its stamp while it had them (None when it
+    changed as it was read), or None when they do not hash to ``sha256`` (cut short by a
+    crash: steps are not fsynced; or damaged)."""
     import hashlib
 
     with open(path, "rb") as handle:  # noqa: PTH123
+        before = os.fstat(handle.fileno())
         raw = handle.read()
-    return raw if hashlib.sha256(raw).hexdigest() == sha256 else None
+        after = os.fstat(handle.fileno())
+    if hashlib.sha256(raw).hexdigest() != sha256:
+        return None
+    stamp = file_stamp(before)
+    return raw, stamp if file_stamp(after) == stamp else None
 
 
 def _decode(raw: bytes) -> pa.Table | None:
@@ -927,11 +971,20 @@ class SavedTable:
     does not decode to the table its record describes is made again then (``remake``),
     never trusted. Pickled, it is the table (an executor's worker sends the rows back)."""
 
-    __slots__ = ("_indicators", "key", "raw", "remade", "remake", "shape", "steps_dir")
+    __slots__ = (
+        "_indicators",
+        "key",
+        "raw",
+        "remade",
+        "remake",
+        "sha256",
+        "shape",
+        "steps_dir",
+    )
 
     def __init__(
         self,
-        raw: bytes,
+        raw: bytes | None,
         shape: Any,
         indicators: tuple[str, ...],
         *,
@@ -939,6 +992,9 @@ class SavedTable:
         key: str = "",
     ) -> None:
         self.raw = raw
+        """The step's bytes, hash-checked; None until read (see :attr:`sha256`)."""
+        self.sha256 = ""
+        """What the step file's bytes must hash to when :attr:`raw` is read at last."""
         self.shape = shape
         self._indicators = indicators
         self.steps_dir = steps_dir
@@ -972,7 +1028,16 @@ class SavedTable:
 
     def read(self) -> pa.Table | None:
         """The rows, or None when the bytes are no Arrow stream or not the table the
-        record describes."""
+        record describes, or (read now) not the bytes the record vouches for."""
+        if self.raw is None:
+            try:
+                path = os.path.join(self.steps_dir, f"{self.key}{_STEP_SUFFIX}")  # noqa: PTH118
+                read = _step_bytes(path, self.sha256)
+            except OSError:
+                read = None
+            if read is None:
+                return None
+            self.raw = read[0]
         table = _decode(self.raw)
         if table is None or table.num_rows != self.shape.rows:
             return None
@@ -1131,13 +1196,15 @@ class PendingStep:
     steps: list[StepRecord]
     rows_in: int
     indicators: Sequence[str] | None = None
+    stamps: StepStamps | None = None
+    """Told of the step file written (see :mod:`.step_stamps`)."""
 
     def write(self) -> None:
         """:func:`_save_step`, a disk error as a StoreError naming the source's step."""
         from welfare_observatory.store.edition import disk_errors
 
         with disk_errors(self.steps_dir, f"the step of source {self.source_id!r}"):
-            _save_step(
+            written = _save_step(
                 self.steps_dir,
                 self.key,
                 self.table,
@@ -1146,6 +1213,8 @@ class PendingStep:
                 self.rows_in,
                 self.indicators,
             )
+        if written is not None and self.stamps is not None:
+            self.stamps.saw(self.key, *written)
 
 
 def _save_step(
@@ -1156,9 +1225,10 @@ def _save_step(
     steps: list[StepRecord],
     rows_in: int,
     indicators: Sequence[str] | None = None,
-) -> None:
+) -> tuple[str, list[int]] | None:
     """Save a source's step; ``indicators``: what :func:`_indicators` gives for ``table``
-    (worked out here when not given)."""
+    (worked out here when not given). The data file's sha256 and its stamp right after it
+    was written (None when nothing was saved)."""
     import hashlib
 
     import pyarrow as pa
@@ -1167,7 +1237,7 @@ def _save_step(
     from welfare_observatory._atomic import atomic_write_bytes
 
     if table is None:
-        return
+        return None
     # A cache entry: not fsynced (a build of 160 sources paid 320 fsyncs), but the record
     # holds the digest of the data file, so one a crash cut short is rebuilt, not read.
     # The data file goes first: a record is never there without its data. An Arrow IPC
@@ -1178,7 +1248,10 @@ def _save_step(
     with ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     raw = sink.getvalue().to_pybytes()
-    atomic_write_bytes(steps_dir / f"{key}{_STEP_SUFFIX}", raw, sync=False)
+    data = steps_dir / f"{key}{_STEP_SUFFIX}"
+    atomic_write_bytes(data, raw, sync=False)
+    stamp = file_stamp(data.stat())
+    sha256 = hashlib.sha256(raw).hexdigest()
     record = {
         "key": key,
         "findings": [f.model_dump(mode="json") for f in findings],
@@ -1186,7 +1259,8 @@ def _save_step(
         "rows_in": rows_in,
         "indicators": list(_indicators(table) if indicators is None else indicators),
         "shape": _shape(table, len(raw)).model_dump(mode="json"),
-        "sha256": hashlib.sha256(raw).hexdigest(),
+        "sha256": sha256,
         "saved": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     atomic_write_bytes(steps_dir / f"{key}.json", seal(record), sync=False)
+    return sha256, stamp

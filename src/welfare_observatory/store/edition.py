@@ -277,7 +277,7 @@ def part_groups(
 
 ANALYSIS_PART_ROWS = 16_384
 """Rows a part file of an analysis holds at least before the next one may start (a 4x
-build's progress table, 311,040 rows, is about 19 files)."""
+build's progress table, 311,040 rows, is 14 files)."""
 
 
 class AnalysisPart(NamedTuple):
