@@ -57,7 +57,14 @@ RIVAL = "t_edu_a_rival"
 then the two give the same keys, and the release rules pick each key's winner by the
 sources' priority, then the release dates in their files' sidecars."""
 INDICATOR_OF = {RIVAL: "T_EDU_A"}
-SAVED = ("source-*.arrows", "source-*.json", "derived-*/*", "checks.json", "fetched.json")
+SAVED = (
+    "source-*.arrows",
+    "source-*.json",
+    "derived-*/*",
+    "checks.json",
+    "fetched.json",
+    "step-stamps.json",
+)
 """What a build saves under ``.steps`` for the next (glob patterns)."""
 
 
