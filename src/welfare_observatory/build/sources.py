@@ -147,8 +147,8 @@ class BuildContext:
     """Starts reading the next source's file ahead; called when this source parses."""
     step_stamps: StepStamps | None = None
     """The stamps of the step files the last build used (:mod:`.step_stamps`): a step whose
-    file keeps its stamp is not read and hashed up front; what this build's steps are is
-    noted in it. The build loads it before the sources run and saves it after (None:
+    file keeps its stamp is not read and hashed up front; the step files this build uses
+    are noted in it. The build loads it before the sources run and saves it after (None:
     every reused step is read and hashed)."""
 
     @property
@@ -905,8 +905,9 @@ def _load_step(
         if noted is not None and noted[0] == record.sha256 and noted[1][0] == shape.size:
             assert stamps is not None and indicators is not None  # (described)
             stamps.saw(key, record.sha256, noted[1])
-            table = SavedTable(None, shape, indicators, steps_dir=folder, key=key)
-            table.sha256 = record.sha256
+            table = SavedTable(
+                None, shape, indicators, steps_dir=folder, key=key, sha256=record.sha256
+            )
         else:
             read = _step_bytes(path, record.sha256)
             if read is None:
@@ -990,10 +991,11 @@ class SavedTable:
         *,
         steps_dir: str = "",
         key: str = "",
+        sha256: str = "",
     ) -> None:
         self.raw = raw
         """The step's bytes, hash-checked; None until read (see :attr:`sha256`)."""
-        self.sha256 = ""
+        self.sha256 = sha256
         """What the step file's bytes must hash to when :attr:`raw` is read at last."""
         self.shape = shape
         self._indicators = indicators
