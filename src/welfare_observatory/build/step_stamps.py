@@ -54,10 +54,11 @@ class StepStamps:
         try:
             with (steps_dir / NAME).open("rb") as handle:
                 record = json.loads(handle.read())
-            steps = record.get("steps") if isinstance(record, dict) else None
-            if record.get("format") == _FORMAT and isinstance(steps, dict):
-                noted = {str(k): v for k, v in steps.items() if _well_formed(v)}
-        except (OSError, ValueError, RecursionError, AttributeError):
+            if isinstance(record, dict) and record.get("format") == _FORMAT:
+                steps = record.get("steps")
+                if isinstance(steps, dict):
+                    noted = {str(k): v for k, v in steps.items() if _well_formed(v)}
+        except (OSError, ValueError, RecursionError):
             pass  # every step is read and hashed
         return cls(steps_dir, suffix, noted)
 
