@@ -70,6 +70,9 @@ TIMED = (
     "welfare_observatory.build.store:store_stage",
     "welfare_observatory.store.edition:_write_observations",
     "welfare_observatory.store.edition:write_parquet",
+    "welfare_observatory.store.edition:write_analysis",
+    "welfare_observatory.store.edition:_linked",
+    "welfare_observatory.build.step_stamps:StepStamps.save",
     "welfare_observatory.lineage:LineageGraph.to_arrow",
 )
 """``module:qualified name`` of what is timed; a function imported by name elsewhere is
