@@ -1,6 +1,6 @@
 """The package's one copy of a few Arrow chores: decoding dictionary columns, listing the
 distinct values of a column, counting its rows per value, telling which rows hold one of
-some texts and coding texts as integers that sort as they do.
+some texts, coding texts as integers that sort as they do and finding runs of equal texts.
 
 Keys of the observation table are dictionary-encoded (codes keep their leading zeros and
 millions of rows share a few thousand strings); DuckDB, pandas and writers want them plain.
@@ -16,7 +16,16 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
 
-__all__ = ["among", "counts", "decoded", "distinct", "plain", "ranked", "sorted_texts"]
+__all__ = [
+    "among",
+    "counts",
+    "decoded",
+    "distinct",
+    "plain",
+    "ranked",
+    "sorted_texts",
+    "text_runs",
+]
 
 
 def decoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -129,3 +138,27 @@ def sorted_texts(values: pa.Array) -> bool:
     if len(values) < 2:
         return True
     return bool(pc.all(pc.less(values.slice(0, len(values) - 1), values.slice(1))).as_py())
+
+
+def text_runs(column: pa.ChunkedArray) -> list[tuple[str, int, int]] | None:
+    """``(text, start, stop)`` of each run of equal text in ``column`` (a dictionary
+    column's values), in row order; None when it is not text or a row is missing. Found
+    by Arrow: a Python string per run, not per row."""
+    from itertools import pairwise
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = decoded(column)
+    if column.null_count or not (
+        pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    ):
+        return None
+    if not len(column):
+        return []
+    encoded = pc.run_end_encode(
+        column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    )
+    starts = [0, *encoded.run_ends.to_pylist()]
+    values = encoded.values.to_pylist()
+    return [(str(v), a, b) for v, (a, b) in zip(values, pairwise(starts), strict=True)]

@@ -29,7 +29,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from welfare_observatory._file_stamp import file_stamp
+from welfare_observatory._file_stamp import file_stamp, unchanged_before_now
 from welfare_observatory._seal import seal, unseal
 from welfare_observatory.lineage import StepRecord, canonical_json, digest
 from welfare_observatory.model.finding import Finding
@@ -1421,30 +1421,16 @@ def record_stamps(
     change of its bytes or links then gives it a later change time, whatever the clock's
     resolution (a file changed within the tick it was noted in is never noted). A note
     that cannot be written is left out (the files are hashed)."""
+    from welfare_observatory._atomic import atomic_write_bytes
+
     folder = steps_dir / f"{_PREFIX}{key}"
-    try:
-        fd, tmp = tempfile.mkstemp(dir=steps_dir, prefix=".stamps-", suffix=".tmp")
-    except OSError:
+    seen = {name: (folder / name, full) for name, (_, full) in saved.items() if full is not None}
+    current = unchanged_before_now(steps_dir, seen)
+    if current is None:
         return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            now = os.fstat(handle.fileno()).st_mtime_ns
-            noted: dict[str, list[object]] = {}
-            for name, (sha, full) in sorted(saved.items()):
-                try:
-                    status = (folder / name).stat()
-                except OSError:
-                    continue
-                if (
-                    full is not None
-                    and file_stamp(status) == full
-                    and max(status.st_mtime_ns, status.st_ctime_ns) < now
-                ):
-                    noted[name] = [*full, sha]
-            handle.write(json.dumps(noted).encode("utf-8"))
-        Path(tmp).replace(folder / _STAMPS)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+    noted = {name: [*seen[name][1], saved[name][0]] for name in sorted(current)}
+    with contextlib.suppress(OSError):
+        atomic_write_bytes(folder / _STAMPS, json.dumps(noted).encode("utf-8"), sync=False)
 
 
 def _recorded_stamps(folder: Path, sums: dict[object, object]) -> dict[str, tuple[list[int], str]]:
@@ -1601,26 +1587,12 @@ def _runs(table: pa.Table, lead: str) -> list[tuple[str, int, int]] | None:
     increasing text order (then the table is not ordered as this module assumes)."""
     from itertools import pairwise
 
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from welfare_observatory._arrow import decoded
+    from welfare_observatory._arrow import text_runs
 
     if not table.num_rows:
         return []
-    column = decoded(table.column(lead))
-    if column.null_count or not (
-        pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-    ):
-        return None
-    # Runs found by Arrow: a Python string per run, not per row.
-    encoded = pc.run_end_encode(
-        column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    )
-    starts = [0, *encoded.run_ends.to_pylist()]
-    values = encoded.values.to_pylist()
-    runs = [(str(v), a, b) for v, (a, b) in zip(values, pairwise(starts), strict=True)]
-    if any(x[0] >= y[0] for x, y in pairwise(runs)):
+    runs = text_runs(table.column(lead))
+    if runs is None or any(x[0] >= y[0] for x, y in pairwise(runs)):
         return None
     return runs
 

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
-from welfare_observatory._file_stamp import file_stamp
+from welfare_observatory._file_stamp import file_stamp, unchanged_before_now
 
 __all__ = ["NAME", "StepStamps"]
 
@@ -86,24 +85,16 @@ class StepStamps:
         the steps not seen are left out (hashed when next used)."""
         from welfare_observatory._atomic import atomic_write_bytes
 
-        try:
-            # A file made for it gives the file system's clock now.
-            fd, clock = tempfile.mkstemp(dir=self.steps_dir, prefix=".step-stamps-", suffix=".tmp")
-        except OSError:
+        seen = {
+            key: (self.steps_dir / f"{key}{self.suffix}", stamp)
+            for key, (_, stamp) in self.seen.items()
+        }
+        current = unchanged_before_now(self.steps_dir, seen)
+        if current is None:
             return
-        try:
-            now = os.fstat(fd).st_mtime_ns
-        finally:
-            os.close(fd)
-            Path(clock).unlink(missing_ok=True)
-        steps: dict[str, list[object]] = {}
-        for key, (sha256, stamp) in sorted(self.seen.items()):
-            try:
-                status = (self.steps_dir / f"{key}{self.suffix}").stat()
-            except OSError:
-                continue
-            if file_stamp(status) == stamp and max(status.st_mtime_ns, status.st_ctime_ns) < now:
-                steps[key] = [*stamp, sha256]
+        steps: dict[str, list[object]] = {
+            key: [*self.seen[key][1], self.seen[key][0]] for key in sorted(current)
+        }
         if steps == self.noted and (self.steps_dir / NAME).exists():
             return  # the same note: not written again
         record = {"format": _FORMAT, "steps": steps}
