@@ -590,6 +590,32 @@ def test_changed_sources_between_kept_ones_are_checked_as_after(
     assert got == expected
 
 
+@pytest.mark.parametrize("threshold", [0, 10**9])
+def test_memory_is_handed_back_before_the_first_chunk_only_after_many_rows(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: int
+) -> None:
+    """The C heap is walked to hand memory back before the first chunk when the sources
+    parsed so far hold enough rows to have left some (a fresh build), not for a rebuild's
+    few changed sources; either way the findings are those of checking after."""
+    kb = tmp_path / "kb"
+    outputs, forget = _changed(environment, kb, 0, 2)
+    expected = (plain(validate.check_sources(outputs, _context(environment, kb))), _cache(kb))
+    forget()
+    given: list[str] = []
+    monkeypatch.setattr(validate, "_give_back", lambda: given.append("back"))
+    monkeypatch.setattr(validate, "_GIVE_BACK_ROWS", threshold)
+    checks = validate.ChecksAlongside(_context(environment, kb), len(outputs))
+    for output in outputs:
+        checks.add(output)
+        if output.report.id == "s2":
+            # s2's findings are kept: the first chunk ([s1]) has gone to the checks.
+            assert given == ([] if threshold else ["back"])
+    got = (plain(checks.finish(outputs)), _cache(kb))
+    assert got == expected
+    # finish hands back what the checks left, whatever the first chunk's rows.
+    assert given == (["back"] if threshold else ["back", "back"])
+
+
 def test_each_sources_findings_key_is_made_once_unless_its_report_changed(
     environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
