@@ -242,6 +242,8 @@ def _check_duplicates(table: pa.Table, keys: list[str], source: str | None) -> l
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if _keys_unique(table, keys):
+        return []
     subset = table.select(keys)
     subset = subset.cast(pa.schema([(f.name, _plain_type(f.type)) for f in subset.schema]))
     counts = subset.group_by(keys).aggregate([([], "count_all")])
@@ -266,6 +268,43 @@ def _check_duplicates(table: pa.Table, keys: list[str], source: str | None) -> l
             hint="each (indicator, territory, period, breakdowns) must appear once",
         )
     ]
+
+
+def _keys_unique(table: pa.Table, keys: list[str]) -> bool:
+    """True when no two rows of ``table`` share their ``keys`` (text columns, plain or
+    dictionary), told from integer codes: each column's distinct texts numbered, the
+    numbers of a row packed into one int64, the packed keys sorted. False when they do not
+    differ, and when this cannot tell (a missing key, a column not text, more distinct
+    keys than 63 bits hold): the grouping then decides, and names the duplicates. About a
+    tenth of grouping the decoded texts, which every source's check paid. When the keys
+    that could be are few (a source's: its territories by periods by breakdowns), each
+    marks its slot in a table of them instead of being sorted."""
+    import numpy as np
+    import pyarrow as pa
+
+    from welfare_observatory._arrow import ranked
+
+    if table.num_rows < 2:
+        return True
+    packed = np.zeros(table.num_rows, dtype=np.int64)
+    room = 1
+    for name in keys:
+        column = table.column(name)
+        text = _plain_type(column.type)
+        if column.null_count or not (pa.types.is_string(text) or pa.types.is_large_string(text)):
+            return False
+        codes, values = ranked(column)
+        width = max(len(values), 1)
+        if room * width >= 2**62:
+            return False
+        packed += np.asarray(codes.to_numpy(), dtype=np.int64) * room
+        room *= width
+    if room <= 4 * table.num_rows + 65_536:
+        slots = np.zeros(room, dtype=np.bool_)
+        slots[packed] = True
+        return bool(int(np.count_nonzero(slots)) == table.num_rows)
+    packed.sort()
+    return not bool((packed[1:] == packed[:-1]).any())
 
 
 def _plain_type(data_type: pa.DataType) -> pa.DataType:
