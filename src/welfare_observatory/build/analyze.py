@@ -213,8 +213,12 @@ def _analyze_frame(
             # or rows none of which is flagged, whose columns come typed): a rebuild that
             # keeps an earlier build's empty table writes the bytes a full build writes.
             ordered = pd.DataFrame(columns=list(ordered.columns))
+        # pyarrow converts a long frame's columns on a pool of threads it starts for the
+        # call: for a rebuild's few rows, starting them costs more than they save.
         analyses[name] = pa.Table.from_pandas(
-            storable(_keys_as_text(ordered, keys)), preserve_index=False
+            storable(_keys_as_text(ordered, keys)),
+            preserve_index=False,
+            nthreads=1 if len(ordered) < _SMALL else None,
         )
         # Each analysis frees its temporaries before the next allocates (numpy on the C
         # heap, Arrow in its own pool): returned, they are not held twice. About 50 MiB
