@@ -294,6 +294,8 @@ def _keys_unique(table: pa.Table, keys: list[str]) -> bool:
         if column.null_count or not (pa.types.is_string(text) or pa.types.is_large_string(text)):
             return False
         codes, values = ranked(column)
+        if codes.null_count:  # a dictionary's own NULL
+            return False
         width = max(len(values), 1)
         if room * width >= 2**62:
             return False
