@@ -426,8 +426,8 @@ class Grouped:
     fingerprints: dict[str, str] | None = None
     """Per indicator, the fingerprint of its rows in ``output.observations``, when saved."""
     intact: Callable[[], bool] | None = None
-    """Whether the saved tables passed their whole check (memory-mapped files, checked
-    while derive runs the changed groups); called before any of their rows is taken."""
+    """Whether the saved tables passed their check (memory-mapped files, checked while
+    derive runs the changed groups); called before any of their rows is taken."""
 
 
 def group_runs(

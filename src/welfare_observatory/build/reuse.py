@@ -124,9 +124,9 @@ def _digest_with_config(env: BuildEnvironment, rest: dict[str, Any]) -> str:
 def load_derived(steps_dir: Path, key: str) -> Derived | None:
     """The saved result for ``key``, or None (also when it is damaged, or saved in an
     earlier layout (see :data:`_LAYOUT`): then it is derived again). Its tables are
-    memory-mapped and checked whole (:func:`_read_analysis`), each the rows of its files
-    one after the other; its rows are in group order when its groups were saved (the
-    edition's order is the store's, not theirs)."""
+    memory-mapped and checked (:class:`_SavedFile`, :func:`_read_analysis`), each the rows
+    of its files one after the other; its rows are in group order when its groups were
+    saved (the edition's order is the store's, not theirs)."""
     folder = steps_dir / f"{_PREFIX}{key}"
     try:
         meta = _meta(folder / "meta.json")
@@ -427,8 +427,9 @@ def _changes(rows: list[dict[str, Any]]) -> pa.Table:
 def load_grouped(steps_dir: Path) -> Grouped | None:
     """The newest saved derive output that records its indicator groups (what
     :func:`~welfare_observatory.build.derive.derive_by_groups` reuses), or None. Its
-    tables are memory-mapped and checked whole, in group order (:func:`_grouped`): a rebuild
-    takes the unchanged groups' rows as slices, without reading or copying them."""
+    tables are memory-mapped and checked (:class:`_SavedFile`), in group order
+    (:func:`_grouped`): a rebuild takes the unchanged groups' rows as slices, without
+    reading or copying them."""
     import pyarrow as pa
 
     from welfare_observatory.build.derive import Grouped
@@ -448,7 +449,7 @@ def load_grouped(steps_dir: Path) -> Grouped | None:
             if (folder / _COVERAGE).exists():
                 files.append(folder / _COVERAGE)
             expected = [sums[f.name] for f in files]
-            # Checked whole on another thread (from the build's start when it checked this
+            # Checked on another thread (from the build's start when it checked this
             # result early) while derive runs the changed groups; derive waits for the
             # check before it takes a row of them (Grouped.intact).
             checked = _checked(files)
@@ -808,8 +809,8 @@ class _SavedFile:
     ``validate(full=True)``: offsets, dictionary indices, UTF-8; both release the GIL) on
     a thread of its own (:func:`_check`); ``stamp`` is the file's inode, size and
     modification time when it was mapped: a file changed since is not taken from here. A
-    file whose full stamp is still the one :func:`record_stamps` noted has the digest noted
-    with it, unread, and its table's structure checked (:func:`_validated`)."""
+    file whose full stamp is still the one :func:`record_stamps` noted is not read: it
+    has the digest noted with it, and its table's structure is checked (:func:`_validated`)."""
 
     def __init__(
         self,
@@ -831,7 +832,7 @@ class _SavedFile:
 
     def intact(self, expected: str | None) -> bool:
         """Waits for the check: whether the file has the ``expected`` digest and its table
-        passed the whole check."""
+        passed its check."""
         self.done.wait()
         return self.valid and self.digest is not None and self.digest == expected
 
@@ -846,13 +847,14 @@ def _stamp(path: Path) -> tuple[int, int, int]:
 
 
 def check_saved_early(steps_dir: Path) -> None:
-    """Map, hash and check whole the data files of the newest saved result on a thread of
-    their own, from now: a build calls it before its sources run, so a rebuild finds them
-    checked when derive takes the unchanged groups' rows and analyze the unchanged
-    indicators' analyses (about 75 MB for 160 sources: sha256 and the whole check, 60 ms
-    of a core that is otherwise idle then). What is read from here is what reading the
-    file then gives: the same digest is compared, the same check was passed, and a file
-    replaced or changed since (its inode, size or time) is read again."""
+    """Map and check the data files of the newest saved result (:class:`_SavedFile`) on a
+    thread of their own, from now: a build calls it before its sources run, so a rebuild
+    finds them checked when derive takes the unchanged groups' rows and analyze the
+    unchanged indicators' analyses (about 75 MB for 160 sources: hashed and checked whole,
+    60 ms of a core; for files the stamps' note vouches for, a few ms). What is read from
+    here is what reading the file then gives: the same digest is compared, the same check
+    was passed, and a file replaced or changed since (its inode, size or time) is read
+    again."""
     _EARLY.clear()
     _PREVIOUS.clear()
     if not steps_dir.is_dir():
@@ -940,9 +942,13 @@ def _validated(table: pa.Table, *, whole: bool) -> None:
     ``whole``: every offset, dictionary index and text (``validate(full=True)``, which
     reads every byte: about 100 ms of a core for a 4x rebuild's files). Without it, the
     structure only (each buffer as long as its rows need): for a file whose stamp is the
-    one :func:`record_stamps` noted, so its bytes are still those a build wrote from
-    tables in its memory, which pass the whole check. A source's step file taken by its
-    stamp is trusted the same way (:mod:`.step_stamps`)."""
+    one :func:`record_stamps` noted, so nothing has written to it since its build wrote it
+    from tables in its memory, which pass the whole check. What that cannot see is what
+    the note cannot see (:func:`record_stamps`): bytes changed below the file system, such
+    as a disk returning other bytes than were written (the files are not fsynced; a crash
+    that left a file short, or its pages unwritten, shows in its size, or as zeros, which
+    are offsets and indices within bounds). ``stamps.json`` deleted, or ``build --refresh``,
+    has every file hashed and checked whole."""
     table.validate(full=whole)
 
 
@@ -977,9 +983,9 @@ def _take_early(path: Path) -> _SavedFile | None:
 
 def _read_analysis(path: Path, sums: dict[str, str]) -> pa.Table:
     """A table :func:`_put` saved (an Arrow file), as it was (types, metadata, values),
-    memory-mapped; its bytes checked against their saved sha256 and the table checked whole
-    (offsets within their buffers, :func:`_checked`) before anything slices it, as a
-    damaged file is analysed again, never trusted (ValueError)."""
+    memory-mapped; its digest compared with its saved sha256 and the table checked
+    (:class:`_SavedFile`, :func:`_checked`) before anything slices it, as a damaged file
+    is analysed again, never trusted (ValueError)."""
     (file,) = _checked([path])
     if not file.intact(sums.get(path.name)) or file.table is None:
         raise ValueError(f"{path}: not the bytes that were saved, or damaged")

@@ -99,9 +99,9 @@ def check_sources(
 
 
 _GIVE_BACK_ROWS = 100_000
-"""Rows of the first chunk checked alongside the sources below which what their parsing
-freed is not handed back first: a rebuild's changed sources leave too little to pay for
-walking the whole C heap (about 10 ms at 4x)."""
+"""Rows of the sources to check, when the first chunk goes to the checks alongside them,
+below which what their parsing freed is not handed back first: a rebuild's changed sources
+leave too little to pay for walking the whole C heap (about 10 ms at 4x)."""
 
 
 def _give_back() -> None:
@@ -157,6 +157,8 @@ class ChecksAlongside:
         self._cache = FindingsCache(context)
         self._left = sources
         self._chunker = Chunker(chunk_rows)
+        self._to_check = 0
+        """Rows of the sources given to be checked so far."""
         self._tables: dict[str, pa.Table] = {}
         self._sent: dict[str, str] = {}
         """Findings key of each source sent to be checked, in order."""
@@ -190,6 +192,7 @@ class ChecksAlongside:
                 assert table is not None
                 self._tables[source] = table
                 self._sent[source] = key
+                self._to_check += table.num_rows
                 self._send(self._chunker.add(source, table.num_rows))
             else:
                 # A source whose findings are kept closes the run so far (a chunk's
@@ -205,8 +208,8 @@ class ChecksAlongside:
         registry = self.context.env.checks
         if self._pool is None:
             # What run_checks_by_source gives back before its first chunk, when the sources
-            # so far parsed enough rows to leave some.
-            if sum(self._tables[s].num_rows for s in chunk) >= _GIVE_BACK_ROWS:
+            # to check so far hold enough rows for their parsing to have left some.
+            if self._to_check >= _GIVE_BACK_ROWS:
                 _give_back()
             self._checks = checks_of(registry, self._only)
             self._ctx = _check_context(self.context.env)

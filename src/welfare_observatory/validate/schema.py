@@ -274,8 +274,9 @@ def _keys_unique(table: pa.Table, keys: list[str]) -> bool:
     """True when no two rows of ``table`` share their ``keys`` (text columns, plain or
     dictionary), told from integer codes: each column's distinct texts numbered, the
     numbers of a row packed into one int64, the packed keys sorted. False when they do not
-    differ, and when this cannot tell (a missing key, a column not text, more distinct
-    keys than 63 bits hold): the grouping then decides, and names the duplicates. About a
+    differ, and when this cannot tell (a missing key, a column not text, dictionaries that
+    cannot be unified, more distinct keys than 63 bits hold): the grouping then decides,
+    and names the duplicates. About a
     tenth of grouping the decoded texts, which every source's check paid. When the keys
     that could be are few (a source's: its territories by periods by breakdowns), each
     marks its slot in a table of them instead of being sorted."""
@@ -293,7 +294,10 @@ def _keys_unique(table: pa.Table, keys: list[str]) -> bool:
         text = _plain_type(column.type)
         if column.null_count or not (pa.types.is_string(text) or pa.types.is_large_string(text)):
             return False
-        codes, values = ranked(column)
+        try:
+            codes, values = ranked(column)
+        except pa.ArrowException:  # chunks' dictionaries Arrow cannot unify (one holds NULL)
+            return False
         if codes.null_count:  # a dictionary's own NULL
             return False
         width = max(len(values), 1)
