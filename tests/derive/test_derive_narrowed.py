@@ -143,20 +143,32 @@ def test_codes_only_for_one_dictionary_of_distinct_texts() -> None:
 names = st.one_of(st.none(), st.sampled_from(["POP_TOTAL", "BIRTHS", "MEDIAN_AGE", "NOT_DEFINED"]))
 
 
-@given(st.lists(st.lists(names, max_size=6), max_size=4), st.booleans())
+@given(st.lists(st.lists(names, max_size=6), max_size=4), st.sampled_from(["own", "one", "plain"]))
 @settings(max_examples=60, deadline=None)
-def test_domain_column_equals_the_lookup_row_by_row(catalog, chunks, unified) -> None:
+def test_domain_column_equals_the_lookup_row_by_row(catalog, chunks, dictionaries) -> None:
+    """Each row's domain is its indicator's, whether the indicator column's chunks have
+    dictionaries of their own, one unified dictionary or none; the domains come on one
+    dictionary of distinct texts for every chunk."""
     from welfare_observatory.build.derive import _with_domain
 
-    column = pa.chunked_array(
-        [pa.array(c, pa.string()).dictionary_encode() for c in chunks],
-        pa.dictionary(pa.int32(), pa.string()),
-    )
+    if dictionaries == "plain":
+        column = pa.chunked_array([pa.array(c, pa.string()) for c in chunks], pa.string())
+    else:
+        column = pa.chunked_array(
+            [pa.array(c, pa.string()).dictionary_encode() for c in chunks],
+            pa.dictionary(pa.int32(), pa.string()),
+        )
     table = pa.table({"indicator": column})
-    if unified:
+    if dictionaries == "one":
         table = table.unify_dictionaries()
     rows = table.column("indicator").cast(pa.string()).to_pylist()
     expected = [str(catalog[r].domain) if r in catalog else "other" for r in rows]
     got = _with_domain(table, catalog).column("domain")
-    assert got.type == pa.string()
-    assert got.to_pylist() == expected
+    assert got.type == pa.dictionary(pa.int32(), pa.string())
+    assert got.num_chunks == column.num_chunks
+    assert got.null_count == 0
+    assert got.cast(pa.string()).to_pylist() == expected
+    shared = {tuple(c.dictionary.to_pylist()) for c in got.chunks}
+    assert len(shared) <= 1
+    for values in shared:
+        assert list(values) == sorted(set(values))

@@ -552,8 +552,10 @@ def test_a_saved_result_with_damaged_buffers_is_derived_again(
         rows = rows.set_column(at, rows.schema.field(at), pa.chunked_array([broken]))
     with pytest.raises(pa.ArrowInvalid):
         rows.validate(full=True)
-    feather.write_feather(rows, saved / "observations.arrow", compression="uncompressed")
+    # Written beside and moved over: the rows read from the file's mapping until written.
+    feather.write_feather(rows, saved / "observations.arrow.new", compression="uncompressed")
     del rows
+    (saved / "observations.arrow.new").replace(saved / "observations.arrow")
     # The damage is recorded as the saved bytes (their digest matches): the whole check
     # alone must find it.
     _record_digest(saved, "observations.arrow")
@@ -603,8 +605,10 @@ def test_saved_rows_whose_bytes_changed_are_derived_again(
     values[0] = (values[0] or 0.0) + 1000.0
     rows = rows.set_column(at, rows.schema.field(at), pa.array(values, pa.float64()))
     rows.validate(full=True)
-    feather.write_feather(rows, saved / "observations.arrow", compression="uncompressed")
+    # Written beside and moved over: the rows read from the file's mapping until written.
+    feather.write_feather(rows, saved / "observations.arrow.new", compression="uncompressed")
     del rows
+    (saved / "observations.arrow.new").replace(saved / "observations.arrow")
     if changed is not None:
         change_last_value(folder / "data" / f"{changed}.csv")
     again = build(folder, tmp_path / "kb")

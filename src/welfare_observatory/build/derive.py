@@ -358,23 +358,38 @@ def _apply_overrides(
 
 
 def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Table:
+    """``table`` with each row's ``domain``: its indicator's (``other`` for a row of no
+    indicator or of one not defined). The column is dictionary-encoded on the sorted
+    domains, one dictionary for every chunk: a few thousand rows share a dozen texts."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    ids = list(indicators)
-    domains = pa.array([str(indicators[i].domain) for i in ids], pa.string())
-    from welfare_observatory.derive._common import on_values
-
-    known = pa.array(ids, pa.string())
-    # Each distinct indicator's domain found once ("other" for one not defined), then
-    # taken to the rows; a row of no indicator is "other" too.
-    domain = on_values(
-        table.column("indicator"),
-        lambda v: pc.fill_null(pc.take(domains, pc.index_in(v, value_set=known)), "other"),
-    )
-    if domain.null_count:
-        domain = pc.fill_null(domain, "other")
-    return table.append_column("domain", domain)
+    names = sorted({str(i.domain) for i in indicators.values()} | {"other"})
+    code = {name: n for n, name in enumerate(names)}
+    other = code["other"]
+    by_id = {i: code[str(indicator.domain)] for i, indicator in indicators.items()}
+    domains = pa.array(names, pa.string())
+    kind = pa.dictionary(pa.int32(), pa.string())
+    chunks: list[pa.Array] = []
+    for chunk in table.column("indicator").chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = pc.dictionary_encode(chunk)
+        # Each slot of the chunk's dictionary looked up once, then taken to the rows.
+        ids = chunk.dictionary.to_pylist()
+        # A null row (of no indicator) takes the extra slot at the end: "other".
+        slots = np.array([*(by_id.get(str(i), other) for i in ids), other], np.int32)
+        indices = chunk.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, len(ids))
+        rows = indices.to_numpy(zero_copy_only=False)
+        codes = (
+            np.full(len(rows), slots[rows[0]], np.int32)
+            if len(rows) and rows.min() == rows.max()
+            else slots[rows]
+        )
+        chunks.append(pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), domains))
+    return table.append_column("domain", pa.chunked_array(chunks, kind))
 
 
 def open_database_early() -> None:
