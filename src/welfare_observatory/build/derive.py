@@ -359,17 +359,20 @@ def _apply_overrides(
 
 def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Table:
     """``table`` with each row's ``domain``: its indicator's (``other`` for a row of no
-    indicator or of one not defined). The column is dictionary-encoded on the sorted
-    domains, one dictionary for every chunk: a few thousand rows share a dozen texts."""
+    indicator or of one not defined), dictionary-encoded chunk by chunk on the sorted
+    domains the chunk holds. A chunk of one domain (a source's rows, usually) reads the
+    zero-filled buffer source tables share (``harmonize._columns.constant``): no byte a
+    row."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    from welfare_observatory.harmonize._columns import constant
 
     names = sorted({str(i.domain) for i in indicators.values()} | {"other"})
     code = {name: n for n, name in enumerate(names)}
     other = code["other"]
     by_id = {i: code[str(indicator.domain)] for i, indicator in indicators.items()}
-    domains = pa.array(names, pa.string())
     kind = pa.dictionary(pa.int32(), pa.string())
     chunks: list[pa.Array] = []
     for chunk in table.column("indicator").chunks:
@@ -383,12 +386,14 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
         if indices.null_count:
             indices = pc.fill_null(indices, len(ids))
         rows = indices.to_numpy(zero_copy_only=False)
-        codes = (
-            np.full(len(rows), slots[rows[0]], np.int32)
-            if len(rows) and rows.min() == rows.max()
-            else slots[rows]
-        )
-        chunks.append(pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), domains))
+        codes = slots[rows[:1]] if len(rows) and rows.min() == rows.max() else slots[rows]
+        if len(codes) and codes.min() == codes.max():
+            chunks.append(constant(len(rows), names[int(codes[0])]))
+            continue
+        used = np.unique(codes)
+        local = np.searchsorted(used, codes).astype(np.int32)
+        dictionary = pa.array([names[int(c)] for c in used], pa.string())
+        chunks.append(pa.DictionaryArray.from_arrays(pa.array(local, pa.int32()), dictionary))
     return table.append_column("domain", pa.chunked_array(chunks, kind))
 
 
