@@ -143,17 +143,38 @@ def test_codes_only_for_one_dictionary_of_distinct_texts() -> None:
 names = st.one_of(st.none(), st.sampled_from(["POP_TOTAL", "BIRTHS", "MEDIAN_AGE", "NOT_DEFINED"]))
 
 
-@given(st.lists(st.lists(names, max_size=6), max_size=4), st.sampled_from(["own", "one", "plain"]))
+@given(
+    st.lists(st.lists(names, max_size=6), max_size=4),
+    st.sampled_from(["own", "one", "plain", "null slot"]),
+)
 @settings(max_examples=60, deadline=None)
 def test_domain_column_equals_the_lookup_row_by_row(catalog, chunks, dictionaries) -> None:
     """Each row's domain is its indicator's, whether the indicator column's chunks have
-    dictionaries of their own, one unified dictionary or none; the domains come on one
-    dictionary of distinct texts for every chunk."""
+    dictionaries of their own, one unified dictionary, none, or dictionaries whose first
+    slot is a null (a missing indicator read through it); each chunk's domains come on a
+    dictionary of the distinct texts it holds."""
     from welfare_observatory.build.derive import _with_domain
     from welfare_observatory.harmonize._columns import zeros
+    from welfare_observatory.model.indicator import Domain
 
+    # Three domains besides "other", so that a chunk's may be any few of them.
+    moved = {"BIRTHS": Domain.HEALTH, "MEDIAN_AGE": Domain.EDUCATION}
+    catalog = {
+        k: v.model_copy(update={"domain": moved[k]}) if k in moved else v
+        for k, v in catalog.items()
+    }
+    # A missing indicator is "other", never the entry a text "None" would name.
+    catalog["None"] = catalog["BIRTHS"]
     if dictionaries == "plain":
         column = pa.chunked_array([pa.array(c, pa.string()) for c in chunks], pa.string())
+    elif dictionaries == "null slot":
+        parts = []
+        for c in chunks:
+            texts = sorted({v for v in c if v is not None})
+            slots = pa.array([0 if v is None else 1 + texts.index(v) for v in c], pa.int32())
+            values = pa.array([None, *texts], pa.string())
+            parts.append(pa.DictionaryArray.from_arrays(slots, values))
+        column = pa.chunked_array(parts, pa.dictionary(pa.int32(), pa.string()))
     else:
         column = pa.chunked_array(
             [pa.array(c, pa.string()).dictionary_encode() for c in chunks],

@@ -362,7 +362,7 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
     indicator or of one not defined), dictionary-encoded chunk by chunk on the sorted
     domains the chunk holds. A chunk of one domain (a source's rows, usually) reads the
     zero-filled buffer source tables share (``harmonize._columns.constant``): no byte a
-    row."""
+    row. Each indicator dictionary is looked up once, however many chunks share it."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -374,26 +374,43 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
     other = code["other"]
     by_id = {i: code[str(indicator.domain)] for i, indicator in indicators.items()}
     kind = pa.dictionary(pa.int32(), pa.string())
+    looked_up: tuple[pa.Array, np.ndarray[Any, Any]] | None = None
     chunks: list[pa.Array] = []
     for chunk in table.column("indicator").chunks:
         if not pa.types.is_dictionary(chunk.type):
             chunk = pc.dictionary_encode(chunk)
-        # Each slot of the chunk's dictionary looked up once, then taken to the rows.
-        ids = chunk.dictionary.to_pylist()
-        # A null row (of no indicator) takes the extra slot at the end: "other".
-        slots = np.array([*(by_id.get(str(i), other) for i in ids), other], np.int32)
+        dictionary = chunk.dictionary
+        if looked_up is None or not (looked_up[0] is dictionary or looked_up[0].equals(dictionary)):
+            # Each slot's domain code; a null row (of no indicator) takes the extra slot
+            # at the end, "other", as does a null in the dictionary.
+            ids = dictionary.to_pylist()
+            slots = [other if i is None else by_id.get(str(i), other) for i in ids]
+            looked_up = (dictionary, np.array([*slots, other], np.int32))
+        slots_of = looked_up[1]
         indices = chunk.indices
         if indices.null_count:
-            indices = pc.fill_null(indices, len(ids))
+            indices = pc.fill_null(indices, len(dictionary))
         rows = indices.to_numpy(zero_copy_only=False)
-        codes = slots[rows[:1]] if len(rows) and rows.min() == rows.max() else slots[rows]
-        if len(codes) and codes.min() == codes.max():
-            chunks.append(constant(len(rows), names[int(codes[0])]))
+        if not len(rows):
+            chunks.append(
+                pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
+            )
             continue
-        used = np.unique(codes)
-        local = np.searchsorted(used, codes).astype(np.int32)
-        dictionary = pa.array([names[int(c)] for c in used], pa.string())
-        chunks.append(pa.DictionaryArray.from_arrays(pa.array(local, pa.int32()), dictionary))
+        if rows.min() == rows.max():
+            used = slots_of[rows[:1]]
+        else:
+            # The domains the chunk holds, found on its slots (a count per slot), not by
+            # sorting its rows.
+            held = np.bincount(rows, minlength=len(slots_of)) > 0
+            used = np.flatnonzero(np.bincount(slots_of[held], minlength=len(names)))
+        if len(used) == 1:
+            chunks.append(constant(len(rows), names[int(used[0])]))
+            continue
+        remap = np.zeros(len(names), np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        local = remap[slots_of][rows]
+        texts = pa.array([names[int(c)] for c in used], pa.string())
+        chunks.append(pa.DictionaryArray.from_arrays(pa.array(local, pa.int32()), texts))
     return table.append_column("domain", pa.chunked_array(chunks, kind))
 
 
