@@ -586,6 +586,37 @@ def _record_digest(saved: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("changed", [None, "t_health_b"])
+def test_saved_rows_with_the_domain_as_text_give_the_fresh_edition(
+    tmp_path: Path, changed: str | None
+) -> None:
+    """A result saved before the domain column was dictionary-encoded (its rows hold the
+    domain as plain text, its digests intact): the rebuild that reads it, with nothing
+    changed or after a file changed, gives the edition a fresh build gives."""
+    import pyarrow.feather as feather
+
+    from welfare_observatory.build.reuse import _mapped
+
+    folder = make_grouped_observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    [saved] = (tmp_path / "kb" / ".steps").glob("derived-*")
+    rows = _mapped(saved / "observations.arrow")
+    at = rows.schema.get_field_index("domain")
+    assert pa.types.is_dictionary(rows.schema.field(at).type)
+    rows = rows.set_column(at, "domain", rows.column(at).cast(pa.string()))
+    feather.write_feather(rows, saved / "observations.arrow.new", compression="uncompressed")
+    del rows
+    (saved / "observations.arrow.new").replace(saved / "observations.arrow")
+    _record_digest(saved, "observations.arrow")
+    if changed is not None:
+        change_last_value(folder / "data" / f"{changed}.csv")
+    again = build(folder, tmp_path / "kb")
+    fresh = build(folder, tmp_path / "fresh")
+    assert edition(again) == edition(fresh)
+    if changed is None:
+        assert edition(again) == edition(first)
+
+
+@pytest.mark.parametrize("changed", [None, "t_health_b"])
 def test_saved_rows_whose_bytes_changed_are_derived_again(
     tmp_path: Path, derived_indicators: list[set[str]], changed: str | None
 ) -> None:
