@@ -109,9 +109,7 @@ def test_a_duplicate_key_across_encodings_is_found() -> None:
     assert found.code == "duplicate-key" and found.count == 1
 
 
-def test_keys_too_many_for_one_integer_are_left_to_grouping(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_keys_too_many_for_one_integer_are_left_to_grouping() -> None:
     # Five columns of 10,000 distinct texts: 10**20 combinations, beyond 63 bits.
     texts = [f"{i:05d}" for i in range(10_000)]
     wide = pa.table({f"k{i}": pa.array(texts, pa.string()) for i in range(5)})

@@ -276,10 +276,10 @@ def _keys_unique(table: pa.Table, keys: list[str]) -> bool:
     numbers of a row packed into one int64, the packed keys sorted. False when they do not
     differ, and when this cannot tell (a missing key, a column not text, dictionaries that
     cannot be unified, more distinct keys than 63 bits hold): the grouping then decides,
-    and names the duplicates. About a
-    tenth of grouping the decoded texts, which every source's check paid. When the keys
-    that could be are few (a source's: its territories by periods by breakdowns), each
-    marks its slot in a table of them instead of being sorted."""
+    and names the duplicates. About a tenth of grouping the decoded texts, which every
+    source's check paid. When the keys that could be are few (a source's: its territories
+    by periods by breakdowns), each marks its slot in a table of them instead of being
+    sorted."""
     import numpy as np
     import pyarrow as pa
 
