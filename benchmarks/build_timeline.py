@@ -17,7 +17,13 @@ A call's wall time on the main thread includes what it waited for (the GIL, a he
 the helpers' CPU is printed beside it: the two cores are shared by both. The RSS is of this
 process, which also holds the first build's leftovers when the rebuild is reported.
 
-    .venv/bin/python benchmarks/build_timeline.py [--size 1|4] [--repeats 3] [--full] [--rivals]
+``--process`` times each build in a process of its own, as the console script runs it: the
+rebuild's first build is made by the console script beforehand. That is the rebuild a user
+runs, without the first build's leftovers in its heap (what handing memory back costs
+depends on them) or its warm caches; slower to run, and what ``many_sources.py`` measures.
+
+    .venv/bin/python benchmarks/build_timeline.py [--size 1|4] [--repeats 3] [--full]
+        [--rivals] [--process] [--time MODULE:NAME ...]
 """
 
 from __future__ import annotations
@@ -80,6 +86,10 @@ wrapped there too."""
 
 _HELPER = re.compile(r"[-_\d]+$")
 """A thread name's counters (``ThreadPoolExecutor-5_0``): the same helper in every repeat."""
+
+
+Rows = dict[tuple[str, int, str], tuple[int, float, float, float, float, float]]
+"""What :meth:`Timeline.rows` gives."""
 
 
 class Timeline:
@@ -163,7 +173,7 @@ class Timeline:
         finally:
             threading.Thread.run = run  # type: ignore[method-assign]
 
-    def rows(self) -> dict[tuple[str, int, str], tuple[int, float, float, float, float, float]]:
+    def rows(self) -> Rows:
         """(thread, depth, name): calls, first start, total wall and CPU seconds (the
         calling thread's), lowest and highest RSS (bytes, 0 when unsampled) from the first
         call's start to the last call's end; in order of first start."""
@@ -193,6 +203,14 @@ def one_repeat(
         return timed(timeline, lambda: build(folder, out=kb))
     with contextlib.redirect_stdout(io.StringIO()):
         build(folder, out=kb)
+    with one_file_changed(folder):
+        return timed(timeline, lambda: build(folder, out=kb))
+
+
+@contextlib.contextmanager
+def one_file_changed(folder: Path) -> Iterator[None]:
+    """The workload with one file's last value changed (as ``many_sources.py`` changes it),
+    put back afterwards."""
     changed = folder / "data" / "bs_ind_001.csv"
     original = changed.read_bytes()
     lines = original.rstrip(b"\n").split(b"\n")
@@ -200,9 +218,72 @@ def one_repeat(
     lines[-1] = head + b"," + str(float(last) + 1).encode()
     try:
         changed.write_bytes(b"\n".join(lines) + b"\n")
-        return timed(timeline, lambda: build(folder, out=kb))
+        yield
     finally:
         changed.write_bytes(original)
+
+
+def own_process_repeat(
+    folder: Path, kb: Path, args: argparse.Namespace
+) -> tuple[float, Rows, dict[str, float], tuple[float, int]]:
+    """:func:`one_repeat` with the timed build in a process of its own (``--child``) and
+    the rebuild's first build made by the console script: the timed build's wall seconds,
+    rows, CPU of its threads and peak RSS."""
+    import json
+    import subprocess
+
+    shutil.rmtree(kb, ignore_errors=True)
+    child = [sys.executable, __file__, "--child", str(kb), "--size", str(args.size)]
+    child += ["--seed", str(args.seed), "--layout", args.layout, "--workdir", str(args.workdir)]
+    child += ["--years", str(args.years), *(["--rivals"] if args.rivals else [])]
+    child += [f"--time={name}" for name in args.time]
+    if args.full:
+        out = subprocess.run(child, check=True, capture_output=True, text=True).stdout
+    else:
+        cli = [sys.executable, "-m", "welfare_observatory.cli.main"]
+        first = [*cli, "build", str(folder), "--out", str(kb), "--json"]
+        subprocess.run(first, check=True, capture_output=True)
+        with one_file_changed(folder):
+            out = subprocess.run(child, check=True, capture_output=True, text=True).stdout
+    got = json.loads(out)
+    rows: Rows = {(w, int(d), n): tuple(v) for w, d, n, *v in got["rows"]}  # type: ignore[misc]
+    return float(got["wall"]), rows, got["cpu"], (float(got["peak"][0]), int(got["peak"][1]))
+
+
+def child(args: argparse.Namespace, kb: Path, folder: Path) -> None:
+    """One build of ``folder`` into ``kb`` in this fresh process, as the console script runs
+    it, timed: what :func:`own_process_repeat` reads, as JSON on standard output."""
+    import json
+
+    from welfare_observatory.cli import _process
+
+    _process.set_native_defaults()
+    from welfare_observatory.build.orchestrator import import_stages
+
+    import_stages()
+    timeline = Timeline()
+    for target in TIMED:
+        timeline.wrap(target)
+    wall = timed(timeline, lambda: console_build(folder, out=kb))
+    rows = [[*key, *value] for key, value in timeline.rows().items()]
+    print(json.dumps({"wall": wall, "rows": rows, "cpu": timeline.cpu, "peak": timeline.peak}))
+
+
+def console_build(folder: Path, *, out: Path) -> None:
+    """`welfare-observatory build --json`, with the collector held off through start-up as
+    the console script holds it (run_command), without its exit."""
+    from welfare_observatory.cli import _process
+    from welfare_observatory.cli.main import main as cli
+
+    gc.disable()
+    _process._deferred = True
+    try:
+        cli(["build", str(folder), "--out", str(out), "--json"])
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
+    finally:
+        _process.collect_again()
 
 
 def timed(timeline: Timeline, run: Callable[[], Any]) -> float:
@@ -223,46 +304,58 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     workload_arguments(parser)
     parser.add_argument("--full", action="store_true", help="the fresh build, not the rebuild")
+    parser.add_argument(
+        "--process",
+        action="store_true",
+        help="each timed build in a process of its own, as the console script runs it",
+    )
+    parser.add_argument(
+        "--time",
+        action="append",
+        default=[],
+        metavar="MODULE:NAME",
+        help="time this function or method too (module:qualified name); repeatable",
+    )
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global TIMED
+    TIMED = (*TIMED, *args.time)
+    if args.child is not None:
+        child(args, args.child, workload(args)[1])
+        return 0
     from welfare_observatory.cli import _process
 
     # As the console script runs a build: its native settings, before numpy and pyarrow load.
     _process.set_native_defaults()
     work, folder = workload(args)
-    from welfare_observatory.build.orchestrator import import_stages
-    from welfare_observatory.cli.main import main as cli
-
-    import_stages()
-    timeline = Timeline()
-    for target in TIMED:
-        timeline.wrap(target)
-
-    def build(folder: Path, *, out: Path) -> None:
-        # `welfare-observatory build --json`, with the collector held off through start-up
-        # as the console script holds it (run_command), without its exit.
-        gc.disable()
-        _process._deferred = True
-        try:
-            cli(["build", str(folder), "--out", str(out), "--json"])
-        except SystemExit as exc:
-            if exc.code not in (0, None):
-                raise
-        finally:
-            _process.collect_again()
-
     kb = work / "timeline-kb"
-    walls = []
-    tables = []
-    cpus = []
-    peaks = []
-    for _ in range(args.repeats):
-        walls.append(one_repeat(folder, kb, timeline, build, full=args.full))
-        tables.append(timeline.rows())
-        cpus.append(dict(timeline.cpu))
-        peaks.append(timeline.peak)
+    walls: list[float] = []
+    tables: list[Rows] = []
+    cpus: list[dict[str, float]] = []
+    peaks: list[tuple[float, int]] = []
+    if args.process:
+        for _ in range(args.repeats):
+            wall, rows, cpu, peak = own_process_repeat(folder, kb, args)
+            walls.append(wall)
+            tables.append(rows)
+            cpus.append(cpu)
+            peaks.append(peak)
+    else:
+        from welfare_observatory.build.orchestrator import import_stages
+
+        import_stages()
+        timeline = Timeline()
+        for target in TIMED:
+            timeline.wrap(target)
+        for _ in range(args.repeats):
+            walls.append(one_repeat(folder, kb, timeline, console_build, full=args.full))
+            tables.append(timeline.rows())
+            cpus.append(dict(timeline.cpu))
+            peaks.append(timeline.peak)
     shutil.rmtree(kb, ignore_errors=True)
     what = "build" if args.full else "one-file rebuild"
-    print(f"{what} in process, {args.size}x: {statistics.median(walls) * 1000:.0f} ms")
+    where = "in a process of its own" if args.process else "in process"
+    print(f"{what} {where}, {args.size}x: {statistics.median(walls) * 1000:.0f} ms")
     print(
         f"medians of {args.repeats} repeats: ms from the build's start, thread, calls, "
         "wall ms, CPU ms of the thread, RSS MiB while the main thread's calls ran"

@@ -20,7 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from welfare_observatory.model.observation import observation_schema
-from welfare_observatory.store.edition import _domain_spans, _key_order, _write_observations
+from welfare_observatory.store import edition
+from welfare_observatory.store.edition import (
+    _domain_spans,
+    _key_order,
+    _one_index,
+    _write_observations,
+)
 
 from .test_store_domain_split import ByDomain, _by_text, _files
 
@@ -113,6 +119,43 @@ def test_one_text_in_two_dictionary_slots_is_split_row_by_row() -> None:
 
 def test_a_domain_column_of_numbers_is_split_row_by_row() -> None:
     assert _domain_spans(pa.chunked_array([[1, 1]], pa.int64())) is None
+
+
+INDEX_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint32()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 3), min_size=1, max_size=40),
+    differ=st.one_of(st.none(), st.integers(0, 39)),
+    skip=st.integers(0, 3),
+    kind=st.sampled_from(INDEX_TYPES),
+    block=st.sampled_from([1, 3, 8, 1 << 18]),
+)
+def test_one_index_is_what_comparing_the_rows_tells(
+    values: list[int],
+    differ: int | None,
+    skip: int,
+    kind: pa.DataType,
+    block: int,
+) -> None:
+    """The rows' bytes compared block by block (blocks of one, three and eight bytes, and
+    the default: a row cut across two blocks, a short last block) tell what comparing the
+    rows as integers tells, on a slice of a larger array (an offset into its buffer)."""
+    rows = [values[0]] * len(values) if differ is None else values
+    if differ is not None and differ < len(rows):
+        rows[differ] = 7  # one row another index (or the first, when it is row 0)
+    whole = pa.array([5] * skip + rows + [6], kind)
+    indices = whole.slice(skip, len(rows))
+    same = len(set(rows)) == 1
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(edition, "_COMPARED_BYTES", block)
+        assert _one_index(indices) == (rows[0] if same else None)
+
+
+def test_a_negative_index_is_read_as_signed() -> None:
+    # Not an index a valid dictionary array holds: what the bytes say, read as Arrow does.
+    assert _one_index(pa.array([-2, -2], pa.int16())) == -2
 
 
 ranks = st.one_of(st.none(), st.integers(0, 5))
