@@ -591,13 +591,12 @@ def test_changed_sources_between_kept_ones_are_checked_as_after(
 
 
 @pytest.mark.parametrize("threshold", [0, 10**9])
-def test_memory_is_handed_back_around_the_checks_only_after_many_rows(
+def test_memory_is_handed_back_before_the_first_chunk_only_after_many_rows(
     environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: int
 ) -> None:
-    """The C heap is walked to hand memory back before the first chunk, and on the
-    checks' thread and the build's once the checks are done, when the sources to check
-    hold enough rows to have left some (a fresh build), not for a rebuild's few changed
-    sources; either way the findings are those of checking after."""
+    """The C heap is walked to hand memory back before the first chunk when the sources
+    parsed so far hold enough rows to have left some (a fresh build), not for a rebuild's
+    few changed sources; either way the findings are those of checking after."""
     kb = tmp_path / "kb"
     outputs, forget = _changed(environment, kb, 0, 2)
     expected = (plain(validate.check_sources(outputs, _context(environment, kb))), _cache(kb))
@@ -605,13 +604,6 @@ def test_memory_is_handed_back_around_the_checks_only_after_many_rows(
     given: list[str] = []
     monkeypatch.setattr(validate, "_give_back", lambda: given.append("back"))
     monkeypatch.setattr(validate, "_GIVE_BACK_ROWS", threshold)
-    released: list[tuple[str, bool]] = []
-
-    def release(*, give_back: bool = True) -> None:
-        released.append((threading.current_thread().name, give_back))
-        batch.release_checks(give_back=give_back)
-
-    monkeypatch.setattr(validate, "release_checks", release)
     checks = validate.ChecksAlongside(_context(environment, kb), len(outputs))
     for output in outputs:
         checks.add(output)
@@ -620,9 +612,8 @@ def test_memory_is_handed_back_around_the_checks_only_after_many_rows(
             assert given == ([] if threshold else ["back"])
     got = (plain(checks.finish(outputs)), _cache(kb))
     assert got == expected
-    assert given == ([] if threshold else ["back", "back"])
-    # The checks' thread closes its connection either way.
-    assert [(name.startswith("checks"), back) for name, back in released] == [(True, not threshold)]
+    # finish hands back what the checks left, whatever the first chunk's rows.
+    assert given == (["back"] if threshold else ["back", "back"])
 
 
 def test_each_sources_findings_key_is_made_once_unless_its_report_changed(

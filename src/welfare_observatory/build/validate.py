@@ -99,11 +99,9 @@ def check_sources(
 
 
 _GIVE_BACK_ROWS = 100_000
-"""Rows of the sources to check below which the checks alongside them do not hand back
-what was freed (before the first chunk, what the sources' parsing freed; after the last,
-what the checks freed): a rebuild's changed sources leave too little to pay for walking
-the whole C heap (about 10 ms at 4x before the first chunk, 20 ms after the last, which
-the build's thread waited for)."""
+"""Rows of the sources to check, when the first chunk goes to the checks alongside them,
+below which what their parsing freed is not handed back first: a rebuild's changed sources
+leave too little to pay for walking the whole C heap (about 10 ms at 4x)."""
 
 
 def _give_back() -> None:
@@ -240,7 +238,7 @@ class ChecksAlongside:
             self.close()
         if self._given_up:
             return check_sources(outputs, self.context)
-        if self._futures and self._to_check >= _GIVE_BACK_ROWS:
+        if self._futures:
             # What the sources' parsing left free in this thread goes back, as
             # run_checks_by_source gives it back after the sources.
             _give_back()
@@ -277,7 +275,7 @@ class ChecksAlongside:
             return
         for future in self._futures:
             future.cancel()
-        pool.submit(release_checks, give_back=self._to_check >= _GIVE_BACK_ROWS)
+        pool.submit(release_checks)
         pool.shutdown(wait=True)
 
     def _give_up(self) -> None:

@@ -107,16 +107,15 @@ def checks_of(registry: CheckRegistry, only: Iterable[str] | None) -> list[tuple
     return [(c, k) for c, k in registry.items() if wanted is None or c in wanted]
 
 
-def release_checks(*, give_back: bool = True) -> None:
-    """What the checks held, given back: this thread's DuckDB connection and, with
-    ``give_back``, the pages Arrow's allocator holds free. The batches and their codes are
-    gone by then: the allocator gives back only pages that are free, and the analyses that
-    follow need the memory (mimalloc and jemalloc keep freed pages otherwise)."""
+def release_checks() -> None:
+    """What the checks held, given back: this thread's DuckDB connection and the pages
+    Arrow's allocator holds free. The batches and their codes are gone by then: the
+    allocator gives back only pages that are free, and the analyses that follow need the
+    memory (mimalloc and jemalloc keep freed pages otherwise)."""
     import pyarrow as pa
 
     close_connection()
-    if give_back:
-        pa.default_memory_pool().release_unused()
+    pa.default_memory_pool().release_unused()
 
 
 def in_severity_order(found: dict[str, list[Finding]]) -> dict[str, list[Finding]]:
