@@ -2,25 +2,30 @@
 
 The workload is ``many_sources.py``'s (same ``--size``, ``--seed`` and ``--layout``, generated
 there if missing). Each repeat builds it into a fresh knowledge base, changes one file's last
-value (as ``many_sources.py`` does) and builds again, all in this process as the command line
-runs them (``build --json``, the console script's settings and collector); the second build
-(the one-file rebuild) is reported, or the first with ``--full``. The build's main functions
-are timed by wrappers put on them here (a benchmark's liberty with the library's internals;
-they cost microseconds a call): for each, on the main thread or on a helper, the calls, where
-the first began (ms from the start of the build), the total wall ms and the calling thread's
-CPU ms, nested as they were called, and the process's resident memory while the main
-thread's calls ran (lowest and highest, sampled every 5 ms); medians over the repeats. Then
-the CPU ms of each helper thread (by name, from ``time.thread_time`` as it ends) and of the
-whole process, and the peak RSS with when it was reached.
+value (as ``many_sources.py`` does) and builds again, by default both in this process as the
+command line runs them (``build --json``, the console script's settings and collector); the
+second build (the one-file rebuild) is reported, or the first with ``--full``. The build's
+main functions are timed by wrappers put on them here (a benchmark's liberty with the
+library's internals; they cost microseconds a call): for each, on the main thread or on a
+helper, the calls, where the first began (ms from the start of the build), the total wall ms
+and the calling thread's CPU ms, nested as they were called, and the process's resident
+memory while the main thread's calls ran (lowest and highest, sampled every 5 ms); medians
+over the repeats. Then the CPU ms of each helper thread (by name, from ``time.thread_time``
+as it ends) and of the whole process, and the peak RSS with when it was reached.
 
 A call's wall time on the main thread includes what it waited for (the GIL, a helper), so
-the helpers' CPU is printed beside it: the two cores are shared by both. The RSS is of this
-process, which also holds the first build's leftovers when the rebuild is reported.
+the helpers' CPU is printed beside it: the two cores are shared by both. The RSS is of the
+timing process, which by default also holds the first build's leftovers when the rebuild is
+reported.
 
-``--process`` times each build in a process of its own, as the console script runs it: the
-rebuild's first build is made by the console script beforehand. That is the rebuild a user
-runs, without the first build's leftovers in its heap (what handing memory back costs
-depends on them) or its warm caches; slower to run, and what ``many_sources.py`` measures.
+``--process`` times each build in a process of its own: the rebuild's first build is made by
+the console script beforehand, then a fresh interpreter imports the stages, puts the wrappers
+on and runs the timed build as the console script would (from its imports on; its exit is
+not timed). That is the rebuild a user runs, without the first build's leftovers in its heap
+(what handing memory back costs depends on them) or its warm caches, and what
+``many_sources.py`` measures. In either mode the RSS is sampled by a thread of the timing
+process, which takes the interpreter for a moment every 5 ms. ``--time MODULE:NAME`` times
+more functions (repeatable).
 
     .venv/bin/python benchmarks/build_timeline.py [--size 1|4] [--repeats 3] [--full]
         [--rivals] [--process] [--time MODULE:NAME ...]
@@ -230,7 +235,6 @@ def own_process_repeat(
     the rebuild's first build made by the console script: the timed build's wall seconds,
     rows, CPU of its threads and peak RSS."""
     import json
-    import subprocess
 
     shutil.rmtree(kb, ignore_errors=True)
     child = [sys.executable, __file__, "--child", str(kb), "--size", str(args.size)]
@@ -238,16 +242,27 @@ def own_process_repeat(
     child += ["--years", str(args.years), *(["--rivals"] if args.rivals else [])]
     child += [f"--time={name}" for name in args.time]
     if args.full:
-        out = subprocess.run(child, check=True, capture_output=True, text=True).stdout
+        out = _ran(child)
     else:
         cli = [sys.executable, "-m", "welfare_observatory.cli.main"]
-        first = [*cli, "build", str(folder), "--out", str(kb), "--json"]
-        subprocess.run(first, check=True, capture_output=True)
+        _ran([*cli, "build", str(folder), "--out", str(kb), "--json"])
         with one_file_changed(folder):
-            out = subprocess.run(child, check=True, capture_output=True, text=True).stdout
-    got = json.loads(out)
+            out = _ran(child)
+    # The child's figures are its last line (whatever a library printed before them).
+    got = json.loads(out.rstrip().rpartition("\n")[2])
     rows: Rows = {(w, int(d), n): tuple(v) for w, d, n, *v in got["rows"]}  # type: ignore[misc]
     return float(got["wall"]), rows, got["cpu"], (float(got["peak"][0]), int(got["peak"][1]))
+
+
+def _ran(command: list[str]) -> str:
+    """The standard output of ``command``; its standard error shown when it fails."""
+    import subprocess
+
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"{command[1]} {command[2]} ... failed (status {done.returncode})")
+    return done.stdout
 
 
 def child(args: argparse.Namespace, kb: Path, folder: Path) -> None:
@@ -319,7 +334,7 @@ def main() -> int:
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     global TIMED
-    TIMED = (*TIMED, *args.time)
+    TIMED = tuple(dict.fromkeys((*TIMED, *args.time)))  # each wrapped once
     if args.child is not None:
         child(args, args.child, workload(args)[1])
         return 0

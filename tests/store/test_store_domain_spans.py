@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from welfare_observatory.model.observation import observation_schema
@@ -25,6 +25,7 @@ from welfare_observatory.store.edition import (
     _domain_spans,
     _key_order,
     _one_index,
+    _one_text,
     _write_observations,
 )
 
@@ -121,41 +122,77 @@ def test_a_domain_column_of_numbers_is_split_row_by_row() -> None:
     assert _domain_spans(pa.chunked_array([[1, 1]], pa.int64())) is None
 
 
-INDEX_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint32()]
+INDEX_TYPES = [
+    pa.int8(),
+    pa.int16(),
+    pa.int32(),
+    pa.int64(),
+    pa.uint8(),
+    pa.uint16(),
+    pa.uint32(),
+    pa.uint64(),
+]
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    values=st.lists(st.integers(0, 3), min_size=1, max_size=40),
-    differ=st.one_of(st.none(), st.integers(0, 39)),
-    skip=st.integers(0, 3),
-    kind=st.sampled_from(INDEX_TYPES),
-    block=st.sampled_from([1, 3, 8, 1 << 18]),
-)
+_SIGNED = {pa.int8().id, pa.int16().id, pa.int32().id, pa.int64().id}
+
+
+@st.composite
+def index_arrays(draw: st.DrawFn) -> tuple[pa.Array, list[int]]:
+    """A slice of an index array (an offset into a larger buffer) and its rows: every row
+    one value of the type's whole range, or all but one row (anywhere, the last too)."""
+    kind = draw(st.sampled_from(INDEX_TYPES))
+    bits = kind.bit_width
+    signed = kind.id in _SIGNED
+    value = (
+        st.integers(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+        if signed
+        else st.integers(0, 2**bits - 1)
+    )
+    size = draw(st.integers(1, 40))
+    rows = [draw(value)] * size
+    if draw(st.booleans()):
+        rows[draw(st.integers(0, size - 1))] = draw(value)  # another value, or the same
+    before, after = draw(st.lists(value, max_size=3)), draw(st.lists(value, max_size=3))
+    whole = pa.array(before + rows + after, kind)
+    return whole.slice(len(before), size), rows
+
+
+@example(arrays=(pa.array([0] * 9 + [7], pa.int8()), [0] * 9 + [7]), block=3)
+@example(arrays=(pa.array([200] * 3, pa.uint8()), [200] * 3), block=2)
+@example(arrays=(pa.array([2**63] * 2, pa.uint64()), [2**63] * 2), block=8)
+@settings(max_examples=400, deadline=None)
+@given(arrays=index_arrays(), block=st.sampled_from([1, 3, 8, 24, 1 << 18]))
 def test_one_index_is_what_comparing_the_rows_tells(
-    values: list[int],
-    differ: int | None,
-    skip: int,
-    kind: pa.DataType,
-    block: int,
+    arrays: tuple[pa.Array, list[int]], block: int
 ) -> None:
-    """The rows' bytes compared block by block (blocks of one, three and eight bytes, and
-    the default: a row cut across two blocks, a short last block) tell what comparing the
-    rows as integers tells, on a slice of a larger array (an offset into its buffer)."""
-    rows = [values[0]] * len(values) if differ is None else values
-    if differ is not None and differ < len(rows):
-        rows[differ] = 7  # one row another index (or the first, when it is row 0)
-    whole = pa.array([5] * skip + rows + [6], kind)
-    indices = whole.slice(skip, len(rows))
+    """The rows' bytes compared a block at a time (blocks of whole rows: one row when a row
+    is wider than the block; the last block short when the rows do not fill it) tell what
+    comparing the rows as integers tells, read with the type's sign."""
+    indices, rows = arrays
     same = len(set(rows)) == 1
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(edition, "_COMPARED_BYTES", block)
         assert _one_index(indices) == (rows[0] if same else None)
 
 
+def test_a_missing_row_or_none_has_no_one_index() -> None:
+    assert _one_index(pa.array([1, None, 1], pa.int32())) is None
+    assert _one_index(pa.array([], pa.int32())) is None
+
+
 def test_a_negative_index_is_read_as_signed() -> None:
     # Not an index a valid dictionary array holds: what the bytes say, read as Arrow does.
     assert _one_index(pa.array([-2, -2], pa.int16())) == -2
+
+
+@pytest.mark.parametrize("index", [-1, 2])
+def test_a_slot_outside_the_dictionary_names_no_text(index: int) -> None:
+    # An array no valid build holds (a damaged file): never read as another slot's text.
+    chunk = pa.DictionaryArray.from_arrays(
+        pa.array([index, index], pa.int32()), pa.array(["a", "b"]), safe=False
+    )
+    assert _one_text(chunk) is None
 
 
 ranks = st.one_of(st.none(), st.integers(0, 5))

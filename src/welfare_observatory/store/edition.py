@@ -529,7 +529,7 @@ def _one_text(chunk: pa.Array) -> str | None:
         if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
             return None
         first = _one_index(chunk.indices)
-        if first is None:
+        if first is None or not 0 <= first < len(chunk.dictionary):
             return None
         text = chunk.dictionary[first]
         return str(text.as_py()) if text.is_valid else None
@@ -543,18 +543,20 @@ _COMPARED_BYTES = 1 << 18
 
 
 def _one_index(indices: pa.Array) -> int | None:
-    """The index on every row of ``indices`` (integers, no missing row), or None when two
-    rows differ.
+    """The index on every row of ``indices`` (integers), or None when two rows differ, a
+    row is missing or there is none.
 
-    Compared as bytes by the interpreter, block by block (the first row's bytes repeated),
-    not by numpy or Arrow: they let other threads take the interpreter for every call
-    made, and while the store runs on a chunk after chunk (about 320 calls a build) the
-    analyses' writers on other threads kept it for up to 5 ms each time before the
-    store's thread had it back. The bytes' copy holds the interpreter."""
+    Compared as bytes by the interpreter, whole rows at a time (the first row's bytes
+    repeated), where numpy compared them: numpy lets other threads take the interpreter
+    during a comparison or reduction over more than 500 values, as Arrow does in its
+    compute and equality calls. The store does this for chunk after chunk (about 320 a
+    build) while the analyses' writers run Python on other threads, and each time its
+    thread could wait up to the switch interval (5 ms) to have the interpreter back. The
+    copy of the bytes and their comparison hold the interpreter."""
     import pyarrow as pa
 
     rows = len(indices)
-    if not rows:
+    if not rows or indices.null_count:
         return None
     width = indices.type.bit_width // 8
     data = indices.buffers()[1]
