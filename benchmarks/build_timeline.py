@@ -53,7 +53,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from many_sources import workload, workload_arguments
+from many_sources import last_value_changed, workload, workload_arguments
 
 TIMED = (
     "welfare_observatory.build.orchestrator:make_environment",
@@ -218,11 +218,8 @@ def one_file_changed(folder: Path) -> Iterator[None]:
     put back afterwards."""
     changed = folder / "data" / "bs_ind_001.csv"
     original = changed.read_bytes()
-    lines = original.rstrip(b"\n").split(b"\n")
-    head, _, last = lines[-1].rpartition(b",")
-    lines[-1] = head + b"," + str(float(last) + 1).encode()
     try:
-        changed.write_bytes(b"\n".join(lines) + b"\n")
+        changed.write_bytes(last_value_changed(original, 1))
         yield
     finally:
         changed.write_bytes(original)

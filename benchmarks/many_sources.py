@@ -318,10 +318,7 @@ def one_repeat(folder: Path, work: Path, rebuilds: int = 1) -> dict[str, Any]:
     out["incremental"], out["incremental_stages"] = [], []
     try:
         for n in range(1, rebuilds + 1):
-            lines = original.rstrip(b"\n").split(b"\n")
-            head, _, last = lines[-1].rpartition(b",")
-            lines[-1] = head + b"," + str(float(last) + n).encode()
-            changed.write_bytes(b"\n".join(lines) + b"\n")
+            changed.write_bytes(last_value_changed(original, n))
             again = measured([cli, "build", str(folder), "--out", str(kb), "--json"], work)
             stages = _timings(again.stdout)
             reused = _report(again.stdout).get("reused_steps", 0)
@@ -487,6 +484,14 @@ def main() -> int:
         "its rows)"
     )
     return 0
+
+
+def last_value_changed(original: bytes, by: float) -> bytes:
+    """A tidy CSV file's bytes with its last row's value (its last cell) ``by`` more."""
+    lines = original.rstrip(b"\n").split(b"\n")
+    head, _, last = lines[-1].rpartition(b",")
+    lines[-1] = head + b"," + str(float(last) + by).encode()
+    return b"\n".join(lines) + b"\n"
 
 
 def _all(repeats: list[dict[str, Any]], name: str) -> list[Any]:

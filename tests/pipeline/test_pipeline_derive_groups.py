@@ -526,8 +526,6 @@ def test_a_saved_result_with_damaged_buffers_is_derived_again(
 ) -> None:
     """Damage only a whole check finds (the file's structure is intact): an offset or a
     dictionary index out of its bounds, reused whole or per group, is derived again."""
-    import pyarrow.feather as feather
-
     from welfare_observatory.build.reuse import _mapped
 
     folder = make_grouped_observatory(tmp_path / "obs")
@@ -552,10 +550,7 @@ def test_a_saved_result_with_damaged_buffers_is_derived_again(
         rows = rows.set_column(at, rows.schema.field(at), pa.chunked_array([broken]))
     with pytest.raises(pa.ArrowInvalid):
         rows.validate(full=True)
-    # Written beside and moved over: the rows read from the file's mapping until written.
-    feather.write_feather(rows, saved / "observations.arrow.new", compression="uncompressed")
-    del rows
-    (saved / "observations.arrow.new").replace(saved / "observations.arrow")
+    _write_rows(saved, rows)
     # The damage is recorded as the saved bytes (their digest matches): the whole check
     # alone must find it.
     _record_digest(saved, "observations.arrow")
@@ -577,6 +572,15 @@ def test_a_saved_result_with_damaged_buffers_is_derived_again(
     assert edition(again) == edition(fresh)
 
 
+def _write_rows(saved: Path, rows: pa.Table) -> None:
+    """``rows`` as the saved result's ``observations.arrow``: written beside it and moved
+    over, since ``rows`` may still read from the mapping of the file it replaces."""
+    import pyarrow.feather as feather
+
+    feather.write_feather(rows, saved / "observations.arrow.new", compression="uncompressed")
+    (saved / "observations.arrow.new").replace(saved / "observations.arrow")
+
+
 def _record_digest(saved: Path, name: str) -> None:
     from welfare_observatory.build.reuse import _file_sha256
 
@@ -592,8 +596,6 @@ def test_saved_rows_with_the_domain_as_text_give_the_fresh_edition(
     """A result saved before the domain column was dictionary-encoded (its rows hold the
     domain as plain text, its digests intact): the rebuild that reads it, with nothing
     changed or after a file changed, gives the edition a fresh build gives."""
-    import pyarrow.feather as feather
-
     from welfare_observatory.build.reuse import _mapped
 
     folder = make_grouped_observatory(tmp_path / "obs")
@@ -603,9 +605,7 @@ def test_saved_rows_with_the_domain_as_text_give_the_fresh_edition(
     at = rows.schema.get_field_index("domain")
     assert pa.types.is_dictionary(rows.schema.field(at).type)
     rows = rows.set_column(at, "domain", rows.column(at).cast(pa.string()))
-    feather.write_feather(rows, saved / "observations.arrow.new", compression="uncompressed")
-    del rows
-    (saved / "observations.arrow.new").replace(saved / "observations.arrow")
+    _write_rows(saved, rows)
     _record_digest(saved, "observations.arrow")
     if changed is not None:
         change_last_value(folder / "data" / f"{changed}.csv")
@@ -623,8 +623,6 @@ def test_saved_rows_whose_bytes_changed_are_derived_again(
     """A value changed in place (the file's structure intact, as a crash before the data
     reached the disk can leave it): the saved digest differs, so the rows are not taken,
     reused whole or per group."""
-    import pyarrow.feather as feather
-
     from welfare_observatory.build.reuse import _mapped
 
     folder = make_grouped_observatory(tmp_path / "obs")
@@ -636,10 +634,7 @@ def test_saved_rows_whose_bytes_changed_are_derived_again(
     values[0] = (values[0] or 0.0) + 1000.0
     rows = rows.set_column(at, rows.schema.field(at), pa.array(values, pa.float64()))
     rows.validate(full=True)
-    # Written beside and moved over: the rows read from the file's mapping until written.
-    feather.write_feather(rows, saved / "observations.arrow.new", compression="uncompressed")
-    del rows
-    (saved / "observations.arrow.new").replace(saved / "observations.arrow")
+    _write_rows(saved, rows)
     if changed is not None:
         change_last_value(folder / "data" / f"{changed}.csv")
     again = build(folder, tmp_path / "kb")

@@ -134,16 +134,13 @@ INDEX_TYPES = [
 ]
 
 
-_SIGNED = {pa.int8().id, pa.int16().id, pa.int32().id, pa.int64().id}
-
-
 @st.composite
 def index_arrays(draw: st.DrawFn) -> tuple[pa.Array, list[int]]:
     """A slice of an index array (an offset into a larger buffer) and its rows: every row
     one value of the type's whole range, or all but one row (anywhere, the last too)."""
     kind = draw(st.sampled_from(INDEX_TYPES))
     bits = kind.bit_width
-    signed = kind.id in _SIGNED
+    signed = pa.types.is_signed_integer(kind)
     value = (
         st.integers(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
         if signed
