@@ -1,5 +1,6 @@
-"""Importing the derive stage (and the finding parts a rebuild reads) loads no DuckDB: a
-rebuild that derives nothing never needs it."""
+"""Importing the derive stage (and the finding parts a rebuild reads, and the modules that
+query DuckDB) loads no DuckDB: it is imported by the first connection, so a rebuild whose
+derive asks it nothing never loads it."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ def test_the_derive_stage_imports_without_duckdb() -> None:
         "print('duckdb' in sys.modules)\n"
         "from welfare_observatory.derive import aggregate\n"
         "print('duckdb' in sys.modules, aggregate.__module__)\n"
+        "from welfare_observatory.derive._common import connect\n"
+        "answer = connect().sql('SELECT 1').fetchall()\n"
+        "print('duckdb' in sys.modules, answer)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[:2] == [
+    assert out.stdout.split("\n")[:3] == [
         "False",
-        "True welfare_observatory.derive.aggregation",
+        "False welfare_observatory.derive.aggregation",
+        "True [(1,)]",
     ]
 
 

@@ -527,3 +527,37 @@ def test_an_analysis_skipped_as_rowless_gives_no_row(
         analyses, findings = analyze_module.analyze_tables(rows, env, [name])
         assert findings == []
         assert analyses[name].num_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("changed", "asks_duckdb"),
+    [
+        ("t_health_a", False),  # a group of its own: nothing summed, no rate
+        ("t_births", True),  # summed to the province, the birth rate made of the sums
+    ],
+)
+def test_a_rebuild_opens_duckdb_only_when_its_derive_asks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changed: str, asks_duckdb: bool
+) -> None:
+    import duckdb
+
+    from welfare_observatory.derive._common import release_database
+
+    folder = make_observatory(tmp_path / "obs")
+    kb = tmp_path / "kb"
+    build(folder, kb)
+    change_last_value(folder / "data" / f"{changed}.csv")
+    # The first build's database is forgotten: a rebuild that asks DuckDB opens another.
+    release_database()
+    opened: list[object] = []
+    real = duckdb.connect
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        opened.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", spy)
+    rebuilt = build(folder, kb)
+    assert rebuilt.report.reused_steps > 0  # a rebuild, not a whole build
+    # The rows it derived again are hashed in numpy (their fingerprints ask no database).
+    assert bool(opened) is asks_duckdb

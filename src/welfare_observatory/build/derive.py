@@ -416,11 +416,11 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
 
 def open_database_early() -> None:
     """Open the process's DuckDB database (``derive._common.connect``) on another thread:
-    creating it costs about 25 ms of CPU, spent while the caller reads the last result
-    and groups the indicators instead of before derive's first query. A first query over
-    an Arrow table is run there too: the first one of a process costs about 25 ms more,
-    which a rebuild would otherwise pay when it hashes the rows it derived (a small
-    rebuild's derive asks DuckDB nothing)."""
+    importing DuckDB and creating the database cost about 65 ms of CPU, spent while the
+    caller groups the indicators and reads the sources' rows instead of before derive's
+    first query. A first query over an Arrow table is run there too (a process's first
+    costs more than the next ones). For a whole derive: a rebuild's derive of a few groups
+    mostly asks DuckDB nothing."""
     import threading
 
     def open_it() -> None:

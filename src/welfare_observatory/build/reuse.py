@@ -158,7 +158,7 @@ def load_derived(steps_dir: Path, key: str) -> Derived | None:
     return Derived(derive, analyses, findings)
 
 
-_LAYOUT = 5
+_LAYOUT = 6
 """The layout of a saved result, in its meta: one copy of the derived rows in group order,
 uncompressed Arrow IPC, split by group (:data:`_GROUPS_PER_FILE` groups a file, in key
 order) into the files its meta lists (``rows``: ``observations.arrow``,
@@ -167,6 +167,8 @@ order) into the files its meta lists (``rows``: ``observations.arrow``,
 whose rows changed and hard-links the others from the result it started from
 (:func:`_put`). Without ranges, ``rows.parquet``. Derive's finding parts are lines of
 ``parts.tsv`` (:data:`_PARTS`; JSON lines up to layout 4, in the meta up to layout 3).
+Its fingerprints are the library's own row digests (:func:`fingerprints`); up to layout 5
+they were sums of DuckDB's hashes, which no later build compares with its own.
 Results of earlier layouts (one rows file; before that ``observations.parquet`` plus a
 reordered copy ``grouped.arrow``) are not read: derive runs again."""
 
@@ -1041,44 +1043,23 @@ def derived_fingerprints(derive: DeriveOutput) -> dict[str, str]:
 
 def fingerprints(observations: pa.Table) -> dict[str, str]:
     """Per indicator ``domain:rows:read:all``: its domain, row count and two order-free
-    digests of its rows, one of the columns the analyses read and one of every column
-    (text compared as text, a float's sign too: -0.0 is not 0.0), so equal rows in any
-    order give an equal fingerprint. Derived
-    rows' lineage changes with any source; their analyses need not."""
-    from welfare_observatory.derive._common import connect
+    digests of its rows (:mod:`welfare_observatory._row_digests`, 16 hex digits each), one
+    of the columns the analyses read and one of every column, so equal rows in any order
+    give an equal fingerprint. A text is compared as text, whatever dictionary holds it; a
+    float's sign too (-0.0 is not 0.0: the analyses keep it). Derived rows' lineage changes
+    with any source; their analyses need not. Worked out in numpy: a rebuild opens no
+    DuckDB database to hash the rows it derived."""
+    from welfare_observatory._row_digests import digests_by_group
 
     if observations.num_rows == 0:
         return {}
-
-    import pyarrow as pa
-
-    def quoted(names: Iterable[str]) -> str:
-        # DuckDB hashes -0.0 as 0.0 (equal as numbers), but the analyses keep the sign
-        # (a value of -0.0 prints as such): a float column's sign bit is hashed too.
-        return ", ".join(
-            f'"{e}", signbit("{e}")'
-            if pa.types.is_floating(observations.schema.field(n).type)
-            else f'"{e}"'
-            for n in names
-            for e in [n.replace('"', '""')]
-        )
-
     read = [n for n in observations.column_names if n not in _UNREAD]
     unread = [n for n in observations.column_names if n in _UNREAD]
-    # DuckDB reads a dictionary column as its text: equal text hashes equally whatever
-    # the dictionary (checked by tests/pipeline/test_pipeline_incremental.py).
-    rest = f"hash(r, {quoted(unread)})" if unread else "hash(r)"
-    con = connect()  # a cursor of the process's database: no database set up per call
-    try:
-        con.register("o", observations)
-        rows = con.execute(
-            f"WITH h AS (SELECT *, hash({quoted(read)}) AS r FROM o) "  # noqa: S608
-            "SELECT CAST(indicator AS VARCHAR), CAST(domain AS VARCHAR), count(*), "
-            f"sum(r::HUGEINT), sum({rest}::HUGEINT) FROM h GROUP BY 1, 2"
-        ).fetchall()
-    finally:
-        con.close()
-    return {str(i): f"{d}:{n}:{r}:{a}" for i, d, n, r, a in rows}
+    found = digests_by_group(observations, ("indicator", "domain"), (read, unread))
+    return {
+        str(indicator): f"{domain}:{group.rows}:{group.digests[0]:016x}:{group.digests[1]:016x}"
+        for (indicator, domain), group in found.items()
+    }
 
 
 def _analysed_part(fingerprint: str | None) -> str | None:

@@ -7,8 +7,8 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 
 from welfare_observatory._arrow import counts as _counts
@@ -20,6 +20,9 @@ from welfare_observatory.lineage import StepRecord
 from welfare_observatory.model.finding import Finding
 from welfare_observatory.model.indicator import Indicator
 from welfare_observatory.model.observation import BASE_COLUMNS, observation_schema
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["Derived", "connect", "indicator_map", "query", "to_canonical"]
 
@@ -62,7 +65,10 @@ def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     Without ``threads``, a cursor of one in-memory database per process: a new database
     costs about 15 ms of CPU, a cursor well under one; tables registered on a cursor and its
     temporary views are its own and go with it. With ``threads`` (a setting of the whole
-    database), a database of its own."""
+    database), a database of its own. DuckDB is imported here, on first use: a rebuild
+    whose derive asks it nothing (and whose rows are hashed in numpy) never loads it."""
+    import duckdb
+
     if threads is not None:
         con = duckdb.connect(":memory:")
         con.sql(f"SET threads = {int(threads)}")

@@ -117,7 +117,13 @@ class InMemory:
         if reused is None:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
-                open_database_early()
+                previous_groups = None if context.refresh else load_grouped(context.steps_dir)
+                if previous_groups is None:
+                    # A whole derive asks DuckDB (aggregates, rates of them): its database
+                    # is opened on another core meanwhile. A rebuild's derive of a few groups
+                    # opens it when it first asks (most ask nothing: their rows are hashed
+                    # in numpy, so such a rebuild never loads DuckDB).
+                    open_database_early()
                 # The last analyses are checked on another core while derive runs.
                 early = None if context.refresh else EarlyAnalysed(context.steps_dir)
                 # Only the indicator groups whose sources changed since the last result.
@@ -133,7 +139,7 @@ class InMemory:
                         if o.data is not None and o.num_rows
                     ],
                     env,
-                    None if context.refresh else load_grouped(context.steps_dir),
+                    previous_groups,
                     environment,
                 )
             _release_tables(outputs)
@@ -161,17 +167,17 @@ class InMemory:
                 with context.timed("analyze"):
                     say("analysing: trends, progress, benchmarks, composites, early warnings")
                     observations = derive_out.observations
+                    if observations.num_rows >= _LARGE:
+                        # Nothing asks DuckDB anything after derive: its memory is given
+                        # back before analyze peaks (a small build keeps it, for the ms a
+                        # new one costs to open).
+                        release_database()
                     # Indicators whose rows did not change keep their analyses of the last build.
-                    # DuckDB hashes their rows on another core meanwhile (the fingerprints are
+                    # Their rows are hashed on another core meanwhile (the fingerprints are
                     # saved for the next build in any case); only the rows derive did not take
                     # unchanged from the last result.
                     with ThreadPoolExecutor(1) as pool:
                         hashing = pool.submit(derived_fingerprints, derive_out)
-                        if observations.num_rows >= _LARGE:
-                            # Nothing asks DuckDB anything once the rows are hashed: its
-                            # memory is given back before analyze peaks (a small build
-                            # keeps it, for the ms a new one costs to open).
-                            hashing.add_done_callback(lambda _: release_database())
                         a_key = analysis_key(env, observations, environment)
                         previous = None if early is None else early.get(a_key)
                         again = None
