@@ -57,3 +57,17 @@ def test_a_released_database_serves_its_open_cursors_and_the_next_connect_opens_
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[(7,)] [(0,)]"
+
+
+def test_the_engines_versions_are_read_without_importing_duckdb() -> None:
+    code = (
+        "import sys\n"
+        "from welfare_observatory._version import engine_versions\n"
+        "found = engine_versions()\n"
+        "print('duckdb' in sys.modules)\n"
+        "import duckdb\n"
+        "print(found['duckdb'] == duckdb.__version__, engine_versions() == found)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # The same versions before and after DuckDB is imported: a step key never depends on it.
+    assert out.stdout.split("\n")[:2] == ["False", "True True"]
