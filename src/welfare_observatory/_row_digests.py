@@ -17,8 +17,9 @@ this takes is a few arrays of a batch whatever the table's size.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +36,14 @@ _MISSING = np.uint64(0x9E3779B97F4A7C15)
 
 _STEP = np.uint64(0xC2B2AE3D27D4EB4F)
 """The odd multiplier between one column's hash and the next: column order counts."""
+
+_SEED = np.uint64(0x243F6A8885A308D3)
+"""A row's state before its first column: not 0, which the finalizer keeps as 0 (a row
+whose every value hashed to 0 would then add nothing to its group's digest)."""
+
+_TEXTS_KEPT = 100_000
+"""Texts whose hash one call remembers at most (a column of many distinct plain texts is
+hashed again batch by batch rather than held)."""
 
 _NAN = np.uint64(0x7FF8000000000000)
 """The bits every NaN is hashed as."""
@@ -92,29 +101,32 @@ def digests_by_group(
     found: dict[Key, GroupDigest] = {}
     seen = _Seen()
     columns = [_position(table, name) for part in parts for name in part]
-    ends = set(np.cumsum([len(part) for part in parts]).tolist())
+    # After how many columns each part's digest is taken (an empty part: where it stands).
+    ends = np.cumsum([0, *(len(part) for part in parts)])[1:].tolist()
     by = [_position(table, name) for name in keys]
     batch_rows = BATCH_ROWS
     scratch = _Scratch(min(batch_rows, table.num_rows))
     for batch in table.to_batches(max_chunksize=batch_rows):
         if batch.num_rows == 0:
             continue
-        slots, texts = _slots(batch, by, scratch.slots[: batch.num_rows])
+        slots, keyed = _slots(batch, by, scratch.slots[: batch.num_rows])
         counts = np.bincount(slots)
         used = np.flatnonzero(counts)
         state, hashes, mixed, spare = scratch.of(batch.num_rows)
-        state.fill(0)
+        weights = scratch.weights[: batch.num_rows]
+        state.fill(_SEED)
         sums: list[list[int]] = []
-        if not columns:
-            sums.append([0] * len(used))
-        for position, column in enumerate(columns, start=1):
-            state *= _STEP
-            state ^= _hashes(batch.column(column), seen, hashes, spare, own=True)
-            if position in ends:
+        for position in range(len(columns) + 1):
+            if position:
+                state *= _STEP
+                state ^= _hashes(batch.column(columns[position - 1]), seen, hashes, spare, own=True)
+            for _ in range(ends.count(position)):
                 _mix(state, mixed, spare)
-                sums.append(_sums(mixed, slots, used, spare, scratch.weights[: batch.num_rows]))
+                sums.append(_sums(mixed, slots, used, spare, weights))
+            if len(seen.texts) > _TEXTS_KEPT:
+                seen.texts.clear()
         for n, slot in enumerate(used.tolist()):
-            entry = found.setdefault(_key(slot, texts), GroupDigest(0, [0] * len(sums)))
+            entry = found.setdefault(keyed(slot), GroupDigest(0, [0] * len(sums)))
             entry.rows += int(counts[slot])
             entry.digests = [(d + s[n]) % _MOD for d, s in zip(entry.digests, sums, strict=True)]
     return found
@@ -130,25 +142,44 @@ def _position(table: pa.Table, name: str) -> int:
 
 def _slots(
     batch: pa.RecordBatch, keys: Sequence[int], slots: np.ndarray
-) -> tuple[np.ndarray, list[list[str | None]]]:
-    """``slots``, filled with each row's group (``sum(code * stride)`` over the key
-    columns), and each key's texts by code."""
+) -> tuple[np.ndarray, Callable[[int], Key]]:
+    """``slots``, filled with each row's group as a number from 0 to at most the batch's
+    rows, and the function that gives a slot's key texts. Each key's codes are first
+    narrowed to those the batch holds, and the slots renumbered when their product would
+    pass the batch's rows: a key of many distinct texts never makes a large count array."""
     slots.fill(0)
-    texts: list[list[str | None]] = []
+    texts: list[list[Any]] = []
+    rows = len(slots)
+    size = 1
     for index in keys:
         codes, values = _codes(batch.column(index))
+        present = np.bincount(codes, minlength=len(values)) > 0
+        if len(values) > rows or not present.all():
+            dense = np.cumsum(present) - 1
+            codes = dense[codes]
+            values = [v for v, held in zip(values, present.tolist(), strict=True) if held]
         slots *= len(values)
         np.add(slots, codes, out=slots, casting="unsafe")
+        size *= len(values)
         texts.append(values)
-    return slots, texts
+        if size > rows:
+            distinct, inverse = np.unique(slots, return_inverse=True)
+            slots[:] = inverse
+            texts = [[_key_of(int(v), texts) for v in distinct.tolist()]]
+            size = len(distinct)
+    return slots, lambda slot: _key_of(slot, texts)
 
 
-def _key(slot: int, texts: list[list[str | None]]) -> Key:
-    """The key texts of a slot of :func:`_slots`."""
+def _key_of(slot: int, texts: list[list[Any]]) -> Key:
+    """The key texts of a slot: each key's code, last key first (``slots * size + code``)."""
     key: list[str | None] = []
     for values in reversed(texts):
         slot, code = divmod(slot, len(values))
-        key.append(values[code])
+        value = values[code]
+        if isinstance(value, tuple):
+            key.extend(reversed(value))
+        else:
+            key.append(value)
     return tuple(reversed(key))
 
 
@@ -207,8 +238,10 @@ def _is_text(kind: pa.DataType) -> bool:
     return bool(
         pa.types.is_string(kind)
         or pa.types.is_large_string(kind)
+        or pa.types.is_string_view(kind)
         or pa.types.is_binary(kind)
         or pa.types.is_large_binary(kind)
+        or pa.types.is_binary_view(kind)
     )
 
 
@@ -255,10 +288,8 @@ def _bits(column: pa.Array, out: np.ndarray) -> np.ndarray | None:
     boolean. Arrays without missing values are read in place: no copy for the usual types
     (this runs beside the analyses, where each allocation can take fresh pages)."""
     kind = column.type
-    if column.null_count and not pa.types.is_boolean(kind):
-        column = pc.fill_null(column, 0)
     if pa.types.is_floating(kind):
-        floats = column.to_numpy(zero_copy_only=False)
+        floats = _filled(column).to_numpy(zero_copy_only=False)
         if floats.dtype != np.float64:
             np.copyto(out.view(np.float64), floats)
             floats = out.view(np.float64)
@@ -271,12 +302,18 @@ def _bits(column: pa.Array, out: np.ndarray) -> np.ndarray | None:
         return out
     if pa.types.is_integer(kind):
         # Two's complement of the int64 value (an unsigned one's own bits).
-        np.copyto(out.view(np.int64), column.to_numpy(zero_copy_only=False), casting="unsafe")
+        integers = _filled(column).to_numpy(zero_copy_only=False)
+        np.copyto(out.view(np.int64), integers, casting="unsafe")
         return out
     if pa.types.is_temporal(kind) and kind.bit_width in (32, 64):
         # A date or time is a count of days or units: its integer, as Arrow holds it.
         return _bits(column.view(pa.int32() if kind.bit_width == 32 else pa.int64()), out)
     return None
+
+
+def _filled(column: pa.Array) -> pa.Array:
+    """A number column with 0 in its missing rows (their hash is set apart afterwards)."""
+    return pc.fill_null(column, 0) if column.null_count else column
 
 
 def _mix(bits: np.ndarray, out: np.ndarray, spare: np.ndarray) -> None:

@@ -24,6 +24,7 @@ from welfare_observatory._row_digests import GroupDigest, digests_by_group
 _MOD = 1 << 64
 _MISSING = 0x9E3779B97F4A7C15
 _STEP = 0xC2B2AE3D27D4EB4F
+_SEED = 0x243F6A8885A308D3
 
 
 def _mix(x: int) -> int:
@@ -64,12 +65,10 @@ def _expected(
         key = tuple(row[k] for k in keys)
         entry = found.setdefault(key, GroupDigest(0, [0] * len(parts)))
         entry.rows += 1
-        state = 0
-        n = 0
+        state = _SEED
         for p, part in enumerate(parts):
             for name in part:
                 state = (state * _STEP % _MOD) ^ _value_hash(row[name])
-                n += 1
             entry.digests[p] = (entry.digests[p] + _mix(state)) % _MOD
     return found
 
@@ -266,3 +265,91 @@ def test_an_empty_table_has_no_group_and_a_missing_column_is_refused() -> None:
     assert digests_by_group(_one_row().slice(0, 0), _KEYS, [["territory", "value"]]) == {}
     with pytest.raises(KeyError, match="no single column 'year'"):
         digests_by_group(_one_row(), _KEYS, [["year"]])
+
+
+def test_representations_of_the_same_values_give_the_same_digests() -> None:
+    words = ["b", "a", None, "a", "c", "b"]
+    plain = pa.table(
+        {
+            "indicator": pa.array(["X"] * 6),
+            "domain": pa.array(["d"] * 6),
+            "text": pa.array(words, pa.string()),
+            "value": pa.array([1.5, -0.0, None, float("nan"), 2.0, 3.0], pa.float64()),
+            "count": pa.array([1, -2, None, 3, 127, 0], pa.int64()),
+        }
+    )
+    # A dictionary holding a text twice and a missing entry, rows pointing at both copies
+    # and at the missing entry, sliced out of a longer array; float32, int8, large_string.
+    dictionary = pa.array(["a", "b", "a", None, "c", "b"], pa.string())
+    indices = pa.array([0, 0, 0, 1, 2, 3, 0, 4, 5], pa.int32()).slice(3)
+    encoded = plain.set_column(2, "text", pa.DictionaryArray.from_arrays(indices, dictionary))
+    assert encoded.column("text").to_pylist() == words
+    narrow = encoded.set_column(3, "value", plain.column("value").cast(pa.float32())).set_column(
+        4, "count", plain.column("count").cast(pa.int8())
+    )
+    large = plain.set_column(2, "text", plain.column("text").cast(pa.large_string()))
+    keyed = plain.set_column(
+        0, "indicator", pa.DictionaryArray.from_arrays(pa.array([0, 1] * 3, pa.int32()), ["X", "X"])
+    )
+    parts = [["text", "value", "count"]]
+    expected = digests_by_group(plain, _KEYS, parts)
+    assert len(expected) == 1
+    for other in (encoded, narrow, large, keyed):
+        _same(digests_by_group(other, _KEYS, parts), expected)
+
+
+def test_a_row_of_zeros_counts() -> None:
+    zeros = pa.table({"indicator": ["I"], "domain": ["d"], "n": pa.array([0], pa.int64())})
+    both = pa.concat_tables([zeros, zeros])
+    one = digests_by_group(zeros, _KEYS, [["n"]])[("I", "d")].digests
+    two = digests_by_group(both, _KEYS, [["n"]])[("I", "d")].digests
+    assert one != [0] and two != one
+
+
+def test_empty_parts_have_a_digest_each() -> None:
+    found = digests_by_group(_one_row(), _KEYS, [[], ["territory"], []])
+    (only,) = found.values()
+    assert len(only.digests) == 3
+    assert only.digests[1] == only.digests[2] != only.digests[0]
+
+
+def test_other_types_with_missing_values_hash_as_their_text() -> None:
+    table = pa.table(
+        {
+            "indicator": ["I", "I", "I"],
+            "domain": ["d", "d", "d"],
+            "items": pa.array([[1, 2], None, []], pa.list_(pa.int64())),
+            "view": pa.array(["x", None, "y"], pa.string_view()),
+        }
+    )
+    found = digests_by_group(table, _KEYS, [["items", "view"]])
+    assert found[("I", "d")].rows == 3
+    changed = table.set_column(2, "items", pa.array([[1, 3], None, []], pa.list_(pa.int64())))
+    assert digests_by_group(changed, _KEYS, [["items", "view"]]) != found
+
+
+def test_sums_of_a_full_batch_of_the_largest_digests_are_exact() -> None:
+    rows = _row_digests.BATCH_ROWS
+    digests = np.full(rows, np.uint64(2**64 - 1), dtype=np.uint64)
+    slots = np.zeros(rows, dtype=np.int64)
+    sums = _row_digests._sums(
+        digests, slots, np.array([0]), np.empty(rows, np.uint64), np.empty(rows, np.float64)
+    )
+    assert sums == [rows * (2**64 - 1)]
+
+
+def test_keys_of_many_distinct_texts_group_without_a_large_count_array() -> None:
+    many = pa.array([f"k{i}" for i in range(200_000)], pa.string())
+    # Two keys whose dictionaries hold 200,000 texts each (a product of 4e10 slots), of
+    # which the rows use a few.
+    first = pa.DictionaryArray.from_arrays(pa.array([5, 5, 199_999, 7], pa.int32()), many)
+    second = pa.DictionaryArray.from_arrays(pa.array([1, 2, 1, 1], pa.int32()), many)
+    table = pa.table({"a": first, "b": second, "v": [1.0, 2.0, 3.0, 4.0]})
+    found = digests_by_group(table, ["a", "b"], [["v"]])
+    assert {k: g.rows for k, g in found.items()} == {
+        ("k5", "k1"): 1,
+        ("k5", "k2"): 1,
+        ("k199999", "k1"): 1,
+        ("k7", "k1"): 1,
+    }
+    _same(found, _expected(table, ["a", "b"], [["v"]]))

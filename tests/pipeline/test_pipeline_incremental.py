@@ -561,3 +561,25 @@ def test_a_rebuild_opens_duckdb_only_when_its_derive_asks_it(
     assert rebuilt.report.reused_steps > 0  # a rebuild, not a whole build
     # The rows it derived again are hashed in numpy (their fingerprints ask no database).
     assert bool(opened) is asks_duckdb
+
+
+@pytest.mark.parametrize(("changed", "loads_duckdb"), [("t_health_a", False), ("t_births", True)])
+def test_a_rebuild_whose_derive_asks_duckdb_nothing_never_imports_it(
+    tmp_path: Path, changed: str, loads_duckdb: bool
+) -> None:
+    import subprocess
+    import sys
+
+    folder = make_observatory(tmp_path / "obs")
+    kb = tmp_path / "kb"
+    build(folder, kb)
+    change_last_value(folder / "data" / f"{changed}.csv")
+    code = (
+        "import sys\n"
+        "from welfare_observatory.observatory import load_observatory\n"
+        f"result = load_observatory({str(folder)!r}).build(out={str(kb)!r}, offline=True)\n"
+        "print(result.report.reused_steps > 0, 'duckdb' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # In a process of its own, as the command runs it: nothing imported it before.
+    assert done.stdout.split() == ["True", str(loads_duckdb)]

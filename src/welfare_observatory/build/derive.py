@@ -25,6 +25,7 @@ from welfare_observatory.model.observation import (
 )
 
 if TYPE_CHECKING:
+    import threading
     from pathlib import Path
 
     import pyarrow as pa
@@ -414,13 +415,13 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
     return table.append_column("domain", pa.chunked_array(chunks, kind))
 
 
-def open_database_early() -> None:
-    """Open the process's DuckDB database (``derive._common.connect``) on another thread:
-    importing DuckDB and creating the database cost about 65 ms of CPU, spent while the
-    caller groups the indicators and reads the sources' rows instead of before derive's
-    first query. A first query over an Arrow table is run there too (a process's first
-    costs more than the next ones). For a whole derive: a rebuild's derive of a few groups
-    mostly asks DuckDB nothing."""
+def open_database_early() -> threading.Thread:
+    """Open the process's DuckDB database (``derive._common.connect``) on another thread,
+    returned: importing DuckDB and creating the database cost about 65 ms of CPU, spent
+    while the caller groups the indicators and reads the sources' rows instead of before
+    derive's first query. A first query (a group-by over an Arrow table, as derive's) is
+    run there too: a process's first costs more than the next ones. For a whole derive:
+    a rebuild's derive of a few groups mostly asks DuckDB nothing."""
     import threading
 
     def open_it() -> None:
@@ -432,12 +433,14 @@ def open_database_early() -> None:
         try:
             con.register("warm", pa.table({"k": pa.array(["a"]).dictionary_encode(), "v": [1.0]}))
             con.execute(
-                "SELECT CAST(k AS VARCHAR), count(*), sum(hash(k, v)::HUGEINT) FROM warm GROUP BY 1"
+                "SELECT CAST(k AS VARCHAR), count(*), sum(v) FROM warm GROUP BY 1"
             ).fetchall()
         finally:
             con.close()
 
-    threading.Thread(target=open_it, name="duckdb-open", daemon=True).start()
+    thread = threading.Thread(target=open_it, name="duckdb-open", daemon=True)
+    thread.start()
+    return thread
 
 
 # --- Derive in a rebuild: only the indicator groups whose sources changed ---------------

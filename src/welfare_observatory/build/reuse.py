@@ -168,7 +168,8 @@ whose rows changed and hard-links the others from the result it started from
 (:func:`_put`). Without ranges, ``rows.parquet``. Derive's finding parts are lines of
 ``parts.tsv`` (:data:`_PARTS`; JSON lines up to layout 4, in the meta up to layout 3).
 Its fingerprints are the library's own row digests (:func:`fingerprints`); up to layout 5
-they were sums of DuckDB's hashes, which no later build compares with its own.
+they were sums of DuckDB's hashes: neither the rows nor the analyses of such a result are
+read (:func:`_analysed`).
 Results of earlier layouts (one rows file; before that ``observations.parquet`` plus a
 reordered copy ``grouped.arrow``) are not read: derive runs again."""
 
@@ -1299,7 +1300,10 @@ def load_analysed(steps_dir: Path, key: str) -> Analysed | None:
 
 def _analysed(folder: Path, meta: dict[str, object], key: str) -> Analysed | None:
     """The analyses saved in ``folder`` (its ``meta`` read), checked; None when one is
-    missing or damaged."""
+    missing or damaged, or saved in another layout (:data:`_LAYOUT`: fingerprints of
+    another kind, which no row of this build's would match)."""
+    if meta.get("layout") != _LAYOUT:
+        return None
     try:
         names = meta["analyses"]
         assert isinstance(names, list)

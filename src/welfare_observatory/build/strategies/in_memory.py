@@ -118,12 +118,13 @@ class InMemory:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
                 previous_groups = None if context.refresh else load_grouped(context.steps_dir)
+                opening = None
                 if previous_groups is None:
                     # A whole derive asks DuckDB (aggregates, rates of them): its database
                     # is opened on another core meanwhile. A rebuild's derive of a few groups
                     # opens it when it first asks (most ask nothing: their rows are hashed
                     # in numpy, so such a rebuild never loads DuckDB).
-                    open_database_early()
+                    opening = open_database_early()
                 # The last analyses are checked on another core while derive runs.
                 early = None if context.refresh else EarlyAnalysed(context.steps_dir)
                 # Only the indicator groups whose sources changed since the last result.
@@ -170,7 +171,9 @@ class InMemory:
                     if observations.num_rows >= _LARGE:
                         # Nothing asks DuckDB anything after derive: its memory is given
                         # back before analyze peaks (a small build keeps it, for the ms a
-                        # new one costs to open).
+                        # new one costs to open). Once opened, if derive never asked it.
+                        if opening is not None:
+                            opening.join()
                         release_database()
                     # Indicators whose rows did not change keep their analyses of the last build.
                     # Their rows are hashed on another core meanwhile (the fingerprints are
@@ -292,7 +295,7 @@ def usable_cores() -> int:
 
 
 _LARGE = 100_000
-"""Derived rows from which the build gives DuckDB's memory back once it has hashed them."""
+"""Derived rows from which the build gives DuckDB's memory back once derive is done."""
 
 
 def _built(observations: pa.Table, prints: Mapping[str, str] | None = None) -> set[str]:
