@@ -71,3 +71,19 @@ def test_the_engines_versions_are_read_without_importing_duckdb() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # The same versions before and after DuckDB is imported: a step key never depends on it.
     assert out.stdout.split("\n")[:2] == ["False", "True True"]
+
+
+def test_a_database_being_opened_early_is_waited_for_when_it_is_released() -> None:
+    code = (
+        "import os, threading\n"
+        "from welfare_observatory.derive import _common\n"
+        "_common.open_early()\n"
+        "_common.open_early()\n"  # one opening at a time
+        "print(len([t for t in threading.enumerate() if t.name == 'duckdb-open']))\n"
+        "_common.release_database()\n"
+        "alive = [t for t in threading.enumerate() if t.name == 'duckdb-open']\n"
+        "print(os.getpid() in _common._DATABASE, len(alive))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # Released after it was opened, not before: no database is left behind.
+    assert out.stdout.split("\n")[:2] == ["1", "False 0"]

@@ -549,11 +549,13 @@ def test_a_rebuild_opens_duckdb_only_when_its_derive_asks_it(
     change_last_value(folder / "data" / f"{changed}.csv")
     # The first build's database is forgotten: a rebuild that asks DuckDB opens another.
     release_database()
-    opened: list[object] = []
+    opened: list[str] = []
     real = duckdb.connect
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        opened.append(args)
+        import threading
+
+        opened.append(threading.current_thread().name)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(duckdb, "connect", spy)
@@ -561,6 +563,9 @@ def test_a_rebuild_opens_duckdb_only_when_its_derive_asks_it(
     assert rebuilt.report.reused_steps > 0  # a rebuild, not a whole build
     # The rows it derived again are hashed in numpy (their fingerprints ask no database).
     assert bool(opened) is asks_duckdb
+    if asks_duckdb:
+        # A group that makes a rate has its database opened on another thread meanwhile.
+        assert opened == ["duckdb-open"]
 
 
 @pytest.mark.parametrize(("changed", "loads_duckdb"), [("t_health_a", False), ("t_births", True)])

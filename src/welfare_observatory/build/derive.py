@@ -25,7 +25,6 @@ from welfare_observatory.model.observation import (
 )
 
 if TYPE_CHECKING:
-    import threading
     from pathlib import Path
 
     import pyarrow as pa
@@ -415,32 +414,14 @@ def _with_domain(table: pa.Table, indicators: Mapping[str, Indicator]) -> pa.Tab
     return table.append_column("domain", pa.chunked_array(chunks, kind))
 
 
-def open_database_early() -> threading.Thread:
-    """Open the process's DuckDB database (``derive._common.connect``) on another thread,
-    returned: importing DuckDB and creating the database cost about 65 ms of CPU, spent
-    while the caller groups the indicators and reads the sources' rows instead of before
-    derive's first query. A first query (a group-by over an Arrow table, as derive's) is
-    run there too: a process's first costs more than the next ones. For a whole derive:
-    a rebuild's derive of a few groups mostly asks DuckDB nothing."""
-    import threading
+def open_database_early() -> None:
+    """Open the process's DuckDB database on another thread (``derive._common.open_early``),
+    for a derive that will ask it: a whole derive (aggregates, rates), or a rebuild's
+    derive of a group that makes a rate. A rebuild's derive of other groups mostly asks
+    DuckDB nothing, and then never loads it."""
+    from welfare_observatory.derive._common import open_early
 
-    def open_it() -> None:
-        import pyarrow as pa
-
-        from welfare_observatory.derive._common import connect
-
-        con = connect()
-        try:
-            con.register("warm", pa.table({"k": pa.array(["a"]).dictionary_encode(), "v": [1.0]}))
-            con.execute(
-                "SELECT CAST(k AS VARCHAR), count(*), sum(v) FROM warm GROUP BY 1"
-            ).fetchall()
-        finally:
-            con.close()
-
-    thread = threading.Thread(target=open_it, name="duckdb-open", daemon=True)
-    thread.start()
-    return thread
+    open_early()
 
 
 # --- Derive in a rebuild: only the indicator groups whose sources changed ---------------
@@ -645,6 +626,9 @@ def derive_by_groups(
         # group: only a whole derive keeps its row.
         return whole()
     again = sorted(k for key in fresh for k in groups[key][1])
+    made = env.indicators
+    if any(made[i].formula is not None for key in fresh for i in recorded[key] if i in made):
+        open_database_early()  # a rate's rows are joined and its coverage found in DuckDB
     # An empty table with the build's breakdown columns stands for the other tables.
     from welfare_observatory.model.observation import observation_schema
 

@@ -118,13 +118,12 @@ class InMemory:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
                 previous_groups = None if context.refresh else load_grouped(context.steps_dir)
-                opening = None
                 if previous_groups is None:
                     # A whole derive asks DuckDB (aggregates, rates of them): its database
-                    # is opened on another core meanwhile. A rebuild's derive of a few groups
-                    # opens it when it first asks (most ask nothing: their rows are hashed
-                    # in numpy, so such a rebuild never loads DuckDB).
-                    opening = open_database_early()
+                    # is opened on another core meanwhile. A rebuild's derive opens it early
+                    # for a group that makes a rate, else when it first asks (most ask
+                    # nothing: their rows are hashed in numpy, so they never load DuckDB).
+                    open_database_early()
                 # The last analyses are checked on another core while derive runs.
                 early = None if context.refresh else EarlyAnalysed(context.steps_dir)
                 # Only the indicator groups whose sources changed since the last result.
@@ -171,9 +170,7 @@ class InMemory:
                     if observations.num_rows >= _LARGE:
                         # Nothing asks DuckDB anything after derive: its memory is given
                         # back before analyze peaks (a small build keeps it, for the ms a
-                        # new one costs to open). Once opened, if derive never asked it.
-                        if opening is not None:
-                            opening.join()
+                        # new one costs to open).
                         release_database()
                     # Indicators whose rows did not change keep their analyses of the last build.
                     # Their rows are hashed on another core meanwhile (the fingerprints are
