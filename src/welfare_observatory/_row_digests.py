@@ -11,7 +11,8 @@ every NaN is one NaN); a missing value as one constant of its own (an empty text
 missing one). Other types hash as their text (Arrow's cast to string, else ``repr``).
 
 Rows are read in batches of :data:`BATCH_ROWS` (views, no copy of the table), so the memory
-this takes is a few arrays of a batch whatever the table's size.
+this takes is a few arrays of a batch and the hashes of up to :data:`_TEXTS_KEPT` texts and
+as many dictionary entries, whatever the table's size.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ _SEED = np.uint64(0x243F6A8885A308D3)
 whose every value hashed to 0 would then add nothing to its group's digest)."""
 
 _TEXTS_KEPT = 100_000
-"""Texts whose hash one call remembers at most (a column of many distinct plain texts is
-hashed again batch by batch rather than held)."""
+"""Texts whose hash one call remembers at most, and dictionary entries (a column of many
+distinct texts, or a table of many chunks each with a dictionary of its own, is hashed again
+rather than held)."""
 
 _NAN = np.uint64(0x7FF8000000000000)
 """The bits every NaN is hashed as."""
@@ -69,6 +71,8 @@ class _Seen:
 
     texts: dict[str | bytes, np.uint64] = field(default_factory=dict)
     dictionaries: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
+    entries: int = 0
+    """The dictionaries' entries, in all."""
 
 
 class _Scratch:
@@ -267,7 +271,11 @@ def _dictionary_hashes(values: pa.Array, seen: _Seen, *, remember: bool) -> np.n
             (_text_hash(t, texts) for t in values.to_pylist()), dtype=np.uint64, count=len(values)
         )
         if remember:
+            if seen.entries + len(found) > _TEXTS_KEPT:
+                seen.dictionaries.clear()  # those of earlier chunks, most likely
+                seen.entries = 0
             seen.dictionaries[key] = found
+            seen.entries += len(found)
     return found
 
 

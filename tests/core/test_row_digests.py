@@ -353,3 +353,25 @@ def test_keys_of_many_distinct_texts_group_without_a_large_count_array() -> None
         ("k7", "k1"): 1,
     }
     _same(found, _expected(table, ["a", "b"], [["v"]]))
+
+
+def test_what_a_call_remembers_is_bounded_and_forgetting_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Twenty chunks, each with a dictionary of its own, and a column of plain texts.
+    chunks = [
+        pa.table(
+            {
+                "indicator": pa.array(["I", "J"]).dictionary_encode(),
+                "domain": pa.array(["d", "d"]).dictionary_encode(),
+                "place": pa.array([f"p{n}", f"q{n}"]).dictionary_encode(),
+                "note": pa.array([f"n{n}", None]),
+            }
+        )
+        for n in range(20)
+    ]
+    table = pa.concat_tables(chunks)
+    expected = digests_by_group(table, _KEYS, [["place", "note"]])
+    monkeypatch.setattr(_row_digests, "_TEXTS_KEPT", 3)
+    _same(digests_by_group(table, _KEYS, [["place", "note"]]), expected)
+    _same(expected, _expected(table, _KEYS, [["place", "note"]]))
