@@ -8,6 +8,13 @@ import subprocess
 import sys
 
 
+def _run(code: str) -> str:
+    """What ``code`` prints, run in a fresh interpreter (nothing imported before it)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def test_the_derive_stage_imports_without_duckdb() -> None:
     code = (
         "import sys\n"
@@ -20,8 +27,8 @@ def test_the_derive_stage_imports_without_duckdb() -> None:
         "answer = connect().sql('SELECT 1').fetchall()\n"
         "print('duckdb' in sys.modules, answer)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[:3] == [
+    out = _run(code)
+    assert out.split("\n")[:3] == [
         "False",
         "False welfare_observatory.derive.aggregation",
         "True [(1,)]",
@@ -39,8 +46,8 @@ def test_the_database_opened_early_is_the_one_derive_queries() -> None:
         "con = _common.connect()\n"
         "print(_common._DATABASE[os.getpid()] is early, con.sql('SELECT 42').fetchall())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "True [(42,)]"
+    out = _run(code)
+    assert out.strip() == "True [(42,)]"
 
 
 def test_a_released_database_serves_its_open_cursors_and_the_next_connect_opens_another() -> None:
@@ -55,8 +62,8 @@ def test_a_released_database_serves_its_open_cursors_and_the_next_connect_opens_
         "seen = new.sql(\"SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'\")\n"
         "print(old.sql('SELECT x FROM t').fetchall(), seen.fetchall())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[(7,)] [(0,)]"
+    out = _run(code)
+    assert out.strip() == "[(7,)] [(0,)]"
 
 
 def test_the_engines_versions_are_read_without_importing_duckdb() -> None:
@@ -68,9 +75,9 @@ def test_the_engines_versions_are_read_without_importing_duckdb() -> None:
         "import duckdb\n"
         "print(found['duckdb'] == duckdb.__version__, engine_versions() == found)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = _run(code)
     # The same versions before and after DuckDB is imported: a step key never depends on it.
-    assert out.stdout.split("\n")[:2] == ["False", "True True"]
+    assert out.split("\n")[:2] == ["False", "True True"]
 
 
 def test_a_database_being_opened_early_is_waited_for_when_it_is_released() -> None:
@@ -84,6 +91,6 @@ def test_a_database_being_opened_early_is_waited_for_when_it_is_released() -> No
         "alive = [t for t in threading.enumerate() if t.name == 'duckdb-open']\n"
         "print(os.getpid() in _common._DATABASE, len(alive))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = _run(code)
     # Released after it was opened, not before: no database is left behind.
-    assert out.stdout.split("\n")[:2] == ["1", "False 0"]
+    assert out.split("\n")[:2] == ["1", "False 0"]
