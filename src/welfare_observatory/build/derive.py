@@ -584,6 +584,12 @@ def derive_by_groups(
     not read yet): it is read only when its group is derived again."""
     import dataclasses
 
+    if previous is None:
+        # A whole derive asks DuckDB (aggregates, rates of them): its database is opened
+        # on another core meanwhile. A derive by groups opens it early for a group that
+        # makes a rate (below), else when it first asks (most ask nothing: their rows are
+        # hashed in numpy, so they never load DuckDB).
+        open_database_early()
     tables = [table for _, table in sources]
     given = [_given(t) for t in tables]
     scope = DeriveScope(

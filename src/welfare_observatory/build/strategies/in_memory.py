@@ -77,7 +77,6 @@ class InMemory:
         from welfare_observatory.build.derive import (
             derive_by_groups,
             in_group_order,
-            open_database_early,
         )
         from welfare_observatory.build.reuse import (
             Derived,
@@ -117,13 +116,6 @@ class InMemory:
         if reused is None:
             with context.timed("derive"):
                 say("deriving rates and aggregates")
-                previous_groups = None if context.refresh else load_grouped(context.steps_dir)
-                if previous_groups is None:
-                    # A whole derive asks DuckDB (aggregates, rates of them): its database
-                    # is opened on another core meanwhile. A rebuild's derive opens it early
-                    # for a group that makes a rate, else when it first asks (most ask
-                    # nothing: their rows are hashed in numpy, so they never load DuckDB).
-                    open_database_early()
                 # The last analyses are checked on another core while derive runs.
                 early = None if context.refresh else EarlyAnalysed(context.steps_dir)
                 # Only the indicator groups whose sources changed since the last result.
@@ -139,7 +131,7 @@ class InMemory:
                         if o.data is not None and o.num_rows
                     ],
                     env,
-                    previous_groups,
+                    None if context.refresh else load_grouped(context.steps_dir),
                     environment,
                 )
             _release_tables(outputs)
