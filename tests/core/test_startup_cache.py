@@ -75,6 +75,29 @@ def test_code_table_from_the_cache_equals_the_one_from_the_registry(cache: Path)
         assert cached.resolve(value) == expected.resolve(value)
 
 
+def test_a_cached_code_table_unpickles_its_name_look_ups_when_first_used(cache: Path) -> None:
+    reg = TerritoryRegistry.load()
+    expected = CodeTable._from_registry(reg)
+    CodeTable.from_registry(reg)  # builds and stores
+    cached = CodeTable.from_registry(reg)
+    assert all(isinstance(cached._lazy[name], bytes) for name in CodeTable._LAZY)
+    # codes (Istat, NUTS) resolve without them: most sources never pay for the names
+    for value in ("096004", "ITC13", "IT", "003"):
+        assert cached.resolve(value) == expected.resolve(value)
+    assert all(isinstance(cached._lazy[name], bytes) for name in CodeTable._LAZY)
+    assert cached.resolve("Biella") == expected.resolve("Biella")
+    assert cached.resolve("A859") == expected.resolve("A859")
+    assert cached._names == expected._names and cached._belfiore == expected._belfiore
+    assert not any(isinstance(cached._lazy[name], bytes) for name in CodeTable._LAZY)
+
+
+def test_a_code_table_entry_with_unpickled_look_ups_is_not_trusted(cache: Path) -> None:
+    reg = TerritoryRegistry.load()
+    state = CodeTable._from_registry(reg)._indexes()
+    with pytest.raises(ValueError, match="another shape"):
+        CodeTable._restore(reg, {**state, "_names": {"biella": ["096004"]}})
+
+
 def test_changed_data_gets_its_own_entry(cache: Path, tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
