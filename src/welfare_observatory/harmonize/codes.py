@@ -88,12 +88,14 @@ class CodeTable:
     @property
     def _belfiore(self) -> dict[str, list[str]]:
         """Belfiore (cadastral) code -> the Istat codes that carried it."""
-        return self._index_named("_belfiore")
+        found: dict[str, list[str]] = self._index_named("_belfiore")
+        return found
 
     @property
     def _names(self) -> dict[str, list[str]]:
         """Normalised name -> the codes of the territories of that name."""
-        return self._index_named("_names")
+        found: dict[str, list[str]] = self._index_named("_names")
+        return found
 
     def _index_named(self, name: str) -> Any:
         """The look-up ``name`` of :data:`_LAZY`, unpickled on first use when it came from
