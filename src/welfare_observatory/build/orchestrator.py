@@ -78,6 +78,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "welfare_observatory.derive.releases",
     "welfare_observatory.derive.reliability",
     "welfare_observatory.build.reuse",
+    "welfare_observatory._row_digests",  # every build's fingerprints (reuse imports it late)
     "welfare_observatory.build.strategies.partition_analyses",  # a rebuild's analyses
     "welfare_observatory.build.analyze",
     "welfare_observatory.analyze",

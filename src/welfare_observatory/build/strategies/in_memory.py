@@ -165,30 +165,36 @@ class InMemory:
                         # new one costs to open).
                         release_database()
                     # Indicators whose rows did not change keep their analyses of the last build.
-                    # Their rows are hashed on another core meanwhile (the fingerprints are
-                    # saved for the next build in any case); only the rows derive did not take
-                    # unchanged from the last result.
-                    with ThreadPoolExecutor(1) as pool:
-                        hashing = pool.submit(derived_fingerprints, derive_out)
-                        a_key = analysis_key(env, observations, environment)
-                        previous = None if early is None else early.get(a_key)
-                        again = None
-                        if previous is not None:
-                            prints = hashing.result()
-                            again = analyze_incrementally(
-                                observations,
-                                env,
-                                prints,
-                                previous,
-                                taken=derive_out.known_prints or (),
-                                rest=derive_out.unknown_rows,
+                    # The fingerprints (saved for the next build in any case) are of the rows
+                    # derive did not take unchanged from the last result.
+                    a_key = analysis_key(env, observations, environment)
+                    previous = None if early is None else early.get(a_key)
+                    again = None
+                    if previous is not None:
+                        # Needed at once: hashed here (a helper would only be waited for).
+                        prints = derived_fingerprints(derive_out)
+                        again = analyze_incrementally(
+                            observations,
+                            env,
+                            prints,
+                            previous,
+                            taken=derive_out.known_prints or (),
+                            rest=derive_out.unknown_rows,
+                        )
+                    if again is None:
+                        # Every row analysed: hashed on another core meanwhile.
+                        with ThreadPoolExecutor(1) as pool:
+                            hashing = (
+                                pool.submit(derived_fingerprints, derive_out)
+                                if prints is None
+                                else None
                             )
-                        if again is None:
                             analyses, analysis_findings = analyze_stage(observations, env)
-                        else:
-                            analyses, analysis_findings = again
-                        prints = hashing.result()
-                        forget_early()
+                            if hashing is not None:
+                                prints = hashing.result()
+                    else:
+                        analyses, analysis_findings = again
+                    forget_early()
             except BaseException:
                 saving.shutdown(wait=True)
                 raise
