@@ -588,3 +588,30 @@ def test_a_rebuild_whose_derive_asks_duckdb_nothing_never_imports_it(
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # In a process of its own, as the command runs it: nothing imported it before.
     assert done.stdout.split() == ["True", str(loads_duckdb)]
+
+
+def test_a_rebuild_hashes_its_rows_where_its_analyses_wait_for_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A whole build hashes its rows on another core while it analyses them all; a rebuild
+    needs the fingerprints before it analyses anything, so a helper would only be waited
+    for: it hashes in the build's own thread."""
+    import threading
+
+    from welfare_observatory.build import reuse
+
+    hashed_in: list[bool] = []
+    real = reuse.derived_fingerprints
+
+    def spy(derive: Any) -> dict[str, str]:
+        hashed_in.append(threading.current_thread() is threading.main_thread())
+        return real(derive)
+
+    monkeypatch.setattr(reuse, "derived_fingerprints", spy)
+    folder = make_observatory(tmp_path / "obs")
+    kb = tmp_path / "kb"
+    first = build(folder, kb)
+    change_last_value(folder / "data" / "t_health_a.csv")
+    rebuilt = build(folder, kb)
+    assert first.report.reused_steps == 0 and rebuilt.report.reused_steps > 0
+    assert hashed_in == [False, True]
