@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "many_sources.py"
 
 
@@ -76,3 +78,21 @@ def test_the_floor_reads_and_writes_without_pandas(tmp_path: Path) -> None:
     assert "pyarrow.parquet" in floor
     assert "pandas" not in floor
     assert "pandas" not in _imported(module.READER)
+
+
+def test_the_stack_has_the_console_scripts_native_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stack sets the native libraries' settings by hand (it imports nothing of the
+    library): the same ones the console script sets, or its figures are another process's."""
+    import os
+    import re
+
+    from welfare_observatory.cli._process import set_native_defaults
+
+    written = dict(re.findall(r'os\.environ\.setdefault\("(\w+)", "([^"]*)"\)', _module().STACK))
+    settings: dict[str, str] = {}
+    monkeypatch.setattr(os, "environ", settings)
+    set_native_defaults()
+    assert written == settings
+    assert written  # the pattern found them
