@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["ENV", "cache_dir", "cached", "distribution", "inputs_digest"]
+__all__ = ["ENV", "cache_dir", "cached", "distribution", "inputs_digest", "no_collection"]
 
 ENV = "WELFARE_OBSERVATORY_STARTUP_CACHE"
 _MAGIC = b"welfare-observatory startup cache 1\n"
@@ -112,7 +112,7 @@ def cached(
         # a damaged or foreign entry is rebuilt: nothing in it is trusted but its key
         payload = _read(path, key)
         if payload is not None:
-            with _no_collection():  # restoring makes many objects too, none of them garbage
+            with no_collection():  # restoring makes many objects too, none of them garbage
                 return restore(payload[0])
     value = build()
     with contextlib.suppress(Exception):
@@ -148,13 +148,13 @@ def _read(path: Path, key: str) -> tuple[Any] | None:
     header = _MAGIC + key.encode() + b"\n"
     if not data.startswith(header):
         return None
-    with _no_collection():
+    with no_collection():
         # the folder is the user's own and the entry names its key: what this module wrote
         return (pickle.loads(data[len(header) :]),)  # noqa: S301
 
 
 @contextlib.contextmanager
-def _no_collection() -> Iterator[None]:
+def no_collection() -> Iterator[None]:
     """The cyclic collector off for the block: tens of thousands of small objects made at
     once would have it scan them over and over."""
     enabled = gc.isenabled()

@@ -91,6 +91,19 @@ def test_a_cached_code_table_unpickles_its_name_look_ups_when_first_used(cache: 
     assert not any(isinstance(cached._lazy[name], bytes) for name in CodeTable._LAZY)
 
 
+@pytest.mark.parametrize("damaged", [b"not a pickle", pickle.dumps(["096004"])])
+def test_damaged_name_look_ups_are_made_again_when_first_used(cache: Path, damaged: bytes) -> None:
+    reg = TerritoryRegistry.load()
+    expected = CodeTable._from_registry(reg)
+    CodeTable.from_registry(reg)  # builds and stores
+    cached = CodeTable.from_registry(reg)
+    for name in CodeTable._LAZY:
+        cached._lazy[name] = damaged  # as a flipped byte in the entry would leave them
+    assert cached.resolve("Biella") == expected.resolve("Biella")
+    assert cached.resolve("A859") == expected.resolve("A859")
+    assert cached._names == expected._names and cached._belfiore == expected._belfiore
+
+
 def test_a_code_table_entry_with_unpickled_look_ups_is_not_trusted(cache: Path) -> None:
     reg = TerritoryRegistry.load()
     state = CodeTable._from_registry(reg)._indexes()

@@ -1275,6 +1275,11 @@ class EarlyAnalysed:
         except (OSError, pa.ArrowException):
             self._found = None
 
+    def expects(self, key: str) -> bool:
+        """Whether the analyses being checked are those of ``key`` (:meth:`get` of it then
+        waits for their check, and likely finds them)."""
+        return self._thread is not None and self._key == key
+
     def get(self, key: str) -> Analysed | None:
         """:func:`load_analysed` of the steps folder and ``key``."""
         if self._thread is not None and self._key == key:

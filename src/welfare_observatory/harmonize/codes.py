@@ -99,11 +99,22 @@ class CodeTable:
 
     def _index_named(self, name: str) -> Any:
         """The look-up ``name`` of :data:`_LAZY`, unpickled on first use when it came from
-        the start-up cache as bytes."""
+        the start-up cache as bytes; made again from the territories, as ``__init__`` makes
+        it, when the bytes do not unpickle to a mapping (a damaged entry is never trusted,
+        however late it is read)."""
         value = self._lazy[name]
         if isinstance(value, bytes):
-            # the bytes were in the user's own cache entry, read and trusted with it
-            value = self._lazy[name] = pickle.loads(value)  # noqa: S301
+            from welfare_observatory._startup_cache import no_collection
+
+            try:
+                # the bytes were in the user's own cache entry, read and trusted with it
+                with no_collection():
+                    value = pickle.loads(value)  # noqa: S301
+            except Exception:  # any failure to unpickle: made again below
+                value = None
+            if not isinstance(value, dict):
+                value = CodeTable(self.territories.values(), self.normalize)._lazy[name]
+            self._lazy[name] = value
         return value
 
     def _index(self, t: Territory) -> None:
@@ -190,8 +201,8 @@ class CodeTable:
         table = cls((), normalize_name)
         # Registry codes are unique, so setdefault of __init__ reduces to a copy of the
         # registry's own mapping (made entry by entry, it was a third of a build's restore).
-        by_code = getattr(registry, "by_code", None)
-        table.territories = by_code() if callable(by_code) else {t.code: t for t in registry}
+        as_dict = getattr(registry, "as_dict", None)
+        table.territories = as_dict() if callable(as_dict) else {t.code: t for t in registry}
         table.valid_to = {code: t.valid_to for code, t in table.territories.items()}
         for name, value in state.items():
             if name in cls._LAZY:

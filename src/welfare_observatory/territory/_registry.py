@@ -228,7 +228,7 @@ class TerritoryRegistry:
     def __iter__(self) -> Iterator[Territory]:
         return iter(self._by_code.values())
 
-    def by_code(self) -> dict[str, Territory]:
+    def as_dict(self) -> dict[str, Territory]:
         """Every territory by its code (codes are unique), in the order of iteration: a new
         dict, copied whole rather than made entry by entry."""
         return dict(self._by_code)

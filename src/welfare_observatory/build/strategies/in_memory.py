@@ -165,14 +165,19 @@ class InMemory:
                         # new one costs to open).
                         release_database()
                     # Indicators whose rows did not change keep their analyses of the last build.
-                    # The fingerprints (saved for the next build in any case) are of the rows
-                    # derive did not take unchanged from the last result.
+                    # Which did is told by the fingerprints (saved for the next build in any
+                    # case): only the rows derive did not take unchanged from the last result
+                    # are hashed.
                     a_key = analysis_key(env, observations, environment)
+                    if early is not None and early.expects(a_key):
+                        # Needed at once when the saved analyses pass their check: hashed here
+                        # while the check may still run (a helper would only be waited for).
+                        prints = derived_fingerprints(derive_out)
                     previous = None if early is None else early.get(a_key)
                     again = None
                     if previous is not None:
-                        # Needed at once: hashed here (a helper would only be waited for).
-                        prints = derived_fingerprints(derive_out)
+                        if prints is None:
+                            prints = derived_fingerprints(derive_out)
                         again = analyze_incrementally(
                             observations,
                             env,
@@ -182,7 +187,7 @@ class InMemory:
                             rest=derive_out.unknown_rows,
                         )
                     if again is None:
-                        # Every row analysed: hashed on another core meanwhile.
+                        # Every row analysed: hashed (when not yet) on another core meanwhile.
                         with ThreadPoolExecutor(1) as pool:
                             hashing = (
                                 pool.submit(derived_fingerprints, derive_out)
