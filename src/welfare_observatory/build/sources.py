@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import os
 import time
 from collections import deque
@@ -36,7 +37,7 @@ from welfare_observatory.errors import (
     SourceError,
     WelfareObservatoryError,
 )
-from welfare_observatory.lineage import StepRecord, digest
+from welfare_observatory.lineage import StepRecord, canonical_json, digest
 from welfare_observatory.model.finding import Finding, Severity
 
 if TYPE_CHECKING:
@@ -621,21 +622,47 @@ def _step_key(
     """The key of a source's step: its id, type, options, rules, payloads and the
     definitions of its indicators (and whether its checks are left to one pass). The id,
     because the step's lineage and findings name the source: a source renamed, or one
-    declared twice under two ids, is made under its own name, never given another's."""
-    return (
-        "source-"
-        + digest(
-            {
-                "source": source_id,
-                "type": config.type,
-                "options": config.options,
-                "rules": [r.model_dump(mode="json", by_alias=True) for r in rules],
-                "payloads": hashes,
-                "environment": definitions,
-                **({"checks": "deferred"} if context.defer_checks else {}),
-            }
-        )[:16]
+    declared twice under two ids, is made under its own name, never given another's.
+
+    The :func:`~welfare_observatory.lineage.digest` of ``{"source", "type", "options",
+    "rules", "payloads", "environment"}`` (:func:`_step_value`), its canonical JSON put
+    together from the source's options and rules already serialised
+    (:attr:`BuildEnvironment.source_texts`) when ``rules`` are the configuration's own."""
+    texts = context.env.source_texts.get(source_id)
+    if texts is None or context.env.config.sources.get(source_id) is not config:
+        value = _step_value(source_id, config, rules, hashes, definitions, context)
+        return "source-" + digest(value)[:16]
+    options, rules_text = texts
+    if tuple(rules) != config.rules:
+        rules_text = canonical_json([r.model_dump(mode="json", by_alias=True) for r in rules])
+    # The keys in sorted order, as canonical_json writes them.
+    text = (
+        ('{"checks":"deferred",' if context.defer_checks else "{")
+        + f'"environment":{canonical_json(definitions)},"options":{options},'
+        + f'"payloads":{canonical_json(list(hashes))},"rules":{rules_text},'
+        + f'"source":{canonical_json(source_id)},"type":{canonical_json(config.type)}}}'
     )
+    return "source-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _step_value(
+    source_id: str,
+    config: SourceConfig,
+    rules: Sequence[HarmonizeRule],
+    hashes: tuple[str, ...],
+    definitions: str,
+    context: BuildContext,
+) -> dict[str, Any]:
+    """What :func:`_step_key` digests, as one value (the reference for its tests)."""
+    return {
+        "source": source_id,
+        "type": config.type,
+        "options": config.options,
+        "rules": [r.model_dump(mode="json", by_alias=True) for r in rules],
+        "payloads": hashes,
+        "environment": definitions,
+        **({"checks": "deferred"} if context.defer_checks else {}),
+    }
 
 
 def _fetch_context(context: BuildContext, source_id: str, *, noting: bool = False) -> Any:
@@ -932,7 +959,6 @@ def _step_bytes(path: str, sha256: str) -> tuple[bytes, list[int] | None] | None
     """The bytes of the step file ``path`` and its stamp while it had them (None when it
     changed as it was read), or None when they do not hash to ``sha256`` (cut short by a
     crash: steps are not fsynced; or damaged)."""
-    import hashlib
 
     with open(path, "rb") as handle:  # noqa: PTH123
         before = os.fstat(handle.fileno())
@@ -1231,7 +1257,6 @@ def _save_step(
     """Save a source's step; ``indicators``: what :func:`_indicators` gives for ``table``
     (worked out here when not given). The data file's sha256 and its stamp right after it
     was written (None when nothing was saved)."""
-    import hashlib
 
     import pyarrow as pa
     import pyarrow.ipc as ipc
