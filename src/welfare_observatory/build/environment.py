@@ -336,8 +336,9 @@ def source_texts(config: ObservatoryConfig, config_json: str) -> dict[str, tuple
     """:attr:`BuildEnvironment.source_texts` of ``config`` (whose canonical JSON is
     ``config_json``). Cached by that text and the modules that dump it: the same
     configuration dumps to the same texts under the same code."""
+    import inspect
+
     from welfare_observatory import _startup_cache, lineage
-    from welfare_observatory import config as config_module
     from welfare_observatory.harmonize import rules as rules_module
 
     def made() -> dict[str, tuple[str, str]]:
@@ -349,7 +350,9 @@ def source_texts(config: ObservatoryConfig, config_json: str) -> dict[str, tuple
             for sid, source in config.sources.items()
         }
 
-    code = [Path(m.__file__ or "") for m in (config_module, rules_module, lineage)]
+    # The configuration's module by its class (the build does not import it: it sits above).
+    code = [Path(inspect.getfile(type(config)))]
+    code += [Path(m.__file__ or "") for m in (rules_module, lineage)]
     try:
         key = _startup_cache.inputs_digest(code, hashlib.sha256(config_json.encode()).hexdigest())
     except OSError:
