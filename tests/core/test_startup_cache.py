@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from welfare_observatory import _startup_cache, yamlfile
-from welfare_observatory.catalog import Catalog, _yaml
+from welfare_observatory.catalog import Catalog, _load, _yaml
 from welfare_observatory.catalog._load import shipped_layer
 from welfare_observatory.catalog._yaml import read_yaml
 from welfare_observatory.harmonize import CodeTable
@@ -446,3 +447,69 @@ def test_what_comes_from_the_cache_needs_no_yaml_parser(cache: Path, tmp_path: P
         yamlfile.load_yaml(broken)
     assert caught.value.location is not None and caught.value.location.line is not None
     assert first[3] == second[3] == str(caught.value.location.line)
+
+
+def test_the_cached_catalogue_holds_each_repeated_part_once(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Equal texts, provenances and strings that many entries repeat are one object in the
+    entry (fewer objects to unpickle), and every entry still equals the one from the files."""
+    with monkeypatch.context() as m:
+        m.setenv(_startup_cache.ENV, "off")
+        fresh = Catalog.load()
+    Catalog.load()
+    cached = Catalog.load()
+
+    def parts(catalog: Catalog) -> tuple[int, int]:
+        sources = [i.source for i in catalog]
+        return len({id(s) for s in sources}), len({s.model_dump_json() for s in sources})
+
+    assert parts(fresh)[0] == len(fresh)  # one provenance object per entry, as read
+    objects, distinct = parts(cached)
+    assert objects == distinct < len(cached)
+    for indicator in fresh:
+        got = cached.get(indicator.id)
+        assert got == indicator
+        assert got.model_dump(mode="json") == indicator.model_dump(mode="json")
+        assert cached.origin(indicator.id) == fresh.origin(indicator.id)
+    assert dict(cached.definition_texts()) == {i.id: _load.definition_text(i) for i in fresh}
+    shared = cached.get(fresh.ids[0]).source
+    with pytest.raises(ValidationError):
+        shared.publisher = "changed"  # type: ignore[misc]
+
+
+def test_only_immutable_models_are_shared() -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    from welfare_observatory.model.common import Text
+
+    class Open(BaseModel):
+        model_config = ConfigDict(frozen=True)
+        values: dict[str, int]
+
+    class Holder(BaseModel):
+        model_config = ConfigDict(frozen=True)
+        label: Text
+        open: Open
+
+    a = Holder(label=Text(it="uno", en="one"), open=Open(values={"x": 1}))
+    b = Holder(label=Text(it="uno", en="one"), open=Open(values={"x": 1}))
+    out = _load._shared({"a": a, "b": b})  # type: ignore[dict-item]
+    assert out["a"].label is out["b"].label  # frozen, of strings: one object
+    assert out["a"].open is not out["b"].open  # holds a dict: each keeps its own
+    assert out["a"] is not out["b"]  # holds such a model
+    assert out == {"a": a, "b": b}
+
+
+def test_places_are_kept_compact_and_made_when_asked_for() -> None:
+    from welfare_observatory.errors import Location
+
+    plain = Location(file="a.yaml", line=3)
+    detailed = Location(file="a.yaml", line=4, field="unit")
+    origins = _load.Origins.of({"A": plain, "B": detailed, "C": Location()})
+    assert dict(origins) == {"A": plain, "B": detailed, "C": Location()}
+    assert origins["B"] is detailed  # more than a file and a line: kept whole
+    assert len(origins) == 3 and list(origins) == ["A", "B", "C"]
+    with pytest.raises(KeyError):
+        origins["D"]
+    assert pickle.loads(pickle.dumps(origins)) == origins

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from welfare_observatory.catalog._load import layer_files, load_layers, shipped_layer
+from welfare_observatory.catalog._load import Origins, layer_files, load_layers, shipped_layer
 from welfare_observatory.catalog._model import DeprecatedIndicatorWarning, Profile
 from welfare_observatory.catalog._search import SearchIndex
 from welfare_observatory.errors import (
@@ -95,7 +95,8 @@ class Catalog:
         self._indicators = dict(sorted(indicators.items()))
         self._definitions = dict(definitions or {})
         self._profiles = dict(sorted((profiles or {}).items()))
-        self._origin = dict(origin or {})
+        # Kept as given when restored compact (its places made when asked for).
+        self._origin = origin if isinstance(origin, Origins) else dict(origin or {})
         self.overridden: tuple[str, ...] = tuple(overridden)
         """Ids that a later layer redefined (an observatory's own version of an entry)."""
         self._aliases = {a: ind.id for ind in self._indicators.values() for a in ind.aliases}
