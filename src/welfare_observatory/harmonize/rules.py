@@ -259,7 +259,9 @@ class HarmonizeRule(Frozen):
     breakdowns: dict[str, BreakdownRule] = Field(default_factory=dict)
     unit: UnitRule | None = None
     """Without it, values are taken to be in the catalogue unit of their indicator."""
-    status: StatusRule = StatusRule()
+    # A factory, not an instance: a default holding dicts is deep-copied for every rule
+    # validated (0.1 ms each; a configuration of 160 sources validates 160 rules).
+    status: StatusRule = Field(default_factory=StatusRule)
 
     @field_validator("breakdowns")
     @classmethod
