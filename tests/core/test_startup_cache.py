@@ -479,7 +479,9 @@ def test_the_cached_catalogue_holds_each_repeated_part_once(
 
 
 def test_only_immutable_models_are_shared() -> None:
-    from pydantic import BaseModel, ConfigDict
+    import copy
+
+    from pydantic import BaseModel, ConfigDict, PrivateAttr
 
     from welfare_observatory.model.common import Text
 
@@ -487,18 +489,42 @@ def test_only_immutable_models_are_shared() -> None:
         model_config = ConfigDict(frozen=True)
         values: dict[str, int]
 
+    class Unfrozen(BaseModel):
+        name: str
+
+    class Extra(BaseModel):
+        model_config = ConfigDict(frozen=True, extra="allow")
+        name: str
+
+    class Private(BaseModel):
+        model_config = ConfigDict(frozen=True)
+        name: str
+        _seen: list[str] = PrivateAttr(default_factory=list)
+
     class Holder(BaseModel):
         model_config = ConfigDict(frozen=True)
         label: Text
         open: Open
+        unfrozen: Unfrozen
+        extra: Extra
+        private: Private
 
-    a = Holder(label=Text(it="uno", en="one"), open=Open(values={"x": 1}))
-    b = Holder(label=Text(it="uno", en="one"), open=Open(values={"x": 1}))
-    out = _load._shared({"a": a, "b": b})  # type: ignore[dict-item]
+    def holder() -> Holder:
+        return Holder(
+            label=Text(it="uno", en="one"),
+            open=Open(values={"x": 1}),
+            unfrozen=Unfrozen(name="n"),
+            extra=Extra(name="n", more="m"),  # type: ignore[call-arg]
+            private=Private(name="n"),
+        )
+
+    originals = {"a": holder(), "b": holder()}
+    out = _load._shared(copy.deepcopy(originals))  # type: ignore[arg-type]
+    assert out == originals  # equal to what was given, whatever is shared
     assert out["a"].label is out["b"].label  # frozen, of strings: one object
-    assert out["a"].open is not out["b"].open  # holds a dict: each keeps its own
-    assert out["a"] is not out["b"]  # holds such a model
-    assert out == {"a": a, "b": b}
+    for name in ("open", "unfrozen", "extra", "private"):  # each may change: its own
+        assert getattr(out["a"], name) is not getattr(out["b"], name)
+    assert out["a"] is not out["b"]  # holds such models
 
 
 def test_places_are_kept_compact_and_made_when_asked_for() -> None:

@@ -1,9 +1,12 @@
 """A source's step key is the digest of its id, type, options, rules, payloads and
-definitions; its canonical JSON is put together from texts the start-up cache keeps per
-configuration (issue 19: serialising 160 sources' rules cost every build about 10 ms)."""
+definitions; its canonical JSON is put together around the rules' texts the start-up cache
+keeps per configuration (issue 19: serialising 160 sources' rules cost every build about
+10 ms)."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -43,7 +46,8 @@ def test_the_key_is_the_digest_of_what_it_names(folder: Path, cache: Path) -> No
     for sid, config in env.config.sources.items():
         for deferred in (False, True):
             context = _context(env, deferred=deferred)
-            for rules in (list(config.rules), [*config.rules, *config.rules], []):
+            copies = [r.model_copy() for r in config.rules]  # equal, not the same objects
+            for rules in (list(config.rules), copies, [*config.rules, *config.rules], []):
                 value = _step_value(sid, config, rules, hashes, "définitions", context)
                 expected = "source-" + digest(value)[:16]
                 assert _step_key(sid, config, rules, hashes, "définitions", context) == expected
@@ -55,12 +59,30 @@ def test_the_key_is_the_digest_of_what_it_names(folder: Path, cache: Path) -> No
             )
 
 
+def test_options_the_dump_writes_alike_give_keys_of_their_own(folder: Path, cache: Path) -> None:
+    """``inf`` and ``None`` are both null in the configuration's JSON (what the rules'
+    texts are cached by); the options, as written, keep them apart."""
+    env = make_environment(load_observatory(folder))
+    sid, config = next(iter(env.config.sources.items()))
+    keys = []
+    for value in (math.inf, None):
+        changed = config.model_copy(update={"options": {**config.options, "x": value}})
+        other = env.config.model_copy(update={"sources": {**env.config.sources, sid: changed}})
+        env_other = dataclasses.replace(env, config=other)
+        context = _context(env_other, deferred=False)
+        rules = list(changed.rules)
+        key = _step_key(sid, changed, rules, (), "d", context)
+        assert key == "source-" + digest(_step_value(sid, changed, rules, (), "d", context))[:16]
+        keys.append(key)
+    assert keys[0] != keys[1]
+
+
 def test_another_process_takes_the_texts_from_the_cache(
     folder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = make_environment(load_observatory(folder))
-    texts = dict(first.source_texts)
-    assert list(cache.glob("source_texts-*.pickle"))
+    texts = dict(first.rules_texts)
+    assert list(cache.glob("rules_texts-*.pickle"))
 
     def refused(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the rules were serialised again")
@@ -68,29 +90,34 @@ def test_another_process_takes_the_texts_from_the_cache(
     monkeypatch.setattr(HarmonizeRule, "model_dump", refused)
     second = make_environment(load_observatory(folder))
     assert second.config is not first.config
-    assert dict(second.source_texts) == texts
+    assert dict(second.rules_texts) == texts
 
 
-def test_a_changed_configuration_has_texts_of_its_own(folder: Path, cache: Path) -> None:
+def test_changed_rules_have_texts_of_their_own(folder: Path, cache: Path) -> None:
     env = make_environment(load_observatory(folder))
     sid, config = next(iter(env.config.sources.items()))
-    texts = env.source_texts[sid]
-    changed = config.model_copy(update={"options": {**config.options, "sheet": "other"}})
-    sources = {**env.config.sources, sid: changed}
-    other = env.config.model_copy(update={"sources": sources})
-    made = environment_module.source_texts(other, _canonical(other))
+    texts = env.rules_texts[sid]
+    [rule] = config.rules[:1]
+    renamed = rule.model_copy(update={"name": "another name"})
+    changed = config.model_copy(update={"rules": (renamed, *config.rules[1:])})
+    other = env.config.model_copy(update={"sources": {**env.config.sources, sid: changed}})
+    made = environment_module.rules_texts(other, _canonical(other))
     assert made[sid] != texts
-    assert '"sheet":"other"' in made[sid][0]
+    assert '"name":"another name"' in made[sid]
 
 
+@pytest.mark.parametrize(
+    "foreign", [{"another_source": "[]"}, ["not", "a", "mapping"], "texts", {"x": 1}]
+)
 def test_a_foreign_cache_entry_is_not_trusted(
-    folder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+    folder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, foreign: Any
 ) -> None:
     env = make_environment(load_observatory(folder))
-    expected = dict(env.source_texts)
-    for foreign in ({"another_source": ("{}", "[]")}, ["not", "a", "mapping"]):
-        monkeypatch.setattr(_startup_cache, "cached", lambda *a, value=foreign, **k: value)
-        assert environment_module.source_texts(env.config, env.config_json) == expected
+    expected = dict(env.rules_texts)
+    if isinstance(foreign, dict) and "x" in foreign:
+        foreign = dict.fromkeys(expected, 1)  # the right sources, not texts
+    monkeypatch.setattr(_startup_cache, "cached", lambda *a, **k: foreign)
+    assert environment_module.rules_texts(env.config, env.config_json) == expected
 
 
 def test_without_the_cache_the_texts_are_made(
@@ -100,7 +127,25 @@ def test_without_the_cache_the_texts_are_made(
     env = make_environment(load_observatory(folder))
     sid, config = next(iter(env.config.sources.items()))
     rules = [r.model_dump(mode="json", by_alias=True) for r in config.rules]
-    assert env.source_texts[sid] == (_canonical(config.options), _canonical(rules))
+    assert env.rules_texts[sid] == _canonical(rules)
+
+
+def test_a_configuration_class_without_a_file_is_not_cached(
+    folder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import inspect
+
+    env = make_environment(load_observatory(folder))
+    expected = dict(env.rules_texts)
+    for old in cache.glob("rules_texts-*.pickle"):
+        old.unlink()
+
+    def no_file(obj: Any) -> str:
+        raise TypeError("built-in class")
+
+    monkeypatch.setattr(inspect, "getfile", no_file)
+    assert environment_module.rules_texts(env.config, env.config_json) == expected
+    assert not list(cache.glob("rules_texts-*.pickle"))
 
 
 def _canonical(value: Any) -> str:

@@ -111,11 +111,11 @@ class BuildEnvironment:
         return canonical_json(self.config.model_dump(mode="json"))
 
     @cached_property
-    def source_texts(self) -> Mapping[str, tuple[str, str]]:
-        """Each source's options and rules as canonical JSON (the rules dumped by alias):
-        what its step key digests. From the start-up cache when this configuration was
-        seen before: 160 sources' rules take about 10 ms to serialise in every build."""
-        return source_texts(self.config, self.config_json)
+    def rules_texts(self) -> Mapping[str, str]:
+        """Each source's rules as canonical JSON (dumped by alias): what its step key
+        digests of them. From the start-up cache when this configuration was seen before:
+        160 sources' rules take about 10 ms to serialise in every build."""
+        return rules_texts(self.config, self.config_json)
 
     @cached_property
     def sidecars(self) -> dict[str, list[tuple[Path, bytes | None]]]:
@@ -332,34 +332,36 @@ class BuildEnvironment:
         return {}
 
 
-def source_texts(config: ObservatoryConfig, config_json: str) -> dict[str, tuple[str, str]]:
-    """:attr:`BuildEnvironment.source_texts` of ``config`` (whose canonical JSON is
-    ``config_json``). Cached by that text and the modules that dump it: the same
-    configuration dumps to the same texts under the same code."""
+def rules_texts(config: ObservatoryConfig, config_json: str) -> dict[str, str]:
+    """:attr:`BuildEnvironment.rules_texts` of ``config`` (whose canonical JSON is
+    ``config_json``). Cached by that text and the modules that dump it: the rules go
+    through the serialiser that made ``config_json``, so one configuration text, under one
+    code, is one set of rules texts. (A source's options are not: they are kept as written,
+    and two values the dump writes alike, ``inf`` and ``None``, must not share a key.)"""
     import inspect
 
     from welfare_observatory import _startup_cache, lineage
     from welfare_observatory.harmonize import rules as rules_module
 
-    def made() -> dict[str, tuple[str, str]]:
+    def made() -> dict[str, str]:
         return {
-            sid: (
-                canonical_json(source.options),
-                canonical_json([r.model_dump(mode="json", by_alias=True) for r in source.rules]),
-            )
+            sid: canonical_json([r.model_dump(mode="json", by_alias=True) for r in source.rules])
             for sid, source in config.sources.items()
         }
 
-    # The configuration's module by its class (the build does not import it: it sits above).
-    code = [Path(inspect.getfile(type(config)))]
-    code += [Path(m.__file__ or "") for m in (rules_module, lineage)]
     try:
+        # The configuration's module by its class (the build does not import it: it sits
+        # above the build).
+        code = [Path(inspect.getfile(type(config)))]
+        code += [Path(m.__file__ or "") for m in (rules_module, lineage)]
         key = _startup_cache.inputs_digest(code, hashlib.sha256(config_json.encode()).hexdigest())
-    except OSError:
+    except (OSError, TypeError):  # a class without a file (made at run time): not cached
         return made()
-    texts = _startup_cache.cached("source_texts", key, build=made)
+    texts = _startup_cache.cached("rules_texts", key, build=made)
     if not isinstance(texts, dict) or texts.keys() != config.sources.keys():
         return made()  # a foreign entry under this key: never trusted
+    if not all(isinstance(text, str) for text in texts.values()):
+        return made()
     return texts
 
 

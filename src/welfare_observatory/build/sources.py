@@ -626,19 +626,20 @@ def _step_key(
 
     The :func:`~welfare_observatory.lineage.digest` of ``{"source", "type", "options",
     "rules", "payloads", "environment"}`` (:func:`_step_value`), its canonical JSON put
-    together from the source's options and rules already serialised
-    (:attr:`BuildEnvironment.source_texts`) when ``rules`` are the configuration's own."""
-    texts = context.env.source_texts.get(source_id)
-    if texts is None or context.env.config.sources.get(source_id) is not config:
+    together around the source's rules already serialised
+    (:attr:`BuildEnvironment.rules_texts`) when they are the configuration's own."""
+    ours = context.env.config.sources.get(source_id) is config
+    rules_text = context.env.rules_texts.get(source_id) if ours else None
+    if rules_text is None or len(rules) != len(config.rules):
         value = _step_value(source_id, config, rules, hashes, definitions, context)
         return "source-" + digest(value)[:16]
-    options, rules_text = texts
-    if tuple(rules) != config.rules:
+    if not all(given is own for given, own in zip(rules, config.rules, strict=True)):
         rules_text = canonical_json([r.model_dump(mode="json", by_alias=True) for r in rules])
     # The keys in sorted order, as canonical_json writes them.
     text = (
         ('{"checks":"deferred",' if context.defer_checks else "{")
-        + f'"environment":{canonical_json(definitions)},"options":{options},'
+        + f'"environment":{canonical_json(definitions)},'
+        + f'"options":{canonical_json(config.options)},'
         + f'"payloads":{canonical_json(list(hashes))},"rules":{rules_text},'
         + f'"source":{canonical_json(source_id)},"type":{canonical_json(config.type)}}}'
     )

@@ -500,7 +500,8 @@ def _shared(indicators: dict[str, Indicator]) -> dict[str, Indicator]:
             items = [one(v) for v in value]
             return tuple(v for v, _ in items), all(fixed for _, fixed in items)
         if isinstance(value, BaseModel):
-            fixed = bool(value.model_config.get("frozen")) and not value.__pydantic_extra__
+            fixed = bool(value.model_config.get("frozen"))
+            fixed = fixed and not value.__pydantic_extra__ and not value.__pydantic_private__
             state = value.__dict__
             for name, item in list(state.items()):
                 state[name], item_fixed = one(item)
