@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from welfare_observatory.config import ObservatoryConfig
     from welfare_observatory.harmonize import CodeTable
+    from welfare_observatory.harmonize.rules import HarmonizeRule
     from welfare_observatory.model import Indicator
     from welfare_observatory.sources.manager import Plugins
     from welfare_observatory.store.edition import DisclosureRecord
@@ -332,6 +333,11 @@ class BuildEnvironment:
         return {}
 
 
+def rules_text(rules: Iterable[HarmonizeRule]) -> str:
+    """Harmonization rules as the canonical JSON a step key digests (dumped by alias)."""
+    return canonical_json([r.model_dump(mode="json", by_alias=True) for r in rules])
+
+
 def rules_texts(config: ObservatoryConfig, config_json: str) -> dict[str, str]:
     """:attr:`BuildEnvironment.rules_texts` of ``config`` (whose canonical JSON is
     ``config_json``). Cached by that text and the modules that dump it: the rules go
@@ -344,10 +350,7 @@ def rules_texts(config: ObservatoryConfig, config_json: str) -> dict[str, str]:
     from welfare_observatory.harmonize import rules as rules_module
 
     def made() -> dict[str, str]:
-        return {
-            sid: canonical_json([r.model_dump(mode="json", by_alias=True) for r in source.rules])
-            for sid, source in config.sources.items()
-        }
+        return {sid: rules_text(source.rules) for sid, source in config.sources.items()}
 
     try:
         # The configuration's module by its class (the build does not import it: it sits

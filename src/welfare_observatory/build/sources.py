@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from welfare_observatory._file_stamp import file_stamp
 from welfare_observatory._seal import seal, unseal
+from welfare_observatory.build.environment import rules_text
 from welfare_observatory.build.fetch_note import promises_local_files
 from welfare_observatory.build.report import SourceReport
 from welfare_observatory.build.step_stamps import StepStamps
@@ -37,7 +38,7 @@ from welfare_observatory.errors import (
     SourceError,
     WelfareObservatoryError,
 )
-from welfare_observatory.lineage import StepRecord, canonical_json, digest
+from welfare_observatory.lineage import StepRecord, canonical_json
 from welfare_observatory.model.finding import Finding, Severity
 
 if TYPE_CHECKING:
@@ -626,21 +627,18 @@ def _step_key(
 
     The :func:`~welfare_observatory.lineage.digest` of ``{"source", "type", "options",
     "rules", "payloads", "environment"}`` (:func:`_step_value`), its canonical JSON put
-    together around the source's rules already serialised
-    (:attr:`BuildEnvironment.rules_texts`) when they are the configuration's own."""
+    together around the rules' text: the configuration's own rules serialised once
+    (:attr:`BuildEnvironment.rules_texts`), any others here."""
     ours = context.env.config.sources.get(source_id) is config
-    rules_text = context.env.rules_texts.get(source_id) if ours else None
-    if rules_text is None or len(rules) != len(config.rules):
-        value = _step_value(source_id, config, rules, hashes, definitions, context)
-        return "source-" + digest(value)[:16]
-    if not all(given is own for given, own in zip(rules, config.rules, strict=True)):
-        rules_text = canonical_json([r.model_dump(mode="json", by_alias=True) for r in rules])
+    text_of_rules = context.env.rules_texts.get(source_id) if ours else None
+    if text_of_rules is None or [id(r) for r in rules] != [id(r) for r in config.rules]:
+        text_of_rules = rules_text(rules)
     # The keys in sorted order, as canonical_json writes them.
     text = (
         ('{"checks":"deferred",' if context.defer_checks else "{")
         + f'"environment":{canonical_json(definitions)},'
         + f'"options":{canonical_json(config.options)},'
-        + f'"payloads":{canonical_json(list(hashes))},"rules":{rules_text},'
+        + f'"payloads":{canonical_json(list(hashes))},"rules":{text_of_rules},'
         + f'"source":{canonical_json(source_id)},"type":{canonical_json(config.type)}}}'
     )
     return "source-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
