@@ -126,14 +126,24 @@ print(" ".join(m for m in detecting if f"welfare_observatory.sources.{m}" in sys
 _DETECTING = "tabular tabular_grid xlsx_formats"
 
 
-@pytest.mark.parametrize(("layout", "loaded"), [("tidy", ""), ("auto", _DETECTING)])
+_TIDY = b"Year,GeoCode,Value\n2023,017001,1.5\n2023,017002,2\n"
+
+
+@pytest.mark.parametrize(
+    ("layout", "content", "loaded"),
+    [
+        ("tidy", _TIDY, ""),
+        ("auto", _TIDY, ""),  # not declared, but plain: read as tidy
+        ("auto", b"Tavola 1 - Nati\n" + _TIDY, _DETECTING),  # a title: layout detected
+    ],
+)
 def test_a_tidy_file_is_read_without_loading_the_detecting_reader(
-    tmp_path: Path, layout: str, loaded: str
+    tmp_path: Path, layout: str, content: bytes, loaded: str
 ) -> None:
     """A fresh process: a tidy CSV's parse imports none of layout detection's modules (a
     rebuild of one changed file paid about 15 ms for them); a detected layout does."""
     data = tmp_path / "data.csv"
-    data.write_bytes(b"Year,GeoCode,Value\n2023,017001,1.5\n2023,017002,2\n")
+    data.write_bytes(content)
     out = subprocess.run(
         [sys.executable, "-c", _PARSE_ONLY, str(data), layout],
         capture_output=True,

@@ -219,14 +219,14 @@ class CkanSource(Source[CkanOptions]):
     def parse(self, payload: Payload) -> pa.Table:
         """A DataStore page or a resource file as a source table."""
         from welfare_observatory.sources.ckan_datastore import datastore_table
-        from welfare_observatory.sources.tabular import read_table
+        from welfare_observatory.sources.tidy import read_auto
 
         where = Location(source=self.id, file=payload.origin)
         data = payload.read_bytes()
         if DATASTORE_ACTION in payload.key:
             return datastore_table(data, self.ckan_options.table, where)
         try:
-            return read_table(data, self.ckan_options.table, file=payload.origin, source=self.id)
+            return read_auto(data, self.ckan_options.table, file=payload.origin, source=self.id)
         except ParseError as exc:
             if exc.location is None:
                 exc.location = where

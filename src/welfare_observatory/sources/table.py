@@ -86,12 +86,12 @@ class TableSource(Source[TableOptions]):
                 payload, f"cannot read the cached payload: {exc}", hint="fetch it again"
             ) from None
         try:
-            # Only the reader the layout asks for is imported: the detecting one's modules
-            # (CSV grids, spreadsheets, number formats) a clean tidy CSV never needs.
+            # The detecting reader's modules (CSV grids, spreadsheets, number formats) are
+            # imported only for a file that needs them, never for a plain tidy CSV.
             if self.table_options.layout == "tidy":
                 from welfare_observatory.sources.tidy import read_tidy as read
             else:
-                from welfare_observatory.sources.tabular import read_table as read
+                from welfare_observatory.sources.tidy import read_auto as read
             return read(data, self.table_options, file=payload.origin, source=self.id)
         except ParseError as exc:
             if exc.location is None:
@@ -106,7 +106,7 @@ under a millisecond, less than handing it to a thread costs: measured on 160 fil
 
 
 def read_ahead_job(options: Mapping[str, Any], folder: str | Path) -> Callable[[], Any] | None:
-    """What reads a table source's local tidy CSV ahead of its source (``options``: the
+    """What reads a table source's local CSV ahead of its source (``options``: the
     source's, from observatory.yaml; ``folder``: the observatory's), to run on another
     thread: the file's bytes and Arrow's first read of them
     (:func:`~welfare_observatory.sources.tidy.read_ahead`). None for any other source.
@@ -119,7 +119,7 @@ def read_ahead_job(options: Mapping[str, Any], folder: str | Path) -> Callable[[
         table = TableOptions.model_validate(options)
     except ValueError:
         return None
-    if table.layout != "tidy" or table.path is None or table.format == "xlsx":
+    if table.path is None or table.format == "xlsx":
         return None
     import os
     import stat

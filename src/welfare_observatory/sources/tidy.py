@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from welfare_observatory.sources.tabular_options import TabularOptions
 
-__all__ = ["read_ahead", "read_tidy", "reading_ahead"]
+__all__ = ["read_ahead", "read_auto", "read_tidy", "reading_ahead"]
 
 _SDMX_VALUE_COLUMNS = ("OBS_VALUE", "Value")
 _YEAR_HEADER = re.compile(r"^(?:19|20)\d{2}(?:\b|$)")  # as sources.tabular
@@ -60,17 +60,57 @@ def read_tidy(
     source: str | None = None,
 ) -> pa.Table:
     """Parse a tidy CSV payload into a source table; raises ParseError (with the place)."""
-    import pyarrow as pa
-
-    where = Location(source=source, file=file)
     # ``isspace`` tests the same ASCII whitespace as ``strip`` without copying the payload.
     if not data or data.isspace():
+        where = Location(source=source, file=file)
         raise ParseError("the file is empty", location=where, hint="check the path or the URL")
     if options.format == "xlsx" or data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1:
         # Imported here only: the detecting reader loads pandas, which a tidy CSV never needs.
         from welfare_observatory.sources.tabular import read_table
 
         return read_table(data, options, file=file, source=source)
+    return _read_tidy(data, options, file, source, plain=False)
+
+
+def read_auto(
+    data: bytes,
+    options: TabularOptions,
+    *,
+    file: str | None = None,
+    source: str | None = None,
+) -> pa.Table:
+    """Parse a payload whose layout is not declared (``layout: auto``): the table
+    :func:`~welfare_observatory.sources.tabular.read_table` makes of it, by layout detection,
+    read here when the file is a plain tidy CSV.
+
+    Plain means: a CSV that this module reads without an error or a finding, with one
+    header row, no row of fewer cells than the header (short rows, titles, notes, sections
+    written as one cell) and no row of fewer than two filled cells when the table has
+    several columns (a section label, a note under the table). Layout detection reads such
+    a file as one header over its records, as this module does; any other file (a
+    spreadsheet, titles, a multi-row header, a footer, sections, ragged rows, a malformed
+    cell) goes to layout detection, which reads it, or refuses it, as it always has."""
+    spreadsheet = options.format == "xlsx" or data.startswith(b"PK\x03\x04")
+    if data and not data.isspace() and not spreadsheet and (options.header_rows or 1) == 1:
+        with contextlib.suppress(ParseError, _NotPlainError):
+            return _read_tidy(data, options, file, source, plain=True)
+    from welfare_observatory.sources.tabular import read_table
+
+    return read_table(data, options, file=file, source=source)
+
+
+class _NotPlainError(Exception):
+    """The file is not a plain tidy CSV (:func:`read_auto`): layout detection reads it."""
+
+
+def _read_tidy(
+    data: bytes, options: TabularOptions, file: str | None, source: str | None, *, plain: bool
+) -> pa.Table:
+    """:func:`read_tidy` of a CSV payload; ``plain``: raise :class:`_NotPlainError` where the file
+    is not plain (:func:`read_auto`) rather than read it."""
+    import pyarrow as pa
+
+    where = Location(source=source, file=file)
     ahead = _ahead(data, options)
     if ahead is None:
         text, skip, sep, width = _head(data, options, where)
@@ -78,8 +118,10 @@ def read_tidy(
     else:
         text, skip, sep, width = ahead.text, ahead.skip, ahead.sep, ahead.width
         first = ahead.table, ahead.ragged
-    table, names, notes = _read(text, sep, skip, where, width, first)
+    table, names, notes = _read(text, sep, skip, where, width, first, plain=plain)
     table = _drop_blank_rows(table)
+    if plain and (notes or table.num_rows == 0 or _sparse_row(table)):
+        raise _NotPlainError
     if table.num_rows == 0:
         notes.append(
             Finding(
@@ -150,7 +192,31 @@ def read_tidy(
         arrays[name + "__conf"] = conf
         if percent is not None:
             arrays[name + "__percent"] = percent
+    if plain and notes:
+        raise _NotPlainError
     return attach_findings(pa.table(arrays), notes)
+
+
+def _sparse_row(table: pa.Table) -> bool:
+    """Whether a row of ``table`` (text cells, ``__row`` aside) of two or more columns has
+    fewer than two filled cells: layout detection may take such a row for a section label
+    or a note. Columns without an empty cell rule it out without a pass over the rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = [name for name in table.column_names if name != "__row"]
+    if len(names) < 2:
+        return False
+    gappy = [name for name in names if _has_empty(table.column(name))]
+    if len(names) - len(gappy) >= 2:
+        return False
+    filled = len(names) - len(gappy)  # cells of the columns without an empty one
+    count = None
+    for name in gappy:
+        here = pc.not_equal(table.column(name), "").cast(pa.int16())
+        count = here if count is None else pc.add(count, here)
+    assert count is not None
+    return bool(pc.less(pc.min(count), 2 - filled).as_py())
 
 
 _SPARE = 8
@@ -297,10 +363,20 @@ def _read(
     where: Location,
     width: int,
     first: tuple[pa.Table, bool] | None = None,
+    *,
+    plain: bool = False,
 ) -> tuple[pa.Table, list[str], list[Finding]]:
     """Every column as text, plus ``__row`` (0-based record number), the header's names
     and what was noticed (short rows); long rows and bad headers are errors. ``first``:
-    the first CSV read and whether it met ragged rows, made beforehand (:func:`read_ahead`)."""
+    the first CSV read and whether it met ragged rows, made beforehand (:func:`read_ahead`).
+    ``plain``: a file the detecting reader's rules must read (ragged rows, a quote left
+    open, a blank line before the last record) raises :class:`_NotPlainError` instead."""
+
+    def ragged() -> tuple[pa.Table, list[str], list[Finding]]:
+        if plain:
+            raise _NotPlainError
+        return _read_ragged(text, sep, skip, where)
+
     import numpy as np
     import pyarrow as pa
 
@@ -330,11 +406,11 @@ def _read(
         # A quote opened and never closed: Arrow reads the rest of the file into that one
         # cell, where the detecting reader refuses the file (and a lone quote inside an
         # unquoted cell is read by its rules too).
-        return _read_ragged(text, sep, skip, where)
+        return ragged()
     if bad:
         # Rare: rows with more or fewer cells than the header. The detecting reader's grid
         # (ragged rows padded, each row's cells as written) says which and where.
-        return _read_ragged(text, sep, skip, where)
+        return ragged()
     import pyarrow.compute as pc
 
     if table.num_columns > MAX_COLUMNS:
@@ -364,7 +440,7 @@ def _read(
     # findings; blank lines at the end change no number). Lines that end with a line feed
     # alone have one only when there are more line feeds than records.
     if (b"\r" in text or feeds != line_feeds) and _blank_line(text, feed):
-        return _read_ragged(text, sep, skip, where)
+        return ragged()
     spans = b'"' in text and feeds != line_feeds
     # Trimming every cell is a pass per column; a file whose bytes show no whitespace at
     # the edge of a cell (the usual export) skips it.
