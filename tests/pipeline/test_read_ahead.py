@@ -84,8 +84,8 @@ def test_sources_read_ahead_give_what_reading_in_line_gives(
     taken: list[bool] = []
     original = tidy._ahead
 
-    def counted(data: bytes, options: Any) -> Any:
-        found = original(data, options)
+    def counted(data: bytes, options: Any, plain: bool = False) -> Any:
+        found = original(data, options, plain)
         taken.append(found is not None)
         return found
 

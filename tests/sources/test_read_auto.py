@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from unittest import mock
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -53,7 +54,17 @@ def assert_same(data: bytes, opts: TableOptions) -> pa.Table | str:
     fast = fast.combine_chunks()
     assert fast.schema.equals(slow.schema, check_metadata=True), (fast.schema, slow.schema)
     assert fast.equals(slow), (fast.to_pydict(), slow.to_pydict())
+    assert signs(fast) == signs(slow)  # Arrow's equality takes -0.0 for 0.0
     return fast
+
+
+def signs(table: pa.Table) -> dict[str, list[bool]]:
+    """Each float column's sign bits."""
+    return {
+        name: np.signbit(column.to_numpy(zero_copy_only=False)).tolist()
+        for name, column in zip(table.column_names, table.columns, strict=True)
+        if pa.types.is_floating(column.type)
+    }
 
 
 @pytest.fixture
@@ -135,6 +146,74 @@ def test_a_record_with_one_filled_cell_is_left_to_layout_detection(
     detections.clear()
     assert_same(b"Comune;Anno;Valore\nBrescia;2023;\nEdolo;2023;2\n", options())
     assert detections == []
+
+
+TITLES = b"Tavola 1, anno 2023\nFonte: Istat, elaborazioni\nComune;Valore\nBrescia;1,5\nEdolo;2,5\n"
+QUOTED_TITLE = b'"Tavola 1\nanno 2023"\nComune;Valore\nBrescia;1\nEdolo;2\nBergamo;3\n'
+NAMES = "Comune;Valore{}lordo\nBrescia;1\nEdolo;2\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "extra"),
+    [
+        # The separator as detection guesses it: over the whole head, titles included.
+        (TITLES, {"skip_rows": 2}),
+        (TITLES, {"header_row": 3}),
+        (b"Nota;Valore\n" + b"".join(b"x%d;1\n" % i for i in range(49))
+         + b'"p; q";1,5\n"p; q; r";2,5\n' * 75, {}),
+        # Rows skipped above the header are records: a quoted line break is inside one.
+        (QUOTED_TITLE, {"skip_rows": 2}),
+        (QUOTED_TITLE, {"header_row": 3}),
+        (b'"T\nX;Y"\nA;B\nc;d\ne;f\n', {"skip_rows": 1}),
+        (b"T\rA;B\n1;2\nc;d\n", {"header_row": 2}),
+        # Names stripped as cells are: ASCII whitespace runs, Unicode whitespace at the ends.
+        (NAMES.format("\xa0").encode(), {}),
+        (NAMES.format("\xa0").encode("cp1252"), {}),
+        (NAMES.format("\u2009").encode(), {}),
+        (NAMES.format("\x0b").encode(), {}),
+        (b"Comune;Valore\x1c\nBrescia;1\nEdolo;2\n", {}),
+        # Numbers pandas reads otherwise than Arrow: a plus sign, a negative zero.
+        (b"Comune,Valore\nBrescia,+9.862113040440709\nEdolo,1.5\n", {}),
+        (b"Comune;Valore\nBrescia;+849e24\nEdolo;1\n", {}),
+        (b"Comune;2023\nBrescia;-0\nEdolo;3\n", {}),
+        (b"Comune;Valore\nBrescia;-0\nEdolo;1,5\n", {}),
+        (b"Comune;Valore\nBrescia;-0,000\nEdolo;\n", {}),
+        # No column kept: detection says the table has no rows.
+        (b"Comune;Valore\nBrescia;1\nEdolo;2\n", {"columns": []}),
+        # A column named as the reader's own record numbers.
+        (b"__row;Valore\nBrescia;1\nEdolo;2\n", {}),
+        (b"Comune;__row\nBrescia;1\nEdolo;2\n", {}),
+    ],
+)  # fmt: skip
+def test_files_the_two_readers_once_read_apart_read_as_detection_reads_them(
+    data: bytes, extra: dict[str, object]
+) -> None:
+    assert_same(data, options(**extra))
+
+
+_digits = st.text(alphabet="0123456789", min_size=1, max_size=22)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "+", "-"]),
+            _digits,
+            st.one_of(st.just(""), _digits.map(lambda d: "," + d)),
+            st.one_of(st.just(""), st.integers(-320, 320).map(lambda e: f"e{e}")),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_number_reads_as_layout_detection_reads_it(
+    numbers: list[tuple[str, str, str, str]],
+) -> None:
+    lines = ["Comune;Valore"] + [f"c{i};{''.join(n)}" for i, n in enumerate(numbers)]
+    data = ("\n".join(lines) + "\n").encode()
+    assert_same(data, options())
+    assert_same(data, options(value_columns=["Valore"]))
 
 
 def test_a_spreadsheet_goes_to_layout_detection(detections: list[bytes]) -> None:

@@ -103,6 +103,7 @@ def test_a_read_of_other_bytes_or_options_is_not_taken() -> None:
         assert _ahead(data, options()) is None
         assert _ahead(other, options(separator=";")) is None
         assert _ahead(other, options()) is ahead
+        assert _ahead(other, options(), plain=True) is None  # read as tidy, not as plain
     assert read_tidy(data, options()).column("B").to_pylist() == [1.0]
 
 
@@ -168,6 +169,10 @@ def test_the_job_reads_only_a_local_csv(tmp_path: Path) -> None:
         ahead = job()
         assert ahead is not None and ahead.data == b"A,B\nx,1\n"
     assert read_ahead_job({"url": "https://example.org/x.csv", "layout": "tidy"}, tmp_path) is None
+    # What the tidy reader never reads: a workbook, a header of several rows.
+    assert read_ahead_job({"path": "data.csv", "header_rows": 2}, tmp_path) is None
+    (tmp_path / "book.XLSX").write_bytes(b"A,B\nx,1\n")
+    assert read_ahead_job({"path": "book.XLSX"}, tmp_path) is None
     assert read_ahead_job({"path": "x.xlsx", "layout": "tidy", "format": "xlsx"}, tmp_path) is None
     assert read_ahead_job({"layout": "tidy"}, tmp_path) is None  # invalid options
     for missing in ("nothing.csv", "."):
@@ -194,3 +199,15 @@ def test_a_pipe_is_not_read_and_does_not_block(tmp_path: Path) -> None:
     worker.start()
     worker.join(5)
     assert not worker.is_alive() and result == [None]
+
+
+def test_a_file_of_layout_auto_is_read_ahead_as_read_auto_reads_it() -> None:
+    from welfare_observatory.sources.tidy import read_auto
+
+    data = b"A;B\nx;1\ny;2\n"
+    auto = TableOptions.model_validate({"path": "data.csv"})
+    ahead = read_ahead(data, auto)
+    assert ahead is not None and ahead.plain
+    with reading_ahead(done(ahead)):
+        assert _ahead(data, auto, plain=True) is ahead
+        assert read_auto(data, auto).column("B").to_pylist() == [1.0, 2.0]

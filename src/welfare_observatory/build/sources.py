@@ -253,7 +253,7 @@ def run_sources(
     cannot be written fails its source with the error it failed with there (reported once
     every source ran).
 
-    When a source parses, the next source's file (a local tidy CSV) is read and decoded
+    When a source parses, the next source's file (a table source's local CSV) is read and decoded
     ahead on a third thread (Arrow's CSV reader releases the GIL) while this one is
     harmonized; its parse takes that read when its payload holds the same bytes
     (:func:`~welfare_observatory.sources.table.read_ahead_job`). A source that is reused
@@ -322,7 +322,7 @@ def _read_next(
     context: BuildContext,
 ) -> None:
     """Start reading ``source_id``'s file ahead on ``reader`` (once), when it is a table
-    source's local tidy CSV."""
+    source's local CSV (declared tidy, or of layout ``auto``)."""
     if source_id in pending:
         return
     config = context.env.config.sources[source_id]

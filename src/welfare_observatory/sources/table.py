@@ -119,8 +119,10 @@ def read_ahead_job(options: Mapping[str, Any], folder: str | Path) -> Callable[[
         table = TableOptions.model_validate(options)
     except ValueError:
         return None
-    if table.path is None or table.format == "xlsx":
+    if table.path is None or table.format == "xlsx" or (table.header_rows or 1) > 1:
         return None
+    if table.layout == "auto" and table.path.lower().endswith((".xlsx", ".xlsm", ".xls")):
+        return None  # a workbook: read by layout detection, never by the tidy reader
     import os
     import stat
 

@@ -12,12 +12,13 @@ import re
 
 from welfare_observatory.errors import Location, ParseError
 
-__all__ = ["decode", "sniff_format", "sniff_separator"]
+__all__ = ["SNIFF_CHARACTERS", "decode", "sniff_format", "sniff_separator"]
 
 _BOM = b"\xef\xbb\xbf"
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}")
 _SEPARATORS = (";", ",", "\t", "|")
-_SNIFF_BYTES = 65536
+SNIFF_CHARACTERS = 65536
+"""How much of a file's text (characters) the separator is guessed from."""
 
 
 def sniff_format(data: bytes) -> str:
@@ -108,7 +109,7 @@ def sniff_separator(text: str) -> str:
     """The separator that splits the most lines of the file's head into the same count."""
     from collections import Counter
 
-    lines = text[:_SNIFF_BYTES].splitlines()[:200]
+    lines = text[:SNIFF_CHARACTERS].splitlines()[:200]
     best, best_score = ",", 0
     for sep in _SEPARATORS:
         # The lines that hold the separator, by how many times: the score is how many

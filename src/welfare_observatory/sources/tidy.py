@@ -69,7 +69,12 @@ def read_tidy(
         from welfare_observatory.sources.tabular import read_table
 
         return read_table(data, options, file=file, source=source)
-    return _read_tidy(data, options, file, source, plain=False)
+    try:
+        return _read_tidy(data, options, file, source, plain=False)
+    except _DetectError:
+        from welfare_observatory.sources.tabular import read_table
+
+        return read_table(data, options, file=file, source=source)
 
 
 def read_auto(
@@ -92,14 +97,20 @@ def read_auto(
     cell) goes to layout detection, which reads it, or refuses it, as it always has."""
     spreadsheet = options.format == "xlsx" or data.startswith(b"PK\x03\x04")
     if data and not data.isspace() and not spreadsheet and (options.header_rows or 1) == 1:
-        with contextlib.suppress(ParseError, _NotPlainError):
+        with contextlib.suppress(ParseError, _DetectError):
             return _read_tidy(data, options, file, source, plain=True)
     from welfare_observatory.sources.tabular import read_table
 
     return read_table(data, options, file=file, source=source)
 
 
-class _NotPlainError(Exception):
+class _DetectError(Exception):
+    """The tidy reader would not read the file as layout detection does (a column named
+    ``__row``, a quote or a carriage return in the rows skipped above the header, which
+    detection counts as records): layout detection reads it, whatever the layout."""
+
+
+class _NotPlainError(_DetectError):
     """The file is not a plain tidy CSV (:func:`read_auto`): layout detection reads it."""
 
 
@@ -111,9 +122,11 @@ def _read_tidy(
     import pyarrow as pa
 
     where = Location(source=source, file=file)
-    ahead = _ahead(data, options)
+    if plain and options.columns is not None and not options.columns:
+        raise _NotPlainError  # no column kept: detection reports the rows as none
+    ahead = _ahead(data, options, plain)
     if ahead is None:
-        text, skip, sep, width = _head(data, options, where)
+        text, skip, sep, width = _head(data, options, where, plain=plain)
         first = None
     else:
         text, skip, sep, width = ahead.text, ahead.skip, ahead.sep, ahead.width
@@ -122,6 +135,10 @@ def _read_tidy(
     table = _drop_blank_rows(table)
     if plain and (notes or table.num_rows == 0 or _sparse_row(table)):
         raise _NotPlainError
+    # Where pandas, which layout detection reads numbers with, gives another float than
+    # Arrow: a leading plus sign (rounded otherwise past 15 digits), a negative zero (plus
+    # zero in a column of integers). A plain file holding either is left to detection.
+    signs = plain and (b"+" in text or b"-0" in text)
     if table.num_rows == 0:
         notes.append(
             Finding(
@@ -187,14 +204,26 @@ def _read_tidy(
             arrays[name] = _codes(name, column, options)
             continue
         values, status, conf, percent = parsed
+        if plain and (notes or (signs and _pandas_reads_otherwise(column, values))):
+            raise _NotPlainError
         arrays[name] = values
         arrays[name + "__status"] = status
         arrays[name + "__conf"] = conf
         if percent is not None:
             arrays[name + "__percent"] = percent
-    if plain and notes:
-        raise _NotPlainError
     return attach_findings(pa.table(arrays), notes)
+
+
+def _pandas_reads_otherwise(column: pa.ChunkedArray, values: pa.ChunkedArray) -> bool:
+    """Whether a cell of ``column`` (text) starts with a plus sign, or a value read of it
+    (``values``) is a negative zero."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if pc.any(pc.starts_with(column, "+")).as_py():
+        return True
+    read = values.to_numpy()
+    return bool((np.signbit(read) & (read == 0)).any())
 
 
 def _sparse_row(table: pa.Table) -> bool:
@@ -236,6 +265,7 @@ class _Ahead:
     width: int
     table: pa.Table
     ragged: bool
+    plain: bool = False
 
 
 _AHEAD: contextvars.ContextVar[Future[Any] | None] = contextvars.ContextVar(
@@ -254,7 +284,9 @@ def read_ahead(data: bytes, options: TabularOptions) -> _Ahead | None:
         if data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1:
             return None
         where = Location()
-        text, skip, sep, width = _head(data, options, where)
+        # A source of layout auto reads its file the plain way (see read_auto).
+        plain = getattr(options, "layout", "tidy") == "auto"
+        text, skip, sep, width = _head(data, options, where, plain=plain)
         bad: list[Any] = []
 
         def on_invalid(row: Any) -> str:
@@ -262,14 +294,18 @@ def read_ahead(data: bytes, options: TabularOptions) -> _Ahead | None:
             return "skip"
 
         table = _read_csv(text, sep, skip, width + _SPARE, on_invalid, where)
-        return _Ahead(data, options, text, skip, sep, width, table, bool(bad))
+        return _Ahead(data, options, text, skip, sep, width, table, bool(bad), plain)
     except Exception:  # read_tidy reads the bytes again, and reports
         return None
 
 
-def _head(data: bytes, options: TabularOptions, where: Location) -> tuple[bytes, int, str, int]:
+def _head(
+    data: bytes, options: TabularOptions, where: Location, *, plain: bool = False
+) -> tuple[bytes, int, str, int]:
     """The payload as UTF-8, the lines before the header, the separator and the cells on
-    the header's first line; raises ParseError when the header row is empty."""
+    the header's first line; raises ParseError when the header row is empty. ``plain``
+    (:func:`read_auto`): the separator guessed as layout detection guesses it, over the
+    head of the whole file."""
     text = _utf8(data, options, where)
     if not text.endswith((b"\n", b"\r")):
         # The last record ends with a line end like every other: Arrow cannot size a
@@ -278,13 +314,23 @@ def _head(data: bytes, options: TabularOptions, where: Location) -> tuple[bytes,
         text += b"\n"
     skip = header_line(options, where)
     lines = text.split(b"\n", skip + 1)
+    if skip and any(sign in b"\n".join(lines[:skip]) for sign in (b'"', b"\r")):
+        # Detection counts the rows to skip as records (a quoted line break inside one),
+        # on any line end; here they are lines ending with a line feed.
+        raise _DetectError
     first_line = lines[skip] if len(lines) > skip else b""
     if skip == 0:
         first_line = first_line.removeprefix(b"\xef\xbb\xbf")  # a BOM alone is no header
     if not first_line.strip():
         raise ParseError("the header row is empty", location=where, hint="check skip_rows")
     header_text = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
-    sep = _separator(text, skip) if options.separator == "auto" else options.separator
+    sep: str
+    if options.separator != "auto":
+        sep = options.separator
+    elif plain:
+        sep = _detected_separator(text)
+    else:
+        sep = _separator(text, skip)
     return text, skip, sep, header_text.count(sep) + 1
 
 
@@ -299,7 +345,7 @@ def reading_ahead(ahead: Future[Any] | None) -> Iterator[None]:
         _AHEAD.reset(token)
 
 
-def _ahead(data: bytes, options: TabularOptions) -> _Ahead | None:
+def _ahead(data: bytes, options: TabularOptions, plain: bool = False) -> _Ahead | None:
     """What :func:`reading_ahead` gave for these bytes and options, else None."""
     from concurrent.futures import wait
 
@@ -314,7 +360,7 @@ def _ahead(data: bytes, options: TabularOptions) -> _Ahead | None:
     ahead = future.result()
     if not isinstance(ahead, _Ahead) or ahead.options != options or ahead.data != data:
         return None
-    return ahead
+    return ahead if ahead.plain == plain else None
 
 
 def _utf8(data: bytes, options: TabularOptions, where: Location) -> bytes:
@@ -334,6 +380,14 @@ def _separator(text: bytes, skip: int) -> str:
     # Split off only the lines read (the rest of the 64 KiB stays in the last piece).
     head = b"\n".join(text[: 1 << 16].split(b"\n", skip + 50)[skip : skip + 50])
     return sniff_separator(head.decode("utf-8", errors="replace"))
+
+
+def _detected_separator(text: bytes) -> str:
+    """The detecting reader's choice, over the head of the whole file (its decoded text:
+    ``text`` is UTF-8, and 4 bytes a character at most hold the characters it reads)."""
+    from welfare_observatory.sources.text_decoding import SNIFF_CHARACTERS, sniff_separator
+
+    return sniff_separator(text[: 4 * SNIFF_CHARACTERS].decode("utf-8", errors="ignore"))
 
 
 def _check_header(names: list[str], where: Location, line: int) -> None:
@@ -420,8 +474,10 @@ def _read(
         )
     if table.num_rows == 0:
         raise ParseError("the table has no cells", location=where, hint="check skip_rows")
-    names = [" ".join(str(v).split()) for v in table.slice(0, 1).to_pylist()[0].values()]
+    names = _names(table.slice(0, 1))
     _check_header(names, where, skip + 1)
+    if "__row" in names:
+        raise _DetectError  # the reader's own column of record numbers
     table = table.slice(1)
     # Runs of whitespace become one space, as the detecting reader does. RE2's ``\s`` is
     # one of space, tab, line feed, form feed, carriage return: in a file holding no tab,
@@ -457,6 +513,22 @@ def _read(
         columns.append(pc.utf8_trim_whitespace(column) if trim else column)
     out = pa.table(columns, names=names)
     return out.append_column("__row", pa.array(np.arange(out.num_rows, dtype=np.int64))), names, []
+
+
+def _names(header: pa.Table) -> list[str]:
+    """The cells of ``header`` (one row of text) as the detecting reader strips every cell:
+    runs of ASCII whitespace as one space (RE2's ``\\s``), then Unicode whitespace trimmed
+    at the ends (a no-break space inside a name stays)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = pa.array([column[0].as_py() or "" for column in header.columns], pa.string())
+    return [
+        str(name)
+        for name in pc.utf8_trim_whitespace(
+            pc.replace_substring_regex(cells, r"\s+", " ")
+        ).to_pylist()
+    ]
 
 
 def _quote_left_open(table: pa.Table) -> bool:
@@ -531,7 +603,7 @@ def _read_ragged(
     header = cells.iloc[skip]
     filled = [int(c) for c in header.index if header[c] != ""]
     width = int(grid.widths.iloc[skip]) if grid.widths is not None else max(filled, default=0) + 1
-    names = [" ".join(str(header[c]).split()) for c in cells.columns[:width]]
+    names = [str(header[c]) for c in cells.columns[:width]]  # the grid's cells are stripped
     _check_header(names, where, skip + 1)
     body = cells.iloc[skip + 1 :]
     beyond = [c for c in body.columns if int(c) >= width]
