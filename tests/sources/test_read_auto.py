@@ -329,3 +329,11 @@ def test_any_file_of_full_rows_reads_as_layout_detection_reads_it(
         got = assert_same(data, options(**extra))
     event("layout detected" if detection.called else "read as tidy")
     event("refused" if isinstance(got, str) else "read")
+
+
+def test_a_column_listed_twice_is_an_error_of_the_options() -> None:
+    # Both readers failed deep inside (KeyError, ValueError) on a repeated column.
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'Comune' is listed twice in columns"):
+        options(columns=["Comune", "Valore", "Comune"])

@@ -128,6 +128,17 @@ class TabularOptions(Frozen):
                 )
         return self
 
+    @field_validator("columns")
+    @classmethod
+    def _columns_once(cls, columns: list[str] | None) -> list[str] | None:
+        # A table has one column of a name: both readers failed deep inside on a repeat.
+        seen: set[str] = set()
+        for name in columns or ():
+            if name in seen:
+                raise ValueError(f"column {name!r} is listed twice in columns; list it once")
+            seen.add(name)
+        return columns
+
     @field_validator("markers")
     @classmethod
     def _markers_are_signs(cls, markers: dict[str, Marker]) -> dict[str, Marker]:
