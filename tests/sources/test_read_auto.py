@@ -331,6 +331,61 @@ def test_any_file_of_full_rows_reads_as_layout_detection_reads_it(
     event("refused" if isinstance(got, str) else "read")
 
 
+def _wide_after_a_mark() -> bytes:
+    """A UTF-8 file with a byte order mark whose 65,536th character after the mark (the
+    last the separator is guessed from) is a comma that tips the guess to ``,``."""
+    row = "L" + "x" * 390 + ",1;2\n"
+    content = "name,h2;h3\n" + row * 180
+    comma = content.find(",", 65535 - 400)
+    while comma < 65535 - 10:
+        comma = content.find(",", comma + 1)
+    first = "L" + "x" * (390 + 65535 - comma) + ",1;2\n"
+    content = "name,h2;h3\n" + first + row * 179
+    assert content[65535] == ","
+    return b"\xef\xbb\xbf" + content.encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "extra"),
+    [
+        # The mark the decoding drops is not a character of the head the guess reads.
+        (_wide_after_a_mark(), {}),
+        # Two marks: detection drops both.
+        (b"\xef\xbb\xbf\xef\xbb\xbfcomune,valore\nA,1\nB,2\n", {}),
+        (b'\xef\xbb\xbf\xef\xbb\xbf"comune";valore\r\nA;1\r\nB;2\r\n', {}),
+        # Skipped rows with CRLF line ends, or quotes that close on their line, are lines.
+        (b"Tavola 1\r\ncomune,valore\r\nA,1\r\nB,2\r\n", {"skip_rows": 1}),
+        (b'"Tavola 1, anno 2023"\ncomune,valore\nA,1\nB,2\n', {"skip_rows": 1}),
+    ],
+)
+def test_files_a_second_review_found_read_as_detection_reads_them(
+    data: bytes, extra: dict[str, object]
+) -> None:
+    assert_same(data, options(**extra))
+
+
+def test_skipped_rows_that_are_plain_lines_keep_the_fast_path(detections: list[bytes]) -> None:
+    for data in (
+        b"Tavola 1\r\ncomune,valore\r\nA,1\r\nB,2\r\n",
+        b'"Tavola 1, anno 2023"\ncomune,valore\nA,1\nB,2\n',
+    ):
+        assert_same(data, options(skip_rows=1))
+    assert detections == []
+
+
+def test_declared_tidy_refuses_skipped_rows_it_would_count_otherwise() -> None:
+    from welfare_observatory.sources.tidy import read_tidy
+
+    # CRLF and a footer: read as lines, as tidy (the footer a row), not by detection.
+    data = b"Tavola 1\r\ncomune,valore\r\nA,1\r\nB,2\r\nFonte: Istat\r\n"
+    tidy = read_tidy(data, options(layout="tidy", skip_rows=1))
+    assert tidy.column("comune").to_pylist() == ["A", "B", "Fonte: Istat"]
+    # A quoted line break, or a carriage return alone, in a skipped row: refused.
+    for data in (QUOTED_TITLE, b"T\rA;B\n1;2\nc;d\n"):
+        with pytest.raises(ParseError, match="counted as records"):
+            read_tidy(data, options(layout="tidy", skip_rows=1))
+
+
 def test_a_column_listed_twice_is_an_error_of_the_options() -> None:
     # Both readers failed deep inside (KeyError, ValueError) on a repeated column.
     from pydantic import ValidationError

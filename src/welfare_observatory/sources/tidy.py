@@ -314,10 +314,17 @@ def _head(
         text += b"\n"
     skip = header_line(options, where)
     lines = text.split(b"\n", skip + 1)
-    if skip and any(sign in b"\n".join(lines[:skip]) for sign in (b'"', b"\r")):
-        # Detection counts the rows to skip as records (a quoted line break inside one),
-        # on any line end; here they are lines ending with a line feed.
-        raise _DetectError
+    if plain and text.startswith(_BOM * 2):
+        raise _NotPlainError  # detection drops both marks (its decoding, then pandas)
+    if skip and _skipped_records_differ(lines[:skip]):
+        if plain:
+            raise _NotPlainError
+        raise ParseError(
+            "a row skipped above the header holds a quoted line break or a carriage return "
+            "alone: the rows to skip are counted as records, which layout: tidy reads as lines",
+            location=where,
+            hint="drop layout: tidy to let layout detection count them",
+        )
     first_line = lines[skip] if len(lines) > skip else b""
     if skip == 0:
         first_line = first_line.removeprefix(b"\xef\xbb\xbf")  # a BOM alone is no header
@@ -382,12 +389,24 @@ def _separator(text: bytes, skip: int) -> str:
     return sniff_separator(head.decode("utf-8", errors="replace"))
 
 
+def _skipped_records_differ(lines: list[bytes]) -> bool:
+    """Whether the ``lines`` (split at line feeds) before the header may not be as many
+    records: a line with an odd number of quotes (a quoted cell goes on past its end), or
+    a carriage return not followed by a line feed (a line end of its own)."""
+    return any(line.count(b'"') % 2 or b"\r" in line.removesuffix(b"\r") for line in lines)
+
+
 def _detected_separator(text: bytes) -> str:
-    """The detecting reader's choice, over the head of the whole file (its decoded text:
-    ``text`` is UTF-8, and 4 bytes a character at most hold the characters it reads)."""
+    """The detecting reader's choice, over the head of the whole file as it decodes it
+    (``text`` is UTF-8, 4 bytes a character at most; its decoding drops one byte order
+    mark)."""
     from welfare_observatory.sources.text_decoding import SNIFF_CHARACTERS, sniff_separator
 
+    text = text.removeprefix(_BOM)
     return sniff_separator(text[: 4 * SNIFF_CHARACTERS].decode("utf-8", errors="ignore"))
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _check_header(names: list[str], where: Location, line: int) -> None:
