@@ -106,8 +106,8 @@ def read_auto(
 
 class _DetectError(Exception):
     """The tidy reader would not read the file as layout detection does (a column named
-    ``__row``, a quote or a carriage return in the rows skipped above the header, which
-    detection counts as records): layout detection reads it, whatever the layout."""
+    ``__row``, the name of its own column of record numbers): layout detection reads it,
+    whatever the layout."""
 
 
 class _NotPlainError(_DetectError):
