@@ -64,17 +64,13 @@ def read_tidy(
     if not data or data.isspace():
         where = Location(source=source, file=file)
         raise ParseError("the file is empty", location=where, hint="check the path or the URL")
-    if options.format == "xlsx" or data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1:
-        # Imported here only: the detecting reader loads pandas, which a tidy CSV never needs.
-        from welfare_observatory.sources.tabular import read_table
+    if not _detection_only(data, options):
+        with contextlib.suppress(_DetectError):
+            return _read_tidy(data, options, file, source, plain=False)
+    # Imported here only: the detecting reader loads pandas, which a tidy CSV never needs.
+    from welfare_observatory.sources.tabular import read_table
 
-        return read_table(data, options, file=file, source=source)
-    try:
-        return _read_tidy(data, options, file, source, plain=False)
-    except _DetectError:
-        from welfare_observatory.sources.tabular import read_table
-
-        return read_table(data, options, file=file, source=source)
+    return read_table(data, options, file=file, source=source)
 
 
 def read_auto(
@@ -95,13 +91,20 @@ def read_auto(
     a file as one header over its records, as this module does; any other file (a
     spreadsheet, titles, a multi-row header, a footer, sections, ragged rows, a malformed
     cell) goes to layout detection, which reads it, or refuses it, as it always has."""
-    spreadsheet = options.format == "xlsx" or data.startswith(b"PK\x03\x04")
-    if data and not data.isspace() and not spreadsheet and (options.header_rows or 1) == 1:
+    if data and not data.isspace() and not _detection_only(data, options):
         with contextlib.suppress(ParseError, _DetectError):
             return _read_tidy(data, options, file, source, plain=True)
     from welfare_observatory.sources.tabular import read_table
 
     return read_table(data, options, file=file, source=source)
+
+
+def _detection_only(data: bytes, options: TabularOptions) -> bool:
+    """Whether ``data`` is read by layout detection whatever the layout: a workbook, or a
+    header of several rows."""
+    return (
+        options.format == "xlsx" or data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1
+    )
 
 
 class _DetectError(Exception):
@@ -279,9 +282,7 @@ def read_ahead(data: bytes, options: TabularOptions) -> _Ahead | None:
     releases the GIL). None when ``read_tidy`` would not read ``data`` so or the read fails:
     ``read_tidy`` then reads the bytes itself and fails as it always fails, at the place."""
     try:
-        if not data or data.isspace() or options.format == "xlsx":
-            return None
-        if data.startswith(b"PK\x03\x04") or (options.header_rows or 1) > 1:
+        if not data or data.isspace() or _detection_only(data, options):
             return None
         where = Location()
         # A source of layout auto reads its file the plain way (see read_auto).
@@ -327,7 +328,7 @@ def _head(
         )
     first_line = lines[skip] if len(lines) > skip else b""
     if skip == 0:
-        first_line = first_line.removeprefix(b"\xef\xbb\xbf")  # a BOM alone is no header
+        first_line = first_line.removeprefix(_BOM)  # a BOM alone is no header
     if not first_line.strip():
         raise ParseError("the header row is empty", location=where, hint="check skip_rows")
     header_text = first_line.decode("utf-8", errors="replace").lstrip("\ufeff")
