@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Collection, Mapping, Sequence
-from functools import cache, lru_cache
+from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -140,10 +140,15 @@ def check_unknown_territories(table: pa.Table, ctx: CheckContext) -> list[Findin
     """Territory codes that the registry does not know, with the closest known codes."""
     if ctx.territories is None or "territory" not in table.column_names:
         return []
-    known = _known(ctx.territories)
-    # Tested once per distinct code; a NULL code is unknown, as is_in would say of the row.
+    known = ctx.territories
+    if not isinstance(known, (set, frozenset)):
+        known = frozenset(known)
+    # Each distinct code is looked up in the registry's set once (a source holds a few
+    # hundred; the registry some 8,000, which a rebuild paid for turning into an Arrow
+    # array); a NULL code is unknown.
     codes, texts = _ranked(table.column("territory"))
-    bad = pc.fill_null(pc.take(pc.invert(pc.is_in(texts, known)), codes), True)
+    unknown = pa.array([code not in known for code in texts.to_pylist()], pa.bool_())
+    bad = pc.fill_null(pc.take(unknown, codes), True)
     if not pc.any(bad).as_py():
         return []
     names = texts.to_pylist()
@@ -159,19 +164,6 @@ def check_unknown_territories(table: pa.Table, ctx: CheckContext) -> list[Findin
         rows = pc.filter(bad_codes, pc.fill_null(pc.equal(bad_sources, code), False))
         found.append(_unknown_territories(rows, names, str(_name(source_names, code)), ctx))
     return found
-
-
-def _known(territories: Collection[str]) -> pa.Array:
-    """The known codes as an Arrow array, made once per set of codes (a build checks
-    against one frozenset of some 8,000: a rebuild paid for sorting and converting it)."""
-    if isinstance(territories, frozenset):
-        return _known_codes(territories)
-    return _strings(sorted(territories))
-
-
-@lru_cache(maxsize=4)
-def _known_codes(territories: frozenset[str]) -> pa.Array:
-    return _strings(sorted(territories))
 
 
 def _name(texts: pa.Array, code: int | None) -> str | None:
