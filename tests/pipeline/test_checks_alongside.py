@@ -93,6 +93,13 @@ def _observatory(folder: Path, count: int = 7) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def every_chunk_on_the_checks_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These sources are small: a build would check every chunk of them on its own thread
+    at once (``_ALONGSIDE_ROWS``). The tests below that are about checking in line say so."""
+    monkeypatch.setattr(validate, "_ALONGSIDE_ROWS", 0)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _observatory(tmp_path_factory.mktemp("obs") / "obs")
@@ -175,6 +182,64 @@ def test_checked_alongside_is_checked_after(
     again = _alongside(environment, tmp_path / "kb")
     assert [o.report.status for o in again] == ["reused"] * 2 + ["failed"] + ["reused"] * 4
     assert [o.findings for o in again] == [findings for _r, _t, findings, _s, _p, _u in outputs]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 10**6])
+def test_chunks_of_few_rows_are_checked_in_line_as_they_would_be_after(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int
+) -> None:
+    """A chunk of fewer rows than ``_ALONGSIDE_ROWS`` is checked on the build's thread as
+    soon as it is complete: on another thread it would slow the sources that follow (the
+    two threads take turns with the interpreter's lock) by about as much as it saves."""
+    monkeypatch.setattr(validate, "_ALONGSIDE_ROWS", 10**9)
+    monkeypatch.setattr(batch, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(
+        validate,
+        "run_checks_by_source",
+        functools.partial(batch.run_checks_by_source, chunk_rows=chunk_rows),
+    )
+    threads: list[str] = []
+    check_chunk = validate.check_chunk
+
+    def spy(ids: list[str], *args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return check_chunk(ids, *args)
+
+    monkeypatch.setattr(validate, "check_chunk", spy)
+    expected, got = _both(environment, tmp_path / "kb", monkeypatch)
+    assert got == expected
+    assert threads and set(threads) == {threading.main_thread().name}
+    assert _no_checks_thread()
+
+
+def test_a_chunk_of_many_rows_goes_to_the_checks_thread_and_a_small_one_is_checked_in_line(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of at most 130 rows: s1+s2, s3+s4, s5+s6 (over 100 rows each), then s7 (64).
+    monkeypatch.setattr(validate, "_ALONGSIDE_ROWS", 100)
+    monkeypatch.setattr(batch, "CHUNK_ROWS", 130)
+    monkeypatch.setattr(
+        validate,
+        "run_checks_by_source",
+        functools.partial(batch.run_checks_by_source, chunk_rows=130),
+    )
+    sent: list[tuple[list[str], int, str]] = []
+    check_chunk = validate.check_chunk
+
+    def spy(ids: list[str], tables: Any, *args: Any) -> Any:
+        rows = sum(t.num_rows for t in tables.values())
+        sent.append((list(ids), rows, threading.current_thread().name))
+        return check_chunk(ids, tables, *args)
+
+    monkeypatch.setattr(validate, "check_chunk", spy)
+    expected, got = _both(environment, tmp_path / "kb", monkeypatch)
+    assert got == expected
+    # (check_sources checks through run_checks_by_source, not this spy: these are alongside.)
+    along = sorted(sent)  # a chunk on the checks' thread is seen when it starts there
+    assert [ids for ids, _r, _t in along] == [["s1", "s2"], ["s3", "s4"], ["s5", "s6"], ["s7"]]
+    for _ids, rows, thread in along:
+        assert thread.startswith("checks") is (rows >= 100)
+    assert along[-1][2] == threading.main_thread().name
 
 
 def test_reused_sources_whose_findings_are_cached_are_not_read(
@@ -278,10 +343,13 @@ def test_sources_that_fail_or_time_out_are_left_out_as_when_checked_after(
     assert "did not finish within" in (got[0][5][0].error or "")
 
 
+@pytest.mark.parametrize("in_line", [False, True])
 @pytest.mark.parametrize("batched", [False, True])
 def test_a_check_that_crashes_fails_the_source_it_crashed_on(
-    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batched: bool
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batched: bool, in_line: bool
 ) -> None:
+    if in_line:
+        monkeypatch.setattr(validate, "_ALONGSIDE_ROWS", 10**9)
     env = make_environment(load_observatory(folder)).prepare()
     seen: list[tuple[str | None, bool]] = []
 
@@ -309,8 +377,9 @@ def test_a_check_that_crashes_fails_the_source_it_crashed_on(
         for s, (_r, found) in by_source.items()
         if s != "s5"
     )
-    # Plugin checks see one source at a time, on the checks' thread when alongside.
-    assert any(on_thread for _s, on_thread in seen)
+    # Plugin checks see one source at a time, on the checks' thread when alongside (on
+    # the build's own when every chunk is checked in line).
+    assert any(on_thread for _s, on_thread in seen) is not in_line
 
 
 def test_an_exception_on_the_checks_thread_is_raised_as_after(

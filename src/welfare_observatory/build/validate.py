@@ -104,6 +104,11 @@ below which what their parsing freed is not handed back first: a rebuild's chang
 leave too little to pay for walking the whole C heap (about 10 ms at 4x)."""
 
 
+_ALONGSIDE_ROWS = 100_000
+"""Rows below which a chunk is checked on the build's thread at once: a thread of its own
+would slow the next sources by as much as it saves."""
+
+
 def _give_back() -> None:
     """Hand what Arrow's pool (the C heap, as the console script sets it) holds free back to
     the system."""
@@ -206,15 +211,24 @@ class ChecksAlongside:
         if chunk is None:
             return
         registry = self.context.env.checks
-        if self._pool is None:
+        if not self._futures:
             # What run_checks_by_source gives back before its first chunk, when the sources
             # to check so far hold enough rows for their parsing to have left some.
             if self._to_check >= _GIVE_BACK_ROWS:
                 _give_back()
             self._checks = checks_of(registry, self._only)
             self._ctx = _check_context(self.context.env)
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="checks")
         tables = {s: self._tables.pop(s) for s in chunk}
+        if sum(t.num_rows for t in tables.values()) < _ALONGSIDE_ROWS:
+            done: Future[dict[str, list[Finding]]] = Future()
+            try:
+                done.set_result(check_chunk(chunk, tables, self._checks, self._ctx, registry))
+            except Exception as exc:
+                done.set_exception(exc)
+            self._futures.append(done)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="checks")
         self._futures.append(
             self._pool.submit(check_chunk, chunk, tables, self._checks, self._ctx, registry)
         )
