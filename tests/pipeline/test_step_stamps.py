@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from welfare_observatory._file_stamp import file_stamp
 from welfare_observatory.build import derive
 from welfare_observatory.build import sources as pipeline
-from welfare_observatory.build.step_stamps import NAME, StepStamps
+from welfare_observatory.build.step_stamps import NAME, RECORDS, StepStamps
 
 from .test_lazy_steps import _build, _change, _flip, _observatory, _step_of
 
@@ -189,3 +191,159 @@ def test_only_files_older_than_the_note_and_unchanged_since_seen_are_noted(
     assert StepStamps.load(tmp_path, ".arrows").noted == {
         "old": [*file_stamp(old.stat()), "a" * 64]
     }
+
+
+def _records(kb: Path) -> dict[str, bytes]:
+    """The records the note places in ``step-records.bin``, by step key."""
+    index = json.loads((kb / ".steps" / NAME).read_text(encoding="utf-8"))["records"]
+    blob = (kb / ".steps" / RECORDS).read_bytes()
+    return {key: blob[at : at + size] for key, (at, size) in index.items()}
+
+
+def _opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the files the sources' steps open from now on (their records)."""
+    names: list[str] = []
+
+    def spy(path: str, *args: Any, **kwargs: Any) -> Any:
+        names.append(Path(path).name)
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "open", spy, raising=False)
+    return names
+
+
+def test_the_note_holds_each_noted_steps_record_as_its_file_has_it(
+    noted: tuple[Path, Path, Any],
+) -> None:
+    _folder, kb, _first = noted
+    records = _records(kb)
+    assert set(records) == set(_note(kb))
+    for key, sealed in records.items():
+        assert sealed == (kb / ".steps" / f"{key}.json").read_bytes()
+
+
+def test_a_rebuild_takes_the_records_from_the_note_and_opens_none_of_their_files(
+    noted: tuple[Path, Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, kb, _first = noted
+    _change(folder)
+    opened = _opened(monkeypatch)
+    report = _build(folder, kb)
+    assert opened == []
+    assert [s.status for s in report.sources] == ["reused", "ok", "reused"]
+    monkeypatch.undo()
+    fresh = _build(folder, tmp_path / "fresh")
+    assert (report.build, report.observations) == (fresh.build, fresh.observations)
+
+
+def _damage_at(path: Path, at: int) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[at] ^= 0x01
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("damage", ["a byte", "cut short", "places swapped", "out of the file"])
+def test_a_record_the_note_holds_damaged_or_misplaced_is_read_from_its_own_file(
+    noted: tuple[Path, Path, Any], monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    folder, kb, first = noted
+    steps = kb / ".steps"
+    note = json.loads((steps / NAME).read_text(encoding="utf-8"))
+    index = note["records"]
+    keys = sorted(index)
+    cut = 0
+    if damage == "a byte":  # in a finding's or lineage step's text: it still parses
+        at, size = index[keys[0]]
+        _damage_at(steps / RECORDS, at + size - 40)
+    elif damage == "cut short":
+        blob = (steps / RECORDS).read_bytes()
+        cut = len(blob) // 2
+        (steps / RECORDS).write_bytes(blob[:cut])
+    elif damage == "places swapped":  # each key given another step's sealed record
+        index[keys[0]], index[keys[1]] = index[keys[1]], index[keys[0]]
+    else:
+        index[keys[0]] = [10**9, 10]
+    (steps / NAME).write_text(json.dumps(note), encoding="utf-8")
+    opened = _opened(monkeypatch)
+    report = _build(folder, kb)
+    assert [s.status for s in report.sources] == ["reused"] * 3
+    assert report.build == first.build
+    expected = {
+        "a byte": {keys[0]},
+        "out of the file": {keys[0]},
+        "places swapped": {keys[0], keys[1]},
+        "cut short": {k for k in keys if sum(index[k]) > cut},
+    }[damage]
+    assert sorted(opened) == sorted(f"{key}.json" for key in expected)
+
+
+def test_a_note_without_records_reads_every_record_from_its_file(
+    noted: tuple[Path, Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, kb, first = noted
+    note = json.loads((kb / ".steps" / NAME).read_text(encoding="utf-8"))
+    del note["records"]  # as an earlier library wrote it
+    (kb / ".steps" / NAME).write_text(json.dumps(note), encoding="utf-8")
+    opened = _opened(monkeypatch)
+    hashed = _hashed(monkeypatch)
+    report = _build(folder, kb)
+    assert sorted(opened) == sorted(f"{key}.json" for key in note["steps"])
+    assert hashed == []  # the stamps still vouch for the data files
+    assert [s.status for s in report.sources] == ["reused"] * 3
+    assert report.build == first.build
+    assert set(_records(kb)) == set(note["steps"])  # noted again
+
+
+def test_a_first_build_opens_no_step_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _observatory(tmp_path / "obs")
+    opened = _opened(monkeypatch)
+    report = _build(folder, tmp_path / "kb")
+    assert opened == []
+    assert [s.status for s in report.sources] == ["ok"] * 3
+
+
+def test_a_record_file_the_note_does_not_list_is_opened_only_when_it_was_there(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "present.json").write_bytes(b"{}")
+    stamps = StepStamps.load(tmp_path, ".arrows")
+    assert not stamps.absent("present.json") and stamps.absent("missing.json")
+    assert StepStamps.load(tmp_path / "none", ".arrows").absent("present.json")
+    assert not StepStamps(tmp_path, ".arrows", {}).absent("missing.json")  # not listed
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    blob=st.binary(max_size=120),
+    index=st.dictionaries(
+        st.text(alphabet="abxyz", min_size=1, max_size=3),
+        st.one_of(
+            st.lists(st.integers(-5, 150), min_size=0, max_size=3),
+            st.lists(st.booleans(), min_size=2, max_size=2),
+            st.text(max_size=3),
+            st.none(),
+        ),
+        max_size=6,
+    ),
+)
+def test_the_records_given_back_are_the_places_the_index_gives_within_the_file(
+    blob: bytes, index: dict[str, Any]
+) -> None:
+    import tempfile
+
+    from welfare_observatory.build.step_stamps import _records
+
+    with tempfile.TemporaryDirectory() as name:
+        path = Path(name) / RECORDS
+        path.write_bytes(blob)
+        got = _records(path, dict(index))
+    expected = {
+        key: blob[place[0] : place[0] + place[1]]
+        for key, place in index.items()
+        if isinstance(place, list)
+        and len(place) == 2
+        and all(type(n) is int for n in place)
+        and min(place) >= 0
+        and place[0] + place[1] <= len(blob)
+    }
+    assert got == expected

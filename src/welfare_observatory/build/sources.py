@@ -11,6 +11,7 @@ stores.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -916,13 +917,22 @@ def _load_step(
 
     try:
         folder = os.fspath(steps_dir)
-        with open(os.path.join(folder, f"{key}.json"), "rb") as handle:  # noqa: PTH118, PTH123
-            sealed = unseal(handle.read())
-        if sealed is None:
-            return None
-        record = _saved_record().model_validate_json(sealed)
-        if record.key != key:
-            return None
+        # The record as the last build used it (one read of the note for every source);
+        # its own file when the note has none, or one that fails its seal or key.
+        raw_record = stamps.record(key) if stamps is not None else None
+        found = None
+        if raw_record is not None:
+            with contextlib.suppress(ValueError):
+                found = _record_of(raw_record, key)
+        if found is None:
+            if stamps is not None and stamps.absent(f"{key}.json"):
+                return None
+            with open(os.path.join(folder, f"{key}.json"), "rb") as handle:  # noqa: PTH118, PTH123
+                raw_record = handle.read()
+            found = _record_of(raw_record, key)
+            if found is None:
+                return None
+        record = found
         path = os.path.join(folder, f"{key}{_STEP_SUFFIX}")  # noqa: PTH118
         shape, indicators = record.shape, record.indicators
         described = shape is not None and indicators is not None
@@ -930,7 +940,7 @@ def _load_step(
         table: pa.Table | SavedTable | None
         if noted is not None and noted[0] == record.sha256 and noted[1][0] == shape.size:
             assert stamps is not None and indicators is not None  # (described)
-            stamps.saw(key, record.sha256, noted[1])
+            stamps.saw(key, record.sha256, noted[1], raw_record)
             table = SavedTable(
                 None, shape, indicators, steps_dir=folder, key=key, sha256=record.sha256
             )
@@ -940,7 +950,7 @@ def _load_step(
                 return None
             raw, stamp = read
             if stamps is not None and stamp is not None:
-                stamps.saw(key, record.sha256, stamp)
+                stamps.saw(key, record.sha256, stamp, raw_record)
             if described and shape.size == len(raw):
                 assert indicators is not None  # (described)
                 table = SavedTable(raw, shape, indicators, steps_dir=folder, key=key)
@@ -952,6 +962,16 @@ def _load_step(
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         # A missing or damaged cache entry is rebuilt, never trusted.
         return None
+
+
+def _record_of(raw: bytes, key: str) -> Any:
+    """The saved record (:func:`_saved_record`) in the sealed bytes ``raw`` when they pass
+    their seal and name ``key``, else None; ValueError when they do not read as one."""
+    sealed = unseal(raw)
+    if sealed is None:
+        return None
+    record = _saved_record().model_validate_json(sealed)
+    return record if record.key == key else None
 
 
 def _step_bytes(path: str, sha256: str) -> tuple[bytes, list[int] | None] | None:
@@ -1252,7 +1272,7 @@ def _save_step(
     steps: list[StepRecord],
     rows_in: int,
     indicators: Sequence[str] | None = None,
-) -> tuple[str, list[int]] | None:
+) -> tuple[str, list[int], bytes] | None:
     """Save a source's step; ``indicators``: what :func:`_indicators` gives for ``table``
     (worked out here when not given). The data file's sha256 and its stamp right after it
     was written (None when nothing was saved)."""
@@ -1288,5 +1308,6 @@ def _save_step(
         "sha256": sha256,
         "saved": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    atomic_write_bytes(steps_dir / f"{key}.json", seal(record), sync=False)
-    return sha256, stamp
+    sealed = seal(record)
+    atomic_write_bytes(steps_dir / f"{key}.json", sealed, sync=False)
+    return sha256, stamp, sealed
