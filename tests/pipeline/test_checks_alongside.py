@@ -212,6 +212,32 @@ def test_chunks_of_few_rows_are_checked_in_line_as_they_would_be_after(
     assert _no_checks_thread()
 
 
+def test_checks_in_line_give_back_the_duckdb_connection_they_opened_on_the_builds_thread(
+    environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values a check cannot take in numpy (not finite) send it to its DuckDB query, on a
+    connection of the thread it runs on: the build's own, in line. It is closed once the
+    checks are done, as the checks' thread closes its own, before derive and analyze need
+    the memory."""
+    from welfare_observatory.validate import builtin
+
+    monkeypatch.setattr(validate, "_ALONGSIDE_ROWS", 10**9)
+    monkeypatch.setattr(builtin, "fast_values", lambda _column: False)
+    opened: list[str] = []
+    connection = builtin._connection
+
+    def spy() -> Any:
+        opened.append(threading.current_thread().name)
+        return connection()
+
+    monkeypatch.setattr(builtin, "_connection", spy)
+    builtin.close_connection()
+    expected, got = _both(environment, tmp_path / "kb", monkeypatch)
+    assert got == expected
+    assert threading.main_thread().name in opened
+    assert getattr(builtin._local, "con", None) is None
+
+
 def test_a_chunk_of_many_rows_goes_to_the_checks_thread_and_a_small_one_is_checked_in_line(
     environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -64,6 +64,7 @@ SAVED = (
     "checks.json",
     "fetched.json",
     "step-stamps.json",
+    "step-records.bin",
 )
 """What a build saves under ``.steps`` for the next (glob patterns)."""
 

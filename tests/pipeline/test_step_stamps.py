@@ -205,7 +205,8 @@ def _records(kb: Path) -> dict[str, bytes]:
 
 
 def _opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the files the sources' steps open from now on (their records)."""
+    """The names of the files the sources' steps open from now on (records, and data files
+    read to be hashed)."""
     names: list[str] = []
 
     def spy(path: str, *args: Any, **kwargs: Any) -> Any:
@@ -258,6 +259,8 @@ def test_a_record_the_note_holds_damaged_or_misplaced_is_read_from_its_own_file(
     report = _build(folder, kb)
     assert [s.status for s in report.sources] == ["reused"] * 3
     assert report.build == first.build
+    # Noted again as the files have them.
+    assert _records(kb) == {k: (steps / f"{k}.json").read_bytes() for k in _note(kb)}
     expected = {
         "a byte": {keys[0]},
         "out of the file": {keys[0]},
@@ -265,6 +268,38 @@ def test_a_record_the_note_holds_damaged_or_misplaced_is_read_from_its_own_file(
         "cut short": {k for k in keys if sum(index[k]) > cut},
     }[damage]
     assert sorted(opened) == sorted(f"{key}.json" for key in expected)
+
+
+def test_a_step_written_again_for_its_key_since_the_note_is_read_from_its_own_files(
+    noted: tuple[Path, Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The note's record is sound but no longer describes the data file (the step written
+    again for the same key, its record with it, by a build that never saved its note):
+    the record's own file, which does, is read, and the step is reused."""
+    folder, kb, first = noted
+    data = _step_of(kb, first, "first")
+    key = data.name.removesuffix(".arrows")
+    record = pipeline._record_of(data.with_suffix(".json").read_bytes(), key)
+    table = pipeline._decode(data.read_bytes())
+    before = data.read_bytes()
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "_step_codec", lambda: None)  # other bytes: not compressed
+        pipeline._save_step(
+            kb / ".steps",
+            key,
+            table,
+            list(record.findings),
+            list(record.steps),
+            record.rows_in,
+            record.indicators,
+        )
+    assert data.read_bytes() != before
+    opened = _opened(monkeypatch)
+    report = _build(folder, kb)
+    assert [s.status for s in report.sources] == ["reused"] * 3
+    # Its data file hashed against the note's record, then against its own file's.
+    assert opened == [data.name, f"{key}.json", data.name]
+    assert report.build == first.build
 
 
 def test_a_note_without_records_reads_every_record_from_its_file(

@@ -907,61 +907,76 @@ def _load_step(
     (:mod:`~welfare_observatory._seal`) and name ``key``, and its data file's bytes must
     hash to the digest the record holds.
 
+    The record is the one ``stamps`` holds for ``key`` (the last build's, read from the
+    note's one file: :mod:`.step_stamps`) when it passes those checks, else the record's
+    own file, which is not looked for when the folder's listing in ``stamps`` lacks it.
     The table is a :class:`SavedTable` when the record describes it (rows, columns,
     distinct values; every record a build seals does): its bytes are read and
     hash-checked here, decoded only when the table is first used. When ``stamps`` holds
-    the record's digest for the file as it is (:mod:`.step_stamps`), the bytes are read
-    and hashed only when the table is first used; the file is noted in ``stamps`` for
-    the next build either way."""
+    the record's digest for the file as it is, the bytes are read and hashed only when
+    the table is first used; the file is noted in ``stamps`` for the next build either
+    way."""
     import pyarrow as pa
 
     try:
         folder = os.fspath(steps_dir)
-        # The record as the last build used it (one read of the note for every source);
-        # its own file when the note has none, or one that fails its seal or key.
-        raw_record = stamps.record(key) if stamps is not None else None
-        found = None
-        if raw_record is not None:
+        noted = stamps.record(key) if stamps is not None else None
+        if noted is not None:
+            found = None
             with contextlib.suppress(ValueError):
-                found = _record_of(raw_record, key)
+                found = _record_of(noted, key)
+            if found is not None:
+                step = _step_with(folder, key, found, noted, stamps)
+                if step is not None:
+                    return step
+        if stamps is not None and stamps.absent(f"{key}.json"):
+            return None
+        with open(os.path.join(folder, f"{key}.json"), "rb") as handle:  # noqa: PTH118, PTH123
+            raw_record = handle.read()
+        # Its own file when the note's record failed, or does not describe the data file
+        # any more (a step written again for the key by a build that never saved its note).
+        found = None if raw_record == noted else _record_of(raw_record, key)
         if found is None:
-            if stamps is not None and stamps.absent(f"{key}.json"):
-                return None
-            with open(os.path.join(folder, f"{key}.json"), "rb") as handle:  # noqa: PTH118, PTH123
-                raw_record = handle.read()
-            found = _record_of(raw_record, key)
-            if found is None:
-                return None
-        record = found
-        path = os.path.join(folder, f"{key}{_STEP_SUFFIX}")  # noqa: PTH118
-        shape, indicators = record.shape, record.indicators
-        described = shape is not None and indicators is not None
-        noted = stamps.digest(key, path) if stamps is not None and described else None
-        table: pa.Table | SavedTable | None
-        if noted is not None and noted[0] == record.sha256 and noted[1][0] == shape.size:
-            assert stamps is not None and indicators is not None  # (described)
-            stamps.saw(key, record.sha256, noted[1], raw_record)
-            table = SavedTable(
-                None, shape, indicators, steps_dir=folder, key=key, sha256=record.sha256
-            )
-        else:
-            read = _step_bytes(path, record.sha256)
-            if read is None:
-                return None
-            raw, stamp = read
-            if stamps is not None and stamp is not None:
-                stamps.saw(key, record.sha256, stamp, raw_record)
-            if described and shape.size == len(raw):
-                assert indicators is not None  # (described)
-                table = SavedTable(raw, shape, indicators, steps_dir=folder, key=key)
-            else:
-                table = _decode(raw)
-                if table is None:
-                    return None
-        return table, list(record.findings), list(record.steps), record.rows_in, indicators
+            return None
+        return _step_with(folder, key, found, raw_record, stamps)
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         # A missing or damaged cache entry is rebuilt, never trusted.
         return None
+
+
+def _step_with(
+    folder: str, key: str, record: Any, raw_record: bytes, stamps: StepStamps | None
+) -> (
+    tuple[pa.Table | SavedTable, list[Finding], list[StepRecord], int, tuple[str, ...] | None]
+    | None
+):
+    """:func:`_load_step`'s step of the saved ``record`` of ``key`` (sealed as
+    ``raw_record``), or None when the data file does not hash to the record's digest or
+    does not decode."""
+    path = os.path.join(folder, f"{key}{_STEP_SUFFIX}")  # noqa: PTH118
+    shape, indicators = record.shape, record.indicators
+    described = shape is not None and indicators is not None
+    noted = stamps.digest(key, path) if stamps is not None and described else None
+    table: pa.Table | SavedTable | None
+    if noted is not None and noted[0] == record.sha256 and noted[1][0] == shape.size:
+        assert stamps is not None and indicators is not None  # (described)
+        stamps.saw(key, record.sha256, noted[1], raw_record)
+        table = SavedTable(None, shape, indicators, steps_dir=folder, key=key, sha256=record.sha256)
+    else:
+        read = _step_bytes(path, record.sha256)
+        if read is None:
+            return None
+        raw, stamp = read
+        if stamps is not None and stamp is not None:
+            stamps.saw(key, record.sha256, stamp, raw_record)
+        if described and shape.size == len(raw):
+            assert indicators is not None  # (described)
+            table = SavedTable(raw, shape, indicators, steps_dir=folder, key=key)
+        else:
+            table = _decode(raw)
+            if table is None:
+                return None
+    return table, list(record.findings), list(record.steps), record.rows_in, indicators
 
 
 def _record_of(raw: bytes, key: str) -> Any:

@@ -30,6 +30,7 @@ from welfare_observatory.validate.batch import (
     release_checks,
     run_checks_by_source,
 )
+from welfare_observatory.validate.builtin import close_connection
 from welfare_observatory.validate.checks import Check, CheckContext
 
 if TYPE_CHECKING:
@@ -142,7 +143,9 @@ class ChecksAlongside:
     :func:`~welfare_observatory.validate.batch.run_checks_by_source` makes), or a source
     whose findings are cached follows them, the chunk is checked on a thread of its own
     while the build's thread runs the next sources (the checks are mostly numpy sorts,
-    Arrow compute and DuckDB, which release the GIL). :meth:`finish` then gives what
+    Arrow compute and DuckDB, which release the GIL); a chunk of fewer than
+    :data:`_ALONGSIDE_ROWS` rows is checked on the build's thread at once. :meth:`finish`
+    then gives what
     :func:`check_sources` gives for the outputs: a chunk's findings depend on its own
     sources' rows only, whatever the chunks.
 
@@ -175,6 +178,8 @@ class ChecksAlongside:
         self._checks: list[tuple[str, Check]] = []
         self._ctx = CheckContext()
         self._given_up = False
+        self._in_line = False
+        """Whether a chunk was checked on the build's thread (:meth:`close` releases it)."""
 
     def add(self, output: SourceOutput) -> None:
         """Take a finished source's output (on the build's thread, in the sources' order)."""
@@ -220,6 +225,7 @@ class ChecksAlongside:
             self._ctx = _check_context(self.context.env)
         tables = {s: self._tables.pop(s) for s in chunk}
         if sum(t.num_rows for t in tables.values()) < _ALONGSIDE_ROWS:
+            self._in_line = True
             done: Future[dict[str, list[Finding]]] = Future()
             try:
                 done.set_result(check_chunk(chunk, tables, self._checks, self._ctx, registry))
@@ -283,7 +289,13 @@ class ChecksAlongside:
 
     def close(self) -> None:
         """Stop: chunks not begun are dropped, the one being checked is waited for, and
-        the checks' thread gives back what it held. Nothing runs here afterwards."""
+        the checks' thread gives back what it held (the build's thread, its DuckDB
+        connection, when it checked a chunk). Nothing runs here afterwards."""
+        if self._in_line:
+            # What the in-line checks may have opened (a DuckDB connection, when values
+            # not finite sent a check to its query), as the checks' thread gives it back.
+            self._in_line = False
+            close_connection()
         pool, self._pool = self._pool, None
         if pool is None:
             return

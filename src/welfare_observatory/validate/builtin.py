@@ -147,11 +147,11 @@ def check_unknown_territories(table: pa.Table, ctx: CheckContext) -> list[Findin
     # hundred; the registry some 8,000, which a rebuild paid for turning into an Arrow
     # array); a NULL code is unknown.
     codes, texts = _ranked(table.column("territory"))
-    unknown = pa.array([code not in known for code in texts.to_pylist()], pa.bool_())
+    names = texts.to_pylist()
+    unknown = pa.array([name not in known for name in names], pa.bool_())
     bad = pc.fill_null(pc.take(unknown, codes), True)
     if not pc.any(bad).as_py():
         return []
-    names = texts.to_pylist()
     bad_codes = pc.filter(codes, bad)
     if SOURCE_COLUMN not in table.column_names:
         return [_unknown_territories(bad_codes, names, ctx.source, ctx)]

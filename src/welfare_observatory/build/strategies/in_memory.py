@@ -57,7 +57,7 @@ class InMemory:
         ):
             # Sources run in this thread, in order: each chunk of them is checked on
             # another core while the next ones run (on one core the two would only take
-            # turns, and pay for it).
+            # turns, and pay for it; so would a chunk of few rows, checked here at once).
             return run_and_check(source_ids, lazy)
         outputs = runner.run_sources(lazy, source_ids)
         if not context.defer_checks:
