@@ -145,9 +145,8 @@ class ChecksAlongside:
     while the build's thread runs the next sources (the checks are mostly numpy sorts,
     Arrow compute and DuckDB, which release the GIL); a chunk of fewer than
     :data:`_ALONGSIDE_ROWS` rows is checked on the build's thread at once. :meth:`finish`
-    then gives what
-    :func:`check_sources` gives for the outputs: a chunk's findings depend on its own
-    sources' rows only, whatever the chunks.
+    then gives what :func:`check_sources` gives for the outputs: a chunk's findings depend
+    on its own sources' rows only, whatever the chunks.
 
     Whatever would make them differ leaves the outputs to :func:`check_sources` after the
     sources, as before: a source checked here that failed since (its step could not be
