@@ -615,3 +615,30 @@ def test_a_rebuild_hashes_its_rows_where_its_analyses_wait_for_them(
     rebuilt = build(folder, kb)
     assert first.report.reused_steps == 0 and rebuilt.report.reused_steps > 0
     assert hashed_in == [False, True]
+
+
+def test_the_lineage_table_is_made_only_for_a_build_that_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build of the same id as the intact one on disk (nothing changed) is kept as it
+    is: its lineage table, about a tenth of such a rebuild's work, is never made."""
+    from welfare_observatory.lineage import LineageGraph
+
+    made: list[int] = []
+    real = LineageGraph.to_arrow
+
+    def spy(self: LineageGraph) -> pa.Table:
+        table = real(self)
+        made.append(table.num_rows)
+        return table
+
+    monkeypatch.setattr(LineageGraph, "to_arrow", spy)
+    folder = make_observatory(tmp_path / "obs")
+    first = build(folder, tmp_path / "kb")
+    assert len(made) == 1 and made[0] > 0
+    again = build(folder, tmp_path / "kb")
+    assert again.report.build == first.report.build and len(made) == 1
+    change_last_value(folder / "data" / "t_edu_b.csv")
+    changed = build(folder, tmp_path / "kb")
+    assert changed.report.build != first.report.build and len(made) == 2
+    assert edition_files(changed) == edition_files(build(folder, tmp_path / "fresh"))

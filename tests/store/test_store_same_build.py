@@ -104,3 +104,58 @@ def test_a_build_not_intact_is_written_again(tmp_path: Path, writes: list[str], 
     again.pop("manifest.json")
     assert on_disk == again
     assert not [p.name for p in (tmp_path / "2025").iterdir() if p.name.startswith(".")]
+
+
+def _lineage_made(root: Path, build_id: str, made: list[str]) -> None:
+    """:func:`_write` with the lineage given as a function that notes its thread."""
+
+    def lineage() -> pa.Table:
+        import threading
+
+        made.append(threading.current_thread().name)
+        return EMPTY_LINEAGE
+
+    write_build(
+        root,
+        manifest("2025", build_id),
+        observations=observations(BIELLA),
+        lineage=lineage,
+        findings=EMPTY_FINDINGS,
+        analyses={"benchmark": pa.table({"indicator": ["POP_TOTAL"], "rank": [1]})},
+    )
+
+
+def test_a_lineage_function_is_called_only_when_the_build_is_written(tmp_path: Path) -> None:
+    made: list[str] = []
+    _lineage_made(tmp_path, "b-1", made)
+    # Once, beside the observations (on one of the store's threads), and the file is the
+    # one the table itself gives.
+    assert len(made) == 1 and made[0].startswith("store")
+    _write(tmp_path / "given", "b-1")
+    assert _files(tmp_path / "2025" / "b-1") == _files(tmp_path / "given" / "2025" / "b-1")
+    # The same id again, intact: kept as it is, the lineage never made.
+    _lineage_made(tmp_path, "b-1", made)
+    assert len(made) == 1
+    # Not intact: written again, the lineage made again.
+    (tmp_path / "2025" / "b-1" / "lineage.parquet").unlink()
+    _lineage_made(tmp_path, "b-1", made)
+    assert len(made) == 2
+
+
+def test_a_lineage_function_that_fails_leaves_the_previous_build(tmp_path: Path) -> None:
+    _write(tmp_path, "b-1")
+
+    def broken() -> pa.Table:
+        raise ValueError("no lineage")
+
+    with pytest.raises(ValueError, match="no lineage"):
+        write_build(
+            tmp_path,
+            manifest("2025", "b-2"),
+            observations=observations(BIELLA),
+            lineage=broken,
+            findings=EMPTY_FINDINGS,
+        )
+    pointer = read_pointer(tmp_path / "2025")
+    assert pointer is not None and pointer.build == "b-1"
+    assert sorted(p.name for p in (tmp_path / "2025").iterdir() if p.is_dir()) == ["b-1"]

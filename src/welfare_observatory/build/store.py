@@ -66,7 +66,8 @@ def store_stage(
         kb_root,
         manifest,
         observations=observations,
-        lineage=graph.to_arrow(),
+        # Made only when the build is written, beside the observations.
+        lineage=graph.to_arrow,
         findings=findings_table(findings),
         analyses={**analyses, "coverage": coverage_table(coverage)},
         links=links,

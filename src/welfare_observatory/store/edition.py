@@ -1062,7 +1062,7 @@ def write_build(
     manifest: Manifest,
     *,
     observations: pa.Table,
-    lineage: pa.Table,
+    lineage: pa.Table | Callable[[], pa.Table],
     findings: pa.Table,
     analyses: Mapping[str, pa.Table] = {},
     links: PartLinks | None = None,
@@ -1071,6 +1071,9 @@ def write_build(
 ) -> EditionPointer:
     """Write a complete build of ``manifest.edition`` and point the edition at it.
 
+    ``lineage`` is the lineage table, or a function that makes it: called only when the
+    build is written (not when an intact build of the same id is kept), on one of the
+    threads that write the other tables, first, while the observations are written.
     ``links``: earlier builds' observation files that may be linked, told of each file
     written (see :func:`_write_observations`); ``analysis_links`` the same of the analyses'
     part files (:func:`analysis_parts`); ``digests`` receives each observation file's
@@ -1080,15 +1083,23 @@ def write_build(
     that was readable before becomes unreadable.
     """
 
-    def others(staging: Path) -> dict[str, partial[dict[str, Any]]]:
-        """The tables besides the observations, each a job writing it (in manifest order;
-        its first argument is the table)."""
-        jobs: dict[str, partial[dict[str, Any]]] = {
-            "lineage": partial(write_parquet, lineage, staging / "lineage.parquet"),
-            "findings": partial(write_parquet, findings, staging / "findings.parquet"),
+    def lineage_job(path: Path) -> dict[str, Any]:
+        return write_parquet(lineage() if callable(lineage) else lineage, path)
+
+    def others(staging: Path) -> dict[str, tuple[int, Callable[[], dict[str, Any]]]]:
+        """The tables besides the observations, each a job writing it (in manifest order),
+        with its rows (the lineage's counted as the most: its table is made by the job,
+        in Python, the longest part of it)."""
+        jobs: dict[str, tuple[int, Callable[[], dict[str, Any]]]] = {
+            "lineage": (sys.maxsize, partial(lineage_job, staging / "lineage.parquet")),
+            "findings": (
+                findings.num_rows,
+                partial(write_parquet, findings, staging / "findings.parquet"),
+            ),
         }
         for name, table in sorted(analyses.items()):
-            jobs[f"analyses/{name}"] = partial(write_analysis, table, staging, name, analysis_links)
+            job = partial(write_analysis, table, staging, name, analysis_links)
+            jobs[f"analyses/{name}"] = (table.num_rows, job)
         return jobs
 
     def write(staging: Path) -> dict[str, Any]:
@@ -1099,9 +1110,9 @@ def write_build(
         # writes few observation files, they are most of the store's work. Leaving the
         # block waits for every job, also when one of them failed.
         jobs = others(staging)
-        largest_first = sorted(jobs, key=lambda name: -jobs[name].args[0].num_rows)
+        largest_first = sorted(jobs, key=lambda name: -jobs[name][0])
         with ThreadPoolExecutor(2, thread_name_prefix="store") as pool:
-            running = {name: pool.submit(jobs[name]) for name in largest_first}
+            running = {name: pool.submit(jobs[name][1]) for name in largest_first}
             written = _write_observations(observations, staging / "observations", links, digests)
             return {"observations": written, **{name: running[name].result() for name in jobs}}
 
