@@ -6,6 +6,7 @@ moves to it either way."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,12 +18,17 @@ from welfare_observatory.store.edition import read_pointer, write_build
 from .test_store_editions import BIELLA, EMPTY_FINDINGS, EMPTY_LINEAGE, manifest, observations
 
 
-def _write(root: Path, build_id: str, digests: dict[str, str] | None = None) -> None:
+def _write(
+    root: Path,
+    build_id: str,
+    digests: dict[str, str] | None = None,
+    lineage: pa.Table | Callable[[], pa.Table] = EMPTY_LINEAGE,
+) -> None:
     write_build(
         root,
         manifest("2025", build_id),
         observations=observations(BIELLA),
-        lineage=EMPTY_LINEAGE,
+        lineage=lineage,
         findings=EMPTY_FINDINGS,
         analyses={"benchmark": pa.table({"indicator": ["POP_TOTAL"], "rank": [1]})},
         digests=digests,
@@ -115,14 +121,7 @@ def _lineage_made(root: Path, build_id: str, made: list[str]) -> None:
         made.append(threading.current_thread().name)
         return EMPTY_LINEAGE
 
-    write_build(
-        root,
-        manifest("2025", build_id),
-        observations=observations(BIELLA),
-        lineage=lineage,
-        findings=EMPTY_FINDINGS,
-        analyses={"benchmark": pa.table({"indicator": ["POP_TOTAL"], "rank": [1]})},
-    )
+    _write(root, build_id, lineage=lineage)
 
 
 def test_a_lineage_function_is_called_only_when_the_build_is_written(tmp_path: Path) -> None:
@@ -149,13 +148,7 @@ def test_a_lineage_function_that_fails_leaves_the_previous_build(tmp_path: Path)
         raise ValueError("no lineage")
 
     with pytest.raises(ValueError, match="no lineage"):
-        write_build(
-            tmp_path,
-            manifest("2025", "b-2"),
-            observations=observations(BIELLA),
-            lineage=broken,
-            findings=EMPTY_FINDINGS,
-        )
+        _write(tmp_path, "b-2", lineage=broken)
     pointer = read_pointer(tmp_path / "2025")
     assert pointer is not None and pointer.build == "b-1"
     assert sorted(p.name for p in (tmp_path / "2025").iterdir() if p.is_dir()) == ["b-1"]
