@@ -10,7 +10,13 @@ its own, made once beforehand), ``unchanged`` (a rebuild with nothing changed) o
 (a fresh knowledge base each run). One untimed round first warms the caches. Printed per
 version: the median, fastest and every run of the build's work (its stage timings from
 ``build --json`` without ``imports``: what ``many_sources.py`` calls work), then the median
-of each stage, in seconds.
+of each stage, in seconds. Each version's line first says where its library was imported
+from.
+
+Only the library is the revision's: the plugins, and every other package, are those the
+environment has installed. Compare revisions whose builds report the same stages: work is
+the sum of them (before ``f3e48bb`` a build counted the imports of its stages in ``load``,
+before ``f11f54f`` it had no ``other``).
 
     .venv/bin/python benchmarks/interleaved.py cb6f9d3 . [--kind rebuild|unchanged|full]
         [--runs 16] [--size 1|4] [--years N]
@@ -30,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from many_sources import NOT_WORK, last_value_changed, workload, workload_arguments
+from many_sources import last_value_changed, work_of, workload, workload_arguments
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -55,41 +61,70 @@ def sources_of(version: str, scratch: Path) -> str | None:
     return str(target / "src")
 
 
-def timed_build(folder: Path, kb: Path, path: str | None) -> dict[str, float]:
-    """One ``build --json`` of ``folder`` into ``kb`` in a fresh process of ``path``'s
-    library: its stage timings (seconds)."""
+def _environment(path: str | None) -> dict[str, str]:
+    """The children's environment: ``path`` first on ``PYTHONPATH`` (the working tree's
+    library as installed when None); bytecode written, as a user's process writes it."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     if path is not None:
         env["PYTHONPATH"] = path
-    command = ["build", str(folder), "--out", str(kb), "--json"]
+    return env
+
+
+def library_of(path: str | None) -> str:
+    """The folder the library is imported from with ``path`` (what a build there runs)."""
+    code = "import welfare_observatory as w; print(w.__file__)"
     done = subprocess.run(
-        [sys.executable, "-m", "welfare_observatory.cli.main", *command],
+        [sys.executable, "-P", "-c", code],
         capture_output=True,
         text=True,
-        env=env,
+        env=_environment(path),
+        check=False,
+    )
+    if done.returncode:
+        raise SystemExit(f"cannot import the library ({path or 'working tree'}): {done.stderr}")
+    return str(Path(done.stdout.strip()).parent)
+
+
+def timed_build(folder: Path, kb: Path, path: str | None) -> dict[str, float]:
+    """One ``build --json`` of ``folder`` into ``kb`` in a fresh process of ``path``'s
+    library, as the console script runs it (``-P``: the current folder is not searched):
+    its stage timings (seconds)."""
+    command = ["build", str(folder), "--out", str(kb), "--json"]
+    done = subprocess.run(
+        [sys.executable, "-P", "-m", "welfare_observatory.cli.main", *command],
+        capture_output=True,
+        text=True,
+        env=_environment(path),
         check=False,
     )
     start = done.stdout.find("{")
     if done.returncode or start < 0:
         raise SystemExit(f"build failed (status {done.returncode}):\n{done.stderr[-2000:]}")
-    timings = json.loads(done.stdout[start:])["timings"]
-    return {str(k): float(v) for k, v in timings.items()}
+    try:
+        timings = json.loads(done.stdout[start:])["timings"]
+        return {str(k): float(v) for k, v in timings.items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SystemExit(f"no stage timings in the build's report: {exc}") from exc
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("versions", nargs="+", help="'.' (the working tree) or git revisions")
     parser.add_argument("--kind", choices=KINDS, default="rebuild")
-    parser.add_argument("--runs", type=int, default=16)
+    parser.add_argument("--runs", type=int, default=16, help="timed runs a version (>= 1)")
     workload_arguments(parser)
     args = parser.parse_args()
-    work, folder = workload(args)
-    changed = folder / "data" / "bs_ind_001.csv"
-    original = changed.read_bytes()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     runs: list[list[dict[str, float]]] = [[] for _ in args.versions]
     with tempfile.TemporaryDirectory(prefix="interleaved-") as tmp:
         scratch = Path(tmp)
+        # The revisions first: an unknown one is said before the workload is generated.
         paths = [sources_of(version, scratch) for version in args.versions]
+        libraries = [library_of(path) for path in paths]
+        work, folder = workload(args)
+        changed = folder / "data" / "bs_ind_001.csv"
+        original = changed.read_bytes()
         kbs = [work / f"interleaved-{n}" for n in range(len(args.versions))]
         try:
             for kb, path in zip(kbs, paths, strict=True):
@@ -101,8 +136,9 @@ def main() -> int:
                     if args.kind == "full":
                         shutil.rmtree(kb, ignore_errors=True)
                     elif args.kind == "rebuild":
-                        step = 2 + run * len(kbs) + n  # anew each run, never the original
-                        changed.write_bytes(last_value_changed(original, step + len(kbs)))
+                        # Up by 2 or more (never the original), anew for every run.
+                        by = 2 + (run + 1) * len(kbs) + n
+                        changed.write_bytes(last_value_changed(original, by))
                     timings = timed_build(folder, kb, path)
                     if run >= 0:
                         runs[n].append(timings)
@@ -111,8 +147,9 @@ def main() -> int:
             for kb in kbs:
                 shutil.rmtree(kb, ignore_errors=True)
     print(f"{args.kind}, {args.runs} runs a version, taking turns; {folder}")
-    for version, timed in zip(args.versions, runs, strict=True):
-        work_s = [sum(v for k, v in t.items() if k not in NOT_WORK) for t in timed]
+    for version, library, timed in zip(args.versions, libraries, runs, strict=True):
+        print(f"{version:>12}  library {library}")
+        work_s = [work_of(t) for t in timed]
         every = " ".join(f"{w:.3f}" for w in work_s)
         print(
             f"{version:>12}  work median {statistics.median(work_s):.3f} s, "

@@ -60,7 +60,20 @@ def test_two_versions_take_turns_and_the_changed_file_is_put_back(tmp_path: Path
         runs = [float(x) for x in every.split()]
         assert len(runs) == 2 and min(runs) == float(fastest) > 0
         assert float(median) >= float(fastest)
-    assert done.stdout.count("stages (medians): imports") == 2
+    # Each version's library is its own: a revision's from its extracted sources.
+    libraries = re.findall(r"^\s*(\S+)  library (.+)$", done.stdout, flags=re.MULTILINE)
+    assert [version for version, _ in libraries] == versions
+    for version, library in libraries:
+        if version == ".":
+            assert Path(library) == BENCHMARKS.parent / "src" / "welfare_observatory"
+        else:
+            assert "interleaved-" in library and Path(library).name == "welfare_observatory"
+    # Every timed rebuild parsed the file changed for it (a stage an unchanged one lacks).
+    stages = re.findall(r"stages \(medians\): (.+)$", done.stdout, flags=re.MULTILINE)
+    assert len(stages) == 2
+    for line in stages:
+        medians = dict(zip(line.split()[::2], map(float, line.split()[1::2]), strict=True))
+        assert medians["parse"] > 0 and "imports" in medians
     # The changed file is put back, and no knowledge base of the runs is left.
     assert changed.read_bytes() == before
     assert not list(folder.parent.glob("interleaved-*"))
