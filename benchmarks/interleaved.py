@@ -25,8 +25,6 @@ before ``f11f54f`` it had no ``other``).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -36,7 +34,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from many_sources import last_value_changed, work_of, workload, workload_arguments
+from many_sources import (
+    CHILD_ENV,
+    _timings,
+    last_value_changed,
+    work_of,
+    workload,
+    workload_arguments,
+)
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -61,25 +66,20 @@ def sources_of(version: str, scratch: Path) -> str | None:
     return str(target / "src")
 
 
-def _environment(path: str | None) -> dict[str, str]:
-    """The children's environment: ``path`` first on ``PYTHONPATH`` (the working tree's
-    library as installed when None); bytecode written, as a user's process writes it."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    if path is not None:
-        env["PYTHONPATH"] = path
-    return env
+def _python(arguments: list[str], path: str | None) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter run with ``arguments`` (``-P``: the current folder is not
+    searched), ``path`` first on ``PYTHONPATH`` (the working tree's library as installed
+    when None); bytecode written, as a user's process writes it (``many_sources.py``'s
+    children's environment)."""
+    env = CHILD_ENV if path is None else {**CHILD_ENV, "PYTHONPATH": path}
+    command = [sys.executable, "-P", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
 
 
 def library_of(path: str | None) -> str:
     """The folder the library is imported from with ``path`` (what a build there runs)."""
     code = "import welfare_observatory as w; print(w.__file__)"
-    done = subprocess.run(
-        [sys.executable, "-P", "-c", code],
-        capture_output=True,
-        text=True,
-        env=_environment(path),
-        check=False,
-    )
+    done = _python(["-c", code], path)
     if done.returncode:
         raise SystemExit(f"cannot import the library ({path or 'working tree'}): {done.stderr}")
     return str(Path(done.stdout.strip()).parent)
@@ -87,24 +87,20 @@ def library_of(path: str | None) -> str:
 
 def timed_build(folder: Path, kb: Path, path: str | None) -> dict[str, float]:
     """One ``build --json`` of ``folder`` into ``kb`` in a fresh process of ``path``'s
-    library, as the console script runs it (``-P``: the current folder is not searched):
-    its stage timings (seconds)."""
+    library, as the console script runs it: its stage timings (seconds)."""
     command = ["build", str(folder), "--out", str(kb), "--json"]
-    done = subprocess.run(
-        [sys.executable, "-P", "-m", "welfare_observatory.cli.main", *command],
-        capture_output=True,
-        text=True,
-        env=_environment(path),
-        check=False,
-    )
-    start = done.stdout.find("{")
-    if done.returncode or start < 0:
+    done = _python(["-m", "welfare_observatory.cli.main", *command], path)
+    if done.returncode:
         raise SystemExit(f"build failed (status {done.returncode}):\n{done.stderr[-2000:]}")
     try:
-        timings = json.loads(done.stdout[start:])["timings"]
-        return {str(k): float(v) for k, v in timings.items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise SystemExit(f"no stage timings in the build's report: {exc}") from exc
+        timings = _timings(done.stdout)  # many_sources.py's reading of the report
+    except (ValueError, TypeError, AttributeError, AssertionError) as exc:
+        timings, problem = {}, f": {exc}"
+    else:
+        problem = ""
+    if not timings:
+        raise SystemExit(f"no stage timings in the build's report{problem}")
+    return timings
 
 
 def main() -> int:
