@@ -146,16 +146,21 @@ def _no_checks_thread() -> bool:
     return not any(t.name.startswith("checks") for t in threading.enumerate())
 
 
+def _chunk_rows(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """Chunks of about ``rows`` rows, alongside and after the sources alike."""
+    monkeypatch.setattr(batch, "CHUNK_ROWS", rows)
+    monkeypatch.setattr(
+        validate,
+        "run_checks_by_source",
+        functools.partial(batch.run_checks_by_source, chunk_rows=rows),
+    )
+
+
 @pytest.mark.parametrize("chunk_rows", [1, 130, 10**6])
 def test_checked_alongside_is_checked_after(
     environment: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int
 ) -> None:
-    monkeypatch.setattr(batch, "CHUNK_ROWS", chunk_rows)
-    monkeypatch.setattr(
-        validate,
-        "run_checks_by_source",
-        functools.partial(batch.run_checks_by_source, chunk_rows=chunk_rows),
-    )
+    _chunk_rows(monkeypatch, chunk_rows)
     sent: list[list[str]] = []
     check_chunk = validate.check_chunk
 
@@ -192,12 +197,7 @@ def test_chunks_of_few_rows_are_checked_in_line_as_they_would_be_after(
     soon as it is complete: on another thread it would slow the sources that follow (the
     two threads take turns with the interpreter's lock) by about as much as it saves."""
     monkeypatch.setattr(validate, "_ALONGSIDE_ROWS", 10**9)
-    monkeypatch.setattr(batch, "CHUNK_ROWS", chunk_rows)
-    monkeypatch.setattr(
-        validate,
-        "run_checks_by_source",
-        functools.partial(batch.run_checks_by_source, chunk_rows=chunk_rows),
-    )
+    _chunk_rows(monkeypatch, chunk_rows)
     threads: list[str] = []
     check_chunk = validate.check_chunk
 
@@ -243,12 +243,7 @@ def test_a_chunk_of_many_rows_goes_to_the_checks_thread_and_a_small_one_is_check
 ) -> None:
     # Chunks of at most 130 rows: s1+s2, s3+s4, s5+s6 (over 100 rows each), then s7 (64).
     monkeypatch.setattr(validate, "_ALONGSIDE_ROWS", 100)
-    monkeypatch.setattr(batch, "CHUNK_ROWS", 130)
-    monkeypatch.setattr(
-        validate,
-        "run_checks_by_source",
-        functools.partial(batch.run_checks_by_source, chunk_rows=130),
-    )
+    _chunk_rows(monkeypatch, 130)
     sent: list[tuple[list[str], int, str]] = []
     check_chunk = validate.check_chunk
 
